@@ -1,0 +1,31 @@
+# homepost — see README.md. PREFIX defaults to ~/.local: no root needed.
+PREFIX ?= $(HOME)/.local
+BINDIR ?= $(PREFIX)/bin
+GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+# A static, pure-Go binary: the shim starts fast and runs from cron's
+# minimal environment.
+GOFLAGS_BUILD = -trimpath -tags osusergo,netgo -ldflags '-s -w -X main.version=$(VERSION)'
+LINKS = sendmail send-mail mail mailx mailq newaliases
+
+.PHONY: all build install test bench clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o homepost .
+
+install: build
+	install -d $(BINDIR)
+	install -m 0755 homepost $(BINDIR)/homepost
+	for l in $(LINKS); do ln -sf homepost $(BINDIR)/$$l; done
+
+test:
+	$(GO) vet ./...
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+bench: build
+	$(GO) run ./test/bench
+
+clean:
+	rm -f homepost

@@ -1,0 +1,430 @@
+// Package config loads homepost's optional TOML configuration and resolves
+// every path the program uses.
+//
+// No file means the embedded defaults: a new user runs homepost with zero
+// configuration. A file that exists is strict: an unknown key or a bad value
+// is an error that names the key and the file:line, so a typo never silently
+// changes where mail goes.
+//
+// Every key is documented, with its default, in config.example.toml at the
+// top of the repository; a test loads that file.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the parsed configuration with every path made absolute.
+type Config struct {
+	// File is the config file that was read, or "" when defaults are used.
+	File string `toml:"-"`
+
+	StateDir      string   `toml:"state_dir"`
+	Store         string   `toml:"store"`
+	Outbox        string   `toml:"outbox"`
+	SystemAliases string   `toml:"system_aliases"`
+	Aliases       string   `toml:"aliases"`
+	Forward       string   `toml:"forward"`
+	Hostname      string   `toml:"hostname"`
+	LocalDomains  []string `toml:"local_domains"`
+
+	RecipientDelimiter  string   `toml:"recipient_delimiter"`
+	OtherUsers          string   `toml:"other_users"`
+	RelayDomain         string   `toml:"relay_domain"`
+	CommandTimeout      Duration `toml:"command_timeout"`
+	MaxQueueLifetime    Duration `toml:"max_queue_lifetime"`
+	DeliverWithoutAgent bool     `toml:"deliver_without_agent"`
+
+	Relay Relay `toml:"relay"`
+
+	// User is the login name of the user homepost works for; Home is their
+	// home directory. They are not config keys.
+	User     string `toml:"-"`
+	Home     string `toml:"-"`
+	FullName string `toml:"-"`
+	UID      int    `toml:"-"`
+}
+
+// Relay is the [relay] table: the smarthost for remote mail.
+type Relay struct {
+	URL             string   `toml:"url"`
+	Username        string   `toml:"username"`
+	Password        string   `toml:"password"`
+	PasswordCommand string   `toml:"password_command"`
+	From            string   `toml:"from"`
+	CAFile          string   `toml:"ca_file"`
+	Insecure        bool     `toml:"insecure"`
+	ConnectTimeout  Duration `toml:"connect_timeout"`
+	CommandTimeout  Duration `toml:"command_timeout"`
+	DataTimeout     Duration `toml:"data_timeout"`
+}
+
+// Duration is a time.Duration that also accepts a "d" (day) unit, as
+// "5d" or "1d12h", because queue lifetimes are counted in days.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "90s", "10m", "5d", "1d12h".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go's notation.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// ParseDuration is time.ParseDuration plus a leading whole-days term ("5d",
+// "2d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var days int64
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		n, err := strconv.ParseInt(s[:i], 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		days, s = n, s[i+1:]
+		if s == "" {
+			s = "0s"
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 2h, 5d)", s)
+	}
+	if v < 0 || days < 0 {
+		return 0, fmt.Errorf("negative duration %q", s)
+	}
+	return time.Duration(days)*24*time.Hour + v, nil
+}
+
+// Error is a configuration error; it exits 78 (EX_CONFIG).
+type Error struct {
+	File string
+	Line int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Key != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// DefaultPath is where the config file is looked for: $HOMEPOST_CONFIG, else
+// $XDG_CONFIG_HOME/homepost/config.toml.
+func DefaultPath(home string) string {
+	if p := os.Getenv("HOMEPOST_CONFIG"); p != "" {
+		return p
+	}
+	return filepath.Join(xdg("XDG_CONFIG_HOME", home, ".config"), "homepost", "config.toml")
+}
+
+func xdg(env, home, def string) string {
+	if v := os.Getenv(env); v != "" && filepath.IsAbs(v) {
+		return v
+	}
+	return filepath.Join(home, def)
+}
+
+// Load reads the configuration from DefaultPath. A missing file gives the
+// defaults; HOMEPOST_CONFIG naming a missing file is an error.
+func Load() (*Config, error) {
+	id, err := currentUser()
+	if err != nil {
+		return nil, err
+	}
+	path := DefaultPath(id.home)
+	cfg, err := LoadFile(path, id)
+	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
+		return Defaults(id), nil
+	}
+	return cfg, err
+}
+
+// Identity is who homepost runs for.
+type Identity struct {
+	user, home, fullName string
+	uid                  int
+}
+
+// NewIdentity builds an Identity; tests use it to run as a made-up user.
+func NewIdentity(login, home, fullName string, uid int) Identity {
+	return Identity{login, home, fullName, uid}
+}
+
+// currentUser finds the login name and home of the invoking user. $HOME wins
+// over the password database so that tests (and users) can move it; the
+// login name comes from the uid, as cron and sudo may set $USER oddly.
+func currentUser() (Identity, error) {
+	id := Identity{uid: os.Getuid()}
+	u, err := user.LookupId(strconv.Itoa(id.uid))
+	if err == nil {
+		id.user, id.home = u.Username, u.HomeDir
+		id.fullName, _, _ = strings.Cut(u.Name, ",")
+	}
+	if id.user == "" {
+		id.user = os.Getenv("LOGNAME")
+		if id.user == "" {
+			id.user = os.Getenv("USER")
+		}
+	}
+	if h := os.Getenv("HOME"); h != "" && filepath.IsAbs(h) {
+		id.home = h
+	}
+	if id.user == "" {
+		return id, fmt.Errorf("cannot determine the login name of uid %d", id.uid)
+	}
+	if id.home == "" {
+		return id, fmt.Errorf("cannot determine the home directory of %s", id.user)
+	}
+	return id, nil
+}
+
+// Defaults returns the embedded configuration for the given user.
+func Defaults(id Identity) *Config {
+	c := base()
+	c.finish(id)
+	return c
+}
+
+// base holds the defaults that do not depend on the user.
+func base() *Config {
+	return &Config{
+		SystemAliases:       "/etc/aliases",
+		RecipientDelimiter:  "+",
+		OtherUsers:          "me",
+		CommandTimeout:      Duration{10 * time.Minute},
+		MaxQueueLifetime:    Duration{5 * 24 * time.Hour},
+		DeliverWithoutAgent: true,
+		Relay: Relay{
+			ConnectTimeout: Duration{30 * time.Second},
+			CommandTimeout: Duration{5 * time.Minute},
+			DataTimeout:    Duration{10 * time.Minute},
+		},
+	}
+}
+
+// finish fills derived values and makes paths absolute.
+func (c *Config) finish(id Identity) {
+	c.User, c.Home, c.FullName, c.UID = id.user, id.home, id.fullName, id.uid
+	state := filepath.Join(xdg("XDG_STATE_HOME", id.home, ".local/state"), "homepost")
+	if c.StateDir == "" {
+		c.StateDir = state
+	}
+	if c.Outbox == "" {
+		c.Outbox = filepath.Join(c.StateDir, "outbox")
+	}
+	if c.Store == "" {
+		c.Store = "~/Maildir/"
+	}
+	if c.Aliases == "" {
+		c.Aliases = filepath.Join(xdg("XDG_CONFIG_HOME", id.home, ".config"), "homepost", "aliases")
+	}
+	if c.Forward == "" {
+		c.Forward = "~/.forward"
+	}
+	if c.Hostname == "" {
+		c.Hostname, _ = os.Hostname()
+		if c.Hostname == "" {
+			c.Hostname = "localhost"
+		}
+	}
+	c.StateDir = c.Expand(c.StateDir)
+	c.Outbox = c.Expand(c.Outbox)
+	c.Aliases = c.Expand(c.Aliases)
+	c.Forward = c.Expand(c.Forward)
+	c.SystemAliases = c.Expand(c.SystemAliases)
+	if kind, p := c.StoreKind(); kind == "mbox" {
+		c.Store = "mbox:" + c.Expand(p)
+	} else {
+		c.Store = c.Expand(p)
+		if !strings.HasSuffix(c.Store, "/") {
+			c.Store += "/"
+		}
+	}
+	c.Relay.CAFile = c.Expand(c.Relay.CAFile)
+	if len(c.LocalDomains) == 0 {
+		c.LocalDomains = []string{"localhost", "localhost.localdomain", c.Hostname}
+		if short, _, ok := strings.Cut(c.Hostname, "."); ok {
+			c.LocalDomains = append(c.LocalDomains, short)
+		}
+	}
+	for i, d := range c.LocalDomains {
+		c.LocalDomains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
+	}
+}
+
+// Expand replaces a leading "~/" with the user's home directory.
+func (c *Config) Expand(p string) string {
+	if p == "~" {
+		return c.Home
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(c.Home, p[2:]) + trailingSlash(p)
+	}
+	return p
+}
+
+func trailingSlash(p string) string {
+	if strings.HasSuffix(p, "/") && len(p) > 1 {
+		return "/"
+	}
+	return ""
+}
+
+// StoreKind splits the store setting into "maildir" or "mbox" and its path.
+// "mbox:/path" is an mbox; "maildir:/path" or a bare path is a Maildir.
+func (c *Config) StoreKind() (kind, path string) {
+	if p, ok := strings.CutPrefix(c.Store, "mbox:"); ok {
+		return "mbox", p
+	}
+	if p, ok := strings.CutPrefix(c.Store, "maildir:"); ok {
+		return "maildir", p
+	}
+	return "maildir", c.Store
+}
+
+// IsLocalDomain reports whether domain names this machine.
+func (c *Config) IsLocalDomain(domain string) bool {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	for _, d := range c.LocalDomains {
+		if d == domain {
+			return true
+		}
+	}
+	return false
+}
+
+// LockPath is the agent's lock file; it holds the agent's pid.
+func (c *Config) LockPath() string { return filepath.Join(c.StateDir, "agent.lock") }
+
+// LogPath is where a detached one-shot agent writes its log.
+func (c *Config) LogPath() string { return filepath.Join(c.StateDir, "agent.log") }
+
+// LoadFile reads one config file for the given identity.
+func LoadFile(path string, id Identity) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return nil, &Error{File: path, Msg: err.Error()}
+	}
+	c := base()
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, &Error{File: path, Line: keyLine(data, k), Key: k.String(), Msg: "unknown key"}
+	}
+	c.File = path
+	c.finish(id)
+	if err := c.validate(); err != nil {
+		err.File = path
+		err.Line = keyLine(data, strings.Split(err.Key, "."))
+		return nil, err
+	}
+	if (c.Relay.Password != "") && !md.IsDefined("relay", "password_command") {
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			return nil, &Error{File: path, Line: keyLine(data, []string{"relay", "password"}), Key: "relay.password",
+				Msg: fmt.Sprintf("the file holds a password but is readable by others (mode %04o); chmod 600 %s", st.Mode().Perm(), path)}
+		}
+	}
+	return c, nil
+}
+
+func (c *Config) validate() *Error {
+	switch c.OtherUsers {
+	case "me", "relay", "bounce":
+	default:
+		return &Error{Key: "other_users", Msg: fmt.Sprintf("%q is not one of me, relay, bounce", c.OtherUsers)}
+	}
+	if c.OtherUsers == "relay" && c.RelayDomain == "" {
+		return &Error{Key: "relay_domain", Msg: `other_users = "relay" needs relay_domain`}
+	}
+	if len(c.RecipientDelimiter) > 1 {
+		return &Error{Key: "recipient_delimiter", Msg: "must be one character or empty"}
+	}
+	for _, p := range []struct{ key, val string }{
+		{"state_dir", c.StateDir}, {"outbox", c.Outbox}, {"aliases", c.Aliases}, {"forward", c.Forward},
+	} {
+		if !filepath.IsAbs(p.val) {
+			return &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)}
+		}
+	}
+	if c.SystemAliases != "" && !filepath.IsAbs(c.SystemAliases) {
+		return &Error{Key: "system_aliases", Msg: fmt.Sprintf("%q is not an absolute path", c.SystemAliases)}
+	}
+	if _, p := c.StoreKind(); !filepath.IsAbs(p) {
+		return &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)}
+	}
+	if c.MaxQueueLifetime.Duration <= 0 {
+		return &Error{Key: "max_queue_lifetime", Msg: "must be positive"}
+	}
+	if c.CommandTimeout.Duration <= 0 {
+		return &Error{Key: "command_timeout", Msg: "must be positive"}
+	}
+	if c.Relay.Password != "" && c.Relay.PasswordCommand != "" {
+		return &Error{Key: "relay.password_command", Msg: "set either password or password_command, not both"}
+	}
+	return nil
+}
+
+// keyLine finds the line that sets key (as ["relay", "url"]) by scanning the
+// file: the TOML decoder does not expose positions of decoded keys.
+func keyLine(data []byte, key []string) int {
+	if len(key) == 0 {
+		return 0
+	}
+	table := ""
+	want := strings.Join(key[:len(key)-1], ".")
+	name := key[len(key)-1]
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			table = strings.Trim(strings.TrimSpace(strings.Trim(line, "[]")), `"`)
+			if table == strings.Join(key, ".") {
+				return n
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k = strings.Trim(strings.TrimSpace(k), `"`)
+		if (table == want && k == name) || (table == "" && k == strings.Join(key, ".")) {
+			return n
+		}
+	}
+	return 0
+}

@@ -1,0 +1,141 @@
+// Command homepost is a Maildir-first mail agent for one user: sendmail,
+// mail, mailq and newaliases for a machine with no mail server, and the
+// per-user agent that delivers what they queue.
+//
+// It is a multi-call binary: it dispatches on the base name of argv[0]
+// (sendmail, mail, mailq, ...) and otherwise on its first argument
+// (homepost sendmail ..., homepost agent ...). Each command lives in a
+// cmd_*.go file and registers itself in the table below.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"homepost/config"
+	"homepost/outbox"
+	"homepost/submit"
+)
+
+// Exit codes, from sysexits(3), as sendmail uses them.
+const (
+	exOK          = 0
+	exUsage       = 64
+	exDataErr     = 65
+	exNoUser      = 67
+	exSoftware    = 70
+	exCantCreate  = 73
+	exIOErr       = 74
+	exTempFail    = 75
+	exNoPerm      = 77
+	exConfig      = 78
+)
+
+// command is one entry of the dispatch table.
+type command struct {
+	name    string   // subcommand: homepost NAME
+	aliases []string // argv[0] base names that run it
+	summary string   // one line for homepost --help
+	run     func(args []string) int
+}
+
+var commands []command
+
+// register adds a command; each cmd_*.go file calls it from init.
+func register(c command) { commands = append(commands, c) }
+
+func lookup(name string, byArgv0 bool) *command {
+	for i := range commands {
+		c := &commands[i]
+		if (!byArgv0 && c.name == name) || slices.Contains(c.aliases, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	base := filepath.Base(args[0])
+	if c := lookup(base, true); c != nil {
+		return c.run(args[1:])
+	}
+	if len(args) < 2 {
+		usage(os.Stderr)
+		return exUsage
+	}
+	name := args[1]
+	switch name {
+	case "-h", "--help", "help":
+		usage(os.Stdout)
+		return exOK
+	case "--version", "version":
+		fmt.Println("homepost", version)
+		return exOK
+	}
+	if c := lookup(name, false); c != nil {
+		return c.run(args[2:])
+	}
+	fail(name, errors.New("unknown command (see homepost --help)"))
+	return exUsage
+}
+
+// version is set by the Makefile.
+var version = "dev"
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: homepost COMMAND [ARGS]\n\nA Maildir-first mail agent for one user.\n\nCommands:\n")
+	list := slices.Clone(commands)
+	slices.SortFunc(list, func(a, b command) int { return strings.Compare(a.name, b.name) })
+	for _, c := range list {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nInvoked as sendmail, mail, mailx, mailq or newaliases it acts as that\nprogram. Every command has --help; see homepost(1).\n")
+}
+
+// fail prints "homepost: WHAT: WHY" to stderr.
+func fail(what string, err error) {
+	fmt.Fprintf(os.Stderr, "homepost: %s: %v\n", what, err)
+}
+
+// loadConfig loads the configuration or prints why it cannot.
+func loadConfig(what string) (*config.Config, int) {
+	cfg, err := config.Load()
+	if err != nil {
+		fail(what, err)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return nil, exConfig
+		}
+		return nil, exConfig
+	}
+	return cfg, exOK
+}
+
+// exitCode maps an error from the submit or outbox packages to sysexits.
+func exitCode(err error) int {
+	var te *outbox.TempError
+	var de *submit.DataError
+	var ue *submit.UsageError
+	switch {
+	case err == nil:
+		return exOK
+	case errors.As(err, &te):
+		return exTempFail
+	case errors.As(err, &de):
+		return exDataErr
+	case errors.As(err, &ue):
+		return exUsage
+	case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
+		return exCantCreate
+	}
+	return exTempFail
+}

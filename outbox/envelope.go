@@ -1,0 +1,499 @@
+// Package outbox is homepost's queue: a real Maildir whose message files
+// carry their own envelope and delivery journal.
+//
+// # Failure model
+//
+// A message is durable once its file is renamed into new/ and new/ is
+// fsynced; until then it lives in tmp/ and is not sent. An agent claims a
+// message by renaming it from new/ into cur/ (rename is atomic, so two
+// agents or a flush never deliver the same copy). Every delivery result is
+// appended to the file's journal and fsynced before the next step; the
+// file is removed once every recipient is sent or bounced. A crash at any
+// instant therefore leaves a file that says what is still to do.
+//
+// # File format
+//
+// A queue file is an envelope, the message, then a journal:
+//
+//	HOMEPOST 1
+//	size 00000000000000001234      message length in bytes, 20 digits
+//	time 1732651234                arrival, Unix seconds
+//	from sender@example.org        envelope sender; "from" alone is <>
+//	opt KEY VALUE                  optional: ret, envid, fullname
+//	rcpt bob@example.org           one line per recipient, in order
+//	                               an empty line ends the envelope
+//	<message: exactly size bytes, LF line endings>
+//	s 0 sent 1 1732651240 0 250%202.0.0%20OK
+//	x 1 |procmail me me@host       recipient 1 expanded into targets
+//	h 1                            held (h 0: released)
+//
+// Fields are separated by one space; each is percent-encoded (bytes at or
+// below space, '%' and DEL become %XX), so addresses with spaces and
+// reasons with newlines survive. Journal records:
+//
+//	s IDX STATUS ATTEMPTS LAST NEXT REASON   state of recipient IDX
+//	x IDX TARGET VIA [TARGET VIA]...         expansion of recipient IDX
+//	h 0|1                                    hold flag
+//
+// An expansion appends children to the recipient list in order, so their
+// indexes follow the envelope's recipients. A child's TARGET is in
+// aliases(5) syntax (address, /file, /dir/, |command, \user) and VIA is the
+// address whose expansion produced it (its Delivered-To). The journal is
+// append-only; a record is valid only when its line is complete, so a torn
+// write at a crash is cut off before the next append.
+package outbox
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is a recipient's delivery state.
+type Status uint8
+
+const (
+	Pending  Status = iota // not tried yet
+	Sent                   // delivered
+	Deferred               // temporary failure: retry at Next
+	Bounced                // permanent failure: a DSN was produced
+	Expanded               // forwarded: its children carry on
+)
+
+var statusNames = [...]string{"pending", "sent", "deferred", "bounced", "expanded"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "status" + strconv.Itoa(int(s))
+}
+
+// Done reports whether nothing more will be attempted for this status.
+func (s Status) Done() bool { return s == Sent || s == Bounced || s == Expanded }
+
+func parseStatus(s string) (Status, bool) {
+	for i, n := range statusNames {
+		if n == s {
+			return Status(i), true
+		}
+	}
+	return 0, false
+}
+
+// Recipient is one envelope recipient or one target expanded from it.
+type Recipient struct {
+	Addr   string // the recipient address; for a child, the target
+	Via    string // for a child: the address it was expanded from
+	Parent int    // index of the parent, -1 for an envelope recipient
+
+	Status   Status
+	Attempts int
+	Last     time.Time // last attempt
+	Next     time.Time // next attempt, for Deferred
+	Reason   string    // last result's text
+}
+
+// Envelope is the sender, recipients and state of a queued message.
+type Envelope struct {
+	Sender  string // "" is the null sender <>
+	Arrival time.Time
+	Opts    map[string]string // ret, envid, fullname...
+	Rcpts   []Recipient
+	Held    bool
+}
+
+// Original returns the envelope recipient that recipient i descends from.
+func (e *Envelope) Original(i int) string {
+	for n := 0; e.Rcpts[i].Parent >= 0 && n < len(e.Rcpts); n++ {
+		i = e.Rcpts[i].Parent
+	}
+	return e.Rcpts[i].Addr
+}
+
+// Done reports whether every recipient is sent, bounced or expanded.
+func (e *Envelope) Done() bool {
+	for _, r := range e.Rcpts {
+		if !r.Status.Done() {
+			return false
+		}
+	}
+	return true
+}
+
+// NextAttempt is the earliest time a recipient is due, or the zero time
+// when none is waiting.
+func (e *Envelope) NextAttempt() time.Time {
+	var t time.Time
+	for _, r := range e.Rcpts {
+		if r.Status.Done() {
+			continue
+		}
+		n := r.Next
+		if r.Status == Pending {
+			n = e.Arrival
+		}
+		if t.IsZero() || n.Before(t) {
+			t = n
+		}
+	}
+	return t
+}
+
+const magic = "HOMEPOST 1\n"
+const sizeDigits = 20
+
+// Record is one journal entry.
+type Record struct {
+	Kind byte // 's' state, 'x' expansion, 'h' hold
+
+	Idx      int
+	Status   Status
+	Attempts int
+	Last     time.Time
+	Next     time.Time
+	Reason   string
+
+	Targets []Target // for 'x'
+	Hold    bool     // for 'h'
+}
+
+// Target is one result of expanding a recipient.
+type Target struct {
+	Addr string // aliases(5) syntax
+	Via  string // Delivered-To for this target
+}
+
+// StateRecord makes a state record for recipient idx.
+func StateRecord(idx int, st Status, attempts int, last, next time.Time, reason string) Record {
+	return Record{Kind: 's', Idx: idx, Status: st, Attempts: attempts, Last: last, Next: next, Reason: reason}
+}
+
+func (r Record) append(b []byte) []byte {
+	switch r.Kind {
+	case 's':
+		b = append(b, "s "...)
+		b = strconv.AppendInt(b, int64(r.Idx), 10)
+		b = append(b, ' ')
+		b = append(b, r.Status.String()...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(r.Attempts), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, unix(r.Last), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, unix(r.Next), 10)
+		b = append(b, ' ')
+		b = appendEscaped(b, r.Reason)
+	case 'x':
+		b = append(b, "x "...)
+		b = strconv.AppendInt(b, int64(r.Idx), 10)
+		for _, t := range r.Targets {
+			b = append(b, ' ')
+			b = appendEscaped(b, t.Addr)
+			b = append(b, ' ')
+			b = appendEscaped(b, t.Via)
+		}
+	case 'h':
+		if r.Hold {
+			b = append(b, "h 1"...)
+		} else {
+			b = append(b, "h 0"...)
+		}
+	}
+	return append(b, '\n')
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
+}
+
+// apply folds a journal record into the envelope.
+func (e *Envelope) apply(r Record) error {
+	switch r.Kind {
+	case 's':
+		if r.Idx < 0 || r.Idx >= len(e.Rcpts) {
+			return fmt.Errorf("state of unknown recipient %d", r.Idx)
+		}
+		rc := &e.Rcpts[r.Idx]
+		rc.Status, rc.Attempts, rc.Last, rc.Next, rc.Reason = r.Status, r.Attempts, r.Last, r.Next, r.Reason
+	case 'x':
+		if r.Idx < 0 || r.Idx >= len(e.Rcpts) {
+			return fmt.Errorf("expansion of unknown recipient %d", r.Idx)
+		}
+		if len(e.Rcpts)+len(r.Targets) > maxRcpts {
+			return fmt.Errorf("too many recipients")
+		}
+		e.Rcpts[r.Idx].Status = Expanded
+		for _, t := range r.Targets {
+			e.Rcpts = append(e.Rcpts, Recipient{Addr: t.Addr, Via: t.Via, Parent: r.Idx})
+		}
+	case 'h':
+		e.Held = r.Hold
+	}
+	return nil
+}
+
+// maxRcpts bounds the recipient list so a corrupt file cannot exhaust memory.
+const maxRcpts = 100000
+
+func parseRecord(line string) (Record, error) {
+	f := strings.Split(line, " ")
+	var r Record
+	if len(f[0]) != 1 {
+		return r, fmt.Errorf("unknown record %q", f[0])
+	}
+	r.Kind = f[0][0]
+	switch r.Kind {
+	case 's':
+		if len(f) != 7 {
+			return r, fmt.Errorf("state record has %d fields, want 7", len(f))
+		}
+		var err error
+		var ok bool
+		if r.Idx, err = strconv.Atoi(f[1]); err != nil {
+			return r, fmt.Errorf("bad index %q", f[1])
+		}
+		if r.Status, ok = parseStatus(f[2]); !ok {
+			return r, fmt.Errorf("bad status %q", f[2])
+		}
+		if r.Attempts, err = strconv.Atoi(f[3]); err != nil {
+			return r, fmt.Errorf("bad attempts %q", f[3])
+		}
+		last, err1 := strconv.ParseInt(f[4], 10, 64)
+		next, err2 := strconv.ParseInt(f[5], 10, 64)
+		if err1 != nil || err2 != nil {
+			return r, fmt.Errorf("bad time")
+		}
+		r.Last, r.Next = fromUnix(last), fromUnix(next)
+		if r.Reason, err = unescape(f[6]); err != nil {
+			return r, err
+		}
+	case 'x':
+		if len(f) < 4 || len(f)%2 != 0 {
+			return r, fmt.Errorf("expansion record has %d fields", len(f))
+		}
+		var err error
+		if r.Idx, err = strconv.Atoi(f[1]); err != nil {
+			return r, fmt.Errorf("bad index %q", f[1])
+		}
+		for i := 2; i < len(f); i += 2 {
+			a, err1 := unescape(f[i])
+			v, err2 := unescape(f[i+1])
+			if err := errors.Join(err1, err2); err != nil {
+				return r, err
+			}
+			if a == "" {
+				return r, fmt.Errorf("empty target")
+			}
+			r.Targets = append(r.Targets, Target{Addr: a, Via: v})
+		}
+	case 'h':
+		if len(f) != 2 || (f[1] != "0" && f[1] != "1") {
+			return r, fmt.Errorf("bad hold record")
+		}
+		r.Hold = f[1] == "1"
+	default:
+		return r, fmt.Errorf("unknown record %q", f[0])
+	}
+	return r, nil
+}
+
+// appendEnvelope writes the envelope header with a zero size field; the
+// returned offset is where the size digits start.
+func appendEnvelope(b []byte, e *Envelope) ([]byte, int) {
+	b = append(b, magic...)
+	b = append(b, "size "...)
+	off := len(b)
+	b = append(b, strings.Repeat("0", sizeDigits)...)
+	b = append(b, "\ntime "...)
+	b = strconv.AppendInt(b, e.Arrival.Unix(), 10)
+	b = append(b, "\nfrom"...)
+	if e.Sender != "" {
+		b = append(b, ' ')
+		b = appendEscaped(b, e.Sender)
+	}
+	b = append(b, '\n')
+	for _, k := range sortedKeys(e.Opts) {
+		b = append(b, "opt "...)
+		b = appendEscaped(b, k)
+		b = append(b, ' ')
+		b = appendEscaped(b, e.Opts[k])
+		b = append(b, '\n')
+	}
+	for _, r := range e.Rcpts {
+		b = append(b, "rcpt "...)
+		b = appendEscaped(b, r.Addr)
+		b = append(b, '\n')
+	}
+	return append(b, '\n'), off
+}
+
+// Header limits: an envelope larger than this is corrupt.
+const maxEnvelope = 16 << 20
+
+// readEnvelope parses the envelope header from r. It returns the envelope,
+// the message size and the number of bytes the header took.
+func readEnvelope(r *bufio.Reader) (*Envelope, int64, int64, error) {
+	var n int64
+	line := func() (string, error) {
+		s, err := r.ReadString('\n')
+		n += int64(len(s))
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+		if n > maxEnvelope {
+			return "", errors.New("envelope too large")
+		}
+		return s[:len(s)-1], nil
+	}
+	first, err := line()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if first+"\n" != magic {
+		return nil, 0, 0, errors.New("not a homepost queue file")
+	}
+	e := &Envelope{}
+	size := int64(-1)
+	haveTime, haveFrom := false, false
+	for {
+		l, err := line()
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if l == "" {
+			break
+		}
+		key, val, _ := strings.Cut(l, " ")
+		switch key {
+		case "size":
+			if len(val) != sizeDigits {
+				return nil, 0, 0, fmt.Errorf("bad size %q", val)
+			}
+			size, err = strconv.ParseInt(val, 10, 64)
+			if err != nil || size < 0 {
+				return nil, 0, 0, fmt.Errorf("bad size %q", val)
+			}
+		case "time":
+			t, err := strconv.ParseInt(val, 10, 64)
+			if err != nil {
+				return nil, 0, 0, fmt.Errorf("bad time %q", val)
+			}
+			e.Arrival, haveTime = time.Unix(t, 0), true
+		case "from":
+			if e.Sender, err = unescape(val); err != nil {
+				return nil, 0, 0, err
+			}
+			haveFrom = true
+		case "opt":
+			k, v, _ := strings.Cut(val, " ")
+			k, err1 := unescape(k)
+			v, err2 := unescape(v)
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, 0, 0, err
+			}
+			if e.Opts == nil {
+				e.Opts = map[string]string{}
+			}
+			e.Opts[k] = v
+		case "rcpt":
+			a, err := unescape(val)
+			if err != nil || a == "" {
+				return nil, 0, 0, fmt.Errorf("bad recipient %q", val)
+			}
+			if len(e.Rcpts) >= maxRcpts {
+				return nil, 0, 0, errors.New("too many recipients")
+			}
+			e.Rcpts = append(e.Rcpts, Recipient{Addr: a, Parent: -1})
+		default:
+			return nil, 0, 0, fmt.Errorf("unknown envelope line %q", key)
+		}
+	}
+	if size < 0 || !haveTime || !haveFrom {
+		return nil, 0, 0, errors.New("incomplete envelope")
+	}
+	if len(e.Rcpts) == 0 {
+		return nil, 0, 0, errors.New("no recipients")
+	}
+	return e, size, n, nil
+}
+
+// readJournal applies the journal in r to e and returns the length of the
+// valid prefix: everything after it is a torn or corrupt tail.
+func readJournal(r *bufio.Reader, e *Envelope) (valid int64, err error) {
+	for {
+		l, rerr := r.ReadString('\n')
+		if rerr != nil {
+			// An incomplete last line is a write torn by a crash.
+			return valid, nil
+		}
+		rec, perr := parseRecord(l[:len(l)-1])
+		if perr == nil {
+			perr = e.apply(rec)
+		}
+		if perr != nil {
+			return valid, fmt.Errorf("journal record at +%d: %w", valid, perr)
+		}
+		valid += int64(len(l))
+	}
+}
+
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == '%' || c == 0x7f {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+func unescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	var b bytes.Buffer
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("bad escape in %q", s)
+		}
+		v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", fmt.Errorf("bad escape in %q", s)
+		}
+		b.WriteByte(byte(v))
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

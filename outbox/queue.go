@@ -1,0 +1,368 @@
+package outbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"homepost/safeio"
+)
+
+// Dir is an outbox: a Maildir whose files are queue files.
+type Dir string
+
+// Path joins elements under the outbox.
+func (d Dir) Path(elem ...string) string {
+	return filepath.Join(append([]string{string(d)}, elem...)...)
+}
+
+// Init creates tmp/, new/ and cur/ (mode 0700: the queue holds other
+// people's mail and Bcc recipients).
+func (d Dir) Init() error {
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := safeio.MkdirAll(d.Path(sub), 0o700); err != nil {
+			return fmt.Errorf("create outbox: %w", err)
+		}
+	}
+	return nil
+}
+
+var seq atomic.Int64
+
+// newName makes a Maildir-unique name "SEC.ID.HOST" whose middle part is
+// the queue ID that mailq shows.
+func newName(now time.Time, host string) (name, id string) {
+	id = strconv.FormatInt(now.UnixMicro(), 16) + strconv.FormatInt(int64(os.Getpid()), 16)
+	if n := seq.Add(1); n > 1 {
+		id += "Q" + strconv.FormatInt(n, 16)
+	}
+	id = strings.ToUpper(id)
+	host = strings.NewReplacer("/", `\057`, ":", `\072`, ".", `\056`).Replace(host)
+	return strconv.FormatInt(now.Unix(), 10) + "." + id + "." + host, id
+}
+
+// ID returns the queue ID of a file name from new/ or cur/.
+func ID(name string) string {
+	_, rest, _ := strings.Cut(name, ".")
+	id, _, _ := strings.Cut(rest, ".")
+	return id
+}
+
+// TempError marks a failure that may pass by itself (disk full, I/O
+// error): sendmail exits 75 for it.
+type TempError struct{ Err error }
+
+func (e *TempError) Error() string { return e.Err.Error() }
+func (e *TempError) Unwrap() error { return e.Err }
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, t := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EIO, syscall.EAGAIN, syscall.EINTR, syscall.ENOMEM, syscall.EMFILE, syscall.ENFILE} {
+		if errors.Is(err, t) {
+			return &TempError{err}
+		}
+	}
+	return err
+}
+
+// Draft is a queue file being written in tmp/. Nothing of it is visible
+// to an agent until Commit returns.
+type Draft struct {
+	dir     Dir
+	name    string
+	id      string
+	f       *os.File
+	w       *bufio.Writer
+	sizeOff int64
+	n       int64
+	err     error
+}
+
+// Create starts a queue file for e in tmp/. The caller writes the message
+// with Write and makes it durable with Commit, or drops it with Abort.
+func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
+	if e.Arrival.IsZero() {
+		e.Arrival = time.Now()
+	}
+	hdr, off := appendEnvelope(make([]byte, 0, 256), e)
+	var f *os.File
+	var name, id string
+	var err error
+	for try := 0; ; try++ {
+		name, id = newName(time.Now(), host)
+		f, err = os.OpenFile(d.Path("tmp", name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, os.ErrNotExist) && try == 0 {
+			if ierr := d.Init(); ierr != nil {
+				return nil, ierr
+			}
+			continue
+		}
+		if !errors.Is(err, os.ErrExist) || try > 100 {
+			return nil, classify(fmt.Errorf("create queue file: %w", err))
+		}
+	}
+	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off)}
+	if _, err := dr.w.Write(hdr); err != nil {
+		dr.Abort()
+		return nil, classify(err)
+	}
+	dr.n = -int64(len(hdr))
+	return dr, nil
+}
+
+// ID is the queue ID of the message being written.
+func (dr *Draft) ID() string { return dr.id }
+
+// Write appends message bytes.
+func (dr *Draft) Write(p []byte) (int, error) {
+	if dr.err != nil {
+		return 0, dr.err
+	}
+	n, err := dr.w.Write(p)
+	dr.n += int64(n)
+	if err != nil {
+		dr.err = classify(fmt.Errorf("write queue file: %w", err))
+	}
+	return n, dr.err
+}
+
+// WriteString appends message bytes.
+func (dr *Draft) WriteString(s string) (int, error) {
+	if dr.err != nil {
+		return 0, dr.err
+	}
+	n, err := dr.w.WriteString(s)
+	dr.n += int64(n)
+	if err != nil {
+		dr.err = classify(fmt.Errorf("write queue file: %w", err))
+	}
+	return n, dr.err
+}
+
+// Commit makes the message durable: it records the size, fsyncs the
+// file, renames it into new/ and fsyncs new/. Only after Commit returns
+// nil may a caller report success. On error nothing is left in new/.
+func (dr *Draft) Commit() error {
+	err := dr.commit()
+	if err != nil {
+		dr.Abort()
+	}
+	return classify(err)
+}
+
+func (dr *Draft) commit() error {
+	if dr.err != nil {
+		return dr.err
+	}
+	if err := dr.w.Flush(); err != nil {
+		return fmt.Errorf("write queue file: %w", err)
+	}
+	size := fmt.Sprintf("%0*d", sizeDigits, dr.n)
+	if _, err := dr.f.WriteAt([]byte(size), dr.sizeOff); err != nil {
+		return fmt.Errorf("write queue file: %w", err)
+	}
+	if err := dr.f.Sync(); err != nil {
+		return fmt.Errorf("sync queue file: %w", err)
+	}
+	if err := dr.f.Close(); err != nil {
+		return fmt.Errorf("close queue file: %w", err)
+	}
+	dr.f = nil
+	if err := os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name)); err != nil {
+		return fmt.Errorf("queue message: %w", err)
+	}
+	if err := safeio.SyncDir(dr.dir.Path("new")); err != nil {
+		// The rename may or may not survive a crash: take it back so
+		// that a failure never leaves a message the caller thinks lost.
+		os.Rename(dr.dir.Path("new", dr.name), dr.dir.Path("tmp", dr.name))
+		return err
+	}
+	return nil
+}
+
+// Abort removes the draft.
+func (dr *Draft) Abort() {
+	if dr.f != nil {
+		dr.f.Close()
+		dr.f = nil
+	}
+	os.Remove(dr.dir.Path("tmp", dr.name))
+}
+
+// Names lists the file names in sub ("new" or "cur").
+func (d Dir) Names(sub string) ([]string, error) {
+	f, err := os.Open(d.Path(sub))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := names[:0]
+	for _, n := range names {
+		if !strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// Claim moves new/NAME into cur/ and returns its new path. Rename is
+// atomic, so of two claimants exactly one succeeds; the other gets an
+// error satisfying errors.Is(err, os.ErrNotExist).
+func (d Dir) Claim(name string) (string, error) {
+	dst := d.Path("cur", name+":2,")
+	if err := os.Rename(d.Path("new", name), dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// Find returns the path of the queue file with the given ID.
+func (d Dir) Find(id string) (string, error) {
+	for _, sub := range []string{"new", "cur"} {
+		names, err := d.Names(sub)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", err
+		}
+		for _, n := range names {
+			if strings.EqualFold(ID(n), id) {
+				return d.Path(sub, n), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s: no such message in the queue", id)
+}
+
+// Message is an open queue file.
+type Message struct {
+	Path string
+	ID   string
+	Env  *Envelope
+	Size int64 // message bytes
+
+	f       *os.File
+	dataOff int64
+	valid   int64 // end of the valid journal
+	end     int64 // file size
+	// JournalErr is set when the journal has a corrupt record; the
+	// records before it are applied.
+	JournalErr error
+}
+
+// Open reads a queue file's envelope and journal. The message itself is
+// read on demand through Body.
+func Open(path string) (*Message, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	m, err := open(f, path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+func open(f *os.File, path string) (*Message, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(f, 4096)
+	env, size, hlen, err := readEnvelope(br)
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{Path: path, ID: ID(filepath.Base(path)), Env: env, Size: size, f: f, dataOff: hlen, end: st.Size()}
+	jstart := hlen + size
+	if jstart > m.end {
+		return nil, fmt.Errorf("truncated: size says %d bytes, file has %d", size, m.end-hlen)
+	}
+	m.valid = jstart
+	if jstart < m.end {
+		if _, err := f.Seek(jstart, io.SeekStart); err != nil {
+			return nil, err
+		}
+		br.Reset(f)
+		n, jerr := readJournal(br, env)
+		m.valid += n
+		m.JournalErr = jerr
+	}
+	return m, nil
+}
+
+// Parse reads a queue file from memory; it exists for tests and fuzzing.
+func Parse(data []byte) (*Envelope, []byte, error) {
+	br := bufio.NewReader(strings.NewReader(string(data)))
+	env, size, hlen, err := readEnvelope(br)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hlen+size > int64(len(data)) {
+		return nil, nil, errors.New("truncated")
+	}
+	br = bufio.NewReader(strings.NewReader(string(data[hlen+size:])))
+	_, err = readJournal(br, env)
+	return env, data[hlen : hlen+size], err
+}
+
+// Body returns a reader of the message bytes (LF line endings).
+func (m *Message) Body() *io.SectionReader { return io.NewSectionReader(m.f, m.dataOff, m.Size) }
+
+// Append adds records to the journal and fsyncs the file, so that they
+// survive a crash before the caller takes its next step. A torn tail
+// left by an earlier crash is cut off first.
+func (m *Message) Append(recs ...Record) error {
+	var b []byte
+	for _, r := range recs {
+		b = r.append(b)
+	}
+	for _, r := range recs {
+		if err := m.Env.apply(r); err != nil {
+			return err
+		}
+	}
+	if m.valid < m.end {
+		if err := m.f.Truncate(m.valid); err != nil {
+			return classify(fmt.Errorf("journal %s: %w", m.Path, err))
+		}
+		m.end = m.valid
+	}
+	if _, err := m.f.WriteAt(b, m.valid); err != nil {
+		return classify(fmt.Errorf("journal %s: %w", m.Path, err))
+	}
+	m.valid += int64(len(b))
+	m.end = m.valid
+	if err := m.f.Sync(); err != nil {
+		return classify(fmt.Errorf("journal %s: %w", m.Path, err))
+	}
+	return nil
+}
+
+// Close releases the file.
+func (m *Message) Close() error { return m.f.Close() }
+
+// Remove deletes the queue file: every recipient is done. The directory
+// is not fsynced here; a removal lost in a crash only makes the next
+// agent see a finished message, which it removes again.
+func (m *Message) Remove() error {
+	m.f.Close()
+	return os.Remove(m.Path)
+}

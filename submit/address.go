@@ -1,0 +1,185 @@
+package submit
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	gomail "github.com/emersion/go-message/mail"
+)
+
+// ParseAddr parses one address as given to -f or on a command line:
+// "user", "user@host", "<user@host>" or "Name <user@host>".
+func ParseAddr(s string) (string, error) {
+	list, err := ParseList(s)
+	if err != nil {
+		return "", err
+	}
+	if len(list) != 1 {
+		return "", errors.New("want exactly one address")
+	}
+	return list[0], nil
+}
+
+// ParseList parses a comma-separated address list, as found in a To
+// header or a command-line argument, and returns the bare addresses. It
+// accepts what RFC 5322 allows (display names, groups, comments), and
+// unqualified local names such as "root". A list that the strict parser
+// rejects is read leniently, as sendmail does, so that a sloppy header
+// written by a script still reaches its recipients.
+func ParseList(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	if list, err := gomail.ParseAddressList(s); err == nil {
+		out := make([]string, 0, len(list))
+		for _, a := range list {
+			out = append(out, a.Address)
+		}
+		return out, nil
+	}
+	var out []string
+	for _, piece := range splitList(s) {
+		a, err := lenient(piece)
+		if err != nil {
+			return nil, err
+		}
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// splitList splits at commas outside quotes, comments and angle brackets.
+func splitList(s string) []string {
+	var parts []string
+	depth, angle, quoted, start := 0, false, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && (quoted || depth > 0):
+			i++
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case (c == ',' || c == ';') && !angle:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, s[start:])
+}
+
+// lenient extracts the address from one list element.
+func lenient(p string) (string, error) {
+	p = stripComments(strings.TrimSpace(p))
+	if i := strings.IndexByte(p, ':'); i >= 0 && !strings.Contains(p[:i], "<") && !strings.Contains(p[:i], "@") && !strings.HasPrefix(p, "\"") {
+		// "group: first" — the group's name is not an address.
+		p = strings.TrimSpace(p[i+1:])
+	}
+	if p == "" {
+		return "", nil
+	}
+	if i := strings.LastIndexByte(p, '<'); i >= 0 {
+		j := strings.IndexByte(p[i:], '>')
+		if j < 0 {
+			return "", fmt.Errorf("unterminated <> in %q", p)
+		}
+		p = strings.TrimSpace(p[i+1 : i+j])
+		if p == "" {
+			return "", nil
+		}
+	}
+	if p, err := checkAddr(p); err != nil {
+		return "", err
+	} else {
+		return p, nil
+	}
+}
+
+func stripComments(s string) string {
+	if !strings.Contains(s, "(") {
+		return s
+	}
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case !quoted && c == '(':
+			depth++
+			continue
+		case !quoted && c == ')' && depth > 0:
+			depth--
+			continue
+		}
+		if depth == 0 {
+			b.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// checkAddr refuses what can never be an address: white space outside
+// quotes, control characters, an empty local part.
+func checkAddr(a string) (string, error) {
+	if a == "" {
+		return "", errors.New("empty address")
+	}
+	quoted := false
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c < 32 || c == 127:
+			return "", fmt.Errorf("control character in address %q", a)
+		case (c == ' ' || c == '\t') && !quoted:
+			return "", fmt.Errorf("white space in address %q", a)
+		case (c == '<' || c == '>' || c == ',') && !quoted:
+			return "", fmt.Errorf("%q is not an address", a)
+		}
+	}
+	if strings.HasPrefix(a, "@") || strings.HasSuffix(a, "@") {
+		return "", fmt.Errorf("%q is not an address", a)
+	}
+	return a, nil
+}
+
+// extract returns the recipients named in the header for -t: Resent-To,
+// Resent-Cc and Resent-Bcc when any Resent- field exists (RFC 5322
+// 3.6.6), otherwise To, Cc and Bcc — every occurrence.
+func extract(h *Header) ([]string, error) {
+	names := []string{"To", "Cc", "Bcc"}
+	for _, f := range h.Fields {
+		if len(f.Name) > 7 && strings.EqualFold(f.Name[:7], "Resent-") {
+			names = []string{"Resent-To", "Resent-Cc", "Resent-Bcc"}
+			break
+		}
+	}
+	var out []string
+	for _, f := range h.Fields {
+		for _, n := range names {
+			if !strings.EqualFold(f.Name, n) {
+				continue
+			}
+			list, err := ParseList(f.Value())
+			if err != nil {
+				return nil, &DataError{fmt.Sprintf("bad address in %s header: %v", f.Name, err)}
+			}
+			out = append(out, list...)
+		}
+	}
+	return out, nil
+}

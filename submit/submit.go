@@ -1,0 +1,330 @@
+package submit
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+
+	"homepost/config"
+	"homepost/outbox"
+)
+
+// Options are what a front end knows besides the message.
+type Options struct {
+	// Sender is the envelope sender (-f); "" means the user's own
+	// address, "<>" the null sender.
+	Sender string
+	// FullName is the display name for a generated From (-F); "" uses
+	// the account's GECOS name.
+	FullName string
+	// Recipients are the envelope recipients given as arguments; an
+	// element may hold several, separated by commas.
+	Recipients []string
+	// Extract takes recipients from To, Cc and Bcc as well (-t).
+	Extract bool
+	// IgnoreDots keeps reading past a line holding a single dot (-i).
+	IgnoreDots bool
+	// Opts are envelope options kept with the message (ret, envid).
+	Opts map[string]string
+}
+
+// DataError is a message or address the queue cannot accept (exit 65).
+type DataError struct{ Msg string }
+
+func (e *DataError) Error() string { return e.Msg }
+
+// UsageError is a call the queue cannot act on (exit 64).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Result describes a queued message.
+type Result struct {
+	ID         string
+	Recipients []string
+	Sender     string
+}
+
+// Submit reads a message from r, completes its header, and queues it
+// durably in the outbox. It returns only after the message is safe on
+// disk, or with an error and nothing queued.
+func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	hdr, first, eom, err := readHeader(br, !o.IgnoreDots)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	sender := o.Sender
+	switch {
+	case sender == "<>":
+		sender = ""
+	case sender == "":
+		sender = cfg.User + "@" + cfg.Hostname
+	default:
+		a, err := ParseAddr(sender)
+		if err != nil {
+			return nil, &DataError{fmt.Sprintf("bad sender address %q: %v", sender, err)}
+		}
+		sender = a
+	}
+
+	var rcpts []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if k := strings.ToLower(a); !seen[k] {
+			seen[k] = true
+			rcpts = append(rcpts, a)
+		}
+	}
+	for _, arg := range o.Recipients {
+		list, err := ParseList(arg)
+		if err != nil {
+			return nil, &DataError{fmt.Sprintf("bad recipient address %q: %v", arg, err)}
+		}
+		for _, a := range list {
+			add(a)
+		}
+	}
+	if o.Extract {
+		list, err := extract(hdr)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range list {
+			add(a)
+		}
+	}
+	if len(rcpts) == 0 {
+		if o.Extract {
+			return nil, &DataError{"no recipient addresses found in message header"}
+		}
+		return nil, &UsageError{"recipient addresses must be specified on the command line or via the -t option"}
+	}
+
+	env := &outbox.Envelope{Sender: sender, Arrival: now, Opts: o.Opts}
+	for _, a := range rcpts {
+		env.Rcpts = append(env.Rcpts, outbox.Recipient{Addr: a, Parent: -1})
+	}
+	d, err := outbox.Dir(cfg.Outbox).Create(env, cfg.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeHeader(d, hdr, complete(cfg, o, hdr, sender, now, d.ID())); err != nil {
+		d.Abort()
+		return nil, err
+	}
+	if first != nil {
+		d.Write(first)
+	}
+	if !eom {
+		if err := copyBody(d, br, !o.IgnoreDots); err != nil {
+			d.Abort()
+			return nil, err
+		}
+	}
+	if err := d.Commit(); err != nil {
+		return nil, err
+	}
+	return &Result{ID: d.ID(), Recipients: rcpts, Sender: sender}, nil
+}
+
+// readHeader reads the header section. first is the line that ended the
+// section when it is not an empty line (the first body line, already
+// normalised to LF); eom reports that the message ended within the
+// header. A leading mbox "From " line is dropped, as Postfix does.
+func readHeader(br *bufio.Reader, dots bool) (h *Header, first []byte, eom bool, err error) {
+	h = &Header{}
+	size := 0
+	for n := 0; ; n++ {
+		line, err := readLine(br, MaxHeader-size)
+		if err == io.EOF && len(line) == 0 {
+			return h, nil, true, nil
+		}
+		if err != nil && err != io.EOF {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				// An enormous header: stop parsing it and pass it
+				// through as it is.
+				return h, line, false, nil
+			}
+			return nil, nil, false, fmt.Errorf("read message: %w", err)
+		}
+		if n == 0 && bytes.HasPrefix(line, []byte("From ")) {
+			continue
+		}
+		size += len(line)
+		switch {
+		case len(line) == 1 && line[0] == '\n':
+			h.Ended = true
+			return h, nil, false, nil
+		case dots && string(line) == ".\n":
+			return h, nil, true, nil
+		case isContinuation(line):
+			if len(h.Fields) == 0 {
+				// A message that starts with white space: keep the
+				// line as a nameless field so it stays in place.
+				h.Fields = append(h.Fields, Field{Raw: line})
+			} else {
+				f := &h.Fields[len(h.Fields)-1]
+				f.Raw = append(f.Raw, line...)
+			}
+		default:
+			name := fieldName(line)
+			if name == "" {
+				return h, line, false, nil
+			}
+			h.Fields = append(h.Fields, Field{Raw: line, Name: name})
+		}
+		if err == io.EOF {
+			return h, nil, true, nil
+		}
+	}
+}
+
+// readLine reads one line of at most limit bytes and normalises CRLF to
+// LF. It returns bufio.ErrBufferFull with what it read when the line is
+// longer than limit.
+func readLine(br *bufio.Reader, limit int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		line = append(line, frag...)
+		if err == nil {
+			break
+		}
+		if err == bufio.ErrBufferFull {
+			if len(line) > limit {
+				return line, bufio.ErrBufferFull
+			}
+			continue
+		}
+		return line, err
+	}
+	if n := len(line); n >= 2 && line[n-2] == '\r' {
+		line[n-2] = '\n'
+		line = line[:n-1]
+	}
+	return line, nil
+}
+
+// copyBody streams the rest of the message, normalising CRLF to LF and,
+// when dots is set, stopping at a line holding a single dot.
+func copyBody(w io.Writer, br *bufio.Reader, dots bool) error {
+	atStart := true
+	pendingCR := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(frag) > 0 {
+			complete := frag[len(frag)-1] == '\n'
+			if pendingCR {
+				if len(frag) > 0 && frag[0] == '\n' {
+					// The CR of a CRLF split across reads.
+				} else if _, werr := w.Write([]byte{'\r'}); werr != nil {
+					return werr
+				}
+				pendingCR = false
+			}
+			out := frag
+			if complete {
+				if n := len(out); n >= 2 && out[n-2] == '\r' {
+					out = append(out[:n-2], '\n')
+				}
+				if dots && atStart && string(out) == ".\n" {
+					return nil
+				}
+			} else if out[len(out)-1] == '\r' {
+				out, pendingCR = out[:len(out)-1], true
+			}
+			if _, werr := w.Write(out); werr != nil {
+				return werr
+			}
+			atStart = complete
+		}
+		switch err {
+		case nil, bufio.ErrBufferFull:
+		case io.EOF:
+			if pendingCR {
+				if _, werr := w.Write([]byte{'\r'}); werr != nil {
+					return werr
+				}
+			}
+			return nil
+		default:
+			return fmt.Errorf("read message: %w", err)
+		}
+	}
+}
+
+// writeHeader writes the header fields except Bcc, then the completed
+// fields, then the separating empty line.
+func writeHeader(w io.Writer, h *Header, added []byte) error {
+	var buf bytes.Buffer
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Name, "Bcc") || strings.EqualFold(f.Name, "Resent-Bcc") {
+			continue
+		}
+		buf.Write(f.Raw)
+	}
+	if len(added) > 0 {
+		if b := buf.Bytes(); len(b) > 0 && b[len(b)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+		buf.Write(added)
+	}
+	if h.Ended || len(added) > 0 {
+		buf.WriteByte('\n')
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// complete returns the header fields to add: From, Date and Message-ID
+// where missing.
+func complete(cfg *config.Config, o Options, h *Header, sender string, now time.Time, id string) []byte {
+	var b []byte
+	if !h.Has("From") {
+		name := o.FullName
+		if name == "" && o.Sender == "" {
+			name = cfg.FullName
+		}
+		addr := sender
+		if addr == "" {
+			addr = "MAILER-DAEMON"
+		}
+		b = append(b, "From: "...)
+		b = append(b, FormatAddress(name, addr)...)
+		b = append(b, '\n')
+	}
+	if !h.Has("Date") {
+		b = append(b, "Date: "...)
+		b = now.AppendFormat(b, time.RFC1123Z)
+		b = append(b, '\n')
+	}
+	if !h.Has("Message-ID") {
+		b = append(b, "Message-ID: <"...)
+		b = now.UTC().AppendFormat(b, "20060102150405")
+		b = append(b, '.')
+		b = append(b, id...)
+		b = append(b, '@')
+		b = append(b, cfg.Hostname...)
+		b = append(b, ">\n"...)
+	}
+	return b
+}
+
+// FormatAddress formats a mailbox with an optional display name, RFC 2047
+// encoding the name when it is not plain ASCII.
+func FormatAddress(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	// net/mail quotes or encodes the name; the address is put back by
+	// hand because net/mail insists on a domain.
+	s := (&mail.Address{Name: name, Address: "a@b"}).String()
+	return strings.TrimSuffix(s, "<a@b>") + "<" + addr + ">"
+}

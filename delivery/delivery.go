@@ -6,6 +6,7 @@ package delivery
 
 import (
 	"fmt"
+	"io"
 	"time"
 
 	"homepost/outbox"
@@ -73,4 +74,17 @@ func (t Trace) Header() []byte {
 	b = append(b, "; "...)
 	b = t.Time.AppendFormat(b, time.RFC1123Z)
 	return append(b, '\n')
+}
+
+// Outgoing is a queued message handed to the smarthost: one envelope,
+// the recipients still to do, and the message (LF line endings, as
+// queued; the relay converts to CRLF and dot-stuffs on the wire).
+type Outgoing struct {
+	ID     string   // queue ID, for logs
+	Sender string   // envelope sender, "" for <>
+	Rcpts  []string // remote recipients
+	Size   int64
+	// Open returns a fresh reader of the message each call, so that a
+	// retry on another connection starts from the beginning.
+	Open func() io.Reader
 }

@@ -1,0 +1,92 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"homepost/config"
+	"homepost/safeio"
+)
+
+// ErrNotRunning means no agent holds the lock.
+var ErrNotRunning = errors.New("no agent is running")
+
+// Lock is the agent's exclusive lock: one agent per user (per outbox).
+// The lock file holds the agent's pid, for signals (flush, reload).
+type Lock struct{ f *os.File }
+
+// TryLock takes the agent lock without waiting. It returns ErrLocked
+// (wrapped, with the holder's pid) when another agent holds it.
+func TryLock(cfg *config.Config) (*Lock, error) {
+	if err := safeio.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(cfg.LockPath(), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		pid, _ := readPid(cfg)
+		return nil, &LockedError{Pid: pid}
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &Lock{f: f}, nil
+}
+
+// LockedError says another agent holds the lock.
+type LockedError struct{ Pid int }
+
+func (e *LockedError) Error() string {
+	if e.Pid > 0 {
+		return fmt.Sprintf("another agent is running (pid %d)", e.Pid)
+	}
+	return "another agent is running"
+}
+
+// Unlock releases the lock.
+func (l *Lock) Unlock() {
+	unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
+	l.f.Close()
+}
+
+func readPid(cfg *config.Config) (int, error) {
+	b, err := os.ReadFile(cfg.LockPath())
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(bytes.TrimSpace(b)))
+}
+
+// Running reports the pid of the running agent, if one holds the lock.
+// It costs an open and a flock: the shim calls it after every message.
+func Running(cfg *config.Config) (int, bool) {
+	f, err := os.Open(cfg.LockPath())
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return 0, false
+	}
+	pid, _ := readPid(cfg)
+	return pid, true
+}
+
+// Signal sends sig to the running agent: SIGHUP reloads the config and
+// the alias files, SIGUSR1 retries every deferred message now.
+func Signal(cfg *config.Config, sig syscall.Signal) error {
+	pid, ok := Running(cfg)
+	if !ok || pid <= 0 {
+		return ErrNotRunning
+	}
+	return syscall.Kill(pid, sig)
+}

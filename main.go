@@ -24,16 +24,16 @@ import (
 
 // Exit codes, from sysexits(3), as sendmail uses them.
 const (
-	exOK          = 0
-	exUsage       = 64
-	exDataErr     = 65
-	exNoUser      = 67
-	exSoftware    = 70
-	exCantCreate  = 73
-	exIOErr       = 74
-	exTempFail    = 75
-	exNoPerm      = 77
-	exConfig      = 78
+	exOK         = 0
+	exUsage      = 64
+	exDataErr    = 65
+	exNoUser     = 67
+	exSoftware   = 70
+	exCantCreate = 73
+	exIOErr      = 74
+	exTempFail   = 75
+	exNoPerm     = 77
+	exConfig     = 78
 )
 
 // command is one entry of the dispatch table.

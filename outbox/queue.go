@@ -119,7 +119,6 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 		dr.Abort()
 		return nil, classify(err)
 	}
-	dr.n = -int64(len(hdr))
 	return dr, nil
 }
 

@@ -1,0 +1,355 @@
+// Package agent is homepost's per-user daemon: it watches the outbox,
+// claims each message, resolves its recipients and delivers them.
+//
+// # Failure model
+//
+// The agent may be killed at any instant. Everything it needs to carry on
+// is on disk: a claimed message sits in outbox/cur/ with a journal of the
+// results recorded so far; at start every file in cur/ is taken up again.
+// A local copy is named after the queue file and the recipient index, so
+// a retry after a crash first looks for it (only for messages taken up
+// again, never on the hot path) and does not store it twice. Results are
+// recorded only after the copies they describe are durable (the Maildir's
+// new/ is fsynced), and a queue file is removed only when every recipient
+// is sent or bounced.
+//
+// # Scheduling
+//
+// new/ is watched with fsnotify: no polling, an idle agent makes no
+// wake-ups. Deferred messages stay in cur/; one timer fires when the
+// earliest is due. SIGUSR1 makes everything due now (flush), SIGHUP
+// reloads the configuration, SIGTERM finishes the batch in progress and
+// exits.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"homepost/config"
+	"homepost/forwarder"
+	"homepost/outbox"
+)
+
+// Options change how Run behaves.
+type Options struct {
+	// Once delivers everything that is due, then returns.
+	Once bool
+	// Flush makes every deferred message due now.
+	Flush bool
+	// Ready is called once the agent watches the outbox (sd_notify).
+	Ready func()
+}
+
+// Agent delivers one user's outbox.
+type Agent struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	box   outbox.Dir
+	fwd   *forwarder.Forwarder
+	relay Relay
+	now   func() time.Time
+
+	// due maps a claimed file's name (in cur/) to when it is next due.
+	due map[string]time.Time
+	// bad holds files that cannot be read, so they are reported once.
+	bad map[string]bool
+}
+
+// Run is the agent's main loop. It returns a *LockedError when another
+// agent runs.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) error {
+	lock, err := TryLock(cfg)
+	if err != nil {
+		return err
+	}
+	a := newAgent(cfg, log)
+	if opts.Once {
+		err := a.runOnce(ctx, opts.Flush)
+		lock.Unlock()
+		// A message queued after our last look but before the unlock
+		// saw the lock held and started nobody: look once more.
+		for err == nil && a.pending() {
+			if lock, err = TryLock(cfg); err != nil {
+				return nil // another agent took over
+			}
+			err = a.runOnce(ctx, false)
+			lock.Unlock()
+		}
+		return err
+	}
+	defer lock.Unlock()
+	return a.loop(ctx, opts)
+}
+
+func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
+	a := &Agent{
+		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
+		now: time.Now, due: map[string]time.Time{}, bad: map[string]bool{},
+	}
+	a.configure(cfg)
+	return a
+}
+
+// configure (re)builds what depends on the configuration.
+func (a *Agent) configure(cfg *config.Config) {
+	a.cfg = cfg
+	a.box = outbox.Dir(cfg.Outbox)
+	a.fwd = forwarder.New(cfg, a.log)
+	a.relay = newRelay(cfg, a.log)
+}
+
+// pending reports whether new/ holds a message.
+func (a *Agent) pending() bool {
+	names, _ := a.box.Names("new")
+	return len(names) > 0
+}
+
+func (a *Agent) runOnce(ctx context.Context, flush bool) error {
+	if err := a.start(); err != nil {
+		return err
+	}
+	if flush {
+		a.flushAll()
+	}
+	a.drain(ctx)
+	a.runDue(ctx)
+	return nil
+}
+
+// start prepares the outbox and takes up what a crash left.
+func (a *Agent) start() error {
+	if err := a.box.Init(); err != nil {
+		return err
+	}
+	a.cleanTmp()
+	names, err := a.box.Names("cur")
+	if err != nil {
+		return fmt.Errorf("outbox: %w", err)
+	}
+	for _, n := range names {
+		if _, ok := a.due[n]; !ok {
+			a.due[n] = time.Time{} // look at it now
+		}
+	}
+	return nil
+}
+
+// cleanTmp removes queue files that a killed shim left in tmp/. They were
+// never acknowledged, so nobody expects them; 36 hours is qmail's rule
+// for "surely abandoned".
+func (a *Agent) cleanTmp() {
+	names, _ := a.box.Names("tmp")
+	for _, n := range names {
+		p := a.box.Path("tmp", n)
+		if st, err := os.Stat(p); err == nil && a.now().Sub(st.ModTime()) > 36*time.Hour {
+			os.Remove(p)
+		}
+	}
+}
+
+func (a *Agent) flushAll() {
+	for n := range a.due {
+		a.due[n] = time.Time{}
+	}
+}
+
+func (a *Agent) loop(ctx context.Context, opts Options) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch outbox: %w", err)
+	}
+	defer w.Close()
+	if err := a.box.Init(); err != nil {
+		return err
+	}
+	if err := w.Add(a.box.Path("new")); err != nil {
+		return fmt.Errorf("watch outbox: %w", err)
+	}
+	watchExtra(w, a)
+	if err := a.start(); err != nil {
+		return err
+	}
+	if opts.Flush {
+		a.flushAll()
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(sigs)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+	a.log.Info("agent started", "outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid())
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a.drain(ctx)
+		a.runDue(ctx)
+		next := a.nextDue()
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		var tc <-chan time.Time
+		if !next.IsZero() {
+			timer.Reset(max(next.Sub(a.now()), 0))
+			tc = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return errors.New("watch outbox: watcher closed")
+			}
+			if filepath.Dir(ev.Name) != a.box.Path("new") {
+				a.reload("file changed: " + ev.Name)
+				watchExtra(w, a)
+			}
+		case err := <-w.Errors:
+			// An overflow loses events, not messages: the next drain
+			// reads new/ itself.
+			a.log.Warn("watch outbox", "reason", err)
+		case <-tc:
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGHUP:
+				a.reload("SIGHUP")
+				watchExtra(w, a)
+			case syscall.SIGUSR1:
+				a.log.Info("flush requested")
+				a.flushAll()
+			default:
+				a.log.Info("agent stopping", "signal", s.String())
+				return nil
+			}
+		}
+	}
+}
+
+// watchExtra watches the files that steer forwarding, so that a change
+// to them takes effect without a restart.
+func watchExtra(w *fsnotify.Watcher, a *Agent) {
+	for _, p := range []string{a.cfg.Aliases, a.cfg.SystemAliases, a.cfg.Forward} {
+		if p == "" {
+			continue
+		}
+		// Watch the directory: editors replace files by rename.
+		dir := filepath.Dir(p)
+		if dir == a.box.Path("new") {
+			continue
+		}
+		w.Add(dir)
+	}
+}
+
+// reload re-reads the configuration; a broken file keeps the old one.
+func (a *Agent) reload(why string) {
+	cfg, err := config.Load()
+	if err != nil {
+		a.log.Error("reload config", "reason", err)
+		return
+	}
+	a.configure(cfg)
+	a.log.Info("reloaded", "why", why)
+}
+
+// nextDue is the earliest time a deferred message is due.
+func (a *Agent) nextDue() time.Time {
+	var t time.Time
+	for _, d := range a.due {
+		if d.IsZero() {
+			return a.now()
+		}
+		if t.IsZero() || d.Before(t) {
+			t = d
+		}
+	}
+	return t
+}
+
+// maxBatch bounds how many messages share one group commit.
+const maxBatch = 256
+
+// drain claims and delivers everything in new/ until it is empty.
+func (a *Agent) drain(ctx context.Context) {
+	for ctx.Err() == nil {
+		names, err := a.box.Names("new")
+		if err != nil {
+			a.log.Error("read outbox", "reason", err)
+			return
+		}
+		if len(names) == 0 {
+			return
+		}
+		var batch []*job
+		for _, n := range names {
+			p, err := a.box.Claim(n)
+			if err != nil {
+				continue // another agent or a flush took it
+			}
+			batch = append(batch, &job{name: filepath.Base(p), path: p})
+			if len(batch) == maxBatch {
+				a.deliver(ctx, batch)
+				batch = nil
+			}
+		}
+		if len(batch) > 0 {
+			a.deliver(ctx, batch)
+		}
+	}
+}
+
+// runDue delivers the claimed messages whose time has come.
+func (a *Agent) runDue(ctx context.Context) {
+	now := a.now()
+	var batch []*job
+	for n, d := range a.due {
+		if d.After(now) {
+			continue
+		}
+		delete(a.due, n)
+		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true})
+		if len(batch) == maxBatch {
+			a.deliver(ctx, batch)
+			batch = nil
+		}
+	}
+	if len(batch) > 0 {
+		a.deliver(ctx, batch)
+	}
+}
+
+// backoff is the retry schedule: 1m, 5m, 15m, 30m, then hourly, each
+// with ±10% jitter so that many deferred messages do not retry in step.
+func backoff(attempts int) time.Duration {
+	steps := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
+	d := time.Hour
+	if attempts >= 1 && attempts <= len(steps) {
+		d = steps[attempts-1]
+	}
+	j := time.Duration(rand.Int64N(int64(d)/5)) - d/10
+	return d + j
+}
+
+// qualify makes a bare local name a full address for trace headers.
+func (a *Agent) qualify(addr string) string {
+	if addr == "" || strings.Contains(addr, "@") {
+		return addr
+	}
+	return addr + "@" + a.cfg.Hostname
+}

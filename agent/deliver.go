@@ -1,0 +1,347 @@
+package agent
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"homepost/delivery"
+	"homepost/forwarder"
+	"homepost/maildir"
+	"homepost/outbox"
+)
+
+// job is one queue file in a batch.
+type job struct {
+	name      string // file name in cur/
+	path      string
+	recovered bool // taken up from cur/: copies may exist already
+	m         *outbox.Message
+	dt        map[string]bool // Delivered-To addresses, lowercased
+	header    []byte          // the message's header section, for DSNs
+	recs      []outbox.Record // results to record
+	remote    []int           // recipient indexes for the smarthost
+	bounced   []int           // recipients bounced in this attempt
+}
+
+// deliver runs one batch: local copies first, one fsync per Maildir for
+// the whole batch (group commit), then the smarthost, then the journal.
+func (a *Agent) deliver(ctx context.Context, batch []*job) {
+	syncs := map[maildir.Dir]bool{}
+	var live []*job
+	for _, j := range batch {
+		if err := a.open(j); err != nil {
+			continue
+		}
+		a.local(ctx, j, syncs)
+		live = append(live, j)
+	}
+	// Make the local copies durable before recording them.
+	for d := range syncs {
+		if err := d.Sync(); err != nil {
+			a.log.Error("sync maildir", "dir", string(d), "reason", err)
+			// Nothing is recorded: the copies are looked for and
+			// written again at the retry.
+			for _, j := range live {
+				j.recs, j.bounced = nil, nil
+				a.schedule(j, a.now().Add(time.Minute))
+				j.m.Close()
+			}
+			return
+		}
+	}
+	a.sendRemote(ctx, live)
+	for _, j := range live {
+		a.finish(j)
+	}
+}
+
+// open reads the queue file of j. An unreadable file is moved aside, out
+// of the queue, and reported: it is never deleted.
+func (a *Agent) open(j *job) error {
+	m, err := outbox.Open(j.path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return err // deleted by "homepost queue delete"
+		}
+		a.setAside(j, err)
+		return err
+	}
+	if m.JournalErr != nil {
+		a.log.Warn("queue file journal", "id", m.ID, "reason", m.JournalErr)
+	}
+	j.m = m
+	if m.Env.Held {
+		m.Close()
+		return errors.New("held")
+	}
+	j.header, j.dt = readHeader(m.Body())
+	return nil
+}
+
+// setAside moves an unreadable queue file to StateDir/corrupt/ so that it
+// stops blocking the queue and can be inspected.
+func (a *Agent) setAside(j *job, err error) {
+	dir := filepath.Join(a.cfg.StateDir, "corrupt")
+	os.MkdirAll(dir, 0o700)
+	dst := filepath.Join(dir, j.name)
+	if rerr := os.Rename(j.path, dst); rerr != nil {
+		dst = j.path
+	}
+	a.log.Error("unreadable queue file set aside", "file", dst, "reason", err)
+}
+
+// readHeader returns the header section of a message (up to 1 MB) and the
+// addresses of its Delivered-To fields.
+func readHeader(r io.Reader) ([]byte, map[string]bool) {
+	br := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 16<<10)
+	var hdr []byte
+	dt := map[string]bool{}
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\n') {
+			break
+		}
+		hdr = append(hdr, line...)
+		if len(line) > 13 && strings.EqualFold(string(line[:13]), "Delivered-To:") {
+			dt[strings.ToLower(strings.Trim(strings.TrimSpace(string(line[13:])), "<>"))] = true
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			break
+		}
+	}
+	return hdr, dt
+}
+
+// local delivers every due recipient that does not go to the smarthost.
+func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
+	env := j.m.Env
+	now := a.now()
+	for i := 0; i < len(env.Rcpts); i++ {
+		r := env.Rcpts[i]
+		if r.Status.Done() || (r.Status == outbox.Deferred && r.Next.After(now)) {
+			continue
+		}
+		var t forwarder.Target
+		if r.Parent >= 0 {
+			t = forwarder.ParseSpec(r.Addr, r.Via)
+		} else {
+			ts := a.fwd.Resolve(r.Addr, j.dt)
+			if len(ts) == 0 {
+				ts = []forwarder.Target{{Kind: forwarder.Fail, Via: r.Addr,
+					Result: delivery.Perm("5.1.1", "%s: no delivery target", r.Addr)}}
+			}
+			if len(ts) > 1 {
+				// Record the expansion before delivering, so that a
+				// crash cannot change what the copies are for.
+				x := outbox.Record{Kind: 'x', Idx: i}
+				for _, t := range ts {
+					x.Targets = append(x.Targets, outbox.Target{Addr: t.Spec(), Via: t.Via})
+				}
+				if err := j.m.Append(x); err != nil {
+					a.log.Error("record expansion", "id", j.m.ID, "reason", err)
+					return
+				}
+				continue // the children follow in this loop
+			}
+			t = ts[0]
+		}
+		if t.Kind == forwarder.Remote {
+			j.remote = append(j.remote, i)
+			continue
+		}
+		res := a.deliverLocal(ctx, j, i, t, syncs)
+		a.result(j, i, t, res)
+	}
+}
+
+// copyName is the Maildir name of recipient i's copy: the queue file's
+// unique part plus the index, so a retry can find it.
+func copyName(queueName string, i int) string {
+	base, _, _ := strings.Cut(queueName, ":")
+	sec, rest, _ := strings.Cut(base, ".")
+	id, host, _ := strings.Cut(rest, ".")
+	return fmt.Sprintf("%s.%sR%d.%s", sec, id, i, host)
+}
+
+// deliverLocal delivers to the store, a file, a Maildir or a command.
+func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Target, syncs map[maildir.Dir]bool) delivery.Result {
+	env := j.m.Env
+	orig := env.Original(i)
+	via := a.qualify(t.Via)
+	trace := delivery.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
+	hdr := trace.Header()
+	if o := a.qualify(orig); !strings.EqualFold(o, via) {
+		hdr = append(hdr, "X-Original-To: "+o+"\n"...)
+	}
+	kind, path := t.Kind, t.Value
+	if kind == forwarder.Store {
+		k, p := a.cfg.StoreKind()
+		kind, path = forwarder.Maildir, p
+		if k == "mbox" {
+			kind = forwarder.Mbox
+		}
+	}
+	switch kind {
+	case forwarder.Maildir:
+		d := maildir.Dir(path)
+		name := copyName(j.name, i)
+		if j.recovered {
+			if ok, err := d.Has(name); err == nil && ok {
+				syncs[d] = true
+				return delivery.OK("already delivered")
+			}
+		}
+		if err := d.Deliver(name, hdr, j.m.Body()); err != nil {
+			return localError(err)
+		}
+		syncs[d] = true
+		return delivery.OK("delivered to maildir")
+	case forwarder.Mbox:
+		if err := maildir.Mbox(path).Append(env.Sender, a.now(), hdr, j.m.Body()); err != nil {
+			return localError(err)
+		}
+		return delivery.OK("delivered to mailbox")
+	case forwarder.Command:
+		return a.command(ctx, j, i, t, hdr)
+	case forwarder.Fail:
+		return t.Result
+	}
+	return delivery.Perm("5.3.0", "unknown target %q", t.Spec())
+}
+
+// localError turns a local delivery error into a result: disk full or
+// a lock held elsewhere waits; anything else (a path that cannot exist)
+// waits too, because the user can fix it and mail must not be lost.
+func localError(err error) delivery.Result {
+	if maildir.IsTemporary(err) {
+		return delivery.Temp("4.3.0", "%v", err)
+	}
+	return delivery.Temp("4.2.0", "%v", err)
+}
+
+// result records one recipient's outcome in j and logs it.
+func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
+	env := j.m.Env
+	r := env.Rcpts[i]
+	now := a.now()
+	attempts := r.Attempts + 1
+	var next time.Time
+	if res.Status == outbox.Deferred {
+		if now.Sub(env.Arrival) >= a.cfg.MaxQueueLifetime.Duration {
+			res = delivery.Result{Status: outbox.Bounced, DSN: res.DSN,
+				Reason: "message expired after " + a.cfg.MaxQueueLifetime.Duration.String() + " in the queue: " + res.Reason}
+		} else {
+			next = now.Add(backoff(attempts))
+		}
+	}
+	if res.Status == outbox.Bounced {
+		j.bounced = append(j.bounced, i)
+	}
+	j.recs = append(j.recs, outbox.StateRecord(i, res.Status, attempts, now, next, res.Text()))
+	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),
+		"orig_to", env.Original(i), "target", t.Spec(), "status", res.Status.String(),
+		"delay", now.Sub(env.Arrival).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
+}
+
+// finish records j's results, sends DSNs, and removes or reschedules it.
+func (a *Agent) finish(j *job) {
+	defer j.m.Close()
+	env := j.m.Env
+	if len(j.recs) == 0 && !env.Done() {
+		a.schedule(j, env.NextAttempt())
+		return
+	}
+	// Apply the results in memory first, to know whether anything is
+	// left to do.
+	done := true
+	state := map[int]outbox.Status{}
+	for _, r := range j.recs {
+		state[r.Idx] = r.Status
+	}
+	for i, r := range env.Rcpts {
+		st := r.Status
+		if s, ok := state[i]; ok {
+			st = s
+		}
+		if !st.Done() {
+			done = false
+		}
+	}
+	if len(j.bounced) > 0 {
+		if err := a.bounce(j); err != nil {
+			a.log.Error("bounce", "id", j.m.ID, "reason", err)
+			a.schedule(j, a.now().Add(time.Minute))
+			return
+		}
+	}
+	if done && len(j.bounced) == 0 {
+		// Every copy is durable: the file can go without a journal
+		// write. Should the removal be lost in a crash, the retry finds
+		// the copies and stores nothing twice.
+		if err := j.m.Remove(); err != nil {
+			a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
+		}
+		delete(a.due, j.name)
+		return
+	}
+	if err := j.m.Append(j.recs...); err != nil {
+		a.log.Error("record results", "id", j.m.ID, "reason", err)
+		a.schedule(j, a.now().Add(time.Minute))
+		return
+	}
+	if done {
+		j.m.Remove()
+		delete(a.due, j.name)
+		return
+	}
+	a.schedule(j, env.NextAttempt())
+}
+
+func (a *Agent) schedule(j *job, t time.Time) {
+	a.due[j.name] = t
+}
+
+// sendRemote hands every remote recipient of the batch to the smarthost
+// in one call, so that one connection carries them all.
+func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
+	var out []*delivery.Outgoing
+	var owners []*job
+	for _, j := range jobs {
+		if len(j.remote) == 0 {
+			continue
+		}
+		m := j.m
+		o := &delivery.Outgoing{ID: m.ID, Sender: m.Env.Sender, Size: m.Size,
+			Open: func() io.Reader { return m.Body() }}
+		for _, i := range j.remote {
+			o.Rcpts = append(o.Rcpts, m.Env.Rcpts[i].Addr)
+		}
+		out = append(out, o)
+		owners = append(owners, j)
+	}
+	if len(out) == 0 {
+		return
+	}
+	results := a.relay.Send(ctx, out)
+	for k, j := range owners {
+		for n, i := range j.remote {
+			res := delivery.Temp("4.3.0", "no result from the smarthost")
+			if k < len(results) && n < len(results[k]) {
+				res = results[k][n]
+			}
+			r := j.m.Env.Rcpts[i]
+			a.result(j, i, forwarder.Target{Kind: forwarder.Remote, Value: r.Addr, Via: r.Addr}, res)
+		}
+	}
+}
+
+// headerBytes is used by bounce to quote the original header.
+func (j *job) headerBytes() []byte { return bytes.Clone(j.header) }

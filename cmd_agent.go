@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"syscall"
+
+	"homepost/agent"
+)
+
+func init() {
+	register(command{
+		name:    "agent",
+		summary: "run the delivery agent (--once: deliver what is due, then exit)",
+		run:     runAgent,
+	})
+	register(command{
+		name:    "flush",
+		summary: "retry every deferred message now (same as sendmail -q)",
+		run:     runFlush,
+	})
+}
+
+const agentUsage = `usage: homepost agent [--once]
+
+Watches the outbox and delivers what lands there: to the local store,
+files, commands, or the smarthost. One agent runs per user; a second one
+says so and exits 0. Logs one key=value line per delivery to standard
+error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
+now, SIGTERM finishes the delivery in progress and exits.
+
+  --once   deliver everything that is due, then exit
+`
+
+// newLogger logs key=value lines to stderr. Under systemd, journald adds
+// the time itself.
+func newLogger() *slog.Logger {
+	opts := &slog.HandlerOptions{}
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+func runAgent(args []string) int {
+	var opts agent.Options
+	for _, a := range args {
+		switch a {
+		case "--once":
+			opts.Once = true
+		case "-h", "--help":
+			fmt.Print(agentUsage)
+			return exOK
+		default:
+			fail("agent", fmt.Errorf("unknown option %s", a))
+			return exUsage
+		}
+	}
+	return startAgent(opts)
+}
+
+func startAgent(opts agent.Options) int {
+	cfg, code := loadConfig("agent")
+	if cfg == nil {
+		return code
+	}
+	opts.Ready = agentReady
+	err := agent.Run(context.Background(), cfg, newLogger(), opts)
+	var le *agent.LockedError
+	if errors.As(err, &le) {
+		if !opts.Once {
+			fmt.Fprintf(os.Stderr, "homepost: agent: %v\n", err)
+		}
+		return exOK
+	}
+	if err != nil {
+		fail("agent", err)
+		return exTempFail
+	}
+	return exOK
+}
+
+// agentReady is called once the agent watches the outbox; the systemd
+// integration replaces it to send READY=1.
+var agentReady = func() {}
+
+const flushUsage = `usage: homepost flush
+
+Retries every deferred message now (sendmail -q). With an agent running,
+tells it to; otherwise delivers in the foreground.
+`
+
+func runFlush(args []string) int {
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			fmt.Print(flushUsage)
+			return exOK
+		}
+		fail("flush", fmt.Errorf("unknown option %s", a))
+		return exUsage
+	}
+	cfg, code := loadConfig("flush")
+	if cfg == nil {
+		return code
+	}
+	if err := agent.Signal(cfg, syscall.SIGUSR1); err == nil {
+		return exOK
+	}
+	return startAgent(agent.Options{Once: true, Flush: true})
+}

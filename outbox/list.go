@@ -1,0 +1,195 @@
+package outbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Entry is one queued message as mailq shows it.
+type Entry struct {
+	ID       string
+	Size     int64 // file size, as Postfix reports it
+	Arrival  time.Time
+	Sender   string
+	Active   bool // claimed by an agent
+	Held     bool
+	Rcpts    []Recipient // recipients still to do
+	Original []string    // their envelope recipients
+	Err      error       // set when the file cannot be read
+}
+
+// List reads every message in new/ and cur/, oldest first. Unreadable
+// files are listed with Err set, never skipped silently.
+func (d Dir) List() ([]Entry, error) {
+	var out []Entry
+	for _, sub := range []string{"new", "cur"} {
+		names, err := d.Names(sub)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		for _, n := range names {
+			e := Entry{ID: ID(n), Active: false}
+			m, err := Open(d.Path(sub, n))
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					continue // delivered while we looked
+				}
+				e.Err = err
+				out = append(out, e)
+				continue
+			}
+			st, _ := m.f.Stat()
+			if st != nil {
+				e.Size = st.Size()
+				e.Arrival = m.Env.Arrival
+			}
+			e.Sender, e.Held = m.Env.Sender, m.Env.Held
+			for i, r := range m.Env.Rcpts {
+				if r.Status.Done() {
+					continue
+				}
+				e.Rcpts = append(e.Rcpts, r)
+				e.Original = append(e.Original, m.Env.Original(i))
+			}
+			// A message in cur/ whose recipients were never tried is
+			// being delivered right now.
+			e.Active = sub == "cur" && !anyTried(e.Rcpts)
+			m.Close()
+			out = append(out, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b Entry) int { return a.Arrival.Compare(b.Arrival) })
+	return out, nil
+}
+
+func anyTried(rs []Recipient) bool {
+	for _, r := range rs {
+		if r.Attempts > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// WritePostfix prints entries exactly as Postfix's mailq does.
+func WritePostfix(w io.Writer, entries []Entry) {
+	if len(entries) == 0 {
+		fmt.Fprint(w, "Mail queue is empty\n")
+		return
+	}
+	var total int64
+	for k, e := range entries {
+		if k == 0 {
+			fmt.Fprintf(w, "%-10s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----", "-Sender/Recipient-------")
+		} else {
+			fmt.Fprint(w, "\n")
+		}
+		total += e.Size
+		status := ' '
+		switch {
+		case e.Held:
+			status = '!'
+		case e.Active:
+			status = '*'
+		}
+		if e.Err != nil {
+			fmt.Fprintf(w, "%-10s%c%8d %20.20s %s\n", e.ID, status, e.Size, "??", "(unreadable: "+printable(e.Err.Error())+")")
+			continue
+		}
+		sender := e.Sender
+		if sender == "" {
+			sender = "MAILER-DAEMON"
+		}
+		fmt.Fprintf(w, "%-10s%c%8d %20.20s %s\n", e.ID, status, e.Size, asctime(e.Arrival), printable(sender))
+		last := ""
+		for _, r := range e.Rcpts {
+			if r.Reason != "" && r.Reason != last {
+				last = r.Reason
+				reason := printable(r.Reason)
+				fmt.Fprintf(w, "%*s(%s)\n", max(76-len(reason), 0), "", reason)
+			}
+			fmt.Fprintf(w, "%-10s %8s %-20s %s\n", "", "", "", printable(r.Addr))
+		}
+	}
+	plural := "s"
+	if len(entries) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "\n-- %d Kbytes in %d Request%s.\n", total/1024, len(entries), plural)
+}
+
+// asctime formats like C's asctime(localtime(t)), without the newline.
+func asctime(t time.Time) string { return t.Local().Format("Mon Jan _2 15:04:05 2006") }
+
+// printable replaces control characters with '?', as Postfix does.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 32 || r == 127 {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// WriteJSON prints one JSON object per line per message, in the shape of
+// Postfix's postqueue -j.
+func WriteJSON(w io.Writer, entries []Entry) error {
+	enc := json.NewEncoder(w)
+	for _, e := range entries {
+		q := "deferred"
+		switch {
+		case e.Held:
+			q = "hold"
+		case e.Active:
+			q = "active"
+		case len(e.Rcpts) > 0 && !anyTried(e.Rcpts):
+			q = "incoming"
+		}
+		type rcpt struct {
+			Address     string `json:"address"`
+			OrigAddress string `json:"orig_address,omitempty"`
+			DelayReason string `json:"delay_reason,omitempty"`
+			Attempts    int    `json:"attempts"`
+			NextAttempt int64  `json:"next_attempt,omitempty"`
+			LastAttempt int64  `json:"last_attempt,omitempty"`
+		}
+		obj := struct {
+			QueueName   string `json:"queue_name"`
+			QueueID     string `json:"queue_id"`
+			ArrivalTime int64  `json:"arrival_time"`
+			MessageSize int64  `json:"message_size"`
+			Sender      string `json:"sender"`
+			Recipients  []rcpt `json:"recipients"`
+			Error       string `json:"error,omitempty"`
+		}{QueueName: q, QueueID: e.ID, ArrivalTime: e.Arrival.Unix(), MessageSize: e.Size, Sender: e.Sender, Recipients: []rcpt{}}
+		if e.Err != nil {
+			obj.Error = e.Err.Error()
+		}
+		for i, r := range e.Rcpts {
+			rc := rcpt{Address: r.Addr, DelayReason: r.Reason, Attempts: r.Attempts}
+			if e.Original[i] != r.Addr {
+				rc.OrigAddress = e.Original[i]
+			}
+			if !r.Next.IsZero() {
+				rc.NextAttempt = r.Next.Unix()
+			}
+			if !r.Last.IsZero() {
+				rc.LastAttempt = r.Last.Unix()
+			}
+			obj.Recipients = append(obj.Recipients, rc)
+		}
+		if err := enc.Encode(obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}

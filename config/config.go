@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -338,6 +339,10 @@ func LoadFile(path string, id Identity) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 		}
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{File: path, Line: line, Key: m[2], Msg: m[3]}
+		}
 		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -396,6 +401,9 @@ func (c *Config) validate() *Error {
 	}
 	return nil
 }
+
+// typeErr matches the decoder's type errors, which are not ParseErrors.
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 // keyLine finds the line that sets key (as ["relay", "url"]) by scanning the
 // file: the TOML decoder does not expose positions of decoded keys.

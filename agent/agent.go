@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -296,6 +297,8 @@ func (a *Agent) drain(ctx context.Context) {
 		if len(names) == 0 {
 			return
 		}
+		// Names start with the arrival time: deliver in order.
+		slices.Sort(names)
 		var batch []*job
 		for _, n := range names {
 			p, err := a.box.Claim(n)

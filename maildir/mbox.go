@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"homepost/safeio"
 )
 
 // LockError means an mbox stayed locked by another program; the delivery
@@ -45,6 +48,12 @@ func (m Mbox) Lock() (*Locked, error) {
 	dot := path + ".lock"
 	for {
 		err := dotlock(dot)
+		if errors.Is(err, os.ErrNotExist) {
+			// A new mailbox in a folder that does not exist yet.
+			if err = safeio.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+				err = dotlock(dot)
+			}
+		}
 		if err == nil {
 			break
 		}

@@ -1,0 +1,295 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The whole pipeline with a running agent: sendmail → outbox → fsnotify →
+// ~/Maildir, read back by Python's mailbox module.
+func TestSendmailToMaildirWithAgent(t *testing.T) {
+	e := newEnv(t, "")
+	e.startAgent()
+	e.mustSend("Subject: first\r\nTo: whoever\r\n\r\nhello\r\n.\r\nnot part of it\r\n", "root")
+	e.mustSend("Subject: second\n\nline one\n.\nstill part of it\n", "-oi", "-f", "cron@example.org", "-F", "Cron Daemon", login(t)+"@localhost")
+	e.waitFor(func() bool { return len(files(e.path("Maildir", "new"))) == 2 }, "two messages in ~/Maildir/new")
+	out := python(t, `
+import mailbox, sys
+md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
+    m = md[key]
+    print(m['Subject'], '|', m['From'], '|', m['Return-Path'], '|', m['Delivered-To'], '|', repr(m.get_payload()))
+`, e.path("Maildir"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("python read %d messages:\n%s", len(lines), out)
+	}
+	if !strings.HasPrefix(lines[0], "first |") || !strings.HasSuffix(lines[0], "'hello\\n'") {
+		t.Errorf("first message: %s (a lone dot must end the message without -i)", lines[0])
+	}
+	if !strings.Contains(lines[1], `"Cron Daemon" <cron@example.org>`) || !strings.Contains(lines[1], "<cron@example.org>") ||
+		!strings.HasSuffix(lines[1], `'line one\n.\nstill part of it\n'`) {
+		t.Errorf("second message: %s", lines[1])
+	}
+	// Nothing is left in the queue.
+	if q := files(e.outbox("new")); len(q) != 0 {
+		t.Errorf("outbox/new not empty: %v", q)
+	}
+	if q := files(e.outbox("cur")); len(q) != 0 {
+		t.Errorf("outbox/cur not empty: %v", q)
+	}
+	stdout, _, _ := e.run(nil, "mailq")
+	if stdout != "Mail queue is empty\n" {
+		t.Errorf("mailq: %q", stdout)
+	}
+}
+
+// -t takes recipients from every To, Cc and Bcc field (folded, grouped)
+// and removes Bcc from what is stored.
+func TestExtractRecipientsAndBcc(t *testing.T) {
+	e := newEnv(t, "")
+	msg := "To: Someone <far@remote.example>,\n\tundisclosed: ;\nCc: group: a@remote.example, \"Q, R\" <q@remote.example>;\nBcc: root@localhost\nBcc: hidden@remote.example\nSubject: t\n\nbody\n"
+	e.mustSend(msg, "-t", "-i")
+	e.once()
+	got := files(e.path("Maildir", "new"))
+	if len(got) != 1 {
+		t.Fatalf("want one local copy (root@localhost), got %v", got)
+	}
+	b, _ := os.ReadFile(e.path("Maildir", "new", got[0]))
+	if bytes.Contains(b, []byte("Bcc")) || bytes.Contains(b, []byte("hidden@")) {
+		t.Errorf("Bcc leaked into the stored copy:\n%s", b)
+	}
+	q, _, _ := e.run(nil, "mailq")
+	for _, a := range []string{"far@remote.example", "a@remote.example", "q@remote.example", "hidden@remote.example"} {
+		if !strings.Contains(q, a) {
+			t.Errorf("mailq lacks %s:\n%s", a, q)
+		}
+	}
+	if !strings.Contains(q, "(4.4.0 no smarthost configured") {
+		t.Errorf("mailq does not say why mail waits:\n%s", q)
+	}
+	if m := regexp.MustCompile(`(?m)^-- \d+ Kbytes in 1 Request\.$`).FindString(q); m == "" {
+		t.Errorf("mailq footer:\n%s", q)
+	}
+}
+
+func TestSendmailUsageErrors(t *testing.T) {
+	e := newEnv(t, "")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-x", "root"}, 64, "unknown option -x"},
+		{[]string{}, 64, "recipient addresses must be specified"},
+		{[]string{"-t"}, 65, "no recipient addresses found"},
+		{[]string{"-f"}, 64, "requires an argument"},
+		{[]string{"bad address@x"}, 65, "bad recipient"},
+	} {
+		_, stderr, code := e.run([]byte("Subject: x\n\nb\n"), "sendmail", c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) || !strings.HasPrefix(stderr, "homepost: ") {
+			t.Errorf("sendmail %v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+	if n := files(e.outbox("new")); len(n) != 0 {
+		t.Errorf("failed submissions left %v in outbox/new", n)
+	}
+	// Every flag that real callers pass is accepted.
+	e.mustSend("Subject: flags\n\nb\n", "-oem", "-oee", "-odi", "-odb", "-odq", "-B", "8BITMIME", "-B8BITMIME",
+		"-N", "never", "-R", "hdrs", "-V", "env1", "-bm", "-C", "/dev/null", "-h", "10", "-L", "tag", "-X", "/dev/null",
+		"-ti", "-fme@example.org", "-Fme", "-r", "me@example.org", "--", "root,postmaster")
+}
+
+// The store may be an mbox: Python's mailbox.mbox reads it, with mboxrd
+// quoting of From lines undone.
+func TestMboxStore(t *testing.T) {
+	e := newEnv(t, "store = \"mbox:~/mail/inbox\"\n")
+	e.mustSend("Subject: one\n\nFrom the start\n>From quoted\n", "root")
+	e.mustSend("Subject: two\n\nno newline at end", "root")
+	e.once()
+	out := python(t, `
+import mailbox, sys
+for m in mailbox.mbox(sys.argv[1], create=False):
+    print(m['Subject'], repr(m.get_payload()), m.get_from().split()[0])
+`, e.path("mail", "inbox"))
+	// Python's mailbox keeps mboxrd quoting as it is in the file.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || lines[0] != "one '>From the start\\n>>From quoted\\n' "+login(t)+"@testhost.example" ||
+		lines[1] != "two 'no newline at end\\n' "+login(t)+"@testhost.example" {
+		t.Errorf("mbox read back (in arrival order):\n%s", out)
+	}
+	raw, _ := os.ReadFile(e.path("mail", "inbox"))
+	if !bytes.Contains(raw, []byte("\n>From the start\n>>From quoted\n")) {
+		t.Errorf("mboxrd quoting missing:\n%s", raw)
+	}
+}
+
+// A second agent says so and exits 0; SIGTERM stops an agent cleanly.
+func TestOneAgentPerUser(t *testing.T) {
+	e := newEnv(t, "")
+	a := e.startAgent()
+	_, stderr, code := e.run(nil, "homepost", "agent")
+	if code != 0 || !strings.Contains(stderr, "another agent is running") {
+		t.Errorf("second agent: exit %d, %q", code, stderr)
+	}
+	a.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- a.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("agent after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent did not stop on SIGTERM")
+	}
+}
+
+// Without an agent, the shim starts a detached one-shot delivery after
+// the message is durable: mail does not wait for a login.
+func TestDeliverWithoutAgent(t *testing.T) {
+	e := newEnv(t, "")
+	cfg := e.path(".config", "homepost", "config.toml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	for i := range 3 {
+		e.mustSend(fmt.Sprintf("Subject: n%d\n\nb\n", i), "root")
+	}
+	e.waitFor(func() bool { return len(files(e.path("Maildir", "new"))) == 3 }, "three messages delivered by one-shot agents")
+}
+
+// kill -9 of the agent at random instants while hundreds of messages
+// stream in loses none and stores none twice.
+func TestKill9LosesNothing(t *testing.T) {
+	e := newEnv(t, "")
+	const n = 300
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			c := e.cmd([]byte(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i)), "sendmail", "-i", "root")
+			if out, err := c.CombinedOutput(); err != nil {
+				sent <- fmt.Errorf("sendmail %d: %v %s", i, err, out)
+				return
+			}
+		}
+		sent <- nil
+	}()
+	kills := 0
+	var sendErr error
+	for done := false; !done; {
+		c := e.cmd(nil, "homepost", "agent")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(40)+5) * time.Millisecond)
+		c.Process.Kill()
+		c.Wait()
+		kills++
+		select {
+		case sendErr = <-sent:
+			done = true
+		default:
+		}
+	}
+	if sendErr != nil {
+		t.Fatal(sendErr)
+	}
+	e.once()
+	seen := map[string]int{}
+	for _, dir := range []string{"new", "cur"} {
+		for _, f := range files(e.path("Maildir", dir)) {
+			b, err := os.ReadFile(e.path("Maildir", dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := regexp.MustCompile(`(?m)^Message-ID: (<m\d+@test>)$`).FindSubmatch(b)
+			if m == nil {
+				t.Fatalf("stored copy without its Message-ID: %s", b)
+			}
+			seen[string(m[1])]++
+		}
+	}
+	for i := range n {
+		id := fmt.Sprintf("<m%d@test>", i)
+		if seen[id] != 1 {
+			t.Errorf("%s stored %d times", id, seen[id])
+		}
+	}
+	if len(files(e.outbox("new")))+len(files(e.outbox("cur"))) != 0 {
+		t.Errorf("queue not empty after recovery")
+	}
+	t.Logf("%d messages, agent killed %d times", n, kills)
+}
+
+// A full disk makes the shim exit 75 and leaves nothing partial in new/.
+func TestDiskFullExits75(t *testing.T) {
+	e := newEnv(t, "")
+	state := e.path(".local", "state")
+	os.MkdirAll(state, 0o700)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
+		t.Skipf("SKIP: cannot mount a small tmpfs here: %v %s", err, out)
+	}
+	defer exec.Command("umount", "-l", state).Run()
+	big := "Subject: big\n\n" + strings.Repeat("0123456789abcdef\n", 64<<10) // 1 MB
+	_, stderr, code := e.run([]byte(big), "sendmail", "root")
+	if code != 75 {
+		t.Errorf("sendmail on a full disk: exit %d (%s), want 75", code, stderr)
+	}
+	if n := files(e.outbox("new")); len(n) != 0 {
+		t.Errorf("partial message in new/: %v", n)
+	}
+	if n := files(e.outbox("tmp")); len(n) != 0 {
+		t.Errorf("partial message left in tmp/: %v", n)
+	}
+	// A small message still fits and goes through.
+	e.mustSend("Subject: small\n\nok\n", "root")
+}
+
+// A 200 MB message streams through the shim in constant memory.
+func TestHugeMessageConstantMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: -short")
+	}
+	e := newEnv(t, "")
+	c := e.cmd(nil, "sendmail", "-i", "root")
+	pr, pw, _ := os.Pipe()
+	c.Stdin = pr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	line := bytes.Repeat([]byte("x"), 1023)
+	line = append(line, '\n')
+	pw.Write([]byte("Subject: huge\n\n"))
+	for range 200 << 10 {
+		if _, err := pw.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pw.Close()
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ru := c.ProcessState.SysUsage().(*syscall.Rusage)
+	if ru.Maxrss > 64<<10 {
+		t.Errorf("sendmail peak RSS %d KB for a 200 MB message, want < 64 MB", ru.Maxrss)
+	}
+	names := files(e.outbox("new"))
+	if len(names) != 1 {
+		t.Fatalf("queued: %v", names)
+	}
+	st, _ := os.Stat(filepath.Join(e.outbox("new"), names[0]))
+	if st.Size() < 200<<20 {
+		t.Errorf("queued file is %d bytes", st.Size())
+	}
+	t.Logf("peak RSS %d KB", ru.Maxrss)
+}

@@ -1,0 +1,138 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"homepost/delivery"
+)
+
+// exitResults maps sysexits(3) codes of an exec: relay to outcomes, as
+// Postfix's pipe(8) reads them. A code not listed is deferred: a
+// program that fails in an unknown way should not bounce mail.
+var exitResults = map[int]struct {
+	perm bool
+	dsn  string
+	text string
+}{
+	64: {true, "5.3.0", "command line usage error"},
+	65: {true, "5.6.0", "data format error"},
+	66: {true, "5.3.0", "cannot open input"},
+	67: {true, "5.1.1", "user unknown"},
+	68: {true, "5.1.2", "host name unknown"},
+	69: {true, "5.3.0", "service unavailable"},
+	70: {false, "4.3.0", "internal software error"},
+	71: {false, "4.3.0", "system resource problem"},
+	72: {false, "4.3.0", "critical OS file missing"},
+	73: {false, "4.2.0", "can't create output file"},
+	74: {false, "4.3.0", "input/output error"},
+	75: {false, "4.3.0", "temporary failure"},
+	76: {true, "5.5.0", "remote error in protocol"},
+	77: {true, "5.7.0", "permission denied"},
+	78: {false, "4.3.5", "local configuration error"},
+}
+
+// execSend hands one message to the exec: program.
+func (c *Client) execSend(ctx context.Context, m *delivery.Outgoing, res []delivery.Result) {
+	prog := filepath.Base(c.argv[0])
+	args := append([]string(nil), c.argv[1:]...)
+	if s := c.envelopeSender(m.Sender); s != "" {
+		args = append(args, "-f", s)
+	} else {
+		args = append(args, "-f", "<>")
+	}
+	var idx []int
+	for i, r := range m.Rcpts {
+		// A recipient that looks like an option would be read as one.
+		if r == "" || r[0] == '-' || strings.ContainsAny(r, "\r\n") {
+			res[i] = delivery.Perm("5.1.3", "bad recipient address %q", r)
+			continue
+		}
+		args = append(args, r)
+		idx = append(idx, i)
+	}
+	if len(idx) == 0 {
+		return
+	}
+	set := func(r delivery.Result) {
+		for _, i := range idx {
+			res[i] = r
+		}
+	}
+	br := bufio.NewReaderSize(m.Open(), 64<<10)
+	head, err := readHead(br)
+	if err != nil {
+		set(delivery.Temp("4.3.0", "read queued message: %v", err))
+		return
+	}
+	head = c.rewriteFrom(head)
+
+	ctx, cancel := context.WithTimeout(ctx, c.rc.DataTimeout.Duration)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.argv[0], args...)
+	cmd.Stdin = io.MultiReader(bytes.NewReader(head), br)
+	var out limitedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	said := firstLine(out.String())
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		set(delivery.OK(fmt.Sprintf("delivered via %s%s", prog, said)))
+	case ctx.Err() != nil:
+		set(delivery.Temp("4.4.7", "%s did not finish within %v", prog, c.rc.DataTimeout.Duration))
+	case errors.As(err, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			set(delivery.Temp("4.3.0", "%s killed by signal %v%s", prog, ws.Signal(), said))
+			return
+		}
+		code := ee.ExitCode()
+		e, ok := exitResults[code]
+		switch {
+		case !ok:
+			set(delivery.Temp("4.3.0", "%s failed with exit status %d%s", prog, code, said))
+		case e.perm:
+			set(delivery.Perm(e.dsn, "%s failed with exit status %d (%s)%s", prog, code, e.text, said))
+		default:
+			set(delivery.Temp(e.dsn, "%s failed with exit status %d (%s)%s", prog, code, e.text, said))
+		}
+	default:
+		set(delivery.Temp("4.3.0", "cannot run %s: %v", c.argv[0], err))
+	}
+}
+
+// limitedBuffer keeps the first 4 KiB of a program's output: enough
+// for a reason, without letting a chatty program fill memory.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 4096 - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// firstLine is the first non-empty line of a program's output, as
+// ": line", cut at 300 bytes, or "".
+func firstLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			if len(l) > 300 {
+				l = l[:300] + "..."
+			}
+			return ": " + l
+		}
+	}
+	return ""
+}

@@ -1,0 +1,273 @@
+// Package relay hands remote mail to one smarthost, the [relay] table of
+// the configuration.
+//
+// # Configuration
+//
+//	[relay]
+//	url = "smtps://smtp.example.com:465"   # or smtp+starttls://host:587, smtp://127.0.0.1:25, exec:/usr/sbin/sendmail -i
+//	username = "me@example.com"
+//	password_command = "pass show mail/example.com"   # or password = "..." (file must be mode 600)
+//	from = "me@example.com"
+//	ca_file = "~/.config/homepost/ca.pem"             # trusted besides the system roots
+//	insecure = false
+//	connect_timeout = "30s"
+//	command_timeout = "5m"
+//	data_timeout = "10m"
+//
+// The URL picks the transport:
+//
+//   - smtps://host[:465]: TLS from the first byte (RFC 8314), the
+//     recommended way to submit mail.
+//   - smtp+starttls://host[:587]: plain TCP upgraded with STARTTLS; a server
+//     that does not offer STARTTLS gets nothing (mail is deferred), so a
+//     man in the middle cannot strip TLS off.
+//   - smtp://host[:25]: no TLS at all; allowed only to loopback addresses
+//     (an MTA on this machine, a tunnel) unless insecure = true.
+//   - exec:/path/to/program args: for hosts with a real MTA; the program
+//     runs once per message with "-f SENDER" and the recipients appended
+//     to its arguments and the message on stdin, like sendmail -i. Its
+//     exit status is read as sysexits(3): 0 sent, 75 and other temporary
+//     codes deferred, 64-69, 76, 77 bounced.
+//
+// Certificates are always verified, against the system roots plus ca_file;
+// insecure only allows plain SMTP to a remote host and never turns off
+// verification. AUTH (PLAIN, else LOGIN) is used when username is set and
+// only over TLS. The password comes from password, which the configuration
+// refuses in a file that others can read, or from the first line of the
+// output of password_command, run with /bin/sh -c for each connection (as
+// msmtp's passwordeval), so it can come from a keyring or a password
+// manager. No secret ever appears in a log line or an error.
+//
+// from is what smarthosts want to see: every envelope sender except the
+// null sender <> becomes this address, and a From: header field that
+// names a local address (user, user@localhost, user@HOSTNAME, any of
+// local_domains) is rewritten to it, keeping the display name. Nothing
+// else of the message changes: it goes out byte for byte, with CRLF line
+// endings and dot-stuffing on the wire.
+//
+// # Outcomes
+//
+// Each recipient gets a result: a 2xx reply is sent; a 4xx reply, a
+// failure to connect, a TLS or authentication failure, a timeout or a
+// connection lost before the final reply to DATA is deferred (a message
+// whose DATA did not complete counts as not sent); a 5xx reply is bounced.
+// The reason carries the server's reply, as "host smtp.example.com said:
+// 451 4.3.0 try again later", and the DSN code its enhanced status code.
+//
+// One connection carries all messages of a Send call (RSET between them);
+// if the server drops it after delivering something, one new connection is
+// opened for the rest. SMTPUTF8 is used when offered and needed, 8BITMIME
+// whenever offered; SIZE is declared and honoured.
+package relay
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"homepost/config"
+	"homepost/delivery"
+	"homepost/submit"
+)
+
+// Transport kinds, from the URL scheme.
+const (
+	kindNone     = ""
+	kindTLS      = "smtps"
+	kindStartTLS = "smtp+starttls"
+	kindPlain    = "smtp"
+	kindExec     = "exec"
+)
+
+// Client sends remote mail to the configured smarthost. It holds no
+// connection between Send calls and is safe for concurrent use.
+type Client struct {
+	cfg  *config.Config
+	rc   config.Relay
+	log  *slog.Logger
+	kind string
+	host string // smtp kinds: host name or address
+	addr string // host:port
+	argv []string
+	tls  *tls.Config
+	from string // rewrite address, "" for none
+}
+
+// New checks the [relay] table and makes a Client. A configuration
+// error is a *config.Error naming the key. An empty url makes a Client
+// that defers every message until a smarthost is configured.
+func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{cfg: cfg, rc: cfg.Relay, log: log}
+	bad := func(key, format string, args ...any) error {
+		return &config.Error{File: cfg.File, Key: "relay." + key, Msg: fmt.Sprintf(format, args...)}
+	}
+	rc := &c.rc
+	if rc.From != "" {
+		a, err := submit.ParseAddr(rc.From)
+		if err != nil || !strings.Contains(a, "@") {
+			return nil, bad("from", "%q is not a full address (user@domain)", rc.From)
+		}
+		c.from = a
+	}
+	if rc.ConnectTimeout.Duration <= 0 || rc.CommandTimeout.Duration <= 0 || rc.DataTimeout.Duration <= 0 {
+		return nil, bad("connect_timeout", "timeouts must be positive")
+	}
+	u := strings.TrimSpace(rc.URL)
+	switch {
+	case u == "":
+		return c, nil
+	case strings.HasPrefix(u, "exec:"):
+		c.kind = kindExec
+		c.argv = strings.Fields(strings.TrimPrefix(u, "exec:"))
+		if len(c.argv) == 0 || !strings.HasPrefix(c.argv[0], "/") {
+			return nil, bad("url", "exec: needs an absolute program path, as exec:/usr/sbin/sendmail -i")
+		}
+		if rc.Username != "" {
+			return nil, bad("username", "not used with an exec: relay")
+		}
+		return c, nil
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		// url.Parse quotes the URL; keep its reason only, in case the
+		// URL holds a password.
+		return nil, bad("url", "not a valid URL (use smtps://host:465, smtp+starttls://host:587, smtp://host:port or exec:/path)")
+	}
+	if pu.User != nil {
+		return nil, bad("url", "must not hold a user name or password (use username and password or password_command)")
+	}
+	if (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" || pu.Fragment != "" || pu.Opaque != "" {
+		return nil, bad("url", "%q: only scheme://host:port is allowed", u)
+	}
+	port := ""
+	switch strings.ToLower(pu.Scheme) {
+	case "smtps":
+		c.kind, port = kindTLS, "465"
+	case "smtp+starttls", "submission":
+		c.kind, port = kindStartTLS, "587"
+	case "smtp":
+		c.kind, port = kindPlain, "25"
+	default:
+		return nil, bad("url", "unknown scheme %q (use smtps, smtp+starttls, smtp or exec)", pu.Scheme)
+	}
+	c.host = pu.Hostname()
+	if c.host == "" {
+		return nil, bad("url", "%q has no host", u)
+	}
+	if p := pu.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
+			return nil, bad("url", "%q: bad port", u)
+		}
+		port = p
+	}
+	c.addr = net.JoinHostPort(c.host, port)
+	if c.kind == kindPlain && !rc.Insecure {
+		if ip := net.ParseIP(c.host); ip != nil && !ip.IsLoopback() {
+			return nil, bad("url", "plain smtp:// to %s is not encrypted; use smtps:// or smtp+starttls://, or set insecure = true", c.host)
+		}
+	}
+	if rc.Username != "" {
+		if c.kind == kindPlain {
+			return nil, bad("username", "authentication needs TLS: use smtps:// or smtp+starttls://")
+		}
+		if rc.Password == "" && rc.PasswordCommand == "" {
+			return nil, bad("password_command", "username is set but neither password nor password_command")
+		}
+	}
+	if c.kind != kindPlain {
+		if c.tls, err = tlsConfig(c.host, rc.CAFile); err != nil {
+			return nil, bad("ca_file", "%v", err)
+		}
+	}
+	return c, nil
+}
+
+// tlsConfig trusts the system roots plus the certificates in caFile.
+func tlsConfig(host, caFile string) (*tls.Config, error) {
+	conf := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return conf, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate found", caFile)
+	}
+	conf.RootCAs = pool
+	return conf, nil
+}
+
+// Configured reports whether a smarthost is set.
+func (c *Client) Configured() bool { return c.kind != kindNone }
+
+// Send delivers msgs and returns, for each message, one result per
+// recipient in the order of its Rcpts. It never returns a result with
+// status Pending. Cancelling ctx defers whatever is not done yet.
+func (c *Client) Send(ctx context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
+	res := make([][]delivery.Result, len(msgs))
+	for i, m := range msgs {
+		res[i] = make([]delivery.Result, len(m.Rcpts))
+	}
+	switch c.kind {
+	case kindNone:
+		for i := range res {
+			fill(res[i], delivery.Temp("4.3.5", "no smarthost configured (set url in [relay])"))
+		}
+	case kindExec:
+		for i, m := range msgs {
+			if err := ctx.Err(); err != nil {
+				fill(res[i], delivery.Temp("4.4.7", "delivery interrupted: %v", err))
+				continue
+			}
+			c.execSend(ctx, m, res[i])
+		}
+	default:
+		c.smtpSend(ctx, msgs, res)
+	}
+	for i := range res {
+		for j := range res[i] {
+			if res[i][j].Status == 0 {
+				res[i][j] = delivery.Temp("4.3.0", "not attempted")
+			}
+		}
+	}
+	return res
+}
+
+// fill sets every result that is still open (status Pending) to r.
+func fill(res []delivery.Result, r delivery.Result) {
+	for i := range res {
+		if res[i].Status == 0 {
+			res[i] = r
+		}
+	}
+}
+
+// envelopeSender applies the from setting; the null sender stays null
+// so that bounces never loop.
+func (c *Client) envelopeSender(s string) string {
+	if s == "" || c.from == "" {
+		return s
+	}
+	return c.from
+}
+
+// timeout returns the command timeout for helper programs.
+func (c *Client) commandTimeout() time.Duration { return c.rc.CommandTimeout.Duration }

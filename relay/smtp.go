@@ -1,0 +1,475 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"homepost/delivery"
+	"homepost/outbox"
+)
+
+// session is one SMTP connection to the smarthost.
+type session struct {
+	c     *Client
+	raw   net.Conn // the TCP connection, for deadlines and closing
+	smtp  *smtp.Client
+	stop  func() bool
+	used  bool // a transaction was started: RSET before the next
+	sent  int  // messages accepted on this connection
+	utf8  bool // SMTPUTF8 offered
+	limit int  // SIZE limit, 0 for none
+}
+
+// smtpSend sends msgs over as few connections as it can.
+func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res [][]delivery.Result) {
+	var s *session
+	var down *delivery.Result // why the smarthost cannot be reached
+	defer func() {
+		if s != nil {
+			s.quit()
+		}
+	}()
+	for i, m := range msgs {
+		if len(m.Rcpts) == 0 {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			fill(res[i], delivery.Temp("4.4.7", "delivery interrupted: %v", err))
+			continue
+		}
+		if down != nil {
+			fill(res[i], *down)
+			continue
+		}
+		if s == nil {
+			var r delivery.Result
+			if s, r = c.dial(ctx); s == nil {
+				down = &r
+				fill(res[i], r)
+				continue
+			}
+		}
+		if s.send(m, res[i]) {
+			continue
+		}
+		// The connection is gone. If it carried mail, the server may
+		// just limit messages per connection: try one new connection.
+		// If it carried none, the rest would meet the same fate.
+		s.close()
+		if s.sent == 0 {
+			r := lastTemp(res[i])
+			down = &r
+		}
+		s = nil
+	}
+}
+
+// lastTemp picks the deferral that explains a dead connection.
+func lastTemp(res []delivery.Result) delivery.Result {
+	for i := len(res) - 1; i >= 0; i-- {
+		if res[i].Status == outbox.Deferred {
+			return res[i]
+		}
+	}
+	return delivery.Temp("4.4.2", "connection lost")
+}
+
+// dial connects, says EHLO, sets up TLS and authenticates. On failure it
+// returns a nil session and the deferral to record.
+func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
+	rc := c.rc
+	dialer := net.Dialer{Timeout: rc.ConnectTimeout.Duration}
+	addr := c.addr
+	if c.kind == kindPlain && !rc.Insecure {
+		a, r, ok := c.loopbackAddr(ctx)
+		if !ok {
+			return nil, r
+		}
+		addr = a
+	}
+	raw, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, delivery.Temp("4.4.1", "connect to %s: %v", c.addr, netReason(err))
+	}
+	s := &session{c: c, raw: raw}
+	// Cancelling ctx closes the connection: whatever is in flight fails
+	// as a lost connection and is deferred.
+	s.stop = context.AfterFunc(ctx, func() { raw.Close() })
+	fail := func(r delivery.Result) (*session, delivery.Result) {
+		s.close()
+		return nil, r
+	}
+	switch c.kind {
+	case kindTLS:
+		hctx, cancel := context.WithTimeout(ctx, rc.CommandTimeout.Duration)
+		tc := tls.Client(raw, c.tls)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			return fail(delivery.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
+		}
+		s.smtp = smtp.NewClient(tc)
+		s.timeouts()
+		if err := s.smtp.Hello(c.cfg.Hostname); err != nil {
+			r, _ := s.result(err, "greeting")
+			return fail(r)
+		}
+	case kindStartTLS:
+		// go-smtp greets and says EHLO before STARTTLS itself; the
+		// greeting is bounded by the command timeout.
+		raw.SetDeadline(time.Now().Add(rc.CommandTimeout.Duration))
+		sc, err := smtp.NewClientStartTLS(raw, c.tls)
+		raw.SetDeadline(time.Time{})
+		if err != nil {
+			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
+				return fail(delivery.Temp("4.7.4", "host %s does not offer STARTTLS; mail is not sent in clear text", c.host))
+			}
+			r, _ := s.result(err, "STARTTLS")
+			return fail(r)
+		}
+		s.smtp = sc
+		s.timeouts()
+		if err := s.smtp.Hello(c.cfg.Hostname); err != nil {
+			if isTLSError(err) {
+				return fail(delivery.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
+			}
+			r, _ := s.result(err, "EHLO")
+			return fail(r)
+		}
+	default:
+		s.smtp = smtp.NewClient(raw)
+		s.timeouts()
+		if err := s.smtp.Hello(c.cfg.Hostname); err != nil {
+			r, _ := s.result(err, "greeting")
+			return fail(r)
+		}
+	}
+	if rc.Username != "" {
+		if r, ok := s.auth(ctx); !ok {
+			return fail(r)
+		}
+	}
+	s.utf8, _ = s.smtp.Extension("SMTPUTF8")
+	s.limit, _ = s.smtp.MaxMessageSize()
+	_, tlsOn := s.smtp.TLSConnectionState()
+	c.log.Debug("relay connected", "host", c.addr, "tls", tlsOn, "auth", rc.Username != "")
+	return s, delivery.Result{}
+}
+
+func (s *session) timeouts() {
+	s.smtp.CommandTimeout = s.c.rc.CommandTimeout.Duration
+	s.smtp.SubmissionTimeout = s.c.rc.DataTimeout.Duration
+}
+
+// loopbackAddr resolves the host of a plain smtp:// URL and insists
+// that every address it has is a loopback address.
+func (c *Client) loopbackAddr(ctx context.Context) (string, delivery.Result, bool) {
+	host, port, _ := net.SplitHostPort(c.addr)
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return "", delivery.Temp("4.4.3", "cannot resolve %s: %v", host, netReason(err)), false
+	}
+	for _, ip := range ips {
+		if !ip.IP.IsLoopback() {
+			return "", delivery.Temp("4.7.0", "refusing plain SMTP to %s (%s is not a loopback address); use TLS or set insecure = true", host, ip.IP), false
+		}
+	}
+	return net.JoinHostPort(ips[0].IP.String(), port), delivery.Result{}, true
+}
+
+// auth logs in with PLAIN, else LOGIN, and only over TLS.
+func (s *session) auth(ctx context.Context) (delivery.Result, bool) {
+	c := s.c
+	if _, ok := s.smtp.TLSConnectionState(); !ok {
+		return delivery.Temp("4.7.0", "refusing to authenticate to %s without TLS", c.host), false
+	}
+	pass := c.rc.Password
+	if c.rc.PasswordCommand != "" {
+		var err error
+		if pass, err = c.password(ctx); err != nil {
+			return delivery.Temp("4.7.0", "%v", err), false
+		}
+	}
+	var mech sasl.Client
+	switch {
+	case s.smtp.SupportsAuth("PLAIN"):
+		mech = sasl.NewPlainClient("", c.rc.Username, pass)
+	case s.smtp.SupportsAuth("LOGIN"):
+		mech = sasl.NewLoginClient(c.rc.Username, pass)
+	default:
+		return delivery.Temp("4.7.0", "host %s offers neither AUTH PLAIN nor AUTH LOGIN", c.host), false
+	}
+	if err := s.smtp.Auth(mech); err != nil {
+		// Even a 5xx here is deferred: a wrong password is fixed in the
+		// configuration, and the mail should wait for that.
+		r, _ := s.result(err, "AUTH")
+		r.Status = outbox.Deferred
+		if strings.HasPrefix(r.DSN, "5") {
+			r.DSN = "4" + r.DSN[1:]
+		}
+		r.Reason = "authentication failed: " + r.Reason
+		return r, false
+	}
+	return delivery.Result{}, true
+}
+
+// password runs password_command and returns the first line of its
+// output. Neither the output nor the command's stderr goes into the
+// error.
+func (c *Client) password(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.rc.PasswordCommand)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("password_command failed (%v)", ee.ProcessState)
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("password_command timed out after %v", c.commandTimeout())
+		}
+		return "", fmt.Errorf("password_command failed to run")
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("password_command printed no password")
+	}
+	return line, nil
+}
+
+// send runs one mail transaction and fills res. It returns false when
+// the connection can no longer be used.
+func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
+	c := s.c
+	if s.used {
+		if err := s.smtp.Reset(); err != nil {
+			r, _ := s.result(err, "RSET")
+			fill(res, r)
+			return false
+		}
+	}
+	s.used = true
+
+	br := bufio.NewReaderSize(m.Open(), 64<<10)
+	head, err := readHead(br)
+	if err != nil {
+		fill(res, delivery.Temp("4.3.0", "read queued message: %v", err))
+		return true
+	}
+	head = c.rewriteFrom(head)
+
+	sender := c.envelopeSender(m.Sender)
+	if strings.ContainsAny(sender, "\r\n <>") {
+		fill(res, delivery.Perm("5.1.7", "bad sender address %q", sender))
+		return true
+	}
+	needUTF8 := !ascii(sender) || !ascii(string(head))
+	for _, r := range m.Rcpts {
+		needUTF8 = needUTF8 || !ascii(r)
+	}
+	if !ascii(sender) && !s.utf8 {
+		fill(res, delivery.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
+		return true
+	}
+	if s.limit > 0 && m.Size > int64(s.limit) {
+		fill(res, delivery.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
+		return true
+	}
+	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
+	if err := s.smtp.Mail(sender, opts); err != nil {
+		r, alive := s.result(err, "MAIL FROM")
+		fill(res, r)
+		return alive
+	}
+	accepted := make([]bool, len(m.Rcpts))
+	n := 0
+	for i, rcpt := range m.Rcpts {
+		if rcpt == "" || strings.ContainsAny(rcpt, "\r\n <>") {
+			res[i] = delivery.Perm("5.1.3", "bad recipient address %q", rcpt)
+			continue
+		}
+		if !ascii(rcpt) && !s.utf8 {
+			res[i] = delivery.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
+			continue
+		}
+		if err := s.smtp.Rcpt(rcpt, nil); err != nil {
+			r, alive := s.result(err, "RCPT TO")
+			res[i] = r
+			if !alive {
+				fill(res, r)
+				return false
+			}
+			continue
+		}
+		accepted[i] = true
+		n++
+	}
+	if n == 0 {
+		return true
+	}
+	// From here on, any failure applies to the accepted recipients only:
+	// the others already have their own reply.
+	done := func(r delivery.Result) {
+		for i, ok := range accepted {
+			if ok {
+				res[i] = r
+			}
+		}
+	}
+	w, err := s.smtp.Data()
+	if err != nil {
+		r, alive := s.result(err, "DATA")
+		done(r)
+		return alive
+	}
+	dw := &deadlineWriter{w: w, conn: s.raw, d: c.rc.DataTimeout.Duration}
+	if _, err := dw.Write(head); err == nil {
+		_, err = io.Copy(dw, br)
+	}
+	if err != nil {
+		// The message is incomplete: never send the final dot. Closing
+		// the connection makes the server discard the transaction.
+		r, _ := s.result(err, "sending the message")
+		done(r)
+		return false
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		r, alive := s.result(err, "end of data")
+		done(r)
+		return alive
+	}
+	s.sent++
+	done(delivery.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
+	return true
+}
+
+// quit ends the session politely.
+func (s *session) quit() {
+	if s.smtp != nil {
+		s.smtp.Quit()
+	}
+	s.close()
+}
+
+func (s *session) close() {
+	if s.stop != nil {
+		s.stop()
+	}
+	if s.smtp != nil {
+		s.smtp.Close()
+	} else {
+		s.raw.Close()
+	}
+}
+
+// result turns an error of a command into a result, and reports whether
+// the connection is still usable.
+func (s *session) result(err error, stage string) (delivery.Result, bool) {
+	host := s.c.host
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		dsn := ""
+		if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] >= 2 && ec[0] <= 5 {
+			dsn = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
+		}
+		text := fmt.Sprintf("%d", se.Code)
+		if dsn != "" {
+			text += " " + dsn
+		}
+		if msg := oneLine(se.Message); msg != "" {
+			text += " " + msg
+		}
+		reason := fmt.Sprintf("host %s said: %s", host, text)
+		class := se.Code / 100
+		if dsn == "" || int(dsn[0]-'0') != class {
+			switch class {
+			case 5:
+				dsn = "5.0.0"
+			default:
+				dsn = "4.0.0"
+			}
+		}
+		// 421 means the server is closing the connection.
+		alive := se.Code != 421
+		if class == 5 {
+			return delivery.Result{Status: outbox.Bounced, DSN: dsn, Reason: reason}, alive
+		}
+		return delivery.Result{Status: outbox.Deferred, DSN: dsn, Reason: reason}, alive && class == 4
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return delivery.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false
+	}
+	if isTLSError(err) {
+		return delivery.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
+	}
+	return delivery.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+}
+
+// deadlineWriter gives each write of the message the data timeout, so
+// that a large message on a slow link is not cut off while a stalled
+// server is.
+type deadlineWriter struct {
+	w    io.Writer
+	conn net.Conn
+	d    time.Duration
+}
+
+func (dw *deadlineWriter) Write(p []byte) (int, error) {
+	dw.conn.SetDeadline(time.Now().Add(dw.d))
+	return dw.w.Write(p)
+}
+
+func isTLSError(err error) bool {
+	var ce *tls.CertificateVerificationError
+	var ae tls.AlertError
+	return errors.As(err, &ce) || errors.As(err, &ae) ||
+		strings.Contains(err.Error(), "tls: ")
+}
+
+// netReason shortens network errors: "dial tcp 127.0.0.1:25: connect:
+// connection refused" says the address twice.
+func netReason(err error) string {
+	if err == nil {
+		return "no address"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err
+	}
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) {
+		err = ce.Err
+	}
+	return oneLine(err.Error())
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,5 @@
+package tools
+
+import "mime"
+
+type mimeDecoder = mime.WordDecoder

@@ -1,6 +1,3 @@
-// Package forwarder turns an envelope recipient into delivery targets:
-// the local store, an mbox file, a Maildir, a command, a remote address,
-// or a failure that becomes a bounce.
 package forwarder
 
 import (
@@ -20,7 +17,7 @@ const (
 	Maildir             // a Maildir (Value: /path/)
 	Command             // a command (Value: the command line)
 	Remote              // a remote address, through the smarthost (Value: the address)
-	Fail                // no delivery: Result says why (bounce or defer)
+	Fail                // no delivery: Result says why (bounce, defer, or sent for /dev/null)
 )
 
 // Target is one place a recipient's copy goes.
@@ -65,34 +62,57 @@ func ParseSpec(spec, via string) Target {
 	return t
 }
 
-// Forwarder resolves recipients with the current configuration.
+// Forwarder resolves recipients with the current configuration. It is
+// safe for concurrent use; parsed files are kept between calls and read
+// again when they change.
 type Forwarder struct {
-	cfg *config.Config
-	log *slog.Logger
+	cfg   *config.Config
+	log   *slog.Logger
+	files *cache
 }
 
-// New returns a Forwarder for cfg.
+// New returns a Forwarder for cfg. log receives the safety warnings (an
+// ignored .forward, a command from the system aliases not run); nil
+// discards them.
 func New(cfg *config.Config, log *slog.Logger) *Forwarder {
-	return &Forwarder{cfg: cfg, log: log}
+	return &Forwarder{cfg: cfg, log: log, files: &cache{}}
 }
 
 // Resolve expands one envelope recipient into targets. deliveredTo holds
 // the lowercased addresses of the message's Delivered-To fields, for loop
 // detection. It never fails: a problem becomes a Fail target, or the
-// store with a logged warning, so that no mail is lost.
+// store with a logged warning, so that no mail is lost. Every target's
+// Via is rcpt.
 func (f *Forwarder) Resolve(rcpt string, deliveredTo map[string]bool) []Target {
-	local, domain, hasDomain := strings.Cut(rcpt, "@")
-	if i := strings.LastIndexByte(rcpt, '@'); i >= 0 {
-		local, domain, hasDomain = rcpt[:i], rcpt[i+1:], true
+	return f.resolve(rcpt, deliveredTo, nil)
+}
+
+// Explain is Resolve that also says why, one line per step (which
+// file:line, which safety rule), for homepost resolve. depth is the
+// nesting of the step.
+func (f *Forwarder) Explain(rcpt string, deliveredTo map[string]bool, note func(depth int, msg string)) []Target {
+	return f.resolve(rcpt, deliveredTo, note)
+}
+
+func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(int, string)) []Target {
+	r := &resolver{
+		f: f, rcpt: rcpt, deliveredTo: deliveredTo, note: note,
+		seen: map[string]bool{}, active: map[string]bool{}, done: map[string]bool{},
 	}
-	if hasDomain && !f.cfg.IsLocalDomain(domain) {
-		return []Target{{Kind: Remote, Value: rcpt, Via: rcpt}}
+	addr := strings.TrimSpace(rcpt)
+	if a, ok := strings.CutPrefix(addr, "<"); ok {
+		addr = strings.TrimSuffix(a, ">")
 	}
-	if d := f.cfg.RecipientDelimiter; d != "" {
-		local, _, _ = strings.Cut(local, d)
+	local, _, _ := splitAddr(addr)
+	if local == "" || strings.ContainsAny(addr, " \t\n\r\x00") {
+		r.fail(0, delivery.Perm("5.1.3", "bad recipient address syntax: %q", rcpt))
+		return r.targets
 	}
-	if strings.EqualFold(local, f.cfg.User) {
-		return []Target{{Kind: Store, Value: f.cfg.User, Via: rcpt}}
+	r.address(addr, 0, source{})
+	if len(r.targets) == 0 {
+		// Only empty :include: files or duplicates: keep the mail.
+		r.warn(0, "%s expands to nothing; mail is kept in the local store", rcpt)
+		r.store(0, "no other target")
 	}
-	return []Target{{Kind: Store, Value: f.cfg.User, Via: rcpt}}
+	return r.targets
 }

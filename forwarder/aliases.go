@@ -1,0 +1,347 @@
+package forwarder
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// ParseError is one problem found in an aliases or .forward file, with
+// its place. A Warning does not stop newaliases (a duplicate name, as in
+// Postfix); anything else makes newaliases exit 78.
+type ParseError struct {
+	File    string
+	Line    int
+	Msg     string
+	Warning bool
+}
+
+func (e *ParseError) Error() string {
+	if e.Warning {
+		return fmt.Sprintf("%s:%d: warning: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// IsWarning reports whether err is only a warning.
+func IsWarning(err error) bool {
+	var pe *ParseError
+	return errors.As(err, &pe) && pe.Warning
+}
+
+// value is one item of an alias's right-hand side or of a .forward file,
+// quotes removed.
+type value struct {
+	text string
+	line int
+}
+
+// alias is one entry of an aliases file.
+type alias struct {
+	name   string // lowercased
+	values []value
+	rhs    string // the right-hand side as written, for newaliases' counts
+	line   int
+}
+
+// maxLine bounds one logical line, so that a corrupt file cannot make the
+// agent hold an arbitrary amount of memory per entry.
+const maxLine = 1 << 20
+
+// parseReader reads an aliases(5) file. It returns every entry it could
+// read (the first of duplicate names wins, as in Postfix) and every
+// problem as a *ParseError naming name:line. A bad line or value is
+// skipped; the rest of the file still counts.
+func parseReader(r io.Reader, name string) ([]*alias, []error) {
+	var (
+		list []*alias
+		errs []error
+		seen = map[string]int{}
+		cur  *logicalLine
+	)
+	finish := func() {
+		if cur == nil {
+			return
+		}
+		a, lerrs := parseEntry(cur, name)
+		cur = nil
+		errs = append(errs, lerrs...)
+		if a == nil {
+			return
+		}
+		if first, dup := seen[a.name]; dup {
+			errs = append(errs, &ParseError{name, a.line,
+				fmt.Sprintf("duplicate alias %q ignored (first defined at line %d)", a.name, first), true})
+			return
+		}
+		seen[a.name] = a.line
+		list = append(list, a)
+	}
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		s, err := br.ReadString('\n')
+		if s == "" && err != nil {
+			if err != io.EOF {
+				errs = append(errs, &ParseError{name, n, err.Error(), false})
+			}
+			break
+		}
+		s = strings.TrimRight(s, "\r\n")
+		switch t := strings.TrimSpace(s); {
+		case t == "" || t[0] == '#':
+			// Blank and comment lines are ignored, even between a line
+			// and its continuation.
+		case s[0] == ' ' || s[0] == '\t':
+			switch {
+			case cur == nil:
+				errs = append(errs, &ParseError{name, n, "continuation line without an alias before it", false})
+			case len(cur.text)+len(s) > maxLine:
+				errs = append(errs, &ParseError{name, n, "entry too long", false})
+			default:
+				cur.at = append(cur.at, lineStart{len(cur.text) + 1, n})
+				cur.text += " " + t
+			}
+		default:
+			finish()
+			if len(s) > maxLine {
+				errs = append(errs, &ParseError{name, n, "line too long", false})
+				break
+			}
+			cur = &logicalLine{text: s, at: []lineStart{{0, n}}}
+		}
+		if err != nil {
+			if err != io.EOF {
+				errs = append(errs, &ParseError{name, n, err.Error(), false})
+			}
+			break
+		}
+	}
+	finish()
+	return list, errs
+}
+
+// logicalLine is an entry spread over a line and its continuations; at
+// maps offsets in text back to physical line numbers.
+type logicalLine struct {
+	text string
+	at   []lineStart
+}
+
+type lineStart struct{ off, line int }
+
+func (l *logicalLine) lineAt(off int) int {
+	n := l.at[0].line
+	for _, s := range l.at {
+		if s.off > off {
+			break
+		}
+		n = s.line
+	}
+	return n
+}
+
+// parseEntry splits "name: value, value" and checks every value.
+func parseEntry(ll *logicalLine, file string) (*alias, []error) {
+	line := ll.at[0].line
+	bad := func(msg string, args ...any) []error {
+		return []error{&ParseError{file, line, fmt.Sprintf(msg, args...), false}}
+	}
+	text := ll.text
+	var name string
+	rest := ""
+	if text[0] == '"' {
+		end := strings.IndexByte(text[1:], '"')
+		if end < 0 {
+			return nil, bad("unterminated quote in alias name")
+		}
+		name = text[1 : end+1]
+		rest = strings.TrimLeft(text[end+2:], " \t")
+		if !strings.HasPrefix(rest, ":") {
+			return nil, bad("missing ':' after alias name %q", name)
+		}
+		rest = rest[1:]
+	} else {
+		i := strings.IndexByte(text, ':')
+		if i < 0 {
+			return nil, bad("missing ':' (expected \"name: value, ...\")")
+		}
+		name = strings.TrimRight(text[:i], " \t")
+		if strings.ContainsAny(name, " \t") {
+			return nil, bad("alias name %q contains blank space (quote it, or is a ':' missing?)", name)
+		}
+		rest = text[i+1:]
+	}
+	name = strings.ToLower(name)
+	switch {
+	case name == "":
+		return nil, bad("empty alias name")
+	case strings.Contains(name, "@"):
+		return nil, bad("alias name %q is an address: only a local part can be aliased", name)
+	case hasControl(name):
+		return nil, bad("alias name %q contains a control character", name)
+	case !utf8.ValidString(name):
+		return nil, bad("alias name %q is not valid UTF-8", name)
+	}
+	a := &alias{name: name, line: line, rhs: strings.TrimSpace(rest)}
+	base := len(text) - len(rest)
+	vals, errs := splitValues(rest, func(off int) int { return ll.lineAt(base + off) }, file)
+	a.values = vals
+	if len(vals) == 0 && len(errs) == 0 {
+		errs = append(errs, &ParseError{file, line, fmt.Sprintf("alias %q has no value", name), false})
+	}
+	return a, errs
+}
+
+// parseForward reads a .forward or :include: file: values separated by
+// commas or newlines, "#" comment lines. No values means no forwarding.
+func parseForward(r io.Reader, name string) ([]value, []error) {
+	var vals []value
+	var errs []error
+	br := bufio.NewReader(r)
+	for n := 1; ; n++ {
+		s, err := br.ReadString('\n')
+		if len(s) > maxLine {
+			errs = append(errs, &ParseError{name, n, "line too long", false})
+			s = ""
+		}
+		s = strings.TrimRight(s, "\r\n")
+		if t := strings.TrimSpace(s); t != "" && t[0] != '#' {
+			line := n
+			v, e := splitValues(s, func(int) int { return line }, name)
+			vals = append(vals, v...)
+			errs = append(errs, e...)
+		}
+		if err != nil {
+			if err != io.EOF {
+				errs = append(errs, &ParseError{name, n, err.Error(), false})
+			}
+			return vals, errs
+		}
+	}
+}
+
+// splitValues splits a comma-separated list, honouring double quotes
+// (with backslash escapes inside them), and checks each value. lineAt
+// maps an offset in s to its line.
+func splitValues(s string, lineAt func(off int) int, file string) ([]value, []error) {
+	var vals []value
+	var errs []error
+	var cur strings.Builder
+	first, quoted, inQuote := -1, false, false
+	flush := func(end int) {
+		text := strings.TrimSpace(cur.String())
+		cur.Reset()
+		if first < 0 {
+			first = end
+		}
+		line := lineAt(first)
+		if text != "" || quoted {
+			if msg := checkValue(text, quoted); msg != "" {
+				errs = append(errs, &ParseError{file, line, msg, false})
+			} else {
+				vals = append(vals, value{text: normalizeValue(text), line: line})
+			}
+		}
+		first, quoted = -1, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if first < 0 && c != ' ' && c != '\t' && (c != ',' || inQuote) {
+			first = i
+		}
+		switch {
+		case inQuote && c == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case c == '"':
+			inQuote = !inQuote
+			quoted = true
+		case c == ',' && !inQuote:
+			flush(i)
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if inQuote {
+		errs = append(errs, &ParseError{file, lineAt(first), "unterminated quote", false})
+		return vals, errs
+	}
+	flush(len(s))
+	return vals, errs
+}
+
+// normalizeValue reduces "Name <addr>" to addr.
+func normalizeValue(v string) string {
+	switch v[0] {
+	case '|', '/', ':', '~', '\\':
+		return v
+	}
+	if i := strings.LastIndexByte(v, '<'); i >= 0 && strings.HasSuffix(v, ">") {
+		return strings.TrimSpace(v[i+1 : len(v)-1])
+	}
+	return v
+}
+
+// checkValue says what is wrong with one value, or "".
+func checkValue(v string, quoted bool) string {
+	if v == "" {
+		return "empty quoted value"
+	}
+	if hasControl(v) {
+		return fmt.Sprintf("value %q contains a control character", v)
+	}
+	switch {
+	case strings.HasPrefix(v, "|"):
+		if strings.TrimSpace(v[1:]) == "" {
+			return "empty command after '|'"
+		}
+		return ""
+	case strings.HasPrefix(v, ":include:"):
+		p := strings.TrimSpace(v[len(":include:"):])
+		if p == "" {
+			return ":include: without a file name"
+		}
+		if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "~/") {
+			return fmt.Sprintf(":include:%s: the file name must be absolute", p)
+		}
+		return ""
+	case strings.HasPrefix(v, ":"):
+		return fmt.Sprintf("unknown value %q (only :include: is supported)", v)
+	case strings.HasPrefix(v, "/"), strings.HasPrefix(v, "~/"):
+		return ""
+	case strings.HasPrefix(v, "~"):
+		return fmt.Sprintf("%q: only ~/ (your own home) is supported", v)
+	case strings.HasPrefix(v, `\`):
+		u := v[1:]
+		if u == "" || strings.ContainsAny(u, " \t@<>,") {
+			return fmt.Sprintf("%q: expected \\user", v)
+		}
+		return ""
+	}
+	a := normalizeValue(v)
+	if a == "" || a != v && strings.ContainsAny(a, "<>") {
+		return fmt.Sprintf("%q is not an address", v)
+	}
+	if strings.ContainsAny(a, " \t") {
+		if quoted {
+			return fmt.Sprintf("%q is not an address (a quoted value must start with |, / or :include:)", v)
+		}
+		return fmt.Sprintf("%q contains blank space: separate values with commas, quote commands and file names", v)
+	}
+	if strings.HasPrefix(a, "@") || strings.HasSuffix(a, "@") || strings.ContainsAny(a, "<>()[];\"") {
+		return fmt.Sprintf("%q is not an address", v)
+	}
+	return ""
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 && s[i] != '\t' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}

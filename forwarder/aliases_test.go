@@ -1,0 +1,195 @@
+package forwarder
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseReader(t *testing.T) {
+	in := `# Debian's /etc/aliases
+mailer-daemon: postmaster
+postmaster: root
+
+  # indented comment, ignored
+Root: alice,
+	bob@example.org,
+  "|/usr/bin/logger -t mail, ok"
+"Quoted Name": carol
+list: :include:/etc/mail/list, \alice, /var/mail/x, ~/Mail/inbox/
+named: Alice Example <alice@example.org>
+`
+	list, errs := parseReader(strings.NewReader(in), "aliases")
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	got := map[string][]string{}
+	lines := map[string][]int{}
+	for _, a := range list {
+		for _, v := range a.values {
+			got[a.name] = append(got[a.name], v.text)
+			lines[a.name] = append(lines[a.name], v.line)
+		}
+	}
+	want := map[string][]string{
+		"mailer-daemon": {"postmaster"},
+		"postmaster":    {"root"},
+		"root":          {"alice", "bob@example.org", "|/usr/bin/logger -t mail, ok"},
+		"quoted name":   {"carol"},
+		"list":          {":include:/etc/mail/list", `\alice`, "/var/mail/x", "~/Mail/inbox/"},
+		"named":         {"alice@example.org"},
+	}
+	for k, v := range want {
+		if !slices.Equal(got[k], v) {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d aliases, want %d: %q", len(got), len(want), got)
+	}
+	if !slices.Equal(lines["root"], []int{6, 7, 8}) {
+		t.Errorf("root's values on lines %v, want [6 7 8]", lines["root"])
+	}
+	if list[2].line != 6 || list[2].rhs != `alice, bob@example.org, "|/usr/bin/logger -t mail, ok"` {
+		t.Errorf("root: line %d rhs %q", list[2].line, list[2].rhs)
+	}
+}
+
+func TestParseReaderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"  continued: x\n", "a:1: continuation line without an alias before it"},
+		{"ok: x\nno colon here\n", "a:2: missing ':'"},
+		{"two words: x\n", `a:1: alias name "two words" contains blank space`},
+		{"x@example.org: y\n", "only a local part can be aliased"},
+		{"x:\n", `a:1: alias "x" has no value`},
+		{"x: \"|cmd\n", "a:1: unterminated quote"},
+		{"x: :include:\n", "a:1: :include: without a file name"},
+		{"x: :include:relative\n", "the file name must be absolute"},
+		{"x: |\n", "a:1: empty command"},
+		{"x: user name\n", "contains blank space"},
+		{"x: ~bob/file\n", "only ~/"},
+		{"x: :fail: no\n", "only :include: is supported"},
+		{"x: a\x00b\n", "control character"},
+		{"x: a\ny: b\nx: c\n", "a:3: warning: duplicate alias \"x\" ignored (first defined at line 1)"},
+		{"x: y,\n  z,\n  \"bad\n", "a:3: unterminated quote"},
+		{"\"x: y\n", "a:1: unterminated quote in alias name"},
+	} {
+		_, errs := parseReader(strings.NewReader(tc.in), "a")
+		if len(errs) == 0 {
+			t.Errorf("%q: no error, want %q", tc.in, tc.want)
+			continue
+		}
+		if msg := errs[0].Error(); !strings.Contains(msg, tc.want) {
+			t.Errorf("%q: error %q, want %q", tc.in, msg, tc.want)
+		}
+	}
+}
+
+// Every bad line is reported, and the good ones still count.
+func TestParseReaderKeepsGoing(t *testing.T) {
+	in := "a: b\nbad line\nc: d\nx y: z\ne: f, g h, i\n"
+	list, errs := parseReader(strings.NewReader(in), "f")
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	if len(errs) != 3 || !strings.HasPrefix(msgs[0], "f:2:") || !strings.HasPrefix(msgs[1], "f:4:") || !strings.HasPrefix(msgs[2], "f:5:") {
+		t.Errorf("errors %q", msgs)
+	}
+	var names []string
+	for _, a := range list {
+		names = append(names, fmt.Sprintf("%s=%d", a.name, len(a.values)))
+	}
+	if !slices.Equal(names, []string{"a=1", "c=1", "e=2"}) {
+		t.Errorf("entries %v", names)
+	}
+}
+
+func TestParseForward(t *testing.T) {
+	in := "# my forwarding\n\\alice, bob@example.org\n|\"/usr/bin/procmail -f-\"\n  ~/mbox\n\n~/Maildir/, :include:~/list\n"
+	vals, errs := parseForward(strings.NewReader(in), ".forward")
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	for _, v := range vals {
+		got = append(got, fmt.Sprintf("%d:%s", v.line, v.text))
+	}
+	want := []string{`2:\alice`, "2:bob@example.org", "3:|/usr/bin/procmail -f-", "4:~/mbox", "6:~/Maildir/", "6::include:~/list"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	vals, errs = parseForward(strings.NewReader("\n# nothing\n"), "f")
+	if len(vals) != 0 || len(errs) != 0 {
+		t.Errorf("empty file: %v %v", vals, errs)
+	}
+	_, errs = parseForward(strings.NewReader("ok\nnot an address\n"), "f")
+	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "f:2: ") {
+		t.Errorf("errors %v", errs)
+	}
+}
+
+// FuzzParseReader: never panic; every error names the file and a line
+// that exists; every entry has a lowercased name and a line that exists.
+func FuzzParseReader(f *testing.F) {
+	for _, s := range []string{
+		"root: alice\n",
+		"a: b,\n  c\n#x\nd: \"|cmd, x\"\n",
+		"\"q n\": :include:/x, \\u, /f, /d/\n",
+		"  x\n:\n\"\n",
+		"a: \"b\\\"c\"\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		list, errs := parseReader(strings.NewReader(in), "F")
+		lines := strings.Count(in, "\n") + 1
+		for _, e := range errs {
+			pe, ok := e.(*ParseError)
+			if !ok || pe.File != "F" || pe.Line < 1 || pe.Line > lines {
+				t.Fatalf("bad error %v (lines %d)", e, lines)
+			}
+		}
+		for _, a := range list {
+			if a.name == "" || a.name != strings.ToLower(a.name) || a.line < 1 || a.line > lines {
+				t.Fatalf("bad entry %+v", a)
+			}
+			for _, v := range a.values {
+				if v.text == "" || v.line < a.line || v.line > lines {
+					t.Fatalf("bad value %+v in %+v", v, a)
+				}
+			}
+		}
+	})
+}
+
+// FuzzParseForward: never panic, errors carry real line numbers, values
+// are never empty.
+func FuzzParseForward(f *testing.F) {
+	for _, s := range []string{
+		"alice@example.org\n",
+		"\\me, |\"cmd -x\"\n~/mbox\n",
+		"# c\n\n:include:/x\n",
+		"\"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		vals, errs := parseForward(strings.NewReader(in), "F")
+		lines := strings.Count(in, "\n") + 1
+		for _, e := range errs {
+			pe, ok := e.(*ParseError)
+			if !ok || pe.Line < 1 || pe.Line > lines {
+				t.Fatalf("bad error %v", e)
+			}
+		}
+		for _, v := range vals {
+			if v.text == "" || v.line < 1 || v.line > lines {
+				t.Fatalf("bad value %+v", v)
+			}
+		}
+	})
+}

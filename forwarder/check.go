@@ -1,0 +1,147 @@
+package forwarder
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"homepost/config"
+)
+
+// Kinds of file in a FileReport.
+const (
+	KindAliases       = "aliases"        // the user's aliases file
+	KindSystemAliases = "system aliases" // /etc/aliases
+	KindInclude       = "include"        // a :include: file
+	KindForward       = "forward"        // ~/.forward
+)
+
+// FileReport is what Check found in one file.
+type FileReport struct {
+	Path   string
+	Kind   string // KindAliases, KindSystemAliases, KindInclude or KindForward
+	Exists bool
+	// Ignored says why the file is not obeyed (ownership, mode), or "".
+	Ignored string
+	// Entries counts aliases (aliases files) or values (the others).
+	Entries int
+	// Longest is the longest right-hand side and Total the bytes of all
+	// names and right-hand sides, as sendmail's newaliases reports them.
+	Longest, Total int
+	// Errors make newaliases exit 78; Warnings do not.
+	Errors, Warnings []error
+}
+
+// Check reads the user's aliases, the system aliases, the :include:
+// files they name and ~/.forward, for newaliases and homepost check. It
+// returns a report per file that exists or is named, and every error
+// (as "file:line: reason"); warnings stay in the reports.
+func Check(cfg *config.Config) ([]FileReport, []error) {
+	var reports []FileReport
+	seen := map[string]bool{}
+	var includes []struct {
+		path string
+		user bool
+		from string
+	}
+	add := func(path, kind string, fkind fileKind, groupOK, userFile bool) *parsed {
+		seen[path] = true
+		p := readParsed(path, fkind, cfg.UID, groupOK)
+		r := FileReport{Path: path, Kind: kind, Exists: !p.missing, Ignored: p.unsafe}
+		if p.readErr != nil {
+			r.Errors = append(r.Errors, fmt.Errorf("%s: %w", path, p.readErr))
+		}
+		if p.unsafe != "" {
+			e := fmt.Errorf("%s: ignored: %s", path, p.unsafe)
+			if userFile {
+				r.Errors = append(r.Errors, e)
+			} else {
+				r.Warnings = append(r.Warnings, e)
+			}
+		}
+		for _, e := range p.errs {
+			if IsWarning(e) {
+				r.Warnings = append(r.Warnings, e)
+			} else {
+				r.Errors = append(r.Errors, e)
+			}
+		}
+		note := func(vals []value) {
+			for _, v := range vals {
+				if inc, ok := strings.CutPrefix(v.text, ":include:"); ok {
+					inc = strings.TrimSpace(inc)
+					if userFile {
+						inc = cfg.Expand(inc)
+					}
+					includes = append(includes, struct {
+						path string
+						user bool
+						from string
+					}{inc, userFile, fmt.Sprintf("%s:%d", path, v.line)})
+				}
+			}
+		}
+		for _, a := range p.aliases {
+			r.Entries++
+			r.Longest = max(r.Longest, len(a.rhs))
+			r.Total += len(a.name) + len(a.rhs)
+			note(a.values)
+		}
+		for _, v := range p.values {
+			r.Entries++
+			r.Longest = max(r.Longest, len(v.text))
+			r.Total += len(v.text)
+		}
+		note(p.values)
+		if r.Exists || r.Ignored != "" || len(r.Errors) > 0 {
+			reports = append(reports, r)
+		}
+		return p
+	}
+	add(cfg.Aliases, KindAliases, aliasesFile, false, true)
+	if cfg.SystemAliases != "" {
+		add(cfg.SystemAliases, KindSystemAliases, aliasesFile, true, false)
+	}
+	add(cfg.Forward, KindForward, listFile, false, true)
+	for i := 0; i < len(includes); i++ {
+		inc := includes[i]
+		if seen[inc.path] || !filepath.IsAbs(inc.path) {
+			continue
+		}
+		p := add(inc.path, KindInclude, listFile, false, inc.user)
+		if p.missing {
+			e := fmt.Errorf("%s: :include:%s: no such file; mail for it is kept in the local store", inc.from, inc.path)
+			r := FileReport{Path: inc.path, Kind: KindInclude}
+			if inc.user {
+				r.Errors = append(r.Errors, e)
+			} else {
+				r.Warnings = append(r.Warnings, e)
+			}
+			reports = append(reports, r)
+		}
+	}
+	var errs []error
+	for _, r := range reports {
+		errs = append(errs, r.Errors...)
+	}
+	return reports, errs
+}
+
+// WatchPaths lists the files whose change should make the agent reload:
+// the user's aliases, the system aliases, ~/.forward and the :include:
+// files they name. Resolve notices changed files by itself; the list lets
+// the agent log the change and re-check them promptly.
+func WatchPaths(cfg *config.Config) []string {
+	reports, _ := Check(cfg)
+	paths := []string{cfg.Aliases, cfg.Forward}
+	if cfg.SystemAliases != "" {
+		paths = append(paths, cfg.SystemAliases)
+	}
+	for _, r := range reports {
+		if !slices.Contains(paths, r.Path) {
+			paths = append(paths, r.Path)
+		}
+	}
+	return paths
+}

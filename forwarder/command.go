@@ -1,0 +1,269 @@
+package forwarder
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"homepost/config"
+	"homepost/delivery"
+)
+
+// CommandEnv is what a command learns about the delivery through its
+// environment, as Postfix's local(8) sets it.
+type CommandEnv struct {
+	Sender            string // envelope sender, "" for <>
+	Recipient         string // the recipient this copy is for (Target.Via)
+	OriginalRecipient string // the recipient as first submitted
+	Local             string // Recipient's local part, extension included
+	Extension         string // the part after recipient_delimiter
+	Domain            string // Recipient's domain
+}
+
+// NewCommandEnv fills a CommandEnv from the recipient a target is for
+// (Target.Via) and the original recipient.
+func NewCommandEnv(cfg *config.Config, sender, recipient, original string) CommandEnv {
+	local, domain, _ := splitAddr(recipient)
+	if domain == "" {
+		domain = cfg.Hostname
+	}
+	env := CommandEnv{Sender: sender, Recipient: recipient, OriginalRecipient: original, Local: local, Domain: domain}
+	if d := cfg.RecipientDelimiter; d != "" {
+		if i := strings.Index(local, d); i > 0 {
+			env.Extension = local[i+len(d):]
+		}
+	}
+	return env
+}
+
+// shellMeta are the characters that make Postfix hand a command to
+// /bin/sh; without them the command is split at blank space and run
+// directly.
+const shellMeta = "!\"#$%&'()*;<>?[\\]`{|}~\n\r"
+
+// maxOutput is how much of a command's output goes into the reason.
+const maxOutput = 500
+
+// statusRE matches an enhanced status code (RFC 3463) at the start of a
+// command's output.
+var statusRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
+
+// sysexits maps exit statuses to enhanced status codes, as Postfix's
+// sys_exits table does. 71 (EX_OSERR) and 75 (EX_TEMPFAIL) are
+// temporary; the rest permanent.
+var sysexits = map[int]struct{ dsn, text string }{
+	64: {"5.3.0", "command line usage error"},
+	65: {"5.6.0", "data format error"},
+	66: {"5.3.0", "cannot open input"},
+	67: {"5.1.1", "user unknown"},
+	68: {"5.1.2", "host name unknown"},
+	69: {"5.3.0", "service unavailable"},
+	70: {"5.3.0", "internal software error"},
+	71: {"4.3.0", "system resource problem"},
+	72: {"5.3.0", "critical OS file missing"},
+	73: {"5.2.0", "can't create output file"},
+	74: {"5.3.0", "input/output error"},
+	75: {"4.3.0", "temporary failure"},
+	76: {"5.5.0", "remote error in protocol"},
+	77: {"5.7.0", "permission denied"},
+	78: {"5.3.5", "configuration error"},
+}
+
+// RunCommand delivers msg (already prefixed with Return-Path and
+// Delivered-To) to command on its standard input. The command runs with
+// a clean environment, in the user's home, in its own process group, for
+// at most cfg.CommandTimeout. Exit 0 is sent; 71, 75, a signal or the
+// timeout are temporary; any other status is permanent, unless the
+// output starts with an enhanced status code ("5.2.2 mailbox full"),
+// which decides. The start of the output goes into the reason.
+func RunCommand(ctx context.Context, cfg *config.Config, command string, env CommandEnv, msg io.Reader) delivery.Result {
+	timeout := cfg.CommandTimeout.Duration
+	if timeout <= 0 {
+		timeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	var argv []string
+	if strings.ContainsAny(command, shellMeta) {
+		argv = []string{"/bin/sh", "-c", command}
+	} else {
+		argv = strings.Fields(command)
+	}
+	if len(argv) == 0 {
+		return delivery.Perm("5.3.0", "empty command")
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if !strings.Contains(argv[0], "/") {
+		// exec.LookPath would search our own PATH; the command's PATH is
+		// the clean one.
+		if p, err := lookPath(argv[0], commandPath); err == nil {
+			cmd.Path = p
+		} else {
+			cmd.Path, cmd.Err = argv[0], nil
+		}
+	}
+	cmd.Env = commandEnviron(cfg, env)
+	cmd.Dir = cfg.Home
+	if st, err := os.Stat(cfg.Home); err != nil || !st.IsDir() {
+		cmd.Dir = "/"
+	}
+	cmd.Stdin = msg
+	out := &limitWriter{max: maxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The whole group, so that a shell's children die too.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = 5 * time.Second
+
+	err := cmd.Run()
+	text := out.text()
+	if err != nil && ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return delivery.Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
+		}
+		return delivery.Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
+	}
+	if err == nil {
+		return delivery.OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return delivery.Perm("5.3.0", "command %s: not found", quoteCmd(command))
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return delivery.Perm("5.3.0", "command %s: permission denied", quoteCmd(command))
+		}
+		return delivery.Temp("4.3.0", "command %s: %v", quoteCmd(command), err)
+	}
+	ws, _ := ee.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return delivery.Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
+	}
+	code := ee.ExitCode()
+	if m := statusRE.FindStringSubmatch(text); m != nil && m[1] != "2" {
+		dsn := m[0]
+		rest := strings.TrimLeft(text[len(dsn):], " :-")
+		if m[1] == "4" {
+			return delivery.Temp(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
+		}
+		return delivery.Perm(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
+	}
+	se, known := sysexits[code]
+	if !known {
+		se = struct{ dsn, text string }{"5.3.0", "unknown error"}
+	}
+	if se.dsn[0] == '4' {
+		return delivery.Temp(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+	}
+	return delivery.Perm(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+}
+
+// commandPath is the PATH a command gets: the minimal one cron uses, so
+// that a command behaves the same from the agent and from a test.
+const commandPath = "/usr/local/bin:/usr/bin:/bin"
+
+func commandEnviron(cfg *config.Config, env CommandEnv) []string {
+	return []string{
+		"SENDER=" + env.Sender,
+		"RECIPIENT=" + env.Recipient,
+		"ORIGINAL_RECIPIENT=" + env.OriginalRecipient,
+		"LOCAL=" + env.Local,
+		"EXTENSION=" + env.Extension,
+		"DOMAIN=" + env.Domain,
+		"USER=" + cfg.User,
+		"LOGNAME=" + cfg.User,
+		"HOME=" + cfg.Home,
+		"SHELL=" + loginShell(cfg.User),
+		"PATH=" + commandPath,
+	}
+}
+
+// lookPath finds name in path (a PATH value), not in ours.
+func lookPath(name, path string) (string, error) {
+	for _, dir := range strings.Split(path, ":") {
+		p := dir + "/" + name
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+// loginShell reads the user's shell from /etc/passwd; /bin/sh if none.
+func loginShell(user string) string {
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return "/bin/sh"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) >= 7 && fields[0] == user && fields[6] != "" {
+			return fields[6]
+		}
+	}
+	return "/bin/sh"
+}
+
+func quoteCmd(c string) string {
+	if len(c) > 80 {
+		c = c[:77] + "..."
+	}
+	return fmt.Sprintf("%q", c)
+}
+
+func suffix(text string) string {
+	if text == "" {
+		return ""
+	}
+	return ": " + text
+}
+
+// limitWriter keeps the first max bytes written and discards the rest,
+// so that a chatty command cannot fill memory; it never fails, so the
+// command never gets EPIPE because of us.
+type limitWriter struct {
+	max int
+	buf []byte
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if room := w.max - len(w.buf); room > 0 {
+		w.buf = append(w.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// text is the output on one line, printable ASCII only.
+func (w *limitWriter) text() string {
+	var b strings.Builder
+	space := false
+	for _, c := range string(w.buf) {
+		switch {
+		case c == '\n' || c == '\r' || c == '\t' || c == ' ':
+			space = b.Len() > 0
+			continue
+		case c < 0x20 || c == 0x7f || c == 0xfffd:
+			c = '?'
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -1,0 +1,58 @@
+// Package forwarder turns an envelope recipient into delivery targets —
+// the local store, an mbox file, a Maildir, a command, a remote address,
+// or a failure that becomes a bounce — with the semantics of Postfix's
+// local(8) and aliases(5), for a user who cannot write /etc/aliases.
+//
+// # Resolution order
+//
+// A recipient with a domain that is not in local_domains is remote. For a
+// local one, "+ext" is split off at recipient_delimiter; "user+ext" is
+// looked up first, then "user", in the user's aliases file, then in the
+// system aliases (read only). Expansion is recursive (at most 100 levels);
+// an alias that names itself, directly or through others, is delivered
+// rather than expanded again; duplicate targets are removed. A name that
+// no alias expands ends the walk: the user's own login reads ~/.forward
+// (".forward+ext" first, if it exists) unless written "\user", then the
+// local store; root, postmaster and mailer-daemon reach the user's store;
+// another local user follows other_users (me, relay or bounce). A
+// recipient the message already carries in a Delivered-To field is a
+// loop and bounces with 5.4.6.
+//
+// # File format
+//
+// An aliases file, like aliases(5):
+//
+//	# comment lines start with '#'
+//	name: value, value, ...
+//	long: value,
+//	    value              # a line starting with blank space continues
+//	"with space": value    # the name may be quoted; names are lowercased
+//
+// A value is one of
+//
+//	user, user@domain   an address, expanded again if it is local
+//	\user               the user's store, without aliases or .forward
+//	/path/to/file       an mbox file, appended with locking
+//	/path/to/dir/       a Maildir (trailing slash)
+//	|command            a command fed the message; quote it if it holds a comma
+//	:include:/path      the values in /path, .forward syntax
+//	~/path              the user's home (in the user's own files only)
+//
+// Double quotes protect commas and blank space ("|cmd -a, b"); inside
+// them a backslash escapes the next character. A ~/.forward or
+// :include: file holds values only, separated by commas or newlines,
+// with "#" comment lines; an empty file means no forwarding.
+//
+// # Safety
+//
+// ~/.forward, the user's aliases file and :include: files are obeyed only
+// when they are regular files owned by the user or root and neither
+// group- nor world-writable (group-writable is refused whatever the
+// group holds: membership can change later). Otherwise the file is
+// ignored with a warning and the mail stays in the local store. The
+// system aliases file is read when owned by root or the user and not
+// world-writable. Commands and file targets in the system aliases, or in
+// an :include: file the user does not own, are never run as the user:
+// the recipient gets the local store and a warning. "/dev/null" is a
+// discard wherever it appears.
+package forwarder

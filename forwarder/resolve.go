@@ -1,0 +1,396 @@
+package forwarder
+
+import (
+	"fmt"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"homepost/delivery"
+)
+
+// maxDepth bounds alias expansion, as Postfix's local(8) does.
+const maxDepth = 100
+
+// systemNames always reach the user when no alias names them: mail to
+// root and postmaster from cron or a daemon is the reason homepost exists.
+var systemNames = map[string]bool{"root": true, "postmaster": true, "mailer-daemon": true}
+
+// source is where a value was read, and what it may do.
+type source struct {
+	file string
+	line int
+	// trusted: commands and file targets may run as the user.
+	trusted bool
+	// home: "~/" means the user's home (the user's own files).
+	home bool
+}
+
+func (s source) at() string {
+	if s.file == "" {
+		return "the recipient"
+	}
+	return fmt.Sprintf("%s:%d", s.file, s.line)
+}
+
+// resolver is one expansion of one envelope recipient.
+type resolver struct {
+	f           *Forwarder
+	rcpt        string
+	deliveredTo map[string]bool
+	targets     []Target
+	seen        map[string]bool // targets already added
+	active      map[string]bool // names being expanded: a repeat is delivered
+	done        map[string]bool // addresses already expanded: a repeat adds nothing
+	note        func(depth int, msg string)
+}
+
+func (r *resolver) trace(depth int, format string, args ...any) {
+	if r.note != nil {
+		r.note(depth, fmt.Sprintf(format, args...))
+	}
+}
+
+// warn logs a safety decision and traces it.
+func (r *resolver) warn(depth int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if r.f.log != nil {
+		r.f.log.Warn("forwarder: "+msg, "to", r.rcpt)
+	}
+	r.trace(depth, "warning: %s", msg)
+}
+
+func (r *resolver) add(t Target) {
+	t.Via = r.rcpt
+	key := fmt.Sprintf("%d\x00%s\x00%s", t.Kind, t.Value, t.Result.Text())
+	if r.seen[key] {
+		return
+	}
+	r.seen[key] = true
+	r.targets = append(r.targets, t)
+}
+
+func (r *resolver) store(depth int, why string) {
+	r.trace(depth, "-> local store %s (%s)", r.f.cfg.Store, why)
+	r.add(Target{Kind: Store, Value: r.f.cfg.User})
+}
+
+func (r *resolver) fail(depth int, res delivery.Result) {
+	r.trace(depth, "-> %s", res.Text())
+	r.add(Target{Kind: Fail, Result: res})
+}
+
+// splitAddr splits an address at its last "@".
+func splitAddr(addr string) (local, domain string, hasDomain bool) {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[:i], addr[i+1:], true
+	}
+	return addr, "", false
+}
+
+// splitExt splits "user+ext" at the recipient delimiter. A name that
+// starts with the delimiter has no extension.
+func (f *Forwarder) splitExt(local string) (base, ext string) {
+	d := f.cfg.RecipientDelimiter
+	if d == "" {
+		return local, ""
+	}
+	if i := strings.Index(local, d); i > 0 {
+		return local[:i], local[i+len(d):]
+	}
+	return local, ""
+}
+
+// looped reports whether the message already went through addr.
+func (r *resolver) looped(addr string) bool {
+	if len(r.deliveredTo) == 0 {
+		return false
+	}
+	a := strings.ToLower(addr)
+	if r.deliveredTo[a] {
+		return true
+	}
+	local, domain, hasDomain := splitAddr(a)
+	if !hasDomain {
+		return r.deliveredTo[local+"@"+strings.ToLower(r.f.cfg.Hostname)]
+	}
+	return r.f.cfg.IsLocalDomain(domain) && r.deliveredTo[local]
+}
+
+// address expands one address: a remote one is a target; a local one
+// goes through the user's aliases, the system aliases, then the user's
+// .forward or the other_users rule.
+func (r *resolver) address(addr string, depth int, from source) {
+	if depth > maxDepth {
+		r.warn(depth, "%s: alias expansion deeper than %d levels at %s", from.at(), maxDepth, addr)
+		r.fail(depth, delivery.Perm("5.4.6", "alias expansion of %s deeper than %d levels (at %s)", r.rcpt, maxDepth, addr))
+		return
+	}
+	if r.looped(addr) {
+		r.trace(depth, "%s: the message already has Delivered-To: %s", addr, addr)
+		r.fail(depth, delivery.Perm("5.4.6", "mail forwarding loop for %s", addr))
+		return
+	}
+	local, domain, hasDomain := splitAddr(addr)
+	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
+		r.trace(depth, "%s: remote address -> smarthost", addr)
+		r.add(Target{Kind: Remote, Value: addr})
+		return
+	}
+	key := strings.ToLower(local)
+	base, ext := r.f.splitExt(key)
+	if r.active[key] || r.active[base] {
+		r.trace(depth, "%s: names itself: delivered, not expanded again", addr)
+		r.mailbox(key, base, ext, depth, false)
+		return
+	}
+	if r.done[key] {
+		r.trace(depth, "%s: already expanded (duplicate)", addr)
+		return
+	}
+	r.done[key] = true
+	r.active[key] = true
+	defer delete(r.active, key)
+	if r.aliases(key, base, depth) {
+		return
+	}
+	r.mailbox(key, base, ext, depth, false)
+}
+
+// aliases looks name up in the user's aliases, then in the system
+// aliases, and expands what it finds. It reports whether the address
+// was dealt with.
+func (r *resolver) aliases(key, base string, depth int) bool {
+	cfg := r.f.cfg
+	user := r.f.files.load(cfg.Aliases, aliasesFile, cfg.UID, false)
+	switch {
+	case user.missing:
+	case user.unsafe != "" || user.readErr != nil:
+		r.warn(depth, "%s ignored: %s; mail for %s is kept in the local store", cfg.Aliases, problem(user), key)
+		r.store(depth, "aliases file ignored")
+		return true
+	default:
+		if a := lookupExt(user, key, base); a != nil {
+			r.expandAlias(a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true})
+			return true
+		}
+		r.trace(depth, "%s: not in %s", key, cfg.Aliases)
+	}
+	if cfg.SystemAliases == "" {
+		return false
+	}
+	sys := r.f.files.load(cfg.SystemAliases, aliasesFile, cfg.UID, true)
+	switch {
+	case sys.missing:
+		r.trace(depth, "%s: %s does not exist", key, cfg.SystemAliases)
+	case sys.unsafe != "" || sys.readErr != nil:
+		r.warn(depth, "%s ignored: %s", cfg.SystemAliases, problem(sys))
+	default:
+		if a := lookupExt(sys, key, base); a != nil {
+			r.expandAlias(a, depth, source{file: cfg.SystemAliases, line: a.line})
+			return true
+		}
+		r.trace(depth, "%s: not in %s", key, cfg.SystemAliases)
+	}
+	return false
+}
+
+func problem(p *parsed) string {
+	if p.unsafe != "" {
+		return p.unsafe
+	}
+	return p.readErr.Error()
+}
+
+// lookupExt tries "user+ext", then "user", as Postfix does.
+func lookupExt(p *parsed, key, base string) *alias {
+	if a := p.lookup(key); a != nil {
+		return a
+	}
+	if base != key {
+		return p.lookup(base)
+	}
+	return nil
+}
+
+func (r *resolver) expandAlias(a *alias, depth int, from source) {
+	r.trace(depth, "%s: %s: %s", a.name, from.at(), a.rhs)
+	if len(a.values) == 0 {
+		r.warn(depth, "%s: alias %s has no usable value; mail is kept in the local store", from.at(), a.name)
+		r.store(depth, "alias without a usable value")
+		return
+	}
+	r.active[a.name] = true
+	defer delete(r.active, a.name)
+	r.values(a.values, depth+1, from)
+}
+
+// values expands a list read from an alias, a .forward or an include.
+func (r *resolver) values(vals []value, depth int, from source) {
+	for _, v := range vals {
+		from.line = v.line
+		r.value(v.text, depth, from)
+	}
+}
+
+func (r *resolver) value(v string, depth int, from source) {
+	cfg := r.f.cfg
+	if from.home && strings.HasPrefix(v, "~/") {
+		v = cfg.Expand(v)
+	}
+	switch {
+	case strings.HasPrefix(v, `\`):
+		name := strings.ToLower(v[1:])
+		base, ext := r.f.splitExt(name)
+		r.trace(depth, "%s: %s: no further forwarding", from.at(), v)
+		r.mailbox(name, base, ext, depth, true)
+	case strings.HasPrefix(v, ":include:"):
+		path := strings.TrimSpace(v[len(":include:"):])
+		if from.home {
+			path = cfg.Expand(path)
+		}
+		r.include(path, depth, from)
+	case strings.HasPrefix(v, "|"):
+		if !from.trusted {
+			r.warn(depth, "%s: command %s not run as %s (%s); mail is kept in the local store", from.at(), v, cfg.User, untrustedWhy(from, cfg.SystemAliases))
+			r.store(depth, "command not run")
+			return
+		}
+		r.trace(depth, "%s: -> command %s", from.at(), v[1:])
+		r.add(Target{Kind: Command, Value: v[1:]})
+	case v == "/dev/null":
+		r.trace(depth, "%s: -> /dev/null: discarded", from.at())
+		r.add(Target{Kind: Fail, Result: delivery.OK("discarded (/dev/null)")})
+	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~/"):
+		if !from.trusted || !filepath.IsAbs(v) {
+			r.warn(depth, "%s: file %s not written as %s (%s); mail is kept in the local store", from.at(), v, cfg.User, untrustedWhy(from, cfg.SystemAliases))
+			r.store(depth, "file target not written")
+			return
+		}
+		if strings.HasSuffix(v, "/") {
+			r.trace(depth, "%s: -> Maildir %s", from.at(), v)
+			r.add(Target{Kind: Maildir, Value: filepath.Clean(v) + "/"})
+		} else {
+			r.trace(depth, "%s: -> mbox %s", from.at(), v)
+			r.add(Target{Kind: Mbox, Value: filepath.Clean(v)})
+		}
+	default:
+		r.trace(depth, "%s: -> %s", from.at(), v)
+		r.address(v, depth, from)
+	}
+}
+
+func untrustedWhy(from source, system string) string {
+	if from.file == system {
+		return "it comes from the system aliases"
+	}
+	return "the file is not yours"
+}
+
+// include expands a :include: file. Its values are obeyed like the
+// user's own only when the user owns it.
+func (r *resolver) include(path string, depth int, from source) {
+	cfg := r.f.cfg
+	if !filepath.IsAbs(path) {
+		r.warn(depth, "%s: :include:%s is not an absolute path; mail is kept in the local store", from.at(), path)
+		r.store(depth, "bad :include:")
+		return
+	}
+	key := ":include:" + path
+	if r.active[key] {
+		r.trace(depth, "%s: :include:%s includes itself: skipped", from.at(), path)
+		return
+	}
+	p := r.f.files.load(path, listFile, cfg.UID, false)
+	if !p.usable() {
+		why := "does not exist"
+		if !p.missing {
+			why = problem(p)
+		}
+		r.warn(depth, "%s: :include:%s ignored: %s; mail is kept in the local store", from.at(), path, why)
+		r.store(depth, ":include: file ignored")
+		return
+	}
+	r.trace(depth, "%s: :include:%s", from.at(), path)
+	if len(p.values) == 0 {
+		r.trace(depth, "%s is empty", path)
+		return
+	}
+	r.active[key] = true
+	defer delete(r.active, key)
+	r.values(p.values, depth+1, source{file: path, trusted: p.owner == cfg.UID, home: p.owner == cfg.UID})
+}
+
+// mailbox is the end of alias expansion for a local name: the user's
+// .forward (unless bare, as written "\user") or the store; another user
+// follows other_users.
+func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
+	cfg := r.f.cfg
+	if strings.EqualFold(base, cfg.User) {
+		if bare {
+			r.store(depth, `\`+cfg.User)
+			return
+		}
+		r.forward(ext, depth)
+		return
+	}
+	if systemNames[base] {
+		r.store(depth, base+" reaches "+cfg.User)
+		return
+	}
+	switch cfg.OtherUsers {
+	case "relay":
+		addr := key + "@" + cfg.RelayDomain
+		r.trace(depth, "%s: another user: other_users = relay -> %s", key, addr)
+		if r.looped(addr) {
+			r.fail(depth, delivery.Perm("5.4.6", "mail forwarding loop for %s", addr))
+			return
+		}
+		r.add(Target{Kind: Remote, Value: addr})
+	case "bounce":
+		if _, err := user.Lookup(base); err != nil {
+			r.fail(depth, delivery.Perm("5.1.1", "%s: user unknown", key))
+		} else {
+			r.fail(depth, delivery.Perm("5.1.1", "%s: mail for other local users is not accepted (other_users = bounce)", key))
+		}
+	default:
+		r.store(depth, key+" is another user: other_users = me")
+	}
+}
+
+// forward expands the user's .forward (".forward+ext" first for an
+// extension); no file, an empty one or an unsafe one means the store.
+func (r *resolver) forward(ext string, depth int) {
+	cfg := r.f.cfg
+	var p *parsed
+	if ext != "" && !strings.ContainsAny(ext, "/") {
+		p = r.f.files.load(cfg.Forward+cfg.RecipientDelimiter+ext, listFile, cfg.UID, false)
+		if p.missing {
+			p = nil
+		}
+	}
+	if p == nil {
+		p = r.f.files.load(cfg.Forward, listFile, cfg.UID, false)
+	}
+	switch {
+	case p.missing:
+		r.store(depth, "no "+cfg.Forward)
+		return
+	case !p.usable():
+		r.warn(depth, "%s ignored: %s; mail is kept in the local store", p.path, problem(p))
+		r.store(depth, p.path+" ignored")
+		return
+	case len(p.values) == 0:
+		r.store(depth, p.path+" is empty")
+		return
+	}
+	key := ":forward:" + p.path
+	if r.active[key] {
+		r.store(depth, cfg.User+" in their own "+p.path)
+		return
+	}
+	r.trace(depth, "%s: %s", cfg.User, p.path)
+	r.active[key] = true
+	defer delete(r.active, key)
+	r.values(p.values, depth+1, source{file: p.path, trusted: true, home: true})
+}

@@ -25,7 +25,7 @@ test:
 	$(GO) test -race -shuffle=on -count=1 ./...
 
 bench: build
-	$(GO) run ./test/bench
+	$(GO) run ./test/bench -bin ./homepost
 
 clean:
 	rm -f homepost

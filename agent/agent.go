@@ -64,8 +64,8 @@ type Agent struct {
 
 	// due maps a claimed file's name (in cur/) to when it is next due.
 	due map[string]time.Time
-	// bad holds files that cannot be read, so they are reported once.
-	bad map[string]bool
+	// watched holds the files whose change triggers a reload.
+	watched map[string]bool
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
-		now: time.Now, due: map[string]time.Time{}, bad: map[string]bool{},
+		now: time.Now, due: map[string]time.Time{},
 	}
 	a.configure(cfg)
 	return a
@@ -217,7 +217,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			if !ok {
 				return errors.New("watch outbox: watcher closed")
 			}
-			if filepath.Dir(ev.Name) != a.box.Path("new") {
+			if filepath.Dir(ev.Name) != a.box.Path("new") && a.watched[ev.Name] {
 				a.reload("file changed: " + ev.Name)
 				watchExtra(w, a)
 			}
@@ -245,16 +245,16 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 // watchExtra watches the files that steer forwarding, so that a change
 // to them takes effect without a restart.
 func watchExtra(w *fsnotify.Watcher, a *Agent) {
-	for _, p := range []string{a.cfg.Aliases, a.cfg.SystemAliases, a.cfg.Forward} {
+	a.watched = map[string]bool{}
+	paths := append(forwarder.WatchPaths(a.cfg), config.DefaultPath(a.cfg.Home))
+	for _, p := range paths {
 		if p == "" {
 			continue
 		}
-		// Watch the directory: editors replace files by rename.
-		dir := filepath.Dir(p)
-		if dir == a.box.Path("new") {
-			continue
-		}
-		w.Add(dir)
+		a.watched[p] = true
+		// Watch the directory: editors replace files by rename. Events
+		// for other files in it are ignored.
+		w.Add(filepath.Dir(p))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"homepost/delivery"
 	"homepost/forwarder"
 	"homepost/maildir"
+	"homepost/relay"
 )
 
 // Relay sends messages through the smarthost; relay.Client is the real
@@ -35,17 +36,40 @@ func (n noRelay) Send(_ context.Context, msgs []*delivery.Outgoing) [][]delivery
 	return out
 }
 
-func newRelay(cfg *config.Config, log *slog.Logger) Relay {
-	file := cfg.File
-	if file == "" {
-		file = config.DefaultPath(cfg.Home)
+// badRelay defers remote mail while the [relay] table is wrong.
+type badRelay struct{ err error }
+
+func (b badRelay) Send(_ context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
+	out := make([][]delivery.Result, len(msgs))
+	for k, m := range msgs {
+		for range m.Rcpts {
+			out[k] = append(out[k], delivery.Temp("4.3.5", "relay configuration: %v", b.err))
+		}
 	}
-	return noRelay{file: file}
+	return out
 }
 
-// command runs a |command target.
+func newRelay(cfg *config.Config, log *slog.Logger) Relay {
+	if cfg.Relay.URL == "" {
+		file := cfg.File
+		if file == "" {
+			file = config.DefaultPath(cfg.Home)
+		}
+		return noRelay{file: file}
+	}
+	c, err := relay.New(cfg, log)
+	if err != nil {
+		log.Error("relay configuration", "reason", err)
+		return badRelay{err}
+	}
+	return c
+}
+
+// command runs a |command target with the message, trace header first,
+// on its standard input.
 func (a *Agent) command(ctx context.Context, j *job, i int, t forwarder.Target, hdr []byte) delivery.Result {
-	return delivery.Temp("4.3.0", "command delivery is not available")
+	env := forwarder.NewCommandEnv(a.cfg, j.m.Env.Sender, a.qualify(t.Via), j.m.Env.Original(i))
+	return forwarder.RunCommand(ctx, a.cfg, t.Value, env, io.MultiReader(bytes.NewReader(hdr), j.m.Body()))
 }
 
 // bounce stores a delivery status notification for the recipients that

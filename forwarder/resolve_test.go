@@ -308,3 +308,25 @@ func TestBrokenAliasesStillDeliver(t *testing.T) {
 	check(t, "root", e.resolve("root"), "bob@example.com")
 	check(t, "x", e.resolve("x"), `\alice`)
 }
+
+// FuzzResolve: whatever the aliases and .forward say, Resolve never
+// panics and every recipient gets at least one target.
+func FuzzResolve(f *testing.F) {
+	f.Add("root: alice\n", "bob@example.com\n", "root")
+	f.Add("a: b, c\nb: a\nc: :include:/nonexistent\n", "\\alice, alice, |x\n", "a+b@box")
+	f.Add("x: \"|cmd\", /f, /d/, ~/g\n", "", "x")
+	f.Fuzz(func(t *testing.T, aliases, forward, rcpt string) {
+		e := newEnv(t, "")
+		e.user(".config/homepost/aliases", aliases, 0o600)
+		e.user(".forward", forward, 0o600)
+		ts := e.f.Resolve(rcpt, map[string]bool{"loop@box.example.org": true})
+		if len(ts) == 0 {
+			t.Fatalf("no target for %q", rcpt)
+		}
+		for _, tg := range ts {
+			if tg.Kind != Fail && tg.Value == "" {
+				t.Fatalf("empty target %+v", tg)
+			}
+		}
+	})
+}

@@ -61,11 +61,41 @@ func (c *Client) rewriteFrom(head []byte) []byte {
 	}
 	out := make([]byte, 0, len(head)+len(c.from))
 	out = append(out, head[:start]...)
-	out = append(out, field[:colon+1]...)
-	out = append(out, ' ')
-	out = append(out, submit.FormatAddress(name, c.from)...)
-	out = append(out, nl...)
+	if repl, ok := replaceAngle(field, c.from); ok {
+		out = append(out, repl...)
+	} else {
+		out = append(out, field[:colon+1]...)
+		out = append(out, ' ')
+		out = append(out, formatAddress(name, c.from)...)
+		out = append(out, nl...)
+	}
 	return append(out, head[end:]...)
+}
+
+// replaceAngle rewrites "Name <addr>" by replacing only what is between
+// the angle brackets, so that the display name, its quoting, encoding
+// and folding stay byte for byte. It checks that the result still
+// parses as the new address.
+func replaceAngle(field []byte, addr string) ([]byte, bool) {
+	gt := bytes.LastIndexByte(field, '>')
+	if gt < 0 {
+		return nil, false
+	}
+	lt := bytes.LastIndexByte(field[:gt], '<')
+	if lt < 0 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(field)+len(addr))
+	out = append(out, field[:lt+1]...)
+	out = append(out, addr...)
+	out = append(out, field[gt:]...)
+	colon := bytes.IndexByte(out, ':')
+	v := strings.NewReplacer("\r\n", "", "\n", "").Replace(string(out[colon+1:]))
+	a, err := addrParser.Parse(strings.TrimSpace(v))
+	if err != nil || !strings.EqualFold(a.Address, addr) {
+		return nil, false
+	}
+	return out, true
 }
 
 // findField returns the byte range of the first field called name,
@@ -117,7 +147,7 @@ func localAddress(value string, isLocal func(string) bool) (name string, ok bool
 		}
 		return a.Name, true
 	}
-	if strings.ContainsAny(v, "@,;") {
+	if strings.Contains(v, "@") {
 		return "", false
 	}
 	// No domain: give it one that parses, and take the name.
@@ -139,4 +169,18 @@ func localAddress(value string, isLocal func(string) bool) (name string, ok bool
 		return "", false
 	}
 	return a.Name, true
+}
+
+// formatAddress writes "Name <addr>", quoting or encoding the name only
+// when it needs it.
+func formatAddress(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	for _, r := range name {
+		if !(r == ' ' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r)) {
+			return submit.FormatAddress(name, addr)
+		}
+	}
+	return name + " <" + addr + ">"
 }

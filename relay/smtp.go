@@ -60,18 +60,35 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res []
 				continue
 			}
 		}
-		if s.send(m, res[i]) {
+		alive, early := s.send(m, res[i])
+		if alive {
 			continue
 		}
 		// The connection is gone. If it carried mail, the server may
-		// just limit messages per connection: try one new connection.
-		// If it carried none, the rest would meet the same fate.
+		// just limit messages per connection: go on with a new one, and
+		// if this message never got past MAIL FROM, it goes first. If
+		// it carried none, the rest would meet the same fate.
 		s.close()
 		if s.sent == 0 {
 			r := lastTemp(res[i])
 			down = &r
+			s = nil
+			continue
 		}
 		s = nil
+		if early {
+			clear(res[i])
+			var r delivery.Result
+			if s, r = c.dial(ctx); s == nil {
+				down = &r
+				fill(res[i], r)
+				continue
+			}
+			if alive, _ := s.send(m, res[i]); !alive {
+				s.close()
+				s = nil
+			}
+		}
 	}
 }
 
@@ -251,15 +268,16 @@ func (c *Client) password(ctx context.Context) (string, error) {
 	return line, nil
 }
 
-// send runs one mail transaction and fills res. It returns false when
-// the connection can no longer be used.
-func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
+// send runs one mail transaction and fills res. It reports whether the
+// connection can still be used and, if not, whether it failed before
+// the server accepted a recipient (so the message may go again at once).
+func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, early bool) {
 	c := s.c
 	if s.used {
 		if err := s.smtp.Reset(); err != nil {
 			r, _ := s.result(err, "RSET")
 			fill(res, r)
-			return false
+			return false, true
 		}
 	}
 	s.used = true
@@ -268,14 +286,14 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
 	head, err := readHead(br)
 	if err != nil {
 		fill(res, delivery.Temp("4.3.0", "read queued message: %v", err))
-		return true
+		return true, false
 	}
 	head = c.rewriteFrom(head)
 
 	sender := c.envelopeSender(m.Sender)
 	if strings.ContainsAny(sender, "\r\n <>") {
 		fill(res, delivery.Perm("5.1.7", "bad sender address %q", sender))
-		return true
+		return true, false
 	}
 	needUTF8 := !ascii(sender) || !ascii(string(head))
 	for _, r := range m.Rcpts {
@@ -283,17 +301,17 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
 	}
 	if !ascii(sender) && !s.utf8 {
 		fill(res, delivery.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
-		return true
+		return true, false
 	}
 	if s.limit > 0 && m.Size > int64(s.limit) {
 		fill(res, delivery.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
-		return true
+		return true, false
 	}
 	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
 	if err := s.smtp.Mail(sender, opts); err != nil {
 		r, alive := s.result(err, "MAIL FROM")
 		fill(res, r)
-		return alive
+		return alive, true
 	}
 	accepted := make([]bool, len(m.Rcpts))
 	n := 0
@@ -311,7 +329,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
 			res[i] = r
 			if !alive {
 				fill(res, r)
-				return false
+				return false, false
 			}
 			continue
 		}
@@ -319,7 +337,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
 		n++
 	}
 	if n == 0 {
-		return true
+		return true, false
 	}
 	// From here on, any failure applies to the accepted recipients only:
 	// the others already have their own reply.
@@ -334,7 +352,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
 	if err != nil {
 		r, alive := s.result(err, "DATA")
 		done(r)
-		return alive
+		return alive, false
 	}
 	dw := &deadlineWriter{w: w, conn: s.raw, d: c.rc.DataTimeout.Duration}
 	if _, err := dw.Write(head); err == nil {
@@ -345,17 +363,17 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) bool {
 		// the connection makes the server discard the transaction.
 		r, _ := s.result(err, "sending the message")
 		done(r)
-		return false
+		return false, false
 	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
 		r, alive := s.result(err, "end of data")
 		done(r)
-		return alive
+		return alive, false
 	}
 	s.sent++
 	done(delivery.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
-	return true
+	return true, false
 }
 
 // quit ends the session politely.

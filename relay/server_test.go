@@ -1,0 +1,287 @@
+package relay
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"homepost/config"
+	"homepost/delivery"
+)
+
+// received is one message as the test smarthost got it.
+type received struct {
+	From  string
+	Rcpts []string
+	Data  []byte
+	UTF8  bool
+	Body  smtp.BodyType
+	User  string // authenticated user
+	TLS   bool
+}
+
+// backend is an in-process smarthost that records what it accepts and
+// fails on demand.
+type backend struct {
+	mu    sync.Mutex
+	msgs  []received
+	conns atomic.Int32
+	rsets atomic.Int32
+
+	// Behaviour, set before the test sends.
+	user, pass string            // when set, AUTH is required
+	rcptErr    map[string]error  // per recipient reply
+	mailErr    error             // reply to MAIL FROM
+	dataErr    error             // reply after the data
+	dropInData bool              // close the connection while reading data
+	perConn    int               // after this many messages, 421 on MAIL
+	authTries  atomic.Int32
+}
+
+type testSession struct {
+	be   *backend
+	conn *smtp.Conn
+	cur  received
+	user string
+	n    int
+}
+
+func (be *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &testSession{be: be, conn: c}, nil
+}
+
+func (s *testSession) AuthMechanisms() []string {
+	if s.be.user == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (s *testSession) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, user, pass string) error {
+		s.be.authTries.Add(1)
+		if user != s.be.user || pass != s.be.pass {
+			return smtp.ErrAuthFailed
+		}
+		s.user = user
+		return nil
+	}), nil
+}
+
+func (s *testSession) Mail(from string, opts *smtp.MailOptions) error {
+	if s.be.user != "" && s.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	if s.be.perConn > 0 && s.n >= s.be.perConn {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "too many messages, closing"}
+	}
+	if s.be.mailErr != nil {
+		return s.be.mailErr
+	}
+	_, tlsOn := s.conn.TLSConnectionState()
+	s.cur = received{From: from, UTF8: opts.UTF8, Body: opts.Body, User: s.user, TLS: tlsOn}
+	return nil
+}
+
+func (s *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if err := s.be.rcptErr[to]; err != nil {
+		return err
+	}
+	s.cur.Rcpts = append(s.cur.Rcpts, to)
+	return nil
+}
+
+func (s *testSession) Data(r io.Reader) error {
+	if s.be.dropInData {
+		buf := make([]byte, 10)
+		io.ReadFull(r, buf)
+		s.conn.Conn().Close()
+		return errors.New("dropped")
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if s.be.dataErr != nil {
+		return s.be.dataErr
+	}
+	s.cur.Data = b
+	s.n++
+	s.be.mu.Lock()
+	s.be.msgs = append(s.be.msgs, s.cur)
+	s.be.mu.Unlock()
+	return nil
+}
+
+func (s *testSession) Reset()        { s.be.rsets.Add(1); s.cur = received{} }
+func (s *testSession) Logout() error { return nil }
+
+func (be *backend) received() []received {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	return append([]received(nil), be.msgs...)
+}
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	be *backend
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.be.conns.Add(1)
+	}
+	return c, err
+}
+
+// testCA is a certificate authority made for one test and a server
+// certificate for 127.0.0.1 and localhost.
+type testCA struct {
+	caPEM  []byte
+	server tls.Certificate
+}
+
+func newTestCA(t testing.TB) *testCA {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "homepost test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{
+		caPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		server: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+	}
+}
+
+// file writes the CA certificate where ca_file can name it.
+func (ca *testCA) file(t testing.TB) string {
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(p, ca.caPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// serverMode says how the test smarthost speaks.
+type serverMode int
+
+const (
+	plainMode    serverMode = iota // no TLS at all
+	startTLSMode                   // STARTTLS offered
+	implicitMode                   // TLS from the first byte
+)
+
+// startServer runs a go-smtp server on a loopback port and returns its
+// address.
+func startServer(t testing.TB, be *backend, mode serverMode, ca *testCA) string {
+	t.Helper()
+	srv := smtp.NewServer(be)
+	srv.Domain = "smtp.test"
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = discardLogger{}
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != plainMode {
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{ca.server}}
+	}
+	var ln net.Listener = countingListener{l, be}
+	if mode == implicitMode {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}
+
+// testConfig is a configuration for user alice on host laptop.
+func testConfig(t testing.TB, url string) *config.Config {
+	home := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", home, "Alice Liddell", os.Getuid()))
+	cfg.Hostname = "laptop"
+	cfg.LocalDomains = []string{"localhost", "laptop"}
+	cfg.Relay.URL = url
+	return cfg
+}
+
+func newClient(t testing.TB, cfg *config.Config) *Client {
+	t.Helper()
+	c, err := New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+// outgoing makes a message to send.
+func outgoing(id, sender, msg string, rcpts ...string) *delivery.Outgoing {
+	return &delivery.Outgoing{
+		ID: id, Sender: sender, Rcpts: rcpts, Size: int64(len(msg)),
+		Open: func() io.Reader { return strings.NewReader(msg) },
+	}
+}
+
+// crlf is what a message with LF line endings looks like on the wire,
+// after the server has undone dot-stuffing.
+func crlf(s string) []byte {
+	return bytes.ReplaceAll([]byte(s), []byte("\n"), []byte("\r\n"))
+}

@@ -1,0 +1,133 @@
+package mailx
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+)
+
+// The charsets mail(1) converts to UTF-8 itself: UTF-8 and ASCII pass
+// through, and the single-byte Western charsets that most non-UTF-8 mail
+// uses are mapped by table. Other charsets are shown with their bytes
+// replaced, with a note, rather than pulling in a large conversion
+// library for a terminal reader.
+func init() {
+	message.CharsetReader = charsetReader
+}
+
+// cp1252 maps bytes 0x80-0x9F of windows-1252; the rest is Latin-1.
+var cp1252 = [32]rune{
+	'€', 0xFFFD, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0xFFFD, 'Ž', 0xFFFD,
+	0xFFFD, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0xFFFD, 'ž', 'Ÿ',
+}
+
+// latin9 holds the eight code points where ISO-8859-15 differs from
+// Latin-1.
+var latin9 = map[byte]rune{0xA4: '€', 0xA6: 'Š', 0xA8: 'š', 0xB4: 'Ž', 0xB8: 'ž', 0xBC: 'Œ', 0xBD: 'œ', 0xBE: 'Ÿ'}
+
+// convert decodes b from charset to UTF-8. ok is false for a charset it
+// does not know; the text then has its non-ASCII bytes replaced.
+func convert(charset string, b []byte) (string, bool) {
+	cs := strings.ToLower(strings.TrimSpace(charset))
+	switch cs {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968":
+		return strings.ToValidUTF8(string(b), "\uFFFD"), true
+	case "iso-8859-1", "iso8859-1", "latin1", "l1", "windows-1252", "cp1252", "iso-8859-15", "iso8859-15", "latin9":
+		var sb strings.Builder
+		sb.Grow(len(b))
+		for _, c := range b {
+			switch {
+			case c < 0x80:
+				sb.WriteByte(c)
+			case c < 0xA0 && (cs == "windows-1252" || cs == "cp1252"):
+				sb.WriteRune(cp1252[c-0x80])
+			case strings.Contains(cs, "15") || cs == "latin9":
+				if r, ok := latin9[c]; ok {
+					sb.WriteRune(r)
+				} else {
+					sb.WriteRune(rune(c))
+				}
+			default:
+				sb.WriteRune(rune(c))
+			}
+		}
+		return sb.String(), true
+	}
+	if utf8.Valid(b) {
+		return string(b), true
+	}
+	var sb strings.Builder
+	for _, c := range b {
+		if c < 0x80 {
+			sb.WriteByte(c)
+		} else {
+			sb.WriteRune(0xFFFD)
+		}
+	}
+	return sb.String(), false
+}
+
+// charsetReader is go-message's hook for decoding a charset.
+func charsetReader(charset string, r io.Reader) (io.Reader, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := convert(charset, b)
+	if !ok {
+		return strings.NewReader(s), fmt.Errorf("unknown charset %q", charset)
+	}
+	return strings.NewReader(s), nil
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := convert(charset, b)
+	return strings.NewReader(s), nil
+}}
+
+// decodeHeader decodes RFC 2047 encoded words and makes the value safe to
+// print: invalid UTF-8 and control characters are replaced.
+func decodeHeader(v string) string {
+	if strings.Contains(v, "=?") {
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
+	return printable(v)
+}
+
+// printable replaces control characters (a terminal escape in a Subject)
+// and invalid UTF-8.
+func printable(v string) string {
+	clean := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return v
+	}
+	var b bytes.Buffer
+	for _, r := range strings.ToValidUTF8(v, "\uFFFD") {
+		switch {
+		case r == '\t':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			b.WriteByte('?')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

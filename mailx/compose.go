@@ -1,0 +1,298 @@
+package mailx
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// composer reads the body of a message from a terminal, line by line,
+// and runs tilde escapes. It is used only when standard input is a
+// terminal (or with -~): from a pipe, every line is text.
+type composer struct {
+	*env
+	d    *draft
+	sess *session // set when composing from read mode: ~m and ~f quote
+}
+
+const tildeHelp = `-------------------- ~ ESCAPES ----------------------------
+~.            end the message and send it (so does a line with only ".")
+~~text        a line starting with ~text
+~b addrs      add Bcc recipients         ~c addrs   add Cc recipients
+~t addrs      add To recipients          ~s text    set the Subject
+~h            edit To, Subject, Cc, Bcc
+~r file       read a file into the message (also ~< file)
+~@ file       attach a file
+~d            read the dead.letter file
+~e, ~v        edit the message with $EDITOR / $VISUAL
+~p            print the message so far
+~m [msgs]     insert messages, quoted (read mode); ~M with all headers
+~f [msgs]     insert messages unquoted (read mode); ~F with all headers
+~w file       write the message text to a file
+~!cmd         run a shell command        ~|cmd      pipe the text through cmd
+~q            abort, keeping the text in dead.letter
+~x            abort without keeping the text
+------------------------------------------------------------
+`
+
+// run reads the body until EOF, "~." or "."; it returns false when the
+// message is aborted.
+func (c *composer) run() bool {
+	intr := 0
+	esc := c.set.get("escape")
+	if esc == "" {
+		esc = "~"
+	}
+	for {
+		c.out.Flush()
+		line, err := c.in.readLine()
+		if err == errInterrupt {
+			intr++
+			if intr >= 2 {
+				fmt.Fprintln(c.out)
+				c.saveDead(c.d)
+				return false
+			}
+			fmt.Fprintln(c.out, "\n(Interrupt -- one more to kill letter)")
+			continue
+		}
+		intr = 0
+		if err == io.EOF {
+			if c.in.tty {
+				fmt.Fprintln(c.out, "EOT")
+			}
+			return true
+		}
+		if err != nil {
+			c.warn("read message: %v", err)
+			c.saveDead(c.d)
+			return false
+		}
+		if line == "." && (c.in.tty || c.opts.tilde) {
+			if c.in.tty {
+				fmt.Fprintln(c.out, "EOT")
+			}
+			return true
+		}
+		if !strings.HasPrefix(line, esc) || len(line) < len(esc)+1 {
+			c.d.body.WriteString(line + "\n")
+			continue
+		}
+		done, keep := c.escape(line[len(esc)], strings.TrimSpace(line[len(esc)+1:]), line[len(esc):])
+		if done {
+			return keep
+		}
+	}
+}
+
+// escape runs one tilde escape; done ends the message, keep tells
+// whether to send it.
+func (c *composer) escape(cmd byte, arg, rest string) (done, keep bool) {
+	d := c.d
+	switch cmd {
+	case c.set.get("escape")[0]:
+		d.body.WriteString(rest + "\n")
+	case '.':
+		return true, true
+	case 'q':
+		c.saveDead(d)
+		return true, false
+	case 'x':
+		return true, false
+	case '?':
+		c.out.WriteString(tildeHelp)
+	case 's':
+		d.subject = arg
+	case 't':
+		d.to = addList(d.to, arg)
+	case 'c':
+		d.cc = addList(d.cc, arg)
+	case 'b':
+		d.bcc = addList(d.bcc, arg)
+	case 'h':
+		c.editHeaders()
+	case 'r', '<':
+		if strings.HasPrefix(arg, "!") {
+			c.pipeInto(arg[1:], nil)
+			break
+		}
+		c.readFile(c.expandFolder(arg))
+	case 'd':
+		c.readFile(c.expandPath("~/dead.letter"))
+	case '@', 'a':
+		for _, p := range strings.Fields(arg) {
+			p = c.expandPath(p)
+			if _, err := os.Stat(p); err != nil {
+				c.warn("%v", err)
+				continue
+			}
+			d.attach = append(d.attach, p)
+		}
+	case 'e', 'v':
+		c.edit(cmd == 'v')
+	case 'p':
+		c.printDraft()
+	case 'w':
+		if err := os.WriteFile(c.expandFolder(arg), d.body.Bytes(), 0o600); err != nil {
+			c.warn("%v", err)
+		}
+	case '!':
+		c.shell(arg)
+	case '|':
+		c.pipeInto(arg, d.body.Bytes())
+	case 'm', 'M', 'f', 'F':
+		if c.sess == nil {
+			fmt.Fprintln(c.out, "No messages to insert (not reading mail).")
+			break
+		}
+		c.sess.insertMessages(d, arg, cmd)
+	default:
+		fmt.Fprintln(c.out, "Unknown tilde escape. (~? for help)")
+	}
+	return false, false
+}
+
+func (c *composer) readFile(path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		c.warn("%v", err)
+		return
+	}
+	c.d.body.Write(data)
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		c.d.body.WriteByte('\n')
+	}
+	fmt.Fprintf(c.out, "\"%s\" %d/%d\n", path, countLines(data), len(data))
+}
+
+// prompt asks for a value, showing the old one.
+func (c *composer) prompt(name, old string) string {
+	fmt.Fprintf(c.out, "%s: ", name)
+	if old != "" {
+		fmt.Fprintf(c.out, "[%s] ", old)
+	}
+	c.out.Flush()
+	v, err := c.in.readLine()
+	if err != nil || v == "" {
+		return old
+	}
+	return v
+}
+
+func (c *composer) editHeaders() {
+	d := c.d
+	d.to = addList(nil, c.prompt("To", strings.Join(d.to, ", ")))
+	d.subject = c.prompt("Subject", d.subject)
+	d.cc = addList(nil, c.prompt("Cc", strings.Join(d.cc, ", ")))
+	d.bcc = addList(nil, c.prompt("Bcc", strings.Join(d.bcc, ", ")))
+	fmt.Fprintln(c.out, "(continue)")
+}
+
+func (c *composer) printDraft() {
+	d := c.d
+	fmt.Fprintln(c.out, "-------\nMessage contains:")
+	if len(d.to) > 0 {
+		fmt.Fprintf(c.out, "To: %s\n", strings.Join(d.to, ", "))
+	}
+	if d.subject != "" {
+		fmt.Fprintf(c.out, "Subject: %s\n", d.subject)
+	}
+	if len(d.cc) > 0 {
+		fmt.Fprintf(c.out, "Cc: %s\n", strings.Join(d.cc, ", "))
+	}
+	if len(d.bcc) > 0 {
+		fmt.Fprintf(c.out, "Bcc: %s\n", strings.Join(d.bcc, ", "))
+	}
+	for _, a := range d.attach {
+		fmt.Fprintf(c.out, "Attachment: %s\n", a)
+	}
+	fmt.Fprintln(c.out)
+	c.out.Write(d.body.Bytes())
+	fmt.Fprintln(c.out, "(continue)")
+}
+
+// edit runs the editor on the text so far.
+func (c *composer) edit(visual bool) {
+	editor := os.Getenv("EDITOR")
+	if visual {
+		if v := os.Getenv("VISUAL"); v != "" {
+			editor = v
+		} else if editor == "" {
+			editor = "vi"
+		}
+	}
+	if v := c.set.get(map[bool]string{true: "VISUAL", false: "EDITOR"}[visual]); v != "" {
+		editor = v
+	}
+	if editor == "" {
+		editor = "ed"
+	}
+	f, err := os.CreateTemp("", "homepost-mail-*.txt")
+	if err != nil {
+		c.warn("%v", err)
+		return
+	}
+	defer os.Remove(f.Name())
+	f.Write(c.d.body.Bytes())
+	f.Close()
+	if err := c.runShell(editor+` "$1"`, f.Name()); err != nil {
+		c.warn("%s: %v", editor, err)
+	}
+	data, err := os.ReadFile(f.Name())
+	if err != nil {
+		c.warn("%v", err)
+		return
+	}
+	c.d.body.Reset()
+	c.d.body.Write(data)
+	fmt.Fprintln(c.out, "(continue)")
+}
+
+func (c *composer) shell(cmd string) {
+	if err := c.runShell(cmd, ""); err != nil {
+		c.warn("%v", err)
+	}
+	fmt.Fprintln(c.out, "!")
+}
+
+// pipeInto replaces (in nil: appends) the text with a command's output.
+func (c *composer) pipeInto(cmdline string, in []byte) {
+	c.out.Flush()
+	cmd := exec.Command(shellPath(), "-c", cmdline)
+	if in != nil {
+		cmd.Stdin = bytes.NewReader(in)
+	}
+	cmd.Stderr = os.Stderr
+	outb, err := cmd.Output()
+	if err != nil {
+		c.warn("%s: %v", cmdline, err)
+		return
+	}
+	if in != nil {
+		c.d.body.Reset()
+	}
+	c.d.body.Write(outb)
+	fmt.Fprintln(c.out, "(continue)")
+}
+
+func shellPath() string {
+	if s := os.Getenv("SHELL"); s != "" {
+		return s
+	}
+	return "/bin/sh"
+}
+
+// runShell runs a command line with the terminal; arg is its $1.
+func (e *env) runShell(cmdline, arg string) error {
+	e.out.Flush()
+	args := []string{"-c", cmdline}
+	if arg != "" {
+		args = append(args, "sh", arg)
+	}
+	cmd := exec.Command(shellPath(), args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd.Run()
+}

@@ -1,0 +1,232 @@
+package mailx
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+)
+
+// draft is a message being composed.
+type draft struct {
+	to, cc, bcc []string
+	subject     string
+	from        string // -r: From and envelope sender
+	inReplyTo   string
+	references  string
+	attach      []string
+	body        bytes.Buffer
+}
+
+// sanitize makes a header value safe: line breaks become spaces, so that
+// a subject or address cannot start a header field of its own, and other
+// control characters are dropped.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\r' || r == '\n' || r == '\t':
+			b.WriteByte(' ')
+		case r < 0x20 || r == 0x7f:
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// addList appends the comma-separated addresses in arg, sanitised.
+func addList(list []string, arg string) []string {
+	for _, a := range splitAddrs(sanitize(arg)) {
+		if a = strings.TrimSpace(a); a != "" {
+			list = append(list, a)
+		}
+	}
+	return list
+}
+
+// splitAddrs splits an address list at commas outside quotes and angle
+// brackets.
+func splitAddrs(s string) []string {
+	var out []string
+	quoted, angle, start := false, false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case '<':
+			angle = !quoted
+		case '>':
+			angle = false
+		case ',':
+			if !quoted && !angle {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// formatAddrs renders addresses for a header field: a parsable mailbox
+// is re-encoded (RFC 2047 for a non-ASCII name); a bare local name such
+// as "root" is kept as typed.
+func formatAddrs(list []string) string {
+	parts := make([]string, 0, len(list))
+	for _, a := range list {
+		if addr, err := gomail.ParseAddress(a); err == nil && addr.Name != "" {
+			parts = append(parts, addr.String())
+		} else if err == nil {
+			parts = append(parts, addr.Address)
+		} else {
+			parts = append(parts, a)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// recipients are the envelope recipients: To, Cc and Bcc.
+func (d *draft) recipients() []string {
+	var out []string
+	out = append(out, d.to...)
+	out = append(out, d.cc...)
+	return append(out, d.bcc...)
+}
+
+// textHeader describes a text body: its charset and a transfer encoding
+// that survives any relay (quoted-printable for 8-bit text or lines over
+// 998 bytes).
+func textHeader(h *message.Header, body []byte) {
+	charset := "us-ascii"
+	enc := "7bit"
+	long := false
+	for _, l := range bytes.Split(body, []byte{'\n'}) {
+		if len(l) > 998 {
+			long = true
+			break
+		}
+	}
+	ascii := true
+	for _, c := range body {
+		if c >= 0x80 || c == 0 {
+			ascii = false
+			break
+		}
+	}
+	switch {
+	case !ascii && utf8.Valid(body):
+		charset, enc = "utf-8", "quoted-printable"
+	case !ascii:
+		// Not UTF-8 and of unknown charset: go-message writes only
+		// UTF-8 and ASCII, so the charset is left for the reader to
+		// guess.
+		charset, enc = "", "quoted-printable"
+	case long:
+		enc = "quoted-printable"
+	}
+	params := map[string]string{}
+	if charset != "" {
+		params["charset"] = charset
+	}
+	h.SetContentType("text/plain", params)
+	h.Set("Content-Transfer-Encoding", enc)
+}
+
+// build writes the message: the header (go-message encodes a non-ASCII
+// Subject per RFC 2047), then the body as text/plain or, with
+// attachments, a multipart/mixed of the text and one part per file.
+// There is never a Bcc field: Bcc recipients are envelope-only.
+func (d *draft) build(w io.Writer, now time.Time) error {
+	// go-message's Header.Set puts a new field first, so the fields
+	// are set in reverse of the order they are written in.
+	var h gomail.Header
+	h.Set("User-Agent", "homepost mail")
+	if d.references != "" {
+		h.Set("References", sanitize(d.references))
+	}
+	if d.inReplyTo != "" {
+		h.Set("In-Reply-To", sanitize(d.inReplyTo))
+	}
+	h.SetDate(now)
+	if d.subject != "" {
+		h.SetSubject(sanitize(d.subject))
+	}
+	if len(d.cc) > 0 {
+		h.Set("Cc", formatAddrs(d.cc))
+	}
+	if len(d.to) > 0 {
+		h.Set("To", formatAddrs(d.to))
+	}
+	if d.from != "" {
+		h.Set("From", formatAddrs([]string{sanitize(d.from)}))
+	}
+	body := d.body.Bytes()
+	if len(d.attach) == 0 {
+		textHeader(&h.Header, body)
+		mw, err := message.CreateWriter(w, h.Header)
+		if err != nil {
+			return err
+		}
+		if _, err := mw.Write(body); err != nil {
+			return err
+		}
+		return mw.Close()
+	}
+	h.SetContentType("multipart/mixed", nil)
+	mw, err := message.CreateWriter(w, h.Header)
+	if err != nil {
+		return err
+	}
+	var th message.Header
+	textHeader(&th, body)
+	pw, err := mw.CreatePart(th)
+	if err != nil {
+		return err
+	}
+	pw.Write(body)
+	pw.Close()
+	for _, path := range d.attach {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("attachment: %w", err)
+		}
+		var ah message.Header
+		ah.SetContentType(guessType(path, data), nil)
+		ah.SetContentDisposition("attachment", map[string]string{"filename": filepath.Base(path)})
+		ah.Set("Content-Transfer-Encoding", "base64")
+		aw, err := mw.CreatePart(ah)
+		if err != nil {
+			return err
+		}
+		aw.Write(data)
+		if err := aw.Close(); err != nil {
+			return err
+		}
+	}
+	return mw.Close()
+}
+
+// guessType names the media type of an attachment: by its extension,
+// else by sniffing its first bytes.
+func guessType(path string, data []byte) string {
+	if t := mime.TypeByExtension(filepath.Ext(path)); t != "" {
+		mt, _, err := mime.ParseMediaType(t)
+		if err == nil {
+			return mt
+		}
+	}
+	mt, _, _ := mime.ParseMediaType(http.DetectContentType(data))
+	if mt == "" {
+		return "application/octet-stream"
+	}
+	return mt
+}

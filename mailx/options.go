@@ -1,0 +1,191 @@
+package mailx
+
+import (
+	"fmt"
+	"strings"
+)
+
+// options are the command-line options of mail(1).
+type options struct {
+	subject    string
+	hasSubject bool
+	cc, bcc    []string
+	from       string // -r
+	attach     []string
+	user       string // -u, refused
+	noEmpty    bool   // -E
+	checkMail  bool   // -e
+	headers    bool   // -H
+	noHeaders  bool   // -N
+	noSysRC    bool   // -n
+	verbose    bool   // -v
+	file       bool   // -f
+	tilde      bool   // -~: tilde escapes even when not reading a terminal
+	extract    bool   // -t
+	help       bool
+	operands   []string
+}
+
+// UsageText is printed by --help; man/mail.1 documents the same options.
+const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-c addr] [-b addr] [-r from] addr...
+       mail [-eHiNn] [-f [file]]
+
+Send mode (addresses given): the message is read from standard input and
+queued in homepost's outbox. From a terminal, lines starting with ~ are
+tilde escapes (~? lists them) and a line holding only "." ends the message.
+  -s subject  the Subject (may be glued: -s"text")
+  -c addr     Cc recipients (comma-separated)
+  -b addr     Bcc recipients (not shown in the message)
+  -r from     the From address and envelope sender
+  -a file     attach file as a MIME part
+  -E          send nothing when the body is empty
+  -t          also take recipients from the To, Cc and Bcc of the message
+  -~          tilde escapes even when standard input is not a terminal
+  -v          report the queue id
+
+Read mode (no addresses): read the mail store (~/Maildir, or the mbox set
+by store = "mbox:/path"), or with -f another mailbox (default ~/mbox); a
+path ending in / or a directory with cur/, new/, tmp/ is a Maildir.
+  -e          exit 0 if there is mail, 1 otherwise; print nothing
+  -H          print the header summary and exit
+  -N          do not print the header summary at startup
+  -n          do not read the system start-up file /etc/mail.rc
+  -u user     refused: homepost serves one user
+  -i          ignored (interrupts are always handled)
+
+Type ? at the & prompt for the commands. See mail(1).
+`
+
+// needArg lists the options that take an argument.
+const needArg = "sbcrauqFTOS"
+
+// parseOptions parses POSIX getopt-style options: clustered flags (-nN),
+// arguments glued (-s"Subject") or separate, "--" ending options.
+func parseOptions(args []string) (*options, error) {
+	o := &options{}
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			i++
+			break
+		}
+		if a == "--help" || a == "-h" && len(args) == 1 {
+			o.help = true
+			return o, nil
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		for j := 1; j < len(a); j++ {
+			c := a[j]
+			if strings.IndexByte(needArg, c) >= 0 {
+				var val string
+				if j+1 < len(a) {
+					val = a[j+1:]
+				} else if i+1 < len(args) {
+					i++
+					val = args[i]
+				} else {
+					return nil, fmt.Errorf("option -%c requires an argument", c)
+				}
+				if err := o.setArg(c, val); err != nil {
+					return nil, err
+				}
+				break
+			}
+			switch c {
+			case 'E':
+				o.noEmpty = true
+			case 'e':
+				o.checkMail = true
+			case 'H':
+				o.headers = true
+			case 'N':
+				o.noHeaders = true
+			case 'n':
+				o.noSysRC = true
+			case 'v':
+				o.verbose = true
+			case 'f':
+				o.file = true
+			case '~':
+				o.tilde = true
+			case 't':
+				o.extract = true
+			case 'i', 'I', 'd', 'D':
+				// -i: ignore interrupts; -I, -d: BSD/s-nail debug and
+				// newsgroup flags. Accepted so that no caller breaks.
+			default:
+				return nil, fmt.Errorf("unknown option -%c", c)
+			}
+		}
+	}
+	o.operands = args[i:]
+	// Options may follow the addresses, as BSD mail allows
+	// (mail root -s hi): parse what remains after the first operand.
+	if !o.file && len(o.operands) > 0 {
+		var ops []string
+		rest := o.operands
+		for k := 0; k < len(rest); k++ {
+			if strings.HasPrefix(rest[k], "-") && len(rest[k]) > 1 && rest[k] != "--" {
+				sub, err := parseOptions(rest[k:])
+				if err != nil {
+					return nil, err
+				}
+				o.merge(sub)
+				ops = append(ops, sub.operands...)
+				break
+			}
+			ops = append(ops, rest[k])
+		}
+		o.operands = ops
+	}
+	return o, nil
+}
+
+func (o *options) setArg(c byte, val string) error {
+	switch c {
+	case 's':
+		o.subject, o.hasSubject = val, true
+	case 'c':
+		o.cc = append(o.cc, val)
+	case 'b':
+		o.bcc = append(o.bcc, val)
+	case 'r':
+		o.from = val
+	case 'a':
+		o.attach = append(o.attach, val)
+	case 'u':
+		o.user = val
+	case 'q', 'F', 'T', 'O', 'S':
+		return fmt.Errorf("option -%c is not supported", c)
+	}
+	return nil
+}
+
+// merge adds options found after the first address.
+func (o *options) merge(p *options) {
+	if p.hasSubject {
+		o.subject, o.hasSubject = p.subject, true
+	}
+	o.cc = append(o.cc, p.cc...)
+	o.bcc = append(o.bcc, p.bcc...)
+	o.attach = append(o.attach, p.attach...)
+	if p.from != "" {
+		o.from = p.from
+	}
+	if p.user != "" {
+		o.user = p.user
+	}
+	o.noEmpty = o.noEmpty || p.noEmpty
+	o.noHeaders = o.noHeaders || p.noHeaders
+	o.noSysRC = o.noSysRC || p.noSysRC
+	o.verbose = o.verbose || p.verbose
+	o.tilde = o.tilde || p.tilde
+	o.extract = o.extract || p.extract
+	o.checkMail = o.checkMail || p.checkMail
+	o.headers = o.headers || p.headers
+	o.file = o.file || p.file
+	o.help = o.help || p.help
+}

@@ -1,0 +1,211 @@
+package mailx
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// fate is what quit does with one message.
+type fate int
+
+const (
+	keep   fate = iota // stays in the mailbox
+	remove             // deleted, or saved from the system mailbox
+	toMbox             // appended to ~/mbox, then removed
+)
+
+// fateOf applies the mailx rules: deleted messages go; in the system
+// mailbox, saved ones go too (unless keepsave), mb-marked ones move to
+// ~/mbox, and read ones move there only when hold is unset. Everything
+// else — unread, preserved, and any message of another folder (-f) —
+// stays.
+func (s *session) fateOf(m *Msg) fate {
+	switch {
+	case m.has(fDeleted):
+		return remove
+	case !s.box.System:
+		return keep
+	case m.has(fMbox):
+		return toMbox
+	case m.has(fPreserved):
+		return keep
+	case m.has(fSaved) && !s.set.isSet("keepsave"):
+		return remove
+	case m.has(fTouched) && !s.set.isSet("hold"):
+		return toMbox
+	}
+	return keep
+}
+
+// cmdQuit applies the session's changes and ends it.
+func (s *session) cmdQuit(string) error {
+	s.quit = true
+	if err := s.apply(); err != nil {
+		s.warn("%v", err)
+		s.code = exTempFail
+	}
+	return nil
+}
+
+// apply writes the session's changes to the mailbox: messages bound
+// for ~/mbox are appended there first (a crash then leaves a copy in
+// both, never in neither), then the mailbox is updated.
+func (s *session) apply() error {
+	var moved, held int
+	var toMove []*Msg
+	for _, m := range s.box.Msgs {
+		switch s.fateOf(m) {
+		case toMbox:
+			toMove = append(toMove, m)
+		case keep:
+			held++
+		}
+	}
+	if len(toMove) > 0 {
+		mbox := s.mboxPath()
+		for _, m := range toMove {
+			raw, err := s.box.Raw(m)
+			if err != nil {
+				return err
+			}
+			header, body := splitMessage(raw)
+			sender, t := s.box.envelope(m, header)
+			if err := appendMbox(mbox, sender, t, header, body); err != nil {
+				return fmt.Errorf("%s: %w; the mailbox is left unchanged", mbox, err)
+			}
+			moved++
+		}
+	}
+	var err error
+	var arrived int
+	if s.box.Kind == "maildir" {
+		err = s.applyMaildir()
+	} else {
+		arrived, err = s.applyMbox()
+	}
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		fmt.Fprintf(s.out, "Saved %d %s in %s\n", moved, plural(moved, "message"), s.mboxPath())
+	}
+	if held > 0 || moved == 0 {
+		fmt.Fprintf(s.out, "Held %d %s in %s\n", held, plural(held, "message"), s.box.Path)
+	}
+	if arrived > 0 {
+		fmt.Fprintln(s.out, "New mail has arrived.")
+	}
+	return nil
+}
+
+// applyMaildir renames and removes files: a kept message goes to cur/
+// with its info flags updated (S when read, R when answered); a removed
+// one is unlinked. Both directories are fsynced afterwards.
+func (s *session) applyMaildir() error {
+	var errs []error
+	dirty := false
+	for _, m := range s.box.Msgs {
+		f := s.fateOf(m)
+		if f != keep {
+			if err := os.Remove(m.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			dirty = true
+			continue
+		}
+		info := m.Info
+		if m.has(fRead) || m.has(fSeen) {
+			info = addFlag(info, 'S')
+		} else {
+			info = dropFlag(info, 'S')
+		}
+		if m.has(fReplied) {
+			info = addFlag(info, 'R')
+		}
+		dst := filepath.Join(s.box.Path, "cur", m.Name+":2,"+info)
+		if dst == m.Path {
+			continue
+		}
+		if err := os.Rename(m.Path, dst); err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		m.Path, m.Info = dst, info
+		dirty = true
+	}
+	if dirty {
+		for _, sub := range []string{"cur", "new"} {
+			if err := syncDir(filepath.Join(s.box.Path, sub)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// addFlag adds a Maildir info flag, keeping the flags in ASCII order as
+// the Maildir spec asks.
+func addFlag(info string, f byte) string {
+	if strings.IndexByte(info, f) >= 0 {
+		return info
+	}
+	b := []byte(info + string(f))
+	for i := len(b) - 1; i > 0 && b[i] < b[i-1]; i-- {
+		b[i], b[i-1] = b[i-1], b[i]
+	}
+	return string(b)
+}
+
+func dropFlag(info string, f byte) string {
+	return strings.ReplaceAll(info, string(f), "")
+}
+
+// cmdFolder switches to another mailbox after applying this one's
+// changes, or describes the current one.
+func (s *session) cmdFolder(arg string) error {
+	if arg == "" {
+		s.banner()
+		return nil
+	}
+	path := s.expandFolder(arg)
+	kind := "mbox"
+	if isMaildir(path) {
+		kind = "maildir"
+	}
+	sysKind, sysPath := s.cfg.StoreKind()
+	system := kind == sysKind && filepath.Clean(path) == filepath.Clean(sysPath)
+	box, err := openBox(kind, path, system)
+	if err != nil {
+		return err
+	}
+	if err := s.apply(); err != nil {
+		box.Close()
+		return err
+	}
+	s.box.Close()
+	s.box = box
+	s.started = false
+	s.setDot()
+	s.banner()
+	if len(box.Msgs) > 0 {
+		s.headers(s.dot)
+	}
+	return nil
+}
+
+// cmdFolders lists the folder directory.
+func (s *session) cmdFolders(string) error {
+	entries, err := os.ReadDir(s.folderDir())
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fmt.Fprintln(s.out, e.Name())
+	}
+	return nil
+}

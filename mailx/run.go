@@ -1,0 +1,128 @@
+package mailx
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"homepost/config"
+	"homepost/outbox"
+	"homepost/submit"
+)
+
+// Exit codes from sysexits(3).
+const (
+	exOK       = 0
+	exUsage    = 64
+	exDataErr  = 65
+	exNoInput  = 66
+	exCantCrt  = 73
+	exIOErr    = 74
+	exTempFail = 75
+)
+
+// env is what both modes share: configuration, settings and the
+// standard streams.
+type env struct {
+	cfg  *config.Config
+	set  *settings
+	in   *input
+	out  *bufio.Writer
+	errw io.Writer
+	opts *options
+}
+
+// Main runs mail(1) with the arguments after the program name. load
+// returns the configuration, or an exit code after printing why not.
+func Main(args []string, load func() (*config.Config, int)) int {
+	o, err := parseOptions(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "homepost: mail: %v\n%s", err, UsageText)
+		return exUsage
+	}
+	if o.help {
+		fmt.Print(UsageText)
+		return exOK
+	}
+	if o.user != "" {
+		fmt.Fprintf(os.Stderr, "homepost: mail: -u %s: reading another user's mailbox is not supported (homepost serves one user; use -f FILE)\n", o.user)
+		return exUsage
+	}
+	send := !o.file && (len(o.operands) > 0 || o.extract)
+	if !send && (o.hasSubject || len(o.cc) > 0 || len(o.bcc) > 0 || len(o.attach) > 0 || o.noEmpty) {
+		fmt.Fprintf(os.Stderr, "homepost: mail: no recipients given: -s, -c, -b, -a and -E need addresses\n")
+		return exUsage
+	}
+	if o.file && len(o.operands) > 1 {
+		fmt.Fprintf(os.Stderr, "homepost: mail: -f takes one mailbox\n")
+		return exUsage
+	}
+	cfg, code := load()
+	if cfg == nil {
+		return code
+	}
+	e := &env{
+		cfg:  cfg,
+		set:  newSettings(),
+		in:   newInput(os.Stdin),
+		out:  bufio.NewWriterSize(os.Stdout, 64<<10),
+		errw: os.Stderr,
+		opts: o,
+	}
+	defer e.in.close()
+	defer e.out.Flush()
+	mode := byte('r')
+	if send {
+		mode = 's'
+	}
+	e.loadRC(mode)
+	if send {
+		return e.sendMode()
+	}
+	return e.readMode()
+}
+
+// loadRC reads /etc/mail.rc (unless -n) and $MAILRC or ~/.mailrc.
+// Problems in the user's file are reported with file:line; the system
+// file may hold commands of another mailx and is read leniently.
+func (e *env) loadRC(mode byte) {
+	if !e.opts.noSysRC {
+		e.set.loadFile("/etc/mail.rc", mode, false)
+	}
+	path := os.Getenv("MAILRC")
+	if path == "" {
+		path = filepath.Join(e.cfg.Home, ".mailrc")
+	}
+	for _, err := range e.set.loadFile(path, mode, true) {
+		fmt.Fprintf(e.errw, "homepost: mail: %v\n", err)
+	}
+}
+
+// warn prints "homepost: mail: MSG" on stderr.
+func (e *env) warn(format string, a ...any) {
+	e.out.Flush()
+	fmt.Fprintf(e.errw, "homepost: mail: "+format+"\n", a...)
+}
+
+// exitCode maps a submission error to sysexits.
+func exitCode(err error) int {
+	var te *outbox.TempError
+	var de *submit.DataError
+	var ue *submit.UsageError
+	switch {
+	case err == nil:
+		return exOK
+	case errors.As(err, &te):
+		return exTempFail
+	case errors.As(err, &de):
+		return exDataErr
+	case errors.As(err, &ue):
+		return exUsage
+	case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
+		return exCantCrt
+	}
+	return exTempFail
+}

@@ -1,0 +1,105 @@
+package mailx
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"homepost/maildir"
+)
+
+func (s *session) cmdSave(arg string) error { return s.saveCmd(arg, true, true) }
+func (s *session) cmdCopy(arg string) error { return s.saveCmd(arg, true, false) }
+func (s *session) cmdWrite(arg string) error {
+	return s.saveCmd(arg, false, true)
+}
+
+// saveCmd appends messages to a file: with header as mbox messages (s,
+// c) — or into a Maildir when the name is one — or, for w, only their
+// bodies as plain text. s and w mark the messages saved ('*'), so that
+// quit removes them from the system mailbox unless keepsave is set.
+func (s *session) saveCmd(arg string, withHeader, mark bool) error {
+	list, file := s.splitListArg(arg, "file")
+	if file == "" {
+		return errors.New("No file specified.")
+	}
+	idx, err := s.sel().resolve(list, undeletedOnly)
+	if err != nil {
+		return err
+	}
+	path := s.expandFolder(file)
+	_, statErr := os.Stat(path)
+	isNew := errors.Is(statErr, os.ErrNotExist)
+	var lines, size int
+	for _, i := range idx {
+		m := s.box.Msgs[i]
+		raw, err := s.box.Raw(m)
+		if err != nil {
+			return err
+		}
+		header, body := splitMessage(raw)
+		switch {
+		case !withHeader:
+			err = appendFile(path, body)
+			lines += countLines(body)
+			size += len(body)
+		case isMaildir(path):
+			err = deliverCopy(path, raw)
+			lines += countLines(raw)
+			size += len(raw)
+		default:
+			sender, t := s.box.envelope(m, header)
+			err = maildir.Mbox(path).Append(sender, t, header, bytes.NewReader(body))
+			lines += countLines(raw)
+			size += len(raw)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		if mark {
+			m.flags |= fSaved
+		}
+		m.flags |= fTouched
+		s.dot = i
+	}
+	state := "[Appended]"
+	if isNew {
+		state = "[New file]"
+	}
+	fmt.Fprintf(s.out, "\"%s\" %s %d/%d\n", file, state, lines, size)
+	return nil
+}
+
+func appendFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+var copySeq int
+
+// deliverCopy stores a message in a Maildir durably.
+func deliverCopy(dir string, raw []byte) error {
+	copySeq++
+	host, _ := os.Hostname()
+	name := strconv.FormatInt(time.Now().Unix(), 10) + ".M" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10) +
+		"P" + strconv.Itoa(os.Getpid()) + "Q" + strconv.Itoa(copySeq) + "." + host
+	d := maildir.Dir(dir)
+	if err := d.Deliver(name, raw, bytes.NewReader(nil)); err != nil {
+		return err
+	}
+	return d.Sync()
+}

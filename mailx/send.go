@@ -1,0 +1,229 @@
+package mailx
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"homepost/maildir"
+	"homepost/submit"
+)
+
+// sendMode composes a message from the command line and standard input
+// and queues it.
+func (e *env) sendMode() int {
+	o := e.opts
+	d := &draft{subject: o.subject, from: o.from, attach: o.attach}
+	for _, a := range o.operands {
+		d.to = addList(d.to, a)
+	}
+	for _, a := range o.cc {
+		d.cc = addList(d.cc, a)
+	}
+	for _, a := range o.bcc {
+		d.bcc = addList(d.bcc, a)
+	}
+	for _, p := range d.attach {
+		if _, err := os.Stat(p); err != nil {
+			e.warn("attachment: %v", err)
+			return exNoInput
+		}
+	}
+	interactive := e.in.tty || o.tilde
+	if e.in.tty && !o.hasSubject && (e.set.isSet("asksub") || e.set.isSet("ask")) {
+		e.out.WriteString("Subject: ")
+		e.out.Flush()
+		s, err := e.in.readLine()
+		if err == errInterrupt {
+			return exOK
+		}
+		d.subject = s
+	}
+	if interactive {
+		c := &composer{env: e, d: d}
+		if !c.run() {
+			return exOK
+		}
+	} else {
+		if _, err := io.Copy(&d.body, e.in.br); err != nil {
+			e.warn("read message: %v", err)
+			return exIOErr
+		}
+	}
+	if o.noEmpty && d.body.Len() == 0 && len(d.attach) == 0 {
+		return exOK
+	}
+	if e.in.tty && d.body.Len() == 0 {
+		fmt.Fprintln(e.out, "Null message body; hope that's ok")
+	}
+	return e.sendDraft(d)
+}
+
+// sendDraft expands aliases, builds the message and queues it through
+// homepost's outbox (or the program named by the sendmail variable),
+// keeping a copy in the record file when one is set.
+func (e *env) sendDraft(d *draft) int {
+	d.to = e.set.expandAliases(d.to)
+	d.cc = e.set.expandAliases(d.cc)
+	d.bcc = e.set.expandAliases(d.bcc)
+	if len(d.recipients()) == 0 && !e.opts.extract {
+		e.warn("no recipients specified")
+		e.saveDead(d)
+		return exUsage
+	}
+	var msg bytes.Buffer
+	now := time.Now()
+	if err := d.build(&msg, now); err != nil {
+		e.warn("%v", err)
+		e.saveDead(d)
+		return exDataErr
+	}
+	raw := bytes.ReplaceAll(msg.Bytes(), []byte("\r\n"), []byte("\n"))
+	if prog := e.set.get("sendmail"); prog != "" {
+		if code := e.runSendmail(prog, d, raw); code != exOK {
+			e.saveDead(d)
+			return code
+		}
+	} else {
+		res, err := submit.Submit(e.cfg, submit.Options{
+			Recipients: d.recipients(),
+			Extract:    e.opts.extract,
+			IgnoreDots: true,
+			Sender:     addrOf(sanitize(d.from)),
+		}, bytes.NewReader(raw))
+		if err != nil {
+			e.warn("%v", err)
+			e.saveDead(d)
+			return exitCode(err)
+		}
+		if e.opts.verbose || e.set.isSet("verbose") {
+			fmt.Fprintf(e.out, "queued as %s for %s\n", res.ID, strings.Join(res.Recipients, ", "))
+		}
+	}
+	if rec := e.set.get("record"); rec != "" {
+		path := e.expandFolder(rec)
+		sender := addrOf(d.from)
+		if sender == "" {
+			sender = e.cfg.User + "@" + e.cfg.Hostname
+		}
+		header, body := splitMessage(raw)
+		if err := maildir.Mbox(path).Append(sender, now, header, bytes.NewReader(body)); err != nil {
+			e.warn("record: %v", err)
+		}
+	}
+	return exOK
+}
+
+// runSendmail hands the message to another program, as mailx does when
+// the sendmail variable is set.
+func (e *env) runSendmail(prog string, d *draft, raw []byte) int {
+	args := []string{"-i"}
+	if d.from != "" {
+		args = append(args, "-f", addrOf(sanitize(d.from)))
+	}
+	if e.opts.extract {
+		args = append(args, "-t")
+	}
+	args = append(args, "--")
+	args = append(args, d.recipients()...)
+	cmd := exec.Command(prog, args...)
+	cmd.Stdin = bytes.NewReader(raw)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	e.out.Flush()
+	if err := cmd.Run(); err != nil {
+		e.warn("%s: %v", prog, err)
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
+			return ee.ExitCode()
+		}
+		return exTempFail
+	}
+	return exOK
+}
+
+// saveDead keeps the text of a message that was not sent in
+// ~/dead.letter (or $DEAD), unless nosave is set.
+func (e *env) saveDead(d *draft) {
+	if e.set.isSet("nosave") || d.body.Len() == 0 {
+		return
+	}
+	path := os.Getenv("DEAD")
+	if v := e.set.get("DEAD"); v != "" {
+		path = v
+	}
+	if path == "" {
+		path = filepath.Join(e.cfg.Home, "dead.letter")
+	}
+	path = e.expandPath(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		e.warn("%v", err)
+		return
+	}
+	defer f.Close()
+	f.Write(d.body.Bytes())
+	fmt.Fprintf(e.out, "\"%s\" %d/%d\n", path, countLines(d.body.Bytes()), d.body.Len())
+}
+
+// expandPath expands a leading ~ or ~/.
+func (e *env) expandPath(p string) string {
+	if p == "~" {
+		return e.cfg.Home
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(e.cfg.Home, p[2:])
+	}
+	return p
+}
+
+// expandFolder resolves a file name as mailx does: "+name" is in the
+// folder directory, "&" is ~/mbox, "%" is the user's store, "~/" is home,
+// and a relative name is relative to the current directory.
+func (e *env) expandFolder(name string) string {
+	switch {
+	case name == "&":
+		return e.mboxPath()
+	case name == "%":
+		_, p := e.cfg.StoreKind()
+		return p
+	case strings.HasPrefix(name, "+"):
+		return filepath.Join(e.folderDir(), name[1:]) + trailing(name)
+	}
+	return e.expandPath(name)
+}
+
+func trailing(p string) string {
+	if strings.HasSuffix(p, "/") && len(p) > 1 {
+		return "/"
+	}
+	return ""
+}
+
+// folderDir is the folder variable: relative to home, default ~/mail.
+func (e *env) folderDir() string {
+	f := e.set.get("folder")
+	if f == "" {
+		f = "mail"
+	}
+	f = e.expandPath(f)
+	if !filepath.IsAbs(f) {
+		f = filepath.Join(e.cfg.Home, f)
+	}
+	return f
+}
+
+// mboxPath is where read messages go on quit without hold: $MBOX, the
+// MBOX variable, else ~/mbox.
+func (e *env) mboxPath() string {
+	if v := e.set.get("MBOX"); v != "" {
+		return e.expandPath(v)
+	}
+	if v := os.Getenv("MBOX"); v != "" {
+		return v
+	}
+	return filepath.Join(e.cfg.Home, "mbox")
+}

@@ -1,0 +1,292 @@
+package mailx
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// session is read mode: an open mailbox and the command loop.
+type session struct {
+	*env
+	box     *Box
+	dot     int  // index of the current message, -1 when none
+	started bool // a message was shown or a command moved dot
+	top     int  // first message of the last header screen
+	quit    bool
+	// currentLine is the command line being run, for commands that
+	// share a handler and need the name typed.
+	currentLine string
+	code    int
+}
+
+func (s *session) sel() selector { return selector{msgs: s.box.Msgs, dot: s.dot} }
+
+// mailboxTarget is the mailbox read mode opens: -f FILE, bare -f
+// (~/mbox), or the configured store.
+func (e *env) mailboxTarget() (kind, path string, system bool) {
+	if e.opts.file {
+		p := e.mboxPath()
+		if len(e.opts.operands) > 0 {
+			p = e.expandFolder(e.opts.operands[0])
+		}
+		if isMaildir(p) {
+			return "maildir", p, false
+		}
+		return "mbox", p, false
+	}
+	kind, path = e.cfg.StoreKind()
+	return kind, path, true
+}
+
+// readMode opens the mailbox, shows the summary and runs commands.
+func (e *env) readMode() int {
+	kind, path, system := e.mailboxTarget()
+	if e.opts.checkMail {
+		if hasMail(kind, path) {
+			return 0
+		}
+		return 1
+	}
+	box, err := openBox(kind, path, system)
+	if err != nil {
+		e.warn("%v", err)
+		if errors.Is(err, os.ErrNotExist) {
+			return exNoInput
+		}
+		return exIOErr
+	}
+	defer box.Close()
+	s := &session{env: e, box: box, dot: -1}
+	s.setDot()
+	if e.opts.headers {
+		for _, m := range box.Msgs {
+			s.out.WriteString(headerLine(m, false, s.width()))
+			s.out.WriteByte('\n')
+		}
+		return exOK
+	}
+	if len(box.Msgs) == 0 && system {
+		fmt.Fprintf(s.out, "No mail for %s\n", e.cfg.User)
+		return 1
+	}
+	if s.in.tty {
+		fmt.Fprintf(s.out, "homepost mail.  Type ? for help.\n")
+	}
+	s.banner()
+	if !e.opts.noHeaders && !e.set.isSet("noheader") {
+		s.headers(s.dot)
+	}
+	s.loop()
+	return s.code
+}
+
+// hasMail answers -e without listing the mailbox.
+func hasMail(kind, path string) bool {
+	if kind == "maildir" {
+		for _, sub := range []string{"new", "cur"} {
+			f, err := os.Open(path + "/" + sub)
+			if err != nil {
+				continue
+			}
+			names, _ := f.Readdirnames(16)
+			f.Close()
+			for _, n := range names {
+				if !strings.HasPrefix(n, ".") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	st, err := os.Stat(path)
+	return err == nil && st.Size() > 0
+}
+
+// setDot makes the first new message current, else the first unread,
+// else the first.
+func (s *session) setDot() {
+	s.dot = -1
+	for i, m := range s.box.Msgs {
+		if m.has(fNew) && !m.has(fDeleted) {
+			s.dot = i
+			return
+		}
+	}
+	for i, m := range s.box.Msgs {
+		if m.unread() && !m.has(fDeleted) {
+			s.dot = i
+			return
+		}
+	}
+	if len(s.box.Msgs) > 0 {
+		s.dot = 0
+	}
+}
+
+// banner prints `"PATH": 3 messages 2 new 1 unread`.
+func (s *session) banner() {
+	n, nw, unread, del := 0, 0, 0, 0
+	for _, m := range s.box.Msgs {
+		n++
+		switch {
+		case m.has(fDeleted):
+			del++
+		case m.has(fNew) && !m.has(fRead):
+			nw++
+		case m.unread():
+			unread++
+		}
+	}
+	fmt.Fprintf(s.out, "%q: %d %s", s.box.Path, n, plural(n, "message"))
+	if nw > 0 {
+		fmt.Fprintf(s.out, " %d new", nw)
+	}
+	if unread > 0 {
+		fmt.Fprintf(s.out, " %d unread", unread)
+	}
+	if del > 0 {
+		fmt.Fprintf(s.out, " %d deleted", del)
+	}
+	fmt.Fprintln(s.out)
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}
+
+func (s *session) width() int {
+	if v, err := strconv.Atoi(s.set.get("COLUMNS")); err == nil && v > 20 {
+		return v
+	}
+	w, _ := termSize()
+	return w
+}
+
+// screen is the number of header lines in a screenful.
+func (s *session) screen() int {
+	if v, err := strconv.Atoi(s.set.get("screen")); err == nil && v > 0 {
+		return v
+	}
+	if !s.in.tty {
+		return 20
+	}
+	_, h := termSize()
+	return max(h-4, 5)
+}
+
+// headers prints the screenful of the summary that holds message i.
+func (s *session) headers(i int) {
+	size := s.screen()
+	if i < 0 {
+		i = 0
+	}
+	s.top = (i / size) * size
+	s.printPage()
+}
+
+func (s *session) printPage() {
+	size := s.screen()
+	n := len(s.box.Msgs)
+	if n == 0 {
+		fmt.Fprintln(s.out, "No applicable messages")
+		return
+	}
+	if s.top >= n {
+		s.top = max(0, n-size)
+	}
+	shown := 0
+	for i := s.top; i < n && shown < size; i++ {
+		m := s.box.Msgs[i]
+		if m.has(fDeleted) {
+			continue
+		}
+		s.out.WriteString(headerLine(m, i == s.dot, s.width()))
+		s.out.WriteByte('\n')
+		shown++
+	}
+	if shown == 0 {
+		fmt.Fprintln(s.out, "No more mail.")
+	}
+}
+
+// loop reads and runs commands until quit, exit or end of input.
+func (s *session) loop() {
+	prompt := "& "
+	if v, ok := s.set.vars["prompt"]; ok {
+		prompt = v
+	}
+	for !s.quit {
+		if s.in.tty {
+			s.out.WriteString(prompt)
+		}
+		s.out.Flush()
+		line, err := s.in.readLine()
+		if err == errInterrupt {
+			fmt.Fprintln(s.out, "\nInterrupt")
+			continue
+		}
+		if err == io.EOF {
+			if s.in.tty && s.set.isSet("ignoreeof") {
+				fmt.Fprintln(s.out, `Use "quit" to quit.`)
+				continue
+			}
+			s.cmdQuit("")
+			break
+		}
+		if err != nil {
+			s.warn("%v", err)
+			s.cmdQuit("")
+			break
+		}
+		s.execute(line)
+	}
+	s.out.Flush()
+}
+
+// execute runs one command line.
+func (s *session) execute(line string) {
+	line = strings.TrimLeft(line, " \t")
+	if strings.HasPrefix(line, "#") {
+		return
+	}
+	s.currentLine = line
+	name, arg := splitCommand(line)
+	c := lookupCommand(name)
+	if c == nil {
+		fmt.Fprintf(s.out, "Unknown command: \"%s\"\n", name)
+		return
+	}
+	if err := c.fn(s, strings.TrimSpace(arg)); err != nil {
+		s.out.Flush()
+		fmt.Fprintln(s.out, err)
+	}
+}
+
+// splitCommand splits the command word from its arguments: a word of
+// letters, or one of the punctuation commands (! | = ? # + -). A line
+// that starts with a digit is a message list for "next" (print).
+func splitCommand(line string) (string, string) {
+	if line == "" {
+		return "", ""
+	}
+	switch line[0] {
+	case '!', '|', '=', '?', '#':
+		return line[:1], line[1:]
+	case '+', '-':
+		if len(line) == 1 {
+			return line, ""
+		}
+	}
+	i := 0
+	for i < len(line) && (line[i] >= 'a' && line[i] <= 'z' || line[i] >= 'A' && line[i] <= 'Z') {
+		i++
+	}
+	return line[:i], line[i:]
+}

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -290,10 +291,10 @@ func open(f *os.File, path string) (*Message, error) {
 		return nil, err
 	}
 	m := &Message{Path: path, ID: ID(filepath.Base(path)), Env: env, Size: size, f: f, dataOff: hlen, end: st.Size()}
-	jstart := hlen + size
-	if jstart > m.end {
+	if size > m.end-hlen {
 		return nil, fmt.Errorf("truncated: size says %d bytes, file has %d", size, m.end-hlen)
 	}
+	jstart := hlen + size
 	m.valid = jstart
 	if jstart < m.end {
 		if _, err := f.Seek(jstart, io.SeekStart); err != nil {
@@ -309,15 +310,15 @@ func open(f *os.File, path string) (*Message, error) {
 
 // Parse reads a queue file from memory; it exists for tests and fuzzing.
 func Parse(data []byte) (*Envelope, []byte, error) {
-	br := bufio.NewReader(strings.NewReader(string(data)))
+	br := bufio.NewReader(bytes.NewReader(data))
 	env, size, hlen, err := readEnvelope(br)
 	if err != nil {
 		return nil, nil, err
 	}
-	if hlen+size > int64(len(data)) {
+	if size > int64(len(data))-hlen {
 		return nil, nil, errors.New("truncated")
 	}
-	br = bufio.NewReader(strings.NewReader(string(data[hlen+size:])))
+	br = bufio.NewReader(bytes.NewReader(data[hlen+size:]))
 	_, err = readJournal(br, env)
 	return env, data[hlen : hlen+size], err
 }

@@ -1,0 +1,240 @@
+// Package bsmtp speaks SMTP on standard input and output, as sendmail -bs
+// does: PHP mailers and some MUAs start "sendmail -bs" and talk SMTP to
+// it instead of passing arguments. What it accepts is queued in the
+// outbox like any other message, through submit.
+//
+// The dialogue is go-smtp's server over a net.Conn made of the two
+// streams. There is no TLS and no AUTH: the peer is a local process
+// already running as the user. Lines may end in CRLF or a bare LF (a
+// person typing, a careless script); bare LFs are read as CRLF.
+package bsmtp
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"homepost/config"
+	"homepost/outbox"
+	"homepost/submit"
+)
+
+// Serve runs one SMTP session on in and out until the client says QUIT
+// or in ends. It returns an error only when the streams fail; rejected
+// commands and messages are answered within the dialogue.
+func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
+	conn := newPipeConn(in, out)
+	srv := smtp.NewServer(&backend{cfg: cfg})
+	srv.Domain = cfg.Hostname
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = nopLogger{}
+	l := &oneListener{conn: conn}
+	err := srv.Serve(l)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	if werr := conn.writeErr(); werr != nil && err == nil {
+		err = fmt.Errorf("write SMTP reply: %w", werr)
+	}
+	return err
+}
+
+type backend struct{ cfg *config.Config }
+
+func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &session{cfg: b.cfg}, nil
+}
+
+// session is one SMTP session; each transaction queues one message.
+type session struct {
+	cfg   *config.Config
+	from  string
+	rcpts []string
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if from != "" {
+		if _, err := submit.ParseAddr(from); err != nil {
+			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + err.Error()}
+		}
+	}
+	s.from = from
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if _, err := submit.ParseAddr(to); err != nil {
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + err.Error()}
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// Data queues the message. The reply names the queue ID, as Postfix's
+// "250 2.0.0 Ok: queued as ID" (go-smtp sends a 250 "error" as is).
+func (s *session) Data(r io.Reader) error {
+	sender := s.from
+	if sender == "" {
+		sender = "<>"
+	}
+	res, err := submit.Submit(s.cfg, submit.Options{Sender: sender, Recipients: s.rcpts, IgnoreDots: true}, r)
+	if err != nil {
+		var te *outbox.TempError
+		var de *submit.DataError
+		switch {
+		case errors.As(err, &de):
+			return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message refused: " + oneLine(err.Error())}
+		case errors.As(err, &te):
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message now: " + oneLine(err.Error())}
+		default:
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message: " + oneLine(err.Error())}
+		}
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + res.ID}
+}
+
+func (s *session) Reset() {
+	s.from, s.rcpts = "", nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func oneLine(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c == '\r' || c == '\n' {
+			b[i] = ' '
+		}
+	}
+	return string(b)
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+func (nopLogger) Println(...any)        {}
+
+// oneListener hands out one connection, then waits until it is closed
+// and reports the listener closed, which ends Server.Serve.
+type oneListener struct {
+	conn *pipeConn
+	used bool
+}
+
+func (l *oneListener) Accept() (net.Conn, error) {
+	if !l.used {
+		l.used = true
+		return l.conn, nil
+	}
+	<-l.conn.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneListener) Close() error   { return nil }
+func (l *oneListener) Addr() net.Addr { return pipeAddr{} }
+
+// pipeConn is a net.Conn made of a reader and a writer.
+type pipeConn struct {
+	r    io.Reader
+	w    *bufio.Writer
+	mu   sync.Mutex
+	werr error
+	once sync.Once
+	done chan struct{}
+}
+
+func newPipeConn(in io.Reader, out io.Writer) *pipeConn {
+	return &pipeConn{r: &crlfReader{r: bufio.NewReader(in)}, w: bufio.NewWriter(out), done: make(chan struct{})}
+}
+
+func (c *pipeConn) Read(p []byte) (int, error) {
+	select {
+	case <-c.done:
+		return 0, net.ErrClosed
+	default:
+	}
+	return c.r.Read(p)
+}
+
+// Write sends a reply at once: the client waits for it.
+func (c *pipeConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	n, err := c.w.Write(p)
+	if err == nil {
+		err = c.w.Flush()
+	}
+	c.werr = err
+	return n, err
+}
+
+func (c *pipeConn) writeErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.werr
+}
+
+func (c *pipeConn) Close() error {
+	c.once.Do(func() { close(c.done) })
+	return nil
+}
+
+func (c *pipeConn) LocalAddr() net.Addr              { return pipeAddr{} }
+func (c *pipeConn) RemoteAddr() net.Addr             { return pipeAddr{} }
+func (c *pipeConn) SetDeadline(time.Time) error      { return nil }
+func (c *pipeConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *pipeConn) SetWriteDeadline(time.Time) error { return nil }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "stdio" }
+
+// crlfReader turns a bare LF into CRLF, since go-smtp's data reader
+// recognises only CRLF line ends (and so the final ".").
+type crlfReader struct {
+	r      *bufio.Reader
+	prevCR bool
+	lf     bool // an LF is owed after an inserted CR
+}
+
+func (c *crlfReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if c.lf {
+			p[n] = '\n'
+			n++
+			c.lf, c.prevCR = false, false
+			continue
+		}
+		if n > 0 && c.r.Buffered() == 0 {
+			break // do not block with data in hand
+		}
+		b, err := c.r.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		if b == '\n' && !c.prevCR {
+			p[n] = '\r'
+			n++
+			c.lf = true
+			continue
+		}
+		p[n] = b
+		n++
+		c.prevCR = b == '\r'
+	}
+	return n, nil
+}

@@ -32,13 +32,16 @@ type Target struct {
 
 // Spec returns the target in aliases(5) syntax, the form kept in the
 // queue journal: "\user" for the store, "/path", "/path/", "|command",
-// or the address.
+// or the address. A Fail target is "!" and its result's text ("!5.4.6
+// mail forwarding loop for x"), which no address starts with.
 func (t Target) Spec() string {
 	switch t.Kind {
 	case Store:
 		return `\` + t.Value
 	case Command:
 		return "|" + t.Value
+	case Fail:
+		return "!" + t.Result.Text()
 	}
 	return t.Value
 }
@@ -48,6 +51,17 @@ func (t Target) Spec() string {
 func ParseSpec(spec, via string) Target {
 	t := Target{Via: via}
 	switch {
+	case strings.HasPrefix(spec, "!"):
+		t.Kind = Fail
+		code, reason, _ := strings.Cut(spec[1:], " ")
+		switch {
+		case strings.HasPrefix(code, "2."):
+			t.Result = delivery.OK(reason)
+		case strings.HasPrefix(code, "4."):
+			t.Result = delivery.Temp(code, "%s", reason)
+		default:
+			t.Result = delivery.Perm(code, "%s", reason)
+		}
 	case strings.HasPrefix(spec, `\`):
 		t.Kind, t.Value = Store, spec[1:]
 	case strings.HasPrefix(spec, "|"):

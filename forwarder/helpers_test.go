@@ -129,6 +129,9 @@ func (e *env) resolve(rcpt string, dt ...string) []string {
 			e.t.Errorf("target %v: Via %q, want %q", t, t.Via, rcpt)
 		}
 		s := t.Spec()
+		if back := ParseSpec(s, t.Via); back != t {
+			e.t.Errorf("ParseSpec(%q) = %+v, want %+v", s, back, t)
+		}
 		if t.Kind == Fail {
 			s = "FAIL " + t.Result.Text()
 		}

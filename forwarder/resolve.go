@@ -24,6 +24,10 @@ type source struct {
 	trusted bool
 	// home: "~/" means the user's home (the user's own files).
 	home bool
+	// ext is the extension an alias matched without ("root+cron" found
+	// as "root"): it is carried over to the local addresses the alias
+	// names, as Postfix's propagate_unmatched_extensions does.
+	ext string
 }
 
 func (s source) at() string {
@@ -171,7 +175,7 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 		return true
 	default:
 		if a := lookupExt(user, key, base); a != nil {
-			r.expandAlias(a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true})
+			r.expandAlias(a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true, ext: unmatched(a, key, base)})
 			return true
 		}
 		r.trace(depth, "%s: not in %s", key, cfg.Aliases)
@@ -187,7 +191,7 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 		r.warn(depth, "%s ignored: %s", cfg.SystemAliases, problem(sys))
 	default:
 		if a := lookupExt(sys, key, base); a != nil {
-			r.expandAlias(a, depth, source{file: cfg.SystemAliases, line: a.line})
+			r.expandAlias(a, depth, source{file: cfg.SystemAliases, line: a.line, ext: unmatched(a, key, base)})
 			return true
 		}
 		r.trace(depth, "%s: not in %s", key, cfg.SystemAliases)
@@ -211,6 +215,33 @@ func lookupExt(p *parsed, key, base string) *alias {
 		return p.lookup(base)
 	}
 	return nil
+}
+
+// unmatched is the extension of key that alias a did not match.
+func unmatched(a *alias, key, base string) string {
+	if a.name == key || base == key {
+		return ""
+	}
+	return key[len(base):]
+}
+
+// propagate carries ext ("+cron", delimiter included) over to a local
+// address without an extension of its own.
+func (r *resolver) propagate(addr, ext string) string {
+	if ext == "" {
+		return addr
+	}
+	local, domain, hasDomain := splitAddr(addr)
+	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
+		return addr
+	}
+	if _, e := r.f.splitExt(local); e != "" {
+		return addr
+	}
+	if hasDomain {
+		return local + ext + "@" + domain
+	}
+	return local + ext
 }
 
 func (r *resolver) expandAlias(a *alias, depth int, from source) {
@@ -275,7 +306,10 @@ func (r *resolver) value(v string, depth int, from source) {
 			r.add(Target{Kind: Mbox, Value: filepath.Clean(v)})
 		}
 	default:
-		r.trace(depth, "%s: -> %s", from.at(), v)
+		if p := r.propagate(v, from.ext); p != v {
+			r.trace(depth, "%s: %s becomes %s (the extension is kept)", from.at(), v, p)
+			v = p
+		}
 		r.address(v, depth, from)
 	}
 }

@@ -60,6 +60,11 @@ func TestExtension(t *testing.T) {
 	check(t, "alice+other", e.resolve("alice+other"), "alice@elsewhere.example")
 	check(t, "root+cron", e.resolve("root+cron"), "alice@elsewhere.example")
 	check(t, "lists+debian", e.resolve("lists+debian"), "~/Mail/debian/")
+	// root+debian matched "root": the extension is carried over to the
+	// local address root names, not to remote ones.
+	check(t, "root+debian", e.resolve("root+debian"), "~/Mail/debian/")
+	e.user(".config/homepost/aliases", "ext: bob@example.com, alice@localhost\n", 0o600)
+	check(t, "ext+debian", e.resolve("ext+debian"), "bob@example.com", "~/Mail/debian/")
 	check(t, "\\alice in .forward+x", func() []string {
 		e.user(".forward+x", "\\alice, alice+debian\n", 0o644)
 		return e.resolve("alice+x")

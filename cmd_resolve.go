@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"homepost/forwarder"
+	"homepost/outbox"
+)
+
+func init() {
+	register(command{
+		name:    "resolve",
+		summary: "show what addresses expand to and why (like sendmail -bv); sends nothing",
+		run:     runResolve,
+	})
+}
+
+const resolveUsage = `usage: homepost resolve ADDRESS...
+
+Shows what each address expands to, as the agent would deliver it now,
+and why: each alias with its file:line, each ~/.forward or :include:
+file, and each safety decision (a file ignored for its owner or mode, a
+command from /etc/aliases not run). Nothing is sent. Same as sendmail -bv.
+
+Exit status: 0; 67 when an address would bounce; 64 without an address.
+See homepost-forward(5).
+`
+
+// runResolve is homepost resolve and sendmail -bv.
+func runResolve(args []string) int {
+	var addrs []string
+	for _, a := range args {
+		switch {
+		case a == "-h" || a == "--help":
+			fmt.Print(resolveUsage)
+			return exOK
+		case a == "--":
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			fail("resolve", fmt.Errorf("unknown option %s", a))
+			return exUsage
+		default:
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		fail("resolve", fmt.Errorf("no address given"))
+		fmt.Fprint(os.Stderr, "usage: homepost resolve ADDRESS...\n")
+		return exUsage
+	}
+	cfg, code := loadConfig("resolve")
+	if cfg == nil {
+		return code
+	}
+	f := forwarder.New(cfg, nil)
+	status := exOK
+	for i, addr := range addrs {
+		if i > 0 {
+			fmt.Println()
+		}
+		fmt.Printf("%s:\n", addr)
+		targets := f.Explain(addr, nil, func(depth int, msg string) {
+			fmt.Printf("  %s%s\n", strings.Repeat("  ", depth), msg)
+		})
+		fmt.Println("  delivers to:")
+		for _, t := range targets {
+			fmt.Printf("    %s\n", describeTarget(t, cfg.Store, cfg.User, cfg.Relay.URL != ""))
+			if t.Kind == forwarder.Fail && t.Result.Status == outbox.Bounced {
+				status = exNoUser
+			}
+		}
+	}
+	return status
+}
+
+func describeTarget(t forwarder.Target, store, user string, relay bool) string {
+	switch t.Kind {
+	case forwarder.Store:
+		return "local store " + store
+	case forwarder.Mbox:
+		return "mbox " + t.Value
+	case forwarder.Maildir:
+		return "Maildir " + t.Value
+	case forwarder.Command:
+		return "command " + t.Value + " (run as " + user + ")"
+	case forwarder.Remote:
+		if !relay {
+			return "remote " + t.Value + " (no relay configured: it would wait in the queue)"
+		}
+		return "remote " + t.Value + " (through the smarthost)"
+	}
+	switch t.Result.Status {
+	case outbox.Sent:
+		return "nothing: " + t.Result.Reason
+	case outbox.Deferred:
+		return "deferred: " + t.Result.Text()
+	}
+	return "bounce: " + t.Result.Text()
+}

@@ -27,7 +27,7 @@ type Mbox string
 
 // lockTimeout is how long Lock waits for another program's lock; a
 // dotlock older than staleLock is taken over, as procmail and mutt do.
-const (
+var (
 	lockTimeout = 30 * time.Second
 	staleLock   = 5 * time.Minute
 )

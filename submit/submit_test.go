@@ -1,0 +1,179 @@
+package submit
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"homepost/config"
+	"homepost/outbox"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	home := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", home, "Alice Äpfel", 1000))
+	cfg.Hostname = "host.example"
+	cfg.Outbox = filepath.Join(home, "outbox")
+	return cfg
+}
+
+// submitted queues msg and returns the queued message and envelope.
+func submitted(t *testing.T, o Options, msg string) (string, *outbox.Envelope) {
+	t.Helper()
+	cfg := testConfig(t)
+	if _, err := Submit(cfg, o, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := outbox.Dir(cfg.Outbox).Names("new")
+	if len(names) != 1 {
+		t.Fatalf("queued %v", names)
+	}
+	raw, _ := os.ReadFile(filepath.Join(cfg.Outbox, "new", names[0]))
+	env, body, err := outbox.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body), env
+}
+
+func TestCompletesMissingFields(t *testing.T) {
+	body, env := submitted(t, Options{Recipients: []string{"bob"}}, "Subject: hi\r\n\r\nbody\r\n")
+	if env.Sender != "alice@host.example" || env.Rcpts[0].Addr != "bob" {
+		t.Errorf("envelope %+v", env)
+	}
+	lines := strings.Split(body, "\n")
+	if lines[0] != "Subject: hi" || lines[1] != "From: =?utf-8?q?Alice_=C3=84pfel?= <alice@host.example>" ||
+		!strings.HasPrefix(lines[2], "Date: ") || !strings.HasPrefix(lines[3], "Message-ID: <") || lines[4] != "" || lines[5] != "body" {
+		t.Errorf("completed header:\n%s", body)
+	}
+	if _, err := time.Parse(time.RFC1123Z, strings.TrimPrefix(lines[2], "Date: ")); err != nil {
+		t.Errorf("Date: %v", err)
+	}
+}
+
+func TestKeepsExistingFieldsByteForByte(t *testing.T) {
+	msg := "From: x@y (Old \xe9 style)\nDate: whenever\nMessage-ID: <a@b>\nX-Folded: one\n\ttwo\nSubject : spaced\n\nbody\n"
+	body, _ := submitted(t, Options{Recipients: []string{"bob"}, IgnoreDots: true}, msg)
+	if body != msg {
+		t.Errorf("got\n%q\nwant\n%q", body, msg)
+	}
+}
+
+func TestDotEndsMessageUnlessIgnored(t *testing.T) {
+	body, _ := submitted(t, Options{Recipients: []string{"b"}}, "From: a@b\nDate: d\nMessage-ID: <m>\n\none\n.\ntwo\n")
+	if !strings.HasSuffix(body, "\n\none\n") {
+		t.Errorf("dot did not end: %q", body)
+	}
+	body, _ = submitted(t, Options{Recipients: []string{"b"}, IgnoreDots: true}, "From: a@b\nDate: d\nMessage-ID: <m>\n\none\n.\ntwo\n")
+	if !strings.HasSuffix(body, "\n\none\n.\ntwo\n") {
+		t.Errorf("-i: %q", body)
+	}
+}
+
+func TestExtractAndRemoveBcc(t *testing.T) {
+	msg := "To: A <a@x>,\n b@x\nCc: friends: c@x, \"D, d\" <d@x>;\nBcc: e@x\nbcc: f@x\nResent-Foo: no\nSubject: s\n\nb\n"
+	// With a Resent- field, Resent-To/Cc/Bcc are used (there are none).
+	cfg := testConfig(t)
+	if _, err := Submit(cfg, Options{Extract: true}, strings.NewReader(msg)); err == nil {
+		t.Error("Resent- header without Resent-To: expected no recipients")
+	}
+	msg = strings.Replace(msg, "Resent-Foo: no\n", "", 1)
+	body, env := submitted(t, Options{Extract: true, Recipients: []string{"arg@x,a@x"}}, msg)
+	var got []string
+	for _, r := range env.Rcpts {
+		got = append(got, r.Addr)
+	}
+	want := []string{"arg@x", "a@x", "b@x", "c@x", "d@x", "e@x", "f@x"}
+	if !slices.Equal(got, want) {
+		t.Errorf("recipients %v, want %v", got, want)
+	}
+	if strings.Contains(strings.ToLower(body), "bcc") || strings.Contains(body, "e@x") {
+		t.Errorf("Bcc kept:\n%s", body)
+	}
+}
+
+func TestLeadingFromLineDropped(t *testing.T) {
+	body, _ := submitted(t, Options{Recipients: []string{"b"}, IgnoreDots: true}, "From someone Sat Jan  2 08:50:00 2021\nFrom: a@b\nDate: d\nMessage-ID: <m>\n\nx\n")
+	if strings.HasPrefix(body, "From ") {
+		t.Errorf("From_ line kept: %q", body)
+	}
+}
+
+func TestParseList(t *testing.T) {
+	for in, want := range map[string][]string{
+		"root":                        {"root"},
+		"a@b, c@d":                    {"a@b", "c@d"},
+		"Name <x@y>":                  {"x@y"},
+		"undisclosed-recipients:;":    nil,
+		"sloppy <a@b>, c, (c) d@e":    {"a@b", "c", "d@e"},
+		"=?utf-8?q?J=C3=B6rg?= <j@x>": {"j@x"},
+	} {
+		got, err := ParseList(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseList(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"a b@c", "x@y\nBcc: z", "<unterminated"} {
+		if got, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+// FuzzHeader: whatever the input, the shim neither panics nor loses or
+// rewrites a byte: the output is the input (CRLF as LF, a leading From_
+// line and Bcc fields removed) with only whole fields added.
+func FuzzHeader(f *testing.F) {
+	f.Add([]byte("Subject: x\n\nbody\n"))
+	f.Add([]byte(" From: odd start\nX: y\n"))
+	f.Add([]byte("no header at all"))
+	f.Add([]byte("To: a@b\r\nBcc: c@d\r\n\tfolded\r\n\r\n.\r\nx"))
+	if ents, err := os.ReadDir("../../shared/corpus/messages"); err == nil {
+		for _, e := range ents {
+			if b, err := os.ReadFile(filepath.Join("../../shared/corpus/messages", e.Name())); err == nil && len(b) < 64<<10 {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		br := bufio.NewReader(bytes.NewReader(data))
+		h, first, eom, err := readHeader(br, false)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		if err := writeHeader(&out, h, nil); err != nil {
+			t.Fatal(err)
+		}
+		out.Write(first)
+		if !eom {
+			copyBody(&out, br, false)
+		}
+		in := bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+		if bytes.HasPrefix(in, []byte("From ")) {
+			if i := bytes.IndexByte(in, '\n'); i >= 0 {
+				in = in[i+1:]
+			} else {
+				in = nil
+			}
+		}
+		hasBcc := false
+		for _, fl := range h.Fields {
+			if strings.EqualFold(fl.Name, "bcc") || strings.EqualFold(fl.Name, "resent-bcc") {
+				hasBcc = true
+			}
+		}
+		if !hasBcc && !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("changed:\n in %q\nout %q", in, out.Bytes())
+		}
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -1,0 +1,82 @@
+# Installing what goes with the binary: man pages, the systemd user units,
+# the example configuration; uninstalling all of it; and the optional
+# system-wide links. Included by the Makefile, whose install target runs
+# install-extra after it installs the binary and its links.
+#
+#   make install                      ~/.local, no root
+#   make uninstall                    removes exactly what install wrote
+#   sudo make install-system          /usr/local, plus /usr/sbin/sendmail
+#                                     and /usr/bin/mail(x) where free
+#   sudo make uninstall-system
+
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/homepost
+# The user's systemd unit directory; evaluated by the shell, so that
+# XDG_CONFIG_HOME is honoured.
+UNITDIR ?= $${XDG_CONFIG_HOME:-$$HOME/.config}/systemd/user
+SYSTEM_PREFIX ?= /usr/local
+MANPAGES = $(wildcard man/*.[1-8])
+UNITS = homepost.service homepost-notify@.service
+
+.PHONY: install-extra uninstall install-system uninstall-system
+
+install-extra:
+	@set -e; for m in $(MANPAGES); do \
+		s=$${m##*.}; \
+		install -d "$(MANDIR)/man$$s"; \
+		install -m 0644 "$$m" "$(MANDIR)/man$$s/"; \
+	done
+	@set -e; d="$(UNITDIR)"; install -d "$$d"; \
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(BINDIR)|g' "systemd/$$u" > "$$d/.$$u.tmp"; \
+		chmod 0644 "$$d/.$$u.tmp"; mv -f "$$d/.$$u.tmp" "$$d/$$u"; \
+	done; \
+	echo "installed $(BINDIR)/homepost, its links ($(LINKS)), man pages under $(MANDIR), units in $$d"
+	install -d "$(DOCDIR)"
+	install -m 0644 config.example.toml "$(DOCDIR)/config.example.toml"
+	@echo
+	@echo "Next steps:"
+	@echo "  1. start the agent:  systemctl --user enable --now homepost"
+	@case ":$$PATH:" in \
+	*":$(BINDIR):"*) echo "  2. $(BINDIR) is on your PATH: sendmail, mail and mailq now run homepost";; \
+	*) echo "  2. $(BINDIR) is NOT on your PATH: add it, e.g. in ~/.profile:"; \
+	   echo "       PATH=\"$(BINDIR):\$$PATH\"";; \
+	esac
+	@echo "Then homepost check tells what else mail needs (lingering, a relay)."
+
+# uninstall removes the files install wrote, and the links only while
+# they still point at homepost. A unit that was enabled in this unit
+# directory is disabled first, so that no dangling link is left.
+uninstall:
+	@d="$(UNITDIR)"; \
+	if [ -e "$$d/default.target.wants/homepost.service" ] || [ -L "$$d/default.target.wants/homepost.service" ]; then \
+		systemctl --user disable --now homepost.service >/dev/null 2>&1 || true; \
+		rm -f "$$d/default.target.wants/homepost.service"; \
+	fi; \
+	for u in $(UNITS); do rm -f "$$d/$$u"; done; \
+	rmdir "$$d" 2>/dev/null || true
+	@for l in $(LINKS); do \
+		if [ "$$(readlink "$(BINDIR)/$$l")" = homepost ]; then rm -f "$(BINDIR)/$$l"; fi; \
+	done
+	rm -f "$(BINDIR)/homepost"
+	@for m in $(MANPAGES); do \
+		s=$${m##*.}; rm -f "$(MANDIR)/man$$s/$${m##*/}"; rmdir "$(MANDIR)/man$$s" 2>/dev/null || true; \
+	done
+	rm -f "$(DOCDIR)/config.example.toml"
+	@rmdir "$(DOCDIR)" 2>/dev/null || true
+
+# install-system installs for every user under SYSTEM_PREFIX (the units
+# in its lib/systemd/user, where every user's systemd finds them), then
+# links /usr/sbin/sendmail, /usr/bin/mail and /usr/bin/mailx to homepost
+# where no other mail program owns them, so that cron, atd and sudo reach
+# each user's own outbox. Nothing is setuid.
+install-system:
+	@[ "$$(id -u)" = 0 ] || { echo "install-system: run it as root (sudo make install-system)" >&2; exit 1; }
+	$(MAKE) install PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user
+	sh mk/link-system.sh link "$(SYSTEM_PREFIX)/bin/homepost"
+	@echo "Each user: systemctl --user enable --now homepost (or, for all: systemctl --global enable homepost)"
+
+uninstall-system:
+	@[ "$$(id -u)" = 0 ] || { echo "uninstall-system: run it as root" >&2; exit 1; }
+	sh mk/link-system.sh unlink "$(SYSTEM_PREFIX)/bin/homepost"
+	$(MAKE) uninstall PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user

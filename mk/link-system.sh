@@ -1,0 +1,49 @@
+#!/bin/sh
+# link-system.sh link|unlink BINARY [ROOT]
+#
+# Links the system's mail entry points (/usr/sbin/sendmail, /usr/bin/mail,
+# /usr/bin/mailx) to homepost's BINARY, each only when nothing else is
+# there: a name that another MTA or mailer owns is left alone, and the
+# owner (the package, or what the link points to) is named. Exits 1 when
+# it refused any. "unlink" removes only links that point at BINARY.
+# ROOT (default empty) prefixes every system path; the tests use it.
+set -u
+mode=$1 bin=$2 root=${3:-}
+real_bin=$(readlink -f "$bin" 2>/dev/null || echo "$bin")
+refused=0
+
+owner_of() { # path target: "package X", or what it is
+	if command -v dpkg >/dev/null 2>&1; then
+		for q in "$1" "$2"; do
+			pkg=$(dpkg -S "$q" 2>/dev/null | sed -n '1s/: .*//p')
+			if [ -n "$pkg" ]; then echo "package $pkg (dpkg -S)"; return; fi
+		done
+	fi
+	if command -v rpm >/dev/null 2>&1; then
+		pkg=$(rpm -qf "$2" 2>/dev/null) && { echo "package $pkg (rpm -qf)"; return; }
+	fi
+	if [ -L "$1" ]; then echo "a link to $(readlink "$1")"; else echo "a file that no known package owns"; fi
+}
+
+for name in /usr/sbin/sendmail /usr/bin/mail /usr/bin/mailx; do
+	p=$root$name
+	target=$(readlink -f "$p" 2>/dev/null || echo "$p")
+	case $mode in
+	link)
+		if [ ! -e "$p" ] && [ ! -L "$p" ]; then
+			mkdir -p "$(dirname "$p")" && ln -s "$bin" "$p" && echo "linked $p -> $bin"
+		elif [ "$target" = "$real_bin" ]; then
+			echo "$p is homepost already"
+		else
+			echo "refusing to replace $p: it is $(owner_of "$p" "$target"); remove that mail program first, or link it by hand" >&2
+			refused=1
+		fi;;
+	unlink)
+		if [ -L "$p" ] && [ "$target" = "$real_bin" ]; then
+			rm -f "$p" && echo "removed $p"
+		fi;;
+	*)
+		echo "usage: link-system.sh link|unlink BINARY [ROOT]" >&2; exit 64;;
+	esac
+done
+exit $refused

@@ -1,0 +1,250 @@
+// Package install tests make install, the installed links and make
+// uninstall in a temporary PREFIX and HOME, and the system-wide linking
+// script in a temporary root.
+package install
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func repoRoot() string {
+	_, here, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(here), "..", "..")
+}
+
+// goEnv keeps the go build cache and module cache of the test run: make
+// runs with another HOME, where both would be empty.
+func goEnv(t *testing.T) []string {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	f := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(f) != 3 {
+		t.Fatalf("go env: %q", out)
+	}
+	return []string{"GOCACHE=" + f[0], "GOMODCACHE=" + f[1], "GOPATH=" + f[2], "GOPROXY=off"}
+}
+
+// userEnv is the environment of a user whose HOME is home: the XDG
+// variables and the systemd session of the test run are left out, so
+// nothing reaches the real user's files or systemd instance.
+func userEnv(home string, extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "HOME" || strings.HasPrefix(k, "XDG_") || k == "HOMEPOST_CONFIG" || k == "DBUS_SESSION_BUS_ADDRESS" || k == "MAKEFLAGS" || k == "MFLAGS" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "HOME="+home, "XDG_RUNTIME_DIR="+filepath.Join(home, "run"))
+	return append(env, extra...)
+}
+
+// makeCmd runs make in the repository. When the Makefile does not
+// include mk/install.mk yet, the fragment is given with -f and
+// install-extra is asked for by name.
+func makeCmd(t *testing.T, env []string, targets ...string) string {
+	t.Helper()
+	root := repoRoot()
+	mf, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	if !bytes.Contains(mf, []byte("include mk/install.mk")) {
+		t.Log("NOTE: the Makefile does not include mk/install.mk; passing it with -f")
+		args = append(args, "-f", "Makefile", "-f", "mk/install.mk")
+		if slices.Contains(targets, "install") {
+			targets = append(targets, "install-extra")
+		}
+	}
+	cmd := exec.Command("make", append(append(args, "--no-print-directory"), targets...)...)
+	cmd.Dir = root
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make %v: %v\n%s", targets, err, out)
+	}
+	return string(out)
+}
+
+// tree lists the files and links under dir (not directories).
+func tree(t *testing.T, dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			out = append(out, strings.TrimPrefix(p, dir+"/"))
+		}
+		return nil
+	})
+	return out
+}
+
+func TestInstallUninstall(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("SKIP: make is not installed")
+	}
+	tmp := t.TempDir()
+	prefix := filepath.Join(tmp, "prefix")
+	home := filepath.Join(tmp, "home")
+	bindir := filepath.Join(prefix, "bin")
+	unitdir := filepath.Join(home, ".config", "systemd", "user")
+	os.MkdirAll(home, 0o755)
+	env := userEnv(home, goEnv(t)...)
+	vars := []string{"PREFIX=" + prefix, "HOME=" + home}
+
+	out := makeCmd(t, env, append([]string{"install"}, vars...)...)
+	for _, want := range []string{"systemctl --user enable --now homepost", bindir + " is NOT on your PATH"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("make install did not print %q:\n%s", want, out)
+		}
+	}
+
+	// What install must have written.
+	want := []string{"bin/homepost", "share/doc/homepost/config.example.toml"}
+	for _, l := range []string{"sendmail", "send-mail", "mail", "mailx", "mailq", "newaliases"} {
+		want = append(want, "bin/"+l)
+		if target, err := os.Readlink(filepath.Join(bindir, l)); err != nil || target != "homepost" {
+			t.Errorf("%s: link to %q, %v; want homepost", l, target, err)
+		}
+	}
+	pages, _ := filepath.Glob(filepath.Join(repoRoot(), "man", "*.[1-8]"))
+	for _, p := range pages {
+		sec := p[len(p)-1:]
+		want = append(want, "share/man/man"+sec+"/"+filepath.Base(p))
+	}
+	got := tree(t, prefix)
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("make install did not write %s (wrote %v)", w, got)
+		}
+	}
+	for _, u := range []string{"homepost.service", "homepost-notify@.service"} {
+		data, err := os.ReadFile(filepath.Join(unitdir, u))
+		if err != nil {
+			t.Errorf("unit not installed: %v", err)
+			continue
+		}
+		if bytes.Contains(data, []byte("@BINDIR@")) || !bytes.Contains(data, []byte("ExecStart="+bindir+"/homepost ")) {
+			t.Errorf("%s: ExecStart does not name %s/homepost:\n%s", u, bindir, data)
+		}
+	}
+
+	// The installed links work for a user with that HOME: queue a
+	// message with sendmail, see it with mailq.
+	os.MkdirAll(filepath.Join(home, ".config", "homepost"), 0o700)
+	os.WriteFile(filepath.Join(home, ".config", "homepost", "config.toml"), []byte("deliver_without_agent = false\nsystem_aliases = \"\"\n"), 0o600)
+	runEnv := userEnv(home, "PATH="+bindir+":/usr/bin:/bin")
+	sm := exec.Command(filepath.Join(bindir, "sendmail"), "-t", "-i")
+	sm.Env = runEnv
+	sm.Stdin = strings.NewReader("To: someone@example.org\nSubject: installed\n\nhello\n")
+	if out, err := sm.CombinedOutput(); err != nil {
+		t.Fatalf("installed sendmail: %v\n%s", err, out)
+	}
+	mq := exec.Command(filepath.Join(bindir, "mailq"))
+	mq.Env = runEnv
+	qout, _ := mq.CombinedOutput()
+	if !strings.Contains(string(qout), "someone@example.org") {
+		t.Errorf("installed mailq does not list the message:\n%s", qout)
+	}
+	queued, _ := filepath.Glob(filepath.Join(home, ".local", "state", "homepost", "outbox", "new", "*"))
+	if len(queued) != 1 {
+		t.Errorf("%d messages in the outbox of HOME, want 1", len(queued))
+	}
+
+	// The unit as installed passes systemd-analyze, where it can run.
+	if sa, err := exec.LookPath("systemd-analyze"); err == nil {
+		os.MkdirAll(filepath.Join(home, "run"), 0o700)
+		cmd := exec.Command(sa, "--user", "verify", "--man=no", filepath.Join(unitdir, "homepost.service"))
+		cmd.Env = userEnv(home)
+		out, _ := cmd.CombinedOutput()
+		if strings.Contains(string(out), "homepost") && !strings.Contains(string(out), "Failed to initialize manager") {
+			t.Errorf("systemd-analyze verify of the installed unit:\n%s", out)
+		}
+	}
+
+	makeCmd(t, env, append([]string{"uninstall"}, vars...)...)
+	if left := tree(t, prefix); len(left) > 0 {
+		t.Errorf("make uninstall left %v under PREFIX", left)
+	}
+	if left := tree(t, filepath.Join(home, ".config", "systemd")); len(left) > 0 {
+		t.Errorf("make uninstall left %v in the unit directory", left)
+	}
+}
+
+// linkSystem runs mk/link-system.sh against a temporary root.
+func linkSystem(t *testing.T, mode, bin, root string) (string, int) {
+	cmd := exec.Command("sh", filepath.Join(repoRoot(), "mk", "link-system.sh"), mode, bin, root)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if xe, ok := err.(*exec.ExitError); ok {
+		code = xe.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestLinkSystem(t *testing.T) {
+	root := t.TempDir()
+	bin := filepath.Join(root, "usr", "local", "bin", "homepost")
+	os.MkdirAll(filepath.Dir(bin), 0o755)
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr", "sbin"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr", "bin"), 0o755)
+	// Another mailer owns mailx, through a link.
+	other := filepath.Join(root, "usr", "bin", "s-nail")
+	os.WriteFile(other, []byte("#!/bin/sh\n"), 0o755)
+	os.Symlink(other, filepath.Join(root, "usr", "bin", "mailx"))
+
+	out, code := linkSystem(t, "link", bin, root)
+	if code != 1 {
+		t.Errorf("exit %d with mailx owned by another program, want 1:\n%s", code, out)
+	}
+	if !strings.Contains(out, "refusing to replace "+root+"/usr/bin/mailx") || !strings.Contains(out, other) {
+		t.Errorf("refusal does not name mailx and its owner:\n%s", out)
+	}
+	for _, n := range []string{"usr/sbin/sendmail", "usr/bin/mail"} {
+		if target, err := os.Readlink(filepath.Join(root, n)); err != nil || target != bin {
+			t.Errorf("%s -> %q, %v; want %s", n, target, err, bin)
+		}
+	}
+	if target, _ := os.Readlink(filepath.Join(root, "usr/bin/mailx")); target != other {
+		t.Errorf("mailx was replaced: -> %s", target)
+	}
+
+	// Again: ours are recognised, the other is still refused.
+	out, _ = linkSystem(t, "link", bin, root)
+	if !strings.Contains(out, root+"/usr/sbin/sendmail is homepost already") {
+		t.Errorf("second run:\n%s", out)
+	}
+
+	// A regular file (an MTA installed by hand) is refused too.
+	root2 := t.TempDir()
+	os.MkdirAll(filepath.Join(root2, "usr", "sbin"), 0o755)
+	os.WriteFile(filepath.Join(root2, "usr", "sbin", "sendmail"), []byte("elf"), 0o755)
+	if out, code := linkSystem(t, "link", bin, root2); code != 1 || !strings.Contains(out, "refusing to replace "+root2+"/usr/sbin/sendmail") {
+		t.Errorf("regular sendmail: exit %d:\n%s", code, out)
+	}
+
+	// unlink removes only our links.
+	linkSystem(t, "unlink", bin, root)
+	for _, n := range []string{"usr/sbin/sendmail", "usr/bin/mail"} {
+		if _, err := os.Lstat(filepath.Join(root, n)); err == nil {
+			t.Errorf("unlink left %s", n)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "usr/bin/mailx")); err != nil {
+		t.Errorf("unlink removed the other mailer's link: %v", err)
+	}
+}

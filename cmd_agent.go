@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"syscall"
+	"time"
 
 	"homepost/agent"
+	"homepost/sdnotify"
 )
 
 func init() {
@@ -88,9 +90,18 @@ func startAgent(opts agent.Options) int {
 	return exOK
 }
 
-// agentReady is called once the agent watches the outbox; the systemd
-// integration replaces it to send READY=1.
-var agentReady = func() {}
+// agentReady tells systemd (Type=notify) that the agent watches the
+// outbox, and keeps its watchdog fed when the unit sets WatchdogSec.
+func agentReady() {
+	sdnotify.Ready()
+	if d := sdnotify.WatchdogInterval(); d > 0 {
+		go func() {
+			for range time.Tick(d / 2) {
+				sdnotify.Watchdog()
+			}
+		}()
+	}
+}
 
 const flushUsage = `usage: homepost flush
 

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"homepost/agent"
+	"homepost/bsmtp"
 	"homepost/config"
 	"homepost/submit"
 )
@@ -174,8 +175,19 @@ func runSendmail(args []string) int {
 	switch a.mode {
 	case "p":
 		return runMailq(nil)
-	case "i", "s", "v", "q":
-		name := map[string]string{"i": "newaliases", "s": "smtp-stdio", "v": "resolve", "q": "flush"}[a.mode]
+	case "s":
+		cfg, code := loadConfig("sendmail")
+		if cfg == nil {
+			return code
+		}
+		if err := bsmtp.Serve(cfg, os.Stdin, os.Stdout); err != nil {
+			fail("sendmail -bs", err)
+			return exitCode(err)
+		}
+		kick(cfg)
+		return exOK
+	case "i", "v", "q":
+		name := map[string]string{"i": "newaliases", "v": "resolve", "q": "flush"}[a.mode]
 		c := lookup(name, false)
 		if c == nil {
 			fail("sendmail", fmt.Errorf("-b%s is not available in this build", a.mode))

@@ -3,14 +3,13 @@ package agent
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"time"
 
 	"homepost/config"
 	"homepost/delivery"
+	"homepost/dsn"
 	"homepost/forwarder"
 	"homepost/maildir"
 	"homepost/relay"
@@ -72,31 +71,59 @@ func (a *Agent) command(ctx context.Context, j *job, i int, t forwarder.Target, 
 	return forwarder.RunCommand(ctx, a.cfg, t.Value, env, io.MultiReader(bytes.NewReader(hdr), j.m.Body()))
 }
 
-// bounce stores a delivery status notification for the recipients that
-// bounced in this attempt in the user's local store. Never for a message
-// from the null sender: no bounce of a bounce.
+// bounce stores a delivery status notification (RFC 3464) for the
+// recipients that bounced in this attempt in the user's local store.
+// Never for a message from the null sender or a mailer-daemon: no bounce
+// of a bounce. The DSN's name derives from the queue file and the first
+// bounced recipient, so a retry after a crash does not store it twice.
 func (a *Agent) bounce(j *job) error {
 	env := j.m.Env
-	if env.Sender == "" {
+	if !dsn.ShouldBounce(env.Sender) {
+		for _, i := range j.bounced {
+			a.log.Info("no bounce for a bounce", "id", j.m.ID, "orig_to", env.Original(i))
+		}
 		return nil
 	}
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: MAILER-DAEMON@%s (Mail Delivery System)\nTo: %s\nSubject: Undelivered Mail Returned to Sender\nDate: %s\nAuto-Submitted: auto-replied\n\n", a.cfg.Hostname, env.Sender, a.now().Format(time.RFC1123Z))
+	rep := dsn.Report{Host: a.cfg.Hostname, QueueID: j.m.ID, Sender: env.Sender, Arrival: env.Arrival}
+	reasons := map[int]string{}
 	for _, r := range j.recs {
-		if strings.HasPrefix(r.Reason, "5") || r.Status.String() == "bounced" {
-			fmt.Fprintf(&b, "<%s>: %s\n", env.Original(r.Idx), r.Reason)
+		reasons[r.Idx] = r.Reason
+	}
+	for _, i := range j.bounced {
+		r := env.Rcpts[i]
+		status, diag, _ := strings.Cut(reasons[i], " ")
+		if !strings.HasPrefix(status, "5.") && !strings.HasPrefix(status, "4.") {
+			status, diag = "5.0.0", reasons[i]
 		}
+		final := r.Addr
+		if r.Parent >= 0 {
+			final = r.Via
+		}
+		rc := dsn.Recipient{Final: a.qualify(final), Action: "failed", Status: status, Diagnostic: diag}
+		if o := a.qualify(env.Original(i)); o != rc.Final {
+			rc.Original = o
+		}
+		rep.Recipients = append(rep.Recipients, rc)
 	}
-	b.WriteString("\n")
-	b.Write(j.header)
-	name := copyName(j.name, len(env.Rcpts)+int(env.Arrival.Unix()%1000))
-	k, p := a.cfg.StoreKind()
-	if k == "mbox" {
-		return maildir.Mbox(p).Append("", a.now(), nil, &b)
-	}
-	d := maildir.Dir(p)
-	if err := d.Deliver(name, nil, io.Reader(&b)); err != nil {
+	msg, err := dsn.Build(rep, j.m.Body())
+	if err != nil {
 		return err
 	}
+	trace := delivery.Trace{Sender: "", DeliveredTo: a.qualify(a.cfg.User), ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
+	k, p := a.cfg.StoreKind()
+	if k == "mbox" {
+		return maildir.Mbox(p).Append("", a.now(), trace.Header(), bytes.NewReader(msg))
+	}
+	d := maildir.Dir(p)
+	name := copyName(j.name, j.bounced[0]) + "D"
+	if j.recovered {
+		if ok, err := d.Has(name); err == nil && ok {
+			return nil
+		}
+	}
+	if err := d.Deliver(name, trace.Header(), bytes.NewReader(msg)); err != nil {
+		return err
+	}
+	a.log.Info("bounce stored", "id", j.m.ID, "to", env.Sender, "recipients", len(rep.Recipients))
 	return d.Sync()
 }

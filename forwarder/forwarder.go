@@ -118,7 +118,7 @@ func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(
 		addr = strings.TrimSuffix(a, ">")
 	}
 	local, _, _ := splitAddr(addr)
-	if local == "" || strings.ContainsAny(addr, " \t\n\r\x00") {
+	if local == "" || strings.ContainsAny(addr, "\n\r\x00") {
 		r.fail(0, delivery.Perm("5.1.3", "bad recipient address syntax: %q", rcpt))
 		return r.targets
 	}

@@ -423,7 +423,7 @@ func (r *resolver) forward(ext string, depth int) {
 		r.store(depth, cfg.User+" in their own "+p.path)
 		return
 	}
-	r.trace(depth, "%s: %s", cfg.User, p.path)
+	r.trace(depth, "%s: your login: forwarding from %s", cfg.User, p.path)
 	r.active[key] = true
 	defer delete(r.active, key)
 	r.values(p.values, depth+1, source{file: p.path, trusted: true, home: true})

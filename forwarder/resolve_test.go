@@ -280,7 +280,7 @@ func TestOtherUsers(t *testing.T) {
 
 func TestBadRecipient(t *testing.T) {
 	e := newEnv(t, "")
-	for _, r := range []string{"", "@example.com", "a b", "<>"} {
+	for _, r := range []string{"", "@example.com", "a\nb", "<>", "x\x00@example.com"} {
 		got := e.resolve(r)
 		if len(got) != 1 || !strings.HasPrefix(got[0], "FAIL 5.1.3") {
 			t.Errorf("%q = %q", r, got)

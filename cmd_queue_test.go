@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"homepost/agent"
+	"homepost/config"
+	"homepost/outbox"
+	"homepost/submit"
+)
+
+var (
+	queueBinOnce sync.Once
+	queueBin     string
+	queueBinErr  error
+)
+
+// queueBinary builds homepost once for the queue tests.
+func queueBinary(t *testing.T) string {
+	t.Helper()
+	queueBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "homepost-queue-test")
+		if err != nil {
+			queueBinErr = err
+			return
+		}
+		queueBin = filepath.Join(dir, "homepost")
+		out, err := exec.Command("go", "build", "-o", queueBin, ".").CombinedOutput()
+		if err != nil {
+			queueBinErr = errors.New(string(out))
+		}
+	})
+	if queueBinErr != nil {
+		t.Fatalf("go build: %v", queueBinErr)
+	}
+	return queueBin
+}
+
+// queueHome is a temporary HOME with a few queued messages.
+type queueHome struct {
+	t   *testing.T
+	bin string
+	env []string
+	cfg *config.Config
+	ids []string
+}
+
+func newQueueHome(t *testing.T, n int) *queueHome {
+	bin := queueBinary(t) // before HOME moves: go build uses its caches
+	home := t.TempDir()
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config", "XDG_STATE_HOME=" + home + "/.local/state",
+		"PATH=" + os.Getenv("PATH"), "LOGNAME=alice", "USER=alice", "HOMEPOST_CONFIG="}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &queueHome{t: t, bin: bin, env: env, cfg: cfg}
+	for i := range n {
+		res, err := submit.Submit(cfg, submit.Options{Recipients: []string{"bob@example.org"}},
+			strings.NewReader("Subject: message "+string(rune('A'+i))+"\n\nbody\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.ids = append(h.ids, res.ID)
+	}
+	return h
+}
+
+func (h *queueHome) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	h.t.Helper()
+	cmd := exec.Command(h.bin, args...)
+	cmd.Env = h.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatal(err)
+	}
+	return o.String(), e.String(), code
+}
+
+// state returns "new", "cur" or "" (gone) and whether the message is held.
+func (h *queueHome) state(id string) (string, bool) {
+	h.t.Helper()
+	p, err := outbox.Dir(h.cfg.Outbox).Find(id)
+	if err != nil {
+		return "", false
+	}
+	m, err := outbox.Open(p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer m.Close()
+	return filepath.Base(filepath.Dir(p)), m.Env.Held
+}
+
+func TestQueueCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newQueueHome(t, 4)
+	a, b, c, d := h.ids[0], h.ids[1], h.ids[2], h.ids[3]
+
+	out, errOut, code := h.run("", "queue", "hold", a+"!")
+	if code != 0 || out != "Placed on hold: 1 message\n" {
+		t.Fatalf("hold: %d %q %q", code, out, errOut)
+	}
+	// A held message leaves new/ so that no agent takes it.
+	if sub, held := h.state(a); sub != "cur" || !held {
+		t.Errorf("after hold: in %s, held %v", sub, held)
+	}
+	if out, _, _ := h.run("", "queue", "hold", a); out != "Placed on hold: 0 messages\n" {
+		t.Errorf("hold twice: %q", out)
+	}
+	if out, errOut, _ := h.run("", "mailq"); !strings.Contains(out, a+"!") {
+		t.Errorf("mailq does not show %s as held:\n%s%s", a, out, errOut)
+	}
+
+	if out, _, code := h.run("", "queue", "release", a); code != 0 || out != "Released from hold: 1 message\n" {
+		t.Errorf("release: %d %q", code, out)
+	}
+	if sub, held := h.state(a); sub != "cur" || held {
+		t.Errorf("after release: in %s, held %v", sub, held)
+	}
+
+	// Delete by ID, from standard input, and an unknown ID.
+	out, errOut, code = h.run(c+"\n", "queue", "delete", b, "-", "NOSUCHID")
+	if code != 66 || out != "Deleted: 2 messages\n" || !strings.Contains(errOut, "homepost: queue delete: NOSUCHID: no such message") {
+		t.Errorf("delete: %d %q %q", code, out, errOut)
+	}
+	for _, id := range []string{b, c} {
+		if sub, _ := h.state(id); sub != "" {
+			t.Errorf("%s still in %s", id, sub)
+		}
+	}
+	if sub, _ := h.state(d); sub != "new" {
+		t.Errorf("untouched message moved to %q", sub)
+	}
+
+	if out, _, code := h.run("", "queue", "delete", "ALL"); code != 0 || out != "Deleted: 2 messages\n" {
+		t.Errorf("delete ALL: %d %q", code, out)
+	}
+	names, _ := outbox.Dir(h.cfg.Outbox).Names("new")
+	cur, _ := outbox.Dir(h.cfg.Outbox).Names("cur")
+	if len(names)+len(cur) != 0 {
+		t.Errorf("left: %v %v", names, cur)
+	}
+}
+
+func TestQueueUsage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newQueueHome(t, 0)
+	for _, args := range [][]string{{"queue"}, {"queue", "purge", "x"}, {"queue", "hold"}, {"queue", "delete", "../x"}} {
+		if _, errOut, code := h.run("", args...); code != exUsage || !strings.Contains(errOut, "homepost: queue") && !strings.Contains(errOut, "usage:") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+	if out, _, code := h.run("", "queue", "--help"); code != 0 || !strings.Contains(out, "postsuper") {
+		t.Errorf("--help: %d %q", code, out)
+	}
+}
+
+// TestQueueSignalsAgent: a running agent gets SIGHUP after a change.
+// This test process plays the agent: it holds the lock and catches the
+// signal.
+func TestQueueSignalsAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newQueueHome(t, 1)
+	lock, err := agent.TryLock(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if _, errOut, code := h.run("", "queue", "hold", h.ids[0]); code != 0 {
+		t.Fatalf("hold: %d %s", code, errOut)
+	}
+	select {
+	case <-sigs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent got no SIGHUP")
+	}
+}

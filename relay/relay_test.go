@@ -130,7 +130,7 @@ func TestStartTLSRequired(t *testing.T) {
 
 func TestPerRecipientReplies(t *testing.T) {
 	be := &backend{rcptErr: map[string]error{
-		"later@example.org": &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"},
+		"later@example.org":  &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"},
 		"nobody@example.org": &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"},
 		"plain@example.org":  &smtp.SMTPError{Code: 554, EnhancedCode: smtp.NoEnhancedCode, Message: "go away"},
 	}}

@@ -49,12 +49,12 @@ type backend struct {
 	rsets atomic.Int32
 
 	// Behaviour, set before the test sends.
-	user, pass string            // when set, AUTH is required
-	rcptErr    map[string]error  // per recipient reply
-	mailErr    error             // reply to MAIL FROM
-	dataErr    error             // reply after the data
-	dropInData bool              // close the connection while reading data
-	perConn    int               // after this many messages, 421 on MAIL
+	user, pass string           // when set, AUTH is required
+	rcptErr    map[string]error // per recipient reply
+	mailErr    error            // reply to MAIL FROM
+	dataErr    error            // reply after the data
+	dropInData bool             // close the connection while reading data
+	perConn    int              // after this many messages, 421 on MAIL
 	authTries  atomic.Int32
 }
 

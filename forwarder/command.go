@@ -101,16 +101,18 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 	if len(argv) == 0 {
 		return delivery.Perm("5.3.0", "empty command")
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	if !strings.Contains(argv[0], "/") {
+	name := argv[0]
+	if !strings.Contains(name, "/") {
 		// exec.LookPath would search our own PATH; the command's PATH is
 		// the clean one.
-		if p, err := lookPath(argv[0], commandPath); err == nil {
-			cmd.Path = p
-		} else {
-			cmd.Path, cmd.Err = argv[0], nil
+		p, err := lookPath(name, commandPath)
+		if err != nil {
+			return delivery.Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), name, commandPath)
 		}
+		name = p
 	}
+	cmd := exec.CommandContext(ctx, name, argv[1:]...)
+	cmd.Args[0] = argv[0]
 	cmd.Env = commandEnviron(cfg, env)
 	cmd.Dir = cfg.Home
 	if st, err := os.Stat(cfg.Home); err != nil || !st.IsDir() {

@@ -119,9 +119,16 @@ func TestRunCommandShell(t *testing.T) {
 	if st != outbox.Bounced || dsn != "5.3.0" || !strings.Contains(reason, "not found") {
 		t.Errorf("missing: %v %s %q", st, dsn, reason)
 	}
+	// A bare name is looked up in the clean PATH only, never in the
+	// working directory (the home).
+	marker := filepath.Join(t.TempDir(), "ran")
+	script(t, e.home, "no-such-program-xyz", "touch "+marker+"\n")
 	st, _, reason = runCmd(t, e.cfg, "no-such-program-xyz")
-	if st != outbox.Bounced {
+	if st != outbox.Bounced || !strings.Contains(reason, "not found in /usr/local/bin:/usr/bin:/bin") {
 		t.Errorf("missing in PATH: %v %q", st, reason)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("a program in the home directory ran")
 	}
 }
 

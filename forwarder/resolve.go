@@ -59,7 +59,7 @@ func (r *resolver) trace(depth int, format string, args ...any) {
 func (r *resolver) warn(depth int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if r.f.log != nil {
-		r.f.log.Warn("forwarder: "+msg, "to", r.rcpt)
+		r.f.log.Warn("forwarding", "to", r.rcpt, "reason", msg)
 	}
 	r.trace(depth, "warning: %s", msg)
 }

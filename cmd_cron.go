@@ -34,8 +34,8 @@ Runs COMMAND with its standard output and standard error merged, and mails
 what it printed to the user only when it printed something or exited
 non-zero, like chronic and cronic: a silent success sends nothing. The
 subject names the host, the command, its exit status and how long it ran.
-Exits with the job's status (128+N when killed by signal N; 127 when it
-cannot be started). Mail goes to $MAILTO when set and not empty, else to
+Exits with the job's status: 128+N when killed by signal N, 127 when the
+command is not found, 126 when it cannot be run. Mail goes to $MAILTO when set and not empty, else to
 the user. For crontabs whose cron cannot reach an MTA:
 
   MAILTO=""

@@ -22,7 +22,8 @@ type FileReport struct {
 	Path   string
 	Kind   string // KindAliases, KindSystemAliases, KindInclude or KindForward
 	Exists bool
-	// Ignored says why the file is not obeyed (ownership, mode), or "".
+	// Ignored says why the file is not obeyed (ownership, mode, a read
+	// error), or "".
 	Ignored string
 	// Entries counts aliases (aliases files) or values (the others).
 	Entries int
@@ -49,11 +50,17 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 		seen[path] = true
 		p := readParsed(path, fkind, cfg.UID, groupOK)
 		r := FileReport{Path: path, Kind: kind, Exists: !p.missing, Ignored: p.unsafe}
+		// Problems with files the user cannot change (the system aliases)
+		// are warnings: newaliases must not fail for them.
+		var e error
 		if p.readErr != nil {
-			r.Errors = append(r.Errors, fmt.Errorf("%s: %w", path, p.readErr))
+			e = fmt.Errorf("%s: %w", path, p.readErr)
+			r.Ignored = p.readErr.Error()
 		}
 		if p.unsafe != "" {
-			e := fmt.Errorf("%s: ignored: %s", path, p.unsafe)
+			e = fmt.Errorf("%s: ignored: %s", path, p.unsafe)
+		}
+		if e != nil {
 			if userFile {
 				r.Errors = append(r.Errors, e)
 			} else {

@@ -15,6 +15,8 @@ DOCDIR ?= $(PREFIX)/share/doc/homepost
 # XDG_CONFIG_HOME is honoured.
 UNITDIR ?= $${XDG_CONFIG_HOME:-$$HOME/.config}/systemd/user
 SYSTEM_PREFIX ?= /usr/local
+# Prefixes the system paths that install-system links (tests only).
+LINK_ROOT ?=
 MANPAGES = $(wildcard man/*.[1-8])
 UNITS = homepost.service homepost-notify@.service
 
@@ -37,6 +39,7 @@ install-extra:
 	@echo
 	@echo "Next steps:"
 	@echo "  1. start the agent:  systemctl --user enable --now homepost"
+	@echo "     (make install does it itself when a systemd user session runs)"
 	@case ":$$PATH:" in \
 	*":$(BINDIR):"*) echo "  2. $(BINDIR) is on your PATH: sendmail, mail and mailq now run homepost";; \
 	*) echo "  2. $(BINDIR) is NOT on your PATH: add it, e.g. in ~/.profile:"; \
@@ -72,11 +75,11 @@ uninstall:
 # each user's own outbox. Nothing is setuid.
 install-system:
 	@[ "$$(id -u)" = 0 ] || { echo "install-system: run it as root (sudo make install-system)" >&2; exit 1; }
-	$(MAKE) install PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user
-	sh mk/link-system.sh link "$(SYSTEM_PREFIX)/bin/homepost"
+	$(MAKE) install PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user START=no
+	sh mk/link-system.sh link "$(SYSTEM_PREFIX)/bin/homepost" "$(LINK_ROOT)"
 	@echo "Each user: systemctl --user enable --now homepost (or, for all: systemctl --global enable homepost)"
 
 uninstall-system:
 	@[ "$$(id -u)" = 0 ] || { echo "uninstall-system: run it as root" >&2; exit 1; }
-	sh mk/link-system.sh unlink "$(SYSTEM_PREFIX)/bin/homepost"
+	sh mk/link-system.sh unlink "$(SYSTEM_PREFIX)/bin/homepost" "$(LINK_ROOT)"
 	$(MAKE) uninstall PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user

@@ -248,3 +248,61 @@ func TestLinkSystem(t *testing.T) {
 		t.Errorf("unlink removed the other mailer's link: %v", err)
 	}
 }
+
+// TestInstallSystem runs make install-system and uninstall-system as
+// root, into a temporary SYSTEM_PREFIX and with the system links made
+// under a temporary root.
+func TestInstallSystem(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("SKIP: install-system needs root")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("SKIP: make is not installed")
+	}
+	tmp := t.TempDir()
+	sys := filepath.Join(tmp, "usr", "local")
+	root := filepath.Join(tmp, "root")
+	home := filepath.Join(tmp, "home")
+	os.MkdirAll(home, 0o755)
+	os.MkdirAll(filepath.Join(root, "usr", "bin"), 0o755)
+	// mailx belongs to another mailer here.
+	os.Symlink("/usr/bin/s-nail", filepath.Join(root, "usr", "bin", "mailx"))
+	env := userEnv(home, goEnv(t)...)
+	vars := []string{"SYSTEM_PREFIX=" + sys, "LINK_ROOT=" + root, "HOME=" + home}
+
+	cmd := exec.Command("make", append([]string{"--no-print-directory", "install-system"}, vars...)...)
+	cmd.Dir, cmd.Env = repoRoot(), env
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Errorf("install-system succeeded although mailx is another mailer's:\n%s", out)
+	}
+	if !strings.Contains(string(out), "refusing to replace "+root+"/usr/bin/mailx") {
+		t.Errorf("no refusal naming mailx:\n%s", out)
+	}
+	bin := filepath.Join(sys, "bin", "homepost")
+	for _, n := range []string{"usr/sbin/sendmail", "usr/bin/mail"} {
+		if target, err := os.Readlink(filepath.Join(root, n)); err != nil || target != bin {
+			t.Errorf("%s -> %q, %v; want %s", n, target, err, bin)
+		}
+	}
+	for _, f := range []string{"bin/homepost", "bin/sendmail", "lib/systemd/user/homepost.service", "share/doc/homepost/config.example.toml"} {
+		if _, err := os.Lstat(filepath.Join(sys, f)); err != nil {
+			t.Errorf("install-system did not write %s: %v", f, err)
+		}
+	}
+	if left := tree(t, filepath.Join(home, ".config", "systemd")); len(left) > 0 {
+		t.Errorf("install-system wrote units into root's home: %v", left)
+	}
+
+	cmd = exec.Command("make", append([]string{"--no-print-directory", "uninstall-system"}, vars...)...)
+	cmd.Dir, cmd.Env = repoRoot(), env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("uninstall-system: %v\n%s", err, out)
+	}
+	if left := tree(t, sys); len(left) > 0 {
+		t.Errorf("uninstall-system left %v", left)
+	}
+	if left := tree(t, root); !slices.Equal(left, []string{"usr/bin/mailx"}) {
+		t.Errorf("after uninstall-system the root holds %v; want only the other mailer's mailx", left)
+	}
+}

@@ -176,6 +176,12 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 	env := j.m.Env
 	orig := env.Original(i)
 	via := a.qualify(t.Via)
+	if t.Kind == forwarder.Store && t.Value != "" {
+		// As Postfix's local(8): the store's copy is delivered to the
+		// user that the aliases led to; X-Original-To keeps the
+		// address it was sent to.
+		via = a.qualify(t.Value)
+	}
 	trace := delivery.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
 	hdr := trace.Header()
 	if o := a.qualify(orig); !strings.EqualFold(o, via) {

@@ -66,6 +66,11 @@ func (r *resolver) warn(depth int, format string, args ...any) {
 
 func (r *resolver) add(t Target) {
 	t.Via = r.rcpt
+	// The store named by its path is the store: one copy, not two.
+	if kind, p := r.f.cfg.StoreKind(); (t.Kind == Maildir && kind == "maildir" || t.Kind == Mbox && kind == "mbox") &&
+		filepath.Clean(t.Value) == filepath.Clean(p) {
+		t.Kind, t.Value = Store, r.f.cfg.User
+	}
 	key := fmt.Sprintf("%d\x00%s\x00%s", t.Kind, t.Value, t.Result.Text())
 	if r.seen[key] {
 		return

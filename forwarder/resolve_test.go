@@ -95,6 +95,15 @@ bob@example.com
 	e.noWarnings()
 }
 
+func TestStoreByPath(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".forward", "\\alice, ~/Maildir/, ~/Maildir\n", 0o644)
+	check(t, "maildir store", e.resolve("alice"), `\alice`, "~/Maildir")
+	e = newEnv(t, "store = \"mbox:~/inbox\"")
+	e.user(".forward", "\\alice, ~/inbox, ~/inbox/\n", 0o644)
+	check(t, "mbox store", e.resolve("alice"), `\alice`, "~/inbox/")
+}
+
 func TestEmptyForward(t *testing.T) {
 	e := newEnv(t, "")
 	e.user(".forward", "# nothing here\n\n", 0o644)

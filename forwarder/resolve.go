@@ -365,16 +365,21 @@ func (r *resolver) include(path string, depth int, from source) {
 // follows other_users.
 func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 	cfg := r.f.cfg
-	if strings.EqualFold(base, cfg.User) {
+	// The whole name first: with recipient_delimiter "-", "mailer-daemon"
+	// and a login "john-doe" have no extension.
+	if strings.EqualFold(key, cfg.User) || strings.EqualFold(base, cfg.User) {
 		if bare {
 			r.store(depth, `\`+cfg.User)
 			return
 		}
+		if strings.EqualFold(key, cfg.User) {
+			ext = ""
+		}
 		r.forward(ext, depth)
 		return
 	}
-	if systemNames[base] {
-		r.store(depth, base+" reaches "+cfg.User)
+	if systemNames[key] || systemNames[base] {
+		r.store(depth, key+" reaches "+cfg.User)
 		return
 	}
 	switch cfg.OtherUsers {

@@ -95,6 +95,15 @@ bob@example.com
 	e.noWarnings()
 }
 
+// With "-" as the delimiter, names that hold a "-" are found whole first.
+func TestDashDelimiter(t *testing.T) {
+	e := newEnv(t, "recipient_delimiter = \"-\"\nother_users = \"bounce\"")
+	e.user(".forward-lists", "~/Maildir/.Lists/\n", 0o644)
+	check(t, "mailer-daemon", e.resolve("mailer-daemon"), `\alice`)
+	check(t, "alice-lists", e.resolve("alice-lists"), "~/Maildir/.Lists/")
+	check(t, "root-cron", e.resolve("root-cron"), `\alice`)
+}
+
 func TestStoreByPath(t *testing.T) {
 	e := newEnv(t, "")
 	e.user(".forward", "\\alice, ~/Maildir/, ~/Maildir\n", 0o644)

@@ -84,3 +84,49 @@ func TestSendmailFlagsOfManPage(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandsInManPage checks that homepost(1) documents every command
+// that homepost --help lists, and lists no command that does not exist.
+func TestCommandsInManPage(t *testing.T) {
+	_, here, _, _ := runtime.Caller(0)
+	page, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "man", "homepost.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(page), "\n") {
+		if rest, ok := strings.CutPrefix(line, ".It Ic "); ok {
+			documented[strings.Fields(rest)[0]] = true
+		}
+	}
+	e := newEnv(t)
+	out, _, code := e.run("", "--help")
+	if code != 0 {
+		t.Fatalf("homepost --help: exit %d", code)
+	}
+	listed := map[string]bool{}
+	inCommands := false
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, "Commands:"):
+			inCommands = true
+		case inCommands && strings.HasPrefix(line, "  "):
+			listed[strings.Fields(line)[0]] = true
+		case inCommands && strings.TrimSpace(line) == "":
+			inCommands = false
+		}
+	}
+	if len(listed) < 5 {
+		t.Fatalf("no commands found in homepost --help:\n%s", out)
+	}
+	for c := range listed {
+		if !documented[c] {
+			t.Errorf("homepost(1) does not document the command %q", c)
+		}
+	}
+	for c := range documented {
+		if !listed[c] {
+			t.Errorf("homepost(1) documents %q, which homepost --help does not list", c)
+		}
+	}
+}

@@ -57,7 +57,8 @@ uninstall:
 		rm -f "$$d/default.target.wants/homepost.service"; \
 	fi; \
 	for u in $(UNITS); do rm -f "$$d/$$u"; done; \
-	rmdir "$$d" 2>/dev/null || true
+	rmdir "$$d" 2>/dev/null || true; \
+	systemctl --user daemon-reload >/dev/null 2>&1 || true
 	@for l in $(LINKS); do \
 		if [ "$$(readlink "$(BINDIR)/$$l")" = homepost ]; then rm -f "$(BINDIR)/$$l"; fi; \
 	done

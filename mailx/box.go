@@ -114,6 +114,11 @@ func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 		return sender, m.MTime
 	}
 	sender := ""
+	if m.MTime.IsZero() && m.Path != "" {
+		if st, err := os.Stat(m.Path); err == nil {
+			m.MTime = st.ModTime()
+		}
+	}
 	t := m.MTime
 	if hdr, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(append(bytes.Clone(header), '\n')))); err == nil {
 		sender = addrOf(hdr.Header.Get("Return-Path"))

@@ -336,8 +336,9 @@ func (s *session) cmdVersion(string) error {
 }
 
 func (s *session) cmdFrom(arg string) error {
+	width := s.width()
 	return s.eachMsg(arg, undeletedOnly, func(i int, m *Msg) error {
-		s.out.WriteString(headerLine(m, i == s.dot, s.width()) + "\n")
+		s.out.WriteString(headerLine(m, i == s.dot, width) + "\n")
 		return nil
 	})
 }

@@ -244,4 +244,3 @@ func (s selector) number(x string) (int, error) {
 	}
 	return v - 1, nil
 }
-

@@ -56,6 +56,7 @@ type Msg struct {
 	MTime time.Time
 
 	flags flag
+	key   int64 // Maildir: sort key, the delivery time of the name
 }
 
 func (m *Msg) has(f flag) bool { return m.flags&f != 0 }

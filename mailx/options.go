@@ -124,7 +124,7 @@ func parseOptions(args []string) (*options, error) {
 	o.operands = args[i:]
 	// Options may follow the addresses, as BSD mail allows
 	// (mail root -s hi): parse what remains after the first operand.
-	if !o.file && len(o.operands) > 0 {
+	if len(o.operands) > 0 {
 		var ops []string
 		rest := o.operands
 		for k := 0; k < len(rest); k++ {

@@ -20,7 +20,7 @@ type session struct {
 	// currentLine is the command line being run, for commands that
 	// share a handler and need the name typed.
 	currentLine string
-	code    int
+	code        int
 }
 
 func (s *session) sel() selector { return selector{msgs: s.box.Msgs, dot: s.dot} }
@@ -63,8 +63,9 @@ func (e *env) readMode() int {
 	s := &session{env: e, box: box, dot: -1}
 	s.setDot()
 	if e.opts.headers {
+		width := s.width()
 		for _, m := range box.Msgs {
-			s.out.WriteString(headerLine(m, false, s.width()))
+			s.out.WriteString(headerLine(m, false, width))
 			s.out.WriteByte('\n')
 		}
 		return exOK
@@ -202,12 +203,13 @@ func (s *session) printPage() {
 		s.top = max(0, n-size)
 	}
 	shown := 0
+	width := s.width()
 	for i := s.top; i < n && shown < size; i++ {
 		m := s.box.Msgs[i]
 		if m.has(fDeleted) {
 			continue
 		}
-		s.out.WriteString(headerLine(m, i == s.dot, s.width()))
+		s.out.WriteString(headerLine(m, i == s.dot, width))
 		s.out.WriteByte('\n')
 		shown++
 	}

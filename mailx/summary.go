@@ -1,8 +1,7 @@
 package mailx
 
 import (
-	"fmt"
-	"net/mail"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,8 +20,13 @@ func (m *Msg) summaryDate() string {
 		}
 	}
 	if m.Date != "" {
-		if t, err := mail.ParseDate(m.Date); err == nil {
-			return t.Local().Format("Mon Jan _2 15:04")
+		if t, ok := parseDate(m.Date); ok {
+			return string(t.Local().AppendFormat(make([]byte, 0, 16), "Mon Jan _2 15:04"))
+		}
+	}
+	if m.MTime.IsZero() && m.Path != "" {
+		if st, err := os.Stat(m.Path); err == nil {
+			m.MTime = st.ModTime()
 		}
 	}
 	if !m.MTime.IsZero() {
@@ -35,14 +39,15 @@ func (m *Msg) summaryDate() string {
 //
 //	>N  1 sender@host           Sat Jan  2 08:50   11/312   Subject
 func headerLine(m *Msg, current bool, width int) string {
-	var b []byte
+	b := make([]byte, 0, 128)
 	if current {
 		b = append(b, '>')
 	} else {
 		b = append(b, ' ')
 	}
 	b = append(b, m.stateChar())
-	b = fmt.Appendf(b, "%3d ", m.Num)
+	b = appendRight(b, strconv.Itoa(m.Num), 3)
+	b = append(b, ' ')
 	b = appendPadded(b, printable(m.sender()), 20)
 	b = append(b, "  "...)
 	b = appendPadded(b, m.summaryDate(), 16)
@@ -50,7 +55,11 @@ func headerLine(m *Msg, current bool, width int) string {
 	if m.Lines >= 0 {
 		lines = strconv.FormatInt(m.Lines, 10)
 	}
-	b = fmt.Appendf(b, " %4s/%-5d ", lines, m.Size)
+	b = append(b, ' ')
+	b = appendRight(b, lines, 4)
+	b = append(b, '/')
+	b = appendPadded(b, strconv.FormatInt(m.Size, 10), 5)
+	b = append(b, ' ')
 	subj := decodeHeader(m.Subject)
 	if room := width - utf8.RuneCount(b) - 1; room > 0 {
 		b = appendTrunc(b, subj, room)
@@ -84,4 +93,12 @@ func appendTrunc(b []byte, s string, n int) []byte {
 		i++
 	}
 	return b
+}
+
+// appendRight appends s right-aligned in n columns (ASCII only).
+func appendRight(b []byte, s string, n int) []byte {
+	for i := len(s); i < n; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, s...)
 }

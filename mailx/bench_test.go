@@ -1,0 +1,180 @@
+package mailx
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixtureMessage returns a plausible message: a dozen header fields and
+// a body of varying length (0.5 to 4 KiB), some with a "From " line that
+// mboxrd quotes.
+func fixtureMessage(i int) (header, body string) {
+	header = fmt.Sprintf("Return-Path: <sender%d@example.org>\n"+
+		"Received: from mx.example.org by host.example.net with ESMTP id %08x; Sat, 2 Jan 2021 08:50:00 +0000\n"+
+		"From: Sender Number %d <sender%d@example.org>\n"+
+		"To: user@example.net\n"+
+		"Subject: Report %d: =?utf-8?q?r=C3=A9sum=C3=A9?= of the day\n"+
+		"Date: Sat, 2 Jan 2021 08:%02d:00 +0000\n"+
+		"Message-ID: <%d.%08x@example.org>\n"+
+		"MIME-Version: 1.0\n"+
+		"Content-Type: text/plain; charset=utf-8\n"+
+		"Content-Transfer-Encoding: 8bit\n"+
+		"X-Mailer: fixture\n\n", i%97, i, i%97, i%97, i, i%60, i, i*7919)
+	var b strings.Builder
+	lines := 8 + (i*37)%60
+	for l := 0; l < lines; l++ {
+		if l == 3 && i%5 == 0 {
+			b.WriteString("From the fixture generator, a line mboxrd quotes.\n")
+			continue
+		}
+		fmt.Fprintf(&b, "Line %d of message %d: the quick brown fox jumps over the lazy dog.\n", l, i)
+	}
+	return header, b.String()
+}
+
+// buildMaildir writes n messages into new/ and cur/ of a Maildir. It
+// writes the files directly: 100,000 fsynced deliveries would take
+// minutes and measure the disk, not the reader.
+func buildMaildir(tb testing.TB, dir string, n int) {
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		h, body := fixtureMessage(i)
+		name := fmt.Sprintf("%d.M%dP1Q%d.fixture", 1609577400+i, i, i)
+		path := filepath.Join(dir, "new", name)
+		if i%3 != 0 {
+			path = filepath.Join(dir, "cur", name+":2,S")
+		}
+		if err := os.WriteFile(path, []byte(h+body), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// buildMbox writes n messages as an mboxrd file, as Mbox.Append would,
+// in one buffered pass for the same reason.
+func buildMbox(tb testing.TB, path string, n int) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := 0; i < n; i++ {
+		h, body := fixtureMessage(i)
+		fmt.Fprintf(w, "From sender%d@example.org Sat Jan  2 08:%02d:00 2021\n", i%97, i%60)
+		w.WriteString(h)
+		if i%2 == 0 {
+			w.WriteString("Status: RO\n")
+		}
+		w.WriteString(strings.ReplaceAll(body, "\nFrom ", "\n>From "))
+		w.WriteString("\n")
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// listSummary opens a mailbox and formats its whole header summary, as
+// mail -H does.
+func listSummary(tb testing.TB, kind, path string, w io.Writer) int {
+	box, err := openBox(kind, path, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer box.Close()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for _, m := range box.Msgs {
+		bw.WriteString(headerLine(m, false, 100))
+		bw.WriteByte('\n')
+	}
+	bw.Flush()
+	return len(box.Msgs)
+}
+
+// BenchmarkSummary times the header summary (mail -H) of Maildirs and
+// mboxes of 20,000 and 100,000 messages, in process and through the
+// built binary, and s-nail -H on the same mbox when s-nail is installed.
+// Run it with: go test -run XXX -bench Summary ./mailx/
+func BenchmarkSummary(b *testing.B) {
+	for _, n := range []int{20000, 100000} {
+		dir := b.TempDir()
+		md := filepath.Join(dir, "Maildir")
+		mb := filepath.Join(dir, "mbox")
+		var built bool
+		build := func(b *testing.B) {
+			if !built {
+				buildMaildir(b, md, n)
+				buildMbox(b, mb, n)
+				built = true
+			}
+		}
+		for _, kind := range []string{"maildir", "mbox"} {
+			path := md
+			if kind == "mbox" {
+				path = mb
+			}
+			b.Run(fmt.Sprintf("%s-%dk", kind, n/1000), func(b *testing.B) {
+				build(b)
+				b.ResetTimer()
+				start := time.Now()
+				for i := 0; i < b.N; i++ {
+					if got := listSummary(b, kind, path, io.Discard); got != n {
+						b.Fatalf("listed %d messages, want %d", got, n)
+					}
+				}
+				perList := time.Since(start).Seconds() / float64(b.N)
+				b.ReportMetric(perList, "s/list")
+				b.ReportMetric(float64(n)/perList, "msgs/s")
+			})
+			b.Run(fmt.Sprintf("binary-%s-%dk", kind, n/1000), func(b *testing.B) {
+				build(b)
+				bin := binary(b)
+				b.ResetTimer()
+				runCommand(b, n, bin, "mail", "-H", "-f", path)
+			})
+		}
+		b.Run(fmt.Sprintf("s-nail-mbox-%dk", n/1000), func(b *testing.B) {
+			snail, err := exec.LookPath("s-nail")
+			if err != nil {
+				b.Skip("SKIP: s-nail is not installed (apt-get install s-nail): no comparison")
+			}
+			build(b)
+			b.ResetTimer()
+			runCommand(b, n, snail, "-n", "-N", "-H", "-f", mb)
+		})
+	}
+}
+
+// runCommand runs a mail reader b.N times and reports the time per
+// listing; it checks that every message was listed.
+func runCommand(b *testing.B, n int, prog string, args ...string) {
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(prog, args...)
+		home := b.TempDir()
+		cmd.Env = append(os.Environ(), "HOME="+home, "MAILRC=/dev/null", "COLUMNS=100", "TERM=dumb")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("%s: %v", prog, err)
+		}
+		if got := strings.Count(string(out), "\n"); got < n {
+			b.Fatalf("%s listed %d lines, want %d", prog, got, n)
+		}
+	}
+	perList := time.Since(start).Seconds() / float64(b.N)
+	b.ReportMetric(perList, "s/list")
+	b.ReportMetric(float64(n)/perList, "msgs/s")
+}

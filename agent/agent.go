@@ -64,6 +64,9 @@ type Agent struct {
 
 	// due maps a claimed file's name (in cur/) to when it is next due.
 	due map[string]time.Time
+	// forced holds messages whose deferred recipients are retried at
+	// once (flush).
+	forced map[string]bool
 	// watched holds the files whose change triggers a reload.
 	watched map[string]bool
 }
@@ -97,7 +100,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
-		now: time.Now, due: map[string]time.Time{},
+		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
 	}
 	a.configure(cfg)
 	return a
@@ -160,9 +163,12 @@ func (a *Agent) cleanTmp() {
 	}
 }
 
+// flushAll makes every claimed message and every deferred recipient in
+// it due now.
 func (a *Agent) flushAll() {
 	for n := range a.due {
 		a.due[n] = time.Time{}
+		a.forced[n] = true
 	}
 }
 
@@ -326,7 +332,8 @@ func (a *Agent) runDue(ctx context.Context) {
 			continue
 		}
 		delete(a.due, n)
-		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true})
+		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true, force: a.forced[n]})
+		delete(a.forced, n)
 		if len(batch) == maxBatch {
 			a.deliver(ctx, batch)
 			batch = nil

@@ -23,6 +23,7 @@ type job struct {
 	name      string // file name in cur/
 	path      string
 	recovered bool // taken up from cur/: copies may exist already
+	force     bool // flush: deferred recipients are due now
 	m         *outbox.Message
 	dt        map[string]bool // Delivered-To addresses, lowercased
 	header    []byte          // the message's header section, for DSNs
@@ -126,7 +127,7 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 	now := a.now()
 	for i := 0; i < len(env.Rcpts); i++ {
 		r := env.Rcpts[i]
-		if r.Status.Done() || (r.Status == outbox.Deferred && r.Next.After(now)) {
+		if r.Status.Done() || (r.Status == outbox.Deferred && r.Next.After(now) && !j.force) {
 			continue
 		}
 		var t forwarder.Target
@@ -316,38 +317,54 @@ func (a *Agent) schedule(j *job, t time.Time) {
 }
 
 // sendRemote hands every remote recipient of the batch to the smarthost
-// in one call, so that one connection carries them all.
+// in one call, so that one connection carries them all. A copy forwarded
+// by an alias or ~/.forward carries Delivered-To for the address that
+// forwarded it, so that a loop through a remote forwarder is caught when
+// the copy comes back.
 func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
+	type group struct {
+		j    *job
+		idxs []int
+	}
 	var out []*delivery.Outgoing
-	var owners []*job
+	var groups []group
 	for _, j := range jobs {
-		if len(j.remote) == 0 {
-			continue
-		}
-		m := j.m
-		o := &delivery.Outgoing{ID: m.ID, Sender: m.Env.Sender, Size: m.Size,
-			Open: func() io.Reader { return m.Body() }}
+		byVia := map[string]int{}
 		for _, i := range j.remote {
-			o.Rcpts = append(o.Rcpts, m.Env.Rcpts[i].Addr)
+			r := j.m.Env.Rcpts[i]
+			via := ""
+			if r.Parent >= 0 {
+				via = a.qualify(r.Via)
+			}
+			k, ok := byVia[via]
+			if !ok {
+				m, prefix := j.m, []byte(nil)
+				if via != "" {
+					prefix = []byte("Delivered-To: " + via + "\n")
+				}
+				o := &delivery.Outgoing{ID: m.ID, Sender: m.Env.Sender, Size: m.Size + int64(len(prefix)),
+					Open: func() io.Reader { return io.MultiReader(bytes.NewReader(prefix), m.Body()) }}
+				k = len(out)
+				byVia[via] = k
+				out = append(out, o)
+				groups = append(groups, group{j: j})
+			}
+			out[k].Rcpts = append(out[k].Rcpts, r.Addr)
+			groups[k].idxs = append(groups[k].idxs, i)
 		}
-		out = append(out, o)
-		owners = append(owners, j)
 	}
 	if len(out) == 0 {
 		return
 	}
 	results := a.relay.Send(ctx, out)
-	for k, j := range owners {
-		for n, i := range j.remote {
+	for k, g := range groups {
+		for n, i := range g.idxs {
 			res := delivery.Temp("4.3.0", "no result from the smarthost")
 			if k < len(results) && n < len(results[k]) {
 				res = results[k][n]
 			}
-			r := j.m.Env.Rcpts[i]
-			a.result(j, i, forwarder.Target{Kind: forwarder.Remote, Value: r.Addr, Via: r.Addr}, res)
+			r := g.j.m.Env.Rcpts[i]
+			a.result(g.j, i, forwarder.Target{Kind: forwarder.Remote, Value: r.Addr, Via: r.Addr}, res)
 		}
 	}
 }
-
-// headerBytes is used by bounce to quote the original header.
-func (j *job) headerBytes() []byte { return bytes.Clone(j.header) }

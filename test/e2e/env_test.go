@@ -67,11 +67,12 @@ func newEnv(t *testing.T, extraConfig string) *env {
 	e := &env{t: t, bin: binary(t), home: home}
 	cfg := filepath.Join(home, ".config", "homepost", "config.toml")
 	os.MkdirAll(filepath.Dir(cfg), 0o700)
-	body := "deliver_without_agent = false\nhostname = \"testhost.example\"\n" + extraConfig
+	body := "deliver_without_agent = false\nhostname = \"testhost.example\"\n"
 	if !strings.Contains(extraConfig, "system_aliases") {
 		// The real /etc/aliases must not steer the tests.
 		body += "system_aliases = \"\"\n"
 	}
+	body += extraConfig
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

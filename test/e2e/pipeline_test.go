@@ -293,3 +293,28 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 	}
 	t.Logf("peak RSS %d KB", ru.Maxrss)
 }
+
+// A shim killed before the end of its input leaves nothing that will be
+// sent.
+func TestKilledShimSendsNothing(t *testing.T) {
+	e := newEnv(t, "")
+	c := e.cmd(nil, "sendmail", "root")
+	w, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("Subject: half\n\n" + strings.Repeat("line\n", 20000)))
+	time.Sleep(100 * time.Millisecond)
+	c.Process.Kill()
+	c.Wait()
+	if n := files(e.outbox("new")); len(n) != 0 {
+		t.Fatalf("killed shim left %v in new/", n)
+	}
+	e.once()
+	if n := files(e.path("Maildir", "new")); len(n) != 0 {
+		t.Errorf("a half message was delivered: %v", n)
+	}
+}

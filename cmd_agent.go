@@ -74,7 +74,7 @@ func startAgent(opts agent.Options) int {
 	if cfg == nil {
 		return code
 	}
-	opts.Ready = agentReady
+	opts.Ready, opts.Stopping = agentReady, sdnotify.Stopping
 	err := agent.Run(context.Background(), cfg, newLogger(), opts)
 	var le *agent.LockedError
 	if errors.As(err, &le) {
@@ -96,7 +96,7 @@ func agentReady() {
 	sdnotify.Ready()
 	if d := sdnotify.WatchdogInterval(); d > 0 {
 		go func() {
-			for range time.Tick(d / 2) {
+			for range time.Tick(d) {
 				sdnotify.Watchdog()
 			}
 		}()

@@ -49,8 +49,9 @@ type Options struct {
 	Once bool
 	// Flush makes every deferred message due now.
 	Flush bool
-	// Ready is called once the agent watches the outbox (sd_notify).
-	Ready func()
+	// Ready is called once the agent watches the outbox, Stopping when
+	// it begins to stop (sd_notify).
+	Ready, Stopping func()
 }
 
 // Agent delivers one user's outbox.
@@ -242,6 +243,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 				a.flushAll()
 			default:
 				a.log.Info("agent stopping", "signal", s.String())
+				if opts.Stopping != nil {
+					opts.Stopping()
+				}
 				return nil
 			}
 		}

@@ -1,0 +1,157 @@
+package mailx
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestReadMaildirSession lists, reads, replies, deletes, saves and quits
+// in a terminal, then checks the Maildir, the saved file and the reply
+// with independent readers.
+func TestReadMaildirSession(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 4)
+	tm := startTerm(t, h)
+	s := tm.waitFor("& ", 1)
+	for _, want := range []string{"4 messages 4 new", ">N  1 user1@example.org", " N  4 user4@example.org", "Subject 4"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("startup screen lacks %q:\n%s", want, s)
+		}
+	}
+	s = tm.command("1")
+	if !strings.Contains(s, "Body of message 1.") || !strings.Contains(s, "From here on, mboxrd quotes.") {
+		t.Fatalf("message 1 not shown:\n%s", s)
+	}
+	// Reply to the sender (R; r answers all recipients too), with the
+	// quoted text, ended by ".".
+	tm.typeLine("R")
+	s = tm.waitFor("> Body of message 1.", 1)
+	if !strings.Contains(s, "To: User 1 <user1@example.org>\n") || !strings.Contains(s, "Subject: Re: Subject 1") {
+		t.Fatalf("reply header not shown:\n%s", s)
+	}
+	tm.typeLine("Thanks for the note.")
+	tm.typeLine("~s Re: Subject 1 (answered)")
+	tm.typeLine(".")
+	tm.waitFor("EOT", 1)
+	tm.waitFor("& ", 3)
+	tm.command("d 2")
+	s = tm.command("s 3 +saved")
+	if !strings.Contains(s, `"+saved" [New file]`) {
+		t.Fatalf("save not reported:\n%s", s)
+	}
+	s = tm.command("h")
+	if strings.Contains(s[strings.LastIndex(s, "& h"):], "user2@example.org") {
+		t.Errorf("deleted message still listed:\n%s", s)
+	}
+	tm.typeLine("q")
+	s = tm.waitFor("[exit 0]", 1)
+	if !strings.Contains(s, "Held 2 messages in "+h.path("Maildir")) {
+		t.Errorf("quit did not report held messages:\n%s", s)
+	}
+
+	// The Maildir: 2 and 3 (saved) are gone; 1 is read and answered;
+	// 4, listed but not read, moved to cur/ unread.
+	out := python(t, `
+import mailbox, sys
+box = mailbox.Maildir(sys.argv[1], create=False)
+for key, m in sorted(box.items(), key=lambda kv: kv[1]['Subject']):
+    print(m['Subject'], m.get_subdir(), m.get_flags() or '-')
+`, h.path("Maildir"))
+	want := "Subject 1 cur RS\nSubject 4 cur -\n"
+	if out != want {
+		t.Errorf("Maildir after quit:\n%s\nwant:\n%s", out, want)
+	}
+	out = python(t, `
+import mailbox, sys
+for m in mailbox.mbox(sys.argv[1]):
+    print(m['Subject'], '|', m.get_from(), '|', m.get_payload().splitlines()[2])
+`, h.path("mail/saved"))
+	if !strings.HasPrefix(out, "Subject 3 | user3@example.org ") || !strings.HasSuffix(out, "| >From here on, mboxrd quotes.\n") {
+		t.Errorf("saved mbox: %q", out)
+	}
+	q := h.only(t)
+	hd := q.msg.Header
+	if to, err := hd.AddressList("To"); err != nil || len(to) != 1 || to[0].Address != "user1@example.org" {
+		t.Errorf("reply To %q (%v)", hd.Get("To"), err)
+	}
+	if hd.Get("Subject") != "Re: Subject 1 (answered)" ||
+		hd.Get("In-Reply-To") != "<msg1@example.org>" || hd.Get("References") != "<msg1@example.org>" {
+		t.Errorf("reply header:\n%s", q.raw)
+	}
+	if !strings.Contains(q.body, "> Body of message 1.\n") || !strings.Contains(q.body, "Thanks for the note.\n") {
+		t.Errorf("reply body:\n%s", q.body)
+	}
+	if len(q.rcpts) != 1 || q.rcpts[0] != "user1@example.org" {
+		t.Errorf("reply recipients %q", q.rcpts)
+	}
+}
+
+// TestReadMboxSession reads an mbox store while a message arrives, then
+// checks that the rewrite kept it, that Status fields were written, and
+// that python and s-nail read the result.
+func TestReadMboxSession(t *testing.T) {
+	h := newHome(t)
+	h.setStore(t, "mbox:~/spool")
+	box := h.path("spool")
+	appendFixtures(t, box, 1, 3)
+	tm := startTerm(t, h)
+	s := tm.waitFor("& ", 1)
+	if !strings.Contains(s, "3 messages 3 new") {
+		t.Fatalf("startup:\n%s", s)
+	}
+	s = tm.command("p 1")
+	if !strings.Contains(s, "From here on, mboxrd quotes.") || strings.Contains(s, ">From here") {
+		t.Errorf("mboxrd quoting not undone on display:\n%s", s)
+	}
+	tm.command("d 2")
+	// Mail arrives while mail(1) runs.
+	appendFixtures(t, box, 4, 4)
+	tm.typeLine("q")
+	s = tm.waitFor("[exit 0]", 1)
+	if !strings.Contains(s, "Held 2 messages in "+box) || !strings.Contains(s, "New mail has arrived.") {
+		t.Errorf("quit output:\n%s", s)
+	}
+	out := python(t, `
+import mailbox, sys
+for m in mailbox.mbox(sys.argv[1]):
+    print(m['Subject'], m['Status'], m.get_payload().splitlines()[2])
+`, box)
+	want := "Subject 1 RO >From here on, mboxrd quotes.\nSubject 3 O >From here on, mboxrd quotes.\nSubject 4 None >From here on, mboxrd quotes.\n"
+	if out != want {
+		t.Errorf("mbox after quit:\n%s\nwant:\n%s", out, want)
+	}
+	if st, err := os.Stat(box); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("mbox mode after rewrite: %v %v", st.Mode(), err)
+	}
+	if _, err := os.Stat(box + ".lock"); err == nil {
+		t.Errorf("dotlock left behind")
+	}
+	snailList(t, h, box, []string{"Subject 1", "Subject 3", "Subject 4"})
+}
+
+// snailList has s-nail list an mbox and checks the subjects it shows.
+func snailList(t *testing.T, h *home, box string, subjects []string) {
+	t.Helper()
+	snail, err := exec.LookPath("s-nail")
+	if err != nil {
+		t.Log("SKIP: s-nail is not installed (apt-get install s-nail): the mbox is not checked with it")
+		return
+	}
+	cmd := exec.Command(snail, "-n", "-N", "-H", "-f", box)
+	cmd.Env = append(h.env, "MAILRC=/dev/null", "COLUMNS=120")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("s-nail: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(subjects) {
+		t.Fatalf("s-nail lists %d messages, want %d:\n%s", len(lines), len(subjects), out)
+	}
+	for i, s := range subjects {
+		if !strings.Contains(lines[i], s) {
+			t.Errorf("s-nail line %d: %q, want %q", i+1, lines[i], s)
+		}
+	}
+}

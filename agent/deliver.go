@@ -26,7 +26,6 @@ type job struct {
 	force     bool // flush: deferred recipients are due now
 	m         *outbox.Message
 	dt        map[string]bool // Delivered-To addresses, lowercased
-	header    []byte          // the message's header section, for DSNs
 	recs      []outbox.Record // results to record
 	remote    []int           // recipient indexes for the smarthost
 	bounced   []int           // recipients bounced in this attempt
@@ -83,7 +82,7 @@ func (a *Agent) open(j *job) error {
 		m.Close()
 		return errors.New("held")
 	}
-	j.header, j.dt = readHeader(m.Body())
+	j.dt = deliveredTo(m.Body())
 	return nil
 }
 
@@ -99,18 +98,16 @@ func (a *Agent) setAside(j *job, err error) {
 	a.log.Error("unreadable queue file set aside", "file", dst, "reason", err)
 }
 
-// readHeader returns the header section of a message (up to 1 MB) and the
-// addresses of its Delivered-To fields.
-func readHeader(r io.Reader) ([]byte, map[string]bool) {
+// deliveredTo returns the lowercased addresses of the Delivered-To fields
+// in a message's header section (read up to 1 MB), for loop detection.
+func deliveredTo(r io.Reader) map[string]bool {
 	br := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 16<<10)
-	var hdr []byte
 	dt := map[string]bool{}
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) == 0 || (len(line) == 1 && line[0] == '\n') {
 			break
 		}
-		hdr = append(hdr, line...)
 		if len(line) > 13 && strings.EqualFold(string(line[:13]), "Delivered-To:") {
 			dt[strings.ToLower(strings.Trim(strings.TrimSpace(string(line[13:])), "<>"))] = true
 		}
@@ -118,7 +115,7 @@ func readHeader(r io.Reader) ([]byte, map[string]bool) {
 			break
 		}
 	}
-	return hdr, dt
+	return dt
 }
 
 // local delivers every due recipient that does not go to the smarthost.

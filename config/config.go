@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -339,7 +340,7 @@ func LoadFile(path string, id Identity) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
 		}
-		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+		if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			return nil, &Error{File: path, Line: line, Key: m[2], Msg: m[3]}
 		}
@@ -403,7 +404,10 @@ func (c *Config) validate() *Error {
 }
 
 // typeErr matches the decoder's type errors, which are not ParseErrors.
-var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+// It is compiled on first use: sendmail starts for every message.
+var typeErr = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+})
 
 // keyLine finds the line that sets key (as ["relay", "url"]) by scanning the
 // file: the TOML decoder does not expose positions of decoded keys.

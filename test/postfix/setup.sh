@@ -79,6 +79,12 @@ postconf -e \
 	"virtual_minimum_uid = 100" \
 	"smtputf8_enable = yes" \
 	"message_size_limit = 52428800" \
+	"virtual_mailbox_limit = 0" \
+	"maillog_file = /var/log/postfix-homepost-test.log" \
+	"header_size_limit = 4194304" \
+	"local_header_rewrite_clients =" \
+	"always_add_missing_headers = no" \
+	"message_drop_headers =" \
 	"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
 	"mynetworks = 127.0.0.0/8"
 if [ -z "$(postconf -M "127.0.0.1:$PORT/inet" 2>/dev/null)" ]; then

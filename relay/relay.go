@@ -271,3 +271,29 @@ func (c *Client) envelopeSender(s string) string {
 
 // timeout returns the command timeout for helper programs.
 func (c *Client) commandTimeout() time.Duration { return c.rc.CommandTimeout.Duration }
+
+// Probe connects to the smarthost, sets up TLS and logs in exactly as a
+// delivery would, then says QUIT without sending anything. For an exec:
+// relay it checks that the program can be run. It is what
+// "homepost check --relay" uses.
+func (c *Client) Probe(ctx context.Context) error {
+	switch c.kind {
+	case kindNone:
+		return fmt.Errorf("no smarthost configured (set url in [relay])")
+	case kindExec:
+		st, err := os.Stat(c.argv[0])
+		if err != nil {
+			return err
+		}
+		if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("%s is not an executable file", c.argv[0])
+		}
+		return nil
+	}
+	s, r := c.dial(ctx)
+	if s == nil {
+		return fmt.Errorf("%s", r.Text())
+	}
+	s.quit()
+	return nil
+}

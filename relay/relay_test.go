@@ -95,22 +95,41 @@ func TestCertificateForAnotherName(t *testing.T) {
 	ca := newTestCA(t)
 	be := &backend{}
 	addr := startServer(t, be, implicitMode, ca)
-	_, port, _ := net.SplitHostPort(addr)
-	// The certificate names 127.0.0.1 and localhost, not 127.0.0.2.
-	if l, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
-		t.Skip("no 127.0.0.2 on this machine")
-	} else {
-		l.Close()
-	}
-	_ = port
 	cfg := testConfig(t, "smtps://"+addr)
 	cfg.Relay.CAFile = ca.file(t)
 	c := newClient(t, cfg)
+	// The certificate names 127.0.0.1 and localhost only.
 	c.tls.ServerName = "mail.example.com"
 	res := c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
+	if r := res[0][0]; r.DSN != "4.7.5" || !strings.Contains(r.Reason, "mail.example.com") {
+		t.Errorf("%s", r.Text())
+	}
 	if len(be.received()) != 0 {
 		t.Fatal("message sent to a host with the wrong certificate")
+	}
+}
+
+func TestProbe(t *testing.T) {
+	ca := newTestCA(t)
+	be := &backend{user: "alice", pass: "right"}
+	addr := startServer(t, be, implicitMode, ca)
+	cfg := testConfig(t, "smtps://"+addr)
+	cfg.Relay.CAFile = ca.file(t)
+	cfg.Relay.Username = "alice"
+	cfg.Relay.Password = "right"
+	if err := newClient(t, cfg).Probe(context.Background()); err != nil {
+		t.Errorf("probe: %v", err)
+	}
+	cfg.Relay.Password = "wrong"
+	if err := newClient(t, cfg).Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "535") {
+		t.Errorf("probe with a wrong password: %v", err)
+	}
+	if n := len(be.received()); n != 0 {
+		t.Errorf("probe sent %d messages", n)
+	}
+	if err := newClient(t, testConfig(t, "exec:/nonexistent/sendmail")).Probe(context.Background()); err == nil {
+		t.Error("probe of a missing program succeeded")
 	}
 }
 

@@ -327,16 +327,18 @@ func TestGreetingTimeout(t *testing.T) {
 			defer c.Close() // say nothing
 		}
 	}()
-	cfg := testConfig(t, "smtp://"+l.Addr().String())
-	cfg.Relay.CommandTimeout.Duration = 300 * time.Millisecond
-	start := time.Now()
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
-	status(t, res[0], outbox.Deferred)
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
-	}
-	if !strings.Contains(res[0][0].Reason, "timeout") {
-		t.Errorf("%s", res[0][0].Text())
+	for _, scheme := range []string{"smtp", "smtp+starttls", "smtps"} {
+		cfg := testConfig(t, scheme+"://"+l.Addr().String())
+		cfg.Relay.CommandTimeout.Duration = 300 * time.Millisecond
+		start := time.Now()
+		res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+		status(t, res[0], outbox.Deferred)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("%s: took %v", scheme, d)
+		}
+		if r := res[0][0].Reason; !strings.Contains(r, "timeout") && !strings.Contains(r, "deadline") {
+			t.Errorf("%s: %s", scheme, res[0][0].Text())
+		}
 	}
 }
 

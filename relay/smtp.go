@@ -115,10 +115,14 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 		}
 		addr = a
 	}
-	raw, err := dialer.DialContext(ctx, "tcp", addr)
+	tcp, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, delivery.Temp("4.4.1", "connect to %s: %v", c.addr, netReason(err))
 	}
+	// go-smtp greets and says EHLO inside NewClientStartTLS with its
+	// default timeout; clamping its deadlines holds it to ours.
+	cc := &clampConn{Conn: tcp, max: rc.CommandTimeout.Duration}
+	var raw net.Conn = cc
 	s := &session{c: c, raw: raw}
 	// Cancelling ctx closes the connection: whatever is in flight fails
 	// as a lost connection and is deferred.
@@ -143,11 +147,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 			return fail(r)
 		}
 	case kindStartTLS:
-		// go-smtp greets and says EHLO before STARTTLS itself; the
-		// greeting is bounded by the command timeout.
-		raw.SetDeadline(time.Now().Add(rc.CommandTimeout.Duration))
 		sc, err := smtp.NewClientStartTLS(raw, c.tls)
-		raw.SetDeadline(time.Time{})
 		if err != nil {
 			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
 				return fail(delivery.Temp("4.7.4", "host %s does not offer STARTTLS; mail is not sent in clear text", c.host))
@@ -177,6 +177,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 			return fail(r)
 		}
 	}
+	cc.max = 0 // the client's own timeouts are ours from here on
 	s.utf8, _ = s.smtp.Extension("SMTPUTF8")
 	s.limit, _ = s.smtp.MaxMessageSize()
 	_, tlsOn := s.smtp.TLSConnectionState()
@@ -451,6 +452,34 @@ type deadlineWriter struct {
 func (dw *deadlineWriter) Write(p []byte) (int, error) {
 	dw.conn.SetDeadline(time.Now().Add(dw.d))
 	return dw.w.Write(p)
+}
+
+// clampConn holds every deadline set on it to at most max from now
+// (0: no clamp).
+type clampConn struct {
+	net.Conn
+	max time.Duration
+}
+
+func (c *clampConn) SetDeadline(t time.Time) error {
+	return c.Conn.SetDeadline(c.clamp(t))
+}
+
+func (c *clampConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(c.clamp(t))
+}
+
+func (c *clampConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.clamp(t))
+}
+
+func (c *clampConn) clamp(t time.Time) time.Time {
+	if c.max > 0 {
+		if limit := time.Now().Add(c.max); t.IsZero() || t.After(limit) {
+			return limit
+		}
+	}
+	return t
 }
 
 func isTLSError(err error) bool {

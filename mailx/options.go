@@ -46,6 +46,7 @@ tilde escapes (~? lists them) and a line holding only "." ends the message.
 Read mode (no addresses): read the mail store (~/Maildir, or the mbox set
 by store = "mbox:/path"), or with -f another mailbox (default ~/mbox); a
 path ending in / or a directory with cur/, new/, tmp/ is a Maildir.
+  -f [file]   read file (default ~/mbox) instead of the mail store
   -e          exit 0 if there is mail, 1 otherwise; print nothing
   -H          print the header summary and exit
   -N          do not print the header summary at startup
@@ -64,10 +65,12 @@ const needArg = "sbcrauqFTOS"
 func parseOptions(args []string) (*options, error) {
 	o := &options{}
 	i := 0
+	dashdash := false
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
 			i++
+			dashdash = true
 			break
 		}
 		if a == "--help" || a == "-h" && len(args) == 1 {
@@ -124,11 +127,11 @@ func parseOptions(args []string) (*options, error) {
 	o.operands = args[i:]
 	// Options may follow the addresses, as BSD mail allows
 	// (mail root -s hi): parse what remains after the first operand.
-	if len(o.operands) > 0 {
+	if len(o.operands) > 0 && !dashdash {
 		var ops []string
 		rest := o.operands
 		for k := 0; k < len(rest); k++ {
-			if strings.HasPrefix(rest[k], "-") && len(rest[k]) > 1 && rest[k] != "--" {
+			if strings.HasPrefix(rest[k], "-") && len(rest[k]) > 1 {
 				sub, err := parseOptions(rest[k:])
 				if err != nil {
 					return nil, err

@@ -128,7 +128,7 @@ func renderBody(w *bytes.Buffer, raw []byte) {
 	e, err := message.Read(bytes.NewReader(raw))
 	if e == nil {
 		_, body := splitMessage(raw)
-		w.Write(body)
+		w.WriteString(displayText(body))
 		return
 	}
 	_ = err // an unknown charset still gives a usable entity

@@ -386,6 +386,38 @@ func TestAuthFailureDefers(t *testing.T) {
 	}
 }
 
+func TestAuthLogin(t *testing.T) {
+	ca := newTestCA(t)
+	be := &backend{user: "alice", pass: "p4ss word", loginOnly: true}
+	addr := startServer(t, be, implicitMode, ca)
+	cfg := testConfig(t, "smtps://"+addr)
+	cfg.Relay.CAFile = ca.file(t)
+	cfg.Relay.Username = "alice"
+	cfg.Relay.Password = "p4ss word"
+	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	status(t, res[0], outbox.Sent)
+	if got := be.received(); len(got) != 1 || got[0].User != "alice" {
+		t.Errorf("%+v", got)
+	}
+}
+
+// TestNoAuthOffered: with a username set, a server that offers no AUTH
+// gets nothing (the mail would be refused or, worse, relayed unseen).
+func TestNoAuthOffered(t *testing.T) {
+	ca := newTestCA(t)
+	be := &backend{}
+	addr := startServer(t, be, implicitMode, ca)
+	cfg := testConfig(t, "smtps://"+addr)
+	cfg.Relay.CAFile = ca.file(t)
+	cfg.Relay.Username = "alice"
+	cfg.Relay.Password = "secret"
+	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	status(t, res[0], outbox.Deferred)
+	if len(be.received()) != 0 {
+		t.Error("sent without authenticating")
+	}
+}
+
 func TestPasswordCommand(t *testing.T) {
 	ca := newTestCA(t)
 	be := &backend{user: "alice", pass: "from the keyring"}

@@ -50,6 +50,7 @@ type backend struct {
 
 	// Behaviour, set before the test sends.
 	user, pass string           // when set, AUTH is required
+	loginOnly  bool             // offer AUTH LOGIN, not PLAIN
 	rcptErr    map[string]error // per recipient reply
 	mailErr    error            // reply to MAIL FROM
 	dataErr    error            // reply after the data
@@ -74,10 +75,16 @@ func (s *testSession) AuthMechanisms() []string {
 	if s.be.user == "" {
 		return nil
 	}
+	if s.be.loginOnly {
+		return []string{sasl.Login}
+	}
 	return []string{sasl.Plain}
 }
 
 func (s *testSession) Auth(mech string) (sasl.Server, error) {
+	if mech == sasl.Login {
+		return &loginServer{s: s}, nil
+	}
 	return sasl.NewPlainServer(func(identity, user, pass string) error {
 		s.be.authTries.Add(1)
 		if user != s.be.user || pass != s.be.pass {
@@ -284,4 +291,34 @@ func outgoing(id, sender, msg string, rcpts ...string) *delivery.Outgoing {
 // after the server has undone dot-stuffing.
 func crlf(s string) []byte {
 	return bytes.ReplaceAll([]byte(s), []byte("\n"), []byte("\r\n"))
+}
+
+// loginServer is the server side of AUTH LOGIN, which go-sasl lacks.
+type loginServer struct {
+	s    *testSession
+	step int
+	user string
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		if len(resp) > 0 {
+			l.user = string(resp)
+			l.step++
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 2:
+		l.user = string(resp)
+		return []byte("Password:"), false, nil
+	default:
+		l.s.be.authTries.Add(1)
+		if l.user != l.s.be.user || string(resp) != l.s.be.pass {
+			return nil, true, smtp.ErrAuthFailed
+		}
+		l.s.user = l.user
+		return nil, true, nil
+	}
 }

@@ -120,8 +120,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 		}
 		c.from = a
 	}
-	if rc.ConnectTimeout.Duration <= 0 || rc.CommandTimeout.Duration <= 0 || rc.DataTimeout.Duration <= 0 {
-		return nil, bad("connect_timeout", "timeouts must be positive")
+	for _, t := range []struct {
+		key string
+		d   time.Duration
+	}{{"connect_timeout", rc.ConnectTimeout.Duration}, {"command_timeout", rc.CommandTimeout.Duration}, {"data_timeout", rc.DataTimeout.Duration}} {
+		if t.d <= 0 {
+			return nil, bad(t.key, "must be positive")
+		}
 	}
 	u := strings.TrimSpace(rc.URL)
 	switch {

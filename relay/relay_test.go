@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -515,6 +516,7 @@ func TestConfigErrors(t *testing.T) {
 		{"no password", func(r *config.Relay) { r.URL = "smtps://example.com"; r.Username = "u" }, "relay.password_command"},
 		{"from", func(r *config.Relay) { r.URL = "smtps://example.com"; r.From = "alice" }, "relay.from"},
 		{"ca_file", func(r *config.Relay) { r.URL = "smtps://example.com"; r.CAFile = "/nonexistent/ca.pem" }, "relay.ca_file"},
+		{"timeout", func(r *config.Relay) { r.DataTimeout.Duration = 0 }, "relay.data_timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, "")
@@ -551,5 +553,45 @@ func TestPasswordFileMode(t *testing.T) {
 	}
 	if _, err := New(cfg, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// failingReader returns data, then an error: a queue file that cannot
+// be read to its end.
+type failingReader struct{ data []byte }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, errors.New("input/output error")
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestUnreadableMessage: a message that cannot be read to its end is
+// never completed on the wire (no final dot), and is deferred.
+func TestUnreadableMessage(t *testing.T) {
+	be := &backend{}
+	addr := startServer(t, be, plainMode, nil)
+	c := newClient(t, testConfig(t, "smtp://"+addr))
+	bad := outgoing("B", "alice@laptop", "", "b@example.org")
+	bad.Open = func() io.Reader {
+		return &failingReader{data: []byte("Subject: half\n\n" + strings.Repeat("x", 200000))}
+	}
+	res := c.Send(context.Background(), []*delivery.Outgoing{
+		outgoing("A", "alice@laptop", sample, "a@example.org"),
+		bad,
+		outgoing("C", "alice@laptop", sample, "c@example.org"),
+	})
+	status(t, res[0], outbox.Sent)
+	status(t, res[1], outbox.Deferred)
+	status(t, res[2], outbox.Sent)
+	if r := res[1][0]; !strings.Contains(r.Reason, "read queued message: input/output error") {
+		t.Errorf("%s", r.Text())
+	}
+	got := be.received()
+	if len(got) != 2 || got[0].Rcpts[0] != "a@example.org" || got[1].Rcpts[0] != "c@example.org" {
+		t.Fatalf("server kept %+v", got)
 	}
 }

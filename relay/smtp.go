@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"homepost/delivery"
@@ -206,69 +203,6 @@ func (c *Client) loopbackAddr(ctx context.Context) (string, delivery.Result, boo
 	return net.JoinHostPort(ips[0].IP.String(), port), delivery.Result{}, true
 }
 
-// auth logs in with PLAIN, else LOGIN, and only over TLS.
-func (s *session) auth(ctx context.Context) (delivery.Result, bool) {
-	c := s.c
-	if _, ok := s.smtp.TLSConnectionState(); !ok {
-		return delivery.Temp("4.7.0", "refusing to authenticate to %s without TLS", c.host), false
-	}
-	pass := c.rc.Password
-	if c.rc.PasswordCommand != "" {
-		var err error
-		if pass, err = c.password(ctx); err != nil {
-			return delivery.Temp("4.7.0", "%v", err), false
-		}
-	}
-	var mech sasl.Client
-	switch {
-	case s.smtp.SupportsAuth("PLAIN"):
-		mech = sasl.NewPlainClient("", c.rc.Username, pass)
-	case s.smtp.SupportsAuth("LOGIN"):
-		mech = sasl.NewLoginClient(c.rc.Username, pass)
-	default:
-		return delivery.Temp("4.7.0", "host %s offers neither AUTH PLAIN nor AUTH LOGIN", c.host), false
-	}
-	if err := s.smtp.Auth(mech); err != nil {
-		// Even a 5xx here is deferred: a wrong password is fixed in the
-		// configuration, and the mail should wait for that.
-		r, _ := s.result(err, "AUTH")
-		r.Status = outbox.Deferred
-		if strings.HasPrefix(r.DSN, "5") {
-			r.DSN = "4" + r.DSN[1:]
-		}
-		r.Reason = "authentication failed: " + r.Reason
-		return r, false
-	}
-	return delivery.Result{}, true
-}
-
-// password runs password_command and returns the first line of its
-// output. Neither the output nor the command's stderr goes into the
-// error.
-func (c *Client) password(ctx context.Context) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.rc.PasswordCommand)
-	cmd.WaitDelay = time.Second
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("password_command failed (%v)", ee.ProcessState)
-		}
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("password_command timed out after %v", c.commandTimeout())
-		}
-		return "", fmt.Errorf("password_command failed to run")
-	}
-	line, _, _ := strings.Cut(string(out), "\n")
-	line = strings.TrimSuffix(line, "\r")
-	if line == "" {
-		return "", fmt.Errorf("password_command printed no password")
-	}
-	return line, nil
-}
-
 // send runs one mail transaction and fills res. It reports whether the
 // connection can still be used and, if not, whether it failed before
 // the server accepted a recipient (so the message may go again at once).
@@ -356,13 +290,18 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 		return alive, false
 	}
 	dw := &deadlineWriter{w: w, conn: s.raw, d: c.rc.DataTimeout.Duration}
-	if _, err := dw.Write(head); err == nil {
-		_, err = io.Copy(dw, br)
+	src := &sourceReader{r: br}
+	_, err = dw.Write(head)
+	if err == nil {
+		_, err = io.Copy(dw, src)
 	}
 	if err != nil {
 		// The message is incomplete: never send the final dot. Closing
 		// the connection makes the server discard the transaction.
 		r, _ := s.result(err, "sending the message")
+		if src.err != nil {
+			r = delivery.Temp("4.3.0", "read queued message: %v", src.err)
+		}
 		done(r)
 		return false, false
 	}
@@ -396,50 +335,6 @@ func (s *session) close() {
 	}
 }
 
-// result turns an error of a command into a result, and reports whether
-// the connection is still usable.
-func (s *session) result(err error, stage string) (delivery.Result, bool) {
-	host := s.c.host
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		dsn := ""
-		if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] >= 2 && ec[0] <= 5 {
-			dsn = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
-		}
-		text := fmt.Sprintf("%d", se.Code)
-		if dsn != "" {
-			text += " " + dsn
-		}
-		if msg := oneLine(se.Message); msg != "" {
-			text += " " + msg
-		}
-		reason := fmt.Sprintf("host %s said: %s", host, text)
-		class := se.Code / 100
-		if dsn == "" || int(dsn[0]-'0') != class {
-			switch class {
-			case 5:
-				dsn = "5.0.0"
-			default:
-				dsn = "4.0.0"
-			}
-		}
-		// 421 means the server is closing the connection.
-		alive := se.Code != 421
-		if class == 5 {
-			return delivery.Result{Status: outbox.Bounced, DSN: dsn, Reason: reason}, alive
-		}
-		return delivery.Result{Status: outbox.Deferred, DSN: dsn, Reason: reason}, alive && class == 4
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return delivery.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false
-	}
-	if isTLSError(err) {
-		return delivery.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
-	}
-	return delivery.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
-}
-
 // deadlineWriter gives each write of the message the data timeout, so
 // that a large message on a slow link is not cut off while a stalled
 // server is.
@@ -452,6 +347,21 @@ type deadlineWriter struct {
 func (dw *deadlineWriter) Write(p []byte) (int, error) {
 	dw.conn.SetDeadline(time.Now().Add(dw.d))
 	return dw.w.Write(p)
+}
+
+// sourceReader remembers a failure to read the queued message, which
+// must not be mistaken for the server's fault.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
 }
 
 // clampConn holds every deadline set on it to at most max from now
@@ -480,43 +390,4 @@ func (c *clampConn) clamp(t time.Time) time.Time {
 		}
 	}
 	return t
-}
-
-func isTLSError(err error) bool {
-	var ce *tls.CertificateVerificationError
-	var ae tls.AlertError
-	return errors.As(err, &ce) || errors.As(err, &ae) ||
-		strings.Contains(err.Error(), "tls: ")
-}
-
-// netReason shortens network errors: "dial tcp 127.0.0.1:25: connect:
-// connection refused" says the address twice.
-func netReason(err error) string {
-	if err == nil {
-		return "no address"
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		err = oe.Err
-	}
-	var ce *tls.CertificateVerificationError
-	if errors.As(err, &ce) {
-		err = ce.Err
-	}
-	return oneLine(err.Error())
-}
-
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	s = strings.ReplaceAll(s, "\r", "")
-	return strings.ReplaceAll(s, "\n", " ")
-}
-
-func ascii(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

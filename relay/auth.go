@@ -1,0 +1,78 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+
+	"homepost/delivery"
+	"homepost/outbox"
+)
+
+// auth logs in with PLAIN, else LOGIN, and only over TLS.
+func (s *session) auth(ctx context.Context) (delivery.Result, bool) {
+	c := s.c
+	if _, ok := s.smtp.TLSConnectionState(); !ok {
+		return delivery.Temp("4.7.0", "refusing to authenticate to %s without TLS", c.host), false
+	}
+	pass := c.rc.Password
+	if c.rc.PasswordCommand != "" {
+		var err error
+		if pass, err = c.password(ctx); err != nil {
+			return delivery.Temp("4.7.0", "%v", err), false
+		}
+	}
+	var mech sasl.Client
+	switch {
+	case s.smtp.SupportsAuth("PLAIN"):
+		mech = sasl.NewPlainClient("", c.rc.Username, pass)
+	case s.smtp.SupportsAuth("LOGIN"):
+		mech = sasl.NewLoginClient(c.rc.Username, pass)
+	default:
+		return delivery.Temp("4.7.0", "host %s offers neither AUTH PLAIN nor AUTH LOGIN", c.host), false
+	}
+	if err := s.smtp.Auth(mech); err != nil {
+		// Even a 5xx here is deferred: a wrong password is fixed in the
+		// configuration, and the mail should wait for that.
+		r, _ := s.result(err, "AUTH")
+		r.Status = outbox.Deferred
+		if strings.HasPrefix(r.DSN, "5") {
+			r.DSN = "4" + r.DSN[1:]
+		}
+		r.Reason = "authentication failed: " + r.Reason
+		return r, false
+	}
+	return delivery.Result{}, true
+}
+
+// password runs password_command and returns the first line of its
+// output. Neither the output nor the command's stderr goes into the
+// error.
+func (c *Client) password(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.rc.PasswordCommand)
+	cmd.WaitDelay = time.Second
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("password_command failed (%v)", ee.ProcessState)
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("password_command timed out after %v", c.commandTimeout())
+		}
+		return "", fmt.Errorf("password_command failed to run")
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("password_command printed no password")
+	}
+	return line, nil
+}

@@ -1,0 +1,97 @@
+package relay
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"homepost/delivery"
+	"homepost/outbox"
+)
+
+// result turns an error of a command into a result, and reports whether
+// the connection is still usable.
+func (s *session) result(err error, stage string) (delivery.Result, bool) {
+	host := s.c.host
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		dsn := ""
+		if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] >= 2 && ec[0] <= 5 {
+			dsn = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
+		}
+		text := fmt.Sprintf("%d", se.Code)
+		if dsn != "" {
+			text += " " + dsn
+		}
+		if msg := oneLine(se.Message); msg != "" {
+			text += " " + msg
+		}
+		reason := fmt.Sprintf("host %s said: %s", host, text)
+		class := se.Code / 100
+		if dsn == "" || int(dsn[0]-'0') != class {
+			switch class {
+			case 5:
+				dsn = "5.0.0"
+			default:
+				dsn = "4.0.0"
+			}
+		}
+		// 421 means the server is closing the connection.
+		alive := se.Code != 421
+		if class == 5 {
+			return delivery.Result{Status: outbox.Bounced, DSN: dsn, Reason: reason}, alive
+		}
+		return delivery.Result{Status: outbox.Deferred, DSN: dsn, Reason: reason}, alive && class == 4
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return delivery.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false
+	}
+	if isTLSError(err) {
+		return delivery.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
+	}
+	return delivery.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+}
+
+func isTLSError(err error) bool {
+	var ce *tls.CertificateVerificationError
+	var ae tls.AlertError
+	return errors.As(err, &ce) || errors.As(err, &ae) ||
+		strings.Contains(err.Error(), "tls: ")
+}
+
+// netReason shortens network errors: "dial tcp 127.0.0.1:25: connect:
+// connection refused" says the address twice.
+func netReason(err error) string {
+	if err == nil {
+		return "no address"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err
+	}
+	var ce *tls.CertificateVerificationError
+	if errors.As(err, &ce) {
+		err = ce.Err
+	}
+	return oneLine(err.Error())
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

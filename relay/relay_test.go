@@ -577,7 +577,7 @@ func TestUnreadableMessage(t *testing.T) {
 	c := newClient(t, testConfig(t, "smtp://"+addr))
 	bad := outgoing("B", "alice@laptop", "", "b@example.org")
 	bad.Open = func() io.Reader {
-		return &failingReader{data: []byte("Subject: half\n\n" + strings.Repeat("x", 200000))}
+		return &failingReader{data: []byte("Subject: half\n\n" + strings.Repeat("a line of text\n", 20000))}
 	}
 	res := c.Send(context.Background(), []*delivery.Outgoing{
 		outgoing("A", "alice@laptop", sample, "a@example.org"),

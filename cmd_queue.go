@@ -83,8 +83,8 @@ func runQueue(args []string) int {
 		}
 	}
 	if done > 0 {
-		// The agent re-reads the queue: a held message is left alone, a
-		// released one is scheduled again.
+		// A running agent reloads: a held message is left alone; a
+		// released one came back through new/.
 		if err := agent.Signal(cfg, syscall.SIGHUP); err != nil && !errors.Is(err, agent.ErrNotRunning) {
 			fail("queue "+verb, fmt.Errorf("cannot signal the agent: %w", err))
 		}
@@ -197,6 +197,16 @@ func (q *queueCmd) act(path string) (bool, error) {
 	}
 	if err := m.Append(outbox.Record{Kind: 'h', Hold: hold}); err != nil {
 		return false, err
+	}
+	if !hold && filepath.Base(filepath.Dir(path)) == "cur" {
+		// Back into new/: a running agent notices it there at once and
+		// claims it as it claims any new message; its journal keeps what
+		// was already delivered. Should the rename be lost in a crash,
+		// the next agent takes the message up from cur/ all the same.
+		name, _, _ := strings.Cut(filepath.Base(path), ":")
+		if err := os.Rename(path, q.box.Path("new", name)); err != nil {
+			return true, fmt.Errorf("%s: released but left in cur/: %w", outbox.ID(name), err)
+		}
 	}
 	return true, nil
 }

@@ -58,8 +58,13 @@ type queueHome struct {
 func newQueueHome(t *testing.T, n int) *queueHome {
 	bin := queueBinary(t) // before HOME moves: go build uses its caches
 	home := t.TempDir()
+	// Mail to the user stays in ~/Maildir whatever /etc/aliases says.
+	conf := filepath.Join(home, "config.toml")
+	if err := os.WriteFile(conf, []byte("system_aliases = \"\"\ndeliver_without_agent = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config", "XDG_STATE_HOME=" + home + "/.local/state",
-		"PATH=" + os.Getenv("PATH"), "LOGNAME=alice", "USER=alice", "HOMEPOST_CONFIG="}
+		"PATH=" + os.Getenv("PATH"), "HOMEPOST_CONFIG=" + conf}
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -137,8 +142,12 @@ func TestQueueCommand(t *testing.T) {
 	if out, _, code := h.run("", "queue", "release", a); code != 0 || out != "Released from hold: 1 message\n" {
 		t.Errorf("release: %d %q", code, out)
 	}
-	if sub, held := h.state(a); sub != "cur" || held {
+	// Released, it goes back to new/, where an agent claims it.
+	if sub, held := h.state(a); sub != "new" || held {
 		t.Errorf("after release: in %s, held %v", sub, held)
+	}
+	if out, _, _ := h.run("", "queue", "release", a); out != "Released from hold: 0 messages\n" {
+		t.Errorf("release twice: %q", out)
 	}
 
 	// Delete by ID, from standard input, and an unknown ID.
@@ -203,5 +212,48 @@ func TestQueueSignalsAgent(t *testing.T) {
 	case <-sigs:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the agent got no SIGHUP")
+	}
+}
+
+// TestQueueHoldWithAgent: an agent leaves a held message alone and
+// delivers it once it is released.
+func TestQueueHoldWithAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newQueueHome(t, 0)
+	res, err := submit.Submit(h.cfg, submit.Options{Recipients: []string{h.cfg.User}},
+		strings.NewReader("Subject: held for a while\n\nbody\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.ID
+	delivered := func() int {
+		names, _ := os.ReadDir(filepath.Join(h.cfg.Home, "Maildir", "new"))
+		return len(names)
+	}
+	if _, errOut, code := h.run("", "queue", "hold", id); code != 0 {
+		t.Fatalf("hold: %s", errOut)
+	}
+	if _, errOut, code := h.run("", "agent", "--once"); code != 0 {
+		t.Fatalf("agent --once: %d %s", code, errOut)
+	}
+	if n := delivered(); n != 0 {
+		t.Fatalf("the agent delivered a held message (%d in ~/Maildir/new)", n)
+	}
+	if sub, held := h.state(id); sub == "" || !held {
+		t.Fatalf("held message: in %q, held %v", sub, held)
+	}
+	if _, errOut, code := h.run("", "queue", "release", id); code != 0 {
+		t.Fatalf("release: %s", errOut)
+	}
+	if _, errOut, code := h.run("", "agent", "--once"); code != 0 {
+		t.Fatalf("agent --once: %d %s", code, errOut)
+	}
+	if n := delivered(); n != 1 {
+		t.Fatalf("%d messages in ~/Maildir/new after release, want 1", n)
+	}
+	if sub, _ := h.state(id); sub != "" {
+		t.Errorf("delivered message still queued in %s", sub)
 	}
 }

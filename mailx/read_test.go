@@ -3,8 +3,10 @@ package mailx
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReadMaildirSession lists, reads, replies, deletes, saves and quits
@@ -153,5 +155,63 @@ func snailList(t *testing.T, h *home, box string, subjects []string) {
 		if !strings.Contains(lines[i], s) {
 			t.Errorf("s-nail line %d: %q, want %q", i+1, lines[i], s)
 		}
+	}
+}
+
+// TestSendInTerminal composes in a terminal: the Subject prompt, tilde
+// escapes for recipients and the subject, ~p, and "." to end.
+func TestSendInTerminal(t *testing.T) {
+	h := newHome(t)
+	os.WriteFile(h.path("notes.txt"), []byte("from a file\n"), 0o600)
+	tm := startTerm(t, h, "root")
+	tm.waitFor("Subject: ", 1)
+	tm.typeLine("Typed subject")
+	tm.typeLine("First line.")
+	tm.typeLine("~c cc@example.org")
+	tm.typeLine("~b secret@example.org")
+	tm.typeLine("~r " + h.path("notes.txt"))
+	tm.waitFor("notes.txt\" 1/12", 1)
+	tm.typeLine("~~tilde line")
+	tm.typeLine("~p")
+	s := tm.waitFor("(continue)", 1)
+	if !strings.Contains(s, "Bcc: secret@example.org") || !strings.Contains(s, "~tilde line") {
+		t.Errorf("~p:\n%s", s)
+	}
+	tm.typeLine("~z")
+	tm.waitFor("Unknown tilde escape", 1)
+	tm.typeLine(".")
+	s = tm.waitFor("[exit 0]", 1)
+	q := h.only(t)
+	if q.msg.Header.Get("Subject") != "Typed subject" || q.msg.Header.Get("Cc") != "cc@example.org" {
+		t.Errorf("header:\n%s", q.raw)
+	}
+	if want := "First line.\nfrom a file\n~tilde line\n"; q.body != want {
+		t.Errorf("body %q, want %q", q.body, want)
+	}
+	if !slices.Equal(q.rcpts, []string{"root", "cc@example.org", "secret@example.org"}) {
+		t.Errorf("recipients %q", q.rcpts)
+	}
+	if strings.Contains(q.raw, "secret@") {
+		t.Errorf("Bcc in the message:\n%s", q.raw)
+	}
+}
+
+// TestInterruptKillsLetter presses ^C twice while composing: nothing is
+// sent and the text is kept in dead.letter.
+func TestInterruptKillsLetter(t *testing.T) {
+	h := newHome(t)
+	tm := startTerm(t, h, "-s", "x", "root")
+	tm.typeLine("unfinished text")
+	time.Sleep(200 * time.Millisecond)
+	tm.key("C-c")
+	tm.waitFor("one more to kill letter", 1)
+	tm.key("C-c")
+	tm.waitFor("[exit 0]", 1)
+	if q := h.queue(t); len(q) != 0 {
+		t.Errorf("%d messages queued after two interrupts", len(q))
+	}
+	dead, err := os.ReadFile(h.path("dead.letter"))
+	if err != nil || string(dead) != "unfinished text\n" {
+		t.Errorf("dead.letter: %q %v", dead, err)
 	}
 }

@@ -24,7 +24,9 @@ func startTerm(t *testing.T, h *home, args ...string) *term {
 	}
 	tm := &term{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock")}
 	var sh strings.Builder
-	sh.WriteString("env -i")
+	// The shell survives ^C (as an interactive one would) so that
+	// the exit status can be shown; mail gets the default disposition.
+	sh.WriteString("trap : INT; env -i")
 	for _, kv := range h.env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {

@@ -1,0 +1,188 @@
+package mailx
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Read mode driven through a pipe, as scripts do (no prompt, no
+// terminal).
+
+func TestHoldUnsetMovesReadToMbox(t *testing.T) {
+	h := newHome(t)
+	h.setStore(t, "mbox:~/spool")
+	appendFixtures(t, h.path("spool"), 1, 3)
+	os.WriteFile(h.path(".mailrc"), []byte("unset hold\n"), 0o600)
+	out, stderr, code := h.mail(t, "p 2\nmb 3\nq\n")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "Saved 2 messages in "+h.path("mbox")) || !strings.Contains(out, "Held 1 message in "+h.path("spool")) {
+		t.Errorf("output:\n%s", out)
+	}
+	got := python(t, `
+import mailbox, sys
+for p in sys.argv[1:]:
+    print(p.rsplit('/', 1)[1], [m['Subject'] for m in mailbox.mbox(p)])
+`, h.path("spool"), h.path("mbox"))
+	want := "spool ['Subject 1']\nmbox ['Subject 2', 'Subject 3']\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestExitLeavesMailboxUnchanged(t *testing.T) {
+	h := newHome(t)
+	h.setStore(t, "mbox:~/spool")
+	appendFixtures(t, h.path("spool"), 1, 3)
+	before, _ := os.ReadFile(h.path("spool"))
+	if _, e, code := h.mail(t, "p 1\nd 2\nx\n"); code != 0 {
+		t.Fatal(e)
+	}
+	after, _ := os.ReadFile(h.path("spool"))
+	if !bytes.Equal(before, after) {
+		t.Error("x changed the mbox")
+	}
+	deliverFixtures(t, h.path("Maildir"), 2)
+	h2 := newHome(t)
+	deliverFixtures(t, h2.path("Maildir"), 2)
+	h2.mail(t, "p 1\nd 2\nx\n")
+	names, _ := filepath.Glob(h2.path("Maildir/new/*"))
+	if len(names) != 2 {
+		t.Errorf("x changed the Maildir: %q", names)
+	}
+}
+
+func TestSavedRemovedUnlessKeepsave(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		h := newHome(t)
+		deliverFixtures(t, h.path("Maildir"), 2)
+		if keep {
+			os.WriteFile(h.path(".mailrc"), []byte("set keepsave\n"), 0o600)
+		}
+		if _, e, code := h.mail(t, "s 1 "+h.path("box")+"\nw 2 "+h.path("text")+"\nq\n"); code != 0 {
+			t.Fatal(e)
+		}
+		names, _ := filepath.Glob(h.path("Maildir/cur/*"))
+		want := 0
+		if keep {
+			want = 2
+		}
+		if len(names) != want {
+			t.Errorf("keepsave=%v: %d messages left, want %d", keep, len(names), want)
+		}
+		text, _ := os.ReadFile(h.path("text"))
+		if string(text) != "Body of message 2.\nSecond line.\nFrom here on, mboxrd quotes.\n" {
+			t.Errorf("w wrote %q", text)
+		}
+	}
+}
+
+func TestFolderOptionReadsOtherMailboxes(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("other"), 2)
+	out, _, code := h.mail(t, "", "-H", "-f", h.path("other"))
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, "Subject 2") {
+		t.Errorf("-f Maildir: exit %d\n%s", code, out)
+	}
+	appendFixtures(t, h.path("mbox"), 1, 3)
+	out, _, _ = h.mail(t, "", "-f", "-H")
+	if strings.Count(out, "\n") != 3 {
+		t.Errorf("bare -f (~/mbox):\n%s", out)
+	}
+	// -f on an mbox: d removes, read messages stay even without hold.
+	os.WriteFile(h.path(".mailrc"), []byte("unset hold\n"), 0o600)
+	out, _, _ = h.mail(t, "p 1\nd 2\ns 3 "+h.path("copy")+"\nq\n", "-f", h.path("mbox"))
+	if !strings.Contains(out, "Held 2 messages") {
+		t.Errorf("quit:\n%s", out)
+	}
+	got := python(t, `
+import mailbox, sys
+print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
+`, h.path("mbox"))
+	if got != "[('Subject 1', 'RO'), ('Subject 3', 'O')]\n" {
+		t.Errorf("mbox: %s", got)
+	}
+	if _, err := os.Stat(h.path("mbox.lock")); err == nil {
+		t.Error("dotlock left behind")
+	}
+}
+
+func TestNoMail(t *testing.T) {
+	h := newHome(t)
+	out, _, code := h.mail(t, "")
+	if code != 1 || !strings.HasPrefix(out, "No mail for ") {
+		t.Errorf("exit %d: %q", code, out)
+	}
+	if out, _, _ := h.mail(t, "", "-H"); out != "" {
+		t.Errorf("-H on no mail: %q", out)
+	}
+}
+
+func TestMIMEDisplay(t *testing.T) {
+	h := newHome(t)
+	msg := "From: =?iso-8859-1?q?Andr=E9?= <andre@example.org>\nSubject: =?utf-8?b?w6ljaG8=?=\n" +
+		"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=XX\n\n" +
+		"--XX\nContent-Type: multipart/alternative; boundary=YY\n\n" +
+		"--YY\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nCaf=E9 cr=E8me, soft=\nbreak.\n" +
+		"--YY\nContent-Type: text/html\n\n<p>Caf&eacute;</p>\n--YY--\n" +
+		"--XX\nContent-Type: application/pdf; name=report.pdf\nContent-Disposition: attachment; filename=\"report.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n" +
+		"--XX\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nR3LDvMOfZQo=\n--XX--\n"
+	os.MkdirAll(h.path("Maildir/new"), 0o700)
+	os.MkdirAll(h.path("Maildir/cur"), 0o700)
+	os.MkdirAll(h.path("Maildir/tmp"), 0o700)
+	os.WriteFile(h.path("Maildir/new/1.M1P1.test"), []byte(msg), 0o600)
+	out, _, _ := h.mail(t, "p\nx\n")
+	for _, want := range []string{
+		"From: André <andre@example.org>", "Subject: écho", "Café crème, softbreak.",
+		"[-- #1.1.2 text/html, 18 bytes --]", `[-- #1.2 application/pdf, 9 bytes, "report.pdf" --]`, "Grüße",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("display lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "JVBERi0") || strings.Contains(out, "=E9") {
+		t.Errorf("encoded text shown:\n%s", out)
+	}
+	// s saves the message as stored, not decoded.
+	h.mail(t, "s "+h.path("raw")+"\nx\n")
+	raw, _ := os.ReadFile(h.path("raw"))
+	if !bytes.Contains(raw, []byte("Caf=E9 cr=E8me")) || !bytes.Contains(raw, []byte("JVBERi0xLjQK")) {
+		t.Errorf("s did not save the raw message:\n%s", raw)
+	}
+}
+
+// TestCorpusDisplays prints every real-world message of the shared
+// corpus: none may crash mail or leak a terminal escape.
+func TestCorpusDisplays(t *testing.T) {
+	files, _ := filepath.Glob("/work/shared/corpus/messages/*.eml")
+	files2, _ := filepath.Glob("testdata/*.eml")
+	files = append(files, files2...)
+	if len(files) == 0 {
+		t.Skip("SKIP: no corpus messages")
+	}
+	h := newHome(t)
+	for _, d := range []string{"new", "cur", "tmp"} {
+		os.MkdirAll(h.path("Maildir/"+d), 0o700)
+	}
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(h.path("Maildir/new/"+strings.Repeat("1", 1)+"."+string(rune('a'+i%26))+filepath.Base(f)), data, 0o600)
+	}
+	out, stderr, code := h.mail(t, "p *\nx\n")
+	if code != 0 || strings.Contains(stderr, "panic") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.ContainsRune(out, 0x1b) {
+		t.Error("an escape character reaches the terminal")
+	}
+	if n := strings.Count(out, "\nMessage "); n+1 < len(files) {
+		t.Errorf("%d messages shown of %d", n+1, len(files))
+	}
+}

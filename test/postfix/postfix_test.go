@@ -276,3 +276,31 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestExecRelay hands a message to Postfix's own sendmail through an
+// exec: relay, as on a host that runs a real MTA.
+func TestExecRelay(t *testing.T) {
+	needPostfix(t)
+	const prog = "/usr/sbin/sendmail.postfix"
+	if _, err := os.Stat(prog); err != nil {
+		t.Skipf("SKIP: no %s: %v", prog, err)
+	}
+	tok := token(t)
+	cfg := testConfig(t, "alice@sender.test.invalid")
+	cfg.Relay.URL = "exec:" + prog + " -i"
+	q := enqueue(t, cfg, submit.Options{Extract: true}, []byte("From: root (Cron Daemon)\nTo: dave@test.invalid\nBcc: erin@test.invalid\nSubject: "+tok+"\n\n.\nbody\n"))
+	send(t, cfg, q)
+	copies := arrived(t, tok, 2)
+	want := bytes.Replace(q.body, []byte("From: root (Cron Daemon)\n"), []byte("From: Cron Daemon <alice@sender.test.invalid>\n"), 1)
+	for _, c := range copies {
+		if !bytes.HasSuffix(c, want) {
+			t.Errorf("copy differs:\n--- got\n%s\n--- want suffix\n%s", c, want)
+		}
+		if rp := header(c, "Return-Path"); rp != "<alice@sender.test.invalid>" {
+			t.Errorf("Return-Path %q", rp)
+		}
+		if bytes.Contains(c, []byte("\nBcc:")) {
+			t.Errorf("Bcc field delivered:\n%s", c)
+		}
+	}
+}

@@ -26,8 +26,9 @@
 //   - exec:/path/to/program args: for hosts with a real MTA; the program
 //     runs once per message with "-f SENDER" and the recipients appended
 //     to its arguments and the message on stdin, like sendmail -i. Its
-//     exit status is read as sysexits(3): 0 sent, 75 and other temporary
-//     codes deferred, 64-69, 76, 77 bounced.
+//     exit status is read as sysexits(3): 0 sent; 64-69, 76 and 77
+//     bounced; anything else (75, another code, a signal, data_timeout
+//     passing) deferred.
 //
 // Certificates are always verified, against the system roots plus ca_file;
 // insecure only allows plain SMTP to a remote host and never turns off
@@ -54,9 +55,12 @@
 // The reason carries the server's reply, as "host smtp.example.com said:
 // 451 4.3.0 try again later", and the DSN code its enhanced status code.
 //
-// One connection carries all messages of a Send call (RSET between them);
-// if the server drops it after delivering something, one new connection is
-// opened for the rest. SMTPUTF8 is used when offered and needed, 8BITMIME
+// One connection carries all messages of a Send call (RSET between them).
+// A server that closes it after taking some messages (a limit per
+// connection, "421 too many messages") gets a new connection for the
+// rest, and a message refused that way before any recipient was accepted
+// goes again at once; a connection that delivered nothing is not retried
+// in the same call. SMTPUTF8 is used when offered and needed, 8BITMIME
 // whenever offered; SIZE is declared and honoured.
 package relay
 

@@ -83,6 +83,10 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res []
 			}
 			if alive, _ := s.send(m, res[i]); !alive {
 				s.close()
+				if s.sent == 0 {
+					r := lastTemp(res[i])
+					down = &r
+				}
 				s = nil
 			}
 		}

@@ -186,3 +186,64 @@ func TestCorpusDisplays(t *testing.T) {
 		t.Errorf("%d messages shown of %d", n+1, len(files))
 	}
 }
+
+// TestCommandTour runs most commands once through a pipe and checks what
+// each prints.
+func TestCommandTour(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 5)
+	script := strings.Join([]string{
+		"set screen=2 toplines=1",
+		"h",
+		"z",
+		"z",
+		"z",
+		"z-",
+		"P 1",
+		"top 2",
+		"size 3",
+		"=",
+		"!echo shell-ran",
+		"?",
+		"d 1",
+		"f *",
+		"u 1",
+		"dp 4",
+		"pre 2",
+		"c 3 " + h.path("copied"),
+		"echo hello 'quoted words'",
+		"nosuchcmd",
+		"p 9",
+		"from user5",
+		"f :u",
+		"x",
+	}, "\n") + "\n"
+	out, stderr, code := h.mail(t, script)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"On last screenful of messages",
+		"Message-ID: <msg1@example.org>", // P shows every field
+		"Message 2:\nFrom: User 2",
+		"Body of message 2.\n3: 201\n", // top prints one body line
+		"Subject 5\nOn last screenful of messages\n N  3 user3", // h, z, z, z, z- with screen=2
+		"shell-ran\n!",
+		"Commands (MSGS is a message list",
+		"Body of message 5.", // dp 4 prints 5
+		`"` + h.path("copied") + `" [New file]`,
+		"hello quoted words",
+		`Unknown command: "nosuchcmd"`,
+		"9: Invalid message number",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+	if strings.Count(out, "Message-ID") != 1 {
+		t.Errorf("p shows Message-ID by default")
+	}
+}

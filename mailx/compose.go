@@ -71,7 +71,9 @@ func (c *composer) run() bool {
 			c.saveDead(c.d)
 			return false
 		}
-		if line == "." && (c.in.tty || c.opts.tilde) {
+		// "." alone ends the message from a terminal, and in read
+		// mode, where the commands that follow must not become text.
+		if line == "." && (c.in.tty || c.opts.tilde || c.sess != nil) {
 			if c.in.tty {
 				fmt.Fprintln(c.out, "EOT")
 			}

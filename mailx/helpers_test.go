@@ -57,10 +57,11 @@ func (h *home) setStore(t *testing.T, store string) {
 
 func (h *home) path(p string) string { return filepath.Join(h.dir, p) }
 
-// mail runs "homepost mail ARGS" with stdin from a pipe.
+// mail runs "homepost mail -n ARGS" with stdin from a pipe; -n keeps the
+// machine's /etc/mail.rc out of the test.
 func (h *home) mail(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"mail"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"mail", "-n"}, args...)...)
 	cmd.Env = h.env
 	cmd.Dir = h.dir
 	cmd.Stdin = strings.NewReader(stdin)

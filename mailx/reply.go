@@ -191,6 +191,7 @@ func (s *session) compose(d *draft) bool {
 	if !c.run() {
 		return false
 	}
+	s.askCc(d)
 	if d.body.Len() == 0 && len(d.attach) == 0 {
 		fmt.Fprintln(s.out, "Null message body; hope that's ok")
 	}

@@ -55,6 +55,7 @@ func (e *env) sendMode() int {
 			return exIOErr
 		}
 	}
+	e.askCc(d)
 	if o.noEmpty && d.body.Len() == 0 && len(d.attach) == 0 {
 		return exOK
 	}
@@ -62,6 +63,19 @@ func (e *env) sendMode() int {
 		fmt.Fprintln(e.out, "Null message body; hope that's ok")
 	}
 	return e.sendDraft(d)
+}
+
+// askCc prompts for Cc recipients after the body when askcc is set and
+// the message comes from a terminal, as BSD mail does.
+func (e *env) askCc(d *draft) {
+	if !e.in.tty || !e.set.isSet("askcc") {
+		return
+	}
+	e.out.WriteString("Cc: ")
+	e.out.Flush()
+	if s, err := e.in.readLine(); err == nil {
+		d.cc = addList(d.cc, s)
+	}
 }
 
 // sendDraft expands aliases, builds the message and queues it through

@@ -34,7 +34,7 @@ func startTerm(t *testing.T, h *home, args ...string) *term {
 			sh.WriteString(" " + shellQuote(kv))
 		}
 	}
-	sh.WriteString(" TERM=xterm PAGER=cat " + shellQuote(binary(t)) + " mail")
+	sh.WriteString(" TERM=xterm PAGER=cat " + shellQuote(binary(t)) + " mail -n")
 	for _, a := range args {
 		sh.WriteString(" " + shellQuote(a))
 	}

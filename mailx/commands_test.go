@@ -226,7 +226,7 @@ func TestCommandTour(t *testing.T) {
 		"On last screenful of messages",
 		"Message-ID: <msg1@example.org>", // P shows every field
 		"Message 2:\nFrom: User 2",
-		"Body of message 2.\n3: 201\n", // top prints one body line
+		"Body of message 2.\n3: 201\n",                          // top prints one body line
 		"Subject 5\nOn last screenful of messages\n N  3 user3", // h, z, z, z, z- with screen=2
 		"shell-ran\n!",
 		"Commands (MSGS is a message list",

@@ -22,7 +22,7 @@ type session struct {
 	raw   net.Conn // the TCP connection, for deadlines and closing
 	smtp  *smtp.Client
 	stop  func() bool
-	used  bool // a transaction was started: RSET before the next
+	open  bool // a transaction is open (MAIL accepted, DATA not done)
 	sent  int  // messages accepted on this connection
 	utf8  bool // SMTPUTF8 offered
 	limit int  // SIZE limit, 0 for none
@@ -212,14 +212,18 @@ func (c *Client) loopbackAddr(ctx context.Context) (string, delivery.Result, boo
 // the server accepted a recipient (so the message may go again at once).
 func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, early bool) {
 	c := s.c
-	if s.used {
+	if s.open {
+		// The last transaction ended without DATA (every recipient
+		// refused): end it. After a completed DATA the server is ready
+		// for the next MAIL as it is, and go-smtp would say EHLO again
+		// after RSET.
 		if err := s.smtp.Reset(); err != nil {
 			r, _ := s.result(err, "RSET")
 			fill(res, r)
 			return false, true
 		}
+		s.open = false
 	}
-	s.used = true
 
 	br := bufio.NewReaderSize(m.Open(), 64<<10)
 	head, err := readHead(br)
@@ -252,6 +256,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 		fill(res, r)
 		return alive, true
 	}
+	s.open = true
 	accepted := make([]bool, len(m.Rcpts))
 	n := 0
 	for i, rcpt := range m.Rcpts {
@@ -310,6 +315,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 		return false, false
 	}
 	resp, err := w.CloseWithResponse()
+	s.open = false // the reply to the data ends the transaction, whatever it says
 	if err != nil {
 		r, alive := s.result(err, "end of data")
 		done(r)

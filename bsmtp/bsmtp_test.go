@@ -130,7 +130,8 @@ func TestConversation(t *testing.T) {
 	if err := c.Quit(); err != nil {
 		t.Fatal(err)
 	}
-	inW.Close()
+	// Serve returns after QUIT even while the client keeps its end of
+	// standard input open, as some mailers do until the process exits.
 	select {
 	case err := <-done:
 		if err != nil {
@@ -139,6 +140,7 @@ func TestConversation(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after QUIT")
 	}
+	inW.Close()
 
 	msgs := queued(t, cfg)
 	if len(msgs) != 2 {

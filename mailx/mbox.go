@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
+
+	"homepost/maildir"
 )
 
 // scanMbox reads an mbox once from start to end and returns its messages.
@@ -88,10 +91,24 @@ func scanMbox(r io.Reader) ([]*Msg, int64, error) {
 	return msgs, pos, nil
 }
 
-// openMbox opens and scans an mbox. The file stays open: message bodies
-// are read from it by offset, so a rewrite by another program cannot mix
-// up what is shown.
+// openMbox opens and scans an mbox. It holds the delivery locks while it
+// scans, so that a message being appended is either wholly in the scan
+// or wholly after it; a file it may not lock (a read-only archive) is
+// scanned without. The file stays open: message bodies are read from it
+// by offset, so a rewrite by another program cannot mix up what is
+// shown.
 func openMbox(path string) (*os.File, []*Msg, int64, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil, 0, err
+	}
+	l, err := maildir.Mbox(path).Lock()
+	switch {
+	case err == nil:
+		defer l.Unlock()
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
+	default:
+		return nil, nil, 0, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, 0, err

@@ -1,0 +1,62 @@
+package mailx
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"homepost/maildir"
+)
+
+// TestMboxRewriteUnderConcurrentDelivery runs mail (delete one message,
+// quit) again and again while deliveries append to the same mbox: no
+// message may be lost, duplicated or torn.
+func TestMboxRewriteUnderConcurrentDelivery(t *testing.T) {
+	h := newHome(t)
+	h.setStore(t, "mbox:~/spool")
+	box := h.path("spool")
+	appendFixtures(t, box, 1, 20)
+	const runs, perRun = 6, 15
+	var wg sync.WaitGroup
+	var appendErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 100; i < 100+runs*perRun; i++ {
+			s, hd, b := testMessage(i)
+			if err := maildir.Mbox(box).Append(s, time.Now(), []byte(hd), strings.NewReader(b)); err != nil {
+				appendErr = err
+				return
+			}
+		}
+	}()
+	deleted := 0
+	for r := 0; r < runs; r++ {
+		out, stderr, code := h.mail(t, "d 1\nq\n")
+		if code != 0 {
+			t.Fatalf("run %d: exit %d: %s%s", r, code, stderr, out)
+		}
+		deleted++
+	}
+	wg.Wait()
+	if appendErr != nil {
+		t.Fatal(appendErr)
+	}
+	out := python(t, `
+import mailbox, sys
+subs = []
+for m in mailbox.mbox(sys.argv[1]):
+    body = m.get_payload()
+    n = m['Subject'].split()[1]
+    assert body == "Body of message %s.\nSecond line.\n>From here on, mboxrd quotes.\n" % n, repr(body)
+    subs.append(m['Subject'])
+assert len(subs) == len(set(subs)), "duplicates"
+print(len(subs))
+`, box)
+	want := 20 + runs*perRun - deleted
+	if strings.TrimSpace(out) != fmt.Sprint(want) {
+		t.Errorf("%s messages in the mbox, want %d", strings.TrimSpace(out), want)
+	}
+}

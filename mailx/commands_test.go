@@ -3,6 +3,7 @@ package mailx
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -245,5 +246,62 @@ func TestCommandTour(t *testing.T) {
 	}
 	if strings.Count(out, "Message-ID") != 1 {
 		t.Errorf("p shows Message-ID by default")
+	}
+}
+
+// TestComposeFromReadMode composes with m through a pipe: ~m quotes the
+// current message, ~e runs $EDITOR on the text, "." ends the message
+// and the commands after it still run.
+func TestComposeFromReadMode(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 2)
+	h.env = append(h.env, "EDITOR=sed -i s/typo/fixed/")
+	out, stderr, code := h.mail(t, "2\nm friend@example.org\nA typo here.\n~m\n~e\n.\nr 1\nAll: reply.\n.\nq\n")
+	if code != 0 {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	q := h.queue(t)
+	if len(q) != 2 {
+		t.Fatalf("%d messages queued, want 2\n%s", len(q), out)
+	}
+	var m, r queued
+	for _, x := range q {
+		if strings.HasPrefix(x.msg.Header.Get("Subject"), "Re:") {
+			r = x
+		} else {
+			m = x
+		}
+	}
+	if !strings.HasPrefix(m.body, "A fixed here.\n") || !strings.Contains(m.body, "\tBody of message 2.\n") {
+		t.Errorf("composed body:\n%s", m.body)
+	}
+	if m.msg.Header.Get("To") != "friend@example.org" {
+		t.Errorf("To %q", m.msg.Header.Get("To"))
+	}
+	// r answers the sender and the other recipients (me@example.net).
+	if !strings.Contains(r.msg.Header.Get("To"), "user1@example.org") || !strings.Contains(r.msg.Header.Get("To"), "me@example.net") {
+		t.Errorf("reply To %q", r.msg.Header.Get("To"))
+	}
+	if !strings.Contains(r.body, "All: reply.") {
+		t.Errorf("reply body %q", r.body)
+	}
+	if !strings.Contains(out, "Held 2 messages") {
+		t.Errorf("the commands after the messages did not run:\n%s", out)
+	}
+}
+
+func TestArgv0Names(t *testing.T) {
+	h := newHome(t)
+	for _, name := range []string{"mail", "mailx", "Mail"} {
+		link := h.path(name)
+		if err := os.Symlink(binary(t), link); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(link, "--help")
+		cmd.Env = h.env
+		out, err := cmd.Output()
+		if err != nil || !strings.HasPrefix(string(out), "usage: mail") {
+			t.Errorf("%s --help: %v %q", name, err, out)
+		}
 	}
 }

@@ -113,9 +113,15 @@ func (s *session) dropSelf(list []string) []string {
 	}
 	var out []string
 	for _, a := range list {
-		if !self[strings.ToLower(addrOf(a))] {
-			out = append(out, a)
+		addr := strings.ToLower(addrOf(a))
+		if self[addr] {
+			continue
 		}
+		// user@any-local-domain is the user too.
+		if local, domain, ok := strings.Cut(addr, "@"); ok && local == strings.ToLower(s.cfg.User) && s.cfg.IsLocalDomain(domain) {
+			continue
+		}
+		out = append(out, a)
 	}
 	return out
 }

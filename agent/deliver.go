@@ -66,10 +66,14 @@ func (a *Agent) deliver(ctx context.Context, batch []*job) {
 // open reads the queue file of j. An unreadable file is moved aside, out
 // of the queue, and reported: it is never deleted.
 func (a *Agent) open(j *job) error {
-	m, err := outbox.Open(j.path)
+	m, err := outbox.OpenLocked(j.path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return err // deleted by "homepost queue delete"
+		}
+		if errors.Is(err, outbox.ErrBusy) {
+			a.schedule(j, a.now().Add(time.Second))
+			return err
 		}
 		a.setAside(j, err)
 		return err

@@ -186,9 +186,9 @@ func (r Record) append(b []byte) []byte {
 		b = append(b, ' ')
 		b = strconv.AppendInt(b, int64(r.Attempts), 10)
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, unix(r.Last), 10)
+		b = strconv.AppendInt(b, unixTime(r.Last), 10)
 		b = append(b, ' ')
-		b = strconv.AppendInt(b, unix(r.Next), 10)
+		b = strconv.AppendInt(b, unixTime(r.Next), 10)
 		b = append(b, ' ')
 		b = appendEscaped(b, r.Reason)
 	case 'x':
@@ -210,7 +210,7 @@ func (r Record) append(b []byte) []byte {
 	return append(b, '\n')
 }
 
-func unix(t time.Time) int64 {
+func unixTime(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"homepost/safeio"
 )
 
@@ -265,12 +267,30 @@ type Message struct {
 	JournalErr error
 }
 
+// ErrBusy means another process (homepost queue hold, say) holds the
+// queue file's lock; try again shortly.
+var ErrBusy = errors.New("queue file is locked by another process")
+
 // Open reads a queue file's envelope and journal. The message itself is
 // read on demand through Body.
-func Open(path string) (*Message, error) {
+func Open(path string) (*Message, error) { return openFile(path, false) }
+
+// OpenLocked is Open under an exclusive flock held until Close, taken
+// before the journal is read: whoever writes the journal (the agent,
+// homepost queue) holds it, so that no record is lost or overwritten.
+// It returns ErrBusy rather than wait.
+func OpenLocked(path string) (*Message, error) { return openFile(path, true) }
+
+func openFile(path string, lock bool) (*Message, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
+	}
+	if lock {
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			return nil, ErrBusy
+		}
 	}
 	m, err := open(f, path)
 	if err != nil {

@@ -132,8 +132,9 @@ func (s *session) cmdNext(arg string) error {
 	if s.dot < 0 {
 		return errors.New("No messages")
 	}
-	// The first "next" of a session shows the current message.
-	if !s.started && !s.box.Msgs[s.dot].has(fDeleted) {
+	// The first "next" of a session, or the first after a delete
+	// moved the current message, shows the current message.
+	if !s.shown && !s.box.Msgs[s.dot].has(fDeleted) {
 		return s.show([]int{s.dot}, false)
 	}
 	for i := s.dot + 1; i < n; i++ {
@@ -214,7 +215,7 @@ func (s *session) cmdDelete(arg string) error {
 	for _, i := range list {
 		s.box.Msgs[i].flags |= fDeleted | fTouched
 	}
-	s.started = true
+	s.shown = false
 	// The current message becomes the first undeleted one after the
 	// last deleted, else the last undeleted one before it.
 	last := list[len(list)-1]

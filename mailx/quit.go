@@ -189,7 +189,7 @@ func (s *session) cmdFolder(arg string) error {
 	}
 	s.box.Close()
 	s.box = box
-	s.started = false
+	s.shown = false
 	s.setDot()
 	s.banner()
 	if len(box.Msgs) > 0 {

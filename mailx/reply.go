@@ -42,7 +42,7 @@ func (s *session) reply(arg string, all bool) error {
 		return err
 	}
 	s.dot = list[0]
-	s.started = true
+	s.shown = true
 	header, _ := splitMessage(raw)
 	hdr, perr := mail.ReadMessage(bytes.NewReader(append(bytes.Clone(header), '\n')))
 	get := func(k string) string {

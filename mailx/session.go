@@ -12,11 +12,11 @@ import (
 // session is read mode: an open mailbox and the command loop.
 type session struct {
 	*env
-	box     *Box
-	dot     int  // index of the current message, -1 when none
-	started bool // a message was shown or a command moved dot
-	top     int  // first message of the last header screen
-	quit    bool
+	box   *Box
+	dot   int  // index of the current message, -1 when none
+	shown bool // the current message was shown (else "next" shows it)
+	top   int  // first message of the last header screen
+	quit  bool
 	// currentLine is the command line being run, for commands that
 	// share a handler and need the name typed.
 	currentLine string

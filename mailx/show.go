@@ -31,7 +31,7 @@ func (s *session) show(list []int, all bool) error {
 		s.render(&buf, raw, all, -1)
 		m.flags |= fRead | fTouched
 		s.dot = i
-		s.started = true
+		s.shown = true
 		if len(list) > 1 {
 			buf.WriteByte('\n')
 		}
@@ -258,7 +258,7 @@ func (s *session) cmdTop(arg string) error {
 		fmt.Fprintf(&buf, "Message %d:\n", m.Num)
 		s.render(&buf, raw, false, lines)
 		s.dot = i
-		s.started = true
+		s.shown = true
 	}
 	return s.page(buf.Bytes())
 }

@@ -21,28 +21,16 @@ type Relay interface {
 	Send(ctx context.Context, msgs []*delivery.Outgoing) [][]delivery.Result
 }
 
-// noRelay defers remote mail until a smarthost is configured: mail waits
-// in the queue (mailq says why) instead of being lost or bounced.
-type noRelay struct{ file string }
+// deferRelay answers every remote recipient with one temporary failure:
+// without a usable smarthost, mail waits in the queue (mailq says why)
+// instead of being lost or bounced.
+type deferRelay struct{ res delivery.Result }
 
-func (n noRelay) Send(_ context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
+func (d deferRelay) Send(_ context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
 	out := make([][]delivery.Result, len(msgs))
 	for k, m := range msgs {
 		for range m.Rcpts {
-			out[k] = append(out[k], delivery.Temp("4.4.0", "no smarthost configured: set [relay] url in %s", n.file))
-		}
-	}
-	return out
-}
-
-// badRelay defers remote mail while the [relay] table is wrong.
-type badRelay struct{ err error }
-
-func (b badRelay) Send(_ context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
-	out := make([][]delivery.Result, len(msgs))
-	for k, m := range msgs {
-		for range m.Rcpts {
-			out[k] = append(out[k], delivery.Temp("4.3.5", "relay configuration: %v", b.err))
+			out[k] = append(out[k], d.res)
 		}
 	}
 	return out
@@ -54,12 +42,12 @@ func newRelay(cfg *config.Config, log *slog.Logger) Relay {
 		if file == "" {
 			file = config.DefaultPath(cfg.Home)
 		}
-		return noRelay{file: file}
+		return deferRelay{delivery.Temp("4.4.0", "no smarthost configured: set [relay] url in %s", file)}
 	}
 	c, err := relay.New(cfg, log)
 	if err != nil {
 		log.Error("relay configuration", "reason", err)
-		return badRelay{err}
+		return deferRelay{delivery.Temp("4.3.5", "relay configuration: %v", err)}
 	}
 	return c
 }

@@ -114,9 +114,9 @@ print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
 
 func TestNoMail(t *testing.T) {
 	h := newHome(t)
-	out, _, code := h.mail(t, "")
-	if code != 1 || !strings.HasPrefix(out, "No mail for ") {
-		t.Errorf("exit %d: %q", code, out)
+	out, stderr, code := h.mail(t, "")
+	if code != 1 || out != "" || !strings.HasPrefix(stderr, "No mail for ") {
+		t.Errorf("exit %d: %q %q", code, out, stderr)
 	}
 	if out, _, _ := h.mail(t, "", "-H"); out != "" {
 		t.Errorf("-H on no mail: %q", out)

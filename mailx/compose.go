@@ -46,6 +46,7 @@ func (c *composer) run() bool {
 	if esc == "" {
 		esc = "~"
 	}
+	esc = esc[:1]
 	for {
 		c.out.Flush()
 		line, err := c.in.readLine()
@@ -83,7 +84,7 @@ func (c *composer) run() bool {
 			c.d.body.WriteString(line + "\n")
 			continue
 		}
-		done, keep := c.escape(line[len(esc)], strings.TrimSpace(line[len(esc)+1:]), line[len(esc):])
+		done, keep := c.escape(esc[0], line[len(esc)], strings.TrimSpace(line[len(esc)+1:]), line[len(esc):])
 		if done {
 			return keep
 		}
@@ -92,10 +93,10 @@ func (c *composer) run() bool {
 
 // escape runs one tilde escape; done ends the message, keep tells
 // whether to send it.
-func (c *composer) escape(cmd byte, arg, rest string) (done, keep bool) {
+func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 	d := c.d
 	switch cmd {
-	case c.set.get("escape")[0]:
+	case esc:
 		d.body.WriteString(rest + "\n")
 	case '.':
 		return true, true

@@ -71,7 +71,10 @@ func (e *env) readMode() int {
 		return exOK
 	}
 	if len(box.Msgs) == 0 && system {
-		fmt.Fprintf(s.out, "No mail for %s\n", e.cfg.User)
+		// On stderr with status 1, as BSD mail does, so that
+		// "mail || echo none" works and scripts see no output.
+		s.out.Flush()
+		fmt.Fprintf(s.errw, "No mail for %s\n", e.cfg.User)
 		return 1
 	}
 	if s.in.tty {

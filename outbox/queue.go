@@ -102,7 +102,9 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 	var name, id string
 	var err error
 	for try := 0; ; try++ {
-		name, id = newName(time.Now(), host)
+		if name == "" || errors.Is(err, os.ErrExist) {
+			name, id = newName(time.Now(), host)
+		}
 		f, err = os.OpenFile(d.Path("tmp", name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			break

@@ -33,11 +33,15 @@ type env struct {
 	out  *bufio.Writer
 	errw io.Writer
 	opts *options
+	// queued is called after each message is queued: main starts a
+	// one-shot delivery there when no agent runs.
+	queued func(*config.Config)
 }
 
 // Main runs mail(1) with the arguments after the program name. load
-// returns the configuration, or an exit code after printing why not.
-func Main(args []string, load func() (*config.Config, int)) int {
+// returns the configuration, or an exit code after printing why not;
+// queued (may be nil) is called after each message is queued.
+func Main(args []string, load func() (*config.Config, int), queued func(*config.Config)) int {
 	o, err := parseOptions(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: mail: %v\n%s", err, UsageText)
@@ -65,12 +69,13 @@ func Main(args []string, load func() (*config.Config, int)) int {
 		return code
 	}
 	e := &env{
-		cfg:  cfg,
-		set:  newSettings(),
-		in:   newInput(os.Stdin),
-		out:  bufio.NewWriterSize(os.Stdout, 64<<10),
-		errw: os.Stderr,
-		opts: o,
+		cfg:    cfg,
+		set:    newSettings(),
+		in:     newInput(os.Stdin),
+		out:    bufio.NewWriterSize(os.Stdout, 64<<10),
+		errw:   os.Stderr,
+		opts:   o,
+		queued: queued,
 	}
 	defer e.in.close()
 	defer e.out.Flush()

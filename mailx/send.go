@@ -118,6 +118,9 @@ func (e *env) sendDraft(d *draft) int {
 		if e.opts.verbose || e.set.isSet("verbose") {
 			fmt.Fprintf(e.out, "queued as %s for %s\n", res.ID, strings.Join(res.Recipients, ", "))
 		}
+		if e.queued != nil {
+			e.queued(e.cfg)
+		}
 	}
 	if rec := e.set.get("record"); rec != "" {
 		path := e.expandFolder(rec)

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -246,5 +247,27 @@ func TestCheckMailExitStatus(t *testing.T) {
 	deliverFixtures(t, h.path("Maildir"), 1)
 	if out, _, code := h.mail(t, "", "-e"); code != 0 || out != "" {
 		t.Errorf("-e with mail: exit %d, output %q", code, out)
+	}
+}
+
+// TestSendDeliverRead sends with mail, lets a one-shot agent deliver,
+// and reads the message back with mail: the whole local loop.
+func TestSendDeliverRead(t *testing.T) {
+	h := newHome(t)
+	if _, e, code := h.mail(t, "round trip body\n", "-s", "Round trip ✓", "root"); code != 0 {
+		t.Fatal(e)
+	}
+	agent := exec.Command(binary(t), "agent", "--once")
+	agent.Env = h.env
+	if out, err := agent.CombinedOutput(); err != nil {
+		t.Fatalf("agent --once: %v\n%s", err, out)
+	}
+	out, _, code := h.mail(t, "", "-H")
+	if code != 0 || !strings.Contains(out, "Round trip ✓") || !strings.HasPrefix(out, " N  1 ") {
+		t.Fatalf("mail -H after delivery: exit %d\n%s", code, out)
+	}
+	out, _, _ = h.mail(t, "p 1\nq\n")
+	if !strings.Contains(out, "Subject: Round trip ✓\n") || !strings.Contains(out, "\nround trip body\n") {
+		t.Errorf("reading the delivered message:\n%s", out)
 	}
 }

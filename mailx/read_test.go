@@ -215,3 +215,23 @@ func TestInterruptKillsLetter(t *testing.T) {
 		t.Errorf("dead.letter: %q %v", dead, err)
 	}
 }
+
+// TestPagerForLongOutput: with crt set, a message longer than crt lines
+// goes through the pager.
+func TestPagerForLongOutput(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 2)
+	os.WriteFile(h.path(".mailrc"), []byte("set crt=3 PAGER='sed s/^/PAGED:/'\n"), 0o600)
+	tm := startTerm(t, h)
+	tm.waitFor("& ", 1)
+	s := tm.command("p 1")
+	if !strings.Contains(s, "PAGED:Body of message 1.") {
+		t.Errorf("not paged:\n%s", s)
+	}
+	s = tm.command("h")
+	if strings.Contains(s, "PAGED: N  2") {
+		t.Errorf("header summary paged:\n%s", s)
+	}
+	tm.typeLine("x")
+	tm.waitFor("[exit 0]", 1)
+}

@@ -228,6 +228,9 @@ func (s *session) loop() {
 		prompt = v
 	}
 	for !s.quit {
+		// An interrupt meant for a pager or a shell escape that has
+		// ended is not one for the prompt.
+		s.in.interrupted()
 		if s.in.tty {
 			s.out.WriteString(prompt)
 		}

@@ -96,10 +96,7 @@ func listSummary(tb testing.TB, kind, path string, w io.Writer) int {
 	}
 	defer box.Close()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	for _, m := range box.Msgs {
-		bw.WriteString(headerLine(m, false, 100))
-		bw.WriteByte('\n')
-	}
+	writeSummary(bw, box.Msgs, 100)
 	bw.Flush()
 	return len(box.Msgs)
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // session is read mode: an open mailbox and the command loop.
@@ -63,11 +65,7 @@ func (e *env) readMode() int {
 	s := &session{env: e, box: box, dot: -1}
 	s.setDot()
 	if e.opts.headers {
-		width := s.width()
-		for _, m := range box.Msgs {
-			s.out.WriteString(headerLine(m, false, width))
-			s.out.WriteByte('\n')
-		}
+		writeSummary(s.out, box.Msgs, s.width())
 		return exOK
 	}
 	if len(box.Msgs) == 0 && system {
@@ -297,4 +295,35 @@ func splitCommand(line string) (string, string) {
 		i++
 	}
 	return line[:i], line[i:]
+}
+
+// writeSummary writes the summary line of every message (mail -H). The
+// lines are formatted in parallel, a chunk per CPU, then written in
+// order: with a large mailbox, formatting (decoding subjects, dates) is
+// a good part of the time.
+func writeSummary(w io.Writer, msgs []*Msg, width int) {
+	n := runtime.GOMAXPROCS(0)
+	size := (len(msgs) + n - 1) / n
+	if size < 1024 {
+		size = len(msgs)
+	}
+	var chunks [][]byte
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(msgs); lo += size {
+		chunks = append(chunks, nil)
+		wg.Add(1)
+		go func(i int, part []*Msg) {
+			defer wg.Done()
+			buf := make([]byte, 0, len(part)*100)
+			for _, m := range part {
+				buf = append(buf, headerLine(m, false, width)...)
+				buf = append(buf, '\n')
+			}
+			chunks[i] = buf
+		}(len(chunks)-1, msgs[lo:min(lo+size, len(msgs))])
+	}
+	wg.Wait()
+	for _, c := range chunks {
+		w.Write(c)
+	}
 }

@@ -74,7 +74,7 @@ func (s *session) apply() error {
 			header, body := splitMessage(raw)
 			sender, t := s.box.envelope(m, header)
 			if err := appendMbox(mbox, sender, t, header, body); err != nil {
-				return fmt.Errorf("%s: %w; the mailbox is left unchanged", mbox, err)
+				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are in both)", mbox, err)
 			}
 			moved++
 		}
@@ -92,7 +92,7 @@ func (s *session) apply() error {
 	if moved > 0 {
 		fmt.Fprintf(s.out, "Saved %d %s in %s\n", moved, plural(moved, "message"), s.mboxPath())
 	}
-	if held > 0 || moved == 0 {
+	if held > 0 {
 		fmt.Fprintf(s.out, "Held %d %s in %s\n", held, plural(held, "message"), s.box.Path)
 	}
 	if arrived > 0 {

@@ -271,3 +271,26 @@ func TestSendDeliverRead(t *testing.T) {
 		t.Errorf("reading the delivered message:\n%s", out)
 	}
 }
+
+// TestSendmailVariable hands the message to the program named by the
+// sendmail variable instead of the outbox.
+func TestSendmailVariable(t *testing.T) {
+	h := newHome(t)
+	script := h.path("fake-sendmail")
+	os.WriteFile(script, []byte("#!/bin/sh\necho \"$@\" > \"$HOME/args\"\ncat > \"$HOME/message\"\n"), 0o700)
+	os.WriteFile(h.path(".mailrc"), []byte("set sendmail="+script+"\n"), 0o600)
+	if _, e, code := h.mail(t, "via program\n", "-s", "prog", "-r", "me@example.org", "root", "-b", "b@example.org"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	args, _ := os.ReadFile(h.path("args"))
+	if string(args) != "-i -f me@example.org -- root b@example.org\n" {
+		t.Errorf("arguments %q", args)
+	}
+	msg, _ := os.ReadFile(h.path("message"))
+	if !strings.Contains(string(msg), "Subject: prog\n") || !strings.HasSuffix(string(msg), "\n\nvia program\n") || strings.Contains(string(msg), "b@example.org") {
+		t.Errorf("message:\n%s", msg)
+	}
+	if q := h.queue(t); len(q) != 0 {
+		t.Errorf("the outbox was used too")
+	}
+}

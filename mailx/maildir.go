@@ -226,6 +226,12 @@ func readHead(dirfd int, m *Msg, buf []byte) []byte {
 	h := hscan{m: m}
 	for {
 		k, err := unix.Pread(fd, buf[n:], int64(n))
+		if err != nil && n == 0 {
+			// Not a readable file (a directory left in cur/):
+			// not a message.
+			m.Size = -1
+			return buf
+		}
 		if err != nil || k <= 0 {
 			size = int64(n)
 			break

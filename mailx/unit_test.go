@@ -213,3 +213,30 @@ func TestHeaderLine(t *testing.T) {
 		t.Error("escape character reaches the terminal")
 	}
 }
+
+func TestScanMaildirOddEntries(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"new", "cur", "tmp", "cur/subdir"} {
+		os.MkdirAll(dir+"/"+d, 0o700)
+	}
+	os.WriteFile(dir+"/cur/.hidden", []byte("Subject: no\n\n"), 0o600)
+	os.WriteFile(dir+"/cur/2.b:2,S", []byte("Subject: two\n\nbody\n"), 0o600)
+	os.WriteFile(dir+"/new/10.a", []byte("\x00\xff garbage with no header"), 0o600)
+	os.WriteFile(dir+"/new/1.c", nil, 0o600)
+	os.WriteFile(dir+"/tmp/0.t", []byte("Subject: in tmp\n\n"), 0o600)
+	msgs, err := scanMaildir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Name+"|"+m.Subject)
+	}
+	want := []string{"1.c|", "2.b|two", "10.a|"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if len(msgs) == 3 && (!msgs[1].has(fSeen) || msgs[1].Info != "S" || !msgs[2].has(fNew) || msgs[1].Lines != 3) {
+		t.Errorf("flags: %+v %+v", msgs[1], msgs[2])
+	}
+}

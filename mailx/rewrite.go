@@ -97,7 +97,15 @@ func (s *session) applyMbox() (int, error) {
 	tailLen := st.Size() - b.size
 
 	dir := filepath.Dir(b.Path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(b.Path)+".homepost*")
+	tmp, err := createTemp(dir, "."+filepath.Base(b.Path)+".homepost*")
+	inPlace := false
+	if errors.Is(err, os.ErrPermission) {
+		// A spool directory the user may not create files in
+		// (/var/mail): the new contents go to a private temporary
+		// file, then over the mbox in place, as mailx does there.
+		tmp, err = os.CreateTemp("", "homepost-mbox-*")
+		inPlace = true
+	}
 	if err != nil {
 		return 0, fmt.Errorf("rewrite %s: %w", b.Path, err)
 	}
@@ -139,6 +147,9 @@ func (s *session) applyMbox() (int, error) {
 	if err := w.Flush(); err != nil {
 		return 0, fmt.Errorf("rewrite %s: %w", b.Path, err)
 	}
+	if inPlace {
+		return int(tailLen), copyOver(l.F, tmp)
+	}
 	if err := tmp.Sync(); err != nil {
 		return 0, fmt.Errorf("rewrite %s: %w", b.Path, err)
 	}
@@ -153,6 +164,26 @@ func (s *session) applyMbox() (int, error) {
 		return 0, err
 	}
 	return int(tailLen), nil
+}
+
+// createTemp is os.CreateTemp; tests replace it to act as a user who
+// may not create files in the mbox's directory.
+var createTemp = os.CreateTemp
+
+// copyOver replaces the contents of the locked mbox f with those of tmp
+// (fully written): write from the start, cut to length, fsync.
+func copyOver(f, tmp *os.File) error {
+	n, err := tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.NewOffsetWriter(f, 0), io.NewSectionReader(tmp, 0, n)); err != nil {
+		return fmt.Errorf("rewrite %s: %w", f.Name(), err)
+	}
+	if err := f.Truncate(n); err != nil {
+		return fmt.Errorf("rewrite %s: %w", f.Name(), err)
+	}
+	return f.Sync()
 }
 
 // writeWithStatus copies one mbox message (From line, header, body as

@@ -14,10 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// headRead is how much of a Maildir file is read to find its header. A
-// message that fits is counted exactly; for a larger one the line count
-// is left unknown rather than reading its body.
-const headRead = 64 << 10
+// headRead is how much of a Maildir file the summary reads at first: one
+// read that holds the header of nearly every message and the whole of a
+// small one (cron output, notices), whose lines are then counted. A
+// longer header is followed block by block; the body of a larger
+// message is never read, and its line count is shown as unknown.
+const headRead = 16 << 10
 
 // maxHead bounds how far a header section is followed in a Maildir file.
 const maxHead = 1 << 20

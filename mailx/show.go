@@ -24,6 +24,9 @@ func (s *session) show(list []int, all bool) error {
 		if err != nil {
 			return err
 		}
+		if m.Lines < 0 {
+			m.Lines = int64(countLines(raw))
+		}
 		fmt.Fprintf(&buf, "Message %d:\n", m.Num)
 		if m.FromLine != "" {
 			fmt.Fprintf(&buf, "From %s\n", printable(m.FromLine))

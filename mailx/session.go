@@ -307,10 +307,12 @@ func writeSummary(w io.Writer, msgs []*Msg, width int) {
 	if size < 1024 {
 		size = len(msgs)
 	}
-	var chunks [][]byte
+	if size == 0 {
+		return
+	}
+	chunks := make([][]byte, (len(msgs)+size-1)/size)
 	var wg sync.WaitGroup
-	for lo := 0; lo < len(msgs); lo += size {
-		chunks = append(chunks, nil)
+	for i := range chunks {
 		wg.Add(1)
 		go func(i int, part []*Msg) {
 			defer wg.Done()
@@ -320,7 +322,7 @@ func writeSummary(w io.Writer, msgs []*Msg, width int) {
 				buf = append(buf, '\n')
 			}
 			chunks[i] = buf
-		}(len(chunks)-1, msgs[lo:min(lo+size, len(msgs))])
+		}(i, msgs[i*size:min((i+1)*size, len(msgs))])
 	}
 	wg.Wait()
 	for _, c := range chunks {

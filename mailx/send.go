@@ -12,6 +12,8 @@ import (
 
 	"homepost/maildir"
 	"homepost/submit"
+
+	gomail "github.com/emersion/go-message/mail"
 )
 
 // sendMode composes a message from the command line and standard input
@@ -33,6 +35,9 @@ func (e *env) sendMode() int {
 			e.warn("attachment: %v", err)
 			return exNoInput
 		}
+	}
+	if o.extract {
+		return e.sendExtract(d)
 	}
 	interactive := e.in.tty || o.tilde
 	if e.in.tty && !o.hasSubject && (e.set.isSet("asksub") || e.set.isSet("ask")) {
@@ -63,6 +68,72 @@ func (e *env) sendMode() int {
 		fmt.Fprintln(e.out, "Null message body; hope that's ok")
 	}
 	return e.sendDraft(d)
+}
+
+// sendExtract is -t: standard input is a whole message whose To, Cc and
+// Bcc fields name recipients (besides any on the command line). Fields
+// given by options and missing from the message are added in front; the
+// rest is passed on as it is, and submit removes Bcc.
+func (e *env) sendExtract(d *draft) int {
+	if len(d.attach) > 0 {
+		e.warn("-a cannot be used with -t")
+		return exUsage
+	}
+	in, err := io.ReadAll(e.in.br)
+	if err != nil {
+		e.warn("read message: %v", err)
+		return exIOErr
+	}
+	header, _ := splitMessage(in)
+	has := func(name string) bool {
+		for _, l := range bytes.Split(header, []byte{'\n'}) {
+			if len(l) > len(name) && l[len(name)] == ':' && strings.EqualFold(string(l[:len(name)]), name) {
+				return true
+			}
+		}
+		return false
+	}
+	var pre bytes.Buffer
+	add := func(name, value string) {
+		if value != "" && !has(name) {
+			pre.WriteString(name + ": " + value + "\n")
+		}
+	}
+	if d.from != "" {
+		add("From", formatAddrs([]string{sanitize(d.from)}))
+	}
+	add("To", formatAddrs(e.set.expandAliases(d.to)))
+	add("Cc", formatAddrs(e.set.expandAliases(d.cc)))
+	if d.subject != "" && !has("Subject") {
+		var h gomail.Header
+		h.SetSubject(sanitize(d.subject))
+		pre.WriteString("Subject: " + h.Get("Subject") + "\n")
+	}
+	if len(bytes.TrimSpace(in)) == 0 && e.opts.noEmpty {
+		return exOK
+	}
+	msg := io.MultiReader(&pre, bytes.NewReader(in))
+	var rcpts []string
+	rcpts = append(rcpts, e.set.expandAliases(d.to)...)
+	rcpts = append(rcpts, e.set.expandAliases(d.cc)...)
+	rcpts = append(rcpts, e.set.expandAliases(d.bcc)...)
+	res, err := submit.Submit(e.cfg, submit.Options{
+		Recipients: rcpts,
+		Extract:    true,
+		IgnoreDots: true,
+		Sender:     addrOf(sanitize(d.from)),
+	}, msg)
+	if err != nil {
+		e.warn("%v", err)
+		return exitCode(err)
+	}
+	if e.opts.verbose || e.set.isSet("verbose") {
+		fmt.Fprintf(e.out, "queued as %s for %s\n", res.ID, strings.Join(res.Recipients, ", "))
+	}
+	if e.queued != nil {
+		e.queued(e.cfg)
+	}
+	return exOK
 }
 
 // askCc prompts for Cc recipients after the body when askcc is set and

@@ -294,3 +294,23 @@ func TestSendmailVariable(t *testing.T) {
 		t.Errorf("the outbox was used too")
 	}
 }
+
+// TestSendExtract is -t: recipients and subject come from the message
+// read from standard input; Bcc is removed.
+func TestSendExtract(t *testing.T) {
+	h := newHome(t)
+	in := "To: a@example.org\nBcc: hidden@example.org\nSubject: from the header\n\nthe body\n"
+	if _, e, code := h.mail(t, in, "-t", "-c", "c@example.org"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	q := h.only(t)
+	if !slices.Equal(q.rcpts, []string{"c@example.org", "a@example.org", "hidden@example.org"}) {
+		t.Errorf("recipients %q", q.rcpts)
+	}
+	if q.msg.Header.Get("Subject") != "from the header" || q.msg.Header.Get("Cc") != "c@example.org" || q.body != "the body\n" {
+		t.Errorf("message:\n%s", q.raw)
+	}
+	if strings.Contains(q.raw, "hidden@") {
+		t.Errorf("Bcc left in the message:\n%s", q.raw)
+	}
+}

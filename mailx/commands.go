@@ -48,6 +48,8 @@ func init() {
 		{"chdir", (*session).cmdChdir, "change directory"},
 		{"cd", (*session).cmdChdir, "change directory"},
 		{"save", (*session).cmdSave, "save [MSGS] FILE append to an mbox file (or Maildir) (s)"},
+		{"Save", (*session).cmdSaveAuthor, "Save [MSGS] save to a file named after the sender (S)"},
+		{"Copy", (*session).cmdCopyAuthor, "Copy [MSGS] copy to a file named after the sender (C)"},
 		{"source", (*session).cmdSource, "source FILE read commands from a file"},
 		{"set", (*session).cmdSettings, "set NAME[=VALUE]... set variables; without args list them"},
 		{"shell", (*session).cmdShellInteractive, "run an interactive shell"},

@@ -212,6 +212,7 @@ func TestCommandTour(t *testing.T) {
 		"dp 4",
 		"pre 2",
 		"c 3 " + h.path("copied"),
+		"C 5",
 		"echo hello 'quoted words'",
 		"nosuchcmd",
 		"p 9",
@@ -235,6 +236,7 @@ func TestCommandTour(t *testing.T) {
 		`"` + h.path("copied") + `" [New file]`,
 		"hello quoted words",
 		`Unknown command: "nosuchcmd"`,
+		`"user5" [New file]`,
 		"9: Invalid message number",
 	} {
 		if !strings.Contains(out, want) {

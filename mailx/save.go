@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"homepost/maildir"
@@ -70,6 +71,38 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 		state = "[New file]"
 	}
 	fmt.Fprintf(s.out, "\"%s\" %s %d/%d\n", file, state, lines, size)
+	return nil
+}
+
+func (s *session) cmdSaveAuthor(arg string) error { return s.saveAuthor(arg, true) }
+func (s *session) cmdCopyAuthor(arg string) error { return s.saveAuthor(arg, false) }
+
+// saveAuthor is Save and Copy: each message goes to a file named after
+// the login name of its sender, in the folder directory when outfolder
+// is set, as POSIX describes.
+func (s *session) saveAuthor(arg string, mark bool) error {
+	list, err := s.sel().resolve(arg, undeletedOnly)
+	if err != nil {
+		return err
+	}
+	for _, i := range list {
+		name, _, _ := strings.Cut(s.box.Msgs[i].sender(), "@")
+		name = strings.Map(func(r rune) rune {
+			if r == '/' || r < ' ' {
+				return '_'
+			}
+			return r
+		}, name)
+		if name == "" || name == "." || name == ".." {
+			return fmt.Errorf("message %d: no sender to name a file after", i+1)
+		}
+		if s.set.isSet("outfolder") {
+			name = "+" + name
+		}
+		if err := s.saveCmd(fmt.Sprintf("%d %s", i+1, name), true, mark); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -230,3 +230,38 @@ func guessType(path string, data []byte) string {
 	}
 	return mt
 }
+
+// foldHeader folds header lines longer than 78 characters at spaces
+// (RFC 5322 2.2.3), so that a long encoded Subject or a long address
+// list stays within the line length limits of mail transport.
+func foldHeader(h []byte) []byte {
+	var out []byte
+	for _, line := range bytes.SplitAfter(h, []byte{'\n'}) {
+		// Never fold right after the field name: some readers keep
+		// the leading white space of such a value.
+		min := 1
+		if i := bytes.IndexByte(line, ':'); i >= 0 && line[0] != ' ' && line[0] != '\t' {
+			min = i + 2
+		}
+		for len(line) > 79 {
+			cut := bytes.LastIndexByte(line[:78], ' ')
+			if cut <= min {
+				// No space early enough: break at the next one.
+				next := bytes.IndexByte(line[max(78, min+1):], ' ')
+				if next < 0 {
+					break
+				}
+				cut = max(78, min+1) + next
+			}
+			out = append(out, line[:cut]...)
+			out = append(out, '\n')
+			line = line[cut:]
+			min = 1
+			if len(bytes.TrimSpace(line)) == 0 {
+				line = nil
+			}
+		}
+		out = append(out, line...)
+	}
+	return out
+}

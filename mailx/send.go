@@ -169,6 +169,9 @@ func (e *env) sendDraft(d *draft) int {
 		return exDataErr
 	}
 	raw := bytes.ReplaceAll(msg.Bytes(), []byte("\r\n"), []byte("\n"))
+	if hdr, body := splitMessage(raw); len(hdr) > 0 {
+		raw = append(foldHeader(hdr), body...)
+	}
 	if prog := e.set.get("sendmail"); prog != "" {
 		if code := e.runSendmail(prog, d, raw); code != exOK {
 			e.saveDead(d)

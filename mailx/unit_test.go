@@ -240,3 +240,18 @@ func TestScanMaildirOddEntries(t *testing.T) {
 		t.Errorf("flags: %+v %+v", msgs[1], msgs[2])
 	}
 }
+
+func TestFoldHeader(t *testing.T) {
+	long := "Subject: " + strings.Repeat("=?utf-8?q?abcdefghij?= ", 10) + "end\n"
+	in := "To: root\n" + long + "X-Unbreakable: " + strings.Repeat("x", 100) + "\n\n"
+	out := string(foldHeader([]byte(in)))
+	for _, l := range strings.Split(out, "\n") {
+		if len(l) > 79 && !strings.HasPrefix(l, "X-Unbreakable: ") {
+			t.Errorf("line of %d characters: %q", len(l), l)
+		}
+	}
+	unfolded := strings.ReplaceAll(out, "\n ", " ")
+	if unfolded != in {
+		t.Errorf("unfolding does not give back the input:\n%q\n%q", unfolded, in)
+	}
+}

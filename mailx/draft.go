@@ -247,19 +247,23 @@ func foldHeader(h []byte) []byte {
 			cut := bytes.LastIndexByte(line[:78], ' ')
 			if cut <= min {
 				// No space early enough: break at the next one.
-				next := bytes.IndexByte(line[max(78, min+1):], ' ')
+				from := max(78, min+1)
+				if from >= len(line) {
+					break
+				}
+				next := bytes.IndexByte(line[from:], ' ')
 				if next < 0 {
 					break
 				}
-				cut = max(78, min+1) + next
+				cut = from + next
+			}
+			if len(bytes.TrimSpace(line[cut:])) == 0 {
+				break // only trailing blanks: nothing to move
 			}
 			out = append(out, line[:cut]...)
 			out = append(out, '\n')
 			line = line[cut:]
 			min = 1
-			if len(bytes.TrimSpace(line)) == 0 {
-				line = nil
-			}
 		}
 		out = append(out, line...)
 	}

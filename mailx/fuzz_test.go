@@ -118,3 +118,14 @@ func FuzzParseOptions(f *testing.F) {
 		parseOptions(strings.Split(args, "\x00"))
 	})
 }
+
+func FuzzFoldHeader(f *testing.F) {
+	f.Add("Subject: " + strings.Repeat("word ", 40) + "\nTo: a\n")
+	f.Add("X: " + strings.Repeat("y", 90) + "   \n")
+	f.Fuzz(func(t *testing.T, h string) {
+		out := string(foldHeader([]byte(h)))
+		if strings.ReplaceAll(out, "\n ", " ") != strings.ReplaceAll(h, "\n ", " ") {
+			t.Fatalf("folding changed the header:\n%q\n%q", h, out)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,6 +66,9 @@ func (b *Box) Close() {
 func (b *Box) Raw(m *Msg) ([]byte, error) {
 	if b.Kind == "maildir" {
 		data, err := os.ReadFile(m.Path)
+		if errors.Is(err, os.ErrNotExist) && b.relocate(m) {
+			data, err = os.ReadFile(m.Path)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", m.Num, err)
 		}
@@ -136,4 +140,38 @@ func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 		sender = "MAILER-DAEMON"
 	}
 	return sender, t
+}
+
+// relocate finds a Maildir message that another client renamed (moved
+// to cur/, changed its flags) since the mailbox was listed.
+func (b *Box) relocate(m *Msg) bool {
+	for _, p := range []string{
+		filepath.Join(b.Path, "new", m.Name),
+	} {
+		if _, err := os.Stat(p); err == nil {
+			m.Path = p
+			return true
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(b.Path, "cur", globQuote(m.Name)+":*"))
+	if len(matches) == 0 {
+		return false
+	}
+	m.Path = matches[0]
+	if _, info, ok := strings.Cut(filepath.Base(m.Path), ":2,"); ok {
+		m.Info = info
+	}
+	return true
+}
+
+// globQuote escapes the glob metacharacters of a file name.
+func globQuote(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -110,7 +110,11 @@ func (s *session) applyMaildir() error {
 	for _, m := range s.box.Msgs {
 		f := s.fateOf(m)
 		if f != keep {
-			if err := os.Remove(m.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			err := os.Remove(m.Path)
+			if errors.Is(err, os.ErrNotExist) && s.box.relocate(m) {
+				err = os.Remove(m.Path)
+			}
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
 			dirty = true
@@ -129,7 +133,20 @@ func (s *session) applyMaildir() error {
 		if dst == m.Path {
 			continue
 		}
-		if err := os.Rename(m.Path, dst); err != nil {
+		err := os.Rename(m.Path, dst)
+		if errors.Is(err, os.ErrNotExist) && s.box.relocate(m) {
+			// Another client renamed it: keep its flags, add ours.
+			info = m.Info
+			if m.has(fRead) {
+				info = addFlag(info, 'S')
+			}
+			if m.has(fReplied) {
+				info = addFlag(info, 'R')
+			}
+			dst = filepath.Join(s.box.Path, "cur", m.Name+":2,"+info)
+			err = os.Rename(m.Path, dst)
+		}
+		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}

@@ -255,3 +255,21 @@ func TestFoldHeader(t *testing.T) {
 		t.Errorf("unfolding does not give back the input:\n%q\n%q", unfolded, in)
 	}
 }
+
+func TestMaildirMessageMovedByAnotherClient(t *testing.T) {
+	dir := t.TempDir()
+	deliverFixtures(t, dir, 1)
+	box, err := openBox("maildir", dir, false)
+	if err != nil || len(box.Msgs) != 1 {
+		t.Fatal(err)
+	}
+	m := box.Msgs[0]
+	moved := dir + "/cur/" + m.Name + ":2,FS"
+	if err := os.Rename(m.Path, moved); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := box.Raw(m)
+	if err != nil || !strings.Contains(string(raw), "Subject 1") || m.Path != moved || m.Info != "FS" {
+		t.Errorf("%v %q %q", err, m.Path, m.Info)
+	}
+}

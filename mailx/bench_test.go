@@ -103,7 +103,8 @@ func listSummary(tb testing.TB, kind, path string, w io.Writer) int {
 
 // BenchmarkSummary times the header summary (mail -H) of Maildirs and
 // mboxes of 20,000 and 100,000 messages, in process and through the
-// built binary, and s-nail -H on the same mbox when s-nail is installed.
+// built binary, and s-nail -H on the same mailboxes when s-nail is
+// installed.
 // Run it with: go test -run XXX -bench Summary ./mailx/
 func BenchmarkSummary(b *testing.B) {
 	for _, n := range []int{20000, 100000} {
@@ -143,15 +144,21 @@ func BenchmarkSummary(b *testing.B) {
 				runCommand(b, n, bin, "mail", "-H", "-f", path)
 			})
 		}
-		b.Run(fmt.Sprintf("s-nail-mbox-%dk", n/1000), func(b *testing.B) {
-			snail, err := exec.LookPath("s-nail")
-			if err != nil {
-				b.Skip("SKIP: s-nail is not installed (apt-get install s-nail): no comparison")
+		for _, kind := range []string{"mbox", "maildir"} {
+			path := mb
+			if kind == "maildir" {
+				path = md
 			}
-			build(b)
-			b.ResetTimer()
-			runCommand(b, n, snail, "-n", "-N", "-H", "-f", mb)
-		})
+			b.Run(fmt.Sprintf("s-nail-%s-%dk", kind, n/1000), func(b *testing.B) {
+				snail, err := exec.LookPath("s-nail")
+				if err != nil {
+					b.Skip("SKIP: s-nail is not installed (apt-get install s-nail): no comparison")
+				}
+				build(b)
+				b.ResetTimer()
+				runCommand(b, n, snail, "-n", "-N", "-H", "-f", path)
+			})
+		}
 	}
 }
 

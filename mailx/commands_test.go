@@ -2,11 +2,15 @@ package mailx
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"homepost/maildir"
 )
 
 // Read mode driven through a pipe, as scripts do (no prompt, no
@@ -156,35 +160,45 @@ func TestMIMEDisplay(t *testing.T) {
 	}
 }
 
-// TestCorpusDisplays prints every real-world message of the shared
-// corpus: none may crash mail or leak a terminal escape.
+// TestCorpusDisplays reads every real-world message of the shared corpus
+// from a Maildir and from an mbox that delivery wrote: none may crash
+// mail, leak a terminal escape, or go missing from the summary.
 func TestCorpusDisplays(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/corpus/messages/*.eml")
-	files2, _ := filepath.Glob("testdata/*.eml")
-	files = append(files, files2...)
+	files, _ := filepath.Glob("../../shared/corpus/messages/*.eml")
 	if len(files) == 0 {
-		t.Skip("SKIP: no corpus messages")
+		t.Skip("SKIP: no corpus at ../../shared/corpus/messages")
 	}
 	h := newHome(t)
-	for _, d := range []string{"new", "cur", "tmp"} {
-		os.MkdirAll(h.path("Maildir/"+d), 0o700)
-	}
+	md := maildir.Dir(h.path("Maildir"))
 	for i, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.WriteFile(h.path("Maildir/new/"+strings.Repeat("1", 1)+"."+string(rune('a'+i%26))+filepath.Base(f)), data, 0o600)
+		name := fmt.Sprintf("%d.M%dP1.corpus", 1700000000+i, i)
+		if err := md.Deliver(name, data, bytes.NewReader(nil)); err != nil {
+			t.Fatal(err)
+		}
+		header, body := splitMessage(data)
+		if err := maildir.Mbox(h.path("corpus.mbox")).Append("corpus@example.org", time.Now(), header, bytes.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	out, stderr, code := h.mail(t, "p *\nx\n")
-	if code != 0 || strings.Contains(stderr, "panic") {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if strings.ContainsRune(out, 0x1b) {
-		t.Error("an escape character reaches the terminal")
-	}
-	if n := strings.Count(out, "\nMessage "); n+1 < len(files) {
-		t.Errorf("%d messages shown of %d", n+1, len(files))
+	for _, args := range [][]string{nil, {"-f", h.path("corpus.mbox")}} {
+		out, stderr, code := h.mail(t, "", append([]string{"-H"}, args...)...)
+		if code != 0 || strings.Count(out, "\n") != len(files) {
+			t.Errorf("%v -H: exit %d, %d lines for %d messages: %s", args, code, strings.Count(out, "\n"), len(files), stderr)
+		}
+		out, stderr, code = h.mail(t, "p *\nx\n", args...)
+		if code != 0 || strings.Contains(stderr, "panic") {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		if strings.ContainsRune(out, 0x1b) {
+			t.Errorf("%v: an escape character reaches the terminal", args)
+		}
+		if n := strings.Count(out, "Message "); n < len(files) {
+			t.Errorf("%v: %d messages shown of %d", args, n, len(files))
+		}
 	}
 }
 

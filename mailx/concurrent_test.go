@@ -99,3 +99,36 @@ print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
 		t.Errorf("mbox: %s", out)
 	}
 }
+
+// TestMboxRewriteNoFinalNewline: an mbox whose last line lacks its
+// newline, with a message appended after it, still splits right after a
+// rewrite.
+func TestMboxRewriteNoFinalNewline(t *testing.T) {
+	h := newHome(t)
+	path := h.path("box")
+	os.WriteFile(path, []byte("From a@b Sat Jan  2 08:50:00 2021\nSubject: one\n\nno newline at the end"), 0o600)
+	box, err := openBox("mbox", path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	appendFixtures(t, path, 2, 2)
+	box.Msgs[0].flags |= fRead
+	s := &session{env: &env{set: newSettings(), out: bufio.NewWriter(io.Discard)}, box: box}
+	if _, err := s.applyMbox(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _, err := scanMbox(mustOpen(t, path))
+	if err != nil || len(msgs) != 2 || msgs[0].Subject != "one" || msgs[1].Subject != "Subject 2" {
+		t.Fatalf("after the rewrite: %v %d messages", err, len(msgs))
+	}
+}
+
+func mustOpen(t *testing.T, path string) *os.File {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}

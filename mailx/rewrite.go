@@ -128,6 +128,12 @@ func (s *session) applyMbox() (int, error) {
 		if err := writeWithStatus(w, br, io.NewSectionReader(b.f, m.Off, m.Len), newStatus(m)); err != nil {
 			return 0, fmt.Errorf("rewrite %s: %w", b.Path, err)
 		}
+		// An empty line separates messages; a last line without its
+		// newline (the end of a file) gets one first.
+		var last [1]byte
+		if _, err := b.f.ReadAt(last[:], m.Off+m.Len-1); err == nil && last[0] != '\n' {
+			w.WriteByte('\n')
+		}
 		w.WriteByte('\n')
 	}
 	if tailLen > 0 {

@@ -3,6 +3,8 @@ package mailx
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -101,7 +103,7 @@ func FuzzWriteWithStatus(f *testing.F) {
 		}
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
-		if err := writeWithStatus(w, bufio.NewReaderSize(nil, 64<<10), bytes.NewReader(msg), status); err != nil {
+		if _, err := writeWithStatus(w, bufio.NewReaderSize(nil, 64<<10), bytes.NewReader(msg), status); err != nil {
 			t.Fatal(err)
 		}
 		w.Flush()
@@ -128,4 +130,83 @@ func FuzzFoldHeader(f *testing.F) {
 			t.Fatalf("folding changed the header:\n%q\n%q", h, out)
 		}
 	})
+}
+
+// FuzzMboxRewrite deletes some messages of an arbitrary mbox and
+// rewrites it: the kept messages must read back the same, apart from
+// their Status field, and in the same number.
+func FuzzMboxRewrite(f *testing.F) {
+	f.Add([]byte("From a@b Sat Jan  2 08:50:00 2021\nSubject: x\nStatus: O\n\nbody\n>From q\n\nFrom c@d Sat Jan  2 08:50:00 2021\n\nlast"), byte(1))
+	f.Add([]byte("From a\r\nX: y\r\n\r\nb\r\n\r\nFrom c\r\n\r\n\r\n"), byte(2))
+	f.Add([]byte("From a\nSubject: no body"), byte(0))
+	f.Fuzz(func(t *testing.T, data []byte, mask byte) {
+		path := t.TempDir() + "/mbox"
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		box, err := openBox("mbox", path, false)
+		if err != nil || len(box.Msgs) == 0 {
+			return
+		}
+		defer box.Close()
+		var want []string
+		for i, m := range box.Msgs {
+			if mask&(1<<(i%8)) != 0 {
+				m.flags |= fDeleted
+				continue
+			}
+			raw, err := box.Raw(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, withoutStatus(raw))
+		}
+		s := &session{env: &env{set: newSettings(), out: bufio.NewWriter(io.Discard)}, box: box}
+		if _, err := s.applyMbox(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := openBox("mbox", path, false)
+		if len(want) == 0 {
+			if err == nil {
+				again.Close()
+			}
+			if err == nil && len(again.Msgs) != 0 {
+				t.Fatalf("%d messages left, want none", len(again.Msgs))
+			}
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		if len(again.Msgs) != len(want) {
+			t.Fatalf("%d messages after the rewrite, want %d", len(again.Msgs), len(want))
+		}
+		for i, m := range again.Msgs {
+			raw, _ := again.Raw(m)
+			if got := withoutStatus(raw); got != want[i] {
+				t.Fatalf("message %d:\n%q\nwant\n%q", i+1, got, want[i])
+			}
+		}
+	})
+}
+
+// withoutStatus drops Status fields (and their continuation lines) from
+// the header of a raw message, normalises the header's line ends (a
+// rewrite may end a last header line that had none) and trims the line
+// ends at the very end.
+func withoutStatus(raw []byte) string {
+	header, body := splitMessage(raw)
+	var out []string
+	skip := false
+	for _, l := range strings.SplitAfter(string(header), "\n") {
+		if skip && (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")) {
+			continue
+		}
+		skip = len(l) >= 7 && strings.EqualFold(l[:7], "status:")
+		if !skip && strings.TrimRight(l, "\r\n") != "" {
+			out = append(out, strings.TrimRight(l, "\r\n")+"\n")
+		}
+	}
+	return strings.TrimRight(strings.Join(out, "")+"|"+string(body), "\r\n")
 }

@@ -125,13 +125,14 @@ func (s *session) applyMbox() (int, error) {
 		if s.fateOf(m) != keep {
 			continue
 		}
-		if err := writeWithStatus(w, br, io.NewSectionReader(b.f, m.Off, m.Len), newStatus(m)); err != nil {
+		bodyCopied, err := writeWithStatus(w, br, io.NewSectionReader(b.f, m.Off, m.Len), newStatus(m))
+		if err != nil {
 			return 0, fmt.Errorf("rewrite %s: %w", b.Path, err)
 		}
-		// An empty line separates messages; a last line without its
-		// newline (the end of a file) gets one first.
+		// An empty line separates messages; a body whose last line
+		// has no newline (the end of a file) gets one first.
 		var last [1]byte
-		if _, err := b.f.ReadAt(last[:], m.Off+m.Len-1); err == nil && last[0] != '\n' {
+		if _, err := b.f.ReadAt(last[:], m.Off+m.Len-1); bodyCopied && err == nil && last[0] != '\n' {
 			w.WriteByte('\n')
 		}
 		w.WriteByte('\n')
@@ -193,8 +194,10 @@ func copyOver(f, tmp *os.File) error {
 }
 
 // writeWithStatus copies one mbox message (From line, header, body as
-// stored, so mboxrd quoting is kept) replacing its Status field.
-func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status string) error {
+// stored, so mboxrd quoting is kept) replacing its Status field. It
+// reports whether the message had a body, copied as it is; otherwise
+// what it wrote ends with a newline.
+func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status string) (bool, error) {
 	br.Reset(r)
 	first := true
 	skipping := false
@@ -209,14 +212,14 @@ func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status stri
 		if len(line) == 0 && err != nil {
 			// The message ended inside its header.
 			w.WriteString("Status: " + status + "\n")
-			return nil
+			return false, nil
 		}
 		if first {
 			first = false
 			w.Write(line)
 			if err != nil {
 				w.WriteString("\nStatus: " + status + "\n")
-				return nil
+				return false, nil
 			}
 			continue
 		}
@@ -224,13 +227,23 @@ func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status stri
 			continue
 		}
 		skipping = false
-		if isBlank(line) {
+		if isBlank(line) || string(line) == "\r" {
 			w.WriteString("Status: " + status + "\n")
 			w.Write(line)
+			if string(line) == "\r" {
+				// A CR cut off by the end of the file: the
+				// empty line that ends the header.
+				w.WriteByte('\n')
+				return false, nil
+			}
 			break
 		}
 		if len(line) >= 7 && bytes.EqualFold(line[:7], []byte("status:")) {
 			skipping = true
+			if err != nil {
+				w.WriteString("Status: " + status + "\n")
+				return false, nil
+			}
 			continue
 		}
 		w.Write(line)
@@ -239,9 +252,9 @@ func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status stri
 				w.WriteByte('\n')
 			}
 			w.WriteString("Status: " + status + "\n")
-			return nil
+			return false, nil
 		}
 	}
 	_, err := io.Copy(w, br)
-	return err
+	return true, err
 }

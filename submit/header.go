@@ -41,6 +41,9 @@ type Header struct {
 	// is not part of Fields), false when the message ended or a line
 	// that is not a header field began the body.
 	Ended bool
+	// Huge is set when the section exceeds MaxHeader: it is passed
+	// through as it is and nothing is added to it.
+	Huge bool
 }
 
 // Get returns the first field with the given name.

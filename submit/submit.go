@@ -115,7 +115,11 @@ func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeHeader(d, hdr, complete(cfg, o, hdr, sender, now, d.ID())); err != nil {
+	var added []byte
+	if !hdr.Huge {
+		added = complete(cfg, o, hdr, sender, now, d.ID())
+	}
+	if err := writeHeader(d, hdr, added); err != nil {
 		d.Abort()
 		return nil, err
 	}
@@ -149,7 +153,8 @@ func readHeader(br *bufio.Reader, dots bool) (h *Header, first []byte, eom bool,
 		if err != nil && err != io.EOF {
 			if errors.Is(err, bufio.ErrBufferFull) {
 				// An enormous header: stop parsing it and pass it
-				// through as it is.
+				// through as it is, adding nothing.
+				h.Huge = true
 				return h, line, false, nil
 			}
 			return nil, nil, false, fmt.Errorf("read message: %w", err)

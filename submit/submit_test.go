@@ -177,3 +177,12 @@ func FuzzHeader(f *testing.F) {
 		}
 	})
 }
+
+// A header larger than MaxHeader passes through untouched.
+func TestHugeHeaderPassesThrough(t *testing.T) {
+	msg := "Subject: big\nX-Big: " + strings.Repeat("a", MaxHeader+10) + "\n\nbody\n"
+	body, _ := submitted(t, Options{Recipients: []string{"b"}, IgnoreDots: true}, msg)
+	if body != msg {
+		t.Errorf("huge header changed: %d bytes in, %d out; start %q", len(msg), len(body), body[:40])
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	"homepost/config"
-	"homepost/outbox"
 	"homepost/submit"
 )
 
@@ -121,21 +120,4 @@ func loadConfig(what string) (*config.Config, int) {
 }
 
 // exitCode maps an error from the submit or outbox packages to sysexits.
-func exitCode(err error) int {
-	var te *outbox.TempError
-	var de *submit.DataError
-	var ue *submit.UsageError
-	switch {
-	case err == nil:
-		return exOK
-	case errors.As(err, &te):
-		return exTempFail
-	case errors.As(err, &de):
-		return exDataErr
-	case errors.As(err, &ue):
-		return exUsage
-	case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
-		return exCantCreate
-	}
-	return exTempFail
-}
+func exitCode(err error) int { return submit.ExitCode(err) }

@@ -110,10 +110,6 @@ func loadConfig(what string) (*config.Config, int) {
 	cfg, err := config.Load()
 	if err != nil {
 		fail(what, err)
-		var ce *config.Error
-		if errors.As(err, &ce) {
-			return nil, exConfig
-		}
 		return nil, exConfig
 	}
 	return cfg, exOK

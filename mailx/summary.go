@@ -61,38 +61,66 @@ func headerLine(m *Msg, current bool, width int) string {
 	b = appendPadded(b, strconv.FormatInt(m.Size, 10), 5)
 	b = append(b, ' ')
 	subj := decodeHeader(m.Subject)
-	if room := width - utf8.RuneCount(b) - 1; room > 0 {
+	if room := width - columns(b) - 1; room > 0 {
 		b = appendTrunc(b, subj, room)
 	}
 	return strings.TrimRight(string(b), " ")
 }
 
-// appendPadded appends s cut or padded to n characters.
+// appendPadded appends s cut or padded to n terminal columns.
 func appendPadded(b []byte, s string, n int) []byte {
-	i := 0
-	for _, r := range s {
-		if i == n {
-			break
-		}
-		b = utf8.AppendRune(b, r)
-		i++
-	}
-	for ; i < n; i++ {
+	b, used := appendCols(b, s, n)
+	for ; used < n; used++ {
 		b = append(b, ' ')
 	}
 	return b
 }
 
 func appendTrunc(b []byte, s string, n int) []byte {
-	i := 0
+	b, _ = appendCols(b, s, n)
+	return b
+}
+
+// appendCols appends as much of s as fits in n terminal columns and
+// returns the columns used.
+func appendCols(b []byte, s string, n int) ([]byte, int) {
+	used := 0
 	for _, r := range s {
-		if i == n {
+		w := runeWidth(r)
+		if used+w > n {
 			break
 		}
 		b = utf8.AppendRune(b, r)
-		i++
+		used += w
 	}
-	return b
+	return b, used
+}
+
+// runeWidth is the number of terminal columns a character takes: two
+// for the East Asian wide and fullwidth ranges (CJK, Hangul, fullwidth
+// forms, most emoji), zero for combining marks, else one.
+func runeWidth(r rune) int {
+	switch {
+	case r < 0x300:
+		return 1
+	case r >= 0x300 && r <= 0x36f, r >= 0x200b && r <= 0x200f, r >= 0xfe00 && r <= 0xfe0f:
+		return 0
+	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
+		r >= 0xac00 && r <= 0xd7a3, r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60, r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f900 && r <= 0x1f9ff, r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
+}
+
+// columns is the terminal width of s.
+func columns(s []byte) int {
+	n := 0
+	for _, r := range string(s) {
+		n += runeWidth(r)
+	}
+	return n
 }
 
 // appendRight appends s right-aligned in n columns (ASCII only).

@@ -273,3 +273,14 @@ func TestMaildirMessageMovedByAnotherClient(t *testing.T) {
 		t.Errorf("%v %q %q", err, m.Path, m.Info)
 	}
 }
+
+func TestHeaderLineWideCharacters(t *testing.T) {
+	m := &Msg{Num: 7, From: "=?utf-8?b?5bGx55Sw?= <山田@example.jp>", Subject: "=?utf-8?b?5pel5pys6Kqe44Gu5Lu25ZCN44Gn44GZ44CC6ZW344GE5Lu25ZCN44Gn44GZ44CC?=", Size: 10, Lines: 1}
+	got := headerLine(m, false, 60)
+	if c := columns([]byte(got)); c > 59 {
+		t.Errorf("%q takes %d columns", got, c)
+	}
+	if !strings.HasPrefix(got, " U  7 山田@example.jp        Mon") && !strings.Contains(got, "山田@example.jp      ") {
+		t.Errorf("%q", got)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,11 +223,41 @@ func guessType(path string, data []byte) string {
 			return mt
 		}
 	}
-	mt, _, _ := mime.ParseMediaType(http.DetectContentType(data))
-	if mt == "" {
+	return sniff(data)
+}
+
+// magic lists the signatures of common attachment types, for files whose
+// name says nothing. (net/http's sniffer would do, at the price of
+// linking all of net/http into a binary that starts for every message.)
+var magic = []struct{ prefix, typ string }{
+	{"%PDF-", "application/pdf"},
+	{"\x89PNG\r\n\x1a\n", "image/png"},
+	{"\xff\xd8\xff", "image/jpeg"},
+	{"GIF87a", "image/gif"},
+	{"GIF89a", "image/gif"},
+	{"PK\x03\x04", "application/zip"},
+	{"\x1f\x8b", "application/gzip"},
+	{"%!PS", "application/postscript"},
+}
+
+// sniff guesses a media type from content: a known signature, else
+// text/plain for UTF-8 text without control bytes, else octet-stream.
+func sniff(data []byte) string {
+	for _, m := range magic {
+		if bytes.HasPrefix(data, []byte(m.prefix)) {
+			return m.typ
+		}
+	}
+	head := data[:min(len(data), 8192)]
+	if !utf8.Valid(head) && len(data) <= 8192 {
 		return "application/octet-stream"
 	}
-	return mt
+	for _, c := range head {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f' {
+			return "application/octet-stream"
+		}
+	}
+	return "text/plain"
 }
 
 // foldHeader folds header lines longer than 78 characters at spaces

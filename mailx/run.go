@@ -2,14 +2,12 @@ package mailx
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"homepost/config"
-	"homepost/outbox"
 	"homepost/submit"
 )
 
@@ -19,7 +17,6 @@ const (
 	exUsage    = 64
 	exDataErr  = 65
 	exNoInput  = 66
-	exCantCrt  = 73
 	exIOErr    = 74
 	exTempFail = 75
 )
@@ -113,21 +110,4 @@ func (e *env) warn(format string, a ...any) {
 }
 
 // exitCode maps a submission error to sysexits.
-func exitCode(err error) int {
-	var te *outbox.TempError
-	var de *submit.DataError
-	var ue *submit.UsageError
-	switch {
-	case err == nil:
-		return exOK
-	case errors.As(err, &te):
-		return exTempFail
-	case errors.As(err, &de):
-		return exDataErr
-	case errors.As(err, &ue):
-		return exUsage
-	case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
-		return exCantCrt
-	}
-	return exTempFail
-}
+func exitCode(err error) int { return submit.ExitCode(err) }

@@ -1,0 +1,50 @@
+package review
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// An alias or a ~/.forward that sends the user's mail to one remote
+// address (README: "Put it in ~/.forward (or in aliases as
+// `me: me@example.com`)") must hand that address to the smarthost, with
+// a Delivered-To for the forwarding address so that a loop is caught.
+//
+// The agent hands the envelope recipient ("root", the login) to the
+// smarthost instead of the one target it resolved to, whenever a local
+// recipient resolves to exactly one remote target: the smarthost refuses
+// "RCPT TO:<root>" (501) and the mail bounces. other_users = "relay"
+// takes the same path.
+func TestForwardToOneRemoteAddress(t *testing.T) {
+	t.Skip("BUG: agent/deliver.go local(): a recipient resolved to a single Remote target is sent to the smarthost as the envelope recipient (r.Addr), not the target's address, and without Delivered-To")
+	for _, how := range []string{"aliases", "forward", "other_users"} {
+		t.Run(how, func(t *testing.T) {
+			h := startSmarthost(t)
+			extra := ""
+			if how == "other_users" {
+				extra = "other_users = \"relay\"\nrelay_domain = \"remote.example\"\n"
+			}
+			e := newEnv(t, extra+fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.addr))
+			me := login(t)
+			switch how {
+			case "aliases":
+				os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("root: friend@remote.example\n"), 0o600)
+				e.mustSend("Subject: cron\n\nbody\n", "root")
+			case "forward":
+				os.WriteFile(e.path(".forward"), []byte("friend@remote.example\n"), 0o600)
+				e.mustSend("Subject: cron\n\nbody\n", me)
+			default:
+				e.mustSend("Subject: cron\n\nbody\n", "friend")
+			}
+			e.once()
+			if h.count("friend@remote.example") != 1 {
+				t.Fatalf("smarthost got %v, want one copy for friend@remote.example", h.all())
+			}
+			if msg := h.got["friend@remote.example"][0]; !strings.Contains(msg, "Delivered-To: ") {
+				t.Errorf("forwarded copy has no Delivered-To:\n%s", msg)
+			}
+		})
+	}
+}

@@ -17,6 +17,8 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -138,7 +141,7 @@ func run(n int, bin string) error {
 	hp.print("homepost: sendmail -> agent -> ~/Maildir")
 	fmt.Printf("\nhomepost end to end / floor: %.2f (target >= 0.60); p50 %.2f ms (target < 3 ms)\n",
 		hp.rate/fl.rate, ms(hp.p50))
-	return nil
+	return benchRelay(bin, base, msg, n)
 }
 
 func message() []byte {
@@ -301,4 +304,74 @@ func (h *homepost) run(sendmail string, msg []byte, n int) ([]time.Duration, tim
 		}
 	}
 	return lat, last.Sub(start), nil
+}
+
+// sink is a loopback smarthost that counts connections and messages.
+type sink struct {
+	mu          sync.Mutex
+	conns, msgs int
+}
+
+func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	return &sinkSession{s}, nil
+}
+
+type sinkSession struct{ s *sink }
+
+func (x *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (x *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (x *sinkSession) Reset()                               {}
+func (x *sinkSession) Logout() error                        { return nil }
+func (x *sinkSession) Data(r io.Reader) error {
+	io.Copy(io.Discard, r)
+	x.s.mu.Lock()
+	x.s.msgs++
+	x.s.mu.Unlock()
+	return nil
+}
+
+// benchRelay queues n messages for a remote address, then times one
+// "homepost agent --once" that hands them all to a loopback smarthost:
+// the queue must share connections, not open one per message.
+func benchRelay(bin, base string, msg []byte, n int) error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sk := &sink{}
+	srv := smtp.NewServer(sk)
+	srv.Domain = "sink.test"
+	go srv.Serve(l)
+	defer srv.Close()
+	home := filepath.Join(base, "relayhome")
+	os.MkdirAll(filepath.Join(home, ".config", "homepost"), 0o700)
+	os.WriteFile(filepath.Join(home, ".config", "homepost", "config.toml"), []byte(fmt.Sprintf(
+		"system_aliases = \"\"\ndeliver_without_agent = false\n[relay]\nurl = \"smtp://%s\"\n", l.Addr())), 0o600)
+	env := []string{"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state")}
+	for range n {
+		c := exec.Command(bin, "sendmail", "-i", "someone@remote.example")
+		c.Env, c.Stdin = env, bytes.NewReader(msg)
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("sendmail: %v %s", err, out)
+		}
+	}
+	start := time.Now()
+	c := exec.Command(bin, "agent", "--once")
+	c.Env = env
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("agent --once: %v %s", err, out)
+	}
+	d := time.Since(start)
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	if sk.msgs != n {
+		return fmt.Errorf("smarthost got %d of %d messages", sk.msgs, n)
+	}
+	fmt.Printf("\nsmarthost: %d queued messages through one agent run: %.0f msgs/s over %d connection(s)\n",
+		n, float64(n)/d.Seconds(), sk.conns)
+	return nil
 }

@@ -229,6 +229,10 @@ func kick(cfg *config.Config) {
 	if err != nil {
 		return
 	}
+	// The one-shot agents' log is kept to two generations of 1 MB.
+	if st, err := os.Stat(cfg.LogPath()); err == nil && st.Size() > 1<<20 {
+		os.Rename(cfg.LogPath(), cfg.LogPath()+".1")
+	}
 	log, err := os.OpenFile(cfg.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return

@@ -318,3 +318,36 @@ func TestKilledShimSendsNothing(t *testing.T) {
 		t.Errorf("a half message was delivered: %v", n)
 	}
 }
+
+// The agent reloads its configuration when the file changes (fsnotify)
+// and on SIGHUP, without a restart.
+func TestAgentReloads(t *testing.T) {
+	e := newEnv(t, "")
+	a := e.startAgent()
+	e.mustSend("Subject: before\n\nx\n", "root")
+	e.waitFor(func() bool { return len(files(e.path("Maildir", "new"))) == 1 }, "delivery to the Maildir")
+	cfg := e.path(".config", "homepost", "config.toml")
+	b, _ := os.ReadFile(cfg)
+	// Write the new file beside and rename it over, as editors do.
+	tmp := cfg + ".new"
+	os.WriteFile(tmp, append(b, []byte("store = \"mbox:~/inbox.mbox\"\n")...), 0o600)
+	os.Rename(tmp, cfg)
+	e.waitFor(func() bool {
+		e.mustSend("Subject: after\n\nx\n", "root")
+		time.Sleep(100 * time.Millisecond)
+		_, err := os.Stat(e.path("inbox.mbox"))
+		return err == nil
+	}, "delivery to the new mbox store")
+	// A broken config is refused on SIGHUP; the agent keeps the old one.
+	os.WriteFile(cfg, append(b, []byte("bogus_key = 1\n")...), 0o600)
+	a.Process.Signal(syscall.SIGHUP)
+	time.Sleep(200 * time.Millisecond)
+	if err := a.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatal("agent died on a broken config")
+	}
+	// sendmail refuses to queue under a broken config (exit 78), so
+	// the mistake is seen at once rather than when mail goes astray.
+	if _, stderr, code := e.run([]byte("Subject: x\n\nx\n"), "sendmail", "root"); code != 78 || !strings.Contains(stderr, "bogus_key") {
+		t.Errorf("sendmail with a broken config: exit %d, %q", code, stderr)
+	}
+}

@@ -126,6 +126,10 @@ func deliveredTo(r io.Reader) map[string]bool {
 func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 	env := j.m.Env
 	now := a.now()
+	// Duplicate elimination, as Postfix's local(8) does: two recipients
+	// that lead to the same place (root and postmaster, both aliased to
+	// the user) get one copy.
+	delivered := map[string]int{}
 	for i := 0; i < len(env.Rcpts); i++ {
 		r := env.Rcpts[i]
 		if r.Status.Done() || (r.Status == outbox.Deferred && r.Next.After(now) && !j.force) {
@@ -159,7 +163,15 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 			j.remote = append(j.remote, i)
 			continue
 		}
+		key := fmt.Sprint(int(t.Kind), "\x00", t.Value)
+		if first, ok := delivered[key]; ok && t.Kind != forwarder.Fail {
+			a.result(j, i, t, delivery.OK("duplicate of "+env.Original(first)))
+			continue
+		}
 		res := a.deliverLocal(ctx, j, i, t, syncs)
+		if res.Status == outbox.Sent {
+			delivered[key] = i
+		}
 		a.result(j, i, t, res)
 	}
 }

@@ -158,3 +158,16 @@ func TestUnsafeForwardIgnored(t *testing.T) {
 		t.Errorf("safe .forward not obeyed: %v %s", err, b)
 	}
 }
+
+// Two recipients that lead to the same place get one copy.
+func TestDuplicateElimination(t *testing.T) {
+	e := forwardEnv(t)
+	e.mustSend("Subject: dup\n\nx\n", "root", "postmaster", login(t))
+	e.once()
+	if n := files(e.path("Maildir", "new")); len(n) != 1 {
+		t.Errorf("want one copy for root, postmaster and the user, got %v", n)
+	}
+	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
+	}
+}

@@ -68,8 +68,9 @@ func TestPHPMailBccStaysSecret(t *testing.T) {
 	}
 	e.deliver()
 	msgs := e.maildir()
-	if len(msgs) != 2 {
-		t.Fatalf("want 2 messages in ~/Maildir (To root, Cc postmaster), got %d", len(msgs))
+	// root and postmaster are both the user: one copy or two.
+	if len(msgs) == 0 || len(msgs) > 2 {
+		t.Fatalf("want a copy in ~/Maildir (To root, Cc postmaster), got %d", len(msgs))
 	}
 	for _, m := range msgs {
 		if bytes.Contains(bytes.ToLower(m.Raw), []byte("bcc")) || bytes.Contains(m.Raw, []byte("auditor")) {

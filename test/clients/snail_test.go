@@ -48,20 +48,23 @@ func TestSNailSends(t *testing.T) {
 	}
 }
 
-// parts decodes the leaf parts of a stored message with Python's email
-// package.
+// parts decodes the leaf parts of a stored message (text in its charset)
+// with Python's email package.
 func (e *env) parts(m stored) []string {
 	e.t.Helper()
 	const script = `
 import email, email.policy, json, sys
 msg = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
-print(json.dumps([p.get_payload(decode=True).decode("utf-8") for p in msg.walk() if not p.is_multipart()]))
+print(json.dumps([p.get_content() if p.get_content_maintype() == "text" else p.get_payload(decode=True).decode("utf-8")
+                  for p in msg.walk() if not p.is_multipart()]))
 `
 	c := exec.Command("python3", "-c", script)
 	c.Stdin = strings.NewReader(string(m.Raw))
+	var stderr strings.Builder
+	c.Stderr = &stderr
 	out, err := c.Output()
 	if err != nil {
-		e.t.Fatalf("python3: %v", err)
+		e.t.Fatalf("python3: %v\n%s\nthe message:\n%s", err, stderr.String(), m.Raw)
 	}
 	var parts []string
 	if err := json.Unmarshal(out, &parts); err != nil {

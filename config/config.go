@@ -338,11 +338,11 @@ func LoadFile(path string, id Identity) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+			return nil, &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: hideSecret(data, pe.Position.Line, pe.LastKey, pe.Message)}
 		}
 		if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
-			return nil, &Error{File: path, Line: line, Key: m[2], Msg: m[3]}
+			return nil, &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], m[3])}
 		}
 		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
@@ -364,6 +364,23 @@ func LoadFile(path string, id Identity) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// hideSecret returns the decoder's message for an error at line, unless
+// the key or the line is about a password: the decoder quotes the text
+// it choked on, which would put the secret into logs and on the screen.
+func hideSecret(data []byte, line int, key, msg string) string {
+	secret := strings.HasSuffix(strings.ToLower(key), "password")
+	if line > 0 {
+		lines := bytes.SplitN(data, []byte("\n"), line+1)
+		if line <= len(lines) && bytes.Contains(bytes.ToLower(lines[line-1]), []byte("password")) {
+			secret = true
+		}
+	}
+	if !secret {
+		return msg
+	}
+	return "invalid value or syntax (not shown: the line holds a password)"
 }
 
 func (c *Config) validate() *Error {

@@ -1,0 +1,156 @@
+package clients
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// cron mails a job's output with exactly this command line, in the job's
+// minimal environment and from "/", and writes exactly this form of
+// message. It arrives with every header cron wrote, in cron's order, and
+// its 8-bit body, byte for byte.
+func TestCronMailerInvocation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	user := login(t)
+	home := "/root"
+	if user != "root" {
+		home = "/home/" + user
+	}
+	header := "From: " + user + " (Cron Daemon)\n" +
+		"To: " + user + "\n" +
+		"Subject: Cron <" + user + "@testhost> /usr/local/bin/backup --quiet\n" +
+		"MIME-Version: 1.0\n" +
+		"Content-Type: text/plain; charset=UTF-8\n" +
+		"Content-Transfer-Encoding: 8bit\n" +
+		"X-Cron-Env: <SHELL=/bin/sh>\n" +
+		"X-Cron-Env: <HOME=" + home + ">\n" +
+		"X-Cron-Env: <PATH=/usr/bin:/bin>\n" +
+		"X-Cron-Env: <LOGNAME=" + user + ">\n"
+	body := "backup: 3 files skipped — naïve check ✓\n\tdetail with a tab\n.\nFrom here on: nothing\n"
+	c := exec.Command(bin("sendmail"), "-FCronDaemon", "-i", "-B8BITMIME", "-oem", user)
+	c.Env = []string{"HOME=" + e.home, "LOGNAME=" + user, "SHELL=/bin/sh", "PATH=/usr/bin:/bin"}
+	c.Dir = "/"
+	e.run(c, header+"\n"+body)
+	e.deliver()
+
+	msgs := e.maildir()
+	if len(msgs) != 1 {
+		t.Fatalf("want 1 message, got %d", len(msgs))
+	}
+	m := msgs[0]
+	raw := m.rawHeader()
+	if !strings.Contains(raw, "\nFrom: "+user+" (Cron Daemon)\n") {
+		t.Errorf("cron's From is not kept byte for byte:\n%s", raw)
+	}
+	// Every line cron wrote is there, in cron's order.
+	var cronLines []string
+	for _, l := range strings.Split(raw, "\n") {
+		if strings.Contains(header, l+"\n") && l != "" {
+			cronLines = append(cronLines, l)
+		}
+	}
+	if got := strings.Join(cronLines, "\n") + "\n"; got != header {
+		t.Errorf("cron's header lines changed or moved:\n%s\nwant, in this order:\n%s", raw, header)
+	}
+	if m.header("Date") == "" || m.header("Message-ID") == "" {
+		t.Errorf("Date or Message-ID not completed:\n%s", raw)
+	}
+	if string(m.body()) != body {
+		t.Errorf("body %q, want %q", m.body(), body)
+	}
+}
+
+// The classic "mail -s subject root < file" through homepost's own mail
+// link, delivered by a running agent; with -E an empty body sends
+// nothing.
+func TestMailLinkFromFile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	e.startAgent()
+	report := "Disk usage report\n/dev/sda1  91%  — nearly full\n.\nend of report\n"
+	file := e.writeFile("report.txt", report)
+	in, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	c := e.command(bin("mail"), "-s", "disk report", "root")
+	c.Stdin = in
+	c.Dir = "/"
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("mail -s: %v\n%s", err, out)
+	}
+	c = e.command(bin("mail"), "-E", "-s", "only if not empty", "root")
+	c.Dir = "/"
+	if out, err := c.CombinedOutput(); err != nil { // stdin is /dev/null
+		t.Fatalf("mail -E with an empty body: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(names(e.path("Maildir", "new"))) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the running agent did not deliver within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // time for a wrong second message to show
+	msgs := e.maildir()
+	if len(msgs) != 1 {
+		t.Fatalf("want 1 message (mail -E with an empty body sends nothing), got %d", len(msgs))
+	}
+	m := msgs[0]
+	if m.header("Subject") != "disk report" || m.header("To") != "root" {
+		t.Errorf("headers:\n%s", m.rawHeader())
+	}
+	// mail may encode the 8-bit text (MIME); decoded, it is the file.
+	if parts := e.parts(m); len(parts) != 1 || parts[0] != report {
+		t.Errorf("decoded body %q, want the file %q\n%s", parts, report, m.Raw)
+	}
+}
+
+// startAgent runs "homepost agent" until the test ends.
+func (e *env) startAgent() {
+	e.t.Helper()
+	c := e.command(bin("homepost"), "agent")
+	var log lockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		c.Process.Kill()
+		c.Wait()
+		if e.t.Failed() {
+			e.t.Logf("agent log:\n%s", log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(log.String(), "agent started") {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the agent did not start:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,11 +1,9 @@
 package clients
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -91,13 +89,7 @@ func TestMailLinkFromFile(t *testing.T) {
 	if out, err := c.CombinedOutput(); err != nil { // stdin is /dev/null
 		t.Fatalf("mail -E with an empty body: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(names(e.path("Maildir", "new"))) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the running agent did not deliver within 20 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, "the running agent's delivery", func() bool { return len(names(e.path("Maildir", "new"))) != 0 })
 	time.Sleep(300 * time.Millisecond) // time for a wrong second message to show
 	msgs := e.maildir()
 	if len(msgs) != 1 {
@@ -111,46 +103,4 @@ func TestMailLinkFromFile(t *testing.T) {
 	if parts := e.parts(m); len(parts) != 1 || parts[0] != report {
 		t.Errorf("decoded body %q, want the file %q\n%s", parts, report, m.Raw)
 	}
-}
-
-// startAgent runs "homepost agent" until the test ends.
-func (e *env) startAgent() {
-	e.t.Helper()
-	c := e.command(bin("homepost"), "agent")
-	var log lockedBuffer
-	c.Stderr = &log
-	if err := c.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() {
-		c.Process.Kill()
-		c.Wait()
-		if e.t.Failed() {
-			e.t.Logf("agent log:\n%s", log.String())
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(log.String(), "agent started") {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("the agent did not start:\n%s", log.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

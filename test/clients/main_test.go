@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -211,6 +212,8 @@ type stored struct {
 	FromLine string      `json:"from_line"` // mbox: the From_ line's text after "From "
 	Headers  [][2]string `json:"headers"`   // decoded by email.policy.default
 	Defects  []string    `json:"defects"`
+	Subdir   string      `json:"subdir"` // Maildir: "new" or "cur"
+	Flags    string      `json:"flags"`  // Maildir: the info flags ("S" seen); mbox: Status/X-Status
 }
 
 // header returns the first decoded value of a header field, or "".
@@ -252,6 +255,8 @@ for key in box.keys():
         "from_line": box.get_message(key).get_from() if kind == "mbox" else "",
         "headers": [[k, str(v)] for k, v in msg.items()],
         "defects": [repr(d) for d in msg.defects],
+        "subdir": box.get_message(key).get_subdir() if kind == "maildir" else "",
+        "flags": box.get_message(key).get_flags(),
     })
 print(json.dumps(out))
 `
@@ -390,3 +395,64 @@ func (s *screen) keys(keys ...string) {
 
 // shellQuote quotes s for sh.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// startAgent runs "homepost agent" until the test ends.
+func (e *env) startAgent() {
+	e.t.Helper()
+	c := e.command(bin("homepost"), "agent")
+	var log lockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		c.Process.Kill()
+		c.Wait()
+		if e.t.Failed() {
+			e.t.Logf("agent log:\n%s", log.String())
+		}
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(log.String(), "agent started") {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the agent did not start:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitUntil polls cond for up to 20 seconds.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sendmail queues a message with "sendmail -i ARGS" and fails the test
+// unless it exits 0.
+func (e *env) sendmail(msg string, args ...string) {
+	e.t.Helper()
+	e.run(e.command(bin("sendmail"), append([]string{"-i"}, args...)...), msg)
+}

@@ -181,3 +181,57 @@ func TestGitSendEmailConfigured(t *testing.T) {
 		})
 	}
 }
+
+// A series with a cover letter, threaded as git send-email threads it:
+// every mail arrives with its threading headers, and git am of the
+// patches in series order rebuilds the branch.
+func TestGitSendEmailSeries(t *testing.T) {
+	t.Parallel()
+	needSendEmail(t)
+	e := newEnv(t, "")
+	g := &gitWorld{e: e, repo: e.path("repo")}
+	os.MkdirAll(g.repo, 0o755)
+	g.mustGit(g.repo, "", "init", "-q")
+	os.WriteFile(filepath.Join(g.repo, "a.txt"), []byte("0\n"), 0o644)
+	g.mustGit(g.repo, "", "add", "a.txt")
+	g.mustGit(g.repo, "", "commit", "-q", "-m", "base")
+	for i := 1; i <= 3; i++ {
+		os.WriteFile(filepath.Join(g.repo, "a.txt"), []byte(strings.Repeat("line\n", i)), 0o644)
+		g.mustGit(g.repo, "", "commit", "-q", "-a", "-m", "step "+string(rune('0'+i)))
+	}
+	tree := strings.TrimSpace(g.mustGit(g.repo, "", "rev-parse", "HEAD^{tree}"))
+	dir := e.path("series")
+	g.mustGit(g.repo, "", "format-patch", "-q", "--cover-letter", "-3", "-o", dir)
+	coverFile := filepath.Join(dir, "0000-cover-letter.patch")
+	b, err := os.ReadFile(coverFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("*** SUBJECT HERE ***"), []byte("three steps"), 1)
+	b = bytes.Replace(b, []byte("*** BLURB HERE ***"), []byte("Three small steps, one per patch."), 1)
+	os.WriteFile(coverFile, b, 0o644)
+	g.patch = dir
+	g.sendEmail("a series", "--smtp-server="+bin("sendmail"), "--to=root", "--thread", "--no-chain-reply-to")
+	e.deliver()
+
+	msgs := e.maildir()
+	if len(msgs) != 4 {
+		t.Fatalf("want 4 messages (cover letter and 3 patches), got %d", len(msgs))
+	}
+	cover := bySubject(t, msgs, "[PATCH 0/3] three steps")
+	coverID := cover.header("Message-ID")
+	clone := e.path("clone")
+	g.mustGit(e.home, "", "clone", "-q", g.repo, clone)
+	g.mustGit(clone, "", "switch", "-q", "-c", "base", "HEAD~3")
+	for i := 1; i <= 3; i++ {
+		p := bySubject(t, msgs, "[PATCH "+string(rune('0'+i))+"/3] step "+string(rune('0'+i)))
+		if p.header("In-Reply-To") != coverID || !strings.Contains(p.header("References"), coverID) {
+			t.Errorf("patch %d: In-Reply-To %q, References %q, want the cover letter's %q", i, p.header("In-Reply-To"), p.header("References"), coverID)
+		}
+		f := e.writeFile("patch"+string(rune('0'+i))+".eml", string(p.Raw))
+		g.mustGit(clone, "", "am", "-q", f)
+	}
+	if got := strings.TrimSpace(g.mustGit(clone, "", "rev-parse", "HEAD^{tree}")); got != tree {
+		t.Errorf("git am of the series gives tree %s, the branch has %s", got, tree)
+	}
+}

@@ -1,7 +1,10 @@
 package clients
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -106,5 +109,43 @@ func TestMuttDefaultAddressIsLocal(t *testing.T) {
 	m := e.maildir()[0]
 	if m.header("Subject") != "mutt defaults" {
 		t.Errorf("headers:\n%s", m.rawHeader())
+	}
+}
+
+// mutt attaches a large binary file (base64, some 11 MB on the wire):
+// it arrives and decodes to the same bytes.
+func TestMuttSendsLargeAttachment(t *testing.T) {
+	t.Parallel()
+	need(t, "mutt")
+	e := newEnv(t, "")
+	data := make([]byte, 8<<20)
+	for i := range data {
+		data[i] = byte(i*7919 + i>>9 + i>>17)
+	}
+	att := e.path("backup.bin")
+	if err := os.WriteFile(att, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.muttSend("The backup is attached.\n", "set hostname=testhost.example", "-s", "large attachment", "-a", att, "--", "root")
+	e.deliver()
+	files := names(e.path("Maildir", "new"))
+	if len(files) != 1 {
+		t.Fatalf("want 1 message, got %v", files)
+	}
+	need(t, "python3")
+	const script = `
+import email, email.policy, hashlib, sys
+with open(sys.argv[1], "rb") as f:
+    msg = email.message_from_binary_file(f, policy=email.policy.default)
+for p in msg.walk():
+    if p.get_filename() == "backup.bin":
+        print(hashlib.sha256(p.get_payload(decode=True)).hexdigest())
+`
+	out, err := exec.Command("python3", "-c", script, e.path("Maildir", "new", files[0])).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), fmt.Sprintf("%x", sha256.Sum256(data)); got != want {
+		t.Errorf("the attachment's sha256 is %q, want %s", got, want)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // cron mails a job's output with exactly this command line, in the job's
@@ -89,8 +88,11 @@ func TestMailLinkFromFile(t *testing.T) {
 	if out, err := c.CombinedOutput(); err != nil { // stdin is /dev/null
 		t.Fatalf("mail -E with an empty body: %v\n%s", err, out)
 	}
-	waitUntil(t, "the running agent's delivery", func() bool { return len(names(e.path("Maildir", "new"))) != 0 })
-	time.Sleep(300 * time.Millisecond) // time for a wrong second message to show
+	waitUntil(t, "the running agent to empty the outbox", func() bool {
+		return len(names(e.path("Maildir", "new"))) != 0 &&
+			len(names(e.path(".local", "state", "homepost", "outbox", "new"))) == 0 &&
+			len(names(e.path(".local", "state", "homepost", "outbox", "cur"))) == 0
+	})
 	msgs := e.maildir()
 	if len(msgs) != 1 {
 		t.Fatalf("want 1 message (mail -E with an empty body sends nothing), got %d", len(msgs))

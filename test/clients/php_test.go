@@ -3,6 +3,7 @@ package clients
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -138,5 +139,50 @@ echo "exit ", proc_close($p), "\n";
 	}
 	if got, want := string(m.body()), ".leading dot\n.\nlast line\n"; got != want {
 		t.Errorf("body %q, want %q", got, want)
+	}
+}
+
+// A PHP script mails a local user that does not exist (other_users =
+// "bounce"): the bounce lands in the user's store as an RFC 3464 report
+// that Python's email package and s-nail read.
+func TestPHPMailBounceIsReadable(t *testing.T) {
+	t.Parallel()
+	need(t, "php")
+	e := newEnv(t, "other_users = \"bounce\"\n")
+	if out := e.php(`var_export(mail("nosuchuser", "to nobody", "b", "From: shop@example.org"));`); out != "true" {
+		t.Fatalf("mail() returned %s", out)
+	}
+	e.deliver()
+	msgs := e.maildir()
+	if len(msgs) != 1 {
+		t.Fatalf("want 1 bounce, got %d", len(msgs))
+	}
+	m := msgs[0]
+	if m.header("Return-Path") != "<>" || !strings.HasPrefix(m.header("Content-Type"), "multipart/report") {
+		t.Errorf("not a bounce:\n%s", m.rawHeader())
+	}
+	const script = `
+import email, email.policy, sys
+msg = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+for p in msg.walk():
+    if p.get_content_type() == "message/delivery-status":
+        for block in p.get_payload():
+            for k in ("Final-Recipient", "Action", "Status"):
+                if block[k]:
+                    print(k + ": " + block[k])
+`
+	c := e.command("python3", "-c", script)
+	need(t, "python3")
+	out, _ := e.run(c, string(m.Raw))
+	for _, want := range []string{"Final-Recipient: rfc822; nosuchuser@testhost.example", "Action: failed", "Status: 5.1.1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the delivery-status part lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := exec.LookPath("s-nail"); err == nil {
+		list, _ := e.snail("", "-R", "-Sheadline=%s", "-H", "-f", e.path("Maildir"))
+		if !strings.Contains(list, "Undelivered Mail Returned to Sender") {
+			t.Errorf("s-nail lists:\n%s", list)
+		}
 	}
 }

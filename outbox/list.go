@@ -14,7 +14,8 @@ import (
 // Entry is one queued message as mailq shows it.
 type Entry struct {
 	ID       string
-	Size     int64 // file size, as Postfix reports it
+	Size     int64 // message size, as Postfix's showq reports it
+	FileSize int64 // queue file size: the total counts these, as showq does
 	Arrival  time.Time
 	Sender   string
 	Active   bool // claimed by an agent
@@ -47,10 +48,9 @@ func (d Dir) List() ([]Entry, error) {
 				out = append(out, e)
 				continue
 			}
-			st, _ := m.f.Stat()
-			if st != nil {
-				e.Size = st.Size()
-				e.Arrival = m.Env.Arrival
+			e.Size, e.Arrival = m.Size, m.Env.Arrival
+			if st, _ := m.f.Stat(); st != nil {
+				e.FileSize = st.Size()
 			}
 			e.Sender, e.Held = m.Env.Sender, m.Env.Held
 			for i, r := range m.Env.Rcpts {
@@ -93,7 +93,11 @@ func WritePostfix(w io.Writer, entries []Entry) {
 		} else {
 			fmt.Fprint(w, "\n")
 		}
-		total += e.Size
+		if e.FileSize > 0 {
+			total += e.FileSize
+		} else {
+			total += e.Size
+		}
 		status := ' '
 		switch {
 		case e.Held:

@@ -1,0 +1,59 @@
+package outbox
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// mailq prints the message's size, as Postfix's showq does (its SIZE
+// record), not the queue file's, which grows with the envelope and the
+// journal; the total counts the files.
+func TestMailqSizeAsPostfix(t *testing.T) {
+	d := Dir(t.TempDir())
+	msg := "Subject: x\n\n" + strings.Repeat("body line\n", 300) // 3012 bytes
+	var rcpts []Recipient
+	for i := range 40 {
+		rcpts = append(rcpts, Recipient{Addr: fmt.Sprintf("user%02d@remote.example", i), Parent: -1})
+	}
+	queue(t, d, &Envelope{Sender: "me@example.org", Arrival: time.Unix(1700000000, 0), Rcpts: rcpts}, msg)
+	names, _ := d.Names("new")
+	p, _ := d.Claim(names[0])
+	m, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000100, 0)
+	var recs []Record
+	for i := range rcpts {
+		recs = append(recs, StateRecord(i, Deferred, 1, now, now.Add(time.Minute), "4.3.0 host smtp.example.com said: 451 4.3.0 try again later"))
+	}
+	if err := m.Append(recs...); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	list, err := d.List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List: %v %v", list, err)
+	}
+	var b bytes.Buffer
+	WritePostfix(&b, list)
+	out := b.String()
+	first := strings.Split(out, "\n")[1]
+	if f := strings.Fields(first); len(f) < 2 || f[1] != fmt.Sprint(len(msg)) {
+		t.Errorf("size column %q, want the message size %d:\n%s", first, len(msg), out)
+	}
+	// The total counts what the queue takes on disk, as Postfix does.
+	st, _ := os.Stat(p)
+	if !strings.HasSuffix(out, fmt.Sprintf("\n-- %d Kbytes in 1 Request.\n", st.Size()/1024)) {
+		t.Errorf("total:\n%s", out)
+	}
+	var j bytes.Buffer
+	WriteJSON(&j, list)
+	if !strings.Contains(j.String(), fmt.Sprintf(`"message_size":%d,`, len(msg))) {
+		t.Errorf("json: %s", j.String())
+	}
+}

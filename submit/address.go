@@ -34,7 +34,7 @@ func ParseList(s string) ([]string, error) {
 	if list, err := gomail.ParseAddressList(s); err == nil {
 		out := make([]string, 0, len(list))
 		for _, a := range list {
-			out = append(out, a.Address)
+			out = append(out, requote(a.Address))
 		}
 		return out, nil
 	}
@@ -49,6 +49,36 @@ func ParseList(s string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// requote puts back the quotes that the strict parser takes off a local
+// part: it returns "a b"@example.org as a b@example.org, which is no
+// longer one address.
+func requote(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 || isDotAtom(addr[:i]) {
+		return addr
+	}
+	local := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(addr[:i])
+	return `"` + local + `"` + addr[i:]
+}
+
+// isDotAtom reports whether s is an RFC 5322 dot-atom (8-bit bytes
+// allowed, as RFC 6532 does): it needs no quotes.
+func isDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80, c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // splitList splits at commas outside quotes, comments and angle brackets.

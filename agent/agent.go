@@ -68,6 +68,9 @@ type Agent struct {
 	// forced holds messages whose deferred recipients are retried at
 	// once (flush).
 	forced map[string]bool
+	// lockedMbox remembers when an mbox last stayed locked past the
+	// wait, so that the rest of a batch does not wait for it again.
+	lockedMbox map[string]time.Time
 	// watched holds the files whose change triggers a reload.
 	watched map[string]bool
 }
@@ -102,6 +105,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
+		lockedMbox: map[string]time.Time{},
 	}
 	a.configure(cfg)
 	return a

@@ -225,16 +225,44 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 		syncs[d] = true
 		return delivery.OK("delivered to maildir")
 	case forwarder.Mbox:
-		if err := maildir.Mbox(path).Append(env.Sender, a.now(), hdr, j.m.Body()); err != nil {
-			return localError(err)
-		}
-		return delivery.OK("delivered to mailbox")
+		return a.appendMbox(j, path, trace, hdr)
 	case forwarder.Command:
 		return a.command(ctx, j, i, t, hdr)
 	case forwarder.Fail:
 		return t.Result
 	}
 	return delivery.Perm("5.3.0", "unknown target %q", t.Spec())
+}
+
+// appendMbox appends a copy to an mbox. A message taken up again after a
+// crash first looks for its own trace header near the end of the mbox,
+// so that the retry does not append the same copy twice.
+func (a *Agent) appendMbox(j *job, path string, trace delivery.Trace, hdr []byte) delivery.Result {
+	// A mailbox that stayed locked a moment ago is not waited for again
+	// for every message of the batch.
+	if t, ok := a.lockedMbox[path]; ok && a.now().Sub(t) < time.Minute {
+		return delivery.Temp("4.2.0", "%s: mailbox is locked by another program", path)
+	}
+	l, err := maildir.Mbox(path).Lock()
+	if err != nil {
+		var le *maildir.LockError
+		if errors.As(err, &le) {
+			a.lockedMbox[path] = a.now()
+		}
+		return localError(err)
+	}
+	delete(a.lockedMbox, path)
+	defer l.Unlock()
+	if j.recovered {
+		marker := []byte("(homepost) id " + trace.ID + "\n\tfor <" + trace.DeliveredTo + ">;")
+		if ok, err := l.ContainsNear(marker, j.m.Size+int64(len(hdr)), 64<<10); err == nil && ok {
+			return delivery.OK("already delivered")
+		}
+	}
+	if err := l.Append(trace.Sender, a.now(), hdr, j.m.Body()); err != nil {
+		return localError(err)
+	}
+	return delivery.OK("delivered to mailbox")
 }
 
 // localError turns a local delivery error into a result: disk full or

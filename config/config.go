@@ -271,6 +271,13 @@ func (c *Config) finish(id Identity) {
 		if short, _, ok := strings.Cut(c.Hostname, "."); ok {
 			c.LocalDomains = append(c.LocalDomains, short)
 		}
+		// Debian's mail name (what mutt, cron and Postfix put after
+		// the @ of a local address) names this machine too.
+		if b, err := os.ReadFile(MailnameFile); err == nil {
+			if name := strings.TrimSpace(string(b)); name != "" && !strings.ContainsAny(name, " \t/@") {
+				c.LocalDomains = append(c.LocalDomains, name)
+			}
+		}
 	}
 	for i, d := range c.LocalDomains {
 		c.LocalDomains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
@@ -317,6 +324,10 @@ func (c *Config) IsLocalDomain(domain string) bool {
 	}
 	return false
 }
+
+// MailnameFile is Debian's mail name file; a variable so that tests can
+// point it elsewhere.
+var MailnameFile = "/etc/mailname"
 
 // LockPath is the agent's lock file; it holds the agent's pid.
 func (c *Config) LockPath() string { return filepath.Join(c.StateDir, "agent.lock") }

@@ -103,3 +103,14 @@ func TestMboxStoreAndTilde(t *testing.T) {
 		t.Errorf("store: %s %s", k, path)
 	}
 }
+
+func TestMailnameIsLocal(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mailname")
+	os.WriteFile(p, []byte("mail.example.org\n"), 0o644)
+	defer func(old string) { MailnameFile = old }(MailnameFile)
+	MailnameFile = p
+	c := Defaults(testID(t))
+	if !c.IsLocalDomain("mail.example.org") || !c.IsLocalDomain("localhost") || c.IsLocalDomain("example.org") {
+		t.Errorf("local domains: %v", c.LocalDomains)
+	}
+}

@@ -42,3 +42,69 @@ func TestSyntaxErrorHidesPassword(t *testing.T) {
 		t.Errorf("inline table: %v", err)
 	}
 }
+
+// FuzzLoadFile: no config file makes the loader panic; an error names
+// the file.
+func FuzzLoadFile(f *testing.F) {
+	if b, err := os.ReadFile("../config.example.toml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("store = \"mbox:~/mbox\"\n[relay]\nurl = \"smtps://h\"\npassword = \"x\"\n"))
+	f.Add([]byte("local_domains = [\"a\", 1]\nmax_queue_lifetime = \"-5d\"\n"))
+	f.Add([]byte("[relay\nurl = 5"))
+	id := NewIdentity("alice", f.TempDir(), "Alice", 1000)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "config.toml")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadFile(p, id)
+		if err != nil {
+			if !strings.Contains(err.Error(), p) {
+				t.Fatalf("error without the file name: %v", err)
+			}
+			return
+		}
+		if c == nil {
+			t.Fatal("nil config without an error")
+		}
+	})
+}
+
+// FuzzPasswordNotShown: whatever follows "password =" on its line, an
+// error about the file does not repeat it.
+func FuzzPasswordNotShown(f *testing.F) {
+	f.Add("url = \"smtps://h:465\"", "hunter2Secret")
+	f.Add("", "'hunterSecret'x")
+	f.Add("username = \"u\"", "\"hunterSecret\" trailing")
+	f.Add("", "{ a = hunterSecret }")
+	id := NewIdentity("alice", f.TempDir(), "Alice", 1000)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, before, value string) {
+		if strings.ContainsAny(value, "\n\r") || strings.ContainsAny(before, "\n\r") {
+			return
+		}
+		// The secret is the longest run of letters and digits in value.
+		secret, run := "", ""
+		for _, c := range value + " " {
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+				run += string(c)
+				continue
+			}
+			if len(run) > len(secret) {
+				secret = run
+			}
+			run = ""
+		}
+		if len(secret) < 8 || strings.Contains(before, secret) || strings.Contains("relay password config toml", strings.ToLower(secret)) {
+			return
+		}
+		p := filepath.Join(dir, "config.toml")
+		os.WriteFile(p, []byte("[relay]\n"+before+"\npassword = "+value+"\n"), 0o600)
+		_, err := LoadFile(p, id)
+		if err != nil && strings.Contains(strings.TrimPrefix(err.Error(), p), secret) {
+			t.Fatalf("the error shows %q: %v", secret, err)
+		}
+	})
+}

@@ -137,3 +137,17 @@ func FuzzMboxQuote(f *testing.F) {
 		}
 	})
 }
+
+// A dotlock left by a process that no longer exists is taken over at
+// once.
+func TestStaleDotlockOfDeadProcess(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "mbox")
+	os.WriteFile(p+".lock", []byte("999999999\n"), 0o644)
+	start := time.Now()
+	if err := Mbox(p).Append("s@x", time.Now(), nil, strings.NewReader("A: 1\n\nb\n")); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v to take over a dead process's lock", d)
+	}
+}

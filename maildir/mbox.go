@@ -66,7 +66,7 @@ func (m Mbox) Lock() (*Locked, error) {
 			}
 			return nil, fmt.Errorf("mbox: lock %s: %w", dot, err)
 		}
-		if st, serr := os.Stat(dot); serr == nil && time.Since(st.ModTime()) > staleLock {
+		if staleDotlock(dot) {
 			os.Remove(dot)
 			continue
 		}
@@ -108,14 +108,39 @@ func (m Mbox) Lock() (*Locked, error) {
 	return l, nil
 }
 
-// dotlock creates path with O_EXCL, holding our pid as procmail does.
-func dotlock(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+// staleDotlock reports whether a dotlock was left behind: older than
+// staleLock, or naming the pid of a process that no longer exists (a
+// delivery killed with kill -9), as liblockfile checks.
+func staleDotlock(path string) bool {
+	st, err := os.Stat(path)
 	if err != nil {
+		return false
+	}
+	if time.Since(st.ModTime()) > staleLock {
+		return true
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	return unix.Kill(pid, 0) == unix.ESRCH
+}
+
+// dotlock creates the lock file path holding our pid. The file is
+// written under a unique temporary name and hard-linked into place, so a
+// lock file never exists without its pid, even when the process is
+// killed in between (then only the temporary file is left over).
+func dotlock(path string) error {
+	tmp := fmt.Sprintf("%s.%d.%d", path, os.Getpid(), time.Now().UnixNano())
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		return err
 	}
-	f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
-	return f.Close()
+	defer os.Remove(tmp)
+	return os.Link(tmp, path)
 }
 
 func (l *Locked) unlockDot() {
@@ -264,6 +289,28 @@ func needsMore(pre []byte) bool {
 
 func isFromLine(pre []byte) bool {
 	return bytes.HasPrefix(bytes.TrimLeft(pre, ">"), []byte("From "))
+}
+
+// ContainsNear reports whether marker occurs within span bytes of the
+// offset back bytes before the end of the mbox. A retry after a crash
+// uses it to see whether the copy it is about to append, whose trace
+// header starts about its own size before the end, is already there;
+// it reads at most 2*span bytes whatever the message's size.
+func (l *Locked) ContainsNear(marker []byte, back, span int64) (bool, error) {
+	st, err := l.F.Stat()
+	if err != nil {
+		return false, err
+	}
+	from := max(st.Size()-back-span, 0)
+	to := min(max(st.Size()-back+span, 0), st.Size())
+	if to <= from {
+		return false, nil
+	}
+	buf := make([]byte, to-from)
+	if _, err := l.F.ReadAt(buf, from); err != nil && err != io.EOF {
+		return false, err
+	}
+	return bytes.Contains(buf, marker), nil
 }
 
 // Unquote undoes mboxrd quoting of one line read from an mbox.

@@ -351,3 +351,31 @@ func TestAgentReloads(t *testing.T) {
 		t.Errorf("sendmail with a broken config: exit %d, %q", code, stderr)
 	}
 }
+
+// With an mbox store too, kill -9 of the agent at random instants stores
+// no message twice: a retry looks for its own copy at the mbox's end.
+func TestKill9MboxNoDuplicates(t *testing.T) {
+	e := newEnv(t, "store = \"mbox:~/inbox\"\n")
+	const n = 150
+	for i := range n {
+		e.mustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "root")
+	}
+	for range 30 {
+		c := e.cmd(nil, "homepost", "agent")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(30)+3) * time.Millisecond)
+		c.Process.Kill()
+		c.Wait()
+	}
+	e.once()
+	out := python(t, `
+import mailbox, sys, collections
+c = collections.Counter(m['Message-ID'] for m in mailbox.mbox(sys.argv[1], create=False))
+print(len(c), max(c.values()))
+`, e.path("inbox"))
+	if strings.TrimSpace(out) != fmt.Sprintf("%d 1", n) {
+		t.Errorf("mbox holds (distinct, max copies) = %s, want %d 1", out, n)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -154,7 +156,7 @@ func TestGitSendEmailConfigured(t *testing.T) {
 	for _, tc := range []struct{ name, config string }{
 		{"smtpServer", "smtpServer = HOME/.local/bin/sendmail"},
 		{"sendmailCmd", "sendmailCmd = ~/.local/bin/sendmail -i"},
-		{"README", "smtpServer = ~/.local/bin/sendmail"},
+		{"README", readmeRecipe(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -234,4 +236,19 @@ func TestGitSendEmailSeries(t *testing.T) {
 	if got := strings.TrimSpace(g.mustGit(clone, "", "rev-parse", "HEAD^{tree}")); got != tree {
 		t.Errorf("git am of the series gives tree %s, the branch has %s", got, tree)
 	}
+}
+
+// readmeRecipe returns the git send-email setting that README.md gives,
+// as a ~/.gitconfig line with $HOME written HOME.
+func readmeRecipe(t *testing.T) string {
+	_, here, _, _ := runtime.Caller(0)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`git config --global sendemail\.(\w+) "([^"]+)"`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README.md gives no git config --global sendemail.… recipe")
+	}
+	return string(m[1]) + " = " + strings.ReplaceAll(string(m[2]), "$HOME", "HOME")
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,7 +55,10 @@ const maxOutput = 500
 
 // statusRE matches an enhanced status code (RFC 3463) at the start of a
 // command's output.
-var statusRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
+// It is compiled on first use: every sendmail process links this package.
+var statusRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
+})
 
 // sysexits maps exit statuses to enhanced status codes, as Postfix's
 // sys_exits table does. 71 (EX_OSERR) and 75 (EX_TEMPFAIL) are
@@ -154,7 +158,7 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		return delivery.Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
 	}
 	code := ee.ExitCode()
-	if m := statusRE.FindStringSubmatch(text); m != nil && m[1] != "2" {
+	if m := statusRE().FindStringSubmatch(text); m != nil && m[1] != "2" {
 		dsn := m[0]
 		rest := strings.TrimLeft(text[len(dsn):], " :-")
 		if m[1] == "4" {

@@ -83,27 +83,16 @@ func (m Mbox) Lock() (*Locked, error) {
 	}
 	l.F = f
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
-	for {
-		err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
-		if err == nil {
-			break
+	fcntl := func() error { return unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk) }
+	flock := func() error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) }
+	for _, try := range []func() error{fcntl, flock} {
+		for try() != nil {
+			if time.Now().After(deadline) {
+				l.Unlock()
+				return nil, &LockError{path}
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			l.Unlock()
-			return nil, &LockError{path}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			l.Unlock()
-			return nil, &LockError{path}
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	return l, nil
 }

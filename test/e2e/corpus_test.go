@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // corpusDir is the shared set of real-world messages: odd encodings,
@@ -43,7 +45,7 @@ func TestCorpusPassesIntact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, "")
+	e := testenv.New(t, "")
 	ids := map[string]string{} // queue ID → corpus file
 	for _, ent := range ents {
 		if !strings.HasSuffix(ent.Name(), ".eml") {
@@ -53,15 +55,15 @@ func TestCorpusPassesIntact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, stderr, code := e.run(raw, "sendmail", "-v", "-i", "root")
+		_, stderr, code := e.Run(raw, "sendmail", "-v", "-i", "root")
 		if code != 0 {
 			t.Errorf("%s: sendmail exit %d: %s", ent.Name(), code, stderr)
 			continue
 		}
 		ids[strings.TrimSpace(strings.TrimPrefix(stderr, "homepost: queued as "))] = ent.Name()
 	}
-	e.once()
-	stored := files(e.path("Maildir", "new"))
+	e.Once()
+	stored := testenv.Files(e.Path("Maildir", "new"))
 	if len(stored) != len(ids) {
 		t.Fatalf("%d messages sent, %d stored", len(ids), len(stored))
 	}
@@ -76,18 +78,18 @@ func TestCorpusPassesIntact(t *testing.T) {
 		}
 		raw, _ := os.ReadFile(filepath.Join(dir, src))
 		want := normalize(raw)
-		got, _ := os.ReadFile(e.path("Maildir", "new", name))
+		got, _ := os.ReadFile(e.Path("Maildir", "new", name))
 		got = stripAdded(t, src, got, want)
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: stored copy differs from the original\n--- got (first 600 bytes)\n%s\n--- want\n%s", src, head(got), head(want))
 		}
 	}
 	// An independent reader takes every copy.
-	out := python(t, `
+	out := testenv.Python(t, `
 import mailbox, sys
 md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
 print(len(md.keys()), sum(1 for k in md.keys() if md[k]['Return-Path']))
-`, e.path("Maildir"))
+`, e.Path("Maildir"))
 	if f := strings.Fields(out); len(f) != 2 || f[0] != f[1] || f[0] != strconv.Itoa(len(ids)) {
 		t.Errorf("python mailbox read %q, want %d messages each with a Return-Path", out, len(ids))
 	}

@@ -12,23 +12,25 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"homepost/test/testenv"
 )
 
 // The whole pipeline with a running agent: sendmail → outbox → fsnotify →
 // ~/Maildir, read back by Python's mailbox module.
 func TestSendmailToMaildirWithAgent(t *testing.T) {
-	e := newEnv(t, "")
-	e.startAgent()
-	e.mustSend("Subject: first\r\nTo: whoever\r\n\r\nhello\r\n.\r\nnot part of it\r\n", "root")
-	e.mustSend("Subject: second\n\nline one\n.\nstill part of it\n", "-oi", "-f", "cron@example.org", "-F", "Cron Daemon", login(t)+"@localhost")
-	e.waitFor(func() bool { return len(files(e.path("Maildir", "new"))) == 2 }, "two messages in ~/Maildir/new")
-	out := python(t, `
+	e := testenv.New(t, "")
+	e.StartAgent()
+	e.MustSend("Subject: first\r\nTo: whoever\r\n\r\nhello\r\n.\r\nnot part of it\r\n", "root")
+	e.MustSend("Subject: second\n\nline one\n.\nstill part of it\n", "-oi", "-f", "cron@example.org", "-F", "Cron Daemon", testenv.Login(t)+"@localhost")
+	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 2 }, "two messages in ~/Maildir/new")
+	out := testenv.Python(t, `
 import mailbox, sys
 md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
 for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
     m = md[key]
     print(m['Subject'], '|', m['From'], '|', m['Return-Path'], '|', m['Delivered-To'], '|', repr(m.get_payload()))
-`, e.path("Maildir"))
+`, e.Path("Maildir"))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 {
 		t.Fatalf("python read %d messages:\n%s", len(lines), out)
@@ -41,13 +43,13 @@ for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
 		t.Errorf("second message: %s", lines[1])
 	}
 	// Nothing is left in the queue.
-	if q := files(e.outbox("new")); len(q) != 0 {
+	if q := testenv.Files(e.Outbox("new")); len(q) != 0 {
 		t.Errorf("outbox/new not empty: %v", q)
 	}
-	if q := files(e.outbox("cur")); len(q) != 0 {
+	if q := testenv.Files(e.Outbox("cur")); len(q) != 0 {
 		t.Errorf("outbox/cur not empty: %v", q)
 	}
-	stdout, _, _ := e.run(nil, "mailq")
+	stdout, _, _ := e.Run(nil, "mailq")
 	if stdout != "Mail queue is empty\n" {
 		t.Errorf("mailq: %q", stdout)
 	}
@@ -56,19 +58,19 @@ for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
 // -t takes recipients from every To, Cc and Bcc field (folded, grouped)
 // and removes Bcc from what is stored.
 func TestExtractRecipientsAndBcc(t *testing.T) {
-	e := newEnv(t, "")
+	e := testenv.New(t, "")
 	msg := "To: Someone <far@remote.example>,\n\tundisclosed: ;\nCc: group: a@remote.example, \"Q, R\" <q@remote.example>;\nBcc: root@localhost\nBcc: hidden@remote.example\nSubject: t\n\nbody\n"
-	e.mustSend(msg, "-t", "-i")
-	e.once()
-	got := files(e.path("Maildir", "new"))
+	e.MustSend(msg, "-t", "-i")
+	e.Once()
+	got := testenv.Files(e.Path("Maildir", "new"))
 	if len(got) != 1 {
 		t.Fatalf("want one local copy (root@localhost), got %v", got)
 	}
-	b, _ := os.ReadFile(e.path("Maildir", "new", got[0]))
+	b, _ := os.ReadFile(e.Path("Maildir", "new", got[0]))
 	if bytes.Contains(b, []byte("Bcc")) || bytes.Contains(b, []byte("hidden@")) {
 		t.Errorf("Bcc leaked into the stored copy:\n%s", b)
 	}
-	q, _, _ := e.run(nil, "mailq")
+	q, _, _ := e.Run(nil, "mailq")
 	for _, a := range []string{"far@remote.example", "a@remote.example", "q@remote.example", "hidden@remote.example"} {
 		if !strings.Contains(q, a) {
 			t.Errorf("mailq lacks %s:\n%s", a, q)
@@ -83,7 +85,7 @@ func TestExtractRecipientsAndBcc(t *testing.T) {
 }
 
 func TestSendmailUsageErrors(t *testing.T) {
-	e := newEnv(t, "")
+	e := testenv.New(t, "")
 	for _, c := range []struct {
 		args []string
 		code int
@@ -95,16 +97,16 @@ func TestSendmailUsageErrors(t *testing.T) {
 		{[]string{"-f"}, 64, "requires an argument"},
 		{[]string{"bad address@x"}, 65, "bad recipient"},
 	} {
-		_, stderr, code := e.run([]byte("Subject: x\n\nb\n"), "sendmail", c.args...)
+		_, stderr, code := e.Run([]byte("Subject: x\n\nb\n"), "sendmail", c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) || !strings.HasPrefix(stderr, "homepost: ") {
 			t.Errorf("sendmail %v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
 		}
 	}
-	if n := files(e.outbox("new")); len(n) != 0 {
+	if n := testenv.Files(e.Outbox("new")); len(n) != 0 {
 		t.Errorf("failed submissions left %v in outbox/new", n)
 	}
 	// Every flag that real callers pass is accepted.
-	e.mustSend("Subject: flags\n\nb\n", "-oem", "-oee", "-odi", "-odb", "-odq", "-B", "8BITMIME", "-B8BITMIME",
+	e.MustSend("Subject: flags\n\nb\n", "-oem", "-oee", "-odi", "-odb", "-odq", "-B", "8BITMIME", "-B8BITMIME",
 		"-N", "never", "-R", "hdrs", "-V", "env1", "-bm", "-C", "/dev/null", "-h", "10", "-L", "tag", "-X", "/dev/null",
 		"-ti", "-fme@example.org", "-Fme", "-r", "me@example.org", "--", "root,postmaster")
 }
@@ -112,22 +114,22 @@ func TestSendmailUsageErrors(t *testing.T) {
 // The store may be an mbox: Python's mailbox.mbox reads it, with mboxrd
 // quoting of From lines undone.
 func TestMboxStore(t *testing.T) {
-	e := newEnv(t, "store = \"mbox:~/mail/inbox\"\n")
-	e.mustSend("Subject: one\n\nFrom the start\n>From quoted\n", "root")
-	e.mustSend("Subject: two\n\nno newline at end", "root")
-	e.once()
-	out := python(t, `
+	e := testenv.New(t, "store = \"mbox:~/mail/inbox\"\n")
+	e.MustSend("Subject: one\n\nFrom the start\n>From quoted\n", "root")
+	e.MustSend("Subject: two\n\nno newline at end", "root")
+	e.Once()
+	out := testenv.Python(t, `
 import mailbox, sys
 for m in mailbox.mbox(sys.argv[1], create=False):
     print(m['Subject'], repr(m.get_payload()), m.get_from().split()[0])
-`, e.path("mail", "inbox"))
+`, e.Path("mail", "inbox"))
 	// Python's mailbox keeps mboxrd quoting as it is in the file.
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || lines[0] != "one '>From the start\\n>>From quoted\\n' "+login(t)+"@testhost.example" ||
-		lines[1] != "two 'no newline at end\\n' "+login(t)+"@testhost.example" {
+	if len(lines) != 2 || lines[0] != "one '>From the start\\n>>From quoted\\n' "+testenv.Login(t)+"@testhost.example" ||
+		lines[1] != "two 'no newline at end\\n' "+testenv.Login(t)+"@testhost.example" {
 		t.Errorf("mbox read back (in arrival order):\n%s", out)
 	}
-	raw, _ := os.ReadFile(e.path("mail", "inbox"))
+	raw, _ := os.ReadFile(e.Path("mail", "inbox"))
 	if !bytes.Contains(raw, []byte("\n>From the start\n>>From quoted\n")) {
 		t.Errorf("mboxrd quoting missing:\n%s", raw)
 	}
@@ -135,9 +137,9 @@ for m in mailbox.mbox(sys.argv[1], create=False):
 
 // A second agent says so and exits 0; SIGTERM stops an agent cleanly.
 func TestOneAgentPerUser(t *testing.T) {
-	e := newEnv(t, "")
-	a := e.startAgent()
-	_, stderr, code := e.run(nil, "homepost", "agent")
+	e := testenv.New(t, "")
+	a := e.StartAgent()
+	_, stderr, code := e.Run(nil, "homepost", "agent")
 	if code != 0 || !strings.Contains(stderr, "another agent is running") {
 		t.Errorf("second agent: exit %d, %q", code, stderr)
 	}
@@ -157,25 +159,25 @@ func TestOneAgentPerUser(t *testing.T) {
 // Without an agent, the shim starts a detached one-shot delivery after
 // the message is durable: mail does not wait for a login.
 func TestDeliverWithoutAgent(t *testing.T) {
-	e := newEnv(t, "")
-	cfg := e.path(".config", "homepost", "config.toml")
+	e := testenv.New(t, "")
+	cfg := e.Path(".config", "homepost", "config.toml")
 	b, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
 	for i := range 3 {
-		e.mustSend(fmt.Sprintf("Subject: n%d\n\nb\n", i), "root")
+		e.MustSend(fmt.Sprintf("Subject: n%d\n\nb\n", i), "root")
 	}
-	e.waitFor(func() bool { return len(files(e.path("Maildir", "new"))) == 3 }, "three messages delivered by one-shot agents")
+	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 3 }, "three messages delivered by one-shot agents")
 }
 
 // kill -9 of the agent at random instants while hundreds of messages
 // stream in loses none and stores none twice.
 func TestKill9LosesNothing(t *testing.T) {
-	e := newEnv(t, "")
+	e := testenv.New(t, "")
 	const n = 300
 	sent := make(chan error, 1)
 	go func() {
 		for i := range n {
-			c := e.cmd([]byte(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i)), "sendmail", "-i", "root")
+			c := e.Cmd([]byte(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i)), "sendmail", "-i", "root")
 			if out, err := c.CombinedOutput(); err != nil {
 				sent <- fmt.Errorf("sendmail %d: %v %s", i, err, out)
 				return
@@ -186,7 +188,7 @@ func TestKill9LosesNothing(t *testing.T) {
 	kills := 0
 	var sendErr error
 	for done := false; !done; {
-		c := e.cmd(nil, "homepost", "agent")
+		c := e.Cmd(nil, "homepost", "agent")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -203,11 +205,11 @@ func TestKill9LosesNothing(t *testing.T) {
 	if sendErr != nil {
 		t.Fatal(sendErr)
 	}
-	e.once()
+	e.Once()
 	seen := map[string]int{}
 	for _, dir := range []string{"new", "cur"} {
-		for _, f := range files(e.path("Maildir", dir)) {
-			b, err := os.ReadFile(e.path("Maildir", dir, f))
+		for _, f := range testenv.Files(e.Path("Maildir", dir)) {
+			b, err := os.ReadFile(e.Path("Maildir", dir, f))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +226,7 @@ func TestKill9LosesNothing(t *testing.T) {
 			t.Errorf("%s stored %d times", id, seen[id])
 		}
 	}
-	if len(files(e.outbox("new")))+len(files(e.outbox("cur"))) != 0 {
+	if len(testenv.Files(e.Outbox("new")))+len(testenv.Files(e.Outbox("cur"))) != 0 {
 		t.Errorf("queue not empty after recovery")
 	}
 	t.Logf("%d messages, agent killed %d times", n, kills)
@@ -232,26 +234,26 @@ func TestKill9LosesNothing(t *testing.T) {
 
 // A full disk makes the shim exit 75 and leaves nothing partial in new/.
 func TestDiskFullExits75(t *testing.T) {
-	e := newEnv(t, "")
-	state := e.path(".local", "state")
+	e := testenv.New(t, "")
+	state := e.Path(".local", "state")
 	os.MkdirAll(state, 0o700)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
 		t.Skipf("SKIP: cannot mount a small tmpfs here: %v %s", err, out)
 	}
 	defer exec.Command("umount", "-l", state).Run()
 	big := "Subject: big\n\n" + strings.Repeat("0123456789abcdef\n", 64<<10) // 1 MB
-	_, stderr, code := e.run([]byte(big), "sendmail", "root")
+	_, stderr, code := e.Run([]byte(big), "sendmail", "root")
 	if code != 75 {
 		t.Errorf("sendmail on a full disk: exit %d (%s), want 75", code, stderr)
 	}
-	if n := files(e.outbox("new")); len(n) != 0 {
+	if n := testenv.Files(e.Outbox("new")); len(n) != 0 {
 		t.Errorf("partial message in new/: %v", n)
 	}
-	if n := files(e.outbox("tmp")); len(n) != 0 {
+	if n := testenv.Files(e.Outbox("tmp")); len(n) != 0 {
 		t.Errorf("partial message left in tmp/: %v", n)
 	}
 	// A small message still fits and goes through.
-	e.mustSend("Subject: small\n\nok\n", "root")
+	e.MustSend("Subject: small\n\nok\n", "root")
 }
 
 // A 200 MB message streams through the shim in constant memory.
@@ -259,8 +261,8 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
-	e := newEnv(t, "")
-	c := e.cmd(nil, "sendmail", "-i", "root")
+	e := testenv.New(t, "")
+	c := e.Cmd(nil, "sendmail", "-i", "root")
 	pr, pw, _ := os.Pipe()
 	c.Stdin = pr
 	if err := c.Start(); err != nil {
@@ -283,11 +285,11 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 	if ru.Maxrss > 64<<10 {
 		t.Errorf("sendmail peak RSS %d KB for a 200 MB message, want < 64 MB", ru.Maxrss)
 	}
-	names := files(e.outbox("new"))
+	names := testenv.Files(e.Outbox("new"))
 	if len(names) != 1 {
 		t.Fatalf("queued: %v", names)
 	}
-	st, _ := os.Stat(filepath.Join(e.outbox("new"), names[0]))
+	st, _ := os.Stat(filepath.Join(e.Outbox("new"), names[0]))
 	if st.Size() < 200<<20 {
 		t.Errorf("queued file is %d bytes", st.Size())
 	}
@@ -297,8 +299,8 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 // A shim killed before the end of its input leaves nothing that will be
 // sent.
 func TestKilledShimSendsNothing(t *testing.T) {
-	e := newEnv(t, "")
-	c := e.cmd(nil, "sendmail", "root")
+	e := testenv.New(t, "")
+	c := e.Cmd(nil, "sendmail", "root")
 	w, err := c.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -310,11 +312,11 @@ func TestKilledShimSendsNothing(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	c.Process.Kill()
 	c.Wait()
-	if n := files(e.outbox("new")); len(n) != 0 {
+	if n := testenv.Files(e.Outbox("new")); len(n) != 0 {
 		t.Fatalf("killed shim left %v in new/", n)
 	}
-	e.once()
-	if n := files(e.path("Maildir", "new")); len(n) != 0 {
+	e.Once()
+	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
 		t.Errorf("a half message was delivered: %v", n)
 	}
 }
@@ -322,20 +324,20 @@ func TestKilledShimSendsNothing(t *testing.T) {
 // The agent reloads its configuration when the file changes (fsnotify)
 // and on SIGHUP, without a restart.
 func TestAgentReloads(t *testing.T) {
-	e := newEnv(t, "")
-	a := e.startAgent()
-	e.mustSend("Subject: before\n\nx\n", "root")
-	e.waitFor(func() bool { return len(files(e.path("Maildir", "new"))) == 1 }, "delivery to the Maildir")
-	cfg := e.path(".config", "homepost", "config.toml")
+	e := testenv.New(t, "")
+	a := e.StartAgent()
+	e.MustSend("Subject: before\n\nx\n", "root")
+	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 1 }, "delivery to the Maildir")
+	cfg := e.Path(".config", "homepost", "config.toml")
 	b, _ := os.ReadFile(cfg)
 	// Write the new file beside and rename it over, as editors do.
 	tmp := cfg + ".new"
 	os.WriteFile(tmp, append(b, []byte("store = \"mbox:~/inbox.mbox\"\n")...), 0o600)
 	os.Rename(tmp, cfg)
-	e.waitFor(func() bool {
-		e.mustSend("Subject: after\n\nx\n", "root")
+	e.WaitFor(func() bool {
+		e.MustSend("Subject: after\n\nx\n", "root")
 		time.Sleep(100 * time.Millisecond)
-		_, err := os.Stat(e.path("inbox.mbox"))
+		_, err := os.Stat(e.Path("inbox.mbox"))
 		return err == nil
 	}, "delivery to the new mbox store")
 	// A broken config is refused on SIGHUP; the agent keeps the old one.
@@ -347,7 +349,7 @@ func TestAgentReloads(t *testing.T) {
 	}
 	// sendmail refuses to queue under a broken config (exit 78), so
 	// the mistake is seen at once rather than when mail goes astray.
-	if _, stderr, code := e.run([]byte("Subject: x\n\nx\n"), "sendmail", "root"); code != 78 || !strings.Contains(stderr, "bogus_key") {
+	if _, stderr, code := e.Run([]byte("Subject: x\n\nx\n"), "sendmail", "root"); code != 78 || !strings.Contains(stderr, "bogus_key") {
 		t.Errorf("sendmail with a broken config: exit %d, %q", code, stderr)
 	}
 }
@@ -355,13 +357,13 @@ func TestAgentReloads(t *testing.T) {
 // With an mbox store too, kill -9 of the agent at random instants stores
 // no message twice: a retry looks for its own copy at the mbox's end.
 func TestKill9MboxNoDuplicates(t *testing.T) {
-	e := newEnv(t, "store = \"mbox:~/inbox\"\n")
+	e := testenv.New(t, "store = \"mbox:~/inbox\"\n")
 	const n = 150
 	for i := range n {
-		e.mustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "root")
+		e.MustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "root")
 	}
 	for range 30 {
-		c := e.cmd(nil, "homepost", "agent")
+		c := e.Cmd(nil, "homepost", "agent")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -369,12 +371,12 @@ func TestKill9MboxNoDuplicates(t *testing.T) {
 		c.Process.Kill()
 		c.Wait()
 	}
-	e.once()
-	out := python(t, `
+	e.Once()
+	out := testenv.Python(t, `
 import mailbox, sys, collections
 c = collections.Counter(m['Message-ID'] for m in mailbox.mbox(sys.argv[1], create=False))
 print(len(c), max(c.values()))
-`, e.path("inbox"))
+`, e.Path("inbox"))
 	if strings.TrimSpace(out) != fmt.Sprintf("%d 1", n) {
 		t.Errorf("mbox holds (distinct, max copies) = %s, want %d 1", out, n)
 	}

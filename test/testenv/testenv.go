@@ -1,0 +1,318 @@
+// Package testenv is what homepost's black-box tests share: it builds the
+// binary once per test run and gives each test its own user's world (a
+// temporary HOME with its config, outbox and store), ways to run the
+// binary's programs in it as its users do, independent readers
+// (Python's mailbox module), and an in-process SMTP smarthost.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Binary builds homepost once per test run and returns the directory
+// holding it and its sendmail/mailq/... links.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "homepost-e2e-bin")
+		if buildErr != nil {
+			return
+		}
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		cmd := exec.Command("go", "build", "-tags", "osusergo,netgo", "-o", filepath.Join(binDir, "homepost"), ".")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+			return
+		}
+		for _, l := range []string{"sendmail", "mailq", "newaliases", "mail"} {
+			os.Symlink("homepost", filepath.Join(binDir, l))
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// Env is one user's world: a HOME with its own config, outbox and store.
+type Env struct {
+	T    *testing.T
+	Bin  string // the directory of the binary and its links
+	Home string
+	Vars []string // the environment the programs run with
+}
+
+// New makes a temporary HOME. extraConfig is appended to a config
+// file that turns off the background one-shot delivery, so tests decide
+// when delivery happens.
+func New(t *testing.T, extraConfig string) *Env {
+	t.Helper()
+	home := t.TempDir()
+	e := &Env{T: t, Bin: Binary(t), Home: home}
+	cfg := filepath.Join(home, ".config", "homepost", "config.toml")
+	os.MkdirAll(filepath.Dir(cfg), 0o700)
+	body := "deliver_without_agent = false\nhostname = \"testhost.example\"\n"
+	if !strings.Contains(extraConfig, "system_aliases") {
+		// The real /etc/aliases must not steer the tests.
+		body += "system_aliases = \"\"\n"
+	}
+	body += extraConfig
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.Vars = []string{
+		"HOME=" + home, "PATH=" + e.Bin + ":/usr/bin:/bin",
+		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
+		"LANG=C",
+	}
+	return e
+}
+
+// Path joins elements under the HOME.
+func (e *Env) Path(p ...string) string { return filepath.Join(append([]string{e.Home}, p...)...) }
+
+// Outbox is a subdirectory (tmp, new, cur) of the outbox.
+func (e *Env) Outbox(sub string) string { return e.Path(".local", "state", "homepost", "outbox", sub) }
+
+// Cmd prepares one of the binary's programs, run from / as cron does.
+func (e *Env) Cmd(stdin []byte, name string, args ...string) *exec.Cmd {
+	c := exec.Command(filepath.Join(e.Bin, name), args...)
+	c.Env = e.Vars
+	c.Dir = "/"
+	if stdin != nil {
+		c.Stdin = bytes.NewReader(stdin)
+	}
+	return c
+}
+
+// Run runs one of the binary's names and returns stdout, stderr and the
+// exit code.
+func (e *Env) Run(stdin []byte, name string, args ...string) (string, string, int) {
+	e.T.Helper()
+	c := e.Cmd(stdin, name, args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.T.Fatalf("run %s: %v", name, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// MustSend queues a message with sendmail and fails the test unless it
+// exits 0.
+func (e *Env) MustSend(msg string, args ...string) {
+	e.T.Helper()
+	if _, stderr, code := e.Run([]byte(msg), "sendmail", args...); code != 0 {
+		e.T.Fatalf("sendmail %v: exit %d: %s", args, code, stderr)
+	}
+}
+
+// Once runs "homepost agent --once".
+func (e *Env) Once() string {
+	e.T.Helper()
+	_, stderr, code := e.Run(nil, "homepost", "agent", "--once")
+	if code != 0 {
+		e.T.Fatalf("agent --once: exit %d: %s", code, stderr)
+	}
+	return stderr
+}
+
+// StartAgent runs the agent in the background until the test ends.
+func (e *Env) StartAgent() *exec.Cmd {
+	e.T.Helper()
+	c := e.Cmd(nil, "homepost", "agent")
+	var errb LockedBuffer
+	c.Stderr = &errb
+	if err := c.Start(); err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(func() {
+		c.Process.Kill()
+		c.Wait()
+		if e.T.Failed() {
+			e.T.Logf("agent log:\n%s", errb.String())
+		}
+	})
+	e.WaitFor(func() bool { return strings.Contains(errb.String(), "agent started") }, "agent start")
+	return c
+}
+
+// LockedBuffer is a bytes.Buffer that a process and a test may use at once.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// WaitFor polls cond for up to 20 seconds.
+func (e *Env) WaitFor(cond func() bool, what string) {
+	e.T.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.T.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Login is the name of the user running the tests.
+func Login(t testing.TB) string {
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
+}
+
+// Files lists the names in a directory.
+func Files(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// Python runs a python3 script with args and returns its output; the
+// test is skipped when python3 is missing.
+func Python(t testing.TB, script string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("SKIP: python3 not installed")
+	}
+	c := exec.Command("python3", append([]string{"-c", script}, args...)...)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// Smarthost is an in-process SMTP server that answers each recipient as
+// told and records what it accepted.
+type Smarthost struct {
+	mu    sync.Mutex
+	got   map[string][]string // recipient → messages
+	reply map[string]*smtp.SMTPError
+	conns atomic.Int32
+	Addr  string // host:port on 127.0.0.1
+}
+
+func (h *Smarthost) NewSession(*smtp.Conn) (smtp.Session, error) {
+	h.conns.Add(1)
+	return &hostSession{h: h}, nil
+}
+
+type hostSession struct {
+	h     *Smarthost
+	rcpts []string
+}
+
+func (s *hostSession) AuthPlain(string, string) error       { return nil }
+func (s *hostSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *hostSession) Reset()                               { s.rcpts = nil }
+func (s *hostSession) Logout() error                        { return nil }
+func (s *hostSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	if e := s.h.reply[to]; e != nil {
+		return e
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+func (s *hostSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	for _, rc := range s.rcpts {
+		s.h.got[rc] = append(s.h.got[rc], string(b))
+	}
+	return nil
+}
+
+// Set makes the host answer RCPT TO:<rcpt> with e (nil: accept).
+func (h *Smarthost) Set(rcpt string, e *smtp.SMTPError) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reply[rcpt] = e
+}
+
+// Count is how many messages the host accepted for rcpt.
+func (h *Smarthost) Count(rcpt string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.got[rcpt])
+}
+
+// StartSmarthost starts a smarthost on 127.0.0.1 for the test's life.
+func StartSmarthost(t testing.TB) *Smarthost {
+	h := &Smarthost{got: map[string][]string{}, reply: map[string]*smtp.SMTPError{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := smtp.NewServer(h)
+	s.Domain = "smarthost.test"
+	s.AllowInsecureAuth = true
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	h.Addr = l.Addr().String()
+	return h
+}
+
+// Got returns the messages the host accepted for rcpt.
+func (h *Smarthost) Got(rcpt string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.got[rcpt]...)
+}
+
+// Conns is how many connections the host has accepted.
+func (h *Smarthost) Conns() int { return int(h.conns.Load()) }

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // cron mails a job's output with exactly this command line, in the job's
@@ -14,7 +16,7 @@ import (
 func TestCronMailerInvocation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "")
-	user := login(t)
+	user := testenv.Login(t)
 	home := "/root"
 	if user != "root" {
 		home = "/home/" + user
@@ -89,9 +91,9 @@ func TestMailLinkFromFile(t *testing.T) {
 		t.Fatalf("mail -E with an empty body: %v\n%s", err, out)
 	}
 	waitUntil(t, "the running agent to empty the outbox", func() bool {
-		return len(names(e.path("Maildir", "new"))) != 0 &&
-			len(names(e.path(".local", "state", "homepost", "outbox", "new"))) == 0 &&
-			len(names(e.path(".local", "state", "homepost", "outbox", "cur"))) == 0
+		return len(testenv.Files(e.path("Maildir", "new"))) != 0 &&
+			len(testenv.Files(e.path(".local", "state", "homepost", "outbox", "new"))) == 0 &&
+			len(testenv.Files(e.path(".local", "state", "homepost", "outbox", "cur"))) == 0
 	})
 	msgs := e.maildir()
 	if len(msgs) != 1 {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // subjects lists the decoded subjects of msgs, sorted.
@@ -27,7 +29,7 @@ func TestMuttWithRunningAgentMaildir(t *testing.T) {
 	e := newEnv(t, "")
 	e.startAgent()
 	e.sendmail("From: a@example.org\nSubject: before mutt\n\nfirst\n", "root")
-	waitUntil(t, "the first delivery", func() bool { return len(names(e.path("Maildir", "new"))) == 1 })
+	waitUntil(t, "the first delivery", func() bool { return len(testenv.Files(e.path("Maildir", "new"))) == 1 })
 
 	settings := `set folder=` + shellQuote(e.home) + ` mail_check=1 timeout=1 sort=date-received index_format="%4C|%Z|%s" pager_index_lines=0`
 	s := e.startScreen("mutt -n -F /dev/null -e " + shellQuote(settings) + " -f " + shellQuote(e.path("Maildir")))
@@ -43,7 +45,7 @@ func TestMuttWithRunningAgentMaildir(t *testing.T) {
 	s.waitFor("[exited]")
 
 	e.sendmail("From: c@example.org\nSubject: after mutt\n\nthird\n", "root")
-	waitUntil(t, "the third delivery", func() bool { return len(names(e.path("Maildir", "new"))) == 1 })
+	waitUntil(t, "the third delivery", func() bool { return len(testenv.Files(e.path("Maildir", "new"))) == 1 })
 	msgs := e.maildir()
 	if got := subjects(msgs); strings.Join(got, ",") != "after mutt,before mutt,while mutt runs" {
 		t.Fatalf("subjects %q", got)

@@ -13,13 +13,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"homepost/test/testenv"
 )
 
 // binDir holds the homepost binary and its sendmail, mail and mailq links.
@@ -128,7 +128,7 @@ func (e *env) environ() []string {
 		"PATH=" + binDir + ":/usr/local/bin:/usr/bin:/bin",
 		"LANG=C.UTF-8",
 		"TZ=UTC",
-		"USER=" + login(e.t), "LOGNAME=" + login(e.t),
+		"USER=" + testenv.Login(e.t), "LOGNAME=" + testenv.Login(e.t),
 	}
 }
 
@@ -178,31 +178,12 @@ func (e *env) deliver() string {
 	e.t.Helper()
 	_, log := e.run(e.command(bin("homepost"), "agent", "--once"), "")
 	for _, sub := range []string{"new", "cur"} {
-		if left := names(e.path(".local", "state", "homepost", "outbox", sub)); len(left) != 0 {
+		if left := testenv.Files(e.path(".local", "state", "homepost", "outbox", sub)); len(left) != 0 {
 			q, _, _ := e.try(e.command(bin("mailq")), "")
 			e.t.Fatalf("outbox/%s still holds %v after delivery\nagent log:\n%s\nmailq:\n%s", sub, left, log, q)
 		}
 	}
 	return log
-}
-
-// names lists the names in a directory.
-func names(dir string) []string {
-	ents, _ := os.ReadDir(dir)
-	var out []string
-	for _, d := range ents {
-		out = append(out, d.Name())
-	}
-	return out
-}
-
-// login is the name of the user running the tests.
-func login(t *testing.T) string {
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u.Username
 }
 
 // stored is one message as Python's mailbox module reads it.
@@ -400,7 +381,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 func (e *env) startAgent() {
 	e.t.Helper()
 	c := e.command(bin("homepost"), "agent")
-	var log lockedBuffer
+	var log testenv.LockedBuffer
 	c.Stderr = &log
 	if err := c.Start(); err != nil {
 		e.t.Fatal(err)
@@ -419,23 +400,6 @@ func (e *env) startAgent() {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitUntil polls cond for up to 20 seconds.

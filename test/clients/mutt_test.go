@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // mutt reads what homepost stored, in a Maildir and in an mbox, as a
@@ -100,7 +102,7 @@ func TestMuttDefaultAddressIsLocal(t *testing.T) {
 	muttHost := strings.Trim(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(q), "hostname=")), `"`)
 	e.muttSend("Sent with mutt's defaults.\n", "", "-s", "mutt defaults", "root")
 	_, log := e.run(e.command(bin("homepost"), "agent", "--once"), "")
-	if got := names(e.path("Maildir", "new")); len(got) != 1 {
+	if got := testenv.Files(e.path("Maildir", "new")); len(got) != 1 {
 		mailq, _, _ := e.try(e.command(bin("mailq")), "")
 		resolve, resolveErr, _ := e.try(e.command(bin("homepost"), "resolve", "root@"+muttHost), "")
 		t.Fatalf("mutt sent to root@%s (its hostname); want the mail in ~/Maildir, got %d messages there\nagent log:\n%s\nmailq:\n%s\nhomepost resolve root@%s:\n%s%s",
@@ -128,7 +130,7 @@ func TestMuttSendsLargeAttachment(t *testing.T) {
 	}
 	e.muttSend("The backup is attached.\n", "set hostname=testhost.example", "-s", "large attachment", "-a", att, "--", "root")
 	e.deliver()
-	files := names(e.path("Maildir", "new"))
+	files := testenv.Files(e.path("Maildir", "new"))
 	if len(files) != 1 {
 		t.Fatalf("want 1 message, got %v", files)
 	}

@@ -249,7 +249,7 @@ func TestForwardingCLI(t *testing.T) {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		lock, err := agent.TryLock(cfg)
+		lock, err := agent.TryLock(cfg, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -197,7 +197,7 @@ func TestQueueSignalsAgent(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	h := newQueueHome(t, 1)
-	lock, err := agent.TryLock(h.cfg)
+	lock, err := agent.TryLock(h.cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}

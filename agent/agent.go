@@ -78,7 +78,20 @@ type Agent struct {
 // Run is the agent's main loop. It returns a *LockedError when another
 // agent runs.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) error {
-	lock, err := TryLock(cfg)
+	lock, err := TryLock(cfg, opts.Once)
+	for waited := false; err != nil && !opts.Once; waited = true {
+		// A one-shot delivery started by sendmail holds the lock: wait
+		// for it to finish rather than leave no daemon behind.
+		var le *LockedError
+		if !errors.As(err, &le) || !le.Once {
+			return err
+		}
+		if !waited {
+			log.Info("waiting for a one-shot delivery to finish", "pid", le.Pid)
+		}
+		time.Sleep(100 * time.Millisecond)
+		lock, err = TryLock(cfg, false)
+	}
 	if err != nil {
 		return err
 	}
@@ -89,7 +102,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		// A message queued after our last look but before the unlock
 		// saw the lock held and started nobody: look once more.
 		for err == nil && a.pending() {
-			if lock, err = TryLock(cfg); err != nil {
+			if lock, err = TryLock(cfg, true); err != nil {
 				return nil // another agent took over
 			}
 			err = a.runOnce(ctx, false)

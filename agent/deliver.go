@@ -27,8 +27,16 @@ type job struct {
 	m         *outbox.Message
 	dt        map[string]bool // Delivered-To addresses, lowercased
 	recs      []outbox.Record // results to record
-	remote    []int           // recipient indexes for the smarthost
+	remote    []remote        // recipients for the smarthost
+	delay     time.Duration   // retry after this long (a failure of our own)
 	bounced   []int           // recipients bounced in this attempt
+}
+
+// remote is a recipient that goes to the smarthost, with the address it
+// resolved to.
+type remote struct {
+	idx int
+	t   forwarder.Target
 }
 
 // deliver runs one batch: local copies first, one fsync per Maildir for
@@ -153,6 +161,7 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 				}
 				if err := j.m.Append(x); err != nil {
 					a.log.Error("record expansion", "id", j.m.ID, "reason", err)
+					j.delay = time.Minute
 					return
 				}
 				continue // the children follow in this loop
@@ -160,7 +169,7 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 			t = ts[0]
 		}
 		if t.Kind == forwarder.Remote {
-			j.remote = append(j.remote, i)
+			j.remote = append(j.remote, remote{idx: i, t: t})
 			continue
 		}
 		key := fmt.Sprint(int(t.Kind), "\x00", t.Value)
@@ -303,8 +312,12 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
 func (a *Agent) finish(j *job) {
 	defer j.m.Close()
 	env := j.m.Env
+	retry := env.NextAttempt()
+	if j.delay > 0 {
+		retry = a.now().Add(j.delay)
+	}
 	if len(j.recs) == 0 && !env.Done() {
-		a.schedule(j, env.NextAttempt())
+		a.schedule(j, retry)
 		return
 	}
 	// Apply the results in memory first, to know whether anything is
@@ -325,7 +338,19 @@ func (a *Agent) finish(j *job) {
 	}
 	if len(j.bounced) > 0 {
 		if err := a.bounce(j); err != nil {
+			// The DSN could not be stored: record everything else, so
+			// that nothing already sent is sent again, and leave the
+			// bounced recipients to be tried (and bounced) again.
 			a.log.Error("bounce", "id", j.m.ID, "reason", err)
+			keep := j.recs[:0]
+			for _, r := range j.recs {
+				if r.Status != outbox.Bounced {
+					keep = append(keep, r)
+				}
+			}
+			if err := j.m.Append(keep...); err != nil {
+				a.log.Error("record results", "id", j.m.ID, "reason", err)
+			}
 			a.schedule(j, a.now().Add(time.Minute))
 			return
 		}
@@ -350,7 +375,12 @@ func (a *Agent) finish(j *job) {
 		delete(a.due, j.name)
 		return
 	}
-	a.schedule(j, env.NextAttempt())
+	if j.delay > 0 {
+		retry = a.now().Add(j.delay)
+	} else {
+		retry = env.NextAttempt()
+	}
+	a.schedule(j, retry)
 }
 
 func (a *Agent) schedule(j *job, t time.Time) {
@@ -359,23 +389,22 @@ func (a *Agent) schedule(j *job, t time.Time) {
 
 // sendRemote hands every remote recipient of the batch to the smarthost
 // in one call, so that one connection carries them all. A copy forwarded
-// by an alias or ~/.forward carries Delivered-To for the address that
-// forwarded it, so that a loop through a remote forwarder is caught when
-// the copy comes back.
+// by an alias or ~/.forward goes to the address it resolved to and
+// carries Delivered-To for the address that forwarded it, so that a loop
+// through a remote forwarder is caught when the copy comes back.
 func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 	type group struct {
 		j    *job
-		idxs []int
+		rcpt []remote
 	}
 	var out []*delivery.Outgoing
 	var groups []group
 	for _, j := range jobs {
 		byVia := map[string]int{}
-		for _, i := range j.remote {
-			r := j.m.Env.Rcpts[i]
+		for _, rc := range j.remote {
 			via := ""
-			if r.Parent >= 0 {
-				via = a.qualify(r.Via)
+			if r := j.m.Env.Rcpts[rc.idx]; r.Parent >= 0 || !strings.EqualFold(rc.t.Value, r.Addr) {
+				via = a.qualify(rc.t.Via)
 			}
 			k, ok := byVia[via]
 			if !ok {
@@ -390,8 +419,8 @@ func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 				out = append(out, o)
 				groups = append(groups, group{j: j})
 			}
-			out[k].Rcpts = append(out[k].Rcpts, r.Addr)
-			groups[k].idxs = append(groups[k].idxs, i)
+			out[k].Rcpts = append(out[k].Rcpts, rc.t.Value)
+			groups[k].rcpt = append(groups[k].rcpt, rc)
 		}
 	}
 	if len(out) == 0 {
@@ -399,13 +428,12 @@ func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 	}
 	results := a.relay.Send(ctx, out)
 	for k, g := range groups {
-		for n, i := range g.idxs {
+		for n, rc := range g.rcpt {
 			res := delivery.Temp("4.3.0", "no result from the smarthost")
 			if k < len(results) && n < len(results[k]) {
 				res = results[k][n]
 			}
-			r := g.j.m.Env.Rcpts[i]
-			a.result(g.j, i, forwarder.Target{Kind: forwarder.Remote, Value: r.Addr, Via: r.Addr}, res)
+			a.result(g.j, rc.idx, rc.t, res)
 		}
 	}
 }

@@ -1,11 +1,11 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -21,9 +21,11 @@ var ErrNotRunning = errors.New("no agent is running")
 // The lock file holds the agent's pid, for signals (flush, reload).
 type Lock struct{ f *os.File }
 
-// TryLock takes the agent lock without waiting. It returns ErrLocked
-// (wrapped, with the holder's pid) when another agent holds it.
-func TryLock(cfg *config.Config) (*Lock, error) {
+// TryLock takes the agent lock without waiting. It returns a
+// *LockedError, with the holder's pid, when another agent holds it. A
+// one-shot delivery (once) says so in the lock file, so that a starting
+// daemon knows to wait for it rather than leave.
+func TryLock(cfg *config.Config, once bool) (*Lock, error) {
 	if err := safeio.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -33,16 +35,23 @@ func TryLock(cfg *config.Config) (*Lock, error) {
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
-		pid, _ := readPid(cfg)
-		return nil, &LockedError{Pid: pid}
+		pid, holderOnce := readPid(cfg)
+		return nil, &LockedError{Pid: pid, Once: holderOnce}
+	}
+	line := strconv.Itoa(os.Getpid())
+	if once {
+		line += " once"
 	}
 	f.Truncate(0)
-	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	f.WriteAt([]byte(line+"\n"), 0)
 	return &Lock{f: f}, nil
 }
 
 // LockedError says another agent holds the lock.
-type LockedError struct{ Pid int }
+type LockedError struct {
+	Pid  int
+	Once bool // the holder is a one-shot delivery
+}
 
 func (e *LockedError) Error() string {
 	if e.Pid > 0 {
@@ -57,12 +66,19 @@ func (l *Lock) Unlock() {
 	l.f.Close()
 }
 
-func readPid(cfg *config.Config) (int, error) {
+// readPid reads the lock file: the holder's pid, and whether it is a
+// one-shot delivery.
+func readPid(cfg *config.Config) (int, bool) {
 	b, err := os.ReadFile(cfg.LockPath())
 	if err != nil {
-		return 0, err
+		return 0, false
 	}
-	return strconv.Atoi(string(bytes.TrimSpace(b)))
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0, false
+	}
+	pid, _ := strconv.Atoi(f[0])
+	return pid, len(f) > 1 && f[1] == "once"
 }
 
 // Running reports the pid of the running agent, if one holds the lock.

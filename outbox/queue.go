@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -352,12 +353,20 @@ func (m *Message) Body() *io.SectionReader { return io.NewSectionReader(m.f, m.d
 // survive a crash before the caller takes its next step. A torn tail
 // left by an earlier crash is cut off first.
 func (m *Message) Append(recs ...Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
 	var b []byte
 	for _, r := range recs {
 		b = r.append(b)
 	}
+	// Check the records on a copy; the envelope in memory changes only
+	// once they are on disk, so a failed write leaves it as the file
+	// says.
+	next := *m.Env
+	next.Rcpts = slices.Clone(m.Env.Rcpts)
 	for _, r := range recs {
-		if err := m.Env.apply(r); err != nil {
+		if err := next.apply(r); err != nil {
 			return err
 		}
 	}
@@ -367,14 +376,24 @@ func (m *Message) Append(recs ...Record) error {
 		}
 		m.end = m.valid
 	}
-	if _, err := m.f.WriteAt(b, m.valid); err != nil {
+	n, err := m.f.WriteAt(b, m.valid)
+	if err == nil {
+		err = m.f.Sync()
+	}
+	if err != nil {
+		// Take back what may have reached the file, so that it says
+		// what the envelope in memory says.
+		if n > 0 {
+			m.end = m.valid + int64(n)
+			if m.f.Truncate(m.valid) == nil {
+				m.end = m.valid
+			}
+		}
 		return classify(fmt.Errorf("journal %s: %w", m.Path, err))
 	}
 	m.valid += int64(len(b))
 	m.end = m.valid
-	if err := m.f.Sync(); err != nil {
-		return classify(fmt.Errorf("journal %s: %w", m.Path, err))
-	}
+	*m.Env = next
 	return nil
 }
 

@@ -18,7 +18,6 @@ import (
 // "RCPT TO:<root>" (501) and the mail bounces. other_users = "relay"
 // takes the same path.
 func TestForwardToOneRemoteAddress(t *testing.T) {
-	t.Skip("BUG: agent/deliver.go local(): a recipient resolved to a single Remote target is sent to the smarthost as the envelope recipient (r.Addr), not the target's address, and without Delivered-To")
 	for _, how := range []string{"aliases", "forward", "other_users"} {
 		t.Run(how, func(t *testing.T) {
 			h := startSmarthost(t)

@@ -187,6 +187,10 @@ func (q *queueCmd) act(path string) (bool, error) {
 	}
 	defer unlock()
 	m, err := outbox.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Delivered and removed while we waited for the lock.
+		return q.retry(path)
+	}
 	if err != nil {
 		return false, err
 	}

@@ -123,14 +123,22 @@ func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 		d.Abort()
 		return nil, err
 	}
-	if first != nil {
-		d.Write(first)
-	}
-	if !eom {
+	switch {
+	case hdr.Huge:
+		if err := copyHugeHeader(d, br, first, hdr, o); err != nil {
+			d.Abort()
+			return nil, err
+		}
+	case !eom:
+		if first != nil {
+			d.Write(first)
+		}
 		if err := copyBody(d, br, !o.IgnoreDots); err != nil {
 			d.Abort()
 			return nil, err
 		}
+	case first != nil:
+		d.Write(first)
 	}
 	if err := d.Commit(); err != nil {
 		return nil, err
@@ -217,11 +225,110 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 	return line, nil
 }
 
+// copyHugeHeader streams the rest of a header section too large to hold
+// in memory, from first, the start of the line that overflowed it, then
+// the body. Fields are copied as they are, except that Bcc and
+// Resent-Bcc are still removed; with -t (o.Extract) a recipient field
+// that can no longer be read is an error rather than a recipient
+// silently missed.
+func copyHugeHeader(w io.Writer, br *bufio.Reader, first []byte, h *Header, o Options) error {
+	dots := !o.IgnoreDots
+	field := ""
+	if len(h.Fields) > 0 {
+		field = h.Fields[len(h.Fields)-1].Name
+	}
+	chunk, err := first, error(nil)
+	atStart, drop, pendingCR := true, false, false
+	for {
+		if len(chunk) > 0 {
+			complete := chunk[len(chunk)-1] == '\n'
+			if pendingCR {
+				if chunk[0] != '\n' && !drop {
+					if _, werr := w.Write([]byte{'\r'}); werr != nil {
+						return werr
+					}
+				}
+				pendingCR = false
+			}
+			out := chunk
+			if complete {
+				if n := len(out); n >= 2 && out[n-2] == '\r' {
+					out = append(out[:n-2], '\n')
+				}
+			} else if out[len(out)-1] == '\r' {
+				out, pendingCR = out[:len(out)-1], true
+			}
+			if atStart {
+				switch {
+				case complete && string(out) == "\n":
+					// The end of the header section.
+					if _, werr := w.Write(out); werr != nil {
+						return werr
+					}
+					return copyBody(w, br, dots)
+				case complete && dots && string(out) == ".\n":
+					return nil
+				case !isContinuation(out):
+					field = fieldName(out)
+				}
+				if field == "" {
+					// Not a field: the body begins with this line.
+					if _, werr := w.Write(out); werr != nil {
+						return werr
+					}
+					if err == io.EOF {
+						// Finish the line without reading past the end.
+						br = bufio.NewReader(strings.NewReader(""))
+					}
+					return copyLines(w, br, dots, complete, pendingCR)
+				}
+				drop = strings.EqualFold(field, "Bcc") || strings.EqualFold(field, "Resent-Bcc")
+				if o.Extract && isRecipientField(field) {
+					return &DataError{fmt.Sprintf("a %s field follows more than %d MiB of header: cannot take recipients from it (-t)", field, MaxHeader>>20)}
+				}
+			}
+			if !drop {
+				if _, werr := w.Write(out); werr != nil {
+					return werr
+				}
+			}
+			atStart = complete
+		}
+		switch err {
+		case nil, bufio.ErrBufferFull:
+		case io.EOF:
+			if pendingCR && !drop {
+				if _, werr := w.Write([]byte{'\r'}); werr != nil {
+					return werr
+				}
+			}
+			return nil
+		default:
+			return fmt.Errorf("read message: %w", err)
+		}
+		chunk, err = br.ReadSlice('\n')
+	}
+}
+
+// isRecipientField reports whether -t takes recipients from the field.
+func isRecipientField(name string) bool {
+	for _, n := range []string{"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc"} {
+		if strings.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
 // copyBody streams the rest of the message, normalising CRLF to LF and,
 // when dots is set, stopping at a line holding a single dot.
 func copyBody(w io.Writer, br *bufio.Reader, dots bool) error {
-	atStart := true
-	pendingCR := false
+	return copyLines(w, br, dots, true, false)
+}
+
+// copyLines is copyBody from within a line (atStart false) and after a
+// CR held back at the end of the previous read (pendingCR).
+func copyLines(w io.Writer, br *bufio.Reader, dots, atStart, pendingCR bool) error {
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(frag) > 0 {

@@ -92,7 +92,7 @@ func Build(m Report, original io.Reader) ([]byte, error) {
 	fmt.Fprintf(&b, "To: %s\n", sender)
 	fmt.Fprintf(&b, "Subject: %s\n", subject)
 	fmt.Fprintf(&b, "Date: %s\n", now.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s.%s@%s>\n", now.UTC().Format("20060102150405"), boundary[:12], host)
+	fmt.Fprintf(&b, "Message-ID: <%s.%s@%s>\n", now.UTC().Format("20060102150405"), strings.TrimPrefix(boundary, "homepost-"), host)
 	b.WriteString("Auto-Submitted: auto-replied\n")
 	b.WriteString("MIME-Version: 1.0\n")
 	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"%s\"\n", boundary)

@@ -36,7 +36,7 @@ only once the message is safe on disk.
   -v           print the queue ID on standard error
   -bm          deliver mail (the default)
   -bp          list the queue (same as mailq)
-  -bi          check the alias files (same as newaliases)
+  -bi, -I      check the alias files (same as newaliases)
   -bs          speak SMTP on standard input and output
   -bv          show what recipients resolve to, send nothing
   -q           retry deferred mail now (same as homepost flush)
@@ -147,6 +147,9 @@ func parseSendmailArgs(args []string) (*sendmailArgs, error) {
 				default:
 					return nil, fmt.Errorf("unknown mode -b%s", v)
 				}
+			case 'I':
+				// -I: initialise the alias database, as -bi.
+				a.mode = "i"
 			case 'q':
 				// -q, -q30m, -qIxxx: retry the queue now.
 				a.mode = "q"

@@ -97,7 +97,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a := newAgent(cfg, log)
 	if opts.Once {
+		// newaliases, homepost queue and flush signal whoever holds
+		// the lock: a one-shot delivery reloads or flushes too, rather
+		// than die of the signal in the middle of its work.
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
+		defer signal.Stop(sigs)
 		err := a.runOnce(ctx, opts.Flush)
+		for err == nil && len(sigs) > 0 {
+			if s := <-sigs; s == syscall.SIGHUP {
+				a.reload("SIGHUP")
+				err = a.runOnce(ctx, false)
+			} else {
+				err = a.runOnce(ctx, true)
+			}
+		}
 		lock.Unlock()
 		// A message queued after our last look but before the unlock
 		// saw the lock held and started nobody: look once more.

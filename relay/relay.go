@@ -181,8 +181,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 		port = p
 	}
 	c.addr = net.JoinHostPort(c.host, port)
-	if c.kind == kindPlain && !rc.Insecure && !isLoopback(c.host) {
-		return nil, bad("url", "plain smtp:// to %s is not encrypted; use smtps:// or smtp+starttls://, or set insecure = true", c.host)
+	if c.kind == kindPlain && !rc.Insecure {
+		if ip := net.ParseIP(c.host); ip != nil && !ip.IsLoopback() {
+			return nil, bad("url", "plain smtp:// to %s is not encrypted; use smtps:// or smtp+starttls://, or set insecure = true", c.host)
+		}
 	}
 	if rc.Username != "" {
 		if c.kind == kindPlain {
@@ -198,17 +200,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 		}
 	}
 	return c, nil
-}
-
-// isLoopback reports whether host surely names this machine: a loopback
-// address, or localhost (RFC 6761 reserves it and its subdomains for
-// loopback). Any other name may resolve to a remote host.
-func isLoopback(host string) bool {
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
-	}
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 // tlsConfig trusts the system roots plus the certificates in caFile.

@@ -312,12 +312,8 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
 func (a *Agent) finish(j *job) {
 	defer j.m.Close()
 	env := j.m.Env
-	retry := env.NextAttempt()
-	if j.delay > 0 {
-		retry = a.now().Add(j.delay)
-	}
 	if len(j.recs) == 0 && !env.Done() {
-		a.schedule(j, retry)
+		a.reschedule(j)
 		return
 	}
 	// Apply the results in memory first, to know whether anything is
@@ -375,16 +371,21 @@ func (a *Agent) finish(j *job) {
 		delete(a.due, j.name)
 		return
 	}
-	if j.delay > 0 {
-		retry = a.now().Add(j.delay)
-	} else {
-		retry = env.NextAttempt()
-	}
-	a.schedule(j, retry)
+	a.reschedule(j)
 }
 
 func (a *Agent) schedule(j *job, t time.Time) {
 	a.due[j.name] = t
+}
+
+// reschedule makes j due when its next recipient is, or after the delay
+// that a failure of our own asked for.
+func (a *Agent) reschedule(j *job) {
+	if j.delay > 0 {
+		a.schedule(j, a.now().Add(j.delay))
+		return
+	}
+	a.schedule(j, j.m.Env.NextAttempt())
 }
 
 // sendRemote hands every remote recipient of the batch to the smarthost

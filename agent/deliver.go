@@ -113,7 +113,7 @@ func (a *Agent) setAside(j *job, err error) {
 // deliveredTo returns the lowercased addresses of the Delivered-To fields
 // in a message's header section (read up to 1 MB), for loop detection.
 func deliveredTo(r io.Reader) map[string]bool {
-	br := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 16<<10)
+	br := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 4096)
 	dt := map[string]bool{}
 	for {
 		line, err := br.ReadSlice('\n')

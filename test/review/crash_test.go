@@ -1,7 +1,10 @@
 package review
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,5 +59,61 @@ func TestKillDuringExpansion(t *testing.T) {
 	}
 	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
 		t.Errorf("mailq:\n%s", q)
+	}
+}
+
+// kill -9 of the agent at random instants while it delivers messages
+// that expand into two Maildir targets (the store and another Maildir)
+// and a remote copy: every message ends up once in each Maildir, none
+// twice, and the queue empties.
+func TestKill9ExpansionsNoDuplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: -short")
+	}
+	h := startSmarthost(t)
+	e := newEnv(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.addr))
+	me := login(t)
+	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("both: \\"+me+", "+e.path("box")+"/, far@remote.example\n"), 0o600)
+	const n = 120
+	for i := range n {
+		e.mustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "both")
+	}
+	for range 25 {
+		c := e.cmd(nil, "homepost", "agent")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(40)+3) * time.Millisecond)
+		c.Process.Kill()
+		c.Wait()
+	}
+	e.once()
+	re := regexp.MustCompile(`(?m)^Message-ID: (<m\d+@test>)$`)
+	for _, dir := range []string{"Maildir", "box"} {
+		seen := map[string]int{}
+		for _, sub := range []string{"new", "cur"} {
+			for _, f := range files(e.path(dir, sub)) {
+				b, err := os.ReadFile(e.path(dir, sub, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := re.FindSubmatch(b)
+				if m == nil {
+					t.Fatalf("%s: a copy without its Message-ID:\n%s", dir, b)
+				}
+				seen[string(m[1])]++
+			}
+		}
+		for i := range n {
+			if id := fmt.Sprintf("<m%d@test>", i); seen[id] != 1 {
+				t.Errorf("%s: %s stored %d times", dir, id, seen[id])
+			}
+		}
+	}
+	if c := h.count("far@remote.example"); c < n {
+		t.Errorf("the smarthost got %d copies, want at least %d", c, n)
+	}
+	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%.1000s", q)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -231,6 +232,7 @@ func startSmarthost(t *testing.T) *smarthost {
 	s.Domain = "smarthost.test"
 	s.AllowInsecureAuth = true
 	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
+	s.ErrorLog = log.New(io.Discard, "", 0) // agents killed on purpose
 	go s.Serve(l)
 	t.Cleanup(func() { s.Close() })
 	h.addr = l.Addr().String()

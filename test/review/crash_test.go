@@ -117,3 +117,46 @@ func TestKill9ExpansionsNoDuplicates(t *testing.T) {
 		t.Errorf("mailq:\n%.1000s", q)
 	}
 }
+
+// kill -9 of the agent at random instants while it bounces messages
+// (a command exiting 67): every message gets exactly one DSN in the
+// store.
+func TestKill9BouncesOneDSN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: -short")
+	}
+	e := newEnv(t, "")
+	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("gone: \"|echo 5.1.1 no such list; exit 67\"\n"), 0o600)
+	const n = 60
+	for i := range n {
+		e.mustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "gone")
+	}
+	for range 25 {
+		c := e.cmd(nil, "homepost", "agent")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(400)+5) * time.Millisecond)
+		c.Process.Kill()
+		c.Wait()
+	}
+	e.once()
+	re := regexp.MustCompile(`(?m)^Message-ID: (<m\d+@test>)$`)
+	seen := map[string]int{}
+	for _, sub := range []string{"new", "cur"} {
+		for _, f := range files(e.path("Maildir", sub)) {
+			b, _ := os.ReadFile(e.path("Maildir", sub, f))
+			if m := re.FindSubmatch(b); m != nil {
+				seen[string(m[1])]++
+			}
+		}
+	}
+	for i := range n {
+		if id := fmt.Sprintf("<m%d@test>", i); seen[id] != 1 {
+			t.Errorf("%d DSNs for %s", seen[id], id)
+		}
+	}
+	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%.1000s", q)
+	}
+}

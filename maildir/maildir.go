@@ -106,7 +106,15 @@ func (d Dir) Deliver(name string, header []byte, body io.Reader) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("maildir: close %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(string(d), "new", name)); err != nil {
+	err = os.Rename(tmp, filepath.Join(string(d), "new", name))
+	if errors.Is(err, os.ErrNotExist) {
+		// new/ is missing (a Maildir half made by another tool):
+		// complete it, as a missing Maildir is created.
+		if err = d.Init(); err == nil {
+			err = os.Rename(tmp, filepath.Join(string(d), "new", name))
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	ok = true

@@ -351,13 +351,31 @@ func (r *resolver) include(path string, depth int, from source) {
 		return
 	}
 	r.trace(depth, "%s: :include:%s", from.at(), path)
+	r.badLines(depth, p)
 	if len(p.values) == 0 {
+		if len(p.errs) > 0 {
+			r.store(depth, path+" has no usable value")
+			return
+		}
 		r.trace(depth, "%s is empty", path)
 		return
 	}
 	r.active[key] = true
 	defer delete(r.active, key)
 	r.values(p.values, depth+1, source{file: path, trusted: p.owner == cfg.UID, home: p.owner == cfg.UID})
+}
+
+// badLines logs the lines of a .forward or :include: file that could not
+// be read: they are left out, and the user must hear of it (homepost
+// check and newaliases say so too).
+func (r *resolver) badLines(depth int, p *parsed) {
+	for _, err := range p.errs {
+		if IsWarning(err) {
+			r.trace(depth, "%v", err)
+			continue
+		}
+		r.warn(depth, "%v; the line is left out", err)
+	}
 }
 
 // mailbox is the end of alias expansion for a local name: the user's
@@ -424,10 +442,15 @@ func (r *resolver) forward(ext string, depth int) {
 		r.warn(depth, "%s ignored: %s; mail is kept in the local store", p.path, problem(p))
 		r.store(depth, p.path+" ignored")
 		return
+	case len(p.values) == 0 && len(p.errs) > 0:
+		r.badLines(depth, p)
+		r.store(depth, p.path+" has no usable value")
+		return
 	case len(p.values) == 0:
 		r.store(depth, p.path+" is empty")
 		return
 	}
+	r.badLines(depth, p)
 	key := ":forward:" + p.path
 	if r.active[key] {
 		r.store(depth, cfg.User+" in their own "+p.path)

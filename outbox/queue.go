@@ -79,6 +79,10 @@ func classify(err error) error {
 	return err
 }
 
+// journalReserve is the room allocated for a queue file's journal when it
+// is committed: some forty result records.
+const journalReserve = 4096
+
 // Draft is a queue file being written in tmp/. Nothing of it is visible
 // to an agent until Commit returns.
 type Draft struct {
@@ -88,6 +92,7 @@ type Draft struct {
 	f       *os.File
 	w       *bufio.Writer
 	sizeOff int64
+	hdrLen  int64 // envelope bytes before the message
 	n       int64
 	err     error
 }
@@ -120,7 +125,7 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 			return nil, classify(fmt.Errorf("create queue file: %w", err))
 		}
 	}
-	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off)}
+	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off), hdrLen: int64(len(hdr))}
 	if _, err := dr.w.Write(hdr); err != nil {
 		dr.Abort()
 		return nil, classify(err)
@@ -179,6 +184,11 @@ func (dr *Draft) commit() error {
 	if _, err := dr.f.WriteAt([]byte(size), dr.sizeOff); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
+	// Allocate room for the journal beyond the end, so that recording
+	// results needs no free block: on a full disk a result that cannot
+	// be recorded means sending again. Best effort: not every file
+	// system can, and a message is queued all the same.
+	unix.Fallocate(int(dr.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, dr.hdrLen+dr.n, journalReserve)
 	if err := dr.f.Sync(); err != nil {
 		return fmt.Errorf("sync queue file: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // mailq prints the message's size, as Postfix's showq does (its SIZE
@@ -56,4 +58,36 @@ func TestMailqSizeAsPostfix(t *testing.T) {
 	if !strings.Contains(j.String(), fmt.Sprintf(`"message_size":%d,`, len(msg))) {
 		t.Errorf("json: %s", j.String())
 	}
+}
+
+// A committed queue file has room for its journal already allocated, so
+// that recording results does not need a free block: with the disk full,
+// a result that cannot be recorded would have a recipient sent again at
+// every retry.
+func TestJournalSpaceReserved(t *testing.T) {
+	d := Dir(t.TempDir())
+	queue(t, d, &Envelope{Sender: "s@x", Rcpts: []Recipient{{Addr: "a@remote.example", Parent: -1}}}, "Subject: x\n\nbody\n")
+	names, _ := d.Names("new")
+	p := d.Path("new", names[0])
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Blocks*512 < st.Size+journalReserve {
+		t.Errorf("queue file of %d bytes has %d bytes allocated, want at least %d", st.Size, st.Blocks*512, st.Size+journalReserve)
+	}
+	// The reserve does not count as content.
+	m, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Append(StateRecord(0, Sent, 1, time.Unix(5, 0), time.Time{}, "2.0.0 ok")); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Open(p)
+	if err != nil || m2.JournalErr != nil || m2.Env.Rcpts[0].Status != Sent {
+		t.Fatalf("after append: %v %v", err, m2)
+	}
+	m2.Close()
 }

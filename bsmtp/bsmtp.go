@@ -33,6 +33,12 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	srv := smtp.NewServer(&backend{cfg: cfg})
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
+	// go-smtp applies one line limit to commands and message lines
+	// alike (2000 by default, and then it ends the session). A message
+	// line may be long (HTML from a web application) and is streamed in
+	// constant memory; the limit only has to keep a command line from
+	// taking unbounded memory.
+	srv.MaxLineLength = maxLine
 	srv.ErrorLog = nopLogger{}
 	l := &oneListener{conn: conn}
 	err := srv.Serve(l)
@@ -44,6 +50,9 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	}
 	return err
 }
+
+// maxLine bounds a line of the dialogue, message lines included.
+const maxLine = 64 << 20
 
 type backend struct{ cfg *config.Config }
 

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The user's agent (the systemd unit) starting while a one-shot delivery
@@ -172,5 +174,45 @@ func TestSignalsDoNotKillOneShot(t *testing.T) {
 				t.Errorf("mailq:\n%s", q)
 			}
 		})
+	}
+}
+
+// The daemon starting while a sendmail checks whether an agent runs
+// (agent.Running takes the lock shared for an instant) must not take the
+// checker for another agent: the lock file still names the previous
+// daemon (no "once"), so the new daemon says "another agent is running"
+// and exits 0, and systemd does not restart it.
+func TestAgentStartsWhileShimChecks(t *testing.T) {
+	t.Skip("BUG: agent.TryLock/Run: a shared lock held for an instant by agent.Running (every sendmail) makes a starting daemon exit 0 when the lock file names an earlier daemon")
+	e := newEnv(t, "")
+	state := e.path(".local", "state", "homepost")
+	os.MkdirAll(state, 0o700)
+	lock := filepath.Join(state, "agent.lock")
+	os.WriteFile(lock, []byte("999999\n"), 0o600) // an earlier daemon, gone
+	f, err := os.Open(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	c := e.cmd(nil, "homepost", "agent")
+	var log lockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	t.Cleanup(func() { c.Process.Kill() })
+	time.Sleep(50 * time.Millisecond) // a sendmail's check takes far less
+	f.Close()
+	select {
+	case err := <-exited:
+		t.Fatalf("the agent exited (%v) because a sendmail looked at the lock:\n%s", err, log.String())
+	case <-time.After(2 * time.Second):
+	}
+	if !strings.Contains(log.String(), "agent started") {
+		t.Errorf("agent log:\n%s", log.String())
 	}
 }

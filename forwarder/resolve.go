@@ -303,6 +303,11 @@ func (r *resolver) value(v string, depth int, from source) {
 			r.store(depth, "file target not written")
 			return
 		}
+		if filepath.Clean(v) == "/" {
+			r.warn(depth, "%s: %s is the root directory, not a mailbox; mail is kept in the local store", from.at(), v)
+			r.store(depth, "bad file target")
+			return
+		}
 		if strings.HasSuffix(v, "/") {
 			r.trace(depth, "%s: -> Maildir %s", from.at(), v)
 			r.add(Target{Kind: Maildir, Value: filepath.Clean(v) + "/"})

@@ -31,3 +31,15 @@ func TestBrokenForwardLineWarns(t *testing.T) {
 	check(t, "team", e.resolve("team"), "bob@example.com")
 	e.wantWarning("list:1")
 }
+
+// A .forward line "/" (or "//", "/./") names no mailbox: delivering to a
+// "Maildir" at / would create /tmp, /new and /cur there. The mail is
+// kept in the store with a warning.
+func TestRootDirectoryIsNoMailbox(t *testing.T) {
+	for _, line := range []string{"/", "//", "/./", "/.."} {
+		e := newEnv(t, "")
+		e.user(".forward", line+"\n", 0o600)
+		check(t, line, e.resolve("alice"), `\alice`)
+		e.wantWarning("root directory")
+	}
+}

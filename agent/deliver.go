@@ -90,6 +90,9 @@ func (a *Agent) open(j *job) error {
 		a.log.Warn("queue file journal", "id", m.ID, "reason", m.JournalErr)
 	}
 	j.m = m
+	// A message released from hold comes back through new/, but may
+	// have been delivered in part before: look for its copies.
+	j.recovered = j.recovered || m.Journaled()
 	if m.Env.Held {
 		m.Close()
 		return errors.New("held")

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -33,10 +34,21 @@ func TryLock(cfg *config.Config, once bool) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
+	// A sendmail that checks whether an agent runs (Running) holds the
+	// lock shared for an instant; so does a holder that has not written
+	// its pid yet. Only a live process named in the lock file is
+	// another agent: otherwise look again, for a few seconds.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
 		pid, holderOnce := readPid(cfg)
-		return nil, &LockedError{Pid: pid, Once: holderOnce}
+		if (pid > 0 && alive(pid)) || time.Now().After(deadline) {
+			f.Close()
+			return nil, &LockedError{Pid: pid, Once: holderOnce}
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	line := strconv.Itoa(os.Getpid())
 	if once {
@@ -64,6 +76,12 @@ func (e *LockedError) Error() string {
 func (l *Lock) Unlock() {
 	unix.Flock(int(l.f.Fd()), unix.LOCK_UN)
 	l.f.Close()
+}
+
+// alive reports whether a process with this pid exists.
+func alive(pid int) bool {
+	err := unix.Kill(pid, 0)
+	return err == nil || err == unix.EPERM
 }
 
 // readPid reads the lock file: the holder's pid, and whether it is a

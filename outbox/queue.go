@@ -273,6 +273,7 @@ type Message struct {
 
 	f       *os.File
 	dataOff int64
+	jstart  int64 // start of the journal
 	valid   int64 // end of the valid journal
 	end     int64 // file size
 	// JournalErr is set when the journal has a corrupt record; the
@@ -328,7 +329,7 @@ func open(f *os.File, path string) (*Message, error) {
 		return nil, fmt.Errorf("truncated: size says %d bytes, file has %d", size, m.end-hlen)
 	}
 	jstart := hlen + size
-	m.valid = jstart
+	m.valid, m.jstart = jstart, jstart
 	if jstart < m.end {
 		if _, err := f.Seek(jstart, io.SeekStart); err != nil {
 			return nil, err
@@ -355,6 +356,11 @@ func Parse(data []byte) (*Envelope, []byte, error) {
 	_, err = readJournal(br, env)
 	return env, data[hlen : hlen+size], err
 }
+
+// Journaled reports whether anything was ever recorded for the message
+// (a result, an expansion, a hold): then it was taken up before, and
+// copies of it may exist already.
+func (m *Message) Journaled() bool { return m.valid > m.jstart || m.JournalErr != nil }
 
 // Body returns a reader of the message bytes (LF line endings).
 func (m *Message) Body() *io.SectionReader { return io.NewSectionReader(m.f, m.dataOff, m.Size) }

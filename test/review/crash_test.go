@@ -168,7 +168,6 @@ func TestKill9BouncesOneDSN(t *testing.T) {
 // found, not stored a second time. A released message comes back
 // through new/ and is delivered as if never tried.
 func TestReleaseAfterCrashNoDuplicate(t *testing.T) {
-	t.Skip("BUG: agent drain: a message released from hold comes back through new/ and is delivered with recovered=false, so copies stored before a crash are not looked for")
 	e := newEnv(t, "")
 	e.mustSend("Subject: once\nMessage-ID: <once@test>\n\nbody\n", "root")
 	names := files(e.outbox("new"))

@@ -234,7 +234,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 	head = c.rewriteFrom(head)
 
 	sender := c.envelopeSender(m.Sender)
-	if strings.ContainsAny(sender, "\r\n <>") {
+	if badPath(sender) {
 		fill(res, delivery.Perm("5.1.7", "bad sender address %q", sender))
 		return true, false
 	}
@@ -260,7 +260,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 	accepted := make([]bool, len(m.Rcpts))
 	n := 0
 	for i, rcpt := range m.Rcpts {
-		if rcpt == "" || strings.ContainsAny(rcpt, "\r\n <>") {
+		if rcpt == "" || badPath(rcpt) {
 			res[i] = delivery.Perm("5.1.3", "bad recipient address %q", rcpt)
 			continue
 		}
@@ -324,6 +324,27 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 	s.sent++
 	done(delivery.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
 	return true, false
+}
+
+// badPath reports whether addr cannot go into MAIL FROM:<...> or RCPT
+// TO:<...> as it is: a line break or NUL anywhere, or a space or angle
+// bracket outside a quoted local part ("john doe"@example.org is fine).
+func badPath(addr string) bool {
+	if strings.ContainsAny(addr, "\r\n\x00") {
+		return true
+	}
+	quoted := false
+	for i := 0; i < len(addr); i++ {
+		switch c := addr[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case !quoted && (c == ' ' || c == '\t' || c == '<' || c == '>'):
+			return true
+		}
+	}
+	return quoted
 }
 
 // quit ends the session politely.

@@ -148,3 +148,33 @@ func FuzzCopyHugeHeader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCopyHugeHeaderDots: without -i, a line holding a single dot ends
+// the message, in the rest of the header as in the body, and nowhere
+// else (not the end of the line that overflowed the header).
+func FuzzCopyHugeHeaderDots(f *testing.F) {
+	f.Add([]byte("X-Big: aaaa\r\n.\r\nnot sent"), 3)
+	f.Add([]byte("X-Big: aaaa.\nTo: b\n\nbody\n.\nx"), 8)
+	f.Add([]byte("X-Big: aaaa\n\n..\n.\r\n"), 2)
+	f.Fuzz(func(t *testing.T, data []byte, k int) {
+		if k <= 0 || k > len(data) || bytes.IndexByte(data[:k], '\n') >= 0 || bytes.Contains(bytes.ToLower(data), []byte("bcc")) {
+			return
+		}
+		if i := bytes.IndexByte(data, '\n'); i >= 0 && (string(data[:i]) == "." || string(data[:i]) == ".\r") {
+			return // the overflowing line is never this short
+		}
+		first := append([]byte(nil), data[:k]...)
+		br := bufio.NewReaderSize(bytes.NewReader(data[k:]), 16)
+		var out bytes.Buffer
+		if err := copyHugeHeader(&out, br, first, &Header{Huge: true}, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n"))
+		if i := bytes.Index(want, []byte("\n.\n")); i >= 0 {
+			want = want[:i+1]
+		}
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Fatalf("in %q (first %d)\nout  %q\nwant %q", data, k, out.Bytes(), want)
+		}
+	})
+}

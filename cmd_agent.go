@@ -26,7 +26,7 @@ func init() {
 	})
 }
 
-const agentUsage = `usage: homepost agent [--once]
+const agentUsage = `usage: homepost agent [--once | --background]
 
 Watches the outbox and delivers what lands there: to the local store,
 files, commands, or the smarthost. One agent runs per user; a second one
@@ -35,7 +35,10 @@ for instead). Logs one key=value line per delivery to standard
 error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
 now, SIGTERM finishes the delivery in progress and exits.
 
-  --once   deliver everything that is due, then exit
+  --once         deliver everything that is due, then exit
+  --background   deliver, wait for deferred mail and retry it, exit when
+                 the queue is empty; give way to a daemon that starts
+                 (sendmail starts one where no agent runs)
 `
 
 // newLogger logs key=value lines to stderr. Under systemd, journald adds
@@ -59,6 +62,8 @@ func runAgent(args []string) int {
 		switch a {
 		case "--once":
 			opts.Once = true
+		case "--background":
+			opts.Background = true
 		case "-h", "--help":
 			fmt.Print(agentUsage)
 			return exOK

@@ -218,9 +218,9 @@ func runSendmail(args []string) int {
 	return exOK
 }
 
-// kick starts a detached one-shot delivery when no agent runs (a user
+// kick starts a detached background delivery when no agent runs (a user
 // logged out without lingering, root's cron): mail must not wait for a
-// login. The message is already durable; a failure here only delays it.
+// login, and deferred mail is retried until the queue is empty. The message is already durable; a failure here only delays it.
 func kick(cfg *config.Config) {
 	if !cfg.DeliverWithoutAgent {
 		return
@@ -241,7 +241,7 @@ func kick(cfg *config.Config) {
 		return
 	}
 	defer log.Close()
-	cmd := exec.Command(exe, "agent", "--once")
+	cmd := exec.Command(exe, "agent", "--background")
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = os.Environ()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

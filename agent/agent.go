@@ -47,6 +47,11 @@ import (
 type Options struct {
 	// Once delivers everything that is due, then returns.
 	Once bool
+	// Background runs as a daemon until the queue is empty, then
+	// returns; it gives way to a daemon that starts (SIGTERM). sendmail
+	// starts one where no agent runs, so that deferred mail is retried
+	// even when nobody logs in.
+	Background bool
 	// Flush makes every deferred message due now.
 	Flush bool
 	// Ready is called once the agent watches the outbox, Stopping when
@@ -78,16 +83,18 @@ type Agent struct {
 // Run is the agent's main loop. It returns a *LockedError when another
 // agent runs.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) error {
-	lock, err := TryLock(cfg, opts.Once)
-	for waited := false; err != nil && !opts.Once; waited = true {
-		// A one-shot delivery started by sendmail holds the lock: wait
-		// for it to finish rather than leave no daemon behind.
+	transient := opts.Once || opts.Background
+	lock, err := TryLock(cfg, transient)
+	for waited := false; err != nil && !transient; waited = true {
+		// A one-shot or background delivery started by sendmail holds
+		// the lock: ask it to give way, rather than leave no daemon.
 		var le *LockedError
 		if !errors.As(err, &le) || !le.Once {
 			return err
 		}
 		if !waited {
-			log.Info("waiting for a one-shot delivery to finish", "pid", le.Pid)
+			log.Info("asking a one-shot delivery to give way", "pid", le.Pid)
+			syscall.Kill(le.Pid, syscall.SIGTERM)
 		}
 		time.Sleep(100 * time.Millisecond)
 		lock, err = TryLock(cfg, false)
@@ -96,22 +103,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return err
 	}
 	a := newAgent(cfg, log)
-	if opts.Once {
-		// newaliases, homepost queue and flush signal whoever holds
-		// the lock: a one-shot delivery reloads or flushes too, rather
-		// than die of the signal in the middle of its work.
-		sigs := make(chan os.Signal, 4)
-		signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1)
-		defer signal.Stop(sigs)
-		err := a.runOnce(ctx, opts.Flush)
-		for err == nil && len(sigs) > 0 {
-			if s := <-sigs; s == syscall.SIGHUP {
-				a.reload("SIGHUP")
-				err = a.runOnce(ctx, false)
-			} else {
-				err = a.runOnce(ctx, true)
-			}
+	if transient {
+		run := func() error { return a.runOnce(ctx, opts.Flush) }
+		if opts.Background {
+			run = func() error { return a.loop(ctx, opts) }
 		}
+		err := a.withSignals(run)
 		lock.Unlock()
 		// A message queued after our last look but before the unlock
 		// saw the lock held and started nobody: look once more.
@@ -119,7 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			if lock, err = TryLock(cfg, true); err != nil {
 				return nil // another agent took over
 			}
-			err = a.runOnce(ctx, false)
+			err = a.withSignals(run)
 			lock.Unlock()
 		}
 		return err
@@ -144,6 +141,30 @@ func (a *Agent) configure(cfg *config.Config) {
 	a.box = outbox.Dir(cfg.Outbox)
 	a.fwd = forwarder.New(cfg, a.log)
 	a.relay = newRelay(cfg, a.log)
+}
+
+// withSignals runs a one-shot pass with the signals that newaliases,
+// homepost queue and flush send to whoever holds the lock: SIGHUP
+// reloads and SIGUSR1 flushes, in another pass, rather than kill the
+// delivery in the middle of its work; SIGTERM (a daemon starting) ends
+// it after the pass.
+func (a *Agent) withSignals(run func() error) error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	err := run()
+	for err == nil && len(sigs) > 0 {
+		switch <-sigs {
+		case syscall.SIGHUP:
+			a.reload("SIGHUP")
+			err = a.runOnce(context.Background(), false)
+		case syscall.SIGUSR1:
+			err = a.runOnce(context.Background(), true)
+		default:
+			return nil
+		}
+	}
+	return err
 }
 
 // pending reports whether new/ holds a message.
@@ -236,6 +257,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	for {
 		a.drain(ctx)
 		a.runDue(ctx)
+		if opts.Background && len(a.due) == 0 {
+			return nil // nothing queued, nothing deferred
+		}
 		next := a.nextDue()
 		if !timer.Stop() {
 			select {

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,4 +89,48 @@ func TestRunningAgentFlush(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("flush took %v", d)
 	}
+}
+
+// Where no agent runs, sendmail starts a background delivery that stays
+// while mail is deferred (so that it is retried without a login), obeys
+// flush, gives way to a daemon that starts, and exits once the queue is
+// empty.
+func TestBackgroundDeliveryWithoutAgent(t *testing.T) {
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	h.Set("x@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
+	e.MustSend("Subject: s\n\nb\n", "x@remote.example")
+	lock := e.Path(".local", "state", "homepost", "agent.lock")
+	holder := func() int {
+		b, _ := os.ReadFile(lock)
+		var pid int
+		fmt.Sscanf(string(b), "%d", &pid)
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			return pid
+		}
+		return 0
+	}
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(q, "later")
+	}, "the deferral")
+	if holder() == 0 {
+		t.Fatal("no background delivery stays for the deferred message")
+	}
+	// flush reaches it.
+	h.Set("x@remote.example", nil)
+	e.Run(nil, "homepost", "flush")
+	e.WaitFor(func() bool { return h.Count("x@remote.example") == 1 }, "delivery after flush")
+	e.WaitFor(func() bool { return holder() == 0 }, "the background delivery to exit on an empty queue")
+
+	// A daemon that starts makes a lingering background delivery give way.
+	h.Set("y@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
+	e.MustSend("Subject: s\n\nb\n", "y@remote.example")
+	e.WaitFor(func() bool { return holder() != 0 }, "a background delivery")
+	bg := holder()
+	e.StartAgent()
+	e.WaitFor(func() bool { return holder() != 0 && holder() != bg }, "the daemon to take the lock")
 }

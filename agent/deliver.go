@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"homepost/delivery"
@@ -83,6 +85,13 @@ func (a *Agent) open(j *job) error {
 			a.schedule(j, a.now().Add(time.Second))
 			return err
 		}
+		if isSystemError(err) {
+			// Out of file descriptors, memory, an I/O error: the file
+			// may be fine; try again later.
+			a.log.Warn("open queue file", "file", j.path, "reason", err)
+			a.schedule(j, a.now().Add(time.Minute))
+			return err
+		}
 		a.setAside(j, err)
 		return err
 	}
@@ -99,6 +108,14 @@ func (a *Agent) open(j *job) error {
 	}
 	j.dt = deliveredTo(m.Body())
 	return nil
+}
+
+// isSystemError tells a failure of the system (a file that could not be
+// opened or read) from a queue file whose content is wrong.
+func isSystemError(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
 }
 
 // setAside moves an unreadable queue file to StateDir/corrupt/ so that it

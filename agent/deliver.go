@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"homepost/forwarder"
 	"homepost/maildir"
 	"homepost/outbox"
+	"homepost/safeio"
 )
 
 // job is one queue file in a batch.
@@ -27,11 +29,13 @@ type job struct {
 	recovered bool // taken up from cur/: copies may exist already
 	force     bool // flush: deferred recipients are due now
 	m         *outbox.Message
-	dt        map[string]bool // Delivered-To addresses, lowercased
-	recs      []outbox.Record // results to record
-	remote    []remote        // recipients for the smarthost
-	delay     time.Duration   // retry after this long (a failure of our own)
-	bounced   []int           // recipients bounced in this attempt
+	dt        map[string]bool     // Delivered-To addresses, lowercased
+	recs      []outbox.Record     // results to record
+	remote    []remote            // recipients for the smarthost
+	delay     time.Duration       // retry after this long (a failure of our own)
+	inDir     map[int]maildir.Dir // the Maildir each recipient's copy went to
+	effects   bool                // a command ran or a remote copy went out
+	bounced   []int               // recipients bounced in this attempt
 }
 
 // remote is a recipient that goes to the smarthost, with the address it
@@ -53,24 +57,48 @@ func (a *Agent) deliver(ctx context.Context, batch []*job) {
 		a.local(ctx, j, syncs)
 		live = append(live, j)
 	}
-	// Make the local copies durable before recording them.
+	// Make the local copies durable before recording them. A Maildir
+	// that cannot be synced has its results forgotten: those copies are
+	// looked for, and synced, at the retry; everything else (mbox
+	// copies, commands that ran) is recorded, so that it is not done
+	// twice.
 	for d := range syncs {
 		if err := d.Sync(); err != nil {
 			a.log.Error("sync maildir", "dir", string(d), "reason", err)
-			// Nothing is recorded: the copies are looked for and
-			// written again at the retry.
 			for _, j := range live {
-				j.recs, j.bounced = nil, nil
-				a.schedule(j, a.now().Add(time.Minute))
-				j.m.Close()
+				j.forget(d)
 			}
-			return
 		}
 	}
 	a.sendRemote(ctx, live)
+	syncCur := false
 	for _, j := range live {
-		a.finish(j)
+		if a.finish(j) && j.effects {
+			syncCur = true
+		}
 	}
+	if syncCur {
+		// A removal lost in a crash would make a command run again or
+		// a remote copy go out twice: make it durable, once per batch.
+		if err := safeio.SyncDir(a.box.Path("cur")); err != nil {
+			a.log.Error("sync outbox", "reason", err)
+		}
+	}
+}
+
+// forget drops the results of the copies stored in the Maildir d, and
+// has the message tried again in a minute.
+func (j *job) forget(d maildir.Dir) {
+	keep := j.recs[:0]
+	for _, r := range j.recs {
+		if j.inDir[r.Idx] != d {
+			keep = append(keep, r)
+			continue
+		}
+		j.delay = time.Minute
+		j.bounced = slices.DeleteFunc(j.bounced, func(i int) bool { return i == r.Idx })
+	}
+	j.recs = keep
 }
 
 // open reads the queue file of j. An unreadable file is moved aside, out
@@ -242,6 +270,10 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 	case forwarder.Maildir:
 		d := maildir.Dir(path)
 		name := copyName(j.name, i)
+		if j.inDir == nil {
+			j.inDir = map[int]maildir.Dir{}
+		}
+		j.inDir[i] = d
 		if j.recovered {
 			if ok, err := d.Has(name); err == nil && ok {
 				syncs[d] = true
@@ -256,6 +288,7 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 	case forwarder.Mbox:
 		return a.appendMbox(j, path, trace, hdr)
 	case forwarder.Command:
+		j.effects = true
 		return a.command(ctx, j, i, t, hdr)
 	case forwarder.Fail:
 		return t.Result
@@ -329,7 +362,7 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
 }
 
 // finish records j's results, sends DSNs, and removes or reschedules it.
-func (a *Agent) finish(j *job) {
+func (a *Agent) finish(j *job) (removed bool) {
 	defer j.m.Close()
 	env := j.m.Env
 	if len(j.recs) == 0 && !env.Done() {
@@ -374,12 +407,14 @@ func (a *Agent) finish(j *job) {
 	if done && len(j.bounced) == 0 {
 		// Every copy is durable: the file can go without a journal
 		// write. Should the removal be lost in a crash, the retry finds
-		// the copies and stores nothing twice.
+		// its Maildir and mbox copies and stores nothing twice; for
+		// commands and remote copies the caller makes the removal
+		// durable.
 		if err := j.m.Remove(); err != nil {
 			a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
 		}
 		delete(a.due, j.name)
-		return
+		return true
 	}
 	if err := j.m.Append(j.recs...); err != nil {
 		a.log.Error("record results", "id", j.m.ID, "reason", err)
@@ -389,9 +424,10 @@ func (a *Agent) finish(j *job) {
 	if done {
 		j.m.Remove()
 		delete(a.due, j.name)
-		return
+		return true
 	}
 	a.reschedule(j)
+	return false
 }
 
 func (a *Agent) schedule(j *job, t time.Time) {
@@ -453,6 +489,9 @@ func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 			res := delivery.Temp("4.3.0", "no result from the smarthost")
 			if k < len(results) && n < len(results[k]) {
 				res = results[k][n]
+			}
+			if res.Status == outbox.Sent {
+				g.j.effects = true
 			}
 			a.result(g.j, rc.idx, rc.t, res)
 		}

@@ -88,6 +88,11 @@ func runQueue(args []string) int {
 		if err := agent.Signal(cfg, syscall.SIGHUP); err != nil && !errors.Is(err, agent.ErrNotRunning) {
 			fail("queue "+verb, fmt.Errorf("cannot signal the agent: %w", err))
 		}
+		if verb == "release" {
+			// Where no agent runs, released mail goes out all the
+			// same, as newly queued mail does.
+			kick(cfg)
+		}
 	}
 	what := map[string]string{"delete": "Deleted", "hold": "Placed on hold", "release": "Released from hold"}[verb]
 	plural := "s"

@@ -181,8 +181,21 @@ func (q *queueCmd) act(path string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		path = p
+		ok, err := q.mark(p)
+		if err != nil {
+			// Not held after all: give it back to new/, where an agent
+			// will see it, rather than strand it in cur/.
+			name, _, _ := strings.Cut(filepath.Base(p), ":")
+			os.Rename(p, q.box.Path("new", name))
+		}
+		return ok, err
 	}
+	return q.mark(path)
+}
+
+// mark writes the hold or release record of the message at path, under
+// the queue file's lock.
+func (q *queueCmd) mark(path string) (bool, error) {
 	unlock, err := lockQueueFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return q.retry(path)

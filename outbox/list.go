@@ -118,7 +118,7 @@ func WritePostfix(w io.Writer, entries []Entry) {
 		for _, r := range e.Rcpts {
 			if r.Reason != "" && r.Reason != last {
 				last = r.Reason
-				reason := printable(r.Reason)
+				reason := printable(Why(r.Reason))
 				fmt.Fprintf(w, "%*s(%s)\n", max(76-len(reason), 0), "", reason)
 			}
 			fmt.Fprintf(w, "%-10s %8s %-20s %s\n", "", "", "", printable(r.Addr))
@@ -129,6 +129,22 @@ func WritePostfix(w io.Writer, entries []Entry) {
 		plural = ""
 	}
 	fmt.Fprintf(w, "\n-- %d Kbytes in %d Request%s.\n", total/1024, len(entries), plural)
+}
+
+// Why returns a recorded result without its leading enhanced status code
+// ("4.4.0 no smarthost" → "no smarthost"): mailq shows the text, as
+// Postfix does; the code is kept for the DSN.
+func Why(reason string) string {
+	code, rest, ok := strings.Cut(reason, " ")
+	if !ok || len(code) < 5 || (code[0] != '2' && code[0] != '4' && code[0] != '5') || code[1] != '.' {
+		return reason
+	}
+	for _, c := range code[2:] {
+		if c != '.' && (c < '0' || c > '9') {
+			return reason
+		}
+	}
+	return rest
 }
 
 // asctime formats like C's asctime(localtime(t)), without the newline.
@@ -179,7 +195,7 @@ func WriteJSON(w io.Writer, entries []Entry) error {
 			obj.Error = e.Err.Error()
 		}
 		for i, r := range e.Rcpts {
-			rc := rcpt{Address: r.Addr, DelayReason: r.Reason, Attempts: r.Attempts}
+			rc := rcpt{Address: r.Addr, DelayReason: Why(r.Reason), Attempts: r.Attempts}
 			if e.Original[i] != r.Addr {
 				rc.OrigAddress = e.Original[i]
 			}

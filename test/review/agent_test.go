@@ -1,17 +1,17 @@
 package review
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"homepost/test/testenv"
 )
 
 // The user's agent (the systemd unit) starting while a one-shot delivery
@@ -20,21 +20,21 @@ import (
 // it (Restart=on-failure), and deferred mail is then retried only when
 // the next message happens to be sent.
 func TestAgentStartsWhileOneShotRuns(t *testing.T) {
-	e := newEnv(t, "")
-	slow := e.path("slow-relay.sh")
+	e := testenv.New(t, "")
+	slow := e.Path("slow-relay.sh")
 	os.WriteFile(slow, []byte("#!/bin/sh\ncat >/dev/null\nsleep 3\nexit 75\n"), 0o755)
-	cfg := e.path(".config", "homepost", "config.toml")
+	cfg := e.Path(".config", "homepost", "config.toml")
 	b, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, append(b, fmt.Sprintf("[relay]\nurl = \"exec:%s\"\n", slow)...), 0o600)
-	e.mustSend("Subject: s\n\nb\n", "x@remote.example")
+	e.MustSend("Subject: s\n\nb\n", "x@remote.example")
 
-	once := e.cmd(nil, "homepost", "agent", "--once")
+	once := e.Cmd(nil, "homepost", "agent", "--once")
 	if err := once.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer once.Wait()
 	time.Sleep(500 * time.Millisecond)
-	daemon := e.cmd(nil, "homepost", "agent")
+	daemon := e.Cmd(nil, "homepost", "agent")
 	if err := daemon.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestAgentStartsWhileOneShotRuns(t *testing.T) {
 		t.Fatalf("the agent exited (%v) while a one-shot delivery ran; nothing retries deferred mail now", err)
 	case <-time.After(2 * time.Second):
 	}
-	if _, stderr, _ := e.run(nil, "mailq"); strings.Contains(stderr, "no agent is running") {
+	if _, stderr, _ := e.Run(nil, "mailq"); strings.Contains(stderr, "no agent is running") {
 		t.Errorf("mailq: %s", stderr)
 	}
 }
@@ -59,32 +59,32 @@ func TestAgentStartsWhileOneShotRuns(t *testing.T) {
 // memory, NextAttempt is the arrival time, and the loop retries at once,
 // forever, logging an error each time.
 func TestDiskFullExpansionDoesNotSpin(t *testing.T) {
-	e := newEnv(t, "")
-	state := e.path(".local", "state")
+	e := testenv.New(t, "")
+	state := e.Path(".local", "state")
 	os.MkdirAll(state, 0o700)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
 		t.Skipf("SKIP: cannot mount a small tmpfs here: %v %s", err, out)
 	}
 	defer exec.Command("umount", "-l", state).Run()
-	me := login(t)
-	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("both: \\"+me+", "+e.path("archive.mbox")+"\n"), 0o600)
+	me := testenv.Login(t)
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("both: \\"+me+", "+e.Path("archive.mbox")+"\n"), 0o600)
 	// The queue file must end at a page boundary, so that the journal
 	// needs a new block: pad the body until it does.
 	pad := 0
 	for try := 0; ; try++ {
-		for _, n := range files(e.outbox("new")) {
-			os.Remove(filepath.Join(e.outbox("new"), n))
+		for _, n := range testenv.Files(e.Outbox("new")) {
+			os.Remove(filepath.Join(e.Outbox("new"), n))
 		}
-		e.mustSend("Subject: both\n\nbody\n"+strings.Repeat("x", pad)+"\n", "both")
-		names := files(e.outbox("new"))
-		st, err := os.Stat(filepath.Join(e.outbox("new"), names[0]))
+		e.MustSend("Subject: both\n\nbody\n"+strings.Repeat("x", pad)+"\n", "both")
+		names := testenv.Files(e.Outbox("new"))
+		st, err := os.Stat(filepath.Join(e.Outbox("new"), names[0]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st.Size()%4096 == 0 {
 			// The room reserved for the journal is used up (here:
 			// dropped, as a long journal would use it up).
-			os.Truncate(filepath.Join(e.outbox("new"), names[0]), st.Size())
+			os.Truncate(filepath.Join(e.Outbox("new"), names[0]), st.Size())
 			break
 		}
 		if try == 20 {
@@ -107,8 +107,8 @@ func TestDiskFullExpansionDoesNotSpin(t *testing.T) {
 		}
 	}
 	f.Close()
-	c := e.cmd(nil, "homepost", "agent")
-	var log lockedBuffer
+	c := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
 	c.Stderr = &log
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -125,23 +125,6 @@ func TestDiskFullExpansionDoesNotSpin(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // newaliases and homepost queue hold/release tell "the running agent"
 // to reload with SIGHUP, by the pid in the lock file; when that is a
 // one-shot delivery (started by sendmail or flush where no agent runs),
@@ -151,26 +134,26 @@ func (l *lockedBuffer) String() string {
 func TestSignalsDoNotKillOneShot(t *testing.T) {
 	for _, sig := range []struct{ name, cmd string }{{"SIGUSR1", "flush"}, {"SIGHUP", "newaliases"}} {
 		t.Run(sig.cmd, func(t *testing.T) {
-			e := newEnv(t, "")
-			slow := e.path("slow-relay.sh")
+			e := testenv.New(t, "")
+			slow := e.Path("slow-relay.sh")
 			os.WriteFile(slow, []byte("#!/bin/sh\ncat >/dev/null\nsleep 2\nexit 0\n"), 0o755)
-			cfg := e.path(".config", "homepost", "config.toml")
+			cfg := e.Path(".config", "homepost", "config.toml")
 			b, _ := os.ReadFile(cfg)
 			os.WriteFile(cfg, append(b, fmt.Sprintf("[relay]\nurl = \"exec:%s\"\n", slow)...), 0o600)
-			e.mustSend("Subject: s\n\nb\n", "x@remote.example")
-			once := e.cmd(nil, "homepost", "agent", "--once")
-			var log lockedBuffer
+			e.MustSend("Subject: s\n\nb\n", "x@remote.example")
+			once := e.Cmd(nil, "homepost", "agent", "--once")
+			var log testenv.LockedBuffer
 			once.Stderr = &log
 			if err := once.Start(); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(500 * time.Millisecond)
-			e.run(nil, "homepost", sig.cmd)
+			e.Run(nil, "homepost", sig.cmd)
 			err := once.Wait()
 			if err != nil {
 				t.Errorf("the one-shot delivery died after %s (%s): %v\n%s", sig.cmd, sig.name, err, log.String())
 			}
-			if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+			if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
 				t.Errorf("mailq:\n%s", q)
 			}
 		})
@@ -183,8 +166,8 @@ func TestSignalsDoNotKillOneShot(t *testing.T) {
 // daemon (no "once"), so the new daemon says "another agent is running"
 // and exits 0, and systemd does not restart it.
 func TestAgentStartsWhileShimChecks(t *testing.T) {
-	e := newEnv(t, "")
-	state := e.path(".local", "state", "homepost")
+	e := testenv.New(t, "")
+	state := e.Path(".local", "state", "homepost")
 	os.MkdirAll(state, 0o700)
 	lock := filepath.Join(state, "agent.lock")
 	os.WriteFile(lock, []byte("999999\n"), 0o600) // an earlier daemon, gone
@@ -195,8 +178,8 @@ func TestAgentStartsWhileShimChecks(t *testing.T) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	c := e.cmd(nil, "homepost", "agent")
-	var log lockedBuffer
+	c := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
 	c.Stderr = &log
 	if err := c.Start(); err != nil {
 		t.Fatal(err)

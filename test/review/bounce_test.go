@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // A message to a remote recipient the smarthost accepts and a local one
@@ -12,29 +14,29 @@ import (
 // tried again. The agent drops the whole attempt's results when storing
 // the DSN fails, so each retry sends the remote copy again.
 func TestBounceFailureDoesNotResend(t *testing.T) {
-	h := startSmarthost(t)
-	e := newEnv(t, fmt.Sprintf("other_users = \"bounce\"\n[relay]\nurl = \"smtp://%s\"\n", h.addr))
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("other_users = \"bounce\"\n[relay]\nurl = \"smtp://%s\"\n", h.Addr))
 	// A store that cannot be written: ~/Maildir is a file.
-	if err := os.WriteFile(e.path("Maildir"), []byte("not a directory\n"), 0o600); err != nil {
+	if err := os.WriteFile(e.Path("Maildir"), []byte("not a directory\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.mustSend("Subject: mixed\n\nbody\n", "ok@remote.example", "nosuchuser-homepost-review")
-	e.once()
-	e.once()
-	e.once()
-	if n := h.count("ok@remote.example"); n != 1 {
+	e.MustSend("Subject: mixed\n\nbody\n", "ok@remote.example", "nosuchuser-homepost-review")
+	e.Once()
+	e.Once()
+	e.Once()
+	if n := h.Count("ok@remote.example"); n != 1 {
 		t.Errorf("the smarthost got %d copies for ok@remote.example, want 1", n)
 	}
 	// Once the store works again the DSN is stored and the queue empties.
-	os.Remove(e.path("Maildir"))
-	e.once()
-	if n := len(files(e.path("Maildir", "new"))); n != 1 {
+	os.Remove(e.Path("Maildir"))
+	e.Once()
+	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
 		t.Errorf("store has %d messages, want the DSN", n)
 	}
-	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
 		t.Errorf("mailq:\n%s", q)
 	}
-	if n := h.count("ok@remote.example"); n != 1 {
+	if n := h.Count("ok@remote.example"); n != 1 {
 		t.Errorf("the smarthost got %d copies for ok@remote.example, want 1", n)
 	}
 }

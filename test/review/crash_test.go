@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/test/testenv"
 )
 
 // A recipient expanded into several targets, the agent killed while a
@@ -17,14 +19,14 @@ import (
 // already written, is not written again, the command runs again (it
 // never finished), and the queue empties.
 func TestKillDuringExpansion(t *testing.T) {
-	e := newEnv(t, "")
-	me := login(t)
-	marker := e.path("started")
-	script := e.path("slow.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\ncat >> "+e.path("cmd.out")+"\nif [ ! -e "+marker+" ]; then touch "+marker+"; sleep 30; fi\n"), 0o755)
-	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("both: \\"+me+", \"|"+script+"\", "+e.path("box")+"/\n"), 0o600)
-	e.mustSend("Subject: both\nMessage-ID: <both@test>\n\nbody\n", "both")
-	c := e.cmd(nil, "homepost", "agent")
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	marker := e.Path("started")
+	script := e.Path("slow.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\ncat >> "+e.Path("cmd.out")+"\nif [ ! -e "+marker+" ]; then touch "+marker+"; sleep 30; fi\n"), 0o755)
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("both: \\"+me+", \"|"+script+"\", "+e.Path("box")+"/\n"), 0o600)
+	e.MustSend("Subject: both\nMessage-ID: <both@test>\n\nbody\n", "both")
+	c := e.Cmd(nil, "homepost", "agent")
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +43,11 @@ func TestKillDuringExpansion(t *testing.T) {
 	}
 	c.Process.Kill()
 	c.Wait()
-	e.once()
+	e.Once()
 	count := func(dir string) int {
 		n := 0
 		for _, sub := range []string{"new", "cur"} {
-			n += len(files(e.path(dir, sub)))
+			n += len(testenv.Files(e.Path(dir, sub)))
 		}
 		return n
 	}
@@ -55,11 +57,11 @@ func TestKillDuringExpansion(t *testing.T) {
 	if n := count("box"); n != 1 {
 		t.Errorf("box holds %d copies, want 1", n)
 	}
-	out, _ := os.ReadFile(e.path("cmd.out"))
+	out, _ := os.ReadFile(e.Path("cmd.out"))
 	if n := strings.Count(string(out), "Message-ID: <both@test>"); n < 1 {
 		t.Errorf("the command got %d copies", n)
 	}
-	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
 		t.Errorf("mailq:\n%s", q)
 	}
 }
@@ -72,16 +74,16 @@ func TestKill9ExpansionsNoDuplicates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
-	h := startSmarthost(t)
-	e := newEnv(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.addr))
-	me := login(t)
-	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("both: \\"+me+", "+e.path("box")+"/, far@remote.example\n"), 0o600)
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	me := testenv.Login(t)
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("both: \\"+me+", "+e.Path("box")+"/, far@remote.example\n"), 0o600)
 	const n = 120
 	for i := range n {
-		e.mustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "both")
+		e.MustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "both")
 	}
 	for range 25 {
-		c := e.cmd(nil, "homepost", "agent")
+		c := e.Cmd(nil, "homepost", "agent")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -89,13 +91,13 @@ func TestKill9ExpansionsNoDuplicates(t *testing.T) {
 		c.Process.Kill()
 		c.Wait()
 	}
-	e.once()
+	e.Once()
 	re := regexp.MustCompile(`(?m)^Message-ID: (<m\d+@test>)$`)
 	for _, dir := range []string{"Maildir", "box"} {
 		seen := map[string]int{}
 		for _, sub := range []string{"new", "cur"} {
-			for _, f := range files(e.path(dir, sub)) {
-				b, err := os.ReadFile(e.path(dir, sub, f))
+			for _, f := range testenv.Files(e.Path(dir, sub)) {
+				b, err := os.ReadFile(e.Path(dir, sub, f))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -112,10 +114,10 @@ func TestKill9ExpansionsNoDuplicates(t *testing.T) {
 			}
 		}
 	}
-	if c := h.count("far@remote.example"); c < n {
+	if c := h.Count("far@remote.example"); c < n {
 		t.Errorf("the smarthost got %d copies, want at least %d", c, n)
 	}
-	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
 		t.Errorf("mailq:\n%.1000s", q)
 	}
 }
@@ -127,14 +129,14 @@ func TestKill9BouncesOneDSN(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
-	e := newEnv(t, "")
-	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("gone: \"|echo 5.1.1 no such list; exit 67\"\n"), 0o600)
+	e := testenv.New(t, "")
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("gone: \"|echo 5.1.1 no such list; exit 67\"\n"), 0o600)
 	const n = 60
 	for i := range n {
-		e.mustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "gone")
+		e.MustSend(fmt.Sprintf("Subject: msg %d\nMessage-ID: <m%d@test>\n\nbody %d\n", i, i, i), "-i", "gone")
 	}
 	for range 25 {
-		c := e.cmd(nil, "homepost", "agent")
+		c := e.Cmd(nil, "homepost", "agent")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -142,12 +144,12 @@ func TestKill9BouncesOneDSN(t *testing.T) {
 		c.Process.Kill()
 		c.Wait()
 	}
-	e.once()
+	e.Once()
 	re := regexp.MustCompile(`(?m)^Message-ID: (<m\d+@test>)$`)
 	seen := map[string]int{}
 	for _, sub := range []string{"new", "cur"} {
-		for _, f := range files(e.path("Maildir", sub)) {
-			b, _ := os.ReadFile(e.path("Maildir", sub, f))
+		for _, f := range testenv.Files(e.Path("Maildir", sub)) {
+			b, _ := os.ReadFile(e.Path("Maildir", sub, f))
 			if m := re.FindSubmatch(b); m != nil {
 				seen[string(m[1])]++
 			}
@@ -158,7 +160,7 @@ func TestKill9BouncesOneDSN(t *testing.T) {
 			t.Errorf("%d DSNs for %s", seen[id], id)
 		}
 	}
-	if q, _, _ := e.run(nil, "mailq"); q != "Mail queue is empty\n" {
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
 		t.Errorf("mailq:\n%.1000s", q)
 	}
 }
@@ -169,36 +171,36 @@ func TestKill9BouncesOneDSN(t *testing.T) {
 // found, not stored a second time. A released message comes back
 // through new/ and is delivered as if never tried.
 func TestReleaseAfterCrashNoDuplicate(t *testing.T) {
-	e := newEnv(t, "")
-	e.mustSend("Subject: once\nMessage-ID: <once@test>\n\nbody\n", "root")
-	names := files(e.outbox("new"))
+	e := testenv.New(t, "")
+	e.MustSend("Subject: once\nMessage-ID: <once@test>\n\nbody\n", "root")
+	names := testenv.Files(e.Outbox("new"))
 	if len(names) != 1 {
 		t.Fatalf("outbox: %v", names)
 	}
 	name := names[0]
 	// What a killed agent leaves: the message claimed, its copy stored
 	// (and read by the user since), nothing recorded.
-	if err := os.Rename(filepath.Join(e.outbox("new"), name), filepath.Join(e.outbox("cur"), name+":2,")); err != nil {
+	if err := os.Rename(filepath.Join(e.Outbox("new"), name), filepath.Join(e.Outbox("cur"), name+":2,")); err != nil {
 		t.Fatal(err)
 	}
 	sec, rest, _ := strings.Cut(name, ".")
 	id, host, _ := strings.Cut(rest, ".")
 	copyName := sec + "." + id + "R0." + host
 	for _, sub := range []string{"tmp", "new", "cur"} {
-		os.MkdirAll(e.path("Maildir", sub), 0o700)
+		os.MkdirAll(e.Path("Maildir", sub), 0o700)
 	}
-	os.WriteFile(e.path("Maildir", "cur", copyName+":2,S"), []byte("Subject: once\nMessage-ID: <once@test>\n\nbody\n"), 0o600)
+	os.WriteFile(e.Path("Maildir", "cur", copyName+":2,S"), []byte("Subject: once\nMessage-ID: <once@test>\n\nbody\n"), 0o600)
 
-	if _, stderr, code := e.run(nil, "homepost", "queue", "hold", id); code != 0 {
+	if _, stderr, code := e.Run(nil, "homepost", "queue", "hold", id); code != 0 {
 		t.Fatalf("hold: %d %s", code, stderr)
 	}
-	if _, stderr, code := e.run(nil, "homepost", "queue", "release", id); code != 0 {
+	if _, stderr, code := e.Run(nil, "homepost", "queue", "release", id); code != 0 {
 		t.Fatalf("release: %d %s", code, stderr)
 	}
-	e.once()
-	n := len(files(e.path("Maildir", "new"))) + len(files(e.path("Maildir", "cur")))
+	e.Once()
+	n := len(testenv.Files(e.Path("Maildir", "new"))) + len(testenv.Files(e.Path("Maildir", "cur")))
 	if n != 1 {
-		t.Errorf("the store holds %d copies, want 1: %v %v", n, files(e.path("Maildir", "new")), files(e.path("Maildir", "cur")))
+		t.Errorf("the store holds %d copies, want 1: %v %v", n, testenv.Files(e.Path("Maildir", "new")), testenv.Files(e.Path("Maildir", "cur")))
 	}
 }
 
@@ -212,26 +214,26 @@ func TestTooManyOpenFilesKeepsMessages(t *testing.T) {
 	if err != nil {
 		t.Skip("SKIP: prlimit not installed")
 	}
-	e := newEnv(t, "")
+	e := testenv.New(t, "")
 	const n = 3
 	for i := range n {
-		e.mustSend(fmt.Sprintf("Subject: m%d\nMessage-ID: <m%d@test>\n\nbody\n", i, i), "root")
+		e.MustSend(fmt.Sprintf("Subject: m%d\nMessage-ID: <m%d@test>\n\nbody\n", i, i), "root")
 	}
-	corrupt := e.path(".local", "state", "homepost", "corrupt")
+	corrupt := e.Path(".local", "state", "homepost", "corrupt")
 	for limit := 7; limit <= 14; limit++ {
-		c := exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", limit, limit), filepath.Join(e.bin, "homepost"), "agent", "--once")
-		c.Env, c.Dir = e.vars, "/"
+		c := exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", limit, limit), filepath.Join(e.Bin, "homepost"), "agent", "--once")
+		c.Env, c.Dir = e.Vars, "/"
 		c.Run()
-		if names := files(corrupt); len(names) > 0 {
+		if names := testenv.Files(corrupt); len(names) > 0 {
 			t.Fatalf("with %d file descriptors the agent set %d good messages aside: %v", limit, len(names), names)
 		}
 	}
 	// What failed for want of descriptors was deferred: flush delivers
 	// it now.
-	if _, stderr, code := e.run(nil, "homepost", "flush"); code != 0 {
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
 		t.Fatalf("flush: %d %s", code, stderr)
 	}
-	if got := len(files(e.path("Maildir", "new"))); got != n {
+	if got := len(testenv.Files(e.Path("Maildir", "new"))); got != n {
 		t.Errorf("store has %d messages, want %d", got, n)
 	}
 }

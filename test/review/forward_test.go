@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // An alias or a ~/.forward that sends the user's mail to one remote
@@ -20,28 +22,28 @@ import (
 func TestForwardToOneRemoteAddress(t *testing.T) {
 	for _, how := range []string{"aliases", "forward", "other_users"} {
 		t.Run(how, func(t *testing.T) {
-			h := startSmarthost(t)
+			h := testenv.StartSmarthost(t)
 			extra := ""
 			if how == "other_users" {
 				extra = "other_users = \"relay\"\nrelay_domain = \"remote.example\"\n"
 			}
-			e := newEnv(t, extra+fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.addr))
-			me := login(t)
+			e := testenv.New(t, extra+fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+			me := testenv.Login(t)
 			switch how {
 			case "aliases":
-				os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("root: friend@remote.example\n"), 0o600)
-				e.mustSend("Subject: cron\n\nbody\n", "root")
+				os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("root: friend@remote.example\n"), 0o600)
+				e.MustSend("Subject: cron\n\nbody\n", "root")
 			case "forward":
-				os.WriteFile(e.path(".forward"), []byte("friend@remote.example\n"), 0o600)
-				e.mustSend("Subject: cron\n\nbody\n", me)
+				os.WriteFile(e.Path(".forward"), []byte("friend@remote.example\n"), 0o600)
+				e.MustSend("Subject: cron\n\nbody\n", me)
 			default:
-				e.mustSend("Subject: cron\n\nbody\n", "friend")
+				e.MustSend("Subject: cron\n\nbody\n", "friend")
 			}
-			e.once()
-			if h.count("friend@remote.example") != 1 {
-				t.Fatalf("smarthost got %v, want one copy for friend@remote.example", h.all())
+			e.Once()
+			if h.Count("friend@remote.example") != 1 {
+				t.Fatalf("smarthost got %v, want one copy for friend@remote.example", h.All())
 			}
-			if msg := h.got["friend@remote.example"][0]; !strings.Contains(msg, "Delivered-To: ") {
+			if msg := h.Got("friend@remote.example")[0]; !strings.Contains(msg, "Delivered-To: ") {
 				t.Errorf("forwarded copy has no Delivered-To:\n%s", msg)
 			}
 		})

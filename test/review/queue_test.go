@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/test/testenv"
 )
 
 // "homepost queue hold ID" while the agent delivers ID waits for the
@@ -12,22 +14,22 @@ import (
 // nothing to hold, which is not a temporary failure (exit 75) with an
 // "open ...: no such file" error.
 func TestHoldWhileDelivered(t *testing.T) {
-	e := newEnv(t, "")
-	os.WriteFile(e.path(".config", "homepost", "aliases"), []byte("slow: \"|sleep 2\"\n"), 0o600)
-	e.mustSend("Subject: x\n\nb\n", "slow")
-	c := e.cmd(nil, "homepost", "agent", "--once")
+	e := testenv.New(t, "")
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("slow: \"|sleep 2\"\n"), 0o600)
+	e.MustSend("Subject: x\n\nb\n", "slow")
+	c := e.Cmd(nil, "homepost", "agent", "--once")
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer c.Wait()
 	time.Sleep(500 * time.Millisecond)
-	q, _, _ := e.run(nil, "mailq")
+	q, _, _ := e.Run(nil, "mailq")
 	lines := strings.Split(q, "\n")
 	if len(lines) < 2 || len(lines[1]) < 17 {
 		t.Fatalf("mailq:\n%s", q)
 	}
 	id := strings.TrimRight(strings.Fields(lines[1])[0], "*!")
-	out, stderr, code := e.run(nil, "homepost", "queue", "hold", id)
+	out, stderr, code := e.Run(nil, "homepost", "queue", "hold", id)
 	if code == 75 || strings.Contains(stderr, "no such file") {
 		t.Errorf("hold of a message delivered meanwhile: exit %d, %s%s", code, out, stderr)
 	}

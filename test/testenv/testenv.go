@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -88,7 +89,7 @@ func New(t *testing.T, extraConfig string) *Env {
 		"HOME=" + home, "PATH=" + e.Bin + ":/usr/bin:/bin",
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
-		"LANG=C",
+		"LANG=C", "TZ=UTC",
 	}
 	return e
 }
@@ -301,6 +302,8 @@ func StartSmarthost(t testing.TB) *Smarthost {
 	s := smtp.NewServer(h)
 	s.Domain = "smarthost.test"
 	s.AllowInsecureAuth = true
+	s.ReadTimeout, s.WriteTimeout = 10*time.Second, 10*time.Second
+	s.ErrorLog = log.New(io.Discard, "", 0) // agents are killed on purpose
 	go s.Serve(l)
 	t.Cleanup(func() { s.Close() })
 	h.Addr = l.Addr().String()
@@ -312,6 +315,17 @@ func (h *Smarthost) Got(rcpt string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.got[rcpt]...)
+}
+
+// All returns how many messages the host accepted, by recipient.
+func (h *Smarthost) All() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := map[string]int{}
+	for k, v := range h.got {
+		m[k] = len(v)
+	}
+	return m
 }
 
 // Conns is how many connections the host has accepted.

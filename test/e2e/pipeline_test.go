@@ -381,3 +381,52 @@ print(len(c), max(c.values()))
 		t.Errorf("mbox holds (distinct, max copies) = %s, want %d 1", out, n)
 	}
 }
+
+// switches sums the context switches of every thread of a process.
+func switches(t *testing.T, pid int) int {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Skip("SKIP: no /proc to count wake-ups")
+	}
+	n := 0
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "ctxt_switches:") {
+				var v int
+				fmt.Sscanf(strings.Fields(l)[1], "%d", &v)
+				n += v
+			}
+		}
+	}
+	return n
+}
+
+// An idle agent makes no wake-ups and prints nothing; a delivery is one
+// key=value line with the fields DESIGN.md names.
+func TestIdleAgentIsSilent(t *testing.T) {
+	e := testenv.New(t, "")
+	var log testenv.LockedBuffer
+	a := e.Cmd(nil, "homepost", "agent")
+	a.Stderr = &log
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { a.Process.Kill(); a.Wait() }()
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "the agent")
+	time.Sleep(300 * time.Millisecond)
+	before := switches(t, a.Process.Pid)
+	time.Sleep(2 * time.Second)
+	if d := switches(t, a.Process.Pid) - before; d > 5 {
+		t.Errorf("an idle agent woke up %d times in 2 s", d)
+	}
+	if n := strings.Count(log.String(), "\n"); n != 1 {
+		t.Errorf("an idle agent printed:\n%s", log.String())
+	}
+	e.MustSend("Subject: s\n\nb\n", "root")
+	e.WaitFor(func() bool { return strings.Count(log.String(), "\n") == 2 }, "the delivery's log line")
+	line := strings.Split(log.String(), "\n")[1]
+	if !regexp.MustCompile(`msg=delivery id=\S+ from=<\S+> to=\S+ orig_to=root target=\S+ status=sent delay=\S+ dsn=2\.0\.0 reason=`).MatchString(line) {
+		t.Errorf("log line: %s", line)
+	}
+}

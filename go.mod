@@ -10,3 +10,5 @@ require (
 	github.com/fsnotify/fsnotify v1.10.1
 	golang.org/x/sys v0.50.0
 )
+
+require golang.org/x/text v0.44.0

@@ -9,13 +9,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
+	"golang.org/x/text/encoding/htmlindex"
 )
 
-// The charsets mail(1) converts to UTF-8 itself: UTF-8 and ASCII pass
-// through, and the single-byte Western charsets that most non-UTF-8 mail
-// uses are mapped by table. Other charsets are shown with their bytes
-// replaced, with a note, rather than pulling in a large conversion
-// library for a terminal reader.
+// Charsets: UTF-8 and ASCII pass through, the single-byte Western
+// charsets that most non-UTF-8 mail uses are mapped by table here, and
+// every other charset a browser knows is converted by golang.org/x/text.
+// An unknown one is shown with its bytes replaced, with a note.
 func init() {
 	message.CharsetReader = charsetReader
 }
@@ -57,6 +57,13 @@ func convert(charset string, b []byte) (string, bool) {
 			}
 		}
 		return sb.String(), true
+	}
+	// Every other charset a browser knows (Shift_JIS, ISO-2022-JP,
+	// GB18030, KOI8-R, windows-1251...), by its WHATWG label.
+	if enc, err := htmlindex.Get(cs); err == nil {
+		if out, err := enc.NewDecoder().Bytes(b); err == nil {
+			return strings.ToValidUTF8(string(out), "\uFFFD"), true
+		}
 	}
 	if utf8.Valid(b) {
 		return string(b), true

@@ -20,3 +20,18 @@ func TestGuessType(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertCharsets(t *testing.T) {
+	for _, c := range []struct{ charset, in, want string }{
+		{"shift_jis", "\x93\xfa\x96\x7b", "日本"},
+		{"ISO-2022-JP", "\x1b$BF|K\\\x1b(B", "日本"},
+		{"koi8-r", "\xf0\xd2\xc9\xd7\xc5\xd4", "Привет"},
+		{"windows-1251", "\xcf\xf0\xe8", "При"},
+		{"iso-8859-1", "caf\xe9", "café"},
+		{"x-unknown", "ok\xff", "ok\uFFFD"},
+	} {
+		if got, _ := convert(c.charset, []byte(c.in)); got != c.want {
+			t.Errorf("convert(%s, %q) = %q, want %q", c.charset, c.in, got, c.want)
+		}
+	}
+}

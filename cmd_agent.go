@@ -30,8 +30,8 @@ const agentUsage = `usage: homepost agent [--once | --background]
 
 Watches the outbox and delivers what lands there: to the local store,
 files, commands, or the smarthost. One agent runs per user; a second one
-says so and exits 0 (a one-shot delivery that sendmail started is waited
-for instead). Logs one key=value line per delivery to standard
+says so and exits 0 (a one-shot or background delivery that sendmail
+started is asked to give way instead). Logs one key=value line per delivery to standard
 error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
 now, SIGTERM finishes the delivery in progress and exits.
 

@@ -227,7 +227,7 @@ func checkAgent(c *checker, cfg *config.Config) {
 	if pid, ok := agent.Running(cfg); ok {
 		c.ok("agent", "running (pid %d)", pid)
 	} else if cfg.DeliverWithoutAgent {
-		c.warn("agent", "not running; sendmail starts a one-shot delivery for each message (start it: systemctl --user enable --now homepost)")
+		c.warn("agent", "not running; sendmail starts a background delivery where none runs (start the agent: systemctl --user enable --now homepost)")
 	} else {
 		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (systemctl --user enable --now homepost)")
 	}
@@ -260,7 +260,7 @@ func checkAgent(c *checker, cfg *config.Config) {
 	case "yes":
 		c.ok("linger", "on: the agent runs while you are logged out")
 	case "no":
-		c.warn("linger", "off: your systemd instance and the agent stop at logout; mail then waits for a one-shot delivery (loginctl enable-linger %s)", cfg.User)
+		c.warn("linger", "off: your systemd instance and the agent stop at logout; mail is then delivered by background deliveries that sendmail starts (loginctl enable-linger %s)", cfg.User)
 	default:
 		c.warn("linger", "cannot tell (%s)", firstLine(out))
 	}

@@ -2,6 +2,7 @@ package mailx
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -84,7 +85,7 @@ func scanMaildir(dir string) ([]*Msg, error) {
 	}
 	slices.SortFunc(msgs, func(a, b *Msg) int {
 		if a.key != b.key {
-			return cmpInt64(a.key, b.key)
+			return cmp.Compare(a.key, b.key)
 		}
 		return naturalCompare(a.Name, b.Name)
 	})
@@ -112,7 +113,7 @@ func naturalCompare(a, b string) int {
 		if da > 0 && db > 0 {
 			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
 			if len(na) != len(nb) {
-				return cmpInt(len(na), len(nb))
+				return cmp.Compare(len(na), len(nb))
 			}
 			if c := strings.Compare(na, nb); c != 0 {
 				return c
@@ -121,11 +122,11 @@ func naturalCompare(a, b string) int {
 			continue
 		}
 		if a[0] != b[0] {
-			return cmpInt(int(a[0]), int(b[0]))
+			return cmp.Compare(int(a[0]), int(b[0]))
 		}
 		a, b = a[1:], b[1:]
 	}
-	return cmpInt(len(a), len(b))
+	return cmp.Compare(len(a), len(b))
 }
 
 // nameTime is the delivery time at the start of a Maildir name.
@@ -137,32 +138,12 @@ func nameTime(name string) int64 {
 	return n
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func digits(s string) int {
 	i := 0
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		i++
 	}
 	return i
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readHeaders reads the header of each message with a few workers; the

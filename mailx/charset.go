@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
-	"golang.org/x/text/encoding/htmlindex"
 )
 
 // Charsets: UTF-8 and ASCII pass through, the single-byte Western
@@ -60,7 +59,7 @@ func convert(charset string, b []byte) (string, bool) {
 	}
 	// Every other charset a browser knows (Shift_JIS, ISO-2022-JP,
 	// GB18030, KOI8-R, windows-1251...), by its WHATWG label.
-	if enc, err := htmlindex.Get(cs); err == nil {
+	if enc := whatwg(cs); enc != nil {
 		if out, err := enc.NewDecoder().Bytes(b); err == nil {
 			return strings.ToValidUTF8(string(out), "\uFFFD"), true
 		}

@@ -175,9 +175,9 @@ func NewIdentity(login, home, fullName string, uid int) Identity {
 	return Identity{login, home, fullName, uid}
 }
 
-// currentUser finds the login name and home of the invoking user. $HOME wins
-// over the password database so that tests (and users) can move it; the
-// login name comes from the uid, as cron and sudo may set $USER oddly.
+// currentUser finds the login name and home of the invoking user. The
+// login name comes from the uid, as cron and sudo may set $USER oddly; the
+// home is chosen by homeDir.
 func currentUser() (Identity, error) {
 	id := Identity{uid: os.Getuid()}
 	u, err := user.LookupId(strconv.Itoa(id.uid))
@@ -191,9 +191,7 @@ func currentUser() (Identity, error) {
 			id.user = os.Getenv("USER")
 		}
 	}
-	if h := os.Getenv("HOME"); h != "" && filepath.IsAbs(h) {
-		id.home = h
-	}
+	id.home = homeDir(os.Getenv("HOME"), id.home)
 	if id.user == "" {
 		return id, fmt.Errorf("cannot determine the login name of uid %d", id.uid)
 	}
@@ -201,6 +199,18 @@ func currentUser() (Identity, error) {
 		return id, fmt.Errorf("cannot determine the home directory of %s", id.user)
 	}
 	return id, nil
+}
+
+// homeDir picks the home directory from $HOME and the password
+// database's entry. $HOME wins so that tests (and users) can move it,
+// except "/": that is what programs set when they mean "no home" (sudo
+// runs its mailer as root with HOME=/), and mail queued there would
+// wait in /.local where no agent looks.
+func homeDir(env, passwd string) string {
+	if env == "" || !filepath.IsAbs(env) || (filepath.Clean(env) == "/" && passwd != "") {
+		return passwd
+	}
+	return env
 }
 
 // Defaults returns the embedded configuration for the given user.

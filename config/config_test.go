@@ -114,3 +114,18 @@ func TestMailnameIsLocal(t *testing.T) {
 		t.Errorf("local domains: %v", c.LocalDomains)
 	}
 }
+
+func TestHomeDir(t *testing.T) {
+	for _, c := range []struct{ env, passwd, want string }{
+		{"/tmp/h", "/home/a", "/tmp/h"},   // $HOME moves it
+		{"", "/home/a", "/home/a"},        // no $HOME
+		{"rel/dir", "/home/a", "/home/a"}, // not absolute
+		{"/", "/root", "/root"},           // sudo's mailer: HOME=/
+		{"//", "/root", "/root"},
+		{"/", "", "/"}, // nothing better known
+	} {
+		if got := homeDir(c.env, c.passwd); got != c.want {
+			t.Errorf("homeDir(%q, %q) = %q, want %q", c.env, c.passwd, got, c.want)
+		}
+	}
+}

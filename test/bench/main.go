@@ -57,6 +57,42 @@ int main(int argc, char **argv) {
 }
 `
 
+// floorGo is the same program in Go, built static as homepost is: what
+// any Go sendmail pays before it does anything of its own (the runtime's
+// start), so that the distance between it and homepost is the shim's own
+// cost.
+const floorGo = `package main
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	dir := os.Args[1]
+	name := strconv.FormatInt(time.Now().UnixNano(), 10) + "P" + strconv.Itoa(os.Getpid()) + ".floor"
+	f, err := os.OpenFile(dir+"/tmp/"+name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		os.Exit(73)
+	}
+	if _, err := io.Copy(f, os.Stdin); err != nil {
+		os.Exit(75)
+	}
+	if f.Sync() != nil || f.Close() != nil {
+		os.Exit(75)
+	}
+	if os.Rename(dir+"/tmp/"+name, dir+"/new/"+name) != nil {
+		os.Exit(75)
+	}
+	d, err := os.Open(dir + "/new")
+	if err != nil || d.Sync() != nil {
+		os.Exit(75)
+	}
+}
+`
+
 func main() {
 	n := flag.Int("n", 1000, "messages per run")
 	bin := flag.String("bin", "./homepost", "the homepost binary")
@@ -81,6 +117,10 @@ func run(n int, bin string) error {
 	msg := message()
 
 	floor, err := buildFloor(base)
+	if err != nil {
+		return err
+	}
+	gofloor, err := buildGoFloor(base)
 	if err != nil {
 		return err
 	}
@@ -116,12 +156,13 @@ func run(n int, bin string) error {
 	// Warm up the page cache and the binaries.
 	for range 20 {
 		exec.Command(floor, fdir).Run()
+		exec.Command(gofloor, fdir).Run()
 	}
 	// Interleave blocks of both, so that the disk's drift hits both
 	// alike.
 	const rounds = 10
-	var flLat, hpLat []time.Duration
-	var flTime, hpTime time.Duration
+	var flLat, gfLat, hpLat []time.Duration
+	var flTime, gfTime, hpTime time.Duration
 	h, err := startHomepost(bin, env, home)
 	if err != nil {
 		return err
@@ -137,20 +178,28 @@ func run(n int, bin string) error {
 			return err
 		}
 		flLat, flTime = append(flLat, lat...), flTime+d
+		lat, d, err = runFloor(gofloor, fdir, msg, k)
+		if err != nil {
+			return err
+		}
+		gfLat, gfTime = append(gfLat, lat...), gfTime+d
 		lat, d, err = h.run(link, msg, k)
 		if err != nil {
 			return err
 		}
 		hpLat, hpTime = append(hpLat, lat...), hpTime+d
 	}
-	fl, hp := summarize(flLat, flTime), summarize(hpLat, hpTime)
+	fl, gf, hp := summarize(flLat, flTime), summarize(gfLat, gfTime), summarize(hpLat, hpTime)
 	fmt.Printf("%-44s %9s %9s %9s\n", "", "msgs/s", "p50", "p99")
 	fl.print("floor: C tmp+fsync+rename+fsync")
+	gf.print("the same floor as a static Go program")
 	hp.print("homepost: sendmail -> agent -> ~/Maildir")
 	ex := summarize(h.exits, hpTime)
 	fmt.Printf("%-44s %9s %7.2fms %7.2fms\n", "  of which sendmail until it exits", "", ms(ex.p50), ms(ex.p99))
 	fmt.Printf("\nhomepost end to end / floor: %.2f (target >= 0.60); p50 %.2f ms (target < 3 ms)\n",
 		hp.rate/fl.rate, ms(hp.p50))
+	fmt.Printf("Go floor / C floor: %.2f (the Go runtime's start alone); homepost / Go floor: %.2f\n",
+		gf.rate/fl.rate, hp.rate/gf.rate)
 	return benchRelay(bin, base, msg, n)
 }
 
@@ -194,6 +243,21 @@ func buildFloor(dir string) (string, error) {
 	os.WriteFile(src, []byte(floorC), 0o600)
 	if out, err := exec.Command("cc", "-O2", "-o", bin, src).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("cc: %v %s", err, out)
+	}
+	return bin, nil
+}
+
+func buildGoFloor(dir string) (string, error) {
+	src := filepath.Join(dir, "gofloor")
+	os.MkdirAll(src, 0o700)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte(floorGo), 0o600)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module gofloor\n\ngo 1.26\n"), 0o600)
+	bin := filepath.Join(dir, "gofloor-bin")
+	c := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	c.Dir = src
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+	if out, err := c.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build (Go floor): %v %s", err, out)
 	}
 	return bin, nil
 }

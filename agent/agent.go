@@ -254,8 +254,15 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	// look is false after an event that brings nothing new to new/: a
+	// claim's own rename out of new/ is one per message, and listing
+	// new/ for it would be wasted work on the hot path.
+	look := true
 	for {
-		a.drain(ctx)
+		if look {
+			a.drain(ctx)
+		}
+		look = true
 		a.runDue(ctx)
 		if opts.Background && len(a.due) == 0 {
 			return nil // nothing queued, nothing deferred
@@ -279,10 +286,12 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			if !ok {
 				return errors.New("watch outbox: watcher closed")
 			}
-			if filepath.Dir(ev.Name) != a.box.Path("new") && a.watched[ev.Name] {
+			inNew := filepath.Dir(ev.Name) == a.box.Path("new")
+			if !inNew && a.watched[ev.Name] {
 				a.reload("file changed: " + ev.Name)
 				watchExtra(w, a)
 			}
+			look = inNew && ev.Op&fsnotify.Create != 0
 		case err := <-w.Errors:
 			// An overflow loses events, not messages: the next drain
 			// reads new/ itself.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -163,7 +164,7 @@ func parseSendmailArgs(args []string) (*sendmailArgs, error) {
 	return a, nil
 }
 
-var errHelp = fmt.Errorf("help")
+var errHelp = errors.New("help")
 
 func runSendmail(args []string) int {
 	a, err := parseSendmailArgs(args)

@@ -64,6 +64,11 @@ func (b *Box) Close() {
 // Raw returns a message as stored: header and body with LF line ends,
 // without the mbox "From " line and with mboxrd quoting undone.
 func (b *Box) Raw(m *Msg) ([]byte, error) {
+	if m.edited != nil {
+		// A copy: callers append to the header that splitMessage
+		// cuts out of it, which would write into the body.
+		return bytes.Clone(m.edited), nil
+	}
 	if b.Kind == "maildir" {
 		data, err := os.ReadFile(m.Path)
 		if errors.Is(err, os.ErrNotExist) && b.relocate(m) {

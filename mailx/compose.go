@@ -217,36 +217,12 @@ func (c *composer) printDraft() {
 	fmt.Fprintln(c.out, "(continue)")
 }
 
-// edit runs the editor on the text so far.
+// edit runs the editor (EDITOR, or VISUAL for ~v) on the text so far.
+// When the editor fails the text stays as it was.
 func (c *composer) edit(visual bool) {
-	editor := os.Getenv("EDITOR")
-	if visual {
-		if v := os.Getenv("VISUAL"); v != "" {
-			editor = v
-		} else if editor == "" {
-			editor = "vi"
-		}
-	}
-	if v := c.set.get(map[bool]string{true: "VISUAL", false: "EDITOR"}[visual]); v != "" {
-		editor = v
-	}
-	if editor == "" {
-		editor = "ed"
-	}
-	f, err := os.CreateTemp("", "homepost-mail-*.txt")
+	data, err := c.runEditor(c.editorFor(visual), c.d.body.Bytes())
 	if err != nil {
-		c.warn("%v", err)
-		return
-	}
-	defer os.Remove(f.Name())
-	f.Write(c.d.body.Bytes())
-	f.Close()
-	if err := c.runShell(editor+` "$1"`, f.Name()); err != nil {
-		c.warn("%s: %v", editor, err)
-	}
-	data, err := os.ReadFile(f.Name())
-	if err != nil {
-		c.warn("%v", err)
+		c.warn("%v; the text is unchanged", err)
 		return
 	}
 	c.d.body.Reset()

@@ -57,6 +57,12 @@ type Msg struct {
 
 	flags flag
 	key   int64 // Maildir: sort key, the delivery time of the name
+
+	// edited is the text that edit or visual left, header and body
+	// with LF line ends as Raw returns them; nil when the message was
+	// not edited. It replaces the stored message for the rest of the
+	// session, and quit writes it back.
+	edited []byte
 }
 
 func (m *Msg) has(f flag) bool { return m.flags&f != 0 }

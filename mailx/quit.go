@@ -102,8 +102,9 @@ func (s *session) apply() error {
 }
 
 // applyMaildir renames and removes files: a kept message goes to cur/
-// with its info flags updated (S when read, R when answered); a removed
-// one is unlinked. Both directories are fsynced afterwards.
+// with its info flags updated (S when read, R when answered), its file
+// first replaced by the edited text if it was edited; a removed one is
+// unlinked. Both directories are fsynced afterwards.
 func (s *session) applyMaildir() error {
 	var errs []error
 	dirty := false
@@ -119,6 +120,13 @@ func (s *session) applyMaildir() error {
 			}
 			dirty = true
 			continue
+		}
+		if m.edited != nil {
+			if err := s.box.writeBackMaildir(m); err != nil {
+				errs = append(errs, err)
+			} else {
+				dirty = true
+			}
 		}
 		info := m.Info
 		if m.has(fRead) || m.has(fSeen) {

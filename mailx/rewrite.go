@@ -54,7 +54,8 @@ var errChanged = errors.New("the mailbox was changed by another program; changes
 // applyMbox rewrites the mbox when anything changed: under the delivery
 // locks (dotlock, fcntl, flock), it checks that the file is the one that
 // was read and only grew, writes the kept messages (with updated Status
-// fields) followed by every message that arrived meanwhile to a
+// fields; an edited one as its new text, mboxrd-quoted, under its old
+// "From " line) followed by every message that arrived meanwhile to a
 // temporary file in the same directory, fsyncs it, renames it over the
 // mbox with the old file's mode and fsyncs the directory. The locks keep
 // every other writer out until the new file is in place: a deliverer
@@ -67,7 +68,7 @@ func (s *session) applyMbox() (int, error) {
 	}
 	changed := false
 	for _, m := range b.Msgs {
-		if s.fateOf(m) != keep || !sameStatus(m.Status, newStatus(m)) {
+		if s.fateOf(m) != keep || m.edited != nil || !sameStatus(m.Status, newStatus(m)) {
 			changed = true
 			break
 		}
@@ -123,6 +124,15 @@ func (s *session) applyMbox() (int, error) {
 	br := bufio.NewReaderSize(nil, 64<<10)
 	for _, m := range b.Msgs {
 		if s.fateOf(m) != keep {
+			continue
+		}
+		if m.edited != nil {
+			// mboxEntry ends in a newline, and so does what
+			// writeWithStatus copies of it.
+			if _, err := writeWithStatus(w, br, bytes.NewReader(mboxEntry(m.FromLine, m.edited)), newStatus(m)); err != nil {
+				return 0, fmt.Errorf("rewrite %s: %w", b.Path, err)
+			}
+			w.WriteByte('\n')
 			continue
 		}
 		bodyCopied, err := writeWithStatus(w, br, io.NewSectionReader(b.f, m.Off, m.Len), newStatus(m))

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"homepost/maildir"
 )
@@ -122,16 +120,10 @@ func appendFile(path string, data []byte) error {
 	return f.Close()
 }
 
-var copySeq int
-
 // deliverCopy stores a message in a Maildir durably.
 func deliverCopy(dir string, raw []byte) error {
-	copySeq++
-	host, _ := os.Hostname()
-	name := strconv.FormatInt(time.Now().Unix(), 10) + ".M" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10) +
-		"P" + strconv.Itoa(os.Getpid()) + "Q" + strconv.Itoa(copySeq) + "." + host
 	d := maildir.Dir(dir)
-	if err := d.Deliver(name, raw, bytes.NewReader(nil)); err != nil {
+	if err := d.Deliver(uniqueName(), raw, bytes.NewReader(nil)); err != nil {
 		return err
 	}
 	return d.Sync()

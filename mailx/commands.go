@@ -85,6 +85,8 @@ func init() {
 		{"pipe", (*session).cmdPipe, "pipe [MSGS] CMD pipe messages to a command (|)"},
 		{"|", (*session).cmdPipe, "same as pipe"},
 		{"new", (*session).cmdNew, "mark messages as new"},
+		{"newmail", (*session).cmdInc, "same as inc"},
+		{"inc", (*session).cmdInc, "add mail that arrived since the mailbox was read, and list it"},
 		{"New", (*session).cmdNew, "same as new"},
 		{"#", func(*session, string) error { return nil }, "a comment"},
 		{"+", (*session).cmdNext, "next message"},

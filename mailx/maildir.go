@@ -42,7 +42,12 @@ func isMaildir(path string) bool {
 // scanMaildir lists new/ and cur/ and reads the header section of every
 // message, in parallel. Messages are ordered by delivery time (the number
 // that starts a Maildir name), then by name.
-func scanMaildir(dir string) ([]*Msg, error) {
+func scanMaildir(dir string) ([]*Msg, error) { return scanMaildirExcept(dir, nil) }
+
+// scanMaildirExcept is scanMaildir leaving out the messages whose base
+// name (without the info part) is in known: inc uses it to find what
+// arrived since the mailbox was listed. Numbers start at 1.
+func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 	var msgs []*Msg
 	for _, sub := range []string{"new", "cur"} {
 		f, err := os.Open(filepath.Join(dir, sub))
@@ -74,6 +79,9 @@ func scanMaildir(dir string) ([]*Msg, error) {
 				} else if base, _, ok := strings.Cut(n, ":"); ok {
 					m.Name = base
 				}
+			}
+			if known[m.Name] {
+				continue
 			}
 			msgs = append(msgs, m)
 		}

@@ -118,7 +118,7 @@ func TestCommandAbbreviations(t *testing.T) {
 		"d": "delete", "u": "undelete", "r": "reply", "R": "Reply", "m": "mail", "s": "save", "w": "write",
 		"c": "copy", "q": "quit", "x": "xit", "ex": "exit", "pre": "preserve", "ho": "hold", "mb": "mbox",
 		"fo": "folder", "fi": "file", "z": "z", "dp": "dp", "si": "size", "to": "top", "": "next", "=": "=", "?": "?",
-		"e": "edit", "v": "visual", "ec": "echo", "ve": "version",
+		"e": "edit", "v": "visual", "ec": "echo", "ve": "version", "in": "inc", "newm": "newmail", "new": "new",
 	} {
 		c := lookupCommand(abbr)
 		if c == nil || c.name != want {

@@ -1,0 +1,125 @@
+package mailx
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"homepost/maildir"
+)
+
+// cmdInc is inc and newmail: it adds the messages that arrived since the
+// mailbox was read to the end of the session's list, numbered after the
+// last, and prints their summary lines. The current message moves only
+// when there was none.
+func (s *session) cmdInc(string) error {
+	first := len(s.box.Msgs)
+	n, err := s.box.incorporate()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(s.out, "No new mail.")
+		return nil
+	}
+	if s.dot < 0 {
+		s.dot = first
+		s.shown = false
+	}
+	width := s.width()
+	for i := first; i < len(s.box.Msgs); i++ {
+		s.out.WriteString(headerLine(s.box.Msgs[i], i == s.dot, width) + "\n")
+	}
+	return nil
+}
+
+// incorporate appends to b.Msgs the messages that arrived since the
+// mailbox was read and returns how many.
+func (b *Box) incorporate() (int, error) {
+	var msgs []*Msg
+	var err error
+	if b.Kind == "maildir" {
+		msgs, err = b.newMaildirMessages()
+	} else {
+		msgs, err = b.newMboxMessages()
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		m.Num = len(b.Msgs) + 1
+		b.Msgs = append(b.Msgs, m)
+	}
+	return len(msgs), nil
+}
+
+// newMaildirMessages lists the files of new/ and cur/ whose base name
+// is not in the session: those delivered since, not those that another
+// client renamed (moved to cur/, flagged) meanwhile.
+func (b *Box) newMaildirMessages() ([]*Msg, error) {
+	known := make(map[string]bool, len(b.Msgs))
+	for _, m := range b.Msgs {
+		known[m.Name] = true
+	}
+	msgs, err := scanMaildirExcept(b.Path, known)
+	if err != nil {
+		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+	}
+	return msgs, nil
+}
+
+// newMboxMessages scans what was appended to the mbox after the end
+// that was read, under the delivery locks as the first scan was, so
+// that a message being delivered is wholly in the scan or wholly after
+// it. The file must still be the one that was read and not have
+// shrunk: a program that rewrote it meanwhile makes every offset the
+// session holds wrong. A system mbox that did not exist when the
+// session started is opened now.
+func (b *Box) newMboxMessages() ([]*Msg, error) {
+	if b.f == nil {
+		f, msgs, size, err := openMbox(b.Path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+		}
+		b.f, b.size = f, size
+		return msgs, nil
+	}
+	l, err := maildir.Mbox(b.Path).Lock()
+	switch {
+	case err == nil:
+		defer l.Unlock()
+	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
+		// A read-only mbox was read without locks too.
+	default:
+		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+	}
+	st, err := os.Stat(b.Path)
+	if err != nil {
+		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+	}
+	old, err := b.f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+	}
+	if !os.SameFile(st, old) || st.Size() < b.size {
+		return nil, fmt.Errorf("inc %s: the mailbox was changed by another program", b.Path)
+	}
+	if st.Size() == b.size {
+		return nil, nil
+	}
+	msgs, n, err := scanMbox(io.NewSectionReader(b.f, b.size, st.Size()-b.size))
+	if err != nil {
+		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+	}
+	for _, m := range msgs {
+		m.Off += b.size
+		m.flags |= mboxFlags(m.Status)
+	}
+	b.size += n
+	return msgs, nil
+}

@@ -31,6 +31,7 @@ const tildeHelp = `-------------------- ~ ESCAPES ----------------------------
 ~p            print the message so far
 ~m [msgs]     insert messages, quoted (read mode); ~M with all headers
 ~f [msgs]     insert messages unquoted (read mode); ~F with all headers
+~:cmd, ~_cmd  run a mail command, e.g. ~:h or ~:p 2 (read mode)
 ~w file       write the message text to a file
 ~!cmd         run a shell command        ~|cmd      pipe the text through cmd
 ~q            abort, keeping the text in dead.letter
@@ -146,6 +147,13 @@ func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 		c.shell(arg)
 	case '|':
 		c.pipeInto(arg, d.body.Bytes())
+	case ':', '_':
+		if c.sess == nil {
+			fmt.Fprintln(c.out, "No mailbox is open: ~: runs commands only when composing in read mode.")
+			break
+		}
+		c.sess.composeCommand(arg)
+		fmt.Fprintln(c.out, "(continue)")
 	case 'm', 'M', 'f', 'F':
 		if c.sess == nil {
 			fmt.Fprintln(c.out, "No messages to insert (not reading mail).")

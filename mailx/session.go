@@ -275,6 +275,26 @@ func (s *session) execute(line string) {
 	}
 }
 
+// notWhileComposing are the commands ~: refuses: they would end the
+// session or switch its mailbox under the message being written, or
+// start another message inside it.
+var notWhileComposing = map[string]bool{
+	"quit": true, "xit": true, "exit": true, "file": true, "folder": true,
+	"mail": true, "reply": true, "Reply": true, "respond": true, "Respond": true,
+	"followup": true, "Followup": true,
+}
+
+// composeCommand runs a command line typed as ~:cmd or ~_cmd while a
+// message is being composed.
+func (s *session) composeCommand(line string) {
+	name, _ := splitCommand(strings.TrimLeft(line, " \t"))
+	if c := lookupCommand(name); c != nil && notWhileComposing[c.name] {
+		fmt.Fprintf(s.out, "%s: not while composing a message\n", c.name)
+		return
+	}
+	s.execute(line)
+}
+
 // splitCommand splits the command word from its arguments: a word of
 // letters, or one of the punctuation commands (! | = ? # + -). A line
 // that starts with a digit is a message list for "next" (print).

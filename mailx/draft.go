@@ -24,6 +24,10 @@ type draft struct {
 	references  string
 	attach      []string
 	body        bytes.Buffer
+	// record, when set, is the file (already expanded) that keeps a
+	// copy of the message sent instead of the record variable's:
+	// followup names it after the recipient.
+	record string
 }
 
 // sanitize makes a header value safe: line breaks become spaces, so that

@@ -23,6 +23,7 @@ import (
 //
 //	set NAME | NAME=VALUE | noNAME ...   unset NAME ...
 //	alias NAME ADDR ...   (also: a, group)   unalias NAME ...
+//	alternates NAME ...   (the user's other names, left out of replies)
 //	ignore FIELD ...   (also: discard)   retain FIELD ...
 //	if r|s|t ... else ... endif   (reading, sending, terminal)
 type settings struct {
@@ -31,6 +32,9 @@ type settings struct {
 	ignore   map[string]bool
 	retain   map[string]bool
 	userHead bool // ignore or retain was used: the default retain list is off
+	// alternates are the user's other names (the alternates command),
+	// left out of replies.
+	alternates []string
 }
 
 // defaultRetain is shown by p and t when no ignore or retain command was
@@ -187,6 +191,12 @@ func (s *settings) apply(words []string) error {
 			return fmt.Errorf("%s: want a name and addresses", words[0])
 		}
 		s.aliases[args[0]] = append(s.aliases[args[0]], args[1:]...)
+	case "alternates", "alt":
+		// Without names it lists them, which the session does; a
+		// start-up file has nothing to list to.
+		if len(args) > 0 {
+			s.alternates = slices.Clone(args)
+		}
 	case "unalias":
 		for _, a := range args {
 			delete(s.aliases, a)

@@ -2,8 +2,11 @@ package mailx
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/mail"
+	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -24,106 +27,224 @@ func (s *session) cmdMail(arg string) error {
 	return nil
 }
 
-func (s *session) cmdReplyAll(arg string) error    { return s.reply(arg, true) }
-func (s *session) cmdReplySender(arg string) error { return s.reply(arg, false) }
+func (s *session) cmdReplyAll(arg string) error    { return s.reply(arg, replyKind{all: true}) }
+func (s *session) cmdReplySender(arg string) error { return s.reply(arg, replyKind{many: true}) }
+func (s *session) cmdFollowup(arg string) error    { return s.reply(arg, replyKind{record: true}) }
+func (s *session) cmdFollowupAll(arg string) error {
+	return s.reply(arg, replyKind{many: true, record: true})
+}
 
-// reply answers a message: to its Reply-To or From, and with all also
-// to its To and Cc (without the user's own addresses unless metoo is
-// set); "Re:" subject; In-Reply-To and References for threading; the
-// text quoted when quote is set (the default).
-func (s *session) reply(arg string, all bool) error {
+// replyKind tells the reply commands apart.
+type replyKind struct {
+	all    bool // reply: also to the To and Cc of the message
+	many   bool // Reply, Followup: a message list, to the sender of each
+	record bool // followup, Followup: keep a copy named after the recipient
+}
+
+// reply answers a message: to its Reply-To or From (with many, those of
+// every message of the list), and with all also to its To and Cc,
+// without the user's own addresses and alternates unless metoo is set;
+// "Re:" subject, In-Reply-To and References from the first message, and
+// its text quoted when quote is set (the default). With record, the
+// message sent is also appended, in mbox form, to a file named after
+// the login name of the first recipient (see recordPath).
+func (s *session) reply(arg string, k replyKind) error {
 	list, err := s.sel().resolve(arg, undeletedOnly)
 	if err != nil {
 		return err
 	}
-	m := s.box.Msgs[list[0]]
-	raw, err := s.box.Raw(m)
-	if err != nil {
-		return err
-	}
-	s.dot = list[0]
-	s.shown = true
-	header, _ := splitMessage(raw)
-	hdr, perr := mail.ReadMessage(bytes.NewReader(append(bytes.Clone(header), '\n')))
-	get := func(k string) string {
-		if perr != nil {
-			return ""
-		}
-		return sanitize(hdr.Header.Get(k))
+	if !k.many {
+		list = list[:1]
 	}
 	d := &draft{}
-	to := get("Reply-To")
-	if to == "" {
-		to = get("From")
-	}
-	if to == "" {
-		to = m.sender()
-	}
-	d.to = addList(nil, to)
-	if all {
-		d.to = addList(d.to, get("To"))
-		d.cc = addList(nil, get("Cc"))
-		if !s.set.isSet("metoo") {
-			d.to = s.dropSelf(d.to)
-			d.cc = s.dropSelf(d.cc)
+	var senders []string
+	var first *Msg
+	var firstRaw []byte
+	for n, i := range list {
+		m := s.box.Msgs[i]
+		raw, err := s.box.Raw(m)
+		if err != nil {
+			return err
 		}
+		header, _ := splitMessage(raw)
+		hdr, perr := mail.ReadMessage(bytes.NewReader(append(bytes.Clone(header), '\n')))
+		get := func(k string) string {
+			if perr != nil {
+				return ""
+			}
+			return sanitize(hdr.Header.Get(k))
+		}
+		to := get("Reply-To")
+		if to == "" {
+			to = get("From")
+		}
+		if to == "" {
+			to = m.sender()
+		}
+		senders = addList(senders, to)
+		if n > 0 {
+			continue
+		}
+		first, firstRaw = m, raw
+		if k.all {
+			d.to = addList(d.to, get("To"))
+			d.cc = addList(nil, get("Cc"))
+		}
+		subj := decodeHeader(get("Subject"))
+		if !strings.HasPrefix(strings.ToLower(subj), "re:") {
+			subj = "Re: " + subj
+		}
+		d.subject = subj
+		if id := get("Message-ID"); id != "" {
+			d.inReplyTo = id
+			refs := get("References")
+			if refs == "" {
+				refs = get("In-Reply-To")
+			}
+			d.references = strings.TrimSpace(refs + " " + id)
+		}
+	}
+	d.to = append(slices.Clone(senders), d.to...)
+	if !s.set.isSet("metoo") {
+		d.to = s.dropSelf(d.to)
+		d.cc = s.dropSelf(d.cc)
 		if len(d.to) == 0 {
-			d.to = addList(nil, to)
+			// Answering oneself: the reply goes back to the
+			// sender rather than nowhere.
+			d.to = senders
 		}
 	}
 	d.to = dedupe(d.to)
 	d.cc = dedupe(d.cc)
-	subj := decodeHeader(get("Subject"))
-	if !strings.HasPrefix(strings.ToLower(subj), "re:") {
-		subj = "Re: " + subj
-	}
-	d.subject = subj
-	if id := get("Message-ID"); id != "" {
-		d.inReplyTo = id
-		refs := get("References")
-		if refs == "" {
-			refs = get("In-Reply-To")
+	if k.record {
+		if d.record, err = s.recordPath(d.to); err != nil {
+			return err
 		}
-		d.references = strings.TrimSpace(refs + " " + id)
 	}
+	s.dot = list[0]
+	s.shown = true
 	fmt.Fprintf(s.out, "To: %s\n", strings.Join(d.to, ", "))
 	if len(d.cc) > 0 {
 		fmt.Fprintf(s.out, "Cc: %s\n", strings.Join(d.cc, ", "))
 	}
 	fmt.Fprintf(s.out, "Subject: %s\n", d.subject)
 	if s.set.isSet("quote") {
-		s.quoteInto(d, m, raw, "> ")
+		s.quoteInto(d, first, firstRaw, "> ")
 		s.out.Write(d.body.Bytes())
 	}
 	if s.compose(d) {
-		m.flags |= fReplied
+		for _, i := range list {
+			s.box.Msgs[i].flags |= fReplied
+		}
 	}
 	return nil
 }
 
-// dropSelf removes the user's own addresses (and the alternates
-// variable's) from a reply's recipients.
+// recordPath is where followup and Followup keep the message they send:
+// a file named after the login name of the first recipient, in the
+// folder directory when the folder or outfolder variable is set, else
+// in the current directory.
+func (s *session) recordPath(to []string) (string, error) {
+	if len(to) == 0 {
+		return "", errors.New("followup: no recipient")
+	}
+	name, ok := loginFileName(addrOf(to[0]))
+	if !ok {
+		return "", fmt.Errorf("followup: no login name in %q to name a file after", to[0])
+	}
+	if s.set.get("folder") != "" || s.set.isSet("outfolder") {
+		return filepath.Join(s.folderDir(), name), nil
+	}
+	return name, nil
+}
+
+// loginFileName is the file name POSIX derives from an address for
+// Save, Copy and followup: the login name, that is the local part
+// without a UUCP path (host!user), with '/' and control characters
+// replaced so that the name stays one file in one directory.
+func loginFileName(addr string) (string, bool) {
+	name := addr
+	if i := strings.LastIndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndexByte(name, '!'); i >= 0 {
+		name = name[i+1:]
+	}
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r < ' ' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == ".." {
+		return "", false
+	}
+	return name, true
+}
+
+// alternates are the user's other names: the alternates command's list
+// and the words of the alternates variable.
+func (s *session) alternates() []string {
+	return append(slices.Clone(s.set.alternates), strings.Fields(s.set.get("alternates"))...)
+}
+
+// cmdAlternates is alternates NAME...: it replaces the list of the
+// user's other names, which replies leave out; without arguments it
+// prints the list.
+func (s *session) cmdAlternates(arg string) error {
+	words, err := splitWords(arg)
+	if err != nil {
+		return err
+	}
+	if len(words) == 0 {
+		if alts := s.alternates(); len(alts) > 0 {
+			fmt.Fprintln(s.out, strings.Join(alts, " "))
+		}
+		return nil
+	}
+	return s.set.apply(append([]string{"alternates"}, words...))
+}
+
+// dropSelf removes the user from a reply's recipients (see isSelf).
 func (s *session) dropSelf(list []string) []string {
-	self := map[string]bool{
-		strings.ToLower(s.cfg.User):                        true,
-		strings.ToLower(s.cfg.User + "@" + s.cfg.Hostname): true,
-	}
-	for _, a := range strings.Fields(s.set.get("alternates")) {
-		self[strings.ToLower(a)] = true
-	}
 	var out []string
 	for _, a := range list {
-		addr := strings.ToLower(addrOf(a))
-		if self[addr] {
-			continue
+		if !s.isSelf(a) {
+			out = append(out, a)
 		}
-		// user@any-local-domain is the user too.
-		if local, domain, ok := strings.Cut(addr, "@"); ok && local == strings.ToLower(s.cfg.User) && s.cfg.IsLocalDomain(domain) {
-			continue
-		}
-		out = append(out, a)
 	}
 	return out
+}
+
+// isSelf reports whether an address is the user's: the login name,
+// login@hostname, the login at any local domain, or an alternate. An
+// alternate with an @ is an address and must match whole; a bare name
+// is a login name, and matches alone or at any local domain, as the
+// user's own does.
+func (s *session) isSelf(a string) bool {
+	addr := strings.ToLower(addrOf(a))
+	if addr == "" {
+		return false
+	}
+	if addr == strings.ToLower(s.cfg.User+"@"+s.cfg.Hostname) {
+		return true
+	}
+	local, domain := addr, ""
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		local, domain = addr[:i], addr[i+1:]
+	}
+	for _, name := range append([]string{s.cfg.User}, s.alternates()...) {
+		name = strings.ToLower(name)
+		switch {
+		case strings.Contains(name, "@"):
+			if addr == name {
+				return true
+			}
+		case local == name && (domain == "" || s.cfg.IsLocalDomain(domain)):
+			return true
+		}
+	}
+	return false
 }
 
 func dedupe(list []string) []string {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"homepost/maildir"
 )
@@ -84,14 +83,8 @@ func (s *session) saveAuthor(arg string, mark bool) error {
 		return err
 	}
 	for _, i := range list {
-		name, _, _ := strings.Cut(s.box.Msgs[i].sender(), "@")
-		name = strings.Map(func(r rune) rune {
-			if r == '/' || r < ' ' {
-				return '_'
-			}
-			return r
-		}, name)
-		if name == "" || name == "." || name == ".." {
+		name, ok := loginFileName(s.box.Msgs[i].sender())
+		if !ok {
 			return fmt.Errorf("message %d: no sender to name a file after", i+1)
 		}
 		if s.set.isSet("outfolder") {

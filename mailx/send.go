@@ -196,8 +196,11 @@ func (e *env) sendDraft(d *draft) int {
 			e.queued(e.cfg)
 		}
 	}
-	if rec := e.set.get("record"); rec != "" {
-		path := e.expandFolder(rec)
+	path := d.record
+	if rec := e.set.get("record"); path == "" && rec != "" {
+		path = e.expandFolder(rec)
+	}
+	if path != "" {
 		sender := addrOf(d.from)
 		if sender == "" {
 			sender = e.cfg.User + "@" + e.cfg.Hostname

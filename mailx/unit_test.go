@@ -119,6 +119,7 @@ func TestCommandAbbreviations(t *testing.T) {
 		"c": "copy", "q": "quit", "x": "xit", "ex": "exit", "pre": "preserve", "ho": "hold", "mb": "mbox",
 		"fo": "folder", "fi": "file", "z": "z", "dp": "dp", "si": "size", "to": "top", "": "next", "=": "=", "?": "?",
 		"e": "edit", "v": "visual", "ec": "echo", "ve": "version", "in": "inc", "newm": "newmail", "new": "new",
+		"foll": "followup", "F": "Followup", "alt": "alternates", "al": "alias",
 	} {
 		c := lookupCommand(abbr)
 		if c == nil || c.name != want {

@@ -89,7 +89,7 @@ func init() {
 		{"|", (*session).cmdPipe, "same as pipe"},
 		{"new", (*session).cmdNew, "mark messages as new"},
 		{"newmail", (*session).cmdInc, "same as inc"},
-		{"inc", (*session).cmdInc, "add mail that arrived since the mailbox was read, and list it"},
+		{"inc", (*session).cmdInc, "add mail that arrived since the mailbox was read, and list it (newmail)"},
 		{"New", (*session).cmdNew, "same as new"},
 		{"#", func(*session, string) error { return nil }, "a comment"},
 		{"+", (*session).cmdNext, "next message"},

@@ -231,3 +231,36 @@ func FuzzMboxRewriteEdited(f *testing.F) {
 		}
 	})
 }
+
+// TestVisualInTerminal runs visual in a terminal with an editor that
+// asks for the new subject on the terminal: the editor gets the
+// terminal, the session goes on afterwards, and quit writes the edit.
+func TestVisualInTerminal(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 2)
+	editor := filepath.Join(t.TempDir(), "editor")
+	script := "#!/bin/sh\nprintf 'new subject? '\nread s\nsed -i \"s/^Subject: .*/Subject: $s/\" \"$1\"\n"
+	if err := os.WriteFile(editor, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(h.path(".mailrc"), []byte("set VISUAL="+editor+"\n"), 0o600)
+	tm := startTerm(t, h)
+	tm.waitFor("& ", 1)
+	tm.typeLine("v 2")
+	tm.waitFor("new subject? ", 1)
+	tm.typeLine("Typed in the editor")
+	tm.waitFor("& ", 2)
+	s := tm.command("h")
+	if !strings.Contains(s[strings.LastIndex(s, "& h"):], "Typed in the editor") {
+		t.Errorf("the summary does not show the edit:\n%s", s)
+	}
+	tm.typeLine("q")
+	tm.waitFor("[exit 0]", 1)
+	got := python(t, `
+import mailbox, sys
+print(sorted(m['Subject'] for m in mailbox.Maildir(sys.argv[1], create=False)))
+`, h.path("Maildir"))
+	if got != "['Subject 1', 'Typed in the editor']\n" {
+		t.Errorf("Maildir after quit: %s", got)
+	}
+}

@@ -1,6 +1,8 @@
 package mailx
 
 import (
+	"bufio"
+	"bytes"
 	"os"
 	"regexp"
 	"slices"
@@ -284,5 +286,45 @@ func TestHeaderLineWideCharacters(t *testing.T) {
 	}
 	if !strings.HasPrefix(got, " U  7 山田@example.jp        Mon") && !strings.Contains(got, "山田@example.jp      ") {
 		t.Errorf("%q", got)
+	}
+}
+
+// TestCommandsDocumented checks that every command of the table is named
+// in the COMMANDS section of man/mail.1, and that the help listing shows
+// every command that is not another's other name.
+func TestCommandsDocumented(t *testing.T) {
+	page, err := os.ReadFile("../man/mail.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := string(page)
+	start := strings.Index(sec, "\n.Sh COMMANDS\n")
+	if start < 0 {
+		t.Fatal("man/mail.1 has no COMMANDS section")
+	}
+	sec = sec[start+1:]
+	if end := strings.Index(sec[1:], "\n.Sh "); end >= 0 {
+		sec = sec[:end+1]
+	}
+	named := map[string]bool{}
+	for _, line := range strings.Split(sec, "\n") {
+		if !strings.HasPrefix(line, ".It ") && !strings.HasPrefix(line, ".Ic ") {
+			continue
+		}
+		for _, w := range strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == ',' }) {
+			named[strings.TrimPrefix(w, `\&`)] = true
+		}
+	}
+	var help bytes.Buffer
+	s := &session{env: &env{set: newSettings(), out: bufio.NewWriter(&help)}}
+	s.cmdHelp("")
+	s.out.Flush()
+	for _, c := range commands {
+		if !named[c.name] {
+			t.Errorf("command %q is not in the COMMANDS section of man/mail.1", c.name)
+		}
+		if !strings.Contains(c.help, "same as") && !strings.Contains(help.String(), "\n  "+c.name+" ") {
+			t.Errorf("command %q is not in the help listing", c.name)
+		}
 	}
 }

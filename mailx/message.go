@@ -7,7 +7,8 @@
 // is remembered by its offset. Bodies are read when a message is shown.
 //
 // Changes are applied on quit, as mailx does: in a Maildir by renaming
-// files (new/ to cur/, info flags) and removing deleted ones; in an mbox by
+// files (new/ to cur/, info flags), replacing edited ones (written in tmp/
+// and renamed over the old name) and removing deleted ones; in an mbox by
 // rewriting the file atomically under the same locks that delivery takes,
 // after picking up any message appended meanwhile.
 package mailx

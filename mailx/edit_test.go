@@ -220,15 +220,7 @@ func FuzzMboxRewriteEdited(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer again.Close()
-		if len(again.Msgs) != len(want) {
-			t.Fatalf("%d messages after the rewrite, want %d", len(again.Msgs), len(want))
-		}
-		for i, m := range again.Msgs {
-			raw, _ := again.Raw(m)
-			if got := withoutStatus(raw); got != want[i] {
-				t.Fatalf("message %d:\n%q\nwant\n%q", i+1, got, want[i])
-			}
-		}
+		sameMessages(t, again, want)
 	})
 }
 

@@ -5,6 +5,10 @@
 # /var/spool/homepost-test/inbox/. It needs root and Debian's apt; run it
 # again at will (it is idempotent and returns at once when all is set).
 #
+# It also listens with TLS and AUTH on 127.0.0.1:2587 (STARTTLS) and
+# 127.0.0.1:2465 (TLS from the first byte), with a certificate from a test
+# CA, when openssl and Cyrus SASL's saslpasswd2 are installed.
+#
 # Postfix is installed so that it does NOT own /usr/sbin/sendmail, mailq,
 # newaliases or /usr/lib/sendmail: dpkg-divert moves them to *.postfix,
 # because those names belong to the mail agent under test.
@@ -91,6 +95,49 @@ postconf -e \
 	"mynetworks = 127.0.0.0/8"
 if [ -z "$(postconf -M "127.0.0.1:$PORT/inet" 2>/dev/null)" ]; then
 	postconf -M "127.0.0.1:$PORT/inet=127.0.0.1:$PORT inet n - n - - smtpd"
+fi
+
+# TLS and AUTH, as a real smarthost has them: STARTTLS on
+# 127.0.0.1:$SUBMISSION and TLS from the first byte on 127.0.0.1:$SMTPS,
+# both refusing mail without AUTH (user tester, password in $SECRET). The
+# certificate names 127.0.0.1 and localhost and is issued by a test CA,
+# $TLS/ca.pem, which the test gives homepost as ca_file.
+SUBMISSION=2587
+SMTPS=2465
+TLS=/etc/postfix/homepost-test-tls
+SECRET=$TLS/password
+SASLDB=/etc/postfix/homepost-test-sasldb2
+if ! command -v openssl >/dev/null || ! command -v saslpasswd2 >/dev/null; then
+	echo "setup.sh: no openssl or saslpasswd2 (packages openssl, sasl2-bin): no TLS smarthost" >&2
+elif ! [ -s "$TLS/server.pem" ] || ! [ -s "$SECRET" ]; then
+	mkdir -p "$TLS"
+	chmod 755 "$TLS"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=homepost test CA" \
+		-keyout "$TLS/ca.key" -out "$TLS/ca.pem" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+		-keyout "$TLS/server.key" -out "$TLS/server.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$TLS/ext"
+	openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" -CAcreateserial \
+		-days 3650 -extfile "$TLS/ext" -out "$TLS/server.pem" 2>/dev/null
+	chmod 600 "$TLS/ca.key" "$TLS/server.key"
+	chmod 644 "$TLS/ca.pem" "$TLS/server.pem"
+	head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET"
+	chmod 644 "$SECRET" # a test password for a loopback-only server
+fi
+if [ -s "$SECRET" ] && command -v saslpasswd2 >/dev/null; then
+	mkdir -p /etc/postfix/sasl
+	printf 'pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: %s\n' "$SASLDB" \
+		>/etc/postfix/sasl/smtpd.conf
+	saslpasswd2 -p -c -f "$SASLDB" -u homepost-test.invalid tester <"$SECRET"
+	chown root:postfix "$SASLDB"
+	chmod 640 "$SASLDB"
+	tlsauth="-o smtpd_tls_cert_file=$TLS/server.pem -o smtpd_tls_key_file=$TLS/server.key"
+	tlsauth="$tlsauth -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes"
+	tlsauth="$tlsauth -o smtpd_sasl_local_domain=homepost-test.invalid"
+	tlsauth="$tlsauth -o smtpd_client_restrictions=permit_sasl_authenticated,reject"
+	tlsauth="$tlsauth -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
+	postconf -M "127.0.0.1:$SUBMISSION/inet=127.0.0.1:$SUBMISSION inet n - n - - smtpd -o smtpd_tls_auth_only=yes $tlsauth"
+	postconf -M "127.0.0.1:$SMTPS/inet=127.0.0.1:$SMTPS inet n - n - - smtpd -o smtpd_tls_wrappermode=yes $tlsauth"
 fi
 
 if postfix status >/dev/null 2>&1; then

@@ -8,8 +8,10 @@
 // message by renaming it from new/ into cur/ (rename is atomic, so two
 // agents or a flush never deliver the same copy). Every delivery result is
 // appended to the file's journal and fsynced before the next step; the
-// file is removed once every recipient is sent or bounced. A crash at any
-// instant therefore leaves a file that says what is still to do.
+// file is removed once every recipient is sent or bounced (kept, emptied,
+// as a spare in tmp/ that the next message is written into: see
+// spare.go). A crash at any instant therefore leaves a file that says
+// what is still to do.
 //
 // # File format
 //

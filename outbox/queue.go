@@ -111,6 +111,11 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 		if name == "" || errors.Is(err, os.ErrExist) {
 			name, id = newName(time.Now(), host)
 		}
+		if try == 0 {
+			if f = d.takeSpare(name); f != nil {
+				break
+			}
+		}
 		f, err = os.OpenFile(d.Path("tmp", name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			break
@@ -415,11 +420,3 @@ func (m *Message) Append(recs ...Record) error {
 
 // Close releases the file.
 func (m *Message) Close() error { return m.f.Close() }
-
-// Remove deletes the queue file: every recipient is done. The directory
-// is not fsynced here; a removal lost in a crash only makes the next
-// agent see a finished message, which it removes again.
-func (m *Message) Remove() error {
-	m.f.Close()
-	return os.Remove(m.Path)
-}

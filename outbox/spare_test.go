@@ -1,0 +1,131 @@
+package outbox
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// deliverAll claims every message in new/ and removes it, as the agent
+// does once every recipient is done.
+func deliverAll(t *testing.T, d Dir) {
+	t.Helper()
+	names, _ := d.Names("new")
+	for _, n := range names {
+		p, err := d.Claim(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := OpenLocked(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Remove(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+// A removed queue file waits in tmp/ as an empty spare, and the next
+// message is written into that very inode: nothing of the old message
+// is left in it, and nothing is left in tmp/.
+func TestSpareIsReused(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	queue(t, d, env, "Subject: big\n\n"+strings.Repeat("old secret line\n", 4096))
+	deliverAll(t, d)
+	spare := d.Path("tmp", spareName(0))
+	st, err := os.Stat(spare)
+	if err != nil || st.Size() != 0 {
+		t.Fatalf("no empty spare after removal: %v %v", st, err)
+	}
+	ino := inode(t, spare)
+
+	msg := "Subject: small\n\nnew\n"
+	id := queue(t, d, env, msg)
+	p, err := d.Find(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inode(t, p); got != ino {
+		t.Errorf("the new message has inode %d, not the spare's %d", got, ino)
+	}
+	if n, _ := d.Names("tmp"); len(n) != 0 {
+		t.Errorf("tmp/ holds %v after the spare was taken", n)
+	}
+	m, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	body, _ := io.ReadAll(m.Body())
+	raw, _ := os.ReadFile(p)
+	if string(body) != msg || bytes.Contains(raw, []byte("old secret")) {
+		t.Errorf("body %q; file holds old bytes: %v", body, bytes.Contains(raw, []byte("old secret")))
+	}
+}
+
+// A spare that a crash left full (renamed, not yet emptied) is emptied
+// by the sendmail that takes it.
+func TestFullSpareIsEmptied(t *testing.T) {
+	d := Dir(t.TempDir())
+	if err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(d.Path("tmp", spareName(0)), bytes.Repeat([]byte("left over\n"), 1000), 0o600)
+	id := queue(t, d, &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}, "Subject: s\n\nb\n")
+	p, _ := d.Find(id)
+	raw, _ := os.ReadFile(p)
+	if bytes.Contains(raw, []byte("left over")) {
+		t.Fatalf("old bytes in the new queue file:\n%s", raw)
+	}
+	if _, err := Open(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With every slot taken, a removed file is unlinked; a symlink planted as
+// a spare is never followed (its target stays as it was) and a fresh file
+// is created instead.
+func TestSpareSlotsAndSymlink(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	for range spareSlots + 3 {
+		queue(t, d, env, "m\n")
+	}
+	deliverAll(t, d)
+	if n, _ := d.Names("tmp"); len(n) != spareSlots {
+		t.Errorf("tmp/ holds %v, want %d spares", n, spareSlots)
+	}
+	for _, sub := range []string{"new", "cur"} {
+		if n, _ := d.Names(sub); len(n) != 0 {
+			t.Errorf("%s/ holds %v", sub, n)
+		}
+	}
+
+	e := Dir(t.TempDir())
+	e.Init()
+	target := t.TempDir() + "/precious"
+	os.WriteFile(target, []byte("keep me\n"), 0o600)
+	os.Symlink(target, e.Path("tmp", spareName(0)))
+	id := queue(t, e, env, "Subject: s\n\nb\n")
+	if b, _ := os.ReadFile(target); string(b) != "keep me\n" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	p, _ := e.Find(id)
+	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("queued as %v %v, want a regular file", st, err)
+	}
+}

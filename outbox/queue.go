@@ -312,11 +312,27 @@ func openFile(path string, lock bool) (*Message, error) {
 		}
 	}
 	m, err := open(f, path)
+	if !stillNamed(f, path) {
+		// Finished while we read it: the file became a spare (and
+		// perhaps another message already) under another name.
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// stillNamed reports whether path still names the file open as f.
+func stillNamed(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 func open(f *os.File, path string) (*Message, error) {

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -127,5 +128,31 @@ func TestSpareSlotsAndSymlink(t *testing.T) {
 	p, _ := e.Find(id)
 	if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
 		t.Errorf("queued as %v %v, want a regular file", st, err)
+	}
+}
+
+// A reader that opened a queue file just before it was finished (and
+// perhaps refilled with the next message under another name) must not
+// take that file for the one it asked for.
+func TestStillNamed(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	id := queue(t, d, env, "Subject: a\n\na\n")
+	p, _ := d.Find(id)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !stillNamed(f, p) {
+		t.Fatal("a file just opened is not named by its path")
+	}
+	deliverAll(t, d)
+	queue(t, d, env, "Subject: b\n\nb\n") // writes into the same inode
+	if stillNamed(f, p) {
+		t.Error("the old path still counts for a file that moved")
+	}
+	if _, err := Open(p); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open of a finished message: %v, want ErrNotExist", err)
 	}
 }

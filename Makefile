@@ -23,7 +23,8 @@ install: build
 	for l in $(LINKS); do ln -sf homepost $(BINDIR)/$$l; done
 	$(MAKE) --no-print-directory install-extra PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"
 	@if [ "$(START)" = yes ] && systemctl --user show-environment >/dev/null 2>&1; then \
-		systemctl --user daemon-reload && systemctl --user enable --now homepost.service && \
+		systemctl --user daemon-reload && systemctl --user enable homepost.service && \
+		systemctl --user restart homepost.service && \
 		echo "homepost: the agent runs (systemctl --user status homepost)"; \
 	else \
 		echo "homepost: no systemd user session: sendmail delivers in the background after each message"; \

@@ -78,6 +78,9 @@ type Agent struct {
 	lockedMbox map[string]time.Time
 	// watched holds the files whose change triggers a reload.
 	watched map[string]bool
+	// started is set once "agent started" is logged: a background
+	// delivery runs its loop again for mail that came as it ended.
+	started bool
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -250,7 +253,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if opts.Ready != nil {
 		opts.Ready()
 	}
-	a.log.Info("agent started", "outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid())
+	if !a.started {
+		a.log.Info("agent started", "outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid())
+		a.started = true
+	}
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

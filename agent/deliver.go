@@ -358,7 +358,7 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
 	j.recs = append(j.recs, outbox.StateRecord(i, res.Status, attempts, now, next, res.Text()))
 	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),
 		"orig_to", env.Original(i), "target", t.Spec(), "status", res.Status.String(),
-		"delay", now.Sub(env.Arrival).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
+		"delay", now.Sub(j.m.Arrived()).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
 }
 
 // finish records j's results, sends DSNs, and removes or reschedules it.

@@ -434,5 +434,21 @@ func (m *Message) Append(recs ...Record) error {
 	return nil
 }
 
+// Arrived is when the message was queued, to the microsecond where its
+// queue ID allows: the envelope's "time" line holds whole seconds, and a
+// delay measured from it would be off by up to a second. A queue ID
+// starts with the arrival in microseconds, in 13 hex digits (newName);
+// an ID that does not agree with the envelope's second is not used.
+func (m *Message) Arrived() time.Time {
+	if len(m.ID) >= 13 {
+		if us, err := strconv.ParseInt(m.ID[:13], 16, 64); err == nil {
+			if t := time.UnixMicro(us); t.Unix() == m.Env.Arrival.Unix() {
+				return t
+			}
+		}
+	}
+	return m.Env.Arrival
+}
+
 // Close releases the file.
 func (m *Message) Close() error { return m.f.Close() }

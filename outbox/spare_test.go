@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // deliverAll claims every message in new/ and removes it, as the agent
@@ -154,5 +155,31 @@ func TestStillNamed(t *testing.T) {
 	}
 	if _, err := Open(p); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Open of a finished message: %v, want ErrNotExist", err)
+	}
+}
+
+// The delay in the log is measured from the queue ID's microseconds, not
+// from the envelope's whole second.
+func TestArrived(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	before := time.Now()
+	id := queue(t, d, env, "Subject: a\n\na\n")
+	p, _ := d.Find(id)
+	m, err := Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got := m.Arrived()
+	if got.Before(before.Add(-time.Millisecond)) || got.After(time.Now()) || got.Unix() != m.Env.Arrival.Unix() {
+		t.Errorf("Arrived %v, queued between %v and now; envelope %v", got, before, m.Env.Arrival)
+	}
+	if got.Nanosecond() == 0 && before.Nanosecond() != 0 {
+		t.Errorf("Arrived %v has no fraction of a second", got)
+	}
+	m.ID = "NOTHEX" // an ID of another form: the envelope's second
+	if !m.Arrived().Equal(m.Env.Arrival) {
+		t.Errorf("Arrived %v for a foreign ID", m.Arrived())
 	}
 }

@@ -145,6 +145,15 @@ func stripComments(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
+		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
+			// A quoted pair: keep both bytes (or drop both, in a
+			// comment), and let neither end a quote or a comment.
+			if depth == 0 {
+				b.WriteByte(c)
+				b.WriteByte(s[i+1])
+			}
+			i++
+			continue
 		case c == '"' && depth == 0:
 			quoted = !quoted
 		case !quoted && c == '(':
@@ -171,6 +180,13 @@ func checkAddr(a string) (string, error) {
 	for i := 0; i < len(a); i++ {
 		c := a[i]
 		switch {
+		case c == '\\' && quoted && i+1 < len(a):
+			// A quoted pair: the next byte is text, even a quote
+			// (RFC 5322 3.2.1).
+			i++
+			if a[i] < 32 || a[i] == 127 {
+				return "", fmt.Errorf("control character in address %q", a)
+			}
 		case c == '"':
 			quoted = !quoted
 		case c < 32 || c == 127:

@@ -73,6 +73,25 @@ func TestQuotedLocalPartKept(t *testing.T) {
 	}
 }
 
+// A backslash in quotes escapes the next byte, a quote too: what follows
+// a quote so escaped is still inside the quotes, and what follows the
+// real closing quote is not (found by FuzzParseList).
+func TestQuotedPairInAddress(t *testing.T) {
+	for _, bad := range []string{`"000\"0000" 0`, `"a\"b" c@example.org`, `x ("a\)" y) z`} {
+		if got, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList(%q) = %q, want an error", bad, got)
+		}
+	}
+	for in, want := range map[string]string{
+		`"a\" b"@example.org`:          `"a\" b"@example.org`,
+		`x@example.org (a \) comment)`: `x@example.org`,
+	} {
+		if got, err := ParseList(in); err != nil || len(got) != 1 || got[0] != want {
+			t.Errorf("ParseList(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
 // A header section larger than MaxHeader is passed through, but Bcc
 // stays secret: a Bcc field after the part held in memory is removed
 // all the same, and -t refuses a recipient field it cannot read rather

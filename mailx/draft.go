@@ -64,6 +64,10 @@ func splitAddrs(s string) []string {
 	quoted, angle, start := false, false, 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
+		case '\\':
+			if quoted {
+				i++ // a quoted pair: an escaped quote does not end the quotes
+			}
 		case '"':
 			quoted = !quoted
 		case '<':

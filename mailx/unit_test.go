@@ -328,3 +328,13 @@ func TestCommandsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// A comma inside quotes, after an escaped quote too, does not split an
+// address list.
+func TestAddList(t *testing.T) {
+	got := addList(nil, `"Doe \", J" <j@example.org>, b@example.org, <c,d@x>`)
+	want := []string{`"Doe \", J" <j@example.org>`, "b@example.org", "<c,d@x>"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("addList = %q, want %q", got, want)
+	}
+}

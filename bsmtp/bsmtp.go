@@ -20,6 +20,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"homepost/addr"
 	"homepost/config"
 	"homepost/outbox"
 	"homepost/submit"
@@ -69,7 +70,7 @@ type session struct {
 
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	if from != "" {
-		if _, err := submit.ParseAddr(from); err != nil {
+		if _, err := addr.Parse(from); err != nil {
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + err.Error()}
 		}
 	}
@@ -78,7 +79,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if _, err := submit.ParseAddr(to); err != nil {
+	if _, err := addr.Parse(to); err != nil {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + err.Error()}
 	}
 	s.rcpts = append(s.rcpts, to)

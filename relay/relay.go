@@ -77,9 +77,9 @@ import (
 	"strings"
 	"time"
 
+	"homepost/addr"
 	"homepost/config"
 	"homepost/delivery"
-	"homepost/submit"
 )
 
 // Transport kinds, from the URL scheme.
@@ -118,7 +118,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 	}
 	rc := &c.rc
 	if rc.From != "" {
-		a, err := submit.ParseAddr(rc.From)
+		a, err := addr.Parse(rc.From)
 		if err != nil || !strings.Contains(a, "@") {
 			return nil, bad("from", "%q is not a full address (user@domain)", rc.From)
 		}

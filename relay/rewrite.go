@@ -9,7 +9,7 @@ import (
 	"net/mail"
 	"strings"
 
-	"homepost/submit"
+	"homepost/addr"
 )
 
 // maxHead bounds the header read into memory for rewriting; a larger
@@ -171,16 +171,16 @@ func localAddress(value string, isLocal func(string) bool) (name string, ok bool
 	return a.Name, true
 }
 
-// formatAddress writes "Name <addr>", quoting or encoding the name only
+// formatAddress writes "Name <a>", quoting or encoding the name only
 // when it needs it.
-func formatAddress(name, addr string) string {
+func formatAddress(name, a string) string {
 	if name == "" {
-		return addr
+		return a
 	}
 	for _, r := range name {
 		if !(r == ' ' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r)) {
-			return submit.FormatAddress(name, addr)
+			return addr.Format(name, a)
 		}
 	}
-	return name + " <" + addr + ">"
+	return name + " <" + a + ">"
 }

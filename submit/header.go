@@ -11,7 +11,10 @@ package submit
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
+
+	"homepost/addr"
 )
 
 // MaxHeader bounds the header section held in memory. A longer "header"
@@ -90,4 +93,31 @@ func fieldName(line []byte) string {
 // isContinuation reports whether line folds the previous field.
 func isContinuation(line []byte) bool {
 	return len(line) > 0 && (line[0] == ' ' || line[0] == '\t')
+}
+
+// extract returns the recipients named in the header for -t: Resent-To,
+// Resent-Cc and Resent-Bcc when any Resent- field exists (RFC 5322
+// 3.6.6), otherwise To, Cc and Bcc — every occurrence.
+func extract(h *Header) ([]string, error) {
+	names := []string{"To", "Cc", "Bcc"}
+	for _, f := range h.Fields {
+		if len(f.Name) > 7 && strings.EqualFold(f.Name[:7], "Resent-") {
+			names = []string{"Resent-To", "Resent-Cc", "Resent-Bcc"}
+			break
+		}
+	}
+	var out []string
+	for _, f := range h.Fields {
+		for _, n := range names {
+			if !strings.EqualFold(f.Name, n) {
+				continue
+			}
+			list, err := addr.ParseList(f.Value())
+			if err != nil {
+				return nil, &DataError{fmt.Sprintf("bad address in %s header: %v", f.Name, err)}
+			}
+			out = append(out, list...)
+		}
+	}
+	return out, nil
 }

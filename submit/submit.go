@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/mail"
 	"strings"
 	"time"
 
+	"homepost/addr"
 	"homepost/config"
 	"homepost/outbox"
 )
@@ -67,7 +67,7 @@ func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 	case sender == "":
 		sender = cfg.User + "@" + cfg.Hostname
 	default:
-		a, err := ParseAddr(sender)
+		a, err := addr.Parse(sender)
 		if err != nil {
 			return nil, &DataError{fmt.Sprintf("bad sender address %q: %v", sender, err)}
 		}
@@ -83,7 +83,7 @@ func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 		}
 	}
 	for _, arg := range o.Recipients {
-		list, err := ParseList(arg)
+		list, err := addr.ParseList(arg)
 		if err != nil {
 			return nil, &DataError{fmt.Sprintf("bad recipient address %q: %v", arg, err)}
 		}
@@ -404,12 +404,12 @@ func complete(cfg *config.Config, o Options, h *Header, sender string, now time.
 		if name == "" && o.Sender == "" {
 			name = cfg.FullName
 		}
-		addr := sender
-		if addr == "" {
-			addr = "MAILER-DAEMON"
+		from := sender
+		if from == "" {
+			from = "MAILER-DAEMON"
 		}
 		b = append(b, "From: "...)
-		b = append(b, FormatAddress(name, addr)...)
+		b = append(b, addr.Format(name, from)...)
 		b = append(b, '\n')
 	}
 	if !h.Has("Date") {
@@ -427,16 +427,4 @@ func complete(cfg *config.Config, o Options, h *Header, sender string, now time.
 		b = append(b, ">\n"...)
 	}
 	return b
-}
-
-// FormatAddress formats a mailbox with an optional display name, RFC 2047
-// encoding the name when it is not plain ASCII.
-func FormatAddress(name, addr string) string {
-	if name == "" {
-		return addr
-	}
-	// net/mail quotes or encodes the name; the address is put back by
-	// hand because net/mail insists on a domain.
-	s := (&mail.Address{Name: name, Address: "a@b"}).String()
-	return strings.TrimSuffix(s, "<a@b>") + "<" + addr + ">"
 }

@@ -105,27 +105,6 @@ func TestLeadingFromLineDropped(t *testing.T) {
 	}
 }
 
-func TestParseList(t *testing.T) {
-	for in, want := range map[string][]string{
-		"root":                        {"root"},
-		"a@b, c@d":                    {"a@b", "c@d"},
-		"Name <x@y>":                  {"x@y"},
-		"undisclosed-recipients:;":    nil,
-		"sloppy <a@b>, c, (c) d@e":    {"a@b", "c", "d@e"},
-		"=?utf-8?q?J=C3=B6rg?= <j@x>": {"j@x"},
-	} {
-		got, err := ParseList(in)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("ParseList(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"a b@c", "x@y\nBcc: z", "<unterminated"} {
-		if got, err := ParseList(bad); err == nil {
-			t.Errorf("ParseList(%q) = %v, want an error", bad, got)
-		}
-	}
-}
-
 // FuzzHeader: whatever the input, the shim neither panics nor loses or
 // rewrites a byte: the output is the input (CRLF as LF, a leading From_
 // line and Bcc fields removed) with only whole fields added.

@@ -1,16 +1,27 @@
-package submit
+// Package addr is the vocabulary of mail addresses that every part of
+// homepost speaks: parsing what users and scripts write (Parse,
+// ParseList), formatting a mailbox for a header (Format), and taking an
+// address apart or completing it (Split, Qualify).
+//
+// It is a leaf: it imports nothing of homepost, so the front ends
+// (submit, bsmtp, mailx) and the relay share one reading of an address
+// without depending on each other. Addresses are kept as strings, as
+// they travel in the queue file and in SMTP commands; a quoted local
+// part keeps its quotes, so that an address stays one address.
+package addr
 
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
 
 	gomail "github.com/emersion/go-message/mail"
 )
 
-// ParseAddr parses one address as given to -f or on a command line:
+// Parse parses one address as given to -f or on a command line:
 // "user", "user@host", "<user@host>" or "Name <user@host>".
-func ParseAddr(s string) (string, error) {
+func Parse(s string) (string, error) {
 	list, err := ParseList(s)
 	if err != nil {
 		return "", err
@@ -203,29 +214,32 @@ func checkAddr(a string) (string, error) {
 	return a, nil
 }
 
-// extract returns the recipients named in the header for -t: Resent-To,
-// Resent-Cc and Resent-Bcc when any Resent- field exists (RFC 5322
-// 3.6.6), otherwise To, Cc and Bcc — every occurrence.
-func extract(h *Header) ([]string, error) {
-	names := []string{"To", "Cc", "Bcc"}
-	for _, f := range h.Fields {
-		if len(f.Name) > 7 && strings.EqualFold(f.Name[:7], "Resent-") {
-			names = []string{"Resent-To", "Resent-Cc", "Resent-Bcc"}
-			break
-		}
+// Format formats a mailbox with an optional display name, RFC 2047
+// encoding the name when it is not plain ASCII.
+func Format(name, addr string) string {
+	if name == "" {
+		return addr
 	}
-	var out []string
-	for _, f := range h.Fields {
-		for _, n := range names {
-			if !strings.EqualFold(f.Name, n) {
-				continue
-			}
-			list, err := ParseList(f.Value())
-			if err != nil {
-				return nil, &DataError{fmt.Sprintf("bad address in %s header: %v", f.Name, err)}
-			}
-			out = append(out, list...)
-		}
+	// net/mail quotes or encodes the name; the address is put back by
+	// hand because net/mail insists on a domain.
+	s := (&mail.Address{Name: name, Address: "a@b"}).String()
+	return strings.TrimSuffix(s, "<a@b>") + "<" + addr + ">"
+}
+
+// Split splits an address at its last "@": the local part, the domain,
+// and whether there was a domain at all.
+func Split(addr string) (local, domain string, hasDomain bool) {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[:i], addr[i+1:], true
 	}
-	return out, nil
+	return addr, "", false
+}
+
+// Qualify makes a bare local part an address of host; an address with a
+// domain, and the null address "", are returned as they are.
+func Qualify(addr, host string) string {
+	if addr == "" || strings.Contains(addr, "@") {
+		return addr
+	}
+	return addr + "@" + host
 }

@@ -1,0 +1,137 @@
+package addr
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseList(t *testing.T) {
+	for in, want := range map[string][]string{
+		"root":                        {"root"},
+		"a@b, c@d":                    {"a@b", "c@d"},
+		"Name <x@y>":                  {"x@y"},
+		"undisclosed-recipients:;":    nil,
+		"sloppy <a@b>, c, (c) d@e":    {"a@b", "c", "d@e"},
+		"=?utf-8?q?J=C3=B6rg?= <j@x>": {"j@x"},
+	} {
+		got, err := ParseList(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ParseList(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"a b@c", "x@y\nBcc: z", "<unterminated"} {
+		if got, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+// FuzzParseList: an address list from a -t header or a command line
+// never panics the parser, and every address it returns is one address:
+// no line break or control character (which would inject header fields
+// into a trace header or an SMTP command), not empty, no unquoted white
+// space or comma.
+func FuzzParseList(f *testing.F) {
+	for _, s := range []string{
+		"root", "a@b, c@d", `"Q, R" <q@remote.example>`, "group: a@x, b@y;", "undisclosed-recipients:;",
+		"Someone <far@remote.example>,\n\tundisclosed: ;", "x@y\nBcc: z", "<unterminated", "root@localhost (Cron Daemon)",
+		"=?utf-8?q?J=C3=B6rg?= <j@x>", `"a b"@example.org`, "a@b;c@d", "Smith, John <root>", "(comment) <a@b>",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		list, err := ParseList(s)
+		if err != nil {
+			return
+		}
+		for _, a := range list {
+			if a == "" {
+				t.Fatalf("ParseList(%q) returned an empty address: %q", s, list)
+			}
+			if strings.ContainsAny(a, "\r\n\x00") {
+				t.Fatalf("ParseList(%q) returned %q with a line break or NUL", s, a)
+			}
+			if strings.HasPrefix(a, "-") {
+				continue // an option-like address is refused where it matters (exec: relay)
+			}
+			quoted := false
+			for i := 0; i < len(a); i++ {
+				switch c := a[i]; {
+				case c == '"':
+					quoted = !quoted
+				case c == '\\' && quoted:
+					i++
+				case !quoted && (c == ' ' || c == '\t' || c == ',' || c == '<' || c == '>'):
+					t.Fatalf("ParseList(%q) returned %q, which is not one address", s, a)
+				}
+			}
+		}
+	})
+}
+
+// A quoted local part stays quoted: "a b"@example.org is one address
+// (RFC 5321 4.1.2), and a b@example.org is not.
+func TestQuotedLocalPartKept(t *testing.T) {
+	for in, want := range map[string]string{
+		`"a b"@example.org`:             `"a b"@example.org`,
+		`Name <"a,b"@example.org>`:      `"a,b"@example.org`,
+		`"a\"b"@example.org`:            `"a\"b"@example.org`,
+		`"plain"@example.org`:           `plain@example.org`,
+		`first.last@example.org`:        `first.last@example.org`,
+		`Jörg <jörg@example.org>`:       `jörg@example.org`,
+		`"<x>"@example.org, b@example`:  `"<x>"@example.org`,
+		`"x@evil.example"@good.example`: `"x@evil.example"@good.example`,
+	} {
+		got, err := ParseList(in)
+		if err != nil || len(got) == 0 || got[0] != want {
+			t.Errorf("ParseList(%q) = %q, %v; want %q first", in, got, err, want)
+		}
+	}
+}
+
+// A backslash in quotes escapes the next byte, a quote too: what follows
+// a quote so escaped is still inside the quotes, and what follows the
+// real closing quote is not (found by FuzzParseList).
+func TestQuotedPairInAddress(t *testing.T) {
+	for _, bad := range []string{`"000\"0000" 0`, `"a\"b" c@example.org`, `x ("a\)" y) z`} {
+		if got, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList(%q) = %q, want an error", bad, got)
+		}
+	}
+	for in, want := range map[string]string{
+		`"a\" b"@example.org`:          `"a\" b"@example.org`,
+		`x@example.org (a \) comment)`: `x@example.org`,
+	} {
+		if got, err := ParseList(in); err != nil || len(got) != 1 || got[0] != want {
+			t.Errorf("ParseList(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, c := range [][3]string{
+		{"", "a@b", "a@b"},
+		{"Ann Example", "ann@example.org", `"Ann Example" <ann@example.org>`},
+		{"Jörg", "j@x", "=?utf-8?q?J=C3=B6rg?= <j@x>"},
+		{"Cron Daemon", "root", `"Cron Daemon" <root>`},
+	} {
+		if got := Format(c[0], c[1]); got != c[2] {
+			t.Errorf("Format(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}
+
+func TestSplitAndQualify(t *testing.T) {
+	if l, d, ok := Split(`"a@b"@example.org`); l != `"a@b"` || d != "example.org" || !ok {
+		t.Errorf("Split = %q, %q, %v", l, d, ok)
+	}
+	if l, d, ok := Split("root"); l != "root" || d != "" || ok {
+		t.Errorf("Split(root) = %q, %q, %v", l, d, ok)
+	}
+	for in, want := range map[string]string{"root": "root@host.example", "a@b": "a@b", "": ""} {
+		if got := Qualify(in, "host.example"); got != want {
+			t.Errorf("Qualify(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

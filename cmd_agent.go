@@ -11,6 +11,7 @@ import (
 
 	"homepost/agent"
 	"homepost/sdnotify"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -66,10 +67,10 @@ func runAgent(args []string) int {
 			opts.Background = true
 		case "-h", "--help":
 			fmt.Print(agentUsage)
-			return exOK
+			return sysexits.OK
 		default:
 			fail("agent", fmt.Errorf("unknown option %s", a))
-			return exUsage
+			return sysexits.Usage
 		}
 	}
 	return startAgent(opts)
@@ -87,13 +88,13 @@ func startAgent(opts agent.Options) int {
 		if !opts.Once {
 			fmt.Fprintf(os.Stderr, "homepost: agent: %v\n", err)
 		}
-		return exOK
+		return sysexits.OK
 	}
 	if err != nil {
 		fail("agent", err)
-		return exTempFail
+		return sysexits.TempFail
 	}
-	return exOK
+	return sysexits.OK
 }
 
 // agentReady tells systemd (Type=notify) that the agent watches the
@@ -119,17 +120,17 @@ func runFlush(args []string) int {
 	for _, a := range args {
 		if a == "-h" || a == "--help" {
 			fmt.Print(flushUsage)
-			return exOK
+			return sysexits.OK
 		}
 		fail("flush", fmt.Errorf("unknown option %s", a))
-		return exUsage
+		return sysexits.Usage
 	}
 	cfg, code := loadConfig("flush")
 	if cfg == nil {
 		return code
 	}
 	if err := agent.Signal(cfg, syscall.SIGUSR1); err == nil {
-		return exOK
+		return sysexits.OK
 	}
 	return startAgent(agent.Options{Once: true, Flush: true})
 }

@@ -20,6 +20,7 @@ import (
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/relay"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -70,19 +71,19 @@ func runCheck(args []string) int {
 		switch a {
 		case "-h", "--help":
 			fmt.Print(checkUsage)
-			return exOK
+			return sysexits.OK
 		case "--relay":
 			probe = true
 		default:
 			fail("check", fmt.Errorf("unknown option %s", a))
-			return exUsage
+			return sysexits.Usage
 		}
 	}
 	c := &checker{w: os.Stdout}
 	cfg, err := config.Load()
 	if err != nil {
 		c.fail("config", "%v", err)
-		return exConfig
+		return sysexits.Config
 	}
 	if cfg.File != "" {
 		c.ok("config", "%s parsed", cfg.File)
@@ -98,11 +99,11 @@ func runCheck(args []string) int {
 	checkCron(c)
 	switch {
 	case c.config:
-		return exConfig
+		return sysexits.Config
 	case c.failed:
 		return 1
 	}
-	return exOK
+	return sysexits.OK
 }
 
 // writableDir reports whether a file can be created in dir, by creating

@@ -18,6 +18,7 @@ import (
 
 	"homepost/config"
 	"homepost/submit"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -70,18 +71,18 @@ func runCron(args []string) int {
 			args = args[1:]
 		case "-h", "--help":
 			fmt.Print(cronUsage)
-			return exOK
+			return sysexits.OK
 		default:
 			if strings.HasPrefix(args[0], "-") {
 				fail("cron", fmt.Errorf("unknown option %s (put -- before the command)", args[0]))
-				return exUsage
+				return sysexits.Usage
 			}
 		}
 	}
 	if len(args) == 0 {
 		fail("cron", errors.New("no command given"))
 		fmt.Fprint(os.Stderr, "usage: homepost cron [--] COMMAND [ARG ...]\n")
-		return exUsage
+		return sysexits.Usage
 	}
 	// Load the configuration first: a broken one is reported before the
 	// job runs, not after its output is lost.
@@ -92,7 +93,7 @@ func runCron(args []string) int {
 	r, err := runJob(args)
 	if err != nil {
 		fail("cron", err)
-		return exTempFail
+		return sysexits.TempFail
 	}
 	defer r.output.Close()
 	if r.status == 0 && r.size == 0 && r.startErr == nil {

@@ -15,6 +15,7 @@ import (
 
 	"homepost/agent"
 	"homepost/config"
+	"homepost/test/testenv"
 )
 
 // fwdHome is a temporary HOME for the binary, with a fixture standing in
@@ -116,14 +117,10 @@ func (h *fwdHome) wantTargets(addr string, want ...string) string {
 	return out
 }
 
+// buildForwardBinary returns the homepost binary, built once per test run.
 func buildForwardBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "homepost")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testenv.Program(t, "homepost")
 }
 
 // TestForwardingCLI runs newaliases and resolve under a temporary HOME.

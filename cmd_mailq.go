@@ -6,6 +6,7 @@ import (
 
 	"homepost/agent"
 	"homepost/outbox"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -34,11 +35,11 @@ func runMailq(args []string) int {
 			asJSON = true
 		case "-h", "--help":
 			fmt.Print(mailqUsage)
-			return exOK
+			return sysexits.OK
 		case "-v", "-bp":
 		default:
 			fail("mailq", fmt.Errorf("unknown option %s", a))
-			return exUsage
+			return sysexits.Usage
 		}
 	}
 	cfg, code := loadConfig("mailq")
@@ -48,7 +49,7 @@ func runMailq(args []string) int {
 	entries, err := outbox.Dir(cfg.Outbox).List()
 	if err != nil && !os.IsNotExist(err) {
 		fail("mailq", err)
-		return exTempFail
+		return sysexits.TempFail
 	}
 	if _, running := agent.Running(cfg); !running && len(entries) > 0 {
 		fmt.Fprintln(os.Stderr, "homepost: mailq: warning: no agent is running; start one with 'systemctl --user start homepost' or run 'homepost flush'")
@@ -56,10 +57,10 @@ func runMailq(args []string) int {
 	if asJSON {
 		if err := outbox.WriteJSON(os.Stdout, entries); err != nil {
 			fail("mailq", err)
-			return exIOErr
+			return sysexits.IOErr
 		}
-		return exOK
+		return sysexits.OK
 	}
 	outbox.WritePostfix(os.Stdout, entries)
-	return exOK
+	return sysexits.OK
 }

@@ -8,6 +8,7 @@ import (
 
 	"homepost/agent"
 	"homepost/forwarder"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -41,12 +42,12 @@ func runNewaliases(args []string) int {
 		switch a {
 		case "-h", "--help":
 			fmt.Print(newaliasesUsage)
-			return exOK
+			return sysexits.OK
 		case "-v", "-bi":
 		default:
 			fail("newaliases", fmt.Errorf("unknown option %s", a))
 			fmt.Fprint(os.Stderr, "usage: newaliases; see newaliases --help\n")
-			return exUsage
+			return sysexits.Usage
 		}
 	}
 	cfg, code := loadConfig("newaliases")
@@ -71,10 +72,10 @@ func runNewaliases(args []string) int {
 		}
 	}
 	if failed {
-		return exConfig
+		return sysexits.Config
 	}
 	if err := agent.Signal(cfg, syscall.SIGHUP); err != nil && !errors.Is(err, agent.ErrNotRunning) {
 		fail("newaliases", fmt.Errorf("tell the agent to reload: %w", err))
 	}
-	return exOK
+	return sysexits.OK
 }

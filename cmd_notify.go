@@ -14,6 +14,7 @@ import (
 
 	"homepost/config"
 	"homepost/submit"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -53,7 +54,7 @@ func runNotify(args []string) int {
 		switch a := args[i]; {
 		case a == "-h" || a == "--help":
 			fmt.Print(notifyUsage)
-			return exOK
+			return sysexits.OK
 		case a == "--system":
 			system = true
 		case a == "--user":
@@ -65,10 +66,10 @@ func runNotify(args []string) int {
 			}
 		case strings.HasPrefix(a, "-"):
 			fail("notify", fmt.Errorf("unknown option %s", a))
-			return exUsage
+			return sysexits.Usage
 		case unit != "":
 			fail("notify", errors.New("give one unit"))
-			return exUsage
+			return sysexits.Usage
 		default:
 			unit = a
 		}
@@ -76,7 +77,7 @@ func runNotify(args []string) int {
 	if err := checkUnitName(unit); err != nil {
 		fail("notify", err)
 		fmt.Fprint(os.Stderr, "usage: homepost notify [--system] UNIT\n")
-		return exUsage
+		return sysexits.Usage
 	}
 	cfg, code := loadConfig("notify")
 	if cfg == nil {
@@ -88,7 +89,7 @@ func runNotify(args []string) int {
 		return exitCode(err)
 	}
 	kick(cfg)
-	return exOK
+	return sysexits.OK
 }
 
 // checkUnitName accepts what systemd accepts in a unit name (letters,

@@ -15,6 +15,7 @@ import (
 	"homepost/agent"
 	"homepost/config"
 	"homepost/outbox"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -41,28 +42,25 @@ one per line. A running agent is told at once. Exits 66 when an ID is
 not in the queue (the others are still acted on). See homepost(1).
 `
 
-// exQueueNoInput is sysexits' EX_NOINPUT: a named message is not there.
-const exQueueNoInput = 66
-
 func runQueue(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, queueUsage)
-		return exUsage
+		return sysexits.Usage
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Print(queueUsage)
-		return exOK
+		return sysexits.OK
 	}
 	verb, ids := args[0], args[1:]
 	switch verb {
 	case "delete", "hold", "release":
 	default:
 		fail("queue", fmt.Errorf("unknown action %q (use delete, hold or release)", verb))
-		return exUsage
+		return sysexits.Usage
 	}
 	if len(ids) == 0 {
 		fail("queue "+verb, errors.New("no queue ID given (or ALL)"))
-		return exUsage
+		return sysexits.Usage
 	}
 	cfg, code := loadConfig("queue")
 	if cfg == nil {
@@ -75,7 +73,7 @@ func runQueue(args []string) int {
 		ok, err := q.act(p)
 		if err != nil {
 			fail("queue "+verb, err)
-			code = exTempFail
+			code = sysexits.TempFail
 			continue
 		}
 		if ok {
@@ -112,7 +110,7 @@ type queueCmd struct {
 // resolve turns the arguments into queue file paths. Unknown IDs are
 // reported and make the exit code 66; the rest still go ahead.
 func (q *queueCmd) resolve(args []string) ([]string, int) {
-	code := exOK
+	code := sysexits.OK
 	var ids []string
 	for _, a := range args {
 		switch a {
@@ -122,7 +120,7 @@ func (q *queueCmd) resolve(args []string) ([]string, int) {
 				names, err := q.box.Names(sub)
 				if err != nil && !errors.Is(err, os.ErrNotExist) {
 					fail("queue "+q.verb, err)
-					code = exTempFail
+					code = sysexits.TempFail
 				}
 				for _, n := range names {
 					paths = append(paths, q.box.Path(sub, n))
@@ -145,14 +143,14 @@ func (q *queueCmd) resolve(args []string) ([]string, int) {
 		id = strings.TrimRight(id, "*!")
 		if id == "" || strings.ContainsAny(id, "/.") {
 			fail("queue "+q.verb, fmt.Errorf("%q is not a queue ID", id))
-			code = exUsage
+			code = sysexits.Usage
 			continue
 		}
 		p, err := q.box.Find(id)
 		if err != nil {
 			fail("queue "+q.verb, err)
-			if code == exOK {
-				code = exQueueNoInput
+			if code == sysexits.OK {
+				code = sysexits.NoInput
 			}
 			continue
 		}

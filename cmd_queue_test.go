@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,33 +16,14 @@ import (
 	"homepost/config"
 	"homepost/outbox"
 	"homepost/submit"
+	"homepost/sysexits"
+	"homepost/test/testenv"
 )
 
-var (
-	queueBinOnce sync.Once
-	queueBin     string
-	queueBinErr  error
-)
-
-// queueBinary builds homepost once for the queue tests.
+// queueBinary returns the homepost binary, built once per test run.
 func queueBinary(t *testing.T) string {
 	t.Helper()
-	queueBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "homepost-queue-test")
-		if err != nil {
-			queueBinErr = err
-			return
-		}
-		queueBin = filepath.Join(dir, "homepost")
-		out, err := exec.Command("go", "build", "-o", queueBin, ".").CombinedOutput()
-		if err != nil {
-			queueBinErr = errors.New(string(out))
-		}
-	})
-	if queueBinErr != nil {
-		t.Fatalf("go build: %v", queueBinErr)
-	}
-	return queueBin
+	return testenv.Program(t, "homepost")
 }
 
 // queueHome is a temporary HOME with a few queued messages.
@@ -180,7 +160,7 @@ func TestQueueUsage(t *testing.T) {
 	}
 	h := newQueueHome(t, 0)
 	for _, args := range [][]string{{"queue"}, {"queue", "purge", "x"}, {"queue", "hold"}, {"queue", "delete", "../x"}} {
-		if _, errOut, code := h.run("", args...); code != exUsage || !strings.Contains(errOut, "homepost: queue") && !strings.Contains(errOut, "usage:") {
+		if _, errOut, code := h.run("", args...); code != sysexits.Usage || !strings.Contains(errOut, "homepost: queue") && !strings.Contains(errOut, "usage:") {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
 	}

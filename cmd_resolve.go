@@ -7,6 +7,7 @@ import (
 
 	"homepost/forwarder"
 	"homepost/outbox"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -35,11 +36,11 @@ func runResolve(args []string) int {
 		switch {
 		case a == "-h" || a == "--help":
 			fmt.Print(resolveUsage)
-			return exOK
+			return sysexits.OK
 		case a == "--":
 		case strings.HasPrefix(a, "-") && len(a) > 1:
 			fail("resolve", fmt.Errorf("unknown option %s", a))
-			return exUsage
+			return sysexits.Usage
 		default:
 			addrs = append(addrs, a)
 		}
@@ -47,14 +48,14 @@ func runResolve(args []string) int {
 	if len(addrs) == 0 {
 		fail("resolve", fmt.Errorf("no address given"))
 		fmt.Fprint(os.Stderr, "usage: homepost resolve ADDRESS...\n")
-		return exUsage
+		return sysexits.Usage
 	}
 	cfg, code := loadConfig("resolve")
 	if cfg == nil {
 		return code
 	}
 	f := forwarder.New(cfg, nil)
-	status := exOK
+	status := sysexits.OK
 	for i, addr := range addrs {
 		if i > 0 {
 			fmt.Println()
@@ -67,7 +68,7 @@ func runResolve(args []string) int {
 		for _, t := range targets {
 			fmt.Printf("    %s\n", describeTarget(t, cfg.Store, cfg.User, cfg.Relay.URL != ""))
 			if t.Kind == forwarder.Fail && t.Result.Status == outbox.Bounced {
-				status = exNoUser
+				status = sysexits.NoUser
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"homepost/bsmtp"
 	"homepost/config"
 	"homepost/submit"
+	"homepost/sysexits"
 )
 
 func init() {
@@ -170,12 +171,12 @@ func runSendmail(args []string) int {
 	a, err := parseSendmailArgs(args)
 	if err == errHelp {
 		fmt.Print(sendmailUsage)
-		return exOK
+		return sysexits.OK
 	}
 	if err != nil {
 		fail("sendmail", err)
 		fmt.Fprint(os.Stderr, "usage: sendmail [-t] [-i] [-f sender] [options] [recipient ...]; see sendmail --help\n")
-		return exUsage
+		return sysexits.Usage
 	}
 	switch a.mode {
 	case "p":
@@ -190,13 +191,13 @@ func runSendmail(args []string) int {
 			return exitCode(err)
 		}
 		kick(cfg)
-		return exOK
+		return sysexits.OK
 	case "i", "v", "q":
 		name := map[string]string{"i": "newaliases", "v": "resolve", "q": "flush"}[a.mode]
 		c := lookup(name, false)
 		if c == nil {
 			fail("sendmail", fmt.Errorf("-b%s is not available in this build", a.mode))
-			return exUsage
+			return sysexits.Usage
 		}
 		var rest []string
 		if a.mode == "v" {
@@ -217,7 +218,7 @@ func runSendmail(args []string) int {
 		fmt.Fprintf(os.Stderr, "homepost: queued as %s\n", res.ID)
 	}
 	kick(cfg)
-	return exOK
+	return sysexits.OK
 }
 
 // kick starts a detached background delivery when no agent runs (a user

@@ -19,20 +19,7 @@ import (
 
 	"homepost/config"
 	"homepost/submit"
-)
-
-// Exit codes, from sysexits(3), as sendmail uses them.
-const (
-	exOK         = 0
-	exUsage      = 64
-	exDataErr    = 65
-	exNoUser     = 67
-	exSoftware   = 70
-	exCantCreate = 73
-	exIOErr      = 74
-	exTempFail   = 75
-	exNoPerm     = 77
-	exConfig     = 78
+	"homepost/sysexits"
 )
 
 // command is one entry of the dispatch table.
@@ -69,22 +56,22 @@ func run(args []string) int {
 	}
 	if len(args) < 2 {
 		usage(os.Stderr)
-		return exUsage
+		return sysexits.Usage
 	}
 	name := args[1]
 	switch name {
 	case "-h", "--help", "help":
 		usage(os.Stdout)
-		return exOK
+		return sysexits.OK
 	case "--version", "version":
 		fmt.Println("homepost", version)
-		return exOK
+		return sysexits.OK
 	}
 	if c := lookup(name, false); c != nil {
 		return c.run(args[2:])
 	}
 	fail(name, errors.New("unknown command (see homepost --help)"))
-	return exUsage
+	return sysexits.Usage
 }
 
 // version is set by the Makefile.
@@ -110,9 +97,9 @@ func loadConfig(what string) (*config.Config, int) {
 	cfg, err := config.Load()
 	if err != nil {
 		fail(what, err)
-		return nil, exConfig
+		return nil, sysexits.Config
 	}
-	return cfg, exOK
+	return cfg, sysexits.OK
 }
 
 // exitCode maps an error from the submit or outbox packages to sysexits.

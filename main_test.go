@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"homepost/sysexits"
 )
 
 func TestParseSendmailArgs(t *testing.T) {
@@ -39,7 +41,7 @@ func TestDispatch(t *testing.T) {
 	if c := lookup("mailq", true); c == nil || c.name != "mailq" {
 		t.Error("argv[0] mailq")
 	}
-	if code := run([]string{"homepost", "no-such-command"}); code != exUsage {
+	if code := run([]string{"homepost", "no-such-command"}); code != sysexits.Usage {
 		t.Errorf("unknown command: exit %d", code)
 	}
 }

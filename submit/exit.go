@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"homepost/outbox"
+	"homepost/sysexits"
 )
 
 // ExitCode maps an error from Submit to the sysexits(3) status that
@@ -17,15 +18,15 @@ func ExitCode(err error) int {
 	var ue *UsageError
 	switch {
 	case err == nil:
-		return 0
+		return sysexits.OK
 	case errors.As(err, &te):
-		return 75
+		return sysexits.TempFail
 	case errors.As(err, &de):
-		return 65
+		return sysexits.DataErr
 	case errors.As(err, &ue):
-		return 64
+		return sysexits.Usage
 	case errors.Is(err, os.ErrPermission), errors.Is(err, os.ErrNotExist):
-		return 73
+		return sysexits.CantCreate
 	}
-	return 75
+	return sysexits.TempFail
 }

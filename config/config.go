@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -49,6 +50,7 @@ type Config struct {
 	DeliverWithoutAgent bool     `toml:"deliver_without_agent"`
 
 	Relay Relay `toml:"relay"`
+	SMTP  SMTP  `toml:"smtp"`
 
 	// User is the login name of the user homepost works for; Home is their
 	// home directory. They are not config keys.
@@ -70,6 +72,70 @@ type Relay struct {
 	ConnectTimeout  Duration `toml:"connect_timeout"`
 	CommandTimeout  Duration `toml:"command_timeout"`
 	DataTimeout     Duration `toml:"data_timeout"`
+}
+
+// SMTP is the [smtp] table: the agent's SMTP listener for programs that
+// only speak SMTP.
+type SMTP struct {
+	// Enabled makes the agent listen on Socket (and Listen).
+	Enabled bool `toml:"enabled"`
+	// Socket is the Unix socket; its directory is kept mode 0700.
+	// Default: $XDG_RUNTIME_DIR/homepost/smtp, or <state_dir>/smtp where
+	// there is no runtime directory.
+	Socket string `toml:"socket"`
+	// Listen holds loopback TCP addresses ("127.0.0.1:2525", "[::1]:2525").
+	Listen []string `toml:"listen"`
+	// SecretFile holds the password that a client of another user must
+	// give (AUTH PLAIN) on a TCP address; created at first use.
+	SecretFile     string   `toml:"secret_file"`
+	MaxSessions    int      `toml:"max_sessions"`
+	MaxMessageSize Size     `toml:"max_message_size"`
+	IdleTimeout    Duration `toml:"idle_timeout"`
+}
+
+// Size is a byte count: a TOML integer, or a string with a K, M or G
+// suffix (powers of 1024), as "50M".
+type Size int64
+
+// UnmarshalTOML accepts an integer or a string such as "50M".
+func (s *Size) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case int64:
+		if v < 0 {
+			return fmt.Errorf("negative size %d", v)
+		}
+		*s = Size(v)
+		return nil
+	case string:
+		n, err := ParseSize(v)
+		*s = Size(n)
+		return err
+	}
+	return fmt.Errorf("a size is an integer or a string such as \"50M\", not %T", v)
+}
+
+// MarshalText writes the size in bytes.
+func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
+
+// ParseSize parses "1048576", "512K", "50M", "1G".
+func ParseSize(str string) (int64, error) {
+	t := strings.TrimSpace(str)
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'm', 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'g', 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (use e.g. 1048576, 512K, 50M, 1G)", str)
+	}
+	return n * mult, nil
 }
 
 // Duration is a time.Duration that also accepts a "d" (day) unit, as
@@ -234,6 +300,12 @@ func base() *Config {
 			CommandTimeout: Duration{5 * time.Minute},
 			DataTimeout:    Duration{10 * time.Minute},
 		},
+		SMTP: SMTP{
+			Enabled:        true,
+			MaxSessions:    16,
+			MaxMessageSize: 64 << 20,
+			IdleTimeout:    Duration{5 * time.Minute},
+		},
 	}
 }
 
@@ -276,6 +348,20 @@ func (c *Config) finish(id Identity) {
 		}
 	}
 	c.Relay.CAFile = c.Expand(c.Relay.CAFile)
+	if c.SMTP.Socket == "" {
+		c.SMTP.Socket = filepath.Join(c.StateDir, "smtp")
+		if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" && filepath.IsAbs(rt) {
+			c.SMTP.Socket = filepath.Join(rt, "homepost", "smtp")
+		}
+	}
+	if c.SMTP.SecretFile == "" {
+		c.SMTP.SecretFile = filepath.Join(xdg("XDG_CONFIG_HOME", id.home, ".config"), "homepost", "smtp-secret")
+	}
+	c.SMTP.Socket = c.Expand(c.SMTP.Socket)
+	if len(c.SMTP.Listen) == 0 {
+		c.SMTP.Listen = nil
+	}
+	c.SMTP.SecretFile = c.Expand(c.SMTP.SecretFile)
 	if len(c.LocalDomains) == 0 {
 		c.LocalDomains = []string{"localhost", "localhost.localdomain", c.Hostname}
 		if short, _, ok := strings.Cut(c.Hostname, "."); ok {
@@ -435,8 +521,60 @@ func (c *Config) validate() *Error {
 	if c.CommandTimeout.Duration <= 0 {
 		return &Error{Key: "command_timeout", Msg: "must be positive"}
 	}
+	if err := c.SMTP.validate(); err != nil {
+		return err
+	}
 	if c.Relay.Password != "" && c.Relay.PasswordCommand != "" {
 		return &Error{Key: "relay.password_command", Msg: "set either password or password_command, not both"}
+	}
+	return nil
+}
+
+func (s *SMTP) validate() *Error {
+	for _, p := range []struct{ key, val string }{{"smtp.socket", s.Socket}, {"smtp.secret_file", s.SecretFile}} {
+		if !filepath.IsAbs(p.val) {
+			return &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)}
+		}
+	}
+	// A Unix socket's path is limited to the 108 bytes of sun_path.
+	if len(s.Socket) > 107 {
+		return &Error{Key: "smtp.socket", Msg: fmt.Sprintf("%q is longer than the 107 bytes a Unix socket's path may have", s.Socket)}
+	}
+	for _, a := range s.Listen {
+		if err := CheckLoopback(a); err != nil {
+			return &Error{Key: "smtp.listen", Msg: err.Error()}
+		}
+	}
+	if s.MaxSessions <= 0 {
+		return &Error{Key: "smtp.max_sessions", Msg: "must be positive"}
+	}
+	if s.MaxMessageSize <= 0 {
+		return &Error{Key: "smtp.max_message_size", Msg: "must be positive"}
+	}
+	if s.IdleTimeout.Duration <= 0 {
+		return &Error{Key: "smtp.idle_timeout", Msg: "must be positive"}
+	}
+	return nil
+}
+
+// CheckLoopback accepts "IP:PORT" with a loopback IP (127.0.0.0/8, ::1)
+// or "localhost:PORT". Anything else could be reached from another
+// machine, and mail accepted there is relayed through the user's own
+// smarthost account.
+func CheckLoopback(hostport string) error {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("%q: not HOST:PORT (e.g. \"127.0.0.1:2525\")", hostport)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q: the port must be a number from 1 to 65535", hostport)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.1, [::1] or localhost): other machines could submit through your smarthost", hostport)
 	}
 	return nil
 }

@@ -129,3 +129,66 @@ func TestHomeDir(t *testing.T) {
 		}
 	}
 }
+
+// [smtp] listen takes loopback addresses only; anything else is an error
+// at the line that sets it, as are bad sizes.
+func TestSMTPListenLoopbackOnly(t *testing.T) {
+	id := testID(t)
+	for _, c := range []struct {
+		body, key string
+		line      int
+		ok        bool
+	}{
+		{"[smtp]\nlisten = [\"127.0.0.1:2525\", \"[::1]:2525\", \"localhost:25\"]\nmax_message_size = \"10M\"\n", "", 0, true},
+		{"[smtp]\nmax_message_size = 1000\n", "", 0, true},
+		{"store = \"~/Maildir/\"\n[smtp]\n\nlisten = [\"0.0.0.0:2525\"]\n", "smtp.listen", 4, false},
+		{"[smtp]\nlisten = [\"127.0.0.1:2525\", \"192.168.1.2:25\"]\n", "smtp.listen", 2, false},
+		{"[smtp]\nlisten = [\":2525\"]\n", "smtp.listen", 2, false},
+		{"[smtp]\nlisten = [\"127.0.0.1\"]\n", "smtp.listen", 2, false},
+		{"[smtp]\nlisten = [\"127.0.0.1:99999\"]\n", "smtp.listen", 2, false},
+		{"[smtp]\nenabled = true\nmax_message_size = \"lots\"\n", "smtp.max_message_size", 3, false},
+		{"[smtp]\nmax_sessions = 0\n", "smtp.max_sessions", 2, false},
+		{"[smtp]\nsocket = \"relative/smtp\"\n", "smtp.socket", 2, false},
+	} {
+		p := filepath.Join(t.TempDir(), "config.toml")
+		os.WriteFile(p, []byte(c.body), 0o600)
+		cfg, err := LoadFile(p, id)
+		if c.ok {
+			if err != nil {
+				t.Errorf("%q: %v", c.body, err)
+			} else if cfg.SMTP.MaxMessageSize != 10<<20 && cfg.SMTP.MaxMessageSize != 1000 {
+				t.Errorf("%q: max_message_size %d", c.body, cfg.SMTP.MaxMessageSize)
+			}
+			continue
+		}
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Errorf("%q: error %v is not a config error", c.body, err)
+			continue
+		}
+		if ce.Key != c.key || ce.Line != c.line {
+			t.Errorf("%q: error at %s line %d, want %s line %d: %v", c.body, ce.Key, ce.Line, c.key, c.line, err)
+		}
+	}
+}
+
+// The socket is in the runtime directory when there is one, else in the
+// state directory; the secret is in the config directory.
+func TestSMTPPaths(t *testing.T) {
+	id := testID(t)
+	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	c := Defaults(id)
+	if c.SMTP.Socket != "/run/user/1000/homepost/smtp" {
+		t.Errorf("socket %s", c.SMTP.Socket)
+	}
+	if want := filepath.Join(c.Home, ".config/homepost/smtp-secret"); c.SMTP.SecretFile != want {
+		t.Errorf("secret %s, want %s", c.SMTP.SecretFile, want)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	c = Defaults(id)
+	if want := filepath.Join(c.Home, ".local/state/homepost/smtp"); c.SMTP.Socket != want {
+		t.Errorf("socket without runtime dir %s, want %s", c.SMTP.Socket, want)
+	}
+}

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/forwarder"
 	"homepost/maildir"
 	"homepost/outbox"
@@ -198,7 +198,7 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 			ts := a.fwd.Resolve(r.Addr, j.dt)
 			if len(ts) == 0 {
 				ts = []forwarder.Target{{Kind: forwarder.Fail, Via: r.Addr,
-					Result: delivery.Perm("5.1.1", "%s: no delivery target", r.Addr)}}
+					Result: courier.Perm("5.1.1", "%s: no delivery target", r.Addr)}}
 			}
 			if len(ts) > 1 {
 				// Record the expansion before delivering, so that a
@@ -222,7 +222,7 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 		}
 		key := fmt.Sprint(int(t.Kind), "\x00", t.Value)
 		if first, ok := delivered[key]; ok && t.Kind != forwarder.Fail {
-			a.result(j, i, t, delivery.OK("duplicate of "+env.Original(first)))
+			a.result(j, i, t, courier.OK("duplicate of "+env.Original(first)))
 			continue
 		}
 		res := a.deliverLocal(ctx, j, i, t, syncs)
@@ -243,7 +243,7 @@ func copyName(queueName string, i int) string {
 }
 
 // deliverLocal delivers to the store, a file, a Maildir or a command.
-func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Target, syncs map[maildir.Dir]bool) delivery.Result {
+func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Target, syncs map[maildir.Dir]bool) courier.Result {
 	env := j.m.Env
 	orig := env.Original(i)
 	via := a.qualify(t.Via)
@@ -253,7 +253,7 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 		// address it was sent to.
 		via = a.qualify(t.Value)
 	}
-	trace := delivery.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
+	trace := courier.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
 	hdr := trace.Header()
 	if o := a.qualify(orig); !strings.EqualFold(o, via) {
 		hdr = append(hdr, "X-Original-To: "+o+"\n"...)
@@ -277,14 +277,14 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 		if j.recovered {
 			if ok, err := d.Has(name); err == nil && ok {
 				syncs[d] = true
-				return delivery.OK("already delivered")
+				return courier.OK("already delivered")
 			}
 		}
 		if err := d.Deliver(name, hdr, j.m.Body()); err != nil {
 			return localError(err)
 		}
 		syncs[d] = true
-		return delivery.OK("delivered to maildir")
+		return courier.OK("delivered to maildir")
 	case forwarder.Mbox:
 		return a.appendMbox(j, path, trace, hdr)
 	case forwarder.Command:
@@ -293,17 +293,17 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 	case forwarder.Fail:
 		return t.Result
 	}
-	return delivery.Perm("5.3.0", "unknown target %q", t.Spec())
+	return courier.Perm("5.3.0", "unknown target %q", t.Spec())
 }
 
 // appendMbox appends a copy to an mbox. A message taken up again after a
 // crash first looks for its own trace header near the end of the mbox,
 // so that the retry does not append the same copy twice.
-func (a *Agent) appendMbox(j *job, path string, trace delivery.Trace, hdr []byte) delivery.Result {
+func (a *Agent) appendMbox(j *job, path string, trace courier.Trace, hdr []byte) courier.Result {
 	// A mailbox that stayed locked a moment ago is not waited for again
 	// for every message of the batch.
 	if t, ok := a.lockedMbox[path]; ok && a.now().Sub(t) < time.Minute {
-		return delivery.Temp("4.2.0", "%s: mailbox is locked by another program", path)
+		return courier.Temp("4.2.0", "%s: mailbox is locked by another program", path)
 	}
 	l, err := maildir.Mbox(path).Lock()
 	if err != nil {
@@ -318,27 +318,27 @@ func (a *Agent) appendMbox(j *job, path string, trace delivery.Trace, hdr []byte
 	if j.recovered {
 		marker := []byte("(homepost) id " + trace.ID + "\n\tfor <" + trace.DeliveredTo + ">;")
 		if ok, err := l.ContainsNear(marker, j.m.Size+int64(len(hdr)), 64<<10); err == nil && ok {
-			return delivery.OK("already delivered")
+			return courier.OK("already delivered")
 		}
 	}
 	if err := l.Append(trace.Sender, a.now(), hdr, j.m.Body()); err != nil {
 		return localError(err)
 	}
-	return delivery.OK("delivered to mailbox")
+	return courier.OK("delivered to mailbox")
 }
 
 // localError turns a local delivery error into a result: disk full or
 // a lock held elsewhere waits; anything else (a path that cannot exist)
 // waits too, because the user can fix it and mail must not be lost.
-func localError(err error) delivery.Result {
+func localError(err error) courier.Result {
 	if maildir.IsTemporary(err) {
-		return delivery.Temp("4.3.0", "%v", err)
+		return courier.Temp("4.3.0", "%v", err)
 	}
-	return delivery.Temp("4.2.0", "%v", err)
+	return courier.Temp("4.2.0", "%v", err)
 }
 
 // result records one recipient's outcome in j and logs it.
-func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
+func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 	env := j.m.Env
 	r := env.Rcpts[i]
 	now := a.now()
@@ -346,7 +346,7 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res delivery.Result) {
 	var next time.Time
 	if res.Status == outbox.Deferred {
 		if now.Sub(env.Arrival) >= a.cfg.MaxQueueLifetime.Duration {
-			res = delivery.Result{Status: outbox.Bounced, DSN: res.DSN,
+			res = courier.Result{Status: outbox.Bounced, DSN: res.DSN,
 				Reason: "message expired after " + a.cfg.MaxQueueLifetime.Duration.String() + " in the queue: " + res.Reason}
 		} else {
 			next = now.Add(backoff(attempts))
@@ -454,7 +454,7 @@ func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 		j    *job
 		rcpt []remote
 	}
-	var out []*delivery.Outgoing
+	var out []*courier.Outgoing
 	var groups []group
 	for _, j := range jobs {
 		byVia := map[string]int{}
@@ -469,7 +469,7 @@ func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 				if via != "" {
 					prefix = []byte("Delivered-To: " + via + "\n")
 				}
-				o := &delivery.Outgoing{ID: m.ID, Sender: m.Env.Sender, Size: m.Size + int64(len(prefix)),
+				o := &courier.Outgoing{ID: m.ID, Sender: m.Env.Sender, Size: m.Size + int64(len(prefix)),
 					Open: func() io.Reader { return io.MultiReader(bytes.NewReader(prefix), m.Body()) }}
 				k = len(out)
 				byVia[via] = k
@@ -486,7 +486,7 @@ func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
 	results := a.relay.Send(ctx, out)
 	for k, g := range groups {
 		for n, rc := range g.rcpt {
-			res := delivery.Temp("4.3.0", "no result from the smarthost")
+			res := courier.Temp("4.3.0", "no result from the smarthost")
 			if k < len(results) && n < len(results[k]) {
 				res = results[k][n]
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/dsn"
 	"homepost/forwarder"
 	"homepost/maildir"
@@ -18,16 +18,16 @@ import (
 // Relay sends messages through the smarthost; relay.Client is the real
 // one.
 type Relay interface {
-	Send(ctx context.Context, msgs []*delivery.Outgoing) [][]delivery.Result
+	Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier.Result
 }
 
 // deferRelay answers every remote recipient with one temporary failure:
 // without a usable smarthost, mail waits in the queue (mailq says why)
 // instead of being lost or bounced.
-type deferRelay struct{ res delivery.Result }
+type deferRelay struct{ res courier.Result }
 
-func (d deferRelay) Send(_ context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
-	out := make([][]delivery.Result, len(msgs))
+func (d deferRelay) Send(_ context.Context, msgs []*courier.Outgoing) [][]courier.Result {
+	out := make([][]courier.Result, len(msgs))
 	for k, m := range msgs {
 		for range m.Rcpts {
 			out[k] = append(out[k], d.res)
@@ -42,19 +42,19 @@ func newRelay(cfg *config.Config, log *slog.Logger) Relay {
 		if file == "" {
 			file = config.DefaultPath(cfg.Home)
 		}
-		return deferRelay{delivery.Temp("4.4.0", "no smarthost configured: set [relay] url in %s", file)}
+		return deferRelay{courier.Temp("4.4.0", "no smarthost configured: set [relay] url in %s", file)}
 	}
 	c, err := relay.New(cfg, log)
 	if err != nil {
 		log.Error("relay configuration", "reason", err)
-		return deferRelay{delivery.Temp("4.3.5", "relay configuration: %v", err)}
+		return deferRelay{courier.Temp("4.3.5", "relay configuration: %v", err)}
 	}
 	return c
 }
 
 // command runs a |command target with the message, trace header first,
 // on its standard input.
-func (a *Agent) command(ctx context.Context, j *job, i int, t forwarder.Target, hdr []byte) delivery.Result {
+func (a *Agent) command(ctx context.Context, j *job, i int, t forwarder.Target, hdr []byte) courier.Result {
 	env := forwarder.NewCommandEnv(a.cfg, j.m.Env.Sender, a.qualify(t.Via), j.m.Env.Original(i))
 	return forwarder.RunCommand(ctx, a.cfg, t.Value, env, io.MultiReader(bytes.NewReader(hdr), j.m.Body()))
 }
@@ -97,7 +97,7 @@ func (a *Agent) bounce(j *job) error {
 	if err != nil {
 		return err
 	}
-	trace := delivery.Trace{Sender: "", DeliveredTo: a.qualify(a.cfg.User), ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
+	trace := courier.Trace{Sender: "", DeliveredTo: a.qualify(a.cfg.User), ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
 	k, p := a.cfg.StoreKind()
 	if k == "mbox" {
 		return maildir.Mbox(p).Append("", a.now(), trace.Header(), bytes.NewReader(msg))

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 )
 
 // CommandEnv is what a command learns about the delivery through its
@@ -88,7 +88,7 @@ var sysexits = map[int]struct{ dsn, text string }{
 // timeout are temporary; any other status is permanent, unless the
 // output starts with an enhanced status code ("5.2.2 mailbox full"),
 // which decides. The start of the output goes into the reason.
-func RunCommand(ctx context.Context, cfg *config.Config, command string, env CommandEnv, msg io.Reader) delivery.Result {
+func RunCommand(ctx context.Context, cfg *config.Config, command string, env CommandEnv, msg io.Reader) courier.Result {
 	timeout := cfg.CommandTimeout.Duration
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
@@ -103,7 +103,7 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		argv = strings.Fields(command)
 	}
 	if len(argv) == 0 {
-		return delivery.Perm("5.3.0", "empty command")
+		return courier.Perm("5.3.0", "empty command")
 	}
 	name := argv[0]
 	if !strings.Contains(name, "/") {
@@ -111,7 +111,7 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		// the clean one.
 		p, err := lookPath(name, commandPath)
 		if err != nil {
-			return delivery.Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), name, commandPath)
+			return courier.Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), name, commandPath)
 		}
 		name = p
 	}
@@ -136,44 +136,44 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 	text := out.text()
 	if err != nil && ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return delivery.Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
+			return courier.Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
 		}
-		return delivery.Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
+		return courier.Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
 	}
 	if err == nil {
-		return delivery.OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
+		return courier.OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return delivery.Perm("5.3.0", "command %s: not found", quoteCmd(command))
+			return courier.Perm("5.3.0", "command %s: not found", quoteCmd(command))
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return delivery.Perm("5.3.0", "command %s: permission denied", quoteCmd(command))
+			return courier.Perm("5.3.0", "command %s: permission denied", quoteCmd(command))
 		}
-		return delivery.Temp("4.3.0", "command %s: %v", quoteCmd(command), err)
+		return courier.Temp("4.3.0", "command %s: %v", quoteCmd(command), err)
 	}
 	ws, _ := ee.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
-		return delivery.Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
+		return courier.Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
 	}
 	code := ee.ExitCode()
 	if m := statusRE().FindStringSubmatch(text); m != nil && m[1] != "2" {
 		dsn := m[0]
 		rest := strings.TrimLeft(text[len(dsn):], " :-")
 		if m[1] == "4" {
-			return delivery.Temp(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
+			return courier.Temp(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
 		}
-		return delivery.Perm(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
+		return courier.Perm(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
 	}
 	se, known := sysexits[code]
 	if !known {
 		se = struct{ dsn, text string }{"5.3.0", "unknown error"}
 	}
 	if se.dsn[0] == '4' {
-		return delivery.Temp(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+		return courier.Temp(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
 	}
-	return delivery.Perm(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+	return courier.Perm(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
 }
 
 // commandPath is the PATH a command gets: the minimal one cron uses, so

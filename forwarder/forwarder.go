@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 )
 
 // Kind is what a target delivers to.
@@ -27,7 +27,7 @@ type Target struct {
 	// Via is the address this copy is delivered for: its Delivered-To.
 	Via string
 	// Result is the outcome for Kind Fail.
-	Result delivery.Result
+	Result courier.Result
 }
 
 // Spec returns the target in aliases(5) syntax, the form kept in the
@@ -56,11 +56,11 @@ func ParseSpec(spec, via string) Target {
 		code, reason, _ := strings.Cut(spec[1:], " ")
 		switch {
 		case strings.HasPrefix(code, "2."):
-			t.Result = delivery.OK(reason)
+			t.Result = courier.OK(reason)
 		case strings.HasPrefix(code, "4."):
-			t.Result = delivery.Temp(code, "%s", reason)
+			t.Result = courier.Temp(code, "%s", reason)
 		default:
-			t.Result = delivery.Perm(code, "%s", reason)
+			t.Result = courier.Perm(code, "%s", reason)
 		}
 	case strings.HasPrefix(spec, `\`):
 		t.Kind, t.Value = Store, spec[1:]
@@ -119,7 +119,7 @@ func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(
 	}
 	local, _, _ := splitAddr(addr)
 	if local == "" || strings.ContainsAny(addr, "\n\r\x00") {
-		r.fail(0, delivery.Perm("5.1.3", "bad recipient address syntax: %q", rcpt))
+		r.fail(0, courier.Perm("5.1.3", "bad recipient address syntax: %q", rcpt))
 		return r.targets
 	}
 	r.address(addr, 0, source{})

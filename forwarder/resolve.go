@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"homepost/delivery"
+	"homepost/courier"
 )
 
 // maxDepth bounds alias expansion, as Postfix's local(8) does.
@@ -84,7 +84,7 @@ func (r *resolver) store(depth int, why string) {
 	r.add(Target{Kind: Store, Value: r.f.cfg.User})
 }
 
-func (r *resolver) fail(depth int, res delivery.Result) {
+func (r *resolver) fail(depth int, res courier.Result) {
 	r.trace(depth, "-> %s", res.Text())
 	r.add(Target{Kind: Fail, Result: res})
 }
@@ -132,12 +132,12 @@ func (r *resolver) looped(addr string) bool {
 func (r *resolver) address(addr string, depth int, from source) {
 	if depth > maxDepth {
 		r.warn(depth, "%s: alias expansion deeper than %d levels at %s", from.at(), maxDepth, addr)
-		r.fail(depth, delivery.Perm("5.4.6", "alias expansion of %s deeper than %d levels (at %s)", r.rcpt, maxDepth, addr))
+		r.fail(depth, courier.Perm("5.4.6", "alias expansion of %s deeper than %d levels (at %s)", r.rcpt, maxDepth, addr))
 		return
 	}
 	if r.looped(addr) {
 		r.trace(depth, "%s: the message already has Delivered-To: %s", addr, addr)
-		r.fail(depth, delivery.Perm("5.4.6", "mail forwarding loop for %s", addr))
+		r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", addr))
 		return
 	}
 	local, domain, hasDomain := splitAddr(addr)
@@ -296,7 +296,7 @@ func (r *resolver) value(v string, depth int, from source) {
 		r.add(Target{Kind: Command, Value: v[1:]})
 	case v == "/dev/null":
 		r.trace(depth, "%s: -> /dev/null: discarded", from.at())
-		r.add(Target{Kind: Fail, Result: delivery.OK("discarded (/dev/null)")})
+		r.add(Target{Kind: Fail, Result: courier.OK("discarded (/dev/null)")})
 	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~/"):
 		if !from.trusted || !filepath.IsAbs(v) {
 			r.warn(depth, "%s: file %s not written as %s (%s); mail is kept in the local store", from.at(), v, cfg.User, untrustedWhy(from, cfg.SystemAliases))
@@ -410,15 +410,15 @@ func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 		addr := key + "@" + cfg.RelayDomain
 		r.trace(depth, "%s: another user: other_users = relay -> %s", key, addr)
 		if r.looped(addr) {
-			r.fail(depth, delivery.Perm("5.4.6", "mail forwarding loop for %s", addr))
+			r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", addr))
 			return
 		}
 		r.add(Target{Kind: Remote, Value: addr})
 	case "bounce":
 		if _, err := user.Lookup(base); err != nil {
-			r.fail(depth, delivery.Perm("5.1.1", "%s: user unknown", key))
+			r.fail(depth, courier.Perm("5.1.1", "%s: user unknown", key))
 		} else {
-			r.fail(depth, delivery.Perm("5.1.1", "%s: mail for other local users is not accepted (other_users = bounce)", key))
+			r.fail(depth, courier.Perm("5.1.1", "%s: mail for other local users is not accepted (other_users = bounce)", key))
 		}
 	default:
 		r.store(depth, key+" is another user: other_users = me")

@@ -10,21 +10,21 @@ import (
 
 	"github.com/emersion/go-sasl"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
 // auth logs in with PLAIN, else LOGIN, and only over TLS.
-func (s *session) auth(ctx context.Context) (delivery.Result, bool) {
+func (s *session) auth(ctx context.Context) (courier.Result, bool) {
 	c := s.c
 	if _, ok := s.smtp.TLSConnectionState(); !ok {
-		return delivery.Temp("4.7.0", "refusing to authenticate to %s without TLS", c.host), false
+		return courier.Temp("4.7.0", "refusing to authenticate to %s without TLS", c.host), false
 	}
 	pass := c.rc.Password
 	if c.rc.PasswordCommand != "" {
 		var err error
 		if pass, err = c.password(ctx); err != nil {
-			return delivery.Temp("4.7.0", "%v", err), false
+			return courier.Temp("4.7.0", "%v", err), false
 		}
 	}
 	var mech sasl.Client
@@ -34,7 +34,7 @@ func (s *session) auth(ctx context.Context) (delivery.Result, bool) {
 	case s.smtp.SupportsAuth("LOGIN"):
 		mech = sasl.NewLoginClient(c.rc.Username, pass)
 	default:
-		return delivery.Temp("4.7.0", "host %s offers neither AUTH PLAIN nor AUTH LOGIN", c.host), false
+		return courier.Temp("4.7.0", "host %s offers neither AUTH PLAIN nor AUTH LOGIN", c.host), false
 	}
 	if err := s.smtp.Auth(mech); err != nil {
 		// Even a 5xx here is deferred: a wrong password is fixed in the
@@ -47,7 +47,7 @@ func (s *session) auth(ctx context.Context) (delivery.Result, bool) {
 		r.Reason = "authentication failed: " + r.Reason
 		return r, false
 	}
-	return delivery.Result{}, true
+	return courier.Result{}, true
 }
 
 // password runs password_command and returns the first line of its

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
@@ -19,7 +19,7 @@ func BenchmarkRelay1000(b *testing.B) {
 	addr := startServer(b, be, plainMode, nil)
 	c := newClient(b, testConfig(b, "smtp://"+addr))
 	body := strings.Repeat("The quick brown fox jumps over the lazy dog.\n", 45)
-	msgs := make([]*delivery.Outgoing, 1000)
+	msgs := make([]*courier.Outgoing, 1000)
 	for i := range msgs {
 		msgs[i] = outgoing(fmt.Sprint(i), "alice@laptop",
 			fmt.Sprintf("From: alice\nTo: r%d@example.org\nSubject: message %d\n\n%s", i, i, body),

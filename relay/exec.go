@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"homepost/delivery"
+	"homepost/courier"
 )
 
 // exitResults maps sysexits(3) codes of an exec: relay to outcomes, as
@@ -42,7 +42,7 @@ var exitResults = map[int]struct {
 }
 
 // execSend hands one message to the exec: program.
-func (c *Client) execSend(ctx context.Context, m *delivery.Outgoing, res []delivery.Result) {
+func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courier.Result) {
 	prog := filepath.Base(c.argv[0])
 	args := append([]string(nil), c.argv[1:]...)
 	if s := c.envelopeSender(m.Sender); s != "" {
@@ -54,7 +54,7 @@ func (c *Client) execSend(ctx context.Context, m *delivery.Outgoing, res []deliv
 	for i, r := range m.Rcpts {
 		// A recipient that looks like an option would be read as one.
 		if r == "" || r[0] == '-' || strings.ContainsAny(r, "\r\n") {
-			res[i] = delivery.Perm("5.1.3", "bad recipient address %q", r)
+			res[i] = courier.Perm("5.1.3", "bad recipient address %q", r)
 			continue
 		}
 		args = append(args, r)
@@ -63,7 +63,7 @@ func (c *Client) execSend(ctx context.Context, m *delivery.Outgoing, res []deliv
 	if len(idx) == 0 {
 		return
 	}
-	set := func(r delivery.Result) {
+	set := func(r courier.Result) {
 		for _, i := range idx {
 			res[i] = r
 		}
@@ -71,7 +71,7 @@ func (c *Client) execSend(ctx context.Context, m *delivery.Outgoing, res []deliv
 	br := bufio.NewReaderSize(m.Open(), 64<<10)
 	head, err := readHead(br)
 	if err != nil {
-		set(delivery.Temp("4.3.0", "read queued message: %v", err))
+		set(courier.Temp("4.3.0", "read queued message: %v", err))
 		return
 	}
 	head = c.rewriteFrom(head)
@@ -88,27 +88,27 @@ func (c *Client) execSend(ctx context.Context, m *delivery.Outgoing, res []deliv
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		set(delivery.OK(fmt.Sprintf("delivered via %s%s", prog, said)))
+		set(courier.OK(fmt.Sprintf("delivered via %s%s", prog, said)))
 	case ctx.Err() != nil:
-		set(delivery.Temp("4.4.7", "%s did not finish within %v", prog, c.rc.DataTimeout.Duration))
+		set(courier.Temp("4.4.7", "%s did not finish within %v", prog, c.rc.DataTimeout.Duration))
 	case errors.As(err, &ee):
 		ws, _ := ee.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
-			set(delivery.Temp("4.3.0", "%s killed by signal %v%s", prog, ws.Signal(), said))
+			set(courier.Temp("4.3.0", "%s killed by signal %v%s", prog, ws.Signal(), said))
 			return
 		}
 		code := ee.ExitCode()
 		e, ok := exitResults[code]
 		switch {
 		case !ok:
-			set(delivery.Temp("4.3.0", "%s failed with exit status %d%s", prog, code, said))
+			set(courier.Temp("4.3.0", "%s failed with exit status %d%s", prog, code, said))
 		case e.perm:
-			set(delivery.Perm(e.dsn, "%s failed with exit status %d (%s)%s", prog, code, e.text, said))
+			set(courier.Perm(e.dsn, "%s failed with exit status %d (%s)%s", prog, code, e.text, said))
 		default:
-			set(delivery.Temp(e.dsn, "%s failed with exit status %d (%s)%s", prog, code, e.text, said))
+			set(courier.Temp(e.dsn, "%s failed with exit status %d (%s)%s", prog, code, e.text, said))
 		}
 	default:
-		set(delivery.Temp("4.3.0", "cannot run %s: %v", c.argv[0], err))
+		set(courier.Temp("4.3.0", "cannot run %s: %v", c.argv[0], err))
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
@@ -40,7 +40,7 @@ func TestExecRelay(t *testing.T) {
 		{"1", outbox.Deferred, "4.3.0"},
 	} {
 		os.WriteFile(filepath.Join(dir, "code"), []byte(tc.code), 0o644)
-		res := c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org", "-oQ/tmp/evil", "carol@example.org")})
+		res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org", "-oQ/tmp/evil", "carol@example.org")})
 		r := res[0]
 		if r[0].Status != tc.want || r[2].Status != tc.want || r[0].DSN != tc.dsn {
 			t.Errorf("exit %s: %s / %s", tc.code, r[0].Text(), r[2].Text())
@@ -70,7 +70,7 @@ func TestExecNullSenderAndTimeout(t *testing.T) {
 	cfg := testConfig(t, "exec:"+prog)
 	cfg.Relay.DataTimeout.Duration = 300 * time.Millisecond
 	start := time.Now()
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if time.Since(start) > 10*time.Second {
 		t.Errorf("timeout not enforced: %v", time.Since(start))
@@ -83,6 +83,6 @@ func TestExecNullSenderAndTimeout(t *testing.T) {
 
 func TestExecMissingProgram(t *testing.T) {
 	cfg := testConfig(t, "exec:/nonexistent/sendmail -i")
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
 }

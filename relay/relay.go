@@ -79,7 +79,7 @@ import (
 
 	"homepost/addr"
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 )
 
 // Transport kinds, from the URL scheme.
@@ -229,20 +229,20 @@ func (c *Client) Configured() bool { return c.kind != kindNone }
 // Send delivers msgs and returns, for each message, one result per
 // recipient in the order of its Rcpts. It never returns a result with
 // status Pending. Cancelling ctx defers whatever is not done yet.
-func (c *Client) Send(ctx context.Context, msgs []*delivery.Outgoing) [][]delivery.Result {
-	res := make([][]delivery.Result, len(msgs))
+func (c *Client) Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier.Result {
+	res := make([][]courier.Result, len(msgs))
 	for i, m := range msgs {
-		res[i] = make([]delivery.Result, len(m.Rcpts))
+		res[i] = make([]courier.Result, len(m.Rcpts))
 	}
 	switch c.kind {
 	case kindNone:
 		for i := range res {
-			fill(res[i], delivery.Temp("4.3.5", "no smarthost configured (set url in [relay])"))
+			fill(res[i], courier.Temp("4.3.5", "no smarthost configured (set url in [relay])"))
 		}
 	case kindExec:
 		for i, m := range msgs {
 			if err := ctx.Err(); err != nil {
-				fill(res[i], delivery.Temp("4.4.7", "delivery interrupted: %v", err))
+				fill(res[i], courier.Temp("4.4.7", "delivery interrupted: %v", err))
 				continue
 			}
 			c.execSend(ctx, m, res[i])
@@ -253,7 +253,7 @@ func (c *Client) Send(ctx context.Context, msgs []*delivery.Outgoing) [][]delive
 	for i := range res {
 		for j := range res[i] {
 			if res[i][j].Status == 0 {
-				res[i][j] = delivery.Temp("4.3.0", "not attempted")
+				res[i][j] = courier.Temp("4.3.0", "not attempted")
 			}
 		}
 	}
@@ -261,7 +261,7 @@ func (c *Client) Send(ctx context.Context, msgs []*delivery.Outgoing) [][]delive
 }
 
 // fill sets every result that is still open (status Pending) to r.
-func fill(res []delivery.Result, r delivery.Result) {
+func fill(res []courier.Result, r courier.Result) {
 	for i := range res {
 		if res[i].Status == 0 {
 			res[i] = r

@@ -16,13 +16,13 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
 const sample = "From: Alice <alice>\nTo: bob@example.org\nSubject: dots\n\nline one\n.\n.leading dot\n..two\nlast line\n"
 
-func status(t *testing.T, res []delivery.Result, want ...outbox.Status) {
+func status(t *testing.T, res []courier.Result, want ...outbox.Status) {
 	t.Helper()
 	if len(res) != len(want) {
 		t.Fatalf("got %d results, want %d: %+v", len(res), len(want), res)
@@ -45,7 +45,7 @@ func TestStartTLSAuthPlain(t *testing.T) {
 	cfg.Relay.From = "alice@example.com"
 	c := newClient(t, cfg)
 
-	res := c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
 	status(t, res[0], outbox.Sent)
 	if !strings.Contains(res[0][0].Reason, "host 127.0.0.1 said: 250") {
 		t.Errorf("reason %q", res[0][0].Reason)
@@ -75,7 +75,7 @@ func TestImplicitTLS(t *testing.T) {
 	// Without ca_file the test CA is unknown: verification fails and the
 	// mail waits.
 	cfg := testConfig(t, "smtps://"+addr)
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if r := res[0][0]; r.DSN != "4.7.5" || !strings.Contains(r.Reason, "certificate") {
 		t.Errorf("unverified TLS: %s", r.Text())
@@ -85,7 +85,7 @@ func TestImplicitTLS(t *testing.T) {
 	}
 
 	cfg.Relay.CAFile = ca.file(t)
-	res = newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	res = newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
 	status(t, res[0], outbox.Sent)
 	if got := be.received(); len(got) != 1 || !got[0].TLS {
 		t.Fatalf("server got %+v", got)
@@ -101,7 +101,7 @@ func TestCertificateForAnotherName(t *testing.T) {
 	c := newClient(t, cfg)
 	// The certificate names 127.0.0.1 and localhost only.
 	c.tls.ServerName = "mail.example.com"
-	res := c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if r := res[0][0]; r.DSN != "4.7.5" || !strings.Contains(r.Reason, "mail.example.com") {
 		t.Errorf("%s", r.Text())
@@ -138,7 +138,7 @@ func TestStartTLSRequired(t *testing.T) {
 	be := &backend{}
 	addr := startServer(t, be, plainMode, nil) // offers no STARTTLS
 	cfg := testConfig(t, "smtp+starttls://"+addr)
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if !strings.Contains(res[0][0].Reason, "STARTTLS") {
 		t.Errorf("reason %q", res[0][0].Reason)
@@ -156,7 +156,7 @@ func TestPerRecipientReplies(t *testing.T) {
 	}}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A1", "alice@laptop", sample, "bob@example.org", "later@example.org", "nobody@example.org", "plain@example.org", "carol@example.org"),
 	})
 	status(t, res[0], outbox.Sent, outbox.Deferred, outbox.Bounced, outbox.Bounced, outbox.Sent)
@@ -185,7 +185,7 @@ func TestAllRecipientsRefusedThenNext(t *testing.T) {
 	}}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A1", "alice@laptop", sample, "nobody@example.org"),
 		outgoing("A2", "alice@laptop", sample, "bob@example.org"),
 	})
@@ -200,13 +200,13 @@ func TestMailAndDataReplies(t *testing.T) {
 	be := &backend{mailErr: &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "sender not allowed"}}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	res := c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "a@example.org", "b@example.org")})
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "a@example.org", "b@example.org")})
 	status(t, res[0], outbox.Bounced, outbox.Bounced)
 
 	be = &backend{dataErr: &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "disk full"}}
 	addr = startServer(t, be, plainMode, nil)
 	c = newClient(t, testConfig(t, "smtp://"+addr))
-	res = c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "alice@laptop", sample, "a@example.org", "b@example.org")})
+	res = c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "a@example.org", "b@example.org")})
 	status(t, res[0], outbox.Deferred, outbox.Deferred)
 	if r := res[0][0]; r.DSN != "4.3.1" || !strings.Contains(r.Reason, "452 4.3.1 disk full") {
 		t.Errorf("%s", r.Text())
@@ -220,7 +220,7 @@ func TestDropDuringData(t *testing.T) {
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
 	big := sample + strings.Repeat("a line of body text to fill the socket buffers\n", 50000)
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A1", "alice@laptop", sample, "a@example.org", "b@example.org"),
 		outgoing("A2", "alice@laptop", big, "c@example.org"),
 	})
@@ -240,7 +240,7 @@ func TestDropDuringData(t *testing.T) {
 	be2 := &backend{dropInData: true}
 	addr = startServer(t, be2, plainMode, nil)
 	c = newClient(t, testConfig(t, "smtp://"+addr))
-	res = c.Send(context.Background(), []*delivery.Outgoing{outgoing("A2", "alice@laptop", big, "c@example.org")})
+	res = c.Send(context.Background(), []*courier.Outgoing{outgoing("A2", "alice@laptop", big, "c@example.org")})
 	status(t, res[0], outbox.Deferred)
 }
 
@@ -248,7 +248,7 @@ func TestConnectionReuse(t *testing.T) {
 	be := &backend{}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	var msgs []*delivery.Outgoing
+	var msgs []*courier.Outgoing
 	for i := range 50 {
 		msgs = append(msgs, outgoing(fmt.Sprint(i), "alice@laptop", fmt.Sprintf("Subject: %d\n\nbody %d\n", i, i), fmt.Sprintf("r%d@example.org", i)))
 	}
@@ -276,7 +276,7 @@ func TestReconnect(t *testing.T) {
 	be := &backend{perConn: 2}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	var msgs []*delivery.Outgoing
+	var msgs []*courier.Outgoing
 	for i := range 5 {
 		msgs = append(msgs, outgoing(fmt.Sprint(i), "alice@laptop", sample, "bob@example.org"))
 	}
@@ -302,7 +302,7 @@ func TestConnectRefused(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A1", "", sample, "a@example.org"),
 		outgoing("A2", "", sample, "b@example.org"),
 	})
@@ -332,7 +332,7 @@ func TestGreetingTimeout(t *testing.T) {
 		cfg := testConfig(t, scheme+"://"+l.Addr().String())
 		cfg.Relay.CommandTimeout.Duration = 300 * time.Millisecond
 		start := time.Now()
-		res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+		res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 		status(t, res[0], outbox.Deferred)
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s: took %v", scheme, d)
@@ -361,7 +361,7 @@ func TestContextCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	res := newClient(t, testConfig(t, "smtp://"+l.Addr().String())).Send(ctx, []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res := newClient(t, testConfig(t, "smtp://"+l.Addr().String())).Send(ctx, []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cancel took %v", d)
@@ -376,7 +376,7 @@ func TestAuthFailureDefers(t *testing.T) {
 	cfg.Relay.CAFile = ca.file(t)
 	cfg.Relay.Username = "alice"
 	cfg.Relay.Password = "wrong-Secret-42"
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Deferred)
 	r := res[0][0]
 	if !strings.Contains(r.Reason, "535") || strings.Contains(r.Text(), "wrong-Secret-42") {
@@ -395,7 +395,7 @@ func TestAuthLogin(t *testing.T) {
 	cfg.Relay.CAFile = ca.file(t)
 	cfg.Relay.Username = "alice"
 	cfg.Relay.Password = "p4ss word"
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Sent)
 	if got := be.received(); len(got) != 1 || got[0].User != "alice" {
 		t.Errorf("%+v", got)
@@ -412,7 +412,7 @@ func TestNoAuthOffered(t *testing.T) {
 	cfg.Relay.CAFile = ca.file(t)
 	cfg.Relay.Username = "alice"
 	cfg.Relay.Password = "secret"
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if len(be.received()) != 0 {
 		t.Error("sent without authenticating")
@@ -427,12 +427,12 @@ func TestPasswordCommand(t *testing.T) {
 	cfg.Relay.CAFile = ca.file(t)
 	cfg.Relay.Username = "alice"
 	cfg.Relay.PasswordCommand = "printf 'from the keyring\\nsecond line\\n'"
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Sent)
 
 	// A failing command defers, and what it printed stays secret.
 	cfg.Relay.PasswordCommand = "echo from the keyring; exit 3"
-	res = newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res = newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Deferred)
 	if r := res[0][0].Text(); strings.Contains(r, "keyring") || !strings.Contains(r, "password_command") {
 		t.Errorf("%s", r)
@@ -446,7 +446,7 @@ func TestSMTPUTF8(t *testing.T) {
 	be := &backend{}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A1", "alice@laptop", "Subject: plain\n\nhi\n", "bob@example.org"),
 		outgoing("A2", "alice@laptop", "Subject: grüße\n\nhi\n", "jörg@example.org"),
 	})
@@ -466,7 +466,7 @@ func TestNullSenderStaysNull(t *testing.T) {
 	addr := startServer(t, be, plainMode, nil)
 	cfg := testConfig(t, "smtp://"+addr)
 	cfg.Relay.From = "alice@example.com"
-	res := newClient(t, cfg).Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", "From: MAILER-DAEMON@laptop\n\nbounce\n", "bob@example.org")})
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", "From: MAILER-DAEMON@laptop\n\nbounce\n", "bob@example.org")})
 	status(t, res[0], outbox.Sent)
 	got := be.received()
 	if got[0].From != "" {
@@ -479,7 +479,7 @@ func TestNoRelayConfigured(t *testing.T) {
 	if c.Configured() {
 		t.Fatal("Configured with no url")
 	}
-	res := c.Send(context.Background(), []*delivery.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
 	status(t, res[0], outbox.Deferred)
 }
 
@@ -579,7 +579,7 @@ func TestUnreadableMessage(t *testing.T) {
 	bad.Open = func() io.Reader {
 		return &failingReader{data: []byte("Subject: half\n\n" + strings.Repeat("a line of text\n", 20000))}
 	}
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A", "alice@laptop", sample, "a@example.org"),
 		bad,
 		outgoing("C", "alice@laptop", sample, "c@example.org"),

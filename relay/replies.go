@@ -9,13 +9,13 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
 // result turns an error of a command into a result, and reports whether
 // the connection is still usable.
-func (s *session) result(err error, stage string) (delivery.Result, bool) {
+func (s *session) result(err error, stage string) (courier.Result, bool) {
 	host := s.c.host
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
@@ -43,18 +43,18 @@ func (s *session) result(err error, stage string) (delivery.Result, bool) {
 		// 421 means the server is closing the connection.
 		alive := se.Code != 421
 		if class == 5 {
-			return delivery.Result{Status: outbox.Bounced, DSN: dsn, Reason: reason}, alive
+			return courier.Result{Status: outbox.Bounced, DSN: dsn, Reason: reason}, alive
 		}
-		return delivery.Result{Status: outbox.Deferred, DSN: dsn, Reason: reason}, alive && class == 4
+		return courier.Result{Status: outbox.Deferred, DSN: dsn, Reason: reason}, alive && class == 4
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return delivery.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false
+		return courier.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false
 	}
 	if isTLSError(err) {
-		return delivery.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
+		return courier.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
 	}
-	return delivery.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+	return courier.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
 }
 
 func isTLSError(err error) bool {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
@@ -16,7 +16,7 @@ func TestQuotedLocalPartRelayed(t *testing.T) {
 	be := &backend{}
 	addr := startServer(t, be, plainMode, nil)
 	c := newClient(t, testConfig(t, "smtp://"+addr))
-	res := c.Send(context.Background(), []*delivery.Outgoing{
+	res := c.Send(context.Background(), []*courier.Outgoing{
 		outgoing("A1", `"alice smith"@laptop.example`, sample, `"john doe"@example.org`, "bad rcpt@example.org", "x>y@example.org", "plain@example.org"),
 	})
 	status(t, res[0], outbox.Sent, outbox.Bounced, outbox.Bounced, outbox.Sent)

@@ -26,7 +26,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 )
 
 // received is one message as the test smarthost got it.
@@ -280,8 +280,8 @@ func newClient(t testing.TB, cfg *config.Config) *Client {
 }
 
 // outgoing makes a message to send.
-func outgoing(id, sender, msg string, rcpts ...string) *delivery.Outgoing {
-	return &delivery.Outgoing{
+func outgoing(id, sender, msg string, rcpts ...string) *courier.Outgoing {
+	return &courier.Outgoing{
 		ID: id, Sender: sender, Rcpts: rcpts, Size: int64(len(msg)),
 		Open: func() io.Reader { return strings.NewReader(msg) },
 	}

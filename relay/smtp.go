@@ -12,7 +12,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 )
 
@@ -29,9 +29,9 @@ type session struct {
 }
 
 // smtpSend sends msgs over as few connections as it can.
-func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res [][]delivery.Result) {
+func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][]courier.Result) {
 	var s *session
-	var down *delivery.Result // why the smarthost cannot be reached
+	var down *courier.Result // why the smarthost cannot be reached
 	defer func() {
 		if s != nil {
 			s.quit()
@@ -42,7 +42,7 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res []
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			fill(res[i], delivery.Temp("4.4.7", "delivery interrupted: %v", err))
+			fill(res[i], courier.Temp("4.4.7", "delivery interrupted: %v", err))
 			continue
 		}
 		if down != nil {
@@ -50,7 +50,7 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res []
 			continue
 		}
 		if s == nil {
-			var r delivery.Result
+			var r courier.Result
 			if s, r = c.dial(ctx); s == nil {
 				down = &r
 				fill(res[i], r)
@@ -75,7 +75,7 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res []
 		s = nil
 		if early {
 			clear(res[i])
-			var r delivery.Result
+			var r courier.Result
 			if s, r = c.dial(ctx); s == nil {
 				down = &r
 				fill(res[i], r)
@@ -94,18 +94,18 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*delivery.Outgoing, res []
 }
 
 // lastTemp picks the deferral that explains a dead connection.
-func lastTemp(res []delivery.Result) delivery.Result {
+func lastTemp(res []courier.Result) courier.Result {
 	for i := len(res) - 1; i >= 0; i-- {
 		if res[i].Status == outbox.Deferred {
 			return res[i]
 		}
 	}
-	return delivery.Temp("4.4.2", "connection lost")
+	return courier.Temp("4.4.2", "connection lost")
 }
 
 // dial connects, says EHLO, sets up TLS and authenticates. On failure it
 // returns a nil session and the deferral to record.
-func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
+func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	rc := c.rc
 	dialer := net.Dialer{Timeout: rc.ConnectTimeout.Duration}
 	addr := c.addr
@@ -118,7 +118,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 	}
 	tcp, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, delivery.Temp("4.4.1", "connect to %s: %v", c.addr, netReason(err))
+		return nil, courier.Temp("4.4.1", "connect to %s: %v", c.addr, netReason(err))
 	}
 	// go-smtp greets and says EHLO inside NewClientStartTLS with its
 	// default timeout; clamping its deadlines holds it to ours.
@@ -128,7 +128,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 	// Cancelling ctx closes the connection: whatever is in flight fails
 	// as a lost connection and is deferred.
 	s.stop = context.AfterFunc(ctx, func() { raw.Close() })
-	fail := func(r delivery.Result) (*session, delivery.Result) {
+	fail := func(r courier.Result) (*session, courier.Result) {
 		s.close()
 		return nil, r
 	}
@@ -139,7 +139,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
-			return fail(delivery.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
+			return fail(courier.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
 		}
 		s.smtp = smtp.NewClient(tc)
 		s.timeouts()
@@ -151,7 +151,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 		sc, err := smtp.NewClientStartTLS(raw, c.tls)
 		if err != nil {
 			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
-				return fail(delivery.Temp("4.7.4", "host %s does not offer STARTTLS; mail is not sent in clear text", c.host))
+				return fail(courier.Temp("4.7.4", "host %s does not offer STARTTLS; mail is not sent in clear text", c.host))
 			}
 			r, _ := s.result(err, "STARTTLS")
 			return fail(r)
@@ -160,7 +160,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 		s.timeouts()
 		if err := s.smtp.Hello(c.cfg.Hostname); err != nil {
 			if isTLSError(err) {
-				return fail(delivery.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
+				return fail(courier.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
 			}
 			r, _ := s.result(err, "EHLO")
 			return fail(r)
@@ -183,7 +183,7 @@ func (c *Client) dial(ctx context.Context) (*session, delivery.Result) {
 	s.limit, _ = s.smtp.MaxMessageSize()
 	_, tlsOn := s.smtp.TLSConnectionState()
 	c.log.Debug("relay connected", "host", c.addr, "tls", tlsOn, "auth", rc.Username != "")
-	return s, delivery.Result{}
+	return s, courier.Result{}
 }
 
 func (s *session) timeouts() {
@@ -193,24 +193,24 @@ func (s *session) timeouts() {
 
 // loopbackAddr resolves the host of a plain smtp:// URL and insists
 // that every address it has is a loopback address.
-func (c *Client) loopbackAddr(ctx context.Context) (string, delivery.Result, bool) {
+func (c *Client) loopbackAddr(ctx context.Context) (string, courier.Result, bool) {
 	host, port, _ := net.SplitHostPort(c.addr)
 	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 	if err != nil || len(ips) == 0 {
-		return "", delivery.Temp("4.4.3", "cannot resolve %s: %v", host, netReason(err)), false
+		return "", courier.Temp("4.4.3", "cannot resolve %s: %v", host, netReason(err)), false
 	}
 	for _, ip := range ips {
 		if !ip.IP.IsLoopback() {
-			return "", delivery.Temp("4.7.0", "refusing plain SMTP to %s (%s is not a loopback address); use TLS or set insecure = true", host, ip.IP), false
+			return "", courier.Temp("4.7.0", "refusing plain SMTP to %s (%s is not a loopback address); use TLS or set insecure = true", host, ip.IP), false
 		}
 	}
-	return net.JoinHostPort(ips[0].IP.String(), port), delivery.Result{}, true
+	return net.JoinHostPort(ips[0].IP.String(), port), courier.Result{}, true
 }
 
 // send runs one mail transaction and fills res. It reports whether the
 // connection can still be used and, if not, whether it failed before
 // the server accepted a recipient (so the message may go again at once).
-func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, early bool) {
+func (s *session) send(m *courier.Outgoing, res []courier.Result) (alive, early bool) {
 	c := s.c
 	if s.open {
 		// The last transaction ended without DATA (every recipient
@@ -228,14 +228,14 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 	br := bufio.NewReaderSize(m.Open(), 64<<10)
 	head, err := readHead(br)
 	if err != nil {
-		fill(res, delivery.Temp("4.3.0", "read queued message: %v", err))
+		fill(res, courier.Temp("4.3.0", "read queued message: %v", err))
 		return true, false
 	}
 	head = c.rewriteFrom(head)
 
 	sender := c.envelopeSender(m.Sender)
 	if badPath(sender) {
-		fill(res, delivery.Perm("5.1.7", "bad sender address %q", sender))
+		fill(res, courier.Perm("5.1.7", "bad sender address %q", sender))
 		return true, false
 	}
 	needUTF8 := !ascii(sender) || !ascii(string(head))
@@ -243,11 +243,11 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 		needUTF8 = needUTF8 || !ascii(r)
 	}
 	if !ascii(sender) && !s.utf8 {
-		fill(res, delivery.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
+		fill(res, courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
 		return true, false
 	}
 	if s.limit > 0 && m.Size > int64(s.limit) {
-		fill(res, delivery.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
+		fill(res, courier.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
 		return true, false
 	}
 	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
@@ -261,11 +261,11 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 	n := 0
 	for i, rcpt := range m.Rcpts {
 		if rcpt == "" || badPath(rcpt) {
-			res[i] = delivery.Perm("5.1.3", "bad recipient address %q", rcpt)
+			res[i] = courier.Perm("5.1.3", "bad recipient address %q", rcpt)
 			continue
 		}
 		if !ascii(rcpt) && !s.utf8 {
-			res[i] = delivery.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
+			res[i] = courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
 			continue
 		}
 		if err := s.smtp.Rcpt(rcpt, nil); err != nil {
@@ -285,7 +285,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 	}
 	// From here on, any failure applies to the accepted recipients only:
 	// the others already have their own reply.
-	done := func(r delivery.Result) {
+	done := func(r courier.Result) {
 		for i, ok := range accepted {
 			if ok {
 				res[i] = r
@@ -309,7 +309,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 		// the connection makes the server discard the transaction.
 		r, _ := s.result(err, "sending the message")
 		if src.err != nil {
-			r = delivery.Temp("4.3.0", "read queued message: %v", src.err)
+			r = courier.Temp("4.3.0", "read queued message: %v", src.err)
 		}
 		done(r)
 		return false, false
@@ -322,7 +322,7 @@ func (s *session) send(m *delivery.Outgoing, res []delivery.Result) (alive, earl
 		return alive, false
 	}
 	s.sent++
-	done(delivery.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
+	done(courier.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
 	return true, false
 }
 

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 	"homepost/relay"
 	"homepost/submit"
@@ -88,12 +88,12 @@ func enqueue(t *testing.T, cfg *config.Config, o submit.Options, msg []byte) que
 	return queued{id: res.ID, env: m.Env, body: body}
 }
 
-func (q queued) outgoing() *delivery.Outgoing {
+func (q queued) outgoing() *courier.Outgoing {
 	var rcpts []string
 	for _, r := range q.env.Rcpts {
 		rcpts = append(rcpts, r.Addr)
 	}
-	return &delivery.Outgoing{ID: q.id, Sender: q.env.Sender, Rcpts: rcpts, Size: int64(len(q.body)),
+	return &courier.Outgoing{ID: q.id, Sender: q.env.Sender, Rcpts: rcpts, Size: int64(len(q.body)),
 		Open: func() io.Reader { return bytes.NewReader(q.body) }}
 }
 
@@ -103,7 +103,7 @@ func send(t *testing.T, cfg *config.Config, qs ...queued) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var msgs []*delivery.Outgoing
+	var msgs []*courier.Outgoing
 	for _, q := range qs {
 		msgs = append(msgs, q.outgoing())
 	}

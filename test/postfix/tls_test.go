@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"homepost/config"
-	"homepost/delivery"
+	"homepost/courier"
 	"homepost/outbox"
 	"homepost/relay"
 	"homepost/submit"
@@ -49,13 +49,13 @@ func tlsConfig(t *testing.T, url string) *config.Config {
 
 // attempt hands one queued message to the smarthost and returns the
 // result for each recipient, whatever it is.
-func attempt(t *testing.T, cfg *config.Config, q queued) []delivery.Result {
+func attempt(t *testing.T, cfg *config.Config, q queued) []courier.Result {
 	t.Helper()
 	c, err := relay.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c.Send(context.Background(), []*delivery.Outgoing{q.outgoing()})[0]
+	return c.Send(context.Background(), []*courier.Outgoing{q.outgoing()})[0]
 }
 
 // Over STARTTLS and over TLS from the first byte, verified against the

@@ -1,8 +1,13 @@
-// Package delivery holds what every way of delivering a message shares:
-// the three outcomes (sent, temporary failure, permanent failure) with an
-// enhanced status code and a reason, and the trace headers a delivered
-// copy carries.
-package delivery
+// Package courier delivers one copy of a queued message to one kind of
+// target. It holds what every way of delivering shares: the three
+// outcomes (sent, temporary failure, permanent failure) with an enhanced
+// status code and a reason, and the trace headers a delivered copy
+// carries.
+//
+// The name is chasquid's (internal/courier): a courier carries a copy to
+// where it goes and knows how; when to try, how often, and what to write
+// down about it is the queue's business (package agent).
+package courier
 
 import (
 	"fmt"

@@ -55,8 +55,8 @@ func newRelay(cfg *config.Config, log *slog.Logger) Relay {
 // command runs a |command target with the message, trace header first,
 // on its standard input.
 func (a *Agent) command(ctx context.Context, j *job, i int, t forwarder.Target, hdr []byte) courier.Result {
-	env := forwarder.NewCommandEnv(a.cfg, j.m.Env.Sender, a.qualify(t.Via), j.m.Env.Original(i))
-	return forwarder.RunCommand(ctx, a.cfg, t.Value, env, io.MultiReader(bytes.NewReader(hdr), j.m.Body()))
+	env := courier.NewCommandEnv(a.cfg, j.m.Env.Sender, a.qualify(t.Via), j.m.Env.Original(i))
+	return courier.RunCommand(ctx, a.cfg, t.Value, env, io.MultiReader(bytes.NewReader(hdr), j.m.Body()))
 }
 
 // bounce stores a delivery status notification (RFC 3464) for the

@@ -3,6 +3,9 @@
 // or a failure that becomes a bounce — with the semantics of Postfix's
 // local(8) and aliases(5), for a user who cannot write /etc/aliases.
 //
+// It only resolves: nothing here writes a mailbox or runs a command.
+// Package courier delivers the targets, and package agent decides when.
+//
 // # Resolution order
 //
 // A recipient with a domain that is not in local_domains is remote. For a

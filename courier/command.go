@@ -1,4 +1,4 @@
-package forwarder
+package courier
 
 import (
 	"bufio"
@@ -14,8 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"homepost/addr"
 	"homepost/config"
-	"homepost/courier"
+	"homepost/sysexits"
 )
 
 // CommandEnv is what a command learns about the delivery through its
@@ -32,7 +33,7 @@ type CommandEnv struct {
 // NewCommandEnv fills a CommandEnv from the recipient a target is for
 // (Target.Via) and the original recipient.
 func NewCommandEnv(cfg *config.Config, sender, recipient, original string) CommandEnv {
-	local, domain, _ := splitAddr(recipient)
+	local, domain, _ := addr.Split(recipient)
 	if domain == "" {
 		domain = cfg.Hostname
 	}
@@ -60,25 +61,25 @@ var statusRE = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})\b`)
 })
 
-// sysexits maps exit statuses to enhanced status codes, as Postfix's
-// sys_exits table does. 71 (EX_OSERR) and 75 (EX_TEMPFAIL) are
-// temporary; the rest permanent.
-var sysexits = map[int]struct{ dsn, text string }{
-	64: {"5.3.0", "command line usage error"},
-	65: {"5.6.0", "data format error"},
-	66: {"5.3.0", "cannot open input"},
-	67: {"5.1.1", "user unknown"},
-	68: {"5.1.2", "host name unknown"},
-	69: {"5.3.0", "service unavailable"},
-	70: {"5.3.0", "internal software error"},
-	71: {"4.3.0", "system resource problem"},
-	72: {"5.3.0", "critical OS file missing"},
-	73: {"5.2.0", "can't create output file"},
-	74: {"5.3.0", "input/output error"},
-	75: {"4.3.0", "temporary failure"},
-	76: {"5.5.0", "remote error in protocol"},
-	77: {"5.7.0", "permission denied"},
-	78: {"5.3.5", "configuration error"},
+// exitCodes maps exit statuses to enhanced status codes, as Postfix's
+// sys_exits table does. EX_OSERR and EX_TEMPFAIL are temporary
+// (sysexits.Temporary); the rest permanent.
+var exitCodes = map[int]struct{ dsn, text string }{
+	sysexits.Usage:       {"5.3.0", "command line usage error"},
+	sysexits.DataErr:     {"5.6.0", "data format error"},
+	sysexits.NoInput:     {"5.3.0", "cannot open input"},
+	sysexits.NoUser:      {"5.1.1", "user unknown"},
+	sysexits.NoHost:      {"5.1.2", "host name unknown"},
+	sysexits.Unavailable: {"5.3.0", "service unavailable"},
+	sysexits.Software:    {"5.3.0", "internal software error"},
+	sysexits.OSErr:       {"4.3.0", "system resource problem"},
+	sysexits.OSFile:      {"5.3.0", "critical OS file missing"},
+	sysexits.CantCreate:  {"5.2.0", "can't create output file"},
+	sysexits.IOErr:       {"5.3.0", "input/output error"},
+	sysexits.TempFail:    {"4.3.0", "temporary failure"},
+	sysexits.Protocol:    {"5.5.0", "remote error in protocol"},
+	sysexits.NoPerm:      {"5.7.0", "permission denied"},
+	sysexits.Config:      {"5.3.5", "configuration error"},
 }
 
 // RunCommand delivers msg (already prefixed with Return-Path and
@@ -88,7 +89,7 @@ var sysexits = map[int]struct{ dsn, text string }{
 // timeout are temporary; any other status is permanent, unless the
 // output starts with an enhanced status code ("5.2.2 mailbox full"),
 // which decides. The start of the output goes into the reason.
-func RunCommand(ctx context.Context, cfg *config.Config, command string, env CommandEnv, msg io.Reader) courier.Result {
+func RunCommand(ctx context.Context, cfg *config.Config, command string, env CommandEnv, msg io.Reader) Result {
 	timeout := cfg.CommandTimeout.Duration
 	if timeout <= 0 {
 		timeout = 10 * time.Minute
@@ -103,7 +104,7 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		argv = strings.Fields(command)
 	}
 	if len(argv) == 0 {
-		return courier.Perm("5.3.0", "empty command")
+		return Perm("5.3.0", "empty command")
 	}
 	name := argv[0]
 	if !strings.Contains(name, "/") {
@@ -111,7 +112,7 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		// the clean one.
 		p, err := lookPath(name, commandPath)
 		if err != nil {
-			return courier.Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), name, commandPath)
+			return Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), name, commandPath)
 		}
 		name = p
 	}
@@ -136,44 +137,44 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 	text := out.text()
 	if err != nil && ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return courier.Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
+			return Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
 		}
-		return courier.Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
+		return Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
 	}
 	if err == nil {
-		return courier.OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
+		return OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			return courier.Perm("5.3.0", "command %s: not found", quoteCmd(command))
+			return Perm("5.3.0", "command %s: not found", quoteCmd(command))
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return courier.Perm("5.3.0", "command %s: permission denied", quoteCmd(command))
+			return Perm("5.3.0", "command %s: permission denied", quoteCmd(command))
 		}
-		return courier.Temp("4.3.0", "command %s: %v", quoteCmd(command), err)
+		return Temp("4.3.0", "command %s: %v", quoteCmd(command), err)
 	}
 	ws, _ := ee.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
-		return courier.Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
+		return Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
 	}
 	code := ee.ExitCode()
 	if m := statusRE().FindStringSubmatch(text); m != nil && m[1] != "2" {
 		dsn := m[0]
 		rest := strings.TrimLeft(text[len(dsn):], " :-")
 		if m[1] == "4" {
-			return courier.Temp(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
+			return Temp(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
 		}
-		return courier.Perm(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
+		return Perm(dsn, "command %s: exit status %d%s", quoteCmd(command), code, suffix(rest))
 	}
-	se, known := sysexits[code]
+	se, known := exitCodes[code]
 	if !known {
 		se = struct{ dsn, text string }{"5.3.0", "unknown error"}
 	}
 	if se.dsn[0] == '4' {
-		return courier.Temp(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+		return Temp(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
 	}
-	return courier.Perm(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+	return Perm(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
 }
 
 // commandPath is the PATH a command gets: the minimal one cron uses, so

@@ -1,7 +1,8 @@
-package forwarder
+package courier
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,27 @@ import (
 	"homepost/config"
 	"homepost/outbox"
 )
+
+// env is a temporary home for the made-up user alice.
+type env struct {
+	home string
+	cfg  *config.Config
+}
+
+func newEnv(t *testing.T, extra string) *env {
+	t.Helper()
+	home := t.TempDir()
+	conf := filepath.Join(home, "config.toml")
+	text := fmt.Sprintf("hostname = \"box.example.org\"\nstate_dir = \"~/state\"\n%s\n", extra)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(conf, config.NewIdentity("alice", home, "Alice", os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{home: home, cfg: cfg}
+}
 
 const testMsg = "Return-Path: <bob@example.com>\nDelivered-To: alice@box.example.org\nSubject: hi\n\nbody\n"
 

@@ -346,11 +346,7 @@ func mailCronRun(cfg *config.Config, r *cronRun) error {
 	msg := io.MultiReader(strings.NewReader(hdr.String()), pr)
 	_, err = submit.Submit(cfg, submit.Options{Recipients: cronRecipients(cfg), IgnoreDots: true}, msg)
 	pr.Close()
-	if err != nil {
-		return err
-	}
-	kick(cfg)
-	return nil
+	return err
 }
 
 // needsQP reports whether output cannot travel as 8bit text: NUL or CR

@@ -11,7 +11,7 @@ func init() {
 		aliases: []string{"mail", "mailx", "Mail"},
 		summary: "send mail, or read the mail store (POSIX mailx)",
 		run: func(args []string) int {
-			return mailx.Main(args, func() (*config.Config, int) { return loadConfig("mail") }, kick)
+			return mailx.Main(args, func() (*config.Config, int) { return loadConfig("mail") })
 		},
 	})
 }

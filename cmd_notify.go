@@ -88,7 +88,6 @@ func runNotify(args []string) int {
 		fail("notify", err)
 		return exitCode(err)
 	}
-	kick(cfg)
 	return sysexits.OK
 }
 

@@ -15,6 +15,7 @@ import (
 	"homepost/agent"
 	"homepost/config"
 	"homepost/outbox"
+	"homepost/submit"
 	"homepost/sysexits"
 )
 
@@ -89,7 +90,7 @@ func runQueue(args []string) int {
 		if verb == "release" {
 			// Where no agent runs, released mail goes out all the
 			// same, as newly queued mail does.
-			kick(cfg)
+			submit.Wake(cfg)
 		}
 	}
 	what := map[string]string{"delete": "Deleted", "hold": "Placed on hold", "release": "Released from hold"}[verb]

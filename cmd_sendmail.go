@@ -4,13 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 
-	"homepost/agent"
 	"homepost/bsmtp"
-	"homepost/config"
 	"homepost/submit"
 	"homepost/sysexits"
 )
@@ -190,7 +185,6 @@ func runSendmail(args []string) int {
 			fail("sendmail -bs", err)
 			return exitCode(err)
 		}
-		kick(cfg)
 		return sysexits.OK
 	case "i", "v", "q":
 		name := map[string]string{"i": "newaliases", "v": "resolve", "q": "flush"}[a.mode]
@@ -217,38 +211,5 @@ func runSendmail(args []string) int {
 	if a.verbose {
 		fmt.Fprintf(os.Stderr, "homepost: queued as %s\n", res.ID)
 	}
-	kick(cfg)
 	return sysexits.OK
-}
-
-// kick starts a detached background delivery when no agent runs (a user
-// logged out without lingering, root's cron): mail must not wait for a
-// login, and deferred mail is retried until the queue is empty. The message is already durable; a failure here only delays it.
-func kick(cfg *config.Config) {
-	if !cfg.DeliverWithoutAgent {
-		return
-	}
-	if _, running := agent.Running(cfg); running {
-		return
-	}
-	exe, err := os.Executable()
-	if err != nil || strings.HasSuffix(exe, ".test") {
-		return // no binary to start (a test binary is not homepost)
-	}
-	// The one-shot agents' log is kept to two generations of 1 MB.
-	if st, err := os.Stat(cfg.LogPath()); err == nil && st.Size() > 1<<20 {
-		os.Rename(cfg.LogPath(), cfg.LogPath()+".1")
-	}
-	log, err := os.OpenFile(cfg.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return
-	}
-	defer log.Close()
-	cmd := exec.Command(exe, "agent", "--background")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = os.Environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if cmd.Start() == nil {
-		cmd.Process.Release()
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -31,7 +32,8 @@ import (
 // commands and messages are answered within the dialogue.
 func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	conn := newPipeConn(in, out)
-	srv := smtp.NewServer(&backend{cfg: cfg})
+	b := &backend{cfg: cfg}
+	srv := smtp.NewServer(b)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
 	// go-smtp applies one line limit to commands and message lines
@@ -43,6 +45,11 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	srv.ErrorLog = nopLogger{}
 	l := &oneListener{conn: conn}
 	err := srv.Serve(l)
+	if b.queued.Load() {
+		// Delivery is woken once for the whole session, not once per
+		// message.
+		submit.Wake(cfg)
+	}
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
@@ -55,15 +62,19 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 // maxLine bounds a line of the dialogue, message lines included.
 const maxLine = 64 << 20
 
-type backend struct{ cfg *config.Config }
+type backend struct {
+	cfg    *config.Config
+	queued atomic.Bool // a message was queued in the session
+}
 
 func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{cfg: b.cfg}, nil
+	return &session{cfg: b.cfg, b: b}, nil
 }
 
 // session is one SMTP session; each transaction queues one message.
 type session struct {
 	cfg   *config.Config
+	b     *backend
 	from  string
 	rcpts []string
 }
@@ -93,7 +104,7 @@ func (s *session) Data(r io.Reader) error {
 	if sender == "" {
 		sender = "<>"
 	}
-	res, err := submit.Submit(s.cfg, submit.Options{Sender: sender, Recipients: s.rcpts, IgnoreDots: true}, r)
+	res, err := submit.Submit(s.cfg, submit.Options{Sender: sender, Recipients: s.rcpts, IgnoreDots: true, NoWake: true}, r)
 	if err != nil {
 		var te *outbox.TempError
 		var de *submit.DataError
@@ -106,6 +117,7 @@ func (s *session) Data(r io.Reader) error {
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message: " + oneLine(err.Error())}
 		}
 	}
+	s.b.queued.Store(true)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + res.ID}
 }
 

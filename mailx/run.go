@@ -9,16 +9,17 @@ import (
 
 	"homepost/config"
 	"homepost/submit"
+	"homepost/sysexits"
 )
 
 // Exit codes from sysexits(3).
 const (
-	exOK       = 0
-	exUsage    = 64
-	exDataErr  = 65
-	exNoInput  = 66
-	exIOErr    = 74
-	exTempFail = 75
+	exOK       = sysexits.OK
+	exUsage    = sysexits.Usage
+	exDataErr  = sysexits.DataErr
+	exNoInput  = sysexits.NoInput
+	exIOErr    = sysexits.IOErr
+	exTempFail = sysexits.TempFail
 )
 
 // env is what both modes share: configuration, settings and the
@@ -30,15 +31,12 @@ type env struct {
 	out  *bufio.Writer
 	errw io.Writer
 	opts *options
-	// queued is called after each message is queued: main starts a
-	// one-shot delivery there when no agent runs.
-	queued func(*config.Config)
 }
 
 // Main runs mail(1) with the arguments after the program name. load
-// returns the configuration, or an exit code after printing why not;
-// queued (may be nil) is called after each message is queued.
-func Main(args []string, load func() (*config.Config, int), queued func(*config.Config)) int {
+// returns the configuration, or an exit code after printing why not.
+// Queueing a message wakes delivery (submit does).
+func Main(args []string, load func() (*config.Config, int)) int {
 	o, err := parseOptions(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: mail: %v\n%s", err, UsageText)
@@ -66,13 +64,12 @@ func Main(args []string, load func() (*config.Config, int), queued func(*config.
 		return code
 	}
 	e := &env{
-		cfg:    cfg,
-		set:    newSettings(),
-		in:     newInput(os.Stdin),
-		out:    bufio.NewWriterSize(os.Stdout, 64<<10),
-		errw:   os.Stderr,
-		opts:   o,
-		queued: queued,
+		cfg:  cfg,
+		set:  newSettings(),
+		in:   newInput(os.Stdin),
+		out:  bufio.NewWriterSize(os.Stdout, 64<<10),
+		errw: os.Stderr,
+		opts: o,
 	}
 	defer e.in.close()
 	defer e.out.Flush()

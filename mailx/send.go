@@ -130,9 +130,6 @@ func (e *env) sendExtract(d *draft) int {
 	if e.opts.verbose || e.set.isSet("verbose") {
 		fmt.Fprintf(e.out, "queued as %s for %s\n", res.ID, strings.Join(res.Recipients, ", "))
 	}
-	if e.queued != nil {
-		e.queued(e.cfg)
-	}
 	return exOK
 }
 
@@ -191,9 +188,6 @@ func (e *env) sendDraft(d *draft) int {
 		}
 		if e.opts.verbose || e.set.isSet("verbose") {
 			fmt.Fprintf(e.out, "queued as %s for %s\n", res.ID, strings.Join(res.Recipients, ", "))
-		}
-		if e.queued != nil {
-			e.queued(e.cfg)
 		}
 	}
 	path := d.record

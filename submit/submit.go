@@ -31,6 +31,10 @@ type Options struct {
 	IgnoreDots bool
 	// Opts are envelope options kept with the message (ret, envid).
 	Opts map[string]string
+	// NoWake leaves delivery asleep after queueing: for a front end
+	// that queues several messages in one session and calls Wake once
+	// at its end.
+	NoWake bool
 }
 
 // DataError is a message or address the queue cannot accept (exit 65).
@@ -52,7 +56,8 @@ type Result struct {
 
 // Submit reads a message from r, completes its header, and queues it
 // durably in the outbox. It returns only after the message is safe on
-// disk, or with an error and nothing queued.
+// disk, or with an error and nothing queued. Once queued, it wakes
+// delivery (Wake) unless o.NoWake.
 func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr, first, eom, err := readHeader(br, !o.IgnoreDots)
@@ -142,6 +147,9 @@ func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 	}
 	if err := d.Commit(); err != nil {
 		return nil, err
+	}
+	if !o.NoWake {
+		Wake(cfg)
 	}
 	return &Result{ID: d.ID(), Recipients: rcpts, Sender: sender}, nil
 }

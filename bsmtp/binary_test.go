@@ -13,6 +13,7 @@ import (
 
 	"homepost/config"
 	"homepost/outbox"
+	"homepost/test/testenv"
 )
 
 // TestSendmailBS talks SMTP to "sendmail -bs" of the built binary, line
@@ -22,10 +23,7 @@ func TestSendmailBS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "sendmail")
-	if out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.Program(t, "sendmail")
 	home := t.TempDir()
 	conf := filepath.Join(home, "config.toml")
 	// No detached delivery after the message: the test reads the queue.

@@ -1,54 +1,14 @@
 package mailx
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	binDir    string
-)
-
-// TestMain removes the binary built for the tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds homepost once per test binary and returns its path.
+// binary returns the path of the homepost binary, built once per test
+// run by testenv.
 func binary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "homepost-mailx-test")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "homepost")
-		cmd := exec.Command("go", "build", "-o", binPath, ".")
-		cmd.Dir = ".."
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{string(out), err}
-		}
-	})
-	if buildErr != nil {
-		tb.Fatalf("build homepost: %v", buildErr)
-	}
-	return binPath
+	return testenv.Program(tb, "homepost")
 }
-
-type buildError struct {
-	out string
-	err error
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }

@@ -1,5 +1,5 @@
 // Package testenv is what homepost's black-box tests share: it builds the
-// binary once per test run and gives each test its own user's world (a
+// binary once per test run (build.go) and gives each test its own user's world (a
 // temporary HOME with its config, outbox and store), ways to run the
 // binary's programs in it as its users do, independent readers
 // (Python's mailbox module), and an in-process SMTP smarthost.
@@ -7,7 +7,6 @@ package testenv
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"log"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,40 +22,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 )
-
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// Binary builds homepost once per test run and returns the directory
-// holding it and its sendmail/mailq/... links.
-func Binary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "homepost-e2e-bin")
-		if buildErr != nil {
-			return
-		}
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		cmd := exec.Command("go", "build", "-tags", "osusergo,netgo", "-o", filepath.Join(binDir, "homepost"), ".")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build: %v\n%s", err, out)
-			return
-		}
-		for _, l := range []string{"sendmail", "mailq", "newaliases", "mail"} {
-			os.Symlink("homepost", filepath.Join(binDir, l))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binDir
-}
 
 // Env is one user's world: a HOME with its own config, outbox and store.
 type Env struct {

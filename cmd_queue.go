@@ -5,15 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"homepost/agent"
-	"homepost/config"
 	"homepost/outbox"
 	"homepost/submit"
 	"homepost/sysexits"
@@ -67,11 +62,12 @@ func runQueue(args []string) int {
 	if cfg == nil {
 		return code
 	}
-	q := queueCmd{cfg: cfg, box: outbox.Dir(cfg.Outbox), verb: verb}
-	paths, code := q.resolve(ids)
+	box := outbox.Dir(cfg.Outbox)
+	act := map[string]func(string) (bool, error){"delete": box.Delete, "hold": box.Hold, "release": box.Release}[verb]
+	paths, code := resolveQueueIDs(box, verb, ids)
 	done := 0
 	for _, p := range paths {
-		ok, err := q.act(p)
+		ok, err := act(p)
 		if err != nil {
 			fail("queue "+verb, err)
 			code = sysexits.TempFail
@@ -102,30 +98,18 @@ func runQueue(args []string) int {
 	return code
 }
 
-type queueCmd struct {
-	cfg  *config.Config
-	box  outbox.Dir
-	verb string
-}
-
 // resolve turns the arguments into queue file paths. Unknown IDs are
 // reported and make the exit code 66; the rest still go ahead.
-func (q *queueCmd) resolve(args []string) ([]string, int) {
+func resolveQueueIDs(box outbox.Dir, verb string, args []string) ([]string, int) {
 	code := sysexits.OK
 	var ids []string
 	for _, a := range args {
 		switch a {
 		case "ALL":
-			var paths []string
-			for _, sub := range []string{"new", "cur"} {
-				names, err := q.box.Names(sub)
-				if err != nil && !errors.Is(err, os.ErrNotExist) {
-					fail("queue "+q.verb, err)
-					code = sysexits.TempFail
-				}
-				for _, n := range names {
-					paths = append(paths, q.box.Path(sub, n))
-				}
+			paths, err := box.All()
+			if err != nil {
+				fail("queue "+verb, err)
+				code = sysexits.TempFail
 			}
 			return paths, code
 		case "-":
@@ -143,13 +127,13 @@ func (q *queueCmd) resolve(args []string) ([]string, int) {
 	for _, id := range ids {
 		id = strings.TrimRight(id, "*!")
 		if id == "" || strings.ContainsAny(id, "/.") {
-			fail("queue "+q.verb, fmt.Errorf("%q is not a queue ID", id))
+			fail("queue "+verb, fmt.Errorf("%q is not a queue ID", id))
 			code = sysexits.Usage
 			continue
 		}
-		p, err := q.box.Find(id)
+		p, err := box.Find(id)
 		if err != nil {
-			fail("queue "+q.verb, err)
+			fail("queue "+verb, err)
 			if code == sysexits.OK {
 				code = sysexits.NoInput
 			}
@@ -158,109 +142,4 @@ func (q *queueCmd) resolve(args []string) ([]string, int) {
 		paths = append(paths, p)
 	}
 	return paths, code
-}
-
-// act applies the verb to one queue file. It reports false, without an
-// error, when there was nothing to do (already held, already gone).
-func (q *queueCmd) act(path string) (bool, error) {
-	if q.verb == "delete" {
-		err := os.Remove(path)
-		if errors.Is(err, os.ErrNotExist) {
-			return q.retry(path)
-		}
-		return err == nil, err
-	}
-	if q.verb == "hold" && filepath.Base(filepath.Dir(path)) == "new" {
-		// Claim it first, as an agent would: a held message in new/
-		// would otherwise be taken by the next agent that looks.
-		p, err := q.box.Claim(filepath.Base(path))
-		if errors.Is(err, os.ErrNotExist) {
-			return q.retry(path)
-		}
-		if err != nil {
-			return false, err
-		}
-		ok, err := q.mark(p)
-		if err != nil {
-			// Not held after all: give it back to new/, where an agent
-			// will see it, rather than strand it in cur/.
-			name, _, _ := strings.Cut(filepath.Base(p), ":")
-			os.Rename(p, q.box.Path("new", name))
-		}
-		return ok, err
-	}
-	return q.mark(path)
-}
-
-// mark writes the hold or release record of the message at path, under
-// the queue file's lock.
-func (q *queueCmd) mark(path string) (bool, error) {
-	unlock, err := lockQueueFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return q.retry(path)
-	}
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	m, err := outbox.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		// Delivered and removed while we waited for the lock.
-		return q.retry(path)
-	}
-	if err != nil {
-		return false, err
-	}
-	defer m.Close()
-	hold := q.verb == "hold"
-	if m.Env.Held == hold {
-		return false, nil
-	}
-	if err := m.Append(outbox.Record{Kind: 'h', Hold: hold}); err != nil {
-		return false, err
-	}
-	if !hold && filepath.Base(filepath.Dir(path)) == "cur" {
-		// Back into new/: a running agent notices it there at once and
-		// claims it as it claims any new message; its journal keeps what
-		// was already delivered. Should the rename be lost in a crash,
-		// the next agent takes the message up from cur/ all the same.
-		name, _, _ := strings.Cut(filepath.Base(path), ":")
-		if err := os.Rename(path, q.box.Path("new", name)); err != nil {
-			return true, fmt.Errorf("%s: released but left in cur/: %w", outbox.ID(name), err)
-		}
-	}
-	return true, nil
-}
-
-// retry looks the message up again after it moved under us (an agent
-// claimed it from new/ into cur/).
-func (q *queueCmd) retry(path string) (bool, error) {
-	id := outbox.ID(filepath.Base(path))
-	p, err := q.box.Find(id)
-	if err != nil || p == path {
-		return false, nil // delivered and removed meanwhile
-	}
-	return q.act(p)
-}
-
-// lockQueueFile takes an exclusive flock on a queue file, waiting up to
-// 30 seconds for a delivery that holds it, so that a hold record is not
-// written while another process appends to the same journal.
-func lockQueueFile(path string) (func(), error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("%s: queue file is busy: %w", outbox.ID(filepath.Base(path)), err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }

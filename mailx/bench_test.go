@@ -96,7 +96,7 @@ func listSummary(tb testing.TB, kind, path string, w io.Writer) int {
 	}
 	defer box.Close()
 	bw := bufio.NewWriterSize(w, 64<<10)
-	writeSummary(bw, box.Msgs, 100)
+	writeSummary(bw, box.Msgs, 0, 100)
 	bw.Flush()
 	return len(box.Msgs)
 }

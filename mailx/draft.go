@@ -23,7 +23,11 @@ type draft struct {
 	inReplyTo   string
 	references  string
 	attach      []string
-	body        bytes.Buffer
+	// headers are header lines given with -a "Name: value" (as
+	// bsd-mailx has it): each replaces the field of that name that
+	// would be written.
+	headers []string
+	body    bytes.Buffer
 	// record, when set, is the file (already expanded) that keeps a
 	// copy of the message sent instead of the record variable's:
 	// followup names it after the recipient.
@@ -45,6 +49,33 @@ func sanitize(s string) string {
 		}
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// isHeaderLine reports whether arg has the form "Name: value": a field
+// name (printable ASCII without colon or space), a colon, then blank
+// space or nothing.
+func isHeaderLine(arg string) bool {
+	name, value, ok := strings.Cut(arg, ":")
+	if !ok || name == "" || value != "" && value[0] != ' ' && value[0] != '\t' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// addHeader adds a header line given with -a. A From given so is the
+// From of the message, and the envelope sender when asFrom (no -r).
+func (d *draft) addHeader(line string, asFrom bool) {
+	line = sanitize(line)
+	name, value, _ := strings.Cut(line, ":")
+	if strings.EqualFold(name, "From") && asFrom {
+		d.from = strings.TrimSpace(value)
+	}
+	d.headers = append(d.headers, line)
 }
 
 // addList appends the comma-separated addresses in arg, sanitised.
@@ -179,6 +210,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	body := d.body.Bytes()
 	if len(d.attach) == 0 {
 		textHeader(&h.Header, body)
+		d.setHeaders(&h.Header)
 		mw, err := message.CreateWriter(w, h.Header)
 		if err != nil {
 			return err
@@ -189,6 +221,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 		return mw.Close()
 	}
 	h.SetContentType("multipart/mixed", nil)
+	d.setHeaders(&h.Header)
 	mw, err := message.CreateWriter(w, h.Header)
 	if err != nil {
 		return err
@@ -220,6 +253,26 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 		}
 	}
 	return mw.Close()
+}
+
+// setHeaders puts the -a header lines in place of the fields of the same
+// names, at the top of the header in the order given. With attachments
+// the MIME structure is homepost's: a given Content-Type or
+// Content-Transfer-Encoding would break it and is left out.
+func (d *draft) setHeaders(h *message.Header) {
+	var keep []string
+	for _, l := range d.headers {
+		name, _, _ := strings.Cut(l, ":")
+		if len(d.attach) > 0 && (strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Content-Transfer-Encoding")) {
+			continue
+		}
+		h.Del(name)
+		keep = append(keep, l)
+	}
+	// Fields are written last added first.
+	for i := len(keep) - 1; i >= 0; i-- {
+		h.AddRaw([]byte(keep[i] + "\r\n"))
+	}
 }
 
 // guessType names the media type of an attachment: by its extension,

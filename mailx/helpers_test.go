@@ -31,7 +31,7 @@ func newHome(t *testing.T) *home {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "HOMEPOST_CONFIG", "MAILRC", "MBOX", "TMUX", "VISUAL", "EDITOR", "PAGER":
+		case "HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "HOMEPOST_CONFIG", "MAILRC", "MAIL", "MBOX", "TMUX", "VISUAL", "EDITOR", "PAGER":
 			continue
 		}
 		h.env = append(h.env, kv)

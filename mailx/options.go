@@ -24,11 +24,20 @@ type options struct {
 	extract    bool   // -t
 	help       bool
 	operands   []string
+	// early are the -S variables and -E commands (GNU mailutils),
+	// run in order after the start-up files.
+	early []earlyCmd
+}
+
+// earlyCmd is one -S var[=value] (set) or -E command (exec).
+type earlyCmd struct {
+	set, exec string
 }
 
 // UsageText is printed by --help; man/mail.1 documents the same options.
-const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-c addr] [-b addr] [-r from] addr...
-       mail [-eHiNn] [-f [file]]
+const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-c addr] [-b addr] [-r from]
+            [-S var[=value]] addr...
+       mail [-eHiNn] [-S var[=value]] [-f [file]]
 
 Send mode (addresses given): the message is read from standard input and
 queued in homepost's outbox. From a terminal, lines starting with ~ are
@@ -37,16 +46,20 @@ tilde escapes (~? lists them) and a line holding only "." ends the message.
   -c addr     Cc recipients (comma-separated)
   -b addr     Bcc recipients (not shown in the message)
   -r from     the From address and envelope sender
-  -a file     attach file as a MIME part
-  -E          send nothing when the body is empty
+  -a file     attach file as a MIME part; "Name: value" naming no file
+              is a header line (as bsd-mailx has it)
+  -E          send nothing when the body is empty; -E 'set escape' (a
+              word that cannot be an address) runs a command first
+  -S var[=value]  set a variable, as "set" in ~/.mailrc
   -t          also take recipients from the To, Cc and Bcc of the message
   -~          tilde escapes even when standard input is not a terminal
   -v          report the queue id
 
-Read mode (no addresses): read the mail store (~/Maildir, or the mbox set
-by store = "mbox:/path"), or with -f another mailbox (default ~/mbox); a
-path ending in / or a directory with cur/, new/, tmp/ is a Maildir.
-  -f [file]   read file (default ~/mbox) instead of the mail store
+Read mode (no addresses): read the mailbox $MAIL names, else the mail
+store (~/Maildir, or the mbox set by store = "mbox:/path"), or with -f
+another mailbox (default ~/mbox); a path ending in / or a directory with
+cur/, new/, tmp/ is a Maildir.
+  -f [file]   read file (default ~/mbox) instead of $MAIL or the store
   -e          exit 0 if there is mail, 1 otherwise; print nothing
   -H          print the header summary and exit
   -N          do not print the header summary at startup
@@ -99,6 +112,14 @@ func parseOptions(args []string) (*options, error) {
 			}
 			switch c {
 			case 'E':
+				// POSIX -E takes no argument; GNU mailutils' -E
+				// runs a mail command. A next word that cannot be
+				// an address is mailutils' command.
+				if j == len(a)-1 && i+1 < len(args) && isMailCommand(args[i+1]) {
+					i++
+					o.early = append(o.early, earlyCmd{exec: args[i]})
+					continue
+				}
 				o.noEmpty = true
 			case 'e':
 				o.checkMail = true
@@ -147,6 +168,21 @@ func parseOptions(args []string) (*options, error) {
 	return o, nil
 }
 
+// isMailCommand reports whether the word after -E is a mail command
+// rather than an address: it holds blank space, or it is the full name
+// of a command.
+func isMailCommand(w string) bool {
+	if strings.ContainsAny(w, " \t") {
+		return true
+	}
+	for _, c := range commands {
+		if c.name == w {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *options) setArg(c byte, val string) error {
 	switch c {
 	case 's':
@@ -161,7 +197,9 @@ func (o *options) setArg(c byte, val string) error {
 		o.attach = append(o.attach, val)
 	case 'u':
 		o.user = val
-	case 'q', 'F', 'T', 'O', 'S':
+	case 'S':
+		o.early = append(o.early, earlyCmd{set: val})
+	case 'q', 'F', 'T', 'O':
 		return fmt.Errorf("option -%c is not supported", c)
 	}
 	return nil
@@ -175,6 +213,7 @@ func (o *options) merge(p *options) {
 	o.cc = append(o.cc, p.cc...)
 	o.bcc = append(o.bcc, p.bcc...)
 	o.attach = append(o.attach, p.attach...)
+	o.early = append(o.early, p.early...)
 	if p.from != "" {
 		o.from = p.from
 	}

@@ -202,7 +202,7 @@ func (s *session) cmdFolder(arg string) error {
 	if isMaildir(path) {
 		kind = "maildir"
 	}
-	sysKind, sysPath := s.cfg.StoreKind()
+	sysKind, sysPath := s.systemMailbox()
 	system := kind == sysKind && filepath.Clean(path) == filepath.Clean(sysPath)
 	box, err := openBox(kind, path, system)
 	if err != nil {

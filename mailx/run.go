@@ -78,6 +78,9 @@ func Main(args []string, load func() (*config.Config, int)) int {
 		mode = 's'
 	}
 	e.loadRC(mode)
+	if code := e.runEarly(); code != exOK {
+		return code
+	}
 	if send {
 		return e.sendMode()
 	}
@@ -98,6 +101,35 @@ func (e *env) loadRC(mode byte) {
 	for _, err := range e.set.loadFile(path, mode, true) {
 		fmt.Fprintf(e.errw, "homepost: mail: %v\n", err)
 	}
+}
+
+// runEarly runs the -S settings and -E commands after the start-up
+// files, so that the command line wins. A variable homepost gives no
+// meaning to is kept and ignored, as an unknown "set" in a start-up file
+// is; a command that needs a mailbox is refused with a warning, and the
+// message is sent all the same.
+func (e *env) runEarly() int {
+	for _, c := range e.opts.early {
+		if c.set != "" {
+			if err := e.set.apply([]string{"set", c.set}); err != nil {
+				e.warn("-S %s: %v", c.set, err)
+				return exUsage
+			}
+			continue
+		}
+		words, err := splitWords(c.exec)
+		if err != nil {
+			e.warn("-E %s: %v", c.exec, err)
+			return exUsage
+		}
+		if len(words) == 0 {
+			continue
+		}
+		if err := e.set.apply(words); err != nil {
+			e.warn("-E %s: %v (only commands of start-up files run before sending)", c.exec, err)
+		}
+	}
+	return exOK
 }
 
 // warn prints "homepost: mail: MSG" on stderr.

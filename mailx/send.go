@@ -30,11 +30,20 @@ func (e *env) sendMode() int {
 	for _, a := range o.bcc {
 		d.bcc = addList(d.bcc, a)
 	}
-	for _, p := range d.attach {
-		if _, err := os.Stat(p); err != nil {
+	// -a is a file to attach in s-nail and POSIX, a header line in
+	// bsd-mailx: "Name: value" naming no file is a header.
+	d.attach = nil
+	for _, p := range o.attach {
+		_, err := os.Stat(p)
+		if err != nil && isHeaderLine(p) {
+			d.addHeader(p, o.from == "")
+			continue
+		}
+		if err != nil {
 			e.warn("attachment: %v", err)
 			return exNoInput
 		}
+		d.attach = append(d.attach, p)
 	}
 	if o.extract {
 		return e.sendExtract(d)
@@ -98,6 +107,10 @@ func (e *env) sendExtract(d *draft) int {
 		if value != "" && !has(name) {
 			pre.WriteString(name + ": " + value + "\n")
 		}
+	}
+	for _, l := range d.headers {
+		name, value, _ := strings.Cut(l, ":")
+		add(name, strings.TrimSpace(value))
 	}
 	if d.from != "" {
 		add("From", formatAddrs([]string{sanitize(d.from)}))
@@ -269,14 +282,15 @@ func (e *env) expandPath(p string) string {
 }
 
 // expandFolder resolves a file name as mailx does: "+name" is in the
-// folder directory, "&" is ~/mbox, "%" is the user's store, "~/" is home,
-// and a relative name is relative to the current directory.
+// folder directory, "&" is ~/mbox, "%" is the system mailbox ($MAIL or
+// the store), "~/" is home, and a relative name is relative to the
+// current directory.
 func (e *env) expandFolder(name string) string {
 	switch {
 	case name == "&":
 		return e.mboxPath()
 	case name == "%":
-		_, p := e.cfg.StoreKind()
+		_, p := e.systemMailbox()
 		return p
 	case strings.HasPrefix(name, "+"):
 		return filepath.Join(e.folderDir(), name[1:]) + trailing(name)

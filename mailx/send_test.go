@@ -263,7 +263,7 @@ func TestSendDeliverRead(t *testing.T) {
 		t.Fatalf("agent --once: %v\n%s", err, out)
 	}
 	out, _, code := h.mail(t, "", "-H")
-	if code != 0 || !strings.Contains(out, "Round trip ✓") || !strings.HasPrefix(out, " N  1 ") {
+	if code != 0 || !strings.Contains(out, "Round trip ✓") || !strings.HasPrefix(out, ">N  1 ") {
 		t.Fatalf("mail -H after delivery: exit %d\n%s", code, out)
 	}
 	out, _, _ = h.mail(t, "p 1\nq\n")

@@ -40,8 +40,40 @@ func (e *env) mailboxTarget() (kind, path string, system bool) {
 		}
 		return "mbox", p, false
 	}
-	kind, path = e.cfg.StoreKind()
+	kind, path = e.systemMailbox()
 	return kind, path, true
+}
+
+// systemMailbox is the mailbox read without -f: the one $MAIL names, as
+// POSIX mailx reads it, else the store. The default that pam_mail puts
+// in a login shell's environment (/var/mail/USER, /var/spool/mail/USER)
+// is passed over while that file is absent or empty: homepost delivers
+// to the store, and an empty spool file must not hide it.
+func (e *env) systemMailbox() (kind, path string) {
+	p := os.Getenv("MAIL")
+	if p == "" || e.loginDefault(p) {
+		return e.cfg.StoreKind()
+	}
+	if isMaildir(p) {
+		return "maildir", p
+	}
+	return "mbox", p
+}
+
+// loginDefault reports whether path is pam_mail's default $MAIL for the
+// user and holds nothing.
+func (e *env) loginDefault(path string) bool {
+	match := false
+	for _, u := range []string{e.cfg.User, os.Getenv("USER"), os.Getenv("LOGNAME")} {
+		if u != "" && (path == "/var/mail/"+u || path == "/var/spool/mail/"+u) {
+			match = true
+		}
+	}
+	if !match {
+		return false
+	}
+	st, err := os.Stat(path)
+	return err != nil || st.Mode().IsRegular() && st.Size() == 0
 }
 
 // readMode opens the mailbox, shows the summary and runs commands.
@@ -64,16 +96,17 @@ func (e *env) readMode() int {
 	defer box.Close()
 	s := &session{env: e, box: box, dot: -1}
 	s.setDot()
-	if e.opts.headers {
-		writeSummary(s.out, box.Msgs, s.width())
-		return exOK
-	}
 	if len(box.Msgs) == 0 && system {
 		// On stderr with status 1, as BSD mail does, so that
-		// "mail || echo none" works and scripts see no output.
+		// "mail || echo none" and "mail -H || echo none" work and
+		// scripts see no output.
 		s.out.Flush()
 		fmt.Fprintf(s.errw, "No mail for %s\n", e.cfg.User)
 		return 1
+	}
+	if e.opts.headers {
+		writeSummary(s.out, box.Msgs, s.dot, s.width())
+		return exOK
 	}
 	if s.in.tty {
 		fmt.Fprintf(s.out, "homepost mail.  Type ? for help.\n")
@@ -317,11 +350,12 @@ func splitCommand(line string) (string, string) {
 	return line[:i], line[i:]
 }
 
-// writeSummary writes the summary line of every message (mail -H). The
+// writeSummary writes the summary line of every message (mail -H), with
+// ">" on message dot, the current one. The
 // lines are formatted in parallel, a chunk per CPU, then written in
 // order: with a large mailbox, formatting (decoding subjects, dates) is
 // a good part of the time.
-func writeSummary(w io.Writer, msgs []*Msg, width int) {
+func writeSummary(w io.Writer, msgs []*Msg, dot, width int) {
 	n := runtime.GOMAXPROCS(0)
 	size := (len(msgs) + n - 1) / n
 	if size < 1024 {
@@ -337,8 +371,8 @@ func writeSummary(w io.Writer, msgs []*Msg, width int) {
 		go func(i int, part []*Msg) {
 			defer wg.Done()
 			buf := make([]byte, 0, len(part)*100)
-			for _, m := range part {
-				buf = append(buf, headerLine(m, false, width)...)
+			for k, m := range part {
+				buf = append(buf, headerLine(m, i*size+k == dot, width)...)
 				buf = append(buf, '\n')
 			}
 			chunks[i] = buf

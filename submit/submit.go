@@ -35,6 +35,10 @@ type Options struct {
 	// that queues several messages in one session and calls Wake once
 	// at its end.
 	NoWake bool
+	// SyncNew replaces the fsync of outbox/new after the message is
+	// renamed into it (outbox.Draft.CommitSync): the SMTP listener
+	// shares one fsync among the sessions that end a message together.
+	SyncNew func(dir string) error
 }
 
 // DataError is a message or address the queue cannot accept (exit 65).
@@ -145,7 +149,7 @@ func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
 	case first != nil:
 		d.Write(first)
 	}
-	if err := d.Commit(); err != nil {
+	if err := d.CommitSync(o.SyncNew); err != nil {
 		return nil, err
 	}
 	if !o.NoWake {

@@ -1,8 +1,10 @@
 package mailx
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -353,15 +355,69 @@ func (s *session) cmdFrom(arg string) error {
 	})
 }
 
-func (s *session) cmdHelp(string) error {
-	fmt.Fprintln(s.out, "Commands (MSGS is a message list: 1 2-4 * $ . :u /subject address):")
-	for _, c := range commands {
-		if strings.Contains(c.help, "same as") {
+// helpGroups orders the help listing by what a command is for, as
+// mailx's help does; a command of the table that no group names is
+// listed under "Other".
+var helpGroups = []struct {
+	title string
+	names []string
+}{
+	{"Reading", []string{"next", "+", "-", "print", "Type", "Print", "top", "headers", "z", "from", "=", "size", "inc"}},
+	{"Deleting and marking", []string{"delete", "dp", "undelete", "preserve", "touch", "mbox", "unread", "new"}},
+	{"Saving, piping and editing", []string{"save", "Save", "copy", "Copy", "write", "pipe", "edit", "visual"}},
+	{"Sending", []string{"mail", "reply", "Reply", "followup", "Followup"}},
+	{"Mailboxes and leaving", []string{"file", "folders", "quit", "xit"}},
+	{"Settings", []string{"set", "unset", "alias", "unalias", "alternates", "ignore", "retain", "source"}},
+	{"Other", []string{"!", "shell", "chdir", "cd", "echo", "version", "list", "help", "?", "#"}},
+}
+
+// writeHelp writes the command listing: every command that is not
+// another's other name, by group.
+func writeHelp(w io.Writer) {
+	fmt.Fprintln(w, "Commands (MSGS is a message list: 1 2-4 * $ . :u /subject address;")
+	fmt.Fprintln(w, "a short form works when no other command starts the same way):")
+	listed := map[string]bool{}
+	for gi, g := range helpGroups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, name := range g.names {
+			if c := lookupExact(name); c != nil && !listed[name] {
+				listed[name] = true
+				fmt.Fprintf(w, "  %-10s %s\n", c.name, c.help)
+			}
+		}
+		if gi < len(helpGroups)-1 {
 			continue
 		}
-		fmt.Fprintf(s.out, "  %-10s %s\n", c.name, c.help)
+		for _, c := range commands {
+			if !listed[c.name] && !strings.Contains(c.help, "same as") {
+				fmt.Fprintf(w, "  %-10s %s\n", c.name, c.help)
+			}
+		}
+	}
+}
+
+// lookupExact finds a command by its full name.
+func lookupExact(name string) *cmd {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
 	}
 	return nil
+}
+
+// cmdHelp prints the command listing, through the pager when it does
+// not fit the terminal.
+func (s *session) cmdHelp(string) error {
+	var b bytes.Buffer
+	writeHelp(&b)
+	if s.in != nil && s.in.tty {
+		if _, h := termSize(); bytes.Count(b.Bytes(), []byte{'\n'}) >= h-1 && s.runPager(b.Bytes()) == nil {
+			return nil
+		}
+	}
+	_, err := s.out.Write(b.Bytes())
+	return err
 }
 
 func (s *session) cmdList(string) error {

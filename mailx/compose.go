@@ -111,11 +111,11 @@ func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 	case 's':
 		d.subject = arg
 	case 't':
-		d.to = addList(d.to, arg)
+		d.to = addRecipients(d.to, arg)
 	case 'c':
-		d.cc = addList(d.cc, arg)
+		d.cc = addRecipients(d.cc, arg)
 	case 'b':
-		d.bcc = addList(d.bcc, arg)
+		d.bcc = addRecipients(d.bcc, arg)
 	case 'h':
 		c.editHeaders()
 	case 'r', '<':

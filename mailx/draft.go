@@ -88,6 +88,21 @@ func addList(list []string, arg string) []string {
 	return list
 }
 
+// addRecipients appends the recipients a user typed in one argument:
+// addresses separated by commas or, where an address has no display
+// name, comment or quotes, by blank space, as BSD mail splits them
+// ("nu1 nu2" is two recipients, "Zoë Doe <zoe@example.org>" one).
+func addRecipients(list []string, arg string) []string {
+	for _, a := range addList(nil, arg) {
+		if strings.ContainsAny(a, "<(\"") {
+			list = append(list, a)
+			continue
+		}
+		list = append(list, strings.Fields(a)...)
+	}
+	return list
+}
+
 // splitAddrs splits an address list at commas outside quotes and angle
 // brackets.
 func splitAddrs(s string) []string {

@@ -172,15 +172,7 @@ func parseOptions(args []string) (*options, error) {
 // rather than an address: it holds blank space, or it is the full name
 // of a command.
 func isMailCommand(w string) bool {
-	if strings.ContainsAny(w, " \t") {
-		return true
-	}
-	for _, c := range commands {
-		if c.name == w {
-			return true
-		}
-	}
-	return false
+	return strings.ContainsAny(w, " \t") || lookupExact(w) != nil
 }
 
 func (o *options) setArg(c byte, val string) error {

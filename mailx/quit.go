@@ -206,7 +206,7 @@ func (s *session) cmdFolder(arg string) error {
 	system := kind == sysKind && filepath.Clean(path) == filepath.Clean(sysPath)
 	box, err := openBox(kind, path, system)
 	if err != nil {
-		return err
+		return mailboxError(err)
 	}
 	if err := s.apply(); err != nil {
 		box.Close()

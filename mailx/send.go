@@ -22,13 +22,13 @@ func (e *env) sendMode() int {
 	o := e.opts
 	d := &draft{subject: o.subject, from: o.from, attach: o.attach}
 	for _, a := range o.operands {
-		d.to = addList(d.to, a)
+		d.to = addRecipients(d.to, a)
 	}
 	for _, a := range o.cc {
-		d.cc = addList(d.cc, a)
+		d.cc = addRecipients(d.cc, a)
 	}
 	for _, a := range o.bcc {
-		d.bcc = addList(d.bcc, a)
+		d.bcc = addRecipients(d.bcc, a)
 	}
 	// -a is a file to attach in s-nail and POSIX, a header line in
 	// bsd-mailx: "Name: value" naming no file is a header.
@@ -155,7 +155,7 @@ func (e *env) askCc(d *draft) {
 	e.out.WriteString("Cc: ")
 	e.out.Flush()
 	if s, err := e.in.readLine(); err == nil {
-		d.cc = addList(d.cc, s)
+		d.cc = addRecipients(d.cc, s)
 	}
 }
 

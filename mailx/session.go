@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime"
 	"strconv"
@@ -87,7 +88,7 @@ func (e *env) readMode() int {
 	}
 	box, err := openBox(kind, path, system)
 	if err != nil {
-		e.warn("%v", err)
+		e.warn("%v", mailboxError(err))
 		if errors.Is(err, os.ErrNotExist) {
 			return exNoInput
 		}
@@ -117,6 +118,20 @@ func (e *env) readMode() int {
 	}
 	s.loop()
 	return s.code
+}
+
+// mailboxError words a failure to open a mailbox as mailx does:
+// "/path: No such file or directory", without Go's "stat" or "open".
+func mailboxError(err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	msg := pe.Err.Error()
+	if msg != "" {
+		msg = strings.ToUpper(msg[:1]) + msg[1:]
+	}
+	return fmt.Errorf("%s: %s", pe.Path, msg)
 }
 
 // hasMail answers -e without listing the mailbox.

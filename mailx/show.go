@@ -50,25 +50,28 @@ func (s *session) page(text []byte) error {
 		if err != nil || limit <= 0 {
 			_, limit = termSize()
 		}
-		if bytes.Count(text, []byte{'\n'}) > limit {
-			pager := os.Getenv("PAGER")
-			if v := s.set.get("PAGER"); v != "" {
-				pager = v
-			}
-			if pager == "" {
-				pager = "more"
-			}
-			s.out.Flush()
-			cmd := exec.Command(shellPath(), "-c", pager)
-			cmd.Stdin = bytes.NewReader(text)
-			cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-			if err := cmd.Run(); err == nil {
-				return nil
-			}
+		if bytes.Count(text, []byte{'\n'}) > limit && s.runPager(text) == nil {
+			return nil
 		}
 	}
 	_, err := s.out.Write(text)
 	return err
+}
+
+// runPager shows text through the PAGER variable, else $PAGER, else more.
+func (s *session) runPager(text []byte) error {
+	pager := os.Getenv("PAGER")
+	if v := s.set.get("PAGER"); v != "" {
+		pager = v
+	}
+	if pager == "" {
+		pager = "more"
+	}
+	s.out.Flush()
+	cmd := exec.Command(shellPath(), "-c", pager)
+	cmd.Stdin = bytes.NewReader(text)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
 }
 
 // render writes a message for reading: the header fields (decoded; only

@@ -1,0 +1,142 @@
+package smtpd
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// PeerUID returns the uid that owns the client's end of a TCP connection
+// on this machine. Linux lists every socket of the network namespace, its
+// addresses and its owner's uid, in /proc/net/tcp and /proc/net/tcp6: the
+// client's socket is the one whose local address is our peer and whose
+// remote address is us. The 4-tuple of an established connection is
+// unique, so the answer cannot be another connection's.
+func PeerUID(c net.Conn) (int, error) {
+	local, ok1 := c.LocalAddr().(*net.TCPAddr)
+	peer, ok2 := c.RemoteAddr().(*net.TCPAddr)
+	if !ok1 || !ok2 {
+		return -1, errors.New("not a TCP connection")
+	}
+	return peerUIDFrom([]string{"/proc/net/tcp", "/proc/net/tcp6"}, local, peer)
+}
+
+func peerUIDFrom(tables []string, local, peer *net.TCPAddr) (int, error) {
+	for _, t := range tables {
+		f, err := os.Open(t)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // no IPv6
+			}
+			return -1, err
+		}
+		uid, found, err := findSocket(bufio.NewScanner(f), peer, local)
+		f.Close()
+		if err != nil {
+			return -1, fmt.Errorf("%s: %w", t, err)
+		}
+		if found {
+			return uid, nil
+		}
+	}
+	return -1, fmt.Errorf("no socket %s → %s in the kernel's tables", peer, local)
+}
+
+// tcpTimeWait and tcpListen are socket states (include/net/tcp_states.h)
+// whose entries do not name the client's owner.
+const (
+	tcpTimeWait = 0x06
+	tcpListen   = 0x0A
+)
+
+// findSocket scans a /proc/net/tcp table for the socket from src to dst
+// and returns its uid. A line reads
+//
+//	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
+//	0: 0100007F:9C40 0100007F:09C5 01 00000000:00000000 00:00000000 00000000 1000 ...
+//
+// with each address as hex 32-bit words in the machine's byte order and
+// the port in hex.
+func findSocket(sc *bufio.Scanner, src, dst *net.TCPAddr) (uid int, found bool, err error) {
+	for n := 0; sc.Scan(); n++ {
+		if n == 0 {
+			continue // the column titles
+		}
+		f := strings.Fields(sc.Text())
+		if len(f) < 8 {
+			continue
+		}
+		st, err := strconv.ParseUint(f[3], 16, 8)
+		if err != nil || st == tcpTimeWait || st == tcpListen {
+			continue
+		}
+		la, lerr := parseProcAddr(f[1])
+		ra, rerr := parseProcAddr(f[2])
+		if lerr != nil || rerr != nil {
+			continue
+		}
+		if la.Port == src.Port && ra.Port == dst.Port && la.IP.Equal(src.IP) && ra.IP.Equal(dst.IP) {
+			u, err := strconv.Atoi(f[7])
+			if err != nil {
+				return -1, false, fmt.Errorf("bad uid %q", f[7])
+			}
+			return u, true, nil
+		}
+	}
+	return -1, false, sc.Err()
+}
+
+// parseProcAddr parses "0100007F:1F90" (IPv4) or 32 hex digits and a
+// port (IPv6).
+func parseProcAddr(s string) (*net.TCPAddr, error) {
+	h, p, ok := strings.Cut(s, ":")
+	if !ok || (len(h) != 8 && len(h) != 32) {
+		return nil, fmt.Errorf("bad address %q", s)
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil {
+		return nil, err
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		binary.NativeEndian.PutUint32(ip[i:], binary.BigEndian.Uint32(raw[i:]))
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return nil, err
+	}
+	return &net.TCPAddr{IP: ip, Port: int(port)}, nil
+}
+
+// unixPeerUID returns the uid of the process at the other end of a Unix
+// socket (SO_PEERCRED).
+func unixPeerUID(c net.Conn) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("not a socket")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return -1, err
+	}
+	if cerr != nil {
+		return -1, cerr
+	}
+	return int(cred.Uid), nil
+}

@@ -1,0 +1,194 @@
+package smtpd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"homepost/addr"
+	"homepost/config"
+	"homepost/outbox"
+	"homepost/submit"
+)
+
+// Backend is go-smtp's backend for homepost: each transaction is queued
+// through submit. The listener and sendmail -bs (package bsmtp) share
+// it. A session on a connection that is not the listener's own (the
+// standard input of sendmail -bs) is the user's by construction.
+type Backend struct {
+	Config *config.Config
+	// Log gets one line per queued message; nil logs nothing.
+	Log *slog.Logger
+	// Sync replaces each message's own fsync of outbox/new (group
+	// commit); nil: each commit fsyncs new/ itself.
+	Sync func(dir string) error
+	// NoWake leaves delivery to the agent that watches the outbox.
+	NoWake bool
+}
+
+// NewSession starts a session; whether the peer must authenticate comes
+// from the listener's connection.
+func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s := &session{b: b, trusted: true}
+	if wc, ok := c.Conn().(*conn); ok {
+		s.trusted, s.authOffered = wc.trusted, wc.tcp
+	}
+	return s, nil
+}
+
+// session is one SMTP session; each transaction queues one message.
+type session struct {
+	b           *Backend
+	trusted     bool // the peer is the user
+	authOffered bool // AUTH PLAIN is offered (TCP)
+	authed      bool
+	authFails   int
+
+	from  string
+	rcpts []string
+}
+
+// errAuthRequired is the reply to a client of another user that has not
+// authenticated.
+var errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+	Message: "Authentication required: this listener takes mail from its own user only"}
+
+func (s *session) allowed() bool { return s.trusted || s.authed }
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if !s.allowed() {
+		return errAuthRequired
+	}
+	if from != "" {
+		a, err := addr.Parse(from)
+		if err != nil {
+			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + oneLine(err.Error())}
+		}
+		from = addr.Qualify(a, s.b.Config.Hostname)
+	}
+	s.from = from
+	return nil
+}
+
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if !s.allowed() {
+		return errAuthRequired
+	}
+	if _, err := addr.Parse(to); err != nil {
+		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + oneLine(err.Error())}
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// Data queues the message. The reply names the queue ID, as Postfix's
+// "250 2.0.0 Ok: queued as ID" (go-smtp sends a 250 "error" as is).
+func (s *session) Data(r io.Reader) error {
+	if !s.allowed() {
+		return errAuthRequired
+	}
+	sender := s.from
+	if sender == "" {
+		sender = "<>"
+	}
+	cfg := s.b.Config
+	res, err := submit.Submit(cfg, submit.Options{
+		Sender: sender, Recipients: s.rcpts, IgnoreDots: true,
+		NoWake: s.b.NoWake, SyncNew: s.b.Sync,
+	}, r)
+	if err != nil {
+		return replyFor(err)
+	}
+	if s.b.Log != nil {
+		s.b.Log.Info("queued", "id", res.ID, "from", res.Sender, "nrcpt", len(res.Recipients), "via", "smtp")
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + res.ID}
+}
+
+// replyFor turns a failure to queue into the reply to the end of DATA.
+func replyFor(err error) error {
+	var te *outbox.TempError
+	var de *submit.DataError
+	switch {
+	case errors.Is(err, smtp.ErrDataTooLarge):
+		return smtp.ErrDataTooLarge
+	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, io.ErrUnexpectedEOF):
+		// The client is gone or reset the transfer: nothing was queued.
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "message transfer aborted: nothing queued"}
+	case errors.As(err, &de):
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message refused: " + oneLine(err.Error())}
+	case errors.As(err, &te):
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message now: " + oneLine(err.Error())}
+	}
+	return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message: " + oneLine(err.Error())}
+}
+
+func (s *session) Reset() {
+	s.from, s.rcpts = "", nil
+}
+
+func (s *session) Logout() error { return nil }
+
+// AuthMechanisms offers PLAIN on TCP, where a client of another user
+// may log in with the secret; the Unix socket needs no login.
+func (s *session) AuthMechanisms() []string {
+	if s.authOffered {
+		return []string{sasl.Plain}
+	}
+	return nil
+}
+
+// Auth checks AUTH PLAIN: the user's login name and the secret.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if !s.authOffered || mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		cfg := s.b.Config
+		ok := (identity == "" || identity == username) && username == cfg.User
+		if ok {
+			secret, err := ReadSecret(cfg.SMTP.SecretFile)
+			if err != nil {
+				if s.b.Log != nil {
+					s.b.Log.Warn("smtp: AUTH refused: no usable secret", "reason", err.Error())
+				}
+				return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+			}
+			ok = secretEqual(secret, password)
+		}
+		if !ok {
+			s.authFails++
+			if s.b.Log != nil {
+				s.b.Log.Warn("smtp: AUTH failed", "username", username)
+			}
+			// Slow a guesser down, more with every try; the secret
+			// is too long to guess anyway.
+			time.Sleep(time.Duration(min(s.authFails, 10)) * 500 * time.Millisecond)
+			return smtp.ErrAuthFailed
+		}
+		s.authed = true
+		return nil
+	}), nil
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func uidString(uid int, err error) string {
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return fmt.Sprint(uid)
+}

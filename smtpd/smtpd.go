@@ -1,0 +1,223 @@
+// Package smtpd is the agent's SMTP listener, for programs that can only
+// be given an SMTP host and port (Grafana, Gitea, Django, PHPMailer or
+// nodemailer set to SMTP, a container on the host network): what they
+// submit is queued in the outbox through package submit, exactly as
+// sendmail queues it (header completion, Bcc removal, the bytes kept as
+// they came, the same queue file), and the agent delivers it.
+//
+// # Failure model
+//
+// A message is answered 250 only once its queue file is fsynced,
+// renamed into outbox/new and new/ is fsynced: a crash after the reply
+// loses nothing. Sessions that end their messages at the same time share
+// one fsync of new/ (group commit, commit.go): a waiter renames first
+// and then waits for a fsync that begins after its rename. A client
+// that goes away, or falls silent past the idle timeout, before the end
+// of its message leaves nothing queued: the draft in outbox/tmp is
+// removed.
+//
+// # Who may submit
+//
+// Mail accepted here leaves through the user's own smarthost account,
+// so only the user may submit. The Unix socket lives in a directory of
+// mode 0700 (and its peer's credentials are checked as well). A loopback
+// TCP port can be reached by every local user: a connection is taken
+// without AUTH only when the kernel's socket table (/proc/net/tcp and
+// tcp6) names the user as the owner of the client's socket; anyone else
+// gets 530 5.7.0 until it authenticates with AUTH PLAIN and the secret
+// in the user's config directory (secret.go).
+//
+// # Protocol
+//
+// go-smtp's server, with PIPELINING, 8BITMIME, SMTPUTF8, SIZE,
+// ENHANCEDSTATUSCODES and CHUNKING (BDAT). There is no STARTTLS: the
+// listener is on loopback or a Unix socket, where TLS protects nothing.
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"homepost/config"
+)
+
+// Server serves the listener's sessions on any number of listeners.
+type Server struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	srv   *smtp.Server
+	group *groupSync
+
+	sessions atomic.Int32
+	mu       sync.Mutex
+	closed   bool
+}
+
+// New builds a server for cfg's [smtp] table. log receives one line per
+// queued message and per refused client; nil discards them.
+func New(cfg *config.Config, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, group: newGroupSync()}
+	be := &Backend{Config: cfg, Log: log, Sync: s.group.Sync, NoWake: true}
+	srv := smtp.NewServer(be)
+	srv.Domain = cfg.Hostname
+	srv.EnableSMTPUTF8 = true
+	srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageSize)
+	srv.MaxRecipients = maxRecipients
+	// A message line may be long (HTML from a web application) and is
+	// streamed in constant memory; the limit keeps a command line from
+	// taking unbounded memory. go-smtp applies it to both.
+	srv.MaxLineLength = maxLine
+	// No TLS on loopback: AUTH PLAIN is offered in clear text, and only
+	// on TCP (Session.AuthMechanisms).
+	srv.AllowInsecureAuth = true
+	// Idle time is enforced per read by conn; a write that blocks this
+	// long means the client is gone.
+	srv.WriteTimeout = time.Minute
+	srv.ErrorLog = errLog{log}
+	s.srv = srv
+	return s
+}
+
+// maxLine bounds a line of the dialogue, message lines included.
+const maxLine = 1 << 20
+
+// maxRecipients bounds the recipients of one transaction.
+const maxRecipients = 1000
+
+// Serve accepts sessions on l until Close. On a TCP listener the
+// peer's owner is looked up in the kernel's socket table; on a Unix
+// socket it is taken from the socket's credentials.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.srv.Serve(&listener{Listener: l, s: s})
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil
+	}
+	return err
+}
+
+// Close stops accepting, lets sessions in the middle of a command finish
+// for up to wait, then closes the rest. A message whose end has not
+// been answered is not queued.
+func (s *Server) Close(wait time.Duration) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	s.srv.Close()
+	s.group.stop()
+	return err
+}
+
+// listener hands out wrapped connections and turns away those past the
+// session limit with 421.
+type listener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		s := l.s
+		if int(s.sessions.Add(1)) > s.cfg.SMTP.MaxSessions {
+			s.sessions.Add(-1)
+			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			c.Write([]byte("421 4.3.2 Too many sessions at once, try again later\r\n"))
+			c.Close()
+			s.log.Warn("smtp: session refused: too many at once", "max_sessions", s.cfg.SMTP.MaxSessions)
+			continue
+		}
+		return s.wrap(c), nil
+	}
+}
+
+// wrap decides whether the peer is the user and wraps the connection.
+func (s *Server) wrap(c net.Conn) *conn {
+	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
+	switch c.LocalAddr().Network() {
+	case "tcp", "tcp4", "tcp6":
+		wc.tcp = true
+		uid, err := PeerUID(c)
+		wc.trusted = err == nil && uid == s.cfg.UID
+		if !wc.trusted {
+			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, err))
+		}
+	default:
+		uid, err := unixPeerUID(c)
+		wc.trusted = err == nil && (uid == s.cfg.UID || uid == 0)
+	}
+	return wc
+}
+
+// conn is a session's connection: an idle timeout on every read (so a
+// long message that keeps coming is not cut off, but a silent client
+// is), a spelling fix in go-smtp's replies, and who the peer is.
+type conn struct {
+	net.Conn
+	idle    time.Duration
+	tcp     bool // AUTH is offered
+	trusted bool // the peer is the user: no AUTH needed
+	once    sync.Once
+	release func()
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	if c.idle > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return c.Conn.Read(p)
+}
+
+// quiting is go-smtp's reply after too many errors.
+var quiting, quitting = []byte("Quiting now"), []byte("Quitting now")
+
+func (c *conn) Write(p []byte) (int, error) {
+	if bytes.Contains(p, quiting) {
+		if _, err := c.Conn.Write(bytes.ReplaceAll(p, quiting, quitting)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *conn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// errLog sends go-smtp's internal errors (a client that vanished) to
+// the log at debug level: they are not the user's concern.
+type errLog struct{ log *slog.Logger }
+
+func (e errLog) Printf(format string, v ...any) {
+	e.log.Debug("smtp: " + fmt.Sprintf(format, v...))
+}
+func (e errLog) Println(v ...any) { e.log.Debug("smtp: " + fmt.Sprint(v...)) }

@@ -1,0 +1,540 @@
+package smtpd
+
+import (
+	"bufio"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"homepost/config"
+	"homepost/outbox"
+)
+
+// testServer serves a temporary outbox on a Unix socket and a loopback
+// port; uid is the user the server works for.
+type testServer struct {
+	cfg  *config.Config
+	s    *Server
+	unix string
+	tcp  string
+}
+
+func startServer(t *testing.T, uid int, edit func(*config.Config)) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", uid))
+	cfg.Hostname = "testhost.example"
+	cfg.SMTP.Socket = filepath.Join(dir, "run", "smtp")
+	cfg.SMTP.SecretFile = filepath.Join(dir, "secret")
+	cfg.SMTP.Listen = []string{"127.0.0.1:0"}
+	if edit != nil {
+		edit(cfg)
+	}
+	ls, err := Listen(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{cfg: cfg, s: New(cfg, nil)}
+	for _, l := range ls {
+		if l.Addr().Network() == "unix" {
+			ts.unix = l.Addr().String()
+		} else {
+			ts.tcp = l.Addr().String()
+		}
+		go ts.s.Serve(l)
+	}
+	t.Cleanup(func() { ts.s.Close(time.Second) })
+	return ts
+}
+
+// dialog is a raw SMTP client: it sends lines and reads replies.
+type dialog struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dial(t *testing.T, network, addr string) *dialog {
+	t.Helper()
+	c, err := net.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	d := &dialog{t: t, c: c, r: bufio.NewReader(c)}
+	d.expect("220")
+	return d
+}
+
+// reply reads one (possibly multi-line) reply.
+func (d *dialog) reply() string {
+	d.t.Helper()
+	var all []string
+	for {
+		line, err := d.r.ReadString('\n')
+		if err != nil {
+			d.t.Fatalf("read reply: %v (so far %q)", err, all)
+		}
+		all = append(all, strings.TrimRight(line, "\r\n"))
+		if len(line) < 4 || line[3] != '-' {
+			return strings.Join(all, "\n")
+		}
+	}
+}
+
+func (d *dialog) send(s string) {
+	d.t.Helper()
+	if _, err := d.c.Write([]byte(s)); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// cmd sends a line and checks that the reply starts with want.
+func (d *dialog) cmd(line, want string) string {
+	d.t.Helper()
+	d.send(line + "\r\n")
+	return d.expect(want)
+}
+
+func (d *dialog) expect(want string) string {
+	d.t.Helper()
+	r := d.reply()
+	if !strings.HasPrefix(r, want) {
+		d.t.Fatalf("reply %q, want %s", r, want)
+	}
+	return r
+}
+
+// queued reads the queue files in new/.
+func queued(t *testing.T, cfg *config.Config) map[string]*outbox.Message {
+	t.Helper()
+	box := outbox.Dir(cfg.Outbox)
+	names, _ := box.Names("new")
+	out := map[string]*outbox.Message{}
+	for _, n := range names {
+		m, err := outbox.Open(box.Path("new", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		out[n] = m
+	}
+	return out
+}
+
+func body(t *testing.T, m *outbox.Message) string {
+	b := make([]byte, m.Size)
+	if _, err := m.Body().ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// drafts lists what is in outbox/tmp besides spares.
+func drafts(cfg *config.Config) []string {
+	ents, _ := os.ReadDir(filepath.Join(cfg.Outbox, "tmp"))
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "spare.") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// A message over the Unix socket is queued as sendmail queues it: the
+// header completed, Bcc removed, the rest byte for byte; the reply names
+// the queue ID.
+func TestQueuesLikeSendmail(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	ehlo := d.cmd("EHLO client.example", "250")
+	for _, ext := range []string{"PIPELINING", "8BITMIME", "SMTPUTF8", "SIZE 67108864", "ENHANCEDSTATUSCODES", "CHUNKING"} {
+		if !strings.Contains(ehlo, ext) {
+			t.Errorf("EHLO reply lacks %s:\n%s", ext, ehlo)
+		}
+	}
+	if strings.Contains(ehlo, "AUTH") || strings.Contains(ehlo, "STARTTLS") {
+		t.Errorf("the Unix socket offers AUTH or STARTTLS:\n%s", ehlo)
+	}
+	d.cmd("MAIL FROM:<grafana@testhost.example> BODY=8BITMIME", "250")
+	d.cmd("RCPT TO:<bob@example.org>", "250")
+	d.cmd("RCPT TO:<secret@example.org>", "250")
+	d.cmd("DATA", "354")
+	msg := "Subject: =?UTF-8?Q?caf=C3=A9?= \r\n\tfolded\r\nTo: bob@example.org\r\nBcc: secret@example.org\r\n\r\nbody caf\xc3\xa9\r\n..leading dot\r\n"
+	d.send(msg + ".\r\n")
+	r := d.expect("250 2.0.0 Ok: queued as ")
+	d.cmd("QUIT", "221")
+	q := queued(t, ts.cfg)
+	if len(q) != 1 {
+		t.Fatalf("%d messages queued", len(q))
+	}
+	for name, m := range q {
+		if !strings.HasSuffix(r, outbox.ID(name)) {
+			t.Errorf("reply %q does not name %s", r, outbox.ID(name))
+		}
+		if m.Env.Sender != "grafana@testhost.example" {
+			t.Errorf("sender %q", m.Env.Sender)
+		}
+		if len(m.Env.Rcpts) != 2 {
+			t.Errorf("recipients %+v", m.Env.Rcpts)
+		}
+		b := body(t, m)
+		if !strings.HasPrefix(b, "Subject: =?UTF-8?Q?caf=C3=A9?= \n\tfolded\nTo: bob@example.org\nFrom: grafana@testhost.example\nDate: ") {
+			t.Errorf("header:\n%s", b)
+		}
+		if strings.Contains(b, "Bcc") || strings.Contains(b, "secret@") {
+			t.Errorf("Bcc kept:\n%s", b)
+		}
+		if !strings.HasSuffix(b, "\n\nbody caf\xc3\xa9\n.leading dot\n") {
+			t.Errorf("body:\n%q", b)
+		}
+	}
+}
+
+// The null sender stays null; BDAT (CHUNKING) queues the bytes as sent,
+// dots and all, with the reply to BDAT LAST.
+func TestBDATAndNullSender(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO c", "250")
+	d.cmd("MAIL FROM:<>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	part1 := "From: a@b\r\nSubject: chunks\r\n\r\n"
+	part2 := ".not stuffed\r\nend\r\n"
+	d.send(fmt.Sprintf("BDAT %d\r\n%s", len(part1), part1))
+	d.expect("250")
+	d.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(part2), part2))
+	d.expect("250 2.0.0 Ok: queued as")
+	q := queued(t, ts.cfg)
+	for _, m := range q {
+		if m.Env.Sender != "" {
+			t.Errorf("sender %q, want <>", m.Env.Sender)
+		}
+		if b := body(t, m); !strings.HasSuffix(b, "\n\n.not stuffed\nend\n") {
+			t.Errorf("body %q", b)
+		}
+	}
+	if len(q) != 1 {
+		t.Fatalf("%d queued", len(q))
+	}
+}
+
+// A client that goes away in the middle of DATA, or of BDAT, leaves
+// nothing queued and no draft behind.
+func TestDropInDataQueuesNothing(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	for _, bdat := range []bool{false, true} {
+		d := dial(t, "unix", ts.unix)
+		d.cmd("EHLO c", "250")
+		d.cmd("MAIL FROM:<a@b>", "250")
+		d.cmd("RCPT TO:<me@testhost.example>", "250")
+		if bdat {
+			d.send("BDAT 100000\r\nSubject: half\r\n\r\nsome of it")
+		} else {
+			d.cmd("DATA", "354")
+			d.send("Subject: half\r\n\r\nsome of it\r\n")
+		}
+		time.Sleep(100 * time.Millisecond)
+		d.c.Close()
+	}
+	time.Sleep(300 * time.Millisecond)
+	if q := queued(t, ts.cfg); len(q) != 0 {
+		t.Errorf("%d messages queued by clients that went away", len(q))
+	}
+	if dr := drafts(ts.cfg); len(dr) != 0 {
+		t.Errorf("drafts left in tmp/: %v", dr)
+	}
+}
+
+// A message larger than SIZE is refused, whether announced or not, and
+// nothing is queued.
+func TestSizeLimit(t *testing.T) {
+	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.MaxMessageSize = 1000 })
+	d := dial(t, "unix", ts.unix)
+	if r := d.cmd("EHLO c", "250"); !strings.Contains(r, "SIZE 1000") {
+		t.Errorf("EHLO: %s", r)
+	}
+	d.cmd("MAIL FROM:<a@b> SIZE=5000", "552 5.3.4")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: big\r\n\r\n" + strings.Repeat("x", 2000) + "\r\n.\r\n")
+	d.expect("552 5.3.4")
+	d.cmd("NOOP", "250")
+	if q := queued(t, ts.cfg); len(q) != 0 {
+		t.Errorf("%d queued", len(q))
+	}
+	if dr := drafts(ts.cfg); len(dr) != 0 {
+		t.Errorf("drafts left: %v", dr)
+	}
+}
+
+// On TCP, a client whose socket is the user's is served without AUTH.
+func TestTCPSameUserNeedsNoAuth(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "tcp", ts.tcp)
+	if r := d.cmd("EHLO c", "250"); !strings.Contains(r, "AUTH PLAIN") {
+		t.Errorf("TCP does not offer AUTH PLAIN:\n%s", r)
+	}
+	d.cmd("MAIL FROM:<a@b>", "250")
+}
+
+// On TCP, a client of another user gets 530 5.7.0 until it gives the
+// secret with AUTH PLAIN; a wrong secret gets 535.
+func TestTCPOtherUserMustAuth(t *testing.T) {
+	// The server works for another uid: to it, this test is someone else.
+	ts := startServer(t, os.Getuid()+1, nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	wrong := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00guessguessguessguess"))
+	d.cmd("AUTH PLAIN "+wrong, "535 5.7.8")
+	secret, err := ReadSecret(ts.cfg.SMTP.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(ts.cfg.SMTP.SecretFile)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %04o", st.Mode().Perm())
+	}
+	other := base64.StdEncoding.EncodeToString([]byte("\x00mallory\x00" + secret))
+	d.cmd("AUTH PLAIN "+other, "535 5.7.8")
+	good := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + secret))
+	d.cmd("AUTH PLAIN "+good, "235")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: authed\r\n\r\nhi\r\n.\r\n")
+	d.expect("250 2.0.0")
+
+	// The Unix socket takes the credentials of the socket: root or the
+	// user. Root may always; here the test is neither unless root.
+	u := dial(t, "unix", ts.unix)
+	u.cmd("EHLO c", "250")
+	if os.Getuid() == 0 {
+		u.cmd("MAIL FROM:<a@b>", "250")
+	} else {
+		u.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	}
+}
+
+// Past max_sessions a client is told 421 and closed; the others go on.
+func TestSessionLimit(t *testing.T) {
+	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.MaxSessions = 2 })
+	a := dial(t, "unix", ts.unix)
+	b := dial(t, "unix", ts.unix)
+	c, err := net.Dial("unix", ts.unix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.HasPrefix(line, "421 4.3.2") {
+		t.Errorf("third session: %q", line)
+	}
+	c.Close()
+	a.cmd("NOOP", "250")
+	b.cmd("QUIT", "221")
+	time.Sleep(100 * time.Millisecond)
+	dial(t, "unix", ts.unix).cmd("NOOP", "250")
+}
+
+// A silent client is closed after idle_timeout, in a command or within
+// DATA; a slow one that keeps sending is not.
+func TestIdleTimeout(t *testing.T) {
+	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.IdleTimeout.Duration = 300 * time.Millisecond })
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO c", "250")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	for range 5 {
+		d.send("Subject: slow\r\n")
+		time.Sleep(150 * time.Millisecond)
+	}
+	d.send("\r\nbody\r\n.\r\n")
+	d.expect("250 2.0.0")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: stalls\r\n")
+	time.Sleep(time.Second)
+	if q := queued(t, ts.cfg); len(q) != 1 {
+		t.Errorf("%d queued, want the slow one only", len(q))
+	}
+	if dr := drafts(ts.cfg); len(dr) != 0 {
+		t.Errorf("drafts left: %v", dr)
+	}
+}
+
+// go-smtp's reply after too many errors is spelled right.
+func TestTooManyErrorsSpelling(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	for range 4 {
+		d.cmd("XYZZY", "501")
+	}
+	if r := d.expect("500"); !strings.Contains(r, "Quitting now") {
+		t.Errorf("reply %q", r)
+	}
+}
+
+// Concurrent commits share fsyncs of new/, and each waiter is answered
+// by a fsync that began after it asked.
+func TestGroupSync(t *testing.T) {
+	var calls, inFlight atomic.Int32
+	var mu sync.Mutex
+	started := map[int]time.Time{}
+	orig := syncDir
+	t.Cleanup(func() { syncDir = orig })
+	syncDir = func(string) error {
+		n := int(calls.Add(1))
+		mu.Lock()
+		started[n] = time.Now()
+		mu.Unlock()
+		if inFlight.Add(1) > 1 {
+			t.Error("two fsyncs at once")
+		}
+		time.Sleep(5 * time.Millisecond)
+		inFlight.Add(-1)
+		return nil
+	}
+	g := newGroupSync()
+	defer g.stop()
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			asked := time.Now()
+			before := calls.Load()
+			if err := g.Sync("/x"); err != nil {
+				t.Error(err)
+			}
+			// Some fsync numbered after `before` started after we asked.
+			mu.Lock()
+			defer mu.Unlock()
+			ok := false
+			for n, at := range started {
+				if n > int(before) && !at.Before(asked) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Error("answered by a fsync that began before the call")
+			}
+		}()
+	}
+	wg.Wait()
+	if n := calls.Load(); n >= 50 || n < 1 {
+		t.Errorf("%d fsyncs for 50 waiters", n)
+	}
+	t.Logf("%d fsyncs for 50 waiters", calls.Load())
+}
+
+// The kernel's table names this process as the owner of its own
+// connection.
+func TestPeerUIDOfOwnConnection(t *testing.T) {
+	for _, network := range []string{"tcp4", "tcp6"} {
+		host := "127.0.0.1:0"
+		if network == "tcp6" {
+			host = "[::1]:0"
+		}
+		l, err := net.Listen(network, host)
+		if err != nil {
+			t.Logf("%s: %v", network, err)
+			continue
+		}
+		defer l.Close()
+		go func() {
+			c, err := net.Dial(network, l.Addr().String())
+			if err == nil {
+				time.Sleep(time.Second)
+				c.Close()
+			}
+		}()
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, err := PeerUID(c)
+		c.Close()
+		if err != nil || uid != os.Getuid() {
+			t.Errorf("%s: PeerUID = %d, %v; want %d", network, uid, err, os.Getuid())
+		}
+	}
+}
+
+func TestFindSocket(t *testing.T) {
+	table := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:09C5 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 1 1 0 100 0 0 10 0
+   1: 0100007F:9C40 0100007F:09C5 06 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0
+   2: 0100007F:9C40 0100007F:09C5 01 00000000:00000000 00:00000000 00000000  1001        0 3 1 0 100 0 0 10 0
+   3: 0100007F:09C5 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 4 1 0 100 0 0 10 0
+`
+	srv := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0x09C5}
+	cli := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0x9C40}
+	uid, found, err := findSocket(bufio.NewScanner(strings.NewReader(table)), cli, srv)
+	if err != nil || !found || uid != 1001 {
+		t.Errorf("findSocket = %d, %v, %v; want 1001 (the client's, not the server's or TIME_WAIT's)", uid, found, err)
+	}
+	v6 := `  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:9C40 00000000000000000000000001000000:09C5 01 00000000:00000000 00:00000000 00000000  1002        0 5
+   1: 0000000000000000FFFF00000100007F:9C41 0000000000000000FFFF00000100007F:09C5 01 00000000:00000000 00:00000000 00000000  1003        0 6
+`
+	uid, found, _ = findSocket(bufio.NewScanner(strings.NewReader(v6)), &net.TCPAddr{IP: net.IPv6loopback, Port: 0x9C40}, &net.TCPAddr{IP: net.IPv6loopback, Port: 0x09C5})
+	if !found || uid != 1002 {
+		t.Errorf("::1: %d %v", uid, found)
+	}
+	// An IPv4 client of a dual-stack socket is listed as ::ffff:127.0.0.1.
+	uid, found, _ = findSocket(bufio.NewScanner(strings.NewReader(v6)), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0x9C41}, srv)
+	if !found || uid != 1003 {
+		t.Errorf("v4-mapped: %d %v", uid, found)
+	}
+}
+
+// FuzzFindSocket: no table makes the parser panic.
+func FuzzFindSocket(f *testing.F) {
+	f.Add("sl local rem\n 0: 0100007F:09C5 0100007F:9C40 01 0:0 0:0 0 1000 0 4\n")
+	f.Add(" 0: 0000000000000000FFFF00000100007F:9C41 zz:09C5 01 a b c 1003\n")
+	f.Fuzz(func(t *testing.T, table string) {
+		findSocket(bufio.NewScanner(strings.NewReader(table)), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0x9C40}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0x09C5})
+	})
+}
+
+// ListenUnix narrows the socket's directory to 0700 and replaces a
+// socket left behind, but not a file that is no socket.
+func TestListenUnixDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "rt")
+	os.MkdirAll(dir, 0o755)
+	p := filepath.Join(dir, "smtp")
+	l, err := ListenUnix(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(dir)
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("directory mode %04o", st.Mode().Perm())
+	}
+	// A socket left by a dead agent (no unlink on close).
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	l, err = ListenUnix(p)
+	if err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	l.Close()
+	os.WriteFile(p, []byte("x"), 0o600)
+	if _, err := ListenUnix(p); err == nil {
+		t.Error("replaced a regular file")
+	}
+}

@@ -17,9 +17,11 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"homepost/agent"
+	"homepost/capture"
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/relay"
+	"homepost/report"
 	"homepost/sysexits"
 )
 
@@ -236,7 +238,7 @@ func checkAgent(c *checker, cfg *config.Config) {
 	if _, err := exec.LookPath("systemctl"); err != nil {
 		c.warn("unit", "systemctl not found: no systemd unit to check")
 	} else {
-		out, _ := runCaptured([]string{"systemctl", "--user", "is-active", "homepost.service"})
+		out, _ := capture.Output([]string{"systemctl", "--user", "is-active", "homepost.service"}, report.UnitTimeout, 256<<10)
 		state := firstLine(out)
 		switch state {
 		case "active", "activating", "reloading":
@@ -256,7 +258,7 @@ func checkAgent(c *checker, cfg *config.Config) {
 		c.warn("linger", "loginctl not found: cannot tell whether the agent keeps running after logout")
 		return
 	}
-	out, _ := runCaptured([]string{"loginctl", "show-user", cfg.User, "-p", "Linger"})
+	out, _ := capture.Output([]string{"loginctl", "show-user", cfg.User, "-p", "Linger"}, report.UnitTimeout, 256<<10)
 	switch v := parseLinger(out); v {
 	case "yes":
 		c.ok("linger", "on: the agent runs while you are logged out")

@@ -1,13 +1,16 @@
-package main
+package report
 
 import (
 	"bufio"
 	"bytes"
 	"io"
 	"mime/quotedprintable"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/capture"
 )
 
 func qpEncode(data []byte) []byte {
@@ -86,21 +89,56 @@ func TestQuoteArgv(t *testing.T) {
 		{[]string{"sh", "-c", "echo 'hi'; exit 3"}, `sh -c 'echo '\''hi'\''; exit 3'`},
 		{[]string{"x", ""}, "x ''"},
 	} {
-		if got := quoteArgv(c.argv); got != c.want {
-			t.Errorf("quoteArgv(%q) = %s, want %s", c.argv, got, c.want)
+		if got := QuoteArgv(c.argv); got != c.want {
+			t.Errorf("QuoteArgv(%q) = %s, want %s", c.argv, got, c.want)
 		}
 	}
 }
 
+func cronSubject(host string, j *capture.Job) string {
+	return textHeader("Subject", Cron{Host: host, Job: j}.subject()).value
+}
+
 func TestCronSubject(t *testing.T) {
-	r := &cronRun{argv: []string{"sauvegarde", "été"}, how: "exit 1", elapsed: 1500 * time.Millisecond}
+	r := &capture.Job{Argv: []string{"sauvegarde", "été"}, How: "exit 1", Elapsed: 1500 * time.Millisecond}
 	s := cronSubject("h", r)
 	if !strings.HasPrefix(s, "=?utf-8?q?") {
 		t.Errorf("non-ASCII subject not encoded: %q", s)
 	}
-	r.argv = []string{"echo", strings.Repeat("z", 300), "a\nb"}
+	r.Argv = []string{"echo", strings.Repeat("z", 300), "a\nb"}
 	s = cronSubject("h", r)
 	if strings.ContainsAny(s, "\r\n") || len(s) > 200 {
 		t.Errorf("subject not one short line: %q", s)
+	}
+}
+
+// The report's header is written as it always was: these fields, in this
+// order, LF line endings, the subject one line, encoded when not ASCII.
+func TestCronMessageHeader(t *testing.T) {
+	spool, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spool.WriteString("done\n")
+	j := &capture.Job{Argv: []string{"backup", "été"}, How: "exit 3", Elapsed: 1500 * time.Millisecond,
+		Start: time.Unix(1700000000, 0), Status: 3, Output: spool, Size: 5, Kept: 5}
+	r, err := Cron{Host: "h.example", Dir: "/", To: []string{"root", "a@b"}, Job: j}.Message()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "To: root, a@b\n" +
+		"Subject: =?utf-8?q?[h.example]_cron:_backup_=C3=A9t=C3=A9:_exit_3_after_1.5s?=\n" +
+		"Auto-Submitted: auto-generated\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n" +
+		"Content-Transfer-Encoding: 8bit\n\nCommand:   backup été\n"
+	if !strings.HasPrefix(string(b), want) {
+		t.Errorf("message starts\n%s\nwant\n%s", b, want)
+	}
+	if !strings.HasSuffix(string(b), "merged):\n\ndone\n") {
+		t.Errorf("output not at the end:\n%s", b)
 	}
 }

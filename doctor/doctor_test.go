@@ -1,8 +1,9 @@
-package main
+package doctor
 
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,41 @@ func TestWritableDir(t *testing.T) {
 	os.WriteFile(f, nil, 0o600)
 	if _, err := writableDir(filepath.Join(f, "sub")); err == nil {
 		t.Error("a directory under a regular file is writable?")
+	}
+}
+
+// A run in an empty HOME passes the local checks; a broken
+// configuration is a FAIL and a configuration error, and stops there.
+func TestRun(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_DATA_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	cfgFile := filepath.Join(home, "homepost.toml")
+	t.Setenv("HOMEPOST_CONFIG", cfgFile)
+	os.WriteFile(cfgFile, []byte("# nothing set\n"), 0o600)
+	var b strings.Builder
+	r := Run(&b, Options{})
+	out := b.String()
+	if r.Config {
+		t.Fatalf("configuration error in an empty config:\n%s", out)
+	}
+	for _, want := range []string{"ok   config: " + cfgFile + " parsed\n", "ok   outbox: ", "ok   store: ", "warn relay: no [relay] url"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(l, "ok ") && !strings.HasPrefix(l, "warn ") && !strings.HasPrefix(l, "FAIL ") {
+			t.Errorf("line without a verdict: %q", l)
+		}
+	}
+
+	os.WriteFile(cfgFile, []byte("no_such_key = 1\n"), 0o600)
+	b.Reset()
+	r = Run(&b, Options{})
+	if !r.Config || !r.Failed || !strings.HasPrefix(b.String(), "FAIL config: ") || strings.Count(b.String(), "\n") != 1 {
+		t.Errorf("broken config: %+v\n%s", r, b.String())
 	}
 }

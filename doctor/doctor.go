@@ -1,0 +1,304 @@
+// Package doctor diagnoses a user's setup, as "homepost check" shows it:
+// one line per item, ok, warn or FAIL, each saying what to do about it.
+// It reads the configuration, tries the directories by creating a file
+// in them (the only test that is right for root, ACLs and read-only
+// mounts), parses the alias files and ~/.forward as delivery would, asks
+// the agent's lock, systemd and loginctl, and, when asked to, has the
+// relay client connect and log in exactly as a delivery would
+// (relay.Client.Probe). It changes nothing.
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"homepost/agent"
+	"homepost/capture"
+	"homepost/config"
+	"homepost/forwarder"
+	"homepost/relay"
+)
+
+// Options say which checks to run beyond the local ones.
+type Options struct {
+	// Relay connects to the smarthost, sets up TLS and logs in;
+	// nothing is sent.
+	Relay bool
+}
+
+// Result is the verdict of a run.
+type Result struct {
+	Failed bool // a check FAILed
+	Config bool // the configuration has an error (sysexits' EX_CONFIG)
+}
+
+// toolTimeout and toolMaxOutput bound each call of systemctl and
+// loginctl.
+const (
+	toolTimeout   = 20 * time.Second
+	toolMaxOutput = 256 << 10
+)
+
+// Run runs every check and writes one line per item to w.
+func Run(w io.Writer, o Options) Result {
+	c := &checker{w: w}
+	cfg, err := config.Load()
+	if err != nil {
+		c.fail("config", "%v", err)
+		return Result{Failed: true, Config: true}
+	}
+	if cfg.File != "" {
+		c.ok("config", "%s parsed", cfg.File)
+	} else {
+		c.ok("config", "no file at %s; using the defaults", config.DefaultPath(cfg.Home))
+	}
+	checkOutbox(c, cfg)
+	checkStore(c, cfg)
+	checkForwarding(c, cfg)
+	checkAgent(c, cfg)
+	checkRelay(c, cfg, o.Relay)
+	checkPath(c)
+	checkCron(c)
+	return Result{Failed: c.failed, Config: c.config}
+}
+
+// checker prints the verdicts and remembers whether anything failed.
+type checker struct {
+	w      io.Writer
+	failed bool
+	config bool // a configuration error: exit 78
+}
+
+func (c *checker) line(verdict, item, format string, args ...any) {
+	fmt.Fprintf(c.w, "%-4s %s: %s\n", verdict, item, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) ok(item, format string, args ...any)   { c.line("ok", item, format, args...) }
+func (c *checker) warn(item, format string, args ...any) { c.line("warn", item, format, args...) }
+func (c *checker) fail(item, format string, args ...any) {
+	c.failed = true
+	c.line("FAIL", item, format, args...)
+}
+
+// writableDir reports whether a file can be created in dir, by creating
+// one (the only test that is right for root, ACLs and read-only mounts).
+// A directory that does not exist yet is judged by its nearest existing
+// parent, since homepost creates it on first use.
+func writableDir(dir string) (string, error) {
+	d := dir
+	for {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				return d, fmt.Errorf("%s is not a directory", d)
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return d, err
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return d, err
+		}
+		d = parent
+	}
+	f, err := os.CreateTemp(d, ".homepost-check-*")
+	if err != nil {
+		return d, err
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return d, nil
+}
+
+// checkDir reports whether files can be created in dir/tmp, where
+// Maildir writers (and the outbox) create them.
+func checkDir(c *checker, item, dir string) {
+	at, err := writableDir(filepath.Join(dir, "tmp"))
+	switch {
+	case err != nil:
+		c.fail(item, "%s is not writable: %v", dir, err)
+	case !strings.HasPrefix(at, filepath.Clean(dir)):
+		c.ok(item, "%s will be created (in %s, writable)", dir, at)
+	default:
+		c.ok(item, "%s writable", dir)
+	}
+}
+
+func checkOutbox(c *checker, cfg *config.Config) {
+	checkDir(c, "outbox", cfg.Outbox)
+	n := 0
+	for _, sub := range []string{"new", "cur"} {
+		names, _ := os.ReadDir(filepath.Join(cfg.Outbox, sub))
+		n += len(names)
+	}
+	if n > 0 {
+		c.ok("queue", "%d message(s) waiting (mailq lists them)", n)
+	}
+}
+
+func checkStore(c *checker, cfg *config.Config) {
+	kind, path := cfg.StoreKind()
+	if kind == "maildir" {
+		checkDir(c, "store", path)
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	switch {
+	case err == nil:
+		f.Close()
+		c.ok("store", "mbox %s writable", path)
+	case errors.Is(err, os.ErrNotExist):
+		if at, err := writableDir(filepath.Dir(path)); err != nil {
+			c.fail("store", "mbox %s cannot be created: %v", path, err)
+		} else {
+			c.ok("store", "mbox %s will be created (in %s, writable)", path, at)
+		}
+	default:
+		c.fail("store", "mbox %s is not writable: %v", path, err)
+	}
+}
+
+// checkForwarding reports the alias files, ~/.forward and the :include:
+// files they name, as newaliases reads them.
+func checkForwarding(c *checker, cfg *config.Config) {
+	reports, _ := forwarder.Check(cfg)
+	seen := map[string]bool{}
+	for _, r := range reports {
+		seen[r.Kind] = true
+		item := r.Kind
+		switch {
+		case len(r.Errors) > 0:
+			for _, e := range r.Errors {
+				c.fail(item, "%v", e)
+			}
+		case len(r.Warnings) > 0:
+			for _, e := range r.Warnings {
+				c.warn(item, "%v", e)
+			}
+		case r.Kind == forwarder.KindForward:
+			c.ok(item, "%s: %d target(s); owner and mode safe", r.Path, r.Entries)
+		default:
+			c.ok(item, "%s: %d entr%s", r.Path, r.Entries, map[bool]string{true: "y", false: "ies"}[r.Entries == 1])
+		}
+	}
+	if !seen[forwarder.KindAliases] {
+		c.ok(forwarder.KindAliases, "none (%s does not exist)", cfg.Aliases)
+	}
+	if !seen[forwarder.KindSystemAliases] {
+		if cfg.SystemAliases == "" {
+			c.ok(forwarder.KindSystemAliases, "turned off (system_aliases = \"\")")
+		} else {
+			c.ok(forwarder.KindSystemAliases, "none (%s does not exist)", cfg.SystemAliases)
+		}
+	}
+	if !seen[forwarder.KindForward] {
+		c.ok(forwarder.KindForward, "none (%s does not exist): mail for you goes to %s", cfg.Forward, cfg.Store)
+	}
+}
+
+func checkAgent(c *checker, cfg *config.Config) {
+	if pid, ok := agent.Running(cfg); ok {
+		c.ok("agent", "running (pid %d)", pid)
+	} else if cfg.DeliverWithoutAgent {
+		c.warn("agent", "not running; sendmail starts a background delivery where none runs (start the agent: systemctl --user enable --now homepost)")
+	} else {
+		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (systemctl --user enable --now homepost)")
+	}
+
+	if _, err := exec.LookPath("systemctl"); err != nil {
+		c.warn("unit", "systemctl not found: no systemd unit to check")
+	} else {
+		out, _ := capture.Output([]string{"systemctl", "--user", "is-active", "homepost.service"}, toolTimeout, toolMaxOutput)
+		state := firstLine(out)
+		switch state {
+		case "active", "activating", "reloading":
+			c.ok("unit", "homepost.service is %s", state)
+		case "":
+			c.warn("unit", "systemctl --user is-active said nothing")
+		default:
+			if strings.Contains(state, "bus") || strings.Contains(state, "connect") {
+				c.warn("unit", "no systemd user instance (%s)", state)
+			} else {
+				c.warn("unit", "homepost.service is %s (systemctl --user enable --now homepost)", state)
+			}
+		}
+	}
+
+	if _, err := exec.LookPath("loginctl"); err != nil {
+		c.warn("linger", "loginctl not found: cannot tell whether the agent keeps running after logout")
+		return
+	}
+	out, _ := capture.Output([]string{"loginctl", "show-user", cfg.User, "-p", "Linger"}, toolTimeout, toolMaxOutput)
+	switch v := parseLinger(out); v {
+	case "yes":
+		c.ok("linger", "on: the agent runs while you are logged out")
+	case "no":
+		c.warn("linger", "off: your systemd instance and the agent stop at logout; mail is then delivered by background deliveries that sendmail starts (loginctl enable-linger %s)", cfg.User)
+	default:
+		c.warn("linger", "cannot tell (%s)", firstLine(out))
+	}
+}
+
+// parseLinger reads "Linger=yes" from loginctl show-user output.
+func parseLinger(out []byte) string {
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Linger="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(s)
+}
+
+func checkRelay(c *checker, cfg *config.Config, probe bool) {
+	cl, err := relay.New(cfg, nil)
+	if err != nil {
+		c.fail("relay", "%v", err)
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			c.config = true
+		}
+		return
+	}
+	if !cl.Configured() {
+		c.warn("relay", "no [relay] url: remote mail waits in the queue (see homepost.toml(5))")
+		return
+	}
+	if !probe {
+		c.ok("relay", "%s (homepost check --relay connects)", cfg.Relay.URL)
+		return
+	}
+	rc := cfg.Relay
+	ctx, cancel := context.WithTimeout(context.Background(), rc.ConnectTimeout.Duration+rc.CommandTimeout.Duration)
+	defer cancel()
+	if err := cl.Probe(ctx); err != nil {
+		c.fail("relay", "%s: %v", rc.URL, err)
+		return
+	}
+	c.ok("relay", "%s reachable; %s", rc.URL, probeWhat(cfg))
+}
+
+// probeWhat says what a successful Probe has shown besides the
+// connection.
+func probeWhat(cfg *config.Config) string {
+	switch {
+	case strings.HasPrefix(cfg.Relay.URL, "exec:"):
+		return "the program is executable"
+	case cfg.Relay.Username == "":
+		return "no authentication configured"
+	}
+	return "logged in as " + cfg.Relay.Username
+}

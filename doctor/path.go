@@ -1,0 +1,143 @@
+package doctor
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ourBinary is this program with symlinks resolved, to recognise our
+// links on PATH.
+func ourBinary() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	if p, err := filepath.EvalSymlinks(exe); err == nil {
+		return p
+	}
+	return exe
+}
+
+// whose says what path runs: "homepost", or the program it resolves to.
+func whose(path string) (string, bool) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return path, false
+	}
+	if real == ourBinary() {
+		return "homepost", true
+	}
+	if real != path {
+		return path + " -> " + real, false
+	}
+	return path, false
+}
+
+func checkPath(c *checker) {
+	for _, name := range []string{"sendmail", "mail"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			c.warn("PATH", "no %s on PATH (make install links it into the BINDIR; put that on PATH)", name)
+			continue
+		}
+		if w, ours := whose(p); ours {
+			c.ok("PATH", "%s is %s (homepost)", name, p)
+		} else {
+			c.warn("PATH", "%s first on PATH is %s, not homepost", name, w)
+		}
+	}
+	const sys = "/usr/sbin/sendmail"
+	if _, err := os.Lstat(sys); err != nil {
+		c.warn("sendmail", "%s does not exist: system programs (cron, atd, sudo) cannot send mail (make install-system as root links it)", sys)
+	} else if w, ours := whose(sys); ours {
+		c.ok("sendmail", "%s is homepost", sys)
+	} else {
+		c.warn("sendmail", "%s is %s: system programs' mail goes there, not to homepost", sys, w)
+	}
+}
+
+// checkCron tells whether cron's mail reaches homepost: cron hands job
+// output to /usr/sbin/sendmail, unless the job is wrapped in homepost
+// cron (with MAILTO="" so cron itself stays silent).
+func checkCron(c *checker) {
+	_, sysOurs := whose("/usr/sbin/sendmail")
+	if _, err := exec.LookPath("crontab"); err != nil {
+		if sysOurs {
+			c.ok("cron", "no crontab command; /usr/sbin/sendmail is homepost")
+		} else {
+			c.ok("cron", "no crontab command here")
+		}
+		return
+	}
+	out, err := exec.Command("crontab", "-l").Output()
+	if err != nil {
+		c.ok("cron", "no crontab for you")
+		return
+	}
+	ct := parseCrontab(string(out))
+	switch {
+	case ct.jobs == 0:
+		c.ok("cron", "your crontab has no jobs")
+	case sysOurs:
+		c.ok("cron", "%d job(s); cron mails through /usr/sbin/sendmail, which is homepost", ct.jobs)
+	case ct.wrapped == ct.jobs:
+		c.ok("cron", "all %d job(s) run under homepost cron", ct.jobs)
+	case ct.mailtoOff:
+		c.warn("cron", "MAILTO=\"\" and %d of %d job(s) not under homepost cron: their output is lost", ct.jobs-ct.wrapped, ct.jobs)
+	default:
+		c.warn("cron", "%d of %d job(s) not under homepost cron and /usr/sbin/sendmail is not homepost: their output may not reach you (use homepost cron -- CMD)", ct.jobs-ct.wrapped, ct.jobs)
+	}
+}
+
+// crontabSummary is what checkCron needs to know of a crontab.
+type crontabSummary struct {
+	jobs, wrapped int
+	mailtoOff     bool // the last MAILTO before a job is empty
+}
+
+// parseCrontab counts the jobs of a crontab(5) file and those run through
+// "homepost cron". Environment lines (NAME=value) and comments are not
+// jobs.
+func parseCrontab(s string) crontabSummary {
+	var c crontabSummary
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.ContainsAny(strings.TrimSpace(k), " \t*/,") {
+			if strings.TrimSpace(k) == "MAILTO" {
+				v = strings.Trim(strings.TrimSpace(v), `"'`)
+				c.mailtoOff = v == ""
+			}
+			continue
+		}
+		f := strings.Fields(line)
+		var cmd []string
+		switch {
+		case strings.HasPrefix(f[0], "@"):
+			cmd = f[1:]
+		case len(f) > 5:
+			cmd = f[5:]
+		default:
+			continue
+		}
+		c.jobs++
+		if wrappedCommand(cmd) {
+			c.wrapped++
+		}
+	}
+	return c
+}
+
+// wrappedCommand reports whether a cron command line runs homepost cron.
+func wrappedCommand(cmd []string) bool {
+	for i := 0; i+1 < len(cmd); i++ {
+		if filepath.Base(cmd[i]) == "homepost" && cmd[i+1] == "cron" {
+			return true
+		}
+	}
+	return false
+}

@@ -18,7 +18,8 @@ SYSTEM_PREFIX ?= /usr/local
 # Prefixes the system paths that install-system links (tests only).
 LINK_ROOT ?=
 MANPAGES = $(wildcard man/*.[1-8])
-UNITS = homepost.service homepost-notify@.service
+# homepost-smtp.socket is installed but not enabled: see homepost(1).
+UNITS = homepost.service homepost-notify@.service homepost-smtp.socket
 
 .PHONY: install-extra uninstall install-system uninstall-system
 
@@ -55,6 +56,10 @@ uninstall:
 	if [ -e "$$d/default.target.wants/homepost.service" ] || [ -L "$$d/default.target.wants/homepost.service" ]; then \
 		systemctl --user disable --now homepost.service >/dev/null 2>&1 || true; \
 		rm -f "$$d/default.target.wants/homepost.service"; \
+	fi; \
+	if [ -e "$$d/sockets.target.wants/homepost-smtp.socket" ] || [ -L "$$d/sockets.target.wants/homepost-smtp.socket" ]; then \
+		systemctl --user disable --now homepost-smtp.socket >/dev/null 2>&1 || true; \
+		rm -f "$$d/sockets.target.wants/homepost-smtp.socket"; \
 	fi; \
 	for u in $(UNITS); do rm -f "$$d/$$u"; done; \
 	rmdir "$$d" 2>/dev/null || true; \

@@ -15,7 +15,7 @@ import (
 	"testing"
 )
 
-var units = []string{"homepost.service", "homepost-notify@.service"}
+var units = []string{"homepost.service", "homepost-notify@.service", "homepost-smtp.socket"}
 
 // unitFile is a parsed unit: section → key → values in order.
 type unitFile map[string]map[string][]string
@@ -91,6 +91,7 @@ var known = map[string][]string{
 	"Unit": {"Description", "Documentation", "OnFailure", "StartLimitIntervalSec", "StartLimitBurst", "After", "Wants"},
 	"Service": {"Type", "ExecStart", "ExecReload", "Restart", "RestartSec", "WatchdogSec", "TimeoutStopSec",
 		"NoNewPrivileges", "PrivateTmp", "ProtectSystem", "ReadWritePaths", "Environment"},
+	"Socket":  {"ListenStream", "SocketMode", "DirectoryMode", "Service"},
 	"Install": {"WantedBy"},
 }
 
@@ -156,6 +157,25 @@ func TestNotifyUnitKeys(t *testing.T) {
 	}
 	if _, ok := u["Install"]; ok {
 		t.Error("homepost-notify@.service is a template for OnFailure=, not to be enabled")
+	}
+}
+
+// The socket unit starts the agent itself (not a service of its own
+// name) on the socket the agent would open, in a directory only the
+// user can enter.
+func TestSMTPSocketUnitKeys(t *testing.T) {
+	u := load(t, "homepost-smtp.socket")
+	checkKnown(t, "homepost-smtp.socket", u)
+	for _, c := range []struct{ sec, key, want string }{
+		{"Socket", "ListenStream", "%t/homepost/smtp"},
+		{"Socket", "SocketMode", "0600"},
+		{"Socket", "DirectoryMode", "0700"},
+		{"Socket", "Service", "homepost.service"},
+		{"Install", "WantedBy", "sockets.target"},
+	} {
+		if got := u.get(c.sec, c.key); got != c.want {
+			t.Errorf("homepost-smtp.socket [%s] %s=%q, want %q", c.sec, c.key, got, c.want)
+		}
 	}
 }
 

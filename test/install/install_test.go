@@ -139,6 +139,13 @@ func TestInstallUninstall(t *testing.T) {
 			t.Errorf("%s: ExecStart does not name %s/homepost:\n%s", u, bindir, data)
 		}
 	}
+	// The SMTP socket unit is installed, not enabled.
+	if _, err := os.Stat(filepath.Join(unitdir, "homepost-smtp.socket")); err != nil {
+		t.Errorf("homepost-smtp.socket not installed: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(unitdir, "sockets.target.wants", "homepost-smtp.socket")); err == nil {
+		t.Error("make install enabled homepost-smtp.socket")
+	}
 
 	// The installed links work for a user with that HOME: queue a
 	// message with sendmail, see it with mailq.

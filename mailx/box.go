@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -82,24 +81,9 @@ func (b *Box) Raw(m *Msg) ([]byte, error) {
 	if b.f == nil {
 		return nil, errors.New("mailbox is closed")
 	}
-	buf := make([]byte, m.Len)
-	if _, err := b.f.ReadAt(buf, m.Off); err != nil && err != io.EOF {
+	out, err := maildir.ReadMessage(b.f, m.Off, m.Len)
+	if err != nil {
 		return nil, fmt.Errorf("message %d: %w", m.Num, err)
-	}
-	if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-		buf = buf[i+1:]
-	} else {
-		buf = nil
-	}
-	out := make([]byte, 0, len(buf))
-	for len(buf) > 0 {
-		i := bytes.IndexByte(buf, '\n')
-		line := buf
-		if i >= 0 {
-			line = buf[:i+1]
-		}
-		buf = buf[len(line):]
-		out = append(out, maildir.Unquote(line)...)
 	}
 	return out, nil
 }
@@ -150,33 +134,19 @@ func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 // relocate finds a Maildir message that another client renamed (moved
 // to cur/, changed its flags) since the mailbox was listed.
 func (b *Box) relocate(m *Msg) bool {
-	for _, p := range []string{
-		filepath.Join(b.Path, "new", m.Name),
-	} {
-		if _, err := os.Stat(p); err == nil {
-			m.Path = p
-			return true
-		}
-	}
-	matches, _ := filepath.Glob(filepath.Join(b.Path, "cur", globQuote(m.Name)+":*"))
-	if len(matches) == 0 {
+	d := maildir.Dir(b.Path)
+	e, ok := d.Find(m.Name)
+	if !ok {
 		return false
 	}
-	m.Path = matches[0]
-	if _, info, ok := strings.Cut(filepath.Base(m.Path), ":2,"); ok {
-		m.Info = info
+	m.Path = d.Path(e)
+	if !e.New {
+		m.Info = e.Info()
 	}
 	return true
 }
 
-// globQuote escapes the glob metacharacters of a file name.
-func globQuote(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+// entry is the Maildir file of m as last listed or found.
+func (m *Msg) entry() maildir.Entry {
+	return maildir.Entry{File: filepath.Base(m.Path), New: filepath.Base(filepath.Dir(m.Path)) == "new"}
 }

@@ -64,42 +64,6 @@ print(len(subs))
 	}
 }
 
-// TestMboxRewriteInPlace acts as a user who may not create files next to
-// the mbox (a /var/mail spool): the mbox is rewritten in place, same
-// inode, same result.
-func TestMboxRewriteInPlace(t *testing.T) {
-	h := newHome(t)
-	path := h.path("spool")
-	appendFixtures(t, path, 1, 4)
-	before, _ := os.Stat(path)
-	box, err := openBox("mbox", path, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer box.Close()
-	appendFixtures(t, path, 5, 5)
-	box.Msgs[1].flags |= fDeleted
-	box.Msgs[0].flags |= fRead
-	saved := createTemp
-	createTemp = func(string, string) (*os.File, error) { return nil, os.ErrPermission }
-	defer func() { createTemp = saved }()
-	s := &session{env: &env{set: newSettings(), out: bufio.NewWriter(io.Discard)}, box: box}
-	if _, err := s.applyMbox(); err != nil {
-		t.Fatal(err)
-	}
-	after, _ := os.Stat(path)
-	if !os.SameFile(before, after) {
-		t.Error("the mbox was replaced, not rewritten in place")
-	}
-	out := python(t, `
-import mailbox, sys
-print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
-`, path)
-	if out != "[('Subject 1', 'RO'), ('Subject 3', 'O'), ('Subject 4', 'O'), ('Subject 5', None)]\n" {
-		t.Errorf("mbox: %s", out)
-	}
-}
-
 // TestMboxRewriteNoFinalNewline: an mbox whose last line lacks its
 // newline, with a message appended after it, still splits right after a
 // rewrite.

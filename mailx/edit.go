@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"time"
+
+	"homepost/maildir"
 )
 
 // editorFor names the editor of edit and ~e (the EDITOR variable,
@@ -115,16 +114,14 @@ func (m *Msg) setEdited(text []byte) {
 }
 
 // writeBackMaildir replaces the file of an edited Maildir message with
-// its new text the way a delivery stores a message: written in tmp/
-// under a unique name, fsynced, then renamed over the old name, so that
-// any reader sees the old message or the new one, never half of
-// either. The name, and so the flags, stay; the file keeps its mode and
-// modification time (the arrival time other readers show). The caller
-// fsyncs the directory.
+// its new text (see maildir.Dir.Replace: tmp/, fsync, rename over the
+// old name, same name, mode and modification time). The caller fsyncs
+// the directory.
 func (b *Box) writeBackMaildir(m *Msg) error {
-	st, err := os.Stat(m.Path)
+	d := maildir.Dir(b.Path)
+	err := d.Replace(m.entry(), m.edited)
 	if errors.Is(err, os.ErrNotExist) && b.relocate(m) {
-		st, err = os.Stat(m.Path)
+		err = d.Replace(m.entry(), m.edited)
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("message %d: removed by another program; the edited text is not saved", m.Num)
@@ -132,69 +129,5 @@ func (b *Box) writeBackMaildir(m *Msg) error {
 	if err != nil {
 		return fmt.Errorf("message %d: %w", m.Num, err)
 	}
-	tmp := filepath.Join(b.Path, "tmp", uniqueName())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm())
-	if err != nil {
-		return fmt.Errorf("message %d: save the edited text: %w", m.Num, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(m.edited); err != nil {
-		return fmt.Errorf("message %d: write %s: %w", m.Num, tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("message %d: sync %s: %w", m.Num, tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("message %d: close %s: %w", m.Num, tmp, err)
-	}
-	// Best effort: a reader that dates a message by its file still
-	// shows when it arrived, not when it was edited.
-	os.Chtimes(tmp, time.Time{}, st.ModTime())
-	if err := os.Rename(tmp, m.Path); err != nil {
-		return fmt.Errorf("message %d: save the edited text: %w", m.Num, err)
-	}
-	ok = true
 	return nil
-}
-
-// mboxEntry is an edited message in mbox form for a rewrite: its "From "
-// line, then the text with mboxrd quoting (a line that starts with any
-// number of '>' and "From " gains a '>'), ending in a newline.
-func mboxEntry(fromLine string, text []byte) []byte {
-	var b bytes.Buffer
-	b.Grow(len(fromLine) + len(text) + 16)
-	b.WriteString("From " + fromLine + "\n")
-	for len(text) > 0 {
-		line := text
-		if i := bytes.IndexByte(text, '\n'); i >= 0 {
-			line = text[:i+1]
-		}
-		text = text[len(line):]
-		if bytes.HasPrefix(bytes.TrimLeft(line, ">"), []byte("From ")) {
-			b.WriteByte('>')
-		}
-		b.Write(line)
-	}
-	if b.Bytes()[b.Len()-1] != '\n' {
-		b.WriteByte('\n')
-	}
-	return b.Bytes()
-}
-
-var nameSeq int
-
-// uniqueName is a Maildir file name no other writer uses: the time,
-// microseconds, pid and a counter, and the host name.
-func uniqueName() string {
-	nameSeq++
-	host, _ := os.Hostname()
-	now := time.Now()
-	return strconv.FormatInt(now.Unix(), 10) + ".M" + strconv.FormatInt(int64(now.Nanosecond()/1000), 10) +
-		"P" + strconv.Itoa(os.Getpid()) + "Q" + strconv.Itoa(nameSeq) + "." + host
 }

@@ -94,25 +94,6 @@ func FuzzRenderBody(f *testing.F) {
 	})
 }
 
-func FuzzWriteWithStatus(f *testing.F) {
-	f.Add([]byte("From a@b Sat Jan  2 08:50:00 2021\nSubject: x\nStatus: O\n X-folded\n\nbody\n"), "RO")
-	f.Add([]byte("From a@b Sat Jan  2 08:50:00 2021"), "O")
-	f.Fuzz(func(t *testing.T, msg []byte, status string) {
-		if !bytes.HasPrefix(msg, []byte("From ")) || strings.ContainsAny(status, "\r\n") {
-			return
-		}
-		var out bytes.Buffer
-		w := bufio.NewWriter(&out)
-		if _, err := writeWithStatus(w, bufio.NewReaderSize(nil, 64<<10), bytes.NewReader(msg), status); err != nil {
-			t.Fatal(err)
-		}
-		w.Flush()
-		if !bytes.Contains(out.Bytes(), []byte("Status: "+status+"\n")) {
-			t.Fatalf("no Status field in %q", out.Bytes())
-		}
-	})
-}
-
 func FuzzParseOptions(f *testing.F) {
 	f.Add("-nN\x00-s\x00subj\x00root\x00-c\x00a@b")
 	f.Add("-f\x00box\x00-H")

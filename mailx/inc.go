@@ -3,9 +3,7 @@ package mailx
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"syscall"
 
 	"homepost/maildir"
 )
@@ -71,12 +69,10 @@ func (b *Box) newMaildirMessages() ([]*Msg, error) {
 }
 
 // newMboxMessages scans what was appended to the mbox after the end
-// that was read, under the delivery locks as the first scan was, so
-// that a message being delivered is wholly in the scan or wholly after
-// it. The file must still be the one that was read and not have
-// shrunk: a program that rewrote it meanwhile makes every offset the
-// session holds wrong. A system mbox that did not exist when the
-// session started is opened now.
+// that was read (see maildir.Mbox.ScanAppended: under the delivery
+// locks, and only while the file is still the one that was read). A
+// system mbox that did not exist when the session started is opened
+// now.
 func (b *Box) newMboxMessages() ([]*Msg, error) {
 	if b.f == nil {
 		f, msgs, size, err := openMbox(b.Path)
@@ -89,37 +85,14 @@ func (b *Box) newMboxMessages() ([]*Msg, error) {
 		b.f, b.size = f, size
 		return msgs, nil
 	}
-	l, err := maildir.Mbox(b.Path).Lock()
-	switch {
-	case err == nil:
-		defer l.Unlock()
-	case errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS):
-		// A read-only mbox was read without locks too.
-	default:
-		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
-	}
-	st, err := os.Stat(b.Path)
-	if err != nil {
-		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
-	}
-	old, err := b.f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
-	}
-	if !os.SameFile(st, old) || st.Size() < b.size {
-		return nil, fmt.Errorf("inc %s: the mailbox was changed by another program", b.Path)
-	}
-	if st.Size() == b.size {
-		return nil, nil
-	}
-	msgs, n, err := scanMbox(io.NewSectionReader(b.f, b.size, st.Size()-b.size))
+	var msgs []*Msg
+	size, err := maildir.Mbox(b.Path).ScanAppended(b.f, b.size, mboxCollector(&msgs))
 	if err != nil {
 		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 	}
 	for _, m := range msgs {
-		m.Off += b.size
 		m.flags |= mboxFlags(m.Status)
 	}
-	b.size += n
+	b.size = size
 	return msgs, nil
 }

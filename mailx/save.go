@@ -45,7 +45,7 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 			lines += countLines(body)
 			size += len(body)
 		case isMaildir(path):
-			err = deliverCopy(path, raw)
+			err = maildir.Dir(path).Store(raw)
 			lines += countLines(raw)
 			size += len(raw)
 		default:
@@ -111,13 +111,4 @@ func appendFile(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// deliverCopy stores a message in a Maildir durably.
-func deliverCopy(dir string, raw []byte) error {
-	d := maildir.Dir(dir)
-	if err := d.Deliver(uniqueName(), raw, bytes.NewReader(nil)); err != nil {
-		return err
-	}
-	return d.Sync()
 }

@@ -1,0 +1,316 @@
+package maildir
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Entry is one message file of a Maildir as listed.
+type Entry struct {
+	// File is the file's name in new/ or cur/, info part included.
+	File string
+	// New is set for a file in new/, which no reader has seen yet.
+	New bool
+}
+
+// Key is the name without the info part: it stays the same when a
+// reader moves the message to cur/ or changes its flags. A name in new/
+// is its own key; in cur/ the key ends at ":2," or, for a name another
+// tool wrote with some other info part, at the first colon.
+func (e Entry) Key() string {
+	if e.New {
+		return e.File
+	}
+	if base, _, ok := strings.Cut(e.File, ":2,"); ok {
+		return base
+	}
+	base, _, _ := strings.Cut(e.File, ":")
+	return base
+}
+
+// Info is the flags after ":2," (sorted, as the Maildir spec writes
+// them); empty in new/.
+func (e Entry) Info() string {
+	if e.New {
+		return ""
+	}
+	_, info, _ := strings.Cut(e.File, ":2,")
+	return info
+}
+
+// Path is the file of e in d.
+func (d Dir) Path(e Entry) string {
+	sub := "cur"
+	if e.New {
+		sub = "new"
+	}
+	return filepath.Join(string(d), sub, e.File)
+}
+
+// IsMaildir reports whether path is a Maildir: it names a directory with
+// cur/, new/ and tmp/, or it ends in a slash.
+func IsMaildir(path string) bool {
+	if strings.HasSuffix(path, "/") {
+		return true
+	}
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if st, err := os.Stat(filepath.Join(path, sub)); err != nil || !st.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// List returns the messages of new/ and cur/ in delivery order: by the
+// delivery time that starts a Maildir name, then by name (numbers in the
+// name compared as numbers). Names starting with a dot are not
+// messages. A missing new/ or cur/ is an empty one.
+//
+// The directories are read with one getdents loop each, not with
+// go-maildir's Walk: Walk makes four allocations and about 300 bytes of
+// garbage per message (100,000 messages: 65 ms against 39 ms to read
+// and split the names here), and it does not list new/ without moving
+// every message to cur/, which would make them old for every reader.
+func (d Dir) List() ([]Entry, error) {
+	var entries []Entry
+	for _, sub := range []string{"new", "cur"} {
+		f, err := os.Open(filepath.Join(string(d), sub))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(string(d), sub), err)
+		}
+		if entries == nil {
+			entries = make([]Entry, 0, len(names))
+		}
+		for _, n := range names {
+			if n == "" || n[0] == '.' {
+				continue
+			}
+			entries = append(entries, Entry{File: n, New: sub == "new"})
+		}
+	}
+	SortEntries(entries)
+	return entries, nil
+}
+
+// SortEntries puts entries in delivery order (see List).
+func SortEntries(entries []Entry) {
+	// The delivery time is parsed once per name, and only ties are
+	// compared by the whole key.
+	type keyed struct {
+		t int64
+		e Entry
+	}
+	ks := make([]keyed, len(entries))
+	for i, e := range entries {
+		ks[i] = keyed{nameTime(e.File), e}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if a.t != b.t {
+			return cmp.Compare(a.t, b.t)
+		}
+		return naturalCompare(a.e.Key(), b.e.Key())
+	})
+	for i := range ks {
+		entries[i] = ks[i].e
+	}
+}
+
+// naturalCompare orders Maildir names by the numbers in them (delivery
+// time, then microseconds or a sequence number, which writers do not
+// zero-pad), and the rest as text.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return cmp.Compare(len(na), len(nb))
+			}
+			if c := strings.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(int(a[0]), int(b[0]))
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// nameTime is the delivery time at the start of a Maildir name.
+func nameTime(name string) int64 {
+	var n int64
+	for i := 0; i < len(name) && i < 18 && name[i] >= '0' && name[i] <= '9'; i++ {
+		n = n*10 + int64(name[i]-'0')
+	}
+	return n
+}
+
+func digits(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// headRead is how much of a file ReadHeads reads at first: one read that
+// holds the header of nearly every message and the whole of a small one
+// (cron output, notices). A longer header is followed block by block;
+// the body of a larger message is never read.
+const headRead = 16 << 10
+
+// maxHead bounds how far a header section is followed.
+const maxHead = 1 << 20
+
+// ReadHeads reads the start of each listed file, at least its header
+// section (up to 1 MiB), and calls fn with it: data is the file's
+// first bytes (the whole file when len(data) == size, valid only during
+// the call) and size its length, or -1 when the file cannot be read (it
+// vanished, or it is a directory). fn is called from several goroutines
+// at once, never twice for the same i.
+//
+// The work is syscalls on cached files, so a worker per CPU and as many
+// more keep both the CPUs and the disk busy. Files are opened relative
+// to their directory (openat), which saves the kernel a path walk each,
+// and with raw syscalls: os.File would register each one with the
+// poller.
+func (d Dir) ReadHeads(entries []Entry, fn func(i int, data []byte, size int64)) {
+	var dirfd [2]int // new/, cur/
+	for i, sub := range []string{"new", "cur"} {
+		fd, err := unix.Open(filepath.Join(string(d), sub), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fd = -1
+		}
+		dirfd[i] = fd
+		if fd >= 0 {
+			defer unix.Close(fd)
+		}
+	}
+	workers := runtime.GOMAXPROCS(0) * 2
+	const chunk = 256
+	var next int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, headRead)
+			for {
+				mu.Lock()
+				lo := next
+				next += chunk
+				mu.Unlock()
+				if lo >= len(entries) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(entries)); i++ {
+					e := entries[i]
+					fd := dirfd[1]
+					if e.New {
+						fd = dirfd[0]
+					}
+					var data []byte
+					var size int64
+					data, size, buf = readHead(fd, e.File, buf)
+					fn(i, data, size)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// readHead reads the header section of one file. The size comes from
+// the read when the file fits the buffer, else from fstat. It returns
+// the buffer to use next.
+func readHead(dirfd int, name string, buf []byte) ([]byte, int64, []byte) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, -1, buf
+	}
+	defer unix.Close(fd)
+	n := 0
+	size := int64(-1)
+	for {
+		k, err := unix.Pread(fd, buf[n:], int64(n))
+		if err != nil && n == 0 {
+			// Not a readable file (a directory left in cur/):
+			// not a message.
+			return nil, -1, buf
+		}
+		if err != nil || k <= 0 {
+			size = int64(n)
+			break
+		}
+		n += k
+		if n < len(buf) {
+			// A short read of a regular file is its end.
+			size = int64(n)
+			break
+		}
+		if headerEnd(buf[:n]) >= 0 || len(buf) >= maxHead {
+			break
+		}
+		buf = append(buf, make([]byte, len(buf))...)
+	}
+	if size < 0 {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			return nil, -1, buf
+		}
+		size = st.Size
+	}
+	data := buf[:n]
+	if len(buf) > headRead {
+		// data stays valid until the next read, which starts over
+		// in the first headRead bytes.
+		buf = buf[:headRead:headRead]
+	}
+	return data, size, buf
+}
+
+// headerEnd returns the offset just past the empty line (LF or CRLF)
+// that ends the header section at the start of b, or -1.
+func headerEnd(b []byte) int {
+	pos := 0
+	for pos < len(b) {
+		i := bytes.IndexByte(b[pos:], '\n')
+		if i < 0 {
+			return -1
+		}
+		l := b[pos : pos+i+1]
+		pos += i + 1
+		if isBlank(l) {
+			return pos
+		}
+	}
+	return -1
+}
+
+// isBlank reports whether l is an empty line (LF or CRLF).
+func isBlank(l []byte) bool {
+	return len(l) == 1 && l[0] == '\n' || len(l) == 2 && l[0] == '\r' && l[1] == '\n'
+}

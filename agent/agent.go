@@ -39,8 +39,10 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"homepost/config"
+	"homepost/courier"
 	"homepost/forwarder"
 	"homepost/outbox"
+	"homepost/relay"
 )
 
 // Options change how Run behaves.
@@ -61,21 +63,24 @@ type Options struct {
 
 // Agent delivers one user's outbox.
 type Agent struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	box   outbox.Dir
-	fwd   *forwarder.Forwarder
-	relay Relay
-	now   func() time.Time
+	cfg *config.Config
+	log *slog.Logger
+	box outbox.Dir
+	fwd *forwarder.Forwarder
+	now func() time.Time
+
+	// couriers deliver the copies of each kind of target: Maildir,
+	// Mbox, Command and Remote (Store is one of the first two).
+	couriers map[forwarder.Kind]courier.Courier
+	// mbox outlives a reload: it remembers the mailboxes that stayed
+	// locked, so that the rest of a batch does not wait for them again.
+	mbox *courier.Mbox
 
 	// due maps a claimed file's name (in cur/) to when it is next due.
 	due map[string]time.Time
 	// forced holds messages whose deferred recipients are retried at
 	// once (flush).
 	forced map[string]bool
-	// lockedMbox remembers when an mbox last stayed locked past the
-	// wait, so that the rest of a batch does not wait for it again.
-	lockedMbox map[string]time.Time
 	// watched holds the files whose change triggers a reload.
 	watched map[string]bool
 	// started is set once "agent started" is logged: a background
@@ -132,8 +137,8 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
-		lockedMbox: map[string]time.Time{},
 	}
+	a.mbox = &courier.Mbox{Now: func() time.Time { return a.now() }}
 	a.configure(cfg)
 	return a
 }
@@ -143,7 +148,30 @@ func (a *Agent) configure(cfg *config.Config) {
 	a.cfg = cfg
 	a.box = outbox.Dir(cfg.Outbox)
 	a.fwd = forwarder.New(cfg, a.log)
-	a.relay = newRelay(cfg, a.log)
+	a.couriers = map[forwarder.Kind]courier.Courier{
+		forwarder.Maildir: courier.Maildir{},
+		forwarder.Mbox:    a.mbox,
+		forwarder.Command: courier.Command{Config: cfg},
+		forwarder.Remote:  newRelay(cfg, a.log),
+	}
+}
+
+// newRelay is the courier for remote copies: the smarthost, or, without
+// a usable one, a Hold that keeps the mail queued and says why.
+func newRelay(cfg *config.Config, log *slog.Logger) courier.Courier {
+	if cfg.Relay.URL == "" {
+		file := cfg.File
+		if file == "" {
+			file = config.DefaultPath(cfg.Home)
+		}
+		return courier.Hold{Result: courier.Temp("4.4.0", "no smarthost configured: set [relay] url in %s", file)}
+	}
+	c, err := relay.New(cfg, log)
+	if err != nil {
+		log.Error("relay configuration", "reason", err)
+		return courier.Hold{Result: courier.Temp("4.3.5", "relay configuration: %v", err)}
+	}
+	return courier.Relay{Sender: c}
 }
 
 // withSignals runs a one-shot pass with the signals that newaliases,

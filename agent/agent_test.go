@@ -4,9 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"homepost/maildir"
-	"homepost/outbox"
 )
 
 func TestBackoffSchedule(t *testing.T) {
@@ -34,28 +31,5 @@ func TestDeliveredTo(t *testing.T) {
 	dt := deliveredTo(strings.NewReader("Received: x\nDelivered-To: <Me@Host>\ndelivered-to: other@x\n\nDelivered-To: body@x\n"))
 	if !dt["me@host"] || !dt["other@x"] || dt["body@x"] || len(dt) != 2 {
 		t.Fatalf("deliveredTo: %v", dt)
-	}
-}
-
-// When a Maildir cannot be synced, only the results of the copies in it
-// are forgotten (and retried); an mbox copy or a command that ran stays
-// recorded, so that it is not done twice.
-func TestForgetKeepsOtherResults(t *testing.T) {
-	j := &job{
-		recs: []outbox.Record{
-			outbox.StateRecord(0, outbox.Sent, 1, time.Now(), time.Time{}, "maildir"),
-			outbox.StateRecord(1, outbox.Sent, 1, time.Now(), time.Time{}, "command"),
-			outbox.StateRecord(2, outbox.Bounced, 1, time.Now(), time.Time{}, "other maildir"),
-		},
-		bounced: []int{2},
-		inDir:   map[int]maildir.Dir{0: "/a", 2: "/b"},
-	}
-	j.forget("/a")
-	if len(j.recs) != 2 || j.recs[0].Idx != 1 || j.recs[1].Idx != 2 || j.delay == 0 || len(j.bounced) != 1 {
-		t.Fatalf("after forget(/a): recs %+v bounced %v delay %v", j.recs, j.bounced, j.delay)
-	}
-	j.forget("/b")
-	if len(j.recs) != 1 || j.recs[0].Idx != 1 || len(j.bounced) != 0 {
-		t.Fatalf("after forget(/b): recs %+v bounced %v", j.recs, j.bounced)
 	}
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,14 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"homepost/courier"
 	"homepost/forwarder"
-	"homepost/maildir"
 	"homepost/outbox"
 	"homepost/safeio"
 )
@@ -29,48 +26,50 @@ type job struct {
 	recovered bool // taken up from cur/: copies may exist already
 	force     bool // flush: deferred recipients are due now
 	m         *outbox.Message
-	dt        map[string]bool     // Delivered-To addresses, lowercased
-	recs      []outbox.Record     // results to record
-	remote    []remote            // recipients for the smarthost
-	delay     time.Duration       // retry after this long (a failure of our own)
-	inDir     map[int]maildir.Dir // the Maildir each recipient's copy went to
-	effects   bool                // a command ran or a remote copy went out
-	bounced   []int               // recipients bounced in this attempt
+	dt        map[string]bool // Delivered-To addresses, lowercased
+	recs      []outbox.Record // results to record
+	delay     time.Duration   // retry after this long (a failure of our own)
+	effects   bool            // a command ran or a remote copy went out
+	bounced   []int           // recipients bounced in this attempt
 }
 
-// remote is a recipient that goes to the smarthost, with the address it
-// resolved to.
-type remote struct {
-	idx int
-	t   forwarder.Target
+// body returns the queued message from its first byte.
+func (j *job) body() io.Reader { return j.m.Body() }
+
+// send is one recipient's copy in a batch, on its way to a courier.
+type send struct {
+	j    *job
+	idx  int              // the recipient
+	t    forwarder.Target // what it resolved to
+	kind forwarder.Kind   // the courier: Store is Maildir or Mbox here
+	c    *courier.Copy
+	// dup is the next recipient of the same job whose copy goes to the
+	// same place: it waits for this one's result.
+	dup *send
 }
 
-// deliver runs one batch: local copies first, one fsync per Maildir for
-// the whole batch (group commit), then the smarthost, then the journal.
+// couriers is the order in which a batch visits the couriers: local
+// copies first, so that they are durable before anything leaves the
+// host; the smarthost last.
+var couriers = []forwarder.Kind{forwarder.Maildir, forwarder.Mbox, forwarder.Command, forwarder.Remote}
+
+// deliver runs one batch: every copy is resolved first, then each
+// courier gets all the copies of its kind at once (one fsync per
+// Maildir for the whole batch, one connection to the smarthost), then
+// the journal is written.
 func (a *Agent) deliver(ctx context.Context, batch []*job) {
-	syncs := map[maildir.Dir]bool{}
 	var live []*job
+	var round []*send
 	for _, j := range batch {
 		if err := a.open(j); err != nil {
 			continue
 		}
-		a.local(ctx, j, syncs)
+		round = append(round, a.plan(j)...)
 		live = append(live, j)
 	}
-	// Make the local copies durable before recording them. A Maildir
-	// that cannot be synced has its results forgotten: those copies are
-	// looked for, and synced, at the retry; everything else (mbox
-	// copies, commands that ran) is recorded, so that it is not done
-	// twice.
-	for d := range syncs {
-		if err := d.Sync(); err != nil {
-			a.log.Error("sync maildir", "dir", string(d), "reason", err)
-			for _, j := range live {
-				j.forget(d)
-			}
-		}
+	for len(round) > 0 {
+		round = a.dispatch(ctx, round)
 	}
-	a.sendRemote(ctx, live)
 	syncCur := false
 	for _, j := range live {
 		if a.finish(j) && j.effects {
@@ -84,21 +83,6 @@ func (a *Agent) deliver(ctx context.Context, batch []*job) {
 			a.log.Error("sync outbox", "reason", err)
 		}
 	}
-}
-
-// forget drops the results of the copies stored in the Maildir d, and
-// has the message tried again in a minute.
-func (j *job) forget(d maildir.Dir) {
-	keep := j.recs[:0]
-	for _, r := range j.recs {
-		if j.inDir[r.Idx] != d {
-			keep = append(keep, r)
-			continue
-		}
-		j.delay = time.Minute
-		j.bounced = slices.DeleteFunc(j.bounced, func(i int) bool { return i == r.Idx })
-	}
-	j.recs = keep
 }
 
 // open reads the queue file of j. An unreadable file is moved aside, out
@@ -178,14 +162,18 @@ func deliveredTo(r io.Reader) map[string]bool {
 	return dt
 }
 
-// local delivers every due recipient that does not go to the smarthost.
-func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
+// plan resolves every due recipient of j into the copies to deliver.
+// A recipient that resolves to a failure gets its result at once.
+//
+// Duplicate elimination, as Postfix's local(8) does: two recipients that
+// lead to the same place (root and postmaster, both aliased to the
+// user) get one copy. The second waits behind the first (send.dup) and
+// is tried itself only if the first fails.
+func (a *Agent) plan(j *job) []*send {
 	env := j.m.Env
 	now := a.now()
-	// Duplicate elimination, as Postfix's local(8) does: two recipients
-	// that lead to the same place (root and postmaster, both aliased to
-	// the user) get one copy.
-	delivered := map[string]int{}
+	var out []*send
+	last := map[string]*send{} // the last copy to each place
 	for i := 0; i < len(env.Rcpts); i++ {
 		r := env.Rcpts[i]
 		if r.Status.Done() || (r.Status == outbox.Deferred && r.Next.After(now) && !j.force) {
@@ -210,27 +198,35 @@ func (a *Agent) local(ctx context.Context, j *job, syncs map[maildir.Dir]bool) {
 				if err := j.m.Append(x); err != nil {
 					a.log.Error("record expansion", "id", j.m.ID, "reason", err)
 					j.delay = time.Minute
-					return
+					return out
 				}
 				continue // the children follow in this loop
 			}
 			t = ts[0]
 		}
-		if t.Kind == forwarder.Remote {
-			j.remote = append(j.remote, remote{idx: i, t: t})
+		switch t.Kind {
+		case forwarder.Fail:
+			a.result(j, i, t, t.Result)
+			continue
+		case forwarder.Remote:
+			out = append(out, a.remoteCopy(j, i, t))
+			continue
+		}
+		s := a.localCopy(j, i, t)
+		if _, ok := a.couriers[s.kind]; !ok {
+			a.result(j, i, t, courier.Perm("5.3.0", "unknown target %q", t.Spec()))
 			continue
 		}
 		key := fmt.Sprint(int(t.Kind), "\x00", t.Value)
-		if first, ok := delivered[key]; ok && t.Kind != forwarder.Fail {
-			a.result(j, i, t, courier.OK("duplicate of "+env.Original(first)))
+		if prev, ok := last[key]; ok {
+			prev.dup = s
+			last[key] = s
 			continue
 		}
-		res := a.deliverLocal(ctx, j, i, t, syncs)
-		if res.Status == outbox.Sent {
-			delivered[key] = i
-		}
-		a.result(j, i, t, res)
+		last[key] = s
+		out = append(out, s)
 	}
+	return out
 }
 
 // copyName is the Maildir name of recipient i's copy: the queue file's
@@ -242,8 +238,9 @@ func copyName(queueName string, i int) string {
 	return fmt.Sprintf("%s.%sR%d.%s", sec, id, i, host)
 }
 
-// deliverLocal delivers to the store, a file, a Maildir or a command.
-func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Target, syncs map[maildir.Dir]bool) courier.Result {
+// localCopy makes recipient i's copy for the store, a file, a Maildir or
+// a command, with its trace header.
+func (a *Agent) localCopy(j *job, i int, t forwarder.Target) *send {
 	env := j.m.Env
 	orig := env.Original(i)
 	via := a.qualify(t.Via)
@@ -253,88 +250,93 @@ func (a *Agent) deliverLocal(ctx context.Context, j *job, i int, t forwarder.Tar
 		// address it was sent to.
 		via = a.qualify(t.Value)
 	}
-	trace := courier.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: a.now()}
+	now := a.now()
+	trace := courier.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: now}
 	hdr := trace.Header()
 	if o := a.qualify(orig); !strings.EqualFold(o, via) {
 		hdr = append(hdr, "X-Original-To: "+o+"\n"...)
 	}
-	kind, path := t.Kind, t.Value
+	kind, to := t.Kind, t.Value
 	if kind == forwarder.Store {
-		k, p := a.cfg.StoreKind()
-		kind, path = forwarder.Maildir, p
-		if k == "mbox" {
-			kind = forwarder.Mbox
-		}
+		kind, to = a.store()
 	}
-	switch kind {
-	case forwarder.Maildir:
-		d := maildir.Dir(path)
-		name := copyName(j.name, i)
-		if j.inDir == nil {
-			j.inDir = map[int]maildir.Dir{}
-		}
-		j.inDir[i] = d
-		if j.recovered {
-			if ok, err := d.Has(name); err == nil && ok {
-				syncs[d] = true
-				return courier.OK("already delivered")
+	return &send{j: j, idx: i, t: t, kind: kind, c: &courier.Copy{
+		ID: j.m.ID, Name: copyName(j.name, i), Sender: env.Sender, To: to, Rcpt: via, Orig: orig,
+		Header: hdr, Body: j.body, Size: j.m.Size, Time: now, Recovered: j.recovered,
+	}}
+}
+
+// remoteCopy makes recipient i's copy for the smarthost. A copy
+// forwarded by an alias or ~/.forward goes to the address it resolved to
+// and carries Delivered-To for the address that forwarded it, so that a
+// loop through a remote forwarder is caught when the copy comes back.
+func (a *Agent) remoteCopy(j *job, i int, t forwarder.Target) *send {
+	var prefix []byte
+	if r := j.m.Env.Rcpts[i]; r.Parent >= 0 || !strings.EqualFold(t.Value, r.Addr) {
+		prefix = []byte("Delivered-To: " + a.qualify(t.Via) + "\n")
+	}
+	return &send{j: j, idx: i, t: t, kind: forwarder.Remote, c: &courier.Copy{
+		ID: j.m.ID, Sender: j.m.Env.Sender, To: t.Value, Rcpt: t.Value, Orig: j.m.Env.Original(i),
+		Header: prefix, Body: j.body, Size: j.m.Size, Time: a.now(), Recovered: j.recovered,
+	}}
+}
+
+// store is the courier and path of the user's local store.
+func (a *Agent) store() (forwarder.Kind, string) {
+	k, p := a.cfg.StoreKind()
+	if k == "mbox" {
+		return forwarder.Mbox, p
+	}
+	return forwarder.Maildir, p
+}
+
+// dispatch hands the copies of one round to their couriers, kind by
+// kind, records the results, and returns the next round: the duplicates
+// whose first copy failed, to be tried themselves.
+func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
+	var next []*send
+	for _, kind := range couriers {
+		var sends []*send
+		var copies []*courier.Copy
+		for _, s := range round {
+			if s.kind == kind {
+				sends = append(sends, s)
+				copies = append(copies, s.c)
 			}
 		}
-		if err := d.Deliver(name, hdr, j.m.Body()); err != nil {
-			return localError(err)
+		if len(sends) == 0 {
+			continue
 		}
-		syncs[d] = true
-		return courier.OK("delivered to maildir")
-	case forwarder.Mbox:
-		return a.appendMbox(j, path, trace, hdr)
-	case forwarder.Command:
-		j.effects = true
-		return a.command(ctx, j, i, t, hdr)
-	case forwarder.Fail:
-		return t.Result
-	}
-	return courier.Perm("5.3.0", "unknown target %q", t.Spec())
-}
-
-// appendMbox appends a copy to an mbox. A message taken up again after a
-// crash first looks for its own trace header near the end of the mbox,
-// so that the retry does not append the same copy twice.
-func (a *Agent) appendMbox(j *job, path string, trace courier.Trace, hdr []byte) courier.Result {
-	// A mailbox that stayed locked a moment ago is not waited for again
-	// for every message of the batch.
-	if t, ok := a.lockedMbox[path]; ok && a.now().Sub(t) < time.Minute {
-		return courier.Temp("4.2.0", "%s: mailbox is locked by another program", path)
-	}
-	l, err := maildir.Mbox(path).Lock()
-	if err != nil {
-		var le *maildir.LockError
-		if errors.As(err, &le) {
-			a.lockedMbox[path] = a.now()
-		}
-		return localError(err)
-	}
-	delete(a.lockedMbox, path)
-	defer l.Unlock()
-	if j.recovered {
-		marker := []byte("(homepost) id " + trace.ID + "\n\tfor <" + trace.DeliveredTo + ">;")
-		if ok, err := l.ContainsNear(marker, j.m.Size+int64(len(hdr)), 64<<10); err == nil && ok {
-			return courier.OK("already delivered")
+		results := a.couriers[kind].Deliver(ctx, copies)
+		for n, s := range sends {
+			res := courier.Temp("4.3.0", "no result for this copy")
+			if n < len(results) {
+				res = results[n]
+			}
+			switch {
+			case kind == forwarder.Command:
+				s.j.effects = true
+			case kind == forwarder.Remote && res.Status == outbox.Sent:
+				s.j.effects = true
+			}
+			a.result(s.j, s.idx, s.t, res)
+			for d := s.dup; d != nil; d = d.dup {
+				switch res.Status {
+				case outbox.Sent:
+					a.result(d.j, d.idx, d.t, courier.OK("duplicate of "+d.j.m.Env.Original(s.idx)))
+					continue
+				case outbox.Pending:
+					// Whether the first copy is stored is not known:
+					// the retry will tell for both.
+					a.result(d.j, d.idx, d.t, res)
+					continue
+				}
+				next = append(next, d)
+				break
+			}
 		}
 	}
-	if err := l.Append(trace.Sender, a.now(), hdr, j.m.Body()); err != nil {
-		return localError(err)
-	}
-	return courier.OK("delivered to mailbox")
-}
-
-// localError turns a local delivery error into a result: disk full or
-// a lock held elsewhere waits; anything else (a path that cannot exist)
-// waits too, because the user can fix it and mail must not be lost.
-func localError(err error) courier.Result {
-	if maildir.IsTemporary(err) {
-		return courier.Temp("4.3.0", "%v", err)
-	}
-	return courier.Temp("4.2.0", "%v", err)
+	return next
 }
 
 // result records one recipient's outcome in j and logs it.
@@ -342,6 +344,14 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 	env := j.m.Env
 	r := env.Rcpts[i]
 	now := a.now()
+	if res.Status == outbox.Pending {
+		// Not known to be durable: record nothing, and look for the
+		// copy in a minute.
+		a.log.Error("delivery not durable", "id", j.m.ID, "to", a.qualify(t.Via), "orig_to", env.Original(i),
+			"target", t.Spec(), "reason", res.Reason)
+		j.delay = time.Minute
+		return
+	}
 	attempts := r.Attempts + 1
 	var next time.Time
 	if res.Status == outbox.Deferred {
@@ -442,58 +452,4 @@ func (a *Agent) reschedule(j *job) {
 		return
 	}
 	a.schedule(j, j.m.Env.NextAttempt())
-}
-
-// sendRemote hands every remote recipient of the batch to the smarthost
-// in one call, so that one connection carries them all. A copy forwarded
-// by an alias or ~/.forward goes to the address it resolved to and
-// carries Delivered-To for the address that forwarded it, so that a loop
-// through a remote forwarder is caught when the copy comes back.
-func (a *Agent) sendRemote(ctx context.Context, jobs []*job) {
-	type group struct {
-		j    *job
-		rcpt []remote
-	}
-	var out []*courier.Outgoing
-	var groups []group
-	for _, j := range jobs {
-		byVia := map[string]int{}
-		for _, rc := range j.remote {
-			via := ""
-			if r := j.m.Env.Rcpts[rc.idx]; r.Parent >= 0 || !strings.EqualFold(rc.t.Value, r.Addr) {
-				via = a.qualify(rc.t.Via)
-			}
-			k, ok := byVia[via]
-			if !ok {
-				m, prefix := j.m, []byte(nil)
-				if via != "" {
-					prefix = []byte("Delivered-To: " + via + "\n")
-				}
-				o := &courier.Outgoing{ID: m.ID, Sender: m.Env.Sender, Size: m.Size + int64(len(prefix)),
-					Open: func() io.Reader { return io.MultiReader(bytes.NewReader(prefix), m.Body()) }}
-				k = len(out)
-				byVia[via] = k
-				out = append(out, o)
-				groups = append(groups, group{j: j})
-			}
-			out[k].Rcpts = append(out[k].Rcpts, rc.t.Value)
-			groups[k].rcpt = append(groups[k].rcpt, rc)
-		}
-	}
-	if len(out) == 0 {
-		return
-	}
-	results := a.relay.Send(ctx, out)
-	for k, g := range groups {
-		for n, rc := range g.rcpt {
-			res := courier.Temp("4.3.0", "no result from the smarthost")
-			if k < len(results) && n < len(results[k]) {
-				res = results[k][n]
-			}
-			if res.Status == outbox.Sent {
-				g.j.effects = true
-			}
-			a.result(g.j, rc.idx, rc.t, res)
-		}
-	}
 }

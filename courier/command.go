@@ -2,6 +2,7 @@ package courier
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,9 +16,24 @@ import (
 	"time"
 
 	"homepost/addr"
+	"homepost/capture"
 	"homepost/config"
 	"homepost/sysexits"
 )
+
+// Command runs |command targets (Copy.To is the command line), one after
+// the other, each fed the copy's header and message (RunCommand).
+type Command struct{ Config *config.Config }
+
+// Deliver implements Courier.
+func (k Command) Deliver(ctx context.Context, copies []*Copy) []Result {
+	res := make([]Result, len(copies))
+	for i, c := range copies {
+		env := NewCommandEnv(k.Config, c.Sender, c.Rcpt, c.Orig)
+		res[i] = RunCommand(ctx, k.Config, c.To, env, io.MultiReader(bytes.NewReader(c.Header), c.Body()))
+	}
+	return res
+}
 
 // CommandEnv is what a command learns about the delivery through its
 // environment, as Postfix's local(8) sets it.
@@ -124,8 +140,9 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		cmd.Dir = "/"
 	}
 	cmd.Stdin = msg
-	out := &limitWriter{max: maxOutput}
-	cmd.Stdout, cmd.Stderr = out, out
+	var out bytes.Buffer
+	lw := &capture.LimitWriter{W: &out, N: maxOutput}
+	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// The whole group, so that a shell's children die too.
@@ -134,7 +151,7 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 	cmd.WaitDelay = 5 * time.Second
 
 	err := cmd.Run()
-	text := out.text()
+	text := oneLine(out.Bytes())
 	if err != nil && ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
@@ -239,26 +256,12 @@ func suffix(text string) string {
 	return ": " + text
 }
 
-// limitWriter keeps the first max bytes written and discards the rest,
-// so that a chatty command cannot fill memory; it never fails, so the
-// command never gets EPIPE because of us.
-type limitWriter struct {
-	max int
-	buf []byte
-}
-
-func (w *limitWriter) Write(p []byte) (int, error) {
-	if room := w.max - len(w.buf); room > 0 {
-		w.buf = append(w.buf, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-// text is the output on one line, printable ASCII only.
-func (w *limitWriter) text() string {
+// oneLine is a command's output on one line, blank space squeezed,
+// control characters and invalid UTF-8 shown as '?'.
+func oneLine(out []byte) string {
 	var b strings.Builder
 	space := false
-	for _, c := range string(w.buf) {
+	for _, c := range string(out) {
 		switch {
 		case c == '\n' || c == '\r' || c == '\t' || c == ' ':
 			space = b.Len() > 0

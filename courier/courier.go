@@ -7,15 +7,62 @@
 // The name is chasquid's (internal/courier): a courier carries a copy to
 // where it goes and knows how; when to try, how often, and what to write
 // down about it is the queue's business (package agent).
+//
+// There is one Courier per kind of target: Maildir, Mbox, Command, and
+// Relay (the smarthost, through package relay). A courier takes a whole
+// batch of copies at once because two kinds of target are fast only in
+// bulk: a Maildir shares one directory fsync among all the copies of a
+// batch (group commit), and the smarthost carries them all over one
+// connection. Each copy still gets its own Result.
+//
+// A courier keeps no record: it neither retries, nor schedules, nor
+// journals. What it needs to avoid storing a copy twice after a crash
+// comes with the copy: a name that is the same at every attempt, and
+// whether an earlier attempt may have stored it already (Recovered).
 package courier
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
 
 	"homepost/outbox"
 )
+
+// Courier delivers copies to one kind of target.
+type Courier interface {
+	// Deliver delivers every copy and returns one Result per copy, in
+	// the same order. A copy whose Result is sent is durable (fsynced,
+	// its directory too) or accepted by the next hop by the time
+	// Deliver returns.
+	Deliver(ctx context.Context, copies []*Copy) []Result
+}
+
+// Copy is one copy of a queued message for one target.
+type Copy struct {
+	ID     string // queue ID
+	Name   string // unique, and the same at every attempt: a Maildir copy's file name
+	Sender string // envelope sender, "" for <>
+	// To is where the copy goes: a Maildir's directory, an mbox's path,
+	// a command line, or a remote address.
+	To string
+	// Rcpt is the address the copy is delivered for: its Delivered-To,
+	// a command's $RECIPIENT.
+	Rcpt string
+	// Orig is the recipient as first submitted: a command's
+	// $ORIGINAL_RECIPIENT.
+	Orig   string
+	Header []byte // fields put before the message (trace headers)
+	// Body returns the message from its first byte at each call.
+	Body func() io.Reader
+	Size int64     // bytes that Body returns
+	Time time.Time // when it is delivered: an mbox's From line
+	// Recovered says that an earlier attempt may have stored the copy
+	// already (a crash came before its result was recorded): look for
+	// it before storing it again.
+	Recovered bool
+}
 
 // Result is the outcome of one delivery attempt to one target.
 type Result struct {
@@ -37,6 +84,15 @@ func Perm(dsn, format string, args ...any) Result {
 	return Result{Status: outbox.Bounced, DSN: dsn, Reason: fmt.Sprintf(format, args...)}
 }
 
+// Unknown is an attempt whose outcome is not known: the copy may be
+// stored but is not known to be durable (its directory could not be
+// fsynced). Nothing is to be recorded for it; the next attempt looks for
+// the copy (Copy.Recovered) and makes it durable. Its Status is
+// outbox.Pending: the recipient stays as it was.
+func Unknown(dsn, format string, args ...any) Result {
+	return Result{Status: outbox.Pending, DSN: dsn, Reason: fmt.Sprintf(format, args...)}
+}
+
 // Text is the reason as stored in the journal and shown by mailq: the
 // status code, then the reason.
 func (r Result) Text() string {
@@ -44,52 +100,4 @@ func (r Result) Text() string {
 		return r.Reason
 	}
 	return r.DSN + " " + r.Reason
-}
-
-// Trace is what the trace headers of a delivered copy say.
-type Trace struct {
-	Sender      string // envelope sender ("" for <>)
-	DeliveredTo string // the recipient this copy is for
-	ID          string // queue ID
-	Host        string // this host's name
-	Time        time.Time
-}
-
-// Header returns the Return-Path, Delivered-To and Received fields that
-// are prepended to a delivered copy (RFC 5321 4.4).
-func (t Trace) Header() []byte {
-	b := make([]byte, 0, 256)
-	b = append(b, "Return-Path: <"...)
-	b = append(b, t.Sender...)
-	b = append(b, ">\n"...)
-	if t.DeliveredTo != "" {
-		b = append(b, "Delivered-To: "...)
-		b = append(b, t.DeliveredTo...)
-		b = append(b, '\n')
-	}
-	b = append(b, "Received: by "...)
-	b = append(b, t.Host...)
-	b = append(b, " (homepost) id "...)
-	b = append(b, t.ID...)
-	if t.DeliveredTo != "" {
-		b = append(b, "\n\tfor <"...)
-		b = append(b, t.DeliveredTo...)
-		b = append(b, '>')
-	}
-	b = append(b, "; "...)
-	b = t.Time.AppendFormat(b, time.RFC1123Z)
-	return append(b, '\n')
-}
-
-// Outgoing is a queued message handed to the smarthost: one envelope,
-// the recipients still to do, and the message (LF line endings, as
-// queued; the relay converts to CRLF and dot-stuffs on the wire).
-type Outgoing struct {
-	ID     string   // queue ID, for logs
-	Sender string   // envelope sender, "" for <>
-	Rcpts  []string // remote recipients
-	Size   int64
-	// Open returns a fresh reader of the message each call, so that a
-	// retry on another connection starts from the beginning.
-	Open func() io.Reader
 }

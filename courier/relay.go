@@ -1,0 +1,79 @@
+package courier
+
+import (
+	"bytes"
+	"context"
+	"io"
+)
+
+// Outgoing is a queued message handed to the smarthost: one envelope,
+// the recipients still to do, and the message (LF line endings, as
+// queued; the relay converts to CRLF and dot-stuffs on the wire).
+type Outgoing struct {
+	ID     string   // queue ID, for logs
+	Sender string   // envelope sender, "" for <>
+	Rcpts  []string // remote recipients
+	Size   int64
+	// Open returns a fresh reader of the message each call, so that a
+	// retry on another connection starts from the beginning.
+	Open func() io.Reader
+}
+
+// Sender sends messages through the smarthost, all of them over as few
+// connections as it can; relay.Client is the real one. It returns one
+// Result per recipient of each message.
+type Sender interface {
+	Send(ctx context.Context, msgs []*Outgoing) [][]Result
+}
+
+// Relay delivers remote copies through the smarthost. The copies of one
+// message that carry the same header (the same Delivered-To, or none)
+// travel as one message with several recipients; the whole batch goes to
+// the Sender in one call, so that one connection carries it.
+type Relay struct{ Sender Sender }
+
+// Deliver implements Courier.
+func (r Relay) Deliver(ctx context.Context, copies []*Copy) []Result {
+	var out []*Outgoing
+	type place struct{ msg, rcpt int }
+	where := make([]place, len(copies))
+	byKey := map[string]int{}
+	for i, c := range copies {
+		key := c.ID + "\x00" + string(c.Header)
+		k, ok := byKey[key]
+		if !ok {
+			k = len(out)
+			byKey[key] = k
+			out = append(out, &Outgoing{ID: c.ID, Sender: c.Sender, Size: c.Size + int64(len(c.Header)),
+				Open: func() io.Reader { return io.MultiReader(bytes.NewReader(c.Header), c.Body()) }})
+		}
+		where[i] = place{k, len(out[k].Rcpts)}
+		out[k].Rcpts = append(out[k].Rcpts, c.To)
+	}
+	res := make([]Result, len(copies))
+	if len(out) == 0 {
+		return res
+	}
+	sent := r.Sender.Send(ctx, out)
+	for i, w := range where {
+		res[i] = Temp("4.3.0", "no result from the smarthost")
+		if w.msg < len(sent) && w.rcpt < len(sent[w.msg]) {
+			res[i] = sent[w.msg][w.rcpt]
+		}
+	}
+	return res
+}
+
+// Hold answers every copy with the same Result without delivering it:
+// without a usable smarthost, remote mail waits in the queue (mailq
+// says why) instead of being lost or bounced.
+type Hold struct{ Result Result }
+
+// Deliver implements Courier.
+func (h Hold) Deliver(_ context.Context, copies []*Copy) []Result {
+	res := make([]Result, len(copies))
+	for i := range res {
+		res[i] = h.Result
+	}
+	return res
+}

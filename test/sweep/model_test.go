@@ -1,0 +1,119 @@
+package sweep
+
+import (
+	"strings"
+	"testing"
+)
+
+// The checker itself: a trace that follows the rules passes, and each
+// broken rule is reported.
+func TestFsyncModelRules(t *testing.T) {
+	const h = "/h"
+	good := `
+1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0
+1 openat(AT_FDCWD</>, "/h/o/cur", O_RDONLY|O_CLOEXEC) = 7</h/o/cur>
+1 fsync(7</h/o/cur>) = 0
+1 openat(AT_FDCWD</>, "/h/o/cur/q1:2,", O_RDWR|O_CLOEXEC) = 8</h/o/cur/q1:2,>
+1 openat(AT_FDCWD</>, "/h/M/tmp/c1", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = 9</h/M/tmp/c1>
+1 write(9</h/M/tmp/c1>, "Return-Path: <me>\n", 18) = 18
+1 fsync(9</h/M/tmp/c1>) = 0
+1 renameat(AT_FDCWD</>, "/h/M/tmp/c1", AT_FDCWD</>, "/h/M/new/c1") = 0
+1 openat(AT_FDCWD</>, "/h/M/new", O_RDONLY|O_CLOEXEC) = 10</h/M/new>
+1 fsync(10</h/M/new>) = 0
+1 pwrite64(8</h/o/cur/q1:2,>, "s 0 sent 1 1 0 ok\n", 18, 100) = 18
+1 fsync(8</h/o/cur/q1:2,>) = 0
+1 renameat(AT_FDCWD</>, "/h/o/cur/q1:2,", AT_FDCWD</>, "/h/o/tmp/q1.done") = 0
+1 fsync(7</h/o/cur>) = 0
+1 renameat2(AT_FDCWD</>, "/h/o/tmp/q1.done", AT_FDCWD</>, "/h/o/tmp/spare.0", RENAME_NOREPLACE) = 0
+1 +++ exited with 0 +++
+`
+	dirs := map[string]bool{"/h/o/cur": true, "/h/o/new": true, "/h/M/new": true, "/h/M": true, "/h": true, "/h/o/tmp": true}
+	m := &fsyncModel{outbox: "/h/o", stores: []string{"/h/M"}, home: h, existed: map[string]bool{},
+		isDir: func(p string) bool { return dirs[p] }}
+	run := func(trace string) string {
+		calls, _, err := parseTrace(strings.NewReader(strings.TrimSpace(trace) + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rules []string
+		for _, v := range m.check(calls) {
+			rules = append(rules, v.rule)
+		}
+		return strings.Join(rules, ",")
+	}
+	if got := run(good); got != "" {
+		t.Fatalf("a trace that follows the rules: %s", got)
+	}
+	drop := func(trace string, lines ...int) string {
+		l := strings.Split(strings.TrimSpace(trace), "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			l = append(l[:lines[i]-1], l[lines[i]:]...)
+		}
+		return strings.Join(l, "\n")
+	}
+	for _, tc := range []struct {
+		what string
+		drop []int
+		want string
+	}{
+		{"copy not fsynced before its rename", []int{7}, "R1"},
+		{"claim not durable before the copy", []int{3}, "R2"},
+		{"new/ not fsynced before the result", []int{10}, "R3,R3,R5"},
+		{"release not durable before the spare", []int{14}, "R4,R5"},
+	} {
+		if got := run(drop(good, tc.drop...)); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
+		}
+	}
+	direct := strings.Replace(good, `"/h/o/tmp/q1.done") = 0`, `"/h/o/tmp/spare.1", RENAME_NOREPLACE) = 0`, 1)
+	if got := run(direct); !strings.Contains(got, "R4") {
+		t.Errorf("release straight into a spare slot: got %q, want R4", got)
+	}
+	// A created mbox whose directory entry is never fsynced.
+	mbox := `
+1 openat(AT_FDCWD</>, "/h/box", O_RDWR|O_CREAT|O_CLOEXEC, 0600) = 9</h/box>
+1 write(9</h/box>, "From me\n", 8) = 8
+1 fsync(9</h/box>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0
+1 openat(AT_FDCWD</>, "/h/o/cur", O_RDONLY|O_CLOEXEC) = 7</h/o/cur>
+1 fsync(7</h/o/cur>) = 0
+`
+	m.stores = []string{"/h/box"}
+	if got := run(mbox); got != "R3,R5" {
+		t.Errorf("an mbox created and never made durable in its directory: got %q, want R3", got)
+	}
+	m.existed["/h/box"] = true
+	if got := run(mbox); got != "" {
+		t.Errorf("an mbox that existed: got %q", got)
+	}
+}
+
+func TestParseTrace(t *testing.T) {
+	trace := `12 openat(AT_FDCWD</tmp>, "/tmp/a\\056b", O_RDONLY) = 3</tmp/a\\056b>
+13 fsync(3</tmp/a\\056b> <unfinished ...>
+12 write(2<pipe:[1]>, "x, y) = 1", 9) = 9
+13 <... fsync resumed>) = 0
+12 renameat2(AT_FDCWD</>, "a", AT_FDCWD</>, "b", RENAME_NOREPLACE) = -1 EEXIST (File exists)
+13 +++ killed by SIGKILL +++
+`
+	calls, exits, err := parseTrace(strings.NewReader(trace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 4 || len(exits) != 1 || !exits[0].killed {
+		t.Fatalf("calls %+v exits %+v", calls, exits)
+	}
+	if p := atPath(calls[0].args[0], calls[0].args[1]); p != `/tmp/a\056b` {
+		t.Errorf("path %q", p)
+	}
+	// A call interrupted by another thread counts where it returns.
+	if _, p := fdPath(calls[2].args[0]); calls[2].name != "fsync" || p != `/tmp/a\056b` || calls[2].ret != "0" {
+		t.Errorf("joined call %+v", calls[2])
+	}
+	if len(calls[1].args) != 3 || str(calls[1].args[1]) != "x, y) = 1" {
+		t.Errorf("quoted args %q", calls[1].args)
+	}
+	if calls[3].ok() {
+		t.Errorf("a failed call taken for a success: %+v", calls[3])
+	}
+}

@@ -1,0 +1,524 @@
+package sweep
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// A call is one system call read from strace's output (-f -y): its
+// name, its arguments as strace printed them, and its return value.
+type call struct {
+	line int    // line number in the trace
+	pid  int    // thread
+	name string // "openat", "renameat2", ...
+	args []string
+	ret  string // "0", "5</path>", "-1 ENOENT (No such file or directory)"
+	text string // the whole call, for messages
+}
+
+// ok reports whether the call succeeded.
+func (c call) ok() bool { return c.ret != "" && !strings.HasPrefix(c.ret, "-1") && c.ret != "?" }
+
+// traceExit is a thread's end as strace reports it.
+type traceExit struct {
+	pid    int
+	killed bool
+}
+
+// parseTrace reads the output of strace -f -y -o FILE. A call that
+// another thread interrupted ("<unfinished ...>") is joined with its
+// "<... resumed>" half.
+func parseTrace(r io.Reader) ([]call, []traceExit, error) {
+	var calls []call
+	var exits []traceExit
+	pending := map[int]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Text()
+		pidText, rest, ok := strings.Cut(line, " ")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil {
+			return nil, nil, fmt.Errorf("trace line %d: no pid: %q", n, line)
+		}
+		rest = strings.TrimLeft(rest, " ")
+		switch {
+		case strings.HasPrefix(rest, "+++ "):
+			exits = append(exits, traceExit{pid: pid, killed: strings.Contains(rest, "killed by")})
+			continue
+		case strings.HasPrefix(rest, "--- "):
+			continue // a signal
+		case strings.HasSuffix(rest, " <unfinished ...>"):
+			pending[pid] = strings.TrimSuffix(rest, " <unfinished ...>")
+			continue
+		case strings.HasPrefix(rest, "<... "):
+			_, tail, ok := strings.Cut(rest, " resumed>")
+			if !ok {
+				return nil, nil, fmt.Errorf("trace line %d: %q", n, line)
+			}
+			rest = pending[pid] + tail
+			delete(pending, pid)
+		}
+		c, err := parseCall(rest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("trace line %d: %v: %q", n, err, line)
+		}
+		c.line, c.pid = n, pid
+		calls = append(calls, c)
+	}
+	return calls, exits, sc.Err()
+}
+
+// parseCall splits "name(arg, arg) = ret".
+func parseCall(s string) (call, error) {
+	open := strings.IndexByte(s, '(')
+	if open <= 0 {
+		return call{}, fmt.Errorf("no call")
+	}
+	c := call{name: s[:open], text: s}
+	args, rest, err := splitArgs(s[open+1:])
+	if err != nil {
+		return call{}, err
+	}
+	c.args = args
+	if _, ret, ok := strings.Cut(rest, " = "); ok {
+		c.ret = strings.TrimSpace(ret)
+	}
+	return c, nil
+}
+
+// splitArgs splits the argument list at top-level commas, up to the
+// closing parenthesis, and returns what follows it.
+func splitArgs(s string) ([]string, string, error) {
+	var args []string
+	depth, start := 0, 0
+	inStr := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if inStr {
+			switch ch {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch ch {
+		case '"':
+			inStr = true
+		case '(', '[', '{', '<':
+			depth++
+		case ']', '}', '>':
+			depth--
+		case ')':
+			if depth == 0 {
+				if a := strings.TrimSpace(s[start:i]); a != "" {
+					args = append(args, a)
+				}
+				return args, s[i+1:], nil
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				args = append(args, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return nil, "", fmt.Errorf("unterminated argument list")
+}
+
+// unescape undoes strace's C-style escapes (\\, \", \n, \t, \ooo, \xHH).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch c := s[i]; {
+		case c == 'n':
+			b.WriteByte('\n')
+		case c == 't':
+			b.WriteByte('\t')
+		case c == 'r':
+			b.WriteByte('\r')
+		case c == 'v':
+			b.WriteByte('\v')
+		case c == 'f':
+			b.WriteByte('\f')
+		case c == 'x' && i+2 < len(s):
+			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				b.WriteByte(c)
+				continue
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		case c >= '0' && c <= '7':
+			j := i
+			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
+				j++
+			}
+			v, _ := strconv.ParseUint(s[i:j], 8, 8)
+			b.WriteByte(byte(v))
+			i = j - 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// str is a quoted string argument, unescaped.
+func str(arg string) string {
+	arg = strings.TrimSuffix(arg, "...")
+	if len(arg) >= 2 && arg[0] == '"' && arg[len(arg)-1] == '"' {
+		return unescape(arg[1 : len(arg)-1])
+	}
+	return arg
+}
+
+// fdPath is the path that -y prints beside a file descriptor:
+// 5</home/me/Maildir/new> or AT_FDCWD</home/me>.
+func fdPath(arg string) (fd string, path string) {
+	i := strings.IndexByte(arg, '<')
+	if i < 0 || !strings.HasSuffix(arg, ">") {
+		return arg, ""
+	}
+	return arg[:i], unescape(arg[i+1 : len(arg)-1])
+}
+
+// atPath resolves a *at call's (dirfd, path) pair.
+func atPath(dirArg, pathArg string) string {
+	p := str(pathArg)
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	_, dir := fdPath(dirArg)
+	return filepath.Join(dir, p)
+}
+
+// The fsync model. A process crash keeps whatever reached the kernel; a
+// power loss keeps only what was made durable: a file's data by an fsync
+// of the file, a name created, renamed or removed by an fsync of the
+// directory holding it. These are the rules that homepost's durable
+// steps follow, in the spirit of ALICE (Pillai et al., OSDI 2014):
+//
+//	R1 a file is fsynced after its last write before it is renamed;
+//	R2 a claim (outbox new/ → cur/) is durable before the message has any
+//	   effect: a copy written to a store, a command or smarthost fed;
+//	R3 every copy (its data and every name leading to it) is durable
+//	   before a result is recorded in the journal or the queue file is
+//	   released (its name removed from cur/);
+//	R4 a released queue file is not reused (made a spare that sendmail
+//	   refills) before its release is durable;
+//	R5 at exit, every claim, release and queued message is durable.
+type fsyncModel struct {
+	outbox string   // the outbox directory
+	stores []string // Maildir directories and mbox files
+	home   string
+	// existed holds the paths that existed before the traced run, so
+	// that an O_CREAT open of one is not taken for a creation.
+	existed map[string]bool
+	// isDir tells a directory from a file for an fsync.
+	isDir func(string) bool
+}
+
+// violation is a broken rule at a line of the trace.
+type violation struct {
+	rule string
+	line int
+	msg  string
+}
+
+func (v violation) String() string { return fmt.Sprintf("%s at trace line %d: %s", v.rule, v.line, v.msg) }
+
+// entry is a name created, renamed or removed and not yet made durable.
+type entry struct {
+	path string // the name
+	what string // "claim", "release", "queued", "store"
+	line int
+}
+
+// check applies the rules to a trace of one process (and its threads).
+func (m *fsyncModel) check(calls []call) []violation {
+	var out []violation
+	bad := func(rule string, c call, format string, a ...any) {
+		out = append(out, violation{rule, c.line, fmt.Sprintf(format, a...) + "\n\t" + c.text})
+	}
+	dirty := map[string]int{}         // file → line of its unsynced write
+	pending := map[string][]entry{}   // directory → names not yet durable
+	releasedAs := map[string]string{} // file in outbox tmp/ → the cur/ name it was released from
+	seen := map[string]bool{}
+	cur := filepath.Join(m.outbox, "cur")
+	newDir := filepath.Join(m.outbox, "new")
+	addEntry := func(p, what string, line int) {
+		dir := filepath.Dir(p)
+		if filepath.Base(dir) == "tmp" || isLock(p) {
+			return // nothing relies on names in tmp/, nor on locks
+		}
+		pending[dir] = append(pending[dir], entry{p, what, line})
+	}
+	isPending := func(p string) bool {
+		for _, e := range pending[filepath.Dir(p)] {
+			if e.path == p {
+				return true
+			}
+		}
+		return false
+	}
+	// storeUnsynced lists copies not yet durable.
+	storeUnsynced := func() []string {
+		var l []string
+		for p, line := range dirty {
+			if m.inStore(p) {
+				l = append(l, fmt.Sprintf("%s (written at line %d)", p, line))
+			}
+		}
+		for _, es := range pending {
+			for _, e := range es {
+				if e.what == "store" {
+					l = append(l, fmt.Sprintf("the name %s (line %d)", e.path, e.line))
+				}
+			}
+		}
+		return l
+	}
+	// effect is a step that the claim must be durable for (R2); each
+	// claim is reported once.
+	reported := map[string]bool{}
+	effect := func(c call, what string) {
+		for _, e := range pending[cur] {
+			if e.what == "claim" && !reported[e.path] {
+				reported[e.path] = true
+				bad("R2", c, "%s while the claim of %s (line %d) is not durable: after a power loss the message is back in new/ and is delivered again as new", what, filepath.Base(e.path), e.line)
+				return
+			}
+		}
+	}
+	// relied is a step that every copy made so far must be durable for (R3).
+	relied := func(c call, what string) {
+		if l := storeUnsynced(); len(l) > 0 {
+			bad("R3", c, "%s before the copies are durable: %s", what, strings.Join(l, "; "))
+		}
+	}
+	write := func(c call, p string) {
+		if p == "" {
+			return
+		}
+		if m.inStore(p) && !isLock(p) {
+			effect(c, "a copy written")
+		}
+		dirty[p] = c.line
+	}
+	for _, c := range calls {
+		if !c.ok() {
+			continue
+		}
+		switch c.name {
+		case "openat", "open", "creat":
+			var p, flags string
+			if c.name == "openat" && len(c.args) >= 3 {
+				p, flags = atPath(c.args[0], c.args[1]), c.args[2]
+			} else if len(c.args) >= 2 {
+				p, flags = filepath.Clean(str(c.args[0])), c.args[1]
+			}
+			if p == "" || !m.under(p) {
+				continue
+			}
+			if (strings.Contains(flags, "O_CREAT") || c.name == "creat") && !m.existed[p] && !seen[p] {
+				seen[p] = true
+				if m.inStore(p) && !isLock(p) {
+					effect(c, "a copy created")
+				}
+				addEntry(p, m.kind(p), c.line)
+			}
+			seen[p] = true
+			if strings.Contains(flags, "O_TRUNC") {
+				write(c, p)
+			}
+		case "write", "pwrite64", "writev", "pwritev", "pwritev2", "ftruncate", "fallocate":
+			if len(c.args) == 0 {
+				continue
+			}
+			fd, p := fdPath(c.args[0])
+			if strings.HasPrefix(p, "socket:") || strings.HasPrefix(p, "pipe:") {
+				if fd != "1" && fd != "2" {
+					effect(c, "a command or smarthost fed")
+				}
+				continue
+			}
+			if !m.under(p) {
+				continue
+			}
+			if filepath.Dir(p) == cur && len(c.args) > 1 && strings.HasPrefix(str(c.args[1]), "s ") {
+				relied(c, "a result recorded in the journal")
+			}
+			if c.name == "fallocate" {
+				continue // room reserved, nothing written
+			}
+			write(c, p)
+		case "fsync", "fdatasync":
+			_, p := fdPath(c.args[0])
+			if m.isDir(p) {
+				delete(pending, p)
+			} else {
+				delete(dirty, p)
+			}
+		case "mkdirat", "mkdir":
+			var p string
+			if c.name == "mkdirat" {
+				p = atPath(c.args[0], c.args[1])
+			} else {
+				p = filepath.Clean(str(c.args[0]))
+			}
+			if m.under(p) {
+				seen[p] = true
+				addEntry(p, m.kind(p), c.line)
+			}
+		case "renameat", "renameat2", "rename":
+			var src, dst string
+			if c.name == "rename" {
+				src, dst = filepath.Clean(str(c.args[0])), filepath.Clean(str(c.args[1]))
+			} else {
+				src, dst = atPath(c.args[0], c.args[1]), atPath(c.args[2], c.args[3])
+			}
+			if !m.under(src) && !m.under(dst) {
+				continue
+			}
+			if line, ok := dirty[src]; ok {
+				bad("R1", c, "%s renamed after a write (line %d) that was not fsynced", src, line)
+			}
+			if l, ok := dirty[dst]; ok {
+				delete(dirty, dst)
+				_ = l
+			}
+			if line, ok := dirty[src]; ok {
+				dirty[dst] = line
+				delete(dirty, src)
+			}
+			seen[dst] = true
+			switch {
+			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
+				addEntry(dst, "claim", c.line)
+			case filepath.Dir(src) == cur && filepath.Dir(dst) != cur:
+				relied(c, "queue file released")
+				e := entry{src, "release", c.line}
+				pending[cur] = append(pending[cur], e)
+				releasedAs[dst] = src
+				if strings.HasPrefix(filepath.Base(dst), "spare.") {
+					bad("R4", c, "%s made a spare in the same step that releases it: sendmail may refill it before the release is durable", filepath.Base(src))
+				}
+			case filepath.Dir(dst) == newDir:
+				addEntry(dst, "queued", c.line)
+			default:
+				if from, ok := releasedAs[src]; ok {
+					delete(releasedAs, src)
+					if isPending(from) && strings.HasPrefix(filepath.Base(dst), "spare.") {
+						bad("R4", c, "%s made a spare before its release from cur/ is durable", filepath.Base(from))
+					}
+				}
+				if m.inStore(dst) && !isLock(dst) {
+					effect(c, "a copy stored")
+				}
+				if m.inStore(src) && filepath.Base(filepath.Dir(src)) != "tmp" {
+					addEntry(src, m.kind(src), c.line)
+				}
+				addEntry(dst, m.kind(dst), c.line)
+			}
+		case "unlinkat", "unlink":
+			var p string
+			if c.name == "unlinkat" {
+				p = atPath(c.args[0], c.args[1])
+			} else {
+				p = filepath.Clean(str(c.args[0]))
+			}
+			if !m.under(p) {
+				continue
+			}
+			delete(dirty, p)
+			if filepath.Dir(p) == cur {
+				relied(c, "queue file released")
+				pending[cur] = append(pending[cur], entry{p, "release", c.line})
+			} else if m.inStore(p) {
+				addEntry(p, "store", c.line)
+			}
+		case "linkat", "link":
+			var dst string
+			if c.name == "linkat" {
+				dst = atPath(c.args[2], c.args[3])
+			} else {
+				dst = filepath.Clean(str(c.args[1]))
+			}
+			if m.under(dst) {
+				addEntry(dst, m.kind(dst), c.line)
+			}
+		}
+	}
+	// R5: what must be durable when the process is done.
+	end := call{line: 0, text: "(exit)"}
+	if len(calls) > 0 {
+		end.line = calls[len(calls)-1].line
+	}
+	for _, es := range pending {
+		for _, e := range es {
+			switch e.what {
+			case "claim", "release", "queued":
+				bad("R5", end, "the %s of %s (line %d) is not durable at exit", e.what, filepath.Base(e.path), e.line)
+			}
+		}
+	}
+	if l := storeUnsynced(); len(l) > 0 {
+		bad("R5", end, "copies not durable at exit: %s", strings.Join(l, "; "))
+	}
+	return out
+}
+
+// under reports whether p is in the user's world (the HOME).
+func (m *fsyncModel) under(p string) bool {
+	return p != "" && (p == m.home || strings.HasPrefix(p, m.home+"/"))
+}
+
+// inStore reports whether p is a store, or a name in one.
+func (m *fsyncModel) inStore(p string) bool {
+	for _, s := range m.stores {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// kind names what an entry for p is.
+func (m *fsyncModel) kind(p string) string {
+	if m.inStore(p) {
+		return "store"
+	}
+	return "other"
+}
+
+// isLock reports whether p is a lock file or a dotlock's temporary.
+func isLock(p string) bool {
+	b := filepath.Base(p)
+	return strings.HasSuffix(b, ".lock") || strings.Contains(b, ".lock.")
+}
+
+// statIsDir is isDir for paths that still exist after the run; a path
+// that no longer exists was a file (directories are not removed).
+func statIsDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}

@@ -244,7 +244,9 @@ type violation struct {
 	msg  string
 }
 
-func (v violation) String() string { return fmt.Sprintf("%s at trace line %d: %s", v.rule, v.line, v.msg) }
+func (v violation) String() string {
+	return fmt.Sprintf("%s at trace line %d: %s", v.rule, v.line, v.msg)
+}
 
 // entry is a name created, renamed or removed and not yet made durable.
 type entry struct {

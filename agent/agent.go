@@ -13,6 +13,14 @@
 // new/ is fsynced), and a queue file is removed only when every recipient
 // is sent or bounced.
 //
+// # Who does what
+//
+// The agent decides when: it claims messages, forms batches, resolves
+// recipients (package forwarder), keeps the journal and the retry
+// schedule, and bounces. How a copy reaches its target is a courier's
+// business (package courier): the agent hands each courier every copy
+// of its kind in a batch and records the results it gets back.
+//
 // # Scheduling
 //
 // new/ is watched with fsnotify: no polling, an idle agent makes no
@@ -27,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -444,18 +451,6 @@ func (a *Agent) runDue(ctx context.Context) {
 	if len(batch) > 0 {
 		a.deliver(ctx, batch)
 	}
-}
-
-// backoff is the retry schedule: 1m, 5m, 15m, 30m, then hourly, each
-// with ±10% jitter so that many deferred messages do not retry in step.
-func backoff(attempts int) time.Duration {
-	steps := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
-	d := time.Hour
-	if attempts >= 1 && attempts <= len(steps) {
-		d = steps[attempts-1]
-	}
-	j := time.Duration(rand.Int64N(int64(d)/5)) - d/10
-	return d + j
 }
 
 // qualify makes a bare local name a full address for trace headers.

@@ -1,0 +1,141 @@
+package agent
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"homepost/courier"
+	"homepost/forwarder"
+	"homepost/outbox"
+)
+
+// What an attempt leaves behind: a journal record per recipient, the
+// next due time of the message, a DSN for what bounced, and the removal
+// of the queue file once nothing is left to do.
+
+// result records one recipient's outcome in j and logs it.
+func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
+	env := j.m.Env
+	r := env.Rcpts[i]
+	now := a.now()
+	if res.Status == outbox.Pending {
+		// Not known to be durable: record nothing, and look for the
+		// copy in a minute.
+		a.log.Error("delivery not durable", "id", j.m.ID, "to", a.qualify(t.Via), "orig_to", env.Original(i),
+			"target", t.Spec(), "reason", res.Reason)
+		j.delay = time.Minute
+		return
+	}
+	attempts := r.Attempts + 1
+	var next time.Time
+	if res.Status == outbox.Deferred {
+		if now.Sub(env.Arrival) >= a.cfg.MaxQueueLifetime.Duration {
+			res = courier.Result{Status: outbox.Bounced, DSN: res.DSN,
+				Reason: "message expired after " + a.cfg.MaxQueueLifetime.Duration.String() + " in the queue: " + res.Reason}
+		} else {
+			next = now.Add(backoff(attempts))
+		}
+	}
+	if res.Status == outbox.Bounced {
+		j.bounced = append(j.bounced, i)
+	}
+	j.recs = append(j.recs, outbox.StateRecord(i, res.Status, attempts, now, next, res.Text()))
+	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),
+		"orig_to", env.Original(i), "target", t.Spec(), "status", res.Status.String(),
+		"delay", now.Sub(j.m.Arrived()).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
+}
+
+// finish records j's results, sends DSNs, and removes or reschedules it.
+func (a *Agent) finish(j *job) (removed bool) {
+	defer j.m.Close()
+	env := j.m.Env
+	if len(j.recs) == 0 && !env.Done() {
+		a.reschedule(j)
+		return
+	}
+	// Apply the results in memory first, to know whether anything is
+	// left to do.
+	done := true
+	state := map[int]outbox.Status{}
+	for _, r := range j.recs {
+		state[r.Idx] = r.Status
+	}
+	for i, r := range env.Rcpts {
+		st := r.Status
+		if s, ok := state[i]; ok {
+			st = s
+		}
+		if !st.Done() {
+			done = false
+		}
+	}
+	if len(j.bounced) > 0 {
+		if err := a.bounce(j); err != nil {
+			// The DSN could not be stored: record everything else, so
+			// that nothing already sent is sent again, and leave the
+			// bounced recipients to be tried (and bounced) again.
+			a.log.Error("bounce", "id", j.m.ID, "reason", err)
+			keep := j.recs[:0]
+			for _, r := range j.recs {
+				if r.Status != outbox.Bounced {
+					keep = append(keep, r)
+				}
+			}
+			if err := j.m.Append(keep...); err != nil {
+				a.log.Error("record results", "id", j.m.ID, "reason", err)
+			}
+			a.schedule(j, a.now().Add(time.Minute))
+			return
+		}
+	}
+	if done && len(j.bounced) == 0 {
+		// Every copy is durable: the file can go without a journal
+		// write. Should the removal be lost in a crash, the retry finds
+		// its Maildir and mbox copies and stores nothing twice; for
+		// commands and remote copies the caller makes the removal
+		// durable.
+		if err := j.m.Remove(); err != nil {
+			a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
+		}
+		delete(a.due, j.name)
+		return true
+	}
+	if err := j.m.Append(j.recs...); err != nil {
+		a.log.Error("record results", "id", j.m.ID, "reason", err)
+		a.schedule(j, a.now().Add(time.Minute))
+		return
+	}
+	if done {
+		j.m.Remove()
+		delete(a.due, j.name)
+		return true
+	}
+	a.reschedule(j)
+	return false
+}
+
+func (a *Agent) schedule(j *job, t time.Time) {
+	a.due[j.name] = t
+}
+
+// reschedule makes j due when its next recipient is, or after the delay
+// that a failure of our own asked for.
+func (a *Agent) reschedule(j *job) {
+	if j.delay > 0 {
+		a.schedule(j, a.now().Add(j.delay))
+		return
+	}
+	a.schedule(j, j.m.Env.NextAttempt())
+}
+
+// backoff is the retry schedule: 1m, 5m, 15m, 30m, then hourly, each
+// with ±10% jitter so that many deferred messages do not retry in step.
+func backoff(attempts int) time.Duration {
+	steps := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
+	d := time.Hour
+	if attempts >= 1 && attempts <= len(steps) {
+		d = steps[attempts-1]
+	}
+	j := time.Duration(rand.Int64N(int64(d)/5)) - d/10
+	return d + j
+}

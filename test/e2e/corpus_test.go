@@ -40,6 +40,7 @@ func normalize(b []byte) []byte {
 // bytes untouched, with only trace headers prepended and missing
 // From/Date/Message-ID appended.
 func TestCorpusPassesIntact(t *testing.T) {
+	t.Parallel()
 	dir := corpusDir(t)
 	ents, err := os.ReadDir(dir)
 	if err != nil {

@@ -37,6 +37,7 @@ func forwardEnv(t *testing.T) *testenv.Env {
 }
 
 func TestForwardingTargets(t *testing.T) {
+	t.Parallel()
 	e := forwardEnv(t)
 	me := testenv.Login(t)
 	e.MustSend("Subject: to mailer-daemon\n\nchain\n", "mailer-daemon")
@@ -80,6 +81,7 @@ for m in sorted(md, key=lambda m: m['Subject']):
 // A command exiting 75 defers (mailq says why); one exiting 67 with an
 // enhanced status code bounces, and the DSN lands in the store.
 func TestCommandExitCodesAndDSN(t *testing.T) {
+	t.Parallel()
 	e := forwardEnv(t)
 	// The script reads its exit code from its argument.
 	os.WriteFile(e.Path("exit.sh"), []byte("#!/bin/sh\ncat >/dev/null\nexit $1\n"), 0o755)
@@ -116,6 +118,7 @@ for part in m.walk():
 // A message that already carries Delivered-To for the recipient is a
 // forwarding loop: bounced with 5.4.6, never delivered again.
 func TestForwardingLoopBounces(t *testing.T) {
+	t.Parallel()
 	e := forwardEnv(t)
 	me := testenv.Login(t)
 	e.MustSend("Delivered-To: "+me+"@testhost.example\nSubject: loop\n\nx\n", "-f", "someone@testhost.example", me)
@@ -141,6 +144,7 @@ func TestForwardingLoopBounces(t *testing.T) {
 
 // An unsafe ~/.forward is not obeyed: mail stays in the store.
 func TestUnsafeForwardIgnored(t *testing.T) {
+	t.Parallel()
 	e := forwardEnv(t)
 	os.WriteFile(e.Path(".forward"), []byte("|cat > "+e.Path("forwarded")+"\n"), 0o666)
 	os.Chmod(e.Path(".forward"), 0o666)
@@ -163,6 +167,7 @@ func TestUnsafeForwardIgnored(t *testing.T) {
 
 // Two recipients that lead to the same place get one copy.
 func TestDuplicateElimination(t *testing.T) {
+	t.Parallel()
 	e := forwardEnv(t)
 	e.MustSend("Subject: dup\n\nx\n", "root", "postmaster", testenv.Login(t))
 	e.Once()

@@ -19,6 +19,7 @@ import (
 // The whole pipeline with a running agent: sendmail → outbox → fsnotify →
 // ~/Maildir, read back by Python's mailbox module.
 func TestSendmailToMaildirWithAgent(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	e.StartAgent()
 	e.MustSend("Subject: first\r\nTo: whoever\r\n\r\nhello\r\n.\r\nnot part of it\r\n", "root")
@@ -58,6 +59,7 @@ for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
 // -t takes recipients from every To, Cc and Bcc field (folded, grouped)
 // and removes Bcc from what is stored.
 func TestExtractRecipientsAndBcc(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	msg := "To: Someone <far@remote.example>,\n\tundisclosed: ;\nCc: group: a@remote.example, \"Q, R\" <q@remote.example>;\nBcc: root@localhost\nBcc: hidden@remote.example\nSubject: t\n\nbody\n"
 	e.MustSend(msg, "-t", "-i")
@@ -85,6 +87,7 @@ func TestExtractRecipientsAndBcc(t *testing.T) {
 }
 
 func TestSendmailUsageErrors(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	for _, c := range []struct {
 		args []string
@@ -114,6 +117,7 @@ func TestSendmailUsageErrors(t *testing.T) {
 // The store may be an mbox: Python's mailbox.mbox reads it, with mboxrd
 // quoting of From lines undone.
 func TestMboxStore(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "store = \"mbox:~/mail/inbox\"\n")
 	e.MustSend("Subject: one\n\nFrom the start\n>From quoted\n", "root")
 	e.MustSend("Subject: two\n\nno newline at end", "root")
@@ -137,6 +141,7 @@ for m in mailbox.mbox(sys.argv[1], create=False):
 
 // A second agent says so and exits 0; SIGTERM stops an agent cleanly.
 func TestOneAgentPerUser(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	a := e.StartAgent()
 	_, stderr, code := e.Run(nil, "homepost", "agent")
@@ -159,6 +164,7 @@ func TestOneAgentPerUser(t *testing.T) {
 // Without an agent, the shim starts a detached one-shot delivery after
 // the message is durable: mail does not wait for a login.
 func TestDeliverWithoutAgent(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	cfg := e.Path(".config", "homepost", "config.toml")
 	b, _ := os.ReadFile(cfg)
@@ -172,6 +178,7 @@ func TestDeliverWithoutAgent(t *testing.T) {
 // kill -9 of the agent at random instants while hundreds of messages
 // stream in loses none and stores none twice.
 func TestKill9LosesNothing(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	const n = 300
 	sent := make(chan error, 1)
@@ -234,6 +241,7 @@ func TestKill9LosesNothing(t *testing.T) {
 
 // A full disk makes the shim exit 75 and leaves nothing partial in new/.
 func TestDiskFullExits75(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	state := e.Path(".local", "state")
 	os.MkdirAll(state, 0o700)
@@ -258,6 +266,7 @@ func TestDiskFullExits75(t *testing.T) {
 
 // A 200 MB message streams through the shim in constant memory.
 func TestHugeMessageConstantMemory(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
@@ -299,6 +308,7 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 // A shim killed before the end of its input leaves nothing that will be
 // sent.
 func TestKilledShimSendsNothing(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	c := e.Cmd(nil, "sendmail", "root")
 	w, err := c.StdinPipe()
@@ -324,6 +334,7 @@ func TestKilledShimSendsNothing(t *testing.T) {
 // The agent reloads its configuration when the file changes (fsnotify)
 // and on SIGHUP, without a restart.
 func TestAgentReloads(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	a := e.StartAgent()
 	e.MustSend("Subject: before\n\nx\n", "root")
@@ -357,6 +368,7 @@ func TestAgentReloads(t *testing.T) {
 // With an mbox store too, kill -9 of the agent at random instants stores
 // no message twice: a retry looks for its own copy at the mbox's end.
 func TestKill9MboxNoDuplicates(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "store = \"mbox:~/inbox\"\n")
 	const n = 150
 	for i := range n {
@@ -405,6 +417,7 @@ func switches(t *testing.T, pid int) int {
 // An idle agent makes no wake-ups and prints nothing; a delivery is one
 // key=value line with the fields DESIGN.md names.
 func TestIdleAgentIsSilent(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	var log testenv.LockedBuffer
 	a := e.Cmd(nil, "homepost", "agent")

@@ -18,6 +18,7 @@ import (
 // what the host said), flush retries only what is deferred, a 5xx
 // bounces into the store, and many messages share one connection.
 func TestRelayQueue(t *testing.T) {
+	t.Parallel()
 	h := testenv.StartSmarthost(t)
 	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\nfrom = \"me@example.org\"\n", h.Addr))
 	h.Set("later@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"})
@@ -73,6 +74,7 @@ func TestRelayQueue(t *testing.T) {
 // With the agent running, a deferred message waits on one timer and a
 // flush (SIGUSR1 through homepost flush) sends it at once.
 func TestRunningAgentFlush(t *testing.T) {
+	t.Parallel()
 	h := testenv.StartSmarthost(t)
 	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
 	h.Set("x@remote.example", &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "busy"})
@@ -96,6 +98,7 @@ func TestRunningAgentFlush(t *testing.T) {
 // flush, gives way to a daemon that starts, and exits once the queue is
 // empty.
 func TestBackgroundDeliveryWithoutAgent(t *testing.T) {
+	t.Parallel()
 	h := testenv.StartSmarthost(t)
 	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
 	cfg := e.Path(".config", "homepost", "config.toml")

@@ -15,6 +15,7 @@ import (
 // exactly once, whole, and nothing is left in the queue but at most the
 // few spares, all empty.
 func TestConcurrentSendmailsShareSpares(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	e.StartAgent()
 	const writers, each = 6, 25

@@ -20,6 +20,7 @@ import (
 // it (Restart=on-failure), and deferred mail is then retried only when
 // the next message happens to be sent.
 func TestAgentStartsWhileOneShotRuns(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	slow := e.Path("slow-relay.sh")
 	os.WriteFile(slow, []byte("#!/bin/sh\ncat >/dev/null\nsleep 3\nexit 75\n"), 0o755)
@@ -59,6 +60,7 @@ func TestAgentStartsWhileOneShotRuns(t *testing.T) {
 // memory, NextAttempt is the arrival time, and the loop retries at once,
 // forever, logging an error each time.
 func TestDiskFullExpansionDoesNotSpin(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	state := e.Path(".local", "state")
 	os.MkdirAll(state, 0o700)
@@ -132,6 +134,7 @@ func TestDiskFullExpansionDoesNotSpin(t *testing.T) {
 // work. (SIGUSR1 from homepost flush is ignored by it: no harm, but no
 // flush either.)
 func TestSignalsDoNotKillOneShot(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []struct{ name, cmd string }{{"SIGUSR1", "flush"}, {"SIGHUP", "newaliases"}} {
 		t.Run(sig.cmd, func(t *testing.T) {
 			e := testenv.New(t, "")
@@ -166,6 +169,7 @@ func TestSignalsDoNotKillOneShot(t *testing.T) {
 // daemon (no "once"), so the new daemon says "another agent is running"
 // and exits 0, and systemd does not restart it.
 func TestAgentStartsWhileShimChecks(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	state := e.Path(".local", "state", "homepost")
 	os.MkdirAll(state, 0o700)

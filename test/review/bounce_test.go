@@ -14,6 +14,7 @@ import (
 // tried again. The agent drops the whole attempt's results when storing
 // the DSN fails, so each retry sends the remote copy again.
 func TestBounceFailureDoesNotResend(t *testing.T) {
+	t.Parallel()
 	h := testenv.StartSmarthost(t)
 	e := testenv.New(t, fmt.Sprintf("other_users = \"bounce\"\n[relay]\nurl = \"smtp://%s\"\n", h.Addr))
 	// A store that cannot be written: ~/Maildir is a file.

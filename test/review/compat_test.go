@@ -12,6 +12,7 @@ import (
 // (sendmail(8), Postfix's sendmail(1)); old scripts and package hooks
 // still call it.
 func TestSendmailDashI(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("root: me\n"), 0o600)
 	out, stderr, code := e.Run(nil, "sendmail", "-I")

@@ -19,6 +19,7 @@ import (
 // already written, is not written again, the command runs again (it
 // never finished), and the queue empties.
 func TestKillDuringExpansion(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	me := testenv.Login(t)
 	marker := e.Path("started")
@@ -71,6 +72,7 @@ func TestKillDuringExpansion(t *testing.T) {
 // and a remote copy: every message ends up once in each Maildir, none
 // twice, and the queue empties.
 func TestKill9ExpansionsNoDuplicates(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
@@ -126,6 +128,7 @@ func TestKill9ExpansionsNoDuplicates(t *testing.T) {
 // (a command exiting 67): every message gets exactly one DSN in the
 // store.
 func TestKill9BouncesOneDSN(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
@@ -171,6 +174,7 @@ func TestKill9BouncesOneDSN(t *testing.T) {
 // found, not stored a second time. A released message comes back
 // through new/ and is delivered as if never tried.
 func TestReleaseAfterCrashNoDuplicate(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	e.MustSend("Subject: once\nMessage-ID: <once@test>\n\nbody\n", "root")
 	names := testenv.Files(e.Outbox("new"))
@@ -210,6 +214,7 @@ func TestReleaseAfterCrashNoDuplicate(t *testing.T) {
 // reason, to the state directory's corrupt/, where nothing delivers,
 // bounces or lists it.
 func TestTooManyOpenFilesKeepsMessages(t *testing.T) {
+	t.Parallel()
 	prlimit, err := exec.LookPath("prlimit")
 	if err != nil {
 		t.Skip("SKIP: prlimit not installed")

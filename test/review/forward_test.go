@@ -20,6 +20,7 @@ import (
 // "RCPT TO:<root>" (501) and the mail bounces. other_users = "relay"
 // takes the same path.
 func TestForwardToOneRemoteAddress(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"aliases", "forward", "other_users"} {
 		t.Run(how, func(t *testing.T) {
 			h := testenv.StartSmarthost(t)

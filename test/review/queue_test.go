@@ -14,6 +14,7 @@ import (
 // nothing to hold, which is not a temporary failure (exit 75) with an
 // "open ...: no such file" error.
 func TestHoldWhileDelivered(t *testing.T) {
+	t.Parallel()
 	e := testenv.New(t, "")
 	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("slow: \"|sleep 2\"\n"), 0o600)
 	e.MustSend("Subject: x\n\nb\n", "slow")

@@ -314,3 +314,22 @@ func headerEnd(b []byte) int {
 func isBlank(l []byte) bool {
 	return len(l) == 1 && l[0] == '\n' || len(l) == 2 && l[0] == '\r' && l[1] == '\n'
 }
+
+// HasMessages reports whether new/ or cur/ holds a message, without
+// listing the whole Maildir.
+func (d Dir) HasMessages() bool {
+	for _, sub := range []string{"new", "cur"} {
+		f, err := os.Open(filepath.Join(string(d), sub))
+		if err != nil {
+			continue
+		}
+		names, _ := f.Readdirnames(16)
+		f.Close()
+		for _, n := range names {
+			if !strings.HasPrefix(n, ".") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -7,9 +7,6 @@ import (
 	"homepost/maildir"
 )
 
-// isMaildir reports whether path names a Maildir (see maildir.IsMaildir).
-func isMaildir(path string) bool { return maildir.IsMaildir(path) }
-
 // scanMaildir lists a Maildir and reads the header of every message.
 // Messages are in delivery order.
 func scanMaildir(dir string) ([]*Msg, error) { return scanMaildirExcept(dir, nil) }

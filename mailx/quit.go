@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"homepost/maildir"
 )
 
 // fate is what quit does with one message.
@@ -106,14 +107,15 @@ func (s *session) apply() error {
 // first replaced by the edited text if it was edited; a removed one is
 // unlinked. Both directories are fsynced afterwards.
 func (s *session) applyMaildir() error {
+	d := maildir.Dir(s.box.Path)
 	var errs []error
 	dirty := false
 	for _, m := range s.box.Msgs {
 		f := s.fateOf(m)
 		if f != keep {
-			err := os.Remove(m.Path)
+			err := d.Remove(m.entry())
 			if errors.Is(err, os.ErrNotExist) && s.box.relocate(m) {
-				err = os.Remove(m.Path)
+				err = d.Remove(m.entry())
 			}
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
@@ -130,29 +132,28 @@ func (s *session) applyMaildir() error {
 		}
 		info := m.Info
 		if m.has(fRead) || m.has(fSeen) {
-			info = addFlag(info, 'S')
+			info = maildir.AddFlag(info, maildir.FlagSeen)
 		} else {
-			info = dropFlag(info, 'S')
+			info = maildir.DropFlag(info, maildir.FlagSeen)
 		}
 		if m.has(fReplied) {
-			info = addFlag(info, 'R')
+			info = maildir.AddFlag(info, maildir.FlagReplied)
 		}
-		dst := filepath.Join(s.box.Path, "cur", m.Name+":2,"+info)
-		if dst == m.Path {
+		from := m.entry()
+		to, err := d.SetInfo(from, info)
+		if err == nil && to == from {
 			continue
 		}
-		err := os.Rename(m.Path, dst)
 		if errors.Is(err, os.ErrNotExist) && s.box.relocate(m) {
 			// Another client renamed it: keep its flags, add ours.
 			info = m.Info
 			if m.has(fRead) {
-				info = addFlag(info, 'S')
+				info = maildir.AddFlag(info, maildir.FlagSeen)
 			}
 			if m.has(fReplied) {
-				info = addFlag(info, 'R')
+				info = maildir.AddFlag(info, maildir.FlagReplied)
 			}
-			dst = filepath.Join(s.box.Path, "cur", m.Name+":2,"+info)
-			err = os.Rename(m.Path, dst)
+			to, err = d.SetInfo(m.entry(), info)
 		}
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
@@ -160,34 +161,15 @@ func (s *session) applyMaildir() error {
 			}
 			continue
 		}
-		m.Path, m.Info = dst, info
+		m.Path, m.Info = d.Path(to), info
 		dirty = true
 	}
 	if dirty {
-		for _, sub := range []string{"cur", "new"} {
-			if err := syncDir(filepath.Join(s.box.Path, sub)); err != nil {
-				errs = append(errs, err)
-			}
+		if err := d.SyncDirs(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// addFlag adds a Maildir info flag, keeping the flags in ASCII order as
-// the Maildir spec asks.
-func addFlag(info string, f byte) string {
-	if strings.IndexByte(info, f) >= 0 {
-		return info
-	}
-	b := []byte(info + string(f))
-	for i := len(b) - 1; i > 0 && b[i] < b[i-1]; i-- {
-		b[i], b[i-1] = b[i-1], b[i]
-	}
-	return string(b)
-}
-
-func dropFlag(info string, f byte) string {
-	return strings.ReplaceAll(info, string(f), "")
 }
 
 // cmdFolder switches to another mailbox after applying this one's
@@ -199,7 +181,7 @@ func (s *session) cmdFolder(arg string) error {
 	}
 	path := s.expandFolder(arg)
 	kind := "mbox"
-	if isMaildir(path) {
+	if maildir.IsMaildir(path) {
 		kind = "maildir"
 	}
 	sysKind, sysPath := s.systemMailbox()

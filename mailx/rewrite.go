@@ -6,10 +6,7 @@ import (
 	"time"
 
 	"homepost/maildir"
-	"homepost/safeio"
 )
-
-func syncDir(dir string) error { return safeio.SyncDir(dir) }
 
 // appendMbox appends one message to an mbox (or a Maildir) under the
 // delivery locks.

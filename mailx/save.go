@@ -44,7 +44,7 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 			err = appendFile(path, body)
 			lines += countLines(body)
 			size += len(body)
-		case isMaildir(path):
+		case maildir.IsMaildir(path):
 			err = maildir.Dir(path).Store(raw)
 			lines += countLines(raw)
 			size += len(raw)

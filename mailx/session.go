@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"homepost/maildir"
 )
 
 // session is read mode: an open mailbox and the command loop.
@@ -36,7 +38,7 @@ func (e *env) mailboxTarget() (kind, path string, system bool) {
 		if len(e.opts.operands) > 0 {
 			p = e.expandFolder(e.opts.operands[0])
 		}
-		if isMaildir(p) {
+		if maildir.IsMaildir(p) {
 			return "maildir", p, false
 		}
 		return "mbox", p, false
@@ -55,7 +57,7 @@ func (e *env) systemMailbox() (kind, path string) {
 	if p == "" || e.loginDefault(p) {
 		return e.cfg.StoreKind()
 	}
-	if isMaildir(p) {
+	if maildir.IsMaildir(p) {
 		return "maildir", p
 	}
 	return "mbox", p
@@ -137,20 +139,7 @@ func mailboxError(err error) error {
 // hasMail answers -e without listing the mailbox.
 func hasMail(kind, path string) bool {
 	if kind == "maildir" {
-		for _, sub := range []string{"new", "cur"} {
-			f, err := os.Open(path + "/" + sub)
-			if err != nil {
-				continue
-			}
-			names, _ := f.Readdirnames(16)
-			f.Close()
-			for _, n := range names {
-				if !strings.HasPrefix(n, ".") {
-					return true
-				}
-			}
-		}
-		return false
+		return maildir.Dir(path).HasMessages()
 	}
 	st, err := os.Stat(path)
 	return err == nil && st.Size() > 0

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"homepost/maildir"
 	"homepost/safeio"
 )
 
@@ -31,10 +32,8 @@ func (d Dir) Path(elem ...string) string {
 // Init creates tmp/, new/ and cur/ (mode 0700: the queue holds other
 // people's mail and Bcc recipients).
 func (d Dir) Init() error {
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := safeio.MkdirAll(d.Path(sub), 0o700); err != nil {
-			return fmt.Errorf("create outbox: %w", err)
-		}
+	if err := maildir.Dir(d).Init(); err != nil {
+		return fmt.Errorf("create outbox: %w", err)
 	}
 	return nil
 }

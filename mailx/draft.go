@@ -67,15 +67,11 @@ func isHeaderLine(arg string) bool {
 	return true
 }
 
-// addHeader adds a header line given with -a. A From given so is the
-// From of the message, and the envelope sender when asFrom (no -r).
-func (d *draft) addHeader(line string, asFrom bool) {
-	line = sanitize(line)
-	name, value, _ := strings.Cut(line, ":")
-	if strings.EqualFold(name, "From") && asFrom {
-		d.from = strings.TrimSpace(value)
-	}
-	d.headers = append(d.headers, line)
+// addHeader adds a header line given with -a. Like any such line, a
+// From is written as given; the envelope sender stays the user (or -r),
+// as bsd-mailx leaves it.
+func (d *draft) addHeader(line string) {
+	d.headers = append(d.headers, sanitize(line))
 }
 
 // addList appends the comma-separated addresses in arg, sanitised.

@@ -36,7 +36,7 @@ func (e *env) sendMode() int {
 	for _, p := range o.attach {
 		_, err := os.Stat(p)
 		if err != nil && isHeaderLine(p) {
-			d.addHeader(p, o.from == "")
+			d.addHeader(p)
 			continue
 		}
 		if err != nil {

@@ -4,9 +4,10 @@ package report
 // when a message could not be delivered, in the shape Postfix gives it,
 // so that mail clients and people recognise it: a human-readable part, a
 // message/delivery-status part, and the original message's header
-// (text/rfc822-headers). The parts are written by hand: each field of
-// the delivery-status part is checked and folded as RFC 3464 wants,
-// which go-message's header writer does not know about.
+// (text/rfc822-headers). The message header is go-message's; the parts
+// are written by hand: each field of the delivery-status part is
+// checked and folded as RFC 3464 wants, and the original header is
+// copied byte for byte, neither of which go-message's writers do.
 //
 // A DSN is never sent to the null sender: a bounce of a bounce could
 // loop between two mailers forever (RFC 5321 4.5.5).
@@ -21,6 +22,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-message/mail"
 
 	"homepost/addr"
 )
@@ -92,16 +95,20 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 	}
 	sender := clean(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(m.Sender), "<"), ">"))
 
+	var ct mail.Header
+	ct.SetContentType("multipart/report", map[string]string{"report-type": "delivery-status", "boundary": boundary})
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "From: MAILER-DAEMON@%s (Mail Delivery System)\n", host)
-	fmt.Fprintf(&b, "To: %s\n", sender)
-	fmt.Fprintf(&b, "Subject: %s\n", subject)
-	fmt.Fprintf(&b, "Date: %s\n", now.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s.%s@%s>\n", now.UTC().Format("20060102150405"), strings.TrimPrefix(boundary, "homepost-"), host)
-	b.WriteString("Auto-Submitted: auto-replied\n")
-	b.WriteString("MIME-Version: 1.0\n")
-	fmt.Fprintf(&b, "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"%s\"\n", boundary)
-	b.WriteString("Content-Transfer-Encoding: 8bit\n\n")
+	writeHeader(&b, []field{ // a bytes.Buffer does not fail
+		{"From", "MAILER-DAEMON@" + host + " (Mail Delivery System)"},
+		{"To", sender},
+		{"Subject", subject},
+		{"Date", now.Format(time.RFC1123Z)},
+		{"Message-ID", "<" + now.UTC().Format("20060102150405") + "." + strings.TrimPrefix(boundary, "homepost-") + "@" + host + ">"},
+		{"Auto-Submitted", "auto-replied"},
+		{"MIME-Version", "1.0"},
+		{"Content-Type", ct.Get("Content-Type")},
+		{"Content-Transfer-Encoding", "8bit"},
+	})
 	b.WriteString("This is a MIME-encapsulated message.\n\n")
 
 	fmt.Fprintf(&b, "--%s\n", boundary)

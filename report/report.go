@@ -1,16 +1,17 @@
 // Package report writes the messages homepost itself sends: the report
-// of a cron job (Cron), the failure of a systemd unit (UnitFailure) and
-// the bounce of an undeliverable message (BuildDSN). They are reports in
-// the sense of RFC 6522's multipart/report: generated, addressed to a
-// person, marked Auto-Submitted so that no vacation responder answers.
+// of a cron job (Cron), the failure of a systemd unit (Unit) and the
+// bounce of an undeliverable message (BuildDSN). All three tell a person
+// what happened; the name is RFC 6522's, whose multipart/report a DSN
+// is. None is a reply to be answered: each is marked Auto-Submitted.
 //
 // One package holds them because they share their rules: headers built
-// with go-message (one line, RFC 2047 words where not ASCII), bodies
-// that travel as 8bit text when they can and as lossless
-// quoted-printable when they cannot (NUL, CR, invalid UTF-8, long
-// lines), and no failure in building that loses what was to be said.
-// Queueing the result is the caller's (submit, or the agent for a DSN):
-// this package neither runs delivery nor imports it.
+// with go-message (in order, one line, RFC 2047 words where not ASCII,
+// LF line endings as messages are stored), bodies that travel as 8bit
+// text when they can and as lossless quoted-printable when they cannot
+// (NUL, CR, invalid UTF-8, long lines), and no failure in building that
+// loses what was to be said. Queueing the result is the caller's
+// (submit, or the agent for a DSN): this package imports neither, so
+// that the agent can use it without a cycle.
 package report
 
 import (

@@ -70,6 +70,10 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		if err != nil {
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + oneLine(err.Error())}
 		}
+		// A bare name (qualifier.go) is the user's host's.
+		if local, domain, _ := addr.Split(a); domain == unqualifiedDomain {
+			a = local
+		}
 		from = addr.Qualify(a, s.b.Config.Hostname)
 	}
 	s.from = from
@@ -80,8 +84,14 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
-	if _, err := addr.Parse(to); err != nil {
+	a, err := addr.Parse(to)
+	if err != nil {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + oneLine(err.Error())}
+	}
+	// A bare name stays bare, as sendmail's recipients do: the
+	// forwarder resolves it at delivery.
+	if local, domain, _ := addr.Split(a); domain == unqualifiedDomain {
+		to = local
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil

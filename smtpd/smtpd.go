@@ -161,6 +161,7 @@ func (l *listener) Accept() (net.Conn, error) {
 // wrap decides whether the peer is the user and wraps the connection.
 func (s *Server) wrap(c net.Conn) *conn {
 	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
+	wc.q = newQualifier(readFunc(wc.rawRead))
 	switch c.LocalAddr().Network() {
 	case "tcp", "tcp4", "tcp6":
 		wc.tcp = true
@@ -178,22 +179,31 @@ func (s *Server) wrap(c net.Conn) *conn {
 
 // conn is a session's connection: an idle timeout on every read (so a
 // long message that keeps coming is not cut off, but a silent client
-// is), a spelling fix in go-smtp's replies, and who the peer is.
+// is), bare names in MAIL and RCPT given a domain go-smtp accepts, a
+// spelling fix in go-smtp's replies, and who the peer is.
 type conn struct {
 	net.Conn
 	idle    time.Duration
-	tcp     bool // AUTH is offered
-	trusted bool // the peer is the user: no AUTH needed
+	tcp     bool       // AUTH is offered
+	trusted bool       // the peer is the user: no AUTH needed
+	q       *qualifier // the command stream, bare names qualified
 	once    sync.Once
 	release func()
 }
 
-func (c *conn) Read(p []byte) (int, error) {
+func (c *conn) Read(p []byte) (int, error) { return c.q.Read(p) }
+
+// rawRead reads from the socket, allowing the idle time for it.
+func (c *conn) rawRead(p []byte) (int, error) {
 	if c.idle > 0 {
 		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 	}
 	return c.Conn.Read(p)
 }
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
 // quiting is go-smtp's reply after too many errors.
 var quiting, quitting = []byte("Quiting now"), []byte("Quitting now")

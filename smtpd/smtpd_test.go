@@ -538,3 +538,70 @@ func TestListenUnixDirectory(t *testing.T) {
 		t.Error("replaced a regular file")
 	}
 }
+
+// Bare names, as local programs give them: the sender is qualified with
+// the host name, a recipient stays bare for the forwarder; message
+// lines that look like commands are not touched, in DATA or BDAT.
+func TestUnqualifiedNames(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO c", "250")
+	// Pipelined, as PIPELINING allows.
+	d.send("MAIL FROM:<grafana> BODY=8BITMIME\r\nRCPT TO:<root>\r\nrcpt to:bob\r\nDATA\r\n")
+	d.expect("250")
+	d.expect("250")
+	d.expect("250")
+	d.expect("354")
+	d.send("Subject: bare\r\n\r\nMAIL FROM:<x>\r\nRCPT TO:<y>\r\n.\r\n")
+	d.expect("250 2.0.0")
+	chunk := "Subject: bdat\r\n\r\nRCPT TO:<z>\r\n"
+	d.send(fmt.Sprintf("MAIL FROM:<>\r\nRCPT TO:<root>\r\nBDAT %d LAST\r\n%sRCPT TO:<w>\r\n", len(chunk), chunk))
+	d.expect("250")
+	d.expect("250")
+	d.expect("250 2.0.0")
+	// The line after the chunk is a command again.
+	d.expect("502 5.5.1 Missing MAIL FROM")
+	d.cmd("MAIL FROM:<\"quoted name\">", "501")
+	q := queued(t, ts.cfg)
+	if len(q) != 2 {
+		t.Fatalf("%d queued", len(q))
+	}
+	for _, m := range q {
+		b := body(t, m)
+		switch {
+		case strings.Contains(b, "Subject: bare"):
+			if m.Env.Sender != "grafana@testhost.example" || len(m.Env.Rcpts) != 2 || m.Env.Rcpts[0].Addr != "root" || m.Env.Rcpts[1].Addr != "bob" {
+				t.Errorf("envelope %+v", m.Env)
+			}
+			if !strings.HasSuffix(b, "\n\nMAIL FROM:<x>\nRCPT TO:<y>\n") {
+				t.Errorf("body %q", b)
+			}
+		default:
+			if !strings.HasSuffix(b, "\n\nRCPT TO:<z>\n") {
+				t.Errorf("body %q", b)
+			}
+		}
+	}
+}
+
+// FuzzQualifier: whatever the client sends, the message bytes of a
+// DATA or BDAT transaction pass through unchanged, and nothing panics.
+func FuzzQualifier(f *testing.F) {
+	f.Add([]byte("MAIL FROM:<a>\r\nRCPT TO:b\r\nDATA\r\nRCPT TO:<c>\r\n.\r\nBDAT 5\r\nMAIL \r\n"))
+	f.Add([]byte("BDAT 99999999999\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		q := newQualifier(strings.NewReader(string(in)))
+		var out []byte
+		buf := make([]byte, 7)
+		for {
+			n, err := q.Read(buf)
+			out = append(out, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		if !strings.Contains(string(in), "unqualified") && strings.ReplaceAll(string(out), "@"+unqualifiedDomain, "") != string(in) {
+			t.Errorf("in %q\nout %q", in, out)
+		}
+	})
+}

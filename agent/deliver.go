@@ -320,19 +320,23 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 				s.j.effects = true
 			}
 			a.result(s.j, s.idx, s.t, res)
-			for d := s.dup; d != nil; d = d.dup {
-				switch res.Status {
-				case outbox.Sent:
-					a.result(d.j, d.idx, d.t, courier.OK("duplicate of "+d.j.m.Env.Original(s.idx)))
-					continue
-				case outbox.Pending:
-					// Whether the first copy is stored is not known:
-					// the retry will tell for both.
-					a.result(d.j, d.idx, d.t, res)
-					continue
+			if s.dup == nil {
+				continue
+			}
+			switch res.Status {
+			case outbox.Sent, outbox.Pending:
+				// Sent: the others have their copy. Pending: whether
+				// it is stored is not known; the retry tells for all.
+				for d := s.dup; d != nil; d = d.dup {
+					r := res
+					if res.Status == outbox.Sent {
+						r = courier.OK("duplicate of " + d.j.m.Env.Original(s.idx))
+					}
+					a.result(d.j, d.idx, d.t, r)
 				}
-				next = append(next, d)
-				break
+			default:
+				// The next one is tried itself; the rest wait behind it.
+				next = append(next, s.dup)
 			}
 		}
 	}

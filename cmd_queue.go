@@ -124,10 +124,10 @@ func resolveQueueIDs(box outbox.Dir, verb string, args []string) ([]string, int)
 		}
 	}
 	var paths []string
-	for _, id := range ids {
-		id = strings.TrimRight(id, "*!")
-		if id == "" || strings.ContainsAny(id, "/.") {
-			fail("queue "+verb, fmt.Errorf("%q is not a queue ID", id))
+	for _, arg := range ids {
+		id, err := outbox.ParseID(arg)
+		if err != nil {
+			fail("queue "+verb, err)
 			code = sysexits.Usage
 			continue
 		}

@@ -63,6 +63,17 @@ func (d Dir) Hold(path string) (bool, error) {
 // Release lets a held message at path be delivered again.
 func (d Dir) Release(path string) (bool, error) { return d.mark(path, false) }
 
+// ParseID reads a queue ID as mailq shows it: a trailing '*' (being
+// delivered) or '!' (held) is ignored. It refuses what cannot be an ID,
+// so that it never names a path.
+func ParseID(s string) (string, error) {
+	id := strings.TrimRight(strings.TrimSpace(s), "*!")
+	if id == "" || strings.ContainsAny(id, "/.") {
+		return "", fmt.Errorf("%q is not a queue ID", id)
+	}
+	return id, nil
+}
+
 // All returns the paths of every queued message, held ones included.
 func (d Dir) All() ([]string, error) {
 	var paths []string

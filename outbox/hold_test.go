@@ -103,3 +103,16 @@ func TestHoldWaitsForLock(t *testing.T) {
 		t.Fatalf("after the hold: held %v, recipient %+v", m.Env.Held, m.Env.Rcpts[0])
 	}
 }
+
+func TestParseID(t *testing.T) {
+	for in, want := range map[string]string{"ABC123": "ABC123", "ABC123*": "ABC123", "ABC123!": "ABC123", " X ": "X"} {
+		if got, err := ParseID(in); err != nil || got != want {
+			t.Errorf("ParseID(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "*", "../x", "a.b", "a/b"} {
+		if got, err := ParseID(bad); err == nil {
+			t.Errorf("ParseID(%q) = %q, want an error", bad, got)
+		}
+	}
+}

@@ -438,3 +438,41 @@ func TestNoSmarthostHolds(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+// A crash after the copies were stored but before the queue file was
+// released: the message is taken up again from cur/, and each store
+// finds its copy instead of storing a second one. A message that comes
+// through new/ for the first time is not looked for (the hot path).
+func TestRecoveryFindsStoredCopies(t *testing.T) {
+	for _, store := range []string{"", "store = \"mbox:~/mbox\"\n"} {
+		ta := newTestAgent(t, store)
+		ta.queue("bob@example.com", ta.clock, "alice", "root")
+		names, _ := ta.box.Names("new")
+		saved, err := os.ReadFile(ta.box.Path("new", names[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ta.run()
+		ta.empty()
+		// The release is lost: the queue file is back in cur/.
+		if err := os.WriteFile(ta.box.Path("cur", names[0]), saved, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ta.logs.Reset()
+		ta.run()
+		ta.empty()
+		if !strings.Contains(ta.logs.String(), "reason=\"already delivered\"") {
+			t.Fatalf("%q: log:\n%s", store, ta.logs.String())
+		}
+		if store == "" {
+			if got := ta.stored(); len(got) != 1 {
+				t.Fatalf("%d copies in the Maildir", len(got))
+			}
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(ta.home, "mbox"))
+		if n := strings.Count("\n"+string(b), "\nFrom "); n != 1 {
+			t.Fatalf("%d copies in the mbox:\n%s", n, b)
+		}
+	}
+}

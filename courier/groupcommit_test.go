@@ -1,0 +1,82 @@
+package courier
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Group commit, seen in the system calls (under strace): a batch of
+// copies into two Maildirs fsyncs each copy, then each new/ once, after
+// the last rename into it.
+func TestMaildirGroupCommit(t *testing.T) {
+	if base := os.Getenv("COURIER_TEST_MAILDIRS"); base != "" {
+		var copies []*Copy
+		for i := range 6 {
+			dir := filepath.Join(base, fmt.Sprint("m", i%2)) + "/"
+			copies = append(copies, newCopy(dir, fmt.Sprintf("1.Q1R%d.box", i), "bob@x", "alice@box", "x\n"))
+		}
+		for _, r := range (Maildir{}).Deliver(context.Background(), copies) {
+			if r.Text() != "2.0.0 delivered to maildir" {
+				t.Fatal(r.Text())
+			}
+		}
+		return
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed: group commit is not checked")
+	}
+	base := t.TempDir()
+	for _, m := range []string{"m0", "m1"} {
+		if err := os.MkdirAll(filepath.Join(base, m, "new"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Mkdir(filepath.Join(base, m, "tmp"), 0o700)
+		os.Mkdir(filepath.Join(base, m, "cur"), 0o700)
+	}
+	trace := filepath.Join(t.TempDir(), "trace")
+	cmd := exec.Command(strace, "-f", "-qq", "-o", trace, "-e", "trace=openat,fsync,rename,renameat,renameat2",
+		os.Args[0], "-test.run=^TestMaildirGroupCommit$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "COURIER_TEST_MAILDIRS="+base)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		if strings.Contains(strings.ToLower(string(out)), "ptrace") {
+			t.Skipf("strace cannot trace here: %s", out)
+		}
+		t.Fatalf("%v: %s", err, out)
+	}
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := regexp.MustCompile(`openat\(AT_FDCWD, "([^"]+)", [^)]*\) = (\d+)`)
+	fsync := regexp.MustCompile(`fsync\((\d+)`)
+	rename := regexp.MustCompile(`rename(?:at2?)?\((?:AT_FDCWD, )?"[^"]+", (?:AT_FDCWD, )?"([^"]+)"`)
+	fds := map[string]string{}
+	var steps []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := open.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], base) {
+			fds[m[2]] = strings.TrimPrefix(m[1], base+"/")
+		}
+		if m := fsync.FindStringSubmatch(line); m != nil && fds[m[1]] != "" {
+			steps = append(steps, "fsync "+fds[m[1]])
+		}
+		if m := rename.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], base) {
+			steps = append(steps, "rename "+strings.TrimPrefix(m[1], base+"/"))
+		}
+	}
+	var want []string
+	for i := range 6 {
+		name := fmt.Sprintf("1.Q1R%d.box", i)
+		want = append(want, fmt.Sprintf("fsync m%d/tmp/%s", i%2, name), fmt.Sprintf("rename m%d/new/%s", i%2, name))
+	}
+	want = append(want, "fsync m0/new", "fsync m1/new")
+	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("steps:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+}

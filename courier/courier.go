@@ -6,7 +6,11 @@
 //
 // The name is chasquid's (internal/courier): a courier carries a copy to
 // where it goes and knows how; when to try, how often, and what to write
-// down about it is the queue's business (package agent).
+// down about it is the queue's business (package agent). The package was
+// called delivery while it only held the vocabulary; now that it
+// delivers, it is named for what it does. The on-disk formats stay in
+// package maildir (the durable Maildir writer, the locked mbox append):
+// a courier calls them and turns their errors into Results.
 //
 // There is one Courier per kind of target: Maildir, Mbox, Command, and
 // Relay (the smarthost, through package relay). A courier takes a whole

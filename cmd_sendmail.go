@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"homepost/bsmtp"
 	"homepost/submit"
@@ -70,6 +71,11 @@ func parseSendmailArgs(args []string) (*sendmailArgs, error) {
 		}
 		if arg == "--help" || arg == "-help" {
 			return nil, errHelp
+		}
+		if strings.HasPrefix(arg, "--") {
+			// sendmail has no long options; name the whole word, not
+			// its second dash.
+			return nil, fmt.Errorf("unknown option %s", arg)
 		}
 		// value returns the flag's argument: the rest of this word or
 		// the next word.
@@ -153,6 +159,9 @@ func parseSendmailArgs(args []string) (*sendmailArgs, error) {
 				a.mode = "q"
 				i = len(arg)
 			default:
+				if len(arg) > 2 {
+					return nil, fmt.Errorf("unknown option -%c in %s", c, arg)
+				}
 				return nil, fmt.Errorf("unknown option -%c", c)
 			}
 		}

@@ -9,6 +9,8 @@ GOFLAGS_BUILD = -trimpath -tags osusergo,netgo -ldflags '-s -w -X main.version=$
 LINKS = sendmail send-mail mail mailx mailq newaliases
 # START=no installs without enabling and starting the user unit.
 START ?= yes
+# NEXT_STEPS=no leaves out what install says is left to do.
+NEXT_STEPS ?= yes
 
 .PHONY: all build install test bench clean
 
@@ -23,12 +25,17 @@ install: build
 	install -m 0755 homepost $(BINDIR)/homepost
 	for l in $(LINKS); do ln -sf homepost $(BINDIR)/$$l; done
 	$(MAKE) --no-print-directory install-extra PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"
-	@if [ "$(START)" = yes ] && systemctl --user show-environment >/dev/null 2>&1; then \
-		systemctl --user daemon-reload && systemctl --user enable homepost.service && \
-		systemctl --user restart homepost.service && \
-		echo "homepost: the agent runs (systemctl --user status homepost)"; \
-	else \
-		echo "homepost: no systemd user session: sendmail delivers in the background after each message"; \
+	@agent=none; \
+	if systemctl --user show-environment >/dev/null 2>&1; then \
+		agent=stopped; \
+		if [ "$(START)" = yes ]; then \
+			systemctl --user daemon-reload && systemctl --user enable homepost.service && \
+			systemctl --user restart homepost.service || exit 1; \
+			agent=running; \
+		fi; \
+	fi; \
+	if [ "$(NEXT_STEPS)" = yes ]; then \
+		$(MAKE) --no-print-directory next-steps AGENT=$$agent PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"; \
 	fi
 
 # make test: go vet, then in one go test run the packages' tests and the

@@ -21,7 +21,7 @@ MANPAGES = $(wildcard man/*.[1-8])
 # homepost-smtp.socket is installed but not enabled: see homepost(1).
 UNITS = homepost.service homepost-notify@.service homepost-smtp.socket
 
-.PHONY: install-extra uninstall install-system uninstall-system
+.PHONY: install-extra next-steps uninstall install-system uninstall-system
 
 install-extra:
 	@set -e; for m in $(MANPAGES); do \
@@ -37,16 +37,34 @@ install-extra:
 	echo "installed $(BINDIR)/homepost, its links ($(LINKS)), man pages under $(MANDIR), units in $$d"
 	install -d "$(DOCDIR)"
 	install -m 0644 config.example.toml "$(DOCDIR)/config.example.toml"
-	@echo
-	@echo "Next steps:"
-	@echo "  1. start the agent:  systemctl --user enable --now homepost"
-	@echo "     (make install does it itself when a systemd user session runs)"
-	@case ":$$PATH:" in \
-	*":$(BINDIR):"*) echo "  2. $(BINDIR) is on your PATH: sendmail, mail and mailq now run homepost";; \
-	*) echo "  2. $(BINDIR) is NOT on your PATH: add it, e.g. in ~/.profile:"; \
+
+# next-steps says what is left to do on this host and nothing else.
+# AGENT is what install found: running (it started the agent), stopped
+# (a systemd user session runs, START=no), none (no session: sendmail
+# delivers by itself) or system (install-system: each user's session
+# starts it).
+next-steps:
+	@echo; n=0; \
+	case "$(AGENT)" in \
+	running) echo "homepost: the agent runs (systemctl --user status homepost)";; \
+	none) echo "homepost: no systemd user session on this host, so no agent is started:"; \
+	      echo "  sendmail starts a background delivery itself after each message.";; \
+	esac; \
+	case ":$$PATH:" in \
+	*":$(BINDIR):"*) echo "homepost: $(BINDIR) is on your PATH: sendmail, mail and mailq now run homepost";; \
+	esac; \
+	echo "Next steps:"; \
+	case "$(AGENT)" in \
+	stopped) n=$$((n+1)); echo "  $$n. start the agent:  systemctl --user enable --now homepost";; \
+	system) n=$$((n+1)); echo "  $$n. each user starts the agent:  systemctl --user enable --now homepost"; \
+	        echo "     (or, for all users at once:  systemctl --global enable homepost)";; \
+	esac; \
+	case ":$$PATH:" in \
+	*":$(BINDIR):"*) ;; \
+	*) n=$$((n+1)); echo "  $$n. $(BINDIR) is NOT on your PATH: add it, e.g. in ~/.profile:"; \
 	   echo "       PATH=\"$(BINDIR):\$$PATH\"";; \
-	esac
-	@echo "Then homepost check tells what else mail needs (lingering, a relay)."
+	esac; \
+	n=$$((n+1)); echo "  $$n. homepost check tells what else mail needs here (lingering, a relay)"
 
 # uninstall removes the files install wrote, and the links only while
 # they still point at homepost. A unit that was enabled in this unit
@@ -81,9 +99,9 @@ uninstall:
 # each user's own outbox. Nothing is setuid.
 install-system:
 	@[ "$$(id -u)" = 0 ] || { echo "install-system: run it as root (sudo make install-system)" >&2; exit 1; }
-	$(MAKE) install PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user START=no
+	$(MAKE) install PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user START=no NEXT_STEPS=no
 	sh mk/link-system.sh link "$(SYSTEM_PREFIX)/bin/homepost" "$(LINK_ROOT)"
-	@echo "Each user: systemctl --user enable --now homepost (or, for all: systemctl --global enable homepost)"
+	@$(MAKE) --no-print-directory next-steps AGENT=system PREFIX=$(SYSTEM_PREFIX) BINDIR=$(SYSTEM_PREFIX)/bin
 
 uninstall-system:
 	@[ "$$(id -u)" = 0 ] || { echo "uninstall-system: run it as root" >&2; exit 1; }

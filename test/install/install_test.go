@@ -104,10 +104,21 @@ func TestInstallUninstall(t *testing.T) {
 	vars := []string{"PREFIX=" + prefix, "HOME=" + home}
 
 	out := makeCmd(t, env, append([]string{"install"}, vars...)...)
-	for _, want := range []string{"systemctl --user enable --now homepost", bindir + " is NOT on your PATH"} {
+	// No systemd user session runs for this HOME: install says so, and
+	// does not tell the user to start the agent with systemctl.
+	for _, want := range []string{"no systemd user session", "Next steps:\n  1. " + bindir + " is NOT on your PATH", "2. homepost check"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("make install did not print %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "systemctl") {
+		t.Errorf("make install without a systemd user session tells about systemctl:\n%s", out)
+	}
+	// The build says what it builds and why it may take minutes, before
+	// go prints anything.
+	build := strings.Index(out, "homepost: building ./homepost")
+	if build < 0 || !strings.Contains(out, "a few minutes") || build > strings.Index(out, "go build") {
+		t.Errorf("make install does not announce the build before running it:\n%s", out)
 	}
 
 	// What install must have written.
@@ -186,6 +197,44 @@ func TestInstallUninstall(t *testing.T) {
 	}
 	if left := tree(t, filepath.Join(home, ".config", "systemd")); len(left) > 0 {
 		t.Errorf("make uninstall left %v in the unit directory", left)
+	}
+}
+
+// TestNextSteps checks what install says is left to do in each state
+// it can find the host in: it names systemctl only where a systemd user
+// session runs, and PATH only where BINDIR is not on it.
+func TestNextSteps(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("SKIP: make is not installed")
+	}
+	t.Parallel()
+	home := t.TempDir()
+	for _, c := range []struct {
+		agent, path string
+		want        []string
+		not         []string
+	}{
+		{"running", "/usr/bin:/bin", []string{"the agent runs", "Next steps:\n  1. /opt/hp/bin is NOT on your PATH", "\n  2. homepost check"},
+			[]string{"enable --now", "no systemd user session"}},
+		{"stopped", "/opt/hp/bin:/usr/bin", []string{"/opt/hp/bin is on your PATH", "Next steps:\n  1. start the agent:  systemctl --user enable --now homepost", "\n  2. homepost check"},
+			[]string{"NOT on your PATH", "no systemd user session", "the agent runs"}},
+		{"none", "/opt/hp/bin:/usr/bin", []string{"no systemd user session", "Next steps:\n  1. homepost check"},
+			[]string{"systemctl", "NOT on your PATH"}},
+		{"system", "/opt/hp/bin:/usr/bin", []string{"1. each user starts the agent:  systemctl --user enable --now homepost", "systemctl --global enable homepost", "2. homepost check"},
+			[]string{"no systemd user session", "NOT on your PATH"}},
+	} {
+		env := userEnv(home, "PATH="+c.path)
+		out := makeCmd(t, env, "next-steps", "AGENT="+c.agent, "BINDIR=/opt/hp/bin")
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("AGENT=%s: no %q in:\n%s", c.agent, w, out)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(out, n) {
+				t.Errorf("AGENT=%s: %q does not apply, yet:\n%s", c.agent, n, out)
+			}
+		}
 	}
 }
 
@@ -285,6 +334,9 @@ func TestInstallSystem(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "refusing to replace "+root+"/usr/bin/mailx") {
 		t.Errorf("no refusal naming mailx:\n%s", out)
+	}
+	if strings.Contains(string(out), "no systemd user session") || strings.Contains(string(out), "Next steps") {
+		t.Errorf("install-system speaks of root's own session, or of next steps after failing:\n%s", out)
 	}
 	bin := filepath.Join(sys, "bin", "homepost")
 	for _, n := range []string{"usr/sbin/sendmail", "usr/bin/mail"} {

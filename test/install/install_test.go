@@ -9,16 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
-func repoRoot() string {
-	_, here, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(here), "..", "..")
-}
+func repoRoot() string { return testenv.Root() }
 
 // goEnv keeps the go build cache and module cache of the test run: make
 // runs with another HOME, where both would be empty.

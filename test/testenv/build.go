@@ -46,7 +46,16 @@ var (
 	// buildEnv is the environment the process started with: tests that
 	// move HOME with t.Setenv must not move the Go caches with it.
 	buildEnv = append(os.Environ(), "CGO_ENABLED=0")
+	goCmd    = lookGo()
 )
+
+// lookGo finds the go command on the PATH the process started with.
+func lookGo() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "go"
+}
 
 // Binary builds homepost once per test process and returns the
 // directory holding it and its links (Links). The build is shared with
@@ -120,7 +129,7 @@ func build() (string, error) {
 		return "", fmt.Errorf("testenv: %w", err)
 	}
 	args := append(append([]string{"build"}, buildFlags...), "-o", filepath.Join(tmp, "homepost"), ".")
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command(goCmd, args...)
 	cmd.Dir = root
 	cmd.Env = buildEnv
 	start := time.Now()

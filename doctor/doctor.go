@@ -14,13 +14,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"homepost/agent"
-	"homepost/capture"
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/relay"
@@ -59,13 +57,17 @@ func Run(w io.Writer, o Options) Result {
 	} else {
 		c.ok("config", "no file at %s; using the defaults", config.DefaultPath(cfg.Home))
 	}
+	// The checks that run other programs start first and are read
+	// when their lines are due.
+	unit := unitState(cfg)
+	cron := startCrontab()
 	checkOutbox(c, cfg)
 	checkStore(c, cfg)
 	checkForwarding(c, cfg)
-	checkAgent(c, cfg)
+	checkAgent(c, cfg, unit)
 	checkRelay(c, cfg, o.Relay)
 	checkPath(c)
-	checkCron(c)
+	checkCron(c, cron)
 	return Result{Failed: c.failed, Config: c.config}
 }
 
@@ -205,57 +207,18 @@ func checkForwarding(c *checker, cfg *config.Config) {
 	}
 }
 
-func checkAgent(c *checker, cfg *config.Config) {
+func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
 	if pid, ok := agent.Running(cfg); ok {
 		c.ok("agent", "running (pid %d)", pid)
+	} else if cfg.DeliverWithoutAgent && !booted() {
+		c.warn("agent", "not running; sendmail starts a background delivery after each message")
 	} else if cfg.DeliverWithoutAgent {
-		c.warn("agent", "not running; sendmail starts a background delivery where none runs (start the agent: systemctl --user enable --now homepost)")
+		c.warn("agent", "not running; sendmail starts a background delivery where none runs (start the agent: %s)", agentAdvice())
 	} else {
-		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (systemctl --user enable --now homepost)")
+		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (%s)", agentAdvice())
 	}
-
-	if _, err := exec.LookPath("systemctl"); err != nil {
-		c.warn("unit", "systemctl not found: no systemd unit to check")
-	} else {
-		out, _ := capture.Output([]string{"systemctl", "--user", "is-active", "homepost.service"}, toolTimeout, toolMaxOutput)
-		state := firstLine(out)
-		switch state {
-		case "active", "activating", "reloading":
-			c.ok("unit", "homepost.service is %s", state)
-		case "":
-			c.warn("unit", "systemctl --user is-active said nothing")
-		default:
-			if strings.Contains(state, "bus") || strings.Contains(state, "connect") {
-				c.warn("unit", "no systemd user instance (%s)", state)
-			} else {
-				c.warn("unit", "homepost.service is %s (systemctl --user enable --now homepost)", state)
-			}
-		}
-	}
-
-	if _, err := exec.LookPath("loginctl"); err != nil {
-		c.warn("linger", "loginctl not found: cannot tell whether the agent keeps running after logout")
-		return
-	}
-	out, _ := capture.Output([]string{"loginctl", "show-user", cfg.User, "-p", "Linger"}, toolTimeout, toolMaxOutput)
-	switch v := parseLinger(out); v {
-	case "yes":
-		c.ok("linger", "on: the agent runs while you are logged out")
-	case "no":
-		c.warn("linger", "off: your systemd instance and the agent stop at logout; mail is then delivered by background deliveries that sendmail starts (loginctl enable-linger %s)", cfg.User)
-	default:
-		c.warn("linger", "cannot tell (%s)", firstLine(out))
-	}
-}
-
-// parseLinger reads "Linger=yes" from loginctl show-user output.
-func parseLinger(out []byte) string {
-	for _, l := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Linger="); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+	unit(c)
+	checkLinger(c, cfg)
 }
 
 func firstLine(b []byte) string {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"homepost/config"
 )
 
 func TestParseCrontab(t *testing.T) {
@@ -34,14 +36,6 @@ func FuzzParseCrontab(f *testing.F) {
 			t.Errorf("parseCrontab(%q) = %+v", s, ct)
 		}
 	})
-}
-
-func TestParseLinger(t *testing.T) {
-	for in, want := range map[string]string{"Linger=yes\n": "yes", "Linger=no": "no", "": "", "Failed to get user: No such user\n": ""} {
-		if got := parseLinger([]byte(in)); got != want {
-			t.Errorf("parseLinger(%q) = %q, want %q", in, got, want)
-		}
-	}
 }
 
 func TestWritableDir(t *testing.T) {
@@ -89,5 +83,61 @@ func TestRun(t *testing.T) {
 	r = Run(&b, Options{})
 	if !r.Config || !r.Failed || !strings.HasPrefix(b.String(), "FAIL config: ") || strings.Count(b.String(), "\n") != 1 {
 		t.Errorf("broken config: %+v\n%s", r, b.String())
+	}
+}
+
+// systemdAt points the systemd state that check reads at a temporary
+// tree: booted or not, and the users with lingering on.
+func systemdAt(t *testing.T, isBooted bool, lingering ...string) {
+	dir := t.TempDir()
+	old1, old2 := systemdDir, lingerDir
+	t.Cleanup(func() { systemdDir, lingerDir = old1, old2 })
+	systemdDir, lingerDir = filepath.Join(dir, "run", "systemd", "system"), filepath.Join(dir, "linger")
+	if isBooted {
+		os.MkdirAll(systemdDir, 0o755)
+		os.MkdirAll(lingerDir, 0o755)
+	}
+	for _, u := range lingering {
+		os.WriteFile(filepath.Join(lingerDir, u), nil, 0o644)
+	}
+}
+
+// Lingering is read from logind's record, and nothing about units or
+// lingering is asked of systemd where it does not run.
+func TestSystemdState(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(home, "run")) // no user bus there
+	for _, v := range []string{"HOMEPOST_CONFIG", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("PATH", t.TempDir()) // no systemctl, no loginctl: none may be needed
+	run := func() string {
+		var b strings.Builder
+		Run(&b, Options{})
+		return b.String()
+	}
+	me, _ := config.Load()
+
+	systemdAt(t, false)
+	out := run()
+	if !strings.Contains(out, "warn unit: systemd is not running on this machine") || strings.Contains(out, "linger") {
+		t.Errorf("without systemd:\n%s", out)
+	}
+	if strings.Contains(out, "systemctl") {
+		t.Errorf("without systemd, check speaks of systemctl:\n%s", out)
+	}
+
+	systemdAt(t, true, me.User)
+	out = run()
+	for _, want := range []string{"warn unit: no systemd user instance for " + me.User, "ok   linger: on"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("booted, lingering: output lacks %q:\n%s", want, out)
+		}
+	}
+
+	systemdAt(t, true, "someone-else")
+	if out := run(); !strings.Contains(out, "warn linger: off") {
+		t.Errorf("booted, not lingering:\n%s", out)
 	}
 }

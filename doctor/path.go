@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,9 +62,9 @@ func checkPath(c *checker) {
 // checkCron tells whether cron's mail reaches homepost: cron hands job
 // output to /usr/sbin/sendmail, unless the job is wrapped in homepost
 // cron (with MAILTO="" so cron itself stays silent).
-func checkCron(c *checker) {
+func checkCron(c *checker, crontab func() ([]byte, error)) {
 	_, sysOurs := whose("/usr/sbin/sendmail")
-	if _, err := exec.LookPath("crontab"); err != nil {
+	if crontab == nil {
 		if sysOurs {
 			c.ok("cron", "no crontab command; /usr/sbin/sendmail is homepost")
 		} else {
@@ -71,7 +72,7 @@ func checkCron(c *checker) {
 		}
 		return
 	}
-	out, err := exec.Command("crontab", "-l").Output()
+	out, err := crontab()
 	if err != nil {
 		c.ok("cron", "no crontab for you")
 		return
@@ -89,6 +90,20 @@ func checkCron(c *checker) {
 	default:
 		c.warn("cron", "%d of %d job(s) not under homepost cron and /usr/sbin/sendmail is not homepost: their output may not reach you (use homepost cron -- CMD)", ct.jobs-ct.wrapped, ct.jobs)
 	}
+}
+
+// startCrontab starts "crontab -l" and returns a function that waits
+// for its output, or nil where there is no crontab command.
+func startCrontab() func() ([]byte, error) {
+	if _, err := exec.LookPath("crontab"); err != nil {
+		return nil
+	}
+	return background(func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+		defer cancel()
+		// Standard output only: "no crontab for USER" is an error.
+		return exec.CommandContext(ctx, "crontab", "-l").Output()
+	})
 }
 
 // crontabSummary is what checkCron needs to know of a crontab.

@@ -45,6 +45,8 @@ type line struct {
 type pkg struct {
 	lines  []line
 	failed map[string]bool
+	done   map[string]bool // tests that passed, failed or skipped
+	runs   []string        // tests in the order they started
 }
 
 // skip is one skipped test and its reason.
@@ -61,7 +63,8 @@ type Summary struct {
 
 	Passed, Failed, Skipped int
 	// PackageFailed is set when a package failed without a failing
-	// test: a build error, a panic in TestMain, a timeout.
+	// test: a build error, a panic in TestMain, a cut-off run. Failed
+	// counts such a package as one failure.
 	PackageFailed bool
 }
 
@@ -88,7 +91,7 @@ func (s *Summary) Read(r io.Reader) error {
 func (s *Summary) pkg(name string) *pkg {
 	p := s.pkgs[name]
 	if p == nil {
-		p = &pkg{failed: map[string]bool{}}
+		p = &pkg{failed: map[string]bool{}, done: map[string]bool{}}
 		s.pkgs[name] = p
 	}
 	return p
@@ -104,7 +107,12 @@ func (s *Summary) event(e event) {
 		return
 	}
 	p := s.pkg(e.Package)
+	if e.Test != "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip") {
+		p.done[e.Test] = true
+	}
 	switch e.Action {
+	case "run":
+		p.runs = append(p.runs, e.Test)
 	case "output":
 		if s.verbose {
 			fmt.Fprint(s.w, e.Output)
@@ -129,23 +137,42 @@ func (s *Summary) event(e event) {
 			p.failed[e.Test] = true
 			return
 		}
-		if len(p.failed) == 0 {
-			s.PackageFailed = true
-		}
+		s.packageFailed(p)
 		s.finish(e.Package, p, true)
 	}
 }
 
+// packageFailed counts the failures of a package that failed: each test
+// that never ended (a panic, a timeout) is one, and a package that
+// failed with no test to blame (a build error, TestMain) is one.
+func (s *Summary) packageFailed(p *pkg) {
+	n := 0
+	for _, t := range p.runs {
+		if !p.done[t] {
+			n++
+		}
+	}
+	if n == 0 && len(p.failed) == 0 {
+		n = 1
+	}
+	if len(p.failed) == 0 {
+		s.PackageFailed = true
+	}
+	s.Failed += n
+}
+
 // finish prints a package's report: without -v, the output of its
-// failed tests and, when it failed, its own output; then its closing
-// line as go test prints it.
+// failed tests and, when it failed, its own output and that of the
+// tests that never ended (a panic, a timeout); then its closing line as
+// go test prints it.
 func (s *Summary) finish(name string, p *pkg, failed bool) {
 	if !s.verbose {
 		for _, l := range p.lines {
 			switch {
 			case l.test == "" && closing(l.text):
 				fmt.Fprint(s.w, l.text)
-			case l.test == "" && failed, l.test != "" && p.failed[l.test] && !marker(l.text):
+			case l.test == "" && failed,
+				l.test != "" && (p.failed[l.test] || failed && !p.done[l.test]) && !marker(l.text):
 				fmt.Fprint(s.w, l.text)
 			}
 		}
@@ -208,6 +235,7 @@ func (s *Summary) Report() bool {
 	// A package cut off (go test killed) has no closing event.
 	for name, p := range s.pkgs {
 		if len(p.lines) > 0 {
+			s.packageFailed(p)
 			s.PackageFailed = true
 			s.finish(name, p, true)
 		}

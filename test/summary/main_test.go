@@ -13,7 +13,7 @@ import (
 // TestA passes with a log line, TestB skips with "SKIP: no tmux here",
 // TestC fails in its subtest s1, TestD (parallel) prints to stdout and
 // skips with a two-line message; in mixed.json a second package does not
-// build.
+// build. In timeout.json, TestHang sleeps past go test -timeout 2s.
 
 func summarize(t *testing.T, file string, verbose bool) (string, bool, *Summary) {
 	t.Helper()
@@ -44,7 +44,7 @@ func TestFailures(t *testing.T) {
 		"\nSkipped on this machine",
 		"  jt/p: TestB: no tmux here\n",
 		"  jt/p: TestD: multi line\n",
-		"FAIL\n2 passed, 2 failed, 2 skipped\n",
+		"FAIL\n2 passed, 3 failed, 2 skipped\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -55,10 +55,11 @@ func TestFailures(t *testing.T) {
 			t.Errorf("report shows %q without -v:\n%s", unwanted, out)
 		}
 	}
-	if !strings.HasSuffix(out, "2 passed, 2 failed, 2 skipped\n") {
+	if !strings.HasSuffix(out, "2 passed, 3 failed, 2 skipped\n") {
 		t.Errorf("the counts are not the last line:\n%s", out)
 	}
-	if s.Passed != 2 || s.Failed != 2 || s.Skipped != 2 {
+	// TestC, TestC/s1 and the package that does not build.
+	if s.Passed != 2 || s.Failed != 3 || s.Skipped != 2 {
 		t.Errorf("counts %d/%d/%d", s.Passed, s.Failed, s.Skipped)
 	}
 }
@@ -84,6 +85,20 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
+// A test that hangs until go test's timeout fails, with its output and
+// the panic's trace shown.
+func TestTimeout(t *testing.T) {
+	out, failed, s := summarize(t, "timeout.json", false)
+	if !failed || s.Failed != 1 || s.Passed != 1 {
+		t.Errorf("failed %v, counts %d passed %d failed", failed, s.Passed, s.Failed)
+	}
+	for _, want := range []string{"r_test.go:4: before the hang\n", "panic: test timed out after 2s\n", "FAIL\tjt/r\t", "1 passed, 1 failed, 0 skipped\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // A package whose stream ends without its closing event (go test was
 // killed) is a failure.
 func TestCutOff(t *testing.T) {
@@ -96,7 +111,7 @@ func TestCutOff(t *testing.T) {
 	var out bytes.Buffer
 	s := NewSummary(&out, false)
 	s.Read(bytes.NewReader(cut))
-	if !s.Report() {
+	if !s.Report() || s.Failed == 0 {
 		t.Errorf("a cut-off stream passed:\n%s", out.String())
 	}
 }

@@ -60,6 +60,7 @@ type Summary struct {
 	verbose bool
 	pkgs    map[string]*pkg
 	skips   []skip
+	ran     map[string]int // tests that passed or failed, by package
 
 	Passed, Failed, Skipped int
 	// PackageFailed is set when a package failed without a failing
@@ -70,7 +71,7 @@ type Summary struct {
 
 // NewSummary writes its report to w.
 func NewSummary(w io.Writer, verbose bool) *Summary {
-	return &Summary{w: w, verbose: verbose, pkgs: map[string]*pkg{}}
+	return &Summary{w: w, verbose: verbose, pkgs: map[string]*pkg{}, ran: map[string]int{}}
 }
 
 // Read consumes the stream; a line that is not JSON is printed as it is.
@@ -121,6 +122,7 @@ func (s *Summary) event(e event) {
 	case "pass":
 		if e.Test != "" {
 			s.Passed++
+			s.ran[e.Package]++
 			return
 		}
 		s.finish(e.Package, p, false)
@@ -134,6 +136,7 @@ func (s *Summary) event(e event) {
 	case "fail":
 		if e.Test != "" {
 			s.Failed++
+			s.ran[e.Package]++
 			p.failed[e.Test] = true
 			return
 		}
@@ -258,8 +261,16 @@ func (s *Summary) Report() bool {
 		}
 		sort.SliceStable(groups, func(i, j int) bool { return groups[i].pkg < groups[j].pkg })
 		fmt.Fprintf(s.w, "\nSkipped on this machine (go test -v -run NAME ./PACKAGE shows more):\n")
+		reasons := map[string]int{}
 		for _, g := range groups {
-			fmt.Fprintf(s.w, "  %s: %s: %s\n", g.pkg, names(g.tests), g.reason)
+			reasons[g.pkg]++
+		}
+		for _, g := range groups {
+			which := names(g.tests)
+			if s.ran[g.pkg] == 0 && reasons[g.pkg] == 1 && len(g.tests) > 1 {
+				which = fmt.Sprintf("all %d tests", len(g.tests)) // the whole suite
+			}
+			fmt.Fprintf(s.w, "  %s: %s: %s\n", g.pkg, which, g.reason)
 		}
 	}
 	failed := s.Failed > 0 || s.PackageFailed

@@ -85,6 +85,29 @@ func TestVerbose(t *testing.T) {
 	}
 }
 
+// A suite that skips as a whole is named as such.
+func TestWholeSuiteSkipped(t *testing.T) {
+	stream := ""
+	for _, name := range []string{"TestOne", "TestTwo"} {
+		stream += `{"Action":"run","Package":"x/postfix","Test":"` + name + `"}
+{"Action":"output","Package":"x/postfix","Test":"` + name + `","Output":"    postfix_test.go:43: SKIP: no Postfix on 127.0.0.1:2525\n"}
+{"Action":"skip","Package":"x/postfix","Test":"` + name + `"}
+`
+	}
+	stream += `{"Action":"output","Package":"x/postfix","Output":"ok  \tx/postfix\t0.01s\n"}
+{"Action":"pass","Package":"x/postfix"}
+`
+	var out bytes.Buffer
+	s := NewSummary(&out, false)
+	s.Read(strings.NewReader(stream))
+	if s.Report() {
+		t.Error("failed")
+	}
+	if want := "  x/postfix: all 2 tests: no Postfix on 127.0.0.1:2525\n0 passed, 0 failed, 2 skipped\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("report:\n%s\nwant it to end:\n%s", out.String(), want)
+	}
+}
+
 // A test that hangs until go test's timeout fails, with its output and
 // the panic's trace shown.
 func TestTimeout(t *testing.T) {

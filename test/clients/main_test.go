@@ -1,7 +1,8 @@
 // Package clients tests homepost with the real programs people point at
 // sendmail or use to read their mail: git send-email, PHP's mail(), s-nail,
-// mutt, cron's mailer invocation and mail(1). Each test builds the binary,
-// runs the client as a new user would under a temporary HOME, delivers with
+// mutt, cron's mailer invocation and mail(1). Each test runs the binary
+// (built once, by testenv) and the client as a new user would under a
+// temporary HOME, delivers with
 // "homepost agent --once" and reads the result with an independent reader
 // (Python's mailbox module, s-nail or mutt). A test whose client is not
 // installed is skipped with a message that starts with "SKIP:".

@@ -41,7 +41,8 @@ install: build
 # make test: go vet, then in one go test run the packages' tests and the
 # black-box suites in test/ (which run the built binary), reported by
 # test/summary: failures in full, then which tests were skipped on this
-# machine and why, then "N passed, N failed, N skipped". V=1 shows all.
+# machine and why, then "N passed, N failed, N skipped". V=1 shows all;
+# TESTJSON=FILE keeps go test's JSON stream, with each test's time.
 #
 # vet runs with the binary's build settings, so that it and the binary
 # the suites build (test/testenv) share one compilation in Go's cache.
@@ -56,7 +57,7 @@ VETFLAGS = -trimpath -tags osusergo,netgo
 test:
 	@echo "homepost: go vet, then go test $(TESTFLAGS) ./... (the first run downloads the modules and compiles everything twice, once with the race detector: a few minutes)"
 	CGO_ENABLED=0 $(GO) vet $(VETFLAGS) ./...
-	$(GO) run ./test/summary $(if $(V),-v) -- $(GO) test -json $(TESTFLAGS) ./...
+	$(GO) run ./test/summary $(if $(V),-v) $(if $(TESTJSON),-json $(TESTJSON)) -- $(GO) test -json $(TESTFLAGS) ./...
 
 bench: build
 	$(GO) run ./test/bench -bin ./homepost

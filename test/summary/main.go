@@ -6,9 +6,10 @@
 // "N passed, N failed, N skipped" and exits non-zero when go test
 // failed or any test failed.
 //
-//	go run ./test/summary [-v] -- go test -json ./...
+//	go run ./test/summary [-v] [-json FILE] -- go test -json ./...
 //
-// -v prints every line of output, as go test -v does.
+// -v prints every line of output, as go test -v does; -json FILE keeps
+// the whole stream (each test's time is in it).
 package main
 
 import (
@@ -292,8 +293,9 @@ func names(tests []string) string {
 
 func main() {
 	verbose := flag.Bool("v", false, "print every line of output")
+	keep := flag.String("json", "", "write go test's JSON stream to `file` too")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: summary [-v] -- go test -json [flags] [packages]")
+		fmt.Fprintln(os.Stderr, "usage: summary [-v] [-json file] -- go test -json [flags] [packages]")
 	}
 	flag.Parse()
 	args := flag.Args()
@@ -314,8 +316,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "summary:", err)
 		os.Exit(1)
 	}
+	var stream io.Reader = out
+	if *keep != "" {
+		f, err := os.Create(*keep)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "summary:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		stream = io.TeeReader(out, f)
+	}
 	s := NewSummary(os.Stdout, *verbose)
-	readErr := s.Read(out)
+	readErr := s.Read(stream)
 	waitErr := cmd.Wait()
 	failed := s.Report()
 	if readErr != nil {

@@ -179,4 +179,17 @@ func TestExitStatus(t *testing.T) {
 			t.Errorf("%s: no counts:\n%s", c.script, out)
 		}
 	}
+
+	// -json keeps the stream.
+	keep := filepath.Join(t.TempDir(), "run.json")
+	cmd := exec.Command(self, "-json", keep, "--", "cat", "testdata/pass.json")
+	cmd.Env = append(os.Environ(), "SUMMARY_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("-json: %v\n%s", err, out)
+	}
+	got, _ := os.ReadFile(keep)
+	want, _ := os.ReadFile(filepath.Join("testdata", "pass.json"))
+	if !bytes.Equal(got, want) {
+		t.Errorf("-json kept %d bytes of %d", len(got), len(want))
+	}
 }

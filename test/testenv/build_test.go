@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,6 +46,15 @@ func TestSourceKey(t *testing.T) {
 		}
 		base = key()
 	}
+	// A large data file is known by its size and time, not read.
+	big := filepath.Join(root, "pkg", "big.dat")
+	write(t, big, strings.Repeat("x", 5<<20))
+	base = key()
+	os.Chtimes(big, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+	if key() == base {
+		t.Error("a large file touched did not change the key")
+	}
+	base = key()
 	// A file renamed keeps its content but changes the key.
 	os.Rename(filepath.Join(root, "pkg", "b.go"), filepath.Join(root, "pkg", "c.go"))
 	if key() == base {

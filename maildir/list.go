@@ -3,7 +3,7 @@ package maildir
 import (
 	"bytes"
 	"cmp"
-	"errors"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -76,61 +77,99 @@ func IsMaildir(path string) bool {
 // name compared as numbers). Names starting with a dot are not
 // messages. A missing new/ or cur/ is an empty one.
 //
-// The directories are read with one getdents loop each, not with
-// go-maildir's Walk: Walk makes four allocations and about 300 bytes of
-// garbage per message (100,000 messages: 65 ms against 39 ms to read
-// and split the names here), and it does not list new/ without moving
-// every message to cur/, which would make them old for every reader.
+// The directories are read with getdents into one buffer that all the
+// names share: a reader keeps them for as long as the mailbox is open,
+// and 100,000 separate strings would cost more than the names
+// themselves. go-maildir's Walk is not used: it makes four allocations
+// and about 300 bytes of garbage per message (100,000 messages: 65 ms
+// against 39 ms to read and split the names one string each), and it
+// does not list new/ without moving every message to cur/, which would
+// make them old for every reader.
 func (d Dir) List() ([]Entry, error) {
-	var entries []Entry
+	type rec struct {
+		t      int64 // delivery time
+		off, n uint32
+		new    bool
+	}
+	var (
+		recs  []rec
+		names []byte
+		fds   []int
+		subs  []string
+	)
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	capHint := int64(0)
 	for _, sub := range []string{"new", "cur"} {
-		f, err := os.Open(filepath.Join(string(d), sub))
+		path := filepath.Join(string(d), sub)
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT {
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue
-			}
-			return nil, err
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
 		}
-		names, err := f.Readdirnames(-1)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(string(d), sub), err)
-		}
-		if entries == nil {
-			entries = make([]Entry, 0, len(names))
-		}
-		for _, n := range names {
-			if n == "" || n[0] == '.' {
-				continue
-			}
-			entries = append(entries, Entry{File: n, New: sub == "new"})
+		fds, subs = append(fds, fd), append(subs, sub)
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) == nil {
+			capHint += st.Size
 		}
 	}
-	SortEntries(entries)
-	return entries, nil
-}
-
-// SortEntries puts entries in delivery order (see List).
-func SortEntries(entries []Entry) {
+	names = make([]byte, 0, min(max(capHint, 4<<10), 64<<20))
+	buf := make([]byte, 64<<10)
+	for k, fd := range fds {
+		for {
+			n, err := unix.Getdents(fd, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Join(string(d), subs[k]), os.NewSyscallError("getdents", err))
+			}
+			if n <= 0 {
+				break
+			}
+			for p := 0; p+19 <= n; {
+				// struct linux_dirent64: ino, off, reclen, type, name.
+				reclen := int(binary.NativeEndian.Uint16(buf[p+16:]))
+				if reclen < 19 || p+reclen > n {
+					break
+				}
+				name := buf[p+19 : p+reclen]
+				p += reclen
+				if i := bytes.IndexByte(name, 0); i >= 0 {
+					name = name[:i]
+				}
+				if len(name) == 0 || name[0] == '.' {
+					continue
+				}
+				recs = append(recs, rec{t: nameTime(name), off: uint32(len(names)), n: uint32(len(name)), new: subs[k] == "new"})
+				names = append(names, name...)
+			}
+		}
+	}
+	// names is not written to again: the entries' names are parts of
+	// one string over it.
+	all := unsafe.String(unsafe.SliceData(names), len(names))
+	key := func(r rec) string {
+		return Entry{File: all[r.off : r.off+r.n], New: r.new}.Key()
+	}
 	// The delivery time is parsed once per name, and only ties are
 	// compared by the whole key.
-	type keyed struct {
-		t int64
-		e Entry
-	}
-	ks := make([]keyed, len(entries))
-	for i, e := range entries {
-		ks[i] = keyed{nameTime(e.File), e}
-	}
-	slices.SortFunc(ks, func(a, b keyed) int {
+	slices.SortFunc(recs, func(a, b rec) int {
 		if a.t != b.t {
 			return cmp.Compare(a.t, b.t)
 		}
-		return naturalCompare(a.e.Key(), b.e.Key())
+		return naturalCompare(key(a), key(b))
 	})
-	for i := range ks {
-		entries[i] = ks[i].e
+	entries := make([]Entry, len(recs))
+	for i, r := range recs {
+		entries[i] = Entry{File: all[r.off : r.off+r.n], New: r.new}
 	}
+	return entries, nil
 }
 
 // naturalCompare orders Maildir names by the numbers in them (delivery
@@ -159,7 +198,7 @@ func naturalCompare(a, b string) int {
 }
 
 // nameTime is the delivery time at the start of a Maildir name.
-func nameTime(name string) int64 {
+func nameTime[S ~string | ~[]byte](name S) int64 {
 	var n int64
 	for i := 0; i < len(name) && i < 18 && name[i] >= '0' && name[i] <= '9'; i++ {
 		n = n*10 + int64(name[i]-'0')

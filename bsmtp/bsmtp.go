@@ -7,6 +7,11 @@
 // streams. There is no TLS and no AUTH: the peer is a local process
 // already running as the user. Lines may end in CRLF or a bare LF (a
 // person typing, a careless script); bare LFs are read as CRLF.
+//
+// The streams go through package smtpwire, as the agent's SMTP listener
+// does: a bare name in MAIL FROM or RCPT TO ("RCPT TO:<nu1>") is
+// accepted and qualified with the host name, as Postfix's sendmail -bs
+// qualifies it with myorigin, and go-smtp's replies are spelled right.
 package bsmtp
 
 import (
@@ -24,6 +29,7 @@ import (
 	"homepost/addr"
 	"homepost/config"
 	"homepost/outbox"
+	"homepost/smtpwire"
 	"homepost/submit"
 )
 
@@ -31,7 +37,7 @@ import (
 // or in ends. It returns an error only when the streams fail; rejected
 // commands and messages are answered within the dialogue.
 func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
-	conn := newPipeConn(in, out)
+	conn := newPipeConn(in, &smtpwire.Writer{W: out, Domain: cfg.Hostname})
 	b := &backend{cfg: cfg}
 	srv := smtp.NewServer(b)
 	srv.Domain = cfg.Hostname
@@ -85,15 +91,24 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + err.Error()}
 		}
 	}
-	s.from = from
+	s.from = s.qualify(from)
 	return nil
+}
+
+// qualify gives a bare name (smtpwire.Reader marked it) the host name,
+// as Postfix's append_at_myorigin does.
+func (s *session) qualify(a string) string {
+	if local, ok := smtpwire.Bare(a); ok {
+		return addr.Qualify(local, s.cfg.Hostname)
+	}
+	return a
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if _, err := addr.Parse(to); err != nil {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + err.Error()}
 	}
-	s.rcpts = append(s.rcpts, to)
+	s.rcpts = append(s.rcpts, s.qualify(to))
 	return nil
 }
 
@@ -172,7 +187,7 @@ type pipeConn struct {
 }
 
 func newPipeConn(in io.Reader, out io.Writer) *pipeConn {
-	return &pipeConn{r: &crlfReader{r: bufio.NewReader(in)}, w: bufio.NewWriter(out), done: make(chan struct{})}
+	return &pipeConn{r: smtpwire.NewReader(&crlfReader{r: bufio.NewReader(in)}), w: bufio.NewWriter(out), done: make(chan struct{})}
 }
 
 func (c *pipeConn) Read(p []byte) (int, error) {

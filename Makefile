@@ -30,7 +30,8 @@ install: build
 		agent=stopped; \
 		if [ "$(START)" = yes ]; then \
 			systemctl --user daemon-reload && systemctl --user enable homepost.service && \
-			systemctl --user restart homepost.service || exit 1; \
+			systemctl --user restart homepost.service || \
+			{ echo "homepost: the agent did not start: see systemctl --user status homepost" >&2; exit 1; }; \
 			agent=running; \
 		fi; \
 	fi; \

@@ -113,26 +113,11 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	var argv []string
-	if strings.ContainsAny(command, shellMeta) {
-		argv = []string{"/bin/sh", "-c", command}
-	} else {
-		argv = strings.Fields(command)
-	}
+	path, argv, missing := commandArgv(command)
 	if len(argv) == 0 {
 		return Perm("5.3.0", "empty command")
 	}
-	name := argv[0]
-	if !strings.Contains(name, "/") {
-		// exec.LookPath would search our own PATH; the command's PATH is
-		// the clean one.
-		p, err := lookPath(name, commandPath)
-		if err != nil {
-			return Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), name, commandPath)
-		}
-		name = p
-	}
-	cmd := exec.CommandContext(ctx, name, argv[1:]...)
+	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Args[0] = argv[0]
 	cmd.Env = commandEnviron(cfg, env)
 	cmd.Dir = cfg.Home
@@ -176,6 +161,10 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		return Temp("4.3.0", "command %s: killed by signal %d (%s)%s", quoteCmd(command), int(ws.Signal()), ws.Signal(), suffix(text))
 	}
 	code := ee.ExitCode()
+	if missing != "" && code == 127 {
+		// The shell found no built-in, keyword or program of that name.
+		return Perm("5.3.0", "command %s: %s not found in %s", quoteCmd(command), missing, commandPath)
+	}
 	if m := statusRE().FindStringSubmatch(text); m != nil && m[1] != "2" {
 		dsn := m[0]
 		rest := strings.TrimLeft(text[len(dsn):], " :-")
@@ -192,6 +181,35 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		return Temp(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
 	}
 	return Perm(se.dsn, "command %s: exit status %d (%s)%s", quoteCmd(command), code, se.text, suffix(text))
+}
+
+// commandArgv is how a command line runs, as Postfix's local(8) runs
+// it: through /bin/sh -c when it holds shell metacharacters or when its
+// first word is no program in the command's PATH (a built-in or a
+// keyword: "exit 75", "test -d ~/x && ..."), otherwise split at blank
+// space and run directly. missing is that first word when the shell
+// runs the line only for want of a program, so that the shell's "not
+// found" (status 127) can be told as such. path is the program to
+// run; argv[0] stays the name as written.
+func commandArgv(command string) (path string, argv []string, missing string) {
+	shell := []string{"/bin/sh", "-c", command}
+	if strings.ContainsAny(command, shellMeta) {
+		return shell[0], shell, ""
+	}
+	argv = strings.Fields(command)
+	if len(argv) == 0 {
+		return "", nil, ""
+	}
+	if strings.Contains(argv[0], "/") {
+		return argv[0], argv, ""
+	}
+	// exec.LookPath would search our own PATH; the command's PATH is
+	// the clean one.
+	p, err := lookPath(argv[0], commandPath)
+	if err != nil {
+		return shell[0], shell, argv[0]
+	}
+	return p, argv, ""
 }
 
 // commandPath is the PATH a command gets: the minimal one cron uses, so

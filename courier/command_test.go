@@ -179,3 +179,35 @@ func TestRunCommandOutputLimit(t *testing.T) {
 		t.Errorf("reason %d bytes: %q", len(after), reason)
 	}
 }
+
+// A command whose first word is a shell built-in or keyword runs through
+// /bin/sh, as Postfix's local(8) runs it: "exit 75" defers, it is not
+// "exit not found".
+func TestRunCommandBuiltins(t *testing.T) {
+	e := newEnv(t, "")
+	for _, tc := range []struct {
+		cmd    string
+		status outbox.Status
+		dsn    string
+	}{
+		{"exit 75", outbox.Deferred, "4.3.0"},
+		{"exit 0", outbox.Sent, "2.0.0"},
+		{"exit 67", outbox.Bounced, "5.1.1"},
+		{"test -d " + e.home, outbox.Sent, "2.0.0"},
+		{"test -d " + e.home + "/none", outbox.Bounced, "5.3.0"},
+		{"if true; then cat >/dev/null; fi", outbox.Sent, "2.0.0"},
+	} {
+		st, dsn, reason := runCmd(t, e.cfg, tc.cmd)
+		if st != tc.status || dsn != tc.dsn {
+			t.Errorf("%q: %v %s %q, want %v %s", tc.cmd, st, dsn, reason, tc.status, tc.dsn)
+		}
+	}
+	// A keyword ahead of metacharacters, writing where "~" says.
+	os.Mkdir(filepath.Join(e.home, "x"), 0o700)
+	if st, _, reason := runCmd(t, e.cfg, "test -d ~/x && cat >>~/x/log"); st != outbox.Sent {
+		t.Fatalf("%v %s", st, reason)
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.home, "x", "log")); string(got) != testMsg {
+		t.Errorf("log %q", got)
+	}
+}

@@ -17,7 +17,9 @@
 // no alias expands ends the walk: the user's own login reads ~/.forward
 // (".forward+ext" first, if it exists) unless written "\user", then the
 // local store; root, postmaster and mailer-daemon reach the user's store;
-// another local user follows other_users (me, relay or bounce). A
+// another local user follows other_users (me, relay or bounce), and a
+// name that is neither an alias nor a login bounces with 5.1.1 "user
+// unknown" (unless other_users = relay, whose domain knows its own). A
 // recipient the message already carries in a Delivered-To field is a
 // loop and bounces with 5.4.6.
 //

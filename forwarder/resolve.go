@@ -2,7 +2,6 @@ package forwarder
 
 import (
 	"fmt"
-	"os/user"
 	"path/filepath"
 	"strings"
 
@@ -385,7 +384,7 @@ func (r *resolver) badLines(depth int, p *parsed) {
 
 // mailbox is the end of alias expansion for a local name: the user's
 // .forward (unless bare, as written "\user") or the store; another user
-// follows other_users.
+// follows other_users; a name that is no login here bounces (users.go).
 func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 	cfg := r.f.cfg
 	// The whole name first: with recipient_delimiter "-", "mailer-daemon"
@@ -405,6 +404,20 @@ func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 		r.store(depth, key+" reaches "+cfg.User)
 		return
 	}
+	if cfg.OtherUsers != "relay" {
+		// With other_users = relay the relay domain's server knows its
+		// users; otherwise a name must be a login here.
+		switch ok, err := lookupUser(base); {
+		case err != nil:
+			r.trace(depth, "%s: %v", base, err)
+			r.fail(depth, courier.Temp("4.3.0", "%s: %v", key, err))
+			return
+		case !ok:
+			r.trace(depth, "%s: no such user (not a login on this machine, nor an alias)", key)
+			r.fail(depth, courier.Perm("5.1.1", "%s: user unknown", key))
+			return
+		}
+	}
 	switch cfg.OtherUsers {
 	case "relay":
 		addr := key + "@" + cfg.RelayDomain
@@ -415,11 +428,8 @@ func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 		}
 		r.add(Target{Kind: Remote, Value: addr})
 	case "bounce":
-		if _, err := user.Lookup(base); err != nil {
-			r.fail(depth, courier.Perm("5.1.1", "%s: user unknown", key))
-		} else {
-			r.fail(depth, courier.Perm("5.1.1", "%s: mail for other local users is not accepted (other_users = bounce)", key))
-		}
+		r.trace(depth, "%s: another user: other_users = bounce", key)
+		r.fail(depth, courier.Perm("5.1.1", "%s: mail for other local users is not accepted (other_users = bounce)", key))
 	default:
 		r.store(depth, key+" is another user: other_users = me")
 	}

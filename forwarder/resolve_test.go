@@ -243,7 +243,9 @@ func TestSelfReference(t *testing.T) {
 	// again: the store), not looped.
 	check(t, "alice", e.resolve("alice"), `\alice`, "carol@example.com", "bob@example.com")
 	check(t, "root", e.resolve("root"), `\alice`, "carol@example.com", "bob@example.com")
-	check(t, "cycle", e.resolve("a"), `\alice`)
+	// A cycle of names that are no logins ends at a name that is
+	// neither: user unknown, as Postfix's local(8) says of it.
+	check(t, "cycle", e.resolve("a"), "FAIL 5.1.1 a: user unknown")
 }
 
 func TestDuplicates(t *testing.T) {
@@ -258,6 +260,7 @@ func TestDepthLimit(t *testing.T) {
 	for i := range 150 {
 		fmt.Fprintf(&b, "a%d: a%d\n", i, i+1)
 	}
+	b.WriteString("a150: alice\n")
 	e.user(".config/homepost/aliases", b.String(), 0o600)
 	got := e.resolve("a0")
 	if len(got) != 1 || !strings.HasPrefix(got[0], "FAIL 5.4.6 alias expansion of a0 deeper than 100 levels") {
@@ -282,16 +285,34 @@ func TestFanOut(t *testing.T) {
 	}
 }
 
+// fakeUsers makes names the machine's logins for one test.
+func fakeUsers(t *testing.T, names ...string) {
+	old := lookupUser
+	t.Cleanup(func() { lookupUser = old })
+	lookupUser = func(n string) (bool, error) {
+		if n == "broken-db" {
+			return false, errLookup
+		}
+		return slices.Contains(names, n), nil
+	}
+}
+
 func TestOtherUsers(t *testing.T) {
+	fakeUsers(t, "bob")
 	e := newEnv(t, "")
 	e.system(debianAliases)
 	check(t, "me", e.resolve("bob"), `\alice`)
+	check(t, "me+ext", e.resolve("bob+x@localhost"), `\alice`)
+	check(t, "unknown", e.resolve("nosuchuser-xyz"), "FAIL 5.1.1 nosuchuser-xyz: user unknown")
+	check(t, "unknown+ext", e.resolve("nosuch+x@box"), "FAIL 5.1.1 nosuch+x: user unknown")
+	check(t, "no answer", e.resolve("broken-db"), "FAIL 4.3.0 broken-db: cannot look the name up in the password database")
 	e = newEnv(t, "other_users = \"relay\"\nrelay_domain = \"corp.example\"")
 	e.system(debianAliases)
 	check(t, "relay", e.resolve("bob+x@localhost"), "bob+x@corp.example")
 	check(t, "root still mine", e.resolve("root"), `\alice`)
 	e = newEnv(t, "other_users = \"bounce\"")
 	check(t, "bounce", e.resolve("nosuchuser-xyz"), "FAIL 5.1.1 nosuchuser-xyz: user unknown")
+	check(t, "bounce another user", e.resolve("bob"), "FAIL 5.1.1 bob: mail for other local users is not accepted (other_users = bounce)")
 	check(t, "no alias for root", e.resolve("root"), `\alice`)
 	check(t, "postmaster", e.resolve("postmaster"), `\alice`)
 }
@@ -352,4 +373,26 @@ func FuzzResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The password database is asked beyond /etc/passwd only where
+// nsswitch.conf names another source.
+func TestOtherPasswdSources(t *testing.T) {
+	dir := t.TempDir()
+	for text, want := range map[string]bool{
+		"passwd:         files systemd\ngroup: files ldap\n": false,
+		"passwd: compat\n": false,
+		"# passwd: ldap\npasswd: files [NOTFOUND=return]\n": false,
+		"passwd: files sss\n":                               true,
+		"passwd:ldap # directory\n":                         true,
+	} {
+		p := dir + "/nsswitch.conf"
+		os.WriteFile(p, []byte(text), 0o644)
+		if got := otherPasswdSources(p); got != want {
+			t.Errorf("%q: %v", text, got)
+		}
+	}
+	if otherPasswdSources(dir + "/missing") {
+		t.Error("a missing file names other sources")
+	}
 }

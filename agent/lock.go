@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"homepost/agentlock"
 	"homepost/config"
 	"homepost/safeio"
 )
@@ -86,34 +86,12 @@ func alive(pid int) bool {
 
 // readPid reads the lock file: the holder's pid, and whether it is a
 // one-shot delivery.
-func readPid(cfg *config.Config) (int, bool) {
-	b, err := os.ReadFile(cfg.LockPath())
-	if err != nil {
-		return 0, false
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0, false
-	}
-	pid, _ := strconv.Atoi(f[0])
-	return pid, len(f) > 1 && f[1] == "once"
-}
+func readPid(cfg *config.Config) (int, bool) { return agentlock.ReadPid(cfg.LockPath()) }
 
 // Running reports the pid of the running agent, if one holds the lock.
-// It costs an open and a flock: the shim calls it after every message.
-func Running(cfg *config.Config) (int, bool) {
-	f, err := os.Open(cfg.LockPath())
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		return 0, false
-	}
-	pid, _ := readPid(cfg)
-	return pid, true
-}
+// It costs an open and a flock (agentlock.Running, which sendmail calls
+// after every message without linking the agent).
+func Running(cfg *config.Config) (int, bool) { return agentlock.Running(cfg.LockPath()) }
 
 // Signal sends sig to the running agent: SIGHUP reloads the config and
 // the alias files, SIGUSR1 retries every deferred message now.

@@ -8,6 +8,12 @@
 //
 // Every key is documented, with its default, in config.example.toml at the
 // top of the repository; a test loads that file.
+//
+// The values themselves (the Config type, its defaults, the derived paths
+// and their validation) live in package settings, which links no TOML
+// parser, for the sendmail program that starts once per message; this
+// package adds the TOML file and its error reporting. The types below are
+// settings' types under their usual names.
 package config
 
 import (
@@ -15,421 +21,65 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/user"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"homepost/settings"
 )
 
-// Config is the parsed configuration with every path made absolute.
-type Config struct {
-	// File is the config file that was read, or "" when defaults are used.
-	File string `toml:"-"`
+// The configuration's types, defined in package settings.
+type (
+	// Config is the parsed configuration with every path made absolute.
+	Config = settings.Config
+	// Relay is the [relay] table: the smarthost for remote mail.
+	Relay = settings.Relay
+	// SMTP is the [smtp] table: the agent's SMTP listener.
+	SMTP = settings.SMTP
+	// Size is a byte count: an integer, or a string such as "50M".
+	Size = settings.Size
+	// Duration is a time.Duration that also accepts days ("5d").
+	Duration = settings.Duration
+	// Error is a configuration error; it exits 78 (EX_CONFIG).
+	Error = settings.Error
+	// Identity is who homepost runs for.
+	Identity = settings.Identity
+)
 
-	StateDir      string   `toml:"state_dir"`
-	Store         string   `toml:"store"`
-	Outbox        string   `toml:"outbox"`
-	SystemAliases string   `toml:"system_aliases"`
-	Aliases       string   `toml:"aliases"`
-	Forward       string   `toml:"forward"`
-	Hostname      string   `toml:"hostname"`
-	LocalDomains  []string `toml:"local_domains"`
-
-	RecipientDelimiter  string   `toml:"recipient_delimiter"`
-	OtherUsers          string   `toml:"other_users"`
-	RelayDomain         string   `toml:"relay_domain"`
-	CommandTimeout      Duration `toml:"command_timeout"`
-	MaxQueueLifetime    Duration `toml:"max_queue_lifetime"`
-	DeliverWithoutAgent bool     `toml:"deliver_without_agent"`
-
-	Relay Relay `toml:"relay"`
-	SMTP  SMTP  `toml:"smtp"`
-
-	// User is the login name of the user homepost works for; Home is their
-	// home directory. They are not config keys.
-	User     string `toml:"-"`
-	Home     string `toml:"-"`
-	FullName string `toml:"-"`
-	UID      int    `toml:"-"`
-}
-
-// Relay is the [relay] table: the smarthost for remote mail.
-type Relay struct {
-	URL             string   `toml:"url"`
-	Username        string   `toml:"username"`
-	Password        string   `toml:"password"`
-	PasswordCommand string   `toml:"password_command"`
-	From            string   `toml:"from"`
-	CAFile          string   `toml:"ca_file"`
-	Insecure        bool     `toml:"insecure"`
-	ConnectTimeout  Duration `toml:"connect_timeout"`
-	CommandTimeout  Duration `toml:"command_timeout"`
-	DataTimeout     Duration `toml:"data_timeout"`
-}
-
-// SMTP is the [smtp] table: the agent's SMTP listener for programs that
-// only speak SMTP.
-type SMTP struct {
-	// Enabled makes the agent listen on Socket (and Listen).
-	Enabled bool `toml:"enabled"`
-	// Socket is the Unix socket; its directory is kept mode 0700.
-	// Default: $XDG_RUNTIME_DIR/homepost/smtp, or <state_dir>/smtp where
-	// there is no runtime directory.
-	Socket string `toml:"socket"`
-	// Listen holds loopback TCP addresses ("127.0.0.1:2525", "[::1]:2525").
-	Listen []string `toml:"listen"`
-	// SecretFile holds the password that a client of another user must
-	// give (AUTH PLAIN) on a TCP address; created at first use.
-	SecretFile     string   `toml:"secret_file"`
-	MaxSessions    int      `toml:"max_sessions"`
-	MaxMessageSize Size     `toml:"max_message_size"`
-	IdleTimeout    Duration `toml:"idle_timeout"`
-}
-
-// Size is a byte count: a TOML integer, or a string with a K, M or G
-// suffix (powers of 1024), as "50M".
-type Size int64
-
-// UnmarshalTOML accepts an integer or a string such as "50M".
-func (s *Size) UnmarshalTOML(v any) error {
-	switch v := v.(type) {
-	case int64:
-		if v < 0 {
-			return fmt.Errorf("negative size %d", v)
-		}
-		*s = Size(v)
-		return nil
-	case string:
-		n, err := ParseSize(v)
-		*s = Size(n)
-		return err
-	}
-	return fmt.Errorf("a size is an integer or a string such as \"50M\", not %T", v)
-}
-
-// MarshalText writes the size in bytes.
-func (s Size) MarshalText() ([]byte, error) { return []byte(strconv.FormatInt(int64(s), 10)), nil }
-
-// ParseSize parses "1048576", "512K", "50M", "1G".
-func ParseSize(str string) (int64, error) {
-	t := strings.TrimSpace(str)
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k', 'K':
-			mult, t = 1<<10, t[:n-1]
-		case 'm', 'M':
-			mult, t = 1<<20, t[:n-1]
-		case 'g', 'G':
-			mult, t = 1<<30, t[:n-1]
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("invalid size %q (use e.g. 1048576, 512K, 50M, 1G)", str)
-	}
-	return n * mult, nil
-}
-
-// Duration is a time.Duration that also accepts a "d" (day) unit, as
-// "5d" or "1d12h", because queue lifetimes are counted in days.
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses "90s", "10m", "5d", "1d12h".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration in Go's notation.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
-
-// ParseDuration is time.ParseDuration plus a leading whole-days term ("5d",
-// "2d12h").
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	var days int64
-	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		days, s = n, s[i+1:]
-		if s == "" {
-			s = "0s"
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 2h, 5d)", s)
-	}
-	if v < 0 || days < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return time.Duration(days)*24*time.Hour + v, nil
-}
-
-// Error is a configuration error; it exits 78 (EX_CONFIG).
-type Error struct {
-	File string
-	Line int
-	Key  string
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	loc := e.File
-	if e.Line > 0 {
-		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
-	}
-	if e.Key != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", loc, e.Msg)
-}
-
-// DefaultPath is where the config file is looked for: $HOMEPOST_CONFIG, else
-// $XDG_CONFIG_HOME/homepost/config.toml.
-func DefaultPath(home string) string {
-	if p := os.Getenv("HOMEPOST_CONFIG"); p != "" {
-		return p
-	}
-	return filepath.Join(xdg("XDG_CONFIG_HOME", home, ".config"), "homepost", "config.toml")
-}
-
-func xdg(env, home, def string) string {
-	if v := os.Getenv(env); v != "" && filepath.IsAbs(v) {
-		return v
-	}
-	return filepath.Join(home, def)
-}
+// Functions of package settings, under their usual names.
+var (
+	// DefaultPath is where the config file is looked for.
+	DefaultPath = settings.DefaultPath
+	// Defaults returns the embedded configuration for the given user.
+	Defaults = settings.Defaults
+	// NewIdentity builds an Identity; tests use it to run as a made-up user.
+	NewIdentity = settings.NewIdentity
+	// ParseSize parses "1048576", "512K", "50M", "1G".
+	ParseSize = settings.ParseSize
+	// ParseDuration is time.ParseDuration plus a leading days term.
+	ParseDuration = settings.ParseDuration
+	// CheckLoopback accepts a loopback "IP:PORT" or "localhost:PORT".
+	CheckLoopback = settings.CheckLoopback
+)
 
 // Load reads the configuration from DefaultPath. A missing file gives the
 // defaults; HOMEPOST_CONFIG naming a missing file is an error.
 func Load() (*Config, error) {
-	id, err := currentUser()
+	id, err := settings.CurrentUser()
 	if err != nil {
 		return nil, err
 	}
-	path := DefaultPath(id.home)
+	path := DefaultPath(id.Home())
 	cfg, err := LoadFile(path, id)
 	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
 		return Defaults(id), nil
 	}
 	return cfg, err
 }
-
-// Identity is who homepost runs for.
-type Identity struct {
-	user, home, fullName string
-	uid                  int
-}
-
-// NewIdentity builds an Identity; tests use it to run as a made-up user.
-func NewIdentity(login, home, fullName string, uid int) Identity {
-	return Identity{login, home, fullName, uid}
-}
-
-// currentUser finds the login name and home of the invoking user. The
-// login name comes from the uid, as cron and sudo may set $USER oddly; the
-// home is chosen by homeDir.
-func currentUser() (Identity, error) {
-	id := Identity{uid: os.Getuid()}
-	u, err := user.LookupId(strconv.Itoa(id.uid))
-	if err == nil {
-		id.user, id.home = u.Username, u.HomeDir
-		id.fullName, _, _ = strings.Cut(u.Name, ",")
-	}
-	if id.user == "" {
-		id.user = os.Getenv("LOGNAME")
-		if id.user == "" {
-			id.user = os.Getenv("USER")
-		}
-	}
-	id.home = homeDir(os.Getenv("HOME"), id.home)
-	if id.user == "" {
-		return id, fmt.Errorf("cannot determine the login name of uid %d", id.uid)
-	}
-	if id.home == "" {
-		return id, fmt.Errorf("cannot determine the home directory of %s", id.user)
-	}
-	return id, nil
-}
-
-// homeDir picks the home directory from $HOME and the password
-// database's entry. $HOME wins so that tests (and users) can move it,
-// except "/": that is what programs set when they mean "no home" (sudo
-// runs its mailer as root with HOME=/), and mail queued there would
-// wait in /.local where no agent looks.
-func homeDir(env, passwd string) string {
-	if env == "" || !filepath.IsAbs(env) || (filepath.Clean(env) == "/" && passwd != "") {
-		return passwd
-	}
-	return env
-}
-
-// Defaults returns the embedded configuration for the given user.
-func Defaults(id Identity) *Config {
-	c := base()
-	c.finish(id)
-	return c
-}
-
-// base holds the defaults that do not depend on the user.
-func base() *Config {
-	return &Config{
-		SystemAliases:       "/etc/aliases",
-		RecipientDelimiter:  "+",
-		OtherUsers:          "me",
-		CommandTimeout:      Duration{10 * time.Minute},
-		MaxQueueLifetime:    Duration{5 * 24 * time.Hour},
-		DeliverWithoutAgent: true,
-		Relay: Relay{
-			ConnectTimeout: Duration{30 * time.Second},
-			CommandTimeout: Duration{5 * time.Minute},
-			DataTimeout:    Duration{10 * time.Minute},
-		},
-		SMTP: SMTP{
-			Enabled:        true,
-			MaxSessions:    16,
-			MaxMessageSize: 64 << 20,
-			IdleTimeout:    Duration{5 * time.Minute},
-		},
-	}
-}
-
-// finish fills derived values and makes paths absolute.
-func (c *Config) finish(id Identity) {
-	c.User, c.Home, c.FullName, c.UID = id.user, id.home, id.fullName, id.uid
-	state := filepath.Join(xdg("XDG_STATE_HOME", id.home, ".local/state"), "homepost")
-	if c.StateDir == "" {
-		c.StateDir = state
-	}
-	if c.Outbox == "" {
-		c.Outbox = filepath.Join(c.StateDir, "outbox")
-	}
-	if c.Store == "" {
-		c.Store = "~/Maildir/"
-	}
-	if c.Aliases == "" {
-		c.Aliases = filepath.Join(xdg("XDG_CONFIG_HOME", id.home, ".config"), "homepost", "aliases")
-	}
-	if c.Forward == "" {
-		c.Forward = "~/.forward"
-	}
-	if c.Hostname == "" {
-		c.Hostname, _ = os.Hostname()
-		if c.Hostname == "" {
-			c.Hostname = "localhost"
-		}
-	}
-	c.StateDir = c.Expand(c.StateDir)
-	c.Outbox = c.Expand(c.Outbox)
-	c.Aliases = c.Expand(c.Aliases)
-	c.Forward = c.Expand(c.Forward)
-	c.SystemAliases = c.Expand(c.SystemAliases)
-	if kind, p := c.StoreKind(); kind == "mbox" {
-		c.Store = "mbox:" + c.Expand(p)
-	} else {
-		c.Store = c.Expand(p)
-		if !strings.HasSuffix(c.Store, "/") {
-			c.Store += "/"
-		}
-	}
-	c.Relay.CAFile = c.Expand(c.Relay.CAFile)
-	if c.SMTP.Socket == "" {
-		c.SMTP.Socket = filepath.Join(c.StateDir, "smtp")
-		if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" && filepath.IsAbs(rt) {
-			c.SMTP.Socket = filepath.Join(rt, "homepost", "smtp")
-		}
-	}
-	if c.SMTP.SecretFile == "" {
-		c.SMTP.SecretFile = filepath.Join(xdg("XDG_CONFIG_HOME", id.home, ".config"), "homepost", "smtp-secret")
-	}
-	c.SMTP.Socket = c.Expand(c.SMTP.Socket)
-	if len(c.SMTP.Listen) == 0 {
-		c.SMTP.Listen = nil
-	}
-	c.SMTP.SecretFile = c.Expand(c.SMTP.SecretFile)
-	if len(c.LocalDomains) == 0 {
-		c.LocalDomains = []string{"localhost", "localhost.localdomain", c.Hostname}
-		if short, _, ok := strings.Cut(c.Hostname, "."); ok {
-			c.LocalDomains = append(c.LocalDomains, short)
-		}
-		// Debian's mail name (what mutt, cron and Postfix put after
-		// the @ of a local address) names this machine too.
-		if b, err := os.ReadFile(MailnameFile); err == nil {
-			if name := strings.TrimSpace(string(b)); name != "" && !strings.ContainsAny(name, " \t/@") {
-				c.LocalDomains = append(c.LocalDomains, name)
-			}
-		}
-	}
-	for i, d := range c.LocalDomains {
-		c.LocalDomains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
-	}
-}
-
-// Expand replaces a leading "~/" with the user's home directory.
-func (c *Config) Expand(p string) string {
-	if p == "~" {
-		return c.Home
-	}
-	if strings.HasPrefix(p, "~/") {
-		return filepath.Join(c.Home, p[2:]) + trailingSlash(p)
-	}
-	return p
-}
-
-func trailingSlash(p string) string {
-	if strings.HasSuffix(p, "/") && len(p) > 1 {
-		return "/"
-	}
-	return ""
-}
-
-// StoreKind splits the store setting into "maildir" or "mbox" and its path.
-// "mbox:/path" is an mbox; "maildir:/path" or a bare path is a Maildir.
-func (c *Config) StoreKind() (kind, path string) {
-	if p, ok := strings.CutPrefix(c.Store, "mbox:"); ok {
-		return "mbox", p
-	}
-	if p, ok := strings.CutPrefix(c.Store, "maildir:"); ok {
-		return "maildir", p
-	}
-	return "maildir", c.Store
-}
-
-// IsLocalDomain reports whether domain names this machine.
-func (c *Config) IsLocalDomain(domain string) bool {
-	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
-	for _, d := range c.LocalDomains {
-		if d == domain {
-			return true
-		}
-	}
-	return false
-}
-
-// MailnameFile is Debian's mail name file; a variable so that tests can
-// point it elsewhere.
-var MailnameFile = "/etc/mailname"
-
-// LockPath is the agent's lock file; it holds the agent's pid.
-func (c *Config) LockPath() string { return filepath.Join(c.StateDir, "agent.lock") }
-
-// LogPath is where a detached one-shot agent writes its log.
-func (c *Config) LogPath() string { return filepath.Join(c.StateDir, "agent.log") }
 
 // LoadFile reads one config file for the given identity.
 func LoadFile(path string, id Identity) (*Config, error) {
@@ -440,7 +90,7 @@ func LoadFile(path string, id Identity) (*Config, error) {
 		}
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	c := base()
+	c := settings.Base()
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c)
 	if err != nil {
 		var pe toml.ParseError
@@ -458,8 +108,8 @@ func LoadFile(path string, id Identity) (*Config, error) {
 		return nil, &Error{File: path, Line: keyLine(data, k), Key: k.String(), Msg: "unknown key"}
 	}
 	c.File = path
-	c.finish(id)
-	if err := c.validate(); err != nil {
+	c.Finish(id)
+	if err := c.Validate(); err != nil {
 		err.File = path
 		err.Line = keyLine(data, strings.Split(err.Key, "."))
 		return nil, err
@@ -488,95 +138,6 @@ func hideSecret(data []byte, line int, key, msg string) string {
 		return msg
 	}
 	return "invalid value or syntax (not shown: the line holds a password)"
-}
-
-func (c *Config) validate() *Error {
-	switch c.OtherUsers {
-	case "me", "relay", "bounce":
-	default:
-		return &Error{Key: "other_users", Msg: fmt.Sprintf("%q is not one of me, relay, bounce", c.OtherUsers)}
-	}
-	if c.OtherUsers == "relay" && c.RelayDomain == "" {
-		return &Error{Key: "relay_domain", Msg: `other_users = "relay" needs relay_domain`}
-	}
-	if len(c.RecipientDelimiter) > 1 {
-		return &Error{Key: "recipient_delimiter", Msg: "must be one character or empty"}
-	}
-	for _, p := range []struct{ key, val string }{
-		{"state_dir", c.StateDir}, {"outbox", c.Outbox}, {"aliases", c.Aliases}, {"forward", c.Forward},
-	} {
-		if !filepath.IsAbs(p.val) {
-			return &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)}
-		}
-	}
-	if c.SystemAliases != "" && !filepath.IsAbs(c.SystemAliases) {
-		return &Error{Key: "system_aliases", Msg: fmt.Sprintf("%q is not an absolute path", c.SystemAliases)}
-	}
-	if _, p := c.StoreKind(); !filepath.IsAbs(p) {
-		return &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)}
-	}
-	if c.MaxQueueLifetime.Duration <= 0 {
-		return &Error{Key: "max_queue_lifetime", Msg: "must be positive"}
-	}
-	if c.CommandTimeout.Duration <= 0 {
-		return &Error{Key: "command_timeout", Msg: "must be positive"}
-	}
-	if err := c.SMTP.validate(); err != nil {
-		return err
-	}
-	if c.Relay.Password != "" && c.Relay.PasswordCommand != "" {
-		return &Error{Key: "relay.password_command", Msg: "set either password or password_command, not both"}
-	}
-	return nil
-}
-
-func (s *SMTP) validate() *Error {
-	for _, p := range []struct{ key, val string }{{"smtp.socket", s.Socket}, {"smtp.secret_file", s.SecretFile}} {
-		if !filepath.IsAbs(p.val) {
-			return &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)}
-		}
-	}
-	// A Unix socket's path is limited to the 108 bytes of sun_path.
-	if len(s.Socket) > 107 {
-		return &Error{Key: "smtp.socket", Msg: fmt.Sprintf("%q is longer than the 107 bytes a Unix socket's path may have", s.Socket)}
-	}
-	for _, a := range s.Listen {
-		if err := CheckLoopback(a); err != nil {
-			return &Error{Key: "smtp.listen", Msg: err.Error()}
-		}
-	}
-	if s.MaxSessions <= 0 {
-		return &Error{Key: "smtp.max_sessions", Msg: "must be positive"}
-	}
-	if s.MaxMessageSize <= 0 {
-		return &Error{Key: "smtp.max_message_size", Msg: "must be positive"}
-	}
-	if s.IdleTimeout.Duration <= 0 {
-		return &Error{Key: "smtp.idle_timeout", Msg: "must be positive"}
-	}
-	return nil
-}
-
-// CheckLoopback accepts "IP:PORT" with a loopback IP (127.0.0.0/8, ::1)
-// or "localhost:PORT". Anything else could be reached from another
-// machine, and mail accepted there is relayed through the user's own
-// smarthost account.
-func CheckLoopback(hostport string) error {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return fmt.Errorf("%q: not HOST:PORT (e.g. \"127.0.0.1:2525\")", hostport)
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%q: the port must be a number from 1 to 65535", hostport)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("%q is not a loopback address (127.0.0.1, [::1] or localhost): other machines could submit through your smarthost", hostport)
-	}
-	return nil
 }
 
 // typeErr matches the decoder's type errors, which are not ParseErrors.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/settings"
 )
 
 func testID(t *testing.T) Identity {
@@ -107,26 +109,11 @@ func TestMboxStoreAndTilde(t *testing.T) {
 func TestMailnameIsLocal(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "mailname")
 	os.WriteFile(p, []byte("mail.example.org\n"), 0o644)
-	defer func(old string) { MailnameFile = old }(MailnameFile)
-	MailnameFile = p
+	defer func(old string) { settings.MailnameFile = old }(settings.MailnameFile)
+	settings.MailnameFile = p
 	c := Defaults(testID(t))
 	if !c.IsLocalDomain("mail.example.org") || !c.IsLocalDomain("localhost") || c.IsLocalDomain("example.org") {
 		t.Errorf("local domains: %v", c.LocalDomains)
-	}
-}
-
-func TestHomeDir(t *testing.T) {
-	for _, c := range []struct{ env, passwd, want string }{
-		{"/tmp/h", "/home/a", "/tmp/h"},   // $HOME moves it
-		{"", "/home/a", "/home/a"},        // no $HOME
-		{"rel/dir", "/home/a", "/home/a"}, // not absolute
-		{"/", "/root", "/root"},           // sudo's mailer: HOME=/
-		{"//", "/root", "/root"},
-		{"/", "", "/"}, // nothing better known
-	} {
-		if got := homeDir(c.env, c.passwd); got != c.want {
-			t.Errorf("homeDir(%q, %q) = %q, want %q", c.env, c.passwd, got, c.want)
-		}
 	}
 }
 

@@ -1,0 +1,82 @@
+// Package agentlock answers, for a program that is about to start
+// delivery, whether an agent already delivers for this user: the agent
+// holds an exclusive flock on its lock file, which names its pid.
+//
+// It is a leaf of its own, apart from package agent, because sendmail
+// asks after every message it queues: the question must cost an open
+// and a flock, and its answer must not link the agent, its couriers and
+// their TLS and SMTP code into the program that asks. The lock is taken
+// by agent.TryLock; this package only looks at it.
+package agentlock
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Running reports whether a process holds the lock file at path, and
+// the pid written in it (0 when unreadable). It opens the file with a
+// plain open(2), not os.Open, so that the question registers nothing
+// with the runtime's poller, and it never waits: the shared lock it
+// tries is dropped at once.
+func Running(path string) (pid int, running bool) {
+	fd, err := open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer syscall.Close(fd)
+	if err := flock(fd, syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		flock(fd, syscall.LOCK_UN)
+		return 0, false
+	}
+	pid, _ = read(fd)
+	return pid, true
+}
+
+// ReadPid reads the lock file at path: the holder's pid, and whether the
+// holder is a one-shot delivery ("PID once").
+func ReadPid(path string) (pid int, once bool) {
+	fd, err := open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer syscall.Close(fd)
+	return read(fd)
+}
+
+func open(path string) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != syscall.EINTR {
+			return fd, err
+		}
+	}
+}
+
+func flock(fd, how int) error {
+	for {
+		err := syscall.Flock(fd, how)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}
+
+// read parses "PID" or "PID once" from the start of the file.
+func read(fd int) (int, bool) {
+	var buf [64]byte
+	n, err := syscall.Pread(fd, buf[:], 0)
+	for err == syscall.EINTR {
+		n, err = syscall.Pread(fd, buf[:], 0)
+	}
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(buf[:n]))
+	if len(f) == 0 {
+		return 0, false
+	}
+	pid, _ := strconv.Atoi(f[0])
+	return pid, len(f) > 1 && f[1] == "once"
+}

@@ -1,0 +1,340 @@
+package settings
+
+import (
+	"encoding"
+	"errors"
+	"os"
+	"reflect"
+	"syscall"
+	"unicode/utf8"
+)
+
+// ErrNotSimple means that the config file holds something Read leaves to
+// package config: TOML beyond the subset below, a key it does not know,
+// a value it would refuse, or no file where HOMEPOST_CONFIG names one.
+// The caller loads the file with package config, which reads all of TOML
+// and says what is wrong, where.
+var ErrNotSimple = errors.New("the config file needs the full TOML parser")
+
+// Read loads the configuration as config.Load does, for the files that
+// most users write. It returns the defaults when there is no file; it
+// returns ErrNotSimple for a file it does not fully understand, and
+// otherwise exactly what config.Load returns for that file (a fuzz test
+// in package config holds the two to that).
+//
+// The subset: lines that are empty, a comment, a table header
+// "[relay]" or "[smtp]", or "key = value" with a bare key that the
+// Config type names (its toml tags) and a value that is a string in
+// double quotes without escapes, a string in single quotes, true,
+// false, or a decimal integer; each may end in a comment.
+func Read() (*Config, error) {
+	id, err := CurrentUser()
+	if err != nil {
+		return nil, err
+	}
+	path := DefaultPath(id.Home())
+	c, err := ReadFile(path, id)
+	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
+		return Defaults(id), nil
+	}
+	return c, err
+}
+
+// ReadFile is Read for one file and identity. A missing file is an
+// error satisfying errors.Is(err, os.ErrNotExist).
+func ReadFile(path string, id Identity) (*Config, error) {
+	data, err := readFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, ErrNotSimple
+	}
+	c := Base()
+	defined, ok := decode(data, c)
+	if !ok {
+		return nil, ErrNotSimple
+	}
+	c.File = path
+	c.Finish(id)
+	if c.Validate() != nil {
+		return nil, ErrNotSimple
+	}
+	if c.Relay.Password != "" && !defined["relay.password_command"] {
+		// config refuses a password in a file others can read.
+		st, err := os.Stat(path)
+		if err != nil || st.Mode().Perm()&0o077 != 0 {
+			return nil, ErrNotSimple
+		}
+	}
+	return c, nil
+}
+
+// readFile reads a file through plain system calls: os.Open would put
+// the descriptor through the runtime's poller (several fcntl calls and
+// an epoll_ctl that fails for a regular file), which sendmail pays for
+// on every start.
+func readFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, &os.PathError{Op: "read", Path: path, Err: syscall.EINVAL}
+	}
+	buf := make([]byte, 0, st.Size+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+// sizeUnmarshaler is the method the TOML decoder calls on Size.
+type sizeUnmarshaler interface{ UnmarshalTOML(any) error }
+
+// fields maps "key" and "table.key" to the Config field that the toml
+// tags name: the tags are the one list of key names.
+func fields(c *Config) (keys map[string]reflect.Value, tables map[string]bool) {
+	keys, tables = map[string]reflect.Value{}, map[string]bool{}
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			tag := t.Field(i).Tag.Get("toml")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			f := v.Field(i)
+			_, text := f.Addr().Interface().(encoding.TextUnmarshaler)
+			if f.Kind() == reflect.Struct && !text && prefix == "" {
+				tables[tag] = true
+				walk(f, tag+".")
+				continue
+			}
+			keys[prefix+tag] = f
+		}
+	}
+	walk(reflect.ValueOf(c).Elem(), "")
+	return keys, tables
+}
+
+// decode sets c's fields from data, or reports that data is not within
+// Read's subset (ok false). defined holds the keys set.
+func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
+	if !utf8.Valid(data) {
+		return nil, false
+	}
+	keys, tables := fields(c)
+	defined = map[string]bool{}
+	seenTable := map[string]bool{}
+	table := ""
+	for len(data) > 0 {
+		var line []byte
+		if i := indexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			line, data = data, nil
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		s := string(trimSpace(line))
+		if s == "" || s[0] == '#' {
+			if !plainText(s) {
+				return nil, false
+			}
+			continue
+		}
+		if s[0] == '[' {
+			end := index(s, ']')
+			if end < 0 || len(s) > 1 && s[1] == '[' || !restIsComment(s[end+1:]) {
+				return nil, false
+			}
+			name := string(trimSpace([]byte(s[1:end])))
+			if !tables[name] || seenTable[name] || !bareKey(name) {
+				return nil, false
+			}
+			seenTable[name], table = true, name
+			continue
+		}
+		eq := index(s, '=')
+		if eq < 0 {
+			return nil, false
+		}
+		key := string(trimSpace([]byte(s[:eq])))
+		if !bareKey(key) {
+			return nil, false
+		}
+		if table != "" {
+			key = table + "." + key
+		}
+		f, known := keys[key]
+		if !known || defined[key] {
+			return nil, false
+		}
+		defined[key] = true
+		if !set(f, string(trimSpace([]byte(s[eq+1:])))) {
+			return nil, false
+		}
+	}
+	return defined, true
+}
+
+// set parses one value and stores it in f, the way the TOML decoder
+// would; false when the value is outside the subset or of the wrong
+// type.
+func set(f reflect.Value, s string) bool {
+	var str string
+	var isStr bool
+	var num int64
+	var isNum bool
+	var b, isBool bool
+	switch {
+	case s == "":
+		return false
+	case s[0] == '"' || s[0] == '\'':
+		end := index(s[1:], s[0])
+		if end < 0 || !restIsComment(s[end+2:]) {
+			return false
+		}
+		str, isStr = s[1:end+1], true
+		if !plainText(str) || s[0] == '"' && index(str, '\\') >= 0 {
+			return false
+		}
+	case s[0] >= '0' && s[0] <= '9':
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			num = num*10 + int64(s[i]-'0')
+			i++
+		}
+		if i > 18 || i > 1 && s[0] == '0' || !restIsComment(s[i:]) {
+			return false
+		}
+		isNum = true
+	default:
+		word := s
+		if i := indexAny(s, " \t#"); i >= 0 {
+			word = s[:i]
+			if !restIsComment(s[i:]) {
+				return false
+			}
+		}
+		switch word {
+		case "true":
+			b, isBool = true, true
+		case "false":
+			b, isBool = false, true
+		default:
+			return false
+		}
+	}
+	switch u := f.Addr().Interface().(type) {
+	case sizeUnmarshaler:
+		switch {
+		case isStr:
+			return u.UnmarshalTOML(str) == nil
+		case isNum:
+			return u.UnmarshalTOML(num) == nil
+		}
+		return false
+	case encoding.TextUnmarshaler:
+		return isStr && u.UnmarshalText([]byte(str)) == nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		if isStr {
+			f.SetString(str)
+		}
+		return isStr
+	case reflect.Bool:
+		if isBool {
+			f.SetBool(b)
+		}
+		return isBool
+	case reflect.Int:
+		if isNum {
+			f.SetInt(num)
+		}
+		return isNum
+	}
+	return false
+}
+
+// restIsComment reports whether s, what follows a value, is only blanks
+// and perhaps a comment.
+func restIsComment(s string) bool {
+	t := trimSpace([]byte(s))
+	return len(t) == 0 || t[0] == '#' && plainText(string(t))
+}
+
+// plainText reports whether s holds no control character but tab, which
+// TOML allows in neither strings nor comments.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func bareKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func indexByte(b []byte, c byte) int {
+	for i, x := range b {
+		if x == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexAny(s, chars string) int {
+	for i := 0; i < len(s); i++ {
+		if index(chars, s[i]) >= 0 {
+			return i
+		}
+	}
+	return -1
+}

@@ -74,7 +74,7 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 		set(courier.Temp("4.3.0", "read queued message: %v", err))
 		return
 	}
-	head = c.rewriteFrom(head)
+	head = c.rewrite(head)
 
 	ctx, cancel := context.WithTimeout(ctx, c.rc.DataTimeout.Duration)
 	defer cancel()

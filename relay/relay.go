@@ -42,8 +42,12 @@
 // from is what smarthosts want to see: every envelope sender except the
 // null sender <> becomes this address, and a From: header field that
 // names a local address (user, user@localhost, user@HOSTNAME, any of
-// local_domains) is rewritten to it, keeping the display name. Nothing
-// else of the message changes: it goes out byte for byte, with CRLF line
+// local_domains) is rewritten to it, keeping the display name.
+// Addresses without a domain in From, To, Cc and Reply-To ("To:
+// remoteme", as mail -s x remoteme writes it) get the domain of from,
+// else the host name, as Postfix's append_at_myorigin does: "@domain"
+// is inserted and the rest of the field kept (rewrite.go). Nothing else
+// of the message changes: it goes out byte for byte, with CRLF line
 // endings and dot-stuffing on the wire.
 //
 // # Outcomes

@@ -184,3 +184,218 @@ func formatAddress(name, a string) string {
 	}
 	return name + " <" + a + ">"
 }
+
+// qualifiedFields are the header fields whose unqualified addresses are
+// completed on the way to the smarthost.
+var qualifiedFields = []string{"From", "To", "Cc", "Reply-To"}
+
+// rewrite is what the header of every message that leaves through the
+// smarthost goes through: the From rewriting (relay.from), then the
+// addresses without a domain in From, To, Cc and Reply-To get one, as
+// Postfix's append_at_myorigin gives them (mail -s x nu1 writes "To:
+// nu1", which means nothing to the rest of the world). Every other byte
+// of the header stays as it is.
+func (c *Client) rewrite(head []byte) []byte {
+	head = c.rewriteFrom(head)
+	domain := c.originDomain()
+	for _, name := range qualifiedFields {
+		head = qualifyField(head, name, domain)
+	}
+	return head
+}
+
+// originDomain is the domain that unqualified addresses get: that of
+// relay.from where it is set (the domain the smarthost knows the user
+// by), else the host name, as homepost qualifies envelope addresses.
+func (c *Client) originDomain() string {
+	if at := strings.LastIndexByte(c.from, '@'); at >= 0 {
+		return c.from[at+1:]
+	}
+	return c.cfg.Hostname
+}
+
+// qualifyField completes the unqualified addresses of the first field
+// called name. A field whose result would not parse as an address list
+// is left as it was.
+func qualifyField(head []byte, name, domain string) []byte {
+	start, end := findField(head, name)
+	if start < 0 || domain == "" {
+		return head
+	}
+	field := head[start:end]
+	colon := bytes.IndexByte(field, ':')
+	value, ok := qualifyList(field[colon+1:], domain)
+	if !ok {
+		return head
+	}
+	v := strings.NewReplacer("\r\n", "", "\n", "").Replace(string(value))
+	list, err := addrParser.ParseList(strings.TrimSpace(v))
+	if err != nil {
+		return head
+	}
+	for _, a := range list {
+		if !strings.Contains(a.Address, "@") {
+			return head
+		}
+	}
+	out := make([]byte, 0, len(head)+len(value)-(len(field)-colon-1))
+	out = append(out, head[:start+colon+1]...)
+	out = append(out, value...)
+	return append(out, head[end:]...)
+}
+
+// qualifyList inserts "@"+domain after every local part in an address
+// list (a field's value, folding included) that has no domain:
+// "nu1" and "Name <nu1>" and "nu1 (comment)". It reports whether it
+// inserted anything. Display names, comments, quoted strings and groups
+// are read as RFC 5322 §3.4 writes them and kept byte for byte; a
+// mailbox that is not plainly one local part (two words without angle
+// brackets, a source route) is left alone.
+func qualifyList(v []byte, domain string) ([]byte, bool) {
+	var at []int // where to insert
+	// The mailbox being read: its words outside comments.
+	var (
+		words    int
+		wordEnd  int  // just past the last word
+		local    bool // the words so far can be a local part
+		hasAt    bool
+		angle    = -1 // the index of '<', or -1
+		angleEnd = -1 // the index of '>'
+	)
+	reset := func() {
+		words, wordEnd, local, hasAt, angle, angleEnd = 0, 0, true, false, -1, -1
+	}
+	reset()
+	finish := func() {
+		switch {
+		case angle >= 0 && angleEnd > angle:
+			inner := bytes.TrimSpace(v[angle+1 : angleEnd])
+			if len(inner) > 0 && inner[0] != '@' && !bytes.ContainsRune(inner, '@') && localPart(inner) {
+				at = append(at, angle+1+bytes.Index(v[angle+1:angleEnd], inner)+len(inner))
+			}
+		case angle < 0 && words == 1 && local && !hasAt:
+			at = append(at, wordEnd)
+		}
+		reset()
+	}
+	lastWasSpace := false
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		switch {
+		case ch == '(':
+			// A comment, nested parentheses and quoted pairs within.
+			depth := 0
+			for ; i < len(v); i++ {
+				if v[i] == '\\' {
+					i++
+					continue
+				}
+				if v[i] == '(' {
+					depth++
+				} else if v[i] == ')' {
+					depth--
+					if depth == 0 {
+						break
+					}
+				}
+			}
+			lastWasSpace = true
+		case ch == '"':
+			j := i + 1
+			for ; j < len(v) && v[j] != '"'; j++ {
+				if v[j] == '\\' {
+					j++
+				}
+			}
+			if angle < 0 || angleEnd >= 0 {
+				if words == 0 || lastWasSpace {
+					words++
+				}
+				wordEnd = min(j+1, len(v))
+			}
+			i = j
+			lastWasSpace = false
+		case ch == '<':
+			if angle >= 0 {
+				return v, false // nested angles: not an address list
+			}
+			angle = i
+			for j := i + 1; j < len(v); j++ {
+				if v[j] == '"' {
+					for j++; j < len(v) && v[j] != '"'; j++ {
+						if v[j] == '\\' {
+							j++
+						}
+					}
+					continue
+				}
+				if v[j] == '>' {
+					angleEnd = j
+					break
+				}
+			}
+			if angleEnd < 0 {
+				return v, false
+			}
+			i = angleEnd
+			lastWasSpace = false
+		case ch == ',':
+			finish()
+			lastWasSpace = true
+		case ch == ':':
+			// A group's display name ends here; its members follow.
+			reset()
+			lastWasSpace = true
+		case ch == ';':
+			finish()
+			lastWasSpace = true
+		case ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n':
+			lastWasSpace = true
+		default:
+			if words == 0 || lastWasSpace {
+				words++
+			}
+			if ch == '@' {
+				hasAt = true
+			}
+			if !atext(ch) && ch != '.' && ch != '@' {
+				local = false
+			}
+			wordEnd = i + 1
+			lastWasSpace = false
+		}
+	}
+	finish()
+	if len(at) == 0 {
+		return v, false
+	}
+	out := make([]byte, 0, len(v)+len(at)*(len(domain)+1))
+	prev := 0
+	for _, p := range at {
+		out = append(out, v[prev:p]...)
+		out = append(out, '@')
+		out = append(out, domain...)
+		prev = p
+	}
+	return append(out, v[prev:]...), true
+}
+
+// localPart reports whether s is a dot-atom or a quoted string.
+func localPart(s []byte) bool {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return true
+	}
+	for _, ch := range s {
+		if !atext(ch) && ch != '.' {
+			return false
+		}
+	}
+	return len(s) > 0 && s[0] != '.' && s[len(s)-1] != '.'
+}
+
+// atext reports whether ch may appear in an atom (RFC 5322 §3.2.3);
+// bytes of UTF-8 (RFC 6532) may too.
+func atext(ch byte) bool {
+	return ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
+		strings.IndexByte("!#$%&'*+-/=?^_`{|}~", ch) >= 0 || ch >= 0x80
+}

@@ -231,7 +231,7 @@ func (s *session) send(m *courier.Outgoing, res []courier.Result) (alive, early 
 		fill(res, courier.Temp("4.3.0", "read queued message: %v", err))
 		return true, false
 	}
-	head = c.rewriteFrom(head)
+	head = c.rewrite(head)
 
 	sender := c.envelopeSender(m.Sender)
 	if badPath(sender) {

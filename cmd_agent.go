@@ -12,6 +12,7 @@ import (
 	"homepost/agent"
 	"homepost/sdnotify"
 	"homepost/sysexits"
+	"homepost/termlog"
 )
 
 func init() {
@@ -73,16 +74,16 @@ func runAgent(args []string) int {
 			return sysexits.Usage
 		}
 	}
-	return startAgent(opts)
+	return startAgent(opts, newLogger())
 }
 
-func startAgent(opts agent.Options) int {
+func startAgent(opts agent.Options, log *slog.Logger) int {
 	cfg, code := loadConfig("agent")
 	if cfg == nil {
 		return code
 	}
 	opts.Ready, opts.Stopping = agentReady, sdnotify.Stopping
-	err := agent.Run(context.Background(), cfg, newLogger(), opts)
+	err := agent.Run(context.Background(), cfg, log, opts)
 	var le *agent.LockedError
 	if errors.As(err, &le) {
 		if !opts.Once {
@@ -113,7 +114,9 @@ func agentReady() {
 const flushUsage = `usage: homepost flush
 
 Retries every deferred message now (sendmail -q). With an agent running,
-tells it to; otherwise delivers in the foreground.
+tells it to; otherwise delivers in the foreground. In a terminal it says
+in one line per message what happened to it; elsewhere it writes the
+agent's key=value log lines.
 `
 
 func runFlush(args []string) int {
@@ -129,8 +132,21 @@ func runFlush(args []string) int {
 	if cfg == nil {
 		return code
 	}
+	tty := termlog.IsTerminal(os.Stderr)
 	if err := agent.Signal(cfg, syscall.SIGUSR1); err == nil {
+		if tty {
+			fmt.Fprintln(os.Stderr, "homepost: flush: the running agent retries every deferred message now; its log says how it went")
+		}
 		return sysexits.OK
 	}
-	return startAgent(agent.Options{Once: true, Flush: true})
+	opts := agent.Options{Once: true, Flush: true}
+	if !tty {
+		return startAgent(opts, newLogger())
+	}
+	h := termlog.New(os.Stderr, "homepost: flush: ")
+	code = startAgent(opts, slog.New(h))
+	if h.Close() == 0 && code == sysexits.OK {
+		fmt.Fprintln(os.Stderr, "homepost: flush: nothing to deliver")
+	}
+	return code
 }

@@ -1,11 +1,17 @@
 package tools
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // What a new user meets in the first hour: the messages of sendmail,
@@ -65,5 +71,99 @@ func TestCheckIsQuick(t *testing.T) {
 	// One second of crontab, and nothing after it.
 	if took > 1900*time.Millisecond {
 		t.Errorf("check took %v with tools that take a second each", took)
+	}
+}
+
+// openPTY opens a pseudo-terminal: what a program writes to tty, the
+// test reads from pty.
+func openPTY(t *testing.T) (pty, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// flushIn runs homepost flush with its standard error on a terminal
+// and returns what the terminal showed.
+func (e *env) flushIn(t *testing.T) string {
+	t.Helper()
+	pty, tty := openPTY(t)
+	var out bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&out, pty) // ends with EIO once the terminal is closed
+		close(done)
+	}()
+	cmd := exec.Command(bin, "flush")
+	cmd.Env = e.environ()
+	cmd.Dir = e.home
+	cmd.Stderr = tty
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	tty.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the terminal was not closed")
+	}
+	return strings.ReplaceAll(out.String(), "\r\n", "\n")
+}
+
+// TestFlushInATerminal: a person who runs homepost flush reads one line
+// per message saying what happened to it, not the agent's key=value
+// log lines; elsewhere (a pipe, the journal) the log lines stay.
+func TestFlushInATerminal(t *testing.T) {
+	e := newEnv(t)
+	user := me(t)
+	for _, to := range []string{user, "bob@example.org"} {
+		if _, stderr, code := e.run("Subject: to "+to+"\n\nhello\n", "sendmail", to); code != 0 {
+			t.Fatalf("sendmail %s: exit %d: %s", to, code, stderr)
+		}
+	}
+	out := e.flushIn(t)
+	t.Logf("terminal:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if strings.Contains(out, "level=") || strings.Contains(out, "time=") || len(lines) != 2 {
+		t.Fatalf("flush in a terminal printed:\n%s", out)
+	}
+	if !strings.Contains(out, " delivered to your mailbox\n") {
+		t.Errorf("no line for the local message:\n%s", out)
+	}
+	if !strings.Contains(out, "bob@example.org deferred, will retry: no smarthost configured") {
+		t.Errorf("no line for the deferred message:\n%s", out)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "homepost: flush: ") {
+			t.Errorf("line %q", l)
+		}
+	}
+
+	// Not a terminal: the log lines.
+	_, stderr, code := e.run("", "flush")
+	if code != 0 || !strings.Contains(stderr, "level=INFO msg=delivery") || !strings.Contains(stderr, "to=bob@example.org") {
+		t.Errorf("flush into a pipe: exit %d:\n%s", code, stderr)
+	}
+
+	// Nothing waiting: it says so.
+	e2 := newEnv(t)
+	if out := e2.flushIn(t); strings.TrimSpace(out) != "homepost: flush: nothing to deliver" {
+		t.Errorf("flush of an empty queue printed %q", out)
 	}
 }

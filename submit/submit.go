@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"homepost/addr"
-	"homepost/config"
 	"homepost/outbox"
+	"homepost/settings"
 )
 
 // Options are what a front end knows besides the message.
@@ -62,7 +62,7 @@ type Result struct {
 // durably in the outbox. It returns only after the message is safe on
 // disk, or with an error and nothing queued. Once queued, it wakes
 // delivery (Wake) unless o.NoWake.
-func Submit(cfg *config.Config, o Options, r io.Reader) (*Result, error) {
+func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr, first, eom, err := readHeader(br, !o.IgnoreDots)
 	if err != nil {
@@ -409,7 +409,7 @@ func writeHeader(w io.Writer, h *Header, added []byte) error {
 
 // complete returns the header fields to add: From, Date and Message-ID
 // where missing.
-func complete(cfg *config.Config, o Options, h *Header, sender string, now time.Time, id string) []byte {
+func complete(cfg *settings.Config, o Options, h *Header, sender string, now time.Time, id string) []byte {
 	var b []byte
 	if !h.Has("From") {
 		name := o.FullName

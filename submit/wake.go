@@ -1,14 +1,56 @@
 package submit
 
 import (
+	"errors"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 
-	"homepost/agent"
-	"homepost/config"
+	"homepost/agentlock"
+	"homepost/settings"
 )
+
+// Homepost returns the homepost program, which Wake starts as the
+// one-shot agent. In homepost's own binary that is the running
+// executable; the small sendmail program sets it to FindHomepost.
+var Homepost = os.Executable
+
+// FindHomepost finds homepost for a program installed with it: first
+// beside the running executable (whose path has its symlinks resolved,
+// so that /usr/sbin/sendmail linking to the installed program finds the
+// homepost installed with it), else the first in $PATH. The running
+// executable itself is never the answer.
+func FindHomepost() (string, error) {
+	exe, err := os.Executable()
+	self, serr := os.Stat(exe)
+	isSelf := func(p string) bool {
+		st, err := os.Stat(p)
+		return err == nil && serr == nil && os.SameFile(st, self)
+	}
+	if err == nil {
+		p := filepath.Join(filepath.Dir(exe), "homepost")
+		if executable(p) && !isSelf(p) {
+			return p, nil
+		}
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if !filepath.IsAbs(dir) {
+			continue // never run a homepost from wherever cron was started
+		}
+		p := filepath.Join(dir, "homepost")
+		if executable(p) && !isSelf(p) {
+			return p, nil
+		}
+	}
+	return "", errors.New("cannot find the homepost program: install it beside this program or in $PATH")
+}
+
+// executable reports whether p is a regular file this user may run.
+func executable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && syscall.Access(p, 1) == nil
+}
 
 // Wake starts a detached one-shot delivery (homepost agent --background)
 // when no agent runs, as a user logged out without lingering or root's
@@ -20,15 +62,17 @@ import (
 // The messages are already durable: a failure here only delays them, so
 // it is not reported. It does nothing when deliver_without_agent is off,
 // when an agent holds the lock, or in a test binary (which is not
-// homepost).
-func Wake(cfg *config.Config) {
+// homepost). Whether an agent runs costs an open and a flock; the
+// process is started with os.StartProcess, so that sendmail links
+// neither the agent nor os/exec.
+func Wake(cfg *settings.Config) {
 	if !cfg.DeliverWithoutAgent {
 		return
 	}
-	if _, running := agent.Running(cfg); running {
+	if _, running := agentlock.Running(cfg.LockPath()); running {
 		return
 	}
-	exe, err := os.Executable()
+	exe, err := Homepost()
 	if err != nil || strings.HasSuffix(exe, ".test") {
 		return // no binary to start (a test binary is not homepost)
 	}
@@ -41,11 +85,17 @@ func Wake(cfg *config.Config) {
 		return
 	}
 	defer log.Close()
-	cmd := exec.Command(exe, "agent", "--background")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = os.Environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if cmd.Start() == nil {
-		cmd.Process.Release()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return
+	}
+	defer null.Close()
+	p, err := os.StartProcess(exe, []string{exe, "agent", "--background"}, &os.ProcAttr{
+		Env:   os.Environ(),
+		Files: []*os.File{null, log, log},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err == nil {
+		p.Release()
 	}
 }

@@ -1,0 +1,48 @@
+package submit
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseSendmailArgs(t *testing.T) {
+	a, err := ParseSendmailArgs(strings.Fields("-ti -fme@x -F Full -oem -odb -N success,delay -R hdrs -V id1 -B8BITMIME -C /x -h 5 -L tag -X /log bob -- -carol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Opts.Extract || !a.Opts.IgnoreDots || a.Opts.Sender != "me@x" || a.Opts.FullName != "Full" ||
+		a.Opts.Opts["notify"] != "success,delay" || a.Opts.Opts["ret"] != "hdrs" || a.Opts.Opts["envid"] != "id1" ||
+		!slices.Equal(a.Opts.Recipients, []string{"bob", "-carol"}) || a.Mode != "m" {
+		t.Fatalf("%+v", a)
+	}
+	for in, mode := range map[string]string{"-bp": "p", "-bi": "i", "-q": "q", "-q30m": "q", "-bs": "s", "-bv": "v", "-b m": "m"} {
+		a, err := ParseSendmailArgs(strings.Fields(in))
+		if err != nil || a.Mode != mode {
+			t.Errorf("%s: %v %v", in, a, err)
+		}
+	}
+	for _, bad := range []string{"-x", "-f", "-bd", "-bz", "-tZ"} {
+		if _, err := ParseSendmailArgs(strings.Fields(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if a, _ := ParseSendmailArgs([]string{"-oi", "-r", "<>"}); !a.Opts.IgnoreDots || a.Opts.Sender != "<>" {
+		t.Errorf("-oi -r <>: %+v", a)
+	}
+}
+
+// FuzzSendmailArgs: no command line makes the parser panic.
+func FuzzSendmailArgs(f *testing.F) {
+	f.Add("-ti\x00-f\x00me@x\x00bob")
+	f.Add("-oi\x00-bp")
+	f.Add("-f")
+	f.Add("--\x00-x")
+	f.Fuzz(func(t *testing.T, s string) {
+		args := strings.Split(s, "\x00")
+		a, err := ParseSendmailArgs(args)
+		if err == nil && a == nil {
+			t.Fatal("nil result without error")
+		}
+	})
+}

@@ -52,10 +52,8 @@ type Dir string
 
 // Init creates the Maildir's tmp/, new/ and cur/ (mode 0700) if missing.
 func (d Dir) Init() error {
-	for _, sub := range []string{"tmp", "new", "cur"} {
-		if err := safeio.MkdirAll(filepath.Join(string(d), sub), 0o700); err != nil {
-			return fmt.Errorf("maildir: %w", err)
-		}
+	if err := safeio.Maildir(string(d)); err != nil {
+		return fmt.Errorf("maildir: %w", err)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"homepost/maildir"
 	"homepost/safeio"
 )
 
@@ -32,8 +31,8 @@ func (d Dir) Path(elem ...string) string {
 // Init creates tmp/, new/ and cur/ (mode 0700: the queue holds other
 // people's mail and Bcc recipients).
 func (d Dir) Init() error {
-	if err := maildir.Dir(d).Init(); err != nil {
-		return fmt.Errorf("create outbox: %w", err)
+	if err := safeio.Maildir(string(d)); err != nil {
+		return fmt.Errorf("create outbox: maildir: %w", err)
 	}
 	return nil
 }
@@ -115,7 +114,7 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 				break
 			}
 		}
-		f, err = os.OpenFile(d.Path("tmp", name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = safeio.OpenFile(d.Path("tmp", name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			break
 		}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"homepost/safeio"
 )
 
 // Spare queue files.
@@ -52,7 +54,7 @@ func (d Dir) takeSpare(name string) *os.File {
 			os.Remove(dst)
 			return nil
 		}
-		f, err := os.OpenFile(dst, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW, 0)
+		f, err := safeio.OpenFile(dst, os.O_WRONLY|os.O_TRUNC|unix.O_NOFOLLOW, 0)
 		if err != nil {
 			os.Remove(dst)
 			return nil

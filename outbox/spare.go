@@ -29,7 +29,7 @@ import (
 // slot another process won is just the next one tried; with no slot
 // free the agent unlinks, and with no spare sendmail creates a file.
 // What a crash leaves is at worst a spare still holding an old
-// message's bytes, which the taker truncates (or the agent's cleanup of
+// message's bytes, which the taker drops (or the agent's cleanup of
 // tmp/ removes after 36 hours).
 const spareSlots = 4
 
@@ -49,8 +49,13 @@ func (d Dir) takeSpare(name string) *os.File {
 			return nil
 		}
 		// Only a regular file is filled: a symlink or a FIFO planted
-		// as a spare is neither followed nor waited on.
-		if st, err := os.Lstat(dst); err != nil || !st.Mode().IsRegular() {
+		// as a spare is neither followed nor waited on. Nor is a spare
+		// that is not empty yet: Remove empties it through its own
+		// descriptor after the rename, and would empty the message
+		// written into it here (the agent's SMTP listener takes spares
+		// while the agent removes files). It is dropped instead, and so
+		// is a full one that a crash left.
+		if st, err := os.Lstat(dst); err != nil || !st.Mode().IsRegular() || st.Size() != 0 {
 			os.Remove(dst)
 			return nil
 		}

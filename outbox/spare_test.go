@@ -79,8 +79,8 @@ func TestSpareIsReused(t *testing.T) {
 	}
 }
 
-// A spare that a crash left full (renamed, not yet emptied) is emptied
-// by the sendmail that takes it.
+// A spare that a crash left full (renamed, not yet emptied) is not
+// written into by the sendmail that takes it.
 func TestFullSpareIsEmptied(t *testing.T) {
 	d := Dir(t.TempDir())
 	if err := d.Init(); err != nil {
@@ -95,6 +95,45 @@ func TestFullSpareIsEmptied(t *testing.T) {
 	}
 	if _, err := Open(p); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A spare taken between Remove's rename and its emptying (the SMTP
+// listener queues while the agent removes) is not written into: the
+// late emptying through the remover's descriptor would wipe the new
+// message.
+func TestSpareTakenBeforeEmptied(t *testing.T) {
+	d := Dir(t.TempDir())
+	if err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	spare := d.Path("tmp", spareName(0))
+	os.WriteFile(spare, bytes.Repeat([]byte("finished message\n"), 100), 0o600)
+	remover, err := os.OpenFile(spare, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remover.Close()
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	dr, err := d.Create(env, "host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More than the draft buffers, so that bytes reach the file.
+	msg := "Subject: new\n\n" + strings.Repeat("written before the emptying\n", 10000)
+	dr.WriteString(msg)
+	remover.Truncate(0) // Remove catching up
+	if err := dr.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := d.Find(dr.ID())
+	m, err := Open(p)
+	if err != nil {
+		t.Fatalf("the new message was wiped: %v", err)
+	}
+	defer m.Close()
+	if body, _ := io.ReadAll(m.Body()); string(body) != msg {
+		t.Errorf("the new message was changed: %d bytes, %d zero bytes", len(body), bytes.Count(body, []byte{0}))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	"homepost/config"
@@ -18,6 +19,11 @@ func Listen(cfg *config.Config, have []net.Listener) ([]net.Listener, error) {
 	got := map[string]bool{}
 	for _, l := range have {
 		got[l.Addr().Network()+" "+l.Addr().String()] = true
+		// "localhost:PORT" in the configuration is any loopback
+		// socket systemd passed on that port.
+		if ta, ok := l.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+			got["tcp localhost:"+strconv.Itoa(ta.Port)] = true
+		}
 	}
 	var out []net.Listener
 	fail := func(err error) ([]net.Listener, error) {
@@ -39,6 +45,9 @@ func Listen(cfg *config.Config, have []net.Listener) ([]net.Listener, error) {
 		}
 	}
 	for _, a := range cfg.SMTP.Listen {
+		if got["tcp "+a] {
+			continue
+		}
 		l, err := net.Listen("tcp", a)
 		if err != nil {
 			return fail(fmt.Errorf("listen on %s: %w", a, err))
@@ -48,10 +57,6 @@ func Listen(cfg *config.Config, have []net.Listener) ([]net.Listener, error) {
 		if ta, ok := l.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
 			l.Close()
 			return fail(fmt.Errorf("listen on %s: %s is not a loopback address", a, l.Addr()))
-		}
-		if got["tcp "+l.Addr().String()] {
-			l.Close()
-			continue
 		}
 		out = append(out, l)
 	}

@@ -14,6 +14,7 @@ import (
 	"homepost/addr"
 	"homepost/config"
 	"homepost/outbox"
+	"homepost/smtpwire"
 	"homepost/submit"
 )
 
@@ -70,14 +71,20 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		if err != nil {
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + oneLine(err.Error())}
 		}
-		// A bare name (qualifier.go) is the user's host's.
-		if local, domain, _ := addr.Split(a); domain == unqualifiedDomain {
-			a = local
-		}
-		from = addr.Qualify(a, s.b.Config.Hostname)
+		from = s.qualify(a)
 	}
 	s.from = from
 	return nil
+}
+
+// qualify gives a bare name (smtpwire.Reader marked it) the host name,
+// as Postfix's append_at_myorigin does; the forwarder resolves the
+// address at delivery.
+func (s *session) qualify(a string) string {
+	if local, ok := smtpwire.Bare(a); ok {
+		return addr.Qualify(local, s.b.Config.Hostname)
+	}
+	return a
 }
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
@@ -88,12 +95,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if err != nil {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + oneLine(err.Error())}
 	}
-	// A bare name stays bare, as sendmail's recipients do: the
-	// forwarder resolves it at delivery.
-	if local, domain, _ := addr.Split(a); domain == unqualifiedDomain {
-		to = local
-	}
-	s.rcpts = append(s.rcpts, to)
+	s.rcpts = append(s.rcpts, s.qualify(a))
 	return nil
 }
 

@@ -35,7 +35,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +47,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"homepost/config"
+	"homepost/smtpwire"
 )
 
 // Server serves the listener's sessions on any number of listeners.
@@ -161,7 +161,8 @@ func (l *listener) Accept() (net.Conn, error) {
 // wrap decides whether the peer is the user and wraps the connection.
 func (s *Server) wrap(c net.Conn) *conn {
 	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
-	wc.q = newQualifier(readFunc(wc.rawRead))
+	wc.q = smtpwire.NewReader(readFunc(wc.rawRead))
+	wc.w = &smtpwire.Writer{W: c, Domain: s.cfg.Hostname}
 	switch c.LocalAddr().Network() {
 	case "tcp", "tcp4", "tcp6":
 		wc.tcp = true
@@ -179,14 +180,16 @@ func (s *Server) wrap(c net.Conn) *conn {
 
 // conn is a session's connection: an idle timeout on every read (so a
 // long message that keeps coming is not cut off, but a silent client
-// is), bare names in MAIL and RCPT given a domain go-smtp accepts, a
-// spelling fix in go-smtp's replies, and who the peer is.
+// is), the dialogue adjusted by package smtpwire as sendmail -bs has
+// it (bare names in MAIL and RCPT, go-smtp's replies spelled right), and
+// who the peer is.
 type conn struct {
 	net.Conn
 	idle    time.Duration
-	tcp     bool       // AUTH is offered
-	trusted bool       // the peer is the user: no AUTH needed
-	q       *qualifier // the command stream, bare names qualified
+	tcp     bool             // AUTH is offered
+	trusted bool             // the peer is the user: no AUTH needed
+	q       *smtpwire.Reader // the command stream, bare names marked
+	w       *smtpwire.Writer // the replies, spelled right
 	once    sync.Once
 	release func()
 }
@@ -205,18 +208,7 @@ type readFunc func([]byte) (int, error)
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
-// quiting is go-smtp's reply after too many errors.
-var quiting, quitting = []byte("Quiting now"), []byte("Quitting now")
-
-func (c *conn) Write(p []byte) (int, error) {
-	if bytes.Contains(p, quiting) {
-		if _, err := c.Conn.Write(bytes.ReplaceAll(p, quiting, quitting)); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	return c.Conn.Write(p)
-}
+func (c *conn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
 func (c *conn) Close() error {
 	c.once.Do(c.release)

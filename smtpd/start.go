@@ -42,8 +42,10 @@ func Activated() ([]net.Listener, error) {
 // Start serves the listener for the agent: on the sockets systemd
 // passed, if any, and, when [smtp] enabled is true, on the Unix socket
 // and loopback addresses of the configuration that systemd did not
-// pass. It returns at once; stop closes everything. The caller holds the
-// agent's lock.
+// pass. It returns at once; stop closes everything. When the configured
+// sockets cannot be opened it returns the error, and a stop for the
+// sockets systemd passed, which it serves all the same. The caller
+// holds the agent's lock.
 func Start(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	passed, aerr := Activated()
 	if aerr != nil {
@@ -52,16 +54,10 @@ func Start(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	var own []net.Listener
 	if cfg.SMTP.Enabled {
 		own, err = Listen(cfg, passed)
-		if err != nil {
-			for _, l := range passed {
-				l.Close()
-			}
-			return nil, err
-		}
 	}
 	all := append(passed, own...)
 	if len(all) == 0 {
-		return func() {}, nil
+		return nil, err
 	}
 	s := New(cfg, log)
 	var where []string
@@ -70,5 +66,5 @@ func Start(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 		where = append(where, l.Addr().Network()+":"+l.Addr().String())
 	}
 	log.Info("smtp listener started", "listen", strings.Join(where, ","), "from_systemd", len(passed))
-	return func() { s.Close(5 * time.Second) }, nil
+	return func() { s.Close(5 * time.Second) }, err
 }

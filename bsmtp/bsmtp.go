@@ -21,14 +21,12 @@ import (
 	"io"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
-	"homepost/addr"
 	"homepost/config"
-	"homepost/outbox"
+	"homepost/smtpd"
 	"homepost/smtpwire"
 	"homepost/submit"
 )
@@ -38,7 +36,10 @@ import (
 // commands and messages are answered within the dialogue.
 func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	conn := newPipeConn(in, &smtpwire.Writer{W: out, Domain: cfg.Hostname})
-	b := &backend{cfg: cfg}
+	// The sessions are the agent's listener's (smtpd.Backend): the same
+	// checks, the same submission, the same replies. The peer is a
+	// process of the user's, so no AUTH is asked for.
+	b := &smtpd.Backend{Config: cfg, NoWake: true}
 	srv := smtp.NewServer(b)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
@@ -51,7 +52,7 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	srv.ErrorLog = nopLogger{}
 	l := &oneListener{conn: conn}
 	err := srv.Serve(l)
-	if b.queued.Load() {
+	if b.Queued.Load() {
 		// Delivery is woken once for the whole session, not once per
 		// message.
 		submit.Wake(cfg)
@@ -67,90 +68,6 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 
 // maxLine bounds a line of the dialogue, message lines included.
 const maxLine = 64 << 20
-
-type backend struct {
-	cfg    *config.Config
-	queued atomic.Bool // a message was queued in the session
-}
-
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &session{cfg: b.cfg, b: b}, nil
-}
-
-// session is one SMTP session; each transaction queues one message.
-type session struct {
-	cfg   *config.Config
-	b     *backend
-	from  string
-	rcpts []string
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if from != "" {
-		if _, err := addr.Parse(from); err != nil {
-			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + err.Error()}
-		}
-	}
-	s.from = s.qualify(from)
-	return nil
-}
-
-// qualify gives a bare name (smtpwire.Reader marked it) the host name,
-// as Postfix's append_at_myorigin does.
-func (s *session) qualify(a string) string {
-	if local, ok := smtpwire.Bare(a); ok {
-		return addr.Qualify(local, s.cfg.Hostname)
-	}
-	return a
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if _, err := addr.Parse(to); err != nil {
-		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + err.Error()}
-	}
-	s.rcpts = append(s.rcpts, s.qualify(to))
-	return nil
-}
-
-// Data queues the message. The reply names the queue ID, as Postfix's
-// "250 2.0.0 Ok: queued as ID" (go-smtp sends a 250 "error" as is).
-func (s *session) Data(r io.Reader) error {
-	sender := s.from
-	if sender == "" {
-		sender = "<>"
-	}
-	res, err := submit.Submit(s.cfg, submit.Options{Sender: sender, Recipients: s.rcpts, IgnoreDots: true, NoWake: true}, r)
-	if err != nil {
-		var te *outbox.TempError
-		var de *submit.DataError
-		switch {
-		case errors.As(err, &de):
-			return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message refused: " + oneLine(err.Error())}
-		case errors.As(err, &te):
-			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message now: " + oneLine(err.Error())}
-		default:
-			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message: " + oneLine(err.Error())}
-		}
-	}
-	s.b.queued.Store(true)
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + res.ID}
-}
-
-func (s *session) Reset() {
-	s.from, s.rcpts = "", nil
-}
-
-func (s *session) Logout() error { return nil }
-
-func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\r' || c == '\n' {
-			b[i] = ' '
-		}
-	}
-	return string(b)
-}
 
 type nopLogger struct{}
 

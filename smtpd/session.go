@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -29,8 +30,11 @@ type Backend struct {
 	// Sync replaces each message's own fsync of outbox/new (group
 	// commit); nil: each commit fsyncs new/ itself.
 	Sync func(dir string) error
-	// NoWake leaves delivery to the agent that watches the outbox.
+	// NoWake leaves delivery to the agent that watches the outbox, or
+	// to the caller, who wakes it once when Queued is set.
 	NoWake bool
+	// Queued is set once a message is queued.
+	Queued atomic.Bool
 }
 
 // NewSession starts a session; whether the peer must authenticate comes
@@ -117,6 +121,7 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return replyFor(err)
 	}
+	s.b.Queued.Store(true)
 	if s.b.Log != nil {
 		s.b.Log.Info("queued", "id", res.ID, "from", res.Sender, "nrcpt", len(res.Recipients), "via", "smtp")
 	}

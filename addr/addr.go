@@ -13,10 +13,7 @@ package addr
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"strings"
-
-	gomail "github.com/emersion/go-message/mail"
 )
 
 // Parse parses one address as given to -f or on a command line:
@@ -42,7 +39,7 @@ func ParseList(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	if list, err := gomail.ParseAddressList(s); err == nil {
+	if list, err := parseAddressList(s); err == nil {
 		out := make([]string, 0, len(list))
 		for _, a := range list {
 			out = append(out, requote(a.Address))
@@ -222,7 +219,7 @@ func Format(name, addr string) string {
 	}
 	// net/mail quotes or encodes the name; the address is put back by
 	// hand because net/mail insists on a domain.
-	s := (&mail.Address{Name: name, Address: "a@b"}).String()
+	s := (&mailbox{Name: name, Address: "a@b"}).String()
 	return strings.TrimSuffix(s, "<a@b>") + "<" + addr + ">"
 }
 

@@ -118,7 +118,9 @@ func (d Dir) List() ([]Entry, error) {
 			capHint += st.Size
 		}
 	}
-	names = make([]byte, 0, min(max(capHint, 4<<10), 64<<20))
+	// A directory's size is about twice the bytes of its names on
+	// ext4 and tmpfs; too small a guess only costs a copy.
+	names = make([]byte, 0, min(max(capHint/2, 4<<10), 64<<20))
 	buf := make([]byte, 64<<10)
 	for k, fd := range fds {
 		for {
@@ -223,19 +225,21 @@ const headRead = 16 << 10
 // maxHead bounds how far a header section is followed.
 const maxHead = 1 << 20
 
-// ReadHeads reads the start of each listed file, at least its header
-// section (up to 1 MiB), and calls fn with it: data is the file's
-// first bytes (the whole file when len(data) == size, valid only during
-// the call) and size its length, or -1 when the file cannot be read (it
-// vanished, or it is a directory). fn is called from several goroutines
-// at once, never twice for the same i.
+// ReadHeads reads the start of n listed files, entry(i) naming the i-th,
+// at least its header section (up to 1 MiB), and calls fn with it:
+// data is the file's first bytes (the whole file when len(data) ==
+// size, valid only during the call) and size its length, or -1 when the
+// file cannot be read (it vanished, or it is a directory). entry and fn
+// are called from several goroutines at once, never twice for the same
+// i. (A function rather than the slice List returned, so that a reader
+// that keeps the names elsewhere can let the slice go first.)
 //
 // The work is syscalls on cached files, so a worker per CPU and as many
 // more keep both the CPUs and the disk busy. Files are opened relative
 // to their directory (openat), which saves the kernel a path walk each,
 // and with raw syscalls: os.File would register each one with the
 // poller.
-func (d Dir) ReadHeads(entries []Entry, fn func(i int, data []byte, size int64)) {
+func (d Dir) ReadHeads(n int, entry func(i int) Entry, fn func(i int, data []byte, size int64)) {
 	var dirfd [2]int // new/, cur/
 	for i, sub := range []string{"new", "cur"} {
 		fd, err := unix.Open(filepath.Join(string(d), sub), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -262,11 +266,11 @@ func (d Dir) ReadHeads(entries []Entry, fn func(i int, data []byte, size int64))
 				lo := next
 				next += chunk
 				mu.Unlock()
-				if lo >= len(entries) {
+				if lo >= n {
 					return
 				}
-				for i := lo; i < min(lo+chunk, len(entries)); i++ {
-					e := entries[i]
+				for i := lo; i < min(lo+chunk, n); i++ {
+					e := entry(i)
 					fd := dirfd[1]
 					if e.New {
 						fd = dirfd[0]

@@ -62,7 +62,7 @@ func TestListOrderAndOddEntries(t *testing.T) {
 	}
 	var mu sync.Mutex
 	heads := map[string]string{}
-	d.ReadHeads(entries, func(i int, data []byte, size int64) {
+	d.ReadHeads(len(entries), func(i int) Entry { return entries[i] }, func(i int, data []byte, size int64) {
 		mu.Lock()
 		defer mu.Unlock()
 		heads[entries[i].Key()] = fmt.Sprintf("%d:%q", size, data)
@@ -81,7 +81,7 @@ func TestReadHeadsLongHeader(t *testing.T) {
 	body := strings.Repeat("body line\n", 10000)
 	os.WriteFile(filepath.Join(string(d), "new", "1.a"), []byte(header+body), 0o600)
 	entries, _ := d.List()
-	d.ReadHeads(entries, func(i int, data []byte, size int64) {
+	d.ReadHeads(len(entries), func(i int) Entry { return entries[i] }, func(i int, data []byte, size int64) {
 		if size != int64(len(header+body)) || !bytes.HasPrefix(data, []byte(header)) || len(data) >= int(size) {
 			t.Errorf("size %d, %d bytes read, header whole: %v", size, len(data), bytes.HasPrefix(data, []byte(header)))
 		}

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/mail"
 	"os"
-	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -26,11 +28,31 @@ type Box struct {
 
 	f    *os.File // mbox: open for reading bodies by offset
 	size int64    // mbox: bytes scanned
+
+	// edits holds the text that edit or visual left for a message,
+	// header and body with LF line ends as Raw returns them. It
+	// replaces the stored message for the rest of the session, and
+	// quit writes it back.
+	edits map[*Msg][]byte
+}
+
+// edited is the text that replaces m, or nil when m was not edited.
+func (b *Box) edited(m *Msg) []byte {
+	if !m.has(fEdited) {
+		return nil
+	}
+	return b.edits[m]
 }
 
 // openBox opens and lists a mailbox. A missing system mailbox is an empty
 // one.
+//
+// While it lists, the collector runs when the heap has grown by a fifth
+// rather than doubled: what a listing allocates is nearly all kept (the
+// summaries), and the garbage it makes (decoded subjects) would
+// otherwise let the heap of a big mailbox reach twice what it keeps.
 func openBox(kind, path string, system bool) (*Box, error) {
+	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	b := &Box{Kind: kind, Path: path, System: system}
 	switch kind {
 	case "maildir":
@@ -63,15 +85,15 @@ func (b *Box) Close() {
 // Raw returns a message as stored: header and body with LF line ends,
 // without the mbox "From " line and with mboxrd quoting undone.
 func (b *Box) Raw(m *Msg) ([]byte, error) {
-	if m.edited != nil {
+	if m.has(fEdited) {
 		// A copy: callers append to the header that splitMessage
 		// cuts out of it, which would write into the body.
-		return bytes.Clone(m.edited), nil
+		return bytes.Clone(b.edits[m]), nil
 	}
 	if b.Kind == "maildir" {
-		data, err := os.ReadFile(m.Path)
+		data, err := os.ReadFile(b.path(m))
 		if errors.Is(err, os.ErrNotExist) && b.relocate(m) {
-			data, err = os.ReadFile(m.Path)
+			data, err = os.ReadFile(b.path(m))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", m.Num, err)
@@ -81,11 +103,40 @@ func (b *Box) Raw(m *Msg) ([]byte, error) {
 	if b.f == nil {
 		return nil, errors.New("mailbox is closed")
 	}
-	out, err := maildir.ReadMessage(b.f, m.Off, m.Len)
+	out, err := maildir.ReadMessage(b.f, m.Off, m.Size)
 	if err != nil {
 		return nil, fmt.Errorf("message %d: %w", m.Num, err)
 	}
 	return out, nil
+}
+
+// fromLine returns an mbox message's "From " line without "From " and
+// the newline, read from the mailbox; "" for a Maildir message.
+func (b *Box) fromLine(m *Msg) string {
+	if m.loc != "" || b.f == nil {
+		return ""
+	}
+	r := bufio.NewReader(io.NewSectionReader(b.f, m.Off, math.MaxInt64-m.Off))
+	l, _ := r.ReadBytes('\n')
+	if l = trimEOL(l); len(l) < 5 {
+		return ""
+	}
+	return string(l[5:])
+}
+
+// path is a Maildir message's file.
+func (b *Box) path(m *Msg) string { return maildir.Dir(b.Path).Path(m.entry()) }
+
+// mtime is a Maildir message's file's modification time, or zero.
+func (b *Box) mtime(m *Msg) time.Time {
+	if m.loc == "" {
+		return time.Time{}
+	}
+	st, err := os.Stat(b.path(m))
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
 }
 
 // splitMessage splits raw message bytes at the end of the header.
@@ -99,20 +150,15 @@ func splitMessage(raw []byte) (header, body []byte) {
 // envelope returns the envelope sender and arrival time that an mbox
 // "From " line of a copy should carry.
 func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
-	if m.FromLine != "" {
-		sender, date, _ := strings.Cut(m.FromLine, " ")
+	if fl := b.fromLine(m); fl != "" {
+		sender, date, _ := strings.Cut(fl, " ")
 		if t, err := time.Parse("Mon Jan _2 15:04:05 2006", strings.TrimSpace(date)); err == nil {
 			return sender, t
 		}
-		return sender, m.MTime
+		return sender, time.Time{}
 	}
 	sender := ""
-	if m.MTime.IsZero() && m.Path != "" {
-		if st, err := os.Stat(m.Path); err == nil {
-			m.MTime = st.ModTime()
-		}
-	}
-	t := m.MTime
+	t := b.mtime(m)
 	if hdr, err := mail.ReadMessage(bufio.NewReader(bytes.NewReader(append(bytes.Clone(header), '\n')))); err == nil {
 		sender = addrOf(hdr.Header.Get("Return-Path"))
 		if sender == "" {
@@ -134,19 +180,22 @@ func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 // relocate finds a Maildir message that another client renamed (moved
 // to cur/, changed its flags) since the mailbox was listed.
 func (b *Box) relocate(m *Msg) bool {
-	d := maildir.Dir(b.Path)
-	e, ok := d.Find(m.Name)
+	e, ok := maildir.Dir(b.Path).Find(m.entry().Key())
 	if !ok {
 		return false
 	}
-	m.Path = d.Path(e)
-	if !e.New {
-		m.Info = e.Info()
-	}
+	m.setEntry(e)
 	return true
 }
 
 // entry is the Maildir file of m as last listed or found.
-func (m *Msg) entry() maildir.Entry {
-	return maildir.Entry{File: filepath.Base(m.Path), New: filepath.Base(filepath.Dir(m.Path)) == "new"}
+func (m *Msg) entry() maildir.Entry { return maildir.Entry{File: m.loc, New: m.has(fInNew)} }
+
+// setEntry records where m's Maildir file is now.
+func (m *Msg) setEntry(e maildir.Entry) {
+	m.loc = e.File
+	m.flags &^= fInNew
+	if e.New {
+		m.flags |= fInNew
+	}
 }

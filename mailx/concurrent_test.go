@@ -83,7 +83,7 @@ func TestMboxRewriteNoFinalNewline(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs, _, err := scanMbox(mustOpen(t, path))
-	if err != nil || len(msgs) != 2 || msgs[0].Subject != "one" || msgs[1].Subject != "Subject 2" {
+	if err != nil || len(msgs) != 2 || msgs[0].subject() != "one" || msgs[1].subject() != "Subject 2" {
 		t.Fatalf("after the rewrite: %v %d messages", err, len(msgs))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"time"
 
 	"homepost/maildir"
 )
@@ -90,27 +91,46 @@ func (s *session) editMessages(arg string, visual bool) error {
 			return fmt.Errorf("%w; message %d left as it was", err, m.Num)
 		}
 		if !bytes.Equal(text, raw) {
-			m.setEdited(text)
+			s.box.setEdited(m, text)
 		}
 	}
 	return nil
 }
 
-// setEdited makes text the message's content and refreshes what the
-// header summary shows from it.
-func (m *Msg) setEdited(text []byte) {
-	m.edited = bytes.Clone(text)
-	m.From, m.Subject, m.Date, m.Status, m.XStatus, m.MsgID = "", "", "", "", "", ""
-	h := hscan{m: m}
-	if scanHeaderBlock(m.edited, &h) < 0 {
+// setEdited makes text m's content and refreshes what the header
+// summary shows from it; the date column keeps an mbox message's "From "
+// line date, and a Maildir message without a Date field shows its
+// file's time, as when the mailbox was listed.
+func (b *Box) setEdited(m *Msg, text []byte) {
+	edited := bytes.Clone(text)
+	var h hscan
+	h.reset()
+	if scanHeaderBlock(edited, &h) < 0 {
 		// No empty line ends the header: the whole text is header,
 		// its last line too when no newline ends it.
-		if i := bytes.LastIndexByte(m.edited, '\n'); i+1 < len(m.edited) {
-			h.line(m.edited[i+1:])
+		if i := bytes.LastIndexByte(edited, '\n'); i+1 < len(edited) {
+			h.line(edited[i+1:])
 		}
 	}
-	m.Size = int64(len(m.edited))
-	m.Lines = int64(countLines(m.edited))
+	var fromLine []byte
+	if b.Kind != "maildir" {
+		fromLine = []byte(b.fromLine(m))
+	}
+	mtime := func() (time.Time, bool) {
+		t := b.mtime(m)
+		return t, !t.IsZero()
+	}
+	h.summarize(m, fromLine, mtime, func(p []byte) string { return string(p) })
+	if edited == nil {
+		edited = []byte{}
+	}
+	if b.edits == nil {
+		b.edits = map[*Msg][]byte{}
+	}
+	b.edits[m] = edited
+	m.flags |= fEdited
+	m.Size = int64(len(edited))
+	m.Lines = int32(countLines(edited))
 }
 
 // writeBackMaildir replaces the file of an edited Maildir message with
@@ -119,9 +139,9 @@ func (m *Msg) setEdited(text []byte) {
 // the directory.
 func (b *Box) writeBackMaildir(m *Msg) error {
 	d := maildir.Dir(b.Path)
-	err := d.Replace(m.entry(), m.edited)
+	err := d.Replace(m.entry(), b.edited(m))
 	if errors.Is(err, os.ErrNotExist) && b.relocate(m) {
-		err = d.Replace(m.entry(), m.edited)
+		err = d.Replace(m.entry(), b.edited(m))
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("message %d: removed by another program; the edited text is not saved", m.Num)

@@ -156,15 +156,15 @@ func TestEditMboxKeepsMailArrivedMeanwhile(t *testing.T) {
 	var out bytes.Buffer
 	s := testSession(box, &out)
 	s.set.vars["EDITOR"] = "true"
-	if err := s.cmdEdit("3"); err != nil || box.Msgs[2].edited != nil {
-		t.Fatalf("an editor that changed nothing: %v, edited %v", err, box.Msgs[2].edited != nil)
+	if err := s.cmdEdit("3"); err != nil || box.edited(box.Msgs[2]) != nil {
+		t.Fatalf("an editor that changed nothing: %v, edited %v", err, box.edited(box.Msgs[2]) != nil)
 	}
 	s.set.vars["EDITOR"] = editorScript(t, 0)
 	if err := s.cmdEdit("1"); err != nil {
 		t.Fatal(err)
 	}
-	if m := box.Msgs[0]; m.Subject != "Edited 1" || m.Size != int64(len(m.edited)) {
-		t.Errorf("summary after the edit: %q, size %d", m.Subject, m.Size)
+	if m := box.Msgs[0]; m.subject() != "Edited 1" || m.Size != int64(len(box.edited(m))) {
+		t.Errorf("summary after the edit: %q, size %d", m.subject(), m.Size)
 	}
 	appendFixtures(t, path, 4, 4)
 	box.Msgs[1].flags |= fDeleted
@@ -201,7 +201,7 @@ func FuzzMboxRewriteEdited(f *testing.F) {
 			return
 		}
 		defer box.Close()
-		box.Msgs[0].setEdited(edit)
+		box.setEdited(box.Msgs[0], edit)
 		var want []string
 		for _, m := range box.Msgs {
 			raw, err := box.Raw(m)

@@ -69,8 +69,8 @@ func FuzzScanMbox(f *testing.F) {
 		}
 		var prev int64 = -1
 		for _, m := range msgs {
-			if m.Off <= prev || m.Off+m.Len > size || m.Len < 0 || !bytes.HasPrefix(data[m.Off:], []byte("From ")) {
-				t.Fatalf("bad message span %d+%d", m.Off, m.Len)
+			if m.Off <= prev || m.Off+m.Size > size || m.Size < 0 || !bytes.HasPrefix(data[m.Off:], []byte("From ")) {
+				t.Fatalf("bad message span %d+%d", m.Off, m.Size)
 			}
 			prev = m.Off
 		}

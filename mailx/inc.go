@@ -47,7 +47,7 @@ func (b *Box) incorporate() (int, error) {
 		return 0, err
 	}
 	for _, m := range msgs {
-		m.Num = len(b.Msgs) + 1
+		m.Num = int32(len(b.Msgs) + 1)
 		b.Msgs = append(b.Msgs, m)
 	}
 	return len(msgs), nil
@@ -59,7 +59,7 @@ func (b *Box) incorporate() (int, error) {
 func (b *Box) newMaildirMessages() ([]*Msg, error) {
 	known := make(map[string]bool, len(b.Msgs))
 	for _, m := range b.Msgs {
-		known[m.Name] = true
+		known[m.entry().Key()] = true
 	}
 	msgs, err := scanMaildirExcept(b.Path, known)
 	if err != nil {
@@ -89,9 +89,6 @@ func (b *Box) newMboxMessages() ([]*Msg, error) {
 	size, err := maildir.Mbox(b.Path).ScanAppended(b.f, b.size, mboxCollector(&msgs))
 	if err != nil {
 		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
-	}
-	for _, m := range msgs {
-		m.flags |= mboxFlags(m.Status)
 	}
 	b.size = size
 	return msgs, nil

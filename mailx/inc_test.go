@@ -55,7 +55,7 @@ func TestIncMaildir(t *testing.T) {
 	if len(lines) != 2 || !strings.Contains(lines[0], " N  4 user4@example.org") || !strings.Contains(lines[1], " N  5 user5@example.org") {
 		t.Errorf("inc printed:\n%s", out.String())
 	}
-	if len(box.Msgs) != 5 || box.Msgs[3].Num != 4 || box.Msgs[4].Subject != "Subject 5" {
+	if len(box.Msgs) != 5 || box.Msgs[3].Num != 4 || box.Msgs[4].subject() != "Subject 5" {
 		t.Fatalf("%d messages after inc", len(box.Msgs))
 	}
 	raw, err := box.Raw(box.Msgs[4])

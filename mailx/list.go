@@ -105,7 +105,7 @@ func (s selector) resolve(arg string, mode listMode) ([]int, error) {
 		case f[0] == '/':
 			want := strings.ToLower(f[1:])
 			for i, m := range s.msgs {
-				if s.eligible(m, mode) && strings.Contains(strings.ToLower(decodeHeader(m.Subject)), want) {
+				if s.eligible(m, mode) && strings.Contains(strings.ToLower(m.subject()), want) {
 					pick(i)
 				}
 			}
@@ -126,7 +126,7 @@ func (s selector) resolve(arg string, mode listMode) ([]int, error) {
 		default:
 			want := strings.ToLower(f)
 			for i, m := range s.msgs {
-				if s.eligible(m, mode) && (strings.Contains(strings.ToLower(decodeHeader(m.From)), want) || strings.Contains(strings.ToLower(m.sender()), want)) {
+				if s.eligible(m, mode) && (strings.Contains(strings.ToLower(m.from()), want) || strings.Contains(strings.ToLower(m.sender()), want)) {
 					pick(i)
 				}
 			}

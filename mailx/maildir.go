@@ -2,7 +2,11 @@ package mailx
 
 import (
 	"bytes"
+	"math"
+	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"homepost/maildir"
 )
@@ -31,41 +35,59 @@ func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 		}
 		entries = out
 	}
-	msgs := make([]*Msg, len(entries))
+	// One allocation for all the summaries: most of a big mailbox's
+	// memory, and nothing the collector has to track one by one.
+	slab := make([]Msg, len(entries))
 	for i, e := range entries {
-		m := &Msg{Path: d.Path(e), Name: e.Key(), Info: e.Info()}
+		m := &slab[i]
+		m.setEntry(e)
 		if e.New {
 			m.flags |= fNew
 		} else {
 			m.flags |= fOld
-			if strings.IndexByte(m.Info, 'S') >= 0 {
+			if strings.IndexByte(e.Info(), 'S') >= 0 {
 				m.flags |= fSeen
 			}
 		}
-		msgs[i] = m
 	}
-	d.ReadHeads(entries, func(i int, data []byte, size int64) {
-		m := msgs[i]
+	var a arena
+	scanners := sync.Pool{New: func() any { return new(hscan) }}
+	n := len(entries)
+	entries = nil
+	d.ReadHeads(n, func(i int) maildir.Entry { return slab[i].entry() }, func(i int, data []byte, size int64) {
+		m := &slab[i]
 		m.Size = size
 		if size < 0 {
 			return
 		}
-		h := hscan{m: m}
-		scanHeaderBlock(data, &h)
+		h := scanners.Get().(*hscan)
+		h.reset()
+		scanHeaderBlock(data, h)
+		// A message without a Date field is dated by its file: when
+		// it arrived.
+		mtime := func() (time.Time, bool) {
+			st, err := os.Stat(d.Path(m.entry()))
+			if err != nil {
+				return time.Time{}, false
+			}
+			return st.ModTime(), true
+		}
+		h.summarize(m, nil, mtime, a.add)
+		scanners.Put(h)
 		m.Lines = -1
 		if int64(len(data)) >= size {
-			m.Lines = int64(countLines(data))
+			m.Lines = clampLines(countLines(data))
 		}
 	})
 	// Files that vanished (another client expunged them) are dropped.
-	out := msgs[:0]
-	for _, m := range msgs {
-		if m.Size >= 0 {
-			m.Num = len(out) + 1
-			out = append(out, m)
+	msgs := make([]*Msg, 0, len(slab))
+	for i := range slab {
+		if m := &slab[i]; m.Size >= 0 {
+			m.Num = int32(len(msgs) + 1)
+			msgs = append(msgs, m)
 		}
 	}
-	return out, nil
+	return msgs, nil
 }
 
 func countLines(b []byte) int {
@@ -75,3 +97,6 @@ func countLines(b []byte) int {
 	}
 	return n
 }
+
+// clampLines is a line count as a summary holds it.
+func clampLines(n int) int32 { return int32(min(n, math.MaxInt32)) }

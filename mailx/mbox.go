@@ -19,12 +19,27 @@ func scanMbox(r io.Reader) ([]*Msg, int64, error) {
 }
 
 // mboxCollector returns a maildir.ScanFunc that appends each message to
-// *msgs, numbered from 1.
+// *msgs, numbered from 1, with its flags from its Status field. The
+// summaries are allocated a block at a time and their fields share an
+// arena.
 func mboxCollector(msgs *[]*Msg) maildir.ScanFunc {
+	var (
+		a    arena
+		h    hscan
+		slab []Msg
+	)
 	return func(e *maildir.MboxMessage, header []byte) {
-		m := &Msg{Num: len(*msgs) + 1, Off: e.Off, Len: e.Len, Size: e.Len, Lines: e.Lines, FromLine: string(e.FromLine)}
-		h := hscan{m: m}
+		if len(slab) == 0 {
+			slab = make([]Msg, 1024)
+		}
+		m := &slab[0]
+		slab = slab[1:]
+		m.Num = int32(len(*msgs) + 1)
+		m.Off, m.Size, m.Lines = e.Off, e.Len, int32(min(e.Lines, 1<<31-1))
+		h.reset()
 		scanHeaderBlock(header, &h)
+		h.summarize(m, e.FromLine, nil, a.add)
+		m.flags |= mboxFlags(m.status())
 		*msgs = append(*msgs, m)
 	}
 }
@@ -36,9 +51,6 @@ func openMbox(path string) (*os.File, []*Msg, int64, error) {
 	f, size, err := maildir.Mbox(path).Open(mboxCollector(&msgs))
 	if err != nil {
 		return nil, nil, 0, err
-	}
-	for _, m := range msgs {
-		m.flags |= mboxFlags(m.Status)
 	}
 	return f, msgs, size, nil
 }

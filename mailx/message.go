@@ -15,7 +15,6 @@ package mailx
 
 import (
 	"strings"
-	"time"
 )
 
 // flag is the session state of a message, as mailx keeps it.
@@ -32,39 +31,104 @@ const (
 	fReplied                    // answered in this session
 	fTouched                    // printed, saved or otherwise acted on
 	fOld                        // mbox Status O / Maildir cur/: listed before
+
+	fInNew    // Maildir: the file is in new/ (else in cur/)
+	fFromDate // the summary shows the mbox "From " line's date
+	fEdited   // edit or visual replaced the text (see Box.edited)
 )
 
-// Msg is one message of an open mailbox. Only what the header summary
-// needs is kept; the body is read on demand.
+// Msg is one message of an open mailbox, as a compact summary: where it
+// is, its size and lines, its flags, and the few header fields that the
+// header summary and message lists look at, decoded once and packed into
+// one string (sum) in an arena of the mailbox. The rest of a message,
+// the mbox "From " line included, is read from the mailbox when it is
+// needed. A Msg is 64 bytes, and the summaries of a big mailbox are
+// allocated together, so that listing 100,000 messages holds less
+// memory than s-nail does.
 type Msg struct {
-	Num int
+	Num   int32
+	Lines int32 // -1 when not known without reading the body
 
-	// Maildir: the file; Name is its base name without the info part.
-	Path string
-	Name string
-	Info string // the Maildir info flags after ":2,", sorted
+	// loc is the Maildir file name, info part included, in new/
+	// (fInNew) or cur/; empty for an mbox message.
+	loc string
+	// sum packs the summary's fields; see the sum* constants.
+	sum string
 
-	// mbox: where the message starts (its "From " line) and its length
-	// up to, not including, the blank line that separates it from the
-	// next.
-	Off, Len int64
-	FromLine string // the "From " line without "From " and the newline
-
-	From, Subject, Date, Status, XStatus, MsgID string
-
-	Lines int64 // -1 when not known without reading the body
-	Size  int64
-	MTime time.Time
+	// Off is where an mbox message starts (its "From " line).
+	Off int64
+	// Size is the message's length: a Maildir file's size; an mbox
+	// message's span from its "From " line up to, not including, the
+	// blank line that separates it from the next; the edited text's.
+	Size int64
 
 	flags flag
-	key   int64 // Maildir: sort key, the delivery time of the name
-
-	// edited is the text that edit or visual left, header and body
-	// with LF line ends as Raw returns them; nil when the message was
-	// not edited. It replaces the stored message for the rest of the
-	// session, and quit writes it back.
-	edited []byte
 }
+
+// Fields of sum, in order: From and Subject, decoded and made
+// printable; an mbox message's Status field as stored; the envelope
+// sender of its "From " line when From gives no address; the date
+// column: the "From " line's date as written (fFromDate), else the
+// Date field's, else a Maildir file's modification time, in Unix
+// seconds (zigzag varint), or nothing.
+const (
+	sumFrom = iota
+	sumSubject
+	sumStatus
+	sumEnvSender
+	sumDate
+	sumFields
+)
+
+// packSum packs the summary fields into one string: each field is its
+// length as a uvarint, then its bytes. add stores the packed bytes (in
+// an arena) and returns them as a string.
+func packSum(buf []byte, fields *[sumFields][]byte, add func([]byte) string) ([]byte, string) {
+	buf = buf[:0]
+	for _, f := range fields {
+		n := uint64(len(f))
+		for ; n >= 0x80; n >>= 7 {
+			buf = append(buf, byte(n)|0x80)
+		}
+		buf = append(buf, byte(n))
+		buf = append(buf, f...)
+	}
+	return buf, add(buf)
+}
+
+// field returns field k of sum.
+func (m *Msg) field(k int) string {
+	s := m.sum
+	for i := 0; s != ""; i++ {
+		var n uint64
+		w := 0
+		for shift := 0; w < len(s) && shift < 64; shift += 7 {
+			c := s[w]
+			w++
+			n |= uint64(c&0x7f) << shift
+			if c < 0x80 {
+				break
+			}
+		}
+		if uint64(len(s)-w) < n {
+			return ""
+		}
+		if i == k {
+			return s[w : w+int(n)]
+		}
+		s = s[w+int(n):]
+	}
+	return ""
+}
+
+// from is the From field, decoded.
+func (m *Msg) from() string { return m.field(sumFrom) }
+
+// subject is the Subject field, decoded.
+func (m *Msg) subject() string { return m.field(sumSubject) }
+
+// status is an mbox message's Status field as stored.
+func (m *Msg) status() string { return m.field(sumStatus) }
 
 func (m *Msg) has(f flag) bool { return m.flags&f != 0 }
 
@@ -99,11 +163,10 @@ func (m *Msg) unread() bool { return !m.has(fRead) && !m.has(fSeen) }
 // sender returns the address the summary shows: the address part of
 // From, else the envelope sender of the "From " line.
 func (m *Msg) sender() string {
-	if a := addrOf(decodeHeader(m.From)); a != "" {
+	if a := addrOf(m.from()); a != "" {
 		return a
 	}
-	s, _, _ := strings.Cut(m.FromLine, " ")
-	return s
+	return m.field(sumEnvSender)
 }
 
 // addrOf extracts the first address of an address-list header value

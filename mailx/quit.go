@@ -123,14 +123,14 @@ func (s *session) applyMaildir() error {
 			dirty = true
 			continue
 		}
-		if m.edited != nil {
+		if m.has(fEdited) {
 			if err := s.box.writeBackMaildir(m); err != nil {
 				errs = append(errs, err)
 			} else {
 				dirty = true
 			}
 		}
-		info := m.Info
+		info := m.entry().Info()
 		if m.has(fRead) || m.has(fSeen) {
 			info = maildir.AddFlag(info, maildir.FlagSeen)
 		} else {
@@ -146,7 +146,7 @@ func (s *session) applyMaildir() error {
 		}
 		if errors.Is(err, os.ErrNotExist) && s.box.relocate(m) {
 			// Another client renamed it: keep its flags, add ours.
-			info = m.Info
+			info = m.entry().Info()
 			if m.has(fRead) {
 				info = maildir.AddFlag(info, maildir.FlagSeen)
 			}
@@ -161,7 +161,7 @@ func (s *session) applyMaildir() error {
 			}
 			continue
 		}
-		m.Path, m.Info = d.Path(to), info
+		m.setEntry(to)
 		dirty = true
 	}
 	if dirty {

@@ -265,7 +265,7 @@ func dedupe(list []string) []string {
 func (s *session) quoteInto(d *draft, m *Msg, raw []byte, prefix string) {
 	var body bytes.Buffer
 	renderBody(&body, raw)
-	who := decodeHeader(m.From)
+	who := m.from()
 	if who == "" {
 		who = m.sender()
 	}

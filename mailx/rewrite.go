@@ -48,7 +48,7 @@ func (s *session) applyMbox() (int, error) {
 	}
 	changed := false
 	for _, m := range b.Msgs {
-		if s.fateOf(m) != keep || m.edited != nil || !sameStatus(m.Status, newStatus(m)) {
+		if s.fateOf(m) != keep || m.has(fEdited) || !sameStatus(m.status(), newStatus(m)) {
 			changed = true
 			break
 		}
@@ -64,9 +64,9 @@ func (s *session) applyMbox() (int, error) {
 			if s.fateOf(m) != keep {
 				continue
 			}
-			k := maildir.Kept{Off: m.Off, Len: m.Len, Status: newStatus(m)}
-			if m.edited != nil {
-				k.Text, k.FromLine = m.edited, m.FromLine
+			k := maildir.Kept{Off: m.Off, Len: m.Size, Status: newStatus(m)}
+			if m.has(fEdited) {
+				k.Text, k.FromLine = b.edited(m), b.fromLine(m)
 			}
 			if !yield(k) {
 				return

@@ -2,14 +2,33 @@ package mailx
 
 import (
 	"bytes"
+	bin "encoding/binary"
+	"sync"
+	"time"
+	"unsafe"
 )
 
 // hscan picks the few header fields the summary needs out of a header
 // section, one line at a time, so that an mbox scan and a Maildir header
 // read share it. Only the first occurrence of a field counts.
 type hscan struct {
-	m    *Msg
-	last *string // the field a continuation line extends
+	f    [4][]byte // hFrom, hSubject, hDate, hStatus as found, continuation lines joined
+	last int       // the field a continuation line extends, or -1
+	buf  []byte    // packSum's scratch
+}
+
+const (
+	hFrom = iota
+	hSubject
+	hDate
+	hStatus
+)
+
+func (h *hscan) reset() {
+	for i := range h.f {
+		h.f[i] = h.f[i][:0]
+	}
+	h.last = -1
 }
 
 func trimEOL(l []byte) []byte {
@@ -33,37 +52,34 @@ func (h *hscan) line(l []byte) {
 		return
 	}
 	if l[0] == ' ' || l[0] == '\t' {
-		if h.last != nil {
-			*h.last += " " + string(bytes.TrimSpace(trimEOL(l)))
+		if h.last >= 0 {
+			h.f[h.last] = append(h.f[h.last], ' ')
+			h.f[h.last] = append(h.f[h.last], bytes.TrimSpace(trimEOL(l))...)
 		}
 		return
 	}
-	h.last = nil
-	var dst *string
+	h.last = -1
 	switch l[0] | 0x20 {
 	case 'f':
-		dst = h.field(l, "from:", &h.m.From)
+		h.field(l, "from:", hFrom)
 	case 's':
-		if dst = h.field(l, "subject:", &h.m.Subject); dst == nil {
-			dst = h.field(l, "status:", &h.m.Status)
+		if !h.field(l, "subject:", hSubject) {
+			h.field(l, "status:", hStatus)
 		}
 	case 'd':
-		dst = h.field(l, "date:", &h.m.Date)
-	case 'x':
-		dst = h.field(l, "x-status:", &h.m.XStatus)
-	case 'm':
-		dst = h.field(l, "message-id:", &h.m.MsgID)
+		h.field(l, "date:", hDate)
 	}
-	h.last = dst
 }
 
-// field stores the value of l in dst when l is the (first) field name.
-func (h *hscan) field(l []byte, name string, dst *string) *string {
-	if len(l) < len(name) || !bytes.EqualFold(l[:len(name)], []byte(name)) || *dst != "" {
-		return nil
+// field stores the value of l as field k when l is that field and k is
+// still empty.
+func (h *hscan) field(l []byte, name string, k int) bool {
+	if len(l) < len(name) || !bytes.EqualFold(l[:len(name)], []byte(name)) || len(h.f[k]) != 0 {
+		return false
 	}
-	*dst = string(bytes.TrimSpace(trimEOL(l[len(name):])))
-	return dst
+	h.f[k] = append(h.f[k][:0], bytes.TrimSpace(trimEOL(l[len(name):]))...)
+	h.last = k
+	return true
 }
 
 // scanHeaderBlock feeds the header section at the start of buf to h. It
@@ -86,4 +102,92 @@ func scanHeaderBlock(buf []byte, h *hscan) int {
 		}
 	}
 	return -1
+}
+
+// view is b as a string without a copy, for a call that does not keep
+// it.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// summarize sets m's summary from the fields h collected and, for an
+// mbox message, its "From " line (without "From "); add stores the
+// packed summary. mtime, when not nil, gives the date of a message
+// without a usable Date field.
+func (h *hscan) summarize(m *Msg, fromLine []byte, mtime func() (time.Time, bool), add func([]byte) string) {
+	var fields [sumFields][]byte
+	from := decodeHeader(view(h.f[hFrom]))
+	fields[sumFrom] = unsafe.Slice(unsafe.StringData(from), len(from))
+	subject := decodeHeader(view(h.f[hSubject]))
+	fields[sumSubject] = unsafe.Slice(unsafe.StringData(subject), len(subject))
+	fields[sumStatus] = h.f[hStatus]
+	m.flags &^= fFromDate
+	if fromLine != nil {
+		env, d, ok := bytes.Cut(fromLine, []byte(" "))
+		if addrOf(from) == "" {
+			fields[sumEnvSender] = env
+		}
+		// The summary shows the "From " line's date as written, to
+		// the minute, as BSD mail does.
+		if d = bytes.TrimSpace(d); ok && len(d) >= 16 {
+			m.flags |= fFromDate
+			fields[sumDate] = d[:16]
+		}
+	}
+	var date [bin.MaxVarintLen64]byte
+	if !m.has(fFromDate) {
+		var t time.Time
+		ok := false
+		if len(h.f[hDate]) > 0 {
+			t, ok = parseDate(view(h.f[hDate]))
+		}
+		if !ok && mtime != nil {
+			t, ok = mtime()
+		}
+		if ok {
+			fields[sumDate] = date[:bin.PutVarint(date[:], t.Unix())]
+		}
+	}
+	h.buf, m.sum = packSum(h.buf, &fields, add)
+}
+
+// appendSummaryDate appends the date column: the date of the mbox
+// "From " line as written, else the Date field in local time, else a
+// Maildir file's modification time.
+func (m *Msg) appendSummaryDate(b []byte) []byte {
+	d := m.field(sumDate)
+	if m.has(fFromDate) {
+		return append(b, d...)
+	}
+	sec, n := bin.Varint([]byte(d))
+	if n <= 0 {
+		return b
+	}
+	return time.Unix(sec, 0).Local().AppendFormat(b, "Mon Jan _2 15:04")
+}
+
+// arena hands out strings that share large blocks, so that the
+// summaries of a big mailbox cost their bytes and not an allocation
+// each. It is safe for concurrent use.
+type arena struct {
+	mu    sync.Mutex
+	block []byte
+}
+
+const arenaBlock = 64 << 10
+
+func (a *arena) add(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > arenaBlock/16 {
+		return string(b)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cap(a.block)-len(a.block) < len(b) {
+		a.block = make([]byte, 0, arenaBlock)
+	}
+	off := len(a.block)
+	a.block = append(a.block, b...)
+	// The block's bytes up to len are never written again.
+	return unsafe.String(&a.block[off], len(b))
 }

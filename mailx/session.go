@@ -355,35 +355,33 @@ func splitCommand(line string) (string, string) {
 }
 
 // writeSummary writes the summary line of every message (mail -H), with
-// ">" on message dot, the current one. The
-// lines are formatted in parallel, a chunk per CPU, then written in
-// order: with a large mailbox, formatting (decoding subjects, dates) is
-// a good part of the time.
+// the current message (dot) marked. Lines are formatted a few thousand
+// at a time by a worker per CPU and written in order, so that the
+// output of a big mailbox is never held whole.
 func writeSummary(w io.Writer, msgs []*Msg, dot, width int) {
-	n := runtime.GOMAXPROCS(0)
-	size := (len(msgs) + n - 1) / n
-	if size < 1024 {
-		size = len(msgs)
-	}
-	if size == 0 {
-		return
-	}
-	chunks := make([][]byte, (len(msgs)+size-1)/size)
-	var wg sync.WaitGroup
-	for i := range chunks {
-		wg.Add(1)
-		go func(i int, part []*Msg) {
-			defer wg.Done()
-			buf := make([]byte, 0, len(part)*100)
-			for k, m := range part {
-				buf = append(buf, headerLine(m, i*size+k == dot, width)...)
-				buf = append(buf, '\n')
-			}
-			chunks[i] = buf
-		}(i, msgs[i*size:min((i+1)*size, len(msgs))])
-	}
-	wg.Wait()
-	for _, c := range chunks {
-		w.Write(c)
+	const batch = 4096
+	workers := runtime.GOMAXPROCS(0)
+	bufs := make([][]byte, workers)
+	for lo := 0; lo < len(msgs); lo += batch {
+		part := msgs[lo:min(lo+batch, len(msgs))]
+		size := (len(part) + workers - 1) / workers
+		var wg sync.WaitGroup
+		for k := range bufs {
+			a, z := min(k*size, len(part)), min((k+1)*size, len(part))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b := bufs[k][:0]
+				for i := a; i < z; i++ {
+					b = appendHeaderLine(b, part[i], lo+i == dot, width)
+					b = append(b, '\n')
+				}
+				bufs[k] = b
+			}()
+		}
+		wg.Wait()
+		for _, b := range bufs {
+			w.Write(b)
+		}
 	}
 }

@@ -25,11 +25,11 @@ func (s *session) show(list []int, all bool) error {
 			return err
 		}
 		if m.Lines < 0 {
-			m.Lines = int64(countLines(raw))
+			m.Lines = clampLines(countLines(raw))
 		}
 		fmt.Fprintf(&buf, "Message %d:\n", m.Num)
-		if m.FromLine != "" {
-			fmt.Fprintf(&buf, "From %s\n", printable(m.FromLine))
+		if fl := s.box.fromLine(m); fl != "" {
+			fmt.Fprintf(&buf, "From %s\n", printable(fl))
 		}
 		s.render(&buf, raw, all, -1)
 		m.flags |= fRead | fTouched

@@ -1,71 +1,59 @@
 package mailx
 
 import (
-	"os"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
-
-// summaryDate is the date column: the date of the mbox "From " line as
-// BSD mail shows it, else the Date header in local time, else the file's
-// modification time.
-func (m *Msg) summaryDate() string {
-	if m.FromLine != "" {
-		if _, d, ok := strings.Cut(m.FromLine, " "); ok {
-			d = strings.TrimSpace(d)
-			if len(d) >= 16 {
-				return d[:16]
-			}
-		}
-	}
-	if m.Date != "" {
-		if t, ok := parseDate(m.Date); ok {
-			return string(t.Local().AppendFormat(make([]byte, 0, 16), "Mon Jan _2 15:04"))
-		}
-	}
-	if m.MTime.IsZero() && m.Path != "" {
-		if st, err := os.Stat(m.Path); err == nil {
-			m.MTime = st.ModTime()
-		}
-	}
-	if !m.MTime.IsZero() {
-		return m.MTime.Local().Format("Mon Jan _2 15:04")
-	}
-	return ""
-}
 
 // headerLine formats one line of the header summary in the BSD layout:
 //
 //	>N  1 sender@host           Sat Jan  2 08:50   11/312   Subject
 func headerLine(m *Msg, current bool, width int) string {
-	b := make([]byte, 0, 128)
+	return string(appendHeaderLine(make([]byte, 0, 128), m, current, width))
+}
+
+// appendHeaderLine appends the header summary line of m to b.
+func appendHeaderLine(b []byte, m *Msg, current bool, width int) []byte {
+	start := len(b)
 	if current {
 		b = append(b, '>')
 	} else {
 		b = append(b, ' ')
 	}
 	b = append(b, m.stateChar())
-	b = appendRight(b, strconv.Itoa(m.Num), 3)
+	b = appendRight(b, strconv.Itoa(int(m.Num)), 3)
 	b = append(b, ' ')
 	b = appendPadded(b, printable(m.sender()), 20)
 	b = append(b, "  "...)
-	b = appendPadded(b, m.summaryDate(), 16)
-	lines := "?"
-	if m.Lines >= 0 {
-		lines = strconv.FormatInt(m.Lines, 10)
+	if m.has(fFromDate) {
+		b = appendPadded(b, m.field(sumDate), 16)
+	} else {
+		date := len(b)
+		b = m.appendSummaryDate(b)
+		for n := len(b) - date; n < 16; n++ {
+			b = append(b, ' ')
+		}
 	}
 	b = append(b, ' ')
-	b = appendRight(b, lines, 4)
+	if m.Lines >= 0 {
+		b = appendRight(b, strconv.Itoa(int(m.Lines)), 4)
+	} else {
+		b = appendRight(b, "?", 4)
+	}
 	b = append(b, '/')
 	b = appendPadded(b, strconv.FormatInt(m.Size, 10), 5)
 	b = append(b, ' ')
-	subj := decodeHeader(m.Subject)
-	if room := width - columns(b) - 1; room > 0 {
-		b = appendTrunc(b, subj, room)
+	if room := width - columns(b[start:]) - 1; room > 0 {
+		b = appendTrunc(b, m.subject(), room)
 	}
-	return strings.TrimRight(string(b), " ")
+	for len(b) > start && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
 }
+
+// summaryDate is the date column (see appendSummaryDate).
+func (m *Msg) summaryDate() string { return string(m.appendSummaryDate(nil)) }
 
 // appendPadded appends s cut or padded to n terminal columns.
 func appendPadded(b []byte, s string, n int) []byte {

@@ -64,10 +64,25 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
+// msgWith is a message summarized from the header fields given, as a
+// scan of a mailbox makes it.
+func msgWith(num int, from, subject, date string) *Msg {
+	m := &Msg{Num: int32(num)}
+	var h hscan
+	h.reset()
+	for _, f := range [][2]string{{"From", from}, {"Subject", subject}, {"Date", date}} {
+		if f[1] != "" {
+			h.line([]byte(f[0] + ": " + f[1] + "\n"))
+		}
+	}
+	h.summarize(m, nil, nil, func(b []byte) string { return string(b) })
+	return m
+}
+
 func testBox(n int) selector {
 	var msgs []*Msg
 	for i := 1; i <= n; i++ {
-		m := &Msg{Num: i, From: "User <user" + string(rune('0'+i%10)) + "@example.org>", Subject: "Subject " + string(rune('A'+i-1))}
+		m := msgWith(i, "User <user"+string(rune('0'+i%10))+"@example.org>", "Subject "+string(rune('A'+i-1)), "")
 		msgs = append(msgs, m)
 	}
 	return selector{msgs: msgs, dot: 1}
@@ -190,11 +205,11 @@ func TestScanMbox(t *testing.T) {
 	if size != int64(len(in)) || len(msgs) != 3 {
 		t.Fatalf("size %d, %d messages", size, len(msgs))
 	}
-	if msgs[0].Subject != "one" || msgs[0].Status != "RO" || msgs[1].Subject != "two folded" || msgs[1].From != "C <c@d>" || msgs[2].Subject != "three" {
+	if msgs[0].subject() != "one" || msgs[0].status() != "RO" || msgs[1].subject() != "two folded" || msgs[1].from() != "C <c@d>" || msgs[2].subject() != "three" {
 		t.Errorf("fields: %+v %+v %+v", msgs[0], msgs[1], msgs[2])
 	}
 	for i, m := range msgs {
-		text := in[m.Off : m.Off+m.Len]
+		text := in[m.Off : m.Off+m.Size]
 		if !strings.HasPrefix(text, "From ") || strings.HasSuffix(text, "\n\n") || strings.HasSuffix(text, "\r\n\r\n") {
 			t.Errorf("message %d spans %q", i+1, text)
 		}
@@ -208,7 +223,8 @@ func TestScanMbox(t *testing.T) {
 }
 
 func TestHeaderLine(t *testing.T) {
-	m := &Msg{Num: 1, From: "=?utf-8?q?J=C3=B6rg?= <jorg@example.org>", Subject: "=?iso-8859-1?q?caf=E9?= \x1b[31mred", Date: "Sat, 2 Jan 2021 08:50:00 +0000", Lines: 11, Size: 312, flags: fNew}
+	m := msgWith(1, "=?utf-8?q?J=C3=B6rg?= <jorg@example.org>", "=?iso-8859-1?q?caf=E9?= \x1b[31mred", "Sat, 2 Jan 2021 08:50:00 +0000")
+	m.Lines, m.Size, m.flags = 11, 312, fNew
 	got := headerLine(m, true, 200)
 	if !strings.HasPrefix(got, ">N  1 jorg@example.org  ") || !strings.Contains(got, "  11/312   café ?[31mred") {
 		t.Errorf("%q", got)
@@ -234,13 +250,13 @@ func TestScanMaildirOddEntries(t *testing.T) {
 	}
 	var got []string
 	for _, m := range msgs {
-		got = append(got, m.Name+"|"+m.Subject)
+		got = append(got, m.entry().Key()+"|"+m.subject())
 	}
 	want := []string{"1.c|", "2.b|two", "10.a|"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	if len(msgs) == 3 && (!msgs[1].has(fSeen) || msgs[1].Info != "S" || !msgs[2].has(fNew) || msgs[1].Lines != 3) {
+	if len(msgs) == 3 && (!msgs[1].has(fSeen) || msgs[1].entry().Info() != "S" || !msgs[2].has(fNew) || msgs[1].Lines != 3) {
 		t.Errorf("flags: %+v %+v", msgs[1], msgs[2])
 	}
 }
@@ -268,18 +284,19 @@ func TestMaildirMessageMovedByAnotherClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := box.Msgs[0]
-	moved := dir + "/cur/" + m.Name + ":2,FS"
-	if err := os.Rename(m.Path, moved); err != nil {
+	moved := dir + "/cur/" + m.entry().Key() + ":2,FS"
+	if err := os.Rename(box.path(m), moved); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := box.Raw(m)
-	if err != nil || !strings.Contains(string(raw), "Subject 1") || m.Path != moved || m.Info != "FS" {
-		t.Errorf("%v %q %q", err, m.Path, m.Info)
+	if err != nil || !strings.Contains(string(raw), "Subject 1") || box.path(m) != moved || m.entry().Info() != "FS" {
+		t.Errorf("%v %q %q", err, box.path(m), m.entry().Info())
 	}
 }
 
 func TestHeaderLineWideCharacters(t *testing.T) {
-	m := &Msg{Num: 7, From: "=?utf-8?b?5bGx55Sw?= <山田@example.jp>", Subject: "=?utf-8?b?5pel5pys6Kqe44Gu5Lu25ZCN44Gn44GZ44CC6ZW344GE5Lu25ZCN44Gn44GZ44CC?=", Size: 10, Lines: 1}
+	m := msgWith(7, "=?utf-8?b?5bGx55Sw?= <山田@example.jp>", "=?utf-8?b?5pel5pys6Kqe44Gu5Lu25ZCN44Gn44GZ44CC6ZW344GE5Lu25ZCN44Gn44GZ44CC?=", "")
+	m.Size, m.Lines = 10, 1
 	got := headerLine(m, false, 60)
 	if c := columns([]byte(got)); c > 59 {
 		t.Errorf("%q takes %d columns", got, c)

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"homepost/agent"
+	"homepost/config"
 	"homepost/sdnotify"
+	"homepost/submit"
 	"homepost/sysexits"
 	"homepost/termlog"
 )
@@ -35,9 +37,14 @@ files, commands, or the smarthost. One agent runs per user; a second one
 says so and exits 0 (a one-shot or background delivery that sendmail
 started is asked to give way instead). Logs one key=value line per delivery to standard
 error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
-now, SIGTERM finishes the delivery in progress and exits.
+now, SIGTERM finishes the delivery in progress and exits. A configuration
+file with an error does not stop it: it holds the queue (delivers
+nothing), says why with file:line, and delivers once the file is fixed;
+a reload that finds an error keeps the configuration read before.
 
-  --once         deliver everything that is due, then exit
+  --once         deliver everything that is due, then exit; while another
+                 agent runs, have it deliver what is due and wait until
+                 it has (exit 78: the configuration has an error)
   --background   deliver, wait for deferred mail and retry it, exit when
                  the queue is empty; give way to a daemon that starts
                  (sendmail starts one where no agent runs)
@@ -74,16 +81,24 @@ func runAgent(args []string) int {
 			return sysexits.Usage
 		}
 	}
-	return startAgent(opts, newLogger())
+	// A file with an error gives the fallback that tells where the queue
+	// is: the agent holds it, and logs why.
+	cfg, err := config.LoadQueue()
+	if cfg == nil {
+		fail("agent", err)
+		return sysexits.Config
+	}
+	opts.ConfigErr = err
+	return startAgent(cfg, opts, newLogger())
 }
 
-func startAgent(opts agent.Options, log *slog.Logger) int {
-	cfg, code := loadConfig("agent")
-	if cfg == nil {
-		return code
-	}
+func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	opts.Ready, opts.Stopping = agentReady, sdnotify.Stopping
 	err := agent.Run(context.Background(), cfg, log, opts)
+	if errors.Is(err, agent.ErrHeld) {
+		fail("agent", err)
+		return sysexits.Config
+	}
 	var le *agent.LockedError
 	if errors.As(err, &le) {
 		if !opts.Once {
@@ -114,9 +129,11 @@ func agentReady() {
 const flushUsage = `usage: homepost flush
 
 Retries every deferred message now (sendmail -q). With an agent running,
-tells it to; otherwise delivers in the foreground. In a terminal it says
-in one line per message what happened to it; elsewhere it writes the
-agent's key=value log lines.
+tells it to and waits until it has; otherwise delivers in the foreground,
+and what is still deferred is then retried by a background delivery
+until the queue is empty (unless deliver_without_agent = false). In a
+terminal it says in one line per message what happened to it; elsewhere
+it writes the agent's key=value log lines.
 `
 
 func runFlush(args []string) int {
@@ -128,25 +145,41 @@ func runFlush(args []string) int {
 		fail("flush", fmt.Errorf("unknown option %s", a))
 		return sysexits.Usage
 	}
-	cfg, code := loadConfig("flush")
+	cfg, code, broken := loadQueueConfig("flush", "")
 	if cfg == nil {
 		return code
 	}
 	tty := termlog.IsTerminal(os.Stderr)
+	if st, running := agent.RunningStatus(cfg); running && st.Held != "" {
+		fail("flush", fmt.Errorf("the agent (pid %d) holds the queue: %s", st.Pid, st.Held))
+		return sysexits.Config
+	}
 	if err := agent.Signal(cfg, syscall.SIGUSR1); err == nil {
-		if tty {
-			fmt.Fprintln(os.Stderr, "homepost: flush: the running agent retries every deferred message now; its log says how it went")
+		// Wait until it has tried, so that a script that flushes and
+		// then looks sees the outcome.
+		werr := agent.AwaitPass(context.Background(), cfg)
+		if werr == nil || errors.Is(werr, agent.ErrNoAnswer) {
+			if tty {
+				fmt.Fprintln(os.Stderr, "homepost: flush: the running agent retried every deferred message; its log says how it went")
+			}
+			return sysexits.OK
 		}
-		return sysexits.OK
+		// It went away: deliver here.
 	}
-	opts := agent.Options{Once: true, Flush: true}
+	opts := agent.Options{Once: true, Flush: true, ConfigErr: broken}
 	if !tty {
-		return startAgent(opts, newLogger())
+		code = startAgent(cfg, opts, newLogger())
+	} else {
+		h := termlog.New(os.Stderr, "homepost: flush: ")
+		code = startAgent(cfg, opts, slog.New(h))
+		if h.Close() == 0 && code == sysexits.OK {
+			fmt.Fprintln(os.Stderr, "homepost: flush: nothing to deliver")
+		}
 	}
-	h := termlog.New(os.Stderr, "homepost: flush: ")
-	code = startAgent(opts, slog.New(h))
-	if h.Close() == 0 && code == sysexits.OK {
-		fmt.Fprintln(os.Stderr, "homepost: flush: nothing to deliver")
+	// One try is not enough where no agent runs: what is still deferred
+	// is retried by a background delivery until the queue is empty.
+	if code == sysexits.OK && broken == nil && submit.WakeWaiting(cfg) && tty {
+		fmt.Fprintf(os.Stderr, "homepost: flush: what is still deferred is retried by a background delivery (its log: %s)\n", cfg.LogPath())
 	}
 	return code
 }

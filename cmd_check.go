@@ -17,6 +17,7 @@ func init() {
 }
 
 const checkUsage = `usage: homepost check [--relay]
+       homepost check --crontab
 
 Checks that mail will flow and prints one line per item, starting with
 ok, warn or FAIL: the config file, that the outbox and the store are
@@ -27,9 +28,13 @@ mail reaches homepost.
 
   --relay   connect to the smarthost and set up TLS (and authenticate,
             where supported); nothing is sent
+  --crontab print, and do nothing else, the crontab(5) line that starts
+            delivery after a reboot where no systemd user instance runs:
+            (crontab -l; homepost check --crontab) | crontab -
 
 Exit status: 0 when nothing FAILs, 1 when something does, 78 when the
-configuration cannot be loaded (the line names file:line). See homepost(1).
+configuration has an error (the line names file:line; mail is queued
+meanwhile, and its delivery held). See homepost(1).
 `
 
 func runCheck(args []string) int {
@@ -41,6 +46,13 @@ func runCheck(args []string) int {
 			return sysexits.OK
 		case "--relay":
 			probe = true
+		case "--crontab":
+			cfg, code, _ := loadQueueConfig("check", "")
+			if cfg == nil {
+				return code
+			}
+			fmt.Println(doctor.CrontabLine(cfg))
+			return sysexits.OK
 		default:
 			fail("check", fmt.Errorf("unknown option %s", a))
 			return sysexits.Usage

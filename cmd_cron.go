@@ -54,9 +54,9 @@ func runCron(args []string) int {
 		fmt.Fprint(os.Stderr, "usage: homepost cron [--] COMMAND [ARG ...]\n")
 		return sysexits.Usage
 	}
-	// Load the configuration first: a broken one is reported before the
-	// job runs, not after its output is lost.
-	cfg, code := loadConfig("cron")
+	// A configuration with an error is reported before the job runs; the
+	// job runs all the same, and its report is queued.
+	cfg, code, _ := loadQueueConfig("cron", "the job's report is queued all the same, and delivered once the configuration is fixed (homepost check)")
 	if cfg == nil {
 		return code
 	}

@@ -5,7 +5,10 @@ import (
 	"os"
 
 	"homepost/agent"
+	"homepost/config"
+	"homepost/doctor"
 	"homepost/outbox"
+	"homepost/submit"
 	"homepost/sysexits"
 )
 
@@ -24,7 +27,9 @@ Lists the messages waiting in the outbox, in Postfix's format: queue ID
 ('*' being delivered, '!' held), size, arrival time, sender, and each
 recipient still to do under the reason it waits. With --json, one JSON
 object per message per line, as postqueue -j prints. Warns on standard
-error when no agent is running. See mailq(1).
+error when the configuration has an error (mail is queued, and held
+until it is fixed) and when no agent is running; it then starts the
+background delivery for the mail that waits. See mailq(1).
 `
 
 func runMailq(args []string) int {
@@ -42,7 +47,7 @@ func runMailq(args []string) int {
 			return sysexits.Usage
 		}
 	}
-	cfg, code := loadConfig("mailq")
+	cfg, code, broken := loadQueueConfig("mailq", "")
 	if cfg == nil {
 		return code
 	}
@@ -51,9 +56,7 @@ func runMailq(args []string) int {
 		fail("mailq", err)
 		return sysexits.TempFail
 	}
-	if _, running := agent.Running(cfg); !running && len(entries) > 0 {
-		fmt.Fprintln(os.Stderr, "homepost: mailq: warning: no agent is running; start one with 'systemctl --user start homepost' or run 'homepost flush'")
-	}
+	mailqWarnings(cfg, broken, len(entries) > 0)
 	if asJSON {
 		if err := outbox.WriteJSON(os.Stdout, entries); err != nil {
 			fail("mailq", err)
@@ -63,4 +66,28 @@ func runMailq(args []string) int {
 	}
 	outbox.WritePostfix(os.Stdout, entries)
 	return sysexits.OK
+}
+
+// mailqWarnings says on stderr why queued mail does not move, in words
+// that work on this machine: a configuration that does not load (the
+// agent holds the queue, or keeps the configuration it read before), or
+// no agent, in which case the background delivery is started.
+func mailqWarnings(cfg *config.Config, broken error, queued bool) {
+	st, running := agent.RunningStatus(cfg)
+	switch {
+	case broken != nil && running && st.Held == "":
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the running agent (pid %d) keeps the configuration it read before; fix the file before it restarts\n", st.Pid)
+	case broken != nil:
+		fmt.Fprintln(os.Stderr, "homepost: mailq: warning: mail is queued but not delivered until the configuration is fixed")
+	case running && st.Held != "":
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the agent (pid %d) holds the queue: %s\n", st.Pid, st.Held)
+	case running || !queued:
+	case submit.WakeWaiting(cfg):
+		fmt.Fprintf(os.Stderr, "homepost: mailq: no agent was running: started a background delivery (its log: %s)\n", cfg.LogPath())
+		if !doctor.UserSystemd(cfg) {
+			fmt.Fprintf(os.Stderr, "homepost: mailq: %s\n", doctor.AgentAdvice(cfg))
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: no agent is running; 'homepost flush' delivers now; %s\n", doctor.AgentAdvice(cfg))
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"homepost/agent"
 	"homepost/forwarder"
+	"homepost/submit"
 	"homepost/sysexits"
 )
 
@@ -54,6 +55,7 @@ func runNewaliases(args []string) int {
 	if cfg == nil {
 		return code
 	}
+	submit.WakeWaiting(cfg)
 	reports, _ := forwarder.Check(cfg)
 	failed := false
 	for _, r := range reports {

@@ -67,7 +67,7 @@ func runNotify(args []string) int {
 		fmt.Fprint(os.Stderr, "usage: homepost notify [--system] UNIT\n")
 		return sysexits.Usage
 	}
-	cfg, code := loadConfig("notify")
+	cfg, code, _ := loadQueueConfig("notify", queuedAnyway)
 	if cfg == nil {
 		return code
 	}

@@ -58,7 +58,7 @@ func runQueue(args []string) int {
 		fail("queue "+verb, errors.New("no queue ID given (or ALL)"))
 		return sysexits.Usage
 	}
-	cfg, code := loadConfig("queue")
+	cfg, code, _ := loadQueueConfig("queue", "")
 	if cfg == nil {
 		return code
 	}

@@ -21,7 +21,10 @@ func init() {
 
 func runSendmail(args []string) int {
 	return submit.Sendmail{
-		Load:  func() (*config.Config, int) { return loadConfig("sendmail") },
+		Load: func() (*config.Config, int) {
+			cfg, code, _ := loadQueueConfig("sendmail", queuedAnyway)
+			return cfg, code
+		},
 		Other: sendmailMode,
 	}.Run(args)
 }
@@ -32,7 +35,7 @@ func sendmailMode(a *submit.SendmailArgs, _ []string) int {
 	case "p":
 		return runMailq(nil)
 	case "s":
-		cfg, code := loadConfig("sendmail")
+		cfg, code, _ := loadQueueConfig("sendmail", queuedAnyway)
 		if cfg == nil {
 			return code
 		}

@@ -102,5 +102,31 @@ func loadConfig(what string) (*config.Config, int) {
 	return cfg, sysexits.OK
 }
 
+// loadQueueConfig loads the configuration for a command that queues mail
+// or looks at the queue. Queuing needs only the outbox, so a file with an
+// error is a warning here, not a refusal: the command goes on with the
+// fallback that config.LoadQueue derives (the outbox the file names, or
+// the default), and says after the error what it means (consequence).
+// It fails (78) only when even the outbox cannot be told. broken is the
+// file's error, when cfg is that fallback.
+func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, broken error) {
+	cfg, err := config.LoadQueue()
+	if cfg == nil {
+		fail(what, err)
+		return nil, sysexits.Config, err
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)
+		if consequence != "" {
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %s\n", what, consequence)
+		}
+	}
+	return cfg, sysexits.OK, err
+}
+
+// queuedAnyway is what a configuration error means for a message that
+// is queued all the same.
+const queuedAnyway = "the message is queued all the same, and delivered once the configuration is fixed (homepost check)"
+
 // exitCode maps an error from the submit or outbox packages to sysexits.
 func exitCode(err error) int { return submit.ExitCode(err) }

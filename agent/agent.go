@@ -63,6 +63,11 @@ type Options struct {
 	Background bool
 	// Flush makes every deferred message due now.
 	Flush bool
+	// ConfigErr is the error of a configuration file that does not
+	// load, when the configuration given is the fallback that tells
+	// where the queue is (config.LoadQueue): the agent then holds the
+	// queue (held.go).
+	ConfigErr error
 	// Ready is called once the agent watches the outbox, Stopping when
 	// it begins to stop (sd_notify).
 	Ready, Stopping func()
@@ -93,13 +98,50 @@ type Agent struct {
 	// started is set once "agent started" is logged: a background
 	// delivery runs its loop again for mail that came as it ended.
 	started bool
+
+	// usr2 receives the requests of waiters (await.go): passWanted is
+	// set when one came, and the next pass's end is written down, with
+	// its start (passAt), in the status file.
+	usr2       chan os.Signal
+	passWanted bool
+	passAt     int64
+	// held is why nothing is delivered: the configuration does not load;
+	// resumed is set when it is fixed, for new/ to be read again.
+	held    error
+	resumed bool
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
 // agent runs.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options) error {
+	// Requests of waiters (SIGUSR2) are taken from before the lock file
+	// names this process until it exits: unhandled, the signal kills.
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
 	transient := opts.Once || opts.Background
+	if opts.ConfigErr != nil && transient {
+		log.Error("configuration error: delivery is held until it is fixed", "reason", opts.ConfigErr)
+		return heldError(opts.ConfigErr)
+	}
 	lock, err := TryLock(cfg, transient)
+	for asked := false; opts.Once && !opts.Background && isLocked(err); asked = true {
+		// Another agent delivers: have it deliver what is due now and
+		// wait for it, so that "send; agent --once; read" works.
+		if opts.Flush {
+			Signal(cfg, syscall.SIGUSR1)
+		}
+		if !asked {
+			log.Info("another agent is running: waiting for it to deliver what is due", "pid", lockPid(err))
+		}
+		werr := AwaitPass(ctx, cfg)
+		if werr == nil {
+			return nil
+		}
+		if !errors.Is(werr, ErrNotRunning) {
+			return err // it does not answer: leave, as before
+		}
+		lock, err = TryLock(cfg, transient) // it went away: deliver ourselves
+	}
 	for waited := false; err != nil && !transient; waited = true {
 		// A one-shot or background delivery started by sendmail holds
 		// the lock: ask it to give way, rather than leave no daemon.
@@ -118,6 +160,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return err
 	}
 	a := newAgent(cfg, log)
+	a.usr2 = usr2
+	a.writeStatus()
+	if opts.ConfigErr != nil {
+		a.hold(opts.ConfigErr) // a daemon: it waits for the fixed file
+	}
 	if transient {
 		run := func() error { return a.runOnce(ctx, opts.Flush) }
 		if opts.Background {
@@ -191,15 +238,24 @@ func (a *Agent) withSignals(run func() error) error {
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	err := run()
-	for err == nil && len(sigs) > 0 {
-		switch <-sigs {
-		case syscall.SIGHUP:
-			a.reload("SIGHUP")
+	for err == nil {
+		select {
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGHUP:
+				a.reload("SIGHUP")
+				err = a.runOnce(context.Background(), false)
+			case syscall.SIGUSR1:
+				err = a.runOnce(context.Background(), true)
+			default:
+				return nil
+			}
+		case <-a.usr2:
+			start := monotonic()
 			err = a.runOnce(context.Background(), false)
-		case syscall.SIGUSR1:
-			err = a.runOnce(context.Background(), true)
+			a.passDone(start)
 		default:
-			return nil
+			return err
 		}
 	}
 	return err
@@ -300,11 +356,18 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	// new/ for it would be wasted work on the hot path.
 	look := true
 	for {
-		if look {
-			a.drain(ctx)
+		passStart := monotonic()
+		if a.held == nil {
+			if look || a.resumed {
+				a.resumed = false
+				a.drain(ctx)
+			}
+			a.runDue(ctx)
 		}
 		look = true
-		a.runDue(ctx)
+		if a.passWanted {
+			a.passDone(passStart)
+		}
 		if opts.Background && len(a.due) == 0 {
 			return nil // nothing queued, nothing deferred
 		}
@@ -316,7 +379,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			}
 		}
 		var tc <-chan time.Time
-		if !next.IsZero() {
+		if !next.IsZero() && a.held == nil {
 			timer.Reset(max(next.Sub(a.now()), 0))
 			tc = timer.C
 		}
@@ -338,6 +401,8 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// reads new/ itself.
 			a.log.Warn("watch outbox", "reason", err)
 		case <-tc:
+		case <-a.usr2:
+			a.passWanted = true
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGHUP:
@@ -373,14 +438,25 @@ func watchExtra(w *fsnotify.Watcher, a *Agent) {
 	}
 }
 
-// reload re-reads the configuration; a broken file keeps the old one.
+// reload re-reads the configuration; a broken file keeps the old one
+// (held.go).
 func (a *Agent) reload(why string) {
 	cfg, err := config.Load()
 	if err != nil {
-		a.log.Error("reload config", "reason", err)
+		if a.held != nil {
+			a.hold(err)
+			return
+		}
+		a.log.Error("reload config: keeping the configuration read before", "reason", err)
 		return
 	}
+	if cfg.Outbox != a.cfg.Outbox {
+		a.log.Warn("the outbox moved: restart the agent to watch it", "outbox", cfg.Outbox, "watching", a.cfg.Outbox)
+	}
 	a.configure(cfg)
+	if a.held != nil {
+		a.hold(nil)
+	}
 	a.log.Info("reloaded", "why", why)
 }
 

@@ -5,7 +5,15 @@
 // mounts), parses the alias files and ~/.forward as delivery would, asks
 // the agent's lock, systemd and loginctl, and, when asked to, has the
 // relay client connect and log in exactly as a delivery would
-// (relay.Client.Probe). It changes nothing.
+// (relay.Client.Probe). It changes nothing, but for one thing that every
+// homepost command does: where mail waits and no agent runs, it starts
+// the background delivery (submit.WakeWaiting).
+//
+// A configuration file with an error is reported with its file:line,
+// and the checks that need only the queue's place (outbox, agent, PATH,
+// cron) still run, on what the broken file tells (config.LoadQueue):
+// mail is queued meanwhile, and delivery is held until the file is
+// fixed.
 package doctor
 
 import (
@@ -22,6 +30,7 @@ import (
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/relay"
+	"homepost/submit"
 )
 
 // Options say which checks to run beyond the local ones.
@@ -47,10 +56,22 @@ const (
 // Run runs every check and writes one line per item to w.
 func Run(w io.Writer, o Options) Result {
 	c := &checker{w: w}
-	cfg, err := config.Load()
-	if err != nil {
+	cfg, err := config.LoadQueue()
+	if cfg == nil {
 		c.fail("config", "%v", err)
 		return Result{Failed: true, Config: true}
+	}
+	if err != nil {
+		c.fail("config", "%v", err)
+		c.config = true
+		checkHeld(c, cfg)
+		unit := unitState(cfg)
+		cron := startCrontab()
+		checkOutbox(c, cfg, false)
+		checkAgent(c, cfg, unit)
+		checkPath(c)
+		checkCron(c, cron)
+		return Result{Failed: c.failed, Config: c.config}
 	}
 	if cfg.File != "" {
 		c.ok("config", "%s parsed", cfg.File)
@@ -61,7 +82,7 @@ func Run(w io.Writer, o Options) Result {
 	// when their lines are due.
 	unit := unitState(cfg)
 	cron := startCrontab()
-	checkOutbox(c, cfg)
+	checkOutbox(c, cfg, true)
 	checkStore(c, cfg)
 	checkForwarding(c, cfg)
 	checkAgent(c, cfg, unit)
@@ -135,7 +156,9 @@ func checkDir(c *checker, item, dir string) {
 	}
 }
 
-func checkOutbox(c *checker, cfg *config.Config) {
+// checkOutbox checks the outbox and counts the mail in it; wake starts
+// the background delivery for it where no agent runs.
+func checkOutbox(c *checker, cfg *config.Config, wake bool) {
 	checkDir(c, "outbox", cfg.Outbox)
 	n := 0
 	for _, sub := range []string{"new", "cur"} {
@@ -143,7 +166,24 @@ func checkOutbox(c *checker, cfg *config.Config) {
 		n += len(names)
 	}
 	if n > 0 {
-		c.ok("queue", "%d message(s) waiting (mailq lists them)", n)
+		if wake && submit.WakeWaiting(cfg) {
+			c.ok("queue", "%d message(s) waiting (mailq lists them); no agent ran: started a background delivery (its log: %s)", n, cfg.LogPath())
+		} else {
+			c.ok("queue", "%d message(s) waiting (mailq lists them)", n)
+		}
+	}
+}
+
+// checkHeld says what a configuration that does not load means for
+// the mail: queued, and delivered once the file is fixed, unless a
+// running agent still has the configuration it read before.
+func checkHeld(c *checker, cfg *config.Config) {
+	st, running := agent.RunningStatus(cfg)
+	switch {
+	case running && st.Held == "":
+		c.warn("delivery", "the running agent (pid %d) keeps the configuration it read before the error; fix the file before it restarts", st.Pid)
+	default:
+		c.fail("delivery", "held: mail is queued (in %s) but not delivered until the configuration is fixed", cfg.Outbox)
 	}
 }
 
@@ -208,14 +248,14 @@ func checkForwarding(c *checker, cfg *config.Config) {
 }
 
 func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
-	if pid, ok := agent.Running(cfg); ok {
-		c.ok("agent", "running (pid %d)", pid)
-	} else if cfg.DeliverWithoutAgent && !booted() {
-		c.warn("agent", "not running; sendmail starts a background delivery after each message")
+	if st, ok := agent.RunningStatus(cfg); ok && st.Held != "" {
+		c.fail("agent", "running (pid %d) but holding the queue: %s", st.Pid, st.Held)
+	} else if ok {
+		c.ok("agent", "running (pid %d)", st.Pid)
 	} else if cfg.DeliverWithoutAgent {
-		c.warn("agent", "not running; sendmail starts a background delivery where none runs (start the agent: %s)", agentAdvice())
+		c.warn("agent", "not running; sendmail starts a background delivery after each message, and every homepost command that finds mail waiting; %s", AgentAdvice(cfg))
 	} else {
-		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (%s)", agentAdvice())
+		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (%s)", agentAdvice(cfg))
 	}
 	unit(c)
 	checkLinger(c, cfg)

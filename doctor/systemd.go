@@ -135,9 +135,10 @@ func checkLinger(c *checker, cfg *config.Config) {
 	}
 }
 
-// agentAdvice is how to start the agent on this machine.
-func agentAdvice() string {
-	if booted() {
+// agentAdvice is how to start the agent on this machine when
+// background deliveries are off.
+func agentAdvice(cfg *config.Config) string {
+	if UserSystemd(cfg) {
 		return "systemctl --user enable --now homepost"
 	}
 	return "run homepost agent, or set deliver_without_agent = true"

@@ -34,9 +34,10 @@ type env struct {
 }
 
 // Main runs mail(1) with the arguments after the program name. load
-// returns the configuration, or an exit code after printing why not.
-// Queueing a message wakes delivery (submit does).
-func Main(args []string, load func() (*config.Config, int)) int {
+// returns the configuration for sending (send) or reading, or an exit
+// code after printing why not. Queueing a message wakes delivery
+// (submit does).
+func Main(args []string, load func(send bool) (*config.Config, int)) int {
 	o, err := parseOptions(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: mail: %v\n%s", err, UsageText)
@@ -59,7 +60,7 @@ func Main(args []string, load func() (*config.Config, int)) int {
 		fmt.Fprintf(os.Stderr, "homepost: mail: -f takes one mailbox\n")
 		return exUsage
 	}
-	cfg, code := load()
+	cfg, code := load(send)
 	if cfg == nil {
 		return code
 	}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"homepost/test/testenv"
 )
@@ -74,5 +75,147 @@ func TestCommandBuiltins(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(e.Path("x"), "log")); err != nil || !strings.Contains(string(b), "Subject: logged") {
 		t.Errorf("~/x/log: %v %q", err, b)
+	}
+}
+
+// setConfig replaces the test's config file.
+func setConfig(t *testing.T, e *testenv.Env, text string, mode os.FileMode) string {
+	t.Helper()
+	p := e.Path(".config", "homepost", "config.toml")
+	if err := os.WriteFile(p, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, mode)
+	return p
+}
+
+const baseConfig = "deliver_without_agent = false\nhostname = \"testhost.example\"\nsystem_aliases = \"\"\n"
+
+// An error in config.toml (an unknown key, as "[relay] timeout") must not
+// make sendmail, mail, cron or mailq refuse: they queue, exit 0 and warn
+// with file:line; the agent holds the queue and says so, as do mailq and
+// check; once the file is fixed, everything queued is delivered. A
+// password in a file others can read is the same case.
+func TestConfigErrorStillQueues(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, text, where string
+		mode              os.FileMode
+	}{
+		{"unknown key", baseConfig + "[relay]\nurl = \"smtp://127.0.0.1:1\"\ntimeout = \"5s\"\n", ":6: relay.timeout: unknown key", 0o600},
+		{"password readable by others", baseConfig + "[relay]\nurl = \"smtp://127.0.0.1:1\"\npassword = \"secret\"\n", ":6: relay.password", 0o644},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := testenv.New(t, "")
+			file := setConfig(t, e, tc.text, tc.mode)
+			where := file + tc.where
+			_, stderr, code := e.Run([]byte("Subject: one\n\nb\n"), "sendmail", "root")
+			if code != 0 || !strings.Contains(stderr, where) {
+				t.Fatalf("sendmail: exit %d, want 0 and a warning naming %s:\n%s", code, where, stderr)
+			}
+			if _, stderr, code := e.Run([]byte("body\n"), "mail", "-s", "two", "root"); code != 0 || !strings.Contains(stderr, where) {
+				t.Errorf("mail: exit %d:\n%s", code, stderr)
+			}
+			if _, stderr, code := e.Run(nil, "homepost", "cron", "--", "echo", "three"); code != 0 || !strings.Contains(stderr, where) {
+				t.Errorf("homepost cron: exit %d:\n%s", code, stderr)
+			}
+			if n := len(testenv.Files(e.Outbox("new"))); n != 3 {
+				t.Fatalf("outbox/new holds %d messages, want 3", n)
+			}
+			q, stderr, code := e.Run(nil, "mailq")
+			if code != 0 || !strings.Contains(q, "in 3 Requests") || !strings.Contains(stderr, where) || !strings.Contains(stderr, "not delivered until the configuration is fixed") {
+				t.Errorf("mailq: exit %d\n%s\n%s", code, q, stderr)
+			}
+			// The one-shot agent holds the queue and says why.
+			_, stderr, code = e.Run(nil, "homepost", "agent", "--once")
+			if code != 78 || !strings.Contains(stderr, where) || !strings.Contains(stderr, "held") {
+				t.Errorf("agent --once: exit %d:\n%s", code, stderr)
+			}
+			if got := storeFiles(t, e); len(got) != 0 {
+				t.Errorf("delivered with a broken configuration: %d", len(got))
+			}
+			out, _, code := e.Run(nil, "homepost", "check")
+			if code != 78 || !strings.Contains(out, "FAIL config: "+where) || !strings.Contains(out, "held") {
+				t.Errorf("check: exit %d\n%s", code, out)
+			}
+			// Fixed: everything is delivered.
+			setConfig(t, e, baseConfig, 0o600)
+			e.Once()
+			if got := storeFiles(t, e); len(got) != 3 {
+				t.Errorf("after the fix the store holds %d messages, want 3", len(got))
+			}
+		})
+	}
+}
+
+// The daemon started with a broken file holds the queue, says so in its
+// log, in mailq and in check, and delivers as soon as the file is fixed.
+// A daemon whose file breaks later keeps the configuration it read
+// before.
+func TestAgentHoldsQueueOnConfigError(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	file := setConfig(t, e, baseConfig+"bogus = 1\n", 0o600)
+	c := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Process.Kill()
+		c.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", log.String())
+		}
+	})
+	e.WaitFor(func() bool { return strings.Contains(log.String(), file+":4: bogus: unknown key") }, "the agent to say why it holds the queue")
+	e.MustSend("Subject: held\n\nb\n", "root")
+	time.Sleep(500 * time.Millisecond)
+	if got := storeFiles(t, e); len(got) != 0 {
+		t.Fatalf("delivered with a broken configuration")
+	}
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, file+":4") || !strings.Contains(stderr, "not delivered") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); !strings.Contains(out, "FAIL config: "+file+":4") || !strings.Contains(out, "holding the queue") {
+		t.Errorf("check:\n%s", out)
+	}
+	setConfig(t, e, baseConfig, 0o600)
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery once the file is fixed")
+
+	// Broken again: the running agent keeps what it read, and says so.
+	setConfig(t, e, baseConfig+"[relay]\ntimeout = 1\n", 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "keeping the configuration read before") }, "the reload")
+	e.MustSend("Subject: kept\n\nb\n", "root")
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 2 }, "delivery with the configuration read before")
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, "keeps the configuration it read before") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+}
+
+// The outbox of a broken file is the one the file names: the agent,
+// once the file is fixed, finds there what sendmail queued. Where the
+// file's own outbox line cannot be read, nothing can be queued safely:
+// sendmail says so (78) rather than guess.
+func TestConfigErrorKeepsTheFilesOutbox(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	good := baseConfig + "outbox = \"~/queue\"\n"
+	file := setConfig(t, e, good+"[relay]\ntimeout = 1\n", 0o600)
+	e.MustSend("Subject: q\n\nb\n", "root")
+	if n := len(testenv.Files(e.Path("queue", "new"))); n != 1 {
+		t.Fatalf("~/queue/new holds %d messages, want 1 (default outbox: %v)", n, testenv.Files(e.Outbox("new")))
+	}
+	setConfig(t, e, good, 0o600)
+	e.Once()
+	if n := len(storeFiles(t, e)); n != 1 {
+		t.Errorf("store holds %d, want 1", n)
+	}
+	setConfig(t, e, baseConfig+"outbox = \"~/queue\n", 0o600)
+	_, stderr, code := e.Run([]byte("Subject: q\n\nb\n"), "sendmail", "root")
+	if code != 78 || !strings.Contains(stderr, file+":4: outbox") {
+		t.Errorf("sendmail with an unreadable outbox line: exit %d\n%s", code, stderr)
 	}
 }

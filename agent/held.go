@@ -1,0 +1,40 @@
+package agent
+
+// A configuration file with an error does not stop the agent: mail keeps
+// being queued (the shims need only the outbox, see config.LoadQueue),
+// so an agent that refused to start would leave it without a word where
+// the user looks. The daemon starts on the fallback configuration, which
+// tells where the queue is, delivers nothing (it "holds the queue"), and
+// says so with the file:line in its log and in its status file, which
+// mailq and homepost check read. It watches the file and takes the fixed
+// one up at once (or at SIGHUP). A one-shot or background delivery logs
+// the same line and ends.
+//
+// A running agent whose file breaks later keeps the configuration it
+// read before (a reload never takes a broken file), and says so.
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrHeld is the error of a one-shot delivery with a configuration that
+// does not load: nothing was delivered.
+var ErrHeld = errors.New("delivery is held until the configuration is fixed")
+
+// heldError wraps the configuration's error in ErrHeld.
+func heldError(err error) error { return fmt.Errorf("%w: %v", ErrHeld, err) }
+
+// hold stops delivery for a configuration error, or resumes it (nil).
+func (a *Agent) hold(err error) {
+	was := a.held
+	a.held = err
+	a.writeStatus()
+	switch {
+	case err != nil:
+		a.log.Error("configuration error: delivery is held until it is fixed", "reason", err)
+	case was != nil:
+		a.resumed = true
+		a.log.Info("configuration fixed: delivering")
+	}
+}

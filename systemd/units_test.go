@@ -90,7 +90,8 @@ func load(t *testing.T, name string) unitFile {
 var known = map[string][]string{
 	"Unit": {"Description", "Documentation", "OnFailure", "StartLimitIntervalSec", "StartLimitBurst", "After", "Wants"},
 	"Service": {"Type", "ExecStart", "ExecReload", "Restart", "RestartSec", "WatchdogSec", "TimeoutStopSec",
-		"NoNewPrivileges", "PrivateTmp", "ProtectSystem", "ReadWritePaths", "Environment"},
+		"NoNewPrivileges", "PrivateTmp", "ProtectSystem", "ReadWritePaths", "Environment",
+		"RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve"},
 	"Socket":  {"ListenStream", "SocketMode", "DirectoryMode", "Service"},
 	"Install": {"WantedBy"},
 }
@@ -122,6 +123,11 @@ func TestAgentUnitKeys(t *testing.T) {
 		{"Service", "ProtectSystem", "strict"},
 		{"Unit", "OnFailure", "homepost-notify@%n.service"},
 		{"Install", "WantedBy", "default.target"},
+		// ProtectSystem=strict leaves $XDG_RUNTIME_DIR read-only: the
+		// agent's SMTP socket needs a directory of its own there.
+		{"Service", "RuntimeDirectory", "homepost"},
+		{"Service", "RuntimeDirectoryMode", "0700"},
+		{"Service", "RuntimeDirectoryPreserve", "yes"},
 	} {
 		if got := u.get(c.sec, c.key); got != c.want {
 			t.Errorf("homepost.service [%s] %s=%q, want %q", c.sec, c.key, got, c.want)

@@ -1,0 +1,429 @@
+// Command smtp measures the agent's SMTP listener against the disk's own
+// ceiling and against Postfix, in one run, with one client.
+//
+// It sends N messages of 1 KB to the agent on loopback TCP, over one
+// connection (each message waits for its 250) and over eight connections
+// at once, and times them until every copy is in ~/Maildir/new (seen with
+// fsnotify). Beside it, on the same disk, the in-process durable ceiling:
+// one message at a time written to tmp/, fsynced, renamed into new/ and
+// new/ fsynced, which is what one connection that waits for each 250
+// cannot beat unless fsyncs are shared. Where Postfix runs on
+// 127.0.0.1:2525 delivering test.invalid into a Maildir (as
+// test/postfix/setup.sh sets it up), the same client drives it too.
+// The disk's speed drifts, so runs are interleaved and only ratios within
+// one run mean anything.
+//
+// Usage: go run ./test/bench/smtp [-n 1000] [-bin ./homepost] [-conns 8]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/fsnotify/fsnotify"
+)
+
+func main() {
+	n := flag.Int("n", 1000, "messages per run")
+	bin := flag.String("bin", "./homepost", "the homepost binary")
+	conns := flag.Int("conns", 8, "connections of the concurrent run")
+	postfix := flag.String("postfix", "127.0.0.1:2525", "a Postfix smtpd that delivers test.invalid into -postfix-maildir")
+	pmd := flag.String("postfix-maildir", "/var/spool/homepost-test/inbox", "the Maildir Postfix delivers into")
+	flag.Parse()
+	if err := run(*n, *conns, *bin, *postfix, *pmd); err != nil {
+		fmt.Fprintln(os.Stderr, "bench smtp:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	rate     float64 // messages/s until the last copy is in new/
+	p50, p99 time.Duration
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%9.0f %7.2fms %7.2fms", r.rate, ms(r.p50), ms(r.p99))
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func summarize(lat []time.Duration, total time.Duration) result {
+	slices.Sort(lat)
+	r := result{rate: float64(len(lat)) / total.Seconds()}
+	if len(lat) > 0 {
+		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return r
+}
+
+// merge adds up interleaved blocks of one contender.
+type acc struct {
+	lat   []time.Duration
+	total time.Duration
+}
+
+func (a *acc) add(lat []time.Duration, d time.Duration) {
+	a.lat, a.total = append(a.lat, lat...), a.total+d
+}
+
+func (a *acc) result() result { return summarize(a.lat, a.total) }
+
+func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	// The disk the user's home is on, not a tmpfs.
+	base, err := os.MkdirTemp(os.Getenv("HOME"), ".homepost-bench-smtp")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+	msg := message()
+
+	ceilDir := filepath.Join(base, "ceiling")
+	for _, s := range []string{"tmp", "new", "cur"} {
+		os.MkdirAll(filepath.Join(ceilDir, s), 0o700)
+	}
+	h, err := startAgent(bin, base)
+	if err != nil {
+		return err
+	}
+	defer h.stop()
+
+	pf := postfixAddr != "" && postfixUp(postfixAddr)
+	if pf && !isDir(filepath.Join(postfixMaildir, "new")) {
+		// Postfix makes the Maildir at its first delivery.
+		p := &target{addr: postfixAddr, network: "tcp", rcpt: "bench@test.invalid", maildir: postfixMaildir}
+		p.session(msg, 1)
+		for i := 0; i < 200 && !isDir(filepath.Join(postfixMaildir, "new")); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		pf = isDir(filepath.Join(postfixMaildir, "new"))
+	}
+	fmt.Printf("homepost bench smtp: %d messages of %d bytes on %s\n", n, len(msg), base)
+	if !pf {
+		fmt.Printf("(no Postfix on %s delivering into %s: test/postfix/setup.sh sets one up)\n", postfixAddr, postfixMaildir)
+	}
+	fmt.Println()
+
+	// Warm up.
+	ceiling(ceilDir, msg, 20)
+	if _, _, err := h.send(msg, 20, 1); err != nil {
+		return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
+	}
+
+	const rounds = 4
+	var ce, h1, h8, p1, p8 acc
+	for r := range rounds {
+		k := n / rounds
+		if r == rounds-1 {
+			k = n - k*(rounds-1)
+		}
+		lat, d, err := ceiling(ceilDir, msg, k)
+		if err != nil {
+			return err
+		}
+		ce.add(lat, d)
+		if lat, d, err = h.send(msg, k, 1); err != nil {
+			return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
+		}
+		h1.add(lat, d)
+		if lat, d, err = h.send(msg, k, conns); err != nil {
+			return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
+		}
+		h8.add(lat, d)
+		if pf {
+			p := &target{addr: postfixAddr, network: "tcp", rcpt: "bench@test.invalid", maildir: postfixMaildir}
+			if lat, d, err = p.send(msg, k, 1); err != nil {
+				return fmt.Errorf("postfix: %w", err)
+			}
+			p1.add(lat, d)
+			if lat, d, err = p.send(msg, k, conns); err != nil {
+				return fmt.Errorf("postfix: %w", err)
+			}
+			p8.add(lat, d)
+		}
+	}
+	c := ce.result()
+	fmt.Printf("%-52s %9s %9s %9s\n", "1 KB messages until in Maildir/new", "msgs/s", "p50", "p99")
+	fmt.Printf("%-52s %s\n", "ceiling: in-process write+fsync+rename+fsync, 1 by 1", c)
+	r1, r8 := h1.result(), h8.result()
+	fmt.Printf("%-52s %s\n", "homepost SMTP, 1 connection", r1)
+	fmt.Printf("%-52s %s\n", fmt.Sprintf("homepost SMTP, %d connections", conns), r8)
+	var q1, q8 result
+	if pf {
+		q1, q8 = p1.result(), p8.result()
+		fmt.Printf("%-52s %s\n", "Postfix smtpd -> virtual Maildir, 1 connection", q1)
+		fmt.Printf("%-52s %s\n", fmt.Sprintf("Postfix smtpd -> virtual Maildir, %d connections", conns), q8)
+	}
+	fmt.Println("(p50, p99: from the start of MAIL FROM to the 250 after the message, or one write for the ceiling)")
+	fmt.Printf("\n1 connection / ceiling: %.2f (target >= 0.70); %d connections / ceiling: %.2f (target > 1)\n",
+		r1.rate/c.rate, conns, r8.rate/c.rate)
+	if pf {
+		fmt.Printf("homepost / Postfix: %.2f over 1 connection, %.2f over %d (target > 1)\n", r1.rate/q1.rate, r8.rate/q8.rate, conns)
+	}
+	return nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func postfixUp(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	b := make([]byte, 512)
+	k, _ := c.Read(b)
+	c.Close()
+	return bytes.Contains(b[:k], []byte("Postfix"))
+}
+
+// message is a 1 KB message.
+func message() []byte {
+	var b bytes.Buffer
+	b.WriteString("From: bench@example.org\r\nTo: bench@example.org\r\nSubject: bench\r\nMessage-ID: <bench@example.org>\r\nDate: Wed, 2 Dec 2026 06:00:00 +0000\r\n\r\n")
+	for b.Len() < 1024-2 {
+		b.WriteString("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n")
+	}
+	return b.Bytes()[:1024]
+}
+
+var seq int
+
+// ceiling writes n messages one at a time as a durable Maildir delivery
+// does: tmp/, fsync, rename into new/, fsync new/.
+func ceiling(dir string, msg []byte, n int) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, 0, n)
+	start := time.Now()
+	for range n {
+		t0 := time.Now()
+		seq++
+		name := strconv.FormatInt(time.Now().UnixNano(), 10) + "." + strconv.Itoa(seq) + ".ceiling"
+		f, err := os.OpenFile(filepath.Join(dir, "tmp", name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, 0, err
+		}
+		if _, err := f.Write(msg); err != nil {
+			return nil, 0, err
+		}
+		if err := f.Sync(); err != nil {
+			return nil, 0, err
+		}
+		f.Close()
+		if err := os.Rename(filepath.Join(dir, "tmp", name), filepath.Join(dir, "new", name)); err != nil {
+			return nil, 0, err
+		}
+		d, err := os.Open(filepath.Join(dir, "new"))
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := d.Sync(); err != nil {
+			return nil, 0, err
+		}
+		d.Close()
+		lat = append(lat, time.Since(t0))
+	}
+	total := time.Since(start)
+	// Keep the directory small, as a mail reader would.
+	names, _ := os.ReadDir(filepath.Join(dir, "new"))
+	for _, e := range names {
+		os.Remove(filepath.Join(dir, "new", e.Name()))
+	}
+	return lat, total, nil
+}
+
+// target is an SMTP server that delivers into a Maildir.
+type target struct {
+	network, addr, rcpt, maildir string
+}
+
+// agent is a homepost agent with its listener, in a HOME of its own.
+type agent struct {
+	target
+	cmd *exec.Cmd
+	log bytes.Buffer
+}
+
+func startAgent(bin, base string) (*agent, error) {
+	home := filepath.Join(base, "home")
+	rt := filepath.Join(base, "rt")
+	os.MkdirAll(rt, 0o700)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	os.MkdirAll(filepath.Join(home, ".config", "homepost"), 0o700)
+	cfg := fmt.Sprintf("system_aliases = \"\"\ndeliver_without_agent = false\nhostname = \"bench.example\"\n[smtp]\nlisten = [%q]\nmax_sessions = 64\n", addr)
+	if err := os.WriteFile(filepath.Join(home, ".config", "homepost", "config.toml"), []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	for _, s := range []string{"tmp", "new", "cur"} {
+		os.MkdirAll(filepath.Join(home, "Maildir", s), 0o700)
+	}
+	me, err := user.Current()
+	if err != nil {
+		return nil, err
+	}
+	a := &agent{target: target{network: "tcp", addr: addr, rcpt: me.Username + "@bench.example", maildir: filepath.Join(home, "Maildir")}}
+	a.cmd = exec.Command(bin, "agent")
+	a.cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"), "XDG_RUNTIME_DIR=" + rt}
+	a.cmd.Stderr = &lockedWriter{w: &a.log}
+	if err := a.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			a.stop()
+			return nil, fmt.Errorf("the agent does not listen on %s:\n%s", addr, a.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return a, nil
+}
+
+func (a *agent) stop() {
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// send delivers n messages over conns connections and waits until n
+// new files are in the Maildir's new/. It returns each message's time
+// from MAIL FROM to its 250, and the time until the last copy arrived.
+func (t *target) send(msg []byte, n, conns int) ([]time.Duration, time.Duration, error) {
+	newDir := filepath.Join(t.maildir, "new")
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer w.Close()
+	if err := w.Add(newDir); err != nil {
+		return nil, 0, err
+	}
+	arrived := make(chan struct{})
+	var names []string // what arrived, removed after the run
+	go func() {
+		for ev := range w.Events {
+			if ev.Op&fsnotify.Create != 0 {
+				names = append(names, ev.Name)
+				if len(names) == n {
+					close(arrived)
+					return
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		k := n / conns
+		if c < n%conns {
+			k++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := t.session(msg, k)
+			mu.Lock()
+			lat = append(lat, l...)
+			mu.Unlock()
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, 0, err
+	}
+	select {
+	case <-arrived:
+	case <-time.After(time.Minute):
+		ents, _ := os.ReadDir(newDir)
+		return nil, 0, fmt.Errorf("timed out waiting for %d messages in %s (%d files there)", n, newDir, len(ents))
+	}
+	total := time.Since(start)
+	// Take the copies away, as a mail reader would, so that new/ does
+	// not grow from run to run.
+	for _, p := range names {
+		os.Remove(p)
+	}
+	return lat, total, nil
+}
+
+// session sends k messages over one connection, each waiting for its
+// 250.
+func (t *target) session(msg []byte, k int) ([]time.Duration, error) {
+	c, err := smtp.Dial(t.addr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.Hello("bench.example"); err != nil {
+		return nil, err
+	}
+	lat := make([]time.Duration, 0, k)
+	for range k {
+		t0 := time.Now()
+		if err := c.Mail("bench@example.org", nil); err != nil {
+			return lat, err
+		}
+		if err := c.Rcpt(t.rcpt, nil); err != nil {
+			return lat, err
+		}
+		wc, err := c.Data()
+		if err != nil {
+			return lat, err
+		}
+		if _, err := wc.Write(msg); err != nil {
+			return lat, err
+		}
+		if err := wc.Close(); err != nil {
+			return lat, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	if err := c.Quit(); err != nil && !strings.Contains(err.Error(), "closed") {
+		return lat, err
+	}
+	return lat, nil
+}

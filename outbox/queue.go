@@ -47,8 +47,28 @@ func newName(now time.Time, host string) (name, id string) {
 		id += "Q" + strconv.FormatInt(n, 16)
 	}
 	id = strings.ToUpper(id)
-	host = strings.NewReplacer("/", `\057`, ":", `\072`, ".", `\056`).Replace(host)
+	host = escapeHost(host)
 	return strconv.FormatInt(now.Unix(), 10) + "." + id + "." + host, id
+}
+
+// escapeHost writes "/", ":" and "." of a host name as \057, \072 and
+// \056, as Maildir names do; without a strings.Replacer, which would be
+// built anew for every message.
+func escapeHost(host string) string {
+	var b []byte
+	for i := 0; i < len(host); i++ {
+		switch c := host[i]; c {
+		case '/':
+			b = append(b, `\057`...)
+		case ':':
+			b = append(b, `\072`...)
+		case '.':
+			b = append(b, `\056`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // ID returns the queue ID of a file name from new/ or cur/.
@@ -193,8 +213,9 @@ func (dr *Draft) commit(syncNew func(string) error) error {
 	if err := dr.w.Flush(); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
-	size := fmt.Sprintf("%0*d", sizeDigits, dr.n)
-	if _, err := dr.f.WriteAt([]byte(size), dr.sizeOff); err != nil {
+	size := strconv.AppendInt(nil, dr.n, 10)
+	size = append(bytes.Repeat([]byte{'0'}, max(0, sizeDigits-len(size))), size...)
+	if _, err := dr.f.WriteAt(size, dr.sizeOff); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
 	// Allocate room for the journal beyond the end, so that recording

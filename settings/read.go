@@ -1,7 +1,6 @@
 package settings
 
 import (
-	"encoding"
 	"errors"
 	"os"
 	"reflect"
@@ -109,33 +108,36 @@ func readFile(path string) ([]byte, error) {
 	}
 }
 
-// sizeUnmarshaler is the method the TOML decoder calls on Size.
-type sizeUnmarshaler interface{ UnmarshalTOML(any) error }
+// The types that take a string (or, Size, an integer) and parse it.
+var (
+	durationType = reflect.TypeFor[Duration]()
+	sizeType     = reflect.TypeFor[Size]()
+)
 
-// fields maps "key" and "table.key" to the Config field that the toml
-// tags name: the tags are the one list of key names.
-func fields(c *Config) (keys map[string]reflect.Value, tables map[string]bool) {
-	keys, tables = map[string]reflect.Value{}, map[string]bool{}
-	var walk func(v reflect.Value, prefix string)
-	walk = func(v reflect.Value, prefix string) {
-		t := v.Type()
-		for i := range t.NumField() {
-			tag := t.Field(i).Tag.Get("toml")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			f := v.Field(i)
-			_, text := f.Addr().Interface().(encoding.TextUnmarshaler)
-			if f.Kind() == reflect.Struct && !text && prefix == "" {
-				tables[tag] = true
-				walk(f, tag+".")
-				continue
-			}
-			keys[prefix+tag] = f
+// field finds the Config field that a key names by its toml tag (in
+// table, when table is not ""): the tags are the one list of key names.
+// It is a plain search, without maps or method values, which would cost
+// sendmail allocations and page faults for a file of a few lines.
+func field(v reflect.Value, table, key string) (reflect.Value, bool) {
+	if table != "" {
+		t, ok := field(v, "", table)
+		if !ok || !isTable(t) {
+			return reflect.Value{}, false
+		}
+		v = t
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		if tag := t.Field(i).Tag.Get("toml"); tag == key && tag != "-" {
+			return v.Field(i), true
 		}
 	}
-	walk(reflect.ValueOf(c).Elem(), "")
-	return keys, tables
+	return reflect.Value{}, false
+}
+
+// isTable reports whether a field is a TOML table, not a value.
+func isTable(f reflect.Value) bool {
+	return f.Kind() == reflect.Struct && f.Type() != durationType
 }
 
 // decode sets c's fields from data, or reports that data is not within
@@ -144,9 +146,8 @@ func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
 	if !utf8.Valid(data) {
 		return nil, false
 	}
-	keys, tables := fields(c)
-	defined = map[string]bool{}
-	seenTable := map[string]bool{}
+	v := reflect.ValueOf(c).Elem()
+	var keys, tables []string
 	table := ""
 	for len(data) > 0 {
 		var line []byte
@@ -171,10 +172,11 @@ func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
 				return nil, false
 			}
 			name := string(trimSpace([]byte(s[1:end])))
-			if !tables[name] || seenTable[name] || !bareKey(name) {
+			t, known := field(v, "", name)
+			if !bareKey(name) || !known || !isTable(t) || contains(tables, name) {
 				return nil, false
 			}
-			seenTable[name], table = true, name
+			tables, table = append(tables, name), name
 			continue
 		}
 		eq := index(s, '=')
@@ -185,19 +187,32 @@ func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
 		if !bareKey(key) {
 			return nil, false
 		}
+		f, known := field(v, table, key)
 		if table != "" {
 			key = table + "." + key
 		}
-		f, known := keys[key]
-		if !known || defined[key] {
+		if !known || isTable(f) || contains(keys, key) {
 			return nil, false
 		}
-		defined[key] = true
+		keys = append(keys, key)
 		if !set(f, string(trimSpace([]byte(s[eq+1:])))) {
 			return nil, false
 		}
 	}
+	defined = make(map[string]bool, len(keys))
+	for _, k := range keys {
+		defined[k] = true
+	}
 	return defined, true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // set parses one value and stores it in f, the way the TOML decoder
@@ -248,17 +263,22 @@ func set(f reflect.Value, s string) bool {
 			return false
 		}
 	}
-	switch u := f.Addr().Interface().(type) {
-	case sizeUnmarshaler:
+	switch f.Type() {
+	case sizeType:
+		var sz Size
 		switch {
-		case isStr:
-			return u.UnmarshalTOML(str) == nil
-		case isNum:
-			return u.UnmarshalTOML(num) == nil
+		case isStr && sz.UnmarshalTOML(str) == nil, isNum && sz.UnmarshalTOML(num) == nil:
+			f.SetInt(int64(sz))
+			return true
 		}
 		return false
-	case encoding.TextUnmarshaler:
-		return isStr && u.UnmarshalText([]byte(str)) == nil
+	case durationType:
+		var d Duration
+		if !isStr || d.UnmarshalText([]byte(str)) != nil {
+			return false
+		}
+		f.Set(reflect.ValueOf(d))
+		return true
 	}
 	switch f.Kind() {
 	case reflect.String:

@@ -23,11 +23,8 @@ import (
 	"fmt"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/BurntSushi/toml"
 
 	"homepost/settings"
 )
@@ -90,37 +87,7 @@ func LoadFile(path string, id Identity) (*Config, error) {
 		}
 		return nil, &Error{File: path, Msg: err.Error()}
 	}
-	c := settings.Base()
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(c)
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: hideSecret(data, pe.Position.Line, pe.LastKey, pe.Message)}
-		}
-		if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			return nil, &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], m[3])}
-		}
-		return nil, &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		k := und[0]
-		return nil, &Error{File: path, Line: keyLine(data, k), Key: k.String(), Msg: "unknown key"}
-	}
-	c.File = path
-	c.Finish(id)
-	if err := c.Validate(); err != nil {
-		err.File = path
-		err.Line = keyLine(data, strings.Split(err.Key, "."))
-		return nil, err
-	}
-	if (c.Relay.Password != "") && !md.IsDefined("relay", "password_command") {
-		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
-			return nil, &Error{File: path, Line: keyLine(data, []string{"relay", "password"}), Key: "relay.password",
-				Msg: fmt.Sprintf("the file holds a password but is readable by others (mode %04o); chmod 600 %s", st.Mode().Perm(), path)}
-		}
-	}
-	return c, nil
+	return decodeFile(path, data, id)
 }
 
 // hideSecret returns the decoder's message for an error at line, unless

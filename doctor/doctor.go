@@ -99,8 +99,12 @@ type checker struct {
 	config bool // a configuration error: exit 78
 }
 
+// line prints a verdict; a message of several lines (every error of a
+// config file) gives one verdict line each.
 func (c *checker) line(verdict, item, format string, args ...any) {
-	fmt.Fprintf(c.w, "%-4s %s: %s\n", verdict, item, fmt.Sprintf(format, args...))
+	for _, l := range strings.Split(fmt.Sprintf(format, args...), "\n") {
+		fmt.Fprintf(c.w, "%-4s %s: %s\n", verdict, item, l)
+	}
 }
 
 func (c *checker) ok(item, format string, args ...any)   { c.line("ok", item, format, args...) }
@@ -280,8 +284,11 @@ func checkRelay(c *checker, cfg *config.Config, probe bool) {
 		c.warn("relay", "no [relay] url: remote mail waits in the queue (see homepost.toml(5))")
 		return
 	}
+	inClear := warnInClear(c, cfg)
 	if !probe {
-		c.ok("relay", "%s (homepost check --relay connects)", cfg.Relay.URL)
+		if !inClear {
+			c.ok("relay", "%s (homepost check --relay connects)", cfg.Relay.URL)
+		}
 		return
 	}
 	rc := cfg.Relay

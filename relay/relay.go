@@ -77,13 +77,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"homepost/addr"
 	"homepost/config"
 	"homepost/courier"
+	"homepost/settings"
 )
 
 // Transport kinds, from the URL scheme.
@@ -121,6 +121,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 		return &config.Error{File: cfg.File, Key: "relay." + key, Msg: fmt.Sprintf(format, args...)}
 	}
 	rc := &c.rc
+	// The checks that config.LoadFile has made already, with file:line;
+	// a Config made in code meets them here.
+	if errs := rc.Check(); len(errs) > 0 {
+		e := *errs[0]
+		e.File = cfg.File
+		return nil, &e
+	}
 	if rc.From != "" {
 		a, err := addr.Parse(rc.From)
 		if err != nil || !strings.Contains(a, "@") {
@@ -128,76 +135,27 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 		}
 		c.from = a
 	}
-	for _, t := range []struct {
-		key string
-		d   time.Duration
-	}{{"connect_timeout", rc.ConnectTimeout.Duration}, {"command_timeout", rc.CommandTimeout.Duration}, {"data_timeout", rc.DataTimeout.Duration}} {
-		if t.d <= 0 {
-			return nil, bad(t.key, "must be positive")
-		}
-	}
 	u := strings.TrimSpace(rc.URL)
-	switch {
-	case u == "":
-		return c, nil
-	case strings.HasPrefix(u, "exec:"):
-		c.kind = kindExec
-		c.argv = strings.Fields(strings.TrimPrefix(u, "exec:"))
-		if len(c.argv) == 0 || !strings.HasPrefix(c.argv[0], "/") {
-			return nil, bad("url", "exec: needs an absolute program path, as exec:/usr/sbin/sendmail -i")
-		}
-		if rc.Username != "" {
-			return nil, bad("username", "not used with an exec: relay")
-		}
+	if u == "" {
 		return c, nil
 	}
-	pu, err := url.Parse(u)
+	ep, err := settings.ParseRelayURL(u)
 	if err != nil {
-		// url.Parse quotes the URL; keep its reason only, in case the
-		// URL holds a password.
+		return nil, bad("url", "%v", err)
+	}
+	c.kind = ep.Kind
+	if c.kind == kindExec {
+		c.argv = ep.Argv
+		return c, nil
+	}
+	if _, err := url.Parse(u); err != nil {
+		// An IPv6 address that settings only looked at. url.Parse
+		// quotes the URL; keep its reason only, in case the URL holds a
+		// password.
 		return nil, bad("url", "not a valid URL (use smtps://host:465, smtp+starttls://host:587, smtp://host:port or exec:/path)")
 	}
-	if pu.User != nil {
-		return nil, bad("url", "must not hold a user name or password (use username and password or password_command)")
-	}
-	if (pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" || pu.Fragment != "" || pu.Opaque != "" {
-		return nil, bad("url", "%q: only scheme://host:port is allowed", u)
-	}
-	port := ""
-	switch strings.ToLower(pu.Scheme) {
-	case "smtps":
-		c.kind, port = kindTLS, "465"
-	case "smtp+starttls", "submission":
-		c.kind, port = kindStartTLS, "587"
-	case "smtp":
-		c.kind, port = kindPlain, "25"
-	default:
-		return nil, bad("url", "unknown scheme %q (use smtps, smtp+starttls, smtp or exec)", pu.Scheme)
-	}
-	c.host = pu.Hostname()
-	if c.host == "" {
-		return nil, bad("url", "%q has no host", u)
-	}
-	if p := pu.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n <= 0 || n > 65535 {
-			return nil, bad("url", "%q: bad port", u)
-		}
-		port = p
-	}
-	c.addr = net.JoinHostPort(c.host, port)
-	if c.kind == kindPlain && !rc.Insecure {
-		if ip := net.ParseIP(c.host); ip != nil && !ip.IsLoopback() {
-			return nil, bad("url", "plain smtp:// to %s is not encrypted; use smtps:// or smtp+starttls://, or set insecure = true", c.host)
-		}
-	}
-	if rc.Username != "" {
-		if c.kind == kindPlain {
-			return nil, bad("username", "authentication needs TLS: use smtps:// or smtp+starttls://")
-		}
-		if rc.Password == "" && rc.PasswordCommand == "" {
-			return nil, bad("password_command", "username is set but neither password nor password_command")
-		}
-	}
+	c.host = ep.Host
+	c.addr = net.JoinHostPort(ep.Host, ep.Port)
 	if c.kind != kindPlain {
 		if c.tls, err = tlsConfig(c.host, rc.CAFile); err != nil {
 			return nil, bad("ca_file", "%v", err)

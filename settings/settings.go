@@ -15,6 +15,7 @@ package settings
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -224,9 +225,10 @@ func NewIdentity(login, home, fullName string, uid int) Identity {
 // home is chosen by homeDir.
 func CurrentUser() (Identity, error) {
 	id := Identity{uid: os.Getuid()}
-	if login, home, name, ok := lookupUID(id.uid); ok {
-		id.user, id.home = login, home
-		id.fullName, _, _ = strings.Cut(name, ",")
+	u, err := user.LookupId(strconv.Itoa(id.uid))
+	if err == nil {
+		id.user, id.home = u.Username, u.HomeDir
+		id.fullName, _, _ = strings.Cut(u.Name, ",")
 	}
 	if id.user == "" {
 		id.user = os.Getenv("LOGNAME")
@@ -413,70 +415,77 @@ func (c *Config) LogPath() string { return filepath.Join(c.StateDir, "agent.log"
 // Validate checks the values of a finished configuration. The error's
 // Key names the first key found wrong; the caller knows File and Line.
 func (c *Config) Validate() *Error {
+	if errs := c.Problems(); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// Problems returns every error of the values, each with its key, so
+// that a file's errors can be shown at once; the [relay] table's are
+// Relay.Check's.
+func (c *Config) Problems() []*Error {
+	var errs []*Error
 	switch c.OtherUsers {
 	case "me", "relay", "bounce":
 	default:
-		return &Error{Key: "other_users", Msg: fmt.Sprintf("%q is not one of me, relay, bounce", c.OtherUsers)}
+		errs = append(errs, &Error{Key: "other_users", Msg: fmt.Sprintf("%q is not one of me, relay, bounce", c.OtherUsers)})
 	}
 	if c.OtherUsers == "relay" && c.RelayDomain == "" {
-		return &Error{Key: "relay_domain", Msg: `other_users = "relay" needs relay_domain`}
+		errs = append(errs, &Error{Key: "relay_domain", Msg: `other_users = "relay" needs relay_domain`})
 	}
 	if len(c.RecipientDelimiter) > 1 {
-		return &Error{Key: "recipient_delimiter", Msg: "must be one character or empty"}
+		errs = append(errs, &Error{Key: "recipient_delimiter", Msg: "must be one character or empty"})
 	}
 	for _, p := range []struct{ key, val string }{
 		{"state_dir", c.StateDir}, {"outbox", c.Outbox}, {"aliases", c.Aliases}, {"forward", c.Forward},
 	} {
 		if !filepath.IsAbs(p.val) {
-			return &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)}
+			errs = append(errs, &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)})
 		}
 	}
 	if c.SystemAliases != "" && !filepath.IsAbs(c.SystemAliases) {
-		return &Error{Key: "system_aliases", Msg: fmt.Sprintf("%q is not an absolute path", c.SystemAliases)}
+		errs = append(errs, &Error{Key: "system_aliases", Msg: fmt.Sprintf("%q is not an absolute path", c.SystemAliases)})
 	}
 	if _, p := c.StoreKind(); !filepath.IsAbs(p) {
-		return &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)}
+		errs = append(errs, &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)})
 	}
 	if c.MaxQueueLifetime.Duration <= 0 {
-		return &Error{Key: "max_queue_lifetime", Msg: "must be positive"}
+		errs = append(errs, &Error{Key: "max_queue_lifetime", Msg: "must be positive"})
 	}
 	if c.CommandTimeout.Duration <= 0 {
-		return &Error{Key: "command_timeout", Msg: "must be positive"}
+		errs = append(errs, &Error{Key: "command_timeout", Msg: "must be positive"})
 	}
-	if err := c.SMTP.validate(); err != nil {
-		return err
-	}
-	if c.Relay.Password != "" && c.Relay.PasswordCommand != "" {
-		return &Error{Key: "relay.password_command", Msg: "set either password or password_command, not both"}
-	}
-	return nil
+	errs = append(errs, c.SMTP.validate()...)
+	return append(errs, c.Relay.Check()...)
 }
 
-func (s *SMTP) validate() *Error {
+func (s *SMTP) validate() []*Error {
+	var errs []*Error
 	for _, p := range []struct{ key, val string }{{"smtp.socket", s.Socket}, {"smtp.secret_file", s.SecretFile}} {
 		if !filepath.IsAbs(p.val) {
-			return &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)}
+			errs = append(errs, &Error{Key: p.key, Msg: fmt.Sprintf("%q is not an absolute path (or ~/...)", p.val)})
 		}
 	}
 	// A Unix socket's path is limited to the 108 bytes of sun_path.
 	if len(s.Socket) > 107 {
-		return &Error{Key: "smtp.socket", Msg: fmt.Sprintf("%q is longer than the 107 bytes a Unix socket's path may have", s.Socket)}
+		errs = append(errs, &Error{Key: "smtp.socket", Msg: fmt.Sprintf("%q is longer than the 107 bytes a Unix socket's path may have", s.Socket)})
 	}
 	for _, a := range s.Listen {
 		if err := CheckLoopback(a); err != nil {
-			return &Error{Key: "smtp.listen", Msg: err.Error()}
+			errs = append(errs, &Error{Key: "smtp.listen", Msg: err.Error()})
 		}
 	}
 	if s.MaxSessions <= 0 {
-		return &Error{Key: "smtp.max_sessions", Msg: "must be positive"}
+		errs = append(errs, &Error{Key: "smtp.max_sessions", Msg: "must be positive"})
 	}
 	if s.MaxMessageSize <= 0 {
-		return &Error{Key: "smtp.max_message_size", Msg: "must be positive"}
+		errs = append(errs, &Error{Key: "smtp.max_message_size", Msg: "must be positive"})
 	}
 	if s.IdleTimeout.Duration <= 0 {
-		return &Error{Key: "smtp.idle_timeout", Msg: "must be positive"}
+		errs = append(errs, &Error{Key: "smtp.idle_timeout", Msg: "must be positive"})
 	}
-	return nil
+	return errs
 }
 
 // CheckLoopback accepts "IP:PORT" with a loopback IP (127.0.0.0/8, ::1)

@@ -241,7 +241,9 @@ func TestCheckRelayConfigError(t *testing.T) {
 	e := saneEnv(t)
 	e.writeConfig("system_aliases = \"\"\n[relay]\nurl = \"gopher://example.org\"\n")
 	out, code := e.check()
-	if code != 78 || !hasLine(out, "FAIL relay: ") {
+	// The url is checked when the file is read: a config error, with
+	// its line.
+	if code != 78 || !hasLine(out, "FAIL config: "+e.configPath()+":3: relay.url: unknown scheme \"gopher\"") {
 		t.Errorf("bad relay url: exit %d:\n%s", code, out)
 	}
 }

@@ -167,3 +167,44 @@ func TestFlushInATerminal(t *testing.T) {
 		t.Errorf("flush of an empty queue printed %q", out)
 	}
 }
+
+// TestCheckConfigMistakes: the configuration mistakes a newcomer makes
+// are each shown by homepost check with file:line, all at once; a relay
+// that would send mail in clear is said without --relay.
+func TestCheckConfigMistakes(t *testing.T) {
+	e := saneEnv(t)
+	p := e.configPath()
+	e.writeConfig("system_aliases = \"\"\nStore = \"~/Mail/\"\n")
+	out, code := e.check()
+	if code != 78 || !hasLine(out, "FAIL config: "+p+":2: Store: unknown key: keys are case-sensitive; write store") {
+		t.Errorf("Store: exit %d:\n%s", code, out)
+	}
+
+	e.writeConfig("system_aliases = \"\"\nstroe = \"~/Mail/\"\nother_users = \"everyone\"\n[relay]\nurl = \"smtps//smtp.example.com\"\n")
+	out, code = e.check()
+	for _, want := range []string{
+		"FAIL config: " + p + ":2: stroe: unknown key",
+		"FAIL config: " + p + ":3: other_users: ",
+		"FAIL config: " + p + ":5: relay.url: \"smtps//smtp.example.com\" is not a relay URL",
+	} {
+		if code != 78 || !hasLine(out, want) {
+			t.Errorf("exit %d; no line %q:\n%s", code, want, out)
+		}
+	}
+
+	e.writeConfig("system_aliases = \"\"\n[relay]\nurl = \"smtp://mail.example.com:25\"\n")
+	out, _ = e.check()
+	if !hasLine(out, "warn relay: smtp://mail.example.com:25 is plain SMTP to mail.example.com, another host: mail would cross the network in clear") {
+		t.Errorf("plain smtp to another host:\n%s", out)
+	}
+	e.writeConfig("system_aliases = \"\"\n[relay]\nurl = \"smtp://mail.example.com:25\"\nusername = \"me\"\npassword_command = \"echo x\"\n")
+	out, _ = e.check()
+	if !hasLine(out, "FAIL config: "+p+":4: relay.username: authentication over plain smtp:// would send the password in clear") {
+		t.Errorf("plain smtp with a password:\n%s", out)
+	}
+	e.writeConfig("system_aliases = \"\"\n[relay]\nurl = \"smtp://localhost:2525\"\n")
+	out, _ = e.check()
+	if !hasLine(out, "ok   relay: smtp://localhost:2525") {
+		t.Errorf("plain smtp to this machine:\n%s", out)
+	}
+}

@@ -1,0 +1,213 @@
+package config
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/BurntSushi/toml"
+
+	"homepost/settings"
+)
+
+// Errors is every error found in one file, in the order of its lines.
+// errors.As finds the first *Error in it.
+type Errors []*Error
+
+// Error puts one error on each line.
+func (e Errors) Error() string {
+	s := make([]string, len(e))
+	for i, x := range e {
+		s[i] = x.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Unwrap gives the errors to errors.Is and errors.As.
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, x := range e {
+		out[i] = x
+	}
+	return out
+}
+
+// maxErrors bounds how many errors of one file are reported (and how
+// often the file is decoded again past a bad value).
+const maxErrors = 50
+
+// decodeFile decodes a config file's data and reports every error in it
+// at once, each with file:line: a user who fixes the first error should
+// not meet the second only on the next run.
+//
+// The TOML decoder stops at the first value of the wrong type, so such
+// a line is blanked and the file decoded again; a syntax error is shown
+// alone (what follows it cannot be read reliably). Keys are matched
+// case-sensitively, as the documentation writes them: the decoder
+// itself would take "Store" for "store".
+func decodeFile(path string, data []byte, id Identity) (*Config, error) {
+	// Syntax first: what follows a syntax error cannot be read
+	// reliably, so it is the only error shown.
+	var probe map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&probe); err != nil {
+		e, _ := decodeError(path, data, err)
+		return nil, e
+	}
+	var errs []*Error
+	blanked := map[int]bool{}
+	src := data
+	var c *Config
+	var md toml.MetaData
+	for {
+		c = settings.Base()
+		var err error
+		md, err = toml.NewDecoder(bytes.NewReader(src)).Decode(c)
+		if err == nil {
+			break
+		}
+		e, _ := decodeError(path, data, err)
+		if e.Line <= 0 || blanked[e.Line] || len(errs) >= maxErrors {
+			// Blanking a line of a value that spans several lines
+			// can break the syntax: report what was found.
+			if len(errs) == 0 {
+				errs = append(errs, e)
+			}
+			return nil, report(errs)
+		}
+		errs = append(errs, e)
+		blanked[e.Line] = true
+		src = blankLine(src, e.Line)
+	}
+	for _, k := range md.Undecoded() {
+		errs = append(errs, &Error{File: path, Line: keyLine(data, k), Key: k.String(), Msg: "unknown key"})
+	}
+	errs = append(errs, caseErrors(path, data, md)...)
+	c.File = path
+	c.Finish(id)
+	for _, e := range c.Problems() {
+		e.File = path
+		e.Line = keyLine(data, strings.Split(e.Key, "."))
+		errs = append(errs, e)
+	}
+	if (c.Relay.Password != "") && !md.IsDefined("relay", "password_command") {
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			errs = append(errs, &Error{File: path, Line: keyLine(data, []string{"relay", "password"}), Key: "relay.password",
+				Msg: fmt.Sprintf("the file holds a password but is readable by others (mode %04o); chmod 600 %s", st.Mode().Perm(), path)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, report(errs)
+	}
+	return c, nil
+}
+
+// report sorts errs by line (those without one last) and returns the
+// only one, or all of them as Errors.
+func report(errs []*Error) error {
+	slices.SortStableFunc(errs, func(a, b *Error) int {
+		if (a.Line == 0) != (b.Line == 0) {
+			return cmp.Compare(b.Line, a.Line)
+		}
+		return cmp.Compare(a.Line, b.Line)
+	})
+	if len(errs) > maxErrors {
+		errs = errs[:maxErrors]
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return Errors(errs)
+}
+
+// decodeError turns the decoder's error into an Error with the file's
+// line, and says whether it is the parser's (the decoder's type errors
+// are not; a value's own error, as a bad duration, is one too).
+func decodeError(path string, data []byte, err error) (*Error, bool) {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: hideSecret(data, pe.Position.Line, pe.LastKey, pe.Message)}, true
+	}
+	if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], m[3])}, false
+	}
+	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}, true
+}
+
+// blankLine returns data with line n (from 1) made a comment, keeping
+// every other line where it was.
+func blankLine(data []byte, n int) []byte {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if n < 1 || n > len(lines) {
+		return data
+	}
+	out := make([]byte, 0, len(data)+1)
+	for i, l := range lines {
+		if i == n-1 {
+			out = append(out, '#')
+		}
+		out = append(out, l...)
+	}
+	return out
+}
+
+// keyNames is every key and table the file may set, as written in the
+// documentation ("store", "relay", "relay.url").
+var keyNames = sync.OnceValue(func() map[string]bool {
+	names := map[string]bool{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for f := range t.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			names[prefix+tag] = true
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+				walk(f.Type, prefix+tag+".")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return names
+})
+
+// caseErrors reports the keys that the decoder matched without regard
+// to case ("Store", "[Relay]"): homepost's keys are lower case, and a
+// key written otherwise is an unknown key, as in Postfix's main.cf.
+func caseErrors(path string, data []byte, md toml.MetaData) []*Error {
+	names := keyNames()
+	var errs []*Error
+	reported := map[string]bool{}
+	for _, k := range md.Keys() {
+		full := k.String()
+		if names[full] {
+			continue
+		}
+		skip := false
+		for i := 1; i < len(k); i++ {
+			if reported[strings.Join(k[:i], ".")] {
+				skip = true
+			}
+		}
+		if skip {
+			continue
+		}
+		for n := range names {
+			if strings.EqualFold(n, full) {
+				reported[full] = true
+				errs = append(errs, &Error{File: path, Line: keyLine(data, k), Key: full,
+					Msg: fmt.Sprintf("unknown key: keys are case-sensitive; write %s", n)})
+				break
+			}
+		}
+	}
+	return errs
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T, body string) (string, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadFile(p, testID(t))
+	return p, err
+}
+
+// Keys are case-sensitive, as the documentation writes them; the TOML
+// decoder alone would take Store for store.
+func TestKeysAreCaseSensitive(t *testing.T) {
+	for _, tc := range []struct {
+		body, want string
+	}{
+		{"Store = \"~/Mail/\"\n", ":1: Store: unknown key: keys are case-sensitive; write store"},
+		{"hostname = \"h\"\n[Relay]\nurl = \"smtps://h\"\n", ":2: Relay: unknown key: keys are case-sensitive; write relay"},
+		{"[relay]\nURL = \"smtps://h\"\n", ":2: relay.URL: unknown key: keys are case-sensitive; write relay.url"},
+	} {
+		p, err := load(t, tc.body)
+		if err == nil || err.Error() != p+tc.want {
+			t.Errorf("%q: got %v, want %s%s", tc.body, err, p, tc.want)
+		}
+	}
+}
+
+// Every error of the file is shown, each with file:line, in the order
+// of the lines.
+func TestEveryError(t *testing.T) {
+	body := `store = 5
+stroe = "x"
+other_users = "everyone"
+max_queue_lifetime = "soon"
+Hostname = "h"
+[relay]
+url = "smtps//smtp.example.com"
+from = "alice"
+[smtp]
+max_sessions = "many"
+`
+	p, err := load(t, body)
+	var list Errors
+	if !errors.As(err, &list) {
+		t.Fatalf("got %v, want every error", err)
+	}
+	want := []string{
+		":1: store: ",
+		":2: stroe: unknown key",
+		":3: other_users: ",
+		":4: max_queue_lifetime: ",
+		":5: Hostname: unknown key",
+		":7: relay.url: \"smtps//smtp.example.com\" is not a relay URL",
+		":8: relay.from: ",
+		":10: smtp.max_sessions: ",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%v", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], p+w) {
+			t.Errorf("error %d: %q, want it to start with %q", i+1, lines[i], p+w)
+		}
+	}
+	// errors.As still finds the first one.
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 1 || ce.Key != "store" {
+		t.Errorf("first error %+v", ce)
+	}
+}
+
+// A relay url that cannot work is an error when the file is read, with
+// its line.
+func TestRelayURLAtLoad(t *testing.T) {
+	for _, u := range []string{"smtps//host", "smtps:/host", "http://host", "smtps://host:0", "smtps://host/path", "smtp://192.0.2.1:25", "exec:sendmail"} {
+		p, err := load(t, "# relay\n[relay]\nurl = \""+u+"\"\n")
+		if err == nil || !strings.HasPrefix(err.Error(), p+":3: relay.url: ") {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if _, err := load(t, "[relay]\nurl = \"smtp://mail.example.com:25\"\n"); err != nil {
+		t.Errorf("plain smtp to a name: %v (check warns; delivery checks the address)", err)
+	}
+}

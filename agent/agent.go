@@ -104,6 +104,10 @@ type Agent struct {
 	// its start (passAt), in the status file.
 	usr2       chan os.Signal
 	passWanted bool
+	// reqs receives SIGHUP (reload) and SIGUSR1 (flush) from the start
+	// of Run, so that none sent right after the lock names this process
+	// is lost or kills it.
+	reqs chan os.Signal
 	passAt     int64
 	// held is why nothing is delivered: the configuration does not load;
 	// resumed is set when it is fixed, for new/ to be read again.
@@ -118,6 +122,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	// names this process until it exits: unhandled, the signal kills.
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
+	reqs := make(chan os.Signal, 4)
+	signal.Notify(reqs, syscall.SIGHUP, syscall.SIGUSR1)
+	defer signal.Stop(reqs)
 	transient := opts.Once || opts.Background
 	if opts.ConfigErr != nil && transient {
 		log.Error("configuration error: delivery is held until it is fixed", "reason", opts.ConfigErr)
@@ -160,7 +167,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return err
 	}
 	a := newAgent(cfg, log)
-	a.usr2 = usr2
+	a.usr2, a.reqs = usr2, reqs
 	a.writeStatus()
 	if opts.ConfigErr != nil {
 		a.hold(opts.ConfigErr) // a daemon: it waits for the fixed file
@@ -235,24 +242,37 @@ func newRelay(cfg *config.Config, log *slog.Logger) courier.Courier {
 // it after the pass.
 func (a *Agent) withSignals(run func() error) error {
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	err := run()
 	for err == nil {
 		select {
-		case s := <-sigs:
+		case <-sigs:
+			return nil
+		case s := <-a.reqs:
 			switch s {
 			case syscall.SIGHUP:
 				a.reload("SIGHUP")
 				err = a.runOnce(context.Background(), false)
 			case syscall.SIGUSR1:
 				err = a.runOnce(context.Background(), true)
-			default:
-				return nil
 			}
 		case <-a.usr2:
+			// A flush sent before the request is done in this pass.
+			flush := false
+			for more := true; more; {
+				select {
+				case s := <-a.reqs:
+					if s == syscall.SIGHUP {
+						a.reload("SIGHUP")
+					}
+					flush = flush || s == syscall.SIGUSR1
+				default:
+					more = false
+				}
+			}
 			start := monotonic()
-			err = a.runOnce(context.Background(), false)
+			err = a.runOnce(context.Background(), flush)
 			a.passDone(start)
 		default:
 			return err
@@ -339,8 +359,24 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		a.flushAll()
 	}
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	reqs := a.reqs
+	if reqs == nil {
+		reqs = make(chan os.Signal, 4)
+		signal.Notify(reqs, syscall.SIGHUP, syscall.SIGUSR1)
+		defer signal.Stop(reqs)
+	}
+	request := func(s os.Signal) {
+		switch s {
+		case syscall.SIGHUP:
+			a.reload("SIGHUP")
+			watchExtra(w, a)
+		case syscall.SIGUSR1:
+			a.log.Info("flush requested")
+			a.flushAll()
+		}
+	}
 	if opts.Ready != nil {
 		opts.Ready()
 	}
@@ -402,22 +438,25 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			a.log.Warn("watch outbox", "reason", err)
 		case <-tc:
 		case <-a.usr2:
-			a.passWanted = true
-		case s := <-sigs:
-			switch s {
-			case syscall.SIGHUP:
-				a.reload("SIGHUP")
-				watchExtra(w, a)
-			case syscall.SIGUSR1:
-				a.log.Info("flush requested")
-				a.flushAll()
-			default:
-				a.log.Info("agent stopping", "signal", s.String())
-				if opts.Stopping != nil {
-					opts.Stopping()
+			// A flush or reload sent before the request is taken up
+			// first: the pass that answers covers it.
+			for more := true; more; {
+				select {
+				case s := <-reqs:
+					request(s)
+				default:
+					more = false
 				}
-				return nil
 			}
+			a.passWanted = true
+		case s := <-reqs:
+			request(s)
+		case s := <-sigs:
+			a.log.Info("agent stopping", "signal", s.String())
+			if opts.Stopping != nil {
+				opts.Stopping()
+			}
+			return nil
 		}
 	}
 }

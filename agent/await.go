@@ -132,6 +132,13 @@ func RunningStatus(cfg *config.Config) (Status, bool) {
 // itself), and ErrNoAnswer for an agent that does not take requests.
 func AwaitPass(ctx context.Context, cfg *config.Config) error {
 	s, running := RunningStatus(cfg)
+	// An agent writes its status right after it takes the lock: give
+	// one that has just started a moment to, before calling it one of
+	// an older homepost.
+	for deadline := time.Now().Add(2 * time.Second); running && s.Pid > 0 && !s.answers && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		s, running = RunningStatus(cfg)
+	}
 	switch {
 	case !running || s.Pid <= 0:
 		return ErrNotRunning

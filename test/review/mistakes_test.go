@@ -1,11 +1,16 @@
 package review
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"homepost/test/testenv"
 )
@@ -217,5 +222,110 @@ func TestConfigErrorKeepsTheFilesOutbox(t *testing.T) {
 	_, stderr, code := e.Run([]byte("Subject: q\n\nb\n"), "sendmail", "root")
 	if code != 78 || !strings.Contains(stderr, file+":4: outbox") {
 		t.Errorf("sendmail with an unreadable outbox line: exit %d\n%s", code, stderr)
+	}
+}
+
+// noUserSystemd reports whether the machine has no systemd user instance
+// for this user, as the test environment (no XDG_RUNTIME_DIR) sees it.
+func noUserSystemd() bool {
+	_, err := os.Stat(filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "systemd", "private"))
+	return err != nil
+}
+
+// Where no systemd runs the agent, mail that waits must not wait for the
+// next message: a command that finds it and no agent (here mailq)
+// starts the background delivery; the advice names what works on this
+// machine (no systemctl --user without a user instance, but a crontab
+// line that check --crontab prints).
+func TestWaitingMailStartsDelivery(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.MustSend("Subject: waits\n\nb\n", "root") // deliver_without_agent = false: nothing starts
+	_, stderr, _ := e.Run(nil, "mailq")
+	if !strings.Contains(stderr, "no agent is running") {
+		t.Errorf("mailq does not say that no agent runs:\n%s", stderr)
+	}
+	out, _, _ := e.Run(nil, "homepost", "check")
+	if noUserSystemd() {
+		if strings.Contains(stderr, "systemctl --user") || !strings.Contains(stderr, "@reboot homepost flush") {
+			t.Errorf("mailq's advice does not work here:\n%s", stderr)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "agent: ") && strings.Contains(l, "systemctl --user") {
+				t.Errorf("check's advice does not work here: %s", l)
+			}
+		}
+	}
+	line, _, code := e.Run(nil, "homepost", "check", "--crontab")
+	if code != 0 || !strings.HasPrefix(line, "@reboot /") || !strings.Contains(line, "homepost flush >>") ||
+		!strings.Contains(line, "agent.log 2>&1") || strings.Count(line, "\n") != 1 {
+		t.Errorf("check --crontab: exit %d: %q", code, line)
+	}
+	// With background deliveries on, mailq starts one for the waiting mail.
+	setConfig(t, e, strings.Replace(baseConfig, "= false", "= true", 1), 0o600)
+	_, stderr, _ = e.Run(nil, "mailq")
+	if !strings.Contains(stderr, "started a background delivery") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "the background delivery")
+}
+
+// homepost flush where no agent runs does not try once and leave: what
+// stays deferred is retried by a background delivery that stays until
+// the queue is empty; a second flush reaches it and waits for it.
+func TestFlushKeepsDeliveringWithoutAgent(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, "")
+	relay := fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr)
+	setConfig(t, e, baseConfig+relay, 0o600)
+	h.Set("x@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
+	e.MustSend("Subject: s\n\nb\n", "x@remote.example")
+	e.Once()
+	setConfig(t, e, strings.Replace(baseConfig, "= false", "= true", 1)+relay, 0o600)
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+		t.Fatalf("flush: exit %d\n%s", code, stderr)
+	}
+	holder := func() int {
+		b, _ := os.ReadFile(e.Path(".local", "state", "homepost", "agent.lock"))
+		var pid int
+		fmt.Sscanf(string(b), "%d", &pid)
+		if pid > 0 && syscall.Kill(pid, 0) == nil {
+			return pid
+		}
+		return 0
+	}
+	e.WaitFor(func() bool { return holder() != 0 }, "a background delivery to stay for the deferred message")
+	t.Cleanup(func() {
+		if pid := holder(); pid != 0 {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	})
+	h.Set("x@remote.example", nil)
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+		t.Fatalf("second flush: exit %d\n%s", code, stderr)
+	}
+	if n := h.Count("x@remote.example"); n != 1 {
+		t.Errorf("flush returned before the running delivery sent the message (%d copies)", n)
+	}
+	e.WaitFor(func() bool { return holder() == 0 }, "the background delivery to end on an empty queue")
+}
+
+// "send; homepost agent --once; read" works while an agent runs: --once
+// has the running agent deliver what is due and waits until it has.
+func TestOnceWaitsForRunningAgent(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("slow: \"|sleep 1; cat >>$HOME/slow.log\"\n"), 0o600)
+	e.StartAgent()
+	e.MustSend("Subject: slow\n\nb\n", "slow")
+	e.Once()
+	if b, err := os.ReadFile(e.Path("slow.log")); err != nil || !strings.Contains(string(b), "Subject: slow") {
+		t.Errorf("agent --once returned before the running agent delivered: %v", err)
+	}
+	e.MustSend("Subject: second\n\nb\n", "root")
+	e.Once()
+	if n := len(storeFiles(t, e)); n != 1 {
+		t.Errorf("store holds %d messages right after agent --once, want 1", n)
 	}
 }

@@ -160,19 +160,25 @@ func TestCronHugeOutput(t *testing.T) {
 	}
 }
 
+// A broken config does not cost the job's output: the job runs, the
+// error is named (file:line) on stderr, and the report is queued, to be
+// delivered once the file is fixed.
 func TestCronBadConfig(t *testing.T) {
 	e := cronEnv(t)
 	e.writeConfig("deliver_without_agent = false\nbogus_key = 1\n")
 	marker := filepath.Join(e.home, "ran")
-	_, errOut, code := e.run("", "cron", "touch", marker)
-	if code != 78 {
-		t.Errorf("exit %d, want 78", code)
+	_, errOut, code := e.run("", "cron", "sh", "-c", "touch "+marker+"; echo output; exit 3")
+	if code != 3 {
+		t.Errorf("exit %d, want the job's 3", code)
 	}
 	if !strings.Contains(errOut, "config.toml:2") {
 		t.Errorf("stderr %q does not name config.toml:2", errOut)
 	}
-	if _, err := os.Stat(marker); err == nil {
-		t.Error("the job ran with a broken config (its output would be lost)")
+	if _, err := os.Stat(marker); err != nil {
+		t.Error("the job did not run")
+	}
+	if m := oneMail(t, e); !strings.Contains(m.body, "output") {
+		t.Errorf("the report does not carry the output:\n%s", m.body)
 	}
 }
 

@@ -107,8 +107,8 @@ type Agent struct {
 	// reqs receives SIGHUP (reload) and SIGUSR1 (flush) from the start
 	// of Run, so that none sent right after the lock names this process
 	// is lost or kills it.
-	reqs chan os.Signal
-	passAt     int64
+	reqs   chan os.Signal
+	passAt int64
 	// held is why nothing is delivered: the configuration does not load;
 	// resumed is set when it is fixed, for new/ to be read again.
 	held    error

@@ -87,9 +87,10 @@ func IsMaildir(path string) bool {
 // make them old for every reader.
 func (d Dir) List() ([]Entry, error) {
 	type rec struct {
-		t      int64 // delivery time
-		off, n uint32
-		new    bool
+		t   int64 // delivery time
+		off uint32
+		n   uint16 // a name is at most 255 bytes
+		new bool
 	}
 	var (
 		recs  []rec
@@ -119,8 +120,12 @@ func (d Dir) List() ([]Entry, error) {
 		}
 	}
 	// A directory's size is about twice the bytes of its names on
-	// ext4 and tmpfs; too small a guess only costs a copy.
+	// ext4, and an entry takes at least 24 bytes of it. The guesses
+	// are generous: pages of them that are never written cost no
+	// memory, while growing by copies would keep every copy until the
+	// next collection.
 	names = make([]byte, 0, min(max(capHint/2, 4<<10), 64<<20))
+	recs = make([]rec, 0, min(max(capHint/24, 256), 1<<22))
 	buf := make([]byte, 64<<10)
 	for k, fd := range fds {
 		for {
@@ -148,7 +153,7 @@ func (d Dir) List() ([]Entry, error) {
 				if len(name) == 0 || name[0] == '.' {
 					continue
 				}
-				recs = append(recs, rec{t: nameTime(name), off: uint32(len(names)), n: uint32(len(name)), new: subs[k] == "new"})
+				recs = append(recs, rec{t: nameTime(name), off: uint32(len(names)), n: uint16(len(name)), new: subs[k] == "new"})
 				names = append(names, name...)
 			}
 		}
@@ -157,7 +162,7 @@ func (d Dir) List() ([]Entry, error) {
 	// one string over it.
 	all := unsafe.String(unsafe.SliceData(names), len(names))
 	key := func(r rec) string {
-		return Entry{File: all[r.off : r.off+r.n], New: r.new}.Key()
+		return Entry{File: all[r.off : r.off+uint32(r.n)], New: r.new}.Key()
 	}
 	// The delivery time is parsed once per name, and only ties are
 	// compared by the whole key.
@@ -169,7 +174,7 @@ func (d Dir) List() ([]Entry, error) {
 	})
 	entries := make([]Entry, len(recs))
 	for i, r := range recs {
-		entries[i] = Entry{File: all[r.off : r.off+r.n], New: r.new}
+		entries[i] = Entry{File: all[r.off : r.off+uint32(r.n)], New: r.new}
 	}
 	return entries, nil
 }

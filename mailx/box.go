@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/mail"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -46,13 +45,7 @@ func (b *Box) edited(m *Msg) []byte {
 
 // openBox opens and lists a mailbox. A missing system mailbox is an empty
 // one.
-//
-// While it lists, the collector runs when the heap has grown by a fifth
-// rather than doubled: what a listing allocates is nearly all kept (the
-// summaries), and the garbage it makes (decoded subjects) would
-// otherwise let the heap of a big mailbox reach twice what it keeps.
 func openBox(kind, path string, system bool) (*Box, error) {
-	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	b := &Box{Kind: kind, Path: path, System: system}
 	switch kind {
 	case "maildir":

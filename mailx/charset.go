@@ -1,7 +1,6 @@
 package mailx
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"mime"
@@ -111,29 +110,49 @@ func decodeHeader(v string) string {
 	return printable(v)
 }
 
+// appendDecoded appends decodeHeader(v) to dst.
+func appendDecoded(dst []byte, v string) []byte {
+	if strings.Contains(v, "=?") {
+		if d, err := wordDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
+	return appendPrintable(dst, v)
+}
+
 // printable replaces control characters (a terminal escape in a Subject)
 // and invalid UTF-8.
 func printable(v string) string {
-	clean := true
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if isPlain(v) {
 		return v
 	}
-	var b bytes.Buffer
+	return string(appendPrintable(nil, v))
+}
+
+// isPlain reports whether v is printable ASCII.
+func isPlain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// appendPrintable appends printable(v) to dst.
+func appendPrintable(dst []byte, v string) []byte {
+	if isPlain(v) {
+		return append(dst, v...)
+	}
 	for _, r := range strings.ToValidUTF8(v, "\uFFFD") {
 		switch {
 		case r == '\t':
-			b.WriteByte(' ')
+			dst = append(dst, ' ')
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			b.WriteByte('?')
+			dst = append(dst, '?')
 		default:
-			b.WriteRune(r)
+			dst = utf8.AppendRune(dst, r)
 		}
 	}
-	return b.String()
+	return dst
 }

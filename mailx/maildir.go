@@ -39,23 +39,47 @@ func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 	// memory, and nothing the collector has to track one by one.
 	slab := make([]Msg, len(entries))
 	for i, e := range entries {
-		m := &slab[i]
-		m.setEntry(e)
-		if e.New {
-			m.flags |= fNew
-		} else {
-			m.flags |= fOld
-			if strings.IndexByte(e.Info(), 'S') >= 0 {
-				m.flags |= fSeen
-			}
-		}
+		slab[i].setListed(e)
 	}
 	var a arena
-	scanners := sync.Pool{New: func() any { return new(hscan) }}
 	n := len(entries)
 	entries = nil
-	d.ReadHeads(n, func(i int) maildir.Entry { return slab[i].entry() }, func(i int, data []byte, size int64) {
-		m := &slab[i]
+	readSummaries(d, slab[:n], func(_ int, b []byte) string { return a.add(b) })
+	// Files that vanished (another client expunged them) are dropped.
+	msgs := make([]*Msg, 0, len(slab))
+	for i := range slab {
+		if m := &slab[i]; m.Size >= 0 {
+			m.Num = int32(len(msgs) + 1)
+			msgs = append(msgs, m)
+		}
+	}
+	return msgs, nil
+}
+
+// setListed makes m the message of a Maildir file just listed: new when
+// it is in new/, else old, and seen when its info has S.
+func (m *Msg) setListed(e maildir.Entry) {
+	*m = Msg{}
+	m.setEntry(e)
+	if e.New {
+		m.flags |= fNew
+		return
+	}
+	m.flags |= fOld
+	if strings.IndexByte(e.Info(), 'S') >= 0 {
+		m.flags |= fSeen
+	}
+}
+
+var scanners = sync.Pool{New: func() any { return new(hscan) }}
+
+// readSummaries reads the header of each message of msgs (listed with
+// setListed) in parallel and sets its size, lines and summary; add
+// stores a summary's packed fields, for the message at index i. A file
+// that vanished gets size -1.
+func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) {
+	d.ReadHeads(len(msgs), func(i int) maildir.Entry { return msgs[i].entry() }, func(i int, data []byte, size int64) {
+		m := &msgs[i]
 		m.Size = size
 		if size < 0 {
 			return
@@ -72,22 +96,13 @@ func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 			}
 			return st.ModTime(), true
 		}
-		h.summarize(m, nil, mtime, a.add)
+		h.summarize(m, nil, mtime, func(b []byte) string { return add(i, b) })
 		scanners.Put(h)
 		m.Lines = -1
 		if int64(len(data)) >= size {
 			m.Lines = clampLines(countLines(data))
 		}
 	})
-	// Files that vanished (another client expunged them) are dropped.
-	msgs := make([]*Msg, 0, len(slab))
-	for i := range slab {
-		if m := &slab[i]; m.Size >= 0 {
-			m.Num = int32(len(msgs) + 1)
-			msgs = append(msgs, m)
-		}
-	}
-	return msgs, nil
 }
 
 func countLines(b []byte) int {

@@ -1,10 +1,14 @@
 // Package mailx is the mail(1) command: a POSIX mailx that sends mail
-// through homepost's outbox and reads the user's Maildir or mbox.
+// through homepost's outbox and reads the user's Maildir or mbox. It
+// holds the command language and the display; the mailbox formats
+// (listing, header reads, locks, scans, rewrites) are package maildir's.
 //
 // Reading is built to list a mailbox of 100,000 messages in well under a
-// second: a Maildir's files are opened in parallel and only their header
-// section is read; an mbox is scanned once, sequentially, and each message
-// is remembered by its offset. Bodies are read when a message is shown.
+// second and in less memory than s-nail: a Maildir's files are opened in
+// parallel and only their header section is read; an mbox is scanned
+// once, sequentially, and each message is remembered by its offset. A
+// session keeps a compact summary per message (see Msg); mail -H keeps
+// none (see listHeaders). Bodies are read when a message is shown.
 //
 // Changes are applied on quit, as mailx does: in a Maildir by renaming
 // files (new/ to cur/, info flags), replacing edited ones (written in tmp/

@@ -14,6 +14,7 @@ import (
 type hscan struct {
 	f    [4][]byte // hFrom, hSubject, hDate, hStatus as found, continuation lines joined
 	last int       // the field a continuation line extends, or -1
+	dec  [2][]byte // From and Subject decoded
 	buf  []byte    // packSum's scratch
 }
 
@@ -114,10 +115,10 @@ func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // without a usable Date field.
 func (h *hscan) summarize(m *Msg, fromLine []byte, mtime func() (time.Time, bool), add func([]byte) string) {
 	var fields [sumFields][]byte
-	from := decodeHeader(view(h.f[hFrom]))
-	fields[sumFrom] = unsafe.Slice(unsafe.StringData(from), len(from))
-	subject := decodeHeader(view(h.f[hSubject]))
-	fields[sumSubject] = unsafe.Slice(unsafe.StringData(subject), len(subject))
+	h.dec[0] = appendDecoded(h.dec[0][:0], view(h.f[hFrom]))
+	h.dec[1] = appendDecoded(h.dec[1][:0], view(h.f[hSubject]))
+	from := view(h.dec[0])
+	fields[sumFrom], fields[sumSubject] = h.dec[0], h.dec[1]
 	fields[sumStatus] = h.f[hStatus]
 	m.flags &^= fFromDate
 	if fromLine != nil {

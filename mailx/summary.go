@@ -21,7 +21,7 @@ func appendHeaderLine(b []byte, m *Msg, current bool, width int) []byte {
 		b = append(b, ' ')
 	}
 	b = append(b, m.stateChar())
-	b = appendRight(b, strconv.Itoa(int(m.Num)), 3)
+	b = appendRightInt(b, int64(m.Num), 3)
 	b = append(b, ' ')
 	b = appendPadded(b, printable(m.sender()), 20)
 	b = append(b, "  "...)
@@ -36,12 +36,13 @@ func appendHeaderLine(b []byte, m *Msg, current bool, width int) []byte {
 	}
 	b = append(b, ' ')
 	if m.Lines >= 0 {
-		b = appendRight(b, strconv.Itoa(int(m.Lines)), 4)
+		b = appendRightInt(b, int64(m.Lines), 4)
 	} else {
 		b = appendRight(b, "?", 4)
 	}
 	b = append(b, '/')
-	b = appendPadded(b, strconv.FormatInt(m.Size, 10), 5)
+	var num [20]byte
+	b = appendPadded(b, view(strconv.AppendInt(num[:0], m.Size, 10)), 5)
 	b = append(b, ' ')
 	if room := width - columns(b[start:]) - 1; room > 0 {
 		b = appendTrunc(b, m.subject(), room)
@@ -109,6 +110,12 @@ func columns(s []byte) int {
 		n += runeWidth(r)
 	}
 	return n
+}
+
+// appendRightInt appends v right-aligned in n columns.
+func appendRightInt(b []byte, v int64, n int) []byte {
+	var num [20]byte
+	return appendRight(b, view(strconv.AppendInt(num[:0], v, 10)), n)
 }
 
 // appendRight appends s right-aligned in n columns (ASCII only).

@@ -1,0 +1,138 @@
+package mailx
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sessionSummary is the header summary that read mode shows for a
+// mailbox: every message, the current one marked.
+func sessionSummary(t *testing.T, kind, path string) string {
+	t.Helper()
+	box, err := openBox(kind, path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	var out bytes.Buffer
+	s := testSession(box, &out)
+	s.setDot()
+	writeSummary(&out, box.Msgs, s.dot, 100)
+	return out.String()
+}
+
+// listed is what mail -H writes for a mailbox.
+func listed(t *testing.T, kind, path string) string {
+	t.Helper()
+	var out bytes.Buffer
+	var n int
+	var err error
+	if kind == "maildir" {
+		n, err = maildirHeaders(&out, path, 100)
+	} else {
+		n, err = mboxHeaders(&out, path, 100)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out.String(), "\n"); got != n {
+		t.Errorf("%d lines for %d messages", got, n)
+	}
+	return out.String()
+}
+
+// mail -H keeps no list, but it must show what read mode shows: the
+// same lines, the same current message (first new, else first unread,
+// else first), for a Maildir and an mbox in each of those states and
+// across the batches it reads a Maildir in.
+func TestHeadersAsReadModeShowsThem(t *testing.T) {
+	dir := t.TempDir()
+	md := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"tmp", "new", "cur"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	for i := 1; i <= 4200; i++ {
+		_, h, b := testMessage(i)
+		// Written directly: 4200 fsynced deliveries measure the disk.
+		if err := os.WriteFile(filepath.Join(md, "new", fmt.Sprintf("%d.M%dP1.test", 1609577400+i, i)), []byte(h+b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, _ := os.ReadDir(filepath.Join(md, "new"))
+	// All new; then the first 4100 seen (current: the first new, in
+	// the second batch); then all seen but one unread; then all seen.
+	states := []func(i int, name string) string{
+		func(int, string) string { return "" },
+		func(i int, name string) string {
+			if i < 4100 {
+				return "cur/" + name + ":2,S"
+			}
+			return ""
+		},
+		func(i int, name string) string {
+			if i == 4150 {
+				return "cur/" + name + ":2,"
+			}
+			return "cur/" + name + ":2,RS"
+		},
+		func(i int, name string) string { return "cur/" + name + ":2,S" },
+	}
+	cur := map[string]string{}
+	for k, state := range states {
+		for i, e := range names {
+			from := cur[e.Name()]
+			if from == "" {
+				from = "new/" + e.Name()
+			}
+			to := state(i, e.Name())
+			if to == "" {
+				to = "new/" + e.Name()
+			}
+			if from != to {
+				if err := os.Rename(filepath.Join(md, from), filepath.Join(md, to)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cur[e.Name()] = to
+		}
+		want, got := sessionSummary(t, "maildir", md), listed(t, "maildir", md)
+		if got != want {
+			t.Errorf("Maildir, state %d: mail -H differs from read mode", k)
+		}
+		marked := 0
+		for _, l := range strings.Split(got, "\n") {
+			if strings.HasPrefix(l, ">") {
+				marked++
+			}
+		}
+		if marked != 1 {
+			t.Errorf("Maildir, state %d: %d lines marked current", k, marked)
+		}
+	}
+
+	for k, statuses := range [][]string{
+		{"", "", ""},
+		{"RO", "O", ""},
+		{"RO", "O", "RO"},
+		{"RO", "RO", "RO"},
+	} {
+		var b strings.Builder
+		for i, st := range statuses {
+			fmt.Fprintf(&b, "From user%d@example.org Sat Jan  2 08:%02d:00 2021\nFrom: User %d <user%d@example.org>\nSubject: Subject %d\n", i, i, i, i, i)
+			if st != "" {
+				b.WriteString("Status: " + st + "\n")
+			}
+			b.WriteString("\nBody.\n\n")
+		}
+		path := filepath.Join(dir, fmt.Sprintf("mbox%d", k))
+		os.WriteFile(path, []byte(b.String()), 0o600)
+		want, got := sessionSummary(t, "mbox", path), listed(t, "mbox", path)
+		if got != want {
+			t.Errorf("mbox %q:\n%s\nwant\n%s", statuses, got, want)
+		}
+	}
+}

@@ -2,9 +2,11 @@ package relay
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"time"
 
@@ -44,11 +46,41 @@ func (s *session) auth(ctx context.Context) (courier.Result, bool) {
 		if strings.HasPrefix(r.DSN, "5") {
 			r.DSN = "4" + r.DSN[1:]
 		}
-		r.Reason = "authentication failed: " + r.Reason
+		r.Reason = "authentication failed: " + redact(r.Reason, c.rc.Username, pass)
 		return r, false
 	}
 	return courier.Result{}, true
 }
+
+// redact takes the credentials out of a server's reply to AUTH. Some
+// servers echo the AUTH line in their 535 reply, which would put the
+// password, in base64, in the journal, the log, mailq and check --relay:
+// the PLAIN response ("\0user\0password"), LOGIN's password, and the
+// password itself are replaced by [redacted], as is whatever follows
+// "AUTH PLAIN" or "AUTH LOGIN" in the reply.
+func redact(reply, user, pass string) string {
+	if pass == "" {
+		return reply
+	}
+	secret := map[string]bool{pass: true}
+	for _, e := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding} {
+		secret[e.EncodeToString([]byte("\x00"+user+"\x00"+pass))] = true
+		secret[e.EncodeToString([]byte(pass))] = true
+	}
+	// Word by word, so that a short password does not mangle the
+	// words it happens to be part of.
+	words := strings.Split(reply, " ")
+	for i, w := range words {
+		core := strings.Trim(w, "<>\"'()[],.;:")
+		if core != "" && secret[core] {
+			words[i] = strings.Replace(w, core, "[redacted]", 1)
+		}
+	}
+	return authLine.ReplaceAllString(strings.Join(words, " "), "${1}[redacted]")
+}
+
+// authLine is an AUTH command echoed in a reply, up to its argument.
+var authLine = regexp.MustCompile(`(?i)(AUTH\s+(?:PLAIN|LOGIN)\s+)[A-Za-z0-9+/=]+`)
 
 // password runs password_command and returns the first line of its
 // output. Neither the output nor the command's stderr goes into the

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -57,6 +58,7 @@ type backend struct {
 	dropInData bool             // close the connection while reading data
 	perConn    int              // after this many messages, 421 on MAIL
 	authTries  atomic.Int32
+	echoAuth   bool // a 535 reply that echoes the AUTH line
 }
 
 type testSession struct {
@@ -88,6 +90,10 @@ func (s *testSession) Auth(mech string) (sasl.Server, error) {
 	return sasl.NewPlainServer(func(identity, user, pass string) error {
 		s.be.authTries.Add(1)
 		if user != s.be.user || pass != s.be.pass {
+			if s.be.echoAuth {
+				line := base64.StdEncoding.EncodeToString([]byte(identity + "\x00" + user + "\x00" + pass))
+				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "AUTH PLAIN " + line + " rejected"}
+			}
 			return smtp.ErrAuthFailed
 		}
 		s.user = user

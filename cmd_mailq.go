@@ -83,10 +83,7 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the agent (pid %d) holds the queue: %s\n", st.Pid, st.Held)
 	case running || !queued:
 	case submit.WakeWaiting(cfg):
-		fmt.Fprintf(os.Stderr, "homepost: mailq: no agent was running: started a background delivery (its log: %s)\n", cfg.LogPath())
-		if !doctor.UserSystemd(cfg) {
-			fmt.Fprintf(os.Stderr, "homepost: mailq: %s\n", doctor.AgentAdvice(cfg))
-		}
+		fmt.Fprintf(os.Stderr, "homepost: mailq: no agent was running: started a background delivery (its log: %s); %s\n", cfg.LogPath(), doctor.AgentAdvice(cfg))
 	default:
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: no agent is running; 'homepost flush' delivers now; %s\n", doctor.AgentAdvice(cfg))
 	}

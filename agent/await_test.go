@@ -1,0 +1,49 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"homepost/config"
+)
+
+// The status file carries the pid, the start of the last pass asked for
+// and why delivery is held; readStatus reads back what writeStatus wrote.
+func TestStatusFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", os.Getuid()))
+	cfg.StateDir = filepath.Join(dir, "state")
+	os.MkdirAll(cfg.StateDir, 0o700)
+	a := &Agent{cfg: cfg}
+	a.passAt = 12345
+	a.held = errors.New("/x/config.toml:3: bogus: unknown key\nsecond line")
+	a.writeStatus()
+	s, ok := readStatus(cfg)
+	if !ok || s.Pid != os.Getpid() || s.pass != 12345 || !s.answers || s.Held != "/x/config.toml:3: bogus: unknown key second line" {
+		t.Fatalf("%+v %v", s, ok)
+	}
+	a.held = nil
+	a.passDone(99999)
+	if s, _ := readStatus(cfg); s.Held != "" || s.pass != 99999 || a.passWanted {
+		t.Errorf("after the pass: %+v", s)
+	}
+	// No agent holds the lock: nobody to wait for, whatever the file says.
+	if _, running := RunningStatus(cfg); running {
+		t.Error("running without a lock holder")
+	}
+	if err := AwaitPass(context.Background(), cfg); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("AwaitPass without an agent: %v", err)
+	}
+}
+
+// The monotonic clock is the same in every process and never goes back.
+func TestMonotonic(t *testing.T) {
+	a := monotonic()
+	b := monotonic()
+	if a <= 0 || b < a {
+		t.Errorf("%d then %d", a, b)
+	}
+}

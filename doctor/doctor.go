@@ -257,7 +257,7 @@ func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
 	} else if ok {
 		c.ok("agent", "running (pid %d)", st.Pid)
 	} else if cfg.DeliverWithoutAgent {
-		c.warn("agent", "not running; sendmail starts a background delivery after each message, and every homepost command that finds mail waiting; %s", AgentAdvice(cfg))
+		c.warn("agent", "not running; a background delivery starts after each message sent, and whenever a homepost command finds mail waiting; %s", AgentAdvice(cfg))
 	} else {
 		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (%s)", agentAdvice(cfg))
 	}

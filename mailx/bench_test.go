@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -101,10 +103,27 @@ func listSummary(tb testing.TB, kind, path string, w io.Writer) int {
 	return len(box.Msgs)
 }
 
-// BenchmarkSummary times the header summary (mail -H) of Maildirs and
-// mboxes of 20,000 and 100,000 messages, in process and through the
-// built binary, and s-nail -H on the same mailboxes when s-nail is
-// installed.
+// keptMB is the heap that an open mailbox holds (its summaries), in MB.
+func keptMB(tb testing.TB, kind, path string) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	box, err := openBox(kind, path, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	box.Close()
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / 1e6
+}
+
+// BenchmarkSummary times the header summary of Maildirs and mboxes of
+// 20,000 and 100,000 messages: in process as a read-mode session lists
+// it (with MB-kept, the heap its summaries hold), through the built
+// binary as mail -H, and s-nail -H on the same mailboxes when s-nail is
+// installed (both with MB-maxrss, the largest resident memory of a
+// run).
 // Run it with: go test -run XXX -bench Summary ./mailx/
 func BenchmarkSummary(b *testing.B) {
 	for _, n := range []int{20000, 100000} {
@@ -136,6 +155,7 @@ func BenchmarkSummary(b *testing.B) {
 				perList := time.Since(start).Seconds() / float64(b.N)
 				b.ReportMetric(perList, "s/list")
 				b.ReportMetric(float64(n)/perList, "msgs/s")
+				b.ReportMetric(keptMB(b, kind, path), "MB-kept")
 			})
 			b.Run(fmt.Sprintf("binary-%s-%dk", kind, n/1000), func(b *testing.B) {
 				build(b)
@@ -162,23 +182,75 @@ func BenchmarkSummary(b *testing.B) {
 	}
 }
 
-// runCommand runs a mail reader b.N times and reports the time per
-// listing; it checks that every message was listed.
-func runCommand(b *testing.B, n int, prog string, args ...string) {
+// measureEnv makes the test binary, started with it, run the command
+// it names (arguments separated by US, 0x1f) and print the command's
+// largest resident memory last on stderr. The reader is started from
+// this small process because a child of the benchmark would report the
+// benchmark's own memory: os/exec starts a child sharing its parent's
+// address space until exec (vfork), and Linux keeps that space's
+// high-water mark as the child's.
+const measureEnv = "MAILX_BENCH_MEASURE"
+
+func init() {
+	if argv := os.Getenv(measureEnv); argv != "" {
+		os.Exit(runMeasured(strings.Split(argv, "\x1f")))
+	}
+}
+
+func runMeasured(argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			fmt.Fprintf(os.Stderr, "\nmaxrss-kib %d ns %d\n", ru.Maxrss, took.Nanoseconds())
+		}
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runCommand runs a mail reader b.N times and reports the time per
+// listing and the largest resident memory of a run (MB-maxrss, from
+// getrusage of the reader, which a fresh test process starts and times:
+// see measureEnv); it checks that every message was listed.
+func runCommand(b *testing.B, n int, prog string, args ...string) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var took time.Duration
+	var maxRSS int64
 	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(prog, args...)
+		cmd := exec.Command(self)
 		home := b.TempDir()
-		cmd.Env = append(os.Environ(), "HOME="+home, "MAILRC=/dev/null", "COLUMNS=100", "TERM=dumb")
+		cmd.Env = append(os.Environ(), "HOME="+home, "MAILRC=/dev/null", "COLUMNS=100", "TERM=dumb",
+			measureEnv+"="+strings.Join(append([]string{prog}, args...), "\x1f"))
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
 		out, err := cmd.Output()
 		if err != nil {
-			b.Fatalf("%s: %v", prog, err)
+			b.Fatalf("%s: %v\n%s", prog, err, errOut.String())
 		}
 		if got := strings.Count(string(out), "\n"); got < n {
 			b.Fatalf("%s listed %d lines, want %d", prog, got, n)
 		}
+		_, v, ok := strings.Cut(errOut.String(), "\nmaxrss-kib ")
+		var kib, ns int64
+		if _, err := fmt.Sscanf(v, "%d ns %d", &kib, &ns); !ok || err != nil {
+			b.Fatalf("%s: no measurement: %q", prog, errOut.String())
+		}
+		maxRSS = max(maxRSS, kib)
+		took += time.Duration(ns)
 	}
-	perList := time.Since(start).Seconds() / float64(b.N)
+	perList := took.Seconds() / float64(b.N)
 	b.ReportMetric(perList, "s/list")
 	b.ReportMetric(float64(n)/perList, "msgs/s")
+	if maxRSS > 0 {
+		b.ReportMetric(float64(maxRSS)/1024, "MB-maxrss")
+	}
 }

@@ -26,8 +26,11 @@
 // new/ is watched with fsnotify: no polling, an idle agent makes no
 // wake-ups. Deferred messages stay in cur/; one timer fires when the
 // earliest is due. SIGUSR1 makes everything due now (flush), SIGHUP
-// reloads the configuration, SIGTERM finishes the batch in progress and
-// exits.
+// reloads the configuration, SIGUSR2 asks for a pass over what is due
+// and an answer when it has ended (await.go: agent --once and flush wait
+// for a running agent so), SIGTERM finishes the batch in progress and
+// exits. A configuration file with an error makes the agent hold the
+// queue until it is fixed (held.go).
 package agent
 
 import (

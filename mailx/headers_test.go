@@ -136,3 +136,46 @@ func TestHeadersAsReadModeShowsThem(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSummary packs arbitrary header fields into a summary: each reads
+// back as decodeHeader makes it, and the date column is the From line's
+// when it has one.
+func FuzzSummary(f *testing.F) {
+	f.Add("User <u@example.org>", "=?utf-8?q?caf=C3=A9?=", "RO", "Sat, 2 Jan 2021 08:50:00 +0000", "u@example.org Sat Jan  2 08:50:00 2021")
+	f.Add("", "", "", "", "")
+	f.Add("\x00\xff", strings.Repeat("x", 300), "O\n", "garbage", "x")
+	f.Fuzz(func(t *testing.T, from, subject, status, date, fromLine string) {
+		for _, v := range []string{from, subject, status, date} {
+			if strings.ContainsAny(v, "\r\n") {
+				return
+			}
+		}
+		var h hscan
+		h.reset()
+		h.line([]byte("From: " + from + "\n"))
+		h.line([]byte("Subject: " + subject + "\n"))
+		h.line([]byte("Status: " + status + "\n"))
+		h.line([]byte("Date: " + date + "\n"))
+		var m Msg
+		var fl []byte
+		if fromLine != "" && !strings.ContainsAny(fromLine, "\r\n") {
+			fl = []byte(fromLine)
+		}
+		h.summarize(&m, fl, nil, func(b []byte) string { return string(b) })
+		trim := func(s string) string { return strings.TrimSpace(s) }
+		if got, want := m.from(), decodeHeader(trim(from)); got != want {
+			t.Fatalf("from %q, want %q", got, want)
+		}
+		if got, want := m.subject(), decodeHeader(trim(subject)); got != want {
+			t.Fatalf("subject %q, want %q", got, want)
+		}
+		if got := m.status(); got != trim(status) {
+			t.Fatalf("status %q, want %q", got, trim(status))
+		}
+		if _, d, ok := strings.Cut(fromLine, " "); fl != nil && ok && len(strings.TrimSpace(d)) >= 16 {
+			if got := m.summaryDate(); got != strings.TrimSpace(d)[:16] {
+				t.Fatalf("date column %q for From line %q", got, fromLine)
+			}
+		}
+	})
+}

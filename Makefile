@@ -6,7 +6,10 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 # A static, pure-Go binary: the shim starts fast and runs from cron's
 # minimal environment.
 GOFLAGS_BUILD = -trimpath -tags osusergo,netgo -ldflags '-s -w -X main.version=$(VERSION)'
-LINKS = sendmail send-mail mail mailx mailq newaliases
+# sendmail is a program of its own (cmd/sendmail): it queues a message
+# without starting homepost, and hands every other mode to the homepost
+# beside it. send-mail is a link to it; the other names link homepost.
+LINKS = mail mailx mailq newaliases
 # START=no installs without enabling and starting the user unit.
 START ?= yes
 # NEXT_STEPS=no leaves out what install says is left to do.
@@ -17,13 +20,16 @@ NEXT_STEPS ?= yes
 all: build
 
 build:
-	@echo "homepost: building ./homepost with $(GO) build (the first build downloads the modules in go.mod and compiles them and Go's standard library: a few minutes; later builds take seconds)"
+	@echo "homepost: building ./homepost and ./sendmail with $(GO) build (the first build downloads the modules in go.mod and compiles them and Go's standard library: a few minutes; later builds take seconds)"
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o homepost .
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o sendmail ./cmd/sendmail
 
 install: build
 	install -d $(BINDIR)
 	install -m 0755 homepost $(BINDIR)/homepost
 	for l in $(LINKS); do ln -sf homepost $(BINDIR)/$$l; done
+	install -m 0755 sendmail $(BINDIR)/.sendmail.new && mv -f $(BINDIR)/.sendmail.new $(BINDIR)/sendmail
+	ln -sf sendmail $(BINDIR)/send-mail
 	$(MAKE) --no-print-directory install-extra PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"
 	@agent=none; \
 	if systemctl --user show-environment >/dev/null 2>&1; then \
@@ -61,10 +67,10 @@ test:
 	$(GO) run ./test/summary $(if $(V),-v) $(if $(TESTJSON),-json $(TESTJSON)) -- $(GO) test -json $(TESTFLAGS) ./...
 
 bench: build
-	$(GO) run ./test/bench -bin ./homepost
+	$(GO) run ./test/bench -bin ./homepost -sendmail ./sendmail
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./mailx/ ./relay/
 
 include mk/install.mk
 
 clean:
-	rm -f homepost
+	rm -f homepost sendmail

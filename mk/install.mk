@@ -34,7 +34,7 @@ install-extra:
 		sed 's|@BINDIR@|$(BINDIR)|g' "systemd/$$u" > "$$d/.$$u.tmp"; \
 		chmod 0644 "$$d/.$$u.tmp"; mv -f "$$d/.$$u.tmp" "$$d/$$u"; \
 	done; \
-	echo "installed $(BINDIR)/homepost, its links ($(LINKS)), man pages under $(MANDIR), units in $$d"
+	echo "installed $(BINDIR)/homepost, its links ($(LINKS)), $(BINDIR)/sendmail and send-mail, man pages under $(MANDIR), units in $$d"
 	install -d "$(DOCDIR)"
 	install -m 0644 config.example.toml "$(DOCDIR)/config.example.toml"
 
@@ -82,9 +82,12 @@ uninstall:
 	for u in $(UNITS); do rm -f "$$d/$$u"; done; \
 	rmdir "$$d" 2>/dev/null || true; \
 	systemctl --user daemon-reload >/dev/null 2>&1 || true
-	@for l in $(LINKS); do \
+	@for l in $(LINKS) sendmail send-mail; do \
 		if [ "$$(readlink "$(BINDIR)/$$l")" = homepost ]; then rm -f "$(BINDIR)/$$l"; fi; \
 	done
+	@if [ "$$(readlink "$(BINDIR)/send-mail")" = sendmail ]; then rm -f "$(BINDIR)/send-mail"; fi
+	@if [ -f "$(BINDIR)/sendmail" ] && [ ! -L "$(BINDIR)/sendmail" ] && grep -q homepost/submit "$(BINDIR)/sendmail"; then \
+		rm -f "$(BINDIR)/sendmail"; fi
 	rm -f "$(BINDIR)/homepost"
 	@for m in $(MANPAGES); do \
 		s=$${m##*.}; rm -f "$(MANDIR)/man$$s/$${m##*/}"; rmdir "$(MANDIR)/man$$s" 2>/dev/null || true; \

@@ -25,21 +25,31 @@ owner_of() { # path target: "package X", or what it is
 	if [ -L "$1" ]; then echo "a link to $(readlink "$1")"; else echo "a file that no known package owns"; fi
 }
 
+# /usr/sbin/sendmail goes to the sendmail program installed beside
+# homepost (it finds homepost there), where there is one.
+sendmail_bin=$bin
+if [ -f "$(dirname "$bin")/sendmail" ] && [ ! -L "$(dirname "$bin")/sendmail" ]; then
+	sendmail_bin=$(dirname "$bin")/sendmail
+fi
+real_sendmail=$(readlink -f "$sendmail_bin" 2>/dev/null || echo "$sendmail_bin")
+
 for name in /usr/sbin/sendmail /usr/bin/mail /usr/bin/mailx; do
 	p=$root$name
 	target=$(readlink -f "$p" 2>/dev/null || echo "$p")
+	to=$bin real_to=$real_bin
+	if [ "$name" = /usr/sbin/sendmail ]; then to=$sendmail_bin real_to=$real_sendmail; fi
 	case $mode in
 	link)
 		if [ ! -e "$p" ] && [ ! -L "$p" ]; then
-			mkdir -p "$(dirname "$p")" && ln -s "$bin" "$p" && echo "linked $p -> $bin"
-		elif [ "$target" = "$real_bin" ]; then
+			mkdir -p "$(dirname "$p")" && ln -s "$to" "$p" && echo "linked $p -> $to"
+		elif [ "$target" = "$real_to" ]; then
 			echo "$p is homepost already"
 		else
 			echo "refusing to replace $p: it is $(owner_of "$p" "$target"); remove that mail program first, or link it by hand" >&2
 			refused=1
 		fi;;
 	unlink)
-		if [ -L "$p" ] && [ "$target" = "$real_bin" ]; then
+		if [ -L "$p" ] && { [ "$target" = "$real_to" ] || [ "$target" = "$real_bin" ]; }; then
 			rm -f "$p" && echo "removed $p"
 		fi;;
 	*)

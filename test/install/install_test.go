@@ -123,8 +123,19 @@ func TestInstallUninstall(t *testing.T) {
 	want := []string{"bin/homepost", "share/doc/homepost/config.example.toml"}
 	for _, l := range []string{"sendmail", "send-mail", "mail", "mailx", "mailq", "newaliases"} {
 		want = append(want, "bin/"+l)
-		if target, err := os.Readlink(filepath.Join(bindir, l)); err != nil || target != "homepost" {
-			t.Errorf("%s: link to %q, %v; want homepost", l, target, err)
+		link := "homepost"
+		switch l {
+		case "sendmail":
+			// The small sendmail program, not a link.
+			if st, err := os.Lstat(filepath.Join(bindir, l)); err != nil || !st.Mode().IsRegular() {
+				t.Errorf("sendmail is not a program of its own: %v %v", st, err)
+			}
+			continue
+		case "send-mail":
+			link = "sendmail"
+		}
+		if target, err := os.Readlink(filepath.Join(bindir, l)); err != nil || target != link {
+			t.Errorf("%s: link to %q, %v; want %s", l, target, err, link)
 		}
 	}
 	pages, _ := filepath.Glob(filepath.Join(repoRoot(), "man", "*.[1-8]"))
@@ -337,9 +348,9 @@ func TestInstallSystem(t *testing.T) {
 		t.Errorf("install-system speaks of root's own session, or of next steps after failing:\n%s", out)
 	}
 	bin := filepath.Join(sys, "bin", "homepost")
-	for _, n := range []string{"usr/sbin/sendmail", "usr/bin/mail"} {
-		if target, err := os.Readlink(filepath.Join(root, n)); err != nil || target != bin {
-			t.Errorf("%s -> %q, %v; want %s", n, target, err, bin)
+	for n, want := range map[string]string{"usr/sbin/sendmail": filepath.Join(sys, "bin", "sendmail"), "usr/bin/mail": bin} {
+		if target, err := os.Readlink(filepath.Join(root, n)); err != nil || target != want {
+			t.Errorf("%s -> %q, %v; want %s", n, target, err, want)
 		}
 	}
 	for _, f := range []string{"bin/homepost", "bin/sendmail", "lib/systemd/user/homepost.service", "share/doc/homepost/config.example.toml"} {

@@ -32,7 +32,15 @@ import (
 
 // Links are the names the binary is linked under beside it, as make
 // install links them (mailx is left out: a suite may want s-nail's).
-var Links = []string{"sendmail", "mailq", "newaliases", "mail"}
+// sendmail is not a link but the small program cmd/sendmail, built
+// beside homepost as make install installs it; sendmail.homepost runs
+// homepost's own sendmail, so that a test can run both (Sendmails).
+var Links = []string{"sendmail.homepost", "mailq", "newaliases", "mail"}
+
+// Sendmails are the two programs that answer as sendmail: the small one
+// that make install puts first, and homepost sendmail. They must behave
+// alike byte for byte.
+var Sendmails = []string{"sendmail", "sendmail.homepost"}
 
 // buildFlags are the Makefile's, without the linker flags that only
 // strip the binary and stamp its version: the package archives are
@@ -128,7 +136,7 @@ func build() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("testenv: %w", err)
 	}
-	args := append(append([]string{"build"}, buildFlags...), "-o", filepath.Join(tmp, "homepost"), ".")
+	args := append(append([]string{"build"}, buildFlags...), "-o", tmp+"/", ".", "./cmd/sendmail")
 	cmd := exec.Command(goCmd, args...)
 	cmd.Dir = root
 	cmd.Env = buildEnv

@@ -218,7 +218,7 @@ func atPath(dirArg, pathArg string) string {
 // steps follow, in the spirit of ALICE (Pillai et al., OSDI 2014):
 //
 //	R1 a file is fsynced after its last write before it is renamed into
-//	   place (out of a tmp/ directory);
+//	   place in the outbox or a store (out of a tmp/ directory);
 //	R2 a claim (outbox new/ → cur/) is durable before the message has any
 //	   effect: a copy written to a store, a command or smarthost fed;
 //	R3 every copy (its data and every name leading to it) is durable
@@ -402,9 +402,10 @@ func (m *fsyncModel) check(calls []call) []violation {
 			if !m.under(src) && !m.under(dst) {
 				continue
 			}
-			if line, ok := dirty[src]; ok && filepath.Base(filepath.Dir(dst)) != "tmp" {
-				// Into place: a rename within tmp/ (a queue file
-				// retired or made a spare) publishes nothing.
+			if line, ok := dirty[src]; ok && filepath.Base(filepath.Dir(dst)) != "tmp" && (m.inStore(dst) || m.inOutbox(dst)) {
+				// Mail put into place: a rename within tmp/ (a queue
+				// file retired or made a spare) publishes nothing, and
+				// a status file is no mail.
 				bad("R1", c, "%s renamed after a write (line %d) that was not fsynced", src, line)
 			}
 			if l, ok := dirty[dst]; ok {
@@ -496,6 +497,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 func (m *fsyncModel) under(p string) bool {
 	return p != "" && (p == m.home || strings.HasPrefix(p, m.home+"/"))
 }
+
+// inOutbox reports whether p is in the outbox.
+func (m *fsyncModel) inOutbox(p string) bool { return strings.HasPrefix(p, m.outbox+"/") }
 
 // inStore reports whether p is a store, or a name in one.
 func (m *fsyncModel) inStore(p string) bool {

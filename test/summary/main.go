@@ -2,7 +2,8 @@
 // without -v — each package's closing line, and the output of every
 // test that failed — and then what plain go test hides: which tests
 // were skipped and why (no Postfix, no tmux, ...), so that a newcomer
-// sees which suites did not run on this machine. It ends with one line
+// sees which suites did not run on this machine, and which packages
+// took longest. It ends with one line
 // "N passed, N failed, N skipped" and exits non-zero when go test
 // failed or any test failed.
 //
@@ -35,6 +36,7 @@ type event struct {
 	Output      string
 	ImportPath  string
 	FailedBuild string
+	Elapsed     float64
 }
 
 // line is one line of a package's output and the test it belongs to.
@@ -50,6 +52,15 @@ type pkg struct {
 	runs   []string        // tests in the order they started
 }
 
+// pkgTime is how long a package's tests ran.
+type pkgTime struct {
+	pkg     string
+	seconds float64
+}
+
+// slowAfter is the time from which a package is named among the slowest.
+const slowAfter = 10.0
+
 // skip is one skipped test and its reason.
 type skip struct {
 	pkg, test, reason string
@@ -62,6 +73,7 @@ type Summary struct {
 	pkgs    map[string]*pkg
 	skips   []skip
 	ran     map[string]int // tests that passed or failed, by package
+	times   []pkgTime
 
 	Passed, Failed, Skipped int
 	// PackageFailed is set when a package failed without a failing
@@ -111,6 +123,9 @@ func (s *Summary) event(e event) {
 	p := s.pkg(e.Package)
 	if e.Test != "" && (e.Action == "pass" || e.Action == "fail" || e.Action == "skip") {
 		p.done[e.Test] = true
+	}
+	if e.Test == "" && (e.Action == "pass" || e.Action == "fail") {
+		s.times = append(s.times, pkgTime{e.Package, e.Elapsed})
 	}
 	switch e.Action {
 	case "run":
@@ -273,6 +288,16 @@ func (s *Summary) Report() bool {
 			}
 			fmt.Fprintf(s.w, "  %s: %s: %s\n", g.pkg, which, g.reason)
 		}
+	}
+	sort.SliceStable(s.times, func(i, j int) bool { return s.times[i].seconds > s.times[j].seconds })
+	var slow []string
+	for _, p := range s.times {
+		if p.seconds >= slowAfter && len(slow) < 3 {
+			slow = append(slow, fmt.Sprintf("%s %.0fs", p.pkg, p.seconds))
+		}
+	}
+	if len(slow) > 0 {
+		fmt.Fprintf(s.w, "\nSlowest: %s\n", strings.Join(slow, ", "))
 	}
 	failed := s.Failed > 0 || s.PackageFailed
 	if failed {

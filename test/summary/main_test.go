@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,6 +105,24 @@ func TestWholeSuiteSkipped(t *testing.T) {
 		t.Error("failed")
 	}
 	if want := "  x/postfix: all 2 tests: no Postfix on 127.0.0.1:2525\n0 passed, 0 failed, 2 skipped\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("report:\n%s\nwant it to end:\n%s", out.String(), want)
+	}
+}
+
+// The slowest packages, from ten seconds on, are named, three at most.
+func TestSlowest(t *testing.T) {
+	stream := ""
+	for i, secs := range []string{"3", "12.4", "40", "11", "10.2"} {
+		p := fmt.Sprintf("x/p%d", i)
+		stream += `{"Action":"output","Package":"` + p + `","Output":"ok  \t` + p + `\t` + secs + `s\n"}
+{"Action":"pass","Package":"` + p + `","Elapsed":` + secs + `}
+`
+	}
+	var out bytes.Buffer
+	s := NewSummary(&out, false)
+	s.Read(strings.NewReader(stream))
+	s.Report()
+	if want := "\nSlowest: x/p2 40s, x/p1 12s, x/p3 11s\n0 passed, 0 failed, 0 skipped\n"; !strings.HasSuffix(out.String(), want) {
 		t.Errorf("report:\n%s\nwant it to end:\n%s", out.String(), want)
 	}
 }

@@ -48,7 +48,8 @@ install: build
 # make test: go vet, then in one go test run the packages' tests and the
 # black-box suites in test/ (which run the built binary), reported by
 # test/summary: failures in full, then which tests were skipped on this
-# machine and why, then "N passed, N failed, N skipped". V=1 shows all;
+# machine and why, the slowest packages, then "N passed, N failed, N
+# skipped". V=1 shows all;
 # TESTJSON=FILE keeps go test's JSON stream, with each test's time.
 #
 # vet runs with the binary's build settings, so that it and the binary

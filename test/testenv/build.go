@@ -220,10 +220,10 @@ func prune(cache string) {
 }
 
 // sourceKey hashes what the build reads: the Go version, the build
-// flags, GOFLAGS and every file of the module outside test/, .git and testdata,
-// _test.go files excepted. Files the build does not read (man pages,
-// the README) are hashed too: a needless relink is cheap, a stale
-// binary is not.
+// flags, GOFLAGS and every file of the module outside test/, .git and
+// testdata, _test.go files and executables excepted. Files the build
+// does not read (man pages, the README) are hashed too: a needless
+// relink is cheap, a stale binary is not.
 func sourceKey(root string) (string, error) {
 	const bigFile = 4 << 20
 	var files []string
@@ -239,7 +239,13 @@ func sourceKey(root string) (string, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go") || rel == "homepost" || strings.HasPrefix(name, ".") {
+		if !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go") || strings.HasPrefix(name, ".") {
+			return nil
+		}
+		// Programs (make build's ./homepost and ./sendmail, scripts)
+		// are not what a build reads, and make install rewrites them
+		// while tests run.
+		if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o111 != 0 && !strings.HasSuffix(name, ".go") {
 			return nil
 		}
 		files = append(files, rel)

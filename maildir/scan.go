@@ -35,9 +35,10 @@ type ScanFunc func(m *MboxMessage, header []byte)
 // message; it returns the number of bytes read. A message starts at a
 // "From " line at the start of the file or after an empty line (the
 // mboxrd and mboxcl rule that mutt and s-nail follow); body lines are
-// only counted. At most 1 MiB of a message's header is passed on.
+// only counted. At most 1 MiB of a message's header is passed on, and
+// of a line longer than 256 KiB only its start.
 func ScanMbox(r io.Reader, fn ScanFunc) (int64, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 256<<10)
 	var (
 		cur      MboxMessage
 		open     bool // cur holds a message

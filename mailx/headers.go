@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -20,6 +21,10 @@ import (
 // delivery. The current message is marked as read mode marks it (see
 // setDot). The exit status and messages are read mode's.
 func (e *env) listHeaders(kind, path string, system bool) int {
+	// What -H keeps is text and names, which the collector need not
+	// scan: running it more often costs little and keeps the heap
+	// close to them.
+	debug.SetGCPercent(10)
 	width := (&session{env: e}).width()
 	var n int
 	var err error

@@ -1,19 +1,42 @@
 // Command bench measures homepost's whole pipeline against the disk's own
-// ceiling, in one run, with one driver.
+// ceiling and against the other sendmails installed here, in one run,
+// with one driver.
 //
-// It submits N 1 KB messages one after another through the sendmail shim
-// with the agent running, and reports end-to-end messages/s and the
-// latency from shim start to the copy's arrival in ~/Maildir/new (seen
-// with fsnotify). Next to it, the floor: a minimal C program, built here
-// with cc, that only copies stdin into tmp/, fsyncs, renames into new/
-// and fsyncs new/ — what no process-per-message durable sendmail can
-// beat. The disk's speed drifts over minutes, so only the ratio of two
-// numbers from the same run means anything.
+// It submits N 1 KB messages one after another with "sendmail -t -oi"
+// and reports messages/s and the latency from the start of sendmail to
+// the copy's arrival in the mailbox (seen with fsnotify, by a line at the
+// end of each message). The pipelines, in interleaved blocks so that
+// the disk's drift hits all alike:
 //
-// Usage: go run ./test/bench [-n 1000] [-bin ./homepost]
+//   - the floor: a C program, built here with cc, that only copies stdin
+//     into tmp/, fsyncs, renames into new/ and fsyncs new/: what no
+//     process-per-message durable sendmail can beat;
+//   - the same floor in Go, built static as homepost is: what the Go
+//     runtime's start costs before a sendmail does anything of its own;
+//   - homepost: the sendmail program, with the agent running, into
+//     ~/Maildir;
+//   - dma (DragonFly Mail Agent) where its binary is found (-dma, or
+//     dma in $PATH): it queues, then delivers into /var/mail/$USER in a
+//     child it leaves behind; it needs /var/spool/dma and, if the
+//     mailbox does not exist, its setuid helper (the bench creates the
+//     mailbox, group mail, mode 0660, and empties it again at the end);
+//   - Postfix where it runs (-postfix, default /usr/sbin/sendmail.postfix
+//     or /usr/sbin/sendmail when that is Postfix's), to root@localhost
+//     when that is local, into /var/mail/$USER.
+//
+// For each submitting program it prints, besides the times, the page
+// faults (ru_minflt of the process and what it waited for, from wait4)
+// and the system calls of one run (strace -f, counting the calls of the
+// process's own threads, not of a child it leaves behind), and the
+// package initialisers that the Go programs run (GODEBUG=inittrace=1).
+// The disk's speed drifts over minutes, so only the ratios of numbers
+// from the same run mean anything.
+//
+// Usage: go run ./test/bench [-n 1000] [-bin ./homepost] [-sendmail ./sendmail] [-dma PATH] [-postfix PATH]
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"flag"
 	"fmt"
@@ -21,10 +44,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -94,16 +121,39 @@ func main() {
 `
 
 func main() {
-	n := flag.Int("n", 1000, "messages per run")
+	n := flag.Int("n", 1000, "messages per pipeline")
 	bin := flag.String("bin", "./homepost", "the homepost binary")
+	sendmail := flag.String("sendmail", "./sendmail", "the sendmail program (cmd/sendmail); \"\" runs homepost under the name sendmail")
+	dma := flag.String("dma", "", "the dma binary (default: dma in $PATH, if any; \"none\" leaves it out)")
+	postfix := flag.String("postfix", "", "Postfix's sendmail (default: /usr/sbin/sendmail.postfix where Postfix runs; \"none\" leaves it out)")
 	flag.Parse()
-	if err := run(*n, *bin); err != nil {
+	if err := run(*n, *bin, *sendmail, *dma, *postfix); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, bin string) error {
+// pipeline is one way of getting a message stored, driven one message
+// after another.
+type pipeline struct {
+	name string
+	argv []string
+	env  []string
+	rcpt string // the To: of its messages
+	// arrivals says when each message, by its id, was seen stored; nil
+	// means a message is stored when the program exits (the floors).
+	arrivals *watch
+	// file is where the copies land; emptied again at the end when the
+	// bench created it (an mbox in /var/mail).
+	lat, exits []time.Duration
+	total      time.Duration
+	minflt     []int64
+	syscalls   int   // of one run under strace, -1 unknown
+	inits      int   // package initialisers, -1 not a Go program
+	skip       error // why it is not run
+}
+
+func run(n int, bin, sendmail, dmaBin, postfixBin string) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
@@ -114,7 +164,6 @@ func run(n int, bin string) error {
 		return err
 	}
 	defer os.RemoveAll(base)
-	msg := message()
 
 	floor, err := buildFloor(base)
 	if err != nil {
@@ -134,73 +183,570 @@ func run(n int, bin string) error {
 		[]byte("system_aliases = \"\"\ndeliver_without_agent = false\n"), 0o600)
 	env := []string{"HOME=" + home, "PATH=/usr/bin:/bin", "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state")}
-	os.MkdirAll(filepath.Join(home, "Maildir", "new"), 0o700)
-	for _, s := range []string{"tmp", "cur"} {
+	for _, s := range []string{"tmp", "new", "cur"} {
 		os.MkdirAll(filepath.Join(home, "Maildir", s), 0o700)
 	}
-	// Install the binary as make install does (a fresh copy, and a
-	// sendmail link to it), so that both programs run from files just
-	// written on the same disk.
+	// Install as make install does (fresh copies side by side), so that
+	// every program runs from files just written on the same disk.
 	installed := filepath.Join(base, "homepost")
 	if err := copyFile(bin, installed); err != nil {
 		return err
 	}
-	bin = installed
 	link := filepath.Join(base, "sendmail")
-	if err := os.Symlink(bin, link); err != nil {
+	if sendmail != "" {
+		if err := copyFile(sendmail, link); err != nil {
+			return err
+		}
+	} else if err := os.Symlink(installed, link); err != nil {
 		return err
 	}
 
-	fmt.Printf("homepost bench: %d messages of %d bytes, one after another, on %s\n\n", n, len(msg), base)
-
-	// Warm up the page cache and the binaries.
-	for range 20 {
-		exec.Command(floor, fdir).Run()
-		exec.Command(gofloor, fdir).Run()
-	}
-	// Interleave blocks of both, so that the disk's drift hits both
-	// alike.
-	const rounds = 10
-	var flLat, gfLat, hpLat []time.Duration
-	var flTime, gfTime, hpTime time.Duration
-	h, err := startHomepost(bin, env, home)
+	maildir, err := newWatch(filepath.Join(home, "Maildir", "new"), false)
 	if err != nil {
 		return err
 	}
-	defer h.stop()
+	defer maildir.close()
+	pipes := []*pipeline{
+		{name: "floor: C tmp+fsync+rename+fsync", argv: []string{floor, fdir}, inits: -1},
+		{name: "the same floor as a static Go program", argv: []string{gofloor, fdir}},
+		{name: "homepost: sendmail -> agent -> ~/Maildir", argv: []string{link, "-t", "-oi"}, env: env, rcpt: "root", arrivals: maildir},
+	}
+	var mbox *watch
+	var restore func()
+	peers := peerPipelines(dmaBin, postfixBin)
+	if len(peers) > 0 {
+		mbox, restore, err = watchSystemMbox()
+		if err != nil {
+			for _, p := range peers {
+				p.skip = err
+			}
+		}
+		for _, p := range peers {
+			p.arrivals = mbox
+		}
+		if restore != nil {
+			defer restore()
+		}
+		if mbox != nil {
+			defer mbox.close()
+		}
+		pipes = append(pipes, peers...)
+	}
+
+	fmt.Printf("homepost bench: %d messages of 1 KB per pipeline, one after another, on %s\n", n, base)
+	fmt.Printf("%s\n\n", machine())
+	for _, p := range pipes {
+		if p.skip != nil {
+			fmt.Printf("(%s: not run: %v)\n", p.name, p.skip)
+		}
+	}
+
+	agent, alog, err := startAgent(installed, env)
+	if err != nil {
+		return err
+	}
+	defer func() { agent.Process.Kill(); agent.Wait() }()
+
+	// Warm up the page cache and the binaries; check every pipeline
+	// stores a message at all.
+	for _, p := range pipes {
+		if p.skip != nil {
+			continue
+		}
+		for i := range 5 {
+			if _, _, err := p.send(fmt.Sprintf("warm-%d", i)); err != nil {
+				p.skip = err
+				fmt.Printf("(%s: not run: %v)\n", p.name, err)
+				break
+			}
+		}
+		if p.skip == nil {
+			p.wait(60*time.Second, alog)
+		}
+	}
+	// Interleave blocks of all, so that the disk's drift hits all alike.
+	const rounds = 10
 	for r := range rounds {
 		k := n / rounds
 		if r == rounds-1 {
 			k = n - k*(rounds-1)
 		}
-		lat, d, err := runFloor(floor, fdir, msg, k)
-		if err != nil {
-			return err
+		for _, p := range pipes {
+			if p.skip != nil {
+				continue
+			}
+			if err := p.block(r, k, alog); err != nil {
+				return fmt.Errorf("%s: %v", p.name, err)
+			}
 		}
-		flLat, flTime = append(flLat, lat...), flTime+d
-		lat, d, err = runFloor(gofloor, fdir, msg, k)
-		if err != nil {
-			return err
-		}
-		gfLat, gfTime = append(gfLat, lat...), gfTime+d
-		lat, d, err = h.run(link, msg, k)
-		if err != nil {
-			return err
-		}
-		hpLat, hpTime = append(hpLat, lat...), hpTime+d
 	}
-	fl, gf, hp := summarize(flLat, flTime), summarize(gfLat, gfTime), summarize(hpLat, hpTime)
-	fmt.Printf("%-44s %9s %9s %9s\n", "", "msgs/s", "p50", "p99")
-	fl.print("floor: C tmp+fsync+rename+fsync")
-	gf.print("the same floor as a static Go program")
-	hp.print("homepost: sendmail -> agent -> ~/Maildir")
-	ex := summarize(h.exits, hpTime)
-	fmt.Printf("%-44s %9s %7.2fms %7.2fms\n", "  of which sendmail until it exits", "", ms(ex.p50), ms(ex.p99))
-	fmt.Printf("\nhomepost end to end / floor: %.2f (target >= 0.60); p50 %.2f ms (target < 3 ms)\n",
-		hp.rate/fl.rate, ms(hp.p50))
-	fmt.Printf("Go floor / C floor: %.2f (the Go runtime's start alone); homepost / Go floor: %.2f\n",
-		gf.rate/fl.rate, hp.rate/gf.rate)
-	return benchRelay(bin, base, msg, n)
+	for _, p := range pipes {
+		if p.skip == nil {
+			p.syscalls = p.countSyscalls()
+			if p.inits == 0 {
+				p.inits = p.countInits()
+			}
+		}
+	}
+
+	fmt.Printf("%-44s %8s %8s %8s %9s %7s %7s %6s\n", fmt.Sprintf("%d x 1 KB, one after another", n), "msgs/s", "p50", "p99", "exit p50", "faults", "calls", "inits")
+	res := map[string]result{}
+	for _, p := range pipes {
+		if p.skip != nil {
+			continue
+		}
+		r := summarize(p.lat, p.total)
+		ex := summarize(p.exits, p.total)
+		res[p.name] = r
+		slices.Sort(p.minflt)
+		calls, inits := "n/a", ""
+		if p.syscalls >= 0 {
+			calls = strconv.Itoa(p.syscalls)
+		}
+		if p.inits >= 0 {
+			inits = strconv.Itoa(p.inits)
+		}
+		fmt.Printf("%-44s %8.0f %6.2fms %6.2fms %7.2fms %7d %7s %6s\n", p.name, r.rate, ms(r.p50), ms(r.p99), ms(ex.p50),
+			p.minflt[len(p.minflt)/2], calls, inits)
+	}
+	fmt.Printf("\n(exit p50: the submitting program until it exits; faults: its median ru_minflt; calls: its system calls in one run under strace; inits: package initialisers run)\n")
+	fl, gf, hp := pipes[0], pipes[1], pipes[2]
+	fmt.Printf("\nGo floor / C floor: %.2f (the Go runtime's start alone)\n", res[gf.name].rate/res[fl.name].rate)
+	fmt.Printf("homepost end to end / Go floor: %.2f (target >= 0.80)\n", res[hp.name].rate/res[gf.name].rate)
+	fmt.Printf("sendmail's page faults / Go floor's: %.2f (target <= 1.20)\n",
+		float64(median(hp.minflt))/float64(median(gf.minflt)))
+	for _, p := range pipes[3:] {
+		if p.skip != nil {
+			continue
+		}
+		fmt.Printf("homepost / %s: %.2f in msgs/s, p50 %.2f ms against %.2f ms (target: ahead in both)\n",
+			strings.TrimSuffix(strings.Fields(p.name)[0], ":"), res[hp.name].rate/res[p.name].rate, ms(res[hp.name].p50), ms(res[p.name].p50))
+	}
+	return benchRelay(installed, base, message("x", "someone@remote.example"), n)
+}
+
+func median(v []int64) int64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// machine describes what a process start costs here: the cores, the
+// load, and the kernel.
+func machine() string {
+	load, _ := os.ReadFile("/proc/loadavg")
+	var un syscall.Utsname
+	syscall.Uname(&un)
+	rel := func(a [65]int8) string {
+		b := make([]byte, 0, len(a))
+		for _, c := range a {
+			if c == 0 {
+				break
+			}
+			b = append(b, byte(c))
+		}
+		return string(b)
+	}
+	f := strings.Fields(string(load))
+	if len(f) > 3 {
+		f = f[:3]
+	}
+	return fmt.Sprintf("machine: %d CPUs, load %s, Linux %s", numCPU(), strings.Join(f, " "), rel(un.Release))
+}
+
+func numCPU() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return bytes.Count(b, []byte("\nprocessor")) + bytes.Count(b[:min(len(b), 10)], []byte("processor"))
+}
+
+// peerPipelines are the other sendmails found here.
+func peerPipelines(dmaBin, postfixBin string) []*pipeline {
+	var out []*pipeline
+	if dmaBin == "" {
+		dmaBin, _ = exec.LookPath("dma")
+	}
+	if dmaBin != "" && dmaBin != "none" {
+		p := &pipeline{name: "dma: sendmail -> /var/mail (mbox)", argv: []string{dmaBin, "-t", "-oi"}, rcpt: currentUser(), inits: -1}
+		if st, err := os.Stat("/var/spool/dma"); err != nil || !st.IsDir() {
+			p.skip = fmt.Errorf("no /var/spool/dma (create it, group mail, mode 0770)")
+		}
+		out = append(out, p)
+	}
+	if postfixBin == "" {
+		for _, c := range []string{"/usr/sbin/sendmail.postfix", "/usr/sbin/sendmail"} {
+			if b, err := os.ReadFile(c); err == nil && bytes.Contains(b, []byte("postdrop")) {
+				postfixBin = c
+				break
+			}
+		}
+	}
+	if postfixBin != "" && postfixBin != "none" {
+		p := &pipeline{name: "Postfix: sendmail -> /var/mail (mbox)", argv: []string{postfixBin, "-t", "-oi"}, rcpt: currentUser() + "@localhost", inits: -1}
+		if exec.Command("pgrep", "-x", "master").Run() != nil {
+			p.skip = fmt.Errorf("Postfix's master does not run")
+		} else if out, err := exec.Command("postconf", "-h", "mydestination").Output(); err != nil || !bytes.Contains(out, []byte("localhost")) {
+			p.skip = fmt.Errorf("localhost is not in Postfix's mydestination")
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+// watchSystemMbox watches /var/mail/$USER, creating it for the peers
+// (group mail, mode 0660, as their helpers do) if it is missing; restore
+// puts it back as it was.
+func watchSystemMbox() (*watch, func(), error) {
+	path := filepath.Join("/var/mail", currentUser())
+	st, err := os.Stat(path)
+	var restore func()
+	switch {
+	case err == nil:
+		size := st.Size()
+		restore = func() { os.Truncate(path, size) }
+	case os.IsNotExist(err):
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o660)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot create %s: %v", path, err)
+		}
+		f.Close()
+		if g, err := user.LookupGroup("mail"); err == nil {
+			gid, _ := strconv.Atoi(g.Gid)
+			os.Chown(path, os.Getuid(), gid)
+		}
+		os.Chmod(path, 0o660)
+		restore = func() { os.Remove(path) }
+	default:
+		return nil, nil, err
+	}
+	w, err := newWatch(path, true)
+	if err != nil {
+		restore()
+		return nil, nil, err
+	}
+	return w, restore, nil
+}
+
+// message is a 1 KB message whose last line names it.
+func message(id, rcpt string) []byte {
+	var b bytes.Buffer
+	b.WriteString("From: bench@example.org\nTo: " + rcpt + "\nSubject: bench\n\n")
+	trailer := "bench-message-id: " + id + "\n"
+	for b.Len() < 1024-len(trailer)-45 {
+		b.WriteString("All work and no play makes Jack a dull boy. ")
+	}
+	b.WriteString("\n" + trailer)
+	return b.Bytes()
+}
+
+// send runs the pipeline's program once with message id.
+func (p *pipeline) send(id string) (time.Time, time.Duration, error) {
+	c := exec.Command(p.argv[0], p.argv[1:]...)
+	c.Env = p.env
+	c.Stdin = bytes.NewReader(message(id, p.rcpt))
+	if p.arrivals != nil {
+		p.arrivals.expect(id)
+	}
+	t0 := time.Now()
+	out, err := c.CombinedOutput()
+	d := time.Since(t0)
+	if err != nil {
+		return t0, d, fmt.Errorf("%v %s", err, out)
+	}
+	p.minflt = append(p.minflt, c.ProcessState.SysUsage().(*syscall.Rusage).Minflt)
+	return t0, d, nil
+}
+
+// block sends k messages one after another and waits for their copies.
+func (p *pipeline) block(round, k int, alog *lockedBuffer) error {
+	started := map[string]time.Time{}
+	start := time.Now()
+	var last time.Time
+	for i := range k {
+		id := fmt.Sprintf("%d-%d", round, i)
+		t0, d, err := p.send(id)
+		if err != nil {
+			return err
+		}
+		p.exits = append(p.exits, d)
+		if p.arrivals == nil {
+			p.lat = append(p.lat, d)
+			last = t0.Add(d)
+			continue
+		}
+		started[id] = t0
+	}
+	if p.arrivals != nil {
+		arrived, err := p.wait(60*time.Second, alog)
+		if err != nil {
+			return err
+		}
+		for id, t0 := range started {
+			t1 := arrived[id]
+			p.lat = append(p.lat, t1.Sub(t0))
+			if t1.After(last) {
+				last = t1
+			}
+		}
+	}
+	p.total += last.Sub(start)
+	return nil
+}
+
+// wait waits until every expected message is stored and returns when
+// each was.
+func (p *pipeline) wait(limit time.Duration, alog *lockedBuffer) (map[string]time.Time, error) {
+	if p.arrivals == nil {
+		return nil, nil
+	}
+	got, missing := p.arrivals.waitAll(limit)
+	if missing > 0 {
+		return nil, fmt.Errorf("%d messages did not arrive within %v; agent log:\n%s", missing, limit, alog.String())
+	}
+	return got, nil
+}
+
+// countSyscalls runs the program once under strace -f and counts the
+// system calls of its own threads (a child it forks, as dma's delivery,
+// is left out; one it waits for, as Postfix's postdrop, too).
+func (p *pipeline) countSyscalls() int {
+	if _, err := exec.LookPath("strace"); err != nil {
+		return -1
+	}
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("bench-strace-%d", os.Getpid()))
+	defer os.Remove(out)
+	argv := append([]string{"-f", "-qq", "-o", out}, p.argv...)
+	c := exec.Command("strace", argv...)
+	c.Env = p.env
+	id := "strace"
+	c.Stdin = bytes.NewReader(message(id, p.rcpt))
+	if p.arrivals != nil {
+		p.arrivals.expect(id)
+	}
+	if err := c.Run(); err != nil {
+		return -1
+	}
+	if p.arrivals != nil {
+		p.arrivals.waitAll(30 * time.Second)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return -1
+	}
+	return countOwnCalls(b)
+}
+
+var straceLine = regexp.MustCompile(`^(\d+) +(\w+)\(`)
+var resumed = regexp.MustCompile(`^(\d+) +<\.\.\. (\w+) resumed>(.*)= (\d+)`)
+
+// countOwnCalls counts the calls in strace -f output made by the first
+// process and the threads it starts (clone with CLONE_THREAD).
+func countOwnCalls(trace []byte) int {
+	own := map[string]bool{}
+	n := 0
+	sc := bufio.NewScanner(bytes.NewReader(trace))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := straceLine.FindStringSubmatch(line); m != nil {
+			if len(own) == 0 {
+				own[m[1]] = true
+			}
+			if !own[m[1]] {
+				continue
+			}
+			n++
+			if (m[2] == "clone" || m[2] == "clone3") && strings.Contains(line, "CLONE_THREAD") {
+				if i := strings.LastIndex(line, "= "); i >= 0 && !strings.Contains(line, "unfinished") {
+					own[strings.Fields(line[i+2:])[0]] = true
+				}
+			}
+			continue
+		}
+		if m := resumed.FindStringSubmatch(line); m != nil && own[m[1]] && (m[2] == "clone" || m[2] == "clone3") {
+			// The thread flag is on the unfinished half; threads
+			// are what the Go runtime clones.
+			own[m[4]] = true
+		}
+	}
+	return n
+}
+
+// countInits runs a Go program once with GODEBUG=inittrace=1.
+func (p *pipeline) countInits() int {
+	c := exec.Command(p.argv[0], p.argv[1:]...)
+	c.Env = append(slices.Clone(p.env), "GODEBUG=inittrace=1")
+	if p.env == nil {
+		c.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	}
+	id := "inittrace"
+	c.Stdin = bytes.NewReader(message(id, p.rcpt))
+	if p.arrivals != nil {
+		p.arrivals.expect(id)
+	}
+	out, _ := c.CombinedOutput()
+	if p.arrivals != nil {
+		p.arrivals.waitAll(30 * time.Second)
+	}
+	return bytes.Count(out, []byte("init "))
+}
+
+// watch records when each message, by the id on its last line, is seen
+// stored: a file created in a Maildir's new/, or the end of a message
+// appended to an mbox.
+type watch struct {
+	w      *fsnotify.Watcher
+	path   string
+	mbox   bool
+	off    int64
+	mu     sync.Mutex
+	want   map[string]bool
+	seen   map[string]time.Time
+	notify chan struct{}
+}
+
+var idLine = regexp.MustCompile(`(?m)^bench-message-id: (\S+)\n`)
+
+func newWatch(path string, mbox bool) (*watch, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Add(path); err != nil {
+		w.Close()
+		return nil, err
+	}
+	x := &watch{w: w, path: path, mbox: mbox, want: map[string]bool{}, seen: map[string]time.Time{}, notify: make(chan struct{}, 1)}
+	if mbox {
+		if st, err := os.Stat(path); err == nil {
+			x.off = st.Size()
+		}
+	}
+	go x.loop()
+	return x, nil
+}
+
+func (x *watch) loop() {
+	for ev := range x.w.Events {
+		now := time.Now()
+		var data []byte
+		if x.mbox {
+			if ev.Op&fsnotify.Write == 0 {
+				continue
+			}
+			f, err := os.Open(x.path)
+			if err != nil {
+				continue
+			}
+			st, _ := f.Stat()
+			if st != nil && st.Size() < x.off {
+				x.off = 0 // emptied
+			}
+			data, _ = io.ReadAll(io.NewSectionReader(f, x.off, 1<<30))
+			f.Close()
+			// Only whole lines: the rest is read again next time.
+			if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+				data = data[:i+1]
+			} else {
+				data = nil
+			}
+			x.off += int64(len(data))
+		} else {
+			if ev.Op&(fsnotify.Create|fsnotify.Rename) == 0 {
+				continue
+			}
+			data, _ = os.ReadFile(ev.Name)
+		}
+		x.mu.Lock()
+		for _, m := range idLine.FindAllSubmatch(data, -1) {
+			if _, dup := x.seen[string(m[1])]; !dup {
+				x.seen[string(m[1])] = now
+			}
+		}
+		x.mu.Unlock()
+		select {
+		case x.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (x *watch) expect(id string) {
+	x.mu.Lock()
+	x.want[id] = true
+	x.mu.Unlock()
+}
+
+// waitAll waits for every expected id, then forgets them.
+func (x *watch) waitAll(limit time.Duration) (map[string]time.Time, int) {
+	deadline := time.After(limit)
+	for {
+		x.mu.Lock()
+		missing := 0
+		for id := range x.want {
+			if _, ok := x.seen[id]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
+			got := map[string]time.Time{}
+			for id := range x.want {
+				got[id] = x.seen[id]
+				delete(x.seen, id)
+			}
+			x.want = map[string]bool{}
+			x.mu.Unlock()
+			return got, 0
+		}
+		x.mu.Unlock()
+		select {
+		case <-x.notify:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			x.mu.Lock()
+			x.want = map[string]bool{}
+			x.mu.Unlock()
+			return nil, missing
+		}
+	}
+}
+
+func (x *watch) close() { x.w.Close() }
+
+// lockedBuffer collects the agent's log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startAgent(bin string, env []string) (*exec.Cmd, *lockedBuffer, error) {
+	c := exec.Command(bin, "agent")
+	c.Env = env
+	log := &lockedBuffer{}
+	c.Stderr = log
+	if err := c.Start(); err != nil {
+		return nil, nil, err
+	}
+	time.Sleep(300 * time.Millisecond)
+	return c, log, nil
 }
 
 func copyFile(src, dst string) error {
@@ -211,28 +757,15 @@ func copyFile(src, dst string) error {
 	return os.WriteFile(dst, b, 0o755)
 }
 
-func message() []byte {
-	var b bytes.Buffer
-	b.WriteString("From: bench@example.org\nTo: root\nSubject: bench\n\n")
-	for b.Len() < 1023 {
-		b.WriteString("All work and no play makes Jack a dull boy. ")
-	}
-	out := b.Bytes()[:1023]
-	return append(out, '\n')
-}
-
 type result struct {
 	rate     float64
 	p50, p99 time.Duration
 }
 
-func (r result) print(name string) {
-	fmt.Printf("%-44s %9.0f %7.2fms %7.2fms\n", name, r.rate, ms(r.p50), ms(r.p99))
-}
-
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func summarize(lat []time.Duration, total time.Duration) result {
+	lat = slices.Clone(lat)
 	slices.Sort(lat)
 	return result{rate: float64(len(lat)) / total.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100]}
 }
@@ -260,148 +793,6 @@ func buildGoFloor(dir string) (string, error) {
 		return "", fmt.Errorf("go build (Go floor): %v %s", err, out)
 	}
 	return bin, nil
-}
-
-func runFloor(floor, dir string, msg []byte, n int) ([]time.Duration, time.Duration, error) {
-	lat := make([]time.Duration, 0, n)
-	start := time.Now()
-	for range n {
-		t0 := time.Now()
-		c := exec.Command(floor, dir)
-		c.Stdin = bytes.NewReader(msg)
-		if err := c.Run(); err != nil {
-			return nil, 0, fmt.Errorf("floor: %v", err)
-		}
-		lat = append(lat, time.Since(t0))
-	}
-	return lat, time.Since(start), nil
-}
-
-// homepost is a running agent and a watch on ~/Maildir/new.
-type homepost struct {
-	agent *exec.Cmd
-	alog  *bytes.Buffer
-	w     *fsnotify.Watcher
-	env   []string
-
-	exits []time.Duration // shim start to its exit
-
-	mu      sync.Mutex
-	arrived map[string]time.Time
-	notify  chan struct{}
-}
-
-func startHomepost(bin string, env []string, home string) (*homepost, error) {
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
-	if err := w.Add(filepath.Join(home, "Maildir", "new")); err != nil {
-		return nil, err
-	}
-	h := &homepost{w: w, env: env, alog: &bytes.Buffer{}, arrived: map[string]time.Time{}, notify: make(chan struct{}, 1)}
-	h.agent = exec.Command(bin, "agent")
-	h.agent.Env = env
-	h.agent.Stderr = h.alog
-	if err := h.agent.Start(); err != nil {
-		return nil, err
-	}
-	time.Sleep(300 * time.Millisecond)
-	go func() {
-		for ev := range w.Events {
-			if ev.Op&(fsnotify.Create|fsnotify.Rename) == 0 {
-				continue
-			}
-			now := time.Now()
-			// The copy's name holds the queue ID: SEC.<ID>R<n>.HOST
-			_, rest, _ := strings.Cut(filepath.Base(ev.Name), ".")
-			id, _, _ := strings.Cut(rest, ".")
-			if i := strings.LastIndexByte(id, 'R'); i > 0 {
-				id = id[:i]
-			}
-			h.mu.Lock()
-			h.arrived[id] = now
-			h.mu.Unlock()
-			select {
-			case h.notify <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return h, nil
-}
-
-func (h *homepost) stop() {
-	h.agent.Process.Kill()
-	h.agent.Wait()
-	h.w.Close()
-}
-
-// run submits n messages through the shim, one after another, and times
-// each from shim start to its copy in ~/Maildir/new.
-func (h *homepost) run(sendmail string, msg []byte, n int) ([]time.Duration, time.Duration, error) {
-	started := map[string]time.Time{}
-	// sendmail -v prints the queue ID, which names the copy. It goes to
-	// a file, not a pipe: the floor has no output to collect either.
-	errf, err := os.CreateTemp("", "bench-stderr")
-	if err != nil {
-		return nil, 0, err
-	}
-	defer os.Remove(errf.Name())
-	defer errf.Close()
-	start := time.Now()
-	for range n {
-		if err := errf.Truncate(0); err != nil {
-			return nil, 0, err
-		}
-		errf.Seek(0, io.SeekStart)
-		t0 := time.Now()
-		c := exec.Command(sendmail, "-v", "-i", "root")
-		c.Env = h.env
-		c.Stdin = bytes.NewReader(msg)
-		c.Stderr = errf
-		err := c.Run()
-		h.exits = append(h.exits, time.Since(t0))
-		out, _ := os.ReadFile(errf.Name())
-		if err != nil {
-			return nil, 0, fmt.Errorf("sendmail: %v %s", err, out)
-		}
-		id := strings.TrimSpace(strings.TrimPrefix(string(out), "homepost: queued as "))
-		started[id] = t0
-	}
-	deadline := time.After(60 * time.Second)
-	for {
-		h.mu.Lock()
-		all := true
-		for id := range started {
-			if _, ok := h.arrived[id]; !ok {
-				all = false
-				break
-			}
-		}
-		h.mu.Unlock()
-		if all {
-			break
-		}
-		select {
-		case <-h.notify:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			return nil, 0, fmt.Errorf("not every message arrived; agent log:\n%s", h.alog.String())
-		}
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var last time.Time
-	lat := make([]time.Duration, 0, n)
-	for id, t0 := range started {
-		t1 := h.arrived[id]
-		lat = append(lat, t1.Sub(t0))
-		if t1.After(last) {
-			last = t1
-		}
-	}
-	return lat, last.Sub(start), nil
 }
 
 // sink is a loopback smarthost that counts connections and messages.

@@ -16,6 +16,7 @@ package bsmtp
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +53,10 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	srv.ErrorLog = nopLogger{}
 	l := &oneListener{conn: conn}
 	err := srv.Serve(l)
+	// Serve returns when the connection is closed, which go-smtp does
+	// from inside its handler (QUIT, too many errors): wait for the
+	// handler itself to end, so that nothing is written after Serve.
+	srv.Shutdown(context.Background())
 	if b.Queued.Load() {
 		// Delivery is woken once for the whole session, not once per
 		// message.
@@ -122,6 +127,11 @@ func (c *pipeConn) Write(p []byte) (int, error) {
 	defer c.mu.Unlock()
 	if c.werr != nil {
 		return 0, c.werr
+	}
+	select {
+	case <-c.done:
+		return 0, net.ErrClosed // nothing after the session is closed
+	default:
 	}
 	n, err := c.w.Write(p)
 	if err == nil {

@@ -261,6 +261,12 @@ func TestCorpus(t *testing.T) {
 			// without its newline gets one, whatever the MTA.
 			want = append(want, '\n')
 		}
+		if names[i] == "cpython-msg_15.eml" {
+			// Its "To: XX" has no domain: mail that leaves through
+			// the smarthost gets the host's (append_at_myorigin), the
+			// one change the relay makes to a header.
+			want = bytes.Replace(want, []byte("\nTo: XX\n"), []byte("\nTo: XX@laptop\n"), 1)
+		}
 		if bytes.Contains(bytes.ReplaceAll(want, []byte("\r\n"), nil), []byte("\r")) {
 			// Bare CRs are not allowed in SMTP (RFC 5321 2.3.8) and
 			// Postfix changes them; arrival is all that can be checked.

@@ -67,8 +67,11 @@ test:
 	CGO_ENABLED=0 $(GO) vet $(VETFLAGS) ./...
 	$(GO) run ./test/summary $(if $(V),-v) $(if $(TESTJSON),-json $(TESTJSON)) -- $(GO) test -json $(TESTFLAGS) ./...
 
+# BENCHFLAGS: e.g. -dma PATH for a dma binary unpacked from its package
+# (dma conflicts with Postfix as a package; see test/bench).
+BENCHFLAGS ?=
 bench: build
-	$(GO) run ./test/bench -bin ./homepost -sendmail ./sendmail
+	$(GO) run ./test/bench -bin ./homepost -sendmail ./sendmail $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./mailx/ ./relay/
 
 include mk/install.mk

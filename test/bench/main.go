@@ -241,6 +241,10 @@ func run(n int, bin, sendmail, dmaBin, postfixBin string) error {
 		}
 	}
 
+	if err := processStart(base, installed, link, env); err != nil {
+		return err
+	}
+
 	agent, alog, err := startAgent(installed, env)
 	if err != nil {
 		return err
@@ -357,6 +361,49 @@ func machine() string {
 func numCPU() int {
 	b, _ := os.ReadFile("/proc/cpuinfo")
 	return bytes.Count(b, []byte("\nprocessor")) + bytes.Count(b[:min(len(b), 10)], []byte("processor"))
+}
+
+// processStart prints what starting a program costs here, before any
+// work: an empty C program, an empty static Go program, homepost
+// --version and sendmail --help (200 runs each, interleaved).
+func processStart(base, homepost, sendmail string, env []string) error {
+	cdir := filepath.Join(base, "hello")
+	os.MkdirAll(cdir, 0o700)
+	os.WriteFile(filepath.Join(cdir, "hello.c"), []byte("int main(void) { return 0; }\n"), 0o600)
+	if out, err := exec.Command("cc", "-O2", "-o", filepath.Join(cdir, "hello-c"), filepath.Join(cdir, "hello.c")).CombinedOutput(); err != nil {
+		return fmt.Errorf("cc: %v %s", err, out)
+	}
+	os.WriteFile(filepath.Join(cdir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o600)
+	os.WriteFile(filepath.Join(cdir, "go.mod"), []byte("module hello\n\ngo 1.26\n"), 0o600)
+	c := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", "hello-go", ".")
+	c.Dir = cdir
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off")
+	if out, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build (hello): %v %s", err, out)
+	}
+	progs := [][]string{{filepath.Join(cdir, "hello-c")}, {filepath.Join(cdir, "hello-go")}, {homepost, "--version"}, {sendmail, "--help"}}
+	names := []string{"empty C program", "empty static Go program", "homepost --version", "sendmail --help"}
+	lat := make([][]time.Duration, len(progs))
+	flt := make([][]int64, len(progs))
+	for range 200 {
+		for i, argv := range progs {
+			c := exec.Command(argv[0], argv[1:]...)
+			c.Env = env
+			t0 := time.Now()
+			if err := c.Run(); err != nil {
+				return fmt.Errorf("%s: %v", names[i], err)
+			}
+			lat[i] = append(lat[i], time.Since(t0))
+			flt[i] = append(flt[i], c.ProcessState.SysUsage().(*syscall.Rusage).Minflt)
+		}
+	}
+	fmt.Printf("process start here (200 runs each, p50):")
+	for i := range progs {
+		r := summarize(lat[i], time.Second)
+		fmt.Printf(" %s %.2f ms, %d faults;", names[i], ms(r.p50), median(flt[i]))
+	}
+	fmt.Printf("\n\n")
+	return nil
 }
 
 // peerPipelines are the other sendmails found here.

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"homepost/addr"
 	"homepost/config"
 	"homepost/courier"
 )
@@ -113,16 +114,16 @@ func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(
 		f: f, rcpt: rcpt, deliveredTo: deliveredTo, note: note,
 		seen: map[string]bool{}, active: map[string]bool{}, done: map[string]bool{},
 	}
-	addr := strings.TrimSpace(rcpt)
-	if a, ok := strings.CutPrefix(addr, "<"); ok {
-		addr = strings.TrimSuffix(a, ">")
+	to := strings.TrimSpace(rcpt)
+	if a, ok := strings.CutPrefix(to, "<"); ok {
+		to = strings.TrimSuffix(a, ">")
 	}
-	local, _, _ := splitAddr(addr)
-	if local == "" || strings.ContainsAny(addr, "\n\r\x00") {
+	local, _, _ := addr.Split(to)
+	if local == "" || strings.ContainsAny(to, "\n\r\x00") {
 		r.fail(0, courier.Perm("5.1.3", "bad recipient address syntax: %q", rcpt))
 		return r.targets
 	}
-	r.address(addr, 0, source{})
+	r.address(to, 0, source{})
 	if len(r.targets) == 0 {
 		// Only empty :include: files or duplicates: keep the mail.
 		r.warn(0, "%s expands to nothing; mail is kept in the local store", rcpt)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"homepost/addr"
 	"homepost/courier"
 )
 
@@ -88,14 +89,6 @@ func (r *resolver) fail(depth int, res courier.Result) {
 	r.add(Target{Kind: Fail, Result: res})
 }
 
-// splitAddr splits an address at its last "@".
-func splitAddr(addr string) (local, domain string, hasDomain bool) {
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		return addr[:i], addr[i+1:], true
-	}
-	return addr, "", false
-}
-
 // splitExt splits "user+ext" at the recipient delimiter. A name that
 // starts with the delimiter has no extension.
 func (f *Forwarder) splitExt(local string) (base, ext string) {
@@ -109,16 +102,16 @@ func (f *Forwarder) splitExt(local string) (base, ext string) {
 	return local, ""
 }
 
-// looped reports whether the message already went through addr.
-func (r *resolver) looped(addr string) bool {
+// looped reports whether the message already went through to.
+func (r *resolver) looped(to string) bool {
 	if len(r.deliveredTo) == 0 {
 		return false
 	}
-	a := strings.ToLower(addr)
+	a := strings.ToLower(to)
 	if r.deliveredTo[a] {
 		return true
 	}
-	local, domain, hasDomain := splitAddr(a)
+	local, domain, hasDomain := addr.Split(a)
 	if !hasDomain {
 		return r.deliveredTo[local+"@"+strings.ToLower(r.f.cfg.Hostname)]
 	}
@@ -128,32 +121,32 @@ func (r *resolver) looped(addr string) bool {
 // address expands one address: a remote one is a target; a local one
 // goes through the user's aliases, the system aliases, then the user's
 // .forward or the other_users rule.
-func (r *resolver) address(addr string, depth int, from source) {
+func (r *resolver) address(to string, depth int, from source) {
 	if depth > maxDepth {
-		r.warn(depth, "%s: alias expansion deeper than %d levels at %s", from.at(), maxDepth, addr)
-		r.fail(depth, courier.Perm("5.4.6", "alias expansion of %s deeper than %d levels (at %s)", r.rcpt, maxDepth, addr))
+		r.warn(depth, "%s: alias expansion deeper than %d levels at %s", from.at(), maxDepth, to)
+		r.fail(depth, courier.Perm("5.4.6", "alias expansion of %s deeper than %d levels (at %s)", r.rcpt, maxDepth, to))
 		return
 	}
-	if r.looped(addr) {
-		r.trace(depth, "%s: the message already has Delivered-To: %s", addr, addr)
-		r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", addr))
+	if r.looped(to) {
+		r.trace(depth, "%s: the message already has Delivered-To: %s", to, to)
+		r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", to))
 		return
 	}
-	local, domain, hasDomain := splitAddr(addr)
+	local, domain, hasDomain := addr.Split(to)
 	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
-		r.trace(depth, "%s: remote address -> smarthost", addr)
-		r.add(Target{Kind: Remote, Value: addr})
+		r.trace(depth, "%s: remote address -> smarthost", to)
+		r.add(Target{Kind: Remote, Value: to})
 		return
 	}
 	key := strings.ToLower(local)
 	base, ext := r.f.splitExt(key)
 	if r.active[key] || r.active[base] {
-		r.trace(depth, "%s: names itself: delivered, not expanded again", addr)
+		r.trace(depth, "%s: names itself: delivered, not expanded again", to)
 		r.mailbox(key, base, ext, depth, false)
 		return
 	}
 	if r.done[key] {
-		r.trace(depth, "%s: already expanded (duplicate)", addr)
+		r.trace(depth, "%s: already expanded (duplicate)", to)
 		return
 	}
 	r.done[key] = true
@@ -231,16 +224,16 @@ func unmatched(a *alias, key, base string) string {
 
 // propagate carries ext ("+cron", delimiter included) over to a local
 // address without an extension of its own.
-func (r *resolver) propagate(addr, ext string) string {
+func (r *resolver) propagate(to, ext string) string {
 	if ext == "" {
-		return addr
+		return to
 	}
-	local, domain, hasDomain := splitAddr(addr)
+	local, domain, hasDomain := addr.Split(to)
 	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
-		return addr
+		return to
 	}
 	if _, e := r.f.splitExt(local); e != "" {
-		return addr
+		return to
 	}
 	if hasDomain {
 		return local + ext + "@" + domain

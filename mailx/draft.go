@@ -100,7 +100,9 @@ func addRecipients(list []string, arg string) []string {
 }
 
 // splitAddrs splits an address list at commas outside quotes and angle
-// brackets.
+// brackets. It is not package addr's list splitter, which also splits at
+// ';' and skips commas in comments ("a;b" is one recipient here, two
+// there), so mail's command line keeps its own.
 func splitAddrs(s string) []string {
 	var out []string
 	quoted, angle, start := false, false, 0

@@ -13,7 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"homepost/capture"
 	"homepost/courier"
+	"homepost/sysexits"
 )
 
 // exitResults maps sysexits(3) codes of an exec: relay to outcomes, as
@@ -24,21 +26,21 @@ var exitResults = map[int]struct {
 	dsn  string
 	text string
 }{
-	64: {true, "5.3.0", "command line usage error"},
-	65: {true, "5.6.0", "data format error"},
-	66: {true, "5.3.0", "cannot open input"},
-	67: {true, "5.1.1", "user unknown"},
-	68: {true, "5.1.2", "host name unknown"},
-	69: {true, "5.3.0", "service unavailable"},
-	70: {false, "4.3.0", "internal software error"},
-	71: {false, "4.3.0", "system resource problem"},
-	72: {false, "4.3.0", "critical OS file missing"},
-	73: {false, "4.2.0", "can't create output file"},
-	74: {false, "4.3.0", "input/output error"},
-	75: {false, "4.3.0", "temporary failure"},
-	76: {true, "5.5.0", "remote error in protocol"},
-	77: {true, "5.7.0", "permission denied"},
-	78: {false, "4.3.5", "local configuration error"},
+	sysexits.Usage:       {true, "5.3.0", "command line usage error"},
+	sysexits.DataErr:     {true, "5.6.0", "data format error"},
+	sysexits.NoInput:     {true, "5.3.0", "cannot open input"},
+	sysexits.NoUser:      {true, "5.1.1", "user unknown"},
+	sysexits.NoHost:      {true, "5.1.2", "host name unknown"},
+	sysexits.Unavailable: {true, "5.3.0", "service unavailable"},
+	sysexits.Software:    {false, "4.3.0", "internal software error"},
+	sysexits.OSErr:       {false, "4.3.0", "system resource problem"},
+	sysexits.OSFile:      {false, "4.3.0", "critical OS file missing"},
+	sysexits.CantCreate:  {false, "4.2.0", "can't create output file"},
+	sysexits.IOErr:       {false, "4.3.0", "input/output error"},
+	sysexits.TempFail:    {false, "4.3.0", "temporary failure"},
+	sysexits.Protocol:    {true, "5.5.0", "remote error in protocol"},
+	sysexits.NoPerm:      {true, "5.7.0", "permission denied"},
+	sysexits.Config:      {false, "4.3.5", "local configuration error"},
 }
 
 // execSend hands one message to the exec: program.
@@ -80,8 +82,9 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.argv[0], args...)
 	cmd.Stdin = io.MultiReader(bytes.NewReader(head), br)
-	var out limitedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out bytes.Buffer
+	lw := &capture.LimitWriter{W: &out, N: maxOutput}
+	cmd.Stdout, cmd.Stderr = lw, lw
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	said := firstLine(out.String())
@@ -112,16 +115,9 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	}
 }
 
-// limitedBuffer keeps the first 4 KiB of a program's output: enough
-// for a reason, without letting a chatty program fill memory.
-type limitedBuffer struct{ bytes.Buffer }
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 4096 - b.Len(); room > 0 {
-		b.Buffer.Write(p[:min(room, len(p))])
-	}
-	return len(p), nil
-}
+// maxOutput is how much of a program's output is kept: enough for a
+// reason, without letting a chatty program fill memory.
+const maxOutput = 4096
 
 // firstLine is the first non-empty line of a program's output, as
 // ": line", cut at 300 bytes, or "".

@@ -110,9 +110,14 @@ func decodeHeader(v string) string {
 	return printable(v)
 }
 
-// appendDecoded appends decodeHeader(v) to dst.
-func appendDecoded(dst []byte, v string) []byte {
+// appendDecoded appends decodeHeader(v) to dst, decoding in tmp, which
+// it keeps for the next call.
+func appendDecoded(dst []byte, tmp *[2][]byte, v string) []byte {
 	if strings.Contains(v, "=?") {
+		var ok bool
+		if tmp[0], tmp[1], ok = appendWords(tmp[0][:0], tmp[1], v); ok {
+			return appendPrintable(dst, view(tmp[0]))
+		}
 		if d, err := wordDecoder.DecodeHeader(v); err == nil {
 			v = d
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"time"
 
 	"homepost/maildir"
 )
@@ -113,14 +112,13 @@ func (b *Box) setEdited(m *Msg, text []byte) {
 		}
 	}
 	var fromLine []byte
-	if b.Kind != "maildir" {
+	dir := ""
+	if b.Kind == "maildir" {
+		dir = b.Path
+	} else {
 		fromLine = []byte(b.fromLine(m))
 	}
-	mtime := func() (time.Time, bool) {
-		t := b.mtime(m)
-		return t, !t.IsZero()
-	}
-	h.summarize(m, fromLine, mtime, func(p []byte) string { return string(p) })
+	m.sum = string(h.summarize(m, fromLine, dir))
 	if edited == nil {
 		edited = []byte{}
 	}

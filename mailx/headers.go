@@ -124,7 +124,7 @@ func mboxHeaders(w io.Writer, path string, width int) (int, error) {
 		scanHeaderBlock(header, &h)
 		// The packed summary stays in h's buffer until the next
 		// message: long enough to format the line.
-		h.summarize(&m, e.FromLine, nil, view)
+		m.sum = view(h.summarize(&m, e.FromLine, ""))
 		m.flags |= mboxFlags(m.status())
 		current := false
 		if dot < 0 && m.has(fNew) {

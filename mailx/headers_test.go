@@ -161,7 +161,7 @@ func FuzzSummary(f *testing.F) {
 		if fromLine != "" && !strings.ContainsAny(fromLine, "\r\n") {
 			fl = []byte(fromLine)
 		}
-		h.summarize(&m, fl, nil, func(b []byte) string { return string(b) })
+		m.sum = string(h.summarize(&m, fl, ""))
 		trim := func(s string) string { return strings.TrimSpace(s) }
 		if got, want := m.from(), decodeHeader(trim(from)); got != want {
 			t.Fatalf("from %q, want %q", got, want)
@@ -176,6 +176,30 @@ func FuzzSummary(f *testing.F) {
 			if got := m.summaryDate(); got != strings.TrimSpace(d)[:16] {
 				t.Fatalf("date column %q for From line %q", got, fromLine)
 			}
+		}
+	})
+}
+
+// FuzzWords: where appendWords decodes a header value itself, it gives
+// what package mime's DecodeHeader gives.
+func FuzzWords(f *testing.F) {
+	for _, s := range []string{
+		"Report 5: =?utf-8?q?r=C3=A9sum=C3=A9?= of the day",
+		"=?ISO-8859-1?Q?caf=E9?= =?us-ascii?b?aGVsbG8=?=  =?UTF-8?B?w6k=?=",
+		"=?utf-8?q?a_b?==?utf-8?q?c?= x =?utf-8?x?bad?= =?utf-8?q?=ZZ?= =?koi8-r?b?wcI=?=",
+		"=?utf-8?b?not base64?= =?utf-8?q?\x01?= =??q?x?= =?utf-8?q?",
+		"plain", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, _, ok := appendWords(nil, nil, s)
+		if !ok {
+			return
+		}
+		want, err := wordDecoder.DecodeHeader(s)
+		if err != nil || string(got) != want {
+			t.Fatalf("%q: %q, mime gives %q (%v)", s, got, want, err)
 		}
 	})
 }

@@ -3,10 +3,8 @@ package mailx
 import (
 	"bytes"
 	"math"
-	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"homepost/maildir"
 )
@@ -87,16 +85,7 @@ func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) 
 		h := scanners.Get().(*hscan)
 		h.reset()
 		scanHeaderBlock(data, h)
-		// A message without a Date field is dated by its file: when
-		// it arrived.
-		mtime := func() (time.Time, bool) {
-			st, err := os.Stat(d.Path(m.entry()))
-			if err != nil {
-				return time.Time{}, false
-			}
-			return st.ModTime(), true
-		}
-		h.summarize(m, nil, mtime, func(b []byte) string { return add(i, b) })
+		m.sum = add(i, h.summarize(m, nil, string(d)))
 		scanners.Put(h)
 		m.Lines = -1
 		if int64(len(data)) >= size {

@@ -38,7 +38,7 @@ func mboxCollector(msgs *[]*Msg) maildir.ScanFunc {
 		m.Off, m.Size, m.Lines = e.Off, e.Len, int32(min(e.Lines, 1<<31-1))
 		h.reset()
 		scanHeaderBlock(header, &h)
-		h.summarize(m, e.FromLine, nil, a.add)
+		m.sum = a.add(h.summarize(m, e.FromLine, ""))
 		m.flags |= mboxFlags(m.status())
 		*msgs = append(*msgs, m)
 	}

@@ -84,11 +84,9 @@ const (
 	sumFields
 )
 
-// packSum packs the summary fields into one string: each field is its
-// length as a uvarint, then its bytes. add stores the packed bytes (in
-// an arena) and returns them as a string.
-func packSum(buf []byte, fields *[sumFields][]byte, add func([]byte) string) ([]byte, string) {
-	buf = buf[:0]
+// packSum appends the summary fields packed to buf: each field is its
+// length as a uvarint, then its bytes.
+func packSum(buf []byte, fields *[sumFields][]byte) []byte {
 	for _, f := range fields {
 		n := uint64(len(f))
 		for ; n >= 0x80; n >>= 7 {
@@ -97,7 +95,7 @@ func packSum(buf []byte, fields *[sumFields][]byte, add func([]byte) string) ([]
 		buf = append(buf, byte(n))
 		buf = append(buf, f...)
 	}
-	return buf, add(buf)
+	return buf
 }
 
 // field returns field k of sum.

@@ -3,9 +3,12 @@ package mailx
 import (
 	"bytes"
 	bin "encoding/binary"
+	"os"
 	"sync"
 	"time"
 	"unsafe"
+
+	"homepost/maildir"
 )
 
 // hscan picks the few header fields the summary needs out of a header
@@ -15,6 +18,7 @@ type hscan struct {
 	f    [4][]byte // hFrom, hSubject, hDate, hStatus as found, continuation lines joined
 	last int       // the field a continuation line extends, or -1
 	dec  [2][]byte // From and Subject decoded
+	tmp  [2][]byte // appendDecoded's
 	buf  []byte    // packSum's scratch
 }
 
@@ -109,14 +113,15 @@ func scanHeaderBlock(buf []byte, h *hscan) int {
 // it.
 func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
-// summarize sets m's summary from the fields h collected and, for an
-// mbox message, its "From " line (without "From "); add stores the
-// packed summary. mtime, when not nil, gives the date of a message
-// without a usable Date field.
-func (h *hscan) summarize(m *Msg, fromLine []byte, mtime func() (time.Time, bool), add func([]byte) string) {
+// summarize packs m's summary from the fields h collected and, for an
+// mbox message, its "From " line (without "From "), sets the flags that
+// go with it, and returns it: in h's buffer, valid until the next call.
+// A Maildir message (of the Maildir dir) without a usable Date field is
+// dated by its file: when it arrived.
+func (h *hscan) summarize(m *Msg, fromLine []byte, dir string) []byte {
 	var fields [sumFields][]byte
-	h.dec[0] = appendDecoded(h.dec[0][:0], view(h.f[hFrom]))
-	h.dec[1] = appendDecoded(h.dec[1][:0], view(h.f[hSubject]))
+	h.dec[0] = appendDecoded(h.dec[0][:0], &h.tmp, view(h.f[hFrom]))
+	h.dec[1] = appendDecoded(h.dec[1][:0], &h.tmp, view(h.f[hSubject]))
 	from := view(h.dec[0])
 	fields[sumFrom], fields[sumSubject] = h.dec[0], h.dec[1]
 	fields[sumStatus] = h.f[hStatus]
@@ -140,14 +145,17 @@ func (h *hscan) summarize(m *Msg, fromLine []byte, mtime func() (time.Time, bool
 		if len(h.f[hDate]) > 0 {
 			t, ok = parseDate(view(h.f[hDate]))
 		}
-		if !ok && mtime != nil {
-			t, ok = mtime()
+		if !ok && dir != "" && m.loc != "" {
+			if st, err := os.Stat(maildir.Dir(dir).Path(m.entry())); err == nil {
+				t, ok = st.ModTime(), true
+			}
 		}
 		if ok {
 			fields[sumDate] = date[:bin.PutVarint(date[:], t.Unix())]
 		}
 	}
-	h.buf, m.sum = packSum(h.buf, &fields, add)
+	h.buf = packSum(h.buf[:0], &fields)
+	return h.buf
 }
 
 // appendSummaryDate appends the date column: the date of the mbox

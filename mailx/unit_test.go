@@ -75,7 +75,7 @@ func msgWith(num int, from, subject, date string) *Msg {
 			h.line([]byte(f[0] + ": " + f[1] + "\n"))
 		}
 	}
-	h.summarize(m, nil, nil, func(b []byte) string { return string(b) })
+	m.sum = string(h.summarize(m, nil, ""))
 	return m
 }
 

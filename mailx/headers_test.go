@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // sessionSummary is the header summary that read mode shows for a
@@ -202,4 +203,12 @@ func FuzzWords(f *testing.F) {
 			t.Fatalf("%q: %q, mime gives %q (%v)", s, got, want, err)
 		}
 	})
+}
+
+// A summary is 64 bytes: 100,000 of them are most of what a session on a
+// big mailbox holds.
+func TestMsgSize(t *testing.T) {
+	if n := unsafe.Sizeof(Msg{}); n > 64 {
+		t.Errorf("Msg is %d bytes", n)
+	}
 }

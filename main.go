@@ -5,7 +5,9 @@
 // It is a multi-call binary: it dispatches on the base name of argv[0]
 // (sendmail, mail, mailq, ...) and otherwise on its first argument
 // (homepost sendmail ..., homepost agent ...). Each command lives in a
-// cmd_*.go file and registers itself in the table below.
+// cmd_*.go file and registers itself in the table below; a command's file
+// holds its flags, usage and the call into the package that does the
+// work (README's "How it fits together" shows which).
 package main
 
 import (

@@ -4,8 +4,12 @@
 // outbox like any other message, through submit.
 //
 // The dialogue is go-smtp's server over a net.Conn made of the two
-// streams. There is no TLS and no AUTH: the peer is a local process
-// already running as the user. Lines may end in CRLF or a bare LF (a
+// streams, running the agent's listener's sessions (smtpd.Backend): the
+// same checks, submission and replies. What is left here is what a pair
+// of streams needs that a socket does not, which is why it is a package
+// apart from the listener: a connection made of stdin and stdout, one
+// session, one wake of delivery at its end. There is no TLS and no AUTH:
+// the peer is a local process already running as the user. Lines may end in CRLF or a bare LF (a
 // person typing, a careless script); bare LFs are read as CRLF.
 //
 // The streams go through package smtpwire, as the agent's SMTP listener

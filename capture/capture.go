@@ -1,7 +1,7 @@
 // Package capture runs commands and keeps what they print, bounded: a
 // cron job whose output is mailed (Run), a systemctl or journalctl whose
-// output goes into a report (Output), a |command delivery target whose
-// last words become a bounce reason (LimitWriter).
+// output goes into a report (Output), a |command delivery target or an
+// exec: relay whose last words become a bounce reason (LimitWriter).
 //
 // A command's output is untrusted and may be endless. Every reader here
 // keeps at most a fixed number of bytes and drains the rest, counting

@@ -1,5 +1,5 @@
 // Package maildir owns the on-disk mailbox formats: Maildir and mbox.
-// Delivery (the agent), the reader (mail) and anything else that stores
+// Delivery (package courier), the reader (mail) and anything else that stores
 // or reads a mailbox go through it, so that each format has one owner.
 //
 // # Maildir

@@ -1,6 +1,15 @@
 // Package outbox is homepost's queue: a real Maildir whose message files
 // carry their own envelope and delivery journal.
 //
+// It owns the queue file and every operation on it: writing one (Create,
+// through package submit), claiming it (Claim), its journal (Append),
+// listing it for mailq (List), holding, releasing and deleting it for
+// homepost queue (Hold, Release, Delete, under the same lock as a
+// delivery: OpenLocked), and removing it. The agent decides when and
+// the couriers deliver; neither reads or writes the format themselves.
+// It links no delivery code, so the small sendmail program can queue
+// with it.
+//
 // # Failure model
 //
 // A message is durable once its file is renamed into new/ and new/ is

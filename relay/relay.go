@@ -66,6 +66,14 @@
 // goes again at once; a connection that delivered nothing is not retried
 // in the same call. SMTPUTF8 is used when offered and needed, 8BITMIME
 // whenever offered; SIZE is declared and honoured.
+//
+// # Why a package of its own
+//
+// The client is more than a courier: homepost check --relay logs in
+// through it exactly as a delivery would (Client.Probe, package doctor),
+// and the tests against a real Postfix drive it directly. courier.Relay
+// only groups a batch's copies into messages and hands them to a Client,
+// its Sender, so that SMTP, TLS and AUTH live here and nowhere else.
 package relay
 
 import (

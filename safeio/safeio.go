@@ -2,6 +2,13 @@
 // a write is complete only after the file is fsynced, renamed into place and
 // its directory is fsynced, so that a crash (kill -9, power loss) at any
 // instant leaves either the old state or the new one, never a torn file.
+//
+// It is a leaf that links only the standard library, so that every
+// package that writes mail (outbox, which sendmail links, maildir, the
+// agent, the SMTP listener) takes the same steps from one place, and the
+// small sendmail program pays nothing for them: its files are opened
+// without the runtime's poller (OpenFile), and the Maildir set-up that
+// the outbox and the stores share (Maildir) needs no go-maildir.
 package safeio
 
 import (

@@ -3,8 +3,9 @@
 // scripts) use to tell a message refused for good (64–78 except 75)
 // from one worth trying again (EX_TEMPFAIL, 75).
 //
-// Every command of homepost exits with these, and the delivery of a
-// |command target reads them back, so they are declared once, here.
+// Every command of homepost exits with these, and the delivery to a
+// |command target and through an exec: relay reads them back, so they
+// are declared once, here.
 package sysexits
 
 // The statuses, named after sysexits.h without the EX_ prefix.

@@ -66,16 +66,24 @@ var (
 // Load reads the configuration from DefaultPath. A missing file gives the
 // defaults; HOMEPOST_CONFIG naming a missing file is an error.
 func Load() (*Config, error) {
-	id, err := settings.CurrentUser()
-	if err != nil {
-		return nil, err
-	}
-	path := DefaultPath(id.Home())
-	cfg, err := LoadFile(path, id)
-	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
-		return Defaults(id), nil
-	}
+	cfg, _, _, err := loadDefault()
 	return cfg, err
+}
+
+// loadDefault is Load, also returning the user and the file it read for a
+// caller that falls back on an error (LoadQueue); path is "" when the
+// user cannot be found.
+func loadDefault() (cfg *Config, id Identity, path string, err error) {
+	id, err = settings.CurrentUser()
+	if err != nil {
+		return nil, id, "", err
+	}
+	path = DefaultPath(id.Home())
+	cfg, err = LoadFile(path, id)
+	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
+		return Defaults(id), id, path, nil
+	}
+	return cfg, id, path, err
 }
 
 // LoadFile reads one config file for the given identity.

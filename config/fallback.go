@@ -45,17 +45,9 @@ import (
 // fallback configuration (see Fallback), which is good for queuing only.
 // It returns a nil configuration only when the outbox cannot be told.
 func LoadQueue() (*Config, error) {
-	id, err := settings.CurrentUser()
-	if err != nil {
-		return nil, err
-	}
-	path := DefaultPath(id.Home())
-	cfg, err := LoadFile(path, id)
-	if err == nil {
-		return cfg, nil
-	}
-	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
-		return Defaults(id), nil
+	cfg, id, path, err := loadDefault()
+	if err == nil || path == "" {
+		return cfg, err
 	}
 	fb, ferr := Fallback(path, id)
 	if ferr != nil {

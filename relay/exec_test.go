@@ -86,3 +86,50 @@ func TestExecMissingProgram(t *testing.T) {
 	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "bob@example.org")})
 	status(t, res[0], outbox.Deferred)
 }
+
+// Every sysexits(3) status is read as Postfix's pipe(8) reads it: 64-69,
+// 76 and 77 bounce, the rest defer, each with its enhanced status code.
+func TestExecExitTable(t *testing.T) {
+	dir, prog := fakeSendmail(t)
+	c := newClient(t, testConfig(t, "exec:"+prog))
+	for _, tc := range []struct {
+		code string
+		want outbox.Status
+		dsn  string
+	}{
+		{"64", outbox.Bounced, "5.3.0"}, {"65", outbox.Bounced, "5.6.0"},
+		{"66", outbox.Bounced, "5.3.0"}, {"67", outbox.Bounced, "5.1.1"},
+		{"68", outbox.Bounced, "5.1.2"}, {"69", outbox.Bounced, "5.3.0"},
+		{"70", outbox.Deferred, "4.3.0"}, {"71", outbox.Deferred, "4.3.0"},
+		{"72", outbox.Deferred, "4.3.0"}, {"73", outbox.Deferred, "4.2.0"},
+		{"74", outbox.Deferred, "4.3.0"}, {"75", outbox.Deferred, "4.3.0"},
+		{"76", outbox.Bounced, "5.5.0"}, {"77", outbox.Bounced, "5.7.0"},
+		{"78", outbox.Deferred, "4.3.5"}, {"79", outbox.Deferred, "4.3.0"},
+	} {
+		os.WriteFile(filepath.Join(dir, "code"), []byte(tc.code), 0o644)
+		r := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "bob@example.org")})[0][0]
+		if r.Status != tc.want || r.DSN != tc.dsn || !strings.Contains(r.Reason, "exit status "+tc.code) {
+			t.Errorf("exit %s: %s, want %v %s", tc.code, r.Text(), tc.want, tc.dsn)
+		}
+	}
+}
+
+// A program that prints without end on both streams is neither blocked
+// nor kept whole: its first line becomes the reason.
+func TestExecChattyProgram(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "chatty")
+	script := "#!/bin/sh\ncat >/dev/null\necho 'first words'\nhead -c 4000000 /dev/zero | tr '\\0' x\nhead -c 4000000 /dev/zero | tr '\\0' y >&2\nexit 65\n"
+	if err := os.WriteFile(prog, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, "exec:"+prog)
+	cfg.Relay.DataTimeout.Duration = 20 * time.Second
+	r := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "bob@example.org")})[0][0]
+	if r.Status != outbox.Bounced || r.DSN != "5.6.0" {
+		t.Fatalf("got %s", r.Text())
+	}
+	if !strings.HasSuffix(r.Reason, ": first words") || len(r.Reason) > 400 {
+		t.Errorf("reason %q", r.Reason)
+	}
+}

@@ -54,7 +54,9 @@ func (e *env) listHeaders(kind, path string, system bool) int {
 // maildirHeaders writes the summary lines of a Maildir, reading its
 // files a batch at a time, and returns how many it wrote. The current
 // message is known from the names alone: the first in new/, else the
-// first without the S flag, else the first.
+// first without the S flag, else the first. (Should another client
+// remove that very file between the listing and its read, no line is
+// marked: the lines before it are already written.)
 func maildirHeaders(w io.Writer, dir string, width int) (int, error) {
 	d := maildir.Dir(dir)
 	entries, err := d.List()

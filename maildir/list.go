@@ -80,11 +80,11 @@ func IsMaildir(path string) bool {
 // The directories are read with getdents into one buffer that all the
 // names share: a reader keeps them for as long as the mailbox is open,
 // and 100,000 separate strings would cost more than the names
-// themselves. go-maildir's Walk is not used: it makes four allocations
-// and about 300 bytes of garbage per message (100,000 messages: 65 ms
-// against 39 ms to read and split the names one string each), and it
-// does not list new/ without moving every message to cur/, which would
-// make them old for every reader.
+// themselves. go-maildir's Walk is not used: over the 67,000 names in
+// cur/ of a 100,000-message Maildir it makes 400,000 allocations (20 MB,
+// 59 ms), where List reads new/ and cur/ and sorts them with 8 (59 ms);
+// and it does not list new/ without moving every message to cur/,
+// which would make them old for every reader.
 func (d Dir) List() ([]Entry, error) {
 	type rec struct {
 		t   int64 // delivery time

@@ -243,6 +243,12 @@ func TestRewrite(t *testing.T) {
 	if n, err := Mbox(path).ScanAppended(f, size, func(m *MboxMessage, _ []byte) { grown = append(grown, *m) }); err != nil || len(grown) != 1 || n <= size {
 		t.Fatalf("ScanAppended: %v, %d messages, size %d after %d", err, len(grown), n, size)
 	}
+	if got := FromLine(f, grown[0].Off); got != "u5@example.org Sat Jan  2 08:50:00 2021" {
+		t.Errorf("FromLine: %q", got)
+	}
+	if got := FromLine(f, grown[0].Off+1); got != "" {
+		t.Errorf("FromLine inside a message: %q", got)
+	}
 	if raw, err := ReadMessage(f, grown[0].Off, grown[0].Len); err != nil || string(raw) != "From: u5@example.org\nSubject: Subject 5\n\nBody.\nFrom here, quoted.\n" {
 		t.Errorf("ReadMessage: %q %v", raw, err)
 	}

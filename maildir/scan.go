@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"syscall"
 )
@@ -209,6 +210,18 @@ func (m Mbox) ScanAppended(f *os.File, size int64, fn ScanFunc) (int64, error) {
 		return size, err
 	}
 	return size + n, nil
+}
+
+// FromLine reads the "From " line of the message at off in an mbox and
+// returns it without "From " and the line end, as MboxMessage.FromLine
+// has it; "" when there is none.
+func FromLine(f io.ReaderAt, off int64) string {
+	r := bufio.NewReader(io.NewSectionReader(f, off, math.MaxInt64-off))
+	l, _ := r.ReadBytes('\n')
+	if l = trimEOL(l); len(l) < 5 || !bytes.HasPrefix(l, []byte("From ")) {
+		return ""
+	}
+	return string(l[5:])
 }
 
 // ReadMessage reads the message of n bytes at off in an mbox and

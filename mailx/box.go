@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"net/mail"
 	"os"
 	"strings"
@@ -109,12 +107,7 @@ func (b *Box) fromLine(m *Msg) string {
 	if m.loc != "" || b.f == nil {
 		return ""
 	}
-	r := bufio.NewReader(io.NewSectionReader(b.f, m.Off, math.MaxInt64-m.Off))
-	l, _ := r.ReadBytes('\n')
-	if l = trimEOL(l); len(l) < 5 {
-		return ""
-	}
-	return string(l[5:])
+	return maildir.FromLine(b.f, m.Off)
 }
 
 // path is a Maildir message's file.

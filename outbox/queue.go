@@ -230,7 +230,16 @@ func (dr *Draft) commit(syncNew func(string) error) error {
 		return fmt.Errorf("close queue file: %w", err)
 	}
 	dr.f = nil
-	if err := os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name)); err != nil {
+	err := os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
+	if errors.Is(err, os.ErrNotExist) {
+		// new/ is missing: a sendmail was killed while it created
+		// the outbox, after tmp/. Complete the outbox, as a missing
+		// one is created, rather than refuse every message after.
+		if err = dr.dir.Init(); err == nil {
+			err = os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("queue message: %w", err)
 	}
 	if err := syncNew(dr.dir.Path("new")); err != nil {

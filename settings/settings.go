@@ -15,7 +15,6 @@ package settings
 import (
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -225,10 +224,9 @@ func NewIdentity(login, home, fullName string, uid int) Identity {
 // home is chosen by homeDir.
 func CurrentUser() (Identity, error) {
 	id := Identity{uid: os.Getuid()}
-	u, err := user.LookupId(strconv.Itoa(id.uid))
-	if err == nil {
-		id.user, id.home = u.Username, u.HomeDir
-		id.fullName, _, _ = strings.Cut(u.Name, ",")
+	if login, home, name, ok := lookupUID(id.uid); ok {
+		id.user, id.home = login, home
+		id.fullName, _, _ = strings.Cut(name, ",")
 	}
 	if id.user == "" {
 		id.user = os.Getenv("LOGNAME")

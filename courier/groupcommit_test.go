@@ -41,7 +41,7 @@ func TestMaildirGroupCommit(t *testing.T) {
 		os.Mkdir(filepath.Join(base, m, "cur"), 0o700)
 	}
 	trace := filepath.Join(t.TempDir(), "trace")
-	cmd := exec.Command(strace, "-f", "-qq", "-o", trace, "-e", "trace=openat,fsync,rename,renameat,renameat2",
+	cmd := exec.Command(strace, "-f", "-qq", "-y", "-o", trace, "-e", "trace=openat,fsync,rename,renameat,renameat2",
 		os.Args[0], "-test.run=^TestMaildirGroupCommit$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "COURIER_TEST_MAILDIRS="+base)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -54,17 +54,14 @@ func TestMaildirGroupCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := regexp.MustCompile(`openat\(AT_FDCWD, "([^"]+)", [^)]*\) = (\d+)`)
-	fsync := regexp.MustCompile(`fsync\((\d+)`)
-	rename := regexp.MustCompile(`rename(?:at2?)?\((?:AT_FDCWD, )?"[^"]+", (?:AT_FDCWD, )?"([^"]+)"`)
-	fds := map[string]string{}
+	// -y prints each descriptor with its path: a call split over two
+	// lines by another thread's ("<unfinished ...>") keeps its path.
+	fsync := regexp.MustCompile(`fsync\(\d+<([^>]+)>`)
+	rename := regexp.MustCompile(`rename(?:at2?)?\((?:AT_FDCWD(?:<[^>]*>)?, )?"[^"]+", (?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]+)"`)
 	var steps []string
 	for _, line := range strings.Split(string(b), "\n") {
-		if m := open.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], base) {
-			fds[m[2]] = strings.TrimPrefix(m[1], base+"/")
-		}
-		if m := fsync.FindStringSubmatch(line); m != nil && fds[m[1]] != "" {
-			steps = append(steps, "fsync "+fds[m[1]])
+		if m := fsync.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], base+"/") {
+			steps = append(steps, "fsync "+strings.TrimPrefix(m[1], base+"/"))
 		}
 		if m := rename.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], base) {
 			steps = append(steps, "rename "+strings.TrimPrefix(m[1], base+"/"))

@@ -170,7 +170,7 @@ func TestWriteFileSyscallOrder(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "state")
 	trace := filepath.Join(t.TempDir(), "trace")
-	cmd := exec.Command(strace, "-f", "-qq", "-o", trace, "-e", "trace=openat,fsync,rename,renameat,renameat2",
+	cmd := exec.Command(strace, "-f", "-qq", "-y", "-o", trace, "-e", "trace=openat,fsync,rename,renameat,renameat2",
 		os.Args[0], "-test.run=^TestWriteFileSyscallOrder$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "SAFEIO_TEST_WRITE="+target)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -183,17 +183,14 @@ func TestWriteFileSyscallOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := regexp.MustCompile(`openat\(AT_FDCWD, "([^"]+)", [^)]*\) = (\d+)`)
-	fsync := regexp.MustCompile(`fsync\((\d+)`)
-	rename := regexp.MustCompile(`rename(?:at2?)?\((?:AT_FDCWD, )?"([^"]+)", (?:AT_FDCWD, )?"([^"]+)"`)
-	fds := map[string]string{} // fd -> path, as opened
+	// -y prints each descriptor with its path: a call split over two
+	// lines by another thread's ("<unfinished ...>") keeps its path.
+	fsync := regexp.MustCompile(`fsync\(\d+<([^>]+)>`)
+	rename := regexp.MustCompile(`rename(?:at2?)?\((?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]+)", (?:AT_FDCWD(?:<[^>]*>)?, )?"([^"]+)"`)
 	var steps []string
 	for _, line := range strings.Split(string(b), "\n") {
-		if m := open.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], dir) {
-			fds[m[2]] = m[1]
-		}
-		if m := fsync.FindStringSubmatch(line); m != nil && fds[m[1]] != "" {
-			steps = append(steps, "fsync "+fds[m[1]])
+		if m := fsync.FindStringSubmatch(line); m != nil && strings.HasPrefix(m[1], dir) {
+			steps = append(steps, "fsync "+m[1])
 		}
 		if m := rename.FindStringSubmatch(line); m != nil && m[2] == target {
 			steps = append(steps, "rename "+m[1])

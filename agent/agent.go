@@ -3,15 +3,26 @@
 //
 // # Failure model
 //
-// The agent may be killed at any instant. Everything it needs to carry on
-// is on disk: a claimed message sits in outbox/cur/ with a journal of the
-// results recorded so far; at start every file in cur/ is taken up again.
-// A local copy is named after the queue file and the recipient index, so
-// a retry after a crash first looks for it (only for messages taken up
-// again, never on the hot path) and does not store it twice. Results are
-// recorded only after the copies they describe are durable (the Maildir's
-// new/ is fsynced), and a queue file is removed only when every recipient
-// is sent or bounced.
+// The agent may be killed at any instant, and the machine may lose power.
+// Everything it needs to carry on is on disk: a claimed message sits in
+// outbox/cur/ with a journal of the results recorded so far; at start
+// every file in cur/ is taken up again. A batch's claims are made durable
+// (one fsync of cur/) before anything of it is delivered, so that after
+// a power loss a message with copies out is found in cur/, never back in
+// new/ as if new. A Maildir copy is named after the queue file and the
+// recipient index, so a retry after a crash first looks for it (only for
+// messages taken up again, never on the hot path) and does not store it
+// twice. An mbox copy is recorded in the journal (offset, length,
+// SHA-256) before its first byte is appended; at start the agent reads
+// every mbox where an unfinished record says, and cuts off a copy that a
+// crash left half written before anything else is appended (see
+// maildir.Mark); the retry then knows whether the copy is there. Results
+// are recorded only after the copies they describe are durable (the
+// Maildir's new/, a new mbox's directory are fsynced), and a queue file
+// leaves the queue only when every recipient is sent or bounced: retired
+// out of cur/, cur/ fsynced once per batch, and only then recycled as a
+// spare. test/sweep kills the agent at every system call that changes a
+// file and checks the order of its calls against these rules.
 //
 // # Who does what
 //
@@ -51,6 +62,7 @@ import (
 	"homepost/config"
 	"homepost/courier"
 	"homepost/forwarder"
+	"homepost/maildir"
 	"homepost/outbox"
 	"homepost/relay"
 )
@@ -307,6 +319,9 @@ func (a *Agent) start() error {
 	if err := a.box.Init(); err != nil {
 		return err
 	}
+	if err := a.box.Tidy(); err != nil {
+		a.log.Warn("recycle queue files", "reason", err)
+	}
 	a.cleanTmp()
 	names, err := a.box.Names("cur")
 	if err != nil {
@@ -317,7 +332,53 @@ func (a *Agent) start() error {
 			a.due[n] = time.Time{} // look at it now
 		}
 	}
+	a.cutTorn(names)
 	return nil
+}
+
+// cutTorn cuts off the mbox copies that a killed delivery left half
+// written, before anything else is appended to those mboxes: a later
+// copy appended after a cut-off one would bury it where it can no
+// longer be cut (see maildir.Mark). Each queue file in cur/ says, by
+// its marks, which copy was being appended where.
+func (a *Agent) cutTorn(names []string) {
+	for _, n := range names {
+		m, err := outbox.OpenLocked(a.box.Path("cur", n))
+		if err != nil {
+			continue // busy, gone or unreadable: its delivery will tell
+		}
+		marks := map[int]*outbox.Mark{}
+		for i, r := range m.Env.Rcpts {
+			if r.Mark != nil && !r.Status.Done() {
+				marks[i] = r.Mark
+			}
+		}
+		if m.Env.DSNMark != nil {
+			marks[outbox.DSNIdx] = m.Env.DSNMark
+		}
+		for i, mk := range marks {
+			l, err := maildir.Mbox(mk.Path).LockForDelivery()
+			if err != nil {
+				a.log.Warn("recover mbox copy", "id", m.ID, "mbox", mk.Path, "reason", err)
+				continue
+			}
+			st, err := l.Resolve(maildir.Mark{Off: mk.Off, Len: mk.Len, Sum: mk.Sum, Time: mk.Time}, m.Env.Sender)
+			l.Unlock()
+			if err != nil {
+				a.log.Warn("recover mbox copy", "id", m.ID, "mbox", mk.Path, "reason", err)
+				continue
+			}
+			if st == maildir.Cut {
+				a.log.Info("cut off a copy that a crash left incomplete", "id", m.ID, "mbox", mk.Path, "offset", mk.Off)
+			}
+			if st == maildir.Cut || st == maildir.Absent {
+				if err := m.Append(outbox.MarkRecord(i, nil)); err != nil {
+					a.log.Warn("recover mbox copy", "id", m.ID, "reason", err)
+				}
+			}
+		}
+		m.Close()
+	}
 }
 
 // cleanTmp removes queue files that a killed shim left in tmp/. They were
@@ -533,11 +594,24 @@ func (a *Agent) drain(ctx context.Context) {
 		// Names start with the arrival time: deliver in order.
 		slices.Sort(names)
 		var batch []*job
+		claimed := false
 		for _, n := range names {
 			p, err := a.box.Claim(n)
+			if errors.Is(err, outbox.ErrClaimed) {
+				// In cur/ already: take it up as a message that may
+				// have copies out.
+				if _, ok := a.due[filepath.Base(p)]; !ok {
+					a.due[filepath.Base(p)] = time.Time{}
+				}
+				continue
+			}
 			if err != nil {
+				if !errors.Is(err, os.ErrNotExist) {
+					a.log.Error("claim", "file", n, "reason", err)
+				}
 				continue // another agent or a flush took it
 			}
+			claimed = true
 			batch = append(batch, &job{name: filepath.Base(p), path: p})
 			if len(batch) == maxBatch {
 				a.deliver(ctx, batch)
@@ -546,6 +620,9 @@ func (a *Agent) drain(ctx context.Context) {
 		}
 		if len(batch) > 0 {
 			a.deliver(ctx, batch)
+		}
+		if !claimed {
+			return // what is left in new/ cannot be claimed now
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"homepost/courier"
+	"homepost/forwarder"
 	"homepost/outbox"
 	"homepost/report"
 )
@@ -58,6 +59,9 @@ func (a *Agent) bounce(j *job) error {
 		ID: j.m.ID, Name: copyName(j.name, j.bounced[0]) + "D", To: path, Rcpt: to, Orig: to,
 		Header: trace.Header(), Body: func() io.Reader { return bytes.NewReader(msg) }, Size: int64(len(msg)),
 		Time: now, Recovered: j.recovered,
+	}
+	if kind == forwarder.Mbox {
+		c.Mark, c.Marked = j.marker(outbox.DSNIdx, path, env.DSNMark)
 	}
 	res := a.couriers[kind].Deliver(context.Background(), []*courier.Copy{c})[0]
 	if res.Status != outbox.Sent {

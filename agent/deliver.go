@@ -15,8 +15,8 @@ import (
 
 	"homepost/courier"
 	"homepost/forwarder"
+	"homepost/maildir"
 	"homepost/outbox"
-	"homepost/safeio"
 )
 
 // job is one queue file in a batch.
@@ -29,7 +29,6 @@ type job struct {
 	dt        map[string]bool // Delivered-To addresses, lowercased
 	recs      []outbox.Record // results to record
 	delay     time.Duration   // retry after this long (a failure of our own)
-	effects   bool            // a command ran or a remote copy went out
 	bounced   []int           // recipients bounced in this attempt
 }
 
@@ -57,7 +56,22 @@ var couriers = []forwarder.Kind{forwarder.Maildir, forwarder.Mbox, forwarder.Com
 // courier gets all the copies of its kind at once (one fsync per
 // Maildir for the whole batch, one connection to the smarthost), then
 // the journal is written.
+//
+// Two fsyncs of outbox/cur/ frame the batch (group commit: one each,
+// whatever the batch's size). The first makes the claims durable before
+// anything is delivered: after a power loss, a message with copies out
+// must be in cur/, where it is taken up as possibly delivered, never
+// back in new/ as if it were new. The second makes the retirements of
+// the finished queue files durable before they become spares that the
+// next sendmail refills.
 func (a *Agent) deliver(ctx context.Context, batch []*job) {
+	if err := a.box.SyncClaims(); err != nil {
+		a.log.Error("sync outbox", "reason", err)
+		for _, j := range batch {
+			a.schedule(j, a.now().Add(time.Minute))
+		}
+		return
+	}
 	var live []*job
 	var round []*send
 	for _, j := range batch {
@@ -70,18 +84,30 @@ func (a *Agent) deliver(ctx context.Context, batch []*job) {
 	for len(round) > 0 {
 		round = a.dispatch(ctx, round)
 	}
-	syncCur := false
+	var retired []*job
 	for _, j := range live {
-		if a.finish(j) && j.effects {
-			syncCur = true
+		if a.finish(j) {
+			retired = append(retired, j)
 		}
 	}
-	if syncCur {
-		// A removal lost in a crash would make a command run again or
-		// a remote copy go out twice: make it durable, once per batch.
-		if err := safeio.SyncDir(a.box.Path("cur")); err != nil {
-			a.log.Error("sync outbox", "reason", err)
+	if len(retired) == 0 {
+		return
+	}
+	if err := a.box.SyncClaims(); err != nil {
+		// Not known to be durable: leave them in tmp/, where the next
+		// start recycles them after syncing cur/ (outbox.Dir.Tidy).
+		a.log.Error("sync outbox", "reason", err)
+		for _, j := range retired {
+			j.m.Close()
 		}
+		return
+	}
+	ms := make([]*outbox.Message, len(retired))
+	for i, j := range retired {
+		ms[i] = j.m
+	}
+	if err := outbox.Recycle(ms...); err != nil {
+		a.log.Warn("recycle queue files", "reason", err)
 	}
 }
 
@@ -92,6 +118,10 @@ func (a *Agent) open(j *job) error {
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return err // deleted by "homepost queue delete"
+		}
+		if errors.Is(err, outbox.ErrNotRegular) {
+			a.setAside(j, err) // a FIFO, a link, a directory: not mail
+			return err
 		}
 		if errors.Is(err, outbox.ErrBusy) {
 			a.schedule(j, a.now().Add(time.Second))
@@ -260,10 +290,28 @@ func (a *Agent) localCopy(j *job, i int, t forwarder.Target) *send {
 	if kind == forwarder.Store {
 		kind, to = a.store()
 	}
-	return &send{j: j, idx: i, t: t, kind: kind, c: &courier.Copy{
+	c := &courier.Copy{
 		ID: j.m.ID, Name: copyName(j.name, i), Sender: env.Sender, To: to, Rcpt: via, Orig: orig,
 		Header: hdr, Body: j.body, Size: j.m.Size, Time: now, Recovered: j.recovered,
-	}}
+	}
+	if kind == forwarder.Mbox {
+		c.Mark, c.Marked = j.marker(i, to, env.Rcpts[i].Mark)
+	}
+	return &send{j: j, idx: i, t: t, kind: kind, c: c}
+}
+
+// marker gives an mbox copy of recipient idx (outbox.DSNIdx: the DSN)
+// what it needs to be recovered by record: a Mark function that writes
+// the courier's mark in the journal, durably, before the append, and the
+// mark an earlier attempt wrote for the same mbox.
+func (j *job) marker(idx int, path string, prev *outbox.Mark) (func(maildir.Mark) error, *maildir.Mark) {
+	mark := func(m maildir.Mark) error {
+		return j.m.Append(outbox.MarkRecord(idx, &outbox.Mark{Path: path, Off: m.Off, Len: m.Len, Sum: m.Sum, Time: m.Time}))
+	}
+	if prev == nil || prev.Path != path {
+		return mark, nil
+	}
+	return mark, &maildir.Mark{Off: prev.Off, Len: prev.Len, Sum: prev.Sum, Time: prev.Time}
 }
 
 // remoteCopy makes recipient i's copy for the smarthost. A copy
@@ -312,12 +360,6 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 			res := courier.Temp("4.3.0", "no result for this copy")
 			if n < len(results) {
 				res = results[n]
-			}
-			switch {
-			case kind == forwarder.Command:
-				s.j.effects = true
-			case kind == forwarder.Remote && res.Status == outbox.Sent:
-				s.j.effects = true
 			}
 			a.result(s.j, s.idx, s.t, res)
 			if s.dup == nil {

@@ -45,9 +45,15 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 		"delay", now.Sub(j.m.Arrived()).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
 }
 
-// finish records j's results, sends DSNs, and removes or reschedules it.
-func (a *Agent) finish(j *job) (removed bool) {
-	defer j.m.Close()
+// finish records j's results, sends DSNs, and retires or reschedules
+// it. A retired job's file stays open: the caller recycles it once the
+// batch's retirements are durable.
+func (a *Agent) finish(j *job) (retired bool) {
+	defer func() {
+		if !retired {
+			j.m.Close()
+		}
+	}()
 	env := j.m.Env
 	if len(j.recs) == 0 && !env.Done() {
 		a.reschedule(j)
@@ -90,15 +96,12 @@ func (a *Agent) finish(j *job) (removed bool) {
 	}
 	if done && len(j.bounced) == 0 {
 		// Every copy is durable: the file can go without a journal
-		// write. Should the removal be lost in a crash, the retry finds
-		// its Maildir and mbox copies and stores nothing twice; for
-		// commands and remote copies the caller makes the removal
-		// durable.
-		if err := j.m.Remove(); err != nil {
-			a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
-		}
-		delete(a.due, j.name)
-		return true
+		// write. Should the retirement be lost in a crash, the retry
+		// finds its Maildir copies by name and its mbox copies by their
+		// marks, and stores nothing twice; the caller makes the
+		// retirement durable before the batch ends, so that no command
+		// runs twice and no remote copy goes out twice.
+		return a.retire(j)
 	}
 	if err := j.m.Append(j.recs...); err != nil {
 		a.log.Error("record results", "id", j.m.ID, "reason", err)
@@ -106,12 +109,20 @@ func (a *Agent) finish(j *job) (removed bool) {
 		return
 	}
 	if done {
-		j.m.Remove()
-		delete(a.due, j.name)
-		return true
+		return a.retire(j)
 	}
 	a.reschedule(j)
 	return false
+}
+
+// retire takes j's file out of the queue (outbox.Message.Retire).
+func (a *Agent) retire(j *job) bool {
+	delete(a.due, j.name)
+	if err := j.m.Retire(); err != nil {
+		a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
+		return false
+	}
+	return true
 }
 
 func (a *Agent) schedule(j *job, t time.Time) {

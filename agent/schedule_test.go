@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"os"
@@ -454,9 +455,24 @@ func TestRecoveryFindsStoredCopies(t *testing.T) {
 		}
 		ta.run()
 		ta.empty()
-		// The release is lost: the queue file is back in cur/.
+		// The release is lost: the queue file is back in cur/, with
+		// what its journal held then: for an mbox, the mark written
+		// before the append (where the copy starts, its length and
+		// checksum).
 		if err := os.WriteFile(ta.box.Path("cur", names[0]), saved, 0o600); err != nil {
 			t.Fatal(err)
+		}
+		if store != "" {
+			b, _ := os.ReadFile(filepath.Join(ta.home, "mbox"))
+			m, err := outbox.OpenLocked(ta.box.Path("cur", names[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mk := &outbox.Mark{Path: filepath.Join(ta.home, "mbox"), Off: 0, Len: int64(len(b)), Sum: sha256.Sum256(b), Time: ta.clock}
+			if err := m.Append(outbox.MarkRecord(0, mk)); err != nil {
+				t.Fatal(err)
+			}
+			m.Close()
 		}
 		ta.logs.Reset()
 		ta.run()

@@ -22,7 +22,9 @@
 // A courier keeps no record: it neither retries, nor schedules, nor
 // journals. What it needs to avoid storing a copy twice after a crash
 // comes with the copy: a name that is the same at every attempt, and
-// whether an earlier attempt may have stored it already (Recovered).
+// whether an earlier attempt may have stored it already (Recovered); for
+// an mbox, a way to record where the copy is about to go (Mark) and what
+// an earlier attempt recorded (Marked).
 package courier
 
 import (
@@ -31,6 +33,7 @@ import (
 	"io"
 	"time"
 
+	"homepost/maildir"
 	"homepost/outbox"
 )
 
@@ -66,6 +69,15 @@ type Copy struct {
 	// already (a crash came before its result was recorded): look for
 	// it before storing it again.
 	Recovered bool
+	// Mark, for an mbox copy, is called under the mbox's locks before
+	// the first byte is appended, with where the copy will start and
+	// what it will be; it returns once that is durable (the agent
+	// writes it in the queue file's journal). Marked is what an earlier
+	// attempt's Mark recorded, if any: the mbox is read there to know
+	// whether that attempt stored the copy, cut it off, or wrote
+	// nothing. The courier keeps no record itself; these carry it.
+	Mark   func(maildir.Mark) error
+	Marked *maildir.Mark
 }
 
 // Result is the outcome of one delivery attempt to one target.

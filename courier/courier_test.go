@@ -1,8 +1,8 @@
 package courier
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"homepost/maildir"
 	"homepost/outbox"
 )
 
@@ -74,6 +75,11 @@ func TestMboxAppendsAndFindsEarlierCopy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mbox")
 	var m Mbox
 	c := newCopy(path, "", "bob@x", "alice@box", "Subject: hi\n\nFrom here\n")
+	var marks []maildir.Mark
+	c.Mark = func(mk maildir.Mark) error {
+		marks = append(marks, mk)
+		return nil
+	}
 	if res := m.Deliver(context.Background(), []*Copy{c}); res[0].Status != outbox.Sent || res[0].Reason != "delivered to mailbox" {
 		t.Fatalf("%+v", res)
 	}
@@ -81,12 +87,17 @@ func TestMboxAppendsAndFindsEarlierCopy(t *testing.T) {
 	if got, _ := os.ReadFile(path); string(got) != want {
 		t.Fatalf("mbox:\n%q\nwant\n%q", got, want)
 	}
-	c.Recovered = true
+	if len(marks) != 1 || marks[0].Off != 0 || marks[0].Len != int64(len(want)) {
+		t.Fatalf("marks %+v", marks)
+	}
+	// The retry of an attempt whose result was not recorded reads the
+	// mbox where the attempt's mark says, and finds the copy whole.
+	c.Recovered, c.Marked = true, &marks[0]
 	if res := m.Deliver(context.Background(), []*Copy{c}); res[0].Reason != "already delivered" {
 		t.Fatalf("retry: %+v", res)
 	}
-	// A DSN for the same message and the same user is another copy: its
-	// trace header says Return-Path: <>.
+	// A DSN for the same message and the same user is another copy,
+	// with no mark of its own.
 	dsn := newCopy(path, "", "", "alice@box", "Subject: failure\n\n")
 	dsn.Recovered = true
 	if res := m.Deliver(context.Background(), []*Copy{dsn}); res[0].Reason != "delivered to mailbox" {
@@ -94,6 +105,34 @@ func TestMboxAppendsAndFindsEarlierCopy(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); strings.Count(string(got), "\nFrom ") != 1 || !strings.Contains(string(got), "From MAILER-DAEMON ") {
 		t.Fatalf("mbox:\n%s", got)
+	}
+}
+
+// A copy cut off by a crash is cut back before the copy is appended
+// again; a mark that cannot be recorded stops the append.
+func TestMboxCutsOffTornCopy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	var m Mbox
+	c := newCopy(path, "", "bob@x", "alice@box", "Subject: big\n\n"+strings.Repeat("line\n", 1000))
+	var mark maildir.Mark
+	c.Mark = func(mk maildir.Mark) error { mark = mk; return nil }
+	m.Deliver(context.Background(), []*Copy{c})
+	whole, _ := os.ReadFile(path)
+	os.Truncate(path, int64(len(whole)/2))
+	c.Marked = &mark
+	if res := m.Deliver(context.Background(), []*Copy{c}); res[0].Status != outbox.Sent || !strings.Contains(res[0].Reason, "cut off") {
+		t.Fatalf("%+v", res)
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(whole) {
+		t.Fatalf("mbox holds %d bytes, want the one whole copy of %d", len(got), len(whole))
+	}
+	c.Marked = nil
+	c.Mark = func(maildir.Mark) error { return errors.New("journal: disk full") }
+	if res := m.Deliver(context.Background(), []*Copy{c}); res[0].Status != outbox.Deferred {
+		t.Fatalf("unrecorded append: %+v", res)
+	}
+	if got, _ := os.ReadFile(path); len(got) != len(whole) {
+		t.Fatalf("appended without a mark")
 	}
 }
 
@@ -197,16 +236,5 @@ func TestHold(t *testing.T) {
 	res := h.Deliver(context.Background(), make([]*Copy, 3))
 	if len(res) != 3 || res[2].Text() != "4.4.0 no smarthost" {
 		t.Fatalf("%+v", res)
-	}
-}
-
-func TestIdentity(t *testing.T) {
-	hdr := Trace{Sender: "bob@x", DeliveredTo: "alice@box", ID: "Q1", Host: "box", Time: when}.Header()
-	id := identity(append(hdr, "X-Original-To: root@box\n"...))
-	if want := "Return-Path: <bob@x>\nDelivered-To: alice@box\nReceived: by box (homepost) id Q1\n\tfor <alice@box>;"; string(id) != want {
-		t.Fatalf("identity %q", id)
-	}
-	if other := []byte("Delivered-To: x\n"); !bytes.Equal(identity(other), other) {
-		t.Fatal("a header of another shape is its own identity")
 	}
 }

@@ -25,8 +25,21 @@ func (Maildir) Deliver(_ context.Context, copies []*Copy) []Result {
 			dirs = append(dirs, d)
 		}
 	}
+	ready := map[maildir.Dir]error{}
 	for i, c := range copies {
 		d := maildir.Dir(c.To)
+		// Before the first copy of the batch: complete the Maildir, so
+		// that no copy goes into one that a crash left without cur/
+		// (readers refuse it). Three stats when it is whole.
+		err, ok := ready[d]
+		if !ok {
+			err = d.Init()
+			ready[d] = err
+		}
+		if err != nil {
+			res[i] = localError(err)
+			continue
+		}
 		if c.Recovered {
 			if ok, err := d.Has(c.Name); err == nil && ok {
 				// Stored before a crash, perhaps not yet synced.

@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -12,9 +13,10 @@ import (
 // Mbox appends copies to mbox files (Copy.To is the path) under their
 // locks, with package maildir's mbox writer, which fsyncs each copy.
 //
-// A recovered copy is looked for near the end of the mbox, by its trace
-// header without the date (identity), so that the retry does not append
-// it twice.
+// An mbox append is recorded before it begins (Copy.Mark), and a retry
+// reads the mbox where the record says (Copy.Marked, maildir.Resolve):
+// a whole copy there is not appended again, a cut-off one at the end is
+// cut back first. Nothing is searched for and nothing guessed.
 //
 // A mailbox that stayed locked by another program past the wait is not
 // waited for again for a minute: the rest of the batch, and the next
@@ -52,7 +54,7 @@ func (m *Mbox) append(c *Copy) Result {
 	if ok && m.now().Sub(t) < time.Minute {
 		return Temp("4.2.0", "%s: mailbox is locked by another program", path)
 	}
-	l, err := maildir.Mbox(path).Lock()
+	l, err := maildir.Mbox(path).LockForDelivery()
 	m.mu.Lock()
 	var le *maildir.LockError
 	if errors.As(err, &le) {
@@ -68,13 +70,27 @@ func (m *Mbox) append(c *Copy) Result {
 		return localError(err)
 	}
 	defer l.Unlock()
-	if c.Recovered {
-		if ok, err := l.ContainsNear(identity(c.Header), c.Size+int64(len(c.Header)), 64<<10); err == nil && ok {
+	note := ""
+	if c.Marked != nil {
+		st, err := l.Resolve(*c.Marked, c.Sender)
+		if err != nil {
+			return localError(err)
+		}
+		switch st {
+		case maildir.Whole:
 			return OK("already delivered")
+		case maildir.Cut:
+			note = fmt.Sprintf(" (a copy cut off by a crash was removed at offset %d)", c.Marked.Off)
+		case maildir.Foreign:
+			note = fmt.Sprintf(" (the mailbox changed since an earlier attempt at offset %d, whose copy, if any, stays)", c.Marked.Off)
 		}
 	}
-	if err := l.Append(c.Sender, c.Time, c.Header, c.Body()); err != nil {
+	mark := c.Mark
+	if mark == nil {
+		mark = func(maildir.Mark) error { return nil }
+	}
+	if err := l.AppendMarked(c.Sender, c.Time, c.Header, c.Body, mark); err != nil {
 		return localError(err)
 	}
-	return OK("delivered to mailbox")
+	return OK("delivered to mailbox" + note)
 }

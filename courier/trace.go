@@ -1,7 +1,6 @@
 package courier
 
 import (
-	"bytes"
 	"time"
 )
 
@@ -38,21 +37,4 @@ func (t Trace) Header() []byte {
 	b = append(b, "; "...)
 	b = t.Time.AppendFormat(b, time.RFC1123Z)
 	return append(b, '\n')
-}
-
-// identity returns the part of a trace header (Header) that tells its
-// copy from every other: everything up to the date of the Received
-// field, that is the envelope sender, the recipient and the queue ID. A
-// retry after a crash looks for it in an mbox. A header of another shape
-// is its own identity.
-func identity(hdr []byte) []byte {
-	i := bytes.Index(hdr, []byte(" (homepost) id "))
-	if i < 0 {
-		return hdr
-	}
-	j := bytes.Index(hdr[i:], []byte("; "))
-	if j < 0 {
-		return hdr
-	}
-	return hdr[:i+j+1]
 }

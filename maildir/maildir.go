@@ -14,7 +14,10 @@
 //
 // Copy names are chosen by the caller and derived from the queue file and
 // recipient, so that a retry after a crash can see (Has) that a copy was
-// already stored and does not store it twice.
+// already stored and does not store it twice. A Maildir is made whole
+// (tmp/, new/ and cur/, each fsynced into its parent) by Init, which a
+// delivery calls before the first copy of a batch: one that a crash left
+// without cur/ is completed before anything goes into it.
 //
 // Reading: List reads new/ and cur/ and ReadHeads reads the header of
 // every message in parallel, so that a reader lists 100,000 messages in
@@ -28,7 +31,11 @@
 // # mbox
 //
 // An mbox is an mboxrd file. Append adds a message under the locks that
-// mutt, s-nail and mailx take (dotlock, fcntl, flock) and fsyncs it;
+// mutt, s-nail and mailx take (dotlock, fcntl, flock) and fsyncs it; a
+// delivery appends by record (AppendMarked, Resolve: see mark.go), so
+// that a retry after a crash knows whether its copy is there, and only
+// to a regular file of the user's own (LockForDelivery); a new mbox's
+// directory is fsynced before the first append;
 // ScanMbox and Open find the messages in one sequential pass and
 // remember them by offset; Rewrite replaces the file atomically under
 // the same locks, keeping what was appended meanwhile.

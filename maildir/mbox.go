@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -42,7 +45,14 @@ type Locked struct {
 // Lock opens (creating, mode 0600) and locks the mbox the way mutt,
 // s-nail and mailx expect: a dotlock file PATH.lock, then an fcntl lock
 // and a flock on the file itself. It waits up to 30 seconds.
-func (m Mbox) Lock() (*Locked, error) {
+func (m Mbox) Lock() (*Locked, error) { return m.lock(false) }
+
+// LockForDelivery is Lock for appending mail: the mbox must be a regular
+// file owned by the user, and is not opened through a symbolic link (see
+// openMbox).
+func (m Mbox) LockForDelivery() (*Locked, error) { return m.lock(true) }
+
+func (m Mbox) lock(deliver bool) (*Locked, error) {
 	path := string(m)
 	deadline := time.Now().Add(lockTimeout)
 	dot := path + ".lock"
@@ -75,8 +85,11 @@ func (m Mbox) Lock() (*Locked, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if dot != "" {
+		cleanTemps(dot)
+	}
 	l := &Locked{path: path, dot: dot}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openMbox(path, deliver)
 	if err != nil {
 		l.unlockDot()
 		return nil, fmt.Errorf("mbox: %w", err)
@@ -95,6 +108,108 @@ func (m Mbox) Lock() (*Locked, error) {
 		}
 	}
 	return l, nil
+}
+
+// openMbox opens the mbox for reading and appending, creating it (mode
+// 0600) if it does not exist. A new mbox's name is made durable (its
+// directory fsynced) before anything is appended to it: a copy fsynced
+// into a file whose name a power loss takes away would be lost.
+//
+// Only a regular file owned by the user is appended to, opened without
+// following a symbolic link: in a directory others may write to (a 1777
+// spool), a file another user made there, or a link planted there,
+// would otherwise receive the user's mail.
+func openMbox(path string, deliver bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if deliver {
+		flags |= unix.O_NOFOLLOW | unix.O_NONBLOCK
+	}
+	f, err := os.OpenFile(path, flags, 0)
+	if err == nil {
+		if !deliver {
+			return f, nil
+		}
+		if err := checkMbox(f, path); err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link: not delivered through it", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	f, err = os.OpenFile(path, flags|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		// Created meanwhile.
+		if f, err = os.OpenFile(path, flags, 0); err == nil && deliver {
+			if err = checkMbox(f, path); err != nil {
+				return nil, err
+			}
+		}
+		return f, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := safeio.SyncDir(filepath.Dir(path)); err != nil {
+		// Not durable: take it back, so that the next attempt creates
+		// it again and syncs its directory.
+		f.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return f, nil
+}
+
+// checkMbox closes f and returns an error unless it is a regular file
+// owned by the user.
+func checkMbox(f *os.File, path string) error {
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%s): not delivered into it", path, st.Mode().Type())
+	}
+	if err == nil {
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {
+			err = fmt.Errorf("%s belongs to uid %d, not to this user: not delivered into it", path, sys.Uid)
+		}
+	}
+	if err != nil {
+		f.Close()
+	}
+	return err
+}
+
+// cleaned holds the dotlocks whose leftover temporary files this process
+// has looked for.
+var cleaned sync.Map
+
+// cleanTemps removes, once per process and dotlock, the temporary files
+// (dot.PID.NANOS) that a process killed between writing one and removing
+// it left beside the mbox: a delivery killed with kill -9 leaves one per
+// crash. Only those whose process is gone are removed.
+func cleanTemps(dot string) {
+	if _, done := cleaned.LoadOrStore(dot, true); done {
+		return
+	}
+	ents, _ := os.ReadDir(filepath.Dir(dot))
+	prefix := filepath.Base(dot) + "."
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		n := filepath.Join(filepath.Dir(dot), e.Name())
+		pidText, _, ok := strings.Cut(rest, ".")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if unix.Kill(pid, 0) == unix.ESRCH {
+			os.Remove(n)
+		}
+	}
 }
 
 // staleDotlock reports whether a dotlock was left behind: older than
@@ -125,11 +240,14 @@ func staleDotlock(path string) bool {
 // killed in between (then only the temporary file is left over).
 func dotlock(path string) error {
 	tmp := fmt.Sprintf("%s.%d.%d", path, os.Getpid(), time.Now().UnixNano())
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		return err
+	err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	if err == nil {
+		err = os.Link(tmp, path)
 	}
-	defer os.Remove(tmp)
-	return os.Link(tmp, path)
+	// Removed whatever happened: a write that failed half way (a full
+	// disk) must not leave one temporary file per attempt.
+	os.Remove(tmp)
+	return err
 }
 
 func (l *Locked) unlockDot() {
@@ -167,19 +285,55 @@ func (m Mbox) Append(sender string, t time.Time, header []byte, body io.Reader) 
 
 // Append adds one message to a locked mbox; see Mbox.Append.
 func (l *Locked) Append(sender string, t time.Time, header []byte, body io.Reader) error {
-	f := l.F
-	end, err := f.Seek(0, io.SeekEnd)
+	end, err := l.F.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fmt.Errorf("mbox: %w", err)
 	}
+	return l.appendAt(end, sender, t, header, body)
+}
+
+// appendAt appends at end, the size of the file, and cuts the file back
+// to end on any error.
+func (l *Locked) appendAt(end int64, sender string, t time.Time, header []byte, body io.Reader) error {
+	f := l.F
 	w := bufio.NewWriterSize(f, 64<<10)
-	// A message must be preceded by an empty line unless it is first.
-	if end > 0 {
-		var tail [2]byte
-		n, _ := f.ReadAt(tail[:], end-2)
+	if err := writeEntry(w, l.tail(end), sender, t, header, body); err != nil {
+		f.Truncate(end)
+		return fmt.Errorf("mbox: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		f.Truncate(end)
+		return fmt.Errorf("mbox: write %s: %w", l.path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Truncate(end)
+		return fmt.Errorf("mbox: sync %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// tail returns the (up to) two bytes before off, which decide how a
+// message appended at off is separated from the one before it.
+func (l *Locked) tail(off int64) []byte {
+	if off <= 0 {
+		return nil
+	}
+	var b [2]byte
+	from := max(off-2, 0)
+	n, _ := l.F.ReadAt(b[:off-from], from)
+	return b[:n]
+}
+
+// writeEntry writes one mbox entry as Append stores it after the bytes
+// tail: the separating newlines a message needs unless it is first, the
+// "From " line with the envelope sender and an asctime date, the header
+// and body with mboxrd quoting, and an empty line.
+func writeEntry(w *bufio.Writer, tail []byte, sender string, t time.Time, header []byte, body io.Reader) error {
+	if len(tail) > 0 {
+		n := len(tail)
 		switch {
 		case n == 2 && tail[0] == '\n' && tail[1] == '\n':
-		case n >= 1 && tail[n-1] == '\n':
+		case tail[n-1] == '\n':
 			w.WriteByte('\n')
 		default:
 			w.WriteString("\n\n")
@@ -192,23 +346,13 @@ func (l *Locked) Append(sender string, t time.Time, header []byte, body io.Reade
 	q := &quoter{w: w, bol: true}
 	q.Write(header)
 	if _, err := io.Copy(q, body); err != nil {
-		f.Truncate(end)
-		return fmt.Errorf("mbox: %w", err)
+		return err
 	}
 	q.flush()
 	if !q.bol {
 		w.WriteByte('\n')
 	}
-	w.WriteByte('\n')
-	if err := w.Flush(); err != nil {
-		f.Truncate(end)
-		return fmt.Errorf("mbox: write %s: %w", l.path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Truncate(end)
-		return fmt.Errorf("mbox: sync %s: %w", l.path, err)
-	}
-	return nil
+	return w.WriteByte('\n')
 }
 
 // quoter applies mboxrd quoting: a line that starts with any number of
@@ -278,28 +422,6 @@ func needsMore(pre []byte) bool {
 
 func isFromLine(pre []byte) bool {
 	return bytes.HasPrefix(bytes.TrimLeft(pre, ">"), []byte("From "))
-}
-
-// ContainsNear reports whether marker occurs within span bytes of the
-// offset back bytes before the end of the mbox. A retry after a crash
-// uses it to see whether the copy it is about to append, whose trace
-// header starts about its own size before the end, is already there;
-// it reads at most 2*span bytes whatever the message's size.
-func (l *Locked) ContainsNear(marker []byte, back, span int64) (bool, error) {
-	st, err := l.F.Stat()
-	if err != nil {
-		return false, err
-	}
-	from := max(st.Size()-back-span, 0)
-	to := min(max(st.Size()-back+span, 0), st.Size())
-	if to <= from {
-		return false, nil
-	}
-	buf := make([]byte, to-from)
-	if _, err := l.F.ReadAt(buf, from); err != nil && err != io.EOF {
-		return false, err
-	}
-	return bytes.Contains(buf, marker), nil
 }
 
 // Unquote undoes mboxrd quoting of one line read from an mbox.

@@ -15,12 +15,16 @@
 // A message is durable once its file is renamed into new/ and new/ is
 // fsynced; until then it lives in tmp/ and is not sent. An agent claims a
 // message by renaming it from new/ into cur/ (rename is atomic, so two
-// agents or a flush never deliver the same copy). Every delivery result is
-// appended to the file's journal and fsynced before the next step; the
-// file is removed once every recipient is sent or bounced (kept, emptied,
-// as a spare in tmp/ that the next message is written into: see
-// spare.go). A crash at any instant therefore leaves a file that says
-// what is still to do.
+// agents or a flush never deliver the same copy) and makes its claims
+// durable with one fsync of cur/ (SyncClaims) before it delivers any of
+// them; a message found in cur/ already is never claimed again as new
+// (Claim). Every delivery result is appended to the file's journal and
+// fsynced before the next step, and so is the mark of an mbox append
+// before its first byte. The file leaves the queue once every recipient
+// is sent or bounced: retired out of cur/ into tmp/, cur/ fsynced, then
+// kept, emptied, as a spare that the next message is written into (see
+// spare.go). A crash or a power loss at any instant therefore leaves a
+// file that says what is still to do.
 //
 // # File format
 //
@@ -37,6 +41,9 @@
 //	s 0 sent 1 1732651240 0 250%202.0.0%20OK
 //	x 1 |procmail me me@host       recipient 1 expanded into targets
 //	h 1                            held (h 0: released)
+//	m 2 /home/me/mbox 4096 861 AB12... 1732651240
+//	                               recipient 2's copy is being appended to
+//	                               an mbox: where, how long, its SHA-256
 //
 // Fields are separated by one space; each is percent-encoded (bytes at or
 // below space, '%' and DEL become %XX), so addresses with spaces and
@@ -45,6 +52,15 @@
 //	s IDX STATUS ATTEMPTS LAST NEXT REASON   state of recipient IDX
 //	x IDX TARGET VIA [TARGET VIA]...         expansion of recipient IDX
 //	h 0|1                                    hold flag
+//	m IDX PATH OFF LEN SHA256 TIME           IDX's copy goes into mbox PATH
+//	m IDX -                                  no copy of IDX is being appended
+//
+// An m record is written before the first byte of a copy is appended to
+// an mbox, so that recovery reads the mbox at OFF and knows whether the
+// copy is there, whole, or cut off (see package maildir, Mark). IDX -1 is
+// the delivery status notification of the recipients bouncing in this
+// attempt. A state record clears its recipient's mark (and a bounce the
+// DSN's): the attempt it marked is over.
 //
 // An expansion appends children to the recipient list in order, so their
 // indexes follow the envelope's recipients. A child's TARGET is in
@@ -57,6 +73,7 @@ package outbox
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -110,6 +127,21 @@ type Recipient struct {
 	Last     time.Time // last attempt
 	Next     time.Time // next attempt, for Deferred
 	Reason   string    // last result's text
+
+	// Mark is where an attempt whose result was not recorded began to
+	// append this recipient's copy to an mbox.
+	Mark *Mark
+}
+
+// Mark records an append to an mbox before it begins: the mbox, the
+// offset where the copy starts, its length and SHA-256, and the time in
+// its From line.
+type Mark struct {
+	Path string
+	Off  int64
+	Len  int64
+	Sum  [32]byte
+	Time time.Time
 }
 
 // Envelope is the sender, recipients and state of a queued message.
@@ -119,7 +151,14 @@ type Envelope struct {
 	Opts    map[string]string // ret, envid, fullname...
 	Rcpts   []Recipient
 	Held    bool
+	// DSNMark is the Mark of a delivery status notification being
+	// appended to an mbox store.
+	DSNMark *Mark
 }
+
+// DSNIdx is the index that a Mark record uses for the delivery status
+// notification of an attempt.
+const DSNIdx = -1
 
 // Original returns the envelope recipient that recipient i descends from.
 func (e *Envelope) Original(i int) string {
@@ -163,7 +202,7 @@ const sizeDigits = 20
 
 // Record is one journal entry.
 type Record struct {
-	Kind byte // 's' state, 'x' expansion, 'h' hold
+	Kind byte // 's' state, 'x' expansion, 'h' hold, 'm' mbox mark
 
 	Idx      int
 	Status   Status
@@ -174,7 +213,12 @@ type Record struct {
 
 	Targets []Target // for 'x'
 	Hold    bool     // for 'h'
+	Mark    *Mark    // for 'm'; nil clears
 }
+
+// MarkRecord records that recipient idx's copy (DSNIdx: the DSN) is
+// about to be appended to an mbox as mk says; a nil mk clears the mark.
+func MarkRecord(idx int, mk *Mark) Record { return Record{Kind: 'm', Idx: idx, Mark: mk} }
 
 // Target is one result of expanding a recipient.
 type Target struct {
@@ -217,6 +261,23 @@ func (r Record) append(b []byte) []byte {
 		} else {
 			b = append(b, "h 0"...)
 		}
+	case 'm':
+		b = append(b, "m "...)
+		b = strconv.AppendInt(b, int64(r.Idx), 10)
+		if r.Mark == nil {
+			b = append(b, " -"...)
+			break
+		}
+		b = append(b, ' ')
+		b = appendEscaped(b, r.Mark.Path)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, r.Mark.Off, 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, r.Mark.Len, 10)
+		b = append(b, ' ')
+		b = hex.AppendEncode(b, r.Mark.Sum[:])
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, r.Mark.Time.Unix(), 10)
 	}
 	return append(b, '\n')
 }
@@ -244,6 +305,10 @@ func (e *Envelope) apply(r Record) error {
 		}
 		rc := &e.Rcpts[r.Idx]
 		rc.Status, rc.Attempts, rc.Last, rc.Next, rc.Reason = r.Status, r.Attempts, r.Last, r.Next, r.Reason
+		rc.Mark = nil
+		if r.Status == Bounced {
+			e.DSNMark = nil
+		}
 	case 'x':
 		if r.Idx < 0 || r.Idx >= len(e.Rcpts) {
 			return fmt.Errorf("expansion of unknown recipient %d", r.Idx)
@@ -257,6 +322,15 @@ func (e *Envelope) apply(r Record) error {
 		}
 	case 'h':
 		e.Held = r.Hold
+	case 'm':
+		switch {
+		case r.Idx == DSNIdx:
+			e.DSNMark = r.Mark
+		case r.Idx < 0 || r.Idx >= len(e.Rcpts):
+			return fmt.Errorf("mark of unknown recipient %d", r.Idx)
+		default:
+			e.Rcpts[r.Idx].Mark = r.Mark
+		}
 	}
 	return nil
 }
@@ -320,6 +394,38 @@ func parseRecord(line string) (Record, error) {
 			return r, fmt.Errorf("bad hold record")
 		}
 		r.Hold = f[1] == "1"
+	case 'm':
+		var err error
+		if len(f) < 3 {
+			return r, fmt.Errorf("mark record has %d fields", len(f))
+		}
+		if r.Idx, err = strconv.Atoi(f[1]); err != nil || r.Idx < DSNIdx {
+			return r, fmt.Errorf("bad index %q", f[1])
+		}
+		if len(f) == 3 && f[2] == "-" {
+			break
+		}
+		if len(f) != 7 {
+			return r, fmt.Errorf("mark record has %d fields, want 7", len(f))
+		}
+		mk := &Mark{}
+		if mk.Path, err = unescape(f[2]); err != nil || mk.Path == "" {
+			return r, fmt.Errorf("bad mbox path %q", f[2])
+		}
+		off, err1 := strconv.ParseInt(f[3], 10, 64)
+		n, err2 := strconv.ParseInt(f[4], 10, 64)
+		sec, err3 := strconv.ParseInt(f[6], 10, 64)
+		if err := errors.Join(err1, err2, err3); err != nil || off < 0 || n <= 0 {
+			return r, fmt.Errorf("bad mark %q", line)
+		}
+		if len(f[5]) != 2*len(mk.Sum) {
+			return r, fmt.Errorf("bad checksum %q", f[5])
+		}
+		if _, err := hex.Decode(mk.Sum[:], []byte(f[5])); err != nil {
+			return r, fmt.Errorf("bad checksum %q", f[5])
+		}
+		mk.Off, mk.Len, mk.Time = off, n, time.Unix(sec, 0)
+		r.Mark = mk
 	default:
 		return r, fmt.Errorf("unknown record %q", f[0])
 	}

@@ -174,6 +174,8 @@ func FuzzParse(f *testing.F) {
 	b = StateRecord(0, Deferred, 2, time.Unix(6, 0), time.Unix(7, 0), "why %").append(b)
 	b = Record{Kind: 'x', Idx: 0, Targets: []Target{{Addr: "/f", Via: "v"}}}.append(b)
 	b = Record{Kind: 'h', Hold: true}.append(b)
+	b = MarkRecord(0, &Mark{Path: "/m", Off: 1, Len: 2, Time: time.Unix(8, 0)}).append(b)
+	b = MarkRecord(DSNIdx, nil).append(b)
 	f.Add(b)
 	f.Add([]byte("HOMEPOST 1\nsize 00000000000000000000\ntime 1\nfrom\nrcpt a\n\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -282,14 +282,49 @@ func (d Dir) Names(sub string) ([]string, error) {
 
 // Claim moves new/NAME into cur/ and returns its new path. Rename is
 // atomic, so of two claimants exactly one succeeds; the other gets an
-// error satisfying errors.Is(err, os.ErrNotExist).
+// error satisfying errors.Is(err, os.ErrNotExist). The claim is durable
+// only once cur/ is fsynced (SyncClaims), which the caller does once for
+// a batch, before delivering any of it.
+//
+// A message that is in cur/ already (a power loss kept a claim's new
+// name but not the removal of its old one) is not claimed again as if
+// it were new: its name in new/ is removed, and Claim returns its path
+// in cur/ with ErrClaimed, for the caller to take it up as a message
+// that may have copies delivered already.
 func (d Dir) Claim(name string) (string, error) {
-	dst := d.Path("cur", name+":2,")
-	if err := os.Rename(d.Path("new", name), dst); err != nil {
-		return "", err
+	src, dst := d.Path("new", name), d.Path("cur", name+":2,")
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	switch {
+	case err == nil:
+		return dst, nil
+	case errors.Is(err, unix.EEXIST):
+		a, err1 := os.Stat(src)
+		b, err2 := os.Stat(dst)
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			return "", fmt.Errorf("claim %s: another file of that name is in cur/", name)
+		}
+		if err := os.Remove(src); err != nil {
+			return "", err
+		}
+		return dst, ErrClaimed
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
+		// A file system without RENAME_NOREPLACE.
+		if err := os.Rename(src, dst); err != nil {
+			return "", err
+		}
+		return dst, nil
 	}
-	return dst, nil
+	return "", &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
 }
+
+// ErrClaimed means a message was found in cur/ already: see Claim.
+var ErrClaimed = errors.New("claimed already")
+
+// SyncClaims makes the claims made so far durable: after a power loss,
+// a message whose copies were delivered must be found in cur/, where it
+// is taken up as possibly delivered, not in new/, where it would be
+// delivered again as new.
+func (d Dir) SyncClaims() error { return safeio.SyncDir(d.Path("cur")) }
 
 // Find returns the path of the queue file with the given ID.
 func (d Dir) Find(id string) (string, error) {
@@ -324,6 +359,27 @@ type Message struct {
 	JournalErr error
 }
 
+// ErrNotRegular means that a name in the queue is not a regular file:
+// a FIFO, a symbolic link, a directory, a device. It is not a message.
+var ErrNotRegular = errors.New("not a regular file")
+
+func notRegular(path string, mode os.FileMode) error {
+	kind := mode.Type().String()
+	switch {
+	case mode&os.ModeSymlink != 0:
+		kind = "a symbolic link"
+	case mode.IsDir():
+		kind = "a directory"
+	case mode&os.ModeNamedPipe != 0:
+		kind = "a FIFO"
+	case mode&os.ModeSocket != 0:
+		kind = "a socket"
+	case mode&os.ModeDevice != 0:
+		kind = "a device"
+	}
+	return fmt.Errorf("%s: %w: %s", path, ErrNotRegular, kind)
+}
+
 // ErrBusy means another process (homepost queue hold, say) holds the
 // queue file's lock; try again shortly.
 var ErrBusy = errors.New("queue file is locked by another process")
@@ -339,9 +395,30 @@ func Open(path string) (*Message, error) { return openFile(path, false) }
 func OpenLocked(path string) (*Message, error) { return openFile(path, true) }
 
 func openFile(path string, lock bool) (*Message, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	// Only a regular file is a queue file: a FIFO would block the
+	// reader, a symbolic link would be followed (and its target
+	// emptied when the file is recycled), a directory would be retried
+	// forever. Such a file is reported as not a queue file (the agent
+	// sets it aside), and never opened but with O_NOFOLLOW and
+	// O_NONBLOCK.
+	if st, err := os.Lstat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, notRegular(path, st.Mode())
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
 	if err != nil {
 		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, notRegular(path, st.Mode())
 	}
 	if lock {
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {

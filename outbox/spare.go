@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -69,26 +70,126 @@ func (d Dir) takeSpare(name string) *os.File {
 	return nil
 }
 
-// Remove takes the queue file out of the queue: it becomes a spare when
-// a slot is free, else it is unlinked. Either way the message is gone
-// from new/ and cur/ at once; the caller syncs cur/ where the removal
-// must survive a crash.
-func (m *Message) Remove() error {
-	tmp := filepath.Join(filepath.Dir(filepath.Dir(m.Path)), "tmp")
-	for k := range spareSlots {
-		err := unix.Renameat2(unix.AT_FDCWD, m.Path, unix.AT_FDCWD, filepath.Join(tmp, spareName(k)), unix.RENAME_NOREPLACE)
+// Retiring a queue file.
+//
+// A finished message leaves the queue in two steps, so that a batch
+// shares one directory fsync and no file is refilled before its
+// removal from cur/ is durable. Retire renames it from cur/ into tmp/
+// under its own name (where no agent and no sendmail looks) and keeps
+// it open; once the caller has made a batch's retirements durable
+// (SyncClaims: one fsync of cur/), Recycle makes it a spare or unlinks
+// it. Were a spare refilled before then, a power loss could bring the
+// old name back into cur/ on a file that holds another message by now.
+// A crash between the two steps leaves the file in tmp/, where Tidy
+// finds it at the next start.
+
+// Retire takes the queue file out of the queue (see above); the message
+// is gone from cur/ at once. Call Recycle after cur/ is synced, or Close.
+func (m *Message) Retire() error {
+	dst := filepath.Join(filepath.Dir(filepath.Dir(m.Path)), "tmp", filepath.Base(m.Path))
+	if err := os.Rename(m.Path, dst); err != nil {
+		return err
+	}
+	m.Path = dst
+	return nil
+}
+
+// Recycle makes a retired queue file a spare when a slot is free, else
+// unlinks it, and closes it.
+func (m *Message) Recycle() error { return Recycle(m) }
+
+// Recycle recycles retired queue files, as Message.Recycle does. A slot
+// found taken is not tried again for the next file: in a burst, when
+// every slot is taken, a file costs one unlink, not four failed renames.
+func Recycle(ms ...*Message) error {
+	var errs []error
+	next := 0
+	for _, m := range ms {
+		var err error
+		next, err = recycle(m.Path, m.f, next)
+		m.f.Close()
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// recycle empties the retired file at path, open as f, and makes it a
+// spare in the first free slot from slot from on, or unlinks it; it
+// returns the slot to try next. The file is emptied first, under its
+// own name, which nobody else uses: once it has a spare's name, a
+// sendmail may be writing into it.
+func recycle(path string, f *os.File, from int) (int, error) {
+	if err := f.Truncate(0); err != nil {
+		return from, os.Remove(path)
+	}
+	tmp := filepath.Dir(path)
+	for k := from; k < spareSlots; k++ {
+		err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, filepath.Join(tmp, spareName(k)), unix.RENAME_NOREPLACE)
 		if err == nil {
-			// Emptied through the descriptor, after the rename: a
-			// crash between the two leaves a full spare, never an
-			// empty file in cur/ that would look corrupt.
-			m.f.Truncate(0)
-			m.f.Close()
-			return nil
+			return k + 1, nil
 		}
 		if !errors.Is(err, unix.EEXIST) {
 			break
 		}
 	}
-	m.f.Close()
-	return os.Remove(m.Path)
+	return spareSlots, os.Remove(path)
+}
+
+// Remove takes the queue file out of the queue at once: Retire, a sync
+// of cur/, Recycle.
+func (m *Message) Remove() error {
+	cur := filepath.Dir(m.Path)
+	if err := m.Retire(); err != nil {
+		m.f.Close()
+		return err
+	}
+	if err := safeio.SyncDir(cur); err != nil {
+		m.f.Close()
+		return err
+	}
+	return m.Recycle()
+}
+
+// retired reports whether a name in tmp/ is a retired queue file: the
+// name it had in cur/, with its info part.
+func retired(name string) bool { return strings.Contains(name, ":2,") }
+
+// Tidy recycles what a crash left between Retire and Recycle. It syncs
+// cur/ first: the removals of those files from cur/ may not be durable.
+func (d Dir) Tidy() error {
+	names, err := d.Names("tmp")
+	if err != nil {
+		return err
+	}
+	var left []string
+	for _, n := range names {
+		if retired(n) {
+			left = append(left, n)
+		}
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	if err := d.SyncClaims(); err != nil {
+		return err
+	}
+	var errs []error
+	next := 0
+	for _, n := range left {
+		p := d.Path("tmp", n)
+		f, err := os.OpenFile(p, os.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		if err != nil {
+			errs = append(errs, os.Remove(p))
+			continue
+		}
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			f.Close()
+			errs = append(errs, os.Remove(p))
+			continue
+		}
+		next, err = recycle(p, f, next)
+		errs = append(errs, err)
+		f.Close()
+	}
+	return errors.Join(errs...)
 }

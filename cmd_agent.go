@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"homepost/agent"
 	"homepost/config"
-	"homepost/sdnotify"
+	"homepost/smtpd"
 	"homepost/submit"
 	"homepost/sysexits"
 	"homepost/termlog"
@@ -41,6 +44,11 @@ now, SIGTERM finishes the delivery in progress and exits. A configuration
 file with an error does not stop it: it holds the queue (delivers
 nothing), says why with file:line, and delivers once the file is fixed;
 a reload that finds an error keeps the configuration read before.
+
+The daemon (neither --once nor --background) also accepts SMTP from your
+programs: on $XDG_RUNTIME_DIR/homepost/smtp and the loopback addresses
+of [smtp] listen, or on the sockets that systemd passes
+(homepost-smtp.socket). See SMTP LISTENER in homepost(1).
 
   --once         deliver everything that is due, then exit; while another
                  agent runs, have it deliver what is due and wait until
@@ -93,8 +101,33 @@ func runAgent(args []string) int {
 }
 
 func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
-	opts.Ready, opts.Stopping = agentReady, sdnotify.Stopping
+	// The daemon serves the SMTP listener while it holds the lock:
+	// Ready is called once it has it and watches the outbox.
+	var stopSMTP func()
+	serves := !opts.Once && !opts.Background
+	opts.Ready = func() {
+		if serves && stopSMTP == nil {
+			stop, err := smtpd.Start(cfg, log)
+			if err != nil {
+				log.Error("smtp listener", "reason", err.Error())
+			}
+			stopSMTP = stop
+			if stopSMTP == nil {
+				stopSMTP = func() {}
+			}
+		}
+		agentReady()
+	}
+	opts.Stopping = func() {
+		agentStopping()
+		if stopSMTP != nil {
+			stopSMTP()
+		}
+	}
 	err := agent.Run(context.Background(), cfg, log, opts)
+	if stopSMTP != nil {
+		stopSMTP()
+	}
 	if errors.Is(err, agent.ErrHeld) {
 		fail("agent", err)
 		return sysexits.Config
@@ -114,17 +147,23 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 }
 
 // agentReady tells systemd (Type=notify) that the agent watches the
-// outbox, and keeps its watchdog fed when the unit sets WatchdogSec.
+// outbox and listens, and keeps its watchdog fed when the unit sets
+// WatchdogSec: at half the interval, as sd_watchdog_enabled(3) advises.
+// Outside systemd both do nothing.
 func agentReady() {
-	sdnotify.Ready()
-	if d := sdnotify.WatchdogInterval(); d > 0 {
+	daemon.SdNotify(false, daemon.SdNotifyReady+"\nMAINPID="+strconv.Itoa(os.Getpid()))
+	if d, err := daemon.SdWatchdogEnabled(false); err == nil && d > 0 {
 		go func() {
-			for range time.Tick(d) {
-				sdnotify.Watchdog()
+			for range time.Tick(d / 2) {
+				daemon.SdNotify(false, daemon.SdNotifyWatchdog)
 			}
 		}()
 	}
 }
+
+// agentStopping tells systemd that an orderly shutdown has begun, so
+// that a slow drain is not mistaken for a hang.
+func agentStopping() { daemon.SdNotify(false, daemon.SdNotifyStopping) }
 
 const flushUsage = `usage: homepost flush
 

@@ -86,6 +86,7 @@ func Run(w io.Writer, o Options) Result {
 	checkStore(c, cfg)
 	checkForwarding(c, cfg)
 	checkAgent(c, cfg, unit)
+	checkSMTP(c, cfg)
 	checkRelay(c, cfg, o.Relay)
 	checkPath(c)
 	checkCron(c, cron)

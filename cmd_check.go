@@ -24,9 +24,8 @@ ok, warn or FAIL: the config file, that the outbox and the store are
 writable, the alias files and ~/.forward (parsed, safe owner and mode),
 the agent and its systemd unit, the SMTP listener (a NOOP session on
 each of its addresses, and where the AUTH secret is), lingering, the
-relay, which sendmail and
-mail come first on PATH and at /usr/sbin/sendmail, and whether cron's
-mail reaches homepost.
+relay, which sendmail and mail come first on PATH and at
+/usr/sbin/sendmail, and whether cron's mail reaches homepost.
 
   --relay   connect to the smarthost and set up TLS (and authenticate,
             where supported); nothing is sent

@@ -1,0 +1,117 @@
+package sweep
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"homepost/test/testenv"
+)
+
+// recorded are the system calls the fsync model reads.
+const recorded = "openat,open,creat,write,pwrite64,writev,pwritev,pwritev2,ftruncate,fallocate,fsync,fdatasync," +
+	"mkdirat,mkdir,renameat,renameat2,rename,unlinkat,unlink,linkat,link"
+
+// TestPowerLossOrder records the system calls of one delivery per store
+// kind, and of sendmail queuing a message, and checks their order
+// against the fsync model (see fsyncModel): what a power loss keeps is
+// only what was fsynced, file and directory alike.
+func TestPowerLossOrder(t *testing.T) {
+	needStrace(t)
+	all := scenarios(t)
+	for _, sc := range all {
+		if sc.name == "batch" {
+			continue // the same steps as maildir and mbox, more of them
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sc.msgs = sc.msgs[:2]
+			sc.prepare(t)
+			w := sc.newWorld(t)
+			m := w.model()
+			trace := filepath.Join(t.TempDir(), "trace")
+			if o := w.record(nil, recorded, trace, "homepost", "agent", "--once"); o.err != nil {
+				t.Fatal(o.err)
+			}
+			calls := w.checkTrace(t, m, trace)
+			// The trace must hold what the rules are about, or the test
+			// could pass by seeing nothing.
+			need := []string{"/outbox/new/", "/outbox/cur/"}
+			for _, s := range w.stores() {
+				if s.kind != "dir" {
+					need = append(need, s.path)
+				}
+			}
+			for _, n := range need {
+				if !traceHas(calls, n) {
+					t.Errorf("the trace never touches %s", n)
+				}
+			}
+			if l := w.leftovers(); l != "" {
+				t.Errorf("the outbox still holds %s", l)
+			}
+		})
+	}
+	t.Run("sendmail", func(t *testing.T) {
+		t.Parallel()
+		sc := &scenario{name: "sendmail", stores: func(string) []store { return nil }}
+		w := sc.newWorld(t)
+		m := w.model()
+		trace := filepath.Join(t.TempDir(), "trace")
+		msg := message{id: "pl@sweep.test", size: 2000}
+		if o := w.record([]byte(msg.text()), recorded, trace, "sendmail", "-i", testenv.Login(t)); o.err != nil {
+			t.Fatal(o.err)
+		}
+		calls := w.checkTrace(t, m, trace)
+		if !traceHas(calls, "/outbox/new/") {
+			t.Errorf("the trace never touches outbox/new")
+		}
+	})
+}
+
+// model is the fsync model for this world, with what exists before the
+// traced run.
+func (w *world) model() *fsyncModel {
+	var stores []string
+	for _, s := range w.stores() {
+		stores = append(stores, s.path)
+	}
+	m := &fsyncModel{outbox: w.e.Path(".local", "state", "homepost", "outbox"), stores: stores,
+		home: w.e.Home, existed: map[string]bool{}, isDir: statIsDir}
+	filepath.WalkDir(w.e.Home, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil {
+			m.existed[p] = true
+		}
+		return nil
+	})
+	return m
+}
+
+// checkTrace reads a trace and reports every broken rule.
+func (w *world) checkTrace(t *testing.T, m *fsyncModel, trace string) []call {
+	t.Helper()
+	f, err := os.Open(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	calls, _, err := parseTrace(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.check(calls) {
+		t.Errorf("%s", strings.ReplaceAll(v.String(), w.e.Home, "~"))
+	}
+	return calls
+}
+
+func traceHas(calls []call, s string) bool {
+	for _, c := range calls {
+		if strings.Contains(c.text, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -197,3 +197,25 @@ func TestOpenOddFiles(t *testing.T) {
 		}
 	}
 }
+
+// Holding a message whose name is in new/ and in cur/ (a claim a power
+// loss half kept) holds the one in cur/.
+func TestHoldClaimedMessage(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	queue(t, d, env, "Subject: h\n\nbody\n")
+	names, _ := d.Names("new")
+	p, err := d.Claim(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Link(p, d.Path("new", names[0]))
+	if ok, err := d.Hold(d.Path("new", names[0])); !ok || err != nil {
+		t.Fatalf("hold: %v %v", ok, err)
+	}
+	m, err := Open(p)
+	if err != nil || !m.Env.Held {
+		t.Fatalf("not held: %v", err)
+	}
+	m.Close()
+}

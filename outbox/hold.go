@@ -47,6 +47,9 @@ func (d Dir) Hold(path string) (bool, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return d.again(path, d.Hold)
 	}
+	if errors.Is(err, ErrClaimed) {
+		return d.mark(p, true) // in cur/ already: hold it there
+	}
 	if err != nil {
 		return false, err
 	}

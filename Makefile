@@ -72,6 +72,7 @@ test:
 BENCHFLAGS ?=
 bench: build
 	$(GO) run ./test/bench -bin ./homepost -sendmail ./sendmail $(BENCHFLAGS)
+	$(GO) run ./test/bench/smtp -bin ./homepost
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./mailx/ ./relay/
 
 include mk/install.mk

@@ -105,9 +105,10 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	// Ready is called once it has it and watches the outbox.
 	var stopSMTP func()
 	serves := !opts.Once && !opts.Background
-	opts.Ready = func() {
+	opts.Ready = func() []any {
+		var attrs []any
 		if serves && stopSMTP == nil {
-			stop, err := smtpd.Start(cfg, log)
+			stop, where, err := smtpd.Start(cfg, log)
 			if err != nil {
 				log.Error("smtp listener", "reason", err.Error())
 			}
@@ -115,8 +116,12 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 			if stopSMTP == nil {
 				stopSMTP = func() {}
 			}
+			if where != "" {
+				attrs = append(attrs, "smtp", where)
+			}
 		}
 		agentReady()
+		return attrs
 	}
 	opts.Stopping = func() {
 		agentStopping()

@@ -83,9 +83,13 @@ type Options struct {
 	// where the queue is (config.LoadQueue): the agent then holds the
 	// queue (held.go).
 	ConfigErr error
-	// Ready is called once the agent watches the outbox, Stopping when
-	// it begins to stop (sd_notify).
-	Ready, Stopping func()
+	// Ready is called once the agent watches the outbox (sd_notify);
+	// what it returns (key, value pairs: the SMTP listener's addresses)
+	// goes into the one "agent started" line, so that an agent that
+	// starts and then idles prints one line. Stopping is called when
+	// it begins to stop.
+	Ready    func() []any
+	Stopping func()
 }
 
 // Agent delivers one user's outbox.
@@ -441,11 +445,12 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			a.flushAll()
 		}
 	}
+	var more []any
 	if opts.Ready != nil {
-		opts.Ready()
+		more = opts.Ready()
 	}
 	if !a.started {
-		a.log.Info("agent started", "outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid())
+		a.log.Info("agent started", append([]any{"outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid()}, more...)...)
 		a.started = true
 	}
 

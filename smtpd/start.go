@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,11 +43,13 @@ func Activated() ([]net.Listener, error) {
 // Start serves the listener for the agent: on the sockets systemd
 // passed, if any, and, when [smtp] enabled is true, on the Unix socket
 // and loopback addresses of the configuration that systemd did not
-// pass. It returns at once; stop closes everything. When the configured
+// pass. It returns at once; stop closes everything, and where lists the
+// addresses served ("unix:/path,tcp:127.0.0.1:2525") for the agent's
+// start line. When the configured
 // sockets cannot be opened it returns the error, and a stop for the
 // sockets systemd passed, which it serves all the same. The caller
 // holds the agent's lock.
-func Start(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+func Start(cfg *config.Config, log *slog.Logger) (stop func(), where string, err error) {
 	passed, aerr := Activated()
 	if aerr != nil {
 		log.Error("smtp: "+aerr.Error(), "status", "refused")
@@ -57,14 +60,17 @@ func Start(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	}
 	all := append(passed, own...)
 	if len(all) == 0 {
-		return nil, err
+		return nil, "", err
 	}
 	s := New(cfg, log)
-	var where []string
+	var addrs []string
 	for _, l := range all {
 		go s.Serve(l)
-		where = append(where, l.Addr().Network()+":"+l.Addr().String())
+		a := l.Addr().Network() + ":" + l.Addr().String()
+		if k := slices.Index(passed, l); k >= 0 {
+			a += "(systemd)"
+		}
+		addrs = append(addrs, a)
 	}
-	log.Info("smtp listener started", "listen", strings.Join(where, ","), "from_systemd", len(passed))
-	return func() { s.Close(5 * time.Second) }, err
+	return func() { s.Close(5 * time.Second) }, strings.Join(addrs, ","), err
 }

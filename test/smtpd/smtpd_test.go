@@ -602,7 +602,7 @@ func TestSocketActivation(t *testing.T) {
 	if !strings.HasPrefix(got[0], "activated tcp|") || !strings.HasPrefix(got[1], "activated unix|") {
 		t.Errorf("delivered %q", got)
 	}
-	if !strings.Contains(errb.String(), "from_systemd=2") {
+	if strings.Count(errb.String(), "(systemd)") != 2 {
 		t.Errorf("the agent does not say it took its sockets from systemd:\n%s", errb.String())
 	}
 }

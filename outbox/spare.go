@@ -51,11 +51,10 @@ func (d Dir) takeSpare(name string) *os.File {
 		}
 		// Only a regular file is filled: a symlink or a FIFO planted
 		// as a spare is neither followed nor waited on. Nor is a spare
-		// that is not empty yet: Remove empties it through its own
-		// descriptor after the rename, and would empty the message
-		// written into it here (the agent's SMTP listener takes spares
-		// while the agent removes files). It is dropped instead, and so
-		// is a full one that a crash left.
+		// that is not empty: recycle empties a file before it names it
+		// a spare, so this one is not what recycle left (a crash, an
+		// older agent that emptied after the rename, through a
+		// descriptor it may still use). It is dropped instead.
 		if st, err := os.Lstat(dst); err != nil || !st.Mode().IsRegular() || st.Size() != 0 {
 			os.Remove(dst)
 			return nil

@@ -1,19 +1,22 @@
 // Package sweep proves homepost's crash guarantees by enumeration rather
 // than by luck. Two halves:
 //
-//   - The crash-point sweep (sweep_test.go) runs a delivery under strace's
-//     fault injection and kills it with SIGKILL at the Nth call of each
-//     system call that changes a file or the network, for every N until
-//     the delivery completes; after each kill a clean "agent --once"
-//     recovers, and an independent reader (Python's mailbox module)
-//     checks that every message is stored exactly once and whole.
+//   - The crash-point sweep (sweep_test.go) runs a delivery under ptrace
+//     fault injection, as strace -e inject=SC:signal=SIGKILL:when=N does
+//     but counting the calls of all threads together (killer_test.go),
+//     and kills it at the Nth call of each system call that changes a
+//     file or the network, for every N until the delivery completes;
+//     after each kill a clean "agent --once" recovers, and an
+//     independent reader (Python's mailbox module) checks that every
+//     message is stored exactly once and whole.
 //   - The power-loss half (power_test.go) records the system calls of
 //     one delivery per store kind and checks their order against the
 //     fsync model (trace_test.go): what a kill cannot show, because the
 //     kernel keeps what was written, a power loss would.
 //
-// The suite skips, saying why, where strace or python3 is missing or
-// ptrace is not allowed.
+// The suite skips, saying why, where strace or python3 is missing, where
+// ptrace is not allowed, and (the sweep) off linux/amd64. With -short
+// the batch scenario is left out.
 package sweep
 
 import (

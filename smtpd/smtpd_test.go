@@ -583,3 +583,27 @@ func TestUnqualifiedNames(t *testing.T) {
 		}
 	}
 }
+
+// SMTPUTF8: an address and a header in UTF-8 are queued as sent.
+func TestSMTPUTF8(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO c", "250")
+	d.cmd("MAIL FROM:<dörte@exämple.org> SMTPUTF8", "250")
+	d.cmd("RCPT TO:<jürgen@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("From: Dörte <dörte@exämple.org>\r\nSubject: grüße\r\n\r\nß\r\n.\r\n")
+	d.expect("250 2.0.0")
+	q := queued(t, ts.cfg)
+	if len(q) != 1 {
+		t.Fatalf("%d queued", len(q))
+	}
+	for _, m := range q {
+		if m.Env.Sender != "dörte@exämple.org" || m.Env.Rcpts[0].Addr != "jürgen@testhost.example" {
+			t.Errorf("envelope %q %+v", m.Env.Sender, m.Env.Rcpts)
+		}
+		if b := body(t, m); !strings.HasPrefix(b, "From: Dörte <dörte@exämple.org>\nSubject: grüße\n") || !strings.HasSuffix(b, "\n\nß\n") {
+			t.Errorf("body %q", b)
+		}
+	}
+}

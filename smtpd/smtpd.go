@@ -110,9 +110,10 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Close stops accepting, lets sessions in the middle of a command finish
-// for up to wait, then closes the rest. A message whose end has not
-// been answered is not queued.
+// Close stops accepting, lets sessions finish for up to wait, then
+// closes the rest. A message cut off before its end is not queued; one
+// queued whose 250 the client did not get may come again (as with any
+// SMTP server).
 func (s *Server) Close(wait time.Duration) error {
 	s.mu.Lock()
 	if s.closed {

@@ -495,12 +495,28 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			if !ok {
 				return errors.New("watch outbox: watcher closed")
 			}
-			inNew := filepath.Dir(ev.Name) == a.box.Path("new")
-			if !inNew && a.watched[ev.Name] {
-				a.reload("file changed: " + ev.Name)
+			// Coalesce: a stream of mail queues one event per message
+			// while a batch is delivered, and one listing of new/
+			// takes up every message they announce. Take every event
+			// already waiting, then list once.
+			look = false
+			changed := ""
+			for ok {
+				inNew := filepath.Dir(ev.Name) == a.box.Path("new")
+				if !inNew && a.watched[ev.Name] {
+					changed = ev.Name
+				}
+				look = look || (inNew && ev.Op&fsnotify.Create != 0)
+				select {
+				case ev, ok = <-w.Events:
+				default:
+					ok = false
+				}
+			}
+			if changed != "" {
+				a.reload("file changed: " + changed)
 				watchExtra(w, a)
 			}
-			look = inNew && ev.Op&fsnotify.Create != 0
 		case err := <-w.Errors:
 			// An overflow loses events, not messages: the next drain
 			// reads new/ itself.
@@ -586,7 +602,13 @@ func (a *Agent) nextDue() time.Time {
 const maxBatch = 256
 
 // drain claims and delivers everything in new/ until it is empty.
+// Batch after batch, the files one batch retired are made durable out
+// of cur/ by the fsync that makes the next batch's claims durable
+// (deliverHolding); the last batch's by its own fsync, before drain
+// returns.
 func (a *Agent) drain(ctx context.Context) {
+	var held []*outbox.Message
+	defer func() { a.release(held) }()
 	for ctx.Err() == nil {
 		names, err := a.box.Names("new")
 		if err != nil {
@@ -619,12 +641,12 @@ func (a *Agent) drain(ctx context.Context) {
 			claimed = true
 			batch = append(batch, &job{name: filepath.Base(p), path: p})
 			if len(batch) == maxBatch {
-				a.deliver(ctx, batch)
+				held = a.deliverHolding(ctx, batch, held)
 				batch = nil
 			}
 		}
 		if len(batch) > 0 {
-			a.deliver(ctx, batch)
+			held = a.deliverHolding(ctx, batch, held)
 		}
 		if !claimed {
 			return // what is left in new/ cannot be claimed now

@@ -8,7 +8,12 @@
 //     file or the network, for every N until the delivery completes;
 //     after each kill a clean "agent --once" recovers, and an
 //     independent reader (Python's mailbox module) checks that every
-//     message is stored exactly once and whole.
+//     message is stored exactly once and whole. The same sweep kills
+//     "homepost agent" while it serves its SMTP listener to a client
+//     (listener_test.go): a message answered 250 is stored exactly once
+//     and whole, one that was not at most once and whole. And it kills
+//     both sendmail programs (the small one and "homepost sendmail")
+//     while they queue a message.
 //   - The power-loss half (power_test.go) records the system calls of
 //     one delivery per store kind and checks their order against the
 //     fsync model (trace_test.go): what a kill cannot show, because the
@@ -16,7 +21,8 @@
 //
 // The suite skips, saying why, where strace or python3 is missing, where
 // ptrace is not allowed, and (the sweep) off linux/amd64. With -short
-// the batch scenario is left out.
+// the batch scenario, and "homepost sendmail" into an outbox holding a
+// spare, are left out.
 package sweep
 
 import (
@@ -122,6 +128,9 @@ type scenario struct {
 	names map[string]string
 	// noOutbox leaves the outbox to be created by the programs.
 	noOutbox bool
+	// listener: the messages are submitted over SMTP to "homepost
+	// agent" while it runs (listener_test.go), not queued before.
+	listener bool
 }
 
 // prepare queues the scenario's messages once with sendmail and keeps
@@ -153,9 +162,10 @@ func (sc *scenario) prepare(t *testing.T) {
 
 // world is one run's HOME with its smarthost.
 type world struct {
-	e    *testenv.Env
-	host *testenv.Smarthost
-	sc   *scenario
+	e      *testenv.Env
+	host   *testenv.Smarthost
+	sc     *scenario
+	socket string // the listener's Unix socket
 }
 
 // newWorld makes a HOME holding the scenario's queue, ready to deliver.
@@ -174,6 +184,17 @@ func (sc *scenario) newWorld(t *testing.T) *world {
 	w.e = testenv.New(t, cfg)
 	if sc.setup != nil {
 		sc.setup(w.e.Home)
+	}
+	if sc.listener {
+		// A runtime directory of its own, with a short path: a Unix
+		// socket's path has at most 107 bytes.
+		rt, err := os.MkdirTemp("", "hp-rt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(rt) })
+		w.e.Vars = append(w.e.Vars, "XDG_RUNTIME_DIR="+rt)
+		w.socket = filepath.Join(rt, "homepost", "smtp")
 	}
 	for _, sub := range []string{"tmp", "new", "cur"} {
 		if sc.noOutbox {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -140,10 +141,18 @@ func killer(args []string) verdict {
 		shimEnv+"="+strconv.FormatUint(nr, 10))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
+	// SIGTERM to the killer is for the program: a daemon is stopped so.
+	terms := make(chan os.Signal, 1)
+	signal.Notify(terms, syscall.SIGTERM)
 	if err := cmd.Start(); err != nil {
 		return verdict{Err: err.Error()}
 	}
 	pid := cmd.Process.Pid
+	go func() {
+		for range terms {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}()
 	var ws syscall.WaitStatus
 	// The first stop: the exec of the shim.
 	if _, err := syscall.Wait4(pid, &ws, syscall.WALL, nil); err != nil {
@@ -276,8 +285,14 @@ func peekString(tid int, addr uintptr) string {
 // kill runs the binary's program name in the world under the killer,
 // killed at the nth call of sys (n = 0: never).
 func (w *world) kill(stdin []byte, sys string, n int, name string, args ...string) outcome {
+	_, wait := w.startKill(stdin, sys, n, name, args...)
+	return wait()
+}
+
+// startKill starts what kill runs and returns at once: term sends the
+// program SIGTERM (the killer passes it on), wait waits for the verdict.
+func (w *world) startKill(stdin []byte, sys string, n int, name string, args ...string) (term func(), wait func() outcome) {
 	out := filepath.Join(w.e.Home, ".killer.json")
-	defer os.Remove(out)
 	c := exec.Command(os.Args[0], append([]string{sys, strconv.Itoa(n), filepath.Join(w.e.Bin, name)}, args...)...)
 	c.Env = append(append([]string{}, w.e.Vars...), killerEnv+"="+out)
 	c.Dir = "/"
@@ -286,25 +301,33 @@ func (w *world) kill(stdin []byte, sys string, n int, name string, args ...strin
 	}
 	var errb bytes.Buffer
 	c.Stderr = &errb
-	if err := c.Run(); err != nil {
-		return outcome{err: fmt.Errorf("killer: %v: %s", err, errb.String())}
+	if err := c.Start(); err != nil {
+		return func() {}, func() outcome { return outcome{err: fmt.Errorf("killer: %v", err)} }
 	}
-	b, err := os.ReadFile(out)
-	var v verdict
-	if err == nil {
-		err = json.Unmarshal(b, &v)
+	term = func() { c.Process.Signal(syscall.SIGTERM) }
+	wait = func() outcome {
+		defer os.Remove(out)
+		if err := c.Wait(); err != nil {
+			return outcome{err: fmt.Errorf("killer: %v: %s", err, errb.String())}
+		}
+		b, err := os.ReadFile(out)
+		var v verdict
+		if err == nil {
+			err = json.Unmarshal(b, &v)
+		}
+		if err != nil {
+			return outcome{err: fmt.Errorf("killer: %v: %s", err, errb.String())}
+		}
+		o := outcome{killed: v.Killed, site: strings.ReplaceAll(v.Site, w.e.Home, "~"), stderr: errb.String(), calls: v.Calls}
+		switch {
+		case v.Err != "":
+			o.err = errors.New("killer: " + v.Err)
+		case !v.Killed && v.Exit != 0:
+			o.err = fmt.Errorf("%s exited %d: %s", name, v.Exit, o.stderr)
+		}
+		return o
 	}
-	if err != nil {
-		return outcome{err: fmt.Errorf("killer: %v: %s", err, errb.String())}
-	}
-	o := outcome{killed: v.Killed, site: strings.ReplaceAll(v.Site, w.e.Home, "~"), stderr: errb.String(), calls: v.Calls}
-	switch {
-	case v.Err != "":
-		o.err = errors.New("killer: " + v.Err)
-	case !v.Killed && v.Exit != 0:
-		o.err = fmt.Errorf("%s exited %d: %s", name, v.Exit, o.stderr)
-	}
-	return o
+	return term, wait
 }
 
 // canKill reports why the killer cannot run here, or "".

@@ -106,26 +106,32 @@ func TestCrashPointSweep(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			sc.prepare(t)
-			var mu sync.Mutex
-			per := map[string]int{}
-			t.Cleanup(func() {
-				total := 0
-				var l []string
-				for _, sys := range swept {
-					total += per[sys]
-					l = append(l, fmt.Sprintf("%s %d", sys, per[sys]))
-				}
-				t.Logf("sweep %s: %d crash points (%s)", sc.name, total, strings.Join(l, ", "))
-			})
-			for _, sys := range swept {
-				t.Run(sys, func(t *testing.T) {
-					t.Parallel()
-					n := sweepCall(t, sc, sys)
-					mu.Lock()
-					per[sys] = n
-					mu.Unlock()
-				})
-			}
+			sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
+		})
+	}
+}
+
+// sweepEach runs sweep for every swept system call, in parallel, and
+// logs the crash points each tried when they are all done.
+func sweepEach(t *testing.T, label string, sweep func(t *testing.T, sys string) int) {
+	var mu sync.Mutex
+	per := map[string]int{}
+	t.Cleanup(func() {
+		total := 0
+		var l []string
+		for _, sys := range swept {
+			total += per[sys]
+			l = append(l, fmt.Sprintf("%s %d", sys, per[sys]))
+		}
+		t.Logf("sweep %s: %d crash points (%s)", label, total, strings.Join(l, ", "))
+	})
+	for _, sys := range swept {
+		t.Run(sys, func(t *testing.T) {
+			t.Parallel()
+			n := sweep(t, sys)
+			mu.Lock()
+			per[sys] = n
+			mu.Unlock()
 		})
 	}
 }
@@ -219,6 +225,9 @@ type point struct {
 	log    string   // the recovery's log
 	bad    []string // what the checks found
 	stores []store
+	// acked are the messages the listener answered 250 (nil: the
+	// messages were queued before the run, all must be stored).
+	acked map[string]bool
 }
 
 // crash kills the delivery at the nth call of sys, recovers with a clean
@@ -226,7 +235,11 @@ type point struct {
 // smarthost. It runs beside other points: it reports, it does not fail.
 func (p *point) crash(sys string) {
 	w := p.w
-	p.o = w.kill(nil, sys, p.n, "homepost", "agent", "--once")
+	if w.sc.listener {
+		p.o, p.acked = w.serve(sys, p.n)
+	} else {
+		p.o = w.kill(nil, sys, p.n, "homepost", "agent", "--once")
+	}
 	p.label = fmt.Sprintf("%s %s #%d", w.sc.name, sys, p.n)
 	if p.o.err != nil {
 		p.bad = append(p.bad, p.o.err.Error())
@@ -234,6 +247,10 @@ func (p *point) crash(sys string) {
 	var before snapshot
 	if p.o.killed {
 		p.label += " (killed at " + p.o.site + ")"
+	}
+	// A listener stopped by SIGTERM leaves what it queued last for the
+	// next agent: it is delivered here as after a kill.
+	if p.o.killed || w.sc.listener {
 		w.waitOrphans()
 		before = w.snapshot()
 		var err error
@@ -255,6 +272,7 @@ func (p *point) crash(sys string) {
 func sweepCall(t *testing.T, sc *scenario, sys string) int {
 	var items []readItem
 	var kinds [][]store
+	var acked []map[string]bool
 	points, failures := 0, 0
 	fail := func(format string, a ...any) {
 		failures++
@@ -286,6 +304,7 @@ func sweepCall(t *testing.T, sc *scenario, sys string) int {
 			}
 			items = append(items, readItem{Label: p.label + "\nrecovery log:\n" + p.log, Stores: rs, Expect: expectOf(sc.msgs)})
 			kinds = append(kinds, p.stores)
+			acked = append(acked, p.acked)
 			if !p.o.killed {
 				// The first run that was not killed: each of its
 				// calls must have been a crash point.
@@ -303,9 +322,12 @@ func sweepCall(t *testing.T, sc *scenario, sys string) int {
 			var bad []string
 			for k, s := range kinds[i] {
 				one := readResult{Label: r.Label, Stores: r.Stores[k : k+1]}
-				if s.kind == "dir" {
+				switch {
+				case s.kind == "dir":
 					bad = append(bad, atLeastOnce(sc.msgs, one)...)
-				} else {
+				case acked[i] != nil:
+					bad = append(bad, onceIfAcked(sc.msgs, acked[i], one)...)
+				default:
 					bad = append(bad, exactlyOnce(sc.msgs, one)...)
 				}
 			}
@@ -341,7 +363,9 @@ func atLeastOnce(msgs []message, r readResult) []string {
 // killed sendmail leaves nothing queued or the whole message, never a
 // part; one that exits 0 has queued it; and the next sendmail queues
 // its own message whatever the crash left. A clean agent then delivers
-// what was queued, once.
+// what was queued, once. Both programs are swept: the small sendmail
+// that cron and scripts run, and "homepost sendmail -t -oi" (with
+// -short, only into a fresh outbox).
 func TestSendmailSweep(t *testing.T) {
 	needKiller(t)
 	needPython(t)
@@ -355,49 +379,54 @@ func TestSendmailSweep(t *testing.T) {
 		os.MkdirAll(tmp, 0o700)
 		os.WriteFile(filepath.Join(tmp, "spare.0"), []byte(strings.Repeat("old message\n", 5000)), 0o600)
 	}
-	for _, sc := range []*scenario{
-		{name: "spare", setup: spare},
-		{name: "fresh", noOutbox: true},
+	for _, prog := range []submitter{
+		{label: "sendmail", argv: []string{"sendmail", "-i", me}},
+		{label: "homepost sendmail", argv: []string{"homepost", "sendmail", "-t", "-oi"}, to: me},
 	} {
-		sc.stores = func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} }
-		sc.msgs = []message{m, next}
-		t.Run(sc.name, func(t *testing.T) {
-			var mu sync.Mutex
-			per := map[string]int{}
-			t.Cleanup(func() {
-				total := 0
-				var l []string
-				for _, sys := range swept {
-					total += per[sys]
-					l = append(l, fmt.Sprintf("%s %d", sys, per[sys]))
-				}
-				t.Logf("sweep sendmail (%s): %d crash points (%s)", sc.name, total, strings.Join(l, ", "))
-			})
-			for _, sys := range swept {
-				t.Run(sys, func(t *testing.T) {
-					t.Parallel()
-					n := sweepSendmail(t, sc, sys, m, next)
-					mu.Lock()
-					per[sys] = n
-					mu.Unlock()
-				})
+		for _, sc := range []*scenario{
+			{name: "spare", setup: spare},
+			{name: "fresh", noOutbox: true},
+		} {
+			if testing.Short() && prog.to != "" && sc.name == "spare" {
+				continue
 			}
-		})
+			sc.stores = func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} }
+			sc.msgs = []message{m, next}
+			t.Run(strings.ReplaceAll(prog.label, " ", "-")+"/"+sc.name, func(t *testing.T) {
+				sweepEach(t, prog.label+" ("+sc.name+")", func(t *testing.T, sys string) int {
+					return sweepSendmail(t, sc, sys, m, next, prog)
+				})
+			})
+		}
 	}
 }
 
-func sweepSendmail(t *testing.T, sc *scenario, sys string, m, next message) int {
-	me := testenv.Login(t)
+// submitter is a program that queues a message from its standard input.
+type submitter struct {
+	label string
+	argv  []string // the binary's program name and its arguments
+	to    string   // a To: field to add, for -t (the recipients are read from the header)
+}
+
+// input is what the submitter reads for m.
+func (s submitter) input(m message) []byte {
+	if s.to != "" {
+		return []byte("To: " + s.to + "\n" + m.text())
+	}
+	return []byte(m.text())
+}
+
+func sweepSendmail(t *testing.T, sc *scenario, sys string, m, next message, prog submitter) int {
 	var items []readItem
 	var acked []bool
 	points := 0
 	for n := 1; ; n++ {
 		if n > maxPoints {
-			t.Fatalf("sendmail %s: still killed after %d calls", sys, n)
+			t.Fatalf("%s %s: still killed after %d calls", prog.label, sys, n)
 		}
 		w := sc.newWorld(t)
-		o := w.kill([]byte(m.text()), sys, n, "sendmail", "-i", me)
-		label := fmt.Sprintf("sendmail (%s) %s #%d", sc.name, sys, n)
+		o := w.kill(prog.input(m), sys, n, prog.argv[0], prog.argv[1:]...)
+		label := fmt.Sprintf("%s (%s) %s #%d", prog.label, sc.name, sys, n)
 		if o.err != nil {
 			t.Errorf("%s: %v", label, o.err)
 		}
@@ -408,7 +437,7 @@ func sweepSendmail(t *testing.T, sc *scenario, sys string, m, next message) int 
 		if q := testenv.Files(w.e.Outbox("new")); len(q) > 1 || (!o.killed && len(q) != 1) {
 			t.Errorf("%s: outbox/new holds %v", label, q)
 		}
-		if _, stderr, code := w.e.Run([]byte(next.text()), "sendmail", "-i", me); code != 0 {
+		if _, stderr, code := w.e.Run(prog.input(next), prog.argv[0], prog.argv[1:]...); code != 0 {
 			t.Errorf("%s: the next sendmail: exit %d: %s", label, code, stderr)
 		}
 		log, err := w.once()

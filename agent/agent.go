@@ -499,18 +499,42 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// while a batch is delivered, and one listing of new/
 			// takes up every message they announce. Take every event
 			// already waiting, then list once.
+			//
+			// A changed configuration file is read once it has been
+			// quiet for settleConfig (at most settleMax): a writer that
+			// truncates and then writes (os.WriteFile, a shell's >)
+			// would otherwise be read empty, and an empty file is a
+			// valid configuration of defaults.
 			look = false
 			changed := ""
+			var quiet <-chan time.Time
+			var settle time.Time
 			for ok {
 				inNew := filepath.Dir(ev.Name) == a.box.Path("new")
 				if !inNew && a.watched[ev.Name] {
 					changed = ev.Name
+					if settle.IsZero() {
+						settle = time.Now()
+					}
 				}
 				look = look || (inNew && ev.Op&fsnotify.Create != 0)
-				select {
-				case ev, ok = <-w.Events:
-				default:
-					ok = false
+				if changed != "" && time.Since(settle) < settleMax {
+					quiet = time.After(settleConfig)
+				} else {
+					quiet = nil
+				}
+				if quiet == nil {
+					select {
+					case ev, ok = <-w.Events:
+					default:
+						ok = false
+					}
+				} else {
+					select {
+					case ev, ok = <-w.Events:
+					case <-quiet:
+						ok = false
+					}
 				}
 			}
 			if changed != "" {
@@ -597,6 +621,13 @@ func (a *Agent) nextDue() time.Time {
 	}
 	return t
 }
+
+// settleConfig is how long a changed configuration file must be quiet
+// before it is read; settleMax bounds the wait under a stream of events.
+const (
+	settleConfig = 50 * time.Millisecond
+	settleMax    = 500 * time.Millisecond
+)
 
 // maxBatch bounds how many messages share one group commit.
 const maxBatch = 256

@@ -94,6 +94,7 @@ func TestParseTrace(t *testing.T) {
 12 write(2<pipe:[1]>, "x, y) = 1", 9) = 9
 13 <... fsync resumed>) = 0
 12 renameat2(AT_FDCWD</>, "a", AT_FDCWD</>, "b", RENAME_NOREPLACE) = -1 EEXIST (File exists)
+14 ???( <detached ...>
 13 +++ killed by SIGKILL +++
 `
 	calls, exits, err := parseTrace(strings.NewReader(trace))

@@ -55,6 +55,12 @@ func parseTrace(r io.Reader) ([]call, []traceExit, error) {
 			continue
 		case strings.HasPrefix(rest, "--- "):
 			continue // a signal
+		case strings.HasSuffix(rest, " <detached ...>"):
+			// A thread that strace let go of in a call, as the
+			// process ended ("???( <detached ...>"): nothing is
+			// known of the call, and nothing follows it.
+			delete(pending, pid)
+			continue
 		case strings.HasSuffix(rest, " <unfinished ...>"):
 			pending[pid] = strings.TrimSuffix(rest, " <unfinished ...>")
 			continue

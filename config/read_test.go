@@ -13,6 +13,8 @@ import (
 // readSeeds are files that settings.Read reads itself, and some that it
 // must leave to LoadFile.
 var readSeeds = []string{
+	"\r",                 // a CR not before an LF: TOML refuses it
+	"hostname = \"h\"\r", // the same at the end of a line
 	"deliver_without_agent = false\nhostname = \"testhost.example\"\nsystem_aliases = \"\"\n",
 	"# comment\n\nstore = 'mbox:~/mbox' # trailing\nother_users = \"bounce\"\r\n",
 	"[relay]\nurl = \"smtps://h:465\"\nusername = \"u\"\npassword_command = \"pass x\"\nconnect_timeout = \"10s\"\n[smtp]\nenabled = false\nmax_sessions = 4\nmax_message_size = \"10M\"\n",

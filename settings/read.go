@@ -151,12 +151,15 @@ func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
 	table := ""
 	for len(data) > 0 {
 		var line []byte
-		if i := indexByte(data, '\n'); i >= 0 {
+		i := indexByte(data, '\n')
+		if i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			line, data = data, nil
 		}
-		if n := len(line); n > 0 && line[n-1] == '\r' {
+		// TOML ends a line with LF or CRLF: a CR is dropped only before
+		// an LF; any other CR stays, and the line is not simple.
+		if n := len(line); i >= 0 && n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 		}
 		s := string(trimSpace(line))

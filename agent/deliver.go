@@ -86,18 +86,11 @@ func (a *Agent) deliver(ctx context.Context, batch []*job) {
 // is a spare refilled by a sendmail while its old name may come back in
 // cur/: recycling waits for the fsync, as before.
 func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox.Message) []*outbox.Message {
-	if err := a.box.SyncClaims(); err != nil {
-		a.log.Error("sync outbox", "reason", err)
-		for _, j := range batch {
-			a.schedule(j, a.now().Add(time.Minute))
-		}
-		// Not known to be durable: left in tmp/, where the next start
-		// recycles them after syncing cur/ (outbox.Dir.Tidy).
-		for _, m := range prev {
-			m.Close()
-		}
-		return nil
-	}
+	// The claims are made durable by the first step that needs them:
+	// the Maildir courier's sync of its copies, or before any other
+	// courier starts (courier.Claims), or below.
+	claims := courier.NewClaims(a.box.Path("cur"))
+	ctx = courier.WithClaims(ctx, claims)
 	var live []*job
 	var round []*send
 	for _, j := range batch {
@@ -109,6 +102,23 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	}
 	for len(round) > 0 {
 		round = a.dispatch(ctx, round)
+	}
+	if err := claims.Sync(); err != nil {
+		// Nothing took effect: no copy was published, no courier
+		// started. Try the whole batch again later.
+		a.log.Error("sync outbox", "reason", err)
+		for _, j := range batch {
+			if j.m != nil {
+				j.m.Close()
+			}
+			a.schedule(j, a.now().Add(time.Minute))
+		}
+		// Not known to be durable: left in tmp/, where the next start
+		// recycles them after syncing cur/ (outbox.Dir.Tidy).
+		for _, m := range prev {
+			m.Close()
+		}
+		return nil
 	}
 	// After the copies, so that they are not kept waiting for it.
 	a.recycle(prev)
@@ -377,6 +387,15 @@ func (a *Agent) store() (forwarder.Kind, string) {
 	return forwarder.Maildir, p
 }
 
+// claimSync makes the claims durable before a courier other than the
+// Maildir one starts; the Maildir courier does it with its copies.
+func claimSync(ctx context.Context, kind forwarder.Kind) error {
+	if kind == forwarder.Maildir {
+		return nil
+	}
+	return courier.SyncClaims(ctx)
+}
+
 // dispatch hands the copies of one round to their couriers, kind by
 // kind, records the results, and returns the next round: the duplicates
 // whose first copy failed, to be tried themselves.
@@ -394,7 +413,16 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 		if len(sends) == 0 {
 			continue
 		}
-		results := a.couriers[kind].Deliver(ctx, copies)
+		var results []courier.Result
+		if err := claimSync(ctx, kind); err != nil {
+			// Its copies take effect at once: not before the claims
+			// are durable.
+			for range copies {
+				results = append(results, courier.Temp("4.3.0", "%v", err))
+			}
+		} else {
+			results = a.couriers[kind].Deliver(ctx, copies)
+		}
 		for n, s := range sends {
 			res := courier.Temp("4.3.0", "no result for this copy")
 			if n < len(results) {

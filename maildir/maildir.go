@@ -96,6 +96,31 @@ func (d Dir) Has(name string) (bool, error) {
 // then renamed to new/NAME. The copy is durable only after Sync. On error
 // nothing is left in new/.
 func (d Dir) Deliver(name string, header []byte, body io.Reader) error {
+	p, err := d.Write(name, header, body)
+	if err != nil {
+		return err
+	}
+	if err := p.f.Sync(); err != nil {
+		p.Discard()
+		return fmt.Errorf("maildir: sync %s: %w", p.tmp, err)
+	}
+	return p.Publish()
+}
+
+// Pending is a copy written into tmp/, not yet in new/: a batch writes
+// all its copies, makes them durable together (safeio.SyncBatch), then
+// publishes them.
+type Pending struct {
+	d    Dir
+	name string
+	tmp  string
+	f    *os.File
+}
+
+// Write writes one copy, header bytes then body, into tmp/NAME and
+// leaves it there, open and not yet fsynced. The caller makes File
+// durable, then calls Publish; or calls Discard.
+func (d Dir) Write(name string, header []byte, body io.Reader) (*Pending, error) {
 	tmp := filepath.Join(string(d), "tmp", name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
@@ -109,40 +134,56 @@ func (d Dir) Deliver(name string, header []byte, body io.Reader) error {
 		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	if err != nil {
-		return fmt.Errorf("maildir: %w", err)
+		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	p := &Pending{d: d, name: name, tmp: tmp, f: f}
 	if _, err := f.Write(header); err != nil {
-		return fmt.Errorf("maildir: write %s: %w", tmp, err)
+		p.Discard()
+		return nil, fmt.Errorf("maildir: write %s: %w", tmp, err)
 	}
 	if _, err := io.Copy(f, body); err != nil {
-		return fmt.Errorf("maildir: write %s: %w", tmp, err)
+		p.Discard()
+		return nil, fmt.Errorf("maildir: write %s: %w", tmp, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("maildir: sync %s: %w", tmp, err)
+	return p, nil
+}
+
+// File is the open file of the copy, to be made durable before Publish.
+func (p *Pending) File() *os.File { return p.f }
+
+// Publish closes the copy, which must be durable by now, and renames it
+// into new/. The name is durable only after Sync. On error the copy is
+// removed.
+func (p *Pending) Publish() error {
+	err := p.f.Close()
+	p.f = nil
+	if err != nil {
+		os.Remove(p.tmp)
+		return fmt.Errorf("maildir: close %s: %w", p.tmp, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("maildir: close %s: %w", tmp, err)
-	}
-	err = os.Rename(tmp, filepath.Join(string(d), "new", name))
+	dst := filepath.Join(string(p.d), "new", p.name)
+	err = os.Rename(p.tmp, dst)
 	if errors.Is(err, os.ErrNotExist) {
 		// new/ is missing (a Maildir half made by another tool):
 		// complete it, as a missing Maildir is created.
-		if err = d.Init(); err == nil {
-			err = os.Rename(tmp, filepath.Join(string(d), "new", name))
+		if err = p.d.Init(); err == nil {
+			err = os.Rename(p.tmp, dst)
 		}
 	}
 	if err != nil {
+		os.Remove(p.tmp)
 		return fmt.Errorf("maildir: %w", err)
 	}
-	ok = true
 	return nil
+}
+
+// Discard removes a copy that is not to be published.
+func (p *Pending) Discard() {
+	if p.f != nil {
+		p.f.Close()
+		p.f = nil
+	}
+	os.Remove(p.tmp)
 }
 
 // Sync makes the copies renamed into new/ durable.

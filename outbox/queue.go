@@ -188,25 +188,38 @@ func (dr *Draft) WriteString(s string) (int, error) {
 // Commit makes the message durable: it records the size, fsyncs the
 // file, renames it into new/ and fsyncs new/. Only after Commit returns
 // nil may a caller report success. On error nothing is left in new/.
-func (dr *Draft) Commit() error { return dr.CommitSync(nil) }
+func (dr *Draft) Commit() error { return dr.CommitWith(nil) }
 
-// CommitSync is Commit with syncNew in place of its own fsync of new/:
-// a server that commits many messages at once passes a function that
-// shares one fsync of the directory among the renames made before it
-// (group commit). syncNew is given new/'s path; it may return nil only
-// after a fsync of that directory which began after the call has ended.
-func (dr *Draft) CommitSync(syncNew func(dir string) error) error {
-	if syncNew == nil {
-		syncNew = safeio.SyncDir
+// Syncer makes a queue file durable in Commit's two steps, for a server
+// that commits many messages at once and shares the disk's work among
+// those that end together (group commit). SyncFile may return nil only
+// once the file's data is durable; SyncDir only after a sync of the
+// directory (new/) that began after the call.
+type Syncer interface {
+	SyncFile(f *os.File) error
+	SyncDir(dir string) error
+}
+
+// ownSync is a Syncer of one message: an fsync each.
+type ownSync struct{}
+
+func (ownSync) SyncFile(f *os.File) error { return f.Sync() }
+func (ownSync) SyncDir(dir string) error  { return safeio.SyncDir(dir) }
+
+// CommitWith is Commit with s making the file and new/ durable; nil is
+// Commit's own fsyncs.
+func (dr *Draft) CommitWith(s Syncer) error {
+	if s == nil {
+		s = ownSync{}
 	}
-	err := dr.commit(syncNew)
+	err := dr.commit(s)
 	if err != nil {
 		dr.Abort()
 	}
 	return classify(err)
 }
 
-func (dr *Draft) commit(syncNew func(string) error) error {
+func (dr *Draft) commit(s Syncer) error {
 	if dr.err != nil {
 		return dr.err
 	}
@@ -223,7 +236,7 @@ func (dr *Draft) commit(syncNew func(string) error) error {
 	// be recorded means sending again. Best effort: not every file
 	// system can, and a message is queued all the same.
 	unix.Fallocate(int(dr.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, dr.hdrLen+dr.n, journalReserve)
-	if err := dr.f.Sync(); err != nil {
+	if err := s.SyncFile(dr.f); err != nil {
 		return fmt.Errorf("sync queue file: %w", err)
 	}
 	if err := dr.f.Close(); err != nil {
@@ -242,7 +255,7 @@ func (dr *Draft) commit(syncNew func(string) error) error {
 	if err != nil {
 		return fmt.Errorf("queue message: %w", err)
 	}
-	if err := syncNew(dr.dir.Path("new")); err != nil {
+	if err := s.SyncDir(dr.dir.Path("new")); err != nil {
 		// The rename may or may not survive a crash: take it back so
 		// that a failure never leaves a message the caller thinks lost.
 		os.Rename(dr.dir.Path("new", dr.name), dr.dir.Path("tmp", dr.name))

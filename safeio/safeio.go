@@ -3,7 +3,8 @@
 // its directory is fsynced, so that a crash (kill -9, power loss) at any
 // instant leaves either the old state or the new one, never a torn file.
 //
-// It is a leaf that links only the standard library, so that every
+// It is a leaf that links only the standard library and x/sys/unix
+// (which the outbox needs anyway), so that every
 // package that writes mail (outbox, which sendmail links, maildir, the
 // agent, the SMTP listener) takes the same steps from one place, and the
 // small sendmail program pays nothing for them: its files are opened

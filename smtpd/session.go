@@ -27,9 +27,9 @@ type Backend struct {
 	Config *config.Config
 	// Log gets one line per queued message; nil logs nothing.
 	Log *slog.Logger
-	// Sync replaces each message's own fsync of outbox/new (group
-	// commit); nil: each commit fsyncs new/ itself.
-	Sync func(dir string) error
+	// Sync replaces each message's own fsyncs of its queue file and of
+	// outbox/new (group commit); nil: each commit fsyncs them itself.
+	Sync outbox.Syncer
 	// NoWake leaves delivery to the agent that watches the outbox, or
 	// to the caller, who wakes it once when Queued is set.
 	NoWake bool
@@ -116,7 +116,7 @@ func (s *session) Data(r io.Reader) error {
 	cfg := s.b.Config
 	res, err := submit.Submit(cfg, submit.Options{
 		Sender: sender, Recipients: s.rcpts, IgnoreDots: true,
-		NoWake: s.b.NoWake, SyncNew: s.b.Sync,
+		NoWake: s.b.NoWake, Sync: s.b.Sync,
 	}, r)
 	if err != nil {
 		return replyFor(err)

@@ -69,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, group: newGroupSync()}
-	be := &Backend{Config: cfg, Log: log, Sync: s.group.Sync, NoWake: true}
+	be := &Backend{Config: cfg, Log: log, Sync: s.group, NoWake: true}
 	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true

@@ -388,15 +388,15 @@ func TestTooManyErrorsSpelling(t *testing.T) {
 	}
 }
 
-// Concurrent commits share fsyncs of new/, and each waiter is answered
-// by a fsync that began after it asked.
+// Concurrent commits share the syncs of their files and of new/, and
+// each waiter is answered by a sync that began after it asked.
 func TestGroupSync(t *testing.T) {
 	var calls, inFlight atomic.Int32
 	var mu sync.Mutex
 	started := map[int]time.Time{}
-	orig := syncDir
-	t.Cleanup(func() { syncDir = orig })
-	syncDir = func(string) error {
+	orig := syncBatch
+	t.Cleanup(func() { syncBatch = orig })
+	syncBatch = func([]*os.File, []string) error {
 		n := int(calls.Add(1))
 		mu.Lock()
 		started[n] = time.Now()
@@ -411,13 +411,22 @@ func TestGroupSync(t *testing.T) {
 	g := newGroupSync()
 	defer g.stop()
 	var wg sync.WaitGroup
-	for range 50 {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			asked := time.Now()
 			before := calls.Load()
-			if err := g.Sync("/x"); err != nil {
+			sync := func() error { return g.SyncDir("/x") }
+			if i%2 == 0 {
+				sync = func() error { return g.SyncFile(f) }
+			}
+			if err := sync(); err != nil {
 				t.Error(err)
 			}
 			// Some fsync numbered after `before` started after we asked.
@@ -436,7 +445,7 @@ func TestGroupSync(t *testing.T) {
 	}
 	wg.Wait()
 	if n := calls.Load(); n >= 50 || n < 1 {
-		t.Errorf("%d fsyncs for 50 waiters", n)
+		t.Errorf("%d syncs for 50 waiters", n)
 	}
 	t.Logf("%d fsyncs for 50 waiters", calls.Load())
 }

@@ -35,10 +35,10 @@ type Options struct {
 	// that queues several messages in one session and calls Wake once
 	// at its end.
 	NoWake bool
-	// SyncNew replaces the fsync of outbox/new after the message is
-	// renamed into it (outbox.Draft.CommitSync): the SMTP listener
-	// shares one fsync among the sessions that end a message together.
-	SyncNew func(dir string) error
+	// Sync replaces the fsyncs of the queue file and of outbox/new
+	// (outbox.Draft.CommitWith): the SMTP listener shares them among
+	// the sessions that end a message together. nil: its own fsyncs.
+	Sync outbox.Syncer
 }
 
 // DataError is a message or address the queue cannot accept (exit 65).
@@ -149,7 +149,7 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	case first != nil:
 		d.Write(first)
 	}
-	if err := d.CommitSync(o.SyncNew); err != nil {
+	if err := d.CommitWith(o.Sync); err != nil {
 		return nil, err
 	}
 	if !o.NoWake {

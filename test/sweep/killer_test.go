@@ -65,7 +65,7 @@ type verdict struct {
 
 // sysnum are the amd64 numbers of the swept system calls.
 var sysnum = map[string]uint64{
-	"write": 1, "pwrite64": 18, "fsync": 74, "fdatasync": 75, "ftruncate": 77,
+	"write": 1, "pwrite64": 18, "fsync": 74, "fdatasync": 75, "ftruncate": 77, "syncfs": 306,
 	"rename": 82, "mkdir": 83, "link": 86, "unlink": 87,
 	"openat": 257, "mkdirat": 258, "unlinkat": 263, "renameat": 264, "linkat": 265, "renameat2": 316,
 }
@@ -253,7 +253,7 @@ func tgid(tid int) int {
 // about: the path of its descriptor or its path argument.
 func describe(tid int, name string, r *syscall.PtraceRegs) string {
 	switch name {
-	case "write", "pwrite64", "fsync", "fdatasync", "ftruncate":
+	case "write", "pwrite64", "fsync", "fdatasync", "ftruncate", "syncfs":
 		p, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, r.Rdi))
 		return fmt.Sprintf("%s(%d<%s>)", name, r.Rdi, p)
 	case "openat", "mkdirat", "unlinkat":

@@ -65,6 +65,38 @@ func TestFsyncModelRules(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
 		}
 	}
+	// A batch as the agent writes it: the copy written into tmp/ first,
+	// then one syncfs for the claim and the copy, then the rename.
+	batch := `
+1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0
+1 openat(AT_FDCWD</>, "/h/o/cur/q1:2,", O_RDWR|O_CLOEXEC) = 8</h/o/cur/q1:2,>
+1 openat(AT_FDCWD</>, "/h/M/tmp/c1", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = 9</h/M/tmp/c1>
+1 write(9</h/M/tmp/c1>, "Return-Path: <me>\n", 18) = 18
+1 syncfs(9</h/M/tmp/c1>) = 0
+1 renameat(AT_FDCWD</>, "/h/M/tmp/c1", AT_FDCWD</>, "/h/M/new/c1") = 0
+1 openat(AT_FDCWD</>, "/h/M/new", O_RDONLY|O_CLOEXEC) = 10</h/M/new>
+1 fsync(10</h/M/new>) = 0
+1 pwrite64(8</h/o/cur/q1:2,>, "s 0 sent 1 1 0 ok\n", 18, 100) = 18
+1 fsync(8</h/o/cur/q1:2,>) = 0
+1 renameat(AT_FDCWD</>, "/h/o/cur/q1:2,", AT_FDCWD</>, "/h/o/tmp/q1.done") = 0
+1 openat(AT_FDCWD</>, "/h/o/cur", O_RDONLY|O_CLOEXEC) = 7</h/o/cur>
+1 fsync(7</h/o/cur>) = 0
+1 +++ exited with 0 +++
+`
+	if got := run(batch); got != "" {
+		t.Errorf("a copy written in tmp/ before one syncfs for claim and copy: %s", got)
+	}
+	for _, tc := range []struct {
+		what string
+		drop []int
+		want string
+	}{
+		{"no syncfs: the copy renamed unsynced, the claim not durable", []int{5}, "R1,R2"},
+	} {
+		if got := run(drop(batch, tc.drop...)); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
+		}
+	}
 	direct := strings.Replace(good, `"/h/o/tmp/q1.done") = 0`, `"/h/o/tmp/spare.1", RENAME_NOREPLACE) = 0`, 1)
 	if got := run(direct); !strings.Contains(got, "R4") {
 		t.Errorf("release straight into a spare slot: got %q, want R4", got)

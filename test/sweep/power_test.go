@@ -11,7 +11,7 @@ import (
 )
 
 // recorded are the system calls the fsync model reads.
-const recorded = "openat,open,creat,write,pwrite64,writev,pwritev,pwritev2,ftruncate,fallocate,fsync,fdatasync," +
+const recorded = "openat,open,creat,write,pwrite64,writev,pwritev,pwritev2,ftruncate,fallocate,fsync,fdatasync,syncfs," +
 	"mkdirat,mkdir,renameat,renameat2,rename,unlinkat,unlink,linkat,link"
 
 // TestPowerLossOrder records the system calls of one delivery per store

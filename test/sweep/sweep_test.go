@@ -16,7 +16,7 @@ import (
 // that writes data, makes it durable, or creates, renames, links or
 // removes a name (Go on Linux removes with unlinkat and renames with
 // renameat/renameat2; a smarthost's socket is written with write).
-var swept = []string{"write", "pwrite64", "fsync", "fdatasync", "openat", "mkdirat", "renameat", "renameat2", "ftruncate", "linkat", "unlinkat"}
+var swept = []string{"write", "pwrite64", "fsync", "fdatasync", "syncfs", "openat", "mkdirat", "renameat", "renameat2", "ftruncate", "linkat", "unlinkat"}
 
 // maxPoints bounds one call's sweep: a delivery that never completes
 // under it is a failure, not a hang.

@@ -29,10 +29,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -52,6 +54,8 @@ type result struct {
 	rate     float64 // messages/s until the last copy is in new/
 	acked    float64 // messages/s until the last 250
 	p50, p99 time.Duration
+	// The disk's write and flush requests per message, -1: unknown.
+	writes, flushes float64
 }
 
 func (r result) String() string {
@@ -59,7 +63,11 @@ func (r result) String() string {
 	if r.acked > 0 {
 		acked = fmt.Sprintf("%.0f", r.acked)
 	}
-	return fmt.Sprintf("%9.0f %9s %7.2fms %7.2fms", r.rate, acked, ms(r.p50), ms(r.p99))
+	w, fl := "-", "-"
+	if r.flushes >= 0 {
+		w, fl = fmt.Sprintf("%.1f", r.writes), fmt.Sprintf("%.2f", r.flushes)
+	}
+	return fmt.Sprintf("%9.0f %9s %7.2fms %7.2fms %7s %7s", r.rate, acked, ms(r.p50), ms(r.p99), w, fl)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -77,14 +85,24 @@ func summarize(lat []time.Duration, total time.Duration) result {
 type acc struct {
 	lat          []time.Duration
 	total, acked time.Duration
+	io           ioCount // the disk's requests during the blocks
+	unknown      bool    // the disk's counters could not be read
 }
 
-func (a *acc) add(lat []time.Duration, d, acked time.Duration) {
+func (a *acc) add(lat []time.Duration, d, acked time.Duration, io ioCount, ok bool) {
 	a.lat, a.total, a.acked = append(a.lat, lat...), a.total+d, a.acked+acked
+	a.io.writes += io.writes
+	a.io.flushes += io.flushes
+	a.unknown = a.unknown || !ok
 }
 
 func (a *acc) result() result {
 	r := summarize(a.lat, a.total)
+	r.flushes, r.writes = -1, -1
+	if !a.unknown && len(a.lat) > 0 {
+		r.flushes = float64(a.io.flushes) / float64(len(a.lat))
+		r.writes = float64(a.io.writes) / float64(len(a.lat))
+	}
 	if a.acked > 0 {
 		r.acked = float64(len(a.lat)) / a.acked.Seconds()
 	}
@@ -136,6 +154,19 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
 	}
 
+	disk := diskOf(base)
+	// measure runs one block of a contender and adds it up, with what
+	// the disk did meanwhile.
+	measure := func(into *acc, block func() ([]time.Duration, time.Duration, time.Duration, error)) error {
+		c0, ok0 := disk.read()
+		lat, d, acked, err := block()
+		if err != nil {
+			return err
+		}
+		io, ok := disk.since(c0, ok0)
+		into.add(lat, d, acked, io, ok)
+		return nil
+	}
 	const rounds = 4
 	var ce, h1, h8, p1, p8 acc
 	for r := range rounds {
@@ -143,34 +174,31 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		if r == rounds-1 {
 			k = n - k*(rounds-1)
 		}
-		lat, d, err := ceiling(ceilDir, msg, k)
+		err := measure(&ce, func() ([]time.Duration, time.Duration, time.Duration, error) {
+			lat, d, err := ceiling(ceilDir, msg, k)
+			return lat, d, 0, err
+		})
 		if err != nil {
 			return err
 		}
-		ce.add(lat, d, 0)
-		lat, d, a, err := h.send(msg, k, 1)
-		if err != nil {
+		if err := measure(&h1, func() ([]time.Duration, time.Duration, time.Duration, error) { return h.send(msg, k, 1) }); err != nil {
 			return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
 		}
-		h1.add(lat, d, a)
-		if lat, d, a, err = h.send(msg, k, conns); err != nil {
+		if err := measure(&h8, func() ([]time.Duration, time.Duration, time.Duration, error) { return h.send(msg, k, conns) }); err != nil {
 			return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
 		}
-		h8.add(lat, d, a)
 		if pf {
 			p := &target{addr: postfixAddr, network: "tcp", rcpt: "bench@test.invalid", maildir: postfixMaildir}
-			if lat, d, a, err = p.send(msg, k, 1); err != nil {
+			if err := measure(&p1, func() ([]time.Duration, time.Duration, time.Duration, error) { return p.send(msg, k, 1) }); err != nil {
 				return fmt.Errorf("postfix: %w", err)
 			}
-			p1.add(lat, d, a)
-			if lat, d, a, err = p.send(msg, k, conns); err != nil {
+			if err := measure(&p8, func() ([]time.Duration, time.Duration, time.Duration, error) { return p.send(msg, k, conns) }); err != nil {
 				return fmt.Errorf("postfix: %w", err)
 			}
-			p8.add(lat, d, a)
 		}
 	}
 	c := ce.result()
-	fmt.Printf("%-52s %9s %9s %9s %9s\n", "1 KB messages", "msgs/s", "250s/s", "p50", "p99")
+	fmt.Printf("%-52s %9s %9s %9s %9s %7s %7s\n", "1 KB messages", "msgs/s", "250s/s", "p50", "p99", "writes", "flushes")
 	fmt.Printf("%-52s %s\n", "ceiling: in-process write+fsync+rename+fsync, 1 by 1", c)
 	r1, r8 := h1.result(), h8.result()
 	fmt.Printf("%-52s %s\n", "homepost SMTP, 1 connection", r1)
@@ -182,7 +210,8 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		fmt.Printf("%-52s %s\n", fmt.Sprintf("Postfix smtpd -> virtual Maildir, %d connections", conns), q8)
 	}
 	fmt.Println("(msgs/s: until every copy is in Maildir/new; 250s/s: until the last 250;")
-	fmt.Println(" p50, p99: from MAIL FROM to the 250 after the message, or one write of the ceiling)")
+	fmt.Println(" p50, p99: from MAIL FROM to the 250 after the message, or one write of the ceiling;")
+	fmt.Printf(" writes, flushes: the disk's write and cache-flush requests a message, from %s)\n", disk)
 	fmt.Printf("\n1 connection / ceiling: %.2f (target >= 0.70); %d connections / ceiling: %.2f (target > 1)\n",
 		r1.rate/c.rate, conns, r8.rate/c.rate)
 	if pf {
@@ -440,4 +469,61 @@ func (t *target) session(msg []byte, k int) ([]time.Duration, error) {
 		return lat, err
 	}
 	return lat, nil
+}
+
+// blockDev reads the counters of the block device a directory is on.
+type blockDev string // its stat file in /sys, "" when unknown
+
+// diskOf finds the block device of dir: /sys/dev/block/MAJ:MIN is the
+// device or a partition of it; a partition's flushes are counted on the
+// whole disk, whose stat file is one level up.
+func diskOf(dir string) blockDev {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return ""
+	}
+	sys := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	if _, err := os.Stat(filepath.Join(sys, "partition")); err == nil {
+		sys = filepath.Join(sys, "..")
+	}
+	return blockDev(filepath.Join(sys, "stat"))
+}
+
+func (b blockDev) String() string {
+	if b == "" {
+		return "nowhere (the device is not known)"
+	}
+	p, err := filepath.EvalSymlinks(filepath.Dir(string(b)))
+	if err != nil {
+		return string(b)
+	}
+	return "/sys/block/" + filepath.Base(p) + "/stat"
+}
+
+// ioCount is what the device completed: write requests (after the
+// block layer merged adjacent ones) and flush requests (each fsync's or
+// syncfs's request to empty the disk's cache; the block layer may serve
+// several waiting at once with one flush, which this does not show).
+type ioCount struct{ writes, flushes int64 }
+
+// read returns the device's counters (the 5th and 16th fields of its
+// stat file; flushes are counted from Linux 5.5), ok false when unknown.
+func (b blockDev) read() (c ioCount, ok bool) {
+	data, err := os.ReadFile(string(b))
+	if err != nil {
+		return c, false
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 16 {
+		return c, false
+	}
+	w, err1 := strconv.ParseInt(f[4], 10, 64)
+	fl, err2 := strconv.ParseInt(f[15], 10, 64)
+	return ioCount{w, fl}, err1 == nil && err2 == nil
+}
+
+// since is what the device did since c0.
+func (b blockDev) since(c0 ioCount, ok0 bool) (ioCount, bool) {
+	c1, ok1 := b.read()
+	return ioCount{c1.writes - c0.writes, c1.flushes - c0.flushes}, ok0 && ok1
 }

@@ -1,0 +1,89 @@
+package courier
+
+import (
+	"context"
+	"sync"
+
+	"homepost/safeio"
+)
+
+// Claims are directories whose new names must be durable before any copy
+// of a batch takes effect: the agent's claims in the outbox's cur/. A
+// copy made while its message's claim could still be undone by a power
+// loss would be made again, as new, after it.
+//
+// Writing a copy into a Maildir's tmp/ is no effect (readers never look
+// there, and a retry writes it anew); renaming it into new/ is. So the
+// Maildir courier makes the claims durable together with its copies'
+// data (one safeio.SyncBatch: a single syncfs where the outbox and the
+// Maildir share a file system), and every other courier, which has an
+// effect as soon as it starts, calls Sync first. Whoever comes first
+// does it; the others find it done.
+type Claims struct {
+	mu   sync.Mutex
+	dirs []string
+	done bool
+}
+
+// NewClaims returns the claims of a batch made in dirs.
+func NewClaims(dirs ...string) *Claims { return &Claims{dirs: dirs} }
+
+type claimsKey struct{}
+
+// WithClaims returns ctx carrying c to the couriers.
+func WithClaims(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, claimsKey{}, c)
+}
+
+// claimsOf returns the claims ctx carries, nil if none.
+func claimsOf(ctx context.Context) *Claims {
+	c, _ := ctx.Value(claimsKey{}).(*Claims)
+	return c
+}
+
+// Pending returns the directories still to be made durable; nil when c
+// is nil or done.
+func (c *Claims) Pending() []string {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return nil
+	}
+	return c.dirs
+}
+
+// Done records that a sync which began after the claims were made, and
+// covered Pending, has returned without error.
+func (c *Claims) Done() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+}
+
+// Sync makes the claims durable unless that is done; a failure leaves
+// them pending.
+func (c *Claims) Sync() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return nil
+	}
+	if err := safeio.SyncBatch(nil, c.dirs); err != nil {
+		return err
+	}
+	c.done = true
+	return nil
+}
+
+// SyncClaims makes the claims that ctx carries durable (Claims.Sync): a
+// courier whose copies take effect at once calls it first.
+func SyncClaims(ctx context.Context) error { return claimsOf(ctx).Sync() }

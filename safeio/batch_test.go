@@ -1,0 +1,104 @@
+package safeio
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestReleaseAtLeast(t *testing.T) {
+	for _, tc := range []struct {
+		rel  string
+		want bool
+	}{
+		{"6.1.0-13-amd64", true}, {"5.8.0", true}, {"5.10", true}, {"5.7.19", false},
+		{"4.19.0-26-amd64", false}, {"10.0", true}, {"", false}, {"x.y", false}, {"5", false},
+	} {
+		if got := releaseAtLeast(tc.rel, 5, 8); got != tc.want {
+			t.Errorf("releaseAtLeast(%q, 5, 8) = %v, want %v", tc.rel, got, tc.want)
+		}
+	}
+}
+
+// SyncBatch, seen in its system calls (under strace): files and a
+// directory on one file system take one syncfs and no fsync; one file
+// alone takes its fsync; files on two file systems (a tmpfs and the
+// test's directory, when they differ) take an fsync each.
+func TestSyncBatchCalls(t *testing.T) {
+	if dirs := os.Getenv("SAFEIO_TEST_BATCH"); dirs != "" {
+		var files []*os.File
+		for i, d := range strings.Split(dirs, ":") {
+			f, err := os.Create(filepath.Join(d, "f"+string(rune('a'+i))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString("data\n")
+			files = append(files, f)
+		}
+		var extra []string
+		if len(files) > 1 {
+			extra = []string{filepath.Dir(files[0].Name())}
+		}
+		if err := SyncBatch(files, extra); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !kernelOK() {
+		t.Skip("the kernel does not report errors through syncfs: SyncBatch fsyncs each file")
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed: the calls of SyncBatch are not checked")
+	}
+	calls := func(dirs ...string) string {
+		trace := filepath.Join(t.TempDir(), "trace")
+		cmd := exec.Command(strace, "-f", "-qq", "-o", trace, "-e", "trace=fsync,syncfs",
+			os.Args[0], "-test.run=^TestSyncBatchCalls$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SAFEIO_TEST_BATCH="+strings.Join(dirs, ":"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			if strings.Contains(strings.ToLower(string(out)), "ptrace") {
+				t.Skipf("strace cannot trace here: %s", out)
+			}
+			t.Fatalf("%v: %s", err, out)
+		}
+		b, err := os.ReadFile(trace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range regexp.MustCompile(`(?m)^\d+ +(fsync|syncfs)\(`).FindAllStringSubmatch(string(b), -1) {
+			names = append(names, m[1])
+		}
+		return strings.Join(names, " ")
+	}
+	d := t.TempDir()
+	if got := calls(d, d, d); got != "syncfs" {
+		t.Errorf("three files and their directory on one file system: %q, want one syncfs", got)
+	}
+	if got := calls(d); got != "fsync" {
+		t.Errorf("one file: %q, want one fsync", got)
+	}
+	// A tmpfs beside the test's directory: files on two file systems.
+	shm, err := os.MkdirTemp("/dev/shm", "safeio")
+	if err != nil || devOf(t, shm) == devOf(t, d) {
+		t.Log("no second file system: the mixed batch is not checked")
+		return
+	}
+	defer os.RemoveAll(shm)
+	if got := calls(d, shm); got != "fsync fsync fsync" {
+		t.Errorf("files on two file systems: %q, want an fsync of each and of the directory", got)
+	}
+}
+
+func devOf(t *testing.T, p string) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Dev
+}

@@ -7,7 +7,8 @@
 // Everything it needs to carry on is on disk: a claimed message sits in
 // outbox/cur/ with a journal of the results recorded so far; at start
 // every file in cur/ is taken up again. A batch's claims are made durable
-// (one fsync of cur/) before anything of it is delivered, so that after
+// (one sync of cur/, shared with the Maildir copies' where it can be)
+// before any copy of it takes effect, so that after
 // a power loss a message with copies out is found in cur/, never back in
 // new/ as if new. A Maildir copy is named after the queue file and the
 // recipient index, so a retry after a crash first looks for it (only for

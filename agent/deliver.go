@@ -53,17 +53,18 @@ type send struct {
 var couriers = []forwarder.Kind{forwarder.Maildir, forwarder.Mbox, forwarder.Command, forwarder.Remote}
 
 // deliver runs one batch: every copy is resolved first, then each
-// courier gets all the copies of its kind at once (one fsync per
-// Maildir for the whole batch, one connection to the smarthost), then
+// courier gets all the copies of its kind at once (one sync for all the
+// Maildir copies of the batch, one connection to the smarthost), then
 // the journal is written.
 //
-// Two fsyncs of outbox/cur/ frame the batch (group commit: one each,
+// Two syncs of outbox/cur/ frame the batch (group commit: one each,
 // whatever the batch's size). The first makes the claims durable before
-// anything is delivered: after a power loss, a message with copies out
+// any copy takes effect: after a power loss, a message with copies out
 // must be in cur/, where it is taken up as possibly delivered, never
-// back in new/ as if it were new. The second makes the retirements of
-// the finished queue files durable before they become spares that the
-// next sendmail refills.
+// back in new/ as if it were new. It is shared with the Maildir copies'
+// own sync where it can be (courier.Claims). The second makes the
+// retirements of the finished queue files durable before they become
+// spares that the next sendmail refills.
 func (a *Agent) deliver(ctx context.Context, batch []*job) {
 	a.release(a.deliverHolding(ctx, batch, nil))
 }

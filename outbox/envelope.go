@@ -16,8 +16,7 @@
 // fsynced; until then it lives in tmp/ and is not sent. An agent claims a
 // message by renaming it from new/ into cur/ (rename is atomic, so two
 // agents or a flush never deliver the same copy) and makes its claims
-// durable with one fsync of cur/ (SyncClaims) before it delivers any of
-// them; a message found in cur/ already is never claimed again as new
+// durable with one sync of cur/ before any copy of them takes effect; a message found in cur/ already is never claimed again as new
 // (Claim). Every delivery result is appended to the file's journal and
 // fsynced before the next step, and so is the mark of an mbox append
 // before its first byte. The file leaves the queue once every recipient

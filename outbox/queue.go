@@ -296,8 +296,9 @@ func (d Dir) Names(sub string) ([]string, error) {
 // Claim moves new/NAME into cur/ and returns its new path. Rename is
 // atomic, so of two claimants exactly one succeeds; the other gets an
 // error satisfying errors.Is(err, os.ErrNotExist). The claim is durable
-// only once cur/ is fsynced (SyncClaims), which the caller does once for
-// a batch, before delivering any of it.
+// only once cur/ is synced (SyncClaims, or a syncfs that covers it),
+// which the caller does once for a batch, before any copy of it takes
+// effect.
 //
 // A message that is in cur/ already (a power loss kept a claim's new
 // name but not the removal of its old one) is not claimed again as if

@@ -21,8 +21,7 @@
 // fsynced before the next step, and so is the mark of an mbox append
 // before its first byte. The file leaves the queue once every recipient
 // is sent or bounced: retired out of cur/ into tmp/, cur/ fsynced, then
-// kept, emptied, as a spare that the next message is written into (see
-// spare.go). A crash or a power loss at any instant therefore leaves a
+// kept as a spare that the next message is written over (see spare.go). A crash or a power loss at any instant therefore leaves a
 // file that says what is still to do.
 //
 // # File format

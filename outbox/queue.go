@@ -112,6 +112,7 @@ type Draft struct {
 	sizeOff int64
 	hdrLen  int64 // envelope bytes before the message
 	n       int64
+	old     int64 // size of the spare the draft writes over
 	err     error
 }
 
@@ -123,6 +124,7 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 	}
 	hdr, off := appendEnvelope(make([]byte, 0, 256), e)
 	var f *os.File
+	var old int64 // bytes of the spare taken, to be overwritten or zeroed
 	var name, id string
 	var err error
 	for try := 0; ; try++ {
@@ -130,7 +132,7 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 			name, id = newName(time.Now(), host)
 		}
 		if try == 0 {
-			if f = d.takeSpare(name); f != nil {
+			if f, old = d.takeSpare(name); f != nil {
 				break
 			}
 		}
@@ -148,7 +150,7 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 			return nil, classify(fmt.Errorf("create queue file: %w", err))
 		}
 	}
-	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off), hdrLen: int64(len(hdr))}
+	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off), hdrLen: int64(len(hdr)), old: old}
 	if _, err := dr.w.Write(hdr); err != nil {
 		dr.Abort()
 		return nil, classify(err)
@@ -231,6 +233,9 @@ func (dr *Draft) commit(s Syncer) error {
 	if _, err := dr.f.WriteAt(size, dr.sizeOff); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
+	if err := clearTail(dr.f, dr.hdrLen+dr.n, dr.old); err != nil {
+		return fmt.Errorf("write queue file: %w", err)
+	}
 	// Allocate room for the journal beyond the end, so that recording
 	// results needs no free block: on a full disk a result that cannot
 	// be recorded means sending again. Best effort: not every file
@@ -262,6 +267,26 @@ func (dr *Draft) commit(s Syncer) error {
 		return err
 	}
 	return nil
+}
+
+// zeroMax bounds the old bytes past a draft's end that are zeroed rather
+// than cut off: cutting frees blocks (a discard request on a file system
+// mounted with -o discard), zeroing a short tail rewrites a block the
+// message ends in anyway.
+const zeroMax = 64 << 10
+
+// clearTail makes sure that no byte of a spare's old content lies past
+// end, the draft's own end: it zeroes them, or cuts the file at end
+// when there are more than zeroMax.
+func clearTail(f *os.File, end, old int64) error {
+	switch {
+	case old <= end:
+		return nil
+	case old-end > zeroMax:
+		return f.Truncate(end)
+	}
+	_, err := f.WriteAt(make([]byte, old-end), end)
+	return err
 }
 
 // Abort removes the draft.
@@ -368,6 +393,11 @@ type Message struct {
 	jstart  int64 // start of the journal
 	valid   int64 // end of the valid journal
 	end     int64 // file size
+	// zeroTail: every byte from valid to end is NUL (or there is
+	// none): a spare's old bytes zeroed at commit, past the records
+	// written since. Records are written over them; anything else past
+	// valid is a record torn by a crash, cut off before the next.
+	zeroTail bool
 	// JournalErr is set when the journal has a corrupt record; the
 	// records before it are applied.
 	JournalErr error
@@ -411,7 +441,7 @@ func OpenLocked(path string) (*Message, error) { return openFile(path, true) }
 func openFile(path string, lock bool) (*Message, error) {
 	// Only a regular file is a queue file: a FIFO would block the
 	// reader, a symbolic link would be followed (and its target
-	// emptied when the file is recycled), a directory would be retried
+	// written over when the file is refilled), a directory would be retried
 	// forever. Such a file is reported as not a queue file (the agent
 	// sets it aside), and never opened but with O_NOFOLLOW and
 	// O_NONBLOCK.
@@ -489,7 +519,22 @@ func open(f *os.File, path string) (*Message, error) {
 		m.valid += n
 		m.JournalErr = jerr
 	}
+	m.zeroTail = m.valid == m.end || (m.end-m.valid <= zeroMax && zeros(f, m.valid, m.end))
 	return m, nil
+}
+
+// zeros reports whether f holds only NUL bytes from off to end.
+func zeros(f *os.File, off, end int64) bool {
+	b := make([]byte, end-off)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return false
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Parse reads a queue file from memory; it exists for tests and fuzzing.
@@ -536,11 +581,11 @@ func (m *Message) Append(recs ...Record) error {
 			return err
 		}
 	}
-	if m.valid < m.end {
+	if !m.zeroTail {
 		if err := m.f.Truncate(m.valid); err != nil {
 			return classify(fmt.Errorf("journal %s: %w", m.Path, err))
 		}
-		m.end = m.valid
+		m.end, m.zeroTail = m.valid, true
 	}
 	n, err := m.f.WriteAt(b, m.valid)
 	if err == nil {
@@ -550,15 +595,15 @@ func (m *Message) Append(recs ...Record) error {
 		// Take back what may have reached the file, so that it says
 		// what the envelope in memory says.
 		if n > 0 {
-			m.end = m.valid + int64(n)
+			m.end, m.zeroTail = max(m.end, m.valid+int64(n)), false
 			if m.f.Truncate(m.valid) == nil {
-				m.end = m.valid
+				m.end, m.zeroTail = m.valid, true
 			}
 		}
 		return classify(fmt.Errorf("journal %s: %w", m.Path, err))
 	}
 	m.valid += int64(len(b))
-	m.end = m.valid
+	m.end = max(m.end, m.valid)
 	*m.Env = next
 	return nil
 }

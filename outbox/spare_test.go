@@ -40,100 +40,100 @@ func inode(t *testing.T, p string) uint64 {
 	return st.Sys().(*syscall.Stat_t).Ino
 }
 
-// A removed queue file waits in tmp/ as an empty spare, and the next
-// message is written into that very inode: nothing of the old message
-// is left in it, and nothing is left in tmp/.
+// A removed queue file waits in tmp/ as a spare with its blocks, and the
+// next message is written into that very inode: nothing of the old
+// message is left in it (a short tail is zeroed, a long one cut off),
+// its journal takes records over the zeroed bytes, and nothing is left
+// in tmp/.
 func TestSpareIsReused(t *testing.T) {
-	d := Dir(t.TempDir())
-	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
-	queue(t, d, env, "Subject: big\n\n"+strings.Repeat("old secret line\n", 4096))
-	deliverAll(t, d)
-	spare := d.Path("tmp", spareName(0))
-	st, err := os.Stat(spare)
-	if err != nil || st.Size() != 0 {
-		t.Fatalf("no empty spare after removal: %v %v", st, err)
-	}
-	ino := inode(t, spare)
+	for _, tc := range []struct {
+		what string
+		old  int // lines of the old message
+	}{
+		{"a tail zeroed", 200},
+		{"a tail cut off", 8000},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			d := Dir(t.TempDir())
+			env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}, {Addr: "bob", Parent: -1}}}
+			queue(t, d, env, "Subject: big\n\n"+strings.Repeat("old secret line\n", tc.old))
+			deliverAll(t, d)
+			spare := d.Path("tmp", spareName(0))
+			st, err := os.Stat(spare)
+			if err != nil || st.Size() < int64(tc.old*16) {
+				t.Fatalf("the spare lost its bytes: %v %v", st, err)
+			}
+			ino := inode(t, spare)
 
-	msg := "Subject: small\n\nnew\n"
-	id := queue(t, d, env, msg)
-	p, err := d.Find(id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := inode(t, p); got != ino {
-		t.Errorf("the new message has inode %d, not the spare's %d", got, ino)
-	}
-	if n, _ := d.Names("tmp"); len(n) != 0 {
-		t.Errorf("tmp/ holds %v after the spare was taken", n)
-	}
-	m, err := Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	body, _ := io.ReadAll(m.Body())
-	raw, _ := os.ReadFile(p)
-	if string(body) != msg || bytes.Contains(raw, []byte("old secret")) {
-		t.Errorf("body %q; file holds old bytes: %v", body, bytes.Contains(raw, []byte("old secret")))
+			msg := "Subject: small\n\nnew\n"
+			id := queue(t, d, env, msg)
+			p, err := d.Find(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := inode(t, p); got != ino {
+				t.Errorf("the new message has inode %d, not the spare's %d", got, ino)
+			}
+			if n, _ := d.Names("tmp"); len(n) != 0 {
+				t.Errorf("tmp/ holds %v after the spare was taken", n)
+			}
+			raw, _ := os.ReadFile(p)
+			if bytes.Contains(raw, []byte("old secret")) {
+				t.Fatalf("the file holds old bytes")
+			}
+			m, err := Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(m.Body())
+			if string(body) != msg || m.Journaled() || m.JournalErr != nil {
+				t.Fatalf("body %q, journaled %v, journal error %v", body, m.Journaled(), m.JournalErr)
+			}
+			// A result written over the zeros reads back, and so does
+			// the next.
+			for i := range 2 {
+				if err := m.Append(StateRecord(i, Sent, 1, time.Now(), time.Time{}, "2.0.0 ok")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.Close()
+			m, err = Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.JournalErr != nil || m.Env.Rcpts[0].Status != Sent || m.Env.Rcpts[1].Status != Sent {
+				t.Errorf("after two results: %v %v", m.JournalErr, m.Env.Rcpts)
+			}
+		})
 	}
 }
 
-// A spare that a crash left full (renamed, not yet emptied) is not
-// written into by the sendmail that takes it.
-func TestFullSpareIsEmptied(t *testing.T) {
+// A spare that holds any old bytes (a crash in the middle of a refill)
+// is written over: none of them is read as the new message or its
+// journal.
+func TestFullSpareIsOverwritten(t *testing.T) {
 	d := Dir(t.TempDir())
 	if err := d.Init(); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(d.Path("tmp", spareName(0)), bytes.Repeat([]byte("left over\n"), 1000), 0o600)
+	// What looks like a queue file with results, longer than the new
+	// message: its records must not become the new message's.
+	old := "HOMEPOST 1\n" + strings.Repeat("s 0 sent 1 1 0 2.0.0%20ok\n", 400)
+	os.WriteFile(d.Path("tmp", spareName(0)), []byte(old), 0o600)
 	id := queue(t, d, &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}, "Subject: s\n\nb\n")
 	p, _ := d.Find(id)
 	raw, _ := os.ReadFile(p)
-	if bytes.Contains(raw, []byte("left over")) {
-		t.Fatalf("old bytes in the new queue file:\n%s", raw)
+	if bytes.Contains(raw, []byte("sent")) {
+		t.Fatalf("old bytes in the new queue file:\n%q", raw)
 	}
-	if _, err := Open(p); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A spare taken between Remove's rename and its emptying (the SMTP
-// listener queues while the agent removes) is not written into: the
-// late emptying through the remover's descriptor would wipe the new
-// message.
-func TestSpareTakenBeforeEmptied(t *testing.T) {
-	d := Dir(t.TempDir())
-	if err := d.Init(); err != nil {
-		t.Fatal(err)
-	}
-	spare := d.Path("tmp", spareName(0))
-	os.WriteFile(spare, bytes.Repeat([]byte("finished message\n"), 100), 0o600)
-	remover, err := os.OpenFile(spare, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer remover.Close()
-	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
-	dr, err := d.Create(env, "host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// More than the draft buffers, so that bytes reach the file.
-	msg := "Subject: new\n\n" + strings.Repeat("written before the emptying\n", 10000)
-	dr.WriteString(msg)
-	remover.Truncate(0) // Remove catching up
-	if err := dr.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	p, _ := d.Find(dr.ID())
 	m, err := Open(p)
 	if err != nil {
-		t.Fatalf("the new message was wiped: %v", err)
+		t.Fatal(err)
 	}
 	defer m.Close()
-	if body, _ := io.ReadAll(m.Body()); string(body) != msg {
-		t.Errorf("the new message was changed: %d bytes, %d zero bytes", len(body), bytes.Count(body, []byte{0}))
+	if m.Env.Rcpts[0].Status.Done() || m.Journaled() {
+		t.Errorf("the new message took old results: %v", m.Env.Rcpts)
 	}
 }
 

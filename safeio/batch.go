@@ -1,8 +1,12 @@
 package safeio
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"math"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,11 +35,14 @@ import (
 //   - the kernel reports writeback errors through syncfs (Linux 5.8 and
 //     later; before, syncfs returned 0 after a failed write, and a copy
 //     would be reported durable that is not);
-//   - the file system is not busy with other programs' writes: syncfs
-//     writes back everything dirty on it, so a download being written
-//     in the same home would be waited for. A syncfs that takes longer
-//     than slowSyncfs turns batches back to one fsync each (side by
-//     side) for quietFor.
+//   - the system is not holding much data that other programs wrote and
+//     that is not yet on disk: syncfs writes back everything dirty on
+//     the file system, so a download being written in the same home
+//     would be waited for. Above maxDirty of dirty or in-flight data
+//     (/proc/meminfo, all file systems: the cautious reading), batches
+//     use an fsync each, side by side. As a last guard, a syncfs that
+//     takes longer than slowSyncfs (a file system whose syncfs is slow
+//     for other reasons) turns syncfs off for quietFor.
 //
 // Otherwise each file and directory gets its own fsync, up to eight at
 // a time. The first error is returned; on error nothing in the batch is
@@ -49,10 +56,12 @@ func SyncBatch(files []*os.File, dirs []string) error {
 	return syncEach(files, dirs)
 }
 
-// slowSyncfs is the syncfs time beyond which the file system is taken as
-// busy with other writers; quietFor is how long batches then use fsyncs.
+// maxDirty is the dirty and in-flight data (bytes) above which syncfs is
+// not used; slowSyncfs the syncfs time beyond which syncfs is turned
+// off for quietFor.
 const (
-	slowSyncfs = 100 * time.Millisecond
+	maxDirty   = 16 << 20
+	slowSyncfs = time.Second
 	quietFor   = 30 * time.Second
 )
 
@@ -99,7 +108,53 @@ func releaseAtLeast(rel string, major, minor int) bool {
 }
 
 func syncfsSound() bool {
-	return kernelOK() && time.Now().UnixNano() >= syncfsOff.Load()
+	return kernelOK() && time.Now().UnixNano() >= syncfsOff.Load() && dirty() <= maxDirty
+}
+
+// dirty returns the data written and not yet on disk, system-wide: the
+// Dirty and Writeback lines of /proc/meminfo. Unknown counts as too much.
+func dirty() int64 {
+	f, err := OpenFile("/proc/meminfo", os.O_RDONLY, 0)
+	if err != nil {
+		return math.MaxInt64
+	}
+	defer f.Close()
+	var buf [4096]byte
+	n, _ := io.ReadFull(f, buf[:])
+	return meminfoDirty(buf[:n])
+}
+
+// meminfoDirty sums the Dirty and Writeback lines ("Dirty:  2484 kB") of
+// /proc/meminfo's text, in bytes; math.MaxInt64 when either is missing.
+func meminfoDirty(b []byte) int64 {
+	var sum int64
+	found := 0
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		name, rest, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !(string(name) == "Dirty" || string(name) == "Writeback") {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return math.MaxInt64
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil {
+			return math.MaxInt64
+		}
+		sum += kb << 10
+		found++
+	}
+	if found != 2 {
+		return math.MaxInt64
+	}
+	return sum
 }
 
 // oneFileSystem returns a descriptor to call syncfs on when every file

@@ -1,6 +1,7 @@
 package safeio
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,21 @@ func TestReleaseAtLeast(t *testing.T) {
 		if got := releaseAtLeast(tc.rel, 5, 8); got != tc.want {
 			t.Errorf("releaseAtLeast(%q, 5, 8) = %v, want %v", tc.rel, got, tc.want)
 		}
+	}
+}
+
+func TestMeminfoDirty(t *testing.T) {
+	const real = "MemTotal:       24684140 kB\nDirty:              2484 kB\nWriteback:            16 kB\nAnonPages: 1 kB\n"
+	if got := meminfoDirty([]byte(real)); got != (2484+16)<<10 {
+		t.Errorf("got %d", got)
+	}
+	for _, bad := range []string{"", "Dirty: 1 kB\n", "Dirty: x kB\nWriteback: 0 kB\n", "Dirty: 1 MB\nWriteback: 0 kB"} {
+		if got := meminfoDirty([]byte(bad)); got != math.MaxInt64 {
+			t.Errorf("%q: got %d, want unknown", bad, got)
+		}
+	}
+	if d := dirty(); d == math.MaxInt64 {
+		t.Error("this system's /proc/meminfo was not understood")
 	}
 }
 

@@ -129,7 +129,6 @@ func (s *Server) Close(wait time.Duration) error {
 		err = nil
 	}
 	s.srv.Close()
-	s.group.stop()
 	return err
 }
 

@@ -409,7 +409,7 @@ func TestGroupSync(t *testing.T) {
 		return nil
 	}
 	g := newGroupSync()
-	defer g.stop()
+
 	var wg sync.WaitGroup
 	f, err := os.Open(os.DevNull)
 	if err != nil {

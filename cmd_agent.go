@@ -123,6 +123,9 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 		agentReady()
 		return attrs
 	}
+	if serves {
+		opts.Receiving = smtpd.Receiving
+	}
 	opts.Stopping = func() {
 		agentStopping()
 		if stopSMTP != nil {

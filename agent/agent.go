@@ -91,6 +91,12 @@ type Options struct {
 	// it begins to stop.
 	Ready    func() []any
 	Stopping func()
+	// Receiving reports whether mail is being received at the moment
+	// (an SMTP transaction of the agent's listener is open): in a
+	// stream, the agent waits up to gatherWait for it before the next
+	// batch, so that the batch shares its syncs with more messages
+	// (drain). nil: never.
+	Receiving func() bool
 }
 
 // Agent delivers one user's outbox.
@@ -107,6 +113,9 @@ type Agent struct {
 	// mbox outlives a reload: it remembers the mailboxes that stayed
 	// locked, so that the rest of a batch does not wait for them again.
 	mbox *courier.Mbox
+
+	// receiving is Options.Receiving.
+	receiving func() bool
 
 	// due maps a claimed file's name (in cur/) to when it is next due.
 	due map[string]time.Time
@@ -187,7 +196,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return err
 	}
 	a := newAgent(cfg, log)
-	a.usr2, a.reqs = usr2, reqs
+	a.usr2, a.reqs, a.receiving = usr2, reqs, opts.Receiving
 	a.writeStatus()
 	if opts.ConfigErr != nil {
 		a.hold(opts.ConfigErr) // a daemon: it waits for the fixed file
@@ -633,6 +642,18 @@ const (
 // maxBatch bounds how many messages share one group commit.
 const maxBatch = 256
 
+// gatherWait is how long a batch in a stream of SMTP mail waits for more
+// of it (drain), unless gatherMin messages wait already. Measured over
+// one SMTP connection on the development machine, where the agent's
+// writes for a batch of one message (the copy, five directories) came
+// to twice the listener's own: 5 ms took the agent's share of the disk's
+// writes from 15 to 11 per message, and the listener's rate from 0.47 to
+// 0.67 of the disk's one-by-one ceiling.
+const (
+	gatherWait = 5 * time.Millisecond
+	gatherMin  = 32
+)
+
 // drain claims and delivers everything in new/ until it is empty.
 // Batch after batch, the files one batch retired are made durable out
 // of cur/ by the fsync that makes the next batch's claims durable
@@ -641,7 +662,7 @@ const maxBatch = 256
 func (a *Agent) drain(ctx context.Context) {
 	var held []*outbox.Message
 	defer func() { a.release(held) }()
-	for ctx.Err() == nil {
+	for batches := 0; ctx.Err() == nil; batches++ {
 		names, err := a.box.Names("new")
 		if err != nil {
 			a.log.Error("read outbox", "reason", err)
@@ -649,6 +670,22 @@ func (a *Agent) drain(ctx context.Context) {
 		}
 		if len(names) == 0 {
 			return
+		}
+		if batches > 0 && len(names) < gatherMin && a.receiving != nil && a.receiving() {
+			// A stream: mail came in while the last batch was
+			// delivered, and more is being received now. Wait a
+			// moment for it, so that one batch's syncs serve more
+			// messages; the first message after a quiet spell never
+			// waits.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(gatherWait):
+			}
+			if names, err = a.box.Names("new"); err != nil {
+				a.log.Error("read outbox", "reason", err)
+				return
+			}
 		}
 		// Names start with the arrival time: deliver in order.
 		slices.Sort(names)

@@ -55,10 +55,14 @@ func newTestAgent(t *testing.T, extra string) *testAgent {
 type fake struct {
 	calls  [][]*courier.Copy
 	answer func(c *courier.Copy) courier.Result
+	before func(call int) // called first, with the call's number from 1
 }
 
 func (f *fake) Deliver(_ context.Context, copies []*courier.Copy) []courier.Result {
 	f.calls = append(f.calls, copies)
+	if f.before != nil {
+		f.before(len(f.calls))
+	}
 	res := make([]courier.Result, len(copies))
 	for i, c := range copies {
 		res[i] = f.answer(c)
@@ -317,6 +321,56 @@ func TestBatches(t *testing.T) {
 	}
 	if !slices.IsSorted(ids) {
 		t.Fatal("copies out of arrival order")
+	}
+}
+
+// In a stream of SMTP mail, a batch waits a moment for the message being
+// received, so that it shares the batch's syncs: three messages arrive
+// while the first is delivered, two more while the agent waits, and the
+// second batch takes all five. The first message never waits, and
+// without a listener nothing waits.
+func TestGatherInAStream(t *testing.T) {
+	for _, listener := range []bool{true, false} {
+		ta := newTestAgent(t, "")
+		local := &fake{answer: func(*courier.Copy) courier.Result { return courier.OK("stored") }}
+		local.before = func(call int) {
+			if call == 1 {
+				for range 3 {
+					ta.queue("alice@box.example.org", ta.clock, "alice")
+				}
+			}
+		}
+		ta.couriers[forwarder.Maildir] = local
+		asked := 0
+		if listener {
+			ta.receiving = func() bool {
+				asked++
+				if asked == 1 {
+					for range 2 {
+						ta.queue("alice@box.example.org", ta.clock, "alice")
+					}
+				}
+				return asked == 1
+			}
+		}
+		ta.queue("alice@box.example.org", ta.clock, "alice")
+		start := time.Now()
+		ta.run()
+		ta.empty()
+		var sizes []int
+		for _, c := range local.calls {
+			sizes = append(sizes, len(c))
+		}
+		want := []int{1, 3}
+		if listener {
+			want = []int{1, 5}
+			if d := time.Since(start); d < gatherWait {
+				t.Errorf("the stream's batch did not wait: %v", d)
+			}
+		}
+		if !slices.Equal(sizes, want) {
+			t.Errorf("listener %v: batches %v, want %v", listener, sizes, want)
+		}
 	}
 }
 

@@ -57,6 +57,30 @@ type session struct {
 
 	from  string
 	rcpts []string
+	open  atomic.Bool // a transaction is open: counted in receiving
+}
+
+// receiving counts the transactions open in this process's sessions
+// (MAIL given, the message not yet queued or given up): mail that is on
+// its way. The agent waits a moment for it before it delivers a batch
+// in a stream (Receiving).
+var receiving atomic.Int64
+
+// Receiving reports whether a message is being received over SMTP by
+// this process at the moment.
+func Receiving() bool { return receiving.Load() > 0 }
+
+// transaction marks the session's transaction open or closed. (A BDAT
+// transfer runs Data in a goroutine of go-smtp's; a session that ends
+// meanwhile closes it from another.)
+func (s *session) transaction(open bool) {
+	if s.open.CompareAndSwap(!open, open) {
+		if open {
+			receiving.Add(1)
+		} else {
+			receiving.Add(-1)
+		}
+	}
 }
 
 // errAuthRequired is the reply to a client of another user that has not
@@ -78,6 +102,7 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 		from = s.qualify(a)
 	}
 	s.from = from
+	s.transaction(true)
 	return nil
 }
 
@@ -109,6 +134,7 @@ func (s *session) Data(r io.Reader) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
+	defer s.transaction(false)
 	sender := s.from
 	if sender == "" {
 		sender = "<>"
@@ -148,9 +174,13 @@ func replyFor(err error) error {
 
 func (s *session) Reset() {
 	s.from, s.rcpts = "", nil
+	s.transaction(false)
 }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.transaction(false)
+	return nil
+}
 
 // AuthMechanisms offers PLAIN on TCP, where a client of another user
 // may log in with the secret; the Unix socket needs no login.

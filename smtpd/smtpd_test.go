@@ -616,3 +616,37 @@ func TestSMTPUTF8(t *testing.T) {
 		}
 	}
 }
+
+// Receiving is true while a transaction is open (MAIL given, the message
+// not yet queued), and false once it is queued, reset or the client
+// goes: the agent waits for such mail before a batch in a stream.
+func TestReceiving(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO client.example", "250")
+	check := func(when string, want bool) {
+		t.Helper()
+		// The server's goroutine has answered before we read the reply.
+		if got := Receiving(); got != want {
+			t.Errorf("%s: Receiving() = %v, want %v", when, got, want)
+		}
+	}
+	check("after EHLO", false)
+	d.cmd("MAIL FROM:<a@testhost.example>", "250")
+	check("after MAIL", true)
+	d.cmd("RCPT TO:<bob@example.org>", "250")
+	d.cmd("DATA", "354")
+	check("in DATA", true)
+	d.send("Subject: x\r\n\r\nbody\r\n.\r\n")
+	d.expect("250 2.0.0")
+	check("after the message is queued", false)
+	d.cmd("MAIL FROM:<a@testhost.example>", "250")
+	d.cmd("RSET", "250")
+	check("after RSET", false)
+	d.cmd("MAIL FROM:<a@testhost.example>", "250")
+	d.cmd("QUIT", "221")
+	for i := 0; Receiving() && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond) // Logout runs after the reply
+	}
+	check("after QUIT in a transaction", false)
+}

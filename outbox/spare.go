@@ -69,22 +69,32 @@ func (d Dir) takeSpare(name string) (*os.File, int64) {
 		if err != nil {
 			return nil, 0
 		}
-		// Only a regular file is filled: a symlink or a FIFO planted
-		// as a spare is neither followed nor waited on.
-		f, err := safeio.OpenFile(dst, os.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-		if err != nil {
-			os.Remove(dst)
-			return nil, 0
+		if f, size := openSpare(dst); f != nil {
+			return f, size
 		}
-		var st unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			f.Close()
-			os.Remove(dst)
-			return nil, 0
-		}
-		return f, st.Size
+		os.Remove(dst)
+		return nil, 0
 	}
 	return nil, 0
+}
+
+// openSpare opens a taken spare for writing and returns its size. Only a
+// regular file is filled: a symlink or a FIFO planted as a spare is
+// neither followed nor waited on (O_NOFOLLOW, O_NONBLOCK). The file is
+// blocking again before it becomes an *os.File, which would otherwise
+// set up the runtime's poller for it (an epoll instance, an eventfd and
+// a thread's wake-ups: sendmail's hot path has no use for them).
+func openSpare(path string) (*os.File, int64) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || unix.SetNonblock(fd, false) != nil {
+		unix.Close(fd)
+		return nil, 0
+	}
+	return os.NewFile(uintptr(fd), path), st.Size
 }
 
 // Retiring a queue file.

@@ -4,12 +4,13 @@
 // instant leaves either the old state or the new one, never a torn file.
 //
 // It is a leaf that links only the standard library and x/sys/unix
-// (which the outbox needs anyway), so that every
-// package that writes mail (outbox, which sendmail links, maildir, the
-// agent, the SMTP listener) takes the same steps from one place, and the
-// small sendmail program pays nothing for them: its files are opened
-// without the runtime's poller (OpenFile), and the Maildir set-up that
-// the outbox and the stores share (Maildir) needs no go-maildir.
+// (which the outbox needs anyway), so that every package that writes
+// mail (outbox, which sendmail links, maildir, the agent, the SMTP
+// listener) takes the same steps from one place, and the small sendmail
+// program pays nothing for them: its files are opened without the
+// runtime's poller (OpenFile), and the Maildir set-up that the outbox
+// and the stores share (Maildir) needs no go-maildir. SyncBatch makes
+// many files durable at once (batch.go).
 package safeio
 
 import (

@@ -21,7 +21,9 @@ const checkUsage = `usage: homepost check [--relay]
 
 Checks that mail will flow and prints one line per item, starting with
 ok, warn or FAIL: the config file, that the outbox and the store are
-writable, the alias files and ~/.forward (parsed, safe owner and mode),
+writable, how a batch of copies is made durable (one syncfs, or an
+fsync per copy, and why), the alias files and ~/.forward (parsed, safe
+owner and mode),
 the agent and its systemd unit, the SMTP listener (a NOOP session on
 each of its addresses, and where the AUTH secret is), lingering, the
 relay, which sendmail and mail come first on PATH and at

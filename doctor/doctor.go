@@ -30,6 +30,7 @@ import (
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/relay"
+	"homepost/safeio"
 	"homepost/submit"
 )
 
@@ -84,6 +85,7 @@ func Run(w io.Writer, o Options) Result {
 	cron := startCrontab()
 	checkOutbox(c, cfg, true)
 	checkStore(c, cfg)
+	checkDurability(c, cfg)
 	checkForwarding(c, cfg)
 	checkAgent(c, cfg, unit)
 	checkSMTP(c, cfg)
@@ -212,6 +214,27 @@ func checkStore(c *checker, cfg *config.Config) {
 	default:
 		c.fail("store", "mbox %s is not writable: %v", path, err)
 	}
+}
+
+// checkDurability tells how a batch of copies into the store is made
+// durable: one syncfs for the batch, or an fsync per copy. Both keep
+// every promise; the first is faster.
+func checkDurability(c *checker, cfg *config.Config) {
+	kind, path := cfg.StoreKind()
+	dir := path
+	if kind != "maildir" {
+		dir = filepath.Dir(path)
+	}
+	// Where they will be, for a store or an outbox not made yet.
+	existing := func(p string) string {
+		for {
+			if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+				return p
+			}
+			p = filepath.Dir(p)
+		}
+	}
+	c.ok("durability", "%s", safeio.Explain(existing(cfg.Outbox), existing(dir)))
 }
 
 // checkForwarding reports the alias files, ~/.forward and the :include:

@@ -67,7 +67,7 @@ func TestRun(t *testing.T) {
 	if r.Config {
 		t.Fatalf("configuration error in an empty config:\n%s", out)
 	}
-	for _, want := range []string{"ok   config: " + cfgFile + " parsed\n", "ok   outbox: ", "ok   store: ", "warn relay: no [relay] url"} {
+	for _, want := range []string{"ok   config: " + cfgFile + " parsed\n", "ok   outbox: ", "ok   store: ", "ok   durability: ", "warn relay: no [relay] url"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -242,3 +242,29 @@ func syncEach(files []*os.File, dirs []string) error {
 	}
 	return nil
 }
+
+// Explain says how SyncBatch makes a batch of files in the given
+// directories (the outbox and a store) durable, for homepost check: by
+// one syncfs, or by an fsync per file, and why.
+func Explain(dirs ...string) string {
+	const each = "a copy is made durable by its own fsync: "
+	if !kernelOK() {
+		return each + "this kernel is older than Linux 5.8, whose syncfs does not report a failed write"
+	}
+	var dev uint64
+	for i, d := range dirs {
+		var st syscall.Stat_t
+		if err := syscall.Stat(d, &st); err != nil {
+			return each + d + ": " + err.Error()
+		}
+		if i > 0 && st.Dev != dev {
+			return each + dirs[0] + " and " + d + " are on different file systems"
+		}
+		dev = st.Dev
+	}
+	const batch = "a batch of copies is made durable by one syncfs (one file system, Linux 5.8 or later)"
+	if d := dirty(); d > maxDirty {
+		return fmt.Sprintf("%s; an fsync per copy for now: %d MB of data wait to be written, more than %d MB", batch, d>>20, maxDirty>>20)
+	}
+	return batch
+}

@@ -118,3 +118,28 @@ func devOf(t *testing.T, p string) uint64 {
 	}
 	return st.Dev
 }
+
+func TestExplain(t *testing.T) {
+	d := t.TempDir()
+	if !kernelOK() {
+		if got := Explain(d, d); !strings.Contains(got, "older than Linux 5.8") {
+			t.Errorf("old kernel: %q", got)
+		}
+		return
+	}
+	if got := Explain(d, d); !strings.HasPrefix(got, "a batch of copies is made durable by one syncfs") {
+		t.Errorf("one file system: %q", got)
+	}
+	if got := Explain(d, filepath.Join(d, "missing")); !strings.Contains(got, "own fsync") || !strings.Contains(got, "missing") {
+		t.Errorf("a missing directory: %q", got)
+	}
+	shm, err := os.MkdirTemp("/dev/shm", "safeio")
+	if err != nil || devOf(t, shm) == devOf(t, d) {
+		t.Log("no second file system: the mixed case is not checked")
+		return
+	}
+	defer os.RemoveAll(shm)
+	if got := Explain(d, shm); !strings.Contains(got, "different file systems") {
+		t.Errorf("two file systems: %q", got)
+	}
+}

@@ -146,6 +146,9 @@ type pipeline struct {
 	// file is where the copies land; emptied again at the end when the
 	// bench created it (an mbox in /var/mail).
 	lat, exits []time.Duration
+	// after is each message's time from its program's exit to its copy
+	// in the mailbox: the delivery's own part of the latency.
+	after []time.Duration
 	total      time.Duration
 	minflt     []int64
 	syscalls   int   // of one run under strace, -1 unknown
@@ -293,7 +296,7 @@ func run(n int, bin, sendmail, dmaBin, postfixBin string) error {
 		}
 	}
 
-	fmt.Printf("%-44s %8s %8s %8s %9s %7s %7s %6s\n", fmt.Sprintf("%d x 1 KB, one after another", n), "msgs/s", "p50", "p99", "exit p50", "faults", "calls", "inits")
+	fmt.Printf("%-44s %8s %8s %8s %9s %9s %7s %7s %6s\n", fmt.Sprintf("%d x 1 KB, one after another", n), "msgs/s", "p50", "p99", "exit p50", "after p50", "faults", "calls", "inits")
 	res := map[string]result{}
 	for _, p := range pipes {
 		if p.skip != nil {
@@ -310,10 +313,14 @@ func run(n int, bin, sendmail, dmaBin, postfixBin string) error {
 		if p.inits >= 0 {
 			inits = strconv.Itoa(p.inits)
 		}
-		fmt.Printf("%-44s %8.0f %6.2fms %6.2fms %7.2fms %7d %7s %6s\n", p.name, r.rate, ms(r.p50), ms(r.p99), ms(ex.p50),
-			p.minflt[len(p.minflt)/2], calls, inits)
+		after := "-"
+		if len(p.after) > 0 {
+			after = fmt.Sprintf("%.2fms", ms(summarize(p.after, p.total).p50))
+		}
+		fmt.Printf("%-44s %8.0f %6.2fms %6.2fms %7.2fms %9s %7d %7s %6s\n", p.name, r.rate, ms(r.p50), ms(r.p99), ms(ex.p50),
+			after, p.minflt[len(p.minflt)/2], calls, inits)
 	}
-	fmt.Printf("\n(exit p50: the submitting program until it exits; faults: its median ru_minflt; calls: its system calls in one run under strace; inits: package initialisers run)\n")
+	fmt.Printf("\n(exit p50: the submitting program until it exits; after p50: from its exit to the copy in the mailbox, message by message; faults: its median ru_minflt; calls: its system calls in one run under strace; inits: package initialisers run)\n")
 	fl, gf, hp := pipes[0], pipes[1], pipes[2]
 	fmt.Printf("\nGo floor / C floor: %.2f (the Go runtime's start alone)\n", res[gf.name].rate/res[fl.name].rate)
 	fmt.Printf("homepost end to end / Go floor: %.2f (target >= 0.80)\n", res[hp.name].rate/res[gf.name].rate)
@@ -513,6 +520,7 @@ func (p *pipeline) send(id string) (time.Time, time.Duration, error) {
 // block sends k messages one after another and waits for their copies.
 func (p *pipeline) block(round, k int, alog *lockedBuffer) error {
 	started := map[string]time.Time{}
+	exited := map[string]time.Time{}
 	start := time.Now()
 	var last time.Time
 	for i := range k {
@@ -527,7 +535,7 @@ func (p *pipeline) block(round, k int, alog *lockedBuffer) error {
 			last = t0.Add(d)
 			continue
 		}
-		started[id] = t0
+		started[id], exited[id] = t0, t0.Add(d)
 	}
 	if p.arrivals != nil {
 		arrived, err := p.wait(60*time.Second, alog)
@@ -537,6 +545,7 @@ func (p *pipeline) block(round, k int, alog *lockedBuffer) error {
 		for id, t0 := range started {
 			t1 := arrived[id]
 			p.lat = append(p.lat, t1.Sub(t0))
+			p.after = append(p.after, max(0, t1.Sub(exited[id])))
 			if t1.After(last) {
 				last = t1
 			}

@@ -108,10 +108,8 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		// Nothing took effect: no copy was published, no courier
 		// started. Try the whole batch again later.
 		a.log.Error("sync outbox", "reason", err)
-		for _, j := range batch {
-			if j.m != nil {
-				j.m.Close()
-			}
+		for _, j := range live {
+			j.m.Close()
 			a.schedule(j, a.now().Add(time.Minute))
 		}
 		// Not known to be durable: left in tmp/, where the next start

@@ -148,12 +148,12 @@ type pipeline struct {
 	lat, exits []time.Duration
 	// after is each message's time from its program's exit to its copy
 	// in the mailbox: the delivery's own part of the latency.
-	after []time.Duration
-	total      time.Duration
-	minflt     []int64
-	syscalls   int   // of one run under strace, -1 unknown
-	inits      int   // package initialisers, -1 not a Go program
-	skip       error // why it is not run
+	after    []time.Duration
+	total    time.Duration
+	minflt   []int64
+	syscalls int   // of one run under strace, -1 unknown
+	inits    int   // package initialisers, -1 not a Go program
+	skip     error // why it is not run
 }
 
 func run(n int, bin, sendmail, dmaBin, postfixBin string) error {

@@ -17,12 +17,12 @@ import (
 // A finished queue file is not unlinked but kept in tmp/ as a spare,
 // with its blocks, which the next sendmail renames to its draft's name
 // and writes over: a steady stream of mail then allocates and frees no
-// inode and no block per message. That matters on ext4 without a journal (common on virtual
-// machine images), which for minutes after an inode is freed makes every
-// creation in its block group scan past it (recently_deleted in
-// fs/ext4/ialloc.c): after a burst of deliveries, creating a queue file
-// took half a millisecond. Elsewhere it saves an inode's allocation and
-// freeing, and costs nothing.
+// inode and no block per message. That matters on ext4 without a
+// journal (common on virtual machine images), which for minutes after an
+// inode is freed makes every creation in its block group scan past it
+// (recently_deleted in fs/ext4/ialloc.c): after a burst of deliveries,
+// creating a queue file took half a millisecond. Elsewhere it saves an
+// inode's allocation and freeing, and costs nothing.
 //
 // The blocks are kept too (the file is not emptied): freeing them costs
 // the agent a discard request to the disk on file systems mounted with

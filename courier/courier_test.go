@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -236,5 +237,55 @@ func TestHold(t *testing.T) {
 	res := h.Deliver(context.Background(), make([]*Copy, 3))
 	if len(res) != 3 || res[2].Text() != "4.4.0 no smarthost" {
 		t.Fatalf("%+v", res)
+	}
+}
+
+// When the copies and the claims cannot be made durable, no copy is
+// published: nothing in new/, nothing left in tmp/, every copy waits
+// (a temporary failure), and the claims are still to be made durable.
+// The next attempt delivers them all, and the claims with them.
+func TestMaildirSyncFailurePublishesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "Maildir") + "/"
+	claimDir := t.TempDir()
+	var copies []*Copy
+	for i := range 3 {
+		copies = append(copies, newCopy(dir, fmt.Sprintf("1.Q1R%d.box", i), "bob@x", "alice@box", "Subject: hi\n\nbody\n"))
+	}
+	claims := NewClaims(claimDir)
+	ctx := WithClaims(context.Background(), claims)
+	orig := syncBatch
+	t.Cleanup(func() { syncBatch = orig })
+	var asked []string
+	syncBatch = func(files []*os.File, dirs []string) error {
+		asked = dirs
+		return errors.New("EIO, as a failing disk says")
+	}
+	for _, r := range (Maildir{}).Deliver(ctx, copies) {
+		if r.Status != outbox.Deferred {
+			t.Errorf("a copy not made durable: %+v", r)
+		}
+	}
+	if len(asked) != 1 || asked[0] != claimDir {
+		t.Errorf("the claims were not synced with the copies: %v", asked)
+	}
+	for _, sub := range []string{"new", "tmp"} {
+		if ents, _ := os.ReadDir(filepath.Join(dir, sub)); len(ents) != 0 {
+			t.Errorf("%s/ holds %d files after a failed sync", sub, len(ents))
+		}
+	}
+	if p := claims.Pending(); len(p) != 1 {
+		t.Errorf("the claims count as durable after a failed sync: %v", p)
+	}
+	syncBatch = orig
+	for _, r := range (Maildir{}).Deliver(ctx, copies) {
+		if r.Status != outbox.Sent {
+			t.Errorf("retry: %+v", r)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "new")); len(ents) != 3 {
+		t.Errorf("retry: %d copies in new/", len(ents))
+	}
+	if p := claims.Pending(); len(p) != 0 {
+		t.Errorf("the claims are still pending after the copies' sync: %v", p)
 	}
 }

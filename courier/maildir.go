@@ -27,6 +27,10 @@ type Maildir struct{}
 // chunk bounds the copies held open at once (one descriptor each).
 const chunk = 64
 
+// syncBatch makes a chunk of copies and the claims durable; tests
+// replace it.
+var syncBatch = safeio.SyncBatch
+
 // Deliver implements Courier.
 func (Maildir) Deliver(ctx context.Context, copies []*Copy) []Result {
 	res := make([]Result, len(copies))
@@ -103,7 +107,7 @@ func store(copies []*Copy, idx []int, claims *Claims, res []Result, touched []bo
 	if len(files) == 0 {
 		return
 	}
-	if err := safeio.SyncBatch(files, claims.Pending()); err != nil {
+	if err := syncBatch(files, claims.Pending()); err != nil {
 		for k, i := range idx {
 			if pend[k] != nil {
 				pend[k].Discard()

@@ -30,7 +30,8 @@ import (
 // page and metadata block of that file system and waits for it).
 //
 // syncfs is used only where it is sound and cheap:
-//   - every file and directory is on one file system (st_dev);
+//   - every file and directory is on one file system (st_dev), of a
+//     kind whose syncfs is known to make files durable (syncfsFS);
 //   - there are at least two things to make durable;
 //   - the kernel reports writeback errors through syncfs (Linux 5.8 and
 //     later; before, syncfs returned 0 after a failed write, and a copy
@@ -188,7 +189,37 @@ func oneFileSystem(files []*os.File, dirs []string) (int, bool) {
 			return -1, false
 		}
 	}
+	if !syncfsDurable(int(files[0].Fd())) {
+		return -1, false
+	}
 	return int(files[0].Fd()), true
+}
+
+// syncfsFS are the file systems whose syncfs makes every file durable:
+// they implement sync_fs (a journal commit, a transaction, a cache
+// flush). Elsewhere syncfs may return having written nothing to stable
+// storage: eCryptfs and FUSE file systems without a sync_fs of their own
+// (encrypted homes among them) write their dirty pages to the layer
+// below and stop there, and an NFS mount's is not known to commit. An
+// fsync, which every file system passes on, is used there.
+var syncfsFS = map[int64]string{
+	unix.EXT4_SUPER_MAGIC:  "ext4", // ext2 and ext3 too
+	unix.XFS_SUPER_MAGIC:   "xfs",
+	unix.BTRFS_SUPER_MAGIC: "btrfs",
+	unix.F2FS_SUPER_MAGIC:  "f2fs",
+	unix.TMPFS_MAGIC:       "tmpfs", // nothing to make durable
+	0x2fc12fc1:             "zfs",
+}
+
+// syncfsDurable reports whether the file system of fd is one of
+// syncfsFS.
+func syncfsDurable(fd int) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false
+	}
+	_, ok := syncfsFS[int64(st.Type)]
+	return ok
 }
 
 func syncfs(fd int, files []*os.File, dirs []string) error {
@@ -266,7 +297,15 @@ func Explain(dirs ...string) string {
 		}
 		dev = st.Dev
 	}
-	const batch = "a batch of copies is made durable by one syncfs (one file system, Linux 5.8 or later)"
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dirs[0], &fs); err != nil {
+		return each + dirs[0] + ": " + err.Error()
+	}
+	name, ok := syncfsFS[int64(fs.Type)]
+	if !ok {
+		return fmt.Sprintf("%sthe file system (type %#x) is not one whose syncfs is known to make files durable", each, fs.Type)
+	}
+	batch := "a batch of copies is made durable by one syncfs (one file system, " + name + ", Linux 5.8 or later)"
 	if d := dirty(); d > maxDirty {
 		return fmt.Sprintf("%s; an fsync per copy for now: %d MB of data wait to be written, more than %d MB", batch, d>>20, maxDirty>>20)
 	}

@@ -17,10 +17,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"homepost/agentlock"
 )
 
 // Env is one user's world: a HOME with its own config, outbox and store.
@@ -37,6 +40,12 @@ type Env struct {
 func New(t *testing.T, extraConfig string) *Env {
 	t.Helper()
 	home := t.TempDir()
+	// Registered after TempDir's, so run before it: a delivery that
+	// sendmail started in the background (deliver_without_agent) may
+	// still be finishing (recycling queue files, writing its status)
+	// when the test is done with it; wait for it to end before the
+	// HOME is removed, and end it after a while.
+	t.Cleanup(func() { awaitNoAgent(filepath.Join(home, ".local", "state", "homepost", "agent.lock")) })
 	e := &Env{T: t, Bin: Binary(t), Home: home}
 	cfg := filepath.Join(home, ".config", "homepost", "config.toml")
 	os.MkdirAll(filepath.Dir(cfg), 0o700)
@@ -56,6 +65,26 @@ func New(t *testing.T, extraConfig string) *Env {
 		"LANG=C", "TZ=UTC",
 	}
 	return e
+}
+
+// awaitNoAgent waits until no process holds the agent lock at path; one
+// still holding it after five seconds is killed.
+func awaitNoAgent(path string) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pid, running := agentlock.Running(path)
+		if !running {
+			return
+		}
+		if time.Now().After(deadline) {
+			if pid > 0 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			time.Sleep(50 * time.Millisecond)
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // Path joins elements under the HOME.

@@ -22,8 +22,9 @@ import (
 // Why: each fsync writes its file's data, its inode and the allocation
 // maps, then asks the disk to flush its cache; a batch of fifty Maildir
 // copies fsynced one by one writes the same inode-table and bitmap
-// blocks fifty times and waits for fifty flushes, and fsyncs issued side
-// by side are served one after another by the disks measured. One
+// blocks fifty times and waits for fifty flushes (issued side by side,
+// eight at a time, they overlapped only in part on the disk measured:
+// about twice as fast as one by one). One
 // syncfs(2) of the file system that holds them all writes each dirty
 // block once and flushes once: it is the same guarantee for every file
 // and directory in the batch (syncfs writes back every dirty inode, data
@@ -32,7 +33,8 @@ import (
 // syncfs is used only where it is sound and cheap:
 //   - every file and directory is on one file system (st_dev), of a
 //     kind whose syncfs is known to make files durable (syncfsFS);
-//   - there are at least two things to make durable;
+//   - there are a file and at least one more file or directory to make
+//     durable (one file alone takes its own fsync);
 //   - the kernel reports writeback errors through syncfs (Linux 5.8 and
 //     later; before, syncfs returned 0 after a failed write, and a copy
 //     would be reported durable that is not);

@@ -30,6 +30,7 @@
 //
 //	HOMEPOST 1
 //	size 00000000000000001234      message length in bytes, 20 digits
+//	seal 1a2b3c4d                  optional: CRC-32C of ID, envelope, message
 //	time 1732651234                arrival, Unix seconds
 //	from sender@example.org        envelope sender; "from" alone is <>
 //	opt KEY VALUE                  optional: ret, envid, fullname
@@ -430,13 +431,20 @@ func parseRecord(line string) (Record, error) {
 	return r, nil
 }
 
-// appendEnvelope writes the envelope header with a zero size field; the
-// returned offset is where the size digits start.
-func appendEnvelope(b []byte, e *Envelope) ([]byte, int) {
+// appendEnvelope writes the envelope header with a zero size field and,
+// for a sealed file, a zero seal; the offsets returned are where the
+// size digits and the seal digits start (0: no seal).
+func appendEnvelope(b []byte, e *Envelope, sealed bool) ([]byte, int, int) {
 	b = append(b, magic...)
 	b = append(b, "size "...)
 	off := len(b)
 	b = append(b, strings.Repeat("0", sizeDigits)...)
+	sealOff := 0
+	if sealed {
+		b = append(b, "\nseal "...)
+		sealOff = len(b)
+		b = append(b, strings.Repeat("0", sealDigits)...)
+	}
 	b = append(b, "\ntime "...)
 	b = strconv.AppendInt(b, e.Arrival.Unix(), 10)
 	b = append(b, "\nfrom"...)
@@ -457,15 +465,24 @@ func appendEnvelope(b []byte, e *Envelope) ([]byte, int) {
 		b = appendEscaped(b, r.Addr)
 		b = append(b, '\n')
 	}
-	return append(b, '\n'), off
+	return append(b, '\n'), off, sealOff
+}
+
+// header is what the envelope says of the file's layout.
+type header struct {
+	len     int64 // bytes of the envelope
+	size    int64 // bytes of the message
+	sizeOff int64 // where the size digits start
+	sealOff int64 // where the seal digits start; 0: not sealed
+	seal    uint32
 }
 
 // Header limits: an envelope larger than this is corrupt.
 const maxEnvelope = 16 << 20
 
-// readEnvelope parses the envelope header from r. It returns the envelope,
-// the message size and the number of bytes the header took.
-func readEnvelope(r *bufio.Reader) (*Envelope, int64, int64, error) {
+// readEnvelope parses the envelope header from r. It returns the envelope
+// and the file's layout.
+func readEnvelope(r *bufio.Reader) (*Envelope, *header, error) {
 	var n int64
 	line := func() (string, error) {
 		s, err := r.ReadString('\n')
@@ -483,18 +500,18 @@ func readEnvelope(r *bufio.Reader) (*Envelope, int64, int64, error) {
 	}
 	first, err := line()
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, nil, err
 	}
 	if first+"\n" != magic {
-		return nil, 0, 0, errors.New("not a homepost queue file")
+		return nil, nil, errors.New("not a homepost queue file")
 	}
 	e := &Envelope{}
-	size := int64(-1)
+	h := &header{size: -1}
 	haveTime, haveFrom := false, false
 	for {
 		l, err := line()
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, nil, err
 		}
 		if l == "" {
 			break
@@ -503,21 +520,27 @@ func readEnvelope(r *bufio.Reader) (*Envelope, int64, int64, error) {
 		switch key {
 		case "size":
 			if len(val) != sizeDigits {
-				return nil, 0, 0, fmt.Errorf("bad size %q", val)
+				return nil, nil, fmt.Errorf("bad size %q", val)
 			}
-			size, err = strconv.ParseInt(val, 10, 64)
-			if err != nil || size < 0 {
-				return nil, 0, 0, fmt.Errorf("bad size %q", val)
+			h.size, err = strconv.ParseInt(val, 10, 64)
+			if err != nil || h.size < 0 {
+				return nil, nil, fmt.Errorf("bad size %q", val)
 			}
+			h.sizeOff = n - int64(len(val)) - 1
+		case "seal":
+			if h.seal, err = parseSeal(val); err != nil {
+				return nil, nil, err
+			}
+			h.sealOff = n - int64(len(val)) - 1
 		case "time":
 			t, err := strconv.ParseInt(val, 10, 64)
 			if err != nil {
-				return nil, 0, 0, fmt.Errorf("bad time %q", val)
+				return nil, nil, fmt.Errorf("bad time %q", val)
 			}
 			e.Arrival, haveTime = time.Unix(t, 0), true
 		case "from":
 			if e.Sender, err = unescape(val); err != nil {
-				return nil, 0, 0, err
+				return nil, nil, err
 			}
 			haveFrom = true
 		case "opt":
@@ -525,7 +548,7 @@ func readEnvelope(r *bufio.Reader) (*Envelope, int64, int64, error) {
 			k, err1 := unescape(k)
 			v, err2 := unescape(v)
 			if err := errors.Join(err1, err2); err != nil {
-				return nil, 0, 0, err
+				return nil, nil, err
 			}
 			if e.Opts == nil {
 				e.Opts = map[string]string{}
@@ -534,23 +557,24 @@ func readEnvelope(r *bufio.Reader) (*Envelope, int64, int64, error) {
 		case "rcpt":
 			a, err := unescape(val)
 			if err != nil || a == "" {
-				return nil, 0, 0, fmt.Errorf("bad recipient %q", val)
+				return nil, nil, fmt.Errorf("bad recipient %q", val)
 			}
 			if len(e.Rcpts) >= maxRcpts {
-				return nil, 0, 0, errors.New("too many recipients")
+				return nil, nil, errors.New("too many recipients")
 			}
 			e.Rcpts = append(e.Rcpts, Recipient{Addr: a, Parent: -1})
 		default:
-			return nil, 0, 0, fmt.Errorf("unknown envelope line %q", key)
+			return nil, nil, fmt.Errorf("unknown envelope line %q", key)
 		}
 	}
-	if size < 0 || !haveTime || !haveFrom {
-		return nil, 0, 0, errors.New("incomplete envelope")
+	if h.size < 0 || !haveTime || !haveFrom {
+		return nil, nil, errors.New("incomplete envelope")
 	}
 	if len(e.Rcpts) == 0 {
-		return nil, 0, 0, errors.New("no recipients")
+		return nil, nil, errors.New("no recipients")
 	}
-	return e, size, n, nil
+	h.len = n
+	return e, h, nil
 }
 
 // readJournal applies the journal in r to e and returns the length of the

@@ -168,7 +168,7 @@ func TestCorruptFiles(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	var b []byte
 	env := &Envelope{Sender: "s@x", Arrival: time.Unix(5, 0), Rcpts: []Recipient{{Addr: "a b", Parent: -1}}}
-	b, off := appendEnvelope(b, env)
+	b, off, _ := appendEnvelope(b, env, false)
 	copy(b[off:], "00000000000000000003")
 	b = append(b, "abc"...)
 	b = StateRecord(0, Deferred, 2, time.Unix(6, 0), time.Unix(7, 0), "why %").append(b)
@@ -190,7 +190,7 @@ func FuzzParse(f *testing.F) {
 				e2.Rcpts = append(e2.Rcpts, Recipient{Addr: r.Addr, Parent: -1})
 			}
 		}
-		out, off := appendEnvelope(out, e2)
+		out, off, _ := appendEnvelope(out, e2, false)
 		size := []byte(strings.Repeat("0", sizeDigits))
 		n := len(msg)
 		for i := sizeDigits - 1; i >= 0 && n > 0; i-- {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -110,7 +111,9 @@ type Draft struct {
 	f       *os.File
 	w       *bufio.Writer
 	sizeOff int64
-	hdrLen  int64 // envelope bytes before the message
+	sealOff int64       // 0: not sealed
+	seal    hash.Hash32 // of a sealed draft (seal.go)
+	hdrLen  int64       // envelope bytes before the message
 	n       int64
 	old     int64 // size of the spare the draft writes over
 	err     error
@@ -118,11 +121,17 @@ type Draft struct {
 
 // Create starts a queue file for e in tmp/. The caller writes the message
 // with Write and makes it durable with Commit, or drops it with Abort.
-func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
+func (d Dir) Create(e *Envelope, host string) (*Draft, error) { return d.create(e, host, false) }
+
+// CreateSealed is Create for a sealed queue file (seal.go), which
+// CommitWith a Sealer makes durable with one sync after its rename.
+func (d Dir) CreateSealed(e *Envelope, host string) (*Draft, error) { return d.create(e, host, true) }
+
+func (d Dir) create(e *Envelope, host string, sealed bool) (*Draft, error) {
 	if e.Arrival.IsZero() {
 		e.Arrival = time.Now()
 	}
-	hdr, off := appendEnvelope(make([]byte, 0, 256), e)
+	hdr, off, sealOff := appendEnvelope(make([]byte, 0, 256), e, sealed)
 	var f *os.File
 	var old int64 // bytes of the spare taken, to be overwritten or zeroed
 	var name, id string
@@ -151,6 +160,9 @@ func (d Dir) Create(e *Envelope, host string) (*Draft, error) {
 		}
 	}
 	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off), hdrLen: int64(len(hdr)), old: old}
+	if sealed {
+		dr.sealOff, dr.seal = int64(sealOff), newSeal(id, hdr)
+	}
 	if _, err := dr.w.Write(hdr); err != nil {
 		dr.Abort()
 		return nil, classify(err)
@@ -168,6 +180,9 @@ func (dr *Draft) Write(p []byte) (int, error) {
 	}
 	n, err := dr.w.Write(p)
 	dr.n += int64(n)
+	if dr.seal != nil {
+		dr.seal.Write(p[:n])
+	}
 	if err != nil {
 		dr.err = classify(fmt.Errorf("write queue file: %w", err))
 	}
@@ -181,6 +196,9 @@ func (dr *Draft) WriteString(s string) (int, error) {
 	}
 	n, err := dr.w.WriteString(s)
 	dr.n += int64(n)
+	if dr.seal != nil {
+		io.WriteString(dr.seal, s[:n])
+	}
 	if err != nil {
 		dr.err = classify(fmt.Errorf("write queue file: %w", err))
 	}
@@ -233,6 +251,11 @@ func (dr *Draft) commit(s Syncer) error {
 	if _, err := dr.f.WriteAt(size, dr.sizeOff); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
+	if dr.seal != nil {
+		if _, err := dr.f.WriteAt(appendSeal(nil, dr.seal.Sum32()), dr.sealOff); err != nil {
+			return fmt.Errorf("write queue file: %w", err)
+		}
+	}
 	if err := clearTail(dr.f, dr.hdrLen+dr.n, dr.old); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
@@ -241,6 +264,22 @@ func (dr *Draft) commit(s Syncer) error {
 	// be recorded means sending again. Best effort: not every file
 	// system can, and a message is queued all the same.
 	unix.Fallocate(int(dr.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, dr.hdrLen+dr.n, journalReserve)
+	if sealer, ok := s.(Sealer); ok && dr.seal != nil {
+		// Sealed: the rename first, then the file and its name durable
+		// together (seal.go).
+		if err := dr.rename(); err != nil {
+			return err
+		}
+		if err := sealer.SyncSealed(dr.f, dr.dir.Path("new")); err != nil {
+			dr.unrename()
+			return fmt.Errorf("sync queue file: %w", err)
+		}
+		// Durable now: the close of a synced file has nothing
+		// to report about its data.
+		dr.f.Close()
+		dr.f = nil
+		return nil
+	}
 	if err := s.SyncFile(dr.f); err != nil {
 		return fmt.Errorf("sync queue file: %w", err)
 	}
@@ -248,6 +287,18 @@ func (dr *Draft) commit(s Syncer) error {
 		return fmt.Errorf("close queue file: %w", err)
 	}
 	dr.f = nil
+	if err := dr.rename(); err != nil {
+		return err
+	}
+	if err := s.SyncDir(dr.dir.Path("new")); err != nil {
+		dr.unrename()
+		return err
+	}
+	return nil
+}
+
+// rename moves the draft from tmp/ into new/.
+func (dr *Draft) rename() error {
 	err := os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
 	if errors.Is(err, os.ErrNotExist) {
 		// new/ is missing: a sendmail was killed while it created
@@ -260,13 +311,14 @@ func (dr *Draft) commit(s Syncer) error {
 	if err != nil {
 		return fmt.Errorf("queue message: %w", err)
 	}
-	if err := s.SyncDir(dr.dir.Path("new")); err != nil {
-		// The rename may or may not survive a crash: take it back so
-		// that a failure never leaves a message the caller thinks lost.
-		os.Rename(dr.dir.Path("new", dr.name), dr.dir.Path("tmp", dr.name))
-		return err
-	}
 	return nil
+}
+
+// unrename takes a rename into new/ back after a failed sync: the
+// rename may or may not survive a crash, and a failure must never leave
+// a message the caller thinks lost.
+func (dr *Draft) unrename() {
+	os.Rename(dr.dir.Path("new", dr.name), dr.dir.Path("tmp", dr.name))
 }
 
 // zeroMax bounds the old bytes past a draft's end that are zeroed rather
@@ -470,7 +522,7 @@ func openFile(path string, lock bool) (*Message, error) {
 			return nil, ErrBusy
 		}
 	}
-	m, err := open(f, path)
+	m, err := open(f, path, lock)
 	if !stillNamed(f, path) {
 		// Finished while we read it: the file became a spare (and
 		// perhaps another message already) under another name.
@@ -494,19 +546,26 @@ func stillNamed(f *os.File, path string) bool {
 	return err == nil && os.SameFile(a, b)
 }
 
-func open(f *os.File, path string) (*Message, error) {
+// open reads the queue file f; seal checks a sealed file's seal.
+func open(f *os.File, path string, seal bool) (*Message, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
 	br := bufio.NewReaderSize(f, 4096)
-	env, size, hlen, err := readEnvelope(br)
+	env, h, err := readEnvelope(br)
 	if err != nil {
 		return nil, err
 	}
+	size, hlen := h.size, h.len
 	m := &Message{Path: path, ID: ID(filepath.Base(path)), Env: env, Size: size, f: f, dataOff: hlen, end: st.Size()}
 	if size > m.end-hlen {
 		return nil, fmt.Errorf("truncated: size says %d bytes, file has %d", size, m.end-hlen)
+	}
+	if h.sealOff > 0 && seal {
+		if err := checkSeal(f, m.ID, h); err != nil {
+			return nil, err
+		}
 	}
 	jstart := hlen + size
 	m.valid, m.jstart = jstart, jstart
@@ -540,10 +599,11 @@ func zeros(f *os.File, off, end int64) bool {
 // Parse reads a queue file from memory; it exists for tests and fuzzing.
 func Parse(data []byte) (*Envelope, []byte, error) {
 	br := bufio.NewReader(bytes.NewReader(data))
-	env, size, hlen, err := readEnvelope(br)
+	env, h, err := readEnvelope(br)
 	if err != nil {
 		return nil, nil, err
 	}
+	size, hlen := h.size, h.len
 	if size > int64(len(data))-hlen {
 		return nil, nil, errors.New("truncated")
 	}

@@ -38,6 +38,8 @@ type Options struct {
 	// Sync replaces the fsyncs of the queue file and of outbox/new
 	// (outbox.Draft.CommitWith): the SMTP listener shares them among
 	// the sessions that end a message together. nil: its own fsyncs.
+	// A Sync that is also an outbox.Sealer gets a sealed queue file,
+	// made durable with its name by one sync after the rename.
 	Sync outbox.Syncer
 }
 
@@ -120,7 +122,11 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	for _, a := range rcpts {
 		env.Rcpts = append(env.Rcpts, outbox.Recipient{Addr: a, Parent: -1})
 	}
-	d, err := outbox.Dir(cfg.Outbox).Create(env, cfg.Hostname)
+	create := outbox.Dir(cfg.Outbox).Create
+	if _, ok := o.Sync.(outbox.Sealer); ok {
+		create = outbox.Dir(cfg.Outbox).CreateSealed
+	}
+	d, err := create(env, cfg.Hostname)
 	if err != nil {
 		return nil, err
 	}

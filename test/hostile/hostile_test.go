@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"homepost/outbox"
 	"homepost/test/testenv"
 )
 
@@ -162,5 +163,92 @@ func TestMboxNotTheUsers(t *testing.T) {
 				t.Errorf("not delivered once the mbox is the user's: %q", b)
 			}
 		})
+	}
+}
+
+// fsyncSealer makes a sealed queue file durable with an fsync each, as
+// the listener's one syncfs would.
+type fsyncSealer struct{}
+
+func (fsyncSealer) SyncFile(f *os.File) error { return f.Sync() }
+func (fsyncSealer) SyncDir(string) error      { return nil }
+func (fsyncSealer) SyncSealed(f *os.File, dir string) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// A sealed queue file (the SMTP listener's) that a power loss left in
+// outbox/new without all its blocks was never acknowledged: the agent
+// sets it aside in corrupt/ with one log line and stores nothing of it;
+// a whole sealed file beside it is delivered.
+func TestTornSealedQueueFile(t *testing.T) {
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	box := outbox.Dir(e.Outbox(""))
+	if err := box.Init(); err != nil {
+		t.Fatal(err)
+	}
+	queue := func(subject string) string {
+		env := &outbox.Envelope{Sender: "s@example.org", Rcpts: []outbox.Recipient{{Addr: me, Parent: -1}}}
+		dr, err := box.CreateSealed(env, "host.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr.WriteString("Subject: " + subject + "\n\n" + strings.Repeat("0123456789abcdef\n", 600))
+		if err := dr.CommitWith(fsyncSealer{}); err != nil {
+			t.Fatal(err)
+		}
+		return dr.ID()
+	}
+	whole := queue("whole")
+	torn := queue("torn")
+	var tornPath string
+	for _, n := range testenv.Files(e.Outbox("new")) {
+		if outbox.ID(n) == torn {
+			tornPath = filepath.Join(e.Outbox("new"), n)
+		}
+	}
+	f, err := os.OpenFile(tornPath, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt(make([]byte, 4096), 4096) // a block never written
+	f.Close()
+
+	log := once(t, e)
+	copies := testenv.Files(e.Path("Maildir", "new"))
+	if len(copies) != 1 {
+		t.Fatalf("%d copies, want the whole message's only\n%s", len(copies), log)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.Path("Maildir", "new"), copies[0])); !strings.Contains(string(b), "Subject: whole") {
+		t.Errorf("the copy is not the whole message:\n%.200s", b)
+	}
+	corrupt := testenv.Files(e.Path(".local", "state", "homepost", "corrupt"))
+	if len(corrupt) != 1 || outbox.ID(corrupt[0]) != torn {
+		t.Errorf("corrupt/ holds %v, want the torn file %s", corrupt, torn)
+	}
+	var about []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, torn) {
+			about = append(about, l)
+		}
+	}
+	if len(about) != 1 || !strings.Contains(about[0], "seal") {
+		t.Errorf("%d log lines about %s, want 1 naming the seal:\n%s", len(about), torn, log)
+	}
+	if !strings.Contains(log, "id="+whole) || strings.Count(log, "set aside") != 1 {
+		t.Errorf("the whole message %s: not delivered, or set aside too:\n%s", whole, log)
+	}
+	for _, sub := range []string{"new", "cur"} {
+		if l := testenv.Files(e.Outbox(sub)); len(l) != 0 {
+			t.Errorf("outbox/%s still holds %v", sub, l)
+		}
 	}
 }

@@ -13,12 +13,13 @@ import (
 // A call is one system call read from strace's output (-f -y): its
 // name, its arguments as strace printed them, and its return value.
 type call struct {
-	line int    // line number in the trace
-	pid  int    // thread
-	name string // "openat", "renameat2", ...
-	args []string
-	ret  string // "0", "5</path>", "-1 ENOENT (No such file or directory)"
-	text string // the whole call, for messages
+	line  int    // line number in the trace (of its end)
+	start int    // line number of its start: line, or its "<unfinished ...>"
+	pid   int    // thread
+	name  string // "openat", "renameat2", ...
+	args  []string
+	ret   string // "0", "5</path>", "-1 ENOENT (No such file or directory)"
+	text  string // the whole call, for messages
 }
 
 // ok reports whether the call succeeded.
@@ -36,7 +37,11 @@ type traceExit struct {
 func parseTrace(r io.Reader) ([]call, []traceExit, error) {
 	var calls []call
 	var exits []traceExit
-	pending := map[int]string{}
+	type half struct {
+		text string
+		line int
+	}
+	pending := map[int]half{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	n := 0
@@ -49,6 +54,7 @@ func parseTrace(r io.Reader) ([]call, []traceExit, error) {
 			return nil, nil, fmt.Errorf("trace line %d: no pid: %q", n, line)
 		}
 		rest = strings.TrimLeft(rest, " ")
+		start := n
 		switch {
 		case strings.HasPrefix(rest, "+++ "):
 			exits = append(exits, traceExit{pid: pid, killed: strings.Contains(rest, "killed by")})
@@ -62,21 +68,22 @@ func parseTrace(r io.Reader) ([]call, []traceExit, error) {
 			delete(pending, pid)
 			continue
 		case strings.HasSuffix(rest, " <unfinished ...>"):
-			pending[pid] = strings.TrimSuffix(rest, " <unfinished ...>")
+			pending[pid] = half{strings.TrimSuffix(rest, " <unfinished ...>"), n}
 			continue
 		case strings.HasPrefix(rest, "<... "):
 			_, tail, ok := strings.Cut(rest, " resumed>")
 			if !ok {
 				return nil, nil, fmt.Errorf("trace line %d: %q", n, line)
 			}
-			rest = pending[pid] + tail
+			h := pending[pid]
+			rest, start = h.text+tail, h.line
 			delete(pending, pid)
 		}
 		c, err := parseCall(rest)
 		if err != nil {
 			return nil, nil, fmt.Errorf("trace line %d: %v: %q", n, err, line)
 		}
-		c.line, c.pid = n, pid
+		c.line, c.start, c.pid = n, start, pid
 		calls = append(calls, c)
 	}
 	return calls, exits, sc.Err()

@@ -122,16 +122,16 @@ type Pending struct {
 // durable, then calls Publish; or calls Discard.
 func (d Dir) Write(name string, header []byte, body io.Reader) (*Pending, error) {
 	tmp := filepath.Join(string(d), "tmp", name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := safeio.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
 		if err = d.Init(); err == nil {
-			f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			f, err = safeio.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		}
 	}
 	if errors.Is(err, os.ErrExist) {
 		// Left by a crash in the middle of this very delivery.
 		os.Remove(tmp)
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err = safeio.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
@@ -162,12 +162,12 @@ func (p *Pending) Publish() error {
 		return fmt.Errorf("maildir: close %s: %w", p.tmp, err)
 	}
 	dst := filepath.Join(string(p.d), "new", p.name)
-	err = os.Rename(p.tmp, dst)
+	err = safeio.Rename(p.tmp, dst)
 	if errors.Is(err, os.ErrNotExist) {
 		// new/ is missing (a Maildir half made by another tool):
 		// complete it, as a missing Maildir is created.
 		if err = p.d.Init(); err == nil {
-			err = os.Rename(p.tmp, dst)
+			err = safeio.Rename(p.tmp, dst)
 		}
 	}
 	if err != nil {

@@ -299,13 +299,13 @@ func (dr *Draft) commit(s Syncer) error {
 
 // rename moves the draft from tmp/ into new/.
 func (dr *Draft) rename() error {
-	err := os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
+	err := safeio.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
 	if errors.Is(err, os.ErrNotExist) {
 		// new/ is missing: a sendmail was killed while it created
 		// the outbox, after tmp/. Complete the outbox, as a missing
 		// one is created, rather than refuse every message after.
 		if err = dr.dir.Init(); err == nil {
-			err = os.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
+			err = safeio.Rename(dr.dir.Path("tmp", dr.name), dr.dir.Path("new", dr.name))
 		}
 	}
 	if err != nil {
@@ -318,7 +318,7 @@ func (dr *Draft) rename() error {
 // rename may or may not survive a crash, and a failure must never leave
 // a message the caller thinks lost.
 func (dr *Draft) unrename() {
-	os.Rename(dr.dir.Path("new", dr.name), dr.dir.Path("tmp", dr.name))
+	safeio.Rename(dr.dir.Path("new", dr.name), dr.dir.Path("tmp", dr.name))
 }
 
 // zeroMax bounds the old bytes past a draft's end that are zeroed rather
@@ -400,7 +400,7 @@ func (d Dir) Claim(name string) (string, error) {
 		return dst, ErrClaimed
 	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS):
 		// A file system without RENAME_NOREPLACE.
-		if err := os.Rename(src, dst); err != nil {
+		if err := safeio.Rename(src, dst); err != nil {
 			return "", err
 		}
 		return dst, nil
@@ -502,19 +502,9 @@ func openFile(path string, lock bool) (*Message, error) {
 	} else if !st.Mode().IsRegular() {
 		return nil, notRegular(path, st.Mode())
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO) {
-		return nil, fmt.Errorf("%s: %w", path, ErrNotRegular)
-	}
+	f, _, err := openRegular(path, os.O_RDWR)
 	if err != nil {
 		return nil, err
-	}
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-		return nil, notRegular(path, st.Mode())
 	}
 	if lock {
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {

@@ -2,10 +2,14 @@ package outbox
 
 import (
 	"errors"
+	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -43,16 +47,44 @@ import (
 // What a crash leaves is at worst a spare holding two messages' bytes
 // mixed, which the next taker writes over like any other.
 //
-// Sixteen slots: a batch of a stream that arrives over several SMTP
-// connections at once retires a dozen files or more together, and each
-// that finds no free slot is unlinked, to be paid for again by a
-// creation (an inode freed, then one allocated past it) a moment later.
-// A sendmail that finds no spare tries every slot first: a failed
-// rename costs microseconds, a creation after a burst half a
-// millisecond.
-const spareSlots = 16
+// Sixty-four slots: the files of a stream that arrives over several SMTP
+// connections are recycled a batch at a time, a batch's retirements once
+// the next batch's sync has made them durable, while the listener takes
+// spares one by one. A file that finds no free slot is unlinked, to be
+// paid for again by a creation (an inode freed, then one allocated past
+// it) a moment later: with sixteen slots that was a third of the files
+// of eight connections.
+const spareSlots = 64
+
+// blindSlots are the slots a process tries before it has seen any filled:
+// a sendmail that finds no spare pays a failed rename for each (a few
+// microseconds), and the agent fills the lowest free slots first.
+const blindSlots = 16
 
 func spareName(k int) string { return "spare." + strconv.Itoa(k) }
+
+// A spare hint is a process's guess of which slots of an outbox hold a
+// spare: bit k set when slot k may. It only orders and bounds the
+// renames tried, never decides what a file is: it starts with the
+// blind slots set (a spare may be left from an earlier run or by
+// another process), a take that finds a slot empty clears its bit, a
+// recycle that fills one (or finds it full) sets it. In the agent, whose
+// SMTP listener takes the spares its own deliveries recycle, a take then
+// tries only slots that hold one (eight sessions taking at once cost
+// fifteen failed renames a message when every take tried every slot),
+// and a recycle tries the empty slots first. A sendmail is a process of
+// its own: it tries the blind slots in order.
+var spareHints sync.Map // the outbox's tmp/ → *atomic.Uint64
+
+func spareHint(tmp string) *atomic.Uint64 {
+	if h, ok := spareHints.Load(tmp); ok {
+		return h.(*atomic.Uint64)
+	}
+	h := new(atomic.Uint64)
+	h.Store(1<<blindSlots - 1)
+	v, _ := spareHints.LoadOrStore(tmp, h)
+	return v.(*atomic.Uint64)
+}
 
 // takeSpare renames a spare to tmp/name and opens it for writing, and
 // returns it with its size: it still holds an old message's bytes,
@@ -61,10 +93,21 @@ func spareName(k int) string { return "spare." + strconv.Itoa(k) }
 // not supported here: the caller then creates the file.
 func (d Dir) takeSpare(name string) (*os.File, int64) {
 	dst := d.Path("tmp", name)
-	for k := range spareSlots {
+	h := spareHint(d.Path("tmp"))
+	for {
+		// Take a slot that may hold a spare: its bit is cleared
+		// first, so that takers here do not race for one spare.
+		hint := h.Load()
+		if hint == 0 {
+			return nil, 0
+		}
+		k := bits.TrailingZeros64(hint)
+		if !h.CompareAndSwap(hint, hint&^(1<<k)) {
+			continue
+		}
 		err := unix.Renameat2(unix.AT_FDCWD, d.Path("tmp", spareName(k)), unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
 		if errors.Is(err, unix.ENOENT) {
-			continue // taken by another sendmail, or never there
+			continue // taken by another process, or never there
 		}
 		if err != nil {
 			return nil, 0
@@ -75,26 +118,48 @@ func (d Dir) takeSpare(name string) (*os.File, int64) {
 		os.Remove(dst)
 		return nil, 0
 	}
-	return nil, 0
 }
 
-// openSpare opens a taken spare for writing and returns its size. Only a
-// regular file is filled: a symlink or a FIFO planted as a spare is
-// neither followed nor waited on (O_NOFOLLOW, O_NONBLOCK). The file is
-// blocking again before it becomes an *os.File, which would otherwise
-// set up the runtime's poller for it (an epoll instance, an eventfd and
-// a thread's wake-ups: sendmail's hot path has no use for them).
+// openSpare opens a taken spare for writing and returns its size, or
+// nil when it is not a regular file (see openRegular).
 func openSpare(path string) (*os.File, int64) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	f, size, err := openRegular(path, os.O_WRONLY)
 	if err != nil {
 		return nil, 0
 	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || unix.SetNonblock(fd, false) != nil {
-		unix.Close(fd)
-		return nil, 0
+	return f, size
+}
+
+// openRegular opens a regular file of the outbox with flags. Only a
+// regular file is opened: a symbolic link is not followed (O_NOFOLLOW),
+// a FIFO not waited on (O_NONBLOCK), and anything else is ErrNotRegular.
+// The descriptor is blocking again before it becomes an *os.File, which
+// would otherwise offer it to the runtime's poller (for each file four
+// fcntl calls and a failing epoll_ctl; in sendmail, the poller's own
+// set-up too: an epoll instance, an eventfd and a thread's wake-ups).
+// It returns the file with its size; errors are os.OpenFile's.
+func openRegular(path string, flags int) (*os.File, int64, error) {
+	fd, err := unix.Open(path, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO) {
+		return nil, 0, fmt.Errorf("%s: %w", path, ErrNotRegular)
 	}
-	return os.NewFile(uintptr(fd), path), st.Size
+	if err != nil {
+		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, 0, fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, 0, &os.PathError{Op: "fcntl", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), st.Size, nil
 }
 
 // Retiring a queue file.
@@ -114,7 +179,7 @@ func openSpare(path string) (*os.File, int64) {
 // is gone from cur/ at once. Call Recycle after cur/ is synced, or Close.
 func (m *Message) Retire() error {
 	dst := filepath.Join(filepath.Dir(filepath.Dir(m.Path)), "tmp", filepath.Base(m.Path))
-	if err := os.Rename(m.Path, dst); err != nil {
+	if err := safeio.Rename(m.Path, dst); err != nil {
 		return err
 	}
 	m.Path = dst
@@ -140,19 +205,31 @@ func Recycle(ms ...*Message) error {
 	return errors.Join(errs...)
 }
 
-// recycle makes the retired file at path a spare in the first free
-// slot from slot from on, or unlinks it; it returns the slot to try
-// next. Once it has a spare's name, a sendmail may be writing into it:
-// nothing is done to it after the rename.
+// recycle makes the retired file at path a spare in a free slot, or
+// unlinks it; it returns the slot to try next. Slots are tried from
+// slot from on, those the hint says are empty first. Once it has a
+// spare's name, a sendmail may be writing into it: nothing is done to
+// it after the rename.
 func recycle(path string, from int) (int, error) {
 	tmp := filepath.Dir(path)
-	for k := from; k < spareSlots; k++ {
-		err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, filepath.Join(tmp, spareName(k)), unix.RENAME_NOREPLACE)
-		if err == nil {
-			return k + 1, nil
-		}
-		if !errors.Is(err, unix.EEXIST) {
-			break
+	h := spareHint(tmp)
+	var tried uint64
+	for pass := range 2 {
+		for k := from; k < spareSlots; k++ {
+			if full := h.Load()&(1<<k) != 0; full != (pass == 1) || tried&(1<<k) != 0 {
+				continue
+			}
+			tried |= 1 << k
+			err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, filepath.Join(tmp, spareName(k)), unix.RENAME_NOREPLACE)
+			if err == nil || errors.Is(err, unix.EEXIST) {
+				h.Or(1 << k)
+			}
+			if err == nil {
+				return k + 1, nil
+			}
+			if !errors.Is(err, unix.EEXIST) {
+				return spareSlots, os.Remove(path)
+			}
 		}
 	}
 	return spareSlots, os.Remove(path)

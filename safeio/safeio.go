@@ -127,3 +127,21 @@ func MkdirAll(dir string, perm os.FileMode) error {
 	}
 	return SyncDir(parent)
 }
+
+// Rename is os.Rename without the Lstat of newpath that os.Rename makes
+// first (to refuse a directory there): one system call instead of two,
+// on paths where a message passes several times (queue file, claim,
+// Maildir copy). A directory at newpath is refused by rename(2) itself
+// when oldpath is a file. Errors are *os.LinkError, as os.Rename's.
+func Rename(oldpath, newpath string) error {
+	for {
+		err := syscall.Rename(oldpath, newpath)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+		}
+		return nil
+	}
+}

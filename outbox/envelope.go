@@ -12,17 +12,21 @@
 //
 // # Failure model
 //
-// A message is durable once its file is renamed into new/ and new/ is
-// fsynced; until then it lives in tmp/ and is not sent. An agent claims a
-// message by renaming it from new/ into cur/ (rename is atomic, so two
-// agents or a flush never deliver the same copy) and makes its claims
-// durable with one sync of cur/ before any copy of them takes effect; a message found in cur/ already is never claimed again as new
-// (Claim). Every delivery result is appended to the file's journal and
-// fsynced before the next step, and so is the mark of an mbox append
-// before its first byte. The file leaves the queue once every recipient
-// is sent or bounced: retired out of cur/ into tmp/, cur/ fsynced, then
-// kept as a spare that the next message is written over (see spare.go). A crash or a power loss at any instant therefore leaves a
-// file that says what is still to do.
+// A message is durable once its file is fsynced, renamed into new/ and
+// new/ is fsynced; until then it lives in tmp/ and is not sent. (A
+// sealed file, the SMTP listener's, is renamed first and made durable
+// with its name by one sync; one that a power loss tore fails its seal
+// and is set aside: see seal.go.) An agent claims a message by renaming
+// it from new/ into cur/ (rename is atomic, so two agents or a flush
+// never deliver the same copy) and makes its claims durable with one
+// sync of cur/ before any copy of them takes effect; a message found in
+// cur/ already is never claimed again as new (Claim). Every delivery
+// result is appended to the file's journal and fsynced before the next
+// step, and so is the mark of an mbox append before its first byte. The
+// file leaves the queue once every recipient is sent or bounced: retired
+// out of cur/ into tmp/, cur/ fsynced, then kept as a spare that the next
+// message is written over (see spare.go). A crash or a power loss at any
+// instant therefore leaves a file that says what is still to do.
 //
 // # File format
 //

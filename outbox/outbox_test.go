@@ -178,6 +178,9 @@ func FuzzParse(f *testing.F) {
 	b = MarkRecord(DSNIdx, nil).append(b)
 	f.Add(b)
 	f.Add([]byte("HOMEPOST 1\nsize 00000000000000000000\ntime 1\nfrom\nrcpt a\n\n"))
+	sealed, soff, _ := appendEnvelope(nil, env, true)
+	copy(sealed[soff:], "00000000000000000003")
+	f.Add(append(sealed, "abc"...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		env, msg, err := Parse(data)
 		if err != nil {

@@ -222,3 +222,50 @@ func TestArrived(t *testing.T) {
 		t.Errorf("Arrived %v for a foreign ID", m.Arrived())
 	}
 }
+
+// In one process (the agent, whose listener takes what its deliveries
+// recycle), every spare is found again, those past the blind slots too;
+// a process that has seen none filled (a sendmail) looks at the blind
+// slots only, and finds a spare there.
+func TestSpareHint(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	const n = blindSlots + 20
+	for range n {
+		queue(t, d, env, "m\n")
+	}
+	deliverAll(t, d)
+	spares := map[uint64]bool{}
+	for k := range n {
+		spares[inode(t, d.Path("tmp", spareName(k)))] = true
+	}
+	for range n {
+		queue(t, d, env, "again\n")
+	}
+	names, _ := d.Names("new")
+	reused := 0
+	for _, name := range names {
+		if spares[inode(t, d.Path("new", name))] {
+			reused++
+		}
+	}
+	if reused != n {
+		t.Errorf("%d of %d messages were written into a spare, want all", reused, n)
+	}
+	if left, _ := d.Names("tmp"); len(left) != 0 {
+		t.Errorf("tmp/ still holds %v", left)
+	}
+
+	// A fresh process: its hint knows nothing of this outbox.
+	deliverAll(t, d)
+	spareHints.Delete(d.Path("tmp"))
+	h := spareHint(d.Path("tmp"))
+	if got := h.Load(); got != 1<<blindSlots-1 {
+		t.Errorf("a fresh hint is %x, want the blind slots", got)
+	}
+	f, _ := d.takeSpare("fresh")
+	if f == nil {
+		t.Fatal("a fresh process found no spare in the blind slots")
+	}
+	f.Close()
+}

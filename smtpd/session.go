@@ -28,7 +28,9 @@ type Backend struct {
 	// Log gets one line per queued message; nil logs nothing.
 	Log *slog.Logger
 	// Sync replaces each message's own fsyncs of its queue file and of
-	// outbox/new (group commit); nil: each commit fsyncs them itself.
+	// outbox/new (group commit); one that is an outbox.Sealer gets
+	// sealed queue files. nil: each commit fsyncs them itself, in
+	// sendmail's order.
 	Sync outbox.Syncer
 	// NoWake leaves delivery to the agent that watches the outbox, or
 	// to the caller, who wakes it once when Queued is set.

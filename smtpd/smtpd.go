@@ -7,11 +7,15 @@
 //
 // # Failure model
 //
-// A message is answered 250 only once its queue file is fsynced,
-// renamed into outbox/new and new/ is fsynced: a crash after the reply
-// loses nothing. Sessions that end their messages at the same time share
-// one fsync of new/ (group commit, commit.go): a waiter renames first
-// and then waits for a fsync that begins after its rename. A client
+// A message is answered 250 only once its queue file and its name in
+// outbox/new are durable: a crash after the reply loses nothing. The
+// queue file is sealed (package outbox, seal.go), renamed into new/ and
+// then made durable with its name by one sync (a syncfs: one flush of
+// the disk instead of sendmail's two), which the sessions that end
+// their messages at the same time share (group commit, commit.go): each
+// waits for a sync that begins after its rename. A torn file that a
+// power loss left in new/ before its 250 fails its seal and is set
+// aside by the agent, never sent. A client
 // that goes away, or falls silent past the idle timeout, before the end
 // of its message leaves nothing queued: the draft in outbox/tmp is
 // removed.

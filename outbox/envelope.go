@@ -34,7 +34,7 @@
 //
 //	HOMEPOST 1
 //	size 00000000000000001234      message length in bytes, 20 digits
-//	seal 1a2b3c4d                  optional: CRC-32C of ID, envelope, message
+//	seal 0123456789abcdef          optional: FNV-1a of ID, envelope, message
 //	time 1732651234                arrival, Unix seconds
 //	from sender@example.org        envelope sender; "from" alone is <>
 //	opt KEY VALUE                  optional: ret, envid, fullname
@@ -478,7 +478,7 @@ type header struct {
 	size    int64 // bytes of the message
 	sizeOff int64 // where the size digits start
 	sealOff int64 // where the seal digits start; 0: not sealed
-	seal    uint32
+	seal    uint64
 }
 
 // Header limits: an envelope larger than this is corrupt.

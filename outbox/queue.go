@@ -112,7 +112,7 @@ type Draft struct {
 	w       *bufio.Writer
 	sizeOff int64
 	sealOff int64       // 0: not sealed
-	seal    hash.Hash32 // of a sealed draft (seal.go)
+	seal    hash.Hash64 // of a sealed draft (seal.go)
 	hdrLen  int64       // envelope bytes before the message
 	n       int64
 	old     int64 // size of the spare the draft writes over
@@ -252,7 +252,7 @@ func (dr *Draft) commit(s Syncer) error {
 		return fmt.Errorf("write queue file: %w", err)
 	}
 	if dr.seal != nil {
-		if _, err := dr.f.WriteAt(appendSeal(nil, dr.seal.Sum32()), dr.sealOff); err != nil {
+		if _, err := dr.f.WriteAt(appendSeal(nil, dr.seal.Sum64()), dr.sealOff); err != nil {
 			return fmt.Errorf("write queue file: %w", err)
 		}
 	}

@@ -1,11 +1,12 @@
 package outbox
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc32"
+	"hash/fnv"
 	"io"
 	"os"
 )
@@ -19,8 +20,11 @@ import (
 // the Maildir spec asks.
 //
 // The agent's SMTP listener seals its queue files instead: the envelope
-// carries a "seal" line, the CRC-32C of the queue ID, the envelope as
-// first written (its size and seal digits zero) and the message. A
+// carries a "seal" line, a 64-bit FNV-1a hash of the queue ID, the
+// envelope as first written (its size and seal digits zero) and the
+// message. (FNV rather than a CRC: package hash/crc32 builds a table
+// when any program that links it starts, and the small sendmail links
+// this package and never seals.) A
 // sealed file is renamed into new/ first, then the file and its name are
 // made durable together (Sealer: one syncfs, one flush), and only then is
 // the message acknowledged with a 250. A power loss in between may leave
@@ -35,9 +39,7 @@ import (
 // or change it (OpenLocked); listing the queue does not read messages.
 
 // sealDigits is the length of the seal's hex digits.
-const sealDigits = 8
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+const sealDigits = 16
 
 // ErrTorn is returned for a sealed queue file whose content does not
 // match its seal: a power loss took blocks written before its sync.
@@ -52,8 +54,8 @@ type Sealer interface {
 
 // newSeal starts the seal of a queue file: its ID, then the envelope as
 // written first.
-func newSeal(id string, hdr []byte) hash.Hash32 {
-	h := crc32.New(castagnoli)
+func newSeal(id string, hdr []byte) hash.Hash64 {
+	h := fnv.New64a()
 	io.WriteString(h, id)
 	h.Write([]byte{'\n'})
 	h.Write(hdr)
@@ -61,12 +63,12 @@ func newSeal(id string, hdr []byte) hash.Hash32 {
 }
 
 // appendSeal formats a seal's digits.
-func appendSeal(b []byte, sum uint32) []byte {
-	return hex.AppendEncode(b, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+func appendSeal(b []byte, sum uint64) []byte {
+	return hex.AppendEncode(b, binary.BigEndian.AppendUint64(nil, sum))
 }
 
 // parseSeal reads a seal's digits.
-func parseSeal(s string) (uint32, error) {
+func parseSeal(s string) (uint64, error) {
 	if len(s) != sealDigits {
 		return 0, fmt.Errorf("bad seal %q", s)
 	}
@@ -74,7 +76,7 @@ func parseSeal(s string) (uint32, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bad seal %q", s)
 	}
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), nil
+	return binary.BigEndian.Uint64(b), nil
 }
 
 // checkSeal reads the envelope (hlen bytes) and the message (size
@@ -95,7 +97,7 @@ func checkSeal(f *os.File, id string, h *header) error {
 	if _, err := io.Copy(sum, io.NewSectionReader(f, h.len, h.size)); err != nil {
 		return fmt.Errorf("read queue file: %w", err)
 	}
-	if sum.Sum32() != h.seal {
+	if sum.Sum64() != h.seal {
 		return ErrTorn
 	}
 	return nil

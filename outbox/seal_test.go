@@ -71,7 +71,7 @@ func TestSealedRoundTrip(t *testing.T) {
 		t.Fatalf("SyncSealed called %d times, new/ then held %v: want once, after the rename", s.calls, s.inNew)
 	}
 	data, _ := os.ReadFile(p)
-	if !bytes.Contains(data[:200], []byte("\nseal ")) || bytes.Contains(data[:200], []byte("\nseal 00000000\n")) {
+	if !bytes.Contains(data[:200], []byte("\nseal ")) || bytes.Contains(data[:200], []byte("\nseal "+strings.Repeat("0", sealDigits)+"\n")) {
 		t.Fatalf("no seal in the envelope:\n%s", data[:200])
 	}
 	for _, open := range []func(string) (*Message, error){Open, OpenLocked} {

@@ -141,7 +141,7 @@ func (d Dir) Write(name string, header []byte, body io.Reader) (*Pending, error)
 		p.Discard()
 		return nil, fmt.Errorf("maildir: write %s: %w", tmp, err)
 	}
-	if _, err := io.Copy(f, body); err != nil {
+	if _, err := safeio.Copy(f, body); err != nil {
 		p.Discard()
 		return nil, fmt.Errorf("maildir: write %s: %w", tmp, err)
 	}

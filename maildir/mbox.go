@@ -345,7 +345,7 @@ func writeEntry(w *bufio.Writer, tail []byte, sender string, t time.Time, header
 	w.WriteString("From " + sender + " " + t.UTC().Format("Mon Jan _2 15:04:05 2006") + "\n")
 	q := &quoter{w: w, bol: true}
 	q.Write(header)
-	if _, err := io.Copy(q, body); err != nil {
+	if _, err := safeio.Copy(q, body); err != nil {
 		return err
 	}
 	q.flush()

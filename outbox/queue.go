@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -119,6 +120,25 @@ type Draft struct {
 	err     error
 }
 
+// writers keeps the 64 KB writers of finished drafts for the next (see
+// package submit's readers).
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+// putWriter gives the draft's writer back, once it is done with: a
+// later Write or Commit fails with errFinished.
+func (dr *Draft) putWriter() {
+	if dr.w != nil {
+		dr.w.Reset(nil)
+		writers.Put(dr.w)
+		dr.w = nil
+	}
+	if dr.err == nil {
+		dr.err = errFinished
+	}
+}
+
+var errFinished = errors.New("queue file already committed or aborted")
+
 // Create starts a queue file for e in tmp/. The caller writes the message
 // with Write and makes it durable with Commit, or drops it with Abort.
 func (d Dir) Create(e *Envelope, host string) (*Draft, error) { return d.create(e, host, false) }
@@ -159,7 +179,9 @@ func (d Dir) create(e *Envelope, host string, sealed bool) (*Draft, error) {
 			return nil, classify(fmt.Errorf("create queue file: %w", err))
 		}
 	}
-	dr := &Draft{dir: d, name: name, id: id, f: f, w: bufio.NewWriterSize(f, 64<<10), sizeOff: int64(off), hdrLen: int64(len(hdr)), old: old}
+	w := writers.Get().(*bufio.Writer)
+	w.Reset(f)
+	dr := &Draft{dir: d, name: name, id: id, f: f, w: w, sizeOff: int64(off), hdrLen: int64(len(hdr)), old: old}
 	if sealed {
 		dr.sealOff, dr.seal = int64(sealOff), newSeal(id, hdr)
 	}
@@ -236,6 +258,7 @@ func (dr *Draft) CommitWith(s Syncer) error {
 	if err != nil {
 		dr.Abort()
 	}
+	dr.putWriter()
 	return classify(err)
 }
 
@@ -343,6 +366,7 @@ func clearTail(f *os.File, end, old int64) error {
 
 // Abort removes the draft.
 func (dr *Draft) Abort() {
+	dr.putWriter()
 	if dr.f != nil {
 		dr.f.Close()
 		dr.f = nil

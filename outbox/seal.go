@@ -9,6 +9,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+
+	"homepost/safeio"
 )
 
 // Sealed queue files.
@@ -94,7 +96,7 @@ func checkSeal(f *os.File, id string, h *header) error {
 		hdr[h.sealOff+int64(i)] = '0'
 	}
 	sum := newSeal(id, hdr)
-	if _, err := io.Copy(sum, io.NewSectionReader(f, h.len, h.size)); err != nil {
+	if _, err := safeio.Copy(sum, io.NewSectionReader(f, h.len, h.size)); err != nil {
 		return fmt.Errorf("read queue file: %w", err)
 	}
 	if sum.Sum64() != h.seal {

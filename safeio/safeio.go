@@ -15,8 +15,10 @@ package safeio
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 )
 
@@ -144,4 +146,19 @@ func Rename(oldpath, newpath string) error {
 		}
 		return nil
 	}
+}
+
+// copyBufs are the buffers of Copy.
+var copyBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// Copy is io.Copy with a buffer kept from one call to the next: io.Copy
+// allocates 32 KB for every call whose source and destination offer no
+// shortcut (a queue file's section into a Maildir copy, into a hash),
+// which in a stream of mail was most of what the agent allocated.
+func Copy(dst io.Writer, src io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[32 << 10]byte)
+	defer copyBufs.Put(buf)
+	// Hidden from io.CopyBuffer: an *os.File's ReadFrom falls back to
+	// io.Copy, with a buffer of its own, for any source but a file.
+	return io.CopyBuffer(struct{ io.Writer }{dst}, src, buf[:])
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"homepost/addr"
@@ -60,12 +61,23 @@ type Result struct {
 	Sender     string
 }
 
+// readers keeps the 64 KB readers of finished submissions for the next:
+// the SMTP listener submits message after message, and a new buffer for
+// each (zeroed, then garbage) made most of the agent's allocation and of
+// its collector's work.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 // Submit reads a message from r, completes its header, and queues it
 // durably in the outbox. It returns only after the message is safe on
 // disk, or with an error and nothing queued. Once queued, it wakes
 // delivery (Wake) unless o.NoWake.
 func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
 	hdr, first, eom, err := readHeader(br, !o.IgnoreDots)
 	if err != nil {
 		return nil, err

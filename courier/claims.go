@@ -3,8 +3,6 @@ package courier
 import (
 	"context"
 	"sync"
-
-	"homepost/safeio"
 )
 
 // Claims are directories whose new names must be durable before any copy
@@ -77,7 +75,7 @@ func (c *Claims) Sync() error {
 	if c.done {
 		return nil
 	}
-	if err := safeio.SyncBatch(nil, c.dirs); err != nil {
+	if err := syncBatch(nil, c.dirs); err != nil {
 		return err
 	}
 	c.done = true

@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"homepost/maildir"
 	"homepost/outbox"
@@ -27,9 +28,11 @@ type Maildir struct{}
 // chunk bounds the copies held open at once (one descriptor each).
 const chunk = 64
 
-// syncBatch makes a chunk of copies and the claims durable; tests
+// syncBatch makes a chunk of copies and the claims durable, and then
+// the Maildirs' new/: through the process's group, so that a batch that
+// asks while the SMTP listener syncs rides on its next round. Tests
 // replace it.
-var syncBatch = safeio.SyncBatch
+var syncBatch = safeio.Shared.Sync
 
 // Deliver implements Courier.
 func (Maildir) Deliver(ctx context.Context, copies []*Copy) []Result {
@@ -76,7 +79,7 @@ func (Maildir) Deliver(ctx context.Context, copies []*Copy) []Result {
 		if !used {
 			continue
 		}
-		err := d.Sync()
+		err := syncBatch(nil, []string{filepath.Join(string(d), "new")})
 		if err == nil {
 			continue
 		}

@@ -439,7 +439,7 @@ var ErrClaimed = errors.New("claimed already")
 // a message whose copies were delivered must be found in cur/, where it
 // is taken up as possibly delivered, not in new/, where it would be
 // delivered again as new.
-func (d Dir) SyncClaims() error { return safeio.SyncDir(d.Path("cur")) }
+func (d Dir) SyncClaims() error { return safeio.Shared.Sync(nil, []string{d.Path("cur")}) }
 
 // Find returns the path of the queue file with the given ID.
 func (d Dir) Find(id string) (string, error) {

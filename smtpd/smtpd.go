@@ -59,7 +59,7 @@ type Server struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	srv   *smtp.Server
-	group *groupSync
+	group groupSync
 
 	sessions atomic.Int32
 	mu       sync.Mutex

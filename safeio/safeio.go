@@ -10,7 +10,8 @@
 // program pays nothing for them: its files are opened without the
 // runtime's poller (OpenFile), and the Maildir set-up that the outbox
 // and the stores share (Maildir) needs no go-maildir. SyncBatch makes
-// many files durable at once (batch.go).
+// many files durable at once (batch.go); Group shares those syncs among
+// a process's goroutines (group commit, group.go).
 package safeio
 
 import (

@@ -26,10 +26,10 @@ import (
 // envelope as first written (its size and seal digits zero) and the
 // message. (FNV rather than a CRC: package hash/crc32 builds a table
 // when any program that links it starts, and the small sendmail links
-// this package and never seals.) A
-// sealed file is renamed into new/ first, then the file and its name are
-// made durable together (Sealer: one syncfs, one flush), and only then is
-// the message acknowledged with a 250. A power loss in between may leave
+// this package and never seals.) A sealed file is renamed into new/
+// first, then the file and its name are made durable together (Sealer:
+// one syncfs, one flush), and only then is the message acknowledged
+// with a 250. A power loss in between may leave
 // the name without the data: the file in new/ then holds zeros, or an
 // older message's bytes (a spare's, or a freed block's, whose own seal
 // names another queue ID), and its seal does not match. Such a file was

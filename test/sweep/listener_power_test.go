@@ -65,17 +65,7 @@ func TestListenerPowerLossOrder(t *testing.T) {
 	if len(acked) != len(sc.msgs) {
 		t.Fatalf("%d of %d messages answered 250", len(acked), len(sc.msgs))
 	}
-	f, err := os.Open(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	calls, _, err := parseTrace(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newDir := w.e.Outbox("new")
-	for _, v := range checkListenerOrder(calls, newDir) {
+	for _, v := range checkListenerOrder(readTrace(t, trace), w.e.Outbox("new")) {
 		t.Error(strings.ReplaceAll(v, w.e.Home, "~"))
 	}
 }

@@ -89,8 +89,8 @@ func (w *world) model() *fsyncModel {
 	return m
 }
 
-// checkTrace reads a trace and reports every broken rule.
-func (w *world) checkTrace(t *testing.T, m *fsyncModel, trace string) []call {
+// readTrace reads the calls of a trace file.
+func readTrace(t *testing.T, trace string) []call {
 	t.Helper()
 	f, err := os.Open(trace)
 	if err != nil {
@@ -101,6 +101,13 @@ func (w *world) checkTrace(t *testing.T, m *fsyncModel, trace string) []call {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return calls
+}
+
+// checkTrace reads a trace and reports every broken rule.
+func (w *world) checkTrace(t *testing.T, m *fsyncModel, trace string) []call {
+	t.Helper()
+	calls := readTrace(t, trace)
 	for _, v := range m.check(calls) {
 		t.Errorf("%s", strings.ReplaceAll(v.String(), w.e.Home, "~"))
 	}

@@ -692,12 +692,16 @@ func (a *Agent) drain(ctx context.Context) {
 		var batch []*job
 		claimed := false
 		for _, n := range names {
-			p, err := a.box.Claim(n)
+			p, err := a.box.Take(n)
 			if errors.Is(err, outbox.ErrClaimed) {
 				// In cur/ already: take it up as a message that may
-				// have copies out.
+				// have copies out, and drop its name from new/ once
+				// the claim is known to be durable.
 				if _, ok := a.due[filepath.Base(p)]; !ok {
 					a.due[filepath.Base(p)] = time.Time{}
+				}
+				if a.box.SyncClaims() == nil {
+					a.box.Drop(n)
 				}
 				continue
 			}
@@ -708,7 +712,7 @@ func (a *Agent) drain(ctx context.Context) {
 				continue // another agent or a flush took it
 			}
 			claimed = true
-			batch = append(batch, &job{name: filepath.Base(p), path: p})
+			batch = append(batch, &job{name: filepath.Base(p), path: p, taken: n})
 			if len(batch) == maxBatch {
 				held = a.deliverHolding(ctx, batch, held)
 				batch = nil

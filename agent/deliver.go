@@ -23,8 +23,9 @@ import (
 type job struct {
 	name      string // file name in cur/
 	path      string
-	recovered bool // taken up from cur/: copies may exist already
-	force     bool // flush: deferred recipients are due now
+	taken     string // its name in new/, to drop once the claim is durable (outbox.Dir.Take)
+	recovered bool   // taken up from cur/: copies may exist already
+	force     bool   // flush: deferred recipients are due now
 	m         *outbox.Message
 	dt        map[string]bool // Delivered-To addresses, lowercased
 	recs      []outbox.Record // results to record
@@ -91,6 +92,21 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	// the Maildir courier's sync of its copies, or before any other
 	// courier starts (courier.Claims), or below.
 	claims := courier.NewClaims(a.box.Path("cur"))
+	// Once the claims are durable, their names leave new/
+	// (outbox.Dir.Take): before the first copy is published.
+	var taken []string
+	for _, j := range batch {
+		if j.taken != "" {
+			taken = append(taken, j.taken)
+		}
+	}
+	if len(taken) > 0 {
+		claims.Then(func() {
+			if err := a.box.Drop(taken...); err != nil {
+				a.log.Warn("drop claimed names from outbox/new", "reason", err)
+			}
+		})
+	}
 	ctx = courier.WithClaims(ctx, claims)
 	var live []*job
 	var round []*send

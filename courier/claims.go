@@ -18,13 +18,27 @@ import (
 // effect as soon as it starts, calls Sync first. Whoever comes first
 // does it; the others find it done.
 type Claims struct {
-	mu   sync.Mutex
-	dirs []string
-	done bool
+	mu      sync.Mutex
+	dirs    []string
+	done    bool
+	durable func() // run once, when the claims are durable
 }
 
 // NewClaims returns the claims of a batch made in dirs.
 func NewClaims(dirs ...string) *Claims { return &Claims{dirs: dirs} }
+
+// Then has f run once, as soon as the claims are durable: the agent
+// drops the claimed names from the outbox's new/ (outbox.Dir.Take).
+func (c *Claims) Then(f func()) { c.durable = f }
+
+// settled runs the durable hook, once; c.mu is held.
+func (c *Claims) settled() {
+	c.done = true
+	if f := c.durable; f != nil {
+		c.durable = nil
+		f()
+	}
+}
 
 type claimsKey struct{}
 
@@ -60,7 +74,7 @@ func (c *Claims) Done() {
 		return
 	}
 	c.mu.Lock()
-	c.done = true
+	c.settled()
 	c.mu.Unlock()
 }
 
@@ -78,7 +92,7 @@ func (c *Claims) Sync() error {
 	if err := syncBatch(nil, c.dirs); err != nil {
 		return err
 	}
-	c.done = true
+	c.settled()
 	return nil
 }
 

@@ -16,11 +16,12 @@
 // new/ is fsynced; until then it lives in tmp/ and is not sent. (A
 // sealed file, the SMTP listener's, is renamed first and made durable
 // with its name by one sync; one that a power loss tore fails its seal
-// and is set aside: see seal.go.) An agent claims a message by renaming
-// it from new/ into cur/ (rename is atomic, so two agents or a flush
-// never deliver the same copy) and makes its claims durable with one
-// sync of cur/ before any copy of them takes effect; a message found in
-// cur/ already is never claimed again as new (Claim). Every delivery
+// and is set aside: see seal.go.) The agent claims a message by linking
+// it from new/ into cur/ (a link is atomic, so two agents or a flush
+// never deliver the same copy), makes its claims durable with one sync
+// of cur/ before any copy of them takes effect, and then drops the names
+// from new/ (Take, Drop); a message found in cur/ already is never
+// claimed again as new. Every delivery
 // result is appended to the file's journal and fsynced before the next
 // step, and so is the mark of an mbox append before its first byte. The
 // file leaves the queue once every recipient is sent or bounced: retired

@@ -29,7 +29,11 @@ type Entry struct {
 // files are listed with Err set, never skipped silently.
 func (d Dir) List() ([]Entry, error) {
 	var out []Entry
-	for _, sub := range []string{"new", "cur"} {
+	// cur/ first: a message being claimed is in both for a moment (its
+	// name leaves new/ once the claim is durable: Take), and is listed
+	// once, as claimed.
+	listed := map[string]bool{}
+	for _, sub := range []string{"cur", "new"} {
 		names, err := d.Names(sub)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -38,6 +42,10 @@ func (d Dir) List() ([]Entry, error) {
 			return nil, err
 		}
 		for _, n := range names {
+			if listed[ID(n)] {
+				continue
+			}
+			listed[ID(n)] = true
 			e := Entry{ID: ID(n), Active: false}
 			m, err := Open(d.Path(sub, n))
 			if err != nil {

@@ -432,6 +432,58 @@ func (d Dir) Claim(name string) (string, error) {
 	return "", &os.LinkError{Op: "rename", Old: src, New: dst, Err: err}
 }
 
+// Take claims new/NAME for the agent as Claim does, but by a link: the
+// name stays in new/ until the claim is durable and the caller drops it
+// (Drop). It returns the path in cur/; ErrClaimed with that path when
+// the message is in cur/ already (a claim whose name a crash left in
+// new/, or one whose batch could not be made durable: the caller takes
+// it up as a message that may have copies out, and drops its name once
+// cur/ is synced); an error satisfying errors.Is(err, os.ErrNotExist)
+// when it is gone.
+//
+// Why not a rename: a rename takes the name out of new/ at once, and any
+// fsync of new/ (sendmail's own, just after its rename, when the agent
+// was quicker; the next message's) may make that removal durable before
+// cur/ holds the new name durably. On a file system that writes the two
+// directory blocks independently (ext4 without a journal, ext2), a power
+// loss in between left the file in no directory: mail that sendmail had
+// acknowledged, lost. With a link the name leaves new/ only once the
+// claim is durable. Where the file system has no hard links, Take
+// claims by rename (Claim).
+func (d Dir) Take(name string) (string, error) {
+	src, dst := d.Path("new", name), d.Path("cur", name+":2,")
+	err := unix.Linkat(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, 0)
+	switch {
+	case err == nil:
+		return dst, nil
+	case errors.Is(err, unix.EEXIST):
+		a, err1 := os.Stat(src)
+		b, err2 := os.Stat(dst)
+		if errors.Is(err1, os.ErrNotExist) {
+			return "", err1 // dropped meanwhile: claimed and durable
+		}
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			return "", fmt.Errorf("claim %s: another file of that name is in cur/", name)
+		}
+		return dst, ErrClaimed
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EXDEV):
+		return d.Claim(name) // no hard links here
+	}
+	return "", &os.LinkError{Op: "link", Old: src, New: dst, Err: err}
+}
+
+// Drop removes from new/ the names of messages taken (Take), once their
+// claims are durable. A name already gone is no error.
+func (d Dir) Drop(names ...string) error {
+	var errs []error
+	for _, n := range names {
+		if err := os.Remove(d.Path("new", n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // ErrClaimed means a message was found in cur/ already: see Claim.
 var ErrClaimed = errors.New("claimed already")
 

@@ -10,9 +10,10 @@ import (
 func TestFsyncModelRules(t *testing.T) {
 	const h = "/h"
 	good := `
-1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0
+1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0
 1 openat(AT_FDCWD</>, "/h/o/cur", O_RDONLY|O_CLOEXEC) = 7</h/o/cur>
 1 fsync(7</h/o/cur>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/o/new/q1", 0) = 0
 1 openat(AT_FDCWD</>, "/h/o/cur/q1:2,", O_RDWR|O_CLOEXEC) = 8</h/o/cur/q1:2,>
 1 openat(AT_FDCWD</>, "/h/M/tmp/c1", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = 9</h/M/tmp/c1>
 1 write(9</h/M/tmp/c1>, "Return-Path: <me>\n", 18) = 18
@@ -56,10 +57,10 @@ func TestFsyncModelRules(t *testing.T) {
 		drop []int
 		want string
 	}{
-		{"copy not fsynced before its rename", []int{7}, "R1"},
-		{"claim not durable before the copy", []int{3}, "R2"},
-		{"new/ not fsynced before the result", []int{10}, "R3,R3,R5"},
-		{"release not durable before the spare", []int{14}, "R4,R5"},
+		{"copy not fsynced before its rename", []int{8}, "R1"},
+		{"claim not durable before its name leaves new/, nor before the copy", []int{3}, "R6,R2"},
+		{"new/ not fsynced before the result", []int{11}, "R3,R3,R5"},
+		{"release not durable before the spare", []int{15}, "R4,R5"},
 	} {
 		if got := run(drop(good, tc.drop...)); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
@@ -68,11 +69,12 @@ func TestFsyncModelRules(t *testing.T) {
 	// A batch as the agent writes it: the copy written into tmp/ first,
 	// then one syncfs for the claim and the copy, then the rename.
 	batch := `
-1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0
+1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0
 1 openat(AT_FDCWD</>, "/h/o/cur/q1:2,", O_RDWR|O_CLOEXEC) = 8</h/o/cur/q1:2,>
 1 openat(AT_FDCWD</>, "/h/M/tmp/c1", O_WRONLY|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = 9</h/M/tmp/c1>
 1 write(9</h/M/tmp/c1>, "Return-Path: <me>\n", 18) = 18
 1 syncfs(9</h/M/tmp/c1>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/o/new/q1", 0) = 0
 1 renameat(AT_FDCWD</>, "/h/M/tmp/c1", AT_FDCWD</>, "/h/M/new/c1") = 0
 1 openat(AT_FDCWD</>, "/h/M/new", O_RDONLY|O_CLOEXEC) = 10</h/M/new>
 1 fsync(10</h/M/new>) = 0
@@ -91,11 +93,17 @@ func TestFsyncModelRules(t *testing.T) {
 		drop []int
 		want string
 	}{
-		{"no syncfs: the copy renamed unsynced, the claim not durable", []int{5}, "R1,R2"},
+		{"no syncfs: the name dropped, the copy renamed unsynced, the claim not durable", []int{5}, "R6,R1,R2"},
 	} {
 		if got := run(drop(batch, tc.drop...)); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
 		}
+	}
+	// A claim by rename: the name leaves new/ with the claim not durable.
+	renamed := strings.Replace(good, `1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0`,
+		`1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0`, 1)
+	if got := run(renamed); !strings.HasPrefix(got, "R6") {
+		t.Errorf("a claim by rename: got %q, want R6", got)
 	}
 	direct := strings.Replace(good, `"/h/o/tmp/q1.done") = 0`, `"/h/o/tmp/spare.1", RENAME_NOREPLACE) = 0`, 1)
 	if got := run(direct); !strings.Contains(got, "R4") {

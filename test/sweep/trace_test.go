@@ -241,7 +241,13 @@ func atPath(dirArg, pathArg string) string {
 //	   released (its name removed from cur/);
 //	R4 a released queue file is not reused (made a spare that sendmail
 //	   refills) before its release is durable;
-//	R5 at exit, every claim, release and queued message is durable.
+//	R5 at exit, every claim, release and queued message is durable;
+//	R6 a message's name leaves outbox new/ only once its claim in cur/ is
+//	   durable: any fsync of new/, another process's too (the sendmail
+//	   that queued it, the next one), can make the removal durable at
+//	   any moment, and a power loss between the two left the file in no
+//	   directory. So a claim is a link into cur/, and the name in new/
+//	   is dropped after cur/ is synced; a claim by rename breaks R6.
 type fsyncModel struct {
 	outbox string   // the outbox directory
 	stores []string // Maildir directories and mbox files
@@ -439,6 +445,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 			seen[dst] = true
 			switch {
 			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
+				bad("R6", c, "%s claimed by a rename: its name leaves new/ before its claim is durable, and another process's fsync of new/ can make that removal durable first", filepath.Base(src))
 				addEntry(dst, "claim", c.line)
 			case filepath.Dir(src) == cur && filepath.Dir(dst) != cur:
 				relied(c, "queue file released")
@@ -476,6 +483,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 				continue
 			}
 			delete(dirty, p)
+			if filepath.Dir(p) == newDir && isPending(filepath.Join(cur, filepath.Base(p)+":2,")) {
+				bad("R6", c, "%s dropped from new/ before its claim in cur/ is durable", filepath.Base(p))
+			}
 			if filepath.Dir(p) == cur {
 				relied(c, "queue file released")
 				pending[cur] = append(pending[cur], entry{p, "release", c.line})
@@ -483,13 +493,16 @@ func (m *fsyncModel) check(calls []call) []violation {
 				addEntry(p, "store", c.line)
 			}
 		case "linkat", "link":
-			var dst string
+			var src, dst string
 			if c.name == "linkat" {
-				dst = atPath(c.args[2], c.args[3])
+				src, dst = atPath(c.args[0], c.args[1]), atPath(c.args[2], c.args[3])
 			} else {
-				dst = filepath.Clean(str(c.args[1]))
+				src, dst = filepath.Clean(str(c.args[0])), filepath.Clean(str(c.args[1]))
 			}
-			if m.under(dst) {
+			switch {
+			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
+				addEntry(dst, "claim", c.line)
+			case m.under(dst):
 				addEntry(dst, m.kind(dst), c.line)
 			}
 		}

@@ -213,3 +213,47 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Take claims by a link: the name stays in new/ until Drop, a second
+// Take finds the message claimed, mailq lists it once, and after Drop a
+// Take finds nothing.
+func TestTakeAndDrop(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Sender: "s@x", Arrival: time.Now(), Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	queue(t, d, env, "Subject: x\n\nbody\n")
+	names, _ := d.Names("new")
+	if len(names) != 1 {
+		t.Fatalf("new/ holds %v", names)
+	}
+	n := names[0]
+	p, err := d.Take(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != d.Path("cur", n+":2,") {
+		t.Errorf("taken to %s", p)
+	}
+	if still, _ := d.Names("new"); len(still) != 1 {
+		t.Errorf("the name left new/ before Drop: %v", still)
+	}
+	if q, err := d.Take(n); !errors.Is(err, ErrClaimed) || q != p {
+		t.Errorf("second Take: %q %v, want ErrClaimed", q, err)
+	}
+	if l, err := d.List(); err != nil || len(l) != 1 {
+		t.Errorf("mailq lists %d entries (%v), want 1", len(l), err)
+	}
+	if err := d.Drop(n, "not-there"); err != nil {
+		t.Fatal(err)
+	}
+	if still, _ := d.Names("new"); len(still) != 0 {
+		t.Errorf("new/ after Drop: %v", still)
+	}
+	if _, err := d.Take(n); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Take after Drop: %v, want ErrNotExist", err)
+	}
+	if m, err := OpenLocked(p); err != nil {
+		t.Errorf("the claimed file: %v", err)
+	} else {
+		m.Close()
+	}
+}

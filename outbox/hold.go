@@ -41,9 +41,11 @@ func (d Dir) Hold(path string) (bool, error) {
 	if filepath.Base(filepath.Dir(path)) != "new" {
 		return d.mark(path, true)
 	}
-	// Claim it first, as an agent would: a held message in new/ would
-	// otherwise be taken by the next agent that looks.
-	p, err := d.Claim(filepath.Base(path))
+	// Claim it first, as an agent would (Take: its name leaves new/ once
+	// the claim is durable): a held message in new/ would otherwise be
+	// taken by the next agent that looks.
+	name := filepath.Base(path)
+	p, err := d.Take(name)
 	if errors.Is(err, os.ErrNotExist) {
 		return d.again(path, d.Hold)
 	}
@@ -51,6 +53,15 @@ func (d Dir) Hold(path string) (bool, error) {
 		return d.mark(p, true) // in cur/ already: hold it there
 	}
 	if err != nil {
+		return false, err
+	}
+	if err := d.SyncClaims(); err != nil {
+		// Not held. The message is in new/ and in cur/: an agent takes
+		// it up from cur/ and drops its name from new/ once cur/ is
+		// synced (Take).
+		return false, err
+	}
+	if err := d.Drop(name); err != nil {
 		return false, err
 	}
 	ok, err := d.mark(p, true)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"homepost/outbox"
 	"homepost/test/testenv"
 )
 
@@ -54,6 +55,38 @@ func TestPowerLossOrder(t *testing.T) {
 			}
 		})
 	}
+	// homepost queue hold of a message still in new/ claims it as the
+	// agent does: a link into cur/, cur/ synced, then the name dropped.
+	t.Run("hold", func(t *testing.T) {
+		t.Parallel()
+		sc := &scenario{name: "hold", stores: func(string) []store { return nil }}
+		w := sc.newWorld(t)
+		box := outbox.Dir(w.e.Outbox(""))
+		if err := box.Init(); err != nil {
+			t.Fatal(err)
+		}
+		env := &outbox.Envelope{Sender: "s@example.org", Rcpts: []outbox.Recipient{{Addr: testenv.Login(t), Parent: -1}}}
+		dr, err := box.Create(env, "testhost.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr.WriteString("Subject: held\n\nbody\n")
+		if err := dr.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		m := w.model()
+		trace := filepath.Join(t.TempDir(), "trace")
+		if o := w.record(nil, recorded, trace, "homepost", "queue", "hold", dr.ID()); o.err != nil {
+			t.Fatal(o.err)
+		}
+		calls := w.checkTrace(t, m, trace)
+		if !traceHas(calls, "/outbox/cur/") {
+			t.Errorf("the trace never touches outbox/cur")
+		}
+		if n := testenv.Files(w.e.Outbox("new")); len(n) != 0 {
+			t.Errorf("outbox/new still holds %v", n)
+		}
+	})
 	t.Run("sendmail", func(t *testing.T) {
 		t.Parallel()
 		sc := &scenario{name: "sendmail", stores: func(string) []store { return nil }}

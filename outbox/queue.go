@@ -394,9 +394,11 @@ func (d Dir) Names(sub string) ([]string, error) {
 	return out, nil
 }
 
-// Claim moves new/NAME into cur/ and returns its new path. Rename is
-// atomic, so of two claimants exactly one succeeds; the other gets an
-// error satisfying errors.Is(err, os.ErrNotExist). The claim is durable
+// Claim moves new/NAME into cur/ and returns its new path: Take's way
+// where the file system has no hard links (the agent and homepost queue
+// hold claim with Take, which keeps the name in new/ until the claim is
+// durable). Rename is atomic, so of two claimants exactly one succeeds;
+// the other gets an error satisfying errors.Is(err, os.ErrNotExist). The claim is durable
 // only once cur/ is synced (SyncClaims, or a syncfs that covers it),
 // which the caller does once for a batch, before any copy of it takes
 // effect.

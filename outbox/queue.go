@@ -415,10 +415,8 @@ func (d Dir) Claim(name string) (string, error) {
 	case err == nil:
 		return dst, nil
 	case errors.Is(err, unix.EEXIST):
-		a, err1 := os.Stat(src)
-		b, err2 := os.Stat(dst)
-		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
-			return "", fmt.Errorf("claim %s: another file of that name is in cur/", name)
+		if err := inCurAlready(name, src, dst); err != nil {
+			return "", err
 		}
 		if err := os.Remove(src); err != nil {
 			return "", err
@@ -459,13 +457,8 @@ func (d Dir) Take(name string) (string, error) {
 	case err == nil:
 		return dst, nil
 	case errors.Is(err, unix.EEXIST):
-		a, err1 := os.Stat(src)
-		b, err2 := os.Stat(dst)
-		if errors.Is(err1, os.ErrNotExist) {
-			return "", err1 // dropped meanwhile: claimed and durable
-		}
-		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
-			return "", fmt.Errorf("claim %s: another file of that name is in cur/", name)
+		if err := inCurAlready(name, src, dst); err != nil {
+			return "", err
 		}
 		return dst, ErrClaimed
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EXDEV):
@@ -484,6 +477,23 @@ func (d Dir) Drop(names ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inCurAlready checks, when a claim finds its name in cur/ taken, that
+// it is the same file as new/'s: claimed before. It returns an error
+// satisfying errors.Is(err, os.ErrNotExist) when the name in new/ is
+// gone meanwhile (its claim done and dropped), another error when cur/
+// holds some other file.
+func inCurAlready(name, src, dst string) error {
+	a, err1 := os.Stat(src)
+	if errors.Is(err1, os.ErrNotExist) {
+		return err1
+	}
+	b, err2 := os.Stat(dst)
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		return fmt.Errorf("claim %s: another file of that name is in cur/", name)
+	}
+	return nil
 }
 
 // ErrClaimed means a message was found in cur/ already: see Claim.

@@ -130,7 +130,8 @@ func openSpare(path string) (*os.File, int64) {
 	return f, size
 }
 
-// openRegular opens a regular file of the outbox with flags. Only a
+// openRegular opens a regular file of the outbox with flags, an access
+// mode (O_RDONLY, O_WRONLY or O_RDWR) and nothing else. Only a
 // regular file is opened: a symbolic link is not followed (O_NOFOLLOW),
 // a FIFO not waited on (O_NONBLOCK), and anything else is ErrNotRegular.
 // The descriptor is blocking again before it becomes an *os.File, which
@@ -155,7 +156,9 @@ func openRegular(path string, flags int) (*os.File, int64, error) {
 		unix.Close(fd)
 		return nil, 0, fmt.Errorf("%s: %w", path, ErrNotRegular)
 	}
-	if err := unix.SetNonblock(fd, false); err != nil {
+	// Blocking again, in one call: F_SETFL sets only the status flags
+	// (none of which is asked for here but O_NONBLOCK), so 0 clears it.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
 		unix.Close(fd)
 		return nil, 0, &os.PathError{Op: "fcntl", Path: path, Err: err}
 	}

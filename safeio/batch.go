@@ -115,7 +115,31 @@ func releaseAtLeast(rel string, major, minor int) bool {
 }
 
 func syncfsSound() bool {
-	return kernelOK() && time.Now().UnixNano() >= syncfsOff.Load() && dirty() <= maxDirty
+	now := time.Now().UnixNano()
+	return kernelOK() && now >= syncfsOff.Load() && recentDirty(now) <= maxDirty
+}
+
+// dirtyFor is how long a reading of /proc/meminfo stands. The kernel
+// computes the whole file at each read (it walks every block device,
+// among others), which cost a listener's stream of messages about 3% of
+// the agent's time when it was read for every sync; what the reading
+// guards against, another program's large write, lasts far longer.
+const dirtyFor = 50 * time.Millisecond
+
+// lastDirty is the last reading of dirty and when it was taken (Unix
+// nanoseconds, 0: never).
+var lastDirty struct{ at, val atomic.Int64 }
+
+// recentDirty is dirty, read again only when the last reading is older
+// than dirtyFor.
+func recentDirty(now int64) int64 {
+	if at := lastDirty.at.Load(); at != 0 && now-at >= 0 && now-at < int64(dirtyFor) {
+		return lastDirty.val.Load()
+	}
+	d := dirty()
+	lastDirty.val.Store(d)
+	lastDirty.at.Store(now)
+	return d
 }
 
 // dirty returns the data written and not yet on disk, system-wide: the

@@ -310,10 +310,18 @@ func (a *Agent) withSignals(run func() error) error {
 	return err
 }
 
-// pending reports whether new/ holds a message.
+// pending reports whether new/ holds a message to claim. A name that is
+// in cur/ too is not one: its drop failed or had to wait (Take,
+// DropClaimed), and looking again at once would only fail again, for
+// ever where the failure lasts (out of file descriptors).
 func (a *Agent) pending() bool {
 	names, _ := a.box.Names("new")
-	return len(names) > 0
+	for _, n := range names {
+		if _, err := os.Lstat(a.box.Path("cur", n+":2,")); errors.Is(err, os.ErrNotExist) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) runOnce(ctx context.Context, flush bool) error {
@@ -692,24 +700,9 @@ func (a *Agent) drain(ctx context.Context) {
 		var batch []*job
 		claimed := false
 		for _, n := range names {
-			p, err := a.box.Take(n)
-			if errors.Is(err, outbox.ErrClaimed) {
-				// In cur/ already: take it up as a message that may
-				// have copies out, and drop its name from new/ once
-				// the claim is known to be durable.
-				if _, ok := a.due[filepath.Base(p)]; !ok {
-					a.due[filepath.Base(p)] = time.Time{}
-				}
-				if a.box.SyncClaims() == nil {
-					a.box.Drop(n)
-				}
+			p := a.take(n)
+			if p == "" {
 				continue
-			}
-			if err != nil {
-				if !errors.Is(err, os.ErrNotExist) {
-					a.log.Error("claim", "file", n, "reason", err)
-				}
-				continue // another agent or a flush took it
 			}
 			claimed = true
 			batch = append(batch, &job{name: filepath.Base(p), path: p, taken: n})
@@ -725,6 +718,40 @@ func (a *Agent) drain(ctx context.Context) {
 			return // what is left in new/ cannot be claimed now
 		}
 	}
+}
+
+// take claims new/NAME (outbox.Dir.Take) and returns its path in cur/,
+// or "" when there is no new message to deliver under that name. A
+// message in cur/ already is taken up from there as one that may have
+// copies out, and its name in new/ dropped under its lock
+// (outbox.Dir.DropClaimed): it may be a release half done, which links
+// the message into new/ before it unlinks it from cur/. Once the release
+// is done, it is claimed as new.
+func (a *Agent) take(n string) string {
+	for range 3 {
+		p, err := a.box.Take(n)
+		if err == nil {
+			return p
+		}
+		if !errors.Is(err, outbox.ErrClaimed) {
+			if !errors.Is(err, os.ErrNotExist) {
+				a.log.Error("claim", "file", n, "reason", err)
+			}
+			return "" // another agent or a hold took it
+		}
+		_, err = a.box.DropClaimed(n)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // released meanwhile: out of cur/, back in new/
+		}
+		if err != nil {
+			a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err)
+		}
+		if _, ok := a.due[filepath.Base(p)]; !ok {
+			a.due[filepath.Base(p)] = time.Time{}
+		}
+		return ""
+	}
+	return "" // for a later look
 }
 
 // runDue delivers the claimed messages whose time has come.

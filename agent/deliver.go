@@ -25,6 +25,7 @@ type job struct {
 	path      string
 	taken     string // its name in new/, to drop once the claim is durable (outbox.Dir.Take)
 	recovered bool   // taken up from cur/: copies may exist already
+	aside     bool   // unreadable, moved out of the queue (setAside)
 	force     bool   // flush: deferred recipients are due now
 	m         *outbox.Message
 	dt        map[string]bool // Delivered-To addresses, lowercased
@@ -92,30 +93,42 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	// the Maildir courier's sync of its copies, or before any other
 	// courier starts (courier.Claims), or below.
 	claims := courier.NewClaims(a.box.Path("cur"))
-	// Once the claims are durable, their names leave new/
-	// (outbox.Dir.Take): before the first copy is published.
-	var taken []string
-	for _, j := range batch {
-		if j.taken != "" {
-			taken = append(taken, j.taken)
-		}
-	}
-	if len(taken) > 0 {
-		claims.Then(func() {
-			if err := a.box.Drop(taken...); err != nil {
-				a.log.Warn("drop claimed names from outbox/new", "reason", err)
-			}
-		})
-	}
 	ctx = courier.WithClaims(ctx, claims)
 	var live []*job
 	var round []*send
+	var taken, others []string
 	for _, j := range batch {
-		if err := a.open(j); err != nil {
+		err := a.open(j)
+		switch {
+		case j.taken == "":
+		case err == nil || j.aside:
+			taken = append(taken, j.taken)
+		default:
+			others = append(others, j.taken)
+		}
+		if err != nil {
 			continue
 		}
 		round = append(round, a.plan(j)...)
 		live = append(live, j)
+	}
+	// Once the claims are durable, their names leave new/
+	// (outbox.Dir.Take): before the first copy is published. Those of
+	// messages not open under the agent's lock (held, busy, gone from
+	// cur/) only under their lock (outbox.Dir.DropClaimed): a release
+	// may be giving one back to new/, by a link before its unlink from
+	// cur/, and a name dropped in between leaves it in no directory.
+	if len(taken)+len(others) > 0 {
+		claims.Then(func() {
+			if err := a.box.Drop(taken...); err != nil {
+				a.log.Warn("drop claimed names from outbox/new", "reason", err)
+			}
+			for _, n := range others {
+				if _, err := a.box.DropClaimed(n); err != nil && !errors.Is(err, os.ErrNotExist) {
+					a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err)
+				}
+			}
+		})
 	}
 	for len(round) > 0 {
 		round = a.dispatch(ctx, round)
@@ -232,6 +245,8 @@ func (a *Agent) setAside(j *job, err error) {
 	dst := filepath.Join(dir, j.name)
 	if rerr := os.Rename(j.path, dst); rerr != nil {
 		dst = j.path
+	} else {
+		j.aside = true
 	}
 	a.log.Error("unreadable queue file set aside", "file", dst, "reason", err)
 }

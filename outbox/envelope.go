@@ -21,7 +21,10 @@
 // never deliver the same copy), makes its claims durable with one sync
 // of cur/ before any copy of them takes effect, and then drops the names
 // from new/ (Take, Drop); a message found in cur/ already is never
-// claimed again as new. Every delivery
+// claimed again as new, and its name in new/ is dropped only under its
+// lock (DropClaimed). A release from hold is the claim the other way
+// round: a link into new/, new/ fsynced, then the unlink from cur/, under
+// the lock (Release). Every delivery
 // result is appended to the file's journal and fsynced before the next
 // step, and so is the mark of an mbox append before its first byte. The
 // file leaves the queue once every recipient is sent or bounced: retired

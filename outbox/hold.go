@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"homepost/safeio"
 )
 
 // What homepost queue does (Postfix's postsuper -d, -h and -H): Delete,
@@ -18,9 +22,10 @@ import (
 // queue file's lock (OpenLocked), the lock every journal writer takes,
 // so that it neither loses nor overwrites an agent's record. A held
 // message lives in cur/, where no agent claims it; Release writes the
-// record and moves it back into new/, where a running agent sees it at
-// once. A message may move under us (an agent claims it from new/ into
-// cur/); it is then looked up again by its ID.
+// record and gives it back to new/ (giveBack: a link, not a rename),
+// where a running agent sees it at once. A message may move under us (an
+// agent claims it from new/ into cur/); it is then looked up again by
+// its ID.
 
 // LockWait bounds how long Hold and Release wait for a delivery that
 // holds a queue file's lock.
@@ -55,21 +60,24 @@ func (d Dir) Hold(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := d.SyncClaims(); err != nil {
+	// Its name leaves new/ once the claim is durable, under the lock
+	// (DropClaimed): another hold and a release may have come between.
+	if _, err := d.DropClaimed(name); errors.Is(err, os.ErrNotExist) {
+		return d.again(path, d.Hold)
+	} else if err != nil {
 		// Not held. The message is in new/ and in cur/: an agent takes
-		// it up from cur/ and drops its name from new/ once cur/ is
-		// synced (Take).
-		return false, err
-	}
-	if err := d.Drop(name); err != nil {
+		// it up from cur/ and drops its name from new/ (DropClaimed).
 		return false, err
 	}
 	ok, err := d.mark(p, true)
 	if err != nil {
 		// Not held after all: give it back to new/, where an agent
-		// will see it, rather than strand it in cur/.
-		name, _, _ := strings.Cut(filepath.Base(p), ":")
-		os.Rename(p, d.Path("new", name))
+		// will see it, rather than strand it in cur/; under the lock,
+		// and not while another (an agent delivering it) holds it.
+		if f, lerr := lockName(p); lerr == nil {
+			d.giveBack(p)
+			f.Close()
+		}
 	}
 	return ok, err
 }
@@ -129,15 +137,68 @@ func (d Dir) mark(path string, hold bool) (bool, error) {
 	if !hold && filepath.Base(filepath.Dir(path)) == "cur" {
 		// Back into new/: a running agent notices it there at once and
 		// claims it as it claims any new message; its journal keeps what
-		// was already delivered. Should the rename be lost in a crash,
-		// the next agent takes the message up from cur/ all the same.
-		name, _, _ := strings.Cut(filepath.Base(path), ":")
-		if err := os.Rename(path, d.Path("new", name)); err != nil {
-			return true, fmt.Errorf("%s: released but left in cur/: %w", ID(name), err)
+		// was already delivered. Left in cur/, it is taken up from there
+		// by the next agent that starts.
+		if err := d.giveBack(path); err != nil {
+			return true, fmt.Errorf("%s: released but left in cur/: %w", m.ID, err)
 		}
 	}
 	return true, nil
 }
+
+// giveBack moves the message at path in cur/ back into new/, for the
+// caller that holds the queue file's lock: it links the file into new/,
+// fsyncs new/, and only then unlinks it from cur/. A rename would take
+// the name out of cur/ at once, and the agent's fsync of cur/ for its
+// claims could make that removal durable before new/ held the file
+// durably: on a file system that writes the two directory blocks
+// independently (ext4 without a journal, ext2), a power loss in between
+// left the file in no directory. The unlink needs no fsync: a message
+// that a power loss leaves in both is taken up from cur/, released by
+// its journal. An agent that finds it in both meanwhile drops the name
+// in new/ only under the same lock (DropClaimed), never between the
+// link and the unlink. Where the file system has no hard links, it
+// renames, and fsyncs new/.
+func (d Dir) giveBack(path string) error {
+	name, _, _ := strings.Cut(filepath.Base(path), ":")
+	dst := d.Path("new", name)
+	err := linkat(unix.AT_FDCWD, path, unix.AT_FDCWD, dst, 0)
+	switch {
+	case err == nil:
+	case errors.Is(err, unix.EEXIST):
+		// A name of it left in new/ (a claim's, never dropped) will
+		// do; another file's will not.
+		a, err1 := os.Stat(path)
+		b, err2 := os.Lstat(dst)
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			return fmt.Errorf("another file named %s is in new/", name)
+		}
+	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EXDEV):
+		// No hard links here (as Take): a rename, made durable in new/
+		// at once.
+		err := unix.Renameat2(unix.AT_FDCWD, path, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+			err = safeio.Rename(path, dst) // no RENAME_NOREPLACE either
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: path, New: dst, Err: err}
+		}
+		return safeio.SyncDir(d.Path("new"))
+	default:
+		return &os.LinkError{Op: "link", Old: path, New: dst, Err: err}
+	}
+	if err := safeio.SyncDir(d.Path("new")); err != nil {
+		return err // in both: taken up from cur/
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// linkat is unix.Linkat; tests replace it to refuse hard links, or to
+// look between giveBack's link and its unlink.
+var linkat = unix.Linkat
 
 // openWaiting is OpenLocked, waiting up to LockWait for a delivery that
 // holds the lock.

@@ -2,10 +2,14 @@ package outbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Hold claims a message out of new/ and records the hold; Release
@@ -114,5 +118,214 @@ func TestParseID(t *testing.T) {
 		if got, err := ParseID(bad); err == nil {
 			t.Errorf("ParseID(%q) = %q, want an error", bad, got)
 		}
+	}
+}
+
+// held queues a message and holds it: it is in cur/ only.
+func held(t *testing.T, d Dir) (name, cur string) {
+	t.Helper()
+	env := &Envelope{Sender: "a@example.org", Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	id := queue(t, d, env, "Subject: x\n\nbody\n")
+	p, _ := d.Find(id)
+	if ok, err := d.Hold(p); !ok || err != nil {
+		t.Fatalf("Hold = %v, %v", ok, err)
+	}
+	cur, _ = d.Find(id)
+	name, _, _ = strings.Cut(filepath.Base(cur), ":")
+	return name, cur
+}
+
+// names lists what new/ and cur/ hold.
+func names(d Dir) string {
+	n, _ := d.Names("new")
+	c, _ := d.Names("cur")
+	return fmt.Sprintf("new/ %q, cur/ %q", n, c)
+}
+
+// setLinkat replaces linkat for the test.
+func setLinkat(t *testing.T, f func(int, string, int, string, int) error) {
+	saved := linkat
+	linkat = f
+	t.Cleanup(func() { linkat = saved })
+}
+
+// A release gives the message back to new/ by a link, and unlinks it
+// from cur/ only after: in between it is in both, under the lock, and
+// DropClaimed (an agent that found it in both) leaves it alone.
+func TestReleaseLinksBeforeUnlink(t *testing.T) {
+	d := Dir(t.TempDir())
+	name, cur := held(t, d)
+	linked := false
+	setLinkat(t, func(fd1 int, p1 string, fd2 int, p2 string, flags int) error {
+		if err := unix.Linkat(fd1, p1, fd2, p2, flags); err != nil {
+			return err
+		}
+		linked = true
+		a, err1 := os.Stat(cur)
+		b, err2 := os.Stat(d.Path("new", name))
+		if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+			t.Errorf("after the link: %s", names(d))
+		}
+		if dropped, err := d.DropClaimed(name); dropped || err != nil {
+			t.Errorf("DropClaimed during the release = %v, %v; want false, nil", dropped, err)
+		}
+		if _, err := os.Stat(d.Path("new", name)); err != nil {
+			t.Errorf("DropClaimed dropped the name of a message being released: %s", names(d))
+		}
+		return nil
+	})
+	if ok, err := d.Release(cur); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	if !linked {
+		t.Fatal("the release did not link the message into new/")
+	}
+	if n, _ := d.Names("new"); len(n) != 1 || n[0] != name {
+		t.Fatalf("after the release: %s", names(d))
+	}
+	if c, _ := d.Names("cur"); len(c) != 0 {
+		t.Fatalf("after the release: %s", names(d))
+	}
+	m, err := Open(d.Path("new", name))
+	if err != nil || m.Env.Held {
+		t.Fatalf("released message: %v, held %v", err, m != nil && m.Env.Held)
+	}
+	m.Close()
+}
+
+// Where hard links are refused, a release renames.
+func TestReleaseWithoutLinks(t *testing.T) {
+	d := Dir(t.TempDir())
+	name, cur := held(t, d)
+	setLinkat(t, func(int, string, int, string, int) error { return unix.EPERM })
+	if ok, err := d.Release(cur); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	if n, _ := d.Names("new"); len(n) != 1 || n[0] != name {
+		t.Fatalf("after the release: %s", names(d))
+	}
+	if c, _ := d.Names("cur"); len(c) != 0 {
+		t.Fatalf("after the release: %s", names(d))
+	}
+}
+
+// A release that finds the message's name in new/ already (a claim's,
+// never dropped) keeps it; another file of that name stops it.
+func TestReleaseOverNameInNew(t *testing.T) {
+	d := Dir(t.TempDir())
+	name, cur := held(t, d)
+	if err := os.Link(cur, d.Path("new", name)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.Release(cur); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	if n, _ := d.Names("new"); len(n) != 1 {
+		t.Fatalf("after the release: %s", names(d))
+	}
+	if c, _ := d.Names("cur"); len(c) != 0 {
+		t.Fatalf("after the release: %s", names(d))
+	}
+
+	name, cur = held(t, d)
+	if err := os.WriteFile(d.Path("new", name), []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Release(cur); err == nil {
+		t.Fatal("Release over another file in new/ succeeded")
+	}
+	if _, err := os.Stat(cur); err != nil {
+		t.Fatalf("the message left cur/: %s", names(d))
+	}
+}
+
+// A hold that cannot write its record gives the message back to new/,
+// by a link.
+func TestHoldFailureGivesBack(t *testing.T) {
+	d := Dir(t.TempDir())
+	if err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	name := "1700000000.BAD.host"
+	if err := os.WriteFile(d.Path("new", name), []byte("not a queue file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	linked := false
+	setLinkat(t, func(fd1 int, p1 string, fd2 int, p2 string, flags int) error {
+		linked = linked || filepath.Base(filepath.Dir(p1)) == "cur"
+		return unix.Linkat(fd1, p1, fd2, p2, flags)
+	})
+	if ok, err := d.Hold(d.Path("new", name)); ok || err == nil {
+		t.Fatalf("Hold of a broken file = %v, %v", ok, err)
+	}
+	if !linked {
+		t.Error("not given back by a link")
+	}
+	if n, _ := d.Names("new"); len(n) != 1 || n[0] != name {
+		t.Fatalf("after the failed hold: %s", names(d))
+	}
+	if c, _ := d.Names("cur"); len(c) != 0 {
+		t.Fatalf("after the failed hold: %s", names(d))
+	}
+}
+
+// DropClaimed drops the name in new/ of a message in cur/ under its
+// lock: not while another open file holds the lock, not when cur/ no
+// longer holds the message (an error satisfying os.ErrNotExist: claim it
+// anew), not when new/ holds another file.
+func TestDropClaimed(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Sender: "a@example.org", Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	queue(t, d, env, "Subject: x\n\nbody\n")
+	n, _ := d.Names("new")
+	name := n[0]
+	cur, err := d.Take(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenLocked(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := d.DropClaimed(name); dropped || err != nil {
+		t.Fatalf("DropClaimed while locked = %v, %v; want false, nil", dropped, err)
+	}
+	if _, err := os.Stat(d.Path("new", name)); err != nil {
+		t.Fatalf("dropped while locked: %s", names(d))
+	}
+	m.Close()
+	if dropped, err := d.DropClaimed(name); !dropped || err != nil {
+		t.Fatalf("DropClaimed = %v, %v; want true, nil", dropped, err)
+	}
+	if n, _ := d.Names("new"); len(n) != 0 {
+		t.Fatalf("not dropped: %s", names(d))
+	}
+	if dropped, err := d.DropClaimed(name); dropped || err != nil {
+		t.Fatalf("DropClaimed of a name gone = %v, %v; want false, nil", dropped, err)
+	}
+
+	// Given back meanwhile: in new/ only.
+	if err := os.Link(cur, d.Path("new", name)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(cur); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := d.DropClaimed(name); dropped || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("DropClaimed with cur/ empty = %v, %v; want false, ErrNotExist", dropped, err)
+	}
+	if n, _ := d.Names("new"); len(n) != 1 {
+		t.Fatalf("dropped the only name: %s", names(d))
+	}
+
+	// Another file in cur/.
+	if err := os.WriteFile(cur, []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := d.DropClaimed(name); dropped || err == nil || errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("DropClaimed with another file in cur/ = %v, %v; want an error", dropped, err)
+	}
+	if n, _ := d.Names("new"); len(n) != 1 {
+		t.Fatalf("dropped the only name: %s", names(d))
 	}
 }

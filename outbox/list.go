@@ -29,9 +29,10 @@ type Entry struct {
 // files are listed with Err set, never skipped silently.
 func (d Dir) List() ([]Entry, error) {
 	var out []Entry
-	// cur/ first: a message being claimed is in both for a moment (its
-	// name leaves new/ once the claim is durable: Take), and is listed
-	// once, as claimed.
+	// cur/ first: a message being claimed or released is in both for a
+	// moment (its name leaves new/ once the claim is durable: Take; cur/
+	// once new/ holds it durably: Release), and is listed once, from
+	// cur/.
 	listed := map[string]bool{}
 	for _, sub := range []string{"cur", "new"} {
 		names, err := d.Names(sub)

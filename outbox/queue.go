@@ -436,10 +436,10 @@ func (d Dir) Claim(name string) (string, error) {
 // name stays in new/ until the claim is durable and the caller drops it
 // (Drop). It returns the path in cur/; ErrClaimed with that path when
 // the message is in cur/ already (a claim whose name a crash left in
-// new/, or one whose batch could not be made durable: the caller takes
-// it up as a message that may have copies out, and drops its name once
-// cur/ is synced); an error satisfying errors.Is(err, os.ErrNotExist)
-// when it is gone.
+// new/, one whose batch could not be made durable, a release half done:
+// the caller takes it up as a message that may have copies out, and
+// drops its name with DropClaimed, never with Drop); an error
+// satisfying errors.Is(err, os.ErrNotExist) when it is gone.
 //
 // Why not a rename: a rename takes the name out of new/ at once, and any
 // fsync of new/ (sendmail's own, just after its rename, when the agent
@@ -477,6 +477,73 @@ func (d Dir) Drop(names ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// DropClaimed drops new/NAME, whose message Take found in cur/ already
+// (ErrClaimed), once cur/ holds it durably (SyncClaims). It does so under
+// the queue file's lock and only while cur/ and new/ name the same file:
+// a release (Release) links the message into new/ before it unlinks it
+// from cur/, under that lock, and a name dropped from new/ between the
+// two would leave the file in no directory. It reports whether it
+// dropped the name: false, nil when another process holds the lock (a
+// release in progress: look again once it is done; homepost queue
+// release signals the agent) or the name is gone from new/; an error
+// satisfying errors.Is(err, os.ErrNotExist) when cur/ no longer holds
+// the message (released meanwhile: claim new/NAME again with Take).
+func (d Dir) DropClaimed(name string) (bool, error) {
+	src, dst := d.Path("new", name), d.Path("cur", name+":2,")
+	f, err := lockName(dst)
+	if errors.Is(err, ErrBusy) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close() // the lock is held until the name is dropped
+	a, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	b, err := os.Lstat(src)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !os.SameFile(a, b) {
+		return false, fmt.Errorf("claim %s: another file of that name is in cur/", name)
+	}
+	if err := d.SyncClaims(); err != nil {
+		return false, err
+	}
+	if err := d.Drop(name); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// lockName opens the queue file at path, without following a link, and
+// takes the lock that OpenLocked takes, without waiting: ErrBusy when
+// another holds it; an error satisfying errors.Is(err, os.ErrNotExist)
+// when path no longer names the file once it is locked.
+func lockName(path string) (*os.File, error) {
+	f, _, err := openRegular(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrBusy
+		}
+		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+	}
+	if !stillNamed(f, path) {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+	}
+	return f, nil
 }
 
 // inCurAlready checks, when a claim finds its name in cur/ taken, that

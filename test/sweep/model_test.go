@@ -105,6 +105,30 @@ func TestFsyncModelRules(t *testing.T) {
 	if got := run(renamed); !strings.HasPrefix(got, "R6") {
 		t.Errorf("a claim by rename: got %q, want R6", got)
 	}
+	// A release from hold: a link back into new/, new/ synced, then the
+	// unlink from cur/, left unsynced.
+	release := `
+1 openat(AT_FDCWD</>, "/h/o/cur/q1:2,", O_RDWR|O_CLOEXEC) = 8</h/o/cur/q1:2,>
+1 pwrite64(8</h/o/cur/q1:2,>, "h 0\n", 4, 100) = 4
+1 fsync(8</h/o/cur/q1:2,>) = 0
+1 linkat(AT_FDCWD</>, "/h/o/cur/q1:2,", AT_FDCWD</>, "/h/o/new/q1", 0) = 0
+1 openat(AT_FDCWD</>, "/h/o/new", O_RDONLY|O_CLOEXEC) = 7</h/o/new>
+1 fsync(7</h/o/new>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0
+1 +++ exited with 0 +++
+`
+	if got := run(release); got != "" {
+		t.Errorf("a release by link, new/ synced, then unlink: %s", got)
+	}
+	if got := run(drop(release, 6)); got != "R7" {
+		t.Errorf("a release that unlinks before new/ is synced: got %q, want R7", got)
+	}
+	// A release by rename: the name leaves cur/ before new/ holds it.
+	renamedBack := strings.Replace(drop(release, 7), `1 linkat(AT_FDCWD</>, "/h/o/cur/q1:2,", AT_FDCWD</>, "/h/o/new/q1", 0) = 0`,
+		`1 renameat(AT_FDCWD</>, "/h/o/cur/q1:2,", AT_FDCWD</>, "/h/o/new/q1") = 0`, 1)
+	if got := run(renamedBack); got != "R7" {
+		t.Errorf("a release by rename: got %q, want R7", got)
+	}
 	direct := strings.Replace(good, `"/h/o/tmp/q1.done") = 0`, `"/h/o/tmp/spare.1", RENAME_NOREPLACE) = 0`, 1)
 	if got := run(direct); !strings.Contains(got, "R4") {
 		t.Errorf("release straight into a spare slot: got %q, want R4", got)

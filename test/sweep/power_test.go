@@ -87,6 +87,48 @@ func TestPowerLossOrder(t *testing.T) {
 			t.Errorf("outbox/new still holds %v", n)
 		}
 	})
+	// homepost queue release gives a held message back to new/: a link
+	// into new/, new/ synced, then the unlink from cur/ (R7).
+	t.Run("release", func(t *testing.T) {
+		t.Parallel()
+		sc := &scenario{name: "release", stores: func(string) []store { return nil }}
+		w := sc.newWorld(t)
+		box := outbox.Dir(w.e.Outbox(""))
+		if err := box.Init(); err != nil {
+			t.Fatal(err)
+		}
+		env := &outbox.Envelope{Sender: "s@example.org", Rcpts: []outbox.Recipient{{Addr: testenv.Login(t), Parent: -1}}}
+		dr, err := box.Create(env, "testhost.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dr.WriteString("Subject: released\n\nbody\n")
+		if err := dr.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		p, err := box.Find(dr.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := box.Hold(p); !ok || err != nil {
+			t.Fatalf("hold: %v, %v", ok, err)
+		}
+		m := w.model()
+		trace := filepath.Join(t.TempDir(), "trace")
+		if o := w.record(nil, recorded, trace, "homepost", "queue", "release", dr.ID()); o.err != nil {
+			t.Fatal(o.err)
+		}
+		calls := w.checkTrace(t, m, trace)
+		if !traceHas(calls, "/outbox/cur/") || !traceHas(calls, "/outbox/new/") {
+			t.Errorf("the trace never moves the message from outbox/cur to outbox/new")
+		}
+		if n := testenv.Files(w.e.Outbox("cur")); len(n) != 0 {
+			t.Errorf("outbox/cur still holds %v", n)
+		}
+		if n := testenv.Files(w.e.Outbox("new")); len(n) != 1 {
+			t.Errorf("outbox/new holds %v, want the released message", n)
+		}
+	})
 	t.Run("sendmail", func(t *testing.T) {
 		t.Parallel()
 		sc := &scenario{name: "sendmail", stores: func(string) []store { return nil }}

@@ -248,6 +248,12 @@ func atPath(dirArg, pathArg string) string {
 //	   any moment, and a power loss between the two left the file in no
 //	   directory. So a claim is a link into cur/, and the name in new/
 //	   is dropped after cur/ is synced; a claim by rename breaks R6.
+//	R7 R6's mirror: a message's name leaves outbox cur/ for new/ (a
+//	   release from hold) only once new/ holds it durably: the agent's
+//	   fsync of cur/ for its claims can make the removal durable at any
+//	   moment. So a release is a link into new/, an fsync of new/, then
+//	   the unlink from cur/ (which need not be durable: a message found
+//	   in both is taken up from cur/); a release by rename breaks R7.
 type fsyncModel struct {
 	outbox string   // the outbox directory
 	stores []string // Maildir directories and mbox files
@@ -286,6 +292,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 	dirty := map[string]int{}         // file → line of its unsynced write
 	pending := map[string][]entry{}   // directory → names not yet durable
 	releasedAs := map[string]string{} // file in outbox tmp/ → the cur/ name it was released from
+	givenBack := map[string]string{}  // name in cur/ → its link in new/ (a release from hold)
 	seen := map[string]bool{}
 	cur := filepath.Join(m.outbox, "cur")
 	newDir := filepath.Join(m.outbox, "new")
@@ -447,6 +454,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
 				bad("R6", c, "%s claimed by a rename: its name leaves new/ before its claim is durable, and another process's fsync of new/ can make that removal durable first", filepath.Base(src))
 				addEntry(dst, "claim", c.line)
+			case filepath.Dir(src) == cur && filepath.Dir(dst) == newDir:
+				bad("R7", c, "%s released from hold by a rename: its name leaves cur/ before new/ holds it durably, and the agent's fsync of cur/ can make that removal durable first", filepath.Base(src))
+				addEntry(dst, "given back", c.line)
 			case filepath.Dir(src) == cur && filepath.Dir(dst) != cur:
 				relied(c, "queue file released")
 				e := entry{src, "release", c.line}
@@ -486,6 +496,14 @@ func (m *fsyncModel) check(calls []call) []violation {
 			if filepath.Dir(p) == newDir && isPending(filepath.Join(cur, filepath.Base(p)+":2,")) {
 				bad("R6", c, "%s dropped from new/ before its claim in cur/ is durable", filepath.Base(p))
 			}
+			if back, ok := givenBack[p]; ok {
+				// Released from hold: no queue file leaves the queue.
+				delete(givenBack, p)
+				if isPending(back) {
+					bad("R7", c, "%s unlinked from cur/ before its link in new/ is durable", filepath.Base(p))
+				}
+				continue
+			}
 			if filepath.Dir(p) == cur {
 				relied(c, "queue file released")
 				pending[cur] = append(pending[cur], entry{p, "release", c.line})
@@ -502,6 +520,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 			switch {
 			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
 				addEntry(dst, "claim", c.line)
+			case filepath.Dir(src) == cur && filepath.Dir(dst) == newDir:
+				addEntry(dst, "given back", c.line)
+				givenBack[src] = dst
 			case m.under(dst):
 				addEntry(dst, m.kind(dst), c.line)
 			}

@@ -42,6 +42,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -165,8 +166,12 @@ func (l *listener) Accept() (net.Conn, error) {
 // wrap decides whether the peer is the user and wraps the connection.
 func (s *Server) wrap(c net.Conn) *conn {
 	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
+	wc.io = io.ReadWriter(c)
+	if r := newSockIO(c); r != nil {
+		wc.io = r
+	}
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead))
-	wc.w = &smtpwire.Writer{W: c, Domain: s.cfg.Hostname}
+	wc.w = &smtpwire.Writer{W: wc.io, Domain: s.cfg.Hostname}
 	switch c.LocalAddr().Network() {
 	case "tcp", "tcp4", "tcp6":
 		wc.tcp = true
@@ -192,6 +197,7 @@ type conn struct {
 	idle    time.Duration
 	tcp     bool             // AUTH is offered
 	trusted bool             // the peer is the user: no AUTH needed
+	io      io.ReadWriter    // the socket's reads and writes (sockIO)
 	q       *smtpwire.Reader // the command stream, bare names marked
 	w       *smtpwire.Writer // the replies, spelled right
 	once    sync.Once
@@ -205,7 +211,7 @@ func (c *conn) rawRead(p []byte) (int, error) {
 	if c.idle > 0 {
 		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 	}
-	return c.Conn.Read(p)
+	return c.io.Read(p)
 }
 
 type readFunc func([]byte) (int, error)

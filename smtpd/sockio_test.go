@@ -1,0 +1,119 @@
+package smtpd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// tcpPair returns both ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		got <- c
+	}()
+	a, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := <-got
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// sockIO carries bytes both ways unchanged, a write larger than the
+// socket's buffers included (it waits for the reader, never drops or
+// repeats a byte), and ends with io.EOF when the peer closes.
+func TestSockIORoundTrip(t *testing.T) {
+	a, b := tcpPair(t)
+	s := newSockIO(b)
+	if s == nil {
+		t.Fatal("a TCP connection has no raw I/O")
+	}
+	big := make([]byte, 8<<20)
+	for i := range big {
+		big[i] = byte(rand.IntN(256))
+	}
+	done := make(chan error, 1)
+	go func() {
+		n, err := s.Write(big)
+		if err == nil && n != len(big) {
+			err = io.ErrShortWrite
+		}
+		done <- err
+	}()
+	got := make([]byte, len(big))
+	time.Sleep(50 * time.Millisecond) // the writer fills the buffers and waits
+	if _, err := io.ReadFull(a, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, big) {
+		t.Fatal("the bytes read are not the bytes written")
+	}
+
+	go func() {
+		a.Write([]byte("EHLO x\r\n"))
+		a.Close()
+	}()
+	all, err := io.ReadAll(s)
+	if err != nil || string(all) != "EHLO x\r\n" {
+		t.Fatalf("read %q, %v; want the line, then EOF", all, err)
+	}
+	if n, err := s.Read(make([]byte, 8)); n != 0 || err != io.EOF {
+		t.Fatalf("after the peer closed: %d, %v; want 0, EOF", n, err)
+	}
+}
+
+// A read deadline ends a read with the timeout error go-smtp turns into
+// its idle-timeout reply, as net.Conn's own read does.
+func TestSockIODeadline(t *testing.T) {
+	_, b := tcpPair(t)
+	s := newSockIO(b)
+	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	start := time.Now()
+	_, err := s.Read(make([]byte, 16))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v; want a net.Error that is a timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the deadline took %v", d)
+	}
+	b.Close()
+	if _, err := s.Read(make([]byte, 16)); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read of a closed connection: %v; want net.ErrClosed", err)
+	}
+}
+
+// A connection without a descriptor (a pipe) has no raw I/O: the session
+// uses the connection itself.
+func TestSockIOPipe(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if newSockIO(a) != nil {
+		t.Fatal("a pipe got raw I/O")
+	}
+}

@@ -54,8 +54,10 @@ const maxCmdLine = 4096
 // domain Unqualified; everything else passes through as it came.
 type Reader struct {
 	r    io.Reader
-	buf  []byte // read but not yet looked at
+	rbuf []byte // what each read fills, kept from read to read
+	buf  []byte // read but not yet looked at (a part of rbuf)
 	out  []byte // looked at, to be returned
+	obuf []byte // out's storage, used again once out is drained
 	line []byte // a command line being collected
 
 	data   bool  // in DATA's message
@@ -80,15 +82,25 @@ func (q *Reader) Read(p []byte) (int, error) {
 				}
 				return 0, q.err
 			}
-			var b [16 << 10]byte
-			n, err := q.r.Read(b[:])
-			q.buf = append(q.buf[:0], b[:n]...)
+			// One buffer for the session: a new one for every read
+			// (it escapes to the heap through the io.Reader) made
+			// 16 KB of garbage per command line and per piece of a
+			// message, and a garbage collection every few dozen
+			// messages. step takes in all of buf before the next
+			// read, so the buffer is free again by then.
+			if q.rbuf == nil {
+				q.rbuf = make([]byte, 16<<10)
+			}
+			n, err := q.r.Read(q.rbuf)
+			q.buf = q.rbuf[:n]
 			q.err = err
 			if n == 0 && err == nil {
 				continue
 			}
 		}
+		q.out = q.obuf[:0]
 		q.step()
+		q.obuf = q.out[:0]
 	}
 	n := copy(p, q.out)
 	q.out = q.out[n:]

@@ -101,6 +101,13 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		err := a.open(j)
 		switch {
 		case j.taken == "":
+			// Taken up from cur/: a name of it left in new/ goes
+			// with the batch's, under the lock the agent now holds.
+			if err == nil {
+				if n := a.box.Leftover(j.m); n != "" {
+					taken = append(taken, n)
+				}
+			}
 		case err == nil || j.aside:
 			taken = append(taken, j.taken)
 		default:
@@ -113,7 +120,9 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		live = append(live, j)
 	}
 	// Once the claims are durable, their names leave new/
-	// (outbox.Dir.Take): before the first copy is published. Those of
+	// (outbox.Dir.Take), and so do names that messages taken up from
+	// cur/ left there (outbox.Dir.Leftover): before the first copy is
+	// published. Those of
 	// messages not open under the agent's lock (held, busy, gone from
 	// cur/) only under their lock (outbox.Dir.DropClaimed): a release
 	// may be giving one back to new/, by a link before its unlink from

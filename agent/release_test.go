@@ -248,3 +248,51 @@ func TestReleaseRacesAgent(t *testing.T) {
 		t.Logf("log:\n%s", ta.logs.String())
 	}
 }
+
+// A message taken up from cur/ whose claim left its name in new/ too (a
+// crash between the link and the drop, or a drop that found the lock
+// busy): delivering it from cur/ drops that name as well, under the
+// agent's lock, before the message is retired. Left in new/, it named
+// the retired file, by then a spare for the next sendmail to refill: it
+// was claimed again and recycled a second time, one file under two
+// spare names (two sendmails writing two messages into it), or, once
+// refilled, would have delivered the new message under the old name.
+func TestLeftoverNameGoesWithDelivery(t *testing.T) {
+	ta := newTestAgent(t, "")
+	id := ta.queueSubject("leftover")
+	p, err := ta.box.Find(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(p)
+	if err := os.Link(p, ta.box.Path("cur", name+":2,")); err != nil {
+		t.Fatal(err)
+	}
+	// Taken up from cur/ before any look at new/, as when the look found
+	// the lock busy.
+	if err := ta.start(); err != nil {
+		t.Fatal(err)
+	}
+	ta.runDue(context.Background())
+	if _, err := os.Lstat(ta.box.Path("new", name)); !os.IsNotExist(err) {
+		t.Fatalf("the name in new/ of a message delivered from cur/ is still there (%v)", err)
+	}
+	ta.run()
+	ta.empty()
+	if n := ta.copies()["leftover"]; n != 1 {
+		t.Fatalf("%d copies stored, want 1", n)
+	}
+	seen := map[uint64]string{}
+	ents, _ := os.ReadDir(ta.box.Path("tmp"))
+	for _, e := range ents {
+		fi, err := os.Stat(ta.box.Path("tmp", e.Name()))
+		if err != nil {
+			continue
+		}
+		ino := fi.Sys().(*syscall.Stat_t).Ino
+		if other, ok := seen[ino]; ok {
+			t.Fatalf("one file under two names in outbox/tmp: %s and %s", other, e.Name())
+		}
+		seen[ino] = e.Name()
+	}
+}

@@ -523,6 +523,28 @@ func (d Dir) DropClaimed(name string) (bool, error) {
 	return true, nil
 }
 
+// Leftover returns the name in new/ that still names m, a message in
+// cur/ that the caller holds open under its lock (OpenLocked), or ""
+// when there is none: a claim's name that a crash, or a drop that
+// failed or found the lock busy (DropClaimed), left behind. Drop it once
+// cur/ is synced, before the message can be retired: left in new/, it
+// would be claimed again as a new message after the delivery.
+func (d Dir) Leftover(m *Message) string {
+	name, _, ok := strings.Cut(filepath.Base(m.Path), ":")
+	if !ok || filepath.Base(filepath.Dir(m.Path)) != "cur" {
+		return ""
+	}
+	a, err := m.f.Stat()
+	if err != nil {
+		return ""
+	}
+	b, err := os.Lstat(d.Path("new", name))
+	if err != nil || !os.SameFile(a, b) {
+		return ""
+	}
+	return name
+}
+
 // lockName opens the queue file at path, without following a link, and
 // takes the lock that OpenLocked takes, without waiting: ErrBusy when
 // another holds it; an error satisfying errors.Is(err, os.ErrNotExist)

@@ -213,7 +213,16 @@ func Recycle(ms ...*Message) error {
 // slot from on, those the hint says are empty first. Once it has a
 // spare's name, a sendmail may be writing into it: nothing is done to
 // it after the rename.
+//
+// A file that another name still holds (a claim's name left in new/,
+// which would have it claimed again) is only unlinked: a spare must be
+// its file's only name, or two sendmails could each take one and write
+// two messages into one file.
 func recycle(path string, from int) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil || st.Nlink != 1 {
+		return from, os.Remove(path)
+	}
 	tmp := filepath.Dir(path)
 	h := spareHint(tmp)
 	var tried uint64

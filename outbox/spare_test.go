@@ -269,3 +269,64 @@ func TestSpareHint(t *testing.T) {
 	}
 	f.Close()
 }
+
+// A retired queue file that another name still holds (a claim's name
+// left in new/) is not made a spare: a spare must be its file's only
+// name, or two sendmails could each take one and write two messages into
+// one file. The other name keeps the file.
+func TestRecycleLinkedFile(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	queue(t, d, env, "Subject: linked\n\nbody\n")
+	names, _ := d.Names("new")
+	if len(names) != 1 {
+		t.Fatalf("new/ holds %v", names)
+	}
+	p, err := d.Take(names[0]) // its name left in new/: never dropped
+	if err != nil {
+		t.Fatal(err)
+	}
+	ino := inode(t, p)
+	m, err := OpenLocked(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Recycle(m); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(d.Path("tmp"))
+	for _, e := range ents {
+		if inode(t, d.Path("tmp", e.Name())) == ino {
+			t.Fatalf("the file, still named in new/, became %s in tmp/", e.Name())
+		}
+	}
+	if inode(t, d.Path("new", names[0])) != ino {
+		t.Fatal("the name in new/ lost its file")
+	}
+
+	// Its only name now: made a spare as any other.
+	p, err = d.Take(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Drop(names[0]); err != nil {
+		t.Fatal(err)
+	}
+	m, err = OpenLocked(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Retire(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Recycle(m); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ = os.ReadDir(d.Path("tmp"))
+	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "spare.") || inode(t, d.Path("tmp", ents[0].Name())) != ino {
+		t.Fatalf("tmp/ holds %v, want the file as its one spare", ents)
+	}
+}

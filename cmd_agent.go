@@ -125,6 +125,7 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	}
 	if serves {
 		opts.Receiving = smtpd.Receiving
+		opts.Streaming = smtpd.Streaming
 	}
 	opts.Stopping = func() {
 		agentStopping()

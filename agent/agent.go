@@ -66,6 +66,7 @@ import (
 	"homepost/maildir"
 	"homepost/outbox"
 	"homepost/relay"
+	"homepost/safeio"
 )
 
 // Options change how Run behaves.
@@ -97,6 +98,11 @@ type Options struct {
 	// batch, so that the batch shares its syncs with more messages
 	// (drain). nil: never.
 	Receiving func() bool
+	// Streaming reports whether the listener is in a stream of mail (a
+	// transaction open, or one ended a moment ago): a delivery's syncs
+	// then wait up to lingerWait for a session's, which covers them
+	// (safeio.Group.SyncSoon). nil: never.
+	Streaming func() bool
 }
 
 // Agent delivers one user's outbox.
@@ -197,6 +203,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a := newAgent(cfg, log)
 	a.usr2, a.reqs, a.receiving = usr2, reqs, opts.Receiving
+	if streaming := opts.Streaming; streaming != nil {
+		safeio.Shared.Linger = func() time.Duration {
+			if streaming() {
+				return lingerWait
+			}
+			return 0
+		}
+	}
 	a.writeStatus()
 	if opts.ConfigErr != nil {
 		a.hold(opts.ConfigErr) // a daemon: it waits for the fixed file
@@ -661,6 +675,12 @@ const (
 	gatherWait = 5 * time.Millisecond
 	gatherMin  = 32
 )
+
+// lingerWait bounds how long a delivery's sync waits, while the listener
+// receives, for a round that a session begins (safeio.Group.SyncSoon): a
+// session that has begun a message ends it with a sync within about a
+// millisecond here.
+const lingerWait = 2 * time.Millisecond
 
 // drain claims and delivers everything in new/ until it is empty.
 // Batch after batch, the files one batch retired are made durable out

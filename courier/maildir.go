@@ -30,9 +30,10 @@ const chunk = 64
 
 // syncBatch makes a chunk of copies and the claims durable, and then
 // the Maildirs' new/: through the process's group, so that a batch that
-// asks while the SMTP listener syncs rides on its next round. Tests
-// replace it.
-var syncBatch = safeio.Shared.Sync
+// asks while the SMTP listener syncs rides on its next round, and one
+// that asks while a session is receiving waits a moment for that
+// session's (SyncSoon). Tests replace it.
+var syncBatch = safeio.Shared.SyncSoon
 
 // Deliver implements Courier.
 func (Maildir) Deliver(ctx context.Context, copies []*Copy) []Result {

@@ -72,6 +72,23 @@ var receiving atomic.Int64
 // this process at the moment.
 func Receiving() bool { return receiving.Load() > 0 }
 
+// lastEnd is when a transaction last ended, in nanoseconds since epoch0
+// (monotonic).
+var lastEnd atomic.Int64
+
+var epoch0 = time.Now()
+
+// streamGap is how long after a transaction ended the listener still
+// counts as in a stream: a client that sends one message after another
+// begins the next within a millisecond or two.
+const streamGap = 5 * time.Millisecond
+
+// Streaming reports whether this process's listener is in a stream of
+// mail: a transaction open, or one ended less than streamGap ago.
+func Streaming() bool {
+	return receiving.Load() > 0 || time.Since(epoch0)-time.Duration(lastEnd.Load()) < streamGap
+}
+
 // transaction marks the session's transaction open or closed. (A BDAT
 // transfer runs Data in a goroutine of go-smtp's; a session that ends
 // meanwhile closes it from another.)
@@ -80,6 +97,7 @@ func (s *session) transaction(open bool) {
 		if open {
 			receiving.Add(1)
 		} else {
+			lastEnd.Store(int64(time.Since(epoch0)))
 			receiving.Add(-1)
 		}
 	}

@@ -677,9 +677,9 @@ const (
 )
 
 // lingerWait bounds how long a delivery's sync waits, while the listener
-// receives, for a round that a session begins (safeio.Group.SyncSoon): a
-// session that has begun a message ends it with a sync within about a
-// millisecond here.
+// is in a stream, for a round that a session begins
+// (safeio.Group.SyncSoon): over one connection, the next message ends
+// with its sync about a millisecond after the last here.
 const lingerWait = 2 * time.Millisecond
 
 // drain claims and delivers everything in new/ until it is empty.

@@ -31,8 +31,8 @@ const chunk = 64
 // syncBatch makes a chunk of copies and the claims durable, and then
 // the Maildirs' new/: through the process's group, so that a batch that
 // asks while the SMTP listener syncs rides on its next round, and one
-// that asks while a session is receiving waits a moment for that
-// session's (SyncSoon). Tests replace it.
+// that asks while the listener is in a stream waits a moment for a
+// session's round (SyncSoon). Tests replace it.
 var syncBatch = safeio.Shared.SyncSoon
 
 // Deliver implements Courier.

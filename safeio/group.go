@@ -64,14 +64,10 @@ func (g *Group) Sync(files []*os.File, dirs []string) error {
 	r := request{files: files, dirs: dirs, ch: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
-	if g.leading {
-		g.mu.Unlock()
-		if err := <-r.ch; err != errLead {
-			return err
-		}
-		g.mu.Lock()
+	if !g.leading {
+		return g.lead(r)
 	}
-	return g.lead(r)
+	return g.await(r)
 }
 
 // SyncSoon is Sync for work that can wait a little: when no round is
@@ -97,32 +93,33 @@ func (g *Group) SyncSoon(files []*os.File, dirs []string) error {
 	r := request{files: files, dirs: dirs, ch: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
-	if g.leading {
+	if !g.leading {
 		g.mu.Unlock()
-		if err := <-r.ch; err != errLead {
-			return err
+		t := time.NewTimer(wait)
+		select {
+		case err := <-r.ch:
+			// Taken into a round that another began, or handed the
+			// lead.
+			t.Stop()
+			if err != errLead {
+				return err
+			}
+			g.mu.Lock()
+			return g.lead(r)
+		case <-t.C:
 		}
 		g.mu.Lock()
-		return g.lead(r)
-	}
-	g.mu.Unlock()
-	t := time.NewTimer(wait)
-	select {
-	case err := <-r.ch:
-		// Taken into a round that another began, or handed the lead.
-		t.Stop()
-		if err != errLead {
-			return err
+		if !g.leading && g.waiting(r) {
+			return g.lead(r) // nobody began one: begin it
 		}
-		g.mu.Lock()
-		return g.lead(r)
-	case <-t.C:
-	}
-	g.mu.Lock()
-	if !g.leading && g.waiting(r) {
-		return g.lead(r) // nobody began one: begin it
 	}
 	// In a round under way or done, or in the queue for the next.
+	return g.await(r)
+}
+
+// await waits for r's answer, or for the lead of the next round. It is
+// called with g.mu held.
+func (g *Group) await(r request) error {
 	g.mu.Unlock()
 	if err := <-r.ch; err != errLead {
 		return err

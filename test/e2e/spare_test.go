@@ -117,8 +117,17 @@ func TestSendmailSetsUpNoPoller(t *testing.T) {
 			t.Fatalf("%s: %v: %s", when, err, out)
 		}
 		b, _ := os.ReadFile(trace)
-		if calls := strings.TrimSpace(string(b)); calls != "" {
-			t.Errorf("sendmail %s set up the poller:\n%s", when, calls)
+		// Only the calls asked for count: strace also writes a line of
+		// its own ("???( <detached ...>") for a thread it loses track
+		// of as the process exits.
+		var calls []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "epoll_create") || strings.Contains(l, "eventfd") {
+				calls = append(calls, l)
+			}
+		}
+		if len(calls) > 0 {
+			t.Errorf("sendmail %s set up the poller:\n%s", when, strings.Join(calls, "\n"))
 		}
 	}
 }

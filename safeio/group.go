@@ -61,13 +61,19 @@ func (g *Group) Sync(files []*os.File, dirs []string) error {
 	if len(files) == 0 && len(dirs) == 0 {
 		return nil
 	}
-	r := request{files: files, dirs: dirs, ch: make(chan error, 1)}
-	g.mu.Lock()
-	g.queue = append(g.queue, r)
+	r := g.enqueue(files, dirs)
 	if !g.leading {
 		return g.lead(r)
 	}
 	return g.await(r)
+}
+
+// enqueue queues a request and returns it with g.mu held.
+func (g *Group) enqueue(files []*os.File, dirs []string) request {
+	r := request{files: files, dirs: dirs, ch: make(chan error, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	return r
 }
 
 // SyncSoon is Sync for work that can wait a little: when no round is
@@ -90,9 +96,7 @@ func (g *Group) SyncSoon(files []*os.File, dirs []string) error {
 	if len(files) == 0 && len(dirs) == 0 {
 		return nil
 	}
-	r := request{files: files, dirs: dirs, ch: make(chan error, 1)}
-	g.mu.Lock()
-	g.queue = append(g.queue, r)
+	r := g.enqueue(files, dirs)
 	if !g.leading {
 		g.mu.Unlock()
 		t := time.NewTimer(wait)

@@ -105,12 +105,21 @@ const journalReserve = 4096
 
 // Draft is a queue file being written in tmp/. Nothing of it is visible
 // to an agent until Commit returns.
+//
+// A draft keeps the file's bytes in a buffer of its own and writes them
+// out only when the buffer is full: a message that fits (nearly every
+// one) reaches the file in one write at Commit, its size and seal
+// already filled in, rather than in a write and then small writes over
+// its head and tail. Besides the system calls, a small write into a
+// page that another process's sync has just begun to write out waits
+// for that write to finish on a disk that wants stable pages.
 type Draft struct {
 	dir     Dir
 	name    string
 	id      string
 	f       *os.File
-	w       *bufio.Writer
+	buf     *[]byte // bytes from off on, not yet written; nil once finished
+	off     int64   // bytes written to f
 	sizeOff int64
 	sealOff int64       // 0: not sealed
 	seal    hash.Hash64 // of a sealed draft (seal.go)
@@ -120,17 +129,22 @@ type Draft struct {
 	err     error
 }
 
-// writers keeps the 64 KB writers of finished drafts for the next (see
-// package submit's readers).
-var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+// draftBuffer is the size of a draft's buffer.
+const draftBuffer = 64 << 10
 
-// putWriter gives the draft's writer back, once it is done with: a
+// buffers keeps the buffers of finished drafts for the next (see
+// package submit's readers).
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, draftBuffer); return &b }}
+
+// putBuffer gives the draft's buffer back, once it is done with: a
 // later Write or Commit fails with errFinished.
-func (dr *Draft) putWriter() {
-	if dr.w != nil {
-		dr.w.Reset(nil)
-		writers.Put(dr.w)
-		dr.w = nil
+func (dr *Draft) putBuffer() {
+	if dr.buf != nil {
+		if cap(*dr.buf) == draftBuffer {
+			*dr.buf = (*dr.buf)[:0]
+			buffers.Put(dr.buf)
+		}
+		dr.buf = nil
 	}
 	if dr.err == nil {
 		dr.err = errFinished
@@ -138,6 +152,39 @@ func (dr *Draft) putWriter() {
 }
 
 var errFinished = errors.New("queue file already committed or aborted")
+
+// add appends p to the file, through the buffer.
+func (dr *Draft) add(p []byte) error {
+	b := *dr.buf
+	for len(p) > 0 {
+		if len(b) == 0 && len(p) >= cap(b) {
+			// A buffer's worth or more: straight to the file.
+			k := len(p) - len(p)%cap(b)
+			if err := dr.put(p[:k]); err != nil {
+				return err
+			}
+			p = p[k:]
+			continue
+		}
+		k := copy(b[len(b):cap(b)], p)
+		b, p = b[:len(b)+k], p[k:]
+		if len(b) == cap(b) {
+			if err := dr.put(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	*dr.buf = b
+	return nil
+}
+
+// put writes p at the end of what is written.
+func (dr *Draft) put(p []byte) error {
+	n, err := dr.f.WriteAt(p, dr.off)
+	dr.off += int64(n)
+	return err
+}
 
 // Create starts a queue file for e in tmp/. The caller writes the message
 // with Write and makes it durable with Commit, or drops it with Abort.
@@ -179,15 +226,13 @@ func (d Dir) create(e *Envelope, host string, sealed bool) (*Draft, error) {
 			return nil, classify(fmt.Errorf("create queue file: %w", err))
 		}
 	}
-	w := writers.Get().(*bufio.Writer)
-	w.Reset(f)
-	dr := &Draft{dir: d, name: name, id: id, f: f, w: w, sizeOff: int64(off), hdrLen: int64(len(hdr)), old: old}
+	dr := &Draft{dir: d, name: name, id: id, f: f, buf: buffers.Get().(*[]byte), sizeOff: int64(off), hdrLen: int64(len(hdr)), old: old}
 	if sealed {
 		dr.sealOff, dr.seal = int64(sealOff), newSeal(id, hdr)
 	}
-	if _, err := dr.w.Write(hdr); err != nil {
+	if err := dr.add(hdr); err != nil {
 		dr.Abort()
-		return nil, classify(err)
+		return nil, classify(fmt.Errorf("write queue file: %w", err))
 	}
 	return dr, nil
 }
@@ -200,15 +245,15 @@ func (dr *Draft) Write(p []byte) (int, error) {
 	if dr.err != nil {
 		return 0, dr.err
 	}
-	n, err := dr.w.Write(p)
-	dr.n += int64(n)
-	if dr.seal != nil {
-		dr.seal.Write(p[:n])
-	}
-	if err != nil {
+	if err := dr.add(p); err != nil {
 		dr.err = classify(fmt.Errorf("write queue file: %w", err))
+		return 0, dr.err
 	}
-	return n, dr.err
+	dr.n += int64(len(p))
+	if dr.seal != nil {
+		dr.seal.Write(p)
+	}
+	return len(p), nil
 }
 
 // WriteString appends message bytes.
@@ -216,15 +261,15 @@ func (dr *Draft) WriteString(s string) (int, error) {
 	if dr.err != nil {
 		return 0, dr.err
 	}
-	n, err := dr.w.WriteString(s)
-	dr.n += int64(n)
+	if len(s) > cap(*dr.buf)-len(*dr.buf) {
+		return dr.Write([]byte(s))
+	}
+	*dr.buf = append(*dr.buf, s...)
+	dr.n += int64(len(s))
 	if dr.seal != nil {
-		io.WriteString(dr.seal, s[:n])
+		io.WriteString(dr.seal, s)
 	}
-	if err != nil {
-		dr.err = classify(fmt.Errorf("write queue file: %w", err))
-	}
-	return n, dr.err
+	return len(s), nil
 }
 
 // Commit makes the message durable: it records the size, fsyncs the
@@ -258,7 +303,7 @@ func (dr *Draft) CommitWith(s Syncer) error {
 	if err != nil {
 		dr.Abort()
 	}
-	dr.putWriter()
+	dr.putBuffer()
 	return classify(err)
 }
 
@@ -266,20 +311,7 @@ func (dr *Draft) commit(s Syncer) error {
 	if dr.err != nil {
 		return dr.err
 	}
-	if err := dr.w.Flush(); err != nil {
-		return fmt.Errorf("write queue file: %w", err)
-	}
-	size := strconv.AppendInt(nil, dr.n, 10)
-	size = append(bytes.Repeat([]byte{'0'}, max(0, sizeDigits-len(size))), size...)
-	if _, err := dr.f.WriteAt(size, dr.sizeOff); err != nil {
-		return fmt.Errorf("write queue file: %w", err)
-	}
-	if dr.seal != nil {
-		if _, err := dr.f.WriteAt(appendSeal(nil, dr.seal.Sum64()), dr.sealOff); err != nil {
-			return fmt.Errorf("write queue file: %w", err)
-		}
-	}
-	if err := clearTail(dr.f, dr.hdrLen+dr.n, dr.old); err != nil {
+	if err := dr.finish(); err != nil {
 		return fmt.Errorf("write queue file: %w", err)
 	}
 	// Allocate room for the journal beyond the end, so that recording
@@ -318,6 +350,47 @@ func (dr *Draft) commit(s Syncer) error {
 		return err
 	}
 	return nil
+}
+
+// finish writes what is left of the draft: the buffer, the size and the
+// seal in the head, and zeros over a spare's old bytes past the end. A
+// draft whose head is still in the buffer goes out in one write.
+func (dr *Draft) finish() error {
+	size := strconv.AppendInt(make([]byte, 0, sizeDigits), dr.n, 10)
+	size = append(bytes.Repeat([]byte{'0'}, max(0, sizeDigits-len(size))), size...)
+	var seal []byte
+	if dr.seal != nil {
+		seal = appendSeal(nil, dr.seal.Sum64())
+	}
+	end := dr.hdrLen + dr.n
+	b := *dr.buf
+	if dr.off == 0 {
+		copy(b[dr.sizeOff:], size)
+		if seal != nil {
+			copy(b[dr.sealOff:], seal)
+		}
+		size, seal = nil, nil
+		if k := dr.old - end; k > 0 && k <= zeroMax && len(b)+int(k) <= cap(b) {
+			// The spare's old tail, zeroed in the same write.
+			b = append(b, make([]byte, k)...)
+			end = dr.old
+		}
+	}
+	if err := dr.put(b); err != nil {
+		return err
+	}
+	*dr.buf = b[:0]
+	if size != nil {
+		if _, err := dr.f.WriteAt(size, dr.sizeOff); err != nil {
+			return err
+		}
+	}
+	if seal != nil {
+		if _, err := dr.f.WriteAt(seal, dr.sealOff); err != nil {
+			return err
+		}
+	}
+	return clearTail(dr.f, end, dr.old)
 }
 
 // rename moves the draft from tmp/ into new/.
@@ -366,7 +439,7 @@ func clearTail(f *os.File, end, old int64) error {
 
 // Abort removes the draft.
 func (dr *Draft) Abort() {
-	dr.putWriter()
+	dr.putBuffer()
 	if dr.f != nil {
 		dr.f.Close()
 		dr.f = nil

@@ -148,6 +148,13 @@ type Agent struct {
 	// resumed is set when it is fixed, for new/ to be read again.
 	held    error
 	resumed bool
+	// retired are the queue files that the last drain retired (renamed
+	// out of cur/ into tmp/, still open) and whose retirement is not yet
+	// known to be durable: the next batch's sync of cur/ makes it so
+	// (deliverHolding), or, when no mail comes within retireWait, an
+	// fsync of cur/ of their own (release). Either way before they are
+	// recycled.
+	retired []*outbox.Message
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -346,6 +353,7 @@ func (a *Agent) runOnce(ctx context.Context, flush bool) error {
 		a.flushAll()
 	}
 	a.drain(ctx)
+	a.releaseRetired()
 	a.runDue(ctx)
 	return nil
 }
@@ -486,8 +494,13 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		a.started = true
 	}
 
+	defer a.releaseRetired()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	retire := time.NewTimer(time.Hour)
+	retire.Stop()
+	defer retire.Stop()
+	var retireBy time.Time // when a.retired get a sync of their own
 	// look is false after an event that brings nothing new to new/: a
 	// claim's own rename out of new/ is one per message, and listing
 	// new/ for it would be wasted work on the hot path.
@@ -507,6 +520,16 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		}
 		if opts.Background && len(a.due) == 0 {
 			return nil // nothing queued, nothing deferred
+		}
+		var rc <-chan time.Time
+		if len(a.retired) == 0 {
+			retireBy = time.Time{}
+		} else {
+			if retireBy.IsZero() {
+				retireBy = time.Now().Add(retireWait)
+			}
+			retire.Reset(time.Until(retireBy))
+			rc = retire.C
 		}
 		next := a.nextDue()
 		if !timer.Stop() {
@@ -578,6 +601,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// reads new/ itself.
 			a.log.Warn("watch outbox", "reason", err)
 		case <-tc:
+		case <-rc:
+			a.releaseRetired()
+			look = false
 		case <-a.usr2:
 			// A flush or reload sent before the request is taken up
 			// first: the pass that answers covers it.
@@ -661,6 +687,25 @@ const (
 	settleMax    = 500 * time.Millisecond
 )
 
+// retireWait is how long the retirements of the last batch wait for the
+// next batch's sync of outbox/cur/ before they get one of their own. A
+// sendmail at a time (cron, scripts) is one batch each; with every
+// batch's retirements synced at once, the agent made three flushes of
+// the disk per message beside sendmail's two, and now makes two. Until
+// the sync, the files wait unrecycled: a sendmail meanwhile writes a
+// new file instead of a spare, and a power loss may put them back in
+// cur/, where the next start takes them up as possibly delivered and
+// finds every copy (deliverHolding).
+const retireWait = 100 * time.Millisecond
+
+// releaseRetired makes the last drain's retirements durable and recycles
+// the files.
+func (a *Agent) releaseRetired() {
+	ms := a.retired
+	a.retired = nil
+	a.release(ms)
+}
+
 // maxBatch bounds how many messages share one group commit.
 const maxBatch = 256
 
@@ -685,11 +730,11 @@ const lingerWait = 2 * time.Millisecond
 // drain claims and delivers everything in new/ until it is empty.
 // Batch after batch, the files one batch retired are made durable out
 // of cur/ by the fsync that makes the next batch's claims durable
-// (deliverHolding); the last batch's by its own fsync, before drain
-// returns.
+// (deliverHolding); the last batch's are left in a.retired, for the
+// next drain's first batch or for release after retireWait.
 func (a *Agent) drain(ctx context.Context) {
-	var held []*outbox.Message
-	defer func() { a.release(held) }()
+	held := a.retired
+	defer func() { a.retired = held }()
 	for batches := 0; ctx.Err() == nil; batches++ {
 		names, err := a.box.Names("new")
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A draft reads back byte for byte and leaves no old byte of the spare
@@ -86,5 +87,45 @@ func TestDraftSizes(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// A small queue file is read whole when it is opened, in one read:
+// its message comes from memory after that (bytes written over the file
+// meanwhile do not show), and its journal is read from the same bytes.
+// A large one is read from the file.
+func TestOpenReadsSmallFileWhole(t *testing.T) {
+	for _, size := range []int{1000, 2 * wholeMax} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			d := Dir(t.TempDir())
+			env := &Envelope{Rcpts: []Recipient{{Addr: "bob", Parent: -1}}}
+			msg := strings.Repeat("m", size)
+			id := queue(t, d, env, msg)
+			p, _ := d.Find(id)
+			m, err := OpenLocked(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Append(StateRecord(0, Deferred, 1, time.Now(), time.Now(), "4.0.0 later")); err != nil {
+				t.Fatal(err)
+			}
+			m.Close()
+			m, err = OpenLocked(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.Env.Rcpts[0].Status != Deferred || m.JournalErr != nil {
+				t.Fatalf("journal read back as %v, %v", m.Env.Rcpts[0].Status, m.JournalErr)
+			}
+			f, _ := os.OpenFile(p, os.O_WRONLY, 0)
+			f.WriteAt(bytes.Repeat([]byte("X"), size), m.dataOff)
+			f.Close()
+			body, _ := io.ReadAll(m.Body())
+			fromMemory := string(body) == msg
+			if want := size <= wholeMax; fromMemory != want {
+				t.Errorf("message of %d bytes read from memory: %v, want %v", size, fromMemory, want)
+			}
+		})
 	}
 }

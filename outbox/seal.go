@@ -83,7 +83,7 @@ func parseSeal(s string) (uint64, error) {
 
 // checkSeal reads the envelope (hlen bytes) and the message (size
 // bytes) of a sealed file and compares them with its seal.
-func checkSeal(f *os.File, id string, h *header) error {
+func checkSeal(f io.ReaderAt, id string, h *header) error {
 	hdr := make([]byte, h.len)
 	if _, err := f.ReadAt(hdr, 0); err != nil {
 		return fmt.Errorf("read queue file: %w", err)

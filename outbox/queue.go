@@ -449,7 +449,10 @@ func (dr *Draft) Abort() {
 
 // Names lists the file names in sub ("new" or "cur").
 func (d Dir) Names(sub string) ([]string, error) {
-	f, err := os.Open(d.Path(sub))
+	// Without the runtime's poller (safeio.OpenFile): the agent lists
+	// new/ twice for every batch, and os.Open's offer of a directory to
+	// epoll is five system calls each time.
+	f, err := safeio.OpenFile(d.Path(sub), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -131,3 +131,42 @@ func TestSendmailSetsUpNoPoller(t *testing.T) {
 		}
 	}
 }
+
+// The agent opens queue files, copies and the outbox's directories without
+// offering them to the runtime's poller: epoll refuses files and
+// directories, and the offer costs five system calls each time (the
+// agent lists outbox/new twice for every batch).
+func TestAgentOffersNoFileToPoller(t *testing.T) {
+	t.Parallel()
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed: the agent's system calls are not checked")
+	}
+	e := testenv.New(t, "")
+	e.MustSend("Subject: x\n\nbody\n", "-oi", testenv.Login(t))
+	trace := filepath.Join(t.TempDir(), "trace")
+	c := e.Cmd(nil, "homepost", "agent", "--once")
+	c.Args = append([]string{strace, "-f", "-qq", "-y", "-o", trace, "-e", "signal=none", "-e", "trace=epoll_ctl", c.Path}, c.Args[1:]...)
+	c.Path = strace
+	if out, err := c.CombinedOutput(); err != nil {
+		if strings.Contains(strings.ToLower(string(out)), "ptrace") {
+			t.Skipf("strace cannot trace here: %s", out)
+		}
+		t.Fatalf("agent --once: %v: %s", err, out)
+	}
+	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+		t.Fatalf("%d copies in ~/Maildir/new, want 1", n)
+	}
+	b, _ := os.ReadFile(trace)
+	var offers []string
+	for _, l := range strings.Split(string(b), "\n") {
+		// Files opened once at the start (config, lock, status) do not
+		// matter; those of every message and batch do.
+		if strings.Contains(l, "epoll_ctl") && (strings.Contains(l, e.Outbox("")) || strings.Contains(l, e.Path("Maildir"))) {
+			offers = append(offers, l)
+		}
+	}
+	if len(offers) > 0 {
+		t.Errorf("the agent offered files or directories to the poller:\n%s", strings.Join(offers, "\n"))
+	}
+}

@@ -696,10 +696,10 @@ type Message struct {
 	f       *os.File
 	dataOff int64
 	// body is the message, read with the rest of a small file (open).
-	body []byte
-	jstart  int64 // start of the journal
-	valid   int64 // end of the valid journal
-	end     int64 // file size
+	body   []byte
+	jstart int64 // start of the journal
+	valid  int64 // end of the valid journal
+	end    int64 // file size
 	// zeroTail: every byte from valid to end is NUL (or there is
 	// none): a spare's old bytes zeroed at commit, past the records
 	// written since. Records are written over them; anything else past

@@ -328,49 +328,98 @@ func TestBatches(t *testing.T) {
 // received, so that it shares the batch's syncs: three messages arrive
 // while the first is delivered, two more while the agent waits, and the
 // second batch takes all five. The first message never waits, and
-// without a listener nothing waits.
+// without a listener nothing waits. The wait lasts gatherWait while the
+// stream goes on, and ends once the stream has ended.
 func TestGatherInAStream(t *testing.T) {
-	for _, listener := range []bool{true, false} {
-		ta := newTestAgent(t, "")
-		local := &fake{answer: func(*courier.Copy) courier.Result { return courier.OK("stored") }}
-		local.before = func(call int) {
-			if call == 1 {
-				for range 3 {
-					ta.queue("alice@box.example.org", ta.clock, "alice")
-				}
-			}
-		}
-		ta.couriers[forwarder.Maildir] = local
-		asked := 0
-		if listener {
-			ta.receiving = func() bool {
-				asked++
-				if asked == 1 {
-					for range 2 {
+	for _, tc := range []struct {
+		name      string
+		listener  bool
+		streaming bool // what Options.Streaming says during the wait
+	}{
+		{"no listener", false, false},
+		{"stream goes on", true, true},
+		{"stream ends", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ta := newTestAgent(t, "")
+			local := &fake{answer: func(*courier.Copy) courier.Result { return courier.OK("stored") }}
+			local.before = func(call int) {
+				if call == 1 {
+					for range 3 {
 						ta.queue("alice@box.example.org", ta.clock, "alice")
 					}
 				}
-				return asked == 1
 			}
-		}
-		ta.queue("alice@box.example.org", ta.clock, "alice")
-		start := time.Now()
-		ta.run()
-		ta.empty()
-		var sizes []int
-		for _, c := range local.calls {
-			sizes = append(sizes, len(c))
-		}
-		want := []int{1, 3}
-		if listener {
-			want = []int{1, 5}
-			if d := time.Since(start); d < gatherWait {
-				t.Errorf("the stream's batch did not wait: %v", d)
+			ta.couriers[forwarder.Maildir] = local
+			asked := 0
+			if tc.listener {
+				ta.receiving = func() bool {
+					asked++
+					if asked == 1 {
+						for range 2 {
+							ta.queue("alice@box.example.org", ta.clock, "alice")
+						}
+					}
+					return asked == 1
+				}
+				ta.streaming = func() bool { return tc.streaming }
 			}
-		}
-		if !slices.Equal(sizes, want) {
-			t.Errorf("listener %v: batches %v, want %v", listener, sizes, want)
-		}
+			ta.queue("alice@box.example.org", ta.clock, "alice")
+			start := time.Now()
+			ta.run()
+			took := time.Since(start)
+			ta.empty()
+			var sizes []int
+			for _, c := range local.calls {
+				sizes = append(sizes, len(c))
+			}
+			want := []int{1, 3}
+			if tc.listener {
+				want = []int{1, 5}
+			}
+			if !slices.Equal(sizes, want) {
+				t.Errorf("batches %v, want %v", sizes, want)
+			}
+			if tc.listener && tc.streaming && took < gatherWait {
+				t.Errorf("the stream's batch did not wait: %v", took)
+			}
+		})
+	}
+}
+
+// The wait for more of a stream asks every gatherStep whether the stream
+// goes on: it lasts gatherWait while it does, ends at the first answer
+// that it has ended, and ends at once when the agent stops.
+func TestGatherEndsWithStream(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		until int // the stream goes on for this many answers
+		asks  int
+	}{
+		{"stream goes on", 1000, int(gatherWait/gatherStep) - 1},
+		{"stream ends", 0, 1},
+		{"stream ends later", 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Agent{}
+			asked := 0
+			a.streaming = func() bool { asked++; return asked <= tc.until }
+			start := time.Now()
+			if !a.gather(context.Background()) {
+				t.Fatal("gather reported the agent stopping")
+			}
+			if asked != tc.asks {
+				t.Errorf("asked %d times whether the stream goes on, want %d", asked, tc.asks)
+			}
+			if d := time.Since(start); tc.until > tc.asks && d < gatherWait {
+				t.Errorf("waited %v, want at least %v", d, gatherWait)
+			}
+		})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if (&Agent{streaming: func() bool { return true }}).gather(ctx) {
+		t.Error("gather went on after the agent stopped")
 	}
 }
 

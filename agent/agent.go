@@ -157,6 +157,10 @@ type Agent struct {
 	// fsync of cur/ of their own (release). Either way before they are
 	// recycled.
 	retired []*outbox.Message
+	// retiredAway: one of retired had copies that a retry cannot find
+	// (a command's, the smarthost's) or bounces: its retirement is made
+	// durable when the drain ends, not left waiting.
+	retiredAway bool
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -697,14 +701,18 @@ const (
 // the sync, the files wait unrecycled: a sendmail meanwhile writes a
 // new file instead of a spare, and a power loss may put them back in
 // cur/, where the next start takes them up as possibly delivered and
-// finds every copy (deliverHolding).
+// finds every copy (deliverHolding). Only copies that can be found
+// wait so: Maildir copies by name, mbox copies by their marks. A
+// retirement after a command's copy, the smarthost's or a bounce is
+// made durable at the end of its drain, as before, since a retry
+// would send those again.
 const retireWait = 100 * time.Millisecond
 
 // releaseRetired makes the last drain's retirements durable and recycles
 // the files.
 func (a *Agent) releaseRetired() {
 	ms := a.retired
-	a.retired = nil
+	a.retired, a.retiredAway = nil, false
 	a.release(ms)
 }
 
@@ -763,10 +771,16 @@ const lingerWait = 2 * time.Millisecond
 // Batch after batch, the files one batch retired are made durable out
 // of cur/ by the fsync that makes the next batch's claims durable
 // (deliverHolding); the last batch's are left in a.retired, for the
-// next drain's first batch or for release after retireWait.
+// next drain's first batch or for release after retireWait, unless one
+// of them had copies that a retry could not find (retiredAway).
 func (a *Agent) drain(ctx context.Context) {
 	held := a.retired
-	defer func() { a.retired = held }()
+	defer func() {
+		a.retired = held
+		if a.retiredAway {
+			a.releaseRetired()
+		}
+	}()
 	for batches := 0; ctx.Err() == nil; batches++ {
 		names, err := a.box.Names("new")
 		if err != nil {

@@ -32,6 +32,7 @@ type job struct {
 	recs      []outbox.Record // results to record
 	delay     time.Duration   // retry after this long (a failure of our own)
 	bounced   []int           // recipients bounced in this attempt
+	away      bool            // a copy went to a command or the smarthost
 }
 
 // body returns the queued message from its first byte.
@@ -116,7 +117,11 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		if err != nil {
 			continue
 		}
-		round = append(round, a.plan(j)...)
+		sends := a.plan(j)
+		for _, sd := range sends {
+			j.away = j.away || sd.kind == forwarder.Command || sd.kind == forwarder.Remote
+		}
+		round = append(round, sends...)
 		live = append(live, j)
 	}
 	// Once the claims are durable, their names leave new/
@@ -163,6 +168,10 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	for _, j := range live {
 		if a.finish(j) {
 			retired = append(retired, j.m)
+			// A retirement lost in a power loss sends its command
+			// and smarthost copies, and its bounces, again: those
+			// get their fsync of cur/ when the drain ends (drain).
+			a.retiredAway = a.retiredAway || j.away || len(j.bounced) > 0
 		}
 	}
 	return retired

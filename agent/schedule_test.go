@@ -595,3 +595,50 @@ func TestRecoveryFindsStoredCopies(t *testing.T) {
 		}
 	}
 }
+
+// A batch's retirements wait for the next batch's sync of outbox/cur
+// (retireWait) only when every copy of the message can be found by a
+// retry after a power loss (a Maildir copy by its name): after a copy
+// to the smarthost, the drain makes the retirement durable before it
+// ends, since a retry would send that copy again.
+func TestRetirementsWaitOnlyForCopiesFoundAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rcpt string
+		wait bool
+	}{
+		{"maildir", "alice", true},
+		{"smarthost", "carol@example.com", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ta := newTestAgent(t, "")
+			remote := ta.smarthost(func(*courier.Copy) courier.Result { return courier.OK("250 ok") })
+			ta.queue("alice@box.example.org", ta.clock, tc.rcpt)
+			ta.drain(context.Background())
+			ta.empty()
+			if waiting := len(ta.retired) > 0; waiting != tc.wait {
+				t.Errorf("retirement left waiting for a later sync: %v, want %v", waiting, tc.wait)
+			}
+			spares := func() int {
+				n := 0
+				names, _ := ta.box.Names("tmp")
+				for _, f := range names {
+					if strings.HasPrefix(f, "spare.") {
+						n++
+					}
+				}
+				return n
+			}
+			if got, want := spares(), map[bool]int{true: 0, false: 1}[tc.wait]; got != want {
+				t.Errorf("%d spares after the drain, want %d", got, want)
+			}
+			ta.releaseRetired()
+			if spares() != 1 {
+				t.Errorf("no spare once the retirement is released")
+			}
+			if tc.wait == (len(remote.calls) > 0) {
+				t.Errorf("copies to the smarthost: %d", len(remote.calls))
+			}
+		})
+	}
+}

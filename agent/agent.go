@@ -161,6 +161,10 @@ type Agent struct {
 	// (a command's, the smarthost's) or bounces: its retirement is made
 	// durable when the drain ends, not left waiting.
 	retiredAway bool
+	// published is the last drain's batch whose Maildir copies are
+	// renamed into new/ but not yet synced there (deliverHolding): the
+	// next batch or settle finishes it.
+	published *published
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -359,7 +363,7 @@ func (a *Agent) runOnce(ctx context.Context, flush bool) error {
 		a.flushAll()
 	}
 	a.drain(ctx)
-	a.releaseRetired()
+	a.settle()
 	a.runDue(ctx)
 	return nil
 }
@@ -500,7 +504,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		a.started = true
 	}
 
-	defer a.releaseRetired()
+	defer a.settle()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	retire := time.NewTimer(time.Hour)
@@ -522,13 +526,16 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		}
 		look = true
 		if a.passWanted {
+			// A waiter reads the queue and the mailbox next: what the
+			// pass delivered is finished before it is answered.
+			a.settle()
 			a.passDone(passStart)
 		}
 		if opts.Background && len(a.due) == 0 {
 			return nil // nothing queued, nothing deferred
 		}
 		var rc <-chan time.Time
-		if len(a.retired) == 0 {
+		if len(a.retired) == 0 && a.published == nil {
 			retireBy = time.Time{}
 		} else {
 			if retireBy.IsZero() {
@@ -608,7 +615,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			a.log.Warn("watch outbox", "reason", err)
 		case <-tc:
 		case <-rc:
-			a.releaseRetired()
+			a.settle()
 			look = false
 		case <-a.usr2:
 			// A flush or reload sent before the request is taken up
@@ -816,12 +823,12 @@ func (a *Agent) drain(ctx context.Context) {
 			claimed = true
 			batch = append(batch, &job{name: filepath.Base(p), path: p, taken: n})
 			if len(batch) == maxBatch {
-				held = a.deliverHolding(ctx, batch, held)
+				held = a.deliverHolding(ctx, batch, held, true)
 				batch = nil
 			}
 		}
 		if len(batch) > 0 {
-			held = a.deliverHolding(ctx, batch, held)
+			held = a.deliverHolding(ctx, batch, held, true)
 		}
 		if !claimed {
 			return // what is left in new/ cannot be claimed now

@@ -17,6 +17,7 @@ import (
 	"homepost/forwarder"
 	"homepost/maildir"
 	"homepost/outbox"
+	"homepost/safeio"
 )
 
 // job is one queue file in a batch.
@@ -69,7 +70,7 @@ var couriers = []forwarder.Kind{forwarder.Maildir, forwarder.Mbox, forwarder.Com
 // retirements of the finished queue files durable before they become
 // spares that the next sendmail refills.
 func (a *Agent) deliver(ctx context.Context, batch []*job) {
-	a.release(a.deliverHolding(ctx, batch, nil))
+	a.release(a.deliverHolding(ctx, batch, nil, false))
 }
 
 // deliverHolding runs one batch as deliver does, but leaves the second
@@ -89,12 +90,32 @@ func (a *Agent) deliver(ctx context.Context, batch []*job) {
 // copies by their marks) without storing one twice. What must not happen
 // is a spare refilled by a sendmail while its old name may come back in
 // cur/: recycling waits for the fsync, as before.
-func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox.Message) []*outbox.Message {
+//
+// With pipe (a drain's batches), the batch also leaves the sync of the
+// Maildir new/ directories its copies were renamed into to the next
+// batch (courier.Published), when none of its messages had a copy for a
+// command or the smarthost: its jobs wait in a.published, unfinished
+// (no result recorded, nothing retired), and the next batch's claims
+// are made durable with those directories by one sync, after which the
+// jobs are finished and their files retired. No batch coming, settle
+// does it. A sendmail at a time then costs the agent one flush of the
+// disk per message.
+func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox.Message, pipe bool) []*outbox.Message {
 	// The claims are made durable by the first step that needs them:
 	// the Maildir courier's sync of its copies, or before any other
-	// courier starts (courier.Claims), or below.
-	claims := courier.NewClaims(a.box.Path("cur"))
+	// courier starts (courier.Claims), or below. The Maildir new/
+	// directories of the batch before are made durable with them.
+	var before *published
+	if pipe {
+		before, a.published = a.published, nil
+	}
+	claims := courier.NewClaims(append([]string{a.box.Path("cur")}, before.dirsOf()...)...)
 	ctx = courier.WithClaims(ctx, claims)
+	var pub *courier.Published
+	if pipe {
+		pub = &courier.Published{}
+		ctx = courier.WithPublished(ctx, pub)
+	}
 	var live []*job
 	var round []*send
 	var taken, others []string
@@ -160,21 +181,99 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		for _, m := range prev {
 			m.Close()
 		}
+		// Copies published, not known to be durable: tried again as
+		// possibly delivered (found by name, or written anew).
+		for _, j := range before.jobsOf() {
+			j.m.Close()
+			a.schedule(j, a.now().Add(time.Minute))
+		}
 		return nil
 	}
 	// After the copies, so that they are not kept waiting for it.
 	a.recycle(prev)
 	var retired []*outbox.Message
-	for _, j := range live {
-		if a.finish(j) {
-			retired = append(retired, j.m)
-			// A retirement lost in a power loss sends its command
-			// and smarthost copies, and its bounces, again: those
-			// get their fsync of cur/ when the drain ends (drain).
-			a.retiredAway = a.retiredAway || j.away || len(j.bounced) > 0
+	for _, j := range before.jobsOf() {
+		retired = a.finishInto(retired, j)
+	}
+	if dirs := pub.Dirs(); len(dirs) > 0 {
+		away := false
+		for _, j := range live {
+			away = away || j.away
+		}
+		if !away {
+			a.published = &published{jobs: live, dirs: dirs}
+			return retired
+		}
+		// A copy for a command or the smarthost is out: its result is
+		// recorded now, and the Maildir copies' before it.
+		if err := safeio.Shared.Sync(nil, dirs); err != nil {
+			a.log.Error("sync maildir", "reason", err)
+			for _, j := range live {
+				j.m.Close()
+				a.schedule(j, a.now().Add(time.Minute))
+			}
+			return retired
 		}
 	}
+	for _, j := range live {
+		retired = a.finishInto(retired, j)
+	}
 	return retired
+}
+
+// finishInto finishes j and adds its file to retired if it was retired.
+func (a *Agent) finishInto(retired []*outbox.Message, j *job) []*outbox.Message {
+	if !a.finish(j) {
+		return retired
+	}
+	// A retirement lost in a power loss sends its command and
+	// smarthost copies, and its bounces, again: those get their fsync
+	// of cur/ when the drain ends (drain).
+	a.retiredAway = a.retiredAway || j.away || len(j.bounced) > 0
+	return append(retired, j.m)
+}
+
+// published is a batch whose Maildir copies are in new/ but not yet
+// known to be durable there (deliverHolding): its jobs are finished once
+// dirs are synced.
+type published struct {
+	jobs []*job
+	dirs []string
+}
+
+func (p *published) dirsOf() []string {
+	if p == nil {
+		return nil
+	}
+	return p.dirs
+}
+
+func (p *published) jobsOf() []*job {
+	if p == nil {
+		return nil
+	}
+	return p.jobs
+}
+
+// settle finishes what the last drain left waiting: the batch whose
+// Maildir new/ directories are not yet synced (a.published) is synced
+// and finished, and every retirement made durable and recycled.
+func (a *Agent) settle() {
+	if p := a.published; p != nil {
+		a.published = nil
+		if err := safeio.Shared.Sync(nil, p.dirs); err != nil {
+			a.log.Error("sync maildir", "reason", err)
+			for _, j := range p.jobs {
+				j.m.Close()
+				a.schedule(j, a.now().Add(time.Minute))
+			}
+		} else {
+			for _, j := range p.jobs {
+				a.retired = a.finishInto(a.retired, j)
+			}
+		}
+	}
+	a.releaseRetired()
 }
 
 // release makes the retirements of ms durable (an fsync of cur/) and

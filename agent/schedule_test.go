@@ -596,12 +596,13 @@ func TestRecoveryFindsStoredCopies(t *testing.T) {
 	}
 }
 
-// A batch's retirements wait for the next batch's sync of outbox/cur
-// (retireWait) only when every copy of the message can be found by a
-// retry after a power loss (a Maildir copy by its name): after a copy
-// to the smarthost, the drain makes the retirement durable before it
-// ends, since a retry would send that copy again.
-func TestRetirementsWaitOnlyForCopiesFoundAgain(t *testing.T) {
+// A drain's last batch leaves its Maildir copies' sync of new/, and so
+// the finishing and retirement of its messages, to the next batch or to
+// settle (retireWait), only when every copy of the batch can be found by
+// a retry after a power loss (a Maildir copy by its name): after a copy
+// to the smarthost, the drain syncs, finishes and makes the retirement
+// durable before it ends, since a retry would send that copy again.
+func TestBatchWaitsOnlyWithCopiesFoundAgain(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		rcpt string
@@ -609,16 +610,13 @@ func TestRetirementsWaitOnlyForCopiesFoundAgain(t *testing.T) {
 	}{
 		{"maildir", "alice", true},
 		{"smarthost", "carol@example.com", false},
+		{"both", "alice carol@example.com", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ta := newTestAgent(t, "")
 			remote := ta.smarthost(func(*courier.Copy) courier.Result { return courier.OK("250 ok") })
-			ta.queue("alice@box.example.org", ta.clock, tc.rcpt)
+			ta.queue("alice@box.example.org", ta.clock, strings.Fields(tc.rcpt)...)
 			ta.drain(context.Background())
-			ta.empty()
-			if waiting := len(ta.retired) > 0; waiting != tc.wait {
-				t.Errorf("retirement left waiting for a later sync: %v, want %v", waiting, tc.wait)
-			}
 			spares := func() int {
 				n := 0
 				names, _ := ta.box.Names("tmp")
@@ -629,15 +627,18 @@ func TestRetirementsWaitOnlyForCopiesFoundAgain(t *testing.T) {
 				}
 				return n
 			}
-			if got, want := spares(), map[bool]int{true: 0, false: 1}[tc.wait]; got != want {
-				t.Errorf("%d spares after the drain, want %d", got, want)
+			cur, _ := ta.box.Names("cur")
+			waiting := ta.published != nil || len(ta.retired) > 0
+			if waiting != tc.wait || (len(cur) == 1) != tc.wait || (spares() == 0) != tc.wait {
+				t.Errorf("after the drain: waiting %v, cur/ %v, %d spares; want waiting %v", waiting, cur, spares(), tc.wait)
 			}
-			ta.releaseRetired()
-			if spares() != 1 {
-				t.Errorf("no spare once the retirement is released")
+			ta.settle()
+			ta.empty()
+			if spares() != 1 || ta.published != nil || len(ta.retired) != 0 {
+				t.Errorf("settled: %d spares, published %v, retired %v", spares(), ta.published, ta.retired)
 			}
-			if tc.wait == (len(remote.calls) > 0) {
-				t.Errorf("copies to the smarthost: %d", len(remote.calls))
+			if got := len(ta.stored()); got != len(strings.Fields(tc.rcpt))-len(remote.calls) {
+				t.Errorf("%d copies in the Maildir, %d batches to the smarthost", got, len(remote.calls))
 			}
 		})
 	}

@@ -99,3 +99,54 @@ func (c *Claims) Sync() error {
 // SyncClaims makes the claims that ctx carries durable (Claims.Sync): a
 // courier whose copies take effect at once calls it first.
 func SyncClaims(ctx context.Context) error { return claimsOf(ctx).Sync() }
+
+// Published collects the Maildir new/ directories into which a batch's
+// copies were renamed, when the agent makes them durable later: with
+// the next batch's claims (one sync for both) or, when no batch comes,
+// on its own. Until then the agent records no result and retires no
+// queue file of the batch (a copy must be durable before either), and a
+// power loss in between leaves each message in cur/, where the next
+// start takes it up as possibly delivered and finds its copy by name or
+// writes it again. A sendmail at a time is a batch each: the Maildir's
+// new/ then costs no flush of its own.
+type Published struct {
+	mu   sync.Mutex
+	dirs []string
+}
+
+// Add records dir as holding copies renamed into it, not yet synced.
+func (p *Published) Add(dir string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.dirs {
+		if d == dir {
+			return
+		}
+	}
+	p.dirs = append(p.dirs, dir)
+}
+
+// Dirs returns the directories added; nil when p is nil.
+func (p *Published) Dirs() []string {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.dirs...)
+}
+
+type publishedKey struct{}
+
+// WithPublished returns ctx carrying p: the Maildir courier then adds
+// the new/ directories it renamed copies into to p instead of syncing
+// them.
+func WithPublished(ctx context.Context, p *Published) context.Context {
+	return context.WithValue(ctx, publishedKey{}, p)
+}
+
+// publishedOf returns the collector ctx carries, nil if none.
+func publishedOf(ctx context.Context) *Published {
+	p, _ := ctx.Value(publishedKey{}).(*Published)
+	return p
+}

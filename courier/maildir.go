@@ -17,8 +17,9 @@ import (
 // safeio.SyncBatch (one syncfs where it is sound, else an fsync each,
 // side by side); then each is renamed into new/, and every directory
 // that received one is fsynced once. A copy is sent only once its
-// directory is. A recovered copy is looked for by its name first, and
-// not stored twice.
+// directory is, or, when ctx carries a Published, the directory is left
+// to the caller to sync before it records the results. A recovered copy
+// is looked for by its name first, and not stored twice.
 //
 // Each copy keeps the order that makes it safe (its data durable before
 // its name appears in new/, the claim durable before that), but a batch
@@ -78,6 +79,10 @@ func (Maildir) Deliver(ctx context.Context, copies []*Copy) []Result {
 			used = used || (touched[i] && maildir.Dir(c.To) == d)
 		}
 		if !used {
+			continue
+		}
+		if pub := publishedOf(ctx); pub != nil {
+			pub.Add(filepath.Join(string(d), "new"))
 			continue
 		}
 		err := syncBatch(nil, []string{filepath.Join(string(d), "new")})

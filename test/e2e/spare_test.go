@@ -170,3 +170,24 @@ func TestAgentOffersNoFileToPoller(t *testing.T) {
 		t.Errorf("the agent offered files or directories to the poller:\n%s", strings.Join(offers, "\n"))
 	}
 }
+
+// "sendmail; homepost agent --once; mailq" while an agent runs: the
+// running agent's pass answers the one-shot run only once the message is
+// finished, so that mailq finds the queue empty and the copy is in the
+// mailbox, although the agent leaves the syncs of a batch delivered on
+// its own to the next batch for a moment.
+func TestOnceWithAgentRunningFinishesThePass(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.StartAgent()
+	for i := range 5 {
+		e.MustSend(fmt.Sprintf("Subject: pass %d\n\nbody\n", i), "-oi", testenv.Login(t))
+		e.Once()
+		if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+			t.Fatalf("message %d: mailq right after agent --once:\n%s", i, q)
+		}
+		if n := len(testenv.Files(e.Path("Maildir", "new"))); n != i+1 {
+			t.Fatalf("message %d: %d copies in ~/Maildir/new", i, n)
+		}
+	}
+}

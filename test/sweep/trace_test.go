@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"homepost/outbox"
 )
 
 // A call is one system call read from strace's output (-f -y): its
@@ -238,7 +240,11 @@ func atPath(dirArg, pathArg string) string {
 //	   smarthost fed;
 //	R3 every copy (its data and every name leading to it) is durable
 //	   before a result is recorded in the journal or the queue file is
-//	   released (its name removed from cur/);
+//	   released (its name removed from cur/). A Maildir copy's name
+//	   carries its queue ID and counts for that queue file only (the
+//	   agent releases one batch's files while the next batch's copies
+//	   wait for their sync); data written, and other names (an mbox,
+//	   a directory made), count for every queue file;
 //	R4 a released queue file is not reused (made a spare that sendmail
 //	   refills) before its release is durable;
 //	R5 at exit, every claim, release and queued message is durable;
@@ -311,8 +317,8 @@ func (m *fsyncModel) check(calls []call) []violation {
 		}
 		return false
 	}
-	// storeUnsynced lists copies not yet durable.
-	storeUnsynced := func() []string {
+	// storeUnsynced lists the copies of queue ID id not yet durable.
+	storeUnsynced := func(id string) []string {
 		var l []string
 		for p, line := range dirty {
 			if m.inStore(p) {
@@ -321,9 +327,13 @@ func (m *fsyncModel) check(calls []call) []violation {
 		}
 		for _, es := range pending {
 			for _, e := range es {
-				if e.what == "store" {
-					l = append(l, fmt.Sprintf("the name %s (line %d)", e.path, e.line))
+				if e.what != "store" {
+					continue
 				}
+				if sub := filepath.Base(filepath.Dir(e.path)); (sub == "new" || sub == "cur") && !strings.Contains(filepath.Base(e.path), id) {
+					continue // another message's Maildir copy
+				}
+				l = append(l, fmt.Sprintf("the name %s (line %d)", e.path, e.line))
 			}
 		}
 		return l
@@ -340,9 +350,11 @@ func (m *fsyncModel) check(calls []call) []violation {
 			}
 		}
 	}
-	// relied is a step that every copy made so far must be durable for (R3).
-	relied := func(c call, what string) {
-		if l := storeUnsynced(); len(l) > 0 {
+	// relied is a step that the copies of the queue file at path must be
+	// durable for (R3).
+	relied := func(c call, what, path string) {
+		id := outbox.ID(strings.TrimSuffix(filepath.Base(path), ":2,"))
+		if l := storeUnsynced(id); len(l) > 0 {
 			bad("R3", c, "%s before the copies are durable: %s", what, strings.Join(l, "; "))
 		}
 	}
@@ -396,7 +408,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 				continue
 			}
 			if filepath.Dir(p) == cur && len(c.args) > 1 && strings.HasPrefix(str(c.args[1]), "s ") {
-				relied(c, "a result recorded in the journal")
+				relied(c, "a result recorded in the journal", p)
 			}
 			if c.name == "fallocate" {
 				continue // room reserved, nothing written
@@ -458,7 +470,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 				bad("R7", c, "%s released from hold by a rename: its name leaves cur/ before new/ holds it durably, and the agent's fsync of cur/ can make that removal durable first", filepath.Base(src))
 				addEntry(dst, "given back", c.line)
 			case filepath.Dir(src) == cur && filepath.Dir(dst) != cur:
-				relied(c, "queue file released")
+				relied(c, "queue file released", src)
 				e := entry{src, "release", c.line}
 				pending[cur] = append(pending[cur], e)
 				releasedAs[dst] = src
@@ -505,7 +517,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 				continue
 			}
 			if filepath.Dir(p) == cur {
-				relied(c, "queue file released")
+				relied(c, "queue file released", p)
 				pending[cur] = append(pending[cur], entry{p, "release", c.line})
 			} else if m.inStore(p) {
 				addEntry(p, "store", c.line)
@@ -541,7 +553,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 			}
 		}
 	}
-	if l := storeUnsynced(); len(l) > 0 {
+	if l := storeUnsynced(""); len(l) > 0 { // every copy
 		bad("R5", end, "copies not durable at exit: %s", strings.Join(l, "; "))
 	}
 	return out

@@ -165,6 +165,9 @@ type Agent struct {
 	// renamed into new/ but not yet synced there (deliverHolding): the
 	// next batch or settle finishes it.
 	published *published
+	// batches counts the batches of drains, for the wait of what the
+	// last one left (retireWait).
+	batches uint64
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -510,7 +513,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	retire := time.NewTimer(time.Hour)
 	retire.Stop()
 	defer retire.Stop()
-	var retireBy time.Time // when a.retired get a sync of their own
+	// retireBy is when what the last batch left waiting (a.retired,
+	// a.published) gets syncs of its own: retireWait after that batch.
+	var retireBy time.Time
+	var batches uint64 // a.batches when retireBy was set
 	// look is false after an event that brings nothing new to new/: a
 	// claim's own rename out of new/ is one per message, and listing
 	// new/ for it would be wasted work on the hot path.
@@ -538,8 +544,8 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		if len(a.retired) == 0 && a.published == nil {
 			retireBy = time.Time{}
 		} else {
-			if retireBy.IsZero() {
-				retireBy = time.Now().Add(retireWait)
+			if retireBy.IsZero() || batches != a.batches {
+				retireBy, batches = time.Now().Add(retireWait), a.batches
 			}
 			retire.Reset(time.Until(retireBy))
 			rc = retire.C
@@ -700,19 +706,22 @@ const (
 	settleMax    = 500 * time.Millisecond
 )
 
-// retireWait is how long the retirements of the last batch wait for the
-// next batch's sync of outbox/cur/ before they get one of their own. A
-// sendmail at a time (cron, scripts) is one batch each; with every
-// batch's retirements synced at once, the agent made three flushes of
-// the disk per message beside sendmail's two, and now makes two. Until
-// the sync, the files wait unrecycled: a sendmail meanwhile writes a
-// new file instead of a spare, and a power loss may put them back in
-// cur/, where the next start takes them up as possibly delivered and
-// finds every copy (deliverHolding). Only copies that can be found
-// wait so: Maildir copies by name, mbox copies by their marks. A
-// retirement after a command's copy, the smarthost's or a bounce is
-// made durable at the end of its drain, as before, since a retry
-// would send those again.
+// retireWait is how long what a drain's last batch leaves waiting (its
+// Maildir copies' new/, a.published, and the retirements, a.retired)
+// waits for the next batch's sync before it gets syncs of its own
+// (settle). A sendmail at a time (cron, scripts) is one batch each;
+// with each batch's syncs its own, the agent made three flushes of the
+// disk per message beside sendmail's two (the copy with the claim, the
+// Maildir's new/, outbox/cur for the retirement), and now makes one.
+// Until the sync, the files wait unrecycled (a sendmail meanwhile writes
+// a new file instead of a spare) and the batch's results unrecorded; a
+// power loss may leave or put the messages back in cur/, where the next
+// start takes them up as possibly delivered and finds every copy
+// (deliverHolding). Only copies that can be found wait so: Maildir
+// copies by name, mbox copies by their marks. A batch with a copy for a
+// command or the smarthost, or a bounce, is finished and its retirement
+// made durable at the end of its drain, as before, since a retry would
+// send those again.
 const retireWait = 100 * time.Millisecond
 
 // releaseRetired makes the last drain's retirements durable and recycles

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -108,14 +109,10 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	var before *published
 	if pipe {
 		before, a.published = a.published, nil
+		a.batches++
 	}
 	claims := courier.NewClaims(append([]string{a.box.Path("cur")}, before.dirsOf()...)...)
 	ctx = courier.WithClaims(ctx, claims)
-	var pub *courier.Published
-	if pipe {
-		pub = &courier.Published{}
-		ctx = courier.WithPublished(ctx, pub)
-	}
 	var live []*job
 	var round []*send
 	var taken, others []string
@@ -144,6 +141,15 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		}
 		round = append(round, sends...)
 		live = append(live, j)
+	}
+	// A batch with a copy for a command or the smarthost syncs its
+	// Maildirs' new/ itself, before those couriers start (local copies
+	// are durable before anything leaves the host) and its results are
+	// recorded at once.
+	var pub *courier.Published
+	if pipe && !slices.ContainsFunc(live, func(j *job) bool { return j.away }) {
+		pub = &courier.Published{}
+		ctx = courier.WithPublished(ctx, pub)
 	}
 	// Once the claims are durable, their names leave new/
 	// (outbox.Dir.Take), and so do names that messages taken up from
@@ -196,24 +202,8 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		retired = a.finishInto(retired, j)
 	}
 	if dirs := pub.Dirs(); len(dirs) > 0 {
-		away := false
-		for _, j := range live {
-			away = away || j.away
-		}
-		if !away {
-			a.published = &published{jobs: live, dirs: dirs}
-			return retired
-		}
-		// A copy for a command or the smarthost is out: its result is
-		// recorded now, and the Maildir copies' before it.
-		if err := safeio.Shared.Sync(nil, dirs); err != nil {
-			a.log.Error("sync maildir", "reason", err)
-			for _, j := range live {
-				j.m.Close()
-				a.schedule(j, a.now().Add(time.Minute))
-			}
-			return retired
-		}
+		a.published = &published{jobs: live, dirs: dirs}
+		return retired
 	}
 	for _, j := range live {
 		retired = a.finishInto(retired, j)

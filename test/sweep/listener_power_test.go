@@ -1,16 +1,11 @@
 package sweep
 
 import (
-	"bytes"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"homepost/test/testenv"
 )
@@ -36,31 +31,11 @@ func TestListenerPowerLossOrder(t *testing.T) {
 	}
 	w := sc.newWorld(t)
 	trace := filepath.Join(t.TempDir(), "trace")
-	c := exec.Command("strace", "-f", "-qq", "-y", "-s", "64", "-o", trace, "--seccomp-bpf", "-e", "trace="+recorded,
-		filepath.Join(w.e.Bin, "homepost"), "agent")
-	c.Env, c.Dir = w.e.Vars, "/"
-	var errb bytes.Buffer
-	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { c.Wait(); close(exited) }()
-	acked, err := w.submit(exited)
-	// Stop the agent itself (strace would only detach from it).
-	if b, rerr := os.ReadFile(w.e.Path(".local", "state", "homepost", "agent.lock")); rerr == nil {
-		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
-			syscall.Kill(pid, syscall.SIGTERM)
-		}
-	}
-	select {
-	case <-exited:
-	case <-time.After(20 * time.Second):
-		c.Process.Kill()
-		t.Fatalf("the agent did not stop:\n%s", errb.String())
-	}
+	agent := w.traceAgent(t, trace)
+	acked, err := w.submit(agent.exited)
+	agent.stop()
 	if err != nil {
-		t.Fatalf("submit: %v\n%s", err, errb.String())
+		t.Fatalf("submit: %v\n%s", err, agent.log.String())
 	}
 	if len(acked) != len(sc.msgs) {
 		t.Fatalf("%d of %d messages answered 250", len(acked), len(sc.msgs))

@@ -1,12 +1,9 @@
 package sweep
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,38 +31,8 @@ func TestRetirementsRideOnNextBatch(t *testing.T) {
 	w := sc.newWorld(t)
 	m := w.model()
 	trace := filepath.Join(t.TempDir(), "trace")
-	c := exec.Command("strace", "-f", "-qq", "-y", "-s", "64", "-o", trace, "--seccomp-bpf", "-e", "trace="+recorded,
-		filepath.Join(w.e.Bin, "homepost"), "agent")
-	c.Env, c.Dir = w.e.Vars, "/"
-	var errb testenv.LockedBuffer
-	c.Stderr = &errb
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { c.Wait(); close(exited) }()
-	stop := func() {
-		// Stop the agent itself (strace would only detach from it).
-		if b, err := os.ReadFile(w.e.Path(".local", "state", "homepost", "agent.lock")); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				syscall.Kill(pid, syscall.SIGTERM)
-			}
-		}
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			c.Process.Kill()
-			t.Fatalf("the agent did not stop:\n%s", errb.String())
-		}
-	}
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			stop()
-		}
-	}()
-	w.e.WaitFor(func() bool { return strings.Contains(errb.String(), "agent started") }, "agent start")
+	agent := w.traceAgent(t, trace)
+	w.e.WaitFor(func() bool { return strings.Contains(agent.log.String(), "agent started") }, "agent start")
 	maildirNew := w.e.Path("Maildir", "new")
 	// One after another, as a cron job's or a script's: each sendmail
 	// exits before the next starts, and the agent delivers each on its
@@ -88,11 +55,8 @@ func TestRetirementsRideOnNextBatch(t *testing.T) {
 	// are recycled.
 	w.e.WaitFor(func() bool { return len(testenv.Files(w.e.Outbox("cur"))) == 0 && onlySpares(w.e.Outbox("tmp")) },
 		"outbox/cur empty and only spares in outbox/tmp")
-	stop()
+	agent.stop()
 
-	if b, err := os.ReadFile(trace); err == nil {
-		os.WriteFile("/tmp/rt.trace", b, 0o644)
-	}
 	calls := w.checkTrace(t, m, trace)
 	for _, dir := range []string{w.e.Outbox("cur"), maildirNew} {
 		own := 0 // fsyncs of the directory itself

@@ -58,9 +58,7 @@ func (d Dir) List() ([]Entry, error) {
 				continue
 			}
 			e.Size, e.Arrival = m.Size, m.Env.Arrival
-			if st, _ := m.f.Stat(); st != nil {
-				e.FileSize = st.Size()
-			}
+			e.FileSize = m.end // its size when open read it
 			e.Sender, e.Held = m.Env.Sender, m.Env.Held
 			for i, r := range m.Env.Rcpts {
 				if r.Status.Done() {

@@ -586,3 +586,46 @@ func TestReceiving(t *testing.T) {
 	}
 	check("after QUIT in a transaction", false)
 }
+
+// A stream ends a millisecond after its last transaction ended, when no
+// other is open: the agent's last batch of a stream waits for that end,
+// and a client sending one message after another begins the next well
+// within it. (Checked against the clock the listener keeps, not by
+// sleeping: a loaded machine must not make it pass or fail.)
+func TestStreamingEndsSoonAfterLastTransaction(t *testing.T) {
+	if Receiving() {
+		t.Fatal("a transaction is open before the test")
+	}
+	defer lastEnd.Store(lastEnd.Load())
+	for _, tc := range []struct {
+		ago  time.Duration
+		want bool
+	}{
+		{0, true},
+		{300 * time.Microsecond, true},
+		{700 * time.Microsecond, true},
+		{1100 * time.Microsecond, false},
+		{2 * time.Millisecond, false},
+		{4 * time.Millisecond, false},
+		{time.Hour, false},
+	} {
+		// Time only adds to ago: a "false" holds at once; a "true"
+		// that a preempted test saw too late is asked again.
+		got := !tc.want
+		for try := 0; try < 5 && got != tc.want; try++ {
+			lastEnd.Store(int64(time.Since(epoch0)) - int64(tc.ago))
+			got = Streaming()
+		}
+		if got != tc.want {
+			t.Errorf("last transaction ended %v ago: Streaming() = %v, want %v", tc.ago, got, tc.want)
+		}
+	}
+	// An open transaction is a stream however long ago the last ended.
+	var s session
+	s.transaction(true)
+	lastEnd.Store(int64(time.Since(epoch0)) - int64(time.Hour))
+	if !Streaming() {
+		t.Error("a transaction is open: Streaming() = false")
+	}
+	s.transaction(false)
+}

@@ -431,22 +431,27 @@ func (t *target) send(msg []byte, n, conns int) (lat []time.Duration, total, ack
 	if err := <-errs; err != nil {
 		return nil, 0, 0, err
 	}
-	// Every copy in new/: looked for every 100 µs from the last 250 on
-	// (no copy can be later than its message's 250).
-	var names []os.DirEntry
+	// Every copy in new/: counted every 100 µs from the last 250 on (no
+	// copy can be later than its message's 250).
+	var buf [64 << 10]byte
 	for deadline := time.Now().Add(time.Minute); ; {
-		if names, err = os.ReadDir(newDir); err != nil {
+		have, err := countNames(newDir, buf[:])
+		if err != nil {
 			return nil, 0, 0, err
 		}
-		if len(names) >= len(before)+n {
+		if have >= len(before)+n {
 			break
 		}
 		if time.Now().After(deadline) {
-			return nil, 0, 0, fmt.Errorf("timed out waiting for %d messages in %s (%d files there)", n, newDir, len(names)-len(before))
+			return nil, 0, 0, fmt.Errorf("timed out waiting for %d messages in %s (%d files there)", n, newDir, have-len(before))
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
 	total = time.Since(start)
+	names, err := os.ReadDir(newDir)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	// Keep new/ small, as a mail reader would (seen).
 	for _, e := range names {
 		if !old[e.Name()] {
@@ -454,6 +459,49 @@ func (t *target) send(msg []byte, n, conns int) (lat []time.Duration, total, ack
 		}
 	}
 	return lat, total, acked, nil
+}
+
+// countNames counts the names in dir but "." and "..", reading its
+// entries raw into buf.
+//
+// Why not os.ReadDir: the wait for the last copies calls it every 100 µs,
+// and reading a new/ of a thousand names into a thousand DirEntry values
+// took the bench about half a millisecond of CPU each time, on the two
+// cores the agent was delivering those last copies with; the bench
+// measured its own polling (up to 40 ms after the last 250 in a run of
+// 1000 messages). Counting the raw entries costs a few system calls.
+func countNames(dir string, buf []byte) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	n := 0
+	for {
+		m, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return 0, err
+		}
+		if m <= 0 {
+			return n, nil
+		}
+		// struct linux_dirent64: ino (8), off (8), reclen (2), type (1),
+		// name (NUL-terminated).
+		for b := buf[:m]; len(b) >= 19; {
+			reclen := int(b[16]) | int(b[17])<<8
+			if reclen < 19 || reclen > len(b) {
+				return 0, fmt.Errorf("read %s: bad directory entry", dir)
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if s := string(name); s != "." && s != ".." {
+				n++
+			}
+			b = b[reclen:]
+		}
+	}
 }
 
 // session sends k messages over one connection, each waiting for its

@@ -763,8 +763,13 @@ const (
 )
 
 // gather waits for more of a stream (see gatherWait) and reports whether
-// ctx is still live.
-func (a *Agent) gather(ctx context.Context) bool {
+// ctx is still live. It ends early once enough says that gatherMin
+// messages wait: over eight connections the wait had let forty or more
+// pile up, whose delivery then took as long again while more came in,
+// a backlog that the last 250 of a stream still waited for (and beyond
+// the outbox's 64 spares, each message of it a queue file created and
+// later unlinked). nil enough: the count is not asked.
+func (a *Agent) gather(ctx context.Context, enough func() bool) bool {
 	stream := a.streaming
 	if stream == nil {
 		stream = a.receiving
@@ -777,7 +782,7 @@ func (a *Agent) gather(ctx context.Context) bool {
 			return false
 		case <-t.C:
 		}
-		if waited >= gatherWait || !stream() {
+		if waited >= gatherWait || !stream() || (enough != nil && enough()) {
 			return true
 		}
 		t.Reset(min(gatherStep, gatherWait-waited))
@@ -819,7 +824,10 @@ func (a *Agent) drain(ctx context.Context) {
 			// moment for it, so that one batch's syncs serve more
 			// messages; the first message after a quiet spell never
 			// waits.
-			if !a.gather(ctx) {
+			if !a.gather(ctx, func() bool {
+				n, err := a.box.Names("new")
+				return err == nil && len(n) >= gatherMin
+			}) {
 				return
 			}
 			if names, err = a.box.Names("new"); err != nil {

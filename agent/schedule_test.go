@@ -387,6 +387,46 @@ func TestGatherInAStream(t *testing.T) {
 	}
 }
 
+// In a stream that goes on, a batch waits for more only until gatherMin
+// messages wait: over eight connections the full wait let a backlog pile
+// up that the end of the stream then waited for.
+func TestGatherEndsWithEnoughWaiting(t *testing.T) {
+	ta := newTestAgent(t, "")
+	local := &fake{answer: func(*courier.Copy) courier.Result { return courier.OK("stored") }}
+	local.before = func(call int) {
+		if call == 1 {
+			ta.queue("alice@box.example.org", ta.clock, "alice")
+		}
+	}
+	ta.couriers[forwarder.Maildir] = local
+	asked := 0
+	ta.receiving = func() bool { return true }
+	ta.streaming = func() bool {
+		asked++
+		if asked == 1 {
+			for range gatherMin {
+				ta.queue("alice@box.example.org", ta.clock, "alice")
+			}
+		}
+		return true
+	}
+	ta.queue("alice@box.example.org", ta.clock, "alice")
+	ta.run()
+	ta.empty()
+	var sizes []int
+	for _, c := range local.calls {
+		sizes = append(sizes, len(c))
+	}
+	if want := []int{1, gatherMin + 1}; !slices.Equal(sizes, want) {
+		t.Errorf("batches %v, want %v", sizes, want)
+	}
+	// Asked at each gatherStep: the whole wait asks gatherWait/gatherStep
+	// times.
+	if asked > 1 {
+		t.Errorf("the wait asked %d times whether the stream goes on with %d messages waiting after the first, want 1", asked, gatherMin+1)
+	}
+}
+
 // The wait for more of a stream asks every gatherStep whether the stream
 // goes on: it lasts gatherWait while it does, ends at the first answer
 // that it has ended, and ends at once when the agent stops.
@@ -405,7 +445,7 @@ func TestGatherEndsWithStream(t *testing.T) {
 			asked := 0
 			a.streaming = func() bool { asked++; return asked <= tc.until }
 			start := time.Now()
-			if !a.gather(context.Background()) {
+			if !a.gather(context.Background(), nil) {
 				t.Fatal("gather reported the agent stopping")
 			}
 			if asked != tc.asks {
@@ -416,9 +456,22 @@ func TestGatherEndsWithStream(t *testing.T) {
 			}
 		})
 	}
+	// Enough messages waiting end the wait while the stream goes on.
+	a := &Agent{streaming: func() bool { return true }}
+	counted := 0
+	start := time.Now()
+	if !a.gather(context.Background(), func() bool { counted++; return counted == 2 }) {
+		t.Fatal("gather reported the agent stopping")
+	}
+	if counted != 2 {
+		t.Errorf("counted %d times, want 2 (the wait ends at the count that is enough)", counted)
+	}
+	if d := time.Since(start); d >= gatherWait {
+		t.Errorf("waited %v with enough messages waiting, want less than %v", d, gatherWait)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if (&Agent{streaming: func() bool { return true }}).gather(ctx) {
+	if (&Agent{streaming: func() bool { return true }}).gather(ctx, nil) {
 		t.Error("gather went on after the agent stopped")
 	}
 }

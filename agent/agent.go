@@ -768,7 +768,10 @@ const (
 // pile up, whose delivery then took as long again while more came in,
 // a backlog that the last 250 of a stream still waited for (and beyond
 // the outbox's 64 spares, each message of it a queue file created and
-// later unlinked). nil enough: the count is not asked.
+// later unlinked). Four alternating pairs of test/bench/smtp: eight
+// connections 1206–1221 → 1297–1621 messages a second, the time from
+// the last 250 to the last copy 5.8–8.9% → 2.6–3.9% of a block of 250.
+// nil enough: the count is not asked.
 func (a *Agent) gather(ctx context.Context, enough func() bool) bool {
 	stream := a.streaming
 	if stream == nil {

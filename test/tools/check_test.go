@@ -152,6 +152,38 @@ func TestCheckPath(t *testing.T) {
 	}
 }
 
+// make install puts the small sendmail program (cmd/sendmail), not a
+// link to homepost, first on PATH, and install-system links
+// /usr/sbin/sendmail to it: check knows it for homepost's, as a copy
+// and through a link, wherever it is.
+func TestCheckPathKnowsSmallSendmail(t *testing.T) {
+	small := filepath.Join(filepath.Dir(bin), "sendmail")
+	data, err := os.ReadFile(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		place func(dst string) error
+	}{
+		{"installed copy", func(dst string) error { return os.WriteFile(dst, data, 0o755) }},
+		{"link to it", func(dst string) error { return os.Symlink(small, dst) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := saneEnv(t)
+			dir := t.TempDir()
+			if err := tc.place(filepath.Join(dir, "sendmail")); err != nil {
+				t.Fatal(err)
+			}
+			e.extra = []string{"PATH=" + dir + ":/usr/bin:/bin"}
+			out, _ := e.check()
+			if !hasLine(out, "ok   PATH: sendmail is "+filepath.Join(dir, "sendmail")+" (homepost)") {
+				t.Errorf("homepost's sendmail program not recognised:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestCheckAgentRunning(t *testing.T) {
 	e := saneEnv(t)
 	cmd := exec.Command(bin, "agent")

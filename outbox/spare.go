@@ -121,13 +121,25 @@ func (d Dir) takeSpare(name string) (*os.File, int64) {
 }
 
 // openSpare opens a taken spare for writing and returns its size, or
-// nil when it is not a regular file (see openRegular).
+// nil when it is not a regular file (see openRegular) or has another
+// name besides the one just given it. A spare is always its file's only
+// name (recycle makes sure), but a file system repaired after a crash
+// can give it a second one: a rename into new/ that reached the disk
+// while the removal of the spare's old name from tmp/ did not (ext4
+// without a journal orders neither), which fsck then counts as two
+// links. Writing the next message over it would overwrite the queued
+// one; the caller creates a file instead, and only the spare's name is
+// removed.
 func openSpare(path string) (*os.File, int64) {
-	f, size, err := openRegular(path, os.O_WRONLY)
+	f, st, err := openRegularStat(path, os.O_WRONLY)
 	if err != nil {
 		return nil, 0
 	}
-	return f, size
+	if st.Nlink != 1 {
+		f.Close()
+		return nil, 0
+	}
+	return f, st.Size
 }
 
 // openRegular opens a regular file of the outbox with flags, an access
@@ -140,29 +152,35 @@ func openSpare(path string) (*os.File, int64) {
 // set-up too: an epoll instance, an eventfd and a thread's wake-ups).
 // It returns the file with its size; errors are os.OpenFile's.
 func openRegular(path string, flags int) (*os.File, int64, error) {
+	f, st, err := openRegularStat(path, flags)
+	return f, st.Size, err
+}
+
+// openRegularStat is openRegular, returning the file's whole stat.
+func openRegularStat(path string, flags int) (*os.File, unix.Stat_t, error) {
+	var st unix.Stat_t
 	fd, err := unix.Open(path, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.ENXIO) {
-		return nil, 0, fmt.Errorf("%s: %w", path, ErrNotRegular)
+		return nil, st, fmt.Errorf("%s: %w", path, ErrNotRegular)
 	}
 	if err != nil {
-		return nil, 0, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, st, &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, st, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, 0, fmt.Errorf("%s: %w", path, ErrNotRegular)
+		return nil, st, fmt.Errorf("%s: %w", path, ErrNotRegular)
 	}
 	// Blocking again, in one call: F_SETFL sets only the status flags
 	// (none of which is asked for here but O_NONBLOCK), so 0 clears it.
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0); err != nil {
 		unix.Close(fd)
-		return nil, 0, &os.PathError{Op: "fcntl", Path: path, Err: err}
+		return nil, st, &os.PathError{Op: "fcntl", Path: path, Err: err}
 	}
-	return os.NewFile(uintptr(fd), path), st.Size, nil
+	return os.NewFile(uintptr(fd), path), st, nil
 }
 
 // Retiring a queue file.

@@ -330,3 +330,40 @@ func TestRecycleLinkedFile(t *testing.T) {
 		t.Fatalf("tmp/ holds %v, want the file as its one spare", ents)
 	}
 }
+
+// A spare that has a second name (a file system repaired after a crash
+// can leave one, see openSpare) is not written over: the file under the
+// other name keeps its bytes, the new message gets a file of its own,
+// and only the spare's name is gone.
+func TestSpareWithSecondName(t *testing.T) {
+	d := Dir(t.TempDir())
+	if err := d.Init(); err != nil {
+		t.Fatal(err)
+	}
+	queued := d.Path("new", "1796270747.661B2DFDAD4933355Q147.example")
+	if err := os.WriteFile(queued, []byte("a queued message\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(queued, d.Path("tmp", spareName(0))); err != nil {
+		t.Fatal(err)
+	}
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	id := queue(t, d, env, "Subject: next\n\nthe next message\n")
+	if b, _ := os.ReadFile(queued); string(b) != "a queued message\n" {
+		t.Errorf("the file's other name now reads %q", b)
+	}
+	p, err := d.Find(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inode(t, p) == inode(t, queued) {
+		t.Error("the new message was written into the file of two names")
+	}
+	if _, err := os.Lstat(d.Path("tmp", spareName(0))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the spare's name is still there: %v", err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(queued, &st); err != nil || st.Nlink != 1 {
+		t.Errorf("the queued file has %d links (%v), want 1", st.Nlink, err)
+	}
+}

@@ -167,7 +167,7 @@ func (l *listener) Accept() (net.Conn, error) {
 func (s *Server) wrap(c net.Conn) *conn {
 	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
 	wc.io = io.ReadWriter(c)
-	if r := newSockIO(c); r != nil {
+	if r := newSockIO(c, func() bool { return s.sessions.Load() == 1 }); r != nil {
 		wc.io = r
 	}
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead))

@@ -4,7 +4,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -24,14 +26,41 @@ import (
 // A read or write of a non-blocking socket never blocks, which is what
 // a raw system call is for; the waits (and the deadlines) stay the
 // poller's.
+//
+// A read that finds nothing to read may also try again for a moment
+// before it waits (spinWait, when spin says so): see there.
 type sockIO struct {
-	c  net.Conn // for the addresses in errors
-	rc syscall.RawConn
+	c    net.Conn // for the addresses in errors
+	rc   syscall.RawConn
+	spin func() bool // whether a read may spin now; nil: never
+	// waits counts the reads that waited for the poller (for the tests).
+	waits int
 }
 
+// spinWait is how long a read that finds the socket empty keeps trying
+// again before it waits for the poller, while spin allows (the server:
+// while its session is the only one). A client that sends one message
+// after another sends its next command some tens of microseconds after
+// the reply it waited for; a read that waits for it through the poller
+// puts the thread to sleep and has the kernel wake it, which costs about
+// as much again on a virtual machine, four times a message. Measured
+// with make bench's client (2,000 messages over one connection, four
+// alternating pairs), the medians from a command to its reply went
+// from 72–79 to 64–70 µs for MAIL, 66–71 to 47–57 for RCPT and 49–55 to
+// 38–40 for DATA, and the messages a second from 1167, 1176, 1197, 1335
+// to 1195, 1200, 1265, 1183 (the last pair's disk flushes were slower
+// for the second). It costs a core for at most spinWait at each wait,
+// and only while one session runs: with two or more, the time spun
+// would be taken from the others and from their clients, on the same
+// cores (eight connections do not spin: 2403 and 2266 messages a second
+// before, 2421 and 2506 after).
+// A variable for the tests.
+var spinWait = 150 * time.Microsecond
+
 // newSockIO returns the raw I/O of c, or nil when c has no descriptor
-// (a pipe in the tests): the caller then uses c itself.
-func newSockIO(c net.Conn) *sockIO {
+// (a pipe in the tests): the caller then uses c itself. spin, when not
+// nil, says whether a read may spin (spinWait).
+func newSockIO(c net.Conn, spin func() bool) *sockIO {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return nil
@@ -40,7 +69,7 @@ func newSockIO(c net.Conn) *sockIO {
 	if err != nil {
 		return nil
 	}
-	return &sockIO{c: c, rc: rc}
+	return &sockIO{c: c, rc: rc, spin: spin}
 }
 
 func (s *sockIO) Read(p []byte) (int, error) {
@@ -49,6 +78,8 @@ func (s *sockIO) Read(p []byte) (int, error) {
 	}
 	var n int
 	var errno syscall.Errno
+	var until time.Time // the end of the spin; zero: not begun
+	spun := false
 	err := s.rc.Read(func(fd uintptr) bool {
 		for {
 			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
@@ -56,6 +87,17 @@ func (s *sockIO) Read(p []byte) (int, error) {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
+				if !spun && s.spin != nil && s.spin() {
+					if until.IsZero() {
+						until = time.Now().Add(spinWait)
+					}
+					if time.Now().Before(until) {
+						runtime.Gosched() // what else this thread has to run
+						continue
+					}
+				}
+				spun = true // once: the poller's wake-ups are not spun on
+				s.waits++
 				return false // wait for the poller
 			}
 			n, errno = int(r), e

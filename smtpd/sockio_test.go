@@ -9,6 +9,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"homepost/config"
 )
 
 // tcpPair returns both ends of a loopback TCP connection.
@@ -45,7 +47,7 @@ func tcpPair(t *testing.T) (net.Conn, net.Conn) {
 // repeats a byte), and ends with io.EOF when the peer closes.
 func TestSockIORoundTrip(t *testing.T) {
 	a, b := tcpPair(t)
-	s := newSockIO(b)
+	s := newSockIO(b, nil)
 	if s == nil {
 		t.Fatal("a TCP connection has no raw I/O")
 	}
@@ -87,10 +89,16 @@ func TestSockIORoundTrip(t *testing.T) {
 }
 
 // A read deadline ends a read with the timeout error go-smtp turns into
-// its idle-timeout reply, as net.Conn's own read does.
+// its idle-timeout reply, as net.Conn's own read does, spinning or not.
 func TestSockIODeadline(t *testing.T) {
+	for _, spin := range []bool{false, true} {
+		testSockIODeadline(t, func() bool { return spin })
+	}
+}
+
+func testSockIODeadline(t *testing.T, spin func() bool) {
 	_, b := tcpPair(t)
-	s := newSockIO(b)
+	s := newSockIO(b, spin)
 	b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	start := time.Now()
 	_, err := s.Read(make([]byte, 16))
@@ -113,7 +121,95 @@ func TestSockIOPipe(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if newSockIO(a) != nil {
+	if newSockIO(a, nil) != nil {
 		t.Fatal("a pipe got raw I/O")
 	}
+}
+
+// A read that finds nothing spins for what comes within spinWait, while
+// spin allows, and is then served without waiting for the poller; when
+// spin does not allow, or nothing comes, it waits for the poller, once.
+func TestSockIOSpins(t *testing.T) {
+	defer func(w time.Duration) { spinWait = w }(spinWait)
+	spinWait = 5 * time.Second // longer than the peer takes, however slow the machine
+	for _, tc := range []struct {
+		spin      bool
+		wantWaits int
+	}{
+		{true, 0},
+		{false, 1},
+	} {
+		a, b := tcpPair(t)
+		asked := 0
+		s := newSockIO(b, func() bool { asked++; return tc.spin })
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			a.Write([]byte("MAIL FROM:<a@example.org>\r\n"))
+		}()
+		buf := make([]byte, 64)
+		n, err := s.Read(buf)
+		if err != nil || string(buf[:n]) != "MAIL FROM:<a@example.org>\r\n" {
+			t.Fatalf("spin %v: read %q, %v", tc.spin, buf[:n], err)
+		}
+		if s.waits != tc.wantWaits || asked == 0 {
+			t.Errorf("spin %v: the read waited for the poller %d times (want %d), asked %d times", tc.spin, s.waits, tc.wantWaits, asked)
+		}
+	}
+
+	// Nothing comes within spinWait: one spin, then the poller.
+	spinWait = 10 * time.Millisecond
+	a, b := tcpPair(t)
+	s := newSockIO(b, func() bool { return true })
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		a.Write([]byte("QUIT\r\n"))
+	}()
+	start := time.Now()
+	n, err := s.Read(make([]byte, 64))
+	if err != nil || n != 6 {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	if s.waits != 1 || time.Since(start) < 100*time.Millisecond {
+		t.Errorf("waits %d after %v, want 1 after the peer's 100 ms", s.waits, time.Since(start))
+	}
+}
+
+// The server's sessions spin only while there is one of them.
+func TestSpinOnlyAlone(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", os.Getuid()))
+	srv := New(cfg, nil)
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	l := &listener{Listener: nl, s: srv}
+	accept := func() *conn {
+		t.Helper()
+		c, err := net.Dial("tcp", nl.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		sc, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc.(*conn)
+	}
+	spins := func(c *conn) bool { return c.io.(*sockIO).spin() }
+	a := accept()
+	if !spins(a) {
+		t.Error("the only session does not spin")
+	}
+	b := accept()
+	if spins(a) || spins(b) {
+		t.Error("a session spins beside another")
+	}
+	b.Close()
+	if !spins(a) {
+		t.Error("the session left alone does not spin")
+	}
+	a.Close()
 }

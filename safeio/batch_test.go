@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestReleaseAtLeast(t *testing.T) {
@@ -99,9 +101,12 @@ func TestSyncBatchCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	known := syncfsDurable(int(f.Fd()))
+	last := flushLast(devOf(t, d), int(f.Fd()))
 	f.Close()
-	if got := calls(d, d, d); known && got != "syncfs" {
+	if got := calls(d, d, d); known && !last && got != "syncfs" {
 		t.Errorf("three files and their directory on one file system: %q, want one syncfs", got)
+	} else if known && last && got != "syncfs fsync" {
+		t.Errorf("three files and their directory on ext4 without a journal: %q, want one syncfs and one fsync (the last flush)", got)
 	} else if !known && got != "fsync fsync fsync fsync" {
 		t.Errorf("three files and their directory on a file system whose syncfs is not trusted: %q, want an fsync each", got)
 	}
@@ -146,7 +151,8 @@ func TestExplain(t *testing.T) {
 	f.Close()
 	got := Explain(d, d)
 	switch {
-	case known && !strings.HasPrefix(got, "a batch of copies is made durable by one syncfs (one file system, "):
+	case known && !strings.HasPrefix(got, "a batch of copies is made durable by one syncfs (one file system, ") &&
+		!strings.HasPrefix(got, "a batch of copies is made durable by one syncfs and one more flush of the disk (one file system, "):
 		t.Errorf("one file system: %q", got)
 	case !known && !strings.Contains(got, "is not one whose syncfs is known"):
 		t.Errorf("one file system of another kind: %q", got)
@@ -184,5 +190,47 @@ func TestSyncfsDurable(t *testing.T) {
 	var st syscall.Statfs_t
 	if syscall.Fstatfs(int(shm.Fd()), &st) == nil && st.Type == 0x01021994 && !syncfsDurable(int(shm.Fd())) {
 		t.Error("tmpfs not counted")
+	}
+}
+
+// A journal is told by sysfs's journal_task ("<none>" without one), or,
+// where that file is missing, by an entry of /proc/fs/jbd2 named after
+// the device; a device not found counts as one without a journal, which
+// costs one flush more and loses nothing.
+func TestJournaled(t *testing.T) {
+	defer func(s, p string) { sysRoot, procRoot = s, p }(sysRoot, procRoot)
+	sysRoot, procRoot = t.TempDir(), t.TempDir()
+	task := func(dev, text string) {
+		d := filepath.Join(sysRoot, "fs", "ext4", dev)
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "journal_task"), []byte(text), 0o644)
+	}
+	task("vda", "<none>\n")
+	task("sda1", "412\n")
+	task("sdb1", "")
+	os.MkdirAll(filepath.Join(procRoot, "fs", "jbd2", "nvme0n1p2-8"), 0o755)
+	os.MkdirAll(filepath.Join(procRoot, "fs", "jbd2", "sdc1-8"), 0o755)
+	for name, want := range map[string]bool{
+		"vda":       false, // sysfs says none
+		"sda1":      true,  // the journal's thread
+		"sdb1":      false, // an empty answer: unknown
+		"nvme0n1p2": true,  // no sysfs entry, a jbd2 one
+		"nvme0n1":   false, // another device's jbd2 entry is not this one's
+		"sdc":       false,
+		"":          false,
+	} {
+		if got := journaled(name); got != want {
+			t.Errorf("journaled(%q) = %v, want %v", name, got, want)
+		}
+	}
+
+	// The device's name comes from /sys/dev/block.
+	os.MkdirAll(filepath.Join(sysRoot, "dev", "block"), 0o755)
+	os.Symlink("../../devices/pci0000:00/0000:00:02.0/virtio1/block/vda", filepath.Join(sysRoot, "dev", "block", "254:0"))
+	if got := devName(unix.Mkdev(254, 0)); got != "vda" {
+		t.Errorf("devName(254:0) = %q, want vda", got)
+	}
+	if got := devName(unix.Mkdev(8, 1)); got != "" {
+		t.Errorf("devName of a device not listed = %q, want empty", got)
 	}
 }

@@ -167,7 +167,9 @@ func (l *listener) Accept() (net.Conn, error) {
 func (s *Server) wrap(c net.Conn) *conn {
 	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
 	wc.io = io.ReadWriter(c)
-	if r := newSockIO(c, func() bool { return s.sessions.Load() == 1 }); r != nil {
+	// Only the user's own session spins (see spinWait): a client of
+	// another user that trickles its bytes must not keep a core busy.
+	if r := newSockIO(c, func() bool { return wc.trusted && s.sessions.Load() == 1 }); r != nil {
 		wc.io = r
 	}
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead))

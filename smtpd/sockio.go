@@ -39,7 +39,7 @@ type sockIO struct {
 
 // spinWait is how long a read that finds the socket empty keeps trying
 // again before it waits for the poller, while spin allows (the server:
-// while its session is the only one). A client that sends one message
+// while its session is the only one, and the user's own). A client that sends one message
 // after another sends its next command some tens of microseconds after
 // the reply it waited for; a read that waits for it through the poller
 // puts the thread to sleep and has the kernel wake it, which costs about

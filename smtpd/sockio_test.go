@@ -174,7 +174,8 @@ func TestSockIOSpins(t *testing.T) {
 	}
 }
 
-// The server's sessions spin only while there is one of them.
+// The server's sessions spin only while there is one of them, and only
+// the user's own.
 func TestSpinOnlyAlone(t *testing.T) {
 	dir := t.TempDir()
 	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", os.Getuid()))
@@ -210,6 +211,10 @@ func TestSpinOnlyAlone(t *testing.T) {
 	b.Close()
 	if !spins(a) {
 		t.Error("the session left alone does not spin")
+	}
+	a.trusted = false // a client of another user, not logged in
+	if spins(a) {
+		t.Error("another user's session spins")
 	}
 	a.Close()
 }

@@ -2,10 +2,14 @@ package submit
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"homepost/agentlock"
 	"homepost/settings"
@@ -59,6 +63,14 @@ func executable(p string) bool {
 // message; a front end that queues several messages in one session
 // (Options.NoWake) or releases held ones calls it once itself.
 //
+// The delivery may stay for days while mail is deferred, so it lets go
+// of its caller as a daemon does: it works in the HOME (as the systemd
+// unit does), not in the directory it was started from, which could
+// then not be unmounted; and it does not inherit the files that this
+// process inherited (closeInherited): a pipe that a shell's $(...) or a
+// cron job's reader reads until every writer has closed it would
+// otherwise stay open, and the caller wait, until the queue is empty.
+//
 // The messages are already durable: a failure here only delays them, so
 // it is not reported. It does nothing when deliver_without_agent is off,
 // when an agent holds the lock, or in a test binary (which is not
@@ -90,12 +102,38 @@ func Wake(cfg *settings.Config) {
 		return
 	}
 	defer null.Close()
+	closeInherited()
+	dir := cfg.Home
+	if dir == "" {
+		dir = "/"
+	}
 	p, err := os.StartProcess(exe, []string{exe, "agent", "--background"}, &os.ProcAttr{
+		Dir:   dir,
 		Env:   os.Environ(),
 		Files: []*os.File{null, log, log},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
 	if err == nil {
 		p.Release()
+	}
+}
+
+// closeInherited marks every file descriptor above stderr close-on-exec,
+// so that a process started next gets none of them. Go opens its own
+// files close-on-exec; what is left open are the descriptors this
+// process inherited from its caller. close_range(2) does it in one call
+// (Linux 5.11); before that, each open descriptor is marked.
+func closeInherited() {
+	if unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
 	}
 }

@@ -137,3 +137,54 @@ func TestBackgroundDeliveryWithoutAgent(t *testing.T) {
 	e.StartAgent()
 	e.WaitFor(func() bool { return holder() != 0 && holder() != bg }, "the daemon to take the lock")
 }
+
+// The background delivery that sendmail starts may stay for days while
+// mail is deferred: it must not keep what its caller had open (a pipe
+// that a shell's $(...) reads until every writer has closed it) nor the
+// directory it was started from (which then cannot be unmounted).
+func TestBackgroundDeliveryLetsGoOfCaller(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	h.Set("x@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	cwd := t.TempDir()
+	c := e.Cmd([]byte("Subject: s\n\nb\n"), "sendmail", "x@remote.example")
+	c.Dir = cwd
+	c.ExtraFiles = []*os.File{pw} // fd 3 of sendmail, as a shell passes it
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("sendmail: %v %s", err, out)
+	}
+	pw.Close()
+	lock := e.Path(".local", "state", "homepost", "agent.lock")
+	var pid int
+	e.WaitFor(func() bool {
+		b, _ := os.ReadFile(lock)
+		fmt.Sscanf(string(b), "%d", &pid)
+		return pid > 0 && syscall.Kill(pid, 0) == nil
+	}, "the background delivery")
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(q, "later")
+	}, "the deferral")
+
+	// Every writer gone but the background delivery: the read ends.
+	pr.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := pr.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
+		t.Errorf("the caller's pipe stays open in the background delivery (read %d, %v)", n, err)
+	}
+	if dir, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err != nil || dir != e.Home {
+		t.Errorf("the background delivery works in %q (%v), want the HOME %s", dir, err, e.Home)
+	}
+	h.Set("x@remote.example", nil)
+	e.Run(nil, "homepost", "flush")
+	e.WaitFor(func() bool { return h.Count("x@remote.example") == 1 }, "delivery after flush")
+}

@@ -21,14 +21,39 @@ import (
 // client's socket is the one whose local address is our peer and whose
 // remote address is us. The 4-tuple of an established connection is
 // unique, so the answer cannot be another connection's.
+//
+// The rule: a client is the user's only when its socket is found, held
+// by a process (an inode other than 0), and listed under the user's uid.
+// A socket that its process has closed is orphaned: the kernel lists it
+// with uid 0 and inode 0 (and one in FIN_WAIT2 as a time-wait entry,
+// the same), whoever owned it. Its owner cannot be known any more, so
+// it is an error here and the client counts as another user's, never as
+// root's. A client that sends a whole transaction and closes before the
+// server has looked is thus refused; the lookup is made as the
+// connection is accepted, before anything is read, and no client that
+// waits for its replies is orphaned then. An entry that is not found
+// is looked for once more (the kernel's table is read in pieces, and a
+// socket can be missed while others come and go), then counted as
+// foreign as well.
 func PeerUID(c net.Conn) (int, error) {
 	local, ok1 := c.LocalAddr().(*net.TCPAddr)
 	peer, ok2 := c.RemoteAddr().(*net.TCPAddr)
 	if !ok1 || !ok2 {
 		return -1, errors.New("not a TCP connection")
 	}
-	return peerUIDFrom([]string{"/proc/net/tcp", "/proc/net/tcp6"}, local, peer)
+	tables := []string{"/proc/net/tcp", "/proc/net/tcp6"}
+	uid, err := peerUIDFrom(tables, local, peer)
+	if errors.Is(err, errNoSocket) {
+		uid, err = peerUIDFrom(tables, local, peer)
+	}
+	return uid, err
 }
+
+// errNoSocket: the client's socket is not in the kernel's tables.
+var errNoSocket = errors.New("not in the kernel's tables")
+
+// errOrphaned: the client's socket is held by no process.
+var errOrphaned = errors.New("closed by its process (orphaned, inode 0): its owner is unknown")
 
 func peerUIDFrom(tables []string, local, peer *net.TCPAddr) (int, error) {
 	for _, t := range tables {
@@ -48,7 +73,7 @@ func peerUIDFrom(tables []string, local, peer *net.TCPAddr) (int, error) {
 			return uid, nil
 		}
 	}
-	return -1, fmt.Errorf("no socket %s → %s in the kernel's tables", peer, local)
+	return -1, fmt.Errorf("socket %s → %s: %w", peer, local, errNoSocket)
 }
 
 // tcpTimeWait and tcpListen are socket states (include/net/tcp_states.h)
@@ -61,18 +86,19 @@ const (
 // findSocket scans a /proc/net/tcp table for the socket from src to dst
 // and returns its uid. A line reads
 //
-//	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
-//	0: 0100007F:9C40 0100007F:09C5 01 00000000:00000000 00:00000000 00000000 1000 ...
+//	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+//	0: 0100007F:9C40 0100007F:09C5 01 00000000:00000000 00:00000000 00000000 1000 0 81234 ...
 //
 // with each address as hex 32-bit words in the machine's byte order and
-// the port in hex.
+// the port in hex. An entry with inode 0 is found with errOrphaned: no
+// process holds it, and its uid column is 0 whoever owned it.
 func findSocket(sc *bufio.Scanner, src, dst *net.TCPAddr) (uid int, found bool, err error) {
 	for n := 0; sc.Scan(); n++ {
 		if n == 0 {
 			continue // the column titles
 		}
 		f := strings.Fields(sc.Text())
-		if len(f) < 8 {
+		if len(f) < 10 {
 			continue
 		}
 		st, err := strconv.ParseUint(f[3], 16, 8)
@@ -85,9 +111,15 @@ func findSocket(sc *bufio.Scanner, src, dst *net.TCPAddr) (uid int, found bool, 
 			continue
 		}
 		if la.Port == src.Port && ra.Port == dst.Port && la.IP.Equal(src.IP) && ra.IP.Equal(dst.IP) {
+			if f[9] == "0" {
+				return -1, false, errOrphaned
+			}
 			u, err := strconv.Atoi(f[7])
-			if err != nil {
+			if err != nil || u < 0 {
 				return -1, false, fmt.Errorf("bad uid %q", f[7])
+			}
+			if _, err := strconv.ParseUint(f[9], 10, 64); err != nil {
+				return -1, false, fmt.Errorf("bad inode %q", f[9])
 			}
 			return u, true, nil
 		}

@@ -27,9 +27,11 @@
 // mode 0700 (and its peer's credentials are checked as well). A loopback
 // TCP port can be reached by every local user: a connection is taken
 // without AUTH only when the kernel's socket table (/proc/net/tcp and
-// tcp6) names the user as the owner of the client's socket; anyone else
-// gets 530 5.7.0 until it authenticates with AUTH PLAIN and the secret
-// in the user's config directory (secret.go).
+// tcp6) names the user as the owner of the client's socket, held by a
+// process, when it is accepted (peer.go: an orphaned socket, which the
+// kernel lists as uid 0, is nobody's); anyone else gets 530 5.7.0
+// until it authenticates with AUTH PLAIN and the secret in the user's
+// config directory (secret.go).
 //
 // # Protocol
 //

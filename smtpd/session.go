@@ -44,7 +44,7 @@ type Backend struct {
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := &session{b: b, trusted: true}
 	if wc, ok := c.Conn().(*conn); ok {
-		s.trusted, s.authOffered = wc.trusted, wc.tcp
+		s.trusted, s.authOffered, s.conn = wc.trusted, wc.tcp, wc
 	}
 	return s, nil
 }
@@ -56,6 +56,7 @@ type session struct {
 	authOffered bool // AUTH PLAIN is offered (TCP)
 	authed      bool
 	authFails   int
+	conn        *conn // the listener's connection; nil for sendmail -bs
 
 	from  string
 	rcpts []string
@@ -246,6 +247,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 			// is too long to guess anyway.
 			time.Sleep(time.Duration(min(s.authFails, 10)) * 500 * time.Millisecond)
 			return smtp.ErrAuthFailed
+		}
+		// A session of another user counts against max_sessions
+		// from now on (smtpd.go, foreignMax).
+		if s.conn != nil && !s.conn.authenticated() {
+			return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Too many sessions at once, try again later"}
 		}
 		s.authed = true
 		return nil

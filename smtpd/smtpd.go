@@ -64,7 +64,8 @@ type Server struct {
 	srv   *smtp.Server
 	group groupSync
 
-	sessions atomic.Int32
+	sessions atomic.Int32 // the user's sessions, and those logged in
+	foreign  atomic.Int32 // other users' sessions not logged in (yet)
 	mu       sync.Mutex
 	closed   bool
 }
@@ -146,6 +147,21 @@ type listener struct {
 	s *Server
 }
 
+// Sessions of other users that have not logged in are counted apart from
+// the user's, so that they can never take the user's slots: at most
+// foreignMax of them at once, and each must log in within authWait of
+// its connection (commands such as NOOP or RSET do not extend it), or
+// it is closed with 421. One that logs in takes one of the user's
+// slots, if one is free.
+func foreignMax(maxSessions int) int { return max(1, maxSessions/2) }
+
+// authWait is how long a session of another user has to log in.
+var authWait = 30 * time.Second
+
+// tcpPeerUID looks up the owner of a TCP client's socket (a test may
+// replace it).
+var tcpPeerUID = PeerUID
+
 func (l *listener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -153,41 +169,56 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		s := l.s
-		if int(s.sessions.Add(1)) > s.cfg.SMTP.MaxSessions {
-			s.sessions.Add(-1)
+		// Who the peer is, before anything is read (peer.go).
+		tcp, trusted := s.identify(c)
+		pool, limit, which := &s.sessions, s.cfg.SMTP.MaxSessions, "max_sessions"
+		if !trusted {
+			pool, limit, which = &s.foreign, foreignMax(limit), "max_foreign_sessions"
+		}
+		if int(pool.Add(1)) > limit {
+			pool.Add(-1)
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			c.Write([]byte("421 4.3.2 Too many sessions at once, try again later\r\n"))
 			c.Close()
-			s.log.Warn("smtp: session refused: too many at once", "max_sessions", s.cfg.SMTP.MaxSessions)
+			s.log.Warn("smtp: session refused: too many at once", which, limit)
 			continue
 		}
-		return s.wrap(c), nil
+		return s.wrap(c, tcp, trusted, pool), nil
 	}
 }
 
-// wrap decides whether the peer is the user and wraps the connection.
-func (s *Server) wrap(c net.Conn) *conn {
-	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, release: func() { s.sessions.Add(-1) }}
+// identify says whether c is a TCP connection and whether its peer is
+// the user.
+func (s *Server) identify(c net.Conn) (tcp, trusted bool) {
+	switch c.LocalAddr().Network() {
+	case "tcp", "tcp4", "tcp6":
+		uid, err := tcpPeerUID(c)
+		trusted = err == nil && uid == s.cfg.UID
+		if !trusted {
+			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, err))
+		}
+		return true, trusted
+	default:
+		uid, err := unixPeerUID(c)
+		return false, err == nil && (uid == s.cfg.UID || uid == 0)
+	}
+}
+
+// wrap wraps the connection of a session counted in pool.
+func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
+	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, s: s, pool: pool, tcp: tcp, trusted: trusted}
+	wc.release = func() { wc.mu.Lock(); wc.pool.Add(-1); wc.mu.Unlock() }
+	if !trusted {
+		wc.authBy.Store(time.Now().Add(authWait).UnixNano())
+	}
 	wc.io = io.ReadWriter(c)
 	// Only the user's own session spins (see spinWait): a client of
 	// another user that trickles its bytes must not keep a core busy.
 	if r := newSockIO(c, func() bool { return wc.trusted && s.sessions.Load() == 1 }); r != nil {
 		wc.io = r
 	}
-	wc.q = smtpwire.NewReader(readFunc(wc.rawRead))
 	wc.w = &smtpwire.Writer{W: wc.io, Domain: s.cfg.Hostname}
-	switch c.LocalAddr().Network() {
-	case "tcp", "tcp4", "tcp6":
-		wc.tcp = true
-		uid, err := PeerUID(c)
-		wc.trusted = err == nil && uid == s.cfg.UID
-		if !wc.trusted {
-			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, err))
-		}
-	default:
-		uid, err := unixPeerUID(c)
-		wc.trusted = err == nil && (uid == s.cfg.UID || uid == 0)
-	}
+	wc.q = smtpwire.NewReader(readFunc(wc.rawRead), wc.w, maxLine)
 	return wc
 }
 
@@ -206,6 +237,46 @@ type conn struct {
 	w       *smtpwire.Writer // the replies, spelled right
 	once    sync.Once
 	release func()
+
+	s      *Server
+	mu     sync.Mutex    // pool
+	pool   *atomic.Int32 // the count the session is in
+	authBy atomic.Int64  // a session of another user: when it must have logged in (UnixNano); 0: none
+}
+
+// authenticated moves a session of another user that has logged in from
+// the foreign sessions to the user's, and lifts its deadline to log in.
+// It is false when the user's sessions are all taken.
+func (c *conn) authenticated() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pool == &c.s.sessions {
+		return true
+	}
+	if int(c.s.sessions.Add(1)) > c.s.cfg.SMTP.MaxSessions {
+		c.s.sessions.Add(-1)
+		return false
+	}
+	c.pool.Add(-1)
+	c.pool = &c.s.sessions
+	c.authBy.Store(0)
+	return true
+}
+
+// deadline caps t at the time by which a session of another user must
+// have logged in, plus grace.
+func (c *conn) deadline(t time.Time, grace time.Duration) time.Time {
+	if by := c.authBy.Load(); by != 0 && (t.IsZero() || t.UnixNano() > by+int64(grace)) {
+		return time.Unix(0, by+int64(grace))
+	}
+	return t
+}
+
+// SetWriteDeadline is go-smtp's, capped by the deadline to log in (and
+// the 5 seconds its 421 may take): a client of another user that does
+// not read its replies is not kept past it.
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(c.deadline(t, 5*time.Second))
 }
 
 func (c *conn) Read(p []byte) (int, error) { return c.q.Read(p) }
@@ -213,7 +284,9 @@ func (c *conn) Read(p []byte) (int, error) { return c.q.Read(p) }
 // rawRead reads from the socket, allowing the idle time for it.
 func (c *conn) rawRead(p []byte) (int, error) {
 	if c.idle > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		c.Conn.SetReadDeadline(c.deadline(time.Now().Add(c.idle), 0))
+	} else if c.authBy.Load() != 0 {
+		c.Conn.SetReadDeadline(c.deadline(time.Time{}, 0))
 	}
 	return c.io.Read(p)
 }

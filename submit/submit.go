@@ -94,7 +94,10 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 		if err != nil {
 			return nil, &DataError{fmt.Sprintf("bad sender address %q: %v", sender, err)}
 		}
-		sender = a
+		// A bare name (-f root, -f www-data) is qualified with the
+		// hostname, as Postfix appends myorigin and the SMTP listener
+		// does: a smarthost refuses MAIL FROM:<root>.
+		sender = addr.Qualify(a, cfg.Hostname)
 	}
 
 	var rcpts []string

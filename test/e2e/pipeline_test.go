@@ -500,3 +500,31 @@ func TestIdleAgentIsSilent(t *testing.T) {
 		t.Errorf("log line: %s", line)
 	}
 }
+
+// A bare sender name (-f root, -f www-data, mail -r root) is qualified
+// with the hostname, as Postfix adds myorigin and as the SMTP listener
+// does: a smarthost refuses MAIL FROM:<root>, and Return-Path names the
+// address bounces go to.
+func TestBareSenderQualified(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.MustSend("Subject: f\n\nb\n", "-f", "www-data", "root")
+	if _, stderr, code := e.Run([]byte("b\n"), "mail", "-r", "root", "-s", "r", "root"); code != 0 {
+		t.Fatalf("mail -r: %d %s", code, stderr)
+	}
+	e.MustSend("Subject: named\n\nb\n", "-f", "Bob <bob>", "root")
+	e.Once()
+	out := testenv.Python(t, `
+import mailbox, sys
+md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
+    m = md[key]
+    print(m['Subject'], '|', m['Return-Path'], '|', m['From'])
+`, e.Path("Maildir"))
+	want := "f | <www-data@testhost.example> | www-data@testhost.example\n" +
+		"named | <bob@testhost.example> | bob@testhost.example\n" +
+		"r | <root@testhost.example> | root\n" // mail writes -r's From as given
+	if out != want {
+		t.Errorf("stored:\n%s\nwant:\n%s", out, want)
+	}
+}

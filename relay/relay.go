@@ -59,6 +59,23 @@
 // The reason carries the server's reply, as "host smtp.example.com said:
 // 451 4.3.0 try again later", and the DSN code its enhanced status code.
 //
+// A transaction carries at most 50 recipients (Postfix's
+// smtp_destination_recipient_limit), or fewer when the server announces
+// LIMITS RCPTMAX (RFC 9422); a message to more goes in several, one
+// after the other. A server that refuses a recipient for their number
+// (RFC 5321 section 4.5.3.1.10: 452 or 552 with X.5.3, after it has
+// accepted some) gets the message for those accepted, and the refused
+// one and the rest in the next transaction at once; later transactions
+// stop at that count. A 452 or 552 without an enhanced code may be
+// either: the refused recipient goes first in the next transaction, and
+// only a refusal there is its own (deferred or bounced as it says); two
+// such cuts at the same count, each confirmed that way, make it the
+// limit. A refusal for number of the first recipient of a transaction
+// defers the rest of the message (on a connection that has carried mail,
+// after one more try on a new connection). A refusal of the message
+// itself (DATA, the end of data) applies to every recipient still open.
+// Each recipient gets one result, whatever the number of transactions.
+//
 // One connection carries all messages of a Send call (RSET between them).
 // A server that closes it after taking some messages (a limit per
 // connection, "421 too many messages") gets a new connection for the

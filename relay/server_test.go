@@ -58,15 +58,21 @@ type backend struct {
 	dropInData bool             // close the connection while reading data
 	perConn    int              // after this many messages, 421 on MAIL
 	authTries  atomic.Int32
-	echoAuth   bool // a 535 reply that echoes the AUTH line
+	echoAuth   bool         // a 535 reply that echoes the AUTH line
+	maxRcpt    int          // after this many recipients of a transaction, 452 4.5.3
+	noCode     bool         // ... without the enhanced status code
+	rcptMax    int          // the server's own limit, announced as LIMITS RCPTMAX
+	connRcpt   int          // after this many recipients of a connection, 452 4.5.3
+	tooMany    atomic.Int32 // 452 replies written, by anyone
 }
 
 type testSession struct {
-	be   *backend
-	conn *smtp.Conn
-	cur  received
-	user string
-	n    int
+	be    *backend
+	conn  *smtp.Conn
+	cur   received
+	user  string
+	n     int
+	rcpts int // recipients accepted on the connection
 }
 
 func (be *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
@@ -120,6 +126,16 @@ func (s *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if err := s.be.rcptErr[to]; err != nil {
 		return err
 	}
+	if s.be.maxRcpt > 0 && len(s.cur.Rcpts) >= s.be.maxRcpt {
+		if s.be.noCode {
+			return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.NoEnhancedCode, Message: "Too many recipients"}
+		}
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+	}
+	if s.be.connRcpt > 0 && s.rcpts >= s.be.connRcpt {
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients on this connection"}
+	}
+	s.rcpts++
 	s.cur.Rcpts = append(s.cur.Rcpts, to)
 	return nil
 }
@@ -165,8 +181,22 @@ func (l countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err == nil {
 		l.be.conns.Add(1)
+		c = replyCounter{c, l.be}
 	}
 	return c, err
+}
+
+// replyCounter counts the 452 replies that the server writes.
+type replyCounter struct {
+	net.Conn
+	be *backend
+}
+
+func (c replyCounter) Write(p []byte) (int, error) {
+	if bytes.HasPrefix(p, []byte("452 ")) {
+		c.be.tooMany.Add(1)
+	}
+	return c.Conn.Write(p)
 }
 
 // testCA is a certificate authority made for one test and a server
@@ -245,6 +275,7 @@ func startServer(t testing.TB, be *backend, mode serverMode, ca *testCA) string 
 	srv.ErrorLog = discardLogger{}
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
+	srv.MaxRecipients = be.rcptMax
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,22 +18,39 @@ import (
 	"homepost/outbox"
 )
 
+// maxRcpt is the most recipients a transaction carries, as Postfix's
+// smtp_destination_recipient_limit: a message to more goes in several
+// transactions, one after the other on the same connection.
+const maxRcpt = 50
+
 // session is one SMTP connection to the smarthost.
 type session struct {
-	c     *Client
-	raw   net.Conn // the TCP connection, for deadlines and closing
-	smtp  *smtp.Client
-	stop  func() bool
-	open  bool // a transaction is open (MAIL accepted, DATA not done)
-	sent  int  // messages accepted on this connection
-	utf8  bool // SMTPUTF8 offered
-	limit int  // SIZE limit, 0 for none
+	c       *Client
+	raw     net.Conn // the TCP connection, for deadlines and closing
+	smtp    *smtp.Client
+	stop    func() bool
+	open    bool // a transaction is open (MAIL accepted, DATA not done)
+	sent    int  // messages accepted on this connection
+	utf8    bool // SMTPUTF8 offered
+	limit   int  // SIZE limit, 0 for none
+	rcptMax int  // recipients per transaction the server announced (LIMITS RCPTMAX), 0 for none
+	cuts    *cuts
+}
+
+// cuts is what the smarthost's refusals for too many recipients have
+// taught during one Send, kept from one connection to the next.
+type cuts struct {
+	limit int    // recipients per transaction, 0 while unknown
+	wait  string // the recipient refused at the last cut without an enhanced code
+	at    int    // ... after that many were accepted
+	last  int    // the count of the last such cut that the next transaction confirmed
 }
 
 // smtpSend sends msgs over as few connections as it can.
 func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][]courier.Result) {
 	var s *session
 	var down *courier.Result // why the smarthost cannot be reached
+	learned := &cuts{}
 	defer func() {
 		if s != nil {
 			s.quit()
@@ -45,62 +64,303 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 			fill(res[i], courier.Temp("4.4.7", "delivery interrupted: %v", err))
 			continue
 		}
-		if down != nil {
-			fill(res[i], *down)
-			continue
-		}
-		if s == nil {
-			var r courier.Result
-			if s, r = c.dial(ctx); s == nil {
-				down = &r
-				fill(res[i], r)
-				continue
+		for {
+			if down != nil {
+				fill(res[i], *down)
+				break
 			}
-		}
-		alive, early := s.send(m, res[i])
-		if alive {
-			continue
-		}
-		// The connection is gone. If it carried mail, the server may
-		// just limit messages per connection: go on with a new one, and
-		// if this message never got past MAIL FROM, it goes first. If
-		// it carried none, the rest would meet the same fate.
-		s.close()
-		if s.sent == 0 {
-			r := lastTemp(res[i])
-			down = &r
-			s = nil
-			continue
-		}
-		s = nil
-		if early {
-			clear(res[i])
-			var r courier.Result
-			if s, r = c.dial(ctx); s == nil {
-				down = &r
-				fill(res[i], r)
-				continue
-			}
-			if alive, _ := s.send(m, res[i]); !alive {
-				s.close()
-				if s.sent == 0 {
-					r := lastTemp(res[i])
+			if s == nil {
+				var r courier.Result
+				if s, r = c.dial(ctx); s == nil {
 					down = &r
+					continue
 				}
-				s = nil
+				s.cuts = learned
+			}
+			alive, early, r := s.send(m, res[i])
+			if alive {
+				break
+			}
+			// The connection is gone. If it carried mail, the server
+			// may just limit messages per connection: go on with a new
+			// one, and if the transaction it failed in never got a
+			// recipient accepted, what is left of this message goes
+			// first. If it carried none, the rest would meet the same
+			// fate.
+			s.close()
+			sent := s.sent
+			s = nil
+			if sent == 0 {
+				down = &r
+				continue
+			}
+			if !early {
+				fill(res[i], r)
+				break
 			}
 		}
 	}
 }
 
-// lastTemp picks the deferral that explains a dead connection.
-func lastTemp(res []courier.Result) courier.Result {
-	for i := len(res) - 1; i >= 0; i-- {
-		if res[i].Status == outbox.Deferred {
-			return res[i]
+// send sends m to the recipients of res that have no result yet, in as
+// many transactions as the server's recipient limit asks for, and fills
+// their results. It reports whether the connection can still be used;
+// if not, the reason, which the recipients still open are to get, and
+// whether the last transaction failed before the server accepted a
+// recipient (so that they may go again at once on a new connection).
+func (s *session) send(m *courier.Outgoing, res []courier.Result) (alive, early bool, why courier.Result) {
+	for {
+		var more bool
+		more, alive, early, why = s.transaction(m, res)
+		if !alive || !more {
+			return alive, early, why
 		}
 	}
-	return courier.Temp("4.4.2", "connection lost")
+}
+
+// transaction runs one mail transaction of m to the recipients of res
+// that have no result yet, as many as the server takes in one. more
+// reports that recipients are left for another transaction: the limit
+// was reached, and the ones the transaction carried have their result.
+// A transaction always settles at least one recipient, so that send
+// ends.
+func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, alive, early bool, why courier.Result) {
+	c := s.c
+	if s.open {
+		// The last transaction ended without DATA (every recipient
+		// refused): end it. After a completed DATA the server is ready
+		// for the next MAIL as it is, and go-smtp would say EHLO again
+		// after RSET.
+		if err := s.smtp.Reset(); err != nil {
+			r, _ := s.result(err, "RSET")
+			return false, false, true, deferral(r)
+		}
+		s.open = false
+	}
+
+	br := bufio.NewReaderSize(m.Open(), 64<<10)
+	head, err := readHead(br)
+	if err != nil {
+		fill(res, courier.Temp("4.3.0", "read queued message: %v", err))
+		return false, true, false, courier.Result{}
+	}
+	head = c.rewrite(head)
+
+	sender := c.envelopeSender(m.Sender)
+	if badPath(sender) {
+		fill(res, courier.Perm("5.1.7", "bad sender address %q", sender))
+		return false, true, false, courier.Result{}
+	}
+	needUTF8 := !ascii(sender) || !ascii(string(head))
+	for i, r := range m.Rcpts {
+		needUTF8 = needUTF8 || res[i].Status == 0 && !ascii(r)
+	}
+	if !ascii(sender) && !s.utf8 {
+		fill(res, courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
+		return false, true, false, courier.Result{}
+	}
+	if s.limit > 0 && m.Size > int64(s.limit) {
+		fill(res, courier.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
+		return false, true, false, courier.Result{}
+	}
+	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
+	if err := s.smtp.Mail(sender, opts); err != nil {
+		r, alive := s.result(err, "MAIL FROM")
+		if alive {
+			fill(res, r)
+		}
+		return false, alive, true, r
+	}
+	s.open = true
+	limit := s.rcptLimit()
+	var accepted []int
+	first := true
+	for i, rcpt := range m.Rcpts {
+		if res[i].Status != 0 {
+			continue // settled by an earlier transaction
+		}
+		if len(accepted) == limit {
+			more = true
+			break
+		}
+		if rcpt == "" || badPath(rcpt) {
+			res[i] = courier.Perm("5.1.3", "bad recipient address %q", rcpt)
+			continue
+		}
+		if !ascii(rcpt) && !s.utf8 {
+			res[i] = courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
+			continue
+		}
+		err := s.smtp.Rcpt(rcpt, nil)
+		if first {
+			s.cuts.first(rcpt, err == nil)
+			first = false
+		}
+		if err == nil {
+			accepted = append(accepted, i)
+			continue
+		}
+		r, alive := s.result(err, "RCPT TO")
+		if !alive {
+			// Nothing of this transaction is settled but what was
+			// refused before; the accepted ones were not sent.
+			for _, a := range accepted {
+				res[a] = r
+			}
+			return false, false, len(accepted) == 0, r
+		}
+		if limited, sure := tooMany(err); limited {
+			if len(accepted) > 0 {
+				// RFC 5321 section 4.5.3.1.10: send the message to
+				// the ones accepted, and this one and the rest in
+				// another transaction.
+				s.cuts.cut(rcpt, len(accepted), sure)
+				more = true
+				break
+			}
+			if sure {
+				// Not even one recipient. It is no fault of the
+				// recipients: whatever the code, they wait.
+				r = deferral(r)
+				if s.sent > 0 {
+					// The server may count recipients per
+					// connection: the rest go on a new one.
+					s.smtp.Quit()
+					return false, false, true, r
+				}
+				// A limit that a new connection does not get
+				// around either (a quota): all of them wait.
+				fill(res, r)
+				return false, true, false, courier.Result{}
+			}
+			// A 452 without an enhanced code to the first recipient
+			// is about that recipient.
+		}
+		res[i] = r
+	}
+	if len(accepted) == 0 {
+		return more, true, false, courier.Result{}
+	}
+	// From here on, any failure applies to the accepted recipients; the
+	// message itself was refused, so the ones that no transaction has
+	// carried yet get the same reply. The others already have their own.
+	done := func(r courier.Result) {
+		for _, a := range accepted {
+			res[a] = r
+		}
+	}
+	w, err := s.smtp.Data()
+	if err != nil {
+		r, alive := s.result(err, "DATA")
+		done(r)
+		if alive {
+			fill(res, r)
+		}
+		return false, alive, false, r
+	}
+	dw := &deadlineWriter{w: w, conn: s.raw, d: c.rc.DataTimeout.Duration}
+	src := &sourceReader{r: br}
+	_, err = dw.Write(head)
+	if err == nil {
+		_, err = io.Copy(dw, src)
+	}
+	if err != nil {
+		// The message is incomplete: never send the final dot. Closing
+		// the connection makes the server discard the transaction.
+		r, _ := s.result(err, "sending the message")
+		if src.err != nil {
+			r = courier.Temp("4.3.0", "read queued message: %v", src.err)
+		}
+		done(r)
+		return false, false, false, r
+	}
+	resp, err := w.CloseWithResponse()
+	s.open = false // the reply to the data ends the transaction, whatever it says
+	if err != nil {
+		r, alive := s.result(err, "end of data")
+		done(r)
+		if alive {
+			fill(res, r)
+		}
+		return false, alive, false, r
+	}
+	s.sent++
+	done(courier.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
+	return more, true, false, courier.Result{}
+}
+
+// rcptLimit is the most recipients the next transaction may carry.
+func (s *session) rcptLimit() int {
+	n := maxRcpt
+	for _, l := range []int{s.rcptMax, s.cuts.limit} {
+		if l > 0 && l < n {
+			n = l
+		}
+	}
+	return n
+}
+
+// cut notes that the server refused rcpt for their number after
+// accepting n. With the enhanced code X.5.3 the limit is n from now on.
+// Without one the refusal may have been about rcpt itself: it is
+// confirmed when the next transaction accepts rcpt first, and the limit
+// is learnt when two confirmed cuts came at the same count. Not knowing
+// the limit costs a refused RCPT per transaction; a wrong one, many
+// small transactions.
+func (k *cuts) cut(rcpt string, n int, sure bool) {
+	k.wait, k.at = "", 0
+	if sure {
+		k.limit = n
+		return
+	}
+	k.wait, k.at = rcpt, n
+}
+
+// first notes the reply to the first RCPT of a transaction.
+func (k *cuts) first(rcpt string, accepted bool) {
+	if k.wait == "" {
+		return
+	}
+	if rcpt == k.wait && accepted {
+		if k.at == k.last {
+			k.limit = k.at
+		}
+		k.last = k.at
+	}
+	k.wait, k.at = "", 0
+}
+
+// tooMany reports whether a refusal of RCPT may mean that the
+// transaction has as many recipients as the server takes (RFC 5321
+// section 4.5.3.1.10: 452, or 552 of old), rather than something about
+// the recipient; sure means that the enhanced status code X.5.3 "too
+// many recipients" (RFC 3463) says so. A 452 or 552 without an enhanced
+// code may mean either.
+func tooMany(err error) (limited, sure bool) {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return false, false
+	}
+	switch ec := se.EnhancedCode; {
+	case ec == smtp.EnhancedCodeNotSet || ec == smtp.NoEnhancedCode:
+		return se.Code == 452 || se.Code == 552, false
+	case ec[1] == 5 && ec[2] == 3 && (se.Code/100 == 4 || se.Code/100 == 5):
+		return true, true
+	}
+	return false, false
+}
+
+// deferral makes r, the reason for a connection given up, a deferral.
+func deferral(r courier.Result) courier.Result {
+	if r.Status != outbox.Deferred {
+		r.Status = outbox.Deferred
+		if len(r.DSN) > 1 {
+			r.DSN = "4" + r.DSN[1:]
+		} else {
+			r.DSN = "4.0.0"
+		}
+	}
+	return r
 }
 
 // dial connects, says EHLO, sets up TLS and authenticates. On failure it
@@ -181,9 +441,27 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	cc.max = 0 // the client's own timeouts are ours from here on
 	s.utf8, _ = s.smtp.Extension("SMTPUTF8")
 	s.limit, _ = s.smtp.MaxMessageSize()
+	if ok, limits := s.smtp.Extension("LIMITS"); ok {
+		s.rcptMax = rcptMax(limits)
+	}
 	_, tlsOn := s.smtp.TLSConnectionState()
 	c.log.Debug("relay connected", "host", c.addr, "tls", tlsOn, "auth", rc.Username != "")
 	return s, courier.Result{}
+}
+
+// rcptMax reads RCPTMAX from the parameters of the LIMITS extension
+// (RFC 9422), 0 when absent or not a number.
+func rcptMax(limits string) int {
+	for _, f := range strings.Fields(limits) {
+		k, v, _ := strings.Cut(f, "=")
+		if strings.EqualFold(k, "RCPTMAX") {
+			n, err := strconv.Atoi(v)
+			if err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 func (s *session) timeouts() {
@@ -205,125 +483,6 @@ func (c *Client) loopbackAddr(ctx context.Context) (string, courier.Result, bool
 		}
 	}
 	return net.JoinHostPort(ips[0].IP.String(), port), courier.Result{}, true
-}
-
-// send runs one mail transaction and fills res. It reports whether the
-// connection can still be used and, if not, whether it failed before
-// the server accepted a recipient (so the message may go again at once).
-func (s *session) send(m *courier.Outgoing, res []courier.Result) (alive, early bool) {
-	c := s.c
-	if s.open {
-		// The last transaction ended without DATA (every recipient
-		// refused): end it. After a completed DATA the server is ready
-		// for the next MAIL as it is, and go-smtp would say EHLO again
-		// after RSET.
-		if err := s.smtp.Reset(); err != nil {
-			r, _ := s.result(err, "RSET")
-			fill(res, r)
-			return false, true
-		}
-		s.open = false
-	}
-
-	br := bufio.NewReaderSize(m.Open(), 64<<10)
-	head, err := readHead(br)
-	if err != nil {
-		fill(res, courier.Temp("4.3.0", "read queued message: %v", err))
-		return true, false
-	}
-	head = c.rewrite(head)
-
-	sender := c.envelopeSender(m.Sender)
-	if badPath(sender) {
-		fill(res, courier.Perm("5.1.7", "bad sender address %q", sender))
-		return true, false
-	}
-	needUTF8 := !ascii(sender) || !ascii(string(head))
-	for _, r := range m.Rcpts {
-		needUTF8 = needUTF8 || !ascii(r)
-	}
-	if !ascii(sender) && !s.utf8 {
-		fill(res, courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
-		return true, false
-	}
-	if s.limit > 0 && m.Size > int64(s.limit) {
-		fill(res, courier.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
-		return true, false
-	}
-	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
-	if err := s.smtp.Mail(sender, opts); err != nil {
-		r, alive := s.result(err, "MAIL FROM")
-		fill(res, r)
-		return alive, true
-	}
-	s.open = true
-	accepted := make([]bool, len(m.Rcpts))
-	n := 0
-	for i, rcpt := range m.Rcpts {
-		if rcpt == "" || badPath(rcpt) {
-			res[i] = courier.Perm("5.1.3", "bad recipient address %q", rcpt)
-			continue
-		}
-		if !ascii(rcpt) && !s.utf8 {
-			res[i] = courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
-			continue
-		}
-		if err := s.smtp.Rcpt(rcpt, nil); err != nil {
-			r, alive := s.result(err, "RCPT TO")
-			res[i] = r
-			if !alive {
-				fill(res, r)
-				return false, false
-			}
-			continue
-		}
-		accepted[i] = true
-		n++
-	}
-	if n == 0 {
-		return true, false
-	}
-	// From here on, any failure applies to the accepted recipients only:
-	// the others already have their own reply.
-	done := func(r courier.Result) {
-		for i, ok := range accepted {
-			if ok {
-				res[i] = r
-			}
-		}
-	}
-	w, err := s.smtp.Data()
-	if err != nil {
-		r, alive := s.result(err, "DATA")
-		done(r)
-		return alive, false
-	}
-	dw := &deadlineWriter{w: w, conn: s.raw, d: c.rc.DataTimeout.Duration}
-	src := &sourceReader{r: br}
-	_, err = dw.Write(head)
-	if err == nil {
-		_, err = io.Copy(dw, src)
-	}
-	if err != nil {
-		// The message is incomplete: never send the final dot. Closing
-		// the connection makes the server discard the transaction.
-		r, _ := s.result(err, "sending the message")
-		if src.err != nil {
-			r = courier.Temp("4.3.0", "read queued message: %v", src.err)
-		}
-		done(r)
-		return false, false
-	}
-	resp, err := w.CloseWithResponse()
-	s.open = false // the reply to the data ends the transaction, whatever it says
-	if err != nil {
-		r, alive := s.result(err, "end of data")
-		done(r)
-		return alive, false
-	}
-	s.sent++
-	done(courier.OK(fmt.Sprintf("host %s said: 250 %s", c.host, oneLine(resp.StatusText))))
-	return true, false
 }
 
 // badPath reports whether addr cannot go into MAIL FROM:<...> or RCPT

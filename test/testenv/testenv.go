@@ -230,6 +230,8 @@ type Smarthost struct {
 	mu    sync.Mutex
 	got   map[string][]string // recipient → messages
 	reply map[string]*smtp.SMTPError
+	limit int   // recipients per transaction, 0: no limit
+	txns  []int // recipients of each message accepted, in order
 	conns atomic.Int32
 	Addr  string // host:port on 127.0.0.1
 }
@@ -254,6 +256,11 @@ func (s *hostSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if e := s.h.reply[to]; e != nil {
 		return e
 	}
+	if s.h.limit > 0 && len(s.rcpts) >= s.h.limit {
+		// RFC 5321 section 4.5.3.1.10, as Postfix's smtpd_recipient_limit
+		// says it, without announcing the limit in EHLO.
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Error: too many recipients"}
+	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
 }
@@ -268,6 +275,7 @@ func (s *hostSession) Data(r io.Reader) error {
 	for _, rc := range s.rcpts {
 		s.h.got[rc] = append(s.h.got[rc], string(b))
 	}
+	s.h.txns = append(s.h.txns, len(s.rcpts))
 	return nil
 }
 
@@ -276,6 +284,22 @@ func (h *Smarthost) Set(rcpt string, e *smtp.SMTPError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.reply[rcpt] = e
+}
+
+// Limit makes the host refuse every RCPT of a transaction past the n-th
+// with 452 4.5.3 (0: no limit), as a server with a recipient limit does.
+func (h *Smarthost) Limit(n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.limit = n
+}
+
+// Transactions returns how many recipients each message the host
+// accepted had, in order.
+func (h *Smarthost) Transactions() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.txns...)
 }
 
 // Count is how many messages the host accepted for rcpt.

@@ -28,8 +28,7 @@ func WakeWaiting(cfg *settings.Config) bool {
 	if !Waiting(cfg) {
 		return false
 	}
-	Wake(cfg)
-	return true
+	return Wake(cfg)
 }
 
 // Waiting reports whether the outbox holds a message that is not on

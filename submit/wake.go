@@ -72,34 +72,40 @@ func executable(p string) bool {
 // otherwise stay open, and the caller wait, until the queue is empty.
 //
 // The messages are already durable: a failure here only delays them, so
-// it is not reported. It does nothing when deliver_without_agent is off,
-// when an agent holds the lock, or in a test binary (which is not
-// homepost). Whether an agent runs costs an open and a flock; the
+// it is not reported, but Wake says whether it started the delivery
+// (mailq and check say so). It does nothing when deliver_without_agent
+// is off, when an agent holds the lock, or in a test binary (which is
+// not homepost). Whether an agent runs costs an open and a flock; the
 // process is started with os.StartProcess, so that sendmail links
 // neither the agent nor os/exec.
-func Wake(cfg *settings.Config) {
+func Wake(cfg *settings.Config) bool {
 	if !cfg.DeliverWithoutAgent {
-		return
+		return false
 	}
 	if _, running := agentlock.Running(cfg.LockPath()); running {
-		return
+		return false
 	}
 	exe, err := Homepost()
 	if err != nil || strings.HasSuffix(exe, ".test") {
-		return // no binary to start (a test binary is not homepost)
+		return false // no binary to start (a test binary is not homepost)
 	}
 	// The one-shot agents' log is kept to two generations of 1 MB.
+	// Its directory (the state directory) need not exist yet: an
+	// outbox configured elsewhere does not make it.
+	if err := os.MkdirAll(filepath.Dir(cfg.LogPath()), 0o700); err != nil {
+		return false
+	}
 	if st, err := os.Stat(cfg.LogPath()); err == nil && st.Size() > 1<<20 {
 		os.Rename(cfg.LogPath(), cfg.LogPath()+".1")
 	}
 	log, err := os.OpenFile(cfg.LogPath(), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return
+		return false
 	}
 	defer log.Close()
 	null, err := os.Open(os.DevNull)
 	if err != nil {
-		return
+		return false
 	}
 	defer null.Close()
 	closeInherited()
@@ -113,9 +119,11 @@ func Wake(cfg *settings.Config) {
 		Files: []*os.File{null, log, log},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
 	})
-	if err == nil {
-		p.Release()
+	if err != nil {
+		return false
 	}
+	p.Release()
+	return true
 }
 
 // closeInherited marks every file descriptor above stderr close-on-exec,

@@ -188,3 +188,16 @@ func TestBackgroundDeliveryLetsGoOfCaller(t *testing.T) {
 	e.Run(nil, "homepost", "flush")
 	e.WaitFor(func() bool { return h.Count("x@remote.example") == 1 }, "delivery after flush")
 }
+
+// With the outbox configured elsewhere, the state directory (where the
+// background delivery's log and lock live) may not exist yet: sendmail
+// makes it rather than silently starting nothing.
+func TestBackgroundDeliveryMakesStateDir(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "outbox = \"~/q/outbox\"\n")
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	e.MustSend("Subject: s\n\nb\n", "root")
+	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 1 }, "the background delivery")
+}

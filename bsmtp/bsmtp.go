@@ -61,6 +61,9 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	// from inside its handler (QUIT, too many errors): wait for the
 	// handler itself to end, so that nothing is written after Serve.
 	srv.Shutdown(context.Background())
+	// A BDAT transfer cut off with the session ends in a goroutine of
+	// go-smtp's: let it remove its draft before the process exits.
+	b.Settle(5 * time.Second)
 	if b.Queued.Load() {
 		// Delivery is woken once for the whole session, not once per
 		// message.
@@ -112,8 +115,13 @@ type pipeConn struct {
 	done chan struct{}
 }
 
-func newPipeConn(in io.Reader, out io.Writer) *pipeConn {
-	return &pipeConn{r: smtpwire.NewReader(&crlfReader{r: bufio.NewReader(in)}), w: bufio.NewWriter(out), done: make(chan struct{})}
+func newPipeConn(in io.Reader, out *smtpwire.Writer) *pipeConn {
+	// The replies go through out, and the Reader learns from them
+	// whether DATA was accepted; bare LFs are read as CR LF, except
+	// in a BDAT chunk, whose bytes are counted as they come.
+	r := smtpwire.NewReader(in, out, maxLine)
+	r.ReadBareLF()
+	return &pipeConn{r: r, w: bufio.NewWriter(out), done: make(chan struct{})}
 }
 
 func (c *pipeConn) Read(p []byte) (int, error) {
@@ -166,43 +174,3 @@ type pipeAddr struct{}
 
 func (pipeAddr) Network() string { return "pipe" }
 func (pipeAddr) String() string  { return "stdio" }
-
-// crlfReader turns a bare LF into CRLF, since go-smtp's data reader
-// recognises only CRLF line ends (and so the final ".").
-type crlfReader struct {
-	r      *bufio.Reader
-	prevCR bool
-	lf     bool // an LF is owed after an inserted CR
-}
-
-func (c *crlfReader) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if c.lf {
-			p[n] = '\n'
-			n++
-			c.lf, c.prevCR = false, false
-			continue
-		}
-		if n > 0 && c.r.Buffered() == 0 {
-			break // do not block with data in hand
-		}
-		b, err := c.r.ReadByte()
-		if err != nil {
-			if n > 0 {
-				return n, nil
-			}
-			return 0, err
-		}
-		if b == '\n' && !c.prevCR {
-			p[n] = '\r'
-			n++
-			c.lf = true
-			continue
-		}
-		p[n] = b
-		n++
-		c.prevCR = b == '\r'
-	}
-	return n, nil
-}

@@ -1,7 +1,6 @@
 package bsmtp
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -221,32 +220,6 @@ func TestCommandsOutOfOrder(t *testing.T) {
 	}
 }
 
-func TestCRLFReader(t *testing.T) {
-	for in, want := range map[string]string{
-		"a\nb\r\nc\n": "a\r\nb\r\nc\r\n",
-		"\n\n":        "\r\n\r\n",
-		"x\r":         "x\r",
-		"\r\n":        "\r\n",
-		"":            "",
-	} {
-		for _, size := range []int{1, 2, 3, 100} {
-			r := &crlfReader{r: bufioReader(in)}
-			var got bytes.Buffer
-			buf := make([]byte, size)
-			for {
-				n, err := r.Read(buf)
-				got.Write(buf[:n])
-				if err != nil {
-					break
-				}
-			}
-			if got.String() != want {
-				t.Errorf("%q with reads of %d: %q, want %q", in, size, got.String(), want)
-			}
-		}
-	}
-}
-
 // FuzzServe: any input ends the session without a panic or a hang.
 func FuzzServe(f *testing.F) {
 	f.Add("EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n")
@@ -257,5 +230,3 @@ func FuzzServe(f *testing.F) {
 		Serve(cfg, strings.NewReader(in), io.Discard)
 	})
 }
-
-func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }

@@ -37,6 +37,17 @@ type Backend struct {
 	NoWake bool
 	// Queued is set once a message is queued.
 	Queued atomic.Bool
+	// running counts the calls of Data under way: a BDAT transfer's
+	// runs in a goroutine of go-smtp's, which may outlive the session.
+	running atomic.Int32
+}
+
+// Settle waits, up to d, until no message is being received: after a
+// session ends, until the transfer it cut off has removed its draft.
+func (b *Backend) Settle(d time.Duration) {
+	for end := time.Now().Add(d); b.running.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // NewSession starts a session; whether the peer must authenticate comes
@@ -164,6 +175,8 @@ func (s *session) Data(r io.Reader) error {
 		return errAuthRequired
 	}
 	defer s.transaction(false)
+	s.b.running.Add(1)
+	defer s.b.running.Add(-1)
 	sender := s.from
 	if sender == "" {
 		sender = "<>"

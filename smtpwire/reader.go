@@ -15,21 +15,51 @@
 //     Writer: a misspelling ("Quiting now") is spelled right, and a
 //     path that Reader qualified is shown with the domain the session
 //     gives it, never with Unqualified.
+//   - A BDAT chunk cut short. go-smtp copies a chunk without noticing
+//     that the client's stream ended before the chunk's last byte, and
+//     would take "BDAT 30 LAST" followed by 21 bytes and an end of
+//     stream for a whole message. Reader reports such an end as an
+//     error (ErrChunkCut) within the chunk, so that the transaction
+//     fails (451 4.4.2) and nothing is queued.
 //
-// Only command lines are touched: Reader follows the dialogue well
-// enough to pass message bytes through untouched. After a DATA command
-// everything up to the line holding a single dot is message; after
-// "BDAT n", the next n bytes are. A DATA that the server refuses makes
-// it treat the next commands as message too, which leaves them as they
-// are: at worst an unqualified address is then refused, never a message
-// changed.
+// # Where the message is
+//
+// Only command lines may be touched, never a byte of a message, so
+// Reader follows the dialogue exactly as go-smtp's server reads it:
+//
+//   - A command line is what go-smtp's parseCmd takes it for (this
+//     package has a copy of it), ended by LF.
+//   - Whether DATA was accepted depends on the session (go-smtp refuses
+//     it without a sender and a recipient, or with an argument); Reader
+//     does not guess: it passes on nothing beyond a DATA command line
+//     until go-smtp has answered it, and learns the answer from the
+//     Writer through which go-smtp replies. Only after a 354 do the next
+//     bytes belong to a message. (go-smtp reads a command line only once
+//     it has the whole line, and answers DATA before it reads anything
+//     more.)
+//   - The message of DATA ends where go-smtp's data reader ends it: the
+//     same state machine, in which only CR LF begins a line (a bare LF
+//     does not), and "." CR LF at a line's start is the end.
+//   - "BDAT n [LAST]" with go-smtp's own syntax is followed by n bytes of
+//     chunk whether go-smtp accepts the chunk or refuses it (it reads
+//     and discards a refused one); one with bad syntax (501) by none.
+//
+// Reader hands go-smtp nothing past the end of a DATA command, of a
+// message or of a chunk in the same read, so that go-smtp's buffer
+// never holds bytes of the next part of the dialogue that Reader
+// treated as another.
 package smtpwire
 
 import (
 	"bytes"
+	"errors"
 	"io"
+	"net"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/emersion/go-smtp"
 )
 
 // Bare returns the local part of an address that Reader qualified, and
@@ -46,34 +76,102 @@ func Bare(addr string) (string, bool) {
 // one. ".invalid" can never be a real domain (RFC 2606).
 const Unqualified = "unqualified.invalid"
 
-// maxCmdLine is the longest command line held back to be looked at;
-// a longer line is passed on as it is (go-smtp then refuses it).
-const maxCmdLine = 4096
+// ErrChunkCut is what Reader returns, within a BDAT chunk, when the
+// client's stream ends or fails before the chunk's last byte; go-smtp
+// answers it to the BDAT command as it is, and closes the message with
+// an error, so that nothing is queued.
+var ErrChunkCut = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+	Message: "message transfer aborted before the end of the chunk: nothing queued"}
+
+// errChunkTimeout is ErrChunkCut for a client that fell silent.
+var errChunkTimeout = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+	Message: "idle timeout in the middle of the chunk: nothing queued"}
+
+// What Reader is reading.
+const (
+	inCommand  = iota // command lines
+	inDataWait        // a DATA command was passed on: its reply decides
+	inData            // DATA's message
+	inChunk           // a BDAT chunk
+)
+
+// States of go-smtp's data reader (data.go), in its order.
+const (
+	dsBeginLine = iota
+	dsDot
+	dsDotCR
+	dsCR
+	dsData
+)
 
 // Reader is the command stream of a session with bare names given the
 // domain Unqualified; everything else passes through as it came.
 type Reader struct {
-	r    io.Reader
+	r       io.Reader
+	replies *Writer
+	maxLine int
+	bareLF  bool
+
 	rbuf []byte // what each read fills, kept from read to read
 	buf  []byte // read but not yet looked at (a part of rbuf)
 	out  []byte // looked at, to be returned
 	obuf []byte // out's storage, used again once out is drained
 	line []byte // a command line being collected
 
-	data   bool  // in DATA's message
-	bol    int   // within DATA: 0 at a line start, 1 after ".", 2 after ".\r", -1 mid-line
-	raw    int64 // bytes of a BDAT chunk still to pass
-	passLn bool  // passing an over-long line through up to its end
-	err    error
+	mode    int
+	stop    bool   // out ends where the dialogue changes: hand it on first
+	ds      int    // inData: go-smtp's data reader's state
+	prevCR  bool   // bareLF, inData: the last byte was CR
+	raw     int64  // inChunk: bytes still to pass
+	passLn  bool   // passing an over-long line through up to its end
+	replyNo uint64 // inDataWait: the Writer's count of replies at DATA
+	err     error
+	cutSent bool   // ErrChunkCut was returned
+	at      string // "@"+Unqualified (another marker in the tests)
 }
 
-// NewReader reads the client's side of a session from r.
-func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
+// NewReader reads the client's side of a session from r. replies is the
+// Writer through which go-smtp answers on the same session: Reader
+// learns from it whether DATA was accepted. maxLine is go-smtp's
+// Server.MaxLineLength (0: go-smtp's default of 2000): a command line
+// longer than that ends go-smtp's session, and Reader passes it on
+// without looking at it.
+func NewReader(r io.Reader, replies *Writer, maxLine int) *Reader {
+	if maxLine <= 0 {
+		maxLine = 2000
+	}
+	return &Reader{r: r, replies: replies, maxLine: maxLine, at: "@" + Unqualified}
+}
+
+// ReadBareLF makes the Reader turn a bare LF into CR LF in command lines
+// and in DATA's message, as sendmail -bs does for a person typing; the
+// bytes of a BDAT chunk are passed on as they are, bare LFs included
+// (they are counted in the chunk's size).
+func (q *Reader) ReadBareLF() { q.bareLF = true }
 
 func (q *Reader) Read(p []byte) (int, error) {
 	for len(q.out) == 0 {
+		q.stop = false
+		if q.mode == inDataWait {
+			q.mode = inData // unanswered: the safe side, no rewriting
+			if q.replies != nil && q.replies.count.Load() != q.replyNo && q.replies.last.Load() != 354 {
+				q.mode = inCommand
+			}
+			q.ds, q.prevCR = dsBeginLine, false
+		}
 		if len(q.buf) == 0 {
 			if q.err != nil {
+				if q.mode == inChunk && q.raw > 0 && !q.cutSent {
+					// Tell go-smtp the chunk is incomplete (its own
+					// copy takes an end of stream for the chunk's
+					// end); after that, the error itself.
+					q.cutSent = true
+					var ne net.Error
+					if errors.As(q.err, &ne) && ne.Timeout() {
+						return 0, errChunkTimeout
+					}
+					return 0, ErrChunkCut
+				}
 				// Hand on what is held back: go-smtp sees the
 				// partial line and then the error.
 				if len(q.line) > 0 {
@@ -87,7 +185,8 @@ func (q *Reader) Read(p []byte) (int, error) {
 			// 16 KB of garbage per command line and per piece of a
 			// message, and a garbage collection every few dozen
 			// messages. step takes in all of buf before the next
-			// read, so the buffer is free again by then.
+			// read, or keeps the rest in buf, so the buffer is free
+			// again by then.
 			if q.rbuf == nil {
 				q.rbuf = make([]byte, 16<<10)
 			}
@@ -107,35 +206,20 @@ func (q *Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// step moves what it can from buf to out.
+// step moves what it can from buf to out, up to the next change of what
+// go-smtp reads.
 func (q *Reader) step() {
-	for len(q.buf) > 0 {
+	for len(q.buf) > 0 && !q.stop {
 		switch {
-		case q.raw > 0:
+		case q.mode == inChunk:
 			n := int(min(q.raw, int64(len(q.buf))))
 			q.out = append(q.out, q.buf[:n]...)
 			q.buf, q.raw = q.buf[n:], q.raw-int64(n)
-		case q.data:
-			i := 0
-			for i < len(q.buf) && q.data {
-				c := q.buf[i]
-				i++
-				switch {
-				case c == '\n':
-					if q.bol == 2 {
-						q.data = false // ".\r\n": the end of the message
-					}
-					q.bol = 0
-				case c == '.' && q.bol == 0:
-					q.bol = 1
-				case c == '\r' && q.bol == 1:
-					q.bol = 2
-				default:
-					q.bol = -1
-				}
+			if q.raw == 0 {
+				q.mode, q.stop = inCommand, true
 			}
-			q.out = append(q.out, q.buf[:i]...)
-			q.buf = q.buf[i:]
+		case q.mode == inData:
+			q.data()
 		case q.passLn:
 			i := bytes.IndexByte(q.buf, '\n')
 			if i < 0 {
@@ -150,45 +234,147 @@ func (q *Reader) step() {
 			if i < 0 {
 				q.line = append(q.line, q.buf...)
 				q.buf = q.buf[:0]
-				if len(q.line) > maxCmdLine {
+				if len(q.line) > q.maxLine+2 {
+					// Longer than go-smtp takes: it ends the
+					// session before it looks at the line.
 					q.out, q.line, q.passLn = append(q.out, q.line...), nil, true
 				}
 				continue
 			}
 			q.line = append(q.line, q.buf[:i+1]...)
 			q.buf = q.buf[i+1:]
+			if q.bareLF && (len(q.line) < 2 || q.line[len(q.line)-2] != '\r') {
+				q.line = append(q.line[:len(q.line)-1], '\r', '\n')
+			}
 			q.out = append(q.out, q.command(q.line)...)
 			q.line = q.line[:0]
 		}
 	}
 }
 
-// command looks at one command line: it qualifies the path of MAIL and
-// RCPT, and notes where a message begins.
-func (q *Reader) command(line []byte) []byte {
-	body := bytes.TrimRight(line, "\r\n")
-	upper := bytes.ToUpper(body)
-	switch {
-	case bytes.Equal(bytes.TrimSpace(upper), []byte("DATA")):
-		q.data, q.bol = true, 0
-	case bytes.HasPrefix(upper, []byte("BDAT ")):
-		f := bytes.Fields(body[5:])
-		if len(f) >= 1 && len(f) <= 2 {
-			if n, err := strconv.ParseUint(string(f[0]), 10, 32); err == nil {
-				q.raw = int64(n)
-			}
+// data passes DATA's message from buf to out up to its end, following
+// go-smtp's data reader (data.go) byte by byte.
+func (q *Reader) data() {
+	i := 0
+	for i < len(q.buf) {
+		c := q.buf[i]
+		if q.bareLF && c == '\n' && !q.prevCR {
+			// A bare LF is read as CR LF: pass the CR on here, and
+			// the LF as the next byte.
+			q.out = append(q.out, q.buf[:i]...)
+			q.out = append(q.out, '\r')
+			q.buf, i = q.buf[i:], 0
+			q.prevCR = true
+			q.next('\r')
+			continue
 		}
-	case bytes.HasPrefix(upper, []byte("MAIL FROM:")):
-		return qualifyPath(line, len("MAIL FROM:"))
-	case bytes.HasPrefix(upper, []byte("RCPT TO:")):
-		return qualifyPath(line, len("RCPT TO:"))
+		q.prevCR = c == '\r'
+		i++
+		if q.next(c) {
+			q.mode, q.stop = inCommand, true
+			break
+		}
+	}
+	q.out = append(q.out, q.buf[:i]...)
+	q.buf = q.buf[i:]
+}
+
+// next moves go-smtp's data reader on by c, and reports whether c ended
+// the message.
+func (q *Reader) next(c byte) bool {
+	switch q.ds {
+	case dsBeginLine:
+		switch c {
+		case '.':
+			q.ds = dsDot
+		case '\r':
+			q.ds = dsCR
+		default:
+			q.ds = dsData
+		}
+	case dsDot:
+		if c == '\r' {
+			q.ds = dsDotCR
+		} else {
+			q.ds = dsData
+		}
+	case dsDotCR:
+		if c == '\n' {
+			return true
+		}
+		q.ds = dsData
+	case dsCR:
+		if c == '\n' {
+			q.ds = dsBeginLine
+		} else {
+			q.ds = dsData
+		}
+	case dsData:
+		if c == '\r' {
+			q.ds = dsCR
+		}
+	}
+	return false
+}
+
+// command looks at one command line as go-smtp will: it qualifies the
+// path of MAIL and RCPT, and notes where a message or a chunk begins.
+func (q *Reader) command(line []byte) []byte {
+	cmd, arg, at := parseCmd(string(line[:len(line)-1]))
+	switch cmd {
+	case "DATA":
+		// Accepted or refused, go-smtp answers before it reads on.
+		q.mode, q.stop = inDataWait, true
+		if q.replies != nil {
+			q.replyNo = q.replies.count.Load()
+		}
+	case "BDAT":
+		// go-smtp's handleBdat: the chunk follows unless the
+		// command's syntax is refused (501).
+		args := strings.Fields(arg)
+		if len(args) == 0 || len(args) > 2 || len(args) == 2 && !strings.EqualFold(args[1], "LAST") {
+			break
+		}
+		if n, err := strconv.ParseUint(args[0], 10, 32); err == nil && n > 0 {
+			q.mode, q.raw, q.stop = inChunk, int64(n), true
+		}
+	case "MAIL":
+		if len(arg) >= 5 && strings.EqualFold(arg[:5], "FROM:") {
+			return qualifyPath(line, at+5, q.at)
+		}
+	case "RCPT":
+		if len(arg) >= 3 && strings.EqualFold(arg[:3], "TO:") {
+			return qualifyPath(line, at+3, q.at)
+		}
 	}
 	return line
 }
 
-// qualifyPath adds "@"+Unqualified to the path that starts at
+// parseCmd is go-smtp's (parse.go): the command and its argument as
+// go-smtp's server takes them from line (without its LF), and where the
+// argument begins in line.
+func parseCmd(line string) (cmd, arg string, at int) {
+	line = strings.TrimRight(line, "\r\n")
+	l := len(line)
+	switch {
+	case strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
+		return "STARTTLS", "", l
+	case l < 4 || l == 5:
+		return "", "", l
+	case l == 4:
+		return strings.ToUpper(line), "", l
+	}
+	if line[4] != ' ' {
+		return "", "", l
+	}
+	rest := line[5:]
+	arg = strings.TrimSpace(rest)
+	return strings.ToUpper(line[0:4]), arg, 5 + len(rest) - len(strings.TrimLeftFunc(rest, unicode.IsSpace))
+}
+
+// qualifyPath adds marker ("@"+Unqualified) to the path that starts at
 // line[at:] when it has no "@" (and is not the null path "<>").
-func qualifyPath(line []byte, at int) []byte {
+func qualifyPath(line []byte, at int, marker string) []byte {
 	rest := line[at:]
 	lead := len(rest) - len(bytes.TrimLeft(rest, " "))
 	rest = rest[lead:]
@@ -212,9 +398,8 @@ func qualifyPath(line []byte, at int) []byte {
 	if path[len(path)-1] == '>' {
 		cut--
 	}
-	out := make([]byte, 0, len(line)+len(Unqualified)+1)
+	out := make([]byte, 0, len(line)+len(marker))
 	out = append(out, line[:cut]...)
-	out = append(out, '@')
-	out = append(out, Unqualified...)
+	out = append(out, marker...)
 	return append(out, line[cut:]...)
 }

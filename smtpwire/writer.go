@@ -3,6 +3,7 @@ package smtpwire
 import (
 	"bytes"
 	"io"
+	"sync/atomic"
 )
 
 // misspelt are go-smtp's reply texts that are not spelled right, with
@@ -18,10 +19,17 @@ var misspelt = []struct{ from, to []byte }{
 // go-smtp writes whole reply lines and flushes after each reply; a
 // piece without its line end is held until the end comes, so that a
 // text is never split between two writes when it is fixed.
+//
+// Writer also counts the replies and keeps the code of the last one:
+// the Reader of the same session learns from them whether go-smtp
+// accepted a DATA command (354).
 type Writer struct {
 	W      io.Writer
 	Domain string
 	held   []byte
+
+	count atomic.Uint64 // replies written
+	last  atomic.Uint32 // the code of the last one
 }
 
 // Write fixes the complete lines of p and what was held before them.
@@ -31,6 +39,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if end == 0 {
 		return len(p), nil
 	}
+	w.note(w.held[:end])
 	out := Fix(w.held[:end], w.Domain)
 	if _, err := w.W.Write(out); err != nil {
 		return 0, err
@@ -56,4 +65,23 @@ func Fix(reply []byte, domain string) []byte {
 		}
 	}
 	return reply
+}
+
+// note counts the replies that end in lines (whole lines: "NNN text" or
+// "NNN", not "NNN-text", which another line follows).
+func (w *Writer) note(lines []byte) {
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		line := lines[:i+1]
+		lines = lines[i+1:]
+		if len(line) < 4 || line[3] == '-' {
+			continue
+		}
+		code := uint32(0)
+		for _, c := range line[:3] {
+			code = code*10 + uint32(c-'0')
+		}
+		w.last.Store(code)
+		w.count.Add(1)
+	}
 }

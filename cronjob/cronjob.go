@@ -64,13 +64,22 @@ func (r *Result) Close() error { return r.job.Close() }
 // (no spool for its output); a command that cannot be started is a
 // Result with status 127 or 126, and reported like any failure. Close
 // the Result when done with it.
-func Run(cfg *config.Config, argv []string) (*Result, error) {
+//
+// A nil cfg is a configuration that does not say where the outbox is
+// (noQueue says why): the job runs all the same, as a crontab that
+// relies on homepost cron must not stop running its jobs over a typo,
+// and a report that was due is Unsent.
+func Run(cfg *config.Config, noQueue error, argv []string) (*Result, error) {
 	j, err := capture.Run(argv, MaxOutput)
 	if err != nil {
 		return nil, err
 	}
 	r := &Result{Status: j.Status, job: j}
 	if j.Silent() {
+		return r, nil
+	}
+	if cfg == nil {
+		r.Unsent = fmt.Errorf("cannot queue the job's report: %w", noQueue)
 		return r, nil
 	}
 	if err := mail(cfg, j); err != nil {

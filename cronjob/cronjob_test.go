@@ -44,7 +44,7 @@ func queued(t *testing.T, cfg *config.Config) []string {
 func TestRun(t *testing.T) {
 	cfg := testConfig(t)
 	t.Setenv("MAILTO", "")
-	r, err := Run(cfg, []string{"true"})
+	r, err := Run(cfg, nil, []string{"true"})
 	if err != nil || r.Status != 0 || r.Unsent != nil {
 		t.Fatalf("true: %+v, %v", r, err)
 	}
@@ -53,7 +53,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("a silent success queued %d messages", len(q))
 	}
 
-	r, err = Run(cfg, []string{"sh", "-c", "echo it broke; exit 2"})
+	r, err = Run(cfg, nil, []string{"sh", "-c", "echo it broke; exit 2"})
 	if err != nil || r.Status != 2 || r.Unsent != nil {
 		t.Fatalf("failing job: %+v, %v", r, err)
 	}
@@ -73,7 +73,7 @@ func TestRun(t *testing.T) {
 func TestRunUnsent(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Outbox = "/proc/no-outbox-here"
-	r, err := Run(cfg, []string{"sh", "-c", "echo precious"})
+	r, err := Run(cfg, nil, []string{"sh", "-c", "echo precious"})
 	if err != nil {
 		t.Fatal(err)
 	}

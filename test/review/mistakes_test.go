@@ -329,3 +329,28 @@ func TestOnceWaitsForRunningAgent(t *testing.T) {
 		t.Errorf("store holds %d messages right after agent --once, want 1", n)
 	}
 }
+
+// A configuration that does not even say where the outbox is (a line
+// that does not parse as TOML where the outbox is set) keeps homepost
+// cron from queuing the report, not from running the job: a crontab
+// with MAILTO="" would otherwise silently stop running every job. The
+// output, which cannot be queued, goes to standard error with the
+// reason; the exit status is the job's, or 78 when it succeeded.
+func TestCronRunsWithoutOutbox(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	setConfig(t, e, baseConfig+"outbox = ~/x\n", 0o600)
+	mark := e.Path("ran")
+	_, stderr, code := e.Run(nil, "homepost", "cron", "--", "sh", "-c", "touch "+mark+"; echo the job spoke; exit 3")
+	if _, err := os.Stat(mark); err != nil {
+		t.Fatalf("the job did not run (exit %d):\n%s", code, stderr)
+	}
+	if code != 3 || !strings.Contains(stderr, "the job spoke") || !strings.Contains(stderr, "config.toml:4") {
+		t.Errorf("exit %d, want the job's 3, its output and the error's file:line on stderr:\n%s", code, stderr)
+	}
+	os.Remove(mark)
+	_, stderr, code = e.Run(nil, "homepost", "cron", "--", "touch", mark)
+	if _, err := os.Stat(mark); err != nil || code != 78 {
+		t.Errorf("a silent job: ran %v, exit %d (want 78: nothing could be queued had it spoken):\n%s", err == nil, code, stderr)
+	}
+}

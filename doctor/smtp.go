@@ -3,6 +3,7 @@ package doctor
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,9 +21,16 @@ func checkSMTP(c *checker, cfg *config.Config) {
 		return
 	}
 	_, running := agent.Running(cfg)
+	if err := smtpd.CheckSocketDir(filepath.Dir(cfg.SMTP.Socket)); err != nil {
+		c.fail("smtp", "%v", err)
+	}
 	for _, p := range smtpd.ProbeAll(cfg, 5*time.Second) {
 		where := p.Network + ":" + p.Addr
 		switch {
+		case p.Network == "tcp" && p.Err == nil && p.Owner >= 0 && p.Owner != cfg.UID:
+			c.fail("smtp", "another program (uid %d) holds %s: mail sent there does not reach homepost", p.Owner, p.Addr)
+		case p.Network == "tcp" && p.Err == nil && p.Owner < 0:
+			c.warn("smtp", "%s answers (EHLO, NOOP), but whose it is cannot be told: %v", where, p.OwnerErr)
 		case p.Err == nil:
 			c.ok("smtp", "%s answers (EHLO, NOOP): %s", where, strings.Join(p.Extensions, " "))
 		case running:

@@ -172,3 +172,61 @@ func unixPeerUID(c net.Conn) (int, error) {
 	}
 	return int(cred.Uid), nil
 }
+
+// ListenerUID returns the uid of the listening socket that takes
+// connections to addr: the LISTEN entry on its address, or on the
+// wildcard address (0.0.0.0, ::) of its port when there is none. It
+// tells whether what answers on a configured address is this user's
+// agent or another program.
+func ListenerUID(addr *net.TCPAddr) (int, error) {
+	return listenerUIDFrom([]string{"/proc/net/tcp", "/proc/net/tcp6"}, addr)
+}
+
+func listenerUIDFrom(tables []string, addr *net.TCPAddr) (int, error) {
+	exact, wild := -1, -1
+	for _, t := range tables {
+		f, err := os.Open(t)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return -1, err
+		}
+		sc := bufio.NewScanner(f)
+		for n := 0; sc.Scan(); n++ {
+			fl := strings.Fields(sc.Text())
+			if n == 0 || len(fl) < 10 {
+				continue
+			}
+			if st, err := strconv.ParseUint(fl[3], 16, 8); err != nil || st != tcpListen {
+				continue
+			}
+			la, err := parseProcAddr(fl[1])
+			if err != nil || la.Port != addr.Port {
+				continue
+			}
+			u, err := strconv.Atoi(fl[7])
+			if err != nil || u < 0 {
+				continue
+			}
+			switch {
+			case la.IP.Equal(addr.IP):
+				exact = u
+			case la.IP.IsUnspecified() && wild < 0:
+				wild = u
+			}
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return -1, fmt.Errorf("%s: %w", t, err)
+		}
+	}
+	switch {
+	case exact >= 0:
+		return exact, nil
+	case wild >= 0:
+		return wild, nil
+	}
+	return -1, fmt.Errorf("no listening socket on %s in the kernel's tables", addr)
+}

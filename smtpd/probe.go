@@ -17,6 +17,11 @@ type Probe struct {
 	Err error
 	// Extensions are those the server offered, of the ones clients use.
 	Extensions []string
+	// Owner is the uid of the listening socket that answered on a TCP
+	// address (ListenerUID), -1 when unknown (OwnerErr says why) or on
+	// the Unix socket.
+	Owner    int
+	OwnerErr error
 }
 
 // ProbeAll tries a session (EHLO, NOOP, QUIT) on the Unix socket and on
@@ -30,11 +35,14 @@ func ProbeAll(cfg *config.Config, timeout time.Duration) []Probe {
 }
 
 func probe(network, addr string, timeout time.Duration) Probe {
-	p := Probe{Network: network, Addr: addr}
+	p := Probe{Network: network, Addr: addr, Owner: -1}
 	c, err := net.DialTimeout(network, addr, timeout)
 	if err != nil {
 		p.Err = err
 		return p
+	}
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		p.Owner, p.OwnerErr = ListenerUID(ta)
 	}
 	c.SetDeadline(time.Now().Add(timeout))
 	cl := smtp.NewClient(c)

@@ -456,11 +456,10 @@ func FuzzFindSocket(f *testing.F) {
 	})
 }
 
-// ListenUnix narrows the socket's directory to 0700 and replaces a
+// ListenUnix creates the socket's directory mode 0700 and replaces a
 // socket left behind, but not a file that is no socket.
 func TestListenUnixDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "rt")
-	os.MkdirAll(dir, 0o755)
 	p := filepath.Join(dir, "smtp")
 	l, err := ListenUnix(p)
 	if err != nil {

@@ -45,10 +45,10 @@ func Activated() ([]net.Listener, error) {
 // and loopback addresses of the configuration that systemd did not
 // pass. It returns at once; stop closes everything, and where lists the
 // addresses served ("unix:/path,tcp:127.0.0.1:2525") for the agent's
-// start line. When the configured
-// sockets cannot be opened it returns the error, and a stop for the
-// sockets systemd passed, which it serves all the same. The caller
-// holds the agent's lock.
+// start line. When some of the configured
+// sockets cannot be opened it returns an error naming each, and serves
+// the others and those systemd passed all the same. The caller holds
+// the agent's lock.
 func Start(cfg *config.Config, log *slog.Logger) (stop func(), where string, err error) {
 	passed, aerr := Activated()
 	if aerr != nil {

@@ -1,6 +1,7 @@
 package smtpd_test
 
 import (
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -59,5 +60,82 @@ print('done')
 	log := l.agent.Stderr.(*testenv.LockedBuffer).String()
 	if strings.Contains(log, "peer_uid=0 ") || strings.Contains(log, "peer_uid=0\n") {
 		t.Errorf("the log names uid 0 as the peer of another user's client:\n%s", log)
+	}
+}
+
+// Another user's program that holds the configured port (answering 220
+// and 250 as any SMTP server): the agent still serves its Unix socket
+// and logs the address it could not open, and homepost check fails that
+// address, naming the uid that holds it, instead of calling it ok.
+func TestPortHeldByAnotherProgram(t *testing.T) {
+	uid, gid := otherUser(t)
+	l := setup(t, "")
+	fake := asUser(uid, gid, "/usr/bin/python3", "-c", `
+import socket, sys
+host, port = sys.argv[1].rsplit(':', 1)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port))); s.listen(8)
+print('listening', flush=True)
+while True:
+    c, _ = s.accept()
+    f = c.makefile('rb')
+    c.sendall(b'220 fake ESMTP\r\n')
+    for line in f:
+        if line.upper().startswith(b'QUIT'):
+            c.sendall(b'221 bye\r\n'); break
+        c.sendall(b'250 ok\r\n')
+    c.close()
+`, l.Addr)
+	var out testenv.LockedBuffer
+	fake.Stdout, fake.Stderr = &out, &out
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fake.Process.Kill(); fake.Wait() })
+	l.WaitFor(func() bool { return strings.Contains(out.String(), "listening") }, "the other program's listener")
+	agent := l.StartAgent()
+	log := agent.Stderr.(*testenv.LockedBuffer)
+	l.WaitFor(func() bool { return fileExists(l.Socket) }, "the Unix socket")
+	d := dial(t, "unix", l.Socket)
+	d.cmd("EHLO c", "250")
+	d.cmd("MAIL FROM:<a@example.org>", "250")
+	if !strings.Contains(log.String(), "address already in use") || !strings.Contains(log.String(), "smtp=unix:"+l.Socket) {
+		t.Errorf("the agent's log does not tell of the address it could not open, or of the socket it serves:\n%s", log.String())
+	}
+	stdout, _, code := l.Run(nil, "homepost", "check")
+	want := "another program (uid " + strconv.Itoa(uid) + ") holds " + l.Addr + ": mail sent there does not reach homepost"
+	if !strings.Contains(stdout, want) || strings.Contains(stdout, "ok   smtp: tcp:") || code == 0 {
+		t.Errorf("check (exit %d) does not fail the address held by another program (%q):\n%s", code, want, stdout)
+	}
+	if !strings.Contains(stdout, "ok   smtp: unix:"+l.Socket) {
+		t.Errorf("check does not find the Unix socket served:\n%s", stdout)
+	}
+}
+
+// A socket = path in a directory that others use (here the home
+// directory, mode 0755) is refused, with the path, by the agent and by
+// check; the directory is not changed. TCP is served all the same.
+func TestSocketInSharedDirectoryRefused(t *testing.T) {
+	l := setup(t, "")
+	cfgFile := l.Path(".config", "homepost", "config.toml")
+	b, _ := os.ReadFile(cfgFile)
+	os.WriteFile(cfgFile, []byte(strings.Replace(string(b), "[smtp]\n", "[smtp]\nsocket = \"~/smtp.sock\"\n", 1)), 0o600)
+	os.Chmod(l.Home, 0o755)
+	agent := l.StartAgent()
+	log := agent.Stderr.(*testenv.LockedBuffer)
+	d := dial(t, "tcp", l.Addr)
+	d.cmd("EHLO c", "250")
+	if st, _ := os.Stat(l.Home); st.Mode().Perm() != 0o755 {
+		t.Errorf("the home directory was changed to %v", st.Mode())
+	}
+	if fileExists(l.Path("smtp.sock")) {
+		t.Error("a socket in the home directory")
+	}
+	if !strings.Contains(log.String(), l.Home+", the SMTP socket's directory, is mode 0755") {
+		t.Errorf("the agent's log does not name the directory it refused:\n%s", log.String())
+	}
+	stdout, _, _ := l.Run(nil, "homepost", "check")
+	if !strings.Contains(stdout, "FAIL smtp: "+l.Home+", the SMTP socket's directory, is mode 0755") {
+		t.Errorf("check does not refuse the directory:\n%s", stdout)
 	}
 }

@@ -96,6 +96,11 @@ func decodeFile(path string, data []byte, id Identity) (*Config, error) {
 		e.Line = keyLine(data, strings.Split(e.Key, "."))
 		errs = append(errs, e)
 	}
+	if md.IsDefined("hostname") {
+		if err := settings.CheckHostname(c.Hostname); err != nil {
+			errs = append(errs, &Error{File: path, Line: keyLine(data, []string{"hostname"}), Key: "hostname", Msg: err.Error()})
+		}
+	}
 	if (c.Relay.Password != "") && !md.IsDefined("relay", "password_command") {
 		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
 			errs = append(errs, &Error{File: path, Line: keyLine(data, []string{"relay", "password"}), Key: "relay.password",

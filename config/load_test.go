@@ -93,3 +93,28 @@ func TestRelayURLAtLoad(t *testing.T) {
 		t.Errorf("plain smtp to a name: %v (check warns; delivery checks the address)", err)
 	}
 }
+
+// Values that read well as TOML but would break mail: a host name with a
+// space (in every address, Message-ID and Maildir name), an outbox that
+// is the store (the agent would take delivered mail for queue files and
+// move it to corrupt/), a negative duration named as written.
+func TestValuesThatBreakMail(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"hostname = \"bad host\"\n", `:1: hostname: "bad host" is not a host name`},
+		{"hostname = \"me@host\"\n", `:1: hostname: "me@host" is not a host name`},
+		{"outbox = \"~/Maildir\"\n", `:1: outbox: `},
+		{"outbox = \"~/Maildir/queue\"\n", `:1: outbox: `},
+		{"store = \"mbox:~/q/mbox\"\noutbox = \"~/q\"\n", `:2: outbox: `},
+		{"max_queue_lifetime = \"-5d\"\n", `:1: max_queue_lifetime: negative duration "-5d"`},
+	} {
+		p, err := load(t, tc.body)
+		if err == nil || !strings.HasPrefix(err.Error(), p+tc.want) {
+			t.Errorf("%q: got %v, want %s%s", tc.body, err, p, tc.want)
+		}
+	}
+	for _, ok := range []string{"hostname = \"mail-1.example.org\"\n", "hostname = \"my_host\"\n", "outbox = \"~/Maildir-queue\"\n"} {
+		if _, err := load(t, ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}

@@ -152,11 +152,12 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.Strin
 // "2d12h").
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
+	orig := s
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i > 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 32)
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", s)
+			return 0, fmt.Errorf("invalid duration %q", orig)
 		}
 		days, s = n, s[i+1:]
 		if s == "" {
@@ -165,10 +166,10 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 2h, 5d)", s)
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 2h, 5d)", orig)
 	}
 	if v < 0 || days < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
+		return 0, fmt.Errorf("negative duration %q", orig)
 	}
 	return time.Duration(days)*24*time.Hour + v, nil
 }
@@ -448,6 +449,9 @@ func (c *Config) Problems() []*Error {
 	if _, p := c.StoreKind(); !filepath.IsAbs(p) {
 		errs = append(errs, &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)})
 	}
+	if _, store := c.StoreKind(); filepath.IsAbs(store) && filepath.IsAbs(c.Outbox) && overlaps(c.Outbox, store) {
+		errs = append(errs, &Error{Key: "outbox", Msg: fmt.Sprintf("%q overlaps the store %q: the agent would take delivered mail for queue files", c.Outbox, store)})
+	}
 	if c.MaxQueueLifetime.Duration <= 0 {
 		errs = append(errs, &Error{Key: "max_queue_lifetime", Msg: "must be positive"})
 	}
@@ -456,6 +460,39 @@ func (c *Config) Problems() []*Error {
 	}
 	errs = append(errs, c.SMTP.validate()...)
 	return append(errs, c.Relay.Check()...)
+}
+
+// CheckHostname accepts a domain name as mail names a host: labels of
+// letters, digits, hyphens (and underscores, which real host names have)
+// joined by dots. The name goes into addresses, Message-IDs, Received
+// fields and Maildir file names, where a space or an '@' breaks them.
+//
+// Only a configured name is checked: the machine's own is taken as it is.
+func CheckHostname(h string) error {
+	if h == "" || len(h) > 253 {
+		return fmt.Errorf("%q is not a host name", h)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("%q is not a host name (an empty or too long label)", h)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("%q is not a host name (%q is not a letter, digit or hyphen)", h, r)
+			}
+		}
+	}
+	return nil
+}
+
+// overlaps reports whether one of two clean absolute paths is the other
+// or lies inside it.
+func overlaps(a, b string) bool {
+	a, b = filepath.Clean(a), filepath.Clean(b)
+	inside := func(p, dir string) bool {
+		return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	}
+	return inside(a, b) || inside(b, a)
 }
 
 func (s *SMTP) validate() []*Error {

@@ -37,6 +37,9 @@ type Backend struct {
 	NoWake bool
 	// Queued is set once a message is queued.
 	Queued atomic.Bool
+	// MaxMessageBytes, when not 0, is the largest message taken, in
+	// MAIL's SIZE and in the bytes of DATA or BDAT.
+	MaxMessageBytes int64
 	// running counts the calls of Data under way: a BDAT transfer's
 	// runs in a goroutine of go-smtp's, which may outlive the session.
 	running atomic.Int32
@@ -130,9 +133,12 @@ var errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode
 
 func (s *session) allowed() bool { return s.trusted || s.authed }
 
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
+	}
+	if max := s.b.MaxMessageBytes; max > 0 && opts != nil && opts.Size > max {
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Max message size exceeded"}
 	}
 	if from != "" {
 		a, err := addr.Parse(from)
@@ -177,6 +183,9 @@ func (s *session) Data(r io.Reader) error {
 	defer s.transaction(false)
 	s.b.running.Add(1)
 	defer s.b.running.Add(-1)
+	if s.b.MaxMessageBytes > 0 {
+		r = &sizeLimit{r: r, left: s.b.MaxMessageBytes}
+	}
 	sender := s.from
 	if sender == "" {
 		sender = "<>"
@@ -194,6 +203,20 @@ func (s *session) Data(r io.Reader) error {
 		s.b.Log.Info("queued", "id", res.ID, "from", res.Sender, "nrcpt", len(res.Recipients), "via", "smtp")
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + res.ID}
+}
+
+// sizeLimit fails a message with more than left bytes.
+type sizeLimit struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *sizeLimit) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if l.left -= int64(n); l.left < 0 {
+		return 0, smtp.ErrDataTooLarge
+	}
+	return n, err
 }
 
 // replyFor turns a failure to queue into the reply to the end of DATA.

@@ -41,6 +41,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -64,6 +65,7 @@ type Server struct {
 	srv   *smtp.Server
 	group groupSync
 
+	sizeFix  [2][]byte    // EHLO's SIZE as go-smtp writes it, and as it is sent
 	sessions atomic.Int32 // the user's sessions, and those logged in
 	foreign  atomic.Int32 // other users' sessions not logged in (yet)
 	mu       sync.Mutex
@@ -77,11 +79,22 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, log: log, group: newGroupSync()}
-	be := &Backend{Config: cfg, Log: log, Sync: s.group, NoWake: true}
+	be := &Backend{Config: cfg, Log: log, Sync: s.group, NoWake: true, MaxMessageBytes: int64(cfg.SMTP.MaxMessageSize)}
 	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
-	srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageSize)
+	// go-smtp's DATA reader refuses a message of exactly its limit (it
+	// stops before the final ".", once the limit's bytes are read): it
+	// is given one byte more, and the session holds a message to the
+	// limit itself (Backend.MaxMessageBytes), as it does MAIL's SIZE;
+	// conn.Write announces the limit itself in EHLO.
+	if cfg.SMTP.MaxMessageSize > 0 {
+		srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageSize) + 1
+		s.sizeFix = [2][]byte{
+			fmt.Appendf(nil, "SIZE %d\r\n", srv.MaxMessageBytes),
+			fmt.Appendf(nil, "SIZE %d\r\n", cfg.SMTP.MaxMessageSize),
+		}
+	}
 	srv.MaxRecipients = maxRecipients
 	// A message line may be long (HTML from a web application) and is
 	// streamed in constant memory; the limit keeps a command line from
@@ -295,7 +308,15 @@ type readFunc func([]byte) (int, error)
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
-func (c *conn) Write(p []byte) (int, error) { return c.w.Write(p) }
+func (c *conn) Write(p []byte) (int, error) {
+	if f := c.s.sizeFix; f[0] != nil && bytes.Contains(p, f[0]) {
+		if _, err := c.w.Write(bytes.Replace(p, f[0], f[1], 1)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.w.Write(p)
+}
 
 func (c *conn) Close() error {
 	c.once.Do(c.release)

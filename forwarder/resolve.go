@@ -127,15 +127,20 @@ func (r *resolver) address(to string, depth int, from source) {
 		r.fail(depth, courier.Perm("5.4.6", "alias expansion of %s deeper than %d levels (at %s)", r.rcpt, maxDepth, to))
 		return
 	}
-	if r.looped(to) {
-		r.trace(depth, "%s: the message already has Delivered-To: %s", to, to)
-		r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", to))
-		return
-	}
+	// Delivered-To marks a local delivery and is checked where mail
+	// would be delivered or expanded here, as Postfix's local(8) does;
+	// handing mail to another host is no loop by itself (re-sending a
+	// received message to one's own remote address). A loop through
+	// that host comes back to a local name and is caught there.
 	local, domain, hasDomain := addr.Split(to)
 	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
 		r.trace(depth, "%s: remote address -> smarthost", to)
 		r.add(Target{Kind: Remote, Value: to})
+		return
+	}
+	if r.looped(to) {
+		r.trace(depth, "%s: the message already has Delivered-To: %s", to, to)
+		r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", to))
 		return
 	}
 	key := strings.ToLower(local)

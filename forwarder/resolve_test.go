@@ -233,6 +233,12 @@ func TestLoops(t *testing.T) {
 	// A chain that reaches an address the message was delivered to.
 	check(t, "chain", e.resolve("postmaster", "alice@box.example.org"), loop+"alice")
 	check(t, "other", e.resolve("root", "bob@box.example.org"), `\alice`)
+	// Delivered-To is a local delivery's mark, checked at local delivery
+	// as Postfix's local(8) does, not by what hands mail to another
+	// host: re-sending a received message to one's own remote address
+	// (mutt's bounce) is no loop. A loop through that host comes back
+	// to a local name, and is caught there.
+	check(t, "remote", e.resolve("me@example.com", "me@example.com"), "me@example.com")
 }
 
 func TestSelfReference(t *testing.T) {

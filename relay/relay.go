@@ -55,7 +55,11 @@
 // Each recipient gets a result: a 2xx reply is sent; a 4xx reply, a
 // failure to connect, a TLS or authentication failure, a timeout or a
 // connection lost before the final reply to DATA is deferred (a message
-// whose DATA did not complete counts as not sent); a 5xx reply is bounced.
+// whose DATA did not complete counts as not sent); a 5xx reply is bounced,
+// but for the greeting: a server that greets with 5xx ("554 5.7.1 go
+// away") refuses service for now, and the mail is deferred, as Postfix
+// does with smtp_skip_5xx_greeting = yes (its default). A 5xx reply to
+// EHLO keeps its class, as in Postfix.
 // The reason carries the server's reply, as "host smtp.example.com said:
 // 451 4.3.0 try again later", and the DSN code its enhanced status code.
 //

@@ -23,14 +23,7 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 		if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] >= 2 && ec[0] <= 5 {
 			dsn = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
 		}
-		text := fmt.Sprintf("%d", se.Code)
-		if dsn != "" {
-			text += " " + dsn
-		}
-		if msg := oneLine(se.Message); msg != "" {
-			text += " " + msg
-		}
-		reason := fmt.Sprintf("host %s said: %s", host, text)
+		reason := fmt.Sprintf("host %s said: %s", host, replyText(se))
 		class := se.Code / 100
 		if dsn == "" || int(dsn[0]-'0') != class {
 			switch class {
@@ -55,6 +48,18 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 		return courier.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
 	}
 	return courier.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+}
+
+// replyText is a server's reply as mailq shows it: "554 5.7.1 go away".
+func replyText(se *smtp.SMTPError) string {
+	text := fmt.Sprintf("%d", se.Code)
+	if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] >= 2 && ec[0] <= 5 {
+		text += fmt.Sprintf(" %d.%d.%d", ec[0], ec[1], ec[2])
+	}
+	if msg := oneLine(se.Message); msg != "" {
+		text += " " + msg
+	}
+	return text
 }
 
 func isTLSError(err error) bool {

@@ -383,7 +383,13 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	// go-smtp greets and says EHLO inside NewClientStartTLS with its
 	// default timeout; clamping its deadlines holds it to ours.
 	cc := &clampConn{Conn: tcp, max: rc.CommandTimeout.Duration}
-	var raw net.Conn = cc
+	// spoke tells the server's greeting from its reply to EHLO: go-smtp
+	// reads the greeting inside Hello (and NewClientStartTLS) and
+	// returns either as an error alike. Until the client has written a
+	// command (past the TLS handshake of smtps), a reply can only be
+	// the greeting.
+	spoke := &spokeConn{Conn: cc}
+	var raw net.Conn = spoke
 	s := &session{c: c, raw: raw}
 	// Cancelling ctx closes the connection: whatever is in flight fails
 	// as a lost connection and is deferred.
@@ -401,11 +407,11 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 		if err != nil {
 			return fail(courier.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
 		}
+		spoke.wrote = false
 		s.smtp = smtp.NewClient(tc)
 		s.timeouts()
 		if err := s.smtp.Hello(c.cfg.Hostname); err != nil {
-			r, _ := s.result(err, "greeting")
-			return fail(r)
+			return fail(s.helloResult(err, spoke, "EHLO"))
 		}
 	case kindStartTLS:
 		sc, err := smtp.NewClientStartTLS(raw, c.tls)
@@ -413,8 +419,7 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 			if strings.Contains(err.Error(), "doesn't support STARTTLS") {
 				return fail(courier.Temp("4.7.4", "host %s does not offer STARTTLS; mail is not sent in clear text", c.host))
 			}
-			r, _ := s.result(err, "STARTTLS")
-			return fail(r)
+			return fail(s.helloResult(err, spoke, "STARTTLS"))
 		}
 		s.smtp = sc
 		s.timeouts()
@@ -429,8 +434,7 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 		s.smtp = smtp.NewClient(raw)
 		s.timeouts()
 		if err := s.smtp.Hello(c.cfg.Hostname); err != nil {
-			r, _ := s.result(err, "greeting")
-			return fail(r)
+			return fail(s.helloResult(err, spoke, "EHLO"))
 		}
 	}
 	if rc.Username != "" {
@@ -447,6 +451,40 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	_, tlsOn := s.smtp.TLSConnectionState()
 	c.log.Debug("relay connected", "host", c.addr, "tls", tlsOn, "auth", rc.Username != "")
 	return s, courier.Result{}
+}
+
+// helloResult is the deferral or bounce for a failure before the
+// session could carry mail: at the greeting, or at stage (EHLO,
+// STARTTLS). A greeting that refuses service, 5xx included, defers
+// every recipient, as Postfix's smtp(8) does with smtp_skip_5xx_greeting
+// = yes (the default): it says that this server does not take mail now,
+// nothing about the recipients. A 5xx reply to EHLO (or to the HELO
+// that go-smtp falls back to after 500 or 502) keeps its class, as in
+// Postfix, which bounces the mail when HELO is refused too.
+func (s *session) helloResult(err error, spoke *spokeConn, stage string) courier.Result {
+	var se *smtp.SMTPError
+	if spoke.wrote || !errors.As(err, &se) {
+		if !spoke.wrote {
+			stage = "greeting"
+		}
+		r, _ := s.result(err, stage)
+		return r
+	}
+	r, _ := s.result(err, "greeting")
+	r = deferral(r)
+	r.Reason = fmt.Sprintf("host %s refused to talk to me: %s", s.c.host, replyText(se))
+	return r
+}
+
+// spokeConn notes whether the SMTP client has written anything.
+type spokeConn struct {
+	net.Conn
+	wrote bool
+}
+
+func (c *spokeConn) Write(p []byte) (int, error) {
+	c.wrote = true
+	return c.Conn.Write(p)
 }
 
 // rcptMax reads RCPTMAX from the parameters of the LIMITS extension

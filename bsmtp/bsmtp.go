@@ -10,7 +10,9 @@
 // apart from the listener: a connection made of stdin and stdout, one
 // session, one wake of delivery at its end. There is no TLS and no AUTH:
 // the peer is a local process already running as the user. Lines may end in CRLF or a bare LF (a
-// person typing, a careless script); bare LFs are read as CRLF.
+// person typing, a careless script); bare LFs are read as CRLF (by
+// smtpwire's Reader), except within a BDAT chunk, whose bytes are
+// counted and queued as they come.
 //
 // The streams go through package smtpwire, as the agent's SMTP listener
 // does: a bare name in MAIL FROM or RCPT TO ("RCPT TO:<nu1>") is

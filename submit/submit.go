@@ -210,15 +210,15 @@ func readHeader(br *bufio.Reader, dots bool) (h *Header, first []byte, eom bool,
 			return h, nil, false, nil
 		case dots && string(line) == ".\n":
 			return h, nil, true, nil
+		case isContinuation(line) && len(h.Fields) == 0:
+			// A message that starts with white space continues no
+			// field: as for Postfix, its header is empty and this
+			// line begins the body. (Kept as a header line, it
+			// would continue the Received field put above it.)
+			return h, line, false, nil
 		case isContinuation(line):
-			if len(h.Fields) == 0 {
-				// A message that starts with white space: keep the
-				// line as a nameless field so it stays in place.
-				h.Fields = append(h.Fields, Field{Raw: line})
-			} else {
-				f := &h.Fields[len(h.Fields)-1]
-				f.Raw = append(f.Raw, line...)
-			}
+			f := &h.Fields[len(h.Fields)-1]
+			f.Raw = append(f.Raw, line...)
 		default:
 			name := fieldName(line)
 			if name == "" {

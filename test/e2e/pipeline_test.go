@@ -528,3 +528,26 @@ for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
 		t.Errorf("stored:\n%s\nwant:\n%s", out, want)
 	}
 }
+
+// A message whose first line begins with white space continues no field:
+// its header is empty and that line begins the body, as in Postfix. Kept
+// as a header line, it continued the Received field stored above it.
+func TestLeadingWhiteSpaceStartsBody(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.MustSend(" X-Leading: ws\nSubject: s\n\nb\n", "root")
+	e.Once()
+	out := testenv.Python(t, `
+import mailbox, sys
+md = mailbox.Maildir(sys.argv[1], factory=None, create=False)
+for key in md.keys():
+    m = md[key]
+    print(repr(m['Received']), '|', repr(m.get_payload()))
+`, e.Path("Maildir"))
+	if !strings.Contains(out, `| ' X-Leading: ws\nSubject: s\n\nb\n'`) {
+		t.Errorf("the body is not the message as sent: %s", out)
+	}
+	if strings.Contains(strings.SplitN(out, "|", 2)[0], "X-Leading") {
+		t.Errorf("the first line continues the Received field: %s", out)
+	}
+}

@@ -16,6 +16,12 @@ import (
 // 503 to everything but QUIT, as a server that refuses service does (RFC
 // 5321 section 3.1). With ca it speaks TLS from the first byte.
 func refusingServer(t *testing.T, greeting string, ca *testCA) string {
+	return refusingServerTo(t, greeting, "503 5.5.1 no service", ca)
+}
+
+// refusingServerTo greets with greeting and answers everything but QUIT
+// with reply.
+func refusingServerTo(t *testing.T, greeting, reply string, ca *testCA) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,7 +51,7 @@ func refusingServer(t *testing.T, greeting string, ca *testCA) string {
 						c.Write([]byte("221 2.0.0 bye\r\n"))
 						return
 					}
-					c.Write([]byte("503 5.5.1 no service\r\n"))
+					c.Write([]byte(reply + "\r\n"))
 				}
 			}()
 		}
@@ -86,5 +92,25 @@ func TestGreeting4xxDefers(t *testing.T) {
 	status(t, res[0], outbox.Deferred)
 	if r := res[0][0]; r.DSN != "4.3.2" || !strings.Contains(r.Reason, "421 4.3.2 shutting down") {
 		t.Errorf("%s (dsn %s)", r.Text(), r.DSN)
+	}
+}
+
+// A 5xx reply to EHLO is no greeting: it keeps its class, as in
+// Postfix (which bounces when HELO is refused too).
+func TestEHLO5xxIsNoGreeting(t *testing.T) {
+	ca := newTestCA(t)
+	for _, scheme := range []string{"smtp", "smtps"} {
+		var tlsCA *testCA
+		if scheme == "smtps" {
+			tlsCA = ca
+		}
+		addr := refusingServerTo(t, "220 smtp.test ESMTP", "554 5.7.1 not you", tlsCA)
+		cfg := testConfig(t, scheme+"://"+addr)
+		cfg.Relay.CAFile = ca.file(t)
+		res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+		status(t, res[0], outbox.Bounced)
+		if r := res[0][0]; !strings.Contains(r.Reason, "said: 554 5.7.1 not you") {
+			t.Errorf("%s: %s", scheme, r.Text())
+		}
 	}
 }

@@ -463,10 +463,7 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 // Postfix, which bounces the mail when HELO is refused too.
 func (s *session) helloResult(err error, spoke *spokeConn, stage string) courier.Result {
 	var se *smtp.SMTPError
-	if spoke.wrote || !errors.As(err, &se) {
-		if !spoke.wrote {
-			stage = "greeting"
-		}
+	if !spoke.greeting(s.c.kind == kindTLS) || !errors.As(err, &se) {
 		r, _ := s.result(err, stage)
 		return r
 	}
@@ -476,15 +473,33 @@ func (s *session) helloResult(err error, spoke *spokeConn, stage string) courier
 	return r
 }
 
-// spokeConn notes whether the SMTP client has written anything.
+// spokeConn notes whether the SMTP client has written anything, and
+// whether it closed the connection.
 type spokeConn struct {
 	net.Conn
-	wrote bool
+	wrote, closed bool
 }
 
 func (c *spokeConn) Write(p []byte) (int, error) {
 	c.wrote = true
 	return c.Conn.Write(p)
+}
+
+func (c *spokeConn) Close() error {
+	c.closed = true
+	return c.Conn.Close()
+}
+
+// greeting reports whether the reply that Hello failed on was the
+// greeting. go-smtp closes the connection when the greeting fails, and
+// only then (a reply to EHLO leaves it open); over TLS (tls, spoke
+// beneath it) that close writes an alert, so there it is the close
+// that tells; in clear, a reply before any command is the greeting.
+func (c *spokeConn) greeting(tls bool) bool {
+	if tls {
+		return c.closed
+	}
+	return !c.wrote
 }
 
 // rcptMax reads RCPTMAX from the parameters of the LIMITS extension

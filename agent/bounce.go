@@ -26,7 +26,8 @@ func (a *Agent) bounce(j *job) error {
 		}
 		return nil
 	}
-	rep := report.DSN{Host: a.cfg.Hostname, QueueID: j.m.ID, Sender: env.Sender, Arrival: env.Arrival}
+	rep := report.DSN{Host: a.cfg.Hostname, QueueID: j.m.ID, Sender: env.Sender, Arrival: env.Arrival,
+		HeadersOnly: strings.EqualFold(env.Opts["ret"], "hdrs")}
 	reasons := map[int]string{}
 	for _, r := range j.recs {
 		reasons[r.Idx] = r.Reason
@@ -37,9 +38,15 @@ func (a *Agent) bounce(j *job) error {
 		if !strings.HasPrefix(status, "5.") && !strings.HasPrefix(status, "4.") {
 			status, diag = "5.0.0", reasons[i]
 		}
+		// The address that failed, as Postfix names it: the remote
+		// address an alias or .forward sent the copy on to, else the
+		// local address whose file, command or store it was.
 		final := r.Addr
 		if r.Parent >= 0 {
 			final = r.Via
+		}
+		if t, ok := j.bouncedAt[i]; ok && t.Kind == forwarder.Remote && t.Value != "" {
+			final = t.Value
 		}
 		rc := report.Recipient{Final: a.qualify(final), Action: "failed", Status: status, Diagnostic: diag}
 		if o := a.qualify(env.Original(i)); o != rc.Final {

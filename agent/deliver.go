@@ -34,7 +34,10 @@ type job struct {
 	recs      []outbox.Record // results to record
 	delay     time.Duration   // retry after this long (a failure of our own)
 	bounced   []int           // recipients bounced in this attempt
-	away      bool            // a copy went to a command or the smarthost
+	// bouncedAt is the target each bounced recipient failed at, for
+	// the DSN to name the address refused.
+	bouncedAt map[int]forwarder.Target
+	away      bool // a copy went to a command or the smarthost
 }
 
 // body returns the queued message from its first byte.

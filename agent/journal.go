@@ -38,6 +38,10 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 	}
 	if res.Status == outbox.Bounced {
 		j.bounced = append(j.bounced, i)
+		if j.bouncedAt == nil {
+			j.bouncedAt = map[int]forwarder.Target{}
+		}
+		j.bouncedAt[i] = t
 	}
 	j.recs = append(j.recs, outbox.StateRecord(i, res.Status, attempts, now, next, res.Text()))
 	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),

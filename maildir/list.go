@@ -72,10 +72,30 @@ func IsMaildir(path string) bool {
 	return true
 }
 
-// List returns the messages of new/ and cur/ in delivery order: by the
-// delivery time that starts a Maildir name, then by name (numbers in the
-// name compared as numbers). Names starting with a dot are not
-// messages. A missing new/ or cur/ is an empty one.
+// List returns the messages of new/ and cur/ in arrival order, the same
+// from one call to the next. Names starting with a dot are not messages.
+// A missing new/ or cur/ is an empty one.
+//
+// A Maildir name starts with its delivery time in seconds, which orders
+// messages of different seconds (as s-nail does); within a second a
+// name tells more or less (arrival):
+//
+//   - homepost's own names ("SEC.ID.HOST", package outbox, and its
+//     copies "SEC.IDRn.HOST"): the queue ID starts with the time in
+//     microseconds in hexadecimal. It is read as a number (the digits of
+//     hex are not decimal numbers to compare run by run: D909A… is
+//     before D90AB…), and recognised by its agreeing with the seconds.
+//   - Dovecot, Courier, getmail, maildrop and qmail's newer names,
+//     "SEC.M<usec>P<pid>….HOST": the microseconds after "M".
+//   - Names with no fraction of a second (qmail's classic
+//     "SEC.PID.HOST", whose pids wrap): the file's modification time,
+//     which is when the deliverer wrote it and which a flag change (a
+//     rename) keeps. It is looked up only for such a name that shares
+//     its second with another message.
+//
+// Messages that arrive in the same microsecond are in the order of
+// their names, numbers in them compared as numbers (hexadecimal in
+// homepost's IDs).
 //
 // The directories are read with getdents into one buffer that all the
 // names share: a reader keeps them for as long as the mailbox is open,
@@ -87,10 +107,11 @@ func IsMaildir(path string) bool {
 // which would make them old for every reader.
 func (d Dir) List() ([]Entry, error) {
 	type rec struct {
-		t   int64 // delivery time
-		off uint32
-		n   uint16 // a name is at most 255 bytes
-		new bool
+		at   int64 // arrival, in microseconds
+		off  uint32
+		n    uint16 // a name is at most 255 bytes
+		new  bool
+		kind nameKind
 	}
 	var (
 		recs  []rec
@@ -153,7 +174,8 @@ func (d Dir) List() ([]Entry, error) {
 				if len(name) == 0 || name[0] == '.' {
 					continue
 				}
-				recs = append(recs, rec{t: nameTime(name), off: uint32(len(names)), n: uint16(len(name)), new: subs[k] == "new"})
+				at, kind := arrival(name)
+				recs = append(recs, rec{at: at, kind: kind, off: uint32(len(names)), n: uint16(len(name)), new: subs[k] == "new"})
 				names = append(names, name...)
 			}
 		}
@@ -164,14 +186,47 @@ func (d Dir) List() ([]Entry, error) {
 	key := func(r rec) string {
 		return Entry{File: all[r.off : r.off+uint32(r.n)], New: r.new}.Key()
 	}
-	// The delivery time is parsed once per name, and only ties are
-	// compared by the whole key.
-	slices.SortFunc(recs, func(a, b rec) int {
-		if a.t != b.t {
-			return cmp.Compare(a.t, b.t)
+	byArrival := func(a, b rec) int {
+		if a.at != b.at {
+			return cmp.Compare(a.at, b.at)
 		}
-		return naturalCompare(key(a), key(b))
-	})
+		return naturalCompare(key(a), key(b), a.kind == hexIDName && b.kind == hexIDName)
+	}
+	// The arrival is parsed once per name, and only ties are compared
+	// by the whole key.
+	slices.SortFunc(recs, byArrival)
+	// A name without a fraction of a second is at the start of its
+	// second: when another message shares the second, the file's
+	// mtime places it.
+	dirfd := map[bool]int{}
+	for k, fd := range fds {
+		dirfd[subs[k] == "new"] = fd
+	}
+	stated := false
+	for i := range recs {
+		r := &recs[i]
+		if r.kind != noFraction {
+			continue
+		}
+		sec := r.at / 1e6
+		if !(i > 0 && recs[i-1].at/1e6 == sec || i+1 < len(recs) && recs[i+1].at/1e6 == sec) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(dirfd[r.new], all[r.off:r.off+uint32(r.n)], &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			continue
+		}
+		switch {
+		case st.Mtim.Sec == sec:
+			r.at = sec*1e6 + st.Mtim.Nsec/1000
+		case st.Mtim.Sec > sec:
+			r.at = sec*1e6 + 999999
+		}
+		stated = true
+	}
+	if stated {
+		slices.SortFunc(recs, byArrival)
+	}
 	entries := make([]Entry, len(recs))
 	for i, r := range recs {
 		entries[i] = Entry{File: all[r.off : r.off+uint32(r.n)], New: r.new}
@@ -179,12 +234,101 @@ func (d Dir) List() ([]Entry, error) {
 	return entries, nil
 }
 
+// nameKind is what a Maildir name tells of its arrival within its
+// second.
+type nameKind uint8
+
+const (
+	noFraction nameKind = iota // seconds only
+	usecName                   // "M<usec>" in the unique part
+	hexIDName                  // homepost's hex queue ID
+)
+
+// maxNameSec bounds the seconds of a name so that its microseconds fit
+// an int64.
+const maxNameSec = (1<<63 - 1) / 1000000
+
+// arrival reads the delivery time in microseconds from a Maildir name:
+// the seconds at its start, and the microseconds in its unique part
+// when it has them (see List).
+func arrival[S ~string | ~[]byte](name S) (int64, nameKind) {
+	var sec int64
+	i := 0
+	for ; i < len(name) && name[i] >= '0' && name[i] <= '9'; i++ {
+		if sec < maxNameSec {
+			sec = sec*10 + int64(name[i]-'0')
+		}
+	}
+	sec = min(sec, maxNameSec)
+	at := sec * 1e6
+	if i == 0 || i >= len(name) || name[i] != '.' {
+		return at, noFraction
+	}
+	uniq := name[i+1:]
+	for j := 0; j < len(uniq); j++ {
+		if c := uniq[j]; c == '.' || c == ':' || c == ',' || c == '/' {
+			uniq = uniq[:j]
+			break
+		}
+	}
+	// homepost: the microseconds in upper-case hex, as many digits as
+	// this second's take, agreeing with the seconds.
+	for _, us := range [2]int64{at, at + 999999} {
+		l := hexLen(us)
+		if l > len(uniq) {
+			continue
+		}
+		v, ok := int64(0), true
+		for j := 0; j < l && ok; j++ {
+			c := uniq[j]
+			switch {
+			case c >= '0' && c <= '9':
+				v = v<<4 | int64(c-'0')
+			case c >= 'A' && c <= 'F':
+				v = v<<4 | int64(c-'A'+10)
+			default:
+				ok = false
+			}
+		}
+		if ok && v/1e6 == sec {
+			return v, hexIDName
+		}
+	}
+	// "M<usec>" as a piece of the unique part: at its start or after
+	// another piece's number (qmail's "V…I…M…P…" pieces).
+	for j := 0; j+1 < len(uniq); j++ {
+		if uniq[j] != 'M' || uniq[j+1] < '0' || uniq[j+1] > '9' || j > 0 && (uniq[j-1] < '0' || uniq[j-1] > '9') {
+			continue
+		}
+		var us int64
+		k := j + 1
+		for ; k < len(uniq) && uniq[k] >= '0' && uniq[k] <= '9' && us < 1e6; k++ {
+			us = us*10 + int64(uniq[k]-'0')
+		}
+		if us < 1e6 && (k == len(uniq) || uniq[k] < '0' || uniq[k] > '9') {
+			return at + us, usecName
+		}
+		break
+	}
+	return at, noFraction
+}
+
+// hexLen is the number of hexadecimal digits of v > 0.
+func hexLen(v int64) int {
+	n := 0
+	for ; v > 0; v >>= 4 {
+		n++
+	}
+	return max(n, 1)
+}
+
 // naturalCompare orders Maildir names by the numbers in them (delivery
 // time, then microseconds or a sequence number, which writers do not
-// zero-pad), and the rest as text.
-func naturalCompare(a, b string) int {
+// zero-pad), and the rest as text. With hex, runs of upper-case
+// hexadecimal digits are the numbers (homepost's queue IDs).
+func naturalCompare(a, b string, hex bool) int {
 	for a != "" && b != "" {
-		da, db := digits(a), digits(b)
+		da, db := digits(a, hex), digits(b, hex)
 		if da > 0 && db > 0 {
 			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
 			if len(na) != len(nb) {
@@ -197,6 +341,13 @@ func naturalCompare(a, b string) int {
 			continue
 		}
 		if a[0] != b[0] {
+			// A process's first queue ID has no "Q<seq>".
+			if hex && (a[0] == 'Q' || b[0] == 'Q') {
+				if a[0] == 'Q' {
+					return 1
+				}
+				return -1
+			}
 			return cmp.Compare(int(a[0]), int(b[0]))
 		}
 		a, b = a[1:], b[1:]
@@ -204,18 +355,11 @@ func naturalCompare(a, b string) int {
 	return cmp.Compare(len(a), len(b))
 }
 
-// nameTime is the delivery time at the start of a Maildir name.
-func nameTime[S ~string | ~[]byte](name S) int64 {
-	var n int64
-	for i := 0; i < len(name) && i < 18 && name[i] >= '0' && name[i] <= '9'; i++ {
-		n = n*10 + int64(name[i]-'0')
-	}
-	return n
-}
-
-func digits(s string) int {
+// digits is the length of the run of digits (hexadecimal ones, upper
+// case, with hex) at the start of s.
+func digits(s string, hex bool) int {
 	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || hex && s[i] >= 'A' && s[i] <= 'F') {
 		i++
 	}
 	return i

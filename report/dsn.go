@@ -3,11 +3,14 @@ package report
 // Delivery status notifications (RFC 3464): the bounce a sender receives
 // when a message could not be delivered, in the shape Postfix gives it,
 // so that mail clients and people recognise it: a human-readable part, a
-// message/delivery-status part, and the original message's header
-// (text/rfc822-headers). The message header is go-message's; the parts
+// message/delivery-status part, and the returned message: the whole of
+// it (message/rfc822, byte for byte) up to BounceSizeLimit, as Postfix
+// returns it up to bounce_size_limit, and only its header
+// (text/rfc822-headers) when it is larger or the sender asked for the
+// header only (RET=HDRS). The message header is go-message's; the parts
 // are written by hand: each field of the delivery-status part is
-// checked and folded as RFC 3464 wants, and the original header is
-// copied byte for byte, neither of which go-message's writers do.
+// checked and folded as RFC 3464 wants, and the original is copied byte
+// for byte, neither of which go-message's writers do.
 //
 // A DSN is never sent to the null sender: a bounce of a bounce could
 // loop between two mailers forever (RFC 5321 4.5.5).
@@ -30,11 +33,14 @@ import (
 
 // DSN is what a delivery status notification says about one message.
 type DSN struct {
-	Host       string    // this host's name: Reporting-MTA and From
-	QueueID    string    // the message's queue ID
-	Sender     string    // the envelope sender: the DSN goes there
-	Arrival    time.Time // when the message was queued
-	Recipients []Recipient
+	Host    string    // this host's name: Reporting-MTA and From
+	QueueID string    // the message's queue ID
+	Sender  string    // the envelope sender: the DSN goes there
+	Arrival time.Time // when the message was queued
+	// HeadersOnly returns the message's header only, whatever its size:
+	// the sender asked for it (RET=HDRS, sendmail -R hdrs).
+	HeadersOnly bool
+	Recipients  []Recipient
 }
 
 // Recipient is the status of one recipient.
@@ -48,6 +54,11 @@ type Recipient struct {
 
 // maxHeader bounds the original header copied into the DSN.
 const maxHeader = 256 << 10
+
+// BounceSizeLimit is the largest message a DSN returns whole, in bytes,
+// as Postfix's bounce_size_limit (whose default it is): a larger one
+// comes back as its header only, and the DSN says so.
+const BounceSizeLimit = 50000
 
 // ShouldBounce reports whether a DSN may be sent to sender: not to the
 // null sender, and not to a MAILER-DAEMON, which is what a bounce's own
@@ -63,9 +74,9 @@ func ShouldBounce(sender string) bool {
 }
 
 // BuildDSN returns the DSN for m (LF line endings, as messages are stored),
-// with the header of original, which is read up to its first blank
-// line. It fails when m has no recipient or ShouldBounce(m.Sender) is
-// false.
+// with original, the message it reports on: read up to BounceSizeLimit+1
+// bytes, and up to the end of its header when that is longer. It fails
+// when m has no recipient or ShouldBounce(m.Sender) is false.
 func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 	if !ShouldBounce(m.Sender) {
 		return nil, fmt.Errorf("report: dsn: no bounce to the null sender or a mailer-daemon (%q)", m.Sender)
@@ -77,18 +88,28 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 	if host == "" {
 		host = "localhost"
 	}
-	hdr, err := readHeader(original)
-	if err != nil {
-		return nil, fmt.Errorf("report: dsn: read the original header: %w", err)
-	}
-	boundary := newBoundary()
-	now := time.Now()
 	failed := false
 	for _, r := range m.Recipients {
 		if r.Action != "delayed" {
 			failed = true
 		}
 	}
+	whole, hdr, err := readOriginal(original, failed && !m.HeadersOnly)
+	if err != nil {
+		return nil, fmt.Errorf("report: dsn: read the original message: %w", err)
+	}
+	returned := returnWhole
+	switch {
+	case whole != nil:
+	case !failed:
+		returned = returnDelayed
+	case m.HeadersOnly:
+		returned = returnAsked
+	default:
+		returned = returnTooBig
+	}
+	boundary := newBoundary()
+	now := time.Now()
 	subject := "Undelivered Mail Returned to Sender"
 	if !failed {
 		subject = "Delayed Mail (still being retried)"
@@ -107,13 +128,13 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 		{"Auto-Submitted", "auto-replied"},
 		{"MIME-Version", "1.0"},
 		{"Content-Type", ct.Get("Content-Type")},
-		{"Content-Transfer-Encoding", "8bit"},
+		{"Content-Transfer-Encoding", topEncoding(whole)},
 	})
 	b.WriteString("This is a MIME-encapsulated message.\n\n")
 
 	fmt.Fprintf(&b, "--%s\n", boundary)
 	b.WriteString("Content-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n")
-	humanPart(&b, host, failed, m.Recipients)
+	humanPart(&b, host, returned, m.Recipients)
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
 	b.WriteString("Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
@@ -130,32 +151,102 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 	}
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
-	b.WriteString("Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n")
-	if !isASCII(hdr) {
-		b.WriteString("Content-Transfer-Encoding: 8bit\n")
+	if whole != nil {
+		// The part ends before the line break that precedes the
+		// boundary (RFC 2046 5.1.1): the message's own last byte, line
+		// break or not, is kept.
+		b.WriteString("Content-Description: Undelivered Message\nContent-Type: message/rfc822\n")
+		fmt.Fprintf(&b, "Content-Transfer-Encoding: %s\n\n", encoding(whole))
+		b.Write(whole)
+	} else {
+		b.WriteString("Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n")
+		if !isASCII(hdr) {
+			b.WriteString("Content-Transfer-Encoding: 8bit\n")
+		}
+		b.WriteByte('\n')
+		b.Write(hdr)
 	}
-	b.WriteByte('\n')
-	b.Write(hdr)
 	fmt.Fprintf(&b, "\n--%s--\n", boundary)
 	return b.Bytes(), nil
 }
 
-func humanPart(b *bytes.Buffer, host string, failed bool, rs []Recipient) {
+// What a DSN returns of the message, which its human part says.
+const (
+	returnWhole   = iota // the whole message
+	returnTooBig         // the header: the message is over BounceSizeLimit
+	returnAsked          // the header: the sender asked (RET=HDRS)
+	returnDelayed        // the header: a delay notice
+)
+
+// encoding is the Content-Transfer-Encoding of the returned message,
+// which message/rfc822 allows only as 7bit, 8bit or binary (RFC 2046
+// 5.2.1): binary when it holds a NUL or a line longer than 998 bytes,
+// which 8bit does not allow (RFC 2045 2.8).
+func encoding(msg []byte) string {
+	if bytes.IndexByte(msg, 0) >= 0 {
+		return "binary"
+	}
+	for rest := msg; len(rest) > 0; {
+		line, next, _ := bytes.Cut(rest, []byte("\n"))
+		if len(bytes.TrimSuffix(line, []byte("\r"))) > 998 {
+			return "binary"
+		}
+		rest = next
+	}
+	return "8bit"
+}
+
+// topEncoding is the DSN's own: a multipart is no narrower than a part
+// of it (RFC 2045 6.4).
+func topEncoding(whole []byte) string {
+	if whole != nil && encoding(whole) == "binary" {
+		return "binary"
+	}
+	return "8bit"
+}
+
+func humanPart(b *bytes.Buffer, host string, returned int, rs []Recipient) {
 	fmt.Fprintf(b, "This is the mail system at host %s.\n\n", host)
-	if failed {
+	switch returned {
+	case returnWhole:
 		b.WriteString("I'm sorry to have to inform you that your message could not\n" +
 			"be delivered to one or more recipients. It's attached below.\n\n" +
 			"For further assistance, please send mail to postmaster.\n\n" +
 			"If you do so, please include this problem report. You can\n" +
 			"delete your own text from the attached returned message.\n\n")
-	} else {
+	case returnTooBig, returnAsked:
+		b.WriteString("I'm sorry to have to inform you that your message could not\n" +
+			"be delivered to one or more recipients. Only its header is\n")
+		if returned == returnTooBig {
+			fmt.Fprintf(b, "attached below: the message is larger than the %d bytes\n"+
+				"that are returned whole.\n\n", BounceSizeLimit)
+		} else {
+			b.WriteString("attached below, as the sender asked (RET=HDRS).\n\n")
+		}
+		b.WriteString("For further assistance, please send mail to postmaster.\n\n" +
+			"If you do so, please include this problem report.\n\n")
+	default:
 		b.WriteString("Your message could not be delivered for some time.\n" +
-			"It will be retried until it is too old.\n\n")
+			"It will be retried until it is too old. Its header is\n" +
+			"attached below.\n\n")
 	}
 	b.WriteString("                   The mail system\n")
 	for _, r := range rs {
-		fmt.Fprintf(b, "\n<%s>: %s\n", clean(r.Final), clean(r.Diagnostic))
+		fmt.Fprintf(b, "\n%s: %s\n", who(r, host), clean(r.Diagnostic))
 	}
+}
+
+// who names a recipient as Postfix does: "<final>", and "(expanded
+// from <original>)" when an alias or .forward led there.
+func who(r Recipient, host string) string {
+	f, o := clean(r.Final), clean(r.Original)
+	if o != "" {
+		o = addr.Qualify(o, host)
+	}
+	if o == "" || strings.EqualFold(o, addr.Qualify(f, host)) {
+		return "<" + f + ">"
+	}
+	return "<" + f + "> (expanded from <" + o + ">)"
 }
 
 func recipientFields(b *bytes.Buffer, host string, r Recipient) {
@@ -262,16 +353,46 @@ func isASCII(b []byte) bool {
 	return true
 }
 
-// readHeader reads the original message's header up to the blank line,
-// with LF line endings, dropping a leading mbox "From " line and
-// stopping at maxHeader.
-func readHeader(r io.Reader) ([]byte, error) {
+// readOriginal reads the original message, dropping a leading mbox
+// "From " line. With wantWhole, a message of at most BounceSizeLimit
+// bytes comes back whole, as it is; otherwise (or when it is larger)
+// only its header does, with LF line endings and at most maxHeader
+// bytes. Neither reads more than it needs.
+func readOriginal(r io.Reader, wantWhole bool) (whole, hdr []byte, err error) {
 	if r == nil {
-		return nil, nil
+		if wantWhole {
+			return []byte{}, nil, nil
+		}
+		return nil, nil, nil
 	}
 	br := bufio.NewReader(r)
+	if p, _ := br.Peek(5); string(p) == "From " {
+		for {
+			_, err := br.ReadSlice('\n')
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+	}
+	var start []byte
+	if wantWhole {
+		start, err = io.ReadAll(io.LimitReader(br, BounceSizeLimit+1))
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(start) <= BounceSizeLimit {
+			return start, nil, nil
+		}
+	}
+	hdr, err = readHeader(io.MultiReader(bytes.NewReader(start), br))
+	return nil, hdr, err
+}
+
+// readHeader reads a message's header up to the blank line, with LF
+// line endings, stopping at maxHeader.
+func readHeader(r io.Reader) ([]byte, error) {
+	br := bufio.NewReader(r)
 	var out []byte
-	first := true
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -289,11 +410,6 @@ func readHeader(r io.Reader) ([]byte, error) {
 			return nil, err
 		}
 		l := bytes.TrimRight(line, "\r\n")
-		if first && bytes.HasPrefix(l, []byte("From ")) {
-			first = false
-			continue
-		}
-		first = false
 		if len(l) == 0 {
 			break
 		}

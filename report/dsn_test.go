@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,15 @@ ds = parts[1]
 blocks = [dict(b.items()) for b in ds.get_payload()]
 out['blocks'] = blocks
 hdrs = parts[2]
-out['orig'] = hdrs.get_payload(decode=True).decode('utf-8', 'replace')
+out['attached_type'] = hdrs.get_content_type()
+if hdrs.get_content_type() == 'message/rfc822':
+    inner = hdrs.get_payload(0)
+    out['orig'] = inner.as_bytes(policy=policy.compat32.clone(linesep='\n')).decode('utf-8', 'replace')
+    out['attached_subject'] = str(inner['Subject'])
+    out['attached_body'] = inner.get_payload(decode=True).decode('utf-8', 'replace') if not inner.is_multipart() else ''
+    out['defects'] += [str(d) for d in inner.defects]
+else:
+    out['orig'] = hdrs.get_payload(decode=True).decode('utf-8', 'replace')
 for p in parts:
     out['defects'] += [str(d) for d in p.defects]
 print(json.dumps(out))
@@ -49,6 +58,9 @@ type parsedDSN struct {
 	Human         string              `json:"human"`
 	Blocks        []map[string]string `json:"blocks"`
 	Orig          string              `json:"orig"`
+	AttachedType  string              `json:"attached_type"`
+	AttachedSubj  string              `json:"attached_subject"`
+	AttachedBody  string              `json:"attached_body"`
 }
 
 func parseWithPython(t *testing.T, msg []byte) parsedDSN {
@@ -80,7 +92,7 @@ const original = "From bob@example.com Thu Nov 26 10:00:00 2026\n" +
 	"Subject: =?utf-8?q?caf=C3=A9?= report\r\n" +
 	"X-Long: a\r\n\tfolded line\r\n" +
 	"\r\n" +
-	"the body must not be in the DSN\r\n"
+	"the body is returned too\r\n"
 
 func TestBuildReadByPython(t *testing.T) {
 	arrival := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -103,14 +115,14 @@ func TestBuildReadByPython(t *testing.T) {
 	if d.ContentType != "multipart/report" || d.ReportType != "delivery-status" {
 		t.Errorf("type %s report-type %s", d.ContentType, d.ReportType)
 	}
-	if strings.Join(d.Parts, ",") != "text/plain,message/delivery-status,text/rfc822-headers" {
+	if strings.Join(d.Parts, ",") != "text/plain,message/delivery-status,message/rfc822" {
 		t.Errorf("parts %v", d.Parts)
 	}
 	if d.To != "bob@example.com" || !strings.HasPrefix(d.From, "MAILER-DAEMON@box.example.org") ||
 		d.Subject != "Undelivered Mail Returned to Sender" || d.AutoSubmitted != "auto-replied" {
 		t.Errorf("header: to %q from %q subject %q auto %q", d.To, d.From, d.Subject, d.AutoSubmitted)
 	}
-	if !strings.Contains(d.Human, "<alice@box.example.org>: mail forwarding loop") {
+	if !strings.Contains(d.Human, "<alice@box.example.org> (expanded from <root@box.example.org>): mail forwarding loop") {
 		t.Errorf("human part:\n%s", d.Human)
 	}
 	if len(d.Blocks) != 3 {
@@ -132,8 +144,8 @@ func TestBuildReadByPython(t *testing.T) {
 	if _, ok := r2["Injected"]; ok {
 		t.Error("a diagnostic injected a field")
 	}
-	if strings.Contains(d.Orig, "From bob@") || !strings.Contains(d.Orig, "Subject: =?utf-8?q?caf=C3=A9?= report\n") ||
-		!strings.Contains(d.Orig, "X-Long: a\n\tfolded line\n") || strings.Contains(d.Orig, "body") {
+	if strings.Contains(d.Orig, "From bob@") || !strings.Contains(d.Orig, "Subject: =?utf-8?q?caf=C3=A9?= report") ||
+		!strings.Contains(d.Orig, "X-Long: a") || !strings.Contains(d.AttachedBody, "the body is returned too") {
 		t.Errorf("original headers:\n%s", d.Orig)
 	}
 }
@@ -217,4 +229,133 @@ func FuzzBuild(f *testing.F) {
 			}
 		}
 	})
+}
+
+// attachment returns the bytes of the DSN's third part: what follows
+// its header, up to the closing boundary.
+func attachment(t *testing.T, msg []byte) (header, body string) {
+	t.Helper()
+	s := string(msg)
+	m := regexp.MustCompile(`boundary="?([^";\s]+)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no boundary:\n%s", s)
+	}
+	b := m[1]
+	parts := strings.Split(s, "\n--"+b)
+	if len(parts) != 5 || parts[4] != "--\n" {
+		t.Fatalf("want 3 parts and a closing boundary, got %d pieces:\n%s", len(parts), s)
+	}
+	header, body, ok := strings.Cut(strings.TrimPrefix(parts[3], "\n"), "\n\n")
+	if !ok {
+		t.Fatalf("third part has no header end:\n%s", parts[3])
+	}
+	return header, body
+}
+
+// A bounce returns the whole message (RFC 3464 section 2: the returned
+// content), byte for byte, as message/rfc822, as Postfix does up to
+// bounce_size_limit: once the queue file is gone it is the only copy.
+func TestBuildAttachesWholeMessage(t *testing.T) {
+	orig := "From: cron@example.org\nSubject: caf\xc3\xa9 report\nX-Folded: a\n\tb\n\n" +
+		"line one\n--homepost-not-the-boundary\n\n\n  trailing spaces  \nno newline at the end"
+	msg, err := BuildDSN(DSN{Host: "h.example", Sender: "bob@example.com", Recipients: []Recipient{
+		{Final: "x@example.net", Status: "5.1.1", Diagnostic: "550 5.1.1 no such user"},
+	}}, strings.NewReader("From cron@example.org Thu Nov 26 10:00:00 2026\n"+orig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, body := attachment(t, msg)
+	if !strings.Contains(hdr, "Content-Type: message/rfc822") || !strings.Contains(hdr, "Content-Transfer-Encoding: 8bit") {
+		t.Errorf("part header:\n%s", hdr)
+	}
+	if body != orig {
+		t.Errorf("attached message changed:\n%q\nwant\n%q", body, orig)
+	}
+	d := parseWithPython(t, msg)
+	if len(d.Defects) != 0 {
+		t.Errorf("defects: %v", d.Defects)
+	}
+	if d.AttachedType != "message/rfc822" || d.AttachedSubj != "café report" ||
+		!strings.Contains(d.AttachedBody, "trailing spaces") || !strings.HasSuffix(d.AttachedBody, "no newline at the end") {
+		t.Errorf("attached: %s %q %q", d.AttachedType, d.AttachedSubj, d.AttachedBody)
+	}
+	if !strings.Contains(d.Human, "It's attached below") || strings.Contains(d.Human, "header") {
+		t.Errorf("human part:\n%s", d.Human)
+	}
+}
+
+// Over BounceSizeLimit only the header comes back, as with Postfix's
+// bounce_size_limit, and the text says so; at the limit, all of it.
+func TestBuildLargeMessageHeadersOnly(t *testing.T) {
+	head := "From: backup@example.org\nSubject: big\n\n"
+	for _, n := range []int{BounceSizeLimit - len(head), BounceSizeLimit - len(head) + 1, 10 << 20} {
+		orig := head + strings.Repeat("0123456789abcde\n", n/16) + strings.Repeat("x", n%16)
+		msg, err := BuildDSN(DSN{Host: "h", Sender: "bob@example.com", Recipients: []Recipient{
+			{Final: "x@example.net", Status: "5.2.2", Diagnostic: "552 too big"},
+		}}, strings.NewReader(orig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ph, body := attachment(t, msg)
+		d := parseWithPython(t, msg)
+		if len(d.Defects) != 0 {
+			t.Errorf("%d: defects: %v", n, d.Defects)
+		}
+		if len(orig) <= BounceSizeLimit {
+			if body != orig || !strings.Contains(ph, "message/rfc822") || !strings.Contains(d.Human, "It's attached below") {
+				t.Errorf("%d bytes: not attached whole (%d bytes attached):\n%s\n%s", len(orig), len(body), ph, d.Human)
+			}
+			continue
+		}
+		if !strings.Contains(ph, "Content-Type: text/rfc822-headers") || body != "From: backup@example.org\nSubject: big\n" {
+			t.Errorf("%d bytes: want the header only, got:\n%s\n\n%q", len(orig), ph, body)
+		}
+		if len(msg) > 8192 {
+			t.Errorf("%d bytes: DSN is %d bytes", len(orig), len(msg))
+		}
+		if strings.Contains(d.Human, "It's attached below") || !strings.Contains(d.Human, "50000") ||
+			!strings.Contains(d.Human, "header") {
+			t.Errorf("%d bytes: human part does not say only the header is returned:\n%s", len(orig), d.Human)
+		}
+	}
+}
+
+// RET=HDRS (sendmail -R hdrs, RFC 3461): the sender asked for the header
+// only.
+func TestBuildRetHeaders(t *testing.T) {
+	msg, err := BuildDSN(DSN{Host: "h", Sender: "bob@example.com", HeadersOnly: true, Recipients: []Recipient{
+		{Final: "x@example.net", Status: "5.1.1", Diagnostic: "550 no"},
+	}}, strings.NewReader("Subject: s\n\nsecret body\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph, body := attachment(t, msg)
+	if !strings.Contains(ph, "text/rfc822-headers") || body != "Subject: s\n" {
+		t.Errorf("got:\n%s\n\n%q", ph, body)
+	}
+	d := parseWithPython(t, msg)
+	if strings.Contains(d.Human, "It's attached below") || !strings.Contains(d.Human, "header") {
+		t.Errorf("human part:\n%s", d.Human)
+	}
+}
+
+// A message with a NUL byte or a line over 998 bytes is returned whole
+// too, marked binary (message/rfc822 allows no other encoding).
+func TestBuildAttachesBinary(t *testing.T) {
+	orig := "Subject: odd\n\na\x00b\n" + strings.Repeat("y", 2000) + "\n"
+	msg, err := BuildDSN(DSN{Host: "h", Sender: "bob@example.com", Recipients: []Recipient{
+		{Final: "x@example.net", Status: "5.1.1", Diagnostic: "550 no"},
+	}}, strings.NewReader(orig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph, body := attachment(t, msg)
+	if body != orig || !strings.Contains(ph, "Content-Transfer-Encoding: binary") ||
+		!strings.Contains(string(msg), "\nContent-Transfer-Encoding: binary\n\nThis is a MIME") {
+		t.Errorf("got:\n%s", msg)
+	}
+	d := parseWithPython(t, msg)
+	if d.AttachedSubj != "odd" || !strings.Contains(d.AttachedBody, "a\x00b") {
+		t.Errorf("attached: %q %q, defects %v", d.AttachedSubj, d.AttachedBody, d.Defects)
+	}
 }

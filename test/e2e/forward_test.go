@@ -105,10 +105,11 @@ for part in m.walk():
         for block in part.get_payload():
             for k in ('Action', 'Status', 'Final-Recipient', 'Original-Recipient'):
                 if block[k]: print(k, block[k])
-    if part.get_content_type() == 'text/rfc822-headers':
-        print('headers', 'Subject: gone' in part.get_payload())
+    if part.get_content_type() == 'message/rfc822':
+        inner = part.get_payload(0)
+        print('headers', inner['Subject'] == 'gone', 'body', inner.get_payload() == 'x\n')
 `, e.Path("Maildir", "new", inbox[0]))
-	for _, want := range []string{"multipart/report delivery-status", "Action failed", "Status 5.1.1", "headers True"} {
+	for _, want := range []string{"multipart/report delivery-status", "Action failed", "Status 5.1.1", "headers True body True"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("DSN lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+
+	"homepost/test/testenv"
+)
+
+// dsnSeen is what a mail client sees of a DSN in the store.
+type dsnSeen struct {
+	Parts    []string            `json:"parts"`
+	Human    string              `json:"human"`
+	Blocks   []map[string]string `json:"blocks"`
+	Attached string              `json:"attached"` // the returned message's bytes, as Python reads them
+	Defects  []string            `json:"defects"`
+}
+
+// readDSNs parses every message in the store's new/ with Python's email
+// module, an independent reader.
+func readDSNs(t *testing.T, e *testenv.Env) []dsnSeen {
+	t.Helper()
+	out := testenv.Python(t, `
+import email, json, os, sys
+from email import policy
+d = sys.argv[1]
+res = []
+for n in sorted(os.listdir(d)):
+    m = email.message_from_binary_file(open(os.path.join(d, n), 'rb'), policy=policy.default)
+    if m.get_content_type() != 'multipart/report':
+        continue
+    parts = list(m.iter_parts())
+    r = {'parts': [p.get_content_type() for p in parts], 'defects': [str(x) for x in m.defects]}
+    r['human'] = parts[0].get_content()
+    r['blocks'] = [dict(b.items()) for b in parts[1].get_payload()]
+    if parts[2].get_content_type() == 'message/rfc822':
+        inner = parts[2].get_payload(0)
+        r['attached'] = inner.as_bytes(policy=policy.compat32.clone(linesep='\n')).decode('utf-8', 'replace')
+    else:
+        r['attached'] = parts[2].get_payload(decode=True).decode('utf-8', 'replace')
+    res.append(r)
+print(json.dumps(res))
+`, e.Path("Maildir", "new"))
+	var ds []dsnSeen
+	if err := json.Unmarshal([]byte(out), &ds); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return ds
+}
+
+// A bounce returns the message itself, not only its header: once the
+// queue file is gone, the DSN is the only copy left (a cron report that
+// waited for days). Over 50000 bytes only the header comes back, and
+// the text says so.
+func TestBounceReturnsMessage(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	h.Set("nobody@remote.example", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	from := testenv.Login(t) + "@testhost.example"
+	body := "the only copy of the report: caf\xc3\xa9\n  indented line\n"
+	e.MustSend("Subject: small\n\n"+body, "-f", from, "nobody@remote.example")
+	e.Once()
+	big := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n", 1000)
+	e.MustSend("Subject: large\n\n"+big, "-f", from, "nobody@remote.example")
+	e.Once()
+	ds := readDSNs(t, e)
+	if len(ds) != 2 {
+		t.Fatalf("want 2 DSNs, got %d", len(ds))
+	}
+	var small, large *dsnSeen
+	for i := range ds {
+		if strings.Contains(ds[i].Attached, "Subject: small") {
+			small = &ds[i]
+		} else if strings.Contains(ds[i].Attached, "Subject: large") {
+			large = &ds[i]
+		}
+	}
+	if small == nil || large == nil {
+		t.Fatalf("DSNs: %+v", ds)
+	}
+	if small.Parts[2] != "message/rfc822" || !strings.HasSuffix(small.Attached, "\n\n"+body) ||
+		!strings.Contains(small.Human, "It's attached below") || len(small.Defects) != 0 {
+		t.Errorf("small message's DSN: parts %v defects %v\nhuman:\n%s\nattached:\n%s", small.Parts, small.Defects, small.Human, small.Attached)
+	}
+	if large.Parts[2] != "text/rfc822-headers" || strings.Contains(large.Attached, "0123456789") ||
+		strings.Contains(large.Human, "It's attached below") || !strings.Contains(large.Human, "50000") {
+		t.Errorf("large message's DSN: parts %v\nhuman:\n%s\nattached:\n%.300s", large.Parts, large.Human, large.Attached)
+	}
+}
+
+// A copy that an alias sends on and the smarthost refuses is reported
+// under the address refused, with the alias it was expanded from, as
+// Postfix reports it: "<bad@x.org> (expanded from <lst@...>)".
+func TestBounceNamesExpandedAddress(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte("lst: r1@x.org, bad@x.org\none: bad@x.org\n"), 0o600)
+	h.Set("bad@x.org", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	from := testenv.Login(t) + "@testhost.example"
+	e.MustSend("Subject: list\n\nx\n", "-f", from, "lst")
+	e.Once()
+	e.MustSend("Subject: one\n\nx\n", "-f", from, "one")
+	e.Once()
+	if h.Count("r1@x.org") != 1 {
+		t.Errorf("r1@x.org got %d copies", h.Count("r1@x.org"))
+	}
+	ds := readDSNs(t, e)
+	if len(ds) != 2 {
+		t.Fatalf("want 2 DSNs, got %d", len(ds))
+	}
+	for _, d := range ds {
+		alias := "lst"
+		if strings.Contains(d.Attached, "Subject: one") {
+			alias = "one"
+		}
+		want := "<bad@x.org> (expanded from <" + alias + "@testhost.example>): "
+		if !strings.Contains(d.Human, want) || !strings.Contains(d.Human, "550") {
+			t.Errorf("%s: human part lacks %q:\n%s", alias, want, d.Human)
+		}
+		if len(d.Blocks) != 2 || d.Blocks[1]["Final-Recipient"] != "rfc822; bad@x.org" ||
+			d.Blocks[1]["Original-Recipient"] != "rfc822; "+alias+"@testhost.example" {
+			t.Errorf("%s: blocks %v", alias, d.Blocks)
+		}
+	}
+}

@@ -15,7 +15,7 @@ import (
 type Entry struct {
 	ID       string
 	Size     int64 // message size, as Postfix's showq reports it
-	FileSize int64 // queue file size: the total counts these, as showq does
+	FileSize int64 // queue file size (to the journal's end): the total counts these, as showq does
 	Arrival  time.Time
 	Sender   string
 	Active   bool // claimed by an agent
@@ -58,7 +58,9 @@ func (d Dir) List() ([]Entry, error) {
 				continue
 			}
 			e.Size, e.Arrival = m.Size, m.Env.Arrival
-			e.FileSize = m.end // its size when open read it
+			// What the queue holds: the end of its journal, not the file's
+			// length, which a spare keeps from an older, longer message.
+			e.FileSize = m.valid
 			e.Sender, e.Held = m.Env.Sender, m.Env.Held
 			for i, r := range m.Env.Rcpts {
 				if r.Status.Done() {

@@ -130,6 +130,9 @@ type Agent struct {
 	// forced holds messages whose deferred recipients are retried at
 	// once (flush).
 	forced map[string]bool
+	// forcedRemote holds messages whose deferred remote recipients are
+	// retried at once: the [relay] configuration changed (reload).
+	forcedRemote map[string]bool
 	// watched holds the files whose change triggers a reload.
 	watched map[string]bool
 	// started is set once "agent started" is logged: a background
@@ -261,6 +264,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
+		forcedRemote: map[string]bool{},
 	}
 	a.mbox = &courier.Mbox{Now: func() time.Time { return a.now() }}
 	a.configure(cfg)
@@ -678,11 +682,26 @@ func (a *Agent) reload(why string) {
 	if cfg.Outbox != a.cfg.Outbox {
 		a.log.Warn("the outbox moved: restart the agent to watch it", "outbox", cfg.Outbox, "watching", a.cfg.Outbox)
 	}
+	relayChanged := cfg.Relay != a.cfg.Relay
 	a.configure(cfg)
 	if a.held != nil {
 		a.hold(nil)
 	}
 	a.log.Info("reloaded", "why", why)
+	if relayChanged {
+		// A fixed smarthost (its URL, password, timeouts) is tried at
+		// once with what it deferred, not after the backoff.
+		a.flushRemote()
+	}
+}
+
+// flushRemote makes every claimed message due now, and its deferred
+// remote recipients with it.
+func (a *Agent) flushRemote() {
+	for n := range a.due {
+		a.due[n] = time.Time{}
+		a.forcedRemote[n] = true
+	}
 }
 
 // nextDue is the earliest time a deferred message is due.
@@ -906,8 +925,9 @@ func (a *Agent) runDue(ctx context.Context) {
 			continue
 		}
 		delete(a.due, n)
-		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true, force: a.forced[n]})
+		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true, force: a.forced[n], forceRemote: a.forcedRemote[n]})
 		delete(a.forced, n)
+		delete(a.forcedRemote, n)
 		if len(batch) == maxBatch {
 			a.deliver(ctx, batch)
 			batch = nil

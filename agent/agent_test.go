@@ -6,12 +6,18 @@ import (
 	"time"
 )
 
+// The wait before the next try is the time the message has spent in the
+// queue, between a minute and an hour, whatever the number of tries.
 func TestBackoffSchedule(t *testing.T) {
-	for attempts, want := range map[int]time.Duration{1: time.Minute, 2: 5 * time.Minute, 3: 15 * time.Minute, 4: 30 * time.Minute, 5: time.Hour, 40: time.Hour} {
+	for age, want := range map[time.Duration]time.Duration{
+		0: time.Minute, 30 * time.Second: time.Minute, time.Minute: time.Minute,
+		5 * time.Minute: 5 * time.Minute, 40 * time.Minute: 40 * time.Minute,
+		time.Hour: time.Hour, 50 * time.Hour: time.Hour, -time.Hour: time.Minute,
+	} {
 		for range 50 {
-			d := backoff(attempts)
+			d := backoff(age)
 			if d < want*9/10 || d > want*11/10 {
-				t.Fatalf("backoff(%d) = %v, want %v ±10%%", attempts, d, want)
+				t.Fatalf("backoff(%v) = %v, want %v ±10%%", age, d, want)
 			}
 		}
 	}

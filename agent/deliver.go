@@ -38,6 +38,10 @@ type job struct {
 	// the DSN to name the address refused.
 	bouncedAt map[int]forwarder.Target
 	away      bool // a copy went to a command or the smarthost
+
+	// forceRemote: deferred recipients that go to the smarthost are due
+	// now (the [relay] configuration changed).
+	forceRemote bool
 }
 
 // body returns the queued message from its first byte.
@@ -395,7 +399,13 @@ func (a *Agent) plan(j *job) []*send {
 	last := map[string]*send{} // the last copy to each place
 	for i := 0; i < len(env.Rcpts); i++ {
 		r := env.Rcpts[i]
-		if r.Status.Done() || (r.Status == outbox.Deferred && r.Next.After(now) && !j.force) {
+		if r.Status.Done() {
+			continue
+		}
+		// Not due yet: unless forced, or a remote one forced by a
+		// change of the smarthost.
+		wait := r.Status == outbox.Deferred && r.Next.After(now) && !j.force
+		if wait && !j.forceRemote {
 			continue
 		}
 		var t forwarder.Target
@@ -403,6 +413,9 @@ func (a *Agent) plan(j *job) []*send {
 			t = forwarder.ParseSpec(r.Addr, r.Via)
 		} else {
 			ts := a.fwd.Resolve(r.Addr, j.dt)
+			if wait && (len(ts) != 1 || ts[0].Kind != forwarder.Remote) {
+				continue
+			}
 			if len(ts) == 0 {
 				ts = []forwarder.Target{{Kind: forwarder.Fail, Via: r.Addr,
 					Result: courier.Perm("5.1.1", "%s: no delivery target", r.Addr)}}
@@ -422,6 +435,9 @@ func (a *Agent) plan(j *job) []*send {
 				continue // the children follow in this loop
 			}
 			t = ts[0]
+		}
+		if wait && t.Kind != forwarder.Remote {
+			continue
 		}
 		switch t.Kind {
 		case forwarder.Fail:

@@ -33,7 +33,7 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 			res = courier.Result{Status: outbox.Bounced, DSN: res.DSN,
 				Reason: "message expired after " + a.cfg.MaxQueueLifetime.Duration.String() + " in the queue: " + res.Reason}
 		} else {
-			next = now.Add(backoff(attempts))
+			next = now.Add(backoff(now.Sub(env.Arrival)))
 		}
 	}
 	if res.Status == outbox.Bounced {
@@ -143,14 +143,23 @@ func (a *Agent) reschedule(j *job) {
 	a.schedule(j, j.m.Env.NextAttempt())
 }
 
-// backoff is the retry schedule: 1m, 5m, 15m, 30m, then hourly, each
-// with ±10% jitter so that many deferred messages do not retry in step.
-func backoff(attempts int) time.Duration {
-	steps := []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
-	d := time.Hour
-	if attempts >= 1 && attempts <= len(steps) {
-		d = steps[attempts-1]
-	}
+// Bounds of the retry schedule (backoff), as Postfix's
+// minimal_backoff_time and maximal_backoff_time.
+const (
+	minBackoff = time.Minute
+	maxBackoff = time.Hour
+)
+
+// backoff is the retry schedule: the wait before the next try of a
+// message that has been age in the queue. As Postfix's queue manager
+// does, the wait is the age itself, at least minBackoff and at most
+// maxBackoff, so that it doubles with each try (1m, 1m, 2m, 4m, ... up
+// to hourly), and a flush, which tries again early, does not push the
+// next automatic try further out: counted per attempt, five flushes
+// in a minute made the next one an hour away. ±10% jitter keeps many
+// deferred messages from retrying in step.
+func backoff(age time.Duration) time.Duration {
+	d := min(max(age, minBackoff), maxBackoff)
 	j := time.Duration(rand.Int64N(int64(d)/5)) - d/10
 	return d + j
 }

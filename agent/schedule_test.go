@@ -161,6 +161,7 @@ func TestTemporaryFailureIsRetriedOnSchedule(t *testing.T) {
 	ta := newTestAgent(t, "")
 	answer := courier.Temp("4.4.1", "connection refused")
 	relay := ta.smarthost(func(*courier.Copy) courier.Result { return answer })
+	arrived := ta.clock
 	ta.queue("alice@box.example.org", ta.clock, "bob@example.com")
 	ta.run()
 	if len(relay.calls) != 1 || relay.calls[0][0].Recovered {
@@ -182,8 +183,10 @@ func TestTemporaryFailureIsRetriedOnSchedule(t *testing.T) {
 	if len(relay.calls) != 1 {
 		t.Fatal("retried before it was due")
 	}
-	for n, step := range []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, time.Hour} {
+	for n := range 9 {
 		ta.clock = ta.due[name]
+		// The wait doubles with the time in the queue, up to an hour.
+		step := min(max(ta.clock.Sub(arrived), time.Minute), time.Hour)
 		ta.runDue(context.Background())
 		if len(relay.calls) != n+2 || !relay.calls[n+1][0].Recovered {
 			t.Fatalf("attempt %d: %d calls", n+2, len(relay.calls))
@@ -205,6 +208,29 @@ func TestTemporaryFailureIsRetriedOnSchedule(t *testing.T) {
 	if !strings.Contains(ta.logs.String(), "status=sent") {
 		t.Fatalf("log:\n%s", ta.logs.String())
 	}
+}
+
+// A flush tries again at once but does not push the automatic retries
+// further out: the wait depends on the time in the queue, not on the
+// number of tries (five flushes in a minute made it an hour).
+func TestFlushesDoNotPushRetriesOut(t *testing.T) {
+	ta := newTestAgent(t, "")
+	relay := ta.smarthost(func(*courier.Copy) courier.Result { return courier.Temp("4.3.0", "try again later") })
+	ta.queue("alice@box.example.org", ta.clock, "bob@example.com")
+	ta.run()
+	for range 5 {
+		ta.clock = ta.clock.Add(10 * time.Second)
+		ta.flushAll()
+		ta.runDue(context.Background())
+	}
+	if len(relay.calls) != 6 {
+		t.Fatalf("%d tries, want 6", len(relay.calls))
+	}
+	name, env := ta.claimed()
+	if env.Rcpts[0].Attempts != 6 {
+		t.Fatalf("%d attempts recorded", env.Rcpts[0].Attempts)
+	}
+	within(t, "retry after five flushes", ta.due[name], ta.clock.Add(time.Minute), time.Minute)
 }
 
 // What is retried and what is bounced, in one message: each recipient
@@ -564,7 +590,9 @@ func TestFlushMakesDeferredDue(t *testing.T) {
 		t.Fatalf("%d calls after the flush", len(relay.calls))
 	}
 	name, _ := ta.claimed()
-	within(t, "retry after the flush", ta.due[name], ta.clock.Add(5*time.Minute), 5*time.Minute)
+	// The message is as old as before: the flush does not lengthen the
+	// wait.
+	within(t, "retry after the flush", ta.due[name], ta.clock.Add(time.Minute), time.Minute)
 }
 
 // nextDue is the earliest due time; a message to look at now makes it

@@ -28,6 +28,7 @@ import (
 
 	"homepost/agent"
 	"homepost/config"
+	"homepost/maildir"
 	"homepost/forwarder"
 	"homepost/relay"
 	"homepost/safeio"
@@ -198,6 +199,11 @@ func checkStore(c *checker, cfg *config.Config) {
 	kind, path := cfg.StoreKind()
 	if kind == "maildir" {
 		checkDir(c, "store", path)
+		return
+	}
+	// As delivery opens it: a link or another user's file is refused.
+	if err := maildir.CheckMbox(path); err != nil {
+		c.fail("store", "mbox %v", err)
 		return
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)

@@ -147,3 +147,30 @@ func TestSystemdState(t *testing.T) {
 		t.Errorf("booted, not lingering:\n%s", out)
 	}
 }
+
+// check says of the store what delivery will find: an mbox reached
+// through a symbolic link is not delivered into, so it is no "ok".
+func TestStoreAsDeliverySeesIt(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	cfgFile := filepath.Join(home, "homepost.toml")
+	t.Setenv("HOMEPOST_CONFIG", cfgFile)
+	real := filepath.Join(home, "real.mbox")
+	os.WriteFile(real, nil, 0o600)
+	link := filepath.Join(home, "link.mbox")
+	os.Symlink(real, link)
+	os.WriteFile(cfgFile, []byte("system_aliases = \"\"\nstore = \"mbox:"+link+"\"\n"), 0o600)
+	var b strings.Builder
+	Run(&b, Options{})
+	if out := b.String(); !strings.Contains(out, "FAIL store: ") || !strings.Contains(out, "symbolic link") {
+		t.Errorf("store through a link:\n%s", out)
+	}
+	os.WriteFile(cfgFile, []byte("system_aliases = \"\"\nstore = \"mbox:"+real+"\"\n"), 0o600)
+	b.Reset()
+	Run(&b, Options{})
+	if out := b.String(); !strings.Contains(out, "ok   store: mbox "+real+" writable") {
+		t.Errorf("store:\n%s", out)
+	}
+}

@@ -435,3 +435,23 @@ func Unquote(line []byte) []byte {
 	}
 	return line
 }
+
+// CheckMbox says whether a delivery could append to the mbox at path as
+// it stands: a regular file of this user's, not reached through a
+// symbolic link. A missing mbox is no error (delivery creates it).
+// It creates nothing.
+func CheckMbox(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, unix.ELOOP):
+		return fmt.Errorf("%s is a symbolic link: not delivered through it", path)
+	case err != nil:
+		return err
+	}
+	if err := checkMbox(f, path); err != nil {
+		return err // checkMbox closed it
+	}
+	return f.Close()
+}

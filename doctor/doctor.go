@@ -28,8 +28,8 @@ import (
 
 	"homepost/agent"
 	"homepost/config"
-	"homepost/maildir"
 	"homepost/forwarder"
+	"homepost/maildir"
 	"homepost/relay"
 	"homepost/safeio"
 	"homepost/submit"

@@ -17,6 +17,10 @@ type ParseError struct {
 	Line    int
 	Msg     string
 	Warning bool
+	// value: the problem is one value that cannot be read. The value
+	// is kept (badValue) and resolve deals with it, so badLines does
+	// not report it again.
+	value bool
 }
 
 func (e *ParseError) Error() string {
@@ -39,10 +43,19 @@ type value struct {
 	line int
 }
 
+// badValue is a value that cannot be read: it is never dropped without
+// a trace (resolve bounces it or keeps a copy in the store).
+type badValue struct {
+	text string // as written, or its start when too long
+	line int
+	why  string
+}
+
 // alias is one entry of an aliases file.
 type alias struct {
 	name   string // lowercased
 	values []value
+	bad    []badValue
 	rhs    string // the right-hand side as written, for newaliases' counts
 	line   int
 }
@@ -73,8 +86,8 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 			return
 		}
 		if first, dup := seen[a.name]; dup {
-			errs = append(errs, &ParseError{name, a.line,
-				fmt.Sprintf("duplicate alias %q ignored (first defined at line %d)", a.name, first), true})
+			errs = append(errs, &ParseError{File: name, Line: a.line, Warning: true,
+				Msg: fmt.Sprintf("duplicate alias %q ignored (first defined at line %d)", a.name, first)})
 			return
 		}
 		seen[a.name] = a.line
@@ -85,7 +98,7 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 		s, err := br.ReadString('\n')
 		if s == "" && err != nil {
 			if err != io.EOF {
-				errs = append(errs, &ParseError{name, n, err.Error(), false})
+				errs = append(errs, &ParseError{File: name, Line: n, Msg: err.Error()})
 			}
 			break
 		}
@@ -97,9 +110,9 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 		case s[0] == ' ' || s[0] == '\t':
 			switch {
 			case cur == nil:
-				errs = append(errs, &ParseError{name, n, "continuation line without an alias before it", false})
+				errs = append(errs, &ParseError{File: name, Line: n, Msg: "continuation line without an alias before it"})
 			case len(cur.text)+len(s) > maxLine:
-				errs = append(errs, &ParseError{name, n, "entry too long", false})
+				errs = append(errs, &ParseError{File: name, Line: n, Msg: "entry too long"})
 			default:
 				cur.at = append(cur.at, lineStart{len(cur.text) + 1, n})
 				cur.text += " " + t
@@ -107,14 +120,14 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 		default:
 			finish()
 			if len(s) > maxLine {
-				errs = append(errs, &ParseError{name, n, "line too long", false})
+				errs = append(errs, &ParseError{File: name, Line: n, Msg: "line too long"})
 				break
 			}
 			cur = &logicalLine{text: s, at: []lineStart{{0, n}}}
 		}
 		if err != nil {
 			if err != io.EOF {
-				errs = append(errs, &ParseError{name, n, err.Error(), false})
+				errs = append(errs, &ParseError{File: name, Line: n, Msg: err.Error()})
 			}
 			break
 		}
@@ -147,7 +160,7 @@ func (l *logicalLine) lineAt(off int) int {
 func parseEntry(ll *logicalLine, file string) (*alias, []error) {
 	line := ll.at[0].line
 	bad := func(msg string, args ...any) []error {
-		return []error{&ParseError{file, line, fmt.Sprintf(msg, args...), false}}
+		return []error{&ParseError{File: file, Line: line, Msg: fmt.Sprintf(msg, args...)}}
 	}
 	text := ll.text
 	var name string
@@ -187,47 +200,52 @@ func parseEntry(ll *logicalLine, file string) (*alias, []error) {
 	}
 	a := &alias{name: name, line: line, rhs: strings.TrimSpace(rest)}
 	base := len(text) - len(rest)
-	vals, errs := splitValues(rest, func(off int) int { return ll.lineAt(base + off) }, file)
-	a.values = vals
+	vals, unread, errs := splitValues(rest, func(off int) int { return ll.lineAt(base + off) }, file)
+	a.values, a.bad = vals, unread
 	if len(vals) == 0 && len(errs) == 0 {
-		errs = append(errs, &ParseError{file, line, fmt.Sprintf("alias %q has no value", name), false})
+		errs = append(errs, &ParseError{File: file, Line: line, Msg: fmt.Sprintf("alias %q has no value", name)})
 	}
 	return a, errs
 }
 
 // parseForward reads a .forward or :include: file: values separated by
 // commas or newlines, "#" comment lines. No values means no forwarding.
-func parseForward(r io.Reader, name string) ([]value, []error) {
+func parseForward(r io.Reader, name string) ([]value, []badValue, []error) {
 	var vals []value
+	var bad []badValue
 	var errs []error
 	br := bufio.NewReader(r)
 	for n := 1; ; n++ {
 		s, err := br.ReadString('\n')
 		if len(s) > maxLine {
-			errs = append(errs, &ParseError{name, n, "line too long", false})
+			errs = append(errs, &ParseError{File: name, Line: n, Msg: "line too long", value: true})
+			bad = append(bad, badValue{text: strings.ToValidUTF8(s[:60], "?") + "...", line: n, why: "line too long"})
 			s = ""
 		}
 		s = strings.TrimRight(s, "\r\n")
 		if t := strings.TrimSpace(s); t != "" && t[0] != '#' {
 			line := n
-			v, e := splitValues(s, func(int) int { return line }, name)
+			v, b, e := splitValues(s, func(int) int { return line }, name)
 			vals = append(vals, v...)
+			bad = append(bad, b...)
 			errs = append(errs, e...)
 		}
 		if err != nil {
 			if err != io.EOF {
-				errs = append(errs, &ParseError{name, n, err.Error(), false})
+				errs = append(errs, &ParseError{File: name, Line: n, Msg: err.Error()})
 			}
-			return vals, errs
+			return vals, bad, errs
 		}
 	}
 }
 
 // splitValues splits a comma-separated list, honouring double quotes
-// (with backslash escapes inside them), and checks each value. lineAt
-// maps an offset in s to its line.
-func splitValues(s string, lineAt func(off int) int, file string) ([]value, []error) {
+// (with backslash escapes inside them), and checks each value: a value
+// that cannot be read is returned in bad, as written, and reported in
+// errs. lineAt maps an offset in s to its line.
+func splitValues(s string, lineAt func(off int) int, file string) ([]value, []badValue, []error) {
 	var vals []value
+	var bad []badValue
 	var errs []error
 	var cur strings.Builder
 	first, quoted, inQuote := -1, false, false
@@ -240,7 +258,8 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []er
 		line := lineAt(first)
 		if text != "" || quoted {
 			if msg := checkValue(text, quoted); msg != "" {
-				errs = append(errs, &ParseError{file, line, msg, false})
+				errs = append(errs, &ParseError{File: file, Line: line, Msg: msg, value: true})
+				bad = append(bad, badValue{text: strings.TrimSpace(s[first:end]), line: line, why: msg})
 			} else {
 				vals = append(vals, value{text: normalizeValue(text), line: line})
 			}
@@ -266,11 +285,14 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []er
 		}
 	}
 	if inQuote {
-		errs = append(errs, &ParseError{file, lineAt(first), "unterminated quote", false})
-		return vals, errs
+		text := strings.TrimSpace(s[first:])
+		msg := fmt.Sprintf("unterminated quote in %q", text)
+		errs = append(errs, &ParseError{File: file, Line: lineAt(first), Msg: msg, value: true})
+		bad = append(bad, badValue{text: text, line: lineAt(first), why: msg})
+		return vals, bad, errs
 	}
 	flush(len(s))
-	return vals, errs
+	return vals, bad, errs
 }
 
 // normalizeValue reduces "Name <addr>" to addr.

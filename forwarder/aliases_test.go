@@ -110,7 +110,7 @@ func TestParseReaderKeepsGoing(t *testing.T) {
 
 func TestParseForward(t *testing.T) {
 	in := "# my forwarding\n\\alice, bob@example.org\n|\"/usr/bin/procmail -f-\"\n  ~/mbox\n\n~/Maildir/, :include:~/list\n"
-	vals, errs := parseForward(strings.NewReader(in), ".forward")
+	vals, _, errs := parseForward(strings.NewReader(in), ".forward")
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
@@ -122,11 +122,11 @@ func TestParseForward(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
-	vals, errs = parseForward(strings.NewReader("\n# nothing\n"), "f")
+	vals, _, errs = parseForward(strings.NewReader("\n# nothing\n"), "f")
 	if len(vals) != 0 || len(errs) != 0 {
 		t.Errorf("empty file: %v %v", vals, errs)
 	}
-	_, errs = parseForward(strings.NewReader("ok\nnot an address\n"), "f")
+	_, _, errs = parseForward(strings.NewReader("ok\nnot an address\n"), "f")
 	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "f:2: ") {
 		t.Errorf("errors %v", errs)
 	}
@@ -178,7 +178,7 @@ func FuzzParseForward(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		vals, errs := parseForward(strings.NewReader(in), "F")
+		vals, _, errs := parseForward(strings.NewReader(in), "F")
 		lines := strings.Count(in, "\n") + 1
 		for _, e := range errs {
 			pe, ok := e.(*ParseError)

@@ -60,4 +60,15 @@
 // an :include: file the user does not own, are never run as the user:
 // the recipient gets the local store and a warning. "/dev/null" is a
 // discard wherever it appears.
+//
+// # Values that cannot be read
+//
+// No value is dropped without a trace. In an aliases or :include: file,
+// a value that cannot be read (no address, blank space in it, an
+// unterminated quote, a control character) bounces with 5.1.3 and a
+// reason naming file:line and the text, as Postfix's local(8) bounces a
+// malformed alias entry, while the other values are delivered; in
+// ~/.forward it keeps a copy in the local store instead. Both log a
+// warning with file:line, and homepost resolve shows it. An alias with
+// no value at all keeps the mail in the store.
 package forwarder

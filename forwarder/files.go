@@ -61,6 +61,7 @@ type parsed struct {
 	aliases []*alias
 	index   map[string]*alias
 	values  []value
+	bad     []badValue // values of a .forward or :include: that cannot be read
 	errs    []error
 }
 
@@ -176,7 +177,7 @@ func readParsed(path string, kind fileKind, uid int, allowGroupWrite bool) *pars
 			p.index[a.name] = a
 		}
 	case listFile:
-		p.values, p.errs = parseForward(bytes.NewReader(data), path)
+		p.values, p.bad, p.errs = parseForward(bytes.NewReader(data), path)
 	}
 	return p
 }

@@ -3,6 +3,7 @@ package forwarder
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"homepost/addr"
@@ -248,7 +249,7 @@ func (r *resolver) propagate(to, ext string) string {
 
 func (r *resolver) expandAlias(a *alias, depth int, from source) {
 	r.trace(depth, "%s: %s: %s", a.name, from.at(), a.rhs)
-	if len(a.values) == 0 {
+	if len(a.values) == 0 && len(a.bad) == 0 {
 		r.warn(depth, "%s: alias %s has no usable value; mail is kept in the local store", from.at(), a.name)
 		r.store(depth, "alias without a usable value")
 		return
@@ -256,6 +257,30 @@ func (r *resolver) expandAlias(a *alias, depth int, from source) {
 	r.active[a.name] = true
 	defer delete(r.active, a.name)
 	r.values(a.values, depth+1, from)
+	r.unreadable(a.bad, depth+1, from, "alias "+a.name+": ", false)
+}
+
+// unreadable deals with the values of a file that cannot be read, so
+// that none is dropped without a trace. In an aliases or :include: file
+// each bounces (5.1.3, as Postfix's local(8) bounces a malformed alias
+// entry), with a reason that names file:line and the value; in
+// ~/.forward (keep) a copy is kept in the local store instead, as when
+// the whole file cannot be used. Either way a warning names file:line.
+func (r *resolver) unreadable(bad []badValue, depth int, from source, what string, keep bool) {
+	for _, b := range bad {
+		from.line = b.line
+		why := b.why
+		if q := strconv.Quote(b.text); !strings.Contains(why, q) {
+			why = q + ": " + why
+		}
+		if keep {
+			r.warn(depth, "%s: %s; a copy is kept in the local store", from.at(), why)
+			r.store(depth, "a value of "+from.file+" cannot be read")
+			continue
+		}
+		r.warn(depth, "%s: %s%s; this target bounces", from.at(), what, why)
+		r.fail(depth, courier.Perm("5.1.3", "%s: %sbad value: %s", from.at(), what, why))
+	}
 }
 
 // values expands a list read from an alias, a .forward or an include.
@@ -354,7 +379,7 @@ func (r *resolver) include(path string, depth int, from source) {
 	}
 	r.trace(depth, "%s: :include:%s", from.at(), path)
 	r.badLines(depth, p)
-	if len(p.values) == 0 {
+	if len(p.values) == 0 && len(p.bad) == 0 {
 		if len(p.errs) > 0 {
 			r.store(depth, path+" has no usable value")
 			return
@@ -364,14 +389,20 @@ func (r *resolver) include(path string, depth int, from source) {
 	}
 	r.active[key] = true
 	defer delete(r.active, key)
-	r.values(p.values, depth+1, source{file: path, trusted: p.owner == cfg.UID, home: p.owner == cfg.UID})
+	src := source{file: path, trusted: p.owner == cfg.UID, home: p.owner == cfg.UID}
+	r.values(p.values, depth+1, src)
+	r.unreadable(p.bad, depth+1, src, "", false)
 }
 
 // badLines logs the lines of a .forward or :include: file that could not
 // be read: they are left out, and the user must hear of it (homepost
-// check and newaliases say so too).
+// check and newaliases say so too). A value that cannot be read is
+// unreadable's.
 func (r *resolver) badLines(depth int, p *parsed) {
 	for _, err := range p.errs {
+		if pe, ok := err.(*ParseError); ok && pe.value {
+			continue
+		}
 		if IsWarning(err) {
 			r.trace(depth, "%v", err)
 			continue
@@ -455,11 +486,11 @@ func (r *resolver) forward(ext string, depth int) {
 		r.warn(depth, "%s ignored: %s; mail is kept in the local store", p.path, problem(p))
 		r.store(depth, p.path+" ignored")
 		return
-	case len(p.values) == 0 && len(p.errs) > 0:
+	case len(p.values) == 0 && len(p.bad) == 0 && len(p.errs) > 0:
 		r.badLines(depth, p)
 		r.store(depth, p.path+" has no usable value")
 		return
-	case len(p.values) == 0:
+	case len(p.values) == 0 && len(p.bad) == 0:
 		r.store(depth, p.path+" is empty")
 		return
 	}
@@ -472,5 +503,7 @@ func (r *resolver) forward(ext string, depth int) {
 	r.trace(depth, "%s: your login: forwarding from %s", cfg.User, p.path)
 	r.active[key] = true
 	defer delete(r.active, key)
-	r.values(p.values, depth+1, source{file: p.path, trusted: true, home: true})
+	src := source{file: p.path, trusted: true, home: true}
+	r.values(p.values, depth+1, src)
+	r.unreadable(p.bad, depth+1, src, "", true)
 }

@@ -353,10 +353,12 @@ func TestCacheReload(t *testing.T) {
 func TestBrokenAliasesStillDeliver(t *testing.T) {
 	e := newEnv(t, "")
 	e.user(".config/homepost/aliases", "bad line\nroot: bob@example.com, \"unterminated\nx: y z\n", 0o600)
-	// The values read before the error count; the rest is reported by
-	// newaliases.
-	check(t, "root", e.resolve("root"), "bob@example.com")
-	check(t, "x", e.resolve("x"), `\alice`)
+	// The values read count; a value that cannot be read bounces,
+	// naming file:line, whether or not others could be read.
+	check(t, "root", e.resolve("root"), "bob@example.com",
+		`FAIL 5.1.3 ~/.config/homepost/aliases:2: alias root: bad value: unterminated quote in "\"unterminated"`)
+	check(t, "x", e.resolve("x"),
+		`FAIL 5.1.3 ~/.config/homepost/aliases:3: alias x: bad value: "y z" contains blank space: separate values with commas, quote commands and file names`)
 }
 
 // FuzzResolve: whatever the aliases and .forward say, Resolve never

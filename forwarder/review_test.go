@@ -19,16 +19,18 @@ func TestBrokenForwardLineWarns(t *testing.T) {
 		t.Errorf("resolve trace:\n%s", s)
 	}
 
-	// A good line next to a bad one still counts, with the warning.
+	// A good line next to a bad one still counts, with the warning,
+	// and the bad one keeps a copy in the store.
 	e = newEnv(t, "")
 	e.user(".forward", "friend@example.com\n\"broken\n", 0o600)
-	check(t, "alice", e.resolve("alice"), "friend@example.com")
+	check(t, "alice", e.resolve("alice"), "friend@example.com", `\alice`)
 	e.wantWarning(".forward:2")
 
+	// In an :include: file, as in an alias, the bad value bounces.
 	e = newEnv(t, "")
 	inc := e.user("list", "bob@example.com, \"oops\n", 0o600)
 	e.user(".config/homepost/aliases", "team: :include:"+inc+"\n", 0o600)
-	check(t, "team", e.resolve("team"), "bob@example.com")
+	check(t, "team", e.resolve("team"), "bob@example.com", `FAIL 5.1.3 ~/list:1: bad value: unterminated quote in "\"oops"`)
 	e.wantWarning("list:1")
 }
 

@@ -130,3 +130,72 @@ func TestBounceNamesExpandedAddress(t *testing.T) {
 		}
 	}
 }
+
+// An alias value that cannot be read is never dropped without a trace:
+// the other values are delivered, that target bounces with a DSN naming
+// file:line and the text, the log names file:line, and homepost resolve
+// shows a warning and exits 67. The same when every value is bad. In
+// ~/.forward such a value keeps a copy in the store, with a warning.
+func TestUnparsableAliasValue(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	aliases := e.Path(".config", "homepost", "aliases")
+	os.WriteFile(aliases, []byte("bad2: ok2@example.net, <unterminated@example.net\n"+
+		"bad4: ok5@example.net, foo bar@example.net\n"+
+		"allbad: foo bar@example.net\n"), 0o600)
+	from := testenv.Login(t) + "@testhost.example"
+
+	out, _, code := e.Run(nil, "homepost", "resolve", "bad2")
+	if code != 67 || !strings.Contains(out, "warning: "+aliases+":1:") || !strings.Contains(out, "<unterminated@example.net") {
+		t.Errorf("homepost resolve bad2: exit %d\n%s", code, out)
+	}
+
+	e.MustSend("Subject: t\n\nx\n", "-f", from, "bad2", "bad4")
+	log := e.Once()
+	e.MustSend("Subject: all\n\nx\n", "-f", from, "allbad")
+	log += e.Once()
+	if h.Count("ok2@example.net") != 1 || h.Count("ok5@example.net") != 1 {
+		t.Errorf("smarthost got %v", h.All())
+	}
+	if !strings.Contains(log, aliases+":1") || !strings.Contains(log, aliases+":2") || !strings.Contains(log, aliases+":3") {
+		t.Errorf("log does not name file:line:\n%s", log)
+	}
+	ds := readDSNs(t, e)
+	if len(ds) != 2 {
+		t.Fatalf("want 2 DSNs (no copy in the store), got %d: %+v", len(ds), ds)
+	}
+	for _, d := range ds {
+		want := []string{"<allbad@testhost.example>: " + aliases + ":3: alias allbad: bad value: \"foo bar@example.net\""}
+		if strings.Contains(d.Attached, "Subject: t") {
+			want = []string{
+				"<bad2@testhost.example>: " + aliases + ":1: alias bad2: bad value: \"<unterminated@example.net\"",
+				"<bad4@testhost.example>: " + aliases + ":2: alias bad4: bad value: \"foo bar@example.net\"",
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(d.Human, w) {
+				t.Errorf("DSN lacks %q:\n%s", w, d.Human)
+			}
+		}
+		for _, b := range d.Blocks[1:] {
+			if b["Status"] != "5.1.3" {
+				t.Errorf("block %v", b)
+			}
+		}
+	}
+
+	// ~/.forward: the good value is delivered, the bad one keeps a copy.
+	os.WriteFile(e.Path(".forward"), []byte("fwd@example.net, foo bar@example.net\n"), 0o600)
+	e.MustSend("Subject: fwd\n\nx\n", "-f", from, testenv.Login(t))
+	log = e.Once()
+	if h.Count("fwd@example.net") != 1 {
+		t.Errorf("smarthost got %v", h.All())
+	}
+	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 3 {
+		t.Errorf("store has %d messages, want the 2 DSNs and the kept copy", n)
+	}
+	if !strings.Contains(log, e.Path(".forward")+":1") || !strings.Contains(log, "kept in the local store") {
+		t.Errorf("log:\n%s", log)
+	}
+}

@@ -127,6 +127,41 @@ func TestNoMail(t *testing.T) {
 	}
 }
 
+// An empty mailbox named by -f (an mbox, a Maildir, ~/mbox) has no mail
+// either: exit 1, with nothing on standard output, for -H and for read
+// mode, as s-nail ("s-nail -H -f empty.mbox" prints nothing and exits
+// 1); s-nail agrees when it is installed.
+func TestNoMailInFolder(t *testing.T) {
+	h := newHome(t)
+	empty := h.path("empty.mbox")
+	os.WriteFile(empty, nil, 0o600)
+	md := h.path("folder")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	os.WriteFile(h.path("mbox"), nil, 0o600)
+	for _, args := range [][]string{
+		{"-H", "-f", empty}, {"-f", empty}, {"-H", "-f", md}, {"-f", md + "/"}, {"-H", "-f"}, {"-f"},
+	} {
+		out, stderr, code := h.mail(t, "", args...)
+		if code != 1 || out != "" || stderr != "" {
+			t.Errorf("mail %q: exit %d, stdout %q, stderr %q; want exit 1 and no output", args, code, out, stderr)
+		}
+	}
+	if snail, err := exec.LookPath("s-nail"); err == nil {
+		cmd := exec.Command(snail, "-n", "-H", "-f", empty)
+		cmd.Env = h.env
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || len(out) != 0 {
+			t.Errorf("s-nail -H -f on an empty mbox: %v %q (the test's expectation is s-nail's)", err, out)
+		}
+	}
+	// A missing folder is still an error (66), and one with mail is read.
+	if _, stderr, code := h.mail(t, "", "-H", "-f", h.path("missing")); code != 66 || !strings.Contains(stderr, "missing") {
+		t.Errorf("missing folder: exit %d %q", code, stderr)
+	}
+}
+
 func TestMIMEDisplay(t *testing.T) {
 	h := newHome(t)
 	msg := "From: =?iso-8859-1?q?Andr=E9?= <andre@example.org>\nSubject: =?utf-8?b?w6ljaG8=?=\n" +

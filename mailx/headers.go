@@ -43,9 +43,13 @@ func (e *env) listHeaders(kind, path string, system bool) int {
 		}
 		return exIOErr
 	}
-	if n == 0 && system {
+	if n == 0 {
 		e.out.Flush()
-		fmt.Fprintf(e.errw, "No mail for %s\n", e.cfg.User)
+		if system {
+			fmt.Fprintf(e.errw, "No mail for %s\n", e.cfg.User)
+		}
+		// An empty folder (-f) has no mail either: s-nail says
+		// nothing and exits 1.
 		return 1
 	}
 	return exOK

@@ -108,12 +108,15 @@ func (e *env) readMode() int {
 	defer box.Close()
 	s := &session{env: e, box: box, dot: -1}
 	s.setDot()
-	if len(box.Msgs) == 0 && system {
+	if len(box.Msgs) == 0 {
 		// On stderr with status 1, as BSD mail does, so that
 		// "mail || echo none" and "mail -H || echo none" work and
-		// scripts see no output.
+		// scripts see no output. An empty folder (-f) has no mail
+		// either: s-nail says nothing and exits 1.
 		s.out.Flush()
-		fmt.Fprintf(s.errw, "No mail for %s\n", e.cfg.User)
+		if system {
+			fmt.Fprintf(s.errw, "No mail for %s\n", e.cfg.User)
+		}
 		return 1
 	}
 	if s.in.tty {

@@ -28,6 +28,12 @@ type draft struct {
 	// would be written.
 	headers []string
 	body    bytes.Buffer
+	// spool, when set, holds the body instead of body: a large one
+	// read from a pipe (readBody), spoolSize bytes.
+	spool     *os.File
+	spoolSize int64
+	// boundary is the multipart boundary, chosen once.
+	boundary string
 	// record, when set, is the file (already expanded) that keeps a
 	// copy of the message sent instead of the record variable's:
 	// followup names it after the recipient.
@@ -156,32 +162,18 @@ func (d *draft) recipients() []string {
 // textHeader describes a text body: its charset and a transfer encoding
 // that survives any relay (quoted-printable for 8-bit text or lines over
 // 998 bytes).
-func textHeader(h *message.Header, body []byte) {
+func textHeader(h *message.Header, body *textScan) {
 	charset := "us-ascii"
 	enc := "7bit"
-	long := false
-	for _, l := range bytes.Split(body, []byte{'\n'}) {
-		if len(l) > 998 {
-			long = true
-			break
-		}
-	}
-	ascii := true
-	for _, c := range body {
-		if c >= 0x80 || c == 0 {
-			ascii = false
-			break
-		}
-	}
 	switch {
-	case !ascii && utf8.Valid(body):
+	case body.nonASCII && !body.invalid:
 		charset, enc = "utf-8", "quoted-printable"
-	case !ascii:
+	case body.nonASCII:
 		// Not UTF-8 and of unknown charset: go-message writes only
 		// UTF-8 and ASCII, so the charset is left for the reader to
 		// guess.
 		charset, enc = "", "quoted-printable"
-	case long:
+	case body.long:
 		enc = "quoted-printable"
 	}
 	params := map[string]string{}
@@ -220,52 +212,75 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	if d.from != "" {
 		h.Set("From", formatAddrs([]string{sanitize(d.from)}))
 	}
-	body := d.body.Bytes()
+	scan, err := d.scanText()
+	if err != nil {
+		return err
+	}
 	if len(d.attach) == 0 {
-		textHeader(&h.Header, body)
+		textHeader(&h.Header, scan)
 		d.setHeaders(&h.Header)
 		mw, err := message.CreateWriter(w, h.Header)
 		if err != nil {
 			return err
 		}
-		if _, err := mw.Write(body); err != nil {
+		if _, err := io.Copy(mw, d.bodyReader()); err != nil {
 			return err
 		}
 		return mw.Close()
 	}
-	h.SetContentType("multipart/mixed", nil)
+	h.SetContentType("multipart/mixed", map[string]string{"boundary": d.multipartBoundary()})
 	d.setHeaders(&h.Header)
 	mw, err := message.CreateWriter(w, h.Header)
 	if err != nil {
 		return err
 	}
 	var th message.Header
-	textHeader(&th, body)
+	textHeader(&th, scan)
 	pw, err := mw.CreatePart(th)
 	if err != nil {
 		return err
 	}
-	pw.Write(body)
-	pw.Close()
+	if _, err := io.Copy(pw, d.bodyReader()); err != nil {
+		return err
+	}
+	if err := pw.Close(); err != nil {
+		return err
+	}
 	for _, path := range d.attach {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("attachment: %w", err)
-		}
-		var ah message.Header
-		ah.SetContentType(guessType(path, data), nil)
-		ah.SetContentDisposition("attachment", map[string]string{"filename": filepath.Base(path)})
-		ah.Set("Content-Transfer-Encoding", "base64")
-		aw, err := mw.CreatePart(ah)
-		if err != nil {
-			return err
-		}
-		aw.Write(data)
-		if err := aw.Close(); err != nil {
+		if err := attachFile(mw, path); err != nil {
 			return err
 		}
 	}
 	return mw.Close()
+}
+
+// attachFile writes one attachment part, base64-encoded as it is read.
+func attachFile(mw *message.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("attachment: %w", err)
+	}
+	defer f.Close()
+	head := make([]byte, 8192+1)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return fmt.Errorf("attachment: %w", err)
+	}
+	var ah message.Header
+	ah.SetContentType(guessType(path, head[:n]), nil)
+	ah.SetContentDisposition("attachment", map[string]string{"filename": filepath.Base(path)})
+	ah.Set("Content-Transfer-Encoding", "base64")
+	aw, err := mw.CreatePart(ah)
+	if err != nil {
+		return err
+	}
+	if _, err := aw.Write(head[:n]); err != nil {
+		return err
+	}
+	if _, err := io.Copy(aw, f); err != nil {
+		return fmt.Errorf("attachment: %w", err)
+	}
+	return aw.Close()
 }
 
 // setHeaders puts the -a header lines in place of the fields of the same
@@ -289,7 +304,8 @@ func (d *draft) setHeaders(h *message.Header) {
 }
 
 // guessType names the media type of an attachment: by its extension,
-// else by sniffing its first bytes.
+// else by sniffing its first bytes (data: the first 8193 bytes at most,
+// which tell whether the file is longer than the 8192 sniffed).
 func guessType(path string, data []byte) string {
 	if t := mime.TypeByExtension(filepath.Ext(path)); t != "" {
 		mt, _, err := mime.ParseMediaType(t)

@@ -1,6 +1,7 @@
 package mailx
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -64,16 +65,20 @@ func (e *env) sendMode() int {
 			return exOK
 		}
 	} else {
-		if _, err := io.Copy(&d.body, e.in.br); err != nil {
+		// From a pipe, the body may be larger than memory: past a
+		// megabyte it goes to a temporary file.
+		err := d.readBody(e.in.br)
+		defer d.closeBody()
+		if err != nil {
 			e.warn("read message: %v", err)
 			return exIOErr
 		}
 	}
 	e.askCc(d)
-	if o.noEmpty && d.body.Len() == 0 && len(d.attach) == 0 {
+	if o.noEmpty && d.bodyLen() == 0 && len(d.attach) == 0 {
 		return exOK
 	}
-	if e.in.tty && d.body.Len() == 0 {
+	if e.in.tty && d.bodyLen() == 0 {
 		fmt.Fprintln(e.out, "Null message body; hope that's ok")
 	}
 	return e.sendDraft(d)
@@ -171,29 +176,28 @@ func (e *env) sendDraft(d *draft) int {
 		e.saveDead(d)
 		return exUsage
 	}
-	var msg bytes.Buffer
+	// The message is built as it is written, once into the queue
+	// (or the sendmail program) and once more, the same, into the
+	// record file: it is never whole in memory.
 	now := time.Now()
-	if err := d.build(&msg, now); err != nil {
-		e.warn("%v", err)
-		e.saveDead(d)
-		return exDataErr
-	}
-	raw := bytes.ReplaceAll(msg.Bytes(), []byte("\r\n"), []byte("\n"))
-	if hdr, body := splitMessage(raw); len(hdr) > 0 {
-		raw = append(foldHeader(hdr), body...)
-	}
 	if prog := e.set.get("sendmail"); prog != "" {
-		if code := e.runSendmail(prog, d, raw); code != exOK {
+		if code := e.runSendmail(prog, d, now); code != exOK {
 			e.saveDead(d)
 			return code
 		}
 	} else {
+		msg, wait := d.messageReader(now)
 		res, err := submit.Submit(e.cfg, submit.Options{
 			Recipients: d.recipients(),
 			Extract:    e.opts.extract,
 			IgnoreDots: true,
 			Sender:     addrOf(sanitize(d.from)),
-		}, bytes.NewReader(raw))
+		}, msg)
+		if berr := wait(); berr != nil {
+			e.warn("%v", berr)
+			e.saveDead(d)
+			return exDataErr
+		}
 		if err != nil {
 			e.warn("%v", err)
 			e.saveDead(d)
@@ -212,17 +216,35 @@ func (e *env) sendDraft(d *draft) int {
 		if sender == "" {
 			sender = e.cfg.User + "@" + e.cfg.Hostname
 		}
-		header, body := splitMessage(raw)
-		if err := maildir.Mbox(path).Append(sender, now, header, bytes.NewReader(body)); err != nil {
+		if err := e.record(d, path, sender, now); err != nil {
 			e.warn("record: %v", err)
 		}
 	}
 	return exOK
 }
 
+// record appends a copy of the message sent to the mbox at path.
+func (e *env) record(d *draft, path, sender string, now time.Time) error {
+	msg, wait := d.messageReader(now)
+	br := bufio.NewReaderSize(msg, 64<<10)
+	var header []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		header = append(header, line...)
+		if isBlank(line) || err != nil {
+			break
+		}
+	}
+	err := maildir.Mbox(path).Append(sender, now, header, br)
+	if werr := wait(); werr != nil {
+		return werr
+	}
+	return err
+}
+
 // runSendmail hands the message to another program, as mailx does when
 // the sendmail variable is set.
-func (e *env) runSendmail(prog string, d *draft, raw []byte) int {
+func (e *env) runSendmail(prog string, d *draft, now time.Time) int {
 	args := []string{"-i"}
 	if d.from != "" {
 		args = append(args, "-f", addrOf(sanitize(d.from)))
@@ -233,10 +255,16 @@ func (e *env) runSendmail(prog string, d *draft, raw []byte) int {
 	args = append(args, "--")
 	args = append(args, d.recipients()...)
 	cmd := exec.Command(prog, args...)
-	cmd.Stdin = bytes.NewReader(raw)
+	msg, wait := d.messageReader(now)
+	cmd.Stdin = msg
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	e.out.Flush()
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	if berr := wait(); berr != nil {
+		e.warn("%v", berr)
+		return exDataErr
+	}
+	if err != nil {
 		e.warn("%s: %v", prog, err)
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() > 0 {
 			return ee.ExitCode()
@@ -249,7 +277,7 @@ func (e *env) runSendmail(prog string, d *draft, raw []byte) int {
 // saveDead keeps the text of a message that was not sent in
 // ~/dead.letter (or $DEAD), unless nosave is set.
 func (e *env) saveDead(d *draft) {
-	if e.set.isSet("nosave") || d.body.Len() == 0 {
+	if e.set.isSet("nosave") || d.bodyLen() == 0 {
 		return
 	}
 	path := os.Getenv("DEAD")
@@ -266,8 +294,11 @@ func (e *env) saveDead(d *draft) {
 		return
 	}
 	defer f.Close()
-	f.Write(d.body.Bytes())
-	fmt.Fprintf(e.out, "\"%s\" %d/%d\n", path, countLines(d.body.Bytes()), d.body.Len())
+	lines := &lineCounter{w: f}
+	if _, err := io.Copy(lines, d.bodyReader()); err != nil {
+		e.warn("%s: %v", path, err)
+	}
+	fmt.Fprintf(e.out, "\"%s\" %d/%d\n", path, lines.lines(), lines.n)
 }
 
 // expandPath expands a leading ~ or ~/.

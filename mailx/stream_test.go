@@ -1,0 +1,244 @@
+package mailx
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"unicode/utf8"
+
+	"homepost/outbox"
+)
+
+// maxSendRSS bounds the peak memory of "mail" sending a 50 MB message:
+// sendmail queues the same data in about 3 MB.
+const maxSendRSS = 32 << 20
+
+// mailRSS runs "homepost mail -n ARGS" with stdin from the file in, and
+// returns its peak resident memory (getrusage's ru_maxrss of the child).
+func (h *home) mailRSS(t *testing.T, in string, args ...string) int64 {
+	t.Helper()
+	cmd := exec.Command(binary(t), append([]string{"mail", "-n"}, args...)...)
+	cmd.Env = h.env
+	cmd.Dir = h.dir
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdin = f
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("mail %q: %v\n%s%s", args, err, o.String(), e.String())
+	}
+	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+}
+
+// queuedFile is the one message in the outbox, opened for reading.
+func (h *home) queuedFile(t *testing.T) *outbox.Message {
+	t.Helper()
+	dir := h.path(".local/state/homepost/outbox/new")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("outbox/new: %d files, %v", len(entries), err)
+	}
+	m, err := outbox.Open(filepath.Join(dir, entries[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// A 50 MB body from standard input ("mail -s x root < file") and a
+// 50 MB attachment ("mail -a file root </dev/null") are sent in memory
+// that does not grow with them, and arrive intact.
+func TestSendLargeInConstantMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100 MB")
+	}
+	const size = 50 << 20
+	dir := t.TempDir()
+
+	// A text body of 50 MB, lines of ASCII: sent as it is (7bit).
+	bodyPath := filepath.Join(dir, "body.txt")
+	bf, err := os.Create(bodyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriter(bf)
+	r := rand.New(rand.NewPCG(1, 2))
+	const letters = "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789"
+	line := make([]byte, 72)
+	for n := 0; n < size; n += len(line) + 1 {
+		for i := range line {
+			line[i] = letters[r.IntN(len(letters))]
+		}
+		bw.Write(line)
+		bw.WriteByte('\n')
+	}
+	bw.Flush()
+	bf.Close()
+	want := fileSum(t, bodyPath)
+
+	h := newHome(t)
+	rss := h.mailRSS(t, bodyPath, "-s", "big body", "root")
+	m := h.queuedFile(t)
+	msg, err := mail.ReadMessage(bufio.NewReaderSize(m.Body(), 64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get("Subject") != "big body" || msg.Header.Get("Content-Transfer-Encoding") != "7bit" {
+		t.Errorf("header: %v", msg.Header)
+	}
+	if got := readerSum(t, msg.Body); got != want {
+		t.Errorf("the body queued differs from the file sent")
+	}
+	t.Logf("50 MB body: peak RSS %d MB", rss>>20)
+	if rss > maxSendRSS {
+		t.Errorf("mail -s x root < 50MB file: peak RSS %d MB, want at most %d MB", rss>>20, maxSendRSS>>20)
+	}
+
+	// A binary attachment of 50 MB, with an empty body.
+	binPath := filepath.Join(dir, "data.bin")
+	af, err := os.Create(binPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aw := bufio.NewWriter(af)
+	buf := make([]byte, 64<<10)
+	for n := 0; n < size; n += len(buf) {
+		for i := 0; i < len(buf); i += 8 {
+			v := r.Uint64()
+			for k := 0; k < 8; k++ {
+				buf[i+k] = byte(v >> (8 * k))
+			}
+		}
+		aw.Write(buf)
+	}
+	aw.Flush()
+	af.Close()
+	want = fileSum(t, binPath)
+
+	h = newHome(t)
+	rss = h.mailRSS(t, os.DevNull, "-s", "big attachment", "-a", binPath, "root")
+	m = h.queuedFile(t)
+	msg, err = mail.ReadMessage(bufio.NewReaderSize(m.Body(), 64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/mixed" {
+		t.Fatalf("Content-Type %q: %v", msg.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var parts []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, p.Header.Get("Content-Type"))
+		if p.FileName() == "data.bin" {
+			if p.Header.Get("Content-Transfer-Encoding") != "base64" {
+				t.Errorf("attachment encoding %q", p.Header.Get("Content-Transfer-Encoding"))
+			}
+			// Lines of 76 characters, as RFC 2045 wants.
+			br := bufio.NewReader(p)
+			pr, pw := io.Pipe()
+			go func() {
+				for {
+					l, err := br.ReadSlice('\n')
+					if len(bytes.TrimRight(l, "\r\n")) > 76 {
+						pw.CloseWithError(fmt.Errorf("base64 line of %d characters", len(l)))
+						return
+					}
+					pw.Write(bytes.TrimRight(l, "\r\n"))
+					if err != nil {
+						pw.Close()
+						return
+					}
+				}
+			}()
+			if got := readerSum(t, base64.NewDecoder(base64.StdEncoding, pr)); got != want {
+				t.Errorf("the attachment queued differs from the file")
+			}
+		}
+	}
+	if len(parts) != 2 || !strings.HasPrefix(parts[1], "application/octet-stream") {
+		t.Errorf("parts %q, want the text and the attachment", parts)
+	}
+	t.Logf("50 MB attachment: peak RSS %d MB", rss>>20)
+	if rss > maxSendRSS {
+		t.Errorf("mail -a 50MB.bin root </dev/null: peak RSS %d MB, want at most %d MB", rss>>20, maxSendRSS>>20)
+	}
+}
+
+func fileSum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return readerSum(t, f)
+}
+
+func readerSum(t *testing.T, r io.Reader) [32]byte {
+	t.Helper()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		t.Fatal(err)
+	}
+	var s [32]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+// lfWriter and textScan see a message in pieces cut anywhere: a CRLF or
+// a UTF-8 sequence split between two writes is still one.
+func TestStreamPiecesCutAnywhere(t *testing.T) {
+	for _, in := range []string{
+		"a\r\nb\r\n\r\nc\rd\r", "\r\r\n\r", "zoë café\r\n" + strings.Repeat("x", 1000) + "\n", "\xe2\x82", "\xff ok",
+	} {
+		want := strings.ReplaceAll(in, "\r\n", "\n")
+		for cut := 0; cut <= len(in); cut++ {
+			var out bytes.Buffer
+			lw := &lfWriter{w: &out}
+			lw.Write([]byte(in[:cut]))
+			lw.Write([]byte(in[cut:]))
+			lw.Close()
+			if out.String() != want {
+				t.Errorf("%q cut at %d: %q, want %q", in, cut, out.String(), want)
+			}
+			s := &textScan{}
+			s.Write([]byte(in[:cut]))
+			s.Write([]byte(in[cut:]))
+			if len(s.carry) > 0 {
+				s.invalid = true
+			}
+			nonASCII := strings.ContainsFunc(in, func(r rune) bool { return r >= 0x80 || r == 0 }) || !utf8Valid(in)
+			if s.nonASCII != nonASCII || s.invalid != !utf8Valid(in) || s.long != strings.Contains(in, strings.Repeat("x", 999)) {
+				t.Errorf("%q cut at %d: scan %+v", in, cut, s)
+			}
+		}
+	}
+}
+
+func utf8Valid(s string) bool { return utf8.ValidString(s) }

@@ -55,6 +55,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -133,6 +134,18 @@ type Agent struct {
 	// forcedRemote holds messages whose deferred remote recipients are
 	// retried at once: the [relay] configuration changed (reload).
 	forcedRemote map[string]bool
+	// async sends the smarthost's copies from a goroutine (remote.go):
+	// set while the daemon's loop runs. inflight holds the jobs whose
+	// copies are out, remoteOut counts the batches, remoteDone brings
+	// their answers, remoteMu lets one delivery to the smarthost run at
+	// a time, and outgoing collects a batch's copies for it (dispatch).
+	async       bool
+	inflight    map[string]bool
+	remoteOut   int
+	remoteDone  chan *remoteBatch
+	remoteMu    sync.Mutex
+	outgoing    []*send
+	outgoingVia courier.Courier
 	// watched holds the files whose change triggers a reload.
 	watched map[string]bool
 	// started is set once "agent started" is logged: a background
@@ -264,7 +277,8 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
-		forcedRemote: map[string]bool{},
+		forcedRemote: map[string]bool{}, inflight: map[string]bool{},
+		remoteDone: make(chan *remoteBatch),
 	}
 	a.mbox = &courier.Mbox{Now: func() time.Time { return a.now() }}
 	a.configure(cfg)
@@ -389,7 +403,7 @@ func (a *Agent) start() error {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	for _, n := range names {
-		if _, ok := a.due[n]; !ok {
+		if _, ok := a.due[n]; !ok && !a.inflight[n] {
 			a.due[n] = time.Time{} // look at it now
 		}
 	}
@@ -512,6 +526,14 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	}
 
 	defer a.settle()
+	// The smarthost's copies go out from a goroutine while the loop
+	// runs (remote.go), so that local mail never waits for it; what is
+	// out when the loop ends is waited for, and recorded, first.
+	a.async = true
+	defer func() {
+		a.awaitRemote()
+		a.async = false
+	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	retire := time.NewTimer(time.Hour)
@@ -537,11 +559,13 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		look = true
 		if a.passWanted {
 			// A waiter reads the queue and the mailbox next: what the
-			// pass delivered is finished before it is answered.
+			// pass delivered is finished before it is answered, the
+			// smarthost's copies included.
+			a.awaitRemote()
 			a.settle()
 			a.passDone(passStart)
 		}
-		if opts.Background && len(a.due) == 0 {
+		if opts.Background && len(a.due) == 0 && a.remoteOut == 0 {
 			return nil // nothing queued, nothing deferred
 		}
 		var rc <-chan time.Time
@@ -624,6 +648,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// reads new/ itself.
 			a.log.Warn("watch outbox", "reason", err)
 		case <-tc:
+		case b := <-a.remoteDone:
+			a.remoteFinished(b)
+			look = false
 		case <-rc:
 			a.settle()
 			look = false
@@ -908,7 +935,7 @@ func (a *Agent) take(n string) string {
 		if err != nil {
 			a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err)
 		}
-		if _, ok := a.due[filepath.Base(p)]; !ok {
+		if _, ok := a.due[filepath.Base(p)]; !ok && !a.inflight[filepath.Base(p)] {
 			a.due[filepath.Base(p)] = time.Time{}
 		}
 		return ""
@@ -923,6 +950,9 @@ func (a *Agent) runDue(ctx context.Context) {
 	for n, d := range a.due {
 		if d.After(now) {
 			continue
+		}
+		if a.inflight[n] {
+			continue // its smarthost copies are out: due when they are back
 		}
 		delete(a.due, n)
 		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true, force: a.forced[n], forceRemote: a.forcedRemote[n]})

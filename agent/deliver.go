@@ -181,6 +181,8 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	for len(round) > 0 {
 		round = a.dispatch(ctx, round)
 	}
+	outgoing, via := a.outgoing, a.outgoingVia
+	a.outgoing, a.outgoingVia = nil, nil
 	if err := claims.Sync(); err != nil {
 		// Nothing took effect: no copy was published, no courier
 		// started. Try the whole batch again later.
@@ -212,8 +214,19 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		a.published = &published{jobs: live, dirs: dirs}
 		return retired
 	}
+	// A job with copies out to the smarthost is finished when they are
+	// back (remote.go); its local copies are durable already.
+	away := map[*job]bool{}
+	for _, sd := range outgoing {
+		away[sd.j] = true
+	}
 	for _, j := range live {
-		retired = a.finishInto(retired, j)
+		if !away[j] {
+			retired = a.finishInto(retired, j)
+		}
+	}
+	if len(outgoing) > 0 {
+		a.sendRemote(ctx, outgoing, via)
 	}
 	return retired
 }
@@ -576,6 +589,13 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 			for range copies {
 				results = append(results, courier.Temp("4.3.0", "%v", err))
 			}
+		} else if kind == forwarder.Remote && a.async {
+			// The smarthost's copies go out from a goroutine once the
+			// batch's local ones are done (deliverHolding, remote.go).
+			// Remote copies have no duplicates waiting behind them.
+			a.outgoing = append(a.outgoing, sends...)
+			a.outgoingVia = a.couriers[kind]
+			continue
 		} else {
 			results = a.couriers[kind].Deliver(ctx, copies)
 		}

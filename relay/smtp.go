@@ -463,7 +463,11 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 // Postfix, which bounces the mail when HELO is refused too.
 func (s *session) helloResult(err error, spoke *spokeConn, stage string) courier.Result {
 	var se *smtp.SMTPError
-	if !spoke.greeting(s.c.kind == kindTLS) || !errors.As(err, &se) {
+	greeting := spoke.greeting(s.c.kind == kindTLS)
+	if greeting {
+		stage = "greeting"
+	}
+	if !greeting || !errors.As(err, &se) {
 		r, _ := s.result(err, stage)
 		return r
 	}

@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"context"
+
+	"homepost/courier"
+	"homepost/outbox"
+)
+
+// # The smarthost in the background
+//
+// A smarthost can take minutes to answer (command_timeout, a slow
+// password_command, a relay that accepts and never greets). In the
+// daemon's loop (Agent.loop: the agent, the background delivery), the
+// copies of a batch for the smarthost go out in a goroutine of their
+// own, so that local mail of later batches is stored meanwhile. Only
+// the courier runs there; everything else stays in the loop's
+// goroutine: the results are recorded, and the jobs finished, when the
+// loop takes the answer (remoteDone).
+//
+// The crash rules are those of a batch delivered at once. The claims
+// are durable before the copies leave (claimSync, in dispatch); the
+// batch's local copies are durable before its results are recorded and
+// before the smarthost gets anything (a batch with a copy for the
+// smarthost syncs its Maildirs itself, deliverHolding); results are
+// recorded after the smarthost's answers, and the queue file is retired
+// and the retirement made durable (release) before the file is
+// recycled. Until then the job keeps its queue file open under its lock
+// and is in inflight, out of due: nothing else claims, delivers or
+// schedules it. A crash meanwhile leaves it in cur/, taken up as
+// possibly delivered, as before.
+
+// remoteBatch is a batch's copies for the smarthost and, once they are
+// delivered, their results.
+type remoteBatch struct {
+	sends   []*send
+	results []courier.Result
+}
+
+// sendRemote hands a batch's smarthost copies to a goroutine. jobs are
+// the batch's jobs with such copies: finished when the answer is taken
+// (remoteFinished).
+func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier) {
+	for _, s := range sends {
+		a.inflight[s.j.name] = true
+	}
+	a.remoteOut++
+	b := &remoteBatch{sends: sends}
+	copies := make([]*courier.Copy, len(sends))
+	for i, s := range sends {
+		copies[i] = s.c
+	}
+	go func() {
+		// One smarthost delivery at a time: the batches queue here, in
+		// the order they came, as they did in the loop.
+		a.remoteMu.Lock()
+		b.results = c.Deliver(ctx, copies)
+		a.remoteMu.Unlock()
+		a.remoteDone <- b
+	}()
+}
+
+// remoteFinished records the smarthost's answers to b and finishes its
+// jobs: their results are recorded, DSNs sent, and finished queue files
+// retired durably and recycled.
+func (a *Agent) remoteFinished(b *remoteBatch) {
+	a.remoteOut--
+	var jobs []*job
+	seen := map[*job]bool{}
+	for n, s := range b.sends {
+		res := courier.Temp("4.3.0", "no result for this copy")
+		if n < len(b.results) {
+			res = b.results[n]
+		}
+		a.result(s.j, s.idx, s.t, res)
+		if !seen[s.j] {
+			seen[s.j] = true
+			jobs = append(jobs, s.j)
+		}
+	}
+	var retired []*outbox.Message
+	for _, j := range jobs {
+		delete(a.inflight, j.name)
+		if a.finish(j) {
+			retired = append(retired, j.m)
+		}
+	}
+	a.release(retired)
+}
+
+// awaitRemote takes the answers of every smarthost delivery still out.
+func (a *Agent) awaitRemote() {
+	for a.remoteOut > 0 {
+		a.remoteFinished(<-a.remoteDone)
+	}
+}

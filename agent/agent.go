@@ -42,7 +42,8 @@
 // and an answer when it has ended (await.go: agent --once and flush wait
 // for a running agent so), SIGTERM finishes the batch in progress and
 // exits. A configuration file with an error makes the agent hold the
-// queue until it is fixed (held.go).
+// queue until it is fixed (held.go). In the loop, the smarthost's copies go out from
+// a goroutine (remote.go), so that local mail never waits for it.
 package agent
 
 import (

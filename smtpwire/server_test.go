@@ -147,7 +147,7 @@ const testMarker = "@jkw"
 // message.
 func checkSession(t *testing.T, in string) session {
 	t.Helper()
-	if strings.ContainsAny(in, testMarker) {
+	if strings.Contains(in, testMarker) {
 		t.Skip()
 	}
 	for _, bareLF := range []bool{false, true} {
@@ -158,7 +158,7 @@ func checkSession(t *testing.T, in string) session {
 			}
 		}
 		for _, m := range s.msgs {
-			if strings.ContainsAny(m, testMarker) {
+			if strings.Contains(m, testMarker) {
 				t.Errorf("bareLF %v: message altered: %q\nin %q\nreplies:\n%s", bareLF, m, in, s.replies)
 			}
 		}

@@ -134,7 +134,9 @@ func TestForwardingCLI(t *testing.T) {
 	t.Run("debian chain", func(t *testing.T) {
 		h := newFwdHome(t, bin, "")
 		h.write(h.system, fmt.Sprintf("# Debian\nmailer-daemon: postmaster\npostmaster: root\nnobody: root\nroot: %s\n", h.login), 0o644)
-		for _, a := range []string{"mailer-daemon", "postmaster@localhost", "root", "nobody@box.example.org", h.login} {
+		// A quoted local part that needs no quotes is the plain name,
+		// as sendmail queues it.
+		for _, a := range []string{"mailer-daemon", "postmaster@localhost", "root", "nobody@box.example.org", h.login, `"root"@localhost`} {
 			h.wantTargets(a, store)
 		}
 		out := h.wantTargets("mailer-daemon", store)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"homepost/addr"
 	"homepost/forwarder"
 	"homepost/outbox"
 	"homepost/sysexits"
@@ -56,12 +57,17 @@ func runResolve(args []string) int {
 	}
 	f := forwarder.New(cfg, nil)
 	status := sysexits.OK
-	for i, addr := range addrs {
+	for i, arg := range addrs {
 		if i > 0 {
 			fmt.Println()
 		}
-		fmt.Printf("%s:\n", addr)
-		targets := f.Explain(addr, nil, func(depth int, msg string) {
+		fmt.Printf("%s:\n", arg)
+		// As sendmail queues it: "root"@localhost is root@localhost.
+		a := arg
+		if p, err := addr.Parse(arg); err == nil {
+			a = p
+		}
+		targets := f.Explain(a, nil, func(depth int, msg string) {
 			fmt.Printf("  %s%s\n", strings.Repeat("  ", depth), msg)
 		})
 		fmt.Println("  delivers to:")

@@ -61,6 +61,14 @@ const spareSlots = 64
 // microseconds), and the agent fills the lowest free slots first.
 const blindSlots = 16
 
+// spareMax is the largest queue file kept as a spare. A spare keeps
+// its blocks (and the old message's bytes) until a later message takes
+// it, which may never happen to one slot: a large message kept so
+// would hold its space for as long as the agent runs. Sixty-four
+// spares of at most this size hold 16 MB at worst; the messages of a
+// stream, which spares are for, are far smaller.
+const spareMax = 256 << 10
+
 func spareName(k int) string { return "spare." + strconv.Itoa(k) }
 
 // A spare hint is a process's guess of which slots of an outbox hold a
@@ -236,9 +244,11 @@ func Recycle(ms ...*Message) error {
 // which would have it claimed again) is only unlinked: a spare must be
 // its file's only name, or two sendmails could each take one and write
 // two messages into one file.
+//
+// A file larger than spareMax is unlinked as well.
 func recycle(path string, from int) (int, error) {
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil || st.Nlink != 1 {
+	if err := unix.Lstat(path, &st); err != nil || st.Nlink != 1 || st.Size > spareMax {
 		return from, os.Remove(path)
 	}
 	tmp := filepath.Dir(path)

@@ -367,3 +367,21 @@ func TestSpareWithSecondName(t *testing.T) {
 		t.Errorf("the queued file has %d links (%v), want 1", st.Nlink, err)
 	}
 }
+
+// A large queue file is not kept as a spare: a spare that no later
+// message happens to take would keep its blocks (and the old message's
+// text) for as long as the agent runs.
+func TestLargeFileNotSpare(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	queue(t, d, env, "Subject: big\n\n"+strings.Repeat("old secret line\n", spareMax/16+1))
+	deliverAll(t, d)
+	if names, _ := d.Names("tmp"); len(names) != 0 {
+		t.Errorf("a queue file of more than %d bytes kept in tmp/: %v", spareMax, names)
+	}
+	queue(t, d, env, "Subject: small\n\n"+strings.Repeat("line\n", 100))
+	deliverAll(t, d)
+	if names, _ := d.Names("tmp"); len(names) != 1 {
+		t.Errorf("a small queue file is not kept as a spare: %v", names)
+	}
+}

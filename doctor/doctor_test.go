@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -172,5 +173,21 @@ func TestStoreAsDeliverySeesIt(t *testing.T) {
 	Run(&b, Options{})
 	if out := b.String(); !strings.Contains(out, "ok   store: mbox "+real+" writable") {
 		t.Errorf("store:\n%s", out)
+	}
+}
+
+// A background delivery is told apart from the daemon by its command
+// line: check must not blame it for a listener it never opens.
+func TestIsBackground(t *testing.T) {
+	bg := exec.Command("/bin/sh", "-c", "sleep 30", "homepost", "agent", "--background")
+	daemon := exec.Command("/bin/sh", "-c", "sleep 30", "homepost", "agent")
+	for _, c := range []*exec.Cmd{bg, daemon} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { c.Process.Kill(); c.Wait() }()
+	}
+	if !isBackground(bg.Process.Pid) || isBackground(daemon.Process.Pid) {
+		t.Errorf("background %v, daemon %v", isBackground(bg.Process.Pid), isBackground(daemon.Process.Pid))
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +22,7 @@ func checkSMTP(c *checker, cfg *config.Config) {
 		c.ok("smtp", "off ([smtp] enabled = false)")
 		return
 	}
-	_, running := agent.Running(cfg)
+	pid, running := agent.Running(cfg)
 	if err := smtpd.CheckSocketDir(filepath.Dir(cfg.SMTP.Socket)); err != nil {
 		c.fail("smtp", "%v", err)
 	}
@@ -33,6 +35,8 @@ func checkSMTP(c *checker, cfg *config.Config) {
 			c.warn("smtp", "%s answers (EHLO, NOOP), but whose it is cannot be told: %v", where, p.OwnerErr)
 		case p.Err == nil:
 			c.ok("smtp", "%s answers (EHLO, NOOP): %s", where, strings.Join(p.Extensions, " "))
+		case running && isBackground(pid):
+			c.warn("smtp", "%s: not listening: the agent that runs (pid %d) is a background delivery, which never listens (%s)", where, pid, smtpAdvice())
 		case running:
 			c.warn("smtp", "%s does not answer although the agent runs: %v (see its log; the agent opens its sockets when it starts)", where, p.Err)
 		default:
@@ -58,4 +62,15 @@ func smtpAdvice() string {
 		return "it listens while it runs; systemctl --user enable --now homepost-smtp.socket starts it at the first connection"
 	}
 	return "it listens while it runs: start homepost agent"
+}
+
+// isBackground reports whether process pid is a background delivery
+// (homepost agent --background), which delivers but never listens.
+func isBackground(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+	return slices.Contains(args, "agent") && slices.Contains(args, "--background")
 }

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
 	"time"
 )
 
@@ -52,10 +53,19 @@ func Output(argv []string, timeout time.Duration, max int64) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "SYSTEMD_COLORS=0", "SYSTEMD_PAGER=", "PAGER=cat")
 	cmd.Stdin = nil
+	// On timeout the whole process group is killed, and the output is
+	// waited for a moment at most: a grandchild that holds it (a pager,
+	// a helper of journalctl) must not hold the caller too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	var out bytes.Buffer
 	lw := &LimitWriter{W: &out, N: max}
 	cmd.Stdout, cmd.Stderr = lw, lw
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // it exited; a grandchild still holds the output
+	}
 	if errors.Is(err, exec.ErrNotFound) {
 		return nil, fmt.Errorf("%s is not available on this host", argv[0])
 	}

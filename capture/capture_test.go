@@ -84,6 +84,19 @@ func TestOutput(t *testing.T) {
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("timeout not kept")
 	}
+	// A hung grandchild that holds the output (a pager, journalctl's
+	// helpers) does not hold the caller past the timeout either.
+	start = time.Now()
+	if _, err := Output([]string{"sh", "-c", "sleep 10 & sleep 10"}, 200*time.Millisecond, 100); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("hung grandchild: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a grandchild holding the output kept Output for %v", d)
+	}
+	start = time.Now()
+	if out, err := Output([]string{"sh", "-c", "sleep 10 & echo done"}, 5*time.Second, 100); err != nil || string(out) != "done\n" || time.Since(start) > 4*time.Second {
+		t.Errorf("a program that leaves a child holding its output: %q, %v after %v", out, err, time.Since(start))
+	}
 	out, _ = Output([]string{"sh", "-c", "yes | head -c 100000"}, 5*time.Second, 10)
 	if len(out) != 10 {
 		t.Errorf("kept %d bytes, want 10", len(out))

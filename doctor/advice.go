@@ -52,7 +52,10 @@ func CrontabLine(cfg *config.Config) string {
 			env = append(env, v.name+"="+shellQuote(val)+" ")
 		}
 	}
-	return fmt.Sprintf("@reboot %s%s flush >>%s 2>&1", strings.Join(env, ""), shellQuote(exe), shellQuote(cfg.LogPath()))
+	cmd := fmt.Sprintf("%s%s flush >>%s 2>&1", strings.Join(env, ""), shellQuote(exe), shellQuote(cfg.LogPath()))
+	// cron turns an unescaped % of the command into a new line (and
+	// takes the backslash off an escaped one), even within quotes.
+	return "@reboot " + strings.ReplaceAll(cmd, "%", `\%`)
 }
 
 // shellQuote quotes s for sh(1) when it needs it.

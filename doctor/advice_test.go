@@ -29,6 +29,10 @@ func TestCrontabLine(t *testing.T) {
 	if !strings.Contains(line, `HOMEPOST_CONFIG='/etc/my homepost.toml' `) || !strings.Contains(line, `XDG_STATE_HOME='/var/tmp/it'\''s' `) {
 		t.Errorf("moved: %q", line)
 	}
+	t.Setenv("XDG_STATE_HOME", "/tmp/a%b")
+	if line = CrontabLine(cfg); !strings.Contains(line, `XDG_STATE_HOME='/tmp/a\%b' `) || strings.Count(line, "%") != strings.Count(line, `\%`) {
+		t.Errorf("a %% not escaped for cron: %q", line)
+	}
 }
 
 // Without a systemd user instance, the advice never names systemctl.

@@ -82,6 +82,8 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 	case running && st.Held != "":
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the agent (pid %d) holds the queue: %s\n", st.Pid, st.Held)
 	case running || !queued:
+	case !submit.Waiting(cfg):
+		// Only held mail: nothing waits for an agent.
 	case submit.WakeWaiting(cfg):
 		fmt.Fprintf(os.Stderr, "homepost: mailq: no agent was running: started a background delivery (its log: %s); %s\n", cfg.LogPath(), doctor.AgentAdvice(cfg))
 	default:

@@ -35,3 +35,22 @@ func TestHoldWhileDelivered(t *testing.T) {
 		t.Errorf("hold of a message delivered meanwhile: exit %d, %s%s", code, out, stderr)
 	}
 }
+
+// With only held mail queued and no agent, mailq does not advise a flush:
+// a flush does not deliver held mail.
+func TestMailqHeldOnly(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.MustSend("Subject: x\n\nb\n", "root")
+	if _, stderr, code := e.Run(nil, "homepost", "queue", "hold", "ALL"); code != 0 {
+		t.Fatalf("hold: %d %s", code, stderr)
+	}
+	q, stderr, _ := e.Run(nil, "mailq")
+	if !strings.Contains(q, "!") || strings.Contains(stderr, "flush") {
+		t.Errorf("mailq:\n%s\nstderr: %s", q, stderr)
+	}
+	e.MustSend("Subject: y\n\nb\n", "root")
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, "flush") {
+		t.Errorf("with mail waiting, no advice: %s", stderr)
+	}
+}

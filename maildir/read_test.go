@@ -3,6 +3,7 @@ package maildir
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -219,7 +220,7 @@ func appendN(t *testing.T, path string, first, last int) {
 }
 
 // openAll opens an mbox and returns its file, messages and size.
-func openAll(t *testing.T, path string) (*os.File, []MboxMessage, int64) {
+func openAll(t *testing.T, path string) (*os.File, []MboxMessage, Scanned) {
 	t.Helper()
 	var msgs []MboxMessage
 	f, size, err := Mbox(path).Open(func(m *MboxMessage, _ []byte) { msgs = append(msgs, *m) })
@@ -240,8 +241,8 @@ func TestRewrite(t *testing.T) {
 	f, msgs, size := openAll(t, path)
 	appendN(t, path, 5, 5)
 	var grown []MboxMessage
-	if n, err := Mbox(path).ScanAppended(f, size, func(m *MboxMessage, _ []byte) { grown = append(grown, *m) }); err != nil || len(grown) != 1 || n <= size {
-		t.Fatalf("ScanAppended: %v, %d messages, size %d after %d", err, len(grown), n, size)
+	if n, err := Mbox(path).ScanAppended(f, size, func(m *MboxMessage, _ []byte) { grown = append(grown, *m) }); err != nil || len(grown) != 1 || n.Size <= size.Size {
+		t.Fatalf("ScanAppended: %v, %d messages, size %d after %d", err, len(grown), n.Size, size.Size)
 	}
 	if got := FromLine(f, grown[0].Off); got != "u5@example.org Sat Jan  2 08:50:00 2021" {
 		t.Errorf("FromLine: %q", got)
@@ -311,6 +312,52 @@ print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
 `, path)
 	if out != "[('Subject 1', 'RO'), ('Subject 3', 'O'), ('Subject 4', 'O'), ('Subject 5', None)]\n" {
 		t.Errorf("mbox: %s", out)
+	}
+}
+
+// TestRewriteAfterRewriteInPlace: another program (s-nail, mutt)
+// rewrote the mbox in place, same inode, and no smaller (it added
+// Status fields, and mail arrived): the offsets read before point into
+// other messages now, so Rewrite and ScanAppended refuse (ErrChanged)
+// and leave the file as it is, and Appended does not call the growth
+// new mail.
+func TestRewriteAfterRewriteInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mbox")
+	appendN(t, path, 1, 5)
+	f, msgs, size := openAll(t, path)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As s-nail does after "p 1", "p 3", "p 5": a Status field for
+	// each message read, written over the same inode.
+	grown := strings.ReplaceAll(string(data), "\n\nBody.", "\nStatus: RO\n\nBody.")
+	if err := os.WriteFile(path, []byte(grown), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Mbox(path).Appended(f, size); !errors.Is(err, ErrChanged) {
+		t.Errorf("Appended after a rewrite in place: %d, %v", n, err)
+	}
+	if _, err := Mbox(path).ScanAppended(f, size, func(*MboxMessage, []byte) { t.Error("a message scanned") }); !errors.Is(err, ErrChanged) {
+		t.Errorf("ScanAppended after a rewrite in place: %v", err)
+	}
+	keep := []Kept{
+		{Off: msgs[0].Off, Len: msgs[0].Len, Status: "RO"},
+		{Off: msgs[2].Off, Len: msgs[2].Len, Status: "O"},
+	}
+	if _, err := Mbox(path).Rewrite(f, size, slices.Values(keep)); !errors.Is(err, ErrChanged) {
+		t.Errorf("Rewrite after a rewrite in place: %v", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != grown {
+		t.Errorf("the mbox was changed:\n%s", after)
+	}
+	// Mail appended to a file that is otherwise as read is new mail.
+	path2 := filepath.Join(t.TempDir(), "mbox")
+	appendN(t, path2, 1, 2)
+	f2, _, size2 := openAll(t, path2)
+	appendN(t, path2, 3, 3)
+	if n, err := Mbox(path2).Appended(f2, size2); err != nil || n == 0 {
+		t.Errorf("Appended after a delivery: %d, %v", n, err)
 	}
 }
 

@@ -27,12 +27,14 @@ type Kept struct {
 }
 
 // Rewrite replaces the mbox's contents with the messages kept, in the
-// order given, followed by every message that arrived after the first
-// size bytes were read; it returns the number of bytes that arrived.
-// old is the file Open returned.
+// order given, followed by every message that arrived after what was
+// read; it returns the number of bytes that arrived. old and read are
+// what Open (or ScanAppended) returned.
 //
 // Under the delivery locks (dotlock, fcntl, flock) it checks that the
-// file is the one that was read and only grew (else ErrChanged), writes
+// file is the one that was read and still begins with the bytes read
+// (else ErrChanged: another program rewrote it, and the offsets read
+// no longer hold even when it did not shrink), writes
 // the new contents to a temporary file in the same directory, fsyncs
 // it, renames it over the mbox with the old file's mode and fsyncs the
 // directory. The locks keep every other writer out until the new file
@@ -41,7 +43,7 @@ type Kept struct {
 // create files in (a /var/mail spool) the new contents are written to a
 // private temporary file first, then over the mbox in place, as mailx
 // does there.
-func (m Mbox) Rewrite(old *os.File, size int64, keep iter.Seq[Kept]) (int64, error) {
+func (m Mbox) Rewrite(old *os.File, read Scanned, keep iter.Seq[Kept]) (int64, error) {
 	path := string(m)
 	l, err := m.Lock()
 	if err != nil {
@@ -52,13 +54,13 @@ func (m Mbox) Rewrite(old *os.File, size int64, keep iter.Seq[Kept]) (int64, err
 	if err != nil {
 		return 0, err
 	}
-	ost, err := old.Stat()
-	if err != nil {
-		return 0, err
+	if _, _, err := m.check(l.F, old, read); err != nil {
+		if errors.Is(err, ErrChanged) {
+			return 0, fmt.Errorf("%s: %w; changes not saved", path, err)
+		}
+		return 0, fmt.Errorf("rewrite %s: %w", path, err)
 	}
-	if !os.SameFile(st, ost) || st.Size() < size {
-		return 0, fmt.Errorf("%s: %w; changes not saved", path, ErrChanged)
-	}
+	size := read.Size
 	tailLen := st.Size() - size
 
 	dir := filepath.Dir(path)

@@ -3,8 +3,10 @@ package maildir
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"os"
@@ -142,74 +144,168 @@ func (m Mbox) lockForReading() (*Locked, error) {
 	return nil, err
 }
 
+// Scanned is what a reader has read of an mbox: its first Size bytes,
+// and their SHA-256 digest, by which Rewrite and ScanAppended tell an
+// mbox that only had mail appended from one that another program
+// rewrote (s-nail and mutt rewrite in place, and a rewrite that adds
+// Status fields leaves the file no smaller).
+type Scanned struct {
+	Size int64
+	Sum  [sha256.Size]byte
+}
+
 // Open opens and scans an mbox (see ScanMbox) and returns the open file
-// and the bytes scanned. It holds the delivery locks while it scans, so
+// and what was scanned. It holds the delivery locks while it scans, so
 // that a message being appended is either wholly in the scan or wholly
 // after it; a file it may not lock (a read-only archive) is scanned
 // without. The file stays open: messages are read from it by offset
 // (ReadMessage), so that a rewrite by another program cannot mix up
 // what a reader shows. A missing mbox is an error that wraps
 // os.ErrNotExist.
-func (m Mbox) Open(fn ScanFunc) (*os.File, int64, error) {
+func (m Mbox) Open(fn ScanFunc) (*os.File, Scanned, error) {
 	path := string(m)
 	if _, err := os.Stat(path); err != nil {
-		return nil, 0, err
+		return nil, Scanned{}, err
 	}
 	l, err := m.lockForReading()
 	if err != nil {
-		return nil, 0, err
+		return nil, Scanned{}, err
 	}
 	if l != nil {
 		defer l.Unlock()
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return nil, Scanned{}, err
 	}
-	size, err := ScanMbox(f, fn)
+	h := sha256.New()
+	size, err := ScanMbox(io.TeeReader(f, h), fn)
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("%s: %w", path, err)
+		return nil, Scanned{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return f, size, nil
+	var s Scanned
+	s.Size = size
+	h.Sum(s.Sum[:0])
+	return f, s, nil
 }
 
-// ScanAppended scans what was appended to the mbox after the first size
-// bytes of f, which Open returned, under the delivery locks as Open
-// scanned, and returns the new number of bytes scanned. The offsets fn
-// sees count from the start of the file. The file must still be the
-// one that was read and not have shrunk (else ErrChanged): a program
-// that rewrote it meanwhile makes every offset read before wrong.
-func (m Mbox) ScanAppended(f *os.File, size int64, fn ScanFunc) (int64, error) {
+// unchanged reports whether the first read.Size bytes of f are still
+// those that were scanned (f is at least that long). It reads them
+// again into h, which it leaves holding their digest.
+func unchanged(f *os.File, read Scanned, h hash.Hash) (bool, error) {
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, read.Size)); err != nil {
+		return false, err
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum == read.Sum, nil
+}
+
+// check confirms, under the delivery locks, that the file at the mbox's
+// path is f, the one that was read, and that its first read.Size bytes
+// are those that were read (else ErrChanged): the offsets read before
+// still hold, and whatever follows was appended. It returns the current
+// size and, when it was read again, a hash holding the digest of the
+// prefix.
+func (m Mbox) check(cur, f *os.File, read Scanned) (int64, hash.Hash, error) {
+	st, err := cur.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	old, err := f.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	if !os.SameFile(st, old) || st.Size() < read.Size {
+		return 0, nil, ErrChanged
+	}
+	h := sha256.New()
+	same, err := unchanged(cur, read, h)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !same {
+		return 0, nil, ErrChanged
+	}
+	return st.Size(), h, nil
+}
+
+// Appended reports how many bytes were appended to the mbox after what
+// was read; ErrChanged when it is not the file read, or its first
+// read.Size bytes are not those read (see check).
+func (m Mbox) Appended(f *os.File, read Scanned) (int64, error) {
+	st, err := os.Stat(string(m))
+	if err != nil {
+		return 0, err
+	}
+	if st.Size() == read.Size {
+		return 0, nil
+	}
 	l, err := m.lockForReading()
 	if err != nil {
-		return size, err
+		return 0, err
+	}
+	cur := f
+	if l != nil {
+		defer l.Unlock()
+		cur = l.F
+	}
+	size, _, err := m.check(cur, f, read)
+	if err != nil {
+		return 0, err
+	}
+	return size - read.Size, nil
+}
+
+// ScanAppended scans what was appended to the mbox after the part of f
+// that was read (Open returned f and read), under the delivery locks as
+// Open scanned, and returns what is scanned now. The offsets fn sees
+// count from the start of the file. The file must still be the one
+// that was read and begin with the bytes read (else ErrChanged): a
+// program that rewrote it meanwhile makes every offset read before
+// wrong, even when the file did not shrink.
+func (m Mbox) ScanAppended(f *os.File, read Scanned, fn ScanFunc) (Scanned, error) {
+	l, err := m.lockForReading()
+	if err != nil {
+		return read, err
 	}
 	if l != nil {
 		defer l.Unlock()
 	}
-	st, err := os.Stat(string(m))
+	var cur *os.File
+	if l != nil {
+		cur = l.F
+	} else {
+		if cur, err = os.Open(string(m)); err != nil {
+			return read, err
+		}
+		defer cur.Close()
+	}
+	if st, err := cur.Stat(); err != nil {
+		return read, err
+	} else if old, err := f.Stat(); err == nil && os.SameFile(st, old) && st.Size() == read.Size {
+		// Nothing appended; a rewrite of the same length is
+		// caught by Rewrite.
+		return read, nil
+	}
+	size, h, err := m.check(cur, f, read)
 	if err != nil {
-		return size, err
+		return read, err
 	}
-	old, err := f.Stat()
-	if err != nil {
-		return size, err
+	if size == read.Size {
+		return read, nil
 	}
-	if !os.SameFile(st, old) || st.Size() < size {
-		return size, ErrChanged
-	}
-	if st.Size() == size {
-		return size, nil
-	}
-	n, err := ScanMbox(io.NewSectionReader(f, size, st.Size()-size), func(msg *MboxMessage, header []byte) {
-		msg.Off += size
+	n, err := ScanMbox(io.TeeReader(io.NewSectionReader(f, read.Size, size-read.Size), h), func(msg *MboxMessage, header []byte) {
+		msg.Off += read.Size
 		fn(msg, header)
 	})
 	if err != nil {
-		return size, err
+		return read, err
 	}
-	return size + n, nil
+	next := Scanned{Size: read.Size + n}
+	h.Sum(next.Sum[:0])
+	return next, nil
 }
 
 // FromLine reads the "From " line of the message at off in an mbox and

@@ -23,8 +23,8 @@ type Box struct {
 	System bool
 	Msgs   []*Msg
 
-	f    *os.File // mbox: open for reading bodies by offset
-	size int64    // mbox: bytes scanned
+	f    *os.File        // mbox: open for reading bodies by offset
+	read maildir.Scanned // mbox: what was scanned
 
 	// edits holds the text that edit or visual left for a message,
 	// header and body with LF line ends as Raw returns them. It
@@ -60,7 +60,7 @@ func openBox(kind, path string, system bool) (*Box, error) {
 			}
 			return nil, err
 		}
-		b.f, b.Msgs, b.size = f, msgs, size
+		b.f, b.Msgs, b.read = f, msgs, size
 	}
 	return b, nil
 }

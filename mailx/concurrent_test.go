@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -95,4 +96,71 @@ func mustOpen(t *testing.T, path string) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// TestMboxRewrittenByAnotherReader: while mail has an mbox open, s-nail
+// rewrites it in place (it deletes message 1, or only reads messages
+// and adds their Status fields) and mail is delivered, so the file is
+// no smaller than mail read it. mail's "d 2", "q" must not write with
+// the old offsets (that deleted the wrong message and wrote torn
+// ones): it changes nothing, says so, and claims no new mail.
+func TestMboxRewrittenByAnotherReader(t *testing.T) {
+	snail, err := exec.LookPath("s-nail")
+	if err != nil {
+		t.Skip("SKIP: s-nail is not installed (apt-get install s-nail)")
+	}
+	for _, tc := range []struct{ name, snail string }{
+		{"delete", "d 1\nq\n"},
+		{"read", "p 1\np 3\np 5\nq\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHome(t)
+			box := h.path("inbox")
+			appendFixtures(t, box, 1, 5)
+			cmd := exec.Command(binary(t), "mail", "-n", "-N", "-f", box)
+			cmd.Env = h.env
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out := bufio.NewReader(stdout)
+			io.WriteString(stdin, "echo ready\n")
+			for {
+				l, err := out.ReadString('\n')
+				if err != nil {
+					t.Fatalf("mail: %q %v %s", l, err, stderr.String())
+				}
+				if l == "ready\n" {
+					break
+				}
+			}
+			sn := exec.Command(snail, "-n", "-N", "-f", box)
+			sn.Env = append(h.env, "MAILRC=/dev/null")
+			sn.Stdin = strings.NewReader(tc.snail)
+			if o, err := sn.CombinedOutput(); err != nil {
+				t.Fatalf("s-nail: %v\n%s", err, o)
+			}
+			if tc.name == "delete" {
+				appendFixtures(t, box, 6, 6)
+			}
+			before, _ := os.ReadFile(box)
+			io.WriteString(stdin, "d 2\nq\n")
+			stdin.Close()
+			rest, _ := io.ReadAll(out)
+			cmd.Wait()
+			after, _ := os.ReadFile(box)
+			if string(after) != string(before) {
+				t.Errorf("mail changed the mbox s-nail rewrote:\n%s\nwas\n%s", after, before)
+			}
+			if !strings.Contains(stderr.String()+string(rest), "changed by another program") {
+				t.Errorf("mail did not say the mailbox changed: %s%s", rest, stderr.String())
+			}
+			if strings.Contains(string(rest), "New mail") {
+				t.Errorf("mail claims new mail: %s", rest)
+			}
+		})
+	}
 }

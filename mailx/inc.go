@@ -82,14 +82,14 @@ func (b *Box) newMboxMessages() ([]*Msg, error) {
 		if err != nil {
 			return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 		}
-		b.f, b.size = f, size
+		b.f, b.read = f, size
 		return msgs, nil
 	}
 	var msgs []*Msg
-	size, err := maildir.Mbox(b.Path).ScanAppended(b.f, b.size, mboxCollector(&msgs))
+	size, err := maildir.Mbox(b.Path).ScanAppended(b.f, b.read, mboxCollector(&msgs))
 	if err != nil {
 		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 	}
-	b.size = size
+	b.read = size
 	return msgs, nil
 }

@@ -46,11 +46,11 @@ func mboxCollector(msgs *[]*Msg) maildir.ScanFunc {
 
 // openMbox opens and scans an mbox under the delivery locks (see
 // maildir.Mbox.Open); the file stays open for reading bodies by offset.
-func openMbox(path string) (*os.File, []*Msg, int64, error) {
+func openMbox(path string) (*os.File, []*Msg, maildir.Scanned, error) {
 	var msgs []*Msg
 	f, size, err := maildir.Mbox(path).Open(mboxCollector(&msgs))
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, maildir.Scanned{}, err
 	}
 	return f, msgs, size, nil
 }

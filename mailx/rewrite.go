@@ -1,7 +1,6 @@
 package mailx
 
 import (
-	"os"
 	"strings"
 	"time"
 
@@ -54,7 +53,8 @@ func (s *session) applyMbox() (int, error) {
 		}
 	}
 	if !changed {
-		if st, err := os.Stat(b.Path); err == nil && st.Size() > b.size {
+		// Mail that arrived, not a rewrite by another program.
+		if n, err := maildir.Mbox(b.Path).Appended(b.f, b.read); err == nil && n > 0 {
 			return 1, nil
 		}
 		return 0, nil
@@ -73,6 +73,6 @@ func (s *session) applyMbox() (int, error) {
 			}
 		}
 	}
-	arrived, err := maildir.Mbox(b.Path).Rewrite(b.f, b.size, kept)
+	arrived, err := maildir.Mbox(b.Path).Rewrite(b.f, b.read, kept)
 	return int(arrived), err
 }

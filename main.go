@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 
+	"homepost/agent"
 	"homepost/config"
 	"homepost/submit"
 	"homepost/sysexits"
@@ -119,7 +120,11 @@ func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, br
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)
-		if consequence != "" {
+		if st, running := agent.RunningStatus(cfg); consequence != "" && running && st.Held == "" {
+			// The agent that runs read the file before it broke, and
+			// delivers with what it read.
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: the running agent (pid %d) delivers with the configuration it read before; fix the file before it restarts\n", what, st.Pid)
+		} else if consequence != "" {
 			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %s\n", what, consequence)
 		}
 	}

@@ -73,6 +73,9 @@ func runMailq(args []string) int {
 // agent holds the queue, or keeps the configuration it read before), or
 // no agent, in which case the background delivery is started.
 func mailqWarnings(cfg *config.Config, broken error, queued bool) {
+	if dir, k := submit.Stranded(cfg); k > 0 {
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: %d message(s) wait in %s, which is no longer the outbox: nothing delivers them (homepost check)\n", k, dir)
+	}
 	st, running := agent.RunningStatus(cfg)
 	switch {
 	case broken != nil && running && st.Held == "":

@@ -69,6 +69,7 @@ import (
 	"homepost/outbox"
 	"homepost/relay"
 	"homepost/safeio"
+	"homepost/submit"
 )
 
 // Options change how Run behaves.
@@ -524,6 +525,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if !a.started {
 		a.log.Info("agent started", append([]any{"outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid()}, more...)...)
 		a.started = true
+		if dir, n := submit.Stranded(a.cfg); n > 0 {
+			a.log.Warn("mail waits in an outbox that is no longer the configured one: nothing delivers it; move its new/ and cur/ files into this outbox's new/, or set outbox back",
+				"stranded", dir, "messages", n, "outbox", a.cfg.Outbox)
+		}
 	}
 
 	defer a.settle()

@@ -168,6 +168,9 @@ func checkDir(c *checker, item, dir string) {
 // the background delivery for it where no agent runs.
 func checkOutbox(c *checker, cfg *config.Config, wake bool) {
 	checkDir(c, "outbox", cfg.Outbox)
+	if dir, k := submit.Stranded(cfg); k > 0 {
+		c.fail("outbox", "%d message(s) wait in %s, which is no longer the outbox (%s is): nothing delivers them; move the files of its new/ and cur/ into %s/new/, or set outbox back", k, dir, cfg.Outbox, cfg.Outbox)
+	}
 	n := 0
 	for _, sub := range []string{"new", "cur"} {
 		names, _ := os.ReadDir(filepath.Join(cfg.Outbox, sub))

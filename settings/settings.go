@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -407,6 +408,24 @@ var MailnameFile = "/etc/mailname"
 
 // LockPath is the agent's lock file; it holds the agent's pid.
 func (c *Config) LockPath() string { return filepath.Join(c.StateDir, "agent.lock") }
+
+// OtherOutboxes are the outboxes this configuration would have used
+// without its outbox and state_dir keys: the default place, and the one
+// in the configured state_dir. Mail queued there before a change of
+// those keys is found by nothing but a look there (see
+// submit.Stranded).
+func (c *Config) OtherOutboxes() []string {
+	var out []string
+	for _, p := range []string{
+		filepath.Join(xdg("XDG_STATE_HOME", c.Home, ".local/state"), "homepost", "outbox"),
+		filepath.Join(c.StateDir, "outbox"),
+	} {
+		if filepath.Clean(p) != filepath.Clean(c.Outbox) && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // LogPath is where a detached one-shot agent writes its log.
 func (c *Config) LogPath() string { return filepath.Join(c.StateDir, "agent.log") }

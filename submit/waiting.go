@@ -53,3 +53,23 @@ func Waiting(cfg *settings.Config) bool {
 	}
 	return false
 }
+
+// Stranded returns an outbox other than the configured one that holds
+// queued mail (new/ or cur/), and how many messages: mail queued before
+// outbox or state_dir was changed, which no agent delivers any more. It
+// looks where the configuration would have put the outbox without those
+// keys (settings.Config.OtherOutboxes).
+func Stranded(cfg *settings.Config) (dir string, n int) {
+	for _, d := range cfg.OtherOutboxes() {
+		box := outbox.Dir(d)
+		k := 0
+		for _, sub := range []string{"new", "cur"} {
+			names, _ := box.Names(sub)
+			k += len(names)
+		}
+		if k > 0 {
+			return d, k
+		}
+	}
+	return "", 0
+}

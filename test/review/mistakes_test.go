@@ -358,3 +358,21 @@ func TestCronRunsWithoutOutbox(t *testing.T) {
 		t.Errorf("a silent job: ran %v, exit %d (want 78: nothing could be queued had it spoken):\n%s", err == nil, code, stderr)
 	}
 }
+
+// Mail queued before outbox (or state_dir) is changed stays in the old
+// outbox, which nothing delivers any more: mailq and check say where it
+// waits and what to do.
+func TestOutboxMovedWithMailInIt(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.MustSend("Subject: left behind\n\nb\n", "root")
+	old := e.Outbox("")
+	setConfig(t, e, baseConfig+"outbox = \"~/newbox\"\n", 0o600)
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, "1 message(s) wait in "+filepath.Clean(old)) {
+		t.Errorf("mailq says nothing of the old outbox:\n%s", stderr)
+	}
+	out, _, code := e.Run(nil, "homepost", "check")
+	if code == 0 || !strings.Contains(out, "FAIL outbox: 1 message(s) wait in "+filepath.Clean(old)) {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+}

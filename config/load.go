@@ -93,7 +93,7 @@ func decodeFile(path string, data []byte, id Identity) (*Config, error) {
 	c.Finish(id)
 	for _, e := range c.Problems() {
 		e.File = path
-		e.Line = keyLine(data, strings.Split(e.Key, "."))
+		e.Line = problemLine(data, e.Key)
 		errs = append(errs, e)
 	}
 	if md.IsDefined("hostname") {
@@ -215,4 +215,32 @@ func caseErrors(path string, data []byte, md toml.MetaData) []*Error {
 		}
 	}
 	return errs
+}
+
+// problemLine is the line to blame for a problem with key: the line that
+// sets it, else, for a key that is missing (relay_domain, which
+// other_users = "relay" needs; a password that relay.username needs),
+// the line of the key that asks for it, else the line of its table.
+func problemLine(data []byte, key string) int {
+	if n := keyLine(data, strings.Split(key, ".")); n > 0 {
+		return n
+	}
+	for _, other := range problemNeededBy[key] {
+		if n := keyLine(data, strings.Split(other, ".")); n > 0 {
+			return n
+		}
+	}
+	if i := strings.LastIndexByte(key, '.'); i > 0 {
+		return keyLine(data, strings.Split(key[:i], "."))
+	}
+	return 0
+}
+
+// problemNeededBy names, for a key whose absence is an error, the keys
+// that need it.
+var problemNeededBy = map[string][]string{
+	"relay_domain":           {"other_users"},
+	"relay.password_command": {"relay.username"},
+	"relay.password":         {"relay.username"},
+	"relay.username":         {"relay.password", "relay.password_command"},
 }

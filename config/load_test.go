@@ -118,3 +118,16 @@ func TestValuesThatBreakMail(t *testing.T) {
 		}
 	}
 }
+
+// A key that is missing is blamed on the line of the key that needs it.
+func TestMissingKeyLine(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"hostname = \"h\"\nother_users = \"relay\"\n", ":2: relay_domain: "},
+		{"[relay]\nurl = \"smtps://smtp.example.com\"\nusername = \"me\"\n", ":3: relay."},
+	} {
+		p, err := load(t, tc.body)
+		if err == nil || !strings.HasPrefix(err.Error(), p+tc.want) {
+			t.Errorf("%q: got %v, want %s%s", tc.body, err, p, tc.want)
+		}
+	}
+}

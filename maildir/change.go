@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -45,24 +46,41 @@ func DropFlag(info string, f Flag) string {
 }
 
 // Find looks for the message whose key is key after another program
-// renamed it (moved it to cur/, changed its flags): in new/, else with
-// go-maildir's MessageByKey, which tries the usual flag sets before it
-// reads cur/.
+// renamed it (moved it to cur/, changed its flags in cur/ or within
+// new/): the file in new/ or cur/ whose unique part, up to the first
+// colon, is key, as mutt finds a message again when it syncs.
 func (d Dir) Find(key string) (Entry, bool) {
+	if key == "" || strings.ContainsAny(key, "/:") {
+		return Entry{}, false
+	}
 	if _, err := os.Stat(filepath.Join(string(d), "new", key)); err == nil {
 		return Entry{File: key, New: true}, true
 	}
-	msg, err := gomaildir.Dir(d).MessageByKey(key)
-	if err != nil {
-		return Entry{}, false
+	// The usual names first (go-maildir's guesses), then every name.
+	if msg, err := gomaildir.Dir(d).MessageByKey(key); err == nil {
+		return Entry{File: filepath.Base(msg.Filename())}, true
 	}
-	return Entry{File: filepath.Base(msg.Filename())}, true
+	for _, sub := range []string{"new", "cur"} {
+		f, err := os.Open(filepath.Join(string(d), sub))
+		if err != nil {
+			continue
+		}
+		names, _ := f.Readdirnames(-1)
+		f.Close()
+		for _, n := range names {
+			if e := (Entry{File: n, New: sub == "new"}); e.Key() == key {
+				return e, true
+			}
+		}
+	}
+	return Entry{}, false
 }
 
 // SetInfo moves a message to cur/ under its key with the info flags
-// info, and returns where it is now. The caller fsyncs with SyncDirs.
+// info (sorted, each once, as the Maildir spec writes them), and
+// returns where it is now. The caller fsyncs with SyncDirs.
 func (d Dir) SetInfo(e Entry, info string) (Entry, error) {
-	to := Entry{File: e.Key() + ":2," + info}
+	to := Entry{File: e.Key() + ":2," + sortFlags(info)}
 	if to == e {
 		return e, nil
 	}
@@ -70,6 +88,14 @@ func (d Dir) SetInfo(e Entry, info string) (Entry, error) {
 		return e, err
 	}
 	return to, nil
+}
+
+// sortFlags sorts the flags of an info part in ASCII order and drops
+// repeats.
+func sortFlags(info string) string {
+	b := []byte(info)
+	slices.Sort(b)
+	return string(slices.Compact(b))
 }
 
 // Remove unlinks a message. The caller fsyncs with SyncDirs.

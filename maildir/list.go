@@ -24,27 +24,18 @@ type Entry struct {
 	New bool
 }
 
-// Key is the name without the info part: it stays the same when a
-// reader moves the message to cur/ or changes its flags. A name in new/
-// is its own key; in cur/ the key ends at ":2," or, for a name another
-// tool wrote with some other info part, at the first colon.
+// Key is the name without the info part, the unique part that ends at
+// the first colon (the qmail spec): it stays the same when a reader
+// moves the message to cur/ or changes its flags, in cur/ or within
+// new/ (mutt flags a new message by renaming new/X to new/X:2,F).
 func (e Entry) Key() string {
-	if e.New {
-		return e.File
-	}
-	if base, _, ok := strings.Cut(e.File, ":2,"); ok {
-		return base
-	}
 	base, _, _ := strings.Cut(e.File, ":")
 	return base
 }
 
 // Info is the flags after ":2," (sorted, as the Maildir spec writes
-// them); empty in new/.
+// them), in cur/ or new/; empty without them.
 func (e Entry) Info() string {
-	if e.New {
-		return ""
-	}
 	_, info, _ := strings.Cut(e.File, ":2,")
 	return info
 }

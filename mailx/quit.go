@@ -156,7 +156,12 @@ func (s *session) applyMaildir() error {
 			to, err = d.SetInfo(m.entry(), info)
 		}
 		if err != nil {
-			if !errors.Is(err, os.ErrNotExist) {
+			if errors.Is(err, os.ErrNotExist) {
+				// Neither at its name nor under its unique
+				// part in new/ or cur/: another client
+				// removed it.
+				s.warn("message %d: %s is gone (removed by another program)", m.Num, m.entry().Key())
+			} else {
 				errs = append(errs, err)
 			}
 			continue

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"os"
 	"strings"
@@ -89,7 +90,10 @@ func (b *Box) Raw(m *Msg) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", m.Num, err)
 		}
-		return data, nil
+		// A file copied out of an mbox may start with its "From "
+		// line: the envelope, not part of the header.
+		_, n := envelopeLine(data)
+		return data[n:], nil
 	}
 	if b.f == nil {
 		return nil, errors.New("mailbox is closed")
@@ -104,10 +108,78 @@ func (b *Box) Raw(m *Msg) ([]byte, error) {
 // fromLine returns an mbox message's "From " line without "From " and
 // the newline, read from the mailbox; "" for a Maildir message.
 func (b *Box) fromLine(m *Msg) string {
-	if m.loc != "" || b.f == nil {
+	if m.loc != "" {
+		// A Maildir file that starts with a well-formed "From "
+		// line (one copied out of an mbox).
+		f, err := os.Open(b.path(m))
+		if errors.Is(err, os.ErrNotExist) && b.relocate(m) {
+			f, err = os.Open(b.path(m))
+		}
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		buf := make([]byte, 1024)
+		n, _ := io.ReadFull(f, buf)
+		line, _ := envelopeLine(buf[:n])
+		if _, _, ok := parseEnvelope(line); !ok {
+			return ""
+		}
+		return line
+	}
+	if b.f == nil {
 		return ""
 	}
 	return maildir.FromLine(b.f, m.Off)
+}
+
+// envelopeLine returns the mbox "From " line a Maildir file starts
+// with, without "From " and the line end, and its length with the line
+// end; "", 0 when there is none.
+func envelopeLine(data []byte) (string, int) {
+	if !bytes.HasPrefix(data, []byte("From ")) {
+		return "", 0
+	}
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return "", 0
+	}
+	return string(bytes.TrimSuffix(data[5:i], []byte("\r"))), i + 1
+}
+
+// parseEnvelope splits a "From " line (without "From ") into its sender
+// and date; ok only when the sender is printable ASCII and the date is
+// in the ctime form mbox writers use (with or without a zone).
+func parseEnvelope(line string) (sender string, t time.Time, ok bool) {
+	sender, date, _ := strings.Cut(line, " ")
+	if !asciiAddress(sender) {
+		return "", time.Time{}, false
+	}
+	date = strings.Join(strings.Fields(date), " ")
+	for _, layout := range []string{
+		"Mon Jan 2 15:04:05 2006", "Mon Jan 2 15:04:05 MST 2006", "Mon Jan 2 15:04:05 -0700 2006",
+		"Mon Jan 2 15:04 2006", "Mon Jan 2 15:04 MST 2006",
+	} {
+		if t, err := time.Parse(layout, date); err == nil {
+			return sender, t, true
+		}
+	}
+	return "", time.Time{}, false
+}
+
+// asciiAddress reports whether s can stand as the sender of a "From "
+// line: not empty, printable ASCII, no spaces (Python's mailbox and
+// other readers take the line as ASCII).
+func asciiAddress(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // path is a Maildir message's file.
@@ -137,6 +209,9 @@ func splitMessage(raw []byte) (header, body []byte) {
 // "From " line of a copy should carry.
 func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 	if fl := b.fromLine(m); fl != "" {
+		if sender, t, ok := parseEnvelope(fl); ok {
+			return sender, t
+		}
 		sender, date, _ := strings.Cut(fl, " ")
 		if t, err := time.Parse("Mon Jan _2 15:04:05 2006", strings.TrimSpace(date)); err == nil {
 			return sender, t
@@ -157,7 +232,9 @@ func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	if sender == "" {
+	if !asciiAddress(sender) {
+		// No sender, or one the "From " line cannot carry (a UTF-8
+		// address): as mutt and s-nail write.
 		sender = "MAILER-DAEMON"
 	}
 	return sender, t

@@ -82,13 +82,17 @@ func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) 
 		if size < 0 {
 			return
 		}
+		// A file copied out of an mbox may start with its "From "
+		// line: the envelope, not part of the header.
+		_, n := envelopeLine(data)
+		data = data[n:]
 		h := scanners.Get().(*hscan)
 		h.reset()
 		scanHeaderBlock(data, h)
 		m.sum = add(i, h.summarize(m, nil, string(d)))
 		scanners.Put(h)
 		m.Lines = -1
-		if int64(len(data)) >= size {
+		if int64(n+len(data)) >= size {
 			m.Lines = clampLines(countLines(data))
 		}
 	})

@@ -25,12 +25,8 @@ build:
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o sendmail ./cmd/sendmail
 
 install: build
-	install -d $(BINDIR)
-	install -m 0755 homepost $(BINDIR)/homepost
-	for l in $(LINKS); do ln -sf homepost $(BINDIR)/$$l; done
-	install -m 0755 sendmail $(BINDIR)/.sendmail.new && mv -f $(BINDIR)/.sendmail.new $(BINDIR)/sendmail
-	ln -sf sendmail $(BINDIR)/send-mail
-	$(MAKE) --no-print-directory install-extra PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"
+	@sh mk/install-bin.sh install "$(BINDIR)" $(LINKS)
+	@$(MAKE) --no-print-directory install-extra PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"
 	@agent=none; \
 	if systemctl --user show-environment >/dev/null 2>&1; then \
 		agent=stopped; \
@@ -41,6 +37,7 @@ install: build
 			agent=running; \
 		fi; \
 	fi; \
+	if [ $$agent != running ]; then sh mk/install-bin.sh restart "$(BINDIR)" || exit 1; fi; \
 	if [ "$(NEXT_STEPS)" = yes ]; then \
 		$(MAKE) --no-print-directory next-steps AGENT=$$agent PREFIX="$(PREFIX)" BINDIR="$(BINDIR)"; \
 	fi

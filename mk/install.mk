@@ -25,18 +25,21 @@ UNITS = homepost.service homepost-notify@.service homepost-smtp.socket
 
 install-extra:
 	@set -e; for m in $(MANPAGES); do \
-		s=$${m##*.}; \
-		install -d "$(MANDIR)/man$$s"; \
-		install -m 0644 "$$m" "$(MANDIR)/man$$s/"; \
+		s=$${m##*.}; d="$(MANDIR)/man$$s"; \
+		install -d "$$d"; \
+		install -m 0644 "$$m" "$$d/.$${m##*/}.tmp"; mv -f "$$d/.$${m##*/}.tmp" "$$d/$${m##*/}"; \
 	done
 	@set -e; d="$(UNITDIR)"; install -d "$$d"; \
+	bin="$(BINDIR)"; q=; case $$bin in *[[:space:]]*) q='"';; esac; \
+	esc=$$(printf '%s\n' "$$bin" | sed -e 's/[\\|&]/\\&/g' -e 's/%/%%/g'); \
 	for u in $(UNITS); do \
-		sed 's|@BINDIR@|$(BINDIR)|g' "systemd/$$u" > "$$d/.$$u.tmp"; \
+		sed "s|@BINDIR@/\([^ ]*\)|$$q$$esc/\1$$q|g" "systemd/$$u" > "$$d/.$$u.tmp"; \
 		chmod 0644 "$$d/.$$u.tmp"; mv -f "$$d/.$$u.tmp" "$$d/$$u"; \
 	done; \
-	echo "installed $(BINDIR)/homepost, its links ($(LINKS)), $(BINDIR)/sendmail and send-mail, man pages under $(MANDIR), units in $$d"
-	install -d "$(DOCDIR)"
-	install -m 0644 config.example.toml "$(DOCDIR)/config.example.toml"
+	echo "installed the man pages under $(MANDIR), the units in $$d"
+	@set -e; d="$(DOCDIR)"; install -d "$$d"; \
+	install -m 0644 config.example.toml "$$d/.config.example.toml.tmp"; \
+	mv -f "$$d/.config.example.toml.tmp" "$$d/config.example.toml"
 
 # next-steps says what is left to do on this host and nothing else.
 # AGENT is what install found: running (it started the agent), stopped
@@ -50,8 +53,15 @@ next-steps:
 	none) echo "homepost: no systemd user session on this host, so no agent is started:"; \
 	      echo "  sendmail starts a background delivery itself after each message.";; \
 	esac; \
-	case ":$$PATH:" in \
-	*":$(BINDIR):"*) echo "homepost: $(BINDIR) is on your PATH: sendmail, mail and mailq now run homepost";; \
+	order=; case ":$$PATH:" in \
+	*":$(BINDIR):"*) \
+		if report=$$(sh mk/install-bin.sh path "$(BINDIR)"); then \
+			echo "homepost: $(BINDIR) is on your PATH: sendmail, mail and mailq now run homepost"; \
+		else \
+			echo "homepost: $(BINDIR) is on your PATH, but not every name runs homepost:"; \
+			echo "$$report"; \
+			case $$report in *"comes before"*) order=1;; esac; \
+		fi;; \
 	esac; \
 	echo "Next steps:"; \
 	case "$(AGENT)" in \
@@ -64,6 +74,8 @@ next-steps:
 	*) n=$$((n+1)); echo "  $$n. $(BINDIR) is NOT on your PATH: add it, e.g. in ~/.profile:"; \
 	   echo "       PATH=\"$(BINDIR):\$$PATH\"";; \
 	esac; \
+	if [ -n "$$order" ]; then n=$$((n+1)); echo "  $$n. put $(BINDIR) first on your PATH, e.g. in ~/.profile:"; \
+	   echo "       PATH=\"$(BINDIR):\$$PATH\""; fi; \
 	n=$$((n+1)); echo "  $$n. homepost check tells what else mail needs here (lingering, a relay)"
 
 # uninstall removes the files install wrote, and the links only while
@@ -82,13 +94,8 @@ uninstall:
 	for u in $(UNITS); do rm -f "$$d/$$u"; done; \
 	rmdir "$$d" 2>/dev/null || true; \
 	systemctl --user daemon-reload >/dev/null 2>&1 || true
-	@for l in $(LINKS) sendmail send-mail; do \
-		if [ "$$(readlink "$(BINDIR)/$$l")" = homepost ]; then rm -f "$(BINDIR)/$$l"; fi; \
-	done
-	@if [ "$$(readlink "$(BINDIR)/send-mail")" = sendmail ]; then rm -f "$(BINDIR)/send-mail"; fi
-	@if [ -f "$(BINDIR)/sendmail" ] && [ ! -L "$(BINDIR)/sendmail" ] && grep -q homepost/submit "$(BINDIR)/sendmail"; then \
-		rm -f "$(BINDIR)/sendmail"; fi
-	rm -f "$(BINDIR)/homepost"
+	@sh mk/install-bin.sh stop "$(BINDIR)"
+	@sh mk/install-bin.sh uninstall "$(BINDIR)" $(LINKS)
 	@for m in $(MANPAGES); do \
 		s=$${m##*.}; rm -f "$(MANDIR)/man$$s/$${m##*/}"; rmdir "$(MANDIR)/man$$s" 2>/dev/null || true; \
 	done
@@ -102,11 +109,11 @@ uninstall:
 # each user's own outbox. Nothing is setuid.
 install-system:
 	@[ "$$(id -u)" = 0 ] || { echo "install-system: run it as root (sudo make install-system)" >&2; exit 1; }
-	$(MAKE) install PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user START=no NEXT_STEPS=no
+	$(MAKE) install PREFIX="$(SYSTEM_PREFIX)" UNITDIR="$(SYSTEM_PREFIX)/lib/systemd/user" START=no NEXT_STEPS=no
 	sh mk/link-system.sh link "$(SYSTEM_PREFIX)/bin/homepost" "$(LINK_ROOT)"
-	@$(MAKE) --no-print-directory next-steps AGENT=system PREFIX=$(SYSTEM_PREFIX) BINDIR=$(SYSTEM_PREFIX)/bin
+	@$(MAKE) --no-print-directory next-steps AGENT=system PREFIX="$(SYSTEM_PREFIX)" BINDIR="$(SYSTEM_PREFIX)/bin"
 
 uninstall-system:
 	@[ "$$(id -u)" = 0 ] || { echo "uninstall-system: run it as root" >&2; exit 1; }
 	sh mk/link-system.sh unlink "$(SYSTEM_PREFIX)/bin/homepost" "$(LINK_ROOT)"
-	$(MAKE) uninstall PREFIX=$(SYSTEM_PREFIX) UNITDIR=$(SYSTEM_PREFIX)/lib/systemd/user
+	$(MAKE) uninstall PREFIX="$(SYSTEM_PREFIX)" UNITDIR="$(SYSTEM_PREFIX)/lib/systemd/user"

@@ -15,8 +15,19 @@ refused=0
 owner_of() { # path target: "package X", or what it is
 	if command -v dpkg >/dev/null 2>&1; then
 		for q in "$1" "$2"; do
-			pkg=$(dpkg -S "$q" 2>/dev/null | sed -n '1s/: .*//p')
-			if [ -n "$pkg" ]; then echo "package $pkg (dpkg -S)"; return; fi
+			# dpkg -S prints a diversion first ("local diversion
+			# from: P", "diversion by PKG to: P"), then "PKG[, PKG]: P".
+			out=$(dpkg -S "$q" 2>/dev/null)
+			pkg=$(printf '%s\n' "$out" | sed -n -e '/^local diversion /d' -e '/^diversion by /d' -e 's/: .*//p' | head -n 1)
+			to=$(printf '%s\n' "$out" | sed -n -e 's/^local diversion to: //p' -e 's/^diversion by .* to: //p' | head -n 1)
+			by=$(printf '%s\n' "$out" | sed -n -e 's/^diversion by \(.*\) to: .*/\1/p' | head -n 1)
+			if [ -n "$to" ] && [ -n "$by" ]; then
+				echo "package $by, which diverts ${pkg:+package $pkg's }$q to $to (dpkg -S)"; return
+			elif [ -n "$to" ]; then
+				echo "a local diversion (dpkg-divert)${pkg:+ in place of package $pkg}, the original now at $to (dpkg -S)"; return
+			elif [ -n "$pkg" ]; then
+				echo "package $pkg (dpkg -S)"; return
+			fi
 		done
 	fi
 	if command -v rpm >/dev/null 2>&1; then

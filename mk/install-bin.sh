@@ -1,0 +1,230 @@
+#!/bin/sh
+# install-bin.sh COMMAND BINDIR [ARGS]
+#
+#   install BINDIR LINKS...  puts ./homepost and ./sendmail in BINDIR, with
+#                            the LINKS to homepost and send-mail to
+#                            sendmail. Each replaces the old one at once
+#                            (written under a temporary name in BINDIR,
+#                            then renamed over it), so that a mail or
+#                            sendmail started meanwhile runs the old
+#                            program or the new, never half of one. A name
+#                            that is not homepost's (the user's own
+#                            program, another MTA's link) is left as it
+#                            is, and named. Exits 1 only when homepost
+#                            itself cannot be installed.
+#   uninstall BINDIR LINKS...  removes what is homepost's, and only that.
+#   restart BINDIR           ends the background delivery (homepost agent
+#                            --background) that runs BINDIR's old homepost,
+#                            then lets the new homepost start it again
+#                            when mail waits.
+#   stop BINDIR              ends it, and says when mail still waits.
+#   path BINDIR              says which program sendmail, mail and mailq
+#                            run on the PATH, when it is not homepost.
+#
+# homepost's own, in BINDIR: a link to homepost (or sendmail) beside it,
+# or a file built from homepost's Go module (its build information, which
+# homepost check reads too, names the module homepost).
+set -u
+cmd=$1 bindir=$2
+shift 2
+
+# is_build FILE: FILE is a homepost build (homepost or its sendmail).
+is_build() {
+	[ -f "$1" ] && LC_ALL=C grep -aq "^mod	homepost	" "$1" 2>/dev/null
+}
+
+real_dir=$(cd "$bindir" 2>/dev/null && pwd -P || echo "$bindir")
+
+# ours NAME: BINDIR/NAME is homepost's (or free).
+ours() {
+	p=$bindir/$1
+	if [ -L "$p" ]; then
+		t=$(readlink "$p")
+		case $t in
+		homepost | sendmail | "$bindir/homepost" | "$bindir/sendmail" | "$real_dir/homepost" | "$real_dir/sendmail") return 0;;
+		esac
+		return 1
+	fi
+	[ ! -e "$p" ] || is_build "$p"
+}
+
+# what NAME: what BINDIR/NAME is, for a message.
+what() {
+	p=$bindir/$1
+	if [ -L "$p" ]; then echo "a link to $(readlink "$p")"
+	elif [ -d "$p" ]; then echo "a directory"
+	elif [ -f "$p" ]; then echo "a program of its own, not a homepost build"
+	elif [ -e "$p" ]; then echo "not a regular file"
+	else echo "it does not exist"
+	fi
+}
+
+skip() { # NAME [WHAT-TO-DO]
+	echo "homepost: left $bindir/$1 as it is: it is not homepost's ($(what "$1")); ${2:-to have $1 run homepost, move it away and run make install again}" >&2
+}
+
+# put SOURCE NAME: install the file SOURCE as BINDIR/NAME, mode 0755.
+put() {
+	tmp=$bindir/.$2.new.$$
+	if install -m 0755 "$1" "$tmp" && mv -f -T "$tmp" "$bindir/$2"; then return 0; fi
+	rm -f "$tmp"
+	return 1
+}
+
+# link TARGET NAME: BINDIR/NAME becomes a link to TARGET.
+link() {
+	tmp=$bindir/.$2.new.$$
+	rm -f "$tmp"
+	if ln -s "$1" "$tmp" && mv -f -T "$tmp" "$bindir/$2"; then return 0; fi
+	rm -f "$tmp"
+	return 1
+}
+
+# lockfile: the agent lock of this user, in the state directory that the
+# configuration names (state_dir), else the default.
+lockfile() {
+	state=${XDG_STATE_HOME:-$HOME/.local/state}
+	case $state in /*) ;; *) state=$HOME/.local/state;; esac
+	state=$state/homepost
+	conf=${HOMEPOST_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/homepost/config.toml}
+	if [ -r "$conf" ]; then
+		s=$(sed -n -e '/^[[:space:]]*\[/q' -e 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*["'\'']\([^"'\'']*\)["'\''][[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$conf" | tail -n 1)
+		case $s in "~/"*) state=$HOME/${s#"~/"};; /*) state=$s;; esac
+		o=$(sed -n -e '/^[[:space:]]*\[/q' -e 's/^[[:space:]]*outbox[[:space:]]*=[[:space:]]*["'\'']\([^"'\'']*\)["'\''][[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$conf" | tail -n 1)
+	fi
+	outbox=$state/outbox
+	case ${o:-} in "~/"*) outbox=$HOME/${o#"~/"};; /*) outbox=$o;; esac
+	lock=$state/agent.lock
+}
+
+# background: the pid of the background delivery that holds the lock and
+# runs BINDIR's homepost (the old one, deleted by an upgrade, or the
+# current), or nothing.
+background() {
+	lockfile
+	[ -r "$lock" ] || return 0
+	pid=$(sed -n '1s/^\([0-9][0-9]*\).*/\1/p' "$lock")
+	[ -n "$pid" ] || return 0
+	args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+	case $args in
+	"homepost agent --background " | *"/homepost agent --background ") ;;
+	*) return 0;;
+	esac
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
+	case $exe in
+	"$real_dir/homepost" | "$real_dir/homepost (deleted)" | "$bindir/homepost" | "$bindir/homepost (deleted)") echo "$pid";;
+	esac
+}
+
+# stop_background: ends it (SIGTERM: it finishes the delivery in
+# progress), waiting up to a minute.
+stop_background() {
+	pid=$(background)
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	i=0
+	while [ -n "$(tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null)" ]; do
+		i=$((i + 1))
+		if [ "$i" -ge 600 ]; then
+			echo "homepost: the background delivery (pid $pid) has not ended within a minute of SIGTERM; it still runs the old homepost" >&2
+			return 1
+		fi
+		sleep 0.1 2>/dev/null || sleep 1
+	done
+	echo "homepost: stopped the background delivery of the old homepost (pid $pid)"
+}
+
+# waiting: how many messages the outbox holds (new/ and cur/).
+waiting() {
+	n=0
+	for f in "$outbox"/new/* "$outbox"/cur/*; do
+		[ -e "$f" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+case $cmd in
+install)
+	install -d "$bindir" || exit 1
+	if ! ours homepost; then
+		echo "homepost: refusing to replace $bindir/homepost: it is not homepost's ($(what homepost)); nothing was installed: move it away and run make install again" >&2
+		exit 1
+	fi
+	put homepost homepost || exit 1
+	done_links=
+	for l in "$@"; do
+		if ours "$l"; then link homepost "$l" || exit 1; done_links="$done_links $l"; else skip "$l"; fi
+	done
+	sm="$bindir/sendmail and send-mail"
+	if ours sendmail; then
+		put sendmail sendmail || exit 1
+		sm_target=sendmail
+	else
+		skip sendmail "send-mail runs homepost's sendmail instead; to have sendmail run homepost, move it away and run make install again"
+		sm_target=homepost sm="send-mail"
+	fi
+	if ours send-mail; then link "$sm_target" send-mail || exit 1; else skip send-mail; sm=${sm%" and send-mail"}; sm=${sm%"send-mail"}; fi
+	echo "installed $bindir/homepost, its links (${done_links# })${sm:+, $sm}"
+	;;
+uninstall)
+	for l in "$@" send-mail sendmail homepost; do
+		p=$bindir/$l
+		[ -e "$p" ] || [ -L "$p" ] || continue
+		if ours "$l"; then rm -f "$p"; else echo "homepost: left $p: it is not homepost's ($(what "$l"))"; fi
+	done
+	;;
+restart)
+	stop_background
+	[ -x "$bindir/homepost" ] && is_build "$bindir/homepost" || exit 0
+	lockfile
+	[ "$(waiting)" -gt 0 ] || exit 0
+	# mailq starts the background delivery when mail waits and no agent
+	# runs (its messages say so on stderr; install says it once).
+	"$bindir/homepost" mailq >/dev/null 2>&1
+	i=0
+	while [ "$i" -lt 30 ]; do
+		pid=$(background)
+		if [ -n "$pid" ]; then
+			echo "homepost: mail waits in $outbox: the new homepost delivers it (background delivery, pid $pid)"
+			exit 0
+		fi
+		i=$((i + 1))
+		sleep 0.1 2>/dev/null || sleep 1
+	done
+	;;
+stop)
+	stop_background
+	lockfile
+	n=$(waiting)
+	if [ "$n" -gt 0 ]; then
+		m="$n messages wait"
+		[ "$n" = 1 ] && m="1 message waits"
+		echo "homepost: $m in the outbox $outbox, and nothing delivers them now: install homepost again (make install) to deliver them, or move them elsewhere"
+	fi
+	;;
+path)
+	# Which program each name runs on the user's PATH, when not homepost.
+	case ":$PATH:" in *":$bindir:"*) ;; *) exit 0;; esac
+	hp=$(readlink -f "$bindir/homepost" 2>/dev/null)
+	bad=
+	for n in sendmail mail mailq; do
+		w=$(command -v "$n" 2>/dev/null)
+		r=$(readlink -f "$w" 2>/dev/null)
+		if [ -n "$r" ] && { [ "$r" = "$hp" ] || is_build "$r"; }; then continue; fi
+		bad=1
+		if [ -z "$w" ]; then
+			echo "  no $n on your PATH ($bindir/$n: $(what "$n"))"
+		elif [ "$w" = "$bindir/$n" ]; then
+			echo "  $n runs $w, which is not homepost's ($(what "$n")): make install left it"
+		else
+			d=${w%/*}
+			echo "  $n runs $w, not homepost: $d comes before $bindir on your PATH"
+		fi
+	done
+	[ -z "$bad" ]
+	;;
+*)
+	echo "usage: install-bin.sh install|uninstall|restart|stop|path BINDIR [LINKS...]" >&2
+	exit 64
+	;;
+esac

@@ -5,6 +5,11 @@
 #
 #   make install                      ~/.local, no root
 #   make uninstall                    removes exactly what install wrote
+#
+# The programs in BINDIR are installed by mk/install-bin.sh: each file and
+# link replaces the old by rename; a name that is not homepost's is left
+# alone (named); where no unit is (re)started, the background delivery of
+# the old binary is ended and the new one started when mail waits.
 #   sudo make install-system          /usr/local, plus /usr/sbin/sendmail
 #                                     and /usr/bin/mail(x) where free
 #   sudo make uninstall-system
@@ -78,8 +83,9 @@ next-steps:
 	   echo "       PATH=\"$(BINDIR):\$$PATH\""; fi; \
 	n=$$((n+1)); echo "  $$n. homepost check tells what else mail needs here (lingering, a relay)"
 
-# uninstall removes the files install wrote, and the links only while
-# they still point at homepost. A unit that was enabled in this unit
+# uninstall removes the files install wrote, and the programs and links
+# in BINDIR only while they are homepost's; it ends the background
+# delivery and says where mail still waits. A unit that was enabled in this unit
 # directory is disabled first, so that no dangling link is left.
 uninstall:
 	@d="$(UNITDIR)"; \

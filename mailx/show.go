@@ -147,6 +147,28 @@ func walkEntity(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 		mt = "text/plain"
 	}
 	if mr := e.MultipartReader(); mr != nil {
+		if params["boundary"] == "" {
+			b := lenientBoundary(e.Header.Get("Content-Type"))
+			if b == "" {
+				// No usable boundary: the text as stored.
+				data, _ := io.ReadAll(e.Body)
+				w.WriteString(displayText(data))
+				if len(data) > 0 && data[len(data)-1] != '\n' {
+					w.WriteByte('\n')
+				}
+				return
+			}
+			// A boundary mime.ParseMediaType refuses (unquoted,
+			// with '='): quoted, so that go-message takes it.
+			t, _, _ := strings.Cut(e.Header.Get("Content-Type"), ";")
+			mt = strings.ToLower(strings.TrimSpace(t))
+			e.Header.Set("Content-Type", mime.FormatMediaType(mt, map[string]string{"boundary": b}))
+			fixed, _ := message.New(e.Header, e.Body)
+			if mr = fixed.MultipartReader(); mr == nil {
+				listPart(w, e, path)
+				return
+			}
+		}
 		var parts []*message.Entity
 		for {
 			p, err := mr.NextPart()
@@ -321,4 +343,23 @@ func (s *session) splitListArg(arg, kind string) (list, last string) {
 		i = len(arg)
 	}
 	return strings.TrimSpace(arg[:i]), words[len(words)-1]
+}
+
+// lenientBoundary takes the boundary parameter out of a Content-Type
+// value that mime.ParseMediaType refuses, as mutt and s-nail do: it
+// runs to the next ';' or the end, trimmed, quotes removed; "" when
+// there is none.
+func lenientBoundary(v string) string {
+	for _, p := range strings.Split(v, ";")[1:] {
+		name, val, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "boundary") {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		return val
+	}
+	return ""
 }

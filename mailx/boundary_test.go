@@ -27,3 +27,13 @@ func TestPrintLenientMultipart(t *testing.T) {
 		}
 	}
 }
+
+// The size column of a summary is never cut: 43,800,316 bytes shows
+// whole, as s-nail shows it.
+func TestHeaderLineWholeSize(t *testing.T) {
+	m := msgWith(1, "a@b.example", "big", "")
+	m.Size, m.Lines = 43800316, 600011
+	if got := headerLine(m, false, 80); !strings.Contains(got, "600011/43800316 ") {
+		t.Errorf("%q", got)
+	}
+}

@@ -42,7 +42,12 @@ func appendHeaderLine(b []byte, m *Msg, current bool, width int) []byte {
 	}
 	b = append(b, '/')
 	var num [20]byte
-	b = appendPadded(b, view(strconv.AppendInt(num[:0], m.Size, 10)), 5)
+	// Padded to 5 columns, never cut (s-nail shows the whole size).
+	size := strconv.AppendInt(num[:0], m.Size, 10)
+	b = append(b, size...)
+	for n := len(size); n < 5; n++ {
+		b = append(b, ' ')
+	}
 	b = append(b, ' ')
 	if room := width - columns(b[start:]) - 1; room > 0 {
 		b = appendTrunc(b, m.subject(), room)

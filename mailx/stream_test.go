@@ -15,8 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"homepost/outbox"
@@ -27,7 +28,11 @@ import (
 const maxSendRSS = 32 << 20
 
 // mailRSS runs "homepost mail -n ARGS" with stdin from the file in, and
-// returns its peak resident memory (getrusage's ru_maxrss of the child).
+// returns its peak resident memory: the high-water mark of its own
+// memory, VmHWM in /proc/PID/status, read until it exits. (The child's
+// ru_maxrss would not do: a child that Go starts shares the test's
+// memory until it execs, and the kernel counts that memory's peak as
+// the child's.)
 func (h *home) mailRSS(t *testing.T, in string, args ...string) int64 {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"mail", "-n"}, args...)...)
@@ -41,10 +46,43 @@ func (h *home) mailRSS(t *testing.T, in string, args ...string) int64 {
 	cmd.Stdin = f
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			b, err := os.ReadFile(status)
+			if err != nil {
+				return // gone
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+					var kb int64
+					fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+					if kb<<10 > peak.Load() {
+						peak.Store(kb << 10)
+					}
+				}
+			}
+			if strings.Contains(string(b), "State:\tZ") {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	err = cmd.Wait()
+	<-done
+	if err != nil {
 		t.Fatalf("mail %q: %v\n%s%s", args, err, o.String(), e.String())
 	}
-	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
+	if peak.Load() == 0 {
+		t.Fatalf("mail %q: its peak memory could not be read", args)
+	}
+	return peak.Load()
 }
 
 // queuedFile is the one message in the outbox, opened for reading.

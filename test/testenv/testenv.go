@@ -68,14 +68,23 @@ func New(t *testing.T, extraConfig string) *Env {
 }
 
 // awaitNoAgent waits until no process holds the agent lock at path; one
-// still holding it after five seconds is killed.
+// still holding it after five seconds is killed. The lock must stay free
+// for a moment: a background delivery that a sendmail started just
+// before may not have taken it yet, and would write into the HOME while
+// it is removed.
 func awaitNoAgent(path string) {
 	deadline := time.Now().Add(5 * time.Second)
+	free := 0
 	for {
 		pid, running := agentlock.Running(path)
 		if !running {
-			return
+			if free++; free >= 20 {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+			continue
 		}
+		free = 0
 		if time.Now().After(deadline) {
 			if pid > 0 {
 				syscall.Kill(pid, syscall.SIGKILL)

@@ -235,3 +235,14 @@ func TestPagerForLongOutput(t *testing.T) {
 	tm.typeLine("x")
 	tm.waitFor("[exit 0]", 1)
 }
+
+// A dead.letter that cannot be written (a full disk: /dev/full) is
+// reported as such, never announced as saved.
+func TestDeadLetterUnwritable(t *testing.T) {
+	h := newHome(t)
+	h.env = append(h.env, "DEAD=/dev/full")
+	stdout, stderr, code := h.mail(t, "some text\n", "-S", "sendmail=/bin/false", "-s", "x", "root")
+	if code == 0 || strings.Contains(stdout, `"/dev/full"`) || !strings.Contains(stderr, "/dev/full") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}

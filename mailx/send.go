@@ -293,10 +293,20 @@ func (e *env) saveDead(d *draft) {
 		e.warn("%v", err)
 		return
 	}
-	defer f.Close()
+	// A text that cannot be written whole (a full disk) is taken back
+	// and reported: "saved" is said only of what is there.
+	start, _ := f.Seek(0, io.SeekEnd)
 	lines := &lineCounter{w: f}
-	if _, err := io.Copy(lines, d.bodyReader()); err != nil {
-		e.warn("%s: %v", path, err)
+	_, err = io.Copy(lines, d.bodyReader())
+	if err == nil {
+		err = f.Close()
+	} else {
+		f.Truncate(start)
+		f.Close()
+	}
+	if err != nil {
+		e.warn("%s: the text was not saved: %v", path, err)
+		return
 	}
 	fmt.Fprintf(e.out, "\"%s\" %d/%d\n", path, lines.lines(), lines.n)
 }

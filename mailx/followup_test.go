@@ -133,3 +133,27 @@ func TestAlternatesLeftOutOfReplies(t *testing.T) {
 		}
 	}
 }
+
+// Replying to everyone of a message whose To has bytes that are not
+// UTF-8 never queues an address that was not in it (U+FFFD in place of
+// the bytes): that one is left out, and said so.
+func TestReplyLeavesOutUnreadableAddress(t *testing.T) {
+	h := newHome(t)
+	os.MkdirAll(h.path("Maildir/new"), 0o700)
+	os.MkdirAll(h.path("Maildir/cur"), 0o700)
+	os.MkdirAll(h.path("Maildir/tmp"), 0o700)
+	os.WriteFile(h.path("Maildir/new/1.a.host"), []byte("From: a@example.org\nTo: \xb4google@example.com, b@example.org\nSubject: s\n\nbody\n"), 0o600)
+	_, stderr, code := h.mail(t, "reply 1\nok\n.\nq\n")
+	q := h.queue(t)
+	if code != 0 || len(q) != 1 {
+		t.Fatalf("exit %d, %d queued: %s", code, len(q), stderr)
+	}
+	for _, r := range q[0].rcpts {
+		if strings.ContainsRune(r, '\uFFFD') || strings.Contains(r, "google") {
+			t.Errorf("recipients %q", q[0].rcpts)
+		}
+	}
+	if !slices.Contains(q[0].rcpts, "a@example.org") || !slices.Contains(q[0].rcpts, "b@example.org") || !strings.Contains(stderr, "not UTF-8") {
+		t.Errorf("recipients %q, stderr %s", q[0].rcpts, stderr)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // cmdMail composes a new message from read mode: m ADDR...
@@ -105,6 +106,10 @@ func (s *session) reply(arg string, k replyKind) error {
 		}
 	}
 	d.to = append(slices.Clone(senders), d.to...)
+	// An address whose bytes are not UTF-8 (an 8-bit header in another
+	// charset) reads with U+FFFD in place of them: that address was
+	// never in the message, and is left out, not invented.
+	d.to, d.cc = s.dropUnreadable(d.to), s.dropUnreadable(d.cc)
 	if !s.set.isSet("metoo") {
 		d.to = s.dropSelf(d.to)
 		d.cc = s.dropSelf(d.cc)
@@ -323,4 +328,18 @@ func (s *session) compose(d *draft) bool {
 		fmt.Fprintln(s.out, "Null message body; hope that's ok")
 	}
 	return s.sendDraft(d) == exOK
+}
+
+// dropUnreadable leaves out, with a warning, the addresses that hold
+// U+FFFD where the header had bytes that are not UTF-8.
+func (s *session) dropUnreadable(list []string) []string {
+	var out []string
+	for _, a := range list {
+		if strings.ContainsRune(addrOf(a), utf8.RuneError) {
+			s.warn("left out %q: its bytes are not UTF-8, so the address cannot be read", a)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -49,6 +49,9 @@ type SendmailArgs struct {
 	Opts    Options
 	Mode    string // "m" (default), "p", "i", "s", "v", "q"
 	Verbose bool
+	// Warnings are options ignored for a bad value, as Postfix's
+	// sendmail warns of them and goes on.
+	Warnings []string
 }
 
 // ErrHelp is ParseSendmailArgs's answer to --help.
@@ -120,6 +123,10 @@ func ParseSendmailArgs(args []string) (*SendmailArgs, error) {
 				v, err := value()
 				if err != nil {
 					return nil, err
+				}
+				if c == 'N' && !validNotify(v) {
+					a.Warnings = append(a.Warnings, fmt.Sprintf("bad -N option value %q -- ignored (never, or a list of success, delay, failure)", v))
+					continue
 				}
 				if a.Opts.Opts == nil {
 					a.Opts.Opts = map[string]string{}
@@ -195,6 +202,9 @@ func (s Sendmail) Run(args []string) int {
 		fmt.Fprint(os.Stderr, "usage: sendmail [-t] [-i] [-f sender] [options] [recipient ...]; see sendmail --help\n")
 		return sysexits.Usage
 	}
+	for _, w := range a.Warnings {
+		fmt.Fprintf(os.Stderr, "homepost: sendmail: warning: %s\n", w)
+	}
 	if a.Mode != "m" {
 		return s.Other(a, args)
 	}
@@ -216,4 +226,20 @@ func (s Sendmail) Run(args []string) int {
 // Fail prints "homepost: WHAT: WHY" to stderr.
 func Fail(what string, err error) {
 	fmt.Fprintf(os.Stderr, "homepost: %s: %v\n", what, err)
+}
+
+// validNotify reports whether v is a DSN NOTIFY value (RFC 3461): never,
+// or a comma-separated list of success, delay and failure.
+func validNotify(v string) bool {
+	if strings.EqualFold(v, "never") {
+		return true
+	}
+	for _, w := range strings.Split(v, ",") {
+		switch strings.ToLower(strings.TrimSpace(w)) {
+		case "success", "delay", "failure":
+		default:
+			return false
+		}
+	}
+	return true
 }

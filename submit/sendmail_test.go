@@ -30,6 +30,16 @@ func TestParseSendmailArgs(t *testing.T) {
 	if a, _ := ParseSendmailArgs([]string{"-oi", "-r", "<>"}); !a.Opts.IgnoreDots || a.Opts.Sender != "<>" {
 		t.Errorf("-oi -r <>: %+v", a)
 	}
+	// A -N value that is no NOTIFY value is ignored with a warning, as
+	// Postfix's sendmail does.
+	if a, err := ParseSendmailArgs([]string{"-N", "bogus", "bob"}); err != nil || len(a.Warnings) != 1 || a.Opts.Opts["notify"] != "" {
+		t.Errorf("-N bogus: %+v %v", a, err)
+	}
+	for _, ok := range []string{"never", "NEVER", "failure", "success,delay,failure"} {
+		if a, err := ParseSendmailArgs([]string{"-N", ok, "bob"}); err != nil || len(a.Warnings) != 0 || a.Opts.Opts["notify"] != ok {
+			t.Errorf("-N %s: %+v %v", ok, a, err)
+		}
+	}
 }
 
 // FuzzSendmailArgs: no command line makes the parser panic.

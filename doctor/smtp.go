@@ -29,7 +29,8 @@ func checkSMTP(c *checker, cfg *config.Config) {
 	for _, p := range smtpd.ProbeAll(cfg, 5*time.Second) {
 		where := p.Network + ":" + p.Addr
 		switch {
-		case p.Network == "tcp" && p.Err == nil && p.Owner >= 0 && p.Owner != cfg.UID:
+		case p.Network == "tcp" && p.Owner >= 0 && p.Owner != cfg.UID:
+			// Whether or not it answers.
 			c.fail("smtp", "another program (uid %d) holds %s: mail sent there does not reach homepost", p.Owner, p.Addr)
 		case p.Network == "tcp" && p.Err == nil && p.Owner < 0:
 			c.warn("smtp", "%s answers (EHLO, NOOP), but whose it is cannot be told: %v", where, p.OwnerErr)

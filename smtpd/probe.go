@@ -46,6 +46,9 @@ func probe(network, addr string, timeout time.Duration) Probe {
 	}
 	c.SetDeadline(time.Now().Add(timeout))
 	cl := smtp.NewClient(c)
+	// go-smtp sets its own deadline for each reply (five minutes for
+	// the greeting): a listener that never answers must cost timeout.
+	cl.CommandTimeout, cl.SubmissionTimeout = timeout, timeout
 	defer cl.Close()
 	if err := cl.Hello("localhost"); err != nil {
 		p.Err = fmt.Errorf("EHLO: %w", err)

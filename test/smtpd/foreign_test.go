@@ -139,3 +139,35 @@ func TestSocketInSharedDirectoryRefused(t *testing.T) {
 		t.Errorf("check does not refuse the directory:\n%s", stdout)
 	}
 }
+
+// A program of another user that holds the port and never greets: check
+// gives up on it within its timeout (go-smtp's client would wait five
+// minutes for the greeting) and fails the address by the listener's uid.
+func TestPortHeldSilently(t *testing.T) {
+	uid, gid := otherUser(t)
+	l := setup(t, "")
+	fake := asUser(uid, gid, "/usr/bin/python3", "-c", `
+import socket, sys, time
+host, port = sys.argv[1].rsplit(':', 1)
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port))); s.listen(8)
+print('listening', flush=True)
+time.sleep(600)
+`, l.Addr)
+	var out testenv.LockedBuffer
+	fake.Stdout, fake.Stderr = &out, &out
+	if err := fake.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fake.Process.Kill(); fake.Wait() })
+	l.WaitFor(func() bool { return strings.Contains(out.String(), "listening") }, "the other program's listener")
+	start := time.Now()
+	stdout, _, code := l.Run(nil, "homepost", "check")
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("check took %v", d)
+	}
+	want := "another program (uid " + strconv.Itoa(uid) + ") holds " + l.Addr
+	if !strings.Contains(stdout, want) || code == 0 {
+		t.Errorf("check (exit %d) does not fail the address held by another program (%q):\n%s", code, want, stdout)
+	}
+}

@@ -206,6 +206,13 @@ func runFlush(args []string) int {
 		// Wait until it has tried, so that a script that flushes and
 		// then looks sees the outcome.
 		werr := agent.AwaitPass(context.Background(), cfg)
+		if errors.Is(werr, agent.ErrSmarthostBusy) {
+			// It retried; the smarthost has not answered yet.
+			if tty {
+				fmt.Fprintln(os.Stderr, "homepost: flush: the running agent retried every deferred message; a delivery to the smarthost is still in progress (its log and mailq will tell how it went)")
+			}
+			return sysexits.OK
+		}
 		if werr == nil || errors.Is(werr, agent.ErrNoAnswer) {
 			if tty {
 				fmt.Fprintln(os.Stderr, "homepost: flush: the running agent retried every deferred message; its log says how it went")

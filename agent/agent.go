@@ -41,7 +41,8 @@
 // reloads the configuration, SIGUSR2 asks for a pass over what is due
 // and an answer when it has ended (await.go: agent --once and flush wait
 // for a running agent so), SIGTERM finishes the batch in progress and
-// exits. A configuration file with an error makes the agent hold the
+// exits (a smarthost delivery that has not answered within stopGrace is
+// cancelled, remote.go). A configuration file with an error makes the agent hold the
 // queue until it is fixed (held.go). In the loop, the smarthost's copies go out from
 // a goroutine (remote.go), so that local mail never waits for it.
 package agent
@@ -138,12 +139,16 @@ type Agent struct {
 	forcedRemote map[string]bool
 	// async sends the smarthost's copies from a goroutine (remote.go):
 	// set while the daemon's loop runs. inflight holds the jobs whose
-	// copies are out, remoteOut counts the batches, remoteDone brings
-	// their answers, remoteMu lets one delivery to the smarthost run at
-	// a time, and outgoing collects a batch's copies for it (dispatch).
+	// copies are out, remoteOut counts the batches and out holds them,
+	// remoteDone brings their answers, remoteMu lets one delivery to the
+	// smarthost run at a time, and outgoing collects a batch's copies
+	// for it (dispatch). answering is the pass asked for whose answer
+	// waits for the smarthost's (await.go, passEnded).
 	async       bool
 	inflight    map[string]bool
 	remoteOut   int
+	out         map[*remoteBatch]bool
+	answering   *answering
 	remoteDone  chan *remoteBatch
 	remoteMu    sync.Mutex
 	outgoing    []*send
@@ -164,6 +169,9 @@ type Agent struct {
 	// is lost or kills it.
 	reqs   chan os.Signal
 	passAt int64
+	// localAt is the start of the last pass asked for whose local
+	// deliveries have ended, its smarthost copies perhaps still out.
+	localAt int64
 	// held is why nothing is delivered: the configuration does not load;
 	// resumed is set when it is fixed, for new/ to be read again.
 	held    error
@@ -215,6 +223,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		werr := AwaitPass(ctx, cfg)
 		if werr == nil {
+			return nil
+		}
+		if errors.Is(werr, ErrSmarthostBusy) {
+			log.Info("the running agent has delivered what is due; its delivery to the smarthost is still in progress, and its results are recorded when the smarthost answers", "pid", lockPid(err))
 			return nil
 		}
 		if !errors.Is(werr, ErrNotRunning) {
@@ -280,6 +292,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
 		forcedRemote: map[string]bool{}, inflight: map[string]bool{},
+		out:        map[*remoteBatch]bool{},
 		remoteDone: make(chan *remoteBatch),
 	}
 	a.mbox = &courier.Mbox{Now: func() time.Time { return a.now() }}
@@ -534,10 +547,13 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	defer a.settle()
 	// The smarthost's copies go out from a goroutine while the loop
 	// runs (remote.go), so that local mail never waits for it; what is
-	// out when the loop ends is waited for, and recorded, first.
+	// out when the loop ends is waited for, and recorded, first: for
+	// stopGrace, then cancelled (stopRemote).
+	ctx, cancelRemote := context.WithCancel(ctx)
+	defer cancelRemote()
 	a.async = true
 	defer func() {
-		a.awaitRemote()
+		a.stopRemote(cancelRemote)
 		a.async = false
 	}()
 	timer := time.NewTimer(time.Hour)
@@ -565,11 +581,12 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		look = true
 		if a.passWanted {
 			// A waiter reads the queue and the mailbox next: what the
-			// pass delivered is finished before it is answered, the
-			// smarthost's copies included.
-			a.awaitRemote()
+			// pass delivered is finished before it is answered. The
+			// smarthost's copies out now are not waited for here, which
+			// would hold up local mail: the answer waits for them
+			// (passEnded, remoteFinished) while the loop goes on.
 			a.settle()
-			a.passDone(passStart)
+			a.passEnded(passStart)
 		}
 		if opts.Background && len(a.due) == 0 && a.remoteOut == 0 {
 			return nil // nothing queued, nothing deferred

@@ -19,11 +19,21 @@ package agent
 // agent of an older homepost (for which SIGUSR2 is fatal) is never sent
 // one. The same file says whether the agent holds the queue for a broken
 // configuration, for mailq and homepost check.
+//
+// The smarthost's copies go out from a worker (remote.go), and the loop
+// does not wait for them, or local mail would wait behind a smarthost
+// that hangs: a pass whose local deliveries have ended is written down
+// at once as such (the third field), and as ended (the second) once the
+// smarthost deliveries out at that moment have answered. The waiter
+// waits for the second for up to remoteWait after the first, then
+// leaves with ErrSmarthostBusy: the agent carries on with that delivery
+// and records its results when the smarthost answers (or times out).
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +50,15 @@ import (
 // request to deliver (it is of an older homepost).
 var ErrNoAnswer = errors.New("the running agent does not answer requests to deliver")
 
+// ErrSmarthostBusy means the running agent has made the pass asked for,
+// but a delivery to the smarthost is still in progress after remoteWait:
+// its results are recorded when the smarthost answers.
+var ErrSmarthostBusy = errors.New("a delivery to the smarthost is still in progress")
+
+// remoteWait bounds how long a waiter waits for the smarthost's answers
+// once the pass's local deliveries have ended.
+const remoteWait = 30 * time.Second
+
 // statusPath is the agent's status file.
 func statusPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "agent.status") }
 
@@ -50,8 +69,9 @@ type Status struct {
 	// not load (file:line). Empty while it delivers.
 	Held string
 	// pass is when (monotonic clock, ns) the last pass that was asked
-	// for began.
-	pass int64
+	// for began; local, that of the last whose local deliveries have
+	// ended (its smarthost copies perhaps still out).
+	pass, local int64
 	// answers: the agent wrote this status, so it takes requests.
 	answers bool
 }
@@ -80,6 +100,10 @@ func readStatus(cfg *config.Config) (Status, bool) {
 	var s Status
 	s.Pid, _ = strconv.Atoi(f[0])
 	s.pass, _ = strconv.ParseInt(f[1], 10, 64)
+	s.local = s.pass
+	if len(f) > 2 {
+		s.local, _ = strconv.ParseInt(f[2], 10, 64)
+	}
 	s.answers = true
 	if r, ok := strings.CutPrefix(rest, "held: "); ok {
 		s.Held = strings.TrimSpace(r)
@@ -88,9 +112,10 @@ func readStatus(cfg *config.Config) (Status, bool) {
 }
 
 // writeStatus replaces the status file: pid, the start of the last pass
-// asked for, and why delivery is held, if it is.
+// asked for that has ended, that of the last whose local deliveries
+// have, and why delivery is held, if it is.
 func (a *Agent) writeStatus() {
-	text := fmt.Sprintf("%d %d\n", os.Getpid(), a.passAt)
+	text := fmt.Sprintf("%d %d %d\n", os.Getpid(), a.passAt, max(a.localAt, a.passAt))
 	if a.held != nil {
 		text += "held: " + strings.ReplaceAll(a.held.Error(), "\n", " ") + "\n"
 	}
@@ -107,6 +132,31 @@ func (a *Agent) writeStatus() {
 func (a *Agent) passDone(start int64) {
 	a.passWanted = false
 	a.passAt = start
+	a.writeStatus()
+}
+
+// answering is a pass asked for, begun at start, whose local deliveries
+// have ended and whose answer waits for the smarthost deliveries that
+// were out then.
+type answering struct {
+	start   int64
+	batches map[*remoteBatch]bool
+}
+
+// passEnded records that the local deliveries of a pass asked for, begun
+// at start, have ended, and the pass itself once the smarthost
+// deliveries out now have answered (remoteFinished): at once if none
+// are. A later pass's answer replaces an earlier one's, and covers it:
+// it waits for every delivery still out.
+func (a *Agent) passEnded(start int64) {
+	a.passWanted = false
+	a.localAt = start
+	if len(a.out) == 0 {
+		a.answering = nil
+		a.passAt = start
+	} else {
+		a.answering = &answering{start: start, batches: maps.Clone(a.out)}
+	}
 	a.writeStatus()
 }
 
@@ -129,7 +179,9 @@ func RunningStatus(cfg *config.Config) (Status, bool) {
 // until it has: until a pass that began after the request has ended.
 // It returns ErrNotRunning when no agent holds the lock, or when the one
 // asked went away before it answered (the caller may then take the lock
-// itself), and ErrNoAnswer for an agent that does not take requests.
+// itself), ErrNoAnswer for an agent that does not take requests, and
+// ErrSmarthostBusy when the pass's local deliveries have ended but a
+// delivery to the smarthost has not answered within remoteWait.
 func AwaitPass(ctx context.Context, cfg *config.Config) error {
 	s, running := RunningStatus(cfg)
 	// An agent writes its status right after it takes the lock: give
@@ -151,9 +203,18 @@ func AwaitPass(ctx context.Context, cfg *config.Config) error {
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	var local time.Time // when the pass's local deliveries were seen ended
 	for {
-		if st, ok := readStatus(cfg); ok && st.Pid == s.Pid && st.pass >= asked {
+		st, ok := readStatus(cfg)
+		if ok && st.Pid == s.Pid && st.pass >= asked {
 			return nil
+		}
+		if ok && st.Pid == s.Pid && st.local >= asked {
+			if local.IsZero() {
+				local = time.Now()
+			} else if time.Since(local) >= remoteWait {
+				return ErrSmarthostBusy
+			}
 		}
 		if pid, ok := Running(cfg); !ok || pid != s.Pid {
 			if st, ok := readStatus(cfg); ok && st.Pid == s.Pid && st.pass >= asked {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"time"
 
 	"homepost/courier"
 	"homepost/outbox"
@@ -29,6 +30,13 @@ import (
 // and is in inflight, out of due: nothing else claims, delivers or
 // schedules it. A crash meanwhile leaves it in cur/, taken up as
 // possibly delivered, as before.
+//
+// The loop never waits for the worker but to stop: a waiter's pass
+// (await.go) is answered when the deliveries out at its end have come
+// back, and a stop waits stopGrace for them, then cancels them. The
+// relay closes the connection (kills an exec: program) and defers what
+// was not answered; those results, deferrals from the relay itself, are
+// recorded as any other before the agent exits.
 
 // remoteBatch is a batch's copies for the smarthost and, once they are
 // delivered, their results.
@@ -46,6 +54,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	}
 	a.remoteOut++
 	b := &remoteBatch{sends: sends}
+	a.out[b] = true
 	copies := make([]*courier.Copy, len(sends))
 	for i, s := range sends {
 		copies[i] = s.c
@@ -56,6 +65,15 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		a.remoteMu.Lock()
 		b.results = c.Deliver(ctx, copies)
 		a.remoteMu.Unlock()
+		if ctx.Err() != nil {
+			// Cancelled: the agent stops (stopRemote). What was not
+			// answered is deferred; say why.
+			for i, r := range b.results {
+				if r.Status == outbox.Deferred {
+					b.results[i].Reason = "interrupted as the agent stopped: " + r.Reason
+				}
+			}
+		}
 		a.remoteDone <- b
 	}()
 }
@@ -65,6 +83,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 // retired durably and recycled.
 func (a *Agent) remoteFinished(b *remoteBatch) {
 	a.remoteOut--
+	delete(a.out, b)
 	var jobs []*job
 	seen := map[*job]bool{}
 	for n, s := range b.sends {
@@ -86,11 +105,36 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		}
 	}
 	a.release(retired)
+	if w := a.answering; w != nil {
+		delete(w.batches, b)
+		if len(w.batches) == 0 {
+			a.answering = nil
+			a.passAt = w.start
+			a.writeStatus()
+		}
+	}
 }
 
-// awaitRemote takes the answers of every smarthost delivery still out.
-func (a *Agent) awaitRemote() {
+// stopGrace is how long a stopping agent waits for the smarthost's
+// answers before it cancels the deliveries still out: a message whose
+// data the smarthost has taken, and whose answer is on its way, would
+// be sent again if cancelled. Cancelled, a delivery ends at once (the
+// connection is closed, a command killed) and its recipients not
+// answered are deferred, recorded so.
+const stopGrace = 2 * time.Second
+
+// stopRemote takes the answers of every smarthost delivery still out,
+// waiting at most stopGrace before it cancels them.
+func (a *Agent) stopRemote(cancel context.CancelFunc) {
+	grace := time.NewTimer(stopGrace)
+	defer grace.Stop()
 	for a.remoteOut > 0 {
-		a.remoteFinished(<-a.remoteDone)
+		select {
+		case b := <-a.remoteDone:
+			a.remoteFinished(b)
+		case <-grace.C:
+			a.log.Info("agent stopping: interrupting the delivery to the smarthost; what it has not answered is deferred", "batches", a.remoteOut)
+			cancel()
+		}
 	}
 }

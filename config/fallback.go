@@ -15,16 +15,18 @@ package config
 // When the file does not load, the queue's location is read from its
 // top-level lines (those before the first [table]) one line at a time:
 // "outbox" and "state_dir" as the file sets them, else their defaults
-// under $XDG_STATE_HOME. "hostname" and "deliver_without_agent" are
-// read the same way, when their lines can be read, for the Message-ID
-// and the background delivery. Every other key keeps its default: such a
+// under $XDG_STATE_HOME. "hostname" (when it is a host name), "store"
+// and "deliver_without_agent" are read the same way, when their lines
+// can be read, for the Message-ID, the check below and the background
+// delivery. Every other key keeps its default: such a
 // configuration is for queuing only, nothing is delivered with it.
 //
 // Nothing is queued (exit 78) only when even the outbox is unknown: the
 // user cannot be found, the file exists but cannot be read, or the line
 // that sets outbox or state_dir cannot be read (a value that does not
-// parse, is not an absolute path, or is set twice). Guessing then would
-// queue mail where no agent looks once the file is fixed.
+// parse, is not an absolute path, or is set twice), and when the outbox
+// is, holds or lies in the store. Guessing then would queue mail where
+// no agent looks once the file is fixed.
 
 import (
 	"bufio"
@@ -75,8 +77,11 @@ func Fallback(path string, id Identity) (*Config, error) {
 	}
 	str := func(key string) string { s, _ := vals[key].(string); return s }
 	c.StateDir, c.Outbox = str("state_dir"), str("outbox")
-	if h := str("hostname"); h != "" && !strings.ContainsAny(h, " \t\r\n/@") {
+	if h := str("hostname"); h != "" && settings.CheckHostname(h) == nil {
 		c.Hostname = h
+	}
+	if st := str("store"); st != "" {
+		c.Store = st
 	}
 	if b, ok := vals["deliver_without_agent"].(bool); ok {
 		c.DeliverWithoutAgent = b
@@ -89,12 +94,18 @@ func Fallback(path string, id Identity) (*Config, error) {
 				Msg: fmt.Sprintf("%q is not an absolute path, so the outbox is unknown", p.val)}
 		}
 	}
+	// An outbox in the store would put queue files among the user's
+	// mail, where no agent looks once the file is fixed.
+	if _, store := c.StoreKind(); filepath.IsAbs(store) && settings.Overlaps(c.Outbox, store) {
+		return nil, &Error{File: path, Line: keyLine(data, []string{"outbox"}), Key: "outbox",
+			Msg: fmt.Sprintf("%q overlaps the store %q, so nothing can be queued there", c.Outbox, store)}
+	}
 	return c, nil
 }
 
 // fallbackKeys are the top-level keys that a broken file is still read
 // for. A bool says the value is a boolean, otherwise a string.
-var fallbackKeys = map[string]bool{"state_dir": false, "outbox": false, "hostname": false, "deliver_without_agent": true}
+var fallbackKeys = map[string]bool{"state_dir": false, "outbox": false, "hostname": false, "deliver_without_agent": true, "store": false}
 
 // topLevel decodes each line before the first table that sets one of
 // fallbackKeys on its own. It returns the values read, and the line

@@ -56,7 +56,7 @@ func ReadFile(path string, id Identity) (*Config, error) {
 	}
 	c.File = path
 	c.Finish(id)
-	if c.Validate() != nil {
+	if c.Validate() != nil || defined["hostname"] && CheckHostname(c.Hostname) != nil {
 		return nil, ErrNotSimple
 	}
 	if c.Relay.Password != "" && !defined["relay.password_command"] {

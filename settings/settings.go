@@ -468,7 +468,7 @@ func (c *Config) Problems() []*Error {
 	if _, p := c.StoreKind(); !filepath.IsAbs(p) {
 		errs = append(errs, &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)})
 	}
-	if _, store := c.StoreKind(); filepath.IsAbs(store) && filepath.IsAbs(c.Outbox) && overlaps(c.Outbox, store) {
+	if _, store := c.StoreKind(); filepath.IsAbs(store) && filepath.IsAbs(c.Outbox) && Overlaps(c.Outbox, store) {
 		errs = append(errs, &Error{Key: "outbox", Msg: fmt.Sprintf("%q overlaps the store %q: the agent would take delivered mail for queue files", c.Outbox, store)})
 	}
 	if c.MaxQueueLifetime.Duration <= 0 {
@@ -504,9 +504,9 @@ func CheckHostname(h string) error {
 	return nil
 }
 
-// overlaps reports whether one of two clean absolute paths is the other
-// or lies inside it.
-func overlaps(a, b string) bool {
+// Overlaps reports whether one of two absolute paths is the other or
+// lies inside it.
+func Overlaps(a, b string) bool {
 	a, b = filepath.Clean(a), filepath.Clean(b)
 	inside := func(p, dir string) bool {
 		return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")

@@ -376,3 +376,35 @@ func TestOutboxMovedWithMailInIt(t *testing.T) {
 		t.Errorf("check: exit %d\n%s", code, out)
 	}
 }
+
+// A file refused for a value that would break mail is not used for that
+// value while the shims queue anyway: neither sendmail program (the
+// small one hands such a file to homepost) stamps a bad host name on
+// the message or queues into the store.
+func TestRefusedValuesNotUsedToQueue(t *testing.T) {
+	t.Parallel()
+	for _, prog := range testenv.Sendmails {
+		t.Run(prog, func(t *testing.T) {
+			t.Parallel()
+			e := testenv.New(t, "")
+			file := setConfig(t, e, "deliver_without_agent = false\nsystem_aliases = \"\"\nhostname = \"a:b\"\n", 0o600)
+			_, stderr, code := e.Run([]byte("Subject: h\n\nb\n"), prog, "root")
+			if code != 0 || !strings.Contains(stderr, file+":3: hostname") {
+				t.Fatalf("bad hostname: exit %d:\n%s", code, stderr)
+			}
+			for _, f := range testenv.Files(e.Outbox("new")) {
+				if b, _ := os.ReadFile(f); strings.Contains(string(b), "@a:b") || strings.Contains(string(b), "@a%3Ab") {
+					t.Errorf("queued with the refused host name:\n%s", b)
+				}
+			}
+			setConfig(t, e, baseConfig+"outbox = \"~/Maildir\"\n", 0o600)
+			_, stderr, code = e.Run([]byte("Subject: o\n\nb\n"), prog, "root")
+			if code != 78 || !strings.Contains(stderr, file+":4: outbox") {
+				t.Errorf("outbox in the store: exit %d, want 78:\n%s", code, stderr)
+			}
+			if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
+				t.Errorf("queue files in the store: %v", n)
+			}
+		})
+	}
+}

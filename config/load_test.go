@@ -102,6 +102,7 @@ func TestValuesThatBreakMail(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{"hostname = \"bad host\"\n", `:1: hostname: "bad host" is not a host name`},
 		{"hostname = \"me@host\"\n", `:1: hostname: "me@host" is not a host name`},
+		{"hostname = \"-bad-\"\n", `:1: hostname: "-bad-" is not a host name`},
 		{"outbox = \"~/Maildir\"\n", `:1: outbox: `},
 		{"outbox = \"~/Maildir/queue\"\n", `:1: outbox: `},
 		{"store = \"mbox:~/q/mbox\"\noutbox = \"~/q\"\n", `:2: outbox: `},

@@ -495,6 +495,9 @@ func CheckHostname(h string) error {
 		if label == "" || len(label) > 63 {
 			return fmt.Errorf("%q is not a host name (an empty or too long label)", h)
 		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a host name (a label begins or ends with a hyphen)", h)
+		}
 		for _, r := range label {
 			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
 				return fmt.Errorf("%q is not a host name (%q is not a letter, digit or hyphen)", h, r)

@@ -210,7 +210,7 @@ func TestCommandsOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := out.String()
-	for _, want := range []string{"\r\n502 ", "\r\n221 "} {
+	for _, want := range []string{"\r\n503 ", "\r\n221 "} { // bad sequence
 		if !strings.Contains(o, want) {
 			t.Errorf("no %q in\n%s", want, o)
 		}

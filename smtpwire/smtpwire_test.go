@@ -65,4 +65,8 @@ func TestWriter(t *testing.T) {
 	if got := string(Fix([]byte("250 <root@"+Unqualified+">\r\n"), "")); got != "250 <root>\r\n" {
 		t.Errorf("Fix without a domain: %q", got)
 	}
+	// A command out of sequence is 503, not go-smtp's 502.
+	if got := string(Fix([]byte("502 5.5.1 Missing RCPT TO command.\r\n"), "")); got != "503 5.5.1 Missing RCPT TO command.\r\n" {
+		t.Errorf("out of sequence: %q", got)
+	}
 }

@@ -6,10 +6,19 @@ import (
 	"sync/atomic"
 )
 
-// misspelt are go-smtp's reply texts that are not spelled right, with
-// what is sent instead.
+// misspelt are go-smtp's replies that are not spelled right (a word, or
+// a code), with what is sent instead.
 var misspelt = []struct{ from, to []byte }{
 	{[]byte("Quiting"), []byte("Quitting")}, // "Too many errors. Quiting now"
+	// A command out of sequence is 503 (RFC 5321 4.2.4: "bad sequence
+	// of commands"); go-smtp answers 502, "command not implemented",
+	// which a client may take as a missing feature.
+	{[]byte("502 5.5.1 Please introduce yourself first."), []byte("503 5.5.1 Please introduce yourself first.")},
+	{[]byte("502 5.5.1 Missing MAIL FROM command."), []byte("503 5.5.1 Missing MAIL FROM command.")},
+	{[]byte("502 5.5.1 Missing RCPT TO command."), []byte("503 5.5.1 Missing RCPT TO command.")},
+	{[]byte("502 5.5.1 MAIL not allowed during message transfer"), []byte("503 5.5.1 MAIL not allowed during message transfer")},
+	{[]byte("502 5.5.1 RCPT not allowed during message transfer"), []byte("503 5.5.1 RCPT not allowed during message transfer")},
+	{[]byte("502 5.5.1 DATA not allowed during message transfer"), []byte("503 5.5.1 DATA not allowed during message transfer")},
 }
 
 // Writer is the server's side of a session: go-smtp's replies, with its

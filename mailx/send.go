@@ -168,6 +168,11 @@ func (e *env) askCc(d *draft) {
 // homepost's outbox (or the program named by the sendmail variable),
 // keeping a copy in the record file when one is set.
 func (e *env) sendDraft(d *draft) int {
+	if d.from == "" {
+		// The from variable (s-nail's, and Heirloom mailx's) is -r's
+		// default: -S from=ADDR, set from=ADDR in .mailrc.
+		d.from = e.set.get("from")
+	}
 	d.to = e.set.expandAliases(d.to)
 	d.cc = e.set.expandAliases(d.cc)
 	d.bcc = e.set.expandAliases(d.bcc)

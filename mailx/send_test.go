@@ -314,3 +314,24 @@ func TestSendExtract(t *testing.T) {
 		t.Errorf("Bcc left in the message:\n%s", q.raw)
 	}
 }
+
+// The from variable is -r's default, as in s-nail: scripts pass
+// -S from=ADDR (or set it in .mailrc); -r wins over it.
+func TestFromVariable(t *testing.T) {
+	h := newHome(t)
+	if _, stderr, code := h.mail(t, "body\n", "-S", "from=Me <me@example.org>", "-s", "v", "root"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, stderr, code := h.mail(t, "body\n", "-S", "from=me@example.org", "-r", "you@example.org", "-s", "r", "root"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, q := range h.queue(t) {
+		want := "me@example.org"
+		if q.msg.Header.Get("Subject") == "r" {
+			want = "you@example.org"
+		}
+		if q.sender != want || !strings.Contains(q.msg.Header.Get("From"), want) {
+			t.Errorf("%s: sender %q, From %q, want %s", q.msg.Header.Get("Subject"), q.sender, q.msg.Header.Get("From"), want)
+		}
+	}
+}

@@ -180,7 +180,7 @@ func TestInstallKeepsOtherPrograms(t *testing.T) {
 		if target, err := os.Readlink(filepath.Join(h.bindir, "send-mail")); err != nil || target != "homepost" {
 			t.Errorf("%s: send-mail -> %q, %v; want homepost (sendmail is not ours)", when, target, err)
 		}
-		}
+	}
 
 	h.make(t, "uninstall")
 	kept("make uninstall")

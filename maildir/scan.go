@@ -3,10 +3,9 @@ package maildir
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
+	"hash/maphash"
 	"io"
 	"math"
 	"os"
@@ -145,13 +144,28 @@ func (m Mbox) lockForReading() (*Locked, error) {
 }
 
 // Scanned is what a reader has read of an mbox: its first Size bytes,
-// and their SHA-256 digest, by which Rewrite and ScanAppended tell an
-// mbox that only had mail appended from one that another program
-// rewrote (s-nail and mutt rewrite in place, and a rewrite that adds
-// Status fields leaves the file no smaller).
+// and their digest, by which Rewrite and ScanAppended tell an mbox that
+// only had mail appended from one that another program rewrote (s-nail
+// and mutt rewrite in place, and a rewrite that adds Status fields
+// leaves the file no smaller).
+//
+// The digest is only compared within the process that made it, against
+// the user's own programs, not an adversary: a 64-bit maphash with this
+// process's seed, which runs at memory speed. (SHA-256 made listing an
+// mbox of 100,000 messages half again as slow.)
 type Scanned struct {
 	Size int64
-	Sum  [sha256.Size]byte
+	Sum  uint64
+}
+
+// scanSeed seeds the digests of Scanned for this process.
+var scanSeed = maphash.MakeSeed()
+
+// newScanHash returns a hash for Scanned's digest.
+func newScanHash() *maphash.Hash {
+	h := &maphash.Hash{}
+	h.SetSeed(scanSeed)
+	return h
 }
 
 // Open opens and scans an mbox (see ScanMbox) and returns the open file
@@ -178,28 +192,23 @@ func (m Mbox) Open(fn ScanFunc) (*os.File, Scanned, error) {
 	if err != nil {
 		return nil, Scanned{}, err
 	}
-	h := sha256.New()
+	h := newScanHash()
 	size, err := ScanMbox(io.TeeReader(f, h), fn)
 	if err != nil {
 		f.Close()
 		return nil, Scanned{}, fmt.Errorf("%s: %w", path, err)
 	}
-	var s Scanned
-	s.Size = size
-	h.Sum(s.Sum[:0])
-	return f, s, nil
+	return f, Scanned{Size: size, Sum: h.Sum64()}, nil
 }
 
 // unchanged reports whether the first read.Size bytes of f are still
 // those that were scanned (f is at least that long). It reads them
 // again into h, which it leaves holding their digest.
-func unchanged(f *os.File, read Scanned, h hash.Hash) (bool, error) {
+func unchanged(f *os.File, read Scanned, h *maphash.Hash) (bool, error) {
 	if _, err := io.Copy(h, io.NewSectionReader(f, 0, read.Size)); err != nil {
 		return false, err
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return sum == read.Sum, nil
+	return h.Sum64() == read.Sum, nil
 }
 
 // check confirms, under the delivery locks, that the file at the mbox's
@@ -208,7 +217,7 @@ func unchanged(f *os.File, read Scanned, h hash.Hash) (bool, error) {
 // still hold, and whatever follows was appended. It returns the current
 // size and, when it was read again, a hash holding the digest of the
 // prefix.
-func (m Mbox) check(cur, f *os.File, read Scanned) (int64, hash.Hash, error) {
+func (m Mbox) check(cur, f *os.File, read Scanned) (int64, *maphash.Hash, error) {
 	st, err := cur.Stat()
 	if err != nil {
 		return 0, nil, err
@@ -220,7 +229,7 @@ func (m Mbox) check(cur, f *os.File, read Scanned) (int64, hash.Hash, error) {
 	if !os.SameFile(st, old) || st.Size() < read.Size {
 		return 0, nil, ErrChanged
 	}
-	h := sha256.New()
+	h := newScanHash()
 	same, err := unchanged(cur, read, h)
 	if err != nil {
 		return 0, nil, err
@@ -303,9 +312,7 @@ func (m Mbox) ScanAppended(f *os.File, read Scanned, fn ScanFunc) (Scanned, erro
 	if err != nil {
 		return read, err
 	}
-	next := Scanned{Size: read.Size + n}
-	h.Sum(next.Sum[:0])
-	return next, nil
+	return Scanned{Size: read.Size + n, Sum: h.Sum64()}, nil
 }
 
 // FromLine reads the "From " line of the message at off in an mbox and

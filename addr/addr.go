@@ -59,9 +59,14 @@ func ParseList(s string) ([]string, error) {
 	return out, nil
 }
 
-// requote puts back the quotes that the strict parser takes off a local
-// part: it returns "a b"@example.org as a b@example.org, which is no
-// longer one address.
+// Requote puts back the quotes that a parser took off a local part
+// (net/mail's, go-smtp's for an SMTP path): given a b@example.org for
+// "a b"@example.org, which is no longer one address, it returns the
+// quoted form; an address whose local part needs no quotes is returned
+// as it is.
+func Requote(addr string) string { return requote(addr) }
+
+// requote is Requote.
 func requote(addr string) string {
 	i := strings.LastIndexByte(addr, '@')
 	if i < 0 || isDotAtom(addr[:i]) {

@@ -230,3 +230,23 @@ func FuzzServe(f *testing.F) {
 		Serve(cfg, strings.NewReader(in), io.Discard)
 	})
 }
+
+// A quoted local part that needs its quotes ("quoted local"@host, which
+// sendmail -t accepts) is taken over SMTP too: go-smtp hands the path
+// over without its quotes, and the session puts them back.
+func TestQuotedLocalPart(t *testing.T) {
+	cfg := testConfig(t)
+	in := "EHLO me\r\nMAIL FROM:<\"a b\"@example.org>\r\nRCPT TO:<\"quoted local\"@example.org>\r\nDATA\r\nSubject: q\r\n\r\nb\r\n.\r\nQUIT\r\n"
+	var out bytes.Buffer
+	if err := Serve(cfg, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	msgs := queued(t, cfg)
+	if len(msgs) != 1 {
+		t.Fatalf("%d queued:\n%s", len(msgs), out.String())
+	}
+	env := msgs[0].Env
+	if env.Sender != `"a b"@example.org` || len(env.Rcpts) != 1 || env.Rcpts[0].Addr != `"quoted local"@example.org` {
+		t.Errorf("envelope %q %+v", env.Sender, env.Rcpts)
+	}
+}

@@ -141,7 +141,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Max message size exceeded"}
 	}
 	if from != "" {
-		a, err := addr.Parse(from)
+		// go-smtp hands the path over without the quotes of a quoted
+		// local part ("a b"@host): they are put back.
+		a, err := addr.Parse(addr.Requote(from))
 		if err != nil {
 			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + oneLine(err.Error())}
 		}
@@ -166,7 +168,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
-	a, err := addr.Parse(to)
+	a, err := addr.Parse(addr.Requote(to))
 	if err != nil {
 		return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "bad recipient address: " + oneLine(err.Error())}
 	}

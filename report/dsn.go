@@ -268,12 +268,23 @@ func recipientFields(b *bytes.Buffer, host string, r Recipient) {
 	}
 	fmt.Fprintf(b, "Status: %s\n", status)
 	if d := clean(r.Diagnostic); d != "" {
+		// An SMTP reply is an smtp diagnostic (RFC 3464 2.3.6): the
+		// reply alone, also when the agent says which host gave it
+		// ("host H said: REPLY", which the text for people keeps).
 		kind := "X-Homepost"
-		if len(d) >= 4 && isDigits(d[:3]) && (d[3] == ' ' || d[3] == '-') {
+		if host, reply, ok := strings.Cut(d, " said: "); ok && strings.HasPrefix(host, "host ") && isReply(reply) {
+			kind, d = "smtp", reply
+		} else if isReply(d) {
 			kind = "smtp"
 		}
 		b.WriteString(fold("Diagnostic-Code: "+kind+"; "+d) + "\n")
 	}
+}
+
+// isReply reports whether d begins as an SMTP reply: three digits, then
+// a space or a hyphen.
+func isReply(d string) bool {
+	return len(d) >= 4 && isDigits(d[:3]) && (d[3] == ' ' || d[3] == '-')
 }
 
 func validStatus(s string) bool {

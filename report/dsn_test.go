@@ -359,3 +359,21 @@ func TestBuildAttachesBinary(t *testing.T) {
 		t.Errorf("attached: %q %q, defects %v", d.AttachedSubj, d.AttachedBody, d.Defects)
 	}
 }
+
+// A smarthost's reply, which the agent words "host H said: REPLY", is an
+// smtp diagnostic (RFC 3464 2.3.6), as Postfix writes it: the reply
+// alone after "smtp;"; the text for people keeps who said it.
+func TestDiagnosticOfSmarthostReply(t *testing.T) {
+	msg, err := BuildDSN(DSN{
+		Host: "box.example.org", QueueID: "4ABC123", Sender: "bob@example.com", Arrival: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+		Recipients: []Recipient{{Final: "dave@example.net", Action: "failed", Status: "5.1.1",
+			Diagnostic: "host smtp.example.net said: 550 5.1.1 no such user"}},
+	}, strings.NewReader(original))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := msg
+	if !strings.Contains(string(b), "Diagnostic-Code: smtp; 550 5.1.1 no such user") || !strings.Contains(string(b), "host smtp.example.net said: 550 5.1.1 no such user") {
+		t.Errorf("DSN:\n%s", b)
+	}
+}

@@ -166,9 +166,7 @@ func TestOneAgentPerUser(t *testing.T) {
 func TestDeliverWithoutAgent(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")
-	cfg := e.Path(".config", "homepost", "config.toml")
-	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	e.DeliverWithoutAgent()
 	for i := range 3 {
 		e.MustSend(fmt.Sprintf("Subject: n%d\n\nb\n", i), "root")
 	}

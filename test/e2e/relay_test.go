@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"homepost/agentlock"
 	"homepost/test/testenv"
 )
 
@@ -101,9 +101,7 @@ func TestBackgroundDeliveryWithoutAgent(t *testing.T) {
 	t.Parallel()
 	h := testenv.StartSmarthost(t)
 	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
-	cfg := e.Path(".config", "homepost", "config.toml")
-	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	e.DeliverWithoutAgent()
 	h.Set("x@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
 	e.MustSend("Subject: s\n\nb\n", "x@remote.example")
 	lock := e.Path(".local", "state", "homepost", "agent.lock")
@@ -146,9 +144,7 @@ func TestBackgroundDeliveryLetsGoOfCaller(t *testing.T) {
 	t.Parallel()
 	h := testenv.StartSmarthost(t)
 	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
-	cfg := e.Path(".config", "homepost", "config.toml")
-	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	e.DeliverWithoutAgent()
 	h.Set("x@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
 
 	pr, pw, err := os.Pipe()
@@ -167,9 +163,9 @@ func TestBackgroundDeliveryLetsGoOfCaller(t *testing.T) {
 	lock := e.Path(".local", "state", "homepost", "agent.lock")
 	var pid int
 	e.WaitFor(func() bool {
-		b, _ := os.ReadFile(lock)
-		fmt.Sscanf(string(b), "%d", &pid)
-		return pid > 0 && syscall.Kill(pid, 0) == nil
+		var running bool
+		pid, running = agentlock.Running(lock)
+		return running && pid > 0
 	}, "the background delivery")
 	e.WaitFor(func() bool {
 		q, _, _ := e.Run(nil, "mailq")
@@ -195,9 +191,7 @@ func TestBackgroundDeliveryLetsGoOfCaller(t *testing.T) {
 func TestBackgroundDeliveryMakesStateDir(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "outbox = \"~/q/outbox\"\n")
-	cfg := e.Path(".config", "homepost", "config.toml")
-	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600)
+	e.DeliverWithoutAgent()
 	e.MustSend("Subject: s\n\nb\n", "root")
 	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 1 }, "the background delivery")
 }

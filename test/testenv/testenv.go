@@ -139,6 +139,20 @@ func (e *Env) MustSend(msg string, args ...string) {
 	}
 }
 
+// DeliverWithoutAgent turns on the background delivery that sendmail
+// starts where no agent runs (New turns it off).
+func (e *Env) DeliverWithoutAgent() {
+	e.T.Helper()
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, bytes.Replace(b, []byte("deliver_without_agent = false"), []byte("deliver_without_agent = true"), 1), 0o600); err != nil {
+		e.T.Fatal(err)
+	}
+}
+
 // Once runs "homepost agent --once".
 func (e *Env) Once() string {
 	e.T.Helper()

@@ -25,7 +25,9 @@ writable, how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode),
 the agent and its systemd unit, the SMTP listener (a NOOP session on
-each of its addresses, and where the AUTH secret is), lingering, the
+each of its addresses; that the agent's own process holds each TCP
+address, else which program does; and where the AUTH secret is),
+lingering, the
 relay, which sendmail and mail come first on PATH and at
 /usr/sbin/sendmail, and whether cron's mail reaches homepost.
 

@@ -2,6 +2,8 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,18 +24,31 @@ func checkSMTP(c *checker, cfg *config.Config) {
 		c.ok("smtp", "off ([smtp] enabled = false)")
 		return
 	}
-	pid, running := agent.Running(cfg)
 	if err := smtpd.CheckSocketDir(filepath.Dir(cfg.SMTP.Socket)); err != nil {
 		c.fail("smtp", "%v", err)
 	}
-	for _, p := range smtpd.ProbeAll(cfg, 5*time.Second) {
+	probes := smtpd.ProbeAll(cfg, 5*time.Second)
+	// Asked after the probes: under socket activation the first
+	// connection starts the agent.
+	pid, running := agent.Running(cfg)
+	for _, p := range probes {
 		where := p.Network + ":" + p.Addr
+		var h holding
+		if p.Network == "tcp" && p.Owner == cfg.UID {
+			h = whoListens(p.Addr, pid, running)
+		}
 		switch {
 		case p.Network == "tcp" && p.Owner >= 0 && p.Owner != cfg.UID:
 			// Whether or not it answers.
 			c.fail("smtp", "another program (uid %d) holds %s: mail sent there does not reach homepost", p.Owner, p.Addr)
 		case p.Network == "tcp" && p.Err == nil && p.Owner < 0:
 			c.warn("smtp", "%s answers (EHLO, NOOP), but whose it is cannot be told: %v", where, p.OwnerErr)
+		case h.err != nil:
+			c.warn("smtp", "%s: a program of yours listens on it, but whether it is the agent cannot be told: %v", where, h.err)
+		case h.foreign != 0 && len(h.pids) > 0 && isUserSystemd(h.pids[0]) && !running:
+			c.warn("smtp", "%s: systemd (pid %d) listens on it for a socket unit, but no agent runs to take its connections: %s (systemctl --user status homepost)", where, h.pids[0], probeState(p))
+		case h.foreign != 0:
+			c.fail("smtp", "%s is held by %s, not the agent: mail sent there does not reach homepost; %s", where, h.holder(), ownPortAdvice(pid, running))
 		case p.Err == nil:
 			c.ok("smtp", "%s answers (EHLO, NOOP): %s", where, strings.Join(p.Extensions, " "))
 		case running && isBackground(pid):
@@ -55,6 +70,90 @@ func checkSMTP(c *checker, cfg *config.Config) {
 	default:
 		c.fail("smtp-auth", "%v: clients of other users cannot log in", err)
 	}
+}
+
+// holding is whose the listening sockets on a configured address are.
+type holding struct {
+	foreign uint64 // a listening socket that is not the agent's (its inode), 0 if none
+	pids    []int  // the processes that hold it, where found
+	err     error  // why it cannot be told
+}
+
+// whoListens tells whether the sockets that listen on addr (a loopback
+// "IP:PORT" or "localhost:PORT", as [smtp] listen has it) are held by
+// the agent, process pid (running: an agent holds the lock).
+func whoListens(addr string, pid int, running bool) holding {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return holding{err: err}
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return holding{err: fmt.Errorf("bad port in %s", addr)}
+	}
+	ips := []net.IP{net.ParseIP(host)}
+	if host == "localhost" { // as the agent opens it
+		ips = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	var inodes []uint64
+	for _, ip := range ips {
+		in, err := listenerInodes(ip, port)
+		if err != nil {
+			return holding{err: err}
+		}
+		inodes = append(inodes, in...)
+	}
+	if len(inodes) == 0 {
+		return holding{err: fmt.Errorf("no listening socket on %s in the kernel's tables", addr)}
+	}
+	var mine map[uint64]bool
+	if running {
+		if mine, err = socketInodes(pid); err != nil {
+			return holding{err: fmt.Errorf("the agent's open files (pid %d): %w", pid, err)}
+		}
+	}
+	for _, in := range inodes {
+		if !mine[in] {
+			return holding{foreign: in, pids: socketHolders(in)}
+		}
+	}
+	return holding{}
+}
+
+// holder names the program that holds the foreign socket.
+func (h holding) holder() string {
+	if len(h.pids) == 0 {
+		return fmt.Sprintf("another program of yours (its socket, inode %d, is in none of your processes' open files)", h.foreign)
+	}
+	s := fmt.Sprintf("another program of yours (pid %d", h.pids[0])
+	if cmd := commandLine(h.pids[0]); cmd != "" {
+		s += ": " + cmd
+	}
+	if n := len(h.pids) - 1; n > 0 {
+		s += fmt.Sprintf(", and %d more process(es)", n)
+	}
+	return s + ")"
+}
+
+// ownPortAdvice says what to do about a port that a program of the
+// user's own holds, for the agent as it is (pid, running).
+func ownPortAdvice(pid int, running bool) string {
+	const free = "stop that program, or set another port in [smtp] listen"
+	switch {
+	case running && isBackground(pid):
+		return fmt.Sprintf("the agent that runs (pid %d) is a background delivery, which never listens; %s", pid, free)
+	case running:
+		return fmt.Sprintf("the agent (pid %d) could not open it (its log says so); %s, then restart the agent", pid, free)
+	}
+	return "the agent does not run, and could not open it when it starts; " + free
+}
+
+// probeState is what a probe found, in a few words.
+func probeState(p smtpd.Probe) string {
+	if p.Err != nil {
+		return p.Err.Error()
+	}
+	return "it answered (EHLO, NOOP)"
 }
 
 // smtpAdvice is how to have the listener on this machine.

@@ -78,6 +78,19 @@ type message struct {
 
 func (m message) msgID() string { return "<" + m.id + ">" }
 
+// remote is the smarthost's recipient of relay scenarios.
+const remote = "far@remote.example"
+
+// remoteIdx is the index of the smarthost's recipient among m's.
+func (m message) remoteIdx() int {
+	for i, r := range m.rcpts {
+		if r == remote {
+			return i
+		}
+	}
+	return 0
+}
+
 // body is the message body: numbered lines up to size, then an end
 // line, so that a cut-off copy is told from a whole one.
 func (m message) body() string {
@@ -131,6 +144,11 @@ type scenario struct {
 	// listener: the messages are submitted over SMTP to "homepost
 	// agent" while it runs (listener_test.go), not queued before.
 	listener bool
+	// daemon: the queue is delivered by "homepost agent" (the daemon,
+	// whose smarthost copies go out from a worker of their own),
+	// stopped with SIGTERM once it is done (daemon_test.go), not by
+	// "agent --once".
+	daemon bool
 }
 
 // prepare queues the scenario's messages once with sendmail and keeps

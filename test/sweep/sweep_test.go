@@ -85,14 +85,28 @@ func scenarios(t *testing.T) []*scenario {
 			relay:  true,
 			config: func(addr string) string { return fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", addr) },
 			stores: func(string) []store { return nil },
-			msgs:   msgs("rl", 3, []string{"far@remote.example"}, map[int]int{2: 70_000}),
+			msgs:   msgs("rl", 3, []string{remote}, map[int]int{2: 70_000}),
+		},
+		{
+			// The daemon: a batch of two messages, each to the user
+			// and to the smarthost. The local copies are stored in
+			// the loop, the smarthost's go out from the worker once
+			// they are durable, two transactions on one connection,
+			// and the results are recorded when the loop takes them.
+			name:   "daemon",
+			relay:  true,
+			daemon: true,
+			config: func(addr string) string { return fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", addr) },
+			stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+			msgs:   msgs("dm", 2, []string{me, remote}, nil),
 		},
 	}
 }
 
-// TestCrashPointSweep kills "homepost agent --once" at every call of
-// every swept system call, in turn, for each scenario; after each kill a
-// clean run recovers. Every message must then be stored exactly once and
+// TestCrashPointSweep kills "homepost agent --once" (the daemon,
+// "homepost agent", for the daemon scenario) at every call of every
+// swept system call, in turn, for each scenario; after each kill a
+// clean "agent --once" recovers. Every message must then be stored exactly once and
 // whole, commands and the smarthost must have had every message at
 // least once and nothing again that the journal had recorded as done,
 // and the outbox must be empty.
@@ -160,7 +174,7 @@ func (w *world) snapshot() snapshot {
 		}
 		j := readJournal(b)
 		if w.sc.relay {
-			s.done[m.msgID()] = j.sent[0]
+			s.done[m.msgID()] = j.sent[m.remoteIdx()]
 			continue
 		}
 		for idx, target := range j.targets {
@@ -177,7 +191,7 @@ func (w *world) snapshot() snapshot {
 func (w *world) effects() map[string]int {
 	if w.sc.relay {
 		n := map[string]int{}
-		for _, got := range w.host.Got("far@remote.example") {
+		for _, got := range w.host.Got(remote) {
 			for _, m := range w.sc.msgs {
 				if strings.Contains(got, "Message-ID: "+m.msgID()) && strings.Contains(got, "END-OF-MESSAGE "+m.id) {
 					n[m.msgID()]++
@@ -235,9 +249,12 @@ type point struct {
 // smarthost. It runs beside other points: it reports, it does not fail.
 func (p *point) crash(sys string) {
 	w := p.w
-	if w.sc.listener {
+	switch {
+	case w.sc.listener:
 		p.o, p.acked = w.serve(sys, p.n)
-	} else {
+	case w.sc.daemon:
+		p.o = w.daemon(sys, p.n)
+	default:
 		p.o = w.kill(nil, sys, p.n, "homepost", "agent", "--once")
 	}
 	p.label = fmt.Sprintf("%s %s #%d", w.sc.name, sys, p.n)

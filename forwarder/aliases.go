@@ -248,7 +248,8 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 	var bad []badValue
 	var errs []error
 	var cur strings.Builder
-	first, quoted, inQuote := -1, false, false
+	first, quoted, inQuote, command := -1, false, false, false
+	inSingle := false // in '...' within a command
 	flush := func(end int) {
 		text := strings.TrimSpace(cur.String())
 		cur.Reset()
@@ -256,6 +257,9 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 			first = end
 		}
 		line := lineAt(first)
+		if command {
+			text = unquoteCommand(text)
+		}
 		if text != "" || quoted {
 			if msg := checkValue(text, quoted); msg != "" {
 				errs = append(errs, &ParseError{File: file, Line: line, Msg: msg, value: true})
@@ -264,14 +268,37 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 				vals = append(vals, value{text: normalizeValue(text), line: line})
 			}
 		}
-		first, quoted = -1, false
+		first, quoted, command = -1, false, false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if first < 0 && c != ' ' && c != '\t' && (c != ',' || inQuote) {
 			first = i
+			command = c == '|' && !inQuote
 		}
 		switch {
+		case command:
+			// An unquoted |command is kept as written, quotes and
+			// backslashes included, for /bin/sh to read. They are
+			// read as the shell reads them only to know whether a
+			// comma ends the value: inside '...' or "..." or after
+			// a backslash it does not.
+			switch {
+			case inSingle:
+				inSingle = c != '\''
+			case c == '\\' && i+1 < len(s):
+				cur.WriteByte(c)
+				i++
+				c = s[i]
+			case c == '"':
+				inQuote = !inQuote
+			case c == '\'' && !inQuote:
+				inSingle = true
+			case c == ',' && !inQuote:
+				flush(i)
+				continue
+			}
+			cur.WriteByte(c)
 		case inQuote && c == '\\' && i+1 < len(s):
 			i++
 			cur.WriteByte(s[i])
@@ -284,7 +311,7 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 			cur.WriteByte(c)
 		}
 	}
-	if inQuote {
+	if inQuote || inSingle {
 		text := strings.TrimSpace(s[first:])
 		msg := fmt.Sprintf("unterminated quote in %q", text)
 		errs = append(errs, &ParseError{File: file, Line: lineAt(first), Msg: msg, value: true})
@@ -293,6 +320,32 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 	}
 	flush(len(s))
 	return vals, bad, errs
+}
+
+// unquoteCommand reads |"command args", the form sendmail documents
+// beside "|command args", as the command inside the quotes. Any other
+// unquoted command is kept as written: its quotes are the shell's.
+func unquoteCommand(v string) string {
+	rest := strings.TrimLeft(v[1:], " \t")
+	if len(rest) < 2 || rest[0] != '"' {
+		return v
+	}
+	var b strings.Builder
+	for i := 1; i < len(rest); i++ {
+		switch c := rest[i]; {
+		case c == '\\' && i+1 < len(rest):
+			i++
+			b.WriteByte(rest[i])
+		case c == '"':
+			if i != len(rest)-1 {
+				return v // more follows the quotes: the shell's business
+			}
+			return "|" + b.String()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return v
 }
 
 // normalizeValue reduces "Name <addr>" to addr.

@@ -141,6 +141,10 @@ func FuzzParseReader(f *testing.F) {
 		"\"q n\": :include:/x, \\u, /f, /d/\n",
 		"  x\n:\n\"\n",
 		"a: \"b\\\"c\"\n",
+		"a: |/usr/bin/procmail -a \"two words\", \\a\n",
+		"a: |sh -c 'x, y' \"it's\"\n  , b\n",
+		"a: |\"cmd args\"\n",
+		"a: |cmd 'open\n",
 	} {
 		f.Add(s)
 	}
@@ -174,6 +178,11 @@ func FuzzParseForward(f *testing.F) {
 		"\\me, |\"cmd -x\"\n~/mbox\n",
 		"# c\n\n:include:/x\n",
 		"\"",
+		"|/usr/bin/procmail -a \"two words\"\n",
+		"|/bin/sh -c \"cat >> $HOME/log\"\n",
+		"|cmd a\\,b, |\"q r\", |sh -c 'a, b'\n",
+		"|echo don't\n",
+		"| \"x\\",
 	} {
 		f.Add(s)
 	}
@@ -192,4 +201,54 @@ func FuzzParseForward(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An unquoted |command is kept as written, for /bin/sh: its quotes and
+// backslashes are the shell's, and protect a comma. "|cmd args" and
+// |"cmd args" are the command inside the quotes.
+func TestCommandValues(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{`|/usr/bin/procmail -a "two words"`, []string{`|/usr/bin/procmail -a "two words"`}},
+		{`|/bin/sh -c "cat >> $HOME/log"`, []string{`|/bin/sh -c "cat >> $HOME/log"`}},
+		{`|cmd "a, b", \me`, []string{`|cmd "a, b"`, `\me`}},
+		{`|cmd a\,b, x@example.org`, []string{`|cmd a\,b`, "x@example.org"}},
+		{`|cmd "say \"hi, there\"" , bob`, []string{`|cmd "say \"hi, there\""`, "bob"}},
+		{`|exec /usr/bin/procmail || exit 75 #alice`, []string{`|exec /usr/bin/procmail || exit 75 #alice`}},
+		{`"|/usr/bin/vacation -a allman eric"`, []string{"|/usr/bin/vacation -a allman eric"}},
+		{`"|cmd \"x y\""`, []string{`|cmd "x y"`}},
+		{`|"/usr/bin/procmail -f-"`, []string{"|/usr/bin/procmail -f-"}},
+		{`| "cmd a\"b"`, []string{`|cmd a"b`}},
+		{`|"/usr/bin/procmail" -f-`, []string{`|"/usr/bin/procmail" -f-`}},
+		{`\me, |cmd 'single, quoted' "it's", x`, []string{`\me`, `|cmd 'single, quoted' "it's"`, "x"}},
+		{`|/bin/sh -c 'cat >> "$HOME/a b"; echo \'`, []string{`|/bin/sh -c 'cat >> "$HOME/a b"; echo \'`}},
+	} {
+		vals, _, errs := parseForward(strings.NewReader(tc.in+"\n"), "f")
+		var got []string
+		for _, v := range vals {
+			got = append(got, v.text)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %q, want %q (errors %v)", tc.in, got, tc.want, errs)
+		}
+		list, _ := parseReader(strings.NewReader("a: "+tc.in+"\n"), "aliases")
+		got = nil
+		for _, a := range list {
+			for _, v := range a.values {
+				got = append(got, v.text)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("a: %s: got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// A quote left open is an error naming the line, not a command.
+	for _, open := range []string{`|cmd "open`, `|cmd 'open, x`, `|echo don't`} {
+		_, bad, errs := parseForward(strings.NewReader("ok@example.org\n"+open+"\n"), "f")
+		if len(bad) != 1 || len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "f:2: unterminated quote") {
+			t.Errorf("%s: bad %v errs %v", open, bad, errs)
+		}
+	}
 }

@@ -39,12 +39,18 @@
 //	\user               the user's store, without aliases or .forward
 //	/path/to/file       an mbox file, appended with locking
 //	/path/to/dir/       a Maildir (trailing slash)
-//	|command            a command fed the message; quote it if it holds a comma
+//	|command            a command fed the message, as written (see below)
 //	:include:/path      the values in /path, .forward syntax
 //	~/path              the user's home (in the user's own files only)
 //
 // Double quotes protect commas and blank space ("|cmd -a, b"); inside
-// them a backslash escapes the next character. A ~/.forward or
+// them a backslash escapes the next character. An unquoted |command
+// runs to the next comma and is kept as written, quotes and backslashes
+// included, because they are the shell's: |procmail -a "two words" must
+// reach /bin/sh with its quotes, as sendmail hands it over (Postfix's
+// tokenizer would split it at blanks into several addresses). Its single
+// and double quotes and backslashes are read as the shell reads them
+// only to tell whether a comma ends it. |"cmd args" is "|cmd args". A ~/.forward or
 // :include: file holds values only, separated by commas or newlines,
 // with "#" comment lines; an empty file means no forwarding.
 //

@@ -29,7 +29,9 @@ each of its addresses; that the agent's own process holds each TCP
 address, else which program does; and where the AUTH secret is),
 lingering, the
 relay, which sendmail and mail come first on PATH and at
-/usr/sbin/sendmail, and whether cron's mail reaches homepost.
+/usr/sbin/sendmail, and whether cron's mail reaches homepost. A running agent that reads
+another configuration file than this check (another HOMEPOST_CONFIG,
+XDG_CONFIG_HOME or HOME) is named with its file.
 
   --relay   connect to the smarthost and set up TLS (and authenticate,
             where supported); nothing is sent

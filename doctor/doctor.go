@@ -190,7 +190,15 @@ func checkOutbox(c *checker, cfg *config.Config, wake bool) {
 // running agent still has the configuration it read before.
 func checkHeld(c *checker, cfg *config.Config) {
 	st, running := agent.RunningStatus(cfg)
+	other := ""
+	if running {
+		other = otherConfig(cfg, st.Pid)
+	}
 	switch {
+	case other != "" && st.Held == "":
+		c.warn("delivery", "the running agent (pid %d) reads another configuration file, %s, not %s: it delivers as its own file says, and this file's error does not hold it", st.Pid, other, config.DefaultPath(cfg.Home))
+	case other != "":
+		c.fail("delivery", "held: the running agent (pid %d) reads another configuration file, %s, which has an error too: %s", st.Pid, other, st.Held)
 	case running && st.Held == "":
 		c.warn("delivery", "the running agent (pid %d) keeps the configuration it read before the error; fix the file before it restarts", st.Pid)
 	default:
@@ -285,7 +293,16 @@ func checkForwarding(c *checker, cfg *config.Config) {
 }
 
 func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
-	if st, ok := agent.RunningStatus(cfg); ok && st.Held != "" {
+	st, ok := agent.RunningStatus(cfg)
+	other := ""
+	if ok {
+		other = otherConfig(cfg, st.Pid)
+	}
+	if ok && other != "" && st.Held != "" {
+		c.fail("agent", "running (pid %d) with another configuration file, %s, but holding the queue: %s", st.Pid, other, st.Held)
+	} else if ok && other != "" {
+		c.warn("agent", "running (pid %d), but it reads another configuration file, %s, not %s: it delivers as that file says, whatever this check reports of this one", st.Pid, other, config.DefaultPath(cfg.Home))
+	} else if ok && st.Held != "" {
 		c.fail("agent", "running (pid %d) but holding the queue: %s", st.Pid, st.Held)
 	} else if ok {
 		c.ok("agent", "running (pid %d)", st.Pid)

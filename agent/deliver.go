@@ -57,6 +57,9 @@ type send struct {
 	// dup is the next recipient of the same job whose copy goes to the
 	// same place: it waits for this one's result.
 	dup *send
+	// early: the smarthost took the copy, and its result is recorded
+	// already (journalSent).
+	early bool
 }
 
 // couriers is the order in which a batch visits the couriers: local
@@ -597,9 +600,16 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 			a.outgoingVia = a.couriers[kind]
 			continue
 		} else {
-			results = a.couriers[kind].Deliver(ctx, copies)
+			dctx := ctx
+			if kind == forwarder.Remote {
+				dctx = courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
+			}
+			results = a.couriers[kind].Deliver(dctx, copies)
 		}
 		for n, s := range sends {
+			if s.early {
+				continue // recorded as the smarthost took it
+			}
 			res := courier.Temp("4.3.0", "no result for this copy")
 			if n < len(results) {
 				res = results[n]

@@ -44,9 +44,62 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 		j.bouncedAt[i] = t
 	}
 	j.recs = append(j.recs, outbox.StateRecord(i, res.Status, attempts, now, next, res.Text()))
+	a.logResult(j, i, t, res, now)
+}
+
+// logResult logs recipient i's outcome.
+func (a *Agent) logResult(j *job, i int, t forwarder.Target, res courier.Result, now time.Time) {
+	env := j.m.Env
 	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),
 		"orig_to", env.Original(i), "target", t.Spec(), "status", res.Status.String(),
 		"delay", now.Sub(j.m.Arrived()).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
+}
+
+// journalSent records durably, at once, the copies among sends that the
+// smarthost has taken (by index in sends, with their results), as it
+// tells them between two transactions of one delivery
+// (courier.WithSettled): were they left to the end of the delivery, a
+// crash in a later transaction would send them again. Other results
+// wait for the end: sending a deferred or bounced copy again is no
+// duplicate, and a bounce's record goes with its DSN (finish). One
+// append and fsync per queue file that has such copies.
+//
+// In the daemon it runs in the smarthost's worker (remote.go), while
+// the jobs are in flight: nothing else reads or writes their queue
+// files until the loop takes the answer. A copy recorded here is marked
+// early, and its result is not recorded again.
+func (a *Agent) journalSent(sends []*send, idx []int, res []courier.Result) {
+	now := a.now()
+	recs := map[*job][]outbox.Record{}
+	early := map[*job][]int{} // the positions in idx of each job's copies
+	var jobs []*job
+	for n, k := range idx {
+		if res[n].Status != outbox.Sent || k < 0 || k >= len(sends) {
+			continue
+		}
+		s := sends[k]
+		if s.early {
+			continue
+		}
+		if _, ok := recs[s.j]; !ok {
+			jobs = append(jobs, s.j)
+		}
+		attempts := s.j.m.Env.Rcpts[s.idx].Attempts + 1
+		recs[s.j] = append(recs[s.j], outbox.StateRecord(s.idx, outbox.Sent, attempts, now, time.Time{}, res[n].Text()))
+		early[s.j] = append(early[s.j], n)
+	}
+	for _, j := range jobs {
+		if err := j.m.Append(recs[j]...); err != nil {
+			// Recorded with the others at the end, as before.
+			a.log.Error("record results", "id", j.m.ID, "reason", err)
+			continue
+		}
+		for _, n := range early[j] {
+			s := sends[idx[n]]
+			s.early = true
+			a.logResult(j, s.idx, s.t, res[n], now)
+		}
+	}
 }
 
 // finish records j's results, sends DSNs, and retires or reschedules

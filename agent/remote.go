@@ -15,9 +15,11 @@ import (
 // daemon's loop (Agent.loop: the agent, the background delivery), the
 // copies of a batch for the smarthost go out in a goroutine of their
 // own, so that local mail of later batches is stored meanwhile. Only
-// the courier runs there; everything else stays in the loop's
-// goroutine: the results are recorded, and the jobs finished, when the
-// loop takes the answer (remoteDone).
+// the courier runs there, and the recording of the copies the
+// smarthost took before each transaction after the first
+// (journalSent); everything else stays in the loop's goroutine: the
+// other results are recorded, and the jobs finished, when the loop
+// takes the answer (remoteDone).
 //
 // The crash rules are those of a batch delivered at once. The claims
 // are durable before the copies leave (claimSync, in dispatch); the
@@ -31,7 +33,18 @@ import (
 // schedules it. A crash meanwhile leaves it in cur/, taken up as
 // possibly delivered, as before.
 //
-// The loop never waits for the worker but to stop: a waiter's pass
+// What a crash sends again is at most the transaction in flight, as
+// with Postfix: the copies of every transaction the smarthost answered
+// are recorded before the next transaction begins, those of the
+// delivery's last one by the loop (remoteFinished), and the worker
+// begins the next batch's delivery only once that is done
+// (remoteBatch.recorded). The cost: one append and fsync of a queue
+// file between two transactions, none for a delivery of one
+// transaction (a message to at most 50 recipients alone in its batch),
+// whose results are recorded as before.
+//
+// The loop never waits for the worker but to stop (the worker waits
+// for the loop, to begin its next delivery): a waiter's pass
 // (await.go) is answered when the deliveries out at its end have come
 // back, and a stop waits stopGrace for them, then cancels them. The
 // relay closes the connection (kills an exec: program) and defers what
@@ -43,6 +56,9 @@ import (
 type remoteBatch struct {
 	sends   []*send
 	results []courier.Result
+	// recorded is closed once the loop has recorded the results
+	// (remoteFinished): the worker holds the smarthost until then.
+	recorded chan struct{}
 }
 
 // sendRemote hands a batch's smarthost copies to a goroutine. jobs are
@@ -53,18 +69,24 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		a.inflight[s.j.name] = true
 	}
 	a.remoteOut++
-	b := &remoteBatch{sends: sends}
+	b := &remoteBatch{sends: sends, recorded: make(chan struct{})}
 	a.out[b] = true
 	copies := make([]*courier.Copy, len(sends))
 	for i, s := range sends {
 		copies[i] = s.c
 	}
+	// Between two transactions, what the smarthost took is recorded
+	// at once, here in the worker (journalSent).
+	dctx := courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
 	go func() {
 		// One smarthost delivery at a time: the batches queue here, in
-		// the order they came, as they did in the loop.
+		// the order they came, as they did in the loop. The next one
+		// begins once this one's results are recorded: a crash in its
+		// first transaction must not find this one's last unrecorded,
+		// and send it again.
 		a.remoteMu.Lock()
-		b.results = c.Deliver(ctx, copies)
-		a.remoteMu.Unlock()
+		defer a.remoteMu.Unlock()
+		b.results = c.Deliver(dctx, copies)
 		if ctx.Err() != nil {
 			// Cancelled: the agent stops (stopRemote). What was not
 			// answered is deferred; say why.
@@ -75,6 +97,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 			}
 		}
 		a.remoteDone <- b
+		<-b.recorded
 	}()
 }
 
@@ -91,7 +114,9 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		if n < len(b.results) {
 			res = b.results[n]
 		}
-		a.result(s.j, s.idx, s.t, res)
+		if !s.early { // else recorded as the smarthost took it
+			a.result(s.j, s.idx, s.t, res)
+		}
 		if !seen[s.j] {
 			seen[s.j] = true
 			jobs = append(jobs, s.j)
@@ -105,6 +130,9 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		}
 	}
 	a.release(retired)
+	if b.recorded != nil {
+		close(b.recorded)
+	}
 	if w := a.answering; w != nil {
 		delete(w.batches, b)
 		if len(w.batches) == 0 {

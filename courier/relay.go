@@ -17,6 +17,23 @@ type Outgoing struct {
 	// Open returns a fresh reader of the message each call, so that a
 	// retry on another connection starts from the beginning.
 	Open func() io.Reader
+	// Settled, when set, is told the results of the recipients (their
+	// indexes in Rcpts) that the Sender has settled, before it begins
+	// its next transaction of the same call, so that they can be
+	// recorded durably first: a crash then sends again only what was in
+	// flight. The last transaction's results are not told; they come
+	// back from Send with the rest.
+	Settled func(rcpts []int, res []Result)
+}
+
+type settledKey struct{}
+
+// WithSettled returns ctx carrying f to the Relay courier, which tells
+// f the results that the smarthost settled before each transaction
+// after the first (Outgoing.Settled), by index of the copies given to
+// Deliver.
+func WithSettled(ctx context.Context, f func(copies []int, res []Result)) context.Context {
+	return context.WithValue(ctx, settledKey{}, f)
 }
 
 // Sender sends messages through the smarthost, all of them over as few
@@ -38,17 +55,33 @@ func (r Relay) Deliver(ctx context.Context, copies []*Copy) []Result {
 	type place struct{ msg, rcpt int }
 	where := make([]place, len(copies))
 	byKey := map[string]int{}
+	settled, _ := ctx.Value(settledKey{}).(func([]int, []Result))
+	var copyOf [][]int // message, recipient → copy
 	for i, c := range copies {
 		key := c.ID + "\x00" + string(c.Header)
 		k, ok := byKey[key]
 		if !ok {
 			k = len(out)
 			byKey[key] = k
-			out = append(out, &Outgoing{ID: c.ID, Sender: c.Sender, Size: c.Size + int64(len(c.Header)),
-				Open: func() io.Reader { return io.MultiReader(bytes.NewReader(c.Header), c.Body()) }})
+			m := &Outgoing{ID: c.ID, Sender: c.Sender, Size: c.Size + int64(len(c.Header)),
+				Open: func() io.Reader { return io.MultiReader(bytes.NewReader(c.Header), c.Body()) }}
+			if settled != nil {
+				copyOf = append(copyOf, nil)
+				m.Settled = func(rcpts []int, res []Result) {
+					idx := make([]int, len(rcpts))
+					for n, r := range rcpts {
+						idx[n] = copyOf[k][r]
+					}
+					settled(idx, res)
+				}
+			}
+			out = append(out, m)
 		}
 		where[i] = place{k, len(out[k].Rcpts)}
 		out[k].Rcpts = append(out[k].Rcpts, c.To)
+		if settled != nil {
+			copyOf[k] = append(copyOf[k], i)
+		}
 	}
 	res := make([]Result, len(copies))
 	if len(out) == 0 {

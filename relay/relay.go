@@ -79,6 +79,11 @@
 // after one more try on a new connection). A refusal of the message
 // itself (DATA, the end of data) applies to every recipient still open.
 // Each recipient gets one result, whatever the number of transactions.
+// Before each transaction after the first of a Send call (each run of
+// an exec: program after the first), the results settled since the
+// last are told to their messages' Settled (courier.Outgoing), which
+// the agent uses to record what the smarthost took before it sends
+// anything more: a crash then sends again only what was in flight.
 //
 // One connection carries all messages of a Send call (RSET between them).
 // A server that closes it after taking some messages (a limit per
@@ -225,6 +230,7 @@ func (c *Client) Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier
 	for i, m := range msgs {
 		res[i] = make([]courier.Result, len(m.Rcpts))
 	}
+	p := newProgress(msgs, res)
 	switch c.kind {
 	case kindNone:
 		for i := range res {
@@ -236,10 +242,13 @@ func (c *Client) Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier
 				fill(res[i], courier.Temp("4.4.7", "delivery interrupted: %v", err))
 				continue
 			}
+			// Each run of the program is a transaction.
+			p.at(i)
+			p.report()
 			c.execSend(ctx, m, res[i])
 		}
 	default:
-		c.smtpSend(ctx, msgs, res)
+		c.smtpSend(ctx, msgs, res, p)
 	}
 	for i := range res {
 		for j := range res[i] {
@@ -249,6 +258,65 @@ func (c *Client) Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier
 		}
 	}
 	return res
+}
+
+// progress tells the messages of a Send call the results settled so
+// far (courier.Outgoing.Settled) before each transaction after the
+// first: what a crash in the next one must not send again is then
+// recorded. A nil progress (no message wants to be told) does nothing.
+type progress struct {
+	msgs []*courier.Outgoing
+	res  [][]courier.Result
+	told [][]bool // results already told
+	lo   int      // messages before lo are told all they will be
+	cur  int      // the message being sent
+}
+
+func newProgress(msgs []*courier.Outgoing, res [][]courier.Result) *progress {
+	for _, m := range msgs {
+		if m.Settled != nil {
+			told := make([][]bool, len(msgs))
+			for i := range told {
+				told[i] = make([]bool, len(res[i]))
+			}
+			return &progress{msgs: msgs, res: res, told: told}
+		}
+	}
+	return nil
+}
+
+// at says that message i is being sent: those before it are done.
+func (p *progress) at(i int) {
+	if p != nil {
+		p.cur = i
+	}
+}
+
+// report tells each message with a Settled the results settled since
+// the last report. It is called before a transaction begins.
+func (p *progress) report() {
+	if p == nil {
+		return
+	}
+	for i := p.lo; i <= p.cur && i < len(p.msgs); i++ {
+		if f := p.msgs[i].Settled; f != nil {
+			var idx []int
+			var rs []courier.Result
+			for j, r := range p.res[i] {
+				if r.Status != 0 && !p.told[i][j] {
+					p.told[i][j] = true
+					idx = append(idx, j)
+					rs = append(rs, r)
+				}
+			}
+			if len(idx) > 0 {
+				f(idx, rs)
+			}
+		}
+		if i < p.cur {
+			p.lo = i + 1
+		}
+	}
 }
 
 // fill sets every result that is still open (status Pending) to r.

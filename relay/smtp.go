@@ -35,6 +35,9 @@ type session struct {
 	limit   int  // SIZE limit, 0 for none
 	rcptMax int  // recipients per transaction the server announced (LIMITS RCPTMAX), 0 for none
 	cuts    *cuts
+	// progress is told before each MAIL FROM, so that the results of
+	// the transactions before are recorded before another begins.
+	progress *progress
 }
 
 // cuts is what the smarthost's refusals for too many recipients have
@@ -47,7 +50,7 @@ type cuts struct {
 }
 
 // smtpSend sends msgs over as few connections as it can.
-func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][]courier.Result) {
+func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][]courier.Result, p *progress) {
 	var s *session
 	var down *courier.Result // why the smarthost cannot be reached
 	learned := &cuts{}
@@ -75,8 +78,9 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 					down = &r
 					continue
 				}
-				s.cuts = learned
+				s.cuts, s.progress = learned, p
 			}
+			p.at(i)
 			alive, early, r := s.send(m, res[i])
 			if alive {
 				break
@@ -164,6 +168,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 		return false, true, false, courier.Result{}
 	}
 	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
+	s.progress.report()
 	if err := s.smtp.Mail(sender, opts); err != nil {
 		r, alive := s.result(err, "MAIL FROM")
 		if alive {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"homepost/addr"
 )
 
 // ParseError is one problem found in an aliases or .forward file, with
@@ -103,6 +105,9 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 			break
 		}
 		s = strings.TrimRight(s, "\r\n")
+		if n == 1 {
+			s = strings.TrimPrefix(s, byteOrderMark)
+		}
 		switch t := strings.TrimSpace(s); {
 		case t == "" || t[0] == '#':
 			// Blank and comment lines are ignored, even between a line
@@ -112,7 +117,9 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 			case cur == nil:
 				errs = append(errs, &ParseError{File: name, Line: n, Msg: "continuation line without an alias before it"})
 			case len(cur.text)+len(s) > maxLine:
-				errs = append(errs, &ParseError{File: name, Line: n, Msg: "entry too long"})
+				// The entry keeps what it has; the line left out
+				// bounces rather than being dropped.
+				cur.lost = append(cur.lost, lostLine{n, t})
 			default:
 				cur.at = append(cur.at, lineStart{len(cur.text) + 1, n})
 				cur.text += " " + t
@@ -120,7 +127,14 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 		default:
 			finish()
 			if len(s) > maxLine {
-				errs = append(errs, &ParseError{File: name, Line: n, Msg: "line too long"})
+				// The name still names an alias, whose mail bounces
+				// for the line that cannot be read.
+				i := strings.IndexByte(s[:min(len(s), 4096)], ':')
+				if i < 0 || s[0] == '"' {
+					errs = append(errs, &ParseError{File: name, Line: n, Msg: "line too long"})
+					break
+				}
+				cur = &logicalLine{text: s[:i+1], at: []lineStart{{0, n}}, lost: []lostLine{{n, strings.TrimSpace(s[i+1:])}}}
 				break
 			}
 			cur = &logicalLine{text: s, at: []lineStart{{0, n}}}
@@ -137,13 +151,32 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 }
 
 // logicalLine is an entry spread over a line and its continuations; at
-// maps offsets in text back to physical line numbers.
+// maps offsets in text back to physical line numbers. lost holds the
+// lines that would have made the entry longer than maxLine.
 type logicalLine struct {
 	text string
 	at   []lineStart
+	lost []lostLine
 }
 
 type lineStart struct{ off, line int }
+
+type lostLine struct {
+	line int
+	text string
+}
+
+// byteOrderMark is what some editors write at the start of a UTF-8
+// file; it is no part of the first name or value.
+const byteOrderMark = "\ufeff"
+
+// excerpt is the start of a text too long to show whole.
+func excerpt(s string) string {
+	if len(s) > 60 {
+		s = s[:60] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
+}
 
 func (l *logicalLine) lineAt(off int) int {
 	n := l.at[0].line
@@ -201,6 +234,11 @@ func parseEntry(ll *logicalLine, file string) (*alias, []error) {
 	a := &alias{name: name, line: line, rhs: strings.TrimSpace(rest)}
 	base := len(text) - len(rest)
 	vals, unread, errs := splitValues(rest, func(off int) int { return ll.lineAt(base + off) }, file)
+	for _, l := range ll.lost {
+		why := fmt.Sprintf("entry longer than %d MiB: line left out", maxLine>>20)
+		errs = append(errs, &ParseError{File: file, Line: l.line, Msg: why, value: true})
+		unread = append(unread, badValue{text: excerpt(l.text), line: l.line, why: why})
+	}
 	a.values, a.bad = vals, unread
 	if len(vals) == 0 && len(errs) == 0 {
 		errs = append(errs, &ParseError{File: file, Line: line, Msg: fmt.Sprintf("alias %q has no value", name)})
@@ -219,8 +257,11 @@ func parseForward(r io.Reader, name string) ([]value, []badValue, []error) {
 		s, err := br.ReadString('\n')
 		if len(s) > maxLine {
 			errs = append(errs, &ParseError{File: name, Line: n, Msg: "line too long", value: true})
-			bad = append(bad, badValue{text: strings.ToValidUTF8(s[:60], "?") + "...", line: n, why: "line too long"})
+			bad = append(bad, badValue{text: excerpt(s), line: n, why: "line too long"})
 			s = ""
+		}
+		if n == 1 {
+			s = strings.TrimPrefix(s, byteOrderMark)
 		}
 		s = strings.TrimRight(s, "\r\n")
 		if t := strings.TrimSpace(s); t != "" && t[0] != '#' {
@@ -257,8 +298,16 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 			first = end
 		}
 		line := lineAt(first)
-		if command {
+		switch {
+		case command:
 			text = unquoteCommand(text)
+		case len(text) >= len(":include:") && strings.EqualFold(text[:len(":include:")], ":include:"):
+			// Matched without regard to case, as Postfix and sendmail do.
+			text = ":include:" + text[len(":include:"):]
+		case quoted && text != "" && !strings.ContainsRune("|/:~\\", rune(text[0])):
+			if a, ok := quotedAddress(strings.TrimSpace(s[first:end])); ok {
+				text = a
+			}
 		}
 		if text != "" || quoted {
 			if msg := checkValue(text, quoted); msg != "" {
@@ -348,6 +397,59 @@ func unquoteCommand(v string) string {
 	return v
 }
 
+// quotedAddress reads an address whose local part is quoted,
+// "a b"@example.org, or a quoted local name, "two words", from the value
+// as written. The local part keeps its quotes where it needs them
+// (addr.Requote), so that it stays one address on its way to the
+// smarthost; the resolver looks it up unquoted.
+func quotedAddress(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return "", false
+	}
+	var local strings.Builder
+	for i := 1; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '\\' && i+1 < len(raw):
+			i++
+			local.WriteByte(raw[i])
+		case c == '"':
+			rest := raw[i+1:]
+			switch {
+			case rest == "" && !strings.Contains(local.String(), "@"):
+				return quoteLocal(local.String()), true
+			case strings.HasPrefix(rest, "@") && !strings.ContainsAny(rest, "\" \t\\"):
+				return addr.Requote(local.String() + rest), true
+			}
+			return "", false
+		default:
+			local.WriteByte(c)
+		}
+	}
+	return "", false
+}
+
+// quoteLocal quotes a local part that is no dot-atom.
+func quoteLocal(local string) string {
+	q := addr.Requote(local + "@x")
+	return q[:len(q)-len("@x")]
+}
+
+// unquoteLocal is the local part as it reads, quotes and escapes
+// removed: the key for the aliases, the logins and ~/.forward.
+func unquoteLocal(local string) string {
+	if len(local) < 2 || local[0] != '"' || local[len(local)-1] != '"' {
+		return local
+	}
+	var b strings.Builder
+	for i := 1; i < len(local)-1; i++ {
+		if local[i] == '\\' && i+1 < len(local)-1 {
+			i++
+		}
+		b.WriteByte(local[i])
+	}
+	return b.String()
+}
+
 // normalizeValue reduces "Name <addr>" to addr.
 func normalizeValue(v string) string {
 	switch v[0] {
@@ -400,11 +502,24 @@ func checkValue(v string, quoted bool) string {
 	if a == "" || a != v && strings.ContainsAny(a, "<>") {
 		return fmt.Sprintf("%q is not an address", v)
 	}
+	if strings.HasPrefix(a, `"`) {
+		// A quoted local part, from quotedAddress: only the domain
+		// is left to check.
+		local, domain, hasDomain := addr.Split(a)
+		if unquoteLocal(local) == "" || hasDomain && (domain == "" || strings.ContainsAny(domain, "<>()[];\" \t")) {
+			return fmt.Sprintf("%q is not an address", v)
+		}
+		return ""
+	}
 	if strings.ContainsAny(a, " \t") {
 		if quoted {
 			return fmt.Sprintf("%q is not an address (a quoted value must start with |, / or :include:)", v)
 		}
-		return fmt.Sprintf("%q contains blank space: separate values with commas, quote commands and file names", v)
+		hint := "separate values with commas, quote commands and file names"
+		if strings.Contains(a, " #") || strings.Contains(a, "\t#") {
+			hint = "'#' starts a comment only at the start of a line"
+		}
+		return fmt.Sprintf("%q contains blank space: %s", v, hint)
 	}
 	if strings.HasPrefix(a, "@") || strings.HasSuffix(a, "@") || strings.ContainsAny(a, "<>()[];\"") {
 		return fmt.Sprintf("%q is not an address", v)

@@ -145,6 +145,9 @@ func FuzzParseReader(f *testing.F) {
 		"a: |sh -c 'x, y' \"it's\"\n  , b\n",
 		"a: |\"cmd args\"\n",
 		"a: |cmd 'open\n",
+		"\ufeffa: \"a,b\"@x.org, \"two words\", \"q\\\"\"@y\r\n",
+		"a: :INCLUDE:/x, :Include:~/y\n",
+		"a: x@y.org # comment\n",
 	} {
 		f.Add(s)
 	}
@@ -183,6 +186,8 @@ func FuzzParseForward(f *testing.F) {
 		"|cmd a\\,b, |\"q r\", |sh -c 'a, b'\n",
 		"|echo don't\n",
 		"| \"x\\",
+		"\ufeff\"john doe\"@example.org, \"a@b\", \"\"@x\r\n",
+		":INCLUDE:/x\n\"Joe B\" <joe@example.org>",
 	} {
 		f.Add(s)
 	}
@@ -196,7 +201,7 @@ func FuzzParseForward(f *testing.F) {
 			}
 		}
 		for _, v := range vals {
-			if v.text == "" || v.line < 1 || v.line > lines {
+			if v.text == "" || v.line < 1 || v.line > lines || strings.ContainsAny(v.text, "\n\r\x00") || strings.HasPrefix(v.text, byteOrderMark) {
 				t.Fatalf("bad value %+v", v)
 			}
 		}

@@ -27,7 +27,7 @@ func TestUnparsableAliasValueBounces(t *testing.T) {
 		"bad2: ok2@example.net, <unterminated@example.net",
 		"bad4: ok5@example.net, foo bar@example.net",
 		"bad5: ok6@example.net,",
-		"  \"x3 with space\"@example.net",
+		"  \"x3 with space\"@",
 		"bad6: a@x.org, \"|unterminated",
 		"bad7: ok7@example.net, nul\x00@example.net",
 		"allbad: foo bar@example.net, <x@y",

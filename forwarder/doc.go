@@ -27,20 +27,24 @@
 //
 // An aliases file, like aliases(5):
 //
-//	# comment lines start with '#'
+//	# a comment: '#' first on its line (never after a value)
 //	name: value, value, ...
 //	long: value,
-//	    value              # a line starting with blank space continues
-//	"with space": value    # the name may be quoted; names are lowercased
+//	    value
+//	"with space": value
 //
-// A value is one of
+// A line starting with blank space continues the entry above; the name
+// may be quoted and is lowercased. A byte order mark at the start of a
+// file and CR before LF are ignored. A value is one of
 //
-//	user, user@domain   an address, expanded again if it is local
+//	user, user@domain   an address, expanded again if it is local;
+//	                    "a b"@domain keeps its quotes (addr.Requote),
+//	                    and a local one is looked up unquoted
 //	\user               the user's store, without aliases or .forward
 //	/path/to/file       an mbox file, appended with locking
 //	/path/to/dir/       a Maildir (trailing slash)
 //	|command            a command fed the message, as written (see below)
-//	:include:/path      the values in /path, .forward syntax
+//	:include:/path      the values in /path, .forward syntax (any case)
 //	~/path              the user's home (in the user's own files only)
 //
 // Double quotes protect commas and blank space ("|cmd -a, b"); inside
@@ -50,9 +54,14 @@
 // reach /bin/sh with its quotes, as sendmail hands it over (Postfix's
 // tokenizer would split it at blanks into several addresses). Its single
 // and double quotes and backslashes are read as the shell reads them
-// only to tell whether a comma ends it. |"cmd args" is "|cmd args". A ~/.forward or
-// :include: file holds values only, separated by commas or newlines,
-// with "#" comment lines; an empty file means no forwarding.
+// only to tell whether a comma ends it. |"cmd args" is "|cmd args".
+// A ~/.forward or :include: file holds values only, separated by commas
+// or newlines, with "#" comment lines; an empty file, or one with only
+// blank and comment lines, means no forwarding. An "owner-name" alias is
+// an alias like any other: the envelope sender is not changed to it.
+//
+// An aliases entry is at most 1 MiB with its continuation lines: a line
+// beyond that bounces (5.1.3) for that alias, rather than being dropped.
 //
 // # Safety
 //

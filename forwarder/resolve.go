@@ -144,7 +144,8 @@ func (r *resolver) address(to string, depth int, from source) {
 		r.fail(depth, courier.Perm("5.4.6", "mail forwarding loop for %s", to))
 		return
 	}
-	key := strings.ToLower(local)
+	// A quoted local part ("two words"@host) is looked up as it reads.
+	key := strings.ToLower(unquoteLocal(local))
 	base, ext := r.f.splitExt(key)
 	if r.active[key] || r.active[base] {
 		r.trace(depth, "%s: names itself: delivered, not expanded again", to)
@@ -238,13 +239,14 @@ func (r *resolver) propagate(to, ext string) string {
 	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
 		return to
 	}
+	local = unquoteLocal(local)
 	if _, e := r.f.splitExt(local); e != "" {
 		return to
 	}
 	if hasDomain {
-		return local + ext + "@" + domain
+		return addr.Requote(local + ext + "@" + domain)
 	}
-	return local + ext
+	return quoteLocal(local + ext)
 }
 
 func (r *resolver) expandAlias(a *alias, depth int, from source) {

@@ -367,6 +367,7 @@ func FuzzResolve(f *testing.F) {
 	f.Add("root: alice\n", "bob@example.com\n", "root")
 	f.Add("a: b, c\nb: a\nc: :include:/nonexistent\n", "\\alice, alice, |x\n", "a+b@box")
 	f.Add("x: \"|cmd\", /f, /d/, ~/g\n", "", "x")
+	f.Add("\"two words\": \"a,b\"@example.org, \"two words\"\nx: :INCLUDE:/nonexistent\n", "\"john doe\"@example.org, |cmd \"a b\"\n", "\"two words\"+ext")
 	f.Fuzz(func(t *testing.T, aliases, forward, rcpt string) {
 		e := newEnv(t, "")
 		e.user(".config/homepost/aliases", aliases, 0o600)

@@ -1,0 +1,131 @@
+package forwarder
+
+import (
+	"strings"
+	"testing"
+)
+
+// A quoted local part stays one address: the quotes are put back where
+// the local part needs them, so that a comma or a blank in it reaches
+// the smarthost as written ("a,b"@example.org, not a,b@example.org).
+// A quoted local name is looked up as it reads, like a quoted alias name.
+func TestQuotedLocalPart(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".config/homepost/aliases", strings.Join([]string{
+		`list: "a,b"@example.org, "john doe"@example.org, "plain"@example.org`,
+		`root: "two words"`,
+		`"two words": z@example.org`,
+		`esc: "say \"hi\""@example.org`,
+		"",
+	}, "\n"), 0o600)
+	check(t, "list", e.resolve("list"), `"a,b"@example.org`, `"john doe"@example.org`, "plain@example.org")
+	check(t, "root", e.resolve("root"), "z@example.org")
+	check(t, "esc", e.resolve("esc"), `"say \"hi\""@example.org`)
+	// A recipient with a quoted local part, as SMTP hands it over.
+	check(t, "quoted rcpt", e.resolve(`"Two Words"@box.example.org`), "z@example.org")
+	// An extension carried over to a quoted name stays inside the quotes.
+	check(t, "root+cron", e.resolve("root+cron"), "z@example.org")
+	e.user(".forward", "\"john doe\"@example.org, \\alice\n", 0o600)
+	check(t, "forward", e.resolve("alice"), `"john doe"@example.org`, `\alice`)
+	e.noWarnings()
+}
+
+// :include: is matched without regard to case, as Postfix's local(8)
+// and sendmail match it.
+func TestIncludeAnyCase(t *testing.T) {
+	e := newEnv(t, "")
+	inc := e.user("lists/team", "bob@example.com\n", 0o600)
+	e.user(".config/homepost/aliases", "team: :INCLUDE:"+inc+"\nteam2: :Include:"+inc+"\n", 0o600)
+	check(t, "team", e.resolve("team"), "bob@example.com")
+	check(t, "team2", e.resolve("team2"), "bob@example.com")
+	reports, errs := Check(e.cfg)
+	if len(errs) != 0 {
+		t.Errorf("Check: %v", errs)
+	}
+	found := false
+	for _, r := range reports {
+		found = found || r.Kind == KindInclude && r.Path == inc
+	}
+	if !found {
+		t.Errorf("Check does not read %s: %+v", inc, reports)
+	}
+}
+
+// A byte order mark, which some editors put at the start of a file, is
+// no part of the first name or value: without this the first alias
+// ("\ufeffroot") never matched and the first .forward value was an
+// address with the mark in it.
+func TestByteOrderMark(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".config/homepost/aliases", "\ufeffroot: x@example.org\r\n", 0o600)
+	e.user(".forward", "\ufeffy@example.org\r\n", 0o600)
+	check(t, "root", e.resolve("root"), "x@example.org")
+	check(t, "alice", e.resolve("alice"), "y@example.org")
+	e.noWarnings()
+}
+
+// An entry whose continuation lines make it too long is not delivered
+// in part: what could not be read bounces, with file:line.
+func TestEntryTooLong(t *testing.T) {
+	e := newEnv(t, "")
+	long := strings.Repeat("x", maxLine/2)
+	e.user(".config/homepost/aliases", "big: a@example.org,\n  "+long+"@example.org,\n  "+long+"@example.org\n", 0o600)
+	got := e.resolve("big")
+	if len(got) != 3 || got[0] != "a@example.org" || got[1] != long+"@example.org" ||
+		!strings.HasPrefix(got[2], "FAIL 5.1.3 ~/.config/homepost/aliases:3: alias big: bad value: ") || !strings.Contains(got[2], "longer than 1 MiB") {
+		t.Errorf("big = %.300q", got)
+	}
+	// A single line too long still names its alias, which bounces.
+	e.user(".config/homepost/aliases", "huge: "+strings.Repeat("y", maxLine+1)+"\n", 0o600)
+	got = e.resolve("huge")
+	if len(got) != 1 || !strings.HasPrefix(got[0], "FAIL 5.1.3 ~/.config/homepost/aliases:1: alias huge: bad value: ") || !strings.Contains(got[0], "longer than 1 MiB") {
+		t.Errorf("huge = %.300q", got)
+	}
+}
+
+// '#' starts a comment only at the start of a line, as in aliases(5):
+// the error for "alice # admin" says so.
+func TestInlineCommentHint(t *testing.T) {
+	_, _, errs := parseForward(strings.NewReader("alice@example.org # work\n"), "f")
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "'#' starts a comment only at the start of a line") {
+		t.Errorf("errors %v", errs)
+	}
+}
+
+// Files as editors and other mail systems leave them: CRLF line ends,
+// no newline at the end, only blank lines, only commas.
+func TestFileShapes(t *testing.T) {
+	e := newEnv(t, "")
+	for _, c := range []struct {
+		forward string
+		want    []string
+	}{
+		{"", []string{`\alice`}},
+		{"\n\n  \n\t\n", []string{`\alice`}},
+		{"# only a comment\n", []string{`\alice`}},
+		{",,\n", []string{`\alice`}},
+		{"x@example.org", []string{"x@example.org"}},
+		{"x@example.org\r\n\\alice\r\n", []string{"x@example.org", `\alice`}},
+		{"\\alice, other@example.org\n", []string{`\alice`, "other@example.org"}},
+		{"alice\n", []string{`\alice`}},
+		{"ALICE@box.example.org, b@example.org\n", []string{`\alice`, "b@example.org"}},
+	} {
+		e.user(".forward", c.forward, 0o600)
+		check(t, c.forward, e.resolve("alice"), c.want...)
+	}
+	e.user(".forward", "", 0o600)
+	for _, c := range []struct {
+		aliases string
+		want    []string
+	}{
+		{"root: x@example.org", []string{"x@example.org"}},
+		{"root: x@example.org,\r\n  y@example.org\r\n", []string{"x@example.org", "y@example.org"}},
+		{"root: x@example.org,\n# between\n\n  y@example.org\n", []string{"x@example.org", "y@example.org"}},
+		{"ROOT: x@example.org\n", []string{"x@example.org"}},
+		{"#root: x@example.org\n", []string{`\alice`}},
+	} {
+		e.user(".config/homepost/aliases", c.aliases, 0o600)
+		check(t, c.aliases, e.resolve("root"), c.want...)
+	}
+	e.noWarnings()
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
+	"homepost/config"
 	"homepost/doctor"
 	"homepost/sysexits"
 )
@@ -18,6 +20,7 @@ func init() {
 
 const checkUsage = `usage: homepost check [--relay]
        homepost check --crontab
+       homepost check --paths
 
 Checks that mail will flow and prints one line per item, starting with
 ok, warn or FAIL: the config file, that the outbox and the store are
@@ -38,6 +41,14 @@ XDG_CONFIG_HOME or HOME) is named with its file.
   --crontab print, and do nothing else, the crontab(5) line that starts
             delivery after a reboot where no systemd user instance runs:
             (crontab -l; homepost check --crontab) | crontab -
+  --paths   print, and do nothing else, where the configuration puts
+            things, as homepost reads it (for scripts; make install uses
+            it), one NAME=PATH a line: config (the file read, or looked
+            for), state_dir, outbox, lock (the agent's), log (that of
+            background deliveries) and store (a Maildir path ending in
+            /, or mbox:PATH). When the file has an error: the places the
+            queue still uses meanwhile, the error on stderr, exit 78;
+            when not even those can be told, nothing on stdout, exit 78.
 
 Exit status: 0 when nothing FAILs, 1 when something does, 78 when the
 configuration has an error (the line names file:line; mail is queued
@@ -53,6 +64,8 @@ func runCheck(args []string) int {
 			return sysexits.OK
 		case "--relay":
 			probe = true
+		case "--paths":
+			return printPaths()
 		case "--crontab":
 			cfg, code, _ := loadQueueConfig("check", "")
 			if cfg == nil {
@@ -71,6 +84,44 @@ func runCheck(args []string) int {
 		return sysexits.Config
 	case r.Failed:
 		return 1
+	}
+	return sysexits.OK
+}
+
+// printPaths prints where the configuration puts things, NAME=PATH a
+// line, for scripts: make install finds the agent's lock and the outbox
+// this way, as homepost itself reads the file, rather than guess at a
+// TOML layout with sed. A file with an error gives the places that the
+// queue still uses (config.LoadQueue: where the shims queue and the
+// agent looks), the error on stderr, and exit 78; when not even they
+// can be told, nothing is printed. A path with a new line cannot be
+// printed one a line, and is an error rather than a wrong line.
+func printPaths() int {
+	cfg, err := config.LoadQueue()
+	if cfg == nil {
+		fail("check", err)
+		return sysexits.Config
+	}
+	file := cfg.File
+	if file == "" {
+		file = config.DefaultPath(cfg.Home)
+	}
+	paths := [][2]string{
+		{"config", file}, {"state_dir", cfg.StateDir}, {"outbox", cfg.Outbox},
+		{"lock", cfg.LockPath()}, {"log", cfg.LogPath()}, {"store", cfg.Store},
+	}
+	var b strings.Builder
+	for _, p := range paths {
+		if strings.ContainsAny(p[1], "\n\x00") {
+			fail("check", fmt.Errorf("the %s path %q holds a new line, which --paths cannot print one a line", p[0], p[1]))
+			return 1
+		}
+		fmt.Fprintf(&b, "%s=%s\n", p[0], p[1])
+	}
+	os.Stdout.WriteString(b.String())
+	if err != nil {
+		fail("check", fmt.Errorf("%w\n(the paths printed are those that the queue uses until the file is fixed)", err))
+		return sysexits.Config
 	}
 	return sysexits.OK
 }

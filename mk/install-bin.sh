@@ -16,8 +16,14 @@
 #   restart BINDIR           ends the background delivery (homepost agent
 #                            --background) that runs BINDIR's old homepost,
 #                            then lets the new homepost start it again
-#                            when mail waits.
+#                            when mail waits. When the configuration has
+#                            an error, says so and leaves it running (the
+#                            new one would only hold the queue).
 #   stop BINDIR              ends it, and says when mail still waits.
+#
+# The agent's lock and the outbox are where homepost itself finds them
+# (homepost check --paths, asked of ./homepost, else BINDIR's): whatever
+# the layout of config.toml, $HOMEPOST_CONFIG and $XDG_CONFIG_HOME.
 #   path BINDIR              says which program sendmail, mail and mailq
 #                            run on the PATH, when it is not homepost.
 #
@@ -80,32 +86,65 @@ link() {
 	return 1
 }
 
-# lockfile: the agent lock of this user, in the state directory that the
-# configuration names (state_dir), else the default.
-lockfile() {
+# paths: where the configuration puts the agent's lock ($lock) and the
+# outbox ($outbox), as homepost itself reads the file, whatever its
+# layout (homepost check --paths): the freshly built ./homepost is
+# asked, else BINDIR's. $conf is the file. When the file has an error,
+# $paths_err says so (homepost's own message), and $lock and $outbox are
+# the places the queue still uses meanwhile, or empty when even those
+# cannot be told: nothing is guessed then. Only when no homepost here
+# knows --paths (an older build, at make uninstall before any make) are
+# the file's top-level state_dir and outbox lines read with sed, which
+# a file laid out otherwise defeats, and $paths_err says that too.
+paths() {
+	lock= outbox= paths_err= conf=
+	errf=$(mktemp "${TMPDIR:-/tmp}/homepost-paths.XXXXXX") || { paths_err="cannot make a temporary file"; return 0; }
+	for hp in ./homepost "$bindir/homepost"; do
+		[ -f "$hp" ] && [ -x "$hp" ] && is_build "$hp" || continue
+		out=$("$hp" check --paths 2>"$errf")
+		rc=$?
+		[ "$rc" = 64 ] && continue # no --paths: an older homepost
+		conf=$(printf '%s\n' "$out" | sed -n 's/^config=//p')
+		lock=$(printf '%s\n' "$out" | sed -n 's/^lock=//p')
+		outbox=$(printf '%s\n' "$out" | sed -n 's/^outbox=//p')
+		if [ "$rc" != 0 ]; then
+			paths_err=$(sed -e 's/^homepost: check: //' -e '/^(the paths printed/d' "$errf")
+			[ -n "$paths_err" ] || paths_err="$hp check --paths exited $rc"
+		fi
+		if [ -z "$lock" ] || [ -z "$outbox" ]; then lock= outbox=; fi
+		rm -f "$errf"
+		return 0
+	done
+	rm -f "$errf"
+	paths_sed
+}
+
+# paths_sed: the fallback of paths for a homepost that predates --paths.
+paths_sed() {
 	state=${XDG_STATE_HOME:-$HOME/.local/state}
 	case $state in /*) ;; *) state=$HOME/.local/state;; esac
 	state=$state/homepost
 	conf=${HOMEPOST_CONFIG:-${XDG_CONFIG_HOME:-$HOME/.config}/homepost/config.toml}
+	o=
 	if [ -r "$conf" ]; then
 		s=$(sed -n -e '/^[[:space:]]*\[/q' -e 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*["'\'']\([^"'\'']*\)["'\''][[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$conf" | tail -n 1)
 		case $s in "~/"*) state=$HOME/${s#"~/"};; /*) state=$s;; esac
 		o=$(sed -n -e '/^[[:space:]]*\[/q' -e 's/^[[:space:]]*outbox[[:space:]]*=[[:space:]]*["'\'']\([^"'\'']*\)["'\''][[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$conf" | tail -n 1)
 	fi
 	outbox=$state/outbox
-	case ${o:-} in "~/"*) outbox=$HOME/${o#"~/"};; /*) outbox=$o;; esac
+	case $o in "~/"*) outbox=$HOME/${o#"~/"};; /*) outbox=$o;; esac
 	lock=$state/agent.lock
+	echo "homepost: no homepost here to ask where $conf puts the agent's lock and the outbox (neither ./homepost nor $bindir/homepost is a homepost that knows check --paths): read its top-level state_dir and outbox lines instead, which a file laid out otherwise defeats: $lock" >&2
 }
 
-# background: the pid of the background delivery that holds the lock and
-# runs BINDIR's homepost (the old one, deleted by an upgrade, or the
-# current), or nothing.
+# background: the pid of the background delivery that holds the lock
+# ($lock, from paths) and runs BINDIR's homepost (the old one, deleted by
+# an upgrade, or the current), or nothing.
 background() {
-	lockfile
-	[ -r "$lock" ] || return 0
+	[ -n "$lock" ] && [ -r "$lock" ] || return 0
 	pid=$(sed -n '1s/^\([0-9][0-9]*\).*/\1/p' "$lock")
 	[ -n "$pid" ] || return 0
-	args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 0
+	args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 0
 	case $args in
 	"homepost agent --background " | *"/homepost agent --background ") ;;
 	*) return 0;;
@@ -123,7 +162,7 @@ stop_background() {
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
 	i=0
-	while [ -n "$(tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null)" ]; do
+	while [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$pid/cmdline")" ]; do
 		i=$((i + 1))
 		if [ "$i" -ge 600 ]; then
 			echo "homepost: the background delivery (pid $pid) has not ended within a minute of SIGTERM; it still runs the old homepost" >&2
@@ -174,9 +213,27 @@ uninstall)
 	done
 	;;
 restart)
+	paths
+	if [ -z "$lock" ]; then
+		echo "homepost: cannot tell where the agent's lock and the outbox are: $paths_err" >&2
+		echo "homepost: a background delivery of the old homepost, if one runs, is left as it is; fix the file (homepost check), then run make install again" >&2
+		exit 0
+	fi
+	if [ -n "$paths_err" ]; then
+		# The new homepost would only hold the queue (its file does
+		# not load); the old one delivers with what it read before.
+		echo "homepost: $conf has an error:" >&2
+		printf '%s\n' "$paths_err" | sed 's/^/  /' >&2
+		pid=$(background)
+		if [ -n "$pid" ]; then
+			echo "homepost: left the background delivery of the old homepost (pid $pid) running: it delivers with the configuration it read before; fix the file, then run make install again" >&2
+		elif [ "$(waiting)" -gt 0 ]; then
+			echo "homepost: mail waits in $outbox, and is delivered once the file is fixed (homepost check)" >&2
+		fi
+		exit 0
+	fi
 	stop_background
 	[ -x "$bindir/homepost" ] && is_build "$bindir/homepost" || exit 0
-	lockfile
 	[ "$(waiting)" -gt 0 ] || exit 0
 	# mailq starts the background delivery when mail waits and no agent
 	# runs (its messages say so on stderr; install says it once).
@@ -193,8 +250,17 @@ restart)
 	done
 	;;
 stop)
+	paths
+	if [ -z "$lock" ]; then
+		echo "homepost: cannot tell where the agent's lock and the outbox are: $paths_err" >&2
+		echo "homepost: a background delivery, if one runs, is left as it is (it ends when nothing waits)" >&2
+		exit 0
+	fi
+	if [ -n "$paths_err" ]; then
+		echo "homepost: $conf has an error; the agent's lock and the outbox are taken where the queue goes meanwhile ($outbox):" >&2
+		printf '%s\n' "$paths_err" | sed 's/^/  /' >&2
+	fi
 	stop_background
-	lockfile
 	n=$(waiting)
 	if [ "$n" -gt 0 ]; then
 		m="$n messages wait"

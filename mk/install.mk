@@ -9,7 +9,8 @@
 # The programs in BINDIR are installed by mk/install-bin.sh: each file and
 # link replaces the old by rename; a name that is not homepost's is left
 # alone (named); where no unit is (re)started, the background delivery of
-# the old binary is ended and the new one started when mail waits.
+# the old binary is ended and the new one started when mail waits (its
+# lock and the outbox found where homepost check --paths says).
 #   sudo make install-system          /usr/local, plus /usr/sbin/sendmail
 #                                     and /usr/bin/mail(x) where free
 #   sudo make uninstall-system

@@ -204,6 +204,13 @@ func readHeader(br *bufio.Reader, dots bool) (h *Header, first []byte, eom bool,
 			continue
 		}
 		size += len(line)
+		if size > MaxHeader && (isContinuation(line) && len(h.Fields) > 0 || !isContinuation(line) && fieldName(line) != "") {
+			// Short lines that add up past the limit make a header
+			// as enormous as one long line: passed through from
+			// this field (or continuation line) on.
+			h.Huge = true
+			return h, line, false, nil
+		}
 		switch {
 		case len(line) == 1 && line[0] == '\n':
 			h.Ended = true

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"homepost/maildir"
 	"homepost/submit"
@@ -87,18 +88,20 @@ func (e *env) sendMode() int {
 // sendExtract is -t: standard input is a whole message whose To, Cc and
 // Bcc fields name recipients (besides any on the command line). Fields
 // given by options and missing from the message are added in front; the
-// rest is passed on as it is, and submit removes Bcc.
+// rest is passed on as it is, and submit removes Bcc. Only the header
+// section is held (up to submit.MaxHeader); the body streams through to
+// the queue, as sendmail -t queues one.
 func (e *env) sendExtract(d *draft) int {
 	if len(d.attach) > 0 {
 		e.warn("-a cannot be used with -t")
 		return exUsage
 	}
-	in, err := io.ReadAll(e.in.br)
+	br := e.in.br
+	header, huge, err := readHeaderSection(br, submit.MaxHeader)
 	if err != nil {
 		e.warn("read message: %v", err)
 		return exIOErr
 	}
-	header, _ := splitMessage(in)
 	has := func(name string) bool {
 		for _, l := range bytes.Split(header, []byte{'\n'}) {
 			if len(l) > len(name) && l[len(name)] == ':' && strings.EqualFold(string(l[:len(name)]), name) {
@@ -127,10 +130,34 @@ func (e *env) sendExtract(d *draft) int {
 		h.SetSubject(sanitize(d.subject))
 		pre.WriteString("Subject: " + h.Get("Subject") + "\n")
 	}
-	if len(bytes.TrimSpace(in)) == 0 && e.opts.noEmpty {
-		return exOK
+	if huge && pre.Len() > 0 {
+		// Whether the header has the field further on is not known:
+		// the header goes on as it is, as submit passes one this
+		// large through without adding to it.
+		e.warn("the header is larger than %d MiB: the fields given as options are not added to it", submit.MaxHeader>>20)
+		pre.Reset()
 	}
-	msg := io.MultiReader(&pre, bytes.NewReader(in))
+	var rest io.Reader = br
+	if e.opts.noEmpty && len(bytes.TrimSpace(header)) == 0 {
+		// Only white space so far: whether the whole message is
+		// empty is known at its end. The rest is kept (in a
+		// temporary file past a megabyte) until then.
+		spool := &draft{}
+		err := spool.readBody(br)
+		defer spool.closeBody()
+		if err != nil {
+			e.warn("read message: %v", err)
+			return exIOErr
+		}
+		if blank, err := onlySpace(spool.bodyReader()); err != nil {
+			e.warn("read message: %v", err)
+			return exIOErr
+		} else if blank {
+			return exOK
+		}
+		rest = spool.bodyReader()
+	}
+	msg := io.MultiReader(&pre, bytes.NewReader(header), rest)
 	var rcpts []string
 	rcpts = append(rcpts, e.set.expandAliases(d.to)...)
 	rcpts = append(rcpts, e.set.expandAliases(d.cc)...)
@@ -149,6 +176,52 @@ func (e *env) sendExtract(d *draft) int {
 		fmt.Fprintf(e.out, "queued as %s for %s\n", res.ID, strings.Join(res.Recipients, ", "))
 	}
 	return exOK
+}
+
+// readHeaderSection reads the header section of a message from br: the
+// lines up to and including the first empty one (LF or CRLF), or all of
+// the message when none is. It stops past limit bytes, with huge set and
+// what it read returned; the rest is left in br.
+func readHeaderSection(br *bufio.Reader, limit int) (header []byte, huge bool, err error) {
+	atStart := true
+	for {
+		frag, err := br.ReadSlice('\n')
+		header = append(header, frag...)
+		switch {
+		case err == nil:
+			if atStart && isBlank(frag) {
+				return header, false, nil
+			}
+			atStart = true
+		case err == bufio.ErrBufferFull:
+			atStart = false
+		case err == io.EOF:
+			return header, false, nil
+		default:
+			return nil, false, err
+		}
+		if len(header) > limit {
+			return header, true, nil
+		}
+	}
+}
+
+// onlySpace reports whether r holds nothing but white space (as
+// bytes.TrimSpace sees it).
+func onlySpace(r io.Reader) (bool, error) {
+	br := bufio.NewReaderSize(r, 32<<10)
+	for {
+		c, _, err := br.ReadRune()
+		if err == io.EOF {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !unicode.IsSpace(c) {
+			return false, nil
+		}
+	}
 }
 
 // askCc prompts for Cc recipients after the body when askcc is set and

@@ -280,3 +280,116 @@ func TestStreamPiecesCutAnywhere(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }
+
+// maxExtractRSS bounds the peak memory of "mail -t" queuing a 50 MB
+// message: it holds the header only, as sendmail -t does.
+const maxExtractRSS = 40 << 20
+
+// mail -t with a 50 MB message holds its header only: the body streams
+// to the queue, which gets it intact, with the recipients of the
+// header and the fields that options add.
+func TestSendExtractLargeInConstantMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 50 MB")
+	}
+	const size = 50 << 20
+	path := filepath.Join(t.TempDir(), "msg.eml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriter(f)
+	bw.WriteString("To: a@example.org\nBcc: hidden@example.org\nCc: b@example.org\n\n")
+	body := sha256.New()
+	w := io.MultiWriter(bw, body)
+	r := rand.New(rand.NewPCG(3, 4))
+	line := make([]byte, 100)
+	for n := 0; n < size; n += len(line) + 1 {
+		for i := range line {
+			line[i] = 'a' + byte(r.IntN(26))
+		}
+		w.Write(line)
+		w.Write([]byte{'\n'})
+	}
+	bw.Flush()
+	f.Close()
+	var want [32]byte
+	copy(want[:], body.Sum(nil))
+
+	h := newHome(t)
+	rss := h.mailRSS(t, path, "-t", "-s", "big extract")
+	m := h.queuedFile(t)
+	var rcpts []string
+	for _, rc := range m.Env.Rcpts {
+		rcpts = append(rcpts, rc.Addr)
+	}
+	if strings.Join(rcpts, " ") != "a@example.org hidden@example.org b@example.org" {
+		t.Errorf("recipients %q", rcpts)
+	}
+	msg, err := mail.ReadMessage(bufio.NewReaderSize(m.Body(), 64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Header.Get("Subject") != "big extract" || msg.Header.Get("Bcc") != "" || msg.Header.Get("Cc") != "b@example.org" {
+		t.Errorf("header: %v", msg.Header)
+	}
+	if got := readerSum(t, msg.Body); got != want {
+		t.Errorf("the body queued differs from the one sent")
+	}
+	t.Logf("mail -t, 50 MB: peak RSS %d MB", rss>>20)
+	if rss > maxExtractRSS {
+		t.Errorf("mail -t < 50MB message: peak RSS %d MB, want at most %d MB", rss>>20, maxExtractRSS>>20)
+	}
+}
+
+// A header section of more than 8 MiB (submit.MaxHeader) is passed on as
+// it is with -t: recipients are taken from its fields within the limit,
+// the fields options would add are not (mail says so), and a recipient
+// field past the limit is refused rather than missed.
+func TestSendExtractHugeHeader(t *testing.T) {
+	filler := strings.Repeat("X-Filler: "+strings.Repeat("f", 80)+"\n", (9<<20)/91)
+	h := newHome(t)
+	in := "To: a@example.org\n" + filler + "Subject: late\n\nbody\n"
+	_, e, code := h.mail(t, in, "-t", "-s", "from the option", "-c", "c@example.org")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	if !strings.Contains(e, "larger than 8 MiB: the fields given as options are not added") {
+		t.Errorf("no warning: %q", e)
+	}
+	q := h.only(t)
+	if strings.Join(q.rcpts, " ") != "c@example.org a@example.org" {
+		t.Errorf("recipients %q", q.rcpts)
+	}
+	if !strings.HasPrefix(q.raw, "To: a@example.org\nX-Filler: ") || q.msg.Header.Get("Subject") != "late" || q.body != "body\n" {
+		t.Errorf("message: %.200q ... %q", q.raw, q.raw[len(q.raw)-40:])
+	}
+
+	h = newHome(t)
+	_, e, code = h.mail(t, filler+"To: late@example.org\n\nbody\n", "-t", "a@example.org")
+	if code != exDataErr || !strings.Contains(e, "a To field follows more than 8 MiB of header") {
+		t.Errorf("a To field past 8 MiB: exit %d, %q", code, e)
+	}
+	if q := h.queue(t); len(q) != 0 {
+		t.Errorf("%d messages queued", len(q))
+	}
+}
+
+// -E with -t: a message of white space only is not sent, however long;
+// one with text after the white space is sent whole.
+func TestSendExtractEmptyWithE(t *testing.T) {
+	h := newHome(t)
+	blank := "\n" + strings.Repeat(" \t\n", 1<<19)
+	if _, e, code := h.mail(t, blank, "-E", "-t", "a@example.org"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	if q := h.queue(t); len(q) != 0 {
+		t.Fatalf("-E -t with a blank message queued %d", len(q))
+	}
+	if _, e, code := h.mail(t, blank+"text\n", "-E", "-t", "a@example.org"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	if q := h.only(t); !strings.HasSuffix(q.raw, " \t\ntext\n") || len(q.raw) < len(blank) {
+		t.Errorf("message of %d bytes, ends %q", len(q.raw), q.raw[max(0, len(q.raw)-20):])
+	}
+}

@@ -77,7 +77,15 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: %d message(s) wait in %s, which is no longer the outbox: nothing delivers them (homepost check)\n", k, dir)
 	}
 	st, running := agent.RunningStatus(cfg)
+	other := ""
+	if broken != nil && running {
+		other = doctor.OtherConfig(cfg, st.Pid)
+	}
 	switch {
+	case other != "" && st.Held == "":
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the running agent (pid %d) reads another configuration file, %s, and delivers as that file says\n", st.Pid, other)
+	case other != "":
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the running agent (pid %d) reads another configuration file, %s, which has an error too: %s\n", st.Pid, other, st.Held)
 	case broken != nil && running && st.Held == "":
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: the running agent (pid %d) keeps the configuration it read before; fix the file before it restarts\n", st.Pid)
 	case broken != nil:

@@ -21,6 +21,7 @@ import (
 
 	"homepost/agent"
 	"homepost/config"
+	"homepost/doctor"
 	"homepost/submit"
 	"homepost/sysexits"
 )
@@ -120,11 +121,23 @@ func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, br
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)
-		if st, running := agent.RunningStatus(cfg); consequence != "" && running && st.Held == "" {
+		st, running := agent.RunningStatus(cfg)
+		other := ""
+		if running && consequence != "" {
+			other = doctor.OtherConfig(cfg, st.Pid)
+		}
+		switch {
+		case other != "" && st.Held == "":
+			// HOMEPOST_CONFIG (or HOME) names a file that the agent
+			// never read: it delivers as its own file says.
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: the running agent (pid %d) reads another configuration file, %s, and delivers as that file says\n", what, st.Pid, other)
+		case other != "":
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: the running agent (pid %d) reads another configuration file, %s, which has an error too: %s\n", what, st.Pid, other, st.Held)
+		case consequence != "" && running && st.Held == "":
 			// The agent that runs read the file before it broke, and
 			// delivers with what it read.
 			fmt.Fprintf(os.Stderr, "homepost: %s: warning: the running agent (pid %d) delivers with the configuration it read before; fix the file before it restarts\n", what, st.Pid)
-		} else if consequence != "" {
+		case consequence != "":
 			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %s\n", what, consequence)
 		}
 	}

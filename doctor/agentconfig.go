@@ -63,10 +63,10 @@ func agentConfigFile(pid int) string {
 	return filepath.Join(home, ".config", "homepost", "config.toml")
 }
 
-// otherConfig returns the file that the running agent (process pid)
+// OtherConfig returns the file that the running agent (process pid)
 // reads when it is not the one check reads (cfg's), else "": the same
 // file, or one that cannot be told.
-func otherConfig(cfg *config.Config, pid int) string {
+func OtherConfig(cfg *config.Config, pid int) string {
 	if pid <= 0 {
 		return ""
 	}

@@ -192,7 +192,7 @@ func checkHeld(c *checker, cfg *config.Config) {
 	st, running := agent.RunningStatus(cfg)
 	other := ""
 	if running {
-		other = otherConfig(cfg, st.Pid)
+		other = OtherConfig(cfg, st.Pid)
 	}
 	switch {
 	case other != "" && st.Held == "":
@@ -296,7 +296,7 @@ func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
 	st, ok := agent.RunningStatus(cfg)
 	other := ""
 	if ok {
-		other = otherConfig(cfg, st.Pid)
+		other = OtherConfig(cfg, st.Pid)
 	}
 	if ok && other != "" && st.Held != "" {
 		c.fail("agent", "running (pid %d) with another configuration file, %s, but holding the queue: %s", st.Pid, other, st.Held)

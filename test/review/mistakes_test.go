@@ -3,6 +3,7 @@ package review
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -202,6 +203,57 @@ func TestAgentHoldsQueueOnConfigError(t *testing.T) {
 	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, "keeps the configuration it read before") {
 		t.Errorf("mailq:\n%s", stderr)
 	}
+}
+
+// sendmail and mailq run with HOMEPOST_CONFIG naming a broken file
+// other than the one the running agent read: the agent is not blamed
+// for keeping an older version of that file (it never read it); they
+// name the file it reads, as check does.
+func TestQueueWarningsNameTheAgentsFile(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	e.StartAgent()
+	agentFile := e.Path(".config", "homepost", "config.toml")
+	other := e.Path("other.toml")
+	if err := os.WriteFile(other, []byte("no_such_key = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin []byte, name string, args ...string) (string, int) {
+		t.Helper()
+		c := e.Cmd(stdin, name, args...)
+		c.Env = append(c.Env[:len(c.Env):len(c.Env)], "HOMEPOST_CONFIG="+other)
+		var errb strings.Builder
+		c.Stderr = &errb
+		err := c.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return errb.String(), code
+	}
+	for _, c := range []struct {
+		name  string
+		stdin []byte
+		args  []string
+	}{
+		{"sendmail", []byte("Subject: other file\n\nb\n"), []string{"root"}},
+		{"mailq", nil, nil},
+	} {
+		stderr, code := run(c.stdin, c.name, c.args...)
+		if c.name == "sendmail" && code != 0 {
+			t.Errorf("sendmail: exit %d:\n%s", code, stderr)
+		}
+		if strings.Contains(stderr, "read before") {
+			t.Errorf("%s blames the agent, which read %s:\n%s", c.name, agentFile, stderr)
+		}
+		if !strings.Contains(stderr, "another configuration file, "+agentFile) {
+			t.Errorf("%s does not name the agent's file %s:\n%s", c.name, agentFile, stderr)
+		}
+	}
+	// The agent delivers what sendmail queued, as its own file says.
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery by the agent")
 }
 
 // The outbox of a broken file is the one the file names: the agent,

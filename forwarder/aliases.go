@@ -23,6 +23,10 @@ type ParseError struct {
 	// is kept (badValue) and resolve deals with it, so badLines does
 	// not report it again.
 	value bool
+	// name is the alias name (lowercased) that an entry which cannot
+	// be read at all starts with, or "": mail for that name bounces
+	// with this error instead of going on as if there were no entry.
+	name string
 }
 
 func (e *ParseError) Error() string {
@@ -192,11 +196,11 @@ func (l *logicalLine) lineAt(off int) int {
 // parseEntry splits "name: value, value" and checks every value.
 func parseEntry(ll *logicalLine, file string) (*alias, []error) {
 	line := ll.at[0].line
+	var name string
 	bad := func(msg string, args ...any) []error {
-		return []error{&ParseError{File: file, Line: line, Msg: fmt.Sprintf(msg, args...)}}
+		return []error{&ParseError{File: file, Line: line, Msg: fmt.Sprintf(msg, args...), name: strings.ToLower(name)}}
 	}
 	text := ll.text
-	var name string
 	rest := ""
 	if text[0] == '"' {
 		end := strings.IndexByte(text[1:], '"')
@@ -212,6 +216,7 @@ func parseEntry(ll *logicalLine, file string) (*alias, []error) {
 	} else {
 		i := strings.IndexByte(text, ':')
 		if i < 0 {
+			name = strings.Fields(text)[0]
 			return nil, bad("missing ':' (expected \"name: value, ...\")")
 		}
 		name = strings.TrimRight(text[:i], " \t")

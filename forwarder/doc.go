@@ -84,6 +84,10 @@
 // reason naming file:line and the text, as Postfix's local(8) bounces a
 // malformed alias entry, while the other values are delivered; in
 // ~/.forward it keeps a copy in the local store instead. Both log a
-// warning with file:line, and homepost resolve shows it. An alias with
-// no value at all keeps the mail in the store.
+// warning with file:line, and homepost resolve shows it. An entry that
+// cannot be read at all ("name value" without its ':') is no missing
+// entry: mail for the name it starts with bounces with 5.1.3 and its
+// file:line, or stays in the store with a warning for the user's login
+// and the system names. An alias with no value at all keeps the mail in
+// the store.
 package forwarder

@@ -76,6 +76,17 @@ func (p *parsed) lookup(name string) *alias {
 	return p.index[name]
 }
 
+// broken finds an entry for the lowercased name that could not be read
+// at all ("name value" without its ':'), or nil.
+func (p *parsed) broken(name string) *ParseError {
+	for _, err := range p.errs {
+		if pe, ok := err.(*ParseError); ok && pe.name == name && !pe.Warning && !pe.value {
+			return pe
+		}
+	}
+	return nil
+}
+
 // unsafeReason says why a file that steers delivery must be ignored:
 // it must be a regular file owned by the user or root, and writable by
 // nobody else. Group-writable is refused whatever the group's members,

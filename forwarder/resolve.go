@@ -182,6 +182,9 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 			r.expandAlias(a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true, ext: unmatched(a, key, base)})
 			return true
 		}
+		if r.brokenEntry(user, key, base, depth) {
+			return true
+		}
 		r.trace(depth, "%s: not in %s", key, cfg.Aliases)
 	}
 	if cfg.SystemAliases == "" {
@@ -198,9 +201,40 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 			r.expandAlias(a, depth, source{file: cfg.SystemAliases, line: a.line, ext: unmatched(a, key, base)})
 			return true
 		}
+		if r.brokenEntry(sys, key, base, depth) {
+			return true
+		}
 		r.trace(depth, "%s: not in %s", key, cfg.SystemAliases)
 	}
 	return false
+}
+
+// brokenEntry deals with mail for a name whose entry in p cannot be
+// read at all: taking it for no entry would store the mail, or bounce it
+// as "user unknown", without a word about the line that meant it. It
+// bounces as a value that cannot be read bounces (5.1.3, with
+// file:line), except for the user's login and root, postmaster and
+// mailer-daemon, which stay in the store with a warning.
+func (r *resolver) brokenEntry(p *parsed, key, base string, depth int) bool {
+	pe := p.broken(key)
+	if pe == nil && base != key {
+		pe = p.broken(base)
+	}
+	if pe == nil {
+		return false
+	}
+	at := fmt.Sprintf("%s:%d", pe.File, pe.Line)
+	if strings.EqualFold(key, r.f.cfg.User) || strings.EqualFold(base, r.f.cfg.User) || systemNames[key] || systemNames[base] {
+		// Mail that reaches the user's store without the entry stays
+		// there: a bounce to the null sender (a DSN to postmaster)
+		// would be lost.
+		r.warn(depth, "%s: the entry for %s cannot be read: %s; mail is kept in the local store", at, pe.name, pe.Msg)
+		r.store(depth, "its aliases entry cannot be read")
+		return true
+	}
+	r.warn(depth, "%s: the entry for %s cannot be read: %s; this recipient bounces", at, pe.name, pe.Msg)
+	r.fail(depth, courier.Perm("5.1.3", "%s: the entry for %s cannot be read: %s", at, pe.name, pe.Msg))
+	return true
 }
 
 func problem(p *parsed) string {

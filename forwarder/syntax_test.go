@@ -129,3 +129,33 @@ func TestFileShapes(t *testing.T) {
 	}
 	e.noWarnings()
 }
+
+// An entry that cannot be read at all (a missing ':', blank space in its
+// name) is not taken for no entry: mail for the name it starts with
+// bounces with 5.1.3 and the file:line, rather than "user unknown" or
+// the store without a word. Mail for the user's login and the system
+// names stays in the store, with the warning.
+func TestBrokenEntryBounces(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".config/homepost/aliases", "nightly alice@example.org\nok: x@example.org\ntwo words: y@example.org\nalice bob@example.org\n", 0o600)
+	e.system("postmaster root\n")
+	for _, c := range []struct{ rcpt, line, why string }{
+		{"nightly", "~/.config/homepost/aliases:1", "missing ':'"},
+		{"Nightly+daily", "~/.config/homepost/aliases:1", "missing ':'"},
+		{`"two words"`, "~/.config/homepost/aliases:3", "contains blank space"},
+	} {
+		got := e.resolve(c.rcpt)
+		if len(got) != 1 || !strings.HasPrefix(got[0], "FAIL 5.1.3 "+c.line+": ") || !strings.Contains(got[0], c.why) {
+			t.Errorf("%s = %q, want a 5.1.3 bounce naming %s", c.rcpt, got, c.line)
+		}
+		e.wantWarning(strings.TrimPrefix(c.line, "~/"))
+	}
+	check(t, "ok", e.resolve("ok"), "x@example.org")
+	check(t, "root", e.resolve("root"), `\alice`)
+	e.log.Reset()
+	check(t, "postmaster", e.resolve("postmaster"), `\alice`)
+	e.wantWarning("etc-aliases:1: the entry for postmaster cannot be read: missing ':'")
+	e.log.Reset()
+	check(t, "alice", e.resolve("alice"), `\alice`)
+	e.wantWarning("aliases:4: the entry for alice cannot be read: missing ':'")
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -60,5 +61,54 @@ func TestForwardUnquotedCommandKeepsQuotes(t *testing.T) {
 	}
 	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
 		t.Errorf("store: %v, want nothing (no bounce, no kept copy)", n)
+	}
+}
+
+// An aliases file and a ~/.forward as other editors and mail systems
+// leave them (a byte order mark, CRLF, :INCLUDE: in capitals, a quoted
+// local part, an entry whose colon is missing) read as a user of
+// sendmail or Postfix expects, through the real binary: homepost
+// resolve shows each target, newaliases names the broken line, and the
+// agent delivers what the files say.
+func TestAliasesFileShapes(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	os.WriteFile(e.Path("team"), []byte("carol@remote.example\r\n"), 0o600)
+	aliases := "\ufeffteam: :INCLUDE:" + e.Path("team") + "\r\n" +
+		"odd: \"a,b\"@remote.example,\r\n" +
+		"  \"john doe\"@remote.example\r\n" +
+		"nightly ops@remote.example\r\n"
+	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte(aliases), 0o600)
+
+	out, _, code := e.Run(nil, "homepost", "resolve", "team", "odd", "nightly")
+	for _, want := range []string{"carol@remote.example", `"a,b"@remote.example`, `"john doe"@remote.example`, "aliases:4: the entry for nightly cannot be read: missing ':'"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("resolve lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 67 {
+		t.Errorf("resolve: exit %d, want 67 (nightly bounces)", code)
+	}
+	_, stderr, code := e.Run(nil, "newaliases")
+	if code != 78 || !strings.Contains(stderr, "aliases:4: missing ':'") {
+		t.Errorf("newaliases: exit %d:\n%s", code, stderr)
+	}
+
+	e.MustSend("Subject: shapes\n\nx\n", "-f", testenv.Login(t)+"@testhost.example", "team", "odd", "nightly")
+	e.Once()
+	for _, rcpt := range []string{"carol@remote.example", "a,b@remote.example", "john doe@remote.example"} {
+		if h.Count(rcpt) != 1 {
+			t.Errorf("smarthost got %d for %s: %v", h.Count(rcpt), rcpt, h.All())
+		}
+	}
+	// nightly bounces: the DSN in the store names the line.
+	inbox := testenv.Files(e.Path("Maildir", "new"))
+	if len(inbox) != 1 {
+		t.Fatalf("store: %v, want the DSN for nightly", inbox)
+	}
+	b, _ := os.ReadFile(e.Path("Maildir", "new", inbox[0]))
+	if !strings.Contains(string(b), "5.1.3") || !strings.Contains(string(b), "aliases:4") {
+		t.Errorf("DSN does not name aliases:4 with 5.1.3:\n%s", b)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/mail"
 	"os"
@@ -75,34 +74,15 @@ func (b *Box) Close() {
 }
 
 // Raw returns a message as stored: header and body with LF line ends,
-// without the mbox "From " line and with mboxrd quoting undone.
+// without the mbox "From " line and with mboxrd quoting undone. It is
+// Open read whole, for what needs the whole text (edit, reply).
 func (b *Box) Raw(m *Msg) ([]byte, error) {
-	if m.has(fEdited) {
-		// A copy: callers append to the header that splitMessage
-		// cuts out of it, which would write into the body.
-		return bytes.Clone(b.edits[m]), nil
-	}
-	if b.Kind == "maildir" {
-		data, err := os.ReadFile(b.path(m))
-		if errors.Is(err, os.ErrNotExist) && b.relocate(m) {
-			data, err = os.ReadFile(b.path(m))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("message %d: %w", m.Num, err)
-		}
-		// A file copied out of an mbox may start with its "From "
-		// line: the envelope, not part of the header.
-		_, n := envelopeLine(data)
-		return data[n:], nil
-	}
-	if b.f == nil {
-		return nil, errors.New("mailbox is closed")
-	}
-	out, err := maildir.ReadMessage(b.f, m.Off, m.Size)
+	r, err := b.Open(m)
 	if err != nil {
-		return nil, fmt.Errorf("message %d: %w", m.Num, err)
+		return nil, err
 	}
-	return out, nil
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 // fromLine returns an mbox message's "From " line without "From " and

@@ -36,25 +36,7 @@ func convert(charset string, b []byte) (string, bool) {
 	case "", "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968":
 		return strings.ToValidUTF8(string(b), "\uFFFD"), true
 	case "iso-8859-1", "iso8859-1", "latin1", "l1", "windows-1252", "cp1252", "iso-8859-15", "iso8859-15", "latin9":
-		var sb strings.Builder
-		sb.Grow(len(b))
-		for _, c := range b {
-			switch {
-			case c < 0x80:
-				sb.WriteByte(c)
-			case c < 0xA0 && (cs == "windows-1252" || cs == "cp1252"):
-				sb.WriteRune(cp1252[c-0x80])
-			case strings.Contains(cs, "15") || cs == "latin9":
-				if r, ok := latin9[c]; ok {
-					sb.WriteRune(r)
-				} else {
-					sb.WriteRune(rune(c))
-				}
-			default:
-				sb.WriteRune(rune(c))
-			}
-		}
-		return sb.String(), true
+		return string(appendLatin(make([]byte, 0, len(b)), b, cs)), true
 	}
 	// Every other charset a browser knows (Shift_JIS, ISO-2022-JP,
 	// GB18030, KOI8-R, windows-1251...), by its WHATWG label.
@@ -77,17 +59,109 @@ func convert(charset string, b []byte) (string, bool) {
 	return sb.String(), false
 }
 
-// charsetReader is go-message's hook for decoding a charset.
+// isUTF8Label reports whether convert takes a (lower case, trimmed)
+// charset as UTF-8.
+func isUTF8Label(cs string) bool {
+	switch cs {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968":
+		return true
+	}
+	return false
+}
+
+// isLatinLabel reports whether convert maps a charset by appendLatin.
+func isLatinLabel(cs string) bool {
+	switch cs {
+	case "iso-8859-1", "iso8859-1", "latin1", "l1", "windows-1252", "cp1252", "iso-8859-15", "iso8859-15", "latin9":
+		return true
+	}
+	return false
+}
+
+// appendLatin appends b, in one of the Latin-1 family charsets (cs, as
+// isLatinLabel takes it), to dst as UTF-8.
+func appendLatin(dst, b []byte, cs string) []byte {
+	for _, c := range b {
+		switch {
+		case c < 0x80:
+			dst = append(dst, c)
+		case c < 0xA0 && (cs == "windows-1252" || cs == "cp1252"):
+			dst = utf8.AppendRune(dst, cp1252[c-0x80])
+		case strings.Contains(cs, "15") || cs == "latin9":
+			if r, ok := latin9[c]; ok {
+				dst = utf8.AppendRune(dst, r)
+			} else {
+				dst = utf8.AppendRune(dst, rune(c))
+			}
+		default:
+			dst = utf8.AppendRune(dst, rune(c))
+		}
+	}
+	return dst
+}
+
+// latinReader converts a Latin-1 family charset to UTF-8 as it reads.
+type latinReader struct {
+	r   io.Reader
+	cs  string
+	in  []byte
+	out []byte
+	err error
+}
+
+func (l *latinReader) Read(p []byte) (int, error) {
+	for len(l.out) == 0 {
+		if l.err != nil {
+			return 0, l.err
+		}
+		n, err := l.r.Read(l.in)
+		l.out = appendLatin(l.out[:0], l.in[:n], l.cs)
+		l.err = err
+	}
+	n := copy(p, l.out)
+	l.out = l.out[n:]
+	return n, nil
+}
+
+// charsetReader is go-message's hook for decoding a charset: convert's
+// conversion, as a stream. The text is first read to its end (into a
+// temporary file past a megabyte), as convert reads it whole: a read
+// error leaves the text undecoded (go-message then shows what is left of
+// it, nothing), and an unknown charset is passed through only when the
+// whole text is UTF-8.
 func charsetReader(charset string, r io.Reader) (io.Reader, error) {
-	b, err := io.ReadAll(r)
+	sp, err := newSpool(r)
 	if err != nil {
 		return nil, err
 	}
-	s, ok := convert(charset, b)
-	if !ok {
-		return strings.NewReader(s), fmt.Errorf("unknown charset %q", charset)
+	cs := strings.ToLower(strings.TrimSpace(charset))
+	switch {
+	case isUTF8Label(cs):
+		return newValidUTF8Reader(sp.reader()), nil
+	case isLatinLabel(cs):
+		return &latinReader{r: sp.reader(), cs: cs, in: make([]byte, 32<<10)}, nil
 	}
-	return strings.NewReader(s), nil
+	if enc := whatwg(cs); enc != nil {
+		// A decoder that fails leaves the text as an unknown
+		// charset's (convert).
+		if _, err := io.Copy(io.Discard, enc.NewDecoder().Reader(sp.reader())); err == nil {
+			return newValidUTF8Reader(enc.NewDecoder().Reader(sp.reader())), nil
+		}
+	}
+	if valid, err := isValidUTF8(sp.reader()); err == nil && valid {
+		return sp.reader(), nil
+	}
+	sp.close()
+	return strings.NewReader(""), fmt.Errorf("unknown charset %q", charset)
+}
+
+// isValidUTF8 reports whether all that r holds is UTF-8.
+func isValidUTF8(r io.Reader) (bool, error) {
+	s := &textScan{}
+	if _, err := io.Copy(s, r); err != nil {
+		return false, err
+	}
+	return !s.invalid && len(s.carry) == 0, nil
 }
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, r io.Reader) (io.Reader, error) {

@@ -68,13 +68,7 @@ func (s *session) apply() error {
 	if len(toMove) > 0 {
 		mbox := s.mboxPath()
 		for _, m := range toMove {
-			raw, err := s.box.Raw(m)
-			if err != nil {
-				return err
-			}
-			header, body := splitMessage(raw)
-			sender, t := s.box.envelope(m, header)
-			if err := appendMbox(mbox, sender, t, header, body); err != nil {
+			if _, _, err := s.appendMessage(m, mbox); err != nil {
 				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are in both)", mbox, err)
 			}
 			moved++

@@ -298,13 +298,16 @@ func (s *session) insertMessages(d *draft, arg string, kind byte) {
 	}
 	for _, i := range list {
 		m := s.box.Msgs[i]
-		raw, err := s.box.Raw(m)
+		r, err := s.box.Open(m)
 		if err != nil {
 			fmt.Fprintln(s.out, err)
 			return
 		}
 		var buf bytes.Buffer
-		s.render(&buf, raw, kind == 'M' || kind == 'F', -1)
+		if err := s.render(&buf, m, r, kind == 'M' || kind == 'F', -1); err != nil {
+			fmt.Fprintln(s.out, err)
+			return
+		}
 		for _, l := range strings.SplitAfter(strings.TrimRight(buf.String(), "\n"), "\n") {
 			d.body.WriteString(prefix + strings.TrimRight(l, "\n") + "\n")
 		}

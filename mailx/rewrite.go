@@ -2,16 +2,9 @@ package mailx
 
 import (
 	"strings"
-	"time"
 
 	"homepost/maildir"
 )
-
-// appendMbox appends one message to an mbox (or a Maildir) under the
-// delivery locks.
-func appendMbox(path, sender string, t time.Time, header, body []byte) error {
-	return maildir.AppendTo(path, sender, t, header, body)
-}
 
 // newStatus is the Status field a kept message gets on quit: "RO" once
 // read, else "O" (a new message becomes old, as POSIX mailx does).

@@ -1,12 +1,15 @@
 package mailx
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"homepost/maildir"
+	"homepost/submit"
 )
 
 func (s *session) cmdSave(arg string) error { return s.saveCmd(arg, true, true) }
@@ -31,29 +34,19 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 	path := s.expandFolder(file)
 	_, statErr := os.Stat(path)
 	isNew := errors.Is(statErr, os.ErrNotExist)
-	var lines, size int
+	var lines int
+	var size int64
 	for _, i := range idx {
 		m := s.box.Msgs[i]
-		raw, err := s.box.Raw(m)
-		if err != nil {
-			return err
+		var n int
+		var sz int64
+		if withHeader {
+			n, sz, err = s.appendMessage(m, path)
+		} else {
+			n, sz, err = s.appendBody(m, path)
 		}
-		header, body := splitMessage(raw)
-		switch {
-		case !withHeader:
-			err = appendFile(path, body)
-			lines += countLines(body)
-			size += len(body)
-		case maildir.IsMaildir(path):
-			err = maildir.Dir(path).Store(raw)
-			lines += countLines(raw)
-			size += len(raw)
-		default:
-			sender, t := s.box.envelope(m, header)
-			err = maildir.Mbox(path).Append(sender, t, header, bytes.NewReader(body))
-			lines += countLines(raw)
-			size += len(raw)
-		}
+		lines += n
+		size += sz
 		if err != nil {
 			return fmt.Errorf("%s: %v", path, err)
 		}
@@ -97,18 +90,67 @@ func (s *session) saveAuthor(arg string, mark bool) error {
 	return nil
 }
 
-func appendFile(path string, data []byte) error {
+// appendMessage appends m, read as a stream, to the mailbox at path: a
+// new file in it when it is a Maildir, else a message at the end of an
+// mbox, with a "From " line that carries its envelope. It returns the
+// lines and bytes of the message.
+func (s *session) appendMessage(m *Msg, path string) (int, int64, error) {
+	r, err := s.box.Open(m)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	// The header is held (up to the limit sending holds) for the
+	// envelope; the rest streams after it.
+	header, _, err := readHeaderSection(br, submit.MaxHeader)
+	if err != nil {
+		return 0, 0, err
+	}
+	c := &lineCounter{w: io.Discard}
+	c.Write(header)
+	body := io.TeeReader(br, c)
+	if maildir.IsMaildir(path) {
+		d := maildir.Dir(path)
+		if err := d.Deliver(maildir.UniqueName(), header, body); err != nil {
+			return 0, 0, err
+		}
+		err = d.Sync()
+	} else {
+		sender, t := s.box.envelope(m, header)
+		err = maildir.Mbox(path).Append(sender, t, header, body)
+	}
+	return c.lines(), c.n, err
+}
+
+// appendBody appends the body of m (what follows the header section) to
+// the file at path, which it creates if need be, and returns its lines
+// and bytes.
+func (s *session) appendBody(m *Msg, path string) (int, int64, error) {
+	r, err := s.box.Open(m)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 64<<10)
+	var body io.Reader = br
+	if err := skipHeader(br); err == io.EOF {
+		body = strings.NewReader("")
+	} else if err != nil {
+		return 0, 0, err
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	if _, err := f.Write(data); err != nil {
+	c := &lineCounter{w: f}
+	if _, err := io.Copy(c, body); err != nil {
 		f.Close()
-		return err
+		return 0, 0, err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return err
+		return 0, 0, err
 	}
-	return f.Close()
+	return c.lines(), c.n, f.Close()
 }

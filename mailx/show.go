@@ -3,6 +3,7 @@ package mailx
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -15,133 +16,471 @@ import (
 )
 
 // show prints messages and marks them read; all shows every header
-// field. Long output goes through $PAGER when crt is set.
+// field. Long output goes through $PAGER when crt is set. A message is
+// read from the mailbox as it is written out, never whole in memory.
 func (s *session) show(list []int, all bool) error {
-	var buf bytes.Buffer
-	for _, i := range list {
-		m := s.box.Msgs[i]
-		raw, err := s.box.Raw(m)
-		if err != nil {
-			return err
+	return s.paged(func(w io.Writer) error {
+		for _, i := range list {
+			m := s.box.Msgs[i]
+			r, err := s.box.Open(m)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "Message %d:\n", m.Num)
+			if fl := s.box.fromLine(m); fl != "" {
+				fmt.Fprintf(w, "From %s\n", printable(fl))
+			}
+			if err := s.render(w, m, r, all, -1); err != nil {
+				return err
+			}
+			if m.Lines < 0 {
+				if n, err := s.box.countLines(m); err == nil {
+					m.Lines = clampLines(n)
+				}
+			}
+			m.flags |= fRead | fTouched
+			s.dot = i
+			s.shown = true
+			if len(list) > 1 {
+				if _, err := io.WriteString(w, "\n"); err != nil {
+					return err
+				}
+			}
 		}
-		if m.Lines < 0 {
-			m.Lines = clampLines(countLines(raw))
-		}
-		fmt.Fprintf(&buf, "Message %d:\n", m.Num)
-		if fl := s.box.fromLine(m); fl != "" {
-			fmt.Fprintf(&buf, "From %s\n", printable(fl))
-		}
-		s.render(&buf, raw, all, -1)
-		m.flags |= fRead | fTouched
-		s.dot = i
-		s.shown = true
-		if len(list) > 1 {
-			buf.WriteByte('\n')
-		}
-	}
-	return s.page(buf.Bytes())
+		return nil
+	})
 }
 
-// page writes text, through the pager when crt is set and the text is
-// longer than crt lines (crt without a value: the terminal height).
-func (s *session) page(text []byte) error {
-	if crt, ok := s.set.vars["crt"]; ok && s.in.tty {
-		limit, err := strconv.Atoi(crt)
-		if err != nil || limit <= 0 {
-			_, limit = termSize()
-		}
-		if bytes.Count(text, []byte{'\n'}) > limit && s.runPager(text) == nil {
-			return nil
-		}
+// countLines counts the lines of m as stored (see countLines).
+func (b *Box) countLines(m *Msg) (int, error) {
+	r, err := b.Open(m)
+	if err != nil {
+		return 0, err
 	}
-	_, err := s.out.Write(text)
+	defer r.Close()
+	c := &lineCounter{w: io.Discard}
+	if _, err := io.Copy(c, r); err != nil {
+		return 0, err
+	}
+	return c.lines(), nil
+}
+
+// errPagerGone stops the output of a pager that has quit.
+var errPagerGone = errors.New("the pager has quit")
+
+// paged runs emit with a writer to the terminal, or to the pager when
+// crt is set and the text is longer than crt lines (crt without a
+// value: the terminal height) or a megabyte. Should the pager fail, the
+// text is written again without it.
+func (s *session) paged(emit func(w io.Writer) error) error {
+	crt, ok := s.set.vars["crt"]
+	if !ok || !s.in.tty {
+		return emit(s.out)
+	}
+	limit, err := strconv.Atoi(crt)
+	if err != nil || limit <= 0 {
+		_, limit = termSize()
+	}
+	p := &pageWriter{s: s, limit: limit}
+	err = emit(p)
+	if errors.Is(err, errPagerGone) {
+		err = nil
+	}
+	if perr := p.close(); perr != nil && err == nil {
+		return emit(s.out)
+	}
 	return err
 }
 
-// runPager shows text through the PAGER variable, else $PAGER, else more.
-func (s *session) runPager(text []byte) error {
+// pageWriter holds text back until it is known to need the pager, then
+// starts the pager and writes into it.
+type pageWriter struct {
+	s     *session
+	limit int
+	buf   []byte
+	lines int
+	cmd   *exec.Cmd
+	pipe  io.WriteCloser
+	out   io.Writer // once the pager is known not to be needed or usable
+}
+
+func (p *pageWriter) Write(b []byte) (int, error) {
+	switch {
+	case p.out != nil:
+		return p.out.Write(b)
+	case p.pipe != nil:
+		if _, err := p.pipe.Write(b); err != nil {
+			return 0, errPagerGone
+		}
+		return len(b), nil
+	}
+	p.buf = append(p.buf, b...)
+	p.lines += bytes.Count(b, []byte{'\n'})
+	if p.lines <= p.limit && len(p.buf) <= memBody {
+		return len(b), nil
+	}
+	if err := p.start(); err != nil {
+		p.out = p.s.out
+	}
+	text := p.buf
+	p.buf = nil
+	if _, err := p.Write(text); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// start runs the PAGER variable, else $PAGER, else more.
+func (p *pageWriter) start() error {
 	pager := os.Getenv("PAGER")
-	if v := s.set.get("PAGER"); v != "" {
+	if v := p.s.set.get("PAGER"); v != "" {
 		pager = v
 	}
 	if pager == "" {
 		pager = "more"
 	}
-	s.out.Flush()
+	p.s.out.Flush()
 	cmd := exec.Command(shellPath(), "-c", pager)
-	cmd.Stdin = bytes.NewReader(text)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	return cmd.Run()
+	pipe, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p.cmd, p.pipe = cmd, pipe
+	return nil
 }
 
-// render writes a message for reading: the header fields (decoded; only
-// the retained ones unless all), an empty line and the body with plain
-// text parts decoded and other parts listed. maxBody > 0 cuts the body
-// to that many lines (top).
-func (s *session) render(w *bytes.Buffer, raw []byte, all bool, maxBody int) {
-	header, _ := splitMessage(raw)
-	writeHeader(w, header, func(name string) bool { return all || s.set.shown(name) })
-	w.WriteByte('\n')
-	var body bytes.Buffer
-	renderBody(&body, raw)
+// runPager shows text through the pager.
+func (s *session) runPager(text []byte) error {
+	p := &pageWriter{s: s}
+	if err := p.start(); err != nil {
+		return err
+	}
+	p.pipe.Write(text) // a pager that quits early has seen enough
+	return p.close()
+}
+
+// close writes text held back, or waits for the pager; its error is
+// the pager's.
+func (p *pageWriter) close() error {
+	if p.pipe == nil {
+		if len(p.buf) > 0 {
+			_, err := p.s.out.Write(p.buf)
+			p.buf = nil
+			return err
+		}
+		return nil
+	}
+	p.pipe.Close()
+	return p.cmd.Wait()
+}
+
+// render writes m, read from r (closed when done), for reading: the
+// header fields (decoded; only the retained ones unless all), an empty
+// line and the body with plain text parts decoded and other parts
+// listed. maxBody >= 0 cuts the body to that many lines (top), and ends
+// the reading there.
+func (s *session) render(w io.Writer, m *Msg, r io.ReadCloser, all bool, maxBody int) error {
+	err := writeHeaderFrom(w, r, func(name string) bool { return all || s.set.shown(name) })
+	r.Close()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	open := func() (io.ReadCloser, error) { return s.box.Open(m) }
 	if maxBody >= 0 {
-		sc := bufio.NewScanner(&body)
-		sc.Buffer(make([]byte, 4096), 1<<20)
-		for n := 0; n < maxBody && sc.Scan(); n++ {
-			w.WriteString(sc.Text() + "\n")
+		lw := &lineLimit{w: w, max: maxBody}
+		if err := renderBodyFrom(lw, open); err != nil && !errors.Is(err, errEnough) {
+			return err
 		}
-		return
+		return lw.finish()
 	}
-	w.Write(body.Bytes())
-	if body.Len() > 0 && body.Bytes()[body.Len()-1] != '\n' {
-		w.WriteByte('\n')
+	tw := &lastByte{w: w}
+	if err := renderBodyFrom(tw, open); err != nil {
+		return err
 	}
+	if tw.n > 0 && tw.last != '\n' {
+		_, err := io.WriteString(w, "\n")
+		return err
+	}
+	return nil
 }
 
-// writeHeader writes the fields of a raw header that keep() accepts,
-// unfolded and RFC 2047 decoded.
-func writeHeader(w *bytes.Buffer, header []byte, keep func(string) bool) {
-	var name, value string
-	flush := func() {
+// lastByte passes writes on and notes the last byte.
+type lastByte struct {
+	w    io.Writer
+	n    int64
+	last byte
+}
+
+func (t *lastByte) Write(p []byte) (int, error) {
+	n, err := t.w.Write(p)
+	if n > 0 {
+		t.n += int64(n)
+		t.last = p[n-1]
+	}
+	return n, err
+}
+
+// errEnough ends the reading of a message once top has its lines.
+var errEnough = errors.New("enough lines")
+
+// lineLimit passes on the first max lines written to it, each ended by
+// a newline, then refuses more with errEnough. A line of a MiB or more
+// ends the text there, as it always has (a bufio.Scanner's limit).
+type lineLimit struct {
+	w     io.Writer
+	max   int
+	lines int
+	cur   []byte
+	done  bool
+}
+
+const maxTopLine = 1 << 20
+
+func (l *lineLimit) Write(p []byte) (int, error) {
+	n := len(p)
+	for !l.done {
+		if l.lines >= l.max {
+			l.done = true
+			break
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			l.cur = append(l.cur, p...)
+			if len(l.cur) >= maxTopLine {
+				l.done = true
+				break
+			}
+			return n, nil
+		}
+		l.cur = append(l.cur, p[:i]...)
+		p = p[i+1:]
+		if len(l.cur) >= maxTopLine {
+			l.done = true
+			break
+		}
+		if err := l.emit(); err != nil {
+			return 0, err
+		}
+	}
+	return 0, errEnough
+}
+
+func (l *lineLimit) emit() error {
+	line := l.cur
+	if k := len(line); k > 0 && line[k-1] == '\r' {
+		line = line[:k-1]
+	}
+	line = append(line, '\n')
+	_, err := l.w.Write(line)
+	l.cur = l.cur[:0]
+	l.lines++
+	return err
+}
+
+// finish writes a last line that no newline ended.
+func (l *lineLimit) finish() error {
+	if l.done || l.lines >= l.max || len(l.cur) == 0 {
+		return nil
+	}
+	return l.emit()
+}
+
+// maxField is how much of one header field is shown: the rest is
+// counted and named, not held.
+const maxField = 1 << 20
+
+// writeHeaderFrom reads a header section from r, up to the first empty
+// line (or the end), and writes the fields that keep() accepts,
+// unfolded and RFC 2047 decoded. A field longer than maxField is shown
+// cut, with the number of bytes left out.
+func writeHeaderFrom(w io.Writer, r io.Reader, keep func(string) bool) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		name  string
+		value []byte
+		cut   int64
+	)
+	flush := func() error {
+		var err error
 		if name != "" && keep(name) {
-			fmt.Fprintf(w, "%s: %s\n", printable(name), decodeHeader(strings.TrimSpace(value)))
+			v := decodeHeader(string(bytes.TrimSpace(value)))
+			if cut > 0 {
+				v += fmt.Sprintf(" [-- %d more bytes not shown --]", cut)
+			}
+			_, err = fmt.Fprintf(w, "%s: %s\n", printable(name), v)
 		}
-		name, value = "", ""
+		name, value, cut = "", value[:0], 0
+		return err
 	}
-	for _, l := range bytes.Split(header, []byte{'\n'}) {
+	for {
+		l, dropped, err := readCapped(br, maxField)
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if dropped == 0 && isBlank(l) {
+			return flush()
+		}
+		l = bytes.TrimSuffix(l, []byte{'\n'})
 		l = bytes.TrimRight(l, "\r")
-		if len(l) == 0 {
-			continue
+		switch {
+		case len(l) == 0:
+		case l[0] == ' ' || l[0] == '\t':
+			l = bytes.TrimSpace(l)
+			if cut > 0 || len(value)+1+len(l) > maxField {
+				cut += 1 + int64(len(l)) + dropped
+			} else {
+				value = append(append(value, ' '), l...)
+				cut += dropped
+			}
+		default:
+			if ferr := flush(); ferr != nil {
+				return ferr
+			}
+			n, v, ok := bytes.Cut(l, []byte{':'})
+			if ok {
+				name, value, cut = string(n), append(value[:0], v...), dropped
+			}
 		}
-		if l[0] == ' ' || l[0] == '\t' {
-			value += " " + strings.TrimSpace(string(l))
-			continue
+		if err == io.EOF {
+			return flush()
 		}
-		flush()
-		n, v, ok := bytes.Cut(l, []byte{':'})
-		if !ok {
-			continue
-		}
-		name, value = string(n), string(v)
 	}
-	flush()
 }
 
-// renderBody writes the body of a message as text: text/plain parts
-// decoded to UTF-8, every other part as a line naming its type and size.
-// A message go-message cannot parse is shown as stored.
+// readCapped reads a line, its newline included, keeping its first max
+// bytes and counting the rest.
+func readCapped(br *bufio.Reader, max int) (line []byte, dropped int64, err error) {
+	for {
+		frag, err := br.ReadSlice('\n')
+		if room := max - len(line); room > 0 {
+			line = append(line, frag[:min(room, len(frag))]...)
+			dropped += int64(len(frag) - min(room, len(frag)))
+		} else {
+			dropped += int64(len(frag))
+		}
+		if err != bufio.ErrBufferFull {
+			return line, dropped, err
+		}
+	}
+}
+
+// writeHeader writes the fields of a raw header that keep() accepts, as
+// writeHeaderFrom does.
+func writeHeader(w *bytes.Buffer, header []byte, keep func(string) bool) {
+	writeHeaderFrom(w, bytes.NewReader(header), keep)
+}
+
+// renderBody writes the body of a raw message as render does.
 func renderBody(w *bytes.Buffer, raw []byte) {
-	e, err := message.Read(bytes.NewReader(raw))
-	if e == nil {
-		_, body := splitMessage(raw)
-		w.WriteString(displayText(body))
+	renderBodyFrom(w, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
+}
+
+// maxMIMEHeader bounds the header section that the MIME parser is given
+// to hold: a message with a larger one is shown as a message the parser
+// refuses is, its body as stored.
+const maxMIMEHeader = 8 << 20
+
+// renderBodyFrom writes the body of the message that open reads as
+// text: text/plain parts decoded to UTF-8, every other part as a line
+// naming its type and size. A message go-message cannot parse is shown
+// as stored. The message is opened again for that.
+func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
+	r, err := open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sw := &stickyWriter{w: w}
+	e, _ := message.Read(&headerLimit{r: r, limit: maxMIMEHeader})
+	if e != nil {
+		// An unknown charset still gives a usable entity.
+		walkEntity(sw, e, "1", true)
+		return sw.err
+	}
+	r2, err := open()
+	if err != nil {
+		return err
+	}
+	defer r2.Close()
+	br := bufio.NewReaderSize(r2, 64<<10)
+	if err := skipHeader(br); err == io.EOF {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	dw := newDisplayWriter(sw)
+	if _, err := io.Copy(dw, br); err != nil {
+		return err
+	}
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	return sw.err
+}
+
+// skipHeader reads past the header section: through the first empty
+// line. io.EOF: the message has none, and so no body.
+func skipHeader(br *bufio.Reader) error {
+	mid := false
+	for {
+		frag, err := br.ReadSlice('\n')
+		switch err {
+		case nil:
+			if !mid && isBlank(frag) {
+				return nil
+			}
+			mid = false
+		case bufio.ErrBufferFull:
+			mid = true
+		default:
+			return err
+		}
+	}
+}
+
+// stickyWriter keeps the first error of its writer and fails every
+// write after it.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// copyText writes r's text to w through displayText's filter, up to
+// r's end or first error, and a newline after text that lacks one.
+func copyText(w *stickyWriter, r io.Reader) {
+	dw := newDisplayWriter(w)
+	io.Copy(dw, r)
+	if w.err != nil {
 		return
 	}
-	_ = err // an unknown charset still gives a usable entity
-	walkEntity(w, e, "1", true)
+	dw.Close()
+	if dw.n > 0 && dw.last != '\n' {
+		w.Write([]byte{'\n'})
+	}
 }
 
-func walkEntity(w *bytes.Buffer, e *message.Entity, path string, top bool) {
+// walkEntity writes e as renderBodyFrom describes, reading each part as
+// it goes. A part ends at its first read error, as it did when parts
+// were read whole before they were shown.
+func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -151,11 +490,7 @@ func walkEntity(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 			b := lenientBoundary(e.Header.Get("Content-Type"))
 			if b == "" {
 				// No usable boundary: the text as stored.
-				data, _ := io.ReadAll(e.Body)
-				w.WriteString(displayText(data))
-				if len(data) > 0 && data[len(data)-1] != '\n' {
-					w.WriteByte('\n')
-				}
+				copyText(w, e.Body)
 				return
 			}
 			// A boundary mime.ParseMediaType refuses (unquoted,
@@ -169,48 +504,36 @@ func walkEntity(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 				return
 			}
 		}
-		var parts []*message.Entity
-		for {
+		// Of a multipart/alternative, the first plain text part is
+		// shown and the others named.
+		chosen := false
+		for i := 1; w.err == nil; i++ {
 			p, err := mr.NextPart()
 			if err != nil {
 				break
 			}
-			// The part's body must be read before the next part.
-			data, _ := io.ReadAll(p.Body)
-			p.Body = bytes.NewReader(data)
-			parts = append(parts, p)
-		}
-		if mt == "multipart/alternative" {
-			// Show the plain text alternative; name the others.
-			chosen := -1
-			for i, p := range parts {
-				if t, _, _ := p.Header.ContentType(); t == "text/plain" || t == "" {
-					chosen = i
-					break
-				}
+			p.Body = &errorsAsEOF{r: p.Body}
+			sub := fmt.Sprintf("%s.%d", path, i)
+			if mt != "multipart/alternative" {
+				walkEntity(w, p, sub, false)
+				continue
 			}
-			for i, p := range parts {
-				sub := fmt.Sprintf("%s.%d", path, i+1)
-				if i == chosen {
-					walkEntity(w, p, sub, false)
-				} else {
-					listPart(w, p, sub)
-				}
+			if t, _, _ := p.Header.ContentType(); !chosen && (t == "text/plain" || t == "") {
+				chosen = true
+				walkEntity(w, p, sub, false)
+			} else {
+				listPart(w, p, sub)
 			}
-			return
-		}
-		for i, p := range parts {
-			walkEntity(w, p, fmt.Sprintf("%s.%d", path, i+1), false)
 		}
 		return
 	}
 	disp, _, _ := e.Header.ContentDisposition()
 	if mt == "text/plain" && disp != "attachment" {
-		data, err := io.ReadAll(e.Body)
 		if !top {
 			fmt.Fprintf(w, "[-- #%s %s --]\n", path, mt)
 		}
-		if err != nil && len(data) == 0 {
+		br := bufio.NewReaderSize(e.Body, 32<<10)
+		if _, err := br.Peek(1); err != nil && err != io.EOF {
 			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
 			return
 		}
@@ -219,10 +542,7 @@ func walkEntity(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 				fmt.Fprintf(w, "[-- unknown charset %s: non-ASCII characters replaced --]\n", printable(cs))
 			}
 		}
-		w.WriteString(displayText(data))
-		if len(data) > 0 && data[len(data)-1] != '\n' {
-			w.WriteByte('\n')
-		}
+		copyText(w, br)
 		return
 	}
 	listPart(w, e, path)
@@ -231,21 +551,13 @@ func walkEntity(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 // displayText makes decoded text safe for a terminal: CRLF to LF and
 // control characters other than tab and newline shown as '?'.
 func displayText(b []byte) string {
-	s := strings.ToValidUTF8(strings.ReplaceAll(string(b), "\r\n", "\n"), "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
+	f := textFilter{display: true}
+	return string(f.add(nil, b, true))
 }
 
 // listPart names a part that is not shown: its number, type, size and
 // file name.
-func listPart(w *bytes.Buffer, e *message.Entity, path string) {
+func listPart(w io.Writer, e *message.Entity, path string) {
 	mt, _, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -276,19 +588,22 @@ func (s *session) cmdTop(arg string) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	for _, i := range list {
-		m := s.box.Msgs[i]
-		raw, err := s.box.Raw(m)
-		if err != nil {
-			return err
+	return s.paged(func(w io.Writer) error {
+		for _, i := range list {
+			m := s.box.Msgs[i]
+			r, err := s.box.Open(m)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "Message %d:\n", m.Num)
+			if err := s.render(w, m, r, false, lines); err != nil {
+				return err
+			}
+			s.dot = i
+			s.shown = true
 		}
-		fmt.Fprintf(&buf, "Message %d:\n", m.Num)
-		s.render(&buf, raw, false, lines)
-		s.dot = i
-		s.shown = true
-	}
-	return s.page(buf.Bytes())
+		return nil
+	})
 }
 
 // cmdPipe pipes messages, as stored, to a shell command: pipe [MSGS] CMD.
@@ -298,13 +613,14 @@ func (s *session) cmdPipe(arg string) error {
 		return fmt.Errorf("pipe: no command given")
 	}
 	return s.eachMsg(list, undeletedOnly, func(i int, m *Msg) error {
-		raw, err := s.box.Raw(m)
+		r, err := s.box.Open(m)
 		if err != nil {
 			return err
 		}
+		defer r.Close()
 		s.out.Flush()
 		cmd := exec.Command(shellPath(), "-c", cmdline)
-		cmd.Stdin = bytes.NewReader(raw)
+		cmd.Stdin = r
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: %v", cmdline, err)

@@ -296,9 +296,16 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 	var cur strings.Builder
 	first, quoted, inQuote, command := -1, false, false, false
 	inSingle := false // in '...' within a command
+	// A value that is no command, file or :include: may carry RFC 5322
+	// comments, "alice@example.org (Alice)", which sendmail and Postfix
+	// set aside; written is such a value as written, comments left out.
+	addrLike, comment := false, 0
+	var written strings.Builder
 	flush := func(end int) {
 		text := strings.TrimSpace(cur.String())
+		raw := strings.TrimSpace(written.String())
 		cur.Reset()
+		written.Reset()
 		if first < 0 {
 			first = end
 		}
@@ -310,9 +317,11 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 			// Matched without regard to case, as Postfix and sendmail do.
 			text = ":include:" + text[len(":include:"):]
 		case quoted && text != "" && !strings.ContainsRune("|/:~\\", rune(text[0])):
-			if a, ok := quotedAddress(strings.TrimSpace(s[first:end])); ok {
+			if a, ok := quotedAddress(raw); ok {
 				text = a
 			}
+		case addrLike:
+			text = joinAt(text)
 		}
 		if text != "" || quoted {
 			if msg := checkValue(text, quoted); msg != "" {
@@ -322,13 +331,14 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 				vals = append(vals, value{text: normalizeValue(text), line: line})
 			}
 		}
-		first, quoted, command = -1, false, false
+		first, quoted, command, addrLike = -1, false, false, false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if first < 0 && c != ' ' && c != '\t' && (c != ',' || inQuote) {
 			first = i
 			command = c == '|' && !inQuote
+			addrLike = inQuote || !strings.ContainsRune("|/~:", rune(c))
 		}
 		switch {
 		case command:
@@ -353,21 +363,43 @@ func splitValues(s string, lineAt func(off int) int, file string) ([]value, []ba
 				continue
 			}
 			cur.WriteByte(c)
+		case comment > 0:
+			switch {
+			case c == '\\' && i+1 < len(s):
+				i++
+			case c == '(':
+				comment++
+			case c == ')':
+				comment--
+			}
+			if comment == 0 {
+				cur.WriteByte(' ')
+				written.WriteByte(' ')
+			}
 		case inQuote && c == '\\' && i+1 < len(s):
 			i++
 			cur.WriteByte(s[i])
+			written.WriteByte(c)
+			written.WriteByte(s[i])
 		case c == '"':
 			inQuote = !inQuote
 			quoted = true
+			written.WriteByte(c)
+		case c == '(' && !inQuote && addrLike:
+			comment = 1
 		case c == ',' && !inQuote:
 			flush(i)
 		default:
 			cur.WriteByte(c)
+			written.WriteByte(c)
 		}
 	}
-	if inQuote || inSingle {
+	if inQuote || inSingle || comment > 0 {
 		text := strings.TrimSpace(s[first:])
 		msg := fmt.Sprintf("unterminated quote in %q", text)
+		if comment > 0 {
+			msg = fmt.Sprintf("unterminated comment in %q", text)
+		}
 		errs = append(errs, &ParseError{File: file, Line: lineAt(first), Msg: msg, value: true})
 		bad = append(bad, badValue{text: text, line: lineAt(first), why: msg})
 		return vals, bad, errs
@@ -431,6 +463,22 @@ func quotedAddress(raw string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// joinAt joins an address written with blanks around its '@'
+// ("carol @ example.org"), as sendmail's and Postfix's tokenizers read
+// it. Any other blank space is left for checkValue to refuse.
+func joinAt(text string) string {
+	f := strings.Fields(text)
+	if len(f) < 2 || len(f) > 3 || strings.Count(text, "@") != 1 {
+		return text
+	}
+	for i := 1; i < len(f); i++ {
+		if !strings.HasSuffix(f[i-1], "@") && !strings.HasPrefix(f[i], "@") {
+			return text
+		}
+	}
+	return strings.Join(f, "")
 }
 
 // quoteLocal quotes a local part that is no dot-atom.

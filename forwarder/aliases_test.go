@@ -148,6 +148,7 @@ func FuzzParseReader(f *testing.F) {
 		"\ufeffa: \"a,b\"@x.org, \"two words\", \"q\\\"\"@y\r\n",
 		"a: :INCLUDE:/x, :Include:~/y\n",
 		"a: x@y.org # comment\n",
+		"a: x@y.org (c (nested) \\) x), b @ c.org, (only)\n  d@e (open\n",
 	} {
 		f.Add(s)
 	}
@@ -188,6 +189,7 @@ func FuzzParseForward(f *testing.F) {
 		"| \"x\\",
 		"\ufeff\"john doe\"@example.org, \"a@b\", \"\"@x\r\n",
 		":INCLUDE:/x\n\"Joe B\" <joe@example.org>",
+		"x@y.org (work), \\me (copy), \"a b\"@c (d), /f(g), |h (i\n",
 	} {
 		f.Add(s)
 	}

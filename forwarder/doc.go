@@ -39,7 +39,8 @@
 //
 //	user, user@domain   an address, expanded again if it is local;
 //	                    "a b"@domain keeps its quotes (addr.Requote),
-//	                    and a local one is looked up unquoted
+//	                    and a local one is looked up unquoted;
+//	                    "(comments)" and blanks around '@' are left out
 //	\user               the user's store, without aliases or .forward
 //	/path/to/file       an mbox file, appended with locking
 //	/path/to/dir/       a Maildir (trailing slash)

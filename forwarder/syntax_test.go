@@ -159,3 +159,32 @@ func TestBrokenEntryBounces(t *testing.T) {
 	check(t, "alice", e.resolve("alice"), `\alice`)
 	e.wantWarning("aliases:4: the entry for alice cannot be read: missing ':'")
 }
+
+// A comment in parentheses after an address, as old aliases and
+// .forward files carry it, is no part of the address (sendmail's and
+// Postfix's parsers set it aside), and blanks around the '@' do not
+// split an address. A command or file name keeps its parentheses.
+func TestAddressComments(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".config/homepost/aliases", strings.Join([]string{
+		"root: alice@example.org (the admin), bob@example.org(Bob (B.) Smith)",
+		"spaced: carol @ example.org, dave@ example.org",
+		`quoted: "(not a comment)"@example.org`,
+		"paths: |echo (x) > /dev/null, " + e.home + "/mbox(old)",
+		"open: x@example.org (unterminated",
+		"",
+	}, "\n"), 0o600)
+	check(t, "root", e.resolve("root"), "alice@example.org", "bob@example.org")
+	check(t, "spaced", e.resolve("spaced"), "carol@example.org", "dave@example.org")
+	check(t, "quoted", e.resolve("quoted"), `"(not a comment)"@example.org`)
+	check(t, "paths", e.resolve("paths"), "|echo (x) > /dev/null", "~/mbox(old)")
+	e.noWarnings()
+	got := e.resolve("open")
+	if len(got) != 1 || !strings.HasPrefix(got[0], "FAIL 5.1.3 ~/.config/homepost/aliases:5: ") || !strings.Contains(got[0], "unterminated comment") {
+		t.Errorf("open = %q", got)
+	}
+	e.user(".forward", "alice@example.org (work)\n\\alice (a copy)\n", 0o600)
+	e.log.Reset()
+	check(t, "forward", e.resolve("alice"), "alice@example.org", `\alice`)
+	e.noWarnings()
+}

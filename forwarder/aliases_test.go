@@ -259,3 +259,42 @@ func TestCommandValues(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCommandAsWritten: an unquoted |command without a comma reaches
+// the courier byte for byte as written (or is refused for an open
+// quote), unless it is the |"cmd args" form.
+func FuzzCommandAsWritten(f *testing.F) {
+	for _, s := range []string{
+		`/usr/bin/procmail -a "two words"`,
+		`/bin/sh -c "cat >> $HOME/log"`,
+		`exec /usr/bin/procmail || exit 75 #alice`,
+		`/bin/sh -c 'echo "\'x'`,
+		`cmd a\"b 'c d' "e \" f"`,
+		`"/usr/bin/procmail -f-"`,
+		`cmd "open`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cmd string) {
+		if strings.ContainsAny(cmd, ",\n") || hasControl(cmd) || strings.TrimSpace(cmd) == "" {
+			return
+		}
+		line := "|" + cmd
+		vals, bad, _ := parseForward(strings.NewReader(line+"\n"), "F")
+		if strings.HasPrefix(strings.TrimSpace(cmd), `"`) {
+			return // |"cmd args": the command inside the quotes
+		}
+		switch {
+		case len(vals) == 1 && len(bad) == 0:
+			if want := strings.TrimSpace(line); vals[0].text != want {
+				t.Fatalf("%q became %q", want, vals[0].text)
+			}
+		case len(vals) == 0 && len(bad) == 1:
+			if !strings.Contains(bad[0].why, "unterminated quote") {
+				t.Fatalf("%q refused: %s", line, bad[0].why)
+			}
+		default:
+			t.Fatalf("%q: values %v, bad %v", line, vals, bad)
+		}
+	})
+}

@@ -99,22 +99,30 @@ func envelopeEnd(f *os.File) (int64, error) {
 }
 
 // mboxReader reads an mbox message from its "From " line, which it
-// skips, undoing mboxrd quoting (maildir.Unquote) line by line. A line
-// that starts with more '>' than its buffer holds is passed on as it is.
+// skips, undoing mboxrd quoting (maildir.Unquote) line by line.
 type mboxReader struct {
 	br      *bufio.Reader
 	started bool   // the "From " line is behind
 	mid     bool   // within a line
+	gt      int    // '>' to return before out
 	out     []byte // read, not yet returned
 	err     error
 }
 
 func (r *mboxReader) Read(p []byte) (int, error) {
-	for len(r.out) == 0 {
+	for len(r.out) == 0 && r.gt == 0 {
 		if r.err != nil {
 			return 0, r.err
 		}
 		r.fill()
+	}
+	if r.gt > 0 {
+		n := min(len(p), r.gt)
+		for i := range n {
+			p[i] = '>'
+		}
+		r.gt -= n
+		return n, nil
 	}
 	n := copy(p, r.out)
 	r.out = r.out[n:]
@@ -136,8 +144,27 @@ func (r *mboxReader) fill() {
 		}
 		r.started = true
 	}
-	if !r.mid && r.quoted() {
-		r.br.Discard(1)
+	if !r.mid {
+		// A line's leading '>' are counted, not held: there may be
+		// more than a buffer's worth.
+		for {
+			if _, err := r.br.Peek(1); err != nil {
+				break
+			}
+			b, _ := r.br.Peek(r.br.Buffered())
+			i := 0
+			for i < len(b) && b[i] == '>' {
+				i++
+			}
+			r.gt += i
+			r.br.Discard(i)
+			if i < len(b) {
+				break
+			}
+		}
+		if b, _ := r.br.Peek(5); r.gt > 0 && bytes.HasPrefix(b, []byte("From ")) {
+			r.gt--
+		}
 	}
 	line, err := r.br.ReadSlice('\n')
 	r.out = line
@@ -148,26 +175,6 @@ func (r *mboxReader) fill() {
 		r.mid = true
 	default:
 		r.err = err
-	}
-}
-
-// quoted reports whether the line ahead is '>'s then "From ".
-func (r *mboxReader) quoted() bool {
-	for n := 64; ; n *= 2 {
-		b, err := r.br.Peek(min(n, r.br.Size()))
-		i := 0
-		for i < len(b) && b[i] == '>' {
-			i++
-		}
-		if i == 0 {
-			return false
-		}
-		if i < len(b) && (len(b)-i >= 5 || err != nil) {
-			return bytes.HasPrefix(b[i:], []byte("From "))
-		}
-		if err != nil || len(b) == r.br.Size() {
-			return false
-		}
 	}
 }
 

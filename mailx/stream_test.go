@@ -35,6 +35,13 @@ const maxSendRSS = 32 << 20
 // the child's.)
 func (h *home) mailRSS(t *testing.T, in string, args ...string) int64 {
 	t.Helper()
+	return h.mailRSSTo(t, in, nil, args...)
+}
+
+// mailRSSTo is mailRSS with the standard output written to stdout (when
+// not nil) rather than kept for the error message.
+func (h *home) mailRSSTo(t *testing.T, in string, stdout io.Writer, args ...string) int64 {
+	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"mail", "-n"}, args...)...)
 	cmd.Env = h.env
 	cmd.Dir = h.dir
@@ -46,6 +53,9 @@ func (h *home) mailRSS(t *testing.T, in string, args ...string) int64 {
 	cmd.Stdin = f
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -219,8 +219,11 @@ func quoteFrom(b []byte) []byte {
 // bodyAfter digests what follows the first empty line written to it,
 // keeping what comes before.
 type bodyAfter struct {
-	head   bytes.Buffer
-	sum    interface{ Write([]byte) (int, error); Sum([]byte) []byte }
+	head bytes.Buffer
+	sum  interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
 	inBody bool
 	n      int64
 }

@@ -232,6 +232,24 @@ func TestPagerForLongOutput(t *testing.T) {
 	if strings.Contains(s, "PAGED: N  2") {
 		t.Errorf("header summary paged:\n%s", s)
 	}
+	// A pager that quits before the end has shown enough: no error.
+	tm.command("set PAGER='head -2'")
+	s = tm.command("p 1")
+	if s = s[strings.LastIndex(s, "& p 1"):]; !strings.Contains(s, "Message 1:") || strings.Contains(s, "Body of message 1.") || strings.Contains(s, "pipe") {
+		t.Errorf("pager that quits early:\n%s", s)
+	}
+	// A pager that fails: the text is shown without it.
+	tm.command("set PAGER=false")
+	s = tm.command("p 1")
+	if s = s[strings.LastIndex(s, "& p 1"):]; !strings.Contains(s, "Body of message 1.") {
+		t.Errorf("failing pager: text not shown:\n%s", s)
+	}
+	// Short enough: no pager.
+	tm.command("set crt=100 PAGER='sed s/^/PAGED:/'")
+	s = tm.command("p 1")
+	if s = s[strings.LastIndex(s, "& p 1"):]; !strings.Contains(s, "Body of message 1.") || strings.Contains(s, "PAGED:") {
+		t.Errorf("short message:\n%s", s)
+	}
 	tm.typeLine("x")
 	tm.waitFor("[exit 0]", 1)
 }

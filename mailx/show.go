@@ -86,6 +86,13 @@ func (s *session) paged(emit func(w io.Writer) error) error {
 	if errors.Is(err, errPagerGone) {
 		err = nil
 	}
+	if p.pipe == nil {
+		// Short enough: written as it is.
+		if len(p.buf) > 0 && err == nil {
+			_, err = s.out.Write(p.buf)
+		}
+		return err
+	}
 	if perr := p.close(); perr != nil && err == nil {
 		return emit(s.out)
 	}
@@ -163,17 +170,8 @@ func (s *session) runPager(text []byte) error {
 	return p.close()
 }
 
-// close writes text held back, or waits for the pager; its error is
-// the pager's.
+// close waits for the pager, and returns its error.
 func (p *pageWriter) close() error {
-	if p.pipe == nil {
-		if len(p.buf) > 0 {
-			_, err := p.s.out.Write(p.buf)
-			p.buf = nil
-			return err
-		}
-		return nil
-	}
 	p.pipe.Close()
 	return p.cmd.Wait()
 }

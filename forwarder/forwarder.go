@@ -34,7 +34,8 @@ type Target struct {
 // Spec returns the target in aliases(5) syntax, the form kept in the
 // queue journal: "\user" for the store, "/path", "/path/", "|command",
 // or the address. A Fail target is "!" and its result's text ("!5.4.6
-// mail forwarding loop for x"), which no address starts with.
+// mail forwarding loop for x"): a status code and a space, which no
+// address holds after its '!' ("!old@example.org" is an address).
 func (t Target) Spec() string {
 	switch t.Kind {
 	case Store:
@@ -52,7 +53,7 @@ func (t Target) Spec() string {
 func ParseSpec(spec, via string) Target {
 	t := Target{Via: via}
 	switch {
-	case strings.HasPrefix(spec, "!"):
+	case failSpec(spec):
 		t.Kind = Fail
 		code, reason, _ := strings.Cut(spec[1:], " ")
 		switch {
@@ -75,6 +76,26 @@ func ParseSpec(spec, via string) Target {
 		t.Kind, t.Value = Remote, spec
 	}
 	return t
+}
+
+// failSpec reports whether spec is a Fail target's: "!", a status code
+// and a space. An address may start with '!' too ("!old@example.org"),
+// but holds no space unless its local part is quoted.
+func failSpec(spec string) bool {
+	code, _, ok := strings.Cut(strings.TrimPrefix(spec, "!"), " ")
+	if !ok || !strings.HasPrefix(spec, "!") || code == "" || !strings.ContainsRune("245", rune(code[0])) {
+		return false
+	}
+	parts := strings.Split(code, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // Forwarder resolves recipients with the current configuration. It is

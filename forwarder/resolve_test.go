@@ -367,6 +367,7 @@ func FuzzResolve(f *testing.F) {
 	f.Add("root: alice\n", "bob@example.com\n", "root")
 	f.Add("a: b, c\nb: a\nc: :include:/nonexistent\n", "\\alice, alice, |x\n", "a+b@box")
 	f.Add("x: \"|cmd\", /f, /d/, ~/g\n", "", "x")
+	f.Add("x: !old@example.org, \"!5.1.1 x\"@example.org\n", "!y@example.org", "x")
 	f.Add("\"two words\": \"a,b\"@example.org, \"two words\"\nx: :INCLUDE:/nonexistent\n", "\"john doe\"@example.org, |cmd \"a b\"\n", "\"two words\"+ext")
 	f.Fuzz(func(t *testing.T, aliases, forward, rcpt string) {
 		e := newEnv(t, "")
@@ -379,6 +380,10 @@ func FuzzResolve(f *testing.F) {
 		for _, tg := range ts {
 			if tg.Kind != Fail && tg.Value == "" {
 				t.Fatalf("empty target %+v", tg)
+			}
+			// The queue journal keeps targets as their Spec.
+			if back := ParseSpec(tg.Spec(), tg.Via); back != tg {
+				t.Fatalf("ParseSpec(%q) = %+v, want %+v", tg.Spec(), back, tg)
 			}
 		}
 	})

@@ -188,3 +188,19 @@ func TestAddressComments(t *testing.T) {
 	check(t, "forward", e.resolve("alice"), "alice@example.org", `\alice`)
 	e.noWarnings()
 }
+
+// An address may start with '!' (it is atext): its target survives the
+// queue journal as an address, not as a failure.
+func TestBangAddressSurvivesJournal(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".config/homepost/aliases", "bang: !old@example.org\n", 0o600)
+	check(t, "bang", e.resolve("bang"), "!old@example.org")
+	for _, spec := range []string{"!old@example.org", "!5.1.1@example.org", "!x"} {
+		if got := ParseSpec(spec, "v"); got.Kind != Remote || got.Value != spec {
+			t.Errorf("ParseSpec(%q) = %+v", spec, got)
+		}
+	}
+	if got := ParseSpec("!5.1.1 bob: user unknown", "v"); got.Kind != Fail || got.Result.DSN != "5.1.1" {
+		t.Errorf("a failure read back as %+v", got)
+	}
+}

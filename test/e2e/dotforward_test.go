@@ -78,7 +78,8 @@ func TestAliasesFileShapes(t *testing.T) {
 	aliases := "\ufeffteam: :INCLUDE:" + e.Path("team") + "\r\n" +
 		"odd: \"a,b\"@remote.example,\r\n" +
 		"  \"john doe\"@remote.example\r\n" +
-		"nightly ops@remote.example\r\n"
+		"nightly ops@remote.example\r\n" +
+		"bang: !old@remote.example, dan@remote.example\r\n"
 	os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte(aliases), 0o600)
 
 	out, _, code := e.Run(nil, "homepost", "resolve", "team", "odd", "nightly")
@@ -95,9 +96,9 @@ func TestAliasesFileShapes(t *testing.T) {
 		t.Errorf("newaliases: exit %d:\n%s", code, stderr)
 	}
 
-	e.MustSend("Subject: shapes\n\nx\n", "-f", testenv.Login(t)+"@testhost.example", "team", "odd", "nightly")
+	e.MustSend("Subject: shapes\n\nx\n", "-f", testenv.Login(t)+"@testhost.example", "team", "odd", "nightly", "bang")
 	e.Once()
-	for _, rcpt := range []string{"carol@remote.example", "a,b@remote.example", "john doe@remote.example"} {
+	for _, rcpt := range []string{"carol@remote.example", "a,b@remote.example", "john doe@remote.example", "!old@remote.example", "dan@remote.example"} {
 		if h.Count(rcpt) != 1 {
 			t.Errorf("smarthost got %d for %s: %v", h.Count(rcpt), rcpt, h.All())
 		}

@@ -68,9 +68,17 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 			}
 		}
 		for _, e := range p.errs {
-			if IsWarning(e) {
+			switch pe, ok := e.(*ParseError); {
+			case IsWarning(e):
 				r.Warnings = append(r.Warnings, e)
-			} else {
+			case !userFile && ok:
+				// A line the user cannot change: said, as a warning.
+				w := *pe
+				w.Warning = true
+				r.Warnings = append(r.Warnings, &w)
+			case !userFile:
+				r.Warnings = append(r.Warnings, e)
+			default:
 				r.Errors = append(r.Errors, e)
 			}
 		}

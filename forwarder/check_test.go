@@ -97,3 +97,20 @@ func TestResolveConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A line of the system aliases that cannot be read is a warning for
+// newaliases, like every other problem of a file the user cannot change:
+// newaliases must not fail for /etc/aliases.
+func TestCheckSystemSyntaxIsWarning(t *testing.T) {
+	e := newEnv(t, "")
+	e.system("postmaster root\nroot: alice, foo bar\n")
+	reports, errs := Check(e.cfg)
+	if len(errs) != 0 {
+		t.Errorf("errors %v", errs)
+	}
+	for _, r := range reports {
+		if r.Kind == KindSystemAliases && (len(r.Warnings) != 2 || !strings.Contains(r.Warnings[0].Error(), "etc-aliases:1: warning: missing ':'")) {
+			t.Errorf("warnings %v", r.Warnings)
+		}
+	}
+}

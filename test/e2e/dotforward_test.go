@@ -113,3 +113,39 @@ func TestAliasesFileShapes(t *testing.T) {
 		t.Errorf("DSN does not name aliases:4 with 5.1.3:\n%s", b)
 	}
 }
+
+// An empty ~/.forward, or one with only blank and comment lines, means
+// no forwarding (the store), as with Postfix; a CRLF one with a comment
+// after an address, \me and an unquoted command with quotes does what
+// it says.
+func TestForwardFileShapes(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	me := testenv.Login(t)
+	for i, forward := range []string{"", "\n  \n\t\n", "# away\n\n"} {
+		os.WriteFile(e.Path(".forward"), []byte(forward), 0o600)
+		e.MustSend(fmt.Sprintf("Subject: plain %d\n\nx\n", i), me)
+		e.Once()
+		if n := testenv.Files(e.Path("Maildir", "new")); len(n) != i+1 {
+			t.Errorf(".forward %q: store has %d, want %d", forward, len(n), i+1)
+		}
+	}
+	argv := argvScript(t, e, "argv.sh", e.Path("argv.out"))
+	forward := "\ufeffwork@remote.example (my work address)\r\n\\" + me + "\r\n|" + argv + ` 'it''s' "a b"` + "\r\n"
+	os.WriteFile(e.Path(".forward"), []byte(forward), 0o600)
+	e.MustSend("Subject: shaped\n\nx\n", me)
+	e.Once()
+	if h.Count("work@remote.example") != 1 {
+		t.Errorf("smarthost: %v", h.All())
+	}
+	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 4 {
+		t.Errorf("store has %d, want 4 (the \\%s copy)", len(n), me)
+	}
+	if b, _ := os.ReadFile(e.Path("argv.out")); string(b) != "[its]\n[a b]\n" {
+		t.Errorf("argv.out = %q", b)
+	}
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
+	}
+}

@@ -92,7 +92,7 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 			return
 		}
 		if first, dup := seen[a.name]; dup {
-			errs = append(errs, &ParseError{File: name, Line: a.line, Warning: true,
+			errs = append(errs, &ParseError{File: name, Line: a.line, Warning: true, name: a.name,
 				Msg: fmt.Sprintf("duplicate alias %q ignored (first defined at line %d)", a.name, first)})
 			return
 		}

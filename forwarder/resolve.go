@@ -179,7 +179,7 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 		return true
 	default:
 		if a := lookupExt(user, key, base); a != nil {
-			r.expandAlias(a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true, ext: unmatched(a, key, base)})
+			r.expandAlias(user, a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true, ext: unmatched(a, key, base)})
 			return true
 		}
 		if r.brokenEntry(user, key, base, depth) {
@@ -198,7 +198,7 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 		r.warn(depth, "%s ignored: %s", cfg.SystemAliases, problem(sys))
 	default:
 		if a := lookupExt(sys, key, base); a != nil {
-			r.expandAlias(a, depth, source{file: cfg.SystemAliases, line: a.line, ext: unmatched(a, key, base)})
+			r.expandAlias(sys, a, depth, source{file: cfg.SystemAliases, line: a.line, ext: unmatched(a, key, base)})
 			return true
 		}
 		if r.brokenEntry(sys, key, base, depth) {
@@ -283,8 +283,15 @@ func (r *resolver) propagate(to, ext string) string {
 	return quoteLocal(local + ext)
 }
 
-func (r *resolver) expandAlias(a *alias, depth int, from source) {
+func (r *resolver) expandAlias(p *parsed, a *alias, depth int, from source) {
 	r.trace(depth, "%s: %s: %s", a.name, from.at(), a.rhs)
+	for _, err := range p.errs {
+		// A later definition that is ignored: worth a word where one
+		// looks for why an edit changed nothing.
+		if pe, ok := err.(*ParseError); ok && pe.Warning && pe.name == a.name {
+			r.trace(depth, "%v", pe)
+		}
+	}
 	if len(a.values) == 0 && len(a.bad) == 0 {
 		r.warn(depth, "%s: alias %s has no usable value; mail is kept in the local store", from.at(), a.name)
 		r.store(depth, "alias without a usable value")

@@ -204,3 +204,19 @@ func TestBangAddressSurvivesJournal(t *testing.T) {
 		t.Errorf("a failure read back as %+v", got)
 	}
 }
+
+// homepost resolve says when the entry it uses has a later duplicate,
+// which is ignored: the first definition wins, as in Postfix.
+func TestDuplicateShownByResolve(t *testing.T) {
+	e := newEnv(t, "")
+	e.user(".config/homepost/aliases", "root: x@example.org\nother: y@example.org\nRoot: z@example.org\n", 0o600)
+	var trace []string
+	ts := e.f.Explain("root", nil, func(_ int, msg string) { trace = append(trace, msg) })
+	if len(ts) != 1 || ts[0].Value != "x@example.org" {
+		t.Errorf("targets %+v", ts)
+	}
+	if s := strings.Join(trace, "\n"); !strings.Contains(s, `aliases:3: warning: duplicate alias "root" ignored (first defined at line 1)`) {
+		t.Errorf("resolve does not show the duplicate:\n%s", s)
+	}
+	e.noWarnings() // newaliases reports it; delivery does not log it each time
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"homepost/maildir"
+	"homepost/submit"
 )
 
 // Box is an open mailbox: a Maildir or an mbox.
@@ -83,6 +84,18 @@ func (b *Box) Raw(m *Msg) ([]byte, error) {
 	}
 	defer r.Close()
 	return io.ReadAll(r)
+}
+
+// header returns the header section of m (as splitMessage cuts it), or
+// its first submit.MaxHeader bytes.
+func (b *Box) header(m *Msg) ([]byte, error) {
+	r, err := b.Open(m)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h, _, err := readHeaderSection(bufio.NewReaderSize(r, 64<<10), submit.MaxHeader)
+	return h, err
 }
 
 // fromLine returns an mbox message's "From " line without "From " and

@@ -196,6 +196,12 @@ func TestReadLargeInConstantMemory(t *testing.T) {
 			t.Errorf("%s: s: the body saved differs from the one stored", box)
 		}
 	}
+	// A reply reads the header of the message it answers, not all of
+	// it (unless it quotes it: the draft is held in memory).
+	check("R", run("Maildir/", "unset quote\nR 1\nthanks\n.", io.Discard))
+	if q := h.only(t); q.msg.Header.Get("Subject") != "Re: big plain" || q.body != "thanks\n" {
+		t.Errorf("reply: %q, %d bytes", q.msg.Header.Get("Subject"), len(q.body))
+	}
 	// Moving read messages to ~/mbox on quit copies them the same way.
 	in := filepath.Join(dir, "script")
 	os.WriteFile(in, []byte("mb 1 2\nq\n"), 0o600)

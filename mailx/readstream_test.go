@@ -252,3 +252,29 @@ func TestHeaderLimit(t *testing.T) {
 		t.Errorf("a header past the limit: the body shown is %q", out.String())
 	}
 }
+
+// Quoted text is what the lines of the whole text, prefixed, were.
+func TestQuoteWriter(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for i := range 2000 {
+		text := randomText(r, r.IntN(80))
+		if i%5 == 0 {
+			text = bytes.Repeat([]byte("\n"), r.IntN(4))
+		}
+		var want bytes.Buffer
+		for _, l := range strings.SplitAfter(strings.TrimRight(string(text), "\n"), "\n") {
+			want.WriteString("> " + strings.TrimRight(l, "\n") + "\n")
+		}
+		var got bytes.Buffer
+		q := &quoteWriter{w: &got, prefix: "> "}
+		for rest := text; len(rest) > 0; {
+			k := 1 + r.IntN(len(rest))
+			q.Write(rest[:k])
+			rest = rest[k:]
+		}
+		q.Close()
+		if got.String() != want.String() {
+			t.Fatalf("%q: %q, want %q", text, got.String(), want.String())
+		}
+	}
+}

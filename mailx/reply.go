@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/mail"
 	"path/filepath"
 	"slices"
@@ -60,14 +61,12 @@ func (s *session) reply(arg string, k replyKind) error {
 	d := &draft{}
 	var senders []string
 	var first *Msg
-	var firstRaw []byte
 	for n, i := range list {
 		m := s.box.Msgs[i]
-		raw, err := s.box.Raw(m)
+		header, err := s.box.header(m)
 		if err != nil {
 			return err
 		}
-		header, _ := splitMessage(raw)
 		hdr, perr := mail.ReadMessage(bytes.NewReader(append(bytes.Clone(header), '\n')))
 		get := func(k string) string {
 			if perr != nil {
@@ -86,7 +85,7 @@ func (s *session) reply(arg string, k replyKind) error {
 		if n > 0 {
 			continue
 		}
-		first, firstRaw = m, raw
+		first = m
 		if k.all {
 			d.to = addList(d.to, get("To"))
 			d.cc = addList(nil, get("Cc"))
@@ -134,7 +133,9 @@ func (s *session) reply(arg string, k replyKind) error {
 	}
 	fmt.Fprintf(s.out, "Subject: %s\n", d.subject)
 	if s.set.isSet("quote") {
-		s.quoteInto(d, first, firstRaw, "> ")
+		if err := s.quoteInto(d, first, "> "); err != nil {
+			return err
+		}
 		s.out.Write(d.body.Bytes())
 	}
 	if s.compose(d) {
@@ -266,18 +267,64 @@ func dedupe(list []string) []string {
 }
 
 // quoteInto adds the text of a message to a draft, each line prefixed,
-// after an attribution line.
-func (s *session) quoteInto(d *draft, m *Msg, raw []byte, prefix string) {
-	var body bytes.Buffer
-	renderBody(&body, raw)
+// after an attribution line. The text is rendered into the draft as it
+// is read.
+func (s *session) quoteInto(d *draft, m *Msg, prefix string) error {
 	who := m.from()
 	if who == "" {
 		who = m.sender()
 	}
+	start := d.body.Len()
 	fmt.Fprintf(&d.body, "On %s, %s wrote:\n", strings.TrimSpace(m.summaryDate()), who)
-	for _, l := range strings.SplitAfter(strings.TrimRight(body.String(), "\n"), "\n") {
-		d.body.WriteString(prefix + strings.TrimRight(l, "\n") + "\n")
+	q := &quoteWriter{w: &d.body, prefix: prefix}
+	if err := renderBodyFrom(q, func() (io.ReadCloser, error) { return s.box.Open(m) }); err != nil {
+		d.body.Truncate(start)
+		return err
 	}
+	q.Close()
+	return nil
+}
+
+// quoteWriter writes text with prefix before each line, as the lines of
+// the text without its trailing newlines, each ended by one.
+type quoteWriter struct {
+	w       *bytes.Buffer
+	prefix  string
+	nl      int // newlines not yet written: they may end the text
+	started bool
+}
+
+func (q *quoteWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if p[0] == '\n' {
+			q.nl++
+			p = p[1:]
+			continue
+		}
+		if !q.started {
+			q.w.WriteString(q.prefix)
+			q.started = true
+		}
+		for ; q.nl > 0; q.nl-- {
+			q.w.WriteString("\n" + q.prefix)
+		}
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			i = len(p)
+		}
+		q.w.Write(p[:i])
+		p = p[i:]
+	}
+	return n, nil
+}
+
+// Close ends the last line.
+func (q *quoteWriter) Close() {
+	if !q.started {
+		q.w.WriteString(q.prefix)
+	}
+	q.w.WriteString("\n")
 }
 
 // insertMessages runs ~m, ~M, ~f and ~F: it adds messages (default: the
@@ -303,14 +350,14 @@ func (s *session) insertMessages(d *draft, arg string, kind byte) {
 			fmt.Fprintln(s.out, err)
 			return
 		}
-		var buf bytes.Buffer
-		if err := s.render(&buf, m, r, kind == 'M' || kind == 'F', -1); err != nil {
+		start := d.body.Len()
+		q := &quoteWriter{w: &d.body, prefix: prefix}
+		if err := s.render(q, m, r, kind == 'M' || kind == 'F', -1); err != nil {
+			d.body.Truncate(start)
 			fmt.Fprintln(s.out, err)
 			return
 		}
-		for _, l := range strings.SplitAfter(strings.TrimRight(buf.String(), "\n"), "\n") {
-			d.body.WriteString(prefix + strings.TrimRight(l, "\n") + "\n")
-		}
+		q.Close()
 		fmt.Fprintf(s.out, "Interpolating: %d\n", m.Num)
 	}
 	fmt.Fprintln(s.out, "(continue)")

@@ -99,6 +99,26 @@ func TestFsyncModelRules(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
 		}
 	}
+	// The smarthost's first transaction recorded, and the next one
+	// begun: with the record fsynced first, and without (R8).
+	relay := `
+1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0
+1 openat(AT_FDCWD</>, "/h/o/cur", O_RDONLY|O_CLOEXEC) = 7</h/o/cur>
+1 fsync(7</h/o/cur>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/o/new/q1", 0) = 0
+1 openat(AT_FDCWD</>, "/h/o/cur/q1:2,", O_RDWR|O_CLOEXEC) = 8</h/o/cur/q1:2,>
+1 write(9<socket:[77]>, "MAIL FROM:<me>\r\n", 16) = 16
+1 pwrite64(8</h/o/cur/q1:2,>, "s 0 sent 1 1 0 ok\n", 18, 100) = 18
+1 fsync(8</h/o/cur/q1:2,>) = 0
+1 write(9<socket:[77]>, "MAIL FROM:<me>\r\n", 16) = 16
+1 +++ exited with 0 +++
+`
+	if got := run(relay); got != "" {
+		t.Errorf("a transaction's results fsynced before the next begins: %s", got)
+	}
+	if got := run(drop(relay, 8)); got != "R8" {
+		t.Errorf("the next transaction begun before the results are durable: got %q, want R8", got)
+	}
 	// A claim by rename: the name leaves new/ with the claim not durable.
 	renamed := strings.Replace(good, `1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0`,
 		`1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0`, 1)

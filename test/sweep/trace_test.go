@@ -260,6 +260,11 @@ func atPath(dirArg, pathArg string) string {
 //	   moment. So a release is a link into new/, an fsync of new/, then
 //	   the unlink from cur/ (which need not be durable: a message found
 //	   in both is taken up from cur/); a release by rename breaks R7.
+//	R8 a result recorded in a queue file's journal is durable before a
+//	   command or the smarthost is fed anything more: the smarthost's
+//	   copies of one transaction are recorded before the next begins,
+//	   and a power loss that undid the record would send them again
+//	   though they were no longer in flight.
 type fsyncModel struct {
 	outbox string   // the outbox directory
 	stores []string // Maildir directories and mbox files
@@ -300,6 +305,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 	releasedAs := map[string]string{} // file in outbox tmp/ → the cur/ name it was released from
 	givenBack := map[string]string{}  // name in cur/ → its link in new/ (a release from hold)
 	seen := map[string]bool{}
+	results := map[string]int{} // queue file → line of its unsynced result record (R8)
 	cur := filepath.Join(m.outbox, "cur")
 	newDir := filepath.Join(m.outbox, "new")
 	addEntry := func(p, what string, line int) {
@@ -401,6 +407,10 @@ func (m *fsyncModel) check(calls []call) []violation {
 			if strings.HasPrefix(p, "socket:") || strings.HasPrefix(p, "pipe:") {
 				if fd != "1" && fd != "2" {
 					effect(c, "a command or smarthost fed")
+					for q, line := range results {
+						bad("R8", c, "a command or smarthost fed while the result recorded in %s (line %d) is not durable: a power loss would undo it and send the copy again", filepath.Base(q), line)
+						delete(results, q)
+					}
 				}
 				continue
 			}
@@ -409,6 +419,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 			}
 			if filepath.Dir(p) == cur && len(c.args) > 1 && strings.HasPrefix(str(c.args[1]), "s ") {
 				relied(c, "a result recorded in the journal", p)
+				results[p] = c.line
 			}
 			if c.name == "fallocate" {
 				continue // room reserved, nothing written
@@ -419,12 +430,14 @@ func (m *fsyncModel) check(calls []call) []violation {
 			// tests keep HOME on one file system.
 			clear(dirty)
 			clear(pending)
+			clear(results)
 		case "fsync", "fdatasync":
 			_, p := fdPath(c.args[0])
 			if m.isDir(p) {
 				delete(pending, p)
 			} else {
 				delete(dirty, p)
+				delete(results, p)
 			}
 		case "mkdirat", "mkdir":
 			var p string
@@ -460,6 +473,10 @@ func (m *fsyncModel) check(calls []call) []violation {
 			if line, ok := dirty[src]; ok {
 				dirty[dst] = line
 				delete(dirty, src)
+			}
+			if line, ok := results[src]; ok {
+				results[dst] = line
+				delete(results, src)
 			}
 			seen[dst] = true
 			switch {

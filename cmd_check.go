@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -98,6 +99,14 @@ func runCheck(args []string) int {
 // printed one a line, and is an error rather than a wrong line.
 func printPaths() int {
 	cfg, err := config.LoadQueue()
+	var unknown *config.UnknownOutbox
+	if errors.As(err, &unknown) {
+		// The shims queue in the default outbox meanwhile, but the
+		// places the file names (the agent's lock among them) are
+		// unknown: a script must not act on a guess.
+		fail("check", fmt.Errorf("%w\n(%v: no paths printed)", err, unknown.Why))
+		return sysexits.Config
+	}
 	if cfg == nil {
 		fail("check", err)
 		return sysexits.Config

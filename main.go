@@ -111,13 +111,29 @@ func loadConfig(what string) (*config.Config, int) {
 // error is a warning here, not a refusal: the command goes on with the
 // fallback that config.LoadQueue derives (the outbox the file names, or
 // the default), and says after the error what it means (consequence).
-// It fails (78) only when even the outbox cannot be told. broken is the
-// file's error, when cfg is that fallback.
+// A file that does not even tell where the outbox is (it cannot be
+// read, or its outbox line cannot) gives the default outbox, and the
+// warning says where mail waits. It fails (78) only when nothing can be
+// queued at all, and then says so. broken is the file's error, when
+// cfg is that fallback.
 func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, broken error) {
 	cfg, err := config.LoadQueue()
 	if cfg == nil {
+		if consequence != "" {
+			err = fmt.Errorf("%w\nnot queued", err)
+		}
 		fail(what, err)
 		return nil, sysexits.Config, err
+	}
+	var unknown *config.UnknownOutbox
+	if errors.As(err, &unknown) {
+		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)
+		if consequence != "" {
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v: mail is queued in the default outbox, %s, and delivered from there once the file is fixed (should the fixed file name another outbox, homepost check says how to move it there)\n", what, unknown.Why, unknown.Outbox)
+		} else {
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v: the default outbox, %s, is used meanwhile\n", what, unknown.Why, unknown.Outbox)
+		}
+		return cfg, sysexits.OK, err
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -86,16 +87,40 @@ func loadDefault() (cfg *Config, id Identity, path string, err error) {
 	return cfg, id, path, err
 }
 
-// LoadFile reads one config file for the given identity.
+// LoadFile reads one config file for the given identity. A missing
+// file is an error satisfying errors.Is(err, os.ErrNotExist), which
+// Load takes for the defaults; a file behind a symbolic link to nothing
+// is not missing but unknown (readError).
 func LoadFile(path string, id Identity) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return nil, &Error{File: path, Msg: err.Error()}
+		return nil, readError(path, err)
 	}
 	return decodeFile(path, data, id)
+}
+
+// readError is the error for a config file that cannot be read. A
+// symbolic link to nothing on its path (a dotfiles checkout that was
+// moved, a mount that is not there) is named with what it points to,
+// and is not an os.ErrNotExist: the file is there, and what it would
+// say is unknown, so the defaults must not stand in for it.
+func readError(path string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		link, target := settings.DanglingLink(path)
+		switch {
+		case link == "":
+			return fmt.Errorf("%s: %w", path, err)
+		case link == filepath.Clean(path):
+			return &Error{File: path, Msg: fmt.Sprintf("a symbolic link to %s, which does not exist (fix the link, or remove it to use the defaults)", target)}
+		default:
+			return &Error{File: path, Msg: fmt.Sprintf("%s, on the file's path, is a symbolic link to %s, which does not exist (fix the link, or remove it to use the defaults)", link, target)}
+		}
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return &Error{File: path, Msg: fmt.Sprintf("cannot %s the file: %v", pe.Op, pe.Err)}
+	}
+	return &Error{File: path, Msg: err.Error()}
 }
 
 // hideSecret returns the decoder's message for an error at line, unless

@@ -21,12 +21,20 @@ package config
 // delivery. Every other key keeps its default: such a
 // configuration is for queuing only, nothing is delivered with it.
 //
-// Nothing is queued (exit 78) only when even the outbox is unknown: the
-// user cannot be found, the file exists but cannot be read, or the line
-// that sets outbox or state_dir cannot be read (a value that does not
-// parse, is not an absolute path, or is set twice), and when the outbox
-// is, holds or lies in the store. Guessing then would queue mail where
-// no agent looks once the file is fixed.
+// When even the outbox is unknown (the file exists but cannot be read,
+// as a file of mode 000, one that sudo cp left root's, a directory, a
+// symbolic link to nothing; or the line that sets outbox or state_dir
+// cannot be read: a value that does not parse, is not an absolute path,
+// or is set twice; or the outbox it names is, holds or lies in the
+// store), mail is queued all the same, in the default outbox under
+// $XDG_STATE_HOME, with every other key at its default, and LoadQueue
+// says so (UnknownOutbox). A file that is fixed without naming another
+// outbox finds that mail where it looks; one that names another finds
+// it reported (settings.Config.OtherOutboxes, submit.Stranded: the
+// agent's log, mailq, check), never taken over by a second agent in a
+// way that could deliver it twice. Nothing is queued (exit 78) only
+// when the user cannot be found, or the default outbox itself is in
+// the store.
 
 import (
 	"bufio"
@@ -44,19 +52,38 @@ import (
 
 // LoadQueue is Load for the commands that queue mail or look at the
 // queue. When the file has an error it returns, beside that error, a
-// fallback configuration (see Fallback), which is good for queuing only.
-// It returns a nil configuration only when the outbox cannot be told.
+// fallback configuration (see Fallback), which is good for queuing only;
+// when the file does not tell where the outbox is, the defaults, and
+// the error is an *UnknownOutbox. It returns a nil configuration only
+// when nothing can be queued at all.
 func LoadQueue() (*Config, error) {
 	cfg, id, path, err := loadDefault()
 	if err == nil || path == "" {
 		return cfg, err
 	}
 	fb, ferr := Fallback(path, id)
-	if ferr != nil {
-		return nil, err
+	if ferr == nil {
+		return fb, err
 	}
-	return fb, err
+	def := Defaults(id)
+	def.File = path
+	if _, store := def.StoreKind(); !filepath.IsAbs(def.Outbox) || settings.Overlaps(def.Outbox, store) {
+		return nil, fmt.Errorf("%w\n%v; the default outbox %s is no better (it overlaps the store %s): nothing can be queued", err, ferr, def.Outbox, store)
+	}
+	return def, &UnknownOutbox{Err: err, Why: ferr, Outbox: def.Outbox}
 }
+
+// UnknownOutbox is LoadQueue's error for a file that does not tell
+// where the outbox is: mail is queued in the default outbox meanwhile.
+// It reads as the file's own error, and unwraps to it.
+type UnknownOutbox struct {
+	Err    error  // the file's error, as Load reports it
+	Why    error  // why the outbox is unknown (Fallback's error)
+	Outbox string // the default outbox, used meanwhile
+}
+
+func (e *UnknownOutbox) Error() string { return e.Err.Error() }
+func (e *UnknownOutbox) Unwrap() error { return e.Err }
 
 // Fallback is the configuration that a file which does not load still
 // tells: the defaults, with the outbox, state directory, host name and
@@ -65,9 +92,16 @@ func LoadQueue() (*Config, error) {
 // defaults. It returns an error when the outbox cannot be told.
 func Fallback(path string, id Identity) (*Config, error) {
 	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read the file, so the outbox is unknown: %v", err)}
+	if err != nil {
+		if rerr := readError(path, err); !errors.Is(rerr, os.ErrNotExist) {
+			var ce *Error
+			if errors.As(rerr, &ce) {
+				return nil, &Error{File: path, Msg: ce.Msg + ", so the outbox is unknown"}
+			}
+			return nil, &Error{File: path, Msg: fmt.Sprintf("%v, so the outbox is unknown", rerr)}
+		}
 	}
+	data = skipBOM(data)
 	c := settings.Base()
 	vals, bad := topLevel(data)
 	for _, key := range []string{"state_dir", "outbox"} {
@@ -98,7 +132,7 @@ func Fallback(path string, id Identity) (*Config, error) {
 	// mail, where no agent looks once the file is fixed.
 	if _, store := c.StoreKind(); filepath.IsAbs(store) && settings.Overlaps(c.Outbox, store) {
 		return nil, &Error{File: path, Line: keyLine(data, []string{"outbox"}), Key: "outbox",
-			Msg: fmt.Sprintf("%q overlaps the store %q, so nothing can be queued there", c.Outbox, store)}
+			Msg: fmt.Sprintf("%q overlaps the store %q, so it cannot be the outbox, which is unknown", c.Outbox, store)}
 	}
 	return c, nil
 }

@@ -107,6 +107,8 @@ func FuzzFallback(f *testing.F) {
 	f.Add([]byte("outbox = \"~/q\"\n[relay]\ntimeout = 1\n"))
 	f.Add([]byte("state_dir = '''x\noutbox = \"/a\" # c\n\"outbox\" = \"/b\"\n"))
 	f.Add([]byte("deliver_without_agent = yes\nhostname = \"a b\"\n"))
+	f.Add([]byte("\ufeffoutbox = \"/q\"\nstroe = 1\n"))
+	f.Add([]byte("\ufeff\ufeffstate_dir = \"/s\"\n"))
 	id := NewIdentity("alice", f.TempDir(), "Alice", 1000)
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

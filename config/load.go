@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/BurntSushi/toml"
 
@@ -53,6 +54,13 @@ const maxErrors = 50
 // case-sensitively, as the documentation writes them: the decoder
 // itself would take "Store" for "store".
 func decodeFile(path string, data []byte, id Identity) (*Config, error) {
+	// A byte order mark (Notepad and some editors write one) is no
+	// part of the first line: the parser skips it, and the lines are
+	// scanned here without it too, for keyLine's sake.
+	data = skipBOM(data)
+	if utf16BOM(data) {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is UTF-16 (it starts with the bytes %X %X): save it as UTF-8", data[0], data[1])}
+	}
 	// Syntax first: what follows a syntax error cannot be read
 	// reliably, so it is the only error shown.
 	var probe map[string]any
@@ -137,7 +145,7 @@ func report(errs []*Error) error {
 func decodeError(path string, data []byte, err error) (*Error, bool) {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: hideSecret(data, pe.Position.Line, pe.LastKey, pe.Message)}, true
+		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: hideSecret(data, pe.Position.Line, pe.LastKey, nameOddCharacter(pe.Message))}, true
 	}
 	if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
@@ -243,4 +251,68 @@ var problemNeededBy = map[string][]string{
 	"relay.password_command": {"relay.username"},
 	"relay.password":         {"relay.username"},
 	"relay.username":         {"relay.password", "relay.password_command"},
+}
+
+// skipBOM returns data without a leading UTF-8 byte order mark.
+func skipBOM(data []byte) []byte { return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) }
+
+// utf16BOM reports whether data starts with a UTF-16 byte order mark,
+// as a file saved as "Unicode" by Windows' Notepad does.
+func utf16BOM(data []byte) bool {
+	return len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff)
+}
+
+// oddCharacters names the characters that look like others, or like
+// nothing, in an editor: the parser shows them in Go's quoting
+// ('\u00a0'), which says nothing to most users.
+var oddCharacters = map[rune]string{
+	0x00a0: "a no-break space",
+	0x2002: "an en space", 0x2003: "an em space", 0x2009: "a thin space", 0x202f: "a narrow no-break space", 0x3000: "an ideographic space",
+	0x200b: "a zero-width space", 0x200c: "a zero-width non-joiner", 0x200d: "a zero-width joiner", 0x2060: "a word joiner",
+	0xfeff: "a byte order mark", 0x00ad: "a soft hyphen",
+	0x2018: "a typographic quote: write \" or '", 0x2019: "a typographic quote: write \" or '",
+	0x201c: "a typographic quote: write \" or '", 0x201d: "a typographic quote: write \" or '",
+	0x201e: "a typographic quote: write \" or '", 0x00ab: "a typographic quote: write \" or '", 0x00bb: "a typographic quote: write \" or '",
+	0x2013: "an en dash: write -", 0x2014: "an em dash: write -", 0x2212: "a minus sign: write -",
+}
+
+// nameOddCharacter rewrites the parser's "got 'X' instead" and "found
+// 'X' instead", where X is a character in Go's quoting, so that the
+// character can be found: a backslash as '\', an invisible or
+// look-alike character by its code point and name; and its "invalid
+// UTF-8 byte: 0xff" so that it says what to do.
+func nameOddCharacter(msg string) string {
+	if b, ok := strings.CutPrefix(msg, "invalid UTF-8 byte: 0x"); ok {
+		return "byte 0x" + strings.ToUpper(b) + ": not UTF-8 (save the file as UTF-8)"
+	}
+	end := strings.LastIndex(msg, "' instead")
+	if end < 0 {
+		return msg
+	}
+	start := -1
+	for _, w := range []string{"got '", "found '"} {
+		if i := strings.LastIndex(msg[:end], w); i >= 0 && i+len(w) > start {
+			start = i + len(w)
+		}
+	}
+	if start < 0 || start > end {
+		return msg
+	}
+	s, err := strconv.Unquote("'" + msg[start:end] + "'")
+	if err != nil {
+		return msg
+	}
+	r := []rune(s)[0]
+	var what string
+	switch name, ok := oddCharacters[r]; {
+	case ok:
+		what = fmt.Sprintf("U+%04X (%s)", r, name)
+	case r < 0x80 && unicode.IsPrint(r):
+		what = "'" + string(r) + "'"
+	case unicode.IsPrint(r):
+		what = fmt.Sprintf("'%c' (U+%04X)", r, r)
+	default:
+		what = fmt.Sprintf("U+%04X", r)
+	}
+	return msg[:start-1] + what + msg[end+1:]
 }

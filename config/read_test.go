@@ -36,6 +36,8 @@ var readSeeds = []string{
 	"hostname = 'it''s'\n",
 	"hostname = \"\"\"x\"\"\"\n",
 	"\ufeffhostname = \"x\"\n",
+	"\ufeff\ufeffhostname = \"x\"\n",
+	"\ufeff[smtp]\nenabled = false\n",
 	"[ smtp ] # the listener\nenabled = true\n",
 	"[[smtp]]\n",
 	"max_queue_lifetime = \"5d\" x\n",

@@ -52,6 +52,10 @@ func FuzzLoadFile(f *testing.F) {
 	f.Add([]byte("store = \"mbox:~/mbox\"\n[relay]\nurl = \"smtps://h\"\npassword = \"x\"\n"))
 	f.Add([]byte("local_domains = [\"a\", 1]\nmax_queue_lifetime = \"-5d\"\n"))
 	f.Add([]byte("[relay\nurl = 5"))
+	f.Add([]byte("\ufeffstore = \"mbox:~/mbox\"\n"))
+	f.Add([]byte("\xff\xfes\x00=\x001\x00\n\x00"))
+	f.Add([]byte("store = \u201c~/Mail/\u201d\n\u00a0x = 1\n"))
+	f.Add([]byte("hostname = \"a\xffb\"\n"))
 	id := NewIdentity("alice", f.TempDir(), "Alice", 1000)
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -66,6 +66,10 @@ func Run(w io.Writer, o Options) Result {
 	if err != nil {
 		c.fail("config", "%v", err)
 		c.config = true
+		var unknown *config.UnknownOutbox
+		if errors.As(err, &unknown) {
+			c.fail("outbox", "%v: mail is queued in the default outbox, %s, until the file is fixed; should the fixed file name another outbox, move the files of %s/new/ into its new/", unknown.Why, unknown.Outbox, unknown.Outbox)
+		}
 		checkHeld(c, cfg)
 		unit := unitState(cfg)
 		cron := startCrontab()

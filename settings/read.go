@@ -40,14 +40,23 @@ func Read() (*Config, error) {
 }
 
 // ReadFile is Read for one file and identity. A missing file is an
-// error satisfying errors.Is(err, os.ErrNotExist).
+// error satisfying errors.Is(err, os.ErrNotExist); one behind a symbolic
+// link to nothing (DanglingLink) is not missing but unknown, and left
+// to package config, which says so.
 func ReadFile(path string, id Identity) (*Config, error) {
 	data, err := readFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, err
+			if link, _ := DanglingLink(path); link == "" {
+				return nil, err
+			}
 		}
 		return nil, ErrNotSimple
+	}
+	// A UTF-8 byte order mark is no part of the first line, as for
+	// the TOML parser.
+	if len(data) >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf {
+		data = data[3:]
 	}
 	c := Base()
 	defined, ok := decode(data, c)

@@ -258,8 +258,9 @@ func TestQueueWarningsNameTheAgentsFile(t *testing.T) {
 
 // The outbox of a broken file is the one the file names: the agent,
 // once the file is fixed, finds there what sendmail queued. Where the
-// file's own outbox line cannot be read, nothing can be queued safely:
-// sendmail says so (78) rather than guess.
+// file's own outbox line cannot be read, sendmail queues in the default
+// outbox and says so; once the file is fixed, mailq and check say that
+// the message waits there, and how to move it.
 func TestConfigErrorKeepsTheFilesOutbox(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")
@@ -276,8 +277,18 @@ func TestConfigErrorKeepsTheFilesOutbox(t *testing.T) {
 	}
 	setConfig(t, e, baseConfig+"outbox = \"~/queue\n", 0o600)
 	_, stderr, code := e.Run([]byte("Subject: q\n\nb\n"), "sendmail", "root")
-	if code != 78 || !strings.Contains(stderr, file+":4: outbox") {
+	if code != 0 || !strings.Contains(stderr, file+":4: outbox") || !strings.Contains(stderr, "queued in the default outbox, "+filepath.Clean(e.Outbox(""))) {
 		t.Errorf("sendmail with an unreadable outbox line: exit %d\n%s", code, stderr)
+	}
+	if n := len(testenv.Files(e.Outbox("new"))); n != 1 {
+		t.Fatalf("the default outbox holds %d messages, want 1", n)
+	}
+	setConfig(t, e, good, 0o600)
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, "1 message(s) wait in "+filepath.Clean(e.Outbox(""))) {
+		t.Errorf("mailq says nothing of the default outbox:\n%s", stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); !strings.Contains(out, "FAIL outbox: 1 message(s) wait in "+filepath.Clean(e.Outbox(""))) {
+		t.Errorf("check says nothing of the default outbox:\n%s", out)
 	}
 }
 
@@ -387,22 +398,33 @@ func TestOnceWaitsForRunningAgent(t *testing.T) {
 }
 
 // A configuration that does not even say where the outbox is (a line
-// that does not parse as TOML where the outbox is set) keeps homepost
-// cron from queuing the report, not from running the job: a crontab
-// with MAILTO="" would otherwise silently stop running every job. The
-// output, which cannot be queued, goes to standard error with the
-// reason; the exit status is the job's, or 78 when it succeeded.
+// that does not parse as TOML where the outbox is set) has homepost
+// cron queue the report in the default outbox. Where even that cannot
+// be (the default outbox would be in the store), the job still runs: a
+// crontab with MAILTO="" would otherwise silently stop running every
+// job. The output, which cannot be queued, goes to standard error with
+// the reason; the exit status is the job's, or 78 when it succeeded.
 func TestCronRunsWithoutOutbox(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")
 	setConfig(t, e, baseConfig+"outbox = ~/x\n", 0o600)
+	_, stderr, code := e.Run(nil, "homepost", "cron", "--", "sh", "-c", "echo the job spoke; exit 3")
+	if code != 3 || len(testenv.Files(e.Outbox("new"))) != 1 || !strings.Contains(stderr, "queued in the default outbox") {
+		t.Errorf("unknown outbox: exit %d, %d report(s) queued:\n%s", code, len(testenv.Files(e.Outbox("new"))), stderr)
+	}
+	// The default outbox in the store: nothing can be queued.
+	for i, v := range e.Vars {
+		if strings.HasPrefix(v, "XDG_STATE_HOME=") {
+			e.Vars[i] = "XDG_STATE_HOME=" + e.Path("Maildir", "state")
+		}
+	}
 	mark := e.Path("ran")
-	_, stderr, code := e.Run(nil, "homepost", "cron", "--", "sh", "-c", "touch "+mark+"; echo the job spoke; exit 3")
+	_, stderr, code = e.Run(nil, "homepost", "cron", "--", "sh", "-c", "touch "+mark+"; echo the job spoke; exit 3")
 	if _, err := os.Stat(mark); err != nil {
 		t.Fatalf("the job did not run (exit %d):\n%s", code, stderr)
 	}
-	if code != 3 || !strings.Contains(stderr, "the job spoke") || !strings.Contains(stderr, "config.toml:4") {
-		t.Errorf("exit %d, want the job's 3, its output and the error's file:line on stderr:\n%s", code, stderr)
+	if code != 3 || !strings.Contains(stderr, "the job spoke") || !strings.Contains(stderr, "config.toml:4") || !strings.Contains(stderr, "not queued") {
+		t.Errorf("exit %d, want the job's 3, its output, the error's file:line and \"not queued\" on stderr:\n%s", code, stderr)
 	}
 	os.Remove(mark)
 	_, stderr, code = e.Run(nil, "homepost", "cron", "--", "touch", mark)
@@ -449,10 +471,13 @@ func TestRefusedValuesNotUsedToQueue(t *testing.T) {
 					t.Errorf("queued with the refused host name:\n%s", b)
 				}
 			}
+			// An outbox in the store is no outbox: the message is
+			// queued in the default one.
+			before := len(testenv.Files(e.Outbox("new")))
 			setConfig(t, e, baseConfig+"outbox = \"~/Maildir\"\n", 0o600)
 			_, stderr, code = e.Run([]byte("Subject: o\n\nb\n"), prog, "root")
-			if code != 78 || !strings.Contains(stderr, file+":4: outbox") {
-				t.Errorf("outbox in the store: exit %d, want 78:\n%s", code, stderr)
+			if code != 0 || !strings.Contains(stderr, file+":4: outbox") || len(testenv.Files(e.Outbox("new"))) != before+1 {
+				t.Errorf("outbox in the store: exit %d, want 0 and the message in the default outbox:\n%s", code, stderr)
 			}
 			if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
 				t.Errorf("queue files in the store: %v", n)

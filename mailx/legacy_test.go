@@ -1,0 +1,240 @@
+package mailx
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"mime/quotedprintable"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-message"
+)
+
+// The body display as it was before messages were read as streams: the
+// whole message in memory, every part read whole before it is shown,
+// charsets converted whole. It is the oracle that renderBody is checked
+// against.
+
+func legacyCharsetReader(charset string, r io.Reader) (io.Reader, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := convert(charset, b)
+	if !ok {
+		return strings.NewReader(s), fmt.Errorf("unknown charset %q", charset)
+	}
+	return strings.NewReader(s), nil
+}
+
+func legacyRenderBody(w *bytes.Buffer, raw []byte) {
+	saved := message.CharsetReader
+	message.CharsetReader = legacyCharsetReader
+	defer func() { message.CharsetReader = saved }()
+	e, _ := message.Read(bytes.NewReader(raw))
+	if e == nil {
+		_, body := splitMessage(raw)
+		w.WriteString(oldDisplayText(body))
+		return
+	}
+	legacyWalk(w, e, "1", true)
+}
+
+func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool) {
+	mt, params, _ := e.Header.ContentType()
+	if mt == "" {
+		mt = "text/plain"
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		if params["boundary"] == "" {
+			b := lenientBoundary(e.Header.Get("Content-Type"))
+			if b == "" {
+				data, _ := io.ReadAll(e.Body)
+				w.WriteString(oldDisplayText(data))
+				if len(data) > 0 && data[len(data)-1] != '\n' {
+					w.WriteByte('\n')
+				}
+				return
+			}
+			t, _, _ := strings.Cut(e.Header.Get("Content-Type"), ";")
+			mt = strings.ToLower(strings.TrimSpace(t))
+			e.Header.Set("Content-Type", mime.FormatMediaType(mt, map[string]string{"boundary": b}))
+			fixed, _ := message.New(e.Header, e.Body)
+			if mr = fixed.MultipartReader(); mr == nil {
+				listPart(w, e, path)
+				return
+			}
+		}
+		var parts []*message.Entity
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				break
+			}
+			data, _ := io.ReadAll(p.Body)
+			p.Body = bytes.NewReader(data)
+			parts = append(parts, p)
+		}
+		if mt == "multipart/alternative" {
+			chosen := -1
+			for i, p := range parts {
+				if t, _, _ := p.Header.ContentType(); t == "text/plain" || t == "" {
+					chosen = i
+					break
+				}
+			}
+			for i, p := range parts {
+				sub := fmt.Sprintf("%s.%d", path, i+1)
+				if i == chosen {
+					legacyWalk(w, p, sub, false)
+				} else {
+					listPart(w, p, sub)
+				}
+			}
+			return
+		}
+		for i, p := range parts {
+			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false)
+		}
+		return
+	}
+	disp, _, _ := e.Header.ContentDisposition()
+	if mt == "text/plain" && disp != "attachment" {
+		data, err := io.ReadAll(e.Body)
+		if !top {
+			fmt.Fprintf(w, "[-- #%s %s --]\n", path, mt)
+		}
+		if err != nil && len(data) == 0 {
+			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
+			return
+		}
+		if cs := params["charset"]; cs != "" {
+			if _, ok := convert(cs, nil); !ok {
+				fmt.Fprintf(w, "[-- unknown charset %s: non-ASCII characters replaced --]\n", printable(cs))
+			}
+		}
+		w.WriteString(oldDisplayText(data))
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			w.WriteByte('\n')
+		}
+		return
+	}
+	listPart(w, e, path)
+}
+
+// randomMIME makes a message of nested parts with every encoding and
+// charset display knows, and some it does not, bodies of randomText,
+// and the breakage real mail has: bad base64, missing final delimiters,
+// boundaries missing or unquoted with '='.
+func randomMIME(r *rand.Rand, depth int) string {
+	types := []string{"text/plain", "text/plain", "text/html", "application/octet-stream", "", "TEXT/PLAIN", "image/png"}
+	charsets := []string{"", "utf-8", "us-ascii", "utf8", "iso-8859-1", "windows-1252", "iso-8859-15", "shift_jis", "koi8-r", "iso-2022-jp", "x-nowhere", "UTF-8"}
+	var h strings.Builder
+	if depth > 0 && r.IntN(3) == 0 {
+		kinds := []string{"mixed", "alternative", "related", "report"}
+		b := fmt.Sprintf("b%d=%d", depth, r.IntN(100))
+		switch r.IntN(6) {
+		case 0:
+			fmt.Fprintf(&h, "Content-Type: multipart/%s\n", kinds[r.IntN(len(kinds))])
+		case 1:
+			fmt.Fprintf(&h, "Content-Type: multipart/%s; boundary=%s\n", kinds[r.IntN(len(kinds))], b)
+		default:
+			fmt.Fprintf(&h, "Content-Type: multipart/%s; boundary=\"%s\"\n", kinds[r.IntN(len(kinds))], b)
+		}
+		h.WriteString("\n")
+		if r.IntN(3) == 0 {
+			h.Write(randomText(r, r.IntN(40)))
+			h.WriteString("\n")
+		}
+		for range r.IntN(4) {
+			h.WriteString("--" + b + "\n")
+			h.WriteString(randomMIME(r, depth-1))
+			h.WriteString("\n")
+		}
+		if r.IntN(4) != 0 {
+			h.WriteString("--" + b + "--\n")
+		}
+		if r.IntN(3) == 0 {
+			h.Write(randomText(r, r.IntN(40)))
+		}
+		return h.String()
+	}
+	t := types[r.IntN(len(types))]
+	if t != "" {
+		h.WriteString("Content-Type: " + t)
+		if cs := charsets[r.IntN(len(charsets))]; cs != "" {
+			h.WriteString("; charset=" + cs)
+		}
+		if r.IntN(4) == 0 {
+			h.WriteString("; name=\"=?utf-8?q?f=C3=BC?=\"")
+		}
+		h.WriteString("\n")
+	}
+	if r.IntN(4) == 0 {
+		h.WriteString("Content-Disposition: attachment; filename=x.txt\n")
+	}
+	body := randomText(r, r.IntN(300))
+	switch r.IntN(6) {
+	case 0:
+		h.WriteString("Content-Transfer-Encoding: base64\n\n")
+		s := base64.StdEncoding.EncodeToString(body)
+		if r.IntN(3) == 0 && len(s) > 4 {
+			s = s[:len(s)/2] + "!!" + s[len(s)/2:]
+		}
+		h.WriteString(s + "\n")
+	case 1:
+		h.WriteString("Content-Transfer-Encoding: quoted-printable\n\n")
+		var b bytes.Buffer
+		qw := quotedprintable.NewWriter(&b)
+		qw.Write(body)
+		qw.Close()
+		if r.IntN(3) == 0 {
+			b.WriteString("=Z=\n")
+		}
+		h.Write(b.Bytes())
+	case 2:
+		h.WriteString("Content-Transfer-Encoding: x-unknown\n\n")
+		h.Write(body)
+	default:
+		h.WriteString("\n")
+		h.Write(body)
+	}
+	return h.String()
+}
+
+// renderBody gives, for any message, what the whole-message display
+// gave.
+func TestRenderBodyAsBefore(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for i := range 3000 {
+		msg := "From: a@b\nMIME-Version: 1.0\n" + randomMIME(r, 3)
+		if i%10 == 0 {
+			msg = string(randomText(r, r.IntN(500)))
+		}
+		var want, got bytes.Buffer
+		legacyRenderBody(&want, []byte(msg))
+		renderBody(&got, []byte(msg))
+		if got.String() != want.String() {
+			t.Fatalf("case %d: %q\ngot  %q\nwant %q", i, msg, got.String(), want.String())
+		}
+	}
+}
+
+func FuzzRenderBodyAsBefore(f *testing.F) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 20 {
+		f.Add([]byte("MIME-Version: 1.0\n" + randomMIME(r, 3)))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want, got bytes.Buffer
+		legacyRenderBody(&want, raw)
+		renderBody(&got, raw)
+		if got.String() != want.String() {
+			t.Fatalf("%q\ngot  %q\nwant %q", raw, got.String(), want.String())
+		}
+	})
+}

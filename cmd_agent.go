@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,10 +41,17 @@ files, commands, or the smarthost. One agent runs per user; a second one
 says so and exits 0 (a one-shot or background delivery that sendmail
 started is asked to give way instead). Logs one key=value line per delivery to standard
 error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
-now, SIGTERM finishes the delivery in progress and exits. A configuration
-file with an error does not stop it: it holds the queue (delivers
-nothing), says why with file:line, and delivers once the file is fixed;
-a reload that finds an error keeps the configuration read before.
+now, SIGTERM finishes the delivery in progress and exits. The files
+(config.toml, aliases, .forward) are watched: a change is read once no
+file has changed for half a second (up to 5 s for one emptied or
+removed), and no new delivery starts meanwhile, so a file written in
+several steps is never read half written. A reload applies [smtp] (opens
+and closes addresses) and retries at once the deferred mail whose
+destination it changes ([relay]: remote mail; anything else: local
+mail). A configuration file with an error does not stop it: it holds
+the queue (delivers nothing), says why with file:line, and delivers once
+the file is fixed; a reload that finds an error keeps the configuration
+read before.
 
 The daemon (neither --once nor --background) also accepts SMTP from your
 programs: on $XDG_RUNTIME_DIR/homepost/smtp and the loopback addresses
@@ -55,7 +63,9 @@ of [smtp] listen, or on the sockets that systemd passes
                  it has (exit 78: the configuration has an error)
   --background   deliver, wait for deferred mail and retry it, exit when
                  the queue is empty; give way to a daemon that starts
-                 (sendmail starts one where no agent runs)
+                 (sendmail starts one where no agent runs); with a
+                 configuration error, hold the queue and wait for the
+                 fix while mail waits
 `
 
 // newLogger logs key=value lines to stderr. Under systemd, journald adds
@@ -102,19 +112,23 @@ func runAgent(args []string) int {
 
 func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	// The daemon serves the SMTP listener while it holds the lock:
-	// Ready is called once it has it and watches the outbox.
+	// Ready is called once it has it and watches the outbox. A reload
+	// (a changed file, SIGHUP, a held agent's file fixed) opens what the
+	// configuration names anew and closes what it no longer names; an
+	// agent that started held had read no [smtp] table at all.
+	var svc *smtpd.Service
 	var stopSMTP func()
 	serves := !opts.Once && !opts.Background
 	opts.Ready = func() []any {
 		var attrs []any
 		if serves && stopSMTP == nil {
-			stop, where, err := smtpd.Start(cfg, log)
+			s, where, err := smtpd.StartService(cfg, log)
 			if err != nil {
 				log.Error("smtp listener", "reason", err.Error())
 			}
-			stopSMTP = stop
-			if stopSMTP == nil {
-				stopSMTP = func() {}
+			svc, stopSMTP = s, func() {}
+			if s != nil {
+				stopSMTP = s.Stop
 			}
 			if where != "" {
 				attrs = append(attrs, "smtp", where)
@@ -126,6 +140,27 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	if serves {
 		opts.Receiving = smtpd.Receiving
 		opts.Streaming = smtpd.Streaming
+		opts.Reloaded = func(c *config.Config) {
+			if svc == nil {
+				// Nothing was served: start as at the agent's start.
+				s, where, err := smtpd.StartService(c, log)
+				if err != nil {
+					log.Error("smtp listener", "reason", err.Error())
+				}
+				if s != nil {
+					svc, stopSMTP = s, s.Stop
+					log.Info("smtp listener opened", "smtp", where)
+				}
+				return
+			}
+			opened, closed, err := svc.Reconfigure(c)
+			if len(opened) > 0 || len(closed) > 0 {
+				log.Info("smtp listener follows the configuration", "opened", strings.Join(opened, ","), "closed", strings.Join(closed, ","))
+			}
+			if err != nil {
+				log.Error("smtp listener", "reason", err.Error())
+			}
+		}
 	}
 	opts.Stopping = func() {
 		agentStopping()

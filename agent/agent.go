@@ -55,6 +55,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -107,6 +108,10 @@ type Options struct {
 	// then wait up to lingerWait for a session's, which covers them
 	// (safeio.Group.SyncSoon). nil: never.
 	Streaming func() bool
+	// Reloaded is called with the configuration a reload took (a
+	// changed file, SIGHUP, a fixed file after a hold), for what lives
+	// outside the agent (the SMTP listener) to follow it.
+	Reloaded func(*config.Config)
 }
 
 // Agent delivers one user's outbox.
@@ -137,6 +142,9 @@ type Agent struct {
 	// forcedRemote holds messages whose deferred remote recipients are
 	// retried at once: the [relay] configuration changed (reload).
 	forcedRemote map[string]bool
+	// forcedLocal holds messages whose deferred local recipients are
+	// retried at once: where local mail goes changed (reload).
+	forcedLocal map[string]bool
 	// async sends the smarthost's copies from a goroutine (remote.go):
 	// set while the daemon's loop runs. inflight holds the jobs whose
 	// copies are out, remoteOut counts the batches and out holds them,
@@ -153,8 +161,18 @@ type Agent struct {
 	remoteMu    sync.Mutex
 	outgoing    []*send
 	outgoingVia courier.Courier
-	// watched holds the files whose change triggers a reload.
-	watched map[string]bool
+	// watch holds the files whose change triggers a reload, and the
+	// change seen but not yet read (watch.go). look is set when new/
+	// may hold mail to claim.
+	watch watch
+	look  bool
+	// changeWaits is set while the loop runs: it takes the watcher's
+	// events and reports whether a change of the configuration waits
+	// to be read, which holds the next batch (drain).
+	changeWaits func() bool
+	// reloaded is Options.Reloaded; background is Options.Background.
+	reloaded   func(*config.Config)
+	background bool
 	// started is set once "agent started" is logged: a background
 	// delivery runs its loop again for mail that came as it ended.
 	started bool
@@ -207,7 +225,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	signal.Notify(reqs, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(reqs)
 	transient := opts.Once || opts.Background
-	if opts.ConfigErr != nil && transient {
+	if opts.ConfigErr != nil && !opts.Background && transient {
 		log.Error("configuration error: delivery is held until it is fixed", "reason", opts.ConfigErr)
 		return heldError(opts.ConfigErr)
 	}
@@ -253,6 +271,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a := newAgent(cfg, log)
 	a.usr2, a.reqs, a.receiving, a.streaming = usr2, reqs, opts.Receiving, opts.Streaming
+	a.reloaded, a.background = opts.Reloaded, opts.Background
 	if streaming := opts.Streaming; streaming != nil {
 		safeio.Shared.Linger = func() time.Duration {
 			if streaming() {
@@ -263,7 +282,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	a.writeStatus()
 	if opts.ConfigErr != nil {
-		a.hold(opts.ConfigErr) // a daemon: it waits for the fixed file
+		// A daemon, or a background delivery while mail waits: it
+		// watches the file and delivers once it is fixed (held.go).
+		a.hold(opts.ConfigErr)
 	}
 	if transient {
 		run := func() error { return a.runOnce(ctx, opts.Flush) }
@@ -291,7 +312,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 	a := &Agent{
 		cfg: cfg, log: log, box: outbox.Dir(cfg.Outbox),
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
-		forcedRemote: map[string]bool{}, inflight: map[string]bool{},
+		forcedRemote: map[string]bool{}, forcedLocal: map[string]bool{}, inflight: map[string]bool{},
 		out:        map[*remoteBatch]bool{},
 		remoteDone: make(chan *remoteBatch),
 	}
@@ -348,7 +369,7 @@ func (a *Agent) withSignals(run func() error) error {
 		case s := <-a.reqs:
 			switch s {
 			case syscall.SIGHUP:
-				a.reload("SIGHUP")
+				a.reload("SIGHUP", true)
 				err = a.runOnce(context.Background(), false)
 			case syscall.SIGUSR1:
 				err = a.runOnce(context.Background(), true)
@@ -360,7 +381,7 @@ func (a *Agent) withSignals(run func() error) error {
 				select {
 				case s := <-a.reqs:
 					if s == syscall.SIGHUP {
-						a.reload("SIGHUP")
+						a.reload("SIGHUP", true)
 					}
 					flush = flush || s == syscall.SIGUSR1
 				default:
@@ -505,7 +526,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if err := w.Add(a.box.Path("new")); err != nil {
 		return fmt.Errorf("watch outbox: %w", err)
 	}
-	watchExtra(w, a)
+	a.watchFiles(w)
 	if err := a.start(); err != nil {
 		return err
 	}
@@ -524,8 +545,11 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	request := func(s os.Signal) {
 		switch s {
 		case syscall.SIGHUP:
-			a.reload("SIGHUP")
-			watchExtra(w, a)
+			// Asked for: read now, whatever change waits to settle.
+			a.watch.first, a.watch.changed = time.Time{}, nil
+			a.reload("SIGHUP", true)
+			a.watchFiles(w)
+			a.look = true
 		case syscall.SIGUSR1:
 			a.log.Info("flush requested")
 			a.flushAll()
@@ -565,31 +589,49 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	// a.published) gets syncs of its own: retireWait after that batch.
 	var retireBy time.Time
 	var batches uint64 // a.batches when retireBy was set
-	// look is false after an event that brings nothing new to new/: a
-	// claim's own rename out of new/ is one per message, and listing
-	// new/ for it would be wasted work on the hot path.
-	look := true
+	// look (a.look) is false after an event that brings nothing new to
+	// new/: a claim's own rename out of new/ is one per message, and
+	// listing new/ for it would be wasted work on the hot path.
+	a.look = true
+	// A change of the configuration seen between two batches holds the
+	// next one until it is read (watch.go).
+	a.changeWaits = func() bool {
+		a.takeEvents(w)
+		return a.watch.pending()
+	}
+	defer func() { a.changeWaits = nil }()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	defer settle.Stop()
 	for {
+		// Events that came during the last batch first: a change of
+		// the configuration among them holds the next batch.
+		a.takeEvents(w)
+		settleAt := a.settleChanges(w, time.Now())
 		passStart := monotonic()
-		if a.held == nil {
-			if look || a.resumed {
-				a.resumed = false
+		if a.held == nil && settleAt.IsZero() {
+			if a.look || a.resumed {
+				a.look, a.resumed = false, false
 				a.drain(ctx)
 			}
 			a.runDue(ctx)
 		}
-		look = true
-		if a.passWanted {
+		if a.passWanted && settleAt.IsZero() {
 			// A waiter reads the queue and the mailbox next: what the
 			// pass delivered is finished before it is answered. The
 			// smarthost's copies out now are not waited for here, which
 			// would hold up local mail: the answer waits for them
-			// (passEnded, remoteFinished) while the loop goes on.
+			// (passEnded, remoteFinished) while the loop goes on. A
+			// change of the configuration being read first is waited
+			// for: the pass is the one after it.
 			a.settle()
 			a.passEnded(passStart)
 		}
-		if opts.Background && len(a.due) == 0 && a.remoteOut == 0 {
-			return nil // nothing queued, nothing deferred
+		if opts.Background && settleAt.IsZero() && len(a.due) == 0 && a.remoteOut == 0 && (a.held == nil || !a.pending()) {
+			// Nothing queued, nothing deferred. Held for a configuration
+			// error, mail in new/ keeps it: it delivers once the file is
+			// fixed.
+			return nil
 		}
 		var rc <-chan time.Time
 		if len(a.retired) == 0 && a.published == nil {
@@ -609,9 +651,14 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			}
 		}
 		var tc <-chan time.Time
-		if !next.IsZero() && a.held == nil {
+		if !next.IsZero() && a.held == nil && settleAt.IsZero() {
 			timer.Reset(max(next.Sub(a.now()), 0))
 			tc = timer.C
+		}
+		var sc <-chan time.Time
+		if !settleAt.IsZero() {
+			settle.Reset(time.Until(settleAt))
+			sc = settle.C
 		}
 		select {
 		case <-ctx.Done():
@@ -622,61 +669,21 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			}
 			// Coalesce: a stream of mail queues one event per message
 			// while a batch is delivered, and one listing of new/
-			// takes up every message they announce. Take every event
-			// already waiting, then list once.
-			//
-			// A changed configuration file is read once it has been
-			// quiet for settleConfig (at most settleMax): a writer that
-			// truncates and then writes (os.WriteFile, a shell's >)
-			// would otherwise be read empty, and an empty file is a
-			// valid configuration of defaults.
-			look = false
-			changed := ""
-			var quiet <-chan time.Time
-			var settle time.Time
-			for ok {
-				inNew := filepath.Dir(ev.Name) == a.box.Path("new")
-				if !inNew && a.watched[ev.Name] {
-					changed = ev.Name
-					if settle.IsZero() {
-						settle = time.Now()
-					}
-				}
-				look = look || (inNew && ev.Op&fsnotify.Create != 0)
-				if changed != "" && time.Since(settle) < settleMax {
-					quiet = time.After(settleConfig)
-				} else {
-					quiet = nil
-				}
-				if quiet == nil {
-					select {
-					case ev, ok = <-w.Events:
-					default:
-						ok = false
-					}
-				} else {
-					select {
-					case ev, ok = <-w.Events:
-					case <-quiet:
-						ok = false
-					}
-				}
-			}
-			if changed != "" {
-				a.reload("file changed: " + changed)
-				watchExtra(w, a)
-			}
+			// takes up every message they announce. The others
+			// waiting are taken at the top of the loop.
+			a.event(w, ev)
 		case err := <-w.Errors:
 			// An overflow loses events, not messages: the next drain
 			// reads new/ itself.
 			a.log.Warn("watch outbox", "reason", err)
+			a.look = true
 		case <-tc:
+			a.look = true
+		case <-sc:
 		case b := <-a.remoteDone:
 			a.remoteFinished(b)
-			look = false
 		case <-rc:
 			a.settle()
-			look = false
 		case <-a.usr2:
 			// A flush or reload sent before the request is taken up
 			// first: the pass that answers covers it.
@@ -689,8 +696,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 				}
 			}
 			a.passWanted = true
+			a.look = true
 		case s := <-reqs:
 			request(s)
+			a.look = true
 		case s := <-sigs:
 			a.log.Info("agent stopping", "signal", s.String())
 			if opts.Stopping != nil {
@@ -701,25 +710,11 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	}
 }
 
-// watchExtra watches the files that steer forwarding, so that a change
-// to them takes effect without a restart.
-func watchExtra(w *fsnotify.Watcher, a *Agent) {
-	a.watched = map[string]bool{}
-	paths := append(forwarder.WatchPaths(a.cfg), config.DefaultPath(a.cfg.Home))
-	for _, p := range paths {
-		if p == "" {
-			continue
-		}
-		a.watched[p] = true
-		// Watch the directory: editors replace files by rename. Events
-		// for other files in it are ignored.
-		w.Add(filepath.Dir(p))
-	}
-}
-
 // reload re-reads the configuration; a broken file keeps the old one
-// (held.go).
-func (a *Agent) reload(why string) {
+// (held.go). local says that the files that steer forwarding may have
+// changed (one of them did, or SIGHUP, which newaliases sends), beside
+// what config.toml says.
+func (a *Agent) reload(why string, local bool) {
 	cfg, err := config.Load()
 	if err != nil {
 		if a.held != nil {
@@ -733,16 +728,34 @@ func (a *Agent) reload(why string) {
 		a.log.Warn("the outbox moved: restart the agent to watch it", "outbox", cfg.Outbox, "watching", a.cfg.Outbox)
 	}
 	relayChanged := cfg.Relay != a.cfg.Relay
+	local = local || !reflect.DeepEqual(localSettings(cfg), localSettings(a.cfg))
 	a.configure(cfg)
 	if a.held != nil {
 		a.hold(nil)
 	}
 	a.log.Info("reloaded", "why", why)
+	if a.reloaded != nil {
+		a.reloaded(cfg)
+	}
 	if relayChanged {
 		// A fixed smarthost (its URL, password, timeouts) is tried at
 		// once with what it deferred, not after the backoff.
 		a.flushRemote()
 	}
+	if local {
+		// Likewise a fixed store, aliases or .forward: the local
+		// copies its mistake deferred are retried at once, rather than
+		// wait up to an hour with a reason about a path no longer used.
+		a.flushLocal()
+	}
+}
+
+// localSettings is what of the configuration steers local delivery:
+// all of it but the smarthost and the listener.
+func localSettings(cfg *config.Config) config.Config {
+	c := *cfg
+	c.Relay, c.SMTP = config.Config{}.Relay, config.Config{}.SMTP
+	return c
 }
 
 // flushRemote makes every claimed message due now, and its deferred
@@ -751,6 +764,15 @@ func (a *Agent) flushRemote() {
 	for n := range a.due {
 		a.due[n] = time.Time{}
 		a.forcedRemote[n] = true
+	}
+}
+
+// flushLocal makes every claimed message due now, and its deferred
+// local recipients with it.
+func (a *Agent) flushLocal() {
+	for n := range a.due {
+		a.due[n] = time.Time{}
+		a.forcedLocal[n] = true
 	}
 }
 
@@ -767,13 +789,6 @@ func (a *Agent) nextDue() time.Time {
 	}
 	return t
 }
-
-// settleConfig is how long a changed configuration file must be quiet
-// before it is read; settleMax bounds the wait under a stream of events.
-const (
-	settleConfig = 50 * time.Millisecond
-	settleMax    = 500 * time.Millisecond
-)
 
 // retireWait is how long what a drain's last batch leaves waiting (its
 // Maildir copies' new/, a.published, and the retirements, a.retired)
@@ -882,6 +897,12 @@ func (a *Agent) drain(ctx context.Context) {
 		}
 	}()
 	for batches := 0; ctx.Err() == nil; batches++ {
+		if batches > 0 && a.changeWaits != nil && a.changeWaits() {
+			// The configuration changed: the next batch waits for it
+			// to be read (watch.go).
+			a.look = true
+			return
+		}
 		names, err := a.box.Names("new")
 		if err != nil {
 			a.log.Error("read outbox", "reason", err)
@@ -978,9 +999,11 @@ func (a *Agent) runDue(ctx context.Context) {
 			continue // its smarthost copies are out: due when they are back
 		}
 		delete(a.due, n)
-		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true, force: a.forced[n], forceRemote: a.forcedRemote[n]})
+		batch = append(batch, &job{name: n, path: a.box.Path("cur", n), recovered: true, force: a.forced[n],
+			forceRemote: a.forcedRemote[n], forceLocal: a.forcedLocal[n]})
 		delete(a.forced, n)
 		delete(a.forcedRemote, n)
+		delete(a.forcedLocal, n)
 		if len(batch) == maxBatch {
 			a.deliver(ctx, batch)
 			batch = nil

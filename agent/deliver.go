@@ -40,8 +40,19 @@ type job struct {
 	away      bool // a copy went to a command or the smarthost
 
 	// forceRemote: deferred recipients that go to the smarthost are due
-	// now (the [relay] configuration changed).
+	// now (the [relay] configuration changed); forceLocal: those that
+	// do not (the store, aliases or .forward changed).
 	forceRemote bool
+	forceLocal  bool
+}
+
+// forcedFor reports whether a deferred recipient whose copy goes to the
+// smarthost (remote) or elsewhere is due now for a reload.
+func (j *job) forcedFor(remote bool) bool {
+	if remote {
+		return j.forceRemote
+	}
+	return j.forceLocal
 }
 
 // body returns the queued message from its first byte.
@@ -419,9 +430,10 @@ func (a *Agent) plan(j *job) []*send {
 			continue
 		}
 		// Not due yet: unless forced, or a remote one forced by a
-		// change of the smarthost.
+		// change of the smarthost, a local one by a change of where
+		// local mail goes.
 		wait := r.Status == outbox.Deferred && r.Next.After(now) && !j.force
-		if wait && !j.forceRemote {
+		if wait && !j.forceRemote && !j.forceLocal {
 			continue
 		}
 		var t forwarder.Target
@@ -429,7 +441,7 @@ func (a *Agent) plan(j *job) []*send {
 			t = forwarder.ParseSpec(r.Addr, r.Via)
 		} else {
 			ts := a.fwd.Resolve(r.Addr, j.dt)
-			if wait && (len(ts) != 1 || ts[0].Kind != forwarder.Remote) {
+			if wait && !j.forcedFor(len(ts) == 1 && ts[0].Kind == forwarder.Remote) {
 				continue
 			}
 			if len(ts) == 0 {
@@ -452,7 +464,7 @@ func (a *Agent) plan(j *job) []*send {
 			}
 			t = ts[0]
 		}
-		if wait && t.Kind != forwarder.Remote {
+		if wait && !j.forcedFor(t.Kind == forwarder.Remote) {
 			continue
 		}
 		switch t.Kind {

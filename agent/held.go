@@ -7,8 +7,15 @@ package agent
 // tells where the queue is, delivers nothing (it "holds the queue"), and
 // says so with the file:line in its log and in its status file, which
 // mailq and homepost check read. It watches the file and takes the fixed
-// one up at once (or at SIGHUP). A one-shot or background delivery logs
-// the same line and ends.
+// one up once it has settled (watch.go), or at SIGHUP. So does the
+// background delivery that the shims start where no daemon runs, as long
+// as mail waits: were it to end, nothing would deliver the mail after the
+// fix until some other command ran (on a host with cron alone, hours
+// later). Waiting costs nothing (no wake-ups: the file and the outbox are
+// watched) and is not bounded: a delivery that gave up would be started
+// again by the next message only to hold again. It ends as it always
+// does, once the queue is empty. A one-shot delivery (agent --once,
+// flush) logs the same line and ends, exit 78.
 //
 // A running agent whose file breaks later keeps the configuration it
 // read before (a reload never takes a broken file), and says so.
@@ -31,6 +38,8 @@ func (a *Agent) hold(err error) {
 	a.held = err
 	a.writeStatus()
 	switch {
+	case err != nil && a.background && was == nil:
+		a.log.Error("configuration error: delivery is held until it is fixed; this background delivery watches the file while mail waits, and delivers once it is fixed", "reason", err)
 	case err != nil:
 		a.log.Error("configuration error: delivery is held until it is fixed", "reason", err)
 	case was != nil:

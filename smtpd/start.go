@@ -4,9 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -50,27 +56,242 @@ func Activated() ([]net.Listener, error) {
 // the others and those systemd passed all the same. The caller holds
 // the agent's lock.
 func Start(cfg *config.Config, log *slog.Logger) (stop func(), where string, err error) {
+	svc, where, err := StartService(cfg, log)
+	if svc == nil {
+		return nil, "", err
+	}
+	return svc.Stop, where, err
+}
+
+// Service is the listener of a running agent: what StartService opened,
+// kept in line with the configuration at each reload (Reconfigure).
+type Service struct {
+	log *slog.Logger
+
+	mu  sync.Mutex
+	cfg *config.Config
+	// cur serves the listeners; servers are every server that may
+	// still have sessions open (those of configurations before).
+	cur     *Server
+	servers []*Server
+	// passed are the sockets systemd passed; own are those opened for
+	// the configuration, by what it names ("unix /path", "tcp
+	// localhost:2525", which is two listeners).
+	passed []*handoff
+	own    map[string][]*handoff
+}
+
+// StartService is Start, returning the Service, which Reconfigure
+// keeps in line with a reloaded configuration. A nil Service: nothing
+// is served (and err says why, if anything failed).
+func StartService(cfg *config.Config, log *slog.Logger) (*Service, string, error) {
 	passed, aerr := Activated()
 	if aerr != nil {
 		log.Error("smtp: "+aerr.Error(), "status", "refused")
 	}
-	var own []net.Listener
-	if cfg.SMTP.Enabled {
-		own, err = Listen(cfg, passed)
+	svc := &Service{log: log, cfg: cfg, cur: New(cfg, log), own: map[string][]*handoff{}}
+	svc.servers = []*Server{svc.cur}
+	var addrs []string
+	for _, l := range passed {
+		h := svc.serve(l)
+		svc.passed = append(svc.passed, h)
+		addrs = append(addrs, l.Addr().Network()+":"+l.Addr().String()+"(systemd)")
 	}
-	all := append(passed, own...)
-	if len(all) == 0 {
+	opened, err := svc.open(cfg)
+	addrs = append(addrs, opened...)
+	if len(svc.passed) == 0 && len(svc.own) == 0 {
 		return nil, "", err
 	}
-	s := New(cfg, log)
-	var addrs []string
-	for _, l := range all {
-		go s.Serve(l)
-		a := l.Addr().Network() + ":" + l.Addr().String()
-		if k := slices.Index(passed, l); k >= 0 {
-			a += "(systemd)"
+	return svc, strings.Join(addrs, ","), err
+}
+
+// serve serves l on the current server, through a handoff that a later
+// configuration can take it from without closing it.
+func (svc *Service) serve(l net.Listener) *handoff {
+	h := &handoff{Listener: l, done: make(chan struct{})}
+	go func(s *Server) {
+		s.Serve(h)
+		close(h.done)
+	}(svc.cur)
+	return h
+}
+
+// wanted lists what cfg names to listen on, by key, leaving out what
+// systemd passed.
+func (svc *Service) wanted(cfg *config.Config) []string {
+	got := map[string]bool{}
+	for _, h := range svc.passed {
+		l := h.Listener
+		got[l.Addr().Network()+" "+l.Addr().String()] = true
+		if ta, ok := l.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+			got["tcp localhost:"+strconv.Itoa(ta.Port)] = true
 		}
-		addrs = append(addrs, a)
 	}
-	return func() { s.Close(5 * time.Second) }, strings.Join(addrs, ","), err
+	if !cfg.SMTP.Enabled {
+		return nil
+	}
+	var keys []string
+	for _, k := range append([]string{"unix " + cfg.SMTP.Socket}, prefixed("tcp ", cfg.SMTP.Listen)...) {
+		if !got[k] && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func prefixed(p string, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = p + s
+	}
+	return out
+}
+
+// open opens and serves what cfg names that is not open yet, and
+// returns the addresses it opened; an address that cannot be opened
+// does not keep the others from being served (see Listen).
+func (svc *Service) open(cfg *config.Config) ([]string, error) {
+	var errs []error
+	if cfg.SMTP.Enabled && len(cfg.SMTP.Listen) > 0 {
+		// Without it only clients of other users are refused.
+		if err := EnsureSecret(cfg.SMTP.SecretFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	var addrs []string
+	for _, k := range svc.wanted(cfg) {
+		if _, ok := svc.own[k]; ok {
+			continue
+		}
+		var ls []net.Listener
+		var err error
+		if path, ok := strings.CutPrefix(k, "unix "); ok {
+			var l net.Listener
+			if l, err = listenUnix(path, ownDir(cfg, filepath.Dir(path))); err == nil {
+				ls = []net.Listener{l}
+			}
+		} else {
+			ls, err = listenTCP(strings.TrimPrefix(k, "tcp "))
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(ls) == 0 {
+			continue
+		}
+		for _, l := range ls {
+			svc.own[k] = append(svc.own[k], svc.serve(l))
+			addrs = append(addrs, l.Addr().Network()+":"+l.Addr().String())
+		}
+	}
+	return addrs, errors.Join(errs...)
+}
+
+// Reconfigure follows a reloaded configuration: new sessions are served
+// with it (their limits, host name, and how they queue), addresses it
+// no longer names are closed and those it names anew opened; sessions
+// in progress end under the configuration they began with. A socket
+// kept is handed from the old server to the new one without being
+// closed: a client connecting meanwhile waits in its backlog. It returns
+// what it opened and closed, and an error naming each address that
+// could not be opened.
+func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, err error) {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if reflect.DeepEqual(cfg, svc.cfg) {
+		return nil, nil, nil
+	}
+	svc.cfg = cfg
+	keep := map[string]bool{}
+	for _, k := range svc.wanted(cfg) {
+		keep[k] = true
+	}
+	for k, hs := range svc.own {
+		if keep[k] {
+			continue
+		}
+		for _, h := range hs {
+			closed = append(closed, h.Listener.Addr().Network()+":"+h.Listener.Addr().String())
+			h.Close()
+		}
+		delete(svc.own, k)
+	}
+	// Every setting but the addresses is the server's: a new one serves
+	// the sockets kept from now on.
+	svc.cur = New(cfg, svc.log)
+	svc.servers = append(svc.servers, svc.cur)
+	for _, hs := range append([][]*handoff{svc.passed}, slices.Collect(maps.Values(svc.own))...) {
+		for i, h := range hs {
+			if l, ok := h.detach(); ok {
+				hs[i] = svc.serve(l)
+			}
+		}
+	}
+	opened, err = svc.open(cfg)
+	return opened, closed, err
+}
+
+// Stop closes every socket, lets sessions finish for a few seconds,
+// then closes the rest.
+func (svc *Service) Stop() {
+	svc.mu.Lock()
+	servers := svc.servers
+	svc.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Close(5 * time.Second)
+		}()
+	}
+	wg.Wait()
+	// Sockets handed to a later server are closed by it; one that
+	// could not be handed over stays with the server it was first
+	// given to.
+}
+
+// handoff is a listening socket as one server sees it: detach takes it
+// from that server without closing it, for the next configuration's
+// server to serve.
+type handoff struct {
+	net.Listener
+	detached atomic.Bool
+	done     chan struct{} // the server's Serve has returned
+}
+
+// Accept is the socket's, until it is detached: then the server is
+// told that its listener is closed.
+func (h *handoff) Accept() (net.Conn, error) {
+	c, err := h.Listener.Accept()
+	if err != nil && h.detached.Load() {
+		return nil, net.ErrClosed
+	}
+	return c, err
+}
+
+// Close closes the socket, unless another server serves it now.
+func (h *handoff) Close() error {
+	if h.detached.Load() {
+		return nil
+	}
+	return h.Listener.Close()
+}
+
+// detach stops the server's accepting on the socket (a deadline in the
+// past wakes its Accept) and returns the socket, open; ok is false
+// where the socket has no deadline, and the server keeps it.
+func (h *handoff) detach() (net.Listener, bool) {
+	d, ok := h.Listener.(interface{ SetDeadline(time.Time) error })
+	if !ok {
+		return nil, false
+	}
+	h.detached.Store(true)
+	if err := d.SetDeadline(time.Unix(1, 0)); err != nil {
+		h.detached.Store(false)
+		return nil, false
+	}
+	<-h.done
+	d.SetDeadline(time.Time{})
+	return h.Listener, true
 }

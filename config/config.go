@@ -62,6 +62,9 @@ var (
 	ParseDuration = settings.ParseDuration
 	// CheckLoopback accepts a loopback "IP:PORT" or "localhost:PORT".
 	CheckLoopback = settings.CheckLoopback
+	// RuntimeDir is $XDG_RUNTIME_DIR when it is a runtime directory
+	// (the user's, mode 0700), else "" and why.
+	RuntimeDir = settings.RuntimeDir
 )
 
 // Load reads the configuration from DefaultPath. A missing file gives the

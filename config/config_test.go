@@ -163,11 +163,13 @@ func TestSMTPListenLoopbackOnly(t *testing.T) {
 // state directory; the secret is in the config directory.
 func TestSMTPPaths(t *testing.T) {
 	id := testID(t)
-	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+	rt := t.TempDir()
+	os.Chmod(rt, 0o700) // the user's, mode 0700: a runtime directory
+	t.Setenv("XDG_RUNTIME_DIR", rt)
 	t.Setenv("XDG_CONFIG_HOME", "")
 	t.Setenv("XDG_STATE_HOME", "")
 	c := Defaults(id)
-	if c.SMTP.Socket != "/run/user/1000/homepost/smtp" {
+	if c.SMTP.Socket != rt+"/homepost/smtp" {
 		t.Errorf("socket %s", c.SMTP.Socket)
 	}
 	if want := filepath.Join(c.Home, ".config/homepost/smtp-secret"); c.SMTP.SecretFile != want {

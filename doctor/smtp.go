@@ -27,6 +27,11 @@ func checkSMTP(c *checker, cfg *config.Config) {
 	if err := smtpd.CheckSocketDir(filepath.Dir(cfg.SMTP.Socket)); err != nil {
 		c.fail("smtp", "%v", err)
 	}
+	if _, why := config.RuntimeDir(); why != "" && cfg.SMTP.Socket == filepath.Join(cfg.StateDir, "smtp") {
+		// The agent decides alike (settings.RuntimeDir): a program
+		// set to the runtime directory's socket does not find it.
+		c.warn("smtp", "no runtime directory (%s): the socket is %s, in the state directory", why, cfg.SMTP.Socket)
+	}
 	probes := smtpd.ProbeAll(cfg, 5*time.Second)
 	// Asked after the probes: under socket activation the first
 	// connection starts the agent.

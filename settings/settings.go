@@ -75,7 +75,7 @@ type SMTP struct {
 	Enabled bool `toml:"enabled"`
 	// Socket is the Unix socket; its directory is kept mode 0700.
 	// Default: $XDG_RUNTIME_DIR/homepost/smtp, or <state_dir>/smtp where
-	// there is no runtime directory.
+	// there is no runtime directory (RuntimeDir).
 	Socket string `toml:"socket"`
 	// Listen holds loopback TCP addresses ("127.0.0.1:2525", "[::1]:2525").
 	Listen []string `toml:"listen"`
@@ -331,7 +331,7 @@ func (c *Config) Finish(id Identity) {
 	c.Relay.CAFile = c.Expand(c.Relay.CAFile)
 	if c.SMTP.Socket == "" {
 		c.SMTP.Socket = filepath.Join(c.StateDir, "smtp")
-		if rt := os.Getenv("XDG_RUNTIME_DIR"); rt != "" && filepath.IsAbs(rt) {
+		if rt, _ := RuntimeDir(); rt != "" {
 			c.SMTP.Socket = filepath.Join(rt, "homepost", "smtp")
 		}
 	}

@@ -110,14 +110,15 @@ func listenLoopback(addr, a string) (net.Listener, error) {
 }
 
 // ownDir reports whether dir is one of homepost's own directories, where
-// the default socket is: $XDG_RUNTIME_DIR/homepost or the state
-// directory. The agent may narrow those to mode 0700.
+// the default socket is: $XDG_RUNTIME_DIR/homepost (when that is a
+// runtime directory, config.RuntimeDir) or the state directory. The
+// agent may narrow those to mode 0700.
 func ownDir(cfg *config.Config, dir string) bool {
 	if dir == filepath.Clean(cfg.StateDir) {
 		return true
 	}
-	rt := os.Getenv("XDG_RUNTIME_DIR")
-	return rt != "" && filepath.IsAbs(rt) && dir == filepath.Join(rt, "homepost")
+	rt, _ := config.RuntimeDir()
+	return rt != "" && dir == filepath.Join(rt, "homepost")
 }
 
 // ListenUnix listens on a Unix socket at path, in a directory that keeps

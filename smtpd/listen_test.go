@@ -59,9 +59,16 @@ func TestListenUnixRefusesSharedDirectory(t *testing.T) {
 	if !ownDir(cfg, own) || ownDir(cfg, base) {
 		t.Error("ownDir")
 	}
-	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-	if !ownDir(cfg, "/run/user/1000/homepost") || ownDir(cfg, "/run/user/1000") {
+	rt := filepath.Join(base, "rt")
+	os.Mkdir(rt, 0o700)
+	t.Setenv("XDG_RUNTIME_DIR", rt)
+	if !ownDir(cfg, filepath.Join(rt, "homepost")) || ownDir(cfg, rt) {
 		t.Error("ownDir of the runtime directory")
+	}
+	// One that does not exist is no runtime directory.
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(base, "missing"))
+	if ownDir(cfg, filepath.Join(base, "missing", "homepost")) {
+		t.Error("ownDir of a runtime directory that does not exist")
 	}
 }
 

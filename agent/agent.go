@@ -225,7 +225,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	signal.Notify(reqs, syscall.SIGHUP, syscall.SIGUSR1)
 	defer signal.Stop(reqs)
 	transient := opts.Once || opts.Background
-	if opts.ConfigErr != nil && !opts.Background && transient {
+	if opts.ConfigErr != nil && transient && (!opts.Background || !waiting(cfg)) {
+		// A background delivery stays for mail that waits (held.go).
 		log.Error("configuration error: delivery is held until it is fixed", "reason", opts.ConfigErr)
 		return heldError(opts.ConfigErr)
 	}
@@ -306,6 +307,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	defer lock.Unlock()
 	return a.loop(ctx, opts)
+}
+
+// waiting reports whether the outbox holds mail, new or claimed.
+func waiting(cfg *config.Config) bool {
+	for _, sub := range []string{"new", "cur"} {
+		if names, _ := outbox.Dir(cfg.Outbox).Names(sub); len(names) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func newAgent(cfg *config.Config, log *slog.Logger) *Agent {

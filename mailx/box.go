@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"homepost/maildir"
-	"homepost/submit"
 )
 
 // Box is an open mailbox: a Maildir or an mbox.
@@ -86,15 +85,20 @@ func (b *Box) Raw(m *Msg) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
+// maxHeldHeader is how much of a stored message's header section is
+// held to read its fields (a reply's addresses, a copy's envelope): a
+// field past it is not seen.
+const maxHeldHeader = 1 << 20
+
 // header returns the header section of m (as splitMessage cuts it), or
-// its first submit.MaxHeader bytes.
+// its first maxHeldHeader bytes.
 func (b *Box) header(m *Msg) ([]byte, error) {
 	r, err := b.Open(m)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	h, _, err := readHeaderSection(bufio.NewReaderSize(r, 64<<10), submit.MaxHeader)
+	h, _, err := readHeaderSection(bufio.NewReaderSize(r, 64<<10), maxHeldHeader)
 	return h, err
 }
 

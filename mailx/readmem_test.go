@@ -255,3 +255,54 @@ func (b *bodyAfter) Write(p []byte) (int, error) {
 	b.sum.Write(p)
 	return n, nil
 }
+
+// A message whose header section is 50 MB (short fields, and one field
+// of 6 MB) is shown and copied in bounded memory too: its fields one at
+// a time, the long one cut, its body as stored.
+func TestReadHugeHeaderInBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 100 MB")
+	}
+	h := newHome(t)
+	md := h.path("Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	f, err := os.Create(filepath.Join(md, "new", "1700000000.M1P1.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	bw.WriteString("From: Big <big@example.org>\nSubject: huge header\nContent-Type: multipart/mixed; boundary=b\n")
+	for i := range 600000 {
+		fmt.Fprintf(bw, "X-Filler-%d: %s\n", i, strings.Repeat("f", 70))
+	}
+	bw.WriteString("X-Long: " + strings.Repeat("w ", 3<<20) + "\n\n--b\nbody as stored\n--b--\n")
+	bw.Flush()
+	f.Close()
+	dir := t.TempDir()
+	run := func(script string) (string, int64) {
+		t.Helper()
+		in := filepath.Join(dir, "script")
+		os.WriteFile(in, []byte(script+"\nx\n"), 0o600)
+		var out bytes.Buffer
+		rss := h.mailRSSTo(t, in, &out, "-N", "-f", "Maildir/")
+		t.Logf("%s: peak RSS %d MB", script, rss>>20)
+		if rss > maxReadRSS {
+			t.Errorf("%s of a message with a 50 MB header: peak RSS %d MB, want at most %d MB", script, rss>>20, maxReadRSS>>20)
+		}
+		return out.String(), rss
+	}
+	out, _ := run("p")
+	if !strings.Contains(out, "Subject: huge header\n\n--b\nbody as stored\n--b--\n") {
+		t.Errorf("p: %.300q", out)
+	}
+	out, _ = run("P")
+	if !strings.Contains(out, "X-Filler-599999: ") || !strings.Contains(out, " more bytes not shown --]\n\n--b\nbody as stored\n") {
+		t.Errorf("P: %d bytes, tail %q", len(out), out[max(0, len(out)-200):])
+	}
+	run("s " + filepath.Join(dir, "saved"))
+	if st, err := os.Stat(filepath.Join(dir, "saved")); err != nil || st.Size() < 50<<20 {
+		t.Errorf("s: %v", err)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"homepost/maildir"
-	"homepost/submit"
 )
 
 func (s *session) cmdSave(arg string) error { return s.saveCmd(arg, true, true) }
@@ -101,9 +100,9 @@ func (s *session) appendMessage(m *Msg, path string) (int, int64, error) {
 	}
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
-	// The header is held (up to the limit sending holds) for the
-	// envelope; the rest streams after it.
-	header, _, err := readHeaderSection(br, submit.MaxHeader)
+	// The header is held (up to maxHeldHeader) for the envelope; the
+	// rest streams after it.
+	header, _, err := readHeaderSection(br, maxHeldHeader)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -2,12 +2,14 @@
 // one line per item, ok, warn or FAIL, each saying what to do about it.
 // It reads the configuration, tries the directories by creating a file
 // in them (the only test that is right for root, ACLs and read-only
-// mounts), parses the alias files and ~/.forward as delivery would, asks
-// the agent's lock, systemd and loginctl, and, when asked to, has the
-// relay client connect and log in exactly as a delivery would
-// (relay.Client.Probe). It changes nothing, but for one thing that every
-// homepost command does: where mail waits and no agent runs, it starts
-// the background delivery (submit.WakeWaiting).
+// mounts; a Maildir store as delivery uses it: a file made in tmp/ and
+// renamed into new/), parses the alias files and ~/.forward as delivery
+// would, asks the agent's lock, systemd and loginctl, and, when asked
+// to, has the relay client connect and log in exactly as a delivery
+// would (relay.Client.Probe). It changes nothing, but for two things
+// that delivery would do anyway: it completes a Maildir store that
+// lacks tmp/, new/ or cur/, and where mail waits and no agent runs, it
+// starts the background delivery (submit.WakeWaiting).
 //
 // A configuration file with an error is reported with its file:line,
 // and the checks that need only the queue's place (outbox, agent, PATH,
@@ -24,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"homepost/agent"
@@ -32,6 +35,7 @@ import (
 	"homepost/maildir"
 	"homepost/relay"
 	"homepost/safeio"
+	"homepost/settings"
 	"homepost/submit"
 )
 
@@ -157,6 +161,10 @@ func writableDir(dir string) (string, error) {
 // checkDir reports whether files can be created in dir/tmp, where
 // Maildir writers (and the outbox) create them.
 func checkDir(c *checker, item, dir string) {
+	if link, target := settings.DanglingLink(dir); link != "" {
+		c.fail(item, "%s: %s is a symbolic link to %s, which does not exist: nothing can be made there (create %s, or mend the link)", dir, link, target, target)
+		return
+	}
 	at, err := writableDir(filepath.Join(dir, "tmp"))
 	switch {
 	case err != nil:
@@ -166,6 +174,57 @@ func checkDir(c *checker, item, dir string) {
 	default:
 		c.ok(item, "%s writable", dir)
 	}
+}
+
+// checkMaildir checks a Maildir store as delivery uses it (courier's
+// Maildir): a symbolic link to nothing on its path FAILs, naming it (the
+// first delivery would make nothing there, and "will be created" would
+// be untrue); an existing Maildir is completed (tmp/, new/, cur/) as
+// delivery completes it before its first copy, and a file is made in
+// tmp/ and renamed into new/, as each copy is, under a name beginning
+// with a dot, which Maildir readers skip, and removed. cur/, which only
+// readers write (to mark mail read), is asked with access(2).
+func checkMaildir(c *checker, dir string) {
+	if link, target := settings.DanglingLink(dir); link != "" {
+		c.fail("store", "%s: %s is a symbolic link to %s, which does not exist: delivery cannot make the Maildir there (create %s, or mend the link)", dir, link, target, target)
+		return
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		checkDir(c, "store", dir) // made by the first delivery
+		return
+	case err != nil:
+		c.fail("store", "%s: %v", dir, err)
+		return
+	case !st.IsDir():
+		c.fail("store", "%s is not a directory", dir)
+		return
+	}
+	if err := maildir.Dir(dir).Init(); err != nil {
+		c.fail("store", "%s cannot be completed as delivery would (tmp/, new/, cur/): %v", dir, err)
+		return
+	}
+	tmp, nw := filepath.Join(dir, "tmp"), filepath.Join(dir, "new")
+	f, err := os.CreateTemp(tmp, ".homepost-check-*")
+	if err != nil {
+		c.fail("store", "%s takes no file, so nothing can be delivered: %v", tmp, err)
+		return
+	}
+	f.Close()
+	probe := filepath.Join(nw, filepath.Base(f.Name()))
+	if err := os.Rename(f.Name(), probe); err != nil {
+		os.Remove(f.Name())
+		c.fail("store", "%s takes no file, so nothing can be delivered: %v", nw, err)
+		return
+	}
+	os.Remove(probe)
+	cur := filepath.Join(dir, "cur")
+	if err := syscall.Access(cur, 2|1); err != nil { // W_OK|X_OK
+		c.warn("store", "%s writable, but %s is not (%v): mail readers cannot mark messages read", dir, cur, err)
+		return
+	}
+	c.ok("store", "%s writable", dir)
 }
 
 // checkOutbox checks the outbox and counts the mail in it; wake starts
@@ -213,7 +272,7 @@ func checkHeld(c *checker, cfg *config.Config) {
 func checkStore(c *checker, cfg *config.Config) {
 	kind, path := cfg.StoreKind()
 	if kind == "maildir" {
-		checkDir(c, "store", path)
+		checkMaildir(c, path)
 		return
 	}
 	// As delivery opens it: a link or another user's file is refused.

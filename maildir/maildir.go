@@ -52,14 +52,21 @@ import (
 	gomaildir "github.com/emersion/go-maildir"
 
 	"homepost/safeio"
+	"homepost/settings"
 )
 
 // Dir is a Maildir.
 type Dir string
 
 // Init creates the Maildir's tmp/, new/ and cur/ (mode 0700) if missing.
+// A Maildir behind a symbolic link to nothing (a disk not mounted, a
+// directory moved) is not made, and the error says so: mkdir's own
+// "no such file or directory" would name tmp/, not the link.
 func (d Dir) Init() error {
 	if err := safeio.Maildir(string(d)); err != nil {
+		if link, target := settings.DanglingLink(string(d)); link != "" {
+			return fmt.Errorf("maildir: %s is a symbolic link to %s, which does not exist: %w", link, target, err)
+		}
 		return fmt.Errorf("maildir: %w", err)
 	}
 	return nil

@@ -252,3 +252,59 @@ func TestConfigCreatedInMissingDirectory(t *testing.T) {
 		return strings.Contains(string(b), "Subject: before the file")
 	}, "delivery to the mbox the new file names")
 }
+
+// The wait for a changed file to settle is bounded: a file that keeps
+// changing, or one left empty, is read all the same about 5 seconds
+// after its first change, and the log says so; mail sent meanwhile is
+// delivered then, as the file says at that time.
+func TestConfigSettleIsBounded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, logged string
+		rewrite      bool
+	}{
+		{"rewritten every 100ms", "keep changing", true},
+		{"left empty", "still empty or missing", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := testenv.New(t, "")
+			text := baseConfig + "store = \"mbox:~/mbox\"\n"
+			file := setConfig(t, e, text, 0o600)
+			log := startAgentLog(t, e)
+			start := time.Now()
+			if err := os.WriteFile(file, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			defer close(done)
+			if tc.rewrite {
+				go func() {
+					for {
+						select {
+						case <-done:
+							return
+						case <-time.After(100 * time.Millisecond):
+							os.WriteFile(file, []byte(text), 0o600)
+						}
+					}
+				}()
+			}
+			if tc.rewrite {
+				// (An empty file would send it where the machine's
+				// /etc/aliases says.)
+				e.MustSend("Subject: during\n\nb\n", testenv.Login(t))
+			}
+			e.WaitFor(func() bool { return strings.Contains(log.String(), tc.logged) }, "the log to say the file was read all the same")
+			if d := time.Since(start); d < 4*time.Second || d > 10*time.Second {
+				t.Errorf("read after %v, want about 5s", d)
+			}
+			if tc.rewrite {
+				e.WaitFor(func() bool {
+					b, _ := os.ReadFile(e.Path("mbox"))
+					return strings.Contains(string(b), "Subject: during")
+				}, "delivery after the wait")
+			}
+		})
+	}
+}

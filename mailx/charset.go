@@ -137,19 +137,19 @@ func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 	cs := strings.ToLower(strings.TrimSpace(charset))
 	switch {
 	case isUTF8Label(cs):
-		return newValidUTF8Reader(sp.reader()), nil
+		return newValidUTF8Reader(sp.lastReader()), nil
 	case isLatinLabel(cs):
-		return &latinReader{r: sp.reader(), cs: cs, in: make([]byte, 32<<10)}, nil
+		return &latinReader{r: sp.lastReader(), cs: cs, in: make([]byte, 32<<10)}, nil
 	}
 	if enc := whatwg(cs); enc != nil {
 		// A decoder that fails leaves the text as an unknown
 		// charset's (convert).
 		if _, err := io.Copy(io.Discard, enc.NewDecoder().Reader(sp.reader())); err == nil {
-			return newValidUTF8Reader(enc.NewDecoder().Reader(sp.reader())), nil
+			return newValidUTF8Reader(enc.NewDecoder().Reader(sp.lastReader())), nil
 		}
 	}
 	if valid, err := isValidUTF8(sp.reader()); err == nil && valid {
-		return sp.reader(), nil
+		return sp.lastReader(), nil
 	}
 	sp.close()
 	return strings.NewReader(""), fmt.Errorf("unknown charset %q", charset)

@@ -238,3 +238,36 @@ func FuzzRenderBodyAsBefore(f *testing.F) {
 		}
 	})
 }
+
+// Texts larger than the spool's memory (a megabyte) in every kind of
+// charset decode as they did whole.
+func TestCharsetReaderLarge(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	big := func(unit string) []byte { return bytes.Repeat([]byte(unit), (3<<20)/len(unit)) }
+	cases := map[string][]byte{
+		"utf-8-label": append(big("caf\xc3\xa9 \xff\xfe "), randomText(r, 1000)...),
+		"utf8":        append(big("caf\xc3\xa9 \xff "), randomText(r, 1000)...),
+		"iso-8859-1":  big("caf\xe9 \x80 "),
+		"cp1252":      big("\x93q\x94 \x81 "),
+		"shift_jis":   big("\x82\xb1\x82\xf1 \xff "),
+		"koi8-r":      big("\xc1\xc2 x "),
+		"x-nowhere":   big("caf\xc3\xa9 ascii "),
+		"x-bad":       big("caf\xe9 ascii "),
+	}
+	for cs, text := range cases {
+		want, werr := legacyCharsetReader(cs, bytes.NewReader(text))
+		got, gerr := charsetReader(cs, bytes.NewReader(text))
+		if (werr == nil) != (gerr == nil) {
+			t.Errorf("%s: error %v, want %v", cs, gerr, werr)
+			continue
+		}
+		if werr != nil {
+			continue // go-message keeps neither reader
+		}
+		w, _ := io.ReadAll(want)
+		g, err := io.ReadAll(got)
+		if err != nil || !bytes.Equal(g, w) {
+			t.Errorf("%s: %v; %d bytes, want %d, first difference at %d", cs, err, len(g), len(w), firstDiff(g, w))
+		}
+	}
+}

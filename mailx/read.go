@@ -341,13 +341,21 @@ func newSpool(r io.Reader) (*spool, error) {
 	return s, nil
 }
 
-// reader reads the spool from its start; the temporary file is closed
-// when a reader reaches its end (or by the collector, when none does).
+// reader reads the spool from its start.
 func (s *spool) reader() io.Reader {
 	if s.f == nil {
 		return bytes.NewReader(s.mem)
 	}
-	return &closeAtEOF{r: io.NewSectionReader(s.f, 0, s.size), s: s}
+	return io.NewSectionReader(s.f, 0, s.size)
+}
+
+// lastReader is reader for the last time: the temporary file is closed
+// when it reaches its end (or by the collector, when it never does).
+func (s *spool) lastReader() io.Reader {
+	if s.f == nil {
+		return bytes.NewReader(s.mem)
+	}
+	return &closeAtEOF{r: s.reader(), s: s}
 }
 
 func (s *spool) close() {

@@ -278,3 +278,32 @@ func TestQuoteWriter(t *testing.T) {
 		}
 	}
 }
+
+// Header lines longer than a read buffer: shown as before, and the body
+// found after them as splitMessage finds it.
+func TestLongHeaderLines(t *testing.T) {
+	long := strings.Repeat("v", 200000)
+	for _, text := range []string{
+		"Subject: " + long + "\n " + long + "\nTo: a@b\n\nbody\n",
+		"X: " + long + "\r\n\r\nbody\r\n",
+		long + ": odd\n\nbody\n",
+		"A: 1\n" + long + "\n\n\nbody",
+		"A: 1\n" + long,
+	} {
+		var want, got bytes.Buffer
+		header, body := splitMessage([]byte(text))
+		oldWriteHeader(&want, header, func(string) bool { return true })
+		writeHeaderFrom(&got, strings.NewReader(text), func(string) bool { return true })
+		if got.String() != want.String() {
+			t.Errorf("%.40q: header shown differs", text)
+		}
+		br := bufio.NewReaderSize(strings.NewReader(text), 64<<10)
+		rest := []byte{}
+		if err := skipHeader(br); err == nil {
+			rest, _ = io.ReadAll(br)
+		}
+		if !bytes.Equal(rest, body) {
+			t.Errorf("%.40q: body %.40q, want %.40q", text, rest, body)
+		}
+	}
+}

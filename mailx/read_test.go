@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/maildir"
 )
 
 // TestReadMaildirSession lists, reads, replies, deletes, saves and quits
@@ -221,6 +223,11 @@ func TestInterruptKillsLetter(t *testing.T) {
 func TestPagerForLongOutput(t *testing.T) {
 	h := newHome(t)
 	deliverFixtures(t, h.path("Maildir"), 2)
+	// A third message of few lines but 3 MB.
+	big := "From: big@example.org\nSubject: wide\n\n" + strings.Repeat("w", 3<<20) + "\nend\n"
+	if err := maildir.Dir(h.path("Maildir")).Deliver("1609577500.M9P1.test", []byte(big), strings.NewReader("")); err != nil {
+		t.Fatal(err)
+	}
 	os.WriteFile(h.path(".mailrc"), []byte("set crt=3 PAGER='sed s/^/PAGED:/'\n"), 0o600)
 	tm := startTerm(t, h)
 	tm.waitFor("& ", 1)
@@ -249,6 +256,12 @@ func TestPagerForLongOutput(t *testing.T) {
 	s = tm.command("p 1")
 	if s = s[strings.LastIndex(s, "& p 1"):]; !strings.Contains(s, "Body of message 1.") || strings.Contains(s, "PAGED:") {
 		t.Errorf("short message:\n%s", s)
+	}
+	// Few lines, but more than a megabyte: the pager, given it all.
+	tm.command("set PAGER='wc -c | sed s/^/PAGED:/'")
+	s = tm.command("p 3")
+	if s = s[strings.LastIndex(s, "& p 3"):]; !strings.Contains(s, "PAGED:3145781\n") {
+		t.Errorf("a wide message of few lines:\n%.2000s", s)
 	}
 	tm.typeLine("x")
 	tm.waitFor("[exit 0]", 1)

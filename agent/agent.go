@@ -625,6 +625,11 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 				a.look, a.resumed = false, false
 				a.drain(ctx)
 			}
+			if a.watch.pending() {
+				// A change seen during the drain: wait for it to
+				// settle before anything else is delivered.
+				continue
+			}
 			a.runDue(ctx)
 		}
 		if a.passWanted && settleAt.IsZero() {

@@ -25,7 +25,9 @@ const checkUsage = `usage: homepost check [--relay]
 
 Checks that mail will flow and prints one line per item, starting with
 ok, warn or FAIL: the config file, that the outbox and the store are
-writable, how a batch of copies is made durable (one syncfs, or an
+writable (a Maildir store as delivery uses it: completed with tmp/,
+new/ and cur/, a file made in tmp/ and renamed into new/; a link to
+nothing on its path FAILs), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode),
 the agent and its systemd unit, the SMTP listener (a NOOP session on
@@ -49,7 +51,8 @@ XDG_CONFIG_HOME or HOME) is named with its file.
             background deliveries) and store (a Maildir path ending in
             /, or mbox:PATH). When the file has an error: the places the
             queue still uses meanwhile, the error on stderr, exit 78;
-            when not even those can be told, nothing on stdout, exit 78.
+            when not even those can be told (the file cannot be read,
+            or its outbox line cannot), nothing on stdout, exit 78.
 
 Exit status: 0 when nothing FAILs, 1 when something does, 78 when the
 configuration has an error (the line names file:line; mail is queued

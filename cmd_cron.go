@@ -26,8 +26,10 @@ non-zero, like chronic and cronic: a silent success sends nothing. The
 subject names the host, the command, its exit status and how long it ran.
 Exits with the job's status: 128+N when killed by signal N, 127 when the
 command is not found, 126 when it cannot be run. Mail goes to $MAILTO when set and not empty, else to
-the user. A configuration error never stops the job: when it leaves even
-the outbox unknown, the output goes to standard error instead. For crontabs whose cron cannot reach an MTA:
+the user. A configuration error never stops the job: when it leaves the
+outbox unknown (the file cannot be read), the report is queued in the
+default outbox; when nothing can be queued at all, the output goes to
+standard error instead. For crontabs whose cron cannot reach an MTA:
 
   MAILTO=""
   17 3 * * *  homepost cron -- backup --quiet
@@ -56,9 +58,10 @@ func runCron(args []string) int {
 		return sysexits.Usage
 	}
 	// A configuration with an error is reported before the job runs; the
-	// job runs all the same, and its report is queued. One that does not
-	// even say where the outbox is leaves the report nowhere to go: the
-	// job still runs, and its output goes to stderr below.
+	// job runs all the same, and its report is queued (in the default
+	// outbox when the file does not say where its own is). When nothing
+	// can be queued at all, the report has nowhere to go: the job still
+	// runs, and its output goes to stderr below.
 	cfg, code, broken := loadQueueConfig("cron", "the job's report is queued all the same, and delivered once the configuration is fixed (homepost check)")
 	r, err := cronjob.Run(cfg, broken, args)
 	if err != nil {

@@ -40,8 +40,11 @@ Ignored for compatibility: -oem -oee -odi -odb -odq -oXXX -B TYPE -C FILE
   -h N -L TAG -X FILE -O OPT -U -n -m -G -A? -p? -qXXX
 
 Exit status (sysexits): 0 queued, 64 usage, 65 bad message or address,
-73 cannot create the outbox, 75 temporary failure (disk full), 78 config.
-See sendmail(8).
+73 cannot create the outbox, 75 temporary failure (disk full), 78 nothing
+can be queued at all. A configuration file with an error, or one that
+cannot be read, is a warning: the message is queued (in the default
+outbox when the file does not tell its own) and delivered once the file
+is fixed. See sendmail(8).
 `
 
 // SendmailArgs is sendmail's parsed command line.

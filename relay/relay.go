@@ -141,6 +141,9 @@ type Client struct {
 	argv []string
 	tls  *tls.Config
 	from string // rewrite address, "" for none
+	// greetWait bounds the wait for the server's first bytes (the
+	// greeting, the TLS handshake of smtps); 0: command_timeout.
+	greetWait time.Duration
 }
 
 // New checks the [relay] table and makes a Client. A configuration
@@ -340,11 +343,23 @@ func (c *Client) envelopeSender(s string) string {
 // timeout returns the command timeout for helper programs.
 func (c *Client) commandTimeout() time.Duration { return c.rc.CommandTimeout.Duration }
 
+// probeGreeting is how long Probe waits for the server's greeting (or
+// the TLS handshake of smtps). A delivery waits command_timeout (5
+// minutes by default, as Postfix's smtp_helo_timeout), which a person
+// running homepost check takes for a hang; a smarthost that has not
+// greeted within this is broken or spoken to in the wrong TLS mode
+// (greetingHint).
+var probeGreeting = 15 * time.Second
+
 // Probe connects to the smarthost, sets up TLS and logs in exactly as a
 // delivery would, then says QUIT without sending anything. For an exec:
 // relay it checks that the program can be run. It is what
-// "homepost check --relay" uses.
+// "homepost check --relay" uses. It waits at most probeGreeting for the
+// greeting.
 func (c *Client) Probe(ctx context.Context) error {
+	pc := *c
+	pc.greetWait = probeGreeting
+	c = &pc
 	switch c.kind {
 	case kindNone:
 		return fmt.Errorf("no smarthost configured (set url in [relay])")

@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -387,7 +388,7 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	}
 	// go-smtp greets and says EHLO inside NewClientStartTLS with its
 	// default timeout; clamping its deadlines holds it to ours.
-	cc := &clampConn{Conn: tcp, max: rc.CommandTimeout.Duration}
+	cc := &clampConn{Conn: tcp, max: rc.CommandTimeout.Duration, first: c.greetWait}
 	// spoke tells the server's greeting from its reply to EHLO: go-smtp
 	// reads the greeting inside Hello (and NewClientStartTLS) and
 	// returns either as an error alike. Until the client has written a
@@ -405,7 +406,7 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	}
 	switch c.kind {
 	case kindTLS:
-		hctx, cancel := context.WithTimeout(ctx, rc.CommandTimeout.Duration)
+		hctx, cancel := context.WithTimeout(ctx, cc.firstLimit())
 		tc := tls.Client(raw, c.tls)
 		err := tc.HandshakeContext(hctx)
 		cancel()
@@ -474,6 +475,12 @@ func (s *session) helloResult(err error, spoke *spokeConn, stage string) courier
 	}
 	if !greeting || !errors.As(err, &se) {
 		r, _ := s.result(err, stage)
+		var ne net.Error
+		if greeting && errors.As(err, &ne) && ne.Timeout() {
+			// Nothing came: say how long we waited, and what a
+			// silent server usually is.
+			r.Reason += ": " + s.c.greetingHint(spoke.Conn.(*clampConn).firstLimit())
+		}
 		return r
 	}
 	r, _ := s.result(err, "greeting")
@@ -616,11 +623,60 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// greetingHint says why a server may send no greeting, for a greeting
+// that did not come within wait. A server that speaks TLS from the
+// first byte (smtps, RFC 8314: port 465, Postfix's 2465 in its tests)
+// says nothing to a client that waits in clear for its greeting; it
+// waits for the TLS handshake. smtp+starttls:// to such a port is an
+// easy mistake (a provider's page says "TLS" and "465"), and the wait
+// is the whole command timeout, so the reason names the url to try.
+func (c *Client) greetingHint(wait time.Duration) string {
+	h := fmt.Sprintf("no greeting within %v", wait)
+	if c.kind == kindTLS {
+		return h
+	}
+	tlsURL := "smtps://" + c.addr
+	if _, port, _ := net.SplitHostPort(c.addr); port == "465" || port == "2465" {
+		return h + fmt.Sprintf("; port %s is usually TLS from the first byte (implicit TLS), which %s:// does not speak: try url = %q", port, c.kind, tlsURL)
+	}
+	return h + fmt.Sprintf("; a server that wants TLS from the first byte (implicit TLS) says nothing: if this is one, try url = %q", tlsURL)
+}
+
 // clampConn holds every deadline set on it to at most max from now
-// (0: no clamp).
+// (0: no clamp), and, until the server has sent anything, to first
+// (0: max alone): homepost check --relay gives up on a greeting sooner
+// than a delivery does.
 type clampConn struct {
 	net.Conn
-	max time.Duration
+	max   time.Duration
+	first time.Duration
+	// heard: the server has sent something. Atomic: a cancelled TLS
+	// handshake sets a deadline from another goroutine.
+	heard atomic.Bool
+}
+
+func (c *clampConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.heard.Load() {
+		c.heard.Store(true)
+	}
+	return n, err
+}
+
+// firstLimit is how long the server's first bytes are waited for.
+func (c *clampConn) firstLimit() time.Duration {
+	if c.first > 0 && (c.max == 0 || c.first < c.max) {
+		return c.first
+	}
+	return c.max
+}
+
+// limit is the clamp in force now.
+func (c *clampConn) limit() time.Duration {
+	if !c.heard.Load() {
+		return c.firstLimit()
+	}
+	return c.max
 }
 
 func (c *clampConn) SetDeadline(t time.Time) error {
@@ -636,8 +692,8 @@ func (c *clampConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *clampConn) clamp(t time.Time) time.Time {
-	if c.max > 0 {
-		if limit := time.Now().Add(c.max); t.IsZero() || t.After(limit) {
+	if m := c.limit(); m > 0 {
+		if limit := time.Now().Add(m); t.IsZero() || t.After(limit) {
 			return limit
 		}
 	}

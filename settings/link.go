@@ -12,7 +12,8 @@ import (
 // something that does not exist: a dotfiles checkout that was moved,
 // or a mount that is not there. Such a file is not "no file": it
 // exists, and what it says is unknown, so it must not be taken for the
-// defaults. It returns the link and what it points to, or "" when path
+// defaults. It returns the link and what it points to (a relative
+// target made absolute from the link's directory), or "" when path
 // is missing for another reason (or is not missing). It is meant for a
 // path that open(2) reported missing, and costs an lstat(2) for each
 // missing element, up to the first that exists.
@@ -31,6 +32,10 @@ func DanglingLink(path string) (link, target string) {
 				return "", "" // it leads somewhere (or the trouble is another)
 			}
 			t, _ := os.Readlink(p)
+			if t != "" && !filepath.IsAbs(t) {
+				// As the kernel reads it: from the link's directory.
+				t = filepath.Join(filepath.Dir(p), t)
+			}
 			return p, t
 		case err != syscall.ENOENT:
 			return "", ""

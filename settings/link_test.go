@@ -11,7 +11,7 @@ import (
 func TestDanglingLink(t *testing.T) {
 	d := t.TempDir()
 	os.Symlink(filepath.Join(d, "gone"), filepath.Join(d, "file.toml"))
-	os.Symlink(filepath.Join(d, "moved"), filepath.Join(d, "dir"))
+	os.Symlink("moved", filepath.Join(d, "dir")) // relative, as ln -s writes it
 	os.Mkdir(filepath.Join(d, "real"), 0o700)
 	os.Symlink(filepath.Join(d, "real"), filepath.Join(d, "good"))
 	for _, c := range []struct{ path, link, target string }{

@@ -24,7 +24,10 @@ const resolveUsage = `usage: homepost resolve ADDRESS...
 Shows what each address expands to, as the agent would deliver it now,
 and why: each alias with its file:line, each ~/.forward or :include:
 file, and each safety decision (a file ignored for its owner or mode, a
-command from /etc/aliases not run). Nothing is sent. Same as sendmail -bv.
+command from /etc/aliases not run). A value that cannot be read, a line
+left out of an aliases file, an alias loop and an aliases or forward
+path set in config.toml that does not exist are shown with their
+file:line. Nothing is sent. Same as sendmail -bv.
 
 Exit status: 0; 67 when an address would bounce; 64 without an address.
 See homepost-forward(5).

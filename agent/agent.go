@@ -337,6 +337,9 @@ func (a *Agent) configure(cfg *config.Config) {
 	a.cfg = cfg
 	a.box = outbox.Dir(cfg.Outbox)
 	a.fwd = forwarder.New(cfg, a.log)
+	// The aliases' and .forward's problems are logged as they are read
+	// now, once, rather than first when a message needs them.
+	a.fwd.Load()
 	a.couriers = map[forwarder.Kind]courier.Courier{
 		forwarder.Maildir: courier.Maildir{},
 		forwarder.Mbox:    a.mbox,

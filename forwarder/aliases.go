@@ -27,6 +27,9 @@ type ParseError struct {
 	// be read at all starts with, or "": mail for that name bounces
 	// with this error instead of going on as if there were no entry.
 	name string
+	// attached: the line is also a value of the entry above it, whose
+	// value ends with a comma (attach): it is not left out.
+	attached bool
 }
 
 func (e *ParseError) Error() string {
@@ -80,17 +83,33 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 		errs []error
 		seen = map[string]int{}
 		cur  *logicalLine
+		// open is the entry read last when its value ends with a
+		// comma: it says that more follows.
+		open *alias
 	)
 	finish := func() {
 		if cur == nil {
 			return
 		}
+		ll := cur
 		a, lerrs := parseEntry(cur, name)
 		cur = nil
-		errs = append(errs, lerrs...)
 		if a == nil {
+			if open != nil {
+				// A line that cannot be read right after a value
+				// ending with a comma: most likely a continuation
+				// written without its leading blank. It is part of
+				// that entry, which bounces for it (see attach).
+				attach(open, ll, lerrs)
+				if !strings.HasSuffix(strings.TrimSpace(ll.text), ",") {
+					open = nil
+				}
+			}
+			errs = append(errs, lerrs...)
 			return
 		}
+		errs = append(errs, lerrs...)
+		open = nil
 		if first, dup := seen[a.name]; dup {
 			errs = append(errs, &ParseError{File: name, Line: a.line, Warning: true, name: a.name,
 				Msg: fmt.Sprintf("duplicate alias %q ignored (first defined at line %d)", a.name, first)})
@@ -98,6 +117,9 @@ func parseReader(r io.Reader, name string) ([]*alias, []error) {
 		}
 		seen[a.name] = a.line
 		list = append(list, a)
+		if strings.HasSuffix(a.rhs, ",") {
+			open = a
+		}
 	}
 	br := bufio.NewReader(r)
 	for n := 1; ; n++ {
@@ -191,6 +213,27 @@ func (l *logicalLine) lineAt(off int) int {
 		n = s.line
 	}
 	return n
+}
+
+// attach makes a line that cannot be read as an entry (ll, with the
+// errors that say why) a value of the entry above it, a, whose value
+// ends with a comma. sendmail and Postfix take the line for a broken
+// entry of its own and leave it out, so that whoever it names silently
+// gets nothing; here it is a value that cannot be read: mail for a goes
+// to its other values and bounces (5.1.3) for this line, naming it. The
+// errors are reworded to say so, and still name the line's own first
+// word (mail for it bounces too, as for any entry that cannot be read).
+func attach(a *alias, ll *logicalLine, errs []error) {
+	why := "not indented, so no continuation"
+	for _, err := range errs {
+		if pe, ok := err.(*ParseError); ok {
+			why = fmt.Sprintf("not indented, so no continuation of alias %s above it, and no entry: %s", a.name, pe.Msg)
+			pe.attached = true
+			pe.Msg = fmt.Sprintf("%s; alias %s (line %d) ends with ',', so mail for %s bounces for this line: indent it if it continues %s", pe.Msg, a.name, a.line, a.name, a.name)
+			break
+		}
+	}
+	a.bad = append(a.bad, badValue{text: excerpt(strings.TrimSpace(ll.text)), line: ll.at[0].line, why: why})
 }
 
 // parseEntry splits "name: value, value" and checks every value.

@@ -149,6 +149,8 @@ func FuzzParseReader(f *testing.F) {
 		"a: :INCLUDE:/x, :Include:~/y\n",
 		"a: x@y.org # comment\n",
 		"a: x@y.org (c (nested) \\) x), b @ c.org, (only)\n  d@e (open\n",
+		"team: a@test.invalid,\nb@test.invalid\n",
+		"a: b,\n\n# c\nx y,\nz\n  w\nn: m,\n\"q\nd: e,\nf: g\n",
 	} {
 		f.Add(s)
 	}
@@ -168,6 +170,13 @@ func FuzzParseReader(f *testing.F) {
 			for _, v := range a.values {
 				if v.text == "" || v.line < a.line || v.line > lines {
 					t.Fatalf("bad value %+v in %+v", v, a)
+				}
+			}
+			// A value that cannot be read, a line after a value
+			// ending with ',' included, is kept with its line.
+			for _, b := range a.bad {
+				if b.line < a.line || b.line > lines || b.why == "" {
+					t.Fatalf("bad unreadable value %+v in %+v", b, a)
 				}
 			}
 		}

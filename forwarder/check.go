@@ -17,6 +17,9 @@ const (
 	KindForward       = "forward"        // ~/.forward
 )
 
+// configKey is the config.toml key that names each kind of file.
+var configKey = map[string]string{KindAliases: "aliases", KindSystemAliases: "system_aliases", KindForward: "forward"}
+
 // FileReport is what Check found in one file.
 type FileReport struct {
 	Path   string
@@ -41,6 +44,7 @@ type FileReport struct {
 func Check(cfg *config.Config) ([]FileReport, []error) {
 	var reports []FileReport
 	seen := map[string]bool{}
+	named := namedSettings(cfg)
 	var includes []struct {
 		path string
 		user bool
@@ -59,6 +63,19 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 		}
 		if p.unsafe != "" {
 			e = fmt.Errorf("%s: ignored: %s", path, p.unsafe)
+		}
+		if p.missing {
+			// A path config.toml names, not the default, that does
+			// not exist: most likely a typo, not "no file".
+			for _, n := range named {
+				if n.path == path && n.key == configKey[kind] {
+					e = missingFile{n}
+				}
+			}
+			if e != nil {
+				r.Warnings = append(r.Warnings, e)
+				e = nil
+			}
 		}
 		if e != nil {
 			if userFile {
@@ -109,7 +126,7 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 			r.Total += len(v.text)
 		}
 		note(p.values)
-		if r.Exists || r.Ignored != "" || len(r.Errors) > 0 {
+		if r.Exists || r.Ignored != "" || len(r.Errors) > 0 || len(r.Warnings) > 0 {
 			reports = append(reports, r)
 		}
 		return p

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
@@ -114,6 +115,9 @@ func unsafeReason(fi fs.FileInfo, uid int, allowGroupWrite bool) string {
 type cache struct {
 	mu    sync.Mutex
 	files map[string]*parsed
+	// log receives the problems of a file each time a new version of
+	// it is parsed: once per version, not per message.
+	log *slog.Logger
 }
 
 // load returns the current content of path. uid is the user's; the
@@ -141,8 +145,14 @@ func (c *cache) load(path string, kind fileKind, uid int, allowGroupWrite bool) 
 		if c.files == nil {
 			c.files = map[string]*parsed{}
 		}
+		// Another reader may have parsed the same version meanwhile:
+		// its problems are logged once.
+		fresh := c.files[path] == nil || c.files[path].stamp != p.stamp
 		c.files[path] = p
 		c.mu.Unlock()
+		if fresh {
+			c.logProblems(p)
+		}
 	}
 	return p
 }

@@ -3,6 +3,7 @@ package forwarder
 import (
 	"log/slog"
 	"strings"
+	"sync"
 
 	"homepost/addr"
 	"homepost/config"
@@ -105,13 +106,16 @@ type Forwarder struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	files *cache
+	// namedList holds the paths config.toml sets (load.go).
+	namedOnce sync.Once
+	namedList []setting
 }
 
 // New returns a Forwarder for cfg. log receives the safety warnings (an
-// ignored .forward, a command from the system aliases not run); nil
-// discards them.
+// ignored .forward, a command from the system aliases not run) and the
+// problems of each file as it is read (Load); nil discards them.
 func New(cfg *config.Config, log *slog.Logger) *Forwarder {
-	return &Forwarder{cfg: cfg, log: log, files: &cache{}}
+	return &Forwarder{cfg: cfg, log: log, files: &cache{log: log}}
 }
 
 // Resolve expands one envelope recipient into targets. deliveredTo holds

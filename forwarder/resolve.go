@@ -48,7 +48,20 @@ type resolver struct {
 	active      map[string]bool // names being expanded: a repeat is delivered
 	done        map[string]bool // addresses already expanded: a repeat adds nothing
 	note        func(depth int, msg string)
+	// loop describes the alias loop that mailbox is called for, or "".
+	loop string
+	// chain holds the aliases being expanded, outermost first, to
+	// name an alias loop.
+	chain []link
+	// unavailable says that an aliases file config.toml names does
+	// not exist: a name found nowhere else may be in it.
+	unavailable *missingFile
+	// told holds the files whose left-out lines were shown.
+	told map[string]bool
 }
+
+// link is one alias being expanded and where it is defined.
+type link struct{ name, at string }
 
 func (r *resolver) trace(depth int, format string, args ...any) {
 	if r.note != nil {
@@ -149,7 +162,9 @@ func (r *resolver) address(to string, depth int, from source) {
 	base, ext := r.f.splitExt(key)
 	if r.active[key] || r.active[base] {
 		r.trace(depth, "%s: names itself: delivered, not expanded again", to)
+		r.loop = r.loopVia(key, base)
 		r.mailbox(key, base, ext, depth, false)
+		r.loop = ""
 		return
 	}
 	if r.done[key] {
@@ -165,6 +180,24 @@ func (r *resolver) address(to string, depth int, from source) {
 	r.mailbox(key, base, ext, depth, false)
 }
 
+// loopVia describes the alias loop that came back to key (or base):
+// "lista -> listb -> lista (aliases:1, aliases:2)", or "" when no alias
+// being expanded has that name.
+func (r *resolver) loopVia(key, base string) string {
+	for i, l := range r.chain {
+		if l.name != key && l.name != base {
+			continue
+		}
+		var names, ats []string
+		for _, m := range r.chain[i:] {
+			names = append(names, m.name)
+			ats = append(ats, m.at)
+		}
+		return fmt.Sprintf("%s -> %s (%s)", strings.Join(names, " -> "), l.name, strings.Join(ats, ", "))
+	}
+	return ""
+}
+
 // aliases looks name up in the user's aliases, then in the system
 // aliases, and expands what it finds. It reports whether the address
 // was dealt with.
@@ -173,11 +206,13 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 	user := r.f.files.load(cfg.Aliases, aliasesFile, cfg.UID, false)
 	switch {
 	case user.missing:
+		r.missing(depth, "aliases", cfg.Aliases)
 	case user.unsafe != "" || user.readErr != nil:
 		r.warn(depth, "%s ignored: %s; mail for %s is kept in the local store", cfg.Aliases, problem(user), key)
 		r.store(depth, "aliases file ignored")
 		return true
 	default:
+		r.leftOut(depth, user)
 		if a := lookupExt(user, key, base); a != nil {
 			r.expandAlias(user, a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true, ext: unmatched(a, key, base)})
 			return true
@@ -193,10 +228,13 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 	sys := r.f.files.load(cfg.SystemAliases, aliasesFile, cfg.UID, true)
 	switch {
 	case sys.missing:
-		r.trace(depth, "%s: %s does not exist", key, cfg.SystemAliases)
+		if !r.missing(depth, "system_aliases", cfg.SystemAliases) {
+			r.trace(depth, "%s: %s does not exist", key, cfg.SystemAliases)
+		}
 	case sys.unsafe != "" || sys.readErr != nil:
 		r.warn(depth, "%s ignored: %s", cfg.SystemAliases, problem(sys))
 	default:
+		r.leftOut(depth, sys)
 		if a := lookupExt(sys, key, base); a != nil {
 			r.expandAlias(sys, a, depth, source{file: cfg.SystemAliases, line: a.line, ext: unmatched(a, key, base)})
 			return true
@@ -207,6 +245,50 @@ func (r *resolver) aliases(key, base string, depth int) bool {
 		r.trace(depth, "%s: not in %s", key, cfg.SystemAliases)
 	}
 	return false
+}
+
+// missing says, once per recipient, that the file config.toml names
+// for key does not exist, when config.toml names it (not by default):
+// most likely a typo. For an aliases file, a name found nowhere else
+// then waits in the queue instead of bouncing as "user unknown"
+// (mailbox), as Postfix defers mail while an alias map is unavailable:
+// the alias may be in the file meant. It reports whether it said so.
+func (r *resolver) missing(depth int, key, path string) bool {
+	s := r.f.namedSetting(key, path)
+	if s == nil {
+		return false
+	}
+	m := &missingFile{*s}
+	if r.told == nil {
+		r.told = map[string]bool{}
+	}
+	if !r.told["missing:"+key] {
+		r.told["missing:"+key] = true
+		r.trace(depth, "warning: %v", m)
+	}
+	if m.alias && r.unavailable == nil {
+		r.unavailable = m
+	}
+	return true
+}
+
+// leftOut shows, once per recipient and only in homepost resolve, the
+// lines of an aliases file that are left out because they cannot be
+// read: an entry they were meant for may be missing something. The
+// agent logs them when it reads the file (Load), not per message.
+func (r *resolver) leftOut(depth int, p *parsed) {
+	if r.note == nil || r.told[p.path] {
+		return
+	}
+	if r.told == nil {
+		r.told = map[string]bool{}
+	}
+	r.told[p.path] = true
+	for _, err := range p.errs {
+		if pe, ok := err.(*ParseError); ok && !pe.Warning && !pe.value && !pe.attached {
+			r.trace(depth, "warning: %v (the line is left out)", pe)
+		}
+	}
 }
 
 // brokenEntry deals with mail for a name whose entry in p cannot be
@@ -299,6 +381,8 @@ func (r *resolver) expandAlias(p *parsed, a *alias, depth int, from source) {
 	}
 	r.active[a.name] = true
 	defer delete(r.active, a.name)
+	r.chain = append(r.chain, link{a.name, from.at()})
+	defer func() { r.chain = r.chain[:len(r.chain)-1] }()
 	r.values(a.values, depth+1, from)
 	r.unreadable(a.bad, depth+1, from, "alias "+a.name+": ", false)
 }
@@ -484,6 +568,18 @@ func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 			r.trace(depth, "%s: %v", base, err)
 			r.fail(depth, courier.Temp("4.3.0", "%s: %v", key, err))
 			return
+		case !ok && r.loop != "":
+			// A name that is no login, reached again through the
+			// aliases it names: "user unknown" would hide that the
+			// aliases file does define it.
+			r.trace(depth, "%s: no such user: the aliases loop", key)
+			r.fail(depth, courier.Perm("5.4.6", "alias loop: %s", r.loop))
+			return
+		case !ok && r.unavailable != nil:
+			m := r.unavailable
+			r.trace(depth, "%s: no such user, but the %s %s named at %s does not exist", key, m.what, m.path, m.at)
+			r.fail(depth, courier.Temp("4.3.0", "%s: not found: the %s %s named at %s does not exist (the mail waits until it does, or the setting is fixed)", key, m.what, m.path, m.at))
+			return
 		case !ok:
 			r.trace(depth, "%s: no such user (not a login on this machine, nor an alias)", key)
 			r.fail(depth, courier.Perm("5.1.1", "%s: user unknown", key))
@@ -523,6 +619,7 @@ func (r *resolver) forward(ext string, depth int) {
 	}
 	switch {
 	case p.missing:
+		r.missing(depth, "forward", cfg.Forward)
 		r.store(depth, "no "+cfg.Forward)
 		return
 	case !p.usable():

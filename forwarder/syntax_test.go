@@ -174,6 +174,10 @@ func TestAddressComments(t *testing.T) {
 		"open: x@example.org (unterminated",
 		"",
 	}, "\n"), 0o600)
+	// The file's problem is logged once, when it is read.
+	e.f.Load()
+	e.wantWarning("aliases:5: unterminated comment")
+	e.log.Reset()
 	check(t, "root", e.resolve("root"), "alice@example.org", "bob@example.org")
 	check(t, "spaced", e.resolve("spaced"), "carol@example.org", "dave@example.org")
 	check(t, "quoted", e.resolve("quoted"), `"(not a comment)"@example.org`)
@@ -218,5 +222,12 @@ func TestDuplicateShownByResolve(t *testing.T) {
 	if s := strings.Join(trace, "\n"); !strings.Contains(s, `aliases:3: warning: duplicate alias "root" ignored (first defined at line 1)`) {
 		t.Errorf("resolve does not show the duplicate:\n%s", s)
 	}
-	e.noWarnings() // newaliases reports it; delivery does not log it each time
+	// Logged once when the file is read, as newaliases reports it;
+	// delivery does not log it each time.
+	if n := strings.Count(e.log.String(), `duplicate alias \"root\"`); n != 1 {
+		t.Errorf("duplicate logged %d times, want once:\n%s", n, e.log.String())
+	}
+	e.log.Reset()
+	e.resolve("root")
+	e.noWarnings()
 }

@@ -13,7 +13,9 @@
 // looked up first, then "user", in the user's aliases file, then in the
 // system aliases (read only). Expansion is recursive (at most 100 levels);
 // an alias that names itself, directly or through others, is delivered
-// rather than expanded again; duplicate targets are removed. A name that
+// rather than expanded again, and when that name is no login it bounces
+// with 5.4.6 "alias loop: a -> b -> a (file:line, file:line)" rather
+// than "user unknown"; duplicate targets are removed. A name that
 // no alias expands ends the walk: the user's own login reads ~/.forward
 // (".forward+ext" first, if it exists) unless written "\user", then the
 // local store; root, postmaster and mailer-daemon reach the user's store;
@@ -89,6 +91,20 @@
 // cannot be read at all ("name value" without its ':') is no missing
 // entry: mail for the name it starts with bounces with 5.1.3 and its
 // file:line, or stays in the store with a warning for the user's login
-// and the system names. An alias with no value at all keeps the mail in
-// the store.
+// and the system names. Such a line right after a value that ends with
+// a comma ("team: a@x.org," then "b@x.org" not indented) is also a value
+// of that entry, the continuation it looks like: mail for team bounces
+// for it (5.1.3, file:line) besides going to a@x.org, where sendmail
+// and Postfix leave b@x.org out. An alias with no value at all keeps the
+// mail in the store. The problems of each file are logged once as it
+// is read (Load, and the cache when a file changed), not per message.
+//
+// # Files config.toml names
+//
+// An aliases, system_aliases or forward path that config.toml sets,
+// other than the default, and that does not exist is a typo, not "no
+// file": Check warns with the key and config.toml:N; a name that no
+// other file knows is deferred (4.3.0, as Postfix defers while an alias
+// map is unavailable) instead of bouncing as "user unknown"; the user's
+// own mail goes to the store.
 package forwarder

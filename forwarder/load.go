@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"homepost/config"
@@ -49,7 +50,9 @@ func (f *Forwarder) Load() {
 		}
 	}
 	for _, inc := range includes {
-		f.files.load(inc, listFile, cfg.UID, false)
+		if filepath.IsAbs(inc) {
+			f.files.load(inc, listFile, cfg.UID, false)
+		}
 	}
 }
 

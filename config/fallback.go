@@ -31,8 +31,12 @@ package config
 // says so (UnknownOutbox). A file that is fixed without naming another
 // outbox finds that mail where it looks; one that names another finds
 // it reported (settings.Config.OtherOutboxes, submit.Stranded: the
-// agent's log, mailq, check), never taken over by a second agent in a
-// way that could deliver it twice. Nothing is queued (exit 78) only
+// agent's log, mailq, check), with how to move it. The agent does not
+// move it itself: a name in an outbox's new/ may be a message that an
+// agent has taken (outbox.Dir.Take keeps the name there until the claim
+// is durable, and a crash can leave it there), and a queue file is
+// recycled once delivered, so a move between two outboxes could, after
+// a crash, deliver a message twice. Nothing is queued (exit 78) only
 // when the user cannot be found, or the default outbox itself is in
 // the store.
 

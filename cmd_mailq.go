@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"homepost/agent"
 	"homepost/config"
@@ -25,7 +26,9 @@ const mailqUsage = `usage: mailq [--json]
 
 Lists the messages waiting in the outbox, in Postfix's format: queue ID
 ('*' being delivered, '!' held), size, arrival time, sender, and each
-recipient still to do under the reason it waits. With --json, one JSON
+recipient still to do under the reason it waits; while the agent's
+delivery to the smarthost is out, its recipients wait "(being sent to
+HOST:PORT since TIME)". With --json, one JSON
 object per message per line, as postqueue -j prints. Warns on standard
 error when the configuration has an error (mail is queued, and held
 until it is fixed) and when no agent is running; it then starts the
@@ -57,6 +60,11 @@ func runMailq(args []string) int {
 		return sysexits.TempFail
 	}
 	mailqWarnings(cfg, broken, len(entries) > 0)
+	if s, ok := agent.RunningSending(cfg); ok {
+		// As long as the smarthost takes (up to command_timeout for a
+		// greeting that does not come), say so rather than nothing.
+		outbox.MarkSending(entries, s.Rcpts, fmt.Sprintf("being sent to %s since %s", s.Where, sinceText(s.Since, time.Now())))
+	}
 	if asJSON {
 		if err := outbox.WriteJSON(os.Stdout, entries); err != nil {
 			fail("mailq", err)
@@ -100,4 +108,14 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 	default:
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: no agent is running; 'homepost flush' delivers now; %s\n", doctor.AgentAdvice(cfg))
 	}
+}
+
+// sinceText is a time of today as 15:04:05, of another day with the
+// date before it, in local time.
+func sinceText(t, now time.Time) string {
+	t, now = t.Local(), now.Local()
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("Jan _2 15:04:05")
 }

@@ -758,8 +758,10 @@ func (a *Agent) reload(why string, local bool) {
 	}
 	if relayChanged {
 		// A fixed smarthost (its URL, password, timeouts) is tried at
-		// once with what it deferred, not after the backoff.
+		// once with what it deferred, not after the backoff; and what
+		// is out with the old settings ends (remote.go).
 		a.flushRemote()
+		a.relayReplaced()
 	}
 	if local {
 		// Likewise a fixed store, aliases or .forward: the local

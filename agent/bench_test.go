@@ -120,3 +120,32 @@ func BenchmarkSmarthost60Recipients(b *testing.B) {
 		benchRun(b, a)
 	}
 }
+
+// A message for the local store alone: what every cron mail costs the
+// agent. Nothing of the smarthost's machinery may add to it.
+func BenchmarkLocalOnly(b *testing.B) {
+	a := benchAgent(b)
+	for b.Loop() {
+		benchQueue(b, a, "alice")
+		benchRun(b, a)
+	}
+}
+
+// A message for the local store and the smarthost, in the daemon's
+// loop: the smarthost's copies go out from the worker, which records
+// the local copy's result before the smarthost gets anything.
+func BenchmarkLocalAndSmarthostDaemon(b *testing.B) {
+	a := benchAgent(b)
+	a.async = true
+	defer func() { a.async = false }()
+	for b.Loop() {
+		benchQueue(b, a, "alice", "bob@remote.example")
+		if err := a.runOnce(context.Background(), false); err != nil {
+			b.Fatal(err)
+		}
+		a.remoteFinished(<-a.remoteDone)
+		if names, _ := a.box.Names("cur"); len(names) != 0 {
+			b.Fatalf("undelivered: %v", names)
+		}
+	}
+}

@@ -2,10 +2,18 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
+	"homepost/config"
 	"homepost/courier"
 	"homepost/outbox"
+	"homepost/settings"
 )
 
 // # The smarthost in the background
@@ -51,6 +59,35 @@ import (
 // was not answered; those results, deferrals from the relay itself, are
 // recorded as any other before the agent exits.
 
+// # A reload that changes [relay]
+//
+// A delivery out under the smarthost settings that a reload replaced
+// (the url fixed: smtp+starttls:// to an implicit-TLS port waits the
+// whole command_timeout for a greeting) would hold every later remote
+// message behind it. relayReplaced lets each such delivery end within
+// stopGrace, as a stop does, then cancels it: what the smarthost has not
+// answered is deferred, recorded so, and tried again at once with the
+// new settings (remoteFinished). A batch that had not begun is not sent
+// with the old settings at all. As with a stop, a message whose data
+// the smarthost took without answering yet is sent again (at least
+// once, as documented).
+//
+// # What mailq is told
+//
+// While a delivery is out, the worker keeps a small file beside the
+// status file (sendingPath) that names the smarthost, when the delivery
+// began, and the recipients it carries; mailq shows them "being sent"
+// (Sending). One write (no fsync: it is of no use after a crash) when
+// the delivery begins, one removal when its results are recorded.
+//
+// The local copies of a message that also goes to the smarthost are
+// durable before the smarthost gets anything; their results are
+// recorded then (recordLocal, in the worker, before it waits for the
+// smarthost), not when the smarthost answers, which may be minutes
+// later: mailq meanwhile lists only what still waits, and a crash does
+// not make a command run again. Mail for local places alone pays
+// nothing for it.
+
 // remoteBatch is a batch's copies for the smarthost and, once they are
 // delivered, their results.
 type remoteBatch struct {
@@ -59,7 +96,20 @@ type remoteBatch struct {
 	// recorded is closed once the loop has recorded the results
 	// (remoteFinished): the worker holds the smarthost until then.
 	recorded chan struct{}
+	// cancel ends the delivery (relayReplaced); replaced is set when the
+	// [relay] settings it goes out with were replaced by a reload, and
+	// cut is the timer that then cancels it after stopGrace.
+	cancel   context.CancelCauseFunc
+	replaced atomic.Bool
+	cut      *time.Timer
+	// started: the worker began the delivery (it may not, replaced
+	// first). Written by the worker before it hands the batch back.
+	started bool
 }
+
+// errRelayReplaced is the cause of a delivery cancelled as a reload
+// replaced the [relay] settings it went out with.
+var errRelayReplaced = errors.New("the [relay] configuration changed")
 
 // sendRemote hands a batch's smarthost copies to a goroutine. jobs are
 // the batch's jobs with such copies: finished when the answer is taken
@@ -75,10 +125,25 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	for i, s := range sends {
 		copies[i] = s.c
 	}
+	var jobs []*job
+	seen := map[*job]bool{}
+	for _, s := range sends {
+		if !seen[s.j] {
+			seen[s.j] = true
+			jobs = append(jobs, s.j)
+		}
+	}
+	where := relayWhere(a.cfg)
+	bctx, cancel := context.WithCancelCause(ctx)
+	b.cancel = cancel
 	// Between two transactions, what the smarthost took is recorded
 	// at once, here in the worker (journalSent).
-	dctx := courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
+	dctx := courier.WithSettled(bctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
 	go func() {
+		defer cancel(nil)
+		// The local copies are durable: their results need not wait
+		// for the smarthost, nor for the deliveries before this one.
+		a.recordLocal(jobs)
 		// One smarthost delivery at a time: the batches queue here, in
 		// the order they came, as they did in the loop. The next one
 		// begins once this one's results are recorded: a crash in its
@@ -86,19 +151,78 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		// and send it again.
 		a.remoteMu.Lock()
 		defer a.remoteMu.Unlock()
-		b.results = c.Deliver(dctx, copies)
-		if ctx.Err() != nil {
-			// Cancelled: the agent stops (stopRemote). What was not
+		if !b.replaced.Load() {
+			b.started = true
+			a.showSending(sends, where)
+			b.results = c.Deliver(dctx, copies)
+		}
+		if b.started && bctx.Err() != nil {
+			// Cancelled: the agent stops (stopRemote), or a reload
+			// replaced the smarthost (relayReplaced). What was not
 			// answered is deferred; say why.
+			why := "interrupted as the agent stopped: "
+			if errors.Is(context.Cause(bctx), errRelayReplaced) {
+				why = "interrupted as the [relay] configuration changed: "
+			}
 			for i, r := range b.results {
 				if r.Status == outbox.Deferred {
-					b.results[i].Reason = "interrupted as the agent stopped: " + r.Reason
+					b.results[i].Reason = why + r.Reason
 				}
 			}
 		}
 		a.remoteDone <- b
 		<-b.recorded
+		if b.started {
+			a.showSending(nil, "")
+		}
 	}()
+}
+
+// relayReplaced is called when a reload has replaced the [relay]
+// settings: every smarthost delivery out goes with the old ones. Each
+// gets stopGrace to end (a message whose data the smarthost has taken
+// may be answered in that time), then is cancelled; one not yet begun
+// is not begun. Their messages are due at once when they are back
+// (remoteFinished).
+func (a *Agent) relayReplaced() {
+	n := 0
+	for b := range a.out {
+		if b.replaced.Swap(true) {
+			continue
+		}
+		n++
+		b.cut = time.AfterFunc(stopGrace, func() { b.cancel(errRelayReplaced) })
+	}
+	if n > 0 {
+		a.log.Info("the [relay] configuration changed: the delivery to the smarthost in progress is interrupted unless it ends within "+stopGrace.String()+"; what it has not answered is sent again with the new configuration", "batches", n)
+	}
+}
+
+// recordLocal records durably, in the worker before the smarthost gets
+// anything, the results of the jobs' copies that are done: the local
+// ones (stored, their syncs done in deliverHolding), and those that
+// failed at once. Bounces wait for their DSN (finish). One append and
+// fsync per message that has such results beside its smarthost copies;
+// a failure leaves them to be recorded with the others at the end.
+func (a *Agent) recordLocal(jobs []*job) {
+	for _, j := range jobs {
+		var now, later []outbox.Record
+		for _, r := range j.recs {
+			if r.Kind == 's' && r.Status == outbox.Bounced {
+				later = append(later, r)
+			} else {
+				now = append(now, r)
+			}
+		}
+		if len(now) == 0 {
+			continue
+		}
+		if err := j.m.Append(now...); err != nil {
+			a.log.Error("record results", "id", j.m.ID, "reason", err)
+			continue
+		}
+		j.recs = later
+	}
 }
 
 // remoteFinished records the smarthost's answers to b and finishes its
@@ -107,6 +231,12 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 func (a *Agent) remoteFinished(b *remoteBatch) {
 	a.remoteOut--
 	delete(a.out, b)
+	if b.cut != nil {
+		b.cut.Stop()
+	}
+	if !b.started {
+		a.log.Info("the [relay] configuration changed before this delivery to the smarthost began: it goes out with the new configuration", "copies", len(b.sends))
+	}
 	var jobs []*job
 	seen := map[*job]bool{}
 	for n, s := range b.sends {
@@ -114,7 +244,7 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		if n < len(b.results) {
 			res = b.results[n]
 		}
-		if !s.early { // else recorded as the smarthost took it
+		if !s.early && b.started { // else recorded as the smarthost took it, or not sent
 			a.result(s.j, s.idx, s.t, res)
 		}
 		if !seen[s.j] {
@@ -127,6 +257,13 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		delete(a.inflight, j.name)
 		if a.finish(j) {
 			retired = append(retired, j.m)
+			continue
+		}
+		if _, ok := a.due[j.name]; ok && b.replaced.Load() {
+			// Sent out with the smarthost settings a reload replaced:
+			// with the new ones at once, not after the backoff.
+			a.due[j.name] = time.Time{}
+			a.forcedRemote[j.name] = true
 		}
 	}
 	a.release(retired)
@@ -165,4 +302,120 @@ func (a *Agent) stopRemote(cancel context.CancelFunc) {
 			cancel()
 		}
 	}
+}
+
+// sendingPath is the file that says which smarthost delivery is out
+// (showSending, Sending).
+func sendingPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "agent.sending") }
+
+// relayWhere names the smarthost as mailq shows it: host:port, or the
+// program of an exec: relay.
+func relayWhere(cfg *config.Config) string {
+	ep, err := settings.ParseRelayURL(cfg.Relay.URL)
+	switch {
+	case err != nil:
+		return "the smarthost"
+	case ep.Kind == settings.RelayExec && len(ep.Argv) > 0:
+		return ep.Argv[0]
+	}
+	return ep.Addr()
+}
+
+// showSending replaces the file that says which smarthost delivery is
+// out: sends, to where, from now; none removes it. Its first line is
+// "PID SINCE WHERE" (SINCE in Unix seconds), each other "ID IDX,IDX..."
+// for a message and its recipients. Written whole and renamed into
+// place, without fsync: after a crash it names a process that is gone,
+// and is not read.
+func (a *Agent) showSending(sends []*send, where string) {
+	p := sendingPath(a.cfg)
+	if len(sends) == 0 {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Debug("remove smarthost status", "reason", err)
+		}
+		return
+	}
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(os.Getpid()) + " " + strconv.FormatInt(a.now().Unix(), 10) + " " + oneLine(where) + "\n")
+	line := map[*job]int{}
+	var rows [][]string
+	var ids []string
+	for _, s := range sends {
+		k, ok := line[s.j]
+		if !ok {
+			k = len(rows)
+			line[s.j] = k
+			rows = append(rows, nil)
+			ids = append(ids, s.j.m.ID)
+		}
+		rows[k] = append(rows[k], strconv.Itoa(s.idx))
+	}
+	for k, id := range ids {
+		b.WriteString(id + " " + strings.Join(rows[k], ",") + "\n")
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		a.log.Debug("write smarthost status", "reason", err)
+		return
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		a.log.Debug("write smarthost status", "reason", err)
+	}
+}
+
+// oneLine replaces the line breaks of s, which a file of lines cannot
+// hold.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// Sending is what the running agent says of its delivery to the
+// smarthost in progress.
+type Sending struct {
+	Where string    // host:port, or the program of an exec: relay
+	Since time.Time // when the delivery began
+	// Rcpts maps the queue ID of each message it carries to its
+	// recipients there (their index in the envelope).
+	Rcpts map[string][]int
+}
+
+// RunningSending reads what the running agent says of its delivery to
+// the smarthost in progress; false when none is out, or no agent runs.
+func RunningSending(cfg *config.Config) (Sending, bool) {
+	b, err := os.ReadFile(sendingPath(cfg))
+	if err != nil {
+		return Sending{}, false
+	}
+	first, rest, _ := strings.Cut(string(b), "\n")
+	f := strings.SplitN(first, " ", 3)
+	if len(f) < 3 {
+		return Sending{}, false
+	}
+	pid, err1 := strconv.Atoi(f[0])
+	since, err2 := strconv.ParseInt(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return Sending{}, false
+	}
+	if running, ok := Running(cfg); !ok || running != pid {
+		return Sending{}, false // left by an agent that is gone
+	}
+	s := Sending{Where: f[2], Since: time.Unix(since, 0), Rcpts: map[string][]int{}}
+	for _, line := range strings.Split(rest, "\n") {
+		id, list, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		for _, n := range strings.Split(list, ",") {
+			if i, err := strconv.Atoi(n); err == nil {
+				s.Rcpts[id] = append(s.Rcpts[id], i)
+			}
+		}
+	}
+	return s, true
 }

@@ -22,6 +22,7 @@ type Entry struct {
 	Held     bool
 	Rcpts    []Recipient // recipients still to do
 	Original []string    // their envelope recipients
+	Idx      []int       // their index in the envelope
 	Err      error       // set when the file cannot be read
 }
 
@@ -68,6 +69,7 @@ func (d Dir) List() ([]Entry, error) {
 				}
 				e.Rcpts = append(e.Rcpts, r)
 				e.Original = append(e.Original, m.Env.Original(i))
+				e.Idx = append(e.Idx, i)
 			}
 			// A message in cur/ whose recipients were never tried is
 			// being delivered right now.
@@ -87,6 +89,26 @@ func anyTried(rs []Recipient) bool {
 		}
 	}
 	return false
+}
+
+// MarkSending shows the recipients of entries that a delivery in
+// progress carries (by queue ID, their indexes in the envelope) as
+// being delivered: the message is active, and they wait for the reason
+// given, in place of the one an earlier attempt recorded.
+func MarkSending(entries []Entry, rcpts map[string][]int, reason string) {
+	for k := range entries {
+		e := &entries[k]
+		idx, ok := rcpts[e.ID]
+		if !ok || e.Err != nil {
+			continue
+		}
+		e.Active = true
+		for n, i := range e.Idx {
+			if slices.Contains(idx, i) {
+				e.Rcpts[n].Reason = reason
+			}
+		}
+	}
 }
 
 // WritePostfix prints entries exactly as Postfix's mailq does.

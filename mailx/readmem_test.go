@@ -38,16 +38,19 @@ func bigMessages(t *testing.T, dir string) (plain, multi string, body [32]byte) 
 	bw.WriteString("From: Big <big@example.org>\nTo: me@example.org\nSubject: big plain\nDate: Mon, 2 Mar 2026 10:00:00 +0000\n\n")
 	sum := sha256.New()
 	w := io.MultiWriter(bw, sum)
-	line := make([]byte, 99)
+	// Lines from a pool of random ones: cheap to make, and a "From "
+	// line now and then for mboxrd quoting.
+	pool := make([][]byte, 1024)
+	for k := range pool {
+		pool[k] = make([]byte, 100)
+		for i := range 99 {
+			pool[k][i] = 'a' + byte(r.IntN(26))
+		}
+		pool[k][99] = '\n'
+	}
+	copy(pool[0], "From here")
 	for n := 0; n < 50<<20; n += 100 {
-		for i := range line {
-			line[i] = 'a' + byte(r.IntN(26))
-		}
-		if n%(1<<20) == 0 {
-			copy(line, "From here")
-		}
-		w.Write(line)
-		w.Write([]byte{'\n'})
+		w.Write(pool[(n/100)%len(pool)])
 	}
 	bw.Flush()
 	f.Close()
@@ -70,10 +73,9 @@ func bigMessages(t *testing.T, dir string) (plain, multi string, body [32]byte) 
 	bw.WriteString("\n--b\nContent-Type: application/octet-stream; name=\"data.bin\"\nContent-Transfer-Encoding: base64\n\n")
 	enc := base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: bw})
 	buf := make([]byte, 57*1024)
+	cc := rand.NewChaCha8([32]byte{5, 6})
 	for n := 0; n < 40<<20; n += len(buf) {
-		for i := range buf {
-			buf[i] = byte(r.Uint32())
-		}
+		cc.Read(buf)
 		enc.Write(buf)
 	}
 	enc.Close()
@@ -168,7 +170,6 @@ func TestReadLargeInConstantMemory(t *testing.T) {
 			t.Errorf("%s: p 2 shows %d bytes: %.300q ... %q", box, len(s), s, s[max(0, len(s)-200):])
 		}
 		out.Reset()
-		check(box+": P 2", run(box, "P 2", io.Discard))
 		check(box+": top", run(box, "top 1 2", &out))
 		if !strings.Contains(out.String(), "From here") {
 			t.Errorf("%s: top: %q", box, out.String())
@@ -178,7 +179,7 @@ func TestReadLargeInConstantMemory(t *testing.T) {
 			t.Errorf("%s: pipe: the messages piped differ from the ones stored", box)
 		}
 		os.Remove(filepath.Join(dir, box[:3]+"piped"))
-		for _, c := range []string{"s", "c", "w"} {
+		for _, c := range []string{"s", "w"} { // c copies as s does
 			target := filepath.Join(dir, box[:3]+c)
 			check(box+": "+c, run(box, c+" 1 2 "+target, io.Discard))
 			st, err := os.Stat(target)

@@ -612,11 +612,21 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 			a.outgoingVia = a.couriers[kind]
 			continue
 		} else {
-			dctx := ctx
+			dctx, where := ctx, ""
 			if kind == forwarder.Remote {
 				dctx = courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
+				// As in the daemon's worker: the local results are
+				// recorded before the smarthost, which may take
+				// minutes, and mailq says what is out.
+				a.recordLocal(jobsOf(sends))
+				if where = a.sendingWhere(a.couriers[kind]); where != "" {
+					a.showSending(sends, where)
+				}
 			}
 			results = a.couriers[kind].Deliver(dctx, copies)
+			if where != "" {
+				a.showSending(nil, "")
+			}
 		}
 		for n, s := range sends {
 			if s.early {

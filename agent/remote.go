@@ -125,15 +125,8 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	for i, s := range sends {
 		copies[i] = s.c
 	}
-	var jobs []*job
-	seen := map[*job]bool{}
-	for _, s := range sends {
-		if !seen[s.j] {
-			seen[s.j] = true
-			jobs = append(jobs, s.j)
-		}
-	}
-	where := relayWhere(a.cfg)
+	jobs := jobsOf(sends)
+	where := a.sendingWhere(c)
 	bctx, cancel := context.WithCancelCause(ctx)
 	b.cancel = cancel
 	// Between two transactions, what the smarthost took is recorded
@@ -153,7 +146,9 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		defer a.remoteMu.Unlock()
 		if !b.replaced.Load() {
 			b.started = true
-			a.showSending(sends, where)
+			if where != "" {
+				a.showSending(sends, where)
+			}
 			b.results = c.Deliver(dctx, copies)
 		}
 		if b.started && bctx.Err() != nil {
@@ -172,10 +167,23 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		}
 		a.remoteDone <- b
 		<-b.recorded
-		if b.started {
+		if b.started && where != "" {
 			a.showSending(nil, "")
 		}
 	}()
+}
+
+// jobsOf returns the jobs of sends, each once.
+func jobsOf(sends []*send) []*job {
+	var jobs []*job
+	seen := map[*job]bool{}
+	for _, s := range sends {
+		if !seen[s.j] {
+			seen[s.j] = true
+			jobs = append(jobs, s.j)
+		}
+	}
+	return jobs
 }
 
 // relayReplaced is called when a reload has replaced the [relay]
@@ -319,6 +327,16 @@ func relayWhere(cfg *config.Config) string {
 		return ep.Argv[0]
 	}
 	return ep.Addr()
+}
+
+// sendingWhere is the smarthost that courier c sends to, as mailq
+// shows it; "" for none (no usable smarthost: the copies are deferred
+// at once, and there is nothing to show).
+func (a *Agent) sendingWhere(c courier.Courier) string {
+	if _, ok := c.(courier.Hold); ok {
+		return ""
+	}
+	return relayWhere(a.cfg)
 }
 
 // showSending replaces the file that says which smarthost delivery is

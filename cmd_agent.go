@@ -15,6 +15,7 @@ import (
 
 	"homepost/agent"
 	"homepost/config"
+	"homepost/doctor"
 	"homepost/smtpd"
 	"homepost/submit"
 	"homepost/sysexits"
@@ -60,7 +61,9 @@ of [smtp] listen, or on the sockets that systemd passes
 
   --once         deliver everything that is due, then exit; while another
                  agent runs, have it deliver what is due and wait until
-                 it has (exit 78: the configuration has an error)
+                 it has (also with a configuration error, which it
+                 warns of: that agent delivers with the file it read
+                 before; exit 78 with an error and no such agent)
   --background   deliver, wait for deferred mail and retry it, exit when
                  the queue is empty; give way to a daemon that starts
                  (sendmail starts one where no agent runs); with a
@@ -107,10 +110,46 @@ func runAgent(args []string) int {
 		return sysexits.Config
 	}
 	opts.ConfigErr = err
+	if err != nil && opts.Once && !opts.Background {
+		if code, done := onceWithAgent(cfg, err); done {
+			return code
+		}
+	}
 	return startAgent(cfg, opts, newLogger())
 }
 
+// onceWithAgent is agent --once with a configuration that does not
+// load: an agent that runs and does not hold the queue read the file
+// before it broke and delivers with what it read, so it is asked to
+// deliver what is due and waited for, as flush does, with the warning
+// the other commands give. It reports false when no such agent runs
+// (or it went away): the caller then holds, exit 78.
+func onceWithAgent(cfg *config.Config, broken error) (int, bool) {
+	st, running := agent.RunningStatus(cfg)
+	if !running || st.Held != "" {
+		return 0, false
+	}
+	fmt.Fprintf(os.Stderr, "homepost: agent: warning: %v\n", broken)
+	if other := doctor.OtherConfig(cfg, st.Pid); other != "" {
+		fmt.Fprintf(os.Stderr, "homepost: agent: warning: the running agent (pid %d) reads another configuration file, %s, and delivers as that file says\n", st.Pid, other)
+	} else {
+		fmt.Fprintf(os.Stderr, "homepost: agent: warning: the running agent (pid %d) delivers with the configuration it read before; fix the file before it restarts\n", st.Pid)
+	}
+	werr := agent.AwaitPass(context.Background(), cfg)
+	switch {
+	case werr == nil:
+		return sysexits.OK, true
+	case errors.Is(werr, agent.ErrSmarthostBusy):
+		fmt.Fprintf(os.Stderr, "homepost: agent: the running agent (pid %d) has delivered what is due; its delivery to the smarthost is still in progress\n", st.Pid)
+		return sysexits.OK, true
+	case errors.Is(werr, agent.ErrNoAnswer):
+		return sysexits.OK, true // an older agent: it delivers on its own
+	}
+	return 0, false // it went away: nothing delivers with a good configuration
+}
+
 func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
+	log = slog.New(eachError{log.Handler()})
 	// The daemon serves the SMTP listener while it holds the lock:
 	// Ready is called once it has it and watches the outbox. A reload
 	// (a changed file, SIGHUP, a held agent's file fixed) opens what the
@@ -124,7 +163,7 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 		if serves && stopSMTP == nil {
 			s, where, err := smtpd.StartService(cfg, log)
 			if err != nil {
-				log.Error("smtp listener", "reason", err.Error())
+				log.Error("smtp listener", "reason", err)
 			}
 			svc, stopSMTP = s, func() {}
 			if s != nil {
@@ -145,7 +184,7 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 				// Nothing was served: start as at the agent's start.
 				s, where, err := smtpd.StartService(c, log)
 				if err != nil {
-					log.Error("smtp listener", "reason", err.Error())
+					log.Error("smtp listener", "reason", err)
 				}
 				if s != nil {
 					svc, stopSMTP = s, s.Stop
@@ -158,7 +197,7 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 				log.Info("smtp listener follows the configuration", "opened", strings.Join(opened, ","), "closed", strings.Join(closed, ","))
 			}
 			if err != nil {
-				log.Error("smtp listener", "reason", err.Error())
+				log.Error("smtp listener", "reason", err)
 			}
 		}
 	}
@@ -272,4 +311,67 @@ func runFlush(args []string) int {
 		fmt.Fprintf(os.Stderr, "homepost: flush: what is still deferred is retried by a background delivery (its log: %s)\n", cfg.LogPath())
 	}
 	return code
+}
+
+// eachError logs a record whose attribute is an error joined of several
+// (errors.Join: each address of [smtp] listen that could not be opened,
+// each queue file that could not be recycled) as one record per error:
+// a key=value line holds one reason, which a reader or a grep takes
+// whole, rather than several joined by a newline that the text format
+// shows as a literal \n inside one quoted field. A single error whose
+// text has newlines (one wrapping a joined one) has them replaced by
+// "; ".
+type eachError struct{ slog.Handler }
+
+func (h eachError) Handle(ctx context.Context, r slog.Record) error {
+	key, errs := "", []error(nil)
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok {
+			if l := leaves(err); len(l) > 1 || strings.Contains(err.Error(), "\n") {
+				key, errs = a.Key, l
+				return false
+			}
+		}
+		return true
+	})
+	if errs == nil {
+		return h.Handler.Handle(ctx, r)
+	}
+	var first error
+	for _, err := range errs {
+		n := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == key {
+				a.Value = slog.AnyValue(err)
+				if strings.Contains(err.Error(), "\n") {
+					a.Value = slog.StringValue(strings.ReplaceAll(err.Error(), "\n", "; "))
+				}
+			}
+			n.AddAttrs(a)
+			return true
+		})
+		if err := h.Handler.Handle(ctx, n); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (h eachError) WithAttrs(as []slog.Attr) slog.Handler {
+	return eachError{h.Handler.WithAttrs(as)}
+}
+
+func (h eachError) WithGroup(name string) slog.Handler { return eachError{h.Handler.WithGroup(name)} }
+
+// leaves flattens errors joined by errors.Join (and joins of joins).
+func leaves(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leaves(e)...)
+	}
+	return out
 }

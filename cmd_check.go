@@ -40,7 +40,9 @@ another configuration file than this check (another HOMEPOST_CONFIG,
 XDG_CONFIG_HOME or HOME) is named with its file.
 
   --relay   connect to the smarthost and set up TLS (and authenticate,
-            where supported); nothing is sent
+            where supported); nothing is sent. A server that has not
+            greeted within 15 s fails, with the smtps:// url to try
+            (a port that wants TLS from the first byte says nothing)
   --crontab print, and do nothing else, the crontab(5) line that starts
             delivery after a reboot where no systemd user instance runs:
             (crontab -l; homepost check --crontab) | crontab -

@@ -49,7 +49,10 @@ removed), and no new delivery starts meanwhile, so a file written in
 several steps is never read half written. A reload applies [smtp] (opens
 and closes addresses) and retries at once the deferred mail whose
 destination it changes ([relay]: remote mail; anything else: local
-mail). A configuration file with an error does not stop it: it holds
+mail). A reload that changes outbox or state_dir is followed: the agent
+delivers from the new outbox, moves into it what waits in the old one,
+and takes the lock of the new state_dir (keeping the old one). A
+configuration file with an error does not stop it: it holds
 the queue (delivers nothing), says why with file:line, and delivers once
 the file is fixed; a reload that finds an error keeps the configuration
 read before.

@@ -212,6 +212,9 @@ type Agent struct {
 	// batches counts the batches of drains, for the wait of what the
 	// last one left (retireWait).
 	batches uint64
+	// mv is what the agent keeps of a move of the outbox or state_dir
+	// that it followed (move.go).
+	mv moves
 }
 
 // Run is the agent's main loop. It returns a *LockedError when another
@@ -294,18 +297,22 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		err := a.withSignals(run)
 		lock.Unlock()
+		a.unlockMoved()
 		// A message queued after our last look but before the unlock
-		// saw the lock held and started nobody: look once more.
+		// saw the lock held and started nobody: look once more (where
+		// the configuration says now: move.go).
 		for err == nil && a.pending() {
-			if lock, err = TryLock(cfg, true); err != nil {
+			if lock, err = TryLock(a.cfg, true); err != nil {
 				return nil // another agent took over
 			}
 			err = a.withSignals(run)
 			lock.Unlock()
+			a.unlockMoved()
 		}
 		return err
 	}
 	defer lock.Unlock()
+	defer a.unlockMoved()
 	return a.loop(ctx, opts)
 }
 
@@ -427,6 +434,7 @@ func (a *Agent) pending() bool {
 }
 
 func (a *Agent) runOnce(ctx context.Context, flush bool) error {
+	a.moveOn() // a reload moved the outbox (move.go)
 	if err := a.start(); err != nil {
 		return err
 	}
@@ -540,6 +548,8 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if err := w.Add(a.box.Path("new")); err != nil {
 		return fmt.Errorf("watch outbox: %w", err)
 	}
+	a.mv.w = w
+	defer func() { a.mv.w = nil }()
 	a.watchFiles(w)
 	if err := a.start(); err != nil {
 		return err
@@ -622,6 +632,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		// the configuration among them holds the next batch.
 		a.takeEvents(w)
 		settleAt := a.settleChanges(w, time.Now())
+		a.moveOn() // a reload moved the outbox (move.go)
 		passStart := monotonic()
 		if a.held == nil && settleAt.IsZero() {
 			if a.look || a.resumed {
@@ -743,12 +754,11 @@ func (a *Agent) reload(why string, local bool) {
 		a.log.Error("reload config: keeping the configuration read before", "reason", err)
 		return
 	}
-	if cfg.Outbox != a.cfg.Outbox {
-		a.log.Warn("the outbox moved: restart the agent to watch it", "outbox", cfg.Outbox, "watching", a.cfg.Outbox)
-	}
+	a.follow(cfg) // the outbox or state_dir moved (move.go)
 	relayChanged := cfg.Relay != a.cfg.Relay
 	local = local || !reflect.DeepEqual(localSettings(cfg), localSettings(a.cfg))
 	a.configure(cfg)
+	a.followed()
 	if a.held != nil {
 		a.hold(nil)
 	}

@@ -36,6 +36,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -119,11 +120,22 @@ func (a *Agent) writeStatus() {
 	if a.held != nil {
 		text += "held: " + strings.ReplaceAll(a.held.Error(), "\n", " ") + "\n"
 	}
-	p := statusPath(a.cfg)
-	tmp := p + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, []byte(text), 0o600); err == nil {
-		if os.Rename(tmp, p) != nil {
-			os.Remove(tmp)
+	// The state directories followed from too, whose locks the agent
+	// keeps (move.go): a command that read the configuration before
+	// the move waits on what it reads there.
+	dirs := []string{a.cfg.StateDir}
+	for _, d := range a.mv.dirs {
+		if !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, "agent.status")
+		tmp := p + ".tmp" + strconv.Itoa(os.Getpid())
+		if err := os.WriteFile(tmp, []byte(text), 0o600); err == nil {
+			if os.Rename(tmp, p) != nil {
+				os.Remove(tmp)
+			}
 		}
 	}
 }

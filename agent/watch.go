@@ -120,6 +120,12 @@ func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 		a.look = a.look || ev.Op&fsnotify.Create != 0
 		return
 	}
+	if a.watchesFormer(filepath.Dir(name)) {
+		// Queued by a sendmail that read the configuration before
+		// the outbox moved: moved into the outbox (move.go).
+		a.mv.look = a.mv.look || ev.Op&fsnotify.Create != 0
+		return
+	}
 	c := &a.watch
 	switch {
 	case c.files[name]:

@@ -1,0 +1,310 @@
+package agent
+
+// A reload that changes outbox (or state_dir, under which the default
+// outbox and the lock live) is followed: the shims queue into the outbox
+// that config.toml names as soon as the file says so, and an agent that
+// kept watching the old one left that mail waiting, unseen, until it was
+// restarted.
+//
+// One agent per outbox. The lock lives in state_dir, and the shims and a
+// second agent look for a running agent there: when state_dir moves, the
+// agent takes the new lock before it touches the new outbox. A one-shot
+// or background delivery that holds it (a sendmail that queued there
+// before the agent read the change started one) is asked to give way, as
+// a starting daemon does; a daemon that holds it delivers the new outbox
+// already, and this agent then stays where it was and says so. The
+// locks taken are kept until the agent exits, the old ones too, and the
+// status file is written in each state_dir whose lock it holds: a
+// command that read the old configuration just before the change (a
+// sendmail, an agent --once) still sees the running agent, and no
+// second agent starts on the old outbox while this one empties it.
+//
+// The switch waits for a quiet moment: no copy for the smarthost out,
+// no claimed file in flight (remote.go), and what the last batch left
+// waiting made durable (settle), so that every queue file of the old
+// outbox is at rest, its journal complete, when it moves. Then the old
+// outbox's cur/ (deferred mail, with its journal; held mail, still held)
+// and new/ are renamed into the new one under the same names, the new
+// directories fsynced before the old ones (a power loss leaves each file
+// in one of the two), and the new outbox is taken up as at a start: what
+// a delivery that gave way left in its cur/ is due at once. The old new/
+// stays watched: a sendmail that read the configuration before the
+// change may still queue there, and what it queues is moved too. A
+// rename cannot cross file systems: mail that cannot be moved so is left
+// where it is and logged, with what to do.
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
+
+	"homepost/config"
+	"homepost/outbox"
+	"homepost/safeio"
+)
+
+// giveWayWait bounds how long a reload waits for a one-shot or
+// background delivery that holds the new state_dir's lock to give way.
+const giveWayWait = 30 * time.Second
+
+// moves is what the agent keeps of the outboxes and locks it followed.
+type moves struct {
+	// w is the loop's watcher, nil outside the loop.
+	w *fsnotify.Watcher
+	// to is the outbox to switch to at the next quiet moment; "" when
+	// no switch waits. using is the outbox delivered meanwhile.
+	to, using outbox.Dir
+	// former are the outboxes followed from: watched, and emptied into
+	// the current one. look is set when mail may have come to one.
+	former []outbox.Dir
+	look   bool
+	// locks are the locks taken on a move of state_dir, kept until
+	// the agent exits; dirs are the state directories whose lock the
+	// agent holds (the status file is written in each).
+	locks []*Lock
+	dirs  []string
+}
+
+// follow takes a reloaded configuration's outbox and state_dir up
+// (before configure). When the agent cannot follow (the new outbox
+// cannot be made, another daemon holds the new lock), cfg is changed to
+// keep the old ones, and the log says why.
+func (a *Agent) follow(cfg *config.Config) {
+	old := a.cfg
+	newBox := cfg.Outbox != old.Outbox
+	newLock := cfg.LockPath() != old.LockPath()
+	if !newBox && !newLock {
+		return
+	}
+	stay := func(msg string, args ...any) {
+		a.log.Error(msg, append(args, "outbox", cfg.Outbox, "delivering", old.Outbox)...)
+		cfg.Outbox, cfg.StateDir = old.Outbox, old.StateDir
+	}
+	if newBox {
+		if err := outbox.Dir(cfg.Outbox).Init(); err != nil {
+			stay("the configured outbox cannot be made: this agent keeps delivering the one it had", "reason", err)
+			return
+		}
+	}
+	if newLock {
+		l, err := a.lockMoved(cfg)
+		if err != nil {
+			stay("this agent cannot follow the move of state_dir: it keeps delivering the outbox it had", "reason", err)
+			return
+		}
+		if !slices.Contains(a.mv.dirs, old.StateDir) {
+			a.mv.dirs = append(a.mv.dirs, old.StateDir)
+		}
+		if l != nil {
+			a.mv.locks = append(a.mv.locks, l)
+		}
+	}
+	if !newBox {
+		return
+	}
+	to := outbox.Dir(cfg.Outbox)
+	if a.mv.w != nil {
+		if err := a.mv.w.Add(to.Path("new")); err != nil {
+			a.log.Warn("watch outbox", "outbox", cfg.Outbox, "reason", err)
+		}
+	}
+	if a.mv.to == "" {
+		a.mv.using = a.box
+	}
+	a.mv.to = to
+	a.log.Info("the outbox moved: following it", "outbox", cfg.Outbox, "from", old.Outbox)
+}
+
+// lockMoved takes the lock of cfg's state_dir. It returns a nil Lock
+// when this process holds it already (the agent came back to a state_dir
+// it had followed from, or the directory was renamed to the new name).
+// A one-shot or background delivery that holds it is asked to give way
+// and waited for, up to giveWayWait.
+func (a *Agent) lockMoved(cfg *config.Config) (*Lock, error) {
+	once := a.background || !a.async
+	asked := false
+	for deadline := time.Now().Add(giveWayWait); ; {
+		l, err := TryLock(cfg, once)
+		if err == nil {
+			return l, nil
+		}
+		var le *LockedError
+		if !errors.As(err, &le) {
+			return nil, err
+		}
+		if le.Pid == os.Getpid() {
+			return nil, nil
+		}
+		if !le.Once {
+			return nil, err // a daemon: it delivers the new outbox
+		}
+		if time.Now().After(deadline) {
+			return nil, err
+		}
+		if !asked {
+			a.log.Info("asking a one-shot delivery to give way", "pid", le.Pid)
+			syscall.Kill(le.Pid, syscall.SIGTERM)
+			asked = true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// followed keeps delivering the outbox in use after configure, while a
+// switch waits.
+func (a *Agent) followed() {
+	if a.mv.to != "" {
+		a.box = a.mv.using
+	}
+}
+
+// moveOn switches to the outbox followed once nothing of the old one is
+// in flight, and moves what came to a former outbox into the current
+// one.
+func (a *Agent) moveOn() {
+	if a.mv.to != "" && a.remoteOut == 0 && len(a.inflight) == 0 {
+		a.settle()
+		from := a.box
+		a.box = a.mv.to
+		a.mv.to = ""
+		a.mv.former = slices.DeleteFunc(a.mv.former, func(d outbox.Dir) bool { return d == a.box })
+		if !slices.Contains(a.mv.former, from) && from != a.box {
+			a.mv.former = append(a.mv.former, from)
+		}
+		a.mv.look = true
+		a.migrate()
+		if err := a.start(); err != nil {
+			a.log.Error("outbox", "outbox", string(a.box), "reason", err)
+		}
+		a.look = true
+		return
+	}
+	if a.mv.look && a.mv.to == "" {
+		a.migrate()
+	}
+}
+
+// migrate moves the queue files of the former outboxes into the current
+// one. A name in new/ whose message is in cur/ too (a claim whose name a
+// crash left in new/, a release half done) is first settled as take
+// does (outbox.Dir.DropClaimed, under the queue file's lock), so that no
+// file is ever named in both outboxes: delivered and recycled through
+// one name, it would be delivered again, or another message written
+// over it, through the other. Then cur/ and the rest of new/ are renamed
+// under the same names, and the new directories fsynced, then the old
+// ones: a crash leaves each message whole in one of the two, and the
+// next look moves the rest.
+func (a *Agent) migrate() {
+	a.mv.look = false
+	for _, from := range a.mv.former {
+		moved, left := 0, 0
+		var why error
+		fail := func(err error) {
+			left++
+			why = err
+		}
+		news, err := from.Names("new")
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			fail(err)
+		}
+		var loose []string // names in new/ alone: unclaimed messages
+		for _, n := range news {
+			if _, err := os.Lstat(from.Path("cur", n+":2,")); err != nil {
+				loose = append(loose, n)
+				continue
+			}
+			dropped, err := from.DropClaimed(n)
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				loose = append(loose, n) // released meanwhile: in new/ alone
+			case err != nil:
+				fail(err)
+			case !dropped:
+				// A release in progress holds the lock: look again
+				// once it has given the message back.
+				a.mv.look = true
+			}
+		}
+		curs, err := from.Names("cur")
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			fail(err)
+		}
+		for _, sub := range []string{"cur", "new"} {
+			names := curs
+			if sub == "new" {
+				names = loose
+			}
+			for _, n := range names {
+				err := renameNoReplace(from.Path(sub, n), a.box.Path(sub, n))
+				if errors.Is(err, os.ErrNotExist) {
+					continue // claimed or deleted meanwhile
+				}
+				if err != nil {
+					fail(err)
+					continue
+				}
+				moved++
+				if _, ok := a.due[n]; sub == "cur" && !ok && !a.inflight[n] {
+					a.due[n] = time.Time{} // look at it now
+				}
+			}
+		}
+		if moved > 0 {
+			dirs := []string{a.box.Path("cur"), a.box.Path("new"), from.Path("cur"), from.Path("new")}
+			for _, d := range dirs {
+				if err := safeio.SyncDir(d); err != nil {
+					a.log.Error("sync outbox", "dir", d, "reason", err)
+				}
+			}
+			a.look = true
+			a.log.Info("moved the mail of the former outbox into the configured one", "messages", moved, "from", string(from), "outbox", string(a.box))
+		}
+		if left > 0 {
+			a.log.Error("mail waits in a former outbox and cannot be moved into the configured one: move its cur/ files into this outbox's cur/ and its new/ files into its new/ while the agent is stopped, or set outbox back",
+				"messages", left, "stranded", string(from), "outbox", string(a.box), "reason", why)
+		}
+	}
+}
+
+// renameNoReplace renames old to new unless new exists: a name is
+// unique to its message, but a file of the same name in the new outbox
+// (a copy made by hand) must not be overwritten.
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// A file system without RENAME_NOREPLACE: look first.
+		if _, serr := os.Lstat(new); serr == nil {
+			return &os.LinkError{Op: "rename", Old: old, New: new, Err: os.ErrExist}
+		}
+		err = os.Rename(old, new)
+	}
+	if err != nil {
+		if _, ok := err.(*os.LinkError); !ok {
+			err = &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+		}
+	}
+	return err
+}
+
+// watchesFormer reports whether dir is the new/ of a former outbox.
+func (a *Agent) watchesFormer(dir string) bool {
+	for _, d := range a.mv.former {
+		if dir == d.Path("new") {
+			return true
+		}
+	}
+	return false
+}
+
+// unlockMoved releases the locks taken on moves of state_dir.
+func (a *Agent) unlockMoved() {
+	for _, l := range a.mv.locks {
+		l.Unlock()
+	}
+	a.mv.locks, a.mv.dirs = nil, nil
+}

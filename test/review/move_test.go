@@ -1,0 +1,113 @@
+package review
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"homepost/agentlock"
+	"homepost/test/testenv"
+)
+
+// A change of outbox or state_dir while the agent runs: the agent
+// follows it. It delivers what is queued in the new outbox, moves what
+// waited in the old one (deferred mail with its journal, held mail)
+// into the new one, and, when the lock moves with state_dir, holds the
+// new lock, so that no second agent delivers the same outbox and the
+// commands see it running.
+
+// agentPid is the pid of the "agent started" line of log.
+func agentPid(t *testing.T, log string) int {
+	t.Helper()
+	m := regexp.MustCompile(`msg="agent started".* pid=(\d+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no pid in the agent's start line:\n%s", log)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+// outboxFiles counts the files in an outbox's new/ and cur/.
+func outboxFiles(dir string) int {
+	return len(testenv.Files(dir+"/new")) + len(testenv.Files(dir+"/cur"))
+}
+
+func TestAgentFollowsOutboxMove(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	setConfig(t, e, baseConfig, 0o600)
+	log := startAgentLog(t, e)
+	// Deferred in the old outbox: a remote recipient and no smarthost.
+	e.MustSend("Subject: deferred before the move\n\nb\n", "someone@remote.example")
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "no smarthost configured") }, "the deferral")
+	old := e.Path(".local", "state", "homepost", "outbox")
+
+	setConfig(t, e, baseConfig+"outbox = \"~/newq\"\n", 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "msg=reloaded") }, "the reload")
+	e.MustSend("Subject: after the move\n\nb\n", testenv.Login(t))
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery of mail queued in the new outbox")
+
+	if n := outboxFiles(old); n != 0 {
+		t.Errorf("%d file(s) left in the old outbox %s", n, old)
+	}
+	// The delivered message leaves the queue; the deferred one stays.
+	e.WaitFor(func() bool { return outboxFiles(e.Path("newq")) == 1 }, "the deferred message alone in the new outbox")
+	out, stderr, _ := e.Run(nil, "mailq")
+	if !strings.Contains(out, "someone@remote.example") || !strings.Contains(out, "no smarthost") {
+		t.Errorf("mailq does not list the deferred message with its reason:\n%s%s", out, stderr)
+	}
+	if strings.Contains(stderr, "no longer") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); strings.Contains(out, "FAIL") || strings.Contains(out, "no longer") {
+		t.Errorf("check:\n%s", out)
+	}
+	// And back: the agent follows again.
+	setConfig(t, e, baseConfig, 0o600)
+	e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 2 }, "the second reload")
+	e.MustSend("Subject: moved back\n\nb\n", testenv.Login(t))
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 2 }, "delivery after the move back")
+	e.WaitFor(func() bool { return outboxFiles(e.Path("newq")) == 0 && outboxFiles(old) == 1 }, "the deferred message back in the first outbox")
+}
+
+func TestAgentFollowsStateDirMove(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	good := strings.Replace(baseConfig, "deliver_without_agent = false", "deliver_without_agent = true", 1)
+	setConfig(t, e, good, 0o600)
+	log := startAgentLog(t, e)
+	pid := agentPid(t, log.String())
+	e.MustSend("Subject: deferred before the move\n\nb\n", "someone@remote.example")
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "no smarthost configured") }, "the deferral")
+
+	// Mail sent at once after the change is queued in the new outbox
+	// before the agent has read the file: sendmail finds the new lock
+	// free and starts a background delivery, which gives way to the
+	// agent once it follows.
+	setConfig(t, e, good+"state_dir = \"~/newstate\"\n", 0o600)
+	e.MustSend("Subject: deferred by the background delivery\n\nb\n", "other@remote.example")
+	e.MustSend("Subject: after the move\n\nb\n", testenv.Login(t))
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery of mail queued in the new outbox")
+	lock := e.Path("newstate", "agent.lock")
+	e.WaitFor(func() bool { p, ok := agentlock.Running(lock); return ok && p == pid }, "the agent to hold the new lock")
+	if !strings.Contains(log.String(), "give way") {
+		t.Errorf("the background delivery was not asked to give way")
+	}
+	e.MustSend("Subject: later\n\nb\n", testenv.Login(t))
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 2 }, "delivery of later mail")
+	if n := outboxFiles(e.Path(".local", "state", "homepost", "outbox")); n != 0 {
+		t.Errorf("%d file(s) left in the old outbox", n)
+	}
+	out, stderr, _ := e.Run(nil, "mailq")
+	if !strings.Contains(out, "someone@remote.example") || !strings.Contains(out, "other@remote.example") || strings.Contains(stderr, "no longer") {
+		t.Errorf("mailq:\n%s%s", out, stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); !strings.Contains(out, "pid "+strconv.Itoa(pid)) {
+		t.Errorf("check does not see the agent (pid %d):\n%s", pid, out)
+	}
+	// A second agent sees the first one.
+	if _, stderr, code := e.Run(nil, "homepost", "agent"); code != 0 || !strings.Contains(stderr, "another agent is running") {
+		t.Errorf("a second agent: exit %d: %s", code, stderr)
+	}
+}

@@ -8,17 +8,33 @@
 //
 // # Resolution order
 //
-// A recipient with a domain that is not in local_domains is remote. For a
-// local one, "+ext" is split off at recipient_delimiter; "user+ext" is
-// looked up first, then "user", in the user's aliases file, then in the
-// system aliases (read only). Expansion is recursive (at most 100 levels);
-// an alias that names itself, directly or through others, is delivered
-// rather than expanded again, and when that name is no login it bounces
-// with 5.4.6 "alias loop: a -> b -> a (file:line, file:line)" rather
-// than "user unknown"; duplicate targets are removed. A name that
-// no alias expands ends the walk: the user's own login reads ~/.forward
-// (".forward+ext" first, if it exists) unless written "\user", then the
-// local store; root, postmaster and mailer-daemon reach the user's store;
+// A recipient with a domain that is not in local_domains is remote. A
+// local one is looked up whole first, and without its extension only
+// when that finds nothing, as Postfix documents recipient_delimiter
+// ("user+foo before trying user, and .forward+foo before trying
+// .forward") and its local(8) orders the steps: every alias first —
+// "user+ext" in the user's aliases file, then in the system aliases
+// (read only), then "user" in both, an alias "user" carrying "+ext"
+// over to the local addresses it names — then the logins, "user+ext"
+// before "user". So with recipient_delimiter "-", my-list is the alias
+// my-list and www-data the login www-data (unless an alias www-data,
+// or www, says otherwise), while alice-lists is alice's extension
+// "lists" only when no login has that whole name. The extension starts
+// at the first delimiter character (a recipient_delimiter of several
+// characters is a set); postmaster and mailer-daemon are never split,
+// nor, when the set holds "-", owner-name and name-request, as
+// Postfix's split_addr does (owner_request_special). A login is looked
+// up lowercased, then as written (Debian-exim).
+//
+// Expansion is recursive (at most 100 levels); an alias that names
+// itself, directly or through others, is delivered rather than
+// expanded again ("me: me+inbox" too), and when that name is no login
+// it bounces with 5.4.6 "alias loop: a -> b -> a (file:line,
+// file:line)" rather than "user unknown"; duplicate targets are
+// removed. A name that no alias expands ends the walk: the user's own
+// login reads ~/.forward (".forward+ext" first, if it exists, named
+// with the delimiter found) unless written "\user", then the local
+// store; root, postmaster and mailer-daemon reach the user's store;
 // another local user follows other_users (me, relay or bounce), and a
 // name that is neither an alias nor a login bounces with 5.1.1 "user
 // unknown" (unless other_users = relay, whose domain knows its own). A

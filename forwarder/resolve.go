@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"homepost/addr"
 	"homepost/courier"
@@ -103,17 +104,51 @@ func (r *resolver) fail(depth int, res courier.Result) {
 	r.add(Target{Kind: Fail, Result: res})
 }
 
-// splitExt splits "user+ext" at the recipient delimiter. A name that
-// starts with the delimiter has no extension.
-func (f *Forwarder) splitExt(local string) (base, ext string) {
+// name is a local part as it is looked up: whole first, then without
+// its extension (base), as Postfix documents recipient_delimiter ("the
+// software tries ... user+foo before trying user, and .forward+foo
+// before trying .forward"), so that www-data is the login www-data
+// with "-" as the delimiter, not the extension "data" of www.
+type name struct {
+	key  string // the whole local part, lowercased
+	base string // key without the delimiter and extension; key if none
+	sep  string // the delimiter found, "" when key has no extension
+	ext  string // the extension, without sep (may be empty: "user+")
+	// written and writtenBase are key and base as written: the
+	// password database is case-sensitive (Debian-exim).
+	written, writtenBase string
+}
+
+// split reports whether the name has an extension to try without.
+func (n name) split() bool { return n.sep != "" }
+
+// parseName splits a local part at the first character of
+// recipient_delimiter (one character; several make a set, as Postfix
+// 2.11 reads them), as Postfix's split_addr does: a name that starts
+// with the delimiter has no extension; postmaster and mailer-daemon are
+// never split; with '-' in the set neither are owner-name and
+// name-request (Postfix's owner_request_special), the mailing-list
+// names that "-" would otherwise cut.
+func (f *Forwarder) parseName(local string) name {
+	n := name{key: strings.ToLower(local), written: local}
+	n.base, n.writtenBase = n.key, local
 	d := f.cfg.RecipientDelimiter
-	if d == "" {
-		return local, ""
+	if d == "" || n.key == "postmaster" || n.key == "mailer-daemon" {
+		return n
 	}
-	if i := strings.Index(local, d); i > 0 {
-		return local[:i], local[i+len(d):]
+	if strings.Contains(d, "-") && (strings.HasPrefix(n.key, "owner-") || len(n.key) > len("-request") && strings.HasSuffix(n.key, "-request")) {
+		return n
 	}
-	return local, ""
+	i := strings.IndexAny(local, d)
+	if i <= 0 {
+		return n
+	}
+	_, size := utf8.DecodeRuneInString(local[i:])
+	base, sep, ext := local[:i], local[i:i+size], local[i+size:]
+	n.base, n.sep, n.ext, n.writtenBase = strings.ToLower(base), sep, strings.ToLower(ext), base
+	// Lowercasing keeps the parts apart, whatever their letters.
+	n.key = n.base + n.sep + n.ext
+	return n
 }
 
 // looped reports whether the message already went through to.
@@ -158,34 +193,39 @@ func (r *resolver) address(to string, depth int, from source) {
 		return
 	}
 	// A quoted local part ("two words"@host) is looked up as it reads.
-	key := strings.ToLower(unquoteLocal(local))
-	base, ext := r.f.splitExt(key)
-	if r.active[key] || r.active[base] {
-		r.trace(depth, "%s: names itself: delivered, not expanded again", to)
-		r.loop = r.loopVia(key, base)
-		r.mailbox(key, base, ext, depth, false)
-		r.loop = ""
+	n := r.f.parseName(unquoteLocal(local))
+	if r.active[n.key] {
+		r.selfNamed(to, n, n.key, depth)
 		return
 	}
-	if r.done[key] {
+	if r.done[n.key] {
 		r.trace(depth, "%s: already expanded (duplicate)", to)
 		return
 	}
-	r.done[key] = true
-	r.active[key] = true
-	defer delete(r.active, key)
-	if r.aliases(key, base, depth) {
+	r.done[n.key] = true
+	r.active[n.key] = true
+	defer delete(r.active, n.key)
+	if r.aliases(to, n, depth) {
 		return
 	}
-	r.mailbox(key, base, ext, depth, false)
+	r.mailbox(n, depth, false)
 }
 
-// loopVia describes the alias loop that came back to key (or base):
+// selfNamed delivers an address that an alias being expanded (named)
+// reaches again, rather than expanding that alias once more.
+func (r *resolver) selfNamed(to string, n name, named string, depth int) {
+	r.trace(depth, "%s: names itself: delivered, not expanded again", to)
+	r.loop = r.loopVia(named)
+	r.mailbox(n, depth, false)
+	r.loop = ""
+}
+
+// loopVia describes the alias loop that came back to named:
 // "lista -> listb -> lista (aliases:1, aliases:2)", or "" when no alias
 // being expanded has that name.
-func (r *resolver) loopVia(key, base string) string {
+func (r *resolver) loopVia(named string) string {
 	for i, l := range r.chain {
-		if l.name != key && l.name != base {
+		if l.name != named {
 			continue
 		}
 		var names, ats []string
@@ -198,51 +238,87 @@ func (r *resolver) loopVia(key, base string) string {
 	return ""
 }
 
-// aliases looks name up in the user's aliases, then in the system
-// aliases, and expands what it finds. It reports whether the address
-// was dealt with.
-func (r *resolver) aliases(key, base string, depth int) bool {
+// aliases looks the whole name up in the user's aliases, then in the
+// system aliases, then the name without its extension in both, as
+// Postfix's local(8) looks the whole local part up in every alias map
+// first: the system alias www-data comes before the user's www. It
+// expands what it finds and reports whether the address was dealt with.
+func (r *resolver) aliases(to string, n name, depth int) bool {
 	cfg := r.f.cfg
 	user := r.f.files.load(cfg.Aliases, aliasesFile, cfg.UID, false)
 	switch {
 	case user.missing:
 		r.missing(depth, "aliases", cfg.Aliases)
+		user = nil
 	case user.unsafe != "" || user.readErr != nil:
-		r.warn(depth, "%s ignored: %s; mail for %s is kept in the local store", cfg.Aliases, problem(user), key)
+		r.warn(depth, "%s ignored: %s; mail for %s is kept in the local store", cfg.Aliases, problem(user), n.key)
 		r.store(depth, "aliases file ignored")
 		return true
 	default:
 		r.leftOut(depth, user)
-		if a := lookupExt(user, key, base); a != nil {
-			r.expandAlias(user, a, depth, source{file: cfg.Aliases, line: a.line, trusted: true, home: true, ext: unmatched(a, key, base)})
-			return true
-		}
-		if r.brokenEntry(user, key, base, depth) {
-			return true
-		}
-		r.trace(depth, "%s: not in %s", key, cfg.Aliases)
 	}
-	if cfg.SystemAliases == "" {
-		return false
+	// The system aliases are read when first needed, as before a
+	// user's alias was found: their problems are said only then.
+	var sys *parsed
+	sysRead := cfg.SystemAliases == ""
+	system := func() *parsed {
+		if sysRead {
+			return sys
+		}
+		sysRead = true
+		sys = r.f.files.load(cfg.SystemAliases, aliasesFile, cfg.UID, true)
+		switch {
+		case sys.missing:
+			if !r.missing(depth, "system_aliases", cfg.SystemAliases) {
+				r.trace(depth, "%s: %s does not exist", n.key, cfg.SystemAliases)
+			}
+			sys = nil
+		case sys.unsafe != "" || sys.readErr != nil:
+			r.warn(depth, "%s ignored: %s", cfg.SystemAliases, problem(sys))
+			sys = nil
+		default:
+			r.leftOut(depth, sys)
+		}
+		return sys
 	}
-	sys := r.f.files.load(cfg.SystemAliases, aliasesFile, cfg.UID, true)
-	switch {
-	case sys.missing:
-		if !r.missing(depth, "system_aliases", cfg.SystemAliases) {
-			r.trace(depth, "%s: %s does not exist", key, cfg.SystemAliases)
-		}
-	case sys.unsafe != "" || sys.readErr != nil:
-		r.warn(depth, "%s ignored: %s", cfg.SystemAliases, problem(sys))
-	default:
-		r.leftOut(depth, sys)
-		if a := lookupExt(sys, key, base); a != nil {
-			r.expandAlias(sys, a, depth, source{file: cfg.SystemAliases, line: a.line, ext: unmatched(a, key, base)})
+	names := []string{n.key}
+	if n.split() {
+		names = append(names, n.base)
+	}
+	for _, lookup := range names {
+		if lookup != n.key && r.active[lookup] {
+			// An alias being expanded reaches an address with its
+			// name and an extension ("me: me+inbox"): delivered.
+			r.selfNamed(to, n, lookup, depth)
 			return true
 		}
-		if r.brokenEntry(sys, key, base, depth) {
-			return true
+		for _, f := range []struct {
+			p    func() *parsed
+			path string
+			src  source
+		}{
+			{func() *parsed { return user }, cfg.Aliases, source{file: cfg.Aliases, trusted: true, home: true}},
+			{system, cfg.SystemAliases, source{file: cfg.SystemAliases}},
+		} {
+			p := f.p()
+			if p == nil {
+				continue
+			}
+			if a := p.lookup(lookup); a != nil {
+				f.src.line = a.line
+				if lookup != n.key {
+					// The extension the alias did not match is
+					// carried over (propagate).
+					f.src.ext = n.key[len(n.base):]
+				}
+				r.expandAlias(p, a, depth, f.src)
+				return true
+			}
+			if r.brokenEntry(p, lookup, n, depth) {
+				return true
+			}
+			r.trace(depth, "%s: not in %s", lookup, f.path)
 		}
-		r.trace(depth, "%s: not in %s", key, cfg.SystemAliases)
 	}
 	return false
 }
@@ -291,22 +367,20 @@ func (r *resolver) leftOut(depth int, p *parsed) {
 	}
 }
 
-// brokenEntry deals with mail for a name whose entry in p cannot be
-// read at all: taking it for no entry would store the mail, or bounce it
-// as "user unknown", without a word about the line that meant it. It
-// bounces as a value that cannot be read bounces (5.1.3, with
-// file:line), except for the user's login and root, postmaster and
-// mailer-daemon, which stay in the store with a warning.
-func (r *resolver) brokenEntry(p *parsed, key, base string, depth int) bool {
-	pe := p.broken(key)
-	if pe == nil && base != key {
-		pe = p.broken(base)
-	}
+// brokenEntry deals with mail for a name whose entry in p, for lookup
+// (n's whole name or its base), cannot be read at all: taking it for no
+// entry would store the mail, or bounce it as "user unknown", without a
+// word about the line that meant it. It bounces as a value that cannot
+// be read bounces (5.1.3, with file:line), except for the user's login
+// and root, postmaster and mailer-daemon, which stay in the store with
+// a warning.
+func (r *resolver) brokenEntry(p *parsed, lookup string, n name, depth int) bool {
+	pe := p.broken(lookup)
 	if pe == nil {
 		return false
 	}
 	at := fmt.Sprintf("%s:%d", pe.File, pe.Line)
-	if strings.EqualFold(key, r.f.cfg.User) || strings.EqualFold(base, r.f.cfg.User) || systemNames[key] || systemNames[base] {
+	if strings.EqualFold(n.key, r.f.cfg.User) || strings.EqualFold(n.base, r.f.cfg.User) || systemNames[n.key] || systemNames[n.base] {
 		// Mail that reaches the user's store without the entry stays
 		// there: a bounce to the null sender (a DSN to postmaster)
 		// would be lost.
@@ -326,25 +400,6 @@ func problem(p *parsed) string {
 	return p.readErr.Error()
 }
 
-// lookupExt tries "user+ext", then "user", as Postfix does.
-func lookupExt(p *parsed, key, base string) *alias {
-	if a := p.lookup(key); a != nil {
-		return a
-	}
-	if base != key {
-		return p.lookup(base)
-	}
-	return nil
-}
-
-// unmatched is the extension of key that alias a did not match.
-func unmatched(a *alias, key, base string) string {
-	if a.name == key || base == key {
-		return ""
-	}
-	return key[len(base):]
-}
-
 // propagate carries ext ("+cron", delimiter included) over to a local
 // address without an extension of its own.
 func (r *resolver) propagate(to, ext string) string {
@@ -356,7 +411,7 @@ func (r *resolver) propagate(to, ext string) string {
 		return to
 	}
 	local = unquoteLocal(local)
-	if _, e := r.f.splitExt(local); e != "" {
+	if r.f.parseName(local).split() {
 		return to
 	}
 	if hasDomain {
@@ -425,10 +480,8 @@ func (r *resolver) value(v string, depth int, from source) {
 	}
 	switch {
 	case strings.HasPrefix(v, `\`):
-		name := strings.ToLower(v[1:])
-		base, ext := r.f.splitExt(name)
 		r.trace(depth, "%s: %s: no further forwarding", from.at(), v)
-		r.mailbox(name, base, ext, depth, true)
+		r.mailbox(r.f.parseName(v[1:]), depth, true)
 	case strings.HasPrefix(v, ":include:"):
 		path := strings.TrimSpace(v[len(":include:"):])
 		if from.home {
@@ -541,51 +594,102 @@ func (r *resolver) badLines(depth int, p *parsed) {
 // mailbox is the end of alias expansion for a local name: the user's
 // .forward (unless bare, as written "\user") or the store; another user
 // follows other_users; a name that is no login here bounces (users.go).
-func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
+// The whole name comes first, then the name without its extension,
+// each as the user's login, a system name, then another login: with
+// recipient_delimiter "-", www-data is the login www-data, and
+// alice-lists is alice's extension only when no login has that name.
+func (r *resolver) mailbox(n name, depth int, bare bool) {
 	cfg := r.f.cfg
-	// The whole name first: with recipient_delimiter "-", "mailer-daemon"
-	// and a login "john-doe" have no extension.
-	if strings.EqualFold(key, cfg.User) || strings.EqualFold(base, cfg.User) {
-		if bare {
-			r.store(depth, `\`+cfg.User)
-			return
-		}
-		if strings.EqualFold(key, cfg.User) {
-			ext = ""
-		}
-		r.forward(ext, depth)
+	if r.mine(n.key, "", depth, bare) {
 		return
 	}
-	if systemNames[key] || systemNames[base] {
-		r.store(depth, key+" reaches "+cfg.User)
-		return
+	if n.split() {
+		// Another user's whole login matters here only when the base
+		// is the user's own or a system name: otherwise both lead to
+		// other_users, and with relay no login is looked up at all.
+		if cfg.OtherUsers != "relay" || strings.EqualFold(n.base, cfg.User) || systemNames[n.base] {
+			switch ok, err := r.login(n.key, n.written); {
+			case err != nil:
+				r.trace(depth, "%s: %v", n.key, err)
+				r.fail(depth, courier.Temp("4.3.0", "%s: %v", n.key, err))
+				return
+			case ok:
+				r.otherUser(n.key, n.key, depth)
+				return
+			}
+			r.trace(depth, "%s: no login of that name: looked up as %s", n.key, n.base)
+		}
+		suffix := ""
+		if n.ext != "" {
+			suffix = n.sep + n.ext
+		}
+		if r.mine(n.base, suffix, depth, bare) {
+			return
+		}
 	}
 	if cfg.OtherUsers != "relay" {
 		// With other_users = relay the relay domain's server knows its
 		// users; otherwise a name must be a login here.
-		switch ok, err := lookupUser(base); {
+		switch ok, err := r.login(n.base, n.writtenBase); {
 		case err != nil:
-			r.trace(depth, "%s: %v", base, err)
-			r.fail(depth, courier.Temp("4.3.0", "%s: %v", key, err))
+			r.trace(depth, "%s: %v", n.base, err)
+			r.fail(depth, courier.Temp("4.3.0", "%s: %v", n.key, err))
 			return
 		case !ok && r.loop != "":
 			// A name that is no login, reached again through the
 			// aliases it names: "user unknown" would hide that the
 			// aliases file does define it.
-			r.trace(depth, "%s: no such user: the aliases loop", key)
+			r.trace(depth, "%s: no such user: the aliases loop", n.key)
 			r.fail(depth, courier.Perm("5.4.6", "alias loop: %s", r.loop))
 			return
 		case !ok && r.unavailable != nil:
 			m := r.unavailable
-			r.trace(depth, "%s: no such user, but the %s %s named at %s does not exist", key, m.what, m.path, m.at)
-			r.fail(depth, courier.Temp("4.3.0", "%s: not found: the %s %s named at %s does not exist (the mail waits until it does, or the setting is fixed)", key, m.what, m.path, m.at))
+			r.trace(depth, "%s: no such user, but the %s %s named at %s does not exist", n.key, m.what, m.path, m.at)
+			r.fail(depth, courier.Temp("4.3.0", "%s: not found: the %s %s named at %s does not exist (the mail waits until it does, or the setting is fixed)", n.key, m.what, m.path, m.at))
 			return
 		case !ok:
-			r.trace(depth, "%s: no such user (not a login on this machine, nor an alias)", key)
-			r.fail(depth, courier.Perm("5.1.1", "%s: user unknown", key))
+			r.trace(depth, "%s: no such user (not a login on this machine, nor an alias)", n.key)
+			r.fail(depth, courier.Perm("5.1.1", "%s: user unknown", n.key))
 			return
 		}
 	}
+	r.otherUser(n.key, n.base, depth)
+}
+
+// mine deals with name when it is the user's login (its .forward, with
+// the extension suffix, delimiter included, naming .forward+ext first)
+// or root, postmaster or mailer-daemon (the user's store). It reports
+// whether it did.
+func (r *resolver) mine(name, suffix string, depth int, bare bool) bool {
+	cfg := r.f.cfg
+	switch {
+	case strings.EqualFold(name, cfg.User) && bare:
+		r.store(depth, `\`+cfg.User)
+	case strings.EqualFold(name, cfg.User):
+		r.forward(suffix, depth)
+	case systemNames[name]:
+		r.store(depth, name+" reaches "+cfg.User)
+	default:
+		return false
+	}
+	return true
+}
+
+// login reports whether name is a login here: lowercased, as the
+// aliases are read, then as written (the password database is
+// case-sensitive: Debian-exim).
+func (r *resolver) login(name, written string) (bool, error) {
+	ok, err := lookupUser(name)
+	if ok || err != nil || written == name {
+		return ok, err
+	}
+	return lookupUser(written)
+}
+
+// otherUser follows other_users for key, another user's address; login
+// is the name found as a login (key, or key without its extension).
+func (r *resolver) otherUser(key, login string, depth int) {
+	cfg := r.f.cfg
 	switch cfg.OtherUsers {
 	case "relay":
 		addr := key + "@" + cfg.RelayDomain
@@ -596,20 +700,21 @@ func (r *resolver) mailbox(key, base, ext string, depth int, bare bool) {
 		}
 		r.add(Target{Kind: Remote, Value: addr})
 	case "bounce":
-		r.trace(depth, "%s: another user: other_users = bounce", key)
+		r.trace(depth, "%s: another user (login %s): other_users = bounce", key, login)
 		r.fail(depth, courier.Perm("5.1.1", "%s: mail for other local users is not accepted (other_users = bounce)", key))
 	default:
-		r.store(depth, key+" is another user: other_users = me")
+		r.store(depth, key+" is another user (login "+login+"): other_users = me")
 	}
 }
 
 // forward expands the user's .forward (".forward+ext" first for an
-// extension); no file, an empty one or an unsafe one means the store.
-func (r *resolver) forward(ext string, depth int) {
+// extension: suffix is "+ext", with the delimiter that was found); no
+// file, an empty one or an unsafe one means the store.
+func (r *resolver) forward(suffix string, depth int) {
 	cfg := r.f.cfg
 	var p *parsed
-	if ext != "" && !strings.ContainsAny(ext, "/") {
-		p = r.f.files.load(cfg.Forward+cfg.RecipientDelimiter+ext, listFile, cfg.UID, false)
+	if suffix != "" && !strings.ContainsAny(suffix, "/") {
+		p = r.f.files.load(cfg.Forward+suffix, listFile, cfg.UID, false)
 		if p.missing {
 			p = nil
 		}

@@ -85,7 +85,13 @@ func loadDefault() (cfg *Config, id Identity, path string, err error) {
 	path = DefaultPath(id.Home())
 	cfg, err = LoadFile(path, id)
 	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
-		return Defaults(id), id, path, nil
+		cfg = Defaults(id)
+		if e := cfg.CheckQueue(); e != nil {
+			// No file to blame: the place comes from XDG_STATE_HOME.
+			e.File, e.Msg = path, e.Msg+defaultPlace
+			return nil, id, path, e
+		}
+		return cfg, id, path, nil
 	}
 	return cfg, id, path, err
 }
@@ -95,7 +101,7 @@ func loadDefault() (cfg *Config, id Identity, path string, err error) {
 // Load takes for the defaults; a file behind a symbolic link to nothing
 // is not missing but unknown (readError).
 func LoadFile(path string, id Identity) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := settings.ReadConfig(path, id)
 	if err != nil {
 		return nil, readError(path, err)
 	}
@@ -108,6 +114,10 @@ func LoadFile(path string, id Identity) (*Config, error) {
 // and is not an os.ErrNotExist: the file is there, and what it would
 // say is unknown, so the defaults must not stand in for it.
 func readError(path string, err error) error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce // refused by settings.ReadConfig, saying why
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		link, target := settings.DanglingLink(path)
 		switch {

@@ -74,6 +74,14 @@ func LoadQueue() (*Config, error) {
 	if _, store := def.StoreKind(); !filepath.IsAbs(def.Outbox) || settings.Overlaps(def.Outbox, store) {
 		return nil, fmt.Errorf("%w\n%v; the default outbox %s is no better (it overlaps the store %s): nothing can be queued", err, ferr, def.Outbox, store)
 	}
+	if e := def.CheckQueue(); e != nil {
+		// Mail queued where others can delete it would be lost after
+		// sendmail said it was taken: better refused.
+		if strings.Contains(err.Error(), e.Msg) {
+			return nil, fmt.Errorf("%w\nnothing can be queued", err)
+		}
+		return nil, fmt.Errorf("%w\n%v; the default outbox is no better: %s: nothing can be queued", err, ferr, e.Msg)
+	}
 	return def, &UnknownOutbox{Err: err, Why: ferr, Outbox: def.Outbox}
 }
 
@@ -95,7 +103,7 @@ func (e *UnknownOutbox) Unwrap() error { return e.Err }
 // (see the rule in this file's comment). A missing file gives the
 // defaults. It returns an error when the outbox cannot be told.
 func Fallback(path string, id Identity) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := settings.ReadConfig(path, id)
 	if err != nil {
 		if rerr := readError(path, err); !errors.Is(rerr, os.ErrNotExist) {
 			var ce *Error
@@ -138,8 +146,21 @@ func Fallback(path string, id Identity) (*Config, error) {
 		return nil, &Error{File: path, Line: keyLine(data, []string{"outbox"}), Key: "outbox",
 			Msg: fmt.Sprintf("%q overlaps the store %q, so it cannot be the outbox, which is unknown", c.Outbox, store)}
 	}
+	// An outbox that others could change is no place for mail.
+	if e := c.CheckQueue(); e != nil {
+		e.File, e.Line = path, keyLine(data, []string{e.Key})
+		if e.Line == 0 {
+			e.Msg += defaultPlace
+		}
+		e.Msg += ", so it cannot be the outbox, which is unknown"
+		return nil, e
+	}
 	return c, nil
 }
+
+// defaultPlace ends the message about a queue directory that others
+// could change, when no key of the file put it there.
+const defaultPlace = " (the default place, under $XDG_STATE_HOME: state_dir in the file can name another)"
 
 // fallbackKeys are the top-level keys that a broken file is still read
 // for. A bool says the value is a boolean, otherwise a string.

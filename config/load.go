@@ -109,6 +109,20 @@ func decodeFile(path string, data []byte, id Identity) (*Config, error) {
 			errs = append(errs, &Error{File: path, Line: keyLine(data, []string{"hostname"}), Key: "hostname", Msg: err.Error()})
 		}
 	}
+	if e := c.CheckQueue(); e != nil {
+		e.File = path
+		e.Line = keyLine(data, []string{e.Key})
+		if e.Line == 0 && e.Key == "outbox" {
+			// The outbox is the default one, in state_dir.
+			if n := keyLine(data, []string{"state_dir"}); n > 0 {
+				e.Line, e.Key = n, "state_dir"
+			}
+		}
+		if e.Line == 0 {
+			e.Msg += defaultPlace
+		}
+		errs = append(errs, e)
+	}
 	if (c.Relay.Password != "") && !md.IsDefined("relay", "password_command") {
 		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
 			errs = append(errs, &Error{File: path, Line: keyLine(data, []string{"relay", "password"}), Key: "relay.password",

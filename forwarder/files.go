@@ -10,6 +10,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"homepost/settings"
 )
 
 // maxFile bounds what is read of one aliases, .forward or :include: file.
@@ -89,24 +91,9 @@ func (p *parsed) broken(name string) *ParseError {
 }
 
 // unsafeReason says why a file that steers delivery must be ignored:
-// it must be a regular file owned by the user or root, and writable by
-// nobody else. Group-writable is refused whatever the group's members,
-// because homepost cannot see who may join a group later.
+// settings.UnsafeFile, the one rule for these files and config.toml.
 func unsafeReason(fi fs.FileInfo, uid int, allowGroupWrite bool) string {
-	if !fi.Mode().IsRegular() {
-		return fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
-	}
-	if o := ownerOf(fi); o >= 0 && o != uid && o != 0 {
-		return fmt.Sprintf("owned by uid %d, neither you (uid %d) nor root", o, uid)
-	}
-	perm := fi.Mode().Perm()
-	if perm&0o002 != 0 {
-		return fmt.Sprintf("world-writable (mode %04o)", perm)
-	}
-	if perm&0o020 != 0 && !allowGroupWrite {
-		return fmt.Sprintf("group-writable (mode %04o)", perm)
-	}
-	return ""
+	return settings.UnsafeFile(fi, uid, allowGroupWrite)
 }
 
 // cache keeps parsed files between messages: Resolve runs for every

@@ -2,6 +2,8 @@ package settings
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"syscall"
@@ -34,7 +36,11 @@ func Read() (*Config, error) {
 	path := DefaultPath(id.Home())
 	c, err := ReadFile(path, id)
 	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
-		return Defaults(id), nil
+		c = Defaults(id)
+		if _, u := c.UnsafeQueue(); u != nil {
+			return nil, ErrNotSimple // config says what is wrong
+		}
+		return c, nil
 	}
 	return c, err
 }
@@ -44,7 +50,7 @@ func Read() (*Config, error) {
 // link to nothing (DanglingLink) is not missing but unknown, and left
 // to package config, which says so.
 func ReadFile(path string, id Identity) (*Config, error) {
-	data, err := readFile(path)
+	data, err := ReadConfig(path, id)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if link, _ := DanglingLink(path); link == "" {
@@ -68,6 +74,9 @@ func ReadFile(path string, id Identity) (*Config, error) {
 	if c.Validate() != nil || defined["hostname"] && CheckHostname(c.Hostname) != nil {
 		return nil, ErrNotSimple
 	}
+	if _, u := c.UnsafeQueue(); u != nil {
+		return nil, ErrNotSimple
+	}
 	if c.Relay.Password != "" && !defined["relay.password_command"] {
 		// config refuses a password in a file others can read.
 		st, err := os.Stat(path)
@@ -83,20 +92,41 @@ func ReadFile(path string, id Identity) (*Config, error) {
 // an epoll_ctl that fails for a regular file), which sendmail pays for
 // on every start.
 func readFile(path string) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	data, _, err := readFileStat(path)
+	return data, err
+}
+
+// notRegular is readFileStat's error for a file that is no regular
+// file: a FIFO, a device, a directory, a socket.
+type notRegular struct {
+	path string
+	kind string // "a FIFO", "a directory"
+}
+
+func (e *notRegular) Error() string { return fmt.Sprintf("%s is %s, not a file", e.path, e.kind) }
+
+// readFileStat is readFile, also returning the file's status as
+// fstat(2) gave it for the descriptor that was read. Only a regular
+// file is read: it is opened with O_NONBLOCK, so that a FIFO (made by
+// mistake, or a secrets tool's pipe) does not block the opener until a
+// writer comes, which for sendmail under cron is for ever; a device is
+// not read either.
+func readFileStat(path string) ([]byte, *syscall.Stat_t, error) {
+	const flags = syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NONBLOCK | syscall.O_NOCTTY
+	fd, err := syscall.Open(path, flags, 0)
 	for err == syscall.EINTR {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err = syscall.Open(path, flags, 0)
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, nil, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, &os.PathError{Op: "read", Path: path, Err: syscall.EINVAL}
+		return nil, &st, &notRegular{path: path, kind: fileKind(st.Mode)}
 	}
 	buf := make([]byte, 0, st.Size+1)
 	for {
@@ -108,13 +138,58 @@ func readFile(path string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+			return nil, &st, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		if n == 0 {
-			return buf, nil
+			return buf, &st, nil
 		}
 		buf = buf[:len(buf)+n]
 	}
+}
+
+// fileKind names a file type as a user would.
+func fileKind(mode uint32) string {
+	switch mode & syscall.S_IFMT {
+	case syscall.S_IFDIR:
+		return "a directory"
+	case syscall.S_IFIFO:
+		return "a FIFO (a named pipe)"
+	case syscall.S_IFCHR, syscall.S_IFBLK:
+		return "a device"
+	case syscall.S_IFSOCK:
+		return "a socket"
+	}
+	return "not a regular file"
+}
+
+// ReadConfig reads the configuration file at path for id, and refuses
+// one that must not be obeyed: a file that is not a regular file, and
+// one that others than the user (and root) could change, or that lies
+// in a directory they could change (UnsafeFile, UnsafeDirs): such a
+// file's exec: relay would run what another user wrote, as the user.
+// A missing file is an *os.PathError satisfying os.ErrNotExist; one
+// that cannot be opened an *os.PathError; a refused one an *Error (its
+// Unsafe set when others could change it).
+func ReadConfig(path string, id Identity) ([]byte, error) {
+	data, st, err := readFileStat(path)
+	var nr *notRegular
+	if errors.As(err, &nr) {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is %s, not a regular file: homepost reads only a regular file here (remove it to use the defaults)", nr.kind)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	perm := fs.FileMode(st.Mode & 0o777)
+	group := perm&0o020 != 0 && PrivateGroup(int(st.Gid), id.uid, id.user)
+	if why := unsafeMode(int(st.Uid), id.uid, perm, group, false); why != "" {
+		return nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("the file is %s: another user could change where your mail goes, or make homepost run a command as you (an exec: relay), so it is not obeyed; %s",
+			why, fixFor(path, why, id.user, true))}
+	}
+	if u := UnsafeDirs(path, id.uid, id.user); u != nil {
+		return nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("%s, on the file's path, is %s: another user could replace the file, so it is not obeyed; %s",
+			u.Path, u.Why, u.Fix)}
+	}
+	return data, nil
 }
 
 // The types that take a string (or, Size, an integer) and parse it.

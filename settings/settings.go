@@ -181,6 +181,9 @@ type Error struct {
 	Line int
 	Key  string
 	Msg  string
+	// Unsafe says that others than the user could change the file,
+	// or the queue's directories: nothing of it is obeyed.
+	Unsafe bool
 }
 
 func (e *Error) Error() string {

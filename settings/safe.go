@@ -1,0 +1,303 @@
+package settings
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Files and directories that steer delivery, or hold the queue, must be
+// changeable by nobody but the user (and root, who can change anything
+// anyway). A config.toml that another user can write can name an exec:
+// relay, which then runs as the user; an outbox that another user can
+// write lets them delete queued mail after sendmail said it was taken,
+// or add messages that are delivered as the user's own. The rule is the
+// one homepost applies to ~/.forward and the aliases files (Postfix's):
+// owned by the user or root, and writable by nobody else.
+//
+// Group-writable is refused whatever the group's members (membership
+// can change later), with one exception where the caller allows it: a
+// user private group (Debian, Ubuntu and Fedora give each user a group
+// of their own and a umask of 002, so that every file an editor saves
+// is mode 0664), a group that no other user is in: only root could add
+// one, and root needs no group to change the file.
+
+// UnsafeFile says why a file that steers delivery must not be obeyed,
+// or "" when it may: it must be a regular file owned by the user (uid)
+// or root, and writable by nobody else. allowGroupWrite lets its group
+// write it (the system aliases file: root's business; a user private
+// group: PrivateGroup). The aliases files, ~/.forward and config.toml
+// are all judged by it.
+func UnsafeFile(fi fs.FileInfo, uid int, allowGroupWrite bool) string {
+	if !fi.Mode().IsRegular() {
+		return fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
+	}
+	owner := -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		owner = int(st.Uid)
+	}
+	return unsafeMode(owner, uid, fi.Mode().Perm(), allowGroupWrite, false)
+}
+
+// unsafeMode is UnsafeFile's rule on an owner and permission bits;
+// sticky allows writing by others (a directory with the sticky bit,
+// /tmp: nobody else may rename or remove what is the user's in it).
+func unsafeMode(owner, uid int, perm fs.FileMode, allowGroupWrite, sticky bool) string {
+	if owner >= 0 && owner != uid && owner != 0 {
+		return fmt.Sprintf("owned by uid %d, neither you (uid %d) nor root", owner, uid)
+	}
+	if sticky {
+		return ""
+	}
+	if perm&0o002 != 0 {
+		return fmt.Sprintf("world-writable (mode %04o)", perm)
+	}
+	if perm&0o020 != 0 && !allowGroupWrite {
+		return fmt.Sprintf("group-writable (mode %04o)", perm)
+	}
+	return ""
+}
+
+// Unsafe is a file or directory that others than the user (and root)
+// could change, and what to do about it.
+type Unsafe struct {
+	Path string // the file or directory at fault
+	Why  string // what is wrong with it: "world-writable (mode 0777)"
+	Fix  string // a command that mends it, or what to do
+}
+
+func (u *Unsafe) Error() string { return fmt.Sprintf("%s is %s; %s", u.Path, u.Why, u.Fix) }
+
+// groupFile is the group database; a variable for tests.
+var groupFile = "/etc/group"
+
+// PrivateGroup reports whether gid is a group that no user but uid
+// (login) is in: no other member in /etc/group, and no other user's
+// primary group in /etc/passwd. A group not in /etc/group is not known
+// to be private.
+func PrivateGroup(gid, uid int, login string) bool {
+	g := strconv.Itoa(gid)
+	data, err := readFile(groupFile)
+	if err != nil {
+		return false
+	}
+	found := false
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		f := strings.Split(strings.TrimSpace(string(line)), ":")
+		if len(f) < 4 || f[2] != g {
+			continue
+		}
+		found = true
+		for _, m := range strings.Split(f[3], ",") {
+			if m = strings.TrimSpace(m); m != "" && m != login {
+				return false
+			}
+		}
+	}
+	if !found {
+		return false
+	}
+	data, err = readFile(userFile)
+	if err != nil {
+		return false
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		f := strings.Split(strings.TrimSpace(string(line)), ":")
+		if len(f) >= 4 && f[3] == g && f[2] != strconv.Itoa(uid) {
+			return false
+		}
+	}
+	return true
+}
+
+// pathChecker judges paths for one user, asking the group database at
+// most once per group and each directory once.
+type pathChecker struct {
+	uid     int
+	login   string
+	private map[uint32]bool
+	seen    map[string]bool
+}
+
+func newPathChecker(uid int, login string) *pathChecker {
+	return &pathChecker{uid: uid, login: login}
+}
+
+func (pc *pathChecker) groupOK(gid uint32) bool {
+	if ok, known := pc.private[gid]; known {
+		return ok
+	}
+	ok := PrivateGroup(int(gid), pc.uid, pc.login)
+	if pc.private == nil {
+		pc.private = map[uint32]bool{}
+	}
+	pc.private[gid] = ok
+	return ok
+}
+
+func lstat(p string, st *syscall.Stat_t) error {
+	err := syscall.Lstat(p, st)
+	for err == syscall.EINTR {
+		err = syscall.Lstat(p, st)
+	}
+	return err
+}
+
+// check judges path (itself when it exists, and every directory above
+// it) and, when a symbolic link is on the way, the path it leads to as
+// well. own is for the path itself: a directory of the user's that
+// others may not write, even with the sticky bit; the directories above
+// it (and path, when not own) may be written by others when their
+// sticky bit is set (/tmp).
+// A part of the path that does not exist yet is skipped: homepost
+// creates it, mode 0700.
+func (pc *pathChecker) check(path string, own bool) *Unsafe {
+	p := filepath.Clean(path)
+	if u, link := pc.walk(p, own); u != nil || !link {
+		return u
+	}
+	// A symbolic link on the way: what it leads to is judged too (the
+	// part of it that exists).
+	rest := ""
+	for q := p; ; q = filepath.Dir(q) {
+		if real, err := filepath.EvalSymlinks(q); err == nil {
+			u, _ := pc.walk(filepath.Join(real, rest), own)
+			return u
+		}
+		if filepath.Dir(q) == q {
+			return nil
+		}
+		rest = filepath.Join(filepath.Base(q), rest)
+	}
+}
+
+// walk judges p and the directories above it, as they are named (a
+// symbolic link's own mode says nothing: its directory is judged), and
+// reports whether a symbolic link is among them.
+func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
+	self := own
+	for q := p; ; q = filepath.Dir(q) {
+		if pc.seen[q] && !self {
+			return nil, link
+		}
+		var st syscall.Stat_t
+		err := lstat(q, &st)
+		switch {
+		case err == syscall.ENOENT || err == syscall.ENOTDIR:
+			// Not there yet (or under a file, which its creation
+			// will report).
+		case err != nil:
+			return &Unsafe{Path: q, Why: "not to be examined (" + err.Error() + ")", Fix: "make it readable by you"}, link
+		case st.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+			link = true
+		default:
+			perm := fs.FileMode(st.Mode & 0o777)
+			sticky := !self && st.Mode&syscall.S_ISVTX != 0 && st.Mode&syscall.S_IFMT == syscall.S_IFDIR
+			// The group database is read only for a group-writable
+			// directory: sendmail pays for what it uses.
+			group := perm&0o020 != 0 && !sticky && pc.groupOK(st.Gid)
+			if why := unsafeMode(int(st.Uid), pc.uid, perm, group, sticky); why != "" {
+				return &Unsafe{Path: q, Why: why, Fix: fixFor(q, why, pc.login, self)}, link
+			}
+			if !self {
+				if pc.seen == nil {
+					pc.seen = map[string]bool{}
+				}
+				pc.seen[q] = true
+			}
+		}
+		self = false
+		if filepath.Dir(q) == q {
+			return nil, link
+		}
+	}
+}
+
+// fixFor says how to mend an unsafe path.
+func fixFor(p, why, login string, self bool) string {
+	switch {
+	case strings.HasPrefix(why, "owned by"):
+		if self {
+			return fmt.Sprintf("give it to yourself (as root: chown %s %s) or use a path of your own", login, p)
+		}
+		return "its owner can replace what is in it: use a path in a directory of your own"
+	case strings.HasPrefix(why, "world"):
+		if self {
+			return fmt.Sprintf("chmod go-w %s", p)
+		}
+		return fmt.Sprintf("anyone can replace what is in it: chmod go-w %s (or chmod +t, as /tmp), or use a path in a directory of your own", p)
+	default:
+		if self {
+			return fmt.Sprintf("chmod g-w %s (its group has other members)", p)
+		}
+		return fmt.Sprintf("its group's members can replace what is in it: chmod g-w %s, or use a path in a directory of your own", p)
+	}
+}
+
+// UnsafeDirs says whether a file at path lies in directories that
+// others than the user (and root) could change: its directory and every
+// one above it, through symbolic links (a dotfiles tree, a data disk),
+// must be owned by the user or root and writable by nobody else, unless
+// its sticky bit is set (as /tmp's). The file itself is judged by the
+// caller, on the file it opened.
+func UnsafeDirs(path string, uid int, login string) *Unsafe {
+	pc := newPathChecker(uid, login)
+	if u := pc.check(filepath.Dir(path), false); u != nil {
+		return u
+	}
+	// The file a symbolic link (a dotfiles tree's) leads to can be
+	// replaced by whoever may write its directory.
+	var st syscall.Stat_t
+	if lstat(path, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			return pc.check(filepath.Dir(real), false)
+		}
+	}
+	return nil
+}
+
+// UnsafeQueue says whether the state directory or the outbox (with its
+// tmp/, new/ and cur/) could be changed by others than the user (and
+// root): another user could then delete mail that sendmail had taken,
+// or add messages that the agent delivers as the user's own. The key
+// names the setting that put it there (outbox or state_dir); a part
+// that does not exist yet is judged by the directories above it, as it
+// is created mode 0700.
+func (c *Config) UnsafeQueue() (key string, u *Unsafe) {
+	pc := newPathChecker(c.UID, c.User)
+	for _, p := range []struct{ key, path string }{
+		{"outbox", filepath.Join(c.Outbox, "new")},
+		{"outbox", filepath.Join(c.Outbox, "cur")},
+		{"outbox", filepath.Join(c.Outbox, "tmp")},
+		{"outbox", c.Outbox},
+		{"state_dir", c.StateDir},
+	} {
+		if !filepath.IsAbs(p.path) {
+			continue
+		}
+		if u := pc.check(p.path, true); u != nil {
+			key := p.key
+			if p.key == "outbox" && !Overlaps(u.Path, c.Outbox) && Overlaps(u.Path, c.StateDir) {
+				key = "state_dir"
+			}
+			return key, u
+		}
+	}
+	return "", nil
+}
+
+// CheckQueue is UnsafeQueue as a configuration error (without its File
+// and Line, which the caller knows), or nil. The agent asks it again at
+// every reload: a directory made open to others after the start must
+// stop delivery from it.
+func (c *Config) CheckQueue() *Error {
+	key, u := c.UnsafeQueue()
+	if u == nil {
+		return nil
+	}
+	return &Error{Key: key, Unsafe: true, Msg: fmt.Sprintf("%s is %s: another user could delete mail queued there, or add messages that would be delivered as yours; %s", u.Path, u.Why, u.Fix)}
+}

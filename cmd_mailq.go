@@ -28,11 +28,13 @@ Lists the messages waiting in the outbox, in Postfix's format: queue ID
 ('*' being delivered, '!' held), size, arrival time, sender, and each
 recipient still to do under the reason it waits; while the agent's
 delivery to the smarthost is out, its recipients wait "(being sent to
-HOST:PORT since TIME)". With --json, one JSON
-object per message per line, as postqueue -j prints. Warns on standard
-error when the configuration has an error (mail is queued, and held
-until it is fixed) and when no agent is running; it then starts the
-background delivery for the mail that waits. See mailq(1).
+HOST:PORT since TIME)", and those of its deliveries queued behind it
+"(waiting for the delivery to HOST:PORT in progress since TIME)". With
+--json, one JSON object per message per line, as postqueue -j prints.
+Warns on standard error when the configuration has an error (mail is
+queued, and held until it is fixed) and when no agent is running; it
+then starts the background delivery for the mail that waits. See
+mailq(1).
 `
 
 func runMailq(args []string) int {
@@ -63,7 +65,13 @@ func runMailq(args []string) int {
 	if s, ok := agent.RunningSending(cfg); ok {
 		// As long as the smarthost takes (up to command_timeout for a
 		// greeting that does not come), say so rather than nothing.
-		outbox.MarkSending(entries, s.Rcpts, fmt.Sprintf("being sent to %s since %s", s.Where, sinceText(s.Since, time.Now())))
+		wait := "waiting for the smarthost"
+		if s.Rcpts != nil {
+			since := sinceText(s.Since, time.Now())
+			outbox.MarkSending(entries, s.Rcpts, fmt.Sprintf("being sent to %s since %s", s.Where, since))
+			wait = fmt.Sprintf("waiting for the delivery to %s in progress since %s", s.Where, since)
+		}
+		outbox.MarkSending(entries, s.Waiting, wait)
 	}
 	if asJSON {
 		if err := outbox.WriteJSON(os.Stdout, entries); err != nil {

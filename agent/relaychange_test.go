@@ -6,6 +6,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -189,4 +190,53 @@ func TestLocalResultRecordedWhileSmarthostHangs(t *testing.T) {
 	if env.Rcpts[0].Status != outbox.Sent || env.Rcpts[1].Status != outbox.Deferred {
 		t.Errorf("recipients: %+v", env.Rcpts)
 	}
+}
+
+// A delivery queued behind the one in progress is told apart from it:
+// RunningSending lists its recipients as waiting, until it is the only
+// one out.
+func TestQueuedDeliveryIsShownWaiting(t *testing.T) {
+	silent, conns := silentRelay(t)
+	ta := newTestAgent(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", silent))
+	lock, err := TryLock(ta.cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	ta.async = true
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ta.queue("alice@box.example.org", ta.clock, "bob@remote.example")
+	if err := ta.runOnce(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the connection to the smarthost", func() bool { return conns.Load() > 0 })
+	names, _ := ta.box.Names("cur")
+	if len(names) != 1 {
+		t.Fatalf("cur/ holds %v, want the first message", names)
+	}
+	first := names[0]
+	ta.queue("alice@box.example.org", ta.clock, "alice", "carol@remote.example")
+	if err := ta.runOnce(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	s, ok := RunningSending(ta.cfg)
+	if !ok {
+		t.Fatal("the agent does not say what it sends")
+	}
+	if len(s.Rcpts) != 1 || s.Rcpts[outbox.ID(first)] == nil || len(s.Waiting) != 1 || s.Rcpts[outbox.ID(first)][0] != 0 {
+		t.Fatalf("sending %v, waiting %v: want %s in progress, the other waiting", s.Rcpts, s.Waiting, outbox.ID(first))
+	}
+	for _, idx := range s.Waiting {
+		if fmt.Sprint(idx) != "[1]" {
+			t.Errorf("waiting: %v, want recipient 1 (carol; alice is stored)", s.Waiting)
+		}
+	}
+	cancel()
+	ta.remoteFinished(ta.answer())
+	if _, err := os.Stat(queuedPath(ta.cfg)); !os.IsNotExist(err) {
+		t.Errorf("the list of deliveries out stays with one out: %v", err)
+	}
+	ta.remoteFinished(ta.answer())
+	waitFor(t, "the status of the deliveries to go", func() bool { _, ok := RunningSending(ta.cfg); return !ok })
 }

@@ -121,6 +121,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	a.remoteOut++
 	b := &remoteBatch{sends: sends, recorded: make(chan struct{})}
 	a.out[b] = true
+	a.showQueued(len(a.out) - 1)
 	copies := make([]*courier.Copy, len(sends))
 	for i, s := range sends {
 		copies[i] = s.c
@@ -239,6 +240,7 @@ func (a *Agent) recordLocal(jobs []*job) {
 func (a *Agent) remoteFinished(b *remoteBatch) {
 	a.remoteOut--
 	delete(a.out, b)
+	a.showQueued(len(a.out) + 1)
 	if b.cut != nil {
 		b.cut.Stop()
 	}
@@ -353,8 +355,40 @@ func (a *Agent) showSending(sends []*send, where string) {
 		}
 		return
 	}
+	a.writeSends(p, strconv.Itoa(os.Getpid())+" "+strconv.FormatInt(a.now().Unix(), 10)+" "+oneLine(where), sends)
+}
+
+// showQueued is called by the loop when the smarthost deliveries out
+// change, was being how many were out before: while more than one is
+// out, the others wait behind the one in progress (remoteMu), and a
+// file beside sendingPath lists them all for mailq, "PID" then a line
+// per message as there. Nothing is written while at most one is out.
+func (a *Agent) showQueued(was int) {
+	p := queuedPath(a.cfg)
+	if len(a.out) <= 1 {
+		if was > 1 {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				a.log.Debug("remove smarthost status", "reason", err)
+			}
+		}
+		return
+	}
+	var sends []*send
+	for b := range a.out {
+		sends = append(sends, b.sends...)
+	}
+	a.writeSends(p, strconv.Itoa(os.Getpid()), sends)
+}
+
+// queuedPath is the file that lists the smarthost deliveries out
+// (showQueued).
+func queuedPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "agent.queued") }
+
+// writeSends replaces the file p with the line head, then a line "ID
+// IDX,IDX..." per message of sends, with its recipients there.
+func (a *Agent) writeSends(p, head string, sends []*send) {
 	var b strings.Builder
-	b.WriteString(strconv.Itoa(os.Getpid()) + " " + strconv.FormatInt(a.now().Unix(), 10) + " " + oneLine(where) + "\n")
+	b.WriteString(head + "\n")
 	line := map[*job]int{}
 	var rows [][]string
 	var ids []string
@@ -401,29 +435,52 @@ type Sending struct {
 	// Rcpts maps the queue ID of each message it carries to its
 	// recipients there (their index in the envelope).
 	Rcpts map[string][]int
+	// Waiting holds, in the same way, what other deliveries out wait
+	// behind it.
+	Waiting map[string][]int
 }
 
 // RunningSending reads what the running agent says of its delivery to
 // the smarthost in progress; false when none is out, or no agent runs.
 func RunningSending(cfg *config.Config) (Sending, bool) {
-	b, err := os.ReadFile(sendingPath(cfg))
-	if err != nil {
+	running, ok := Running(cfg)
+	if !ok {
 		return Sending{}, false
+	}
+	var s Sending
+	// Files left by an agent that is gone name another pid.
+	if f, rcpts, ok := readSends(sendingPath(cfg), running); ok && len(f) == 3 {
+		if since, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			s.Where, s.Since, s.Rcpts = f[2], time.Unix(since, 0), rcpts
+		}
+	}
+	if _, rcpts, ok := readSends(queuedPath(cfg), running); ok {
+		for id, idx := range rcpts {
+			if _, out := s.Rcpts[id]; !out {
+				if s.Waiting == nil {
+					s.Waiting = map[string][]int{}
+				}
+				s.Waiting[id] = idx
+			}
+		}
+	}
+	return s, len(s.Rcpts)+len(s.Waiting) > 0
+}
+
+// readSends reads a file that writeSends wrote for the agent of pid:
+// the fields of its first line (at most 3: PID SINCE WHERE) and the
+// recipients of each message.
+func readSends(p string, pid int) ([]string, map[string][]int, bool) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, nil, false
 	}
 	first, rest, _ := strings.Cut(string(b), "\n")
 	f := strings.SplitN(first, " ", 3)
-	if len(f) < 3 {
-		return Sending{}, false
+	if n, err := strconv.Atoi(f[0]); err != nil || n != pid {
+		return nil, nil, false
 	}
-	pid, err1 := strconv.Atoi(f[0])
-	since, err2 := strconv.ParseInt(f[1], 10, 64)
-	if err1 != nil || err2 != nil {
-		return Sending{}, false
-	}
-	if running, ok := Running(cfg); !ok || running != pid {
-		return Sending{}, false // left by an agent that is gone
-	}
-	s := Sending{Where: f[2], Since: time.Unix(since, 0), Rcpts: map[string][]int{}}
+	rcpts := map[string][]int{}
 	for _, line := range strings.Split(rest, "\n") {
 		id, list, ok := strings.Cut(line, " ")
 		if !ok {
@@ -431,9 +488,9 @@ func RunningSending(cfg *config.Config) (Sending, bool) {
 		}
 		for _, n := range strings.Split(list, ",") {
 			if i, err := strconv.Atoi(n); err == nil {
-				s.Rcpts[id] = append(s.Rcpts[id], i)
+				rcpts[id] = append(rcpts[id], i)
 			}
 		}
 	}
-	return s, true
+	return f, rcpts, true
 }

@@ -16,7 +16,8 @@ import (
 // port that speaks TLS from the first byte (a listener that accepts and
 // says nothing stands in for it), so the delivery waits the whole
 // command timeout (5 minutes) for a greeting. Meanwhile mailq says what
-// the messages wait for, and lists only the recipients still waiting
+// the messages wait for (the one being sent, and the one queued behind
+// it), and lists only the recipients still waiting
 // (the local copy of a message with a remote recipient is recorded when
 // it is stored, not when the smarthost answers); fixing the url in
 // config.toml ends the hung delivery at once, and the mail goes out
@@ -39,8 +40,9 @@ func TestFixedRelayURLEndsHungDelivery(t *testing.T) {
 	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 1 }, "the local copy")
 	e.WaitFor(func() bool {
 		q := mailq()
-		return strings.Contains(q, "r2@remote.example") && !listsRecipient(q, "root")
-	}, "mailq to list only the recipient still waiting")
+		return strings.Contains(q, "(waiting for the delivery to "+hung+" in progress since ") &&
+			strings.Contains(q, "r2@remote.example") && !listsRecipient(q, "root")
+	}, "mailq to list only the recipient still waiting, and what it waits for")
 
 	fixed := fmt.Sprintf("deliver_without_agent = false\nhostname = \"testhost.example\"\nsystem_aliases = \"\"\n[relay]\nurl = \"smtp://%s\"\n", h.Addr)
 	if err := os.WriteFile(e.Path(".config", "homepost", "config.toml"), []byte(fixed), 0o600); err != nil {

@@ -593,6 +593,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	}
 
 	defer a.settle()
+	// A move of the outbox that waited for the smarthost is made once
+	// what was out has been answered or cancelled (move.go).
+	defer a.moveOn()
 	// The smarthost's copies go out from a goroutine while the loop
 	// runs (remote.go), so that local mail never waits for it; what is
 	// out when the loop ends is waited for, and recorded, first: for
@@ -747,7 +750,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 func (a *Agent) reload(why string, local bool) {
 	cfg, err := config.Load()
 	if err != nil {
-		if a.held != nil {
+		// The outbox read before, made open to others since, is not
+		// delivered from either (settings.Config.CheckQueue).
+		if a.held != nil || a.cfg.CheckQueue() != nil {
 			a.hold(err)
 			return
 		}

@@ -1,10 +1,14 @@
 package review
 
 import (
+	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"homepost/agentlock"
 	"homepost/test/testenv"
@@ -109,5 +113,56 @@ func TestAgentFollowsStateDirMove(t *testing.T) {
 	// A second agent sees the first one.
 	if _, stderr, code := e.Run(nil, "homepost", "agent"); code != 0 || !strings.Contains(stderr, "another agent is running") {
 		t.Errorf("a second agent: exit %d: %s", code, stderr)
+	}
+}
+
+// The move waits while a delivery to the smarthost is out (its queue
+// file in the old outbox is in use), and is made when the agent stops,
+// once that delivery is cancelled: nothing is left in the old outbox.
+func TestOutboxMoveWaitsForSmarthost(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // takes connections, never greets
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	relay := fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", silent.Addr())
+	setConfig(t, e, baseConfig+relay, 0o600)
+	c := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Process.Kill()
+		c.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", log.String())
+		}
+	}()
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	e.MustSend("Subject: out to the smarthost\n\nb\n", "r@remote.example")
+	time.Sleep(300 * time.Millisecond)
+	old := e.Path(".local", "state", "homepost", "outbox")
+	setConfig(t, e, "outbox = \"~/newq\"\n"+baseConfig+relay, 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "following it") }, "the reload")
+	e.MustSend("Subject: local\n\nb\n", testenv.Login(t))
+	time.Sleep(300 * time.Millisecond)
+	if n := outboxFiles(old); n != 1 {
+		t.Errorf("%d file(s) in the old outbox while its message is out to the smarthost, want 1", n)
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	c.Wait()
+	if n := outboxFiles(old); n != 0 {
+		t.Errorf("%d file(s) left in the old outbox after the agent stopped", n)
+	}
+	if n := outboxFiles(e.Path("newq")); n != 2 && len(storeFiles(t, e)) == 0 {
+		t.Errorf("%d file(s) in the new outbox, want both messages", n)
+	}
+	out, stderr, _ := e.Run(nil, "mailq")
+	if !strings.Contains(out, "r@remote.example") || strings.Contains(stderr, "no longer") {
+		t.Errorf("mailq:\n%s%s", out, stderr)
 	}
 }

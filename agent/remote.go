@@ -78,7 +78,10 @@ import (
 // status file (sendingPath) that names the smarthost, when the delivery
 // began, and the recipients it carries; mailq shows them "being sent"
 // (Sending). One write (no fsync: it is of no use after a crash) when
-// the delivery begins, one removal when its results are recorded.
+// the delivery begins, one removal when its results are recorded. While
+// other deliveries wait behind it, the loop lists them too (showQueued),
+// and mailq shows them waiting for it; with one delivery out at a time,
+// that costs nothing.
 //
 // The local copies of a message that also goes to the smarthost are
 // durable before the smarthost gets anything; their results are

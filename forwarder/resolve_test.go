@@ -364,18 +364,32 @@ func TestBrokenAliasesStillDeliver(t *testing.T) {
 		`FAIL 5.1.3 ~/.config/homepost/aliases:3: alias x: bad value: "y z" contains blank space: separate values with commas, quote commands and file names`)
 }
 
-// FuzzResolve: whatever the aliases and .forward say, Resolve never
-// panics and every recipient gets at least one target.
+// FuzzResolve: whatever the aliases and .forward say, and whatever
+// recipient_delimiter is (several characters too: a set), Resolve
+// never panics and every recipient gets at least one target.
 func FuzzResolve(f *testing.F) {
-	f.Add("root: alice\n", "bob@example.com\n", "root")
-	f.Add("a: b, c\nb: a\nc: :include:/nonexistent\n", "\\alice, alice, |x\n", "a+b@box")
-	f.Add("x: \"|cmd\", /f, /d/, ~/g\n", "", "x")
-	f.Add("x: !old@example.org, \"!5.1.1 x\"@example.org\n", "!y@example.org", "x")
-	f.Add("\"two words\": \"a,b\"@example.org, \"two words\"\nx: :INCLUDE:/nonexistent\n", "\"john doe\"@example.org, |cmd \"a b\"\n", "\"two words\"+ext")
-	f.Add("team: a@test.invalid,\nb@test.invalid\nlist2 c@test.invalid\n", "", "team")
-	f.Add("lista: listb\nlistb: lista, x@example.org\nself: self\n", "lista", "lista")
-	f.Fuzz(func(t *testing.T, aliases, forward, rcpt string) {
+	f.Add("root: alice\n", "bob@example.com\n", "root", "+")
+	f.Add("a: b, c\nb: a\nc: :include:/nonexistent\n", "\\alice, alice, |x\n", "a+b@box", "+")
+	f.Add("x: \"|cmd\", /f, /d/, ~/g\n", "", "x", "+")
+	f.Add("x: !old@example.org, \"!5.1.1 x\"@example.org\n", "!y@example.org", "x", "+")
+	f.Add("\"two words\": \"a,b\"@example.org, \"two words\"\nx: :INCLUDE:/nonexistent\n", "\"john doe\"@example.org, |cmd \"a b\"\n", "\"two words\"+ext", "+")
+	f.Add("team: a@test.invalid,\nb@test.invalid\nlist2 c@test.invalid\n", "", "team", "+")
+	f.Add("lista: listb\nlistb: lista, x@example.org\nself: self\n", "lista", "lista", "+")
+	f.Add("www: www-data, x@example.org\nmy-list: y@example.org\n", "", "www-data", "-")
+	f.Add("owner: x@example.org\nlist: y@example.org\n", "", "owner-list-request", "-")
+	f.Add("me: alice-inbox\nalice-x: alice\n", "alice-x", "Alice-X-y@box", "-")
+	f.Add("alice+x: \\alice-y\n", "\\alice+x-y\n", "alice+x-y", "+-")
+	f.Add("", "", "mailer-daemon-x", "-")
+	f.Add("a: a.b\n", "", "a.b", ".")
+	f.Add("", "", "-x", "-")
+	f.Add("x\u00e9: y\n", "", "X\u00c9\u00e9\u00c9z", "\u00e9")
+	f.Fuzz(func(t *testing.T, aliases, forward, rcpt, delim string) {
 		e := newEnv(t, "")
+		e.cfg.RecipientDelimiter = delim
+		n := e.f.parseName(rcpt)
+		if n.written != rcpt || n.split() && n.key != n.base+n.sep+n.ext || !n.split() && (n.base != n.key || n.ext != "") {
+			t.Fatalf("parseName(%q) with %q = %+v", rcpt, delim, n)
+		}
 		e.user(".config/homepost/aliases", aliases, 0o600)
 		e.user(".forward", forward, 0o600)
 		ts := e.f.Resolve(rcpt, map[string]bool{"loop@box.example.org": true})

@@ -731,6 +731,10 @@ func notRegular(path string, mode os.FileMode) error {
 	return fmt.Errorf("%s: %w: %s", path, ErrNotRegular, kind)
 }
 
+// ErrNotOwned means that a queue file belongs to another user (and not
+// to root): it is not delivered, and the agent sets it aside.
+var ErrNotOwned = errors.New("queue file owned by another user, not delivered")
+
 // ErrBusy means another process (homepost queue hold, say) holds the
 // queue file's lock; try again shortly.
 var ErrBusy = errors.New("queue file is locked by another process")
@@ -756,6 +760,11 @@ func openFile(path string, lock bool) (*Message, error) {
 		return nil, err
 	} else if !st.Mode().IsRegular() {
 		return nil, notRegular(path, st.Mode())
+	} else if o := st.Sys().(*syscall.Stat_t).Uid; int(o) != os.Getuid() && o != 0 {
+		// Only the user's programs (and root's) write queue files: one
+		// of another user's got in while the outbox was open to others,
+		// and its message is not the user's to deliver.
+		return nil, fmt.Errorf("%s: %w (uid %d)", path, ErrNotOwned, o)
 	}
 	f, end, err := openRegular(path, os.O_RDWR)
 	if err != nil {

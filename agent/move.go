@@ -46,6 +46,7 @@ import (
 	"homepost/config"
 	"homepost/outbox"
 	"homepost/safeio"
+	"homepost/submit"
 )
 
 // giveWayWait bounds how long a reload waits for a one-shot or
@@ -108,6 +109,25 @@ func (a *Agent) follow(cfg *config.Config) {
 		return
 	}
 	to := outbox.Dir(cfg.Outbox)
+	// The outbox in use and one that a switch still waited for (the
+	// shims may have queued there already) are emptied into the new
+	// one, and listed in its state_dir first, so that what a kill or
+	// another file system leaves there is reported (submit.Stranded).
+	froms := []outbox.Dir{a.box}
+	if a.mv.to != "" {
+		froms = append(froms, a.mv.to)
+	}
+	for _, d := range froms {
+		if d == to {
+			continue
+		}
+		if err := submit.RecordFormer(cfg, string(d)); err != nil {
+			a.log.Warn("record the former outbox", "outbox", string(d), "reason", err)
+		}
+		if d == a.mv.to && !slices.Contains(a.mv.former, d) {
+			a.mv.former = append(a.mv.former, d)
+		}
+	}
 	if a.mv.w != nil {
 		if err := a.mv.w.Add(to.Path("new")); err != nil {
 			a.log.Warn("watch outbox", "outbox", cfg.Outbox, "reason", err)

@@ -1,8 +1,15 @@
 package submit
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
 	"homepost/agentlock"
 	"homepost/outbox"
+	"homepost/safeio"
 	"homepost/settings"
 )
 
@@ -58,9 +65,18 @@ func Waiting(cfg *settings.Config) bool {
 // queued mail (new/ or cur/), and how many messages: mail queued before
 // outbox or state_dir was changed, which no agent delivers any more. It
 // looks where the configuration would have put the outbox without those
-// keys (settings.Config.OtherOutboxes).
+// keys (settings.Config.OtherOutboxes), and in the outboxes a running
+// agent followed a move from (FormerOutboxes): it moves their mail into
+// the new outbox, but one it could not move (another file system), or
+// whose move a kill cut short, is found there.
 func Stranded(cfg *settings.Config) (dir string, n int) {
-	for _, d := range cfg.OtherOutboxes() {
+	dirs := cfg.OtherOutboxes()
+	for _, d := range FormerOutboxes(cfg) {
+		if !slices.Contains(dirs, d) && filepath.Clean(d) != filepath.Clean(cfg.Outbox) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
 		box := outbox.Dir(d)
 		k := 0
 		for _, sub := range []string{"new", "cur"} {
@@ -72,4 +88,48 @@ func Stranded(cfg *settings.Config) (dir string, n int) {
 		}
 	}
 	return "", 0
+}
+
+// formerFile lists, in state_dir, the outboxes that an agent followed a
+// move from, one path a line.
+func formerFile(cfg *settings.Config) string { return filepath.Join(cfg.StateDir, "outbox.former") }
+
+// maxFormer bounds the list: the most recent moves are kept.
+const maxFormer = 16
+
+// FormerOutboxes reads the outboxes that an agent followed a move from.
+func FormerOutboxes(cfg *settings.Config) []string {
+	b, err := os.ReadFile(formerFile(cfg))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); filepath.IsAbs(l) {
+			out = append(out, filepath.Clean(l))
+		}
+	}
+	return out
+}
+
+// RecordFormer adds dir to the outboxes followed from, in cfg's
+// state_dir, before the agent moves anything out of it (a kill in the
+// middle of the move leaves mail there that Stranded must find). The
+// configured outbox itself is dropped from the list: it is delivered.
+// The file is replaced atomically and made durable.
+func RecordFormer(cfg *settings.Config, dir string) error {
+	if strings.Contains(dir, "\n") || !filepath.IsAbs(dir) {
+		return fmt.Errorf("outbox %q: not a path that can be recorded", dir)
+	}
+	list := []string{filepath.Clean(dir)}
+	for _, d := range FormerOutboxes(cfg) {
+		if !slices.Contains(list, d) && d != filepath.Clean(cfg.Outbox) {
+			list = append(list, d)
+		}
+	}
+	list = list[:min(len(list), maxFormer)]
+	if err := safeio.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	return safeio.WriteFile(formerFile(cfg), []byte(strings.Join(list, "\n")+"\n"), 0o600)
 }

@@ -3,6 +3,7 @@ package review
 import (
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -164,5 +165,41 @@ func TestOutboxMoveWaitsForSmarthost(t *testing.T) {
 	out, stderr, _ := e.Run(nil, "mailq")
 	if !strings.Contains(out, "r@remote.example") || strings.Contains(stderr, "no longer") {
 		t.Errorf("mailq:\n%s%s", out, stderr)
+	}
+}
+
+// An outbox moved to another file system: what waits in the old one
+// cannot be renamed there. It stays where it was, the agent logs it, and
+// mailq and check report it, though the old outbox is no default place:
+// the agent listed it as one it followed a move from. Mail queued in
+// the new outbox is delivered.
+func TestOutboxMoveAcrossFileSystems(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	other, err := os.MkdirTemp("/dev/shm", "homepost-move")
+	if err != nil {
+		t.Skip("no /dev/shm:", err)
+	}
+	defer os.RemoveAll(other)
+	var a, b syscall.Statfs_t
+	if syscall.Statfs(other, &a) != nil || syscall.Statfs(e.Home, &b) != nil || a.Fsid == b.Fsid {
+		t.Skip("/dev/shm is on the file system of the test's HOME")
+	}
+	setConfig(t, e, "outbox = \"~/q1\"\n"+baseConfig, 0o600)
+	log := startAgentLog(t, e)
+	e.MustSend("Subject: deferred before the move\n\nb\n", "someone@remote.example")
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "no smarthost configured") }, "the deferral")
+	setConfig(t, e, "outbox = \""+other+"/q2\"\n"+baseConfig, 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "cannot be moved") }, "the log of mail left in the old outbox")
+	e.MustSend("Subject: after the move\n\nb\n", testenv.Login(t))
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery of mail queued in the new outbox")
+	if n := outboxFiles(e.Path("q1")); n != 1 {
+		t.Errorf("%d file(s) in the old outbox, want the deferred message", n)
+	}
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, e.Path("q1")) {
+		t.Errorf("mailq does not report the mail left in %s:\n%s", e.Path("q1"), stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); !strings.Contains(out, e.Path("q1")) {
+		t.Errorf("check does not report the mail left in %s:\n%s", e.Path("q1"), out)
 	}
 }

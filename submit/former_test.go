@@ -1,0 +1,48 @@
+package submit
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"homepost/outbox"
+)
+
+// The outboxes an agent followed a move from are listed in state_dir,
+// the latest first, without the configured one, and Stranded looks in
+// them.
+func TestFormerOutboxes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StateDir = filepath.Join(cfg.Home, "state")
+	q1, q2 := filepath.Join(cfg.Home, "q1"), filepath.Join(cfg.Home, "q2")
+	for _, d := range []string{q1, q2, cfg.Outbox} {
+		if err := RecordFormer(cfg, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := FormerOutboxes(cfg); !slices.Equal(got, []string{cfg.Outbox, q2, q1}) {
+		t.Fatalf("FormerOutboxes = %v", got)
+	}
+	if err := RecordFormer(cfg, q1); err != nil {
+		t.Fatal(err)
+	}
+	if got := FormerOutboxes(cfg); !slices.Equal(got, []string{q1, q2}) {
+		t.Fatalf("FormerOutboxes = %v, want the configured outbox dropped", got)
+	}
+	if err := RecordFormer(cfg, "q\n3"); err == nil {
+		t.Fatal("a path with a new line was recorded")
+	}
+	if dir, n := Stranded(cfg); n != 0 {
+		t.Fatalf("Stranded = %s %d with nothing queued", dir, n)
+	}
+	if err := outbox.Dir(q2).Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(q2, "new", "1.A.host"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if dir, n := Stranded(cfg); dir != q2 || n != 1 {
+		t.Fatalf("Stranded = %s %d, want %s 1", dir, n, q2)
+	}
+}

@@ -160,3 +160,32 @@ func TestDelimiterSetForward(t *testing.T) {
 	check(t, "alice+cron", e.resolve("alice+cron"), "~/Maildir/.Cron/")
 	check(t, "alice+lists", e.resolve("alice+lists"), `\alice`)
 }
+
+// With other_users = relay no login is looked up, except the whole
+// name whose base is the user's own or a system name: another user's
+// login alice-lists is relayed, not read as alice's extension. A
+// password database that cannot answer defers, never bounces or
+// guesses.
+func TestDelimiterRelayAndLookupErrors(t *testing.T) {
+	old := lookupUser
+	t.Cleanup(func() { lookupUser = old })
+	var asked []string
+	lookupUser = func(n string) (bool, error) {
+		asked = append(asked, n)
+		switch n {
+		case "alice-down", "root-down":
+			return false, errLookup
+		}
+		return n == "alice-lists", nil
+	}
+	e := newEnv(t, "recipient_delimiter = \"-\"\nother_users = \"relay\"\nrelay_domain = \"corp.example\"\n")
+	e.system("")
+	e.user(".forward-x", "~/Maildir/.X/\n", 0o644)
+	check(t, "alice-lists", e.resolve("alice-lists"), "alice-lists@corp.example")
+	check(t, "alice-x", e.resolve("alice-x"), "~/Maildir/.X/")
+	check(t, "www-data", e.resolve("www-data"), "www-data@corp.example")
+	check(t, "alice-down", e.resolve("alice-down"), "FAIL 4.3.0 alice-down: cannot look the name up in the password database")
+	check(t, "root-down", e.resolve("root-down"), "FAIL 4.3.0 root-down: cannot look the name up in the password database")
+	check(t, "alice", e.resolve("alice"), `\alice`)
+	check(t, "asked", asked, "alice-lists", "alice-x", "alice-down", "root-down")
+}

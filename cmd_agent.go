@@ -132,7 +132,7 @@ func onceWithAgent(cfg *config.Config, broken error) (int, bool) {
 	if !running || st.Held != "" {
 		return 0, false
 	}
-	fmt.Fprintf(os.Stderr, "homepost: agent: warning: %v\n", broken)
+	warn("agent", broken)
 	if other := doctor.OtherConfig(cfg, st.Pid); other != "" {
 		fmt.Fprintf(os.Stderr, "homepost: agent: warning: the running agent (pid %d) reads another configuration file, %s, and delivers as that file says\n", st.Pid, other)
 	} else {

@@ -92,8 +92,20 @@ func usage(w io.Writer) {
 }
 
 // fail prints "homepost: WHAT: WHY" to stderr.
+// An error of several lines (every error of a config file) gets the
+// prefix on each, so that a log filtered on it keeps them all.
 func fail(what string, err error) {
-	fmt.Fprintf(os.Stderr, "homepost: %s: %v\n", what, err)
+	for _, l := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(os.Stderr, "homepost: %s: %s\n", what, l)
+	}
+}
+
+// warn prints "homepost: WHAT: warning: WHY", each line of WHY with
+// the prefix.
+func warn(what string, err error) {
+	for _, l := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %s\n", what, l)
+	}
 }
 
 // loadConfig loads the configuration or prints why it cannot.
@@ -127,7 +139,7 @@ func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, br
 	}
 	var unknown *config.UnknownOutbox
 	if errors.As(err, &unknown) {
-		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)
+		warn(what, err)
 		if consequence != "" {
 			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v: mail is queued in the default outbox, %s, and delivered from there once the file is fixed (should the fixed file name another outbox, homepost check says how to move it there)\n", what, unknown.Why, unknown.Outbox)
 		} else {
@@ -136,7 +148,7 @@ func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, br
 		return cfg, sysexits.OK, err
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v\n", what, err)
+		warn(what, err)
 		st, running := agent.RunningStatus(cfg)
 		other := ""
 		if running && consequence != "" {

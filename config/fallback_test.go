@@ -102,13 +102,16 @@ func TestLoadQueue(t *testing.T) {
 }
 
 // FuzzFallback: whatever a file holds, Fallback does not panic, and a
-// configuration it returns has an absolute outbox.
+// configuration it returns has an absolute outbox that others cannot
+// change.
 func FuzzFallback(f *testing.F) {
 	f.Add([]byte("outbox = \"~/q\"\n[relay]\ntimeout = 1\n"))
 	f.Add([]byte("state_dir = '''x\noutbox = \"/a\" # c\n\"outbox\" = \"/b\"\n"))
 	f.Add([]byte("deliver_without_agent = yes\nhostname = \"a b\"\n"))
 	f.Add([]byte("\ufeffoutbox = \"/q\"\nstroe = 1\n"))
 	f.Add([]byte("\ufeff\ufeffstate_dir = \"/s\"\n"))
+	f.Add([]byte("state_dir = \"/tmp\"\nstroe = 1\n"))
+	f.Add([]byte("outbox = \"/tmp/q\"\nhostname = \"mail.example.org.\"\nstore = \"mbox:~/Maildir/\"\n"))
 	id := NewIdentity("alice", f.TempDir(), "Alice", 1000)
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -119,6 +122,9 @@ func FuzzFallback(f *testing.F) {
 		c, err := Fallback(p, id)
 		if err == nil && (!filepath.IsAbs(c.Outbox) || !filepath.IsAbs(c.StateDir)) {
 			t.Fatalf("outbox %q state %q", c.Outbox, c.StateDir)
+		}
+		if err == nil && c.CheckQueue() != nil {
+			t.Fatalf("an outbox that others can change: %v", c.CheckQueue())
 		}
 	})
 }

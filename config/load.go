@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,8 +94,13 @@ func decodeFile(path string, data []byte, id Identity) (*Config, error) {
 		blanked[e.Line] = true
 		src = blankLine(src, e.Line)
 	}
+	unknown := map[string]bool{}
 	for _, k := range md.Undecoded() {
-		errs = append(errs, &Error{File: path, Line: keyLine(data, k), Key: k.String(), Msg: "unknown key"})
+		if len(k) > 1 && unknown[k[0]] {
+			continue // in a table that is unknown itself ([realy]): said once
+		}
+		unknown[k.String()] = true
+		errs = append(errs, &Error{File: path, Line: keyLine(data, k), Key: k.String(), Msg: "unknown key" + keyHint(data, k)})
 	}
 	errs = append(errs, caseErrors(path, data, md)...)
 	c.File = path
@@ -159,6 +165,9 @@ func report(errs []*Error) error {
 func decodeError(path string, data []byte, err error) (*Error, bool) {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
+		if e := twice(path, data, pe); e != nil {
+			return e, true
+		}
 		return &Error{File: path, Line: pe.Position.Line, Key: pe.LastKey, Msg: hideSecret(data, pe.Position.Line, pe.LastKey, nameOddCharacter(pe.Message))}, true
 	}
 	if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
@@ -166,6 +175,45 @@ func decodeError(path string, data []byte, err error) (*Error, bool) {
 		return &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], m[3])}, false
 	}
 	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}, true
+}
+
+// twiceMsg matches the parser's errors for a key or table set twice,
+// which it words in its own style ("Key 'relay' has already been
+// defined.").
+var twiceMsg = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^Key '([^']*)' (has already been defined|was already created as a hash|was already created and cannot be used as an array)\.$`)
+})
+
+// twice words the parser's error for a key or a table set twice, with
+// the line of the first, or returns nil for another error.
+func twice(path string, data []byte, pe toml.ParseError) *Error {
+	m := twiceMsg().FindStringSubmatch(pe.Message)
+	if m == nil {
+		return nil
+	}
+	name := m[1]
+	key := strings.Split(name, ".")
+	first := keyLine(data, key)
+	at := ""
+	if first > 0 && first != pe.Position.Line {
+		at = fmt.Sprintf(" (first at line %d)", first)
+	}
+	e := &Error{File: path, Line: pe.Position.Line, Key: name}
+	switch {
+	case m[2] == "has already been defined" && isTableHeader(data, pe.Position.Line):
+		e.Msg = fmt.Sprintf("[%s] is written twice%s: write its keys under one [%s]", name, at, name)
+	case m[2] == "has already been defined":
+		e.Msg = fmt.Sprintf("set twice%s: keep one", at)
+	default:
+		e.Msg = fmt.Sprintf("already set%s: it cannot also be a table", at)
+	}
+	return e
+}
+
+// isTableHeader reports whether line n (from 1) is a table header.
+func isTableHeader(data []byte, n int) bool {
+	lines := bytes.SplitN(data, []byte("\n"), n+1)
+	return n >= 1 && n <= len(lines) && bytes.HasPrefix(bytes.TrimSpace(lines[n-1]), []byte("["))
 }
 
 // blankLine returns data with line n (from 1) made a comment, keeping
@@ -237,6 +285,16 @@ func caseErrors(path string, data []byte, md toml.MetaData) []*Error {
 		}
 	}
 	return errs
+}
+
+// keyHint is what an unknown key's error adds when the key is a known
+// one in the wrong place: a top-level key written below a table header
+// belongs to that table in TOML, the commonest slip of the format.
+func keyHint(data []byte, k toml.Key) string {
+	if len(k) != 2 || !keyNames()[k[0]] || !keyNames()[k[1]] {
+		return ""
+	}
+	return fmt.Sprintf(": %s is a top-level key: move it above [%s] (line %d)", k[1], k[0], keyLine(data, k[:1]))
 }
 
 // problemLine is the line to blame for a problem with key: the line that

@@ -275,6 +275,10 @@ func checkStore(c *checker, cfg *config.Config) {
 		checkMaildir(c, path)
 		return
 	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		c.fail("store", "mbox %s is a directory: an mbox is a file; for a Maildir there write store = %q", path, strings.TrimSuffix(path, "/")+"/")
+		return
+	}
 	// As delivery opens it: a link or another user's file is refused.
 	if err := maildir.CheckMbox(path); err != nil {
 		c.fail("store", "mbox %v", err)

@@ -103,3 +103,15 @@ func TestMaildirStoreAsDeliverySeesIt(t *testing.T) {
 		t.Errorf("Maildir to be made:\n%s", out)
 	}
 }
+
+// An mbox store that is an existing directory (a Maildir named as an
+// mbox) FAILs, saying how to name a Maildir.
+func TestMboxStoreIsADirectory(t *testing.T) {
+	home := t.TempDir()
+	md := filepath.Join(home, "Maildir")
+	os.MkdirAll(filepath.Join(md, "new"), 0o700)
+	out := storeLine(t, "mbox:"+md)
+	if !strings.HasPrefix(out, "FAIL store: ") || !strings.Contains(out, md+" is a directory") || !strings.Contains(out, "store = \""+md+"/\"") {
+		t.Errorf("mbox that is a directory:\n%s", out)
+	}
+}

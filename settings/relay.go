@@ -190,8 +190,13 @@ func (r *Relay) Check() []*Error {
 	}
 	if f := r.From; f != "" {
 		at := lastIndex(f, '@')
-		if at <= 0 || at == len(f)-1 || strings.ContainsAny(f, " \t<>,;") {
-			bad("from", "%q is not a full address (user@domain)", f)
+		lt, gt := lastIndex(f, '<'), lastIndex(f, '>')
+		switch {
+		case lt >= 0 && gt > lt+1 && gt == len(f)-1 && !strings.ContainsAny(f[lt+1:gt], " \t<>,;"):
+			// "Me <me@example.org>": a header's From, with a name.
+			bad("from", "%q: from is an envelope address (MAIL FROM), with no display name; write from = %q", f, f[lt+1:gt])
+		case at <= 0 || at == len(f)-1 || strings.ContainsAny(f, " \t<>,;"):
+			bad("from", "%q is not a full address (user@domain): from is an envelope address, with no display name, as from = \"me@example.org\"", f)
 		}
 	}
 	for _, t := range []struct {

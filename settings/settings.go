@@ -13,7 +13,9 @@
 package settings
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,8 +157,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	orig := s
 	var days int64
+	tooLong := fmt.Errorf("duration %q is too long (at most %d days)", orig, maxDays)
 	if i := strings.IndexByte(s, 'd'); i > 0 {
-		n, err := strconv.ParseInt(s[:i], 10, 32)
+		n, err := strconv.ParseInt(s[:i], 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			return 0, tooLong
+		}
 		if err != nil {
 			return 0, fmt.Errorf("invalid duration %q", orig)
 		}
@@ -167,12 +173,51 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
+		if t := strings.TrimLeft(s, "+-"); t != "" && t[0] >= '0' && t[0] <= '9' && strings.Contains(err.Error(), "invalid duration") && isOverflow(s) {
+			return 0, tooLong
+		}
 		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 2h, 5d)", orig)
 	}
 	if v < 0 || days < 0 {
 		return 0, fmt.Errorf("negative duration %q", orig)
 	}
+	// A time.Duration holds about 292 years: more would wrap around
+	// and read as a negative duration.
+	if days > maxDays || time.Duration(days)*24*time.Hour > math.MaxInt64-v {
+		return 0, tooLong
+	}
 	return time.Duration(days)*24*time.Hour + v, nil
+}
+
+// maxDays is the most whole days a time.Duration holds.
+const maxDays = int64(math.MaxInt64 / (24 * time.Hour))
+
+// isOverflow reports whether s, which time.ParseDuration refused, is
+// a well-formed duration too large for it ("2562048h"): numbers and
+// known units only.
+func isOverflow(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	for s != "" {
+		i := 0
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+			i++
+		}
+		if i == 0 {
+			return false
+		}
+		s = s[i:]
+		j := 0
+		for j < len(s) && !(s[j] >= '0' && s[j] <= '9' || s[j] == '.') {
+			j++
+		}
+		switch s[:j] {
+		case "ns", "us", "µs", "μs", "ms", "s", "m", "h":
+		default:
+			return false
+		}
+		s = s[j:]
+	}
+	return true
 }
 
 // Error is a configuration error; it exits 78 (EX_CONFIG).
@@ -318,6 +363,12 @@ func (c *Config) Finish(id Identity) {
 			c.Hostname = "localhost"
 		}
 	}
+	// The absolute form ("mail.example.org.", as zone files and some
+	// hosts' hostname -f write it) names the same host; with the dot,
+	// the name would make From, Message-ID and MAIL FROM invalid.
+	if h := strings.TrimSuffix(c.Hostname, "."); h != "" && !strings.HasSuffix(h, ".") {
+		c.Hostname = h
+	}
 	c.StateDir = c.Expand(c.StateDir)
 	c.Outbox = c.Expand(c.Outbox)
 	c.Aliases = c.Expand(c.Aliases)
@@ -346,22 +397,31 @@ func (c *Config) Finish(id Identity) {
 		c.SMTP.Listen = nil
 	}
 	c.SMTP.SecretFile = c.Expand(c.SMTP.SecretFile)
+	// localhost, localhost.localdomain and the host name are always
+	// local: homepost writes the host name into From and Message-ID of
+	// what it queues, and system mail goes to root@localhost. The
+	// local_domains key adds to them; a user who sets it to their own
+	// domain means "this one too", not "only this one".
+	always := []string{"localhost", "localhost.localdomain", c.Hostname}
+	if short, _, ok := strings.Cut(c.Hostname, "."); ok {
+		always = append(always, short)
+	}
 	if len(c.LocalDomains) == 0 {
-		c.LocalDomains = []string{"localhost", "localhost.localdomain", c.Hostname}
-		if short, _, ok := strings.Cut(c.Hostname, "."); ok {
-			c.LocalDomains = append(c.LocalDomains, short)
-		}
 		// Debian's mail name (what mutt, cron and Postfix put after
 		// the @ of a local address) names this machine too.
 		if b, err := readFile(MailnameFile); err == nil {
 			if name := strings.TrimSpace(string(b)); name != "" && !strings.ContainsAny(name, " \t/@") {
-				c.LocalDomains = append(c.LocalDomains, name)
+				always = append(always, name)
 			}
 		}
 	}
-	for i, d := range c.LocalDomains {
-		c.LocalDomains[i] = strings.ToLower(strings.TrimSuffix(d, "."))
+	domains := make([]string, 0, len(always)+len(c.LocalDomains))
+	for _, d := range append(always, c.LocalDomains...) {
+		if d = strings.ToLower(strings.TrimSuffix(d, ".")); !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
 	}
+	c.LocalDomains = domains
 }
 
 // Expand replaces a leading "~/" with the user's home directory.
@@ -470,6 +530,15 @@ func (c *Config) Problems() []*Error {
 	}
 	if _, p := c.StoreKind(); !filepath.IsAbs(p) {
 		errs = append(errs, &Error{Key: "store", Msg: fmt.Sprintf("%q is not an absolute path (use ~/Maildir/ or mbox:/path)", c.Store)})
+	}
+	if kind, p := c.StoreKind(); kind == "mbox" && strings.HasSuffix(p, "/") {
+		// Delivery would make a directory there, and then find that
+		// it cannot append to it.
+		dir := strings.TrimRight(p, "/")
+		if home := strings.TrimSuffix(c.Home, "/"); home != "" && strings.HasPrefix(dir, home+"/") {
+			dir = "~" + dir[len(home):]
+		}
+		errs = append(errs, &Error{Key: "store", Msg: fmt.Sprintf("an mbox path cannot end in /; for a Maildir write store = %q, for an mbox store = %q", dir+"/", "mbox:"+dir)})
 	}
 	if _, store := c.StoreKind(); filepath.IsAbs(store) && filepath.IsAbs(c.Outbox) && Overlaps(c.Outbox, store) {
 		errs = append(errs, &Error{Key: "outbox", Msg: fmt.Sprintf("%q overlaps the store %q: the agent would take delivered mail for queue files", c.Outbox, store)})

@@ -88,7 +88,7 @@ func loadDefault() (cfg *Config, id Identity, path string, err error) {
 		cfg = Defaults(id)
 		if e := cfg.CheckQueue(); e != nil {
 			// No file to blame: the place comes from XDG_STATE_HOME.
-			e.File, e.Msg = path, e.Msg+defaultPlace
+			e.Msg += defaultPlace // no file: File stays ""
 			return nil, id, path, e
 		}
 		return cfg, id, path, nil

@@ -107,6 +107,10 @@ func Fallback(path string, id Identity) (*Config, error) {
 	if err != nil {
 		if rerr := readError(path, err); !errors.Is(rerr, os.ErrNotExist) {
 			var ce *Error
+			if errors.As(rerr, &ce) && ce.Unsafe {
+				// Its outbox is another user's choice too.
+				return nil, &Error{File: path, Unsafe: true, Msg: "others could change the file, so the outbox it names is not used"}
+			}
 			if errors.As(rerr, &ce) {
 				return nil, &Error{File: path, Msg: ce.Msg + ", so the outbox is unknown"}
 			}
@@ -160,7 +164,7 @@ func Fallback(path string, id Identity) (*Config, error) {
 
 // defaultPlace ends the message about a queue directory that others
 // could change, when no key of the file put it there.
-const defaultPlace = " (the default place, under $XDG_STATE_HOME: state_dir in the file can name another)"
+const defaultPlace = " (the default place, under $XDG_STATE_HOME: state_dir in config.toml can name another)"
 
 // fallbackKeys are the top-level keys that a broken file is still read
 // for. A bool says the value is a boolean, otherwise a string.

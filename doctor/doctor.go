@@ -64,7 +64,13 @@ func Run(w io.Writer, o Options) Result {
 	c := &checker{w: w}
 	cfg, err := config.LoadQueue()
 	if cfg == nil {
-		c.fail("config", "%v", err)
+		item := "config"
+		var ce *config.Error
+		if errors.As(err, &ce) && ce.Unsafe && (ce.Key == "outbox" || ce.Key == "state_dir") && ce.File == "" {
+			item = "outbox" // no file: the default place is at fault
+			err = errors.New(strings.TrimPrefix(err.Error(), ce.Key+": "))
+		}
+		c.fail(item, "%v", err)
 		return Result{Failed: true, Config: true}
 	}
 	if err != nil {

@@ -236,10 +236,13 @@ func (e *Error) Error() string {
 	if e.Line > 0 {
 		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
 	}
-	if e.Key != "" {
-		return fmt.Sprintf("%s: %s: %s", loc, e.Key, e.Msg)
+	if loc != "" {
+		loc += ": "
 	}
-	return fmt.Sprintf("%s: %s", loc, e.Msg)
+	if e.Key != "" {
+		return fmt.Sprintf("%s%s: %s", loc, e.Key, e.Msg)
+	}
+	return loc + e.Msg
 }
 
 // DefaultPath is where the config file is looked for: $HOMEPOST_CONFIG, else

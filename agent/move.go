@@ -30,8 +30,18 @@ package agent
 // a delivery that gave way left in its cur/ is due at once. The old new/
 // stays watched: a sendmail that read the configuration before the
 // change may still queue there, and what it queues is moved too. A
-// rename cannot cross file systems: mail that cannot be moved so is left
-// where it is and logged, with what to do.
+// switch still waiting when the agent stops is made once the smarthost's
+// delivery is answered or cancelled (loop). Before anything is moved,
+// the old outbox is listed in the new state_dir (submit.RecordFormer): a
+// rename cannot cross file systems, and a kill may cut a move short, and
+// mail left so is reported by the agent's log, mailq and check
+// (submit.Stranded), with what to do.
+//
+// In the middle of a move a name in new/ is settled as take does before
+// it moves (migrate), so that no queue file is ever named in two
+// outboxes: delivered and recycled as a spare through one name, it would
+// be delivered again through the other, or another message written over
+// it.
 
 import (
 	"errors"

@@ -33,9 +33,11 @@ func TestCopyName(t *testing.T) {
 	}
 }
 
-func TestDeliveredTo(t *testing.T) {
-	dt := deliveredTo(strings.NewReader("Received: x\nDelivered-To: <Me@Host>\ndelivered-to: other@x\n\nDelivered-To: body@x\n"))
-	if !dt["me@host"] || !dt["other@x"] || dt["body@x"] || len(dt) != 2 {
-		t.Fatalf("deliveredTo: %v", dt)
+func TestTraceOf(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("a", 5000) + "Received: in a long line\n"
+	dt, hops := traceOf(strings.NewReader("Received: x\n\tReceived: folded\nDelivered-To: <Me@Host>\nRECEIVED: y\n" + long +
+		"delivered-to: other@x\n\nDelivered-To: body@x\nReceived: in the body\n"))
+	if !dt["me@host"] || !dt["other@x"] || dt["body@x"] || len(dt) != 2 || hops != 2 {
+		t.Fatalf("traceOf: %v, %d hops", dt, hops)
 	}
 }

@@ -31,6 +31,7 @@ type job struct {
 	force     bool   // flush: deferred recipients are due now
 	m         *outbox.Message
 	dt        map[string]bool // Delivered-To addresses, lowercased
+	hops      int             // Received fields in the header
 	recs      []outbox.Record // results to record
 	delay     time.Duration   // retry after this long (a failure of our own)
 	bounced   []int           // recipients bounced in this attempt
@@ -366,7 +367,7 @@ func (a *Agent) open(j *job) error {
 		m.Close()
 		return errors.New("held")
 	}
-	j.dt = deliveredTo(m.Body())
+	j.dt, j.hops = traceOf(m.Body())
 	return nil
 }
 
@@ -392,24 +393,64 @@ func (a *Agent) setAside(j *job, err error) {
 	a.log.Error("unreadable queue file set aside", "file", dst, "reason", err)
 }
 
-// deliveredTo returns the lowercased addresses of the Delivered-To fields
-// in a message's header section (read up to 1 MB), for loop detection.
-func deliveredTo(r io.Reader) map[string]bool {
+// hopLimit is the number of Received fields at which a message is
+// taken to be in a loop and bounced, as Postfix's hopcount_limit (50).
+// Every copy that homepost hands on to the smarthost or an exec:
+// program carries a Received field of its own (remoteCopy), so a
+// message that comes back around any loop (homepost's own sendmail as
+// the exec: program, the relay url naming the agent's own listener, a
+// real MTA that hands the mail back) gains one per pass and ends here:
+// at a thousand passes a second, within a twentieth of a second.
+const hopLimit = 50
+
+// traceOf returns the lowercased addresses of the Delivered-To fields
+// in a message's header section (read up to 1 MB), for loop detection,
+// and the number of its Received fields, for the hop limit.
+func traceOf(r io.Reader) (dt map[string]bool, hops int) {
 	br := bufio.NewReaderSize(io.LimitReader(r, 1<<20), 4096)
-	dt := map[string]bool{}
+	dt = map[string]bool{}
+	cont := false // the line before was cut at the buffer's size
 	for {
 		line, err := br.ReadSlice('\n')
-		if len(line) == 0 || (len(line) == 1 && line[0] == '\n') {
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\n' && !cont) {
 			break
 		}
-		if len(line) > 13 && strings.EqualFold(string(line[:13]), "Delivered-To:") {
-			dt[strings.ToLower(strings.Trim(strings.TrimSpace(string(line[13:])), "<>"))] = true
+		if !cont {
+			if len(line) > 13 && strings.EqualFold(string(line[:13]), "Delivered-To:") {
+				dt[strings.ToLower(strings.Trim(strings.TrimSpace(string(line[13:])), "<>"))] = true
+			}
+			if len(line) >= 9 && strings.EqualFold(string(line[:9]), "Received:") {
+				hops++
+			}
 		}
+		cont = err == bufio.ErrBufferFull
 		if err != nil && err != bufio.ErrBufferFull {
 			break
 		}
 	}
-	return dt
+	return dt, hops
+}
+
+// loops bounces every recipient of j not yet done with 5.4.6 when its
+// header has hopLimit Received fields or more: it came around a loop,
+// and another pass would only add one more. Whether a recipient's retry
+// is due does not matter: the message will never be delivered.
+func (a *Agent) loops(j *job) bool {
+	if j.hops < hopLimit {
+		return false
+	}
+	env := j.m.Env
+	for i, r := range env.Rcpts {
+		if r.Status.Done() {
+			continue
+		}
+		t := forwarder.Target{Kind: forwarder.Fail, Via: r.Addr}
+		if r.Parent >= 0 {
+			t = forwarder.ParseSpec(r.Addr, r.Via)
+		}
+		a.result(j, i, t, courier.Perm("5.4.6", "too many hops (%d Received fields): mail loop", j.hops))
+	}
+	return true
 }
 
 // plan resolves every due recipient of j into the copies to deliver.
@@ -420,10 +461,14 @@ func deliveredTo(r io.Reader) map[string]bool {
 // user) get one copy. The second waits behind the first (send.dup) and
 // is tried itself only if the first fails.
 func (a *Agent) plan(j *job) []*send {
+	if a.loops(j) {
+		return nil
+	}
 	env := j.m.Env
 	now := a.now()
 	var out []*send
 	last := map[string]*send{} // the last copy to each place
+	defer func() { a.traceRemote(j, out) }()
 	for i := 0; i < len(env.Rcpts); i++ {
 		r := env.Rcpts[i]
 		if r.Status.Done() {
@@ -560,6 +605,42 @@ func (a *Agent) remoteCopy(j *job, i int, t forwarder.Target) *send {
 		ID: j.m.ID, Sender: j.m.Env.Sender, To: t.Value, Rcpt: t.Value, Orig: j.m.Env.Original(i),
 		Header: prefix, Body: j.body, Size: j.m.Size, Time: a.now(), Recovered: j.recovered,
 	}}
+}
+
+// traceRemote puts a Received field on top of j's copies for the
+// smarthost among sends: one for all, so that they still share a
+// transaction, naming the recipient when there is one only, as
+// Postfix's cleanup does. A message that comes back to homepost (by
+// the exec: program or the listener) then has one more Received field
+// each time round a loop, and the hop limit ends it (loops). The
+// message itself is not touched: DKIM signatures cover no Received
+// field.
+func (a *Agent) traceRemote(j *job, sends []*send) {
+	var remote []*send
+	for _, s := range sends {
+		if s.kind == forwarder.Remote {
+			remote = append(remote, s)
+		}
+	}
+	if len(remote) == 0 {
+		return
+	}
+	b := make([]byte, 0, 128)
+	b = append(b, "Received: by "...)
+	b = append(b, a.cfg.Hostname...)
+	b = append(b, " (homepost) id "...)
+	b = append(b, j.m.ID...)
+	if len(remote) == 1 {
+		b = append(b, "\n\tfor <"...)
+		b = append(b, remote[0].c.Rcpt...)
+		b = append(b, '>')
+	}
+	b = append(b, "; "...)
+	b = a.now().AppendFormat(b, time.RFC1123Z)
+	b = append(b, '\n')
+	for _, s := range remote {
+		s.c.Header = append(b[:len(b):len(b)], s.c.Header...)
+	}
 }
 
 // store is the courier and path of the user's local store.

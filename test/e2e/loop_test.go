@@ -1,0 +1,55 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"homepost/test/testenv"
+)
+
+// An exec: relay whose program hands the mail back to homepost (here a
+// script around homepost's own sendmail, which check cannot recognise;
+// a real MTA that forwards it back does the same) is a loop: each pass
+// adds a Received field to the copy, and at 50 the message bounces
+// 5.4.6 with one DSN to the sender, instead of going round for ever.
+func TestExecRelayLoopEndsAtHopLimit(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	script := e.Path("handback")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec "+filepath.Join(e.Bin, "sendmail")+" \"$@\"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.Path(".config", "homepost", "config.toml")
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "[relay]\nurl = \"exec:%s -i\"\n", script)
+	f.Close()
+	e.StartAgent()
+	e.MustSend("Subject: loop\n\nround and round\n", "r2@test.invalid")
+	var dsn string
+	e.WaitFor(func() bool {
+		for _, n := range testenv.Files(e.Path("Maildir", "new")) {
+			b, _ := os.ReadFile(e.Path("Maildir", "new", n))
+			dsn = string(b)
+		}
+		return dsn != ""
+	}, "the DSN of the looping message")
+	e.WaitFor(func() bool { q, _, _ := e.Run(nil, "mailq"); return q == "Mail queue is empty\n" }, "an empty queue")
+	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+		t.Errorf("%d messages in the store, want the DSN alone", n)
+	}
+	if !strings.Contains(dsn, "5.4.6") || !strings.Contains(dsn, "too many hops (50 Received fields): mail loop") {
+		t.Errorf("DSN:\n%s", dsn)
+	}
+	if n := strings.Count(dsn, "Received: by testhost.example (homepost) id "); n < 50 {
+		t.Errorf("the returned message has %d Received fields of homepost's", n)
+	}
+	if !strings.Contains(dsn, "\n\nround and round\n") {
+		t.Errorf("the message is not returned whole:\n%s", dsn)
+	}
+}

@@ -120,7 +120,7 @@ type pathChecker struct {
 	uid     int
 	login   string
 	private map[uint32]bool
-	seen    map[string]bool
+	seen    map[string]byte
 }
 
 func newPathChecker(uid int, login string) *pathChecker {
@@ -181,33 +181,39 @@ func (pc *pathChecker) check(path string, own bool) *Unsafe {
 func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
 	self := own
 	for q := p; ; q = filepath.Dir(q) {
-		if pc.seen[q] && !self {
-			return nil, link
-		}
-		var st syscall.Stat_t
-		err := lstat(q, &st)
+		known := pc.seen[q]
 		switch {
-		case err == syscall.ENOENT || err == syscall.ENOTDIR:
-			// Not there yet (or under a file, which its creation
-			// will report).
-		case err != nil:
-			return &Unsafe{Path: q, Why: "not to be examined (" + err.Error() + ")", Fix: "make it readable by you"}, link
-		case st.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+		case known == seenOK && !self:
+			return nil, link
+		case known == seenMissing:
+		case known == seenLink:
 			link = true
 		default:
-			perm := fs.FileMode(st.Mode & 0o777)
-			sticky := !self && st.Mode&syscall.S_ISVTX != 0 && st.Mode&syscall.S_IFMT == syscall.S_IFDIR
-			// The group database is read only for a group-writable
-			// directory: sendmail pays for what it uses.
-			group := perm&0o020 != 0 && !sticky && pc.groupOK(st.Gid)
-			if why := unsafeMode(int(st.Uid), pc.uid, perm, group, sticky); why != "" {
-				return &Unsafe{Path: q, Why: why, Fix: fixFor(q, why, pc.login, self)}, link
-			}
-			if !self {
-				if pc.seen == nil {
-					pc.seen = map[string]bool{}
+			var st syscall.Stat_t
+			err := lstat(q, &st)
+			switch {
+			case err == syscall.ENOENT || err == syscall.ENOTDIR:
+				// Not there yet (or under a file, which its
+				// creation will report).
+				pc.remember(q, seenMissing)
+			case err != nil:
+				return &Unsafe{Path: q, Why: "not to be examined (" + err.Error() + ")", Fix: "make it readable by you"}, link
+			case st.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+				link = true
+				pc.remember(q, seenLink)
+			default:
+				perm := fs.FileMode(st.Mode & 0o777)
+				sticky := !self && st.Mode&syscall.S_ISVTX != 0 && st.Mode&syscall.S_IFMT == syscall.S_IFDIR
+				// The group database is read only for a
+				// group-writable directory: sendmail pays for
+				// what it uses.
+				group := perm&0o020 != 0 && !sticky && pc.groupOK(st.Gid)
+				if why := unsafeMode(int(st.Uid), pc.uid, perm, group, sticky); why != "" {
+					return &Unsafe{Path: q, Why: why, Fix: fixFor(q, why, pc.login, self)}, link
 				}
-				pc.seen[q] = true
+				if !self {
+					pc.remember(q, seenOK)
+				}
 			}
 		}
 		self = false
@@ -215,6 +221,20 @@ func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
 			return nil, link
 		}
 	}
+}
+
+// What a pathChecker knows of a path it has judged.
+const (
+	seenOK      = 1 + iota // a directory fit to be above a checked path
+	seenMissing            // nothing there
+	seenLink               // a symbolic link
+)
+
+func (pc *pathChecker) remember(q string, what byte) {
+	if pc.seen == nil {
+		pc.seen = map[string]byte{}
+	}
+	pc.seen[q] = what
 }
 
 // fixFor says how to mend an unsafe path.

@@ -94,6 +94,10 @@ func TestOutboxOthersCanWrite(t *testing.T) {
 	if code != 78 || !strings.Contains(out, want) {
 		t.Errorf("check: exit %d, want %q\n%s", code, want, out)
 	}
+	// The background delivery that sendmail started (the defaults
+	// stand in for the file) holds; it is ended once it has the lock.
+	lock := e.Path(".local", "state", "homepost", "agent.lock")
+	e.WaitFor(func() bool { _, ok := agentlock.Running(lock); return ok }, "the background delivery")
 	stopAgent(t, e)
 	if os.Geteuid() != 0 {
 		return

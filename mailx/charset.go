@@ -1,6 +1,7 @@
 package mailx
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -13,7 +14,10 @@ import (
 // Charsets: UTF-8 and ASCII pass through, the single-byte Western
 // charsets that most non-UTF-8 mail uses are mapped by table here, and
 // every other charset a browser knows is converted by golang.org/x/text.
-// An unknown one is shown with its bytes replaced, with a note.
+// A text in a charset none of them knows is shown as its bytes are, as
+// s-nail shows one it cannot convert: what is UTF-8 reads, the rest is
+// made visible as in any text, and a note names the charset when some
+// bytes are not UTF-8. (In a header, convert replaces such bytes.)
 func init() {
 	message.CharsetReader = charsetReader
 }
@@ -123,12 +127,39 @@ func (l *latinReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// unknownCharset is charsetReader's error for a text in a charset it
+// does not know whose bytes are not all UTF-8. go-message keeps the
+// error and drops the reader, and the text had to be read to its end to
+// find that out, so the error carries the text, as its bytes are: the
+// display shows it from there (unknownText), and address parsing, which
+// only sees the error, keeps such an encoded word as it is written.
+type unknownCharset struct {
+	charset string
+	text    io.Reader
+}
+
+func (u *unknownCharset) Error() string {
+	return fmt.Sprintf("unknown charset %q", u.charset)
+}
+
+// unknownText gives e the text that err, go-message's error for e, holds
+// when charsetReader did not know e's charset, and reports whether it
+// did: e's own body was read to its end.
+func unknownText(e *message.Entity, err error) bool {
+	var u *unknownCharset
+	if !errors.As(err, &u) {
+		return false
+	}
+	e.Body = u.text
+	return true
+}
+
 // charsetReader is go-message's hook for decoding a charset: convert's
 // conversion, as a stream. The text is first read to its end (into a
 // temporary file past a megabyte), as convert reads it whole: a read
 // error leaves the text undecoded (go-message then shows what is left of
-// it, nothing), and an unknown charset is passed through only when the
-// whole text is UTF-8.
+// it, nothing). An unknown charset is passed through when the whole text
+// is UTF-8; otherwise the text goes with the error (unknownCharset).
 func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 	sp, err := newSpool(r)
 	if err != nil {
@@ -148,11 +179,15 @@ func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 			return newValidUTF8Reader(enc.NewDecoder().Reader(sp.lastReader())), nil
 		}
 	}
-	if valid, err := isValidUTF8(sp.reader()); err == nil && valid {
+	valid, err := isValidUTF8(sp.reader())
+	if err != nil {
+		sp.close()
+		return nil, fmt.Errorf("charset %q: reading the text again: %w", charset, err)
+	}
+	if valid {
 		return sp.lastReader(), nil
 	}
-	sp.close()
-	return strings.NewReader(""), fmt.Errorf("unknown charset %q", charset)
+	return nil, &unknownCharset{charset: charset, text: sp.lastReader()}
 }
 
 // isValidUTF8 reports whether all that r holds is UTF-8.

@@ -3,6 +3,7 @@ package mailx
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,8 +17,9 @@ import (
 
 // The body display as it was before messages were read as streams: the
 // whole message in memory, every part read whole before it is shown,
-// charsets converted whole. It is the oracle that renderBody is checked
-// against.
+// charsets converted whole; and, as it is since, a text in an unknown
+// charset that is not all UTF-8 shown as its bytes are, after a note. It
+// is the oracle that renderBody is checked against.
 
 func legacyCharsetReader(charset string, r io.Reader) (io.Reader, error) {
 	b, err := io.ReadAll(r)
@@ -26,25 +28,35 @@ func legacyCharsetReader(charset string, r io.Reader) (io.Reader, error) {
 	}
 	s, ok := convert(charset, b)
 	if !ok {
-		return strings.NewReader(s), fmt.Errorf("unknown charset %q", charset)
+		return nil, &unknownCharset{charset: charset, text: bytes.NewReader(b)}
 	}
 	return strings.NewReader(s), nil
+}
+
+// legacyUnknown gives e the bytes that err holds, as unknownText does.
+func legacyUnknown(e *message.Entity, err error) bool {
+	var u *unknownCharset
+	if errors.As(err, &u) {
+		e.Body = u.text
+		return true
+	}
+	return false
 }
 
 func legacyRenderBody(w *bytes.Buffer, raw []byte) {
 	saved := message.CharsetReader
 	message.CharsetReader = legacyCharsetReader
 	defer func() { message.CharsetReader = saved }()
-	e, _ := message.Read(bytes.NewReader(raw))
+	e, err := message.Read(bytes.NewReader(raw))
 	if e == nil {
 		_, body := splitMessage(raw)
 		w.WriteString(oldDisplayText(body))
 		return
 	}
-	legacyWalk(w, e, "1", true)
+	legacyWalk(w, e, "1", true, legacyUnknown(e, err))
 }
 
-func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool) {
+func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top, unknown bool) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -70,11 +82,13 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 			}
 		}
 		var parts []*message.Entity
+		unknown := map[*message.Entity]bool{}
 		for {
 			p, err := mr.NextPart()
-			if err != nil {
+			if err != nil && !legacyUnknown(p, err) {
 				break
 			}
+			unknown[p] = err != nil
 			data, _ := io.ReadAll(p.Body)
 			p.Body = bytes.NewReader(data)
 			parts = append(parts, p)
@@ -90,7 +104,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 			for i, p := range parts {
 				sub := fmt.Sprintf("%s.%d", path, i+1)
 				if i == chosen {
-					legacyWalk(w, p, sub, false)
+					legacyWalk(w, p, sub, false, unknown[p])
 				} else {
 					listPart(w, p, sub)
 				}
@@ -98,7 +112,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 			return
 		}
 		for i, p := range parts {
-			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false)
+			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false, unknown[p])
 		}
 		return
 	}
@@ -112,10 +126,8 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool) {
 			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
 			return
 		}
-		if cs := params["charset"]; cs != "" {
-			if _, ok := convert(cs, nil); !ok {
-				fmt.Fprintf(w, "[-- unknown charset %s: non-ASCII characters replaced --]\n", printable(cs))
-			}
+		if unknown {
+			fmt.Fprintf(w, "[-- unknown charset %s: shown as it is, bytes that are not UTF-8 replaced --]\n", printable(params["charset"]))
 		}
 		w.WriteString(oldDisplayText(data))
 		if len(data) > 0 && data[len(data)-1] != '\n' {
@@ -240,7 +252,8 @@ func FuzzRenderBodyAsBefore(f *testing.F) {
 }
 
 // Texts larger than the spool's memory (a megabyte) in every kind of
-// charset decode as they did whole.
+// charset decode as they did whole; in an unknown charset, not UTF-8,
+// they come whole with the error.
 func TestCharsetReaderLarge(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 10))
 	big := func(unit string) []byte { return bytes.Repeat([]byte(unit), (3<<20)/len(unit)) }
@@ -262,7 +275,14 @@ func TestCharsetReaderLarge(t *testing.T) {
 			continue
 		}
 		if werr != nil {
-			continue // go-message keeps neither reader
+			// go-message keeps neither reader: the text goes
+			// with the error, as its bytes are.
+			var wu, gu *unknownCharset
+			if !errors.As(werr, &wu) || !errors.As(gerr, &gu) {
+				t.Errorf("%s: error %v, want %v, both with the text", cs, gerr, werr)
+				continue
+			}
+			want, got = wu.text, gu.text
 		}
 		w, _ := io.ReadAll(want)
 		g, err := io.ReadAll(got)

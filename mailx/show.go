@@ -396,10 +396,10 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	}
 	defer r.Close()
 	sw := &stickyWriter{w: w}
-	e, _ := message.Read(&headerLimit{r: r, limit: maxMIMEHeader})
+	e, err := message.Read(&headerLimit{r: r, limit: maxMIMEHeader})
 	if e != nil {
 		// An unknown charset still gives a usable entity.
-		walkEntity(sw, e, "1", true)
+		walkEntity(sw, e, "1", true, unknownText(e, err))
 		return sw.err
 	}
 	r2, err := open()
@@ -477,8 +477,9 @@ func copyText(w *stickyWriter, r io.Reader) {
 
 // walkEntity writes e as renderBodyFrom describes, reading each part as
 // it goes. A part ends at its first read error, as it did when parts
-// were read whole before they were shown.
-func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool) {
+// were read whole before they were shown. unknown: e is text in a
+// charset that charsetReader does not know, not all UTF-8 (unknownText).
+func walkEntity(w *stickyWriter, e *message.Entity, path string, top, unknown bool) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -507,18 +508,21 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool) {
 		chosen := false
 		for i := 1; w.err == nil; i++ {
 			p, err := mr.NextPart()
-			if err != nil {
+			// A part in an unknown charset is shown, and the
+			// parts after it.
+			unknown := unknownText(p, err)
+			if err != nil && !unknown {
 				break
 			}
 			p.Body = &errorsAsEOF{r: p.Body}
 			sub := fmt.Sprintf("%s.%d", path, i)
 			if mt != "multipart/alternative" {
-				walkEntity(w, p, sub, false)
+				walkEntity(w, p, sub, false, unknown)
 				continue
 			}
 			if t, _, _ := p.Header.ContentType(); !chosen && (t == "text/plain" || t == "") {
 				chosen = true
-				walkEntity(w, p, sub, false)
+				walkEntity(w, p, sub, false, unknown)
 			} else {
 				listPart(w, p, sub)
 			}
@@ -535,10 +539,8 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool) {
 			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
 			return
 		}
-		if cs := params["charset"]; cs != "" {
-			if _, ok := convert(cs, nil); !ok {
-				fmt.Fprintf(w, "[-- unknown charset %s: non-ASCII characters replaced --]\n", printable(cs))
-			}
+		if unknown {
+			fmt.Fprintf(w, "[-- unknown charset %s: shown as it is, bytes that are not UTF-8 replaced --]\n", printable(params["charset"]))
 		}
 		copyText(w, br)
 		return

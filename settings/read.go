@@ -171,7 +171,24 @@ func fileKind(mode uint32) string {
 // that cannot be opened an *os.PathError; a refused one an *Error (its
 // Unsafe set when others could change it).
 func ReadConfig(path string, id Identity) ([]byte, error) {
-	data, st, err := readFileStat(path)
+	// A device is not even opened (opening one can act: a tape
+	// rewinds); the descriptor's own status is checked again below,
+	// for a file replaced in between.
+	var pre syscall.Stat_t
+	err := syscall.Stat(path, &pre)
+	for err == syscall.EINTR {
+		err = syscall.Stat(path, &pre)
+	}
+	if err == nil && pre.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		err = &notRegular{path: path, kind: fileKind(pre.Mode)}
+	} else {
+		err = nil
+	}
+	var data []byte
+	var st *syscall.Stat_t
+	if err == nil {
+		data, st, err = readFileStat(path)
+	}
 	var nr *notRegular
 	if errors.As(err, &nr) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is %s, not a regular file: homepost reads only a regular file here (remove it to use the defaults)", nr.kind)}

@@ -19,12 +19,13 @@ import (
 // one homepost applies to ~/.forward and the aliases files (Postfix's):
 // owned by the user or root, and writable by nobody else.
 //
-// Group-writable is refused whatever the group's members (membership
-// can change later), with one exception where the caller allows it: a
-// user private group (Debian, Ubuntu and Fedora give each user a group
-// of their own and a umask of 002, so that every file an editor saves
-// is mode 0664), a group that no other user is in: only root could add
-// one, and root needs no group to change the file.
+// Group-writable is refused, as membership can change later, except
+// where the caller allows a user private group: a group that no other
+// user is in (Debian, Ubuntu and Fedora give each user one, with a
+// umask of 002, so that every file an editor saves is mode 0664). Only
+// root could add a member to it, and root needs no group to change the
+// file. config.toml and the queue's directories allow it; the
+// forwarder's files do not.
 
 // UnsafeFile says why a file that steers delivery must not be obeyed,
 // or "" when it may: it must be a regular file owned by the user (uid)

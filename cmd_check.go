@@ -24,10 +24,12 @@ const checkUsage = `usage: homepost check [--relay]
        homepost check --paths
 
 Checks that mail will flow and prints one line per item, starting with
-ok, warn or FAIL: the config file, that the outbox and the store are
-writable (a Maildir store as delivery uses it: completed with tmp/,
+ok, warn or FAIL: the config file (one that others can change, or in a
+directory they can, FAILs with the chmod or chown that mends it), that
+the outbox and the state directory are no place others can change,
+that the outbox and the store are writable (a Maildir store as delivery uses it: completed with tmp/,
 new/ and cur/, a file made in tmp/ and renamed into new/; a link to
-nothing on its path FAILs), how a batch of copies is made durable (one syncfs, or an
+nothing on its path FAILs; an mbox that is a directory FAILs), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode),
 the agent and its systemd unit, the SMTP listener (a NOOP session on

@@ -38,6 +38,7 @@ type job struct {
 	// bouncedAt is the target each bounced recipient failed at, for
 	// the DSN to name the address refused.
 	bouncedAt map[int]forwarder.Target
+	dsn       bool // a DSN was stored in this attempt
 	away      bool // a copy went to a command or the smarthost
 
 	// forceRemote: deferred recipients that go to the smarthost are due
@@ -254,7 +255,7 @@ func (a *Agent) finishInto(retired []*outbox.Message, j *job) []*outbox.Message 
 	// A retirement lost in a power loss sends its command and
 	// smarthost copies, and its bounces, again: those get their fsync
 	// of cur/ when the drain ends (drain).
-	a.retiredAway = a.retiredAway || j.away || len(j.bounced) > 0
+	a.retiredAway = a.retiredAway || j.away || len(j.bounced) > 0 || j.dsn
 	return append(retired, j.m)
 }
 
@@ -441,7 +442,7 @@ func (a *Agent) loops(j *job) bool {
 	}
 	env := j.m.Env
 	for i, r := range env.Rcpts {
-		if r.Status.Done() {
+		if r.Status.Done() || r.Status == outbox.Bouncing {
 			continue
 		}
 		t := forwarder.Target{Kind: forwarder.Fail, Via: r.Addr}
@@ -471,7 +472,8 @@ func (a *Agent) plan(j *job) []*send {
 	defer func() { a.traceRemote(j, out) }()
 	for i := 0; i < len(env.Rcpts); i++ {
 		r := env.Rcpts[i]
-		if r.Status.Done() {
+		if r.Status.Done() || r.Status == outbox.Bouncing {
+			// Bouncing: failed for good, its DSN waits (finish).
 			continue
 		}
 		// Not due yet: unless forced, or a remote one forced by a

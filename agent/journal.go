@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"homepost/courier"
 	"homepost/forwarder"
 	"homepost/outbox"
+	"homepost/report"
 )
 
 // What an attempt leaves behind: a journal record per recipient, the
@@ -112,8 +115,11 @@ func (a *Agent) finish(j *job) (retired bool) {
 		}
 	}()
 	env := j.m.Env
-	if len(j.recs) == 0 && !env.Done() {
+	if len(j.recs) == 0 && !env.Done() && !slices.ContainsFunc(env.Rcpts, bouncing) {
 		a.reschedule(j)
+		return
+	}
+	if !a.bounces(j) {
 		return
 	}
 	// Apply the results in memory first, to know whether anything is
@@ -132,26 +138,10 @@ func (a *Agent) finish(j *job) (retired bool) {
 			done = false
 		}
 	}
-	if len(j.bounced) > 0 {
-		if err := a.bounce(j); err != nil {
-			// The DSN could not be stored: record everything else, so
-			// that nothing already sent is sent again, and leave the
-			// bounced recipients to be tried (and bounced) again.
-			a.log.Error("bounce", "id", j.m.ID, "reason", err)
-			keep := j.recs[:0]
-			for _, r := range j.recs {
-				if r.Status != outbox.Bounced {
-					keep = append(keep, r)
-				}
-			}
-			if err := j.m.Append(keep...); err != nil {
-				a.log.Error("record results", "id", j.m.ID, "reason", err)
-			}
-			a.schedule(j, a.now().Add(time.Minute))
-			return
-		}
+	if !a.bounces(j) {
+		return
 	}
-	if done && len(j.bounced) == 0 {
+	if done && len(j.bounced) == 0 && !j.dsn {
 		// Every copy is durable: the file can go without a journal
 		// write. Should the retirement be lost in a crash, the retry
 		// finds its Maildir copies by name and its mbox copies by their
@@ -170,6 +160,118 @@ func (a *Agent) finish(j *job) (retired bool) {
 	}
 	a.reschedule(j)
 	return false
+}
+
+func bouncing(r outbox.Recipient) bool { return r.Status == outbox.Bouncing }
+
+// bounces stores the DSN of the recipients that bounced, in this
+// attempt or in an earlier one whose DSN could not be stored, in the
+// order that bounce.go describes: verdicts journaled first (Bouncing),
+// then the DSN, then Bounced (left in j.recs for finish to record). It
+// returns false when j is scheduled again: a DSN could not be stored,
+// or the journal could not be written; what the journal holds then is
+// all that is known.
+func (a *Agent) bounces(j *job) bool {
+	env := j.m.Env
+	now := a.now()
+	next := now.Add(backoff(now.Sub(env.Arrival)))
+	isNew := map[int]bool{}
+	for _, i := range j.bounced {
+		isNew[i] = true
+	}
+	// pending turns this attempt's bounces in j.recs into Bouncing
+	// records noted with note; the other results are kept as they are.
+	pending := func(note string) []outbox.Record {
+		var out []outbox.Record
+		for _, r := range j.recs {
+			if r.Kind == 's' && r.Status == outbox.Bounced && isNew[r.Idx] {
+				r.Status, r.Next, r.Reason = outbox.Bouncing, next, r.Reason+bounceNote+note
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	// again records Bouncing anew for set, with why its DSN failed.
+	again := func(set []int, err error) []outbox.Record {
+		var out []outbox.Record
+		for _, i := range set {
+			r := env.Rcpts[i]
+			out = append(out, outbox.StateRecord(i, outbox.Bouncing, r.Attempts, now, next,
+				bounceReason(r.Reason)+bounceNote+"cannot be stored: "+err.Error()))
+		}
+		return out
+	}
+	record := func(recs []outbox.Record) bool {
+		if err := j.m.Append(recs...); err != nil {
+			a.log.Error("record results", "id", j.m.ID, "reason", err)
+			a.schedule(j, now.Add(time.Minute))
+			return false
+		}
+		return true
+	}
+	var done []outbox.Record // Bounced records of an earlier DSN now stored
+	var earlier []int
+	for i, r := range env.Rcpts {
+		if r.Status == outbox.Bouncing {
+			earlier = append(earlier, i)
+		}
+	}
+	if len(earlier) > 0 {
+		notStored, err := a.bounce(j, earlier)
+		if err != nil {
+			a.log.Error("bounce", "id", j.m.ID, "reason", err)
+			recs := j.recs
+			switch {
+			case len(j.bounced) == 0:
+			case notStored:
+				// This attempt's verdicts join the DSN that waits:
+				// nothing was stored under its name.
+				recs = pending("cannot be stored: " + err.Error())
+			default:
+				// The DSN waiting may be stored: its set may not
+				// change. This attempt's bounces are tried again.
+				recs = slices.DeleteFunc(slices.Clone(j.recs), func(r outbox.Record) bool {
+					return r.Kind == 's' && r.Status == outbox.Bounced && isNew[r.Idx]
+				})
+			}
+			if record(append(recs, again(earlier, err)...)) {
+				a.reschedule(j)
+			}
+			return false
+		}
+		j.dsn = true
+		for _, i := range earlier {
+			r := env.Rcpts[i]
+			done = append(done, outbox.StateRecord(i, outbox.Bounced, r.Attempts, now, time.Time{}, bounceReason(r.Reason)))
+		}
+	}
+	if len(j.bounced) == 0 || !report.ShouldBounce(env.Sender) {
+		if len(j.bounced) > 0 {
+			a.bounce(j, j.bounced) // logs that there is none
+		}
+		j.recs = append(j.recs, done...)
+		return true
+	}
+	// The verdicts first, with the other results and the earlier DSN's
+	// Bounced records (which clear its mbox mark before the next DSN).
+	if !record(append(pending("is not stored yet"), done...)) {
+		return false
+	}
+	j.recs = nil
+	set := slices.Sorted(maps.Keys(isNew))
+	if _, err := a.bounce(j, set); err != nil {
+		a.log.Error("bounce", "id", j.m.ID, "reason", err)
+		if record(again(set, err)) {
+			a.reschedule(j)
+		}
+		return false
+	}
+	j.dsn = true
+	for _, i := range set {
+		r := env.Rcpts[i]
+		j.recs = append(j.recs, outbox.StateRecord(i, outbox.Bounced, r.Attempts, now, time.Time{}, bounceReason(r.Reason)))
+	}
+	return true
 }
 
 // retire takes j's file out of the queue (outbox.Message.Retire).

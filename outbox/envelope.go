@@ -100,9 +100,14 @@ const (
 	Deferred               // temporary failure: retry at Next
 	Bounced                // permanent failure: a DSN was produced
 	Expanded               // forwarded: its children carry on
+	// Bouncing is a permanent failure whose DSN is not stored yet: the
+	// verdict is kept (the recipient is never tried again), the DSN is
+	// retried at Next. Reason holds the failure, then why the DSN
+	// could not be stored.
+	Bouncing
 )
 
-var statusNames = [...]string{"pending", "sent", "deferred", "bounced", "expanded"}
+var statusNames = [...]string{"pending", "sent", "deferred", "bounced", "expanded", "bouncing"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {

@@ -150,6 +150,9 @@ func WritePostfix(w io.Writer, entries []Entry) {
 			if r.Reason != "" && r.Reason != last {
 				last = r.Reason
 				reason := printable(Why(r.Reason))
+				if r.Status == Bouncing {
+					reason = "bounced: " + reason
+				}
 				fmt.Fprintf(w, "%*s(%s)\n", max(76-len(reason), 0), "", reason)
 			}
 			fmt.Fprintf(w, "%-10s %8s %-20s %s\n", "", "", "", printable(r.Addr))
@@ -227,6 +230,9 @@ func WriteJSON(w io.Writer, entries []Entry) error {
 		}
 		for i, r := range e.Rcpts {
 			rc := rcpt{Address: r.Addr, DelayReason: Why(r.Reason), Attempts: r.Attempts}
+			if r.Status == Bouncing {
+				rc.DelayReason = "bounced: " + rc.DelayReason
+			}
 			if e.Original[i] != r.Addr {
 				rc.OrigAddress = e.Original[i]
 			}

@@ -253,6 +253,7 @@ type Smarthost struct {
 	mu    sync.Mutex
 	got   map[string][]string // recipient → messages
 	reply map[string]*smtp.SMTPError
+	asked map[string]int // recipient → RCPT commands, refused ones too
 	limit int   // recipients per transaction, 0: no limit
 	txns  []int // recipients of each message accepted, in order
 	conns atomic.Int32
@@ -276,6 +277,7 @@ func (s *hostSession) Logout() error                        { return nil }
 func (s *hostSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
+	s.h.asked[to]++
 	if e := s.h.reply[to]; e != nil {
 		return e
 	}
@@ -332,9 +334,17 @@ func (h *Smarthost) Count(rcpt string) int {
 	return len(h.got[rcpt])
 }
 
+// Asked is how many times the host was asked for rcpt (RCPT TO), its
+// refusals included.
+func (h *Smarthost) Asked(rcpt string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.asked[rcpt]
+}
+
 // StartSmarthost starts a smarthost on 127.0.0.1 for the test's life.
 func StartSmarthost(t testing.TB) *Smarthost {
-	h := &Smarthost{got: map[string][]string{}, reply: map[string]*smtp.SMTPError{}}
+	h := &Smarthost{got: map[string][]string{}, reply: map[string]*smtp.SMTPError{}, asked: map[string]int{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

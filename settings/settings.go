@@ -553,6 +553,7 @@ func (c *Config) Problems() []*Error {
 		errs = append(errs, &Error{Key: "command_timeout", Msg: "must be positive"})
 	}
 	errs = append(errs, c.SMTP.validate()...)
+	errs = append(errs, c.relayLoops()...)
 	return append(errs, c.Relay.Check()...)
 }
 

@@ -53,3 +53,23 @@ func TestExecRelayLoopEndsAtHopLimit(t *testing.T) {
 		t.Errorf("the message is not returned whole:\n%s", dsn)
 	}
 }
+
+// A relay url that names the agent's own listener (the two 2525s
+// confused) is a configuration error with file:line: check FAILs, and
+// the agent holds the queue rather than send the mail to itself.
+func TestRelayToOwnListenerIsConfigError(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "[relay]\nurl = \"smtp://127.0.0.1:4546\"\n[smtp]\nlisten = [\"127.0.0.1:4546\"]\n")
+	out, _, code := e.Run(nil, "homepost", "check")
+	if code == 0 || !strings.Contains(out, "config.toml:5: relay.url: 127.0.0.1:4546 is the agent's own [smtp] listen address") {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+	e.MustSend("Subject: loop\n\nx\n", "r@test.invalid")
+	_, stderr, code := e.Run(nil, "homepost", "agent", "--once")
+	if code != 78 || !strings.Contains(stderr, "relay.url") {
+		t.Errorf("agent --once: exit %d\n%s", code, stderr)
+	}
+	if q, _, _ := e.Run(nil, "mailq"); !strings.Contains(q, "r@test.invalid") {
+		t.Errorf("mailq:\n%s", q)
+	}
+}

@@ -1,29 +1,17 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 
-	"homepost/safeio"
+	"homepost/relay"
 )
 
-// ourBinary is this program with symlinks resolved, to recognise our
-// links on PATH.
-func ourBinary() string {
-	exe, err := os.Executable()
-	if err != nil {
-		return ""
-	}
-	if p, err := filepath.EvalSymlinks(exe); err == nil {
-		return p
-	}
-	return exe
-}
+// ourBinary is this program with symlinks resolved (relay.OurBinary).
+func ourBinary() string { return relay.OurBinary() }
 
 // whose says what path runs: "homepost", or the program it resolves to.
 // homepost is this binary, or any program built from homepost's module:
@@ -44,55 +32,10 @@ func whose(path string) (string, bool) {
 	return path, false
 }
 
-// homepostProgram reports whether the executable at path was built from
-// homepost's module, as homepost or its sendmail program. It looks for
-// the module information that the Go toolchain writes into every binary
-// as text ("go version -m" prints it): the main package's path, then its
-// module's. (debug/buildinfo reads the same, but linking it cost every
-// homepost command about 24 page faults at its start, for a check that
-// only homepost check makes.)
-func homepostProgram(path string) bool {
-	// O_NONBLOCK: a FIFO on PATH must not hold homepost check up; it has
-	// no effect on reading a regular file.
-	f, err := safeio.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > maxProgram {
-		return false
-	}
-	marks := [][]byte{
-		[]byte("path\thomepost\nmod\thomepost\t"),
-		[]byte("path\thomepost/cmd/sendmail\nmod\thomepost\t"),
-	}
-	keep := 0
-	for _, m := range marks {
-		keep = max(keep, len(m)-1)
-	}
-	// Read in chunks, each after the tail of the one before, so that a
-	// mark across two reads is found.
-	buf := make([]byte, keep+256<<10)
-	n := 0
-	for {
-		m, err := f.Read(buf[n:])
-		n += m
-		for _, mark := range marks {
-			if bytes.Contains(buf[:n], mark) {
-				return true
-			}
-		}
-		if err != nil {
-			return false
-		}
-		if n > keep {
-			n = copy(buf, buf[n-keep:n])
-		}
-	}
-}
-
-// maxProgram bounds the size of a program homepostProgram reads.
-const maxProgram = 256 << 20
+// homepostProgram reports whether the executable at path was built
+// from homepost's module (relay.HomepostProgram, which the agent uses
+// to refuse an exec: relay that would hand the mail back to it).
+func homepostProgram(path string) bool { return relay.HomepostProgram(path) }
 
 func checkPath(c *checker) {
 	for _, name := range []string{"sendmail", "mail"} {

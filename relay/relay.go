@@ -182,6 +182,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 	}
 	c.kind = ep.Kind
 	if c.kind == kindExec {
+		if err := execLoops(cfg, ep.Argv[0]); err != nil {
+			return nil, err
+		}
 		c.argv = ep.Argv
 		return c, nil
 	}

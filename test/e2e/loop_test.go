@@ -73,3 +73,34 @@ func TestRelayToOwnListenerIsConfigError(t *testing.T) {
 		t.Errorf("mailq:\n%s", q)
 	}
 }
+
+// The example of config.example.toml, exec:/usr/sbin/sendmail -i, where
+// that sendmail is homepost's own (here a link to it, as make
+// install-system makes): check FAILs, and the agent holds remote mail
+// with the reason instead of sending it to itself.
+func TestExecRelayToOwnSendmailRefused(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	link := e.Path("sbin-sendmail")
+	if err := os.Symlink(filepath.Join(e.Bin, "sendmail"), link); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.Path(".config", "homepost", "config.toml")
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "[relay]\nurl = \"exec:%s -i\"\n", link)
+	f.Close()
+	out, _, code := e.Run(nil, "homepost", "check")
+	if code == 0 || !strings.Contains(out, "FAIL relay: ") || !strings.Contains(out, "relay.url: exec:"+link+" is homepost's own program") {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+	e.MustSend("Subject: loop\n\nx\n", "r2@test.invalid")
+	e.Once()
+	e.Once()
+	q, _, _ := e.Run(nil, "mailq")
+	if !strings.Contains(q, "r2@test.invalid") || !strings.Contains(q, "homepost's own program") || strings.Count(q, "\n\n") != 1 {
+		t.Errorf("mailq:\n%s", q)
+	}
+}

@@ -254,8 +254,8 @@ type Smarthost struct {
 	got   map[string][]string // recipient → messages
 	reply map[string]*smtp.SMTPError
 	asked map[string]int // recipient → RCPT commands, refused ones too
-	limit int   // recipients per transaction, 0: no limit
-	txns  []int // recipients of each message accepted, in order
+	limit int            // recipients per transaction, 0: no limit
+	txns  []int          // recipients of each message accepted, in order
 	conns atomic.Int32
 	Addr  string // host:port on 127.0.0.1
 }

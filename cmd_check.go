@@ -36,7 +36,8 @@ the agent and its systemd unit, the SMTP listener (a NOOP session on
 each of its addresses; that the agent's own process holds each TCP
 address, else which program does; and where the AUTH secret is),
 lingering, the
-relay, which sendmail and mail come first on PATH and at
+relay (an exec: program that is homepost's own sendmail, or a url that
+names the agent's own listen address, FAILs: the mail would loop), which sendmail and mail come first on PATH and at
 /usr/sbin/sendmail, and whether cron's mail reaches homepost. A running agent that reads
 another configuration file than this check (another HOMEPOST_CONFIG,
 XDG_CONFIG_HOME or HOME) is named with its file.

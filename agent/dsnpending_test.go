@@ -172,3 +172,26 @@ func TestUncertainDSNIsNotStoredTwice(t *testing.T) {
 		t.Errorf("%d calls to the smarthost, want 3", len(f.calls))
 	}
 }
+
+// In an mbox store, where the DSN is found again by its mark rather
+// than its name, a bounce beside a local and a remote copy stores one
+// DSN.
+func TestMboxBounceStoredOnce(t *testing.T) {
+	ta := newTestAgent(t, "store = \"mbox:~/inbox\"\n")
+	ta.smarthost(func(c *courier.Copy) courier.Result {
+		if strings.HasPrefix(c.Rcpt, "nobody@") {
+			return courier.Perm("5.1.1", "no such user")
+		}
+		return courier.OK("250 ok")
+	})
+	ta.queue("alice@box.example.org", ta.clock, "alice", "far@remote.example", "nobody@remote.example")
+	ta.run()
+	ta.empty()
+	b, err := os.ReadFile(filepath.Join(ta.home, "inbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, d := strings.Count("\n"+string(b), "\nFrom "), strings.Count(string(b), "Content-Type: multipart/report"); n != 2 || d != 1 {
+		t.Errorf("the mbox holds %d messages, %d DSNs; want the copy and one DSN", n, d)
+	}
+}

@@ -138,9 +138,6 @@ func (a *Agent) finish(j *job) (retired bool) {
 			done = false
 		}
 	}
-	if !a.bounces(j) {
-		return
-	}
 	if done && len(j.bounced) == 0 && !j.dsn {
 		// Every copy is durable: the file can go without a journal
 		// write. Should the retirement be lost in a crash, the retry

@@ -33,9 +33,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"homepost/test/testenv"
 )
@@ -80,6 +83,13 @@ func (m message) msgID() string { return "<" + m.id + ">" }
 
 // remote is the smarthost's recipient of relay scenarios.
 const remote = "far@remote.example"
+
+// refused is a recipient that the smarthost refuses with 550: its
+// message bounces, and the DSN must be stored once and whole.
+const refused = "nobody@remote.example"
+
+// bounces reports whether m has a recipient that bounces.
+func (m message) bounces() bool { return slices.Contains(m.rcpts, refused) }
 
 // remoteIdx is the index of the smarthost's recipient among m's.
 func (m message) remoteIdx() int {
@@ -193,6 +203,7 @@ func (sc *scenario) newWorld(t *testing.T) *world {
 	addr := ""
 	if sc.relay {
 		w.host = testenv.StartSmarthost(t)
+		w.host.Set(refused, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
 		addr = w.host.Addr
 	}
 	cfg := ""

@@ -18,8 +18,22 @@ import (
 // the whole copies (the body's SHA-256 is the one sent) and the torn
 // ones.
 const reader = `
-import hashlib, json, mailbox, os, sys
+import email, hashlib, json, mailbox, os, sys
+from email import policy
 from email.parser import BytesHeaderParser
+
+def dsn(raw):
+    """The Message-ID and body of the message a DSN returns, or None."""
+    m = email.message_from_bytes(raw, policy=policy.compat32)
+    if m.get_content_type() != "multipart/report":
+        return None
+    for part in m.get_payload():
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload(0)
+            b = inner.as_bytes(policy=policy.compat32.clone(linesep="\n"))
+            sep = b.find(b"\n\n")
+            return "dsn:" + str(inner.get("Message-ID")), (b[sep + 2:] if sep >= 0 else b"")
+    return "dsn:" + "?", b""
 
 def raws(kind, path):
     if kind == "maildir":
@@ -57,6 +71,11 @@ for item in json.load(sys.stdin):
             mid = BytesHeaderParser().parsebytes(raw).get("Message-ID")
             sep = raw.find(b"\n\n")
             body = raw[sep + 2:] if sep >= 0 else b""
+            returned = dsn(raw)
+            if returned is not None:
+                # A DSN counts for the message it returns, whole when
+                # that message's body comes back whole.
+                mid, body = returned
             want = item["expect"].get(str(mid))
             if want is None:
                 r["errors"].append("a message that was never sent: %r" % raw[:300])
@@ -117,6 +136,9 @@ func expectOf(msgs []message) map[string]string {
 	m := map[string]string{}
 	for _, msg := range msgs {
 		m[msg.msgID()] = msg.sum()
+		if msg.bounces() {
+			m["dsn:"+msg.msgID()] = msg.sum()
+		}
 	}
 	return m
 }
@@ -128,11 +150,18 @@ func exactlyOnce(msgs []message, r readResult) []string {
 	for _, st := range r.Stores {
 		bad = append(bad, prefixAll(st.Path+": ", st.Errors)...)
 		for _, m := range msgs {
-			if n := st.Whole[m.msgID()]; n != 1 {
-				bad = append(bad, fmt.Sprintf("%s: %s stored whole %d times", st.Path, m.msgID(), n))
+			ids := []string{m.msgID()}
+			if m.bounces() {
+				// Its DSN, in the same store.
+				ids = append(ids, "dsn:"+m.msgID())
 			}
-			if n := st.Torn[m.msgID()]; n != 0 {
-				bad = append(bad, fmt.Sprintf("%s: %s stored cut off %d times", st.Path, m.msgID(), n))
+			for _, id := range ids {
+				if n := st.Whole[id]; n != 1 {
+					bad = append(bad, fmt.Sprintf("%s: %s stored whole %d times", st.Path, id, n))
+				}
+				if n := st.Torn[id]; n != 0 {
+					bad = append(bad, fmt.Sprintf("%s: %s stored cut off %d times", st.Path, id, n))
+				}
 			}
 		}
 	}

@@ -88,6 +88,26 @@ func scenarios(t *testing.T) []*scenario {
 			msgs:   msgs("rl", 3, []string{remote}, map[int]int{2: 70_000}),
 		},
 		{
+			// A message the smarthost takes for one recipient and
+			// refuses (550) for another, beside the user's copy: the
+			// DSN is stored once and whole, in a Maildir (found again
+			// by its name) and in an mbox (by its mark), whatever the
+			// crash interrupts (the verdict journaled, the DSN stored,
+			// the bounce recorded).
+			name:   "bounce",
+			relay:  true,
+			config: func(addr string) string { return fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", addr) },
+			stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+			msgs:   msgs("bo", 2, []string{me, remote, refused}, nil),
+		},
+		{
+			name:   "bounce-mbox",
+			relay:  true,
+			config: func(addr string) string { return fmt.Sprintf("store = \"mbox:~/inbox\"\n[relay]\nurl = \"smtp://%s\"\n", addr) },
+			stores: func(h string) []store { return []store{{"mbox", filepath.Join(h, "inbox")}} },
+			msgs:   msgs("bm", 1, []string{me, remote, refused}, nil),
+		},
+		{
 			// The daemon: a batch of two messages, each to the user
 			// and to the smarthost. The local copies are stored in
 			// the loop, the smarthost's go out from the worker once

@@ -101,9 +101,11 @@ func scenarios(t *testing.T) []*scenario {
 			msgs:   msgs("bo", 2, []string{me, remote, refused}, nil),
 		},
 		{
-			name:   "bounce-mbox",
-			relay:  true,
-			config: func(addr string) string { return fmt.Sprintf("store = \"mbox:~/inbox\"\n[relay]\nurl = \"smtp://%s\"\n", addr) },
+			name:  "bounce-mbox",
+			relay: true,
+			config: func(addr string) string {
+				return fmt.Sprintf("store = \"mbox:~/inbox\"\n[relay]\nurl = \"smtp://%s\"\n", addr)
+			},
 			stores: func(h string) []store { return []store{{"mbox", filepath.Join(h, "inbox")}} },
 			msgs:   msgs("bm", 1, []string{me, remote, refused}, nil),
 		},

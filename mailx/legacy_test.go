@@ -13,13 +13,16 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
 )
 
 // The body display as it was before messages were read as streams: the
 // whole message in memory, every part read whole before it is shown,
 // charsets converted whole; and, as it is since, a text in an unknown
-// charset that is not all UTF-8 shown as its bytes are, after a note. It
-// is the oracle that renderBody is checked against.
+// charset that is not all UTF-8 shown as its bytes are, after a note,
+// and a text in an unknown transfer encoding shown as stored, after a
+// note, the parts after either shown too. It is the oracle that
+// renderBody is checked against.
 
 func legacyCharsetReader(charset string, r io.Reader) (io.Reader, error) {
 	b, err := io.ReadAll(r)
@@ -33,14 +36,31 @@ func legacyCharsetReader(charset string, r io.Reader) (io.Reader, error) {
 	return strings.NewReader(s), nil
 }
 
-// legacyUnknown gives e the bytes that err holds, as unknownText does.
-func legacyUnknown(e *message.Entity, err error) bool {
+// legacyUnknown gives e the bytes that err holds, as unknownText does,
+// and the note that comes before them.
+func legacyUnknown(e *message.Entity, err error) string {
 	var u *unknownCharset
 	if errors.As(err, &u) {
 		e.Body = u.text
-		return true
+		_, params, _ := e.Header.ContentType()
+		return fmt.Sprintf("[-- unknown charset %s: shown as it is, bytes that are not UTF-8 replaced --]\n", printable(params["charset"]))
 	}
-	return false
+	return ""
+}
+
+// legacyEncoding gives the note for an entity with header h in a
+// Content-Transfer-Encoding that go-message does not decode, else "".
+func legacyEncoding(h message.Header) string {
+	mt, _, _ := h.ContentType()
+	enc := h.Get("Content-Transfer-Encoding")
+	switch strings.ToLower(enc) {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		return ""
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		return ""
+	}
+	return "[-- unknown transfer encoding " + printable(enc) + ": shown as stored --]\n"
 }
 
 func legacyRenderBody(w *bytes.Buffer, raw []byte) {
@@ -53,16 +73,22 @@ func legacyRenderBody(w *bytes.Buffer, raw []byte) {
 		w.WriteString(oldDisplayText(body))
 		return
 	}
+	if note := legacyEncoding(e.Header); note != "" {
+		_, body := splitMessage(raw)
+		legacyWalk(w, &message.Entity{Header: e.Header, Body: bytes.NewReader(body)}, "1", true, note)
+		return
+	}
 	legacyWalk(w, e, "1", true, legacyUnknown(e, err))
 }
 
-func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top, unknown bool) {
+func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note string) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
 	}
-	if mr := e.MultipartReader(); mr != nil {
-		if params["boundary"] == "" {
+	if e.MultipartReader() != nil {
+		boundary := params["boundary"]
+		if boundary == "" {
 			b := lenientBoundary(e.Header.Get("Content-Type"))
 			if b == "" {
 				data, _ := io.ReadAll(e.Body)
@@ -76,19 +102,26 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top, unknown bo
 			mt = strings.ToLower(strings.TrimSpace(t))
 			e.Header.Set("Content-Type", mime.FormatMediaType(mt, map[string]string{"boundary": b}))
 			fixed, _ := message.New(e.Header, e.Body)
-			if mr = fixed.MultipartReader(); mr == nil {
+			if fixed.MultipartReader() == nil {
 				listPart(w, e, path)
 				return
 			}
+			boundary = b
 		}
 		var parts []*message.Entity
-		unknown := map[*message.Entity]bool{}
+		notes := map[*message.Entity]string{}
+		mr := textproto.NewMultipartReader(e.Body, boundary)
 		for {
-			p, err := mr.NextPart()
-			if err != nil && !legacyUnknown(p, err) {
+			tp, err := mr.NextPart()
+			if err != nil {
 				break
 			}
-			unknown[p] = err != nil
+			h := message.Header{Header: tp.Header}
+			p := &message.Entity{Header: h, Body: tp}
+			if notes[p] = legacyEncoding(h); notes[p] == "" {
+				p, err = message.New(h, tp)
+				notes[p] = legacyUnknown(p, err)
+			}
 			data, _ := io.ReadAll(p.Body)
 			p.Body = bytes.NewReader(data)
 			parts = append(parts, p)
@@ -104,7 +137,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top, unknown bo
 			for i, p := range parts {
 				sub := fmt.Sprintf("%s.%d", path, i+1)
 				if i == chosen {
-					legacyWalk(w, p, sub, false, unknown[p])
+					legacyWalk(w, p, sub, false, notes[p])
 				} else {
 					listPart(w, p, sub)
 				}
@@ -112,7 +145,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top, unknown bo
 			return
 		}
 		for i, p := range parts {
-			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false, unknown[p])
+			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false, notes[p])
 		}
 		return
 	}
@@ -126,9 +159,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top, unknown bo
 			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
 			return
 		}
-		if unknown {
-			fmt.Fprintf(w, "[-- unknown charset %s: shown as it is, bytes that are not UTF-8 replaced --]\n", printable(params["charset"]))
-		}
+		w.WriteString(note)
 		w.WriteString(oldDisplayText(data))
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			w.WriteByte('\n')

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
 )
 
 // show prints messages and marks them read; all shows every header
@@ -397,9 +398,14 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	defer r.Close()
 	sw := &stickyWriter{w: w}
 	e, err := message.Read(&headerLimit{r: r, limit: maxMIMEHeader})
+	var enc string
+	encoded := false
 	if e != nil {
+		enc, encoded = unknownEncoding(e.Header)
+	}
+	if e != nil && !encoded {
 		// An unknown charset still gives a usable entity.
-		walkEntity(sw, e, "1", true, unknownText(e, err))
+		walkEntity(sw, e, "1", true, charsetNote(e, err))
 		return sw.err
 	}
 	r2, err := open()
@@ -408,10 +414,18 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	}
 	defer r2.Close()
 	br := bufio.NewReaderSize(r2, 64<<10)
-	if err := skipHeader(br); err == io.EOF {
+	if err := skipHeader(br); err == io.EOF && !encoded {
 		return nil
-	} else if err != nil {
+	} else if err != nil && err != io.EOF {
 		return err
+	}
+	if encoded {
+		// go-message gives the body of an unknown encoding with
+		// its charset converted, and may have read it to its end
+		// for that: it is read again, as stored. The note comes
+		// whenever the text is shown, even when it is empty.
+		walkEntity(sw, &message.Entity{Header: e.Header, Body: br}, "1", true, encodingNote(enc))
+		return sw.err
 	}
 	dw := newDisplayWriter(sw)
 	if _, err := io.Copy(dw, br); err != nil {
@@ -477,15 +491,17 @@ func copyText(w *stickyWriter, r io.Reader) {
 
 // walkEntity writes e as renderBodyFrom describes, reading each part as
 // it goes. A part ends at its first read error, as it did when parts
-// were read whole before they were shown. unknown: e is text in a
-// charset that charsetReader does not know, not all UTF-8 (unknownText).
-func walkEntity(w *stickyWriter, e *message.Entity, path string, top, unknown bool) {
+// were read whole before they were shown. note, when e is shown as
+// text, comes before its text: why it is shown as it is stored
+// (charsetNote, encodingNote).
+func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note string) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
 	}
-	if mr := e.MultipartReader(); mr != nil {
-		if params["boundary"] == "" {
+	if e.MultipartReader() != nil {
+		boundary := params["boundary"]
+		if boundary == "" {
 			b := lenientBoundary(e.Header.Get("Content-Type"))
 			if b == "" {
 				// No usable boundary: the text as stored.
@@ -497,32 +513,33 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top, unknown bo
 			t, _, _ := strings.Cut(e.Header.Get("Content-Type"), ";")
 			mt = strings.ToLower(strings.TrimSpace(t))
 			e.Header.Set("Content-Type", mime.FormatMediaType(mt, map[string]string{"boundary": b}))
-			fixed, _ := message.New(e.Header, e.Body)
-			if mr = fixed.MultipartReader(); mr == nil {
+			if fixed, _ := message.New(e.Header, e.Body); fixed.MultipartReader() == nil {
 				listPart(w, e, path)
 				return
 			}
+			boundary = b
 		}
+		// The parts are read as go-message's MultipartReader reads
+		// them, but a part in an encoding it does not know is kept
+		// as stored (nextPart), and the parts after it are shown.
+		mr := textproto.NewMultipartReader(e.Body, boundary)
 		// Of a multipart/alternative, the first plain text part is
 		// shown and the others named.
 		chosen := false
 		for i := 1; w.err == nil; i++ {
-			p, err := mr.NextPart()
-			// A part in an unknown charset is shown, and the
-			// parts after it.
-			unknown := unknownText(p, err)
-			if err != nil && !unknown {
+			p, pnote, err := nextPart(mr)
+			if err != nil {
 				break
 			}
 			p.Body = &errorsAsEOF{r: p.Body}
 			sub := fmt.Sprintf("%s.%d", path, i)
 			if mt != "multipart/alternative" {
-				walkEntity(w, p, sub, false, unknown)
+				walkEntity(w, p, sub, false, pnote)
 				continue
 			}
 			if t, _, _ := p.Header.ContentType(); !chosen && (t == "text/plain" || t == "") {
 				chosen = true
-				walkEntity(w, p, sub, false, unknown)
+				walkEntity(w, p, sub, false, pnote)
 			} else {
 				listPart(w, p, sub)
 			}
@@ -539,9 +556,7 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top, unknown bo
 			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
 			return
 		}
-		if unknown {
-			fmt.Fprintf(w, "[-- unknown charset %s: shown as it is, bytes that are not UTF-8 replaced --]\n", printable(params["charset"]))
-		}
+		io.WriteString(w, note)
 		copyText(w, br)
 		return
 	}
@@ -678,4 +693,68 @@ func lenientBoundary(v string) string {
 		return val
 	}
 	return ""
+}
+
+// nextPart reads the next part of a multipart as go-message's
+// MultipartReader does, and gives the note that comes before its text.
+// A part in a Content-Transfer-Encoding that go-message does not decode
+// (x-uuencode, binhex, a typo) is given as it is stored, its charset not
+// converted either, as the note says: go-message gives it with its
+// charset converted, and an error. A part in a charset that
+// charsetReader does not know, not all UTF-8, is given as its bytes are.
+// An error is the multipart's own (its end, a broken delimiter), where
+// the walk ends.
+func nextPart(mr *textproto.MultipartReader) (*message.Entity, string, error) {
+	tp, err := mr.NextPart()
+	if err != nil {
+		return nil, "", err
+	}
+	h := message.Header{Header: tp.Header}
+	if enc, ok := unknownEncoding(h); ok {
+		return &message.Entity{Header: h, Body: tp}, encodingNote(enc), nil
+	}
+	// New's only errors are an unknown encoding, which is not
+	// this one, and an unknown charset, whose text charsetNote
+	// gives the part.
+	p, err := message.New(h, tp)
+	return p, charsetNote(p, err), nil
+}
+
+// unknownEncoding gives the Content-Transfer-Encoding that h names when
+// go-message does not decode it, and reports whether that is so. A
+// multipart has none: go-message ignores it there (RFC 2045 allows it
+// only 7bit, 8bit or binary, and some mailers write others).
+func unknownEncoding(h message.Header) (string, bool) {
+	if mt, _, _ := h.ContentType(); strings.HasPrefix(mt, "multipart/") {
+		return "", false
+	}
+	enc := h.Get("Content-Transfer-Encoding")
+	return enc, !knownEncoding(enc)
+}
+
+// knownEncoding reports whether go-message decodes the
+// Content-Transfer-Encoding enc (its encodingReader's list).
+func knownEncoding(enc string) bool {
+	switch strings.ToLower(enc) {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+		return true
+	}
+	return false
+}
+
+// encodingNote is the line before a text shown as stored because mail
+// does not know its Content-Transfer-Encoding enc.
+func encodingNote(enc string) string {
+	return fmt.Sprintf("[-- unknown transfer encoding %s: shown as stored --]\n", printable(enc))
+}
+
+// charsetNote gives e the text that err, go-message's error for e,
+// holds when charsetReader did not know e's charset (unknownText), and
+// then the line that comes before it; else "".
+func charsetNote(e *message.Entity, err error) string {
+	if !unknownText(e, err) {
+		return ""
+	}
+	_, params, _ := e.Header.ContentType()
+	return fmt.Sprintf("[-- unknown charset %s: shown as it is, bytes that are not UTF-8 replaced --]\n", printable(params["charset"]))
 }

@@ -300,7 +300,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		a.unlockMoved()
 		// A message queued after our last look but before the unlock
 		// saw the lock held and started nobody: look once more (where
-		// the configuration says now: move.go).
+		// the configuration says now: move.go). Not after a SIGTERM:
+		// the delivery was asked to end, and a held one finds mail
+		// waiting for ever.
 		for err == nil && a.pending() {
 			if lock, err = TryLock(a.cfg, true); err != nil {
 				return nil // another agent took over
@@ -309,12 +311,22 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			lock.Unlock()
 			a.unlockMoved()
 		}
+		if errors.Is(err, errStopped) {
+			return nil
+		}
 		return err
 	}
 	defer lock.Unlock()
 	defer a.unlockMoved()
-	return a.loop(ctx, opts)
+	if err := a.loop(ctx, opts); !errors.Is(err, errStopped) {
+		return err
+	}
+	return nil
 }
+
+// errStopped is what the loop returns when SIGTERM or SIGINT ended it:
+// the caller ends too, rather than look for more mail to deliver.
+var errStopped = errors.New("stopped by a signal")
 
 // waiting reports whether the outbox holds mail, new or claimed.
 func waiting(cfg *config.Config) bool {
@@ -386,7 +398,7 @@ func (a *Agent) withSignals(run func() error) error {
 	for err == nil {
 		select {
 		case <-sigs:
-			return nil
+			return errStopped
 		case s := <-a.reqs:
 			switch s {
 			case syscall.SIGHUP:
@@ -738,7 +750,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			if opts.Stopping != nil {
 				opts.Stopping()
 			}
-			return nil
+			return errStopped
 		}
 	}
 }

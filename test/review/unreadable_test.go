@@ -34,6 +34,18 @@ func stopAgent(t *testing.T, e *testenv.Env) {
 	t.Fatal("the background delivery does not end")
 }
 
+// stopBackground waits for the background delivery that a shim
+// started (when the defaults stand in for the file, deliver_without_agent
+// is on) to take the lock, and ends it: under load it may take the lock
+// only after a look that found none, and then hold the queue that the
+// test's next agent --once would wait for.
+func stopBackground(t *testing.T, e *testenv.Env) {
+	t.Helper()
+	lock := e.Path(".local", "state", "homepost", "agent.lock")
+	e.WaitFor(func() bool { _, ok := agentlock.Running(lock); return ok }, "the background delivery to take the lock")
+	stopAgent(t, e)
+}
+
 // A config.toml that cannot be read at all (here a directory; mode 000
 // or a root-owned file after sudo cp is the same for a user) never makes
 // the shims refuse mail: sendmail (both programs), mail and homepost
@@ -83,7 +95,7 @@ func TestUnreadableConfigQueues(t *testing.T) {
 	if n := len(storeFiles(t, e)); n != 0 {
 		t.Fatalf("delivered with an unreadable file: %d", n)
 	}
-	stopAgent(t, e)
+	stopBackground(t, e)
 	os.Remove(p)
 	os.WriteFile(p, good, 0o600)
 	e.Once()
@@ -127,7 +139,7 @@ func TestDanglingConfigLinkHolds(t *testing.T) {
 	if n := len(storeFiles(t, e)); n != 0 {
 		t.Errorf("delivered to ~/Maildir with the defaults: %d", n)
 	}
-	stopAgent(t, e)
+	stopBackground(t, e)
 	os.MkdirAll(filepath.Dir(target), 0o700)
 	os.WriteFile(target, append(good, "store = \"mbox:~/mbox\"\n"...), 0o600)
 	e.Once()

@@ -66,7 +66,7 @@ func TestWritableConfigNotObeyed(t *testing.T) {
 		}
 		os.Chown(p, os.Getuid(), os.Getgid())
 	}
-	stopAgent(t, e)
+	stopBackground(t, e)
 }
 
 // An outbox that others can write: the file's outbox is not used (the
@@ -94,11 +94,7 @@ func TestOutboxOthersCanWrite(t *testing.T) {
 	if code != 78 || !strings.Contains(out, want) {
 		t.Errorf("check: exit %d, want %q\n%s", code, want, out)
 	}
-	// The background delivery that sendmail started (the defaults
-	// stand in for the file) holds; it is ended once it has the lock.
-	lock := e.Path(".local", "state", "homepost", "agent.lock")
-	e.WaitFor(func() bool { _, ok := agentlock.Running(lock); return ok }, "the background delivery")
-	stopAgent(t, e)
+	stopBackground(t, e)
 	if os.Geteuid() != 0 {
 		return
 	}

@@ -107,7 +107,7 @@ func scenarios(t *testing.T) []*scenario {
 				return fmt.Sprintf("store = \"mbox:~/inbox\"\n[relay]\nurl = \"smtp://%s\"\n", addr)
 			},
 			stores: func(h string) []store { return []store{{"mbox", filepath.Join(h, "inbox")}} },
-			msgs:   msgs("bm", 1, []string{me, remote, refused}, nil),
+			msgs:   msgs("bm", 2, []string{me, remote, refused}, nil),
 		},
 		{
 			// The daemon: a batch of two messages, each to the user

@@ -291,10 +291,19 @@ func caseErrors(path string, data []byte, md toml.MetaData) []*Error {
 // one in the wrong place: a top-level key written below a table header
 // belongs to that table in TOML, the commonest slip of the format.
 func keyHint(data []byte, k toml.Key) string {
-	if len(k) != 2 || !keyNames()[k[0]] || !keyNames()[k[1]] {
-		return ""
+	names := keyNames()
+	if len(k) == 2 && names[k[0]] && names[k[1]] {
+		return fmt.Sprintf(": %s is a top-level key: move it above [%s] (line %d)", k[1], k[0], keyLine(data, k[:1]))
 	}
-	return fmt.Sprintf(": %s is a top-level key: move it above [%s] (line %d)", k[1], k[0], keyLine(data, k[:1]))
+	// A table's key written at the top or under another table.
+	if len(k) <= 2 {
+		for _, table := range []string{"relay", "smtp"} {
+			if names[table+"."+k[len(k)-1]] && (len(k) == 1 || k[0] != table) {
+				return fmt.Sprintf(": %s is a key of [%s]: write it below [%s]", k[len(k)-1], table, table)
+			}
+		}
+	}
+	return ""
 }
 
 // problemLine is the line to blame for a problem with key: the line that

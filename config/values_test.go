@@ -64,6 +64,8 @@ func TestMistakesSayWhatToWrite(t *testing.T) {
 		{"[relay]\nurl = \"smtp://h\"\nfrom = \"Me <me@example.org>\"\n", 3, []string{"relay.from:", "envelope address", "no display name", "from = \"me@example.org\""}},
 		// C32: a top-level key under a table.
 		{"[relay]\nurl = \"smtp://h\"\n\nstore = \"mbox:~/mbox\"\n", 4, []string{"relay.store: unknown key: store is a top-level key: move it above [relay] (line 1)"}},
+		{"url = \"smtp://h\"\n", 1, []string{"url: unknown key: url is a key of [relay]: write it below [relay]"}},
+		{"[smtp]\nurl = \"smtp://h\"\n", 2, []string{"smtp.url: unknown key: url is a key of [relay]"}},
 		// C19: a duration too long for the clock is not "negative".
 		{"max_queue_lifetime = \"1000000d\"\n", 1, []string{"max_queue_lifetime:", "too long (at most 106751 days)"}},
 		{"max_queue_lifetime = \"9999999999999d\"\n", 1, []string{"too long (at most 106751 days)"}},

@@ -58,19 +58,19 @@ func TestMistakesSayWhatToWrite(t *testing.T) {
 		line int
 		want []string
 	}{
-		// C15: an mbox path ending in / is a directory's.
+		// An mbox path ending in / is a directory's.
 		{"store = \"mbox:~/Maildir/\"\n", 1, []string{"store: an mbox path cannot end in /; for a Maildir write store = \"~/Maildir/\""}},
-		// C17: from is an envelope address.
+		// from is an envelope address.
 		{"[relay]\nurl = \"smtp://h\"\nfrom = \"Me <me@example.org>\"\n", 3, []string{"relay.from:", "envelope address", "no display name", "from = \"me@example.org\""}},
-		// C32: a top-level key under a table.
+		// A top-level key under a table.
 		{"[relay]\nurl = \"smtp://h\"\n\nstore = \"mbox:~/mbox\"\n", 4, []string{"relay.store: unknown key: store is a top-level key: move it above [relay] (line 1)"}},
 		{"url = \"smtp://h\"\n", 1, []string{"url: unknown key: url is a key of [relay]: write it below [relay]"}},
 		{"[smtp]\nurl = \"smtp://h\"\n", 2, []string{"smtp.url: unknown key: url is a key of [relay]"}},
-		// C19: a duration too long for the clock is not "negative".
+		// A duration too long for the clock is not "negative".
 		{"max_queue_lifetime = \"1000000d\"\n", 1, []string{"max_queue_lifetime:", "too long (at most 106751 days)"}},
 		{"max_queue_lifetime = \"9999999999999d\"\n", 1, []string{"too long (at most 106751 days)"}},
 		{"[relay]\nconnect_timeout = \"2562048h\"\n", 2, []string{"too long"}},
-		// C22: the TOML library's words, in the project's style.
+		// The TOML library's words, in the project's style.
 		{"[relay]\nurl = \"smtp://a\"\n[relay]\nfrom = \"a@b\"\n", 3, []string{"relay: [relay] is written twice (first at line 1): write its keys under one [relay]"}},
 		{"store = \"~/a/\"\nstore = \"~/b/\"\n", 2, []string{"store: set twice (first at line 1): keep one"}},
 		{"[relay]\nurl=\"smtp://a\"\nurl=\"smtp://b\"\n", 3, []string{"relay.url: set twice (first at line 2): keep one"}},

@@ -32,7 +32,7 @@ var unknownEncodingMsgs = []struct {
 			"--b\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nthird caf=C3=A9\n--b--\n",
 		want: []string{
 			"[-- #1.1 text/plain --]\nfirst part\n",
-			"[-- #1.2 text/plain --]\n" + wantEncodingNote("x-uuencode") + "begin 644 f.txt\n%:&5L;&\\*\n`\nend\ncaf\uFFFD bell? =E9\n",
+			"[-- #1.2 text/plain --]\n" + wantEncodingNote("x-uuencode") + "begin 644 f.txt\n%:&5L;&\\*\n`\nend\ncafé bell? =E9\n",
 			"[-- #1.3 text/plain --]\nthird café\n",
 		},
 	},
@@ -43,7 +43,7 @@ var unknownEncodingMsgs = []struct {
 			"--b\nContent-Type: image/png\nContent-Transfer-Encoding: BinHex\nContent-Disposition: attachment; filename=p.png\n\nPNGDATA\n" +
 			"--b\nContent-Type: text/plain\n\nlast part\n--b--\n",
 		want: []string{
-			"[-- #1.1 text/plain --]\n" + wantEncodingNote("8bits") + "\uFFFDt\uFFFD =E9\n",
+			"[-- #1.1 text/plain --]\n" + wantEncodingNote("8bits") + "[-- unknown charset x-nowhere: shown as it is, bytes that are not UTF-8 replaced --]\n\uFFFDt\uFFFD =E9\n",
 			"[-- #1.2 image/png, 7 bytes, \"p.png\" --]\n",
 			"[-- #1.3 text/plain --]\nlast part\n",
 		},
@@ -51,7 +51,7 @@ var unknownEncodingMsgs = []struct {
 	{
 		name: "top-level",
 		msg:  "From: a@example.org\nSubject: binhex\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: binhex\n\nraw =E9 text \xe9\nesc\x1b[31m\n",
-		want: []string{"\n\n" + wantEncodingNote("binhex") + "raw =E9 text \uFFFD\nesc?[31m\n"},
+		want: []string{"\n\n" + wantEncodingNote("binhex") + "raw =E9 text é\nesc?[31m\n"},
 	},
 }
 

@@ -48,6 +48,28 @@ func legacyUnknown(e *message.Entity, err error) string {
 	return ""
 }
 
+// legacyStored gives the entity with header h and body as stored when
+// h names a Content-Transfer-Encoding that go-message does not decode:
+// not decoded, its charset converted, with the notes of the encoding
+// and, if the charset is unknown too, of the charset. Else nil, "".
+func legacyStored(h message.Header, body io.Reader) (*message.Entity, string) {
+	note, ok := legacyEncodingNote(h)
+	if !ok {
+		return nil, ""
+	}
+	plain := message.Header{Header: h.Header.Copy()}
+	plain.Del("Content-Transfer-Encoding")
+	p, err := message.New(plain, body)
+	note += legacyUnknown(p, err)
+	p.Header = h
+	return p, note
+}
+
+func legacyEncodingNote(h message.Header) (string, bool) {
+	n := legacyEncoding(h)
+	return n, n != ""
+}
+
 // legacyEncoding gives the note for an entity with header h in a
 // Content-Transfer-Encoding that go-message does not decode, else "".
 func legacyEncoding(h message.Header) string {
@@ -73,9 +95,10 @@ func legacyRenderBody(w *bytes.Buffer, raw []byte) {
 		w.WriteString(oldDisplayText(body))
 		return
 	}
-	if note := legacyEncoding(e.Header); note != "" {
+	if _, ok := legacyEncodingNote(e.Header); ok {
 		_, body := splitMessage(raw)
-		legacyWalk(w, &message.Entity{Header: e.Header, Body: bytes.NewReader(body)}, "1", true, note)
+		p, note := legacyStored(e.Header, bytes.NewReader(body))
+		legacyWalk(w, p, "1", true, note)
 		return
 	}
 	legacyWalk(w, e, "1", true, legacyUnknown(e, err))
@@ -117,11 +140,12 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 				break
 			}
 			h := message.Header{Header: tp.Header}
-			p := &message.Entity{Header: h, Body: tp}
-			if notes[p] = legacyEncoding(h); notes[p] == "" {
+			p, note := legacyStored(h, tp)
+			if note == "" {
 				p, err = message.New(h, tp)
-				notes[p] = legacyUnknown(p, err)
+				note = legacyUnknown(p, err)
 			}
+			notes[p] = note
 			data, _ := io.ReadAll(p.Body)
 			p.Body = bytes.NewReader(data)
 			parts = append(parts, p)

@@ -424,7 +424,8 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 		// its charset converted, and may have read it to its end
 		// for that: it is read again, as stored. The note comes
 		// whenever the text is shown, even when it is empty.
-		walkEntity(sw, &message.Entity{Header: e.Header, Body: br}, "1", true, encodingNote(enc))
+		p, note := asStored(e.Header, br)
+		walkEntity(sw, p, "1", true, encodingNote(enc)+note)
 		return sw.err
 	}
 	dw := newDisplayWriter(sw)
@@ -698,9 +699,9 @@ func lenientBoundary(v string) string {
 // nextPart reads the next part of a multipart as go-message's
 // MultipartReader does, and gives the note that comes before its text.
 // A part in a Content-Transfer-Encoding that go-message does not decode
-// (x-uuencode, binhex, a typo) is given as it is stored, its charset not
-// converted either, as the note says: go-message gives it with its
-// charset converted, and an error. A part in a charset that
+// (x-uuencode, binhex, a typo) is given as it is stored, not decoded,
+// as the note says, its charset converted (asStored): go-message gives
+// it with an error that ends its own walk. A part in a charset that
 // charsetReader does not know, not all UTF-8, is given as its bytes are.
 // An error is the multipart's own (its end, a broken delimiter), where
 // the walk ends.
@@ -711,13 +712,32 @@ func nextPart(mr *textproto.MultipartReader) (*message.Entity, string, error) {
 	}
 	h := message.Header{Header: tp.Header}
 	if enc, ok := unknownEncoding(h); ok {
-		return &message.Entity{Header: h, Body: tp}, encodingNote(enc), nil
+		p, note := asStored(h, tp)
+		return p, encodingNote(enc) + note, nil
 	}
 	// New's only errors are an unknown encoding, which is not
 	// this one, and an unknown charset, whose text charsetNote
 	// gives the part.
 	p, err := message.New(h, tp)
 	return p, charsetNote(p, err), nil
+}
+
+// asStored gives the entity of a body in a Content-Transfer-Encoding
+// that go-message does not decode: its bytes as stored, not decoded,
+// but their charset converted to UTF-8 as for any other text (as
+// s-nail shows such a part), and the note of an unknown charset
+// (charsetNote), if that is one too. The entity keeps h, its encoding
+// named.
+func asStored(h message.Header, body io.Reader) (*message.Entity, string) {
+	plain := message.Header{Header: h.Header.Copy()}
+	plain.Del("Content-Transfer-Encoding")
+	p, err := message.New(plain, body)
+	if p == nil {
+		return &message.Entity{Header: h, Body: body}, ""
+	}
+	note := charsetNote(p, err)
+	p.Header = h
+	return p, note
 }
 
 // unknownEncoding gives the Content-Transfer-Encoding that h names when

@@ -106,7 +106,9 @@ func runAgent(args []string) int {
 		}
 	}
 	// A file with an error gives the fallback that tells where the queue
-	// is: the agent holds it, and logs why.
+	// is: the agent holds it, and logs why. The file is noted before it
+	// is read: a change made before the agent watches it is read again.
+	opts.Reading = agent.StartReading()
 	cfg, err := config.LoadQueue()
 	if cfg == nil {
 		fail("agent", err)

@@ -112,6 +112,10 @@ type Options struct {
 	// changed file, SIGHUP, a fixed file after a hold), for what lives
 	// outside the agent (the SMTP listener) to follow it.
 	Reloaded func(*config.Config)
+	// Reading is what StartReading noted before the configuration
+	// given was read: a change made before the agent watches the file
+	// is read again (watch.go). nil: nothing is compared.
+	Reading *Reading
 }
 
 // Agent delivers one user's outbox.
@@ -162,10 +166,12 @@ type Agent struct {
 	outgoing    []*send
 	outgoingVia courier.Courier
 	// watch holds the files whose change triggers a reload, and the
-	// change seen but not yet read (watch.go). look is set when new/
-	// may hold mail to claim.
-	watch watch
-	look  bool
+	// change seen but not yet read (watch.go); reading, the stamps of
+	// the files as they were before the last reading. look is set when
+	// new/ may hold mail to claim.
+	watch   watch
+	reading *Reading
+	look    bool
 	// changeWaits is set while the loop runs: it takes the watcher's
 	// events and reports whether a change of the configuration waits
 	// to be read, which holds the next batch (drain).
@@ -274,6 +280,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		return err
 	}
 	a := newAgent(cfg, log)
+	if r := opts.Reading; r != nil {
+		// The files that steer forwarding were noted as configure
+		// read them.
+		for p, st := range a.reading.stamps {
+			if _, ok := r.stamps[p]; !ok {
+				r.stamps[p] = st
+			}
+		}
+		a.reading = r
+	}
 	a.usr2, a.reqs, a.receiving, a.streaming = usr2, reqs, opts.Receiving, opts.Streaming
 	a.reloaded, a.background = opts.Reloaded, opts.Background
 	if streaming := opts.Streaming; streaming != nil {
@@ -356,6 +372,14 @@ func (a *Agent) configure(cfg *config.Config) {
 	a.cfg = cfg
 	a.box = outbox.Dir(cfg.Outbox)
 	a.fwd = forwarder.New(cfg, a.log)
+	// The files that steer forwarding are noted before they are read,
+	// for a change made before they are watched (watch.go).
+	if a.reading == nil || a.reading.checked {
+		a.reading = &Reading{stamps: map[string]stamp{}}
+	}
+	for _, p := range []string{cfg.Aliases, cfg.Forward, cfg.SystemAliases} {
+		a.reading.note(p)
+	}
 	// The aliases' and .forward's problems are logged as they are read
 	// now, once, rather than first when a message needs them.
 	a.fwd.Load()
@@ -402,6 +426,7 @@ func (a *Agent) withSignals(run func() error) error {
 		case s := <-a.reqs:
 			switch s {
 			case syscall.SIGHUP:
+				a.awaitQuiet()
 				a.reload("SIGHUP", true)
 				err = a.runOnce(context.Background(), false)
 			case syscall.SIGUSR1:
@@ -414,6 +439,7 @@ func (a *Agent) withSignals(run func() error) error {
 				select {
 				case s := <-a.reqs:
 					if s == syscall.SIGHUP {
+						a.awaitQuiet()
 						a.reload("SIGHUP", true)
 					}
 					flush = flush || s == syscall.SIGUSR1
@@ -581,13 +607,19 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	request := func(s os.Signal) {
 		switch s {
 		case syscall.SIGHUP:
-			// Asked for: read now, whatever change waits to settle.
-			a.watch.first, a.watch.changed = time.Time{}, nil
+			// Asked for: read now, unless a file is being written
+			// (systemctl reload right after a tool's non-atomic
+			// write): then once it has settled (watch.go).
+			if a.hupWaits(w) {
+				return
+			}
+			a.watch.first, a.watch.changed, a.watch.hup = time.Time{}, nil, false
 			a.reload("SIGHUP", true)
 			a.watchFiles(w)
 			a.look = true
 		case syscall.SIGUSR1:
 			a.log.Info("flush requested")
+			a.recheck("changed since it was read")
 			a.flushAll()
 		}
 	}
@@ -740,6 +772,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 					more = false
 				}
 			}
+			// Answered with the file as it is now: a change that no
+			// event told is read first.
+			a.takeEvents(w)
+			a.recheck("changed since it was read")
 			a.passWanted = true
 			a.look = true
 		case s := <-reqs:
@@ -760,6 +796,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 // changed (one of them did, or SIGHUP, which newaliases sends), beside
 // what config.toml says.
 func (a *Agent) reload(why string, local bool) {
+	// Noted before the reading, compared once the watches follow what
+	// it named (watchFiles).
+	a.reading = &Reading{stamps: map[string]stamp{}}
+	a.reading.note(config.DefaultPath(a.cfg.Home))
 	cfg, err := config.Load()
 	if err != nil {
 		// The outbox read before, made open to others since, is not

@@ -21,20 +21,39 @@ package agent
 // whose inode a watch on the file would keep following. A directory that
 // does not exist yet is watched through its nearest existing ancestor,
 // so that a file created later (mkdir -p ~/.config/homepost) is seen.
+// A file that is a symbolic link (GNU stow, yadm, home-manager keep
+// config.toml in a dotfiles tree) is watched where it points too: each
+// link on the way and the file it ends at, in their directories, so
+// that an edit of the target, in place or by rename, is a change of the
+// file; after a reload the links are followed anew. A link to nothing
+// is followed to where its target would be, and the target's return is
+// seen.
+//
+// A change may come between the reading and the setting up of the
+// watches (an agent started, or a reload made, while the file is
+// written): its event then never comes. So each file's identity, size
+// and times are noted before it is read (reading), and compared once
+// the watches are set up: a file that differs changed meanwhile, and is
+// read again once it has settled. The same comparison is made at every
+// SIGHUP, flush and request of a waiter, which thus never answers with a
+// reading the file no longer has.
 
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
 
 	"homepost/config"
 	"homepost/forwarder"
+	"homepost/settings"
 )
 
 // settleConfig is how long the watched files must be quiet before a
@@ -57,9 +76,12 @@ const (
 // seen but not yet read.
 type watch struct {
 	// files are the watched files; full is set for those that held
-	// something at the last reading.
+	// something at the last reading. via maps what a watched file's
+	// symbolic links point to (each link on the way, and the file at
+	// the end) to that file.
 	files map[string]bool
 	full  map[string]bool
+	via   map[string]string
 	// dirs are the directories added to the watcher; up are missing
 	// directories on the way to a watched file, whose ancestor is
 	// watched instead.
@@ -69,6 +91,9 @@ type watch struct {
 	// last are when the first and the last change were seen.
 	changed     map[string]bool
 	first, last time.Time
+	// hup is set when a SIGHUP came while the files were changing: the
+	// reading after they settle is the one it asked for.
+	hup bool
 }
 
 // pending reports whether a change waits to be read.
@@ -78,8 +103,9 @@ func (c *watch) pending() bool { return !c.first.IsZero() }
 // configuration, and the watches on their directories.
 func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 	old := a.watch
-	c := watch{files: map[string]bool{}, full: map[string]bool{}, dirs: map[string]bool{}, up: map[string]bool{},
+	c := watch{files: map[string]bool{}, full: map[string]bool{}, via: map[string]string{}, dirs: map[string]bool{}, up: map[string]bool{},
 		changed: old.changed, first: old.first, last: old.last}
+	var paths []string
 	for _, p := range append(forwarder.WatchPaths(a.cfg), config.DefaultPath(a.cfg.Home)) {
 		if p == "" {
 			continue
@@ -89,6 +115,15 @@ func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
 			c.full[p] = true
 		}
+		paths = append(paths, p)
+		for _, t := range linkTargets(p) {
+			if !c.files[t] && c.via[t] == "" {
+				c.via[t] = p
+				paths = append(paths, t)
+			}
+		}
+	}
+	for _, p := range paths {
 		for d := filepath.Dir(p); !c.dirs[d]; {
 			err := w.Add(d)
 			if err == nil {
@@ -110,6 +145,156 @@ func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 		}
 	}
 	a.watch = c
+	a.checkReading()
+}
+
+// maxLinks bounds the symbolic links followed from a watched file, as
+// the kernel's own limit (ELOOP) does.
+const maxLinks = 40
+
+// linkTargets lists what a watched file's symbolic links point to: each
+// link's target in turn (relative ones taken from the link's directory,
+// with that directory's own links resolved), up to the file at the end,
+// which may not exist (a link to nothing). nil for a file that is no
+// link.
+func linkTargets(p string) []string {
+	var out []string
+	for range maxLinks {
+		t, err := os.Readlink(p)
+		if err != nil {
+			return out
+		}
+		dir := filepath.Dir(p)
+		if d, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = d
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(dir, t)
+		}
+		p = filepath.Clean(t)
+		if slices.Contains(out, p) {
+			return out // a loop
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// stamp is what tells whether a file changed between two looks: the
+// identity, size and times of the path itself (a link replaced) and of
+// what it resolves to (the link's target edited). The times have
+// nanoseconds, and a kernel that coarsens them still gives a change
+// after a look its own (multigrain timestamps since Linux 6.13); an
+// older one could leave a rewrite of the same size within one clock
+// tick unseen, whose size or identity does not differ.
+type stamp struct{ link, file fileID }
+
+type fileID struct {
+	ok           bool
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+func idOf(fi os.FileInfo, err error) fileID {
+	if err != nil {
+		return fileID{}
+	}
+	id := fileID{ok: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino = uint64(st.Dev), st.Ino
+		id.ctime = time.Unix(st.Ctim.Unix()).UnixNano()
+	}
+	return id
+}
+
+func stampOf(p string) stamp {
+	l, lerr := os.Lstat(p)
+	f, ferr := os.Stat(p)
+	return stamp{link: idOf(l, lerr), file: idOf(f, ferr)}
+}
+
+// changed reports when the file last changed (its or its link's
+// ctime), the zero time when it is not there.
+func (s stamp) changed() time.Time {
+	t := max(s.link.ctime, s.file.ctime)
+	if t == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, t)
+}
+
+// Reading is the stamps of the files a configuration is read from,
+// taken before they are read: the agent compares them once it watches
+// the files (checkReading).
+type Reading struct {
+	stamps  map[string]stamp
+	checked bool
+}
+
+// StartReading notes the stamp of the configuration file that
+// config.Load is about to read; Options.Reading takes it to the agent.
+// nil when the user cannot be told (config.Load then fails too).
+func StartReading() *Reading {
+	id, err := settings.CurrentUser()
+	if err != nil {
+		return nil
+	}
+	r := &Reading{stamps: map[string]stamp{}}
+	r.note(config.DefaultPath(id.Home()))
+	return r
+}
+
+// note adds the stamp of a file about to be read, unless one is noted.
+func (r *Reading) note(p string) {
+	if p == "" {
+		return
+	}
+	p = filepath.Clean(p)
+	if _, ok := r.stamps[p]; !ok {
+		r.stamps[p] = stampOf(p)
+	}
+}
+
+// checkReading marks the watched files that changed since the last
+// reading noted them, which no event will tell any more: they are read
+// again once they have settled. Once per reading, when the watches are
+// set up after it (later changes come as events); recheck does it again
+// on request.
+func (a *Agent) checkReading() {
+	r := a.reading
+	if r == nil || r.checked {
+		return
+	}
+	r.checked = true
+	a.recheck("changed while it was read")
+}
+
+// recheck marks the watched files whose stamp differs from the one noted
+// before the last reading, and not marked yet; why goes to the log.
+func (a *Agent) recheck(why string) bool {
+	r := a.reading
+	if r == nil {
+		return false
+	}
+	found := false
+	for _, p := range slices.Sorted(func(yield func(string) bool) {
+		for p := range r.stamps {
+			if !yield(p) {
+				return
+			}
+		}
+	}) {
+		if !a.watch.files[p] || a.watch.changed[p] {
+			continue
+		}
+		if stampOf(p) != r.stamps[p] {
+			a.log.Info("configuration file "+why+": read again once it has settled", "file", p)
+			a.watch.mark(p)
+			found = true
+		}
+	}
+	return found
 }
 
 // event takes one event of the watcher: mail in new/, or a change of a
@@ -130,6 +315,9 @@ func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 	switch {
 	case c.files[name]:
 		c.mark(name)
+	case c.via[name] != "":
+		// The target of a symbolic link, or a link on the way.
+		c.mark(c.via[name])
 	case c.up[name]:
 		// A missing directory appeared (or went): watch what exists
 		// now. A file made in it before its watch was added was not
@@ -139,6 +327,13 @@ func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 		for f := range c.files {
 			if strings.HasPrefix(f, name+"/") {
 				if _, err := os.Lstat(f); err == nil {
+					c.mark(f)
+				}
+			}
+		}
+		for t, f := range c.via {
+			if strings.HasPrefix(t, name+"/") {
+				if _, err := os.Lstat(t); err == nil {
 					c.mark(f)
 				}
 			}
@@ -205,12 +400,16 @@ func (a *Agent) settleChanges(w *fsnotify.Watcher, now time.Time) time.Time {
 		a.log.Warn("a watched file is still empty or missing after the wait for it to be rewritten: read as it is", "file", f, "waited", settleMax)
 	}
 	cfgFile := filepath.Clean(config.DefaultPath(a.cfg.Home))
-	local := false
+	local := c.hup
 	for _, f := range names {
 		local = local || f != cfgFile
 	}
-	a.watch.first, a.watch.changed = time.Time{}, nil
-	a.reload("file changed: "+strings.Join(names, ","), local)
+	why := "file changed: " + strings.Join(names, ",")
+	if c.hup {
+		why = "SIGHUP, once the files settled: " + strings.Join(names, ",")
+	}
+	a.watch.first, a.watch.changed, a.watch.hup = time.Time{}, nil, false
+	a.reload(why, local)
 	a.watchFiles(w)
 	a.look = true // mail that came meanwhile
 	return time.Time{}
@@ -228,4 +427,75 @@ func (c *watch) unwritten() string {
 		}
 	}
 	return ""
+}
+
+// hupWaits reports whether a SIGHUP's reading waits for the files to
+// settle: a change is waiting already, or a watched file changed within
+// settleConfig (a tool's write just before "systemctl reload"); the
+// change is marked, and read once settled as a change is (settleChanges),
+// with the SIGHUP's reasons. Otherwise SIGHUP reads at once.
+func (a *Agent) hupWaits(w *fsnotify.Watcher) bool {
+	a.takeEvents(w)
+	a.recheck("changed since it was read")
+	c := &a.watch
+	now := time.Now()
+	for _, f := range c.watched() {
+		if t := stampOf(f).changed(); !t.IsZero() && now.Sub(t) < settleConfig {
+			owner := f
+			if c.via[f] != "" {
+				owner = c.via[f]
+			}
+			if !c.changed[owner] {
+				c.mark(owner)
+			}
+		}
+	}
+	if !c.pending() {
+		return false
+	}
+	c.hup = true
+	a.log.Info("SIGHUP: configuration files are changing: read once they have settled", "files", strings.Join(slices.Sorted(maps.Keys(c.changed)), ","), "settle", settleConfig)
+	return true
+}
+
+// watched lists the watched files and what their links point to.
+func (c *watch) watched() []string {
+	out := slices.Collect(maps.Keys(c.files))
+	for t := range c.via {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// awaitQuiet waits, for a SIGHUP of a one-shot delivery (which watches
+// nothing), until no file of the configuration has changed for
+// settleConfig, up to settleMax: the same rule as the daemon's, read
+// from the files' times.
+func (a *Agent) awaitQuiet() {
+	paths := append(forwarder.WatchPaths(a.cfg), config.DefaultPath(a.cfg.Home))
+	for _, p := range slices.Clone(paths) {
+		paths = append(paths, linkTargets(p)...)
+	}
+	deadline := time.Now().Add(settleMax)
+	logged := false
+	for {
+		var latest time.Time
+		for _, p := range paths {
+			if p != "" {
+				if t := stampOf(p).changed(); t.After(latest) {
+					latest = t
+				}
+			}
+		}
+		wait := time.Until(latest.Add(settleConfig))
+		if wait <= 0 || time.Now().After(deadline) {
+			return
+		}
+		if !logged {
+			a.log.Info("SIGHUP: configuration files are changing: read once they have settled", "settle", settleConfig)
+			logged = true
+		}
+		time.Sleep(min(wait, time.Until(deadline)+time.Millisecond))
+	}
 }

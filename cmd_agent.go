@@ -256,7 +256,9 @@ func agentStopping() { daemon.SdNotify(false, daemon.SdNotifyStopping) }
 const flushUsage = `usage: homepost flush
 
 Retries every deferred message now (sendmail -q). With an agent running,
-tells it to and waits until it has; otherwise delivers in the foreground,
+tells it to and waits until it has (a change of config.toml that it is
+letting settle is read first: exit 78 if the file still has an error);
+otherwise delivers in the foreground,
 and what is still deferred is then retried by a background delivery
 until the queue is empty (unless deliver_without_agent = false). In a
 terminal it says in one line per message what happened to it; elsewhere
@@ -277,14 +279,22 @@ func runFlush(args []string) int {
 		return code
 	}
 	tty := termlog.IsTerminal(os.Stderr)
-	if st, running := agent.RunningStatus(cfg); running && st.Held != "" {
-		fail("flush", fmt.Errorf("the agent (pid %d) holds the queue: %s", st.Pid, st.Held))
-		return sysexits.Config
-	}
+	st, running := agent.RunningStatus(cfg)
+	wasHeld := running && st.Held != ""
 	if err := agent.Signal(cfg, syscall.SIGUSR1); err == nil {
 		// Wait until it has tried, so that a script that flushes and
-		// then looks sees the outcome.
+		// then looks sees the outcome. An agent that holds the queue
+		// is asked too: a file fixed a moment ago is read once the
+		// change has settled, and the pass that answers comes after
+		// that reading ("fix the file; homepost flush" delivers).
 		werr := agent.AwaitPass(context.Background(), cfg)
+		if st, ok := agent.RunningStatus(cfg); ok && st.Held != "" && (wasHeld || werr == nil) {
+			fail("flush", fmt.Errorf("the agent (pid %d) holds the queue: %s", st.Pid, st.Held))
+			return sysexits.Config
+		}
+		if wasHeld && tty {
+			fmt.Fprintln(os.Stderr, "homepost: flush: the running agent has read the fixed configuration")
+		}
 		if errors.Is(werr, agent.ErrSmarthostBusy) {
 			// It retried; the smarthost has not answered yet.
 			if tty {

@@ -250,3 +250,31 @@ func TestSIGHUPWaitsForSettle(t *testing.T) {
 		t.Errorf("the log does not say the SIGHUP waited")
 	}
 }
+
+// homepost flush right after the file that held the queue is fixed
+// waits for the agent to take the fix up (the change settles first),
+// then for the pass that delivers, and exits 0; with the file still
+// broken it says so with the error the file has now, exit 78.
+func TestFlushWaitsForSettle(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	file := setConfig(t, e, baseConfig+"stroe = 1\n", 0o600)
+	log := startAgentLog(t, e)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "held") }, "the agent to hold the queue")
+	e.MustSend("Subject: flushed\n\nb\n", testenv.Login(t))
+
+	setConfig(t, e, baseConfig+"stor = 1\n", 0o600)
+	_, stderr, code := e.Run(nil, "homepost", "flush")
+	if code != 78 || !strings.Contains(stderr, file+":4: stor: unknown key") {
+		t.Errorf("flush with the file still broken: exit %d, want 78 with the error the file has now:\n%s", code, stderr)
+	}
+
+	setConfig(t, e, baseConfig, 0o600)
+	_, stderr, code = e.Run(nil, "homepost", "flush")
+	if code != 0 {
+		t.Fatalf("flush right after the fix: exit %d:\n%s", code, stderr)
+	}
+	if n := len(storeFiles(t, e)); n != 1 {
+		t.Errorf("%d messages delivered when flush returned, want 1", n)
+	}
+}

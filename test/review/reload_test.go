@@ -279,13 +279,22 @@ func TestConfigSettleIsBounded(t *testing.T) {
 			done := make(chan struct{})
 			defer close(done)
 			if tc.rewrite {
+				// Rewritten in place without being emptied first: each
+				// write changes the file, and the reading at the end
+				// of the wait finds it whole. (os.WriteFile truncates
+				// first: under load the reading could land between the
+				// truncation and the write, and take the empty file,
+				// which is the other case's business.)
 				go func() {
 					for {
 						select {
 						case <-done:
 							return
 						case <-time.After(100 * time.Millisecond):
-							os.WriteFile(file, []byte(text), 0o600)
+							if f, err := os.OpenFile(file, os.O_WRONLY, 0); err == nil {
+								f.WriteAt([]byte(text), 0)
+								f.Close()
+							}
 						}
 					}
 				}()

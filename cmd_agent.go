@@ -46,7 +46,10 @@ now, SIGTERM finishes the delivery in progress and exits. The files
 (config.toml, aliases, .forward) are watched: a change is read once no
 file has changed for half a second (up to 5 s for one emptied or
 removed), and no new delivery starts meanwhile, so a file written in
-several steps is never read half written. A reload applies [smtp] (opens
+several steps is never read half written; SIGHUP too waits for a file
+that changed in the last half second. A file that is a symbolic link is
+watched where it points (a dotfiles tree), and a change made while the
+agent read the file, before it watched it, is read too. A reload applies [smtp] (opens
 and closes addresses) and retries at once the deferred mail whose
 destination it changes ([relay]: remote mail; anything else: local
 mail). A reload that changes outbox or state_dir is followed: the agent
@@ -71,7 +74,7 @@ of [smtp] listen, or on the sockets that systemd passes
                  the queue is empty; give way to a daemon that starts
                  (sendmail starts one where no agent runs); with a
                  configuration error, hold the queue and wait for the
-                 fix while mail waits
+                 fix while mail waits (SIGTERM ends it at once)
 `
 
 // newLogger logs key=value lines to stderr. Under systemd, journald adds

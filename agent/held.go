@@ -14,8 +14,13 @@ package agent
 // later). Waiting costs nothing (no wake-ups: the file and the outbox are
 // watched) and is not bounded: a delivery that gave up would be started
 // again by the next message only to hold again. It ends as it always
-// does, once the queue is empty. A one-shot delivery (agent --once,
-// flush) logs the same line and ends, exit 78.
+// does, once the queue is empty, and at once on SIGTERM (nothing is in
+// flight while the queue is held): it does not look for mail once more
+// then, which a held delivery would always find (Run, errStopped). A
+// one-shot delivery (agent --once, flush) logs the same line and ends,
+// exit 78. homepost flush asks a running agent that holds the queue all
+// the same: a fix that it is letting settle is read before its pass
+// answers.
 //
 // A running agent whose file breaks later keeps the configuration it
 // read before (a reload never takes a broken file), and says so.

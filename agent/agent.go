@@ -588,6 +588,12 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	}
 	a.mv.w = w
 	defer func() { a.mv.w = nil }()
+	if a.reading != nil {
+		// A background delivery runs its loop again for mail that came
+		// as it ended: what changed since the last reading, while no
+		// watch was set up, is read again too.
+		a.reading.checked = false
+	}
 	a.watchFiles(w)
 	if err := a.start(); err != nil {
 		return err
@@ -798,10 +804,20 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 func (a *Agent) reload(why string, local bool) {
 	// Noted before the reading, compared once the watches follow what
 	// it named (watchFiles).
+	before := a.reading
 	a.reading = &Reading{stamps: map[string]stamp{}}
 	a.reading.note(config.DefaultPath(a.cfg.Home))
 	cfg, err := config.Load()
 	if err != nil {
+		// The files that steer forwarding were not read again: their
+		// stamps are those of their last reading.
+		if before != nil {
+			for p, st := range before.stamps {
+				if _, ok := a.reading.stamps[p]; !ok {
+					a.reading.stamps[p] = st
+				}
+			}
+		}
 		// The outbox read before, made open to others since, is not
 		// delivered from either (settings.Config.CheckQueue).
 		if a.held != nil || a.cfg.CheckQueue() != nil {

@@ -1,0 +1,83 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// linkTargets follows each link from a watched file to the file it ends
+// at, relative links from their own directory (itself resolved), and
+// stops at a loop; a link to nothing ends at where its target would be.
+func TestLinkTargets(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "dots", "hp"), 0o700))
+	must(os.MkdirAll(filepath.Join(dir, "real", "cfg"), 0o700))
+	must(os.Symlink(filepath.Join(dir, "real", "cfg"), filepath.Join(dir, "cfg"))) // a linked directory
+	target := filepath.Join(dir, "dots", "hp", "config.toml")
+	must(os.WriteFile(target, nil, 0o600))
+	// cfg/config.toml -> ../dots/hp/mid -> config.toml: ".." of the
+	// linked directory cfg is dir/real, where no dots/ exists.
+	must(os.Symlink("../../dots/hp/mid", filepath.Join(dir, "real", "cfg", "config.toml")))
+	must(os.Symlink("config.toml", filepath.Join(dir, "dots", "hp", "mid")))
+	got := linkTargets(filepath.Join(dir, "cfg", "config.toml"))
+	want := []string{filepath.Join(dir, "dots", "hp", "mid"), target}
+	if !slices.Equal(got, want) {
+		t.Errorf("chain: %v, want %v", got, want)
+	}
+	if got := linkTargets(target); got != nil {
+		t.Errorf("a file that is no link: %v", got)
+	}
+	must(os.Symlink("gone/config.toml", filepath.Join(dir, "dangling")))
+	if got := linkTargets(filepath.Join(dir, "dangling")); !slices.Equal(got, []string{filepath.Join(dir, "gone", "config.toml")}) {
+		t.Errorf("a link to nothing: %v", got)
+	}
+	must(os.Symlink("b", filepath.Join(dir, "a")))
+	must(os.Symlink("a", filepath.Join(dir, "b")))
+	if got := linkTargets(filepath.Join(dir, "a")); len(got) != 2 {
+		t.Errorf("a loop: %v", got)
+	}
+}
+
+// A stamp tells a rewrite of the same size within the same second, a
+// file renamed over, and a link made to point elsewhere.
+func TestStampTellsChanges(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("aaaa"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s0 := stampOf(p)
+	if err := os.WriteFile(p, []byte("bbbb"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s1 := stampOf(p)
+	if s1 == s0 {
+		t.Errorf("a rewrite in place of the same size is not told")
+	}
+	tmp := p + ".new"
+	os.WriteFile(tmp, []byte("bbbb"), 0o600)
+	os.Rename(tmp, p)
+	if stampOf(p) == s1 {
+		t.Errorf("a file renamed over is not told")
+	}
+	l := filepath.Join(dir, "l")
+	os.WriteFile(filepath.Join(dir, "g"), []byte("bbbb"), 0o600)
+	os.Symlink("f", l)
+	s2 := stampOf(l)
+	os.Remove(l)
+	os.Symlink("g", l)
+	if stampOf(l) == s2 {
+		t.Errorf("a link made to point elsewhere is not told")
+	}
+	if stampOf(p) != stampOf(p) {
+		t.Errorf("a file that did not change is told as changed")
+	}
+}

@@ -191,7 +191,13 @@ type Agent struct {
 	// reqs receives SIGHUP (reload) and SIGUSR1 (flush) from the start
 	// of Run, so that none sent right after the lock names this process
 	// is lost or kills it.
-	reqs   chan os.Signal
+	reqs chan os.Signal
+	// stops receives SIGTERM and SIGINT for a loop that withSignals
+	// runs (the background delivery), from before the loop begins:
+	// one that came while the loop started, before its own channel
+	// was registered, went to withSignals' alone, which waited for
+	// the loop to end, and a held delivery never ended.
+	stops  chan os.Signal
 	passAt int64
 	// localAt is the start of the last pass asked for whose local
 	// deliveries have ended, its smarthost copies perhaps still out.
@@ -418,6 +424,8 @@ func (a *Agent) withSignals(run func() error) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
+	a.stops = sigs
+	defer func() { a.stops = nil }()
 	err := run()
 	for err == nil {
 		select {
@@ -601,9 +609,12 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if opts.Flush {
 		a.flushAll()
 	}
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
+	sigs := a.stops
+	if sigs == nil {
+		sigs = make(chan os.Signal, 4)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+		defer signal.Stop(sigs)
+	}
 	reqs := a.reqs
 	if reqs == nil {
 		reqs = make(chan os.Signal, 4)

@@ -90,7 +90,14 @@ func runMailq(args []string) int {
 // no agent, in which case the background delivery is started.
 func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 	if dir, k := submit.Stranded(cfg); k > 0 {
-		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: %d message(s) wait in %s, which is no longer the outbox: nothing delivers them (homepost check)\n", k, dir)
+		if how, ok := agent.PendingMove(cfg, dir); ok {
+			fmt.Fprintf(os.Stderr, "homepost: mailq: %d message(s) wait in %s, the former outbox: %s\n", k, dir, how)
+		} else {
+			fmt.Fprintf(os.Stderr, "homepost: mailq: warning: %d message(s) wait in %s, which is no longer the outbox: nothing delivers them; %s\n", k, dir, submit.StrandedAdvice(dir, cfg.Outbox))
+		}
+	}
+	if dir, k := submit.SetAside(cfg); k > 0 {
+		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: %d queue file(s) set aside in %s: %s\n", k, dir, submit.SetAsideAdvice(dir, cfg.Outbox))
 	}
 	st, running := agent.RunningStatus(cfg)
 	other := ""

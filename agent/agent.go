@@ -648,7 +648,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		a.log.Info("agent started", append([]any{"outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid()}, more...)...)
 		a.started = true
 		if dir, n := submit.Stranded(a.cfg); n > 0 {
-			a.log.Warn("mail waits in an outbox that is no longer the configured one: nothing delivers it; move its new/ and cur/ files into this outbox's new/, or set outbox back",
+			a.log.Warn("mail waits in an outbox that is no longer the configured one: nothing delivers it; "+submit.StrandedAdvice(dir, a.cfg.Outbox),
 				"stranded", dir, "messages", n, "outbox", a.cfg.Outbox)
 		}
 	}

@@ -45,8 +45,12 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -147,6 +151,10 @@ func (a *Agent) follow(cfg *config.Config) {
 		a.mv.using = a.box
 	}
 	a.mv.to = to
+	if old.StateDir != cfg.StateDir {
+		os.Remove(movingPath(old))
+	}
+	a.showMoving(cfg, froms)
 	a.log.Info("the outbox moved: following it", "outbox", cfg.Outbox, "from", old.Outbox)
 }
 
@@ -202,6 +210,9 @@ func (a *Agent) moveOn() {
 		from := a.box
 		a.box = a.mv.to
 		a.mv.to = ""
+		if err := os.Remove(movingPath(a.cfg)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Debug("remove the note of the move", "reason", err)
+		}
 		a.mv.former = slices.DeleteFunc(a.mv.former, func(d outbox.Dir) bool { return d == a.box })
 		if !slices.Contains(a.mv.former, from) && from != a.box {
 			a.mv.former = append(a.mv.former, from)
@@ -295,7 +306,7 @@ func (a *Agent) migrate() {
 			a.log.Info("moved the mail of the former outbox into the configured one", "messages", moved, "from", string(from), "outbox", string(a.box))
 		}
 		if left > 0 {
-			a.log.Error("mail waits in a former outbox and cannot be moved into the configured one: move its cur/ files into this outbox's cur/ and its new/ files into its new/ while the agent is stopped, or set outbox back",
+			a.log.Error("mail waits in a former outbox and cannot be moved into the configured one: "+submit.StrandedAdvice(string(from), string(a.box)),
 				"messages", left, "stranded", string(from), "outbox", string(a.box), "reason", why)
 		}
 	}
@@ -329,6 +340,62 @@ func (a *Agent) watchesFormer(dir string) bool {
 		}
 	}
 	return false
+}
+
+// movingPath is the file that says that the agent has a move of the
+// outbox pending: "PID", then the outboxes it moves mail from, a line
+// each. mailq and check read it (PendingMove), so that they do not call
+// that mail stranded and advise a move by hand of a queue file whose
+// delivery is in progress.
+func movingPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "agent.moving") }
+
+// showMoving writes movingPath in cfg's state_dir. Like the smarthost's
+// status file it is renamed into place without fsync: after a crash it
+// names a process that is gone, and is not read.
+func (a *Agent) showMoving(cfg *config.Config, froms []outbox.Dir) {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	for _, d := range froms {
+		if !strings.Contains(string(d), "\n") {
+			b.WriteString(string(d) + "\n")
+		}
+	}
+	p := movingPath(cfg)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		a.log.Debug("write the note of the move", "reason", err)
+		return
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		a.log.Debug("write the note of the move", "reason", err)
+	}
+}
+
+// PendingMove says, when the running agent has a move of the outbox dir
+// into cfg's outbox pending (it waits for a delivery to the smarthost in
+// progress), who moves its mail and when; false otherwise.
+func PendingMove(cfg *config.Config, dir string) (string, bool) {
+	pid, ok := Running(cfg)
+	if !ok {
+		return "", false
+	}
+	b, err := os.ReadFile(movingPath(cfg))
+	if err != nil {
+		return "", false
+	}
+	lines := strings.Split(string(b), "\n")
+	if p, err := strconv.Atoi(strings.TrimSpace(lines[0])); err != nil || p != pid {
+		return "", false // left by an agent that is gone
+	}
+	if !slices.Contains(lines[1:], filepath.Clean(dir)) {
+		return "", false
+	}
+	when := "once its delivery to the smarthost in progress ends"
+	if s, ok := RunningSending(cfg); ok && s.Where != "" {
+		when = fmt.Sprintf("once the delivery to %s in progress since %s ends", s.Where, s.Since.Local().Format("15:04:05"))
+	}
+	return fmt.Sprintf("the agent (pid %d) moves them into %s %s", pid, cfg.Outbox, when), true
 }
 
 // unlockMoved releases the locks taken on moves of state_dir.

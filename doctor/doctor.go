@@ -238,7 +238,14 @@ func checkMaildir(c *checker, dir string) {
 func checkOutbox(c *checker, cfg *config.Config, wake bool) {
 	checkDir(c, "outbox", cfg.Outbox)
 	if dir, k := submit.Stranded(cfg); k > 0 {
-		c.fail("outbox", "%d message(s) wait in %s, which is no longer the outbox (%s is): nothing delivers them; move the files of its new/ and cur/ into %s/new/, or set outbox back", k, dir, cfg.Outbox, cfg.Outbox)
+		if how, ok := agent.PendingMove(cfg, dir); ok {
+			c.ok("outbox", "%d message(s) wait in %s, the former outbox: %s", k, dir, how)
+		} else {
+			c.fail("outbox", "%d message(s) wait in %s, which is no longer the outbox (%s is): nothing delivers them; %s", k, dir, cfg.Outbox, submit.StrandedAdvice(dir, cfg.Outbox))
+		}
+	}
+	if dir, k := submit.SetAside(cfg); k > 0 {
+		c.fail("queue", "%d queue file(s) set aside in %s: %s", k, dir, submit.SetAsideAdvice(dir, cfg.Outbox))
 	}
 	n := 0
 	for _, sub := range []string{"new", "cur"} {

@@ -133,3 +133,39 @@ func RecordFormer(cfg *settings.Config, dir string) error {
 	}
 	return safeio.WriteFile(formerFile(cfg), []byte(strings.Join(list, "\n")+"\n"), 0o600)
 }
+
+// StrandedAdvice says what to do with mail left in the outbox dir when
+// to is the configured one. The agent's log, mailq and check all give
+// these words. A running agent (or a background delivery that a
+// sendmail starts when none runs) claims a file in new/ as soon as its
+// name appears there, and a mv to another file system makes the name
+// first and copies into it: the half-written file was taken as torn and
+// set aside. So each file goes into to's tmp/ first, then is renamed
+// into place, which makes it appear whole; and cur/ files, whose
+// journal says which recipients are done, go into cur/, as the agent
+// moves them itself (agent/move.go), so that none is delivered twice.
+func StrandedAdvice(dir, to string) string {
+	return fmt.Sprintf("stop the agent first (systemctl --user stop homepost, or kill the pid that homepost check names), then move each file of %s/cur/ into %s/tmp/ and from there rename it into %s/cur/, and each of %s/new/ likewise by way of %s/tmp/ into %s/new/ (a file must appear in cur/ or new/ whole, by a rename, never be copied there); or set outbox back",
+		dir, to, to, dir, to, to)
+}
+
+// SetAside returns the directory of queue files that a delivery set
+// aside (unreadable, a torn seal, another user's file) and how many it
+// holds: each holds mail that was never delivered, which nothing will
+// deliver, so mailq and check report them.
+func SetAside(cfg *settings.Config) (dir string, n int) {
+	dir = filepath.Join(cfg.StateDir, "corrupt")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if !e.IsDir() {
+			n++
+		}
+	}
+	return dir, n
+}
+
+// SetAsideAdvice says what to do with the files set aside in dir when
+// to is the configured outbox.
+func SetAsideAdvice(dir, to string) string {
+	return fmt.Sprintf("each holds mail that was never delivered (the agent's log says why it was set aside): a file that is whole now (one caught while it was still being copied) is delivered once moved into %s/tmp/ and from there renamed into %s/new/; read and remove the others", to, to)
+}

@@ -154,6 +154,16 @@ func TestOutboxMoveWaitsForSmarthost(t *testing.T) {
 	if n := outboxFiles(old); n != 1 {
 		t.Errorf("%d file(s) in the old outbox while its message is out to the smarthost, want 1", n)
 	}
+	// The move is pending: mailq and check say that the agent moves
+	// the mail, not that nothing delivers it, and advise no move by
+	// hand of a file whose delivery is in progress.
+	pending := fmt.Sprintf("the agent (pid %d) moves them into %s once the delivery to %s in progress", c.Process.Pid, e.Path("newq"), silent.Addr())
+	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, pending) || strings.Contains(stderr, "nothing delivers") {
+		t.Errorf("mailq while the move waits, want %q:\n%s", pending, stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); !strings.Contains(out, pending) || strings.Contains(out, "FAIL outbox") {
+		t.Errorf("check while the move waits, want %q:\n%s", pending, out)
+	}
 	c.Process.Signal(syscall.SIGTERM)
 	c.Wait()
 	if n := outboxFiles(old); n != 0 {

@@ -153,6 +153,13 @@ func Fallback(path string, id Identity) (*Config, error) {
 	// An outbox that others could change is no place for mail.
 	if e := c.CheckQueue(); e != nil {
 		e.File, e.Line = path, keyLine(data, []string{e.Key})
+		if e.Line == 0 && e.Key == "outbox" {
+			// The outbox is the default one, in the state_dir that
+			// the file names: that line is the one to blame.
+			if n := keyLine(data, []string{"state_dir"}); n > 0 {
+				e.Line, e.Key = n, "state_dir"
+			}
+		}
 		if e.Line == 0 {
 			e.Msg += defaultPlace
 		}

@@ -206,3 +206,24 @@ func TestQueueOthersCanWrite(t *testing.T) {
 		t.Errorf("settings.Read with the default place open to all: %v", err)
 	}
 }
+
+// A state_dir that config.toml names, whose outbox others could change,
+// is blamed on the state_dir line: it is no default place, and the
+// words about $XDG_STATE_HOME belong to the default place alone.
+func TestUnsafeNamedStateDirIsNoDefaultPlace(t *testing.T) {
+	home, p := queueEnv(t)
+	shared := filepath.Join(home, "shk")
+	os.MkdirAll(filepath.Join(shared, "outbox", "new"), 0o700)
+	os.Chmod(filepath.Join(shared, "outbox", "new"), 0o777)
+	writeMode(t, p, "# mine\nstate_dir = \""+shared+"\"\n", 0o600)
+	_, err := Load()
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 2 || strings.Contains(err.Error(), "default place") {
+		t.Errorf("Load: %v", err)
+	}
+	id := NewIdentity("alice", home, "", os.Getuid())
+	_, err = Fallback(p, id)
+	if !errors.As(err, &ce) || ce.Line != 2 || ce.Key != "state_dir" || strings.Contains(err.Error(), "default place") || !strings.Contains(err.Error(), "world-writable") {
+		t.Errorf("Fallback: %v", err)
+	}
+}

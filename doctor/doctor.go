@@ -78,7 +78,7 @@ func Run(w io.Writer, o Options) Result {
 		c.config = true
 		var unknown *config.UnknownOutbox
 		if errors.As(err, &unknown) {
-			c.fail("outbox", "%v: mail is queued in the default outbox, %s, until the file is fixed; should the fixed file name another outbox, move the files of %s/new/ into its new/", unknown.Why, unknown.Outbox, unknown.Outbox)
+			c.fail("outbox", "%v: mail is queued in the default outbox, %s, until the file is fixed; should the fixed file name another outbox, homepost check then says how to move them there", unknown.Why, unknown.Outbox)
 		}
 		checkHeld(c, cfg)
 		unit := unitState(cfg)

@@ -156,12 +156,9 @@ func StrandedAdvice(dir, to string) string {
 func SetAside(cfg *settings.Config) (dir string, n int) {
 	dir = filepath.Join(cfg.StateDir, "corrupt")
 	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if !e.IsDir() {
-			n++
-		}
-	}
-	return dir, n
+	// Anything there counts: the agent sets aside a directory or a
+	// FIFO found in the outbox too, and nothing in corrupt/ is deleted.
+	return dir, len(ents)
 }
 
 // SetAsideAdvice says what to do with the files set aside in dir when

@@ -158,6 +158,53 @@ func (a *Agent) follow(cfg *config.Config) {
 	a.log.Info("the outbox moved: following it", "outbox", cfg.Outbox, "from", old.Outbox)
 }
 
+// resumeFormer takes up, at the start, the outboxes that an agent
+// followed a move from (state_dir/outbox.former) and that still hold
+// mail: an agent killed (-9, OOM, power loss) while its move waited for
+// the smarthost had moved nothing. As the live move does, it first takes
+// the lock of the old outbox's state_dir (and keeps it until it exits),
+// so that nothing else delivers that outbox while its mail is moved; an
+// outbox whose state_dir is not known (no agent.lock beside it), or
+// whose lock another process holds, is left where it is and reported
+// (submit.Stranded). The move itself is made by the loop (migrate), one
+// rename each, as at a reload. It returns the outboxes taken up.
+func (a *Agent) resumeFormer() []string {
+	var took []string
+	for _, d := range submit.FormerOutboxes(a.cfg) {
+		from := outbox.Dir(d)
+		if from == a.box || slices.Contains(a.mv.former, from) || from == a.mv.to {
+			continue
+		}
+		k := 0
+		for _, sub := range []string{"new", "cur"} {
+			names, _ := from.Names(sub)
+			k += len(names)
+		}
+		if k == 0 {
+			continue
+		}
+		sd := filepath.Dir(d)
+		if sd != a.cfg.StateDir && !slices.Contains(a.mv.dirs, sd) {
+			if _, err := os.Lstat(filepath.Join(sd, "agent.lock")); err != nil {
+				continue // no state_dir known: whose outbox it is cannot be told
+			}
+			c := *a.cfg
+			c.StateDir = sd
+			l, err := TryLock(&c, a.background || !a.async)
+			if err != nil {
+				a.log.Warn("the former outbox's state_dir is locked: its mail is not moved", "stranded", d, "reason", err)
+				continue
+			}
+			a.mv.locks = append(a.mv.locks, l)
+			a.mv.dirs = append(a.mv.dirs, sd)
+		}
+		a.mv.former = append(a.mv.former, from)
+		a.mv.look = true
+		took = append(took, d)
+	}
+	return took
+}
+
 // lockMoved takes the lock of cfg's state_dir. It returns a nil Lock
 // when this process holds it already (the agent came back to a state_dir
 // it had followed from, or the directory was renamed to the new name).

@@ -213,3 +213,47 @@ func TestOutboxMoveAcrossFileSystems(t *testing.T) {
 		t.Errorf("check does not report the mail left in %s:\n%s", e.Path("q1"), out)
 	}
 }
+
+// An agent killed while its move of state_dir waited for the smarthost
+// had moved nothing: the next agent finds the old outbox listed in
+// outbox.former, takes the old state_dir's lock and moves its mail into
+// the configured outbox, as the killed one would have.
+func TestKilledMoveFinishedAtStart(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // takes connections, never greets
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	relay := fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", silent.Addr())
+	setConfig(t, e, baseConfig+relay, 0o600)
+	c := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	e.MustSend("Subject: out to the smarthost\n\nb\n", "r@remote.example")
+	time.Sleep(300 * time.Millisecond)
+	old := e.Path(".local", "state", "homepost", "outbox")
+	setConfig(t, e, "state_dir = \"~/st2\"\n"+baseConfig+relay, 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "following it") }, "the reload")
+	c.Process.Kill()
+	c.Wait()
+	if n := outboxFiles(old); n != 1 {
+		t.Fatalf("%d file(s) in the old outbox after the kill, want 1:\n%s", n, log.String())
+	}
+	log2 := startAgentLog(t, e)
+	e.WaitFor(func() bool { return outboxFiles(old) == 0 }, "the move of the old outbox's mail")
+	if n := outboxFiles(e.Path("st2", "outbox")); n != 1 {
+		t.Errorf("%d file(s) in the new outbox, want the message:\n%s", n, log2.String())
+	}
+	if strings.Contains(log2.String(), "nothing delivers") {
+		t.Errorf("the agent calls the mail stranded:\n%s", log2.String())
+	}
+	if _, stderr, _ := e.Run(nil, "mailq"); strings.Contains(stderr, "no longer") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"homepost/config"
 	"homepost/safeio"
+	"homepost/settings"
 )
 
 // An exec: relay whose program is homepost's own (its sendmail, as
@@ -37,6 +39,52 @@ func execLoops(cfg *config.Config, prog string) error {
 	return &config.Error{File: cfg.File, Key: "relay.url", Msg: fmt.Sprintf(
 		"exec:%s is homepost's own program (%s): the mail it is given comes back to the queue, for ever; name a real MTA's sendmail (Postfix's, msmtp's) or the smarthost (smtps://HOST:465)",
 		prog, what)}
+}
+
+// An exec: relay program runs as the user for every remote message, so
+// one that another user could replace (the file writable by others or
+// owned by another user, or a directory on its path, through symbolic
+// links, that others may write without the sticky bit) would run their
+// code as the user. New refuses it with the rule that refuses such a
+// config.toml (settings.UnsafeFile, settings.UnsafeDirs): the agent
+// holds remote mail and says why, and check FAILs.
+
+// execUnsafe returns the error of an exec: relay whose program others
+// could replace, or nil.
+func execUnsafe(cfg *config.Config, prog string) error {
+	fi, err := os.Stat(prog)
+	if err != nil {
+		return nil // not there: running it says why
+	}
+	bad := func(path, why, fix string) error {
+		return &config.Error{File: cfg.File, Key: "relay.url", Msg: fmt.Sprintf(
+			"exec:%s: %s is %s: another user could make homepost run a command as you, so it is not run; %s",
+			prog, path, why, fix)}
+	}
+	real := prog
+	if r, err := filepath.EvalSymlinks(prog); err == nil {
+		real = r
+	}
+	group := false
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().Perm()&0o020 != 0 {
+		group = settings.PrivateGroup(int(st.Gid), cfg.UID, cfg.User)
+	}
+	if why := settings.UnsafeFile(fi, cfg.UID, group); why != "" {
+		var fix string
+		switch {
+		case strings.HasPrefix(why, "owned by"):
+			fix = fmt.Sprintf("give it to yourself or root (as root: chown root %s) or name a program of your own", real)
+		case strings.HasPrefix(why, "not a regular file"):
+			fix = "name a program file"
+		default:
+			fix = fmt.Sprintf("chmod go-w %s", real)
+		}
+		return bad(real, why, fix)
+	}
+	if u := settings.UnsafeDirs(prog, cfg.UID, cfg.User); u != nil {
+		return bad(u.Path, u.Why, u.Fix)
+	}
+	return nil
 }
 
 // OurBinary is this program with symlinks resolved, to recognise our

@@ -185,6 +185,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Client, error) {
 		if err := execLoops(cfg, ep.Argv[0]); err != nil {
 			return nil, err
 		}
+		if err := execUnsafe(cfg, ep.Argv[0]); err != nil {
+			return nil, err
+		}
 		c.argv = ep.Argv
 		return c, nil
 	}

@@ -104,3 +104,37 @@ func TestExecRelayToOwnSendmailRefused(t *testing.T) {
 		t.Errorf("mailq:\n%s", q)
 	}
 }
+
+// An exec: relay program that another user could replace (here
+// world-writable) would run their code as the user for every remote
+// message: check FAILs naming the file and the chmod that mends it, and
+// the agent holds remote mail with the reason, as it does for a
+// config.toml in such a place.
+func TestExecRelayUnsafeProgramRefused(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	prog := e.Path("relay.sh")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\ncat >/dev/null\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(prog, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.Path(".config", "homepost", "config.toml")
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "[relay]\nurl = \"exec:%s\"\n", prog)
+	f.Close()
+	out, _, code := e.Run(nil, "homepost", "check")
+	if code == 0 || !strings.Contains(out, "FAIL relay: ") || !strings.Contains(out, prog+" is world-writable (mode 0777)") || !strings.Contains(out, "chmod go-w "+prog) {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+	e.MustSend("Subject: unsafe\n\nx\n", "r3@test.invalid")
+	e.Once()
+	q, _, _ := e.Run(nil, "mailq")
+	if !strings.Contains(q, "r3@test.invalid") || !strings.Contains(q, "is world-writable") {
+		t.Errorf("mailq:\n%s", q)
+	}
+}

@@ -37,7 +37,7 @@ func Read() (*Config, error) {
 	c, err := ReadFile(path, id)
 	if errors.Is(err, os.ErrNotExist) && os.Getenv("HOMEPOST_CONFIG") == "" {
 		c = Defaults(id)
-		if _, u := c.UnsafeQueue(); u != nil {
+		if c.CheckQueue() != nil {
 			return nil, ErrNotSimple // config says what is wrong
 		}
 		return c, nil
@@ -74,7 +74,7 @@ func ReadFile(path string, id Identity) (*Config, error) {
 	if c.Validate() != nil || defined["hostname"] && CheckHostname(c.Hostname) != nil {
 		return nil, ErrNotSimple
 	}
-	if _, u := c.UnsafeQueue(); u != nil {
+	if c.CheckQueue() != nil {
 		return nil, ErrNotSimple
 	}
 	if c.Relay.Password != "" && !defined["relay.password_command"] {

@@ -311,13 +311,20 @@ func (c *Config) UnsafeQueue() (key string, u *Unsafe) {
 	return "", nil
 }
 
-// CheckQueue is UnsafeQueue as a configuration error (without its File
-// and Line, which the caller knows), or nil. The agent asks it again at
+// CheckQueue is UnsafeQueue, then UnusableQueue, as a configuration
+// error (without its File and Line, which the caller knows), or nil. The agent asks it again at
 // every reload: a directory made open to others after the start must
 // stop delivery from it.
 func (c *Config) CheckQueue() *Error {
 	key, u := c.UnsafeQueue()
 	if u == nil {
+		if key, why := c.UnusableQueue(); why != "" {
+			what := "the outbox is a Maildir that homepost writes in"
+			if key == "state_dir" {
+				what = "the state directory holds the outbox and the agent's lock"
+			}
+			return &Error{Key: key, Msg: why + ": " + what}
+		}
 		return nil
 	}
 	return &Error{Key: key, Unsafe: true, Msg: fmt.Sprintf("%s is %s: another user could delete mail queued there, or add messages that would be delivered as yours; %s", u.Path, u.Why, u.Fix)}

@@ -200,7 +200,7 @@ func ReadConfig(path string, id Identity) ([]byte, error) {
 	group := perm&0o020 != 0 && PrivateGroup(int(st.Gid), id.uid, id.user)
 	if why := unsafeMode(int(st.Uid), id.uid, perm, group, false); why != "" {
 		return nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("the file is %s: another user could change where your mail goes, or make homepost run a command as you (an exec: relay), so it is not obeyed; %s",
-			why, fixFor(path, why, id.user, true))}
+			why, fixFor(path, why, id.user, id.uid, true))}
 	}
 	if u := UnsafeDirs(path, id.uid, id.user); u != nil {
 		return nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("%s, on the file's path, is %s: another user could replace the file, so it is not obeyed; %s",

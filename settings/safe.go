@@ -49,6 +49,9 @@ func UnsafeFile(fi fs.FileInfo, uid int, allowGroupWrite bool) string {
 // /tmp: nobody else may rename or remove what is the user's in it).
 func unsafeMode(owner, uid int, perm fs.FileMode, allowGroupWrite, sticky bool) string {
 	if owner >= 0 && owner != uid && owner != 0 {
+		if uid == 0 {
+			return fmt.Sprintf("owned by uid %d, not by you (root)", owner)
+		}
 		return fmt.Sprintf("owned by uid %d, neither you (uid %d) nor root", owner, uid)
 	}
 	if sticky {
@@ -210,7 +213,7 @@ func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
 				// what it uses.
 				group := perm&0o020 != 0 && !sticky && pc.groupOK(st.Gid)
 				if why := unsafeMode(int(st.Uid), pc.uid, perm, group, sticky); why != "" {
-					return &Unsafe{Path: q, Why: why, Fix: fixFor(q, why, pc.login, self)}, link
+					return &Unsafe{Path: q, Why: why, Fix: fixFor(q, why, pc.login, pc.uid, self)}, link
 				}
 				if !self {
 					pc.remember(q, seenOK)
@@ -238,9 +241,14 @@ func (pc *pathChecker) remember(q string, what byte) {
 	pc.seen[q] = what
 }
 
-// fixFor says how to mend an unsafe path.
-func fixFor(p, why, login string, self bool) string {
+// fixFor says how to mend an unsafe path. For root (uid 0), a path
+// owned by another user is most likely that user's own, reached through
+// their HOME (sudo -E, su -m): a chown to root would stop their mail,
+// so the advice is to use root's own HOME.
+func fixFor(p, why, login string, uid int, self bool) string {
 	switch {
+	case strings.HasPrefix(why, "owned by") && uid == 0:
+		return "it is another user's (HOME or XDG_STATE_HOME names theirs?): run this as that user, or as root with root's own HOME (sudo -H, su -); do not chown it to root, which would stop that user's own mail"
 	case strings.HasPrefix(why, "owned by"):
 		if self {
 			return fmt.Sprintf("give it to yourself (as root: chown %s %s) or use a path of your own", login, p)

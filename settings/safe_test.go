@@ -50,3 +50,34 @@ func TestGroupWritableConfig(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func fileGid(st os.FileInfo) uint32 { return st.Sys().(*syscall.Stat_t).Gid }
+
+// root whose HOME is a user's (sudo -E, su -m) finds the user's queue
+// owned by the user: refused, but the advice is to run with root's own
+// HOME or as that user, never a chown that would take the user's own
+// queue from them.
+func TestRootInUsersHomeAdvice(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to give the directory to another user")
+	}
+	dir := t.TempDir()
+	box := filepath.Join(dir, "outbox")
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(box, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{box, filepath.Join(box, "new"), filepath.Join(box, "cur"), filepath.Join(box, "tmp")} {
+		if err := os.Chown(p, 54321, 54321); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := Defaults(NewIdentity("root", dir, "", 0))
+	c.StateDir, c.Outbox = dir, box
+	e := c.CheckQueue()
+	if e == nil {
+		t.Fatal("another user's outbox accepted for root")
+	}
+	if strings.Contains(e.Msg, "chown root /") || !strings.Contains(e.Msg, "sudo -H") || strings.Contains(e.Msg, "neither you") {
+		t.Errorf("advice: %s", e.Msg)
+	}
+}

@@ -119,6 +119,15 @@ paths() {
 	paths_sed
 }
 
+# located LEFT: whether paths found the agent's lock; if not, it says
+# why and what is left as it is (LEFT) on stderr.
+located() {
+	[ -n "$lock" ] && return 0
+	echo "homepost: cannot tell where the agent's lock and the outbox are: $paths_err" >&2
+	echo "homepost: $1" >&2
+	return 1
+}
+
 # paths_sed: the fallback of paths for a homepost that predates --paths.
 paths_sed() {
 	state=${XDG_STATE_HOME:-$HOME/.local/state}
@@ -214,11 +223,7 @@ uninstall)
 	;;
 restart)
 	paths
-	if [ -z "$lock" ]; then
-		echo "homepost: cannot tell where the agent's lock and the outbox are: $paths_err" >&2
-		echo "homepost: a background delivery of the old homepost, if one runs, is left as it is; fix the file (homepost check), then run make install again" >&2
-		exit 0
-	fi
+	located "a background delivery of the old homepost, if one runs, is left as it is; fix the file (homepost check), then run make install again" || exit 0
 	if [ -n "$paths_err" ]; then
 		# The new homepost would only hold the queue (its file does
 		# not load); the old one delivers with what it read before.
@@ -251,11 +256,7 @@ restart)
 	;;
 stop)
 	paths
-	if [ -z "$lock" ]; then
-		echo "homepost: cannot tell where the agent's lock and the outbox are: $paths_err" >&2
-		echo "homepost: a background delivery, if one runs, is left as it is (it ends when nothing waits)" >&2
-		exit 0
-	fi
+	located "a background delivery, if one runs, is left as it is (it ends when nothing waits)" || exit 0
 	if [ -n "$paths_err" ]; then
 		echo "homepost: $conf has an error; the agent's lock and the outbox are taken where the queue goes meanwhile ($outbox):" >&2
 		printf '%s\n' "$paths_err" | sed 's/^/  /' >&2

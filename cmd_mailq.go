@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"homepost/agent"
@@ -32,9 +33,10 @@ HOST:PORT since TIME)", and those of its deliveries queued behind it
 "(waiting for the delivery to HOST:PORT in progress since TIME)". With
 --json, one JSON object per message per line, as postqueue -j prints.
 Warns on standard error when the configuration has an error (mail is
-queued, and held until it is fixed) and when no agent is running; it
-then starts the background delivery for the mail that waits. See
-mailq(1).
+queued, and held until it is fixed: its recipients are listed under
+"(held: FILE:LINE: ...)", the delay_reason of --json) and when no
+agent is running; it then starts the background delivery for the mail
+that waits. See mailq(1).
 `
 
 func runMailq(args []string) int {
@@ -61,7 +63,9 @@ func runMailq(args []string) int {
 		fail("mailq", err)
 		return sysexits.TempFail
 	}
-	mailqWarnings(cfg, broken, len(entries) > 0)
+	if held := mailqWarnings(cfg, broken, len(entries) > 0); held != "" {
+		markHeld(entries, held)
+	}
 	if s, ok := agent.RunningSending(cfg); ok {
 		// As long as the smarthost takes (up to command_timeout for a
 		// greeting that does not come), say so rather than nothing.
@@ -87,8 +91,11 @@ func runMailq(args []string) int {
 // mailqWarnings says on stderr why queued mail does not move, in words
 // that work on this machine: a configuration that does not load (the
 // agent holds the queue, or keeps the configuration it read before), or
-// no agent, in which case the background delivery is started.
-func mailqWarnings(cfg *config.Config, broken error, queued bool) {
+// no agent, in which case the background delivery is started. It
+// returns why delivery is held, for the listing: the running agent's
+// reason, or the file's error when no agent runs that delivers with a
+// configuration read before; "" when nothing holds the queue.
+func mailqWarnings(cfg *config.Config, broken error, queued bool) (held string) {
 	if dir, k := submit.Stranded(cfg); k > 0 {
 		if how, ok := agent.PendingMove(cfg, dir); ok {
 			fmt.Fprintf(os.Stderr, "homepost: mailq: %d message(s) wait in %s, the former outbox: %s\n", k, dir, how)
@@ -103,6 +110,12 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 	other := ""
 	if broken != nil && running {
 		other = doctor.OtherConfig(cfg, st.Pid)
+	}
+	switch {
+	case running && st.Held != "":
+		held = st.Held
+	case broken != nil && !running:
+		held = broken.Error()
 	}
 	switch {
 	case other != "" && st.Held == "":
@@ -122,6 +135,29 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) {
 		fmt.Fprintf(os.Stderr, "homepost: mailq: no agent was running: started a background delivery (its log: %s); %s\n", cfg.LogPath(), doctor.AgentAdvice(cfg))
 	default:
 		fmt.Fprintf(os.Stderr, "homepost: mailq: warning: no agent is running; 'homepost flush' delivers now; %s\n", doctor.AgentAdvice(cfg))
+	}
+	return held
+}
+
+// markHeld gives every recipient of the messages that wait for the
+// configuration to be fixed the reason, "held: FILE:LINE: ...", on
+// standard output and in --json's delay_reason, where a script looks,
+// as Postfix lists a deferred message under its reason; an earlier
+// attempt's reason is not why it waits now. Messages held by "homepost
+// queue hold" ('!') keep theirs, and a bounced recipient's verdict
+// stands.
+func markHeld(entries []outbox.Entry, why string) {
+	why = "held: " + strings.ReplaceAll(why, "\n", "; ")
+	for k := range entries {
+		e := &entries[k]
+		if e.Held || e.Err != nil {
+			continue
+		}
+		for n := range e.Rcpts {
+			if e.Rcpts[n].Status != outbox.Bouncing {
+				e.Rcpts[n].Reason = why
+			}
+		}
 	}
 }
 

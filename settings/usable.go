@@ -10,7 +10,8 @@ import (
 // UnusableQueue says whether the state directory or the outbox cannot
 // be used as the user's: a path that is a file (outbox = "~/mail", the
 // user's mbox), lies under one, or cannot be made (its nearest existing
-// directory is not writable: a typo in the path, /proc). Such a value
+// directory is not writable: a typo in the path; or it is on /proc,
+// /sys or another of the kernel's file systems, even for root). Such a value
 // is a configuration error like an unsafe place, so that the shims
 // queue in the default outbox and say so, rather than refuse the mail
 // when they try to write it (DESIGN.md: a config error never makes a
@@ -55,6 +56,12 @@ func unusableDir(p string) string {
 				}
 				return fmt.Sprintf("%s cannot be made: %s is not writable by you (%v)", p, q, e)
 			}
+			if fs := unwritableFS(q); fs != "" {
+				if q == p {
+					return fmt.Sprintf("%s is on %s", q, fs)
+				}
+				return fmt.Sprintf("%s cannot be made: %s is on %s", p, q, fs)
+			}
 			return ""
 		case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR):
 			// Not there (or under a file, found further up).
@@ -68,6 +75,59 @@ func unusableDir(p string) string {
 		q = up
 	}
 }
+
+// Pseudo file systems, by their statfs(2) magic numbers (linux/magic.h):
+// the kernel's own files, where no directory of mail can be made.
+var pseudoFS = map[uint32]string{
+	0x9fa0:     "proc",
+	0x62656572: "sysfs",
+	0x27e0eb:   "cgroup",
+	0x63677270: "cgroup2",
+	0x64626720: "debugfs",
+	0x74726163: "tracefs",
+	0x73636673: "securityfs",
+	0x6165676c: "pstore",
+	0xcafe4a11: "bpf",
+	0x62656570: "configfs",
+	0xde5e81e4: "efivarfs",
+	0xf97cff8c: "selinuxfs",
+	0x42494e4d: "binfmt_misc",
+	0x65735543: "fusectl",
+	0x1cd1:     "devpts",
+	0x19800202: "mqueue",
+	0x6e736673: "nsfs",
+}
+
+// unwritableFS names the file system that directory p is on when
+// homepost cannot make its files there although access(2) said yes, or
+// returns "". It asks only for root: access(2) grants root every
+// directory (CAP_DAC_OVERRIDE), /proc and /sys included, where mkdir
+// then fails; for other users the modes of those places already refuse
+// them (and access(2) reports a read-only mount as EROFS to everyone),
+// so sendmail spends no statfs(2) on them.
+func unwritableFS(p string) string {
+	if syscall.Geteuid() != 0 {
+		return ""
+	}
+	var fs syscall.Statfs_t
+	err := syscall.Statfs(p, &fs)
+	for err == syscall.EINTR {
+		err = syscall.Statfs(p, &fs)
+	}
+	if err != nil {
+		return "" // the write will say what is wrong
+	}
+	if name, ok := pseudoFS[uint32(fs.Type)]; ok {
+		return "the " + name + " file system (the kernel's own files, where no mail can be kept)"
+	}
+	if fs.Flags&stRdonly != 0 {
+		return "a read-only file system"
+	}
+	return ""
+}
+
+// stRdonly is ST_RDONLY, statfs(2)'s flag of a read-only mount.
+const stRdonly = 0x1
 
 func access(p string, mode uint32) error {
 	err := syscall.Access(p, mode)

@@ -20,6 +20,9 @@ func TestOutboxIsAFile(t *testing.T) {
 		{"outbox file", "outbox = \"~/mail\"", "outbox", "mail is a regular file, not a directory"},
 		{"state_dir file", "state_dir = \"~/mail\"", "state_dir", "mail is a regular file, not a directory"},
 		{"outbox under a file", "outbox = \"~/mail/q\"", "outbox", "mail, on the way to"},
+		// access(2) grants root every directory: /proc is refused
+		// by its file system, for root as for anyone.
+		{"outbox in /proc", "outbox = \"/proc/q\"", "outbox", "/proc/q cannot be made: /proc "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -139,11 +139,12 @@ func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, br
 	}
 	var unknown *config.UnknownOutbox
 	if errors.As(err, &unknown) {
-		warn(what, err)
+		fate := fmt.Sprintf("the default outbox, %s, is used meanwhile", unknown.Outbox)
 		if consequence != "" {
-			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v: mail is queued in the default outbox, %s, and delivered from there once the file is fixed (should the fixed file name another outbox, homepost check says how to move it there)\n", what, unknown.Why, unknown.Outbox)
-		} else {
-			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %v: the default outbox, %s, is used meanwhile\n", what, unknown.Why, unknown.Outbox)
+			fate = fmt.Sprintf("mail is queued in the default outbox, %s, and delivered from there once the file is fixed (should the fixed file name another outbox, homepost check says how to move it there)", unknown.Outbox)
+		}
+		for _, l := range unknownOutboxLines(unknown, fate) {
+			fmt.Fprintf(os.Stderr, "homepost: %s: warning: %s\n", what, l)
 		}
 		return cfg, sysexits.OK, err
 	}
@@ -170,6 +171,28 @@ func loadQueueConfig(what, consequence string) (cfg *config.Config, code int, br
 		}
 	}
 	return cfg, sysexits.OK, err
+}
+
+// unknownOutboxLines are the lines that say why the outbox is unknown:
+// the file's errors, each once, the one that hides the outbox followed
+// by what it means ("..., so the outbox is unknown: " and fate). Both
+// of u's errors name that line of the file, which was said twice, once
+// alone and once with its consequence.
+func unknownOutboxLines(u *config.UnknownOutbox, fate string) []string {
+	lines := strings.Split(u.Err.Error(), "\n")
+	var why *config.Error
+	if errors.As(u.Why, &why) {
+		where := strings.TrimSuffix(why.Error(), why.Msg)
+		if i := strings.LastIndex(why.Msg, ", so "); i >= 0 && where != "" {
+			for k, l := range lines {
+				if strings.HasPrefix(l, where) {
+					lines[k] = l + why.Msg[i:] + ": " + fate
+					return lines
+				}
+			}
+		}
+	}
+	return append(lines, u.Why.Error()+": "+fate)
 }
 
 // queuedAnyway is what a configuration error means for a message that

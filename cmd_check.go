@@ -66,8 +66,14 @@ meanwhile, and its delivery held). See homepost(1).
 
 func runCheck(args []string) int {
 	probe := false
-	for _, a := range args {
+	for i, a := range args {
 		switch a {
+		case "--":
+			// The end of the options; check takes no operand.
+			if i+1 < len(args) {
+				fail("check", fmt.Errorf("unexpected argument %s", args[i+1]))
+				return sysexits.Usage
+			}
 		case "-h", "--help":
 			fmt.Print(checkUsage)
 			return sysexits.OK

@@ -41,8 +41,14 @@ that waits. See mailq(1).
 
 func runMailq(args []string) int {
 	asJSON := false
-	for _, a := range args {
+	for i, a := range args {
 		switch a {
+		case "--":
+			// The end of the options; mailq takes no operand.
+			if i+1 < len(args) {
+				fail("mailq", fmt.Errorf("unexpected argument %s", args[i+1]))
+				return sysexits.Usage
+			}
 		case "--json", "-j":
 			asJSON = true
 		case "-h", "--help":

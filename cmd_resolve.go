@@ -19,7 +19,7 @@ func init() {
 	})
 }
 
-const resolveUsage = `usage: homepost resolve ADDRESS...
+const resolveUsage = `usage: homepost resolve [--] ADDRESS...
 
 Shows what each address expands to, as the agent would deliver it now,
 and why: each alias with its file:line, each ~/.forward or :include:
@@ -27,7 +27,8 @@ file, and each safety decision (a file ignored for its owner or mode, a
 command from /etc/aliases not run). A value that cannot be read, a line
 left out of an aliases file, an alias loop and an aliases or forward
 path set in config.toml that does not exist are shown with their
-file:line. Nothing is sent. Same as sendmail -bv.
+file:line. Nothing is sent. Same as sendmail -bv. After --, every
+argument is an address, one that begins with "-" too.
 
 Exit status: 0; 67 when an address would bounce; 64 without an address.
 See homepost-forward(5).
@@ -36,12 +37,16 @@ See homepost-forward(5).
 // runResolve is homepost resolve and sendmail -bv.
 func runResolve(args []string) int {
 	var addrs []string
-	for _, a := range args {
+options:
+	for i, a := range args {
 		switch {
 		case a == "-h" || a == "--help":
 			fmt.Print(resolveUsage)
 			return sysexits.OK
 		case a == "--":
+			// The end of the options: an address may begin with "-".
+			addrs = append(addrs, args[i+1:]...)
+			break options
 		case strings.HasPrefix(a, "-") && len(a) > 1:
 			fail("resolve", fmt.Errorf("unknown option %s", a))
 			return sysexits.Usage

@@ -53,7 +53,9 @@ func sendmailMode(a *submit.SendmailArgs, _ []string) int {
 	}
 	var rest []string
 	if a.Mode == "v" {
-		rest = a.Opts.Recipients
+		// The recipients are addresses, even one that begins with "-"
+		// (given after sendmail's "--"): none is an option of resolve.
+		rest = append([]string{"--"}, a.Opts.Recipients...)
 	}
 	return c.run(rest)
 }

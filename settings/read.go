@@ -50,7 +50,13 @@ func Read() (*Config, error) {
 // link to nothing (DanglingLink) is not missing but unknown, and left
 // to package config, which says so.
 func ReadFile(path string, id Identity) (*Config, error) {
-	data, err := ReadConfig(path, id)
+	// One checker for the file's directories and the queue's, which
+	// share HOME and those above it: each is examined once.
+	return readFileWith(path, id, newPathChecker(id.uid, id.user))
+}
+
+func readFileWith(path string, id Identity, pc *pathChecker) (*Config, error) {
+	data, st, err := readConfig(path, id, pc)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if link, _ := DanglingLink(path); link == "" {
@@ -74,13 +80,13 @@ func ReadFile(path string, id Identity) (*Config, error) {
 	if c.Validate() != nil || defined["hostname"] && CheckHostname(c.Hostname) != nil {
 		return nil, ErrNotSimple
 	}
-	if c.CheckQueue() != nil {
+	if c.checkQueue(pc) != nil {
 		return nil, ErrNotSimple
 	}
 	if c.Relay.Password != "" && !defined["relay.password_command"] {
-		// config refuses a password in a file others can read.
-		st, err := os.Stat(path)
-		if err != nil || st.Mode().Perm()&0o077 != 0 {
+		// config refuses a password in a file others can read (the
+		// file that was read: its descriptor's status).
+		if st.Mode&0o077 != 0 {
 			return nil, ErrNotSimple
 		}
 	}
@@ -171,14 +177,21 @@ func fileKind(mode uint32) string {
 // that cannot be opened an *os.PathError; a refused one an *Error (its
 // Unsafe set when others could change it).
 func ReadConfig(path string, id Identity) ([]byte, error) {
+	data, _, err := readConfig(path, id, newPathChecker(id.uid, id.user))
+	return data, err
+}
+
+// readConfig is ReadConfig, also returning the status of the file read
+// (fstat(2) of its descriptor), with a checker that the caller shares
+// with the queue's checks.
+func readConfig(path string, id Identity, pc *pathChecker) ([]byte, *syscall.Stat_t, error) {
 	// A device is not even opened (opening one can act: a tape
 	// rewinds); the descriptor's own status is checked again below,
-	// for a file replaced in between.
+	// for a file replaced in between. The lstat(2) is the one that
+	// the check of the file's directories asks for a symbolic link;
+	// only a link is followed by a stat(2) of its own.
 	var pre syscall.Stat_t
-	err := syscall.Stat(path, &pre)
-	for err == syscall.EINTR {
-		err = syscall.Stat(path, &pre)
-	}
+	err := pc.stat(path, &pre)
 	if err == nil && pre.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		err = &notRegular{path: path, kind: fileKind(pre.Mode)}
 	} else {
@@ -191,22 +204,22 @@ func ReadConfig(path string, id Identity) ([]byte, error) {
 	}
 	var nr *notRegular
 	if errors.As(err, &nr) {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("the file is %s, not a regular file: homepost reads only a regular file here (remove it to use the defaults)", nr.kind)}
+		return nil, nil, &Error{File: path, Msg: fmt.Sprintf("the file is %s, not a regular file: homepost reads only a regular file here (remove it to use the defaults)", nr.kind)}
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	perm := fs.FileMode(st.Mode & 0o777)
 	group := perm&0o020 != 0 && PrivateGroup(int(st.Gid), id.uid, id.user)
 	if why := unsafeMode(int(st.Uid), id.uid, perm, group, false); why != "" {
-		return nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("the file is %s: another user could change where your mail goes, or make homepost run a command as you (an exec: relay), so it is not obeyed; %s",
+		return nil, nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("the file is %s: another user could change where your mail goes, or make homepost run a command as you (an exec: relay), so it is not obeyed; %s",
 			why, fixFor(path, why, id.user, id.uid, true))}
 	}
-	if u := UnsafeDirs(path, id.uid, id.user); u != nil {
-		return nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("%s, on the file's path, is %s: another user could replace the file, so it is not obeyed; %s",
+	if u := pc.unsafeDirs(path); u != nil {
+		return nil, nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("%s, on the file's path, is %s: another user could replace the file, so it is not obeyed; %s",
 			u.Path, u.Why, u.Fix)}
 	}
-	return data, nil
+	return data, st, nil
 }
 
 // The types that take a string (or, Size, an integer) and parse it.

@@ -119,12 +119,27 @@ func PrivateGroup(gid, uid int, login string) bool {
 }
 
 // pathChecker judges paths for one user, asking the group database at
-// most once per group and each directory once.
+// most once per group and the file system once per path: one reading of
+// the configuration (config.toml's directories, then the queue's, which
+// share HOME and those above it; then whether the queue can be made)
+// shares one checker, so that sendmail, run for every cron job, walks
+// each directory once. A checker is for one reading: the agent takes a
+// new one at every reload, to see a directory changed since.
 type pathChecker struct {
 	uid     int
 	login   string
 	private map[uint32]bool
 	seen    map[string]byte
+	stats   map[string]lstatResult
+	access  map[string]error  // writable's answer per directory
+	fsys    map[uint64]string // unwritableFS's answer per device
+	calls   int               // the system calls made: a test counts them
+}
+
+// lstatResult is what lstat(2) said of a path.
+type lstatResult struct {
+	st  syscall.Stat_t
+	err error
 }
 
 func newPathChecker(uid int, login string) *pathChecker {
@@ -147,6 +162,39 @@ func lstat(p string, st *syscall.Stat_t) error {
 	err := syscall.Lstat(p, st)
 	for err == syscall.EINTR {
 		err = syscall.Lstat(p, st)
+	}
+	return err
+}
+
+// lstat is lstat(2) of p, asked once per checker.
+func (pc *pathChecker) lstat(p string, st *syscall.Stat_t) error {
+	if r, ok := pc.stats[p]; ok {
+		*st = r.st
+		return r.err
+	}
+	pc.calls++
+	err := lstat(p, st)
+	if pc.stats == nil {
+		pc.stats = map[string]lstatResult{}
+	}
+	pc.stats[p] = lstatResult{*st, err}
+	return err
+}
+
+// stat is stat(2) of p (following a symbolic link), taken from the
+// checker's lstat of p when p is no symbolic link: then both say the
+// same, and a missing path is missing to both. Only a link costs a
+// stat(2) of its own.
+func (pc *pathChecker) stat(p string, st *syscall.Stat_t) error {
+	switch err := pc.lstat(p, st); {
+	case err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFLNK,
+		err == syscall.ENOENT, err == syscall.ENOTDIR:
+		return err
+	}
+	pc.calls++
+	err := syscall.Stat(p, st)
+	for err == syscall.EINTR {
+		err = syscall.Stat(p, st)
 	}
 	return err
 }
@@ -194,7 +242,7 @@ func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
 			link = true
 		default:
 			var st syscall.Stat_t
-			err := lstat(q, &st)
+			err := pc.lstat(q, &st)
 			switch {
 			case err == syscall.ENOENT || err == syscall.ENOTDIR:
 				// Not there yet (or under a file, which its
@@ -274,14 +322,17 @@ func fixFor(p, why, login string, uid int, self bool) string {
 // its sticky bit is set (as /tmp's). The file itself is judged by the
 // caller, on the file it opened.
 func UnsafeDirs(path string, uid int, login string) *Unsafe {
-	pc := newPathChecker(uid, login)
+	return newPathChecker(uid, login).unsafeDirs(path)
+}
+
+func (pc *pathChecker) unsafeDirs(path string) *Unsafe {
 	if u := pc.check(filepath.Dir(path), false); u != nil {
 		return u
 	}
 	// The file a symbolic link (a dotfiles tree's) leads to can be
 	// replaced by whoever may write its directory.
 	var st syscall.Stat_t
-	if lstat(path, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+	if pc.lstat(path, &st) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
 		if real, err := filepath.EvalSymlinks(path); err == nil {
 			return pc.check(filepath.Dir(real), false)
 		}
@@ -297,7 +348,10 @@ func UnsafeDirs(path string, uid int, login string) *Unsafe {
 // that does not exist yet is judged by the directories above it, as it
 // is created mode 0700.
 func (c *Config) UnsafeQueue() (key string, u *Unsafe) {
-	pc := newPathChecker(c.UID, c.User)
+	return c.unsafeQueue(newPathChecker(c.UID, c.User))
+}
+
+func (c *Config) unsafeQueue(pc *pathChecker) (key string, u *Unsafe) {
 	for _, p := range []struct{ key, path string }{
 		{"outbox", filepath.Join(c.Outbox, "new")},
 		{"outbox", filepath.Join(c.Outbox, "cur")},
@@ -324,9 +378,18 @@ func (c *Config) UnsafeQueue() (key string, u *Unsafe) {
 // every reload: a directory made open to others after the start must
 // stop delivery from it.
 func (c *Config) CheckQueue() *Error {
-	key, u := c.UnsafeQueue()
+	return c.checkQueue(newPathChecker(c.UID, c.User))
+}
+
+// checkQueue is CheckQueue with a checker that has judged other paths
+// of the same reading (config.toml's directories).
+func (c *Config) checkQueue(pc *pathChecker) *Error {
+	if pc.uid != c.UID || pc.login != c.User {
+		pc = newPathChecker(c.UID, c.User)
+	}
+	key, u := c.unsafeQueue(pc)
 	if u == nil {
-		if key, why := c.UnusableQueue(); why != "" {
+		if key, why := c.unusableQueue(pc); why != "" {
 			what := "the outbox is a Maildir that homepost writes in"
 			if key == "state_dir" {
 				what = "the state directory holds the outbox and the agent's lock"

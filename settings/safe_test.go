@@ -81,3 +81,37 @@ func TestRootInUsersHomeAdvice(t *testing.T) {
 		t.Errorf("advice: %s", e.Msg)
 	}
 }
+
+// sendmail, run for every cron job, examines each path once in a
+// reading of the configuration: config.toml (one lstat, no stat
+// besides), the directories above it and the queue's, which share HOME
+// and those above it, and whether the queue can be made. A second
+// reading with the same checker asks the file system nothing more.
+func TestReadFileExaminesEachPathOnce(t *testing.T) {
+	home := t.TempDir()
+	os.Chmod(home, 0o700)
+	dir := filepath.Join(home, ".config", "homepost")
+	os.MkdirAll(dir, 0o700)
+	p := filepath.Join(dir, "config.toml")
+	os.WriteFile(p, []byte("store = \"mbox:~/mbox\"\n"), 0o600)
+	id := NewIdentity("alice", home, "", os.Getuid())
+	for _, outbox := range []bool{false, true} { // made yet, or not
+		pc := newPathChecker(id.uid, id.user)
+		if _, err := readFileWith(p, id, pc); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(pc.stats) + len(pc.access) + len(pc.fsys); pc.calls != n {
+			t.Errorf("outbox made %v: %d system calls for %d paths (and file systems)", outbox, pc.calls, n)
+		}
+		before := pc.calls
+		if _, err := readFileWith(p, id, pc); err != nil {
+			t.Fatal(err)
+		}
+		if pc.calls != before {
+			t.Errorf("outbox made %v: a second reading made %d system calls more", outbox, pc.calls-before)
+		}
+		for _, d := range []string{"tmp", "new", "cur"} {
+			os.MkdirAll(filepath.Join(home, ".local", "state", "homepost", "outbox", d), 0o700)
+		}
+	}
+}

@@ -19,6 +19,10 @@ import (
 // "" when the queue can be used. A place that cannot be examined is
 // left to UnsafeQueue, which says so.
 func (c *Config) UnusableQueue() (key, why string) {
+	return c.unusableQueue(newPathChecker(c.UID, c.User))
+}
+
+func (c *Config) unusableQueue(pc *pathChecker) (key, why string) {
 	for _, p := range []struct{ key, path string }{
 		{"state_dir", c.StateDir},
 		{"outbox", c.Outbox},
@@ -27,7 +31,7 @@ func (c *Config) UnusableQueue() (key, why string) {
 		if !filepath.IsAbs(p.path) {
 			continue
 		}
-		if why := unusableDir(filepath.Clean(p.path)); why != "" {
+		if why := pc.unusableDir(filepath.Clean(p.path)); why != "" {
 			return p.key, why
 		}
 	}
@@ -36,13 +40,10 @@ func (c *Config) UnusableQueue() (key, why string) {
 
 // unusableDir judges one directory that homepost writes in, or creates
 // with the missing directories above it.
-func unusableDir(p string) string {
+func (pc *pathChecker) unusableDir(p string) string {
 	for q := p; ; {
 		var st syscall.Stat_t
-		err := syscall.Stat(q, &st)
-		for err == syscall.EINTR {
-			err = syscall.Stat(q, &st)
-		}
+		err := pc.stat(q, &st)
 		switch {
 		case err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
 			if q == p {
@@ -50,13 +51,13 @@ func unusableDir(p string) string {
 			}
 			return fmt.Sprintf("%s, on the way to %s, is %s, not a directory", q, p, dirKind(st.Mode))
 		case err == nil:
-			if e := access(q, 0o3); e != nil { // W_OK|X_OK
+			if e := pc.writable(q); e != nil {
 				if q == p {
 					return fmt.Sprintf("%s is not writable by you (%v)", q, e)
 				}
 				return fmt.Sprintf("%s cannot be made: %s is not writable by you (%v)", p, q, e)
 			}
-			if fs := unwritableFS(q); fs != "" {
+			if fs := pc.unwritableFS(q, uint64(st.Dev)); fs != "" {
 				if q == p {
 					return fmt.Sprintf("%s is on %s", q, fs)
 				}
@@ -104,12 +105,28 @@ var pseudoFS = map[uint32]string{
 // directory (CAP_DAC_OVERRIDE), /proc and /sys included, where mkdir
 // then fails; for other users the modes of those places already refuse
 // them (and access(2) reports a read-only mount as EROFS to everyone),
-// so sendmail spends no statfs(2) on them.
-func unwritableFS(p string) string {
+// so sendmail spends no statfs(2) on them. It is asked once per file
+// system (dev, the device of p): the state directory and the outbox
+// are mostly on one. (A read-only bind mount shares its device with a
+// writable one, but never gets here: access(2) refused it.)
+func (pc *pathChecker) unwritableFS(p string, dev uint64) string {
 	if syscall.Geteuid() != 0 {
 		return ""
 	}
+	if why, ok := pc.fsys[dev]; ok {
+		return why
+	}
+	why := unwritableFS(p, &pc.calls)
+	if pc.fsys == nil {
+		pc.fsys = map[uint64]string{}
+	}
+	pc.fsys[dev] = why
+	return why
+}
+
+func unwritableFS(p string, calls *int) string {
 	var fs syscall.Statfs_t
+	*calls++
 	err := syscall.Statfs(p, &fs)
 	for err == syscall.EINTR {
 		err = syscall.Statfs(p, &fs)
@@ -128,6 +145,22 @@ func unwritableFS(p string) string {
 
 // stRdonly is ST_RDONLY, statfs(2)'s flag of a read-only mount.
 const stRdonly = 0x1
+
+// writable is access(2) of directory p for W_OK|X_OK, asked once per
+// checker (the state directory, the outbox and its tmp/ not yet made
+// have the same nearest directory).
+func (pc *pathChecker) writable(p string) error {
+	if err, ok := pc.access[p]; ok {
+		return err
+	}
+	pc.calls++
+	err := access(p, 0o3)
+	if pc.access == nil {
+		pc.access = map[string]error{}
+	}
+	pc.access[p] = err
+	return err
+}
 
 func access(p string, mode uint32) error {
 	err := syscall.Access(p, mode)

@@ -14,7 +14,11 @@ package agent
 // up to settleMax from the first change, since it is most likely being
 // rewritten (truncated, or moved away to be replaced); past that it is
 // read as it is, and the log says so. A file that keeps changing is read
-// settleMax after its first change all the same.
+// settleMax after its first change all the same. While the queue is
+// held for an error in the files, one removed (rm, not renamed away) is
+// read once it has settled, without that wait: going back to the
+// defaults is a fix, and nothing that the wait would protect is in
+// force.
 //
 // The directories are watched, not the files: editors (vim, emacs,
 // sed -i) save by writing a new file and renaming it over the old one,
@@ -28,6 +32,18 @@ package agent
 // file; after a reload the links are followed anew. A link to nothing
 // is followed to where its target would be, and the target's return is
 // seen.
+//
+// A watch on a directory follows the directory, not its path: moved
+// away (mv ~/.config/homepost ~/.config/homepost.bak, then a new one
+// made), or reached through a symbolic link made to point elsewhere
+// (ln -sfn ~/dotfiles/b ~/.config/homepost, as stow and home-manager
+// do), it would go on telling the changes of the old one, and the new
+// file would never be read. So the path is followed too: the directory
+// that holds each watched file, and each symbolic link on the way to it,
+// are watched as names in their own directories; one of them made,
+// removed or renamed is a change of the files behind it, which are read
+// again once they have settled, and the directory's watch is moved to
+// the directory now found at the path.
 //
 // A change may come between the reading and the setting up of the
 // watches (an agent started, or a reload made, while the file is
@@ -87,6 +103,16 @@ type watch struct {
 	// watched instead.
 	dirs map[string]bool
 	up   map[string]bool
+	// ids are the identities of the directories in dirs when their
+	// watch was added: another one found at the path later is watched
+	// anew. anchors maps each directory that holds a watched file, and
+	// each symbolic link on the way to it, to the watched files behind
+	// it (see dirAnchors).
+	ids     map[string]fileID
+	anchors map[string][]string
+	// removed are the files whose last event was a removal (unlink),
+	// not a rename away or a truncation.
+	removed map[string]bool
 	// changed are the files changed since the last reading; first and
 	// last are when the first and the last change were seen.
 	changed     map[string]bool
@@ -104,7 +130,11 @@ func (c *watch) pending() bool { return !c.first.IsZero() }
 func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 	old := a.watch
 	c := watch{files: map[string]bool{}, full: map[string]bool{}, via: map[string]string{}, dirs: map[string]bool{}, up: map[string]bool{},
+		ids: map[string]fileID{}, anchors: map[string][]string{}, removed: old.removed,
 		changed: old.changed, first: old.first, last: old.last}
+	if c.removed == nil {
+		c.removed = map[string]bool{}
+	}
 	var paths []string
 	for _, p := range append(forwarder.WatchPaths(a.cfg), config.DefaultPath(a.cfg.Home)) {
 		if p == "" {
@@ -123,11 +153,42 @@ func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 			}
 		}
 	}
+	add := func(d string) error {
+		if c.dirs[d] {
+			return nil
+		}
+		// The identity is taken before the watch is added: a directory
+		// replaced in between is then told at the next look, never
+		// the other way round.
+		id := idOf(os.Stat(d))
+		if old.dirs[d] && old.ids[d] != id {
+			// Another directory is at the path now: the watch
+			// still follows the old one, wherever it went (the
+			// watcher has dropped it already if it was moved).
+			w.Remove(d)
+		}
+		if err := w.Add(d); err != nil {
+			return err
+		}
+		c.dirs[d], c.ids[d] = true, id
+		return nil
+	}
 	for _, p := range paths {
+		owner := p
+		if c.via[p] != "" {
+			owner = c.via[p]
+		}
+		for _, q := range dirAnchors(filepath.Dir(p), a.cfg.Home) {
+			if !slices.Contains(c.anchors[q], owner) {
+				c.anchors[q] = append(c.anchors[q], owner)
+			}
+			if err := add(filepath.Dir(q)); err != nil {
+				a.log.Warn("watch for configuration changes", "dir", filepath.Dir(q), "reason", err)
+			}
+		}
 		for d := filepath.Dir(p); !c.dirs[d]; {
-			err := w.Add(d)
+			err := add(d)
 			if err == nil {
-				c.dirs[d] = true
 				break
 			}
 			parent := filepath.Dir(d)
@@ -140,7 +201,7 @@ func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 		}
 	}
 	for d := range old.dirs {
-		if !c.dirs[d] && d != a.box.Path("new") {
+		if !c.dirs[d] && d != a.box.Path("new") && !a.watchesFormer(d) {
 			w.Remove(d)
 		}
 	}
@@ -176,6 +237,89 @@ func linkTargets(p string) []string {
 			return out // a loop
 		}
 		out = append(out, p)
+	}
+	return out
+}
+
+// dirAnchors lists the paths whose replacement changes which directory
+// d is: each symbolic link met on the way to it (with the links and
+// ".." in its target followed in turn), and the directory it ends at,
+// or the first name on the way that is missing. Each is a name in a
+// directory that exists, which is watched for it: its events carry that
+// very path. The walk starts at home for a path under it, so that the
+// names are those the other watches use, whatever links lie above home;
+// home itself, the directories above it and those at the root are left
+// out (their replacement is no edit of a configuration). A name that is
+// neither a directory nor a link ends the list there.
+func dirAnchors(d, home string) []string {
+	home = filepath.Clean(home)
+	keep := func(q string) bool {
+		return q != "/" && filepath.Dir(q) != "/" && q != home && !strings.HasPrefix(home, q+"/")
+	}
+	split := func(p string) []string { return strings.Split(p, "/") }
+	// from starts the walk of an absolute path: at home for a path
+	// under it, at the root otherwise.
+	from := func(p string) (string, []string) {
+		p = filepath.Clean(p)
+		if home != "/" && home != "." && strings.HasPrefix(p, home+"/") {
+			return home, split(p[len(home)+1:])
+		}
+		if p == home {
+			return home, nil
+		}
+		return "/", split(p[1:])
+	}
+	if !filepath.IsAbs(d) {
+		return nil
+	}
+	var out []string
+	cur, rest := from(d)
+	links := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			if keep(next) {
+				out = append(out, next)
+			}
+			return out
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			if !fi.IsDir() {
+				return out
+			}
+			cur = next
+			continue
+		}
+		if links++; links > maxLinks {
+			return out // a loop
+		}
+		if keep(next) && !slices.Contains(out, next) {
+			out = append(out, next)
+		}
+		t, err := os.Readlink(next)
+		if err != nil {
+			return out
+		}
+		if filepath.IsAbs(t) {
+			var more []string
+			cur, more = from(t)
+			rest = append(more, rest...)
+		} else {
+			rest = append(split(t), rest...)
+		}
+	}
+	if keep(cur) && !slices.Contains(out, cur) {
+		out = append(out, cur)
 	}
 	return out
 }
@@ -298,7 +442,8 @@ func (a *Agent) recheck(why string) bool {
 }
 
 // event takes one event of the watcher: mail in new/, or a change of a
-// watched file (or of a directory on the way to one that did not exist).
+// watched file, of a directory on the way to one that did not exist, or
+// of the directory that holds one or a link on the way to it.
 func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 	name := filepath.Clean(ev.Name)
 	if filepath.Dir(name) == a.box.Path("new") {
@@ -315,15 +460,26 @@ func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 	switch {
 	case c.files[name]:
 		c.mark(name)
+		c.noteRemoval(name, ev)
 	case c.via[name] != "":
 		// The target of a symbolic link, or a link on the way.
 		c.mark(c.via[name])
-	case c.up[name]:
-		// A missing directory appeared (or went): watch what exists
-		// now. A file made in it before its watch was added was not
-		// seen: it is a change of its own.
+		c.noteRemoval(c.via[name], ev)
+	case c.up[name] || c.anchors[name] != nil && ev.Op&(fsnotify.Create|fsnotify.Remove|fsnotify.Rename) != 0:
+		// A missing directory appeared (or went), or a directory on
+		// the way to watched files, or a link to one, was made anew,
+		// moved or removed: watch what exists now. The files behind it
+		// that are there, or held something, changed. A file made in
+		// a new directory before its watch was added was not seen: it
+		// is a change of its own.
+		owners, full := c.anchors[name], c.full
 		a.watchFiles(w)
 		c = &a.watch
+		for _, f := range owners {
+			if _, err := os.Stat(f); err == nil || full[f] {
+				c.mark(f)
+			}
+		}
 		for f := range c.files {
 			if strings.HasPrefix(f, name+"/") {
 				if _, err := os.Lstat(f); err == nil {
@@ -338,6 +494,16 @@ func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 				}
 			}
 		}
+	}
+}
+
+// noteRemoval notes whether the event is file f's removal (unlink), as
+// opposed to a rename away, a truncation or a creation.
+func (c *watch) noteRemoval(f string, ev fsnotify.Event) {
+	if ev.Op&fsnotify.Remove != 0 && ev.Op&fsnotify.Create == 0 {
+		c.removed[f] = true
+	} else {
+		delete(c.removed, f)
 	}
 }
 
@@ -393,7 +559,7 @@ func (a *Agent) settleChanges(w *fsnotify.Watcher, now time.Time) time.Time {
 			return quiet
 		}
 		a.log.Warn("configuration files keep changing: read as they are now", "files", strings.Join(names, ","), "waited", settleMax)
-	} else if f := c.unwritten(); f != "" {
+	} else if f := c.unwritten(a.held != nil); f != "" {
 		if now.Before(limit) {
 			return limit
 		}
@@ -416,13 +582,19 @@ func (a *Agent) settleChanges(w *fsnotify.Watcher, now time.Time) time.Time {
 }
 
 // unwritten returns a changed file that held something at the last
-// reading and is now empty or gone: most likely being rewritten.
-func (c *watch) unwritten() string {
+// reading and is now empty or gone: most likely being rewritten. held
+// says that the queue is held for an error in the files: one removed
+// then is not waited for (see above).
+func (c *watch) unwritten(held bool) string {
 	for f := range c.changed {
 		if !c.full[f] {
 			continue
 		}
-		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+		st, err := os.Stat(f)
+		if err != nil && held && c.removed[f] {
+			continue
+		}
+		if err != nil || st.Size() == 0 {
 			return f
 		}
 	}

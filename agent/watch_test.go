@@ -81,3 +81,49 @@ func TestStampTellsChanges(t *testing.T) {
 		t.Errorf("a file that did not change is told as changed")
 	}
 }
+
+// dirAnchors names the paths whose replacement changes a watched file's
+// directory: the directory itself and each link on the way, each as a
+// name in an existing directory, relative links taken from where they
+// are; a missing name ends the list, a loop ends, and home and what lies
+// above it are left out.
+func TestDirAnchors(t *testing.T) {
+	home := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := func(s ...string) string { return filepath.Join(append([]string{home}, s...)...) }
+	must(os.MkdirAll(p(".config", "homepost"), 0o700))
+	must(os.MkdirAll(p("dots", "a"), 0o700))
+	check := func(d string, want ...string) {
+		t.Helper()
+		if got := dirAnchors(d, home); !slices.Equal(got, want) {
+			t.Errorf("dirAnchors(%s): %v, want %v", d, got, want)
+		}
+	}
+	check(p(".config", "homepost"), p(".config", "homepost"))
+	check(home)
+	check(filepath.Dir(home))
+	check("/etc")
+	check(p(".config", "gone", "deeper"), p(".config", "gone"))
+
+	// ~/.config/hp -> ../dots/link -> a (relative, from ~/dots).
+	must(os.Symlink("../dots/link", p(".config", "hp")))
+	must(os.Symlink("a", p("dots", "link")))
+	check(p(".config", "hp"), p(".config", "hp"), p("dots", "link"), p("dots", "a"))
+	// An absolute link under home, and one to nothing.
+	must(os.Symlink(p("dots", "a"), p(".config", "abs")))
+	check(p(".config", "abs"), p(".config", "abs"), p("dots", "a"))
+	must(os.Symlink(p("dots", "none"), p(".config", "dangling")))
+	check(p(".config", "dangling"), p(".config", "dangling"), p("dots", "none"))
+	// A loop ends.
+	must(os.Symlink("l2", p("l1")))
+	must(os.Symlink("l1", p("l2")))
+	check(p("l1"), p("l1"), p("l2"))
+	// A file on the way ends the list.
+	must(os.WriteFile(p("file"), nil, 0o600))
+	check(p("file", "x"))
+}

@@ -247,8 +247,8 @@ func (c *Client) Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier
 		}
 	case kindExec:
 		for i, m := range msgs {
-			if err := ctx.Err(); err != nil {
-				fill(res[i], courier.Temp("4.4.7", "delivery interrupted: %v", err))
+			if ctx.Err() != nil {
+				fill(res[i], courier.Temp("4.4.7", "%s", stoppedReason(ctx)))
 				continue
 			}
 			// Each run of the program is a transaction.

@@ -1,11 +1,13 @@
 package relay
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -48,6 +50,34 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 		return courier.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
 	}
 	return courier.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+}
+
+// stoppedReason is why a delivery whose context has ended sends nothing
+// more, in words: Go's "context canceled" told a user nothing. The agent
+// says why it stopped (it stops, or a reload replaced [relay]).
+func stoppedReason(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "delivery stopped, out of time, before this message was sent"
+	}
+	return "delivery stopped before this message was sent"
+}
+
+// handshakeResult is the deferral for an implicit-TLS (smtps://)
+// handshake that failed after waiting at most wait, said as the plain
+// SMTP case says a missing greeting: what did not come, within what
+// time, and the url to try when the port speaks in clear.
+func (c *Client) handshakeResult(ctx context.Context, err error, wait time.Duration) courier.Result {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil:
+		return courier.Temp("4.4.7", "TLS with %s not set up: %s", c.host, stoppedReason(ctx))
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
+		return courier.Temp("4.7.5", "TLS with %s failed: no answer to the TLS handshake within %v (the server took the connection and said nothing: it may be hung or overloaded)", c.host, wait)
+	case strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
+		// What came first was no TLS record: a greeting in clear.
+		return courier.Temp("4.7.5", "TLS with %s failed: %v: the server speaks in clear first (plain SMTP, perhaps with STARTTLS), which smtps:// does not: try url = %q", c.host, netReason(err), "smtp+starttls://"+c.addr)
+	}
+	return courier.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err))
 }
 
 // replyText is a server's reply as mailq shows it: "554 5.7.1 go away".

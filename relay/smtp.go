@@ -64,8 +64,8 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 		if len(m.Rcpts) == 0 {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			fill(res[i], courier.Temp("4.4.7", "delivery interrupted: %v", err))
+		if ctx.Err() != nil {
+			fill(res[i], courier.Temp("4.4.7", "%s", stoppedReason(ctx)))
 			continue
 		}
 		for {
@@ -406,12 +406,13 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	}
 	switch c.kind {
 	case kindTLS:
-		hctx, cancel := context.WithTimeout(ctx, cc.firstLimit())
+		wait := cc.firstLimit()
+		hctx, cancel := context.WithTimeout(ctx, wait)
 		tc := tls.Client(raw, c.tls)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {
-			return fail(courier.Temp("4.7.5", "TLS with %s failed: %v", c.host, netReason(err)))
+			return fail(c.handshakeResult(ctx, err, wait))
 		}
 		spoke.wrote = false
 		s.smtp = smtp.NewClient(tc)
@@ -490,10 +491,13 @@ func (s *session) helloResult(err error, spoke *spokeConn, stage string) courier
 }
 
 // spokeConn notes whether the SMTP client has written anything, and
-// whether it closed the connection.
+// whether it closed the connection. closed is atomic: a delivery
+// stopped in the TLS handshake closes the connection from the stop's
+// goroutine while the handshake's own goroutine closes it too.
 type spokeConn struct {
 	net.Conn
-	wrote, closed bool
+	wrote  bool
+	closed atomic.Bool
 }
 
 func (c *spokeConn) Write(p []byte) (int, error) {
@@ -502,7 +506,7 @@ func (c *spokeConn) Write(p []byte) (int, error) {
 }
 
 func (c *spokeConn) Close() error {
-	c.closed = true
+	c.closed.Store(true)
 	return c.Conn.Close()
 }
 
@@ -513,7 +517,7 @@ func (c *spokeConn) Close() error {
 // that tells; in clear, a reply before any command is the greeting.
 func (c *spokeConn) greeting(tls bool) bool {
 	if tls {
-		return c.closed
+		return c.closed.Load()
 	}
 	return !c.wrote
 }

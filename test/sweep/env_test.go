@@ -11,9 +11,10 @@
 //     message is stored exactly once and whole. The same sweep kills
 //     "homepost agent" while it serves its SMTP listener to a client
 //     (listener_test.go): a message answered 250 is stored exactly once
-//     and whole, one that was not at most once and whole. And it kills
+//     and whole, one that was not at most once and whole. It kills
 //     both sendmail programs (the small one and "homepost sendmail")
-//     while they queue a message.
+//     while they queue a message, and "homepost agent" while it
+//     follows a move of the outbox (move_test.go).
 //   - The power-loss half (power_test.go) records the system calls of
 //     one delivery per store kind and checks their order against the
 //     fsync model (trace_test.go): what a kill cannot show, because the
@@ -159,6 +160,12 @@ type scenario struct {
 	// stopped with SIGTERM once it is done (daemon_test.go), not by
 	// "agent --once".
 	daemon bool
+	// run, when set, is the run under the killer (killed at the nth
+	// call of sys), and recover the recovery after a kill, in place of
+	// "agent --once": it returns the recovery's log and what it found
+	// wrong (move_test.go).
+	run     func(w *world, sys string, n int) outcome
+	recover func(w *world) (log string, bad []string)
 }
 
 // prepare queues the scenario's messages once with sendmail and keeps

@@ -48,10 +48,15 @@ import (
 
 // killerEnv names the file the killer writes its verdict to; its
 // presence makes the test binary a killer (TestMain). shimEnv makes it
-// the shim, with the number of the system call to trace.
+// the shim, with the number of the system call to trace. armEnv, when
+// set, names a file: the killer counts calls only once it exists, so
+// that a sweep can begin at a step of a program already running (the
+// move of the outbox that a running agent follows, move_test.go)
+// rather than at its start.
 const (
 	killerEnv = "HOMEPOST_SWEEP_KILLER"
 	shimEnv   = "HOMEPOST_SWEEP_SHIM"
+	armEnv    = "HOMEPOST_SWEEP_ARM"
 )
 
 // verdict is what the killer reports.
@@ -135,10 +140,13 @@ func killer(args []string) verdict {
 	if err != nil {
 		return verdict{Err: err.Error()}
 	}
+	arm := os.Getenv(armEnv)
+	counting := arm == ""
 	runtime.LockOSThread() // every ptrace request from this thread
 	cmd := exec.Command(os.Args[0], args[2:]...)
-	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(s string) bool { return strings.HasPrefix(s, killerEnv+"=") }),
-		shimEnv+"="+strconv.FormatUint(nr, 10))
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(s string) bool {
+		return strings.HasPrefix(s, killerEnv+"=") || strings.HasPrefix(s, armEnv+"=")
+	}), shimEnv+"="+strconv.FormatUint(nr, 10))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	// SIGTERM to the killer is for the program: a daemon is stopped so.
@@ -205,7 +213,11 @@ func killer(args []string) verdict {
 		sig := ws.StopSignal()
 		switch {
 		case sig == syscall.SIGTRAP && ws.TrapCause() == eventSeccomp:
-			if started && !v.Killed && tgid(tid) == pid {
+			if started && !v.Killed && !counting && tgid(tid) == pid {
+				_, err := os.Stat(arm)
+				counting = err == nil
+			}
+			if started && !v.Killed && counting && tgid(tid) == pid {
 				v.Calls++
 				if v.Calls == n {
 					var regs syscall.PtraceRegs

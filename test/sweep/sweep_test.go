@@ -272,6 +272,8 @@ type point struct {
 func (p *point) crash(sys string) {
 	w := p.w
 	switch {
+	case w.sc.run != nil:
+		p.o = w.sc.run(w, sys, p.n)
 	case w.sc.listener:
 		p.o, p.acked = w.serve(sys, p.n)
 	case w.sc.daemon:
@@ -293,7 +295,11 @@ func (p *point) crash(sys string) {
 		w.waitOrphans()
 		before = w.snapshot()
 		var err error
-		if p.log, err = w.once(); err != nil {
+		if w.sc.recover != nil {
+			var bad []string
+			p.log, bad = w.sc.recover(w)
+			p.bad = append(p.bad, bad...)
+		} else if p.log, err = w.once(); err != nil {
 			p.bad = append(p.bad, "recovery: "+err.Error())
 		}
 		w.waitOrphans()

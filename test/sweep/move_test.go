@@ -1,0 +1,359 @@
+package sweep
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"homepost/agentlock"
+	"homepost/test/testenv"
+)
+
+// TestMoveSweep kills "homepost agent" at every call of every swept
+// system call of a move of the outbox that it follows (agent/move.go):
+// config.toml comes to name another outbox while the agent runs, and
+// the old one holds two unclaimed messages in new/, one claimed in
+// cur/, and one claimed whose name a crash left in new/ too. The kills
+// begin once the file is changed (the killer counts from then on), and
+// every call is a crash point until the agent has moved the mail,
+// delivered it from the new outbox and been stopped with SIGTERM.
+//
+// After a kill the agent is started again with the new configuration,
+// as its service manager would: a move recorded in
+// state_dir/outbox.former is finished (the old outbox emptied into the
+// new one) and every message delivered, with no word of mail left
+// behind; a kill before the move was recorded (the agent was still
+// reading the file, or making the new outbox) leaves the mail where it
+// was, which the agent must then report with what to do, and the mail
+// is moved as that report says. Either way every message must then be
+// in the Maildir exactly once and whole, both outboxes empty, and
+// mailq quiet.
+func TestMoveSweep(t *testing.T) {
+	needKiller(t)
+	needPython(t)
+	me := testenv.Login(t)
+	sc := &scenario{
+		name:   "move",
+		stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+		msgs:   msgs("mv", 4, []string{me}, nil),
+	}
+	sc.prepare(t)
+	// The queue files are put into the old outbox once the agent runs
+	// (moveRun): newWorld leaves it empty.
+	mv := &move{sc: sc, files: sc.queue}
+	sc.queue = nil
+	sc.run, sc.recover = mv.run, mv.recover
+	sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
+}
+
+// move is the move scenario: what it queues, and how.
+type move struct {
+	sc    *scenario
+	files map[string][]byte // queue file name → its bytes
+}
+
+// The outbox moves from the default place to ~/newbox.
+const newOutbox = "newbox"
+
+func (mv *move) oldBox(w *world) string { return w.e.Outbox("") }
+func (mv *move) newBox(w *world) string { return w.e.Path(newOutbox) }
+func (mv *move) stateDir(w *world) string {
+	return w.e.Path(".local", "state", "homepost")
+}
+
+// run starts the agent under the killer, not yet counting; once it
+// holds the lock and has made a pass, it arms the killer, changes
+// config.toml to name the new outbox and queues the messages in the old
+// one (within the half second the agent lets a changed file settle
+// before it reads it and delivers anything: a sendmail that read the
+// file before the change queues there so). Unless the agent is killed,
+// it is stopped with SIGTERM once both outboxes are empty.
+func (mv *move) run(w *world, sys string, n int) outcome {
+	arm := filepath.Join(w.e.Home, ".armed")
+	vars := w.e.Vars
+	w.e.Vars = append(slices.Clip(vars), armEnv+"="+arm)
+	term, wait := w.startKill(nil, sys, n, "homepost", "agent")
+	w.e.Vars = vars
+	exited := make(chan outcome, 1)
+	go func() { exited <- wait() }()
+	stop := func(why error) outcome {
+		term()
+		o := <-exited
+		if o.err == nil && !o.killed {
+			o.err = fmt.Errorf("%v: %s", why, o.stderr)
+		}
+		return o
+	}
+	lock := filepath.Join(mv.stateDir(w), "agent.lock")
+	for deadline := time.Now().Add(daemonDeadline); ; {
+		if _, ok := agentlock.Running(lock); ok {
+			break
+		}
+		select {
+		case o := <-exited:
+			if o.err == nil {
+				o.err = fmt.Errorf("the agent exited before it took the lock: %s", o.stderr)
+			}
+			return o
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return stop(errors.New("the agent never took the lock"))
+		}
+	}
+	// A pass asked for and answered: the agent is idle, watching.
+	if out, err := w.e.Cmd(nil, "homepost", "agent", "--once").CombinedOutput(); err != nil {
+		return stop(fmt.Errorf("agent --once beside the agent: %v: %s", err, out))
+	}
+	if err := os.WriteFile(arm, nil, 0o600); err != nil {
+		return stop(err)
+	}
+	if err := mv.changeOutbox(w); err != nil {
+		return stop(err)
+	}
+	if err := mv.queue(w); err != nil {
+		return stop(err)
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(daemonDeadline)
+	for {
+		select {
+		case o := <-exited:
+			if o.err == nil && !o.killed {
+				o.err = fmt.Errorf("the agent exited before it was stopped: %s", o.stderr)
+			}
+			return o
+		case <-tick.C:
+			if !mv.empty(mv.oldBox(w)) || !mv.empty(mv.newBox(w)) || !onlySpares(filepath.Join(mv.newBox(w), "tmp")) {
+				continue
+			}
+			term()
+			o := <-exited
+			if !o.killed && o.err == nil {
+				if bad := mv.check(w, ""); len(bad) > 0 {
+					o.err = fmt.Errorf("%s\nagent log:\n%s", strings.Join(bad, "\n\t"), o.stderr)
+				}
+			}
+			return o
+		case <-deadline:
+			return stop(fmt.Errorf("the outboxes were not empty after %v", daemonDeadline))
+		}
+	}
+}
+
+// changeOutbox makes config.toml name the new outbox, as an editor
+// saves it: a new file renamed over the old.
+func (mv *move) changeOutbox(w *world) error {
+	conf := w.e.Path(".config", "homepost", "config.toml")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		return err
+	}
+	b = append(b, "outbox = \"~/"+newOutbox+"\"\n"...)
+	if err := os.WriteFile(conf+".new", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(conf+".new", conf)
+}
+
+// queue puts the messages into the old outbox, each whole by a rename
+// from its tmp/: the 3rd claimed with its name in new/ too (a claim
+// that a crash cut short), the 4th claimed, then the others in new/.
+func (mv *move) queue(w *world) error {
+	old := mv.oldBox(w)
+	order := []int{2, 3, 0, 1}
+	for _, i := range order {
+		name := mv.sc.names[mv.sc.msgs[i].id]
+		tmp := filepath.Join(old, "tmp", name)
+		if err := os.WriteFile(tmp, mv.files[name], 0o600); err != nil {
+			return err
+		}
+		var err error
+		switch i {
+		case 2:
+			if err = os.Link(tmp, filepath.Join(old, "cur", name+":2,")); err == nil {
+				err = os.Rename(tmp, filepath.Join(old, "new", name))
+			}
+		case 3:
+			err = os.Rename(tmp, filepath.Join(old, "cur", name+":2,"))
+		default:
+			err = os.Rename(tmp, filepath.Join(old, "new", name))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// empty reports whether an outbox holds nothing in new/ and cur/.
+func (mv *move) empty(box string) bool {
+	return len(testenv.Files(filepath.Join(box, "new"))) == 0 && len(testenv.Files(filepath.Join(box, "cur"))) == 0
+}
+
+// recorded reports whether state_dir/outbox.former lists the old outbox.
+func (mv *move) recorded(w *world) bool {
+	b, _ := os.ReadFile(filepath.Join(mv.stateDir(w), "outbox.former"))
+	return slices.Contains(strings.Split(string(b), "\n"), mv.oldBox(w))
+}
+
+// stranded is the start of the agent's report of mail left in an outbox
+// that is no longer the configured one, and moved by nothing.
+const stranded = "mail waits in an outbox that is no longer the configured one"
+
+// recover starts the agent again after a kill, with the new
+// configuration, has it make a pass, and stops it. A move that was not
+// recorded yet must be reported; the mail is then moved as the report
+// says (each file by way of the new outbox's tmp/, the agent stopped)
+// and delivered by "agent --once".
+func (mv *move) recover(w *world) (string, []string) {
+	recorded := mv.recorded(w)
+	bad := mv.twice(w)
+	log, err := mv.restart(w)
+	if err != nil {
+		bad = append(bad, "recovery: "+err.Error())
+	}
+	if recorded {
+		return log, append(bad, mv.check(w, log)...)
+	}
+	if !strings.Contains(log, stranded) || !strings.Contains(log, mv.oldBox(w)) {
+		bad = append(bad, "the mail of the old outbox, whose move was not recorded, is not reported")
+	}
+	if err := mv.byHand(w); err != nil {
+		bad = append(bad, "the move by hand: "+err.Error())
+	}
+	more, err := w.once()
+	if err != nil {
+		bad = append(bad, "delivery after the move by hand: "+err.Error())
+	}
+	log += "(the move made by hand)\n" + more
+	return log, append(bad, mv.check(w, more)...)
+}
+
+// twice lists the queue files that a kill left named in both outboxes:
+// delivered and recycled as a spare through one name, such a file would
+// be delivered again, or another message written over it, through the
+// other (agent/move.go settles a name in both new/ and cur/ before it
+// moves either).
+func (mv *move) twice(w *world) []string {
+	names := map[uint64]string{}
+	var bad []string
+	for i, box := range []string{mv.oldBox(w), mv.newBox(w)} {
+		for _, sub := range []string{"new", "cur"} {
+			for _, n := range testenv.Files(filepath.Join(box, sub)) {
+				p := filepath.Join(box, sub, n)
+				var st syscall.Stat_t
+				if err := syscall.Lstat(p, &st); err != nil {
+					continue
+				}
+				rel := strings.ReplaceAll(p, w.e.Home, "~")
+				if i == 0 {
+					names[st.Ino] = rel
+				} else if other, ok := names[st.Ino]; ok {
+					bad = append(bad, fmt.Sprintf("one queue file named in both outboxes after the kill: %s and %s", other, rel))
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// restart runs "homepost agent" until a pass asked for after its start
+// has ended, then stops it with SIGTERM. It returns the agent's log.
+func (mv *move) restart(w *world) (string, error) {
+	c := w.e.Cmd(nil, "homepost", "agent")
+	var logb testenv.LockedBuffer
+	c.Stderr = &logb
+	if err := c.Start(); err != nil {
+		return "", err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	var err error
+	for deadline := time.Now().Add(daemonDeadline); !strings.Contains(logb.String(), "agent started"); {
+		if time.Now().After(deadline) {
+			err = errors.New("the agent did not start")
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err == nil {
+		// A pass asked for now comes after the start's look at the
+		// outboxes that a move left.
+		var out []byte
+		if out, err = w.e.Cmd(nil, "homepost", "agent", "--once").CombinedOutput(); err != nil {
+			err = fmt.Errorf("agent --once beside the agent: %v: %s", err, out)
+		}
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	select {
+	case werr := <-exited:
+		if werr != nil && err == nil {
+			err = fmt.Errorf("the agent: %v", werr)
+		}
+	case <-time.After(daemonDeadline):
+		c.Process.Kill()
+		<-exited
+		err = errors.New("the agent did not stop on SIGTERM")
+	}
+	return logb.String(), err
+}
+
+// byHand moves what the old outbox holds into the new one as the
+// agent's report says: each file into the new outbox's tmp/, then into
+// cur/ or new/, where it was.
+func (mv *move) byHand(w *world) error {
+	old, dst := mv.oldBox(w), mv.newBox(w)
+	for _, sub := range []string{"cur", "new"} {
+		for _, n := range testenv.Files(filepath.Join(old, sub)) {
+			tmp := filepath.Join(dst, "tmp", n)
+			if err := os.Rename(filepath.Join(old, sub, n), tmp); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, filepath.Join(dst, sub, n)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// check lists what is wrong once the mail should be delivered: mail
+// left in either outbox, a log that speaks of mail left behind, mailq
+// warning of any.
+func (mv *move) check(w *world, log string) []string {
+	var bad []string
+	for _, box := range []string{mv.oldBox(w), mv.newBox(w)} {
+		for _, sub := range []string{"new", "cur"} {
+			if l := testenv.Files(filepath.Join(box, sub)); len(l) > 0 {
+				bad = append(bad, fmt.Sprintf("%s/%s still holds %v", strings.ReplaceAll(box, w.e.Home, "~"), sub, l))
+			}
+		}
+	}
+	if strings.Contains(log, "mail waits in") {
+		bad = append(bad, "the agent reports mail left behind")
+	}
+	c := w.e.Cmd(nil, "homepost", "mailq")
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			bad = append(bad, "mailq: "+err.Error())
+		} else {
+			bad = append(bad, fmt.Sprintf("mailq: exit %d: %s", ee.ExitCode(), errb.String()))
+		}
+	} else if errb.Len() > 0 {
+		bad = append(bad, "mailq warns: "+errb.String())
+	}
+	return bad
+}

@@ -103,12 +103,12 @@ type watch struct {
 	// watched instead.
 	dirs map[string]bool
 	up   map[string]bool
-	// ids are the identities of the directories in dirs when their
+	// ids are the directories in dirs (device and inode) when their
 	// watch was added: another one found at the path later is watched
 	// anew. anchors maps each directory that holds a watched file, and
 	// each symbolic link on the way to it, to the watched files behind
 	// it (see dirAnchors).
-	ids     map[string]fileID
+	ids     map[string]dirID
 	anchors map[string][]string
 	// removed are the files whose last event was a removal (unlink),
 	// not a rename away or a truncation.
@@ -130,7 +130,7 @@ func (c *watch) pending() bool { return !c.first.IsZero() }
 func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 	old := a.watch
 	c := watch{files: map[string]bool{}, full: map[string]bool{}, via: map[string]string{}, dirs: map[string]bool{}, up: map[string]bool{},
-		ids: map[string]fileID{}, anchors: map[string][]string{}, removed: old.removed,
+		ids: map[string]dirID{}, anchors: map[string][]string{}, removed: old.removed,
 		changed: old.changed, first: old.first, last: old.last}
 	if c.removed == nil {
 		c.removed = map[string]bool{}
@@ -160,7 +160,7 @@ func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 		// The identity is taken before the watch is added: a directory
 		// replaced in between is then told at the next look, never
 		// the other way round.
-		id := idOf(os.Stat(d))
+		id := dirIDOf(d)
 		if old.dirs[d] && old.ids[d] != id {
 			// Another directory is at the path now: the watch
 			// still follows the old one, wherever it went (the
@@ -322,6 +322,16 @@ func dirAnchors(d, home string) []string {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// dirID tells a directory from another one found at its path later;
+// the zero value when there is none. Its times and size are left out:
+// they change with each entry made in it.
+type dirID struct{ dev, ino uint64 }
+
+func dirIDOf(d string) dirID {
+	id := idOf(os.Stat(d))
+	return dirID{id.dev, id.ino}
 }
 
 // stamp is what tells whether a file changed between two looks: the

@@ -32,7 +32,9 @@ new/ and cur/, a file made in tmp/ and renamed into new/; a link to
 nothing on its path FAILs; an mbox that is a directory FAILs), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode),
-the agent and its systemd unit, the SMTP listener (a NOOP session on
+the agent (one that holds the queue for an error that the file, fixed
+a moment ago, no longer has is waited for, at most 7 s, while it lets
+the change settle, as flush does) and its systemd unit, the SMTP listener (a NOOP session on
 each of its addresses; that the agent's own process holds each TCP
 address, else which program does; and where the AUTH secret is),
 lingering, the

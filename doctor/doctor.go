@@ -84,7 +84,7 @@ func Run(w io.Writer, o Options) Result {
 		unit := unitState(cfg)
 		cron := startCrontab()
 		checkOutbox(c, cfg, false)
-		checkAgent(c, cfg, unit)
+		checkAgent(c, cfg, unit, false)
 		checkPath(c)
 		checkCron(c, cron)
 		return Result{Failed: c.failed, Config: c.config}
@@ -102,7 +102,7 @@ func Run(w io.Writer, o Options) Result {
 	checkStore(c, cfg)
 	checkDurability(c, cfg)
 	checkForwarding(c, cfg)
-	checkAgent(c, cfg, unit)
+	checkAgent(c, cfg, unit, true)
 	checkSMTP(c, cfg)
 	checkRelay(c, cfg, o.Relay)
 	checkPath(c)
@@ -372,7 +372,44 @@ func checkForwarding(c *checker, cfg *config.Config) {
 	}
 }
 
-func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
+// takeUpWait bounds how long check waits for the running agent to take
+// up a configuration file changed a moment ago: the agent waits for it
+// to settle (500 ms without a change, at most 5 s) before it reads it.
+const takeUpWait = 7 * time.Second
+
+// awaitTakenUp asks the running agent, which holds the queue for an
+// error that the file no longer has, for a pass, as agent --once and
+// flush do (a pass reads a changed file, once it has settled, before it
+// starts), and waits until the agent no longer holds the queue, the
+// pass has ended, or takeUpWait has passed. It returns the agent's
+// status then, and whether an agent still runs.
+func awaitTakenUp(cfg *config.Config, st agent.Status) (agent.Status, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), takeUpWait)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		agent.AwaitPass(ctx, cfg)
+		close(done)
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return agent.RunningStatus(cfg)
+		case <-tick.C:
+			if now, ok := agent.RunningStatus(cfg); !ok || now.Pid != st.Pid || now.Held == "" {
+				cancel()
+				<-done
+				return now, ok
+			}
+		}
+	}
+}
+
+// checkAgent says whether an agent runs, and whether it holds the queue.
+// fixed says that the configuration file loads without an error.
+func checkAgent(c *checker, cfg *config.Config, unit func(*checker), fixed bool) {
 	st, ok := agent.RunningStatus(cfg)
 	other := ""
 	if ok {
@@ -382,6 +419,17 @@ func checkAgent(c *checker, cfg *config.Config, unit func(*checker)) {
 		c.fail("agent", "running (pid %d) with another configuration file, %s, but holding the queue: %s", st.Pid, other, st.Held)
 	} else if ok && other != "" {
 		c.warn("agent", "running (pid %d), but it reads another configuration file, %s, not %s: it delivers as that file says, whatever this check reports of this one", st.Pid, other, config.DefaultPath(cfg.Home))
+	} else if ok && st.Held != "" && fixed {
+		// The file reads well now, and the agent still holds the
+		// queue: a fix it has not taken up yet, as it lets the change
+		// settle. Wait for it, as flush does.
+		if now, ok := awaitTakenUp(cfg, st); ok && now.Held == "" {
+			c.ok("agent", "running (pid %d); it took up the changed configuration file just now", now.Pid)
+		} else if ok {
+			c.fail("agent", "running (pid %d) but holding the queue: %s; the file reads well now, but the agent has not taken it up within %v (homepost agent reloads on SIGHUP)", now.Pid, now.Held, takeUpWait)
+		} else {
+			c.warn("agent", "not running: the agent (pid %d) ended as it took up the changed configuration file; %s", st.Pid, AgentAdvice(cfg))
+		}
 	} else if ok && st.Held != "" {
 		c.fail("agent", "running (pid %d) but holding the queue: %s", st.Pid, st.Held)
 	} else if ok {

@@ -35,9 +35,10 @@ type env struct {
 
 // Main runs mail(1) with the arguments after the program name. load
 // returns the configuration for sending (send) or reading, or an exit
-// code after printing why not. Queueing a message wakes delivery
-// (submit does).
-func Main(args []string, load func(send bool) (*config.Config, int)) int {
+// code after printing why not; named is -f: the mailbox read is one the
+// command line names (or ~/mbox), not the store the configuration names.
+// Queueing a message wakes delivery (submit does).
+func Main(args []string, load func(send, named bool) (*config.Config, int)) int {
 	o, err := parseOptions(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "homepost: mail: %v\n%s", err, UsageText)
@@ -60,7 +61,7 @@ func Main(args []string, load func(send bool) (*config.Config, int)) int {
 		fmt.Fprintf(os.Stderr, "homepost: mail: -f takes one mailbox\n")
 		return exUsage
 	}
-	cfg, code := load(send)
+	cfg, code := load(send, o.file)
 	if cfg == nil {
 		return code
 	}

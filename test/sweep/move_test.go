@@ -357,3 +357,106 @@ func (mv *move) check(w *world, log string) []string {
 	}
 	return bad
 }
+
+// TestMovePowerLossOrder records "homepost agent" with strace while it
+// follows the same move as TestMoveSweep, and checks the order of its
+// system calls against the fsync model with the new outbox as the
+// outbox and the old one as a former one: the move itself (R9: every
+// file durable under its new name before its old directory is synced,
+// both durable at exit) and the delivery from the new outbox that
+// follows (R1–R8).
+func TestMovePowerLossOrder(t *testing.T) {
+	needStrace(t)
+	me := testenv.Login(t)
+	sc := &scenario{
+		name:   "move",
+		stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+		msgs:   msgs("mp", 4, []string{me}, nil),
+	}
+	sc.prepare(t)
+	mv := &move{sc: sc, files: sc.queue}
+	sc.queue = nil
+	w := sc.newWorld(t)
+	m := w.model()
+	m.outbox, m.former = mv.newBox(w), []string{mv.oldBox(w)}
+	trace := filepath.Join(t.TempDir(), "trace")
+	agent := w.traceAgent(t, trace)
+	w.e.WaitFor(func() bool { return strings.Contains(agent.log.String(), "agent started") }, "agent start")
+	// A pass asked for and answered: the agent is idle, and reads the
+	// change before the mail queued after it (see move.run).
+	if out, err := w.e.Cmd(nil, "homepost", "agent", "--once").CombinedOutput(); err != nil {
+		t.Fatalf("agent --once beside the agent: %v: %s", err, out)
+	}
+	if err := mv.changeOutbox(w); err != nil {
+		t.Fatal(err)
+	}
+	if err := mv.queue(w); err != nil {
+		t.Fatal(err)
+	}
+	w.e.WaitFor(func() bool {
+		return mv.empty(mv.oldBox(w)) && mv.empty(mv.newBox(w)) && onlySpares(filepath.Join(mv.newBox(w), "tmp"))
+	}, "both outboxes empty")
+	agent.stop()
+	calls := w.checkTrace(t, m, trace)
+	moved := 0
+	for _, c := range calls {
+		if (c.name == "renameat2" || c.name == "renameat" || c.name == "linkat") && c.ok() && len(c.args) >= 4 &&
+			m.fromFormer(atPath(c.args[0], c.args[1])) && strings.HasPrefix(atPath(c.args[2], c.args[3]), m.outbox+"/") {
+			moved++
+		}
+	}
+	// Four files: the two in new/ and the two claimed ones from cur/;
+	// the name in new/ of one of these is dropped, not moved.
+	if moved != 4 {
+		t.Errorf("the trace moves %d queue files from the old outbox into the new one, want 4:\n%s", moved, agent.log.String())
+	}
+	if n := len(testenv.Files(w.e.Path("Maildir", "new"))); n != len(sc.msgs) {
+		t.Errorf("%d copies in ~/Maildir/new, want %d", n, len(sc.msgs))
+	}
+}
+
+// The move rule of the fsync model (R9) itself: a move whose new
+// directories are synced before the old ones passes, one that syncs
+// the old directory first does not, and neither does a link unlinked
+// before it is durable.
+func TestFsyncModelMoveRule(t *testing.T) {
+	dirs := map[string]bool{"/h/o/cur": true, "/h/o/new": true, "/h/n/cur": true, "/h/n/new": true}
+	m := &fsyncModel{outbox: "/h/n", former: []string{"/h/o"}, home: "/h", existed: map[string]bool{},
+		isDir: func(p string) bool { return dirs[p] }}
+	run := func(trace string) string {
+		calls, _, err := parseTrace(strings.NewReader(strings.TrimSpace(trace) + "\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rules []string
+		for _, v := range m.check(calls) {
+			rules = append(rules, v.rule)
+		}
+		return strings.Join(rules, ",")
+	}
+	const (
+		moveNew = `1 renameat2(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/n/new/q1", RENAME_NOREPLACE) = 0` + "\n"
+		moveCur = `1 renameat2(AT_FDCWD</>, "/h/o/cur/q2:2,", AT_FDCWD</>, "/h/n/cur/q2:2,", RENAME_NOREPLACE) = 0` + "\n"
+		syncNew = `1 openat(AT_FDCWD</>, "/h/n/new", O_RDONLY|O_CLOEXEC) = 7</h/n/new>` + "\n" + `1 fsync(7</h/n/new>) = 0` + "\n" +
+			`1 openat(AT_FDCWD</>, "/h/n/cur", O_RDONLY|O_CLOEXEC) = 8</h/n/cur>` + "\n" + `1 fsync(8</h/n/cur>) = 0` + "\n"
+		syncOld = `1 openat(AT_FDCWD</>, "/h/o/new", O_RDONLY|O_CLOEXEC) = 9</h/o/new>` + "\n" + `1 fsync(9</h/o/new>) = 0` + "\n" +
+			`1 openat(AT_FDCWD</>, "/h/o/cur", O_RDONLY|O_CLOEXEC) = 10</h/o/cur>` + "\n" + `1 fsync(10</h/o/cur>) = 0` + "\n"
+	)
+	if got := run(moveNew + moveCur + syncNew + syncOld); got != "" {
+		t.Errorf("renames, the new directories synced, then the old: %s", got)
+	}
+	if got := run(moveNew + moveCur + syncOld + syncNew); got != "R9,R9" {
+		t.Errorf("the old directories synced first: got %q, want R9,R9", got)
+	}
+	if got := run(moveNew + moveCur + syncNew); got != "R5,R5" {
+		t.Errorf("the old directories never synced: got %q, want R5,R5", got)
+	}
+	link := `1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/n/new/q1", 0) = 0` + "\n"
+	unlink := `1 unlinkat(AT_FDCWD</>, "/h/o/new/q1", 0) = 0` + "\n"
+	if got := run(link + syncNew + unlink + syncOld); got != "" {
+		t.Errorf("a link, the new directory synced, then the unlink: %s", got)
+	}
+	if got := run(link + unlink + syncNew + syncOld); got != "R9" {
+		t.Errorf("a link unlinked before it is durable: got %q, want R9", got)
+	}
+}

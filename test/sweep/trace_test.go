@@ -265,8 +265,16 @@ func atPath(dirArg, pathArg string) string {
 //	   copies of one transaction are recorded before the next begins,
 //	   and a power loss that undid the record would send them again
 //	   though they were no longer in flight.
+//	R9 a queue file moved from a former outbox into the outbox (a move
+//	   that the agent follows, agent/move.go) is durable under its new
+//	   name before its old directory is fsynced, and both directories
+//	   are durable at exit: a power loss leaves it in one of the two,
+//	   or in both, never in neither. (A rename cannot stop another
+//	   process's fsync of the old directory from making the removal
+//	   durable first; a link, an fsync, then the unlink could.)
 type fsyncModel struct {
 	outbox string   // the outbox directory
+	former []string // outboxes whose mail is moved into outbox (R9)
 	stores []string // Maildir directories and mbox files
 	home   string
 	// existed holds the paths that existed before the traced run, so
@@ -305,7 +313,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 	releasedAs := map[string]string{} // file in outbox tmp/ → the cur/ name it was released from
 	givenBack := map[string]string{}  // name in cur/ → its link in new/ (a release from hold)
 	seen := map[string]bool{}
-	results := map[string]int{} // queue file → line of its unsynced result record (R8)
+	results := map[string]int{}   // queue file → line of its unsynced result record (R8)
+	left := map[string][]string{} // former outbox directory → names moved out of it into the outbox (R9)
+	linked := map[string]string{} // name in a former outbox → its link in the outbox (R9)
 	cur := filepath.Join(m.outbox, "cur")
 	newDir := filepath.Join(m.outbox, "new")
 	addEntry := func(p, what string, line int) {
@@ -431,9 +441,16 @@ func (m *fsyncModel) check(calls []call) []violation {
 			clear(dirty)
 			clear(pending)
 			clear(results)
+			clear(left)
 		case "fsync", "fdatasync":
 			_, p := fdPath(c.args[0])
 			if m.isDir(p) {
+				for _, dst := range left[p] {
+					if isPending(dst) {
+						bad("R9", c, "%s moved out of %s, which is made durable before its new name is: a power loss between the two leaves it in neither", filepath.Base(dst), p)
+					}
+				}
+				delete(left, p)
 				delete(pending, p)
 			} else {
 				delete(dirty, p)
@@ -480,6 +497,10 @@ func (m *fsyncModel) check(calls []call) []violation {
 			}
 			seen[dst] = true
 			switch {
+			case m.fromFormer(src) && (filepath.Dir(dst) == newDir || filepath.Dir(dst) == cur):
+				addEntry(dst, "move", c.line)
+				addEntry(src, "move", c.line)
+				left[filepath.Dir(src)] = append(left[filepath.Dir(src)], dst)
 			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
 				bad("R6", c, "%s claimed by a rename: its name leaves new/ before its claim is durable, and another process's fsync of new/ can make that removal durable first", filepath.Base(src))
 				addEntry(dst, "claim", c.line)
@@ -522,6 +543,14 @@ func (m *fsyncModel) check(calls []call) []violation {
 				continue
 			}
 			delete(dirty, p)
+			if dst, ok := linked[p]; ok {
+				delete(linked, p)
+				if isPending(dst) {
+					bad("R9", c, "%s unlinked from a former outbox before its link in the outbox is durable", filepath.Base(p))
+				}
+				addEntry(p, "move", c.line)
+				continue
+			}
 			if filepath.Dir(p) == newDir && isPending(filepath.Join(cur, filepath.Base(p)+":2,")) {
 				bad("R6", c, "%s dropped from new/ before its claim in cur/ is durable", filepath.Base(p))
 			}
@@ -547,6 +576,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 				src, dst = filepath.Clean(str(c.args[0])), filepath.Clean(str(c.args[1]))
 			}
 			switch {
+			case m.fromFormer(src) && (filepath.Dir(dst) == newDir || filepath.Dir(dst) == cur):
+				addEntry(dst, "move", c.line)
+				linked[src] = dst
 			case filepath.Dir(src) == newDir && filepath.Dir(dst) == cur:
 				addEntry(dst, "claim", c.line)
 			case filepath.Dir(src) == cur && filepath.Dir(dst) == newDir:
@@ -565,7 +597,7 @@ func (m *fsyncModel) check(calls []call) []violation {
 	for _, es := range pending {
 		for _, e := range es {
 			switch e.what {
-			case "claim", "release", "queued":
+			case "claim", "release", "queued", "move":
 				bad("R5", end, "the %s of %s (line %d) is not durable at exit", e.what, filepath.Base(e.path), e.line)
 			}
 		}
@@ -583,6 +615,18 @@ func inTmp(p string) bool { return filepath.Base(filepath.Dir(p)) == "tmp" }
 // under reports whether p is in the user's world (the HOME).
 func (m *fsyncModel) under(p string) bool {
 	return p != "" && (p == m.home || strings.HasPrefix(p, m.home+"/"))
+}
+
+// fromFormer reports whether p is a name in a former outbox's new/ or
+// cur/.
+func (m *fsyncModel) fromFormer(p string) bool {
+	dir := filepath.Dir(p)
+	for _, f := range m.former {
+		if dir == filepath.Join(f, "new") || dir == filepath.Join(f, "cur") {
+			return true
+		}
+	}
+	return false
 }
 
 // inOutbox reports whether p is in the outbox.

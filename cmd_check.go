@@ -34,7 +34,9 @@ fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode),
 the agent (one that holds the queue for an error that the file, fixed
 a moment ago, no longer has is waited for, at most 7 s, while it lets
-the change settle, as flush does) and its systemd unit, the SMTP listener (a NOOP session on
+the change settle, as flush does; one that runs a homepost replaced
+since by an upgrade is a warning that says how to restart it) and its
+systemd unit, the SMTP listener (a NOOP session on
 each of its addresses; that the agent's own process holds each TCP
 address, else which program does; and where the AUTH secret is),
 lingering, the

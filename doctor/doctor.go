@@ -412,9 +412,12 @@ func awaitTakenUp(cfg *config.Config, st agent.Status) (agent.Status, bool) {
 func checkAgent(c *checker, cfg *config.Config, unit func(*checker), fixed bool) {
 	st, ok := agent.RunningStatus(cfg)
 	other := ""
+	replaced, otherProgram := "", ""
 	if ok {
 		other = OtherConfig(cfg, st.Pid)
+		replaced, otherProgram = agentProgram(st.Pid)
 	}
+	plain := false // the verdict says what the agent runs
 	if ok && other != "" && st.Held != "" {
 		c.fail("agent", "running (pid %d) with another configuration file, %s, but holding the queue: %s", st.Pid, other, st.Held)
 	} else if ok && other != "" {
@@ -433,11 +436,22 @@ func checkAgent(c *checker, cfg *config.Config, unit func(*checker), fixed bool)
 	} else if ok && st.Held != "" {
 		c.fail("agent", "running (pid %d) but holding the queue: %s", st.Pid, st.Held)
 	} else if ok {
-		c.ok("agent", "running (pid %d)", st.Pid)
+		plain = true
+		switch {
+		case replaced != "":
+			c.warn("agent", "running a replaced homepost (pid %d, started from %s, which has been replaced since, by an upgrade): restart it: %s", st.Pid, replaced, restartAdvice(st.Pid))
+		case otherProgram != "":
+			c.warn("agent", "running (pid %d) %s, another homepost than this one; if this one is the one installed, restart it: %s", st.Pid, otherProgram, restartAdvice(st.Pid))
+		default:
+			c.ok("agent", "running (pid %d)", st.Pid)
+		}
 	} else if cfg.DeliverWithoutAgent {
 		c.warn("agent", "not running; a background delivery starts after each message sent, and whenever a homepost command finds mail waiting; %s", AgentAdvice(cfg))
 	} else {
 		c.fail("agent", "not running and deliver_without_agent = false: mail waits in the queue (%s)", agentAdvice(cfg))
+	}
+	if ok && !plain && replaced != "" {
+		c.warn("agent", "the agent (pid %d) runs a replaced homepost (started from %s, which has been replaced since, by an upgrade): restart it: %s", st.Pid, replaced, restartAdvice(st.Pid))
 	}
 	unit(c)
 	checkLinger(c, cfg)

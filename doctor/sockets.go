@@ -12,96 +12,32 @@ package doctor
 // directory can be read: the user's own (every one, for root).
 
 import (
-	"bufio"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"homepost/smtpd"
 )
 
 // procRoot is where the proc file system is; a variable for tests.
 var procRoot = "/proc"
 
-// tcpListenState is TCP_LISTEN in include/net/tcp_states.h.
-const tcpListenState = 0x0A
-
 // listenerInodes returns the inodes of the listening sockets that take
-// connections to ip:port: those bound to ip itself, else those bound to
-// the wildcard address (0.0.0.0, ::) on port. Several sockets share an
-// address only with SO_REUSEPORT, and then share its connections.
+// connections to ip:port, from the kernel's tables under procRoot, as
+// smtpd reads them for the agent (smtpd.Listeners): those bound to ip
+// itself, else those bound to the wildcard address (0.0.0.0, ::).
 func listenerInodes(ip net.IP, port int) ([]uint64, error) {
-	var exact, wild []uint64
-	for _, t := range []string{procRoot + "/net/tcp", procRoot + "/net/tcp6"} {
-		f, err := os.Open(t)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // no IPv6
-		}
-		if err != nil {
-			return nil, err
-		}
-		sc := bufio.NewScanner(f)
-		for n := 0; sc.Scan(); n++ {
-			// sl local_address rem_address st ... uid timeout inode
-			fl := strings.Fields(sc.Text())
-			if n == 0 || len(fl) < 10 {
-				continue
-			}
-			if st, err := strconv.ParseUint(fl[3], 16, 8); err != nil || st != tcpListenState {
-				continue
-			}
-			lip, lport, err := parseProcAddr(fl[1])
-			if err != nil || lport != port {
-				continue
-			}
-			inode, err := strconv.ParseUint(fl[9], 10, 64)
-			if err != nil || inode == 0 {
-				continue
-			}
-			switch {
-			case lip.Equal(ip):
-				exact = append(exact, inode)
-			case lip.IsUnspecified():
-				wild = append(wild, inode)
-			}
-		}
-		err = sc.Err()
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", t, err)
-		}
-	}
-	if len(exact) > 0 {
-		return exact, nil
-	}
-	return wild, nil
-}
-
-// parseProcAddr parses an address of /proc/net/tcp ("0100007F:1F90") or
-// of /proc/net/tcp6 (32 hex digits): 32-bit words in the machine's byte
-// order, then the port in hex.
-func parseProcAddr(s string) (net.IP, int, error) {
-	h, p, ok := strings.Cut(s, ":")
-	if !ok {
-		return nil, 0, fmt.Errorf("bad address %q", s)
-	}
-	raw, err := hex.DecodeString(h)
-	if err != nil || (len(raw) != 4 && len(raw) != 16) {
-		return nil, 0, fmt.Errorf("bad address %q", s)
-	}
-	ip := make(net.IP, len(raw))
-	for i := 0; i < len(raw); i += 4 {
-		binary.NativeEndian.PutUint32(ip[i:], binary.BigEndian.Uint32(raw[i:]))
-	}
-	port, err := strconv.ParseUint(p, 16, 16)
+	ls, err := smtpd.ListenersFrom([]string{procRoot + "/net/tcp", procRoot + "/net/tcp6"}, &net.TCPAddr{IP: ip, Port: port})
 	if err != nil {
-		return nil, 0, fmt.Errorf("bad port in %q", s)
+		return nil, err
 	}
-	return ip, int(port), nil
+	inodes := make([]uint64, len(ls))
+	for i, l := range ls {
+		inodes[i] = l.Inode
+	}
+	return inodes, nil
 }
 
 // socketInodes returns the inodes of the sockets that process pid holds.

@@ -179,21 +179,60 @@ func unixPeerUID(c net.Conn) (int, error) {
 // tells whether what answers on a configured address is this user's
 // agent or another program.
 func ListenerUID(addr *net.TCPAddr) (int, error) {
-	return listenerUIDFrom([]string{"/proc/net/tcp", "/proc/net/tcp6"}, addr)
+	return listenerUIDFrom(procTables, addr)
 }
 
 func listenerUIDFrom(tables []string, addr *net.TCPAddr) (int, error) {
-	exact, wild := -1, -1
+	ls, err := ListenersFrom(tables, addr)
+	if err != nil {
+		return -1, err
+	}
+	if len(ls) == 0 {
+		return -1, fmt.Errorf("no listening socket on %s in the kernel's tables", addr)
+	}
+	return ls[0].UID, nil
+}
+
+// procTables are the kernel's tables of TCP sockets, IPv4 and IPv6.
+var procTables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
+
+// Listener is a listening TCP socket as the kernel lists it: its
+// address, its owner's uid, and its inode, which /proc/PID/fd of each
+// process that holds it links to as "socket:[INODE]".
+type Listener struct {
+	IP    net.IP
+	Port  int
+	UID   int
+	Inode uint64
+}
+
+// Listeners returns the listening sockets that take connections to
+// addr: those bound to its address itself, else those bound to the
+// wildcard address (0.0.0.0, ::) of its port; none when nothing
+// listens there. Several sockets share an address only with
+// SO_REUSEPORT, and then share its connections. ListenerUID and
+// homepost check (which process holds the socket) read them.
+func Listeners(addr *net.TCPAddr) ([]Listener, error) {
+	return ListenersFrom(procTables, addr)
+}
+
+// ListenersFrom is Listeners from the given tables (files in the format
+// of /proc/net/tcp); a table that does not exist (no IPv6) is skipped.
+// It is not the per-connection lookup (PeerUID), which stops at its
+// socket's line.
+func ListenersFrom(tables []string, addr *net.TCPAddr) ([]Listener, error) {
+	var exact, wild []Listener
 	for _, t := range tables {
 		f, err := os.Open(t)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			return -1, err
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		for n := 0; sc.Scan(); n++ {
+			// sl local_address rem_address st ... uid timeout inode
 			fl := strings.Fields(sc.Text())
 			if n == 0 || len(fl) < 10 {
 				continue
@@ -209,24 +248,26 @@ func listenerUIDFrom(tables []string, addr *net.TCPAddr) (int, error) {
 			if err != nil || u < 0 {
 				continue
 			}
+			inode, err := strconv.ParseUint(fl[9], 10, 64)
+			if err != nil || inode == 0 {
+				continue
+			}
+			l := Listener{IP: la.IP, Port: la.Port, UID: u, Inode: inode}
 			switch {
 			case la.IP.Equal(addr.IP):
-				exact = u
-			case la.IP.IsUnspecified() && wild < 0:
-				wild = u
+				exact = append(exact, l)
+			case la.IP.IsUnspecified():
+				wild = append(wild, l)
 			}
 		}
 		err = sc.Err()
 		f.Close()
 		if err != nil {
-			return -1, fmt.Errorf("%s: %w", t, err)
+			return nil, fmt.Errorf("%s: %w", t, err)
 		}
 	}
-	switch {
-	case exact >= 0:
+	if len(exact) > 0 {
 		return exact, nil
-	case wild >= 0:
-		return wild, nil
 	}
-	return -1, fmt.Errorf("no listening socket on %s in the kernel's tables", addr)
+	return wild, nil
 }

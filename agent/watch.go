@@ -142,7 +142,13 @@ func (a *Agent) watchFiles(w *fsnotify.Watcher) {
 		}
 		p = filepath.Clean(p)
 		c.files[p] = true
-		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+		if old.pending() && old.files[p] {
+			// Watched anew while a change waits (a directory on the
+			// way appeared, moved or was relinked): what the file
+			// held is still that of the last reading, which tells
+			// whether it is being rewritten (unwritten).
+			c.full[p] = old.full[p]
+		} else if st, err := os.Stat(p); err == nil && st.Size() > 0 {
 			c.full[p] = true
 		}
 		paths = append(paths, p)
@@ -482,14 +488,15 @@ func (a *Agent) event(w *fsnotify.Watcher, ev fsnotify.Event) {
 		// that are there, or held something, changed. A file made in
 		// a new directory before its watch was added was not seen: it
 		// is a change of its own.
-		owners, full := c.anchors[name], c.full
-		a.watchFiles(w)
-		c = &a.watch
-		for _, f := range owners {
-			if _, err := os.Stat(f); err == nil || full[f] {
+		// Marked before the watches are made anew, which keep what
+		// the files held at the last reading while a change waits.
+		for _, f := range c.anchors[name] {
+			if _, err := os.Stat(f); err == nil || c.full[f] {
 				c.mark(f)
 			}
 		}
+		a.watchFiles(w)
+		c = &a.watch
 		for f := range c.files {
 			if strings.HasPrefix(f, name+"/") {
 				if _, err := os.Lstat(f); err == nil {

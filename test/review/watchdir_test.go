@@ -39,44 +39,21 @@ func storeConfig(n string) string { return baseConfig + "store = \"mbox:~/mbox" 
 // stow, home-manager), the new directory's config.toml is read once it
 // has settled, and edits in it are seen from then on; the old directory
 // is no longer followed.
-func TestConfigDirectoryReplacedIsFollowed(t *testing.T) {
+func TestConfigDirReplaced(t *testing.T) {
 	t.Parallel()
-	t.Run("moved away and made anew", func(t *testing.T) {
+	// Moved away and made anew at once, as a script does, or with
+	// pauses, as by hand (the agent then sees the directory missing for
+	// a while). (The names are short: the HOME that a test's name makes
+	// must leave room for the listener's socket path.)
+	t.Run("moved", func(t *testing.T) {
 		t.Parallel()
-		e := testenv.New(t, "")
-		dir := e.Path(".config", "homepost")
-		setConfig(t, e, storeConfig("1"), 0o600)
-		log := startAgentLog(t, e)
-		send := func(subject, mbox string) {
-			t.Helper()
-			e.MustSend("Subject: "+subject+"\n\nb\n", testenv.Login(t))
-			e.WaitFor(func() bool { return mboxHas(e, mbox, subject) }, subject+" in ~/"+mbox)
-		}
-		send("first", "mbox1")
-
-		if err := os.Rename(dir, dir+".bak"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Mkdir(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		setConfig(t, e, storeConfig("2"), 0o600)
-		e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 1 }, "the reload after the directory was made anew")
-		send("new directory", "mbox2")
-
-		// The old directory is no longer followed, the new one is.
-		if err := os.WriteFile(dir+".bak/config.toml", []byte(storeConfig("9")), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(settleWait)
-		if n := strings.Count(log.String(), "msg=reloaded"); n != 1 {
-			t.Errorf("%d reloads, want 1: the edit of the directory moved away is followed", n)
-		}
-		setConfig(t, e, storeConfig("3"), 0o600)
-		e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 2 }, "the reload after the edit in the new directory")
-		send("edited", "mbox3")
+		movedAway(t, 0)
 	})
-	t.Run("symlink relinked", func(t *testing.T) {
+	t.Run("moved slowly", func(t *testing.T) {
+		t.Parallel()
+		movedAway(t, time.Second)
+	})
+	t.Run("relinked", func(t *testing.T) {
 		t.Parallel()
 		e := testenv.New(t, "")
 		dir := e.Path(".config", "homepost")
@@ -131,6 +108,79 @@ func TestConfigDirectoryReplacedIsFollowed(t *testing.T) {
 		e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 3 }, "the reload after ln -sfn ~/dA")
 		send("back", "mboxA")
 	})
+	t.Run("parent relinked", func(t *testing.T) {
+		// ~/.config itself a link into a dotfiles tree.
+		t.Parallel()
+		e := testenv.New(t, "")
+		for _, n := range []string{"A", "B"} {
+			if err := os.MkdirAll(e.Path("cfg"+n, "homepost"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(e.Path("cfg"+n, "homepost", "config.toml"), []byte(storeConfig(n)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.RemoveAll(e.Path(".config")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("cfgA", e.Path(".config")); err != nil {
+			t.Fatal(err)
+		}
+		log := startAgentLog(t, e)
+		e.MustSend("Subject: first\n\nb\n", testenv.Login(t))
+		e.WaitFor(func() bool { return mboxHas(e, "mboxA", "first") }, "first in ~/mboxA")
+		relink(t, "cfgB", e.Path(".config"))
+		e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 1 }, "the reload after ~/.config was made to point to ~/cfgB")
+		e.MustSend("Subject: relinked\n\nb\n", testenv.Login(t))
+		e.WaitFor(func() bool { return mboxHas(e, "mboxB", "relinked") }, "relinked in ~/mboxB")
+	})
+}
+
+// movedAway moves ~/.config/homepost away under a running agent and
+// makes a new one, with pause between the steps: the new file is read,
+// the new directory followed, the old one no longer.
+func movedAway(t *testing.T, pause time.Duration) {
+	e := testenv.New(t, "")
+	dir := e.Path(".config", "homepost")
+	setConfig(t, e, storeConfig("1"), 0o600)
+	log := startAgentLog(t, e)
+	send := func(subject, mbox string) {
+		t.Helper()
+		e.MustSend("Subject: "+subject+"\n\nb\n", testenv.Login(t))
+		e.WaitFor(func() bool { return mboxHas(e, mbox, subject) }, subject+" in ~/"+mbox)
+	}
+	send("first", "mbox1")
+
+	if err := os.Rename(dir, dir+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(pause)
+	// Mail sent while the file is missing waits for the new one (as
+	// for a file moved away): it does not go where no file says
+	// (~/Maildir).
+	e.MustSend("Subject: during\n\nb\n", testenv.Login(t))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(pause)
+	setConfig(t, e, storeConfig("2"), 0o600)
+	e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 1 }, "the reload after the directory was made anew")
+	send("new directory", "mbox2")
+	if !mboxHas(e, "mbox2", "during") || len(storeFiles(t, e)) > 0 {
+		t.Errorf("the mail sent while the directory was missing is not in ~/mbox2 (%d in ~/Maildir)", len(storeFiles(t, e)))
+	}
+
+	// The old directory is no longer followed, the new one is.
+	if err := os.WriteFile(dir+".bak/config.toml", []byte(storeConfig("9")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(settleWait)
+	if n := strings.Count(log.String(), "msg=reloaded"); n != 1 {
+		t.Errorf("%d reloads, want 1: the edit of the directory moved away is followed", n)
+	}
+	setConfig(t, e, storeConfig("3"), 0o600)
+	e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == 2 }, "the reload after the edit in the new directory")
+	send("edited", "mbox3")
 }
 
 // settleWait is longer than the agent's settle (half a second) with

@@ -42,6 +42,11 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 		}
 		return courier.Result{Status: outbox.Deferred, DSN: dsn, Reason: reason}, alive && class == 4
 	}
+	if s.ctx != nil && s.ctx.Err() != nil {
+		// The stop closed the connection: the error says only that
+		// ("use of closed network connection").
+		return courier.Temp("4.4.7", "delivery stopped during %s with %s", stage, host), false
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return courier.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false

@@ -39,6 +39,9 @@ type session struct {
 	// progress is told before each MAIL FROM, so that the results of
 	// the transactions before are recorded before another begins.
 	progress *progress
+	// ctx is the delivery's: once it has ended, a failure is its stop
+	// (which closes the connection), not the server's.
+	ctx context.Context
 }
 
 // cuts is what the smarthost's refusals for too many recipients have
@@ -396,7 +399,7 @@ func (c *Client) dial(ctx context.Context) (*session, courier.Result) {
 	// the greeting.
 	spoke := &spokeConn{Conn: cc}
 	var raw net.Conn = spoke
-	s := &session{c: c, raw: raw}
+	s := &session{c: c, raw: raw, ctx: ctx}
 	// Cancelling ctx closes the connection: whatever is in flight fails
 	// as a lost connection and is deferred.
 	s.stop = context.AfterFunc(ctx, func() { raw.Close() })

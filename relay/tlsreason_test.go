@@ -1,7 +1,10 @@
 package relay
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +71,51 @@ func TestStoppedDeliveryReason(t *testing.T) {
 	res = newClient(t, cfg).Send(ctx, []*courier.Outgoing{outgoing("A3", "", sample, "c@example.org")})
 	if r := res[0][0].Reason; strings.Contains(r, "context") || !strings.Contains(r, "stopped") {
 		t.Errorf("a delivery stopped before it began: reason %q", r)
+	}
+}
+
+// hangingServer greets and answers EHLO, then reads and answers
+// nothing more, as a smarthost that hangs in a transaction.
+func hangingServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go func() {
+				c.Write([]byte("220 hang.example ESMTP\r\n"))
+				r := bufio.NewReader(c)
+				if _, err := r.ReadString('\n'); err != nil {
+					return
+				}
+				c.Write([]byte("250 hang.example\r\n"))
+				io.Copy(io.Discard, r)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// A delivery stopped in the middle of a transaction says so, and in
+// which command: not Go's "use of closed network connection" (the stop
+// closes the connection).
+func TestStoppedInTransactionReason(t *testing.T) {
+	addr := hangingServer(t)
+	cfg := testConfig(t, "smtp://"+addr)
+	cfg.Relay.CommandTimeout.Duration = 10 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	res := newClient(t, cfg).Send(ctx, []*courier.Outgoing{outgoing("A1", "", sample, "a@example.org")})
+	status(t, res[0], outbox.Deferred)
+	if r := res[0][0].Reason; strings.Contains(r, "closed") || strings.Contains(r, "context") || !strings.Contains(r, "stopped during MAIL FROM") {
+		t.Errorf("reason %q", r)
 	}
 }

@@ -429,7 +429,7 @@ func checkAgent(c *checker, cfg *config.Config, unit func(*checker), fixed bool)
 		if now, ok := awaitTakenUp(cfg, st); ok && now.Held == "" {
 			c.ok("agent", "running (pid %d); it took up the changed configuration file just now", now.Pid)
 		} else if ok {
-			c.fail("agent", "running (pid %d) but holding the queue: %s; the file reads well now, but the agent has not taken it up within %v (homepost agent reloads on SIGHUP)", now.Pid, now.Held, takeUpWait)
+			c.fail("agent", "running (pid %d) but holding the queue: %s; the file reads well now, but the agent has not taken it up (it reads it again on SIGHUP: kill -HUP %d)", now.Pid, now.Held, now.Pid)
 		} else {
 			c.warn("agent", "not running: the agent (pid %d) ended as it took up the changed configuration file; %s", st.Pid, AgentAdvice(cfg))
 		}

@@ -20,8 +20,8 @@ import (
 // TestMoveSweep kills "homepost agent" at every call of every swept
 // system call of a move of the outbox that it follows (agent/move.go):
 // config.toml comes to name another outbox while the agent runs, and
-// the old one holds two unclaimed messages in new/, one claimed in
-// cur/, and one claimed whose name a crash left in new/ too. The kills
+// the old one holds an unclaimed message in new/, one claimed in cur/,
+// and one claimed whose name a crash left in new/ too. The kills
 // begin once the file is changed (the killer counts from then on), and
 // every call is a crash point until the agent has moved the mail,
 // delivered it from the new outbox and been stopped with SIGTERM.
@@ -35,38 +35,73 @@ import (
 // was, which the agent must then report with what to do, and the mail
 // is moved as that report says. Either way every message must then be
 // in the Maildir exactly once and whole, both outboxes empty, and
-// mailq quiet.
+// mailq quiet. It is swept twice: config.toml changes outbox, then
+// state_dir (which moves the lock, and the outbox with it).
 func TestMoveSweep(t *testing.T) {
 	needKiller(t)
 	needPython(t)
-	me := testenv.Login(t)
+	for _, key := range []string{"outbox", "state_dir"} {
+		t.Run(key, func(t *testing.T) {
+			mv := newMove(t, "mv", key == "state_dir")
+			sc := mv.sc
+			sc.run, sc.recover = mv.run, mv.recover
+			sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
+		})
+	}
+}
+
+// newMove prepares the messages of a move: their queue files are put
+// into the old outbox once the agent runs (move.run), and newWorld
+// leaves it empty.
+func newMove(t *testing.T, prefix string, stateDir bool) *move {
 	sc := &scenario{
 		name:   "move",
 		stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
-		msgs:   msgs("mv", 4, []string{me}, nil),
+		msgs:   msgs(prefix, 3, []string{testenv.Login(t)}, nil),
+		// The Maildir exists: its making is swept by the maildir
+		// scenario, and would only add crash points here.
+		setup: func(h string) {
+			for _, sub := range []string{"tmp", "new", "cur"} {
+				os.MkdirAll(filepath.Join(h, "Maildir", sub), 0o700)
+			}
+		},
+	}
+	if stateDir {
+		sc.name = "move of state_dir"
 	}
 	sc.prepare(t)
-	// The queue files are put into the old outbox once the agent runs
-	// (moveRun): newWorld leaves it empty.
-	mv := &move{sc: sc, files: sc.queue}
+	mv := &move{sc: sc, files: sc.queue, stateDir: stateDir}
 	sc.queue = nil
-	sc.run, sc.recover = mv.run, mv.recover
-	sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
+	return mv
 }
 
 // move is the move scenario: what it queues, and how.
 type move struct {
 	sc    *scenario
 	files map[string][]byte // queue file name → its bytes
+	// stateDir: config.toml changes state_dir, not outbox: the lock
+	// moves too, and the outbox with it.
+	stateDir bool
 }
 
-// The outbox moves from the default place to ~/newbox.
-const newOutbox = "newbox"
-
+// The outbox moves from the default place to ~/newbox, or, when
+// state_dir changes, with it to ~/state2/outbox.
 func (mv *move) oldBox(w *world) string { return w.e.Outbox("") }
-func (mv *move) newBox(w *world) string { return w.e.Path(newOutbox) }
-func (mv *move) stateDir(w *world) string {
-	return w.e.Path(".local", "state", "homepost")
+func (mv *move) newBox(w *world) string {
+	if mv.stateDir {
+		return w.e.Path("state2", "outbox")
+	}
+	return w.e.Path("newbox")
+}
+
+// oldState is the state_dir the agent starts with, newState the one
+// that lists the former outbox (outbox.former).
+func (mv *move) oldState(w *world) string { return w.e.Path(".local", "state", "homepost") }
+func (mv *move) newState(w *world) string {
+	if mv.stateDir {
+		return w.e.Path("state2")
+	}
+	return mv.oldState(w)
 }
 
 // run starts the agent under the killer, not yet counting; once it
@@ -92,7 +127,7 @@ func (mv *move) run(w *world, sys string, n int) outcome {
 		}
 		return o
 	}
-	lock := filepath.Join(mv.stateDir(w), "agent.lock")
+	lock := filepath.Join(mv.oldState(w), "agent.lock")
 	for deadline := time.Now().Add(daemonDeadline); ; {
 		if _, ok := agentlock.Running(lock); ok {
 			break
@@ -158,7 +193,11 @@ func (mv *move) changeOutbox(w *world) error {
 	if err != nil {
 		return err
 	}
-	b = append(b, "outbox = \"~/"+newOutbox+"\"\n"...)
+	if mv.stateDir {
+		b = append(b, "state_dir = \"~/state2\"\n"...)
+	} else {
+		b = append(b, "outbox = \"~/newbox\"\n"...)
+	}
 	if err := os.WriteFile(conf+".new", b, 0o600); err != nil {
 		return err
 	}
@@ -166,11 +205,11 @@ func (mv *move) changeOutbox(w *world) error {
 }
 
 // queue puts the messages into the old outbox, each whole by a rename
-// from its tmp/: the 3rd claimed with its name in new/ too (a claim
-// that a crash cut short), the 4th claimed, then the others in new/.
+// from its tmp/: the 2nd claimed with its name in new/ too (a claim
+// that a crash cut short), the 3rd claimed, then the 1st in new/.
 func (mv *move) queue(w *world) error {
 	old := mv.oldBox(w)
-	order := []int{2, 3, 0, 1}
+	order := []int{1, 2, 0}
 	for _, i := range order {
 		name := mv.sc.names[mv.sc.msgs[i].id]
 		tmp := filepath.Join(old, "tmp", name)
@@ -179,11 +218,11 @@ func (mv *move) queue(w *world) error {
 		}
 		var err error
 		switch i {
-		case 2:
+		case 1:
 			if err = os.Link(tmp, filepath.Join(old, "cur", name+":2,")); err == nil {
 				err = os.Rename(tmp, filepath.Join(old, "new", name))
 			}
-		case 3:
+		case 2:
 			err = os.Rename(tmp, filepath.Join(old, "cur", name+":2,"))
 		default:
 			err = os.Rename(tmp, filepath.Join(old, "new", name))
@@ -202,7 +241,7 @@ func (mv *move) empty(box string) bool {
 
 // recorded reports whether state_dir/outbox.former lists the old outbox.
 func (mv *move) recorded(w *world) bool {
-	b, _ := os.ReadFile(filepath.Join(mv.stateDir(w), "outbox.former"))
+	b, _ := os.ReadFile(filepath.Join(mv.newState(w), "outbox.former"))
 	return slices.Contains(strings.Split(string(b), "\n"), mv.oldBox(w))
 }
 
@@ -359,7 +398,7 @@ func (mv *move) check(w *world, log string) []string {
 }
 
 // TestMovePowerLossOrder records "homepost agent" with strace while it
-// follows the same move as TestMoveSweep, and checks the order of its
+// follows the same moves as TestMoveSweep, and checks the order of its
 // system calls against the fsync model with the new outbox as the
 // outbox and the old one as a former one: the move itself (R9: every
 // file durable under its new name before its old directory is synced,
@@ -367,15 +406,16 @@ func (mv *move) check(w *world, log string) []string {
 // follows (R1–R8).
 func TestMovePowerLossOrder(t *testing.T) {
 	needStrace(t)
-	me := testenv.Login(t)
-	sc := &scenario{
-		name:   "move",
-		stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
-		msgs:   msgs("mp", 4, []string{me}, nil),
+	for _, key := range []string{"outbox", "state_dir"} {
+		t.Run(key, func(t *testing.T) {
+			t.Parallel()
+			tracedMove(t, newMove(t, "mp", key == "state_dir"))
+		})
 	}
-	sc.prepare(t)
-	mv := &move{sc: sc, files: sc.queue}
-	sc.queue = nil
+}
+
+func tracedMove(t *testing.T, mv *move) {
+	sc := mv.sc
 	w := sc.newWorld(t)
 	m := w.model()
 	m.outbox, m.former = mv.newBox(w), []string{mv.oldBox(w)}
@@ -405,10 +445,10 @@ func TestMovePowerLossOrder(t *testing.T) {
 			moved++
 		}
 	}
-	// Four files: the two in new/ and the two claimed ones from cur/;
-	// the name in new/ of one of these is dropped, not moved.
-	if moved != 4 {
-		t.Errorf("the trace moves %d queue files from the old outbox into the new one, want 4:\n%s", moved, agent.log.String())
+	// Three files: the one in new/ and the two claimed ones from
+	// cur/; the name in new/ of one of these is dropped, not moved.
+	if moved != 3 {
+		t.Errorf("the trace moves %d queue files from the old outbox into the new one, want 3:\n%s", moved, agent.log.String())
 	}
 	if n := len(testenv.Files(w.e.Path("Maildir", "new"))); n != len(sc.msgs) {
 		t.Errorf("%d copies in ~/Maildir/new, want %d", n, len(sc.msgs))

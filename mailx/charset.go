@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
 )
 
 // Charsets: UTF-8 and ASCII pass through, the single-byte Western
@@ -43,9 +45,10 @@ func convert(charset string, b []byte) (string, bool) {
 		return string(appendLatin(make([]byte, 0, len(b)), b, cs)), true
 	}
 	// Every other charset a browser knows (Shift_JIS, ISO-2022-JP,
-	// GB18030, KOI8-R, windows-1251...), by its WHATWG label.
-	if enc := whatwg(cs); enc != nil {
-		if out, err := enc.NewDecoder().Bytes(b); err == nil {
+	// GB18030, KOI8-R, windows-1251...), by its WHATWG label, and
+	// UTF-7.
+	if t := charsetDecoder(cs); t != nil {
+		if out, _, err := transform.Bytes(t, b); err == nil {
 			return strings.ToValidUTF8(string(out), "\uFFFD"), true
 		}
 	}
@@ -172,11 +175,11 @@ func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 	case isLatinLabel(cs):
 		return &latinReader{r: sp.lastReader(), cs: cs, in: make([]byte, 32<<10)}, nil
 	}
-	if enc := whatwg(cs); enc != nil {
+	if t := charsetDecoder(cs); t != nil {
 		// A decoder that fails leaves the text as an unknown
 		// charset's (convert).
-		if _, err := io.Copy(io.Discard, enc.NewDecoder().Reader(sp.reader())); err == nil {
-			return newValidUTF8Reader(enc.NewDecoder().Reader(sp.lastReader())), nil
+		if _, err := io.Copy(io.Discard, transform.NewReader(sp.reader(), t)); err == nil {
+			return newValidUTF8Reader(transform.NewReader(sp.lastReader(), charsetDecoder(cs))), nil
 		}
 	}
 	valid, err := isValidUTF8(sp.reader())
@@ -188,6 +191,25 @@ func charsetReader(charset string, r io.Reader) (io.Reader, error) {
 		return sp.lastReader(), nil
 	}
 	return nil, &unknownCharset{charset: charset, text: sp.lastReader()}
+}
+
+// charsetDecoder gives a new decoder to UTF-8 from the charset cs
+// (lower case, trimmed) when it is one that whatwg knows, or UTF-7;
+// else nil. A UTF-16 text starts with a byte order mark that says
+// which end comes first, or none (then the label, or little end first,
+// says): the mark is not text, and is dropped, as a browser drops it.
+func charsetDecoder(cs string) transform.Transformer {
+	if isUTF7Label(cs) {
+		return &utf7Decoder{}
+	}
+	enc := whatwg(cs)
+	switch enc {
+	case nil:
+		return nil
+	case whatwg("utf-16le"), whatwg("utf-16be"):
+		return unicode.BOMOverride(enc.NewDecoder())
+	}
+	return enc.NewDecoder()
 }
 
 // isValidUTF8 reports whether all that r holds is UTF-8.
@@ -204,13 +226,41 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: func(charset string, r io.Rea
 	if err != nil {
 		return nil, err
 	}
+	if strings.EqualFold(strings.TrimSpace(charset), "unknown-8bit") {
+		// RFC 1428's label for 8-bit text of no known charset,
+		// read as the raw bytes of a header are (latinFallback).
+		return strings.NewReader(latinFallback(string(b))), nil
+	}
 	s, _ := convert(charset, b)
 	return strings.NewReader(s), nil
 }}
 
+// latinFallback gives v read as windows-1252 (Latin-1 with typographic
+// marks in 0x80-0x9F) when it is not UTF-8 and holds no character of
+// more than one byte in UTF-8: a header written in 8 bits without an
+// encoded word is most often in it, and its bytes would otherwise all
+// show as U+FFFD. A v that is UTF-8 is given as it is, and so is one
+// that is UTF-8 but for some bytes (a character cut in two): those are
+// replaced where it is shown.
+func latinFallback(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if n > 1 && r != utf8.RuneError {
+			return v
+		}
+		i += n
+	}
+	return string(appendLatin(make([]byte, 0, 2*len(v)), []byte(v), "windows-1252"))
+}
+
 // decodeHeader decodes RFC 2047 encoded words and makes the value safe to
-// print: invalid UTF-8 and control characters are replaced.
+// print: bytes that are not UTF-8 read as windows-1252 (latinFallback),
+// control characters and encoded words' invalid UTF-8 replaced.
 func decodeHeader(v string) string {
+	v = latinFallback(v)
 	if strings.Contains(v, "=?") {
 		if d, err := wordDecoder.DecodeHeader(v); err == nil {
 			v = d
@@ -222,6 +272,7 @@ func decodeHeader(v string) string {
 // appendDecoded appends decodeHeader(v) to dst, decoding in tmp, which
 // it keeps for the next call.
 func appendDecoded(dst []byte, tmp *[2][]byte, v string) []byte {
+	v = latinFallback(v)
 	if strings.Contains(v, "=?") {
 		var ok bool
 		if tmp[0], tmp[1], ok = appendWords(tmp[0][:0], tmp[1], v); ok {

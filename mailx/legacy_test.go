@@ -21,7 +21,10 @@ import (
 // charsets converted whole; and, as it is since, a text in an unknown
 // charset that is not all UTF-8 shown as its bytes are, after a note,
 // and a text in an unknown transfer encoding shown as stored, after a
-// note, the parts after either shown too. It is the oracle that
+// note, the parts after either shown too; and a base64 or
+// quoted-printable text that does not decode to its end shown as far as
+// it does (cteReader, which FuzzCTEReader checks against the standard
+// library), then a note and the rest as stored. It is the oracle that
 // renderBody is checked against.
 
 func legacyCharsetReader(charset string, r io.Reader) (io.Reader, error) {
@@ -89,7 +92,7 @@ func legacyRenderBody(w *bytes.Buffer, raw []byte) {
 	saved := message.CharsetReader
 	message.CharsetReader = legacyCharsetReader
 	defer func() { message.CharsetReader = saved }()
-	e, err := message.Read(bytes.NewReader(raw))
+	e, dec, err := readEntity(bytes.NewReader(raw))
 	if e == nil {
 		_, body := splitMessage(raw)
 		w.WriteString(oldDisplayText(body))
@@ -98,13 +101,33 @@ func legacyRenderBody(w *bytes.Buffer, raw []byte) {
 	if _, ok := legacyEncodingNote(e.Header); ok {
 		_, body := splitMessage(raw)
 		p, note := legacyStored(e.Header, bytes.NewReader(body))
-		legacyWalk(w, p, "1", true, note)
+		legacyWalk(w, p, "1", true, note, nil)
 		return
 	}
-	legacyWalk(w, e, "1", true, legacyUnknown(e, err))
+	note := legacyUnknown(e, err)
+	legacyWalk(w, e, "1", true, note, legacyRest(e, dec))
 }
 
-func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note string) {
+// legacyBroken is the note and the rest as stored of a base64 or
+// quoted-printable text that does not decode to its end.
+type legacyBroken struct {
+	note string
+	rest []byte
+}
+
+// legacyRest reads e's text whole, and then, if dec stopped decoding
+// it, the rest as stored.
+func legacyRest(e *message.Entity, dec *cteReader) *legacyBroken {
+	data, _ := io.ReadAll(e.Body)
+	e.Body = bytes.NewReader(data)
+	if dec == nil || !dec.Broken() {
+		return nil
+	}
+	rest, _ := io.ReadAll(dec.Rest())
+	return &legacyBroken{note: dec.note(), rest: rest}
+}
+
+func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note string, broken *legacyBroken) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -133,6 +156,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 		}
 		var parts []*message.Entity
 		notes := map[*message.Entity]string{}
+		rests := map[*message.Entity]*legacyBroken{}
 		mr := textproto.NewMultipartReader(e.Body, boundary)
 		for {
 			tp, err := mr.NextPart()
@@ -141,13 +165,13 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 			}
 			h := message.Header{Header: tp.Header}
 			p, note := legacyStored(h, tp)
+			var dec *cteReader
 			if note == "" {
-				p, err = message.New(h, tp)
+				p, dec, err = newEntity(h, tp)
 				note = legacyUnknown(p, err)
 			}
 			notes[p] = note
-			data, _ := io.ReadAll(p.Body)
-			p.Body = bytes.NewReader(data)
+			rests[p] = legacyRest(p, dec)
 			parts = append(parts, p)
 		}
 		if mt == "multipart/alternative" {
@@ -161,7 +185,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 			for i, p := range parts {
 				sub := fmt.Sprintf("%s.%d", path, i+1)
 				if i == chosen {
-					legacyWalk(w, p, sub, false, notes[p])
+					legacyWalk(w, p, sub, false, notes[p], rests[p])
 				} else {
 					listPart(w, p, sub)
 				}
@@ -169,7 +193,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 			return
 		}
 		for i, p := range parts {
-			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false, notes[p])
+			legacyWalk(w, p, fmt.Sprintf("%s.%d", path, i+1), false, notes[p], rests[p])
 		}
 		return
 	}
@@ -187,6 +211,14 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 		w.WriteString(oldDisplayText(data))
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			w.WriteByte('\n')
+		}
+		if broken != nil {
+			w.WriteString(broken.note)
+			rest := broken.rest
+			w.WriteString(oldDisplayText(rest))
+			if len(rest) > 0 && rest[len(rest)-1] != '\n' {
+				w.WriteByte('\n')
+			}
 		}
 		return
 	}

@@ -20,6 +20,15 @@ import (
 // field. Long output goes through $PAGER when crt is set. A message is
 // read from the mailbox as it is written out, never whole in memory.
 func (s *session) show(list []int, all bool) error {
+	return s.display(list, all, -1)
+}
+
+// display writes the messages of list as show (maxBody < 0) or top
+// (the retained header and maxBody lines of the body) does: show adds
+// the envelope line, marks each message read and puts an empty line
+// between messages. Both make the last one the current message.
+func (s *session) display(list []int, all bool, maxBody int) error {
+	whole := maxBody < 0
 	return s.paged(func(w io.Writer) error {
 		for _, i := range list {
 			m := s.box.Msgs[i]
@@ -28,11 +37,18 @@ func (s *session) show(list []int, all bool) error {
 				return err
 			}
 			fmt.Fprintf(w, "Message %d:\n", m.Num)
-			if fl := s.box.fromLine(m); fl != "" {
-				fmt.Fprintf(w, "From %s\n", printable(fl))
+			if whole {
+				if fl := s.box.fromLine(m); fl != "" {
+					fmt.Fprintf(w, "From %s\n", printable(fl))
+				}
 			}
-			if err := s.render(w, m, r, all, -1); err != nil {
+			if err := s.render(w, m, r, all, maxBody); err != nil {
 				return err
+			}
+			s.dot = i
+			s.shown = true
+			if !whole {
+				continue
 			}
 			if m.Lines < 0 {
 				if n, err := s.box.countLines(m); err == nil {
@@ -40,8 +56,6 @@ func (s *session) show(list []int, all bool) error {
 				}
 			}
 			m.flags |= fRead | fTouched
-			s.dot = i
-			s.shown = true
 			if len(list) > 1 {
 				if _, err := io.WriteString(w, "\n"); err != nil {
 					return err
@@ -397,7 +411,7 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	}
 	defer r.Close()
 	sw := &stickyWriter{w: w}
-	e, err := message.Read(&headerLimit{r: r, limit: maxMIMEHeader})
+	e, dec, err := readEntity(&headerLimit{r: r, limit: maxMIMEHeader})
 	var enc string
 	encoded := false
 	if e != nil {
@@ -405,7 +419,7 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	}
 	if e != nil && !encoded {
 		// An unknown charset still gives a usable entity.
-		walkEntity(sw, e, "1", true, charsetNote(e, err))
+		walkEntity(sw, e, "1", true, textNote{before: charsetNote(e, err), dec: dec})
 		return sw.err
 	}
 	r2, err := open()
@@ -425,7 +439,7 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 		// for that: it is read again, as stored. The note comes
 		// whenever the text is shown, even when it is empty.
 		p, note := asStored(e.Header, br)
-		walkEntity(sw, p, "1", true, encodingNote(enc)+note)
+		walkEntity(sw, p, "1", true, textNote{before: encodingNote(enc) + note})
 		return sw.err
 	}
 	dw := newDisplayWriter(sw)
@@ -490,12 +504,20 @@ func copyText(w *stickyWriter, r io.Reader) {
 	}
 }
 
+// textNote says what comes with the text of a part besides the text:
+// before it, why it is shown as it is stored (charsetNote,
+// encodingNote); after it, when dec stopped decoding part way, a note
+// and the rest as stored.
+type textNote struct {
+	before string
+	dec    *cteReader
+}
+
 // walkEntity writes e as renderBodyFrom describes, reading each part as
 // it goes. A part ends at its first read error, as it did when parts
 // were read whole before they were shown. note, when e is shown as
-// text, comes before its text: why it is shown as it is stored
-// (charsetNote, encodingNote).
-func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note string) {
+// text, comes with its text.
+func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note textNote) {
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -557,8 +579,12 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note 
 			fmt.Fprintf(w, "[-- cannot decode: %v --]\n", err)
 			return
 		}
-		io.WriteString(w, note)
+		io.WriteString(w, note.before)
 		copyText(w, br)
+		if d := note.dec; d != nil && d.Broken() && w.err == nil {
+			io.WriteString(w, d.note())
+			copyText(w, d.Rest())
+		}
 		return
 	}
 	listPart(w, e, path)
@@ -604,22 +630,7 @@ func (s *session) cmdTop(arg string) error {
 	if err != nil {
 		return err
 	}
-	return s.paged(func(w io.Writer) error {
-		for _, i := range list {
-			m := s.box.Msgs[i]
-			r, err := s.box.Open(m)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "Message %d:\n", m.Num)
-			if err := s.render(w, m, r, false, lines); err != nil {
-				return err
-			}
-			s.dot = i
-			s.shown = true
-		}
-		return nil
-	})
+	return s.display(list, false, lines)
 }
 
 // cmdPipe pipes messages, as stored, to a shell command: pipe [MSGS] CMD.
@@ -705,21 +716,21 @@ func lenientBoundary(v string) string {
 // charsetReader does not know, not all UTF-8, is given as its bytes are.
 // An error is the multipart's own (its end, a broken delimiter), where
 // the walk ends.
-func nextPart(mr *textproto.MultipartReader) (*message.Entity, string, error) {
+func nextPart(mr *textproto.MultipartReader) (*message.Entity, textNote, error) {
 	tp, err := mr.NextPart()
 	if err != nil {
-		return nil, "", err
+		return nil, textNote{}, err
 	}
 	h := message.Header{Header: tp.Header}
 	if enc, ok := unknownEncoding(h); ok {
 		p, note := asStored(h, tp)
-		return p, encodingNote(enc) + note, nil
+		return p, textNote{before: encodingNote(enc) + note}, nil
 	}
-	// New's only errors are an unknown encoding, which is not
-	// this one, and an unknown charset, whose text charsetNote
+	// newEntity's only errors are an unknown encoding, which is
+	// not this one, and an unknown charset, whose text charsetNote
 	// gives the part.
-	p, err := message.New(h, tp)
-	return p, charsetNote(p, err), nil
+	p, dec, err := newEntity(h, tp)
+	return p, textNote{before: charsetNote(p, err), dec: dec}, nil
 }
 
 // asStored gives the entity of a body in a Content-Transfer-Encoding

@@ -134,6 +134,30 @@ func TestConfigDirReplaced(t *testing.T) {
 		e.MustSend("Subject: relinked\n\nb\n", testenv.Login(t))
 		e.WaitFor(func() bool { return mboxHas(e, "mboxB", "relinked") }, "relinked in ~/mboxB")
 	})
+	t.Run("link to nothing", func(t *testing.T) {
+		// ~/.config/homepost a link to a directory not made yet (a
+		// dotfiles checkout to come): its coming is followed.
+		t.Parallel()
+		e := testenv.New(t, "")
+		dir := e.Path(".config", "homepost")
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("../dots", dir); err != nil {
+			t.Fatal(err)
+		}
+		log := startAgentLog(t, e)
+		if err := os.Mkdir(e.Path("dots"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(settleWait)
+		if err := os.WriteFile(e.Path("dots", "config.toml"), []byte(storeConfig("D")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.WaitFor(func() bool { return strings.Contains(log.String(), "msg=reloaded") }, "the reading of the new file")
+		e.MustSend("Subject: checked out\n\nb\n", testenv.Login(t))
+		e.WaitFor(func() bool { return mboxHas(e, "mboxD", "checked out") }, "checked out in ~/mboxD")
+	})
 }
 
 // movedAway moves ~/.config/homepost away under a running agent and

@@ -81,6 +81,10 @@ func FuzzRenderBody(f *testing.F) {
 	f.Add([]byte("Subject: =?utf-8?q?x?=\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--b\nContent-Type: image/png\nContent-Transfer-Encoding: base64\n\niVBORw==\n--b--\n"))
 	f.Add([]byte("Content-Type: multipart/alternative; boundary=\"x\"\n\n--x\nContent-Type: text/html\n\n<b>hi</b>\n--x\nContent-Type: text/plain; charset=koi8-r\n\n\xc1\xc2\n--x--\n"))
 	f.Add([]byte("no header at all"))
+	f.Add([]byte("Subject: =?utf-7?q?+ABs-?= \x1b\xe9\nContent-Type: text/plain; charset=utf-7\n\nesc +ABs-[31m\n"))
+	f.Add([]byte("Content-Type: text/plain; charset=utf-16\nContent-Transfer-Encoding: base64\n\n//4bAA==\n"))
+	f.Add([]byte("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGk=!\x1b[31m\n"))
+	f.Add([]byte("Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nok=\n\x1b[31m =1B\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var w bytes.Buffer
 		renderBody(&w, raw)

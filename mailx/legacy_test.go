@@ -231,7 +231,7 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 // boundaries missing or unquoted with '='.
 func randomMIME(r *rand.Rand, depth int) string {
 	types := []string{"text/plain", "text/plain", "text/html", "application/octet-stream", "", "TEXT/PLAIN", "image/png"}
-	charsets := []string{"", "utf-8", "us-ascii", "utf8", "iso-8859-1", "windows-1252", "iso-8859-15", "shift_jis", "koi8-r", "iso-2022-jp", "x-nowhere", "UTF-8"}
+	charsets := []string{"", "utf-8", "us-ascii", "utf8", "iso-8859-1", "windows-1252", "iso-8859-15", "shift_jis", "koi8-r", "iso-2022-jp", "x-nowhere", "UTF-8", "utf-7", "utf-16", "unknown-8bit"}
 	var h strings.Builder
 	if depth > 0 && r.IntN(3) == 0 {
 		kinds := []string{"mixed", "alternative", "related", "report"}

@@ -402,8 +402,11 @@ const maxMIMEHeader = 8 << 20
 
 // renderBodyFrom writes the body of the message that open reads as
 // text: text/plain parts decoded to UTF-8, every other part as a line
-// naming its type and size. A message go-message cannot parse is shown
-// as stored. The message is opened again for that.
+// naming its type and size. A text in base64 or quoted-printable that
+// does not decode to its end is shown as far as it does, then a note
+// and the rest as stored (cteReader), so that none of it is hidden. A
+// message go-message cannot parse is shown as stored. The message is
+// opened again for that.
 func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	r, err := open()
 	if err != nil {

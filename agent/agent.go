@@ -71,7 +71,6 @@ import (
 	"homepost/outbox"
 	"homepost/relay"
 	"homepost/safeio"
-	"homepost/submit"
 )
 
 // Options change how Run behaves.
@@ -484,6 +483,8 @@ func (a *Agent) runOnce(ctx context.Context, flush bool) error {
 	if err := a.start(); err != nil {
 		return err
 	}
+	a.resumeMoves() // a move that a kill cut short, as the loop (move.go)
+	a.moveOn()
 	if flush {
 		a.flushAll()
 	}
@@ -647,14 +648,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if !a.started {
 		a.log.Info("agent started", append([]any{"outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid()}, more...)...)
 		a.started = true
-		// A move that a kill cut short is finished (move.go).
-		took := a.resumeFormer()
-		if dir, n := submit.Stranded(a.cfg); n > 0 && slices.Contains(took, dir) {
-			a.log.Info("moving the mail of a former outbox into the configured one", "from", dir, "messages", n, "outbox", a.cfg.Outbox)
-		} else if n > 0 {
-			a.log.Warn("mail waits in an outbox that is no longer the configured one: nothing delivers it; "+submit.StrandedAdvice(dir, a.cfg.Outbox),
-				"stranded", dir, "messages", n, "outbox", a.cfg.Outbox)
-		}
+		a.resumeMoves() // a move that a kill cut short (move.go)
 	}
 
 	defer a.settle()

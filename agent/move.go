@@ -83,6 +83,9 @@ type moves struct {
 	// agent holds (the status file is written in each).
 	locks []*Lock
 	dirs  []string
+	// resumed is set once the moves a killed agent left are taken up
+	// (resumeMoves).
+	resumed bool
 }
 
 // follow takes a reloaded configuration's outbox and state_dir up
@@ -203,6 +206,27 @@ func (a *Agent) resumeFormer() []string {
 		took = append(took, d)
 	}
 	return took
+}
+
+// resumeMoves takes up, once per process, the moves that a killed
+// agent left (resumeFormer), and says what waits in an outbox that is no
+// longer the configured one: moved now, or left where it is with what to
+// do. The loop calls it at its start, and so does a one-shot delivery
+// (agent --once), which otherwise delivered none of that mail and said
+// nothing of it: the move is then made by moveOn, after start has made
+// the outbox.
+func (a *Agent) resumeMoves() {
+	if a.mv.resumed {
+		return
+	}
+	a.mv.resumed = true
+	took := a.resumeFormer()
+	if dir, n := submit.Stranded(a.cfg); n > 0 && slices.Contains(took, dir) {
+		a.log.Info("moving the mail of a former outbox into the configured one", "from", dir, "messages", n, "outbox", a.cfg.Outbox)
+	} else if n > 0 {
+		a.log.Warn("mail waits in an outbox that is no longer the configured one: nothing delivers it; "+submit.StrandedAdvice(dir, a.cfg.Outbox),
+			"stranded", dir, "messages", n, "outbox", a.cfg.Outbox)
+	}
 }
 
 // lockMoved takes the lock of cfg's state_dir. It returns a nil Lock

@@ -1,13 +1,16 @@
 package agent
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"homepost/config"
 	"homepost/outbox"
+	"homepost/submit"
 )
 
 // A reload that moves the outbox moves what waits in the old one into
@@ -105,4 +108,48 @@ func TestFollowTakesMovedLock(t *testing.T) {
 	if _, err := TryLock(cfg, false); !isLocked(err) {
 		t.Errorf("a second agent takes the moved lock: %v", err)
 	}
+}
+
+// An agent killed in the middle of a move leaves it listed in
+// state_dir/outbox.former, the mail in the old outbox; the next agent
+// finishes it. "agent --once" does too, as the daemon does at its
+// start, and delivers that mail once, the claim named in both new/ and
+// cur/ included: it used to leave the mail where it was, without a word
+// in its log, for a daemon or a background delivery to move.
+func TestOnceFinishesRecordedMove(t *testing.T) {
+	ta := newTestAgent(t, "")
+	old := ta.box
+	ta.queueSubject("unclaimed")
+	id := ta.queueSubject("claimed twice named")
+	p, err := old.Find(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Take(filepath.Base(p)); err != nil { // no Drop: a crash
+		t.Fatal(err)
+	}
+	conf := filepath.Join(ta.home, "config.toml")
+	b, _ := os.ReadFile(conf)
+	if err := os.WriteFile(conf, append(b, "outbox = \"~/newq\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(conf, config.NewIdentity("alice", ta.home, "Alice", os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := submit.RecordFormer(cfg, string(old)); err != nil {
+		t.Fatal(err)
+	}
+	next := &testAgent{t: t, home: ta.home, clock: ta.clock}
+	next.Agent = newAgent(cfg, slog.New(slog.NewTextHandler(&next.logs, nil)))
+	next.now = func() time.Time { return next.clock }
+	next.run()
+	count := func(d outbox.Dir, sub string) int { n, _ := d.Names(sub); return len(n) }
+	if n, c := count(old, "new"), count(old, "cur"); n+c != 0 {
+		t.Errorf("the old outbox still holds %d in new/, %d in cur/:\n%s", n, c, next.logs.String())
+	}
+	if got := next.copies(); got["unclaimed"] != 1 || got["claimed twice named"] != 1 {
+		t.Errorf("copies stored: %v\n%s", got, next.logs.String())
+	}
+	next.empty()
 }

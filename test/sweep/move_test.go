@@ -27,7 +27,8 @@ import (
 // delivered it from the new outbox and been stopped with SIGTERM.
 //
 // After a kill the agent is started again with the new configuration,
-// as its service manager would: a move recorded in
+// as its service manager would (or, for the change of state_dir, as
+// "agent --once"): a move recorded in
 // state_dir/outbox.former is finished (the old outbox emptied into the
 // new one) and every message delivered, with no word of mail left
 // behind; a kill before the move was recorded (the agent was still
@@ -250,14 +251,20 @@ func (mv *move) recorded(w *world) bool {
 const stranded = "mail waits in an outbox that is no longer the configured one"
 
 // recover starts the agent again after a kill, with the new
-// configuration, has it make a pass, and stops it. A move that was not
+// configuration: the daemon, which makes a pass and is stopped, after a
+// change of outbox; "agent --once" after a change of state_dir, so that
+// both take up a move that a kill cut short. A move that was not
 // recorded yet must be reported; the mail is then moved as the report
 // says (each file by way of the new outbox's tmp/, the agent stopped)
 // and delivered by "agent --once".
 func (mv *move) recover(w *world) (string, []string) {
 	recorded := mv.recorded(w)
 	bad := mv.twice(w)
-	log, err := mv.restart(w)
+	restart := mv.restart
+	if mv.stateDir {
+		restart = (*world).once
+	}
+	log, err := restart(w)
 	if err != nil {
 		bad = append(bad, "recovery: "+err.Error())
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"homepost/config"
+	"homepost/safeio"
 )
 
 // Load reads the files that steer forwarding — the user's aliases, the
@@ -126,7 +127,9 @@ func namedSettings(cfg *config.Config) []setting {
 	if cfg.File == "" {
 		return nil
 	}
-	data, err := os.ReadFile(cfg.File)
+	// Not os.ReadFile: config.toml replaced by a FIFO would block the
+	// agent's reload for good.
+	data, err := safeio.ReadRegular(cfg.File, maxFile)
 	if err != nil {
 		return nil
 	}

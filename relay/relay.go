@@ -117,6 +117,7 @@ import (
 	"homepost/addr"
 	"homepost/config"
 	"homepost/courier"
+	"homepost/safeio"
 	"homepost/settings"
 )
 
@@ -217,7 +218,8 @@ func tlsConfig(host, caFile string) (*tls.Config, error) {
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	pem, err := os.ReadFile(caFile)
+	// A FIFO or device as ca_file must not block the delivery.
+	pem, err := safeio.ReadRegular(caFile, 16<<20)
 	if err != nil {
 		return nil, err
 	}

@@ -163,3 +163,32 @@ func Copy(dst io.Writer, src io.Reader) (int64, error) {
 	// io.Copy, with a buffer of its own, for any source but a file.
 	return io.CopyBuffer(struct{ io.Writer }{dst}, src, buf[:])
 }
+
+// ReadRegular reads the file at path, which must be a regular file of at
+// most limit bytes. It opens the file with O_NONBLOCK and judges the
+// descriptor, not the name: a FIFO or a device put where a file the
+// user names is expected (config.toml, a CA file) must not block the
+// agent or act on being opened for reading, and a plain open of a FIFO
+// waits for a writer for ever.
+func ReadRegular(path string, limit int64) ([]byte, error) {
+	f, err := OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}

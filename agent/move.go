@@ -310,7 +310,10 @@ func (a *Agent) moveOn() {
 // over it, through the other. Then cur/ and the rest of new/ are renamed
 // under the same names, and the new directories fsynced, then the old
 // ones: a crash leaves each message whole in one of the two, and the
-// next look moves the rest.
+// next look moves the rest. An mbox copy that a kill cut off, marked in
+// a moved file's journal, is cut back then (cutTorn), before the drain
+// appends anything else: a move taken up at the start comes after
+// start's own cut.
 func (a *Agent) migrate() {
 	a.mv.look = false
 	for _, from := range a.mv.former {
@@ -346,6 +349,7 @@ func (a *Agent) migrate() {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			fail(err)
 		}
+		var claimed []string // moved into cur/
 		for _, sub := range []string{"cur", "new"} {
 			names := curs
 			if sub == "new" {
@@ -361,6 +365,9 @@ func (a *Agent) migrate() {
 					continue
 				}
 				moved++
+				if sub == "cur" {
+					claimed = append(claimed, n)
+				}
 				if _, ok := a.due[n]; sub == "cur" && !ok && !a.inflight[n] {
 					a.due[n] = time.Time{} // look at it now
 				}
@@ -373,6 +380,7 @@ func (a *Agent) migrate() {
 					a.log.Error("sync outbox", "dir", d, "reason", err)
 				}
 			}
+			a.cutTorn(claimed)
 			a.look = true
 			a.log.Info("moved the mail of the former outbox into the configured one", "messages", moved, "from", string(from), "outbox", string(a.box))
 		}

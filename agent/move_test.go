@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"homepost/config"
+	"homepost/courier"
+	"homepost/forwarder"
 	"homepost/outbox"
 	"homepost/submit"
 )
@@ -150,6 +153,99 @@ func TestOnceFinishesRecordedMove(t *testing.T) {
 	}
 	if got := next.copies(); got["unclaimed"] != 1 || got["claimed twice named"] != 1 {
 		t.Errorf("copies stored: %v\n%s", got, next.logs.String())
+	}
+	next.empty()
+}
+
+// tearing is an mbox courier that appends as the real one does, marks
+// included, then cuts the copy in half: with the result that follows
+// the mark in the journal taken away, this is what a kill in the middle
+// of the append leaves, the mark last in the journal and the first part
+// of the copy at the end of the mbox.
+type tearing struct {
+	courier.Courier
+	mbox string
+}
+
+func (c tearing) Deliver(ctx context.Context, copies []*courier.Copy) []courier.Result {
+	st, _ := os.Stat(c.mbox)
+	var before int64
+	if st != nil {
+		before = st.Size()
+	}
+	res := c.Courier.Deliver(ctx, copies)
+	if st, err := os.Stat(c.mbox); err == nil {
+		os.Truncate(c.mbox, before+(st.Size()-before)/2)
+	}
+	for i := range res {
+		res[i] = courier.Temp("4.3.0", "killed in the middle of the append")
+	}
+	return res
+}
+
+// A move that a kill cut short is finished by the next agent. A message
+// of the old outbox whose mbox copy a kill cut off (its mark in the
+// journal, the first part of the copy at the end of the mbox) is cut
+// back before anything else is appended to that mbox, as start does for
+// the outbox's own cur/: moved after start, it was not, and the next
+// message appended buried the cut-off copy, which then stayed in the
+// mbox beside the whole one appended later.
+func TestResumedMoveCutsTornMbox(t *testing.T) {
+	ta := newTestAgent(t, "store = \"mbox:~/inbox\"\n")
+	mbox := filepath.Join(ta.home, "inbox")
+	ta.couriers[forwarder.Mbox] = tearing{ta.couriers[forwarder.Mbox], mbox}
+	old := ta.box
+	ta.queueSubject("torn")
+	ta.run()
+	names, _ := old.Names("cur")
+	if len(names) != 1 {
+		t.Fatalf("cur/ holds %v, want the message whose copy was cut off", names)
+	}
+	// The kill came before the result: the journal ends with the mark.
+	q := old.Path("cur", names[0])
+	b, err := os.ReadFile(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.LastIndex(string(b), "\nm 0 ")
+	j := strings.IndexByte(string(b[i+1:]), '\n')
+	if i < 0 || j < 0 {
+		t.Fatalf("no mark in the journal: %q", b)
+	}
+	if err := os.Truncate(q, int64(i+1+j+1)); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(ta.home, "config.toml")
+	b, _ = os.ReadFile(conf)
+	if err := os.WriteFile(conf, append(b, "outbox = \"~/newq\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(conf, config.NewIdentity("alice", ta.home, "Alice", os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := submit.RecordFormer(cfg, string(old)); err != nil {
+		t.Fatal(err)
+	}
+	next := &testAgent{t: t, home: ta.home, clock: ta.clock}
+	next.Agent = newAgent(cfg, slog.New(slog.NewTextHandler(&next.logs, nil)))
+	next.now = func() time.Time { return next.clock }
+	if err := next.box.Init(); err != nil {
+		t.Fatal(err)
+	}
+	next.queueSubject("queued in the new outbox, a longer message than the one cut off, so that it reaches past the end of that copy")
+	next.run()
+	next.clock = next.clock.Add(2 * time.Hour) // the cut-off message's retry
+	next.run()
+	data, err := os.ReadFile(mbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "Subject: torn\n"); n != 1 {
+		t.Errorf("the mbox holds the message %d times, want once:\n%s\nlog:\n%s", n, data, next.logs.String())
+	}
+	if n := strings.Count(string(data), "\nFrom "); n != 1 || !strings.HasPrefix(string(data), "From ") {
+		t.Errorf("the mbox does not hold exactly two messages:\n%s", data)
 	}
 	next.empty()
 }

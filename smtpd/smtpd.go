@@ -96,10 +96,14 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 		}
 	}
 	srv.MaxRecipients = maxRecipients
-	// A message line may be long (HTML from a web application) and is
-	// streamed in constant memory; the limit keeps a command line from
-	// taking unbounded memory. go-smtp applies it to both.
-	srv.MaxLineLength = maxLine
+	// A message line may be of any length (HTML from a web application,
+	// a base64 attachment without line breaks: sendmail and BDAT take
+	// it) and is streamed in constant memory; only a command line is
+	// held whole, and limited to maxLine. go-smtp would apply its limit
+	// to both, so it is given none, and the session's smtpwire.Reader,
+	// which knows the message's bytes from the commands', limits the
+	// commands (Reader.LimitCommands).
+	srv.MaxLineLength = 0
 	// No TLS on loopback: AUTH PLAIN is offered in clear text, and only
 	// on TCP (Session.AuthMechanisms).
 	srv.AllowInsecureAuth = true
@@ -111,7 +115,8 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 	return s
 }
 
-// maxLine bounds a line of the dialogue, message lines included.
+// maxLine bounds a command line, its CR LF included (the lines of a
+// message are not limited).
 const maxLine = 1 << 20
 
 // maxRecipients bounds the recipients of one transaction.
@@ -232,6 +237,7 @@ func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
 	}
 	wc.w = &smtpwire.Writer{W: wc.io, Domain: s.cfg.Hostname}
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead), wc.w, maxLine)
+	wc.q.LimitCommands()
 	return wc
 }
 

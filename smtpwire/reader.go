@@ -124,6 +124,7 @@ type Reader struct {
 	prevCR  bool   // bareLF, inData: the last byte was CR
 	raw     int64  // inChunk: bytes still to pass
 	passLn  bool   // passing an over-long line through up to its end
+	limit   bool   // LimitCommands: an over-long command line is refused here
 	replyNo uint64 // inDataWait: the Writer's count of replies at DATA
 	err     error
 	cutSent bool   // ErrChunkCut was returned
@@ -148,6 +149,23 @@ func NewReader(r io.Reader, replies *Writer, maxLine int) *Reader {
 // bytes of a BDAT chunk are passed on as they are, bare LFs included
 // (they are counted in the chunk's size).
 func (q *Reader) ReadBareLF() { q.bareLF = true }
+
+// LimitCommands makes the Reader itself hold command lines to maxLine
+// bytes (their CR LF included), for a go-smtp server run without a line
+// limit (Server.MaxLineLength 0). go-smtp applies its limit to the lines
+// of DATA's message as well, and fails a message with a longer line
+// (451, then 500 and the end of the session), although the message is
+// streamed in constant memory and sendmail and BDAT take it. The Reader
+// knows which bytes are a message's: a command line over the limit, and
+// only such a line, is answered by returning smtp.ErrTooLongLine, on
+// which go-smtp replies 500 5.4.0 and ends the session, the line never
+// held whole.
+func (q *Reader) LimitCommands() { q.limit = true }
+
+// tooLong ends the stream at an over-long command line (LimitCommands).
+func (q *Reader) tooLong() {
+	q.line, q.buf, q.err, q.stop = nil, q.buf[:0], smtp.ErrTooLongLine, true
+}
 
 func (q *Reader) Read(p []byte) (int, error) {
 	for len(q.out) == 0 {
@@ -231,6 +249,14 @@ func (q *Reader) step() {
 			q.buf, q.passLn = q.buf[i+1:], false
 		default:
 			i := bytes.IndexByte(q.buf, '\n')
+			n := len(q.buf) // of the line, in buf
+			if i >= 0 {
+				n = i + 1
+			}
+			if q.limit && len(q.line)+n > q.maxLine {
+				q.tooLong()
+				continue
+			}
 			if i < 0 {
 				q.line = append(q.line, q.buf...)
 				q.buf = q.buf[:0]

@@ -8,7 +8,8 @@
 //
 // # Resolution order
 //
-// A recipient with a domain that is not in local_domains is remote. A
+// A recipient with a domain that is not in local_domains, nor an address
+// literal naming this machine (user@[127.0.0.1]), is remote. A
 // local one is looked up whole first, and without its extension only
 // when that finds nothing, as Postfix documents recipient_delimiter
 // ("user+foo before trying user, and .forward+foo before trying

@@ -156,3 +156,12 @@ func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(
 	}
 	return r.targets
 }
+
+// isLocalDomain reports whether mail to a user at domain is local: one
+// of local_domains and the names always local, or an address literal
+// naming this machine (user@[127.0.0.1], user@[IPv6:::1], an address of
+// one of its interfaces), which is no more the smarthost's to deliver
+// than user@localhost is.
+func (f *Forwarder) isLocalDomain(domain string) bool {
+	return f.cfg.IsLocalDomain(domain) || addr.LocalLiteral(domain)
+}

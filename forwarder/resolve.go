@@ -164,7 +164,7 @@ func (r *resolver) looped(to string) bool {
 	if !hasDomain {
 		return r.deliveredTo[local+"@"+strings.ToLower(r.f.cfg.Hostname)]
 	}
-	return r.f.cfg.IsLocalDomain(domain) && r.deliveredTo[local]
+	return r.f.isLocalDomain(domain) && r.deliveredTo[local]
 }
 
 // address expands one address: a remote one is a target; a local one
@@ -182,7 +182,7 @@ func (r *resolver) address(to string, depth int, from source) {
 	// received message to one's own remote address). A loop through
 	// that host comes back to a local name and is caught there.
 	local, domain, hasDomain := addr.Split(to)
-	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
+	if hasDomain && !r.f.isLocalDomain(domain) {
 		r.trace(depth, "%s: remote address -> smarthost", to)
 		r.add(Target{Kind: Remote, Value: to})
 		return
@@ -407,7 +407,7 @@ func (r *resolver) propagate(to, ext string) string {
 		return to
 	}
 	local, domain, hasDomain := addr.Split(to)
-	if hasDomain && !r.f.cfg.IsLocalDomain(domain) {
+	if hasDomain && !r.f.isLocalDomain(domain) {
 		return to
 	}
 	local = unquoteLocal(local)

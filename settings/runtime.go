@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 )
 
@@ -19,10 +20,18 @@ import (
 // another user's. The XDG specification asks for a directory of the
 // user's, mode 0700; anything else is no runtime directory, and the
 // socket is in the state directory instead.
+//
+// Unset, the variable is no reason to differ from the login session: an
+// agent started by cron's @reboot line or from su has none, while the
+// session's programs have the /run/user/UID that systemd-logind (or
+// elogind) made for the user, and the two would look for the socket in
+// different places. That directory is taken when it exists, is the
+// user's and is open to no one else, as logind makes it; otherwise there
+// is none (why "").
 func RuntimeDir() (dir, why string) {
 	rt := os.Getenv("XDG_RUNTIME_DIR")
 	if rt == "" {
-		return "", ""
+		return loginRuntimeDir(), ""
 	}
 	if !filepath.IsAbs(rt) {
 		return "", fmt.Sprintf("XDG_RUNTIME_DIR=%s is not an absolute path", rt)
@@ -45,4 +54,23 @@ func RuntimeDir() (dir, why string) {
 		return "", fmt.Sprintf("XDG_RUNTIME_DIR=%s is mode %04o, open to others (a runtime directory is mode 0700)", rt, st.Mode&0o7777)
 	}
 	return rt, ""
+}
+
+// runUser is where logind makes each user's runtime directory, named by
+// uid; a variable for tests.
+var runUser = "/run/user"
+
+// loginRuntimeDir is /run/user/UID when it is a directory of the user's
+// open to no one else, else "".
+func loginRuntimeDir() string {
+	rt := filepath.Join(runUser, strconv.Itoa(os.Getuid()))
+	var st syscall.Stat_t
+	err := syscall.Stat(rt, &st)
+	for err == syscall.EINTR {
+		err = syscall.Stat(rt, &st)
+	}
+	if err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 {
+		return ""
+	}
+	return rt
 }

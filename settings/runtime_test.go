@@ -3,6 +3,7 @@ package settings
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,5 +47,46 @@ func TestRuntimeDir(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", good)
 	if c := Defaults(id); c.SMTP.Socket != filepath.Join(good, "homepost", "smtp") {
 		t.Errorf("socket with a runtime directory: %s", c.SMTP.Socket)
+	}
+}
+
+// Without XDG_RUNTIME_DIR (cron's @reboot, su), the runtime directory
+// is the one logind makes, /run/user/UID, when it is the user's and
+// open to no one else: an agent started there listens where the login
+// session's programs look. Anything else keeps the state directory.
+func TestRuntimeDirUnset(t *testing.T) {
+	base := t.TempDir()
+	old := runUser
+	runUser = base
+	t.Cleanup(func() { runUser = old })
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	mine := filepath.Join(base, strconv.Itoa(os.Getuid()))
+	if dir, why := RuntimeDir(); dir != "" || why != "" {
+		t.Errorf("no /run/user/UID: %q (%s)", dir, why)
+	}
+	os.Mkdir(mine, 0o700)
+	if dir, why := RuntimeDir(); dir != mine || why != "" {
+		t.Errorf("/run/user/UID mode 0700: %q (%s), want %s", dir, why, mine)
+	}
+	id := NewIdentity("alice", base, "Alice", os.Getuid())
+	t.Setenv("XDG_STATE_HOME", "")
+	if c := Defaults(id); c.SMTP.Socket != filepath.Join(mine, "homepost", "smtp") {
+		t.Errorf("socket with /run/user/UID and no XDG_RUNTIME_DIR: %s", c.SMTP.Socket)
+	}
+	os.Chmod(mine, 0o755)
+	if dir, _ := RuntimeDir(); dir != "" {
+		t.Errorf("/run/user/UID open to others taken: %q", dir)
+	}
+	os.Chmod(mine, 0o700)
+	if os.Getuid() == 0 {
+		os.Chown(mine, 1001, 1001)
+		if dir, _ := RuntimeDir(); dir != "" {
+			t.Errorf("/run/user/UID of another user taken: %q", dir)
+		}
+	}
+	// A variable that is set is still the one judged.
+	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(base, "missing"))
+	if dir, why := RuntimeDir(); dir != "" || !strings.Contains(why, "does not exist") {
+		t.Errorf("XDG_RUNTIME_DIR set but missing: %q (%s)", dir, why)
 	}
 }

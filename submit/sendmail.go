@@ -22,7 +22,8 @@ const SendmailUsage = `usage: sendmail [-t] [-i] [-f sender] [-F name] [options]
 Reads a message from standard input and queues it for delivery; exits 0
 only once the message is safe on disk.
 
-  -t           also take recipients from To, Cc and Bcc; remove Bcc
+  -t           also take recipients from To, Cc and Bcc; remove Bcc (with
+               any Resent- field: from Resent-To/Cc/Bcc only; remove those Bcc)
   -i, -oi      a line with a single dot does not end the message
   -f ADDR      envelope sender (also -r ADDR); -f '<>' for the null sender
   -F NAME      full name for a generated From header

@@ -75,7 +75,7 @@ func (b *Box) Close() {
 
 // Raw returns a message as stored: header and body with LF line ends,
 // without the mbox "From " line and with mboxrd quoting undone. It is
-// Open read whole, for what needs the whole text (edit, reply).
+// Open read whole; the commands read a message as a stream (Open).
 func (b *Box) Raw(m *Msg) ([]byte, error) {
 	r, err := b.Open(m)
 	if err != nil {

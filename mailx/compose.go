@@ -1,7 +1,6 @@
 package mailx
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -82,7 +81,7 @@ func (c *composer) run() bool {
 			return true
 		}
 		if !strings.HasPrefix(line, esc) || len(line) < len(esc)+1 {
-			c.d.body.WriteString(line + "\n")
+			c.d.WriteString(line + "\n")
 			continue
 		}
 		done, keep := c.escape(esc[0], line[len(esc)], strings.TrimSpace(line[len(esc)+1:]), line[len(esc):])
@@ -98,7 +97,7 @@ func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 	d := c.d
 	switch cmd {
 	case esc:
-		d.body.WriteString(rest + "\n")
+		d.WriteString(rest + "\n")
 	case '.':
 		return true, true
 	case 'q':
@@ -140,13 +139,11 @@ func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 	case 'p':
 		c.printDraft()
 	case 'w':
-		if err := os.WriteFile(c.expandFolder(arg), d.body.Bytes(), 0o600); err != nil {
-			c.warn("%v", err)
-		}
+		c.writeDraft(c.expandFolder(arg))
 	case '!':
 		c.shell(arg)
 	case '|':
-		c.pipeInto(arg, d.body.Bytes())
+		c.pipeInto(arg, d.bodyReader())
 	case ':', '_':
 		if c.sess == nil {
 			fmt.Fprintln(c.out, "No mailbox is open: ~: runs commands only when composing in read mode.")
@@ -166,17 +163,44 @@ func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 	return false, false
 }
 
+// readFile appends a file to the text as it reads it, ending its last
+// line if it has no newline.
 func (c *composer) readFile(path string) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		c.warn("%v", err)
 		return
 	}
-	c.d.body.Write(data)
-	if len(data) > 0 && data[len(data)-1] != '\n' {
-		c.d.body.WriteByte('\n')
+	defer f.Close()
+	start := c.d.bodyLen()
+	lines := &lineCounter{w: c.d}
+	if _, err := io.Copy(lines, f); err != nil {
+		c.d.truncateBody(start)
+		c.warn("%v", err)
+		return
 	}
-	fmt.Fprintf(c.out, "\"%s\" %d/%d\n", path, countLines(data), len(data))
+	if lines.n > 0 && lines.last != '\n' {
+		c.d.WriteString("\n")
+	}
+	fmt.Fprintf(c.out, "\"%s\" %d/%d\n", path, lines.lines(), lines.n)
+}
+
+// writeDraft is ~w: it writes the text so far to a file, as it reads
+// it.
+func (c *composer) writeDraft(path string) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		c.warn("%v", err)
+		return
+	}
+	if _, err := io.Copy(f, c.d.bodyReader()); err != nil {
+		f.Close()
+		c.warn("%v", err)
+		return
+	}
+	if err := f.Close(); err != nil {
+		c.warn("%v", err)
+	}
 }
 
 // prompt asks for a value, showing the old one.
@@ -221,20 +245,26 @@ func (c *composer) printDraft() {
 		fmt.Fprintf(c.out, "Attachment: %s\n", a)
 	}
 	fmt.Fprintln(c.out)
-	c.out.Write(d.body.Bytes())
+	io.Copy(c.out, d.bodyReader())
 	fmt.Fprintln(c.out, "(continue)")
 }
 
 // edit runs the editor (EDITOR, or VISUAL for ~v) on the text so far.
 // When the editor fails the text stays as it was.
 func (c *composer) edit(visual bool) {
-	data, err := c.runEditor(c.editorFor(visual), c.d.body.Bytes())
+	f, err := c.runEditor(c.editorFor(visual), c.d.bodyReader())
 	if err != nil {
 		c.warn("%v; the text is unchanged", err)
 		return
 	}
-	c.d.body.Reset()
-	c.d.body.Write(data)
+	defer f.Close()
+	nd := &draft{}
+	if err := nd.readBody(f); err != nil {
+		nd.closeBody()
+		c.warn("edit: %v; the text is unchanged", err)
+		return
+	}
+	c.d.replaceBody(nd)
 	fmt.Fprintln(c.out, "(continue)")
 }
 
@@ -245,23 +275,32 @@ func (c *composer) shell(cmd string) {
 	fmt.Fprintln(c.out, "!")
 }
 
-// pipeInto replaces (in nil: appends) the text with a command's output.
-func (c *composer) pipeInto(cmdline string, in []byte) {
+// pipeInto replaces (in nil: appends) the text with a command's output,
+// which it takes as the command writes it. A command that fails leaves
+// the text as it was.
+func (c *composer) pipeInto(cmdline string, in io.Reader) {
 	c.out.Flush()
 	cmd := exec.Command(shellPath(), "-c", cmdline)
-	if in != nil {
-		cmd.Stdin = bytes.NewReader(in)
-	}
 	cmd.Stderr = os.Stderr
-	outb, err := cmd.Output()
-	if err != nil {
+	if in == nil {
+		start := c.d.bodyLen()
+		cmd.Stdout = c.d
+		if err := cmd.Run(); err != nil {
+			c.d.truncateBody(start)
+			c.warn("%s: %v", cmdline, err)
+			return
+		}
+		fmt.Fprintln(c.out, "(continue)")
+		return
+	}
+	nd := &draft{}
+	cmd.Stdin, cmd.Stdout = in, nd
+	if err := cmd.Run(); err != nil {
+		nd.closeBody()
 		c.warn("%s: %v", cmdline, err)
 		return
 	}
-	if in != nil {
-		c.d.body.Reset()
-	}
-	c.d.body.Write(outb)
+	c.d.replaceBody(nd)
 	fmt.Fprintln(c.out, "(continue)")
 }
 

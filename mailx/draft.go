@@ -27,11 +27,13 @@ type draft struct {
 	// bsd-mailx has it): each replaces the field of that name that
 	// would be written.
 	headers []string
-	body    bytes.Buffer
-	// spool, when set, holds the body instead of body: a large one
-	// read from a pipe (readBody), spoolSize bytes.
-	spool     *os.File
-	spoolSize int64
+	// The body is the first spoolSize bytes of spool, when set, then
+	// body (see draft.Write): a large text is held in an unlinked
+	// temporary file, not in memory.
+	body        bytes.Buffer
+	spool       *os.File
+	spoolSize   int64
+	spoolFailed bool // the spool could not be written: body holds the rest
 	// boundary is the multipart boundary, chosen once.
 	boundary string
 	// record, when set, is the file (already expanded) that keeps a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 
@@ -33,16 +34,18 @@ func (e *env) editorFor(visual bool) string {
 var errEditorFailed = errors.New("the editor failed")
 
 // runEditor writes text to a private temporary file (mode 0600, in
-// $TMPDIR), runs the editor on it with the terminal and returns what
-// the file holds afterwards. The editor command is run by the shell,
-// so EDITOR may carry options ("emacs -nw").
-func (e *env) runEditor(editor string, text []byte) ([]byte, error) {
+// $TMPDIR) as it reads it, runs the editor on it with the terminal and
+// returns the file, open for reading from its start, with what it holds
+// afterwards; the caller closes it (its name is already removed). The
+// text is never whole in memory. The editor command is run by the
+// shell, so EDITOR may carry options ("emacs -nw").
+func (e *env) runEditor(editor string, text io.Reader) (*os.File, error) {
 	f, err := os.CreateTemp("", "homepost-edit-*")
 	if err != nil {
 		return nil, fmt.Errorf("edit: %w", err)
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(text); err != nil {
+	if _, err := io.Copy(f, text); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("edit: write %s: %w", f.Name(), err)
 	}
@@ -56,11 +59,35 @@ func (e *env) runEditor(editor string, text []byte) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", editor, err)
 	}
-	data, err := os.ReadFile(f.Name())
+	// The editor may have replaced the file: it is opened anew.
+	out, err := os.Open(f.Name())
 	if err != nil {
 		return nil, fmt.Errorf("edit: %w", err)
 	}
-	return data, nil
+	return out, nil
+}
+
+// sameText reports whether a and b read the same bytes, reading both
+// a buffer at a time.
+func sameText(a, b io.Reader) (bool, error) {
+	const size = 64 << 10
+	ba, bb := make([]byte, size), make([]byte, size)
+	for {
+		na, erra := io.ReadFull(a, ba)
+		nb, errb := io.ReadFull(b, bb)
+		if erra != nil && erra != io.EOF && erra != io.ErrUnexpectedEOF {
+			return false, erra
+		}
+		if errb != nil && errb != io.EOF && errb != io.ErrUnexpectedEOF {
+			return false, errb
+		}
+		if !bytes.Equal(ba[:na], bb[:nb]) {
+			return false, nil
+		}
+		if erra != nil || errb != nil {
+			return erra != nil && errb != nil, nil
+		}
+	}
 }
 
 func (s *session) cmdEdit(arg string) error   { return s.editMessages(arg, false) }
@@ -81,18 +108,48 @@ func (s *session) editMessages(arg string, visual bool) error {
 	for _, i := range list {
 		m := s.box.Msgs[i]
 		s.dot = i
-		raw, err := s.box.Raw(m)
-		if err != nil {
+		if err := s.editMessage(m, editor); err != nil {
 			return err
 		}
-		text, err := s.runEditor(editor, raw)
-		if err != nil {
-			return fmt.Errorf("%w; message %d left as it was", err, m.Num)
-		}
-		if !bytes.Equal(text, raw) {
-			s.box.setEdited(m, text)
-		}
 	}
+	return nil
+}
+
+// editMessage runs the editor on m. The message goes to the editor's
+// file as it is read, and is compared with what the editor left there
+// as both are read: a message only looked at in the editor is never
+// whole in memory. An edited text is held (see Box.edits).
+func (s *session) editMessage(m *Msg, editor string) error {
+	r, err := s.box.Open(m)
+	if err != nil {
+		return err
+	}
+	f, err := s.runEditor(editor, r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("%w; message %d left as it was", err, m.Num)
+	}
+	defer f.Close()
+	r, err = s.box.Open(m)
+	if err != nil {
+		return err
+	}
+	same, err := sameText(f, r)
+	r.Close()
+	if err != nil {
+		return fmt.Errorf("edit: %w; message %d left as it was", err, m.Num)
+	}
+	if same {
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("edit: %w; message %d left as it was", err, m.Num)
+	}
+	text, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("edit: %w; message %d left as it was", err, m.Num)
+	}
+	s.box.setEdited(m, text)
 	return nil
 }
 

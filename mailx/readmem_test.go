@@ -203,7 +203,7 @@ func TestReadLargeInConstantMemory(t *testing.T) {
 		os.Remove(saved)
 	}
 	// A reply reads the header of the message it answers, not all of
-	// it (unless it quotes it: the draft is held in memory).
+	// it (for one that quotes it, see TestReplyQuoteLargeInBoundedMemory).
 	check("R", run("Maildir/", "unset quote\nR 1\nthanks\n.", io.Discard))
 	if q := h.only(t); q.msg.Header.Get("Subject") != "Re: big plain" || q.body != "thanks\n" {
 		t.Errorf("reply: %q, %d bytes", q.msg.Header.Get("Subject"), len(q.body))

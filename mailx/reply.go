@@ -136,7 +136,7 @@ func (s *session) reply(arg string, k replyKind) error {
 		if err := s.quoteInto(d, first, "> "); err != nil {
 			return err
 		}
-		s.out.Write(d.body.Bytes())
+		io.Copy(s.out, d.bodyReader())
 	}
 	if s.compose(d) {
 		for _, i := range list {
@@ -274,11 +274,11 @@ func (s *session) quoteInto(d *draft, m *Msg, prefix string) error {
 	if who == "" {
 		who = m.sender()
 	}
-	start := d.body.Len()
-	fmt.Fprintf(&d.body, "On %s, %s wrote:\n", strings.TrimSpace(m.summaryDate()), who)
-	q := &quoteWriter{w: &d.body, prefix: prefix}
+	start := d.bodyLen()
+	fmt.Fprintf(d, "On %s, %s wrote:\n", strings.TrimSpace(m.summaryDate()), who)
+	q := &quoteWriter{w: d, prefix: prefix}
 	if err := renderBodyFrom(q, func() (io.ReadCloser, error) { return s.box.Open(m) }); err != nil {
-		d.body.Truncate(start)
+		d.truncateBody(start)
 		return err
 	}
 	q.Close()
@@ -288,7 +288,10 @@ func (s *session) quoteInto(d *draft, m *Msg, prefix string) error {
 // quoteWriter writes text with prefix before each line, as the lines of
 // the text without its trailing newlines, each ended by one.
 type quoteWriter struct {
-	w       *bytes.Buffer
+	w interface {
+		io.Writer
+		io.StringWriter
+	}
 	prefix  string
 	nl      int // newlines not yet written: they may end the text
 	started bool
@@ -350,10 +353,10 @@ func (s *session) insertMessages(d *draft, arg string, kind byte) {
 			fmt.Fprintln(s.out, err)
 			return
 		}
-		start := d.body.Len()
-		q := &quoteWriter{w: &d.body, prefix: prefix}
+		start := d.bodyLen()
+		q := &quoteWriter{w: d, prefix: prefix}
 		if err := s.render(q, m, r, kind == 'M' || kind == 'F', -1); err != nil {
-			d.body.Truncate(start)
+			d.truncateBody(start)
 			fmt.Fprintln(s.out, err)
 			return
 		}
@@ -366,6 +369,7 @@ func (s *session) insertMessages(d *draft, arg string, kind byte) {
 // compose reads the body of a draft from the terminal and sends it; it
 // reports whether the message was queued.
 func (s *session) compose(d *draft) bool {
+	defer d.closeBody()
 	c := &composer{env: s.env, d: d, sess: s}
 	if d.subject == "" && s.in.tty && (s.set.isSet("asksub") || s.set.isSet("ask")) {
 		d.subject = c.prompt("Subject", "")
@@ -374,7 +378,7 @@ func (s *session) compose(d *draft) bool {
 		return false
 	}
 	s.askCc(d)
-	if d.body.Len() == 0 && len(d.attach) == 0 {
+	if d.bodyLen() == 0 && len(d.attach) == 0 {
 		fmt.Fprintln(s.out, "Null message body; hope that's ok")
 	}
 	return s.sendDraft(d) == exOK

@@ -60,6 +60,7 @@ func (e *env) sendMode() int {
 		}
 		d.subject = s
 	}
+	defer d.closeBody()
 	if interactive {
 		c := &composer{env: e, d: d}
 		if !c.run() {
@@ -69,7 +70,6 @@ func (e *env) sendMode() int {
 		// From a pipe, the body may be larger than memory: past a
 		// megabyte it goes to a temporary file.
 		err := d.readBody(e.in.br)
-		defer d.closeBody()
 		if err != nil {
 			e.warn("read message: %v", err)
 			return exIOErr

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -23,6 +24,12 @@ import (
 // a larger one goes to a temporary file.
 const memBody = 1 << 20
 
+// A draft's body is the first spoolSize bytes of spool (when set), then
+// body: text is appended to body, and once body passes memBody it moves
+// to the end of the spool, an unlinked temporary file. A reply that
+// quotes a large message, or a large file read with ~r, so takes a
+// megabyte or two of memory however large it is.
+
 // readBody reads the body from r: into d.body, or into an unlinked
 // temporary file when it is larger than memBody.
 func (d *draft) readBody(r io.Reader) error {
@@ -31,39 +38,80 @@ func (d *draft) readBody(r io.Reader) error {
 	} else if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp("", "homepost-mail-")
-	if err != nil {
+	if err := d.spill(); err != nil {
 		return err
 	}
-	os.Remove(f.Name())
-	if _, err := f.Write(d.body.Bytes()); err != nil {
-		f.Close()
-		return err
+	n, err := io.Copy(io.NewOffsetWriter(d.spool, d.spoolSize), r)
+	d.spoolSize += n
+	return err
+}
+
+// spill moves the text held in memory to the end of the spool, which
+// it makes when there is none.
+func (d *draft) spill() error {
+	if d.spool == nil {
+		f, err := os.CreateTemp("", "homepost-mail-")
+		if err != nil {
+			return fmt.Errorf("the text of the message: %w", err)
+		}
+		os.Remove(f.Name())
+		d.spool = f
 	}
-	n, err := io.Copy(f, r)
-	if err != nil {
-		f.Close()
-		return err
+	if _, err := d.spool.WriteAt(d.body.Bytes(), d.spoolSize); err != nil {
+		return fmt.Errorf("the text of the message: %w", err)
 	}
-	d.spool, d.spoolSize = f, int64(d.body.Len())+n
-	d.body = bytes.Buffer{}
+	d.spoolSize += int64(d.body.Len())
+	d.body.Reset()
 	return nil
+}
+
+// Write appends p to the body. It never fails: when the spool cannot
+// be made or written, the text stays in memory, as it did before it
+// was spooled, and no more spooling is tried.
+func (d *draft) Write(p []byte) (int, error) {
+	d.body.Write(p)
+	if d.body.Len() > memBody && !d.spoolFailed {
+		if err := d.spill(); err != nil {
+			d.spoolFailed = true
+		}
+	}
+	return len(p), nil
+}
+
+// WriteString appends s to the body.
+func (d *draft) WriteString(s string) (int, error) {
+	return d.Write([]byte(s))
 }
 
 // bodyLen is the size of the body.
 func (d *draft) bodyLen() int64 {
-	if d.spool != nil {
-		return d.spoolSize
-	}
-	return int64(d.body.Len())
+	return d.spoolSize + int64(d.body.Len())
 }
 
 // bodyReader reads the body from its start.
 func (d *draft) bodyReader() io.Reader {
 	if d.spool != nil {
-		return io.NewSectionReader(d.spool, 0, d.spoolSize)
+		return io.MultiReader(io.NewSectionReader(d.spool, 0, d.spoolSize), bytes.NewReader(d.body.Bytes()))
 	}
 	return bytes.NewReader(d.body.Bytes())
+}
+
+// truncateBody cuts the body to its first n bytes.
+func (d *draft) truncateBody(n int64) error {
+	if n >= d.spoolSize {
+		d.body.Truncate(int(n - d.spoolSize))
+		return nil
+	}
+	d.body.Reset()
+	d.spoolSize = n
+	return d.spool.Truncate(n)
+}
+
+// replaceBody makes nd's body d's, dropping d's.
+func (d *draft) replaceBody(nd *draft) {
+	d.closeBody()
+	d.body, d.spool, d.spoolSize = nd.body, nd.spool, nd.spoolSize
+	nd.body, nd.spool, nd.spoolSize = bytes.Buffer{}, nil, 0
 }
 
 // closeBody removes the temporary file of the body.
@@ -71,6 +119,7 @@ func (d *draft) closeBody() {
 	if d.spool != nil {
 		d.spool.Close()
 		d.spool = nil
+		d.spoolSize = 0
 	}
 }
 

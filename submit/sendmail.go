@@ -26,7 +26,8 @@ only once the message is safe on disk.
                any Resent- field: from Resent-To/Cc/Bcc only; remove those Bcc)
   -i, -oi      a line with a single dot does not end the message
   -f ADDR      envelope sender (also -r ADDR); -f '<>' for the null sender
-  -F NAME      full name for a generated From header
+  -F NAME      full name for a generated From header (default: $NAME,
+               then the account's name)
   -N DSN       delivery status notification request (kept, not acted on)
   -R RET       return full message or headers in bounces (kept)
   -V ENVID     envelope id (kept)
@@ -211,6 +212,11 @@ func (s Sendmail) Run(args []string) int {
 	}
 	if a.Mode != "m" {
 		return s.Other(a, args)
+	}
+	if a.Opts.FullName == "" {
+		// NAME is the full name for a generated From when -F gives
+		// none, as Postfix's sendmail(1) and mailx take it.
+		a.Opts.FullName = os.Getenv("NAME")
 	}
 	cfg, code := s.Load()
 	if cfg == nil {

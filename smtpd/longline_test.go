@@ -36,7 +36,7 @@ func TestLongLineInData(t *testing.T) {
 		}
 	}
 	d.send("NOOP " + long + "\r\n")
-	if r := d.reply(); !strings.HasPrefix(r, "500 5.4.0") {
-		t.Errorf("a command line of %d bytes: %q, want 500 5.4.0", len(long), r)
+	if r := d.reply(); !strings.HasPrefix(r, "500 5.5.2") {
+		t.Errorf("a command line of %d bytes: %q, want 500 5.5.2", len(long), r)
 	}
 }

@@ -1,10 +1,12 @@
 package smtpd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,7 +60,11 @@ func (b *Backend) Settle(d time.Duration) {
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s := &session{b: b, trusted: true}
 	if wc, ok := c.Conn().(*conn); ok {
-		s.trusted, s.authOffered, s.conn = wc.trusted, wc.tcp, wc
+		// AUTH is offered on every address of the listener: a
+		// program set up with an SMTP user and password logs in
+		// whenever it is offered, and stops if it is not.
+		s.trusted, s.authOffered, s.conn = wc.trusted, true, wc
+		wc.sess = s
 	}
 	return s, nil
 }
@@ -67,7 +73,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 type session struct {
 	b           *Backend
 	trusted     bool // the peer is the user
-	authOffered bool // AUTH PLAIN is offered (TCP)
+	authOffered bool // AUTH PLAIN is offered (the listener, not sendmail -bs)
 	authed      bool
 	authFails   int
 	conn        *conn // the listener's connection; nil for sendmail -bs
@@ -138,14 +144,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return errAuthRequired
 	}
 	if max := s.b.MaxMessageBytes; max > 0 && opts != nil && opts.Size > max {
-		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Max message size exceeded"}
+		return s.refuse(s.tooLarge(), from, 0)
 	}
 	if from != "" {
 		// go-smtp hands the path over without the quotes of a quoted
 		// local part ("a b"@host): they are put back.
 		a, err := addr.Parse(addr.Requote(from))
 		if err != nil {
-			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + oneLine(err.Error())}
+			return s.refuse(&smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad sender address: " + oneLine(err.Error())}, from, 0)
 		}
 		from = s.qualify(a)
 	}
@@ -188,17 +194,21 @@ func (s *session) Data(r io.Reader) error {
 	if s.b.MaxMessageBytes > 0 {
 		r = &sizeLimit{r: r, left: s.b.MaxMessageBytes}
 	}
-	sender := s.from
+	// The envelope is taken before the message is read: a BDAT
+	// transfer's Data runs beside the session, which may be reset
+	// once a chunk is taken.
+	from, rcpts := s.from, s.rcpts
+	sender := from
 	if sender == "" {
 		sender = "<>"
 	}
 	cfg := s.b.Config
 	res, err := submit.Submit(cfg, submit.Options{
-		Sender: sender, Recipients: s.rcpts, IgnoreDots: true,
+		Sender: sender, Recipients: rcpts, IgnoreDots: true,
 		NoWake: s.b.NoWake, Sync: s.b.Sync,
 	}, r)
 	if err != nil {
-		return replyFor(err)
+		return s.refuse(s.replyFor(err), from, len(rcpts))
 	}
 	s.b.Queued.Store(true)
 	if s.b.Log != nil {
@@ -221,16 +231,59 @@ func (l *sizeLimit) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// tooLarge is the reply to a message over the limit; it names the limit
+// and the key that sets it.
+func (s *session) tooLarge() *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+		Message: fmt.Sprintf("message larger than the %s [smtp] max_message_size", sizeText(s.b.MaxMessageBytes))}
+}
+
+// refuse logs a transaction that the listener refuses, with the client,
+// the envelope and the reply, as Postfix's "NOQUEUE: reject" lines do:
+// the program that sent it may keep no log of its own. A failure of
+// the listener itself (it cannot queue) is an error; a client that went
+// away is not a refusal.
+func (s *session) refuse(e *smtp.SMTPError, from string, nrcpt int) error {
+	if s.b.Log == nil || s.conn == nil {
+		return e
+	}
+	level, what := slog.LevelWarn, "smtp: message refused"
+	switch {
+	case e.Code == 451 && e.EnhancedCode == smtp.EnhancedCode{4, 4, 2}:
+		level, what = slog.LevelInfo, "smtp: message transfer aborted"
+	case e.Code == 451:
+		level, what = slog.LevelError, "smtp: cannot queue a message"
+	}
+	s.b.Log.Log(context.Background(), level, what, "peer", s.conn.peer(), "peer_uid", s.conn.peerUID,
+		"from", from, "nrcpt", nrcpt, "reply", fmt.Sprintf("%d %d.%d.%d %s", e.Code,
+			e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message))
+	return e
+}
+
 // replyFor turns a failure to queue into the reply to the end of DATA.
-func replyFor(err error) error {
+func (s *session) replyFor(err error) *smtp.SMTPError {
 	var te *outbox.TempError
 	var de *submit.DataError
+	var ne net.Error
+	var se *smtp.SMTPError
 	switch {
 	case errors.Is(err, smtp.ErrDataTooLarge):
-		return smtp.ErrDataTooLarge
+		return s.tooLarge()
+	case errors.As(err, &ne) && ne.Timeout():
+		// The client fell silent within the message: the session
+		// ends with the reply (conn.Write).
+		if s.conn != nil {
+			s.conn.closeAft.Store(true)
+		}
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+			Message: fmt.Sprintf("timeout: no data for %s: nothing queued, closing", s.b.Config.SMTP.IdleTimeout.Duration)}
 	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, io.ErrUnexpectedEOF):
 		// The client is gone or reset the transfer: nothing was queued.
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "message transfer aborted: nothing queued"}
+	case errors.As(err, &se) && se.Code == 451:
+		// smtpwire's, for a BDAT chunk cut short (go-smtp has
+		// answered the chunk with it already).
+		return se
 	case errors.As(err, &de):
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message refused: " + oneLine(err.Error())}
 	case errors.As(err, &te):
@@ -249,8 +302,9 @@ func (s *session) Logout() error {
 	return nil
 }
 
-// AuthMechanisms offers PLAIN on TCP, where a client of another user
-// may log in with the secret; the Unix socket needs no login.
+// AuthMechanisms offers PLAIN on the listener: a client of another user
+// logs in with the secret, and the user's own programs, which need no
+// login, may log in with anything (Auth).
 func (s *session) AuthMechanisms() []string {
 	if s.authOffered {
 		return []string{sasl.Plain}
@@ -265,6 +319,19 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {
 		cfg := s.b.Config
+		if s.trusted {
+			// The peer is the user (its socket's owner): the
+			// login proves nothing more. A program set up with
+			// whatever SMTP user and password (PHPMailer's
+			// SMTPAuth, Nextcloud, smtplib.login) would stop at a
+			// 535, and has nothing better to give.
+			if s.b.Log != nil && s.conn != nil {
+				s.b.Log.Info("smtp: AUTH accepted, login not needed: the client is the user's own program",
+					"peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "username", username)
+			}
+			s.authed = true
+			return nil
+		}
 		ok := (identity == "" || identity == username) && username == cfg.User
 		if ok {
 			secret, err := ReadSecret(cfg.SMTP.SecretFile)
@@ -278,13 +345,17 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 		}
 		if !ok {
 			s.authFails++
-			if s.b.Log != nil {
-				s.b.Log.Warn("smtp: AUTH failed", "username", username)
+			if s.b.Log != nil && s.conn != nil {
+				s.b.Log.Warn("smtp: AUTH failed", "peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "username", username)
 			}
 			// Slow a guesser down, more with every try; the secret
 			// is too long to guess anyway.
 			time.Sleep(time.Duration(min(s.authFails, 10)) * 500 * time.Millisecond)
-			return smtp.ErrAuthFailed
+			msg := "Authentication failed"
+			if s.conn != nil {
+				msg += ": " + s.conn.s.loginHint() + " (the user's own programs need no login)"
+			}
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: msg}
 		}
 		// A session of another user counts against max_sessions
 		// from now on (smtpd.go, foreignMax).

@@ -31,7 +31,18 @@
 // process, when it is accepted (peer.go: an orphaned socket, which the
 // kernel lists as uid 0, is nobody's); anyone else gets 530 5.7.0
 // until it authenticates with AUTH PLAIN and the secret in the user's
-// config directory (secret.go).
+// config directory (secret.go). AUTH is offered on every address, and the
+// user's own client, known by its socket, is let in whatever it gives:
+// programs set up with some SMTP user and password log in whenever
+// AUTH is offered, and give up at a 535.
+//
+// # What is logged
+//
+// Every transaction refused (552 over max_message_size, a bad sender,
+// 451 when the outbox cannot be written) is logged with the client, its
+// uid, the envelope and the reply, as Postfix's "NOQUEUE: reject"; so
+// are a client that begins with a TLS handshake, a command line over
+// the limit and a client of another user that did not log in in time.
 //
 // # Protocol
 //
@@ -83,13 +94,14 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
-	// go-smtp's DATA reader refuses a message of exactly its limit (it
-	// stops before the final ".", once the limit's bytes are read): it
-	// is given one byte more, and the session holds a message to the
-	// limit itself (Backend.MaxMessageBytes), as it does MAIL's SIZE;
-	// conn.Write announces the limit itself in EHLO.
+	// The session holds a message to the limit itself
+	// (Backend.MaxMessageBytes), in MAIL's SIZE, DATA and BDAT alike,
+	// so that every refusal names the limit and is logged; go-smtp's
+	// own checks (which refuse a message of exactly its limit in DATA,
+	// and answer in words of their own) are given a limit never
+	// reached, and conn.Write announces the real one in EHLO.
 	if cfg.SMTP.MaxMessageSize > 0 {
-		srv.MaxMessageBytes = int64(cfg.SMTP.MaxMessageSize) + 1
+		srv.MaxMessageBytes = goSMTPNoLimit
 		s.sizeFix = [2][]byte{
 			fmt.Appendf(nil, "SIZE %d\r\n", srv.MaxMessageBytes),
 			fmt.Appendf(nil, "SIZE %d\r\n", cfg.SMTP.MaxMessageSize),
@@ -118,6 +130,11 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 // maxLine bounds a command line, its CR LF included (the lines of a
 // message are not limited).
 const maxLine = 1 << 20
+
+// goSMTPNoLimit is the message size limit go-smtp is given: more than
+// SIZE can name (go-smtp parses it as 32 bits) and than a DATA
+// transfer could bring before the session's own limit stops it.
+const goSMTPNoLimit = 1 << 62
 
 // maxRecipients bounds the recipients of one transaction.
 const maxRecipients = 1000
@@ -188,7 +205,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		s := l.s
 		// Who the peer is, before anything is read (peer.go).
-		tcp, trusted := s.identify(c)
+		tcp, trusted, uid := s.identify(c)
 		pool, limit, which := &s.sessions, s.cfg.SMTP.MaxSessions, "max_sessions"
 		if !trusted {
 			pool, limit, which = &s.foreign, foreignMax(limit), "max_foreign_sessions"
@@ -201,24 +218,26 @@ func (l *listener) Accept() (net.Conn, error) {
 			s.log.Warn("smtp: session refused: too many at once", which, limit)
 			continue
 		}
-		return s.wrap(c, tcp, trusted, pool), nil
+		wc := s.wrap(c, tcp, trusted, pool)
+		wc.peerUID = uid
+		return wc, nil
 	}
 }
 
 // identify says whether c is a TCP connection and whether its peer is
-// the user.
-func (s *Server) identify(c net.Conn) (tcp, trusted bool) {
+// the user, and gives the peer's uid for the log.
+func (s *Server) identify(c net.Conn) (tcp, trusted bool, uid string) {
 	switch c.LocalAddr().Network() {
 	case "tcp", "tcp4", "tcp6":
-		uid, err := tcpPeerUID(c)
-		trusted = err == nil && uid == s.cfg.UID
+		n, err := tcpPeerUID(c)
+		trusted = err == nil && n == s.cfg.UID
 		if !trusted {
-			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, err))
+			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(n, err))
 		}
-		return true, trusted
+		return true, trusted, uidString(n, err)
 	default:
-		uid, err := unixPeerUID(c)
-		return false, err == nil && (uid == s.cfg.UID || uid == 0)
+		n, err := unixPeerUID(c)
+		return false, err == nil && (n == s.cfg.UID || n == 0), uidString(n, err)
 	}
 }
 
@@ -249,8 +268,9 @@ func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
 type conn struct {
 	net.Conn
 	idle    time.Duration
-	tcp     bool             // AUTH is offered
+	tcp     bool             // a TCP connection (else the Unix socket)
 	trusted bool             // the peer is the user: no AUTH needed
+	peerUID string           // the peer's uid, for the log
 	io      io.ReadWriter    // the socket's reads and writes (sockIO)
 	q       *smtpwire.Reader // the command stream, bare names marked
 	w       *smtpwire.Writer // the replies, spelled right
@@ -261,6 +281,20 @@ type conn struct {
 	mu     sync.Mutex    // pool
 	pool   *atomic.Int32 // the count the session is in
 	authBy atomic.Int64  // a session of another user: when it must have logged in (UnixNano); 0: none
+
+	sess     *session    // the session on the connection
+	read     atomic.Bool // something was read
+	noLogin  atomic.Bool // a read timed out at the deadline to log in
+	closeAft atomic.Bool // close once the next reply is written
+}
+
+// peer names the client for the log: its address on TCP, the socket's
+// path on the Unix socket (whose clients have no address).
+func (c *conn) peer() string {
+	if c.tcp {
+		return c.RemoteAddr().String()
+	}
+	return "unix:" + c.LocalAddr().String()
 }
 
 // authenticated moves a session of another user that has logged in from
@@ -300,28 +334,109 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 
 func (c *conn) Read(p []byte) (int, error) { return c.q.Read(p) }
 
-// rawRead reads from the socket, allowing the idle time for it.
+// rawRead reads from the socket, allowing the idle time for it. It
+// notes a read that timed out at the deadline to log in (not an idle
+// client: one that did not log in), and ends a session whose client
+// begins with a TLS handshake: it was set to TLS on a port without it,
+// and would wait for a reply it cannot read until the idle timeout.
 func (c *conn) rawRead(p []byte) (int, error) {
 	if c.idle > 0 {
 		c.Conn.SetReadDeadline(c.deadline(time.Now().Add(c.idle), 0))
 	} else if c.authBy.Load() != 0 {
 		c.Conn.SetReadDeadline(c.deadline(time.Time{}, 0))
 	}
-	return c.io.Read(p)
+	n, err := c.io.Read(p)
+	if ne := net.Error(nil); err != nil && errors.As(err, &ne) && ne.Timeout() {
+		if by := c.authBy.Load(); by != 0 && time.Now().UnixNano() >= by {
+			c.noLogin.Store(true)
+		}
+	}
+	if n > 0 && c.read.CompareAndSwap(false, true) && isTLSHello(p[:n]) {
+		c.s.log.Warn("smtp: the client speaks TLS: set it to no encryption (plain SMTP); session closed",
+			"peer", c.peer(), "peer_uid", c.peerUID)
+		return 0, io.EOF
+	}
+	return n, err
+}
+
+// isTLSHello reports whether b begins as a TLS handshake record (a
+// ClientHello: content type 22, version 3.x), which no SMTP command
+// does.
+func isTLSHello(b []byte) bool {
+	return len(b) >= 2 && b[0] == 0x16 && b[1] == 0x03
 }
 
 type readFunc func([]byte) (int, error)
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 
+// go-smtp's replies that the listener words its own way (conn.Write).
+var (
+	idleReply    = []byte("421 4.4.2 Idle timeout, bye bye")
+	tooLongReply = []byte("500 5.4.0 Too long line, closing connection")
+)
+
 func (c *conn) Write(p []byte) (int, error) {
+	out := p
 	if f := c.s.sizeFix; f[0] != nil && bytes.Contains(p, f[0]) {
-		if _, err := c.w.Write(bytes.Replace(p, f[0], f[1], 1)); err != nil {
-			return 0, err
-		}
-		return len(p), nil
+		out = bytes.Replace(p, f[0], f[1], 1)
+	} else if len(p) > 0 && (p[0] == '4' || p[0] == '5') {
+		out = c.reword(p)
 	}
-	return c.w.Write(p)
+	if _, err := c.w.Write(out); err != nil {
+		return 0, err
+	}
+	if c.closeAft.Load() && bytes.HasSuffix(p, []byte("\n")) {
+		// The reply said the session ends: go-smtp, which would
+		// read on, finds the connection closed and ends it.
+		c.Conn.Close()
+	}
+	return len(p), nil
+}
+
+// reword gives go-smtp's replies for a session it ends the listener's
+// words, which say why, and logs the session's end.
+func (c *conn) reword(p []byte) []byte {
+	switch {
+	case bytes.HasPrefix(p, idleReply) && c.noLogin.Load():
+		c.s.log.Warn("smtp: client of another user did not log in in time: session closed",
+			"peer", c.peer(), "peer_uid", c.peerUID, "wait", authWait.String())
+		return fmt.Appendf(nil, "421 4.7.0 no login within %s: closing (%s)\r\n", waitText(authWait), c.s.loginHint())
+	case bytes.HasPrefix(p, idleReply):
+		return fmt.Appendf(nil, "421 4.4.2 timeout: no command for %s, closing\r\n", c.idle)
+	case bytes.HasPrefix(p, tooLongReply):
+		c.s.log.Warn("smtp: command line too long: session closed", "peer", c.peer(), "peer_uid", c.peerUID, "limit", maxLine)
+		return fmt.Appendf(nil, "500 5.5.2 command line longer than %s, closing connection\r\n", sizeText(maxLine))
+	}
+	return p
+}
+
+// loginHint tells a client of another user how to log in.
+func (s *Server) loginHint() string {
+	return fmt.Sprintf("log in as %s with the secret in %s, which homepost check shows", s.cfg.User, s.cfg.SMTP.SecretFile)
+}
+
+// waitText says d in words: "30 seconds", or d itself when it is not
+// a whole number of seconds.
+func waitText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%d seconds", d/time.Second)
+	}
+	return d.String()
+}
+
+// sizeText says a byte count in the units of the configuration: "20
+// MiB", "512 KiB", or bytes.
+func sizeText(n int64) string {
+	switch {
+	case n > 0 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n > 0 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n > 0 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func (c *conn) Close() error {

@@ -625,7 +625,7 @@ func TestCheckShowsListener(t *testing.T) {
 	l.waitListening()
 	out, _, _ = l.Run(nil, "homepost", "check")
 	for _, want := range []string{
-		"ok   smtp: unix:" + l.Socket + " answers (EHLO, NOOP): PIPELINING 8BITMIME SMTPUTF8 SIZE ENHANCEDSTATUSCODES CHUNKING\n",
+		"ok   smtp: unix:" + l.Socket + " answers (EHLO, NOOP): PIPELINING 8BITMIME SMTPUTF8 SIZE ENHANCEDSTATUSCODES CHUNKING AUTH\n",
 		"ok   smtp: tcp:" + l.Addr + " answers (EHLO, NOOP): PIPELINING 8BITMIME SMTPUTF8 SIZE ENHANCEDSTATUSCODES CHUNKING AUTH\n",
 		"ok   smtp-auth: clients of other users log in with AUTH PLAIN as " + testenv.Login(t) + " and the secret in " + l.Path(".config", "homepost", "smtp-secret") + "\n",
 	} {

@@ -483,7 +483,7 @@ func (a *Agent) runOnce(ctx context.Context, flush bool) error {
 	if err := a.start(); err != nil {
 		return err
 	}
-	a.resumeMoves() // a move that a kill cut short, as the loop (move.go)
+	a.resumeMoves(a.background || !a.async) // a move that a kill cut short, as the loop (move.go)
 	a.moveOn()
 	if flush {
 		a.flushAll()
@@ -648,7 +648,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if !a.started {
 		a.log.Info("agent started", append([]any{"outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid()}, more...)...)
 		a.started = true
-		a.resumeMoves() // a move that a kill cut short (move.go)
+		a.resumeMoves(a.background) // a move that a kill cut short (move.go)
 	}
 
 	defer a.settle()

@@ -170,8 +170,11 @@ func (a *Agent) follow(cfg *config.Config) {
 // outbox whose state_dir is not known (no agent.lock beside it), or
 // whose lock another process holds, is left where it is and reported
 // (submit.Stranded). The move itself is made by the loop (migrate), one
-// rename each, as at a reload. It returns the outboxes taken up.
-func (a *Agent) resumeFormer() []string {
+// rename each, as at a reload. once says how the lock is taken: as a
+// one-shot or background delivery, which a starting daemon asks to give
+// way, or as the daemon (see resumeMoves). It returns the outboxes taken
+// up.
+func (a *Agent) resumeFormer(once bool) []string {
 	var took []string
 	for _, d := range submit.FormerOutboxes(a.cfg) {
 		from := outbox.Dir(d)
@@ -193,7 +196,7 @@ func (a *Agent) resumeFormer() []string {
 			}
 			c := *a.cfg
 			c.StateDir = sd
-			l, err := TryLock(&c, a.background || !a.async)
+			l, err := TryLock(&c, once)
 			if err != nil {
 				a.log.Warn("the former outbox's state_dir is locked: its mail is not moved", "stranded", d, "reason", err)
 				continue
@@ -214,13 +217,16 @@ func (a *Agent) resumeFormer() []string {
 // do. The loop calls it at its start, and so does a one-shot delivery
 // (agent --once), which otherwise delivered none of that mail and said
 // nothing of it: the move is then made by moveOn, after start has made
-// the outbox.
-func (a *Agent) resumeMoves() {
+// the outbox. once is true but for the daemon: the loop runs before it
+// sets a.async, so that cannot tell, and a daemon that took the old
+// state_dir's lock as a one-shot delivery was asked to give way, and
+// stopped, by any daemon started later on that state_dir.
+func (a *Agent) resumeMoves(once bool) {
 	if a.mv.resumed {
 		return
 	}
 	a.mv.resumed = true
-	took := a.resumeFormer()
+	took := a.resumeFormer(once)
 	if dir, n := submit.Stranded(a.cfg); n > 0 && slices.Contains(took, dir) {
 		a.log.Info("moving the mail of a former outbox into the configured one", "from", dir, "messages", n, "outbox", a.cfg.Outbox)
 	} else if n > 0 {

@@ -217,7 +217,10 @@ func TestOutboxMoveAcrossFileSystems(t *testing.T) {
 // An agent killed while its move of state_dir waited for the smarthost
 // had moved nothing: the next agent finds the old outbox listed in
 // outbox.former, takes the old state_dir's lock and moves its mail into
-// the configured outbox, as the killed one would have.
+// the configured outbox, as the killed one would have. It holds that
+// lock as the daemon it is, not as a one-shot delivery: a daemon started
+// on the old state_dir would ask it to give way, and it stopped, leaving
+// the configured outbox undelivered.
 func TestKilledMoveFinishedAtStart(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")
@@ -249,6 +252,11 @@ func TestKilledMoveFinishedAtStart(t *testing.T) {
 	e.WaitFor(func() bool { return outboxFiles(old) == 0 }, "the move of the old outbox's mail")
 	if n := outboxFiles(e.Path("st2", "outbox")); n != 1 {
 		t.Errorf("%d file(s) in the new outbox, want the message:\n%s", n, log2.String())
+	}
+	oldLock := e.Path(".local", "state", "homepost", "agent.lock")
+	if pid, once := agentlock.ReadPid(oldLock); pid != agentPid(t, log2.String()) || once {
+		b, _ := os.ReadFile(oldLock)
+		t.Errorf("the old state_dir's lock holds %q, want the daemon's pid alone", b)
 	}
 	if strings.Contains(log2.String(), "nothing delivers") {
 		t.Errorf("the agent calls the mail stranded:\n%s", log2.String())

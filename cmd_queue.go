@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
-	"syscall"
+	"time"
 
 	"homepost/agent"
 	"homepost/outbox"
@@ -34,8 +35,10 @@ shows (a trailing '*' or '!' is ignored), like Postfix's postsuper:
   release  let held messages be delivered again
 
 ALL means every message in the queue; '-' reads IDs from standard input,
-one per line. A running agent is told at once. Exits 66 when an ID is
-not in the queue (the others are still acted on). See homepost(1).
+one per line. A running agent is told at once, and logs one line per
+message (id=ID status=deleted|held|released); with no agent running,
+the next one to start logs them. Exits 66 when an ID is not in the
+queue (the others are still acted on). See homepost(1).
 `
 
 func runQueue(args []string) int {
@@ -65,7 +68,15 @@ func runQueue(args []string) int {
 	box := outbox.Dir(cfg.Outbox)
 	act := map[string]func(string) (bool, error){"delete": box.Delete, "hold": box.Hold, "release": box.Release}[verb]
 	paths, code := resolveQueueIDs(box, verb, ids)
-	done := 0
+	// A message whose copy is out to the smarthost is deleted all the
+	// same, but that copy may still be taken: say so, here and in the
+	// log, rather than a plain "deleted".
+	var sending agent.Sending
+	if verb == "delete" {
+		sending, _ = agent.RunningSending(cfg)
+	}
+	status := map[string]string{"delete": "deleted", "hold": "held", "release": "released"}[verb]
+	var acts []agent.QueueAction
 	for _, p := range paths {
 		ok, err := act(p)
 		if err != nil {
@@ -73,15 +84,24 @@ func runQueue(args []string) int {
 			code = sysexits.TempFail
 			continue
 		}
-		if ok {
-			done++
+		if !ok {
+			continue
 		}
+		qa := agent.QueueAction{ID: outbox.ID(filepath.Base(p)), Status: status}
+		if _, out := sending.Rcpts[qa.ID]; out {
+			qa.Note = fmt.Sprintf("a copy being sent to %s may still arrive", sending.Where)
+			fmt.Printf("%s: deleted; %s\n", qa.ID, qa.Note)
+		}
+		acts = append(acts, qa)
 	}
+	done := len(acts)
 	if done > 0 {
-		// A running agent reloads: a held message is left alone; a
-		// released one came back through new/.
-		if err := agent.Signal(cfg, syscall.SIGHUP); err != nil && !errors.Is(err, agent.ErrNotRunning) {
-			fail("queue "+verb, fmt.Errorf("cannot signal the agent: %w", err))
+		// One line per message in the agent's log, which a running
+		// agent writes at once (it is asked for a pass, not a reload:
+		// a held message is left alone, a released one came back
+		// through new/), and otherwise the next agent when it starts.
+		if err := agent.NoteQueueActions(cfg, acts, time.Now()); err != nil {
+			fail("queue "+verb, err)
 		}
 		if verb == "release" {
 			// Where no agent runs, released mail goes out all the

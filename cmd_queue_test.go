@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -169,9 +170,11 @@ func TestQueueUsage(t *testing.T) {
 	}
 }
 
-// TestQueueSignalsAgent: a running agent gets SIGHUP after a change.
-// This test process plays the agent: it holds the lock and catches the
-// signal.
+// TestQueueSignalsAgent: a running agent is asked for a pass (SIGUSR2,
+// not SIGHUP: a queue change is no configuration to reload) after a
+// change, to log it. This test process plays the agent: it holds the
+// lock, writes the status file of an agent that takes requests, and
+// catches the signal.
 func TestQueueSignalsAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -182,16 +185,22 @@ func TestQueueSignalsAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGHUP)
+	if err := os.WriteFile(filepath.Join(h.cfg.StateDir, "agent.status"), fmt.Appendf(nil, "%d 0\n", os.Getpid()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	if _, errOut, code := h.run("", "queue", "hold", h.ids[0]); code != 0 {
 		t.Fatalf("hold: %d %s", code, errOut)
 	}
 	select {
-	case <-sigs:
+	case s := <-sigs:
+		if s != syscall.SIGUSR2 {
+			t.Errorf("the agent got %v, want SIGUSR2", s)
+		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("the agent got no SIGHUP")
+		t.Fatal("the agent got no SIGUSR2")
 	}
 }
 

@@ -267,16 +267,20 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		lock, err = TryLock(cfg, transient) // it went away: deliver ourselves
 	}
-	for waited := false; err != nil && !transient; waited = true {
+	for asked := 0; err != nil && !transient; {
 		// A one-shot or background delivery started by sendmail holds
 		// the lock: ask it to give way, rather than leave no daemon.
+		// Another may take the lock as the first gives it up (a
+		// command that found mail waiting and no agent started it):
+		// it is asked in turn, or the daemon would wait for ever.
 		var le *LockedError
 		if !errors.As(err, &le) || !le.Once {
 			return err
 		}
-		if !waited {
+		if le.Pid != asked {
 			log.Info("asking a one-shot delivery to give way", "pid", le.Pid)
 			syscall.Kill(le.Pid, syscall.SIGTERM)
+			asked = le.Pid
 		}
 		time.Sleep(100 * time.Millisecond)
 		lock, err = TryLock(cfg, false)
@@ -503,6 +507,7 @@ func (a *Agent) start() error {
 		a.log.Warn("recycle queue files", "reason", err)
 	}
 	a.cleanTmp()
+	a.logQueueActions() // what homepost queue did (queueactions.go)
 	names, err := a.box.Names("cur")
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)
@@ -791,6 +796,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// event told is read first.
 			a.takeEvents(w)
 			a.recheck("changed since it was read")
+			a.logQueueActions() // homepost queue asks too (queueactions.go)
 			a.passWanted = true
 			a.look = true
 		case s := <-reqs:

@@ -257,7 +257,10 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		if n < len(b.results) {
 			res = b.results[n]
 		}
-		if !s.early && b.started { // else recorded as the smarthost took it, or not sent
+		// else recorded as the smarthost took it, or not sent; and a
+		// copy not sent of a message that homepost queue deleted while
+		// it was out is no delivery to log or bounce: the message is gone.
+		if !s.early && b.started && (res.Status == outbox.Sent || !deletedFromQueue(s.j)) {
 			a.result(s.j, s.idx, s.t, res)
 		}
 		if !seen[s.j] {
@@ -496,4 +499,11 @@ func readSends(p string, pid int) ([]string, map[string][]int, bool) {
 		}
 	}
 	return f, rcpts, true
+}
+
+// deletedFromQueue reports whether j's queue file was removed (homepost
+// queue delete) while the agent had it open.
+func deletedFromQueue(j *job) bool {
+	_, err := os.Lstat(j.path)
+	return errors.Is(err, os.ErrNotExist)
 }

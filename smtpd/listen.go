@@ -158,9 +158,28 @@ func CheckSocketDir(dir string) error {
 	return nil
 }
 
+// maxSocketPath is the longest path a Unix socket may have on Linux:
+// sun_path holds 108 bytes, the last for the NUL.
+const maxSocketPath = 107
+
+// checkSocketPath refuses a socket path longer than maxSocketPath with
+// an error that says what to do: the kernel's own is "bind: invalid
+// argument" (or "connect: invalid argument"), which does not. A deep
+// home directory without a runtime directory makes one, as the socket
+// is then in the state directory.
+func checkSocketPath(path string) error {
+	if len(path) > maxSocketPath {
+		return fmt.Errorf("the socket path %s is %d bytes, longer than the %d bytes a Unix socket path may have: set [smtp] socket to a shorter path", path, len(path), maxSocketPath)
+	}
+	return nil
+}
+
 // listenUnix is ListenUnix; narrow: the directory is homepost's own,
 // and one that is open to others is made mode 0700.
 func listenUnix(path string, narrow bool) (net.Listener, error) {
+	if err := checkSocketPath(path); err != nil {
+		return nil, err
+	}
 	dir := filepath.Dir(path)
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		// Only what is created here is made 0700 by it.

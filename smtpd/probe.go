@@ -36,6 +36,11 @@ func ProbeAll(cfg *config.Config, timeout time.Duration) []Probe {
 
 func probe(network, addr string, timeout time.Duration) Probe {
 	p := Probe{Network: network, Addr: addr, Owner: -1}
+	if network == "unix" {
+		if p.Err = checkSocketPath(addr); p.Err != nil {
+			return p
+		}
+	}
 	c, err := net.DialTimeout(network, addr, timeout)
 	if err != nil {
 		p.Err = err

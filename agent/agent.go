@@ -164,6 +164,9 @@ type Agent struct {
 	remoteMu    sync.Mutex
 	outgoing    []*send
 	outgoingVia courier.Courier
+	// queuedAt is the file that lists the deliveries out, where the
+	// loop last wrote it (showQueued); "" when none is written.
+	queuedAt string
 	// watch holds the files whose change triggers a reload, and the
 	// change seen but not yet read (watch.go); reading, the stamps of
 	// the files as they were before the last reading. look is set when

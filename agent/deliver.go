@@ -703,12 +703,12 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 				// minutes, and mailq says what is out.
 				a.recordLocal(jobsOf(sends))
 				if where = a.sendingWhere(a.couriers[kind]); where != "" {
-					a.showSending(sends, where)
+					a.showSending(sendingPath(a.cfg), sends, where)
 				}
 			}
 			results = a.couriers[kind].Deliver(dctx, copies)
 			if where != "" {
-				a.showSending(nil, "")
+				a.showSending(sendingPath(a.cfg), nil, "")
 			}
 		}
 		for n, s := range sends {

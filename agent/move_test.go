@@ -249,3 +249,61 @@ func TestResumedMoveCutsTornMbox(t *testing.T) {
 	}
 	next.empty()
 }
+
+// A state_dir moved while deliveries to the smarthost are out: the files
+// that tell mailq what is being sent (agent.sending) and what waits
+// behind it (agent.queued) are removed from the state_dir they were
+// written in. The worker read the configuration at its end, as a reload
+// replaced it (a data race), and removed the file from the new
+// state_dir: the old one kept it, naming the live agent as sending
+// messages long delivered, for as long as the agent held that lock.
+func TestSendingAfterMove(t *testing.T) {
+	ta := newTestAgent(t, "")
+	lock, err := TryLock(ta.cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	ta.async = true
+	gate := make(chan struct{})
+	f := ta.smarthost(func(c *courier.Copy) courier.Result { return courier.Result{Status: outbox.Sent} })
+	f.before = func(int) { <-gate }
+	ta.queue("alice@box.example.org", ta.clock, "bob@remote.example")
+	ta.run()
+	ta.queue("alice@box.example.org", ta.clock, "carol@remote.example")
+	ta.run()
+	oldCfg := ta.cfg
+	waitFor(t, "agent.sending", func() bool { _, err := os.Stat(sendingPath(oldCfg)); return err == nil })
+	if _, err := os.Stat(queuedPath(oldCfg)); err != nil {
+		t.Fatalf("no list of the deliveries out: %v", err)
+	}
+
+	conf := filepath.Join(ta.home, "config.toml")
+	b, _ := os.ReadFile(conf)
+	b = []byte(strings.Replace(string(b), "state_dir = \"~/state\"", "state_dir = \"~/state2\"", 1))
+	if err := os.WriteFile(conf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(conf, config.NewIdentity("alice", ta.home, "Alice", os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.follow(cfg)
+	defer ta.unlockMoved()
+	remote := ta.couriers[forwarder.Remote]
+	ta.configure(cfg) // as reload does, while the worker runs
+	ta.couriers[forwarder.Remote] = remote
+	ta.followed()
+	for range 2 {
+		gate <- struct{}{}
+		ta.remoteFinished(ta.answer())
+	}
+	ta.remoteMu.Lock() // the worker has ended
+	ta.remoteMu.Unlock()
+	for _, p := range []string{sendingPath(oldCfg), queuedPath(oldCfg), sendingPath(cfg), queuedPath(cfg)} {
+		if _, err := os.Stat(p); err == nil {
+			b, _ := os.ReadFile(p)
+			t.Errorf("%s left behind: %q", p, b)
+		}
+	}
+}

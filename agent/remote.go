@@ -124,13 +124,17 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	a.remoteOut++
 	b := &remoteBatch{sends: sends, recorded: make(chan struct{})}
 	a.out[b] = true
-	a.showQueued(len(a.out) - 1)
+	a.showQueued()
 	copies := make([]*courier.Copy, len(sends))
 	for i, s := range sends {
 		copies[i] = s.c
 	}
 	jobs := jobsOf(sends)
 	where := a.sendingWhere(c)
+	// Where mailq is told of it is fixed here, in the loop: the worker
+	// must not read a.cfg, which a reload replaces meanwhile, and the
+	// file must be removed from the state_dir it was written in.
+	status := sendingPath(a.cfg)
 	bctx, cancel := context.WithCancelCause(ctx)
 	b.cancel = cancel
 	// Between two transactions, what the smarthost took is recorded
@@ -151,7 +155,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		if !b.replaced.Load() {
 			b.started = true
 			if where != "" {
-				a.showSending(sends, where)
+				a.showSending(status, sends, where)
 			}
 			b.results = c.Deliver(dctx, copies)
 		}
@@ -172,7 +176,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		a.remoteDone <- b
 		<-b.recorded
 		if b.started && where != "" {
-			a.showSending(nil, "")
+			a.showSending(status, nil, "")
 		}
 	}()
 }
@@ -243,7 +247,7 @@ func (a *Agent) recordLocal(jobs []*job) {
 func (a *Agent) remoteFinished(b *remoteBatch) {
 	a.remoteOut--
 	delete(a.out, b)
-	a.showQueued(len(a.out) + 1)
+	a.showQueued()
 	if b.cut != nil {
 		b.cut.Stop()
 	}
@@ -347,14 +351,14 @@ func (a *Agent) sendingWhere(c courier.Courier) string {
 	return relayWhere(a.cfg)
 }
 
-// showSending replaces the file that says which smarthost delivery is
-// out: sends, to where, from now; none removes it. Its first line is
+// showSending replaces the file p (sendingPath, as the delivery was
+// handed to the worker) that says which smarthost delivery is out:
+// sends, to where, from now; none removes it. Its first line is
 // "PID SINCE WHERE" (SINCE in Unix seconds), each other "ID IDX,IDX..."
 // for a message and its recipients. Written whole and renamed into
 // place, without fsync: after a crash it names a process that is gone,
 // and is not read.
-func (a *Agent) showSending(sends []*send, where string) {
-	p := sendingPath(a.cfg)
+func (a *Agent) showSending(p string, sends []*send, where string) {
 	if len(sends) == 0 {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			a.log.Debug("remove smarthost status", "reason", err)
@@ -365,20 +369,23 @@ func (a *Agent) showSending(sends []*send, where string) {
 }
 
 // showQueued is called by the loop when the smarthost deliveries out
-// change, was being how many were out before: while more than one is
-// out, the others wait behind the one in progress (remoteMu), and a
-// file beside sendingPath lists them all for mailq, "PID" then a line
-// per message as there. Nothing is written while at most one is out.
-func (a *Agent) showQueued(was int) {
+// change: while more than one is out, the others wait behind the one in
+// progress (remoteMu), and a file beside sendingPath lists them all for
+// mailq, "PID" then a line per message as there. Nothing is written
+// while at most one is out. The file is removed where it was written
+// (a.queuedAt), in the state_dir that a move may since have replaced.
+func (a *Agent) showQueued() {
 	p := queuedPath(a.cfg)
-	if len(a.out) <= 1 {
-		if was > 1 {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				a.log.Debug("remove smarthost status", "reason", err)
-			}
+	if a.queuedAt != "" && (len(a.out) <= 1 || a.queuedAt != p) {
+		if err := os.Remove(a.queuedAt); err != nil && !errors.Is(err, os.ErrNotExist) {
+			a.log.Debug("remove smarthost status", "reason", err)
 		}
+		a.queuedAt = ""
+	}
+	if len(a.out) <= 1 {
 		return
 	}
+	a.queuedAt = p
 	var sends []*send
 	for b := range a.out {
 		sends = append(sends, b.sends...)

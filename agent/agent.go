@@ -656,8 +656,10 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 	if !a.started {
 		a.log.Info("agent started", append([]any{"outbox", a.cfg.Outbox, "store", a.cfg.Store, "pid", os.Getpid()}, more...)...)
 		a.started = true
-		a.resumeMoves(a.background) // a move that a kill cut short (move.go)
 	}
+	// A move that a kill cut short, or, in a background delivery's
+	// next round, one whose locks the last round gave up (move.go).
+	a.resumeMoves(a.background)
 
 	defer a.settle()
 	// A move of the outbox that waited for the smarthost is made once

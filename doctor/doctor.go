@@ -476,6 +476,7 @@ func checkRelay(c *checker, cfg *config.Config, probe bool) {
 		c.warn("relay", "no [relay] url: remote mail waits in the queue (see homepost.toml(5))")
 		return
 	}
+	warnNoFrom(c, cfg)
 	inClear := warnInClear(c, cfg)
 	if !probe {
 		if !inClear {

@@ -30,19 +30,31 @@ func checkSMTP(c *checker, cfg *config.Config) {
 	if _, why := config.RuntimeDir(); why != "" && cfg.SMTP.Socket == filepath.Join(cfg.StateDir, "smtp") {
 		// The agent decides alike (settings.RuntimeDir): a program
 		// set to the runtime directory's socket does not find it.
-		c.warn("smtp", "no runtime directory (%s): the socket is %s, in the state directory", why, cfg.SMTP.Socket)
+		if ListenerNamed(cfg) {
+			c.warn("smtp", "no runtime directory (%s): the socket is %s, in the state directory", why, cfg.SMTP.Socket)
+		} else {
+			c.ok("smtp", "no runtime directory (%s): the socket is %s, in the state directory", why, cfg.SMTP.Socket)
+		}
 	}
 	probes := smtpd.ProbeAll(cfg, 5*time.Second)
 	// Asked after the probes: under socket activation the first
 	// connection starts the agent.
 	pid, running := agent.Running(cfg)
+	named := ListenerNamed(cfg)
 	for _, p := range probes {
 		where := p.Network + ":" + p.Addr
 		var h holding
 		if p.Network == "tcp" && p.Owner == cfg.UID {
 			h = whoListens(p.Addr, pid, running)
 		}
+		priv := ""
+		if p.Network == "tcp" {
+			priv = privilegedPort(cfg, p.Addr)
+		}
 		switch {
+		case priv != "" && p.Owner != cfg.UID:
+			// Whoever holds it, the agent never can.
+			c.fail("smtp", "%s: %s", where, priv)
 		case p.Network == "tcp" && p.Owner >= 0 && p.Owner != cfg.UID:
 			// Whether or not it answers.
 			c.fail("smtp", "another program (uid %d) holds %s: mail sent there does not reach homepost", p.Owner, p.Addr)
@@ -56,8 +68,18 @@ func checkSMTP(c *checker, cfg *config.Config) {
 			c.fail("smtp", "%s is held by %s, not the agent: mail sent there does not reach homepost; %s", where, h.holder(), ownPortAdvice(pid, running))
 		case p.Err == nil:
 			c.ok("smtp", "%s answers (EHLO, NOOP): %s", where, strings.Join(p.Extensions, " "))
+		case p.Network == "unix" && !named && !(running && !isBackground(pid)):
+			// Only the default socket, which nothing is known to use:
+			// no reason to warn whoever never set up [smtp].
+			state := "no agent runs"
+			if running {
+				state = fmt.Sprintf("the agent that runs (pid %d) is a background delivery, which never listens", pid)
+			}
+			c.ok("smtp", "%s: not listening now (%s); [smtp] names no listener for your programs (listen = [\"127.0.0.1:2525\"] makes one, which a running agent opens)", where, state)
 		case running && isBackground(pid):
 			c.warn("smtp", "%s: not listening: the agent that runs (pid %d) is a background delivery, which never listens (%s)", where, pid, smtpAdvice())
+		case running && p.Network == "unix" && elsewhere(cfg, pid, p.Addr) != "":
+			c.warn("smtp", "%s: not listening: %s", where, elsewhere(cfg, pid, p.Addr))
 		case running:
 			c.warn("smtp", "%s does not answer although the agent runs: %v (see its log; the agent opens its sockets when it starts)", where, p.Err)
 		default:
@@ -166,7 +188,80 @@ func smtpAdvice() string {
 	if booted() {
 		return "it listens while it runs; systemctl --user enable --now homepost-smtp.socket starts it at the first connection"
 	}
-	return "it listens while it runs: start homepost agent"
+	return "it listens while it runs: start homepost agent; for it to listen after a reboot too, add the line that homepost check --crontab prints to your crontab"
+}
+
+// portStartFile holds the lowest port that a process without
+// CAP_NET_BIND_SERVICE may bind; a variable for tests.
+var portStartFile = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+// privilegedPort says why the agent, running as cfg's user, can never
+// listen on addr (a [smtp] listen address): its port is below
+// net.ipv4.ip_unprivileged_port_start (1024 unless changed; and 1024
+// where the kernel has no such setting). "" when it can, or for root.
+func privilegedPort(cfg *config.Config, addr string) string {
+	if cfg.UID == 0 {
+		return ""
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return ""
+	}
+	start := 1024
+	if b, err := os.ReadFile(portStartFile); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			start = n
+		}
+	}
+	if port >= start {
+		return ""
+	}
+	return fmt.Sprintf("port %d is below %d (net.ipv4.ip_unprivileged_port_start, in %s): only root may listen there, and the agent runs as %s, so it never can: use 2525 (listen = [%q]) and give your programs that port", port, start, portStartFile, cfg.User, net.JoinHostPort(host, "2525"))
+}
+
+// elsewhere says where the running agent (pid) listens on a Unix socket
+// when that is not path, where this check (and programs run with its
+// environment) look, and why: the default socket is in the runtime
+// directory that the environment names, and the agent's environment may
+// have named another, or none (cron, su, sudo). "" when it listens on
+// path, or on no Unix socket that can be found.
+func elsewhere(cfg *config.Config, pid int, path string) string {
+	socks, err := socketInodes(pid)
+	if err != nil {
+		return ""
+	}
+	var at []string
+	for _, l := range unixListeners() {
+		if socks[l.inode] && l.path != path {
+			at = append(at, l.path)
+		}
+	}
+	if len(at) == 0 {
+		return ""
+	}
+	why := "its environment differs from this check's"
+	env := processEnv(pid)
+	ours := os.Getenv("XDG_RUNTIME_DIR")
+	switch theirs, set := env["XDG_RUNTIME_DIR"]; {
+	case env == nil:
+	case !set || theirs == "":
+		why = "it started without XDG_RUNTIME_DIR (from cron, su or sudo), so it took the runtime directory for none"
+		if ours != "" {
+			why += ", while this check has XDG_RUNTIME_DIR=" + ours
+		}
+	case theirs != ours:
+		why = "it started with XDG_RUNTIME_DIR=" + theirs
+		if ours == "" {
+			why += ", while this check has none"
+		} else {
+			why += ", while this check has XDG_RUNTIME_DIR=" + ours
+		}
+	}
+	return fmt.Sprintf("the agent (pid %d) listens on unix:%s instead: %s; programs set to %s do not reach it: set socket = %q in [smtp] so that the agent and every program agree wherever they start, or restart the agent from your login session", pid, strings.Join(at, ", unix:"), why, path, at[0])
 }
 
 // isBackground reports whether process pid is a background delivery

@@ -109,3 +109,48 @@ func isUserSystemd(pid int) bool {
 	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 	return len(args) > 0 && strings.HasSuffix(args[0], "systemd") && slices.Contains(args, "--user")
 }
+
+// unixListener is a listening Unix socket: its inode and path.
+type unixListener struct {
+	inode uint64
+	path  string
+}
+
+// unixListeners lists the listening Unix sockets bound to a path, from
+// the kernel's table (procRoot/net/unix: the flag __SO_ACCEPTCON,
+// 00010000, marks a listening socket).
+func unixListeners() []unixListener {
+	b, err := os.ReadFile(procRoot + "/net/unix")
+	if err != nil {
+		return nil
+	}
+	var out []unixListener
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[3] != "00010000" || !strings.HasPrefix(f[7], "/") {
+			continue
+		}
+		if in, err := strconv.ParseUint(f[6], 10, 64); err == nil {
+			out = append(out, unixListener{in, strings.Join(f[7:], " ")})
+		}
+	}
+	return out
+}
+
+// processEnv is process pid's environment as it started, the first of
+// each name (as getenv takes it); nil when it cannot be read.
+func processEnv(pid int) map[string]string {
+	b, err := os.ReadFile(procRoot + "/" + strconv.Itoa(pid) + "/environ")
+	if err != nil || len(b) == 0 {
+		return nil
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(b), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			if _, seen := env[k]; !seen {
+				env[k] = v
+			}
+		}
+	}
+	return env
+}

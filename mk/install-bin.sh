@@ -18,7 +18,10 @@
 #                            then lets the new homepost start it again
 #                            when mail waits. When the configuration has
 #                            an error, says so and leaves it running (the
-#                            new one would only hold the queue).
+#                            new one would only hold the queue). An
+#                            agent started by hand or by cron that runs
+#                            the old homepost is named, with how to
+#                            restart it.
 #   stop BINDIR              ends it, and says when mail still waits.
 #
 # The agent's lock and the outbox are where homepost itself finds them
@@ -164,6 +167,35 @@ background() {
 	esac
 }
 
+# old_agent: says so when the agent that holds the lock ($lock) is not a
+# background delivery and runs BINDIR's homepost that this install has
+# just replaced: an agent started by hand or by cron's @reboot line keeps
+# running the old program until it is restarted, and only whoever
+# started it knows how (its environment, where its output goes), so it
+# is named with how to restart it rather than restarted.
+old_agent() {
+	[ -n "$lock" ] && [ -r "$lock" ] || return 0
+	pid=$(sed -n '1s/^\([0-9][0-9]*\).*/\1/p' "$lock")
+	[ -n "$pid" ] || return 0
+	exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
+	case $exe in
+	"$real_dir/homepost (deleted)" | "$bindir/homepost (deleted)") ;;
+	*) return 0;;
+	esac
+	args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 0
+	case $args in
+	*" agent --background "*) return 0;;
+	*" agent "*) ;;
+	*) return 0;;
+	esac
+	if grep -q '/homepost\.service' "/proc/$pid/cgroup" 2>/dev/null; then
+		how="systemctl --user restart homepost"
+	else
+		how="kill $pid; then start it as you did (homepost agent)"
+	fi
+	echo "homepost: an agent (pid $pid) runs the old homepost: restart it: $how"
+}
+
 # stop_background: ends it (SIGTERM: it finishes the delivery in
 # progress), waiting up to a minute.
 stop_background() {
@@ -235,8 +267,10 @@ restart)
 		elif [ "$(waiting)" -gt 0 ]; then
 			echo "homepost: mail waits in $outbox, and is delivered once the file is fixed (homepost check)" >&2
 		fi
+		old_agent
 		exit 0
 	fi
+	old_agent
 	stop_background
 	[ -x "$bindir/homepost" ] && is_build "$bindir/homepost" || exit 0
 	[ "$(waiting)" -gt 0 ] || exit 0

@@ -50,14 +50,22 @@ install-extra:
 # next-steps says what is left to do on this host and nothing else.
 # AGENT is what install found: running (it started the agent), stopped
 # (a systemd user session runs, START=no), none (no session: sendmail
-# delivers by itself) or system (install-system: each user's session
+# delivers by itself; a listener named in [smtp] needs an agent started
+# by hand or by cron, and homepost check --crontab prints the line, which
+# starts the agent then, else homepost flush) or system (install-system: each user's session
 # starts it).
 next-steps:
 	@echo; n=0; \
 	case "$(AGENT)" in \
 	running) echo "homepost: the agent runs (systemctl --user status homepost)";; \
 	none) echo "homepost: no systemd user session on this host, so no agent is started:"; \
-	      echo "  sendmail starts a background delivery itself after each message.";; \
+	      echo "  sendmail starts a background delivery itself after each message."; \
+	      case $$("$(BINDIR)/homepost" check --crontab 2>/dev/null) in \
+	      *" agent >>"*) echo "  Your [smtp] names a listener, which only a running agent opens (a background delivery never"; \
+	                     echo "  listens): start homepost agent, and for it to listen after a reboot too, add the line that"; \
+	                     echo "  homepost check --crontab prints to your crontab.";; \
+	      *) echo "  For mail to move after a reboot too, add the line that homepost check --crontab prints to your crontab.";; \
+	      esac;; \
 	esac; \
 	order=; case ":$$PATH:" in \
 	*":$(BINDIR):"*) \
@@ -82,7 +90,8 @@ next-steps:
 	esac; \
 	if [ -n "$$order" ]; then n=$$((n+1)); echo "  $$n. put $(BINDIR) first on your PATH, e.g. in ~/.profile:"; \
 	   echo "       PATH=\"$(BINDIR):\$$PATH\""; fi; \
-	n=$$((n+1)); echo "  $$n. homepost check tells what else mail needs here (lingering, a relay)"
+	needs="lingering, a relay"; [ "$(AGENT)" != none ] || needs="a relay"; \
+	n=$$((n+1)); echo "  $$n. homepost check tells what else mail needs here ($$needs)"
 
 # uninstall removes the files install wrote, and the programs and links
 # in BINDIR only while they are homepost's; it ends the background

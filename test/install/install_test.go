@@ -227,8 +227,8 @@ func TestNextSteps(t *testing.T) {
 			[]string{"enable --now", "no systemd user session"}},
 		{"stopped", "/opt/hp/bin:/usr/bin", []string{"/opt/hp/bin is on your PATH", "Next steps:\n  1. start the agent:  systemctl --user enable --now homepost", "\n  2. homepost check"},
 			[]string{"NOT on your PATH", "no systemd user session", "the agent runs"}},
-		{"none", "/opt/hp/bin:/usr/bin", []string{"no systemd user session", "Next steps:\n  1. homepost check"},
-			[]string{"systemctl", "NOT on your PATH"}},
+		{"none", "/opt/hp/bin:/usr/bin", []string{"no systemd user session", "homepost check --crontab prints to your crontab", "Next steps:\n  1. homepost check"},
+			[]string{"systemctl", "NOT on your PATH", "lingering"}},
 		{"system", "/opt/hp/bin:/usr/bin", []string{"1. each user starts the agent:  systemctl --user enable --now homepost", "systemctl --global enable homepost", "2. homepost check"},
 			[]string{"no systemd user session", "NOT on your PATH"}},
 	} {

@@ -446,3 +446,49 @@ esac
 		t.Errorf("the diversion is not named:\n%s", out)
 	}
 }
+
+// Without systemd, a listener named in [smtp] needs a running agent:
+// install says how to start it and keep it started (check --crontab's
+// line), and an agent started by hand keeps running the old homepost
+// after an upgrade: install names it and how to restart it.
+func TestUpgradeNamesHandStartedAgent(t *testing.T) {
+	needMake(t)
+	h := newHome(t, "home")
+	h.config(t, "system_aliases = \"\"\n[smtp]\nsocket = \""+filepath.Join(h.home, "s", "smtp")+"\"\n")
+	out := h.make(t, "install")
+	if !strings.Contains(out, "no systemd user session") {
+		t.Skip("SKIP: a systemd user session runs for this HOME; the unit is restarted instead")
+	}
+	if !strings.Contains(out, "names a listener") || !strings.Contains(out, "homepost check --crontab") {
+		t.Errorf("make install does not say how to keep the listener started:\n%s", out)
+	}
+	if strings.Contains(out, "lingering") {
+		t.Errorf("make install speaks of lingering on a host without systemd:\n%s", out)
+	}
+	agent := exec.Command(filepath.Join(h.bindir, "homepost"), "agent")
+	agent.Env = userEnv(h.home, "PATH="+h.bindir+":/usr/bin:/bin")
+	agent.Dir = "/"
+	var log strings.Builder
+	agent.Stderr = &log
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	lock := filepath.Join(h.home, ".local", "state", "homepost", "agent.lock")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if b, _ := os.ReadFile(lock); strings.HasPrefix(string(b), strconv.Itoa(agent.Process.Pid)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not start")
+		}
+	}
+	out = h.make(t, "install")
+	want := fmt.Sprintf("an agent (pid %d) runs the old homepost: restart it: kill %d; then start it as you did (homepost agent)", agent.Process.Pid, agent.Process.Pid)
+	if !strings.Contains(out, want) {
+		t.Errorf("make install does not name the agent that runs the old homepost, want %q:\n%s", want, out)
+	}
+	if b, _ := os.ReadFile("/proc/" + strconv.Itoa(agent.Process.Pid) + "/cmdline"); len(b) == 0 {
+		t.Errorf("make install ended the agent started by hand")
+	}
+}

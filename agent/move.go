@@ -84,7 +84,7 @@ type moves struct {
 	locks []*Lock
 	dirs  []string
 	// resumed is set once the moves a killed agent left are taken up
-	// (resumeMoves).
+	// (resumeMoves); cleared with the locks (unlockMoved).
 	resumed bool
 }
 
@@ -483,10 +483,18 @@ func PendingMove(cfg *config.Config, dir string) (string, bool) {
 	return fmt.Sprintf("the agent (pid %d) moves them into %s %s", pid, cfg.Outbox, when), true
 }
 
-// unlockMoved releases the locks taken on moves of state_dir.
+// unlockMoved releases the locks taken on moves of state_dir, and
+// forgets the former outboxes with them: a background delivery that
+// runs again for mail that came as it ended (Run) gives up its locks
+// between the rounds, and another delivery may meanwhile take an old
+// state_dir's lock and claim mail in its outbox, which a rename out of
+// that outbox would take from under it (its copies for a command or the
+// smarthost then sent twice). The next round takes those outboxes up
+// again as at a start (resumeMoves), under their locks.
 func (a *Agent) unlockMoved() {
 	for _, l := range a.mv.locks {
 		l.Unlock()
 	}
 	a.mv.locks, a.mv.dirs = nil, nil
+	a.mv.former, a.mv.look, a.mv.resumed = nil, false, false
 }

@@ -307,3 +307,74 @@ func TestSendingAfterMove(t *testing.T) {
 		}
 	}
 }
+
+// A background delivery that followed a move of state_dir and runs
+// again for mail that came as it ended gives up the old state_dir's
+// lock between its rounds: another delivery may then take it and claim
+// mail queued there by a sendmail of the old configuration. The next
+// round must not move that mail (a rename ignores the other's lock: its
+// copies for a command or the smarthost would go out twice); it takes
+// the old outbox up again as at a start, under that lock. It kept the
+// former outboxes, and moved their mail whenever a.mv.look was set (by
+// migrate when a release was in progress, or by an event).
+func TestRoundReleasesFormer(t *testing.T) {
+	ta := newTestAgent(t, "")
+	ta.background = true
+	lock, err := TryLock(ta.cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCfg, old := ta.cfg, ta.box
+	conf := filepath.Join(ta.home, "config.toml")
+	b, _ := os.ReadFile(conf)
+	b = []byte(strings.Replace(string(b), "state_dir = \"~/state\"", "state_dir = \"~/state2\"", 1))
+	if err := os.WriteFile(conf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(conf, config.NewIdentity("alice", ta.home, "Alice", os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.follow(cfg)
+	ta.configure(cfg)
+	ta.followed()
+	ta.run()
+	// The round ends, as Run ends it.
+	lock.Unlock()
+	ta.unlockMoved()
+
+	other, err := TryLock(oldCfg, true) // another delivery, on the old state_dir
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Unlock()
+	box := ta.box
+	ta.box = old
+	id := ta.queueSubject("claimed by the other delivery")
+	ta.box = box
+	p, err := old.Find(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := old.Take(filepath.Base(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := outbox.OpenLocked(claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+
+	lock, err = TryLock(ta.cfg, true) // the next round
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	ta.mv.look = true
+	ta.run()
+	defer ta.unlockMoved()
+	if _, err := os.Stat(claimed); err != nil {
+		t.Errorf("the other delivery's claimed message was moved: %v\n%s", err, ta.logs.String())
+	}
+}

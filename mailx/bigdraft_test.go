@@ -239,3 +239,54 @@ func TestTildeOnSpooledText(t *testing.T) {
 		t.Errorf("sent %d bytes, want %d", len(q.body), len(want))
 	}
 }
+
+// A part whose own header is 50 MB (short fields, then one of 6 MB) is
+// shown in bounded memory: its fields past the first megabyte are not
+// read, which a note says, and its text and the parts after it are
+// shown.
+func TestPartHugeHeaderInBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 50 MB")
+	}
+	h := newHome(t)
+	md := h.path("Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	f, err := os.Create(filepath.Join(md, "new", "1700000000.M1P1.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	bw.WriteString("From: Big <big@example.org>\nSubject: huge part header\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n" +
+		"--b\nContent-Type: text/plain\n\npart one\n--b\nContent-Type: text/plain; charset=utf-8\n")
+	ct := len("Content-Type: text/plain; charset=utf-8\n")
+	n, kept := 0, ct // kept: the whole fields within maxPartHeader
+	for i := range 600000 {
+		k, _ := fmt.Fprintf(bw, "X-Filler-%d: %s\n", i, strings.Repeat("f", 70))
+		n += k
+		if kept+k <= maxPartHeader && kept == ct+n-k {
+			kept += k
+		}
+	}
+	long := "X-Long: " + strings.Repeat("w ", 3<<20) + "\n"
+	bw.WriteString(long + "\npart two\n--b\nContent-Type: text/plain\n\npart three\n--b--\n")
+	bw.Flush()
+	f.Close()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "script")
+	os.WriteFile(in, []byte("p\nx\n"), 0o600)
+	var out bytes.Buffer
+	rss := h.mailRSSTo(t, in, &out, "-N", "-f", "Maildir/")
+	t.Logf("p: peak RSS %d MB", rss>>20)
+	if rss > maxDraftRSS {
+		t.Errorf("p of a message with a part whose header is 50 MB: peak RSS %d MB, want at most %d MB", rss>>20, maxDraftRSS>>20)
+	}
+	header := ct + n + len(long)
+	want := fmt.Sprintf("[-- #1.1 text/plain --]\npart one\n"+
+		"[-- #1.2 header larger than %d bytes: the last %d of its %d bytes not read --]\n"+
+		"[-- #1.2 text/plain --]\npart two\n[-- #1.3 text/plain --]\npart three\n", maxPartHeader, header-kept, header)
+	if s := out.String(); !strings.Contains(s, want) {
+		t.Errorf("p shows %q, want %q", s[strings.Index(s, "\n\n")+2:], want)
+	}
+}

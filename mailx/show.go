@@ -395,6 +395,11 @@ func renderBody(w *bytes.Buffer, raw []byte) {
 	renderBodyFrom(w, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
 }
 
+// maxPartHeader bounds the header of a part of a multipart that the
+// MIME parser is given to hold: the fields past it are not read (see
+// partHeaderCut).
+const maxPartHeader = 1 << 20
+
 // maxMIMEHeader bounds the header section that the MIME parser is given
 // to hold: a message with a larger one is shown as a message the parser
 // refuses is, its body as stored.
@@ -548,7 +553,10 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note 
 		// The parts are read as go-message's MultipartReader reads
 		// them, but a part in an encoding it does not know is kept
 		// as stored (nextPart), and the parts after it are shown.
-		mr := textproto.NewMultipartReader(e.Body, boundary)
+		// A part's header is held whole by the reader: past
+		// maxPartHeader its fields are dropped, and a note says so.
+		cut := newPartHeaderCut(e.Body, boundary, maxPartHeader)
+		mr := textproto.NewMultipartReader(cut, boundary)
 		// Of a multipart/alternative, the first plain text part is
 		// shown and the others named.
 		chosen := false
@@ -559,6 +567,9 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note 
 			}
 			p.Body = &errorsAsEOF{r: p.Body}
 			sub := fmt.Sprintf("%s.%d", path, i)
+			if pc, ok := cut.cut(i); ok {
+				io.WriteString(w, pc.note(sub, maxPartHeader))
+			}
 			if mt != "multipart/alternative" {
 				walkEntity(w, p, sub, false, pnote)
 				continue

@@ -23,8 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
 
@@ -134,7 +137,11 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 
 	fmt.Fprintf(&b, "--%s\n", boundary)
 	b.WriteString("Content-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n")
-	humanPart(&b, host, returned, m.Recipients)
+	named := hdr
+	if whole != nil {
+		named, _ = readHeader(bytes.NewReader(whole)) // read from memory: no error
+	}
+	humanPart(&b, host, clean(m.QueueID), returned, m.Recipients, describe(named))
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
 	b.WriteString("Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
@@ -205,35 +212,150 @@ func topEncoding(whole []byte) string {
 	return "8bit"
 }
 
-func humanPart(b *bytes.Buffer, host string, returned int, rs []Recipient) {
+// humanPart writes the text for people. It names the message (its
+// Subject, Date and To: with several messages out, "Undelivered Mail"
+// and an address do not tell which one failed, and not every reader
+// shows the returned message), and says where to learn more: the agent's
+// log on this host, by the queue ID. Postfix's "please send mail to
+// postmaster" would send the user to themselves: postmaster is the user.
+func humanPart(b *bytes.Buffer, host, queueID string, returned int, rs []Recipient, message string) {
 	fmt.Fprintf(b, "This is the mail system at host %s.\n\n", host)
+	var text string
 	switch returned {
 	case returnWhole:
-		b.WriteString("I'm sorry to have to inform you that your message could not\n" +
-			"be delivered to one or more recipients. It's attached below.\n\n" +
-			"For further assistance, please send mail to postmaster.\n\n" +
-			"If you do so, please include this problem report. You can\n" +
-			"delete your own text from the attached returned message.\n\n")
-	case returnTooBig, returnAsked:
-		b.WriteString("I'm sorry to have to inform you that your message could not\n" +
-			"be delivered to one or more recipients. Only its header is\n")
-		if returned == returnTooBig {
-			fmt.Fprintf(b, "attached below: the message is larger than the %d bytes\n"+
-				"that are returned whole.\n\n", BounceSizeLimit)
-		} else {
-			b.WriteString("attached below, as the sender asked (RET=HDRS).\n\n")
-		}
-		b.WriteString("For further assistance, please send mail to postmaster.\n\n" +
-			"If you do so, please include this problem report.\n\n")
+		text = message + " could not be delivered to one or more recipients. It's attached below."
+	case returnTooBig:
+		text = message + " could not be delivered to one or more recipients. Only its header is " +
+			fmt.Sprintf("attached below: the message is larger than the %d bytes that are returned whole.", BounceSizeLimit)
+	case returnAsked:
+		text = message + " could not be delivered to one or more recipients. Only its header is " +
+			"attached below, as the sender asked (RET=HDRS)."
 	default:
-		b.WriteString("Your message could not be delivered for some time.\n" +
-			"It will be retried until it is too old. Its header is\n" +
-			"attached below.\n\n")
+		text = message + " could not be delivered for some time. It will be retried until it is too old. " +
+			"Its header is attached below."
 	}
+	b.WriteString(wrap(text, 72) + "\n\n")
+	more := "The reason for each recipient follows."
+	if queueID != "" {
+		more += " The log of the homepost agent on " + host + " tells more: look for the queue ID " + queueID + "."
+	}
+	b.WriteString(wrap(more, 72) + "\n\n")
 	b.WriteString("                   The mail system\n")
 	for _, r := range rs {
 		fmt.Fprintf(b, "\n%s: %s\n", who(r, host), clean(r.Diagnostic))
 	}
+}
+
+// describe names a message by its header for the text for people:
+// `Your message "SUBJECT" of DATE to TO`, each part there when the
+// field is.
+func describe(hdr []byte) string {
+	var subject, date, to string
+	var last *string
+	for _, line := range strings.Split(string(hdr), "\n") {
+		if line != "" && (line[0] == ' ' || line[0] == '\t') {
+			if last != nil {
+				*last += " " + line
+			}
+			continue
+		}
+		last = nil
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		for _, f := range []struct {
+			name string
+			v    *string
+		}{{"Subject", &subject}, {"Date", &date}, {"To", &to}} {
+			if *f.v == "" && strings.EqualFold(strings.TrimSpace(name), f.name) {
+				*f.v = value
+				if *f.v == "" {
+					*f.v = " " // an empty field still counts as the first
+				}
+				last = f.v
+			}
+		}
+	}
+	d := "Your message"
+	if s := display(subject, 200); s != "" {
+		d += ` "` + s + `"`
+	} else {
+		d += " (no subject)"
+	}
+	if s := display(date, 60); s != "" {
+		d += " of " + s
+	}
+	if s := display(to, 300); s != "" {
+		d += " to " + s
+	}
+	return d
+}
+
+// display makes a field's value fit to show in the text for people: its
+// encoded words decoded (RFC 2047, with the standard decoder's
+// charsets: UTF-8, US-ASCII, ISO-8859-1), on one line, without what
+// could hide or reorder text on a terminal (C0 and C1 control
+// characters, bidi controls, invalid UTF-8: each shown as '?'), and cut
+// at max characters.
+func display(v string, max int) string {
+	v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+	if dec, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+		v = dec
+	}
+	var b strings.Builder
+	n, space := 0, false
+	for i, r := range v {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(v[i:], "\uFFFD"):
+			r = '?' // invalid UTF-8
+		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
+			space = b.Len() > 0
+			continue
+		case isControl(r):
+			r = '?'
+		}
+		if n >= max {
+			b.WriteString("...")
+			break
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+			n++
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+// isControl reports whether r must not reach a terminal or a text for
+// people as it is: a C0 or C1 control character, DEL, or a bidi control
+// (U+202A to U+202E, U+2066 to U+2069, the marks), which reorders the
+// text displayed after it.
+func isControl(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
+
+// wrap breaks text into lines of at most width characters at spaces (a
+// longer word stays whole on its own line).
+func wrap(text string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, w := range strings.Fields(text) {
+		n := utf8.RuneCountInString(w)
+		if i > 0 {
+			if line+1+n > width {
+				b.WriteByte('\n')
+				line = 0
+			} else {
+				b.WriteByte(' ')
+				line++
+			}
+		}
+		b.WriteString(w)
+		line += n
+	}
+	return b.String()
 }
 
 // who names a recipient as Postfix does: "<final>", and "(expanded
@@ -319,7 +441,7 @@ func clean(s string) string {
 		case c == '\n' || c == '\r' || c == '\t' || c == ' ':
 			space = b.Len() > 0
 			continue
-		case c < 0x20 || c == 0x7f:
+		case isControl(c):
 			c = '?'
 		}
 		if space {

@@ -38,10 +38,13 @@ the change settle, as flush does; one that runs a homepost replaced
 since by an upgrade is a warning that says how to restart it) and its
 systemd unit, the SMTP listener (a NOOP session on
 each of its addresses; that the agent's own process holds each TCP
-address, else which program does; and where the AUTH secret is),
+address, else which program does; a port below 1024 that only root may
+open; where the running agent listens when not where check looks; and
+where the AUTH secret is),
 lingering, the
 relay (an exec: program that is homepost's own sendmail, or a url that
-names the agent's own listen address, FAILs: the mail would loop), which sendmail and mail come first on PATH and at
+names the agent's own listen address, FAILs: the mail would loop; no
+from with a host name that is no mail domain warns), which sendmail and mail come first on PATH and at
 /usr/sbin/sendmail, and whether cron's mail reaches homepost. A running agent that reads
 another configuration file than this check (another HOMEPOST_CONFIG,
 XDG_CONFIG_HOME or HOME) is named with its file.
@@ -51,7 +54,9 @@ XDG_CONFIG_HOME or HOME) is named with its file.
             greeted within 15 s fails, with the smtps:// url to try
             (a port that wants TLS from the first byte says nothing)
   --crontab print, and do nothing else, the crontab(5) line that starts
-            delivery after a reboot where no systemd user instance runs:
+            delivery after a reboot where no systemd user instance runs
+            (homepost flush; homepost agent where [smtp] names a listen
+            address or a socket of its own, which only an agent opens):
             (crontab -l; homepost check --crontab) | crontab -
   --paths   print, and do nothing else, where the configuration puts
             things, as homepost reads it (for scripts; make install uses

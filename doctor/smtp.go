@@ -249,7 +249,7 @@ func elsewhere(cfg *config.Config, pid int, path string) string {
 	switch theirs, set := env["XDG_RUNTIME_DIR"]; {
 	case env == nil:
 	case !set || theirs == "":
-		why = "it started without XDG_RUNTIME_DIR (from cron, su or sudo), so it took the runtime directory for none"
+		why = fmt.Sprintf("it started without XDG_RUNTIME_DIR (from cron, su or sudo), when /run/user/%d was no runtime directory of yours (logind makes it at login)", cfg.UID)
 		if ours != "" {
 			why += ", while this check has XDG_RUNTIME_DIR=" + ours
 		}

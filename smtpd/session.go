@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 		// program set up with an SMTP user and password logs in
 		// whenever it is offered, and stops if it is not.
 		s.trusted, s.authOffered, s.conn = wc.trusted, true, wc
+		s.helo = c.Hostname()
 		wc.sess = s
 	}
 	return s, nil
@@ -76,7 +78,8 @@ type session struct {
 	authOffered bool // AUTH PLAIN is offered (the listener, not sendmail -bs)
 	authed      bool
 	authFails   int
-	conn        *conn // the listener's connection; nil for sendmail -bs
+	conn        *conn  // the listener's connection; nil for sendmail -bs
+	helo        string // the client's EHLO or HELO name
 
 	from  string
 	rcpts []string
@@ -205,7 +208,7 @@ func (s *session) Data(r io.Reader) error {
 	cfg := s.b.Config
 	res, err := submit.Submit(cfg, submit.Options{
 		Sender: sender, Recipients: rcpts, IgnoreDots: true,
-		NoWake: s.b.NoWake, Sync: s.b.Sync,
+		NoWake: s.b.NoWake, Sync: s.b.Sync, ReceivedFrom: s.receivedFrom(),
 	}, r)
 	if err != nil {
 		return s.refuse(s.replyFor(err), from, len(rcpts))
@@ -229,6 +232,46 @@ func (l *sizeLimit) Read(p []byte) (int, error) {
 		return 0, smtp.ErrDataTooLarge
 	}
 	return n, err
+}
+
+// receivedFrom is the from clause of the Received field of a message
+// taken from the listener's client, as Postfix's: its EHLO name, then
+// its address and uid ("from web.example (127.0.0.1 uid 1001)"), which
+// tell which program sent it. sendmail -bs puts none, as sendmail puts
+// none.
+func (s *session) receivedFrom() string {
+	if s.conn == nil {
+		return ""
+	}
+	client := "unix socket"
+	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok && s.conn.tcp {
+		client = ta.IP.String()
+	}
+	uid := "unknown"
+	if s.conn.uid >= 0 {
+		uid = strconv.Itoa(s.conn.uid)
+	}
+	return fmt.Sprintf("from %s (%s uid %s)", heloText(s.helo), client, uid)
+}
+
+// heloText is a client's EHLO name as a header may show it: printable
+// ASCII other than parentheses and white space (a name that is not a
+// domain would end the field's comment or continue it), at most 255
+// bytes; "unknown" when none is left.
+func heloText(h string) string {
+	b := []byte(h)
+	if len(b) > 255 {
+		b = b[:255]
+	}
+	for i, c := range b {
+		if c <= ' ' || c >= 0x7f || c == '(' || c == ')' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	if len(b) == 0 {
+		return "unknown"
+	}
+	return string(b)
 }
 
 // tooLarge is the reply to a message over the limit; it names the limit

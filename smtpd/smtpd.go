@@ -3,7 +3,10 @@
 // nodemailer set to SMTP, a container on the host network): what they
 // submit is queued in the outbox through package submit, exactly as
 // sendmail queues it (header completion, Bcc removal, the bytes kept as
-// they came, the same queue file), and the agent delivers it.
+// they came, the same queue file), and the agent delivers it. A Received
+// field on top names the client, by its EHLO name, address and uid, as
+// Postfix's smtpd does: which program sent a message is otherwise
+// nowhere to be read.
 //
 // # Failure model
 //
@@ -205,7 +208,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		}
 		s := l.s
 		// Who the peer is, before anything is read (peer.go).
-		tcp, trusted, uid := s.identify(c)
+		tcp, trusted, uid, uidErr := s.identify(c)
 		pool, limit, which := &s.sessions, s.cfg.SMTP.MaxSessions, "max_sessions"
 		if !trusted {
 			pool, limit, which = &s.foreign, foreignMax(limit), "max_foreign_sessions"
@@ -219,25 +222,25 @@ func (l *listener) Accept() (net.Conn, error) {
 			continue
 		}
 		wc := s.wrap(c, tcp, trusted, pool)
-		wc.peerUID = uid
+		wc.uid, wc.peerUID = uid, uidString(uid, uidErr)
 		return wc, nil
 	}
 }
 
 // identify says whether c is a TCP connection and whether its peer is
-// the user, and gives the peer's uid for the log.
-func (s *Server) identify(c net.Conn) (tcp, trusted bool, uid string) {
+// the user, and gives the peer's uid (-1 and why when it is unknown).
+func (s *Server) identify(c net.Conn) (tcp, trusted bool, uid int, err error) {
 	switch c.LocalAddr().Network() {
 	case "tcp", "tcp4", "tcp6":
-		n, err := tcpPeerUID(c)
-		trusted = err == nil && n == s.cfg.UID
+		uid, err = tcpPeerUID(c)
+		trusted = err == nil && uid == s.cfg.UID
 		if !trusted {
-			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(n, err))
+			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, err))
 		}
-		return true, trusted, uidString(n, err)
+		return true, trusted, uid, err
 	default:
-		n, err := unixPeerUID(c)
-		return false, err == nil && (n == s.cfg.UID || n == 0), uidString(n, err)
+		uid, err = unixPeerUID(c)
+		return false, err == nil && (uid == s.cfg.UID || uid == 0), uid, err
 	}
 }
 
@@ -270,7 +273,8 @@ type conn struct {
 	idle    time.Duration
 	tcp     bool             // a TCP connection (else the Unix socket)
 	trusted bool             // the peer is the user: no AUTH needed
-	peerUID string           // the peer's uid, for the log
+	uid     int              // the peer's uid; -1: unknown
+	peerUID string           // the peer's uid for the log, or why it is unknown
 	io      io.ReadWriter    // the socket's reads and writes (sockIO)
 	q       *smtpwire.Reader // the command stream, bare names marked
 	w       *smtpwire.Writer // the replies, spelled right

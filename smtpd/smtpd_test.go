@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -151,7 +152,19 @@ func queued(t *testing.T, cfg *config.Config) map[string]*outbox.Message {
 	return out
 }
 
+// body is a queued message without the Received field that the
+// listener puts on top (rawBody has it).
 func body(t *testing.T, m *outbox.Message) string {
+	b := rawBody(t, m)
+	if loc := listenerReceived.FindStringIndex(b); loc != nil {
+		return b[loc[1]:]
+	}
+	return b
+}
+
+var listenerReceived = regexp.MustCompile(`^Received: from [^\n]*\n\tby [^\n]* \(homepost\) id [^\n]*\n`)
+
+func rawBody(t *testing.T, m *outbox.Message) string {
 	b := make([]byte, m.Size)
 	if _, err := m.Body().ReadAt(b, 0); err != nil {
 		t.Fatal(err)

@@ -42,6 +42,11 @@ type Options struct {
 	// A Sync that is also an outbox.Sealer gets a sealed queue file,
 	// made durable with its name by one sync after the rename.
 	Sync outbox.Syncer
+	// ReceivedFrom, when not "", puts a Received field above the
+	// message naming where it came from ("from NAME (127.0.0.1 uid
+	// 1001)": the SMTP listener's client), this host and the queue ID,
+	// as Postfix's smtpd does; the message itself is unchanged.
+	ReceivedFrom string
 }
 
 // DataError is a message or address the queue cannot accept (exit 65).
@@ -148,6 +153,9 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	var added []byte
 	if !hdr.Huge {
 		added = complete(cfg, o, hdr, sender, now, d.ID())
+	}
+	if o.ReceivedFrom != "" {
+		fmt.Fprintf(d, "Received: %s\n\tby %s (homepost) id %s; %s\n", o.ReceivedFrom, cfg.Hostname, d.ID(), now.Format(time.RFC1123Z))
 	}
 	if err := writeHeader(d, hdr, added); err != nil {
 		d.Abort()

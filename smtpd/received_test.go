@@ -1,0 +1,53 @@
+package smtpd
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"homepost/outbox"
+)
+
+// A message taken over SMTP gets a Received field on top naming the
+// client as Postfix's does: its EHLO name, its address and its uid
+// (Postfix: "from NAME (localhost [127.0.0.1])"); the message's own
+// bytes follow unchanged.
+func TestReceivedNamesClient(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	const msg = "Subject: traced\r\nFrom: app@example.org\r\nDate: Thu, 3 Dec 2026 12:00:00 +0000\r\nMessage-ID: <t@example.org>\r\n\r\nbody\r\n"
+	for _, tc := range []struct{ nw, addr, client string }{
+		{"tcp", ts.tcp, "127.0.0.1"},
+		{"unix", ts.unix, "unix socket"},
+	} {
+		d := dial(t, tc.nw, tc.addr)
+		d.cmd("EHLO web.example", "250")
+		d.cmd("MAIL FROM:<app@example.org>", "250")
+		d.cmd("RCPT TO:<me@testhost.example>", "250")
+		d.cmd("DATA", "354")
+		d.send(msg + ".\r\n")
+		r := d.expect("250 2.0.0 Ok: queued as ")
+		id := strings.TrimPrefix(r, "250 2.0.0 Ok: queued as ")
+		var m *outbox.Message
+		for name, q := range queued(t, ts.cfg) {
+			if outbox.ID(name) == id {
+				m = q
+			}
+		}
+		if m == nil {
+			t.Fatalf("%s: %s not queued", tc.nw, id)
+		}
+		b := rawBody(t, m)
+		re := regexp.MustCompile(fmt.Sprintf(`^Received: from web\.example \(%s uid %d\)\n\tby testhost\.example \(homepost\) id %s; [A-Z][a-z][a-z], .* [+-]\d{4}\n`,
+			regexp.QuoteMeta(tc.client), os.Getuid(), id))
+		loc := re.FindStringIndex(b)
+		if loc == nil {
+			t.Errorf("%s: no Received field naming the client on top:\n%s", tc.nw, b)
+			continue
+		}
+		if rest := b[loc[1]:]; rest != strings.ReplaceAll(msg, "\r\n", "\n") {
+			t.Errorf("%s: the message below the Received field:\n%q\nwant\n%q", tc.nw, rest, msg)
+		}
+	}
+}

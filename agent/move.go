@@ -72,8 +72,10 @@ type moves struct {
 	// w is the loop's watcher, nil outside the loop.
 	w *fsnotify.Watcher
 	// to is the outbox to switch to at the next quiet moment; "" when
-	// no switch waits. using is the outbox delivered meanwhile.
-	to, using outbox.Dir
+	// no switch waits. using is the outbox delivered meanwhile, and
+	// usingState the state_dir whose lock guards it.
+	to, using  outbox.Dir
+	usingState string
 	// former are the outboxes followed from: watched, and emptied into
 	// the current one. look is set when mail may have come to one.
 	former []outbox.Dir
@@ -138,7 +140,14 @@ func (a *Agent) follow(cfg *config.Config) {
 		if d == to {
 			continue
 		}
-		if err := submit.RecordFormer(cfg, string(d)); err != nil {
+		// With the state_dir whose lock guards it, which the agent
+		// that finishes a move cut short takes: an outbox named in
+		// config.toml is not in its state_dir.
+		state := old.StateDir
+		if d == a.box && a.mv.to != "" {
+			state = a.mv.usingState
+		}
+		if err := submit.RecordFormer(cfg, string(d), state); err != nil {
 			a.log.Warn("record the former outbox", "outbox", string(d), "reason", err)
 		}
 		if d == a.mv.to && !slices.Contains(a.mv.former, d) {
@@ -151,7 +160,7 @@ func (a *Agent) follow(cfg *config.Config) {
 		}
 	}
 	if a.mv.to == "" {
-		a.mv.using = a.box
+		a.mv.using, a.mv.usingState = a.box, old.StateDir
 	}
 	a.mv.to = to
 	if old.StateDir != cfg.StateDir {
@@ -166,17 +175,21 @@ func (a *Agent) follow(cfg *config.Config) {
 // mail: an agent killed (-9, OOM, power loss) while its move waited for
 // the smarthost had moved nothing. As the live move does, it first takes
 // the lock of the old outbox's state_dir (and keeps it until it exits),
-// so that nothing else delivers that outbox while its mail is moved; an
-// outbox whose state_dir is not known (no agent.lock beside it), or
-// whose lock another process holds, is left where it is and reported
-// (submit.Stranded). The move itself is made by the loop (migrate), one
+// so that nothing else delivers that outbox while its mail is moved:
+// the state_dir recorded with it, or, in a list of an older homepost,
+// its parent directory. None is needed when that is the agent's own
+// state_dir (an outbox named in config.toml changed, state_dir not):
+// the agent holds its lock. An outbox whose state_dir is not known (no
+// agent.lock there), or whose lock another process holds, is left where
+// it is and reported (submit.Stranded). The move itself is made by the loop (migrate), one
 // rename each, as at a reload. once says how the lock is taken: as a
 // one-shot or background delivery, which a starting daemon asks to give
 // way, or as the daemon (see resumeMoves). It returns the outboxes taken
 // up.
 func (a *Agent) resumeFormer(once bool) []string {
 	var took []string
-	for _, d := range submit.FormerOutboxes(a.cfg) {
+	for _, f := range submit.Formers(a.cfg) {
+		d := f.Outbox
 		from := outbox.Dir(d)
 		if from == a.box || slices.Contains(a.mv.former, from) || from == a.mv.to {
 			continue
@@ -189,7 +202,10 @@ func (a *Agent) resumeFormer(once bool) []string {
 		if k == 0 {
 			continue
 		}
-		sd := filepath.Dir(d)
+		sd := f.StateDir
+		if sd == "" {
+			sd = filepath.Dir(d)
+		}
 		if sd != a.cfg.StateDir && !slices.Contains(a.mv.dirs, sd) {
 			if _, err := os.Lstat(filepath.Join(sd, "agent.lock")); err != nil {
 				continue // no state_dir known: whose outbox it is cannot be told

@@ -140,7 +140,7 @@ func TestOnceFinishesRecordedMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := submit.RecordFormer(cfg, string(old)); err != nil {
+	if err := submit.RecordFormer(cfg, string(old), cfg.StateDir); err != nil {
 		t.Fatal(err)
 	}
 	next := &testAgent{t: t, home: ta.home, clock: ta.clock}
@@ -224,7 +224,7 @@ func TestResumedMoveCutsTornMbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := submit.RecordFormer(cfg, string(old)); err != nil {
+	if err := submit.RecordFormer(cfg, string(old), cfg.StateDir); err != nil {
 		t.Fatal(err)
 	}
 	next := &testAgent{t: t, home: ta.home, clock: ta.clock}

@@ -17,20 +17,30 @@ func TestFormerOutboxes(t *testing.T) {
 	cfg.StateDir = filepath.Join(cfg.Home, "state")
 	q1, q2 := filepath.Join(cfg.Home, "q1"), filepath.Join(cfg.Home, "q2")
 	for _, d := range []string{q1, q2, cfg.Outbox} {
-		if err := RecordFormer(cfg, d); err != nil {
+		if err := RecordFormer(cfg, d, cfg.StateDir); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got := FormerOutboxes(cfg); !slices.Equal(got, []string{cfg.Outbox, q2, q1}) {
 		t.Fatalf("FormerOutboxes = %v", got)
 	}
-	if err := RecordFormer(cfg, q1); err != nil {
+	if err := RecordFormer(cfg, q1, ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := FormerOutboxes(cfg); !slices.Equal(got, []string{q1, q2}) {
 		t.Fatalf("FormerOutboxes = %v, want the configured outbox dropped", got)
 	}
-	if err := RecordFormer(cfg, "q\n3"); err == nil {
+	if got := Formers(cfg); !slices.Equal(got, []Former{{q1, ""}, {q2, cfg.StateDir}}) {
+		t.Fatalf("Formers = %v, want the state_dir recorded with q2", got)
+	}
+	// A list written by an older homepost: outboxes alone.
+	if err := os.WriteFile(formerFile(cfg), []byte(q2+"\n"+q1+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := Formers(cfg); !slices.Equal(got, []Former{{q2, ""}, {q1, ""}}) {
+		t.Fatalf("Formers of an older list = %v", got)
+	}
+	if err := RecordFormer(cfg, "q\n3", ""); err == nil {
 		t.Fatal("a path with a new line was recorded")
 	}
 	if dir, n := Stranded(cfg); n != 0 {

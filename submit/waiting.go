@@ -91,40 +91,80 @@ func Stranded(cfg *settings.Config) (dir string, n int) {
 }
 
 // formerFile lists, in state_dir, the outboxes that an agent followed a
-// move from, one path a line.
+// move from, one a line: "OUTBOX\tSTATE_DIR", STATE_DIR being the
+// state_dir whose lock guarded OUTBOX (an agent that finishes the move
+// takes it); a line of an older homepost holds OUTBOX alone.
 func formerFile(cfg *settings.Config) string { return filepath.Join(cfg.StateDir, "outbox.former") }
 
 // maxFormer bounds the list: the most recent moves are kept.
 const maxFormer = 16
 
-// FormerOutboxes reads the outboxes that an agent followed a move from.
-func FormerOutboxes(cfg *settings.Config) []string {
+// Former is an outbox that an agent followed a move from.
+type Former struct {
+	Outbox string
+	// StateDir is the state_dir whose lock guarded the outbox; "" when
+	// not recorded (an older homepost, a path with a tab).
+	StateDir string
+}
+
+// Formers reads the outboxes that an agent followed a move from.
+func Formers(cfg *settings.Config) []Former {
 	b, err := os.ReadFile(formerFile(cfg))
 	if err != nil {
 		return nil
 	}
-	var out []string
+	var out []Former
 	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); filepath.IsAbs(l) {
-			out = append(out, filepath.Clean(l))
+		l = strings.TrimSpace(l)
+		var f Former
+		if box, sd, ok := strings.Cut(l, "\t"); ok && filepath.IsAbs(sd) && !strings.Contains(sd, "\t") {
+			f = Former{Outbox: box, StateDir: filepath.Clean(sd)}
+		} else {
+			f.Outbox = l
 		}
+		if filepath.IsAbs(f.Outbox) {
+			f.Outbox = filepath.Clean(f.Outbox)
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// FormerOutboxes reads the outboxes that an agent followed a move from.
+func FormerOutboxes(cfg *settings.Config) []string {
+	var out []string
+	for _, f := range Formers(cfg) {
+		out = append(out, f.Outbox)
 	}
 	return out
 }
 
 // RecordFormer adds dir to the outboxes followed from, in cfg's
 // state_dir, before the agent moves anything out of it (a kill in the
-// middle of the move leaves mail there that Stranded must find). The
-// configured outbox itself is dropped from the list: it is delivered.
-// The file is replaced atomically and made durable.
-func RecordFormer(cfg *settings.Config, dir string) error {
+// middle of the move leaves mail there that Stranded must find, and the
+// next agent moves). stateDir is the state_dir whose lock guarded dir.
+// The configured outbox itself is dropped from the list: it is
+// delivered. The file is replaced atomically and made durable.
+func RecordFormer(cfg *settings.Config, dir, stateDir string) error {
 	if strings.Contains(dir, "\n") || !filepath.IsAbs(dir) {
 		return fmt.Errorf("outbox %q: not a path that can be recorded", dir)
 	}
-	list := []string{filepath.Clean(dir)}
-	for _, d := range FormerOutboxes(cfg) {
-		if !slices.Contains(list, d) && d != filepath.Clean(cfg.Outbox) {
-			list = append(list, d)
+	line := func(f Former) string {
+		if f.StateDir == "" || strings.ContainsAny(f.StateDir, "\t\n") || strings.Contains(f.Outbox, "\t") {
+			return f.Outbox
+		}
+		return f.Outbox + "\t" + f.StateDir
+	}
+	first := Former{Outbox: filepath.Clean(dir)}
+	if filepath.IsAbs(stateDir) {
+		first.StateDir = filepath.Clean(stateDir)
+	}
+	list := []string{line(first)}
+	seen := []string{filepath.Clean(dir)}
+	for _, f := range Formers(cfg) {
+		if !slices.Contains(seen, f.Outbox) && f.Outbox != filepath.Clean(cfg.Outbox) {
+			seen = append(seen, f.Outbox)
+			list = append(list, line(f))
 		}
 	}
 	list = list[:min(len(list), maxFormer)]

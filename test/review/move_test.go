@@ -265,3 +265,45 @@ func TestKilledMoveFinishedAtStart(t *testing.T) {
 		t.Errorf("mailq:\n%s", stderr)
 	}
 }
+
+// The same with an outbox named in config.toml (outbox = "~/q1", then
+// "~/q2", state_dir unchanged): the lock that guarded q1 is the one the
+// next agent takes at its start, and it moves q1's mail. It took q1's
+// parent for its state_dir, found no agent.lock there, and left the
+// mail for a move by hand.
+func TestKilledOutboxMoveFinished(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // takes connections, never greets
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	relay := fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", silent.Addr())
+	setConfig(t, e, "outbox = \"~/q1\"\n"+baseConfig+relay, 0o600)
+	c := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	c.Stderr = &log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	e.MustSend("Subject: out to the smarthost\n\nb\n", "r@remote.example")
+	time.Sleep(300 * time.Millisecond)
+	setConfig(t, e, "outbox = \"~/q2\"\n"+baseConfig+relay, 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "following it") }, "the reload")
+	c.Process.Kill()
+	c.Wait()
+	if n := outboxFiles(e.Path("q1")); n != 1 {
+		t.Fatalf("%d file(s) in the old outbox after the kill, want 1:\n%s", n, log.String())
+	}
+	log2 := startAgentLog(t, e)
+	e.WaitFor(func() bool { return outboxFiles(e.Path("q1")) == 0 || strings.Contains(log2.String(), "nothing delivers") },
+		"the move of the old outbox's mail")
+	if n := outboxFiles(e.Path("q2")); n != 1 {
+		t.Errorf("%d file(s) in the new outbox, want the message:\n%s", n, log2.String())
+	}
+	if _, stderr, _ := e.Run(nil, "mailq"); strings.Contains(stderr, "no longer") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+}

@@ -243,7 +243,12 @@ func (mv *move) empty(box string) bool {
 // recorded reports whether state_dir/outbox.former lists the old outbox.
 func (mv *move) recorded(w *world) bool {
 	b, _ := os.ReadFile(filepath.Join(mv.newState(w), "outbox.former"))
-	return slices.Contains(strings.Split(string(b), "\n"), mv.oldBox(w))
+	for _, l := range strings.Split(string(b), "\n") {
+		if box, _, _ := strings.Cut(l, "\t"); box == mv.oldBox(w) { // OUTBOX\tSTATE_DIR
+			return true
+		}
+	}
+	return false
 }
 
 // stranded is the start of the agent's report of mail left in an outbox

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Entry is one queued message as mailq shows it.
@@ -153,7 +155,7 @@ func WritePostfix(w io.Writer, entries []Entry) {
 				if r.Status == Bouncing {
 					reason = "bounced: " + reason
 				}
-				fmt.Fprintf(w, "%*s(%s)\n", max(76-len(reason), 0), "", reason)
+				writeReason(w, reason)
 			}
 			fmt.Fprintf(w, "%-10s %8s %-20s %s\n", "", "", "", printable(r.Addr))
 		}
@@ -184,15 +186,55 @@ func Why(reason string) string {
 // asctime formats like C's asctime(localtime(t)), without the newline.
 func asctime(t time.Time) string { return t.Local().Format("Mon Jan _2 15:04:05 2006") }
 
-// printable replaces control characters with '?', as Postfix does.
+// printable replaces control characters with '?', as Postfix does, and
+// so what else would act on the terminal rather than show: C1 controls,
+// and the bidi controls (U+202A to U+202E, U+2066 to U+2069, the marks)
+// with which a smarthost's reply could reorder the line displayed.
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 32 || r == 127 {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return '?'
 		}
 		return r
 	}, s)
 }
+
+// writeReason prints a reason in parentheses. One that fits is aligned
+// to the right of a 78-column line, as Postfix prints it; a longer one
+// (a smarthost's multi-line reply, joined) is wrapped at spaces into
+// lines of at most 80 columns, each indented by reasonIndent, rather
+// than printed as one line from column 0. A word too long for a line (a
+// path, a URL) stays whole, on a line of its own, to be copied as it is.
+func writeReason(w io.Writer, reason string) {
+	text := "(" + reason + ")"
+	n := utf8.RuneCountInString(text)
+	if n <= 78 {
+		fmt.Fprintf(w, "%*s%s\n", 78-n, "", text)
+		return
+	}
+	const width = 80 - len(reasonIndent)
+	var line []rune
+	flush := func() {
+		fmt.Fprintf(w, "%s%s\n", reasonIndent, string(line))
+		line = line[:0]
+	}
+	for _, word := range strings.Fields(text) {
+		wr := []rune(word)
+		if len(line) > 0 && len(line)+1+len(wr) > width {
+			flush()
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, wr...)
+	}
+	if len(line) > 0 {
+		flush()
+	}
+}
+
+// reasonIndent begins each line of a wrapped reason.
+const reasonIndent = "    "
 
 // WriteJSON prints one JSON object per line per message, in the shape of
 // Postfix's postqueue -j.
@@ -236,7 +278,8 @@ func WriteJSON(w io.Writer, entries []Entry) error {
 			if e.Original[i] != r.Addr {
 				rc.OrigAddress = e.Original[i]
 			}
-			if !r.Next.IsZero() {
+			// Nothing happens to a held message: it has no next attempt.
+			if !r.Next.IsZero() && !e.Held {
 				rc.NextAttempt = r.Next.Unix()
 			}
 			if !r.Last.IsZero() {

@@ -51,7 +51,10 @@ func (c *Client) rewriteFrom(head []byte) []byte {
 	}
 	field := head[start:end]
 	colon := bytes.IndexByte(field, ':')
-	name, ok := localAddress(string(field[colon+1:]), c.cfg.IsLocalDomain)
+	// An address literal naming this machine (root@[127.0.0.1]) is
+	// local too, as the resolver takes it (addr.LocalLiteral).
+	isLocal := func(d string) bool { return c.cfg.IsLocalDomain(d) || addr.LocalLiteral(d) }
+	name, ok := localAddress(string(field[colon+1:]), isLocal)
 	if !ok {
 		return head
 	}

@@ -23,9 +23,13 @@ func TestRewriteFrom(t *testing.T) {
 		{"FROM: Alice\n\t<alice@laptop>\n", "FROM: Alice\n\t<alice@example.com>\n"},
 		{"From: Alice <alice@laptop>\r\n", "From: Alice <alice@example.com>\r\n"},
 		{"From: alice@laptop (Alice)\n", "From: Alice <alice@example.com>\n"},
+		// An address literal naming this machine is local too.
+		{"From: root@[127.0.0.1]\n", "From: alice@example.com\n"},
+		{"From: Alice <alice@[::1]>\n", "From: Alice <alice@example.com>\n"},
 		// Not local, not one address, or not parseable: untouched.
 		{"From: bob@example.org\n", ""},
 		{"From: Bob <bob@example.org>\n", ""},
+		{"From: bob@[192.0.2.254]\n", ""},
 		{"From: alice@laptop, bob@laptop\n", ""},
 		{"From: <>\n", ""},
 		{"From: \n", ""},

@@ -236,12 +236,21 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	for _, sd := range outgoing {
 		away[sd.j] = true
 	}
+	// While a switch of outbox waits for the deliveries out (move.go),
+	// no other starts from the old outbox: each would keep the smarthost
+	// busy and the switch waiting. Its jobs are finished with their
+	// local results, and their smarthost copies go out once the switch
+	// is made, from the new outbox.
+	wait := len(outgoing) > 0 && a.mv.to != ""
 	for _, j := range live {
-		if !away[j] {
+		if !away[j] || wait {
 			retired = a.finishInto(retired, j)
 		}
 	}
-	if len(outgoing) > 0 {
+	switch {
+	case wait:
+		a.waitForSwitch(jobsOf(outgoing))
+	case len(outgoing) > 0:
 		a.sendRemote(ctx, outgoing, via)
 	}
 	return retired

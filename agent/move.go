@@ -85,6 +85,9 @@ type moves struct {
 	// agent holds (the status file is written in each).
 	locks []*Lock
 	dirs  []string
+	// waiting are the queue files whose copies for the smarthost wait
+	// for the switch (waitForSwitch): due once it is made.
+	waiting map[string]bool
 	// resumed is set once the moves a killed agent left are taken up
 	// (resumeMoves); cleared with the locks (unlockMoved).
 	resumed bool
@@ -303,6 +306,10 @@ func (a *Agent) moveOn() {
 		from := a.box
 		a.box = a.mv.to
 		a.mv.to = ""
+		for n := range a.mv.waiting {
+			a.due[n] = time.Time{}
+		}
+		a.mv.waiting = nil
 		if err := os.Remove(movingPath(a.cfg)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			a.log.Debug("remove the note of the move", "reason", err)
 		}
@@ -321,6 +328,25 @@ func (a *Agent) moveOn() {
 	if a.mv.look && a.mv.to == "" {
 		a.migrate()
 	}
+}
+
+// waitForSwitch keeps the jobs whose copies for the smarthost were held
+// back while a switch waits (deliverHolding) out of the schedule until
+// it is made (moveOn): due meanwhile, they would be planned again at
+// every pass, only to be held back again.
+func (a *Agent) waitForSwitch(jobs []*job) {
+	if a.mv.waiting == nil {
+		a.mv.waiting = map[string]bool{}
+	}
+	for _, j := range jobs {
+		if _, ok := a.due[j.name]; !ok {
+			continue // retired, or taken up otherwise
+		}
+		delete(a.due, j.name)
+		a.mv.waiting[j.name] = true
+	}
+	a.log.Info("the delivery to the smarthost waits for the move of the outbox, made once the delivery in progress ends",
+		"messages", len(jobs), "outbox", a.cfg.Outbox)
 }
 
 // migrate moves the queue files of the former outboxes into the current

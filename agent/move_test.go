@@ -378,3 +378,76 @@ func TestRoundReleasesFormer(t *testing.T) {
 		t.Errorf("the other delivery's claimed message was moved: %v\n%s", err, ta.logs.String())
 	}
 }
+
+// While a switch of outbox waits for the delivery to the smarthost out,
+// no new delivery to it starts from the old outbox: its smarthost copies
+// wait, and go out from the new outbox once the switch is made. The
+// loop went on starting them (mail that a sendmail of the old
+// configuration queued there, deferred mail coming due), each kept the
+// smarthost busy, and local mail queued in the new outbox waited through
+// delivery after delivery.
+func TestSwitchNotStarved(t *testing.T) {
+	ta := newTestAgent(t, "")
+	ta.async = true
+	gate := make(chan struct{})
+	defer close(gate)
+	f := ta.smarthost(func(c *courier.Copy) courier.Result { return courier.Result{Status: outbox.Sent} })
+	f.before = func(int) { <-gate }
+	ta.queue("alice@box.example.org", ta.clock, "bob@remote.example")
+	ta.run() // out to the smarthost
+	old := ta.box
+
+	conf := filepath.Join(ta.home, "config.toml")
+	b, _ := os.ReadFile(conf)
+	if err := os.WriteFile(conf, append(b, "outbox = \"~/newq\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFile(conf, config.NewIdentity("alice", ta.home, "Alice", os.Getuid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.follow(cfg)
+	remote := ta.couriers[forwarder.Remote]
+	ta.configure(cfg)
+	ta.couriers[forwarder.Remote] = remote
+	ta.followed()
+	newq := outbox.Dir(filepath.Join(ta.home, "newq"))
+	ta.box = newq // a sendmail that read the new file
+	ta.queueSubject("local, new outbox")
+	ta.box = old
+	// A sendmail of the old configuration queues remote mail in the old
+	// outbox, and one local message too, which is delivered meanwhile.
+	ta.queue("alice@box.example.org", ta.clock, "carol@remote.example")
+	ta.queueSubject("local, old outbox")
+	ta.run()
+	if ta.remoteOut != 1 {
+		t.Errorf("%d deliveries to the smarthost out while the switch waits, want the one in flight", ta.remoteOut)
+	}
+	if n := ta.copies()["local, old outbox"]; n != 1 {
+		t.Errorf("the local message of the old outbox stored %d times while the switch waits, want 1", n)
+	}
+	gate <- struct{}{}
+	ta.remoteFinished(ta.answer())
+	ta.run() // the switch, then the new outbox's mail and the smarthost copy that waited
+	if ta.box != newq {
+		t.Fatalf("delivering %s once the delivery in flight ended, want %s", ta.box, newq)
+	}
+	if n := ta.copies()["local, new outbox"]; n != 1 {
+		t.Errorf("the local message of the new outbox stored %d times after the switch, want 1", n)
+	}
+	if ta.remoteOut != 1 {
+		t.Fatalf("%d deliveries to the smarthost out after the switch, want the copy that waited", ta.remoteOut)
+	}
+	gate <- struct{}{}
+	ta.remoteFinished(ta.answer())
+	ta.run()
+	if len(f.calls) != 2 {
+		t.Errorf("%d deliveries to the smarthost, want 2", len(f.calls))
+	}
+	ta.empty()
+	for _, sub := range []string{"new", "cur"} {
+		if names, _ := old.Names(sub); len(names) > 0 {
+			t.Errorf("the old outbox's %s/ holds %v", sub, names)
+		}
+	}
+}

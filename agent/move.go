@@ -99,6 +99,19 @@ type moves struct {
 // keep the old ones, and the log says why.
 func (a *Agent) follow(cfg *config.Config) {
 	old := a.cfg
+	// Another path to an outbox the agent knows (a symbolic link, a
+	// bind mount, the real path of a linked directory) is no move: the
+	// spelling in use is kept, which the watch of new/ names its events
+	// by. Compared as strings, it was taken for one, and each file's
+	// rename onto itself failed.
+	for _, d := range []string{old.Outbox, string(a.box), string(a.mv.to)} {
+		if d != "" && cfg.Outbox != d && submit.SameDir(cfg.Outbox, d) {
+			a.log.Info("the outbox is named by another path to the same directory: it stays where it is",
+				"outbox", cfg.Outbox, "delivering", d)
+			cfg.Outbox = d
+			break
+		}
+	}
 	newBox := cfg.Outbox != old.Outbox
 	newLock := cfg.LockPath() != old.LockPath()
 	if !newBox && !newLock {
@@ -194,7 +207,7 @@ func (a *Agent) resumeFormer(once bool) []string {
 	for _, f := range submit.Formers(a.cfg) {
 		d := f.Outbox
 		from := outbox.Dir(d)
-		if from == a.box || slices.Contains(a.mv.former, from) || from == a.mv.to {
+		if from == a.box || slices.Contains(a.mv.former, from) || from == a.mv.to || submit.SameDir(d, string(a.box)) {
 			continue
 		}
 		k := 0

@@ -56,3 +56,30 @@ func TestFormerOutboxes(t *testing.T) {
 		t.Fatalf("Stranded = %s %d, want %s 1", dir, n, q2)
 	}
 }
+
+// The configured outbox named by another path (a symbolic link to it,
+// left in the list of outboxes followed from) is the live queue, not
+// mail stranded in an outbox no longer configured.
+func TestStrandedSameDir(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StateDir = filepath.Join(cfg.Home, "state")
+	if err := outbox.Dir(cfg.Outbox).Init(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Outbox, "new", "1.A.host"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(cfg.Home, "qlink")
+	if err := os.Symlink(cfg.Outbox, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := RecordFormer(cfg, link, cfg.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	if dir, n := Stranded(cfg); n != 0 {
+		t.Fatalf("Stranded = %s %d: the configured outbox by another name", dir, n)
+	}
+	if !SameDir(link, cfg.Outbox) || SameDir(link, cfg.StateDir) {
+		t.Fatal("SameDir does not tell the link's directory")
+	}
+}

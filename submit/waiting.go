@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"homepost/agentlock"
 	"homepost/outbox"
@@ -69,6 +70,10 @@ func Waiting(cfg *settings.Config) bool {
 // agent followed a move from (FormerOutboxes): it moves their mail into
 // the new outbox, but one it could not move (another file system), or
 // whose move a kill cut short, is found there.
+//
+// An outbox is told from the configured one by the directory's identity,
+// not by its path: the configured outbox named anew by another path to
+// the same directory (a symbolic link, a bind mount) is the live queue.
 func Stranded(cfg *settings.Config) (dir string, n int) {
 	dirs := cfg.OtherOutboxes()
 	for _, d := range FormerOutboxes(cfg) {
@@ -77,6 +82,9 @@ func Stranded(cfg *settings.Config) (dir string, n int) {
 		}
 	}
 	for _, d := range dirs {
+		if SameDir(d, cfg.Outbox) {
+			continue
+		}
 		box := outbox.Dir(d)
 		k := 0
 		for _, sub := range []string{"new", "cur"} {
@@ -88,6 +96,20 @@ func Stranded(cfg *settings.Config) (dir string, n int) {
 		}
 	}
 	return "", 0
+}
+
+// SameDir reports whether the paths a and b name one directory (the
+// same device and inode): an outbox named through a symbolic link or a
+// bind mount is the same outbox. false when either cannot be read.
+func SameDir(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	var sa, sb syscall.Stat_t
+	if syscall.Stat(a, &sa) != nil || syscall.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino && sa.Mode&syscall.S_IFMT == syscall.S_IFDIR
 }
 
 // formerFile lists, in state_dir, the outboxes that an agent followed a
@@ -162,7 +184,7 @@ func RecordFormer(cfg *settings.Config, dir, stateDir string) error {
 	list := []string{line(first)}
 	seen := []string{filepath.Clean(dir)}
 	for _, f := range Formers(cfg) {
-		if !slices.Contains(seen, f.Outbox) && f.Outbox != filepath.Clean(cfg.Outbox) {
+		if !slices.Contains(seen, f.Outbox) && !SameDir(f.Outbox, cfg.Outbox) {
 			seen = append(seen, f.Outbox)
 			list = append(list, line(f))
 		}

@@ -307,3 +307,35 @@ func TestKilledOutboxMoveFinished(t *testing.T) {
 		t.Errorf("mailq:\n%s", stderr)
 	}
 }
+
+// An outbox named anew by another path to the same directory (a
+// symbolic link to it) is no move: the agent goes on delivering it,
+// mail queued through either name is delivered, and nothing calls the
+// queue stranded. It was taken for a move: the rename of each file onto
+// itself failed, the live queue was reported as waiting where nothing
+// delivers it, and check FAILed.
+func TestOutboxRenamedNoMove(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	setConfig(t, e, "outbox = \"~/q1\"\n"+baseConfig, 0o600)
+	log := startAgentLog(t, e)
+	e.MustSend("Subject: deferred before the change\n\nb\n", "someone@remote.example")
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "no smarthost configured") }, "the deferral")
+	if err := os.Symlink("q1", e.Path("qlink")); err != nil {
+		t.Fatal(err)
+	}
+	setConfig(t, e, "outbox = \"~/qlink\"\n"+baseConfig, 0o600)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "msg=reloaded") }, "the reload")
+	e.MustSend("Subject: after the change\n\nb\n", testenv.Login(t))
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery of mail queued through the new name")
+	if strings.Contains(log.String(), "level=ERROR") || strings.Contains(log.String(), "following it") {
+		t.Errorf("the agent took the new name for a move:\n%s", log.String())
+	}
+	e.WaitFor(func() bool { return outboxFiles(e.Path("q1")) == 1 }, "the deferred message alone in the outbox")
+	if _, stderr, _ := e.Run(nil, "mailq"); strings.Contains(stderr, "no longer") {
+		t.Errorf("mailq:\n%s", stderr)
+	}
+	if out, _, _ := e.Run(nil, "homepost", "check"); strings.Contains(out, "FAIL outbox") {
+		t.Errorf("check:\n%s", out)
+	}
+}

@@ -775,10 +775,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// waiting are taken at the top of the loop.
 			a.event(w, ev)
 		case err := <-w.Errors:
-			// An overflow loses events, not messages: the next drain
-			// reads new/ itself.
-			a.log.Warn("watch outbox", "reason", err)
-			a.look = true
+			a.eventsLost(err)
 		case <-tc:
 			a.look = true
 		case <-sc:

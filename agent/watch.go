@@ -457,6 +457,21 @@ func (a *Agent) recheck(why string) bool {
 	return found
 }
 
+// eventsLost takes an error of the watcher, an overflow of the
+// kernel's queue of events above all (a burst of mail while a long
+// batch kept the loop from taking them). The events lost may be mail's
+// in new/, which the next drain reads itself, and in a former outbox's
+// new/, looked at again (migrate); or a change of config.toml, the
+// aliases or .forward, which no later event would tell: the files'
+// stamps are compared with those of the last reading, as at a SIGHUP,
+// and a change found is read once it has settled.
+func (a *Agent) eventsLost(err error) {
+	a.log.Warn("watch outbox", "reason", err)
+	a.look = true
+	a.mv.look = a.mv.look || len(a.mv.former) > 0
+	a.recheck("changed while events were lost")
+}
+
 // event takes one event of the watcher: mail in new/, or a change of a
 // watched file, of a directory on the way to one that did not exist, or
 // of the directory that holds one or a link on the way to it.

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/fsnotify/fsnotify"
 )
 
 // linkTargets follows each link from a watched file to the file it ends
@@ -126,4 +128,29 @@ func TestDirAnchors(t *testing.T) {
 	// A file on the way ends the list.
 	must(os.WriteFile(p("file"), nil, 0o600))
 	check(p("file", "x"))
+}
+
+// An overflow of the kernel's queue of events may lose the event of a
+// change to config.toml, the aliases or .forward: the stamps are then
+// compared, as at a SIGHUP, and a change found is read once it has
+// settled. Only new/ was read again, and the change stayed unread until
+// a SIGHUP or another change.
+func TestOverflowRechecks(t *testing.T) {
+	ta := newTestAgent(t, "")
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ta.watchFiles(w)
+	if ta.watch.pending() {
+		t.Fatal("a change waits before anything changed")
+	}
+	if err := os.WriteFile(filepath.Join(ta.home, ".forward"), []byte("bob@example.org\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ta.eventsLost(fsnotify.ErrEventOverflow) // the event of the write among those lost
+	if !ta.watch.pending() || !ta.watch.changed[filepath.Join(ta.home, ".forward")] {
+		t.Errorf("the change of .forward is not seen: %v\n%s", ta.watch.changed, ta.logs.String())
+	}
 }

@@ -298,8 +298,10 @@ func TestKilledOutboxMoveFinished(t *testing.T) {
 		t.Fatalf("%d file(s) in the old outbox after the kill, want 1:\n%s", n, log.String())
 	}
 	log2 := startAgentLog(t, e)
-	e.WaitFor(func() bool { return outboxFiles(e.Path("q1")) == 0 || strings.Contains(log2.String(), "nothing delivers") },
-		"the move of the old outbox's mail")
+	moved := func() bool {
+		return outboxFiles(e.Path("q1")) == 0 || strings.Contains(log2.String(), "nothing delivers")
+	}
+	e.WaitFor(moved, "the move of the old outbox's mail")
 	if n := outboxFiles(e.Path("q2")); n != 1 {
 		t.Errorf("%d file(s) in the new outbox, want the message:\n%s", n, log2.String())
 	}

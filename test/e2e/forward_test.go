@@ -89,7 +89,7 @@ func TestCommandExitCodesAndDSN(t *testing.T) {
 	e.MustSend("Subject: gone\n\nx\n", "-f", testenv.Login(t)+"@testhost.example", "gone")
 	e.Once()
 	q, _, _ := e.Run(nil, "mailq")
-	if !strings.Contains(q, "temp") || strings.Contains(q, "gone") || !strings.Contains(q, "exit status 75 (temporary failure))") {
+	if !strings.Contains(q, "temp") || strings.Contains(q, "gone") || !strings.Contains(unwrapped(q), "exit status 75 (temporary failure))") {
 		t.Errorf("mailq after 75 and 67:\n%s", q)
 	}
 	inbox := testenv.Files(e.Path("Maildir", "new"))

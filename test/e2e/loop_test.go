@@ -134,7 +134,7 @@ func TestExecRelayUnsafeProgramRefused(t *testing.T) {
 	e.MustSend("Subject: unsafe\n\nx\n", "r3@test.invalid")
 	e.Once()
 	q, _, _ := e.Run(nil, "mailq")
-	if !strings.Contains(q, "r3@test.invalid") || !strings.Contains(q, "is world-writable") {
+	if !strings.Contains(q, "r3@test.invalid") || !strings.Contains(unwrapped(q), "is world-writable") {
 		t.Errorf("mailq:\n%s", q)
 	}
 }

@@ -198,7 +198,8 @@ func (a *Agent) follow(cfg *config.Config) {
 // the agent holds its lock. An outbox whose state_dir is not known (no
 // agent.lock there), or whose lock another process holds, is left where
 // it is and reported (submit.Stranded). The move itself is made by the loop (migrate), one
-// rename each, as at a reload. once says how the lock is taken: as a
+// rename each, as at a reload; in the loop its new/ is watched, as the
+// live move's is. once says how the lock is taken: as a
 // one-shot or background delivery, which a starting daemon asks to give
 // way, or as the daemon (see resumeMoves). It returns the outboxes taken
 // up.
@@ -239,6 +240,14 @@ func (a *Agent) resumeFormer(once bool) []string {
 		a.mv.former = append(a.mv.former, from)
 		a.mv.look = true
 		took = append(took, d)
+		if a.mv.w != nil {
+			// As the live move keeps it: a sendmail that read the old
+			// configuration queues there, finds this agent holding the
+			// lock, and starts nobody.
+			if err := a.mv.w.Add(from.Path("new")); err != nil {
+				a.log.Warn("watch outbox", "outbox", d, "reason", err)
+			}
+		}
 	}
 	return took
 }

@@ -258,6 +258,19 @@ func TestKilledMoveFinishedAtStart(t *testing.T) {
 		b, _ := os.ReadFile(oldLock)
 		t.Errorf("the old state_dir's lock holds %q, want the daemon's pid alone", b)
 	}
+	// A sendmail that reads the old configuration queues in the old
+	// outbox and finds the agent running there: the agent watches that
+	// outbox's new/ and moves what comes.
+	oldConf := e.Path("old.toml")
+	if err := os.WriteFile(oldConf, []byte(baseConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	send := e.Cmd([]byte("Subject: queued with the old configuration\n\nb\n"), "sendmail", testenv.Login(t))
+	send.Env = append(send.Env, "HOMEPOST_CONFIG="+oldConf)
+	if out, err := send.CombinedOutput(); err != nil {
+		t.Fatalf("sendmail: %v: %s", err, out)
+	}
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 1 }, "delivery of mail queued in the old outbox")
 	if strings.Contains(log2.String(), "nothing delivers") {
 		t.Errorf("the agent calls the mail stranded:\n%s", log2.String())
 	}

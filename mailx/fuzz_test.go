@@ -85,9 +85,10 @@ func FuzzRenderBody(f *testing.F) {
 	f.Add([]byte("Content-Type: text/plain; charset=utf-16\nContent-Transfer-Encoding: base64\n\n//4bAA==\n"))
 	f.Add([]byte("Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\naGk=!\x1b[31m\n"))
 	f.Add([]byte("Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nok=\n\x1b[31m =1B\n"))
+	f.Add([]byte("Content-Type: multipart/report; boundary=r\n\n--r\nContent-Type: message/delivery-status\n\nStatus: 5.1.1\x1b\n--r\nContent-Type: message/rfc822\n\nSubject: =?utf-8?q?=1B?=\nContent-Type: text/plain; charset=iso-8859-1\n\n\xe9\x1b\n--r--\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var w bytes.Buffer
-		renderBody(&w, raw)
+		renderBody(&w, raw, func(string) bool { return true })
 		h, _ := splitMessage(raw)
 		writeHeader(&w, h, func(string) bool { return true })
 		for _, r := range w.String() {

@@ -277,7 +277,7 @@ func (s *session) quoteInto(d *draft, m *Msg, prefix string) error {
 	start := d.bodyLen()
 	fmt.Fprintf(d, "On %s, %s wrote:\n", strings.TrimSpace(m.summaryDate()), who)
 	q := &quoteWriter{w: d, prefix: prefix}
-	if err := renderBodyFrom(q, func() (io.ReadCloser, error) { return s.box.Open(m) }); err != nil {
+	if err := renderBodyFrom(q, func() (io.ReadCloser, error) { return s.box.Open(m) }, s.set.shown); err != nil {
 		d.truncateBody(start)
 		return err
 	}

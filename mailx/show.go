@@ -193,11 +193,13 @@ func (p *pageWriter) close() error {
 
 // render writes m, read from r (closed when done), for reading: the
 // header fields (decoded; only the retained ones unless all), an empty
-// line and the body with plain text parts decoded and other parts
-// listed. maxBody >= 0 cuts the body to that many lines (top), and ends
+// line and the body with plain text parts decoded, enclosed messages
+// shown with their fields that p shows (all: every one), and other
+// parts listed (renderBodyFrom). maxBody >= 0 cuts the body to that many lines (top), and ends
 // the reading there.
 func (s *session) render(w io.Writer, m *Msg, r io.ReadCloser, all bool, maxBody int) error {
-	err := writeHeaderFrom(w, r, func(name string) bool { return all || s.set.shown(name) })
+	keep := func(name string) bool { return all || s.set.shown(name) }
+	err := writeHeaderFrom(w, r, keep)
 	r.Close()
 	if err != nil {
 		return err
@@ -208,13 +210,13 @@ func (s *session) render(w io.Writer, m *Msg, r io.ReadCloser, all bool, maxBody
 	open := func() (io.ReadCloser, error) { return s.box.Open(m) }
 	if maxBody >= 0 {
 		lw := &lineLimit{w: w, max: maxBody}
-		if err := renderBodyFrom(lw, open); err != nil && !errors.Is(err, errEnough) {
+		if err := renderBodyFrom(lw, open, keep); err != nil && !errors.Is(err, errEnough) {
 			return err
 		}
 		return lw.finish()
 	}
 	tw := &lastByte{w: w}
-	if err := renderBodyFrom(tw, open); err != nil {
+	if err := renderBodyFrom(tw, open, keep); err != nil {
 		return err
 	}
 	if tw.n > 0 && tw.last != '\n' {
@@ -390,9 +392,10 @@ func writeHeader(w *bytes.Buffer, header []byte, keep func(string) bool) {
 	writeHeaderFrom(w, bytes.NewReader(header), keep)
 }
 
-// renderBody writes the body of a raw message as render does.
-func renderBody(w *bytes.Buffer, raw []byte) {
-	renderBodyFrom(w, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil })
+// renderBody writes the body of a raw message as render does, with the
+// fields of enclosed messages that keep() accepts.
+func renderBody(w *bytes.Buffer, raw []byte, keep func(string) bool) {
+	renderBodyFrom(w, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }, keep)
 }
 
 // maxPartHeader bounds the header of a part of a multipart that the
@@ -406,19 +409,22 @@ const maxPartHeader = 1 << 20
 const maxMIMEHeader = 8 << 20
 
 // renderBodyFrom writes the body of the message that open reads as
-// text: text/plain parts decoded to UTF-8, every other part as a line
-// naming its type and size. A text in base64 or quoted-printable that
-// does not decode to its end is shown as far as it does, then a note
-// and the rest as stored (cteReader), so that none of it is hidden. A
-// message go-message cannot parse is shown as stored. The message is
-// opened again for that.
-func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
+// text: text/plain parts decoded to UTF-8, the text of reports
+// (reportText) too, an enclosed message (message/rfc822) with its
+// header's fields that keep() accepts and its body as a message's, and
+// every other part as a line naming its type and size. A text in base64
+// or quoted-printable that does not decode to its end is shown as far
+// as it does, then a note and the rest as stored (cteReader), so that
+// none of it is hidden. A message go-message cannot parse is shown as
+// stored. The message is opened again for that.
+func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error), keep func(string) bool) error {
 	r, err := open()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
 	sw := &stickyWriter{w: w}
+	v := &walker{w: sw, keep: keep}
 	e, dec, err := readEntity(&headerLimit{r: r, limit: maxMIMEHeader})
 	var enc string
 	encoded := false
@@ -427,7 +433,7 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 	}
 	if e != nil && !encoded {
 		// An unknown charset still gives a usable entity.
-		walkEntity(sw, e, "1", true, textNote{before: charsetNote(e, err), dec: dec})
+		v.entity(e, "1", true, textNote{before: charsetNote(e, err), dec: dec}, 0)
 		return sw.err
 	}
 	r2, err := open()
@@ -447,7 +453,7 @@ func renderBodyFrom(w io.Writer, open func() (io.ReadCloser, error)) error {
 		// for that: it is read again, as stored. The note comes
 		// whenever the text is shown, even when it is empty.
 		p, note := asStored(e.Header, br)
-		walkEntity(sw, p, "1", true, textNote{before: encodingNote(enc) + note})
+		v.entity(p, "1", true, textNote{before: encodingNote(enc) + note}, 0)
 		return sw.err
 	}
 	dw := newDisplayWriter(sw)
@@ -521,11 +527,32 @@ type textNote struct {
 	dec    *cteReader
 }
 
-// walkEntity writes e as renderBodyFrom describes, reading each part as
-// it goes. A part ends at its first read error, as it did when parts
-// were read whole before they were shown. note, when e is shown as
-// text, comes with its text.
-func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note textNote) {
+// walker writes a message's body as renderBodyFrom describes: to w,
+// and the fields of enclosed messages that keep accepts.
+type walker struct {
+	w    *stickyWriter
+	keep func(string) bool
+}
+
+// maxDepth bounds how deep the display follows parts within parts and
+// messages within messages: every level holds buffers (and a part's
+// header, up to maxPartHeader) while the levels within it are read, so
+// a message nested a thousand deep would take the stack and the memory
+// of a thousand. Real mail, a bounce of a forwarded message included,
+// nests a few levels. An entity deeper than this is named, with a note,
+// and not shown.
+const maxDepth = 20
+
+// entity writes e, at depth levels within the message, reading each
+// part as it goes. A part ends at its first read error, as it did when
+// parts were read whole before they were shown. note, when e is shown
+// as text, comes with its text.
+func (v *walker) entity(e *message.Entity, path string, top bool, note textNote, depth int) {
+	w := v.w
+	if depth > maxDepth {
+		listPartNote(w, e, path, fmt.Sprintf(": nested more than %d deep, not shown", maxDepth))
+		return
+	}
 	mt, params, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -571,20 +598,26 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note 
 				io.WriteString(w, pc.note(sub, maxPartHeader))
 			}
 			if mt != "multipart/alternative" {
-				walkEntity(w, p, sub, false, pnote)
+				v.entity(p, sub, false, pnote, depth+1)
 				continue
 			}
 			if t, _, _ := p.Header.ContentType(); !chosen && (t == "text/plain" || t == "") {
 				chosen = true
-				walkEntity(w, p, sub, false, pnote)
+				v.entity(p, sub, false, pnote, depth+1)
 			} else {
 				listPart(w, p, sub)
 			}
 		}
 		return
 	}
-	disp, _, _ := e.Header.ContentDisposition()
-	if mt == "text/plain" && disp != "attachment" {
+	if disp, _, _ := e.Header.ContentDisposition(); disp == "attachment" {
+		listPart(w, e, path)
+		return
+	}
+	switch {
+	case enclosedMessage(mt):
+		v.enclosed(e, path, mt, note, depth)
+	case mt == "text/plain" || reportText(mt):
 		if !top {
 			fmt.Fprintf(w, "[-- #%s %s --]\n", path, mt)
 		}
@@ -595,13 +628,132 @@ func walkEntity(w *stickyWriter, e *message.Entity, path string, top bool, note 
 		}
 		io.WriteString(w, note.before)
 		copyText(w, br)
-		if d := note.dec; d != nil && d.Broken() && w.err == nil {
-			io.WriteString(w, d.note())
-			copyText(w, d.Rest())
+		v.rest(note)
+	default:
+		listPart(w, e, path)
+	}
+}
+
+// rest writes, when note's decoder stopped part way, a note and the
+// rest of the part as stored.
+func (v *walker) rest(note textNote) {
+	if d := note.dec; d != nil && d.Broken() && v.w.err == nil {
+		io.WriteString(v.w, d.note())
+		copyText(v.w, d.Rest())
+	}
+}
+
+// enclosedMessage reports whether a part of type mt is a message, shown
+// as one: the message a bounce returns, or one forwarded whole.
+func enclosedMessage(mt string) bool {
+	return mt == "message/rfc822" || mt == "message/global"
+}
+
+// reportText reports whether a part of type mt is a report's text, for
+// people to read too, and shown as text/plain is: what a delivery
+// status notification (RFC 3464, RFC 6533) or a read receipt (RFC 8098)
+// says, and the header of the message it returns.
+func reportText(mt string) bool {
+	switch mt {
+	case "message/delivery-status", "message/global-delivery-status",
+		"message/disposition-notification", "message/global-disposition-notification",
+		"text/rfc822-headers", "message/global-headers":
+		return true
+	}
+	return false
+}
+
+// enclosed writes a message/rfc822 part, e, whose body is a message:
+// a note where it starts, its header's fields that keep accepts, an
+// empty line and its body, shown as a message's is, one level deeper.
+// It is read as it goes, as the message that holds it is: only its
+// header is held, up to the bound the MIME parser is given at the top
+// (maxMIMEHeaderBytes).
+func (v *walker) enclosed(e *message.Entity, path, mt string, note textNote, depth int) {
+	w := v.w
+	fmt.Fprintf(w, "[-- #%s %s --]\n", path, mt)
+	io.WriteString(w, note.before)
+	br := bufio.NewReaderSize(e.Body, 16<<10)
+	hs := &headerSection{br: br, limit: maxMIMEHeaderBytes}
+	if err := writeHeaderFrom(w, hs, v.keep); err != nil {
+		return
+	}
+	io.Copy(io.Discard, hs)
+	io.WriteString(w, "\n")
+	v.body(hs, br, path, depth+1)
+	v.rest(note)
+}
+
+// body writes the body of an enclosed message, which br reads after
+// its header, hs, as renderBodyFrom writes a message's: a header the
+// MIME parser refuses, or larger than it is given at the top, makes
+// the body shown as stored.
+func (v *walker) body(hs *headerSection, br *bufio.Reader, path string, depth int) {
+	w := v.w
+	var h textproto.Header
+	err := errHeaderTooLarge
+	if !hs.over {
+		h, err = textproto.ReadHeader(bufio.NewReader(bytes.NewReader(hs.held)))
+	}
+	hs.held = nil
+	if err != nil {
+		if hs.blank {
+			copyText(w, br)
 		}
 		return
 	}
-	listPart(w, e, path)
+	mh := mimeFields(message.Header{Header: h})
+	if enc, encoded := unknownEncoding(mh); encoded {
+		p, note := asStored(mh, br)
+		v.entity(p, path, true, textNote{before: encodingNote(enc) + note}, depth)
+		return
+	}
+	// newEntity's only errors are an unknown encoding, which is
+	// not this one, and an unknown charset, whose text charsetNote
+	// gives the part.
+	e, dec, err := newEntity(mh, br)
+	v.entity(e, path, true, textNote{before: charsetNote(e, err), dec: dec}, depth)
+}
+
+// headerSection reads the header section of a message from br: up to
+// and with the first empty line (as skipHeader finds it), or the end.
+// It holds what it reads, for the MIME parser, up to limit bytes; over
+// reports that the header was longer, and it is not held.
+type headerSection struct {
+	br      *bufio.Reader
+	limit   int
+	held    []byte
+	over    bool
+	blank   bool // an empty line ended the header
+	mid     bool // within a line
+	done    bool
+	pending []byte
+}
+
+func (h *headerSection) Read(p []byte) (int, error) {
+	for len(h.pending) == 0 {
+		if h.done {
+			return 0, io.EOF
+		}
+		frag, err := h.br.ReadSlice('\n')
+		switch {
+		case err == nil && !h.mid && isBlank(frag):
+			h.done, h.blank = true, true
+		case err != nil && err != bufio.ErrBufferFull:
+			h.done = true
+		}
+		h.mid = err == bufio.ErrBufferFull
+		if !h.over && len(h.held)+len(frag) > h.limit {
+			h.over, h.held = true, nil
+		}
+		if !h.over {
+			h.held = append(h.held, frag...)
+		}
+		h.pending = frag
+	}
+	n := copy(p, h.pending)
+	h.pending = h.pending[n:]
+	return n, nil
 }
 
 // displayText makes decoded text safe for a terminal: CRLF to LF and
@@ -614,6 +766,12 @@ func displayText(b []byte) string {
 // listPart names a part that is not shown: its number, type, size and
 // file name.
 func listPart(w io.Writer, e *message.Entity, path string) {
+	listPartNote(w, e, path, "")
+}
+
+// listPartNote names a part as listPart does, with a note saying why it
+// is not shown.
+func listPartNote(w io.Writer, e *message.Entity, path, note string) {
 	mt, _, _ := e.Header.ContentType()
 	if mt == "" {
 		mt = "text/plain"
@@ -631,7 +789,7 @@ func listPart(w io.Writer, e *message.Entity, path string) {
 		}
 		name = ", \"" + printable(name) + "\""
 	}
-	fmt.Fprintf(w, "[-- #%s %s, %d bytes%s --]\n", path, printable(mt), n, name)
+	fmt.Fprintf(w, "[-- #%s %s, %d bytes%s%s --]\n", path, printable(mt), n, name, note)
 }
 
 // cmdTop prints the retained header and the first toplines body lines.
@@ -735,7 +893,10 @@ func nextPart(mr *textproto.MultipartReader) (*message.Entity, textNote, error) 
 	if err != nil {
 		return nil, textNote{}, err
 	}
-	h := message.Header{Header: tp.Header}
+	// Only the fields the display reads are kept: the rest of the
+	// part's header is not held while the parts within it are read.
+	h := mimeFields(message.Header{Header: tp.Header})
+	tp.Header = textproto.Header{}
 	if enc, ok := unknownEncoding(h); ok {
 		p, note := asStored(h, tp)
 		return p, textNote{before: encodingNote(enc) + note}, nil
@@ -745,6 +906,22 @@ func nextPart(mr *textproto.MultipartReader) (*message.Entity, textNote, error) 
 	// gives the part.
 	p, dec, err := newEntity(h, tp)
 	return p, textNote{before: charsetNote(p, err), dec: dec}, nil
+}
+
+// mimeFields gives the fields of h that the display reads, in the order
+// h has them: a header held while the entities within its entity are
+// shown holds no more (a part's header may be a megabyte, at every
+// level of maxDepth).
+func mimeFields(h message.Header) message.Header {
+	var out message.Header
+	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		// Values gives them last first.
+		vals := h.Values(k)
+		for i := len(vals) - 1; i >= 0; i-- {
+			out.Add(k, vals[i])
+		}
+	}
+	return out
 }
 
 // asStored gives the entity of a body in a Content-Transfer-Encoding

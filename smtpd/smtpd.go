@@ -84,6 +84,26 @@ type Server struct {
 	foreign  atomic.Int32 // other users' sessions not logged in (yet)
 	mu       sync.Mutex
 	closed   bool
+	// conns are the sessions' connections still open, closed by Close
+	// once its wait is over; serving counts the sockets the server
+	// serves (Service.serve). A server with neither is idle.
+	conns   map[*conn]struct{}
+	serving int
+}
+
+// idle reports whether the server serves no socket and no session.
+func (s *Server) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serving == 0 && len(s.conns) == 0
+}
+
+// track counts a socket that the server begins (1) or ends (-1) to
+// serve.
+func (s *Server) track(n int) {
+	s.mu.Lock()
+	s.serving += n
+	s.mu.Unlock()
 }
 
 // New builds a server for cfg's [smtp] table. log receives one line per
@@ -174,7 +194,17 @@ func (s *Server) Close(wait time.Duration) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil
 	}
-	s.srv.Close()
+	// go-smtp's Close after its Shutdown closes nothing: the sessions
+	// still open are closed here.
+	s.mu.Lock()
+	open := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		open = append(open, c)
+	}
+	s.mu.Unlock()
+	for _, c := range open {
+		c.Close()
+	}
 	return err
 }
 
@@ -260,6 +290,12 @@ func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
 	wc.w = &smtpwire.Writer{W: wc.io, Domain: s.cfg.Hostname}
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead), wc.w, maxLine)
 	wc.q.LimitCommands()
+	s.mu.Lock()
+	if s.conns == nil {
+		s.conns = map[*conn]struct{}{}
+	}
+	s.conns[wc] = struct{}{}
+	s.mu.Unlock()
 	return wc
 }
 
@@ -445,6 +481,9 @@ func sizeText(n int64) string {
 
 func (c *conn) Close() error {
 	c.once.Do(c.release)
+	c.s.mu.Lock()
+	delete(c.s.conns, c)
+	c.s.mu.Unlock()
 	return c.Conn.Close()
 }
 

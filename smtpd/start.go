@@ -109,8 +109,10 @@ func StartService(cfg *config.Config, log *slog.Logger) (*Service, string, error
 // configuration can take it from without closing it.
 func (svc *Service) serve(l net.Listener) *handoff {
 	h := &handoff{Listener: l, done: make(chan struct{})}
+	svc.cur.track(1)
 	go func(s *Server) {
 		s.Serve(h)
+		s.track(-1)
 		close(h.done)
 	}(svc.cur)
 	return h
@@ -216,6 +218,10 @@ func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, er
 		}
 		delete(svc.own, k)
 	}
+	// Servers of configurations before that serve no socket and no
+	// session any more are dropped (the current one serves the sockets
+	// kept until they are handed over below).
+	svc.servers = slices.DeleteFunc(svc.servers, func(s *Server) bool { return s != svc.cur && s.idle() })
 	// Every setting but the addresses is the server's: a new one serves
 	// the sockets kept from now on.
 	svc.cur = New(cfg, svc.log)

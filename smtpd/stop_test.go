@@ -1,0 +1,76 @@
+package smtpd
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"homepost/config"
+)
+
+func stopTestConfig(t *testing.T) *config.Config {
+	dir := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", os.Getuid()))
+	cfg.Outbox = filepath.Join(dir, "outbox")
+	cfg.SMTP.Socket = filepath.Join(dir, "run", "smtp")
+	cfg.SMTP.SecretFile = filepath.Join(dir, "secret")
+	cfg.SMTP.Listen = []string{freeAddr(t)}
+	return cfg
+}
+
+// Stop lets sessions finish for a few seconds, then closes the rest: a
+// session left open across Stop is served no more once it returns.
+// go-smtp's Close after a Shutdown that timed out closes nothing, so an
+// idle session went on being served (and could queue mail) after the
+// agent had stopped its listener.
+func TestStopClosesLingeringSessions(t *testing.T) {
+	cfg := stopTestConfig(t)
+	svc, _, err := StartService(cfg, nil)
+	if err != nil || svc == nil {
+		t.Fatalf("start: %v", err)
+	}
+	c, r := dialGreeting(t, "tcp", cfg.SMTP.Listen[0])
+	defer c.Close()
+	start := time.Now()
+	svc.Stop()
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("Stop took %v", d)
+	}
+	if got := ehlo(t, c, r); got != "" {
+		t.Errorf("session still served after Stop returned: %q", got)
+	}
+}
+
+// Each reload that changes the configuration makes a new server for the
+// sockets kept; the servers before it are dropped once they serve no
+// socket and no session, instead of piling up for as long as the agent
+// runs. A server with a session still open is kept (Stop closes it).
+func TestReconfigureDropsIdleServers(t *testing.T) {
+	cfg := stopTestConfig(t)
+	svc, _, err := StartService(cfg, nil)
+	if err != nil || svc == nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer svc.Stop()
+	open, r := dialGreeting(t, "tcp", cfg.SMTP.Listen[0])
+	defer open.Close()
+	for i := range 20 {
+		next := *cfg
+		next.Hostname = "host" + string(rune('a'+i)) + ".example"
+		if _, _, err := svc.Reconfigure(&next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	svc.mu.Lock()
+	n := len(svc.servers)
+	svc.mu.Unlock()
+	// The first (its session open), the last but one (dropped at the
+	// next reload) and the current.
+	if n > 3 {
+		t.Errorf("%d servers kept after 20 reloads", n)
+	}
+	if got := ehlo(t, open, r); got == "" {
+		t.Error("the session open across the reloads was closed")
+	}
+}

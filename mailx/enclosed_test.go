@@ -293,3 +293,17 @@ func TestReadDeepInBoundedMemory(t *testing.T) {
 		t.Errorf("p: %q", s[max(0, len(s)-600):])
 	}
 }
+
+// The parts of a multipart/digest are messages unless they say
+// otherwise, as mutt and s-nail read them.
+func TestShowDigest(t *testing.T) {
+	msg := "From: list@example.org\nSubject: digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary=d\n\n" +
+		"--d\n\nFrom: a@example.org\nSubject: first\nX-Dropped: x\n\nfirst text\n" +
+		"--d\nContent-Type: text/plain\n\nplain part\n--d--\n"
+	var out bytes.Buffer
+	renderBody(&out, []byte(msg), keepSome)
+	want := "[-- #1.1 message/rfc822 --]\nFrom: a@example.org\nSubject: first\n\nfirst text\n[-- #1.2 text/plain --]\nplain part\n"
+	if out.String() != want {
+		t.Errorf("got %q\nwant %q", out.String(), want)
+	}
+}

@@ -201,6 +201,9 @@ func legacyWalk(w *bytes.Buffer, e *message.Entity, path string, top bool, note 
 				p, dec, err = newEntity(h, tp)
 				note = legacyUnknown(p, err)
 			}
+			if mt == "multipart/digest" && p.Header.Get("Content-Type") == "" {
+				p.Header.Set("Content-Type", "message/rfc822")
+			}
 			notes[p] = note
 			rests[p] = legacyRest(p, dec)
 			parts = append(parts, p)
@@ -290,7 +293,7 @@ func randomMIME(r *rand.Rand, depth int) string {
 	charsets := []string{"", "utf-8", "us-ascii", "utf8", "iso-8859-1", "windows-1252", "iso-8859-15", "shift_jis", "koi8-r", "iso-2022-jp", "x-nowhere", "UTF-8", "utf-7", "utf-16", "unknown-8bit"}
 	var h strings.Builder
 	if depth > 0 && r.IntN(3) == 0 {
-		kinds := []string{"mixed", "alternative", "related", "report"}
+		kinds := []string{"mixed", "alternative", "related", "report", "digest"}
 		b := fmt.Sprintf("b%d=%d", depth, r.IntN(100))
 		switch r.IntN(6) {
 		case 0:

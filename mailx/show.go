@@ -195,8 +195,8 @@ func (p *pageWriter) close() error {
 // header fields (decoded; only the retained ones unless all), an empty
 // line and the body with plain text parts decoded, enclosed messages
 // shown with their fields that p shows (all: every one), and other
-// parts listed (renderBodyFrom). maxBody >= 0 cuts the body to that many lines (top), and ends
-// the reading there.
+// parts listed (renderBodyFrom). maxBody >= 0 cuts the body to that
+// many lines (top), and ends the reading there.
 func (s *session) render(w io.Writer, m *Msg, r io.ReadCloser, all bool, maxBody int) error {
 	keep := func(name string) bool { return all || s.set.shown(name) }
 	err := writeHeaderFrom(w, r, keep)
@@ -593,6 +593,11 @@ func (v *walker) entity(e *message.Entity, path string, top bool, note textNote,
 				break
 			}
 			p.Body = &errorsAsEOF{r: p.Body}
+			if mt == "multipart/digest" && p.Header.Get("Content-Type") == "" {
+				// A digest's parts are messages unless they
+				// say otherwise (RFC 2046, 5.1.5).
+				p.Header.Set("Content-Type", "message/rfc822")
+			}
 			sub := fmt.Sprintf("%s.%d", path, i)
 			if pc, ok := cut.cut(i); ok {
 				io.WriteString(w, pc.note(sub, maxPartHeader))

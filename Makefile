@@ -56,7 +56,7 @@ install: build
 # overlap. -race stays on for every package: it costs about a third
 # more CPU, and the black-box suites hardly any, since the binary they
 # run is built without it.
-TESTFLAGS ?= -race -shuffle=on -count=1 -p 4
+TESTFLAGS ?= -race -shuffle=on -count=1 -p 4 -timeout 20m
 VETFLAGS = -trimpath -tags osusergo,netgo
 
 test:

@@ -249,6 +249,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	lock, err := TryLock(cfg, transient)
 	for asked := false; opts.Once && !opts.Background && isLocked(err); asked = true {
+		if le := (*LockedError)(nil); errors.As(err, &le) && le.Next {
+			// A daemon is taking the lock: once it has, ask it.
+			time.Sleep(20 * time.Millisecond)
+			lock, err = TryLock(cfg, transient)
+			continue
+		}
 		// Another agent delivers: have it deliver what is due now and
 		// wait for it, so that "send; agent --once; read" works.
 		if opts.Flush {
@@ -270,15 +276,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		lock, err = TryLock(cfg, transient) // it went away: deliver ourselves
 	}
+	var turn *Turn
 	for asked := 0; err != nil && !transient; {
 		// A one-shot or background delivery started by sendmail holds
 		// the lock: ask it to give way, rather than leave no daemon.
-		// Another may take the lock as the first gives it up (a
-		// command that found mail waiting and no agent started it):
-		// it is asked in turn, or the daemon would wait for ever.
+		// While the daemon waits, no other one-shot delivery takes
+		// the lock (WaitTurn: a command that finds mail waiting and no
+		// agent starts one); one that took it just before is asked in
+		// turn.
 		var le *LockedError
 		if !errors.As(err, &le) || !le.Once {
+			turn.Done()
 			return err
+		}
+		if turn == nil {
+			turn = WaitTurn(cfg)
 		}
 		if le.Pid != asked {
 			log.Info("asking a one-shot delivery to give way", "pid", le.Pid)
@@ -288,6 +300,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		time.Sleep(100 * time.Millisecond)
 		lock, err = TryLock(cfg, false)
 	}
+	turn.Done()
 	if err != nil {
 		return err
 	}

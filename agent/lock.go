@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +52,19 @@ func TryLock(cfg *config.Config, once bool) (*Lock, error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if once {
+		// A daemon waits for the lock (WaitTurn): give it way at once,
+		// rather than take a turn that it would have to ask back. Were
+		// one-shot deliveries let in, a command that starts one
+		// whenever mail waits and no agent holds the lock (sendmail,
+		// mailq, check, run in a loop) could keep the daemon out for
+		// good.
+		if pid, waits := daemonWaits(cfg); waits {
+			unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			f.Close()
+			return nil, &LockedError{Pid: pid, Next: true}
+		}
+	}
 	line := strconv.Itoa(os.Getpid())
 	if once {
 		line += " once"
@@ -63,6 +78,63 @@ func TryLock(cfg *config.Config, once bool) (*Lock, error) {
 type LockedError struct {
 	Pid  int
 	Once bool // the holder is a one-shot delivery
+	// Next: no one holds the lock, but a daemon waits for it
+	// (WaitTurn), and Pid is the daemon's.
+	Next bool
+}
+
+// nextPath is the file that a daemon holds locked while it waits for a
+// one-shot delivery to give way.
+func nextPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "agent.next") }
+
+// Turn is a daemon's place at the head of the line for the agent lock.
+type Turn struct{ f *os.File }
+
+// WaitTurn marks that a daemon waits for the agent lock, which a
+// one-shot delivery holds: until Done, TryLock turns one-shot
+// deliveries away (a *LockedError with Next set). A nil Turn: another
+// daemon waits already, or the mark could not be made; Done on it does
+// nothing.
+func WaitTurn(cfg *config.Config) *Turn {
+	f, err := os.OpenFile(nextPath(cfg), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		f.Close()
+		return nil
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &Turn{f: f}
+}
+
+// Done gives up the mark: the daemon holds the agent lock now, or left.
+func (t *Turn) Done() {
+	if t == nil {
+		return
+	}
+	unix.Flock(int(t.f.Fd()), unix.LOCK_UN)
+	t.f.Close()
+}
+
+// daemonWaits reports whether a daemon waits for the agent lock
+// (WaitTurn), and its pid. The mark is a lock, so a daemon that died
+// leaves none.
+func daemonWaits(cfg *config.Config) (int, bool) {
+	f, err := os.Open(nextPath(cfg))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB) == nil {
+		unix.Flock(int(f.Fd()), unix.LOCK_UN)
+		return 0, false
+	}
+	var b [32]byte
+	n, _ := f.ReadAt(b[:], 0)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	return pid, true
 }
 
 func (e *LockedError) Error() string {

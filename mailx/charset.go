@@ -294,6 +294,18 @@ func printable(v string) string {
 	return string(appendPrintable(nil, v))
 }
 
+// reorders reports whether r is a bidi control that reorders the text
+// displayed after it, up to the end of the line or the paragraph: the
+// embeddings and overrides (U+202A to U+202E) and the isolates (U+2066 to
+// U+2069). With them a Subject or a line of a body can show its text in
+// another order than it has (a name ending "exe.pdf" shown as one
+// ending "fdp.exe"), so they are shown as '?' as other controls are. The
+// marks (U+200E, U+200F, U+061C), which right-to-left text uses and
+// which act on their neighbours only, are shown as they are.
+func reorders(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
 // isPlain reports whether v is printable ASCII.
 func isPlain(v string) bool {
 	for i := 0; i < len(v); i++ {
@@ -313,7 +325,7 @@ func appendPrintable(dst []byte, v string) []byte {
 		switch {
 		case r == '\t':
 			dst = append(dst, ' ')
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || reorders(r):
 			dst = append(dst, '?')
 		default:
 			dst = utf8.AppendRune(dst, r)

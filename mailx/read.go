@@ -238,7 +238,7 @@ func (f *textFilter) add(dst, p []byte, final bool) []byte {
 			continue
 		}
 		f.invalid = false
-		if f.display && r < 0xa0 {
+		if f.display && (r < 0xa0 || reorders(r)) {
 			dst = append(dst, '?')
 		} else {
 			dst = append(dst, p[i:i+size]...)

@@ -58,7 +58,7 @@ next-steps:
 	@echo; n=0; \
 	case "$(AGENT)" in \
 	running) echo "homepost: the agent runs (systemctl --user status homepost)";; \
-	none) echo "homepost: no systemd user session on this host, so no agent is started:"; \
+	none) echo "homepost: no systemd user session on this host, so install starts no agent:"; \
 	      echo "  sendmail starts a background delivery itself after each message."; \
 	      case $$("$(BINDIR)/homepost" check --crontab 2>/dev/null) in \
 	      *" agent >>"*) echo "  Your [smtp] names a listener, which only a running agent opens (a background delivery never"; \

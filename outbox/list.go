@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -233,13 +234,40 @@ func writeReason(w io.Writer, reason string) {
 	}
 }
 
+// bidiEscaper writes JSON text with each bidi control (a smarthost's
+// reply can carry U+202E) as a \u escape: a JSON reader gets the same
+// string, and the output read on a terminal is not shown reordered.
+// The controls occur only inside strings, where an escape is valid.
+type bidiEscaper struct{ w io.Writer }
+
+func (b bidiEscaper) Write(p []byte) (int, error) {
+	isBidi := func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
+	if !bytes.ContainsFunc(p, isBidi) {
+		return b.w.Write(p)
+	}
+	var out []byte
+	for i := 0; i < len(p); {
+		r, n := utf8.DecodeRune(p[i:])
+		if isBidi(r) {
+			out = fmt.Appendf(out, "\\u%04x", r)
+		} else {
+			out = append(out, p[i:i+n]...)
+		}
+		i += n
+	}
+	if _, err := b.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // reasonIndent begins each line of a wrapped reason.
 const reasonIndent = "    "
 
 // WriteJSON prints one JSON object per line per message, in the shape of
 // Postfix's postqueue -j.
 func WriteJSON(w io.Writer, entries []Entry) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(bidiEscaper{w})
 	for _, e := range entries {
 		q := "deferred"
 		switch {

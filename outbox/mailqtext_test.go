@@ -80,3 +80,32 @@ func TestMailqJSONHeldNoNextAttempt(t *testing.T) {
 		t.Errorf("deferred message lost next_attempt: %s", lines[1])
 	}
 }
+
+// mailq --json keeps a reason exactly, but writes its bidi controls as
+// \u escapes, so that the output read on a terminal is not reordered;
+// a JSON reader gets the same string.
+func TestMailqJSONEscapesBidiControls(t *testing.T) {
+	reason := "4.2.0 host x said: 451 \u202eevil\u2066x\u2069 \u200f"
+	var b bytes.Buffer
+	if err := WriteJSON(&b, []Entry{mailqEntry(reason)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"\u202e", "\u2066", "\u2069", "\u200f"} {
+		if strings.Contains(b.String(), bad) {
+			t.Errorf("mailq --json passes %q raw:\n%s", bad, b.String())
+		}
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatalf("%v:\n%s", err, b.String())
+	}
+	var want bytes.Buffer
+	if err := json.NewEncoder(&want).Encode(map[string]string{"r": Why(reason)}); err != nil {
+		t.Fatal(err)
+	}
+	var w map[string]string
+	json.Unmarshal(want.Bytes(), &w)
+	if r := got["recipients"].([]any)[0].(map[string]any)["delay_reason"]; r != w["r"] {
+		t.Errorf("delay_reason %q, want %q", r, w["r"])
+	}
+}

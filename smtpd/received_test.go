@@ -51,3 +51,25 @@ func TestReceivedNamesClient(t *testing.T) {
 		}
 	}
 }
+
+// The log line of a message taken over SMTP names the client too, so
+// that one program of many that floods or misbehaves can be told.
+func TestQueuedLogNamesClient(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO web.example", "250")
+	d.cmd("MAIL FROM:<app@example.org>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: logged\r\n\r\nbody\r\n.\r\n")
+	d.expect("250 2.0.0 Ok: queued as ")
+	var line string
+	for _, l := range strings.Split(ts.log.String(), "\n") {
+		if strings.Contains(l, "msg=queued") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "peer=127.0.0.1:") || !strings.Contains(line, fmt.Sprintf("peer_uid=%d", os.Getuid())) {
+		t.Errorf("the queued line does not name the client: %q\n%s", line, ts.log.String())
+	}
+}

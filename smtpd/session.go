@@ -215,7 +215,12 @@ func (s *session) Data(r io.Reader) error {
 	}
 	s.b.Queued.Store(true)
 	if s.b.Log != nil {
-		s.b.Log.Info("queued", "id", res.ID, "from", res.Sender, "nrcpt", len(res.Recipients), "via", "smtp")
+		args := []any{"id", res.ID, "from", res.Sender, "nrcpt", len(res.Recipients), "via", "smtp"}
+		if s.conn != nil {
+			// Which program sent it, when one floods or misbehaves.
+			args = append(args, "peer", s.conn.peer(), "peer_uid", s.conn.peerUID)
+		}
+		s.b.Log.Info("queued", args...)
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Ok: queued as " + res.ID}
 }

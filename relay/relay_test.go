@@ -202,6 +202,11 @@ func TestMailAndDataReplies(t *testing.T) {
 	c := newClient(t, testConfig(t, "smtp://"+addr))
 	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "a@example.org", "b@example.org")})
 	status(t, res[0], outbox.Bounced, outbox.Bounced)
+	// A sender refused for good points at [relay] from, the one key
+	// every provider's rules are about.
+	if r := res[0][0]; !strings.Contains(r.Reason, "553 5.7.1 sender not allowed") || !strings.Contains(r.Reason, "in reply to MAIL FROM:<alice@laptop>") || !strings.Contains(r.Reason, "[relay] from") {
+		t.Errorf("a refused sender: %s", r.Text())
+	}
 
 	be = &backend{dataErr: &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "disk full"}}
 	addr = startServer(t, be, plainMode, nil)

@@ -175,6 +175,12 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	s.progress.report()
 	if err := s.smtp.Mail(sender, opts); err != nil {
 		r, alive := s.result(err, "MAIL FROM")
+		if r.Status == outbox.Bounced {
+			// A sender refused for good is, with a provider, nearly
+			// always the address: the user's login or domain is
+			// wanted, and [relay] from is where it is set.
+			r.Reason += fmt.Sprintf(" (in reply to MAIL FROM:<%s>: the smarthost refuses this sender; [relay] from sets the address mail leaves with)", sender)
+		}
 		if alive {
 			fill(res, r)
 		}

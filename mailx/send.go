@@ -167,6 +167,7 @@ func (e *env) sendExtract(d *draft) int {
 		Extract:    true,
 		IgnoreDots: true,
 		Sender:     addrOf(sanitize(d.from)),
+		FullName:   os.Getenv("NAME"),
 	}, msg)
 	if err != nil {
 		e.warn("%v", err)
@@ -270,6 +271,9 @@ func (e *env) sendDraft(d *draft) int {
 			Extract:    e.opts.extract,
 			IgnoreDots: true,
 			Sender:     addrOf(sanitize(d.from)),
+			// NAME gives a generated From its full name, as a mailx
+			// that hands the message to sendmail has it.
+			FullName: os.Getenv("NAME"),
 		}, msg)
 		if berr := wait(); berr != nil {
 			e.warn("%v", berr)

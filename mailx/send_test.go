@@ -335,3 +335,17 @@ func TestFromVariable(t *testing.T) {
 		}
 	}
 }
+
+// NAME gives a generated From its full name, as it does through a mailx
+// that hands the message to sendmail; -r's own name wins.
+func TestSendNameVariable(t *testing.T) {
+	h := newHome(t)
+	h.env = append(h.env, "NAME=Env Name")
+	if _, stderr, code := h.mail(t, "x\n", "-s", "named", "root"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	q := h.only(t)
+	if a, err := q.msg.Header.AddressList("From"); err != nil || len(a) != 1 || a[0].Name != "Env Name" {
+		t.Errorf("From %q (%v)", q.msg.Header.Get("From"), err)
+	}
+}

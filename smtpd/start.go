@@ -79,6 +79,9 @@ type Service struct {
 	// localhost:2525", which is two listeners).
 	passed []*handoff
 	own    map[string][]*handoff
+	// failed: the last Reconfigure could not open an address; the
+	// next one tries again even with the same configuration.
+	failed bool
 }
 
 // StartService is Start, returning the Service, which Reconfigure
@@ -98,6 +101,7 @@ func StartService(cfg *config.Config, log *slog.Logger) (*Service, string, error
 		addrs = append(addrs, l.Addr().Network()+":"+l.Addr().String()+"(systemd)")
 	}
 	opened, err := svc.open(cfg)
+	svc.failed = err != nil
 	addrs = append(addrs, opened...)
 	if len(svc.passed) == 0 && len(svc.own) == 0 {
 		return nil, "", err
@@ -200,24 +204,10 @@ func (svc *Service) open(cfg *config.Config) ([]string, error) {
 func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, err error) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	if reflect.DeepEqual(cfg, svc.cfg) {
+	if reflect.DeepEqual(cfg, svc.cfg) && !svc.failed {
 		return nil, nil, nil
 	}
 	svc.cfg = cfg
-	keep := map[string]bool{}
-	for _, k := range svc.wanted(cfg) {
-		keep[k] = true
-	}
-	for k, hs := range svc.own {
-		if keep[k] {
-			continue
-		}
-		for _, h := range hs {
-			closed = append(closed, h.Listener.Addr().Network()+":"+h.Listener.Addr().String())
-			h.Close()
-		}
-		delete(svc.own, k)
-	}
 	// Servers of configurations before that serve no socket and no
 	// session any more are dropped (the current one serves the sockets
 	// kept until they are handed over below).
@@ -234,6 +224,38 @@ func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, er
 		}
 	}
 	opened, err = svc.open(cfg)
+	// The addresses no longer named are closed once those named anew
+	// are open: a port taken by another program keeps the old one
+	// open (programs set to it still reach the agent) rather than
+	// leave none, until a reload opens the new one. A reload after
+	// such a failure tries again even if the file did not change.
+	svc.failed = err != nil
+	keep := map[string]bool{}
+	for _, k := range svc.wanted(cfg) {
+		keep[k] = true
+	}
+	var kept []string
+	for k, hs := range svc.own {
+		if keep[k] {
+			continue
+		}
+		for _, h := range hs {
+			where := h.Listener.Addr().Network() + ":" + h.Listener.Addr().String()
+			if svc.failed {
+				kept = append(kept, where)
+				continue
+			}
+			closed = append(closed, where)
+			h.Close()
+		}
+		if !svc.failed {
+			delete(svc.own, k)
+		}
+	}
+	if len(kept) > 0 {
+		slices.Sort(kept)
+		err = fmt.Errorf("%w; still listening on %s, which the configuration no longer names, until what it names can be opened (reload to try again: kill -HUP the agent)", err, strings.Join(kept, ", "))
+	}
 	return opened, closed, err
 }
 

@@ -1,8 +1,10 @@
 package smtpd
 
 import (
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +74,50 @@ func TestReconfigureDropsIdleServers(t *testing.T) {
 	}
 	if got := ehlo(t, open, r); got == "" {
 		t.Error("the session open across the reloads was closed")
+	}
+}
+
+// A reload that names a port another program holds keeps the address it
+// no longer names open, saying so, rather than leave no TCP listener;
+// a reload once the port is free opens it and closes the old one, even
+// with the configuration unchanged.
+func TestReconfigureKeepsOldPortUntilNewOpens(t *testing.T) {
+	cfg := stopTestConfig(t)
+	svc, _, err := StartService(cfg, nil)
+	if err != nil || svc == nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer svc.Stop()
+	old := cfg.SMTP.Listen[0]
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *cfg
+	next.SMTP.Listen = []string{busy.Addr().String()}
+	_, closed, err := svc.Reconfigure(&next)
+	if err == nil || !strings.Contains(err.Error(), "still listening on tcp:"+old) || len(closed) != 0 {
+		t.Errorf("a busy new port: closed %v, err %v", closed, err)
+	}
+	c, r := dialGreeting(t, "tcp", old)
+	if got := ehlo(t, c, r); got == "" {
+		t.Error("the old port no longer answers")
+	}
+	c.Close()
+
+	busy.Close()
+	again := next
+	opened, closed, err := svc.Reconfigure(&again)
+	if err != nil || len(opened) != 1 || len(closed) != 1 || closed[0] != "tcp:"+old {
+		t.Errorf("the port freed: opened %v, closed %v, err %v", opened, closed, err)
+	}
+	c2, r2 := dialGreeting(t, "tcp", next.SMTP.Listen[0])
+	if got := ehlo(t, c2, r2); got == "" {
+		t.Error("the new port does not answer")
+	}
+	c2.Close()
+	if c, err := net.DialTimeout("tcp", old, time.Second); err == nil {
+		c.Close()
+		t.Error("the old port still answers")
 	}
 }

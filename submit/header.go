@@ -103,11 +103,8 @@ func isContinuation(line []byte) bool {
 // 3.6.6), otherwise To, Cc and Bcc — every occurrence.
 func extract(h *Header) ([]string, error) {
 	names := []string{"To", "Cc", "Bcc"}
-	for _, f := range h.Fields {
-		if len(f.Name) > 7 && strings.EqualFold(f.Name[:7], "Resent-") {
-			names = []string{"Resent-To", "Resent-Cc", "Resent-Bcc"}
-			break
-		}
+	if resentField(h) != "" {
+		names = []string{"Resent-To", "Resent-Cc", "Resent-Bcc"}
 	}
 	var out []string
 	for _, f := range h.Fields {
@@ -123,4 +120,15 @@ func extract(h *Header) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// resentField is the name of the header's first Resent- field, or "":
+// with one, -t reads the Resent- recipient fields only.
+func resentField(h *Header) string {
+	for _, f := range h.Fields {
+		if len(f.Name) > 7 && strings.EqualFold(f.Name[:7], "Resent-") {
+			return f.Name
+		}
+	}
+	return ""
 }

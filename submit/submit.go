@@ -133,7 +133,12 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	}
 	if len(rcpts) == 0 {
 		if o.Extract {
-			return nil, &DataError{"no recipient addresses found in message header"}
+			msg := "no recipient addresses found in message header"
+			if f := resentField(hdr); f != "" {
+				// RFC 5322 3.6.6, as sendmail and Postfix read it.
+				msg += " (it has a " + f + " field, so -t takes only Resent-To, Resent-Cc and Resent-Bcc, of which it has none)"
+			}
+			return nil, &DataError{msg}
 		}
 		return nil, &UsageError{"recipient addresses must be specified on the command line or via the -t option"}
 	}

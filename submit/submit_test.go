@@ -82,6 +82,9 @@ func TestExtractAndRemoveBcc(t *testing.T) {
 	cfg := testConfig(t)
 	if _, err := Submit(cfg, Options{Extract: true}, strings.NewReader(msg)); err == nil {
 		t.Error("Resent- header without Resent-To: expected no recipients")
+	} else if !strings.Contains(err.Error(), "it has a Resent-Foo field, so -t takes only Resent-To, Resent-Cc and Resent-Bcc") {
+		// Says why To and Cc were passed over.
+		t.Errorf("the error does not say why To and Cc are not read: %v", err)
 	}
 	msg = strings.Replace(msg, "Resent-Foo: no\n", "", 1)
 	body, env := submitted(t, Options{Extract: true, Recipients: []string{"arg@x,a@x"}}, msg)

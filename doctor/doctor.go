@@ -337,21 +337,13 @@ func checkDurability(c *checker, cfg *config.Config) {
 		{"the outbox, " + cfg.Outbox + ", is", cfg.Outbox},
 		{"the store, " + path + ", is", dir},
 	} {
-		var st syscall.Statfs_t
-		if syscall.Statfs(existing(d.dir), &st) != nil {
-			continue
-		}
-		if fs := memoryFS[int64(st.Type)]; fs != "" {
+		if fs := safeio.InMemory(existing(d.dir)); fs != "" {
 			c.warn("durability", "%s on %s, which keeps its files in memory only: the mail there is lost at a reboot or a power loss, after sendmail exited 0 for it; name a directory on a disk", d.what, fs)
 			return
 		}
 	}
 	c.ok("durability", "%s", safeio.Explain(existing(cfg.Outbox), existing(dir)))
 }
-
-// memoryFS names the file systems that keep their files in memory only
-// (statfs(2) f_type).
-var memoryFS = map[int64]string{0x01021994: "tmpfs", 0x858458f6: "ramfs"}
 
 // checkForwarding reports the alias files, ~/.forward and the :include:
 // files they name, as newaliases reads them.

@@ -241,6 +241,24 @@ var syncfsFS = map[int64]string{
 	0x2fc12fc1:             "zfs",
 }
 
+// InMemory names the file system that holds dir when it keeps its files
+// in memory only (tmpfs, ramfs: /dev/shm, /run): nothing written there,
+// fsynced or not, survives a reboot or a power loss. "" for any other,
+// or when dir cannot be looked at.
+func InMemory(dir string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return ""
+	}
+	switch int64(st.Type) {
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.RAMFS_MAGIC:
+		return "ramfs"
+	}
+	return ""
+}
+
 // syncfsDurable reports whether the file system of fd is one of
 // syncfsFS.
 func syncfsDurable(fd int) bool {

@@ -48,3 +48,22 @@ func TestReadRegular(t *testing.T) {
 		t.Fatal("ReadRegular blocks on a FIFO")
 	}
 }
+
+// InMemory names tmpfs (where /dev/shm is one) and nothing for the disk
+// the tests' temporary directory is on, unless that is tmpfs too.
+func TestInMemory(t *testing.T) {
+	var st syscall.Statfs_t
+	if syscall.Statfs("/dev/shm", &st) == nil && st.Type == 0x01021994 {
+		if got := InMemory("/dev/shm"); got != "tmpfs" {
+			t.Errorf("InMemory(/dev/shm) = %q", got)
+		}
+	}
+	if syscall.Statfs(t.TempDir(), &st) == nil && st.Type != 0x01021994 && st.Type != 0x858458f6 {
+		if got := InMemory(t.TempDir()); got != "" {
+			t.Errorf("InMemory(a disk directory) = %q", got)
+		}
+	}
+	if got := InMemory("/no/such/dir"); got != "" {
+		t.Errorf("InMemory of a missing directory = %q", got)
+	}
+}

@@ -89,6 +89,11 @@ type Server struct {
 	// serves (Service.serve). A server with neither is idle.
 	conns   map[*conn]struct{}
 	serving int
+	// listeners are those Serve serves; accepting counts the Serve
+	// calls not yet returned, which Close waits for before it waits
+	// for the sessions.
+	listeners []*listener
+	accepting sync.WaitGroup
 }
 
 // idle reports whether the server serves no socket and no session.
@@ -166,7 +171,18 @@ const maxRecipients = 1000
 // peer's owner is looked up in the kernel's socket table; on a Unix
 // socket it is taken from the socket's credentials.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(&listener{Listener: l, s: s})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	ln := &listener{Listener: l, s: s}
+	s.listeners = append(s.listeners, ln)
+	s.accepting.Add(1)
+	s.mu.Unlock()
+	defer s.accepting.Done()
+	err := s.srv.Serve(ln)
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
@@ -187,7 +203,16 @@ func (s *Server) Close(wait time.Duration) error {
 		return nil
 	}
 	s.closed = true
+	listeners := s.listeners
 	s.mu.Unlock()
+	// The sockets are closed and every Serve has returned before
+	// go-smtp's Shutdown waits for the sessions: its Serve counts a
+	// session after Accept in a WaitGroup that Shutdown waits on, and a
+	// count begun while the wait runs is one the wait may miss.
+	for _, l := range listeners {
+		l.Close()
+	}
+	s.accepting.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
@@ -213,6 +238,16 @@ func (s *Server) Close(wait time.Duration) error {
 type listener struct {
 	net.Listener
 	s *Server
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Close closes the socket once: Close and go-smtp's Shutdown both close
+// it.
+func (l *listener) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
 }
 
 // Sessions of other users that have not logged in are counted apart from

@@ -664,3 +664,74 @@ func TestStreamingEndsSoonAfterLastTransaction(t *testing.T) {
 	}
 	s.transaction(false)
 }
+
+// Close while clients are connecting: every Serve has returned before
+// the sessions are waited for, so none is counted after the wait began
+// (go-smtp's Shutdown waits on a WaitGroup its Serve adds to after each
+// Accept; the race detector saw the two meet), and a Serve that starts
+// after Close returns at once, its socket closed.
+func TestCloseWhileConnecting(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", os.Getuid()))
+	for range 50 {
+		srv := New(cfg, nil)
+		nl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(nl) }()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if c, err := net.Dial("tcp", nl.Addr().String()); err == nil {
+						c.Close()
+					}
+				}
+			}()
+		}
+		time.Sleep(2 * time.Millisecond)
+		srv.Close(time.Second)
+		close(stop)
+		wg.Wait()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Fatalf("Serve after Close: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve still accepting 10 s after Close")
+		}
+	}
+	// Serve after Close: returns, and the socket is closed.
+	srv := New(cfg, nil)
+	srv.Close(time.Second)
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(nl) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		nl.Close()
+		t.Fatal("Serve after Close kept accepting")
+	}
+	if c, err := net.Dial("tcp", nl.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the socket given to Serve after Close is still open")
+	}
+}

@@ -146,7 +146,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
-	if max := s.b.MaxMessageBytes; max > 0 && opts != nil && opts.Size > max {
+	if max := s.b.MaxMessageBytes; max > 0 && opts != nil && s.mailSize(opts.Size) > max {
 		return s.refuse(s.tooLarge(), from, 0)
 	}
 	if from != "" {
@@ -161,6 +161,18 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.from = from
 	s.transaction(true)
 	return nil
+}
+
+// mailSize is MAIL's SIZE as the client gave it: go-smtp is shown a
+// SIZE of 4 GiB or more as smtpwire.SizeCap, and the connection's
+// Reader keeps the real one.
+func (s *session) mailSize(size int64) int64 {
+	if size == smtpwire.SizeCap && s.conn != nil {
+		if n, ok := s.conn.q.MailSize(); ok {
+			return n
+		}
+	}
+	return size
 }
 
 // qualify gives a bare name (smtpwire.Reader marked it) the host name,

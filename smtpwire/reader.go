@@ -21,6 +21,11 @@
 //     stream for a whole message. Reader reports such an end as an
 //     error (ErrChunkCut) within the chunk, so that the transaction
 //     fails (451 4.4.2) and nothing is queued.
+//   - A SIZE of 4 GiB or more in MAIL. go-smtp parses SIZE as 32 bits
+//     and answers a larger one 501, a syntax error, although it is a
+//     valid SIZE (RFC 1870: up to 20 digits) that only the session's
+//     size limit may refuse. Reader shows go-smtp SizeCap instead and
+//     keeps the real value for the session (MailSize).
 //
 // # Where the message is
 //
@@ -54,6 +59,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -129,6 +135,10 @@ type Reader struct {
 	err     error
 	cutSent bool   // ErrChunkCut was returned
 	at      string // "@"+Unqualified (another marker in the tests)
+
+	// mailSize is the SIZE of the last MAIL command passed on, when it
+	// was at least SizeCap (else -1): see MailSize.
+	mailSize int64
 }
 
 // NewReader reads the client's side of a session from r. replies is the
@@ -141,7 +151,7 @@ func NewReader(r io.Reader, replies *Writer, maxLine int) *Reader {
 	if maxLine <= 0 {
 		maxLine = 2000
 	}
-	return &Reader{r: r, replies: replies, maxLine: maxLine, at: "@" + Unqualified}
+	return &Reader{r: r, replies: replies, maxLine: maxLine, at: "@" + Unqualified, mailSize: -1}
 }
 
 // ReadBareLF makes the Reader turn a bare LF into CR LF in command lines
@@ -366,7 +376,13 @@ func (q *Reader) command(line []byte) []byte {
 		}
 	case "MAIL":
 		if len(arg) >= 5 && strings.EqualFold(arg[:5], "FROM:") {
-			return qualifyPath(line, at+5, q.at)
+			line = qualifyPath(line, at+5, q.at)
+			q.mailSize = -1
+			if out, n, ok := wideSize(line, at+5); ok {
+				// go-smtp handles this line before it reads on,
+				// while mailSize is still this line's (MailSize).
+				line, q.mailSize, q.stop = out, n, true
+			}
 		}
 	case "RCPT":
 		if len(arg) >= 3 && strings.EqualFold(arg[:3], "TO:") {
@@ -374,6 +390,89 @@ func (q *Reader) command(line []byte) []byte {
 		}
 	}
 	return line
+}
+
+// SizeCap is the SIZE that go-smtp is shown for a MAIL command whose
+// SIZE is at least that: the largest it parses (32 bits).
+const SizeCap = math.MaxUint32
+
+// MailSize is the SIZE of a MAIL command that go-smtp was shown as
+// SizeCap, as the client gave it (math.MaxInt64 for one beyond 63
+// bits): a session whose MAIL has SizeCap asks for the real one here.
+// go-smtp parses SIZE as 32 bits and refuses a larger one (501
+// "Unable to parse SIZE as an integer"), although RFC 1870 allows 20
+// digits and a message over 4 GiB is the limit's business (552).
+// The Reader hands on nothing after such a line until go-smtp reads
+// again, so while go-smtp handles it, it is the last MAIL passed on.
+func (q *Reader) MailSize() (int64, bool) {
+	return q.mailSize, q.mailSize >= 0
+}
+
+// wideSize finds a SIZE parameter of at least SizeCap in the MAIL
+// command line whose path starts at line[at:], and returns the line
+// with SizeCap in its place, and the value (saturated at
+// math.MaxInt64). A SIZE that is not all digits is left for go-smtp to
+// refuse.
+func wideSize(line []byte, at int) ([]byte, int64, bool) {
+	rest := line[at:]
+	i := len(rest) - len(bytes.TrimLeft(rest, " "))
+	// Past the path: a <...> with quoted strings and backslash
+	// escapes skipped, or a word.
+	if i < len(rest) && rest[i] == '<' {
+		quoted := false
+		for i++; i < len(rest); i++ {
+			c := rest[i]
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				quoted = !quoted
+			} else if c == '>' && !quoted {
+				i++
+				break
+			}
+		}
+	}
+	for i < len(rest) && rest[i] != ' ' {
+		i++
+	}
+	for i < len(rest) {
+		for i < len(rest) && rest[i] == ' ' {
+			i++
+		}
+		j := i
+		for j < len(rest) && rest[j] != ' ' && rest[j] != '\r' && rest[j] != '\n' {
+			j++
+		}
+		param := rest[i:j]
+		if len(param) > 5 && bytes.EqualFold(param[:5], []byte("SIZE=")) {
+			digits := param[5:]
+			n, ok := int64(0), true
+			for _, c := range digits {
+				if c < '0' || c > '9' {
+					ok = false
+					break
+				}
+				if n > (math.MaxInt64-9)/10 {
+					n = math.MaxInt64
+				} else {
+					n = n*10 + int64(c-'0')
+				}
+			}
+			if !ok || n < SizeCap {
+				return line, 0, false
+			}
+			out := make([]byte, 0, len(line))
+			out = append(out, line[:at+i+5]...)
+			out = strconv.AppendUint(out, SizeCap, 10)
+			out = append(out, line[at+j:]...)
+			return out, n, true
+		}
+		if j == i {
+			break
+		}
+		i = j
+	}
+	return line, 0, false
 }
 
 // parseCmd is go-smtp's (parse.go): the command and its argument as

@@ -118,3 +118,45 @@ func TestTimeoutReplies(t *testing.T) {
 		t.Errorf("idle between commands: %q", r)
 	}
 }
+
+// A client silent within a BDAT chunk past idle_timeout is answered as
+// within DATA: one reply, 421 naming the timeout, the session closed,
+// nothing queued, and one warning in the log with the envelope.
+func TestTimeoutInChunk(t *testing.T) {
+	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.IdleTimeout.Duration = 300 * time.Millisecond })
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("MAIL FROM:<stall@example.org>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.send("BDAT 10\r\n0123456789")
+	d.expect("250")
+	d.send("BDAT 30 LAST\r\nSubject: stalls\r\n")
+	const want = "421 4.4.2 timeout: no data for 300ms: nothing queued, closing"
+	if r := d.reply(); r != want {
+		t.Errorf("idle in a chunk: %q, want %q", r, want)
+	}
+	if rest, err := io.ReadAll(d.r); err != nil || len(rest) != 0 {
+		t.Errorf("after the 421: %q, %v; want the end of the session", rest, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if q := queued(t, ts.cfg); len(q) != 0 {
+		t.Errorf("%d queued", len(q))
+	}
+	if dr := drafts(ts.cfg); len(dr) != 0 {
+		t.Errorf("drafts left in tmp/: %v", dr)
+	}
+	var logged []string
+	for _, l := range strings.Split(strings.TrimSpace(ts.log.String()), "\n") {
+		if strings.Contains(l, "smtp: message") {
+			logged = append(logged, l)
+		}
+	}
+	if len(logged) != 1 {
+		t.Fatalf("%d lines logged of the transaction, want 1:\n%s", len(logged), ts.log.String())
+	}
+	for _, w := range []string{"level=WARN", "smtp: message refused", "peer=127.0.0.1:", "from=stall@example.org", "nrcpt=1", `reply="` + want + `"`} {
+		if !strings.Contains(logged[0], w) {
+			t.Errorf("log line lacks %s:\n%s", w, logged[0])
+		}
+	}
+}

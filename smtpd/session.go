@@ -335,8 +335,11 @@ func (s *session) replyFor(err error) *smtp.SMTPError {
 		if s.conn != nil {
 			s.conn.closeAft.Store(true)
 		}
-		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
-			Message: fmt.Sprintf("timeout: no data for %s: nothing queued, closing", s.b.Config.SMTP.IdleTimeout.Duration)}
+		return idleInMessage(s.b.Config.SMTP.IdleTimeout.Duration)
+	case s.conn != nil && s.conn.chunkIdle.Load() && errors.Is(err, smtp.ErrDataReset):
+		// The same within a BDAT chunk: conn.Read has answered it,
+		// and go-smtp reset the transfer.
+		return idleInMessage(s.conn.idle)
 	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, io.ErrUnexpectedEOF):
 		// The client is gone or reset the transfer: nothing was queued.
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "message transfer aborted: nothing queued"}

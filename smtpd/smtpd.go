@@ -42,7 +42,9 @@
 // # What is logged
 //
 // Every transaction refused (552 over max_message_size, a bad sender,
-// 451 when the outbox cannot be written) is logged with the client, its
+// 451 when the outbox cannot be written, 421 for a client silent past
+// the idle timeout within its message, in DATA or a BDAT chunk) is
+// logged with the client, its
 // uid, the envelope and the reply, as Postfix's "NOQUEUE: reject"; so
 // are a client that begins with a TLS handshake, a command line over
 // the limit and a client of another user that did not log in in time.
@@ -361,6 +363,10 @@ type conn struct {
 	read     atomic.Bool // something was read
 	noLogin  atomic.Bool // a read timed out at the deadline to log in
 	closeAft atomic.Bool // close once the next reply is written
+	// chunkIdle: the client fell silent within a BDAT chunk and was
+	// answered so (Read); the transfer's Data, which sees only go-smtp's
+	// reset, refuses the message with the same reply.
+	chunkIdle atomic.Bool
 }
 
 // peer names the client for the log: its address on TCP, the socket's
@@ -407,7 +413,27 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(c.deadline(t, 5*time.Second))
 }
 
-func (c *conn) Read(p []byte) (int, error) { return c.q.Read(p) }
+// Read is the session's command stream. A client silent past the idle
+// time within a BDAT chunk is answered as within DATA (one 421 naming
+// the timeout, then the end of the session) rather than with the
+// Reader's 451 for the chunk, after which go-smtp would read on and
+// answer the same silence again as between commands.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.q.Read(p)
+	if err == smtpwire.ErrChunkTimeout {
+		c.chunkIdle.Store(true)
+		c.closeAft.Store(true)
+		err = idleInMessage(c.idle)
+	}
+	return n, err
+}
+
+// idleInMessage is the reply to a client silent for d within a
+// message, DATA's or a BDAT chunk's; the session ends with it.
+func idleInMessage(d time.Duration) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+		Message: fmt.Sprintf("timeout: no data for %s: nothing queued, closing", d)}
+}
 
 // rawRead reads from the socket, allowing the idle time for it. It
 // notes a read that timed out at the deadline to log in (not an idle

@@ -89,8 +89,10 @@ const Unqualified = "unqualified.invalid"
 var ErrChunkCut = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
 	Message: "message transfer aborted before the end of the chunk: nothing queued"}
 
-// errChunkTimeout is ErrChunkCut for a client that fell silent.
-var errChunkTimeout = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
+// ErrChunkTimeout is ErrChunkCut for a client that fell silent (a read
+// timed out). A server that ends the session at an idle timeout (the
+// agent's listener) answers it in its own words instead, and closes.
+var ErrChunkTimeout = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2},
 	Message: "idle timeout in the middle of the chunk: nothing queued"}
 
 // What Reader is reading.
@@ -196,7 +198,7 @@ func (q *Reader) Read(p []byte) (int, error) {
 					q.cutSent = true
 					var ne net.Error
 					if errors.As(q.err, &ne) && ne.Timeout() {
-						return 0, errChunkTimeout
+						return 0, ErrChunkTimeout
 					}
 					return 0, ErrChunkCut
 				}

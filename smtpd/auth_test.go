@@ -41,18 +41,20 @@ func TestOwnProgramAuthAccepted(t *testing.T) {
 }
 
 // A client of another user is still refused without the secret, and the
-// 535 tells it what to do: log in as the user with the secret in the
-// file that homepost check shows.
+// 535 tells it what to do: log in as the user with the secret that
+// homepost check shows the user. It does not name the secret's file:
+// the user's file layout is none of another user's business.
 func TestOtherUserAuthFailedSaysWhatToDo(t *testing.T) {
 	foreignTCP(t)
 	ts := startServer(t, os.Getuid(), nil)
 	d := dial(t, "tcp", ts.tcp)
 	d.cmd("EHLO c", "250")
 	r := d.cmd("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00someone\x00placeholder")), "535 5.7.8")
-	for _, want := range []string{"log in as alice", "secret in " + ts.cfg.SMTP.SecretFile} {
-		if !strings.Contains(r, want) {
-			t.Errorf("535 %q does not say %q", r, want)
-		}
+	if want := "535 5.7.8 Authentication failed: log in as alice with the secret that `homepost check` shows to alice (the user's own programs need no login)"; r != want {
+		t.Errorf("535 %q, want %q", r, want)
+	}
+	if strings.Contains(r, ts.cfg.SMTP.SecretFile) || strings.Contains(r, "/") {
+		t.Errorf("535 %q names a path", r)
 	}
 	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
 }
@@ -72,5 +74,8 @@ func TestNoLoginInTimeSaysSo(t *testing.T) {
 	r := d.expect("421 4.7.0")
 	if !strings.Contains(r, "no login within 300ms") || strings.Contains(r, "Idle") {
 		t.Errorf("reply %q, want one that says no login within 300ms", r)
+	}
+	if !strings.Contains(r, "log in as alice with the secret that `homepost check` shows to alice") || strings.Contains(r, "/") {
+		t.Errorf("reply %q, want one that says how to log in, naming no path", r)
 	}
 }

@@ -512,9 +512,13 @@ func (c *conn) reword(p []byte) []byte {
 	return p
 }
 
-// loginHint tells a client of another user how to log in.
+// loginHint tells a client of another user how to log in. It names the
+// user (the login name is no secret) but not the secret's file: the
+// reply goes to other users' programs, and the layout of the user's
+// home directory is not theirs to learn; homepost check shows the user
+// the secret and its file.
 func (s *Server) loginHint() string {
-	return fmt.Sprintf("log in as %s with the secret in %s, which homepost check shows", s.cfg.User, s.cfg.SMTP.SecretFile)
+	return fmt.Sprintf("log in as %s with the secret that `homepost check` shows to %s", s.cfg.User, s.cfg.User)
 }
 
 // waitText says d in words: "30 seconds", or d itself when it is not

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -253,9 +252,13 @@ func (l *sizeLimit) Read(p []byte) (int, error) {
 
 // receivedFrom is the from clause of the Received field of a message
 // taken from the listener's client, as Postfix's: its EHLO name, then
-// its address and uid ("from web.example (127.0.0.1 uid 1001)"), which
-// tell which program sent it. sendmail -bs puts none, as sendmail puts
-// none.
+// its address ("from web.example (127.0.0.1)", or "(unix socket)"),
+// which tell which program sent it. The client's uid is not in it, as
+// neither Postfix nor sendmail put one there for an SMTP client: the
+// field leaves with mail relayed to the smarthost, and the world has
+// no use for local uids. The queue ID in the field finds the log line
+// ("queued"), which names the uid. sendmail -bs puts no field, as
+// sendmail puts none.
 func (s *session) receivedFrom() string {
 	if s.conn == nil {
 		return ""
@@ -264,11 +267,7 @@ func (s *session) receivedFrom() string {
 	if ta, ok := s.conn.RemoteAddr().(*net.TCPAddr); ok && s.conn.tcp {
 		client = ta.IP.String()
 	}
-	uid := "unknown"
-	if s.conn.uid >= 0 {
-		uid = strconv.Itoa(s.conn.uid)
-	}
-	return fmt.Sprintf("from %s (%s uid %s)", heloText(s.helo), client, uid)
+	return fmt.Sprintf("from %s (%s)", heloText(s.helo), client)
 }
 
 // heloText is a client's EHLO name as a header may show it: printable

@@ -4,9 +4,10 @@
 // submit is queued in the outbox through package submit, exactly as
 // sendmail queues it (header completion, Bcc removal, the bytes kept as
 // they came, the same queue file), and the agent delivers it. A Received
-// field on top names the client, by its EHLO name, address and uid, as
+// field on top names the client, by its EHLO name and address, as
 // Postfix's smtpd does: which program sent a message is otherwise
-// nowhere to be read.
+// nowhere to be read. Its uid is only logged (the field leaves with
+// relayed mail; see receivedFrom).
 //
 // # Failure model
 //
@@ -289,7 +290,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			continue
 		}
 		wc := s.wrap(c, tcp, trusted, pool)
-		wc.uid, wc.peerUID = uid, uidString(uid, uidErr)
+		wc.peerUID = uidString(uid, uidErr)
 		return wc, nil
 	}
 }
@@ -346,7 +347,6 @@ type conn struct {
 	idle    time.Duration
 	tcp     bool             // a TCP connection (else the Unix socket)
 	trusted bool             // the peer is the user: no AUTH needed
-	uid     int              // the peer's uid; -1: unknown
 	peerUID string           // the peer's uid for the log, or why it is unknown
 	io      io.ReadWriter    // the socket's reads and writes (sockIO)
 	q       *smtpwire.Reader // the command stream, bare names marked

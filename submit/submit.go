@@ -43,8 +43,8 @@ type Options struct {
 	// made durable with its name by one sync after the rename.
 	Sync outbox.Syncer
 	// ReceivedFrom, when not "", puts a Received field above the
-	// message naming where it came from ("from NAME (127.0.0.1 uid
-	// 1001)": the SMTP listener's client), this host and the queue ID,
+	// message naming where it came from ("from NAME (127.0.0.1)": the
+	// SMTP listener's client), this host and the queue ID,
 	// as Postfix's smtpd does; the message itself is unchanged.
 	ReceivedFrom string
 }

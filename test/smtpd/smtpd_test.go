@@ -314,8 +314,9 @@ func TestPHPMailerSession(t *testing.T) {
 		if !strings.Contains(string(b), "X-Mailer: PHPMailer 6.9.1 (https://github.com/PHPMailer/PHPMailer)\nMIME-Version: 1.0\n") {
 			t.Errorf("header not kept as sent:\n%s", b)
 		}
-		// The listener's Received field names the client, as Postfix's.
-		if want := fmt.Sprintf("\nReceived: from web.example (127.0.0.1 uid %d)\n\tby testhost.example (homepost) id ", os.Getuid()); !strings.Contains(string(b), want) {
+		// The listener's Received field names the client, as Postfix's,
+		// by its EHLO name and address, not its uid.
+		if want := "\nReceived: from web.example (127.0.0.1)\n\tby testhost.example (homepost) id "; !strings.Contains(string(b), want) {
 			t.Errorf("no Received field %q:\n%s", want, b)
 		}
 	}

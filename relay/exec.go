@@ -78,6 +78,7 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	}
 	head = c.rewrite(head)
 
+	stop := ctx // the delivery's: the agent stops, or [relay] was replaced
 	ctx, cancel := context.WithTimeout(ctx, c.rc.DataTimeout.Duration)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.argv[0], args...)
@@ -92,6 +93,11 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	switch {
 	case err == nil:
 		set(courier.OK(fmt.Sprintf("delivered via %s%s", prog, said)))
+	case stop.Err() != nil:
+		// Killed because the delivery was stopped, not for its time:
+		// saying "did not finish within data_timeout" would send the
+		// user to a timeout that played no part.
+		set(courier.Temp("4.4.7", "delivery stopped while %s ran: it was killed", prog))
 	case ctx.Err() != nil:
 		set(courier.Temp("4.4.7", "%s did not finish within %v", prog, c.rc.DataTimeout.Duration))
 	case errors.As(err, &ee):

@@ -7,12 +7,15 @@ import (
 )
 
 // The wait before the next try is the time the message has spent in the
-// queue, between a minute and an hour, whatever the number of tries.
+// queue, between a minute and an hour, whatever the number of tries. An
+// arrival well in the future (the clock was set back) is an unknown
+// time in the queue: hourly.
 func TestBackoffSchedule(t *testing.T) {
 	for age, want := range map[time.Duration]time.Duration{
 		0: time.Minute, 30 * time.Second: time.Minute, time.Minute: time.Minute,
 		5 * time.Minute: 5 * time.Minute, 40 * time.Minute: 40 * time.Minute,
-		time.Hour: time.Hour, 50 * time.Hour: time.Hour, -time.Hour: time.Minute,
+		time.Hour: time.Hour, 50 * time.Hour: time.Hour, -30 * time.Second: time.Minute,
+		-time.Hour: time.Hour,
 	} {
 		for range 50 {
 			d := backoff(age)

@@ -488,7 +488,7 @@ func (a *Agent) plan(j *job) []*send {
 		// Not due yet: unless forced, or a remote one forced by a
 		// change of the smarthost, a local one by a change of where
 		// local mail goes.
-		wait := r.Status == outbox.Deferred && r.Next.After(now) && !j.force
+		wait := r.Status == outbox.Deferred && notYet(r.Next, now) && !j.force
 		if wait && !j.forceRemote && !j.forceLocal {
 			continue
 		}

@@ -292,8 +292,27 @@ func (a *Agent) reschedule(j *job) {
 		a.schedule(j, a.now().Add(j.delay))
 		return
 	}
-	a.schedule(j, j.m.Env.NextAttempt())
+	t := j.m.Env.NextAttempt()
+	if now := a.now(); t.Sub(now) > maxWait {
+		// Scheduled by a clock that was ahead and has been set back
+		// since: due now, rather than when the clock reaches it.
+		t = now
+	}
+	a.schedule(j, t)
 }
+
+// maxWait is the furthest ahead a retry is ever scheduled: maxBackoff
+// with its jitter, and the second that the journal's whole seconds may
+// add. A next attempt further ahead was computed by a clock that has
+// since been set back (a wrong hardware clock set right, a date typed
+// by hand); waiting for it would hold the message for as long as the
+// clock was wrong, a year for a year.
+const maxWait = maxBackoff + maxBackoff/10 + time.Second
+
+// notYet reports whether next, a recipient's next attempt, is still to
+// come at now: after now, and no further than any retry is scheduled
+// (maxWait).
+func notYet(next, now time.Time) bool { return next.After(now) && next.Sub(now) <= maxWait }
 
 // Bounds of the retry schedule (backoff), as Postfix's
 // minimal_backoff_time and maximal_backoff_time.
@@ -310,7 +329,15 @@ const (
 // next automatic try further out: counted per attempt, five flushes
 // in a minute made the next one an hour away. ±10% jitter keeps many
 // deferred messages from retrying in step.
+//
+// An arrival more than minBackoff in the future means that the clock
+// was set back since the message was queued: its time in the queue is
+// not known, and it is retried hourly, not every minute until the
+// clock reaches its arrival.
 func backoff(age time.Duration) time.Duration {
+	if age < -minBackoff {
+		age = maxBackoff
+	}
 	d := min(max(age, minBackoff), maxBackoff)
 	j := time.Duration(rand.Int64N(int64(d)/5)) - d/10
 	return d + j

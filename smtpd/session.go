@@ -339,8 +339,9 @@ func (s *session) replyFor(err error) *smtp.SMTPError {
 		// The same within a BDAT chunk: conn.Read has answered it,
 		// and go-smtp reset the transfer.
 		return idleInMessage(s.conn.idle)
-	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, io.ErrUnexpectedEOF):
-		// The client is gone or reset the transfer: nothing was queued.
+	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		// The client is gone or reset the transfer, or the listener
+		// closed the session (the agent stops): nothing was queued.
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "message transfer aborted: nothing queued"}
 	case errors.As(err, &se) && se.Code == 451:
 		// smtpwire's, for a BDAT chunk cut short (go-smtp has

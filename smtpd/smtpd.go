@@ -22,7 +22,9 @@
 // aside by the agent, never sent. A client
 // that goes away, or falls silent past the idle timeout, before the end
 // of its message leaves nothing queued: the draft in outbox/tmp is
-// removed.
+// removed, by the session itself and at once (Close waits for it, so
+// that an agent that stops leaves none either); only a kill -9 leaves
+// one, for the agent's cleanup of abandoned files in tmp/.
 //
 // # Who may submit
 //
@@ -81,6 +83,7 @@ type Server struct {
 	log   *slog.Logger
 	srv   *smtp.Server
 	group groupSync
+	be    *Backend // the sessions' backend: Close waits for its Data calls
 
 	sizeFix  [2][]byte    // EHLO's SIZE as go-smtp writes it, and as it is sent
 	sessions atomic.Int32 // the user's sessions, and those logged in
@@ -122,6 +125,7 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 	}
 	s := &Server{cfg: cfg, log: log, group: newGroupSync()}
 	be := &Backend{Config: cfg, Log: log, Sync: s.group, NoWake: true, MaxMessageBytes: int64(cfg.SMTP.MaxMessageSize)}
+	s.be = be
 	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
@@ -233,8 +237,20 @@ func (s *Server) Close(wait time.Duration) error {
 	for _, c := range open {
 		c.Close()
 	}
+	// A message cut off here is given up in its session's Data, which
+	// removes its draft from outbox/tmp; a BDAT transfer's runs in a
+	// goroutine of go-smtp's that the session's end does not wait for.
+	// The agent may exit once Close returns, and a draft it left would
+	// lie in tmp/ until the cleanup of abandoned files, 36 hours on:
+	// wait until every Data has returned.
+	s.be.Settle(settleWait)
 	return err
 }
+
+// settleWait bounds Close's wait for the transfers it cut off to give
+// up their drafts (Backend.Settle): a read of a closed socket fails at
+// once, so only a disk that hangs makes it wait that long.
+const settleWait = 5 * time.Second
 
 // listener hands out wrapped connections and turns away those past the
 // session limit with 421.

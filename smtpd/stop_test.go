@@ -121,3 +121,43 @@ func TestReconfigureKeepsOldPortUntilNewOpens(t *testing.T) {
 		t.Error("the old port still answers")
 	}
 }
+
+// A message cut off by Close (the agent stopping while clients are in
+// the middle of DATA or of a BDAT chunk) has its draft removed from
+// outbox/tmp by the time Close returns: the process may exit right
+// after, and a draft left behind would lie in tmp/ until the agent's
+// cleanup of abandoned files, 36 hours later. Nothing is queued, and
+// the messages are logged as transfers aborted, not as failures to
+// queue.
+func TestCloseRemovesCutDrafts(t *testing.T) {
+	for round := 0; round < 4; round++ {
+		ts := startServer(t, os.Getuid(), nil)
+		for i := 0; i < 8; i++ {
+			d := dial(t, "tcp", ts.tcp)
+			d.cmd("EHLO c", "250")
+			d.cmd("MAIL FROM:<a@b>", "250")
+			d.cmd("RCPT TO:<me@testhost.example>", "250")
+			body := "Subject: half\r\n\r\n" + strings.Repeat("z", 100000+i)
+			if i%2 == 0 {
+				d.cmd("DATA", "354")
+				d.send(body)
+			} else {
+				d.send("BDAT 500000 LAST\r\n" + body)
+			}
+		}
+		for end := time.Now().Add(10 * time.Second); len(drafts(ts.cfg)) < 8 && time.Now().Before(end); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		ts.s.Close(0)
+		if dr := drafts(ts.cfg); len(dr) != 0 {
+			t.Fatalf("round %d: %d drafts left in outbox/tmp after Close: %v", round, len(dr), dr)
+		}
+		if q := queued(t, ts.cfg); len(q) != 0 {
+			t.Fatalf("round %d: %d queued", round, len(q))
+		}
+		// The listener's own ending is no failure to queue.
+		if l := ts.log.String(); strings.Contains(l, "level=ERROR") {
+			t.Fatalf("round %d: an error logged:\n%s", round, l)
+		}
+	}
+}

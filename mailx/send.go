@@ -393,13 +393,14 @@ func (e *env) saveDead(d *draft) {
 	fmt.Fprintf(e.out, "\"%s\" %d/%d\n", path, lines.lines(), lines.n)
 }
 
-// expandPath expands a leading ~ or ~/.
+// expandPath expands a leading ~ or ~/, keeping a trailing slash (which
+// names a Maildir).
 func (e *env) expandPath(p string) string {
 	if p == "~" {
 		return e.cfg.Home
 	}
 	if strings.HasPrefix(p, "~/") {
-		return filepath.Join(e.cfg.Home, p[2:])
+		return filepath.Join(e.cfg.Home, p[2:]) + trailing(p)
 	}
 	return p
 }

@@ -71,8 +71,9 @@ func TestSavedRemovedUnlessKeepsave(t *testing.T) {
 		if _, e, code := h.mail(t, "s 1 "+h.path("box")+"\nw 2 "+h.path("text")+"\nq\n"); code != 0 {
 			t.Fatal(e)
 		}
+		// w does not mark the message saved: it stays.
 		names, _ := filepath.Glob(h.path("Maildir/cur/*"))
-		want := 0
+		want := 1
 		if keep {
 			want = 2
 		}

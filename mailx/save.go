@@ -13,13 +13,16 @@ import (
 
 func (s *session) cmdSave(arg string) error { return s.saveCmd(arg, true, true) }
 func (s *session) cmdCopy(arg string) error { return s.saveCmd(arg, true, false) }
+// cmdWrite is w. It does not mark the messages saved, as s-nail's does
+// not: the file has no header, so a message that left the store on quit
+// would keep only its body. (POSIX has write remove them as save does.)
 func (s *session) cmdWrite(arg string) error {
-	return s.saveCmd(arg, false, true)
+	return s.saveCmd(arg, false, false)
 }
 
 // saveCmd appends messages to a file: with header as mbox messages (s,
 // c) — or into a Maildir when the name is one — or, for w, only their
-// bodies as plain text. s and w mark the messages saved ('*'), so that
+// bodies as plain text. s marks the messages saved ('*'), so that
 // quit removes them from the system mailbox unless keepsave is set.
 func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 	list, file := s.splitListArg(arg, "file")

@@ -130,8 +130,10 @@ const (
 	kindExec     = "exec"
 )
 
-// Client sends remote mail to the configured smarthost. It holds no
-// connection between Send calls and is safe for concurrent use.
+// Client sends remote mail to the configured smarthost. It keeps no
+// connection for the next Send call (the QUIT that ends one may still be
+// waited for in the background after Send has returned its results) and
+// is safe for concurrent use.
 type Client struct {
 	cfg  *config.Config
 	rc   config.Relay

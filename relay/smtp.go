@@ -60,7 +60,14 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 	learned := &cuts{}
 	defer func() {
 		if s != nil {
-			s.quit()
+			// Every result is known once the last message's data is
+			// answered: QUIT's reply is waited for in the background,
+			// not before the results go back. A reply that never
+			// comes (a connection dropped by a NAT or a suspended
+			// laptop after the 250) held them for command_timeout, 5
+			// minutes, during which the agent had not recorded what
+			// the smarthost took: a crash then sent it again.
+			go s.quit()
 		}
 	}()
 	for i, m := range msgs {

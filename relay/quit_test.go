@@ -1,0 +1,89 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"homepost/config"
+	"homepost/courier"
+	"homepost/outbox"
+)
+
+// silentQuit is a smarthost that takes every message and then never
+// answers QUIT, as one does whose connection a NAT or a suspended
+// laptop dropped right after its last reply: the reply to QUIT, and
+// the close, never come. It returns its address and a channel told of
+// each message it took.
+func silentQuit(t *testing.T) (string, chan string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	took := make(chan string, 10)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go func() {
+				r := bufio.NewReader(c)
+				c.Write([]byte("220 silent.example ESMTP\r\n"))
+				data := false
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if data {
+						if line == ".\r\n" {
+							data = false
+							took <- "message"
+							c.Write([]byte("250 2.0.0 queued as X\r\n"))
+						}
+						continue
+					}
+					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+					case strings.HasPrefix(cmd, "EHLO"):
+						c.Write([]byte("250-silent.example\r\n250 8BITMIME\r\n"))
+					case strings.HasPrefix(cmd, "DATA"):
+						data = true
+						c.Write([]byte("354 go ahead\r\n"))
+					case strings.HasPrefix(cmd, "QUIT"):
+						// Nothing: the reply is lost.
+					default:
+						c.Write([]byte("250 ok\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), took
+}
+
+// The results of a delivery are known once the smarthost has answered
+// the data; a QUIT that is never answered must not hold them back for
+// command_timeout, during which the agent has not recorded what the
+// smarthost took (a crash then sends it again) and every later
+// delivery to the smarthost waits.
+func TestUnansweredQuitDoesNotHoldResults(t *testing.T) {
+	addr, took := silentQuit(t)
+	cfg := testConfig(t, "smtp://"+addr)
+	cfg.Relay.CommandTimeout = config.Duration{Duration: 20 * time.Second}
+	start := time.Now()
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	d := time.Since(start)
+	status(t, res[0], outbox.Sent)
+	if len(took) != 1 {
+		t.Fatalf("the smarthost took %d messages", len(took))
+	}
+	if d > 5*time.Second {
+		t.Errorf("results came %v after the start, held by the unanswered QUIT (command_timeout %v)", d.Round(time.Millisecond), cfg.Relay.CommandTimeout.Duration)
+	}
+}

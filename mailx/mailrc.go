@@ -26,6 +26,9 @@ import (
 //	alternates NAME ...   (the user's other names, left out of replies)
 //	ignore FIELD ...   (also: discard)   retain FIELD ...
 //	if r|s|t ... else ... endif   (reading, sending, terminal)
+//
+// A line that ends in '{' (s-nail's "account NAME {", "define NAME {")
+// opens a block that is skipped, up to a line holding only '}'.
 type settings struct {
 	vars     map[string]string
 	aliases  map[string][]string
@@ -98,6 +101,13 @@ func (s *settings) parse(r io.Reader, name string, mode byte, strict bool) []err
 	active := func() bool { return !slices.Contains(cond, false) }
 	n, start := 0, 0
 	var acc string
+	// block is the line that opened a block being skipped (s-nail's
+	// "account NAME {" and "define NAME {"), 0 when none: its lines run
+	// only when the account or macro is called, which mail does not do,
+	// so none of them is run at start-up (a "set from" in an account
+	// would otherwise change the sender of all mail).
+	var block int
+	var blockName string
 	for sc.Scan() {
 		n++
 		line := sc.Text()
@@ -115,6 +125,19 @@ func (s *settings) parse(r io.Reader, name string, mode byte, strict bool) []err
 			continue
 		}
 		if len(words) == 0 || strings.HasPrefix(words[0], "#") {
+			continue
+		}
+		if block > 0 {
+			if len(words) == 1 && words[0] == "}" {
+				if strict {
+					errs = append(errs, &lineError{name, block, fmt.Errorf("%s: skipped up to line %d: mail runs no s-nail accounts or macros, so none of its lines was obeyed", blockName, n)})
+				}
+				block = 0
+			}
+			continue
+		}
+		if len(words) >= 2 && words[len(words)-1] == "{" {
+			block, blockName = start, strings.Join(words[:len(words)-1], " ")
 			continue
 		}
 		switch words[0] {
@@ -162,6 +185,9 @@ func (s *settings) parse(r io.Reader, name string, mode byte, strict bool) []err
 	}
 	if len(cond) > 0 {
 		errs = append(errs, &lineError{name, n, errors.New("if without endif")})
+	}
+	if block > 0 {
+		errs = append(errs, &lineError{name, block, fmt.Errorf("%s: no closing '}': the rest of the file was skipped", blockName)})
 	}
 	return errs
 }

@@ -23,3 +23,46 @@ func TestTildeSlashIsMaildir(t *testing.T) {
 		t.Errorf("-f ~/md/: exit %d\n%s%s", code, out, e)
 	}
 }
+
+// s-nail's account and define blocks are skipped whole, with one
+// warning naming the block: the lines inside run only when the account
+// or macro is called. They were run at start-up, so an account's
+// "set from" became the sender of all mail.
+func TestMailrcBlocksSkipped(t *testing.T) {
+	h := newHome(t)
+	os.WriteFile(h.path(".mailrc"), []byte(`set from="Bee <bee@example.org>"
+account work {
+  set from="me@work.example"
+  unset hold
+}
+define ghost {
+  set nosave
+}
+alias bob bob@example.net
+`), 0o600)
+	_, e, code := h.mail(t, "body\n", "-s", "rc", "bob")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	q := h.only(t)
+	if q.sender != "bee@example.org" || !strings.Contains(q.msg.Header.Get("From"), "bee@example.org") {
+		t.Errorf("sender %q, From %q: the account block was obeyed", q.sender, q.msg.Header.Get("From"))
+	}
+	if len(q.rcpts) != 1 || q.rcpts[0] != "bob@example.net" {
+		t.Errorf("recipients %q: the alias after the blocks was not read", q.rcpts)
+	}
+	for _, w := range []string{".mailrc:2: account work: skipped up to line 5", ".mailrc:6: define ghost: skipped up to line 8"} {
+		if !strings.Contains(e, w) {
+			t.Errorf("no warning %q in:\n%s", w, e)
+		}
+	}
+	if strings.Contains(e, "unknown command") {
+		t.Errorf("lines of a skipped block reported one by one:\n%s", e)
+	}
+	// An unclosed block: the rest of the file is skipped, said once.
+	os.WriteFile(h.path(".mailrc"), []byte("define x {\nset from=a@b.example\n"), 0o600)
+	_, e, _ = h.mail(t, "", "-H")
+	if !strings.Contains(e, ".mailrc:1: define x: no closing '}'") {
+		t.Errorf("unclosed block:\n%s", e)
+	}
+}

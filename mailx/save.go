@@ -13,6 +13,7 @@ import (
 
 func (s *session) cmdSave(arg string) error { return s.saveCmd(arg, true, true) }
 func (s *session) cmdCopy(arg string) error { return s.saveCmd(arg, true, false) }
+
 // cmdWrite is w. It does not mark the messages saved, as s-nail's does
 // not: the file has no header, so a message that left the store on quit
 // would keep only its body. (POSIX has write remove them as save does.)

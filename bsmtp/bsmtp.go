@@ -12,7 +12,9 @@
 // the peer is a local process already running as the user. Lines may end in CRLF or a bare LF (a
 // person typing, a careless script); bare LFs are read as CRLF (by
 // smtpwire's Reader), except within a BDAT chunk, whose bytes are
-// counted and queued as they come.
+// counted and queued as they come. A message line may be of any
+// length and is streamed; only a command line is limited (maxLine), as
+// in the listener.
 //
 // The streams go through package smtpwire, as the agent's SMTP listener
 // does: a bare name in MAIL FROM or RCPT TO ("RCPT TO:<nu1>") is
@@ -22,6 +24,7 @@ package bsmtp
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,12 +53,14 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	srv := smtp.NewServer(b)
 	srv.Domain = cfg.Hostname
 	srv.EnableSMTPUTF8 = true
-	// go-smtp applies one line limit to commands and message lines
-	// alike (2000 by default, and then it ends the session). A message
-	// line may be long (HTML from a web application) and is streamed in
-	// constant memory; the limit only has to keep a command line from
-	// taking unbounded memory.
-	srv.MaxLineLength = maxLine
+	// A message line may be of any length (HTML from a web
+	// application, a base64 attachment without line breaks), as in the
+	// agent's listener and in sendmail's own mode, and is streamed in
+	// constant memory; only a command line is held whole, and limited
+	// to maxLine. go-smtp would apply one limit to both, so it is given
+	// none, and smtpwire's Reader, which knows the message's bytes from
+	// the commands', limits the commands (newPipeConn).
+	srv.MaxLineLength = 0
 	srv.ErrorLog = nopLogger{}
 	l := &oneListener{conn: conn}
 	err := srv.Serve(l)
@@ -80,8 +85,9 @@ func Serve(cfg *config.Config, in io.Reader, out io.Writer) error {
 	return err
 }
 
-// maxLine bounds a line of the dialogue, message lines included.
-const maxLine = 64 << 20
+// maxLine bounds a command line, its CR LF included, as in the agent's
+// listener (the lines of a message are not limited).
+const maxLine = 1 << 20
 
 type nopLogger struct{}
 
@@ -123,6 +129,7 @@ func newPipeConn(in io.Reader, out *smtpwire.Writer) *pipeConn {
 	// in a BDAT chunk, whose bytes are counted as they come.
 	r := smtpwire.NewReader(in, out, maxLine)
 	r.ReadBareLF()
+	r.LimitCommands()
 	return &pipeConn{r: r, w: bufio.NewWriter(out), done: make(chan struct{})}
 }
 
@@ -147,13 +154,25 @@ func (c *pipeConn) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed // nothing after the session is closed
 	default:
 	}
-	n, err := c.w.Write(p)
+	out := p
+	if bytes.HasPrefix(p, tooLongReply) {
+		// go-smtp's words for a command line over the limit: the
+		// listener's, which say what was too long.
+		out = fmt.Appendf(nil, "500 5.5.2 command line longer than %d MiB, closing connection\r\n", maxLine>>20)
+	}
+	_, err := c.w.Write(out)
 	if err == nil {
 		err = c.w.Flush()
 	}
 	c.werr = err
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
+
+// tooLongReply is go-smtp's reply to a command line over maxLine.
+var tooLongReply = []byte("500 5.4.0 Too long line")
 
 func (c *pipeConn) writeErr() error {
 	c.mu.Lock()

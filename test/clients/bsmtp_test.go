@@ -1,0 +1,100 @@
+package clients
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"homepost/test/testenv"
+)
+
+// sendmail -bs takes a message line of any length, as the agent's
+// listener and sendmail itself do: a line of more than 64 MiB is queued
+// and stored byte for byte, and streamed (the process never holds it
+// whole); only a command line is limited, to 1 MiB, which ends the
+// session with 500 5.5.2.
+func TestBSMTPLongMessageLine(t *testing.T) {
+	e := newEnv(t, "")
+	const longLen = 65<<20 + 123
+	head := "HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<root>\r\nDATA\r\nSubject: long line\r\nFrom: a@example.org\r\nDate: Thu, 3 Dec 2026 12:00:00 +0000\r\nMessage-ID: <long@example.org>\r\n\r\nbefore\r\n"
+	tail := "\r\nafter\r\n.\r\nQUIT\r\n"
+	c := e.command(bin("sendmail"), "-bs")
+	// The line is made as it is sent (and again to compare), so that
+	// the memory of this process, which the child's peak counts until
+	// it execs, stays small.
+	c.Stdin = io.MultiReader(strings.NewReader(head), newLine(longLen), strings.NewReader(tail))
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		t.Fatalf("sendmail -bs: %v\n%s\n%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "250 2.0.0 Ok: queued as ") {
+		t.Fatalf("not queued:\n%s\n%s", out.String(), errb.String())
+	}
+	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok && ru.Maxrss > 48<<10 {
+		t.Errorf("sendmail -bs used %d KiB for a line of %d MiB: it was held whole", ru.Maxrss, longLen>>20)
+	}
+	e.deliver()
+	files := testenv.Files(e.path("Maildir", "new"))
+	if len(files) != 1 {
+		t.Fatalf("%d messages stored, want 1", len(files))
+	}
+	b, err := os.ReadFile(filepath.Join(e.path("Maildir", "new"), files[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := io.MultiReader(strings.NewReader("Subject: long line\nFrom: a@example.org\nDate: Thu, 3 Dec 2026 12:00:00 +0000\nMessage-ID: <long@example.org>\n\nbefore\n"),
+		newLine(longLen), strings.NewReader("\nafter\n"))
+	wantLen := int64(len("Subject: long line\nFrom: a@example.org\nDate: Thu, 3 Dec 2026 12:00:00 +0000\nMessage-ID: <long@example.org>\n\nbefore\n")) + longLen + int64(len("\nafter\n"))
+	if int64(len(b)) < wantLen {
+		t.Fatalf("stored message of %d bytes, shorter than the %d sent", len(b), wantLen)
+	}
+	if got, err := io.ReadAll(want); err != nil || !bytes.Equal(b[int64(len(b))-wantLen:], got) {
+		t.Errorf("the stored message (%d bytes) does not end with the message as sent (%d bytes)", len(b), wantLen)
+	}
+
+	// A command line over 1 MiB ends the session; nothing is queued.
+	c = e.command(bin("sendmail"), "-bs")
+	c.Stdin = strings.NewReader("HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<root>\r\nNOOP " + strings.Repeat("n", 1<<20) + "\r\nDATA\r\nSubject: no\r\n\r\nno\r\n.\r\nQUIT\r\n")
+	out.Reset()
+	c.Stdout = &out
+	c.Run()
+	var last string
+	for sc := bufio.NewScanner(&out); sc.Scan(); {
+		last = sc.Text()
+	}
+	if last != "500 5.5.2 command line longer than 1 MiB, closing connection" {
+		t.Errorf("after an over-long command line: %q, want a 500 that ends the session", last)
+	}
+	if f := testenv.Files(e.path(".local", "state", "homepost", "outbox", "new")); len(f) != 0 {
+		t.Errorf("queued after an over-long command line: %v", f)
+	}
+}
+
+// line is a reader of n bytes of one line, without its end, the same
+// every time: base64 letters from a seeded generator.
+type line struct {
+	r *rand.Rand
+	n int64
+}
+
+func newLine(n int64) *line { return &line{r: rand.New(rand.NewPCG(1, 2)), n: n} }
+
+func (l *line) Read(p []byte) (int, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	if l.n == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), l.n)]
+	for i := range p {
+		p[i] = alphabet[l.r.IntN(len(alphabet))]
+	}
+	l.n -= int64(len(p))
+	return len(p), nil
+}

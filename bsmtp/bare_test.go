@@ -57,3 +57,18 @@ func TestRepliesSpelled(t *testing.T) {
 		t.Errorf("dialogue:\n%s", o)
 	}
 }
+
+// A SIZE beyond 32 bits is a valid SIZE (RFC 1870): sendmail -bs, which
+// has no size limit, takes the message, where go-smtp by itself
+// answers 501.
+func TestWideSize(t *testing.T) {
+	cfg := testConfig(t)
+	in := "EHLO me\r\nMAIL FROM:<a@example.org> SIZE=5000000000\r\nRCPT TO:<nu1>\r\nDATA\r\nSubject: wide\r\n\r\nx\r\n.\r\nQUIT\r\n"
+	var out bytes.Buffer
+	if err := Serve(cfg, strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if o := out.String(); strings.Contains(o, "501") || !strings.Contains(o, "250 2.0.0 Ok: queued as ") {
+		t.Errorf("dialogue:\n%s", o)
+	}
+}

@@ -66,3 +66,34 @@ alias bob bob@example.net
 		t.Errorf("unclosed block:\n%s", e)
 	}
 }
+
+// Messages that quit moves to MBOX keep their state there: read ones
+// get Status: RO, the others Status: O (none is new), replacing any
+// Status field they had, as s-nail, BSD mail and mutt write them. They
+// had none, so every one was new again in MBOX.
+func TestMovedToMboxKeepState(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 3)
+	// A message with a Status field of its own (copied out of an mbox)
+	// and CRLF line ends.
+	d := h.path("Maildir/new/1609577499.M9P1.test")
+	os.WriteFile(d, []byte("From: x@example.org\r\nStatus: O\r\n  folded\r\nSubject: crlf\r\n\r\nbody\r\n"), 0o600)
+	os.WriteFile(h.path(".mailrc"), []byte("unset hold\nset MBOX=~/archive.mbox\n"), 0o600)
+	out, e, code := h.mail(t, "p 1\np 4\nmb 3\nq\n")
+	if code != 0 || !strings.Contains(out, "Saved 3 messages") {
+		t.Fatalf("exit %d:\n%s%s", code, out, e)
+	}
+	got := python(t, `
+import mailbox, sys
+for m in mailbox.mbox(sys.argv[1]):
+    print(m['Subject'], m.get_all('Status'))
+`, h.path("archive.mbox"))
+	want := "Subject 1 ['RO']\nSubject 3 ['O']\ncrlf ['RO']\n"
+	if got != want {
+		t.Errorf("MBOX holds:\n%s\nwant:\n%s", got, want)
+	}
+	out, _, _ = h.mail(t, "", "-H", "-f", h.path("archive.mbox"))
+	if strings.Contains(out, " N ") || strings.Contains(out, ">N") {
+		t.Errorf("messages moved to MBOX listed as new:\n%s", out)
+	}
+}

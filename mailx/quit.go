@@ -68,7 +68,9 @@ func (s *session) apply() error {
 	if len(toMove) > 0 {
 		mbox := s.mboxPath()
 		for _, m := range toMove {
-			if _, _, err := s.appendMessage(m, mbox); err != nil {
+			// The copy keeps the message's state: read ones are
+			// read in MBOX, none is new.
+			if _, _, err := s.appendMessage(m, mbox, newStatus(m)); err != nil {
 				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are in both)", mbox, err)
 			}
 			moved++

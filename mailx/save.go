@@ -2,6 +2,7 @@ package mailx
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 		var n int
 		var sz int64
 		if withHeader {
-			n, sz, err = s.appendMessage(m, path)
+			n, sz, err = s.appendMessage(m, path, "")
 		} else {
 			n, sz, err = s.appendBody(m, path)
 		}
@@ -96,8 +97,10 @@ func (s *session) saveAuthor(arg string, mark bool) error {
 // appendMessage appends m, read as a stream, to the mailbox at path: a
 // new file in it when it is a Maildir, else a message at the end of an
 // mbox, with a "From " line that carries its envelope. It returns the
-// lines and bytes of the message.
-func (s *session) appendMessage(m *Msg, path string) (int, int64, error) {
+// lines and bytes of the message. A status other than "" replaces the
+// Status fields of a message appended to an mbox (quit's move to MBOX:
+// a message read stays read there).
+func (s *session) appendMessage(m *Msg, path, status string) (int, int64, error) {
 	r, err := s.box.Open(m)
 	if err != nil {
 		return 0, 0, err
@@ -121,9 +124,55 @@ func (s *session) appendMessage(m *Msg, path string) (int, int64, error) {
 		err = d.Sync()
 	} else {
 		sender, t := s.box.envelope(m, header)
+		if status != "" && len(header) < maxHeldHeader {
+			header = withStatus(header, status)
+		}
 		err = maildir.Mbox(path).Append(sender, t, header, body)
 	}
 	return c.lines(), c.n, err
+}
+
+// withStatus returns a header section (as readHeaderSection holds it)
+// with its Status fields replaced by one holding status, placed before
+// the empty line that ends the section, in the section's line ending.
+func withStatus(header []byte, status string) []byte {
+	out := make([]byte, 0, len(header)+16)
+	eol := "\n"
+	skipping := false
+	placed := false
+	for rest := header; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		line := rest
+		if i >= 0 {
+			line = rest[:i+1]
+		}
+		rest = rest[len(line):]
+		if bytes.HasSuffix(line, []byte("\r\n")) {
+			eol = "\r\n"
+		}
+		if skipping && (line[0] == ' ' || line[0] == '\t') {
+			continue
+		}
+		skipping = false
+		if isBlank(line) {
+			out = append(out, "Status: "+status+eol...)
+			placed = true
+			out = append(out, line...)
+			continue
+		}
+		if len(line) >= 7 && bytes.EqualFold(line[:7], []byte("status:")) {
+			skipping = true
+			continue
+		}
+		out = append(out, line...)
+	}
+	if !placed {
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, eol...)
+		}
+		out = append(out, "Status: "+status+eol...)
+	}
+	return out
 }
 
 // appendBody appends the body of m (what follows the header section) to

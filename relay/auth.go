@@ -91,7 +91,10 @@ func (c *Client) password(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.rc.PasswordCommand)
 	cmd.WaitDelay = time.Second
 	out, err := cmd.Output()
-	if err != nil {
+	// ErrWaitDelay: the command exited 0 and printed its output, and a
+	// process it left behind (an agent it started) still holds the
+	// pipe: the password is there.
+	if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			return "", fmt.Errorf("password_command failed (%v)", ee.ProcessState)

@@ -91,7 +91,11 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	said := firstLine(out.String())
 	var ee *exec.ExitError
 	switch {
-	case err == nil:
+	case err == nil || errors.Is(err, exec.ErrWaitDelay):
+		// ErrWaitDelay: the program exited 0, and a process it left
+		// behind (a queue runner, a wrapper's "cmd &") still held its
+		// output cmd.WaitDelay later. It took the message: deferred,
+		// the message went to it again at every retry.
 		set(courier.OK(fmt.Sprintf("delivered via %s%s", prog, said)))
 	case stop.Err() != nil:
 		// Killed because the delivery was stopped, not for its time:

@@ -97,3 +97,28 @@ for m in mailbox.mbox(sys.argv[1]):
 		t.Errorf("messages moved to MBOX listed as new:\n%s", out)
 	}
 }
+
+// With the store in ~/mbox itself, MBOX is the mailbox being read: a
+// read message stays where it is, read, rather than move to the end of
+// the same file, new again, reported as new mail.
+func TestMboxStoreIsMBOX(t *testing.T) {
+	h := newHome(t)
+	h.setStore(t, "mbox:"+h.path("mbox"))
+	appendFixtures(t, h.path("mbox"), 1, 3)
+	os.WriteFile(h.path(".mailrc"), []byte("unset hold\n"), 0o600)
+	out, e, code := h.mail(t, "p 1\nmb 2\nq\n")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s%s", code, out, e)
+	}
+	if strings.Contains(out, "Saved") || strings.Contains(out, "New mail") || !strings.Contains(out, "Held 3 messages") {
+		t.Errorf("quit said:\n%s", out)
+	}
+	got := python(t, `
+import mailbox, sys
+for m in mailbox.mbox(sys.argv[1]):
+    print(m['Subject'], m['Status'])
+`, h.path("mbox"))
+	if want := "Subject 1 RO\nSubject 2 O\nSubject 3 O\n"; got != want {
+		t.Errorf("mbox holds:\n%s\nwant:\n%s", got, want)
+	}
+}

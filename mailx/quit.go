@@ -30,15 +30,35 @@ func (s *session) fateOf(m *Msg) fate {
 	case !s.box.System:
 		return keep
 	case m.has(fMbox):
-		return toMbox
+		return s.toMbox()
 	case m.has(fPreserved):
 		return keep
 	case m.has(fSaved) && !s.set.isSet("keepsave"):
 		return remove
 	case m.has(fTouched) && !s.set.isSet("hold"):
-		return toMbox
+		return s.toMbox()
 	}
 	return keep
+}
+
+// toMbox is the fate of a message bound for MBOX: kept where MBOX is
+// the mailbox itself (store = "mbox:~/mbox"), which a move would only
+// append to its own end.
+func (s *session) toMbox() fate {
+	if s.mboxIsBox {
+		return keep
+	}
+	return toMbox
+}
+
+// sameFile reports whether the paths name one existing file.
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 // cmdQuit applies the session's changes and ends it.
@@ -55,6 +75,7 @@ func (s *session) cmdQuit(string) error {
 // for ~/mbox are appended there first (a crash then leaves a copy in
 // both, never in neither), then the mailbox is updated.
 func (s *session) apply() error {
+	s.mboxIsBox = s.box.System && sameFile(s.mboxPath(), s.box.Path)
 	var moved, held int
 	var toMove []*Msg
 	for _, m := range s.box.Msgs {

@@ -27,6 +27,8 @@ type session struct {
 	// share a handler and need the name typed.
 	currentLine string
 	code        int
+	// mboxIsBox: MBOX is the mailbox read (set by apply on quit).
+	mboxIsBox bool
 }
 
 func (s *session) sel() selector { return selector{msgs: s.box.Msgs, dot: s.dot} }

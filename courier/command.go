@@ -143,7 +143,10 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 		}
 		return Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
+		// ErrWaitDelay: the command exited 0, and a process it left in
+		// the background still held its output cmd.WaitDelay later.
+		// It took the copy: deferred, it ran again at every retry.
 		return OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
 	}
 	var ee *exec.ExitError

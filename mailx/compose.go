@@ -18,7 +18,8 @@ type composer struct {
 }
 
 const tildeHelp = `-------------------- ~ ESCAPES ----------------------------
-~.            end the message and send it (so does a line with only ".")
+~.            end the message and send it (so does a line with only "."
+              while dot is set, as it is by default)
 ~~text        a line starting with ~text
 ~b addrs      add Bcc recipients         ~c addrs   add Cc recipients
 ~t addrs      add To recipients          ~s text    set the Subject
@@ -73,8 +74,10 @@ func (c *composer) run() bool {
 			return false
 		}
 		// "." alone ends the message from a terminal, and in read
-		// mode, where the commands that follow must not become text.
-		if line == "." && (c.in.tty || c.opts.tilde || c.sess != nil) {
+		// mode, where the commands that follow must not become text,
+		// unless dot is unset (s-nail's default: then it is text and
+		// only EOF or "~." ends the message).
+		if line == "." && c.set.isSet("dot") && (c.in.tty || c.opts.tilde || c.sess != nil) {
 			if c.in.tty {
 				fmt.Fprintln(c.out, "EOT")
 			}

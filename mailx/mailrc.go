@@ -54,6 +54,10 @@ func newSettings() *settings {
 			"asksub": "",
 			"quote":  "",
 			"escape": "~",
+			// dot: a line with only "." ends a message typed at a
+			// terminal, as BSD mail's mail.rc sets it; "set nodot"
+			// makes it text, as in s-nail and POSIX's default.
+			"dot": "",
 		},
 		aliases: map[string][]string{},
 		ignore:  map[string]bool{},

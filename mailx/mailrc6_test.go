@@ -122,3 +122,26 @@ for m in mailbox.mbox(sys.argv[1]):
 		t.Errorf("mbox holds:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// dot is set by default, and "set nodot" makes a line holding only "."
+// text: it was accepted and ignored, so the message was cut short there.
+func TestNodotKeepsDotLine(t *testing.T) {
+	for _, nodot := range []bool{false, true} {
+		h := newHome(t)
+		if nodot {
+			os.WriteFile(h.path(".mailrc"), []byte("set nodot\n"), 0o600)
+		}
+		_, e, code := h.mail(t, "line one\n.\nline three\n", "-~", "-s", "dot", "bob@example.net")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, e)
+		}
+		body := h.only(t).body
+		want := "line one\n"
+		if nodot {
+			want = "line one\n.\nline three\n"
+		}
+		if body != want {
+			t.Errorf("nodot %v: body %q, want %q", nodot, body, want)
+		}
+	}
+}

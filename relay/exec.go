@@ -86,6 +86,13 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	var out bytes.Buffer
 	lw := &capture.LimitWriter{W: &out, N: maxOutput}
 	cmd.Stdout, cmd.Stderr = lw, lw
+	// Stopped (the agent stops, [relay] is replaced) or out of time,
+	// the whole process group is killed, as a command target's is: a
+	// wrapper script's child, the real sendmail, that went on would
+	// hand over a message recorded as deferred, and the next try would
+	// send it again.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	said := firstLine(out.String())

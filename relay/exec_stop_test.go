@@ -39,3 +39,31 @@ func TestExecStoppedReason(t *testing.T) {
 		t.Errorf("reason for a stopped delivery: %s", r.Text())
 	}
 }
+
+// A stopped delivery ends the whole program, not only the process it
+// started: a wrapper script's child (the real sendmail) that went on
+// would hand over a message recorded as deferred, which the next try
+// sends again.
+func TestExecStoppedKillsTheWholeProgram(t *testing.T) {
+	dir := t.TempDir()
+	inner := filepath.Join(dir, "inner")
+	log := filepath.Join(dir, "log")
+	if err := os.WriteFile(inner, []byte("#!/bin/sh\ncat >/dev/null\nsleep 2\necho handed over >>"+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "wrapper")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n"+inner+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, testConfig(t, "exec:"+wrapper))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	res := c.Send(ctx, []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	if r := res[0][0]; r.Status != outbox.Deferred {
+		t.Fatalf("status %s", r.Text())
+	}
+	time.Sleep(3 * time.Second)
+	if b, err := os.ReadFile(log); err == nil {
+		t.Errorf("the wrapper's child went on after the delivery was stopped and deferred: %q", b)
+	}
+}

@@ -122,6 +122,18 @@ func scenarios(t *testing.T) []*scenario {
 			stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
 			msgs:   msgs("dm", 2, []string{me, remote}, nil),
 		},
+		{
+			// The daemon with a bounce: the smarthost refuses one
+			// recipient; the local copy's result is recorded by the
+			// worker before the smarthost gets anything (recordLocal),
+			// the DSN stored by the loop when it takes the answer.
+			name:   "daemon-bounce",
+			relay:  true,
+			daemon: true,
+			config: func(addr string) string { return fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", addr) },
+			stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+			msgs:   msgs("db", 2, []string{me, remote, refused}, nil),
+		},
 	}
 }
 

@@ -87,3 +87,18 @@ func TestUnansweredQuitDoesNotHoldResults(t *testing.T) {
 		t.Errorf("results came %v after the start, held by the unanswered QUIT (command_timeout %v)", d.Round(time.Millisecond), cfg.Relay.CommandTimeout.Duration)
 	}
 }
+
+// homepost check --relay has its answer once the login is done: a QUIT
+// that is never answered does not keep it waiting command_timeout.
+func TestProbeDoesNotWaitForQuit(t *testing.T) {
+	addr, _ := silentQuit(t)
+	cfg := testConfig(t, "smtp://"+addr)
+	cfg.Relay.CommandTimeout = config.Duration{Duration: 20 * time.Second}
+	start := time.Now()
+	if err := newClient(t, cfg).Probe(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Probe returned after %v, held by the unanswered QUIT", d.Round(time.Millisecond))
+	}
+}

@@ -387,6 +387,8 @@ func (c *Client) Probe(ctx context.Context) error {
 	if s == nil {
 		return fmt.Errorf("%s", r.Text())
 	}
-	s.quit()
+	// The answer is known: QUIT's reply, which a server may never
+	// send, is not waited for (command_timeout).
+	go s.quit()
 	return nil
 }

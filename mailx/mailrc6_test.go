@@ -145,3 +145,44 @@ func TestNodotKeepsDotLine(t *testing.T) {
 		}
 	}
 }
+
+// pam_mail's default $MAIL names a file homepost never writes: the
+// store is read in its place even when it holds mail (left by an
+// earlier mail system), and mail says where that mail is. MAIL won when
+// the file was not empty, so new mail in the store went unseen.
+func TestLoginSpoolWithOldMail(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 2)
+	login := "hpspooltest"
+	// The login spool's path is fixed (/var/mail/USER): the test runs
+	// with USER naming a user whose spool it may create there.
+	p := "/var/mail/" + login
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Skipf("cannot create %s: %v", p, err)
+	}
+	f.Close()
+	defer os.Remove(p)
+	appendFixtures(t, p, 7, 7)
+	env := append([]string{}, h.env...)
+	h.env = append(h.env, "MAIL="+p, "USER="+login, "LOGNAME="+login)
+	out, e, code := h.mail(t, "", "-H")
+	if code != 0 || !strings.Contains(out, "Subject 1") || strings.Contains(out, "Subject 7") {
+		t.Errorf("MAIL=%s mail -H: exit %d, want the store:\n%s%s", p, code, out, e)
+	}
+	if !strings.Contains(e, p+" ($MAIL) holds mail that homepost did not deliver") || !strings.Contains(e, "mail -f "+p) {
+		t.Errorf("no note of the old mail:\n%s", e)
+	}
+	// Named by -f, it is read.
+	out, _, _ = h.mail(t, "", "-H", "-f", p)
+	if !strings.Contains(out, "Subject 7") {
+		t.Errorf("mail -f %s:\n%s", p, out)
+	}
+	// Any other MAIL is read as POSIX says, without a note.
+	h.env = append(env, "MAIL="+h.path("other"))
+	appendFixtures(t, h.path("other"), 9, 9)
+	out, e, _ = h.mail(t, "", "-H")
+	if !strings.Contains(out, "Subject 9") || strings.Contains(e, "note:") {
+		t.Errorf("MAIL=other:\n%s%s", out, e)
+	}
+}

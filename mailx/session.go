@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"homepost/maildir"
+	hpsettings "homepost/settings"
 )
 
 // session is read mode: an open mailbox and the command loop.
@@ -57,7 +58,7 @@ func (e *env) mailboxTarget() (kind, path string, system bool) {
 // to the store, and an empty spool file must not hide it.
 func (e *env) systemMailbox() (kind, path string) {
 	p := os.Getenv("MAIL")
-	if p == "" || e.loginDefault(p) {
+	if p == "" || e.loginSpool(p) {
 		return e.cfg.StoreKind()
 	}
 	if maildir.IsMaildir(p) {
@@ -66,20 +67,22 @@ func (e *env) systemMailbox() (kind, path string) {
 	return "mbox", p
 }
 
-// loginDefault reports whether path is pam_mail's default $MAIL for the
-// user and holds nothing.
-func (e *env) loginDefault(path string) bool {
-	match := false
-	for _, u := range []string{e.cfg.User, os.Getenv("USER"), os.Getenv("LOGNAME")} {
-		if u != "" && (path == "/var/mail/"+u || path == "/var/spool/mail/"+u) {
-			match = true
-		}
+// loginSpool reports whether path is pam_mail's default $MAIL for the
+// user (settings.LoginSpool), which the store is read in place of.
+func (e *env) loginSpool(path string) bool {
+	return hpsettings.LoginSpool(path, e.cfg.User, os.Getenv("USER"), os.Getenv("LOGNAME"))
+}
+
+// spoolNote tells, once a session of the store begins, of mail left in
+// the login spool that $MAIL names (settings.SpoolLeftover): mail that
+// an earlier mail system delivered, which the store's reading passes
+// over and which would otherwise go unseen.
+func (e *env) spoolNote(path string) {
+	p := os.Getenv("MAIL")
+	if p == "" || p == path || !e.loginSpool(p) || !hpsettings.SpoolLeftover(p) {
+		return
 	}
-	if !match {
-		return false
-	}
-	st, err := os.Stat(path)
-	return err != nil || st.Mode().IsRegular() && st.Size() == 0
+	e.warn("note: %s ($MAIL) holds mail that homepost did not deliver (it delivers to %s): read it with mail -f %s", p, path, p)
 }
 
 // readMode opens the mailbox, shows the summary and runs commands.
@@ -96,6 +99,9 @@ func (e *env) readMode() int {
 	// lines) would let the heap of a big mailbox grow to twice that
 	// before the collector ran: run it at a fifth more instead.
 	debug.SetGCPercent(20)
+	if system {
+		e.spoolNote(path)
+	}
 	if e.opts.headers {
 		return e.listHeaders(kind, path, system)
 	}

@@ -1149,9 +1149,14 @@ func (a *Agent) runDue(ctx context.Context) {
 }
 
 // qualify makes a bare local name a full address for trace headers.
-func (a *Agent) qualify(addr string) string {
+func (a *Agent) qualify(addr string) string { return qualifyAt(addr, a.cfg.Hostname) }
+
+// qualifyAt is qualify with the host name given: the smarthost's worker
+// has the one read in the loop when the delivery was handed to it, and
+// must not read a.cfg, which a reload replaces meanwhile.
+func qualifyAt(addr, host string) string {
 	if addr == "" || strings.Contains(addr, "@") {
 		return addr
 	}
-	return addr + "@" + a.cfg.Hostname
+	return addr + "@" + host
 }

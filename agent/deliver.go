@@ -706,7 +706,7 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 		} else {
 			dctx, where := ctx, ""
 			if kind == forwarder.Remote {
-				dctx = courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
+				dctx = courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res, a.cfg.Hostname) })
 				// As in the daemon's worker: the local results are
 				// recorded before the smarthost, which may take
 				// minutes, and mailq says what is out.

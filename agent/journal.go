@@ -47,13 +47,14 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 		j.bouncedAt[i] = t
 	}
 	j.recs = append(j.recs, outbox.StateRecord(i, res.Status, attempts, now, next, res.Text()))
-	a.logResult(j, i, t, res, now)
+	a.logResult(j, i, t, res, now, a.cfg.Hostname)
 }
 
-// logResult logs recipient i's outcome.
-func (a *Agent) logResult(j *job, i int, t forwarder.Target, res courier.Result, now time.Time) {
+// logResult logs recipient i's outcome; host qualifies a bare Via (an
+// alias's name), as qualify does.
+func (a *Agent) logResult(j *job, i int, t forwarder.Target, res courier.Result, now time.Time, host string) {
 	env := j.m.Env
-	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),
+	a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", qualifyAt(t.Via, host),
 		"orig_to", env.Original(i), "target", t.Spec(), "status", res.Status.String(),
 		"delay", now.Sub(j.m.Arrived()).Round(time.Millisecond).String(), "dsn", res.DSN, "reason", res.Reason)
 }
@@ -70,8 +71,9 @@ func (a *Agent) logResult(j *job, i int, t forwarder.Target, res courier.Result,
 // In the daemon it runs in the smarthost's worker (remote.go), while
 // the jobs are in flight: nothing else reads or writes their queue
 // files until the loop takes the answer. A copy recorded here is marked
-// early, and its result is not recorded again.
-func (a *Agent) journalSent(sends []*send, idx []int, res []courier.Result) {
+// early, and its result is not recorded again. host is the host name
+// read in the loop (logResult): the worker must not read a.cfg.
+func (a *Agent) journalSent(sends []*send, idx []int, res []courier.Result, host string) {
 	now := a.now()
 	recs := map[*job][]outbox.Record{}
 	early := map[*job][]int{} // the positions in idx of each job's copies
@@ -100,7 +102,7 @@ func (a *Agent) journalSent(sends []*send, idx []int, res []courier.Result) {
 		for _, n := range early[j] {
 			s := sends[idx[n]]
 			s.early = true
-			a.logResult(j, s.idx, s.t, res[n], now)
+			a.logResult(j, s.idx, s.t, res[n], now, host)
 		}
 	}
 }

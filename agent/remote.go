@@ -135,11 +135,12 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	// must not read a.cfg, which a reload replaces meanwhile, and the
 	// file must be removed from the state_dir it was written in.
 	status := sendingPath(a.cfg)
+	host := a.cfg.Hostname // for the worker's log lines (journalSent)
 	bctx, cancel := context.WithCancelCause(ctx)
 	b.cancel = cancel
 	// Between two transactions, what the smarthost took is recorded
 	// at once, here in the worker (journalSent).
-	dctx := courier.WithSettled(bctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res) })
+	dctx := courier.WithSettled(bctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res, host) })
 	go func() {
 		defer cancel(nil)
 		// The local copies are durable: their results need not wait

@@ -61,6 +61,11 @@ func (c *composer) run() bool {
 			fmt.Fprintln(c.out, "\n(Interrupt -- one more to kill letter)")
 			continue
 		}
+		if err == errHangup {
+			// The text typed so far is kept (BSD mail's collhup).
+			c.saveDead(c.d)
+			return false
+		}
 		intr = 0
 		if err == io.EOF {
 			if c.in.tty {

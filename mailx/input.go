@@ -16,6 +16,12 @@ import (
 // interrupt key (^C) while it waited for a line.
 var errInterrupt = errors.New("interrupt")
 
+// errHangup is returned by readLine once the terminal hung up (SIGHUP:
+// an ssh connection dropped, a terminal window closed) or the process
+// was asked to end (SIGTERM): what is being composed is saved to
+// dead.letter, as BSD mail and s-nail save it, and mail ends.
+var errHangup = errors.New("hangup")
+
 // input reads command and message lines. From a terminal it waits with
 // poll so that an interrupt can end the wait without a reader goroutine
 // stealing what a pager or a shell escape should read.
@@ -25,6 +31,7 @@ type input struct {
 	tty   bool
 	intr  atomic.Int64 // interrupts received
 	taken int64        // interrupts already reported
+	hup   atomic.Bool  // SIGHUP or SIGTERM received
 	stop  func()
 }
 
@@ -38,13 +45,17 @@ func newInput(f *os.File) *input {
 	in := &input{f: f, br: bufio.NewReaderSize(f, 64<<10), tty: isTerminal(int(f.Fd()))}
 	if in.tty {
 		c := make(chan os.Signal, 4)
-		signal.Notify(c, os.Interrupt)
+		signal.Notify(c, os.Interrupt, syscall.SIGHUP, syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() {
 			for {
 				select {
-				case <-c:
-					in.intr.Add(1)
+				case sig := <-c:
+					if sig == os.Interrupt {
+						in.intr.Add(1)
+						continue
+					}
+					in.hup.Store(true)
 				case <-done:
 					return
 				}
@@ -74,7 +85,13 @@ func (in *input) interrupted() bool {
 // returns io.EOF (a terminal can be read again after ^D).
 func (in *input) readLine() (string, error) {
 	if in.tty {
+		if in.hup.Load() && in.br.Buffered() == 0 {
+			return "", errHangup
+		}
 		for in.br.Buffered() == 0 {
+			if in.hup.Load() {
+				return "", errHangup
+			}
 			if in.interrupted() {
 				return "", errInterrupt
 			}
@@ -82,6 +99,12 @@ func (in *input) readLine() (string, error) {
 			n, err := unix.Poll(fds, 200)
 			if err != nil && !errors.Is(err, syscall.EINTR) {
 				return "", err
+			}
+			if n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				// The terminal hung up: its SIGHUP may come late,
+				// or go to the shell only. What it still holds is
+				// read; its end is a hangup, not a ^D.
+				in.hup.Store(true)
 			}
 			if n > 0 {
 				break
@@ -91,6 +114,11 @@ func (in *input) readLine() (string, error) {
 	line, err := in.br.ReadString('\n')
 	if err == io.EOF && line != "" {
 		err = nil
+	}
+	if err != nil && in.tty && (in.hup.Load() || errors.Is(err, syscall.EIO)) {
+		// The terminal is gone: a read after the hangup fails (EIO)
+		// or ends, and the signal may come just after.
+		return "", errHangup
 	}
 	if err != nil {
 		return "", err

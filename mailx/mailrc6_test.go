@@ -2,8 +2,11 @@ package mailx
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // "~/dir/" names a Maildir as "$HOME/dir/" and "dir/" do: the trailing
@@ -184,5 +187,47 @@ func TestLoginSpoolWithOldMail(t *testing.T) {
 	out, e, _ = h.mail(t, "", "-H")
 	if !strings.Contains(out, "Subject 9") || strings.Contains(e, "note:") {
 		t.Errorf("MAIL=other:\n%s%s", out, e)
+	}
+}
+
+// A hangup while composing at a terminal (the window closed, the ssh
+// connection dropped) keeps the text typed so far in dead.letter, as
+// BSD mail and s-nail keep it; mail died of the SIGHUP with nothing
+// saved. A hangup at the "& " prompt leaves the mailbox as it was.
+func TestHangupSavesDeadLetter(t *testing.T) {
+	h := newHome(t)
+	tm := startTerm(t, h, "-s", "hup", "bob@example.net")
+	tm.typeLine("text typed before the hangup")
+	tm.typeLine("second line")
+	tm.waitFor("second line", 1)
+	exec.Command("tmux", "-S", tm.socket, "kill-server").Run()
+	dead := h.path("dead.letter")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(dead)
+		if strings.Contains(string(b), "second line") {
+			if !strings.Contains(string(b), "text typed before the hangup\n") {
+				t.Errorf("dead.letter: %q", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no text in dead.letter 10 s after the hangup: %q", b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if q := h.queue(t); len(q) != 0 {
+		t.Errorf("%d messages queued after a hangup", len(q))
+	}
+
+	// At the prompt: nothing changes (deleted stays, read stays new).
+	deliverFixtures(t, h.path("Maildir"), 2)
+	tm = startTerm(t, h)
+	tm.waitFor("& ", 1)
+	tm.command("d 1")
+	exec.Command("tmux", "-S", tm.socket, "kill-server").Run()
+	time.Sleep(time.Second)
+	if names, _ := filepath.Glob(h.path("Maildir/new/*")); len(names) != 2 {
+		t.Errorf("after a hangup at the prompt new/ holds %d messages, want 2", len(names))
 	}
 }

@@ -20,6 +20,9 @@ const (
 	exNoInput  = sysexits.NoInput
 	exIOErr    = sysexits.IOErr
 	exTempFail = sysexits.TempFail
+	// exHangup ends mail after a hangup (or SIGTERM) at a terminal, as
+	// BSD mail and s-nail end.
+	exHangup = 1
 )
 
 // env is what both modes share: configuration, settings and the

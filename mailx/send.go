@@ -58,12 +58,18 @@ func (e *env) sendMode() int {
 		if err == errInterrupt {
 			return exOK
 		}
+		if err == errHangup {
+			return exHangup
+		}
 		d.subject = s
 	}
 	defer d.closeBody()
 	if interactive {
 		c := &composer{env: e, d: d}
 		if !c.run() {
+			if e.in.hup.Load() {
+				return exHangup
+			}
 			return exOK
 		}
 	} else {

@@ -291,6 +291,12 @@ func (s *session) loop() {
 			fmt.Fprintln(s.out, "\nInterrupt")
 			continue
 		}
+		if err == errHangup {
+			// As BSD mail's: the mailbox is left as it was (as by
+			// exit), so nothing is lost with the terminal.
+			s.quit, s.code = true, exHangup
+			break
+		}
 		if err == io.EOF {
 			if s.in.tty && s.set.isSet("ignoreeof") {
 				fmt.Fprintln(s.out, `Use "quit" to quit.`)

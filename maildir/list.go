@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -499,20 +501,34 @@ func isBlank(l []byte) bool {
 }
 
 // HasMessages reports whether new/ or cur/ holds a message, without
-// listing the whole Maildir.
-func (d Dir) HasMessages() bool {
+// listing the whole Maildir. A missing directory holds none; one that
+// cannot be read is an error (mail -e must not say "no mail" of it).
+func (d Dir) HasMessages() (bool, error) {
 	for _, sub := range []string{"new", "cur"} {
 		f, err := os.Open(filepath.Join(string(d), sub))
-		if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		names, _ := f.Readdirnames(16)
-		f.Close()
-		for _, n := range names {
-			if !strings.HasPrefix(n, ".") {
-				return true
+		if err != nil {
+			return false, err
+		}
+		for {
+			names, err := f.Readdirnames(64)
+			for _, n := range names {
+				if !strings.HasPrefix(n, ".") {
+					f.Close()
+					return true, nil
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				f.Close()
+				return false, fmt.Errorf("%s: %w", f.Name(), err)
 			}
 		}
+		f.Close()
 	}
-	return false
+	return false, nil
 }

@@ -231,3 +231,46 @@ func TestHangupSavesDeadLetter(t *testing.T) {
 		t.Errorf("after a hangup at the prompt new/ holds %d messages, want 2", len(names))
 	}
 }
+
+// mail -e says when it cannot read the mailbox, with status 74: it said
+// "no mail" (1) of a Maildir it could not list and "mail" (0) of an
+// mbox it could not read, silently.
+func TestCheckMailUnreadable(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 1)
+	if _, _, code := h.mail(t, "", "-e"); code != 0 {
+		t.Errorf("mail -e with mail: %d", code)
+	}
+	// new/ that cannot be listed (a file, which root cannot read as a
+	// directory either; chmod 000 stops only other users).
+	os.RemoveAll(h.path("Maildir/new"))
+	os.WriteFile(h.path("Maildir/new"), nil, 0o600)
+	os.RemoveAll(h.path("Maildir/cur"))
+	os.Mkdir(h.path("Maildir/cur"), 0o700)
+	_, e, code := h.mail(t, "", "-e")
+	if code != 74 || !strings.Contains(e, "Maildir/new") {
+		t.Errorf("mail -e, new/ unreadable: exit %d, %q", code, e)
+	}
+	if os.Getuid() != 0 {
+		os.Remove(h.path("Maildir/new"))
+		os.Mkdir(h.path("Maildir/new"), 0o700)
+		os.Chmod(h.path("Maildir/new"), 0)
+		defer os.Chmod(h.path("Maildir/new"), 0o700)
+		if _, _, code := h.mail(t, "", "-e"); code != 74 {
+			t.Errorf("mail -e, new/ mode 000: exit %d", code)
+		}
+	}
+	// An mbox that is a directory.
+	os.Mkdir(h.path("box"), 0o700)
+	_, e, code = h.mail(t, "", "-e", "-f", h.path("box"))
+	if code != 74 || e == "" {
+		t.Errorf("mail -e -f DIR (not a Maildir): exit %d, %q", code, e)
+	}
+	// Empty and absent are "no mail".
+	os.WriteFile(h.path("empty"), nil, 0o600)
+	for _, p := range []string{h.path("empty"), h.path("absent")} {
+		if _, e, code := h.mail(t, "", "-e", "-f", p); code != 1 || e != "" {
+			t.Errorf("mail -e -f %s: exit %d, %q", p, code, e)
+		}
+	}
+}

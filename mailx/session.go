@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"homepost/maildir"
 	hpsettings "homepost/settings"
@@ -89,7 +90,14 @@ func (e *env) spoolNote(path string) {
 func (e *env) readMode() int {
 	kind, path, system := e.mailboxTarget()
 	if e.opts.checkMail {
-		if hasMail(kind, path) {
+		// -e prints nothing, but a mailbox it cannot read is said, with
+		// a status that is neither "mail" (0) nor "no mail" (1).
+		ok, err := hasMail(kind, path)
+		if err != nil {
+			e.warn("%v", mailboxError(err))
+			return exIOErr
+		}
+		if ok {
 			return 0
 		}
 		return 1
@@ -153,12 +161,26 @@ func mailboxError(err error) error {
 }
 
 // hasMail answers -e without listing the mailbox.
-func hasMail(kind, path string) bool {
+func hasMail(kind, path string) (bool, error) {
 	if kind == "maildir" {
 		return maildir.Dir(path).HasMessages()
 	}
-	st, err := os.Stat(path)
-	return err == nil && st.Size() > 0
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if st.IsDir() {
+		return false, fmt.Errorf("%s: %w", path, syscall.EISDIR)
+	}
+	return st.Size() > 0, nil
 }
 
 // setDot makes the first new message current, else the first unread,

@@ -274,3 +274,30 @@ func TestCheckMailUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// A from without a domain (set from="Me", -r me) is qualified with the
+// host, in the From field as in the envelope, as sendmail -f is: the
+// field said "From: Me", which no smarthost takes.
+func TestFromQualified(t *testing.T) {
+	for _, tc := range []struct{ rc, flag, wantFrom, wantSender string }{
+		{`set from="Me"`, "", "Me@testhost.example", "Me@testhost.example"},
+		{`set from="Me Too <me>"`, "", `"Me Too" <me@testhost.example>`, "me@testhost.example"},
+		{"", "bee", "bee@testhost.example", "bee@testhost.example"},
+		{`set from="Bee <bee@example.org>"`, "", `"Bee" <bee@example.org>`, "bee@example.org"},
+	} {
+		h := newHome(t)
+		os.WriteFile(h.path("config.toml"), []byte("deliver_without_agent = false\nsystem_aliases = \"\"\nhostname = \"testhost.example\"\n"), 0o600)
+		os.WriteFile(h.path(".mailrc"), []byte(tc.rc+"\n"), 0o600)
+		args := []string{"-s", "q", "bob@example.net"}
+		if tc.flag != "" {
+			args = append([]string{"-r", tc.flag}, args...)
+		}
+		if _, e, code := h.mail(t, "body\n", args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", tc.rc, code, e)
+		}
+		q := h.only(t)
+		if got := q.msg.Header.Get("From"); got != tc.wantFrom && got != strings.ReplaceAll(tc.wantFrom, `"`, "") || q.sender != tc.wantSender {
+			t.Errorf("%q -r %q: From %q, sender %q; want %q, %q", tc.rc, tc.flag, got, q.sender, tc.wantFrom, tc.wantSender)
+		}
+	}
+}

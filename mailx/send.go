@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"homepost/addr"
 	"homepost/maildir"
 	"homepost/submit"
 
@@ -244,6 +245,24 @@ func (e *env) askCc(d *draft) {
 	}
 }
 
+// qualifyFrom gives a from (-r, the from variable) without a domain the
+// host's, in the header as in the envelope, as homepost's sendmail -f
+// and Postfix's cleanup do: "From: Me" is no address a smarthost takes.
+// A display name is kept: "Me Too <me>" becomes "Me Too <me@host>".
+func qualifyFrom(from, host string) string {
+	a := addrOf(from)
+	if a == "" || strings.Contains(a, "@") {
+		return from
+	}
+	q := addr.Qualify(a, host)
+	if i := strings.LastIndexByte(from, '<'); i >= 0 {
+		if name := strings.TrimSpace(from[:i]); name != "" {
+			return name + " <" + q + ">"
+		}
+	}
+	return q
+}
+
 // sendDraft expands aliases, builds the message and queues it through
 // homepost's outbox (or the program named by the sendmail variable),
 // keeping a copy in the record file when one is set.
@@ -253,6 +272,7 @@ func (e *env) sendDraft(d *draft) int {
 		// default: -S from=ADDR, set from=ADDR in .mailrc.
 		d.from = e.set.get("from")
 	}
+	d.from = qualifyFrom(sanitize(d.from), e.cfg.Hostname)
 	d.to = e.set.expandAliases(d.to)
 	d.cc = e.set.expandAliases(d.cc)
 	d.bcc = e.set.expandAliases(d.bcc)

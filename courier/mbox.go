@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"homepost/maildir"
@@ -17,6 +20,17 @@ import (
 // reads the mbox where the record says (Copy.Marked, maildir.Resolve):
 // a whole copy there is not appended again, a cut-off one at the end is
 // cut back first. Nothing is searched for and nothing guessed.
+//
+// A path that is a directory holding cur/, new/ and tmp/ is that
+// Maildir, as mail(1) reads it: its copies go there through the Maildir
+// courier (found by name after a crash, as any Maildir copy). A ~/.forward
+// line written without the trailing '/' of a Maildir resolves to the
+// Maildir (package forwarder), but a copy queued as an mbox before the
+// directory became one, or by an earlier version, comes here. A
+// directory that is no Maildir waits, with a reason that says what to
+// write: like every local path problem the user can fix, it defers
+// rather than bounces, and once the directory is a Maildir the copy is
+// delivered there.
 //
 // A mailbox that stayed locked by another program past the wait is not
 // waited for again for a minute: the rest of the batch, and the next
@@ -31,12 +45,48 @@ type Mbox struct {
 }
 
 // Deliver implements Courier.
-func (m *Mbox) Deliver(_ context.Context, copies []*Copy) []Result {
+func (m *Mbox) Deliver(ctx context.Context, copies []*Copy) []Result {
 	res := make([]Result, len(copies))
+	var dirs []*Copy
+	var at []int
 	for i, c := range copies {
-		res[i] = m.append(c)
+		switch dir, md := DirectoryAt(c.To); {
+		case md && c.Name != "":
+			dirs = append(dirs, c)
+			at = append(at, i)
+		case dir:
+			res[i] = notMaildir(c.To)
+		default:
+			res[i] = m.append(c)
+		}
+	}
+	if len(dirs) > 0 {
+		for k, r := range (Maildir{}).Deliver(ctx, dirs) {
+			res[at[k]] = r
+		}
 	}
 	return res
+}
+
+// DirectoryAt reports whether path, a file target written without a
+// trailing '/', is a directory, and whether that directory is a Maildir:
+// it holds cur/, new/ and tmp/ (maildir.IsMaildir, the test mail(1)
+// reads a mailbox by). A symbolic link is followed, as it is for a
+// Maildir written with its '/'.
+func DirectoryAt(path string) (dir, isMaildir bool) {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() {
+		return false, false
+	}
+	return true, maildir.IsMaildir(filepath.Clean(path))
+}
+
+// notMaildir is the result for an mbox path that is a directory but no
+// Maildir. The directory will not turn into a file by itself, but the
+// user can make it a Maildir (or name it with its '/', which does): the
+// copy waits, and the reason says so instead of "is a directory".
+func notMaildir(path string) Result {
+	return Temp("4.2.0", "%s is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one", path)
 }
 
 func (m *Mbox) now() time.Time {
@@ -66,6 +116,10 @@ func (m *Mbox) append(c *Copy) Result {
 		delete(m.locked, path)
 	}
 	m.mu.Unlock()
+	if errors.Is(err, syscall.EISDIR) {
+		// Made a directory since Deliver looked.
+		return notMaildir(path)
+	}
 	if err != nil {
 		return localError(err)
 	}

@@ -99,6 +99,11 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 				r.Errors = append(r.Errors, e)
 			}
 		}
+		if userFile && (kind != KindInclude || p.owner == cfg.UID) && p.usable() {
+			// Not errors: the file is right, the directory is not
+			// yet; newaliases must not fail for it.
+			r.Warnings = append(r.Warnings, p.dirTargets(cfg)...)
+		}
 		note := func(vals []value) {
 			for _, v := range vals {
 				if inc, ok := strings.CutPrefix(v.text, ":include:"); ok {

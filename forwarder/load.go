@@ -40,6 +40,9 @@ func (f *Forwarder) Load() {
 		if p.unsafe != "" || p.readErr != nil {
 			f.log.Warn("forwarding file", "reason", fmt.Sprintf("%s ignored: %s", p.path, problem(p)))
 		}
+		if file.path != cfg.SystemAliases && p.usable() {
+			f.logDirTargets(p)
+		}
 		for _, a := range p.aliases {
 			for _, v := range a.values {
 				if inc, ok := strings.CutPrefix(v.text, ":include:"); ok && file.path == cfg.Aliases {
@@ -52,8 +55,20 @@ func (f *Forwarder) Load() {
 	}
 	for _, inc := range includes {
 		if filepath.IsAbs(inc) {
-			f.files.load(inc, listFile, cfg.UID, false)
+			if p := f.files.load(inc, listFile, cfg.UID, false); p.usable() && p.owner == cfg.UID {
+				f.logDirTargets(p)
+			}
 		}
+	}
+}
+
+// logDirTargets logs the file targets of p, a file of the user's, that
+// name a directory that is no Maildir: mail to them waits in the queue.
+// Said when the files are read, as their other problems are; the
+// deferral's reason says it again at every try, without the line.
+func (f *Forwarder) logDirTargets(p *parsed) {
+	for _, err := range p.dirTargets(f.cfg) {
+		f.log.Warn("forwarding file", "reason", err.Error())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"homepost/addr"
+	"homepost/config"
 	"homepost/courier"
 )
 
@@ -81,9 +82,10 @@ func (r *resolver) warn(depth int, format string, args ...any) {
 
 func (r *resolver) add(t Target) {
 	t.Via = r.rcpt
-	// The store named by its path is the store: one copy, not two.
-	if kind, p := r.f.cfg.StoreKind(); (t.Kind == Maildir && kind == "maildir" || t.Kind == Mbox && kind == "mbox") &&
-		filepath.Clean(t.Value) == filepath.Clean(p) {
+	// The store named by its path is the store: one copy, not two;
+	// and written without the '/' of its Maildir (before the Maildir
+	// exists), not an mbox that would take the store's place.
+	if _, p := r.f.cfg.StoreKind(); (t.Kind == Maildir || t.Kind == Mbox) && filepath.Clean(t.Value) == filepath.Clean(p) {
 		t.Kind, t.Value = Store, r.f.cfg.User
 	}
 	key := fmt.Sprintf("%d\x00%s\x00%s", t.Kind, t.Value, t.Result.Text())
@@ -513,9 +515,22 @@ func (r *resolver) value(v string, depth int, from source) {
 		if strings.HasSuffix(v, "/") {
 			r.trace(depth, "%s: -> Maildir %s", from.at(), v)
 			r.add(Target{Kind: Maildir, Value: filepath.Clean(v) + "/"})
-		} else {
+			return
+		}
+		// Without its '/', an existing Maildir is still that Maildir,
+		// as mail(1) reads it: an mbox there could never be opened.
+		p := filepath.Clean(v)
+		switch dir, md := courier.DirectoryAt(p); {
+		case md:
+			r.trace(depth, "%s: -> Maildir %s/ (a directory with cur/, new/ and tmp/)", from.at(), p)
+			r.add(Target{Kind: Maildir, Value: p + "/"})
+		case dir:
 			r.trace(depth, "%s: -> mbox %s", from.at(), v)
-			r.add(Target{Kind: Mbox, Value: filepath.Clean(v)})
+			r.trace(depth, "warning: %v", dirNotMaildir(from.at(), p))
+			r.add(Target{Kind: Mbox, Value: p})
+		default:
+			r.trace(depth, "%s: -> mbox %s", from.at(), v)
+			r.add(Target{Kind: Mbox, Value: p})
 		}
 	default:
 		if p := r.propagate(v, from.ext); p != v {
@@ -524,6 +539,41 @@ func (r *resolver) value(v string, depth int, from source) {
 		}
 		r.address(v, depth, from)
 	}
+}
+
+// dirNotMaildir is the warning for a file target, read at "file:line",
+// that names without its trailing '/' a directory that is no Maildir:
+// its mail waits in the queue (courier.Mbox defers it) until the
+// directory is a Maildir; written with the '/', it is made one.
+func dirNotMaildir(at, path string) error {
+	return fmt.Errorf("%s: %s is a directory but not a Maildir: end the line with '/' to make it one; mail to it waits in the queue", at, path)
+}
+
+// dirTargets returns dirNotMaildir for each file target of p that names
+// a directory that is no Maildir. p is a file of the user's, whose file
+// targets are written and where "~/" is the home; the lines that
+// resolve would not obey as file targets are skipped.
+func (p *parsed) dirTargets(cfg *config.Config) []error {
+	var out []error
+	check := func(vals []value) {
+		for _, v := range vals {
+			t := v.text
+			if strings.HasPrefix(t, "~/") {
+				t = cfg.Expand(t)
+			}
+			if !filepath.IsAbs(t) || strings.HasSuffix(t, "/") || filepath.Clean(t) == "/" || t == "/dev/null" {
+				continue
+			}
+			if dir, md := courier.DirectoryAt(t); dir && !md {
+				out = append(out, dirNotMaildir(fmt.Sprintf("%s:%d", p.path, v.line), filepath.Clean(t)))
+			}
+		}
+	}
+	check(p.values)
+	for _, a := range p.aliases {
+		check(a.values)
+	}
+	return out
 }
 
 func untrustedWhy(from source, system string) string {

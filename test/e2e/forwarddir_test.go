@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"homepost/test/testenv"
+)
+
+// mkMaildir makes dir a Maildir: cur/, new/ and tmp/.
+func mkMaildir(t *testing.T, dir string) {
+	t.Helper()
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// forwardLines returns the lines of homepost check's output about
+// ~/.forward.
+func forwardLines(out string) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "forward:") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// A ~/.forward line that names an existing Maildir without the trailing
+// '/' (mail(1) reads the same directory as a Maildir) is delivered to as
+// that Maildir, once, and resolve and check say so; it was taken for an
+// mbox, and every message waited "is a directory" for 5 days.
+func TestForwardMaildirWithoutSlash(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	md9 := e.Path("md9")
+	mkMaildir(t, md9)
+	if err := os.WriteFile(e.Path(".forward"), []byte(md9+"\n~/md10/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := e.Run(nil, "homepost", "resolve", me)
+	if code != 0 || !strings.Contains(out, "Maildir "+md9+"/\n") || strings.Contains(out, "mbox") {
+		t.Errorf("resolve: exit %d:\n%s", code, out)
+	}
+	out, _, _ = e.Run(nil, "homepost", "check")
+	if f := forwardLines(out); !strings.HasPrefix(f, "ok") || strings.Contains(f, "\n") {
+		t.Errorf("check on forward:\n%s", f)
+	}
+
+	e.MustSend("Subject: w7\n\nbody\n", me)
+	e.Once()
+	e.Once()
+	for _, dir := range []string{md9, e.Path("md10")} {
+		names := testenv.Files(filepath.Join(dir, "new"))
+		if len(names) != 1 {
+			t.Fatalf("%s/new holds %v, want one copy", dir, names)
+		}
+		if b, _ := os.ReadFile(filepath.Join(dir, "new", names[0])); !strings.Contains(string(b), "Subject: w7") {
+			t.Errorf("%s: %s", names[0], b)
+		}
+	}
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
+	}
+	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
+		t.Errorf("store: %v, want nothing", n)
+	}
+}
+
+// A ~/.forward or aliases line naming a directory that is no Maildir
+// waits in the queue with a reason that says what to write, and resolve,
+// check and newaliases name the line; once the directory is a Maildir,
+// or the line ends with '/', the waiting mail is delivered, once, and
+// the other targets of the message are not delivered again.
+func TestForwardDirectoryNotMaildir(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	plain, solo := e.Path("plain"), e.Path("solo")
+	for _, d := range []string{plain, solo} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(e.Path(".forward"), []byte(plain+"\n~/md10/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	aliases := e.Path(".config", "homepost", "aliases")
+	if err := os.WriteFile(aliases, []byte("solo: ~/solo\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warning := plain + " is a directory but not a Maildir: end the line with '/' to make it one"
+	out, _, _ := e.Run(nil, "homepost", "resolve", me)
+	if !strings.Contains(out, e.Path(".forward")+":1: "+warning) {
+		t.Errorf("resolve lacks the warning:\n%s", out)
+	}
+	out, _, _ = e.Run(nil, "homepost", "check")
+	if f := forwardLines(out); !strings.HasPrefix(f, "warn") || !strings.Contains(f, e.Path(".forward")+":1: "+warning) {
+		t.Errorf("check on forward:\n%s", out)
+	}
+	_, stderr, code := e.Run(nil, "newaliases")
+	if code != 0 || !strings.Contains(stderr, aliases+":1: "+solo+" is a directory but not a Maildir") {
+		t.Errorf("newaliases: exit %d:\n%s", code, stderr)
+	}
+
+	e.MustSend("Subject: plain\n\nbody\n", me)
+	e.MustSend("Subject: solo\n\nbody\n", "solo")
+	e.Once()
+	q, _, _ := e.Run(nil, "mailq")
+	for _, d := range []string{plain, solo} {
+		if !strings.Contains(unwrapped(q), d+" is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one") {
+			t.Errorf("mailq does not say what to do for %s:\n%s", d, q)
+		}
+	}
+	if n := testenv.Files(e.Path("md10", "new")); len(n) != 1 {
+		t.Errorf("md10/new: %v", n)
+	}
+	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
+		t.Errorf("store: %v, want nothing (no bounce, no kept copy)", n)
+	}
+
+	// Made a Maildir: the copy queued for it is delivered there.
+	mkMaildir(t, plain)
+	// The alias ends with '/': mail for it goes to that Maildir.
+	if err := os.WriteFile(aliases, []byte("solo: ~/solo/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+		t.Fatalf("flush: %d %s", code, stderr)
+	}
+	e.Once()
+	for _, c := range []struct{ dir, subject string }{{plain, "plain"}, {solo, "solo"}, {e.Path("md10"), "plain"}} {
+		names := testenv.Files(filepath.Join(c.dir, "new"))
+		if len(names) != 1 {
+			t.Errorf("%s/new holds %v, want one copy", c.dir, names)
+			continue
+		}
+		if b, _ := os.ReadFile(filepath.Join(c.dir, "new", names[0])); !strings.Contains(string(b), "Subject: "+c.subject) {
+			t.Errorf("%s: %s", names[0], b)
+		}
+	}
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
+	}
+	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
+		t.Errorf("store: %v, want nothing", n)
+	}
+}

@@ -145,6 +145,9 @@ type Agent struct {
 	// forcedRemote holds messages whose deferred remote recipients are
 	// retried at once: the [relay] configuration changed (reload).
 	forcedRemote map[string]bool
+	// unwritten holds, by queue file name, the results that could not
+	// be appended to its journal (journal.go, keepUnwritten).
+	unwritten map[string][]outbox.Record
 	// forcedLocal holds messages whose deferred local recipients are
 	// retried at once: where local mail goes changed (reload).
 	forcedLocal map[string]bool

@@ -471,6 +471,12 @@ func (a *Agent) loops(j *job) bool {
 // user) get one copy. The second waits behind the first (send.dup) and
 // is tried itself only if the first fails.
 func (a *Agent) plan(j *job) []*send {
+	if !a.writeUnwritten(j) {
+		// The results of the last attempt are not written yet
+		// (journal.go): deliver nothing, try again in a minute.
+		j.delay = time.Minute
+		return nil
+	}
 	if a.loops(j) {
 		return nil
 	}

@@ -117,6 +117,12 @@ func (a *Agent) finish(j *job) (retired bool) {
 		}
 	}()
 	env := j.m.Env
+	if _, ok := a.unwritten[j.name]; ok {
+		// The last attempt's results are not written yet: no DSN
+		// either (writeUnwritten).
+		a.reschedule(j)
+		return
+	}
 	if len(j.recs) == 0 && !env.Done() && !slices.ContainsFunc(env.Rcpts, bouncing) {
 		a.reschedule(j)
 		return
@@ -151,6 +157,7 @@ func (a *Agent) finish(j *job) (retired bool) {
 	}
 	if err := j.m.Append(j.recs...); err != nil {
 		a.log.Error("record results", "id", j.m.ID, "reason", err)
+		a.keepUnwritten(j, j.recs)
 		a.schedule(j, a.now().Add(time.Minute))
 		return
 	}
@@ -203,6 +210,7 @@ func (a *Agent) bounces(j *job) bool {
 	record := func(recs []outbox.Record) bool {
 		if err := j.m.Append(recs...); err != nil {
 			a.log.Error("record results", "id", j.m.ID, "reason", err)
+			a.keepUnwritten(j, recs)
 			a.schedule(j, now.Add(time.Minute))
 			return false
 		}
@@ -273,9 +281,43 @@ func (a *Agent) bounces(j *job) bool {
 	return true
 }
 
+// Results that the journal could not take (a full disk, an I/O error)
+// are kept in memory, by queue file, and written first at the next
+// attempt (writeUnwritten, from plan): until they are, nothing of the
+// message is delivered. Left out, the file said the copies the
+// smarthost or a command had taken were still to do, and each try, a
+// minute apart, sent them again for as long as the disk stayed full.
+// They live as long as the agent: after a restart the file is all
+// that is known, and what it lacks goes out once more (at least once).
+
+// keepUnwritten keeps recs, which j's journal could not take.
+func (a *Agent) keepUnwritten(j *job, recs []outbox.Record) {
+	if a.unwritten == nil {
+		a.unwritten = map[string][]outbox.Record{}
+	}
+	a.unwritten[j.name] = append(a.unwritten[j.name], recs...)
+}
+
+// writeUnwritten appends to j's journal what an earlier attempt could
+// not, and reports whether j may be delivered: false while the journal
+// still cannot take them.
+func (a *Agent) writeUnwritten(j *job) bool {
+	recs, ok := a.unwritten[j.name]
+	if !ok {
+		return true
+	}
+	if err := j.m.Append(recs...); err != nil {
+		a.log.Error("record results", "id", j.m.ID, "reason", err)
+		return false
+	}
+	delete(a.unwritten, j.name)
+	return true
+}
+
 // retire takes j's file out of the queue (outbox.Message.Retire).
 func (a *Agent) retire(j *job) bool {
 	delete(a.due, j.name)
+	delete(a.unwritten, j.name)
 	if err := j.m.Retire(); err != nil {
 		a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
 		return false

@@ -31,7 +31,8 @@ that the outbox and the store are writable (a Maildir store as delivery uses it:
 new/ and cur/, a file made in tmp/ and renamed into new/; a link to
 nothing on its path FAILs; an mbox that is a directory FAILs), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
-owner and mode),
+owner and mode; a file target that names a directory but no Maildir is
+a warning with its file:line),
 the agent (one that holds the queue for an error that the file, fixed
 a moment ago, no longer has is waited for, at most 7 s, while it lets
 the change settle, as flush does; one that runs a homepost replaced

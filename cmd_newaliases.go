@@ -33,8 +33,9 @@ as sendmail does. There is no database to rebuild: the files are read as
 they are. A running agent is told to reload (SIGHUP). Same as sendmail -bi.
 
 Exit status: 0, or 78 after printing every "file:line: reason" when a file
-has a syntax error or is ignored for its owner or mode. See newaliases(8)
-and homepost-forward(5).
+has a syntax error or is ignored for its owner or mode. A file target that
+names a directory but no Maildir (written without its trailing '/') is
+a warning. See newaliases(8) and homepost-forward(5).
 `
 
 // runNewaliases is newaliases and sendmail -bi.

@@ -27,7 +27,10 @@ file, and each safety decision (a file ignored for its owner or mode, a
 command from /etc/aliases not run). A value that cannot be read, a line
 left out of an aliases file, an alias loop and an aliases or forward
 path set in config.toml that does not exist are shown with their
-file:line. Nothing is sent. Same as sendmail -bv. After --, every
+file:line. A file target that names an existing Maildir without the
+trailing '/' is shown as that Maildir; one that names a directory but no
+Maildir is shown with a warning and its file:line (its mail waits in
+the queue until the line ends with '/'). Nothing is sent. Same as sendmail -bv. After --, every
 argument is an address, one that begins with "-" too.
 
 Exit status: 0; 67 when an address would bounce; 64 without an address.

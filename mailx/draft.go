@@ -168,7 +168,8 @@ func textHeader(h *message.Header, body *textScan) {
 	charset := "us-ascii"
 	enc := "7bit"
 	switch {
-	case body.nonASCII && !body.invalid:
+	case body.nonASCII && (!body.invalid || body.latin()):
+		// Latin-1 text is sent converted (draft.textReader).
 		charset, enc = "utf-8", "quoted-printable"
 	case body.nonASCII:
 		// Not UTF-8 and of unknown charset: go-message writes only
@@ -184,6 +185,16 @@ func textHeader(h *message.Header, body *textScan) {
 	}
 	h.SetContentType("text/plain", params)
 	h.Set("Content-Transfer-Encoding", enc)
+}
+
+// textReader reads the text as it is sent: as typed, or converted from
+// windows-1252 to UTF-8 when it is in 8 bits but not UTF-8 (textScan's
+// latin).
+func (d *draft) textReader(scan *textScan) io.Reader {
+	if scan.nonASCII && scan.latin() {
+		return &latinReader{r: d.bodyReader(), cs: "windows-1252", in: make([]byte, 32<<10)}
+	}
+	return d.bodyReader()
 }
 
 // build writes the message: the header (go-message encodes a non-ASCII
@@ -225,7 +236,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(mw, d.bodyReader()); err != nil {
+		if _, err := io.Copy(mw, d.textReader(scan)); err != nil {
 			return err
 		}
 		return mw.Close()
@@ -242,7 +253,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(pw, d.bodyReader()); err != nil {
+	if _, err := io.Copy(pw, d.textReader(scan)); err != nil {
 		return err
 	}
 	if err := pw.Close(); err != nil {

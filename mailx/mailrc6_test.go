@@ -301,3 +301,34 @@ func TestFromQualified(t *testing.T) {
 		}
 	}
 }
+
+// A body in 8 bits that is not UTF-8 and holds no UTF-8 character of
+// more than one byte (a Latin-1 log) is sent converted from
+// windows-1252, as UTF-8 that readers show: it went out as text/plain
+// without a charset, and every accented letter showed as U+FFFD. A body
+// that is UTF-8 but for a stray byte is sent as it was typed.
+func TestLatin1BodyConverted(t *testing.T) {
+	h := newHome(t)
+	if _, e, code := h.mail(t, "caf\xe9 cr\xe8me \x93quoted\x94\nbinary \x00\x01 here\n", "-s", "latin1", "bob@example.net"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	raw := h.path("latin1.eml")
+	os.WriteFile(raw, []byte(h.only(t).raw), 0o600)
+	got := python(t, `
+import email, sys, email.policy
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=email.policy.default)
+print(m.get_content_charset(), repr(m.get_content()))
+`, raw)
+	if want := "utf-8 'café crème “quoted”\\nbinary \\x00\\x01 here\\n'\n"; got != want {
+		t.Errorf("Latin-1 body read back as %s, want %s", got, want)
+	}
+
+	h = newHome(t)
+	if _, e, code := h.mail(t, "caf\xc3\xa9 and a stray \xff byte\n", "-s", "mixed", "bob@example.net"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	q := h.only(t)
+	if ct := q.msg.Header.Get("Content-Type"); ct != "text/plain" || !strings.Contains(q.raw, "caf=C3=A9 and a stray =FF byte") {
+		t.Errorf("UTF-8 with a stray byte: Content-Type %q\n%s", ct, q.raw)
+	}
+}

@@ -142,8 +142,18 @@ type textScan struct {
 	long     bool
 	nonASCII bool // a byte of 0x80 and over, or NUL
 	invalid  bool // not UTF-8
-	carry    []byte
+	// multibyte: a character of more than one byte in UTF-8 was seen.
+	multibyte bool
+	carry     []byte
 }
+
+// latin reports whether the text is in 8 bits but not UTF-8, without a
+// single UTF-8 character of more than one byte: text from a program or
+// file in Latin-1 or windows-1252 (an old log, a Windows tool), which is
+// sent converted to UTF-8 (as mail(1)'s reader takes such header
+// fields), rather than in bytes no reader can name. A text that is
+// UTF-8 but for some bytes (a character cut in two) is left as it is.
+func (s *textScan) latin() bool { return s.invalid && !s.multibyte }
 
 func (s *textScan) Write(p []byte) (int, error) {
 	for _, c := range p {
@@ -159,7 +169,7 @@ func (s *textScan) Write(p []byte) (int, error) {
 			s.nonASCII = true
 		}
 	}
-	if s.nonASCII && !s.invalid {
+	if s.nonASCII && !(s.invalid && s.multibyte) {
 		b := append(s.carry, p...)
 		// A rune cut at the end of p is checked with the next write.
 		cut := len(b)
@@ -171,8 +181,18 @@ func (s *textScan) Write(p []byte) (int, error) {
 				break
 			}
 		}
-		if !utf8.Valid(b[:cut]) {
-			s.invalid = true
+		for i := 0; i < cut; {
+			if b[i] < utf8.RuneSelf {
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRune(b[i:cut])
+			if r == utf8.RuneError && n == 1 {
+				s.invalid = true
+			} else {
+				s.multibyte = true
+			}
+			i += n
 		}
 		s.carry = append(s.carry[:0:0], b[cut:]...)
 	}

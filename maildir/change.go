@@ -25,6 +25,7 @@ type Flag = gomaildir.Flag
 const (
 	FlagSeen    = gomaildir.FlagSeen
 	FlagReplied = gomaildir.FlagReplied
+	FlagTrashed = gomaildir.FlagTrashed
 )
 
 // AddFlag adds a flag to an info part, keeping the flags in ASCII order

@@ -224,7 +224,8 @@ func (s *session) cmdDelete(arg string) error {
 		return err
 	}
 	for _, i := range list {
-		s.box.Msgs[i].flags |= fDeleted | fTouched
+		// Deleted here: removed on quit, trashed by another reader or not.
+		s.box.Msgs[i].flags = s.box.Msgs[i].flags&^fTrashed | fDeleted | fTouched
 	}
 	s.shown = false
 	// The current message becomes the first undeleted one after the

@@ -67,15 +67,18 @@ func maildirHeaders(w io.Writer, dir string, width int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	dot := slices.IndexFunc(entries, func(e maildir.Entry) bool { return e.New })
+	// A message another reader trashed (T) is deleted: not listed,
+	// though it keeps its number, as in a session.
+	trashed := func(e maildir.Entry) bool { return strings.Contains(e.Info(), "T") }
+	dot := slices.IndexFunc(entries, func(e maildir.Entry) bool { return e.New && !trashed(e) })
 	if dot < 0 {
-		dot = slices.IndexFunc(entries, func(e maildir.Entry) bool { return !strings.Contains(e.Info(), "S") })
+		dot = slices.IndexFunc(entries, func(e maildir.Entry) bool { return !strings.Contains(e.Info(), "S") && !trashed(e) })
 	}
 	const batch = 4096
 	msgs := make([]Msg, min(batch, len(entries)))
 	sums := make([][]byte, len(msgs))
 	ptrs := make([]*Msg, 0, len(msgs))
-	n := 0
+	n, shown := 0, 0
 	for lo := 0; lo < len(entries); lo += batch {
 		part := msgs[:min(batch, len(entries)-lo)]
 		for i := range part {
@@ -93,6 +96,10 @@ func maildirHeaders(w io.Writer, dir string, width int) (int, error) {
 			if m := &part[i]; m.Size >= 0 {
 				n++
 				m.Num = int32(n)
+				if m.has(fTrashed) {
+					continue
+				}
+				shown++
 				if lo+i == dot {
 					cur = len(ptrs)
 				}
@@ -105,7 +112,7 @@ func maildirHeaders(w io.Writer, dir string, width int) (int, error) {
 		}
 		writeSummary(w, ptrs, cur, width)
 	}
-	return n, nil
+	return shown, nil
 }
 
 // mboxHeaders writes the summary lines of an mbox and returns how many

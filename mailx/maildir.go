@@ -55,7 +55,8 @@ func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 }
 
 // setListed makes m the message of a Maildir file just listed: new when
-// it is in new/, else old, and seen when its info has S.
+// it is in new/, else old, seen when its info has S, deleted (trashed)
+// when it has T, and flagged when it has F.
 func (m *Msg) setListed(e maildir.Entry) {
 	*m = Msg{}
 	m.setEntry(e)
@@ -64,8 +65,15 @@ func (m *Msg) setListed(e maildir.Entry) {
 		return
 	}
 	m.flags |= fOld
-	if strings.IndexByte(e.Info(), 'S') >= 0 {
+	info := e.Info()
+	if strings.IndexByte(info, 'S') >= 0 {
 		m.flags |= fSeen
+	}
+	if strings.IndexByte(info, 'T') >= 0 {
+		m.flags |= fDeleted | fTrashed
+	}
+	if strings.IndexByte(info, 'F') >= 0 {
+		m.flags |= fFlagged
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -330,5 +331,54 @@ print(m.get_content_charset(), repr(m.get_content()))
 	q := h.only(t)
 	if ct := q.msg.Header.Get("Content-Type"); ct != "text/plain" || !strings.Contains(q.raw, "caf=C3=A9 and a stray =FF byte") {
 		t.Errorf("UTF-8 with a stray byte: Content-Type %q\n%s", ct, q.raw)
+	}
+}
+
+// Maildir flags of other readers: T (trashed, mutt's maildir_trash) is
+// listed as deleted and kept as it is on quit, undelete drops it, and a
+// delete after that removes the message; F (flagged) shows 'F'. A
+// trashed message was listed as live mail and a flagged one unmarked.
+func TestMaildirTrashedAndFlagged(t *testing.T) {
+	h := newHome(t)
+	md := h.path("tr")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o700)
+	}
+	put := func(name, subject string) {
+		os.WriteFile(filepath.Join(md, "cur", name), []byte("From: a@b.example\nSubject: "+subject+"\n\nx\n"), 0o600)
+	}
+	reset := func() {
+		os.RemoveAll(filepath.Join(md, "cur"))
+		os.Mkdir(filepath.Join(md, "cur"), 0o700)
+		put("1700000001.M1P1.host:2,ST", "trashed one")
+		put("1700000002.M2P1.host:2,FS", "flagged one")
+		put("1700000003.M3P1.host:2,S", "plain one")
+	}
+	names := func() string {
+		n, _ := filepath.Glob(filepath.Join(md, "cur", "*"))
+		for i := range n {
+			n[i] = filepath.Base(n[i])
+		}
+		return strings.Join(n, " ")
+	}
+	reset()
+	out, _, _ := h.mail(t, "", "-H", "-f", md+"/")
+	if strings.Contains(out, "trashed one") || !regexp.MustCompile(`(?m)^ ?>?F +2 .*flagged one`).MatchString(out) {
+		t.Errorf("-H:\n%s", out)
+	}
+	if _, e, code := h.mail(t, "p 2\nq\n", "-f", md+"/"); code != 0 {
+		t.Fatal(e)
+	}
+	if got := names(); got != "1700000001.M1P1.host:2,ST 1700000002.M2P1.host:2,FS 1700000003.M3P1.host:2,S" {
+		t.Errorf("after q: %s", got)
+	}
+	h.mail(t, "u 1\nq\n", "-f", md+"/")
+	if got := names(); !strings.HasPrefix(got, "1700000001.M1P1.host:2,S ") {
+		t.Errorf("after undelete: %s", got)
+	}
+	reset()
+	h.mail(t, "u 1\nd 1\nq\n", "-f", md+"/")
+	if got := names(); got != "1700000002.M2P1.host:2,FS 1700000003.M3P1.host:2,S" {
+		t.Errorf("after undelete and delete: %s", got)
 	}
 }

@@ -39,6 +39,11 @@ const (
 	fInNew    // Maildir: the file is in new/ (else in cur/)
 	fFromDate // the summary shows the mbox "From " line's date
 	fEdited   // edit or visual replaced the text (see Box.edited)
+	// fTrashed: Maildir T (mutt's maildir_trash, s-nail): listed as
+	// deleted, but kept on quit, trashed, unless undeleted (the T is
+	// then dropped) or deleted again after that.
+	fTrashed
+	fFlagged // Maildir F: shown 'F', as s-nail shows it
 )
 
 // Msg is one message of an open mailbox, as a compact summary: where it
@@ -148,6 +153,8 @@ func (m *Msg) stateChar() byte {
 		return 'M'
 	case m.has(fPreserved):
 		return 'P'
+	case m.has(fFlagged):
+		return 'F'
 	case m.has(fRead):
 		return 'R'
 	case m.has(fSeen):

@@ -25,6 +25,10 @@ const (
 // stays.
 func (s *session) fateOf(m *Msg) fate {
 	switch {
+	case m.has(fDeleted) && m.has(fTrashed):
+		// Marked deleted by another reader (Maildir T), which
+		// leaves its removal to that reader's purge: kept.
+		return keep
 	case m.has(fDeleted):
 		return remove
 	case !s.box.System:
@@ -155,6 +159,10 @@ func (s *session) applyMaildir() error {
 		}
 		if m.has(fReplied) {
 			info = maildir.AddFlag(info, maildir.FlagReplied)
+		}
+		if m.has(fTrashed) && !m.has(fDeleted) {
+			// Undeleted: no longer trashed for other readers.
+			info = maildir.DropFlag(info, maildir.FlagTrashed)
 		}
 		from := m.entry()
 		to, err := d.SetInfo(from, info)

@@ -199,6 +199,12 @@ func (s *session) setDot() {
 			return
 		}
 	}
+	for i, m := range s.box.Msgs {
+		if !m.has(fDeleted) {
+			s.dot = i
+			return
+		}
+	}
 	if len(s.box.Msgs) > 0 {
 		s.dot = 0
 	}

@@ -500,7 +500,9 @@ func (a *Agent) plan(j *job) []*send {
 		}
 		var t forwarder.Target
 		if r.Parent >= 0 {
-			t = forwarder.ParseSpec(r.Addr, r.Via)
+			// As journaled, unless the line of a directory that is
+			// no Maildir now ends with '/' (forwarder.Current).
+			t = a.fwd.Current(forwarder.ParseSpec(r.Addr, r.Via), env.Rcpts[r.Parent].Addr, j.dt)
 		} else {
 			ts := a.fwd.Resolve(r.Addr, j.dt)
 			if wait && !j.forcedFor(len(ts) == 1 && ts[0].Kind == forwarder.Remote) {

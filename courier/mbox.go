@@ -23,14 +23,15 @@ import (
 //
 // A path that is a directory holding cur/, new/ and tmp/ is that
 // Maildir, as mail(1) reads it: its copies go there through the Maildir
-// courier (found by name after a crash, as any Maildir copy). A ~/.forward
-// line written without the trailing '/' of a Maildir resolves to the
-// Maildir (package forwarder), but a copy queued as an mbox before the
-// directory became one, or by an earlier version, comes here. A
-// directory that is no Maildir waits, with a reason that says what to
-// write: like every local path problem the user can fix, it defers
-// rather than bounces, and once the directory is a Maildir the copy is
-// delivered there.
+// courier (found by name after a crash, as any Maildir copy; no mbox
+// append began, so no Mark was written). A ~/.forward line written
+// without the trailing '/' of an existing Maildir resolves to the
+// Maildir (package forwarder), but a copy journaled as an mbox target
+// before the directory became one comes here. A directory that is no
+// Maildir waits, with a reason that says what to write: like every
+// local path problem the user can fix, it defers rather than bounces
+// (no DSN to a mailing list for a slip in ~/.forward), and once the
+// directory is a Maildir the copy is delivered there.
 //
 // A mailbox that stayed locked by another program past the wait is not
 // waited for again for a minute: the rest of the batch, and the next
@@ -83,8 +84,9 @@ func DirectoryAt(path string) (dir, isMaildir bool) {
 
 // notMaildir is the result for an mbox path that is a directory but no
 // Maildir. The directory will not turn into a file by itself, but the
-// user can make it a Maildir (or name it with its '/', which does): the
-// copy waits, and the reason says so instead of "is a directory".
+// user can make it a Maildir: the line ended with '/' is one, which the
+// next copy for it completes with cur/, new/ and tmp/. The copy waits,
+// and the reason says what to write instead of "is a directory".
 func notMaildir(path string) Result {
 	return Temp("4.2.0", "%s is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one", path)
 }

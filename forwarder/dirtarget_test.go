@@ -97,3 +97,33 @@ func TestStoreWithoutSlash(t *testing.T) {
 		t.Errorf("alice -> %q, want %q", got, want)
 	}
 }
+
+// A copy journaled for a directory that is no Maildir, written without
+// the '/' (the expansion of an alias or .forward with several targets is
+// recorded before delivery), goes to that Maildir once the line ends
+// with '/', as the deferral's reason told: Current reads the expansion
+// again. Other journaled targets stay as they were recorded.
+func TestCurrentMendedLine(t *testing.T) {
+	e := newEnv(t, "")
+	e.system("")
+	if err := os.Mkdir(e.path("plain"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.user(".config/homepost/aliases", "pair: ~/plain, bob@example.com\n", 0o600)
+	rcpt := "pair@box.example.org"
+	journaled := ParseSpec(e.path("plain"), rcpt)
+	if got := e.f.Current(journaled, rcpt, nil); got != journaled {
+		t.Errorf("line as it was: %+v, want %+v", got, journaled)
+	}
+	e.user(".config/homepost/aliases", "pair: ~/plain/, bob@example.com\n", 0o600)
+	want := Target{Kind: Maildir, Value: e.path("plain") + "/", Via: rcpt}
+	if got := e.f.Current(journaled, rcpt, nil); got != want {
+		t.Errorf("line mended: %+v, want %+v", got, want)
+	}
+	for _, spec := range []string{e.path("mbox"), "bob@example.com", e.path("plain") + "/"} {
+		j := ParseSpec(spec, rcpt)
+		if got := e.f.Current(j, rcpt, nil); got != j {
+			t.Errorf("%s: %+v, want it as journaled", spec, got)
+		}
+	}
+}

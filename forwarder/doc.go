@@ -61,7 +61,11 @@
 //	                    and a local one is looked up unquoted;
 //	                    "(comments)" and blanks around '@' are left out
 //	\user               the user's store, without aliases or .forward
-//	/path/to/file       an mbox file, appended with locking
+//	/path/to/file       an mbox file, appended with locking; an
+//	                    existing Maildir (cur/, new/, tmp/) is that
+//	                    Maildir without its '/' too, as mail(1) reads
+//	                    it; a directory that is no Maildir stays an
+//	                    mbox target, which waits (courier.Mbox)
 //	/path/to/dir/       a Maildir (trailing slash)
 //	|command            a command fed the message, as written (see below)
 //	:include:/path      the values in /path, .forward syntax (any case)

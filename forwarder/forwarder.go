@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -125,6 +126,33 @@ func New(cfg *config.Config, log *slog.Logger) *Forwarder {
 // Via is rcpt.
 func (f *Forwarder) Resolve(rcpt string, deliveredTo map[string]bool) []Target {
 	return f.resolve(rcpt, deliveredTo, nil)
+}
+
+// Current returns t, a target read back from the queue journal for an
+// expansion of rcpt (its parent recipient), as it is to be delivered
+// now. The expansion is recorded before delivery, so that a crash cannot
+// change what the copies are for; but an mbox target that names a
+// directory but no Maildir waits for the user to end its line with '/'
+// (its deferral's reason says so), and once rcpt's expansion names the
+// same path with the '/', the copy is for that Maildir. No mbox copy can
+// have been stored in a directory, and a Maildir copy is found by name:
+// nothing is stored twice. Any other target is returned as it is.
+func (f *Forwarder) Current(t Target, rcpt string, deliveredTo map[string]bool) Target {
+	if t.Kind != Mbox {
+		return t
+	}
+	if dir, md := courier.DirectoryAt(t.Value); !dir || md {
+		// A Maildir already: the mbox courier delivers to it.
+		return t
+	}
+	want := filepath.Clean(t.Value) + "/"
+	for _, u := range f.Resolve(rcpt, deliveredTo) {
+		if u.Kind == Maildir && u.Value == want {
+			t.Kind, t.Value = Maildir, want
+			break
+		}
+	}
+	return t
 }
 
 // Explain is Resolve that also says why, one line per step (which

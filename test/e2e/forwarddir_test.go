@@ -82,8 +82,8 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")
 	me := testenv.Login(t)
-	plain, solo := e.Path("plain"), e.Path("solo")
-	for _, d := range []string{plain, solo} {
+	plain, solo, pair := e.Path("plain"), e.Path("solo"), e.Path("pair")
+	for _, d := range []string{plain, solo, pair} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +92,7 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 		t.Fatal(err)
 	}
 	aliases := e.Path(".config", "homepost", "aliases")
-	if err := os.WriteFile(aliases, []byte("solo: ~/solo\n"), 0o600); err != nil {
+	if err := os.WriteFile(aliases, []byte("solo: ~/solo\npair: ~/pair, ~/md11/\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	warning := plain + " is a directory but not a Maildir: end the line with '/' to make it one"
@@ -111,15 +111,18 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 
 	e.MustSend("Subject: plain\n\nbody\n", me)
 	e.MustSend("Subject: solo\n\nbody\n", "solo")
+	e.MustSend("Subject: pair\n\nbody\n", "pair")
 	e.Once()
 	q, _, _ := e.Run(nil, "mailq")
-	for _, d := range []string{plain, solo} {
+	for _, d := range []string{plain, solo, pair} {
 		if !strings.Contains(unwrapped(q), d+" is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one") {
 			t.Errorf("mailq does not say what to do for %s:\n%s", d, q)
 		}
 	}
-	if n := testenv.Files(e.Path("md10", "new")); len(n) != 1 {
-		t.Errorf("md10/new: %v", n)
+	for _, d := range []string{"md10", "md11"} {
+		if n := testenv.Files(e.Path(d, "new")); len(n) != 1 {
+			t.Errorf("%s/new: %v", d, n)
+		}
 	}
 	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
 		t.Errorf("store: %v, want nothing (no bounce, no kept copy)", n)
@@ -127,15 +130,17 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 
 	// Made a Maildir: the copy queued for it is delivered there.
 	mkMaildir(t, plain)
-	// The alias ends with '/': mail for it goes to that Maildir.
-	if err := os.WriteFile(aliases, []byte("solo: ~/solo/\n"), 0o600); err != nil {
+	// The lines end with '/': the mail that waited goes to those
+	// Maildirs, that of an alias with other targets too (its copies
+	// were journaled as they were).
+	if err := os.WriteFile(aliases, []byte("solo: ~/solo/\npair: ~/pair/, ~/md11/\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
 		t.Fatalf("flush: %d %s", code, stderr)
 	}
 	e.Once()
-	for _, c := range []struct{ dir, subject string }{{plain, "plain"}, {solo, "solo"}, {e.Path("md10"), "plain"}} {
+	for _, c := range []struct{ dir, subject string }{{plain, "plain"}, {solo, "solo"}, {pair, "pair"}, {e.Path("md10"), "plain"}, {e.Path("md11"), "pair"}} {
 		names := testenv.Files(filepath.Join(c.dir, "new"))
 		if len(names) != 1 {
 			t.Errorf("%s/new holds %v, want one copy", c.dir, names)
@@ -150,5 +155,41 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 	}
 	if n := testenv.Files(e.Path("Maildir", "new")); len(n) != 0 {
 		t.Errorf("store: %v, want nothing", n)
+	}
+}
+
+// With the agent running, mending the ~/.forward line of a directory
+// that is no Maildir (ending it with '/') delivers the mail that waited
+// at once: the agent retries local mail when the file changes, and the
+// copy recorded for the line as it was goes to the Maildir it now names.
+func TestForwardDirectoryMendedWhileAgentRuns(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	plain := e.Path("plain")
+	if err := os.Mkdir(plain, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.Path(".forward"), []byte(plain+"\n~/md10/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.StartAgent()
+	e.MustSend("Subject: mended\n\nbody\n", me)
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(unwrapped(q), "is a directory but not a Maildir")
+	}, "the copy for "+plain+" to wait")
+	if err := os.WriteFile(e.Path(".forward"), []byte(plain+"/\n~/md10/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor(func() bool { return len(testenv.Files(filepath.Join(plain, "new"))) > 0 }, "the copy in "+plain+"/new")
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return q == "Mail queue is empty\n"
+	}, "an empty queue")
+	for _, d := range []string{plain, e.Path("md10")} {
+		if n := testenv.Files(filepath.Join(d, "new")); len(n) != 1 {
+			t.Errorf("%s/new: %v, want one copy", d, n)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"homepost/addr"
+	"homepost/courier"
 	"homepost/forwarder"
 	"homepost/outbox"
 	"homepost/sysexits"
@@ -97,6 +98,10 @@ func describeTarget(t forwarder.Target, store, user string, relay bool) string {
 	case forwarder.Store:
 		return "local store " + store
 	case forwarder.Mbox:
+		if dir, md := courier.DirectoryAt(t.Value); dir && !md {
+			// Its line's warning is above; the summary says it too.
+			return "mbox " + t.Value + " (a directory but not a Maildir: it would wait in the queue)"
+		}
 		return "mbox " + t.Value
 	case forwarder.Maildir:
 		return "Maildir " + t.Value

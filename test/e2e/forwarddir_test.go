@@ -97,7 +97,8 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 	}
 	warning := plain + " is a directory but not a Maildir: end the line with '/' to make it one"
 	out, _, _ := e.Run(nil, "homepost", "resolve", me)
-	if !strings.Contains(out, e.Path(".forward")+":1: "+warning) {
+	if !strings.Contains(out, e.Path(".forward")+":1: "+warning) ||
+		!strings.Contains(out, "mbox "+plain+" (a directory but not a Maildir: it would wait in the queue)") {
 		t.Errorf("resolve lacks the warning:\n%s", out)
 	}
 	out, _, _ = e.Run(nil, "homepost", "check")

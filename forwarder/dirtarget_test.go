@@ -96,6 +96,26 @@ func TestStoreWithoutSlash(t *testing.T) {
 	if got, want := e.resolve("alice"), []string{`\alice`, "bob@example.com"}; !slices.Equal(got, want) {
 		t.Errorf("alice -> %q, want %q", got, want)
 	}
+	// A store directory not yet completed with cur/, new/ and tmp/ is
+	// the store too, with no word of a directory that is no Maildir:
+	// delivery completes it.
+	if err := os.Mkdir(e.path("Maildir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := e.resolve("alice"), []string{`\alice`, "bob@example.com"}; !slices.Equal(got, want) {
+		t.Errorf("alice -> %q, want %q", got, want)
+	}
+	var trace []string
+	e.f.Explain("alice", nil, func(_ int, msg string) { trace = append(trace, msg) })
+	if text := strings.Join(trace, "\n"); strings.Contains(text, "not a Maildir") {
+		t.Errorf("trace:\n%s", text)
+	}
+	reports, _ := Check(e.cfg)
+	for _, r := range reports {
+		if len(r.Warnings) > 0 {
+			t.Errorf("%s: warnings %v", r.Path, r.Warnings)
+		}
+	}
 }
 
 // A copy journaled for a directory that is no Maildir, written without

@@ -85,7 +85,7 @@ func (r *resolver) add(t Target) {
 	// The store named by its path is the store: one copy, not two;
 	// and written without the '/' of its Maildir (before the Maildir
 	// exists), not an mbox that would take the store's place.
-	if _, p := r.f.cfg.StoreKind(); (t.Kind == Maildir || t.Kind == Mbox) && filepath.Clean(t.Value) == filepath.Clean(p) {
+	if (t.Kind == Maildir || t.Kind == Mbox) && isStore(r.f.cfg, t.Value) {
 		t.Kind, t.Value = Store, r.f.cfg.User
 	}
 	key := fmt.Sprintf("%d\x00%s\x00%s", t.Kind, t.Value, t.Result.Text())
@@ -521,6 +521,10 @@ func (r *resolver) value(v string, depth int, from source) {
 		// as mail(1) reads it: an mbox there could never be opened.
 		p := filepath.Clean(v)
 		switch dir, md := courier.DirectoryAt(p); {
+		case isStore(cfg, p):
+			// Even a directory not yet completed: delivery does.
+			r.trace(depth, "%s: -> local store %s (%s is its path)", from.at(), cfg.Store, v)
+			r.add(Target{Kind: Store, Value: cfg.User})
 		case md:
 			r.trace(depth, "%s: -> Maildir %s/ (a directory with cur/, new/ and tmp/)", from.at(), p)
 			r.add(Target{Kind: Maildir, Value: p + "/"})
@@ -549,6 +553,13 @@ func dirNotMaildir(at, path string) error {
 	return fmt.Errorf("%s: %s is a directory but not a Maildir: end the line with '/' to make it one; mail to it waits in the queue", at, path)
 }
 
+// isStore reports whether path is the local store's, which a file
+// target names as the store whether or not it ends with '/' (add).
+func isStore(cfg *config.Config, path string) bool {
+	_, p := cfg.StoreKind()
+	return filepath.Clean(path) == filepath.Clean(p)
+}
+
 // dirTargets returns dirNotMaildir for each file target of p that names
 // a directory that is no Maildir. p is a file of the user's, whose file
 // targets are written and where "~/" is the home; the lines that
@@ -561,7 +572,7 @@ func (p *parsed) dirTargets(cfg *config.Config) []error {
 			if strings.HasPrefix(t, "~/") {
 				t = cfg.Expand(t)
 			}
-			if !filepath.IsAbs(t) || strings.HasSuffix(t, "/") || filepath.Clean(t) == "/" || t == "/dev/null" {
+			if !filepath.IsAbs(t) || strings.HasSuffix(t, "/") || filepath.Clean(t) == "/" || t == "/dev/null" || isStore(cfg, t) {
 				continue
 			}
 			if dir, md := courier.DirectoryAt(t); dir && !md {

@@ -76,8 +76,19 @@ func redact(reply, user, pass string) string {
 			words[i] = strings.Replace(w, core, "[redacted]", 1)
 		}
 	}
-	return authLine.ReplaceAllString(strings.Join(words, " "), "${1}[redacted]")
+	out := strings.Join(words, " ")
+	if len(pass) >= minPlainSecret {
+		// Echoed in plain text glued to other text ("password=..."),
+		// or a passphrase with spaces, which no single word holds.
+		out = strings.ReplaceAll(out, pass, "[redacted]")
+	}
+	return authLine.ReplaceAllString(out, "${1}[redacted]")
 }
+
+// minPlainSecret is the shortest password that redact takes out of a
+// reply wherever it stands: a shorter one, taken out of the middle of
+// words, would mangle the reply, and is redacted as a whole word only.
+const minPlainSecret = 6
 
 // authLine is an AUTH command echoed in a reply, up to its argument.
 var authLine = regexp.MustCompile(`(?i)(AUTH\s+(?:PLAIN|LOGIN)\s+)[A-Za-z0-9+/=]+`)

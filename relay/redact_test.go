@@ -52,3 +52,20 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// A password that a reply echoes in plain text is redacted wherever it
+// stands: with a space in it (a passphrase), or glued to other text
+// ("password=..."), where the word-by-word match does not see it. A
+// short one is left to that match, which does not mangle the words it
+// happens to be part of.
+func TestRedactPlainPassword(t *testing.T) {
+	for _, tc := range []struct{ in, pass, want string }{
+		{"535 5.7.8 bad credentials alice/correct horse battery", "correct horse battery", "535 5.7.8 bad credentials alice/[redacted]"},
+		{"535 5.7.8 rejected password=hunter2-Secret", "hunter2-Secret", "535 5.7.8 rejected password=[redacted]"},
+		{"535 5.7.8 pass invalid", "pa", "535 5.7.8 pass invalid"},
+	} {
+		if got := redact(tc.in, "alice", tc.pass); got != tc.want {
+			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

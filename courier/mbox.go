@@ -52,7 +52,11 @@ func (m *Mbox) Deliver(ctx context.Context, copies []*Copy) []Result {
 	var at []int
 	for i, c := range copies {
 		switch dir, md := DirectoryAt(c.To); {
-		case md && c.Name != "":
+		case md && c.Name == "":
+			// Every local copy is named (Copy.Name); without one it
+			// could not be found again after a crash.
+			res[i] = Temp("4.3.0", "%s is a Maildir, and the copy has no name to store it under", c.To)
+		case md:
 			dirs = append(dirs, c)
 			at = append(at, i)
 		case dir:

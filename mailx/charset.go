@@ -1,6 +1,7 @@
 package mailx
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +125,55 @@ func (l *latinReader) Read(p []byte) (int, error) {
 		n, err := l.r.Read(l.in)
 		l.out = appendLatin(l.out[:0], l.in[:n], l.cs)
 		l.err = err
+	}
+	n := copy(p, l.out)
+	l.out = l.out[n:]
+	return n, nil
+}
+
+// latinText makes a text entity that names no charset, or US-ASCII,
+// read line by line as header fields are (latinFallback): a line in 8
+// bits that is not UTF-8, without a UTF-8 character in it, is read as
+// windows-1252. Such bodies come from old programs and hosts (cron
+// output in Latin-1 without MIME fields), and their letters would all
+// show as U+FFFD; a line that is UTF-8 is shown as it is.
+func latinText(e *message.Entity) {
+	if e == nil {
+		return
+	}
+	mt, params, _ := e.Header.ContentType()
+	if mt != "" && !strings.HasPrefix(mt, "text/") {
+		return
+	}
+	switch strings.ToLower(strings.TrimSpace(params["charset"])) {
+	case "", "us-ascii", "ascii":
+		e.Body = &latinLines{br: bufio.NewReaderSize(e.Body, 64<<10)}
+	}
+}
+
+// latinLines is latinText's reader: latinFallback a line (or a piece of
+// 64 KiB of a longer one) at a time.
+type latinLines struct {
+	br  *bufio.Reader
+	out []byte
+	err error
+}
+
+func (l *latinLines) Read(p []byte) (int, error) {
+	for len(l.out) == 0 {
+		if l.err != nil {
+			return 0, l.err
+		}
+		line, err := l.br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			err = nil
+		}
+		l.err = err
+		if utf8.Valid(line) {
+			l.out = append(l.out[:0], line...)
+		} else {
+			l.out = append(l.out[:0], latinFallback(string(line))...)
+		}
 	}
 	n := copy(p, l.out)
 	l.out = l.out[n:]

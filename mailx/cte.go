@@ -64,6 +64,7 @@ func newEntity(h message.Header, body io.Reader) (*message.Entity, *cteReader, e
 	enc := strings.ToLower(h.Get("Content-Transfer-Encoding"))
 	if strings.HasPrefix(mt, "multipart/") || (enc != "base64" && enc != "quoted-printable") {
 		e, err := message.New(h, body)
+		latinText(e)
 		return e, nil, err
 	}
 	d := newCTEReader(enc, body)
@@ -72,6 +73,7 @@ func newEntity(h message.Header, body io.Reader) (*message.Entity, *cteReader, e
 	// Without the encoding, New's only error is the charset's.
 	e, err := message.New(plain, d)
 	e.Header = h
+	latinText(e)
 	return e, d, err
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/maildir"
 )
 
 // "~/dir/" names a Maildir as "$HOME/dir/" and "dir/" do: the trailing
@@ -200,7 +202,10 @@ func TestHangupSavesDeadLetter(t *testing.T) {
 	tm := startTerm(t, h, "-s", "hup", "bob@example.net")
 	tm.typeLine("text typed before the hangup")
 	tm.typeLine("second line")
-	tm.waitFor("second line", 1)
+	// ~p shows that mail has read the lines: a hangup discards what
+	// the terminal still holds.
+	tm.typeLine("~p")
+	tm.waitFor("(continue)", 1)
 	exec.Command("tmux", "-S", tm.socket, "kill-server").Run()
 	dead := h.path("dead.letter")
 	deadline := time.Now().Add(10 * time.Second)
@@ -380,5 +385,24 @@ func TestMaildirTrashedAndFlagged(t *testing.T) {
 	h.mail(t, "u 1\nd 1\nq\n", "-f", md+"/")
 	if got := names(); got != "1700000002.M2P1.host:2,FS 1700000003.M3P1.host:2,S" {
 		t.Errorf("after undelete and delete: %s", got)
+	}
+}
+
+// A text body that names no charset, in 8 bits that are not UTF-8 (cron
+// output in Latin-1 on an old host), is shown read as windows-1252 line
+// by line, as header fields are; a UTF-8 line stays as it is. It showed
+// one U+FFFD for every letter, or for a run of them.
+func TestShowLatin1BodyWithoutCharset(t *testing.T) {
+	h := newHome(t)
+	d := maildir.Dir(h.path("Maildir"))
+	d.Init()
+	d.Deliver("1700000001.M1P1.host", []byte("From: cron@old.example\nSubject: cron raw latin1\n\n"),
+		strings.NewReader("fichier cr\xe9\xe9 \xe0 minuit\nd\xc3\xa9j\xc3\xa0 UTF-8\n"))
+	out, e, code := h.mail(t, "p 1\nx\n")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	if !strings.Contains(out, "fichier créé à minuit\n") || !strings.Contains(out, "déjà UTF-8\n") {
+		t.Errorf("shown:\n%s", out)
 	}
 }

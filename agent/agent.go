@@ -745,6 +745,15 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			a.settle()
 			a.passEnded(passStart)
 		}
+		if opts.Background && settleAt.IsZero() && a.published != nil && len(a.due) == 0 && a.remoteOut == 0 {
+			// The last batch is finished before the queue is judged
+			// empty: a message with a copy in a Maildir and another
+			// deferred is scheduled again only once its batch is
+			// finished (settle), and the delivery exited with it
+			// unscheduled, leaving the deferred copy to the next
+			// command that happened to run.
+			a.settle()
+		}
 		if opts.Background && settleAt.IsZero() && len(a.due) == 0 && a.remoteOut == 0 && (a.held == nil || !a.pending()) {
 			// Nothing queued, nothing deferred. Held for a configuration
 			// error, mail in new/ keeps it: it delivers once the file is

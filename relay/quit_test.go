@@ -102,3 +102,75 @@ func TestProbeDoesNotWaitForQuit(t *testing.T) {
 		t.Errorf("Probe returned after %v, held by the unanswered QUIT", d.Round(time.Millisecond))
 	}
 }
+
+// quotaRelay takes one message per connection and then refuses the
+// next one's first recipient for their number on that connection (452
+// 4.5.3), never answering the QUIT that follows; a new connection is
+// served alike.
+func quotaRelay(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go func() {
+				r := bufio.NewReader(c)
+				c.Write([]byte("220 quota.example ESMTP\r\n"))
+				data, took := false, 0
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if data {
+						if line == ".\r\n" {
+							data = false
+							took++
+							c.Write([]byte("250 2.0.0 queued\r\n"))
+						}
+						continue
+					}
+					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+					case strings.HasPrefix(cmd, "EHLO"):
+						c.Write([]byte("250-quota.example\r\n250 ENHANCEDSTATUSCODES\r\n"))
+					case strings.HasPrefix(cmd, "RCPT") && took > 0:
+						c.Write([]byte("452 4.5.3 too many recipients on this connection\r\n"))
+					case cmd == "DATA":
+						data = true
+						c.Write([]byte("354 go ahead\r\n"))
+					case cmd == "QUIT":
+						// The reply is lost.
+					default:
+						c.Write([]byte("250 ok\r\n"))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// A connection given up for a recipient quota goes without waiting for
+// the reply to QUIT: the rest of the batch does not wait
+// command_timeout for it.
+func TestQuotaCutDoesNotWaitForQuit(t *testing.T) {
+	cfg := testConfig(t, "smtp://"+quotaRelay(t))
+	cfg.Relay.CommandTimeout = config.Duration{Duration: 20 * time.Second}
+	start := time.Now()
+	res := newClient(t, cfg).Send(context.Background(), []*courier.Outgoing{
+		outgoing("A1", "alice@laptop", sample, "bob@example.org"),
+		outgoing("B1", "alice@laptop", sample, "carol@example.org"),
+	})
+	status(t, res[0], outbox.Sent)
+	status(t, res[1], outbox.Sent)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the batch took %v, held by an unanswered QUIT", d.Round(time.Millisecond))
+	}
+}

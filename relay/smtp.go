@@ -42,6 +42,9 @@ type session struct {
 	// ctx is the delivery's: once it has ended, a failure is its stop
 	// (which closes the connection), not the server's.
 	ctx context.Context
+	// retire: the connection works but is given up (a recipient quota
+	// per connection): QUIT, without waiting for its reply.
+	retire bool
 }
 
 // cuts is what the smarthost's refusals for too many recipients have
@@ -102,7 +105,11 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 			// recipient accepted, what is left of this message goes
 			// first. If it carried none, the rest would meet the same
 			// fate.
-			s.close()
+			if s.retire {
+				go s.quit() // its reply is not waited for
+			} else {
+				s.close()
+			}
 			sent := s.sent
 			s = nil
 			if sent == 0 {
@@ -247,7 +254,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 				if s.sent > 0 {
 					// The server may count recipients per
 					// connection: the rest go on a new one.
-					s.smtp.Quit()
+					s.retire = true
 					return false, false, true, r
 				}
 				// A limit that a new connection does not get

@@ -45,6 +45,13 @@ type Kept struct {
 // does there.
 func (m Mbox) Rewrite(old *os.File, read Scanned, keep iter.Seq[Kept]) (int64, error) {
 	path := string(m)
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != filepath.Clean(path) {
+		// Read through a symbolic link: the file it names is rewritten,
+		// in its own directory, under its locks; a file renamed over
+		// the link would replace the link, leaving the real mbox as it
+		// was.
+		return Mbox(real).Rewrite(old, read, keep)
+	}
 	l, err := m.Lock()
 	if err != nil {
 		return 0, err

@@ -184,12 +184,14 @@ func stripComments(s string) string {
 }
 
 // checkAddr refuses what can never be an address: white space outside
-// quotes, control characters, an empty local part.
+// quotes, control characters, an empty local part, more than one '@'
+// outside quotes ("a@@x", which only a smarthost's bounce would tell).
 func checkAddr(a string) (string, error) {
 	if a == "" {
 		return "", errors.New("empty address")
 	}
 	quoted := false
+	ats := 0
 	for i := 0; i < len(a); i++ {
 		c := a[i]
 		switch {
@@ -208,6 +210,10 @@ func checkAddr(a string) (string, error) {
 			return "", fmt.Errorf("white space in address %q", a)
 		case (c == '<' || c == '>' || c == ',') && !quoted:
 			return "", fmt.Errorf("%q is not an address", a)
+		case c == '@' && !quoted:
+			if ats++; ats > 1 {
+				return "", fmt.Errorf("%q is not an address: more than one @", a)
+			}
 		}
 	}
 	if strings.HasPrefix(a, "@") || strings.HasSuffix(a, "@") {

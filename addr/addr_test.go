@@ -20,7 +20,7 @@ func TestParseList(t *testing.T) {
 			t.Errorf("ParseList(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"a b@c", "x@y\nBcc: z", "<unterminated"} {
+	for _, bad := range []string{"a b@c", "x@y\nBcc: z", "<unterminated", "address@@x", "a@b@c", "Name <a@@b>"} {
 		if got, err := ParseList(bad); err == nil {
 			t.Errorf("ParseList(%q) = %v, want an error", bad, got)
 		}

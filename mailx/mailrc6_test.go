@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -404,5 +405,21 @@ func TestShowLatin1BodyWithoutCharset(t *testing.T) {
 	}
 	if !strings.Contains(out, "fichier créé à minuit\n") || !strings.Contains(out, "déjà UTF-8\n") {
 		t.Errorf("shown:\n%s", out)
+	}
+}
+
+// Addresses given with -c or -b alone send, as in s-nail: the message
+// was refused, exit 64, "no recipients given".
+func TestCcBccOnlySends(t *testing.T) {
+	h := newHome(t)
+	if _, e, code := h.mail(t, "body\n", "-s", "cc only", "-c", "c@example.org", "-b", "b@example.org"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	q := h.only(t)
+	if !slices.Equal(q.rcpts, []string{"c@example.org", "b@example.org"}) || q.msg.Header.Get("Bcc") != "" || q.msg.Header.Get("Cc") != "c@example.org" {
+		t.Errorf("recipients %q, header %v", q.rcpts, q.msg.Header)
+	}
+	if _, e, code := h.mail(t, "", "-s", "nobody"); code != 64 || !strings.Contains(e, "no recipients given") {
+		t.Errorf("-s alone: exit %d, %q", code, e)
 	}
 }

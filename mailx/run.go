@@ -55,9 +55,10 @@ func Main(args []string, load func(send, named bool) (*config.Config, int)) int 
 		fmt.Fprintf(os.Stderr, "homepost: mail: -u %s: reading another user's mailbox is not supported (homepost serves one user; use -f FILE)\n", o.user)
 		return exUsage
 	}
-	send := !o.file && (len(o.operands) > 0 || o.extract)
+	// Addresses given only with -c or -b send too, as in s-nail.
+	send := !o.file && (len(o.operands) > 0 || o.extract || len(o.cc) > 0 || len(o.bcc) > 0)
 	if !send && (o.hasSubject || len(o.cc) > 0 || len(o.bcc) > 0 || len(o.attach) > 0 || o.noEmpty) {
-		fmt.Fprintf(os.Stderr, "homepost: mail: no recipients given: -s, -c, -b, -a and -E need addresses\n")
+		fmt.Fprintf(os.Stderr, "homepost: mail: no recipients given: -s, -a and -E need addresses\n")
 		return exUsage
 	}
 	if o.file && len(o.operands) > 1 {

@@ -104,7 +104,9 @@ func (s *session) apply() error {
 	var err error
 	var arrived int
 	if s.box.Kind == "maildir" {
+		s.gone = 0
 		err = s.applyMaildir()
+		held -= s.gone // not held: another program removed them
 	} else {
 		arrived, err = s.applyMbox()
 	}
@@ -186,6 +188,7 @@ func (s *session) applyMaildir() error {
 				// part in new/ or cur/: another client
 				// removed it.
 				s.warn("message %d: %s is gone (removed by another program)", m.Num, m.entry().Key())
+				s.gone++
 			} else {
 				errs = append(errs, err)
 			}

@@ -123,10 +123,14 @@ func TestMaildirRenamedWithinNewDuringSession(t *testing.T) {
 func TestMaildirRemovedDuringSessionReported(t *testing.T) {
 	h := newHome(t)
 	md := h.path("Maildir")
-	deliverFixtures(t, md, 1)
+	deliverFixtures(t, md, 2)
 	names := maildirNames(t, md)
 	out := mailPaused(t, h, nil, "p 1\n", func() { os.Remove(filepath.Join(md, names[0])) }, "q\n")
 	if !strings.Contains(out, "message 1: "+strings.TrimPrefix(names[0], "new/")+" is gone") {
+		t.Errorf("mail said:\n%s", out)
+	}
+	// The count held is of the messages left.
+	if !strings.Contains(out, "Held 1 message in") {
 		t.Errorf("mail said:\n%s", out)
 	}
 }

@@ -31,6 +31,9 @@ type session struct {
 	code        int
 	// mboxIsBox: MBOX is the mailbox read (set by apply on quit).
 	mboxIsBox bool
+	// gone counts the kept messages that quit found removed by another
+	// program (applyMaildir), which are not "held".
+	gone int
 }
 
 func (s *session) sel() selector { return selector{msgs: s.box.Msgs, dot: s.dot} }

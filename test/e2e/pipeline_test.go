@@ -521,7 +521,7 @@ for key in sorted(md.keys(), key=lambda k: md[k]['Subject']):
 `, e.Path("Maildir"))
 	want := "f | <www-data@testhost.example> | www-data@testhost.example\n" +
 		"named | <bob@testhost.example> | bob@testhost.example\n" +
-		"r | <root@testhost.example> | root\n" // mail writes -r's From as given
+		"r | <root@testhost.example> | root@testhost.example\n" // mail qualifies -r as sendmail -f
 	if out != want {
 		t.Errorf("stored:\n%s\nwant:\n%s", out, want)
 	}

@@ -18,7 +18,7 @@ func checkMailEnv(c *checker, cfg *config.Config, mail string) {
 		return
 	}
 	_, store := cfg.StoreKind()
-	if filepath.Clean(mail) == filepath.Clean(store) || sameFile(mail, store) {
+	if filepath.Clean(mail) == filepath.Clean(store) || settings.SameFile(mail, store) {
 		return
 	}
 	if settings.LoginSpool(mail, cfg.User, os.Getenv("USER"), os.Getenv("LOGNAME")) {
@@ -28,14 +28,4 @@ func checkMailEnv(c *checker, cfg *config.Config, mail string) {
 		return
 	}
 	c.warn("mail", "MAIL=%s: mail(1) reads it, not the store (%s) where homepost delivers: unset MAIL in your shell's profile, or read the store with mail -f %s", mail, store, store)
-}
-
-// sameFile reports whether a and b name one existing file.
-func sameFile(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
 }

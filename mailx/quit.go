@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"homepost/maildir"
+	hpsettings "homepost/settings"
 )
 
 // fate is what quit does with one message.
@@ -55,16 +56,6 @@ func (s *session) toMbox() fate {
 	return toMbox
 }
 
-// sameFile reports whether the paths name one existing file.
-func sameFile(a, b string) bool {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	fb, err := os.Stat(b)
-	return err == nil && os.SameFile(fa, fb)
-}
-
 // cmdQuit applies the session's changes and ends it.
 func (s *session) cmdQuit(string) error {
 	s.quit = true
@@ -79,7 +70,7 @@ func (s *session) cmdQuit(string) error {
 // for ~/mbox are appended there first (a crash then leaves a copy in
 // both, never in neither), then the mailbox is updated.
 func (s *session) apply() error {
-	s.mboxIsBox = s.box.System && sameFile(s.mboxPath(), s.box.Path)
+	s.mboxIsBox = s.box.System && hpsettings.SameFile(s.mboxPath(), s.box.Path)
 	var moved, held int
 	var toMove []*Msg
 	for _, m := range s.box.Msgs {

@@ -22,3 +22,14 @@ func SpoolLeftover(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular() && st.Size() > 0
 }
+
+// SameFile reports whether a and b name one existing file (through
+// links or other names): MAIL or MBOX naming the store by another path.
+func SameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
+}

@@ -48,3 +48,56 @@ func TestWideSize(t *testing.T) {
 		t.Error("MailSize kept past the next MAIL")
 	}
 }
+
+// wideSize changes at most the digits of one SIZE parameter, to
+// SizeCap, and only for a value of at least SizeCap; it never panics.
+func FuzzWideSize(f *testing.F) {
+	for _, s := range []string{
+		"MAIL FROM:<a@b> SIZE=5000000000\r\n",
+		"MAIL FROM:<\"x> SIZE=5000000000\"@b>\r\n",
+		"MAIL FROM:<a\\>@b> SIZE=99999999999999999999999\r\n",
+		"MAIL FROM: SIZE=\r\n",
+		"MAIL FROM:<a@b> SIZE=4294967295 SIZE=9999999999\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		const at = len("MAIL ")
+		if len(line) < at+5 {
+			return
+		}
+		out, n, ok := wideSize([]byte(line), at+5)
+		if !ok {
+			if string(out) != line {
+				t.Fatalf("%q changed to %q without a wide SIZE", line, out)
+			}
+			return
+		}
+		if n < SizeCap {
+			t.Fatalf("%q: SIZE %d taken as wide", line, n)
+		}
+		// Word by word, only one SIZE=DIGITS became SIZE=SizeCap.
+		a, b := strings.Split(line, " "), strings.Split(string(out), " ")
+		if len(a) != len(b) {
+			t.Fatalf("%q became %q: words added or removed", line, out)
+		}
+		changed := 0
+		for k := range a {
+			if a[k] == b[k] {
+				continue
+			}
+			changed++
+			w := a[k]
+			if e := strings.IndexAny(w, "\r\n"); e >= 0 {
+				w = w[:e] // a value ends at the line's end
+			}
+			if len(w) < 5 || !strings.EqualFold(w[:5], "SIZE=") || strings.Trim(w[5:], "0123456789") != "" ||
+				b[k] != a[k][:5]+"4294967295"+a[k][len(w):] {
+				t.Fatalf("%q became %q: word %q became %q", line, out, a[k], b[k])
+			}
+		}
+		if changed > 1 {
+			t.Fatalf("%q became %q: %d words changed", line, out, changed)
+		}
+	})
+}

@@ -480,8 +480,11 @@ func (a *Agent) plan(j *job) []*send {
 	if a.loops(j) {
 		return nil
 	}
-	env := j.m.Env
 	now := a.now()
+	if !a.reexpand(j, now) {
+		return nil
+	}
+	env := j.m.Env
 	var out []*send
 	last := map[string]*send{} // the last copy to each place
 	defer func() { a.traceRemote(j, out) }()

@@ -1,0 +1,234 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"homepost/forwarder"
+	"homepost/maildir"
+	"homepost/outbox"
+)
+
+// An envelope recipient that resolves to several targets has its
+// expansion journaled before the first copy goes out (plan), so that a
+// crash cannot change what the copies are for. Kept as it was first
+// resolved, though, a copy that could not be delivered (deferred) kept
+// going to the place the aliases or ~/.forward named then, after the
+// user had pointed the line elsewhere or removed it, until
+// max_queue_lifetime bounced it. As Postfix re-expands a recipient at
+// each retry (with its duplicate filter), each retry of such a
+// recipient resolves it again with the current files, and:
+//
+//   - a target of the new expansion that a child already delivered
+//     (sent, or bounced: its DSN went out) is not delivered again:
+//     children are known by target;
+//   - one that a child is still to deliver keeps that child, and its
+//     index: a Maildir copy stored before a crash is found by its name,
+//     an mbox copy by its mark;
+//   - one that no child has gets a new child, by a second expansion
+//     record (x) of the recipient;
+//   - one that a child dropped earlier had brings that child back
+//     (its index again, so that a copy it stored is found, not made
+//     twice);
+//   - a child still to deliver whose target the new expansion lacks is
+//     dropped: its state becomes expanded (its copy goes where the
+//     recipient's expansion says now), and the log says so, naming
+//     where the copy goes instead.
+//
+// All of it is one append to the journal, the new children first and
+// the drops last: a write torn by a crash keeps a prefix, which at worst
+// leaves a child to drop at the next attempt, never a copy that goes
+// nowhere. Nothing is delivered before the append is durable.
+
+// reexpand brings the expansions of j's envelope recipients up to date
+// before an attempt (see above). It returns false when the journal
+// could not take the records: nothing is to be delivered then.
+func (a *Agent) reexpand(j *job, now time.Time) bool {
+	env := j.m.Env
+	n := len(env.Rcpts) // children added by this attempt are left alone
+	for p := 0; p < n; p++ {
+		if env.Rcpts[p].Parent >= 0 || env.Rcpts[p].Status != outbox.Expanded {
+			continue
+		}
+		var kids []int
+		for c := p + 1; c < len(env.Rcpts); c++ {
+			if env.Rcpts[c].Parent == p {
+				kids = append(kids, c)
+			}
+		}
+		if !a.expansionDue(j, kids, now) {
+			continue
+		}
+		if !a.reexpandOne(j, p, kids, now) {
+			return false
+		}
+	}
+	return true
+}
+
+// expansionDue reports whether a child among kids is to be tried at
+// this attempt: due, or forced by a flush or a reload. A change of the
+// aliases or ~/.forward (forceLocal) re-reads every expansion with a
+// copy still to deliver, whatever its kind: the change may be what
+// takes the copy elsewhere.
+func (a *Agent) expansionDue(j *job, kids []int, now time.Time) bool {
+	env := j.m.Env
+	for _, c := range kids {
+		r := env.Rcpts[c]
+		if r.Status != outbox.Pending && r.Status != outbox.Deferred {
+			continue
+		}
+		if j.force || j.forceLocal || r.Status == outbox.Pending || !notYet(r.Next, now) {
+			return true
+		}
+		if j.forceRemote && forwarder.ParseSpec(r.Addr, r.Via).Kind == forwarder.Remote {
+			return true
+		}
+	}
+	return false
+}
+
+// targetKey identifies the place a target delivers to, as plan's
+// duplicate elimination does; a failure by its text.
+func targetKey(t forwarder.Target) string {
+	if t.Kind == forwarder.Fail {
+		return fmt.Sprint(int(t.Kind), "\x00", t.Spec())
+	}
+	return fmt.Sprint(int(t.Kind), "\x00", t.Value)
+}
+
+// reexpandOne resolves envelope recipient p again and journals what
+// changes for its children kids (see above).
+func (a *Agent) reexpandOne(j *job, p int, kids []int, now time.Time) bool {
+	env := j.m.Env
+	parent := env.Rcpts[p].Addr
+	ts := a.fwd.Resolve(parent, j.dt)
+	if len(ts) == 0 {
+		return true // never so (forwarder.Resolve); keep what is journaled
+	}
+	// The children by the place they deliver to now (an mbox line that
+	// names a Maildir once it ends with '/' is that Maildir:
+	// forwarder.Current).
+	byKey := map[string][]int{}
+	keyOf := map[int]string{}
+	for _, c := range kids {
+		r := env.Rcpts[c]
+		k := targetKey(a.fwd.Current(forwarder.ParseSpec(r.Addr, r.Via), parent, j.dt))
+		byKey[k] = append(byKey[k], c)
+		keyOf[c] = k
+	}
+	var add []outbox.Target
+	var revive, drop []outbox.Record
+	var goesTo []string
+	wanted := map[string]bool{}
+	keep := map[int]bool{}
+	for _, t := range ts {
+		k := targetKey(t)
+		if wanted[k] {
+			continue
+		}
+		wanted[k] = true
+		goesTo = append(goesTo, t.Spec())
+		cs := byKey[k]
+		done := false
+		for _, c := range cs {
+			if st := env.Rcpts[c].Status; st == outbox.Sent || st == outbox.Bounced || st == outbox.Bouncing {
+				done = true
+			}
+		}
+		live := false
+		for _, c := range cs {
+			if st := env.Rcpts[c].Status; st == outbox.Pending || st == outbox.Deferred {
+				// A second child for the same place, beside one that
+				// delivered it, is dropped below.
+				keep[c] = !done
+				live = true
+			}
+		}
+		switch {
+		case done || live:
+		case len(cs) > 0:
+			// Dropped at an earlier attempt, named again: the same
+			// child, so that a copy it stored is found by its name.
+			r := env.Rcpts[cs[0]]
+			revive = append(revive, outbox.StateRecord(cs[0], outbox.Deferred, r.Attempts, now, time.Time{},
+				"back in the expansion of "+parent))
+		default:
+			add = append(add, outbox.Target{Addr: t.Spec(), Via: t.Via})
+		}
+	}
+	var logs []func()
+	for _, c := range kids {
+		r := env.Rcpts[c]
+		if (r.Status != outbox.Pending && r.Status != outbox.Deferred) || keep[c] {
+			continue
+		}
+		if r.Mark != nil {
+			// An append to an mbox that an attempt began and did not
+			// record: a whole copy there is delivered, not dropped;
+			// one a crash cut off is cut (as at a start: cutTorn).
+			whole, note := a.markedCopy(j, r.Mark)
+			if whole {
+				drop = append(drop, outbox.StateRecord(c, outbox.Sent, r.Attempts, now, time.Time{}, "2.0.0 already delivered"))
+				logs = append(logs, func() {
+					a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(r.Via),
+						"orig_to", env.Original(c), "target", r.Addr, "status", "sent", "dsn", "2.0.0",
+						"reason", "already delivered (found at its mark)")
+				})
+				continue
+			}
+			if note != "" {
+				logs = append(logs, func() { a.log.Warn("recover mbox copy", "id", j.m.ID, "mbox", r.Mark.Path, "reason", note) })
+			}
+		}
+		why := "no longer a target of " + parent
+		if wanted[keyOf[c]] {
+			why = "another copy for the same place is delivered or bounced already"
+		}
+		reason := "dropped: " + why + "; its copy goes to " + strings.Join(goesTo, ", ")
+		drop = append(drop, outbox.StateRecord(c, outbox.Expanded, r.Attempts, now, time.Time{}, reason))
+		logs = append(logs, func() {
+			a.log.Info("target dropped", "id", j.m.ID, "to", a.qualify(r.Via), "orig_to", env.Original(c),
+				"target", r.Addr, "reason", reason)
+		})
+	}
+	if len(add)+len(revive)+len(drop) == 0 {
+		return true
+	}
+	var recs []outbox.Record
+	if len(add) > 0 {
+		recs = append(recs, outbox.Record{Kind: 'x', Idx: p, Targets: add})
+	}
+	recs = append(recs, revive...)
+	recs = append(recs, drop...)
+	if err := j.m.Append(recs...); err != nil {
+		a.log.Error("record expansion", "id", j.m.ID, "reason", err)
+		j.delay = time.Minute
+		return false
+	}
+	for _, f := range logs {
+		f()
+	}
+	return true
+}
+
+// markedCopy reads the mbox that mk names where the mark says: whole
+// reports a complete copy there. A copy cut off by a crash is cut, as
+// the mbox courier and cutTorn do. note is set when the mbox could not
+// be read: what a crash left there, if anything, stays.
+func (a *Agent) markedCopy(j *job, mk *outbox.Mark) (whole bool, note string) {
+	l, err := maildir.Mbox(mk.Path).LockForDelivery()
+	if err != nil {
+		return false, fmt.Sprintf("cannot read the copy begun at offset %d, which stays as it is: %v", mk.Off, err)
+	}
+	defer l.Unlock()
+	st, err := l.Resolve(maildir.Mark{Off: mk.Off, Len: mk.Len, Sum: mk.Sum, Time: mk.Time}, j.m.Env.Sender)
+	if err != nil {
+		return false, fmt.Sprintf("cannot read the copy begun at offset %d, which stays as it is: %v", mk.Off, err)
+	}
+	if st == maildir.Cut {
+		a.log.Info("cut off a copy that a crash left incomplete", "id", j.m.ID, "mbox", mk.Path, "offset", mk.Off)
+	}
+	return st == maildir.Whole, ""
+}

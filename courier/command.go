@@ -137,17 +137,19 @@ func RunCommand(ctx context.Context, cfg *config.Config, command string, env Com
 
 	err := cmd.Run()
 	text := oneLine(out.Bytes())
-	if err != nil && ctx.Err() != nil {
+	if err == nil || exitedZero(cmd, err) {
+		// The command exited 0 and took the copy, even when a process
+		// it left in the background still held its output cmd.WaitDelay
+		// later (exec.ErrWaitDelay), or the delivery was stopped or ran
+		// out of time while that output was waited for: deferred, it
+		// ran again at the next attempt, a second copy.
+		return OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
+	}
+	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return Temp("4.3.0", "command %s: timed out after %s%s", quoteCmd(command), timeout, suffix(text))
 		}
 		return Temp("4.3.0", "command %s: interrupted%s", quoteCmd(command), suffix(text))
-	}
-	if err == nil || errors.Is(err, exec.ErrWaitDelay) {
-		// ErrWaitDelay: the command exited 0, and a process it left in
-		// the background still held its output cmd.WaitDelay later.
-		// It took the copy: deferred, it ran again at every retry.
-		return OK(fmt.Sprintf("delivered to command %s", quoteCmd(command)))
 	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
@@ -297,4 +299,16 @@ func oneLine(out []byte) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// exitedZero reports whether cmd, which Run or Wait ended with err,
+// exited with status 0 by itself. Wait's error then tells only of what
+// came after: its output held by a process left in the background
+// (exec.ErrWaitDelay), or a stop or a timeout while that output was
+// waited for, or one that came as it exited: os/exec may run
+// cmd.Cancel after the exit, and a kill of the process group then
+// fails (ESRCH) or ends the leftovers, and Wait returns that error or
+// the context's.
+func exitedZero(cmd *exec.Cmd, err error) bool {
+	return errors.Is(err, exec.ErrWaitDelay) || cmd.ProcessState != nil && cmd.ProcessState.Success()
 }

@@ -98,11 +98,14 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	said := firstLine(out.String())
 	var ee *exec.ExitError
 	switch {
-	case err == nil || errors.Is(err, exec.ErrWaitDelay):
+	case err == nil || errors.Is(err, exec.ErrWaitDelay) || cmd.ProcessState != nil && cmd.ProcessState.Success():
 		// ErrWaitDelay: the program exited 0, and a process it left
 		// behind (a queue runner, a wrapper's "cmd &") still held its
 		// output cmd.WaitDelay later. It took the message: deferred,
-		// the message went to it again at every retry.
+		// the message went to it again at every retry. So it did when
+		// it exited 0 as the delivery was stopped: os/exec may run
+		// cmd.Cancel after the exit, and Wait then returns the kill's
+		// ESRCH or the context's error.
 		set(courier.OK(fmt.Sprintf("delivered via %s%s", prog, said)))
 	case stop.Err() != nil:
 		// Killed because the delivery was stopped, not for its time:

@@ -33,6 +33,7 @@ func FuzzMessageList(f *testing.F) {
 func FuzzMailrc(f *testing.F) {
 	f.Add("set hold crt=20 record=\"+sent\"\nalias a b c\nif r\nset x\nendif\n")
 	f.Add("set 'a\nunset\\\n b\nretain From\nignore To\n#c\nelse\nendif\nif\n")
+	f.Add("account work {\n set from=a@b\n}\ndefine x {\nunset hold\n")
 	f.Fuzz(func(t *testing.T, rc string) {
 		s := newSettings()
 		s.parse(strings.NewReader(rc), "rc", 's', true)
@@ -202,4 +203,64 @@ func withoutStatus(raw []byte) string {
 		}
 	}
 	return strings.TrimRight(strings.Join(out, "")+"|"+string(body), "\r\n")
+}
+
+// withStatus leaves one Status field, before the end of the header
+// section, and every other line as it was. (What follows the empty line
+// that ends the section is not header: readHeaderSection gives none, and
+// a Status line there is kept as text.)
+func FuzzWithStatus(f *testing.F) {
+	for _, s := range []string{
+		"From: a\nStatus: O\n  folded\nSubject: s\n\n",
+		"From: a\r\nSubject: s\r\n\r\n",
+		"Subject: no end",
+		"status: R\nSTATUS: O\n\n",
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		// A header section, as readHeaderSection gives it: up to its
+		// first empty line.
+		for off := 0; off < len(h); {
+			l := h[off:]
+			if i := strings.IndexByte(l, '\n'); i >= 0 {
+				l = l[:i+1]
+			}
+			if l == "\n" || l == "\r\n" {
+				h = h[:off+len(l)]
+				break
+			}
+			off += len(l)
+		}
+		out := string(withStatus([]byte(h), "RO"))
+		if n := strings.Count(strings.ToLower("\n"+out), "\nstatus: ro"); n != 1 {
+			t.Fatalf("%q gave %q: %d Status fields", h, out, n)
+		}
+		// What is not a Status field (or its continuation) is kept,
+		// in order.
+		var kept []string
+		skipping := false
+		for _, l := range strings.SplitAfter(h, "\n") {
+			if l == "" {
+				continue
+			}
+			if skipping && (l[0] == ' ' || l[0] == '\t') {
+				continue
+			}
+			skipping = len(l) >= 7 && strings.EqualFold(l[:7], "status:")
+			if !skipping {
+				kept = append(kept, strings.TrimRight(l, "\r\n"))
+			}
+		}
+		var got []string
+		for _, l := range strings.SplitAfter(out, "\n") {
+			if l != "" && !(len(l) >= 7 && strings.EqualFold(l[:7], "status:")) {
+				got = append(got, strings.TrimRight(l, "\r\n"))
+			}
+		}
+		if strings.Join(kept, "|") != strings.Join(got, "|") {
+			t.Fatalf("%q gave %q: lines changed", h, out)
+		}
+	})
 }

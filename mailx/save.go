@@ -155,10 +155,13 @@ func withStatus(header []byte, status string) []byte {
 		}
 		skipping = false
 		if isBlank(line) {
+			// The end of the header section: the rest is not
+			// header.
 			out = append(out, "Status: "+status+eol...)
-			placed = true
 			out = append(out, line...)
-			continue
+			out = append(out, rest...)
+			placed = true
+			break
 		}
 		if len(line) >= 7 && bytes.EqualFold(line[:7], []byte("status:")) {
 			skipping = true

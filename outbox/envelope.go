@@ -72,7 +72,14 @@
 // An expansion appends children to the recipient list in order, so their
 // indexes follow the envelope's recipients. A child's TARGET is in
 // aliases(5) syntax (address, /file, /dir/, |command, \user) and VIA is the
-// address whose expansion produced it (its Delivered-To). The journal is
+// address whose expansion produced it (its Delivered-To). A recipient is
+// resolved again at a retry while children of it are still to deliver
+// (package agent, reexpand.go), with the records a first version of the
+// format already reads: a later x record of the same IDX appends the
+// targets that no child has, and a child whose target the new expansion
+// lacks gets the state expanded (dropped: its copy goes where the
+// recipient's expansion says now); a state record deferred brings a
+// dropped child back when its target is named again. The journal is
 // append-only; a record is valid only when its line is complete, so a torn
 // write at a crash is cut off before the next append.
 package outbox

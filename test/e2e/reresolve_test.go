@@ -147,3 +147,38 @@ func TestRetryFollowsForwardChangedBack(t *testing.T) {
 		t.Errorf("%d copies in the Maildir, want 1", n)
 	}
 }
+
+// A running agent that sees ~/.forward change retries the copy that
+// waits at once, where the file says now, without a flush.
+func TestAgentFollowsChangedForwardAfterPartialDelivery(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	if err := os.WriteFile(e.Path("afile"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old, fixed := e.Path("afile", "box.mbox"), e.Path("box.mbox")
+	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.StartAgent()
+	e.MustSend("Subject: watched\n\nx\n", me)
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(q, old) && len(testenv.Files(e.Path("Maildir", "new"))) == 1
+	}, "the copy in the Maildir and the deferral")
+	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+fixed+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitFor(func() bool {
+		b, _ := os.ReadFile(fixed)
+		return strings.Contains(string(b), "Subject: watched")
+	}, "the copy in the mbox that ~/.forward names now, without a flush")
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(q, "empty")
+	}, "an empty queue")
+	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+		t.Errorf("%d copies in the Maildir, want 1", n)
+	}
+}

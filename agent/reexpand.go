@@ -2,9 +2,11 @@ package agent
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"homepost/courier"
 	"homepost/forwarder"
 	"homepost/maildir"
 	"homepost/outbox"
@@ -90,12 +92,25 @@ func (a *Agent) expansionDue(j *job, kids []int, now time.Time) bool {
 }
 
 // targetKey identifies the place a target delivers to, as plan's
-// duplicate elimination does; a failure by its text.
+// duplicate elimination does, a failure by its text. A file path is
+// cleaned, and one that names a Maildir is that Maildir, written with
+// its '/' or not, as the mbox courier delivers to it: a copy that
+// reached it under one spelling is found under the other.
 func targetKey(t forwarder.Target) string {
-	if t.Kind == forwarder.Fail {
-		return fmt.Sprint(int(t.Kind), "\x00", t.Spec())
+	k, v := t.Kind, t.Value
+	switch k {
+	case forwarder.Fail:
+		v = t.Spec()
+	case forwarder.Mbox:
+		if _, md := courier.DirectoryAt(v); md {
+			k, v = forwarder.Maildir, filepath.Clean(v)+"/"
+		} else {
+			v = filepath.Clean(v)
+		}
+	case forwarder.Maildir:
+		v = filepath.Clean(v) + "/"
 	}
-	return fmt.Sprint(int(t.Kind), "\x00", t.Value)
+	return fmt.Sprint(int(k), "\x00", v)
 }
 
 // reexpandOne resolves envelope recipient p again and journals what

@@ -182,3 +182,34 @@ func TestAgentFollowsChangedForwardAfterPartialDelivery(t *testing.T) {
 		t.Errorf("%d copies in the Maildir, want 1", n)
 	}
 }
+
+// A line removed from ~/.forward takes its waiting copy with it: the
+// retry drops it, says so, and the message leaves the queue with the
+// copy \user delivered, which is not stored again.
+func TestRetryDropsTargetRemovedFromForward(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	me := testenv.Login(t)
+	if err := os.WriteFile(e.Path("afile"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := e.Path("afile", "box.mbox")
+	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.MustSend("Subject: removed\n\nx\n", me)
+	e.Once()
+	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, log, _ := e.Run(nil, "homepost", "flush")
+	if q, _, _ := e.Run(nil, "mailq"); !strings.Contains(q, "empty") {
+		t.Fatalf("mail left in the queue:\n%s", q)
+	}
+	if !strings.Contains(log, "target dropped") || !strings.Contains(log, old) {
+		t.Errorf("the flush does not log that the copy for %s was dropped:\n%s", old, log)
+	}
+	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+		t.Errorf("%d copies in the Maildir, want 1", n)
+	}
+}

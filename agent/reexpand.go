@@ -2,7 +2,9 @@ package agent
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,21 +50,23 @@ import (
 // could not take the records: nothing is to be delivered then.
 func (a *Agent) reexpand(j *job, now time.Time) bool {
 	env := j.m.Env
-	n := len(env.Rcpts) // children added by this attempt are left alone
-	for p := 0; p < n; p++ {
-		if env.Rcpts[p].Parent >= 0 || env.Rcpts[p].Status != outbox.Expanded {
-			continue
-		}
-		var kids []int
-		for c := p + 1; c < len(env.Rcpts); c++ {
-			if env.Rcpts[c].Parent == p {
-				kids = append(kids, c)
+	// The children of each recipient, in one pass: a message may
+	// have many recipients. Children added by this attempt are left
+	// alone.
+	var kids map[int][]int
+	for c, r := range env.Rcpts {
+		if r.Parent >= 0 {
+			if kids == nil {
+				kids = map[int][]int{}
 			}
+			kids[r.Parent] = append(kids[r.Parent], c)
 		}
-		if !a.expansionDue(j, kids, now) {
+	}
+	for _, p := range slices.Sorted(maps.Keys(kids)) {
+		if env.Rcpts[p].Parent >= 0 || env.Rcpts[p].Status != outbox.Expanded || !a.expansionDue(j, kids[p], now) {
 			continue
 		}
-		if !a.reexpandOne(j, p, kids, now) {
+		if !a.reexpandOne(j, p, kids[p], now) {
 			return false
 		}
 	}

@@ -152,11 +152,14 @@ func latinText(e *message.Entity) {
 }
 
 // latinLines is latinText's reader: latinFallback a line (or a piece of
-// 64 KiB of a longer one) at a time.
+// 64 KiB of a longer one) at a time. A UTF-8 character cut at the end
+// of such a piece is carried over to the next: cut in two, each half
+// is no UTF-8 and was read as windows-1252 letters ("Ã©" for "é").
 type latinLines struct {
-	br  *bufio.Reader
-	out []byte
-	err error
+	br    *bufio.Reader
+	out   []byte
+	carry []byte // the start of a character cut at the end of a piece
+	err   error
 }
 
 func (l *latinLines) Read(p []byte) (int, error) {
@@ -165,10 +168,21 @@ func (l *latinLines) Read(p []byte) (int, error) {
 			return 0, l.err
 		}
 		line, err := l.br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		piece := err == bufio.ErrBufferFull
+		if piece {
 			err = nil
 		}
 		l.err = err
+		if len(l.carry) > 0 {
+			line = append(l.carry, line...)
+			l.carry = nil
+		}
+		if piece {
+			if cut := cutRune(line); cut < len(line) {
+				l.carry = append([]byte(nil), line[cut:]...)
+				line = line[:cut]
+			}
+		}
 		if utf8.Valid(line) {
 			l.out = append(l.out[:0], line...)
 		} else {
@@ -178,6 +192,21 @@ func (l *latinLines) Read(p []byte) (int, error) {
 	n := copy(p, l.out)
 	l.out = l.out[n:]
 	return n, nil
+}
+
+// cutRune returns where a UTF-8 character that b ends before its end
+// begins, or len(b) when b ends with a whole character (or with bytes
+// that begin none).
+func cutRune(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i > len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if b[i] >= 0xC0 && !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
 }
 
 // unknownCharset is charsetReader's error for a text in a charset it

@@ -597,6 +597,7 @@ func (a *Agent) localCopy(j *job, i int, t forwarder.Target) *send {
 	if kind == forwarder.Mbox {
 		c.Mark, c.Marked = j.marker(i, to, env.Rcpts[i].Mark)
 	}
+	parentCopy(j, i, kind, c)
 	return &send{j: j, idx: i, t: t, kind: kind, c: c}
 }
 

@@ -251,3 +251,46 @@ func (a *Agent) markedCopy(j *job, mk *outbox.Mark) (whole bool, note string) {
 	}
 	return st == maildir.Whole, ""
 }
+
+// parentCopy lets the copy c of child i of an expanded recipient find a
+// copy that its parent stored before the expansion was recorded: a
+// recipient that resolved to one target is delivered under its own
+// index (no expansion is journaled for it), and when a crash came
+// before its result was recorded and the aliases or ~/.forward then
+// gave it several targets, the copy it stored is its own, under its
+// name in a Maildir or at its mark in an mbox. Looked for under the
+// child's name only, it was stored a second time. A Maildir copy that
+// the child's name does not find is looked for under the parent's
+// (the courier finds it and makes it durable, as any copy an earlier
+// attempt may have stored); an mbox copy with no mark of its own is
+// read at the parent's mark when that names the same mbox. A name of
+// the parent's exists only if the parent's own delivery stored it,
+// which is never recorded as done once the recipient is expanded.
+func parentCopy(j *job, i int, kind forwarder.Kind, c *courier.Copy) {
+	env := j.m.Env
+	r := env.Rcpts[i]
+	if r.Parent < 0 || !j.recovered {
+		return
+	}
+	parent := env.Rcpts[r.Parent]
+	md := kind == forwarder.Maildir
+	if kind == forwarder.Mbox {
+		_, md = courier.DirectoryAt(c.To)
+		if !md && c.Marked == nil && parent.Mark != nil && filepath.Clean(parent.Mark.Path) == filepath.Clean(c.To) {
+			mk := parent.Mark
+			c.Marked = &maildir.Mark{Off: mk.Off, Len: mk.Len, Sum: mk.Sum, Time: mk.Time}
+		}
+	}
+	if !md {
+		return
+	}
+	d := maildir.Dir(c.To)
+	if ok, err := d.Has(c.Name); err == nil && ok {
+		return
+	}
+	if name := copyName(j.name, r.Parent); name != c.Name {
+		if ok, err := d.Has(name); err == nil && ok {
+			c.Name = name
+		}
+	}
+}

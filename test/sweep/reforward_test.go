@@ -123,3 +123,52 @@ func TestUnforwardSweep(t *testing.T) {
 	sc.prepare(t)
 	sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
 }
+
+// TestForwardAddedSweep kills the first delivery of messages to the
+// user, whom nothing forwards (one target: the store, a Maildir or an
+// mbox), then gives the user a ~/.forward that keeps a copy (\user) and
+// adds an mbox before the recovery (a flush): a copy that the crash
+// left in the store, unrecorded, is found there (under the recipient's
+// name in a Maildir, at its mark in an mbox) and not stored again for
+// the new expansion's \user.
+func TestForwardAddedSweep(t *testing.T) {
+	needKiller(t)
+	needPython(t)
+	me := testenv.Login(t)
+	for _, kind := range []string{"maildir", "mbox"} {
+		t.Run(kind, func(t *testing.T) {
+			sc := &scenario{
+				name:   "forward-added-" + kind,
+				stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+				msgs:   msgs("fa", 2, []string{me}, map[int]int{1: 90_000}),
+			}
+			if kind == "mbox" {
+				sc.config = func(string) string { return "store = \"mbox:~/inbox\"\n" }
+				sc.stores = func(h string) []store { return []store{{"mbox", filepath.Join(h, "inbox")}} }
+			}
+			sc.recover = func(w *world) (string, []string) {
+				os.WriteFile(filepath.Join(w.e.Home, ".forward"), []byte("\\"+me+"\n"+filepath.Join(w.e.Home, "b.mbox")+"\n"), 0o600)
+				c := w.e.Cmd(nil, "homepost", "flush")
+				var errb bytes.Buffer
+				c.Stderr = &errb
+				if err := c.Run(); err != nil {
+					return errb.String(), []string{fmt.Sprintf("recovery: flush: %v", err)}
+				}
+				// The new mbox has the messages still queued at the
+				// crash, each once and whole.
+				b, _ := os.ReadFile(filepath.Join(w.e.Home, "b.mbox"))
+				var bad []string
+				for _, m := range w.sc.msgs {
+					n := strings.Count(string(b), "Message-ID: "+m.msgID())
+					whole := strings.Count(string(b), "END-OF-MESSAGE "+m.id+"\n")
+					if n > 1 || whole != n {
+						bad = append(bad, fmt.Sprintf("b.mbox: %s %d times, %d of them whole", m.msgID(), n, whole))
+					}
+				}
+				return errb.String(), bad
+			}
+			sc.prepare(t)
+			sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
+		})
+	}
+}

@@ -183,6 +183,13 @@ func (a *Agent) reexpandOne(j *job, p int, kids []int, now time.Time) bool {
 		if (r.Status != outbox.Pending && r.Status != outbox.Deferred) || keep[c] {
 			continue
 		}
+		if a.storedBefore(j, c, parent) {
+			// Stored by an attempt that a crash cut short before its
+			// result was recorded: delivered, not dropped. Kept, the
+			// Maildir courier finds it by its name and makes it
+			// durable, storing nothing.
+			continue
+		}
 		if r.Mark != nil {
 			// An append to an mbox that an attempt began and did not
 			// record: a whole copy there is delivered, not dropped;
@@ -293,4 +300,40 @@ func parentCopy(j *job, i int, kind forwarder.Kind, c *courier.Copy) {
 			c.Name = name
 		}
 	}
+}
+
+// storedBefore reports whether child c, a copy for a Maildir (the
+// store, a line ending with '/', or a path naming a Maildir), was
+// stored there by an earlier attempt whose result a crash kept from
+// being recorded: its name (or its parent's, see parentCopy) is in the
+// Maildir.
+func (a *Agent) storedBefore(j *job, c int, parent string) bool {
+	if !j.recovered {
+		return false
+	}
+	r := j.m.Env.Rcpts[c]
+	t := a.fwd.Current(forwarder.ParseSpec(r.Addr, r.Via), parent, j.dt)
+	dir := ""
+	switch t.Kind {
+	case forwarder.Store:
+		if k, p := a.store(); k == forwarder.Maildir {
+			dir = p
+		}
+	case forwarder.Maildir:
+		dir = t.Value
+	case forwarder.Mbox:
+		if _, md := courier.DirectoryAt(t.Value); md {
+			dir = t.Value
+		}
+	}
+	if dir == "" {
+		return false
+	}
+	d := maildir.Dir(dir)
+	for _, n := range []string{copyName(j.name, c), copyName(j.name, r.Parent)} {
+		if ok, err := d.Has(n); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }

@@ -66,62 +66,78 @@ func TestReforwardSweep(t *testing.T) {
 }
 
 // TestUnforwardSweep kills the first delivery of messages that
-// ~/.forward sends to the user's Maildir (\user) and to an mbox, then
-// points the mbox line at another mbox before the recovery (a flush):
-// a copy that the crash left whole in the first mbox, unrecorded, is
-// found by its mark and not dropped, one cut off is cut and dropped,
-// and the copy goes to the new mbox unless the journal says it was
-// delivered to the first. Each message is then in the Maildir exactly
-// once, in each mbox at most once and never cut off, and in one of
-// them at least.
+// ~/.forward sends to the user's Maildir (\user) and to an mbox or a
+// Maildir, then points that line at another mbox before the recovery (a
+// flush): a copy that the crash left whole in the first place,
+// unrecorded, is found (at its mark, by its name) and not dropped, one
+// cut off is cut and dropped, and the copy goes to the new mbox unless
+// the journal says it was delivered to the first. Each message is then
+// in the user's Maildir exactly once, in each of the other two at most
+// once and never cut off, and in one of them at least.
 func TestUnforwardSweep(t *testing.T) {
 	needKiller(t)
 	needPython(t)
 	me := testenv.Login(t)
-	forward := func(h, mbox string) {
-		os.WriteFile(filepath.Join(h, ".forward"), []byte("\\"+me+"\n"+mbox+"\n"), 0o600)
+	forward := func(h, to string) {
+		os.WriteFile(filepath.Join(h, ".forward"), []byte("\\"+me+"\n"+to+"\n"), 0o600)
 	}
-	sc := &scenario{
-		name:  "unforward",
-		setup: func(h string) { forward(h, filepath.Join(h, "a.mbox")) },
-		stores: func(h string) []store {
-			s := []store{{"maildir", filepath.Join(h, "Maildir")}}
-			if b, _ := os.ReadFile(filepath.Join(h, ".forward")); strings.Contains(string(b), "a.mbox") {
-				s = append(s, store{"mbox", filepath.Join(h, "a.mbox")})
+	for _, kind := range []string{"mbox", "maildir"} {
+		t.Run(kind, func(t *testing.T) {
+			first := func(h string) string { return filepath.Join(h, "a.mbox") }
+			if kind == "maildir" {
+				first = func(h string) string { return filepath.Join(h, "a") + "/" }
 			}
-			return s
-		},
-		msgs: msgs("uf", 2, []string{me}, map[int]int{1: 90_000}),
-	}
-	sc.recover = func(w *world) (string, []string) {
-		forward(w.e.Home, filepath.Join(w.e.Home, "b.mbox"))
-		c := w.e.Cmd(nil, "homepost", "flush")
-		var errb bytes.Buffer
-		c.Stderr = &errb
-		if err := c.Run(); err != nil {
-			return errb.String(), []string{fmt.Sprintf("recovery: flush: %v", err)}
-		}
-		a, _ := os.ReadFile(filepath.Join(w.e.Home, "a.mbox"))
-		b, _ := os.ReadFile(filepath.Join(w.e.Home, "b.mbox"))
-		var bad []string
-		for _, m := range w.sc.msgs {
-			in := 0
-			for name, box := range map[string][]byte{"a.mbox": a, "b.mbox": b} {
-				n := strings.Count(string(box), "Message-ID: "+m.msgID())
-				whole := strings.Count(string(box), "END-OF-MESSAGE "+m.id+"\n")
-				if n > 1 || whole != n {
-					bad = append(bad, fmt.Sprintf("%s: %s %d times, %d of them whole", name, m.msgID(), n, whole))
+			sc := &scenario{
+				name:  "unforward-" + kind,
+				setup: func(h string) { forward(h, first(h)) },
+				stores: func(h string) []store {
+					s := []store{{"maildir", filepath.Join(h, "Maildir")}}
+					if b, _ := os.ReadFile(filepath.Join(h, ".forward")); strings.Contains(string(b), first(h)) {
+						s = append(s, store{kind, filepath.Clean(first(h))})
+					}
+					return s
+				},
+				msgs: msgs("uf", 2, []string{me}, map[int]int{1: 90_000}),
+			}
+			sc.recover = func(w *world) (string, []string) {
+				forward(w.e.Home, filepath.Join(w.e.Home, "b.mbox"))
+				c := w.e.Cmd(nil, "homepost", "flush")
+				var errb bytes.Buffer
+				c.Stderr = &errb
+				if err := c.Run(); err != nil {
+					return errb.String(), []string{fmt.Sprintf("recovery: flush: %v", err)}
 				}
-				in += whole
+				a, _ := os.ReadFile(first(w.e.Home))
+				if kind == "maildir" {
+					for _, sub := range []string{"new", "cur"} {
+						for _, n := range testenv.Files(filepath.Join(first(w.e.Home), sub)) {
+							f, _ := os.ReadFile(filepath.Join(first(w.e.Home), sub, n))
+							a = append(a, f...)
+						}
+					}
+				}
+				b, _ := os.ReadFile(filepath.Join(w.e.Home, "b.mbox"))
+				var bad []string
+				for _, m := range w.sc.msgs {
+					in := 0
+					for name, box := range map[string][]byte{"first": a, "b.mbox": b} {
+						n := strings.Count(string(box), "Message-ID: "+m.msgID())
+						whole := strings.Count(string(box), "END-OF-MESSAGE "+m.id+"\n")
+						if n > 1 || whole != n {
+							bad = append(bad, fmt.Sprintf("%s: %s %d times, %d of them whole", name, m.msgID(), n, whole))
+						}
+						in += whole
+					}
+					if in == 0 {
+						bad = append(bad, fmt.Sprintf("%s in neither %s nor b.mbox", m.msgID(), first(w.e.Home)))
+					}
+				}
+				return errb.String(), bad
 			}
-			if in == 0 {
-				bad = append(bad, fmt.Sprintf("%s in neither mbox", m.msgID()))
-			}
-		}
-		return errb.String(), bad
+			sc.prepare(t)
+			sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
+		})
 	}
-	sc.prepare(t)
-	sweepEach(t, sc.name, func(t *testing.T, sys string) int { return sweepCall(t, sc, sys) })
 }
 
 // TestForwardAddedSweep kills the first delivery of messages to the

@@ -131,12 +131,7 @@ func (a *Agent) writeStatus() {
 	}
 	for _, dir := range dirs {
 		p := filepath.Join(dir, "agent.status")
-		tmp := p + ".tmp" + strconv.Itoa(os.Getpid())
-		if err := os.WriteFile(tmp, []byte(text), 0o600); err == nil {
-			if os.Rename(tmp, p) != nil {
-				os.Remove(tmp)
-			}
-		}
+		writeNote(p, p+".tmp"+strconv.Itoa(os.Getpid()), []byte(text))
 	}
 }
 

@@ -510,13 +510,7 @@ func (a *Agent) showMoving(cfg *config.Config, froms []outbox.Dir) {
 		}
 	}
 	p := movingPath(cfg)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		a.log.Debug("write the note of the move", "reason", err)
-		return
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := writeNote(p, p+".tmp", []byte(b.String())); err != nil {
 		a.log.Debug("write the note of the move", "reason", err)
 	}
 }

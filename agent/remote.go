@@ -419,13 +419,7 @@ func (a *Agent) writeSends(p, head string, sends []*send) {
 	for k, id := range ids {
 		b.WriteString(id + " " + strings.Join(rows[k], ",") + "\n")
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
-		a.log.Debug("write smarthost status", "reason", err)
-		return
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := writeNote(p, p+".tmp", []byte(b.String())); err != nil {
 		a.log.Debug("write smarthost status", "reason", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -349,6 +350,11 @@ func (s *session) replyFor(err error) *smtp.SMTPError {
 		return se
 	case errors.As(err, &de):
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message refused: " + oneLine(err.Error())}
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// The outbox's file system (or the user's quota) is full: RFC
+		// 5321's 452, "insufficient system storage", with RFC 3463's
+		// 4.3.1, "mail system full", as Postfix answers it.
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "insufficient system storage: cannot queue the message now: " + oneLine(err.Error())}
 	case errors.As(err, &te):
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "cannot queue the message now: " + oneLine(err.Error())}
 	}

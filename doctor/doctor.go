@@ -102,6 +102,7 @@ func Run(w io.Writer, o Options) Result {
 	checkStore(c, cfg)
 	checkMailEnv(c, cfg, os.Getenv("MAIL"))
 	checkDurability(c, cfg)
+	checkSpace(c, cfg)
 	checkForwarding(c, cfg)
 	checkAgent(c, cfg, unit, true)
 	checkSMTP(c, cfg)
@@ -324,14 +325,7 @@ func checkDurability(c *checker, cfg *config.Config) {
 		dir = filepath.Dir(path)
 	}
 	// Where they will be, for a store or an outbox not made yet.
-	existing := func(p string) string {
-		for {
-			if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
-				return p
-			}
-			p = filepath.Dir(p)
-		}
-	}
+	existing := nearestExisting
 	// A file system in memory keeps nothing across a reboot or a power
 	// loss: mail that sendmail acknowledged would be gone.
 	for _, d := range []struct{ what, dir string }{

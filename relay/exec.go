@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"homepost/capture"
 	"homepost/courier"
 	"homepost/sysexits"
+
+	"golang.org/x/sys/unix"
 )
 
 // exitResults maps sysexits(3) codes of an exec: relay to outcomes, as
@@ -91,8 +94,16 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	// wrapper script's child, the real sendmail, that went on would
 	// hand over a message recorded as deferred, and the next try would
 	// send it again.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Not where homepost itself runs in the foreground of a terminal
+	// (homepost flush typed at a shell, with no agent running): there
+	// the program stays in the terminal's foreground, so that it can
+	// ask there (ssh for a passphrase or a host key); in a group of its
+	// own its read of the terminal stopped it (SIGTTIN) until
+	// data_timeout. It alone is killed then, as ^C kills the rest.
+	if !foregroundTTY() {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	}
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	said := firstLine(out.String())
@@ -151,4 +162,18 @@ func firstLine(out string) string {
 		}
 	}
 	return ""
+}
+
+// foregroundTTY reports whether this process has a controlling terminal
+// and is in its foreground process group: a command typed at a shell,
+// not the agent under systemd or a background delivery (setsid). A
+// variable, for the tests of the process group to run at a terminal.
+var foregroundTTY = func() bool {
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil && pg == syscall.Getpgrp()
 }

@@ -45,6 +45,9 @@ func TestExecStoppedReason(t *testing.T) {
 // would hand over a message recorded as deferred, which the next try
 // sends again.
 func TestExecStoppedKillsTheWholeProgram(t *testing.T) {
+	// As the agent runs, without a terminal (go test may have one).
+	defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
+	foregroundTTY = func() bool { return false }
 	dir := t.TempDir()
 	inner := filepath.Join(dir, "inner")
 	log := filepath.Join(dir, "log")

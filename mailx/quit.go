@@ -171,6 +171,11 @@ func (s *session) applyMaildir() error {
 			if m.has(fReplied) {
 				info = maildir.AddFlag(info, maildir.FlagReplied)
 			}
+			if m.has(fTrashed) && !m.has(fDeleted) {
+				// Undeleted here, as above: kept trashed, the
+				// other reader's purge would remove it.
+				info = maildir.DropFlag(info, maildir.FlagTrashed)
+			}
 			to, err = d.SetInfo(m.entry(), info)
 		}
 		if err != nil {

@@ -684,19 +684,68 @@ func claimSync(ctx context.Context, kind forwarder.Kind) error {
 	return courier.SyncClaims(ctx)
 }
 
+// journalRoom is the journal room made per copy before a message's
+// copies go to a command or the smarthost: a result record with a long
+// reply.
+const journalRoom = 1024
+
+// reserveRoom makes room in the journal of each message of round that
+// has a copy for a command or the smarthost, for the results of all its
+// copies in the round (outbox.Message.Reserve), and returns the messages
+// without it (a full disk). Such a copy is not handed over: a result
+// that the journal could not take is known only to the running agent
+// (unwritten), and an agent started after it would send the copy again.
+// Copies to a Maildir or an mbox need no room: a retry finds them.
+func (a *Agent) reserveRoom(round []*send) map[*job]error {
+	risky := map[*job]bool{}
+	for _, s := range round {
+		if s.kind == forwarder.Command || s.kind == forwarder.Remote {
+			risky[s.j] = true
+		}
+	}
+	if len(risky) == 0 {
+		return nil // local copies only: the delivery loop's hot path
+	}
+	count := map[*job]int{}
+	for _, s := range round {
+		count[s.j]++
+	}
+	var out map[*job]error
+	for j := range risky {
+		if err := j.m.Reserve(int64(count[j]+1) * journalRoom); err != nil {
+			if out == nil {
+				out = map[*job]error{}
+			}
+			out[j] = err
+		}
+	}
+	return out
+}
+
 // dispatch hands the copies of one round to their couriers, kind by
 // kind, records the results, and returns the next round: the duplicates
 // whose first copy failed, to be tried themselves.
 func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 	var next []*send
+	noRoom := a.reserveRoom(round)
 	for _, kind := range couriers {
 		var sends []*send
 		var copies []*courier.Copy
 		for _, s := range round {
-			if s.kind == kind {
-				sends = append(sends, s)
-				copies = append(copies, s.c)
+			if s.kind != kind {
+				continue
 			}
+			if err := noRoom[s.j]; err != nil && (kind == forwarder.Command || kind == forwarder.Remote) {
+				// Not handed over: its result could not be
+				// recorded, and the next agent would send it again.
+				a.result(s.j, s.idx, s.t, courier.Temp("4.3.1", "not tried: %v", err))
+				if s.dup != nil {
+					next = append(next, s.dup)
+				}
+				continue
+			}
+			sends = append(sends, s)
+			copies = append(copies, s.c)
 		}
 		if len(sends) == 0 {
 			continue

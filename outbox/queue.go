@@ -900,6 +900,39 @@ func (m *Message) Body() *io.SectionReader {
 	return io.NewSectionReader(m.f, m.dataOff, m.Size)
 }
 
+// Reserve makes sure that n bytes of journal can be appended without a
+// free block: the room past the valid journal is allocated (fallocate,
+// the file's size unchanged), or, where the file system has no room,
+// ErrNoRoom is returned. A copy handed to a command or the smarthost
+// whose result could then not be recorded would be sent again by the
+// next agent: such copies are not handed over without the room. A file
+// system that cannot allocate ahead (EOPNOTSUPP) is not refused: the
+// append is tried as before.
+func (m *Message) Reserve(n int64) error {
+	if !m.zeroTail {
+		// A torn tail is cut off first, as Append cuts it (a
+		// truncation would free the room allocated past it).
+		if err := m.f.Truncate(m.valid); err != nil {
+			return classify(fmt.Errorf("journal %s: %w", m.Path, err))
+		}
+		m.end, m.zeroTail = m.valid, true
+	}
+	err := unix.Fallocate(int(m.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, m.valid, n)
+	for err == unix.EINTR {
+		err = unix.Fallocate(int(m.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, m.valid, n)
+	}
+	switch {
+	case err == nil, err == unix.EOPNOTSUPP, err == unix.ENOSYS:
+		return nil
+	case err == unix.ENOSPC, err == unix.EDQUOT:
+		return fmt.Errorf("%w: journal %s: %v", ErrNoRoom, m.Path, err)
+	}
+	return fmt.Errorf("journal %s: reserve room: %w", m.Path, err)
+}
+
+// ErrNoRoom is Reserve's error on a full file system.
+var ErrNoRoom = errors.New("no room to record results")
+
 // Append adds records to the journal and fsyncs the file, so that they
 // survive a crash before the caller takes its next step. A torn tail
 // left by an earlier crash is cut off first.

@@ -407,6 +407,11 @@ func (e *env) saveDead(d *draft) {
 	lines := &lineCounter{w: f}
 	_, err = io.Copy(lines, d.bodyReader())
 	if err == nil {
+		// The text is on disk before "saved" is said of it: a crash
+		// or power loss just after must not lose what the user typed.
+		err = f.Sync()
+	}
+	if err == nil {
 		err = f.Close()
 	} else {
 		f.Truncate(start)

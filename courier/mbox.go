@@ -142,7 +142,11 @@ func (m *Mbox) append(c *Copy) Result {
 		case maildir.Cut:
 			note = fmt.Sprintf(" (a copy cut off by a crash was removed at offset %d)", c.Marked.Off)
 		case maildir.Foreign:
-			note = fmt.Sprintf(" (the mailbox changed since an earlier attempt at offset %d, whose copy, if any, stays)", c.Marked.Off)
+			// Another program rewrote the mbox since (a mail
+			// reader's quit): what a crash cut off may have moved,
+			// and is not cut at an offset that now holds other
+			// mail. Said plainly, for the user who finds it.
+			note = fmt.Sprintf(" (the mailbox was rewritten by another program since an earlier attempt, cut off at offset %d: a partial copy of this message may remain in it, before this one)", c.Marked.Off)
 		}
 	}
 	mark := c.Mark

@@ -905,9 +905,9 @@ func (m *Message) Body() *io.SectionReader {
 // the file's size unchanged), or, where the file system has no room,
 // ErrNoRoom is returned. A copy handed to a command or the smarthost
 // whose result could then not be recorded would be sent again by the
-// next agent: such copies are not handed over without the room. A file
-// system that cannot allocate ahead (EOPNOTSUPP) is not refused: the
-// append is tried as before.
+// next agent: such copies are not handed over without the room. Only a
+// full file system or quota is refused; one that cannot allocate ahead
+// (EOPNOTSUPP) is not, and the append is tried as before.
 func (m *Message) Reserve(n int64) error {
 	if !m.zeroTail {
 		// A torn tail is cut off first, as Append cuts it (a
@@ -921,13 +921,12 @@ func (m *Message) Reserve(n int64) error {
 	for err == unix.EINTR {
 		err = unix.Fallocate(int(m.f.Fd()), unix.FALLOC_FL_KEEP_SIZE, m.valid, n)
 	}
-	switch {
-	case err == nil, err == unix.EOPNOTSUPP, err == unix.ENOSYS:
-		return nil
-	case err == unix.ENOSPC, err == unix.EDQUOT:
+	if err == unix.ENOSPC || err == unix.EDQUOT {
 		return fmt.Errorf("%w: journal %s: %v", ErrNoRoom, m.Path, err)
 	}
-	return fmt.Errorf("journal %s: reserve room: %w", m.Path, err)
+	// Any other answer (no fallocate on this file system, an odd
+	// one's EINVAL) holds nothing back: the append is tried as before.
+	return nil
 }
 
 // ErrNoRoom is Reserve's error on a full file system.

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,16 +29,7 @@ func TestBackgroundStaysForDeferredMboxBesideDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.MustSend("Subject: partial\n\nx\n", testenv.Login(t))
-	lock := e.Path(".local", "state", "homepost", "agent.lock")
-	holder := func() int {
-		b, _ := os.ReadFile(lock)
-		var pid int
-		fmt.Sscanf(string(b), "%d", &pid)
-		if pid > 0 && syscall.Kill(pid, 0) == nil {
-			return pid
-		}
-		return 0
-	}
+	holder := e.LockHolder
 	e.WaitFor(func() bool {
 		n, _ := filepath.Glob(e.Path("Maildir", "new", "*"))
 		return len(n) == 1

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,16 +103,7 @@ func TestBackgroundDeliveryWithoutAgent(t *testing.T) {
 	e.DeliverWithoutAgent()
 	h.Set("x@remote.example", &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "later"})
 	e.MustSend("Subject: s\n\nb\n", "x@remote.example")
-	lock := e.Path(".local", "state", "homepost", "agent.lock")
-	holder := func() int {
-		b, _ := os.ReadFile(lock)
-		var pid int
-		fmt.Sscanf(string(b), "%d", &pid)
-		if pid > 0 && syscall.Kill(pid, 0) == nil {
-			return pid
-		}
-		return 0
-	}
+	holder := e.LockHolder
 	e.WaitFor(func() bool {
 		q, _, _ := e.Run(nil, "mailq")
 		return strings.Contains(q, "later")

@@ -353,15 +353,7 @@ func TestFlushKeepsDeliveringWithoutAgent(t *testing.T) {
 	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
 		t.Fatalf("flush: exit %d\n%s", code, stderr)
 	}
-	holder := func() int {
-		b, _ := os.ReadFile(e.Path(".local", "state", "homepost", "agent.lock"))
-		var pid int
-		fmt.Sscanf(string(b), "%d", &pid)
-		if pid > 0 && syscall.Kill(pid, 0) == nil {
-			return pid
-		}
-		return 0
-	}
+	holder := e.LockHolder
 	e.WaitFor(func() bool { return holder() != 0 }, "a background delivery to stay for the deferred message")
 	t.Cleanup(func() {
 		if pid := holder(); pid != 0 {

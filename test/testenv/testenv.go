@@ -7,6 +7,7 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -101,6 +102,19 @@ func (e *Env) Path(p ...string) string { return filepath.Join(append([]string{e.
 
 // Outbox is a subdirectory (tmp, new, cur) of the outbox.
 func (e *Env) Outbox(sub string) string { return e.Path(".local", "state", "homepost", "outbox", sub) }
+
+// LockHolder is the pid of the live process that holds the agent lock
+// of the default state directory (a daemon or a background delivery), or
+// 0 when none does.
+func (e *Env) LockHolder() int {
+	b, _ := os.ReadFile(e.Path(".local", "state", "homepost", "agent.lock"))
+	var pid int
+	fmt.Sscanf(string(b), "%d", &pid)
+	if pid > 0 && syscall.Kill(pid, 0) == nil {
+		return pid
+	}
+	return 0
+}
 
 // Cmd prepares one of the binary's programs, run from / as cron does.
 func (e *Env) Cmd(stdin []byte, name string, args ...string) *exec.Cmd {

@@ -40,6 +40,13 @@ import (
 //     recipient's expansion says now), and the log says so, naming
 //     where the copy goes instead.
 //
+// A resolution that is a fallback (forwarder.ResolveAgain: a file that
+// cannot be obeyed or read, a line or entry it cannot read, a lookup
+// that failed for now) changes nothing: new mail goes to the store then
+// so that none is lost, but taken for the user's wish it dropped the
+// waiting copy for a store that had its copy already, and the message
+// left the queue with the forwarded copy never sent.
+//
 // All of it is one append to the journal, the new children first and
 // the drops last: a write torn by a crash keeps a prefix, which at worst
 // leaves a child to drop at the next attempt, never a copy that goes
@@ -122,7 +129,15 @@ func targetKey(t forwarder.Target) string {
 func (a *Agent) reexpandOne(j *job, p int, kids []int, now time.Time) bool {
 	env := j.m.Env
 	parent := env.Rcpts[p].Addr
-	ts := a.fwd.Resolve(parent, j.dt)
+	ts, why := a.fwd.ResolveAgain(parent, j.dt)
+	if why != "" {
+		// A fallback (a file that cannot be obeyed or read now, a
+		// lookup that failed), not the user's wish: the waiting copies
+		// stay as journaled until the files can be read again.
+		a.log.Warn("expansion kept as recorded", "id", j.m.ID, "to", parent,
+			"reason", why+"; the copies still to deliver wait where the recorded expansion sends them")
+		return true
+	}
 	if len(ts) == 0 {
 		return true // never so (forwarder.Resolve); keep what is journaled
 	}

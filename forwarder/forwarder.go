@@ -9,6 +9,7 @@ import (
 	"homepost/addr"
 	"homepost/config"
 	"homepost/courier"
+	"homepost/outbox"
 )
 
 // Kind is what a target delivers to.
@@ -128,6 +129,28 @@ func (f *Forwarder) Resolve(rcpt string, deliveredTo map[string]bool) []Target {
 	return f.resolve(rcpt, deliveredTo, nil)
 }
 
+// ResolveAgain is Resolve for a recipient whose expansion is recorded
+// in the queue already, at a retry (agent/reexpand.go). why is set when
+// the targets are a fallback rather than what the files say: a file on
+// the way could not be obeyed (unsafe, unreadable), a line or entry of
+// it could not be read, or a target fails for now (a lookup error):
+// what Resolve logs as a warning. New mail then goes to the store, so
+// that none is lost; but a copy waiting for a place the files named
+// must not be dropped for that fallback (the store most often has its
+// copy already, and the waiting one would go nowhere): the caller keeps
+// the recorded expansion until the files can be read again.
+func (f *Forwarder) ResolveAgain(rcpt string, deliveredTo map[string]bool) (ts []Target, why string) {
+	r := f.newResolver(rcpt, deliveredTo, nil)
+	r.run()
+	why = r.problem
+	for _, t := range r.targets {
+		if why == "" && t.Kind == Fail && t.Result.Status == outbox.Deferred {
+			why = t.Result.Text()
+		}
+	}
+	return r.targets, why
+}
+
 // Current returns t, a target read back from the queue journal for an
 // expansion of rcpt (its parent recipient), as it is to be delivered
 // now. The expansion is recorded before delivery, so that a crash cannot
@@ -163,10 +186,21 @@ func (f *Forwarder) Explain(rcpt string, deliveredTo map[string]bool, note func(
 }
 
 func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(int, string)) []Target {
-	r := &resolver{
+	r := f.newResolver(rcpt, deliveredTo, note)
+	r.run()
+	return r.targets
+}
+
+func (f *Forwarder) newResolver(rcpt string, deliveredTo map[string]bool, note func(int, string)) *resolver {
+	return &resolver{
 		f: f, rcpt: rcpt, deliveredTo: deliveredTo, note: note,
 		seen: map[string]bool{}, active: map[string]bool{}, done: map[string]bool{},
 	}
+}
+
+// run expands r.rcpt into r.targets.
+func (r *resolver) run() {
+	rcpt := r.rcpt
 	to := strings.TrimSpace(rcpt)
 	if a, ok := strings.CutPrefix(to, "<"); ok {
 		to = strings.TrimSuffix(a, ">")
@@ -174,7 +208,7 @@ func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(
 	local, _, _ := addr.Split(to)
 	if local == "" || strings.ContainsAny(to, "\n\r\x00") {
 		r.fail(0, courier.Perm("5.1.3", "bad recipient address syntax: %q", rcpt))
-		return r.targets
+		return
 	}
 	r.address(to, 0, source{})
 	if len(r.targets) == 0 {
@@ -182,7 +216,6 @@ func (f *Forwarder) resolve(rcpt string, deliveredTo map[string]bool, note func(
 		r.warn(0, "%s expands to nothing; mail is kept in the local store", rcpt)
 		r.store(0, "no other target")
 	}
-	return r.targets
 }
 
 // isLocalDomain reports whether mail to a user at domain is local: one

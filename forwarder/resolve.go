@@ -60,6 +60,9 @@ type resolver struct {
 	unavailable *missingFile
 	// told holds the files whose left-out lines were shown.
 	told map[string]bool
+	// problem is the first warning: the expansion took a fallback
+	// (ResolveAgain).
+	problem string
 }
 
 // link is one alias being expanded and where it is defined.
@@ -74,6 +77,9 @@ func (r *resolver) trace(depth int, format string, args ...any) {
 // warn logs a safety decision and traces it.
 func (r *resolver) warn(depth int, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	if r.problem == "" {
+		r.problem = msg
+	}
 	if r.f.log != nil {
 		r.f.log.Warn("forwarding", "to", r.rcpt, "reason", msg)
 	}

@@ -106,9 +106,16 @@ func (a *Agent) expansionDue(j *job, kids []int, now time.Time) bool {
 // duplicate elimination does, a failure by its text. A file path is
 // cleaned, and one that names a Maildir is that Maildir, written with
 // its '/' or not, as the mbox courier delivers to it: a copy that
-// reached it under one spelling is found under the other.
-func targetKey(t forwarder.Target) string {
+// reached it under one spelling is found under the other. The store is
+// known by its path as configured now: a line naming a Maildir that
+// config.toml's store names since is resolved as the store (one copy,
+// not two), and the copy that Maildir took under the line's name is the
+// store's; known apart, the store got the message a second time.
+func (a *Agent) targetKey(t forwarder.Target) string {
 	k, v := t.Kind, t.Value
+	if k == forwarder.Store {
+		k, v = a.store()
+	}
 	switch k {
 	case forwarder.Fail:
 		v = t.Spec()
@@ -148,7 +155,7 @@ func (a *Agent) reexpandOne(j *job, p int, kids []int, now time.Time) bool {
 	keyOf := map[int]string{}
 	for _, c := range kids {
 		r := env.Rcpts[c]
-		k := targetKey(a.fwd.Current(forwarder.ParseSpec(r.Addr, r.Via), parent, j.dt))
+		k := a.targetKey(a.fwd.Current(forwarder.ParseSpec(r.Addr, r.Via), parent, j.dt))
 		byKey[k] = append(byKey[k], c)
 		keyOf[c] = k
 	}
@@ -158,7 +165,7 @@ func (a *Agent) reexpandOne(j *job, p int, kids []int, now time.Time) bool {
 	wanted := map[string]bool{}
 	keep := map[int]bool{}
 	for _, t := range ts {
-		k := targetKey(t)
+		k := a.targetKey(t)
 		if wanted[k] {
 			continue
 		}

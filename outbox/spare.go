@@ -245,10 +245,14 @@ func Recycle(ms ...*Message) error {
 // its file's only name, or two sendmails could each take one and write
 // two messages into one file.
 //
-// A file larger than spareMax is unlinked as well.
+// A file larger than spareMax is unlinked as well, and so is one that
+// holds more blocks than that: room allocated past its end for results
+// (Message.Reserve: a kilobyte a copy for a command or the smarthost)
+// stays with the file through every refill, and a small message to
+// many recipients would keep it in a spare.
 func recycle(path string, from int) (int, error) {
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil || st.Nlink != 1 || st.Size > spareMax {
+	if err := unix.Lstat(path, &st); err != nil || st.Nlink != 1 || st.Size > spareMax || st.Blocks*512 > spareMax+journalReserve+int64(st.Blksize) {
 		return from, os.Remove(path)
 	}
 	tmp := filepath.Dir(path)

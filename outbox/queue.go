@@ -959,25 +959,51 @@ func (m *Message) Append(recs ...Record) error {
 		}
 		m.end, m.zeroTail = m.valid, true
 	}
-	n, err := m.f.WriteAt(b, m.valid)
+	_, err := m.f.WriteAt(b, m.valid)
 	if err == nil {
 		err = m.f.Sync()
 	}
 	if err != nil {
 		// Take back what may have reached the file, so that it says
 		// what the envelope in memory says.
-		if n > 0 {
-			m.end, m.zeroTail = max(m.end, m.valid+int64(n)), false
-			if m.f.Truncate(m.valid) == nil {
-				m.end, m.zeroTail = m.valid, true
-			}
-		}
+		m.takeBack(int64(len(b)))
 		return classify(fmt.Errorf("journal %s: %w", m.Path, err))
 	}
 	m.valid += int64(len(b))
 	m.end = max(m.end, m.valid)
 	*m.Env = next
 	return nil
+}
+
+// takeBack undoes a failed append of k bytes at valid. What reached the
+// file is not known: os.File.WriteAt reports no byte written when its
+// last write fails, even after earlier ones wrote some (a full disk
+// cuts an append short), and those bytes, left past the valid journal
+// in a tail believed clean, were read back after the next append wrote
+// over their start (a corrupt record, or the failed records applied).
+// They lie within k bytes from valid and within the file's size, over
+// NUL bytes (Append cut any other tail first): they are zeroed, not cut
+// off, since a truncation would also free the room allocated past the
+// journal for results still to come (Reserve), and zeroing bytes in
+// blocks the file holds needs no free block. Only if that fails is the
+// file cut at valid.
+func (m *Message) takeBack(k int64) {
+	if st, err := m.f.Stat(); err == nil {
+		size := st.Size()
+		z := min(k, size-m.valid)
+		if z <= 0 {
+			m.end = max(m.end, size)
+			return
+		}
+		if _, err := m.f.WriteAt(make([]byte, z), m.valid); err == nil {
+			m.end, m.zeroTail = max(m.end, size), true
+			return
+		}
+	}
+	m.zeroTail = false
+	if m.f.Truncate(m.valid) == nil {
+		m.end, m.zeroTail = m.valid, true
+	}
 }
 
 // Arrived is when the message was queued, to the microsecond where its

@@ -691,8 +691,12 @@ const journalRoom = 1024
 
 // reserveRoom makes room in the journal of each message of round that
 // has a copy for a command or the smarthost, for the results of all its
-// copies in the round (outbox.Message.Reserve), and returns the messages
-// without it (a full disk). Such a copy is not handed over: a result
+// copies in the round (outbox.Message.Reserve) and for the results it
+// holds already (plan's, for recipients that need no courier: /dev/null,
+// a failure), which are appended before those couriers start
+// (recordLocal): left out, a hundred recipients discarded to /dev/null
+// spent the room, and the smarthost's "sent" went unrecorded. It
+// returns the messages without it (a full disk). Such a copy is not handed over: a result
 // that the journal could not take is known only to the running agent
 // (unwritten), and an agent started after it would send the copy again.
 // Copies to a Maildir or an mbox need no room: a retry finds them.
@@ -712,7 +716,7 @@ func (a *Agent) reserveRoom(round []*send) map[*job]error {
 	}
 	var out map[*job]error
 	for j := range risky {
-		if err := j.m.Reserve(int64(count[j]+1) * journalRoom); err != nil {
+		if err := j.m.Reserve(int64(count[j]+1)*journalRoom + outbox.Size(j.recs...)); err != nil {
 			if out == nil {
 				out = map[*job]error{}
 			}

@@ -250,6 +250,18 @@ func StateRecord(idx int, st Status, attempts int, last, next time.Time, reason 
 	return Record{Kind: 's', Idx: idx, Status: st, Attempts: attempts, Last: last, Next: next, Reason: reason}
 }
 
+// Size is the number of journal bytes that recs take: what appending
+// them needs room for (Message.Reserve).
+func Size(recs ...Record) int64 {
+	var n int64
+	var b []byte
+	for _, r := range recs {
+		b = r.append(b[:0])
+		n += int64(len(b))
+	}
+	return n
+}
+
 func (r Record) append(b []byte) []byte {
 	switch r.Kind {
 	case 's':

@@ -716,7 +716,7 @@ func (a *Agent) reserveRoom(round []*send) map[*job]error {
 	}
 	var out map[*job]error
 	for j := range risky {
-		if err := j.m.Reserve(int64(count[j]+1)*journalRoom + outbox.Size(j.recs...)); err != nil {
+		if err := j.m.Reserve(int64(count[j]+1)*journalRoom + heldRoom(j)); err != nil {
 			if out == nil {
 				out = map[*job]error{}
 			}
@@ -725,6 +725,26 @@ func (a *Agent) reserveRoom(round []*send) map[*job]error {
 	}
 	return out
 }
+
+// heldRoom is the journal room that the results j holds already take:
+// each as it is, and a bounce twice more, as bounces writes it before
+// its DSN (Bouncing, its reason with a note) and after (Bounced). The
+// copies of the round have journalRoom each for theirs; eighty local
+// recipients unknown beside a command spent the command's room with
+// their notes, and the command ran again at each restart.
+func heldRoom(j *job) int64 {
+	n := outbox.Size(j.recs...)
+	for _, r := range j.recs {
+		if r.Kind == 's' && r.Status == outbox.Bounced {
+			n += 2*outbox.Size(r) + bounceRoom
+		}
+	}
+	return n
+}
+
+// bounceRoom bounds the note a Bouncing record's reason gets (bounces):
+// "; the bounce cannot be stored: " and the error, escaped.
+const bounceRoom = 512
 
 // dispatch hands the copies of one round to their couriers, kind by
 // kind, records the results, and returns the next round: the duplicates

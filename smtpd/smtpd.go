@@ -90,6 +90,12 @@ type Server struct {
 	foreign  atomic.Int32 // other users' sessions not logged in (yet)
 	mu       sync.Mutex
 	closed   bool
+	// authWait and peerUID are the package's authWait and tcpPeerUID
+	// when the server was made: its sessions read these, so that a test
+	// that changes the package's never races with another test's
+	// sessions still running.
+	authWait time.Duration
+	peerUID  func(net.Conn) (int, error)
 	// conns are the sessions' connections still open, closed by Close
 	// once its wait is over; serving counts the sockets the server
 	// serves (Service.serve). A server with neither is idle.
@@ -123,7 +129,7 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, group: newGroupSync()}
+	s := &Server{cfg: cfg, log: log, group: newGroupSync(), authWait: authWait, peerUID: tcpPeerUID}
 	be := &Backend{Config: cfg, Log: log, Sync: s.group, NoWake: true, MaxMessageBytes: int64(cfg.SMTP.MaxMessageSize)}
 	s.be = be
 	srv := smtp.NewServer(be)
@@ -316,7 +322,7 @@ func (l *listener) Accept() (net.Conn, error) {
 func (s *Server) identify(c net.Conn) (tcp, trusted bool, uid int, err error) {
 	switch c.LocalAddr().Network() {
 	case "tcp", "tcp4", "tcp6":
-		uid, err = tcpPeerUID(c)
+		uid, err = s.peerUID(c)
 		trusted = err == nil && uid == s.cfg.UID
 		if !trusted {
 			s.log.Info("smtp: client of another user: AUTH required", "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, err))
@@ -333,7 +339,7 @@ func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
 	wc := &conn{Conn: c, idle: s.cfg.SMTP.IdleTimeout.Duration, s: s, pool: pool, tcp: tcp, trusted: trusted}
 	wc.release = func() { wc.mu.Lock(); wc.pool.Add(-1); wc.mu.Unlock() }
 	if !trusted {
-		wc.authBy.Store(time.Now().Add(authWait).UnixNano())
+		wc.authBy.Store(time.Now().Add(s.authWait).UnixNano())
 	}
 	wc.io = io.ReadWriter(c)
 	// Only the user's own session spins (see spinWait): a client of
@@ -517,8 +523,8 @@ func (c *conn) reword(p []byte) []byte {
 	switch {
 	case bytes.HasPrefix(p, idleReply) && c.noLogin.Load():
 		c.s.log.Warn("smtp: client of another user did not log in in time: session closed",
-			"peer", c.peer(), "peer_uid", c.peerUID, "wait", authWait.String())
-		return fmt.Appendf(nil, "421 4.7.0 no login within %s: closing (%s)\r\n", waitText(authWait), c.s.loginHint())
+			"peer", c.peer(), "peer_uid", c.peerUID, "wait", c.s.authWait.String())
+		return fmt.Appendf(nil, "421 4.7.0 no login within %s: closing (%s)\r\n", waitText(c.s.authWait), c.s.loginHint())
 	case bytes.HasPrefix(p, idleReply):
 		return fmt.Appendf(nil, "421 4.4.2 timeout: no command for %s, closing\r\n", c.idle)
 	case bytes.HasPrefix(p, tooLongReply):

@@ -33,6 +33,9 @@ type sockIO struct {
 	c    net.Conn // for the addresses in errors
 	rc   syscall.RawConn
 	spin func() bool // whether a read may spin now; nil: never
+	// wait is how long a read spins (spinWait when the sockIO was made:
+	// a test changes its own, never the sessions' of another test).
+	wait time.Duration
 	// waits counts the reads that waited for the poller (for the tests).
 	waits int
 }
@@ -54,8 +57,7 @@ type sockIO struct {
 // would be taken from the others and from their clients, on the same
 // cores (eight connections do not spin: 2403 and 2266 messages a second
 // before, 2421 and 2506 after).
-// A variable for the tests.
-var spinWait = 150 * time.Microsecond
+const spinWait = 150 * time.Microsecond
 
 // newSockIO returns the raw I/O of c, or nil when c has no descriptor
 // (a pipe in the tests): the caller then uses c itself. spin, when not
@@ -69,7 +71,7 @@ func newSockIO(c net.Conn, spin func() bool) *sockIO {
 	if err != nil {
 		return nil
 	}
-	return &sockIO{c: c, rc: rc, spin: spin}
+	return &sockIO{c: c, rc: rc, spin: spin, wait: spinWait}
 }
 
 func (s *sockIO) Read(p []byte) (int, error) {
@@ -89,7 +91,7 @@ func (s *sockIO) Read(p []byte) (int, error) {
 			case syscall.EAGAIN:
 				if !spun && s.spin != nil && s.spin() {
 					if until.IsZero() {
-						until = time.Now().Add(spinWait)
+						until = time.Now().Add(s.wait)
 					}
 					if time.Now().Before(until) {
 						runtime.Gosched() // what else this thread has to run

@@ -130,8 +130,10 @@ func TestSockIOPipe(t *testing.T) {
 // spin allows, and is then served without waiting for the poller; when
 // spin does not allow, or nothing comes, it waits for the poller, once.
 func TestSockIOSpins(t *testing.T) {
-	defer func(w time.Duration) { spinWait = w }(spinWait)
-	spinWait = 5 * time.Second // longer than the peer takes, however slow the machine
+	// Each sockIO gets its own wait: the package's spinWait is read by
+	// the sessions of other tests' servers still running, and changing
+	// it raced with them (the race detector failed CI on it).
+	const long = 5 * time.Second // longer than the peer takes, however slow the machine
 	for _, tc := range []struct {
 		spin      bool
 		wantWaits int
@@ -142,6 +144,7 @@ func TestSockIOSpins(t *testing.T) {
 		a, b := tcpPair(t)
 		asked := 0
 		s := newSockIO(b, func() bool { asked++; return tc.spin })
+		s.wait = long
 		go func() {
 			time.Sleep(20 * time.Millisecond)
 			a.Write([]byte("MAIL FROM:<a@example.org>\r\n"))
@@ -156,10 +159,10 @@ func TestSockIOSpins(t *testing.T) {
 		}
 	}
 
-	// Nothing comes within spinWait: one spin, then the poller.
-	spinWait = 10 * time.Millisecond
+	// Nothing comes within the wait: one spin, then the poller.
 	a, b := tcpPair(t)
 	s := newSockIO(b, func() bool { return true })
+	s.wait = 10 * time.Millisecond
 	go func() {
 		time.Sleep(100 * time.Millisecond)
 		a.Write([]byte("QUIT\r\n"))

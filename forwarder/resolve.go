@@ -191,7 +191,13 @@ func (r *resolver) address(to string, depth int, from source) {
 	// that host comes back to a local name and is caught there.
 	local, domain, hasDomain := addr.Split(to)
 	if hasDomain && !r.f.isLocalDomain(domain) {
-		r.trace(depth, "%s: remote address -> smarthost", to)
+		if from.file != "" {
+			// Named by a line of a file, as the other targets
+			// are traced.
+			r.trace(depth, "%s: %s: remote address -> smarthost", from.at(), to)
+		} else {
+			r.trace(depth, "%s: remote address -> smarthost", to)
+		}
 		r.add(Target{Kind: Remote, Value: to})
 		return
 	}

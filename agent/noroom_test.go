@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"homepost/courier"
-	"homepost/forwarder"
 )
 
 // On a full disk, a copy for the smarthost is not handed over when its
@@ -22,15 +19,7 @@ import (
 // full; a new agent must not send, and sends once there is room.
 func TestNoJournalRoomNoSend(t *testing.T) {
 	ta := newTestAgent(t, "")
-	state := filepath.Join(ta.home, "state")
-	os.MkdirAll(state, 0o700)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
-		t.Skipf("SKIP: cannot mount a small tmpfs here: %v %s", err, out)
-	}
-	defer exec.Command("umount", "-l", state).Run()
-	if err := ta.box.Init(); err != nil {
-		t.Fatal(err)
-	}
+	state := ta.smallState()
 	accept := false
 	pad := 300
 	relay := ta.smarthost(func(c *courier.Copy) courier.Result {
@@ -73,16 +62,7 @@ func TestNoJournalRoomNoSend(t *testing.T) {
 	}
 	tries := len(relay.calls)
 	// The disk fills up.
-	fill, err := os.Create(filepath.Join(state, "fill"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := fill.Write(make([]byte, 4096)); err != nil {
-			break
-		}
-	}
-	fill.Close()
+	fillUp(filepath.Join(state, "fill"))
 	// Agents started one after the other, as after restarts, the disk
 	// still full: the smarthost takes the copy at most once.
 	accept = true
@@ -97,13 +77,7 @@ func TestNoJournalRoomNoSend(t *testing.T) {
 		}
 		return n
 	}
-	restart := func() *testAgent {
-		tb := &testAgent{t: t, home: ta.home}
-		tb.Agent = newAgent(ta.cfg, slog.New(slog.NewTextHandler(&tb.logs, nil)))
-		tb.now = func() time.Time { return ta.clock }
-		tb.couriers[forwarder.Remote] = relay
-		return tb
-	}
+	restart := func() *testAgent { return ta.restarted(relay) }
 	for range 3 {
 		ta.clock = ta.clock.Add(2 * time.Hour)
 		restart().run()

@@ -2,15 +2,11 @@ package agent
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"homepost/outbox"
 )
 
 // The same with bounces: eighty local recipients unknown beside a
@@ -21,15 +17,7 @@ import (
 // each agent started after ran the command again.
 func TestNoJournalRoomSpentByBounces(t *testing.T) {
 	ta := newTestAgent(t, "")
-	state := filepath.Join(ta.home, "state")
-	os.MkdirAll(state, 0o700)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
-		t.Skipf("SKIP: cannot mount a small tmpfs here: %v %s", err, out)
-	}
-	defer exec.Command("umount", "-l", state).Run()
-	if err := ta.box.Init(); err != nil {
-		t.Fatal(err)
-	}
+	state := ta.smallState()
 	var aliases strings.Builder
 	runs := filepath.Join(ta.home, "runs")
 	hook := filepath.Join(ta.home, "hook")
@@ -45,37 +33,9 @@ func TestNoJournalRoomSpentByBounces(t *testing.T) {
 	}
 	// The message ends a little short of a page: the results need the
 	// room allocated past it.
-	queue := func(pad int) string {
-		env := &outbox.Envelope{Sender: "alice@box.example.org", Arrival: ta.clock}
-		for _, r := range rcpts {
-			env.Rcpts = append(env.Rcpts, outbox.Recipient{Addr: r, Parent: -1})
-		}
-		dr, err := ta.box.Create(env, "box")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dr.WriteString("Subject: test\n\n" + strings.Repeat("y", pad) + "\n")
-		if err := dr.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		names, _ := ta.box.Names("new")
-		return ta.box.Path("new", names[0])
-	}
-	p := queue(0)
-	st, _ := os.Stat(p)
-	os.Remove(p)
-	p = queue(int((4096 + 4040 - st.Size()%4096) % 4096))
-	st, _ = os.Stat(p)
-	if st.Size()%4096 < 3900 {
-		t.Skipf("SKIP: the queue file ends at %d of its page", st.Size()%4096)
-	}
+	ta.queueNearPageEnd(rcpts)
 	// The command fills the disk (others would as well).
-	restart := func() *testAgent {
-		tb := &testAgent{t: t, home: ta.home}
-		tb.Agent = newAgent(ta.cfg, slog.New(slog.NewTextHandler(&tb.logs, nil)))
-		tb.now = func() time.Time { return ta.clock }
-		return tb
-	}
+	restart := func() *testAgent { return ta.restarted(nil) }
 	ta.run()
 	for range 2 {
 		ta.clock = ta.clock.Add(2 * time.Hour)

@@ -2,17 +2,13 @@ package agent
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"homepost/courier"
-	"homepost/forwarder"
-	"homepost/outbox"
 )
 
 // The room that Message.Reserve makes for a smarthost copy's result
@@ -26,15 +22,7 @@ import (
 // either, and would be sent again once there was room.
 func TestNoJournalRoomLostByFailedAppend(t *testing.T) {
 	ta := newTestAgent(t, "")
-	state := filepath.Join(ta.home, "state")
-	os.MkdirAll(state, 0o700)
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", state).CombinedOutput(); err != nil {
-		t.Skipf("SKIP: cannot mount a small tmpfs here: %v %s", err, out)
-	}
-	defer exec.Command("umount", "-l", state).Run()
-	if err := ta.box.Init(); err != nil {
-		t.Fatal(err)
-	}
+	state := ta.smallState()
 	var aliases strings.Builder
 	rcpts := []string{"a@example.com"}
 	for k := range 150 {
@@ -48,18 +36,7 @@ func TestNoJournalRoomLostByFailedAppend(t *testing.T) {
 	accepted := 0
 	// Other programs write while the smarthost takes the copy: what
 	// the disk has free then is theirs.
-	fillUp := func() {
-		f, err := os.OpenFile(filepath.Join(state, "fill"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		for {
-			if _, err := f.Write(make([]byte, 512)); err != nil {
-				return
-			}
-		}
-	}
+	fillUp := func() { fillUp(filepath.Join(state, "fill")) }
 	relay := ta.smarthost(func(c *courier.Copy) courier.Result {
 		fillUp()
 		accepted++
@@ -69,39 +46,10 @@ func TestNoJournalRoomLostByFailedAppend(t *testing.T) {
 	})
 	// The message ends a little short of a page, so that the room the
 	// queue file was given at commit is past that page.
-	queue := func(pad int) string {
-		env := &outbox.Envelope{Sender: "alice@box.example.org", Arrival: ta.clock}
-		for _, r := range rcpts {
-			env.Rcpts = append(env.Rcpts, outbox.Recipient{Addr: r, Parent: -1})
-		}
-		dr, err := ta.box.Create(env, "box")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dr.WriteString("Subject: test\n\n" + strings.Repeat("y", pad) + "\n")
-		if err := dr.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		names, _ := ta.box.Names("new")
-		return ta.box.Path("new", names[0])
-	}
-	p := queue(0)
-	st, _ := os.Stat(p)
-	os.Remove(p)
-	p = queue(int((4096 + 4040 - st.Size()%4096) % 4096))
-	st, _ = os.Stat(p)
-	if st.Size()%4096 < 3900 {
-		t.Skipf("SKIP: the queue file ends at %d of its page", st.Size()%4096)
-	}
+	ta.queueNearPageEnd(rcpts)
 	// The disk fills up.
 	fillUp()
-	restart := func() *testAgent {
-		tb := &testAgent{t: t, home: ta.home}
-		tb.Agent = newAgent(ta.cfg, slog.New(slog.NewTextHandler(&tb.logs, nil)))
-		tb.now = func() time.Time { return ta.clock }
-		tb.couriers[forwarder.Remote] = relay
-		return tb
-	}
+	restart := func() *testAgent { return ta.restarted(relay) }
 	ta.run()
 	for range 2 {
 		ta.clock = ta.clock.Add(2 * time.Hour)

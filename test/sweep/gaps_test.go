@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"homepost/test/testenv"
 )
 
 // The durable writes of mail(1): what the user's commands change in the
@@ -464,4 +466,89 @@ func firstArg(c call) string {
 		return ""
 	}
 	return c.args[0]
+}
+
+// TestHoldSweep kills "homepost queue hold ALL" at every call of every
+// swept system call, in turn: a hold claims each message from
+// outbox/new as an agent does (a link into cur/, cur/ synced, the name
+// in new/ dropped) and records the hold in its journal. After each
+// kill the user runs the hold again, as its failure tells them to: an
+// agent must then deliver nothing, and once the messages are released,
+// every one exactly once and whole.
+func TestHoldSweep(t *testing.T) {
+	needKiller(t)
+	needPython(t)
+	me := testenv.Login(t)
+	sc := &scenario{
+		name:   "hold",
+		stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+		msgs:   msgs("hld", 2, []string{me}, nil),
+	}
+	sc.prepare(t)
+	sweepEach(t, "hold", func(t *testing.T, sys string) int { return sweepHold(t, sc, sys) })
+}
+
+func sweepHold(t *testing.T, sc *scenario, sys string) int {
+	var items []readItem
+	points, calls := 0, 0
+	for n := 1; ; n++ {
+		if n > maxPoints {
+			t.Fatalf("hold %s: still killed after %d calls", sys, n)
+		}
+		w := sc.newWorld(t)
+		o := w.kill(nil, sys, n, "homepost", "queue", "hold", "ALL")
+		label := fmt.Sprintf("hold %s #%d", sys, n)
+		if o.err != nil {
+			t.Errorf("%s: %v", label, o.err)
+		}
+		if o.killed {
+			points++
+			label += " (killed at " + o.site + ")"
+		}
+		for _, m := range sc.msgs {
+			name := sc.names[m.id]
+			_, errNew := os.Lstat(filepath.Join(w.e.Outbox("new"), name))
+			_, errCur := os.Lstat(filepath.Join(w.e.Outbox("cur"), name+":2,"))
+			if errNew != nil && errCur != nil {
+				t.Errorf("%s: %s is in neither outbox/new nor outbox/cur", label, m.id)
+			}
+		}
+		if o.killed {
+			if _, stderr, code := w.e.Run(nil, "homepost", "queue", "hold", "ALL"); code != 0 {
+				t.Errorf("%s: the hold run again: exit %d: %s", label, code, stderr)
+			}
+		}
+		log, err := w.once()
+		if err != nil {
+			t.Errorf("%s: delivery of the held queue: %v", label, err)
+		}
+		if got := testenv.Files(w.e.Path("Maildir", "new")); len(got) > 0 {
+			t.Errorf("%s: held, yet delivered: %v\n%s", label, got, log)
+		}
+		if _, stderr, code := w.e.Run(nil, "homepost", "queue", "release", "ALL"); code != 0 {
+			t.Errorf("%s: release: exit %d: %s", label, code, stderr)
+		}
+		more, err := w.once()
+		if err != nil {
+			t.Errorf("%s: delivery after the release: %v", label, err)
+		}
+		if l := w.leftovers(); l != "" {
+			t.Errorf("%s: the outbox still holds %s after the release and a delivery\n%s", label, l, more)
+		}
+		items = append(items, readItem{Label: label + "\nagent log:\n" + log + more,
+			Stores: []readStore{{"maildir", w.e.Path("Maildir")}}, Expect: expectOf(sc.msgs)})
+		if !o.killed {
+			calls = o.calls
+			break
+		}
+	}
+	if points < calls {
+		t.Errorf("hold %s: %d crash points tried, but a whole run makes %d calls", sys, points, calls)
+	}
+	for _, r := range readStores(t, items) {
+		if bad := exactlyOnce(sc.msgs, r); len(bad) > 0 {
+			t.Errorf("%s:\n\t%s", r.Label, strings.Join(bad, "\n\t"))
+		}
+	}
+	return points
 }

@@ -552,3 +552,41 @@ func sweepHold(t *testing.T, sc *scenario, sys string) int {
 	}
 	return points
 }
+
+// TestSendmailSpareTailSweep kills the small sendmail at every call of
+// every swept system call while it queues a message into a spare that
+// holds more old bytes than the message takes: 30 KB more (zeroed past
+// the message's end in the same write) and 200 KB more (cut off by
+// ftruncate), the steps of a spare's reuse (outbox.clearTail) that
+// TestSendmailSweep's spare, smaller than its message, does not reach.
+// Nothing of the old bytes may be taken for mail or journal.
+func TestSendmailSpareTailSweep(t *testing.T) {
+	needKiller(t)
+	needPython(t)
+	me := testenv.Login(t)
+	m := message{id: "st@sweep.test", rcpts: []string{me}, size: 20_000}
+	next := message{id: "st-next@sweep.test", rcpts: []string{me}, size: 500}
+	prog := submitter{label: "sendmail", argv: []string{"sendmail", "-i", me}}
+	for _, extra := range []int{30_000, 200_000} {
+		// An old queue file's bytes, journal records among them, as a
+		// retired message leaves them: what would be read as results
+		// if they were taken for the new message's journal.
+		old := strings.Repeat("s 0 sent 1 1 0 old\nx 0 2 /tmp/old.mbox\n", (m.size+extra)/40)
+		sc := &scenario{
+			name: fmt.Sprintf("spare+%dK", extra/1000),
+			setup: func(h string) {
+				tmp := filepath.Join(h, ".local", "state", "homepost", "outbox", "tmp")
+				os.MkdirAll(tmp, 0o700)
+				os.WriteFile(filepath.Join(tmp, "spare.0"), []byte(old), 0o600)
+			},
+			stores: func(h string) []store { return []store{{"maildir", filepath.Join(h, "Maildir")}} },
+			msgs:   []message{m, next},
+		}
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sweepEach(t, "sendmail ("+sc.name+")", func(t *testing.T, sys string) int {
+				return sweepSendmail(t, sc, sys, m, next, prog)
+			})
+		})
+	}
+}

@@ -28,20 +28,30 @@ import (
 // may leave a message in both places, never in neither, and never
 // touches a message the user kept.
 
-// mailCommands are the user's commands: message 1 deleted, 2 left
-// unread, 3 moved to ~/mbox, 4 saved into ~/mail/saved; then quit.
-const mailCommands = "d 1\nmbox 3\nsave 4 +saved\nq\n"
+// commands are the user's commands: message 1 deleted, 2 left unread,
+// 3 moved to ~/mbox, 4 saved into ~/mail/saved; then, while mail runs,
+// a message arrives in the mailbox (a shell escape delivers it, as the
+// agent would), and mail quits.
+func (mw *mailWorld) commands() string {
+	arrive := fmt.Sprintf("cat %s >> %s", mw.late, mw.box)
+	if mw.mc.kind == "maildir" {
+		arrive = fmt.Sprintf("cp %s %s", mw.late, filepath.Join(mw.box, "new", "1796999999.M0P1Q9.late"))
+	}
+	return "d 1\nmbox 3\nsave 4 +saved\n!" + arrive + "\nq\n"
+}
 
-// mailMsgs are the mailbox's messages, in the order of mailCommands:
-// the kept one larger than the writers' buffers (the mbox rewrite
-// copies it in several writes), the moved one too (its append to
-// ~/mbox is made of several writes).
+// mailMsgs are the mailbox's messages, in the order of the commands,
+// and the one that arrives last: the kept one larger than the writers'
+// buffers (the mbox rewrite copies it in several writes), the moved one
+// too (its append to ~/mbox is made of several writes), the one that
+// arrives large enough to take a few writes of its own.
 func mailMsgs() []message {
 	return []message{
 		{id: "mq-deleted@sweep.test", size: 300},
 		{id: "mq-kept@sweep.test", size: 100_000},
 		{id: "mq-moved@sweep.test", size: 70_000},
 		{id: "mq-saved@sweep.test", size: 300},
+		{id: "mq-arrived@sweep.test", size: 40_000},
 	}
 }
 
@@ -68,14 +78,15 @@ var mailCases = []mailCase{
 }
 
 // TestMailQuitSweep kills mail(1) at every call of every swept system
-// call while it carries out mailCommands and quits, on a Maildir, an
+// call while it carries out the commands and quits, on a Maildir, an
 // mbox, and an mbox in a spool directory. After each kill: the kept
 // message is in the mailbox exactly once and whole; the deleted one
 // there at most once and whole; the moved and the saved one each whole
 // in the mailbox or at their destination (in both at most once each),
 // and at the destination once mail said so ("+saved" for the save,
-// "Saved 1 message" for the move); the mailbox never holds a copy cut
-// off. A copy cut off at a destination (a kill in the middle of an
+// "Saved 1 message" for the move); the message that arrived while mail
+// ran is in the mailbox once and whole (once the shell escape that
+// delivered it is done); the mailbox never holds a copy cut off. A copy cut off at a destination (a kill in the middle of an
 // append, which nothing cuts back) is logged, not failed here:
 // TestMailAppendLeavesNoCutOffCopy.
 func TestMailQuitSweep(t *testing.T) {
@@ -102,6 +113,7 @@ type mailWorld struct {
 	box    string // the mailbox
 	mbox   string // ~/mbox
 	saved  string // ~/mail/saved
+	late   string // the message that arrives while mail runs
 	vars   []string
 	killed bool
 }
@@ -112,6 +124,16 @@ func newMailWorld(t *testing.T, mc mailCase) *mailWorld {
 	w := sc.newWorld(t)
 	mw := &mailWorld{w: w, mc: mc, box: w.e.Path(mc.box), mbox: w.e.Path("mbox"), saved: w.e.Path("mail", "saved")}
 	msgs := mailMsgs()
+	arrived := msgs[len(msgs)-1]
+	msgs = msgs[:len(msgs)-1]
+	mw.late = w.e.Path("late")
+	late := []byte(arrived.text())
+	if mc.kind != "maildir" {
+		late = []byte("From sweep@example.org Thu Dec  3 17:49:06 2026\n" + arrived.text() + "\n")
+	}
+	if err := os.WriteFile(mw.late, late, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	switch mc.kind {
 	case "maildir":
 		for _, sub := range []string{"tmp", "new", "cur"} {
@@ -264,14 +286,19 @@ func checkMail(msgs []message, r readResult, stdout string, whole bool) (bad, to
 	for _, st := range r.Stores {
 		bad = append(bad, prefixAll(st.Path+": ", st.Errors)...)
 	}
-	deleted, kept, moved, sv := msgs[0].msgID(), msgs[1].msgID(), msgs[2].msgID(), msgs[3].msgID()
-	for _, id := range []string{deleted, kept, moved, sv} {
+	deleted, kept, moved, sv, late := msgs[0].msgID(), msgs[1].msgID(), msgs[2].msgID(), msgs[3].msgID(), msgs[4].msgID()
+	for _, id := range []string{deleted, kept, moved, sv, late} {
 		if n := box.Torn[id]; n > 0 {
 			bad = append(bad, fmt.Sprintf("the mailbox holds %s cut off %d times", id, n))
 		}
 	}
 	if n := box.Whole[kept]; n != 1 {
 		bad = append(bad, fmt.Sprintf("the kept message %s is whole %d times in the mailbox", kept, n))
+	}
+	// The message that arrived is there once mail said "!" (the shell
+	// escape is done).
+	if n, arrived := box.Whole[late], whole || strings.Contains(stdout, "\n!\n"); n > 1 || (arrived && n != 1) {
+		bad = append(bad, fmt.Sprintf("the message that arrived while mail ran, %s, is whole %d times in the mailbox", late, n))
 	}
 	if n := box.Whole[deleted]; n > 1 || (whole && n != 0) {
 		bad = append(bad, fmt.Sprintf("the deleted message %s is whole %d times in the mailbox", deleted, n))
@@ -299,7 +326,7 @@ func checkMail(msgs []message, r readResult, stdout string, whole bool) (bad, to
 			torn = append(torn, fmt.Sprintf("%s holds the %s message cut off %d times", c.dst.Path, c.what, n))
 		}
 	}
-	for _, id := range []string{deleted, kept} {
+	for _, id := range []string{deleted, kept, late} {
 		if mbox.Whole[id]+mbox.Torn[id]+saved.Whole[id]+saved.Torn[id] > 0 {
 			bad = append(bad, fmt.Sprintf("%s, which was neither moved nor saved, is in ~/mbox or ~/mail/saved", id))
 		}
@@ -316,7 +343,7 @@ type readStoreResult = struct {
 }
 
 // killMail runs mail under the killer, killed at the nth call of sys
-// (n = 0: never), with mailCommands on its standard input, and returns
+// (n = 0: never), with the commands on its standard input, and returns
 // the outcome and what mail wrote to its standard output.
 func (mw *mailWorld) killMail(sys string, n int) (outcome, string) {
 	w := mw.w
@@ -324,7 +351,7 @@ func (mw *mailWorld) killMail(sys string, n int) (outcome, string) {
 	c := exec.Command(os.Args[0], sys, strconv.Itoa(n), filepath.Join(w.e.Bin, "mail"))
 	c.Env = append(append([]string{}, mw.vars...), killerEnv+"="+out)
 	c.Dir = "/"
-	c.Stdin = strings.NewReader(mailCommands)
+	c.Stdin = strings.NewReader(mw.commands())
 	var stdout, errb bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &errb
 	defer os.Remove(out)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,16 +45,57 @@ type Backend struct {
 	// MAIL's SIZE and in the bytes of DATA or BDAT.
 	MaxMessageBytes int64
 	// running counts the calls of Data under way: a BDAT transfer's
-	// runs in a goroutine of go-smtp's, which may outlive the session.
-	running atomic.Int32
+	// runs in a goroutine of go-smtp's, which may outlive the session
+	// and may not have begun when its session ends. settled is set by
+	// Settle: a Data that begins after it takes nothing. Both are
+	// guarded by mu, so that a Data either is counted before Settle
+	// looks or sees settled.
+	mu      sync.Mutex
+	running int
+	settled bool
 }
 
-// Settle waits, up to d, until no message is being received: after a
-// session ends, until the transfer it cut off has removed its draft.
+// Settle waits, up to d, until no message is being received (after the
+// sessions end, until the transfers they cut off have removed their
+// drafts), and from then on lets no transfer begin: go-smtp starts a
+// BDAT transfer's Data in a goroutine that may run only after the
+// session's end, and one counted nowhere would create its draft (and
+// could even queue its message) after the listener's Close returned,
+// when the process may exit; a draft it left would lie in outbox/tmp
+// until the cleanup of abandoned files. Nothing is lost: the session
+// of such a transfer has ended, its client got no 250.
 func (b *Backend) Settle(d time.Duration) {
-	for end := time.Now().Add(d); b.running.Load() > 0 && time.Now().Before(end); {
+	b.mu.Lock()
+	b.settled = true
+	b.mu.Unlock()
+	for end := time.Now().Add(d); b.busy() && time.Now().Before(end); {
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// begin counts a Data that begins; false once Settle has begun.
+func (b *Backend) begin() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.settled {
+		return false
+	}
+	b.running++
+	return true
+}
+
+// end counts a Data that ends.
+func (b *Backend) end() {
+	b.mu.Lock()
+	b.running--
+	b.mu.Unlock()
+}
+
+// busy reports whether a Data is under way.
+func (b *Backend) busy() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.running > 0
 }
 
 // NewSession starts a session; whether the peer must authenticate comes
@@ -204,8 +246,12 @@ func (s *session) Data(r io.Reader) error {
 		return errAuthRequired
 	}
 	defer s.transaction(false)
-	s.b.running.Add(1)
-	defer s.b.running.Add(-1)
+	if !s.b.begin() {
+		// The listener has been closed (Settle): the session
+		// that began this transfer is over.
+		return errAborted
+	}
+	defer s.b.end()
 	if s.b.MaxMessageBytes > 0 {
 		r = &sizeLimit{r: r, left: s.b.MaxMessageBytes}
 	}
@@ -320,6 +366,10 @@ func (s *session) refuse(e *smtp.SMTPError, from string, nrcpt int) error {
 	return e
 }
 
+// errAborted is the reply to a transfer that the client reset or cut
+// off by going away, or that the listener's end cut off.
+var errAborted = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "message transfer aborted: nothing queued"}
+
 // replyFor turns a failure to queue into the reply to the end of DATA.
 func (s *session) replyFor(err error) *smtp.SMTPError {
 	var te *outbox.TempError
@@ -343,7 +393,7 @@ func (s *session) replyFor(err error) *smtp.SMTPError {
 	case errors.Is(err, smtp.ErrDataReset), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		// The client is gone or reset the transfer, or the listener
 		// closed the session (the agent stops): nothing was queued.
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "message transfer aborted: nothing queued"}
+		return errAborted
 	case errors.As(err, &se) && se.Code == 451:
 		// smtpwire's, for a BDAT chunk cut short (go-smtp has
 		// answered the chunk with it already).

@@ -245,10 +245,11 @@ func (s *Server) Close(wait time.Duration) error {
 	}
 	// A message cut off here is given up in its session's Data, which
 	// removes its draft from outbox/tmp; a BDAT transfer's runs in a
-	// goroutine of go-smtp's that the session's end does not wait for.
-	// The agent may exit once Close returns, and a draft it left would
-	// lie in tmp/ until the cleanup of abandoned files, 36 hours on:
-	// wait until every Data has returned.
+	// goroutine of go-smtp's that the session's end does not wait for,
+	// and that may not even have begun. The agent may exit once Close
+	// returns, and a draft it left would lie in tmp/ until the cleanup
+	// of abandoned files, 36 hours on: wait until every Data has
+	// returned, and let none begin from now on.
 	s.be.Settle(settleWait)
 	return err
 }

@@ -23,7 +23,7 @@ func init() {
 	})
 }
 
-const mailqUsage = `usage: mailq [--json]
+const mailqUsage = `usage: mailq [--json | -j] [-v] [-bp]
 
 Lists the messages waiting in the outbox, in Postfix's format: queue ID
 ('*' being delivered, '!' held), size, arrival time, sender, and each
@@ -31,12 +31,12 @@ recipient still to do under the reason it waits; while the agent's
 delivery to the smarthost is out, its recipients wait "(being sent to
 HOST:PORT since TIME)", and those of its deliveries queued behind it
 "(waiting for the delivery to HOST:PORT in progress since TIME)". With
---json, one JSON object per message per line, as postqueue -j prints.
-Warns on standard error when the configuration has an error (mail is
-queued, and held until it is fixed: its recipients are listed under
-"(held: FILE:LINE: ...)", the delay_reason of --json) and when no
-agent is running; it then starts the background delivery for the mail
-that waits. See mailq(1).
+--json (or -j), one JSON object per message per line, as postqueue -j
+prints; -v and -bp are accepted and ignored. Warns on standard error
+when the configuration has an error (mail is queued, and held until it
+is fixed: its recipients are listed under "(held: FILE:LINE: ...)", the
+delay_reason of --json) and when no agent is running; it then starts
+the background delivery for the mail that waits. See mailq(1).
 `
 
 func runMailq(args []string) int {

@@ -88,7 +88,11 @@ func usage(w io.Writer) {
 	for _, c := range list {
 		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintf(w, "\nInvoked as sendmail, mail, mailx, mailq or newaliases it acts as that\nprogram. Every command has --help; see homepost(1).\n")
+	var names []string
+	for _, c := range list {
+		names = append(names, c.aliases...)
+	}
+	fmt.Fprintf(w, "\nRun by one of these names, it acts as that program:\n  %s\nEvery command has --help; homepost --version prints the version.\nSee homepost(1).\n", strings.Join(names, ", "))
 }
 
 // fail prints "homepost: WHAT: WHY" to stderr.

@@ -39,11 +39,12 @@ only once the message is safe on disk.
   -bv          show what recipients resolve to, send nothing
   -q           retry deferred mail now (same as homepost flush)
 Ignored for compatibility: -oem -oee -odi -odb -odq -oXXX -B TYPE -C FILE
-  -h N -L TAG -X FILE -O OPT -U -n -m -G -A? -p? -qXXX
+  -h N -L TAG -X FILE -O OPT -U -n -m -G -A? -p? -d? -qXXX
 
 Exit status (sysexits): 0 queued, 64 usage, 65 bad message or address,
-73 cannot create the outbox, 75 temporary failure (disk full), 78 nothing
-can be queued at all. A configuration file with an error, or one that
+69 a mode handed on to homepost, which cannot be found, 73 cannot create
+the outbox, 75 temporary failure (disk full), 78 nothing can be queued
+at all. A configuration file with an error, or one that
 cannot be read, is a warning: the message is queued (in the default
 outbox when the file does not tell its own) and delivered once the file
 is fixed. See sendmail(8).
@@ -109,9 +110,13 @@ func ParseSendmailArgs(args []string) (*SendmailArgs, error) {
 				a.Opts.IgnoreDots = true
 			case 'v':
 				a.Verbose = true
-			case 'n', 'm', 'U', 'G', 'd':
-				// no aliasing, me-too, initial submission, gateway,
-				// debug: nothing to do
+			case 'n', 'm', 'U', 'G':
+				// no aliasing, me-too, initial submission, gateway:
+				// nothing to do
+			case 'd':
+				// -d, -d0.1, -d8.99,21.4: sendmail's debug flags,
+				// the rest of the word; ignored.
+				i = len(arg)
 			case 'f', 'r':
 				v, err := value()
 				if err != nil {
@@ -159,7 +164,7 @@ func ParseSendmailArgs(args []string) (*SendmailArgs, error) {
 				case "m", "p", "i", "s", "v":
 					a.Mode = v
 				case "d", "D", "t", "a", "h", "H", "P":
-					return nil, fmt.Errorf("-b%s is not supported: homepost runs no daemon and no address test mode", v)
+					return nil, fmt.Errorf("-b%s is not supported: homepost's sendmail has no daemon, address test or host status mode (the agent, homepost agent, is the daemon)", v)
 				default:
 					return nil, fmt.Errorf("unknown mode -b%s", v)
 				}

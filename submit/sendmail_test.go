@@ -27,6 +27,14 @@ func TestParseSendmailArgs(t *testing.T) {
 			t.Errorf("%s accepted", bad)
 		}
 	}
+	// sendmail's debug flags take the rest of their word, never the
+	// next: -d0.1 was refused as an unknown -0.
+	for _, in := range []string{"-d bob", "-d0.1 bob", "-d8.99,21.4 -t bob", "-td0.1 bob"} {
+		a, err := ParseSendmailArgs(strings.Fields(in))
+		if err != nil || !slices.Equal(a.Opts.Recipients, []string{"bob"}) {
+			t.Errorf("%s: %+v %v", in, a, err)
+		}
+	}
 	if a, _ := ParseSendmailArgs([]string{"-oi", "-r", "<>"}); !a.Opts.IgnoreDots || a.Opts.Sender != "<>" {
 		t.Errorf("-oi -r <>: %+v", a)
 	}

@@ -29,7 +29,8 @@ import (
 // touches a message the user kept.
 
 // commands are the user's commands: message 1 deleted, 2 left unread,
-// 3 moved to ~/mbox, 4 saved into ~/mail/saved; then, while mail runs,
+// 3 moved to ~/mbox, 4 saved into ~/mail/saved (a Maildir on the
+// Maildir's turn, else an mbox that the save creates); then, while mail runs,
 // a message arrives in the mailbox (a shell escape delivers it, as the
 // agent would), and mail quits.
 func (mw *mailWorld) commands() string {
@@ -65,15 +66,19 @@ type mailCase struct {
 	// the user may not create files in (a mail spool), so that the
 	// rewrite writes in place.
 	spool bool
+	// savedKind is the kind of the folder ~/mail/saved: a Maildir
+	// (made before mail runs: a save goes into a Maildir only when it
+	// exists) or an mbox (created by the save).
+	savedKind string
 	// skip, when set, is why the sweep is skipped: a finding that
 	// fails it today.
 	skip string
 }
 
 var mailCases = []mailCase{
-	{name: "maildir", box: "Maildir", kind: "maildir"},
-	{name: "mbox", config: "store = \"mbox:~/inbox\"\n", box: "inbox", kind: "mbox"},
-	{name: "spool", box: "spool/inbox", kind: "mbox", spool: true,
+	{name: "maildir", box: "Maildir", kind: "maildir", savedKind: "maildir"},
+	{name: "mbox", config: "store = \"mbox:~/inbox\"\n", box: "inbox", kind: "mbox", savedKind: "mbox"},
+	{name: "spool", box: "spool/inbox", kind: "mbox", savedKind: "mbox", spool: true,
 		skip: "crash point pwrite64(~/spool/inbox), ftruncate(~/spool/inbox) of mail's rewrite in place: review10 F1, not fixed"},
 }
 
@@ -161,7 +166,11 @@ func newMailWorld(t *testing.T, mc mailCase) *mailWorld {
 			t.Fatal(err)
 		}
 	}
-	os.MkdirAll(filepath.Dir(mw.saved), 0o700)
+	if mc.savedKind == "maildir" {
+		for _, sub := range []string{"tmp", "new", "cur"} {
+			os.MkdirAll(filepath.Join(mw.saved, sub), 0o700)
+		}
+	}
 	// A temporary directory in the HOME: what a killed mail leaves
 	// there (the spool's new contents) goes with it.
 	tmp := w.e.Path("tmpdir")
@@ -257,7 +266,7 @@ func sweepMail(t *testing.T, mc mailCase, sys string) int {
 	for _, p := range points {
 		mw := p.mw
 		items = append(items, readItem{Label: p.label, Expect: expectOf(msgs), Stores: []readStore{
-			{mc.kind, mw.box}, {"mbox", mw.mbox}, {"mbox", mw.saved}}})
+			{mc.kind, mw.box}, {"mbox", mw.mbox}, {mc.savedKind, mw.saved}}})
 	}
 	killed := 0
 	for i, r := range readStores(t, items) {

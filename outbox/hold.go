@@ -32,13 +32,39 @@ import (
 const LockWait = 30 * time.Second
 
 // Delete removes the message at path: it is neither delivered nor
-// bounced.
+// bounced. It reports success only once the removal is durable (the
+// directory fsynced): a removal that a power loss undid would bring the
+// message back, and the next agent would deliver mail the user deleted.
+// Another name of the same queue file goes too: a claim's link (Take)
+// that a crash or a running agent left in new/ beside cur/, which would
+// otherwise be delivered, or stay held, after "Deleted".
 func (d Dir) Delete(path string) (bool, error) {
 	err := os.Remove(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return d.again(path, d.Delete)
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	id := ID(filepath.Base(path))
+	dirs := []string{filepath.Dir(path)}
+	for range 2 {
+		p, err := d.Find(id)
+		if err != nil || p == path {
+			break // no other name
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("%s: removed from %s, but not from %s: %w", id, filepath.Base(dirs[0]), filepath.Base(filepath.Dir(p)), err)
+		}
+		path = p
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	for _, dir := range dirs {
+		if err := safeio.SyncDir(dir); err != nil {
+			return false, fmt.Errorf("%s: removed, but not durably (a power loss may bring it back; run the delete again): %w", id, err)
+		}
+	}
+	return true, nil
 }
 
 // Hold keeps the message at path in the queue without delivering it.

@@ -429,9 +429,6 @@ func TestMailAppendLeavesNoCutOffCopy(t *testing.T) {
 // delivers mail the user deleted.
 func TestQueueDeleteIsDurable(t *testing.T) {
 	needStrace(t)
-	if os.Getenv(knownEnv) == "" {
-		t.Skip("crash point unlinkat(outbox/new/ID) of homepost queue delete, then power loss: review10 F3, not fixed")
-	}
 	for _, held := range []bool{false, true} {
 		name := "new"
 		if held {

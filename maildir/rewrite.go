@@ -44,13 +44,24 @@ type Kept struct {
 // private temporary file first, then over the mbox in place, as mailx
 // does there.
 func (m Mbox) Rewrite(old *os.File, read Scanned, keep iter.Seq[Kept]) (int64, error) {
+	return m.RewriteWith(old, read, keep, nil)
+}
+
+// RewriteWith is Rewrite with a step, prepare, run under the mbox's
+// locks once the mbox is known to be the file read and unchanged, and
+// before anything is written: mail appends the messages bound for
+// ~/mbox there, so that they are copied only when the rewrite that
+// removes them from the mailbox can go ahead. An error from prepare
+// is returned as it is, and the mbox is left unchanged. prepare may
+// lock other mboxes, not this one. A nil prepare is Rewrite.
+func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepare func() error) (int64, error) {
 	path := string(m)
 	if real, err := filepath.EvalSymlinks(path); err == nil && real != filepath.Clean(path) {
 		// Read through a symbolic link: the file it names is rewritten,
 		// in its own directory, under its locks; a file renamed over
 		// the link would replace the link, leaving the real mbox as it
 		// was.
-		return Mbox(real).Rewrite(old, read, keep)
+		return Mbox(real).RewriteWith(old, read, keep, prepare)
 	}
 	l, err := m.Lock()
 	if err != nil {
@@ -66,6 +77,11 @@ func (m Mbox) Rewrite(old *os.File, read Scanned, keep iter.Seq[Kept]) (int64, e
 			return 0, fmt.Errorf("%s: %w; changes not saved", path, err)
 		}
 		return 0, fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return 0, err
+		}
 	}
 	size := read.Size
 	tailLen := st.Size() - size

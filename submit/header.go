@@ -6,7 +6,7 @@
 // recipients extracted and Bcc removed; the body is streamed to the queue
 // file in constant memory. Header bytes are never rewritten: fields are
 // kept as received, in order, with their folding and 8-bit bytes; only
-// Bcc fields are dropped and missing fields appended.
+// Bcc and Return-Path fields are dropped and missing fields appended.
 //
 // Queueing a message also wakes delivery (Wake): where no agent runs, a
 // one-shot one is started, so that no front end has to remember to.

@@ -280,10 +280,10 @@ func readLine(br *bufio.Reader, limit int) ([]byte, error) {
 
 // copyHugeHeader streams the rest of a header section too large to hold
 // in memory, from first, the start of the line that overflowed it, then
-// the body. Fields are copied as they are, except that Bcc and
-// Resent-Bcc are still removed; with -t (o.Extract) a recipient field
-// that can no longer be read is an error rather than a recipient
-// silently missed.
+// the body. Fields are copied as they are, except that those dropped
+// (Bcc, Resent-Bcc, Return-Path) are still removed; with -t (o.Extract)
+// a recipient field that can no longer be read is an error rather than
+// a recipient silently missed.
 func copyHugeHeader(w io.Writer, br *bufio.Reader, first []byte, h *Header, o Options) error {
 	dots := !o.IgnoreDots
 	field := ""
@@ -335,7 +335,7 @@ func copyHugeHeader(w io.Writer, br *bufio.Reader, first []byte, h *Header, o Op
 					}
 					return copyLines(w, br, dots, complete, pendingCR)
 				}
-				drop = strings.EqualFold(field, "Bcc") || strings.EqualFold(field, "Resent-Bcc")
+				drop = dropped(field)
 				if o.Extract && isRecipientField(field) {
 					return &DataError{fmt.Sprintf("a %s field follows more than %d MiB of header: cannot take recipients from it (-t)", field, MaxHeader>>20)}
 				}
@@ -425,12 +425,27 @@ func copyLines(w io.Writer, br *bufio.Reader, dots, atStart, pendingCR bool) err
 	}
 }
 
-// writeHeader writes the header fields except Bcc, then the completed
-// fields, then the separating empty line.
+// dropped reports whether a header field is removed from the message
+// when it is queued, as Postfix's cleanup removes it
+// (message_drop_headers, whose default also names Content-Length, which
+// is kept here: it harms no reader of a Maildir or of an mboxrd file):
+// Bcc and Resent-Bcc, whose recipients must stay secret, and
+// Return-Path, the envelope sender that final delivery writes (RFC 5321
+// 4.4): homepost's delivery puts its own on every stored copy, and a
+// message that leaves for the smarthost should carry none ("A
+// message-originating SMTP system SHOULD NOT send a message that
+// already contains a Return-path header field"); kept, a stored copy had
+// two, the stale one below homepost's.
+func dropped(name string) bool {
+	return strings.EqualFold(name, "Bcc") || strings.EqualFold(name, "Resent-Bcc") || strings.EqualFold(name, "Return-Path")
+}
+
+// writeHeader writes the header fields except those dropped, then the
+// completed fields, then the separating empty line.
 func writeHeader(w io.Writer, h *Header, added []byte) error {
 	var buf bytes.Buffer
 	for _, f := range h.Fields {
-		if strings.EqualFold(f.Name, "Bcc") || strings.EqualFold(f.Name, "Resent-Bcc") {
+		if dropped(f.Name) {
 			continue
 		}
 		buf.Write(f.Raw)

@@ -25,11 +25,15 @@ what it printed to the user only when it printed something or exited
 non-zero, like chronic and cronic: a silent success sends nothing. The
 subject names the host, the command, its exit status and how long it ran.
 Exits with the job's status: 128+N when killed by signal N, 127 when the
-command is not found, 126 when it cannot be run. Mail goes to $MAILTO when set and not empty, else to
-the user. A configuration error never stops the job: when it leaves the
-outbox unknown (the file cannot be read), the report is queued in the
-default outbox; when nothing can be queued at all, the output goes to
-standard error instead. For crontabs whose cron cannot reach an MTA:
+command is not found, 126 when it cannot be run. Mail goes to $MAILTO
+when set and not empty, else to the user; it is sent from the user (as
+[relay] from says for mail that leaves): cron's MAILFROM and
+CONTENT_TYPE are not read. A configuration error never stops the job:
+when it leaves the outbox unknown (the file cannot be read), the report
+is queued in the default outbox; when nothing can be queued at all, the
+output goes to standard error instead. Debian's cron and cronie mail
+through /usr/sbin/sendmail whatever the crontab's PATH says; where that
+is not homepost, wrap each job:
 
   MAILTO=""
   17 3 * * *  homepost cron -- backup --quiet

@@ -317,6 +317,9 @@ path)
 			echo "  no $n on your PATH ($bindir/$n: $(what "$n"))"
 		elif [ "$w" = "$bindir/$n" ]; then
 			echo "  $n runs $w, which is not homepost's ($(what "$n")): make install left it"
+		elif [ ! -e "$bindir/$n" ] && [ ! -L "$bindir/$n" ]; then
+			# Not an order of PATH: nothing of that name is in BINDIR.
+			echo "  $n runs $w, not homepost ($bindir/$n: it does not exist)"
 		else
 			d=${w%/*}
 			echo "  $n runs $w, not homepost: $d comes before $bindir on your PATH"

@@ -21,7 +21,8 @@ DOCDIR ?= $(PREFIX)/share/doc/homepost
 # XDG_CONFIG_HOME is honoured.
 UNITDIR ?= $${XDG_CONFIG_HOME:-$$HOME/.config}/systemd/user
 SYSTEM_PREFIX ?= /usr/local
-# Prefixes the system paths that install-system links (tests only).
+# Prefixes the system paths that install-system links, and the
+# /usr/sbin/sendmail that install looks for (tests only).
 LINK_ROOT ?=
 MANPAGES = $(wildcard man/*.[1-8])
 # homepost-smtp.socket is installed but not enabled: see homepost(1).
@@ -77,6 +78,11 @@ next-steps:
 			case $$report in *"comes before"*) order=1;; esac; \
 		fi;; \
 	esac; \
+	if [ ! -e "$(LINK_ROOT)/usr/sbin/sendmail" ] && [ ! -L "$(LINK_ROOT)/usr/sbin/sendmail" ]; then \
+		echo "homepost: /usr/sbin/sendmail does not exist: cron (Debian's, cronie) and sudo mail through that path only,"; \
+		echo "  whatever PATH says, and drop what they would mail. Wrap cron jobs: MAILTO=\"\" and homepost cron -- JOB"; \
+		echo "  (homepost cron --help), or have root run make install-system, which links it to homepost."; \
+	fi; \
 	echo "Next steps:"; \
 	case "$(AGENT)" in \
 	stopped) n=$$((n+1)); echo "  $$n. start the agent:  systemctl --user enable --now homepost";; \

@@ -119,6 +119,22 @@ func TestInstallUninstall(t *testing.T) {
 		t.Errorf("make install does not announce the build before running it:\n%s", out)
 	}
 
+	// Debian's cron and sudo mail through /usr/sbin/sendmail only: where
+	// it does not exist, install says what to do instead. Here the
+	// system paths are under a root of the test's own, with none.
+	const noMTA = "/usr/sbin/sendmail does not exist: cron"
+	rootVars := append([]string{"install", "LINK_ROOT=" + filepath.Join(tmp, "root")}, vars...)
+	out2 := makeCmd(t, env, rootVars...)
+	if !strings.Contains(out2, noMTA) || !strings.Contains(out2, "homepost cron -- JOB") {
+		t.Errorf("make install without /usr/sbin/sendmail did not say how cron output reaches the user:\n%s", out2)
+	}
+	os.MkdirAll(filepath.Join(tmp, "root", "usr", "sbin"), 0o755)
+	os.Symlink("/bin/true", filepath.Join(tmp, "root", "usr", "sbin", "sendmail"))
+	out2 = makeCmd(t, env, rootVars...)
+	if strings.Contains(out2, noMTA) {
+		t.Errorf("make install with a /usr/sbin/sendmail says it does not exist:\n%s", out2)
+	}
+
 	// What install must have written.
 	want := []string{"bin/homepost", "share/doc/homepost/config.example.toml"}
 	for _, l := range []string{"sendmail", "send-mail", "mail", "mailx", "mailq", "newaliases"} {
@@ -244,6 +260,28 @@ func TestNextSteps(t *testing.T) {
 				t.Errorf("AGENT=%s: %q does not apply, yet:\n%s", c.agent, n, out)
 			}
 		}
+	}
+}
+
+// TestNextStepsMissingName: a name that BINDIR lacks, found later on
+// PATH, is not an order of PATH to change (BINDIR already comes first);
+// install said "OTHER comes before BINDIR" and told to put BINDIR first.
+func TestNextStepsMissingName(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("SKIP: make is not installed")
+	}
+	t.Parallel()
+	home, other := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "mail"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := userEnv(home, "PATH=/opt/hp/bin:"+other+":/usr/bin:/bin")
+	out := makeCmd(t, env, "next-steps", "AGENT=none", "BINDIR=/opt/hp/bin")
+	if want := "mail runs " + other + "/mail, not homepost (/opt/hp/bin/mail: it does not exist)"; !strings.Contains(out, want) {
+		t.Errorf("no %q in:\n%s", want, out)
+	}
+	if strings.Contains(out, "comes before") || strings.Contains(out, "first on your PATH") {
+		t.Errorf("BINDIR comes first on PATH, yet install says to change its order:\n%s", out)
 	}
 }
 

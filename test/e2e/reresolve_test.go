@@ -8,6 +8,56 @@ import (
 	"homepost/test/testenv"
 )
 
+// reresolveEnv is the world of a retry test: the user (me), and a
+// regular file in the home, afile, under which an mbox target
+// (afile/NAME.mbox) takes nothing for now: a copy sent there waits.
+type reresolveEnv struct {
+	*testenv.Env
+	me string
+}
+
+func newReresolveEnv(t *testing.T) *reresolveEnv {
+	r := &reresolveEnv{Env: testenv.New(t, ""), me: testenv.Login(t)}
+	r.write("afile", "")
+	return r
+}
+
+// write writes the file at path (below the home).
+func (r *reresolveEnv) write(path, text string) {
+	if err := os.WriteFile(r.Path(path), []byte(text), 0o600); err != nil {
+		r.T.Fatal(err)
+	}
+}
+
+// forward makes ~/.forward keep a copy in the store (\user) and send
+// one to each of mboxes.
+func (r *reresolveEnv) forward(mboxes ...string) {
+	text := "\\" + r.me + "\n"
+	for _, m := range mboxes {
+		text += m + "\n"
+	}
+	r.write(".forward", text)
+}
+
+// waitEmpty waits until mailq says the queue is empty.
+func (r *reresolveEnv) waitEmpty() {
+	r.WaitFor(func() bool {
+		q, _, _ := r.Run(nil, "mailq")
+		return strings.Contains(q, "empty")
+	}, "an empty queue")
+}
+
+// waitIn waits until the mbox at path holds a copy of subject.
+func (r *reresolveEnv) waitIn(path, subject, what string) {
+	r.WaitFor(func() bool {
+		b, _ := os.ReadFile(path)
+		return strings.Contains(string(b), "Subject: "+subject)
+	}, what)
+}
+
+// stored is how many copies the store (~/Maildir) holds.
+func (r *reresolveEnv) stored() int { return len(testenv.Files(r.Path("Maildir", "new"))) }
+
 // A copy that ~/.forward or the user's aliases sent to a place that
 // takes nothing for now (an mbox under a regular file) follows the file
 // once it is changed, also when another copy of the same recipient was
@@ -17,42 +67,28 @@ import (
 // until max_queue_lifetime, then bounced.
 func TestRetryFollowsChangedForwardAfterPartialDelivery(t *testing.T) {
 	t.Parallel()
-	e := testenv.New(t, "")
-	me := testenv.Login(t)
-	if err := os.WriteFile(e.Path("afile"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e := newReresolveEnv(t)
 	old, fixed := e.Path("afile", "box.mbox"), e.Path("box.mbox")
-	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+old+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.MustSend("Subject: partial\n\nx\n", me)
+	e.forward(old)
+	e.MustSend("Subject: partial\n\nx\n", e.me)
 	e.Once()
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+	if n := e.stored(); n != 1 {
 		t.Fatalf("%d copies in the Maildir after the first attempt, want 1", n)
 	}
 	if q, _, _ := e.Run(nil, "mailq"); !strings.Contains(q, old) {
 		t.Fatalf("mailq does not show the deferred copy for %s:\n%s", old, q)
 	}
 	// The fix: the line names another mbox.
-	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+fixed+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.forward(fixed)
 	_, stderr, _ := e.Run(nil, "homepost", "flush")
-	e.WaitFor(func() bool {
-		b, _ := os.ReadFile(fixed)
-		return strings.Contains(string(b), "Subject: partial")
-	}, "the copy in the mbox that ~/.forward names now")
-	e.WaitFor(func() bool {
-		q, _, _ := e.Run(nil, "mailq")
-		return strings.Contains(q, "empty")
-	}, "an empty queue")
+	e.waitIn(fixed, "partial", "the copy in the mbox that ~/.forward names now")
+	e.waitEmpty()
 	b, _ := os.ReadFile(fixed)
 	if n := strings.Count(string(b), "Subject: partial"); n != 1 {
 		t.Errorf("%d copies in %s, want 1", n, fixed)
 	}
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
-		t.Errorf("%d copies in the Maildir, want 1 (the copy \\%s delivered at first)", n, me)
+	if n := e.stored(); n != 1 {
+		t.Errorf("%d copies in the Maildir, want 1 (the copy \\%s delivered at first)", n, e.me)
 	}
 	log, _ := os.ReadFile(e.Path(".local", "state", "homepost", "agent.log"))
 	all := string(log) + stderr
@@ -69,34 +105,20 @@ func TestRetryFollowsChangedForwardAfterPartialDelivery(t *testing.T) {
 // delivered and the other deferred, is resolved again at the retry.
 func TestRetryFollowsChangedAliasAfterPartialDelivery(t *testing.T) {
 	t.Parallel()
-	e := testenv.New(t, "")
-	me := testenv.Login(t)
-	if err := os.WriteFile(e.Path("afile"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e := newReresolveEnv(t)
 	old, fixed := e.Path("afile", "arch.mbox"), e.Path("arch.mbox")
-	aliases := e.Path(".config", "homepost", "aliases")
-	if err := os.WriteFile(aliases, []byte("arch: "+me+", "+old+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	aliases := ".config/homepost/aliases"
+	e.write(aliases, "arch: "+e.me+", "+old+"\n")
 	e.MustSend("Subject: archived\n\nx\n", "arch")
 	e.Once()
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+	if n := e.stored(); n != 1 {
 		t.Fatalf("%d copies in the Maildir after the first attempt, want 1", n)
 	}
-	if err := os.WriteFile(aliases, []byte("arch: "+me+", "+fixed+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.write(aliases, "arch: "+e.me+", "+fixed+"\n")
 	e.Run(nil, "homepost", "flush")
-	e.WaitFor(func() bool {
-		b, _ := os.ReadFile(fixed)
-		return strings.Contains(string(b), "Subject: archived")
-	}, "the copy in the mbox that the aliases name now")
-	e.WaitFor(func() bool {
-		q, _, _ := e.Run(nil, "mailq")
-		return strings.Contains(q, "empty")
-	}, "an empty queue")
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+	e.waitIn(fixed, "archived", "the copy in the mbox that the aliases name now")
+	e.waitEmpty()
+	if n := e.stored(); n != 1 {
 		t.Errorf("%d copies in the Maildir, want 1", n)
 	}
 }
@@ -107,23 +129,13 @@ func TestRetryFollowsChangedAliasAfterPartialDelivery(t *testing.T) {
 // once, and the target it replaced is dropped in turn.
 func TestRetryFollowsForwardChangedBack(t *testing.T) {
 	t.Parallel()
-	e := testenv.New(t, "")
-	me := testenv.Login(t)
-	for _, f := range []string{"afile", "bfile"} {
-		if err := os.WriteFile(e.Path(f), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := newReresolveEnv(t)
+	e.write("bfile", "")
 	a, b := e.Path("afile", "box.mbox"), e.Path("bfile", "box.mbox")
-	forward := func(mbox string) {
-		if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+mbox+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	forward(a)
-	e.MustSend("Subject: back\n\nx\n", me)
+	e.forward(a)
+	e.MustSend("Subject: back\n\nx\n", e.me)
 	e.Once()
-	forward(b) // also deferred: a is dropped, b waits
+	e.forward(b) // also deferred: a is dropped, b waits
 	e.Run(nil, "homepost", "flush")
 	if q, _, _ := e.Run(nil, "mailq"); !strings.Contains(q, b) || strings.Contains(q, a) {
 		t.Fatalf("mailq after the change to %s:\n%s", b, q)
@@ -131,7 +143,7 @@ func TestRetryFollowsForwardChangedBack(t *testing.T) {
 	// Back to a, which takes mail now.
 	os.Remove(e.Path("afile"))
 	os.Mkdir(e.Path("afile"), 0o700)
-	forward(a)
+	e.forward(a)
 	_, log, _ := e.Run(nil, "homepost", "flush")
 	if !strings.Contains(log, "target dropped") || !strings.Contains(log, b) {
 		t.Errorf("the flush does not log that the copy for %s was dropped:\n%s", b, log)
@@ -143,7 +155,7 @@ func TestRetryFollowsForwardChangedBack(t *testing.T) {
 	if n := strings.Count(string(got), "Subject: back"); n != 1 {
 		t.Errorf("%d copies in %s, want 1", n, a)
 	}
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+	if n := e.stored(); n != 1 {
 		t.Errorf("%d copies in the Maildir, want 1", n)
 	}
 }
@@ -152,33 +164,19 @@ func TestRetryFollowsForwardChangedBack(t *testing.T) {
 // waits at once, where the file says now, without a flush.
 func TestAgentFollowsChangedForwardAfterPartialDelivery(t *testing.T) {
 	t.Parallel()
-	e := testenv.New(t, "")
-	me := testenv.Login(t)
-	if err := os.WriteFile(e.Path("afile"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e := newReresolveEnv(t)
 	old, fixed := e.Path("afile", "box.mbox"), e.Path("box.mbox")
-	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+old+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.forward(old)
 	e.StartAgent()
-	e.MustSend("Subject: watched\n\nx\n", me)
+	e.MustSend("Subject: watched\n\nx\n", e.me)
 	e.WaitFor(func() bool {
 		q, _, _ := e.Run(nil, "mailq")
-		return strings.Contains(q, old) && len(testenv.Files(e.Path("Maildir", "new"))) == 1
+		return strings.Contains(q, old) && e.stored() == 1
 	}, "the copy in the Maildir and the deferral")
-	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+fixed+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.WaitFor(func() bool {
-		b, _ := os.ReadFile(fixed)
-		return strings.Contains(string(b), "Subject: watched")
-	}, "the copy in the mbox that ~/.forward names now, without a flush")
-	e.WaitFor(func() bool {
-		q, _, _ := e.Run(nil, "mailq")
-		return strings.Contains(q, "empty")
-	}, "an empty queue")
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+	e.forward(fixed)
+	e.waitIn(fixed, "watched", "the copy in the mbox that ~/.forward names now, without a flush")
+	e.waitEmpty()
+	if n := e.stored(); n != 1 {
 		t.Errorf("%d copies in the Maildir, want 1", n)
 	}
 }
@@ -188,20 +186,12 @@ func TestAgentFollowsChangedForwardAfterPartialDelivery(t *testing.T) {
 // copy \user delivered, which is not stored again.
 func TestRetryDropsTargetRemovedFromForward(t *testing.T) {
 	t.Parallel()
-	e := testenv.New(t, "")
-	me := testenv.Login(t)
-	if err := os.WriteFile(e.Path("afile"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e := newReresolveEnv(t)
 	old := e.Path("afile", "box.mbox")
-	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"+old+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.MustSend("Subject: removed\n\nx\n", me)
+	e.forward(old)
+	e.MustSend("Subject: removed\n\nx\n", e.me)
 	e.Once()
-	if err := os.WriteFile(e.Path(".forward"), []byte("\\"+me+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	e.forward()
 	_, log, _ := e.Run(nil, "homepost", "flush")
 	if q, _, _ := e.Run(nil, "mailq"); !strings.Contains(q, "empty") {
 		t.Fatalf("mail left in the queue:\n%s", q)
@@ -209,7 +199,7 @@ func TestRetryDropsTargetRemovedFromForward(t *testing.T) {
 	if !strings.Contains(log, "target dropped") || !strings.Contains(log, old) {
 		t.Errorf("the flush does not log that the copy for %s was dropped:\n%s", old, log)
 	}
-	if n := len(testenv.Files(e.Path("Maildir", "new"))); n != 1 {
+	if n := e.stored(); n != 1 {
 		t.Errorf("%d copies in the Maildir, want 1", n)
 	}
 }

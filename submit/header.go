@@ -71,6 +71,13 @@ func (h *Header) Has(name string) bool {
 // fieldName returns the name of a header field line, or "" when the line
 // does not start a field (RFC 5322 2.2: printable ASCII except colon,
 // then a colon; obsolete syntax allows space before the colon).
+//
+// QUIRK: 8-bit bytes are taken as part of a name. RFC 6532 allows UTF-8
+// in field values only, but generators write a non-ASCII name raw (Python's
+// email package does, for X-Ünïcode-Value); read as a body line, it ended
+// the header there, and a completed Date or Message-ID then went above it
+// with the empty line that ends a header, which turned the fields below
+// it (MIME-Version, Content-Type) into body text for every reader.
 func fieldName(line []byte) string {
 	for i, c := range line {
 		switch {
@@ -86,7 +93,7 @@ func fieldName(line []byte) string {
 				continue
 			}
 			return ""
-		case c < 33 || c > 126:
+		case c < 33 || c == 127:
 			return ""
 		}
 	}

@@ -65,6 +65,25 @@ func TestKeepsExistingFieldsByteForByte(t *testing.T) {
 	}
 }
 
+// TestEightBitFieldNameKeepsHeader: a field whose name has 8-bit bytes
+// (Python's email package writes X-Ünïcode-Value raw) is a field: the
+// Date and Message-ID homepost adds go at the end of the whole header,
+// and the fields below it stay fields.
+func TestEightBitFieldNameKeepsHeader(t *testing.T) {
+	head := "From: a@b.c\nX-\xc3\x9cn\xc3\xafcode-Value: v\xc3\xa4l\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n"
+	body, _ := submitted(t, Options{Recipients: []string{"bob"}}, head+"\n--b\n\npart\n--b--\n")
+	h, rest, ok := strings.Cut(body, "\n\n")
+	if !ok || !strings.HasPrefix(h+"\n", head) || !strings.Contains(h, "\nDate: ") || !strings.Contains(h, "\nMessage-ID: ") ||
+		rest != "--b\n\npart\n--b--\n" {
+		t.Errorf("header not kept whole:\n%s", body)
+	}
+	// A line without a colon still ends the header there.
+	body, _ = submitted(t, Options{Recipients: []string{"bob"}}, "From: a@b.c\nno colon \xc3\xa4 here\nX: y\n")
+	if !strings.Contains(body, "\n\nno colon \xc3\xa4 here\nX: y\n") {
+		t.Errorf("a line that is no field did not begin the body:\n%s", body)
+	}
+}
+
 func TestDotEndsMessageUnlessIgnored(t *testing.T) {
 	body, _ := submitted(t, Options{Recipients: []string{"b"}}, "From: a@b\nDate: d\nMessage-ID: <m>\n\none\n.\ntwo\n")
 	if !strings.HasSuffix(body, "\n\none\n") {

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -287,7 +288,7 @@ func CurrentUser() (Identity, error) {
 			id.user = os.Getenv("USER")
 		}
 	}
-	id.home = homeDir(os.Getenv("HOME"), id.home)
+	id.home = homeDir(os.Getenv("HOME"), id.home, id.uid)
 	if id.user == "" {
 		return id, fmt.Errorf("cannot determine the login name of uid %d", id.uid)
 	}
@@ -297,14 +298,28 @@ func CurrentUser() (Identity, error) {
 	return id, nil
 }
 
-// homeDir picks the home directory from $HOME and the password
-// database's entry. $HOME wins so that tests (and users) can move it,
-// except "/": that is what programs set when they mean "no home" (sudo
-// runs its mailer as root with HOME=/), and mail queued there would
-// wait in /.local where no agent looks.
-func homeDir(env, passwd string) string {
+// homeDir picks the home directory of the user uid from $HOME and the
+// password database's entry. $HOME wins so that tests (and users) can
+// move it, except:
+//   - "/": that is what programs set when they mean "no home" (sudo runs
+//     its mailer as root with HOME=/), and mail queued there would wait
+//     in /.local where no agent looks;
+//   - for a user other than root, a directory that another user owns: a
+//     daemon started from a root shell (cron, atd) runs a user's mailer
+//     with its own HOME=/root, where that user can queue nothing (every
+//     job's mail was refused with exit 78, and cron dropped it). Root
+//     keeps a $HOME of another user's (sudo -E): what it queues there is
+//     refused with advice, rather than taken as root's own.
+func homeDir(env, passwd string, uid int) string {
 	if env == "" || !filepath.IsAbs(env) || (filepath.Clean(env) == "/" && passwd != "") {
 		return passwd
+	}
+	if uid != 0 && passwd != "" && filepath.Clean(env) != filepath.Clean(passwd) {
+		if fi, err := os.Stat(env); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+				return passwd
+			}
+		}
 	}
 	return env
 }

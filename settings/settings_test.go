@@ -2,6 +2,7 @@ package settings
 
 import (
 	"net"
+	"os"
 	"testing"
 )
 
@@ -14,8 +15,32 @@ func TestHomeDir(t *testing.T) {
 		{"//", "/root", "/root"},
 		{"/", "", "/"}, // nothing better known
 	} {
-		if got := homeDir(c.env, c.passwd); got != c.want {
+		if got := homeDir(c.env, c.passwd, os.Getuid()); got != c.want {
 			t.Errorf("homeDir(%q, %q) = %q, want %q", c.env, c.passwd, got, c.want)
+		}
+	}
+	// A user's mailer run by a daemon started from a root shell (cron,
+	// atd) gets the daemon's HOME=/root: a directory of another user's is
+	// not that user's home; root keeps what $HOME says.
+	mine, theirs := t.TempDir(), t.TempDir()
+	const uid, other = 4242, 4243
+	if err := os.Chown(theirs, other, -1); err != nil {
+		t.Skip("SKIP: cannot give directories to other uids (not root):", err)
+	}
+	os.Chown(mine, uid, -1)
+	for _, c := range []struct {
+		env, passwd string
+		uid         int
+		want        string
+	}{
+		{theirs, mine, uid, mine},    // another user's: the passwd home
+		{mine, "/home/a", uid, mine}, // the caller's own: kept
+		{theirs, "", uid, theirs},    // nothing better known
+		{mine, theirs, other, theirs},
+		{theirs, mine, 0, theirs}, // root: as $HOME says
+	} {
+		if got := homeDir(c.env, c.passwd, c.uid); got != c.want {
+			t.Errorf("uid %d: homeDir(%q, %q) = %q, want %q", c.uid, c.env, c.passwd, got, c.want)
 		}
 	}
 }

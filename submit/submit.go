@@ -427,8 +427,8 @@ func copyLines(w io.Writer, br *bufio.Reader, dots, atStart, pendingCR bool) err
 
 // dropped reports whether a header field is removed from the message
 // when it is queued, as Postfix's cleanup removes it
-// (message_drop_headers, whose default also names Content-Length, which
-// is kept here: it harms no reader of a Maildir or of an mboxrd file):
+// (message_drop_headers; its default also names Content-Length, which
+// homepost keeps, as it keeps every byte it has no reason to change):
 // Bcc and Resent-Bcc, whose recipients must stay secret, and
 // Return-Path, the envelope sender that final delivery writes (RFC 5321
 // 4.4): homepost's delivery puts its own on every stored copy, and a

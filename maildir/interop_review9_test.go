@@ -46,7 +46,6 @@ func appendingTo(pid int, path string) bool {
 // renames away: once the locks are released, the reader appends to the
 // unlinked file, and its message is lost.
 func TestReview9RewriteLosesReaderAppend(t *testing.T) {
-	t.Skip("review9: G1, not fixed")
 	for _, reader := range []string{"mutt", "s-nail"} {
 		t.Run(reader, func(t *testing.T) {
 			bin, err := exec.LookPath(reader)

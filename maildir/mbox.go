@@ -44,7 +44,10 @@ type Locked struct {
 
 // Lock opens (creating, mode 0600) and locks the mbox the way mutt,
 // s-nail and mailx expect: a dotlock file PATH.lock, then an fcntl lock
-// and a flock on the file itself. It waits up to 30 seconds.
+// and a flock on the file itself. It waits up to 30 seconds. Before it
+// returns, it finishes a rewrite of the mbox that a crash stopped (see
+// Locked.recover), so that nothing is read from or appended to a torn
+// mbox.
 func (m Mbox) Lock() (*Locked, error) { return m.lock(false) }
 
 // LockForDelivery is Lock for appending mail: the mbox must be a regular
@@ -70,7 +73,11 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 		if !errors.Is(err, os.ErrExist) {
 			// A directory we cannot create files in (a system
 			// spool): go on with the kernel locks alone, as mutt does.
-			if errors.Is(err, os.ErrPermission) {
+			// So too on a full disk, unless delivering (an append
+			// needs room anyway): reading and rewriting, which frees
+			// room, must still work there. The kernel locks keep out
+			// mutt, s-nail and homepost's own writers.
+			if errors.Is(err, os.ErrPermission) || (!deliver && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT))) {
 				dot = ""
 				break
 			}
@@ -106,6 +113,10 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	if err := l.recover(!deliver); err != nil {
+		l.Unlock()
+		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	return l, nil
 }

@@ -232,8 +232,9 @@ func openAll(t *testing.T, path string) (*os.File, []MboxMessage, Scanned) {
 }
 
 // Rewrite keeps the messages given, with their new Status, an edited
-// one as its new text, and what arrived after the scan; it fsyncs and
-// renames, so the mbox is a new inode.
+// one as its new text, and what arrived after the scan; it writes them
+// over the mbox in place, same inode, as mutt and s-nail do, and leaves
+// no record behind.
 func TestRewrite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mbox")
 	appendN(t, path, 1, 4)
@@ -263,8 +264,11 @@ func TestRewrite(t *testing.T) {
 		t.Fatalf("Rewrite: %v, %d bytes arrived", err, arrived)
 	}
 	after, _ := os.Stat(path)
-	if os.SameFile(before, after) {
-		t.Error("the mbox was rewritten in place, not replaced")
+	if !os.SameFile(before, after) {
+		t.Error("the mbox was replaced, not rewritten in place")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*")); len(left) != 0 {
+		t.Errorf("files left beside the mbox: %v", left)
 	}
 	// Python's mbox does not undo mboxrd quoting: the body lines
 	// read back quoted as they are stored.
@@ -283,17 +287,18 @@ print([(m['Subject'], m['Status'], m.get_payload()) for m in mailbox.mbox(sys.ar
 }
 
 // TestRewriteInPlace acts as a user who may not create files next to
-// the mbox (a /var/mail spool): the mbox is rewritten in place, same
-// inode, same result.
+// the mbox (a /var/mail spool): the record of the rewrite goes to the
+// state directory, and the mbox is rewritten in place, same inode, same
+// result.
 func TestRewriteInPlace(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "spool")
 	appendN(t, path, 1, 4)
 	before, _ := os.Stat(path)
 	f, msgs, size := openAll(t, path)
 	appendN(t, path, 5, 5)
-	saved := createTemp
-	createTemp = func(string, string) (*os.File, error) { return nil, os.ErrPermission }
-	defer func() { createTemp = saved }()
+	refuseNextTo(t)
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
 	keep := []Kept{
 		{Off: msgs[0].Off, Len: msgs[0].Len, Status: "RO"},
 		{Off: msgs[2].Off, Len: msgs[2].Len, Status: "O"},
@@ -313,6 +318,17 @@ print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
 	if out != "[('Subject 1', 'RO'), ('Subject 3', 'O'), ('Subject 4', 'O'), ('Subject 5', None)]\n" {
 		t.Errorf("mbox: %s", out)
 	}
+	if left, _ := filepath.Glob(filepath.Join(state, "homepost", "mbox-rewrite", "*")); len(left) != 0 {
+		t.Errorf("records left: %v", left)
+	}
+}
+
+// refuseNextTo acts, for the test, as a user who may not create files
+// beside the mbox (a /var/mail spool).
+func refuseNextTo(t *testing.T) {
+	saved := createRecordNextTo
+	createRecordNextTo = func(string) (*os.File, error) { return nil, os.ErrPermission }
+	t.Cleanup(func() { createRecordNextTo = saved })
 }
 
 // TestRewriteAfterRewriteInPlace: another program (s-nail, mutt)

@@ -3,8 +3,10 @@ package maildir
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"iter"
 	"os"
@@ -34,15 +36,37 @@ type Kept struct {
 // Under the delivery locks (dotlock, fcntl, flock) it checks that the
 // file is the one that was read and still begins with the bytes read
 // (else ErrChanged: another program rewrote it, and the offsets read
-// no longer hold even when it did not shrink), writes
-// the new contents to a temporary file in the same directory, fsyncs
-// it, renames it over the mbox with the old file's mode and fsyncs the
-// directory. The locks keep every other writer out until the new file
-// is in place: a deliverer takes the dotlock before opening the file,
-// so it appends to the new inode. In a directory the user may not
-// create files in (a /var/mail spool) the new contents are written to a
-// private temporary file first, then over the mbox in place, as mailx
-// does there.
+// no longer hold even when it did not shrink), then writes the new
+// contents over the same file, in place, as mutt, s-nail and BSD mailx
+// do. A rename of a new file over the mbox would lose mail: mutt and
+// s-nail open an mbox before they lock it to save into it, so a save
+// that waits for the locks would then append to the file renamed away.
+//
+// In place, and crash-safe, in these steps:
+//
+//  1. The new contents are compared with the mbox as they are made;
+//     from the first byte that differs on they go to a record file
+//     beside the mbox (".NAME.homepost-rewrite"), or, where its
+//     directory takes no new file (a /var/mail spool, a full disk),
+//     in $XDG_STATE_HOME/homepost/mbox-rewrite/DEV-INO.
+//  2. Room for a longer file is allocated (fallocate); without it the
+//     rewrite is refused and nothing has changed.
+//  3. prepare (RewriteWith) runs.
+//  4. The record's header (offset, new and old size, dev and inode,
+//     SHA-256 of the unchanged prefix, of the old tail and of the new
+//     bytes) is written, the record and its directory fsynced.
+//  5. A growing file is made its new size and fsynced; the new bytes
+//     are written from the first changed one and fsynced; a shrinking
+//     file is then cut and fsynced; the record is removed and its
+//     directory fsynced.
+//
+// A crash before step 4 is complete leaves the mbox untouched, and the
+// incomplete record is discarded; after it, the next program that locks
+// the mbox (a delivery, mail, Rewrite) finishes the rewrite first (see
+// Locked.recover, which says what another program may have done to the
+// mbox between the crash and then). An error in step 5 keeps the record
+// for the same end. Messages that arrive while Rewrite runs wait for
+// the locks, and are appended to the rewritten file.
 func (m Mbox) Rewrite(old *os.File, read Scanned, keep iter.Seq[Kept]) (int64, error) {
 	return m.RewriteWith(old, read, keep, nil)
 }
@@ -78,49 +102,37 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 		}
 		return 0, fmt.Errorf("rewrite %s: %w", path, err)
 	}
-	if prepare != nil {
-		if err := prepare(); err != nil {
-			return 0, err
-		}
-	}
 	size := read.Size
-	tailLen := st.Size() - size
+	cur := st.Size()
+	tailLen := cur - size
 
-	dir := filepath.Dir(path)
-	tmp, err := createTemp(dir, "."+filepath.Base(path)+".homepost*")
-	inPlace := false
-	if errors.Is(err, os.ErrPermission) {
-		tmp, err = os.CreateTemp("", "homepost-mbox-*")
-		inPlace = true
-	}
-	if err != nil {
-		return 0, fmt.Errorf("rewrite %s: %w", path, err)
-	}
-	ok := false
+	// The new contents are compared with the mbox as they are made;
+	// from the first byte that differs on, they go to the record.
+	dw := &diffWriter{f: l.F, size: cur, prefix: sha256.New(), data: sha256.New()}
+	dw.create = func() (*os.File, string, error) { return createRecord(path, st) }
 	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
+		if dw.rec != nil {
+			dw.rec.Close()
+			if !dw.keep {
+				removeRecord(dw.name)
+			}
 		}
 	}()
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		return 0, err
-	}
-	w := bufio.NewWriterSize(tmp, 1<<20)
+	w := bufio.NewWriterSize(dw, 1<<20)
 	br := bufio.NewReaderSize(nil, 64<<10)
 	for k := range keep {
 		if k.Text != nil {
 			// mboxEntry ends in a newline, and so does what
 			// writeWithStatus copies of it.
 			if _, err := writeWithStatus(w, br, bytes.NewReader(mboxEntry(k.FromLine, k.Text)), k.Status); err != nil {
-				return 0, fmt.Errorf("rewrite %s: %w", path, err)
+				return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 			}
 			w.WriteByte('\n')
 			continue
 		}
 		bodyCopied, err := writeWithStatus(w, br, io.NewSectionReader(old, k.Off, k.Len), k.Status)
 		if err != nil {
-			return 0, fmt.Errorf("rewrite %s: %w", path, err)
+			return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 		}
 		// An empty line separates messages; a body whose last line
 		// has no newline (the end of a file) gets one first.
@@ -141,49 +153,138 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 			tail.ReadByte()
 		}
 		if _, err := io.Copy(w, tail); err != nil {
-			return 0, fmt.Errorf("rewrite %s: %w", path, err)
+			return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return 0, fmt.Errorf("rewrite %s: %w", path, err)
+		return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 	}
-	if inPlace {
-		return tailLen, copyOver(l.F, tmp)
+	r := record{Off: dw.n, New: dw.n, Old: cur}
+	if dw.rec != nil {
+		r.Off = dw.off
 	}
-	if err := tmp.Sync(); err != nil {
-		return 0, fmt.Errorf("rewrite %s: %w", path, err)
+	r.Dev, r.Ino = devIno(st)
+	copy(r.Prefix[:], dw.prefix.Sum(nil))
+	copy(r.Data[:], dw.data.Sum(nil))
+	if r.New < cur {
+		if r.Tail, err = hashRange(l.F, r.New, cur-r.New); err != nil {
+			return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
+		}
 	}
-	if err := tmp.Close(); err != nil {
-		return 0, err
+	if err := reserve(l.F, cur, r.New); err != nil {
+		return 0, fmt.Errorf("rewrite %s: no room for its new contents (%d bytes, %d more than now): %w; nothing changed", path, r.New, r.New-cur, err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, fmt.Errorf("rewrite %s: %w", path, err)
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return 0, err
+		}
 	}
-	ok = true
-	if err := safeio.SyncDir(dir); err != nil {
-		return 0, err
+	if dw.rec == nil {
+		// Unchanged up to the new end: at most a cut, which a crash
+		// leaves done or not done.
+		if r.New < cur {
+			if err := l.F.Truncate(r.New); err != nil {
+				return 0, fmt.Errorf("rewrite %s: %w", path, err)
+			}
+			if err := l.F.Sync(); err != nil {
+				return 0, fmt.Errorf("rewrite %s: %w", path, err)
+			}
+		}
+		return tailLen, nil
+	}
+	if _, err := dw.rec.WriteAt(r.encode(), 0); err != nil {
+		return 0, fmt.Errorf("rewrite %s: record %s: %w; nothing changed", path, dw.name, err)
+	}
+	if err := dw.rec.Sync(); err != nil {
+		return 0, fmt.Errorf("rewrite %s: record %s: %w; nothing changed", path, dw.name, err)
+	}
+	if err := safeio.SyncDir(filepath.Dir(dw.name)); err != nil {
+		return 0, fmt.Errorf("rewrite %s: record %s: %w; nothing changed", path, dw.name, err)
+	}
+	// From here on the record is the rewrite: kept on any error, it is
+	// finished by the next program that locks the mbox.
+	dw.keep = true
+	if err := l.apply(dw.rec, dw.name, &r, r.New); err != nil {
+		return 0, fmt.Errorf("rewrite %s: %w; the new contents are kept in %s and are written when the mailbox is next opened", path, err, dw.name)
 	}
 	return tailLen, nil
 }
 
-// createTemp is os.CreateTemp; tests replace it to act as a user who
-// may not create files in the mbox's directory.
-var createTemp = os.CreateTemp
+// createRecord creates the record of a rewrite of the mbox at path
+// (whose state is st): beside it, or, where its directory takes no new
+// file, in the state directory.
+func createRecord(path string, st os.FileInfo) (*os.File, string, error) {
+	name := recordNextTo(path)
+	f, err := createRecordNextTo(name)
+	if err == nil {
+		return f, name, nil
+	}
+	if !noRoomHere(err) {
+		return nil, "", err
+	}
+	name = recordInState(devIno(st))
+	if err := safeio.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return nil, "", err
+	}
+	f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	return f, name, err
+}
 
-// copyOver replaces the contents of the locked mbox f with those of tmp
-// (fully written): write from the start, cut to length, fsync.
-func copyOver(f, tmp *os.File) error {
-	n, err := tmp.Seek(0, io.SeekEnd)
-	if err != nil {
-		return err
+// diffWriter takes the new contents of an mbox being rewritten and
+// compares them with the mbox f (size bytes): the bytes that are the
+// same go into prefix; from the first one that differs (off) they go
+// to a record file, made by create, after room for its header, and
+// into data. n counts the bytes written.
+type diffWriter struct {
+	f            *os.File
+	size         int64
+	n, off       int64
+	prefix, data hash.Hash
+	create       func() (*os.File, string, error)
+	rec          *os.File
+	name         string
+	keep         bool // the record is complete: never removed here
+	buf          []byte
+}
+
+func (d *diffWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	if d.rec == nil {
+		same := 0
+		if avail := d.size - d.n; avail > 0 {
+			k := int(min(int64(len(p)), avail))
+			if cap(d.buf) < k {
+				d.buf = make([]byte, k)
+			}
+			b := d.buf[:k]
+			if _, err := d.f.ReadAt(b, d.n); err != nil {
+				return 0, err
+			}
+			for same < k && b[same] == p[same] {
+				same++
+			}
+		}
+		d.prefix.Write(p[:same])
+		d.n += int64(same)
+		p = p[same:]
+		if len(p) == 0 {
+			return total, nil
+		}
+		rec, name, err := d.create()
+		if err != nil {
+			return 0, fmt.Errorf("record the new contents: %w", err)
+		}
+		d.rec, d.name, d.off = rec, name, d.n
+		if _, err := rec.Write(make([]byte, recordHeader)); err != nil {
+			return 0, fmt.Errorf("record %s: %w", name, err)
+		}
 	}
-	if _, err := io.Copy(io.NewOffsetWriter(f, 0), io.NewSectionReader(tmp, 0, n)); err != nil {
-		return fmt.Errorf("rewrite %s: %w", f.Name(), err)
+	if _, err := d.rec.Write(p); err != nil {
+		return 0, fmt.Errorf("record %s: %w", d.name, err)
 	}
-	if err := f.Truncate(n); err != nil {
-		return fmt.Errorf("rewrite %s: %w", f.Name(), err)
-	}
-	return f.Sync()
+	d.data.Write(p)
+	d.n += int64(len(p))
+	return total, nil
 }
 
 // mboxEntry is a message's text in mbox form for a rewrite: its "From "

@@ -1,0 +1,449 @@
+package maildir
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"homepost/safeio"
+)
+
+// A rewrite record holds what an in-place rewrite of an mbox is about to
+// write over it, made durable before the first byte of the mbox is
+// touched, so that a rewrite a crash stops half way is finished by the
+// next program that locks the mbox (see Locked.recover) instead of
+// leaving it torn.
+//
+// The file is a header of recordHeader bytes, then the new contents of
+// the mbox from the first byte that changes (Off) to the new end (New).
+// The header is written last, over zeros: a record whose header does
+// not parse, whose header sum or data sum does not match, or whose size
+// is not its header's plus New-Off, was stopped before it was complete,
+// and then the mbox was not touched yet.
+type record struct {
+	Off, New, Old int64 // first changed byte, new size, size before
+	Dev, Ino      uint64
+	// Prefix is the SHA-256 of the mbox's first Off bytes (which the
+	// rewrite leaves as they are); Tail that of its bytes from New to
+	// Old (what the final truncation cuts off; empty when New >= Old);
+	// Data that of the new contents from Off.
+	Prefix, Tail, Data [sha256.Size]byte
+}
+
+const (
+	recordHeader = 1024
+	recordMagic  = "homepost mbox rewrite 1\n"
+)
+
+func (r *record) encode() []byte {
+	var b bytes.Buffer
+	b.WriteString(recordMagic)
+	fmt.Fprintf(&b, "off %d\nnew %d\nold %d\ndev %d\nino %d\nprefix %x\ntail %x\ndata %x\n",
+		r.Off, r.New, r.Old, r.Dev, r.Ino, r.Prefix, r.Tail, r.Data)
+	sum := sha256.Sum256(b.Bytes())
+	fmt.Fprintf(&b, "sum %x\n", sum)
+	out := make([]byte, recordHeader)
+	copy(out, b.Bytes())
+	return out
+}
+
+// decodeRecord parses a header; an error means the record is not
+// complete.
+func decodeRecord(h []byte) (*record, error) {
+	end := bytes.IndexByte(h, 0)
+	if end < 0 {
+		end = len(h)
+	}
+	h = h[:end]
+	if !bytes.HasPrefix(h, []byte(recordMagic)) {
+		return nil, errors.New("no header")
+	}
+	i := bytes.LastIndex(h, []byte("sum "))
+	if i < 0 || sha256Hex(h[:i]) != strings.TrimSpace(string(h[i+4:])) {
+		return nil, errors.New("header sum does not match")
+	}
+	r := &record{}
+	fields := map[string]string{}
+	for _, l := range strings.Split(string(h[len(recordMagic):i]), "\n") {
+		if k, v, ok := strings.Cut(l, " "); ok {
+			fields[k] = v
+		}
+	}
+	var err error
+	num := func(k string) int64 {
+		n, e := strconv.ParseInt(fields[k], 10, 64)
+		if e != nil && err == nil {
+			err = fmt.Errorf("field %s: %w", k, e)
+		}
+		return n
+	}
+	sum := func(k string, dst *[sha256.Size]byte) {
+		var b []byte
+		if _, e := fmt.Sscanf(fields[k], "%x", &b); (e != nil || len(b) != sha256.Size) && err == nil {
+			err = fmt.Errorf("field %s: not a SHA-256", k)
+		}
+		copy(dst[:], b)
+	}
+	r.Off, r.New, r.Old = num("off"), num("new"), num("old")
+	r.Dev, r.Ino = uint64(num("dev")), uint64(num("ino"))
+	sum("prefix", &r.Prefix)
+	sum("tail", &r.Tail)
+	sum("data", &r.Data)
+	if err == nil && (r.Off < 0 || r.New < r.Off || r.Old < 0) {
+		err = errors.New("bad offsets")
+	}
+	return r, err
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return fmt.Sprintf("%x", s)
+}
+
+// recordNextTo is where the record of a rewrite of the mbox at path is
+// kept: beside it, as a dot file.
+func recordNextTo(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".homepost-rewrite")
+}
+
+// recordInState is where the record is kept when the mbox's directory
+// takes no new file (a /var/mail spool, a full disk): in the state
+// directory, named by the mbox's device and inode, which every program
+// that locks the mbox knows. It is the default state directory
+// ($XDG_STATE_HOME/homepost), not state_dir of config.toml: every
+// program that locks an mbox must find it without reading the
+// configuration.
+func recordInState(dev, ino uint64) string {
+	state := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(state) {
+		home, _ := os.UserHomeDir()
+		state = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(state, "homepost", "mbox-rewrite", fmt.Sprintf("%d-%d", dev, ino))
+}
+
+// createRecordNextTo creates the record beside the mbox; tests replace
+// it to act as a user who may not create files in the mbox's directory.
+var createRecordNextTo = func(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
+// noRoomHere reports whether err means a directory takes no new file
+// (no permission, read-only, full, over quota): a reason to keep the
+// record elsewhere.
+func noRoomHere(err error) bool {
+	return errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// devIno returns a file's device and inode.
+func devIno(st os.FileInfo) (uint64, uint64) {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return uint64(sys.Dev), sys.Ino
+	}
+	return 0, 0
+}
+
+// hashRange returns the SHA-256 of n bytes of f at off; an error when
+// f is shorter.
+func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
+	var s [sha256.Size]byte
+	h := sha256.New()
+	if n < 0 {
+		return s, errors.New("negative length")
+	}
+	c, err := io.Copy(h, io.NewSectionReader(f, off, n))
+	if err != nil {
+		return s, err
+	}
+	if c != n {
+		return s, io.ErrUnexpectedEOF
+	}
+	copy(s[:], h.Sum(nil))
+	return s, nil
+}
+
+// recover finishes a rewrite of the locked mbox that a crash stopped,
+// or discards the record of one that was stopped before it touched the
+// mbox. It runs under the locks, before anything else reads or writes
+// the mbox. links: the mbox may have been opened through a symbolic link.
+//
+// A complete record means the mbox may be torn anywhere from Off on:
+// the new contents are written again from Off (which is idempotent), and
+// the file is cut to its new size. What another program did to the mbox
+// between the crash and now, without homepost's locks:
+//
+//   - Mail appended after the crash (mutt's or s-nail's save, which take
+//     only fcntl: a killed rewrite leaves its dotlock behind) lies past
+//     the largest size the rewrite gives the file, and is kept after the
+//     new contents. The rewrite makes the file its final size (when it
+//     grows it) and fsyncs that before it writes any new byte, and cuts
+//     it (when it shrinks) only once the new bytes are fsynced, so the
+//     size tells where the appended mail begins; Tail tells a file not
+//     cut yet from one cut and then appended to.
+//   - A rewrite by another program after the crash (mutt or s-nail
+//     deleting messages from the torn file) that changed the first Off
+//     bytes is detected: the record is then not applied but set aside,
+//     renamed with the suffix ".unapplied", so that nothing in it is
+//     lost, and the mbox is left as that program made it. One that
+//     changed only bytes past Off is not detected, and is overwritten.
+//   - Mail appended before the rewrite made a growing file its final
+//     size (a crash in the few calls between the record's fsync and
+//     that of the size) is taken for part of the torn file, and lost
+//     unless it reaches past the final size.
+func (l *Locked) recover(links bool) error {
+	st, err := l.F.Stat()
+	if err != nil {
+		return err
+	}
+	dev, ino := devIno(st)
+	real := l.path
+	if links {
+		// Opened through a symbolic link (mail reads one; a delivery
+		// never follows one): Rewrite keeps the record beside the
+		// file the link names.
+		if r, err := filepath.EvalSymlinks(l.path); err == nil {
+			real = r
+		}
+	}
+	for _, name := range []string{recordNextTo(real), recordInState(dev, ino)} {
+		rf, err := os.OpenFile(name, os.O_RDWR, 0)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("finish an interrupted rewrite of %s: %w", l.path, err)
+		}
+		err = l.finish(rf, name, dev, ino)
+		rf.Close()
+		if err != nil {
+			return fmt.Errorf("finish an interrupted rewrite of %s from %s: %w", l.path, name, err)
+		}
+	}
+	return nil
+}
+
+// readRecord reads and checks a record; nil when it is not complete.
+func readRecord(rf *os.File) (*record, error) {
+	h := make([]byte, recordHeader)
+	if _, err := io.ReadFull(io.NewSectionReader(rf, 0, recordHeader), h); err != nil {
+		return nil, nil
+	}
+	r, err := decodeRecord(h)
+	if err != nil {
+		return nil, nil
+	}
+	st, err := rf.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() != recordHeader+r.New-r.Off {
+		return nil, nil
+	}
+	if sum, err := hashRange(rf, recordHeader, r.New-r.Off); err != nil || sum != r.Data {
+		return nil, nil
+	}
+	return r, nil
+}
+
+// removeRecord removes a record and makes the removal durable: a record
+// that came back after a power loss would be applied again, over mail
+// appended since.
+func removeRecord(name string) error {
+	if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return safeio.SyncDir(filepath.Dir(name))
+}
+
+// finish applies or discards the record rf (see recover).
+func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
+	r, err := readRecord(rf)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		// Stopped before it was complete: the mbox is untouched.
+		return removeRecord(name)
+	}
+	st, err := l.F.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	prefix, err := hashRange(l.F, 0, r.Off)
+	if r.Dev != dev || r.Ino != ino || err != nil || prefix != r.Prefix {
+		// Another file now, or rewritten by another program: keep
+		// the new contents for the user, apply nothing.
+		aside := fmt.Sprintf("%s.%d.unapplied", name, r.Ino)
+		if err := os.Rename(name, aside); err != nil {
+			return err
+		}
+		return safeio.SyncDir(filepath.Dir(name))
+	}
+	if r.New >= r.Old {
+		// Growing (or the same size): the file was made New bytes
+		// long before any new byte was written; what lies past that
+		// was appended since.
+		return l.apply(rf, name, r, max(r.New, size))
+	}
+	// Shrinking: the file is cut to New only once every new byte is
+	// durable. Not cut yet, its bytes from New to Old are the old ones.
+	notCut := false
+	if size >= r.Old {
+		tail, err := hashRange(l.F, r.New, r.Old-r.New)
+		notCut = err == nil && tail == r.Tail
+	}
+	switch {
+	case !notCut:
+		// Cut: whole, and whatever follows New was appended since.
+		return removeRecord(name)
+	case size > r.Old:
+		// Appended after the crash, past the old end: it must follow
+		// the new contents, where the old tail lies now. Record the
+		// new contents with it, then apply that.
+		return l.reRecord(rf, name, r, size)
+	}
+	return l.apply(rf, name, r, r.New)
+}
+
+// reRecord replaces the record r with one whose new contents are r's
+// followed by the mail appended at r.Old.., and applies it.
+func (l *Locked) reRecord(rf *os.File, name string, r *record, size int64) error {
+	tmp := name + ".new"
+	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer nf.Close()
+	data := io.NewSectionReader(rf, recordHeader, r.New-r.Off)
+	extra := io.NewSectionReader(l.F, r.Old, size-r.Old)
+	h := sha256.New()
+	w := io.MultiWriter(io.NewOffsetWriter(nf, recordHeader), h)
+	if _, err := io.Copy(w, data); err != nil {
+		return err
+	}
+	// The appended mail begins with a "From " line, which needs an
+	// empty line before it.
+	var last []byte
+	for p := max(r.New-2, 0); p < r.New; p++ {
+		var b [1]byte
+		if p >= r.Off {
+			rf.ReadAt(b[:], recordHeader+p-r.Off)
+		} else {
+			l.F.ReadAt(b[:], p)
+		}
+		last = append(last, b[0])
+	}
+	sep := ""
+	switch n := len(last); {
+	case n == 0 || (n == 2 && last[0] == '\n' && last[1] == '\n'):
+	case last[n-1] == '\n':
+		sep = "\n"
+	default:
+		sep = "\n\n"
+	}
+	if _, err := io.WriteString(w, sep); err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, extra); err != nil {
+		return err
+	}
+	nr := *r
+	nr.New = r.New + int64(len(sep)) + size - r.Old
+	nr.Old = size
+	copy(nr.Data[:], h.Sum(nil))
+	if nr.New < nr.Old {
+		if nr.Tail, err = hashRange(l.F, nr.New, nr.Old-nr.New); err != nil {
+			return err
+		}
+	}
+	if _, err := nf.WriteAt(nr.encode(), 0); err != nil {
+		return err
+	}
+	if err := nf.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		return err
+	}
+	if err := safeio.SyncDir(filepath.Dir(name)); err != nil {
+		return err
+	}
+	return l.apply(nf, name, &nr, nr.New)
+}
+
+// apply writes the record's new contents over the locked mbox from Off,
+// makes it final bytes long, and removes the record, each step made
+// durable before the next: the size first when the file grows (so that
+// mail appended after a crash lies past it), the new bytes before a cut
+// (so that a cut file is a whole one).
+func (l *Locked) apply(rf *os.File, name string, r *record, final int64) error {
+	f := l.F
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() < final {
+		if err := f.Truncate(final); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := stopAt("sized"); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.NewOffsetWriter(f, r.Off), io.NewSectionReader(rf, recordHeader, r.New-r.Off)); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := stopAt("written"); err != nil {
+		return err
+	}
+	if st, err := f.Stat(); err != nil {
+		return err
+	} else if st.Size() > final {
+		if err := f.Truncate(final); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := stopAt("cut"); err != nil {
+		return err
+	}
+	return removeRecord(name)
+}
+
+// stopAt, when a test sets it, stops apply after a step ("sized",
+// "written", "cut") by returning an error, as a crash there would.
+var stopAt = func(step string) error { return nil }
+
+// reserve makes sure the file system has the blocks a file growing to
+// size needs, without changing the file: a rewrite that cannot have
+// them is refused before anything is written. A file system that
+// cannot allocate ahead (EOPNOTSUPP) is not refused.
+func reserve(f *os.File, from, size int64) error {
+	if size <= from {
+		return nil
+	}
+	err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, from, size-from)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,239 @@
+package maildir
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// crashCase is a rewrite of a mailbox of three messages that a crash
+// stops after one of apply's steps; the next Lock must finish it.
+type crashCase struct {
+	name string
+	// keep picks the messages kept and their Status.
+	keep func(msgs []MboxMessage) []Kept
+	step string // the step after which the rewrite stops
+	// tear writes the first half of the new contents only (the crash
+	// fell in the middle of the write).
+	tear bool
+	// appended is mail another program appends (O_APPEND, no dotlock,
+	// as s-nail's save) after the crash, before the next Lock.
+	appended string
+	// spool: the mbox's directory takes no new file.
+	spool bool
+}
+
+func keepAll(status string) func([]MboxMessage) []Kept {
+	return func(msgs []MboxMessage) []Kept {
+		var k []Kept
+		for _, m := range msgs {
+			k = append(k, Kept{Off: m.Off, Len: m.Len, Status: status})
+		}
+		return k
+	}
+}
+
+func dropFirst(msgs []MboxMessage) []Kept {
+	return keepAll("O")(msgs[1:])
+}
+
+const lateMail = "From late@example.org Sat Jan  2 09:00:00 2021\nSubject: late\n\nSaved by another reader.\n\n"
+
+// A rewrite stopped at any step (a crash: the record is complete, the
+// mbox torn or not yet cut) is finished by the next program that locks
+// the mbox: the mbox is then what the rewrite makes, followed by what
+// another program appended after the crash, and the record is gone.
+func TestRewriteFinishedAfterCrash(t *testing.T) {
+	cases := []crashCase{
+		{name: "grows/sized", keep: keepAll("RO"), step: "sized"},
+		{name: "grows/torn", keep: keepAll("RO"), step: "sized", tear: true},
+		{name: "grows/torn/appended", keep: keepAll("RO"), step: "sized", tear: true, appended: lateMail},
+		{name: "grows/written/appended", keep: keepAll("RO"), step: "written", appended: lateMail},
+		{name: "shrinks/torn", keep: dropFirst, step: "sized", tear: true},
+		{name: "shrinks/written", keep: dropFirst, step: "written"},
+		{name: "shrinks/written/appended", keep: dropFirst, step: "written", appended: lateMail},
+		{name: "shrinks/cut", keep: dropFirst, step: "cut"},
+		{name: "shrinks/cut/appended", keep: dropFirst, step: "cut", appended: lateMail},
+		{name: "spool/grows/torn", keep: keepAll("RO"), step: "sized", tear: true, spool: true},
+		{name: "spool/shrinks/written/appended", keep: dropFirst, step: "written", appended: lateMail, spool: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			state := t.TempDir()
+			t.Setenv("XDG_STATE_HOME", state)
+			dir := t.TempDir()
+			path := filepath.Join(dir, "mbox")
+			appendN(t, path, 1, 3)
+			// The same rewrite, not stopped, on a copy.
+			want := rewriteCopy(t, path, c.keep)
+
+			f, msgs, size := openAll(t, path)
+			if c.spool {
+				refuseNextTo(t)
+			}
+			stopAt = func(s string) error {
+				if s == c.step {
+					return errors.New("stopped after " + s)
+				}
+				return nil
+			}
+			_, err := Mbox(path).Rewrite(f, size, slices.Values(c.keep(msgs)))
+			stopAt = func(string) error { return nil }
+			if err == nil || !strings.Contains(err.Error(), "next opened") {
+				t.Fatalf("Rewrite stopped after %s: %v", c.step, err)
+			}
+			recs := records(dir, state)
+			if len(recs) != 1 {
+				t.Fatalf("records: %v", recs)
+			}
+			if c.tear {
+				tear(t, path, recs[0])
+			}
+			if c.appended != "" {
+				a, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.WriteString(c.appended)
+				a.Close()
+			}
+			l, err := Mbox(path).Lock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Unlock()
+			got, _ := os.ReadFile(path)
+			if string(got) != want+c.appended {
+				t.Errorf("after the next Lock the mbox holds:\n%s\nwant:\n%s", got, want+c.appended)
+			}
+			if recs := records(dir, state); len(recs) != 0 {
+				t.Errorf("records left: %v", recs)
+			}
+			if _, msgs, _ := openAll(t, path); len(msgs) != len(c.keep(make([]MboxMessage, 3)))+strings.Count(c.appended, "From ") {
+				t.Errorf("%d messages", len(msgs))
+			}
+		})
+	}
+}
+
+// rewriteCopy makes the rewrite on a copy of the mbox and returns what
+// it holds then.
+func rewriteCopy(t *testing.T, path string, keep func([]MboxMessage) []Kept) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "copy")
+	if err := os.WriteFile(cp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, msgs, size := openAll(t, cp)
+	if _, err := Mbox(cp).Rewrite(f, size, slices.Values(keep(msgs))); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(cp)
+	return string(out)
+}
+
+// records lists the rewrite records beside the mbox and in the state
+// directory.
+func records(dir, state string) []string {
+	a, _ := filepath.Glob(filepath.Join(dir, ".*homepost-rewrite*"))
+	b, _ := filepath.Glob(filepath.Join(state, "homepost", "mbox-rewrite", "*"))
+	return append(a, b...)
+}
+
+// tear writes the first half of the record's new contents over the
+// mbox, as a write cut short.
+func tear(t *testing.T, path, rec string) {
+	t.Helper()
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := decodeRecord(b[:recordHeader])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := b[recordHeader:]
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data[:len(data)/2], r.Off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A record a crash cut off before it was complete (its header not yet
+// written) is discarded: the mbox was not touched.
+func TestIncompleteRecordDiscarded(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mbox")
+	appendN(t, path, 1, 2)
+	before, _ := os.ReadFile(path)
+	rec := recordNextTo(path)
+	if err := os.WriteFile(rec, append(make([]byte, recordHeader), "From x\n\ngarbage"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Mbox(path).Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Errorf("the mbox was changed:\n%s", after)
+	}
+	if _, err := os.Stat(rec); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the incomplete record is still there: %v", err)
+	}
+}
+
+// A record whose mbox another program rewrote after the crash (its
+// first bytes, which the rewrite did not touch, changed) is not
+// applied over that program's work, and not thrown away either: it is
+// set aside.
+func TestRecordOfRewrittenMboxSetAside(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mbox")
+	appendN(t, path, 1, 3)
+	f, msgs, size := openAll(t, path)
+	stopAt = func(s string) error {
+		if s == "sized" {
+			return errors.New("stopped")
+		}
+		return nil
+	}
+	defer func() { stopAt = func(string) error { return nil } }()
+	keep := []Kept{{Off: msgs[0].Off, Len: msgs[0].Len, Status: "O"}, {Off: msgs[1].Off, Len: msgs[1].Len, Status: "RO"}}
+	if _, err := Mbox(path).Rewrite(f, size, slices.Values(keep)); err == nil {
+		t.Fatal("not stopped")
+	}
+	stopAt = func(string) error { return nil }
+	// Another reader deletes message 1.
+	b, _ := os.ReadFile(path)
+	other := b[msgs[1].Off:]
+	if err := os.WriteFile(path, other, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Mbox(path).Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, other) {
+		t.Errorf("the other program's rewrite was overwritten:\n%s", after)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(dir, ".*.unapplied")); len(aside) != 1 {
+		t.Errorf("set aside: %v (records %v)", aside, records(dir, state))
+	}
+}

@@ -108,8 +108,7 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 
 	// The new contents are compared with the mbox as they are made;
 	// from the first byte that differs on, they go to the record.
-	dw := &diffWriter{f: l.F, size: cur, prefix: sha256.New(), data: sha256.New()}
-	dw.create = func() (*os.File, string, error) { return createRecord(path, st) }
+	dw := &diffWriter{f: l.F, size: cur, prefix: sha256.New(), data: sha256.New(), path: path, st: st}
 	defer func() {
 		if dw.rec != nil {
 			dw.rec.Close()
@@ -212,39 +211,79 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 
 // createRecord creates the record of a rewrite of the mbox at path
 // (whose state is st): beside it, or, where its directory takes no new
-// file, in the state directory.
-func createRecord(path string, st os.FileInfo) (*os.File, string, error) {
-	name := recordNextTo(path)
-	f, err := createRecordNextTo(name)
-	if err == nil {
-		return f, name, nil
+// file, in the state directory (inState).
+func createRecord(path string, st os.FileInfo, inState bool) (*os.File, string, error) {
+	if !inState {
+		name := recordNextTo(path)
+		f, err := createRecordNextTo(name)
+		if err == nil || !noRoomHere(err) {
+			return f, name, err
+		}
 	}
-	if !noRoomHere(err) {
-		return nil, "", err
-	}
-	name = recordInState(devIno(st))
+	name := recordInState(devIno(st))
 	if err := safeio.MkdirAll(filepath.Dir(name), 0o700); err != nil {
 		return nil, "", err
 	}
-	f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	return f, name, err
 }
 
 // diffWriter takes the new contents of an mbox being rewritten and
 // compares them with the mbox f (size bytes): the bytes that are the
 // same go into prefix; from the first one that differs (off) they go
-// to a record file, made by create, after room for its header, and
+// to a record file (see createRecord), after room for its header, and
 // into data. n counts the bytes written.
 type diffWriter struct {
 	f            *os.File
 	size         int64
 	n, off       int64
 	prefix, data hash.Hash
-	create       func() (*os.File, string, error)
+	path         string
+	st           os.FileInfo
 	rec          *os.File
 	name         string
-	keep         bool // the record is complete: never removed here
+	recLen       int64 // bytes written to rec
+	inState      bool  // the record is in the state directory
+	keep         bool  // the record is complete: never removed here
 	buf          []byte
+}
+
+// toState moves a record beside the mbox that ran out of room (a full
+// disk, a quota) to the state directory, which may be on another file
+// system.
+func (d *diffWriter) toState() error {
+	rec, name, err := createRecord(d.path, d.st, true)
+	if err != nil {
+		return err
+	}
+	if n, err := io.Copy(rec, io.NewSectionReader(d.rec, 0, d.recLen)); err != nil || n != d.recLen {
+		rec.Close()
+		removeRecord(name)
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	d.rec.Close()
+	removeRecord(d.name)
+	d.rec, d.name, d.inState = rec, name, true
+	return nil
+}
+
+// write writes p to the record, moving it to the state directory when
+// its place has no room.
+func (d *diffWriter) write(p []byte) error {
+	_, err := d.rec.Write(p)
+	if err != nil && !d.inState && noRoomHere(err) {
+		if err = d.toState(); err == nil {
+			_, err = d.rec.Write(p)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("record %s: %w", d.name, err)
+	}
+	d.recLen += int64(len(p))
+	return nil
 }
 
 func (d *diffWriter) Write(p []byte) (int, error) {
@@ -270,17 +309,18 @@ func (d *diffWriter) Write(p []byte) (int, error) {
 		if len(p) == 0 {
 			return total, nil
 		}
-		rec, name, err := d.create()
+		rec, name, err := createRecord(d.path, d.st, false)
 		if err != nil {
 			return 0, fmt.Errorf("record the new contents: %w", err)
 		}
 		d.rec, d.name, d.off = rec, name, d.n
-		if _, err := rec.Write(make([]byte, recordHeader)); err != nil {
-			return 0, fmt.Errorf("record %s: %w", name, err)
+		d.inState = name != recordNextTo(d.path)
+		if err := d.write(make([]byte, recordHeader)); err != nil {
+			return 0, err
 		}
 	}
-	if _, err := d.rec.Write(p); err != nil {
-		return 0, fmt.Errorf("record %s: %w", d.name, err)
+	if err := d.write(p); err != nil {
+		return 0, err
 	}
 	d.data.Write(p)
 	d.n += int64(len(p))

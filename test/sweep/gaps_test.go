@@ -84,7 +84,10 @@ var mailCases = []mailCase{
 
 // TestMailQuitSweep kills mail(1) at every call of every swept system
 // call while it carries out the commands and quits, on a Maildir, an
-// mbox, and an mbox in a spool directory. After each kill: the kept
+// mbox, and an mbox in a spool directory. After each kill, mail is
+// started again (mail -H: it opens the mailbox and lists it, as the
+// user's next mail would; what the crash left half done is the next
+// opener's to finish), and then: the kept
 // message is in the mailbox exactly once and whole; the deleted one
 // there at most once and whole; the moved and the saved one each whole
 // in the mailbox or at their destination (in both at most once each),
@@ -222,6 +225,10 @@ type mailPoint struct {
 	o      outcome
 	stdout string
 	label  string
+	// again is what mail said when it was started again after the
+	// kill, againErr how it failed.
+	again    string
+	againErr error
 }
 
 func sweepMail(t *testing.T, mc mailCase, sys string) int {
@@ -242,6 +249,7 @@ func sweepMail(t *testing.T, mc mailCase, sys string) int {
 				p.label = fmt.Sprintf("mail (%s) %s #%d", mc.name, sys, p.n)
 				if p.o.killed {
 					p.label += " (killed at " + p.o.site + ")"
+					p.again, p.againErr = p.mw.reopen()
 				}
 			})
 		}
@@ -275,6 +283,9 @@ func sweepMail(t *testing.T, mc mailCase, sys string) int {
 			killed++
 		}
 		bad, torn := checkMail(msgs, r, p.stdout, !p.o.killed)
+		if p.againErr != nil {
+			bad = append(bad, fmt.Sprintf("mail -H after the kill: %v: %s", p.againErr, p.again))
+		}
 		if len(torn) > 0 {
 			t.Logf("%s: %s", r.Label, strings.Join(torn, "; "))
 		}
@@ -349,6 +360,19 @@ type readStoreResult = struct {
 	Whole  map[string]int `json:"whole"`
 	Torn   map[string]int `json:"torn"`
 	Errors []string       `json:"errors"`
+}
+
+// reopen starts mail again after a kill, as the user would: mail -H
+// opens the mailbox and lists its messages. It returns what mail said,
+// and an error unless it exited 0 (or 1: no mail).
+func (mw *mailWorld) reopen() (string, error) {
+	c := exec.Command(filepath.Join(mw.w.e.Bin, "mail"), "-H")
+	c.Env, c.Dir = mw.vars, "/"
+	out, err := c.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 1 {
+		err = nil
+	}
+	return string(out), err
 }
 
 // killMail runs mail under the killer, killed at the nth call of sys

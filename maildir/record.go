@@ -267,6 +267,8 @@ func removeRecord(name string) error {
 
 // finish applies or discards the record rf (see recover).
 func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
+	// What a crash in reRecord left before its rename.
+	os.Remove(name + ".new")
 	r, err := readRecord(rf)
 	if err != nil {
 		return err

@@ -182,8 +182,8 @@ func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
 // the file is cut to its new size. What another program did to the mbox
 // between the crash and now, without homepost's locks:
 //
-//   - Mail appended after the crash (mutt's or s-nail's save, which take
-//     only fcntl: a killed rewrite leaves its dotlock behind) lies past
+//   - Mail appended after the crash (a save by mutt or s-nail, which do
+//     not wait for the dotlock a killed rewrite leaves) lies past
 //     the largest size the rewrite gives the file, and is kept after the
 //     new contents. The rewrite makes the file its final size (when it
 //     grows it) and fsyncs that before it writes any new byte, and cuts
@@ -196,10 +196,11 @@ func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
 //     renamed with the suffix ".unapplied", so that nothing in it is
 //     lost, and the mbox is left as that program made it. One that
 //     changed only bytes past Off is not detected, and is overwritten.
-//   - Mail appended before the rewrite made a growing file its final
-//     size (a crash in the few calls between the record's fsync and
-//     that of the size) is taken for part of the torn file, and lost
-//     unless it reaches past the final size.
+//   - Mail appended to a growing file before the rewrite made it its
+//     final size (a crash in the few calls between the record's fsync
+//     and that of the size) is kept after the new contents too: it is
+//     told from the rewrite's own bytes there, each zero or the
+//     record's (see sized).
 func (l *Locked) recover(links bool) error {
 	st, err := l.F.Stat()
 	if err != nil {
@@ -295,7 +296,12 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 	if r.New >= r.Old {
 		// Growing (or the same size): the file was made New bytes
 		// long before any new byte was written; what lies past that
-		// was appended since.
+		// was appended since. Longer than Old but not made so (see
+		// sized), nothing new was written, and what lies past Old
+		// was appended since: it must follow the new contents.
+		if size > r.Old && (size < r.New || !l.sized(rf, r)) {
+			return l.reRecord(rf, name, r, size)
+		}
 		return l.apply(rf, name, r, max(r.New, size))
 	}
 	// Shrinking: the file is cut to New only once every new byte is
@@ -316,6 +322,32 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 		return l.reRecord(rf, name, r, size)
 	}
 	return l.apply(rf, name, r, r.New)
+}
+
+// sized reports whether the rewrite of r, growing, made the mbox its
+// new size: then its bytes from Old to New are each zero (the file's
+// new end, not yet written) or the record's byte there (written).
+// Mail another program appended before (its "From " line and text)
+// is neither.
+func (l *Locked) sized(rf *os.File, r *record) bool {
+	a := make([]byte, 64<<10)
+	b := make([]byte, 64<<10)
+	for p := r.Old; p < r.New; {
+		n := int(min(int64(len(a)), r.New-p))
+		if _, err := l.F.ReadAt(a[:n], p); err != nil {
+			return false
+		}
+		if _, err := rf.ReadAt(b[:n], recordHeader+p-r.Off); err != nil {
+			return false
+		}
+		for i := range n {
+			if a[i] != 0 && a[i] != b[i] {
+				return false
+			}
+		}
+		p += int64(n)
+	}
+	return true
 }
 
 // reRecord replaces the record r with one whose new contents are r's
@@ -391,6 +423,9 @@ func (l *Locked) reRecord(rf *os.File, name string, r *record, size int64) error
 // (so that a cut file is a whole one).
 func (l *Locked) apply(rf *os.File, name string, r *record, final int64) error {
 	f := l.F
+	if err := stopAt("recorded"); err != nil {
+		return err
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return err
@@ -431,8 +466,8 @@ func (l *Locked) apply(rf *os.File, name string, r *record, final int64) error {
 	return removeRecord(name)
 }
 
-// stopAt, when a test sets it, stops apply after a step ("sized",
-// "written", "cut") by returning an error, as a crash there would.
+// stopAt, when a test sets it, stops apply after a step ("recorded",
+// "sized", "written", "cut") by returning an error, as a crash there would.
 var stopAt = func(step string) error { return nil }
 
 // reserve makes sure the file system has the blocks a file growing to

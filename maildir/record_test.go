@@ -53,6 +53,7 @@ func TestRewriteFinishedAfterCrash(t *testing.T) {
 		{name: "grows/torn", keep: keepAll("RO"), step: "sized", tear: true},
 		{name: "grows/torn/appended", keep: keepAll("RO"), step: "sized", tear: true, appended: lateMail},
 		{name: "grows/written/appended", keep: keepAll("RO"), step: "written", appended: lateMail},
+		{name: "grows/recorded/appended", keep: keepAll("RO"), step: "recorded", appended: lateMail},
 		{name: "shrinks/torn", keep: dropFirst, step: "sized", tear: true},
 		{name: "shrinks/written", keep: dropFirst, step: "written"},
 		{name: "shrinks/written/appended", keep: dropFirst, step: "written", appended: lateMail},

@@ -79,6 +79,9 @@ func Main(args []string, load func(send, named bool) (*config.Config, int)) int 
 	}
 	defer e.in.close()
 	defer e.out.Flush()
+	// Copies that a mail killed in the middle of an append left cut
+	// off at the end of an mbox are cut back first.
+	e.recoverAppends()
 	mode := byte('r')
 	if send {
 		mode = 's'

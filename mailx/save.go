@@ -122,15 +122,46 @@ func (s *session) appendMessage(m *Msg, path, status string) (int, int64, error)
 			return 0, 0, err
 		}
 		err = d.Sync()
-	} else {
-		sender, t := s.box.envelope(m, header)
-		if status != "" && len(header) < maxHeldHeader {
-			header = withStatus(header, status)
-		}
-		err = maildir.Mbox(path).Append(sender, t, header, body)
+		return c.lines(), c.n, err
 	}
+	sender, t := s.box.envelope(m, header)
+	if status != "" && len(header) < maxHeldHeader {
+		header = withStatus(header, status)
+	}
+	// The copy is measured first (the record of the append, see
+	// appendMbox), then written: the second pass reads the message
+	// again.
+	var again io.Closer
+	defer func() {
+		if again != nil {
+			again.Close()
+		}
+	}()
+	passes := 0
+	bodies := func() io.Reader {
+		passes++
+		if passes == 1 {
+			return body
+		}
+		r, err := s.box.Open(m)
+		if err != nil {
+			return errReader{err}
+		}
+		again = r
+		br := bufio.NewReaderSize(r, 64<<10)
+		if _, _, err := readHeaderSection(br, maxHeldHeader); err != nil {
+			return errReader{err}
+		}
+		return br
+	}
+	err = s.appendMbox(path, sender, t, header, bodies)
 	return c.lines(), c.n, err
 }
+
+// errReader is a reader that fails with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // withStatus returns a header section (as readHeaderSection holds it)
 // with its Status fields replaced by one holding status, placed before

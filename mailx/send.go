@@ -13,7 +13,6 @@ import (
 	"unicode"
 
 	"homepost/addr"
-	"homepost/maildir"
 	"homepost/submit"
 
 	gomail "github.com/emersion/go-message/mail"
@@ -331,21 +330,41 @@ func (e *env) sendDraft(d *draft) int {
 	return exOK
 }
 
-// record appends a copy of the message sent to the mbox at path.
+// record appends a copy of the message sent to the mbox at path, by
+// record (appendMbox): the message is built twice, once to measure the
+// copy and once to write it (the same bytes: the boundary and the date
+// are the draft's).
 func (e *env) record(d *draft, path, sender string, now time.Time) error {
-	msg, wait := d.messageReader(now)
-	br := bufio.NewReaderSize(msg, 64<<10)
-	var header []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		header = append(header, line...)
-		if isBlank(line) || err != nil {
-			break
+	var waits []func() error
+	build := func() (*bufio.Reader, []byte) {
+		msg, wait := d.messageReader(now)
+		waits = append(waits, wait)
+		br := bufio.NewReaderSize(msg, 64<<10)
+		var header []byte
+		for {
+			line, err := br.ReadSlice('\n')
+			header = append(header, line...)
+			if isBlank(line) || err != nil {
+				break
+			}
 		}
+		return br, header
 	}
-	err := maildir.Mbox(path).Append(sender, now, header, br)
-	if werr := wait(); werr != nil {
-		return werr
+	first, header := build()
+	passes := 0
+	bodies := func() io.Reader {
+		passes++
+		if passes == 1 {
+			return first
+		}
+		br, _ := build()
+		return br
+	}
+	err := e.appendMbox(path, sender, now, header, bodies)
+	for _, wait := range waits {
+		if werr := wait(); werr != nil {
+			return werr
+		}
 	}
 	return err
 }

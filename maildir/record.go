@@ -121,11 +121,15 @@ func recordNextTo(path string) string {
 // that locks the mbox knows. It is the default state directory
 // ($XDG_STATE_HOME/homepost), not state_dir of config.toml: every
 // program that locks an mbox must find it without reading the
-// configuration.
+// configuration. It is "" when there is no home directory to find it
+// in.
 func recordInState(dev, ino uint64) string {
 	state := os.Getenv("XDG_STATE_HOME")
 	if !filepath.IsAbs(state) {
 		home, _ := os.UserHomeDir()
+		if !filepath.IsAbs(home) {
+			return ""
+		}
 		state = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(state, "homepost", "mbox-rewrite", fmt.Sprintf("%d-%d", dev, ino))
@@ -217,6 +221,9 @@ func (l *Locked) recover(links bool) error {
 		}
 	}
 	for _, name := range []string{recordNextTo(real), recordInState(dev, ino)} {
+		if name == "" {
+			continue
+		}
 		rf, err := os.OpenFile(name, os.O_RDWR, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			continue

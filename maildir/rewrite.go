@@ -221,6 +221,9 @@ func createRecord(path string, st os.FileInfo, inState bool) (*os.File, string, 
 		}
 	}
 	name := recordInState(devIno(st))
+	if name == "" {
+		return nil, "", fmt.Errorf("%s: no room beside it, and no home directory for the state directory", path)
+	}
 	if err := safeio.MkdirAll(filepath.Dir(name), 0o700); err != nil {
 		return nil, "", err
 	}

@@ -80,7 +80,7 @@ func TestMboxRewriteNoFinalNewline(t *testing.T) {
 	appendFixtures(t, path, 2, 2)
 	box.Msgs[0].flags |= fRead
 	s := &session{env: &env{set: newSettings(), out: bufio.NewWriter(io.Discard)}, box: box}
-	if _, err := s.applyMbox(); err != nil {
+	if _, err := s.applyMbox(nil); err != nil {
 		t.Fatal(err)
 	}
 	msgs, _, err := scanMbox(mustOpen(t, path))

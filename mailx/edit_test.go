@@ -168,7 +168,7 @@ func TestEditMboxKeepsMailArrivedMeanwhile(t *testing.T) {
 	}
 	appendFixtures(t, path, 4, 4)
 	box.Msgs[1].flags |= fDeleted
-	if _, err := s.applyMbox(); err != nil {
+	if _, err := s.applyMbox(nil); err != nil {
 		t.Fatal(err)
 	}
 	got := python(t, `
@@ -212,7 +212,7 @@ func FuzzMboxRewriteEdited(f *testing.F) {
 		}
 		var out bytes.Buffer
 		s := testSession(box, &out)
-		if _, err := s.applyMbox(); err != nil {
+		if _, err := s.applyMbox(nil); err != nil {
 			t.Fatal(err)
 		}
 		again, err := openBox("mbox", path, false)

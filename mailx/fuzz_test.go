@@ -149,7 +149,7 @@ func FuzzMboxRewrite(f *testing.F) {
 			want = append(want, withoutStatus(raw))
 		}
 		s := &session{env: &env{set: newSettings(), out: bufio.NewWriter(io.Discard)}, box: box}
-		if _, err := s.applyMbox(); err != nil {
+		if _, err := s.applyMbox(nil); err != nil {
 			t.Fatal(err)
 		}
 		again, err := openBox("mbox", path, false)

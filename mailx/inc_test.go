@@ -104,7 +104,7 @@ func TestIncMbox(t *testing.T) {
 	appendFixtures(t, path, 5, 5)
 	box.Msgs[0].flags |= fDeleted
 	box.Msgs[2].flags |= fRead
-	arrived, err := s.applyMbox()
+	arrived, err := s.applyMbox(nil)
 	if err != nil || arrived == 0 {
 		t.Fatalf("rewrite: %v, %d bytes arrived", err, arrived)
 	}

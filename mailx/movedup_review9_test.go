@@ -16,7 +16,6 @@ import (
 // the copies in ~/mbox stay: the message is in both, and the next
 // session that reads it moves it again, a second copy in ~/mbox.
 func TestReview9MoveToMboxDuplicatedWhenMailboxChanged(t *testing.T) {
-	t.Skip("review9: G2, not fixed")
 	snail, err := exec.LookPath("s-nail")
 	if err != nil {
 		t.Skip("s-nail not installed")

@@ -68,7 +68,12 @@ func (s *session) cmdQuit(string) error {
 
 // apply writes the session's changes to the mailbox: messages bound
 // for ~/mbox are appended there first (a crash then leaves a copy in
-// both, never in neither), then the mailbox is updated.
+// both, never in neither), then the mailbox is updated. For an mbox
+// mailbox the appends are made under the mailbox's locks, once it is
+// known to be unchanged since it was read (maildir.Mbox.RewriteWith):
+// when another reader rewrote it meanwhile, the rewrite is refused,
+// and a move made before would have left the messages in both, to be
+// moved again by the next quit.
 func (s *session) apply() error {
 	s.mboxIsBox = s.box.System && hpsettings.SameFile(s.mboxPath(), s.box.Path)
 	var moved, held int
@@ -81,7 +86,7 @@ func (s *session) apply() error {
 			held++
 		}
 	}
-	if len(toMove) > 0 {
+	move := func() error {
 		mbox := s.mboxPath()
 		for _, m := range toMove {
 			// The copy keeps the message's state: read ones are
@@ -91,15 +96,19 @@ func (s *session) apply() error {
 			}
 			moved++
 		}
+		return nil
 	}
 	var err error
 	var arrived int
 	if s.box.Kind == "maildir" {
+		if err := move(); err != nil {
+			return err
+		}
 		s.gone = 0
 		err = s.applyMaildir()
 		held -= s.gone // not held: another program removed them
 	} else {
-		arrived, err = s.applyMbox()
+		arrived, err = s.applyMbox(move)
 	}
 	if err != nil {
 		return err

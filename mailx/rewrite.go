@@ -32,8 +32,11 @@ func sameStatus(a, b string) bool {
 // maildir.Mbox.Rewrite): the kept messages with updated Status fields,
 // an edited one as its new text under its old "From " line, then every
 // message that arrived meanwhile. It returns the number of bytes of
-// messages that arrived (when nothing changed, 1 if any did).
-func (s *session) applyMbox() (int, error) {
+// messages that arrived (when nothing changed, 1 if any did). move,
+// the appends of the messages bound for MBOX, runs under the mbox's
+// locks once it is known to be unchanged, before it is rewritten: on
+// its error nothing is rewritten.
+func (s *session) applyMbox(move func() error) (int, error) {
 	b := s.box
 	if b.f == nil {
 		return 0, nil
@@ -66,6 +69,6 @@ func (s *session) applyMbox() (int, error) {
 			}
 		}
 	}
-	arrived, err := maildir.Mbox(b.Path).Rewrite(b.f, b.read, kept)
+	arrived, err := maildir.Mbox(b.Path).RewriteWith(b.f, b.read, kept, move)
 	return int(arrived), err
 }

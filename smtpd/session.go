@@ -101,7 +101,7 @@ func (b *Backend) busy() bool {
 // NewSession starts a session; whether the peer must authenticate comes
 // from the listener's connection.
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	s := &session{b: b, trusted: true}
+	s := &session{b: b, trusted: true, over: make(chan struct{})}
 	if wc, ok := c.Conn().(*conn); ok {
 		// AUTH is offered on every address of the listener: a
 		// program set up with an SMTP user and password logs in
@@ -126,6 +126,10 @@ type session struct {
 	from  string
 	rcpts []string
 	open  atomic.Bool // a transaction is open: counted in receiving
+
+	// over is closed when the session ends (Logout).
+	over     chan struct{}
+	overOnce sync.Once
 }
 
 // receiving counts the transactions open in this process's sessions
@@ -269,7 +273,19 @@ func (s *session) Data(r io.Reader) error {
 		NoWake: s.b.NoWake, Sync: s.b.Sync, ReceivedFrom: s.receivedFrom(),
 	}, r)
 	if err != nil {
-		return s.refuse(s.replyFor(err), from, len(rcpts))
+		reply := s.refuse(s.replyFor(err), from, len(rcpts))
+		if errors.Is(err, smtp.ErrDataReset) {
+			// A BDAT transfer cut off by RSET (or a new EHLO, or
+			// a chunk over the size limit): go-smtp sends what
+			// this returns to the result channel the connection
+			// has when it returns, which by then may be that of
+			// the next transfer; its message, queued, would be
+			// answered with this transfer's 451, and sent again
+			// by the client. No one waits for this reply: it is
+			// returned only once the session is over.
+			<-s.over
+		}
+		return reply
 	}
 	s.b.Queued.Store(true)
 	if s.b.Log != nil {
@@ -418,6 +434,7 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error {
 	s.transaction(false)
+	s.overOnce.Do(func() { close(s.over) })
 	return nil
 }
 

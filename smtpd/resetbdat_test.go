@@ -16,12 +16,19 @@ import (
 // 451, and the client, told to try again, sent it twice.
 func TestResetInBDATAnswersTheNewMessage(t *testing.T) {
 	ts := startServer(t, os.Getuid(), nil)
-	d := dial(t, "unix", ts.unix)
-	d.cmd("EHLO client.example", "250")
 	const rounds = 200
 	msg := "Subject: after reset\r\n\r\nbody\r\n"
 	answered := 0
+	var d *dialog
 	for k := range rounds {
+		if k%(maxParked/2) == 0 {
+			// A session may leave maxParked transfers cut off.
+			if d != nil {
+				d.cmd("QUIT", "221")
+			}
+			d = dial(t, "unix", ts.unix)
+			d.cmd("EHLO client.example", "250")
+		}
 		// The old transfer: a first chunk, then RSET and the new
 		// transaction in one write, as a pipelining client sends them.
 		d.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<me@testhost.example>\r\nBDAT 5\r\nfirst")
@@ -46,4 +53,31 @@ func TestResetInBDATAnswersTheNewMessage(t *testing.T) {
 	if len(q) != answered || answered != rounds {
 		t.Errorf("%d messages queued, %d answered 250, of %d sent", len(q), answered, rounds)
 	}
+}
+
+// Transfers cut off by RSET wait for their session's end; a client that
+// leaves more than maxParked of them has its session ended, so that
+// they cannot pile up.
+func TestResetInBDATBounded(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO client.example", "250")
+	for k := 0; k < 4*maxParked; k++ {
+		if _, err := d.c.Write([]byte("MAIL FROM:<a@b.example>\r\nRCPT TO:<me@testhost.example>\r\nBDAT 5\r\nfirstRSET\r\n")); err != nil {
+			return // the session was ended
+		}
+		for range 4 {
+			line, err := d.r.ReadString('\n')
+			if err != nil {
+				if k < maxParked {
+					t.Fatalf("session ended after %d cut-off transfers, before %d", k, maxParked)
+				}
+				return
+			}
+			if !strings.HasPrefix(line, "250") {
+				t.Fatalf("transfer %d: %q", k, line)
+			}
+		}
+	}
+	t.Errorf("%d transfers cut off by RSET, and the session goes on", 4*maxParked)
 }

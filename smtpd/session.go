@@ -127,10 +127,16 @@ type session struct {
 	rcpts []string
 	open  atomic.Bool // a transaction is open: counted in receiving
 
-	// over is closed when the session ends (Logout).
+	// over is closed when the session ends (Logout); parked counts
+	// the transfers cut off by RSET that wait for it.
 	over     chan struct{}
 	overOnce sync.Once
+	parked   atomic.Int32
 }
+
+// maxParked is how many transfers cut off by RSET a session may leave
+// waiting for its end.
+const maxParked = 32
 
 // receiving counts the transactions open in this process's sessions
 // (MAIL given, the message not yet queued or given up): mail that is on
@@ -282,7 +288,12 @@ func (s *session) Data(r io.Reader) error {
 			// the next transfer; its message, queued, would be
 			// answered with this transfer's 451, and sent again
 			// by the client. No one waits for this reply: it is
-			// returned only once the session is over.
+			// returned only once the session is over. A client
+			// that leaves more than maxParked such transfers ends
+			// its session, so that they cannot pile up.
+			if s.parked.Add(1) > maxParked && s.conn != nil {
+				s.conn.Close()
+			}
 			<-s.over
 		}
 		return reply

@@ -135,10 +135,43 @@ func recordInState(dev, ino uint64) string {
 	return filepath.Join(state, "homepost", "mbox-rewrite", fmt.Sprintf("%d-%d", dev, ino))
 }
 
-// createRecordNextTo creates the record beside the mbox; tests replace
+// createRecordNextTo creates the record beside the mbox, a new file
+// (never one found there, nor through a symbolic link); tests replace
 // it to act as a user who may not create files in the mbox's directory.
+// Where others may write to the directory (a 1777 spool), it refuses:
+// the record goes to the state directory, out of their reach.
 var createRecordNextTo = func(name string) (*os.File, error) {
-	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if st, err := os.Stat(filepath.Dir(name)); err == nil && (st.Mode().Perm()&0o022 != 0 || st.Mode()&os.ModeSticky != 0) {
+		return nil, fmt.Errorf("%s: others may write to its directory: %w", name, os.ErrPermission)
+	}
+	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+}
+
+// openRecord opens a record found where a rewrite keeps one, read-only:
+// only a regular file of this user's that no one else may read or
+// write, with one link, not reached through a symbolic link. Anything
+// else is not a record of this user's rewrites (another user may
+// plant a file beside an mbox in a directory both may write to) and
+// is left alone: nil, nil.
+func openRecord(name string) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ELOOP) || errors.Is(err, os.ErrPermission):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || !st.Mode().IsRegular() || int(sys.Uid) != os.Geteuid() || sys.Nlink != 1 || st.Mode().Perm()&0o077 != 0 {
+		f.Close()
+		return nil, nil
+	}
+	return f, nil
 }
 
 // noRoomHere reports whether err means a directory takes no new file
@@ -224,12 +257,12 @@ func (l *Locked) recover(links bool) error {
 		if name == "" {
 			continue
 		}
-		rf, err := os.OpenFile(name, os.O_RDWR, 0)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
+		rf, err := openRecord(name)
 		if err != nil {
 			return fmt.Errorf("finish an interrupted rewrite of %s: %w", l.path, err)
+		}
+		if rf == nil {
+			continue
 		}
 		err = l.finish(rf, name, dev, ino)
 		rf.Close()
@@ -361,7 +394,7 @@ func (l *Locked) sized(rf *os.File, r *record) bool {
 // followed by the mail appended at r.Old.., and applies it.
 func (l *Locked) reRecord(rf *os.File, name string, r *record, size int64) error {
 	tmp := name + ".new"
-	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,9 @@ type crashCase struct {
 	appended string
 	// spool: the mbox's directory takes no new file.
 	spool bool
+	// shared: others may write to the mbox's directory (1777): the
+	// record must not be kept there.
+	shared bool
 }
 
 func keepAll(status string) func([]MboxMessage) []Kept {
@@ -61,6 +64,7 @@ func TestRewriteFinishedAfterCrash(t *testing.T) {
 		{name: "shrinks/cut/appended", keep: dropFirst, step: "cut", appended: lateMail},
 		{name: "spool/grows/torn", keep: keepAll("RO"), step: "sized", tear: true, spool: true},
 		{name: "spool/shrinks/written/appended", keep: dropFirst, step: "written", appended: lateMail, spool: true},
+		{name: "shared/grows/torn", keep: keepAll("RO"), step: "sized", tear: true, shared: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -76,6 +80,9 @@ func TestRewriteFinishedAfterCrash(t *testing.T) {
 			if c.spool {
 				refuseNextTo(t)
 			}
+			if c.shared {
+				os.Chmod(dir, 0o1777)
+			}
 			stopAt = func(s string) error {
 				if s == c.step {
 					return errors.New("stopped after " + s)
@@ -90,6 +97,9 @@ func TestRewriteFinishedAfterCrash(t *testing.T) {
 			recs := records(dir, state)
 			if len(recs) != 1 {
 				t.Fatalf("records: %v", recs)
+			}
+			if beside := filepath.Dir(recs[0]) == dir; beside != !(c.spool || c.shared) {
+				t.Errorf("record at %s", recs[0])
 			}
 			if c.tear {
 				tear(t, path, recs[0])

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"homepost/safeio"
 )
 
@@ -216,7 +218,9 @@ func createRecord(path string, st os.FileInfo, inState bool) (*os.File, string, 
 	if !inState {
 		name := recordNextTo(path)
 		f, err := createRecordNextTo(name)
-		if err == nil || !noRoomHere(err) {
+		// A file of that name is not one of this user's records
+		// (Lock finished or set aside those): another's, left alone.
+		if err == nil || !(noRoomHere(err) || errors.Is(err, os.ErrExist)) {
 			return f, name, err
 		}
 	}
@@ -227,7 +231,7 @@ func createRecord(path string, st os.FileInfo, inState bool) (*os.File, string, 
 	if err := safeio.MkdirAll(filepath.Dir(name), 0o700); err != nil {
 		return nil, "", err
 	}
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC|unix.O_NOFOLLOW, 0o600)
 	return f, name, err
 }
 

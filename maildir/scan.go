@@ -156,6 +156,62 @@ func (m Mbox) lockForReading() (*Locked, error) {
 type Scanned struct {
 	Size int64
 	Sum  uint64
+	// stamp is the file's size and times when what was read was last
+	// known to be there (see Verify).
+	stamp fileStamp
+}
+
+// fileStamp is what fstat tells of a file's contents: a rewrite in
+// place changes its ctime and mtime, and nearly always its size.
+type fileStamp struct {
+	size, mtime, ctime int64
+}
+
+func stampOf(f *os.File) fileStamp {
+	st, err := f.Stat()
+	if err != nil {
+		return fileStamp{}
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{}
+	}
+	return fileStamp{size: st.Size(), mtime: sys.Mtim.Nano(), ctime: sys.Ctim.Nano()}
+}
+
+// Verify reports whether the messages read from the mbox file f (what
+// Open or ScanAppended returned, with read) are still where they were
+// read: mutt, s-nail and mail itself rewrite an mbox in place, and then
+// the offsets read point into other messages of the same file. A reader
+// calls it before it reads a message by its offset, and keeps the
+// Scanned it returns. It is one fstat while the file's size and times
+// are those it last verified; otherwise, under the delivery locks, it
+// checks (as Rewrite does) that f is still the file at the mbox's path
+// and begins with the bytes read: else ErrChanged. Mail appended since
+// is no change. A rewrite in place to the same size within the clock
+// tick of the last check (file times are coarse) goes unseen until the
+// next one.
+func (m Mbox) Verify(f *os.File, read Scanned) (Scanned, error) {
+	now := stampOf(f)
+	if now == read.stamp && now != (fileStamp{}) {
+		return read, nil
+	}
+	l, err := m.lockForReading()
+	if err != nil {
+		return read, err
+	}
+	cur := f
+	if l != nil {
+		defer l.Unlock()
+		cur = l.F
+	}
+	if _, _, err := m.check(cur, f, read); err != nil {
+		return read, err
+	}
+	// Under the locks: nothing changes the file until they are
+	// released.
+	read.stamp = stampOf(f)
+	return read, nil
 }
 
 // scanSeed seeds the digests of Scanned for this process.
@@ -192,13 +248,16 @@ func (m Mbox) Open(fn ScanFunc) (*os.File, Scanned, error) {
 	if err != nil {
 		return nil, Scanned{}, err
 	}
+	// Taken before the scan: without the locks, a change during it
+	// makes the next Verify check.
+	stamp := stampOf(f)
 	h := newScanHash()
 	size, err := ScanMbox(io.TeeReader(f, h), fn)
 	if err != nil {
 		f.Close()
 		return nil, Scanned{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return f, Scanned{Size: size, Sum: h.Sum64()}, nil
+	return f, Scanned{Size: size, Sum: h.Sum64(), stamp: stamp}, nil
 }
 
 // unchanged reports whether the first read.Size bytes of f are still
@@ -312,7 +371,11 @@ func (m Mbox) ScanAppended(f *os.File, read Scanned, fn ScanFunc) (Scanned, erro
 	if err != nil {
 		return read, err
 	}
-	return Scanned{Size: read.Size + n, Sum: h.Sum64()}, nil
+	out := Scanned{Size: read.Size + n, Sum: h.Sum64()}
+	if l != nil && read.Size+n == size {
+		out.stamp = stampOf(f)
+	}
+	return out, nil
 }
 
 // FromLine reads the "From " line of the message at off in an mbox and

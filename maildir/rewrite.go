@@ -83,10 +83,9 @@ func (m Mbox) Rewrite(old *os.File, read Scanned, keep iter.Seq[Kept]) (int64, e
 func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepare func() error) (int64, error) {
 	path := string(m)
 	if real, err := filepath.EvalSymlinks(path); err == nil && real != filepath.Clean(path) {
-		// Read through a symbolic link: the file it names is rewritten,
-		// in its own directory, under its locks; a file renamed over
-		// the link would replace the link, leaving the real mbox as it
-		// was.
+		// Read through a symbolic link: the file it names is rewritten
+		// under its own locks, its record kept beside it, where the
+		// next Lock of that file looks for it.
 		return Mbox(real).RewriteWith(old, read, keep, prepare)
 	}
 	l, err := m.Lock()

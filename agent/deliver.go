@@ -580,22 +580,31 @@ func (a *Agent) localCopy(j *job, i int, t forwarder.Target) *send {
 		// address it was sent to.
 		via = a.qualify(t.Value)
 	}
+	kind, to := t.Kind, t.Value
+	if kind == forwarder.Store {
+		kind, to = a.store()
+	}
 	now := a.now()
+	var mark func(maildir.Mark) error
+	var marked *maildir.Mark
+	if kind == forwarder.Mbox {
+		mark, marked = j.marker(i, to, env.Rcpts[i].Mark)
+		if marked != nil {
+			// The retry of a copy an earlier attempt marked: the
+			// same trace and From line, so that the copy can be
+			// found whole where a reader's rewrite moved it.
+			now = marked.Time
+		}
+	}
 	trace := courier.Trace{Sender: env.Sender, DeliveredTo: via, ID: j.m.ID, Host: a.cfg.Hostname, Time: now}
 	hdr := trace.Header()
 	if o := a.qualify(orig); !strings.EqualFold(o, via) {
 		hdr = append(hdr, "X-Original-To: "+o+"\n"...)
 	}
-	kind, to := t.Kind, t.Value
-	if kind == forwarder.Store {
-		kind, to = a.store()
-	}
 	c := &courier.Copy{
 		ID: j.m.ID, Name: copyName(j.name, i), Sender: env.Sender, To: to, Rcpt: via, Orig: orig,
 		Header: hdr, Body: j.body, Size: j.m.Size, Time: now, Recovered: j.recovered,
-	}
-	if kind == forwarder.Mbox {
-		c.Mark, c.Marked = j.marker(i, to, env.Rcpts[i].Mark)
+		Mark: mark, Marked: marked,
 	}
 	parentCopy(j, i, kind, c)
 	return &send{j: j, idx: i, t: t, kind: kind, c: c}

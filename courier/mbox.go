@@ -143,9 +143,18 @@ func (m *Mbox) append(c *Copy) Result {
 			note = fmt.Sprintf(" (a copy cut off by a crash was removed at offset %d)", c.Marked.Off)
 		case maildir.Foreign:
 			// Another program rewrote the mbox since (a mail
-			// reader's quit): what a crash cut off may have moved,
-			// and is not cut at an offset that now holds other
-			// mail. Said plainly, for the user who finds it.
+			// reader's quit). A whole copy, only moved, is found
+			// and not stored again; what a crash cut off may
+			// have moved too, and is not cut at an offset that
+			// now holds other mail. Said plainly, for the user
+			// who finds it.
+			at, found, err := l.FindWhole(*c.Marked, c.Sender, c.Header, c.Body())
+			if err != nil {
+				return localError(err)
+			}
+			if found {
+				return OK(fmt.Sprintf("already delivered (found at offset %d of the mailbox, which another program rewrote since)", at))
+			}
 			note = fmt.Sprintf(" (the mailbox was rewritten by another program since an earlier attempt, cut off at offset %d: a partial copy of this message may remain in it, before this one)", c.Marked.Off)
 		}
 	}

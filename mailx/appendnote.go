@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"homepost/maildir"
 	"homepost/safeio"
 )
@@ -20,34 +22,85 @@ import (
 // Appending to an mbox by record, as the agent appends its deliveries
 // (see maildir.Mark).
 //
-// An append to an mbox (quit's move to MBOX, save, copy) cannot be made
-// atomic: mail killed, or the machine losing power, in the middle of
-// one leaves the first part of the copy at the end of the file, where
-// every reader shows it as a message, cut off (and the whole message
-// is still in the mailbox it came from). So before the first byte is
-// written, mail records durably, in a note in the state directory,
-// which file it appends to (path, device and inode), where the copy
-// starts and what it will be (maildir.Mark: offset, length, SHA-256),
-// and removes the note once the copy is fsynced. A note found later
-// (at the next start of mail, or before the next append to that file)
-// was left by a crash: under the mbox's locks, while the file is still
-// the one appended to, maildir's Resolve cuts off a copy it finds cut
-// off at the end of the file, and leaves alone a whole copy and
-// anything another program wrote there since.
+// An append to an mbox (quit's move to MBOX, save, copy, the record of
+// sent mail) cannot be made atomic: mail killed, or the machine losing
+// power, in the middle of one leaves the first part of the copy at the
+// end of the file, where every reader shows it as a message, cut off
+// (and the whole message is still in the mailbox it came from). So
+// before the first byte of a copy is written, mail records durably, in
+// a note in the state directory, which file it appends to (path,
+// device and inode), where the copy starts and what it will be
+// (maildir.Mark: offset, length, SHA-256), and removes the note once
+// the copies are fsynced. A note found later (at the next start of
+// mail, or before the next append to that file) was left by a crash:
+// under the mbox's locks, while the file is still the one appended to,
+// maildir's Resolve cuts off a copy it finds cut off at the end of the
+// file, and leaves alone a whole copy and anything another program
+// wrote there since.
+//
+// The messages of one command (a move of many at quit, "save 1-50")
+// are appended under one lock and share one note: its first line names
+// the file, and each copy adds the line of its mark, fsynced before the
+// copy is written. Each copy is fsynced before the next mark is added,
+// so only the last mark can name a cut-off copy: every copy before it
+// is whole. A last line without its newline is a mark whose write a
+// crash cut short, before its copy began.
 
 // noteDir is the directory of the notes under the state directory.
 const noteDir = "mail-appends"
 
-// appendNote is one append in progress.
-type appendNote struct {
-	Path   string    `json:"path"`
-	Dev    uint64    `json:"dev"`
-	Ino    uint64    `json:"ino"`
+// noteHead is the first line of a note: the file appended to.
+type noteHead struct {
+	Path string `json:"path"`
+	Dev  uint64 `json:"dev"`
+	Ino  uint64 `json:"ino"`
+}
+
+// noteMark is a line of a note after the first: one copy's mark.
+type noteMark struct {
 	Sender string    `json:"sender"`
 	Off    int64     `json:"off"`
 	Len    int64     `json:"len"`
 	Sum    string    `json:"sha256"`
 	Time   time.Time `json:"time"`
+}
+
+// appendNote is what a note says: the file, and the last copy's mark.
+type appendNote struct {
+	noteHead
+	noteMark
+}
+
+// parseNote reads a note (see above); name is for errors.
+func parseNote(name string, b []byte) (*appendNote, error) {
+	var n appendNote
+	lines := strings.SplitAfter(string(b), "\n")
+	marks := 0
+	for i, line := range lines {
+		if !strings.HasSuffix(line, "\n") {
+			break // torn, or the empty string after the last newline
+		}
+		var err error
+		if i == 0 {
+			err = json.Unmarshal([]byte(line), &n.noteHead)
+			if err == nil && n.Path == "" {
+				err = errors.New("no path")
+			}
+		} else {
+			var m noteMark
+			if err = json.Unmarshal([]byte(line), &m); err == nil {
+				n.noteMark = m
+				marks++
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: not a record of an append (%v)", name, i+1, err)
+		}
+	}
+	if marks == 0 {
+		return nil, fmt.Errorf("%s:1: not a record of an append (no mark)", name)
+	}
+	return &n, nil
 }
 
 func (n *appendNote) mark() (maildir.Mark, error) {
@@ -100,64 +153,151 @@ func fileID(f *os.File) (dev, ino uint64, err error) {
 	return uint64(sys.Dev), sys.Ino, nil
 }
 
-// appendMbox appends one message to the mbox at path under its locks,
-// recorded in a note (see above) while it is being written. body is
-// called twice: once to measure the copy, once to write it; both must
-// return the same bytes.
-func (e *env) appendMbox(path, sender string, t time.Time, header []byte, body func() io.Reader) error {
-	dir := e.notes()
+// appender appends messages to one mbox under its locks, held from
+// openAppender to close, each copy recorded in the note (see above).
+type appender struct {
+	path     string
+	l        *maildir.Locked
+	dir      string // the notes; "" when there is no state directory
+	dev, ino uint64
+	note     *os.File // the note, once the first mark is in it
+	name     string
+	// broken: an append failed and the file may not have been cut
+	// back durably, or a mark was not written whole: the note stays
+	// for the next start, and nothing more is appended.
+	broken error
+}
+
+// openAppender locks the mbox at path for appends. A copy that another
+// mail, killed, left cut off at its end is cut back first.
+func (e *env) openAppender(path string) (*appender, error) {
 	l, err := maildir.Mbox(path).Lock()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer l.Unlock()
-	if dir == "" {
-		return l.Append(sender, t, header, body())
+	a := &appender{path: path, l: l, dir: e.notes()}
+	if a.dir == "" {
+		return a, nil
 	}
-	dev, ino, err := fileID(l.F)
-	if err != nil {
-		return fmt.Errorf("mbox: %w", err)
+	if a.dev, a.ino, err = fileID(l.F); err != nil {
+		l.Unlock()
+		return nil, fmt.Errorf("mbox: %w", err)
 	}
-	// A copy that another mail, killed, left cut off at the end of this
-	// file: cut off before this one goes after it.
-	e.resolveNotes(dir, func(n *appendNote) (*maildir.Locked, func(), bool) {
-		if n.Dev == dev && n.Ino == ino {
+	e.resolveNotes(a.dir, func(n *appendNote) (*maildir.Locked, func(), bool) {
+		if n.Dev == a.dev && n.Ino == a.ino {
 			return l, func() {}, false
 		}
 		return nil, nil, true // another file's: left for the next start
 	})
-	var note string
+	return a, nil
+}
+
+// append appends one message: a "From " line with sender and t, the
+// header, the body (see maildir.Locked.AppendMarked). body is called
+// twice: once to measure the copy, once to write it; both must return
+// the same bytes.
+func (a *appender) append(sender string, t time.Time, header []byte, body func() io.Reader) error {
+	if a.broken != nil {
+		return a.broken
+	}
+	if a.dir == "" {
+		return a.l.Append(sender, t, header, body())
+	}
 	var off int64
-	err = l.AppendMarked(sender, t, header, body, func(m maildir.Mark) error {
-		if err := safeio.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("record the append to %s: %w", path, err)
-		}
-		b, err := json.Marshal(appendNote{Path: path, Dev: dev, Ino: ino, Sender: sender,
-			Off: m.Off, Len: m.Len, Sum: fmt.Sprintf("%x", m.Sum), Time: m.Time})
-		if err != nil {
+	marked := false
+	err := a.l.AppendMarked(sender, t, header, body, func(m maildir.Mark) error {
+		off = m.Off
+		if err := a.mark(sender, m); err != nil {
 			return err
 		}
-		name := filepath.Join(dir, fmt.Sprintf("%d.%d.%d", time.Now().UnixNano(), os.Getpid(), noteSeq.Add(1)))
-		if err := safeio.WriteFile(name, append(b, '\n'), 0o600); err != nil {
-			return fmt.Errorf("record the append to %s: %w", path, err)
-		}
-		note, off = name, m.Off
+		marked = true
 		return nil
 	})
-	if note == "" {
-		return err
-	}
-	if err != nil {
-		// The file was cut back, but not durably: the note stays
-		// unless the cut is made durable here (it is checked at the
-		// next start otherwise).
-		if st, serr := l.F.Stat(); serr != nil || l.F.Sync() != nil || st.Size() != off {
-			return err
+	if err != nil && marked {
+		// The file was cut back, but not durably, unless it is
+		// synced here: else the note stays, for the next start.
+		if st, serr := a.l.F.Stat(); serr != nil || a.l.F.Sync() != nil || st.Size() != off {
+			a.broken = err
 		}
 	}
-	// The copy is fsynced (or none is there). The removal need not be
-	// durable: a note that a power loss brings back finds the whole copy.
-	os.Remove(note)
+	return err
+}
+
+// mark adds a copy's mark to the note, durably: the note is made (a
+// temporary file fsynced, renamed into place, the directory fsynced)
+// with the first mark, and each later mark is appended and fsynced.
+func (a *appender) mark(sender string, m maildir.Mark) error {
+	line, err := json.Marshal(noteMark{Sender: sender, Off: m.Off, Len: m.Len, Sum: fmt.Sprintf("%x", m.Sum), Time: m.Time})
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if a.note != nil {
+		if _, err := a.note.Write(line); err != nil {
+			a.broken = fmt.Errorf("record the append to %s: %w", a.path, err)
+			return a.broken
+		}
+		if err := unix.Fdatasync(int(a.note.Fd())); err != nil {
+			a.broken = fmt.Errorf("record the append to %s: sync %s: %w", a.path, a.name, err)
+			return a.broken
+		}
+		return nil
+	}
+	head, err := json.Marshal(noteHead{Path: a.path, Dev: a.dev, Ino: a.ino})
+	if err != nil {
+		return err
+	}
+	if err := safeio.MkdirAll(a.dir, 0o700); err != nil {
+		return fmt.Errorf("record the append to %s: %w", a.path, err)
+	}
+	name := filepath.Join(a.dir, fmt.Sprintf("%d.%d.%d", time.Now().UnixNano(), os.Getpid(), noteSeq.Add(1)))
+	f, err := os.CreateTemp(a.dir, "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("record the append to %s: %w", a.path, err)
+	}
+	_, err = f.Write(append(append(head, '\n'), line...))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = safeio.Rename(f.Name(), name)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("record the append to %s: %w", a.path, err)
+	}
+	a.note, a.name = f, name
+	if err := safeio.SyncDir(a.dir); err != nil {
+		a.broken = fmt.Errorf("record the append to %s: %w", a.path, err)
+		return a.broken
+	}
+	return nil
+}
+
+// close removes the note (every copy is fsynced, or none was made) and
+// releases the locks. The removal need not be durable: a note that a
+// power loss brings back finds the last copy whole.
+func (a *appender) close() error {
+	if a.note != nil {
+		a.note.Close()
+		if a.broken == nil {
+			os.Remove(a.name)
+		}
+	}
+	return a.l.Unlock()
+}
+
+// appendMbox appends one message to the mbox at path (see appender).
+func (e *env) appendMbox(path, sender string, t time.Time, header []byte, body func() io.Reader) error {
+	a, err := e.openAppender(path)
+	if err != nil {
+		return err
+	}
+	err = a.append(sender, t, header, body)
+	if cerr := a.close(); err == nil {
+		err = cerr
+	}
 	return err
 }
 
@@ -224,22 +364,22 @@ func (e *env) resolveNotes(dir string, pick func(*appendNote) (l *maildir.Locked
 		if errors.Is(err, os.ErrNotExist) {
 			continue // resolved meanwhile
 		}
-		var n appendNote
+		var n *appendNote
 		if err == nil {
-			err = json.Unmarshal(b, &n)
+			n, err = parseNote(name, b)
 		}
 		var m maildir.Mark
 		if err == nil {
 			m, err = n.mark()
-		}
-		if err == nil && n.Path == "" {
-			err = errors.New("no path")
+			if err != nil {
+				err = fmt.Errorf("%s: not a record of an append (%v)", name, err)
+			}
 		}
 		if err != nil {
-			e.warn("%s:1: not a record of an append (%v): left alone; remove it once the mbox it names is checked", name, err)
+			e.warn("%v: left alone; remove it once the mbox it names is checked", err)
 			continue
 		}
-		l, release, keep := pick(&n)
+		l, release, keep := pick(n)
 		if keep {
 			continue
 		}
@@ -247,7 +387,7 @@ func (e *env) resolveNotes(dir string, pick func(*appendNote) (l *maildir.Locked
 			os.Remove(name)
 			continue
 		}
-		e.resolveNote(name, &n, m, l)
+		e.resolveNote(name, n, m, l)
 		release()
 	}
 }

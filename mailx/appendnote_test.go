@@ -64,7 +64,7 @@ func TestAppendNoteResolvedAtStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			writeNote(t, notes, saved, whole)
+			writeNote(t, notes, saved, [][]byte{whole}, "")
 			want := c.after(t, saved, whole)
 			_, stderr, _ := h.mail(t, "", "-e")
 			if c.warn == "" && stderr != "" || !strings.Contains(stderr, c.warn) {
@@ -81,28 +81,74 @@ func TestAppendNoteResolvedAtStart(t *testing.T) {
 	}
 }
 
-// writeNote writes the note an append of whole, at offset 0 of path,
-// made before it began.
-func writeNote(t *testing.T, dir, path string, whole []byte) {
+// writeNote writes the note of appends of the copies, one after the
+// other from offset 0 of path, made before the last one began; tail,
+// when not "", is added after (a torn line).
+func writeNote(t *testing.T, dir, path string, copies [][]byte, tail string) {
 	t.Helper()
-	first, _, _ := strings.Cut(string(whole), "\n")
-	fields := strings.Fields(strings.TrimPrefix(first, "From "))
-	when, err := time.Parse("Mon Jan _2 15:04:05 2006", strings.Join(fields[1:], " "))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(whole)
-	b, err := json.Marshal(appendNote{Path: path, Dev: uint64(st.Dev), Ino: st.Ino, Sender: fields[0],
-		Len: int64(len(whole)), Sum: fmt.Sprintf("%x", sum), Time: when})
+	head, err := json.Marshal(noteHead{Path: path, Dev: uint64(st.Dev), Ino: st.Ino})
 	if err != nil {
 		t.Fatal(err)
 	}
+	note := string(head) + "\n"
+	off := 0
+	for _, c := range copies {
+		first, _, _ := strings.Cut(string(c), "\n")
+		fields := strings.Fields(strings.TrimPrefix(first, "From "))
+		when, err := time.Parse("Mon Jan _2 15:04:05 2006", strings.Join(fields[1:], " "))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mark, err := json.Marshal(noteMark{Sender: fields[0], Off: int64(off), Len: int64(len(c)), Sum: fmt.Sprintf("%x", sha256.Sum256(c)), Time: when})
+		if err != nil {
+			t.Fatal(err)
+		}
+		note += string(mark) + "\n"
+		off += len(c)
+	}
 	os.MkdirAll(dir, 0o700)
-	if err := os.WriteFile(filepath.Join(dir, "1.1.1"), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "1.1.1"), []byte(note+tail), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The messages of one save share a note, a mark a line: only the last
+// copy can be cut off, and is cut back to where it began; a last line
+// that a crash cut short is a mark whose copy never began.
+func TestAppendNoteOfSeveralCopies(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 3)
+	saved := h.path("saved")
+	if _, stderr, code := h.mail(t, "copy 1-2 "+saved+"\nx\n"); code != 0 {
+		t.Fatalf("copy: exit %d: %s", code, stderr)
+	}
+	whole, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(whole), "\nFrom user2@")
+	if i < 0 {
+		t.Fatalf("no second copy in %s:\n%s", saved, whole)
+	}
+	first, second := whole[:i+1], whole[i+1:]
+	notes := h.path(".local/state/homepost/" + noteDir)
+	for _, torn := range []string{"", `{"sender":"user3@exa`} {
+		os.WriteFile(saved, whole, 0o600)
+		writeNote(t, notes, saved, [][]byte{first, second}, torn)
+		os.Truncate(saved, int64(len(first)+len(second)/2))
+		_, stderr, _ := h.mail(t, "", "-e")
+		if !strings.Contains(stderr, fmt.Sprintf("cut off at byte %d a partial copy", len(first))) {
+			t.Errorf("torn line %q: mail -e said %q", torn, stderr)
+		}
+		if got, _ := os.ReadFile(saved); string(got) != string(first) {
+			t.Errorf("torn line %q: %s holds:\n%s\nwant the first copy alone:\n%s", torn, saved, got, first)
+		}
+		if left, _ := os.ReadDir(notes); len(left) != 0 {
+			t.Errorf("torn line %q: notes left after mail started: %v", torn, left)
+		}
 	}
 }

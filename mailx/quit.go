@@ -87,11 +87,23 @@ func (s *session) apply() error {
 		}
 	}
 	move := func() error {
+		if len(toMove) == 0 {
+			return nil
+		}
 		mbox := s.mboxPath()
+		var to *appender
+		if !maildir.IsMaildir(mbox) {
+			// One lock and one note for all the messages.
+			var err error
+			if to, err = s.openAppender(mbox); err != nil {
+				return fmt.Errorf("%s: %w; the mailbox is left unchanged", mbox, err)
+			}
+			defer to.close()
+		}
 		for _, m := range toMove {
 			// The copy keeps the message's state: read ones are
 			// read in MBOX, none is new.
-			if _, _, err := s.appendMessage(m, mbox, newStatus(m)); err != nil {
+			if _, _, err := s.appendMessage(to, m, mbox, newStatus(m)); err != nil {
 				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are in both)", mbox, err)
 			}
 			moved++

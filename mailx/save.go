@@ -40,12 +40,20 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 	isNew := errors.Is(statErr, os.ErrNotExist)
 	var lines int
 	var size int64
+	var to *appender
+	if withHeader && !maildir.IsMaildir(path) {
+		// One lock and one note for all the messages.
+		if to, err = s.openAppender(path); err != nil {
+			return fmt.Errorf("%s: %v", path, err)
+		}
+		defer to.close()
+	}
 	for _, i := range idx {
 		m := s.box.Msgs[i]
 		var n int
 		var sz int64
 		if withHeader {
-			n, sz, err = s.appendMessage(m, path, "")
+			n, sz, err = s.appendMessage(to, m, path, "")
 		} else {
 			n, sz, err = s.appendBody(m, path)
 		}
@@ -96,11 +104,12 @@ func (s *session) saveAuthor(arg string, mark bool) error {
 
 // appendMessage appends m, read as a stream, to the mailbox at path: a
 // new file in it when it is a Maildir, else a message at the end of an
-// mbox, with a "From " line that carries its envelope. It returns the
-// lines and bytes of the message. A status other than "" replaces the
-// Status fields of a message appended to an mbox (quit's move to MBOX:
-// a message read stays read there).
-func (s *session) appendMessage(m *Msg, path, status string) (int, int64, error) {
+// mbox through to (openAppender on path), with a "From " line that
+// carries its envelope. It returns the lines and bytes of the message.
+// A status other than "" replaces the Status fields of a message
+// appended to an mbox (quit's move to MBOX: a message read stays read
+// there).
+func (s *session) appendMessage(to *appender, m *Msg, path, status string) (int, int64, error) {
 	r, err := s.box.Open(m)
 	if err != nil {
 		return 0, 0, err
@@ -154,7 +163,13 @@ func (s *session) appendMessage(m *Msg, path, status string) (int, int64, error)
 		}
 		return br
 	}
-	err = s.appendMbox(path, sender, t, header, bodies)
+	if to == nil {
+		if to, err = s.openAppender(path); err != nil {
+			return 0, 0, err
+		}
+		defer to.close()
+	}
+	err = to.append(sender, t, header, bodies)
 	return c.lines(), c.n, err
 }
 

@@ -34,6 +34,9 @@ import (
 // a message arrives in the mailbox (a shell escape delivers it, as the
 // agent would), and mail quits.
 func (mw *mailWorld) commands() string {
+	if mw.cmds != "" {
+		return mw.cmds
+	}
 	arrive := fmt.Sprintf("cat %s >> %s", mw.late, mw.box)
 	if mw.mc.kind == "maildir" {
 		arrive = fmt.Sprintf("cp %s %s", mw.late, filepath.Join(mw.box, "new", "1796999999.M0P1Q9.late"))
@@ -121,6 +124,7 @@ type mailWorld struct {
 	mbox   string // ~/mbox
 	saved  string // ~/mail/saved
 	late   string // the message that arrives while mail runs
+	cmds   string // the user's commands in place of commands()'s
 	vars   []string
 	killed bool
 }

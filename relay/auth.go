@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -16,10 +17,12 @@ import (
 	"homepost/outbox"
 )
 
-// auth logs in with PLAIN, else LOGIN, and only over TLS.
+// auth logs in with PLAIN, else LOGIN, only over TLS or to a loopback
+// address (a tunnel or a gateway on this machine, such as stunnel's
+// client or DavMail: the password crosses no network).
 func (s *session) auth(ctx context.Context) (courier.Result, bool) {
 	c := s.c
-	if _, ok := s.smtp.TLSConnectionState(); !ok {
+	if _, ok := s.smtp.TLSConnectionState(); !ok && !loopbackPeer(s.raw) {
 		return courier.Temp("4.7.0", "refusing to authenticate to %s without TLS", c.host), false
 	}
 	pass := c.rc.Password
@@ -121,4 +124,10 @@ func (c *Client) password(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("password_command printed no password")
 	}
 	return line, nil
+}
+
+// loopbackPeer reports whether conn's far end is a loopback address.
+func loopbackPeer(conn net.Conn) bool {
+	a, ok := conn.RemoteAddr().(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }

@@ -67,6 +67,24 @@ func TestStartTLSAuthPlain(t *testing.T) {
 	}
 }
 
+// A login over plain smtp:// is made to a loopback address only: a
+// tunnel or a gateway on this machine (stunnel's client, DavMail's SMTP),
+// where the password crosses no network. It was refused as a
+// configuration error, and by the client without TLS.
+func TestAuthPlainToLoopback(t *testing.T) {
+	be := &backend{user: "alice", pass: "s3cret"}
+	addr := startServer(t, be, plainMode, nil)
+	cfg := testConfig(t, "smtp://"+addr)
+	cfg.Relay.Username = "alice"
+	cfg.Relay.Password = "s3cret"
+	c := newClient(t, cfg)
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	status(t, res[0], outbox.Sent)
+	if got := be.received(); len(got) != 1 || got[0].User != "alice" || got[0].TLS {
+		t.Errorf("server got %+v", got)
+	}
+}
+
 func TestImplicitTLS(t *testing.T) {
 	ca := newTestCA(t)
 	be := &backend{}
@@ -519,7 +537,7 @@ func TestConfigErrors(t *testing.T) {
 		{"path", func(r *config.Relay) { r.URL = "smtps://example.com/x" }, "relay.url"},
 		{"port", func(r *config.Relay) { r.URL = "smtps://example.com:99999" }, "relay.url"},
 		{"exec relative", func(r *config.Relay) { r.URL = "exec:sendmail -i" }, "relay.url"},
-		{"auth in clear", func(r *config.Relay) { r.URL = "smtp://127.0.0.1:25"; r.Username = "u"; r.Password = "p" }, "relay.username"},
+		{"auth in clear", func(r *config.Relay) { r.URL = "smtp://mail.example.com:25"; r.Username = "u"; r.Password = "p" }, "relay.username"},
 		{"no password", func(r *config.Relay) { r.URL = "smtps://example.com"; r.Username = "u" }, "relay.password_command"},
 		{"from", func(r *config.Relay) { r.URL = "smtps://example.com"; r.From = "alice" }, "relay.from"},
 		{"ca_file", func(r *config.Relay) { r.URL = "smtps://example.com"; r.CAFile = "/nonexistent/ca.pem" }, "relay.ca_file"},

@@ -177,8 +177,10 @@ func (r *Relay) Check() []*Error {
 			if e.Kind == RelayPlain && !r.Insecure && e.IsAddress() && !e.Loopback() {
 				bad("url", "plain smtp:// to %s is not encrypted; use smtps:// or smtp+starttls://, or set insecure = true", e.Host)
 			}
-			if r.Username != "" && e.Kind == RelayPlain {
-				bad("username", "authentication over plain smtp:// would send the password in clear; use smtps:// or smtp+starttls://")
+			if r.Username != "" && e.Kind == RelayPlain && !e.Loopback() {
+				// To a loopback address (a tunnel, a gateway on
+				// this machine) the password crosses no network.
+				bad("username", "authentication over plain smtp:// to %s would send the password in clear; use smtps:// or smtp+starttls:// (plain smtp:// with a login is for a loopback address)", e.Host)
 			}
 			if r.Username != "" && r.Password == "" && r.PasswordCommand == "" {
 				bad("password_command", "username is set but neither password nor password_command")

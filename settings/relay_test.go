@@ -83,7 +83,9 @@ func TestRelayCheck(t *testing.T) {
 		{"plain remote address", func(r *Relay) { r.URL = "smtp://192.0.2.1" }, "relay.url"},
 		{"plain remote, insecure", func(r *Relay) { r.URL = "smtp://192.0.2.1"; r.Insecure = true }, ""},
 		{"plain remote name", func(r *Relay) { r.URL = "smtp://mail.example.com" }, ""},
-		{"auth in clear", func(r *Relay) { r.URL = "smtp://127.0.0.1"; r.Username = "u"; r.Password = "p" }, "relay.username"},
+		{"auth in clear", func(r *Relay) { r.URL = "smtp://mail.example.com"; r.Username = "u"; r.Password = "p" }, "relay.username"},
+		{"auth in clear to loopback", func(r *Relay) { r.URL = "smtp://127.0.0.1:1025"; r.Username = "u"; r.Password = "p" }, ""},
+		{"auth in clear to localhost", func(r *Relay) { r.URL = "smtp://localhost:1025"; r.Username = "u"; r.Password = "p" }, ""},
 		{"every error", func(r *Relay) {
 			r.URL = "smtps://h"
 			r.Username = "u"

@@ -199,7 +199,7 @@ func TestCheckConfigMistakes(t *testing.T) {
 	}
 	e.writeConfig("system_aliases = \"\"\n[relay]\nurl = \"smtp://mail.example.com:25\"\nusername = \"me\"\npassword_command = \"echo x\"\n")
 	out, _ = e.check()
-	if !hasLine(out, "FAIL config: "+p+":4: relay.username: authentication over plain smtp:// would send the password in clear") {
+	if !hasLine(out, "FAIL config: "+p+":4: relay.username: authentication over plain smtp:// to mail.example.com would send the password in clear") {
 		t.Errorf("plain smtp with a password:\n%s", out)
 	}
 	e.writeConfig("system_aliases = \"\"\n[relay]\nurl = \"smtp://localhost:2525\"\n")

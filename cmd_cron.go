@@ -22,8 +22,9 @@ const cronUsage = `usage: homepost cron [--] COMMAND [ARG ...]
 
 Runs COMMAND with its standard output and standard error merged, and mails
 what it printed to the user only when it printed something or exited
-non-zero, like chronic and cronic: a silent success sends nothing. The
-subject names the host, the command, its exit status and how long it ran.
+non-zero, like chronic and cronic: a silent success sends nothing. Output
+past 4 MiB is cut, and the mail says so. The subject names the host, the
+command, its exit status and how long it ran.
 Exits with the job's status: 128+N when killed by signal N, 127 when the
 command is not found, 126 when it cannot be run. Mail goes to $MAILTO
 when set and not empty, else to the user; it is sent from the user (as

@@ -2,8 +2,8 @@
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
 GO ?= go
-# Outside a clone, the commit that git archive wrote into mk/version.
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || { v=$$(cat mk/version 2>/dev/null); case $$v in '$$'*|'') echo dev;; *) echo "$$v";; esac; })
+# git describe, or outside a clone the commit git archive wrote (mk/version.sh).
+VERSION ?= $(shell sh mk/version.sh)
 # A static, pure-Go binary: the shim starts fast and runs from cron's
 # minimal environment.
 GOFLAGS_BUILD = -trimpath -tags osusergo,netgo -ldflags '-s -w -X main.version=$(VERSION)'

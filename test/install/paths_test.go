@@ -204,3 +204,30 @@ func TestInstallBrokenConfig(t *testing.T) {
 		t.Errorf("make uninstall does not name the error and say that 1 message waits in %s:\n%s", outbox, out)
 	}
 }
+
+// A build from a source tree without git's history (git archive: a
+// release tarball, a downloaded ZIP) is stamped with its commit, not
+// "dev": mk/version.sh reads the commit that git archive wrote into
+// mk/version.
+func TestArchiveVersion(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("SKIP: git is not installed")
+	}
+	root := repoRoot()
+	head, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		t.Skip("SKIP: not a git clone:", err)
+	}
+	dir := t.TempDir()
+	arch := exec.Command("sh", "-c", `git -C "$1" archive HEAD mk | tar -x -C "$2"`, "sh", root, dir)
+	if out, err := arch.CombinedOutput(); err != nil {
+		t.Fatalf("git archive: %v %s", err, out)
+	}
+	cmd := exec.Command("sh", filepath.Join(dir, "mk", "version.sh"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CEILING_DIRECTORIES="+filepath.Dir(dir))
+	out, err := cmd.Output()
+	if got, want := strings.TrimSpace(string(out)), strings.TrimSpace(string(head)); err != nil || got != want {
+		t.Errorf("version of an archived tree: %q %v, want the commit %s", got, err, want)
+	}
+}

@@ -49,7 +49,9 @@ func DropFlag(info string, f Flag) string {
 // Find looks for the message whose key is key after another program
 // renamed it (moved it to cur/, changed its flags in cur/ or within
 // new/): the file in new/ or cur/ whose unique part, up to the first
-// colon, is key, as mutt finds a message again when it syncs.
+// colon, is key, as mutt finds a message again when it syncs. It costs
+// a stat, then one read of both directories: a reader with more than
+// one message to find uses Index.
 func (d Dir) Find(key string) (Entry, bool) {
 	if key == "" || strings.ContainsAny(key, "/:") {
 		return Entry{}, false
@@ -57,24 +59,12 @@ func (d Dir) Find(key string) (Entry, bool) {
 	if _, err := os.Stat(filepath.Join(string(d), "new", key)); err == nil {
 		return Entry{File: key, New: true}, true
 	}
-	// The usual names first (go-maildir's guesses), then every name.
-	if msg, err := gomaildir.Dir(d).MessageByKey(key); err == nil {
-		return Entry{File: filepath.Base(msg.Filename())}, true
+	idx, err := d.Index()
+	if err != nil {
+		return Entry{}, false
 	}
-	for _, sub := range []string{"new", "cur"} {
-		f, err := os.Open(filepath.Join(string(d), sub))
-		if err != nil {
-			continue
-		}
-		names, _ := f.Readdirnames(-1)
-		f.Close()
-		for _, n := range names {
-			if e := (Entry{File: n, New: sub == "new"}); e.Key() == key {
-				return e, true
-			}
-		}
-	}
-	return Entry{}, false
+	e, ok := idx[key]
+	return e, ok
 }
 
 // SetInfo moves a message to cur/ under its key with the info flags

@@ -26,6 +26,10 @@ type Box struct {
 	f    *os.File        // mbox: open for reading bodies by offset
 	read maildir.Scanned // mbox: what was scanned
 
+	// where maps a Maildir message's key to its file as last listed
+	// for relocate; nil until a message is first missed.
+	where map[string]maildir.Entry
+
 	// edits holds the text that edit or visual left for a message,
 	// header and body with LF line ends as Raw returns them. It
 	// replaces the stored message for the rest of the session, and
@@ -238,13 +242,51 @@ func (b *Box) envelope(m *Msg, header []byte) (string, time.Time) {
 }
 
 // relocate finds a Maildir message that another client renamed (moved
-// to cur/, changed its flags) since the mailbox was listed.
+// to cur/, changed its flags) since the mailbox was listed, and reports
+// whether it is still there. The first miss lists new/ and cur/ once
+// into b.where (maildir.Dir.Index), and later misses are looked up
+// there: quit, with thousands of messages another reader removed or
+// renamed, read both directories whole three times for each of them.
+// A message the index places at a name that is gone too was renamed
+// again since: the directories are listed once more for it, and only
+// when the index was not just made.
 func (b *Box) relocate(m *Msg) bool {
-	e, ok := maildir.Dir(b.Path).Find(m.entry().Key())
-	if !ok {
+	d := maildir.Dir(b.Path)
+	key := m.entry().Key()
+	fresh := false
+	if b.where == nil {
+		if !b.index() {
+			return false
+		}
+		fresh = true
+	}
+	for {
+		e, ok := b.where[key]
+		if !ok {
+			// Not in new/ or cur/ when the index was made,
+			// which is after the message was listed: removed.
+			return false
+		}
+		if e != m.entry() {
+			if _, err := os.Lstat(d.Path(e)); err == nil {
+				m.setEntry(e)
+				return true
+			}
+		}
+		if fresh || !b.index() {
+			return false
+		}
+		fresh = true
+	}
+}
+
+// index lists the Maildir into b.where for relocate.
+func (b *Box) index() bool {
+	idx, err := maildir.Dir(b.Path).Index()
+	if err != nil {
 		return false
 	}
-	m.setEntry(e)
+	b.where = idx
 	return true
 }
 

@@ -83,8 +83,65 @@ var scanners = sync.Pool{New: func() any { return new(hscan) }}
 // setListed) in parallel and sets its size, lines and summary; add
 // stores a summary's packed fields, for the message at index i. A file
 // that vanished gets size -1.
+//
+// A file that another reader renamed since the listing (dovecot moves
+// all of new/ to cur/ when a client selects the mailbox, mutt when it
+// opens it) is looked up by its key in a new listing made once for all
+// the files missed, and read at its new name, as the listing would have
+// shown it: missed, it would be left out of the session as if removed.
+// The files renamed again meanwhile are looked up in one more listing,
+// while a listing finds some (a few times at most); a file that is
+// nowhere (or still at the same name, not readable) is left out.
 func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) {
-	d.ReadHeads(len(msgs), func(i int) maildir.Entry { return msgs[i].entry() }, func(i int, data []byte, size int64) {
+	readSummariesOf(d, msgs, nil, add)
+	var missed []int
+	for i := range msgs {
+		if msgs[i].Size < 0 {
+			missed = append(missed, i)
+		}
+	}
+	for round := 0; len(missed) > 0 && round < maxRelists; round++ {
+		where, err := d.Index()
+		if err != nil {
+			return
+		}
+		moved := missed[:0]
+		for _, i := range missed {
+			m := &msgs[i]
+			if e, ok := where[m.entry().Key()]; ok && e != m.entry() {
+				m.setListed(e)
+				m.Size = -1
+				moved = append(moved, i)
+			}
+		}
+		if len(moved) == 0 {
+			return
+		}
+		readSummariesOf(d, msgs, moved, add)
+		missed = moved[:0]
+		for _, i := range moved {
+			if msgs[i].Size < 0 {
+				missed = append(missed, i)
+			}
+		}
+	}
+}
+
+// maxRelists bounds the listings readSummaries makes for files renamed
+// again and again while it reads.
+const maxRelists = 8
+
+// readSummariesOf reads the headers of the messages of msgs at the
+// indexes idx, or of all of them when idx is nil, once.
+func readSummariesOf(d maildir.Dir, msgs []Msg, idx []int, add func(i int, b []byte) string) {
+	n := len(msgs)
+	at := func(k int) int { return k }
+	if idx != nil {
+		n = len(idx)
+		at = func(k int) int { return idx[k] }
+	}
+	d.ReadHeads(n, func(k int) maildir.Entry { return msgs[at(k)].entry() }, func(k int, data []byte, size int64) {
+		i := at(k)
 		m := &msgs[i]
 		m.Size = size
 		if size < 0 {

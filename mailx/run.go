@@ -79,9 +79,6 @@ func Main(args []string, load func(send, named bool) (*config.Config, int)) int 
 	}
 	defer e.in.close()
 	defer e.out.Flush()
-	// Copies that a mail killed in the middle of an append left cut
-	// off at the end of an mbox are cut back first.
-	e.recoverAppends()
 	mode := byte('r')
 	if send {
 		mode = 's'
@@ -93,6 +90,12 @@ func Main(args []string, load func(send, named bool) (*config.Config, int)) int 
 	if send {
 		return e.sendMode()
 	}
+	// Copies that a mail killed in the middle of an append left cut
+	// off at the end of an mbox are cut back first. Sending leaves
+	// them (a message sent does not wait for the lock of a mailbox it
+	// does not write): the record of sent mail resolves those of its
+	// own file.
+	e.recoverAppends()
 	return e.readMode()
 }
 

@@ -39,6 +39,7 @@ const LockWait = 30 * time.Second
 // that a crash or a running agent left in new/ beside cur/, which would
 // otherwise be delivered, or stay held, after "Deleted".
 func (d Dir) Delete(path string) (bool, error) {
+	st, _ := os.Lstat(path)
 	err := os.Remove(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return d.again(path, d.Delete)
@@ -46,22 +47,23 @@ func (d Dir) Delete(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	id := ID(filepath.Base(path))
 	dirs := []string{filepath.Dir(path)}
-	for range 2 {
-		p, err := d.Find(id)
-		if err != nil || p == path {
-			break // no other name
+	// The other name, looked up by name rather than by a listing of
+	// the queue: ALL deletes every message.
+	name, _, _ := strings.Cut(filepath.Base(path), ":")
+	other := d.Path("new", name)
+	if filepath.Base(filepath.Dir(path)) == "new" {
+		other = d.Path("cur", name+":2,")
+	}
+	if ost, err := os.Lstat(other); err == nil && st != nil && os.SameFile(st, ost) {
+		if err := os.Remove(other); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("%s: removed from %s/, but not from %s/: %w", ID(name), filepath.Base(dirs[0]), filepath.Base(filepath.Dir(other)), err)
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return false, fmt.Errorf("%s: removed from %s, but not from %s: %w", id, filepath.Base(dirs[0]), filepath.Base(filepath.Dir(p)), err)
-		}
-		path = p
-		dirs = append(dirs, filepath.Dir(p))
+		dirs = append(dirs, filepath.Dir(other))
 	}
 	for _, dir := range dirs {
 		if err := safeio.SyncDir(dir); err != nil {
-			return false, fmt.Errorf("%s: removed, but not durably (a power loss may bring it back; run the delete again): %w", id, err)
+			return false, fmt.Errorf("%s: removed, but not durably (a power loss may bring it back; run the delete again): %w", ID(name), err)
 		}
 	}
 	return true, nil

@@ -174,6 +174,13 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 	if err := reserve(l.F, cur, r.New); err != nil {
 		return 0, fmt.Errorf("rewrite %s: no room for its new contents (%d bytes, %d more than now): %w; nothing changed", path, r.New, r.New-cur, err)
 	}
+	defer func() {
+		if r.New > cur && !dw.keep {
+			// Refused after all: give back the blocks reserved
+			// past the end (the size, and so the contents, stay).
+			l.F.Truncate(cur)
+		}
+	}()
 	if prepare != nil {
 		if err := prepare(); err != nil {
 			return 0, err

@@ -1,6 +1,7 @@
 package mailx
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,27 +106,12 @@ func parseNote(name string, b []byte) (*appendNote, error) {
 
 func (n *appendNote) mark() (maildir.Mark, error) {
 	m := maildir.Mark{Off: n.Off, Len: n.Len, Time: n.Time}
-	sum, err := hexBytes(n.Sum)
+	sum, err := hex.DecodeString(n.Sum)
 	if err != nil || len(sum) != len(m.Sum) {
 		return m, fmt.Errorf("bad sha256 %q", n.Sum)
 	}
 	copy(m.Sum[:], sum)
 	return m, nil
-}
-
-func hexBytes(s string) ([]byte, error) {
-	if len(s)%2 != 0 {
-		return nil, errors.New("odd length")
-	}
-	b := make([]byte, len(s)/2)
-	for i := range b {
-		v, err := strconv.ParseUint(s[2*i:2*i+2], 16, 8)
-		if err != nil {
-			return nil, err
-		}
-		b[i] = byte(v)
-	}
-	return b, nil
 }
 
 // notes returns the directory of the notes, "" when there is no state
@@ -227,7 +213,7 @@ func (a *appender) append(sender string, t time.Time, header []byte, body func()
 // temporary file fsynced, renamed into place, the directory fsynced)
 // with the first mark, and each later mark is appended and fsynced.
 func (a *appender) mark(sender string, m maildir.Mark) error {
-	line, err := json.Marshal(noteMark{Sender: sender, Off: m.Off, Len: m.Len, Sum: fmt.Sprintf("%x", m.Sum), Time: m.Time})
+	line, err := json.Marshal(noteMark{Sender: sender, Off: m.Off, Len: m.Len, Sum: hex.EncodeToString(m.Sum[:]), Time: m.Time})
 	if err != nil {
 		return err
 	}

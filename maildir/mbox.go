@@ -200,13 +200,23 @@ var cleaned sync.Map
 // (dot.PID.NANOS) that a process killed between writing one and removing
 // it left beside the mbox: a delivery killed with kill -9 leaves one per
 // crash. Only those whose process is gone are removed.
+//
+// It also removes the partial copies of the mbox (".NAME.homepostDIGITS")
+// that a rewrite of an earlier version, which renamed a new file over
+// the mbox, left when it was killed: nothing reads them, and no such
+// rewrite is under way while the dotlock is held.
 func cleanTemps(dot string) {
 	if _, done := cleaned.LoadOrStore(dot, true); done {
 		return
 	}
 	ents, _ := os.ReadDir(filepath.Dir(dot))
 	prefix := filepath.Base(dot) + "."
+	oldRewrite := "." + strings.TrimSuffix(filepath.Base(dot), ".lock") + ".homepost"
 	for _, e := range ents {
+		if digits, ok := strings.CutPrefix(e.Name(), oldRewrite); ok && digits != "" && strings.Trim(digits, "0123456789") == "" && e.Type().IsRegular() {
+			os.Remove(filepath.Join(filepath.Dir(dot), e.Name()))
+			continue
+		}
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
 			continue

@@ -382,12 +382,19 @@ func (mw *mailWorld) reopen() (string, error) {
 // (n = 0: never), with the commands on its standard input, and returns
 // the outcome and what mail wrote to its standard output.
 func (mw *mailWorld) killMail(sys string, n int) (outcome, string) {
+	return mw.killRun(sys, n, mw.commands())
+}
+
+// killRun runs mail with args under the killer, killed at the nth call
+// of sys (n = 0: never), with stdin on its standard input, and returns
+// the outcome and what mail wrote to its standard output.
+func (mw *mailWorld) killRun(sys string, n int, stdin string, args ...string) (outcome, string) {
 	w := mw.w
 	out := filepath.Join(w.e.Home, fmt.Sprintf(".killer.%d.json", n))
-	c := exec.Command(os.Args[0], sys, strconv.Itoa(n), filepath.Join(w.e.Bin, "mail"))
+	c := exec.Command(os.Args[0], append([]string{sys, strconv.Itoa(n), filepath.Join(w.e.Bin, "mail")}, args...)...)
 	c.Env = append(append([]string{}, mw.vars...), killerEnv+"="+out)
 	c.Dir = "/"
-	c.Stdin = strings.NewReader(mw.commands())
+	c.Stdin = strings.NewReader(stdin)
 	var stdout, errb bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &errb
 	defer os.Remove(out)
@@ -406,7 +413,7 @@ func (mw *mailWorld) killMail(sys string, n int) (outcome, string) {
 	switch {
 	case v.Err != "":
 		o.err = errors.New("killer: " + v.Err)
-	case !v.Killed && v.Exit != 0:
+	case !v.Killed && v.Exit > 1: // 1: no mail (mail -H, -e)
 		o.err = fmt.Errorf("mail exited %d: %s", v.Exit, o.stderr)
 	}
 	return o, stdout.String()

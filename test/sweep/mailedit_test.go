@@ -18,13 +18,10 @@ import (
 const editMark = "X-Edited: sweep"
 
 // TestMailEditSweep kills mail(1) at every call of every swept system
-// call while the user edits the first message ("e 1", an editor that
-// adds a header field) and quits: the edited text replaces the stored
-// one, in a Maildir by a new file renamed over the old
-// (maildir.Dir.Replace), in an mbox by the rewrite, which writes the
+// call while the user edits the first message of an mbox ("e 1", an
+// editor that adds a header field) and quits: the rewrite writes the
 // edited text in place of the old and moves every later message (170
-// KB) by the field's length (the spool mbox is left to
-// TestMailQuitSweep: the same rewrite, recorded elsewhere). (The first message is small: mail writes
+// KB) by the field's length. (The first message is small: mail writes
 // the text it gives the editor a line per write, and a large one would
 // make a thousand crash points of no interest here.) After each kill mail is started
 // again (mail -H); every message must then be in the mailbox exactly
@@ -34,9 +31,12 @@ func TestMailEditSweep(t *testing.T) {
 	needKiller(t)
 	needPython(t)
 	for _, mc := range mailCases {
-		if mc.spool {
-			// The same rewrite as the mbox's, its record kept in the
-			// state directory: TestMailQuitSweep/spool sweeps that.
+		if mc.kind != "mbox" || mc.spool {
+			// A Maildir's edit is a file written in tmp/, fsynced and
+			// renamed over the old (maildir.Dir.Replace), the plainest
+			// of steps, left out for time; the spool's rewrite is the
+			// mbox's, its record kept in the state directory, which
+			// TestMailQuitSweep/spool sweeps.
 			continue
 		}
 		t.Run(mc.name, func(t *testing.T) {

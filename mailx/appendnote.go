@@ -72,8 +72,9 @@ type appendNote struct {
 	noteMark
 }
 
-// parseNote reads a note (see above); name is for errors.
-func parseNote(name string, b []byte) (*appendNote, error) {
+// parseNote reads a note (see above), and returns it with its last
+// mark; name is for errors.
+func parseNote(name string, b []byte) (*appendNote, maildir.Mark, error) {
 	var n appendNote
 	lines := strings.SplitAfter(string(b), "\n")
 	marks := 0
@@ -95,23 +96,19 @@ func parseNote(name string, b []byte) (*appendNote, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: not a record of an append (%v)", name, i+1, err)
+			return nil, maildir.Mark{}, fmt.Errorf("%s:%d: not a record of an append (%v)", name, i+1, err)
 		}
 	}
 	if marks == 0 {
-		return nil, fmt.Errorf("%s:1: not a record of an append (no mark)", name)
+		return nil, maildir.Mark{}, fmt.Errorf("%s:1: not a record of an append (no mark)", name)
 	}
-	return &n, nil
-}
-
-func (n *appendNote) mark() (maildir.Mark, error) {
 	m := maildir.Mark{Off: n.Off, Len: n.Len, Time: n.Time}
 	sum, err := hex.DecodeString(n.Sum)
 	if err != nil || len(sum) != len(m.Sum) {
-		return m, fmt.Errorf("bad sha256 %q", n.Sum)
+		return nil, m, fmt.Errorf("%s:%d: not a record of an append (bad sha256 %q)", name, marks+1, n.Sum)
 	}
 	copy(m.Sum[:], sum)
-	return m, nil
+	return &n, m, nil
 }
 
 // notes returns the directory of the notes, "" when there is no state
@@ -352,14 +349,7 @@ func (e *env) resolveNotes(dir string, pick func(*appendNote) (l *maildir.Locked
 		}
 		var n *appendNote
 		if err == nil {
-			n, err = parseNote(name, b)
-		}
-		var m maildir.Mark
-		if err == nil {
-			m, err = n.mark()
-			if err != nil {
-				err = fmt.Errorf("%s: not a record of an append (%v)", name, err)
-			}
+			n, _, err = parseNote(name, b)
 		}
 		if err != nil {
 			e.warn("%v: left alone; remove it once the mbox it names is checked", err)
@@ -373,16 +363,27 @@ func (e *env) resolveNotes(dir string, pick func(*appendNote) (l *maildir.Locked
 			os.Remove(name)
 			continue
 		}
-		e.resolveNote(name, n, m, l)
+		e.resolveNote(name, l)
 		release()
 	}
 }
 
-// resolveNote resolves the note at name, n, against the locked mbox l
-// it names (see resolveNotes).
-func (e *env) resolveNote(name string, n *appendNote, m maildir.Mark, l *maildir.Locked) {
-	if _, err := os.Stat(name); err != nil {
+// resolveNote resolves the note at name against the locked mbox l it
+// names (see resolveNotes). The note is read again under the locks: its
+// writer may have added marks until it was killed.
+func (e *env) resolveNote(name string, l *maildir.Locked) {
+	b, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
 		return // its writer finished and removed it while we waited for the locks
+	}
+	var n *appendNote
+	var m maildir.Mark
+	if err == nil {
+		n, m, err = parseNote(name, b)
+	}
+	if err != nil {
+		e.warn("%v: left alone; remove it once the mbox it names is checked", err)
+		return
 	}
 	state, err := l.Resolve(m, n.Sender)
 	if err != nil {

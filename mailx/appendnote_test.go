@@ -152,3 +152,24 @@ func TestAppendNoteOfSeveralCopies(t *testing.T) {
 		}
 	}
 }
+
+// A note that is not one (a file put there by hand, a line damaged) is
+// named with its file and line, and left alone: mail reads on.
+func TestAppendNoteDamaged(t *testing.T) {
+	h := newHome(t)
+	deliverFixtures(t, h.path("Maildir"), 1)
+	notes := h.path(".local/state/homepost/" + noteDir)
+	os.MkdirAll(notes, 0o700)
+	bad := filepath.Join(notes, "1.1.1")
+	os.WriteFile(bad, []byte(`{"path":"/x","dev":1,"ino":2}`+"\n"+`{"sender":"a","off":0,"len":1,"sha256":"zz"}`+"\n"), 0o600)
+	out, stderr, code := h.mail(t, "", "-H")
+	if code != 0 || !strings.Contains(out, "Subject 1") {
+		t.Errorf("mail -H: exit %d: %s%s", code, out, stderr)
+	}
+	if want := bad + ":2: not a record of an append"; !strings.Contains(stderr, want) {
+		t.Errorf("mail -H said %q, want %q", stderr, want)
+	}
+	if _, err := os.Stat(bad); err != nil {
+		t.Errorf("the damaged note was removed: %v", err)
+	}
+}

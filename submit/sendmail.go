@@ -38,7 +38,9 @@ only once the message is safe on disk.
   -bs          speak SMTP on standard input and output
   -bv          show what recipients resolve to, send nothing
   -q           retry deferred mail now (same as homepost flush)
-Ignored for compatibility: -oem -oee -odi -odb -odq -oXXX -B TYPE -C FILE
+  -oem, -oee   errors by mail: a bad recipient address is not refused (exit
+               65): the message goes to you, with X-Homepost-Error naming it
+Ignored for compatibility: -odi -odb -odq -oXXX -B TYPE -C FILE
   -h N -L TAG -X FILE -O OPT -U -n -m -G -A? -p? -d? -qXXX
 
 Exit status (sysexits): 0 queued, 64 usage, 65 bad message or address,
@@ -151,8 +153,14 @@ func ParseSendmailArgs(args []string) (*SendmailArgs, error) {
 				if err != nil {
 					return nil, err
 				}
-				if v == "i" {
+				switch v {
+				case "i":
 					a.Opts.IgnoreDots = true
+				case "em", "ee":
+					// Errors by mail (or by mail to the
+					// sender): a bad recipient address is
+					// returned to the user, not refused.
+					a.Opts.MailErrors = true
 				}
 				// -oem -oee -odi -odb -odq and other o-options: ignored.
 			case 'b':
@@ -231,6 +239,9 @@ func (s Sendmail) Run(args []string) int {
 	if err != nil {
 		Fail("sendmail", err)
 		return ExitCode(err)
+	}
+	for _, r := range res.Returned {
+		fmt.Fprintf(os.Stderr, "homepost: sendmail: %s: the message goes to %s instead (-oem)\n", r, cfg.User)
 	}
 	if a.Verbose {
 		fmt.Fprintf(os.Stderr, "homepost: queued as %s\n", res.ID)

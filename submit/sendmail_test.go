@@ -11,7 +11,7 @@ func TestParseSendmailArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.Opts.Extract || !a.Opts.IgnoreDots || a.Opts.Sender != "me@x" || a.Opts.FullName != "Full" ||
+	if !a.Opts.Extract || !a.Opts.IgnoreDots || !a.Opts.MailErrors || a.Opts.Sender != "me@x" || a.Opts.FullName != "Full" ||
 		a.Opts.Opts["notify"] != "success,delay" || a.Opts.Opts["ret"] != "hdrs" || a.Opts.Opts["envid"] != "id1" ||
 		!slices.Equal(a.Opts.Recipients, []string{"bob", "-carol"}) || a.Mode != "m" {
 		t.Fatalf("%+v", a)

@@ -47,6 +47,13 @@ type Options struct {
 	// SMTP listener's client), this host and the queue ID,
 	// as Postfix's smtpd does; the message itself is unchanged.
 	ReceivedFrom string
+	// MailErrors (-oem, -oee) returns a bad recipient address by mail,
+	// as sendmail does, rather than refusing the message: the message
+	// goes to the user, with an X-Homepost-Error field saying which
+	// address was bad, in place of (or beside) the recipients that
+	// could not be read. cron asks for it: a MAILTO with a typo made
+	// sendmail exit 65, and cron dropped the job's output.
+	MailErrors bool
 }
 
 // DataError is a message or address the queue cannot accept (exit 65).
@@ -64,6 +71,9 @@ type Result struct {
 	ID         string
 	Recipients []string
 	Sender     string
+	// Returned are the bad recipient addresses MailErrors sent back to
+	// the user, each with why.
+	Returned []string
 }
 
 // readers keeps the 64 KB readers of finished submissions for the next:
@@ -113,10 +123,16 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 			rcpts = append(rcpts, a)
 		}
 	}
+	var returned []string
 	for _, arg := range o.Recipients {
 		list, err := addr.ParseList(arg)
 		if err != nil {
-			return nil, &DataError{fmt.Sprintf("bad recipient address %q: %v", arg, err)}
+			msg := fmt.Sprintf("bad recipient address %q: %v", arg, err)
+			if !o.MailErrors {
+				return nil, &DataError{msg}
+			}
+			returned = append(returned, msg)
+			continue
 		}
 		for _, a := range list {
 			add(a)
@@ -124,12 +140,21 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	}
 	if o.Extract {
 		list, err := extract(hdr)
-		if err != nil {
+		var de *DataError
+		switch {
+		case err != nil && o.MailErrors && errors.As(err, &de):
+			returned = append(returned, de.Msg)
+		case err != nil:
 			return nil, err
 		}
 		for _, a := range list {
 			add(a)
 		}
+	}
+	if len(returned) > 0 {
+		// Returned to the user who ran sendmail, as sendmail mails
+		// errors back with -oem.
+		add(cfg.User)
 	}
 	if len(rcpts) == 0 {
 		if o.Extract {
@@ -158,6 +183,11 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	var added []byte
 	if !hdr.Huge {
 		added = complete(cfg, o, hdr, sender, now, d.ID())
+		for _, r := range returned {
+			added = append(added, "X-Homepost-Error: "...)
+			added = append(added, oneLine(r)...)
+			added = append(added, '\n')
+		}
 	}
 	if o.ReceivedFrom != "" {
 		fmt.Fprintf(d, "Received: %s\n\tby %s (homepost) id %s; %s\n", o.ReceivedFrom, cfg.Hostname, d.ID(), now.Format(time.RFC1123Z))
@@ -189,7 +219,17 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 	if !o.NoWake {
 		Wake(cfg)
 	}
-	return &Result{ID: d.ID(), Recipients: rcpts, Sender: sender}, nil
+	return &Result{ID: d.ID(), Recipients: rcpts, Sender: sender, Returned: returned}, nil
+}
+
+// oneLine makes s fit one header line: control characters become spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // readHeader reads the header section. first is the line that ended the

@@ -188,3 +188,30 @@ func TestHugeHeaderPassesThrough(t *testing.T) {
 		t.Errorf("huge header changed: %d bytes in, %d out; start %q", len(msg), len(body), body[:40])
 	}
 }
+
+// With -oem (MailErrors) a bad recipient address is returned to the
+// user by mail, as sendmail does, instead of refusing the message (exit
+// 65), which cron took for a failure and dropped the job's output.
+func TestMailErrorsReturnsBadRecipient(t *testing.T) {
+	body, env := submitted(t, Options{Recipients: []string{"bad@@x", "bob"}, MailErrors: true}, "Subject: cron output\n\noutput\n")
+	var got []string
+	for _, r := range env.Rcpts {
+		got = append(got, r.Addr)
+	}
+	if !slices.Equal(got, []string{"bob", "alice"}) {
+		t.Errorf("recipients %v, want bob and the user", got)
+	}
+	if !strings.Contains(body, "\nX-Homepost-Error: bad recipient address \"bad@@x\": ") || !strings.HasSuffix(body, "\n\noutput\n") {
+		t.Errorf("message:\n%s", body)
+	}
+	// -t: a To field that cannot be read.
+	body, env = submitted(t, Options{Extract: true, MailErrors: true}, "To: far-a@example.net far-b@example.net\nSubject: s\n\nx\n")
+	if len(env.Rcpts) != 1 || env.Rcpts[0].Addr != "alice" || !strings.Contains(body, "X-Homepost-Error: bad address in To header") {
+		t.Errorf("-t: %+v\n%s", env.Rcpts, body)
+	}
+	// Without it, still refused.
+	cfg := testConfig(t)
+	if _, err := Submit(cfg, Options{Recipients: []string{"bad@@x"}}, strings.NewReader("x\n")); err == nil {
+		t.Error("a bad address was queued without -oem")
+	}
+}

@@ -65,6 +65,31 @@ func TestCronMailerInvocation(t *testing.T) {
 	}
 }
 
+// cron's mailer with a MAILTO homepost cannot read (a typo, or a list
+// without commas): with cron's -oem the output comes back to the user
+// by mail, with the error in X-Homepost-Error, as sendmail mails errors
+// back. It was refused with exit 65, and cron dropped the output.
+func TestCronBadMailto(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "")
+	user := testenv.Login(t)
+	msg := "From: " + user + " (Cron Daemon)\nTo: bad@@x\nSubject: Cron job\n\noutput that must not vanish\n"
+	c := exec.Command(bin("sendmail"), "-FCronDaemon", "-i", "-B8BITMIME", "-oem", "bad@@x")
+	c.Env = []string{"HOME=" + e.home, "LOGNAME=" + user, "PATH=/usr/bin:/bin"}
+	_, stderr := e.run(c, msg)
+	if !strings.Contains(stderr, `bad recipient address "bad@@x"`) {
+		t.Errorf("stderr does not name the bad address: %q", stderr)
+	}
+	e.deliver()
+	msgs := e.maildir()
+	if len(msgs) != 1 {
+		t.Fatalf("want 1 message, got %d", len(msgs))
+	}
+	if h := msgs[0].header("X-Homepost-Error"); !strings.Contains(h, "bad@@x") || string(msgs[0].body()) != "output that must not vanish\n" {
+		t.Errorf("X-Homepost-Error %q, body %q", h, msgs[0].body())
+	}
+}
+
 // The classic "mail -s subject root < file" through homepost's own mail
 // link, delivered by a running agent; with -E an empty body sends
 // nothing.

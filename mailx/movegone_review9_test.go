@@ -17,7 +17,6 @@ import (
 // before it stay in the Maildir too, and the next quit copies them to
 // ~/mbox a second time.
 func TestReview9MoveStopsAtMessageGone(t *testing.T) {
-	t.Skip("review9: G21, not fixed")
 	h := newHome(t)
 	md := h.path("Maildir")
 	for _, sub := range []string{"cur", "new", "tmp"} {

@@ -103,7 +103,16 @@ func (s *session) apply() error {
 		for _, m := range toMove {
 			// The copy keeps the message's state: read ones are
 			// read in MBOX, none is new.
-			if _, _, err := s.appendMessage(to, m, mbox, newStatus(m)); err != nil {
+			_, _, err := s.appendMessage(to, m, mbox, newStatus(m))
+			if errors.Is(err, errRemoved) {
+				// Another reader removed it from the Maildir
+				// meanwhile: nothing to move. Stopping here
+				// would leave the messages moved before it in
+				// both, to be moved again by the next quit.
+				s.warn("message %d: %s is gone (removed by another program); not moved", m.Num, m.entry().Key())
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are in both)", mbox, err)
 			}
 			moved++

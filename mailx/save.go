@@ -111,6 +111,11 @@ func (s *session) saveAuthor(arg string, mark bool) error {
 // there).
 func (s *session) appendMessage(to *appender, m *Msg, path, status string) (int, int64, error) {
 	r, err := s.box.Open(m)
+	if errors.Is(err, os.ErrNotExist) && s.box.Kind == "maildir" {
+		// Neither at its name nor renamed in new/ or cur/ (Open
+		// looks): another program removed it. Nothing is written.
+		return 0, 0, fmt.Errorf("%w: %w", errRemoved, err)
+	}
 	if err != nil {
 		return 0, 0, err
 	}
@@ -172,6 +177,10 @@ func (s *session) appendMessage(to *appender, m *Msg, path, status string) (int,
 	err = to.append(sender, t, header, bodies)
 	return c.lines(), c.n, err
 }
+
+// errRemoved marks a Maildir message that another program removed
+// while mail ran, which appendMessage could therefore not copy.
+var errRemoved = errors.New("removed by another program")
 
 // errReader is a reader that fails with err.
 type errReader struct{ err error }

@@ -105,8 +105,27 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
 	fcntl := func() error { return unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk) }
 	flock := func() error { return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) }
-	for _, try := range []func() error{fcntl, flock} {
-		for try() != nil {
+	tries := []func() error{fcntl, flock}
+	if flockIsFcntl(f) {
+		// On NFS and SMB, flock is made of the same byte-range locks
+		// as fcntl, with another owner: it would wait for ever for
+		// the fcntl lock just taken. fcntl alone keeps out mutt,
+		// s-nail and Postfix's local there.
+		tries = tries[:1]
+	}
+	for _, try := range tries {
+		for {
+			err := try()
+			if err == nil {
+				break
+			}
+			if !busyLock(err) {
+				// Not another program's lock (ENOLCK: no lock
+				// manager on an NFS mount): said as it is, not
+				// waited for and called "locked".
+				l.Unlock()
+				return nil, fmt.Errorf("mbox: lock %s: %w", path, err)
+			}
 			if time.Now().After(deadline) {
 				l.Unlock()
 				return nil, &LockError{path}
@@ -475,4 +494,25 @@ func CheckMbox(path string) error {
 		return err // checkMbox closed it
 	}
 	return f.Close()
+}
+
+// busyLock reports whether a lock call failed because another holds the
+// lock (or a signal came), as opposed to locks not working at all.
+func busyLock(err error) bool {
+	return errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINTR)
+}
+
+// flockIsFcntl reports whether f is on a file system whose flock locks
+// are byte-range locks, shared with fcntl's under another owner (NFS,
+// SMB/CIFS), so that one process cannot hold both.
+func flockIsFcntl(f *os.File) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &st) != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.NFS_SUPER_MAGIC, unix.SMB_SUPER_MAGIC, 0xFF534D42 /* CIFS */, 0xFE534D42 /* SMB2 */ :
+		return true
+	}
+	return false
 }

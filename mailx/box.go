@@ -25,6 +25,19 @@ type Box struct {
 
 	f    *os.File        // mbox: open for reading bodies by offset
 	read maildir.Scanned // mbox: what was scanned
+	// sigs holds the signature (mboxSig) of each message of an mbox,
+	// by its index in Msgs: by them the messages are found again in a
+	// file another program rewrote (see current).
+	sigs []uint64
+	// stamp is the mbox file's size and times when its offsets were
+	// last known to hold.
+	stamp fileStamp
+	// old holds the files of an mbox read before it was read again,
+	// closed with the mailbox.
+	old []*os.File
+	// errw is where a change by another program is told; standard
+	// error when nil.
+	errw io.Writer
 
 	// where maps a Maildir message's key to its file as last listed
 	// for relocate; nil until a message is first missed.
@@ -57,14 +70,15 @@ func openBox(kind, path string, system bool) (*Box, error) {
 		}
 		b.Msgs = msgs
 	default:
-		f, msgs, size, err := openMbox(path)
+		f, msgs, sigs, size, err := openMbox(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && system {
 				return b, nil
 			}
 			return nil, err
 		}
-		b.f, b.Msgs, b.read = f, msgs, size
+		b.f, b.Msgs, b.sigs, b.read = f, msgs, sigs, size
+		b.stamp = stampAt(f, size.Size)
 	}
 	return b, nil
 }
@@ -75,6 +89,10 @@ func (b *Box) Close() {
 		b.f.Close()
 		b.f = nil
 	}
+	for _, f := range b.old {
+		f.Close()
+	}
+	b.old = nil
 }
 
 // Raw returns a message as stored: header and body with LF line ends,
@@ -128,7 +146,7 @@ func (b *Box) fromLine(m *Msg) string {
 		}
 		return line
 	}
-	if b.f == nil {
+	if b.current(m) != nil {
 		return ""
 	}
 	return maildir.FromLine(b.f, m.Off)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"homepost/maildir"
 )
@@ -72,24 +73,35 @@ func (b *Box) newMaildirMessages() ([]*Msg, error) {
 // that was read (see maildir.Mbox.ScanAppended: under the delivery
 // locks, and only while the file is still the one that was read). A
 // system mbox that did not exist when the session started is opened
-// now.
+// now. When another program rewrote the mbox, it is read again first
+// (current), and the messages new to the session are those.
 func (b *Box) newMboxMessages() ([]*Msg, error) {
 	if b.f == nil {
-		f, msgs, size, err := openMbox(b.Path)
+		f, msgs, sigs, size, err := openMbox(b.Path)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 		}
-		b.f, b.read = f, size
+		b.f, b.sigs, b.read = f, sigs, size
+		b.stamp = stampAt(f, size.Size)
 		return msgs, nil
 	}
-	var msgs []*Msg
-	size, err := maildir.Mbox(b.Path).ScanAppended(b.f, b.read, mboxCollector(&msgs))
+	known := len(b.Msgs)
+	if err := b.current(nil); err != nil {
+		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
+	}
+	// Those reread added, given back to be numbered again.
+	msgs := slices.Clone(b.Msgs[known:])
+	sigs := slices.Clone(b.sigs[known:])
+	b.Msgs, b.sigs = b.Msgs[:known], b.sigs[:known]
+	size, err := maildir.Mbox(b.Path).ScanAppended(b.f, b.read, mboxCollector(&msgs, &sigs))
 	if err != nil {
 		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 	}
 	b.read = size
+	b.stamp = stampAt(b.f, size.Size)
+	b.sigs = append(b.sigs, sigs...)
 	return msgs, nil
 }

@@ -119,7 +119,9 @@ print([(m['Subject'], m['Status']) for m in mailbox.mbox(sys.argv[1])])
 }
 
 // TestIncMboxReplaced: when another program replaced the mbox, inc
-// says so instead of reading the new file at the old offsets.
+// says so and reads the new file, not the new file at the old offsets:
+// the messages the session had are found in it, and the others are
+// new.
 func TestIncMboxReplaced(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "spool")
@@ -134,9 +136,16 @@ func TestIncMboxReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
+	box.errw = &out
 	err = testSession(box, &out).cmdInc("")
-	if err == nil || !strings.Contains(err.Error(), "changed by another program") || len(box.Msgs) != 2 {
-		t.Errorf("inc after a replacement: %v, %d messages", err, len(box.Msgs))
+	if err != nil || !strings.Contains(out.String(), "changed by another program") || len(box.Msgs) != 3 {
+		t.Errorf("inc after a replacement: %v, %d messages: %s", err, len(box.Msgs), out.String())
+	}
+	for i, m := range box.Msgs {
+		_, hd, b := testMessage(i + 1)
+		if raw, err := box.Raw(m); err != nil || string(raw) != hd+b {
+			t.Errorf("message %d reads %q (%v), want %q", i+1, raw, err, hd+b)
+		}
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 // 3's text. The session should notice that the file is not the one it
 // read and say so instead.
 func TestReview9InPlaceRewriteShowsOtherMessage(t *testing.T) {
-	t.Skip("review9: G9, not fixed")
 	snail, err := exec.LookPath("s-nail")
 	if err != nil {
 		t.Skip("s-nail not installed")

@@ -1,6 +1,8 @@
 package mailx
 
 import (
+	"bytes"
+	"hash/maphash"
 	"io"
 	"os"
 
@@ -11,7 +13,7 @@ import (
 // with the header fields the summary shows.
 func scanMbox(r io.Reader) ([]*Msg, int64, error) {
 	var msgs []*Msg
-	size, err := maildir.ScanMbox(r, mboxCollector(&msgs))
+	size, err := maildir.ScanMbox(r, mboxCollector(&msgs, nil))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -19,10 +21,10 @@ func scanMbox(r io.Reader) ([]*Msg, int64, error) {
 }
 
 // mboxCollector returns a maildir.ScanFunc that appends each message to
-// *msgs, numbered from 1, with its flags from its Status field. The
-// summaries are allocated a block at a time and their fields share an
-// arena.
-func mboxCollector(msgs *[]*Msg) maildir.ScanFunc {
+// *msgs, numbered from 1, with its flags from its Status field, and,
+// when sigs is not nil, its signature (mboxSig) to *sigs. The summaries
+// are allocated a block at a time and their fields share an arena.
+func mboxCollector(msgs *[]*Msg, sigs *[]uint64) maildir.ScanFunc {
 	var (
 		a    arena
 		h    hscan
@@ -41,18 +43,86 @@ func mboxCollector(msgs *[]*Msg) maildir.ScanFunc {
 		m.sum = a.add(h.summarize(m, e.FromLine, ""))
 		m.flags |= mboxFlags(m.status())
 		*msgs = append(*msgs, m)
+		if sigs != nil {
+			*sigs = append(*sigs, mboxSig(e.FromLine, header))
+		}
 	}
 }
 
+// sigSeed seeds the signatures of mbox messages for this process.
+var sigSeed = maphash.MakeSeed()
+
+// mboxSig is what identifies a message of an mbox when another program
+// rewrote the file: its "From " line and its header, less the fields
+// that mbox readers rewrite (Status and X-Status, which mutt, s-nail
+// and mail itself update; Content-Length and Lines, which mutt writes;
+// X-Keywords and X-UID, which Dovecot keeps). The first 64 KiB of the
+// header count. Two copies of one message have the same signature, and
+// are told apart by their order.
+func mboxSig(fromLine, header []byte) uint64 {
+	// Each line hashed on its own and the hashes chained: a line
+	// left out changes nothing else, and maphash.Bytes over a whole
+	// line runs at memory speed, where a streaming hash fed line by
+	// line doubled the time to open an mbox.
+	sig := maphash.Bytes(sigSeed, fromLine)
+	header = header[:min(len(header), 64<<10)]
+	skip := false
+	for len(header) > 0 {
+		i := bytes.IndexByte(header, '\n')
+		l := header
+		if i >= 0 {
+			l = header[:i+1]
+		}
+		header = header[len(l):]
+		if l[0] != ' ' && l[0] != '\t' {
+			skip = rewrittenField(l)
+		}
+		if !skip {
+			sig = (sig ^ maphash.Bytes(sigSeed, l)) * 0x100000001b3
+		}
+	}
+	return sig
+}
+
+// rewrittenField reports whether the header line l starts a field that
+// mbox readers rewrite in place (see mboxSig). Most lines are told by
+// their first letter.
+func rewrittenField(l []byte) bool {
+	switch l[0] | 0x20 {
+	case 's', 'x', 'c', 'l':
+	default:
+		return false
+	}
+	i := bytes.IndexByte(l[:min(len(l), 16)], ':')
+	if i < 0 {
+		return false
+	}
+	for i > 0 && (l[i-1] == ' ' || l[i-1] == '\t') {
+		i--
+	}
+	name := l[:i]
+	for _, f := range rewrittenFields {
+		if len(name) == len(f) && bytes.EqualFold(name, []byte(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// rewrittenFields are the fields mboxSig leaves out.
+var rewrittenFields = []string{"Status", "X-Status", "Content-Length", "Lines", "X-Keywords", "X-UID"}
+
 // openMbox opens and scans an mbox under the delivery locks (see
 // maildir.Mbox.Open); the file stays open for reading bodies by offset.
-func openMbox(path string) (*os.File, []*Msg, maildir.Scanned, error) {
+// It returns each message's signature (mboxSig) too.
+func openMbox(path string) (*os.File, []*Msg, []uint64, maildir.Scanned, error) {
 	var msgs []*Msg
-	f, size, err := maildir.Mbox(path).Open(mboxCollector(&msgs))
+	var sigs []uint64
+	f, size, err := maildir.Mbox(path).Open(mboxCollector(&msgs, &sigs))
 	if err != nil {
-		return nil, nil, maildir.Scanned{}, err
+		return nil, nil, nil, maildir.Scanned{}, err
 	}
-	return f, msgs, size, nil
+	return f, msgs, sigs, size, nil
 }
 
 // mboxFlags maps a Status header to session flags: no Status is new, "O"

@@ -42,8 +42,8 @@ func (b *Box) Open(m *Msg) (io.ReadCloser, error) {
 		}
 		return &msgReader{r: f, c: f, num: m.Num}, nil
 	}
-	if b.f == nil {
-		return nil, errors.New("mailbox is closed")
+	if err := b.current(m); err != nil {
+		return nil, err
 	}
 	r := &mboxReader{br: bufio.NewReaderSize(io.NewSectionReader(b.f, m.Off, m.Size), 64<<10)}
 	return &msgReader{r: r, num: m.Num}, nil

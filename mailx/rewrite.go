@@ -41,8 +41,17 @@ func (s *session) applyMbox(move func() error) (int, error) {
 	if b.f == nil {
 		return 0, nil
 	}
+	// Another program's rewrite: the session's changes go to its
+	// messages where they are now (see current).
+	if err := b.current(nil); err != nil {
+		return 0, err
+	}
 	changed := false
 	for _, m := range b.Msgs {
+		if m.Off < 0 {
+			// Removed by another program.
+			continue
+		}
 		if s.fateOf(m) != keep || m.has(fEdited) || !sameStatus(m.status(), newStatus(m)) {
 			changed = true
 			break
@@ -57,7 +66,7 @@ func (s *session) applyMbox(move func() error) (int, error) {
 	}
 	kept := func(yield func(maildir.Kept) bool) {
 		for _, m := range b.Msgs {
-			if s.fateOf(m) != keep {
+			if s.fateOf(m) != keep || m.Off < 0 {
 				continue
 			}
 			k := maildir.Kept{Off: m.Off, Len: m.Size, Status: newStatus(m)}

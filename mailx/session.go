@@ -353,6 +353,14 @@ func (s *session) execute(line string) {
 		return
 	}
 	s.currentLine = line
+	if b := s.box; b != nil && b.Kind == "mbox" && b.f != nil {
+		// One fstat: a rewrite by another program is found, and
+		// said, before the command counts on the session's
+		// messages (quit's moves, a range of them). An error is
+		// the reading command's to tell.
+		b.errw = s.errw
+		b.current(nil)
+	}
 	name, arg := splitCommand(line)
 	c := lookupCommand(name)
 	if c == nil {

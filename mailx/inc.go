@@ -84,7 +84,10 @@ func (b *Box) newMboxMessages() ([]*Msg, error) {
 		if err != nil {
 			return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 		}
-		b.f, b.sigs, b.read = f, sigs, size
+		b.f, b.read = f, size
+		// After the messages another program removed with the
+		// file, if any.
+		b.sigs = append(b.sigs, sigs...)
 		b.stamp = stampAt(f, size.Size)
 		return msgs, nil
 	}

@@ -59,6 +59,9 @@ func stampAt(f *os.File, size int64) fileStamp {
 // read again (reread). It returns errGone, wrapped, for a message no
 // longer in the mailbox.
 func (b *Box) current(m *Msg) error {
+	if m != nil && m.Off < 0 {
+		return fmt.Errorf("message %d: %w", m.Num, errGone)
+	}
 	if b.f == nil {
 		return errors.New("mailbox is closed")
 	}
@@ -68,9 +71,10 @@ func (b *Box) current(m *Msg) error {
 		case err == nil && n > 0:
 			// Checked under the locks: only mail appended.
 			b.stamp = now
-		case err == nil || errors.Is(err, maildir.ErrChanged):
-			// Changed, or not checked: Appended does not read a
-			// file of the size scanned, and its times changed.
+		case err == nil || errors.Is(err, maildir.ErrChanged) || errors.Is(err, os.ErrNotExist):
+			// Changed, removed, or not checked: Appended does not
+			// read a file of the size scanned, and its times
+			// changed.
 			if err := b.reread(); err != nil {
 				return fmt.Errorf("%s: %w", b.Path, err)
 			}
@@ -93,10 +97,12 @@ func (b *Box) current(m *Msg) error {
 // deleted (reading it after an undelete says it was removed), so that
 // quit neither moves nor holds it; one that is new to the session is
 // added after the last, as inc adds it. When anything moved, it says
-// so once.
+// so once. An mbox another program removed (s-nail removes one it
+// emptied) has no messages left, and quit does not make it again.
 func (b *Box) reread() error {
 	f, msgs, sigs, read, err := openMbox(b.Path)
-	if err != nil {
+	removed := errors.Is(err, os.ErrNotExist)
+	if err != nil && !removed {
 		return err
 	}
 	taken := make(map[uint64][]int, len(msgs))
@@ -148,23 +154,37 @@ func (b *Box) reread() error {
 	// A stream opened on the old file may still be read.
 	b.old = append(b.old, b.f)
 	b.f, b.read = f, read
-	b.stamp = stampAt(f, read.Size)
-	if moved+len(gone)+added > 0 {
+	b.stamp = fileStamp{}
+	if f != nil {
+		b.stamp = stampAt(f, read.Size)
+	}
+	if moved+len(gone)+added > 0 || removed {
 		w := b.errw
 		if w == nil {
 			w = os.Stderr
 		}
-		what := "the messages are read where they are now"
+		var what []string
 		if len(gone) > 0 {
-			if len(gone) > 10 {
+			n := len(gone)
+			if n > 10 {
 				gone = append(gone[:10], "…")
 			}
-			what = fmt.Sprintf("%s %s removed there, deleted here", plural(len(gone), "message"), strings.Join(gone, ", "))
+			what = append(what, fmt.Sprintf("%s %s removed there, deleted here", plural(n, "message"), strings.Join(gone, ", ")))
 		}
 		if added > 0 {
-			what += fmt.Sprintf("; %d new %s added after the last", added, plural(added, "message"))
+			what = append(what, fmt.Sprintf("%d new %s added after the last", added, plural(added, "message")))
 		}
-		fmt.Fprintf(w, "homepost: mail: %s was changed by another program and read again: %s\n", b.Path, what)
+		if moved > 0 && len(what) == 0 {
+			what = append(what, "the messages are read where they are now")
+		}
+		how := "was changed by another program and read again"
+		if removed {
+			how = "was removed by another program"
+		}
+		if len(what) > 0 {
+			how += ": " + strings.Join(what, "; ")
+		}
+		fmt.Fprintf(w, "homepost: mail: %s %s\n", b.Path, how)
 	}
 	return nil
 }

@@ -139,3 +139,34 @@ func TestMboxRewriteMappedByFromLineAndHeader(t *testing.T) {
 		t.Errorf("unchanged mbox read again: said %q", said.String())
 	}
 }
+
+// An mbox that another reader removed (s-nail removes one it emptied):
+// its messages are deleted here, reading one says it was removed, and
+// quit does not make the file again.
+func TestMboxRemovedByAnotherReader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "box")
+	appendFixtures(t, path, 1, 2)
+	box, err := openBox("mbox", path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	var said bytes.Buffer
+	box.errw = &said
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := box.Raw(box.Msgs[1]); err == nil || !strings.Contains(err.Error(), "message 2: removed by another program") {
+		t.Errorf("message 2 of a removed mbox reads %q (%v)", raw, err)
+	}
+	if !strings.Contains(said.String(), "was removed by another program: messages 1, 2 removed there, deleted here") {
+		t.Errorf("said %q", said.String())
+	}
+	s := testSession(box, &bytes.Buffer{})
+	if _, err := s.applyMbox(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("quit after the mbox was removed: %v", err)
+	}
+}

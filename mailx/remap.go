@@ -53,7 +53,8 @@ func stampAt(f *os.File, size int64) fileStamp {
 
 // current makes sure that the mbox messages are where the session reads
 // them, m among them (nil for all): one fstat while the file's size and
-// times are those last checked. When they changed, the file is checked
+// times are those last checked (a file renamed over the mbox, or its
+// removal, changes the old file's ctime: one link less). When they changed, the file is checked
 // under the delivery locks to begin with the bytes scanned (mail
 // appended is no change: maildir.Mbox.Appended); else the mailbox is
 // read again (reread). It returns errGone, wrapped, for a message no

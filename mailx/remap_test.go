@@ -170,3 +170,36 @@ func TestMboxRemovedByAnotherReader(t *testing.T) {
 		t.Errorf("quit after the mbox was removed: %v", err)
 	}
 }
+
+// An mbox another program replaced (a new file renamed over it, as an
+// editor saves): the session reads the new file, and quit's changes go
+// to it, where before quit found the mailbox changed and saved nothing.
+func TestMboxReplacedReadAgain(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "box")
+	appendFixtures(t, path, 1, 3)
+	box, err := openBox("mbox", path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer box.Close()
+	var said bytes.Buffer
+	box.errw = &said
+	if err := os.WriteFile(filepath.Join(dir, "new"), []byte(mboxText(2, "Status: RO\n")+mboxText(3, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "new"), path); err != nil {
+		t.Fatal(err)
+	}
+	box.Msgs[2].flags |= fDeleted
+	if _, err := testSession(box, &bytes.Buffer{}).applyMbox(nil); err != nil {
+		t.Fatalf("quit after the mbox was replaced: %v (said %q)", err, said.String())
+	}
+	got, _ := os.ReadFile(path)
+	if want := mboxText(2, "Status: RO\n"); string(got) != want {
+		t.Errorf("mbox after d 3, q:\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(said.String(), "message 1 removed there") {
+		t.Errorf("said %q", said.String())
+	}
+}

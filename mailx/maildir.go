@@ -91,13 +91,26 @@ var scanners = sync.Pool{New: func() any { return new(hscan) }}
 // shown it: missed, it would be left out of the session as if removed.
 // The files renamed again meanwhile are looked up in one more listing,
 // while a listing finds some (a few times at most); a file that is
-// nowhere (or still at the same name, not readable) is left out.
+// nowhere (or still at the same name, not readable) is left out, and
+// so is one whose file was listed and read under its other name too
+// (moved from new/ to cur/ between List's reads of the two).
 func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) {
 	readSummariesOf(d, msgs, nil, add)
 	var missed []int
 	for i := range msgs {
 		if msgs[i].Size < 0 {
 			missed = append(missed, i)
+		}
+	}
+	if len(missed) == 0 {
+		return
+	}
+	// A file moved from new/ to cur/ while List read them can be
+	// listed twice, at both names: the one read stands for it.
+	read := make(map[string]bool, len(msgs)-len(missed))
+	for i := range msgs {
+		if msgs[i].Size >= 0 {
+			read[msgs[i].entry().Key()] = true
 		}
 	}
 	for round := 0; len(missed) > 0 && round < maxRelists; round++ {
@@ -108,7 +121,7 @@ func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) 
 		moved := missed[:0]
 		for _, i := range missed {
 			m := &msgs[i]
-			if e, ok := where[m.entry().Key()]; ok && e != m.entry() {
+			if e, ok := where[m.entry().Key()]; ok && e != m.entry() && !read[e.Key()] {
 				m.setListed(e)
 				m.Size = -1
 				moved = append(moved, i)
@@ -122,6 +135,8 @@ func readSummaries(d maildir.Dir, msgs []Msg, add func(i int, b []byte) string) 
 		for _, i := range moved {
 			if msgs[i].Size < 0 {
 				missed = append(missed, i)
+			} else {
+				read[msgs[i].entry().Key()] = true
 			}
 		}
 	}

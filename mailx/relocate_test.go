@@ -223,3 +223,20 @@ func TestSummariesFollowMessagesRenamedAfterListing(t *testing.T) {
 		t.Errorf("moved to cur/ flagged: at %+v, flags %b", m.entry(), m.flags)
 	}
 }
+
+// A file that another reader moved from new/ to cur/ while List read
+// the two can be listed at both names: it is read once, not shown twice.
+func TestSummariesMovedFileListedTwiceReadOnce(t *testing.T) {
+	md := filepath.Join(t.TempDir(), "Maildir")
+	keys := makeMaildir(t, md, 0, 1)
+	if err := os.Rename(filepath.Join(md, "new", keys[0]), filepath.Join(md, "cur", keys[0]+":2,")); err != nil {
+		t.Fatal(err)
+	}
+	msgs := make([]Msg, 2)
+	msgs[0].setListed(maildir.Entry{File: keys[0], New: true})
+	msgs[1].setListed(maildir.Entry{File: keys[0] + ":2,"})
+	readSummaries(maildir.Dir(md), msgs, func(_ int, b []byte) string { return string(b) })
+	if msgs[0].Size >= 0 || msgs[1].Size < 0 {
+		t.Errorf("listed at new/ and cur/: sizes %d, %d, want -1 and the file's", msgs[0].Size, msgs[1].Size)
+	}
+}

@@ -228,11 +228,21 @@ func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
 //     size tells where the appended mail begins; Tail tells a file not
 //     cut yet from one cut and then appended to.
 //   - A rewrite by another program after the crash (mutt or s-nail
-//     deleting messages from the torn file) that changed the first Off
-//     bytes is detected: the record is then not applied but set aside,
-//     renamed with the suffix ".unapplied", so that nothing in it is
-//     lost, and the mbox is left as that program made it. One that
-//     changed only bytes past Off is not detected, and is overwritten.
+//     deleting messages from the torn file), or a file emptied and
+//     refilled since, is detected when it changed the first Off bytes,
+//     when it left the file shorter than min(Old, New) (no crash point
+//     does: see finish), or, for a shrinking rewrite found cut, when
+//     the bytes from Off to New are not the record's (the cut comes
+//     only after they are durable). The record is then not applied but
+//     set aside, renamed with the suffix ".unapplied", so that nothing
+//     in it is lost, and the mbox is left as that program made it.
+//     Still not detected, and overwritten from Off: a rewrite by
+//     another program that kept the first Off bytes and left the file
+//     at least min(Old, New) bytes long (a growing rewrite: also with
+//     its bytes from Old to New each zero or the record's, or its
+//     size below New), or a shrinking rewrite's file not yet cut
+//     (size at least Old, its bytes from New to Old the old ones)
+//     whose bytes between Off and New another program changed.
 //   - Mail appended to a growing file before the rewrite made it its
 //     final size (a crash in the few calls between the record's fsync
 //     and that of the size) is kept after the new contents too: it is
@@ -324,14 +334,15 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 	}
 	size := st.Size()
 	prefix, err := hashRange(l.F, 0, r.Off)
-	if r.Dev != dev || r.Ino != ino || err != nil || prefix != r.Prefix {
+	// Every crash point leaves the file at least min(Old, New) bytes
+	// long: growing, it is made New bytes long before any new byte is
+	// written; shrinking, it is cut to New only at the end; appends
+	// by others only add. A shorter file was cut or rewritten by
+	// another program since: not this rewrite's leftover.
+	if r.Dev != dev || r.Ino != ino || err != nil || prefix != r.Prefix || size < min(r.Old, r.New) {
 		// Another file now, or rewritten by another program: keep
 		// the new contents for the user, apply nothing.
-		aside := fmt.Sprintf("%s.%d.unapplied", name, r.Ino)
-		if err := os.Rename(name, aside); err != nil {
-			return err
-		}
-		return safeio.SyncDir(filepath.Dir(name))
+		return setAside(name, r)
 	}
 	if r.New >= r.Old {
 		// Growing (or the same size): the file was made New bytes
@@ -354,6 +365,12 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 	switch {
 	case !notCut:
 		// Cut: whole, and whatever follows New was appended since.
+		// The cut comes only once the new bytes are durable, so a
+		// file cut by this rewrite holds them from Off to New; one
+		// that does not was rewritten by another program.
+		if data, err := hashRange(l.F, r.Off, r.New-r.Off); err != nil || data != r.Data {
+			return setAside(name, r)
+		}
 		return removeRecord(name)
 	case size > r.Old:
 		// Appended after the crash, past the old end: it must follow
@@ -362,6 +379,16 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 		return l.reRecord(rf, name, r, size)
 	}
 	return l.apply(rf, name, r, r.New)
+}
+
+// setAside renames a record that is not applied, so that nothing in it
+// is lost, and the mbox is left as it is.
+func setAside(name string, r *record) error {
+	aside := fmt.Sprintf("%s.%d.unapplied", name, r.Ino)
+	if err := os.Rename(name, aside); err != nil {
+		return err
+	}
+	return safeio.SyncDir(filepath.Dir(name))
 }
 
 // sized reports whether the rewrite of r, growing, made the mbox its

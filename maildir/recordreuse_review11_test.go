@@ -23,7 +23,6 @@ import (
 // another program. The next Lock must not write the old record over
 // the new mail.
 func TestReview11RecordNotAppliedToRefilledMbox(t *testing.T) {
-	t.Skip("review11: H7, not fixed")
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	path := filepath.Join(t.TempDir(), "mbox")
 	when := time.Unix(1609577400, 0)

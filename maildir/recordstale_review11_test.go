@@ -19,7 +19,6 @@ import (
 // s-nail, which rewrites the mbox. The next Lock must not lose the
 // message s-nail saved. (With the real binaries: notes/review11.md H3.)
 func TestReview11StaleRecordNotAppliedOverAnotherRewrite(t *testing.T) {
-	t.Skip("review11: H3, not fixed")
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mbox")

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"regexp"
 	"time"
 )
 
@@ -144,20 +145,10 @@ func (l *Locked) Resolve(m Mark, sender string) (MarkState, error) {
 		return Foreign, nil
 	}
 	if err == nil {
-		for {
-			line, err := br.ReadSlice('\n')
-			if bytes.HasPrefix(line, []byte("From ")) {
-				return Foreign, nil
-			}
-			if err == bufio.ErrBufferFull {
-				// A long line: skip to its end.
-				for err == bufio.ErrBufferFull {
-					_, err = br.ReadSlice('\n')
-				}
-			}
-			if err != nil {
-				break
-			}
+		if found, err := appendedAfter(br); err != nil {
+			return 0, fmt.Errorf("mbox: %w", err)
+		} else if found {
+			return Foreign, nil
 		}
 	}
 	if err := l.F.Truncate(m.Off); err != nil {
@@ -167,4 +158,37 @@ func (l *Locked) Resolve(m Mark, sender string) (MarkState, error) {
 		return 0, fmt.Errorf("mbox: sync %s: %w", l.path, err)
 	}
 	return Cut, nil
+}
+
+// fromLine is an mbox "From " line with its asctime date, anywhere: mutt
+// appends to an mbox that does not end in a newline with no separator,
+// so that its message's From line can follow a cut-off copy's last
+// bytes in the middle of a line.
+var fromLine = regexp.MustCompile(`From [^ \n]+ +(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}\n`)
+
+// appendedAfter reports whether what follows a cut-off copy's first line
+// holds another message: a line that begins with "From " (every one
+// inside a copy is quoted), or a From line with its date in the middle
+// of a line (mutt's append after a copy cut off mid-line). Such bytes
+// are another program's mail: cutting at the mark would take them too.
+func appendedAfter(br *bufio.Reader) (bool, error) {
+	const carry = 256 // longer than any From line the pattern takes
+	buf := make([]byte, 0, 64<<10+carry)
+	for first := true; ; first = false {
+		n := len(buf)
+		k, err := io.ReadFull(br, buf[n:cap(buf)])
+		buf = buf[:n+k]
+		// A pattern across two reads is whole in the second: its
+		// start is in the bytes kept from the first.
+		if first && bytes.HasPrefix(buf, []byte("From ")) || bytes.Contains(buf, []byte("\nFrom ")) || fromLine.Match(buf) {
+			return true, nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		buf = append(buf[:0], buf[max(len(buf)-carry, 0):]...)
+	}
 }

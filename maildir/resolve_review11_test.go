@@ -15,7 +15,7 @@ import (
 // cut-off copy's last line. Resolve must not take mutt's message for
 // part of the cut-off copy and cut it off with it.
 func TestReview11ResolveKeepsMuttAppendAfterCutCopy(t *testing.T) {
-	t.Skip("review11: H1, not fixed")
+
 	path := filepath.Join(t.TempDir(), "mbox")
 	body := "Subject: big\n\n" + strings.Repeat("line of a long message body\n", 200)
 	l, err := Mbox(path).Lock()

@@ -234,44 +234,47 @@ type mailPoint struct {
 	againErr error
 }
 
-func sweepMail(t *testing.T, mc mailCase, sys string) int {
+// killPoints runs a scenario killed at its nth call of the swept call
+// for n = 1, 2, ... (ahead of them at a time, each in a world of its
+// own made by world), until a run ends without being killed: run kills
+// point p's world at p.n and records the outcome. It returns every
+// point and the calls the whole run made. what names the scenario.
+func killPoints(t *testing.T, what string, world func() *mailWorld, run func(p *mailPoint)) ([]*mailPoint, int) {
 	var points []*mailPoint
-	var calls int
 	for n := 1; ; n += ahead {
 		if n > maxPoints {
-			t.Fatalf("mail %s %s: still killed after %d calls", mc.name, sys, n)
+			t.Fatalf("%s: still killed after %d calls", what, n)
 		}
 		ps := make([]*mailPoint, ahead)
 		for i := range ps {
-			ps[i] = &mailPoint{mw: newMailWorld(t, mc), n: n + i}
+			ps[i] = &mailPoint{mw: world(), n: n + i}
 		}
 		var wg sync.WaitGroup
 		for _, p := range ps {
-			wg.Go(func() {
-				p.o, p.stdout = p.mw.killMail(sys, p.n)
-				p.label = fmt.Sprintf("mail (%s) %s #%d", mc.name, sys, p.n)
-				if p.o.killed {
-					p.label += " (killed at " + p.o.site + ")"
-					p.again, p.againErr = p.mw.reopen()
-				}
-			})
+			wg.Go(func() { run(p) })
 		}
 		wg.Wait()
-		done := false
 		for _, p := range ps {
 			if p.o.err != nil {
 				t.Errorf("%s: %v", p.label, p.o.err)
 			}
 			points = append(points, p)
 			if !p.o.killed {
-				calls, done = p.o.calls, true
-				break
+				return points, p.o.calls
 			}
 		}
-		if done {
-			break
-		}
 	}
+}
+
+func sweepMail(t *testing.T, mc mailCase, sys string) int {
+	points, calls := killPoints(t, fmt.Sprintf("mail %s %s", mc.name, sys), func() *mailWorld { return newMailWorld(t, mc) }, func(p *mailPoint) {
+		p.o, p.stdout = p.mw.killMail(sys, p.n)
+		p.label = fmt.Sprintf("mail (%s) %s #%d", mc.name, sys, p.n)
+		if p.o.killed {
+			p.label += " (killed at " + p.o.site + ")"
+			p.again, p.againErr = p.mw.reopen()
+		}
+	})
 	var items []readItem
 	msgs := mailMsgs()
 	for _, p := range points {

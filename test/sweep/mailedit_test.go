@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -64,43 +63,14 @@ func newEditWorld(t *testing.T, mc mailCase) *mailWorld {
 }
 
 func sweepMailEdit(t *testing.T, mc mailCase, sys string) int {
-	var points []*mailPoint
-	var calls int
-	for n := 1; ; n += ahead {
-		if n > maxPoints {
-			t.Fatalf("mail edit %s %s: still killed after %d calls", mc.name, sys, n)
+	points, calls := killPoints(t, fmt.Sprintf("mail edit %s %s", mc.name, sys), func() *mailWorld { return newEditWorld(t, mc) }, func(p *mailPoint) {
+		p.o, p.stdout = p.mw.killMail(sys, p.n)
+		p.label = fmt.Sprintf("mail edit (%s) %s #%d", mc.name, sys, p.n)
+		if p.o.killed {
+			p.label += " (killed at " + p.o.site + ")"
+			p.again, p.againErr = p.mw.reopen()
 		}
-		ps := make([]*mailPoint, ahead)
-		for i := range ps {
-			ps[i] = &mailPoint{mw: newEditWorld(t, mc), n: n + i}
-		}
-		var wg sync.WaitGroup
-		for _, p := range ps {
-			wg.Go(func() {
-				p.o, p.stdout = p.mw.killMail(sys, p.n)
-				p.label = fmt.Sprintf("mail edit (%s) %s #%d", mc.name, sys, p.n)
-				if p.o.killed {
-					p.label += " (killed at " + p.o.site + ")"
-					p.again, p.againErr = p.mw.reopen()
-				}
-			})
-		}
-		wg.Wait()
-		done := false
-		for _, p := range ps {
-			if p.o.err != nil {
-				t.Errorf("%s: %v", p.label, p.o.err)
-			}
-			points = append(points, p)
-			if !p.o.killed {
-				calls, done = p.o.calls, true
-				break
-			}
-		}
-		if done {
-			break
-		}
-	}
+	})
 	msgs := mailMsgs()[:4] // no message arrives
 	var items []readItem
 	for _, p := range points {

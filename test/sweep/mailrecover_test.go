@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -51,50 +50,21 @@ func TestMailRecoverySweep(t *testing.T) {
 }
 
 func sweepRecovery(t *testing.T, mc mailCase, first int, sys string) int {
-	var points []*mailPoint
-	calls := 0
-	for n := 1; ; n += ahead {
-		if n > maxPoints {
-			t.Fatalf("mail -H %s: still killed after %d calls", sys, n)
+	points, calls := killPoints(t, "mail -H "+sys, func() *mailWorld { return newMailWorld(t, mc) }, func(p *mailPoint) {
+		var o outcome
+		o, p.stdout = p.mw.killMail("pwrite64", first)
+		p.label = fmt.Sprintf("mail -H %s #%d", sys, p.n)
+		if o.err != nil || !o.killed {
+			p.o = outcome{err: fmt.Errorf("the first kill, at pwrite64 #%d: killed %v, %v", first, o.killed, o.err)}
+			return
 		}
-		ps := make([]*mailPoint, ahead)
-		for i := range ps {
-			ps[i] = &mailPoint{mw: newMailWorld(t, mc), n: n + i}
+		p.o, _ = p.mw.killRun(sys, p.n, "", "-H")
+		p.label = fmt.Sprintf("mail killed at pwrite64 #%d (%s), then mail -H at %s #%d", first, o.site, sys, p.n)
+		if p.o.killed {
+			p.label += " (killed at " + p.o.site + ")"
 		}
-		var wg sync.WaitGroup
-		for _, p := range ps {
-			wg.Go(func() {
-				var o outcome
-				o, p.stdout = p.mw.killMail("pwrite64", first)
-				p.label = fmt.Sprintf("mail -H %s #%d", sys, p.n)
-				if o.err != nil || !o.killed {
-					p.o = outcome{err: fmt.Errorf("the first kill, at pwrite64 #%d: killed %v, %v", first, o.killed, o.err)}
-					return
-				}
-				p.o, _ = p.mw.killRun(sys, p.n, "", "-H")
-				p.label = fmt.Sprintf("mail killed at pwrite64 #%d (%s), then mail -H at %s #%d", first, o.site, sys, p.n)
-				if p.o.killed {
-					p.label += " (killed at " + p.o.site + ")"
-				}
-				p.again, p.againErr = p.mw.reopen()
-			})
-		}
-		wg.Wait()
-		done := false
-		for _, p := range ps {
-			if p.o.err != nil {
-				t.Errorf("%s: %v", p.label, p.o.err)
-			}
-			points = append(points, p)
-			if !p.o.killed {
-				calls, done = p.o.calls, true
-				break
-			}
-		}
-		if done {
-			break
-		}
-	}
+		p.again, p.againErr = p.mw.reopen()
+	})
 	msgs := mailMsgs()
 	var items []readItem
 	for _, p := range points {

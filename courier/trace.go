@@ -35,6 +35,10 @@ func (t Trace) Header() []byte {
 		b = append(b, '>')
 	}
 	b = append(b, "; "...)
-	b = t.Time.AppendFormat(b, time.RFC1123Z)
+	// In UTC: a retry makes a marked mbox copy's trace again from the
+	// first attempt's time (to find the copy a reader's rewrite moved),
+	// and the process that retries may run in another time zone than
+	// the one that tried first (a shell's TZ, the systemd agent's).
+	b = t.Time.UTC().AppendFormat(b, time.RFC1123Z)
 	return append(b, '\n')
 }

@@ -106,6 +106,11 @@ func TestMboxLockHeld(t *testing.T) {
 	if !IsTemporary(err) {
 		t.Fatalf("lock error %v is not temporary", err)
 	}
+	// The deferral says which lock, since when, and when it is taken
+	// over (mailq shows it).
+	if msg := err.Error(); !strings.Contains(msg, "its dotlock "+p+".lock, made ") || !strings.Contains(msg, "taken over once 5m0s old") {
+		t.Errorf("lock error %q does not name the dotlock", msg)
+	}
 }
 
 // FuzzMboxQuote: mboxrd quoting round-trips any body.

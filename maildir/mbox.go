@@ -21,9 +21,28 @@ import (
 
 // LockError means an mbox stayed locked by another program; the delivery
 // is tried again later.
-type LockError struct{ Path string }
+type LockError struct {
+	Path string
+	// Which names the lock that was held, and how long it may stay.
+	Which string
+}
 
-func (e *LockError) Error() string { return e.Path + ": mailbox is locked by another program" }
+func (e *LockError) Error() string {
+	if e.Which == "" {
+		return e.Path + ": mailbox is locked by another program"
+	}
+	return e.Path + ": mailbox is locked by another program (" + e.Which + ")"
+}
+
+// dotlockHeld describes a dotlock that another program holds: since
+// when, and when it is taken over.
+func dotlockHeld(dot string) string {
+	w := "its dotlock " + dot
+	if fi, err := os.Stat(dot); err == nil {
+		w += ", made " + fi.ModTime().Format("15:04:05")
+	}
+	return w + "; taken over once " + staleLock.String() + " old or when its process has ended"
+}
 
 // Mbox is an mbox file in mboxrd form.
 type Mbox string
@@ -88,7 +107,7 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 			continue
 		}
 		if time.Now().After(deadline) {
-			return nil, &LockError{path}
+			return nil, &LockError{path, dotlockHeld(dot)}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -128,7 +147,7 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 			}
 			if time.Now().After(deadline) {
 				l.Unlock()
-				return nil, &LockError{path}
+				return nil, &LockError{path, "a kernel lock (fcntl or flock) held by a program that has it open"}
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

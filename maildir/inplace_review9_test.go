@@ -48,6 +48,7 @@ func TestReview9RewriteInPlaceFullDisk(t *testing.T) {
 	f, msgs, size := openAll(t, path)
 	refuseNextTo(t)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
 	var keep []Kept
 	for _, m := range msgs {
 		keep = append(keep, Kept{Off: m.Off, Len: m.Len, Status: "O"})
@@ -75,6 +76,7 @@ func TestReview9FullDiskOpenAndDelete(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
 	path := filepath.Join(dir, "box")
 	appendN(t, path, 1, 3)
 	fill, err := os.Create(filepath.Join(dir, "fill"))

@@ -32,7 +32,9 @@ func TestReview9PlantedRewriteRecord(t *testing.T) {
 		forged = append(forged, '\n')
 	}
 	r := record{Off: 0, New: int64(len(forged)), Old: st.Size()}
-	r.Dev, r.Ino = devIno(st)
+	if r.Dev, r.Ino, err = PathID(path); err != nil {
+		t.Fatal(err)
+	}
 	r.Prefix = sha256.Sum256(nil)
 	r.Data = sha256.Sum256(forged)
 	name := recordNextTo(path)

@@ -299,6 +299,7 @@ func TestRewriteInPlace(t *testing.T) {
 	refuseNextTo(t)
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
+	t.Setenv("HOME", t.TempDir())
 	keep := []Kept{
 		{Off: msgs[0].Off, Len: msgs[0].Len, Status: "RO"},
 		{Off: msgs[2].Off, Len: msgs[2].Len, Status: "O"},

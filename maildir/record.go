@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"homepost/safeio"
+	"homepost/settings"
 )
 
 // A rewrite record holds what an in-place rewrite of an mbox is about to
@@ -86,6 +87,13 @@ func decodeRecord(h []byte) (*record, error) {
 		}
 		return n
 	}
+	unum := func(k string) uint64 {
+		n, e := strconv.ParseUint(fields[k], 10, 64)
+		if e != nil && err == nil {
+			err = fmt.Errorf("field %s: %w", k, e)
+		}
+		return n
+	}
 	sum := func(k string, dst *[sha256.Size]byte) {
 		var b []byte
 		if _, e := fmt.Sscanf(fields[k], "%x", &b); (e != nil || len(b) != sha256.Size) && err == nil {
@@ -94,7 +102,7 @@ func decodeRecord(h []byte) (*record, error) {
 		copy(dst[:], b)
 	}
 	r.Off, r.New, r.Old = num("off"), num("new"), num("old")
-	r.Dev, r.Ino = uint64(num("dev")), uint64(num("ino"))
+	r.Dev, r.Ino = unum("dev"), unum("ino")
 	sum("prefix", &r.Prefix)
 	sum("tail", &r.Tail)
 	sum("data", &r.Data)
@@ -117,22 +125,40 @@ func recordNextTo(path string) string {
 
 // recordInState is where the record is kept when the mbox's directory
 // takes no new file (a /var/mail spool, a full disk): in the state
-// directory, named by the mbox's device and inode, which every program
-// that locks the mbox knows. It is the default state directory
-// ($XDG_STATE_HOME/homepost), not state_dir of config.toml: every
-// program that locks an mbox must find it without reading the
-// configuration. It is "" when there is no home directory to find it
-// in.
+// directory, named by the mbox's file system and inode (FileID), which
+// every program that locks the mbox knows. It is the first of
+// recordDirs. It is "" when there is no home directory to find it in.
 func recordInState(dev, ino uint64) string {
-	state := os.Getenv("XDG_STATE_HOME")
-	if !filepath.IsAbs(state) {
-		home, _ := os.UserHomeDir()
-		if !filepath.IsAbs(home) {
-			return ""
-		}
-		state = filepath.Join(home, ".local", "state")
+	dirs := recordDirs()
+	if len(dirs) == 0 {
+		return ""
 	}
-	return filepath.Join(state, "homepost", "mbox-rewrite", fmt.Sprintf("%d-%d", dev, ino))
+	return filepath.Join(dirs[0], fmt.Sprintf("%d-%d", dev, ino))
+}
+
+// recordDirs returns the directories where records of rewrites are kept
+// in the state directory: first ~/.local/state/homepost/mbox-rewrite of
+// the user's home as settings finds it (the password database's when
+// $HOME is another user's), where records are made, whatever the
+// environment: every program that locks an mbox must find them, and
+// the environment is what differs between them (a shell whose profile
+// sets $XDG_STATE_HOME, and the agent under systemd, cron, ssh, which
+// do not). Not state_dir of config.toml either: a delivery locks an
+// mbox without it. Then $XDG_STATE_HOME/homepost/mbox-rewrite when it
+// is set and differs, where earlier versions made them, so that those
+// are found too.
+func recordDirs() []string {
+	var dirs []string
+	id, _ := settings.CurrentUser()
+	if home := id.Home(); filepath.IsAbs(home) {
+		dirs = append(dirs, filepath.Join(home, ".local", "state", "homepost", "mbox-rewrite"))
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
+		if d := filepath.Join(x, "homepost", "mbox-rewrite"); len(dirs) == 0 || d != dirs[0] {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
 }
 
 // createRecordNextTo creates the record beside the mbox, a new file
@@ -182,12 +208,57 @@ func noRoomHere(err error) bool {
 		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
-// devIno returns a file's device and inode.
-func devIno(st os.FileInfo) (uint64, uint64) {
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		return uint64(sys.Dev), sys.Ino
+// FileID returns what identifies the open file f in a rewrite record
+// and in mail's notes of appends: its file system's id and its inode.
+// The id is statfs(2)'s f_fsid when the file system reports one (ext4,
+// xfs and btrfs make it from the file system's UUID): st_dev is the
+// kernel's number for a mount, not a property of the file system, and
+// changes when it is mounted again (a reboot after a power loss, a disk
+// that comes back under another minor, btrfs subvolumes, an NFS mount
+// on another client). Where f_fsid is zero, st_dev is all there is.
+func FileID(f *os.File) (dev, ino uint64, err error) {
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	c, err := f.SyscallConn()
+	if err != nil {
+		return 0, 0, err
 	}
-	return 0, 0
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		if serr = unix.Fstat(int(fd), &st); serr == nil {
+			serr = unix.Fstatfs(int(fd), &fs)
+		}
+	}); err != nil {
+		return 0, 0, err
+	}
+	if serr != nil {
+		return 0, 0, fmt.Errorf("%s: %w", f.Name(), serr)
+	}
+	return fsDev(&fs, &st), st.Ino, nil
+}
+
+// PathID is FileID for the file at path (a symbolic link followed).
+func PathID(path string) (dev, ino uint64, err error) {
+	var st unix.Stat_t
+	var fs unix.Statfs_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, 0, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if err := unix.Statfs(path, &fs); err != nil {
+		return 0, 0, &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	return fsDev(&fs, &st), st.Ino, nil
+}
+
+// stDev is st_dev; tests replace it to act as a mount under another
+// device number.
+var stDev = func(st *unix.Stat_t) uint64 { return uint64(st.Dev) }
+
+func fsDev(fs *unix.Statfs_t, st *unix.Stat_t) uint64 {
+	if id := uint64(uint32(fs.Fsid.Val[0])) | uint64(uint32(fs.Fsid.Val[1]))<<32; id != 0 {
+		return id
+	}
+	return stDev(st)
 }
 
 // hashRange returns the SHA-256 of n bytes of f at off; an error when
@@ -249,11 +320,10 @@ func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
 //     told from the rewrite's own bytes there, each zero or the
 //     record's (see sized).
 func (l *Locked) recover(links bool) error {
-	st, err := l.F.Stat()
+	dev, ino, err := FileID(l.F)
 	if err != nil {
 		return err
 	}
-	dev, ino := devIno(st)
 	real := l.path
 	if links {
 		// Opened through a symbolic link (mail reads one; a delivery
@@ -263,10 +333,11 @@ func (l *Locked) recover(links bool) error {
 			real = r
 		}
 	}
-	for _, name := range []string{recordNextTo(real), recordInState(dev, ino)} {
-		if name == "" {
-			continue
-		}
+	names := []string{recordNextTo(real)}
+	for _, d := range recordDirs() {
+		names = append(names, filepath.Join(d, fmt.Sprintf("%d-%d", dev, ino)))
+	}
+	for _, name := range names {
 		rf, err := openRecord(name)
 		if err != nil {
 			return fmt.Errorf("finish an interrupted rewrite of %s: %w", l.path, err)

@@ -70,6 +70,7 @@ func TestRewriteFinishedAfterCrash(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			state := t.TempDir()
 			t.Setenv("XDG_STATE_HOME", state)
+			t.Setenv("HOME", t.TempDir())
 			dir := t.TempDir()
 			path := filepath.Join(dir, "mbox")
 			appendN(t, path, 1, 3)
@@ -156,6 +157,10 @@ func rewriteCopy(t *testing.T, path string, keep func([]MboxMessage) []Kept) str
 func records(dir, state string) []string {
 	a, _ := filepath.Glob(filepath.Join(dir, ".*homepost-rewrite*"))
 	b, _ := filepath.Glob(filepath.Join(state, "homepost", "mbox-rewrite", "*"))
+	if dirs := recordDirs(); len(dirs) > 0 && dirs[0] != filepath.Join(state, "homepost", "mbox-rewrite") {
+		c, _ := filepath.Glob(filepath.Join(dirs[0], "*"))
+		b = append(b, c...)
+	}
 	return append(a, b...)
 }
 
@@ -186,6 +191,7 @@ func tear(t *testing.T, path, rec string) {
 // written) is discarded: the mbox was not touched.
 func TestIncompleteRecordDiscarded(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mbox")
 	appendN(t, path, 1, 2)
@@ -214,6 +220,7 @@ func TestIncompleteRecordDiscarded(t *testing.T) {
 func TestRecordOfRewrittenMboxSetAside(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
+	t.Setenv("HOME", t.TempDir())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mbox")
 	appendN(t, path, 1, 3)

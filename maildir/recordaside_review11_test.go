@@ -17,6 +17,7 @@ func TestReview11SecondSetAsideKeepsFirst(t *testing.T) {
 	t.Skip("review11: H5, not fixed")
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
+	t.Setenv("HOME", t.TempDir())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mbox")
 	appendN(t, path, 1, 4)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // review11 H2: a rewrite record must be applied to its mbox whatever
@@ -23,11 +25,11 @@ import (
 // binary leaves the mailbox torn and the record set aside as
 // ".unapplied" (notes/review11.md H2).
 func TestReview11RecordAppliedUnderAnotherDeviceNumber(t *testing.T) {
-	t.Skip("review11: H2, not fixed")
 	for _, spool := range []bool{false, true} {
 		t.Run(fmt.Sprint("spool=", spool), func(t *testing.T) {
 			state := t.TempDir()
 			t.Setenv("XDG_STATE_HOME", state)
+			t.Setenv("HOME", t.TempDir())
 			dir := t.TempDir()
 			path := filepath.Join(dir, "mbox")
 			appendN(t, path, 1, 3)
@@ -52,7 +54,9 @@ func TestReview11RecordAppliedUnderAnotherDeviceNumber(t *testing.T) {
 				t.Fatalf("records: %v", recs)
 			}
 			tear(t, path, recs[0])
-			// The same file, seen under another device number.
+			// The same file, mounted again under another device
+			// number: the record names it by its file system's id
+			// (FileID), which the mount keeps.
 			b, err := os.ReadFile(recs[0])
 			if err != nil {
 				t.Fatal(err)
@@ -61,21 +65,21 @@ func TestReview11RecordAppliedUnderAnotherDeviceNumber(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st, _ := os.Stat(path)
-			dev, ino := devIno(st)
-			if spool {
-				// Named DEV-INO with the device number of the
-				// crash; the file now has another.
-				if err := os.Rename(recs[0], recordInState(dev-1, ino)); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				r.Dev = dev - 1
-				copy(b, r.encode())
-				if err := os.WriteFile(recs[0], b, 0o600); err != nil {
-					t.Fatal(err)
-				}
+			var fs unix.Statfs_t
+			if err := unix.Statfs(path, &fs); err != nil {
+				t.Fatal(err)
 			}
+			if fs.Fsid.Val == [2]int32{} {
+				t.Skip("the file system reports no f_fsid: st_dev is all there is")
+			}
+			var st unix.Stat_t
+			unix.Stat(path, &st)
+			if r.Dev == uint64(st.Dev) {
+				t.Errorf("the record names the file by st_dev %d", r.Dev)
+			}
+			saved := stDev
+			stDev = func(st *unix.Stat_t) uint64 { return uint64(st.Dev) + 1 }
+			t.Cleanup(func() { stDev = saved })
 			l, err := Mbox(path).Lock()
 			if err != nil {
 				t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 // the new mail.
 func TestReview11RecordNotAppliedToRefilledMbox(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
 	path := filepath.Join(t.TempDir(), "mbox")
 	when := time.Unix(1609577400, 0)
 	if err := Mbox(path).Append("alice@example.org", when, []byte("Subject: first\n\n"), strings.NewReader("x\n")); err != nil {

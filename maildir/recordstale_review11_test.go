@@ -20,6 +20,7 @@ import (
 // message s-nail saved. (With the real binaries: notes/review11.md H3.)
 func TestReview11StaleRecordNotAppliedOverAnotherRewrite(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
 	dir := t.TempDir()
 	path := filepath.Join(dir, "mbox")
 	appendN(t, path, 1, 5)

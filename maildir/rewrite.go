@@ -50,7 +50,7 @@ type Kept struct {
 //     from the first byte that differs on they go to a record file
 //     beside the mbox (".NAME.homepost-rewrite"), or, where its
 //     directory takes no new file (a /var/mail spool, a full disk),
-//     in $XDG_STATE_HOME/homepost/mbox-rewrite/DEV-INO.
+//     in ~/.local/state/homepost/mbox-rewrite/FSID-INO (see recordDirs).
 //  2. Room for a longer file is allocated (fallocate); without it the
 //     rewrite is refused and nothing has changed.
 //  3. prepare (RewriteWith) runs.
@@ -109,7 +109,7 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 
 	// The new contents are compared with the mbox as they are made;
 	// from the first byte that differs on, they go to the record.
-	dw := &diffWriter{f: l.F, size: cur, prefix: sha256.New(), data: sha256.New(), path: path, st: st}
+	dw := &diffWriter{f: l.F, size: cur, prefix: sha256.New(), data: sha256.New(), path: path}
 	defer func() {
 		if dw.rec != nil {
 			dw.rec.Close()
@@ -163,7 +163,9 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 	if dw.rec != nil {
 		r.Off = dw.off
 	}
-	r.Dev, r.Ino = devIno(st)
+	if r.Dev, r.Ino, err = FileID(l.F); err != nil {
+		return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
+	}
 	copy(r.Prefix[:], dw.prefix.Sum(nil))
 	copy(r.Data[:], dw.data.Sum(nil))
 	if r.New < cur {
@@ -218,9 +220,9 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 }
 
 // createRecord creates the record of a rewrite of the mbox at path
-// (whose state is st): beside it, or, where its directory takes no new
+// (open as mbox): beside it, or, where its directory takes no new
 // file, in the state directory (inState).
-func createRecord(path string, st os.FileInfo, inState bool) (*os.File, string, error) {
+func createRecord(path string, mbox *os.File, inState bool) (*os.File, string, error) {
 	if !inState {
 		name := recordNextTo(path)
 		f, err := createRecordNextTo(name)
@@ -230,7 +232,11 @@ func createRecord(path string, st os.FileInfo, inState bool) (*os.File, string, 
 			return f, name, err
 		}
 	}
-	name := recordInState(devIno(st))
+	dev, ino, err := FileID(mbox)
+	if err != nil {
+		return nil, "", err
+	}
+	name := recordInState(dev, ino)
 	if name == "" {
 		return nil, "", fmt.Errorf("%s: no room beside it, and no home directory for the state directory", path)
 	}
@@ -252,7 +258,6 @@ type diffWriter struct {
 	n, off       int64
 	prefix, data hash.Hash
 	path         string
-	st           os.FileInfo
 	rec          *os.File
 	name         string
 	recLen       int64 // bytes written to rec
@@ -265,7 +270,7 @@ type diffWriter struct {
 // disk, a quota) to the state directory, which may be on another file
 // system.
 func (d *diffWriter) toState() error {
-	rec, name, err := createRecord(d.path, d.st, true)
+	rec, name, err := createRecord(d.path, d.f, true)
 	if err != nil {
 		return err
 	}
@@ -322,7 +327,7 @@ func (d *diffWriter) Write(p []byte) (int, error) {
 		if len(p) == 0 {
 			return total, nil
 		}
-		rec, name, err := createRecord(d.path, d.st, false)
+		rec, name, err := createRecord(d.path, d.f, false)
 		if err != nil {
 			return 0, fmt.Errorf("record the new contents: %w", err)
 		}

@@ -30,7 +30,8 @@ import (
 // (and the whole message is still in the mailbox it came from). So
 // before the first byte of a copy is written, mail records durably, in
 // a note in the state directory, which file it appends to (path,
-// device and inode), where the copy starts and what it will be
+// file system id and inode: maildir.FileID, which a new mount keeps),
+// where the copy starts and what it will be
 // (maildir.Mark: offset, length, SHA-256), and removes the note once
 // the copies are fsynced. A note found later (at the next start of
 // mail, or before the next append to that file) was left by a crash:
@@ -123,17 +124,10 @@ func (e *env) notes() string {
 // noteSeq numbers the notes of this process.
 var noteSeq atomic.Int64
 
-// fileID returns the device and inode of an open file.
+// fileID returns what identifies an open file across mounts (see
+// maildir.FileID).
 func fileID(f *os.File) (dev, ino uint64, err error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, fmt.Errorf("%s: no inode number", f.Name())
-	}
-	return uint64(sys.Dev), sys.Ino, nil
+	return maildir.FileID(f)
 }
 
 // appender appends messages to one mbox under its locks, held from
@@ -292,7 +286,7 @@ func (e *env) recoverAppends() {
 		return
 	}
 	e.resolveNotes(dir, func(n *appendNote) (*maildir.Locked, func(), bool) {
-		st, err := os.Stat(n.Path)
+		_, err := os.Stat(n.Path)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil, false // removed since: nothing to cut
 		}
@@ -300,7 +294,7 @@ func (e *env) recoverAppends() {
 			e.warn("%s: %v: a copy that an earlier mail was appending there when it was stopped may remain cut off at its end; it is checked again when mail next starts", n.Path, err)
 			return nil, nil, true
 		}
-		if sys, ok := st.Sys().(*syscall.Stat_t); !ok || uint64(sys.Dev) != n.Dev || sys.Ino != n.Ino {
+		if dev, ino, err := maildir.PathID(n.Path); err != nil || dev != n.Dev || ino != n.Ino {
 			return nil, nil, false // replaced since (rewritten): the copy went with the old file
 		}
 		l, err := maildir.Mbox(n.Path).Lock()

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"homepost/maildir"
 )
 
 // A note of an append that a crash left behind is resolved when mail
@@ -86,11 +87,11 @@ func TestAppendNoteResolvedAtStart(t *testing.T) {
 // when not "", is added after (a torn line).
 func writeNote(t *testing.T, dir, path string, copies [][]byte, tail string) {
 	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
+	dev, ino, err := maildir.PathID(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	head, err := json.Marshal(noteHead{Path: path, Dev: uint64(st.Dev), Ino: st.Ino})
+	head, err := json.Marshal(noteHead{Path: path, Dev: dev, Ino: ino})
 	if err != nil {
 		t.Fatal(err)
 	}

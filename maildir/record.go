@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -342,14 +344,14 @@ func (l *Locked) recover(links bool) error {
 		if err != nil {
 			return fmt.Errorf("finish an interrupted rewrite of %s: %w", l.path, err)
 		}
-		if rf == nil {
-			continue
+		if rf != nil {
+			err = l.finish(rf, name, dev, ino)
+			rf.Close()
+			if err != nil {
+				return fmt.Errorf("finish an interrupted rewrite of %s from %s: %w", l.path, name, err)
+			}
 		}
-		err = l.finish(rf, name, dev, ino)
-		rf.Close()
-		if err != nil {
-			return fmt.Errorf("finish an interrupted rewrite of %s from %s: %w", l.path, name, err)
-		}
+		warnSetAside(l.path, name)
 	}
 	return nil
 }
@@ -453,13 +455,74 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 }
 
 // setAside renames a record that is not applied, so that nothing in it
-// is lost, and the mbox is left as it is.
+// is lost, and the mbox is left as it is. Its new name is one no file
+// has (NAME.INO.TIME.unapplied, with -N added when taken), reserved by
+// creating it with O_EXCL: an earlier record set aside for the same
+// mbox may hold the only whole copy of what it lost, and is never
+// renamed over. A crash between the two steps leaves that reserved
+// name empty.
 func setAside(name string, r *record) error {
-	aside := fmt.Sprintf("%s.%d.unapplied", name, r.Ino)
-	if err := os.Rename(name, aside); err != nil {
-		return err
+	base := fmt.Sprintf("%s.%d.%s", name, r.Ino, time.Now().UTC().Format("20060102T150405"))
+	for i := 1; ; i++ {
+		aside := base + ".unapplied"
+		if i > 1 {
+			aside = fmt.Sprintf("%s-%d.unapplied", base, i)
+		}
+		f, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if errors.Is(err, os.ErrExist) && i < 1000 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		f.Close()
+		if err := os.Rename(name, aside); err != nil {
+			os.Remove(aside)
+			return err
+		}
+		return safeio.SyncDir(filepath.Dir(name))
 	}
-	return safeio.SyncDir(filepath.Dir(name))
+}
+
+// Warnf says what the user should know about an mbox a Lock found
+// (records set aside); programs with a log of their own may replace it.
+var Warnf = func(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "homepost: "+format+"\n", a...)
+}
+
+// warned holds the records set aside that this process has named.
+var warned sync.Map
+
+// warnSetAside says, once in each process, that a record of a rewrite
+// of the mbox at path was set aside and lies at each of the names that
+// match name's: until the user has compared it with the mbox and
+// removed it, it may hold the only whole copy of mail the mbox lost.
+func warnSetAside(path, name string) {
+	found, _ := filepath.Glob(name + ".*.unapplied")
+	for _, aside := range found {
+		if st, err := os.Lstat(aside); err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+			continue
+		}
+		if _, done := warned.LoadOrStore(aside, true); done {
+			continue
+		}
+		Warnf("%s: %s holds the new contents of a rewrite that was stopped and could not be finished, because the mailbox was changed since by another program (from byte %s of the file on, after a header of %d bytes): compare it with the mailbox, then remove it", path, aside, recordOff(aside), recordHeader)
+	}
+}
+
+// recordOff returns the offset in a record's header, "?" when it has none.
+func recordOff(name string) string {
+	f, err := os.Open(name)
+	if err != nil {
+		return "?"
+	}
+	defer f.Close()
+	h := make([]byte, recordHeader)
+	n, _ := io.ReadFull(f, h)
+	if r, err := decodeRecord(h[:n]); err == nil {
+		return strconv.FormatInt(r.Off, 10)
+	}
+	return "?"
 }
 
 // sized reports whether the rewrite of r, growing, made the mbox its

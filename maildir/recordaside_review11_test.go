@@ -14,7 +14,6 @@ import (
 // same mbox takes the same name, NAME.INO.unapplied, and the rename
 // replaces the first one.
 func TestReview11SecondSetAsideKeepsFirst(t *testing.T) {
-	t.Skip("review11: H5, not fixed")
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
 	t.Setenv("HOME", t.TempDir())

@@ -71,12 +71,13 @@ type noteMark struct {
 type appendNote struct {
 	noteHead
 	noteMark
+	name string // the note's file
 }
 
 // parseNote reads a note (see above), and returns it with its last
 // mark; name is for errors.
 func parseNote(name string, b []byte) (*appendNote, maildir.Mark, error) {
-	var n appendNote
+	n := appendNote{name: name}
 	lines := strings.SplitAfter(string(b), "\n")
 	marks := 0
 	for i, line := range lines {
@@ -133,7 +134,8 @@ func fileID(f *os.File) (dev, ino uint64, err error) {
 // appender appends messages to one mbox under its locks, held from
 // openAppender to close, each copy recorded in the note (see above).
 type appender struct {
-	path     string
+	path     string // as given, for messages
+	abs      string // absolute, for the note
 	l        *maildir.Locked
 	dir      string // the notes; "" when there is no state directory
 	dev, ino uint64
@@ -155,6 +157,12 @@ func (e *env) openAppender(path string) (*appender, error) {
 	a := &appender{path: path, l: l, dir: e.notes()}
 	if a.dir == "" {
 		return a, nil
+	}
+	// The note names the file absolutely: the mail that resolves it
+	// may run in another directory.
+	if a.abs, err = filepath.Abs(path); err != nil {
+		l.Unlock()
+		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	if a.dev, a.ino, err = fileID(l.F); err != nil {
 		l.Unlock()
@@ -220,7 +228,7 @@ func (a *appender) mark(sender string, m maildir.Mark) error {
 		}
 		return nil
 	}
-	head, err := json.Marshal(noteHead{Path: a.path, Dev: a.dev, Ino: a.ino})
+	head, err := json.Marshal(noteHead{Path: a.abs, Dev: a.dev, Ino: a.ino})
 	if err != nil {
 		return err
 	}
@@ -288,7 +296,11 @@ func (e *env) recoverAppends() {
 	e.resolveNotes(dir, func(n *appendNote) (*maildir.Locked, func(), bool) {
 		_, err := os.Stat(n.Path)
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, false // removed since: nothing to cut
+			// Removed or renamed since, or (a note of an earlier
+			// version) a relative path: a cut-off copy may be
+			// wherever the file is now. Kept, and said.
+			e.warn("%s: not found: an earlier mail was stopped while appending a message there at byte %d, and a partial copy may remain at that place in the file wherever it is now; once it is checked, remove %s", n.Path, n.Off, n.name)
+			return nil, nil, true
 		}
 		if err != nil {
 			e.warn("%s: %v: a copy that an earlier mail was appending there when it was stopped may remain cut off at its end; it is checked again when mail next starts", n.Path, err)

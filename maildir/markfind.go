@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"strings"
 )
 
 // FindWhole looks through the mbox for the whole copy that m marked, once
@@ -20,7 +19,7 @@ import (
 //
 // An entry is the copy when its "From " line is the copy's and the rest
 // is the same bytes but for the header fields readers add or change
-// (Status, X-Status, X-UID, X-Keywords, Content-Length, Lines) and the
+// (RewrittenField) and the
 // empty lines at its end: so a copy that a crash cut off, which a reader
 // then kept as a message, is not taken for the whole one. It reads the
 // whole mbox, which only this rare retry does.
@@ -112,9 +111,38 @@ type entryDigest struct {
 
 func newEntryDigest() *entryDigest { return &entryDigest{h: sha256.New()} }
 
-// readerFields are the header fields mail readers add or rewrite in an
-// mbox they keep.
-var readerFields = []string{"status", "x-status", "x-uid", "x-keywords", "content-length", "lines"}
+// RewrittenField reports whether the header line l starts a field that
+// mbox readers add or rewrite in a message they keep (Status and
+// X-Status, which mutt, s-nail and mail update; Content-Length and
+// Lines, which mutt writes; X-Keywords and X-UID, which Dovecot keeps):
+// a message is the same message without them. Most lines are told by
+// their first letter.
+func RewrittenField(l []byte) bool {
+	if len(l) == 0 {
+		return false
+	}
+	switch l[0] | 0x20 {
+	case 's', 'x', 'c', 'l':
+	default:
+		return false
+	}
+	i := bytes.IndexByte(l[:min(len(l), 16)], ':')
+	if i < 0 {
+		return false
+	}
+	for i > 0 && (l[i-1] == ' ' || l[i-1] == '\t') {
+		i--
+	}
+	name := l[:i]
+	for _, f := range rewrittenFields {
+		if len(name) == len(f) && bytes.EqualFold(name, []byte(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+var rewrittenFields = []string{"Status", "X-Status", "Content-Length", "Lines", "X-Keywords", "X-UID"}
 
 // Write feeds a stream that begins at a line's start.
 func (d *entryDigest) Write(p []byte) (int, error) {
@@ -157,13 +185,7 @@ func (d *entryDigest) write(frag []byte, bol bool) {
 		if frag[0] == ' ' || frag[0] == '\t' {
 			// A continuation line: with its field.
 		} else {
-			name, _, _ := bytes.Cut(frag, []byte(":"))
-			d.skip = false
-			for _, f := range readerFields {
-				if strings.EqualFold(string(bytes.TrimRight(name, " \t")), f) {
-					d.skip = true
-				}
-			}
+			d.skip = RewrittenField(frag)
 		}
 	}
 	if d.inHeader && d.skip {

@@ -54,11 +54,9 @@ var sigSeed = maphash.MakeSeed()
 
 // mboxSig is what identifies a message of an mbox when another program
 // rewrote the file: its "From " line and its header, less the fields
-// that mbox readers rewrite (Status and X-Status, which mutt, s-nail
-// and mail itself update; Content-Length and Lines, which mutt writes;
-// X-Keywords and X-UID, which Dovecot keeps). The first 64 KiB of the
-// header count. Two copies of one message have the same signature, and
-// are told apart by their order.
+// that mbox readers rewrite (maildir.RewrittenField). The first 64 KiB
+// of the header count. Two copies of one message have the same
+// signature, and are told apart by their order.
 func mboxSig(fromLine, header []byte) uint64 {
 	// Each line hashed on its own and the hashes chained: a line
 	// left out changes nothing else, and maphash.Bytes over a whole
@@ -75,7 +73,7 @@ func mboxSig(fromLine, header []byte) uint64 {
 		}
 		header = header[len(l):]
 		if l[0] != ' ' && l[0] != '\t' {
-			skip = rewrittenField(l)
+			skip = maildir.RewrittenField(l)
 		}
 		if !skip {
 			sig = (sig ^ maphash.Bytes(sigSeed, l)) * 0x100000001b3
@@ -83,34 +81,6 @@ func mboxSig(fromLine, header []byte) uint64 {
 	}
 	return sig
 }
-
-// rewrittenField reports whether the header line l starts a field that
-// mbox readers rewrite in place (see mboxSig). Most lines are told by
-// their first letter.
-func rewrittenField(l []byte) bool {
-	switch l[0] | 0x20 {
-	case 's', 'x', 'c', 'l':
-	default:
-		return false
-	}
-	i := bytes.IndexByte(l[:min(len(l), 16)], ':')
-	if i < 0 {
-		return false
-	}
-	for i > 0 && (l[i-1] == ' ' || l[i-1] == '\t') {
-		i--
-	}
-	name := l[:i]
-	for _, f := range rewrittenFields {
-		if len(name) == len(f) && bytes.EqualFold(name, []byte(f)) {
-			return true
-		}
-	}
-	return false
-}
-
-// rewrittenFields are the fields mboxSig leaves out.
-var rewrittenFields = []string{"Status", "X-Status", "Content-Length", "Lines", "X-Keywords", "X-UID"}
 
 // openMbox opens and scans an mbox under the delivery locks (see
 // maildir.Mbox.Open); the file stays open for reading bodies by offset.

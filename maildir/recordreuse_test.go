@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// review11 H7: the prefix check is all that tells a record's mbox from
+// The prefix check is all that tells a record's mbox from
 // another file, and the most common rewrite makes it nearly empty:
 // deleting the first message leaves "From " as the only bytes before
 // the first change when the next message's sender begins with another
@@ -22,7 +22,7 @@ import (
 // is removed and a new one gets its inode), and new mail arrives by
 // another program. The next Lock must not write the old record over
 // the new mail.
-func TestReview11RecordNotAppliedToRefilledMbox(t *testing.T) {
+func TestRecordNotAppliedToRefilledMbox(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	path := filepath.Join(t.TempDir(), "mbox")

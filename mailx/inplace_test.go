@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// G9: mail reads a message's text from the mbox by the offset it
+// Mail reads a message's text from the mbox by the offset it
 // scanned. s-nail and mutt rewrite an mbox in place (same inode): after
 // s-nail deleted message 1, mail's "p 2" prints message 3 and "p 3"
 // prints nothing, and a save, pipe or reply of message 2 takes message
 // 3's text. The session should notice that the file is not the one it
 // read and say so instead.
-func TestReview9InPlaceRewriteShowsOtherMessage(t *testing.T) {
+func TestInPlaceRewriteShowsOtherMessage(t *testing.T) {
 	snail, err := exec.LookPath("s-nail")
 	if err != nil {
 		t.Skip("s-nail not installed")

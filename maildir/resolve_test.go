@@ -10,11 +10,11 @@ import (
 	"time"
 )
 
-// review11 H1: mutt appends to an mbox that does not end in a newline
+// Mutt appends to an mbox that does not end in a newline
 // without a separator, so its "From " line lands in the middle of a
 // cut-off copy's last line. Resolve must not take mutt's message for
 // part of the cut-off copy and cut it off with it.
-func TestReview11ResolveKeepsMuttAppendAfterCutCopy(t *testing.T) {
+func TestResolveKeepsMuttAppendAfterCutCopy(t *testing.T) {
 
 	path := filepath.Join(t.TempDir(), "mbox")
 	body := "Subject: big\n\n" + strings.Repeat("line of a long message body\n", 200)

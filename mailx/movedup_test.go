@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// G2: quit moves the read messages of an mbox system mailbox to ~/mbox
+// Quit moves the read messages of an mbox system mailbox to ~/mbox
 // first, then rewrites the mailbox; when another reader (here s-nail,
 // which rewrites in place when its Status changes) rewrote the mailbox
 // during the session, the rewrite is refused ("changes not saved") but
 // the copies in ~/mbox stay: the message is in both, and the next
 // session that reads it moves it again, a second copy in ~/mbox.
-func TestReview9MoveToMboxDuplicatedWhenMailboxChanged(t *testing.T) {
+func TestMoveToMboxDuplicatedWhenMailboxChanged(t *testing.T) {
 	snail, err := exec.LookPath("s-nail")
 	if err != nil {
 		t.Skip("s-nail not installed")

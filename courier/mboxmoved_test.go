@@ -14,13 +14,13 @@ import (
 	"homepost/outbox"
 )
 
-// G8: a copy appended whole, whose result a crash kept from the journal,
+// A copy appended whole, whose result a crash kept from the journal,
 // is found again by its Mark only at the offset where it was appended.
 // A mail reader that rewrote the mbox before the retry (mail's quit
 // deleting an older message, or adding Status fields) moved it: the
 // retry finds other bytes there (Foreign) and appends the message a
 // second time.
-func TestReview9MovedWholeCopyStoredTwice(t *testing.T) {
+func TestMovedWholeCopyStoredTwice(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mbox")
 	if err := maildir.Mbox(path).Append("old@example.org", time.Unix(1609577400, 0), []byte("Subject: old\n\n"), strings.NewReader("old\n")); err != nil {
 		t.Fatal(err)

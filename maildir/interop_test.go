@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// appendingTo reports whether process pid holds path open for appending
+// AppendingTo reports whether process pid holds path open for appending
 // (O_APPEND in /proc/PID/fdinfo): mutt and s-nail open the mbox they
 // save to before they lock it.
 func appendingTo(pid int, path string) bool {
@@ -39,13 +39,13 @@ func appendingTo(pid int, path string) bool {
 	return false
 }
 
-// G1: a mail reader that saves into an mbox (mutt's fcc, record or
+// A mail reader that saves into an mbox (mutt's fcc, record or
 // save-message; s-nail's copy/save) opens the file, then takes its fcntl
 // lock (mutt: then the dotlock). When that open falls while Rewrite
 // holds the locks, the reader waits on the old inode, which Rewrite then
 // renames away: once the locks are released, the reader appends to the
 // unlinked file, and its message is lost.
-func TestReview9RewriteLosesReaderAppend(t *testing.T) {
+func TestRewriteLosesReaderAppend(t *testing.T) {
 	for _, reader := range []string{"mutt", "s-nail"} {
 		t.Run(reader, func(t *testing.T) {
 			bin, err := exec.LookPath(reader)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// G20: in a spool directory that other users may write to (a 1777
+// In a spool directory that other users may write to (a 1777
 // /var/spool/mail, which openMbox guards against for the mbox itself),
 // another user can plant ".NAME.homepost-rewrite" beside a victim's
 // mbox. Everything a record holds is known to that user: the mbox's
@@ -18,7 +18,7 @@ import (
 // check. The victim's next delivery (or mail) "finishes" it: the
 // planted text is written over the whole mailbox. The record's owner
 // and mode are not checked.
-func TestReview9PlantedRewriteRecord(t *testing.T) {
+func TestPlantedRewriteRecord(t *testing.T) {
 	dir := t.TempDir()
 	os.Chmod(dir, 0o1777)
 	path := filepath.Join(dir, "victim")

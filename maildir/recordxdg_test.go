@@ -9,15 +9,15 @@ import (
 	"testing"
 )
 
-// review11 H4: a record kept in the state directory is looked for under
+// A record kept in the state directory is looked for under
 // $XDG_STATE_HOME of the process that locks the mbox. mail run where it
 // is set (a shell whose profile sets it) and the agent, cron or another
 // login where it is not look in two places: the one that does not see
 // the record reads, delivers to and rewrites the torn mbox, and the
 // record applied later writes over what was delivered meanwhile (with
-// the real binary: notes/review11.md H4). Here a rewrite of a spool mbox
+// the real binary). Here a rewrite of a spool mbox
 // is stopped with XDG_STATE_HOME set, and the next Lock runs without it.
-func TestReview11StateRecordFoundWithoutXDGStateHome(t *testing.T) {
+func TestStateRecordFoundWithoutXDGStateHome(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", t.TempDir())

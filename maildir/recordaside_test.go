@@ -8,12 +8,12 @@ import (
 	"testing"
 )
 
-// review11 H5: a record set aside (".unapplied": its mbox's beginning was
+// A record set aside (".unapplied": its mbox's beginning was
 // rewritten by another program after the crash) holds the only whole
 // copy of what the torn mbox lost. A second record set aside for the
 // same mbox takes the same name, NAME.INO.unapplied, and the rename
 // replaces the first one.
-func TestReview11SecondSetAsideKeepsFirst(t *testing.T) {
+func TestSecondSetAsideKeepsFirst(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
 	t.Setenv("HOME", t.TempDir())

@@ -11,12 +11,12 @@ import (
 	"time"
 )
 
-// G21: quit copies the messages bound for ~/mbox one by one and stops
+// Quit copies the messages bound for ~/mbox one by one and stops
 // at the first it cannot read. One that another reader deleted from
 // the Maildir meanwhile stops the whole quit: the messages copied
 // before it stay in the Maildir too, and the next quit copies them to
 // ~/mbox a second time.
-func TestReview9MoveStopsAtMessageGone(t *testing.T) {
+func TestMoveStopsAtMessageGone(t *testing.T) {
 	h := newHome(t)
 	md := h.path("Maildir")
 	for _, sub := range []string{"cur", "new", "tmp"} {

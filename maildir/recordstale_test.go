@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// review11 H3: a record is applied over a rewrite that another program
+// A record is applied over a rewrite that another program
 // (s-nail, mutt) made after the crash, when that rewrite left the
 // mbox's first Off bytes as they were: what that program saved into the
 // mbox meanwhile, and kept, is written over. Here mail's rewrite (a
@@ -17,8 +17,8 @@ import (
 // written, before the record is removed; s-nail then saves a message
 // into the mbox (an append) and the user deletes messages 3 and 4 in
 // s-nail, which rewrites the mbox. The next Lock must not lose the
-// message s-nail saved. (With the real binaries: notes/review11.md H3.)
-func TestReview11StaleRecordNotAppliedOverAnotherRewrite(t *testing.T) {
+// message s-nail saved.
+func TestStaleRecordNotAppliedOverAnotherRewrite(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	dir := t.TempDir()

@@ -12,14 +12,14 @@ import (
 	"testing"
 )
 
-// G3: in a directory the user may not create files in (a /var/mail
+// In a directory the user may not create files in (a /var/mail
 // spool) Rewrite writes the new contents over the mbox in place. New
 // contents longer than the old (a Status field added to each new
 // message) need more blocks; on a full file system the write stops
 // part way: the mbox is left holding the new text cut off where the
 // disk ran out (the last message torn), and the only whole copy, the
 // private temporary file, is removed. Needs root (a small tmpfs).
-func TestReview9RewriteInPlaceFullDisk(t *testing.T) {
+func TestRewriteInPlaceFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).Run(); err != nil {
 		t.Skip("cannot mount a small tmpfs (not root?):", err)
@@ -63,13 +63,13 @@ func TestReview9RewriteInPlaceFullDisk(t *testing.T) {
 	}
 }
 
-// G4: on a full file system the dotlock cannot be created (ENOSPC); mail
+// On a full file system the dotlock cannot be created (ENOSPC); mail
 // must still open the mbox, under the kernel locks, and a rewrite that
 // only removes messages at the end (a cut, no new block) must work: a
 // user deletes mail exactly when the disk is full. One that removes
 // the first message needs room for its record, found in the state
 // directory on another file system. Needs root (a small tmpfs).
-func TestReview9FullDiskOpenAndDelete(t *testing.T) {
+func TestFullDiskOpenAndDelete(t *testing.T) {
 	dir := t.TempDir()
 	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).Run(); err != nil {
 		t.Skip("cannot mount a small tmpfs (not root?):", err)

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// review11 H2: a rewrite record must be applied to its mbox whatever
+// A rewrite record must be applied to its mbox whatever
 // device number the kernel gives the file system when it is next locked.
 // st_dev is not a property of the file: an NFS mount gets an anonymous
 // one, different on each client and at each mount; so do btrfs
@@ -23,8 +23,8 @@ import (
 // directory's DEV-INO) as the next Lock sees them after such a mount;
 // with a loop device mounted again on another /dev/loopN the real
 // binary leaves the mailbox torn and the record set aside as
-// ".unapplied" (notes/review11.md H2).
-func TestReview11RecordAppliedUnderAnotherDeviceNumber(t *testing.T) {
+// ".unapplied".
+func TestRecordAppliedUnderAnotherDeviceNumber(t *testing.T) {
 	for _, spool := range []bool{false, true} {
 		t.Run(fmt.Sprint("spool=", spool), func(t *testing.T) {
 			state := t.TempDir()

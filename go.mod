@@ -14,3 +14,5 @@ require (
 )
 
 require golang.org/x/text v0.44.0
+
+replace github.com/emersion/go-smtp => ./third_party/go-smtp

@@ -8,13 +8,14 @@ import (
 	"time"
 )
 
-// Transfers cut off by RSET leave no goroutine behind once their
-// session ends. They wait for the session's end (21a7d03); then go-smtp
-// v0.25.1 sent each one's result to the channel the connection had at
-// that moment, the last transfer's, which holds one: every parked
-// transfer but one blocked for ever in go-smtp's goroutine, with its
-// connection. third_party/go-smtp sends it to the transfer's own.
-func TestParkedTransfersLeak(t *testing.T) {
+// Transfers cut off by RSET leave no goroutine behind. go-smtp v0.25.1
+// sent a BDAT transfer's result to the channel the connection had when
+// the transfer's Data returned; homepost held a cut-off transfer's Data
+// until the session's end, so that its result could not answer the next
+// transfer, and then all but one of a session's blocked for ever on the
+// last transfer's full channel, each in its goroutine. The copy in
+// third_party/go-smtp sends it to the transfer's own channel.
+func TestCutOffTransfersLeaveNoGoroutines(t *testing.T) {
 	ts := startServer(t, os.Getuid(), nil)
 	base := runtime.NumGoroutine()
 	for s := 0; s < 5; s++ {

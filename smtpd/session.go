@@ -101,7 +101,7 @@ func (b *Backend) busy() bool {
 // NewSession starts a session; whether the peer must authenticate comes
 // from the listener's connection.
 func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	s := &session{b: b, trusted: true, over: make(chan struct{})}
+	s := &session{b: b, trusted: true}
 	if wc, ok := c.Conn().(*conn); ok {
 		// AUTH is offered on every address of the listener: a
 		// program set up with an SMTP user and password logs in
@@ -126,17 +126,7 @@ type session struct {
 	from  string
 	rcpts []string
 	open  atomic.Bool // a transaction is open: counted in receiving
-
-	// over is closed when the session ends (Logout); parked counts
-	// the transfers cut off by RSET that wait for it.
-	over     chan struct{}
-	overOnce sync.Once
-	parked   atomic.Int32
 }
-
-// maxParked is how many transfers cut off by RSET a session may leave
-// waiting for its end.
-const maxParked = 32
 
 // receiving counts the transactions open in this process's sessions
 // (MAIL given, the message not yet queued or given up): mail that is on
@@ -255,7 +245,14 @@ func (s *session) Data(r io.Reader) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
-	defer s.transaction(false)
+	// The transaction ends with its Data, unless a reset cut the
+	// transfer off (below).
+	cutOff := false
+	defer func() {
+		if !cutOff {
+			s.transaction(false)
+		}
+	}()
 	if !s.b.begin() {
 		// The listener has been closed (Settle): the session
 		// that began this transfer is over.
@@ -279,24 +276,16 @@ func (s *session) Data(r io.Reader) error {
 		NoWake: s.b.NoWake, Sync: s.b.Sync, ReceivedFrom: s.receivedFrom(),
 	}, r)
 	if err != nil {
-		reply := s.refuse(s.replyFor(err), from, len(rcpts))
-		if errors.Is(err, smtp.ErrDataReset) {
-			// A BDAT transfer cut off by RSET (or a new EHLO, or
-			// a chunk over the size limit): go-smtp sends what
-			// this returns to the result channel the connection
-			// has when it returns, which by then may be that of
-			// the next transfer; its message, queued, would be
-			// answered with this transfer's 451, and sent again
-			// by the client. No one waits for this reply: it is
-			// returned only once the session is over. A client
-			// that leaves more than maxParked such transfers ends
-			// its session, so that they cannot pile up.
-			if s.parked.Add(1) > maxParked && s.conn != nil {
-				s.conn.Close()
-			}
-			<-s.over
-		}
-		return reply
+		// A BDAT transfer cut off by RSET (or a new EHLO, a chunk
+		// over the size limit, the session's end): the reset (or
+		// Logout) ends the transaction. This Data runs beside the
+		// session, in a goroutine of go-smtp's, and may return
+		// after the client's next MAIL: it must not end that one.
+		// (No one reads what it returns: go-smtp, as patched in
+		// third_party/go-smtp, sends it to this transfer's own
+		// result channel, not to the next transfer's.)
+		cutOff = errors.Is(err, smtp.ErrDataReset)
+		return s.refuse(s.replyFor(err), from, len(rcpts))
 	}
 	s.b.Queued.Store(true)
 	if s.b.Log != nil {
@@ -445,7 +434,6 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error {
 	s.transaction(false)
-	s.overOnce.Do(func() { close(s.over) })
 	return nil
 }
 

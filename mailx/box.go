@@ -42,6 +42,9 @@ type Box struct {
 	// where maps a Maildir message's key to its file as last listed
 	// for relocate; nil until a message is first missed.
 	where map[string]maildir.Entry
+	// stale holds the names in new/ of messages listed at their
+	// name in cur/ (see staleName), removed at quit.
+	stale []staleName
 
 	// edits holds the text that edit or visual left for a message,
 	// header and body with LF line ends as Raw returns them. It
@@ -64,11 +67,11 @@ func openBox(kind, path string, system bool) (*Box, error) {
 	b := &Box{Kind: kind, Path: path, System: system}
 	switch kind {
 	case "maildir":
-		msgs, err := scanMaildir(path)
+		msgs, stale, err := scanMaildir(path)
 		if err != nil {
 			return nil, err
 		}
-		b.Msgs = msgs
+		b.Msgs, b.stale = msgs, stale
 	default:
 		f, msgs, sigs, size, err := openMbox(path)
 		if err != nil {

@@ -67,6 +67,9 @@ func maildirHeaders(w io.Writer, dir string, width int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A file under two names (a quit stopped half way through its
+	// move to cur/) is listed once, as in a session.
+	entries, _ = dropStale(d, entries)
 	// A message another reader trashed (T) is deleted: not listed,
 	// though it keeps its number, as in a session.
 	trashed := func(e maildir.Entry) bool { return strings.Contains(e.Info(), "T") }

@@ -62,10 +62,11 @@ func (b *Box) newMaildirMessages() ([]*Msg, error) {
 	for _, m := range b.Msgs {
 		known[m.entry().Key()] = true
 	}
-	msgs, err := scanMaildirExcept(b.Path, known)
+	msgs, stale, err := scanMaildirExcept(b.Path, known)
 	if err != nil {
 		return nil, fmt.Errorf("inc %s: %w", b.Path, err)
 	}
+	b.stale = append(b.stale, stale...)
 	return msgs, nil
 }
 

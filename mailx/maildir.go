@@ -3,6 +3,7 @@ package mailx
 import (
 	"bytes"
 	"math"
+	"os"
 	"strings"
 	"sync"
 
@@ -11,18 +12,80 @@ import (
 
 // scanMaildir lists a Maildir and reads the header of every message.
 // Messages are in delivery order.
-func scanMaildir(dir string) ([]*Msg, error) { return scanMaildirExcept(dir, nil) }
+func scanMaildir(dir string) ([]*Msg, []staleName, error) { return scanMaildirExcept(dir, nil) }
+
+// staleName is a second name of a message's file in new/, left by a
+// quit that linked the file into cur/ and was stopped before it
+// removed the name in new/ (see applyMaildir): the message is listed
+// once, at its name in cur/, and the next quit removes this one.
+type staleName struct {
+	m *Msg
+	e maildir.Entry
+}
+
+// dropStale takes out of entries each name in new/ whose key is also
+// listed in cur/ for the same file, and returns them with the index in
+// the entries left of the name in cur/ each stands beside.
+func dropStale(d maildir.Dir, entries []maildir.Entry) ([]maildir.Entry, map[int]maildir.Entry) {
+	inNew := map[string]int{}
+	for i, e := range entries {
+		if e.New {
+			inNew[e.Key()] = i
+		}
+	}
+	if len(inNew) == 0 {
+		return entries, nil
+	}
+	drop := map[int]int{} // index in new/ → its twin's in cur/
+	for i, e := range entries {
+		if e.New {
+			continue
+		}
+		j, ok := inNew[e.Key()]
+		if !ok {
+			continue
+		}
+		a, errA := os.Lstat(d.Path(entries[j]))
+		b, errB := os.Lstat(d.Path(e))
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			drop[j] = i
+			delete(inNew, e.Key())
+		}
+	}
+	if len(drop) == 0 {
+		return entries, nil
+	}
+	// New indexes of the names kept.
+	at := make([]int, len(entries))
+	out := entries[:0:0]
+	for i, e := range entries {
+		if _, ok := drop[i]; ok {
+			continue
+		}
+		at[i] = len(out)
+		out = append(out, e)
+	}
+	stale := make(map[int]maildir.Entry, len(drop))
+	for j, i := range drop {
+		stale[at[i]] = entries[j]
+	}
+	return out, stale
+}
 
 // scanMaildirExcept is scanMaildir leaving out the messages whose key
 // (the name without the info part) is in known: inc uses it to find
 // what arrived since the mailbox was listed. Numbers start at 1. The
 // body of a message larger than the first read is not read, and its
 // line count is shown as unknown.
-func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
+//
+// A message whose file is in both new/ and cur/ (a quit stopped
+// half way through its move) is listed once, at its name in cur/; the
+// name in new/ is returned as stale, for the next quit to remove.
+func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, []staleName, error) {
 	d := maildir.Dir(dir)
 	entries, err := d.List()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if known != nil {
 		out := entries[:0]
@@ -33,6 +96,7 @@ func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 		}
 		entries = out
 	}
+	entries, twins := dropStale(d, entries)
 	// One allocation for all the summaries: most of a big mailbox's
 	// memory, and nothing the collector has to track one by one.
 	slab := make([]Msg, len(entries))
@@ -45,13 +109,17 @@ func scanMaildirExcept(dir string, known map[string]bool) ([]*Msg, error) {
 	readSummaries(d, slab[:n], func(_ int, b []byte) string { return a.add(b) })
 	// Files that vanished (another client expunged them) are dropped.
 	msgs := make([]*Msg, 0, len(slab))
+	var stale []staleName
 	for i := range slab {
 		if m := &slab[i]; m.Size >= 0 {
 			m.Num = int32(len(msgs) + 1)
 			msgs = append(msgs, m)
+			if e, ok := twins[i]; ok {
+				stale = append(stale, staleName{m, e})
+			}
 		}
 	}
-	return msgs, nil
+	return msgs, stale, nil
 }
 
 // setListed makes m the message of a Maildir file just listed: new when

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"homepost/maildir"
+	"homepost/safeio"
 	hpsettings "homepost/settings"
 )
 
@@ -149,11 +151,31 @@ func (s *session) apply() error {
 // applyMaildir renames and removes files: a kept message goes to cur/
 // with its info flags updated (S when read, R when answered), its file
 // first replaced by the edited text if it was edited; a removed one is
-// unlinked. Both directories are fsynced afterwards.
+// unlinked.
+//
+// A message in new/ is moved to cur/ by a link, and its name in new/
+// is removed only once cur/ is fsynced: a rename would take the name
+// out of new/ at once, and another program's fsync of new/ (the
+// agent's, after each delivery) could make that removal durable before
+// cur/ held the new name, which a power loss on ext4 without a journal
+// would leave in neither directory. A crash between the two leaves the
+// file under both names, which the next listing shows once (staleName).
+// Both directories are fsynced at the end.
 func (s *session) applyMaildir() error {
 	d := maildir.Dir(s.box.Path)
 	var errs []error
 	dirty := false
+	stale := map[*Msg][]maildir.Entry{}
+	for _, st := range s.box.stale {
+		stale[st.m] = append(stale[st.m], st.e)
+	}
+	// linked are the messages given a name in cur/ whose name in new/
+	// is left to remove, with that name.
+	type link struct {
+		m   *Msg
+		old maildir.Entry
+	}
+	var linked []link
 	for _, m := range s.box.Msgs {
 		f := s.fateOf(m)
 		if f != keep {
@@ -163,6 +185,11 @@ func (s *session) applyMaildir() error {
 			}
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
+			}
+			for _, e := range stale[m] {
+				if err := d.Remove(e); err != nil && !errors.Is(err, os.ErrNotExist) {
+					errs = append(errs, err)
+				}
 			}
 			dirty = true
 			continue
@@ -188,7 +215,7 @@ func (s *session) applyMaildir() error {
 			info = maildir.DropFlag(info, maildir.FlagTrashed)
 		}
 		from := m.entry()
-		to, err := d.SetInfo(from, info)
+		to, err := toCur(d, from, info)
 		if err == nil && to == from {
 			continue
 		}
@@ -206,7 +233,8 @@ func (s *session) applyMaildir() error {
 				// other reader's purge would remove it.
 				info = maildir.DropFlag(info, maildir.FlagTrashed)
 			}
-			to, err = d.SetInfo(m.entry(), info)
+			from = m.entry()
+			to, err = toCur(d, from, info)
 		}
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -220,15 +248,114 @@ func (s *session) applyMaildir() error {
 			}
 			continue
 		}
+		if from.New && to != from {
+			linked = append(linked, link{m, from})
+		}
 		m.setEntry(to)
 		dirty = true
 	}
+	if len(linked) > 0 || len(stale) > 0 {
+		// Every name in cur/ durable before any leaves new/.
+		if err := safeio.SyncDir(filepath.Join(string(d), "cur")); err != nil {
+			errs = append(errs, err)
+			return errors.Join(errs...)
+		}
+		for _, l := range linked {
+			if err := d.Remove(l.old); errors.Is(err, os.ErrNotExist) {
+				s.dropTwins(d, l.m)
+			} else if err != nil {
+				errs = append(errs, err)
+			}
+		}
+		for m, es := range stale {
+			if s.fateOf(m) != keep {
+				continue
+			}
+			for _, e := range es {
+				// Only while it still names the message's file.
+				if sameFile(d.Path(e), d.Path(m.entry())) {
+					if err := d.Remove(e); err != nil && !errors.Is(err, os.ErrNotExist) {
+						errs = append(errs, err)
+					}
+				}
+			}
+		}
+		dirty = true
+	}
+	s.box.stale = nil
 	if dirty {
 		if err := d.SyncDirs(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// toCur gives the message at e the info flags info in cur/: a file in
+// cur/ is renamed there (maildir.Dir.SetInfo), one in new/ is linked
+// into cur/, and its name in new/ is the caller's to remove once cur/
+// is durable. A name in cur/ that already is the same file (a quit
+// stopped between its link and its unlink) is taken as the link.
+func toCur(d maildir.Dir, e maildir.Entry, info string) (maildir.Entry, error) {
+	if !e.New {
+		return d.SetInfo(e, info)
+	}
+	to := maildir.Entry{File: e.Key() + ":2," + sortedFlags(info)}
+	err := os.Link(d.Path(e), d.Path(to))
+	if errors.Is(err, os.ErrExist) && sameFile(d.Path(e), d.Path(to)) {
+		err = nil
+	}
+	if err != nil {
+		return e, err
+	}
+	return to, nil
+}
+
+// dropTwins is for a message linked into cur/ whose name in new/ was
+// gone when quit came to remove it: another reader moved it meanwhile
+// (dovecot moves all of new/ to cur/ when a client selects the
+// mailbox). Its other names for the same file are removed, their
+// flags added to the name in cur/, so that the message is not shown
+// twice. The name in cur/ is durable: removing the others cannot leave
+// the file without one.
+func (s *session) dropTwins(d maildir.Dir, m *Msg) {
+	entries, err := d.List()
+	if err != nil {
+		return
+	}
+	ours := m.entry()
+	info := ours.Info()
+	for _, e := range entries {
+		if e == ours || e.Key() != ours.Key() || !sameFile(d.Path(e), d.Path(ours)) {
+			continue
+		}
+		if err := d.Remove(e); err == nil {
+			for _, f := range e.Info() {
+				info = maildir.AddFlag(info, maildir.Flag(f))
+			}
+		}
+	}
+	if to, err := d.SetInfo(ours, info); err == nil {
+		m.setEntry(to)
+	}
+}
+
+// sortedFlags is an info part's flags in ASCII order, each once, as
+// the Maildir spec writes them.
+func sortedFlags(info string) string {
+	b := []byte(info)
+	slices.Sort(b)
+	return string(slices.Compact(b))
+}
+
+// sameFile reports whether the paths a and b name one file.
+func sameFile(a, b string) bool {
+	sa, err := os.Lstat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Lstat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // cmdFolder switches to another mailbox after applying this one's

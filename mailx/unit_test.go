@@ -244,7 +244,7 @@ func TestScanMaildirOddEntries(t *testing.T) {
 	os.WriteFile(dir+"/new/10.a", []byte("\x00\xff garbage with no header"), 0o600)
 	os.WriteFile(dir+"/new/1.c", nil, 0o600)
 	os.WriteFile(dir+"/tmp/0.t", []byte("Subject: in tmp\n\n"), 0o600)
-	msgs, err := scanMaildir(dir)
+	msgs, _, err := scanMaildir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

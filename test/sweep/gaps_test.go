@@ -292,6 +292,12 @@ func sweepMail(t *testing.T, mc mailCase, sys string) int {
 		if p.againErr != nil {
 			bad = append(bad, fmt.Sprintf("mail -H after the kill: %v: %s", p.againErr, p.again))
 		}
+		// A kill between the link of the kept message into cur/ and
+		// its unlink from new/ leaves two names of one file: listed
+		// once all the same.
+		if kept := "sweep " + strings.TrimSuffix(msgs[1].id, "sweep.test"); p.o.killed && p.againErr == nil && strings.Count(p.again, kept) != 1 {
+			bad = append(bad, fmt.Sprintf("mail -H after the kill lists the kept message %d times:\n%s", strings.Count(p.again, kept), p.again))
+		}
 		if len(torn) > 0 {
 			t.Logf("%s: %s", r.Label, strings.Join(torn, "; "))
 		}

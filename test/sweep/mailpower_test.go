@@ -26,7 +26,14 @@ import (
 //	   place (a Maildir copy out of tmp/, the rewritten mbox);
 //	M3 at exit, every change of the mailbox's names and every copy at a
 //	   destination is durable: a removal that a power loss undid would
-//	   bring back a message the user deleted or moved.
+//	   bring back a message the user deleted or moved;
+//	M4 a message kept in a Maildir leaves new/ only once its name in
+//	   cur/ is durable: a link into cur/, cur/ fsynced, then the unlink
+//	   from new/. A rename takes the name out of new/ at once, and an
+//	   fsync of new/ by another process (the agent's, after each
+//	   delivery) can make that durable before cur/ holds the new name:
+//	   on ext4 without a journal a power loss in between leaves the
+//	   file in neither directory.
 func TestMailPowerLossOrder(t *testing.T) {
 	needStrace(t)
 	for _, mc := range mailCases {
@@ -69,6 +76,11 @@ func checkMailOrder(calls []call, mw *mailWorld) []string {
 	pending := map[string][]call{} // directory → changes of its names not yet durable
 	removed := 0
 	told := map[string]bool{} // what M1 reported, once each
+	// M4: the keys linked from new/ into cur/, and whether that name
+	// in cur/ is durable yet.
+	curDir, newDir := filepath.Join(mw.box, "cur"), filepath.Join(mw.box, "new")
+	inCur := map[string]bool{}
+	maildirKey := func(p string) string { k, _, _ := strings.Cut(filepath.Base(p), ":"); return k }
 	note := func(dir string, c call) {
 		if filepath.Base(dir) == "tmp" {
 			return // names in a Maildir's tmp/ are nobody's mail
@@ -124,9 +136,17 @@ func checkMailOrder(calls []call, mw *mailWorld) []string {
 			_, p := fdPath(c.args[0])
 			delete(dirty, p)
 			delete(pending, p)
+			if p == curDir {
+				for k := range inCur {
+					inCur[k] = true
+				}
+			}
 		case "syncfs":
 			clear(dirty)
 			clear(pending)
+			for k := range inCur {
+				inCur[k] = true
+			}
 		case "mkdirat":
 			if p := atPath(c.args[0], c.args[1]); !skip(p) {
 				note(filepath.Dir(p), c)
@@ -143,6 +163,9 @@ func checkMailOrder(calls []call, mw *mailWorld) []string {
 			if dst == mw.box || (box(src) && !inTmp(src)) {
 				leaves(c, "a message leaves the mailbox")
 			}
+			if filepath.Dir(src) == newDir && filepath.Dir(dst) == curDir {
+				bad = append(bad, fmt.Sprintf("M4 at trace line %d: %s renamed out of new/: the name leaves new/ before cur/ holds it durably\n\t%s", c.line, src, c.text))
+			}
 			note(filepath.Dir(src), c)
 			note(filepath.Dir(dst), c)
 		case "unlinkat":
@@ -154,10 +177,16 @@ func checkMailOrder(calls []call, mw *mailWorld) []string {
 			if box(p) && !inTmp(p) {
 				leaves(c, "a message leaves the mailbox")
 			}
+			if durable, linked := inCur[maildirKey(p)]; filepath.Dir(p) == newDir && linked && !durable {
+				bad = append(bad, fmt.Sprintf("M4 at trace line %d: %s unlinked from new/ before its link into cur/ is durable\n\t%s", c.line, p, c.text))
+			}
 			note(filepath.Dir(p), c)
 		case "linkat":
 			if p := atPath(c.args[2], c.args[3]); !skip(p) {
 				note(filepath.Dir(p), c)
+				if filepath.Dir(atPath(c.args[0], c.args[1])) == newDir && filepath.Dir(p) == curDir {
+					inCur[maildirKey(p)] = false
+				}
 			}
 		}
 	}
@@ -209,7 +238,10 @@ func TestMailOrderRules(t *testing.T) {
 1 write(11</h/mbox>, "From a", 6) = 6
 1 fsync(11</h/mbox>) = 0
 1 unlinkat(AT_FDCWD</>, "/h/Maildir/new/1", 0) = 0
-1 renameat(AT_FDCWD</>, "/h/Maildir/new/2", AT_FDCWD</>, "/h/Maildir/cur/2:2,S") = 0
+1 linkat(AT_FDCWD</>, "/h/Maildir/new/2", AT_FDCWD</>, "/h/Maildir/cur/2:2,S", 0) = 0
+1 openat(AT_FDCWD</>, "/h/Maildir/cur", O_RDONLY|O_CLOEXEC) = 12</h/Maildir/cur>
+1 fsync(12</h/Maildir/cur>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/Maildir/new/2", 0) = 0
 1 unlinkat(AT_FDCWD</>, "/h/Maildir/new/3", 0) = 0
 1 openat(AT_FDCWD</>, "/h/Maildir/cur", O_RDONLY|O_CLOEXEC) = 12</h/Maildir/cur>
 1 fsync(12</h/Maildir/cur>) = 0
@@ -245,7 +277,8 @@ func TestMailOrderRules(t *testing.T) {
 		{"~/mbox not fsynced before the removals", []int{12}, "M1,M3"},
 		{"~/mbox's name not durable before the removals", []int{10}, "M1,M3"},
 		{"~/mail/saved's name not durable before the removals", []int{6}, "M1,M3"},
-		{"Maildir new/ not fsynced at exit", []int{19}, "M3,M3,M3"},
+		{"Maildir new/ not fsynced at exit", []int{22}, "M3,M3,M3"},
+		{"cur/ not fsynced between the link and the unlink from new/", []int{15, 16}, "M4"},
 	} {
 		if got := run(drop(tc.drop...)); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)

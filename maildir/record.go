@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"errors"
@@ -27,11 +28,25 @@ import (
 // leaving it torn.
 //
 // The file is a header of recordHeader bytes, then the new contents of
-// the mbox from the first byte that changes (Off) to the new end (New).
+// the mbox from the first byte that changes (Off) to the new end (New),
+// then (format 2) the table of the old bytes: the mbox's bytes from Off
+// to min(Old, New), as they were before the rewrite, cut into units at
+// each multiple of Block of the file, and for each unit the first
+// unitSum bytes of its SHA-256. The table is what tells a file a crash
+// of this rewrite left (each unit of it the old one or the new one)
+// from one another program changed since; it costs 8 bytes for each 512
+// of the part the rewrite writes over, and one more read of that part.
 // The header is written last, over zeros: a record whose header does
-// not parse, whose header sum or data sum does not match, or whose size
-// is not its header's plus New-Off, was stopped before it was complete,
-// and then the mbox was not touched yet.
+// not parse, whose header sum, data sum or table sum does not match, or
+// whose size is not its header's plus its data's and table's, was
+// stopped before it was complete, and then the mbox was not touched yet.
+//
+// Format 1, which earlier versions wrote, has no table. Such a record
+// is read and applied as those versions applied it (the checks of the
+// first Off bytes, of the size and of the tail, without the table's):
+// it exists only where a crash stopped a rewrite of an earlier version,
+// and then the mbox is torn, and setting the record aside would leave it
+// so; the checks it lacks are what that version had.
 type record struct {
 	Off, New, Old int64 // first changed byte, new size, size before
 	Dev, Ino      uint64
@@ -40,18 +55,63 @@ type record struct {
 	// Old (what the final truncation cuts off; empty when New >= Old);
 	// Data that of the new contents from Off.
 	Prefix, Tail, Data [sha256.Size]byte
+	// Block is the size of the units of the table (format 2), Table
+	// the SHA-256 of the table.
+	Block int64
+	Table [sha256.Size]byte
+	// V1: a record of format 1, without a table.
+	V1 bool
 }
 
 const (
 	recordHeader = 1024
-	recordMagic  = "homepost mbox rewrite 1\n"
+	recordMagic1 = "homepost mbox rewrite 1\n"
+	recordMagic  = "homepost mbox rewrite 2\n"
+	// blockSize is the unit of the table: a disk sector, the least a
+	// power loss writes or leaves whole. The kernel writes the page
+	// cache back in pages, which a disk may write in part, sector by
+	// sector; apply writes in pieces that begin and end at multiples of
+	// writeChunk but for Off and New, so a kill in the middle of a write
+	// (which stops it at a page boundary) or a power loss leaves each
+	// unit either old or new.
+	blockSize = 512
+	// unitSum is how much of a unit's SHA-256 the table keeps: a unit
+	// another program changed passes for the old one with a chance of
+	// 2^-64.
+	unitSum    = 8
+	writeChunk = 64 << 10
 )
+
+// oldEnd is where the part of the mbox that the rewrite writes over
+// ends: the table covers Off to oldEnd.
+func (r *record) oldEnd() int64 { return min(r.Old, r.New) }
+
+// units is the number of units in the table.
+func (r *record) units() int64 {
+	if r.V1 || r.oldEnd() <= r.Off {
+		return 0
+	}
+	return (r.oldEnd()-1)/r.Block - r.Off/r.Block + 1
+}
+
+// size is the size of the complete record file.
+func (r *record) size() int64 { return recordHeader + r.New - r.Off + unitSum*r.units() }
+
+// tableAt is where the table begins in the record file.
+func (r *record) tableAt() int64 { return recordHeader + r.New - r.Off }
 
 func (r *record) encode() []byte {
 	var b bytes.Buffer
-	b.WriteString(recordMagic)
+	if r.V1 {
+		b.WriteString(recordMagic1)
+	} else {
+		b.WriteString(recordMagic)
+	}
 	fmt.Fprintf(&b, "off %d\nnew %d\nold %d\ndev %d\nino %d\nprefix %x\ntail %x\ndata %x\n",
 		r.Off, r.New, r.Old, r.Dev, r.Ino, r.Prefix, r.Tail, r.Data)
+	if !r.V1 {
+		fmt.Fprintf(&b, "block %d\ntable %x\n", r.Block, r.Table)
+	}
 	sum := sha256.Sum256(b.Bytes())
 	fmt.Fprintf(&b, "sum %x\n", sum)
 	out := make([]byte, recordHeader)
@@ -67,14 +127,18 @@ func decodeRecord(h []byte) (*record, error) {
 		end = len(h)
 	}
 	h = h[:end]
-	if !bytes.HasPrefix(h, []byte(recordMagic)) {
+	r := &record{}
+	switch {
+	case bytes.HasPrefix(h, []byte(recordMagic)):
+	case bytes.HasPrefix(h, []byte(recordMagic1)):
+		r.V1 = true
+	default:
 		return nil, errors.New("no header")
 	}
 	i := bytes.LastIndex(h, []byte("sum "))
-	if i < 0 || sha256Hex(h[:i]) != strings.TrimSpace(string(h[i+4:])) {
+	if i < len(recordMagic) || sha256Hex(h[:i]) != strings.TrimSpace(string(h[i+4:])) {
 		return nil, errors.New("header sum does not match")
 	}
-	r := &record{}
 	fields := map[string]string{}
 	for _, l := range strings.Split(string(h[len(recordMagic):i]), "\n") {
 		if k, v, ok := strings.Cut(l, " "); ok {
@@ -108,7 +172,15 @@ func decodeRecord(h []byte) (*record, error) {
 	sum("prefix", &r.Prefix)
 	sum("tail", &r.Tail)
 	sum("data", &r.Data)
-	if err == nil && (r.Off < 0 || r.New < r.Off || r.Old < 0) {
+	if !r.V1 {
+		r.Block = num("block")
+		sum("table", &r.Table)
+		// A power of two from a sector to a chunk of apply's writes.
+		if err == nil && (r.Block < blockSize || r.Block > writeChunk || r.Block&(r.Block-1) != 0) {
+			err = errors.New("bad block size")
+		}
+	}
+	if err == nil && (r.Off < 0 || r.New < r.Off || r.Old < 0 || r.New-r.Off > 1<<62 || r.Old > 1<<62) {
 		err = errors.New("bad offsets")
 	}
 	return r, err
@@ -282,6 +354,95 @@ func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
 	return s, nil
 }
 
+// eachUnit calls fn for the bytes of f from lo to hi, a unit at a
+// time: cut at each multiple of block, read in windows of writeChunk
+// (a multiple of block). fn returning false stops it, and so does an
+// error.
+func eachUnit(f io.ReaderAt, lo, hi, block int64, fn func(off int64, b []byte) (bool, error)) (bool, error) {
+	buf := make([]byte, writeChunk)
+	for p := lo; p < hi; {
+		e := min(hi, (p/writeChunk+1)*writeChunk)
+		b := buf[:e-p]
+		if _, err := f.ReadAt(b, p); err != nil {
+			return false, err
+		}
+		for q := p; q < e; {
+			u := min(e, (q/block+1)*block)
+			if ok, err := fn(q, b[q-p:u-p]); err != nil || !ok {
+				return ok, err
+			}
+			q = u
+		}
+		p = e
+	}
+	return true, nil
+}
+
+// writeTable writes the table of r (whose Off, New, Old and Block are
+// set) for the bytes of f, the mbox before the rewrite, to w, and sets
+// r.Table.
+func writeTable(w io.Writer, f io.ReaderAt, r *record) error {
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, h), 64<<10)
+	if _, err := eachUnit(f, r.Off, r.oldEnd(), r.Block, func(_ int64, b []byte) (bool, error) {
+		s := sha256.Sum256(b)
+		_, err := bw.Write(s[:unitSum])
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	copy(r.Table[:], h.Sum(nil))
+	return nil
+}
+
+// crashLeft reports whether each unit of the locked mbox from Off to
+// oldEnd is one the rewrite of r can have left there: the old one (its
+// sum in the table) or, when written, the record's new one. Where
+// nothing can have been written yet (a growing file not made its new
+// size), written is false. A record of format 1 has no table, and
+// passes.
+func (l *Locked) crashLeft(rf *os.File, r *record, written bool) (bool, error) {
+	if r.V1 {
+		return true, nil
+	}
+	buf, nbuf := make([]byte, writeChunk), make([]byte, writeChunk)
+	tbuf := make([]byte, unitSum*(writeChunk/blockSize))
+	first := r.Off / r.Block
+	for p, end := r.Off, r.oldEnd(); p < end; {
+		// A window of the file, its new bytes and its units' sums.
+		e := min(end, (p/writeChunk+1)*writeChunk)
+		b, n := buf[:e-p], nbuf[:e-p]
+		if _, err := l.F.ReadAt(b, p); err != nil {
+			return false, err
+		}
+		if written {
+			if _, err := rf.ReadAt(n, recordHeader+p-r.Off); err != nil {
+				return false, err
+			}
+		}
+		i0 := p/r.Block - first
+		t := tbuf[:unitSum*((e-1)/r.Block-first+1-i0)]
+		if _, err := rf.ReadAt(t, r.tableAt()+unitSum*i0); err != nil {
+			return false, err
+		}
+		for q := p; q < e; {
+			u := min(e, (q/r.Block+1)*r.Block)
+			k := unitSum * (q/r.Block - first - i0)
+			if !(written && bytes.Equal(b[q-p:u-p], n[q-p:u-p])) {
+				if sum := sha256.Sum256(b[q-p : u-p]); !bytes.Equal(sum[:unitSum], t[k:k+unitSum]) {
+					return false, nil
+				}
+			}
+			q = u
+		}
+		p = e
+	}
+	return true, nil
+}
+
 // recover finishes a rewrite of the locked mbox that a crash stopped,
 // or discards the record of one that was stopped before it touched the
 // mbox. It runs under the locks, before anything else reads or writes
@@ -301,21 +462,29 @@ func hashRange(f io.ReaderAt, off, n int64) ([sha256.Size]byte, error) {
 //     size tells where the appended mail begins; Tail tells a file not
 //     cut yet from one cut and then appended to.
 //   - A rewrite by another program after the crash (mutt or s-nail
-//     deleting messages from the torn file), or a file emptied and
-//     refilled since, is detected when it changed the first Off bytes,
-//     when it left the file shorter than min(Old, New) (no crash point
-//     does: see finish), or, for a shrinking rewrite found cut, when
-//     the bytes from Off to New are not the record's (the cut comes
-//     only after they are durable). The record is then not applied but
-//     set aside, renamed with the suffix ".unapplied", so that nothing
-//     in it is lost, and the mbox is left as that program made it.
-//     Still not detected, and overwritten from Off: a rewrite by
-//     another program that kept the first Off bytes and left the file
-//     at least min(Old, New) bytes long (a growing rewrite: also with
-//     its bytes from Old to New each zero or the record's, or its
-//     size below New), or a shrinking rewrite's file not yet cut
-//     (size at least Old, its bytes from New to Old the old ones)
-//     whose bytes between Off and New another program changed.
+//     deleting messages from the torn file, or changing one in place),
+//     or a file emptied and refilled since, is told from what a crash
+//     leaves. Every crash point leaves the first Off bytes as they
+//     were, the file at least min(Old, New) bytes long (see finish),
+//     and each unit of the part the rewrite writes over (Off to
+//     min(Old, New), cut at multiples of Block: see blockSize) as it
+//     was (its sum in the record's table) or as the record has it: a
+//     kill stops a write at a page boundary, a power loss keeps any
+//     set of the pages and sectors written, and apply writes in pieces
+//     aligned so that no unit is written by two writes. Before a
+//     growing file is made its new size, nothing new is written at
+//     all; a shrinking file is cut only once all its new bytes are
+//     durable. A file in any other state is not written to: the
+//     record is set aside, renamed with the suffix ".unapplied", so
+//     that nothing in it is lost, and the mbox is left as that program
+//     made it. Not told apart, and so not the other program's work
+//     but a crash's: a change that leaves every unit one of the two
+//     (bytes written back exactly as they were or as the record has
+//     them), or one past the part the rewrite writes over (mail
+//     appended, or such mail deleted again), which applying keeps; and
+//     a unit changed to bytes whose sum is the old one's, a chance of
+//     2^-64 each. A record of format 1 (see record) has no table: it is
+//     applied with the other checks only, as before.
 //   - Mail appended to a growing file before the rewrite made it its
 //     final size (a crash in the few calls between the record's fsync
 //     and that of the size) is kept after the new contents too: it is
@@ -370,11 +539,16 @@ func readRecord(rf *os.File) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() != recordHeader+r.New-r.Off {
+	if st.Size() != r.size() {
 		return nil, nil
 	}
 	if sum, err := hashRange(rf, recordHeader, r.New-r.Off); err != nil || sum != r.Data {
 		return nil, nil
+	}
+	if !r.V1 {
+		if sum, err := hashRange(rf, r.tableAt(), unitSum*r.units()); err != nil || sum != r.Table {
+			return nil, nil
+		}
 	}
 	return r, nil
 }
@@ -424,7 +598,15 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 		// sized), nothing new was written, and what lies past Old
 		// was appended since: it must follow the new contents.
 		if size > r.Old && (size < r.New || !l.sized(rf, r)) {
+			if ok, err := l.crashLeft(rf, r, false); err != nil || !ok {
+				return l.setAsideOr(err, name, r)
+			}
 			return l.reRecord(rf, name, r, size)
+		}
+		// Made its new size (or never made longer): each unit up
+		// to Old is the old one or the new one.
+		if ok, err := l.crashLeft(rf, r, size >= r.New); err != nil || !ok {
+			return l.setAsideOr(err, name, r)
 		}
 		return l.apply(rf, name, r, max(r.New, size))
 	}
@@ -445,13 +627,28 @@ func (l *Locked) finish(rf *os.File, name string, dev, ino uint64) error {
 			return setAside(name, r)
 		}
 		return removeRecord(name)
-	case size > r.Old:
+	}
+	// Not cut: each unit up to New is the old one or the new one.
+	if ok, err := l.crashLeft(rf, r, true); err != nil || !ok {
+		return l.setAsideOr(err, name, r)
+	}
+	if size > r.Old {
 		// Appended after the crash, past the old end: it must follow
 		// the new contents, where the old tail lies now. Record the
 		// new contents with it, then apply that.
 		return l.reRecord(rf, name, r, size)
 	}
 	return l.apply(rf, name, r, r.New)
+}
+
+// setAsideOr sets the record aside, or returns err, an error reading
+// the mbox or the record: then nothing is decided, and the record
+// stays for the next Lock.
+func (l *Locked) setAsideOr(err error, name string, r *record) error {
+	if err != nil {
+		return err
+	}
+	return setAside(name, r)
 }
 
 // setAside renames a record that is not applied, so that nothing in it
@@ -510,16 +707,104 @@ func warnSetAside(path, name string) {
 	}
 }
 
-// recordOff returns the offset in a record's header, "?" when it has none.
-func recordOff(name string) string {
+// Aside is a record of a rewrite that was set aside (see setAside):
+// not applied, because the mbox was changed by another program since a
+// crash stopped the rewrite, and kept until the user has compared it
+// with the mbox, since it may hold the only whole copy of mail the
+// torn mbox lost.
+type Aside struct {
+	Path string // the record
+	Mbox string // the mbox it was made for; "" when not known
+	// Off and Len: its new contents, from byte recordHeader of the
+	// record on, are the mbox's from Off on, Len bytes; Len is -1 when
+	// its header does not tell.
+	Off, Len int64
+	Ino      uint64 // the mbox's inode; 0 when its header does not tell
+}
+
+// Advice says what to do with a record set aside.
+func (a Aside) Advice() string {
+	mbox := a.Mbox
+	switch {
+	case mbox == "" && a.Ino != 0:
+		mbox = fmt.Sprintf("the mbox of inode %d", a.Ino)
+	case mbox == "":
+		mbox = "an mbox (its file system's id and inode begin the record's name)"
+	}
+	if a.Len < 0 {
+		return fmt.Sprintf("%s holds the new contents of a rewrite of %s that a crash stopped, not applied because the mailbox was changed since by another program: compare what follows its first %d bytes with the mailbox, copy into the mailbox what it lacks, then remove %s", a.Path, mbox, recordHeader, a.Path)
+	}
+	return fmt.Sprintf("%s holds the new contents of a rewrite of %s that a crash stopped, not applied because the mailbox was changed since by another program: the mailbox's bytes from %d on, as the rewrite made them (tail -c +%d %s | head -c %d); compare them with the mailbox, copy into the mailbox what it lacks, then remove %s", a.Path, mbox, a.Off, recordHeader+1, a.Path, a.Len, a.Path)
+}
+
+// SetAside lists the records set aside beside any mbox in the
+// directories dirs and in the state directories where records are kept
+// (recordDirs). A record in a state directory is named by its file
+// system id and inode only: it is given the path of the mbox among
+// mboxes that has them. Only regular files that hold something are
+// listed: an empty one is a name reserved by a setAside that a crash
+// stopped, which holds nothing.
+func SetAside(dirs, mboxes []string) []Aside {
+	var found []Aside
+	seen := map[string]bool{}
+	add := func(path, mbox string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		if st, err := os.Lstat(path); err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+			return
+		}
+		a := Aside{Path: path, Mbox: mbox, Len: -1}
+		if r := asideHeader(path); r != nil {
+			a.Off, a.Len, a.Ino = r.Off, r.New-r.Off, r.Ino
+			if mbox == "" {
+				for _, m := range mboxes {
+					if dev, ino, err := PathID(m); err == nil && dev == r.Dev && ino == r.Ino {
+						a.Mbox = m
+						break
+					}
+				}
+			}
+		}
+		found = append(found, a)
+	}
+	for _, d := range dirs {
+		names, _ := filepath.Glob(filepath.Join(d, ".*.homepost-rewrite.*.unapplied"))
+		for _, n := range names {
+			base := filepath.Base(n)
+			mbox := base[1:strings.LastIndex(base, ".homepost-rewrite.")]
+			add(n, filepath.Join(d, mbox))
+		}
+	}
+	for _, d := range recordDirs() {
+		names, _ := filepath.Glob(filepath.Join(d, "*.unapplied"))
+		for _, n := range names {
+			add(n, "")
+		}
+	}
+	return found
+}
+
+// asideHeader returns the header of a record set aside; nil when it
+// has none.
+func asideHeader(name string) *record {
 	f, err := os.Open(name)
 	if err != nil {
-		return "?"
+		return nil
 	}
 	defer f.Close()
 	h := make([]byte, recordHeader)
 	n, _ := io.ReadFull(f, h)
 	if r, err := decodeRecord(h[:n]); err == nil {
+		return r
+	}
+	return nil
+}
+
+// recordOff returns the offset in a record's header, "?" when it has none.
+func recordOff(name string) string {
+	if r := asideHeader(name); r != nil {
 		return strconv.FormatInt(r.Off, 10)
 	}
 	return "?"
@@ -602,6 +887,12 @@ func (l *Locked) reRecord(rf *os.File, name string, r *record, size int64) error
 			return err
 		}
 	}
+	// The file as it is now is what the new record writes over: its
+	// table is made of it. A record of format 1 gets one too.
+	nr.V1, nr.Block = false, blockSize
+	if err := writeTable(io.NewOffsetWriter(nf, nr.tableAt()), l.F, &nr); err != nil {
+		return err
+	}
 	if _, err := nf.WriteAt(nr.encode(), 0); err != nil {
 		return err
 	}
@@ -642,8 +933,21 @@ func (l *Locked) apply(rf *os.File, name string, r *record, final int64) error {
 	if err := stopAt("sized"); err != nil {
 		return err
 	}
-	if _, err := io.Copy(io.NewOffsetWriter(f, r.Off), io.NewSectionReader(rf, recordHeader, r.New-r.Off)); err != nil {
-		return err
+	// In pieces that begin and end at multiples of writeChunk (but for
+	// Off and New): a piece written over part of a unit by one write
+	// and the rest by the next could reach the disk half old, half new
+	// (see blockSize).
+	buf := make([]byte, writeChunk)
+	for p := r.Off; p < r.New; {
+		e := min(r.New, (p/writeChunk+1)*writeChunk)
+		b := buf[:e-p]
+		if _, err := rf.ReadAt(b, recordHeader+p-r.Off); err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(b, p); err != nil {
+			return err
+		}
+		p = e
 	}
 	if err := f.Sync(); err != nil {
 		return err

@@ -32,7 +32,7 @@ func TestRecordAppliedUnderAnotherDeviceNumber(t *testing.T) {
 			t.Setenv("HOME", t.TempDir())
 			dir := t.TempDir()
 			path := filepath.Join(dir, "mbox")
-			appendN(t, path, 1, 3)
+			appendLong(t, path, 1, 3, 20)
 			want := rewriteCopy(t, path, dropFirst)
 			f, msgs, size := openAll(t, path)
 			if spool {

@@ -50,17 +50,22 @@ type Kept struct {
 //     from the first byte that differs on they go to a record file
 //     beside the mbox (".NAME.homepost-rewrite"), or, where its
 //     directory takes no new file (a /var/mail spool, a full disk),
-//     in ~/.local/state/homepost/mbox-rewrite/FSID-INO (see recordDirs).
+//     in ~/.local/state/homepost/mbox-rewrite/FSID-INO (see recordDirs);
+//     after them, the table of the bytes they go over, as they are (a
+//     sum for each 512 bytes, which tells them from what another
+//     program may write there after a crash).
 //  2. Room for a longer file is allocated (fallocate); without it the
 //     rewrite is refused and nothing has changed.
 //  3. prepare (RewriteWith) runs.
-//  4. The record's header (offset, new and old size, dev and inode,
-//     SHA-256 of the unchanged prefix, of the old tail and of the new
-//     bytes) is written, the record and its directory fsynced.
-//  5. A growing file is made its new size and fsynced; the new bytes
-//     are written from the first changed one and fsynced; a shrinking
-//     file is then cut and fsynced; the record is removed and its
+//  4. The record's header (offset, new and old size, file system id
+//     and inode, SHA-256 of the unchanged prefix, of the old tail, of
+//     the new bytes and of the table) is written, the record and its
 //     directory fsynced.
+//  5. A growing file is made its new size and fsynced; the new bytes
+//     are written from the first changed one, in pieces that begin and
+//     end at multiples of 64 KiB (see blockSize), and fsynced; a
+//     shrinking file is then cut and fsynced; the record is removed
+//     and its directory fsynced.
 //
 // A crash before step 4 is complete leaves the mbox untouched, and the
 // incomplete record is discarded; after it, the next program that locks
@@ -159,9 +164,14 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 	if err := w.Flush(); err != nil {
 		return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 	}
-	r := record{Off: dw.n, New: dw.n, Old: cur}
+	r := record{Off: dw.n, New: dw.n, Old: cur, Block: blockSize}
 	if dw.rec != nil {
 		r.Off = dw.off
+		// The table of the bytes the rewrite writes over, as they
+		// are now, after the new contents.
+		if err := writeTable(writerFunc(dw.write), l.F, &r); err != nil {
+			return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
+		}
 	}
 	if r.Dev, r.Ino, err = FileID(l.F); err != nil {
 		return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
@@ -302,6 +312,17 @@ func (d *diffWriter) write(p []byte) error {
 	}
 	d.recLen += int64(len(p))
 	return nil
+}
+
+// writerFunc makes an io.Writer of a function that writes all of p or
+// fails.
+type writerFunc func(p []byte) error
+
+func (w writerFunc) Write(p []byte) (int, error) {
+	if err := w(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (d *diffWriter) Write(p []byte) (int, error) {

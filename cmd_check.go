@@ -29,7 +29,10 @@ directory they can, FAILs with the chmod or chown that mends it), that
 the outbox and the state directory are no place others can change,
 that the outbox and the store are writable (a Maildir store as delivery uses it: completed with tmp/,
 new/ and cur/, a file made in tmp/ and renamed into new/; a link to
-nothing on its path FAILs; an mbox that is a directory FAILs), how a batch of copies is made durable (one syncfs, or an
+nothing on its path FAILs; an mbox that is a directory FAILs), the
+records of mbox rewrites set aside (.unapplied: a rewrite a crash
+stopped, not finished because another program changed the mbox since;
+each a warning that says where its contents lie and what to do), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode; a file target that names a directory but no Maildir is
 a warning with its file:line),

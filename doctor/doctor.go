@@ -100,6 +100,7 @@ func Run(w io.Writer, o Options) Result {
 	cron := startCrontab()
 	checkOutbox(c, cfg, true)
 	checkStore(c, cfg)
+	checkSetAside(c, cfg)
 	checkMailEnv(c, cfg, os.Getenv("MAIL"))
 	checkDurability(c, cfg)
 	checkSpace(c, cfg)

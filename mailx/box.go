@@ -7,8 +7,11 @@ import (
 	"io"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"homepost/maildir"
 )
@@ -21,7 +24,11 @@ type Box struct {
 	// move to ~/mbox and saved ones are removed, as mailx does with the
 	// system mailbox; another folder (-f) only loses deleted messages.
 	System bool
-	Msgs   []*Msg
+	// ReadOnly is set for a mailbox this user may not change (another
+	// user's archive, a read-only mount): said when it is opened, its
+	// changing commands refused, and quit writes nothing, as in mailx.
+	ReadOnly bool
+	Msgs     []*Msg
 
 	f    *os.File        // mbox: open for reading bodies by offset
 	read maildir.Scanned // mbox: what was scanned
@@ -83,7 +90,25 @@ func openBox(kind, path string, system bool) (*Box, error) {
 		b.f, b.Msgs, b.sigs, b.read = f, msgs, sigs, size
 		b.stamp = stampAt(f, size.Size)
 	}
+	b.ReadOnly = readOnly(kind, path)
 	return b, nil
+}
+
+// readOnly reports whether this user may not change the mailbox at
+// path: an mbox file it may not write (a rewrite writes over the file
+// in place, so the directory does not matter), or a Maildir whose new/
+// or cur/ it may not change names in. access(2) answers for the real
+// user, who is the user here, and says EROFS for a read-only mount. A
+// mailbox that does not exist is not read-only: delivery creates it.
+func readOnly(kind, path string) bool {
+	denied := func(p string) bool {
+		err := unix.Access(p, unix.W_OK)
+		return err == unix.EACCES || err == unix.EROFS || err == unix.EPERM
+	}
+	if kind == "maildir" {
+		return denied(filepath.Join(path, "new")) || denied(filepath.Join(path, "cur"))
+	}
+	return denied(path)
 }
 
 // Close releases the mbox file.

@@ -77,6 +77,11 @@ func (s *session) cmdQuit(string) error {
 // and a move made before would have left the messages in both, to be
 // moved again by the next quit.
 func (s *session) apply() error {
+	if s.box.ReadOnly {
+		// Nothing to write, and no right to: as mailx, quit
+		// leaves a read-only mailbox as it is.
+		return nil
+	}
 	s.mboxIsBox = s.box.System && hpsettings.SameFile(s.mboxPath(), s.box.Path)
 	var moved, held int
 	var toMove []*Msg

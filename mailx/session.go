@@ -237,6 +237,9 @@ func (s *session) banner() {
 	if del > 0 {
 		fmt.Fprintf(s.out, " %d deleted", del)
 	}
+	if s.box.ReadOnly {
+		fmt.Fprint(s.out, " [Read only]")
+	}
 	fmt.Fprintln(s.out)
 }
 
@@ -367,10 +370,22 @@ func (s *session) execute(line string) {
 		fmt.Fprintf(s.out, "Unknown command: \"%s\"\n", name)
 		return
 	}
+	if s.box != nil && s.box.ReadOnly && changesBox[c.name] {
+		// Refused now, as s-nail refuses them, rather than
+		// accepted and then failing at quit.
+		s.warn("%s: cannot be used in a read-only mailbox", c.name)
+		return
+	}
 	if err := c.fn(s, strings.TrimSpace(arg)); err != nil {
 		s.out.Flush()
 		fmt.Fprintln(s.out, err)
 	}
+}
+
+// changesBox are the commands whose changes quit writes to the
+// mailbox, refused in a read-only one (Box.ReadOnly).
+var changesBox = map[string]bool{
+	"delete": true, "dp": true, "dt": true, "mbox": true, "edit": true, "visual": true,
 }
 
 // notWhileComposing are the commands ~: refuses: they would end the

@@ -16,6 +16,7 @@ import (
 	"homepost/agent"
 	"homepost/config"
 	"homepost/doctor"
+	"homepost/maildir"
 	"homepost/smtpd"
 	"homepost/submit"
 	"homepost/sysexits"
@@ -158,6 +159,9 @@ func onceWithAgent(cfg *config.Config, broken error) (int, bool) {
 
 func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	log = slog.New(eachError{log.Handler()})
+	// What a Lock of an mbox finds (a rewrite record set aside) goes to
+	// this log too, as the rest of what the agent says.
+	maildir.Logger = log
 	// The daemon serves the SMTP listener while it holds the lock:
 	// Ready is called once it has it and watches the outbox. A reload
 	// (a changed file, SIGHUP, a held agent's file fixed) opens what the

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -682,10 +683,16 @@ func setAside(name string, r *record) error {
 }
 
 // Warnf says what the user should know about an mbox a Lock found
-// (records set aside); programs with a log of their own may replace it.
+// (records set aside), on stderr, where Logger is not set.
 var Warnf = func(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "homepost: "+format+"\n", a...)
 }
+
+// Logger, when set, takes those warnings in place of Warnf, as records
+// of a structured log with the mbox and the record as their own
+// attributes: the agent sets it to its log, whose reader would not take
+// a bare line on stderr for one of its records.
+var Logger *slog.Logger
 
 // warned holds the records set aside that this process has named.
 var warned sync.Map
@@ -703,7 +710,12 @@ func warnSetAside(path, name string) {
 		if _, done := warned.LoadOrStore(aside, true); done {
 			continue
 		}
-		Warnf("%s: %s holds the new contents of a rewrite that was stopped and could not be finished, because the mailbox was changed since by another program (from byte %s of the file on, after a header of %d bytes): compare it with the mailbox, then remove it", path, aside, recordOff(aside), recordHeader)
+		msg := fmt.Sprintf("%s: %s holds the new contents of a rewrite that was stopped and could not be finished, because the mailbox was changed since by another program (from byte %s of the file on, after a header of %d bytes): compare it with the mailbox, then remove it", path, aside, recordOff(aside), recordHeader)
+		if Logger != nil {
+			Logger.Warn("mbox rewrite set aside", "mbox", path, "record", aside, "reason", msg)
+			continue
+		}
+		Warnf("%s", msg)
 	}
 }
 

@@ -43,8 +43,11 @@
 //     it has the whole line, and answers DATA before it reads anything
 //     more.)
 //   - The message of DATA ends where go-smtp's data reader ends it: the
-//     same state machine, in which only CR LF begins a line (a bare LF
-//     does not), and "." CR LF at a line's start is the end.
+//     same state machine (go-smtp's as patched in third_party/go-smtp,
+//     which follows CRs as net/textproto does), in which only CR LF
+//     begins a line (a bare LF does not; CRs before the CR LF do not
+//     keep it from ending one), and "." CR LF at a line's start is the
+//     end.
 //   - "BDAT n [LAST]" with go-smtp's own syntax is followed by n bytes of
 //     chunk whether go-smtp accepts the chunk or refuses it (it reads
 //     and discards a refused one); one with bad syntax (501) by none.
@@ -340,11 +343,17 @@ func (q *Reader) next(c byte) bool {
 		if c == '\n' {
 			return true
 		}
+		// The saved CR is data, and c is read again after it.
 		q.ds = dsData
+		if c == '\r' {
+			q.ds = dsCR
+		}
 	case dsCR:
-		if c == '\n' {
+		switch c {
+		case '\n':
 			q.ds = dsBeginLine
-		} else {
+		case '\r': // may be the CR of a CR LF
+		default:
 			q.ds = dsData
 		}
 	case dsData:

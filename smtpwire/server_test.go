@@ -185,6 +185,8 @@ var seeds = []string{
 	"EHLO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b" + strings.Repeat(" ", 200) + ">\r\nDATA\r\nRCPT TO:<f>\r\n.\r\n",
 	"EHLO x\r\nAUTH PLAIN\r\nRCPT TO:<x>\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\nRCPT TO:<f>\r\n.\r\n",
 	"HELO x\nMAIL FROM:<a>\nRCPT TO:<b>\nDATA\nRCPT TO:<f>\n.\nRCPT TO:<g>\n.\r\n",
+	// CRs after a leading dot and before a line's CR LF.
+	"EHLO x\r\nMAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n.\r\r\n.\rx\r\r\r\n.\r\nRCPT TO:<c>\r\n.\r\n",
 }
 
 // FuzzServer: whatever the client sends, the message bytes go-smtp
@@ -215,6 +217,12 @@ func TestFollowsServer(t *testing.T) {
 	want := "Subject: modified?\r\n\r\nA log excerpt:\n.\r\nRCPT TO:<postmaster>\r\nMAIL FROM:<grafana> SIZE=10\r\nend\r\n"
 	if len(s.msgs) != 1 || s.msgs[0] != want {
 		t.Errorf("message %q, want %q", s.msgs, want)
+	}
+	// A bare CR before the line's CR LF: the next line begins a line
+	// (go-smtp as patched in third_party, and net/textproto).
+	s = checkSession(t, seeds[3])
+	if len(s.msgs) != 1 || s.msgs[0] != "x\r\r\n" || !strings.Contains(s.passed, "RCPT TO:<c"+testMarker+">") {
+		t.Errorf("message %q, passed %q", s.msgs, s.passed)
 	}
 	s = checkSession(t, seeds[5])
 	if len(s.msgs) != 1 || s.msgs[0] != "RCPT TO:<e>\r\n" || !strings.Contains(s.passed, "RCPT TO:<f"+testMarker+">") {

@@ -122,13 +122,25 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 				r.state = stateEOF
 				continue
 			}
+			// Not part of .\r\n: emit the saved \r (the leading
+			// dot stays consumed) and read c again, as
+			// net/textproto does. (homepost: upstream dropped the
+			// \r and took c as data, so a \r\n right after it did
+			// not end the line.)
+			r.r.UnreadByte()
+			c = '\r'
 			r.state = stateData
 		case stateCR:
 			if c == '\n' {
 				r.state = stateBeginLine
 				break
 			}
-			r.state = stateData
+			// (homepost: a \r after \r may still be the \r of a
+			// \r\n; upstream went back to stateData, so "\r\r\n.\r\n"
+			// did not end the message.)
+			if c != '\r' {
+				r.state = stateData
+			}
 		case stateData:
 			if c == '\r' {
 				r.state = stateCR

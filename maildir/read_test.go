@@ -387,7 +387,7 @@ func FuzzWriteWithStatus(f *testing.F) {
 		}
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
-		if _, err := writeWithStatus(w, bufio.NewReaderSize(nil, 64<<10), bytes.NewReader(msg), status); err != nil {
+		if _, _, err := writeWithStatus(w, bufio.NewReaderSize(nil, 64<<10), bytes.NewReader(msg), status); err != nil {
 			t.Fatal(err)
 		}
 		w.Flush()

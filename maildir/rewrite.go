@@ -129,23 +129,24 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 		if k.Text != nil {
 			// mboxEntry ends in a newline, and so does what
 			// writeWithStatus copies of it.
-			if _, err := writeWithStatus(w, br, bytes.NewReader(mboxEntry(k.FromLine, k.Text)), k.Status); err != nil {
+			if _, _, err := writeWithStatus(w, br, bytes.NewReader(mboxEntry(k.FromLine, k.Text)), k.Status); err != nil {
 				return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 			}
 			w.WriteByte('\n')
 			continue
 		}
-		bodyCopied, err := writeWithStatus(w, br, io.NewSectionReader(old, k.Off, k.Len), k.Status)
+		bodyCopied, eol, err := writeWithStatus(w, br, io.NewSectionReader(old, k.Off, k.Len), k.Status)
 		if err != nil {
 			return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
 		}
-		// An empty line separates messages; a body whose last line
-		// has no newline (the end of a file) gets one first.
+		// An empty line separates messages, with the message's line
+		// end; a body whose last line has no newline (the end of a
+		// file) gets one first.
 		var last [1]byte
 		if _, err := old.ReadAt(last[:], k.Off+k.Len-1); bodyCopied && err == nil && last[0] != '\n' {
-			w.WriteByte('\n')
+			w.WriteString(eol)
 		}
-		w.WriteByte('\n')
+		w.WriteString(eol)
 	}
 	if tailLen > 0 {
 		tail := bufio.NewReader(io.NewSectionReader(l.F, size, tailLen))
@@ -393,11 +394,17 @@ func mboxEntry(fromLine string, text []byte) []byte {
 // writeWithStatus copies one mbox message (From line, header, body as
 // stored, so mboxrd quoting is kept) replacing its Status field. It
 // reports whether the message had a body, copied as it is; otherwise
-// what it wrote ends with a newline.
-func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status string) (bool, error) {
+// what it wrote ends with a newline. The Status field ends as the
+// header line before it does, and eol is the line end of the message's
+// last header line: CRLF in an mbox written with CRLF throughout, so
+// that neither the field nor the empty line after the message is a
+// bare LF among CRLF lines.
+func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status string) (body bool, eol string, err error) {
 	br.Reset(r)
 	first := true
 	skipping := false
+	eol = "\n"
+	field := func() { w.WriteString("Status: " + status + eol) }
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -408,16 +415,18 @@ func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status stri
 		}
 		if len(line) == 0 && err != nil {
 			// The message ended inside its header.
-			w.WriteString("Status: " + status + "\n")
-			return false, nil
+			field()
+			return false, eol, nil
 		}
 		if first {
 			first = false
 			w.Write(line)
 			if err != nil {
-				w.WriteString("\nStatus: " + status + "\n")
-				return false, nil
+				w.WriteString("\n")
+				field()
+				return false, eol, nil
 			}
+			eol = lineEnd(line)
 			continue
 		}
 		if skipping && (line[0] == ' ' || line[0] == '\t') {
@@ -425,21 +434,21 @@ func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status stri
 		}
 		skipping = false
 		if isBlank(line) || string(line) == "\r" {
-			w.WriteString("Status: " + status + "\n")
+			field()
 			w.Write(line)
 			if string(line) == "\r" {
 				// A CR cut off by the end of the file: the
 				// empty line that ends the header.
 				w.WriteByte('\n')
-				return false, nil
+				return false, eol, nil
 			}
 			break
 		}
 		if len(line) >= 7 && bytes.EqualFold(line[:7], []byte("status:")) {
 			skipping = true
 			if err != nil {
-				w.WriteString("Status: " + status + "\n")
-				return false, nil
+				field()
+				return false, eol, nil
 			}
 			continue
 		}
@@ -448,10 +457,19 @@ func writeWithStatus(w *bufio.Writer, br *bufio.Reader, r io.Reader, status stri
 			if line[len(line)-1] != '\n' {
 				w.WriteByte('\n')
 			}
-			w.WriteString("Status: " + status + "\n")
-			return false, nil
+			field()
+			return false, eol, nil
 		}
+		eol = lineEnd(line)
 	}
-	_, err := io.Copy(w, br)
-	return true, err
+	_, err = io.Copy(w, br)
+	return true, eol, err
+}
+
+// lineEnd is the end of a line read whole: CRLF or LF.
+func lineEnd(line []byte) string {
+	if bytes.HasSuffix(line, []byte("\r\n")) {
+		return "\r\n"
+	}
+	return "\n"
 }

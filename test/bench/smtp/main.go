@@ -3,7 +3,9 @@
 //
 // It sends N messages of 1 KB to the agent on loopback TCP, over one
 // connection (each message waits for its 250) and over eight connections
-// at once, and times them until every copy is in ~/Maildir/new (looked
+// at once, each with three dialogues (a reply awaited after every
+// command, PIPELINING, and PIPELINING with CHUNKING over one connection:
+// see dialogue), and times them until every copy is in ~/Maildir/new (looked
 // for once the last 250 is in, so that no watcher wakes the bench at
 // each copy on the cores the contenders share). Beside it, on the same disk, the in-process durable ceiling:
 // one message at a time written to tmp/, fsynced, renamed into new/ and
@@ -150,7 +152,7 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 
 	// Warm up.
 	ceiling(ceilDir, msg, 20)
-	if _, _, _, err := h.send(msg, 20, 1); err != nil {
+	if _, _, _, err := h.send(msg, 20, 1, lockStep); err != nil {
 		return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
 	}
 
@@ -175,8 +177,44 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 			os.Remove(p)
 		}
 	}()
+	// The contenders of each round, in order: the ceiling, then each
+	// dialogue over one connection and over conns, for homepost and for
+	// Postfix.
+	type row struct {
+		name string
+		t    *target
+		k    int // connections
+		d    dialogue
+		a    acc
+	}
+	var rows []*row
+	for _, tg := range []struct {
+		name string
+		t    *target
+	}{{"homepost SMTP", &h.target}, {"Postfix smtpd -> virtual Maildir", pft}} {
+		if tg.t == pft && !pf {
+			continue
+		}
+		ext := offers(tg.t.addr)
+		for _, k := range []int{1, conns} {
+			for _, d := range []dialogue{lockStep, pipelining, chunking} {
+				if d == chunking && k > 1 {
+					continue
+				}
+				if d != lockStep && !strings.Contains(ext, "PIPELINING") || d == chunking && !strings.Contains(ext, "CHUNKING") {
+					fmt.Printf("(%s does not offer %s: not run)\n", tg.name, d)
+					continue
+				}
+				cs := "1 connection"
+				if k > 1 {
+					cs = fmt.Sprintf("%d connections", k)
+				}
+				rows = append(rows, &row{name: fmt.Sprintf("%s, %s, %s", tg.name, cs, d), t: tg.t, k: k, d: d})
+			}
+		}
+	}
 	const rounds = 4
-	var ce, h1, h8, p1, p8 acc
+	var ce acc
 	for r := range rounds {
 		k := n / rounds
 		if r == rounds-1 {
@@ -189,41 +227,42 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		if err != nil {
 			return err
 		}
-		if err := measure(&h1, func() ([]time.Duration, time.Duration, time.Duration, error) { return h.send(msg, k, 1) }); err != nil {
-			return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
-		}
-		if err := measure(&h8, func() ([]time.Duration, time.Duration, time.Duration, error) { return h.send(msg, k, conns) }); err != nil {
-			return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
-		}
-		if pf {
-			p := pft
-			if err := measure(&p1, func() ([]time.Duration, time.Duration, time.Duration, error) { return p.send(msg, k, 1) }); err != nil {
-				return fmt.Errorf("postfix: %w", err)
-			}
-			if err := measure(&p8, func() ([]time.Duration, time.Duration, time.Duration, error) { return p.send(msg, k, conns) }); err != nil {
-				return fmt.Errorf("postfix: %w", err)
+		for _, w := range rows {
+			if err := measure(&w.a, func() ([]time.Duration, time.Duration, time.Duration, error) { return w.t.send(msg, k, w.k, w.d) }); err != nil {
+				if w.t == pft {
+					return fmt.Errorf("postfix: %w", err)
+				}
+				return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
 			}
 		}
 	}
 	c := ce.result()
-	fmt.Printf("%-52s %9s %9s %9s %9s %7s %7s\n", "1 KB messages", "msgs/s", "250s/s", "p50", "p99", "writes", "flushes")
-	fmt.Printf("%-52s %s\n", "ceiling: in-process write+fsync+rename+fsync, 1 by 1", c)
-	r1, r8 := h1.result(), h8.result()
-	fmt.Printf("%-52s %s\n", "homepost SMTP, 1 connection", r1)
-	fmt.Printf("%-52s %s\n", fmt.Sprintf("homepost SMTP, %d connections", conns), r8)
-	var q1, q8 result
-	if pf {
-		q1, q8 = p1.result(), p8.result()
-		fmt.Printf("%-52s %s\n", "Postfix smtpd -> virtual Maildir, 1 connection", q1)
-		fmt.Printf("%-52s %s\n", fmt.Sprintf("Postfix smtpd -> virtual Maildir, %d connections", conns), q8)
+	const wide = 80
+	fmt.Printf("%-*s %9s %9s %9s %9s %7s %7s\n", wide, "1 KB messages", "msgs/s", "250s/s", "p50", "p99", "writes", "flushes")
+	fmt.Printf("%-*s %s\n", wide, "ceiling: in-process write+fsync+rename+fsync, 1 by 1", c)
+	res := make(map[string]result)
+	for _, w := range rows {
+		res[w.name] = w.a.result()
+		fmt.Printf("%-*s %s\n", wide, w.name, res[w.name])
 	}
 	fmt.Println("(msgs/s: until every copy is in Maildir/new; 250s/s: until the last 250;")
 	fmt.Println(" p50, p99: from MAIL FROM to the 250 after the message, or one write of the ceiling;")
 	fmt.Printf(" writes, flushes: the disk's write and cache-flush requests a message, from %s)\n", disk)
-	fmt.Printf("\n1 connection / ceiling: %.2f (target >= 0.70); %d connections / ceiling: %.2f (target > 1)\n",
-		r1.rate/c.rate, conns, r8.rate/c.rate)
-	if pf {
-		fmt.Printf("homepost / Postfix: %.2f over 1 connection, %.2f over %d (target > 1)\n", r1.rate/q1.rate, r8.rate/q8.rate, conns)
+	fmt.Println()
+	for _, w := range rows {
+		if w.t != &h.target {
+			continue
+		}
+		r := res[w.name]
+		target := "target >= 0.70"
+		if w.k > 1 {
+			target = "target > 1"
+		}
+		line := fmt.Sprintf("%s: %.2f of the ceiling (%s)", w.name, r.rate/c.rate, target)
+		if q, ok := res[strings.Replace(w.name, "homepost SMTP", "Postfix smtpd -> virtual Maildir", 1)]; ok {
+			line += fmt.Sprintf(", %.2f times Postfix", r.rate/q.rate)
+		}
+		fmt.Println(line)
 	}
 	return nil
 }
@@ -394,7 +433,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // new files are in the Maildir's new/. It returns each message's time
 // from MAIL FROM to its 250, the time until the last copy arrived and
 // the time until the last 250.
-func (t *target) send(msg []byte, n, conns int) (lat []time.Duration, total, acked time.Duration, err error) {
+func (t *target) send(msg []byte, n, conns int, d dialogue) (lat []time.Duration, total, acked time.Duration, err error) {
 	newDir := filepath.Join(t.maildir, "new")
 	before, err := os.ReadDir(newDir)
 	if err != nil {
@@ -416,7 +455,13 @@ func (t *target) send(msg []byte, n, conns int) (lat []time.Duration, total, ack
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := t.session(msg, k)
+			var l []time.Duration
+			var err error
+			if d == lockStep {
+				l, err = t.session(msg, k)
+			} else {
+				l, err = t.rawSession(msg, k, d)
+			}
 			mu.Lock()
 			lat = append(lat, l...)
 			mu.Unlock()

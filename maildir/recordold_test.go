@@ -322,3 +322,57 @@ func TestRecordOfEarlierVersionApplied(t *testing.T) {
 		t.Errorf("a record of format 1 was not applied: the mbox holds %d bytes, want %d; records: %v", len(got), len(want), records(filepath.Dir(path), state))
 	}
 }
+
+// A record made again at recovery (mail appended after the crash must
+// follow the new contents) has the table of the file as it is then: a
+// crash in the middle of that recovery, torn at any unit, is finished
+// by the next Lock in turn.
+func TestRecoveryStoppedInTurnFinished(t *testing.T) {
+	for _, keep := range []struct {
+		name string
+		fn   func([]MboxMessage) []Kept
+		step string
+	}{{"grows", keepAll("RO"), "recorded"}, {"shrinks", dropFirst, "written"}} {
+		t.Run(keep.name, func(t *testing.T) {
+			state := t.TempDir()
+			t.Setenv("XDG_STATE_HOME", state)
+			t.Setenv("HOME", t.TempDir())
+			path := filepath.Join(t.TempDir(), "mbox")
+			appendLong(t, path, 1, 4, 30)
+			want := rewriteCopy(t, path, keep.fn)
+			stopRewrite(t, path, state, keep.fn, keep.step)
+			a, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.WriteString(lateMail)
+			a.Close()
+			// The recovery makes the record again, with the appended
+			// mail, and is stopped once the file has its new size.
+			stopAt = func(s string) error {
+				if s == "sized" {
+					return errors.New("stopped after " + s)
+				}
+				return nil
+			}
+			l, err := Mbox(path).Lock()
+			stopAt = func(string) error { return nil }
+			if err == nil {
+				l.Unlock()
+				t.Fatal("the recovery was not stopped")
+			}
+			recs := records(filepath.Dir(path), state)
+			if len(recs) != 1 {
+				t.Fatalf("records: %v", recs)
+			}
+			tear(t, path, recs[0])
+			lockOnce(t, path)
+			if got, _ := os.ReadFile(path); string(got) != want+lateMail {
+				t.Errorf("after the next Lock the mbox holds %d bytes, want %d; records now: %v", len(got), len(want+lateMail), records(filepath.Dir(path), state))
+			}
+			if recs := records(filepath.Dir(path), state); len(recs) != 0 {
+				t.Errorf("records left: %v", recs)
+			}
+		})
+	}
+}

@@ -41,7 +41,7 @@ func convert(charset string, b []byte) (string, bool) {
 	cs := strings.ToLower(strings.TrimSpace(charset))
 	switch cs {
 	case "", "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968":
-		return strings.ToValidUTF8(string(b), "\uFFFD"), true
+		return validUTF8(string(b)), true
 	case "iso-8859-1", "iso8859-1", "latin1", "l1", "windows-1252", "cp1252", "iso-8859-15", "iso8859-15", "latin9":
 		return string(appendLatin(make([]byte, 0, len(b)), b, cs)), true
 	}
@@ -50,7 +50,7 @@ func convert(charset string, b []byte) (string, bool) {
 	// UTF-7.
 	if t := charsetDecoder(cs); t != nil {
 		if out, _, err := transform.Bytes(t, b); err == nil {
-			return strings.ToValidUTF8(string(out), "\uFFFD"), true
+			return validUTF8(string(out)), true
 		}
 	}
 	if utf8.Valid(b) {
@@ -65,6 +65,16 @@ func convert(charset string, b []byte) (string, bool) {
 		}
 	}
 	return sb.String(), false
+}
+
+// validUTF8 is s with each byte that begins no UTF-8 character
+// replaced by U+FFFD, one for each (strings.ToValidUTF8 gives one for a
+// run of them): see textFilter.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return string([]rune(s))
 }
 
 // isUTF8Label reports whether convert takes a (lower case, trimmed)
@@ -400,7 +410,7 @@ func appendPrintable(dst []byte, v string) []byte {
 	if isPlain(v) {
 		return append(dst, v...)
 	}
-	for _, r := range strings.ToValidUTF8(v, "\uFFFD") {
+	for _, r := range validUTF8(v) {
 		switch {
 		case r == '\t':
 			dst = append(dst, ' ')

@@ -31,7 +31,7 @@ func TestUnknownCharsetShown(t *testing.T) {
 		{
 			name: "private",
 			msg:  mime + "Content-Type: text/plain; charset=\"x-unknown-42\"\nContent-Transfer-Encoding: 8bit\n\nascii \xe9\xe8 and more caf\xc3\xa9\nbell\a esc\x1b[31m end\n",
-			want: []string{"\n\n" + unknownNote("x-unknown-42") + "ascii \uFFFD and more café\nbell? esc?[31m end\n"},
+			want: []string{"\n\n" + unknownNote("x-unknown-42") + "ascii \uFFFD\uFFFD and more café\nbell? esc?[31m end\n"},
 		},
 		{
 			name: "misspelt-qp",

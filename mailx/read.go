@@ -179,12 +179,13 @@ func (r *mboxReader) fill() {
 }
 
 // textFilter makes decoded text safe for a terminal as displayText
-// does (display), or only replaces invalid UTF-8 as strings.ToValidUTF8
-// does, a piece at a time: the result is the same wherever the text is
-// cut.
+// does (display), or only replaces invalid UTF-8 as validUTF8 does, a
+// piece at a time: the result is the same wherever the text is cut.
+// Each byte that begins no UTF-8 character is one U+FFFD, as s-nail
+// shows it, so that a reader sees how many letters are missing (a run
+// of them as one U+FFFD hid that "äöü" in Latin-1 was three).
 type textFilter struct {
 	display bool
-	invalid bool   // the last byte was part of an invalid sequence
 	stash   []byte // a CR or an incomplete sequence at the end of a piece
 }
 
@@ -197,7 +198,6 @@ func (f *textFilter) add(dst, p []byte, final bool) []byte {
 	for i := 0; i < len(p); {
 		c := p[i]
 		if c < utf8.RuneSelf {
-			f.invalid = false
 			i++
 			if !f.display {
 				dst = append(dst, c)
@@ -230,14 +230,10 @@ func (f *textFilter) add(dst, p []byte, final bool) []byte {
 		}
 		r, size := utf8.DecodeRune(p[i:])
 		if size == 1 {
-			if !f.invalid {
-				f.invalid = true
-				dst = append(dst, "\uFFFD"...)
-			}
+			dst = append(dst, "\uFFFD"...)
 			i++
 			continue
 		}
-		f.invalid = false
 		if f.display && (r < 0xa0 || reorders(r)) {
 			dst = append(dst, '?')
 		} else {

@@ -94,7 +94,8 @@ func TestResetInBDATManyInOneSession(t *testing.T) {
 // it: its Data, which runs beside the session and returns once it sees
 // the reset, leaves the transaction to the reset, and Receiving stays
 // true until the new message is queued. (The cut-off transfer's Data
-// often returns after the next MAIL: a few rounds show it.)
+// returned after the next MAIL often, before go-smtp's reset waited for
+// it: a few rounds showed it.)
 func TestResetInBDATKeepsNextTransactionOpen(t *testing.T) {
 	ts := startServer(t, os.Getuid(), nil)
 	d := dial(t, "unix", ts.unix)

@@ -262,9 +262,13 @@ func (s *session) Data(r io.Reader) error {
 	if s.b.MaxMessageBytes > 0 {
 		r = &sizeLimit{r: r, left: s.b.MaxMessageBytes}
 	}
-	// The envelope is taken before the message is read: a BDAT
-	// transfer's Data runs beside the session, which may be reset
-	// once a chunk is taken.
+	// The envelope is this transaction's for as long as Data runs: a
+	// BDAT transfer's Data runs in a goroutine of go-smtp's, which may
+	// begin it only after the client's RSET (after an empty chunk,
+	// which nothing waits for Data to take), but go-smtp, as patched
+	// in third_party/go-smtp, resets the session (and lets the next
+	// MAIL and RCPT change the envelope) only once a transfer it cut
+	// off has returned from Data.
 	from, rcpts := s.from, s.rcpts
 	sender := from
 	if sender == "" {
@@ -278,12 +282,12 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		// A BDAT transfer cut off by RSET (or a new EHLO, a chunk
 		// over the size limit, the session's end): the reset (or
-		// Logout) ends the transaction. This Data runs beside the
-		// session, in a goroutine of go-smtp's, and may return
-		// after the client's next MAIL: it must not end that one.
-		// (No one reads what it returns: go-smtp, as patched in
-		// third_party/go-smtp, sends it to this transfer's own
-		// result channel, not to the next transfer's.)
+		// Logout) ends the transaction. (go-smtp, as patched in
+		// third_party/go-smtp, resets the session only after this
+		// Data returns; one cut off by the session's end may run
+		// after its Logout. No one reads what it returns: go-smtp
+		// sends it to this transfer's own result channel, not to
+		// the next transfer's.)
 		cutOff = errors.Is(err, smtp.ErrDataReset)
 		return s.refuse(s.replyFor(err), from, len(rcpts))
 	}

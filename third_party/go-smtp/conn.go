@@ -39,7 +39,11 @@ type Conn struct {
 	bdatPipe        *io.PipeWriter
 	bdatStatus      *statusCollector // used for BDAT on LMTP
 	dataResult      chan error
-	bytesReceived   int64 // counts total size of chunks when BDAT is used
+	// homepost: the result channel of the BDAT transfer whose Data may
+	// still run, nil once its result is taken; reset waits for it (see
+	// PATCHES.md).
+	bdatRunning   chan error
+	bytesReceived int64 // counts total size of chunks when BDAT is used
 
 	fromReceived bool
 	recipients   []string
@@ -1047,6 +1051,7 @@ func (c *Conn) handleBdat(arg string) {
 		// not to c.dataResult as it is when Data returns, which after
 		// a reset is the next transfer's (see PATCHES.md).
 		dataResult := c.dataResult
+		c.bdatRunning = dataResult
 
 		go func() {
 			defer func() {
@@ -1106,6 +1111,7 @@ func (c *Conn) handleBdat(arg string) {
 		c.bdatPipe.Close()
 
 		err := <-c.dataResult
+		c.bdatRunning = nil
 
 		if c.server.LMTP {
 			c.bdatStatus.fillRemaining(err)
@@ -1345,6 +1351,17 @@ func (c *Conn) reset() {
 	if c.bdatPipe != nil {
 		c.bdatPipe.CloseWithError(ErrDataReset)
 		c.bdatPipe = nil
+	}
+	// homepost: the session is reset only once the Data of the transfer
+	// cut off has returned (it sees the pipe closed), so that it never
+	// runs beside the session's Reset, Mail and Rcpt of the next
+	// transaction (see PATCHES.md). The lock is not held meanwhile: the
+	// transfer's goroutine takes it (Session), and Close may.
+	if running := c.bdatRunning; running != nil {
+		c.bdatRunning = nil
+		c.locker.Unlock()
+		<-running
+		c.locker.Lock()
 	}
 	c.bdatStatus = nil
 	c.bytesReceived = 0

@@ -2,6 +2,7 @@ package mailx
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -242,8 +243,54 @@ func readSummariesOf(d maildir.Dir, msgs []Msg, idx []int, add func(i int, b []b
 		m.Lines = -1
 		if int64(n+len(data)) >= size {
 			m.Lines = clampLines(countLines(data))
+		} else if size <= maxCounted {
+			m.Lines = countFileLines(d.Path(m.entry()), int64(n), data)
 		}
 	})
+}
+
+// maxCounted is the largest Maildir message whose lines a listing
+// counts by reading it whole; a larger one (an attachment, most often)
+// shows its line count as "?", so that a listing does not read every
+// attachment of the mailbox. Text mail and cron output are within it,
+// and showed "?" when they passed the first read (16 KB).
+const maxCounted = 256 << 10
+
+// countFileLines counts the lines of the message in the file at path
+// from offset from (past an envelope line), of which head is the
+// start already read: what is past head is read now. -1 when the file
+// cannot be read to its end.
+func countFileLines(path string, from int64, head []byte) int32 {
+	f, err := os.Open(path)
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	n := bytes.Count(head, []byte{'\n'})
+	last := byte('\n')
+	if len(head) > 0 {
+		last = head[len(head)-1]
+	}
+	buf := make([]byte, 32<<10)
+	off := from + int64(len(head))
+	for {
+		k, err := f.ReadAt(buf, off)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if k > 0 {
+			last = buf[k-1]
+		}
+		off += int64(k)
+		if err == io.EOF {
+			break
+		}
+		if err != nil || off > from+maxCounted {
+			return -1
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return clampLines(n)
 }
 
 func countLines(b []byte) int {

@@ -265,6 +265,9 @@ func (s *session) applyMaildir() error {
 			errs = append(errs, err)
 			return errors.Join(errs...)
 		}
+		if beforeLeavingNew != nil {
+			beforeLeavingNew()
+		}
 		for _, l := range linked {
 			if err := d.Remove(l.old); errors.Is(err, os.ErrNotExist) {
 				s.dropTwins(d, l.m)
@@ -295,6 +298,11 @@ func (s *session) applyMaildir() error {
 	}
 	return errors.Join(errs...)
 }
+
+// beforeLeavingNew, when set, runs between the fsync of cur/ and the
+// removals from new/ at quit: a test's other reader, which renames a
+// file there as Dovecot would.
+var beforeLeavingNew func()
 
 // toCur gives the message at e the info flags info in cur/: a file in
 // cur/ is renamed there (maildir.Dir.SetInfo), one in new/ is linked

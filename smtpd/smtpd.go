@@ -350,6 +350,7 @@ func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
 	}
 	wc.w = &smtpwire.Writer{W: wc.io, Domain: s.cfg.Hostname}
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead), wc.w, maxLine)
+	wc.w.Hold = wc.q.Pending
 	wc.q.LimitCommands()
 	s.mu.Lock()
 	if s.conns == nil {
@@ -513,6 +514,7 @@ func (c *conn) Write(p []byte) (int, error) {
 	if c.closeAft.Load() && bytes.HasSuffix(p, []byte("\n")) {
 		// The reply said the session ends: go-smtp, which would
 		// read on, finds the connection closed and ends it.
+		c.w.Flush()
 		c.Conn.Close()
 	}
 	return len(p), nil
@@ -567,7 +569,12 @@ func sizeText(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// Close ends the session's connection, the replies kept back written
+// first (smtpwire.Writer.Hold): go-smtp closes after its last reply
+// (221, 421) without reading again. It does not wait for a write under
+// way, which a client that does not read holds up until its deadline.
 func (c *conn) Close() error {
+	c.w.TryFlush()
 	c.once.Do(c.release)
 	c.s.mu.Lock()
 	delete(c.s.conns, c)

@@ -223,6 +223,13 @@ func (q *Reader) Read(p []byte) (int, error) {
 			if q.rbuf == nil {
 				q.rbuf = make([]byte, 16<<10)
 			}
+			// The client is waited for: the replies kept back go
+			// first (Writer.Hold).
+			if q.replies != nil {
+				if err := q.replies.Flush(); err != nil {
+					return 0, err
+				}
+			}
 			n, err := q.r.Read(q.rbuf)
 			q.buf = q.rbuf[:n]
 			q.err = err
@@ -289,9 +296,18 @@ func (q *Reader) step() {
 			}
 			q.out = append(q.out, q.command(q.line)...)
 			q.line = q.line[:0]
+			// One command line at a time, so that go-smtp holds no
+			// more than the command it answers and Pending says
+			// whether the client has sent more.
+			q.stop = true
 		}
 	}
 }
+
+// Pending reports whether the client has sent bytes that go-smtp has not
+// read yet: while it has, a reply may wait to go with the next ones
+// (Writer.Hold).
+func (q *Reader) Pending() bool { return len(q.buf) > 0 || len(q.out) > 0 }
 
 // data passes DATA's message from buf to out up to its end, following
 // go-smtp's data reader (data.go) byte by byte.

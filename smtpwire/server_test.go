@@ -108,6 +108,7 @@ func serve(in string, marker string, bareLF bool) session {
 	var replies, passed bytes.Buffer
 	w := &Writer{W: &replies}
 	q := NewReader(strings.NewReader(in), w, srv.MaxLineLength)
+	w.Hold = q.Pending // as the listener has it
 	if marker != "" {
 		q.at = marker
 	}

@@ -3,6 +3,7 @@ package smtpwire
 import (
 	"bytes"
 	"io"
+	"sync"
 	"sync/atomic"
 )
 
@@ -32,10 +33,26 @@ var misspelt = []struct{ from, to []byte }{
 // Writer also counts the replies and keeps the code of the last one:
 // the Reader of the same session learns from them whether go-smtp
 // accepted a DATA command (354).
+//
+// With Hold, replies are kept back while the client has sent more that
+// is yet to be answered, and written together when the session next
+// waits for the client (Flush, which the Reader calls before it reads
+// the socket) or ends: a client that pipelines (RFC 2920) MAIL, RCPT and
+// DATA then gets their three replies in one write, as Postfix sends
+// them, and is woken once instead of three times. A client that waits
+// for each reply has nothing more sent, and each reply goes at once, in
+// one write however many lines it has (go-smtp writes each line of a
+// reply such as EHLO's with a write of its own).
 type Writer struct {
 	W      io.Writer
 	Domain string
-	held   []byte
+	// Hold, when set, reports whether the client has sent more than
+	// what is being answered (Reader.Pending).
+	Hold func() bool
+	held []byte
+
+	mu  sync.Mutex // out, and W's writes
+	out []byte     // replies kept back (Hold)
 
 	count atomic.Uint64 // replies written
 	last  atomic.Uint32 // the code of the last one
@@ -50,11 +67,57 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	w.note(w.held[:end])
 	out := Fix(w.held[:end], w.Domain)
-	if _, err := w.W.Write(out); err != nil {
-		return 0, err
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.Hold != nil && (w.Hold() || continued(out)):
+		w.out = append(w.out, out...)
+	case len(w.out) > 0:
+		w.out = append(w.out, out...)
+		if err := w.flush(); err != nil {
+			return 0, err
+		}
+	default:
+		if _, err := w.W.Write(out); err != nil {
+			return 0, err
+		}
 	}
 	w.held = append(w.held[:0], w.held[end:]...)
 	return len(p), nil
+}
+
+// continued reports whether the last line of out is one that another
+// line of the same reply follows ("250-PIPELINING"): go-smtp writes the
+// rest at once, and the whole reply goes in one write.
+func continued(out []byte) bool {
+	i := bytes.LastIndexByte(out[:len(out)-1], '\n') + 1
+	return len(out)-i >= 4 && out[i+3] == '-'
+}
+
+// Flush writes the replies kept back (Hold).
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flush()
+}
+
+// TryFlush is Flush unless a write is under way (which may be blocked
+// on a client that does not read, until its deadline): for a Close from
+// another goroutine, which must not wait for it.
+func (w *Writer) TryFlush() {
+	if w.mu.TryLock() {
+		w.flush()
+		w.mu.Unlock()
+	}
+}
+
+func (w *Writer) flush() error {
+	if len(w.out) == 0 {
+		return nil
+	}
+	_, err := w.W.Write(w.out)
+	w.out = w.out[:0]
+	return err
 }
 
 // Fix returns reply text with go-smtp's misspellings corrected and

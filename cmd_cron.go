@@ -34,9 +34,12 @@ when it leaves the outbox unknown (the file cannot be read), the report
 is queued in the default outbox; when nothing can be queued at all, the
 output goes to standard error instead. Debian's cron and cronie mail
 through /usr/sbin/sendmail whatever the crontab's PATH says; where that
-is not homepost, wrap each job:
+is not homepost, wrap each job. They run jobs with PATH=/usr/bin:/bin,
+so name homepost by its full path, or set PATH first (homepost check
+warns of a job that names homepost where cron cannot find it):
 
   MAILTO=""
+  PATH=/home/you/.local/bin:/usr/bin:/bin
   17 3 * * *  homepost cron -- backup --quiet
 
 See homepost(1).

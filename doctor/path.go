@@ -79,9 +79,23 @@ func checkCron(c *checker, crontab func() ([]byte, error)) {
 		return
 	}
 	ct := parseCrontab(string(out))
+	lost, lostPath := 0, ""
+	for _, r := range ct.runs {
+		if !cronFinds(r) {
+			lost++
+			lostPath = r.path
+		}
+	}
 	switch {
 	case ct.jobs == 0:
 		c.ok("cron", "your crontab has no jobs")
+	case lost > 0:
+		self := ourBinary()
+		with := "cron's PATH=" + cronPath + " (the crontab sets none)"
+		if lostPath != cronPath {
+			with = "the crontab's PATH=" + lostPath
+		}
+		c.warn("cron", "%d of %d job(s) run homepost by a name cron cannot find with %s: they never run, and with MAILTO=\"\" nothing says so; write the full path, %s, or put PATH=%s:%s before them", lost, ct.jobs, with, self, filepath.Dir(self), cronPath)
 	case sysOurs:
 		c.ok("cron", "%d job(s); cron mails through /usr/sbin/sendmail, which is homepost", ct.jobs)
 	case ct.wrapped == ct.jobs:
@@ -111,22 +125,68 @@ func startCrontab() func() ([]byte, error) {
 type crontabSummary struct {
 	jobs, wrapped int
 	mailtoOff     bool // the last MAILTO before a job is empty
+	// runs are the jobs' homepost commands, with the PATH cron gives
+	// them: the word that names homepost, and the crontab's last PATH
+	// before the job (cronPath where it sets none).
+	runs []cronRun
+}
+
+// cronRun is how a crontab job names homepost: a word of its command
+// and the PATH the job runs with.
+type cronRun struct{ word, path string }
+
+// cronPath is the PATH Debian's cron and cronie give a job when the
+// crontab sets none; the user's login PATH, where make install puts
+// ~/.local/bin, is not read.
+const cronPath = "/usr/bin:/bin"
+
+// cronFinds reports whether the shell cron runs a job with finds the
+// homepost that r names: a bare name is looked up in the job's PATH as
+// sh does (each entry taken as it is written: cron expands neither ~
+// nor $HOME there); an absolute path must name an executable file; a
+// word the shell expands (~/, $HOME/) or a relative path is taken as
+// found, since the check cannot tell.
+func cronFinds(r cronRun) bool {
+	executable := func(p string) bool {
+		st, err := os.Stat(p)
+		return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+	}
+	switch {
+	case !strings.Contains(r.word, "/"):
+		for _, dir := range strings.Split(r.path, ":") {
+			if dir == "" {
+				dir = "."
+			}
+			if executable(filepath.Join(dir, r.word)) {
+				return true
+			}
+		}
+		return false
+	case filepath.IsAbs(r.word):
+		return executable(r.word)
+	default:
+		return true
+	}
 }
 
 // parseCrontab counts the jobs of a crontab(5) file and those run through
-// "homepost cron". Environment lines (NAME=value) and comments are not
-// jobs.
+// "homepost cron", each with the PATH it runs with (the last PATH line
+// before it). Environment lines (NAME=value) and comments are not jobs.
 func parseCrontab(s string) crontabSummary {
 	var c crontabSummary
+	path := cronPath
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}
 		if k, v, ok := strings.Cut(line, "="); ok && !strings.ContainsAny(strings.TrimSpace(k), " \t*/,") {
-			if strings.TrimSpace(k) == "MAILTO" {
+			switch strings.TrimSpace(k) {
+			case "MAILTO":
 				v = strings.Trim(strings.TrimSpace(v), `"'`)
 				c.mailtoOff = v == ""
+			case "PATH":
+				path = strings.Trim(strings.TrimSpace(v), `"'`)
 			}
 			continue
 		}
@@ -141,19 +201,21 @@ func parseCrontab(s string) crontabSummary {
 			continue
 		}
 		c.jobs++
-		if wrappedCommand(cmd) {
+		if word, ok := wrappedCommand(cmd); ok {
 			c.wrapped++
+			c.runs = append(c.runs, cronRun{word: word, path: path})
 		}
 	}
 	return c
 }
 
-// wrappedCommand reports whether a cron command line runs homepost cron.
-func wrappedCommand(cmd []string) bool {
+// wrappedCommand reports whether a cron command line runs homepost cron,
+// and the word that names homepost.
+func wrappedCommand(cmd []string) (string, bool) {
 	for i := 0; i+1 < len(cmd); i++ {
 		if filepath.Base(cmd[i]) == "homepost" && cmd[i+1] == "cron" {
-			return true
+			return cmd[i], true
 		}
 	}
-	return false
+	return "", false
 }

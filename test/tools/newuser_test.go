@@ -51,7 +51,7 @@ func TestCheckIsQuick(t *testing.T) {
 	for _, name := range []string{"systemctl", "loginctl", "crontab"} {
 		script := "#!/bin/sh\necho " + name + " >> " + calls + "\nsleep 1\n"
 		if name == "crontab" {
-			script += "echo '@daily homepost cron -- true'\n"
+			script += "echo '@daily " + bin + " cron -- true'\n"
 		}
 		if err := os.WriteFile(filepath.Join(tools, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)

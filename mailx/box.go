@@ -39,6 +39,14 @@ type Box struct {
 	// stamp is the mbox file's size and times when its offsets were
 	// last known to hold.
 	stamp fileStamp
+	// held is set while this mail holds the mbox's locks and the file
+	// is known to be the one read, unchanged (the step of its own
+	// rewrite that moves messages to MBOX, maildir.Mbox.RewriteWith):
+	// its offsets hold, whatever its times say. The rewrite itself
+	// changes them (it reserves the blocks of a longer file first),
+	// and checking the file again would wait for the locks this mail
+	// holds.
+	held bool
 	// old holds the files of an mbox read before it was read again,
 	// closed with the mailbox.
 	old []*os.File

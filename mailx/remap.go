@@ -66,6 +66,10 @@ func (b *Box) current(m *Msg) error {
 	if b.f == nil {
 		return errors.New("mailbox is closed")
 	}
+	if b.held {
+		// Checked under the locks this mail holds: see Box.held.
+		return nil
+	}
 	if now := stampOf(b.f); now != b.stamp || now == (fileStamp{}) {
 		n, err := maildir.Mbox(b.Path).Appended(b.f, b.read)
 		switch {

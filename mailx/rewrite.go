@@ -78,6 +78,17 @@ func (s *session) applyMbox(move func() error) (int, error) {
 			}
 		}
 	}
-	arrived, err := maildir.Mbox(b.Path).RewriteWith(b.f, b.read, kept, move)
+	// The move runs under the locks of the rewrite, which has checked
+	// the file: the messages are read where they were scanned, without
+	// a check of their own (see Box.held).
+	var held func() error
+	if move != nil {
+		held = func() error {
+			b.held = true
+			defer func() { b.held = false }()
+			return move()
+		}
+	}
+	arrived, err := maildir.Mbox(b.Path).RewriteWith(b.f, b.read, kept, held)
 	return int(arrived), err
 }

@@ -32,7 +32,14 @@ new/ and cur/, a file made in tmp/ and renamed into new/; a link to
 nothing on its path FAILs; an mbox that is a directory FAILs), the
 records of mbox rewrites set aside (.unapplied: a rewrite a crash
 stopped, not finished because another program changed the mbox since;
-each a warning that says where its contents lie and what to do), how a batch of copies is made durable (one syncfs, or an
+each a warning that says where its contents lie and what to do), the
+rewrites of mboxes that a crash of mail stopped and no homepost program
+has finished yet (each a warning that names the mbox: open it with
+mail -H -f MBOX (the store: or let the agent deliver to it) before mutt or s-nail
+do, which would rewrite it half rewritten as it is; check itself
+changes nothing), the notes of appends a killed mail left (the file
+and where its last copy, maybe cut off, starts; the next mail that
+reads mail checks it), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode; a file target that names a directory but no Maildir is
 a warning with its file:line),

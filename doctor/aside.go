@@ -19,7 +19,18 @@ import (
 // directories and in ~/mail, mail's default folder directory) and in
 // the state directory, where records of spool mboxes are kept.
 func checkSetAside(c *checker, cfg *config.Config) {
-	var mboxes []string
+	dirs, mboxes := mboxPlaces(cfg)
+	for _, a := range maildir.SetAside(dirs, mboxes) {
+		c.warn("mbox", "%s", a.Advice())
+	}
+}
+
+// mboxPlaces returns the mboxes homepost knows of (the store when it is
+// one, $MAIL, $MBOX, ~/mbox) and the directories where records of their
+// rewrites may lie beside them: theirs, those of the files their links
+// name, the home directory and ~/mail. Looking only there keeps check
+// quick.
+func mboxPlaces(cfg *config.Config) (dirs, mboxes []string) {
 	if kind, path := cfg.StoreKind(); kind != "maildir" {
 		mboxes = append(mboxes, path)
 	}
@@ -29,7 +40,7 @@ func checkSetAside(c *checker, cfg *config.Config) {
 		}
 	}
 	mboxes = append(mboxes, filepath.Join(cfg.Home, "mbox"))
-	dirs := []string{cfg.Home, filepath.Join(cfg.Home, "mail")}
+	dirs = []string{cfg.Home, filepath.Join(cfg.Home, "mail")}
 	for _, m := range mboxes {
 		dirs = append(dirs, filepath.Dir(m))
 		// A record is kept beside the file a link names.
@@ -37,7 +48,5 @@ func checkSetAside(c *checker, cfg *config.Config) {
 			dirs = append(dirs, filepath.Dir(real))
 		}
 	}
-	for _, a := range maildir.SetAside(dirs, mboxes) {
-		c.warn("mbox", "%s", a.Advice())
-	}
+	return dirs, mboxes
 }

@@ -101,6 +101,7 @@ func Run(w io.Writer, o Options) Result {
 	checkOutbox(c, cfg, true)
 	checkStore(c, cfg)
 	checkSetAside(c, cfg)
+	checkPending(c, cfg)
 	checkMailEnv(c, cfg, os.Getenv("MAIL"))
 	checkDurability(c, cfg)
 	checkSpace(c, cfg)

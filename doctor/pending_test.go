@@ -135,8 +135,9 @@ func warnLine(out string, want ...string) string {
 // rewritten mbox would rewrite it first, and the record could only be
 // set aside: check names each such mbox, beside it and in the state
 // directory, with what to do first, and leaves the mbox and the record
-// as they are. A record that is not complete (the mbox was not touched)
-// is not named.
+// as they are. A record made for a file that was replaced since is
+// named with what becomes of it; a record that is not complete (the
+// mbox was not touched) is not named.
 func TestCheckNamesPendingRewrites(t *testing.T) {
 	home := pendingHome(t)
 	store := filepath.Join(home, "inbox")
@@ -165,8 +166,21 @@ func TestCheckNamesPendingRewrites(t *testing.T) {
 	stopRewrite(t, mbox, "prepare")
 	incomplete := filepath.Join(home, ".mbox.homepost-rewrite")
 
+	// $MBOX, replaced by another file since the crash: the record is
+	// set aside when homepost next locks it.
+	saved := filepath.Join(home, "mail", "saved")
+	os.Mkdir(filepath.Dir(saved), 0o700)
+	writeMbox(t, saved, 30)
+	t.Setenv("MBOX", saved)
+	stopRewrite(t, saved, "applying")
+	writeMbox(t, saved+".new", 2)
+	if err := os.Rename(saved+".new", saved); err != nil {
+		t.Fatal(err)
+	}
+	replaced := filepath.Join(home, "mail", ".saved.homepost-rewrite")
+
 	before := map[string][]byte{}
-	for _, n := range []string{store, beside, spool, inState, mbox, incomplete} {
+	for _, n := range []string{store, beside, spool, inState, mbox, incomplete, saved, replaced} {
 		b, err := os.ReadFile(n)
 		if err != nil {
 			t.Fatalf("after the stopped rewrites: %v", err)
@@ -184,6 +198,9 @@ func TestCheckNamesPendingRewrites(t *testing.T) {
 	}
 	if l := warnLine(out, store+": ", beside); !strings.Contains(l, "let the agent deliver to it") {
 		t.Errorf("the warning of the store does not say that a delivery finishes it too: %s", l)
+	}
+	if warnLine(out, saved+": ", replaced, "made for another file", "mail -H -f "+saved) == "" {
+		t.Errorf("check does not name the record %s of a mailbox replaced since:\n%s", replaced, out)
 	}
 	if strings.Contains(out, incomplete) {
 		t.Errorf("check names the incomplete record %s:\n%s", incomplete, out)

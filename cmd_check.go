@@ -39,7 +39,8 @@ mail -H -f MBOX (the store: or let the agent deliver to it) before mutt or s-nai
 do, which would rewrite it half rewritten as it is; check itself
 changes nothing), the notes of appends a killed mail left (the file
 and where its last copy, maybe cut off, starts; the next mail that
-reads mail checks it), how a batch of copies is made durable (one syncfs, or an
+reads mail checks it; for quit's move, the mailbox moved from, whose
+messages copied whole that mail removes), how a batch of copies is made durable (one syncfs, or an
 fsync per copy, and why), the alias files and ~/.forward (parsed, safe
 owner and mode; a file target that names a directory but no Maildir is
 a warning with its file:line),

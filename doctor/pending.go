@@ -257,7 +257,9 @@ func completeRecord(name string) *recordHead {
 // in dir when they were killed (see mailx's appendnote.go): the last
 // copy each names may be cut off at the end of its file, and the next
 // mail that reads mail checks it under the file's locks and cuts it
-// back. A note whose writer still runs is an append in progress, and a
+// back; a note of quit's move (it names the mailbox moved from) also
+// has that mail remove from the mailbox each message whose copy is
+// whole, so the warning names the mailbox too. A note whose writer still runs is an append in progress, and a
 // note whose file was replaced since is one mail removes: neither is
 // named. maildir and mailx keep the note's format to themselves; it is
 // read here, read-only.
@@ -299,23 +301,49 @@ func checkAppendNotes(c *checker, dir string) {
 			// Replaced since: the copy went with the old file, and the
 			// next mail removes the note.
 		default:
-			c.warn("mbox", "%s: a mail was stopped while appending messages to it (note %s): its last copy, %d bytes from byte %d, may be cut off at the end of the file; the next mail that reads mail (mail, mail -H) checks that copy and cuts it back if it is cut off (the message is still where it was moved or saved from)", n.Path, name, n.Len, n.Off)
+			c.warn("mbox", "%s", n.advice(name))
 		}
 	}
 }
 
-// appendNote is what check reads of a note: the file appended to and
-// the last copy's mark.
-type appendNote struct {
-	Path     string `json:"path"`
-	Dev, Ino uint64
-	Off, Len int64
+// advice says what a note left by a killed mail means, and what the
+// next mail does with it.
+func (n *appendNote) advice(name string) string {
+	what := fmt.Sprintf("%s: a mail was stopped while appending messages to it (note %s)", n.Path, name)
+	if n.From != nil && n.From.Path != "" {
+		what = fmt.Sprintf("%s: a mail was stopped while moving messages to it from %s (note %s)", n.Path, n.From.Path, name)
+	}
+	copyState := fmt.Sprintf("its last copy, %d bytes from byte %d, may be cut off at the end of the file; the next mail that reads mail (mail, mail -H) checks that copy and cuts it back if it is cut off", n.Len, n.Off)
+	switch n.Last {
+	case "whole":
+		copyState = "every copy is whole; the next mail that reads mail (mail, mail -H) completes the move"
+	case "cut":
+		copyState = fmt.Sprintf("its last copy, from byte %d, was cut off and has been cut back; the next mail that reads mail (mail, mail -H) completes the move", n.Off)
+	}
+	if n.From == nil || n.From.Path == "" {
+		return what + ": " + copyState + " (the message is still where it was moved or saved from)"
+	}
+	return what + ": " + copyState + ", and removes from " + n.From.Path + " each message moved whose copy is whole, so that it ends once in " + n.Path
 }
 
-// readAppendNote reads a note: a first line {"path","dev","ino"}, then a
-// line {"off","len","sha256",...} for each copy (other lines, without
-// a sum, are not marks); a last line without its newline
-// is one whose write a kill cut short.
+// appendNote is what check reads of a note: the file appended to, the
+// mailbox of a move to it (quit's move to ~/mbox), the last copy's mark
+// and, when a line after it says, whether that copy was found "whole"
+// or "cut".
+type appendNote struct {
+	Path     string
+	Dev, Ino uint64
+	From     *struct{ Path string }
+	Off, Len int64
+	Last     string
+}
+
+// readAppendNote reads a note: a first line {"path","dev","ino"} (and
+// "from", the mailbox of a move), then a line {"off","len","sha256",...}
+// for each copy, and, after the last, a line {"last":...} when mail
+// found that copy whole or cut it back. A line that is neither is not
+// read; a last line without its newline is one whose write a kill cut
+// short.
 func readAppendNote(name string) (*appendNote, error) {
 	b, err := os.ReadFile(name)
 	if err != nil {
@@ -329,27 +357,31 @@ func readAppendNote(name string) (*appendNote, error) {
 		}
 		if i == 0 {
 			var h struct {
-				Path     string `json:"path"`
+				Path     string
 				Dev, Ino uint64
+				From     *struct{ Path string }
 			}
 			if err := json.Unmarshal([]byte(line), &h); err != nil || h.Path == "" {
 				return nil, fmt.Errorf("%s:1: not a note of an append", name)
 			}
-			n.Path, n.Dev, n.Ino = h.Path, h.Dev, h.Ino
+			n.Path, n.Dev, n.Ino, n.From = h.Path, h.Dev, h.Ino, h.From
 			continue
 		}
 		var m struct {
 			Off, Len int64
 			Sum      string `json:"sha256"`
+			Last     string
 		}
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			return nil, fmt.Errorf("%s:%d: not a note of an append", name, i+1)
 		}
-		if m.Sum == "" {
-			continue // not a copy's mark: what else mail notes
+		switch {
+		case m.Sum != "":
+			n.Off, n.Len, n.Last = m.Off, m.Len, ""
+			marks++
+		case m.Last != "" && marks > 0:
+			n.Last = m.Last
 		}
-		n.Off, n.Len = m.Off, m.Len
-		marks++
 	}
 	if n.Path == "" || marks == 0 {
 		return nil, fmt.Errorf("%s:1: not a note of an append (no mark)", name)

@@ -246,7 +246,9 @@ func deadPID(t *testing.T) int {
 // was killed while it appended messages (a move to ~/mbox at quit, a
 // save): the last copy may be cut off at the end of the file. check
 // names the file and where the copy starts, and says that the next mail
-// checks it; a note whose file is gone is named with what to do. The
+// checks it; a note of quit's move, the mailbox moved from and that the
+// next mail completes the move; a note whose file is gone, with what to
+// do. The
 // note of a mail still running (its append in progress) is not named,
 // and check leaves every note where it is.
 func TestCheckNamesAppendNotes(t *testing.T) {
@@ -266,6 +268,17 @@ func TestCheckNamesAppendNotes(t *testing.T) {
 	gone := filepath.Join(home, "mail", "saved")
 	goneNote := writeNote(t, home, deadPID(t), gone, dev, ino+1, 1234, 400)
 	running := writeNote(t, home, os.Getpid(), mbox, dev, ino, st.Size(), 400)
+	// A note of quit's move names the mailbox moved from, and says
+	// when the last copy was found whole.
+	store := filepath.Join(home, "inbox")
+	moved := filepath.Join(home, ".local", "state", "homepost", "mail-appends", fmt.Sprintf("1764756000000000001.%d.1", deadPID(t)))
+	note := fmt.Sprintf(`{"path":%q,"dev":%d,"ino":%d,"from":{"kind":"mbox","path":%q}}
+{"sender":"u1@example.org","off":0,"len":200,"sha256":"%064x","time":"2026-12-03T10:00:00Z","src":"ab","dups":1}
+{"last":"whole"}
+`, mbox, dev, ino, store, 1)
+	if err := os.WriteFile(moved, []byte(note), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	var b strings.Builder
 	Run(&b, Options{})
@@ -276,10 +289,13 @@ func TestCheckNamesAppendNotes(t *testing.T) {
 	if l := warnLine(out, gone+": ", goneNote, "byte 1234"); l == "" || !strings.Contains(l, "remove "+goneNote) {
 		t.Errorf("check does not name the note %s of a file that is gone with what to do:\n%s", goneNote, out)
 	}
+	if warnLine(out, mbox+": ", "from "+store, moved, "every copy is whole", "removes from "+store) == "" {
+		t.Errorf("check does not name the note %s of a move with what the next mail does:\n%s", moved, out)
+	}
 	if strings.Contains(out, running) {
 		t.Errorf("check names the note %s of a mail still running:\n%s", running, out)
 	}
-	for _, n := range []string{killed, goneNote, running} {
+	for _, n := range []string{killed, goneNote, running, moved} {
 		if _, err := os.Stat(n); err != nil {
 			t.Errorf("check touched the note: %v", err)
 		}

@@ -39,7 +39,7 @@ import (
 // check only reads: it does not lock the mbox to finish a rewrite, as
 // every homepost program that locks it does. Finishing it means writing
 // the mbox, and taking its locks, which a running mutt or s-nail may
-// hold: no thing for a diagnosis to do behind the user's back, and
+// hold: nothing for a diagnosis to do behind the user's back, and
 // opening it with mail -H does it in the user's sight. Records are
 // looked for where check looks for those set aside (mboxPlaces), and
 // notes in the state directory.
@@ -63,7 +63,7 @@ type pendingRewrite struct {
 	record string
 	mbox   string // "" when not known
 	// other: mbox is no longer the file the rewrite was made for
-	// (replaced or gone since), or not known.
+	// (replaced or removed since).
 	other    bool
 	dev, ino uint64
 }

@@ -28,6 +28,10 @@ type Kept struct {
 	// with LF line ends, written mboxrd-quoted under "From " FromLine.
 	Text     []byte
 	FromLine string
+	// AsIs keeps the message byte for byte, its Status field as it is
+	// (Status is not used): a rewrite that only removes messages, as
+	// mail's completion of a move a crash interrupted.
+	AsIs bool
 }
 
 // Rewrite replaces the mbox's contents with the messages kept, in the
@@ -135,6 +139,12 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 			w.WriteByte('\n')
 			continue
 		}
+		if k.AsIs {
+			if err := copyAsIs(w, old, k.Off, k.Len); err != nil {
+				return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
+			}
+			continue
+		}
 		bodyCopied, eol, err := writeWithStatus(w, br, io.NewSectionReader(old, k.Off, k.Len), k.Status)
 		if err != nil {
 			return 0, fmt.Errorf("rewrite %s: %w; nothing changed", path, err)
@@ -228,6 +238,33 @@ func (m Mbox) RewriteWith(old *os.File, read Scanned, keep iter.Seq[Kept], prepa
 		return 0, fmt.Errorf("rewrite %s: %w; the new contents are kept in %s and are written when the mailbox is next opened", path, err, dw.name)
 	}
 	return tailLen, nil
+}
+
+// copyAsIs copies the message at off (n bytes) of the mbox old as it
+// is, then the empty line that separates it from the next, in the line
+// end of its last line; a message that does not end in a newline (the
+// end of a file) gets one first.
+func copyAsIs(w *bufio.Writer, old *os.File, off, n int64) error {
+	if _, err := io.Copy(w, io.NewSectionReader(old, off, n)); err != nil {
+		return err
+	}
+	var last [2]byte
+	k := min(n, 2)
+	if k == 0 {
+		return nil
+	}
+	if _, err := old.ReadAt(last[2-k:], off+n-k); err != nil {
+		return err
+	}
+	switch {
+	case last[1] != '\n':
+		w.WriteString("\n\n")
+	case last[0] == '\r':
+		w.WriteString("\r\n")
+	default:
+		w.WriteString("\n")
+	}
+	return nil
 }
 
 // createRecord creates the record of a rewrite of the mbox at path

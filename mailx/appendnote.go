@@ -48,6 +48,30 @@ import (
 // is whole. A last line without its newline is a mark whose write a
 // crash cut short, before its copy began.
 
+// A note of quit's move to MBOX names, in its first line, the mailbox
+// the messages come from too ("from": its kind and absolute path), and
+// each mark the message it copies ("src": the signature of an mbox
+// message, moveSig, with "dups", how many messages of that mailbox had
+// it then; the unique name of a Maildir message). After the last copy
+// is fsynced a line {"last":"whole"} says so, and the note stays until
+// the messages are removed from the mailbox (its rewrite done, or the
+// Maildir's files unlinked). A mail killed in between leaves it: the
+// next mail to start completes the move (finishMove) by removing from
+// the mailbox, under its locks, each message whose copy is whole in
+// MBOX and that it still holds, so that a message ends once in MBOX,
+// never in both; one whose copy a kill cut off stays in the mailbox,
+// the copy cut back. The whole copy stays where it is: MBOX may have
+// been appended to since, by mutt or s-nail, and a removal there would
+// have to find it again; the message in the mailbox is found by its
+// signature, which a reader's Status field does not change. The verdict
+// on the last copy ({"last":"whole"} or {"last":"cut"}) is written to
+// the note by the mail that resolves it, while it holds MBOX's locks:
+// once the copy is cut back, or MBOX grows, the copy no longer tells.
+// A copy that is not found whole where its mark says (cut off, or MBOX
+// rewritten by another program since) is not taken for whole: its
+// message stays in the mailbox. Notes of a mail still running are left
+// to it.
+
 // noteDir is the directory of the notes under the state directory.
 const noteDir = "mail-appends"
 
@@ -56,6 +80,14 @@ type noteHead struct {
 	Path string `json:"path"`
 	Dev  uint64 `json:"dev"`
 	Ino  uint64 `json:"ino"`
+	// From is the mailbox of quit's move; nil for other appends.
+	From *noteSource `json:"from,omitempty"`
+}
+
+// noteSource is the mailbox a move takes its messages from.
+type noteSource struct {
+	Kind string `json:"kind"` // "mbox" or "maildir"
+	Path string `json:"path"` // absolute
 }
 
 // noteMark is a line of a note after the first: one copy's mark.
@@ -65,13 +97,21 @@ type noteMark struct {
 	Len    int64     `json:"len"`
 	Sum    string    `json:"sha256"`
 	Time   time.Time `json:"time"`
+	// Src and Dups name the message moved (see above).
+	Src  string `json:"src,omitempty"`
+	Dups int    `json:"dups,omitempty"`
+	// Last, on a line of its own, is the verdict on the last copy:
+	// "whole" or "cut".
+	Last string `json:"last,omitempty"`
 }
 
 // appendNote is what a note says: the file, and the last copy's mark.
 type appendNote struct {
 	noteHead
 	noteMark
-	name string // the note's file
+	name  string     // the note's file
+	marks []noteMark // every mark, in order
+	last  string     // the verdict on the last copy, "" when none
 }
 
 // parseNote reads a note (see above), and returns it with its last
@@ -93,7 +133,15 @@ func parseNote(name string, b []byte) (*appendNote, maildir.Mark, error) {
 		} else {
 			var m noteMark
 			if err = json.Unmarshal([]byte(line), &m); err == nil {
+				if m.Last != "" {
+					if marks > 0 {
+						n.last = m.Last
+					}
+					continue
+				}
 				n.noteMark = m
+				n.marks = append(n.marks, m)
+				n.last = ""
 				marks++
 			}
 		}
@@ -141,6 +189,13 @@ type appender struct {
 	dev, ino uint64
 	note     *os.File // the note, once the first mark is in it
 	name     string
+	// from is the mailbox of quit's move, src and dups the message
+	// the next append copies (see noteMark): the note is then kept
+	// at close, for the caller to remove once the messages are gone
+	// from the mailbox.
+	from *noteSource
+	src  string
+	dups int
 	// broken: an append failed and the file may not have been cut
 	// back durably, or a mark was not written whole: the note stays
 	// for the next start, and nothing more is appended.
@@ -168,7 +223,7 @@ func (e *env) openAppender(path string) (*appender, error) {
 		l.Unlock()
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
-	e.resolveNotes(a.dir, func(n *appendNote) (*maildir.Locked, func(), bool) {
+	e.resolveNotes(a.dir, false, func(n *appendNote) (*maildir.Locked, func(), bool) {
 		if n.Dev == a.dev && n.Ino == a.ino {
 			return l, func() {}, false
 		}
@@ -212,7 +267,7 @@ func (a *appender) append(sender string, t time.Time, header []byte, body func()
 // temporary file fsynced, renamed into place, the directory fsynced)
 // with the first mark, and each later mark is appended and fsynced.
 func (a *appender) mark(sender string, m maildir.Mark) error {
-	line, err := json.Marshal(noteMark{Sender: sender, Off: m.Off, Len: m.Len, Sum: hex.EncodeToString(m.Sum[:]), Time: m.Time})
+	line, err := json.Marshal(noteMark{Sender: sender, Off: m.Off, Len: m.Len, Sum: hex.EncodeToString(m.Sum[:]), Time: m.Time, Src: a.src, Dups: a.dups})
 	if err != nil {
 		return err
 	}
@@ -228,7 +283,7 @@ func (a *appender) mark(sender string, m maildir.Mark) error {
 		}
 		return nil
 	}
-	head, err := json.Marshal(noteHead{Path: a.abs, Dev: a.dev, Ino: a.ino})
+	head, err := json.Marshal(noteHead{Path: a.abs, Dev: a.dev, Ino: a.ino, From: a.from})
 	if err != nil {
 		return err
 	}
@@ -262,15 +317,45 @@ func (a *appender) mark(sender string, m maildir.Mark) error {
 
 // close removes the note (every copy is fsynced, or none was made) and
 // releases the locks. The removal need not be durable: a note that a
-// power loss brings back finds the last copy whole.
-func (a *appender) close() error {
+// power loss brings back finds the last copy whole. The note of a move
+// is kept (see above): it returns its name, "" when there is none.
+func (a *appender) close() (string, error) {
+	kept := ""
 	if a.note != nil {
 		a.note.Close()
-		if a.broken == nil {
+		switch {
+		case a.from != nil:
+			kept = a.name
+		case a.broken == nil:
 			os.Remove(a.name)
 		}
 	}
-	return a.l.Unlock()
+	return kept, a.l.Unlock()
+}
+
+// whole says in the note of a move that its last copy is fsynced and
+// whole (see above).
+func (a *appender) whole() error {
+	if a.note == nil || a.broken != nil {
+		return a.broken
+	}
+	return appendVerdict(a.note, "whole")
+}
+
+// appendVerdict adds the verdict on the last copy to the note open in
+// f (for appends), durably.
+func appendVerdict(f *os.File, last string) error {
+	line, err := json.Marshal(noteMark{Last: last})
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("record the move in %s: %w", f.Name(), err)
+	}
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return fmt.Errorf("record the move in %s: sync: %w", f.Name(), err)
+	}
+	return nil
 }
 
 // appendMbox appends one message to the mbox at path (see appender).
@@ -280,7 +365,7 @@ func (e *env) appendMbox(path, sender string, t time.Time, header []byte, body f
 		return err
 	}
 	err = a.append(sender, t, header, body)
-	if cerr := a.close(); err == nil {
+	if _, cerr := a.close(); err == nil {
 		err = cerr
 	}
 	return err
@@ -293,7 +378,7 @@ func (e *env) recoverAppends() {
 	if dir == "" {
 		return
 	}
-	e.resolveNotes(dir, func(n *appendNote) (*maildir.Locked, func(), bool) {
+	e.resolveNotes(dir, true, func(n *appendNote) (*maildir.Locked, func(), bool) {
 		_, err := os.Stat(n.Path)
 		if errors.Is(err, os.ErrNotExist) {
 			// Removed or renamed since, or (a note of an earlier
@@ -331,7 +416,11 @@ func (e *env) recoverAppends() {
 // their writer holds the mbox's locks until it has removed its note, so
 // a note still there once pick got the locks is a crash's. Notes
 // written by this process are left alone.
-func (e *env) resolveNotes(dir string, pick func(*appendNote) (l *maildir.Locked, release func(), keep bool)) {
+//
+// The note of a move (see above) gets its verdict on the last copy
+// under the locks, and is kept; with finish, the move is then completed
+// (settleMove), without MBOX's locks, and the note removed.
+func (e *env) resolveNotes(dir string, finish bool, pick func(*appendNote) (l *maildir.Locked, release func(), keep bool)) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -361,17 +450,37 @@ func (e *env) resolveNotes(dir string, pick func(*appendNote) (l *maildir.Locked
 			e.warn("%v: left alone; remove it once the mbox it names is checked", err)
 			continue
 		}
+		if n.From != nil && writerAlive(ent.Name()) {
+			continue
+		}
 		l, release, keep := pick(n)
 		if keep {
 			continue
 		}
-		if l == nil {
+		if l != nil {
+			e.resolveNote(name, l)
+			release()
+		} else if n.From == nil {
 			os.Remove(name)
-			continue
 		}
-		e.resolveNote(name, l)
-		release()
+		if n.From != nil && finish {
+			e.settleMove(name)
+		}
 	}
+}
+
+// writerAlive reports whether the mail that wrote the note of that name
+// ("TIME.PID.SEQ") still runs.
+func writerAlive(name string) bool {
+	f := strings.Split(name, ".")
+	if len(f) != 3 {
+		return false
+	}
+	pid, err := strconv.Atoi(f[1])
+	if err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(pid, 0) != syscall.ESRCH
 }
 
 // resolveNote resolves the note at name against the locked mbox l it
@@ -391,7 +500,17 @@ func (e *env) resolveNote(name string, l *maildir.Locked) {
 		e.warn("%v: left alone; remove it once the mbox it names is checked", err)
 		return
 	}
+	if n.From != nil && n.last != "" {
+		return // resolved: the verdict is in the note
+	}
 	state, err := l.Resolve(m, n.Sender)
+	if err == nil && n.From != nil {
+		verdict := "cut"
+		if state == maildir.Whole {
+			verdict = "whole"
+		}
+		err = addVerdict(name, b, verdict)
+	}
 	if err != nil {
 		e.warn("%v: a copy that an earlier mail was appending when it was stopped may remain cut off at the end of %s; it is checked again when mail next starts", err, n.Path)
 		return
@@ -404,7 +523,158 @@ func (e *env) resolveNote(name string, l *maildir.Locked) {
 			e.warn("%s: an earlier mail was stopped while appending a message at byte %d, and the file was changed since: a partial copy may remain there", n.Path, n.Off)
 		}
 	}
+	if n.From == nil {
+		os.Remove(name)
+	}
+}
+
+// addVerdict adds the verdict on the last copy to the note at name,
+// whose contents are b: a last line a crash cut short is dropped first
+// (a mark whose copy never began).
+func addVerdict(name string, b []byte, verdict string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	end := int64(strings.LastIndexByte(string(b), '\n') + 1)
+	if end != int64(len(b)) {
+		if err := f.Truncate(end); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
+		return err
+	}
+	return appendVerdict(f, verdict)
+}
+
+// settleMove completes the move that the note at name records (see
+// above): each message whose copy is whole is removed from the mailbox
+// it came from, if it is still there; then the note is removed. On an
+// error the note stays, for the next start.
+func (e *env) settleMove(name string) {
+	b, err := os.ReadFile(name)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var n *appendNote
+	if err == nil {
+		n, _, err = parseNote(name, b)
+	}
+	if err != nil {
+		e.warn("%v: left alone; remove it once the mbox it names is checked", err)
+		return
+	}
+	whole := n.marks
+	if n.last != "whole" {
+		whole = whole[:len(whole)-1]
+	}
+	removed, err := finishMove(n.From, whole)
+	if err != nil {
+		e.warn("%s: %v: the messages that an earlier mail, stopped, moved to %s are still there too; this is tried again when mail next starts", n.From.Path, err, n.Path)
+		return
+	}
+	if removed > 0 {
+		e.warn("%s: removed %d %s that an earlier mail, stopped, had moved to %s", n.From.Path, removed, plural(removed, "message"), n.Path)
+	}
 	os.Remove(name)
+}
+
+// finishMove removes from the mailbox src each message named by a mark
+// of marks that it still holds, and returns how many it removed. An mbox
+// message is found by its signature; when the mailbox holds more with
+// the same signature than it held less the moved ones (the mark's
+// Dups), the first are removed. The mbox is rewritten in place under
+// its locks (maildir.Mbox.Rewrite), the other messages as they are;
+// when another program rewrote it between the scan and the rewrite, it
+// is read again.
+func finishMove(src *noteSource, marks []noteMark) (int, error) {
+	want := map[string]int{}
+	dups := map[string]int{}
+	for _, m := range marks {
+		if m.Src != "" {
+			want[m.Src]++
+			dups[m.Src] = max(dups[m.Src], m.Dups)
+		}
+	}
+	if len(want) == 0 {
+		return 0, nil
+	}
+	if src.Kind == "maildir" {
+		d := maildir.Dir(src.Path)
+		ents, err := d.List()
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		removed := 0
+		for _, ent := range ents {
+			if want[ent.Key()] == 0 {
+				continue
+			}
+			if err := d.Remove(ent); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return removed, err
+			}
+			removed++
+		}
+		if removed > 0 {
+			return removed, d.SyncDirs()
+		}
+		return 0, nil
+	}
+	type msg struct {
+		off, n int64
+		sig    string
+	}
+	for range 3 {
+		var list []msg
+		f, read, err := maildir.Mbox(src.Path).Open(func(m *maildir.MboxMessage, header []byte) {
+			list = append(list, msg{m.Off, m.Len, moveSig(m.FromLine, header)})
+		})
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		now := map[string]int{}
+		for _, m := range list {
+			now[m.sig]++
+		}
+		drop := map[string]int{}
+		removed := 0
+		for sig, k := range want {
+			if r := min(k, now[sig]-(max(dups[sig], k)-k)); r > 0 {
+				drop[sig] = r
+				removed += r
+			}
+		}
+		if removed == 0 {
+			f.Close()
+			return 0, nil
+		}
+		keep := func(yield func(maildir.Kept) bool) {
+			for _, m := range list {
+				if drop[m.sig] > 0 {
+					drop[m.sig]--
+					continue
+				}
+				if !yield(maildir.Kept{Off: m.off, Len: m.n, AsIs: true}) {
+					return
+				}
+			}
+		}
+		_, err = maildir.Mbox(src.Path).Rewrite(f, read, keep)
+		f.Close()
+		if errors.Is(err, maildir.ErrChanged) {
+			continue
+		}
+		return removed, err
+	}
+	return 0, maildir.ErrChanged
 }
 
 // removeStaleTemp removes a note's temporary file (".NAME.tmp...") left

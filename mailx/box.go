@@ -355,3 +355,31 @@ func (m *Msg) setEntry(e maildir.Entry) {
 		m.flags |= fInNew
 	}
 }
+
+// moveID is what the note of a move to MBOX keeps of m (see
+// appendnote.go): for an mbox message its signature (moveSig) and how
+// many messages of the mailbox have the same, for a Maildir message
+// its unique name.
+func (b *Box) moveID(m *Msg) (string, int) {
+	if b.Kind == "maildir" {
+		return m.entry().Key(), 1
+	}
+	if b.f == nil || m.Off < 0 {
+		return "", 0
+	}
+	var sig string
+	if _, err := maildir.ScanMbox(io.NewSectionReader(b.f, m.Off, m.Size), func(e *maildir.MboxMessage, header []byte) {
+		if sig == "" {
+			sig = moveSig(e.FromLine, header)
+		}
+	}); err != nil {
+		return "", 0
+	}
+	dups := 0
+	for i, o := range b.Msgs {
+		if o == m || (i < len(b.sigs) && m.Num-1 < int32(len(b.sigs)) && b.sigs[i] == b.sigs[m.Num-1] && o.Off >= 0) {
+			dups++
+		}
+	}
+	return sig, max(dups, 1)
+}

@@ -2,6 +2,8 @@ package mailx
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"hash/maphash"
 	"io"
 	"os"
@@ -80,6 +82,31 @@ func mboxSig(fromLine, header []byte) uint64 {
 		}
 	}
 	return sig
+}
+
+// moveSig is mboxSig as a note of a move keeps it (see finishMove): a
+// SHA-256, the same in every process, over the same lines.
+func moveSig(fromLine, header []byte) string {
+	h := sha256.New()
+	h.Write(fromLine)
+	h.Write([]byte{'\n'})
+	header = header[:min(len(header), 64<<10)]
+	skip := false
+	for len(header) > 0 {
+		i := bytes.IndexByte(header, '\n')
+		l := header
+		if i >= 0 {
+			l = header[:i+1]
+		}
+		header = header[len(l):]
+		if l[0] != ' ' && l[0] != '\t' {
+			skip = maildir.RewrittenField(l)
+		}
+		if !skip {
+			h.Write(l)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // openMbox opens and scans an mbox under the delivery locks (see

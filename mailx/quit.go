@@ -93,6 +93,9 @@ func (s *session) apply() error {
 			held++
 		}
 	}
+	// note is the note of the move (see appendnote.go), kept until the
+	// messages are gone from the mailbox.
+	var note string
 	move := func() error {
 		if len(toMove) == 0 {
 			return nil
@@ -105,9 +108,18 @@ func (s *session) apply() error {
 			if to, err = s.openAppender(mbox); err != nil {
 				return fmt.Errorf("%s: %w; the mailbox is left unchanged", mbox, err)
 			}
-			defer to.close()
+			src, err := filepath.Abs(s.box.Path)
+			if err != nil {
+				to.close()
+				return fmt.Errorf("%s: %w; the mailbox is left unchanged", s.box.Path, err)
+			}
+			to.from = &noteSource{Kind: s.box.Kind, Path: src}
+			defer func() { note, _ = to.close() }()
 		}
 		for _, m := range toMove {
+			if to != nil {
+				to.src, to.dups = s.box.moveID(m)
+			}
 			// The copy keeps the message's state: read ones are
 			// read in MBOX, none is new.
 			_, _, err := s.appendMessage(to, m, mbox, newStatus(m))
@@ -120,9 +132,14 @@ func (s *session) apply() error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are in both)", mbox, err)
+				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are removed from it when mail next starts)", mbox, err)
 			}
 			moved++
+		}
+		if to != nil {
+			// Every copy fsynced: from here on the next start
+			// completes the move if this mail is stopped.
+			return to.whole()
 		}
 		return nil
 	}
@@ -137,6 +154,25 @@ func (s *session) apply() error {
 		held -= s.gone // not held: another program removed them
 	} else {
 		arrived, err = s.applyMbox(move)
+	}
+	if note != "" {
+		if err != nil {
+			// Their copies are in MBOX: the move is completed
+			// now (the mailbox's locks are free again), so that
+			// a quit made again does not copy them twice; if it
+			// cannot be, the note stays for the next start.
+			s.settleMove(note)
+			if _, serr := os.Lstat(note); serr == nil {
+				return fmt.Errorf("%w; the messages moved to %s are removed from the mailbox when mail next starts", err, s.mboxPath())
+			}
+			return err
+		}
+		// The mailbox no longer holds them, durably: its rewrite
+		// is fsynced (or its record is, which the next program
+		// that locks it finishes), its removals from the Maildir
+		// too. The removal need not be durable: a note a power
+		// loss brings back finds nothing left to remove.
+		os.Remove(note)
 	}
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func TestMboxHalfRewriteOtherReaderQuits(t *testing.T) {
 		label := fmt.Sprintf("mail killed at pwrite64 #%d (%s), s-nail quit on the mailbox, then mail -H", n, o.site)
 		r := readStores(t, []readItem{{Label: label, Expect: expectOf(msgs), Stores: []readStore{
 			{mc.kind, mw.box}, {"mbox", mw.mbox}, {mc.savedKind, mw.saved}}}})[0]
-		bad, torn := checkMail(msgs, r, stdout, false)
+		bad, torn := checkMail(msgs, r, stdout, false, false)
 		bad = append(bad, torn...)
 		if againErr != nil {
 			bad = append(bad, fmt.Sprintf("mail -H: %v", againErr))

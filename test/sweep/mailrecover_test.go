@@ -78,7 +78,7 @@ func sweepRecovery(t *testing.T, mc mailCase, first int, sys string) int {
 		if p.o.killed {
 			killed++
 		}
-		bad, torn := checkMail(msgs, r, p.stdout, false)
+		bad, torn := checkMail(msgs, r, p.stdout, false, p.againErr == nil)
 		bad = append(bad, torn...)
 		if p.againErr != nil {
 			bad = append(bad, fmt.Sprintf("the clean mail -H: %v: %s", p.againErr, p.again))

@@ -132,7 +132,7 @@ func (s *session) apply() error {
 				continue
 			}
 			if err != nil {
-				return fmt.Errorf("%s: %w; the mailbox is left unchanged (messages moved before this one are removed from it when mail next starts)", mbox, err)
+				return fmt.Errorf("%s: %w; this message and the ones after it are not moved", mbox, err)
 			}
 			moved++
 		}
@@ -146,12 +146,11 @@ func (s *session) apply() error {
 	var err error
 	var arrived int
 	if s.box.Kind == "maildir" {
-		if err := move(); err != nil {
-			return err
+		if err = move(); err == nil {
+			s.gone = 0
+			err = s.applyMaildir()
+			held -= s.gone // not held: another program removed them
 		}
-		s.gone = 0
-		err = s.applyMaildir()
-		held -= s.gone // not held: another program removed them
 	} else {
 		arrived, err = s.applyMbox(move)
 	}

@@ -1,23 +1,18 @@
 package doctor
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"homepost/config"
 	"homepost/maildir"
-	"homepost/settings"
 )
 
 // checkPending names what a crash of mail left for the next homepost
@@ -82,175 +77,29 @@ func (p pendingRewrite) advice(store string) string {
 	return fmt.Sprintf("%s: a rewrite of it that a crash of mail stopped is not finished yet (its record: %s); the next homepost program that locks it finishes it: open it with mail -H -f %s%s before mutt or s-nail do, which would rewrite the half-rewritten mailbox as they find it (messages twice or cut off) and leave the record to be set aside", p.mbox, p.record, shellQuote(p.mbox), agent)
 }
 
-// recordSuffix ends the name of a record kept beside its mbox
-// (".NAME.homepost-rewrite"); in a state directory a record is named
-// FSID-INO. maildir keeps these names to itself (it exports only the
-// lookup of records set aside), so they are repeated here, read-only.
-const recordSuffix = ".homepost-rewrite"
-
-// rewriteRecordDirs returns the directories of the state directory
-// where maildir keeps records of rewrites, as it finds them: the
-// password database's home's ~/.local/state/homepost/mbox-rewrite
-// (settings.CurrentUser), then $XDG_STATE_HOME/homepost/mbox-rewrite
-// when it differs, where earlier versions kept them.
-func rewriteRecordDirs() []string {
-	var dirs []string
-	id, _ := settings.CurrentUser()
-	if home := id.Home(); filepath.IsAbs(home) {
-		dirs = append(dirs, filepath.Join(home, ".local", "state", "homepost", "mbox-rewrite"))
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
-		if d := filepath.Join(x, "homepost", "mbox-rewrite"); len(dirs) == 0 || d != dirs[0] {
-			dirs = append(dirs, d)
-		}
-	}
-	return dirs
-}
-
 // pendingRewrites lists the complete records of rewrites beside any
-// mbox in dirs and in the state directories. A record in a state
-// directory is named by its file system id and inode only: it is given
-// the path of the mbox among mboxes that has them.
+// mbox in dirs and in the state directories (maildir.PendingRecords). A
+// record in a state directory is named by its file system id and inode
+// only: it is given the path of the mbox among mboxes that has them. A
+// record beside a file that is no longer the one it was made for is
+// marked other.
 func pendingRewrites(dirs, mboxes []string) []pendingRewrite {
 	var found []pendingRewrite
-	seen := map[string]bool{}
-	add := func(name, mbox string) {
-		if seen[name] {
-			return
-		}
-		seen[name] = true
-		h := completeRecord(name)
-		if h == nil {
-			return
-		}
-		p := pendingRewrite{record: name, mbox: mbox, dev: h.dev, ino: h.ino}
-		if mbox == "" {
+	for _, r := range maildir.PendingRecords(dirs) {
+		p := pendingRewrite{record: r.Path, mbox: r.Mbox, dev: r.Dev, ino: r.Ino}
+		if r.Mbox == "" {
 			for _, m := range mboxes {
-				if dev, ino, err := maildir.PathID(m); err == nil && dev == h.dev && ino == h.ino {
+				if dev, ino, err := maildir.PathID(m); err == nil && dev == r.Dev && ino == r.Ino {
 					p.mbox = m
 					break
 				}
 			}
-		} else if dev, ino, err := maildir.PathID(mbox); err != nil || dev != h.dev || ino != h.ino {
+		} else if dev, ino, err := maildir.PathID(r.Mbox); err != nil || dev != r.Dev || ino != r.Ino {
 			p.other = true
 		}
 		found = append(found, p)
 	}
-	for _, d := range dirs {
-		names, _ := filepath.Glob(filepath.Join(d, ".*"+recordSuffix))
-		for _, n := range names {
-			base := filepath.Base(n)
-			add(n, filepath.Join(d, strings.TrimSuffix(base[1:], recordSuffix)))
-		}
-	}
-	for _, d := range rewriteRecordDirs() {
-		ents, _ := os.ReadDir(d)
-		for _, e := range ents {
-			dev, ino, ok := strings.Cut(e.Name(), "-")
-			if _, err := strconv.ParseUint(dev, 10, 64); !ok || err != nil {
-				continue
-			}
-			if _, err := strconv.ParseUint(ino, 10, 64); err != nil {
-				continue
-			}
-			add(filepath.Join(d, e.Name()), "")
-		}
-	}
 	return found
-}
-
-// recordHead is what check reads of a record's header.
-type recordHead struct {
-	dev, ino uint64
-}
-
-// The record's layout (see maildir's record): a header of headerSize
-// bytes (a first line of its format, "key value" lines, then "sum" and
-// the SHA-256 of what precedes it; zeros after), the new contents, then
-// (format 2) unitSum bytes for each unit of Block bytes of the part
-// written over.
-const (
-	headerSize = 1024
-	unitSum    = 8
-)
-
-// completeRecord returns the header of the record at name when it is
-// complete: a file maildir takes for a record (regular, the user's,
-// mode 0600 or less, one link, no symbolic link), with a header whose
-// sum matches and the size the header gives. nil otherwise: a record
-// not complete was stopped before the mbox was touched, and the next
-// program that locks the mbox removes it; there is nothing to warn of.
-// The sums of the new contents and of the table are not read, which
-// would cost a read of the whole record: the header is written after
-// them, so only a power loss that kept the header and not all of them
-// makes a record that passes here and that maildir discards, and the
-// advice given is then harmless.
-func completeRecord(name string) *recordHead {
-	f, err := os.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok || !st.Mode().IsRegular() || int(sys.Uid) != os.Geteuid() || sys.Nlink != 1 || st.Mode().Perm()&0o077 != 0 {
-		return nil
-	}
-	h := make([]byte, headerSize)
-	if _, err := io.ReadFull(f, h); err != nil {
-		return nil
-	}
-	if i := bytes.IndexByte(h, 0); i >= 0 {
-		h = h[:i]
-	}
-	v1 := false
-	switch {
-	case bytes.HasPrefix(h, []byte("homepost mbox rewrite 2\n")):
-	case bytes.HasPrefix(h, []byte("homepost mbox rewrite 1\n")):
-		v1 = true
-	default:
-		return nil
-	}
-	magic := len("homepost mbox rewrite 2\n")
-	i := bytes.LastIndex(h, []byte("sum "))
-	if i < magic || fmt.Sprintf("%x", sha256.Sum256(h[:i])) != strings.TrimSpace(string(h[i+4:])) {
-		return nil
-	}
-	fields := map[string]string{}
-	for _, l := range strings.Split(string(h[magic:i]), "\n") {
-		if k, v, ok := strings.Cut(l, " "); ok {
-			fields[k] = v
-		}
-	}
-	num := func(k string) (int64, bool) {
-		n, err := strconv.ParseInt(fields[k], 10, 64)
-		return n, err == nil
-	}
-	off, ok1 := num("off")
-	newSize, ok2 := num("new")
-	old, ok3 := num("old")
-	block, ok4 := num("block")
-	dev, err1 := strconv.ParseUint(fields["dev"], 10, 64)
-	ino, err2 := strconv.ParseUint(fields["ino"], 10, 64)
-	if !ok1 || !ok2 || !ok3 || err1 != nil || err2 != nil || off < 0 || newSize < off || old < 0 || newSize-off > 1<<62 || old > 1<<62 {
-		return nil
-	}
-	var units int64
-	if !v1 {
-		if !ok4 || block < 512 || block&(block-1) != 0 {
-			return nil
-		}
-		if end := min(old, newSize); end > off {
-			units = (end-1)/block - off/block + 1
-		}
-	}
-	if st.Size() != headerSize+newSize-off+unitSum*units {
-		return nil
-	}
-	return &recordHead{dev: dev, ino: ino}
 }
 
 // checkAppendNotes names the notes of appends that mail processes left

@@ -195,8 +195,11 @@ func sha256Hex(b []byte) string {
 // recordNextTo is where the record of a rewrite of the mbox at path is
 // kept: beside it, as a dot file.
 func recordNextTo(path string) string {
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".homepost-rewrite")
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+recordSuffix)
 }
+
+// recordSuffix ends the name of a record kept beside its mbox.
+const recordSuffix = ".homepost-rewrite"
 
 // recordInState is where the record is kept when the mbox's directory
 // takes no new file (a /var/mail spool, a full disk): in the state
@@ -528,20 +531,9 @@ func (l *Locked) recover(links bool) error {
 
 // readRecord reads and checks a record; nil when it is not complete.
 func readRecord(rf *os.File) (*record, error) {
-	h := make([]byte, recordHeader)
-	if _, err := io.ReadFull(io.NewSectionReader(rf, 0, recordHeader), h); err != nil {
-		return nil, nil
-	}
-	r, err := decodeRecord(h)
-	if err != nil {
-		return nil, nil
-	}
-	st, err := rf.Stat()
-	if err != nil {
+	r, err := readHeader(rf)
+	if r == nil || err != nil {
 		return nil, err
-	}
-	if st.Size() != r.size() {
-		return nil, nil
 	}
 	if sum, err := hashRange(rf, recordHeader, r.New-r.Off); err != nil || sum != r.Data {
 		return nil, nil

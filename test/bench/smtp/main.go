@@ -291,7 +291,8 @@ func message() []byte {
 	for b.Len() < 1024-2 {
 		b.WriteString("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n")
 	}
-	return b.Bytes()[:1024]
+	// Its last line cut short, but ended with CR LF as every line.
+	return append(b.Bytes()[:1024-2], "\r\n"...)
 }
 
 var seq int

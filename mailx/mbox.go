@@ -65,6 +65,14 @@ func mboxSig(fromLine, header []byte) uint64 {
 	// line runs at memory speed, where a streaming hash fed line by
 	// line doubled the time to open an mbox.
 	sig := maphash.Bytes(sigSeed, fromLine)
+	sigLines(header, func(l []byte) { sig = (sig ^ maphash.Bytes(sigSeed, l)) * 0x100000001b3 })
+	return sig
+}
+
+// sigLines calls fn with each line of the first 64 KB of header that a
+// signature covers: all but the fields mbox readers rewrite
+// (maildir.RewrittenField), with their continuation lines.
+func sigLines(header []byte, fn func(line []byte)) {
 	header = header[:min(len(header), 64<<10)]
 	skip := false
 	for len(header) > 0 {
@@ -78,10 +86,9 @@ func mboxSig(fromLine, header []byte) uint64 {
 			skip = maildir.RewrittenField(l)
 		}
 		if !skip {
-			sig = (sig ^ maphash.Bytes(sigSeed, l)) * 0x100000001b3
+			fn(l)
 		}
 	}
-	return sig
 }
 
 // moveSig is mboxSig as a note of a move keeps it (see finishMove): a
@@ -90,22 +97,7 @@ func moveSig(fromLine, header []byte) string {
 	h := sha256.New()
 	h.Write(fromLine)
 	h.Write([]byte{'\n'})
-	header = header[:min(len(header), 64<<10)]
-	skip := false
-	for len(header) > 0 {
-		i := bytes.IndexByte(header, '\n')
-		l := header
-		if i >= 0 {
-			l = header[:i+1]
-		}
-		header = header[len(l):]
-		if l[0] != ' ' && l[0] != '\t' {
-			skip = maildir.RewrittenField(l)
-		}
-		if !skip {
-			h.Write(l)
-		}
-	}
+	sigLines(header, func(l []byte) { h.Write(l) })
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -318,19 +318,31 @@ func syncfs(fd int, dev uint64, files []*os.File, dirs []string) error {
 // in sync_fs; xfs, btrfs and f2fs commit their logs, transactions and
 // checkpoints there too.
 //
-// The answer is kept per device: a mounted file system does not gain or
-// lose its journal.
+// The answer is kept per file system: a mounted file system does not
+// gain or lose its journal.
 func flushLast(dev uint64, fd int) bool {
-	if v, ok := flushLastDevs.Load(dev); ok {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return true
+	}
+	k := fsKey{dev, st.Fsid}
+	if v, ok := flushLastDevs.Load(k); ok {
 		return v.(bool)
 	}
-	var st unix.Statfs_t
-	need := unix.Fstatfs(fd, &st) == nil && int64(st.Type) == unix.EXT4_SUPER_MAGIC && !journaled(devName(dev))
-	flushLastDevs.Store(dev, need)
+	need := int64(st.Type) == unix.EXT4_SUPER_MAGIC && !journaled(devName(dev))
+	flushLastDevs.Store(k, need)
 	return need
 }
 
-var flushLastDevs sync.Map // device number → bool
+var flushLastDevs sync.Map // fsKey → bool
+
+// fsKey names a mounted file system: its device number and its f_fsid.
+// The device number alone may name another file system later: a loop
+// device or a removable disk is used again by the next mount.
+type fsKey struct {
+	dev  uint64
+	fsid unix.Fsid
+}
 
 // sysRoot and procRoot are where sysfs and procfs are mounted (variables
 // for the tests).
@@ -370,6 +382,62 @@ func journaled(name string) bool {
 	}
 	return false
 }
+
+// SyncRenamed makes f's data and its name in dir durable, after f was
+// renamed (or linked) into dir under a name that was not there: where
+// one fsync of f is known to do both (FsyncCoversRename), that fsync;
+// elsewhere SyncBatch of f and dir.
+//
+// Why: on ext4 with a journal, the rename and the file's new blocks
+// are changes to its inode in the journal's running transaction (the
+// rename sets its ctime), and an fsync of the file commits that
+// transaction, the rename with it; an fsync of dir after it has nothing
+// left to commit. One fsync is the journal's one commit and flush,
+// where a syncfs waits for the kernel's flusher thread to write back
+// the whole file system and then commits: on a journaled ext4 measured
+// here (a loop device), 1840–2590 messages a second by the one fsync
+// against 1060–1160 by the syncfs, and 900–1400 by an fsync of the file
+// before the rename and one of dir after it (sendmail's order).
+func SyncRenamed(f *os.File, dir string) error {
+	if FsyncCoversRename(f) {
+		for {
+			err := unix.Fsync(int(f.Fd()))
+			if err != unix.EINTR {
+				if err != nil {
+					return fmt.Errorf("sync %s: %w", f.Name(), err)
+				}
+				return nil
+			}
+		}
+	}
+	return SyncBatch([]*os.File{f}, []string{dir})
+}
+
+// FsyncCoversRename reports whether an fsync of f, begun after f was
+// renamed into a directory, also makes that new name durable: ext4
+// with a journal (see SyncRenamed). Without a journal, ext4's fsync
+// writes the block of the directory that holds a new name but not the
+// directory's inode, which holds its size when the name took a new
+// block; other file systems are not relied on for it.
+func FsyncCoversRename(f *os.File) bool {
+	var st syscall.Stat_t
+	if syscall.Fstat(int(f.Fd()), &st) != nil {
+		return false
+	}
+	var fs unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &fs) != nil {
+		return false
+	}
+	k := fsKey{st.Dev, fs.Fsid}
+	if v, ok := coversDevs.Load(k); ok {
+		return v.(bool)
+	}
+	ok := int64(fs.Type) == unix.EXT4_SUPER_MAGIC && journaled(devName(st.Dev))
+	coversDevs.Store(k, ok)
+	return ok
+}
+
+var coversDevs sync.Map // fsKey → bool
 
 // syncEach fsyncs every file and directory, up to eight at a time.
 func syncEach(files []*os.File, dirs []string) error {

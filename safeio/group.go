@@ -47,9 +47,10 @@ var Shared Group
 
 // request is what one caller asked to make durable.
 type request struct {
-	files []*os.File
-	dirs  []string
-	ch    chan error
+	files   []*os.File
+	dirs    []string
+	renamed bool // one file, renamed into dirs[0] (SyncRenamed)
+	ch      chan error
 }
 
 // errLead tells a waiting request that it leads the next round.
@@ -62,6 +63,20 @@ func (g *Group) Sync(files []*os.File, dirs []string) error {
 		return nil
 	}
 	r := g.enqueue(files, dirs)
+	if !g.leading {
+		return g.lead(r)
+	}
+	return g.await(r)
+}
+
+// SyncRenamed is Sync of f and dir for a file just renamed into dir
+// under a new name. When its round holds nothing else, the round is
+// safeio.SyncRenamed: one fsync of f, where that makes the name durable
+// too (one session over one connection, with no delivery riding on
+// it); else the round syncs everything as Sync does.
+func (g *Group) SyncRenamed(f *os.File, dir string) error {
+	r := g.enqueue([]*os.File{f}, []string{dir})
+	g.queue[len(g.queue)-1].renamed = true
 	if !g.leading {
 		return g.lead(r)
 	}
@@ -166,6 +181,9 @@ func (g *Group) lead(r request) error {
 	batch := g.Batch
 	if batch == nil {
 		batch = SyncBatch
+		if len(round) == 1 && round[0].renamed {
+			batch = func(fs []*os.File, ds []string) error { return SyncRenamed(fs[0], ds[0]) }
+		}
 	}
 	err := batch(fs, ds)
 	for _, q := range round {

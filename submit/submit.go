@@ -87,12 +87,17 @@ var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10
 // disk, or with an error and nothing queued. Once queued, it wakes
 // delivery (Wake) unless o.NoWake.
 func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
-	br := readers.Get().(*bufio.Reader)
-	br.Reset(r)
+	pooled := readers.Get().(*bufio.Reader)
+	pooled.Reset(r)
 	defer func() {
-		br.Reset(nil)
-		readers.Put(br)
+		pooled.Reset(nil)
+		readers.Put(pooled)
 	}()
+	br := pooled
+	if crLines(br) {
+		// Classic Mac OS line ends: each CR ends a line.
+		br = bufio.NewReaderSize(&crToLF{src: br}, 64<<10)
+	}
 	hdr, first, eom, err := readHeader(br, !o.IgnoreDots)
 	if err != nil {
 		return nil, err

@@ -24,9 +24,13 @@ func corpusDir(t *testing.T) string {
 }
 
 // normalize is what the shim promises to keep: the bytes as received with
-// CRLF turned into LF, a leading mbox "From " line dropped, and the
-// header's Return-Path fields removed (delivery writes its own).
+// CRLF turned into LF (and each CR into LF in a message with no LF at
+// all: classic Mac OS line ends), a leading mbox "From " line dropped,
+// and the header's Return-Path fields removed (delivery writes its own).
 func normalize(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') < 0 {
+		b = bytes.ReplaceAll(b, []byte("\r"), []byte("\n"))
+	}
 	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
 	if bytes.HasPrefix(b, []byte("From ")) {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {

@@ -1,0 +1,68 @@
+package submit
+
+import (
+	"bufio"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A message whose lines end in a lone CR (classic Mac OS text, as in
+// the corpus's Postfix bounce) is read line by line, each CR a line end:
+// read by LF alone it was one line, taken for its first header field,
+// so that a leading Return-Path or Bcc took the whole message with it
+// (sendmail exited 0 and an empty message was stored), and -t read the
+// rest of the message as the To field's recipients.
+func TestCROnlyLineEnds(t *testing.T) {
+	cases := []struct {
+		name, msg, want string
+	}{
+		{"Return-Path first", "Return-Path: <x@y>\rSubject: cr-only-1\rFrom: a@b\rDate: d\rMessage-ID: <m>\r\rimportant body\rsecond line\r",
+			"Subject: cr-only-1\nFrom: a@b\nDate: d\nMessage-ID: <m>\n\nimportant body\nsecond line\n"},
+		{"Bcc first", "Bcc: secret@x\rSubject: cr-only-2\rFrom: a@b\rDate: d\rMessage-ID: <m>\r\rbody 2\r",
+			"Subject: cr-only-2\nFrom: a@b\nDate: d\nMessage-ID: <m>\n\nbody 2\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body, _ := submitted(t, Options{Recipients: []string{"bob"}, IgnoreDots: true}, c.msg)
+			if body != c.want {
+				t.Errorf("got\n%q\nwant\n%q", body, c.want)
+			}
+		})
+	}
+	t.Run("-t", func(t *testing.T) {
+		body, env := submitted(t, Options{Extract: true, IgnoreDots: true}, "To: carol\rSubject: cr-only-4\rFrom: a@b\rDate: d\rMessage-ID: <m>\r\rbody4\r")
+		if len(env.Rcpts) != 1 || env.Rcpts[0].Addr != "carol" {
+			t.Errorf("recipients %+v, want carol alone", env.Rcpts)
+		}
+		if !strings.HasSuffix(body, "\n\nbody4\n") {
+			t.Errorf("body %q", body)
+		}
+	})
+	// Lines that end in LF keep a CR inside a line as it is.
+	t.Run("a CR inside an LF line", func(t *testing.T) {
+		body, _ := submitted(t, Options{Recipients: []string{"bob"}, IgnoreDots: true}, "Subject: a\rb\nFrom: a@b\nDate: d\nMessage-ID: <m>\n\nx\ry\n")
+		if want := "Subject: a\rb\nFrom: a@b\nDate: d\nMessage-ID: <m>\n\nx\ry\n"; body != want {
+			t.Errorf("got %q, want %q", body, want)
+		}
+	})
+}
+
+// crLines decides at the first LF, without waiting for more input: a
+// message typed at a terminal is not held up.
+func TestCRLinesDecidesAtFirstLF(t *testing.T) {
+	pr, pw := io.Pipe()
+	go pw.Write([]byte("Subject: typed\n"))
+	done := make(chan bool)
+	go func() { done <- crLines(bufio.NewReaderSize(pr, 64<<10)) }()
+	select {
+	case got := <-done:
+		if got {
+			t.Error("crLines = true for an LF line")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("crLines waited for more input after the first LF")
+	}
+	pw.Close()
+}

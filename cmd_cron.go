@@ -27,7 +27,8 @@ past 4 MiB is cut, and the mail says so. The subject names the host, the
 command, its exit status and how long it ran.
 Exits with the job's status: 128+N when killed by signal N, 127 when the
 command is not found, 126 when it cannot be run. Mail goes to $MAILTO
-when set and not empty, else to the user; it is sent from the user (as
+when set and not empty, else to the user (an address in it that cannot
+be read goes to the user too, named in the mail); it is sent from the user (as
 [relay] from says for mail that leaves): cron's MAILFROM and
 CONTENT_TYPE are not read. A configuration error never stops the job:
 when it leaves the outbox unknown (the file cannot be read), the report
@@ -77,6 +78,9 @@ func runCron(args []string) int {
 		return sysexits.TempFail
 	}
 	defer r.Close()
+	for _, msg := range r.Returned {
+		fmt.Fprintf(os.Stderr, "homepost: cron: %s: the report goes to %s with the error\n", msg, cfg.User)
+	}
 	if r.Unsent != nil {
 		// The output is lost unless it goes somewhere: cron mails
 		// whatever we print, if it can.

@@ -59,6 +59,30 @@ func ParseList(s string) ([]string, error) {
 	return out, nil
 }
 
+// ParseListEach is ParseList that keeps going past an element it cannot
+// read: it returns the addresses of the elements it read, and an error
+// for each of the others (which names the element). A list with one typo in
+// it (a cron MAILTO, a Cc field) still reaches the others, as sendmail
+// -oem delivers to the good addresses and mails the bad ones back.
+func ParseListEach(s string) ([]string, []error) {
+	if list, err := ParseList(s); err == nil {
+		return list, nil
+	}
+	var out []string
+	var bad []error
+	for _, piece := range splitList(s) {
+		a, err := lenient(piece)
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		if a != "" {
+			out = append(out, a)
+		}
+	}
+	return out, bad
+}
+
 // Requote puts back the quotes that a parser took off a local part
 // (net/mail's, go-smtp's for an SMTP path): given a b@example.org for
 // "a b"@example.org, which is no longer one address, it returns the

@@ -44,7 +44,11 @@ type Result struct {
 	// caller should then pass the output on (WriteOutput), as cron
 	// mails what its jobs print if it can.
 	Unsent error
-	job    *capture.Job
+	// Returned are the MAILTO addresses that could not be read: the
+	// report went to the user with them named (as sendmail -oem), and
+	// to the other addresses.
+	Returned []string
+	job      *capture.Job
 }
 
 // WriteOutput copies what the job printed (what was kept of it) to w.
@@ -82,21 +86,28 @@ func Run(cfg *config.Config, noQueue error, argv []string) (*Result, error) {
 		r.Unsent = fmt.Errorf("cannot queue the job's report: %w", noQueue)
 		return r, nil
 	}
-	if err := mail(cfg, j); err != nil {
+	returned, err := mail(cfg, j)
+	if err != nil {
 		r.Unsent = fmt.Errorf("cannot queue the job's report: %w", err)
 	}
+	r.Returned = returned
 	return r, nil
 }
 
-// mail queues the report of j.
-func mail(cfg *config.Config, j *capture.Job) error {
+// mail queues the report of j. A MAILTO address that cannot be read
+// does not keep the report from the others: it goes to the user too,
+// with the error (MailErrors, as cron's -oem), and is returned.
+func mail(cfg *config.Config, j *capture.Job) ([]string, error) {
 	wd, _ := os.Getwd()
 	to := Recipients(cfg)
 	msg, err := report.Cron{Host: cfg.Hostname, Dir: wd, To: to, Job: j}.Message()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer msg.Close()
-	_, err = submit.Submit(cfg, submit.Options{Recipients: to, IgnoreDots: true}, msg)
-	return err
+	res, err := submit.Submit(cfg, submit.Options{Recipients: to, IgnoreDots: true, MailErrors: true}, msg)
+	if err != nil {
+		return nil, err
+	}
+	return res.Returned, nil
 }

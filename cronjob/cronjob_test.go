@@ -86,3 +86,46 @@ func TestRunUnsent(t *testing.T) {
 		t.Errorf("WriteOutput = %q, %v", b.String(), err)
 	}
 }
+
+// A MAILTO with an address that cannot be read (a typo among several)
+// does not keep the report from being queued: cron itself passes -oem,
+// and a report not queued was lost where cron has no mailer of its own.
+// The good addresses get it, and the user gets it with the error named.
+func TestRunBadMailto(t *testing.T) {
+	for _, mailto := range []string{"ops@example.org, bad@@x", "bad@@x"} {
+		cfg := testConfig(t)
+		t.Setenv("MAILTO", mailto)
+		r, err := Run(cfg, nil, []string{"sh", "-c", "echo job output"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if r.Unsent != nil {
+			t.Errorf("MAILTO=%q: report not queued: %v", mailto, r.Unsent)
+			continue
+		}
+		if len(r.Returned) != 1 || !strings.Contains(r.Returned[0], "bad@@x") {
+			t.Errorf("MAILTO=%q: Returned = %q", mailto, r.Returned)
+		}
+		names, _ := outbox.Dir(cfg.Outbox).Names("new")
+		if len(names) != 1 {
+			t.Fatalf("MAILTO=%q: %d queued", mailto, len(names))
+		}
+		raw, _ := os.ReadFile(filepath.Join(cfg.Outbox, "new", names[0]))
+		env, body, err := outbox.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rcpts []string
+		for _, rc := range env.Rcpts {
+			rcpts = append(rcpts, rc.Addr)
+		}
+		want := "alice"
+		if strings.Contains(mailto, "ops@") {
+			want = "ops@example.org alice"
+		}
+		if strings.Join(rcpts, " ") != want || !strings.Contains(string(body), "X-Homepost-Error: ") || !strings.HasSuffix(string(body), "\njob output\n") {
+			t.Errorf("MAILTO=%q: recipients %v, message:\n%s", mailto, rcpts, body)
+		}
+	}
+}

@@ -108,25 +108,24 @@ func isContinuation(line []byte) bool {
 // extract returns the recipients named in the header for -t: Resent-To,
 // Resent-Cc and Resent-Bcc when any Resent- field exists (RFC 5322
 // 3.6.6), otherwise To, Cc and Bcc — every occurrence.
-func extract(h *Header) ([]string, error) {
+func extract(h *Header) (list []string, bad []string) {
 	names := []string{"To", "Cc", "Bcc"}
 	if resentField(h) != "" {
 		names = []string{"Resent-To", "Resent-Cc", "Resent-Bcc"}
 	}
-	var out []string
 	for _, f := range h.Fields {
 		for _, n := range names {
 			if !strings.EqualFold(f.Name, n) {
 				continue
 			}
-			list, err := addr.ParseList(f.Value())
-			if err != nil {
-				return nil, &DataError{fmt.Sprintf("bad address in %s header: %v", f.Name, err)}
+			good, errs := addr.ParseListEach(f.Value())
+			for _, err := range errs {
+				bad = append(bad, fmt.Sprintf("bad address in %s header: %v", f.Name, err))
 			}
-			out = append(out, list...)
+			list = append(list, good...)
 		}
 	}
-	return out, nil
+	return list, bad
 }
 
 // resentField is the name of the header's first Resent- field, or "":

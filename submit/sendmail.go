@@ -241,7 +241,7 @@ func (s Sendmail) Run(args []string) int {
 		return ExitCode(err)
 	}
 	for _, r := range res.Returned {
-		fmt.Fprintf(os.Stderr, "homepost: sendmail: %s: the message goes to %s instead (-oem)\n", r, cfg.User)
+		fmt.Fprintf(os.Stderr, "homepost: sendmail: %s: a copy goes to %s with the error (-oem)\n", r, cfg.User)
 	}
 	if a.Verbose {
 		fmt.Fprintf(os.Stderr, "homepost: queued as %s\n", res.ID)

@@ -129,29 +129,29 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 		}
 	}
 	var returned []string
+	// With -oem (o.MailErrors) an address that cannot be read is mailed
+	// back to the user and the others in the same argument or field are
+	// still recipients, as sendmail delivers to the good addresses of a
+	// list; without it the message is refused.
 	for _, arg := range o.Recipients {
-		list, err := addr.ParseList(arg)
-		if err != nil {
+		list, errs := addr.ParseListEach(arg)
+		for _, err := range errs {
 			msg := fmt.Sprintf("bad recipient address %q: %v", arg, err)
 			if !o.MailErrors {
 				return nil, &DataError{msg}
 			}
 			returned = append(returned, msg)
-			continue
 		}
 		for _, a := range list {
 			add(a)
 		}
 	}
 	if o.Extract {
-		list, err := extract(hdr)
-		var de *DataError
-		switch {
-		case err != nil && o.MailErrors && errors.As(err, &de):
-			returned = append(returned, de.Msg)
-		case err != nil:
-			return nil, err
+		list, bad := extract(hdr)
+		if len(bad) > 0 && !o.MailErrors {
+			return nil, &DataError{bad[0]}
 		}
+		returned = append(returned, bad...)
 		for _, a := range list {
 			add(a)
 		}

@@ -189,6 +189,14 @@ func TestHugeHeaderPassesThrough(t *testing.T) {
 	}
 }
 
+func rcptList(env *outbox.Envelope) []string {
+	var out []string
+	for _, r := range env.Rcpts {
+		out = append(out, r.Addr)
+	}
+	return out
+}
+
 // With -oem (MailErrors) a bad recipient address is returned to the
 // user by mail, as sendmail does, instead of refusing the message (exit
 // 65), which cron took for a failure and dropped the job's output.
@@ -209,8 +217,21 @@ func TestMailErrorsReturnsBadRecipient(t *testing.T) {
 	if len(env.Rcpts) != 1 || env.Rcpts[0].Addr != "alice" || !strings.Contains(body, "X-Homepost-Error: bad address in To header") {
 		t.Errorf("-t: %+v\n%s", env.Rcpts, body)
 	}
+	// The other addresses of the same argument or field are still
+	// recipients: a MAILTO list with one typo, a Cc with one.
+	_, env = submitted(t, Options{Recipients: []string{"carol, bad@@x"}, MailErrors: true}, "Subject: s\n\nx\n")
+	if got := rcptList(env); !slices.Equal(got, []string{"carol", "alice"}) {
+		t.Errorf("argument with a bad element: recipients %v, want carol and the user", got)
+	}
+	body, env = submitted(t, Options{Extract: true, MailErrors: true}, "To: carol\nCc: bad@@x, bob\nSubject: s\n\nx\n")
+	if got := rcptList(env); !slices.Equal(got, []string{"carol", "bob", "alice"}) || !strings.Contains(body, "X-Homepost-Error: bad address in Cc header: \"bad@@x\"") {
+		t.Errorf("-t with a bad Cc element: recipients %v, want carol, bob and the user\n%s", got, body)
+	}
 	// Without it, still refused.
 	cfg := testConfig(t)
+	if _, err := Submit(cfg, Options{Extract: true}, strings.NewReader("To: carol\nCc: bad@@x, bob\n\nx\n")); err == nil {
+		t.Error("-t: a bad Cc element was queued without -oem")
+	}
 	if _, err := Submit(cfg, Options{Recipients: []string{"bad@@x"}}, strings.NewReader("x\n")); err == nil {
 		t.Error("a bad address was queued without -oem")
 	}

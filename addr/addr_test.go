@@ -41,9 +41,21 @@ func FuzzParseList(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		each, bad := ParseListEach(s)
+		for _, a := range each {
+			if a == "" || strings.ContainsAny(a, "\r\n\x00") {
+				t.Fatalf("ParseListEach(%q) returned %q", s, each)
+			}
+		}
 		list, err := ParseList(s)
+		if (err == nil) != (len(bad) == 0) {
+			t.Fatalf("ParseList(%q) error %v, ParseListEach errors %v", s, err, bad)
+		}
 		if err != nil {
 			return
+		}
+		if strings.Join(each, "\n") != strings.Join(list, "\n") {
+			t.Fatalf("ParseListEach(%q) = %q, ParseList %q", s, each, list)
 		}
 		for _, a := range list {
 			if a == "" {

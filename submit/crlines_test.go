@@ -66,3 +66,34 @@ func TestCRLinesDecidesAtFirstLF(t *testing.T) {
 	}
 	pw.Close()
 }
+
+// FuzzCRLines: a message read with lone CRs as line ends loses no byte:
+// every CR not followed by LF becomes LF, and nothing else changes.
+func FuzzCRLines(f *testing.F) {
+	f.Add([]byte("Return-Path: <x@y>\rSubject: s\r\rbody\r"))
+	f.Add([]byte("a\r\r\nb\rc"))
+	f.Add([]byte("Subject: a\rb\n\nx\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		br := bufio.NewReaderSize(strings.NewReader(string(data)), 64<<10)
+		if !crLines(br) {
+			if strings.Contains(string(data), "\r") && !strings.Contains(string(data[:min(len(data), 64<<10)]), "\n") {
+				t.Fatalf("crLines = false for %q", data)
+			}
+			return
+		}
+		got, err := io.ReadAll(&crToLF{src: br})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for i, c := range data {
+			if c == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+				c = '\n'
+			}
+			want = append(want, c)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("%q read as %q, want %q", data, got, want)
+		}
+	})
+}

@@ -124,6 +124,11 @@ func ParseSendmailArgs(args []string) (*SendmailArgs, error) {
 				if err != nil {
 					return nil, err
 				}
+				if strings.TrimSpace(v) == "" {
+					// The null sender, as Postfix and sendmail
+					// read an empty -f.
+					v = "<>"
+				}
 				a.Opts.Sender = v
 			case 'F':
 				v, err := value()

@@ -38,6 +38,14 @@ func TestParseSendmailArgs(t *testing.T) {
 	if a, _ := ParseSendmailArgs([]string{"-oi", "-r", "<>"}); !a.Opts.IgnoreDots || a.Opts.Sender != "<>" {
 		t.Errorf("-oi -r <>: %+v", a)
 	}
+	// An empty -f is the null sender, as for Postfix and sendmail (an
+	// autoresponder passes it so that no bounce comes back), not the
+	// user.
+	for _, args := range [][]string{{"-f", "", "bob"}, {"-f", "  ", "bob"}, {"-r", "", "bob"}} {
+		if a, err := ParseSendmailArgs(args); err != nil || a.Opts.Sender != "<>" {
+			t.Errorf("%q: %+v %v", args, a, err)
+		}
+	}
 	// A -N value that is no NOTIFY value is ignored with a warning, as
 	// Postfix's sendmail does.
 	if a, err := ParseSendmailArgs([]string{"-N", "bogus", "bob"}); err != nil || len(a.Warnings) != 1 || a.Opts.Opts["notify"] != "" {

@@ -42,6 +42,17 @@ import (
 // message from the null sender or a mailer-daemon: no bounce of a
 // bounce, and no Bouncing state.
 
+// notifyNever reports whether a NOTIFY value (sendmail -N, RFC 3461)
+// asks for no DSN at all.
+func notifyNever(v string) bool {
+	for _, w := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(w), "never") {
+			return true
+		}
+	}
+	return false
+}
+
 // bounceNote begins, in the reason of a Bouncing recipient, what is
 // said of its DSN after the failure itself.
 const bounceNote = "; the bounce "
@@ -68,8 +79,15 @@ func (a *Agent) bounce(j *job, set []int) (notStored bool, err error) {
 		}
 		return true, nil
 	}
+	if notifyNever(env.Opts["notify"]) {
+		// The sender asked for no DSN (sendmail -N never, NOTIFY=NEVER).
+		for _, i := range set {
+			a.log.Info("no bounce: the sender asked for none (NOTIFY=NEVER)", "id", j.m.ID, "orig_to", env.Original(i))
+		}
+		return true, nil
+	}
 	rep := report.DSN{Host: a.cfg.Hostname, QueueID: j.m.ID, Sender: env.Sender, Arrival: env.Arrival,
-		HeadersOnly: strings.EqualFold(env.Opts["ret"], "hdrs")}
+		HeadersOnly: strings.EqualFold(env.Opts["ret"], "hdrs"), EnvID: env.Opts["envid"]}
 	for _, i := range set {
 		r := env.Rcpts[i]
 		reason := bounceReason(r.Reason)

@@ -43,7 +43,11 @@ type DSN struct {
 	// HeadersOnly returns the message's header only, whatever its size:
 	// the sender asked for it (RET=HDRS, sendmail -R hdrs).
 	HeadersOnly bool
-	Recipients  []Recipient
+	// EnvID is the sender's envelope identifier (ENVID, sendmail -V),
+	// returned as Original-Envelope-Id (RFC 3464 2.2.1) so that the
+	// sender can tell which of its messages the DSN is about.
+	EnvID      string
+	Recipients []Recipient
 }
 
 // Recipient is the status of one recipient.
@@ -145,6 +149,9 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
 	b.WriteString("Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+	if id := clean(m.EnvID); id != "" {
+		fmt.Fprintf(&b, "Original-Envelope-Id: %s\n", id)
+	}
 	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\n", host)
 	if id := clean(m.QueueID); id != "" {
 		fmt.Fprintf(&b, "X-Homepost-Queue-ID: %s\n", id)

@@ -339,6 +339,38 @@ func TestBuildRetHeaders(t *testing.T) {
 	}
 }
 
+// ENVID (sendmail -V) comes back as Original-Envelope-Id, the first of
+// the per-message fields (RFC 3464 2.2.1), read so by Python's email.
+func TestBuildEnvID(t *testing.T) {
+	msg, err := BuildDSN(DSN{Host: "h", Sender: "bob@example.com", EnvID: "ENV-42", Recipients: []Recipient{
+		{Final: "x@example.net", Status: "5.1.1", Diagnostic: "550 no"},
+	}}, strings.NewReader("Subject: s\n\nbody\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg), "\n\nOriginal-Envelope-Id: ENV-42\nReporting-MTA: dns; h\n") {
+		t.Errorf("no Original-Envelope-Id before Reporting-MTA:\n%s", msg)
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("SKIP: python3 not installed")
+	}
+	p := filepath.Join(t.TempDir(), "dsn.eml")
+	if err := os.WriteFile(p, msg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "-c", `
+import email, sys
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read())
+for p in m.walk():
+    if p.get_content_type() == 'message/delivery-status':
+        print(p.get_payload()[0]['Original-Envelope-Id'])
+`, p).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ENV-42" {
+		t.Errorf("python read Original-Envelope-Id %q (%v)", out, err)
+	}
+}
+
 // A message with a NUL byte or a line over 998 bytes is returned whole
 // too, marked binary (message/rfc822 allows no other encoding).
 func TestBuildAttachesBinary(t *testing.T) {

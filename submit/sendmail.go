@@ -28,9 +28,9 @@ only once the message is safe on disk.
   -f ADDR      envelope sender (also -r ADDR); -f '<>' for the null sender
   -F NAME      full name for a generated From header (default: $NAME,
                then the account's name)
-  -N DSN       delivery status notification request (kept, not acted on)
-  -R RET       return full message or headers in bounces (kept)
-  -V ENVID     envelope id (kept)
+  -N DSN       delivery status notification request (never: no bounce)
+  -R RET       return full message or headers in bounces (full, hdrs)
+  -V ENVID     envelope id, returned in bounces
   -v           print the queue ID on standard error
   -bm          deliver mail (the default)
   -bp          list the queue (same as mailq)
@@ -143,6 +143,10 @@ func ParseSendmailArgs(args []string) (*SendmailArgs, error) {
 				}
 				if c == 'N' && !validNotify(v) {
 					a.Warnings = append(a.Warnings, fmt.Sprintf("bad -N option value %q -- ignored (never, or a list of success, delay, failure)", v))
+					continue
+				}
+				if c == 'R' && !strings.EqualFold(v, "full") && !strings.EqualFold(v, "hdrs") {
+					a.Warnings = append(a.Warnings, fmt.Sprintf("bad -R option value %q -- ignored (full or hdrs)", v))
 					continue
 				}
 				if a.Opts.Opts == nil {

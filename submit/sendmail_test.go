@@ -46,6 +46,12 @@ func TestParseSendmailArgs(t *testing.T) {
 			t.Errorf("%q: %+v %v", args, a, err)
 		}
 	}
+	if a, err := ParseSendmailArgs([]string{"-R", "bogus", "bob"}); err != nil || len(a.Warnings) != 1 || a.Opts.Opts["ret"] != "" {
+		t.Errorf("-R bogus: %+v %v", a, err)
+	}
+	if a, err := ParseSendmailArgs([]string{"-R", "HDRS", "bob"}); err != nil || len(a.Warnings) != 0 || a.Opts.Opts["ret"] != "HDRS" {
+		t.Errorf("-R HDRS: %+v %v", a, err)
+	}
 	// A -N value that is no NOTIFY value is ignored with a warning, as
 	// Postfix's sendmail does.
 	if a, err := ParseSendmailArgs([]string{"-N", "bogus", "bob"}); err != nil || len(a.Warnings) != 1 || a.Opts.Opts["notify"] != "" {

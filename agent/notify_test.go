@@ -1,0 +1,54 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+
+	"homepost/courier"
+	"homepost/outbox"
+)
+
+// queueOpts queues a message to rcpts with sendmail's DSN options
+// (notify, ret, envid) kept in its envelope.
+func (ta *testAgent) queueOpts(opts map[string]string, rcpts ...string) {
+	ta.t.Helper()
+	env := &outbox.Envelope{Sender: "alice@box.example.org", Arrival: ta.clock, Opts: opts}
+	for _, r := range rcpts {
+		env.Rcpts = append(env.Rcpts, outbox.Recipient{Addr: r, Parent: -1})
+	}
+	dr, err := ta.box.Create(env, "box")
+	if err != nil {
+		ta.t.Fatal(err)
+	}
+	dr.WriteString("From: alice@box.example.org\nSubject: dsn options\n\nbody\n")
+	if err := dr.Commit(); err != nil {
+		ta.t.Fatal(err)
+	}
+}
+
+// sendmail -N never (NOTIFY=NEVER, RFC 3461): a failed recipient leaves
+// the queue with no DSN, as Postfix sends none; -V's envelope ID comes
+// back in the DSN of a message that asked for one.
+func TestNotifyNeverAndEnvID(t *testing.T) {
+	ta := newTestAgent(t, "")
+	ta.smarthost(func(*courier.Copy) courier.Result { return courier.Perm("5.1.1", "no such user") })
+	ta.queueOpts(map[string]string{"notify": "never"}, "bob@example.com")
+	ta.run()
+	ta.empty()
+	if got := ta.stored(); len(got) != 0 {
+		t.Fatalf("a DSN for NOTIFY=NEVER: %q", got)
+	}
+	if !strings.Contains(ta.logs.String(), "NOTIFY=NEVER") {
+		t.Fatalf("log:\n%s", ta.logs.String())
+	}
+
+	ta = newTestAgent(t, "")
+	ta.smarthost(func(*courier.Copy) courier.Result { return courier.Perm("5.1.1", "no such user") })
+	ta.queueOpts(map[string]string{"notify": "failure,delay", "envid": "ENV-42"}, "bob@example.com")
+	ta.run()
+	ta.empty()
+	got := ta.stored()
+	if len(got) != 1 || !strings.Contains(got[0], "\nOriginal-Envelope-Id: ENV-42\n") {
+		t.Fatalf("DSNs: %q", got)
+	}
+}

@@ -509,10 +509,19 @@ func writeHeader(w io.Writer, h *Header, added []byte) error {
 }
 
 // complete returns the header fields to add: From, Date and Message-ID
-// where missing.
+// where missing. A message that is resent (it has a Resent- field, RFC
+// 5322 3.6.6) gets Resent-From, Resent-Date and Resent-Message-ID where
+// missing instead, and its own From, Date and Message-ID are left as
+// they are, as Postfix's cleanup does: the resent block says who resent
+// it and when, which the standard requires, and the original's fields
+// still name the original.
 func complete(cfg *settings.Config, o Options, h *Header, sender string, now time.Time, id string) []byte {
+	prefix := ""
+	if resentField(h) != "" {
+		prefix = "Resent-"
+	}
 	var b []byte
-	if !h.Has("From") {
+	if !h.Has(prefix + "From") {
 		name := o.FullName
 		if name == "" && o.Sender == "" {
 			name = cfg.FullName
@@ -521,16 +530,19 @@ func complete(cfg *settings.Config, o Options, h *Header, sender string, now tim
 		if from == "" {
 			from = "MAILER-DAEMON"
 		}
+		b = append(b, prefix...)
 		b = append(b, "From: "...)
 		b = append(b, addr.Format(name, from)...)
 		b = append(b, '\n')
 	}
-	if !h.Has("Date") {
+	if !h.Has(prefix + "Date") {
+		b = append(b, prefix...)
 		b = append(b, "Date: "...)
 		b = now.AppendFormat(b, time.RFC1123Z)
 		b = append(b, '\n')
 	}
-	if !h.Has("Message-ID") {
+	if !h.Has(prefix + "Message-ID") {
+		b = append(b, prefix...)
 		b = append(b, "Message-ID: <"...)
 		b = now.UTC().AppendFormat(b, "20060102150405")
 		b = append(b, '.')

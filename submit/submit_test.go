@@ -236,3 +236,26 @@ func TestMailErrorsReturnsBadRecipient(t *testing.T) {
 		t.Error("a bad address was queued without -oem")
 	}
 }
+
+// A resent message (RFC 5322 3.6.6) gets Resent-From, Resent-Date and
+// Resent-Message-ID where missing, and its own From, Date and Message-ID
+// stay as they are, missing or not, as Postfix's cleanup does.
+func TestResentFieldsCompleted(t *testing.T) {
+	body, _ := submitted(t, Options{Extract: true, IgnoreDots: true},
+		"Resent-To: erin\nFrom: orig@example.org\nTo: alice\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <orig@example.org>\nSubject: resend me\n\nbody\n")
+	head, _, _ := strings.Cut(body, "\n\n")
+	lines := strings.Split(head, "\n")
+	want := []string{"Resent-To: erin", "From: orig@example.org", "To: alice", "Date: Mon, 1 Jan 2024 00:00:00 +0000", "Message-ID: <orig@example.org>", "Subject: resend me"}
+	if len(lines) != 9 || !slices.Equal(lines[:6], want) ||
+		lines[6] != "Resent-From: =?utf-8?q?Alice_=C3=84pfel?= <alice@host.example>" ||
+		!strings.HasPrefix(lines[7], "Resent-Date: ") || !strings.HasPrefix(lines[8], "Resent-Message-ID: <") {
+		t.Errorf("header:\n%s", head)
+	}
+	// Resent fields given: nothing added; the original's missing Date
+	// and Message-ID are not added either.
+	body, _ = submitted(t, Options{Extract: true, IgnoreDots: true},
+		"Resent-From: root@vm\nResent-To: erin\nResent-Date: Fri, 04 Dec 2026 09:00:00 +0000\nResent-Message-ID: <r@vm>\nFrom: Me <root@vm>\nTo: alice\nSubject: resent test\n\nbody\n")
+	if head, _, _ := strings.Cut(body, "\n\n"); strings.Count(head, "\n") != 6 {
+		t.Errorf("fields added to a complete resent header:\n%s", head)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"homepost/maildir"
@@ -38,6 +39,11 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 	path := s.expandFolder(file)
 	_, statErr := os.Stat(path)
 	isNew := errors.Is(statErr, os.ErrNotExist)
+	if isNew && withHeader {
+		if err := s.parentExists(path); err != nil {
+			return err
+		}
+	}
 	var lines int
 	var size int64
 	var to *appender
@@ -73,6 +79,22 @@ func (s *session) saveCmd(arg string, withHeader, mark bool) error {
 		state = "[New file]"
 	}
 	fmt.Fprintf(s.out, "\"%s\" %s %d/%d\n", file, state, lines, size)
+	return nil
+}
+
+// parentExists refuses a new mailbox whose directory does not exist, as
+// mailx and s-nail do ("No such file or directory"): a mistyped path
+// (s 1 ~/mial/archive) would otherwise make the directories and file the
+// message where the user does not look, and quit then removes it from
+// the mailbox. The folder directory itself (+name) is made when missing.
+func (s *session) parentExists(path string) error {
+	dir := filepath.Dir(strings.TrimSuffix(path, "/"))
+	if dir == filepath.Clean(s.folderDir()) {
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: no such directory: %s (nothing saved)", path, dir)
+	}
 	return nil
 }
 

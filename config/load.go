@@ -172,9 +172,47 @@ func decodeError(path string, data []byte, err error) (*Error, bool) {
 	}
 	if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], m[3])}, false
+		return &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], plainTypes(m[3]))}, false
 	}
 	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}, true
+}
+
+// typeMismatch matches the decoder's words for a value of the wrong
+// kind, which name Go's types ("TOML value has type string; destination
+// has type slice").
+var typeMismatch = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^incompatible types: TOML value has type ([A-Za-z0-9.\[\]]+); destination has type ([A-Za-z0-9.\[\]]+)$`)
+})
+
+// plainTypes words a type mismatch for the person who wrote the file:
+// "must be a list, as [\"a\", \"b\"], not a string". Other messages
+// are returned as they are.
+func plainTypes(msg string) string {
+	m := typeMismatch().FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	kind := func(t string) (string, string) {
+		switch {
+		case t == "string":
+			return "a string", `"..."`
+		case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint") || strings.HasPrefix(t, "float"):
+			return "a number", "25"
+		case t == "bool":
+			return "true or false", "true"
+		case t == "slice" || strings.HasPrefix(t, "[]"):
+			return "a list", `["...", "..."]`
+		case t == "map" || t == "struct" || strings.HasPrefix(t, "map["):
+			return "a table", "[name] on a line of its own"
+		}
+		return "a value of another kind", ""
+	}
+	have, _ := kind(m[1])
+	want, example := kind(m[2])
+	if example != "" {
+		return fmt.Sprintf("must be %s (as %s), not %s", want, example, have)
+	}
+	return fmt.Sprintf("must be %s, not %s", want, have)
 }
 
 // twiceMsg matches the parser's errors for a key or table set twice,

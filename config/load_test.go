@@ -132,3 +132,18 @@ func TestMissingKeyLine(t *testing.T) {
 		}
 	}
 }
+
+// A value of the wrong kind is told in the words of the file, not Go's
+// type names ("destination has type slice").
+func TestTypeErrorsInPlainWords(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"[smtp]\nlisten = \"127.0.0.1:2525\"\n", `:2: smtp.listen: must be a list (as ["...", "..."]), not a string`},
+		{"store = 5\n", `:1: store: must be a string (as "..."), not a number`},
+		{"[smtp]\nmax_sessions = \"many\"\n", `:2: smtp.max_sessions: must be a number (as 25), not a string`},
+	} {
+		p, err := load(t, tc.body)
+		if err == nil || err.Error() != p+tc.want {
+			t.Errorf("%q: got %v, want %s%s", tc.body, err, p, tc.want)
+		}
+	}
+}

@@ -40,6 +40,11 @@ type draft struct {
 	// copy of the message sent instead of the record variable's:
 	// followup names it after the recipient.
 	record string
+	// messageID and genFrom are the Message-ID and, without -r, the
+	// From field that sending fills in (sendDraft), so that the record
+	// copy is the message that was sent, with both: queued without
+	// them, the queue's own were not in the record.
+	messageID, genFrom string
 }
 
 // sanitize makes a header value safe: line breaks become spaces, so that
@@ -206,6 +211,9 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	// are set in reverse of the order they are written in.
 	var h gomail.Header
 	h.Set("User-Agent", "homepost mail")
+	if d.messageID != "" {
+		h.Set("Message-ID", d.messageID)
+	}
 	if d.references != "" {
 		h.Set("References", sanitize(d.references))
 	}
@@ -224,6 +232,8 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	}
 	if d.from != "" {
 		h.Set("From", formatAddrs([]string{sanitize(d.from)}))
+	} else if d.genFrom != "" {
+		h.Set("From", d.genFrom)
 	}
 	scan, err := d.scanText()
 	if err != nil {

@@ -3,6 +3,7 @@ package mailx
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
@@ -284,6 +285,18 @@ func (e *env) sendDraft(d *draft) int {
 	// (or the sendmail program) and once more, the same, into the
 	// record file: it is never whole in memory.
 	now := time.Now()
+	if d.messageID == "" {
+		d.messageID = newMessageID(now, e.cfg.Hostname)
+	}
+	if d.from == "" {
+		// The From that sendmail would add (submit), written here
+		// so that the record copy has it too.
+		name := os.Getenv("NAME")
+		if name == "" {
+			name = e.cfg.FullName
+		}
+		d.genFrom = addr.Format(name, e.cfg.User+"@"+e.cfg.Hostname)
+	}
 	if prog := e.set.get("sendmail"); prog != "" {
 		if code := e.runSendmail(prog, d, now); code != exOK {
 			e.saveDead(d)
@@ -328,6 +341,14 @@ func (e *env) sendDraft(d *draft) int {
 		}
 	}
 	return exOK
+}
+
+// newMessageID makes a Message-ID for a message mail sends: the time and
+// 64 random bits, at the host's name.
+func newMessageID(now time.Time, host string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("<%s.%x@%s>", now.UTC().Format("20060102150405"), b, host)
 }
 
 // record appends a copy of the message sent to the mbox at path, by

@@ -291,7 +291,15 @@ func attachFile(mw *message.Writer, path string) error {
 	}
 	var ah message.Header
 	ah.SetContentType(guessType(path, head[:n]), nil)
-	ah.SetContentDisposition("attachment", map[string]string{"filename": filepath.Base(path)})
+	// RFC 2231 for a name that is not ASCII (filename*=utf-8''...), as
+	// MIME parameters are meant to be written; go-message's
+	// SetContentDisposition writes an encoded word inside quotes, which
+	// RFC 2047 5 forbids and Python's email reads with its backslashes.
+	disp := mime.FormatMediaType("attachment", map[string]string{"filename": filepath.Base(path)})
+	if disp == "" {
+		disp = "attachment"
+	}
+	ah.Set("Content-Disposition", disp)
 	ah.Set("Content-Transfer-Encoding", "base64")
 	aw, err := mw.CreatePart(ah)
 	if err != nil {

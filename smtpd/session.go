@@ -188,6 +188,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
+	if s.open.Load() {
+		// A second MAIL in an open transaction: refused, as RFC 5321
+		// 4.1.4 has it and Postfix words it. go-smtp took it, keeping
+		// the recipients given so far for the new sender.
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Error: nested MAIL command"}
+	}
 	if max := s.b.MaxMessageBytes; max > 0 && opts != nil && s.mailSize(opts.Size) > max {
 		return s.refuse(s.tooLarge(), from, 0)
 	}

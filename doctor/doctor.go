@@ -33,6 +33,7 @@ import (
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/maildir"
+	"homepost/outbox"
 	"homepost/relay"
 	"homepost/safeio"
 	"homepost/settings"
@@ -259,10 +260,38 @@ func checkOutbox(c *checker, cfg *config.Config, wake bool) {
 	if n > 0 {
 		if wake && submit.WakeWaiting(cfg) {
 			c.ok("queue", "%d message(s) waiting (mailq lists them); no agent ran: started a background delivery (its log: %s)", n, cfg.LogPath())
+		} else if k, reason := deferred(cfg); k > 0 {
+			// Mail that waits because delivery failed for now (a
+			// smarthost that refuses connections) is something to
+			// look at, not an ok line.
+			c.warn("queue", "%d message(s) waiting, %d recipient(s) deferred, the latest because: %s (mailq lists them)", n, k, reason)
 		} else {
 			c.ok("queue", "%d message(s) waiting (mailq lists them)", n)
 		}
 	}
+}
+
+// deferred counts the recipients in the queue whose last attempt failed
+// for now, and gives the reason of the latest attempt.
+func deferred(cfg *config.Config) (int, string) {
+	entries, err := outbox.Dir(cfg.Outbox).List()
+	if err != nil {
+		return 0, ""
+	}
+	k, reason := 0, ""
+	var last time.Time
+	for _, e := range entries {
+		for _, r := range e.Rcpts {
+			if r.Status != outbox.Deferred {
+				continue
+			}
+			k++
+			if reason == "" || r.Last.After(last) {
+				reason, last = r.Reason, r.Last
+			}
+		}
+	}
+	return k, reason
 }
 
 // checkHeld says what a configuration that does not load means for

@@ -309,7 +309,7 @@ func (l *listener) Accept() (net.Conn, error) {
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			c.Write([]byte("421 4.3.2 Too many sessions at once, try again later\r\n"))
 			c.Close()
-			s.log.Warn("smtp: session refused: too many at once", which, limit)
+			s.log.Warn("smtp: session refused: too many at once", which, limit, "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, uidErr))
 			continue
 		}
 		wc := s.wrap(c, tcp, trusted, pool)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -376,6 +377,10 @@ func TestSessionLimit(t *testing.T) {
 		t.Errorf("third session: %q", line)
 	}
 	c.Close()
+	// The log says who was refused, to tell which program floods.
+	if l := ts.log.String(); !strings.Contains(l, "too many at once") || !strings.Contains(l, "peer_uid="+strconv.Itoa(os.Getuid())) {
+		t.Errorf("log:\n%s", l)
+	}
 	a.cmd("NOOP", "250")
 	b.cmd("QUIT", "221")
 	time.Sleep(100 * time.Millisecond)

@@ -81,7 +81,7 @@ func checkSMTP(c *checker, cfg *config.Config) {
 		case running && p.Network == "unix" && elsewhere(cfg, pid, p.Addr) != "":
 			c.warn("smtp", "%s: not listening: %s", where, elsewhere(cfg, pid, p.Addr))
 		case running:
-			c.warn("smtp", "%s does not answer although the agent runs: %v (see its log; the agent opens its sockets when it starts)", where, p.Err)
+			c.warn("smtp", "%s does not answer although the agent runs: %v (see its log; the agent opens its sockets when it starts and when it reads its configuration again: kill -HUP %d)", where, p.Err, pid)
 		default:
 			c.warn("smtp", "%s: not listening: the agent does not run (%s)", where, smtpAdvice())
 		}
@@ -170,7 +170,7 @@ func ownPortAdvice(pid int, running bool) string {
 	case running && isBackground(pid):
 		return fmt.Sprintf("the agent that runs (pid %d) is a background delivery, which never listens; %s", pid, free)
 	case running:
-		return fmt.Sprintf("the agent (pid %d) could not open it (its log says so); %s, then restart the agent", pid, free)
+		return fmt.Sprintf("the agent (pid %d) could not open it (its log says so); %s, then tell it to read its configuration again (kill -HUP %d), which opens the port", pid, free, pid)
 	}
 	return "the agent does not run, and could not open it when it starts; " + free
 }

@@ -505,8 +505,12 @@ func Explain(dirs ...string) string {
 		return fmt.Sprintf("%sthe file system (type %#x) is not one whose syncfs is known to make files durable", each, fs.Type)
 	}
 	batch := "a batch of copies is made durable by one syncfs (one file system, " + name + ", Linux 5.8 or later)"
-	if int64(fs.Type) == unix.EXT4_SUPER_MAGIC && !journaled(devName(dev)) {
-		batch = "a batch of copies is made durable by one syncfs and one more flush of the disk (one file system, " + name + " without a journal, Linux 5.8 or later)"
+	if int64(fs.Type) == unix.EXT4_SUPER_MAGIC {
+		if journaled(devName(dev)) {
+			batch += "; a message over SMTP alone in its round by one fsync of its queue file (ext4 with a journal)"
+		} else {
+			batch = "a batch of copies is made durable by one syncfs and one more flush of the disk (one file system, " + name + " without a journal, Linux 5.8 or later)"
+		}
 	}
 	if d := dirty(); d > maxDirty {
 		return fmt.Sprintf("%s; an fsync per copy for now: %d MB of data wait to be written, more than %d MB", batch, d>>20, maxDirty>>20)

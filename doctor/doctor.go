@@ -322,7 +322,14 @@ func checkStore(c *checker, cfg *config.Config) {
 		return
 	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		c.fail("store", "mbox %s is a directory: an mbox is a file; for a Maildir there write store = %q", path, strings.TrimSuffix(path, "/")+"/")
+		want := strings.TrimSuffix(path, "/") + "/"
+		if maildir.IsMaildir(path) {
+			// Delivery stores into it as a Maildir and mail reads it
+			// so: it works, but the setting says otherwise.
+			c.warn("store", "mbox %s is a Maildir: mail is delivered and read there as a Maildir; write store = %q to say so", path, want)
+			return
+		}
+		c.fail("store", "mbox %s is a directory: an mbox is a file; for a Maildir there write store = %q (mail for the store waits until then)", path, want)
 		return
 	}
 	// As delivery opens it: a link or another user's file is refused.

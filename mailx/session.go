@@ -63,7 +63,14 @@ func (e *env) mailboxTarget() (kind, path string, system bool) {
 func (e *env) systemMailbox() (kind, path string) {
 	p := os.Getenv("MAIL")
 	if p == "" || e.loginSpool(p) {
-		return e.cfg.StoreKind()
+		kind, path = e.cfg.StoreKind()
+		if kind == "mbox" && maildir.IsMaildir(path) {
+			// store = "mbox:DIR" naming a Maildir: delivery stores
+			// into it as a Maildir (courier.DirectoryAt), and so it
+			// is read; homepost check warns of the setting.
+			kind = "maildir"
+		}
+		return kind, path
 	}
 	if maildir.IsMaildir(p) {
 		return "maildir", p

@@ -35,7 +35,8 @@ they are. A running agent is told to reload (SIGHUP). Same as sendmail -bi.
 Exit status: 0, or 78 after printing every "file:line: reason" when a file
 has a syntax error or is ignored for its owner or mode. A file target that
 names a directory but no Maildir (written without its trailing '/') is
-a warning. See newaliases(8) and homepost-forward(5).
+a warning, and so is an alias whose mail can only loop back to it (every
+message to it bounces). See newaliases(8) and homepost-forward(5).
 `
 
 // runNewaliases is newaliases and sendmail -bi.
@@ -73,6 +74,11 @@ func runNewaliases(args []string) int {
 		if r.Exists && r.Ignored == "" && r.Kind != forwarder.KindInclude {
 			fmt.Printf("%s: %d aliases, longest %d bytes, %d bytes total\n", r.Path, r.Entries, r.Longest, r.Total)
 		}
+	}
+	// An alias loop is no error of the file's syntax: said, and the
+	// file is taken as it is (sendmail and Postfix say nothing).
+	for _, e := range forwarder.Loops(cfg) {
+		fail("newaliases", e)
 	}
 	if failed {
 		return sysexits.Config

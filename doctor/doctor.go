@@ -401,6 +401,9 @@ func checkForwarding(c *checker, cfg *config.Config) {
 			c.ok(item, "%s: %d entr%s", r.Path, r.Entries, map[bool]string{true: "y", false: "ies"}[r.Entries == 1])
 		}
 	}
+	for _, e := range forwarder.Loops(cfg) {
+		c.warn(forwarder.KindAliases, "%v", e)
+	}
 	if !seen[forwarder.KindAliases] {
 		c.ok(forwarder.KindAliases, "none (%s does not exist)", cfg.Aliases)
 	}

@@ -165,6 +165,14 @@ func lenient(p string) (string, error) {
 		if p == "" {
 			return "", nil
 		}
+		if strings.HasPrefix(p, "@") {
+			// A source route (RFC 5322 4.4 obs-route, RFC 5321
+			// 4.1.2): "<@relay.example,@b.example:a@example.com>"
+			// is a@example.com, as Postfix and sendmail read it.
+			if k := strings.IndexByte(p, ':'); k > 0 {
+				p = strings.TrimSpace(p[k+1:])
+			}
+		}
 	}
 	if p, err := checkAddr(p); err != nil {
 		return "", err

@@ -8,12 +8,15 @@ import (
 
 func TestParseList(t *testing.T) {
 	for in, want := range map[string][]string{
-		"root":                        {"root"},
-		"a@b, c@d":                    {"a@b", "c@d"},
-		"Name <x@y>":                  {"x@y"},
-		"undisclosed-recipients:;":    nil,
-		"sloppy <a@b>, c, (c) d@e":    {"a@b", "c", "d@e"},
-		"=?utf-8?q?J=C3=B6rg?= <j@x>": {"j@x"},
+		"root":       {"root"},
+		"a@b, c@d":   {"a@b", "c@d"},
+		"Name <x@y>": {"x@y"},
+		// A source route is dropped, as Postfix and sendmail do.
+		"<@relay.example:a@example.com>": {"a@example.com"},
+		"Joe <@r1,@r2:j@x.org>, b@y":     {"j@x.org", "b@y"},
+		"undisclosed-recipients:;":       nil,
+		"sloppy <a@b>, c, (c) d@e":       {"a@b", "c", "d@e"},
+		"=?utf-8?q?J=C3=B6rg?= <j@x>":    {"j@x"},
 	} {
 		got, err := ParseList(in)
 		if err != nil || !slices.Equal(got, want) {

@@ -636,6 +636,7 @@ func (a *Agent) remoteCopy(j *job, i int, t forwarder.Target) *send {
 	return &send{j: j, idx: i, t: t, kind: forwarder.Remote, c: &courier.Copy{
 		ID: j.m.ID, Sender: j.m.Env.Sender, To: t.Value, Rcpt: t.Value, Orig: j.m.Env.Original(i),
 		Header: prefix, Body: j.body, Size: j.m.Size, Time: a.now(), Recovered: j.recovered,
+		DSN: courier.DSNRequest{Notify: j.m.Env.Opts["notify"], Ret: j.m.Env.Opts["ret"], EnvID: j.m.Env.Opts["envid"]},
 	}}
 }
 

@@ -52,3 +52,16 @@ func TestNotifyNeverAndEnvID(t *testing.T) {
 		t.Fatalf("DSNs: %q", got)
 	}
 }
+
+// The copy for the smarthost carries the sender's DSN request, which
+// the relay passes on to a smarthost that offers DSN.
+func TestRemoteCopyCarriesDSNRequest(t *testing.T) {
+	ta := newTestAgent(t, "")
+	var got courier.DSNRequest
+	ta.smarthost(func(c *courier.Copy) courier.Result { got = c.DSN; return courier.OK("250 ok") })
+	ta.queueOpts(map[string]string{"notify": "success", "ret": "hdrs", "envid": "E1"}, "bob@example.com")
+	ta.run()
+	if got != (courier.DSNRequest{Notify: "success", Ret: "hdrs", EnvID: "E1"}) {
+		t.Errorf("copy's DSN request %+v", got)
+	}
+}

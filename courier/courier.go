@@ -78,6 +78,17 @@ type Copy struct {
 	// nothing. The courier keeps no record itself; these carry it.
 	Mark   func(maildir.Mark) error
 	Marked *maildir.Mark
+	// DSN is what the sender asked of delivery status notifications
+	// (sendmail -N, -R, -V), passed on to a smarthost that offers DSN.
+	DSN DSNRequest
+}
+
+// DSNRequest is a sender's request for delivery status notifications
+// (RFC 3461), as sendmail -N, -R and -V give it: NOTIFY ("never", or a
+// list of success, delay, failure), RET ("full" or "hdrs") and ENVID.
+// Empty fields ask nothing.
+type DSNRequest struct {
+	Notify, Ret, EnvID string
 }
 
 // Result is the outcome of one delivery attempt to one target.

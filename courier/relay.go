@@ -24,6 +24,10 @@ type Outgoing struct {
 	// flight. The last transaction's results are not told; they come
 	// back from Send with the rest.
 	Settled func(rcpts []int, res []Result)
+	// DSN is the sender's request for delivery status notifications,
+	// sent as MAIL's RET and ENVID and each RCPT's NOTIFY where the
+	// smarthost offers DSN.
+	DSN DSNRequest
 }
 
 type settledKey struct{}
@@ -63,7 +67,7 @@ func (r Relay) Deliver(ctx context.Context, copies []*Copy) []Result {
 		if !ok {
 			k = len(out)
 			byKey[key] = k
-			m := &Outgoing{ID: c.ID, Sender: c.Sender, Size: c.Size + int64(len(c.Header)),
+			m := &Outgoing{ID: c.ID, Sender: c.Sender, Size: c.Size + int64(len(c.Header)), DSN: c.DSN,
 				Open: func() io.Reader { return io.MultiReader(bytes.NewReader(c.Header), c.Body()) }}
 			if settled != nil {
 				copyOf = append(copyOf, nil)

@@ -39,6 +39,10 @@ type received struct {
 	Body  smtp.BodyType
 	User  string // authenticated user
 	TLS   bool
+	// DSN parameters: MAIL's RET and ENVID, each RCPT's NOTIFY.
+	Ret    smtp.DSNReturn
+	EnvID  string
+	Notify [][]smtp.DSNNotify
 }
 
 // backend is an in-process smarthost that records what it accepts and
@@ -64,6 +68,7 @@ type backend struct {
 	rcptMax    int          // the server's own limit, announced as LIMITS RCPTMAX
 	connRcpt   int          // after this many recipients of a connection, 452 4.5.3
 	tooMany    atomic.Int32 // 452 replies written, by anyone
+	dsn        bool         // offer DSN
 }
 
 type testSession struct {
@@ -118,7 +123,7 @@ func (s *testSession) Mail(from string, opts *smtp.MailOptions) error {
 		return s.be.mailErr
 	}
 	_, tlsOn := s.conn.TLSConnectionState()
-	s.cur = received{From: from, UTF8: opts.UTF8, Body: opts.Body, User: s.user, TLS: tlsOn}
+	s.cur = received{From: from, UTF8: opts.UTF8, Body: opts.Body, User: s.user, TLS: tlsOn, Ret: opts.Return, EnvID: opts.EnvelopeID}
 	return nil
 }
 
@@ -137,6 +142,11 @@ func (s *testSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	s.rcpts++
 	s.cur.Rcpts = append(s.cur.Rcpts, to)
+	var n []smtp.DSNNotify
+	if opts != nil {
+		n = opts.Notify
+	}
+	s.cur.Notify = append(s.cur.Notify, n)
 	return nil
 }
 
@@ -276,6 +286,7 @@ func startServer(t testing.TB, be *backend, mode serverMode, ca *testCA) string 
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
 	srv.MaxRecipients = be.rcptMax
+	srv.EnableDSN = be.dsn
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

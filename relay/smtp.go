@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -186,6 +187,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 		return false, true, false, courier.Result{}
 	}
 	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
+	mailDSN(opts, m.DSN)
 	s.progress.report()
 	if err := s.smtp.Mail(sender, opts); err != nil {
 		r, alive := s.result(err, "MAIL FROM")
@@ -220,7 +222,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 			res[i] = courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
 			continue
 		}
-		err := s.smtp.Rcpt(rcpt, nil)
+		err := s.smtp.Rcpt(rcpt, rcptDSN(m.DSN))
 		if first {
 			s.cuts.first(rcpt, err == nil)
 			first = false
@@ -725,4 +727,49 @@ func (c *clampConn) clamp(t time.Time) time.Time {
 		}
 	}
 	return t
+}
+
+// mailDSN puts the sender's RET and ENVID (sendmail -R, -V) in MAIL's
+// options; go-smtp sends them only to a server that offers DSN. An
+// ENVID that RFC 3461 does not allow (not printable ASCII, over 100
+// characters) is left out rather than fail the transaction.
+func mailDSN(opts *smtp.MailOptions, d courier.DSNRequest) {
+	switch strings.ToUpper(d.Ret) {
+	case "FULL":
+		opts.Return = smtp.DSNReturnFull
+	case "HDRS":
+		opts.Return = smtp.DSNReturnHeaders
+	}
+	if id := d.EnvID; id != "" && len(id) <= 100 && printableASCII(id) {
+		opts.EnvelopeID = id
+	}
+}
+
+// rcptDSN is RCPT's NOTIFY (sendmail -N), or nil.
+func rcptDSN(d courier.DSNRequest) *smtp.RcptOptions {
+	if d.Notify == "" {
+		return nil
+	}
+	var n []smtp.DSNNotify
+	for _, w := range strings.Split(d.Notify, ",") {
+		switch v := smtp.DSNNotify(strings.ToUpper(strings.TrimSpace(w))); v {
+		case smtp.DSNNotifyNever, smtp.DSNNotifySuccess, smtp.DSNNotifyFailure, smtp.DSNNotifyDelayed:
+			if !slices.Contains(n, v) {
+				n = append(n, v)
+			}
+		}
+	}
+	if len(n) == 0 || slices.Contains(n, smtp.DSNNotifyNever) && len(n) > 1 {
+		return nil
+	}
+	return &smtp.RcptOptions{Notify: n}
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -28,7 +28,8 @@ only once the message is safe on disk.
   -f ADDR      envelope sender (also -r ADDR); -f '<>' for the null sender
   -F NAME      full name for a generated From header (default: $NAME,
                then the account's name)
-  -N DSN       delivery status notification request (never: no bounce)
+  -N DSN       delivery status notification request (never: no bounce;
+               passed on to a smarthost that offers DSN, as -R and -V)
   -R RET       return full message or headers in bounces (full, hdrs)
   -V ENVID     envelope id, returned in bounces
   -v           print the queue ID on standard error

@@ -7,7 +7,7 @@ import (
 )
 
 // An attachment whose name is not ASCII, or holds quotes, is named with
-// RFC 2231 (filename*=utf-8”...), which Python's email reads back
+// RFC 2231 (a filename* parameter in UTF-8), which Python's email reads back
 // exactly; an encoded word inside quotes (RFC 2047 5 forbids it) came
 // back with backslashes.
 func TestAttachmentNameRFC2231(t *testing.T) {

@@ -508,6 +508,20 @@ func writeHeader(w io.Writer, h *Header, added []byte) error {
 	return err
 }
 
+// resent reports whether h has one of the resent fields of RFC 5322
+// 3.6.6, which make a message a resent one for complete. (A field that
+// merely begins with "Resent-" does not, as for Postfix's cleanup, so
+// that a message without From does not go without one for it.)
+func resent(h *Header) bool {
+	for _, f := range h.Fields {
+		switch strings.ToLower(f.Name) {
+		case "resent-date", "resent-from", "resent-sender", "resent-to", "resent-cc", "resent-bcc", "resent-message-id":
+			return true
+		}
+	}
+	return false
+}
+
 // complete returns the header fields to add: From, Date and Message-ID
 // where missing. A message that is resent (it has a Resent- field, RFC
 // 5322 3.6.6) gets Resent-From, Resent-Date and Resent-Message-ID where
@@ -517,7 +531,7 @@ func writeHeader(w io.Writer, h *Header, added []byte) error {
 // still name the original.
 func complete(cfg *settings.Config, o Options, h *Header, sender string, now time.Time, id string) []byte {
 	prefix := ""
-	if resentField(h) != "" {
+	if resent(h) {
 		prefix = "Resent-"
 	}
 	var b []byte

@@ -258,4 +258,10 @@ func TestResentFieldsCompleted(t *testing.T) {
 	if head, _, _ := strings.Cut(body, "\n\n"); strings.Count(head, "\n") != 6 {
 		t.Errorf("fields added to a complete resent header:\n%s", head)
 	}
+	// A field that only begins with Resent- makes no resent message:
+	// the missing From, Date and Message-ID are added.
+	body, _ = submitted(t, Options{Recipients: []string{"bob"}, IgnoreDots: true}, "Resent-Foo: x\nSubject: s\n\nbody\n")
+	if head, _, _ := strings.Cut(body, "\n\n"); !strings.Contains(head, "\nFrom: ") || !strings.Contains(head, "\nDate: ") || strings.Contains(head, "Resent-From") {
+		t.Errorf("Resent-Foo alone:\n%s", head)
+	}
 }

@@ -288,9 +288,11 @@ func (e *env) sendDraft(d *draft) int {
 	if d.messageID == "" {
 		d.messageID = newMessageID(now, e.cfg.Hostname)
 	}
-	if d.from == "" {
-		// The From that sendmail would add (submit), written here
-		// so that the record copy has it too.
+	if d.from == "" && e.set.get("sendmail") == "" {
+		// The From that homepost's queue would add (submit), written
+		// here so that the record copy has it too. A sendmail program
+		// of the user's own (msmtp) is left to add its own, which may
+		// name another address.
 		name := os.Getenv("NAME")
 		if name == "" {
 			name = e.cfg.FullName

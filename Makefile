@@ -56,10 +56,10 @@ install: build
 # waiting on the processes they start, so two packages per core
 # overlap. -race stays on for every package: it costs about a third
 # more CPU, and the black-box suites hardly any, since the binary they
-# run is built without it. -timeout 25m: the crash-point sweep
-# (test/sweep) alone runs about 15 minutes on this project's two-core
+# run is built without it. -timeout 28m: the crash-point sweep
+# (test/sweep) alone runs 20 to 24 minutes on this project's two-core
 # machines, and go test's default cuts a test binary off at 10.
-TESTFLAGS ?= -race -shuffle=on -count=1 -p 4 -timeout 25m
+TESTFLAGS ?= -race -shuffle=on -count=1 -p 4 -timeout 28m
 VETFLAGS = -trimpath -tags osusergo,netgo
 
 test:

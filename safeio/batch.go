@@ -317,24 +317,32 @@ func syncfs(fd int, dev uint64, files []*os.File, dirs []string) error {
 // file system with a journal (ext3, ext4) commits it, with its flushes,
 // in sync_fs; xfs, btrfs and f2fs commit their logs, transactions and
 // checkpoints there too.
-//
-// The answer is kept per file system: a mounted file system does not
-// gain or lose its journal.
 func flushLast(dev uint64, fd int) bool {
-	var st unix.Statfs_t
-	if unix.Fstatfs(fd, &st) != nil {
-		return true
-	}
-	k := fsKey{dev, st.Fsid}
-	if v, ok := flushLastDevs.Load(k); ok {
-		return v.(bool)
-	}
-	need := int64(st.Type) == unix.EXT4_SUPER_MAGIC && !journaled(devName(dev))
-	flushLastDevs.Store(k, need)
-	return need
+	ext4, journal, ok := ext4Journal(dev, fd)
+	return !ok || ext4 && !journal
 }
 
-var flushLastDevs sync.Map // fsKey → bool
+// ext4Journal says whether the file system of fd (on device dev) is
+// ext2/3/4 and whether it has a journal; ok is false when fd cannot be
+// looked at. The answer is kept per file system: a mounted file system
+// does not gain or lose its journal.
+func ext4Journal(dev uint64, fd int) (ext4, journal, ok bool) {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false, false, false
+	}
+	k := fsKey{dev, st.Fsid}
+	if v, found := ext4Kinds.Load(k); found {
+		kind := v.([2]bool)
+		return kind[0], kind[1], true
+	}
+	ext4 = int64(st.Type) == unix.EXT4_SUPER_MAGIC
+	journal = ext4 && journaled(devName(dev))
+	ext4Kinds.Store(k, [2]bool{ext4, journal})
+	return ext4, journal, true
+}
+
+var ext4Kinds sync.Map // fsKey → [2]bool{ext4, journal}
 
 // fsKey names a mounted file system: its device number and its f_fsid.
 // The device number alone may name another file system later: a loop
@@ -400,15 +408,10 @@ func journaled(name string) bool {
 // before the rename and one of dir after it (sendmail's order).
 func SyncRenamed(f *os.File, dir string) error {
 	if FsyncCoversRename(f) {
-		for {
-			err := unix.Fsync(int(f.Fd()))
-			if err != unix.EINTR {
-				if err != nil {
-					return fmt.Errorf("sync %s: %w", f.Name(), err)
-				}
-				return nil
-			}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", f.Name(), err)
 		}
+		return nil
 	}
 	return SyncBatch([]*os.File{f}, []string{dir})
 }
@@ -424,20 +427,9 @@ func FsyncCoversRename(f *os.File) bool {
 	if syscall.Fstat(int(f.Fd()), &st) != nil {
 		return false
 	}
-	var fs unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &fs) != nil {
-		return false
-	}
-	k := fsKey{st.Dev, fs.Fsid}
-	if v, ok := coversDevs.Load(k); ok {
-		return v.(bool)
-	}
-	ok := int64(fs.Type) == unix.EXT4_SUPER_MAGIC && journaled(devName(st.Dev))
-	coversDevs.Store(k, ok)
-	return ok
+	ext4, journal, ok := ext4Journal(st.Dev, int(f.Fd()))
+	return ok && ext4 && journal
 }
-
-var coversDevs sync.Map // fsKey → bool
 
 // syncEach fsyncs every file and directory, up to eight at a time.
 func syncEach(files []*os.File, dirs []string) error {

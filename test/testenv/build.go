@@ -55,6 +55,10 @@ var (
 	// move HOME with t.Setenv must not move the Go caches with it.
 	buildEnv = append(os.Environ(), "CGO_ENABLED=0")
 	goCmd    = lookGo()
+	// startTempDir is the temporary directory the process started
+	// with: a test may point TMPDIR at a file system it unmounts when
+	// it ends, and builds made then must outlive it.
+	startTempDir = os.TempDir()
 )
 
 // lookGo finds the go command on the PATH the process started with.
@@ -175,10 +179,11 @@ func ready(dir string) bool {
 	return true
 }
 
-// cacheDir is a directory of the user's own under the system's
-// temporary directory; one owned by anyone else is refused.
+// cacheDir is a directory of the user's own under the temporary
+// directory the process started with; one owned by anyone else is
+// refused.
 func cacheDir() (string, error) {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("homepost-testbin-%d", os.Getuid()))
+	dir := filepath.Join(startTempDir, fmt.Sprintf("homepost-testbin-%d", os.Getuid()))
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", fmt.Errorf("testenv: build cache: %w", err)
 	}

@@ -68,7 +68,9 @@ func TestSourceKey(t *testing.T) {
 // A build directory that another user could write is refused.
 func TestCacheDirPrivate(t *testing.T) {
 	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
+	old := startTempDir
+	startTempDir = tmp
+	t.Cleanup(func() { startTempDir = old })
 	dir, err := cacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +86,21 @@ func TestCacheDirPrivate(t *testing.T) {
 	os.Symlink(t.TempDir(), dir)
 	if _, err := cacheDir(); err == nil {
 		t.Error("a build cache reached through a symbolic link was used")
+	}
+}
+
+// The build cache stays where the process started: a test that moves
+// TMPDIR (onto a file system it mounts and unmounts) before the first
+// build must not leave the binaries there for the tests after it.
+func TestCacheDirIgnoresTMPDIRSetByATest(t *testing.T) {
+	moved := t.TempDir()
+	t.Setenv("TMPDIR", moved)
+	dir, err := cacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(dir, moved+string(filepath.Separator)) {
+		t.Errorf("the build cache %s follows a TMPDIR set after the process started", dir)
 	}
 }
 

@@ -75,18 +75,21 @@ var sysnum = map[string]uint64{
 	"openat": 257, "mkdirat": 258, "unlinkat": 263, "renameat": 264, "linkat": 265, "renameat2": 316,
 }
 
+// The shim and the killer leave with syscall.Exit, not os.Exit: built
+// with -race, os.Exit waits a second for late race reports (GORACE's
+// atexit_sleep_ms), and the killer runs once for each crash point.
 func TestMain(m *testing.M) {
 	if nr := os.Getenv(shimEnv); nr != "" {
 		fmt.Fprintln(os.Stderr, "shim:", shim(nr, os.Args[1:]))
-		os.Exit(127)
+		syscall.Exit(127)
 	}
 	if out := os.Getenv(killerEnv); out != "" {
 		v := killer(os.Args[1:])
 		b, _ := json.Marshal(v)
 		if err := os.WriteFile(out, b, 0o600); err != nil {
-			os.Exit(2)
+			syscall.Exit(2)
 		}
-		os.Exit(0)
+		syscall.Exit(0)
 	}
 	os.Exit(m.Run())
 }

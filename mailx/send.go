@@ -293,11 +293,7 @@ func (e *env) sendDraft(d *draft) int {
 		// here so that the record copy has it too. A sendmail program
 		// of the user's own (msmtp) is left to add its own, which may
 		// name another address.
-		name := os.Getenv("NAME")
-		if name == "" {
-			name = e.cfg.FullName
-		}
-		d.genFrom = addr.Format(name, e.cfg.User+"@"+e.cfg.Hostname)
+		d.genFrom = submit.GeneratedFrom(e.cfg, submit.Options{FullName: os.Getenv("NAME")}, e.cfg.User+"@"+e.cfg.Hostname)
 	}
 	if prog := e.set.get("sendmail"); prog != "" {
 		if code := e.runSendmail(prog, d, now); code != exOK {

@@ -522,6 +522,23 @@ func resent(h *Header) bool {
 	return false
 }
 
+// GeneratedFrom is the From that submission adds to a message without
+// one, sent with options o from the envelope sender sender: the full
+// name is o.FullName (-F, NAME), else the account's own when the sender
+// is the user's default (no -f), and the null sender is MAILER-DAEMON.
+// mail(1) writes the same From itself, so that its record copy has the
+// From that was sent.
+func GeneratedFrom(cfg *settings.Config, o Options, sender string) string {
+	name := o.FullName
+	if name == "" && o.Sender == "" {
+		name = cfg.FullName
+	}
+	if sender == "" {
+		sender = "MAILER-DAEMON"
+	}
+	return addr.Format(name, sender)
+}
+
 // complete returns the header fields to add: From, Date and Message-ID
 // where missing. A message that is resent (it has a Resent- field, RFC
 // 5322 3.6.6) gets Resent-From, Resent-Date and Resent-Message-ID where
@@ -536,17 +553,9 @@ func complete(cfg *settings.Config, o Options, h *Header, sender string, now tim
 	}
 	var b []byte
 	if !h.Has(prefix + "From") {
-		name := o.FullName
-		if name == "" && o.Sender == "" {
-			name = cfg.FullName
-		}
-		from := sender
-		if from == "" {
-			from = "MAILER-DAEMON"
-		}
 		b = append(b, prefix...)
 		b = append(b, "From: "...)
-		b = append(b, addr.Format(name, from)...)
+		b = append(b, GeneratedFrom(cfg, o, sender)...)
 		b = append(b, '\n')
 	}
 	if !h.Has(prefix + "Date") {

@@ -49,7 +49,7 @@ func TestMboxPathThatIsADirectory(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(lists, "new", md.Name)); err != nil || string(got) != string(md.Header)+"Subject: lists\n\nbody\n" {
 		t.Errorf("copy in new/: %q %v", got, err)
 	}
-	wantReason := plain + " is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one"
+	wantReason := plain + " is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one (the store: store = \"PATH/\" in config.toml)"
 	if res[1].Status != outbox.Deferred || res[1].DSN != "4.2.0" || res[1].Reason != wantReason {
 		t.Errorf("directory that is no Maildir: %+v, want 4.2.0 %q", res[1], wantReason)
 	}

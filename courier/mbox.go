@@ -90,9 +90,11 @@ func DirectoryAt(path string) (dir, isMaildir bool) {
 // Maildir. The directory will not turn into a file by itself, but the
 // user can make it a Maildir: the line ended with '/' is one, which the
 // next copy for it completes with cur/, new/ and tmp/. The copy waits,
-// and the reason says what to write instead of "is a directory".
+// and the reason says what to write instead of "is a directory", for a
+// .forward or aliases line and for config.toml's store alike (the copy
+// does not know which named it).
 func notMaildir(path string) Result {
-	return Temp("4.2.0", "%s is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one", path)
+	return Temp("4.2.0", "%s is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one (the store: store = \"PATH/\" in config.toml)", path)
 }
 
 func (m *Mbox) now() time.Time {

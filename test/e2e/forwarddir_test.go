@@ -116,7 +116,7 @@ func TestForwardDirectoryNotMaildir(t *testing.T) {
 	e.Once()
 	q, _, _ := e.Run(nil, "mailq")
 	for _, d := range []string{plain, solo, pair} {
-		if !strings.Contains(unwrapped(q), d+" is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one") {
+		if !strings.Contains(unwrapped(q), d+" is a directory but not a Maildir (no cur/, new/, tmp/): end the line that names it with '/' to make it one (the store: store = \"PATH/\" in config.toml)") {
 			t.Errorf("mailq does not say what to do for %s:\n%s", d, q)
 		}
 	}
@@ -192,5 +192,47 @@ func TestForwardDirectoryMendedWhileAgentRuns(t *testing.T) {
 		if n := testenv.Files(filepath.Join(d, "new")); len(n) != 1 {
 			t.Errorf("%s/new: %v, want one copy", d, n)
 		}
+	}
+}
+
+// A store written as an mbox (store = "mbox:~/plain") that is a plain
+// directory: the mail waits, and mailq's reason says what to write in
+// config.toml, not only in a .forward or aliases line; once the store
+// is written as a Maildir, the mail that waited is delivered there, once.
+func TestStoreDirectoryNotMaildir(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "store = \"mbox:~/plain\"\n")
+	me := testenv.Login(t)
+	if err := os.Mkdir(e.Path("plain"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.MustSend("Subject: into plain\n\nbody\n", me)
+	e.Once()
+	q, _, _ := e.Run(nil, "mailq")
+	if !strings.Contains(unwrapped(q), e.Path("plain")+" is a directory but not a Maildir") ||
+		!strings.Contains(unwrapped(q), `store = "PATH/" in config.toml`) {
+		t.Errorf("mailq does not say what to write in config.toml:\n%s", q)
+	}
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.Replace(string(b), `store = "mbox:~/plain"`, `store = "~/plain/"`, 1)
+	if fixed == string(b) {
+		t.Fatalf("the store line is not in %s:\n%s", cfg, b)
+	}
+	if err := os.WriteFile(cfg, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+		t.Fatalf("flush: exit %d: %s", code, stderr)
+	}
+	e.Once()
+	if n := testenv.Files(e.Path("plain", "new")); len(n) != 1 {
+		t.Errorf("plain/new holds %v, want the one message that waited", n)
+	}
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
 	}
 }

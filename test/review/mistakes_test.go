@@ -259,8 +259,11 @@ func TestQueueWarningsNameTheAgentsFile(t *testing.T) {
 // The outbox of a broken file is the one the file names: the agent,
 // once the file is fixed, finds there what sendmail queued. Where the
 // file's own outbox line cannot be read, sendmail queues in the default
-// outbox and says so; once the file is fixed, mailq and check say that
-// the message waits there, and how to move it.
+// outbox, says so, and starts a background delivery that holds while
+// the file is broken; once the file is fixed, that delivery follows the
+// outbox the file names, takes the message along and delivers it, once.
+// (With no delivery running, mailq and check say that the message
+// waits in the former outbox: TestOutboxMovedWithMailInIt.)
 func TestConfigErrorKeepsTheFilesOutbox(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")
@@ -283,12 +286,27 @@ func TestConfigErrorKeepsTheFilesOutbox(t *testing.T) {
 	if n := len(testenv.Files(e.Outbox("new"))); n != 1 {
 		t.Fatalf("the default outbox holds %d messages, want 1", n)
 	}
+	agentLog := e.Path(".local", "state", "homepost", "agent.log")
+	e.WaitFor(func() bool {
+		b, _ := os.ReadFile(agentLog)
+		return strings.Contains(string(b), "delivery is held until it is fixed")
+	}, "the background delivery to hold")
 	setConfig(t, e, good, 0o600)
-	if _, stderr, _ := e.Run(nil, "mailq"); !strings.Contains(stderr, "1 message(s) wait in "+filepath.Clean(e.Outbox(""))) {
-		t.Errorf("mailq says nothing of the default outbox:\n%s", stderr)
+	e.WaitFor(func() bool { return len(storeFiles(t, e)) == 2 }, "the held delivery to deliver the message once the file is fixed")
+	e.WaitFor(func() bool { return e.LockHolder() == 0 }, "the background delivery to end")
+	if n := len(storeFiles(t, e)); n != 2 {
+		t.Errorf("store holds %d, want 2", n)
 	}
-	if out, _, _ := e.Run(nil, "homepost", "check"); !strings.Contains(out, "FAIL outbox: 1 message(s) wait in "+filepath.Clean(e.Outbox(""))) {
-		t.Errorf("check says nothing of the default outbox:\n%s", out)
+	for _, d := range []string{e.Outbox("new"), e.Outbox("cur"), e.Path("queue", "new"), e.Path("queue", "cur")} {
+		if n := testenv.Files(d); len(n) != 0 {
+			t.Errorf("%s still holds %v", d, n)
+		}
+	}
+	if out, stderr, _ := e.Run(nil, "mailq"); out != "Mail queue is empty\n" || strings.Contains(stderr, "wait in") {
+		t.Errorf("mailq:\n%s%s", out, stderr)
+	}
+	if b, _ := os.ReadFile(agentLog); !strings.Contains(string(b), "moved the mail of the former outbox into the configured one") {
+		t.Errorf("the log does not say the message was moved along:\n%s", b)
 	}
 }
 

@@ -495,6 +495,10 @@ func TestKillAfter250LosesNothing(t *testing.T) {
 		agent := l.StartAgent()
 		l.waitListening()
 		done := make(chan struct{})
+		// The kill comes at a random moment after the round's first
+		// 250: on a loaded machine a kill timed from the agent's start
+		// could come before any message was answered.
+		firstAck := make(chan struct{})
 		go func() {
 			defer close(done)
 			c, err := net.Dial("unix", l.Socket)
@@ -531,9 +535,17 @@ func TestKillAfter250LosesNothing(t *testing.T) {
 					return
 				}
 				acked[subj] = true
+				if i == 0 {
+					close(firstAck)
+				}
 			}
 		}()
-		time.Sleep(time.Duration(5+rand.IntN(60)) * time.Millisecond)
+		select {
+		case <-firstAck:
+		case <-done:
+		case <-time.After(20 * time.Second):
+		}
+		time.Sleep(time.Duration(rand.IntN(60)) * time.Millisecond)
 		agent.Process.Kill()
 		agent.Wait()
 		<-done

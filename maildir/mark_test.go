@@ -120,7 +120,7 @@ func TestDotlockLeavesNoTemporary(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: 1, Max: old.Max}); err != nil {
 		t.Skip("SKIP: cannot limit the file size:", err)
 	}
-	err := dotlock(filepath.Join(dir, "mbox.lock"))
+	_, _, err := dotlock(filepath.Join(dir, "mbox.lock"))
 	unix.Setrlimit(unix.RLIMIT_FSIZE, &old)
 	if err == nil {
 		t.Fatal("a dotlock was taken with its pid cut off")

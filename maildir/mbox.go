@@ -59,11 +59,15 @@ type Locked struct {
 	F    *os.File
 	path string
 	dot  string
+	// The dotlock file this process made, kept open, and which it is.
+	dotFile *os.File
+	dotID   fileID
 }
 
 // Lock opens (creating, mode 0600) and locks the mbox the way mutt,
 // s-nail and mailx expect: a dotlock file PATH.lock, then an fcntl lock
-// and a flock on the file itself. It waits up to 30 seconds. Before it
+// and a flock on the file itself. It waits up to 30 seconds, without
+// the dotlock while another program holds a kernel lock (tryLock). Before it
 // returns, it finishes a rewrite of the mbox that a crash stopped (see
 // Locked.recover), so that nothing is read from or appended to a torn
 // mbox.
@@ -75,15 +79,52 @@ func (m Mbox) Lock() (*Locked, error) { return m.lock(false) }
 func (m Mbox) LockForDelivery() (*Locked, error) { return m.lock(true) }
 
 func (m Mbox) lock(deliver bool) (*Locked, error) {
-	path := string(m)
 	deadline := time.Now().Add(lockTimeout)
-	dot := path + ".lock"
 	for {
-		err := dotlock(dot)
+		l, err := m.tryLock(deliver, deadline)
+		if err != errKernelBusy {
+			return l, err
+		}
+		if time.Now().After(deadline) {
+			return nil, &LockError{string(m), "a kernel lock (fcntl or flock) held by a program that has it open"}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// errKernelBusy is tryLock's answer when another program holds the
+// mbox's fcntl or flock lock, or took the dotlock over meanwhile: every
+// lock taken is let go, to be tried again.
+var errKernelBusy = errors.New("mbox: kernel lock busy")
+
+// afterDotlock is called once the dotlock is taken, before the kernel
+// locks: tests use it to act as another program in between.
+var afterDotlock = func(dot string) {}
+
+// tryLock takes the dotlock (waiting until deadline for another
+// program's), then the kernel locks without waiting.
+//
+// Why the kernel locks are not waited for under the dotlock: programs
+// take the two in either order. Postfix's local(8) and procmail take
+// the dotlock first, as homepost does; mutt and s-nail take the fcntl
+// lock first, then the dotlock, and give up on a dotlock they cannot
+// get after a few seconds ("Lock count exceeded, remove lock?"). A
+// delivery that held the dotlock while it waited for the fcntl lock of
+// a mutt that waited for the dotlock stalled both until one gave up.
+// Letting the dotlock go whenever a kernel lock is busy lets such a
+// reader finish, and the delivery takes both once it is done.
+func (m Mbox) tryLock(deliver bool, deadline time.Time) (*Locked, error) {
+	path := string(m)
+	dot := path + ".lock"
+	var df *os.File
+	var id fileID
+	for {
+		var err error
+		df, id, err = dotlock(dot)
 		if errors.Is(err, os.ErrNotExist) {
 			// A new mailbox in a folder that does not exist yet.
 			if err = safeio.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-				err = dotlock(dot)
+				df, id, err = dotlock(dot)
 			}
 		}
 		if err == nil {
@@ -111,10 +152,11 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	l := &Locked{path: path, dot: dot, dotFile: df, dotID: id}
 	if dot != "" {
 		cleanTemps(dot)
+		afterDotlock(dot)
 	}
-	l := &Locked{path: path, dot: dot}
 	f, err := openMbox(path, deliver)
 	if err != nil {
 		l.unlockDot()
@@ -133,24 +175,30 @@ func (m Mbox) lock(deliver bool) (*Locked, error) {
 		tries = tries[:1]
 	}
 	for _, try := range tries {
+		var err error
 		for {
-			err := try()
-			if err == nil {
+			if err = try(); !errors.Is(err, unix.EINTR) {
 				break
 			}
-			if !busyLock(err) {
-				// Not another program's lock (ENOLCK: no lock
-				// manager on an NFS mount): said as it is, not
-				// waited for and called "locked".
-				l.Unlock()
-				return nil, fmt.Errorf("mbox: lock %s: %w", path, err)
-			}
-			if time.Now().After(deadline) {
-				l.Unlock()
-				return nil, &LockError{path, "a kernel lock (fcntl or flock) held by a program that has it open"}
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
+		if err == nil {
+			continue
+		}
+		l.Unlock()
+		if busyLock(err) {
+			return nil, errKernelBusy
+		}
+		// Not another program's lock (ENOLCK: no lock manager on an
+		// NFS mount): said as it is, not waited for and called
+		// "locked".
+		return nil, fmt.Errorf("mbox: lock %s: %w", path, err)
+	}
+	if dot != "" && !l.holdsDot() {
+		// Another program took the dotlock over (mutt's "remove
+		// lock? yes", or a lock judged stale): not written under it.
+		l.dot = "" // nor removed
+		l.Unlock()
+		return nil, errKernelBusy
 	}
 	if err := l.recover(!deliver); err != nil {
 		l.Unlock()
@@ -293,25 +341,69 @@ func staleDotlock(path string) bool {
 	return unix.Kill(pid, 0) == unix.ESRCH
 }
 
+// fileID tells one file from another: its device and inode numbers.
+type fileID struct{ dev, ino uint64 }
+
+// idOf is the fileID of path, not following a symbolic link; ok is false
+// when it cannot be looked at.
+func idOf(path string) (fileID, bool) {
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil {
+		return fileID{}, false
+	}
+	return fileID{st.Dev, st.Ino}, true
+}
+
 // dotlock creates the lock file path holding our pid. The file is
 // written under a unique temporary name and hard-linked into place, so a
 // lock file never exists without its pid, even when the process is
 // killed in between (then only the temporary file is left over).
-func dotlock(path string) error {
+//
+// It returns the lock file, open, and which file it is: while it stays
+// open, no other file can take its inode number, so a dotlock found
+// with the same device and inode numbers is still this one (holdsDot).
+func dotlock(path string) (*os.File, fileID, error) {
 	tmp := fmt.Sprintf("%s.%d.%d", path, os.Getpid(), time.Now().UnixNano())
-	err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fileID{}, err
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	var id fileID
 	if err == nil {
-		err = os.Link(tmp, path)
+		var st unix.Stat_t
+		if err = unix.Fstat(int(f.Fd()), &st); err == nil {
+			id = fileID{st.Dev, st.Ino}
+			err = os.Link(tmp, path)
+		}
 	}
 	// Removed whatever happened: a write that failed half way (a full
 	// disk) must not leave one temporary file per attempt.
 	os.Remove(tmp)
-	return err
+	if err != nil {
+		f.Close()
+		return nil, fileID{}, err
+	}
+	return f, id, nil
 }
 
+// holdsDot reports whether the dotlock is still the file this process
+// made: another program may have taken it over, rightly (a lock it
+// judged stale) or not (mutt's "remove lock? yes").
+func (l *Locked) holdsDot() bool {
+	id, ok := idOf(l.dot)
+	return ok && id == l.dotID
+}
+
+// unlockDot removes the dotlock if it is still ours: removing one that
+// another program took over would let a third write beside it.
 func (l *Locked) unlockDot() {
-	if l.dot != "" {
+	if l.dot != "" && l.holdsDot() {
 		os.Remove(l.dot)
+	}
+	if l.dotFile != nil {
+		l.dotFile.Close()
+		l.dotFile = nil
 	}
 }
 

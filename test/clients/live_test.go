@@ -1,11 +1,17 @@
 package clients
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"homepost/test/testenv"
 )
@@ -142,4 +148,63 @@ func mustRead(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// mutt locks an mbox in the other order than a delivery: its fcntl lock
+// first, then the dotlock (made by mutt_dotlock, which gives up after
+// its retries and asks "Lock count exceeded, remove lock?"). While mutt
+// holds its fcntl lock, a delivery that waits for it must not keep the
+// dotlock: mutt_dotlock gets it, mutt finishes, and the delivery then
+// appends, once. The delivery kept the dotlock for up to 30 seconds,
+// mutt_dotlock failed (exit 3) and deliveries were deferred.
+func TestMuttLockOrderAgainstDelivery(t *testing.T) {
+	t.Parallel()
+	need(t, "mutt_dotlock")
+	e := newEnv(t, "")
+	box := e.path("mbox")
+	e.writeConfig(baseConfig(e.home) + fmt.Sprintf("store = %q\n", "mbox:"+box))
+	e.startAgent()
+	e.sendmail("From: a@example.org\nSubject: one\n\nfirst\n", "root")
+	waitUntil(t, "the first delivery", func() bool {
+		b, _ := os.ReadFile(box)
+		return strings.Count(string(b), "\nSubject: ") == 1
+	})
+
+	// mutt's first step: the fcntl lock, as when it opens the mbox.
+	f, err := os.Open(box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	e.sendmail("From: b@example.org\nSubject: two\n\nsecond\n", "root")
+	// The delivery has met the fcntl lock.
+	time.Sleep(time.Second)
+	// mutt's second step: its dotlock, retried for up to 3 seconds.
+	if out, err := exec.Command("mutt_dotlock", "-r", "3", box).CombinedOutput(); err != nil {
+		t.Fatalf("mutt_dotlock could not lock %s while the delivery waited for mutt's fcntl lock: %v %s", box, err, out)
+	}
+	if b, err := os.ReadFile(box); err != nil || strings.Count(string(b), "\nSubject: ") != 1 {
+		t.Fatalf("the mbox changed under mutt's locks: %v\n%s", err, b)
+	}
+	// mutt is done: it lets both go.
+	if out, err := exec.Command("mutt_dotlock", "-u", box).CombinedOutput(); err != nil {
+		t.Fatalf("mutt_dotlock -u: %v %s", err, out)
+	}
+	lk.Type = unix.F_UNLCK
+	unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
+	waitUntil(t, "the second delivery", func() bool {
+		b, _ := os.ReadFile(box)
+		return strings.Count(string(b), "\nSubject: ") == 2
+	})
+	if got := subjects(e.readStore("mbox", box)); strings.Join(got, ",") != "one,two" {
+		t.Errorf("the mbox holds %q, want one and two", got)
+	}
+	waitUntil(t, "the dotlock to go", func() bool {
+		_, err := os.Stat(box + ".lock")
+		return errors.Is(err, os.ErrNotExist)
+	})
 }

@@ -33,7 +33,7 @@ func FuzzParseCrontab(f *testing.F) {
 	f.Add("=\n@\n \t\n#")
 	f.Fuzz(func(t *testing.T, s string) {
 		ct := parseCrontab(s)
-		if ct.wrapped > ct.jobs || ct.jobs < 0 {
+		if ct.wrapped+ct.own > ct.jobs || ct.jobs < 0 || len(ct.runs) != ct.wrapped+ct.own {
 			t.Errorf("parseCrontab(%q) = %+v", s, ct)
 		}
 	})

@@ -100,10 +100,12 @@ func checkCron(c *checker, crontab func() ([]byte, error)) {
 		c.ok("cron", "%d job(s); cron mails through /usr/sbin/sendmail, which is homepost", ct.jobs)
 	case ct.wrapped == ct.jobs:
 		c.ok("cron", "all %d job(s) run under homepost cron", ct.jobs)
+	case ct.wrapped+ct.own == ct.jobs:
+		c.ok("cron", "all %d job(s) run under homepost cron, or are homepost agent or flush", ct.jobs)
 	case ct.mailtoOff:
-		c.warn("cron", "MAILTO=\"\" and %d of %d job(s) not under homepost cron: their output is lost", ct.jobs-ct.wrapped, ct.jobs)
+		c.warn("cron", "MAILTO=\"\" and %d of %d job(s) not under homepost cron: their output is lost", ct.jobs-ct.wrapped-ct.own, ct.jobs)
 	default:
-		c.warn("cron", "%d of %d job(s) not under homepost cron and /usr/sbin/sendmail is not homepost: their output may not reach you (use homepost cron -- CMD)", ct.jobs-ct.wrapped, ct.jobs)
+		c.warn("cron", "%d of %d job(s) not under homepost cron and /usr/sbin/sendmail is not homepost: their output may not reach you (use homepost cron -- CMD)", ct.jobs-ct.wrapped-ct.own, ct.jobs)
 	}
 }
 
@@ -124,7 +126,12 @@ func startCrontab() func() ([]byte, error) {
 // crontabSummary is what checkCron needs to know of a crontab.
 type crontabSummary struct {
 	jobs, wrapped int
-	mailtoOff     bool // the last MAILTO before a job is empty
+	// own counts the jobs that are homepost agent or homepost flush,
+	// as check --crontab prints one: what they print is homepost's own
+	// log (that line appends it to the log file), not a job's result,
+	// so their output is none that cron could lose.
+	own       int
+	mailtoOff bool // the last MAILTO before a job is empty
 	// runs are the jobs' homepost commands, with the PATH cron gives
 	// them: the word that names homepost, and the crontab's last PATH
 	// before the job (cronPath where it sets none).
@@ -169,9 +176,10 @@ func cronFinds(r cronRun) bool {
 	}
 }
 
-// parseCrontab counts the jobs of a crontab(5) file and those run through
-// "homepost cron", each with the PATH it runs with (the last PATH line
-// before it). Environment lines (NAME=value) and comments are not jobs.
+// parseCrontab counts the jobs of a crontab(5) file, those run through
+// "homepost cron" and those that are homepost agent or flush, each with
+// the PATH it runs with (the last PATH line before it). Environment
+// lines (NAME=value) and comments are not jobs.
 func parseCrontab(s string) crontabSummary {
 	var c crontabSummary
 	path := cronPath
@@ -194,9 +202,9 @@ func parseCrontab(s string) crontabSummary {
 		var cmd []string
 		switch {
 		case strings.HasPrefix(f[0], "@"):
-			cmd = f[1:]
+			cmd = shellWords(cronCommand(afterFields(line, 1)))
 		case len(f) > 5:
-			cmd = f[5:]
+			cmd = shellWords(cronCommand(afterFields(line, 5)))
 		default:
 			continue
 		}
@@ -204,9 +212,126 @@ func parseCrontab(s string) crontabSummary {
 		if word, ok := wrappedCommand(cmd); ok {
 			c.wrapped++
 			c.runs = append(c.runs, cronRun{word: word, path: path})
+		} else if word, ok := ownCommand(cmd); ok {
+			c.own++
+			c.runs = append(c.runs, cronRun{word: word, path: path})
 		}
 	}
 	return c
+}
+
+// afterFields is line without its first n blank-separated fields: the
+// command of a crontab job line, after its schedule.
+func afterFields(line string, n int) string {
+	for range n {
+		line = strings.TrimLeft(line, " \t")
+		i := strings.IndexAny(line, " \t")
+		if i < 0 {
+			return ""
+		}
+		line = line[i:]
+	}
+	return strings.TrimLeft(line, " \t")
+}
+
+// cronCommand is the part of a job's command that cron hands to the
+// shell: cron ends it at the first % not escaped by a backslash (what
+// follows is the job's standard input) and takes the backslash off an
+// escaped one, within quotes too.
+func cronCommand(cmd string) string {
+	var b strings.Builder
+	for i := 0; i < len(cmd); i++ {
+		switch {
+		case cmd[i] == '\\' && i+1 < len(cmd) && cmd[i+1] == '%':
+			b.WriteByte('%')
+			i++
+		case cmd[i] == '%':
+			return b.String()
+		default:
+			b.WriteByte(cmd[i])
+		}
+	}
+	return b.String()
+}
+
+// shellWords splits a command into words as sh(1) reads its quotes and
+// backslashes, so that a path written in quotes, as check --crontab
+// writes one with a blank in it, is one word. Expansions and operators
+// are left as they are written.
+func shellWords(s string) []string {
+	var words []string
+	var w strings.Builder
+	in := false // a word has begun
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; ch {
+		case ' ', '\t', '\n':
+			if in {
+				words = append(words, w.String())
+				w.Reset()
+				in = false
+			}
+		case '\'':
+			in = true
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				j = len(s) - i - 1
+			}
+			w.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case '"':
+			in = true
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0 {
+					i++
+				}
+				w.WriteByte(s[i])
+			}
+		case '\\':
+			in = true
+			if i+1 < len(s) {
+				i++
+				w.WriteByte(s[i])
+			}
+		default:
+			in = true
+			w.WriteByte(ch)
+		}
+	}
+	if in {
+		words = append(words, w.String())
+	}
+	return words
+}
+
+// ownCommand reports whether a cron command runs homepost agent or
+// homepost flush, and the word that names homepost. homepost must be
+// the command the shell runs: the first word after any NAME=value
+// settings, at the start or after ;, && or ||. A command that only
+// mentions it (echo homepost agent) is a job like any other.
+func ownCommand(cmd []string) (string, bool) {
+	start := true
+	for i, w := range cmd {
+		switch {
+		case w == ";" || w == "&&" || w == "||":
+			start = true
+		case start && isAssignment(w):
+		case start && filepath.Base(w) == "homepost" && i+1 < len(cmd) && (cmd[i+1] == "agent" || cmd[i+1] == "flush"):
+			return w, true
+		default:
+			start = false
+		}
+	}
+	return "", false
+}
+
+// isAssignment reports whether a shell word sets a variable for the
+// command after it (NAME=value).
+func isAssignment(w string) bool {
+	name, _, ok := strings.Cut(w, "=")
+	if !ok || name == "" || name[0] >= '0' && name[0] <= '9' {
+		return false
+	}
+	return strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == ""
 }
 
 // wrappedCommand reports whether a cron command line runs homepost cron,

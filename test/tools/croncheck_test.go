@@ -50,3 +50,28 @@ func TestCheckCronFindsHomepost(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCronOwnLine: the crontab that README shows, with the line
+// that check --crontab prints added as its help says, draws no warning:
+// that line appends its output to homepost's log, so cron has none of
+// its output to lose.
+func TestCheckCronOwnLine(t *testing.T) {
+	if _, err := os.Lstat("/usr/sbin/sendmail"); err == nil {
+		t.Skip("/usr/sbin/sendmail exists here")
+	}
+	e := saneEnv(t)
+	line, _, code := e.run("", "check", "--crontab")
+	if code != 0 || !strings.HasPrefix(line, "@reboot ") {
+		t.Fatalf("check --crontab: exit %d: %q", code, line)
+	}
+	crontab := "MAILTO=\"\"\nPATH=" + filepath.Dir(bin) + ":/usr/bin:/bin\n*/5 * * * * homepost cron -- /usr/local/bin/backup --quiet\n" + line
+	tools := t.TempDir()
+	script := "#!/bin/sh\ncat <<'EOF'\n" + crontab + "EOF\n"
+	if err := os.WriteFile(filepath.Join(tools, "crontab"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e.extra = []string{"PATH=" + tools + ":/usr/bin:/bin"}
+	if out, _ := e.check(); !hasLine(out, "ok   cron: all 2 job(s) run under homepost cron, or are homepost agent or flush") {
+		t.Errorf("crontab:\n%s\ncheck does not say all is well:\n%s", crontab, out)
+	}
+}

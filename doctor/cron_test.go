@@ -87,3 +87,40 @@ func TestCronCommandWords(t *testing.T) {
 		}
 	}
 }
+
+// cron gives each job the MAILTO set above it (crontab(5): a setting
+// applies to the job lines after it), not the file's last one: each job
+// is judged, and the warning gives the reason, by its own MAILTO.
+func TestCronMailtoAboveEachJob(t *testing.T) {
+	dir := fakeHomepost(t)
+	path := "PATH=" + dir + ":/usr/bin:/bin\n"
+	for _, tc := range []struct {
+		name, crontab string
+		want, not     []string
+	}{
+		{"mailed, then MAILTO off", path + "MAILTO=root\n* * * * * echo x; exit 3\nMAILTO=\"\"\n* * * * * homepost cron -- false\n",
+			[]string{"warn cron: 1 of 2 job(s) not under homepost cron", "/usr/sbin/sendmail, which does not exist", "output is lost"},
+			[]string{`MAILTO=""`}},
+		{"MAILTO off, then mailed", path + "MAILTO=\"\"\n* * * * * echo x; exit 3\nMAILTO=root\n* * * * * homepost cron -- false\n",
+			[]string{"warn cron: 1 of 2 job(s) not under homepost cron", `MAILTO=""`, "output is lost"},
+			[]string{"/usr/sbin/sendmail"}},
+		{"MAILTO off after the job", path + "* * * * * echo x\nMAILTO=\"\"\n* * * * * homepost cron -- false\n",
+			[]string{"warn cron: 1 of 2 job(s) not under homepost cron", "/usr/sbin/sendmail, which does not exist"},
+			[]string{`MAILTO=""`}},
+		{"both", path + "MAILTO=\"\"\n@daily a\nMAILTO=me\n@daily b\n@daily c\n@daily homepost cron -- d\n",
+			[]string{`1 of 4 job(s) not under homepost cron run with MAILTO=""`, "2 of 4 job(s) not under homepost cron", "/usr/sbin/sendmail, which does not exist"},
+			nil},
+	} {
+		out := cronCheck(t, tc.crontab)
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: check says\n%s\nwant %q", tc.name, out, w)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(out, n) {
+				t.Errorf("%s: check says\n%s\nwhich should not have %q", tc.name, out, n)
+			}
+		}
+	}
+}

@@ -20,10 +20,10 @@ MAILTO=""
 PATH = /usr/bin:/bin
 0 0 1 1 *
 `)
-	if ct.jobs != 3 || ct.wrapped != 2 || !ct.mailtoOff {
-		t.Errorf("parseCrontab = %+v, want 3 jobs, 2 wrapped, MAILTO off", ct)
+	if ct.jobs != 3 || ct.wrapped != 2 || ct.silenced != 1 {
+		t.Errorf("parseCrontab = %+v, want 3 jobs, 2 wrapped, 1 with MAILTO off", ct)
 	}
-	if ct := parseCrontab("MAILTO=me@example.org\n@reboot x\n"); ct.mailtoOff || ct.jobs != 1 || ct.wrapped != 0 {
+	if ct := parseCrontab("MAILTO=me@example.org\n@reboot x\n"); ct.silenced != 0 || ct.jobs != 1 || ct.wrapped != 0 {
 		t.Errorf("parseCrontab = %+v", ct)
 	}
 }
@@ -33,7 +33,7 @@ func FuzzParseCrontab(f *testing.F) {
 	f.Add("=\n@\n \t\n#")
 	f.Fuzz(func(t *testing.T, s string) {
 		ct := parseCrontab(s)
-		if ct.wrapped+ct.own > ct.jobs || ct.jobs < 0 || len(ct.runs) != ct.wrapped+ct.own {
+		if ct.wrapped+ct.own+ct.silenced > ct.jobs || ct.jobs < 0 || len(ct.runs) != ct.wrapped+ct.own {
 			t.Errorf("parseCrontab(%q) = %+v", s, ct)
 		}
 	})

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,9 +63,11 @@ func checkPath(c *checker) {
 
 // checkCron tells whether cron's mail reaches homepost: cron hands job
 // output to /usr/sbin/sendmail, unless the job is wrapped in homepost
-// cron (with MAILTO="" so cron itself stays silent).
+// cron (with MAILTO="" so cron itself stays silent). Each job is judged
+// by the MAILTO it runs with, the one above it, as cron gives it.
 func checkCron(c *checker, crontab func() ([]byte, error)) {
-	_, sysOurs := whose("/usr/sbin/sendmail")
+	const sys = "/usr/sbin/sendmail"
+	_, sysOurs := whose(sys)
 	if crontab == nil {
 		if sysOurs {
 			c.ok("cron", "no crontab command; /usr/sbin/sendmail is homepost")
@@ -79,6 +82,7 @@ func checkCron(c *checker, crontab func() ([]byte, error)) {
 		return
 	}
 	ct := parseCrontab(string(out))
+	others := ct.jobs - ct.wrapped - ct.own // cron mails their output, if anyone
 	lost, lostPath := 0, ""
 	for _, r := range ct.runs {
 		if !cronFinds(r) {
@@ -96,16 +100,27 @@ func checkCron(c *checker, crontab func() ([]byte, error)) {
 			with = "the crontab's PATH=" + lostPath
 		}
 		c.warn("cron", "%d of %d job(s) run homepost by a name cron cannot find with %s: they never run, and with MAILTO=\"\" nothing says so; write the full path, %s, or put PATH=%s:%s before them", lost, ct.jobs, with, self, filepath.Dir(self), cronPath)
-	case sysOurs:
+	case sysOurs && ct.silenced == 0:
 		c.ok("cron", "%d job(s); cron mails through /usr/sbin/sendmail, which is homepost", ct.jobs)
-	case ct.wrapped == ct.jobs:
+	case others == 0 && ct.own == 0:
 		c.ok("cron", "all %d job(s) run under homepost cron", ct.jobs)
-	case ct.wrapped+ct.own == ct.jobs:
+	case others == 0:
 		c.ok("cron", "all %d job(s) run under homepost cron, or are homepost agent or flush", ct.jobs)
-	case ct.mailtoOff:
-		c.warn("cron", "MAILTO=\"\" and %d of %d job(s) not under homepost cron: their output is lost", ct.jobs-ct.wrapped-ct.own, ct.jobs)
 	default:
-		c.warn("cron", "%d of %d job(s) not under homepost cron and /usr/sbin/sendmail is not homepost: their output may not reach you (use homepost cron -- CMD)", ct.jobs-ct.wrapped-ct.own, ct.jobs)
+		// Each job by the MAILTO it runs with: cron mails no output
+		// where it is empty, and mails the rest through sendmail.
+		var why []string
+		if ct.silenced > 0 {
+			why = append(why, fmt.Sprintf("%d of %d job(s) not under homepost cron run with MAILTO=\"\": their output is lost", ct.silenced, ct.jobs))
+		}
+		if mailed := others - ct.silenced; mailed > 0 && !sysOurs {
+			if _, err := os.Stat(sys); err != nil {
+				why = append(why, fmt.Sprintf("%d of %d job(s) not under homepost cron: their output is lost, as cron mails it through %s, which does not exist", mailed, ct.jobs, sys))
+			} else {
+				why = append(why, fmt.Sprintf("%d of %d job(s) not under homepost cron and %s is not homepost: their output may not reach you", mailed, ct.jobs, sys))
+			}
+		}
+		c.warn("cron", "%s (use homepost cron -- CMD)", strings.Join(why, "; "))
 	}
 }
 
@@ -130,8 +145,12 @@ type crontabSummary struct {
 	// as check --crontab prints one: what they print is homepost's own
 	// log (that line appends it to the log file), not a job's result,
 	// so their output is none that cron could lose.
-	own       int
-	mailtoOff bool // the last MAILTO before a job is empty
+	own int
+	// silenced counts the other jobs that run with MAILTO="": the last
+	// MAILTO line above them (crontab(5): a setting applies to the
+	// job lines after it) is empty, so cron mails their output to no
+	// one. The others' output cron mails through /usr/sbin/sendmail.
+	silenced int
 	// runs are the jobs' homepost commands, with the PATH cron gives
 	// them: the word that names homepost, and the crontab's last PATH
 	// before the job (cronPath where it sets none).
@@ -178,11 +197,13 @@ func cronFinds(r cronRun) bool {
 
 // parseCrontab counts the jobs of a crontab(5) file, those run through
 // "homepost cron" and those that are homepost agent or flush, each with
-// the PATH it runs with (the last PATH line before it). Environment
+// the PATH it runs with (the last PATH line before it), and the others
+// that run with MAILTO="" (the last MAILTO line before them). Environment
 // lines (NAME=value) and comments are not jobs.
 func parseCrontab(s string) crontabSummary {
 	var c crontabSummary
 	path := cronPath
+	mailtoOff := false
 	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
@@ -192,7 +213,7 @@ func parseCrontab(s string) crontabSummary {
 			switch strings.TrimSpace(k) {
 			case "MAILTO":
 				v = strings.Trim(strings.TrimSpace(v), `"'`)
-				c.mailtoOff = v == ""
+				mailtoOff = v == ""
 			case "PATH":
 				path = strings.Trim(strings.TrimSpace(v), `"'`)
 			}
@@ -215,6 +236,8 @@ func parseCrontab(s string) crontabSummary {
 		} else if word, ok := ownCommand(cmd); ok {
 			c.own++
 			c.runs = append(c.runs, cronRun{word: word, path: path})
+		} else if mailtoOff {
+			c.silenced++
 		}
 	}
 	return c

@@ -178,8 +178,9 @@ func decodeError(path string, data []byte, err error) (*Error, bool) {
 }
 
 // typeMismatch matches the decoder's words for a value of the wrong
-// kind, which name Go's types ("TOML value has type string; destination
-// has type slice").
+// kind, which name Go's types for the value ("TOML value has type
+// string") and the decoder's own words for the key's ("destination has
+// type slice", "boolean", "integer").
 var typeMismatch = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^incompatible types: TOML value has type ([A-Za-z0-9.\[\]]+); destination has type ([A-Za-z0-9.\[\]]+)$`)
 })
@@ -198,12 +199,14 @@ func plainTypes(msg string) string {
 			return "a string", `"..."`
 		case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint") || strings.HasPrefix(t, "float"):
 			return "a number", "25"
-		case t == "bool":
+		case t == "bool" || t == "boolean":
 			return "true or false", "true"
 		case t == "slice" || strings.HasPrefix(t, "[]"):
 			return "a list", `["...", "..."]`
 		case t == "map" || t == "struct" || strings.HasPrefix(t, "map["):
 			return "a table", "[name] on a line of its own"
+		case t == "time.Time":
+			return "a date or time", ""
 		}
 		return "a value of another kind", ""
 	}

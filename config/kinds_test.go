@@ -1,9 +1,12 @@
 package config
 
 import (
+	"encoding"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // keysOfType lists the keys of the file whose value is of type t, as
@@ -83,4 +86,53 @@ func isTableName(names map[string]bool, key string) bool {
 		}
 	}
 	return false
+}
+
+// Every duration key's error shows how a duration is written, whatever
+// is wrong with the value: a unit spelt out, a word, a list.
+func TestDurationKeysShowHowToWriteOne(t *testing.T) {
+	const hint = "(use e.g. 90s, 10m, 2h, 5d)"
+	for _, key := range keysOfType(t, reflect.TypeFor[Duration]()) {
+		for _, value := range []string{`"5 days"`, `"5days"`, `"1d 12h"`, `"xyz"`, `"1d12x"`, "10", `["10m"]`, "{a = 1}"} {
+			body := setting(key, value)
+			_, err := load(t, body)
+			if err == nil || !strings.Contains(err.Error(), key+": ") || !strings.Contains(err.Error(), hint) {
+				t.Errorf("%q: %v\nwant %q", body, err, hint)
+			}
+		}
+	}
+	// The decoder's own words name Go's types, not the file's.
+	for key := range keyNames() {
+		for _, value := range []string{`["a"]`, "{a = 1}", "2024-01-01"} {
+			body := setting(key, value)
+			if _, err := load(t, body); err != nil && strings.Contains(err.Error(), "destination has type") {
+				t.Errorf("%q: %v", body, err)
+			}
+		}
+	}
+}
+
+// The decoder names the type of a key that reads its value from text
+// only as "primitive (string-like)", which the type errors call a
+// duration: Duration must stay the only such type in the file.
+func TestDurationIsTheOnlyTextKey(t *testing.T) {
+	text := reflect.TypeFor[encoding.TextUnmarshaler]()
+	own := reflect.TypeFor[toml.Unmarshaler]()
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for f := range typ.Fields() {
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			p := reflect.PointerTo(f.Type)
+			if p.Implements(text) && !p.Implements(own) && f.Type != reflect.TypeFor[Duration]() {
+				t.Errorf("%s%s is a %v, read from text: its type errors would call it a duration", prefix, tag, f.Type)
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+				walk(f.Type, prefix+tag+".")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
 }

@@ -180,9 +180,11 @@ func decodeError(path string, data []byte, err error) (*Error, bool) {
 // typeMismatch matches the decoder's words for a value of the wrong
 // kind, which name Go's types for the value ("TOML value has type
 // string") and the decoder's own words for the key's ("destination has
-// type slice", "boolean", "integer").
+// type slice", "boolean", "integer", and "primitive (string-like)" for a
+// type that reads its value from text, of which the file's only one is
+// Duration).
 var typeMismatch = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^incompatible types: TOML value has type ([A-Za-z0-9.\[\]]+); destination has type ([A-Za-z0-9.\[\]]+)$`)
+	return regexp.MustCompile(`^incompatible types: TOML value has type ([A-Za-z0-9.\[\]]+); destination has type ([A-Za-z0-9.\[\]]+|primitive \(string-like\))$`)
 })
 
 // plainTypes words a type mismatch for the person who wrote the file:
@@ -207,6 +209,8 @@ func plainTypes(msg string) string {
 			return "a table", "[name] on a line of its own"
 		case t == "time.Time":
 			return "a date or time", ""
+		case t == "primitive (string-like)":
+			return "a duration " + settings.DurationHint, ""
 		}
 		return "a value of another kind", ""
 	}

@@ -165,7 +165,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, tooLong
 		}
 		if err != nil {
-			return 0, fmt.Errorf("invalid duration %q", orig)
+			return 0, invalidDuration(orig)
 		}
 		days, s = n, s[i+1:]
 		if s == "" {
@@ -177,7 +177,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		if t := strings.TrimLeft(s, "+-"); t != "" && t[0] >= '0' && t[0] <= '9' && strings.Contains(err.Error(), "invalid duration") && isOverflow(s) {
 			return 0, tooLong
 		}
-		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 10m, 2h, 5d)", orig)
+		return 0, invalidDuration(orig)
 	}
 	if v < 0 || days < 0 {
 		return 0, fmt.Errorf("negative duration %q", orig)
@@ -189,6 +189,13 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return time.Duration(days)*24*time.Hour + v, nil
 }
+
+// DurationHint shows how a duration is written: every error for a
+// duration that cannot be read ends with it, whichever term is wrong.
+const DurationHint = "(use e.g. 90s, 10m, 2h, 5d)"
+
+// invalidDuration is the error for a duration that cannot be read.
+func invalidDuration(s string) error { return fmt.Errorf("invalid duration %q %s", s, DurationHint) }
 
 // maxDays is the most whole days a time.Duration holds.
 const maxDays = int64(math.MaxInt64 / (24 * time.Hour))

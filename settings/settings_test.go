@@ -3,6 +3,7 @@ package settings
 import (
 	"net"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -105,4 +106,15 @@ func FuzzLoopback(f *testing.F) {
 			t.Fatalf("isLoopback(%q) = %v, net says %v", s, got, want)
 		}
 	})
+}
+
+// A duration that cannot be read says how one is written, whichever of
+// its terms is wrong: the days, as in "5 days", or the rest.
+func TestDurationErrorsShowHowToWriteOne(t *testing.T) {
+	for _, s := range []string{"5 days", "x5d", "5d 2h", "1d12x", "xyz", "10", ""} {
+		_, err := ParseDuration(s)
+		if err == nil || !strings.Contains(err.Error(), "(use e.g. 90s, 10m, 2h, 5d)") {
+			t.Errorf("ParseDuration(%q): %v", s, err)
+		}
+	}
 }

@@ -188,7 +188,8 @@ func checkDir(c *checker, item, dir string) {
 }
 
 // checkMaildir checks a Maildir store as delivery uses it (courier's
-// Maildir): a symbolic link to nothing on its path FAILs, naming it (the
+// Maildir): a file there FAILs, saying how to name an mbox (store =
+// "~/mbox" for one); a symbolic link to nothing on its path FAILs, naming it (the
 // first delivery would make nothing there, and "will be created" would
 // be untrue); an existing Maildir is completed (tmp/, new/, cur/) as
 // delivery completes it before its first copy, and a file is made in
@@ -199,6 +200,14 @@ func checkMaildir(c *checker, dir string) {
 	if link, target := settings.DanglingLink(dir); link != "" {
 		c.fail("store", "%s: %s is a symbolic link to %s, which does not exist: delivery cannot make the Maildir there (create %s, or mend the link)", dir, link, target, target)
 		return
+	}
+	if plain := strings.TrimSuffix(dir, "/"); plain != "" {
+		if st, err := os.Stat(plain); err == nil && st.Mode().IsRegular() {
+			// An mbox named without "mbox:" (store = "~/mbox"):
+			// delivery finds no directory there and the mail waits.
+			c.fail("store", "%s is a file, not a Maildir: for the mbox there write store = %q (mail for the store waits until then)", plain, "mbox:"+plain)
+			return
+		}
 	}
 	st, err := os.Stat(dir)
 	switch {

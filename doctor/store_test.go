@@ -115,3 +115,20 @@ func TestMboxStoreIsADirectory(t *testing.T) {
 		t.Errorf("mbox that is a directory:\n%s", out)
 	}
 }
+
+// A Maildir store that is an existing file (an mbox written without
+// "mbox:") FAILs, saying how to name an mbox: it said only "not a
+// directory".
+func TestMaildirStoreIsAFile(t *testing.T) {
+	home := t.TempDir()
+	mbox := filepath.Join(home, "mbox")
+	if err := os.WriteFile(mbox, []byte("From a@b Thu Jan  1 00:00:00 2026\nSubject: x\n\nb\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range []string{mbox, mbox + "/"} {
+		out := storeLine(t, store)
+		if !strings.HasPrefix(out, "FAIL store: ") || !strings.Contains(out, mbox+" is a file, not a Maildir") || !strings.Contains(out, `store = "mbox:`+mbox+`"`) {
+			t.Errorf("store %s, a file:\n%s", store, out)
+		}
+	}
+}

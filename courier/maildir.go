@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"homepost/maildir"
 	"homepost/outbox"
@@ -55,7 +56,11 @@ func (Maildir) Deliver(ctx context.Context, copies []*Copy) []Result {
 			dirs = append(dirs, d)
 		}
 		if err := ready[d]; err != nil {
-			res[i] = localError(err)
+			if plain := strings.TrimSuffix(c.To, "/"); isFile(plain) {
+				res[i] = fileNotMaildir(plain)
+			} else {
+				res[i] = localError(err)
+			}
 			continue
 		}
 		if c.Recovered {
@@ -137,6 +142,20 @@ func store(copies []*Copy, idx []int, claims *Claims, res []Result, touched []bo
 		touched[i] = true
 		res[i] = OK("delivered to maildir")
 	}
+}
+
+// isFile reports whether path is a regular file (following a symbolic
+// link).
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// fileNotMaildir is the result for a Maildir target that is a file: an
+// mbox named as a Maildir (a line ending in '/', or a store written
+// without "mbox:"). The copy waits, and the reason says what to write.
+func fileNotMaildir(path string) Result {
+	return Temp("4.2.0", "%s is a file, not a Maildir: to deliver into it as an mbox, name it without the '/' (the store: store = \"mbox:%s\" in config.toml)", path, path)
 }
 
 // localError turns a local delivery error into a result: disk full or

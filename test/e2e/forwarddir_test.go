@@ -236,3 +236,45 @@ func TestStoreDirectoryNotMaildir(t *testing.T) {
 		t.Errorf("mailq:\n%s", q)
 	}
 }
+
+// A store written as a Maildir (store = "~/mbox") that is an existing
+// mbox file: the mail waits, and mailq's reason says to write mbox:;
+// once the store says so, the mail that waited is appended, once. The
+// reason was "maildir: ...: not a directory".
+func TestStoreFileNotMaildir(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "store = \"~/mbox\"\n")
+	me := testenv.Login(t)
+	mbox := e.Path("mbox")
+	if err := os.WriteFile(mbox, []byte("From a@b Thu Jan  1 00:00:00 2026\nSubject: old\n\nold\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.MustSend("Subject: into the mbox\n\nbody\n", me)
+	e.Once()
+	q, _, _ := e.Run(nil, "mailq")
+	if !strings.Contains(unwrapped(q), mbox+" is a file, not a Maildir") || !strings.Contains(unwrapped(q), `store = "mbox:`+mbox+`" in config.toml`) {
+		t.Errorf("mailq does not say to write mbox:\n%s", q)
+	}
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.Replace(string(b), `store = "~/mbox"`, `store = "mbox:~/mbox"`, 1)
+	if fixed == string(b) {
+		t.Fatalf("the store line is not in %s:\n%s", cfg, b)
+	}
+	if err := os.WriteFile(cfg, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+		t.Fatalf("flush: exit %d: %s", code, stderr)
+	}
+	e.Once()
+	if got, _ := os.ReadFile(mbox); strings.Count(string(got), "Subject: into the mbox") != 1 || !strings.Contains(string(got), "Subject: old") {
+		t.Errorf("the mbox after the fix:\n%s", got)
+	}
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
+	}
+}

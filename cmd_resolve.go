@@ -31,7 +31,9 @@ path set in config.toml that does not exist are shown with their
 file:line. A file target that names an existing Maildir without the
 trailing '/' is shown as that Maildir; one that names a directory but no
 Maildir is shown with a warning and its file:line (its mail waits in
-the queue until the line ends with '/'). Nothing is sent. Same as sendmail -bv. After --, every
+the queue until the line ends with '/'). A command whose program is
+not found is shown with a warning and its file:line (every message to
+it bounces). Nothing is sent. Same as sendmail -bv. After --, every
 argument is an address, one that begins with "-" too.
 
 Exit status: 0; 67 when an address would bounce; 64 without an address.

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -215,6 +217,139 @@ func commandArgv(command string) (path string, argv []string, missing string) {
 		return shell[0], shell, argv[0]
 	}
 	return p, argv, ""
+}
+
+// MissingProgram returns why every delivery to command bounces for want
+// of its program, or nil: the program named by its path (relative to
+// the home, where commands run) does not exist, or a name that the
+// shell would look for is neither a program in the command's PATH nor
+// a built-in or keyword of /bin/sh. homepost check and homepost resolve
+// say so with the line that names the command, before a message
+// bounces. It is nil whenever that is not sure: when the shell runs the
+// line and its first word may not be the name of a program (a quote, an
+// expansion, an assignment or a redirection comes first, or a function
+// is defined), or when /bin/sh cannot be asked. A wrong warning would
+// teach the user to ignore the right ones.
+func MissingProgram(cfg *config.Config, command string) error {
+	_, argv, missing := commandArgv(command)
+	if len(argv) == 0 {
+		return nil
+	}
+	if missing == "" && !strings.ContainsAny(command, shellMeta) {
+		// Run directly: a program found in PATH, or one named by a
+		// path.
+		if strings.Contains(argv[0], "/") {
+			return absentProgram(cfg, argv[0])
+		}
+		return nil
+	}
+	word := shellWord(command)
+	switch {
+	case word == "" || strings.HasPrefix(word, "-") || strings.Contains(word, "="):
+		return nil
+	case !statusOfFirst(command):
+		// "prog | cat", "prog; exit 0", "prog || exit 75": another
+		// command's status decides.
+		return nil
+	case strings.Contains(word, "/"):
+		// The shell runs a path as it is, without PATH or built-ins.
+		return absentProgram(cfg, word)
+	}
+	if _, err := lookPath(word, commandPath); err == nil || shellKnows(cfg, word) {
+		return nil
+	}
+	return fmt.Errorf("%s not found in %s (the PATH commands run with)", word, commandPath)
+}
+
+// absentProgram is the error for a program named by its path, relative
+// to the directory commands run in, when nothing is there: exec fails
+// (ENOENT) and the copy bounces as "not found". Any other error (a
+// component that is no directory, a permission) is not said: the
+// delivery may fail otherwise, or only for now.
+func absentProgram(cfg *config.Config, path string) error {
+	p := path
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(commandDir(cfg), p)
+	}
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s not found", p)
+	}
+	return nil
+}
+
+// commandDir is the directory a command runs in: the home, or / when
+// the home is no directory.
+func commandDir(cfg *config.Config) string {
+	if st, err := os.Stat(cfg.Home); err != nil || !st.IsDir() {
+		return "/"
+	}
+	return cfg.Home
+}
+
+// shellWord is the first word of a line that /bin/sh runs, when the
+// shell surely takes it for the name of the command to run: the
+// characters up to a blank, the end of the line or a control or
+// redirection operator, none of them special to the shell. It is ""
+// when the line starts otherwise (a quote, an expansion, a redirection,
+// a parenthesis or brace), when the word does not end as a name does
+// (a quote or an expansion goes on with it, a digit before '<' or '>'
+// is a redirection), or when a '(' follows it, which defines a
+// function of that name.
+func shellWord(command string) string {
+	rest := strings.TrimLeft(command, " \t")
+	end := strings.IndexFunc(rest, func(c rune) bool {
+		return c == ' ' || c == '\t' || strings.ContainsRune(shellMeta, c)
+	})
+	if end < 0 {
+		end = len(rest)
+	}
+	word, after := rest[:end], rest[end:]
+	if word == "" {
+		return ""
+	}
+	if after != "" && !strings.ContainsRune(" \t\n;&|<>", rune(after[0])) {
+		return ""
+	}
+	if after != "" && strings.ContainsRune("<>", rune(after[0])) && strings.Trim(word, "0123456789") == "" {
+		return ""
+	}
+	if strings.HasPrefix(strings.TrimLeft(after, " \t"), "(") {
+		return ""
+	}
+	return word
+}
+
+// statusOfFirst reports whether the status of a line that /bin/sh runs
+// is surely that of its first command when that command is not found:
+// no pipe, list or background job follows it, only commands joined by
+// "&&", which do not run after it fails, and redirections ("2>&1").
+// An operator within quotes counts too: the answer is then false,
+// which says nothing.
+func statusOfFirst(command string) bool {
+	rest := command
+	for _, op := range []string{"&&", ">&", "<&", ">|"} {
+		rest = strings.ReplaceAll(rest, op, "")
+	}
+	return !strings.ContainsAny(rest, ";&|\n")
+}
+
+// shellKnows reports whether /bin/sh, with the environment of a
+// command, runs name as a built-in, a keyword or a program of its own
+// finding (command -v answers). It is true too when the shell cannot
+// be asked, so that nothing is called missing without its word.
+func shellKnows(cfg *config.Config, name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", `command -v "$1"`, "sh", name)
+	cmd.Env = []string{"PATH=" + commandPath, "HOME=" + cfg.Home}
+	cmd.Dir = commandDir(cfg)
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if err == nil || !errors.As(err, &ee) || ctx.Err() != nil || !ee.Exited() {
+		return true
+	}
+	// Not found: a status other than 0 and nothing said.
+	return len(bytes.TrimSpace(out)) > 0
 }
 
 // commandPath is the PATH a command gets: the minimal one cron uses, so

@@ -42,9 +42,18 @@ type FileReport struct {
 // returns a report per file that exists or is named, and every error
 // (as "file:line: reason"); warnings stay in the reports.
 func Check(cfg *config.Config) ([]FileReport, []error) {
+	return checkFiles(cfg, true)
+}
+
+// checkFiles is Check; lines says whether the values of the user's
+// files are looked at too (lineProblems). WatchPaths, which needs only
+// the paths, goes without: the agent calls it at every reload, and a
+// name may have to be asked of getent(1), a command's of /bin/sh.
+func checkFiles(cfg *config.Config, lines bool) ([]FileReport, []error) {
 	var reports []FileReport
 	seen := map[string]bool{}
 	named := namedSettings(cfg)
+	f := New(cfg, nil)
 	var includes []struct {
 		path string
 		user bool
@@ -99,10 +108,10 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 				r.Errors = append(r.Errors, e)
 			}
 		}
-		if userFile && (kind != KindInclude || p.owner == cfg.UID) && p.usable() {
-			// Not errors: the file is right, the directory is not
-			// yet; newaliases must not fail for it.
-			r.Warnings = append(r.Warnings, p.dirTargets(cfg)...)
+		if lines && userFile && (kind != KindInclude || p.owner == cfg.UID) && p.usable() {
+			// Not errors: the file is right, what it names is not
+			// (yet); newaliases must not fail for it.
+			r.Warnings = append(r.Warnings, f.lineProblems(p, true)...)
 		}
 		note := func(vals []value) {
 			for _, v := range vals {
@@ -170,7 +179,7 @@ func Check(cfg *config.Config) ([]FileReport, []error) {
 // files they name. Resolve notices changed files by itself; the list lets
 // the agent log the change and re-check them promptly.
 func WatchPaths(cfg *config.Config) []string {
-	reports, _ := Check(cfg)
+	reports, _ := checkFiles(cfg, false)
 	paths := []string{cfg.Aliases, cfg.Forward}
 	if cfg.SystemAliases != "" {
 		paths = append(paths, cfg.SystemAliases)

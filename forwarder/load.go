@@ -41,7 +41,7 @@ func (f *Forwarder) Load() {
 			f.log.Warn("forwarding file", "reason", fmt.Sprintf("%s ignored: %s", p.path, problem(p)))
 		}
 		if file.path != cfg.SystemAliases && p.usable() {
-			f.logDirTargets(p)
+			f.logLineProblems(p)
 		}
 		for _, a := range p.aliases {
 			for _, v := range a.values {
@@ -56,18 +56,20 @@ func (f *Forwarder) Load() {
 	for _, inc := range includes {
 		if filepath.IsAbs(inc) {
 			if p := f.files.load(inc, listFile, cfg.UID, false); p.usable() && p.owner == cfg.UID {
-				f.logDirTargets(p)
+				f.logLineProblems(p)
 			}
 		}
 	}
 }
 
-// logDirTargets logs the file targets of p, a file of the user's, that
-// name a directory that is no Maildir: mail to them waits in the queue.
-// Said when the files are read, as their other problems are; the
-// deferral's reason says it again at every try, without the line.
-func (f *Forwarder) logDirTargets(p *parsed) {
-	for _, err := range p.dirTargets(f.cfg) {
+// logLineProblems logs the lines of p, a file of the user's, that read
+// well but will not be delivered as meant: a file target that names a
+// directory but no Maildir (its mail waits in the queue), a command
+// whose program is not found (its mail bounces). Said when the files
+// are read, as their other problems are; the deferral's or the bounce's
+// reason says it again for each message, without the line.
+func (f *Forwarder) logLineProblems(p *parsed) {
+	for _, err := range f.lineProblems(p, false) {
 		f.log.Warn("forwarding file", "reason", err.Error())
 	}
 }

@@ -509,6 +509,14 @@ func (r *resolver) value(v string, depth int, from source) {
 			return
 		}
 		r.trace(depth, "%s: -> command %s", from.at(), v[1:])
+		if r.note != nil {
+			// Said in homepost resolve only: delivery finds it out
+			// by itself, and the agent's log has it when it reads
+			// the file (Load).
+			if err := courier.MissingProgram(cfg, v[1:]); err != nil {
+				r.trace(depth, "warning: %v", missingProgram(from.at(), v[1:], err))
+			}
+		}
 		r.add(Target{Kind: Command, Value: v[1:]})
 	case v == "/dev/null":
 		r.trace(depth, "%s: -> /dev/null: discarded", from.at())
@@ -572,23 +580,46 @@ func isStore(cfg *config.Config, path string) bool {
 	return filepath.Clean(path) == filepath.Clean(p)
 }
 
-// dirTargets returns dirNotMaildir for each file target of p that names
-// a directory that is no Maildir. p is a file of the user's, whose file
-// targets are written and where "~/" is the home; the lines that
-// resolve would not obey as file targets are skipped.
-func (p *parsed) dirTargets(cfg *config.Config) []error {
+// lineProblems returns, in the order of the lines, a warning for each
+// value of p that reads well but will not be delivered as meant: a file
+// target that names a directory but no Maildir (its mail waits in the
+// queue), a command whose program is not found (courier.MissingProgram:
+// its mail bounces) and, with names, a local name that is neither a
+// login nor an alias (its mail bounces as "user unknown"). p is a file
+// of the user's, whose file targets are written, whose commands run as
+// the user and where "~/" is the home; the lines that resolve would not
+// obey as such targets are skipped. Names are looked up in the password
+// database, which may have to ask getent(1): the agent, reading the
+// files at a reload (Load), does without them.
+func (f *Forwarder) lineProblems(p *parsed, names bool) []error {
+	cfg := f.cfg
 	var out []error
 	check := func(vals []value) {
 		for _, v := range vals {
+			at := fmt.Sprintf("%s:%d", p.path, v.line)
+			if cmd, ok := strings.CutPrefix(v.text, "|"); ok {
+				if err := courier.MissingProgram(cfg, cmd); err != nil {
+					out = append(out, missingProgram(at, cmd, err))
+				}
+				continue
+			}
 			t := v.text
 			if strings.HasPrefix(t, "~/") {
 				t = cfg.Expand(t)
 			}
-			if !filepath.IsAbs(t) || strings.HasSuffix(t, "/") || filepath.Clean(t) == "/" || t == "/dev/null" || isStore(cfg, t) {
+			if filepath.IsAbs(t) {
+				if strings.HasSuffix(t, "/") || filepath.Clean(t) == "/" || t == "/dev/null" || isStore(cfg, t) {
+					continue
+				}
+				if dir, md := courier.DirectoryAt(t); dir && !md {
+					out = append(out, dirNotMaildir(at, filepath.Clean(t)))
+				}
 				continue
 			}
-			if dir, md := courier.DirectoryAt(t); dir && !md {
-				out = append(out, dirNotMaildir(fmt.Sprintf("%s:%d", p.path, v.line), filepath.Clean(t)))
+			if names {
+				if err := f.unknownName(p.path, v); err != nil {
+					out = append(out, err)
+				}
 			}
 		}
 	}
@@ -597,6 +628,48 @@ func (p *parsed) dirTargets(cfg *config.Config) []error {
 		check(a.values)
 	}
 	return out
+}
+
+// missingProgram is the warning for a command, read at "file:line",
+// whose program is not found: the command never runs, and every message
+// to it bounces (5.3.0, "not found").
+func missingProgram(at, command string, err error) error {
+	return fmt.Errorf("%s: command %q: %v; every message to it bounces", at, command, err)
+}
+
+// unknownName is the warning for v, a value of path, a file of the
+// user's, when it is a local name, bare or not, that resolves to nothing
+// but a 5.1.1 "user unknown" for that name itself: neither a login nor
+// an alias, now. A path written without its leading
+// '/' or "~/" (fwd/) is read so, and the warning says how a path is
+// written. A name that resolves otherwise (an alias, another login, a
+// remote address through other_users = relay, a lookup that cannot
+// answer for now) is no warning.
+func (f *Forwarder) unknownName(path string, v value) error {
+	t := v.text
+	if strings.HasPrefix(t, ":") {
+		return nil
+	}
+	written := strings.TrimPrefix(t, `\`)
+	local, domain, hasDomain := addr.Split(written)
+	if hasDomain && !f.isLocalDomain(domain) {
+		return nil
+	}
+	key := f.parseName(unquoteLocal(local)).key
+	r := f.newResolver(t, nil, nil)
+	r.value(t, 1, source{file: path, line: v.line, trusted: true, home: true})
+	if len(r.targets) != 1 {
+		return nil
+	}
+	res := r.targets[0].Result
+	if r.targets[0].Kind != Fail || res.DSN != "5.1.1" || res.Reason != key+": user unknown" {
+		return nil
+	}
+	hint := ""
+	if strings.Contains(key, "/") {
+		hint = "; a file or a Maildir is written with a leading / or ~/"
+	}
+	return fmt.Errorf("%s:%d: %s is neither a login here nor an alias: every message to it bounces (5.1.1 user unknown)%s", path, v.line, written, hint)
 }
 
 func untrustedWhy(from source, system string) string {

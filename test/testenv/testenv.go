@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,10 @@ func New(t *testing.T, extraConfig string) *Env {
 	// still be finishing (recycling queue files, writing its status)
 	// when the test is done with it; wait for it to end before the
 	// HOME is removed, and end it after a while.
-	t.Cleanup(func() { awaitNoAgent(filepath.Join(home, ".local", "state", "homepost", "agent.lock")) })
+	t.Cleanup(func() {
+		awaitNoAgent(filepath.Join(home, ".local", "state", "homepost", "agent.lock"))
+		awaitNoProcess(home)
+	})
 	e := &Env{T: t, Bin: Binary(t), Home: home}
 	cfg := filepath.Join(home, ".config", "homepost", "config.toml")
 	os.MkdirAll(filepath.Dir(cfg), 0o700)
@@ -94,6 +98,42 @@ func awaitNoAgent(path string) {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// awaitNoProcess waits until no process but this one runs with HOME set
+// to home, and kills those still running after five seconds. A
+// background delivery that a sendmail started may begin only after the
+// agent lock has been seen free for a while (on a loaded machine its
+// start takes longer than awaitNoAgent waits), and then writes into the
+// HOME while it is removed.
+func awaitNoProcess(home string) {
+	want := []byte("HOME=" + home + "\x00")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var pids []int
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			if err == nil && (bytes.HasPrefix(b, want) || bytes.Contains(b, append([]byte{0}, want...))) {
+				pids = append(pids, pid)
+			}
+		}
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range pids {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+			time.Sleep(50 * time.Millisecond)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

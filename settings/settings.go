@@ -355,7 +355,7 @@ func Base() *Config {
 		},
 		SMTP: SMTP{
 			Enabled:        true,
-			MaxSessions:    16,
+			MaxSessions:    100,
 			MaxMessageSize: 64 << 20,
 			IdleTimeout:    Duration{5 * time.Minute},
 		},

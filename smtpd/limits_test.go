@@ -39,6 +39,9 @@ func firstLine(t *testing.T, network, addr string) (net.Conn, string) {
 // of max_sessions.
 func TestForeignSessionsCannotLockOutUser(t *testing.T) {
 	foreignTCP(t)
+	saved := slotWait
+	slotWait = 300 * time.Millisecond
+	t.Cleanup(func() { slotWait = saved })
 	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.MaxSessions = 4 })
 	var held []*dialog
 	for range foreignMax(4) {
@@ -68,9 +71,9 @@ func TestForeignSessionsCannotLockOutUser(t *testing.T) {
 // is answered 454.
 func TestForeignSessionMustAuthInTime(t *testing.T) {
 	foreignTCP(t)
-	saved := authWait
-	authWait = 600 * time.Millisecond
-	t.Cleanup(func() { authWait = saved })
+	saved, savedSlot := authWait, slotWait
+	authWait, slotWait = 600*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { authWait, slotWait = saved, savedSlot })
 	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.MaxSessions = 2 })
 	d := dial(t, "tcp", ts.tcp)
 	d.cmd("EHLO intruder", "250")

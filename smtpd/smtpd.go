@@ -90,11 +90,12 @@ type Server struct {
 	foreign  atomic.Int32 // other users' sessions not logged in (yet)
 	mu       sync.Mutex
 	closed   bool
-	// authWait and peerUID are the package's authWait and tcpPeerUID
-	// when the server was made: its sessions read these, so that a test
-	// that changes the package's never races with another test's
-	// sessions still running.
+	// authWait, slotWait and peerUID are the package's authWait,
+	// slotWait and tcpPeerUID when the server was made: its sessions
+	// read these, so that a test that changes the package's never races
+	// with another test's sessions still running.
 	authWait time.Duration
+	slotWait time.Duration
 	peerUID  func(net.Conn) (int, error)
 	// conns are the sessions' connections still open, closed by Close
 	// once its wait is over; serving counts the sockets the server
@@ -129,7 +130,7 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, group: newGroupSync(), authWait: authWait, peerUID: tcpPeerUID}
+	s := &Server{cfg: cfg, log: log, group: newGroupSync(), authWait: authWait, slotWait: slotWait, peerUID: tcpPeerUID}
 	be := &Backend{Config: cfg, Log: log, Sync: s.group, NoWake: true, MaxMessageBytes: int64(cfg.SMTP.MaxMessageSize)}
 	s.be = be
 	srv := smtp.NewServer(be)
@@ -304,18 +305,49 @@ func (l *listener) Accept() (net.Conn, error) {
 		if !trusted {
 			pool, limit, which = &s.foreign, foreignMax(limit), "max_foreign_sessions"
 		}
-		if int(pool.Add(1)) > limit {
+		if int(pool.Add(1)) > limit && !(trusted && s.awaitSlot(pool, limit)) {
 			pool.Add(-1)
+			s.log.Warn("smtp: session refused: too many at once", which, limit, "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, uidErr))
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			c.Write([]byte("421 4.3.2 Too many sessions at once, try again later\r\n"))
 			c.Close()
-			s.log.Warn("smtp: session refused: too many at once", which, limit, "peer", c.RemoteAddr().String(), "peer_uid", uidString(uid, uidErr))
 			continue
 		}
 		wc := s.wrap(c, tcp, trusted, pool)
 		wc.peerUID = uidString(uid, uidErr)
 		return wc, nil
 	}
+}
+
+// slotWait is how long a session of the user waits for a free slot
+// when max_sessions are taken, before it is answered 421. A variable for
+// the tests.
+var slotWait = 20 * time.Second
+
+// awaitSlot waits, for a session of the user counted in pool already
+// and over limit, until pool is within limit again (a session ended),
+// for up to slotWait; false when none freed or the server closes. While
+// it waits, this listener accepts nobody else: the clients after it
+// wait in the socket's queue, as at a Postfix whose smtpd processes are
+// all busy, where a client that opens one more connection than the
+// limit (a pool of connections in a web application) used to be
+// refused at once, and its mail with it. Another user's client is not
+// waited for: it could hold the listener up.
+func (s *Server) awaitSlot(pool *atomic.Int32, limit int) bool {
+	deadline := time.Now().Add(s.slotWait)
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		s.mu.Lock()
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return false
+		}
+		if int(pool.Load()) <= limit {
+			return true
+		}
+	}
+	return false
 }
 
 // identify says whether c is a TCP connection and whether its peer is

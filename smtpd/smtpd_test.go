@@ -362,8 +362,43 @@ func TestTCPOtherUserMustAuth(t *testing.T) {
 	}
 }
 
-// Past max_sessions a client is told 421 and closed; the others go on.
+// Past max_sessions a client of the user waits for a session to end,
+// then is greeted: a pool of connections one larger than the limit (a
+// web application's) had its extra connection refused at once, and the
+// mail it carried failed.
+func TestSessionLimitWaits(t *testing.T) {
+	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.MaxSessions = 2 })
+	a := dial(t, "unix", ts.unix)
+	b := dial(t, "unix", ts.unix)
+	c, err := net.Dial("unix", ts.unix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	greeted := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		greeted <- line
+	}()
+	select {
+	case line := <-greeted:
+		t.Fatalf("third session answered while two are open: %q", line)
+	case <-time.After(300 * time.Millisecond):
+	}
+	a.cmd("NOOP", "250")
+	b.cmd("QUIT", "221")
+	if line := <-greeted; !strings.HasPrefix(line, "220 ") {
+		t.Errorf("third session, once the second ended: %q", line)
+	}
+}
+
+// Past max_sessions, a client of the user that finds no session ending
+// within the wait is told 421 and closed; the others go on.
 func TestSessionLimit(t *testing.T) {
+	saved := slotWait
+	slotWait = 300 * time.Millisecond
+	t.Cleanup(func() { slotWait = saved })
 	ts := startServer(t, os.Getuid(), func(c *config.Config) { c.SMTP.MaxSessions = 2 })
 	a := dial(t, "unix", ts.unix)
 	b := dial(t, "unix", ts.unix)
@@ -372,9 +407,13 @@ func TestSessionLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
 	line, _ := bufio.NewReader(c).ReadString('\n')
 	if !strings.HasPrefix(line, "421 4.3.2") {
 		t.Errorf("third session: %q", line)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("third session refused after %v, without waiting for a session to end", d)
 	}
 	c.Close()
 	// The log says who was refused, to tell which program floods.

@@ -9,9 +9,11 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // The password entry of the invoking user, read as package os/user reads
@@ -36,7 +38,68 @@ func lookupUID(uid int) (login, home, name string, ok bool) {
 	if login != "" && home != "" {
 		return login, home, "", true
 	}
+	if u := getentUID(uid); u != nil {
+		return u.login, u.home, u.name, true
+	}
 	return "", "", "", false
+}
+
+// getent is the program that reads the whole password database, with
+// its other sources (sss, ldap, winbind, nis); a variable for tests.
+var getent = "getent"
+
+// getentUID asks getent(1) for uid's entry, for a user the password file
+// does not hold (an LDAP or sssd user) and whose environment does not
+// say who they are: atd runs a job's mailer with neither USER nor HOME
+// set, and sendmail could not tell who sent the job's output (exit 78,
+// and atd drops the output). It costs a process, and only then.
+func getentUID(uid int) *passwdEntry {
+	path, err := lookGetent()
+	if err != nil {
+		return nil
+	}
+	var out bytes.Buffer
+	cmd := &exec.Cmd{Path: path, Args: []string{getent, "passwd", strconv.Itoa(uid)}, Stdout: &out}
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		return nil
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	// One line: login:password:uid:gid:gecos:home:shell
+	line := strings.TrimSuffix(out.String(), "\n")
+	f := strings.Split(line, ":")
+	if strings.Contains(line, "\n") || len(f) != 7 || f[0] == "" || f[2] != strconv.Itoa(uid) {
+		return nil
+	}
+	return &passwdEntry{login: f[0], home: f[5], name: f[4]}
+}
+
+// lookGetent finds getent on the PATH, or in the system's directories
+// where the environment has no PATH (atd's).
+func lookGetent() (string, error) {
+	if strings.Contains(getent, "/") {
+		return getent, nil
+	}
+	if p, err := exec.LookPath(getent); err == nil {
+		return p, nil
+	}
+	for _, d := range []string{"/usr/bin", "/bin"} {
+		p := d + "/" + getent
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", os.ErrNotExist
 }
 
 type passwdEntry struct{ login, home, name string }

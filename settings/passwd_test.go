@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -39,5 +40,42 @@ func TestFindUserID(t *testing.T) {
 	}
 	if u := findUserID(filepath.Join(p, "missing"), "1001"); u != nil {
 		t.Fatalf("missing file: %+v", u)
+	}
+}
+
+// A user whom /etc/passwd does not hold (an LDAP or sssd user), run with
+// neither USER nor HOME (atd starts a job's mailer so), is found through
+// getent: sendmail exited 78, "cannot determine the login name", and
+// atd dropped the job's output.
+func TestCurrentUserFromGetent(t *testing.T) {
+	dir := t.TempDir()
+	oldU, oldG := userFile, getent
+	t.Cleanup(func() { userFile, getent = oldU, oldG })
+	userFile = filepath.Join(dir, "passwd")
+	if err := os.WriteFile(userFile, []byte("someone:x:12345:12345::/home/someone:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uid := os.Getuid()
+	getent = filepath.Join(dir, "getent")
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1 $2\" = \"passwd %d\" ] || exit 2\necho 'ldapu:*:%d:100:Ldap User,,,:%s:/bin/sh'\n", uid, uid, dir)
+	if err := os.WriteFile(getent, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("USER", "")
+	t.Setenv("LOGNAME", "")
+	t.Setenv("HOME", "")
+	id, err := CurrentUser()
+	if err != nil {
+		t.Fatalf("CurrentUser: %v", err)
+	}
+	if id.user != "ldapu" || id.home != dir || id.fullName != "Ldap User" {
+		t.Errorf("CurrentUser = %+v, want ldapu, %s, Ldap User", id, dir)
+	}
+	// What getent says of another uid is not taken.
+	if err := os.WriteFile(getent, []byte("#!/bin/sh\necho 'other:*:1:1::/:/bin/sh'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := CurrentUser(); err == nil {
+		t.Errorf("CurrentUser took another uid's entry: %+v", id)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"homepost/test/testenv"
 )
 
 // checkLines runs homepost check and returns its lines by item.
@@ -44,8 +46,11 @@ func saneEnv(t *testing.T) *env {
 			t.Fatal(err)
 		}
 	}
-	write(filepath.Join(e.home, ".config", "homepost", "aliases"), "root: me\npostmaster: root\n", 0o600)
-	write(filepath.Join(e.home, ".forward"), "\\me, me@example.org\n", 0o600)
+	// The user's own login: a name that is neither a login nor an
+	// alias is a warning of its own (every message to it bounces).
+	me := testenv.Login(t)
+	write(filepath.Join(e.home, ".config", "homepost", "aliases"), "postmaster: "+me+"\nabuse: postmaster\n", 0o600)
+	write(filepath.Join(e.home, ".forward"), "\\"+me+", me@example.org\n", 0o600)
 	for _, d := range []string{"Maildir/tmp", "Maildir/new", "Maildir/cur"} {
 		os.MkdirAll(filepath.Join(e.home, d), 0o700)
 	}

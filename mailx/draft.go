@@ -23,6 +23,7 @@ type draft struct {
 	inReplyTo   string
 	references  string
 	attach      []string
+	attachTypes map[string]string // a content type given for an attachment (mailutils --content-type)
 	// headers are header lines given with -a "Name: value" (as
 	// bsd-mailx has it): each replaces the field of that name that
 	// would be written.
@@ -270,15 +271,16 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 		return err
 	}
 	for _, path := range d.attach {
-		if err := attachFile(mw, path); err != nil {
+		if err := attachFile(mw, path, d.attachTypes[path]); err != nil {
 			return err
 		}
 	}
 	return mw.Close()
 }
 
-// attachFile writes one attachment part, base64-encoded as it is read.
-func attachFile(mw *message.Writer, path string) error {
+// attachFile writes one attachment part, base64-encoded as it is read,
+// of content type ctype ("": guessed from its name and first bytes).
+func attachFile(mw *message.Writer, path, ctype string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("attachment: %w", err)
@@ -290,7 +292,10 @@ func attachFile(mw *message.Writer, path string) error {
 		return fmt.Errorf("attachment: %w", err)
 	}
 	var ah message.Header
-	ah.SetContentType(guessType(path, head[:n]), nil)
+	if ctype == "" {
+		ctype = guessType(path, head[:n])
+	}
+	ah.SetContentType(ctype, nil)
 	// RFC 2231 for a name that is not ASCII (filename*=utf-8''...), as
 	// MIME parameters are meant to be written; go-message's
 	// SetContentDisposition writes an encoded word inside quotes, which

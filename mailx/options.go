@@ -12,22 +12,30 @@ type options struct {
 	cc, bcc    []string
 	from       string // -r
 	attach     []string
-	user       string // -u, refused
-	noEmpty    bool   // -E
-	checkMail  bool   // -e
-	headers    bool   // -H
-	noHeaders  bool   // -N
-	noSysRC    bool   // -n
-	verbose    bool   // -v
-	file       bool   // -f
-	tilde      bool   // -~: tilde escapes even when not reading a terminal
-	extract    bool   // -t
-	help       bool
-	operands   []string
+	// attachFiles are GNU mailutils' -A and --attach files, always
+	// files (never a header line), each with the --content-type given
+	// before it ("" guesses it).
+	attachFiles []attachment
+	user        string // -u, refused
+	noEmpty     bool   // -E
+	checkMail   bool   // -e
+	headers     bool   // -H
+	noHeaders   bool   // -N
+	noSysRC     bool   // -n
+	verbose     bool   // -v
+	file        bool   // -f
+	tilde       bool   // -~: tilde escapes even when not reading a terminal
+	extract     bool   // -t
+	help        bool
+	operands    []string
 	// early are the -S variables and -E commands (GNU mailutils),
 	// run in order after the start-up files.
 	early []earlyCmd
+	ctype string // the last --content-type, for the -A files after it
 }
+
+// attachment is a file to attach and the content type it was given.
+type attachment struct{ path, ctype string }
 
 // earlyCmd is one -S var[=value] (set) or -E command (exec).
 type earlyCmd struct {
@@ -35,7 +43,7 @@ type earlyCmd struct {
 }
 
 // UsageText is printed by --help; man/mail.1 documents the same options.
-const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-c addr] [-b addr] [-r from]
+const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-A file] [-c addr] [-b addr] [-r from]
             [-S var[=value]] addr...
        mail [-eHiNn] [-S var[=value]] [-f [file]]
 
@@ -48,6 +56,10 @@ tilde escapes (~? lists them) and a line holding only "." ends the message.
   -r from     the From address and envelope sender
   -a file     attach file as a MIME part; "Name: value" naming no file
               is a header line (as bsd-mailx has it)
+  -A file     attach file (GNU mailutils; --attach=file, with the type of
+              the last --content-type=type); --subject, --cc, --bcc,
+              --return-address, --append=header, --exec, -M and --mime are
+              taken as mailutils takes them
   -E          send nothing when the body is empty; -E 'set escape' (a
               word that cannot be an address) runs a command first
   -S var[=value]  set a variable, as "set" in ~/.mailrc
@@ -71,7 +83,19 @@ Type ? at the & prompt for the commands. See mail(1).
 `
 
 // needArg lists the options that take an argument.
-const needArg = "sbcrauqFTOS"
+const needArg = "sbcrauqFTOSA"
+
+// longOptions are GNU mailutils' long options that mail takes (scripts
+// written for mailutils use them), each with whether it takes a value
+// and the short option it is, if any.
+var longOptions = map[string]struct {
+	arg   bool
+	short byte
+}{
+	"subject": {true, 's'}, "cc": {true, 'c'}, "bcc": {true, 'b'},
+	"return-address": {true, 'r'}, "append": {true, 'a'}, "attach": {true, 'A'},
+	"exec": {true, 0}, "content-type": {true, 0}, "mime": {false, 0},
+}
 
 // parseOptions parses POSIX getopt-style options: clustered flags (-nN),
 // arguments glued (-s"Subject") or separate, "--" ending options.
@@ -92,6 +116,35 @@ func parseOptions(args []string) (*options, error) {
 		}
 		if len(a) < 2 || a[0] != '-' {
 			break
+		}
+		if strings.HasPrefix(a, "--") {
+			name, val, hasVal := strings.Cut(a[2:], "=")
+			lo, ok := longOptions[name]
+			if !ok {
+				return nil, fmt.Errorf("unknown option --%s", name)
+			}
+			if lo.arg && !hasVal {
+				if i+1 >= len(args) {
+					return nil, fmt.Errorf("option --%s requires an argument", name)
+				}
+				i++
+				val = args[i]
+			}
+			switch {
+			case !lo.arg && hasVal:
+				return nil, fmt.Errorf("option --%s takes no argument", name)
+			case name == "exec":
+				o.early = append(o.early, earlyCmd{exec: val})
+			case name == "content-type":
+				o.ctype = val
+			case name == "mime":
+				// Attachments are always sent as MIME parts.
+			default:
+				if err := o.setArg(lo.short, val); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		for j := 1; j < len(a); j++ {
 			c := a[j]
@@ -137,6 +190,9 @@ func parseOptions(args []string) (*options, error) {
 				o.tilde = true
 			case 't':
 				o.extract = true
+			case 'M':
+				// GNU mailutils' --mime: attachments are always
+				// sent as MIME parts.
 			case 'i', 'I', 'd', 'D':
 				// -i: ignore interrupts; -I, -d: BSD/s-nail debug and
 				// newsgroup flags. Accepted so that no caller breaks.
@@ -187,6 +243,8 @@ func (o *options) setArg(c byte, val string) error {
 		o.from = val
 	case 'a':
 		o.attach = append(o.attach, val)
+	case 'A':
+		o.attachFiles = append(o.attachFiles, attachment{val, o.ctype})
 	case 'u':
 		o.user = val
 	case 'S':
@@ -205,6 +263,7 @@ func (o *options) merge(p *options) {
 	o.cc = append(o.cc, p.cc...)
 	o.bcc = append(o.bcc, p.bcc...)
 	o.attach = append(o.attach, p.attach...)
+	o.attachFiles = append(o.attachFiles, p.attachFiles...)
 	o.early = append(o.early, p.early...)
 	if p.from != "" {
 		o.from = p.from

@@ -48,6 +48,19 @@ func (e *env) sendMode() int {
 		}
 		d.attach = append(d.attach, p)
 	}
+	for _, a := range o.attachFiles {
+		if _, err := os.Stat(a.path); err != nil {
+			e.warn("attachment: %v", err)
+			return exNoInput
+		}
+		d.attach = append(d.attach, a.path)
+		if a.ctype != "" {
+			if d.attachTypes == nil {
+				d.attachTypes = map[string]string{}
+			}
+			d.attachTypes[a.path] = a.ctype
+		}
+	}
 	if o.extract {
 		return e.sendExtract(d)
 	}

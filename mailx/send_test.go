@@ -349,3 +349,48 @@ func TestSendNameVariable(t *testing.T) {
 		t.Errorf("From %q (%v)", q.msg.Header.Get("From"), err)
 	}
 }
+
+// The options of GNU mailutils' mail that scripts pass: -A FILE and
+// --attach=FILE (always a file), --content-type for the attachments
+// after it, --subject, --append (a header line), -M and --mime. Each was
+// refused (exit 64) and the message with it.
+func TestSendMailutilsOptions(t *testing.T) {
+	h := newHome(t)
+	data := []byte("<b>report</b>\n")
+	os.WriteFile(h.path("report.html"), data, 0o600)
+	os.WriteFile(h.path("raw.bin"), []byte{0, 1, 2, 3}, 0o600)
+	if _, e, code := h.mail(t, "body\n", "-M", "--subject=nightly", "--append=X-Job: backup", "--content-type=text/html", "-A", h.path("report.html"), "--mime", "--content-type", "application/x-raw", "--attach="+h.path("raw.bin"), "root"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	q := h.only(t)
+	if s := q.msg.Header.Get("Subject"); s != "nightly" {
+		t.Errorf("Subject %q", s)
+	}
+	if x := q.msg.Header.Get("X-Job"); x != "backup" {
+		t.Errorf("X-Job %q", x)
+	}
+	_, params, err := mime.ParseMediaType(q.msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(strings.NewReader(q.body), params["boundary"])
+	var types []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		types = append(types, ct+" "+p.FileName())
+	}
+	if want := []string{"text/plain ", "text/html report.html", "application/x-raw raw.bin"}; !slices.Equal(types, want) {
+		t.Errorf("parts %q, want %q", types, want)
+	}
+	// -A names a file, always: one that is not there is an error.
+	if _, _, code := h.mail(t, "body\n", "-A", "X-Not: a file", "root"); code == 0 {
+		t.Error("-A with no such file: exit 0")
+	}
+}

@@ -213,22 +213,7 @@ func TestStoreDirectoryNotMaildir(t *testing.T) {
 		!strings.Contains(unwrapped(q), `store = "PATH/" in config.toml`) {
 		t.Errorf("mailq does not say what to write in config.toml:\n%s", q)
 	}
-	cfg := e.Path(".config", "homepost", "config.toml")
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fixed := strings.Replace(string(b), `store = "mbox:~/plain"`, `store = "~/plain/"`, 1)
-	if fixed == string(b) {
-		t.Fatalf("the store line is not in %s:\n%s", cfg, b)
-	}
-	if err := os.WriteFile(cfg, []byte(fixed), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
-		t.Fatalf("flush: exit %d: %s", code, stderr)
-	}
-	e.Once()
+	fixStore(t, e, `store = "mbox:~/plain"`, `store = "~/plain/"`)
 	if n := testenv.Files(e.Path("plain", "new")); len(n) != 1 {
 		t.Errorf("plain/new holds %v, want the one message that waited", n)
 	}
@@ -255,12 +240,26 @@ func TestStoreFileNotMaildir(t *testing.T) {
 	if !strings.Contains(unwrapped(q), mbox+" is a file, not a Maildir") || !strings.Contains(unwrapped(q), `store = "mbox:`+mbox+`" in config.toml`) {
 		t.Errorf("mailq does not say to write mbox:\n%s", q)
 	}
+	fixStore(t, e, `store = "~/mbox"`, `store = "mbox:~/mbox"`)
+	if got, _ := os.ReadFile(mbox); strings.Count(string(got), "Subject: into the mbox") != 1 || !strings.Contains(string(got), "Subject: old") {
+		t.Errorf("the mbox after the fix:\n%s", got)
+	}
+	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
+		t.Errorf("mailq:\n%s", q)
+	}
+}
+
+// fixStore replaces the store line from with to in config.toml, asks for
+// the waiting mail to be tried again at once (homepost flush), and runs
+// a delivery.
+func fixStore(t *testing.T, e *testenv.Env, from, to string) {
+	t.Helper()
 	cfg := e.Path(".config", "homepost", "config.toml")
 	b, err := os.ReadFile(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fixed := strings.Replace(string(b), `store = "~/mbox"`, `store = "mbox:~/mbox"`, 1)
+	fixed := strings.Replace(string(b), from, to, 1)
 	if fixed == string(b) {
 		t.Fatalf("the store line is not in %s:\n%s", cfg, b)
 	}
@@ -271,10 +270,4 @@ func TestStoreFileNotMaildir(t *testing.T) {
 		t.Fatalf("flush: exit %d: %s", code, stderr)
 	}
 	e.Once()
-	if got, _ := os.ReadFile(mbox); strings.Count(string(got), "Subject: into the mbox") != 1 || !strings.Contains(string(got), "Subject: old") {
-		t.Errorf("the mbox after the fix:\n%s", got)
-	}
-	if q, _, _ := e.Run(nil, "mailq"); q != "Mail queue is empty\n" {
-		t.Errorf("mailq:\n%s", q)
-	}
 }

@@ -34,7 +34,8 @@ shows (a trailing '*' or '!' is ignored), like Postfix's postsuper:
   hold     keep the messages in the queue without delivering them
   release  let held messages be delivered again
 
-ALL means every message in the queue; '-' reads IDs from standard input,
+postsuper's -d, -h and -H are taken for delete, hold and release (-h
+alone is this help). ALL means every message in the queue; '-' reads IDs from standard input,
 one per line. A running agent is told at once, and logs one line per
 message (id=ID status=deleted|held|released); with no agent running,
 the next one to start logs them. Exits 66 when an ID is not in the
@@ -46,11 +47,15 @@ func runQueue(args []string) int {
 		fmt.Fprint(os.Stderr, queueUsage)
 		return sysexits.Usage
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if args[0] == "-h" && len(args) == 1 || args[0] == "--help" || args[0] == "help" {
 		fmt.Print(queueUsage)
 		return sysexits.OK
 	}
 	verb, ids := args[0], args[1:]
+	// postsuper's options, for the hands that know them.
+	if v, ok := map[string]string{"-d": "delete", "-h": "hold", "-H": "release"}[verb]; ok {
+		verb = v
+	}
 	switch verb {
 	case "delete", "hold", "release":
 	default:

@@ -246,3 +246,26 @@ func TestQueueHoldWithAgent(t *testing.T) {
 		t.Errorf("delivered message still queued in %s", sub)
 	}
 }
+
+// postsuper's spellings, which the summary names, are taken: -h ID
+// holds, -H ID releases, -d ID deletes (-h alone is still the help).
+// They were refused as unknown actions.
+func TestQueuePostsuperOptions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newQueueHome(t, 2)
+	a, b := h.ids[0], h.ids[1]
+	if out, errOut, code := h.run("", "queue", "-h", a); code != 0 || out != "Placed on hold: 1 message\n" {
+		t.Fatalf("-h: %d %q %q", code, out, errOut)
+	}
+	if out, errOut, code := h.run("", "queue", "-H", a); code != 0 || out != "Released from hold: 1 message\n" {
+		t.Errorf("-H: %d %q %q", code, out, errOut)
+	}
+	if out, errOut, code := h.run("", "queue", "-d", b); code != 0 || out != "Deleted: 1 message\n" {
+		t.Errorf("-d: %d %q %q", code, out, errOut)
+	}
+	if out, _, code := h.run("", "queue", "-h"); code != 0 || !strings.Contains(out, "usage:") {
+		t.Errorf("-h alone: %d %q", code, out)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,31 +51,37 @@ var getent = "getent"
 // does not hold (an LDAP or sssd user) and whose environment does not
 // say who they are: atd runs a job's mailer with neither USER nor HOME
 // set, and sendmail could not tell who sent the job's output (exit 78,
-// and atd drops the output). It costs a process, and only then.
+// and atd drops the output). It costs a process, and only then. It is
+// started with os.StartProcess, not os/exec, which the sendmail program
+// does not link otherwise: it starts once per message.
 func getentUID(uid int) *passwdEntry {
-	path, err := lookGetent()
+	path := lookGetent()
+	if path == "" {
+		return nil
+	}
+	r, w, err := os.Pipe()
 	if err != nil {
 		return nil
 	}
-	var out bytes.Buffer
-	cmd := &exec.Cmd{Path: path, Args: []string{getent, "passwd", strconv.Itoa(uid)}, Stdout: &out}
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		return nil
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		return nil
-	}
+	defer r.Close()
+	p, err := os.StartProcess(path, []string{getent, "passwd", strconv.Itoa(uid)}, &os.ProcAttr{Files: []*os.File{nil, w, nil}})
+	w.Close()
 	if err != nil {
+		return nil
+	}
+	// An entry is one line; a lookup that hangs (a directory server
+	// that does not answer) is given up.
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	out, rerr := io.ReadAll(io.LimitReader(r, 64<<10))
+	if rerr != nil {
+		p.Kill()
+	}
+	st, err := p.Wait()
+	if rerr != nil || err != nil || !st.Success() {
 		return nil
 	}
 	// One line: login:password:uid:gid:gecos:home:shell
-	line := strings.TrimSuffix(out.String(), "\n")
+	line := strings.TrimSuffix(string(out), "\n")
 	f := strings.Split(line, ":")
 	if strings.Contains(line, "\n") || len(f) != 7 || f[0] == "" || f[2] != strconv.Itoa(uid) {
 		return nil
@@ -84,22 +89,23 @@ func getentUID(uid int) *passwdEntry {
 	return &passwdEntry{login: f[0], home: f[5], name: f[4]}
 }
 
-// lookGetent finds getent on the PATH, or in the system's directories
-// where the environment has no PATH (atd's).
-func lookGetent() (string, error) {
+// lookGetent finds getent on the PATH, else in the system's directories
+// (atd's environment has no PATH); "" when it is nowhere.
+func lookGetent() string {
 	if strings.Contains(getent, "/") {
-		return getent, nil
+		return getent
 	}
-	if p, err := exec.LookPath(getent); err == nil {
-		return p, nil
-	}
-	for _, d := range []string{"/usr/bin", "/bin"} {
+	dirs := append(strings.Split(os.Getenv("PATH"), ":"), "/usr/bin", "/bin")
+	for _, d := range dirs {
+		if !strings.HasPrefix(d, "/") {
+			continue // "" or relative: the current directory is no place to run a program from
+		}
 		p := d + "/" + getent
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p, nil
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return p
 		}
 	}
-	return "", os.ErrNotExist
+	return ""
 }
 
 type passwdEntry struct{ login, home, name string }

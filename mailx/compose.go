@@ -140,7 +140,7 @@ func (c *composer) escape(esc, cmd byte, arg, rest string) (done, keep bool) {
 				c.warn("%v", err)
 				continue
 			}
-			d.attach = append(d.attach, p)
+			d.attach = append(d.attach, attachment{path: p})
 		}
 	case 'e', 'v':
 		c.edit(cmd == 'v')
@@ -250,7 +250,7 @@ func (c *composer) printDraft() {
 		fmt.Fprintf(c.out, "Bcc: %s\n", strings.Join(d.bcc, ", "))
 	}
 	for _, a := range d.attach {
-		fmt.Fprintf(c.out, "Attachment: %s\n", a)
+		fmt.Fprintf(c.out, "Attachment: %s\n", a.path)
 	}
 	fmt.Fprintln(c.out)
 	io.Copy(c.out, d.bodyReader())

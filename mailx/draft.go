@@ -22,8 +22,7 @@ type draft struct {
 	from        string // -r: From and envelope sender
 	inReplyTo   string
 	references  string
-	attach      []string
-	attachTypes map[string]string // a content type given for an attachment (mailutils --content-type)
+	attach      []attachment
 	// headers are header lines given with -a "Name: value" (as
 	// bsd-mailx has it): each replaces the field of that name that
 	// would be written.
@@ -270,8 +269,8 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	if err := pw.Close(); err != nil {
 		return err
 	}
-	for _, path := range d.attach {
-		if err := attachFile(mw, path, d.attachTypes[path]); err != nil {
+	for _, a := range d.attach {
+		if err := attachFile(mw, a.path, a.ctype); err != nil {
 			return err
 		}
 	}

@@ -10,32 +10,33 @@ type options struct {
 	subject    string
 	hasSubject bool
 	cc, bcc    []string
-	from       string // -r
-	attach     []string
-	// attachFiles are GNU mailutils' -A and --attach files, always
-	// files (never a header line), each with the --content-type given
-	// before it ("" guesses it).
-	attachFiles []attachment
-	user        string // -u, refused
-	noEmpty     bool   // -E
-	checkMail   bool   // -e
-	headers     bool   // -H
-	noHeaders   bool   // -N
-	noSysRC     bool   // -n
-	verbose     bool   // -v
-	file        bool   // -f
-	tilde       bool   // -~: tilde escapes even when not reading a terminal
-	extract     bool   // -t
-	help        bool
-	operands    []string
+	from       string       // -r
+	attach     []attachment // -a, and GNU mailutils' -A and --attach
+	user       string       // -u, refused
+	noEmpty    bool         // -E
+	checkMail  bool         // -e
+	headers    bool         // -H
+	noHeaders  bool         // -N
+	noSysRC    bool         // -n
+	verbose    bool         // -v
+	file       bool         // -f
+	tilde      bool         // -~: tilde escapes even when not reading a terminal
+	extract    bool         // -t
+	help       bool
+	operands   []string
 	// early are the -S variables and -E commands (GNU mailutils),
 	// run in order after the start-up files.
 	early []earlyCmd
 	ctype string // the last --content-type, for the -A files after it
 }
 
-// attachment is a file to attach and the content type it was given.
-type attachment struct{ path, ctype string }
+// attachment is a file to attach. ctype is the content type it was
+// given (mailutils' --content-type; "" guesses it); file says it must
+// be a file (-A), where -a naming no file may be a header line.
+type attachment struct {
+	path, ctype string
+	file        bool
+}
 
 // earlyCmd is one -S var[=value] (set) or -E command (exec).
 type earlyCmd struct {
@@ -242,9 +243,9 @@ func (o *options) setArg(c byte, val string) error {
 	case 'r':
 		o.from = val
 	case 'a':
-		o.attach = append(o.attach, val)
+		o.attach = append(o.attach, attachment{path: val})
 	case 'A':
-		o.attachFiles = append(o.attachFiles, attachment{val, o.ctype})
+		o.attach = append(o.attach, attachment{val, o.ctype, true})
 	case 'u':
 		o.user = val
 	case 'S':
@@ -263,7 +264,6 @@ func (o *options) merge(p *options) {
 	o.cc = append(o.cc, p.cc...)
 	o.bcc = append(o.bcc, p.bcc...)
 	o.attach = append(o.attach, p.attach...)
-	o.attachFiles = append(o.attachFiles, p.attachFiles...)
 	o.early = append(o.early, p.early...)
 	if p.from != "" {
 		o.from = p.from

@@ -57,7 +57,7 @@ func Main(args []string, load func(send, named bool) (*config.Config, int)) int 
 	}
 	// Addresses given only with -c or -b send too, as in s-nail.
 	send := !o.file && (len(o.operands) > 0 || o.extract || len(o.cc) > 0 || len(o.bcc) > 0)
-	if !send && (o.hasSubject || len(o.cc) > 0 || len(o.bcc) > 0 || len(o.attach) > 0 || len(o.attachFiles) > 0 || o.noEmpty) {
+	if !send && (o.hasSubject || len(o.cc) > 0 || len(o.bcc) > 0 || len(o.attach) > 0 || o.noEmpty) {
 		fmt.Fprintf(os.Stderr, "homepost: mail: no recipients given: -s, -a and -E need addresses\n")
 		return exUsage
 	}

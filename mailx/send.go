@@ -23,7 +23,7 @@ import (
 // and queues it.
 func (e *env) sendMode() int {
 	o := e.opts
-	d := &draft{subject: o.subject, from: o.from, attach: o.attach}
+	d := &draft{subject: o.subject, from: o.from}
 	for _, a := range o.operands {
 		d.to = addRecipients(d.to, a)
 	}
@@ -35,31 +35,18 @@ func (e *env) sendMode() int {
 	}
 	// -a is a file to attach in s-nail and POSIX, a header line in
 	// bsd-mailx: "Name: value" naming no file is a header.
-	d.attach = nil
-	for _, p := range o.attach {
-		_, err := os.Stat(p)
-		if err != nil && isHeaderLine(p) {
-			d.addHeader(p)
+	// (-A, GNU mailutils', is always a file.)
+	for _, a := range o.attach {
+		_, err := os.Stat(a.path)
+		if err != nil && !a.file && isHeaderLine(a.path) {
+			d.addHeader(a.path)
 			continue
 		}
 		if err != nil {
 			e.warn("attachment: %v", err)
 			return exNoInput
 		}
-		d.attach = append(d.attach, p)
-	}
-	for _, a := range o.attachFiles {
-		if _, err := os.Stat(a.path); err != nil {
-			e.warn("attachment: %v", err)
-			return exNoInput
-		}
-		d.attach = append(d.attach, a.path)
-		if a.ctype != "" {
-			if d.attachTypes == nil {
-				d.attachTypes = map[string]string{}
-			}
-			d.attachTypes[a.path] = a.ctype
-		}
+		d.attach = append(d.attach, a)
 	}
 	if o.extract {
 		return e.sendExtract(d)

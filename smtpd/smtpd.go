@@ -329,10 +329,10 @@ var slotWait = 20 * time.Second
 // for up to slotWait; false when none freed or the server closes. While
 // it waits, this listener accepts nobody else: the clients after it
 // wait in the socket's queue, as at a Postfix whose smtpd processes are
-// all busy, where a client that opens one more connection than the
-// limit (a pool of connections in a web application) used to be
-// refused at once, and its mail with it. Another user's client is not
-// waited for: it could hold the listener up.
+// all busy. So a pool of connections one larger than the limit (a web
+// application's) has its extra connection served late, not refused
+// with its mail. Another user's client is not waited for: it could
+// hold the listener up.
 func (s *Server) awaitSlot(pool *atomic.Int32, limit int) bool {
 	deadline := time.Now().Add(s.slotWait)
 	for time.Now().Before(deadline) {

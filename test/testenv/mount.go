@@ -19,6 +19,14 @@ import (
 // only; a test of the other kind needs a file system of its own.
 func Ext4(t *testing.T, journal bool) string {
 	t.Helper()
+	dir, _ := Ext4Image(t, journal)
+	return dir
+}
+
+// Ext4Image is Ext4 that also returns the file the file system is made
+// in, for PowerLoss.
+func Ext4Image(t *testing.T, journal bool) (dir, img string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("SKIP: mounting a test file system needs root")
 	}
@@ -34,7 +42,7 @@ func Ext4(t *testing.T, journal bool) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(imgDir) })
-	img := filepath.Join(imgDir, "ext4.img")
+	img = filepath.Join(imgDir, "ext4.img")
 	f, err := os.Create(img)
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +59,7 @@ func Ext4(t *testing.T, journal bool) string {
 		t.Skipf("SKIP: mkfs.ext4: %v: %s", err, out)
 	}
 	// A short path: the listener's Unix socket may be made under it.
-	dir, err := os.MkdirTemp("", "hpfs")
+	dir, err = os.MkdirTemp("", "hpfs")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +83,7 @@ func Ext4(t *testing.T, journal bool) string {
 		}
 		os.Remove(dir)
 	})
-	return dir
+	return dir, img
 }
 
 // lookSbin finds a system program on PATH or in the sbin directories,

@@ -6,13 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // PowerLoss returns what a power loss at this instant would leave of
-// the file system made by Ext4Image in img: a copy of the image taken
-// now, repaired as the next boot would (e2fsck, which replays a journal
-// and mends what a file system without one left half written). Read it
-// with ReadImageDir.
+// the file system made by Ext4Image in img: Snapshot, then Repair.
+// Read it with ReadImageDir, or mount it with MountImage.
 //
 // Why it models a power loss: the loop device writes what the file
 // system sends it into img, so img holds what the kernel has written
@@ -25,11 +24,24 @@ import (
 // (the fsync model of package test/sweep checks that).
 func PowerLoss(t *testing.T, img string) string {
 	t.Helper()
-	fsck := lookSbin("e2fsck")
-	if fsck == "" {
-		t.Skip("SKIP: no e2fsck")
+	snap := Snapshot(t, img)
+	Repair(t, snap)
+	return snap
+}
+
+// Snapshot copies img into a file of the test's, under the temporary
+// directory the process started with (the test may have pointed TMPDIR
+// at the file system in img, which has no room for its own copy). A
+// program writing to the file system meanwhile should be stopped
+// (SIGSTOP) around the call, so that the copy is of one instant.
+func Snapshot(t *testing.T, img string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(startTempDir, "hpsnap")
+	if err != nil {
+		t.Fatal(err)
 	}
-	snap := filepath.Join(t.TempDir(), "snap.img")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	snap := filepath.Join(dir, "snap.img")
 	src, err := os.Open(img)
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +57,17 @@ func PowerLoss(t *testing.T, img string) string {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return snap
+}
+
+// Repair runs e2fsck on a snapshot as the next boot would: it replays a
+// journal, and mends what a file system without one left half written.
+func Repair(t *testing.T, snap string) {
+	t.Helper()
+	fsck := lookSbin("e2fsck")
+	if fsck == "" {
+		t.Skip("SKIP: no e2fsck")
+	}
 	// Exit status 1 and 2: errors corrected; 4 and above: left.
 	out, err := exec.Command(fsck, "-f", "-y", snap).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() >= 4 {
@@ -52,7 +75,42 @@ func PowerLoss(t *testing.T, img string) string {
 	} else if err != nil && !ok {
 		t.Fatalf("e2fsck: %v", err)
 	}
-	return snap
+}
+
+// MountImage mounts a snapshot (through a loop device) and returns the
+// mount point and a function that unmounts it and removes the point.
+func MountImage(t *testing.T, snap string) (string, func()) {
+	t.Helper()
+	mount, umount := lookSbin("mount"), lookSbin("umount")
+	dir, err := os.MkdirTemp(startTempDir, "hpsnapfs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mount, "-o", "loop", snap, dir).CombinedOutput(); err != nil {
+		os.Remove(dir)
+		t.Fatalf("mount -o loop %s: %v: %s", snap, err, out)
+	}
+	done := false
+	unmount := func() {
+		if done {
+			return
+		}
+		done = true
+		for i := 0; ; i++ {
+			out, err := exec.Command(umount, dir).CombinedOutput()
+			if err == nil {
+				break
+			}
+			if i == 50 {
+				t.Errorf("umount %s: %v: %s", dir, err, out)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		os.Remove(dir)
+	}
+	t.Cleanup(unmount)
+	return dir, unmount
 }
 
 // ReadImageDir returns the files of the directory at path (from the
@@ -64,7 +122,11 @@ func ReadImageDir(t *testing.T, snap, path string) map[string]string {
 	if debugfs == "" {
 		t.Skip("SKIP: no debugfs")
 	}
-	out := t.TempDir()
+	out, err := os.MkdirTemp(startTempDir, "hpdump")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(out)
 	// rdump copies the directory, with what it holds, into out; a
 	// missing one is an error printed, with exit status 0.
 	if b, err := exec.Command(debugfs, "-R", "rdump "+path+" "+out, snap).CombinedOutput(); err != nil {

@@ -67,23 +67,25 @@ func Ext4Image(t *testing.T, journal bool) (dir, img string) {
 		os.Remove(dir)
 		t.Skipf("SKIP: mount -o loop: %v: %s", err, out)
 	}
-	t.Cleanup(func() {
-		// A process the test started may still hold a file there for
-		// a moment.
-		for i := 0; ; i++ {
-			out, err := exec.Command(umount, dir).CombinedOutput()
-			if err == nil {
-				break
-			}
-			if i == 50 {
-				t.Errorf("umount %s: %v: %s", dir, err, out)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		os.Remove(dir)
-	})
+	t.Cleanup(func() { unmount(t, umount, dir) })
 	return dir, img
+}
+
+// unmount unmounts dir and removes it. A process the test started may
+// still hold a file there for a moment: it tries again for 5 s.
+func unmount(t *testing.T, umount, dir string) {
+	for i := 0; ; i++ {
+		out, err := exec.Command(umount, dir).CombinedOutput()
+		if err == nil {
+			break
+		}
+		if i == 50 {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	os.Remove(dir)
 }
 
 // lookSbin finds a system program on PATH or in the sbin directories,

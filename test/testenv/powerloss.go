@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // PowerLoss returns what a power loss at this instant would leave of
@@ -91,26 +90,14 @@ func MountImage(t *testing.T, snap string) (string, func()) {
 		t.Fatalf("mount -o loop %s: %v: %s", snap, err, out)
 	}
 	done := false
-	unmount := func() {
-		if done {
-			return
+	unmountOnce := func() {
+		if !done {
+			done = true
+			unmount(t, umount, dir)
 		}
-		done = true
-		for i := 0; ; i++ {
-			out, err := exec.Command(umount, dir).CombinedOutput()
-			if err == nil {
-				break
-			}
-			if i == 50 {
-				t.Errorf("umount %s: %v: %s", dir, err, out)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		os.Remove(dir)
 	}
-	t.Cleanup(unmount)
-	return dir, unmount
+	t.Cleanup(unmountOnce)
+	return dir, unmountOnce
 }
 
 // ReadImageDir returns the files of the directory at path (from the

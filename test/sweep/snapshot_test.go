@@ -132,13 +132,7 @@ func checkSnapshot(t *testing.T, snap, rel string, acked, n int, text func(int) 
 		os.Remove(snap)
 	}()
 	home := filepath.Join(dir, rel)
-	e := &testenv.Env{T: t, Bin: testenv.Binary(t), Home: home}
-	e.Vars = []string{
-		"HOME=" + home, "PATH=" + e.Bin + ":/usr/bin:/bin",
-		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
-		"XDG_STATE_HOME=" + filepath.Join(home, ".local", "state"),
-		"LANG=C", "TZ=UTC",
-	}
+	e := testenv.At(t, home)
 	_, stderr, code := e.Run(nil, "homepost", "agent", "--once")
 	if code != 0 {
 		t.Fatalf("%s: agent --once after the power loss: exit %d: %s", what, code, stderr)

@@ -51,7 +51,7 @@ func New(t *testing.T, extraConfig string) *Env {
 		awaitNoAgent(filepath.Join(home, ".local", "state", "homepost", "agent.lock"))
 		awaitNoProcess(home)
 	})
-	e := &Env{T: t, Bin: Binary(t), Home: home}
+	e := At(t, home)
 	cfg := filepath.Join(home, ".config", "homepost", "config.toml")
 	os.MkdirAll(filepath.Dir(cfg), 0o700)
 	body := "deliver_without_agent = false\nhostname = \"testhost.example\"\n"
@@ -63,6 +63,14 @@ func New(t *testing.T, extraConfig string) *Env {
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// At is the Env of an existing HOME, as New makes it, without writing
+// its config or cleaning up after it: a HOME that a test found again in
+// a copy of a disk, for one.
+func At(t *testing.T, home string) *Env {
+	e := &Env{T: t, Bin: Binary(t), Home: home}
 	e.Vars = []string{
 		"HOME=" + home, "PATH=" + e.Bin + ":/usr/bin:/bin",
 		"XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),

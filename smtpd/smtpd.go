@@ -384,6 +384,14 @@ func (s *Server) wrap(c net.Conn, tcp, trusted bool, pool *atomic.Int32) *conn {
 	wc.q = smtpwire.NewReader(readFunc(wc.rawRead), wc.w, maxLine)
 	wc.w.Hold = wc.q.Pending
 	wc.q.LimitCommands()
+	// A bare LF is read as CR LF, as sendmail -bs does and as Postfix
+	// does for a client of its own network: a script writing to the
+	// socket with printf or nc ends its message with ".\n". SMTP
+	// smuggling (a second message hidden behind a bare LF) needs a mail
+	// server in front that passes on what a stranger sent; here the
+	// clients are the user's own programs and those given the user's
+	// secret, and the relay client sends every line ending as CR LF.
+	wc.q.ReadBareLF()
 	s.mu.Lock()
 	if s.conns == nil {
 		s.conns = map[*conn]struct{}{}

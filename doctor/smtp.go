@@ -91,9 +91,9 @@ func checkSMTP(c *checker, cfg *config.Config) {
 	}
 	switch _, err := smtpd.ReadSecret(cfg.SMTP.SecretFile); {
 	case err == nil:
-		c.ok("smtp-auth", "clients of other users log in with AUTH PLAIN as %s and the secret in %s", cfg.User, cfg.SMTP.SecretFile)
+		c.ok("smtp-auth", "clients of other users log in with AUTH PLAIN or LOGIN as %s and the secret in %s", cfg.User, cfg.SMTP.SecretFile)
 	case errors.Is(err, os.ErrNotExist):
-		c.ok("smtp-auth", "clients of other users log in with AUTH PLAIN as %s and the secret that the agent creates in %s when it first listens on TCP", cfg.User, cfg.SMTP.SecretFile)
+		c.ok("smtp-auth", "clients of other users log in with AUTH PLAIN or LOGIN as %s and the secret that the agent creates in %s when it first listens on TCP", cfg.User, cfg.SMTP.SecretFile)
 	default:
 		c.fail("smtp-auth", "%v: clients of other users cannot log in", err)
 	}

@@ -83,7 +83,7 @@ type SMTP struct {
 	// Listen holds loopback TCP addresses ("127.0.0.1:2525", "[::1]:2525").
 	Listen []string `toml:"listen"`
 	// SecretFile holds the password that a client of another user must
-	// give (AUTH PLAIN) on a TCP address; created at first use.
+	// give (AUTH PLAIN or LOGIN) on a TCP address; created at first use.
 	SecretFile     string   `toml:"secret_file"`
 	MaxSessions    int      `toml:"max_sessions"`
 	MaxMessageSize Size     `toml:"max_message_size"`

@@ -79,3 +79,143 @@ func TestNoLoginInTimeSaysSo(t *testing.T) {
 		t.Errorf("reply %q, want one that says how to log in, naming no path", r)
 	}
 }
+
+// b64 is a SASL response line.
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// The base64 of LOGIN's challenges.
+var (
+	loginUsername = "334 " + b64("Username:")
+	loginPassword = "334 " + b64("Password:")
+)
+
+// A client of another user that has not logged in is told that it may:
+// the 530 says what to do, not that the listener is the user's only.
+func TestOtherUser530SaysToLogIn(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	r := d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	if want := "530 5.7.0 Authentication required: this listener takes mail from its user's own programs; others must AUTH with the user's secret"; r != want {
+		t.Errorf("530 %q, want %q", r, want)
+	}
+}
+
+// A client of another user may log in with AUTH LOGIN (for the clients
+// that know no other mechanism, or pick it first), as with PLAIN: the
+// user's login name and the secret. A wrong password gets 535 and the
+// session stays refused; the log names the mechanism and the user name,
+// never a password.
+func TestOtherUserAuthLogin(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	secret, err := ReadSecret(ts.cfg.SMTP.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dial(t, "tcp", ts.tcp)
+	if r := d.cmd("EHLO c", "250"); !strings.Contains(r, "250-AUTH PLAIN LOGIN\n") && !strings.HasSuffix(r, "250 AUTH PLAIN LOGIN") {
+		t.Errorf("EHLO does not offer AUTH PLAIN LOGIN:\n%s", r)
+	}
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	const wrong = "guessguessguessguess"
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd(b64("alice"), loginPassword)
+	r := d.cmd(b64(wrong), "535 5.7.8")
+	if !strings.Contains(r, "log in as alice with the secret that `homepost check` shows to alice") {
+		t.Errorf("535 %q does not say how to log in", r)
+	}
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	// The secret under another name is refused as well.
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd(b64("mallory"), loginPassword)
+	d.cmd(b64(secret), "535 5.7.8")
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd(b64("alice"), loginPassword)
+	d.cmd(b64(secret), "235 2.0.0")
+	d.cmd("AUTH LOGIN", "503 5.5.1")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	d.cmd("RCPT TO:<me@testhost.example>", "250")
+	d.cmd("DATA", "354")
+	d.send("Subject: login\r\n\r\nhi\r\n.\r\n")
+	d.expect("250 2.0.0")
+	d.cmd("QUIT", "221")
+	if q := queued(t, ts.cfg); len(q) != 1 {
+		t.Errorf("%d queued, want 1", len(q))
+	}
+	l := ts.log.String()
+	if strings.Count(l, `msg="smtp: AUTH failed"`) != 2 || !strings.Contains(l, "mech=LOGIN username=alice") || !strings.Contains(l, "mech=LOGIN username=mallory") {
+		t.Errorf("the log does not name the two failed LOGINs:\n%s", l)
+	}
+	if strings.Contains(l, secret) || strings.Contains(l, wrong) {
+		t.Errorf("the log holds a password:\n%s", l)
+	}
+}
+
+// AUTH LOGIN with the user name on the command line (the initial
+// response) asks for the password only.
+func TestOtherUserAuthLoginInitialResponse(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	secret, err := ReadSecret(ts.cfg.SMTP.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("AUTH LOGIN "+b64("alice"), loginPassword)
+	d.cmd(b64(secret), "235 2.0.0")
+	d.cmd("MAIL FROM:<a@b>", "250")
+}
+
+// A client that gives up within AUTH LOGIN ("*") gets 501, stays
+// refused, and may log in again.
+func TestOtherUserAuthLoginCancel(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	secret, err := ReadSecret(ts.cfg.SMTP.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd("*", "501")
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	d.cmd("AUTH LOGIN "+b64("alice"), loginPassword)
+	d.cmd("*", "501")
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd(b64("alice"), loginPassword)
+	d.cmd(b64(secret), "235")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	if strings.Contains(ts.log.String(), "AUTH failed") {
+		t.Errorf("a cancelled login is logged as failed:\n%s", ts.log.String())
+	}
+}
+
+// A response that is not base64 ends the AUTH command with 501 5.5.2,
+// as RFC 4954 has it, not with a 454 that asks the client to try again
+// later; the session stays refused.
+func TestAuthLoginBadBase64(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd("not base64!", "501 5.5.2")
+	d.cmd("AUTH LOGIN not-base64!", "501 5.5.2")
+	d.cmd("AUTH PLAIN not-base64!", "501 5.5.2")
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+}
+
+// The user's own program may log in with AUTH LOGIN and anything, as
+// with PLAIN.
+func TestOwnProgramAuthLoginAccepted(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("AUTH LOGIN", loginUsername)
+	d.cmd(b64("someone@example.org"), loginPassword)
+	d.cmd(b64("placeholder"), "235")
+	d.cmd("MAIL FROM:<a@b>", "250")
+	if l := ts.log.String(); !strings.Contains(l, "login not needed") || !strings.Contains(l, "mech=LOGIN username=someone@example.org") || strings.Contains(l, "placeholder") {
+		t.Errorf("the log does not say that the login was not needed, or holds the password:\n%s", l)
+	}
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // The secret is the password a client of another user gives with AUTH
-// PLAIN on a TCP address. It is a random string in a file of mode 0600
+// PLAIN or LOGIN on a TCP address. It is a random string in a file of mode 0600
 // in the user's config directory, created at first use; the user copies
 // it into the program's SMTP settings. It is read at every AUTH, so
 // replacing the file changes it at once.

@@ -117,7 +117,7 @@ func (b *Backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 type session struct {
 	b           *Backend
 	trusted     bool // the peer is the user
-	authOffered bool // AUTH PLAIN is offered (the listener, not sendmail -bs)
+	authOffered bool // AUTH PLAIN and LOGIN are offered (the listener, not sendmail -bs)
 	authed      bool
 	authFails   int
 	conn        *conn  // the listener's connection; nil for sendmail -bs
@@ -178,9 +178,10 @@ func (s *session) transaction(open bool) {
 }
 
 // errAuthRequired is the reply to a client of another user that has not
-// authenticated.
+// authenticated. It says what the client can do: the login is open to
+// it, with the user's secret.
 var errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
-	Message: "Authentication required: this listener takes mail from its own user only"}
+	Message: "Authentication required: this listener takes mail from its user's own programs; others must AUTH with the user's secret"}
 
 func (s *session) allowed() bool { return s.trusted || s.authed }
 
@@ -447,69 +448,88 @@ func (s *session) Logout() error {
 	return nil
 }
 
-// AuthMechanisms offers PLAIN on the listener: a client of another user
-// logs in with the secret, and the user's own programs, which need no
-// login, may log in with anything (Auth).
+// AuthMechanisms offers PLAIN and LOGIN on the listener: a client of
+// another user logs in with the secret, and the user's own programs,
+// which need no login, may log in with anything (login). LOGIN is for
+// the clients that know no other mechanism or pick it first (older
+// Outlook, scanners and other devices, some PHP and Java mailers); it
+// carries the same user name and password as PLAIN, and is checked
+// alike.
 func (s *session) AuthMechanisms() []string {
 	if s.authOffered {
-		return []string{sasl.Plain}
+		return []string{sasl.Plain, sasl.Login}
 	}
 	return nil
 }
 
-// Auth checks AUTH PLAIN: the user's login name and the secret.
+// Auth checks AUTH PLAIN and AUTH LOGIN: the user's login name and the
+// secret.
 func (s *session) Auth(mech string) (sasl.Server, error) {
-	if !s.authOffered || mech != sasl.Plain {
+	if !s.authOffered {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		cfg := s.b.Config
-		if s.trusted {
-			// The peer is the user (its socket's owner): the
-			// login proves nothing more. A program set up with
-			// whatever SMTP user and password (PHPMailer's
-			// SMTPAuth, Nextcloud, smtplib.login) would stop at a
-			// 535, and has nothing better to give.
-			if s.b.Log != nil && s.conn != nil {
-				s.b.Log.Info("smtp: AUTH accepted, login not needed: the client is the user's own program",
-					"peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "username", username)
-			}
-			s.authed = true
-			return nil
-		}
-		ok := (identity == "" || identity == username) && username == cfg.User
-		if ok {
-			secret, err := ReadSecret(cfg.SMTP.SecretFile)
-			if err != nil {
-				if s.b.Log != nil {
-					s.b.Log.Warn("smtp: AUTH refused: no usable secret", "reason", err.Error())
-				}
-				return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
-			}
-			ok = secretEqual(secret, password)
-		}
-		if !ok {
-			s.authFails++
-			if s.b.Log != nil && s.conn != nil {
-				s.b.Log.Warn("smtp: AUTH failed", "peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "username", username)
-			}
-			// Slow a guesser down, more with every try; the secret
-			// is too long to guess anyway.
-			time.Sleep(time.Duration(min(s.authFails, 10)) * 500 * time.Millisecond)
-			msg := "Authentication failed"
-			if s.conn != nil {
-				msg += ": " + s.conn.s.loginHint() + " (the user's own programs need no login)"
-			}
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: msg}
-		}
-		// A session of another user counts against max_sessions
-		// from now on (smtpd.go, foreignMax).
-		if s.conn != nil && !s.conn.authenticated() {
-			return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Too many sessions at once, try again later"}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			return s.login(mech, identity, username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{check: func(username, password string) error {
+			return s.login(mech, "", username, password)
+		}}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// login checks a login given with mechanism mech. The log names the
+// mechanism and the user name, never the password.
+func (s *session) login(mech, identity, username, password string) error {
+	cfg := s.b.Config
+	if s.trusted {
+		// The peer is the user (its socket's owner): the login
+		// proves nothing more. A program set up with whatever SMTP
+		// user and password (PHPMailer's SMTPAuth, Nextcloud,
+		// smtplib.login) would stop at a 535, and has nothing better
+		// to give.
+		if s.b.Log != nil && s.conn != nil {
+			s.b.Log.Info("smtp: AUTH accepted, login not needed: the client is the user's own program",
+				"peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "mech", mech, "username", username)
 		}
 		s.authed = true
 		return nil
-	}), nil
+	}
+	ok := (identity == "" || identity == username) && username == cfg.User
+	if ok {
+		secret, err := ReadSecret(cfg.SMTP.SecretFile)
+		if err != nil {
+			if s.b.Log != nil {
+				s.b.Log.Warn("smtp: AUTH refused: no usable secret", "reason", err.Error())
+			}
+			return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+		}
+		ok = secretEqual(secret, password)
+	}
+	if !ok {
+		s.authFails++
+		if s.b.Log != nil && s.conn != nil {
+			s.b.Log.Warn("smtp: AUTH failed", "peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "mech", mech, "username", username)
+		}
+		// Slow a guesser down, more with every try; the secret is
+		// too long to guess anyway.
+		time.Sleep(time.Duration(min(s.authFails, 10)) * 500 * time.Millisecond)
+		msg := "Authentication failed"
+		if s.conn != nil {
+			msg += ": " + s.conn.s.loginHint() + " (the user's own programs need no login)"
+		}
+		return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: msg}
+	}
+	// A session of another user counts against max_sessions from now
+	// on (smtpd.go, foreignMax).
+	if s.conn != nil && !s.conn.authenticated() {
+		return &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Too many sessions at once, try again later"}
+	}
+	s.authed = true
+	return nil
 }
 
 func oneLine(s string) string {

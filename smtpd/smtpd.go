@@ -36,7 +36,7 @@
 // tcp6) names the user as the owner of the client's socket, held by a
 // process, when it is accepted (peer.go: an orphaned socket, which the
 // kernel lists as uid 0, is nobody's); anyone else gets 530 5.7.0
-// until it authenticates with AUTH PLAIN and the secret in the user's
+// until it authenticates with AUTH PLAIN or LOGIN and the secret in the user's
 // config directory (secret.go). AUTH is offered on every address, and the
 // user's own client, known by its socket, is let in whatever it gives:
 // programs set up with some SMTP user and password log in whenever
@@ -158,8 +158,8 @@ func New(cfg *config.Config, log *slog.Logger) *Server {
 	// which knows the message's bytes from the commands', limits the
 	// commands (Reader.LimitCommands).
 	srv.MaxLineLength = 0
-	// No TLS on loopback: AUTH PLAIN is offered in clear text, and only
-	// on TCP (Session.AuthMechanisms).
+	// No TLS on loopback: AUTH PLAIN and LOGIN are offered in clear
+	// text, on the listener's addresses only (Session.AuthMechanisms).
 	srv.AllowInsecureAuth = true
 	// Idle time is enforced per read by conn; a write that blocks this
 	// long means the client is gone.

@@ -171,3 +171,64 @@ time.sleep(600)
 		t.Errorf("check (exit %d) does not fail the address held by another program (%q):\n%s", code, want, stdout)
 	}
 }
+
+// A second local user's client that logs in with AUTH LOGIN (the
+// mechanism some clients know alone or pick first) and the user's
+// secret may submit, as with PLAIN: swaks --auth LOGIN, and msmtp with
+// auth login and TLS off. Without a login, the 530 says what to do.
+func TestSecondUserAuthLogin(t *testing.T) {
+	uid, gid := otherUser(t)
+	l := start(t)
+	secret, err := os.ReadFile(l.Path(".config", "homepost", "smtp-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pass := strings.TrimSpace(string(secret))
+	login := testenv.Login(t)
+	host, port, _ := strings.Cut(l.Addr, ":")
+	n := 0
+	if _, err := exec.LookPath("swaks"); err != nil {
+		t.Log("swaks is not installed: its part is skipped")
+	} else {
+		out, err := asUser(uid, gid, "/usr/bin/swaks", "--server", host, "--port", port, "--to", l.Rcpt, "--from", "x@example.org", "--timeout", "20").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "530 5.7.0 Authentication required: this listener takes mail from its user's own programs; others must AUTH with the user's secret") {
+			t.Errorf("swaks without a login as the other user: %v\n%s", err, out)
+		}
+		out, err = asUser(uid, gid, "/usr/bin/swaks", "--server", host, "--port", port, "--to", l.Rcpt, "--from", "x@example.org", "--timeout", "20",
+			"--auth", "LOGIN", "--auth-user", login, "--auth-password", "wrong-secret-wrong-secret").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "535 5.7.8") {
+			t.Errorf("swaks with AUTH LOGIN and a wrong secret as the other user: %v\n%s", err, out)
+		}
+		out, err = asUser(uid, gid, "/usr/bin/swaks", "--server", host, "--port", port, "--to", l.Rcpt, "--from", "x@example.org", "--timeout", "20",
+			"--auth", "LOGIN", "--auth-user", login, "--auth-password", pass, "--h-Subject", "swaks login").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "250 2.0.0 Ok: queued as") {
+			t.Errorf("swaks with AUTH LOGIN as the other user: %v\n%s", err, out)
+		}
+		n++
+		l.delivered(n)
+	}
+	if _, err := exec.LookPath("msmtp"); err != nil {
+		t.Log("msmtp is not installed: its part is skipped")
+	} else {
+		// The secret is base64url: safe in the shell command that
+		// --passwordeval runs.
+		c := asUser(uid, gid, "/usr/bin/msmtp", "--host="+host, "--port="+port, "--tls=off", "--auth=login",
+			"--user="+login, "--passwordeval=printf %s "+pass, "--from=app@example.org", "--timeout=20", l.Rcpt)
+		c.Stdin = strings.NewReader("Subject: msmtp login\n\nhello\n")
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Errorf("msmtp --auth=login --tls=off as the other user: %v\n%s", err, out)
+		}
+		n++
+		got := l.delivered(n)
+		if !strings.Contains(strings.Join(got, "\n"), "msmtp login|<app@example.org>") {
+			t.Errorf("delivered %q", got)
+		}
+	}
+	if n == 0 {
+		t.Skip("SKIP: neither swaks nor msmtp is installed")
+	}
+	log := l.agent.Stderr.(*testenv.LockedBuffer).String()
+	if !strings.Contains(log, "mech=LOGIN username="+login) || strings.Contains(log, pass) || strings.Contains(log, "wrong-secret") {
+		t.Errorf("the agent's log does not name the failed LOGIN, or holds a password:\n%s", log)
+	}
+}

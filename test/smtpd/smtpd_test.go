@@ -644,7 +644,7 @@ func TestCheckShowsListener(t *testing.T) {
 	for _, want := range []string{
 		"ok   smtp: unix:" + l.Socket + " answers (EHLO, NOOP): PIPELINING 8BITMIME SMTPUTF8 SIZE ENHANCEDSTATUSCODES CHUNKING AUTH\n",
 		"ok   smtp: tcp:" + l.Addr + " answers (EHLO, NOOP): PIPELINING 8BITMIME SMTPUTF8 SIZE ENHANCEDSTATUSCODES CHUNKING AUTH\n",
-		"ok   smtp-auth: clients of other users log in with AUTH PLAIN as " + testenv.Login(t) + " and the secret in " + l.Path(".config", "homepost", "smtp-secret") + "\n",
+		"ok   smtp-auth: clients of other users log in with AUTH PLAIN or LOGIN as " + testenv.Login(t) + " and the secret in " + l.Path(".config", "homepost", "smtp-secret") + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check lacks %q:\n%s", want, out)

@@ -11,8 +11,9 @@
 # alone (named); where no unit is (re)started, the background delivery of
 # the old binary is ended and the new one started when mail waits (its
 # lock and the outbox found where homepost check --paths says).
-#   sudo make install-system          /usr/local, plus /usr/sbin/sendmail
-#                                     and /usr/bin/mail(x) where free
+#   sudo make install-system          /usr/local, plus /usr/sbin/sendmail,
+#                                     /usr/lib/sendmail and /usr/bin/mail(x)
+#                                     where free
 #   sudo make uninstall-system
 
 MANDIR ?= $(PREFIX)/share/man
@@ -126,9 +127,10 @@ uninstall:
 
 # install-system installs for every user under SYSTEM_PREFIX (the units
 # in its lib/systemd/user, where every user's systemd finds them), then
-# links /usr/sbin/sendmail, /usr/bin/mail and /usr/bin/mailx to homepost
-# where no other mail program owns them, so that cron, atd and sudo reach
-# each user's own outbox. Nothing is setuid.
+# links /usr/sbin/sendmail, /usr/lib/sendmail (where /usr/lib exists),
+# /usr/bin/mail and /usr/bin/mailx to homepost where no other mail
+# program owns them, so that cron, atd and sudo reach each user's own
+# outbox. Nothing is setuid.
 install-system:
 	@[ "$$(id -u)" = 0 ] || { echo "install-system: run it as root (sudo make install-system)" >&2; exit 1; }
 	$(MAKE) install PREFIX="$(SYSTEM_PREFIX)" UNITDIR="$(SYSTEM_PREFIX)/lib/systemd/user" START=no NEXT_STEPS=no

@@ -2,10 +2,14 @@
 # link-system.sh link|unlink BINARY [ROOT]
 #
 # Links the system's mail entry points (/usr/sbin/sendmail, /usr/bin/mail,
-# /usr/bin/mailx) to homepost's BINARY, each only when nothing else is
-# there: a name that another MTA or mailer owns is left alone, and the
-# owner (the package, or what the link points to) is named. Exits 1 when
-# it refused any. "unlink" removes only links that point at BINARY.
+# /usr/bin/mailx, and /usr/lib/sendmail, the traditional path that some
+# programs still run, where /usr/lib exists) to homepost's BINARY, each
+# only when nothing else is there: a name that another MTA or mailer owns
+# is left alone, and the owner (the package, or what the link points to)
+# is named. Exits 1 when it refused any. "unlink" removes only links that
+# point at BINARY (or the sendmail beside it); /usr/lib/sendmail only
+# when it is such a link itself, not one to /usr/sbin/sendmail (as MTA
+# packages make it).
 # ROOT (default empty) prefixes every system path; the tests use it.
 set -u
 mode=$1 bin=$2 root=${3:-}
@@ -44,11 +48,17 @@ if [ -f "$(dirname "$bin")/sendmail" ] && [ ! -L "$(dirname "$bin")/sendmail" ];
 fi
 real_sendmail=$(readlink -f "$sendmail_bin" 2>/dev/null || echo "$sendmail_bin")
 
-for name in /usr/sbin/sendmail /usr/bin/mail /usr/bin/mailx; do
+# /usr/lib/sendmail comes after /usr/sbin/sendmail: a link from it to
+# /usr/sbin/sendmail (as MTA packages make it) reaches homepost once that
+# one is linked, and is left in place.
+for name in /usr/sbin/sendmail /usr/lib/sendmail /usr/bin/mail /usr/bin/mailx; do
 	p=$root$name
+	if [ "$name" = /usr/lib/sendmail ] && [ ! -d "$root/usr/lib" ]; then
+		continue
+	fi
 	target=$(readlink -f "$p" 2>/dev/null || echo "$p")
 	to=$bin real_to=$real_bin
-	if [ "$name" = /usr/sbin/sendmail ]; then to=$sendmail_bin real_to=$real_sendmail; fi
+	case $name in */sendmail) to=$sendmail_bin real_to=$real_sendmail;; esac
 	case $mode in
 	link)
 		if [ ! -e "$p" ] && [ ! -L "$p" ]; then
@@ -60,6 +70,11 @@ for name in /usr/sbin/sendmail /usr/bin/mail /usr/bin/mailx; do
 			refused=1
 		fi;;
 	unlink)
+		if [ "$name" = /usr/lib/sendmail ]; then
+			case $(readlink "$p" 2>/dev/null) in
+			*/sbin/sendmail | sbin/sendmail) continue;;
+			esac
+		fi
 		if [ -L "$p" ] && { [ "$target" = "$real_to" ] || [ "$target" = "$real_bin" ]; }; then
 			rm -f "$p" && echo "removed $p"
 		fi;;

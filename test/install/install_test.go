@@ -352,6 +352,69 @@ func TestLinkSystem(t *testing.T) {
 	}
 }
 
+// /usr/lib/sendmail, the traditional path that some programs still run,
+// is linked too where /usr/lib exists and nothing is there; unlink
+// removes it only when it is homepost's link, not a link to
+// /usr/sbin/sendmail that an MTA's package made, and link leaves another
+// program's alone (naming it, and failing, as for /usr/sbin/sendmail).
+func TestLinkSystemUsrLib(t *testing.T) {
+	root := t.TempDir()
+	bin := filepath.Join(root, "usr", "local", "bin", "homepost")
+	os.MkdirAll(filepath.Dir(bin), 0o755)
+	os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755)
+	for _, d := range []string{"usr/sbin", "usr/bin", "usr/lib"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	lib := filepath.Join(root, "usr", "lib", "sendmail")
+	if out, code := linkSystem(t, "link", bin, root); code != 0 || !strings.Contains(out, "linked "+lib+" -> "+bin) {
+		t.Errorf("link: exit %d:\n%s", code, out)
+	}
+	if target, err := os.Readlink(lib); err != nil || target != bin {
+		t.Errorf("usr/lib/sendmail -> %q, %v; want %s", target, err, bin)
+	}
+	if out, _ := linkSystem(t, "link", bin, root); !strings.Contains(out, lib+" is homepost already") {
+		t.Errorf("second run:\n%s", out)
+	}
+	if out, _ := linkSystem(t, "unlink", bin, root); !strings.Contains(out, "removed "+lib) {
+		t.Errorf("unlink:\n%s", out)
+	}
+	if _, err := os.Lstat(lib); err == nil {
+		t.Errorf("unlink left usr/lib/sendmail")
+	}
+
+	// An MTA's link to ../sbin/sendmail: homepost's once
+	// /usr/sbin/sendmail is, and kept by unlink.
+	os.Symlink("../sbin/sendmail", lib)
+	if out, code := linkSystem(t, "link", bin, root); code != 0 || !strings.Contains(out, lib+" is homepost already") {
+		t.Errorf("link beside ../sbin/sendmail: exit %d:\n%s", code, out)
+	}
+	linkSystem(t, "unlink", bin, root)
+	if target, err := os.Readlink(lib); err != nil || target != "../sbin/sendmail" {
+		t.Errorf("unlink removed or changed the MTA's usr/lib/sendmail: -> %q, %v", target, err)
+	}
+	os.Remove(lib)
+
+	// Another program's file is refused, and kept by unlink.
+	os.WriteFile(lib, []byte("elf"), 0o755)
+	if out, code := linkSystem(t, "link", bin, root); code != 1 || !strings.Contains(out, "refusing to replace "+lib) {
+		t.Errorf("regular usr/lib/sendmail: exit %d:\n%s", code, out)
+	}
+	linkSystem(t, "unlink", bin, root)
+	if b, err := os.ReadFile(lib); err != nil || string(b) != "elf" {
+		t.Errorf("unlink touched another program's usr/lib/sendmail: %q, %v", b, err)
+	}
+
+	// Without /usr/lib, nothing is made there.
+	root2 := t.TempDir()
+	os.MkdirAll(filepath.Join(root2, "usr", "sbin"), 0o755)
+	if out, code := linkSystem(t, "link", bin, root2); code != 0 || strings.Contains(out, "usr/lib") {
+		t.Errorf("link without usr/lib: exit %d:\n%s", code, out)
+	}
+	if _, err := os.Lstat(filepath.Join(root2, "usr", "lib")); err == nil {
+		t.Errorf("link created usr/lib")
+	}
+}
+
 // TestInstallSystem runs make install-system and uninstall-system as
 // root, into a temporary SYSTEM_PREFIX and with the system links made
 // under a temporary root.
@@ -368,6 +431,7 @@ func TestInstallSystem(t *testing.T) {
 	home := filepath.Join(tmp, "home")
 	os.MkdirAll(home, 0o755)
 	os.MkdirAll(filepath.Join(root, "usr", "bin"), 0o755)
+	os.MkdirAll(filepath.Join(root, "usr", "lib"), 0o755)
 	// mailx belongs to another mailer here.
 	os.Symlink("/usr/bin/s-nail", filepath.Join(root, "usr", "bin", "mailx"))
 	env := userEnv(home, goEnv(t)...)
@@ -386,7 +450,7 @@ func TestInstallSystem(t *testing.T) {
 		t.Errorf("install-system speaks of root's own session, or of next steps after failing:\n%s", out)
 	}
 	bin := filepath.Join(sys, "bin", "homepost")
-	for n, want := range map[string]string{"usr/sbin/sendmail": filepath.Join(sys, "bin", "sendmail"), "usr/bin/mail": bin} {
+	for n, want := range map[string]string{"usr/sbin/sendmail": filepath.Join(sys, "bin", "sendmail"), "usr/lib/sendmail": filepath.Join(sys, "bin", "sendmail"), "usr/bin/mail": bin} {
 		if target, err := os.Readlink(filepath.Join(root, n)); err != nil || target != want {
 			t.Errorf("%s -> %q, %v; want %s", n, target, err, want)
 		}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,13 +20,15 @@ import (
 
 // TestPowerLossSnapshots checks the promise on a real kernel and file
 // system, beside the fsync model: an agent runs with its HOME on an
-// ext4 without a journal (the kind where the fewest writes are ordered),
-// and on one with a journal, and takes messages over its SMTP socket and from sendmail, one after
-// another, delivering each into ~/Maildir as it comes. Right after each
-// 250 and each sendmail's exit 0 (and a random moment later, while the
-// agent delivers), the agent is stopped, the disk image copied and the
-// agent let go on: each copy is what a power loss at that instant would
-// leave (testenv.PowerLoss). Each copy is repaired as a boot would, mounted,
+// ext4 without a journal (the kind where the fewest writes are
+// ordered), and on one with a journal, and takes messages over its SMTP
+// socket and from sendmail, delivering each into ~/Maildir as it comes:
+// first one after another, then over four sessions side by side (whose
+// messages share syncs). Right after each 250 and each sendmail's exit
+// 0 of the first part, a random moment later, and at random moments in
+// the second, the agent is stopped, the disk image copied and the agent
+// let go on: each copy is what a power loss at that instant would leave
+// (testenv.PowerLoss). Each copy is repaired as a boot would, mounted,
 // and given one "homepost agent --once" (the agent's start after the
 // reboot); then every message acknowledged before the copy must be in
 // the Maildir exactly once, whole, and no message twice, and the outbox
@@ -65,65 +69,130 @@ func powerLossSnapshots(t *testing.T, journal bool) {
 	}
 	rcpt := testenv.Login(t) + "@testhost.example"
 
-	conn, err := net.Dial("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := smtp.NewClient(conn)
-	defer c.Close()
-	if err := c.Hello("localhost"); err != nil {
-		t.Fatal(err)
-	}
 	text := func(i int) string {
 		return fmt.Sprintf("From: <script@example.org>\nTo: <%s>\nSubject: snapshot %d\nMessage-ID: <snap%d@example.org>\n\n%s\n", rcpt, i, i, strings.Repeat(fmt.Sprintf("line %d of the body\n", i), 40+i*7))
 	}
-	overSMTP := func(i int) {
+	dial := func() *smtp.Client {
 		t.Helper()
-		if err := c.Mail("script@example.org", nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Rcpt(rcpt, nil); err != nil {
-			t.Fatal(err)
-		}
-		w, err := c.Data()
+		conn, err := net.Dial("unix", sock)
 		if err != nil {
 			t.Fatal(err)
 		}
+		c := smtp.NewClient(conn)
+		t.Cleanup(func() { c.Close() })
+		if err := c.Hello("localhost"); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	overSMTP := func(c *smtp.Client, i int) error {
+		if err := c.Mail("script@example.org", nil); err != nil {
+			return err
+		}
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return err
+		}
+		w, err := c.Data()
+		if err != nil {
+			return err
+		}
 		if _, err := w.Write([]byte(strings.ReplaceAll(text(i), "\n", "\r\n"))); err != nil {
-			t.Fatal(err)
+			return err
 		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
+		return w.Close()
 	}
 
-	const n = 16
-	acked := 0
+	const one, conns, each = 10, 4, 6 // one after another; then side by side
+	const n = one + conns*each
+	var acked [n]atomic.Bool
 	snaps := 0
-	for i := range n {
+	type copyOf struct {
+		snap, what string
+		acked      []bool
+	}
+	take := func(what string) copyOf {
+		// What was acknowledged before the agent stops. A 250 read
+		// after this is not counted, though it may be in the copy.
+		a := make([]bool, n)
+		for i := range a {
+			a[i] = acked[i].Load()
+		}
+		resume := testenv.StopProcess(t, agent.Process)
+		snap := testenv.Snapshot(t, img)
+		resume()
+		snaps++
+		return copyOf{snap, fmt.Sprintf("copy %d (%s)", snaps, what), a}
+	}
+	check := func(c copyOf) { checkSnapshot(t, c.snap, rel, c.acked, text, c.what) }
+	snapshot := func(what string) { check(take(what)) }
+
+	// One after another, by turns over SMTP and from sendmail: a copy
+	// right after each acknowledgement, and one a moment later.
+	c := dial()
+	for i := range one {
 		if i%2 == 0 {
-			overSMTP(i)
+			if err := overSMTP(c, i); err != nil {
+				t.Fatal(err)
+			}
 		} else {
 			e.MustSend(text(i), "-oi", rcpt)
 		}
-		acked = i + 1
+		acked[i].Store(true)
 		for _, wait := range []time.Duration{0, time.Duration(rand.IntN(4000)) * time.Microsecond} {
 			time.Sleep(wait)
-			agent.Process.Signal(syscall.SIGSTOP)
-			snap := testenv.Snapshot(t, img)
-			agent.Process.Signal(syscall.SIGCONT)
-			snaps++
-			checkSnapshot(t, snap, rel, acked, n, text, fmt.Sprintf("copy %d (after message %d, %v later)", snaps, i, wait))
+			snapshot(fmt.Sprintf("after message %d, %v later", i, wait))
 		}
 	}
 	c.Quit()
+
+	// Sessions side by side, each pausing up to 20 ms between its
+	// messages; copies at random moments, looked at once all is sent.
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for k := range conns {
+		c := dial()
+		wg.Go(func() {
+			defer c.Quit()
+			for j := range each {
+				i := one + k*each + j
+				if err := overSMTP(c, i); err != nil {
+					errs <- fmt.Errorf("message %d: %w", i, err)
+					return
+				}
+				acked[i].Store(true)
+				time.Sleep(time.Duration(rand.IntN(20000)) * time.Microsecond)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var copies []copyOf
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		case <-time.After(time.Duration(rand.IntN(5000)) * time.Microsecond):
+		}
+		copies = append(copies, take("sessions side by side"))
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, c := range copies {
+		check(c)
+	}
+	t.Logf("%d copies, %d of them while the sessions ran", snaps, len(copies))
+	if len(copies) < 3 {
+		t.Errorf("%d copies taken while the sessions ran: the sessions were not caught at work", len(copies))
+	}
 }
 
 // checkSnapshot repairs and mounts a copy of the image, runs one agent
 // --once in the HOME there (rel: its path in the file system), and
-// checks its Maildir: messages 0 to acked-1 there once each and whole,
-// none of the n twice, nothing left in the outbox.
-func checkSnapshot(t *testing.T, snap, rel string, acked, n int, text func(int) string, what string) {
+// checks its Maildir: each message acked there once and whole, none
+// twice, nothing left in the outbox.
+func checkSnapshot(t *testing.T, snap, rel string, acked []bool, text func(int) string, what string) {
 	t.Helper()
 	testenv.Repair(t, snap)
 	dir, unmount := testenv.MountImage(t, snap)
@@ -142,6 +211,7 @@ func checkSnapshot(t *testing.T, snap, rel string, acked, n int, text func(int) 
 			t.Logf("%s: agent --once:\n%s", what, stderr)
 		}
 	}()
+	n := len(acked)
 	count := make([]int, n)
 	for _, sub := range []string{"new", "cur"} {
 		for _, name := range testenv.Files(e.Path("Maildir", sub)) {
@@ -166,7 +236,7 @@ func checkSnapshot(t *testing.T, snap, rel string, acked, n int, text func(int) 
 		switch {
 		case k > 1:
 			t.Errorf("%s: message %d stored %d times", what, i, k)
-		case k == 0 && i < acked:
+		case k == 0 && acked[i]:
 			t.Errorf("%s: message %d, acknowledged, is lost", what, i)
 		}
 	}

@@ -1,11 +1,16 @@
 package testenv
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // PowerLoss returns what a power loss at this instant would leave of
@@ -30,9 +35,15 @@ func PowerLoss(t *testing.T, img string) string {
 
 // Snapshot copies img into a file of the test's, under the temporary
 // directory the process started with (the test may have pointed TMPDIR
-// at the file system in img, which has no room for its own copy). A
-// program writing to the file system meanwhile should be stopped
-// (SIGSTOP) around the call, so that the copy is of one instant.
+// at the file system in img, which has no room for its own copy).
+//
+// The copy must be of one instant: a block read while the loop device
+// writes it would be torn, half old and half new, which no disk leaves
+// (fsck then throws away a whole directory block, with every name in
+// it). So a program writing to the file system should be stopped
+// (StopProcess) around the call, and Snapshot copies only while the
+// loop device has no write in flight, and copies again when the
+// device's count of finished writes moved during the copy.
 func Snapshot(t *testing.T, img string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp(startTempDir, "hpsnap")
@@ -41,22 +52,119 @@ func Snapshot(t *testing.T, img string) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	snap := filepath.Join(dir, "snap.img")
-	src, err := os.Open(img)
+	dev := loopOf(img)
+	for try := 0; ; try++ {
+		before, quiet := loopWrites(t, dev)
+		copyFile(t, img, snap)
+		after, _ := loopWrites(t, dev)
+		if dev == "" || quiet && before == after {
+			return snap
+		}
+		if try == 50 {
+			t.Fatalf("the loop device of %s kept writing while it was copied", img)
+		}
+	}
+}
+
+// copyFile copies src into dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer src.Close()
-	dst, err := os.Create(snap)
+	defer in.Close()
+	out, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.Copy(dst, src); err != nil {
+	if _, err := io.Copy(out, in); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Close(); err != nil {
+	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return snap
+}
+
+// loopOf returns the name of the loop device ("loop3") whose backing
+// file is img, or "" when none is found.
+func loopOf(img string) string {
+	devs, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range devs {
+		if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) == img {
+			return filepath.Base(filepath.Dir(filepath.Dir(f)))
+		}
+	}
+	return ""
+}
+
+// loopWrites waits up to 5 s for device dev to have no write in flight
+// and returns its count of finished writes, and whether it was quiet.
+func loopWrites(t *testing.T, dev string) (string, bool) {
+	t.Helper()
+	if dev == "" {
+		return "", true
+	}
+	for i := 0; ; i++ {
+		in, err := os.ReadFile(filepath.Join("/sys/block", dev, "inflight"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.ReadFile(filepath.Join("/sys/block", dev, "stat"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(in))
+		if len(f) == 2 && f[1] == "0" {
+			// Field 5 of stat: writes completed.
+			return strings.Fields(string(st))[4], true
+		}
+		if i == 500 {
+			return "", false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// StopProcess stops p (SIGSTOP) and returns once none of its threads is
+// inside a system call any more (each is in state T in /proc): a thread
+// in the middle of an fsync goes on writing until the call returns. The
+// function returned lets it go on (SIGCONT).
+func StopProcess(t *testing.T, p *os.Process) func() {
+	t.Helper()
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if allStopped(p.Pid) {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("process %d did not stop within 5 s", p.Pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return func() { p.Signal(syscall.SIGCONT) }
+}
+
+// allStopped reports whether every thread of process pid is stopped.
+func allStopped(pid int) bool {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread ended
+		}
+		// The state follows the command name in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Repair runs e2fsck on a snapshot as the next boot would: it replays a

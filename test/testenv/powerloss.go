@@ -52,7 +52,7 @@ func Snapshot(t *testing.T, img string) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	snap := filepath.Join(dir, "snap.img")
-	dev := loopOf(img)
+	dev := LoopOf(img)
 	for try := 0; ; try++ {
 		before, quiet := loopWrites(t, dev)
 		copyFile(t, img, snap)
@@ -86,9 +86,9 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 }
 
-// loopOf returns the name of the loop device ("loop3") whose backing
+// LoopOf returns the name of the loop device ("loop3") whose backing
 // file is img, or "" when none is found.
-func loopOf(img string) string {
+func LoopOf(img string) string {
 	devs, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	for _, f := range devs {
 		if b, err := os.ReadFile(f); err == nil && strings.TrimSpace(string(b)) == img {

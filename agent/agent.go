@@ -280,6 +280,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		lock, err = TryLock(cfg, transient) // it went away: deliver ourselves
 	}
 	var turn *Turn
+	var stopWait time.Time
 	for asked := 0; err != nil && !transient; {
 		// A one-shot or background delivery started by sendmail holds
 		// the lock: ask it to give way, rather than leave no daemon.
@@ -288,6 +289,19 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		// agent starts one); one that took it just before is asked in
 		// turn.
 		var le *LockedError
+		if errors.As(err, &le) && le.Stopping {
+			// An agent stopping (a restart: "kill PID; homepost
+			// agent"): take the lock once it has let it go.
+			if stopWait.IsZero() {
+				log.Info("waiting for the agent that is stopping to end", "pid", le.Pid)
+				stopWait = time.Now().Add(stoppingWait)
+			}
+			if time.Now().Before(stopWait) {
+				time.Sleep(20 * time.Millisecond)
+				lock, err = TryLock(cfg, false)
+				continue
+			}
+		}
 		if !errors.As(err, &le) || !le.Once {
 			turn.Done()
 			return err
@@ -317,6 +331,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 			}
 		}
 		a.reading = r
+	}
+	if !transient {
+		// From the first signal to stop on, a daemon that starts
+		// waits for this one to end (LockedError.Stopping).
+		stopping := opts.Stopping
+		opts.Stopping = func() {
+			lock.MarkStopping()
+			if stopping != nil {
+				stopping()
+			}
+		}
 	}
 	a.usr2, a.reqs, a.receiving, a.streaming = usr2, reqs, opts.Receiving, opts.Streaming
 	a.reloaded, a.background = opts.Reloaded, opts.Background
@@ -367,6 +392,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	}
 	return nil
 }
+
+// stoppingWait is how long a daemon that starts waits for an agent
+// that is stopping: longer than that agent takes to end its SMTP
+// sessions (5 s) and to cancel a delivery to the smarthost (2 s).
+const stoppingWait = 30 * time.Second
 
 // errStopped is what the loop returns when SIGTERM or SIGINT ended it:
 // the caller ends too, rather than look for more mail to deliver.

@@ -45,10 +45,10 @@ func TryLock(cfg *config.Config, once bool) (*Lock, error) {
 		if err == nil {
 			break
 		}
-		pid, holderOnce := readPid(cfg)
+		pid, word := agentlock.ReadState(cfg.LockPath())
 		if (pid > 0 && alive(pid)) || time.Now().After(deadline) {
 			f.Close()
-			return nil, &LockedError{Pid: pid, Once: holderOnce}
+			return nil, &LockedError{Pid: pid, Once: word == "once", Stopping: word == "stopping"}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -78,6 +78,8 @@ func TryLock(cfg *config.Config, once bool) (*Lock, error) {
 type LockedError struct {
 	Pid  int
 	Once bool // the holder is a one-shot delivery
+	// Stopping: the holder has begun to stop (MarkStopping).
+	Stopping bool
 	// Next: no one holds the lock, but a daemon waits for it
 	// (WaitTurn), and Pid is the daemon's.
 	Next bool
@@ -142,6 +144,16 @@ func (e *LockedError) Error() string {
 		return fmt.Sprintf("another agent is running (pid %d)", e.Pid)
 	}
 	return "another agent is running"
+}
+
+// MarkStopping writes in the lock file that its holder has begun to
+// stop: a daemon that starts meanwhile waits for the lock instead of
+// leaving (README's restart, "kill PID; homepost agent", while the old
+// agent ends its SMTP sessions and its delivery in progress).
+func (l *Lock) MarkStopping() {
+	line := []byte(strconv.Itoa(os.Getpid()) + " stopping\n")
+	l.f.WriteAt(line, 0)
+	l.f.Truncate(int64(len(line)))
 }
 
 // Unlock releases the lock.

@@ -30,19 +30,27 @@ func Running(path string) (pid int, running bool) {
 		flock(fd, syscall.LOCK_UN)
 		return 0, false
 	}
-	pid, _ = read(fd)
+	pid, _ = readState(fd)
 	return pid, true
 }
 
 // ReadPid reads the lock file at path: the holder's pid, and whether the
 // holder is a one-shot delivery ("PID once").
 func ReadPid(path string) (pid int, once bool) {
+	pid, word := ReadState(path)
+	return pid, word == "once"
+}
+
+// ReadState reads the lock file at path: the holder's pid, and the word
+// after it: "once" for a one-shot delivery, "stopping" for an agent
+// that has begun to stop, "" for a daemon at work.
+func ReadState(path string) (pid int, word string) {
 	fd, err := open(path)
 	if err != nil {
-		return 0, false
+		return 0, ""
 	}
 	defer syscall.Close(fd)
-	return read(fd)
+	return readState(fd)
 }
 
 func open(path string) (int, error) {
@@ -63,20 +71,23 @@ func flock(fd, how int) error {
 	}
 }
 
-// read parses "PID" or "PID once" from the start of the file.
-func read(fd int) (int, bool) {
+// readState parses "PID" or "PID WORD" from the start of the file.
+func readState(fd int) (int, string) {
 	var buf [64]byte
 	n, err := syscall.Pread(fd, buf[:], 0)
 	for err == syscall.EINTR {
 		n, err = syscall.Pread(fd, buf[:], 0)
 	}
 	if err != nil || n <= 0 {
-		return 0, false
+		return 0, ""
 	}
 	f := strings.Fields(string(buf[:n]))
 	if len(f) == 0 {
-		return 0, false
+		return 0, ""
 	}
 	pid, _ := strconv.Atoi(f[0])
-	return pid, len(f) > 1 && f[1] == "once"
+	if len(f) > 1 {
+		return pid, f[1]
+	}
+	return pid, ""
 }

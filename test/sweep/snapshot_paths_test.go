@@ -199,7 +199,16 @@ func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
 	acked, snaps := 0, 0
 	var reads []snapRead
 	var tl snapTally
+	agentLog, _ := agent.Stderr.(*testenv.LockedBuffer)
 	for i := 0; i < len(ms); {
+		// What the agent has logged as sent to the command or the
+		// smarthost before the next message is submitted, a check of
+		// a copy (a few hundred milliseconds) or more after: its
+		// batch has ended, and its result is recorded, in the journal
+		// or by the retirement made durable "before the batch ends"
+		// (agent/journal.go, finish). A power loss after that must not
+		// send it again: only what is in flight goes twice.
+		done := recordedSends(agentLog, p, e, live, ms)
 		waits := []time.Duration{0, time.Duration(rand.IntN(4000)) * time.Microsecond}
 		switch snapMsgs[i] {
 		case "smtp":
@@ -231,7 +240,7 @@ func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
 			thaw()
 			snaps++
 			what := fmt.Sprintf("copy %d (after message %d, %v later)", snaps, acked-1, wait)
-			if r := checkPathSnapshot(t, p, e, mnt, snap, ms, acked, what, live, after, before, &tl); r != nil {
+			if r := checkPathSnapshot(t, p, e, mnt, snap, ms, acked, what, live, after, before, done, &tl); r != nil {
 				reads = append(reads, *r)
 			}
 		}
@@ -359,7 +368,7 @@ func hostCounts(t *testing.T, h *testenv.Smarthost, ms []message) map[string]int
 // mount point. For the smarthost, live is the one the running agent
 // sends to and before what it had taken when the copy was made; the
 // agent on the copy sends to after.
-func checkPathSnapshot(t *testing.T, p snapPath, e *testenv.Env, mnt, snap string, ms []message, acked int, what string, live, after *testenv.Smarthost, before map[string]int, tl *snapTally) *snapRead {
+func checkPathSnapshot(t *testing.T, p snapPath, e *testenv.Env, mnt, snap string, ms []message, acked int, what string, live, after *testenv.Smarthost, before map[string]int, done map[int]bool, tl *snapTally) *snapRead {
 	t.Helper()
 	testenv.Repair(t, snap)
 	var sent map[string]int
@@ -410,7 +419,7 @@ func checkPathSnapshot(t *testing.T, p snapPath, e *testenv.Env, mnt, snap strin
 	}
 	var r *snapRead
 	if len(stores) > 0 {
-		r = &snapRead{what: what, acked: acked, once: nOnce, log: stderr, item: readItem{Label: what, Expect: expectOf(ms)}}
+		r = &snapRead{what: what, acked: acked, once: nOnce, done: done, log: stderr, item: readItem{Label: what, Expect: expectOf(ms)}}
 		for _, s := range stores {
 			r.item.Stores = append(r.item.Stores, readStore{Kind: s.kind, Path: s.path})
 			if s.kind == "mbox" {
@@ -430,6 +439,9 @@ func checkPathSnapshot(t *testing.T, p snapPath, e *testenv.Env, mnt, snap strin
 				t.Errorf("%s: message %d, acknowledged, never reached the smarthost (before the power loss or after)", what, i)
 			case b > 1 || a > 1:
 				t.Errorf("%s: message %d taken by the smarthost %d times before the power loss and %d after", what, i, b, a)
+			case b == 1 && a == 1 && done[i]:
+				t.Errorf("%s: message %d sent to the smarthost again after the power loss, though its transaction had ended and been logged as sent well before (not in flight)", what, i)
+				twice++
 			case b == 1 && a == 1:
 				twice++
 			}
@@ -462,7 +474,8 @@ type snapRead struct {
 	what  string
 	acked int
 	once  int
-	log   string // the agent's on the copy
+	done  map[int]bool // messages whose command had run, and was logged, well before
+	log   string       // the agent's on the copy
 	item  readItem
 }
 
@@ -495,6 +508,8 @@ func checkSnapshotStores(t *testing.T, reads []snapRead, ms []message, tl *snapT
 				case whole > 2:
 					// One run before the power loss, one after.
 					t.Errorf("%s: %s: message %d given to the command %d times", r.what, st.Path, i, whole)
+				case whole == 2 && r.done[i]:
+					t.Errorf("%s: %s: message %d given to the command again after the power loss, though its run had ended and been logged as sent well before (not in flight)", r.what, st.Path, i)
 				case whole == 2:
 					tl.cmdAgain++
 				}
@@ -595,4 +610,64 @@ exit $st
 		t.Fatalf("%s: agent --once after the power loss: %v: %s", what, err, errb.String())
 	}
 	return errb.String()
+}
+
+// recordedSends returns the messages of ms whose copy for the command
+// (p.atLeastOnce) or the smarthost (p.relay) the running agent has
+// logged as sent ("msg=delivery id=QUEUEID ... status=sent"). A queue
+// ID is told as a message by the Received field the smarthost's copy
+// carries ("(homepost) id QUEUEID"), or by the name of the message's
+// copy in the user's Maildir (the queue file's name, "R" and the
+// recipient's index).
+func recordedSends(log *testenv.LockedBuffer, p snapPath, e *testenv.Env, live *testenv.Smarthost, ms []message) map[int]bool {
+	if log == nil {
+		return nil
+	}
+	index := map[string]int{}
+	for i, m := range ms {
+		index[m.msgID()] = i
+	}
+	byQueueID := map[string]int{}
+	switch {
+	case p.relay:
+		for _, raw := range live.Got(remote) {
+			s := strings.ReplaceAll(raw, "\r\n", "\n")
+			f := strings.Fields(between(s, "(homepost) id ", "\n"))
+			if i, ok := index[between(s, "\nMessage-ID: ", "\n")]; ok && len(f) > 0 {
+				byQueueID[strings.TrimSuffix(f[0], ";")] = i
+			}
+		}
+	case p.atLeastOnce != nil:
+		for _, sub := range []string{"new", "cur"} {
+			for _, name := range testenv.Files(e.Path("Maildir", sub)) {
+				b, err := os.ReadFile(e.Path("Maildir", sub, name))
+				if err != nil {
+					continue
+				}
+				_, rest, _ := strings.Cut(name, ".")
+				id, _, _ := strings.Cut(rest, ".")
+				if k := strings.LastIndexByte(id, 'R'); k > 0 {
+					id = id[:k]
+				}
+				if i, ok := index[between("\n"+string(b), "\nMessage-ID: ", "\n")]; ok {
+					byQueueID[id] = i
+				}
+			}
+		}
+	default:
+		return nil
+	}
+	done := map[int]bool{}
+	for _, l := range strings.Split(log.String(), "\n") {
+		if !strings.Contains(l, "msg=delivery ") || !strings.Contains(l, " status=sent ") {
+			continue
+		}
+		if !strings.Contains(l, " target="+remote+" ") && !strings.Contains(l, " target=|") {
+			continue
+		}
+		if i, ok := byQueueID[between(l, " id=", " ")]; ok {
+			done[i] = true
+		}
+	}
+	return done
 }

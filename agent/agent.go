@@ -59,6 +59,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -222,6 +223,10 @@ type Agent struct {
 	// (a command's, the smarthost's) or bounces: its retirement is made
 	// durable when the drain ends, not left waiting.
 	retiredAway bool
+	// newDropped: names were dropped from outbox/new/ (claims made
+	// durable) since new/ was last synced. Set where the claims settle,
+	// which may be a courier's goroutine.
+	newDropped atomic.Bool
 	// published is the last drain's batch whose Maildir copies are
 	// renamed into new/ but not yet synced there (deliverHolding): the
 	// next batch or settle finishes it.

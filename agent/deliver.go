@@ -192,6 +192,7 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 					a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err)
 				}
 			}
+			a.newDropped.Store(true)
 		})
 	}
 	for len(round) > 0 {
@@ -312,12 +313,25 @@ func (a *Agent) settle() {
 }
 
 // release makes the retirements of ms durable (an fsync of cur/) and
-// recycles the files.
+// recycles the files. The names dropped from new/ are made durable by
+// the same sync: a file recycled while a power loss could still bring
+// its old name back in new/ would be read there with the next message
+// written into it.
 func (a *Agent) release(ms []*outbox.Message) {
 	if len(ms) == 0 {
 		return
 	}
-	if err := a.box.SyncClaims(); err != nil {
+	sync := a.box.SyncClaims
+	if a.newDropped.Swap(false) {
+		sync = func() error {
+			err := safeio.Shared.Sync(nil, []string{a.box.Path("new"), a.box.Path("cur")})
+			if err != nil {
+				a.newDropped.Store(true)
+			}
+			return err
+		}
+	}
+	if err := sync(); err != nil {
 		// Not known to be durable: leave them in tmp/, where the next
 		// start recycles them after syncing cur/ (outbox.Dir.Tidy).
 		a.log.Error("sync outbox", "reason", err)

@@ -10,6 +10,7 @@ import (
 	"homepost/forwarder"
 	"homepost/outbox"
 	"homepost/report"
+	"homepost/safeio"
 )
 
 // What an attempt leaves behind: a journal record per recipient, the
@@ -315,9 +316,26 @@ func (a *Agent) writeUnwritten(j *job) bool {
 }
 
 // retire takes j's file out of the queue (outbox.Message.Retire).
+//
+// A message with copies that a retry cannot find (a command's, the
+// smarthost's) or with bounces is retired without its results written
+// (finish), and must then never come back as new: its name in new/,
+// dropped once its claim was durable, is made durable gone before it
+// leaves cur/. Else, on a file system that orders no writes (ext4
+// without a journal), a power loss can keep the removal from cur/ and
+// lose the one from new/, and the message is delivered again as new
+// (TestPowerLossSnapshotRelay and Forward in test/sweep).
 func (a *Agent) retire(j *job) bool {
 	delete(a.due, j.name)
 	delete(a.unwritten, j.name)
+	if (j.away || len(j.bounced) > 0 || j.dsn) && a.newDropped.Swap(false) {
+		if err := safeio.Shared.Sync(nil, []string{a.box.Path("new")}); err != nil {
+			// Retired all the same: kept, the message would go
+			// out again at its next try, power loss or not.
+			a.newDropped.Store(true)
+			a.log.Error("sync outbox", "reason", err)
+		}
+	}
 	if err := j.m.Retire(); err != nil {
 		a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
 		return false

@@ -8,9 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -127,8 +125,6 @@ func pathSnapshots(t *testing.T, p snapPath) {
 var snapMsgs = []string{"smtp", "sendmail", "burst", "burst", "burst", "smtp", "sendmail", "burst", "burst", "burst"}
 
 func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
-	mnt, img := testenv.Ext4Image(t, journal)
-	t.Setenv("TMPDIR", mnt)
 	var live, after *testenv.Smarthost
 	addr := ""
 	if p.relay {
@@ -139,27 +135,12 @@ func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
 	if p.config != nil {
 		cfg = p.config(addr)
 	}
-	e := testenv.New(t, cfg)
+	var setup func(string)
 	if p.setup != nil {
-		p.setup(t, e.Home)
+		setup = func(home string) { p.setup(t, home) }
 	}
-	rt, err := os.MkdirTemp("", "rt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Vars = append(e.Vars, "XDG_RUNTIME_DIR="+rt)
-	// The user's files (config.toml, .forward, the script) are on the
-	// disk long before mail comes, not only in the kernel's caches.
-	syscall.Sync()
-	agent := e.StartAgent()
-	sock := filepath.Join(rt, "homepost", "smtp")
-	e.WaitFor(func() bool {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, "the SMTP socket")
+	w := startOnImage(t, journal, cfg, setup)
+	e, agent, img, mnt, sock := w.e, w.agent, w.img, w.mnt, w.sock
 	rcpt := testenv.Login(t)
 	if p.relay {
 		rcpt = remote
@@ -220,7 +201,7 @@ func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
 		case "burst":
 			// Queued while the agent is stopped: it takes them up as
 			// one batch when it goes on.
-			thaw := snapFreeze(t, e.Home, agent.Process.Pid)
+			thaw := testenv.StopHome(t, e.Home, agent.Process.Pid)
 			for ; i < len(ms) && snapMsgs[i] == "burst"; i++ {
 				e.MustSend(ms[i].text(), "-oi", rcpt)
 			}
@@ -231,7 +212,7 @@ func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
 		start := time.Now()
 		for _, wait := range waits {
 			time.Sleep(time.Until(start.Add(wait)))
-			thaw := snapFreeze(t, e.Home, agent.Process.Pid)
+			thaw := testenv.StopHome(t, e.Home, agent.Process.Pid)
 			var before map[string]int
 			if live != nil {
 				before = hostCounts(t, live, ms)
@@ -261,79 +242,6 @@ func pathSnapshotsOn(t *testing.T, p snapPath, journal bool) {
 	// after the power loss, the checks above proved little.
 	t.Logf("%d copies checked; in %d the agent after the power loss delivered something; %d copies to a command and %d to the smarthost were sent again",
 		snaps, tl.delivered, tl.cmdAgain, tl.hostAgain)
-}
-
-// snapFreeze stops the agent (pid) and every other process that runs
-// with HOME set to home (a command of ~/.forward and what it started),
-// and waits until each is stopped: a process in the middle of a system
-// call (an fsync) stops only once the call returns, and until then it
-// may still write. It returns the function that lets them all go on.
-func snapFreeze(t *testing.T, home string, pid int) func() {
-	t.Helper()
-	stopped := map[int]bool{}
-	stop := func(p int) {
-		if stopped[p] {
-			return
-		}
-		stopped[p] = true
-		syscall.Kill(p, syscall.SIGSTOP)
-		snapAwaitStop(t, p)
-	}
-	stop(pid)
-	needle := []byte("HOME=" + home + "\x00")
-	for {
-		found := false
-		ents, _ := os.ReadDir("/proc")
-		for _, ent := range ents {
-			p, err := strconv.Atoi(ent.Name())
-			if err != nil || p == os.Getpid() || stopped[p] {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
-			if err == nil && (bytes.HasPrefix(b, needle) || bytes.Contains(b, append([]byte{0}, needle...))) {
-				stop(p)
-				found = true
-			}
-		}
-		// A shell may have started another program as it was stopped.
-		if !found {
-			break
-		}
-	}
-	return func() {
-		for p := range stopped {
-			syscall.Kill(p, syscall.SIGCONT)
-		}
-	}
-}
-
-// snapAwaitStop waits until every thread of process pid is stopped (or
-// the process is gone).
-func snapAwaitStop(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-		all := true
-		for _, st := range tasks {
-			b, err := os.ReadFile(st)
-			if err != nil {
-				continue // gone
-			}
-			_, rest, _ := bytes.Cut(b, []byte(") "))
-			if len(rest) > 0 && !bytes.ContainsRune([]byte("TtZX"), rune(rest[0])) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d does not stop", pid)
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
 }
 
 // hostCounts counts the messages of ms a smarthost took, by Message-ID,

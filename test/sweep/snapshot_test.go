@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,26 +44,8 @@ func TestPowerLossSnapshots(t *testing.T) {
 }
 
 func powerLossSnapshots(t *testing.T, journal bool) {
-	mnt, img := testenv.Ext4Image(t, journal)
-	t.Setenv("TMPDIR", mnt)
-	e := testenv.New(t, "")
-	rt, err := os.MkdirTemp("", "rt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Vars = append(e.Vars, "XDG_RUNTIME_DIR="+rt)
-	// The user's files (config.toml) are on the disk long before mail
-	// comes, not only in the kernel's caches.
-	syscall.Sync()
-	agent := e.StartAgent()
-	sock := filepath.Join(rt, "homepost", "smtp")
-	e.WaitFor(func() bool {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, "the SMTP socket")
+	w := startOnImage(t, journal, "", nil)
+	e, agent, img, mnt, sock := w.e, w.agent, w.img, w.mnt, w.sock
 	rel, err := filepath.Rel(mnt, e.Home)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +100,7 @@ func powerLossSnapshots(t *testing.T, journal bool) {
 		for i := range a {
 			a[i] = acked[i].Load()
 		}
-		resume := testenv.StopProcess(t, agent.Process)
+		resume := testenv.StopHome(t, e.Home, agent.Process.Pid)
 		snap := testenv.Snapshot(t, img)
 		resume()
 		snaps++
@@ -186,6 +169,45 @@ func powerLossSnapshots(t *testing.T, journal bool) {
 	if len(copies) < 3 {
 		t.Errorf("%d copies taken while the sessions ran: the sessions were not caught at work", len(copies))
 	}
+}
+
+// imageWorld is a user's world whose HOME is on a file system of its
+// own (testenv.Ext4Image), its agent running there and listening on its
+// SMTP socket.
+type imageWorld struct {
+	e              *testenv.Env
+	agent          *exec.Cmd
+	img, mnt, sock string
+}
+
+// startOnImage makes an imageWorld: extraConfig goes into config.toml
+// (testenv.New), and setup, if any, writes the user's other files.
+func startOnImage(t *testing.T, journal bool, extraConfig string, setup func(home string)) *imageWorld {
+	t.Helper()
+	mnt, img := testenv.Ext4Image(t, journal)
+	t.Setenv("TMPDIR", mnt)
+	e := testenv.New(t, extraConfig)
+	if setup != nil {
+		setup(e.Home)
+	}
+	rt, err := os.MkdirTemp("", "rt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Vars = append(e.Vars, "XDG_RUNTIME_DIR="+rt)
+	// The user's files (config.toml, .forward, a script) are on the
+	// disk long before mail comes, not only in the kernel's caches.
+	syscall.Sync()
+	agent := e.StartAgent()
+	sock := filepath.Join(rt, "homepost", "smtp")
+	e.WaitFor(func() bool {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "the SMTP socket")
+	return &imageWorld{e: e, agent: agent, img: img, mnt: mnt, sock: sock}
 }
 
 // checkSnapshot repairs and mounts a copy of the image, runs one agent

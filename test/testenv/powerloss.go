@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,7 +42,7 @@ func PowerLoss(t *testing.T, img string) string {
 // writes it would be torn, half old and half new, which no disk leaves
 // (fsck then throws away a whole directory block, with every name in
 // it). So a program writing to the file system should be stopped
-// (StopProcess) around the call, and Snapshot copies only while the
+// (StopHome) around the call, and Snapshot copies only while the
 // loop device has no write in flight, and copies again when the
 // device's count of finished writes moved during the copy.
 func Snapshot(t *testing.T, img string) string {
@@ -126,33 +127,59 @@ func loopWrites(t *testing.T, dev string) (string, bool) {
 	}
 }
 
-// StopProcess stops p (SIGSTOP) and returns once none of its threads is
-// inside a system call any more (each is in state T in /proc): a thread
+// StopHome stops process pid and every other process running with HOME
+// home (a background delivery, a command the agent runs), and returns
+// once none of their threads is inside a system call any more: a thread
 // in the middle of an fsync goes on writing until the call returns. The
-// function returned lets it go on (SIGCONT).
-func StopProcess(t *testing.T, p *os.Process) func() {
+// function returned lets them all go on (SIGCONT).
+func StopHome(t *testing.T, home string, pid int) func() {
 	t.Helper()
-	if err := p.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+	stopped := map[int]bool{}
+	stop := func(p int) {
+		if stopped[p] {
+			return
+		}
+		stopped[p] = true
+		syscall.Kill(p, syscall.SIGSTOP)
+		for i := 0; !allStopped(p); i++ {
+			if i == 5000 {
+				t.Fatalf("process %d did not stop within 10 s", p)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 	}
-	for i := 0; ; i++ {
-		if allStopped(p.Pid) {
+	stop(pid)
+	needle := []byte("HOME=" + home + "\x00")
+	for {
+		found := false
+		ents, _ := os.ReadDir("/proc")
+		for _, ent := range ents {
+			p, err := strconv.Atoi(ent.Name())
+			if err != nil || p == os.Getpid() || stopped[p] {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))
+			if err == nil && (bytes.HasPrefix(b, needle) || bytes.Contains(b, append([]byte{0}, needle...))) {
+				stop(p)
+				found = true
+			}
+		}
+		// A shell may have started another program as it was stopped.
+		if !found {
 			break
 		}
-		if i == 500 {
-			t.Fatalf("process %d did not stop within 5 s", p.Pid)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
-	return func() { p.Signal(syscall.SIGCONT) }
+	return func() {
+		for p := range stopped {
+			syscall.Kill(p, syscall.SIGCONT)
+		}
+	}
 }
 
-// allStopped reports whether every thread of process pid is stopped.
+// allStopped reports whether every thread of process pid is stopped, or
+// the process has ended.
 func allStopped(pid int) bool {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
 	for _, f := range tasks {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -160,7 +187,7 @@ func allStopped(pid int) bool {
 		}
 		// The state follows the command name in parentheses.
 		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+		if i < 0 || i+2 >= len(b) || !bytes.ContainsRune([]byte("TtZX"), rune(b[i+2])) {
 			return false
 		}
 	}

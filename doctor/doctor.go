@@ -267,40 +267,70 @@ func checkOutbox(c *checker, cfg *config.Config, wake bool) {
 		n += len(names)
 	}
 	if n > 0 {
+		q := queueState(cfg)
 		if wake && submit.WakeWaiting(cfg) {
-			c.ok("queue", "%d message(s) waiting (mailq lists them); no agent ran: started a background delivery (its log: %s)", n, cfg.LogPath())
-		} else if k, reason := deferred(cfg); k > 0 {
+			c.ok("queue", "%d message(s) waiting%s (mailq lists them); no agent ran: started a background delivery (its log: %s)", n, q.heldNote(), cfg.LogPath())
+		} else if q.deferred > 0 {
 			// Mail that waits because delivery failed for now (a
 			// smarthost that refuses connections) is something to
 			// look at, not an ok line.
-			c.warn("queue", "%d message(s) waiting, %d recipient(s) deferred, the latest because: %s (mailq lists them)", n, k, reason)
+			c.warn("queue", "%d message(s) waiting, %d recipient(s) deferred, the latest because: %s%s (mailq lists them)", n, q.deferred, q.reason, q.heldNote())
 		} else {
-			c.ok("queue", "%d message(s) waiting (mailq lists them)", n)
+			c.ok("queue", "%d message(s) waiting%s (mailq lists them)", n, q.heldNote())
 		}
 	}
 }
 
-// deferred counts the recipients in the queue whose last attempt failed
-// for now, and gives the reason of the latest attempt.
-func deferred(cfg *config.Config) (int, string) {
+// queued is what check says of the mail in the queue.
+type queued struct {
+	deferred int      // recipients whose last attempt failed for now, of messages not on hold
+	reason   string   // the reason of the latest of those attempts
+	held     []string // the IDs of the messages on hold
+}
+
+// queueState counts the recipients in the queue whose last attempt
+// failed for now, and gives the reason of the latest attempt. A message
+// on hold (homepost queue hold) is counted apart: it waits for homepost
+// queue release, not for a fault to be fixed, and the reason of its
+// last attempt, which may be long fixed, is not today's problem.
+func queueState(cfg *config.Config) queued {
+	var q queued
 	entries, err := outbox.Dir(cfg.Outbox).List()
 	if err != nil {
-		return 0, ""
+		return q
 	}
-	k, reason := 0, ""
 	var last time.Time
 	for _, e := range entries {
+		if e.Err != nil {
+			continue
+		}
+		if e.Held {
+			q.held = append(q.held, e.ID)
+			continue
+		}
 		for _, r := range e.Rcpts {
 			if r.Status != outbox.Deferred {
 				continue
 			}
-			k++
-			if reason == "" || r.Last.After(last) {
-				reason, last = r.Reason, r.Last
+			q.deferred++
+			if q.reason == "" || r.Last.After(last) {
+				q.reason, last = r.Reason, r.Last
 			}
 		}
 	}
-	return k, reason
+	return q
+}
+
+// heldNote says how many messages are on hold and how to let them go,
+// or nothing when none is.
+func (q queued) heldNote() string {
+	switch len(q.held) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf(", 1 held: `homepost queue release %s` sends it", q.held[0])
+	}
+	return fmt.Sprintf(", %d held: `homepost queue release ALL` sends them", len(q.held))
 }
 
 // checkHeld says what a configuration that does not load means for

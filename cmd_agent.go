@@ -267,9 +267,10 @@ tells it to and waits until it has (a change of config.toml that it is
 letting settle is read first: exit 78 if the file still has an error);
 otherwise delivers in the foreground,
 and what is still deferred is then retried by a background delivery
-until the queue is empty (unless deliver_without_agent = false). In a
-terminal it says in one line per message what happened to it; elsewhere
-it writes the agent's key=value log lines.
+until the queue is empty (unless deliver_without_agent = false: then
+nothing retries it until an agent runs or the next flush, and in a
+terminal flush says so). In a terminal it says in one line per message
+what happened to it; elsewhere it writes the agent's key=value log lines.
 `
 
 func runFlush(args []string) int {
@@ -322,9 +323,19 @@ func runFlush(args []string) int {
 		code = startAgent(cfg, opts, newLogger())
 	} else {
 		h := termlog.New(os.Stderr, "homepost: flush: ")
+		if !cfg.DeliverWithoutAgent {
+			h.NoRetry()
+		}
 		code = startAgent(cfg, opts, slog.New(h))
 		if h.Close() == 0 && code == sysexits.OK {
 			fmt.Fprintln(os.Stderr, "homepost: flush: nothing to deliver")
+		}
+		// Nothing retries: no agent runs, and deliver_without_agent =
+		// false starts no background delivery.
+		if k := h.Deferred(); k > 0 && !cfg.DeliverWithoutAgent {
+			if _, running := agent.RunningStatus(cfg); !running {
+				fmt.Fprintf(os.Stderr, "homepost: flush: nothing retries the %d deferred recipient(s): no agent runs, and deliver_without_agent = false starts no background delivery; start homepost agent, or run homepost flush again\n", k)
+			}
 		}
 	}
 	// One try is not enough where no agent runs: what is still deferred

@@ -22,6 +22,7 @@ func init() {
 const checkUsage = `usage: homepost check [--relay]
        homepost check --crontab
        homepost check --paths
+       homepost check --without-agent
 
 Checks that mail will flow and prints one line per item, starting with
 ok, warn or FAIL: the config file (one that others can change, or in a
@@ -70,7 +71,9 @@ XDG_CONFIG_HOME or HOME) is named with its file.
   --crontab print, and do nothing else, the crontab(5) line that starts
             delivery after a reboot where no systemd user instance runs
             (homepost flush; homepost agent where [smtp] names a listen
-            address or a socket of its own, which only an agent opens):
+            address or a socket of its own, which only an agent opens,
+            or where deliver_without_agent = false, as only an agent
+            then retries):
             (crontab -l; homepost check --crontab) | crontab -
   --paths   print, and do nothing else, where the configuration puts
             things, as homepost reads it (for scripts; make install uses
@@ -81,6 +84,12 @@ XDG_CONFIG_HOME or HOME) is named with its file.
             queue still uses meanwhile, the error on stderr, exit 78;
             when not even those can be told (the file cannot be read,
             or its outbox line cannot), nothing on stdout, exit 78.
+  --without-agent
+            print, and do nothing else, what delivers mail while no
+            agent runs (for scripts; make install uses it): background
+            (sendmail starts a background delivery after each message)
+            or nothing (deliver_without_agent = false: mail waits for
+            homepost agent or homepost flush)
 
 Exit status: 0 when nothing FAILs, 1 when something does, 78 when the
 configuration has an error (the line names file:line; mail is queued
@@ -104,6 +113,17 @@ func runCheck(args []string) int {
 			probe = true
 		case "--paths":
 			return printPaths()
+		case "--without-agent":
+			cfg, code, _ := loadQueueConfig("check", "")
+			if cfg == nil {
+				return code
+			}
+			if cfg.DeliverWithoutAgent {
+				fmt.Println("background")
+			} else {
+				fmt.Println("nothing")
+			}
+			return sysexits.OK
 		case "--crontab":
 			cfg, code, _ := loadQueueConfig("check", "")
 			if cfg == nil {

@@ -33,6 +33,9 @@ func AgentAdvice(cfg *config.Config) string {
 	if UserSystemd(cfg) {
 		return "start the agent with 'systemctl --user enable --now homepost'"
 	}
+	if !cfg.DeliverWithoutAgent {
+		return "deliver_without_agent = false, so only a running agent delivers, and no systemd user instance runs here: start homepost agent, and for it to run after a reboot too, add '@reboot homepost agent' to your crontab (homepost check --crontab prints the line)"
+	}
 	if ListenerNamed(cfg) {
 		return "no systemd user instance runs here: for mail to move, and [smtp]'s listener to listen, after a reboot, add '@reboot homepost agent' to your crontab (homepost check --crontab prints the line)"
 	}
@@ -63,7 +66,9 @@ func ListenerNamed(cfg *config.Config) bool {
 
 // CrontabLine is the crontab(5) line that starts delivery after a
 // reboot, "homepost flush", or "homepost agent" where [smtp] names a
-// listener (ListenerNamed): homepost by its absolute path (cron's PATH is short), with
+// listener (ListenerNamed) or deliver_without_agent = false (a flush
+// then tries once, and nothing retries what it defers, nor delivers
+// what is sent later): homepost by its absolute path (cron's PATH is short), with
 // the environment that places the configuration and the queue when it
 // is not the default, and the log where background deliveries write
 // theirs (cron would mail whatever the job prints). cron lets an
@@ -87,7 +92,7 @@ func CrontabLine(cfg *config.Config) string {
 		}
 	}
 	verb := "flush"
-	if ListenerNamed(cfg) {
+	if ListenerNamed(cfg) || !cfg.DeliverWithoutAgent {
 		verb = "agent"
 	}
 	cmd := fmt.Sprintf("%s%s %s >>%s 2>&1", strings.Join(env, ""), shellQuote(exe), verb, shellQuote(cfg.LogPath()))

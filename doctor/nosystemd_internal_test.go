@@ -40,6 +40,25 @@ func TestCrontabLineListener(t *testing.T) {
 	}
 }
 
+// With deliver_without_agent = false only a running agent retries: a
+// flush at boot would try once and leave deferred mail, and what is
+// sent later, waiting. The crontab line starts the agent, and the
+// advice says why.
+func TestCrontabLineNoBackgroundDelivery(t *testing.T) {
+	systemdAt(t, false)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("XDG_STATE_HOME", "")
+	t.Setenv("HOMEPOST_CONFIG", "")
+	cfg := config.Defaults(config.NewIdentity("alice", t.TempDir(), "Alice", os.Getuid()))
+	cfg.DeliverWithoutAgent = false
+	if l := CrontabLine(cfg); !strings.HasSuffix(l, " agent >>"+cfg.LogPath()+" 2>&1") {
+		t.Errorf("deliver_without_agent = false: %q", l)
+	}
+	if a := AgentAdvice(cfg); !strings.Contains(a, "deliver_without_agent = false") || !strings.Contains(a, "start homepost agent") || !strings.Contains(a, "@reboot homepost agent") || strings.Contains(a, "flush") {
+		t.Errorf("advice with deliver_without_agent = false: %q", a)
+	}
+}
+
 // A port below net.ipv4.ip_unprivileged_port_start cannot be opened by
 // an agent that runs as a user: check FAILs it before the agent runs.
 func TestCheckPrivilegedPort(t *testing.T) {

@@ -52,8 +52,9 @@ install-extra:
 # next-steps says what is left to do on this host and nothing else.
 # AGENT is what install found: running (it started the agent), stopped
 # (a systemd user session runs, START=no), none (no session: sendmail
-# delivers by itself; a listener named in [smtp] needs an agent started
-# by hand or by cron, and homepost check --crontab prints the line, which
+# delivers by itself, unless deliver_without_agent = false (homepost
+# check --without-agent), when only an agent does; a listener named in
+# [smtp] needs an agent started by hand or by cron, and homepost check --crontab prints the line, which
 # starts the agent then, else homepost flush) or system (install-system: each user's session
 # starts it).
 next-steps:
@@ -61,13 +62,20 @@ next-steps:
 	case "$(AGENT)" in \
 	running) echo "homepost: the agent runs (systemctl --user status homepost)";; \
 	none) echo "homepost: no systemd user session on this host, so install starts no agent:"; \
+	      if [ "$$("$(BINDIR)/homepost" check --without-agent 2>/dev/null)" = nothing ]; then \
+	      echo "  deliver_without_agent = false, so sendmail starts no background delivery either: mail waits in the"; \
+	      echo "  queue until you start homepost agent (and leave it running), or run homepost flush, which delivers it"; \
+	      echo "  once. For the agent to start after a reboot too, add the line that homepost check --crontab prints"; \
+	      echo "  to your crontab."; \
+	      else \
 	      echo "  sendmail starts a background delivery itself after each message."; \
 	      case $$("$(BINDIR)/homepost" check --crontab 2>/dev/null) in \
 	      *" agent >>"*) echo "  Your [smtp] names a listener, which only a running agent opens (a background delivery never"; \
 	                     echo "  listens): start homepost agent, and for it to listen after a reboot too, add the line that"; \
 	                     echo "  homepost check --crontab prints to your crontab.";; \
 	      *) echo "  For mail to move after a reboot too, add the line that homepost check --crontab prints to your crontab.";; \
-	      esac;; \
+	      esac; \
+	      fi;; \
 	esac; \
 	order=; case ":$$PATH:" in \
 	*":$(BINDIR):"*) \

@@ -45,11 +45,30 @@ type state struct {
 	id       string   // the message of the pending line
 	parts    []string // what happened to its recipients
 	messages int      // messages reported
+	deferred int      // recipients reported deferred
+	noRetry  bool     // nothing retries what is deferred (NoRetry)
 }
 
 // New writes lines to w, each starting with prefix.
 func New(w io.Writer, prefix string) *Handler {
 	return &Handler{s: &state{w: w, prefix: prefix}}
+}
+
+// NoRetry says that nothing will retry what this delivery defers (no
+// agent runs, and deliver_without_agent = false turns the background
+// delivery off): a deferred recipient is then "deferred", not
+// "deferred, will retry".
+func (h *Handler) NoRetry() {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.noRetry = true
+}
+
+// Deferred is how many recipients were reported deferred.
+func (h *Handler) Deferred() int {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.s.deferred
 }
 
 // Enabled: information and above.
@@ -78,7 +97,10 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	defer s.mu.Unlock()
 	switch {
 	case r.Message == "delivery" && a["id"] != "":
-		s.add(a["id"], delivery(a))
+		if a["status"] == "deferred" {
+			s.deferred++
+		}
+		s.add(a["id"], delivery(a, !s.noRetry))
 	case r.Message == "bounce stored" && a["id"] != "":
 		s.add(a["id"], "a bounce to <"+a["to"]+"> is in your mailbox")
 	case r.Level >= slog.LevelWarn:
@@ -124,8 +146,9 @@ func (h *Handler) Close() int {
 	return h.s.messages
 }
 
-// delivery says what one "delivery" event means, for a person.
-func delivery(a map[string]string) string {
+// delivery says what one "delivery" event means, for a person; retry
+// says whether something will retry a deferred recipient.
+func delivery(a map[string]string, retry bool) string {
 	to := a["to"]
 	// "root (alice@laptop)" when an alias led elsewhere; root and
 	// root@laptop are the same.
@@ -137,6 +160,9 @@ func delivery(a map[string]string) string {
 	case "sent":
 		return to + " " + where(target)
 	case "deferred":
+		if !retry {
+			return to + " deferred: " + a["reason"]
+		}
 		return to + " deferred, will retry: " + a["reason"]
 	case "bounced":
 		return to + " bounced: " + a["reason"]

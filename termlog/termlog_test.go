@@ -33,6 +33,28 @@ homepost: flush: C3: dave@laptop delivered to /var/mail/dave
 	}
 }
 
+// Where nothing retries what a delivery defers (no agent, and
+// deliver_without_agent = false), a deferred recipient is not promised
+// a retry, and the deferrals are counted for the caller to say so.
+func TestNoRetry(t *testing.T) {
+	var b strings.Builder
+	h := New(&b, "homepost: flush: ")
+	h.NoRetry()
+	log := slog.New(h)
+	log.Info("delivery", "id", "B2", "to", "carol@example.org", "target", "carol@example.org", "status", "deferred", "reason", "host said 450")
+	log.Info("delivery", "id", "C3", "to", "dave@laptop", "orig_to", "dave", "target", "/var/mail/dave", "status", "sent")
+	h.Close()
+	want := `homepost: flush: B2: carol@example.org deferred: host said 450
+homepost: flush: C3: dave@laptop delivered to /var/mail/dave
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	if n := h.Deferred(); n != 1 {
+		t.Errorf("Deferred = %d, want 1", n)
+	}
+}
+
 func TestIsTerminal(t *testing.T) {
 	f, err := os.CreateTemp(t.TempDir(), "x")
 	if err != nil {

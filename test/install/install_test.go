@@ -263,6 +263,49 @@ func TestNextSteps(t *testing.T) {
 	}
 }
 
+// TestNextStepsNoBackgroundDelivery: with deliver_without_agent =
+// false and no systemd, sendmail starts no background delivery, and
+// install does not say it does: it says that mail waits for homepost
+// agent or homepost flush, and points at the crontab line, which then
+// starts the agent.
+func TestNextStepsNoBackgroundDelivery(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("SKIP: make is not installed")
+	}
+	t.Parallel()
+	home := t.TempDir()
+	cfg := filepath.Join(home, ".config", "homepost", "config.toml")
+	os.MkdirAll(filepath.Dir(cfg), 0o700)
+	bindir := testenv.Binary(t)
+	for _, c := range []struct {
+		config string
+		want   []string
+		not    []string
+	}{
+		{"deliver_without_agent = false\n",
+			[]string{"deliver_without_agent = false, so sendmail starts no background delivery", "until you start homepost agent", "run homepost flush", "homepost check --crontab prints"},
+			[]string{"sendmail starts a background delivery itself"}},
+		{"",
+			[]string{"sendmail starts a background delivery itself after each message", "homepost check --crontab prints"},
+			[]string{"deliver_without_agent"}},
+	} {
+		if err := os.WriteFile(cfg, []byte(c.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out := makeCmd(t, userEnv(home, "PATH="+bindir+":/usr/bin:/bin"), "next-steps", "AGENT=none", "BINDIR="+bindir)
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("config %q: no %q in:\n%s", c.config, w, out)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(out, n) {
+				t.Errorf("config %q: %q is untrue, yet:\n%s", c.config, n, out)
+			}
+		}
+	}
+}
+
 // TestNextStepsMissingName: a name that BINDIR lacks, found later on
 // PATH, is not an order of PATH to change (BINDIR already comes first);
 // install said "OTHER comes before BINDIR" and told to put BINDIR first.

@@ -128,7 +128,10 @@ func (e *env) flushIn(t *testing.T) string {
 
 // TestFlushInATerminal: a person who runs homepost flush reads one line
 // per message saying what happened to it, not the agent's key=value
-// log lines; elsewhere (a pipe, the journal) the log lines stay.
+// log lines; elsewhere (a pipe, the journal) the log lines stay. With
+// deliver_without_agent = false (newEnv's) and no agent, nothing
+// retries what stays deferred: flush promises no retry and says what
+// the user must do.
 func TestFlushInATerminal(t *testing.T) {
 	e := newEnv(t)
 	user := me(t)
@@ -140,14 +143,17 @@ func TestFlushInATerminal(t *testing.T) {
 	out := e.flushIn(t)
 	t.Logf("terminal:\n%s", out)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if strings.Contains(out, "level=") || strings.Contains(out, "time=") || len(lines) != 2 {
+	if strings.Contains(out, "level=") || strings.Contains(out, "time=") || len(lines) != 3 {
 		t.Fatalf("flush in a terminal printed:\n%s", out)
 	}
 	if !strings.Contains(out, " delivered to your mailbox\n") {
 		t.Errorf("no line for the local message:\n%s", out)
 	}
-	if !strings.Contains(out, "bob@example.org deferred, will retry: no smarthost configured") {
-		t.Errorf("no line for the deferred message:\n%s", out)
+	if !strings.Contains(out, "bob@example.org deferred: no smarthost configured") || strings.Contains(out, "will retry") {
+		t.Errorf("no line for the deferred message, or one that promises a retry:\n%s", out)
+	}
+	if !strings.Contains(out, "homepost: flush: nothing retries the 1 deferred recipient(s): no agent runs, and deliver_without_agent = false starts no background delivery; start homepost agent, or run homepost flush again\n") {
+		t.Errorf("flush does not say that nothing retries:\n%s", out)
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "homepost: flush: ") {

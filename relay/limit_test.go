@@ -74,7 +74,7 @@ func TestTooManyRecipients(t *testing.T) {
 	want[1] = outbox.Deferred
 	status(t, res[0], want...)
 	status(t, res[1], outbox.Sent)
-	if r := res[0][1]; r.DSN != "4.2.2" || r.Reason != "host 127.0.0.1 said: 452 4.2.2 mailbox full" {
+	if r := res[0][1]; r.DSN != "4.2.2" || r.Reason != "host 127.0.0.1 said: 452 4.2.2 mailbox full (in reply to RCPT TO command)" {
 		t.Errorf("mailbox full: %s", r.Text())
 	}
 	sizes := checkOnce(t, be.received(), append(slices.Delete(slices.Clone(to), 1, 2), "next@example.org"))
@@ -110,7 +110,7 @@ func TestTooManyRecipientsWithoutCode(t *testing.T) {
 	}
 	want[2] = outbox.Deferred
 	status(t, res[0], want...)
-	if r := res[0][2]; r.Reason != "host 127.0.0.1 said: 452 mailbox full" {
+	if r := res[0][2]; r.Reason != "host 127.0.0.1 said: 452 mailbox full (in reply to RCPT TO command)" {
 		t.Errorf("mailbox full: %s", r.Text())
 	}
 	sizes := checkOnce(t, be.received(), slices.Delete(slices.Clone(to), 2, 3))
@@ -176,7 +176,7 @@ func TestTooManyRecipientsAtFirst(t *testing.T) {
 	status(t, res[0], outbox.Deferred, outbox.Deferred, outbox.Deferred)
 	status(t, res[1], outbox.Sent)
 	for _, r := range res[0] {
-		if r.DSN != "4.5.3" || r.Reason != "host 127.0.0.1 said: 452 4.5.3 recipient quota exceeded" {
+		if r.DSN != "4.5.3" || r.Reason != "host 127.0.0.1 said: 452 4.5.3 recipient quota exceeded (in reply to RCPT TO command)" {
 			t.Errorf("%s", r.Text())
 		}
 	}

@@ -25,7 +25,7 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 		if ec := se.EnhancedCode; ec != smtp.EnhancedCodeNotSet && ec != smtp.NoEnhancedCode && ec[0] >= 2 && ec[0] <= 5 {
 			dsn = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
 		}
-		reason := fmt.Sprintf("host %s said: %s", host, replyText(se))
+		reason := fmt.Sprintf("host %s said: %s", host, replyText(se)) + inReplyTo(stage)
 		class := se.Code / 100
 		if dsn == "" || int(dsn[0]-'0') != class {
 			switch class {
@@ -55,6 +55,19 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 		return courier.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
 	}
 	return courier.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+}
+
+// inReplyTo says which command a reply answered, as Postfix says it
+// after the reply ("(in reply to RCPT TO command)"), for the stages
+// that are a command; "" for the others (the greeting).
+func inReplyTo(stage string) string {
+	switch stage {
+	case "MAIL FROM", "RCPT TO", "DATA", "RSET", "EHLO", "STARTTLS", "AUTH":
+		return " (in reply to " + stage + " command)"
+	case "end of data":
+		return " (in reply to end of DATA command)"
+	}
+	return ""
 }
 
 // stoppedReason is why a delivery whose context has ended sends nothing

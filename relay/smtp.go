@@ -195,7 +195,8 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 			// A sender refused for good is, with a provider, nearly
 			// always the address: the user's login or domain is
 			// wanted, and [relay] from is where it is set.
-			r.Reason += fmt.Sprintf(" (in reply to MAIL FROM:<%s>: the smarthost refuses this sender; [relay] from sets the address mail leaves with)", sender)
+			r.Reason = strings.TrimSuffix(r.Reason, inReplyTo("MAIL FROM")) +
+				fmt.Sprintf(" (in reply to MAIL FROM:<%s>: the smarthost refuses this sender; [relay] from sets the address mail leaves with)", sender)
 		}
 		if alive {
 			fill(res, r)

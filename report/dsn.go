@@ -398,16 +398,74 @@ func recipientFields(b *bytes.Buffer, host string, r Recipient) {
 	fmt.Fprintf(b, "Status: %s\n", status)
 	if d := clean(r.Diagnostic); d != "" {
 		// An SMTP reply is an smtp diagnostic (RFC 3464 2.3.6): the
-		// reply alone, also when the agent says which host gave it
-		// ("host H said: REPLY", which the text for people keeps).
+		// reply alone, and the server that gave it the Remote-MTA
+		// (2.3.5), also when the agent says more around it ("message
+		// expired after D in the queue: host H said: REPLY (in reply
+		// to RCPT TO command)"), which the text for people keeps.
 		kind := "X-Homepost"
-		if host, reply, ok := strings.Cut(d, " said: "); ok && strings.HasPrefix(host, "host ") && isReply(reply) {
+		if remote, reply, ok := smtpReply(d); ok {
+			if mta := dnsName(remote); mta != "" {
+				fmt.Fprintf(b, "Remote-MTA: dns; %s\n", mta)
+			}
 			kind, d = "smtp", reply
 		} else if isReply(d) {
 			kind = "smtp"
 		}
 		b.WriteString(fold("Diagnostic-Code: "+kind+"; "+d) + "\n")
 	}
+}
+
+// The words the agent puts before a smarthost's reply: what happened
+// around it (the message expired; the reply refused the login), then
+// which host gave it.
+var (
+	replyAround = []string{"", "authentication failed: "}
+	replyHost   = []string{" said: ", " refused to talk to me: "}
+)
+
+// smtpReply finds the smarthost's reply in a diagnostic as the agent
+// words it: "host H said: REPLY" or "host H refused to talk to me:
+// REPLY", alone or after "message expired after D in the queue: " or
+// "authentication failed: ". It returns the host and the reply without
+// what the agent adds after it ("(in reply to RCPT TO command)", and
+// what it says of a refused sender). Nothing else is taken for a reply:
+// a local reason (a command's own words) names no remote server.
+func smtpReply(d string) (host, reply string, ok bool) {
+	rest := d
+	if strings.HasPrefix(rest, "message expired after ") {
+		_, after, found := strings.Cut(rest, " in the queue: ")
+		if !found {
+			return "", "", false
+		}
+		rest = after
+	}
+	for _, around := range replyAround {
+		s, found := strings.CutPrefix(rest, around+"host ")
+		if !found {
+			continue
+		}
+		for _, sep := range replyHost {
+			h, r, found := strings.Cut(s, sep)
+			if !found || strings.ContainsAny(h, " ;") || !isReply(r) {
+				continue
+			}
+			if i := strings.Index(r, " (in reply to "); i >= 0 {
+				r = r[:i]
+			}
+			return h, r, true
+		}
+	}
+	return "", "", false
+}
+
+// dnsName is host as the name of a Remote-MTA of type dns, as the
+// agent names the smarthost (its url's host, a name or an address), or
+// "" when it holds what the field's syntax cannot carry.
+func dnsName(host string) string {
+	if host == "" || strings.ContainsAny(host, " ;()<>\"\\") {
+		return ""
+	}
+	return host
 }
 
 // isReply reports whether d begins as an SMTP reply: three digits, then

@@ -394,18 +394,54 @@ func TestBuildAttachesBinary(t *testing.T) {
 
 // A smarthost's reply, which the agent words "host H said: REPLY", is an
 // smtp diagnostic (RFC 3464 2.3.6), as Postfix writes it: the reply
-// alone after "smtp;"; the text for people keeps who said it.
+// alone after "smtp;", and the server that gave it is the Remote-MTA
+// (2.3.5); the text for people keeps who said it, which command it
+// answered, and why the message failed (it expired), where the agent
+// says so around the reply. A reason of this host's own (a command's
+// words that quote a reply) names no remote server.
 func TestDiagnosticOfSmarthostReply(t *testing.T) {
 	msg, err := BuildDSN(DSN{
 		Host: "box.example.org", QueueID: "4ABC123", Sender: "bob@example.com", Arrival: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
-		Recipients: []Recipient{{Final: "dave@example.net", Action: "failed", Status: "5.1.1",
-			Diagnostic: "host smtp.example.net said: 550 5.1.1 no such user"}},
+		Recipients: []Recipient{
+			{Final: "dave@example.net", Action: "failed", Status: "5.1.1",
+				Diagnostic: "host smtp.example.net said: 550 5.1.1 no such user (in reply to RCPT TO command)"},
+			{Final: "erin@example.net", Action: "failed", Status: "4.2.0",
+				Diagnostic: "message expired after 4m0s in the queue: host 127.0.0.1 said: 450 4.2.0 <erin@example.net>: Recipient address rejected: Greylisted (in reply to RCPT TO command)"},
+			{Final: "frank@example.net", Action: "failed", Status: "4.7.8",
+				Diagnostic: "message expired after 5d0h0m0s in the queue: authentication failed: host smtp.example.net said: 535 5.7.8 bad credentials (in reply to AUTH command)"},
+			{Final: "gina@example.net", Action: "failed", Status: "5.1.0",
+				Diagnostic: "message expired after 1m0s in the queue: command |filter said: host smtp.example.net said: 550 5.1.1 no"},
+		},
 	}, strings.NewReader(original))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := msg
-	if !strings.Contains(string(b), "Diagnostic-Code: smtp; 550 5.1.1 no such user") || !strings.Contains(string(b), "host smtp.example.net said: 550 5.1.1 no such user") {
-		t.Errorf("DSN:\n%s", b)
+	d := parseWithPython(t, msg)
+	if len(d.Defects) != 0 || len(d.Blocks) != 5 {
+		t.Fatalf("defects %v, blocks %v\n%s", d.Defects, d.Blocks, msg)
+	}
+	for i, want := range []struct{ remote, diag string }{
+		{"dns; smtp.example.net", "smtp; 550 5.1.1 no such user"},
+		{"dns; 127.0.0.1", "smtp; 450 4.2.0 <erin@example.net>: Recipient address rejected: Greylisted"},
+		{"dns; smtp.example.net", "smtp; 535 5.7.8 bad credentials"},
+		{"", "X-Homepost; message expired after 1m0s in the queue: command |filter said: host smtp.example.net said: 550 5.1.1 no"},
+	} {
+		r := d.Blocks[i+1]
+		if r["Remote-MTA"] != want.remote || r["Diagnostic-Code"] != want.diag {
+			t.Errorf("recipient %d: Remote-MTA %q, Diagnostic-Code %q; want %q, %q", i+1, r["Remote-MTA"], r["Diagnostic-Code"], want.remote, want.diag)
+		}
+	}
+	human := strings.Join(strings.Fields(d.Human), " ")
+	for _, w := range []string{
+		"<dave@example.net>: host smtp.example.net said: 550 5.1.1 no such user (in reply to RCPT TO command)",
+		"<erin@example.net>: message expired after 4m0s in the queue: host 127.0.0.1 said: 450 4.2.0 <erin@example.net>: Recipient address rejected: Greylisted (in reply to RCPT TO command)",
+	} {
+		if !strings.Contains(human, w) {
+			t.Errorf("the text for people lacks %q:\n%s", w, d.Human)
+		}
+	}
+	// RFC 3464's order: Remote-MTA between Status and Diagnostic-Code.
+	if !strings.Contains(string(msg), "Status: 5.1.1\nRemote-MTA: dns; smtp.example.net\nDiagnostic-Code: smtp; 550 5.1.1 no such user\n") {
+		t.Errorf("fields out of order:\n%s", msg)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -197,5 +198,64 @@ func TestUnparsableAliasValue(t *testing.T) {
 	}
 	if !strings.Contains(log, e.Path(".forward")+":1") || !strings.Contains(log, "kept in the local store") {
 		t.Errorf("log:\n%s", log)
+	}
+}
+
+// A DSN for mail that the smarthost refused, at once (5xx) or until the
+// message expired (4xx), gives the server's reply as an smtp diagnostic
+// and names the server that gave it (Remote-MTA, RFC 3464 2.3.5 and
+// 2.3.6), as Postfix does: a bounce processor reads the reply code
+// there. The text for people keeps why it failed (the expiry) and, as
+// Postfix's does, which command the reply answered.
+func TestBounceGivesSmarthostReply(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("max_queue_lifetime = \"1s\"\n[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	h.Set("grey@remote.example", &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "<grey@remote.example>: Recipient address rejected: Greylisted"})
+	h.Set("nobody@remote.example", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	from := testenv.Login(t) + "@testhost.example"
+	e.MustSend("Subject: grey\n\nx\n", "-f", from, "grey@remote.example")
+	time.Sleep(1500 * time.Millisecond) // older than max_queue_lifetime at its first try
+	e.Once()
+	e.MustSend("Subject: gone\n\nx\n", "-f", from, "nobody@remote.example")
+	e.Once()
+	ds := readDSNs(t, e)
+	if len(ds) != 2 {
+		t.Fatalf("want 2 DSNs, got %d: %+v", len(ds), ds)
+	}
+	host, _, _ := strings.Cut(h.Addr, ":")
+	for _, c := range []struct {
+		subject, status, diag string
+		human                 []string
+	}{
+		{"grey", "4.2.0", "smtp; 450 4.2.0 <grey@remote.example>: Recipient address rejected: Greylisted",
+			[]string{"message expired after 1s in the queue: host " + host + " said: 450 4.2.0 <grey@remote.example>: Recipient address rejected: Greylisted (in reply to RCPT TO command)"}},
+		{"gone", "5.1.1", "smtp; 550 5.1.1 no such user",
+			[]string{"<nobody@remote.example>: host " + host + " said: 550 5.1.1 no such user (in reply to RCPT TO command)"}},
+	} {
+		var d *dsnSeen
+		for i := range ds {
+			if strings.Contains(ds[i].Attached, "Subject: "+c.subject) {
+				d = &ds[i]
+			}
+		}
+		if d == nil {
+			t.Errorf("no DSN for %s: %+v", c.subject, ds)
+			continue
+		}
+		if len(d.Blocks) != 2 || len(d.Defects) != 0 {
+			t.Errorf("%s: blocks %v, defects %v", c.subject, d.Blocks, d.Defects)
+			continue
+		}
+		r := d.Blocks[1]
+		if r["Status"] != c.status || r["Diagnostic-Code"] != c.diag || r["Remote-MTA"] != "dns; "+host {
+			t.Errorf("%s: recipient fields %v, want Status %s, Remote-MTA dns; %s, Diagnostic-Code %q", c.subject, r, c.status, host, c.diag)
+		}
+		human := strings.Join(strings.Fields(d.Human), " ")
+		for _, w := range c.human {
+			if !strings.Contains(human, w) {
+				t.Errorf("%s: the text for people lacks %q:\n%s", c.subject, w, d.Human)
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -75,7 +76,7 @@ func checkSMTP(c *checker, cfg *config.Config) {
 			if running {
 				state = fmt.Sprintf("the agent that runs (pid %d) is a background delivery, which never listens", pid)
 			}
-			c.ok("smtp", "%s: not listening now (%s); [smtp] names no listener for your programs (listen = [\"127.0.0.1:2525\"] makes one, which a running agent opens)", where, state)
+			c.ok("smtp", "%s: not listening now (%s); [smtp] names no listener for your programs (%s)", where, state, listenHint(cfg, "127.0.0.1"))
 		case running && isBackground(pid):
 			c.warn("smtp", "%s: not listening: the agent that runs (pid %d) is a background delivery, which never listens (%s)", where, pid, smtpAdvice())
 		case running && p.Network == "unix" && elsewhere(cfg, pid, p.Addr) != "":
@@ -220,7 +221,85 @@ func privilegedPort(cfg *config.Config, addr string) string {
 	if port >= start {
 		return ""
 	}
-	return fmt.Sprintf("port %d is below %d (net.ipv4.ip_unprivileged_port_start, in %s): only root may listen there, and the agent runs as %s, so it never can: use 2525 (listen = [%q]) and give your programs that port", port, start, portStartFile, cfg.User, net.JoinHostPort(host, "2525"))
+	why := fmt.Sprintf("port %d is below %d (net.ipv4.ip_unprivileged_port_start, in %s): only root may listen there, and the agent runs as %s, so it never can", port, start, portStartFile, cfg.User)
+	free, passed := freeListen(cfg, host)
+	if free == "" {
+		return why + ": use a port from 1024 up that nothing listens on and give your programs that port (" + passed + ")"
+	}
+	_, freePort, _ := net.SplitHostPort(free)
+	why += fmt.Sprintf(": use port %s (listen = [%q]) and give your programs that port", freePort, free)
+	if passed != "" {
+		why += " (" + passed + ")"
+	}
+	return why
+}
+
+// listenPorts are the ports that check proposes for [smtp] listen, in
+// this order: the first that nothing listens on is named.
+var listenPorts = []int{2525, 2526, 2527, 10025}
+
+// listenHint proposes a listen address on host for a listener that
+// [smtp] does not name: one that nothing holds (freeListen).
+func listenHint(cfg *config.Config, host string) string {
+	free, passed := freeListen(cfg, host)
+	if free == "" {
+		return fmt.Sprintf("listen = [\"%s:PORT\"] makes one, which a running agent opens, with a port that nothing listens on: %s", host, passed)
+	}
+	hint := fmt.Sprintf("listen = [%q] makes one, which a running agent opens", free)
+	if passed != "" {
+		hint += "; " + passed
+	}
+	return hint
+}
+
+// freeListen returns the first address host:PORT, of listenPorts, that
+// no socket listens on (the kernel's tables name every user's, those
+// bound to the wildcard address included), and says which it passed
+// over and who holds them, as far as can be told. It returns "" and
+// says that each is taken when none is free.
+func freeListen(cfg *config.Config, host string) (string, string) {
+	ip := net.ParseIP(host)
+	if host == "localhost" { // as the agent opens it, and IPv4 first
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	var taken []string
+	for _, port := range listenPorts {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		ls, err := smtpd.ListenersFrom([]string{procRoot + "/net/tcp", procRoot + "/net/tcp6"}, &net.TCPAddr{IP: ip, Port: port})
+		if err != nil {
+			continue // cannot be told: not proposed
+		}
+		if len(ls) == 0 {
+			if len(taken) == 0 {
+				return addr, ""
+			}
+			return addr, strings.Join(taken, "; ")
+		}
+		taken = append(taken, addr+" is taken, by "+listenerHolder(cfg, ls[0]))
+	}
+	if len(taken) == 0 {
+		return "", "which ports are free cannot be told"
+	}
+	return "", strings.Join(taken, "; ")
+}
+
+// listenerHolder names the program that holds a listening socket, as
+// far as can be told: its pid and command line, or the user it runs as.
+func listenerHolder(cfg *config.Config, l smtpd.Listener) string {
+	if pids := socketHolders(l.Inode); len(pids) > 0 {
+		s := fmt.Sprintf("pid %d", pids[0])
+		if cmd := commandLine(pids[0]); cmd != "" {
+			s += ": " + cmd
+		}
+		return s
+	}
+	if l.UID != cfg.UID {
+		if u, err := user.LookupId(strconv.Itoa(l.UID)); err == nil {
+			return fmt.Sprintf("a program of user %s (uid %d)", u.Username, l.UID)
+		}
+		return fmt.Sprintf("a program of uid %d", l.UID)
+	}
+	return "a program of yours"
 }
 
 // elsewhere says where the running agent (pid) listens on a Unix socket

@@ -30,6 +30,15 @@ func (a *Agent) result(j *job, i int, t forwarder.Target, res courier.Result) {
 		j.delay = time.Minute
 		return
 	}
+	if res.Untried {
+		// Never offered to anyone (the delivery was stopped before
+		// its turn): no attempt, and no retry to wait for; the
+		// recipient stays as it was, due as it was, and the next
+		// agent tries it as it starts.
+		a.log.Info("delivery", "id", j.m.ID, "from", "<"+env.Sender+">", "to", a.qualify(t.Via),
+			"orig_to", env.Original(i), "target", t.Spec(), "status", "not tried", "reason", res.Reason)
+		return
+	}
 	attempts := r.Attempts + 1
 	var next time.Time
 	if res.Status == outbox.Deferred {

@@ -96,6 +96,18 @@ type Result struct {
 	Status outbox.Status // outbox.Sent, outbox.Deferred or outbox.Bounced
 	DSN    string        // enhanced status code, RFC 3463 ("2.0.0", "4.4.1", "5.1.1")
 	Reason string        // human-readable, e.g. the remote server's reply
+	// Untried: deferred as the delivery was stopped (the agent stops,
+	// a reload replaced [relay]) before the copy was offered to anyone:
+	// no attempt was made, and none is recorded (NotTried).
+	Untried bool
+}
+
+// NotTried is the deferral of a copy that a stopped delivery never
+// offered to the smarthost (Result.Untried).
+func NotTried(dsn, format string, args ...any) Result {
+	r := Temp(dsn, format, args...)
+	r.Untried = true
+	return r
 }
 
 // OK is a successful delivery.

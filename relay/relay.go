@@ -252,7 +252,7 @@ func (c *Client) Send(ctx context.Context, msgs []*courier.Outgoing) [][]courier
 	case kindExec:
 		for i, m := range msgs {
 			if ctx.Err() != nil {
-				fill(res[i], courier.Temp("4.4.7", "%s", stoppedReason(ctx)))
+				fill(res[i], courier.NotTried("4.4.7", "%s", stoppedReason(ctx)))
 				continue
 			}
 			// Each run of the program is a transaction.

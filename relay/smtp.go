@@ -79,7 +79,7 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 			continue
 		}
 		if ctx.Err() != nil {
-			fill(res[i], courier.Temp("4.4.7", "%s", stoppedReason(ctx)))
+			fill(res[i], courier.NotTried("4.4.7", "%s", stoppedReason(ctx)))
 			continue
 		}
 		for {

@@ -30,7 +30,9 @@ Lists the messages waiting in the outbox, in Postfix's format: queue ID
 recipient still to do under the reason it waits; while the agent's
 delivery to the smarthost is out, its recipients wait "(being sent to
 HOST:PORT since TIME)", and those of its deliveries queued behind it
-"(waiting for the delivery to HOST:PORT in progress since TIME)". With
+"(waiting for the delivery to HOST:PORT in progress since TIME)"; a
+message held while it is being sent (homepost queue hold), "(being sent
+to HOST:PORT since TIME; held when this delivery ends)". With
 --json (or -j), one JSON object per message per line, as postqueue -j
 prints; -v and -bp are accepted and ignored. Warns on standard error
 when the configuration has an error (mail is queued, and held until it
@@ -78,10 +80,38 @@ func runMailq(args []string) int {
 		wait := "waiting for the smarthost"
 		if s.Rcpts != nil {
 			since := sinceText(s.Since, time.Now())
+			// A message held while it is being sent (homepost queue
+			// hold) is held as that delivery ends, unless it delivers
+			// it.
+			asked := map[string][]int{}
+			queued := false
+			for _, e := range entries {
+				if idx, ok := s.Rcpts[e.ID]; ok {
+					queued = true
+					if e.HoldAsked {
+						asked[e.ID] = idx
+					}
+				}
+			}
 			outbox.MarkSending(entries, s.Rcpts, fmt.Sprintf("being sent to %s since %s", s.Where, since))
+			outbox.MarkSending(entries, asked, fmt.Sprintf("being sent to %s since %s; held when this delivery ends", s.Where, since))
 			wait = fmt.Sprintf("waiting for the delivery to %s in progress since %s", s.Where, since)
+			if !queued {
+				// What is out was deleted from the queue (homepost
+				// queue delete): its copy may still be taken, and the
+				// next delivery waits for that answer.
+				wait = fmt.Sprintf("waiting for the delivery to %s in progress since %s, of a message deleted from the queue whose copy may still arrive", s.Where, since)
+			}
 		}
-		outbox.MarkSending(entries, s.Waiting, wait)
+		// Held while it waited (homepost queue hold): nothing of it
+		// is sent, and it is listed held, not waiting.
+		waiting := map[string][]int{}
+		for _, e := range entries {
+			if idx, ok := s.Waiting[e.ID]; ok && !e.HoldAsked {
+				waiting[e.ID] = idx
+			}
+		}
+		outbox.MarkSending(entries, waiting, wait)
 	}
 	if asJSON {
 		if err := outbox.WriteJSON(os.Stdout, entries); err != nil {

@@ -31,7 +31,9 @@ Acts on messages in the user's own outbox, by the queue IDs that mailq
 shows (a trailing '*' or '!' is ignored), like Postfix's postsuper:
 
   delete   remove the messages: they are neither delivered nor bounced
-  hold     keep the messages in the queue without delivering them
+  hold     keep the messages in the queue without delivering them; one
+           being sent to the smarthost is held when that delivery ends
+           (unless it delivers it), one waiting behind it at once
   release  let held messages be delivered again
 
 postsuper's -d, -h and -H are taken for delete, hold and release (-h
@@ -76,14 +78,42 @@ func runQueue(args []string) int {
 	// A message whose copy is out to the smarthost is deleted all the
 	// same, but that copy may still be taken: say so, here and in the
 	// log, rather than a plain "deleted".
+	// A message that a delivery has (being sent to the smarthost, or
+	// waiting behind that delivery) is held all the same, without
+	// waiting for it: the hold is asked for, and takes effect as the
+	// delivery lets the message go (outbox.AskHold); say when.
 	var sending agent.Sending
-	if verb == "delete" {
+	if verb == "delete" || verb == "hold" {
 		sending, _ = agent.RunningSending(cfg)
 	}
 	status := map[string]string{"delete": "deleted", "hold": "held", "release": "released"}[verb]
 	var acts []agent.QueueAction
 	for _, p := range paths {
-		ok, err := act(p)
+		do := act
+		if verb == "hold" && sending.Has(outbox.ID(filepath.Base(p))) {
+			do = box.HoldBusy
+		}
+		ok, err := do(p)
+		if errors.Is(err, outbox.ErrHoldAsked) {
+			qa := agent.QueueAction{ID: outbox.ID(filepath.Base(p)), Status: status}
+			_, out := sending.Rcpts[qa.ID]
+			_, waits := sending.Waiting[qa.ID]
+			switch {
+			case out:
+				qa.Note = fmt.Sprintf("when the delivery in progress to %s ends, unless it delivers the message", sending.Where)
+				fmt.Printf("%s: will be held %s\n", qa.ID, qa.Note)
+			case waits && sending.Where != "":
+				// Behind the delivery in progress: nothing of it
+				// will be sent; held now.
+				qa.Note = fmt.Sprintf("it waited for the delivery in progress to %s, and is not sent", sending.Where)
+			case waits:
+			default:
+				qa.Note = "when the delivery in progress ends, unless it delivers the message"
+				fmt.Printf("%s: will be held %s\n", qa.ID, qa.Note)
+			}
+			acts = append(acts, qa)
+			continue
+		}
 		if err != nil {
 			fail("queue "+verb, err)
 			code = sysexits.TempFail
@@ -93,7 +123,11 @@ func runQueue(args []string) int {
 			continue
 		}
 		qa := agent.QueueAction{ID: outbox.ID(filepath.Base(p)), Status: status}
-		if _, out := sending.Rcpts[qa.ID]; out {
+		if verb == "delete" {
+			// A hold asked for it goes with it.
+			box.DropAskedHold(qa.ID)
+		}
+		if _, out := sending.Rcpts[qa.ID]; out && verb == "delete" {
 			qa.Note = fmt.Sprintf("a copy being sent to %s may still arrive", sending.Where)
 			fmt.Printf("%s: deleted; %s\n", qa.ID, qa.Note)
 		}

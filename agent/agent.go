@@ -562,6 +562,7 @@ func (a *Agent) start() error {
 	}
 	a.cleanTmp()
 	a.logQueueActions() // what homepost queue did (queueactions.go)
+	a.dropStaleHolds()
 	names, err := a.box.Names("cur")
 	if err != nil {
 		return fmt.Errorf("outbox: %w", err)

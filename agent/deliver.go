@@ -46,6 +46,10 @@ type job struct {
 	// do not (the store, aliases or .forward changed).
 	forceRemote bool
 	forceLocal  bool
+
+	// hold: homepost queue hold asked for the hold of the message while
+	// this delivery had it (outbox.Dir.AskHold); finish records it.
+	hold bool
 }
 
 // forcedFor reports whether a deferred recipient whose copy goes to the
@@ -73,6 +77,9 @@ type send struct {
 	// early: the smarthost took the copy, and its result is recorded
 	// already (journalSent).
 	early bool
+	// held: not sent, as the message's hold was asked for before the
+	// delivery began (heldBack); it has no result.
+	held bool
 }
 
 // couriers is the order in which a batch visits the couriers: local
@@ -139,8 +146,9 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	var live []*job
 	var round []*send
 	var taken, others []string
+	asked := a.box.AskedHolds() // one failed open when none is
 	for _, j := range batch {
-		err := a.open(j)
+		err := a.open(j, asked[outbox.ID(j.name)])
 		switch {
 		case j.taken == "":
 			// Taken up from cur/: a name of it left in new/ goes
@@ -355,8 +363,10 @@ func (a *Agent) recycle(ms []*outbox.Message) {
 }
 
 // open reads the queue file of j. An unreadable file is moved aside, out
-// of the queue, and reported: it is never deleted.
-func (a *Agent) open(j *job) error {
+// of the queue, and reported: it is never deleted. asked: homepost queue
+// hold asked for its hold (outbox.Dir.AskHold), which is recorded now,
+// under the lock.
+func (a *Agent) open(j *job, asked bool) error {
 	m, err := outbox.OpenLocked(j.path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -387,6 +397,16 @@ func (a *Agent) open(j *job) error {
 	// A message released from hold comes back through new/, but may
 	// have been delivered in part before: look for its copies.
 	j.recovered = j.recovered || m.Journaled()
+	if asked {
+		if _, err := a.box.TakeAskedHold(m); err != nil {
+			// Not delivered: the request stands, and is taken up
+			// at the next look.
+			a.log.Error("record the hold asked for", "id", m.ID, "reason", err)
+			m.Close()
+			a.schedule(j, a.now().Add(time.Minute))
+			return err
+		}
+	}
 	if m.Env.Held {
 		m.Close()
 		return errors.New("held")
@@ -815,6 +835,15 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 		} else {
 			dctx, where := ctx, ""
 			if kind == forwarder.Remote {
+				// What homepost queue hold asked to hold meanwhile is
+				// not sent (heldBack).
+				if sends = heldBack(a.box, sends); len(sends) == 0 {
+					continue
+				}
+				copies = copies[:0]
+				for _, s := range sends {
+					copies = append(copies, s.c)
+				}
 				dctx = courier.WithSettled(ctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res, a.cfg.Hostname) })
 				// As in the daemon's worker: the local results are
 				// recorded before the smarthost, which may take
@@ -859,4 +888,25 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 		}
 	}
 	return next
+}
+
+// heldBack returns the sends whose message's hold homepost queue hold
+// has not asked for (outbox.Dir.AskHold), and marks the others held: a
+// delivery that has not begun sends nothing of a message held while it
+// waited its turn. The hold is recorded as the message's job is
+// finished. One failed open when no hold is asked for.
+func heldBack(box outbox.Dir, sends []*send) []*send {
+	asked := box.AskedHolds()
+	if len(asked) == 0 {
+		return sends
+	}
+	var keep []*send
+	for _, s := range sends {
+		if asked[s.j.m.ID] {
+			s.held, s.j.hold = true, true
+			continue
+		}
+		keep = append(keep, s)
+	}
+	return keep
 }

@@ -127,13 +127,24 @@ func (a *Agent) finish(j *job) (retired bool) {
 		}
 	}()
 	env := j.m.Env
+	if j.away && !j.hold {
+		// homepost queue hold, while a copy was out to a command or
+		// the smarthost (outbox.Dir.AskHold): recorded with the
+		// results, unless they finish the message.
+		j.hold = a.box.HoldAsked(j.m.ID)
+	}
 	if _, ok := a.unwritten[j.name]; ok {
 		// The last attempt's results are not written yet: no DSN
-		// either (writeUnwritten).
+		// either (writeUnwritten). A hold asked for stands, and is
+		// recorded as the message is next taken up (open).
 		a.reschedule(j)
 		return
 	}
 	if len(j.recs) == 0 && !env.Done() && !slices.ContainsFunc(env.Rcpts, bouncing) {
+		if j.hold {
+			a.holdAsked(j, nil)
+			return
+		}
 		a.reschedule(j)
 		return
 	}
@@ -163,7 +174,13 @@ func (a *Agent) finish(j *job) (retired bool) {
 		// marks, and stores nothing twice; the caller makes the
 		// retirement durable before the batch ends, so that no command
 		// runs twice and no remote copy goes out twice.
+		a.notHeld(j)
 		return a.retire(j)
+	}
+	if !done && j.hold {
+		// The results and the hold in one append.
+		a.holdAsked(j, j.recs)
+		return false
 	}
 	if err := j.m.Append(j.recs...); err != nil {
 		a.log.Error("record results", "id", j.m.ID, "reason", err)
@@ -172,10 +189,47 @@ func (a *Agent) finish(j *job) (retired bool) {
 		return
 	}
 	if done {
+		a.notHeld(j)
 		return a.retire(j)
 	}
 	a.reschedule(j)
 	return false
+}
+
+// holdAsked records j's results recs and the hold that homepost queue
+// hold asked for while the delivery had the message (outbox.Dir.AskHold),
+// in one append, then removes the request: the message stays in cur/,
+// due never, until it is released. Should the append fail, the results
+// are kept for the next attempt and the request stands: the next look
+// records the hold (open) before anything is delivered.
+func (a *Agent) holdAsked(j *job, recs []outbox.Record) {
+	all := append(slices.Clone(recs), outbox.Record{Kind: 'h', Hold: true})
+	if err := j.m.Append(all...); err != nil {
+		a.log.Error("record results", "id", j.m.ID, "reason", err)
+		if len(recs) > 0 {
+			a.keepUnwritten(j, recs)
+		}
+		a.schedule(j, a.now().Add(time.Minute))
+		return
+	}
+	delete(a.due, j.name)
+	if _, err := a.box.DropAskedHold(j.m.ID); err != nil {
+		a.log.Warn("queue", "id", j.m.ID, "reason", err)
+	}
+}
+
+// notHeld says, for a message retired whose hold homepost queue hold
+// asked for while a delivery had it, that nothing is held: that
+// delivery finished it. The request goes.
+func (a *Agent) notHeld(j *job) {
+	if !j.hold {
+		return
+	}
+	a.log.Info("queue", "id", j.m.ID, "status", "not held", "by", "homepost queue",
+		"reason", "the delivery in progress when the hold was asked for finished the message")
+	if _, err := a.box.DropAskedHold(j.m.ID); err != nil {
+		a.log.Warn("queue", "id", j.m.ID, "reason", err)
+	}
 }
 
 func bouncing(r outbox.Recipient) bool { return r.Status == outbox.Bouncing }

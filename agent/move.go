@@ -393,6 +393,16 @@ func (a *Agent) migrate() {
 			left++
 			why = err
 		}
+		// A hold asked for a message of the former outbox (homepost
+		// queue hold, as a delivery had it) goes along, asked in the
+		// new outbox before it is removed from the old one.
+		for id := range from.AskedHolds() {
+			if err := a.box.AskHold(id); err != nil {
+				a.log.Error("move the hold asked for into the configured outbox", "id", id, "reason", err)
+				continue
+			}
+			from.DropAskedHold(id)
+		}
 		news, err := from.Names("new")
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			fail(err)

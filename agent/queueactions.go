@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"homepost/config"
+	"homepost/outbox"
 	"homepost/safeio"
 )
 
@@ -182,4 +183,29 @@ func (a *Agent) logActionsFile(p string) {
 		a.log.Info("queue", args...)
 	}
 	os.Remove(p)
+}
+
+// dropStaleHolds removes the requests for a hold (outbox.Dir.AskHold)
+// whose message is no longer in the queue: delivered by the delivery
+// that had it, as a crash cut its end short, or deleted.
+func (a *Agent) dropStaleHolds() {
+	asked := a.box.AskedHolds()
+	if len(asked) == 0 {
+		return
+	}
+	queued := map[string]bool{}
+	for _, sub := range []string{"new", "cur"} {
+		names, err := a.box.Names(sub)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return // not known: kept
+		}
+		for _, n := range names {
+			queued[outbox.ID(n)] = true
+		}
+	}
+	for id := range asked {
+		if !queued[id] {
+			a.box.DropAskedHold(id)
+		}
+	}
 }

@@ -138,9 +138,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	host := a.cfg.Hostname // for the worker's log lines (journalSent)
 	bctx, cancel := context.WithCancelCause(ctx)
 	b.cancel = cancel
-	// Between two transactions, what the smarthost took is recorded
-	// at once, here in the worker (journalSent).
-	dctx := courier.WithSettled(bctx, func(idx []int, res []courier.Result) { a.journalSent(sends, idx, res, host) })
+	box := a.box
 	go func() {
 		defer cancel(nil)
 		// The local copies are durable: their results need not wait
@@ -155,10 +153,40 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 		defer a.remoteMu.Unlock()
 		if !b.replaced.Load() {
 			b.started = true
-			if where != "" {
-				a.showSending(status, sends, where)
+			// What homepost queue hold asked to hold while this
+			// delivery waited its turn is not sent (heldBack).
+			out := heldBack(box, sends)
+			if len(out) < len(sends) {
+				copies = copies[:0]
+				for _, s := range out {
+					copies = append(copies, s.c)
+				}
 			}
-			b.results = c.Deliver(dctx, copies)
+			if len(out) > 0 {
+				if where != "" {
+					a.showSending(status, out, where)
+				}
+				// Between two transactions, what the smarthost took
+				// is recorded at once, here in the worker
+				// (journalSent).
+				dctx := courier.WithSettled(bctx, func(idx []int, res []courier.Result) { a.journalSent(out, idx, res, host) })
+				res := c.Deliver(dctx, copies)
+				// By sends, as the loop reads them; a copy held back
+				// has none.
+				b.results = make([]courier.Result, len(sends))
+				k := 0
+				for n, s := range sends {
+					if s.held {
+						continue
+					}
+					if k < len(res) {
+						b.results[n] = res[k]
+					} else {
+						b.results[n] = courier.Temp("4.3.0", "no result for this copy")
+					}
+					k++
+				}
+			}
 		}
 		if b.started && bctx.Err() != nil {
 			// Cancelled: the agent stops (stopRemote), or a reload
@@ -265,7 +293,7 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 		// else recorded as the smarthost took it, or not sent; and a
 		// copy not sent of a message that homepost queue deleted while
 		// it was out is no delivery to log or bounce: the message is gone.
-		if !s.early && b.started && (res.Status == outbox.Sent || !deletedFromQueue(s.j)) {
+		if !s.early && !s.held && b.started && (res.Status == outbox.Sent || !deletedFromQueue(s.j)) {
 			a.result(s.j, s.idx, s.t, res)
 		}
 		if !seen[s.j] {
@@ -446,6 +474,14 @@ type Sending struct {
 	// Waiting holds, in the same way, what other deliveries out wait
 	// behind it.
 	Waiting map[string][]int
+}
+
+// Has reports whether the delivery in progress carries the message id,
+// or one waiting behind it does.
+func (s Sending) Has(id string) bool {
+	_, out := s.Rcpts[id]
+	_, waits := s.Waiting[id]
+	return out || waits
 }
 
 // RunningSending reads what the running agent says of its delivery to

@@ -329,3 +329,66 @@ func TestDropClaimed(t *testing.T) {
 		t.Fatalf("dropped the only name: %s", names(d))
 	}
 }
+
+// Hold of a message whose lock a delivery holds asks for the hold
+// (ErrHoldAsked) without waiting for the lock: List shows it held, the
+// holder records it (TakeAskedHold) and the request goes; Release
+// undoes a hold asked and not yet recorded at once, lock or not; and a
+// hold asked once the lock is free is recorded by Hold itself.
+func TestHoldAsked(t *testing.T) {
+	d := Dir(t.TempDir())
+	env := &Envelope{Sender: "a@example.org", Arrival: time.Unix(1700000000, 0), Rcpts: []Recipient{{Addr: "root", Parent: -1}}}
+	id := queue(t, d, env, "Subject: x\n\nbody\n")
+	p, _ := d.Find(id)
+	cur, err := d.Take(filepath.Base(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DropClaimed(filepath.Base(p)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenLocked(cur) // a delivery has it
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ok, err := d.HoldBusy(cur)
+	if !ok || !errors.Is(err, ErrHoldAsked) || time.Since(start) > time.Second {
+		t.Fatalf("HoldBusy of a locked message = %v, %v after %v; want true, ErrHoldAsked at once", ok, err, time.Since(start))
+	}
+	if !d.HoldAsked(id) || !d.AskedHolds()[id] {
+		t.Fatal("the hold is not asked for")
+	}
+	if es, _ := d.List(); len(es) != 1 || !es[0].Held || !es[0].HoldAsked {
+		t.Fatalf("List: %+v; want the message held", es)
+	}
+	// Released before the delivery let it go: no lock needed.
+	if ok, err := d.Release(cur); !ok || err != nil || d.HoldAsked(id) {
+		t.Fatalf("Release of a hold asked for = %v, %v (asked still: %v)", ok, err, d.HoldAsked(id))
+	}
+	if ok, err := d.HoldBusy(cur); !ok || !errors.Is(err, ErrHoldAsked) {
+		t.Fatalf("HoldBusy again = %v, %v", ok, err)
+	}
+	// The delivery records it as it lets the message go.
+	if held, err := d.TakeAskedHold(m); !held || err != nil || !m.Env.Held || d.HoldAsked(id) {
+		t.Fatalf("TakeAskedHold = %v, %v; held %v, asked %v", held, err, m.Env.Held, d.HoldAsked(id))
+	}
+	m.Close()
+	if m, err := Open(cur); err != nil || !m.Env.Held {
+		t.Fatalf("after TakeAskedHold, the journal does not say held: %v", err)
+	} else {
+		m.Close()
+	}
+	if ok, err := d.Release(cur); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	// A request left behind (a crash before its removal) with the
+	// lock free: Hold records the hold and removes the request.
+	back, _ := d.Find(id)
+	if err := d.AskHold(id); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.Hold(back); !ok || err != nil || d.HoldAsked(id) {
+		t.Fatalf("Hold with a request left = %v, %v (asked still: %v)", ok, err, d.HoldAsked(id))
+	}
+}

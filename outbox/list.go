@@ -23,10 +23,13 @@ type Entry struct {
 	Sender   string
 	Active   bool // claimed by an agent
 	Held     bool
-	Rcpts    []Recipient // recipients still to do
-	Original []string    // their envelope recipients
-	Idx      []int       // their index in the envelope
-	Err      error       // set when the file cannot be read
+	// HoldAsked: held by a request that the delivery in progress
+	// records as it lets the message go (AskHold); Held is set too.
+	HoldAsked bool
+	Rcpts     []Recipient // recipients still to do
+	Original  []string    // their envelope recipients
+	Idx       []int       // their index in the envelope
+	Err       error       // set when the file cannot be read
 }
 
 // List reads every message in new/ and cur/, oldest first. Unreadable
@@ -38,6 +41,7 @@ func (d Dir) List() ([]Entry, error) {
 	// once new/ holds it durably: Release), and is listed once, from
 	// cur/.
 	listed := map[string]bool{}
+	asked := d.AskedHolds()
 	for _, sub := range []string{"cur", "new"} {
 		names, err := d.Names(sub)
 		if err != nil {
@@ -66,6 +70,9 @@ func (d Dir) List() ([]Entry, error) {
 			// length, which a spare keeps from an older, longer message.
 			e.FileSize = m.valid
 			e.Sender, e.Held = m.Env.Sender, m.Env.Held
+			if asked[e.ID] && !e.Held {
+				e.Held, e.HoldAsked = true, true
+			}
 			for i, r := range m.Env.Rcpts {
 				if r.Status.Done() {
 					continue

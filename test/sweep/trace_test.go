@@ -265,6 +265,11 @@ func atPath(dirArg, pathArg string) string {
 //	   copies of one transaction are recorded before the next begins,
 //	   and a power loss that undid the record would send them again
 //	   though they were no longer in flight.
+//	R10 a queue file is not made a spare before the removal of its name
+//	   from outbox new/ (its claim's) is durable: a power loss that kept
+//	   the release from cur/ and lost that removal (ext4 without a
+//	   journal orders neither) would bring the old name back in new/,
+//	   reading the next message written into the file.
 //	R9 a queue file moved from a former outbox into the outbox (a move
 //	   that the agent follows, agent/move.go) is durable under its new
 //	   name before its old directory is fsynced, and both directories
@@ -523,6 +528,9 @@ func (m *fsyncModel) check(calls []call) []violation {
 					if isPending(from) && strings.HasPrefix(filepath.Base(dst), "spare.") {
 						bad("R4", c, "%s made a spare before its release from cur/ is durable", filepath.Base(from))
 					}
+					if dropped := filepath.Join(newDir, strings.TrimSuffix(filepath.Base(from), ":2,")); isPending(dropped) && strings.HasPrefix(filepath.Base(dst), "spare.") {
+						bad("R10", c, "%s made a spare before the removal of its name from new/ is durable", filepath.Base(from))
+					}
 				}
 				if m.inStore(dst) && !isLock(dst) {
 					effect(c, "a copy stored")
@@ -553,6 +561,10 @@ func (m *fsyncModel) check(calls []call) []violation {
 			}
 			if filepath.Dir(p) == newDir && isPending(filepath.Join(cur, filepath.Base(p)+":2,")) {
 				bad("R6", c, "%s dropped from new/ before its claim in cur/ is durable", filepath.Base(p))
+			}
+			if filepath.Dir(p) == newDir {
+				// The removal counts for R10 until new/ is synced.
+				pending[newDir] = append(pending[newDir], entry{p, "dropped", c.line})
 			}
 			if back, ok := givenBack[p]; ok {
 				// Released from hold: no queue file leaves the queue.

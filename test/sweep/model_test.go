@@ -25,6 +25,8 @@ func TestFsyncModelRules(t *testing.T) {
 1 fsync(8</h/o/cur/q1:2,>) = 0
 1 renameat(AT_FDCWD</>, "/h/o/cur/q1:2,", AT_FDCWD</>, "/h/o/tmp/q1.done") = 0
 1 fsync(7</h/o/cur>) = 0
+1 openat(AT_FDCWD</>, "/h/o/new", O_RDONLY|O_CLOEXEC) = 11</h/o/new>
+1 fsync(11</h/o/new>) = 0
 1 renameat2(AT_FDCWD</>, "/h/o/tmp/q1.done", AT_FDCWD</>, "/h/o/tmp/spare.0", RENAME_NOREPLACE) = 0
 1 +++ exited with 0 +++
 `
@@ -61,6 +63,7 @@ func TestFsyncModelRules(t *testing.T) {
 		{"claim not durable before its name leaves new/, nor before the copy", []int{3}, "R6,R2"},
 		{"new/ not fsynced before the result", []int{11}, "R3,R3,R5"},
 		{"release not durable before the spare", []int{15}, "R4,R5"},
+		{"the claim's removal from new/ not durable before the spare", []int{17}, "R10"},
 	} {
 		if got := run(drop(good, tc.drop...)); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)

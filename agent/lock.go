@@ -168,9 +168,6 @@ func alive(pid int) bool {
 	return err == nil || err == unix.EPERM
 }
 
-// readPid reads the lock file: the holder's pid, and whether it is a
-// one-shot delivery.
-func readPid(cfg *config.Config) (int, bool) { return agentlock.ReadPid(cfg.LockPath()) }
 
 // Running reports the pid of the running agent, if one holds the lock.
 // It costs an open and a flock (agentlock.Running, which sendmail calls

@@ -34,13 +34,6 @@ func Running(path string) (pid int, running bool) {
 	return pid, true
 }
 
-// ReadPid reads the lock file at path: the holder's pid, and whether the
-// holder is a one-shot delivery ("PID once").
-func ReadPid(path string) (pid int, once bool) {
-	pid, word := ReadState(path)
-	return pid, word == "once"
-}
-
 // ReadState reads the lock file at path: the holder's pid, and the word
 // after it: "once" for a one-shot delivery, "stopping" for an agent
 // that has begun to stop, "" for a daemon at work.

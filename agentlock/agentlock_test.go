@@ -30,8 +30,8 @@ func TestRunning(t *testing.T) {
 	if pid, running := Running(path); !running || pid != 4242 {
 		t.Fatalf("Running = %d %v, want 4242 true", pid, running)
 	}
-	if pid, once := ReadPid(path); pid != 4242 || !once {
-		t.Fatalf("ReadPid = %d %v", pid, once)
+	if pid, word := ReadState(path); pid != 4242 || word != "once" {
+		t.Fatalf("ReadState = %d %q", pid, word)
 	}
 	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	if _, running := Running(path); running {

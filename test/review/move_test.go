@@ -254,7 +254,7 @@ func TestKilledMoveFinishedAtStart(t *testing.T) {
 		t.Errorf("%d file(s) in the new outbox, want the message:\n%s", n, log2.String())
 	}
 	oldLock := e.Path(".local", "state", "homepost", "agent.lock")
-	if pid, once := agentlock.ReadPid(oldLock); pid != agentPid(t, log2.String()) || once {
+	if pid, word := agentlock.ReadState(oldLock); pid != agentPid(t, log2.String()) || word == "once" {
 		b, _ := os.ReadFile(oldLock)
 		t.Errorf("the old state_dir's lock holds %q, want the daemon's pid alone", b)
 	}

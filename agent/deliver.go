@@ -329,17 +329,15 @@ func (a *Agent) release(ms []*outbox.Message) {
 	if len(ms) == 0 {
 		return
 	}
-	sync := a.box.SyncClaims
-	if a.newDropped.Swap(false) {
-		sync = func() error {
-			err := safeio.Shared.Sync(nil, []string{a.box.Path("new"), a.box.Path("cur")})
-			if err != nil {
-				a.newDropped.Store(true)
-			}
-			return err
-		}
+	dirs := []string{a.box.Path("cur")} // as outbox.Dir.SyncClaims
+	dropped := a.newDropped.Swap(false)
+	if dropped {
+		dirs = append(dirs, a.box.Path("new"))
 	}
-	if err := sync(); err != nil {
+	if err := safeio.Shared.Sync(nil, dirs); err != nil {
+		if dropped {
+			a.newDropped.Store(true)
+		}
 		// Not known to be durable: leave them in tmp/, where the next
 		// start recycles them after syncing cur/ (outbox.Dir.Tidy).
 		a.log.Error("sync outbox", "reason", err)

@@ -168,7 +168,6 @@ func alive(pid int) bool {
 	return err == nil || err == unix.EPERM
 }
 
-
 // Running reports the pid of the running agent, if one holds the lock.
 // It costs an open and a flock (agentlock.Running, which sendmail calls
 // after every message without linking the agent).

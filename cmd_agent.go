@@ -41,7 +41,9 @@ const agentUsage = `usage: homepost agent [--once | --background]
 Watches the outbox and delivers what lands there: to the local store,
 files, commands, or the smarthost. One agent runs per user; a second one
 says so and exits 0 (a one-shot or background delivery that sendmail
-started is asked to give way instead). Logs one key=value line per delivery to standard
+started is asked to give way instead, and one that is stopping after
+SIGTERM is waited for, up to 30 s, so that "kill PID; homepost agent"
+restarts it). Logs one key=value line per delivery to standard
 error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
 now, SIGTERM finishes the delivery in progress and exits. The files
 (config.toml, aliases, .forward) are watched: a change is read once no

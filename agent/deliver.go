@@ -141,7 +141,15 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 		before, a.published = a.published, nil
 		a.batches++
 	}
-	claims := courier.NewClaims(append([]string{a.box.Path("cur")}, before.dirsOf()...)...)
+	// The names the last batches dropped from new/ are made durable by
+	// the same sync, before prev is recycled below (where the sync is
+	// a syncfs, it covers them anyway).
+	dirs := append([]string{a.box.Path("cur")}, before.dirsOf()...)
+	dropped := a.newDropped.Swap(false)
+	if dropped {
+		dirs = append(dirs, a.box.Path("new"))
+	}
+	claims := courier.NewClaims(dirs...)
 	ctx = courier.WithClaims(ctx, claims)
 	var live []*job
 	var round []*send
@@ -211,6 +219,9 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	if err := claims.Sync(); err != nil {
 		// Nothing took effect: no copy was published, no courier
 		// started. Try the whole batch again later.
+		if dropped {
+			a.newDropped.Store(true)
+		}
 		a.log.Error("sync outbox", "reason", err)
 		for _, j := range live {
 			j.m.Close()

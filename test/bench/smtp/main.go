@@ -58,6 +58,9 @@ type result struct {
 	p50, p99 time.Duration
 	// The disk's write and flush requests per message, -1: unknown.
 	writes, flushes float64
+	// The agent's processor time a message (user and system, all its
+	// threads), 0: not measured.
+	cpu time.Duration
 }
 
 func (r result) String() string {
@@ -69,7 +72,11 @@ func (r result) String() string {
 	if r.flushes >= 0 {
 		w, fl = fmt.Sprintf("%.1f", r.writes), fmt.Sprintf("%.2f", r.flushes)
 	}
-	return fmt.Sprintf("%9.0f %9s %7.2fms %7.2fms %7s %7s", r.rate, acked, ms(r.p50), ms(r.p99), w, fl)
+	cpu := "-"
+	if r.cpu > 0 {
+		cpu = fmt.Sprintf("%.2fms", ms(r.cpu))
+	}
+	return fmt.Sprintf("%9.0f %9s %7.2fms %7.2fms %7s %7s %8s", r.rate, acked, ms(r.p50), ms(r.p99), w, fl, cpu)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -87,12 +94,13 @@ func summarize(lat []time.Duration, total time.Duration) result {
 type acc struct {
 	lat          []time.Duration
 	total, acked time.Duration
-	io           ioCount // the disk's requests during the blocks
-	unknown      bool    // the disk's counters could not be read
+	io           ioCount       // the disk's requests during the blocks
+	unknown      bool          // the disk's counters could not be read
+	cpu          time.Duration // the agent's processor time, 0: not measured
 }
 
-func (a *acc) add(lat []time.Duration, d, acked time.Duration, io ioCount, ok bool) {
-	a.lat, a.total, a.acked = append(a.lat, lat...), a.total+d, a.acked+acked
+func (a *acc) add(lat []time.Duration, d, acked time.Duration, io ioCount, ok bool, cpu time.Duration) {
+	a.lat, a.total, a.acked, a.cpu = append(a.lat, lat...), a.total+d, a.acked+acked, a.cpu+cpu
 	a.io.writes += io.writes
 	a.io.flushes += io.flushes
 	a.unknown = a.unknown || !ok
@@ -107,6 +115,9 @@ func (a *acc) result() result {
 	}
 	if a.acked > 0 {
 		r.acked = float64(len(a.lat)) / a.acked.Seconds()
+	}
+	if len(a.lat) > 0 {
+		r.cpu = a.cpu / time.Duration(len(a.lat))
 	}
 	return r
 }
@@ -159,14 +170,24 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 	disk := diskOf(base)
 	// measure runs one block of a contender and adds it up, with what
 	// the disk did meanwhile.
-	measure := func(into *acc, block func() ([]time.Duration, time.Duration, time.Duration, error)) error {
+	// measure runs one block of a contender and adds it up, with what
+	// the disk did meanwhile and, for the agent (pid > 0), the processor
+	// time it took.
+	measure := func(into *acc, pid int, block func() ([]time.Duration, time.Duration, time.Duration, error)) error {
 		c0, ok0 := disk.read()
+		t0 := cpuTime(pid)
 		lat, d, acked, err := block()
 		if err != nil {
 			return err
 		}
 		io, ok := disk.since(c0, ok0)
-		into.add(lat, d, acked, io, ok)
+		var cpu time.Duration
+		if t0 > 0 {
+			if t1 := cpuTime(pid); t1 > t0 {
+				cpu = t1 - t0
+			}
+		}
+		into.add(lat, d, acked, io, ok, cpu)
 		return nil
 	}
 	// Postfix's Maildir is not the bench's: its copies are removed
@@ -220,7 +241,7 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		if r == rounds-1 {
 			k = n - k*(rounds-1)
 		}
-		err := measure(&ce, func() ([]time.Duration, time.Duration, time.Duration, error) {
+		err := measure(&ce, 0, func() ([]time.Duration, time.Duration, time.Duration, error) {
 			lat, d, err := ceiling(ceilDir, msg, k)
 			return lat, d, 0, err
 		})
@@ -228,7 +249,11 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 			return err
 		}
 		for _, w := range rows {
-			if err := measure(&w.a, func() ([]time.Duration, time.Duration, time.Duration, error) { return w.t.send(msg, k, w.k, w.d) }); err != nil {
+			pid := 0
+			if w.t == &h.target {
+				pid = h.cmd.Process.Pid
+			}
+			if err := measure(&w.a, pid, func() ([]time.Duration, time.Duration, time.Duration, error) { return w.t.send(msg, k, w.k, w.d) }); err != nil {
 				if w.t == pft {
 					return fmt.Errorf("postfix: %w", err)
 				}
@@ -238,7 +263,7 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 	}
 	c := ce.result()
 	const wide = 80
-	fmt.Printf("%-*s %9s %9s %9s %9s %7s %7s\n", wide, "1 KB messages", "msgs/s", "250s/s", "p50", "p99", "writes", "flushes")
+	fmt.Printf("%-*s %9s %9s %9s %9s %7s %7s %8s\n", wide, "1 KB messages", "msgs/s", "250s/s", "p50", "p99", "writes", "flushes", "cpu")
 	fmt.Printf("%-*s %s\n", wide, "ceiling: in-process write+fsync+rename+fsync, 1 by 1", c)
 	res := make(map[string]result)
 	for _, w := range rows {
@@ -247,7 +272,8 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 	}
 	fmt.Println("(msgs/s: until every copy is in Maildir/new; 250s/s: until the last 250;")
 	fmt.Println(" p50, p99: from MAIL FROM to the 250 after the message, or one write of the ceiling;")
-	fmt.Printf(" writes, flushes: the disk's write and cache-flush requests a message, from %s)\n", disk)
+	fmt.Printf(" writes, flushes: the disk's write and cache-flush requests a message, from %s;\n", disk)
+	fmt.Println(" cpu: the agent's processor time a message, all its threads, user and system)")
 	fmt.Println()
 	for _, w := range rows {
 		if w.t != &h.target {
@@ -266,6 +292,39 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 	}
 	return nil
 }
+
+// cpuTime returns the processor time process pid has taken, user and
+// system, all its threads (/proc/PID/stat), or 0 when unknown. Its unit
+// is the clock tick (10 ms at 100 Hz): a block of a few hundred
+// messages takes a few hundred ticks.
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, may hold spaces: count from its end.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// Fields 14 and 15 (utime, stime) are the 12th and 13th after ")".
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+st) * time.Second / clockTicks
+}
+
+// clockTicks is sysconf(_SC_CLK_TCK), 100 on Linux since 2.6.
+const clockTicks = 100
 
 func isDir(p string) bool {
 	st, err := os.Stat(p)

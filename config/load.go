@@ -172,7 +172,7 @@ func decodeError(path string, data []byte, err error) (*Error, bool) {
 	}
 	if m := typeErr().FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], plainTypes(m[3]))}, false
+		return &Error{File: path, Line: line, Key: m[2], Msg: hideSecret(data, line, m[2], plainTypes(m[2], m[3]))}, false
 	}
 	return &Error{File: path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}, true
 }
@@ -187,13 +187,25 @@ var typeMismatch = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^incompatible types: TOML value has type ([A-Za-z0-9.\[\]]+); destination has type ([A-Za-z0-9.\[\]]+|primitive \(string-like\))$`)
 })
 
-// plainTypes words a type mismatch for the person who wrote the file:
-// "must be a list, as [\"a\", \"b\"], not a string". Other messages
-// are returned as they are.
-func plainTypes(msg string) string {
+// tableMismatch matches the decoder's words for a value given to a
+// table's name (relay = 1): "type mismatch for settings.Relay: expected
+// table but found int64".
+var tableMismatch = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^type mismatch for [A-Za-z0-9.\[\]*]+: expected (table|map) but found ([A-Za-z0-9.\[\]]+)$`)
+})
+
+// plainTypes words a type mismatch of key's value for the person who
+// wrote the file: "must be a list, as [\"a\", \"b\"], not a string".
+// Other messages are returned as they are.
+func plainTypes(key, msg string) string {
 	m := typeMismatch().FindStringSubmatch(msg)
 	if m == nil {
-		return msg
+		m = tableMismatch().FindStringSubmatch(msg)
+		if m == nil {
+			return msg
+		}
+		// The value is m[2], the key's kind m[1]: in typeMismatch's order.
+		m = []string{m[0], m[2], m[1]}
 	}
 	kind := func(t string) (string, string) {
 		switch {
@@ -205,8 +217,12 @@ func plainTypes(msg string) string {
 			return "true or false", "true"
 		case t == "slice" || strings.HasPrefix(t, "[]"):
 			return "a list", `["...", "..."]`
-		case t == "map" || t == "struct" || strings.HasPrefix(t, "map["):
-			return "a table", "[name] on a line of its own"
+		case t == "map" || t == "table" || t == "struct" || strings.HasPrefix(t, "map["):
+			name := key
+			if name == "" {
+				name = "name"
+			}
+			return "a table", "[" + name + "] on a line of its own"
 		case t == "time.Time":
 			return "a date or time", ""
 		case t == "primitive (string-like)":

@@ -140,6 +140,11 @@ func TestTypeErrorsInPlainWords(t *testing.T) {
 		{"[smtp]\nlisten = \"127.0.0.1:2525\"\n", `:2: smtp.listen: must be a list (as ["...", "..."]), not a string`},
 		{"store = 5\n", `:1: store: must be a string (as "..."), not a number`},
 		{"[smtp]\nmax_sessions = \"many\"\n", `:2: smtp.max_sessions: must be a number (as 25), not a string`},
+		// A table's name given a value: the decoder words it otherwise
+		// ("type mismatch for settings.Relay: expected table but found
+		// int64").
+		{"relay = 1\n", `:1: relay: must be a table (as [relay] on a line of its own), not a number`},
+		{"smtp = \"127.0.0.1:2525\"\n", `:1: smtp: must be a table (as [smtp] on a line of its own), not a string`},
 	} {
 		p, err := load(t, tc.body)
 		if err == nil || err.Error() != p+tc.want {

@@ -168,7 +168,8 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 				// RFC 5322 3.6.6, as sendmail and Postfix read it.
 				msg += " (it has a " + f + " field, so -t takes only Resent-To, Resent-Cc and Resent-Bcc, of which it has none)"
 			}
-			return nil, &DataError{msg}
+			// A usage error (64), as Postfix's sendmail exits.
+			return nil, &UsageError{msg}
 		}
 		return nil, &UsageError{"recipient addresses must be specified on the command line or via the -t option"}
 	}

@@ -101,6 +101,8 @@ func TestExtractAndRemoveBcc(t *testing.T) {
 	cfg := testConfig(t)
 	if _, err := Submit(cfg, Options{Extract: true}, strings.NewReader(msg)); err == nil {
 		t.Error("Resent- header without Resent-To: expected no recipients")
+	} else if _, ok := err.(*UsageError); !ok {
+		t.Errorf("no recipients: %T, want a usage error (exit 64, as Postfix's sendmail)", err)
 	} else if !strings.Contains(err.Error(), "it has a Resent-Foo field, so -t takes only Resent-To, Resent-Cc and Resent-Bcc") {
 		// Says why To and Cc were passed over.
 		t.Errorf("the error does not say why To and Cc are not read: %v", err)

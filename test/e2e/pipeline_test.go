@@ -96,7 +96,9 @@ func TestSendmailUsageErrors(t *testing.T) {
 	}{
 		{[]string{"-x", "root"}, 64, "unknown option -x"},
 		{[]string{}, 64, "recipient addresses must be specified"},
-		{[]string{"-t"}, 65, "no recipient addresses found"},
+		// No recipients in the header is a usage error, as Postfix's
+		// sendmail exits (EX_USAGE), as it does without -t.
+		{[]string{"-t"}, 64, "no recipient addresses found"},
 		{[]string{"-f"}, 64, "requires an argument"},
 		{[]string{"bad address@x"}, 65, "bad recipient"},
 	} {

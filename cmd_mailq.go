@@ -27,18 +27,21 @@ const mailqUsage = `usage: mailq [--json | -j] [-v] [-bp]
 
 Lists the messages waiting in the outbox, in Postfix's format: queue ID
 ('*' being delivered, '!' held), size, arrival time, sender, and each
-recipient still to do under the reason it waits; while the agent's
-delivery to the smarthost is out, its recipients wait "(being sent to
-HOST:PORT since TIME)", and those of its deliveries queued behind it
-"(waiting for the delivery to HOST:PORT in progress since TIME)"; a
-message held while it is being sent (homepost queue hold), "(being sent
-to HOST:PORT since TIME; held when this delivery ends)". With
---json (or -j), one JSON object per message per line, as postqueue -j
-prints; -v and -bp are accepted and ignored. Warns on standard error
-when the configuration has an error (mail is queued, and held until it
-is fixed: its recipients are listed under "(held: FILE:LINE: ...)", the
-delay_reason of --json) and when no agent is running; it then starts
-the background delivery for the mail that waits. See mailq(1).
+recipient still to do under the reason it waits: those of a message
+held by homepost queue hold under "(held by homepost queue hold until
+homepost queue release ID)", not its last attempt's reason; while the
+agent's delivery to the smarthost is out, its recipients wait "(being
+sent to HOST:PORT since TIME)", and those of its deliveries queued
+behind it "(waiting for the delivery to HOST:PORT in progress since
+TIME)"; a message held while it is being sent (homepost queue hold),
+"(being sent to HOST:PORT since TIME; held when this delivery ends)".
+With --json (or -j), one JSON object per message per line, as
+postqueue -j prints; -v and -bp are accepted and ignored. Warns on
+standard error when the configuration has an error (mail is queued,
+and held until it is fixed: its recipients are listed under "(held:
+FILE:LINE: ...)", the delay_reason of --json) and when no agent is
+running; it then starts the background delivery for the mail that
+waits. See mailq(1).
 `
 
 func runMailq(args []string) int {
@@ -71,6 +74,7 @@ func runMailq(args []string) int {
 		fail("mailq", err)
 		return sysexits.TempFail
 	}
+	markQueueHeld(entries)
 	if held := mailqWarnings(cfg, broken, len(entries) > 0); held != "" {
 		markHeld(entries, held)
 	}
@@ -175,13 +179,37 @@ func mailqWarnings(cfg *config.Config, broken error, queued bool) (held string) 
 	return held
 }
 
+// markQueueHeld gives every recipient of a message held by "homepost
+// queue hold" ('!') the reason "held by homepost queue hold until
+// homepost queue release ID", on standard output and in --json's
+// delay_reason: an earlier attempt's reason is not why it waits now,
+// and no retry comes until it is released (Postfix lists a message on
+// hold without a retry reason). It does not begin "held: ", the text of
+// mail that waits for the configuration to be fixed (markHeld). A hold
+// asked for a message being sent is said so by the caller, over this.
+// A bounced recipient's verdict stands.
+func markQueueHeld(entries []outbox.Entry) {
+	for k := range entries {
+		e := &entries[k]
+		if !e.Held || e.Err != nil {
+			continue
+		}
+		why := fmt.Sprintf("held by homepost queue hold until homepost queue release %s", e.ID)
+		for n := range e.Rcpts {
+			if e.Rcpts[n].Status != outbox.Bouncing {
+				e.Rcpts[n].Reason = why
+			}
+		}
+	}
+}
+
 // markHeld gives every recipient of the messages that wait for the
 // configuration to be fixed the reason, "held: FILE:LINE: ...", on
 // standard output and in --json's delay_reason, where a script looks,
 // as Postfix lists a deferred message under its reason; an earlier
 // attempt's reason is not why it waits now. Messages held by "homepost
-// queue hold" ('!') keep theirs, and a bounced recipient's verdict
-// stands.
+// queue hold" ('!') are listed as such (markQueueHeld), and a bounced
+// recipient's verdict stands.
 func markHeld(entries []outbox.Entry, why string) {
 	why = "held: " + strings.ReplaceAll(why, "\n", "; ")
 	for k := range entries {

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"homepost/outbox"
+)
+
+// A message held by homepost queue hold is listed under that hold and
+// how to release it, not under its last attempt's reason, in the text
+// and in --json; a bounced recipient keeps its verdict, a message not
+// held keeps its reason, and the configuration's error (markHeld) does
+// not take the place of the hold.
+func TestMailqQueueHeldReason(t *testing.T) {
+	old := "4.2.0 host 127.0.0.1 said: 451 4.2.0 mailbox busy"
+	entries := []outbox.Entry{
+		{ID: "HELD1", Held: true, Arrival: time.Unix(1, 0), Sender: "me@here",
+			Rcpts: []outbox.Recipient{
+				{Addr: "a@remote.example", Status: outbox.Deferred, Reason: old, Attempts: 1},
+				{Addr: "b@remote.example", Status: outbox.Bouncing, Reason: "5.1.1 no such user", Attempts: 1},
+				{Addr: "c@remote.example", Status: outbox.Pending},
+			},
+			Original: []string{"a@remote.example", "b@remote.example", "c@remote.example"}, Idx: []int{0, 1, 2}},
+		{ID: "WAITS2", Arrival: time.Unix(2, 0), Sender: "me@here",
+			Rcpts:    []outbox.Recipient{{Addr: "d@remote.example", Status: outbox.Deferred, Reason: old, Attempts: 1}},
+			Original: []string{"d@remote.example"}, Idx: []int{0}},
+	}
+	markQueueHeld(entries)
+	markHeld(entries[1:2], "config.toml:1: stroe: unknown key")
+	markHeld(entries[:1], "config.toml:1: stroe: unknown key")
+	want := "held by homepost queue hold until homepost queue release HELD1"
+	if r := entries[0].Rcpts; r[0].Reason != want || r[2].Reason != want || r[1].Reason != "5.1.1 no such user" {
+		t.Errorf("held message's reasons: %q, %q, %q", r[0].Reason, r[1].Reason, r[2].Reason)
+	}
+	if r := entries[1].Rcpts[0].Reason; r != "held: config.toml:1: stroe: unknown key" {
+		t.Errorf("message not on hold: %q", r)
+	}
+	var text bytes.Buffer
+	outbox.WritePostfix(&text, entries)
+	if s := text.String(); strings.Contains(s, "mailbox busy") || !regexp.MustCompile(`(?m)^HELD1 *!`).MatchString(s) || !strings.Contains(s, "("+want+")\n") {
+		t.Errorf("mailq:\n%s", s)
+	}
+	var j bytes.Buffer
+	if err := outbox.WriteJSON(&j, entries[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if s := j.String(); strings.Contains(s, "mailbox busy") || !strings.Contains(s, `"delay_reason":"`+want+`"`) {
+		t.Errorf("mailq --json: %s", s)
+	}
+}

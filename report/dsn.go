@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode"
@@ -460,9 +461,18 @@ func smtpReply(d string) (host, reply string, ok bool) {
 
 // dnsName is host as the name of a Remote-MTA of type dns, as the
 // agent names the smarthost (its url's host, a name or an address), or
-// "" when it holds what the field's syntax cannot carry.
+// "" when it holds what the field's syntax cannot carry. An address is
+// written as the address literal of RFC 5321 (4.1.3), the name of a
+// host that has none: "[192.0.2.1]", "[IPv6:2001:db8::1]" (without an
+// IPv6 zone, which a literal cannot carry).
 func dnsName(host string) string {
-	if host == "" || strings.ContainsAny(host, " ;()<>\"\\") {
+	if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil {
+		if ip.Is4() {
+			return "[" + ip.String() + "]"
+		}
+		return "[IPv6:" + ip.WithZone("").String() + "]"
+	}
+	if host == "" || strings.ContainsAny(host, " ;()<>\"\\[]") {
 		return ""
 	}
 	return host

@@ -422,7 +422,7 @@ func TestDiagnosticOfSmarthostReply(t *testing.T) {
 	}
 	for i, want := range []struct{ remote, diag string }{
 		{"dns; smtp.example.net", "smtp; 550 5.1.1 no such user"},
-		{"dns; 127.0.0.1", "smtp; 450 4.2.0 <erin@example.net>: Recipient address rejected: Greylisted"},
+		{"dns; [127.0.0.1]", "smtp; 450 4.2.0 <erin@example.net>: Recipient address rejected: Greylisted"},
 		{"dns; smtp.example.net", "smtp; 535 5.7.8 bad credentials"},
 		{"", "X-Homepost; message expired after 1m0s in the queue: command |filter said: host smtp.example.net said: 550 5.1.1 no"},
 	} {
@@ -443,5 +443,33 @@ func TestDiagnosticOfSmarthostReply(t *testing.T) {
 	// RFC 3464's order: Remote-MTA between Status and Diagnostic-Code.
 	if !strings.Contains(string(msg), "Status: 5.1.1\nRemote-MTA: dns; smtp.example.net\nDiagnostic-Code: smtp; 550 5.1.1 no such user\n") {
 		t.Errorf("fields out of order:\n%s", msg)
+	}
+}
+
+// A smarthost named by its address (url = "smtp://127.0.0.1:2525") is
+// the Remote-MTA as an address literal, the form RFC 5321 (4.1.3) gives
+// a host without a name: "[127.0.0.1]", "[IPv6:::1]"; a name stays as
+// it is.
+func TestRemoteMTAAddressLiteral(t *testing.T) {
+	for _, c := range []struct{ host, want string }{
+		{"127.0.0.1", "Remote-MTA: dns; [127.0.0.1]\n"},
+		{"::1", "Remote-MTA: dns; [IPv6:::1]\n"},
+		{"2001:DB8::25", "Remote-MTA: dns; [IPv6:2001:db8::25]\n"},
+		{"::ffff:192.0.2.1", "Remote-MTA: dns; [IPv6:::ffff:192.0.2.1]\n"},
+		{"fe80::1%eth0", "Remote-MTA: dns; [IPv6:fe80::1]\n"},
+		{"smtp.example.net", "Remote-MTA: dns; smtp.example.net\n"},
+		{"127.0.0.1.example.net", "Remote-MTA: dns; 127.0.0.1.example.net\n"},
+	} {
+		msg, err := BuildDSN(DSN{
+			Host: "box.example.org", QueueID: "4ABC123", Sender: "bob@example.com", Arrival: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+			Recipients: []Recipient{{Final: "dave@example.net", Action: "failed", Status: "5.1.1",
+				Diagnostic: "host " + c.host + " said: 550 5.1.1 no such user (in reply to RCPT TO command)"}},
+		}, strings.NewReader(original))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(msg), "Status: 5.1.1\n"+c.want+"Diagnostic-Code: smtp; 550 5.1.1 no such user\n") {
+			t.Errorf("host %s: want %q:\n%s", c.host, c.want, msg)
+		}
 	}
 }

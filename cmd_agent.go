@@ -42,10 +42,12 @@ Watches the outbox and delivers what lands there: to the local store,
 files, commands, or the smarthost. One agent runs per user; a second one
 says so and exits 0 (a one-shot or background delivery that sendmail
 started is asked to give way instead, and one that is stopping after
-SIGTERM is waited for, up to 30 s, so that "kill PID; homepost agent"
-restarts it). Logs one key=value line per delivery to standard
-error. SIGHUP reloads the configuration, SIGUSR1 retries deferred mail
-now, SIGTERM finishes the delivery in progress and exits. The files
+SIGTERM is waited for, so that "kill PID; homepost agent" restarts
+it). Logs one key=value line per delivery to standard error. SIGHUP
+reloads the configuration, SIGUSR1 retries deferred mail now, SIGTERM
+ends the delivery in progress and exits: a smarthost delivery gets 2 s,
+or up to 30 s more for the answer to a message the smarthost has
+whole. The files
 (config.toml, aliases, .forward) are watched: a change is read once no
 file has changed for half a second (up to 5 s for one emptied or
 removed), and no new delivery starts meanwhile, so a file written in

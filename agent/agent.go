@@ -284,6 +284,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		lock, err = TryLock(cfg, transient) // it went away: deliver ourselves
 	}
+	// A background delivery that sendmail started while an agent was
+	// stopping (submit.Wake): that agent delivers nothing more, so
+	// what was queued meanwhile is this one's, once it has gone.
+	for said := false; opts.Background && isStopping(err); said = true {
+		if !said {
+			log.Info("waiting for the agent that is stopping to end", "pid", lockPid(err))
+		}
+		time.Sleep(20 * time.Millisecond)
+		lock, err = TryLock(cfg, transient)
+	}
 	var turn *Turn
 	var stopWait time.Time
 	for asked := 0; err != nil && !transient; {
@@ -297,15 +307,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		if errors.As(err, &le) && le.Stopping {
 			// An agent stopping (a restart: "kill PID; homepost
 			// agent"): take the lock once it has let it go.
-			if stopWait.IsZero() {
-				log.Info("waiting for the agent that is stopping to end", "pid", le.Pid)
+			// It ends: its sessions, its deliveries and its
+			// commands have bounds of their own. So it is waited
+			// for as long as it takes, saying so now and then,
+			// rather than leave no daemon.
+			if stopWait.IsZero() || time.Now().After(stopWait) {
+				what := "waiting for the agent that is stopping to end"
+				if !stopWait.IsZero() {
+					what = "still " + what
+				}
+				log.Info(what, "pid", le.Pid)
 				stopWait = time.Now().Add(stoppingWait)
 			}
-			if time.Now().Before(stopWait) {
-				time.Sleep(20 * time.Millisecond)
-				lock, err = TryLock(cfg, false)
-				continue
-			}
+			time.Sleep(20 * time.Millisecond)
+			lock, err = TryLock(cfg, false)
+			continue
 		}
 		if !errors.As(err, &le) || !le.Once {
 			turn.Done()
@@ -347,6 +363,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 				stopping()
 			}
 		}
+		// Marked as the signal comes, not only when the loop takes it:
+		// the loop may be in a delivery that runs long (a |command),
+		// and a daemon started meanwhile would find a running agent
+		// and leave, and none would be left.
+		defer markOnSignal(lock)()
 	}
 	a.usr2, a.reqs, a.receiving, a.streaming = usr2, reqs, opts.Receiving, opts.Streaming
 	a.reloaded, a.background = opts.Reloaded, opts.Background
@@ -398,9 +419,41 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	return nil
 }
 
-// stoppingWait is how long a daemon that starts waits for an agent
-// that is stopping: longer than that agent takes to end its SMTP
-// sessions (5 s) and to cancel a delivery to the smarthost (2 s).
+// markOnSignal marks the lock stopping (Lock.MarkStopping) as soon as
+// SIGTERM or SIGINT comes, until the function it returns is called
+// (before the lock is let go).
+func markOnSignal(lock *Lock) func() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case <-sigs:
+			lock.MarkStopping()
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-ended
+	}
+}
+
+// isStopping reports whether err says that an agent that is stopping
+// holds the lock.
+func isStopping(err error) bool {
+	var le *LockedError
+	return errors.As(err, &le) && le.Stopping
+}
+
+// stoppingWait is how often a daemon that starts says that it still
+// waits for an agent that is stopping: that agent ends its SMTP
+// sessions within 5 s, its deliveries to the smarthost within
+// stopGrace, or stopAnswerWait more for an answer, and a command it
+// runs within command_timeout.
 const stoppingWait = 30 * time.Second
 
 // errStopped is what the loop returns when SIGTERM or SIGINT ended it:

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -108,6 +109,38 @@ type remoteBatch struct {
 	// started: the worker began the delivery (it may not, replaced
 	// first). Written by the worker before it hands the batch back.
 	started bool
+	// stop holds, under its mutex, whether the smarthost has a
+	// message's data whole and its answer is awaited, and whether the
+	// agent is stopping: a stop cuts the delivery at once unless the
+	// answer is awaited, and then as soon as it is in (stopRemote).
+	stop struct {
+		sync.Mutex
+		awaiting, stopping bool
+	}
+}
+
+// awaiting is told by the smarthost's client (courier.WithAwaiting)
+// when the answer to a message's data is awaited, and when it is not.
+func (b *remoteBatch) awaiting(on bool) {
+	b.stop.Lock()
+	defer b.stop.Unlock()
+	b.stop.awaiting = on
+	if !on && b.stop.stopping {
+		b.cancel(nil) // the answer is in: nothing more goes out
+	}
+}
+
+// stopping cuts the delivery unless the answer to a message's data is
+// awaited, which it reports; then the delivery is cut once the answer
+// is in.
+func (b *remoteBatch) stopping() bool {
+	b.stop.Lock()
+	defer b.stop.Unlock()
+	b.stop.stopping = true
+	if !b.stop.awaiting {
+		b.cancel(nil)
+	}
+	return b.stop.awaiting
 }
 
 // errRelayReplaced is the cause of a delivery cancelled as a reload
@@ -170,6 +203,7 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 				// is recorded at once, here in the worker
 				// (journalSent).
 				dctx := courier.WithSettled(bctx, func(idx []int, res []courier.Result) { a.journalSent(out, idx, res, host) })
+				dctx = courier.WithAwaiting(dctx, b.awaiting)
 				res := c.Deliver(dctx, copies)
 				// By sends, as the loop reads them; a copy held back
 				// has none.
@@ -329,25 +363,52 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 	}
 }
 
-// stopGrace is how long a stopping agent waits for the smarthost's
-// answers before it cancels the deliveries still out: a message whose
-// data the smarthost has taken, and whose answer is on its way, would
-// be sent again if cancelled. Cancelled, a delivery ends at once (the
-// connection is closed, a command killed) and its recipients not
-// answered are deferred, recorded so.
+// stopGrace is how long a stopping agent lets the deliveries still out
+// to the smarthost go on before it cancels them. Cancelled, a delivery
+// ends at once (the connection is closed, a command killed) and its
+// recipients not answered are deferred, recorded so.
 const stopGrace = 2 * time.Second
 
-// stopRemote takes the answers of every smarthost delivery still out,
-// waiting at most stopGrace before it cancels them.
+// stopAnswerWait is how long, past stopGrace, a stopping agent waits
+// for the smarthost's answer to a message whose data it has whole (its
+// final dot sent, or an exec: program that has read it all): the
+// smarthost takes such a message whatever becomes of the connection,
+// and a delivery cut off in that wait would send it again, a second
+// copy. A server that scans content may take tens of seconds (RFC 5321,
+// 4.5.3.2.6, lets it take 10 minutes); systemd kills the unit that has
+// not stopped within its TimeoutStopSec (45 s in homepost.service).
+const stopAnswerWait = 30 * time.Second
+
+// stopRemote takes the answers of every smarthost delivery still out.
+// After stopGrace it cancels those that have no message's answer
+// pending, and each of the others as soon as its answer is in (no
+// later message goes out), or after stopAnswerWait more.
 func (a *Agent) stopRemote(cancel context.CancelFunc) {
 	grace := time.NewTimer(stopGrace)
 	defer grace.Stop()
+	var late <-chan time.Time
 	for a.remoteOut > 0 {
 		select {
 		case b := <-a.remoteDone:
 			a.remoteFinished(b)
 		case <-grace.C:
-			a.log.Info("agent stopping: interrupting the delivery to the smarthost; what it has not answered is deferred", "batches", a.remoteOut)
+			waits := 0
+			for b := range a.out {
+				if b.stopping() {
+					waits++
+				}
+			}
+			if waits == 0 {
+				a.log.Info("agent stopping: interrupting the delivery to the smarthost; what it has not answered is deferred", "batches", a.remoteOut)
+				cancel()
+				continue
+			}
+			a.log.Info("agent stopping: waiting for the smarthost's answer to a message it has whole (cut off, it would be sent again)", "up_to", stopAnswerWait.String())
+			t := time.NewTimer(stopAnswerWait)
+			defer t.Stop()
+			late = t.C
+		case <-late:
+			a.log.Info("agent stopping: no answer from the smarthost; interrupting the delivery; the message is sent again at the next try", "batches", a.remoteOut)
 			cancel()
 		}
 	}

@@ -21,17 +21,24 @@ import (
 // with the runtime's poller, and it never waits: the shared lock it
 // tries is dropped at once.
 func Running(path string) (pid int, running bool) {
+	pid, _, running = State(path)
+	return pid, running
+}
+
+// State is Running with the word after the pid (see ReadState): what
+// the process that holds the lock is about.
+func State(path string) (pid int, word string, running bool) {
 	fd, err := open(path)
 	if err != nil {
-		return 0, false
+		return 0, "", false
 	}
 	defer syscall.Close(fd)
 	if err := flock(fd, syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
 		flock(fd, syscall.LOCK_UN)
-		return 0, false
+		return 0, "", false
 	}
-	pid, _ = readState(fd)
-	return pid, true
+	pid, word = readState(fd)
+	return pid, word, true
 }
 
 // ReadState reads the lock file at path: the holder's pid, and the word

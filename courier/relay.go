@@ -40,6 +40,26 @@ func WithSettled(ctx context.Context, f func(copies []int, res []Result)) contex
 	return context.WithValue(ctx, settledKey{}, f)
 }
 
+type awaitingKey struct{}
+
+// WithAwaiting returns ctx carrying f, which the smarthost's client
+// tells when a message's data has all gone out and its answer is
+// awaited (true), and when the answer is in or the wait is over
+// (false). A delivery cut off in that wait has the message sent again
+// once more, since the smarthost may have taken it: a stop lets such a
+// delivery end (see agent.stopRemote).
+func WithAwaiting(ctx context.Context, f func(bool)) context.Context {
+	return context.WithValue(ctx, awaitingKey{}, f)
+}
+
+// Awaiting tells ctx's WithAwaiting function, if any, whether the answer
+// to a message's data is awaited.
+func Awaiting(ctx context.Context, on bool) {
+	if f, ok := ctx.Value(awaitingKey{}).(func(bool)); ok {
+		f(on)
+	}
+}
+
 // Sender sends messages through the smarthost, all of them over as few
 // connections as it can; relay.Client is the real one. It returns one
 // Result per recipient of each message.

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"homepost/agent"
+	"homepost/agentlock"
 	"homepost/config"
 	"homepost/forwarder"
 	"homepost/maildir"
@@ -493,6 +494,13 @@ func awaitTakenUp(cfg *config.Config, st agent.Status) (agent.Status, bool) {
 	}
 }
 
+// agentStopping reports whether the agent pid, which holds the lock,
+// has begun to stop (its lock file says so).
+func agentStopping(cfg *config.Config, pid int) bool {
+	p, word, running := agentlock.State(cfg.LockPath())
+	return running && p == pid && word == "stopping"
+}
+
 // checkAgent says whether an agent runs, and whether it holds the queue.
 // fixed says that the configuration file loads without an error.
 func checkAgent(c *checker, cfg *config.Config, unit func(*checker), fixed bool) {
@@ -521,6 +529,9 @@ func checkAgent(c *checker, cfg *config.Config, unit func(*checker), fixed bool)
 		}
 	} else if ok && st.Held != "" {
 		c.fail("agent", "running (pid %d) but holding the queue: %s", st.Pid, st.Held)
+	} else if ok && agentStopping(cfg, st.Pid) {
+		plain = true
+		c.warn("agent", "stopping (pid %d): it ends its SMTP sessions and its delivery in progress, then exits; a new one started meanwhile (homepost agent) waits for it, and mail queued meanwhile is delivered by the next agent", st.Pid)
 	} else if ok {
 		plain = true
 		switch {

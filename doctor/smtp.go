@@ -81,6 +81,8 @@ func checkSMTP(c *checker, cfg *config.Config) {
 			c.warn("smtp", "%s: not listening: the agent that runs (pid %d) is a background delivery, which never listens (%s)", where, pid, smtpAdvice())
 		case running && p.Network == "unix" && elsewhere(cfg, pid, p.Addr) != "":
 			c.warn("smtp", "%s: not listening: %s", where, elsewhere(cfg, pid, p.Addr))
+		case running && agentStopping(cfg, pid):
+			c.warn("smtp", "%s does not answer: the agent (pid %d) is stopping", where, pid)
 		case running:
 			c.warn("smtp", "%s does not answer although the agent runs: %v (see its log; the agent opens its sockets when it starts and when it reads its configuration again: kill -HUP %d)", where, p.Err, pid)
 		default:

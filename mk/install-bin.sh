@@ -196,8 +196,9 @@ old_agent() {
 	echo "homepost: an agent (pid $pid) runs the old homepost: restart it: $how"
 }
 
-# stop_background: ends it (SIGTERM: it finishes the delivery in
-# progress), waiting up to a minute.
+# stop_background: ends it (SIGTERM: it ends the delivery in progress,
+# waiting up to 32 s for the answer to a message the smarthost has
+# whole), waiting up to a minute.
 stop_background() {
 	pid=$(background)
 	[ -n "$pid" ] || return 0

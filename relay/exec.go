@@ -85,7 +85,10 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	ctx, cancel := context.WithTimeout(ctx, c.rc.DataTimeout.Duration)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.argv[0], args...)
-	cmd.Stdin = io.MultiReader(bytes.NewReader(head), br)
+	// Once the program has read the whole message, it may have handed
+	// it on whatever becomes of it: a stop waits for its exit.
+	cmd.Stdin = &eofTold{r: io.MultiReader(bytes.NewReader(head), br), f: func() { courier.Awaiting(stop, true) }}
+	defer courier.Awaiting(stop, false)
 	var out bytes.Buffer
 	lw := &capture.LimitWriter{W: &out, N: maxOutput}
 	cmd.Stdout, cmd.Stderr = lw, lw
@@ -176,4 +179,20 @@ var foregroundTTY = func() bool {
 	defer f.Close()
 	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
 	return err == nil && pg == syscall.Getpgrp()
+}
+
+// eofTold reads r and calls f once when r is at its end.
+type eofTold struct {
+	r    io.Reader
+	f    func()
+	told bool
+}
+
+func (e *eofTold) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF && !e.told {
+		e.told = true
+		e.f()
+	}
+	return n, err
 }

@@ -306,7 +306,21 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 		done(r)
 		return false, false, false, r
 	}
+	// From the final dot on, the smarthost may take the message whatever
+	// becomes of this connection: a stop waits for its answer.
+	courier.Awaiting(s.ctx, true)
+	if s.ctx.Err() != nil {
+		// Stopped before the final dot went out (the stop's
+		// cancellation closes the connection on its own time): the
+		// server discards the transaction.
+		courier.Awaiting(s.ctx, false)
+		s.raw.Close()
+		r, _ := s.result(s.ctx.Err(), "end of data")
+		done(r)
+		return false, false, false, r
+	}
 	resp, err := w.CloseWithResponse()
+	courier.Awaiting(s.ctx, false)
 	s.open = false // the reply to the data ends the transaction, whatever it says
 	if err != nil {
 		r, alive := s.result(err, "end of data")

@@ -74,7 +74,8 @@ func executable(p string) bool {
 // The messages are already durable: a failure here only delays them, so
 // it is not reported, but Wake says whether it started the delivery
 // (mailq and check say so). It does nothing when deliver_without_agent
-// is off, when an agent holds the lock, or in a test binary (which is
+// is off, when an agent holds the lock (but one that is stopping), or in
+// a test binary (which is
 // not homepost). Whether an agent runs costs an open and a flock; the
 // process is started with os.StartProcess, so that sendmail links
 // neither the agent nor os/exec.
@@ -82,9 +83,12 @@ func Wake(cfg *settings.Config) bool {
 	if !cfg.DeliverWithoutAgent {
 		return false
 	}
-	if _, running := agentlock.Running(cfg.LockPath()); running {
+	if _, word, running := agentlock.State(cfg.LockPath()); running && word != "stopping" {
 		return false
 	}
+	// An agent that is stopping (for up to half a minute) delivers
+	// nothing more: the delivery started waits for it to end, then
+	// delivers what came meanwhile.
 	exe, err := Homepost()
 	if err != nil || strings.HasSuffix(exe, ".test") {
 		return false // no binary to start (a test binary is not homepost)

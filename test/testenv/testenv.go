@@ -318,6 +318,7 @@ type Smarthost struct {
 	asked map[string]int // recipient → RCPT commands, refused ones too
 	limit int            // recipients per transaction, 0: no limit
 	txns  []int          // recipients of each message accepted, in order
+	slow  time.Duration  // the wait before the reply to the end of data
 	conns atomic.Int32
 	Addr  string // host:port on 127.0.0.1
 }
@@ -358,12 +359,25 @@ func (s *hostSession) Data(r io.Reader) error {
 		return err
 	}
 	s.h.mu.Lock()
-	defer s.h.mu.Unlock()
 	for _, rc := range s.rcpts {
 		s.h.got[rc] = append(s.h.got[rc], string(b))
 	}
 	s.h.txns = append(s.h.txns, len(s.rcpts))
+	slow := s.h.slow
+	s.h.mu.Unlock()
+	// The message is taken once its data has come, as a real server
+	// commits it at the final dot, whether or not its reply reaches
+	// the client.
+	time.Sleep(slow)
 	return nil
+}
+
+// Slow makes the host wait d before it answers the end of a message's
+// data (a server that scans content), the message already taken.
+func (h *Smarthost) Slow(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.slow = d
 }
 
 // Set makes the host answer RCPT TO:<rcpt> with e (nil: accept).

@@ -1,0 +1,185 @@
+package review
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"homepost/test/testenv"
+)
+
+// A smarthost that has a message's data and takes its time to answer
+// (content scanning): a stop that cut the delivery then would have the
+// message sent again, a second copy at the smarthost. So a stopping
+// agent, and a background delivery asked to give way to a daemon that
+// starts, wait for the answer to the end of data; only what has not
+// reached that point is cut off.
+
+// slowRelay is a HOME whose smarthost answers each message's data after
+// wait; far is a recipient there.
+func slowRelay(t *testing.T, wait time.Duration) (*testenv.Env, *testenv.Smarthost, string) {
+	h := testenv.StartSmarthost(t)
+	h.Slow(wait)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	return e, h, "far@remote.example"
+}
+
+// queueEmpty reports whether the outbox holds no message.
+func queueEmpty(e *testenv.Env) bool {
+	return len(testenv.Files(e.Outbox("new"))) == 0 && len(testenv.Files(e.Outbox("cur"))) == 0
+}
+
+// oneCopy flushes the queue (a deferral is tried again at once) and
+// fails the test unless the smarthost got exactly one copy for rcpt.
+func oneCopy(t *testing.T, e *testenv.Env, h *testenv.Smarthost, rcpt string) {
+	t.Helper()
+	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+		t.Fatalf("flush: exit %d: %s", code, stderr)
+	}
+	e.WaitFor(func() bool { return queueEmpty(e) }, "the queue to empty")
+	if n := h.Count(rcpt); n != 1 {
+		t.Errorf("the smarthost got %d copies, want 1", n)
+	}
+}
+
+// README's restart, "kill PID; homepost agent", while the smarthost
+// holds a message's data and has not answered.
+func TestRestartWaitsForSmarthostAnswer(t *testing.T) {
+	t.Parallel()
+	e, h, far := slowRelay(t, 5*time.Second)
+	old := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	old.Stderr = &log
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { old.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		old.Process.Kill()
+		<-exited
+	})
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	e.MustSend("Subject: slow answer\n\nx\n", far)
+	e.WaitFor(func() bool { return h.Count(far) == 1 }, "the smarthost to take the data")
+	old.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	e.StartAgent()
+	select {
+	case <-exited:
+	default:
+		t.Error("a new agent started while the old one still ran")
+	}
+	if !strings.Contains(log.String(), "status=sent") {
+		t.Errorf("the stopping agent did not take the smarthost's answer:\n%s", log.String())
+	}
+	oneCopy(t, e, h, far)
+}
+
+// A daemon that starts while sendmail's background delivery waits for
+// the smarthost's answer: the background delivery is asked to give way,
+// and does so once the answer is in.
+func TestDaemonStartWaitsForBackgroundAnswer(t *testing.T) {
+	t.Parallel()
+	e, h, far := slowRelay(t, 5*time.Second)
+	e.DeliverWithoutAgent()
+	e.MustSend("Subject: slow answer\n\nx\n", far)
+	e.WaitFor(func() bool { return h.Count(far) == 1 }, "the smarthost to take the data")
+	if e.LockHolder() <= 0 {
+		t.Fatal("no background delivery holds the lock")
+	}
+	e.StartAgent()
+	oneCopy(t, e, h, far)
+	if b, _ := os.ReadFile(e.Path(".local", "state", "homepost", "agent.log")); strings.Contains(string(b), "status=deferred") {
+		t.Errorf("the background delivery was cut off:\n%s", b)
+	}
+}
+
+// Mail queued while the agent stops (here, waiting for a smarthost's
+// answer) saw an agent holding the lock and started no delivery, and
+// the agent delivered nothing more: it waited for the next homepost
+// command. Now sendmail starts a background delivery, which waits for
+// the stopping agent to end and delivers it; check says the agent is
+// stopping.
+func TestMailQueuedWhileAgentStops(t *testing.T) {
+	t.Parallel()
+	e, h, far := slowRelay(t, 4*time.Second)
+	e.DeliverWithoutAgent()
+	old := e.StartAgent()
+	e.MustSend("Subject: slow answer\n\nx\n", far)
+	e.WaitFor(func() bool { return h.Count(far) == 1 }, "the smarthost to take the data")
+	old.Process.Signal(syscall.SIGTERM)
+	e.WaitFor(func() bool {
+		out, _, _ := e.Run(nil, "homepost", "check")
+		return strings.Contains(out, "agent: stopping (pid")
+	}, "check to say that the agent is stopping")
+	e.MustSend("Subject: queued meanwhile\n\nx\n", "root")
+	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 1 }, "the message queued meanwhile in the Maildir")
+	e.WaitFor(func() bool { return queueEmpty(e) }, "the queue to empty")
+	if n := h.Count(far); n != 1 {
+		t.Errorf("the smarthost got %d copies, want 1", n)
+	}
+}
+
+// README's restart while the agent runs a command that takes a while
+// (a |command in the aliases): the agent took the signal only when the
+// command ended, and a daemon started meanwhile found it running and
+// left, so that none was left. The lock says "stopping" as the signal
+// comes, and the new agent waits.
+func TestRestartDuringCommandDelivery(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	started, out := e.Path("started"), e.Path("out")
+	aliases := fmt.Sprintf("slow: \"|touch %s; sleep 3; cat > %s\"\n", started, out)
+	if err := os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte(aliases), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	old.Stderr = &log
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { old.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		old.Process.Kill()
+		<-exited
+	})
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	e.MustSend("Subject: to a command\n\nx\n", "slow")
+	e.WaitFor(func() bool { _, err := os.Stat(started); return err == nil }, "the command to start")
+	old.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	c := e.Cmd(nil, "homepost", "agent")
+	var newLog testenv.LockedBuffer
+	c.Stderr = &newLog
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() { c.Wait(); close(ended) }()
+	t.Cleanup(func() {
+		c.Process.Kill()
+		<-ended
+	})
+	e.WaitFor(func() bool {
+		select {
+		case <-ended:
+			return true
+		default:
+		}
+		return strings.Contains(newLog.String(), "agent started")
+	}, "the new agent's start or exit")
+	select {
+	case <-ended:
+		t.Fatalf("the new agent exited:\n%s", newLog.String())
+	default:
+	}
+	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), "to a command") {
+		t.Errorf("the command's copy: %q, %v", b, err)
+	}
+}

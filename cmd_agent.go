@@ -54,12 +54,12 @@ removed), and no new delivery starts meanwhile, so a file written in
 several steps is never read half written; SIGHUP too waits for a file
 that changed in the last half second. A file that is a symbolic link is
 watched where it points (a dotfiles tree), and a change made while the
-agent read the file, before it watched it, is read too. A reload applies [smtp] (opens
-and closes addresses) and retries at once the deferred mail whose
-destination it changes ([relay]: remote mail; anything else: local
-mail). A reload that changes outbox or state_dir is followed: the agent
-delivers from the new outbox, moves into it what waits in the old one,
-and takes the lock of the new state_dir (keeping the old one). A
+agent read the file, before it watched it, is read too. A reload applies
+[smtp] (opens and closes addresses) and retries at once the deferred
+mail whose destination it changes ([relay]: remote mail; anything else:
+local mail). A reload that changes outbox or state_dir is followed: the
+agent delivers from the new outbox, moves into it what waits in the old
+one, and takes the lock of the new state_dir (keeping the old one). A
 configuration file with an error does not stop it: it holds
 the queue (delivers nothing), says why with file:line, and delivers once
 the file is fixed; a reload that finds an error keeps the configuration

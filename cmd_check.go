@@ -14,7 +14,7 @@ import (
 func init() {
 	register(command{
 		name:    "check",
-		summary: "check the setup: config, outbox, store, aliases, agent, relay, PATH, cron",
+		summary: "check config, outbox, store, aliases, agent, relay, PATH and cron",
 		run:     runCheck,
 	})
 }
@@ -28,25 +28,25 @@ Checks that mail will flow and prints one line per item, starting with
 ok, warn or FAIL: the config file (one that others can change, or in a
 directory they can, FAILs with the chmod or chown that mends it), that
 the outbox and the state directory are no place others can change,
-that the outbox and the store are writable (a Maildir store as delivery uses it: completed with tmp/,
-new/ and cur/, a file made in tmp/ and renamed into new/; a link to
-nothing on its path FAILs; an mbox that is a directory FAILs), the
-records of mbox rewrites set aside (.unapplied: a rewrite a crash
-stopped, not finished because another program changed the mbox since;
-each a warning that says where its contents lie and what to do), the
-rewrites of mboxes that a crash of mail stopped and no homepost program
-has finished yet (each a warning that names the mbox: open it with
-mail -H -f MBOX (the store: or let the agent deliver to it) before mutt or s-nail
-do, which would rewrite it half rewritten as it is; check itself
-changes nothing), the notes of appends a killed mail left (the file
-and where its last copy, maybe cut off, starts; the next mail that
-reads mail checks it; for quit's move, the mailbox moved from, whose
-messages copied whole that mail removes), how a batch of copies is made durable (one syncfs, or an
-fsync per copy, and why), the alias files and ~/.forward (parsed, safe
-owner and mode; a file target that names a directory but no Maildir is
-a warning with its file:line, and so is a line whose every message
-bounces: a command whose program is not found, a name that is neither a
-login nor an alias),
+that the outbox and the store are writable (a Maildir store as delivery
+uses it: completed with tmp/, new/ and cur/, a file made in tmp/ and
+renamed into new/; a link to nothing on its path FAILs; an mbox that is
+a directory FAILs), the records of mbox rewrites set aside (.unapplied:
+a rewrite a crash stopped, not finished because another program changed
+the mbox since; each a warning that says where its contents lie and what
+to do), the rewrites of mboxes that a crash of mail stopped and no
+homepost program has finished yet (each a warning that names the mbox:
+open it with mail -H -f MBOX (the store: or let the agent deliver to it)
+before mutt or s-nail do, which would rewrite it half rewritten as it
+is; check itself changes nothing), the notes of appends a killed mail
+left (the file and where its last copy, maybe cut off, starts; the next
+mail that reads mail checks it; for quit's move, the mailbox moved from,
+whose messages copied whole that mail removes), how a batch of copies is
+made durable (one syncfs, or an fsync per copy, and why), the alias
+files and ~/.forward (parsed, safe owner and mode; a file target that
+names a directory but no Maildir is a warning with its file:line, and so
+is a line whose every message bounces: a command whose program is not
+found, a name that is neither a login nor an alias),
 the agent (one that holds the queue for an error that the file, fixed
 a moment ago, no longer has is waited for, at most 7 s, while it lets
 the change settle, as flush does; one that runs a homepost replaced
@@ -59,10 +59,11 @@ where the AUTH secret is),
 lingering, the
 relay (an exec: program that is homepost's own sendmail, or a url that
 names the agent's own listen address, FAILs: the mail would loop; no
-from with a host name that is no mail domain warns), which sendmail and mail come first on PATH and at
-/usr/sbin/sendmail, and whether cron's mail reaches homepost. A running agent that reads
-another configuration file than this check (another HOMEPOST_CONFIG,
-XDG_CONFIG_HOME or HOME) is named with its file.
+from with a host name that is no mail domain warns), which sendmail and
+mail come first on PATH and at /usr/sbin/sendmail, and whether cron's
+mail reaches homepost. A running agent that reads another configuration
+file than this check (another HOMEPOST_CONFIG, XDG_CONFIG_HOME or HOME)
+is named with its file.
 
   --relay   connect to the smarthost and set up TLS (and authenticate,
             where supported); nothing is sent. A server that has not

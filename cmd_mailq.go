@@ -18,7 +18,7 @@ func init() {
 	register(command{
 		name:    "mailq",
 		aliases: []string{"mailq"},
-		summary: "list the queue, in Postfix's format (--json: one object per message)",
+		summary: "list the queue as Postfix does (--json: one object per message)",
 		run:     runMailq,
 	})
 }

@@ -16,7 +16,7 @@ func init() {
 	register(command{
 		name:    "newaliases",
 		aliases: []string{"newaliases"},
-		summary: "check the alias files, report them like sendmail, make the agent reload",
+		summary: "check and report the alias files like sendmail; the agent reloads",
 		run:     runNewaliases,
 	})
 }
@@ -37,7 +37,8 @@ has a syntax error or is ignored for its owner or mode. A file target that
 names a directory but no Maildir (written without its trailing '/') is
 a warning, and so is an alias whose mail can only loop back to it, a
 command whose program is not found, or a name that is neither a login
-nor an alias (every message to it bounces). See newaliases(8) and homepost-forward(5).
+nor an alias (every message to it bounces). See newaliases(8) and
+homepost-forward(5).
 `
 
 // runNewaliases is newaliases and sendmail -bi.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,11 +38,12 @@ shows (a trailing '*' or '!' is ignored), like Postfix's postsuper:
   release  let held messages be delivered again
 
 postsuper's -d, -h and -H are taken for delete, hold and release (-h
-alone is this help). ALL means every message in the queue; '-' reads IDs from standard input,
-one per line. A running agent is told at once, and logs one line per
-message (id=ID status=deleted|held|released); with no agent running,
-the next one to start logs them. Exits 66 when an ID is not in the
-queue (the others are still acted on). See homepost(1).
+alone is this help, and so are -h and --help after an action). ALL means
+every message in the queue; '-' reads IDs from standard input, one per
+line. A running agent is told at once, and logs one line per message
+(id=ID status=deleted|held|released); with no agent running, the next
+one to start logs them. Exits 66 when an ID is not in the queue (the
+others are still acted on). See homepost(1).
 `
 
 func runQueue(args []string) int {
@@ -63,6 +65,11 @@ func runQueue(args []string) int {
 	default:
 		fail("queue", fmt.Errorf("unknown action %q (use delete, hold or release)", verb))
 		return sysexits.Usage
+	}
+	// No queue ID starts with '-': the help, not an ID to look up.
+	if slices.Contains(ids, "--help") || slices.Contains(ids, "-h") {
+		fmt.Print(queueUsage)
+		return sysexits.OK
 	}
 	if len(ids) == 0 {
 		fail("queue "+verb, errors.New("no queue ID given (or ALL)"))

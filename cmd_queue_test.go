@@ -269,3 +269,27 @@ func TestQueuePostsuperOptions(t *testing.T) {
 		t.Errorf("-h alone: %d %q", code, out)
 	}
 }
+
+// --help or -h after an action prints the usage and exits 0, as
+// "homepost queue --help" does: it is no queue ID, and was looked up
+// as one ("no such message in the queue", exit 66).
+func TestQueueActionHelp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newQueueHome(t, 1)
+	for _, verb := range []string{"delete", "hold", "release", "-d", "-h", "-H"} {
+		for _, help := range []string{"--help", "-h"} {
+			out, errOut, code := h.run("", "queue", verb, help)
+			if code != 0 || !strings.Contains(out, "usage: homepost queue") || errOut != "" {
+				t.Errorf("queue %s %s: exit %d, stdout %q, stderr %q", verb, help, code, out, errOut)
+			}
+		}
+	}
+	if out, errOut, code := h.run("", "queue", "hold", h.ids[0], "--help"); code != 0 || !strings.Contains(out, "usage: homepost queue") {
+		t.Errorf("queue hold ID --help: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if dir, held := h.state(h.ids[0]); dir == "" || held {
+		t.Errorf("queue hold ID --help acted on ID: in %q, held %v", dir, held)
+	}
+}

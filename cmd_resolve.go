@@ -15,7 +15,7 @@ import (
 func init() {
 	register(command{
 		name:    "resolve",
-		summary: "show what addresses expand to and why (like sendmail -bv); sends nothing",
+		summary: "explain what addresses expand to (as sendmail -bv); sends nothing",
 		run:     runResolve,
 	})
 }

@@ -44,8 +44,8 @@ type earlyCmd struct {
 }
 
 // UsageText is printed by --help; man/mail.1 documents the same options.
-const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-A file] [-c addr] [-b addr] [-r from]
-            [-S var[=value]] addr...
+const UsageText = `usage: mail [-EiNnv~t] [-s subject] [-a file] [-A file] [-c addr] [-b addr]
+            [-r from] [-S var[=value]] addr...
        mail [-eHiNn] [-S var[=value]] [-f [file]]
 
 Send mode (addresses given): the message is read from standard input and

@@ -400,6 +400,12 @@ func (a *Agent) retire(j *job) bool {
 		}
 	}
 	if err := j.m.Retire(); err != nil {
+		if deletedFromQueue(j) {
+			// homepost queue delete removed it while the delivery
+			// had it open: gone already, as asked.
+			a.log.Info("queue file already removed", "id", j.m.ID, "reason", "the message was deleted from the queue (homepost queue delete) during its delivery")
+			return false
+		}
 		a.log.Error("remove queue file", "id", j.m.ID, "reason", err)
 		return false
 	}

@@ -157,3 +157,33 @@ func hangAtDot(c net.Conn, hang chan struct{}) {
 		}
 	}
 }
+
+// A message deleted while its copy is out, which the smarthost then
+// takes: the delivery is logged sent, and the queue file that the
+// deletion removed already is no error as the delivery ends.
+func TestQueueDeleteWhileSendingTaken(t *testing.T) {
+	t.Parallel()
+	h := startGateHost(t, true)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ndata_timeout = \"5m\"\n", h.l.Addr()))
+	log, stop := startLoggedAgent(t, e)
+	e.MustSend("Subject: qd\n\nx\n", "r1@remote.example")
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(q, "(being sent to ")
+	}, "the message being sent")
+	id := queueByRcpt(t, e)["r1@remote.example"].ID
+	if out, stderr, code := e.Run(nil, "homepost", "queue", "delete", id); code != 0 {
+		t.Fatalf("queue delete: exit %d:\n%s%s", code, out, stderr)
+	}
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "id="+id+" status=deleted") }, "the deletion in the log")
+	h.open()
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "status=sent") }, "the delivery logged sent")
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "deleted from the queue") }, "the end of the delivery logged")
+	stop()
+	if strings.Contains(log.String(), "level=ERROR") {
+		t.Errorf("the end of the delivery of a deleted message logs an error:\n%s", log.String())
+	}
+	if n := h.count(h.taken, "r1@remote.example"); n != 1 {
+		t.Errorf("the smarthost took %d copies, not 1", n)
+	}
+}

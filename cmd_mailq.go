@@ -34,7 +34,8 @@ agent's delivery to the smarthost is out, its recipients wait "(being
 sent to HOST:PORT since TIME)", and those of its deliveries queued
 behind it "(waiting for the delivery to HOST:PORT in progress since
 TIME)"; a message held while it is being sent (homepost queue hold),
-"(being sent to HOST:PORT since TIME; held when this delivery ends)".
+"(being sent to HOST:PORT since TIME; held when this delivery ends,
+unless it delivers or bounces the message)".
 With --json (or -j), one JSON object per message per line, as
 postqueue -j prints; -v and -bp are accepted and ignored. Warns on
 standard error when the configuration has an error (mail is queued,
@@ -86,7 +87,7 @@ func runMailq(args []string) int {
 			since := sinceText(s.Since, time.Now())
 			// A message held while it is being sent (homepost queue
 			// hold) is held as that delivery ends, unless it delivers
-			// it.
+			// or bounces it.
 			asked := map[string][]int{}
 			queued := false
 			for _, e := range entries {
@@ -98,7 +99,7 @@ func runMailq(args []string) int {
 				}
 			}
 			outbox.MarkSending(entries, s.Rcpts, fmt.Sprintf("being sent to %s since %s", s.Where, since))
-			outbox.MarkSending(entries, asked, fmt.Sprintf("being sent to %s since %s; held when this delivery ends", s.Where, since))
+			outbox.MarkSending(entries, asked, fmt.Sprintf("being sent to %s since %s; held when this delivery ends, unless it delivers or bounces the message", s.Where, since))
 			wait = fmt.Sprintf("waiting for the delivery to %s in progress since %s", s.Where, since)
 			if !queued {
 				// What is out was deleted from the queue (homepost

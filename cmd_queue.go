@@ -34,7 +34,8 @@ shows (a trailing '*' or '!' is ignored), like Postfix's postsuper:
   delete   remove the messages: they are neither delivered nor bounced
   hold     keep the messages in the queue without delivering them; one
            being sent to the smarthost is held when that delivery ends
-           (unless it delivers it), one waiting behind it at once
+           (unless it delivers or bounces it), one waiting behind it at
+           once
   release  let held messages be delivered again
 
 postsuper's -d, -h and -H are taken for delete, hold and release (-h
@@ -107,7 +108,7 @@ func runQueue(args []string) int {
 			_, waits := sending.Waiting[qa.ID]
 			switch {
 			case out:
-				qa.Note = fmt.Sprintf("when the delivery in progress to %s ends, unless it delivers the message", sending.Where)
+				qa.Note = fmt.Sprintf("when the delivery in progress to %s ends, unless it delivers or bounces the message", sending.Where)
 				fmt.Printf("%s: will be held %s\n", qa.ID, qa.Note)
 			case waits && sending.Where != "":
 				// Behind the delivery in progress: nothing of it
@@ -115,7 +116,7 @@ func runQueue(args []string) int {
 				qa.Note = fmt.Sprintf("it waited for the delivery in progress to %s, and is not sent", sending.Where)
 			case waits:
 			default:
-				qa.Note = "when the delivery in progress ends, unless it delivers the message"
+				qa.Note = "when the delivery in progress ends, unless it delivers or bounces the message"
 				fmt.Printf("%s: will be held %s\n", qa.ID, qa.Note)
 			}
 			acts = append(acts, qa)

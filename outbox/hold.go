@@ -61,7 +61,8 @@ var HoldWait = 2 * time.Second
 
 // ErrHoldAsked is Hold's error for a message whose lock a delivery in
 // progress holds: the hold is asked for (AskHold), durably, and takes
-// effect as that delivery lets the message go, unless it delivers it.
+// effect as that delivery lets the message go, unless it delivers or
+// bounces it.
 var ErrHoldAsked = errors.New("the hold takes effect when the delivery in progress lets the message go")
 
 // askedPath is the file that asks for the hold of the message id.

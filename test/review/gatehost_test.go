@@ -16,13 +16,15 @@ import (
 
 // gateHost is a smarthost that takes the data of each message and
 // answers its end only once opened: then with 250 (accept) or by
-// closing the connection (a hung server that gives up). Once opened,
-// later messages are answered at once.
+// closing the connection (a hung server that gives up), or with refuse
+// when set (before the first message). Once opened, later messages are
+// answered at once.
 type gateHost struct {
 	l      net.Listener
 	gate   chan struct{}
 	once   sync.Once
 	accept bool
+	refuse string // the answer instead of 250, such as "550 5.7.1 no"
 	mu     sync.Mutex
 	rcpts  map[string]int // RCPT TO commands by address
 	taken  map[string]int // messages answered 250, by recipient
@@ -74,6 +76,11 @@ func (h *gateHost) serve(c net.Conn) {
 			<-h.gate
 			if !h.accept {
 				return
+			}
+			if h.refuse != "" {
+				rcpts = nil
+				fmt.Fprint(c, h.refuse+"\r\n")
+				break
 			}
 			h.mu.Lock()
 			for _, rc := range rcpts {

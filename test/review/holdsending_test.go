@@ -97,6 +97,39 @@ func TestQueueHoldWhileSendingDelivered(t *testing.T) {
 	}
 }
 
+// A hold asked for a message being sent that the smarthost then refuses
+// for good (5xx) holds nothing either: that delivery finishes the
+// message, which bounces. The command and mailq said it could.
+func TestQueueHoldWhileSendingBounced(t *testing.T) {
+	t.Parallel()
+	h := startGateHost(t, true)
+	h.refuse = "550 5.7.1 not wanted"
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ndata_timeout = \"5m\"\n", h.l.Addr()))
+	log, _ := startLoggedAgent(t, e)
+	e.MustSend("Subject: m1\n\nx\n", "r1@remote.example")
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Contains(q, "(being sent to ")
+	}, "the message being sent")
+	id := queueByRcpt(t, e)["r1@remote.example"].ID
+	out, stderr, code := e.Run(nil, "homepost", "queue", "hold", id)
+	want := id + ": will be held when the delivery in progress to " + h.l.Addr().String() + " ends, unless it delivers or bounces the message\n"
+	if code != 0 || !strings.Contains(out, want) {
+		t.Errorf("queue hold: exit %d:\n%s%s", code, out, stderr)
+	}
+	if q := queueByRcpt(t, e)["r1@remote.example"]; len(q.Recipients) != 1 || !strings.HasSuffix(q.Recipients[0].Reason, "; held when this delivery ends, unless it delivers or bounces the message") {
+		t.Errorf("mailq of the message being sent, held: %+v", q)
+	}
+	h.open()
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "id="+id+" status=\"not held\"") }, "the log saying the hold did not take effect")
+	if q := queueByRcpt(t, e); len(q) != 0 {
+		t.Errorf("the queue is not empty: %+v", q)
+	}
+	if !strings.Contains(log.String(), "id="+id+" from=") || !strings.Contains(log.String(), "status=bounced") {
+		t.Errorf("the refused message is not logged bounced:\n%s", log.String())
+	}
+}
+
 // A message held while it waited is released and delivered once; the
 // release of a hold asked for and not yet recorded is at once too.
 func TestQueueReleaseAskedHold(t *testing.T) {

@@ -46,10 +46,9 @@ SIGTERM is waited for, so that "kill PID; homepost agent" restarts
 it). Logs one key=value line per delivery to standard error. SIGHUP
 reloads the configuration, SIGUSR1 retries deferred mail now, SIGTERM
 ends the delivery in progress and exits: a smarthost delivery gets 2 s,
-or up to 30 s more for the answer to a message the smarthost has
-whole. The files
-(config.toml, aliases, .forward) are watched: a change is read once no
-file has changed for half a second (up to 5 s for one emptied or
+or up to 30 s more for the answer to a message the smarthost has whole.
+The files (config.toml, aliases, .forward) are watched: a change is
+read once no file has changed for half a second (up to 5 s for one emptied or
 removed), and no new delivery starts meanwhile, so a file written in
 several steps is never read half written; SIGHUP too waits for a file
 that changed in the last half second. A file that is a symbolic link is

@@ -688,11 +688,17 @@ func (a *Agent) cleanTmp() {
 }
 
 // flushAll makes every claimed message and every deferred recipient in
-// it due now.
+// it due now, and the deferred recipients of what waits in new/ to be
+// claimed: a message released from hold comes back there with its
+// journal, and is a deferred message as much as one in cur/.
 func (a *Agent) flushAll() {
 	for n := range a.due {
 		a.due[n] = time.Time{}
 		a.forced[n] = true
+	}
+	names, _ := a.box.Names("new")
+	for _, n := range names {
+		a.forced[n+":2,"] = true
 	}
 }
 
@@ -1173,7 +1179,9 @@ func (a *Agent) drain(ctx context.Context) {
 				continue
 			}
 			claimed = true
-			batch = append(batch, &job{name: filepath.Base(p), path: p, taken: n})
+			name := filepath.Base(p)
+			batch = append(batch, &job{name: name, path: p, taken: n, force: a.forced[name]})
+			delete(a.forced, name)
 			if len(batch) == maxBatch {
 				held = a.deliverHolding(ctx, batch, held, true)
 				batch = nil

@@ -233,6 +233,31 @@ func TestFlushesDoNotPushRetriesOut(t *testing.T) {
 	within(t, "retry after five flushes", ta.due[name], ta.clock.Add(time.Minute), time.Minute)
 }
 
+// A flush retries the deferred recipients of a message released from
+// hold too: the release gives it back to new/ with its journal, where
+// no agent had claimed it yet when the flush began.
+func TestFlushRetriesReleased(t *testing.T) {
+	ta := newTestAgent(t, "")
+	relay := ta.smarthost(func(*courier.Copy) courier.Result { return courier.Temp("4.3.0", "try again later") })
+	ta.queue("alice@box.example.org", ta.clock, "bob@example.com")
+	ta.run()
+	name, _ := ta.claimed()
+	p := ta.box.Path("cur", name)
+	if ok, err := ta.box.Hold(p); !ok || err != nil {
+		t.Fatalf("hold: %v, %v", ok, err)
+	}
+	if ok, err := ta.box.Release(p); !ok || err != nil {
+		t.Fatalf("release: %v, %v", ok, err)
+	}
+	ta.clock = ta.clock.Add(10 * time.Second)
+	if err := ta.runOnce(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if len(relay.calls) != 2 {
+		t.Fatalf("%d tries, want 2: the flush did not retry the released message", len(relay.calls))
+	}
+}
+
 // What is retried and what is bounced, in one message: each recipient
 // on its own; one DSN names the bounced ones only; the sent one is not
 // tried again.

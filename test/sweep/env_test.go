@@ -13,8 +13,10 @@
 //     (listener_test.go): a message answered 250 is stored exactly once
 //     and whole, one that was not at most once and whole. It kills
 //     both sendmail programs (the small one and "homepost sendmail")
-//     while they queue a message, and "homepost agent" while it
-//     follows a move of the outbox (move_test.go).
+//     while they queue a message, "homepost agent" while it follows
+//     a move of the outbox (move_test.go), and "homepost queue hold"
+//     of mail the running agent is busy with, and the agent as it
+//     takes that hold (askedhold_test.go).
 //   - The power-loss half (power_test.go) records the system calls of
 //     one delivery per store kind and checks their order against the
 //     fsync model (trace_test.go): what a kill cannot show, because the
@@ -166,6 +168,9 @@ type scenario struct {
 	// wrong (move_test.go).
 	run     func(w *world, sys string, n int) outcome
 	recover func(w *world) (log string, bad []string)
+	// always: the recovery runs after a run that was not killed too
+	// (the run leaves mail held, which the recovery releases).
+	always bool
 }
 
 // prepare queues the scenario's messages once with sendmail and keeps
@@ -349,6 +354,7 @@ func (w *world) leftovers() string {
 type journal struct {
 	sent    map[int]bool   // recipient index → delivered
 	targets map[int]string // index → target of an expanded child
+	held    bool           // its last hold record holds it
 }
 
 func readJournal(b []byte) journal {
@@ -377,6 +383,8 @@ func readJournal(b []byte) journal {
 			var idx int
 			fmt.Sscan(f[1], &idx)
 			j.sent[idx] = f[2] == "sent"
+		case len(f) == 2 && f[0] == "h":
+			j.held = f[1] == "1"
 		case len(f) >= 3 && f[0] == "x":
 			for k := 2; k < len(f); k += 2 {
 				j.targets[next] = unpercent(f[k])

@@ -173,6 +173,42 @@ func TestFsyncModelRules(t *testing.T) {
 	if got := run(mbox); got != "" {
 		t.Errorf("an mbox that existed: got %q", got)
 	}
+	// A hold asked for: hold/ made and its name synced, the request
+	// made and synced; then the hold recorded, synced, and the request
+	// removed, durably (R11).
+	asked := `
+1 mkdirat(AT_FDCWD</>, "/h/o/hold", 0700) = 0
+1 openat(AT_FDCWD</>, "/h/o", O_RDONLY|O_CLOEXEC) = 7</h/o>
+1 fsync(7</h/o>) = 0
+1 openat(AT_FDCWD</>, "/h/o/hold/Q1", O_WRONLY|O_CREAT|O_NONBLOCK|O_CLOEXEC, 0600) = 8</h/o/hold/Q1>
+1 openat(AT_FDCWD</>, "/h/o/hold", O_RDONLY|O_CLOEXEC) = 9</h/o/hold>
+1 fsync(9</h/o/hold>) = 0
+1 pwrite64(10</h/o/cur/1.Q1.host:2,>, "h 1\n", 4, 100) = 4
+1 fsync(10</h/o/cur/1.Q1.host:2,>) = 0
+1 unlinkat(AT_FDCWD</>, "/h/o/hold/Q1", 0) = 0
+1 fsync(9</h/o/hold>) = 0
+`
+	dirs["/h/o"], dirs["/h/o/hold"] = true, true
+	if got := run(asked); got != "" {
+		t.Fatalf("a hold asked for and taken as the rules say: %s", got)
+	}
+	// The hold's part alone (the first six calls), and the whole.
+	ask := strings.Join(strings.Split(strings.TrimSpace(asked), "\n")[:6], "\n")
+	for _, tc := range []struct {
+		what  string
+		trace string
+		drop  []int
+		want  string
+	}{
+		{"hold/ made, its name not synced", ask, []int{3}, "R5"},
+		{"the request made, not synced", ask, []int{6}, "R5"},
+		{"the request removed before the hold record is durable", asked, []int{8}, "R11"},
+		{"the request's removal not synced", asked, []int{10}, "R5"},
+	} {
+		if got := run(drop(tc.trace, tc.drop...)); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.what, got, tc.want)
+		}
+	}
 }
 
 func TestParseTrace(t *testing.T) {

@@ -303,7 +303,7 @@ func (p *point) crash(sys string) {
 	}
 	// A listener stopped by SIGTERM leaves what it queued last for the
 	// next agent: it is delivered here as after a kill.
-	if p.o.killed || w.sc.listener {
+	if p.o.killed || w.sc.listener || w.sc.always {
 		w.waitOrphans()
 		before = w.snapshot()
 		var err error

@@ -277,6 +277,13 @@ func atPath(dirArg, pathArg string) string {
 //	   or in both, never in neither. (A rename cannot stop another
 //	   process's fsync of the old directory from making the removal
 //	   durable first; a link, an fsync, then the unlink could.)
+//	R11 a hold asked for (outbox/hold/ID, outbox.Dir.AskHold) is
+//	   removed only once the hold record in the message's journal is
+//	   durable: a power loss that kept the removal and lost the record
+//	   would leave the message neither held nor asked to be, and the
+//	   next agent would deliver it. The request, the directory hold/
+//	   itself, and a request's removal are durable at exit (R5): "queue
+//	   hold" answers once the hold is asked for durably.
 type fsyncModel struct {
 	outbox string   // the outbox directory
 	former []string // outboxes whose mail is moved into outbox (R9)
@@ -579,6 +586,14 @@ func (m *fsyncModel) check(calls []call) []violation {
 				pending[cur] = append(pending[cur], entry{p, "release", c.line})
 			} else if m.inStore(p) {
 				addEntry(p, "store", c.line)
+			} else if m.asked(p) {
+				id := filepath.Base(p)
+				for q, line := range dirty {
+					if filepath.Dir(q) == cur && outbox.ID(strings.TrimSuffix(filepath.Base(q), ":2,")) == id {
+						bad("R11", c, "the request for the hold of %s removed before its journal's write (line %d) is durable: a power loss can keep the removal and lose the hold record, and the message is delivered", id, line)
+					}
+				}
+				addEntry(p, "asked", c.line)
 			}
 		case "linkat", "link":
 			var src, dst string
@@ -611,6 +626,8 @@ func (m *fsyncModel) check(calls []call) []violation {
 			switch e.what {
 			case "claim", "release", "queued", "move":
 				bad("R5", end, "the %s of %s (line %d) is not durable at exit", e.what, filepath.Base(e.path), e.line)
+			case "asked":
+				bad("R5", end, "%s, a request for a hold made or removed (line %d), is not durable at exit", e.path, e.line)
 			}
 		}
 	}
@@ -659,7 +676,17 @@ func (m *fsyncModel) kind(p string) string {
 	if m.inStore(p) {
 		return "store"
 	}
+	if m.asked(p) {
+		return "asked"
+	}
 	return "other"
+}
+
+// asked reports whether p is the outbox's hold/ directory, or a request
+// for a hold in it (R11).
+func (m *fsyncModel) asked(p string) bool {
+	hold := filepath.Join(m.outbox, "hold")
+	return p == hold || filepath.Dir(p) == hold
 }
 
 // isLock reports whether p is a lock file or a dotlock's temporary.

@@ -319,8 +319,11 @@ type Smarthost struct {
 	limit int            // recipients per transaction, 0: no limit
 	txns  []int          // recipients of each message accepted, in order
 	slow  time.Duration  // the wait before the reply to the end of data
-	conns atomic.Int32
-	Addr  string // host:port on 127.0.0.1
+	// onData, when set, sees each message's data before its end is
+	// answered (OnData).
+	onData func(data []byte) error
+	conns  atomic.Int32
+	Addr   string // host:port on 127.0.0.1
 }
 
 func (h *Smarthost) NewSession(*smtp.Conn) (smtp.Session, error) {
@@ -359,6 +362,14 @@ func (s *hostSession) Data(r io.Reader) error {
 		return err
 	}
 	s.h.mu.Lock()
+	f := s.h.onData
+	s.h.mu.Unlock()
+	if f != nil {
+		if err := f(b); err != nil {
+			return err
+		}
+	}
+	s.h.mu.Lock()
 	for _, rc := range s.rcpts {
 		s.h.got[rc] = append(s.h.got[rc], string(b))
 	}
@@ -385,6 +396,15 @@ func (h *Smarthost) Set(rcpt string, e *smtp.SMTPError) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.reply[rcpt] = e
+}
+
+// OnData makes the host call f with the data of each message before it
+// answers its end: f may wait (the client then waits for the answer),
+// and an error it returns is the answer, the message not accepted.
+func (h *Smarthost) OnData(f func(data []byte) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onData = f
 }
 
 // Limit makes the host refuse every RCPT of a transaction past the n-th

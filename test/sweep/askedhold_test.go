@@ -28,7 +28,7 @@ import (
 // hold as it lets each message go: the one waiting at once, nothing of
 // it sent; the one out when its delivery ends, unless it delivered it.
 //
-// Three sweeps:
+// Four sweeps:
 //
 //   - "queue hold" kills the hold at every call from its first touch of
 //     outbox/hold on (the killer counts once the directory exists),
@@ -38,7 +38,12 @@ import (
 //     call from just before the hold (which then completes) until it
 //     has taken both requests and is stopped: the smarthost defers the
 //     message it had, which is then held with its result, or takes it,
-//     which then holds nothing.
+//     which then holds nothing;
+//   - "agent at start" (not with -short) kills "agent --once" started
+//     on what a crash of that agent left: both messages queued and
+//     their requests, and one for a message no longer queued. It
+//     records both holds as it takes the messages up, before it sends
+//     anything, and drops the stale request.
 //
 // After each run the agent starts again ("homepost flush", which also
 // retries what was deferred), and then every message must have gone to
@@ -56,7 +61,11 @@ func TestAskedHoldSweep(t *testing.T) {
 		{name: "queue hold", killHold: true},
 		{name: "agent, deferred"},
 		{name: "agent, delivered", accept: true},
+		{name: "agent at start", atStart: true},
 	} {
+		if testing.Short() && ah.atStart {
+			continue
+		}
 		t.Run(strings.NewReplacer(" ", "-", ",", "").Replace(ah.name), func(t *testing.T) {
 			t.Parallel()
 			sc := ah.scenario(t)
@@ -70,11 +79,14 @@ func TestAskedHoldSweep(t *testing.T) {
 type askedHold struct {
 	name     string
 	killHold bool // the hold is killed, not the agent
-	accept   bool // the smarthost takes the message it held back (else 451)
-	sc       *scenario
-	files    map[string][]byte // queue file name → its bytes
-	out      message           // out to the smarthost when the hold comes
-	waiting  message           // queued behind that delivery
+	// atStart: the requests are there as the agent starts (a crash
+	// cut the delivery that had the messages short).
+	atStart bool
+	accept  bool // the smarthost takes the message it held back (else 451)
+	sc      *scenario
+	files   map[string][]byte // queue file name → its bytes
+	out     message           // out to the smarthost when the hold comes
+	waiting message           // queued behind that delivery
 }
 
 // scenario queues the two messages once, for every run to put into the
@@ -149,6 +161,9 @@ const heldMark = ".held"
 // and drives the run (drive), the hold under the killer when it is the
 // one killed. The agent's killer counts from just before the hold.
 func (ah *askedHold) run(w *world, sys string, n int) outcome {
+	if ah.atStart {
+		return ah.start(w, sys, n)
+	}
 	exited := make(chan outcome, 1)
 	if ah.killHold {
 		c := w.e.Cmd(nil, "homepost", "agent")
@@ -183,6 +198,48 @@ func (ah *askedHold) run(w *world, sys string, n int) outcome {
 		}
 		return w.runHold(args)
 	})
+}
+
+// start is the run of atStart: the message that was out is in cur/,
+// the one that waited in new/, a request for the hold of each is in
+// outbox/hold, and one for a message no longer queued; "agent --once"
+// runs under the killer, which counts once the agent has made its
+// status file. It must record both holds before it sends anything,
+// and leave no request.
+func (ah *askedHold) start(w *world, sys string, n int) outcome {
+	if err := ah.leftByCrash(w); err != nil {
+		return outcome{err: err}
+	}
+	// Counted once the agent has said it runs (agent.status, made
+	// after its lock, just before it looks at the outbox): what it
+	// does before changes no mail.
+	status := w.e.Path(".local", "state", "homepost", "agent.status")
+	o := w.withVars(armEnv+"="+status, func() outcome { return w.kill(nil, sys, n, "homepost", "agent", "--once") })
+	if o.err == nil && !o.killed {
+		if bad := ah.check(w); len(bad) > 0 {
+			o.err = errors.New(strings.Join(bad, "\n\t"))
+		}
+	}
+	return o
+}
+
+// leftByCrash makes what the start of atStart finds (see start), and
+// the mark that the hold exited 0.
+func (ah *askedHold) leftByCrash(w *world) error {
+	if err := ah.put(w, ah.waiting); err != nil {
+		return err
+	}
+	name := ah.sc.names[ah.out.id]
+	if err := os.WriteFile(filepath.Join(w.e.Outbox("cur"), name+":2,"), ah.files[name], 0o600); err != nil {
+		return err
+	}
+	box := outbox.Dir(w.e.Outbox(""))
+	for _, id := range []string{ah.id(ah.out), ah.id(ah.waiting), "661D000000000000"} {
+		if err := box.AskHold(id); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(w.e.Path(heldMark), []byte("exit 0\n"), 0o600)
 }
 
 // runHold runs the hold as a user does.
@@ -396,7 +453,7 @@ func (ah *askedHold) recover(w *world) (string, []string) {
 		// transaction in flight when the agent was killed
 		// (checkEffects: never once its result was recorded).
 		most := 1
-		if m.id == ah.out.id && !ah.killHold {
+		if m.id == ah.out.id && !ah.killHold && !ah.atStart {
 			most = 2
 		}
 		if after[id] > most {
@@ -410,7 +467,8 @@ func (ah *askedHold) recover(w *world) (string, []string) {
 // TestAskedHoldSweep kills: "homepost queue hold" of the message out to
 // the smarthost and of the one waiting behind it, and the agent as it
 // takes both requests (the smarthost defers the one it had: its hold
-// is recorded with its result), and checks each trace against the
+// is recorded with its result); and "agent --once" taking the requests
+// that a crash left, as it starts. It checks each trace against the
 // fsync model. A kill cannot tell a sync left out, since the kernel
 // keeps what was written; a power loss would: R11 and R5 say that the
 // requests and hold/ itself are durable before the hold answers, that
@@ -418,31 +476,59 @@ func (ah *askedHold) recover(w *world) (string, []string) {
 // its removal is durable at exit.
 func TestAskedHoldPowerLossOrder(t *testing.T) {
 	needStrace(t)
-	ah := &askedHold{name: "traced"}
-	w := ah.scenario(t).newWorld(t)
-	dir := t.TempDir()
-	agentTrace, holdTrace := filepath.Join(dir, "agent"), filepath.Join(dir, "hold")
-	agentModel := w.model()
-	var holdModel *fsyncModel
-	a := w.traceAgent(t, agentTrace)
-	exited := make(chan outcome, 1)
-	go func() { <-a.exited; exited <- outcome{} }()
-	o := ah.drive(w, a.stop, exited, func(args []string) outcome {
-		holdModel = w.model()
-		return w.record(nil, recorded, holdTrace, "homepost", args...)
+	t.Run("busy", func(t *testing.T) {
+		t.Parallel()
+		ah := &askedHold{name: "traced"}
+		w := ah.scenario(t).newWorld(t)
+		dir := t.TempDir()
+		agentTrace, holdTrace := filepath.Join(dir, "agent"), filepath.Join(dir, "hold")
+		agentModel := w.model()
+		var holdModel *fsyncModel
+		a := w.traceAgent(t, agentTrace)
+		exited := make(chan outcome, 1)
+		go func() { <-a.exited; exited <- outcome{} }()
+		o := ah.drive(w, a.stop, exited, func(args []string) outcome {
+			holdModel = w.model()
+			return w.record(nil, recorded, holdTrace, "homepost", args...)
+		})
+		if o.err != nil {
+			t.Fatalf("%v\nagent log:\n%s", o.err, a.log.String())
+		}
+		if holdModel == nil {
+			t.Fatal("the hold never ran")
+		}
+		calls := w.checkTrace(t, holdModel, holdTrace)
+		if !traceHas(calls, w.e.Outbox("hold")+"/") {
+			t.Errorf("the hold's trace never touches outbox/hold")
+		}
+		w.checkTaken(t, agentModel, agentTrace)
 	})
-	if o.err != nil {
-		t.Fatalf("%v\nagent log:\n%s", o.err, a.log.String())
-	}
-	if holdModel == nil {
-		t.Fatal("the hold never ran")
-	}
+	t.Run("start", func(t *testing.T) {
+		t.Parallel()
+		ah := &askedHold{name: "traced at start", atStart: true}
+		w := ah.scenario(t).newWorld(t)
+		if err := ah.leftByCrash(w); err != nil {
+			t.Fatal(err)
+		}
+		m := w.model()
+		trace := filepath.Join(t.TempDir(), "agent")
+		if o := w.record(nil, recorded, trace, "homepost", "agent", "--once"); o.err != nil {
+			t.Fatal(o.err)
+		}
+		if bad := ah.check(w); len(bad) > 0 {
+			t.Fatal(strings.Join(bad, "\n"))
+		}
+		w.checkTaken(t, m, trace)
+	})
+}
+
+// checkTaken checks an agent's trace against the fsync model, and that
+// it records a hold and removes a request, so that R11 had something
+// to check.
+func (w *world) checkTaken(t *testing.T, m *fsyncModel, trace string) {
+	t.Helper()
 	hold := w.e.Outbox("hold") + "/"
-	calls := w.checkTrace(t, holdModel, holdTrace)
-	if !traceHas(calls, hold) {
-		t.Errorf("the hold's trace never touches outbox/hold")
-	}
-	calls = w.checkTrace(t, agentModel, agentTrace)
+	calls := w.checkTrace(t, m, trace)
 	taken := false
 	for _, c := range calls {
 		taken = taken || c.name == "unlinkat" && c.ok() && strings.Contains(c.text, hold)

@@ -24,8 +24,9 @@
 //
 // The suite skips, saying why, where strace or python3 is missing, where
 // ptrace is not allowed, and (the sweep) off linux/amd64. With -short
-// the batch scenario, and "homepost sendmail" into an outbox holding a
-// spare, are left out.
+// the batch scenario, "homepost sendmail" into an outbox holding a
+// spare, and the agent starting on holds asked for (askedhold_test.go),
+// are left out.
 package sweep
 
 import (

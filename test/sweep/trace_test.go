@@ -277,13 +277,15 @@ func atPath(dirArg, pathArg string) string {
 //	   or in both, never in neither. (A rename cannot stop another
 //	   process's fsync of the old directory from making the removal
 //	   durable first; a link, an fsync, then the unlink could.)
-//	R11 a hold asked for (outbox/hold/ID, outbox.Dir.AskHold) is
-//	   removed only once the hold record in the message's journal is
-//	   durable: a power loss that kept the removal and lost the record
-//	   would leave the message neither held nor asked to be, and the
-//	   next agent would deliver it. The request, the directory hold/
-//	   itself, and a request's removal are durable at exit (R5): "queue
-//	   hold" answers once the hold is asked for durably.
+//	R11 a request for a hold (outbox/hold/ID, outbox.Dir.AskHold) is
+//	   not removed while a write to its message's queue file (the hold
+//	   record) is not durable: a power loss that kept the removal and
+//	   lost the record would leave the message neither held nor asked
+//	   to be, and the next agent would deliver it. (A removal before
+//	   the record is written at all is a kill's matter: the sweep finds
+//	   it.) The request, the directory hold/ itself, and a request's
+//	   removal are durable at exit (R5): "queue hold" answers once the
+//	   hold is asked for durably.
 type fsyncModel struct {
 	outbox string   // the outbox directory
 	former []string // outboxes whose mail is moved into outbox (R9)

@@ -127,10 +127,14 @@ func (a *Agent) finish(j *job) (retired bool) {
 		}
 	}()
 	env := j.m.Env
-	if j.away && !j.hold {
+	if j.away || j.hold {
 		// homepost queue hold, while a copy was out to a command or
 		// the smarthost (outbox.Dir.AskHold): recorded with the
-		// results, unless they finish the message.
+		// results, unless they finish the message. A hold that held
+		// the message back before its delivery began (heldBack)
+		// stands only while its request does: homepost queue release
+		// removes it, and the delivery of the others in its batch may
+		// have taken minutes meanwhile.
 		j.hold = a.box.HoldAsked(j.m.ID)
 	}
 	if _, ok := a.unwritten[j.name]; ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -170,4 +171,72 @@ func TestWaitingBehindDeleted(t *testing.T) {
 	}
 	h.open()
 	e.WaitFor(func() bool { return len(queueByRcpt(t, e)) == 0 }, "the waiting message delivered")
+}
+
+// A message held while it waited behind a delivery to the smarthost,
+// and released while the rest of its batch is being sent, is released:
+// it is delivered once that delivery ends, not held by the request that
+// the release removed.
+func TestQueueReleaseWhileHeldBack(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	stalls := map[string]chan struct{}{"m1": make(chan struct{}), "w2": make(chan struct{})}
+	arrived := make(chan string, 2)
+	h.OnData(func(b []byte) error {
+		for subject, ch := range stalls {
+			if strings.Contains(string(b), "Subject: "+subject+"\r\n") {
+				arrived <- subject
+				select {
+				case <-ch:
+				case <-time.After(30 * time.Second):
+				}
+			}
+		}
+		return nil
+	})
+	defer func() {
+		for _, ch := range stalls {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	}()
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	startLoggedAgent(t, e)
+	e.MustSend("Subject: m1\n\nx\n", "r1@remote.example")
+	if got := <-arrived; got != "m1" {
+		t.Fatalf("the smarthost got %s first", got)
+	}
+	// Both queued while the agent is stopped: one batch behind m1.
+	pid := e.LockHolder()
+	syscall.Kill(pid, syscall.SIGSTOP)
+	e.MustSend("Subject: w1\n\ny\n", "r2@remote.example")
+	e.MustSend("Subject: w2\n\nz\n", "r3@remote.example")
+	syscall.Kill(pid, syscall.SIGCONT)
+	e.WaitFor(func() bool {
+		q, _, _ := e.Run(nil, "mailq")
+		return strings.Count(q, "(waiting for the delivery to ") == 2
+	}, "both waiting behind the first")
+	w1 := queueByRcpt(t, e)["r2@remote.example"].ID
+	if out, stderr, code := e.Run(nil, "homepost", "queue", "hold", w1); code != 0 {
+		t.Fatalf("hold: exit %d:\n%s%s", code, out, stderr)
+	}
+	close(stalls["m1"])
+	if got := <-arrived; got != "w2" {
+		t.Fatalf("the smarthost got %s after m1", got)
+	}
+	// w1 was held back as its batch began; w2 is out.
+	out, stderr, code := e.Run(nil, "homepost", "queue", "release", w1)
+	if code != 0 || !strings.Contains(out, "Released from hold: 1 message") {
+		t.Fatalf("release: exit %d:\n%s%s", code, out, stderr)
+	}
+	close(stalls["w2"])
+	e.WaitFor(func() bool { return len(queueByRcpt(t, e)) == 0 }, "every message delivered, the released one too")
+	for _, r := range []string{"r1@remote.example", "r2@remote.example", "r3@remote.example"} {
+		if n := h.Count(r); n != 1 {
+			t.Errorf("%s: %d copies, not 1", r, n)
+		}
+	}
 }

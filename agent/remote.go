@@ -116,6 +116,7 @@ type remoteBatch struct {
 	stop struct {
 		sync.Mutex
 		awaiting, stopping bool
+		cause              error // why it is cut: nil (a stop), errRelayReplaced
 	}
 }
 
@@ -126,19 +127,19 @@ func (b *remoteBatch) awaiting(on bool) {
 	defer b.stop.Unlock()
 	b.stop.awaiting = on
 	if !on && b.stop.stopping {
-		b.cancel(nil) // the answer is in: nothing more goes out
+		b.cancel(b.stop.cause) // the answer is in: nothing more goes out
 	}
 }
 
-// stopping cuts the delivery unless the answer to a message's data is
-// awaited, which it reports; then the delivery is cut once the answer
-// is in.
-func (b *remoteBatch) stopping() bool {
+// stopping cuts the delivery, for cause, unless the answer to a
+// message's data is awaited, which it reports; then the delivery is cut
+// once the answer is in.
+func (b *remoteBatch) stopping(cause error) bool {
 	b.stop.Lock()
 	defer b.stop.Unlock()
-	b.stop.stopping = true
+	b.stop.stopping, b.stop.cause = true, cause
 	if !b.stop.awaiting {
-		b.cancel(nil)
+		b.cancel(cause)
 	}
 	return b.stop.awaiting
 }
@@ -259,9 +260,9 @@ func jobsOf(sends []*send) []*job {
 
 // relayReplaced is called when a reload has replaced the [relay]
 // settings: every smarthost delivery out goes with the old ones. Each
-// gets stopGrace to end (a message whose data the smarthost has taken
-// may be answered in that time), then is cancelled; one not yet begun
-// is not begun. Their messages are due at once when they are back
+// gets stopGrace to end, then is cancelled, or, awaiting the answer to
+// a message the smarthost has whole, once that answer is in (up to
+// stopAnswerWait more), as at a stop; one not yet begun is not begun. Their messages are due at once when they are back
 // (remoteFinished).
 func (a *Agent) relayReplaced() {
 	n := 0
@@ -270,7 +271,13 @@ func (a *Agent) relayReplaced() {
 			continue
 		}
 		n++
-		b.cut = time.AfterFunc(stopGrace, func() { b.cancel(errRelayReplaced) })
+		b.cut = time.AfterFunc(stopGrace, func() {
+			if b.stopping(errRelayReplaced) {
+				// The answer to a message the smarthost has whole:
+				// waited for, as at a stop.
+				time.AfterFunc(stopAnswerWait, func() { b.cancel(errRelayReplaced) })
+			}
+		})
 	}
 	if n > 0 {
 		a.log.Info("the [relay] configuration changed: the delivery to the smarthost in progress is interrupted unless it ends within "+stopGrace.String()+"; what it has not answered is sent again with the new configuration", "batches", n)
@@ -394,7 +401,7 @@ func (a *Agent) stopRemote(cancel context.CancelFunc) {
 		case <-grace.C:
 			waits := 0
 			for b := range a.out {
-				if b.stopping() {
+				if b.stopping(nil) {
 					waits++
 				}
 			}

@@ -183,3 +183,24 @@ func TestRestartDuringCommandDelivery(t *testing.T) {
 		t.Errorf("the command's copy: %q, %v", b, err)
 	}
 }
+
+// A reload that replaces [relay] while the smarthost holds a message's
+// data and has not answered: the delivery out under the old settings
+// is cut after 2 s unless its answer is awaited; then it gets the
+// answer first, and the message is not sent again.
+func TestRelayChangeWaitsForSmarthostAnswer(t *testing.T) {
+	t.Parallel()
+	e, h, far := slowRelay(t, 5*time.Second)
+	e.StartAgent()
+	e.MustSend("Subject: slow answer\n\nx\n", far)
+	e.WaitFor(func() bool { return h.Count(far) == 1 }, "the smarthost to take the data")
+	cfg := e.Path(".config", "homepost", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, "connect_timeout = \"20s\"\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oneCopy(t, e, h, far)
+}

@@ -189,6 +189,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
+	if s.conn != nil && s.conn.stopping.Load() {
+		// A MAIL that the client sent before it read the 421 of the
+		// stop (pipelined after its last message): the session ends.
+		s.conn.closeAft.Store(true)
+		s.conn.s.log.Info("smtp: session closed as the listener stops", "peer", s.conn.peer(), "peer_uid", s.conn.peerUID, "reply", replyText(errShuttingDown))
+		return errShuttingDown
+	}
 	if s.open.Load() {
 		// A second MAIL in an open transaction: refused, as RFC 5321
 		// 4.1.4 has it and Postfix words it. go-smtp took it, keeping
@@ -384,12 +391,13 @@ func (s *session) refuse(e *smtp.SMTPError, from string, nrcpt int) error {
 	switch {
 	case e.Code == 451 && e.EnhancedCode == smtp.EnhancedCode{4, 4, 2}:
 		level, what = slog.LevelInfo, "smtp: message transfer aborted"
+	case e == errShutdownCut:
+		level, what = slog.LevelInfo, "smtp: message transfer aborted as the listener stops"
 	case e.Code == 451:
 		level, what = slog.LevelError, "smtp: cannot queue a message"
 	}
 	s.b.Log.Log(context.Background(), level, what, "peer", s.conn.peer(), "peer_uid", s.conn.peerUID,
-		"from", from, "nrcpt", nrcpt, "reply", fmt.Sprintf("%d %d.%d.%d %s", e.Code,
-			e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message))
+		"from", from, "nrcpt", nrcpt, "reply", replyText(e))
 	return e
 }
 
@@ -404,6 +412,13 @@ func (s *session) replyFor(err error) *smtp.SMTPError {
 	var ne net.Error
 	var se *smtp.SMTPError
 	switch {
+	case s.conn != nil && s.conn.cut.Load():
+		// The listener stopped and cut the message off, in DATA
+		// or in a BDAT transfer (conn.rawRead): the session ends
+		// with the reply (conn.Write), which a BDAT transfer's
+		// client got already (conn.Read, conn.reword).
+		s.conn.closeAft.Store(true)
+		return errShutdownCut
 	case errors.Is(err, smtp.ErrDataTooLarge):
 		return s.tooLarge()
 	case errors.As(err, &ne) && ne.Timeout():

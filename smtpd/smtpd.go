@@ -206,10 +206,11 @@ func (s *Server) Serve(l net.Listener) error {
 	return err
 }
 
-// Close stops accepting, lets sessions finish for up to wait, then
-// closes the rest. A message cut off before its end is not queued; one
-// queued whose 250 the client did not get may come again (as with any
-// SMTP server).
+// Close stops accepting, answers the sessions that wait for a command
+// 421 and ends them, lets those within a message end it for up to wait,
+// then answers the rest 421 and closes them. A message cut off before
+// its end is not queued; one queued whose 250 the client did not get
+// may come again (as with any SMTP server).
 func (s *Server) Close(wait time.Duration) error {
 	s.mu.Lock()
 	if s.closed {
@@ -227,21 +228,29 @@ func (s *Server) Close(wait time.Duration) error {
 		l.Close()
 	}
 	s.accepting.Wait()
+	// Each session that waits for a command is answered 421 at once
+	// (RFC 5321 3.8) and ends; one within a message may end it for up
+	// to wait, and is then answered 421 and ends (conn.rawRead).
+	for _, c := range s.open() {
+		c.stop(&c.stopping)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	err := s.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil
+		for _, c := range s.open() {
+			c.stop(&c.expired)
+		}
+		// The replies are written at once; a client that does not
+		// read them is not waited for long.
+		for end := time.Now().Add(replyWait); len(s.open()) > 0 && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
 	}
 	// go-smtp's Close after its Shutdown closes nothing: the sessions
 	// still open are closed here.
-	s.mu.Lock()
-	open := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		open = append(open, c)
-	}
-	s.mu.Unlock()
-	for _, c := range open {
+	for _, c := range s.open() {
 		c.Close()
 	}
 	// A message cut off here is given up in its session's Data, which
@@ -254,6 +263,21 @@ func (s *Server) Close(wait time.Duration) error {
 	s.be.Settle(settleWait)
 	return err
 }
+
+// open returns the sessions' connections still open.
+func (s *Server) open() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		open = append(open, c)
+	}
+	return open
+}
+
+// replyWait bounds Close's wait for the sessions whose messages it cut
+// off to write their 421 and end, past the grace it gives them.
+const replyWait = time.Second
 
 // settleWait bounds Close's wait for the transfers it cut off to give
 // up their drafts (Backend.Settle): a read of a closed socket fails at
@@ -427,6 +451,15 @@ type conn struct {
 	read     atomic.Bool // something was read
 	noLogin  atomic.Bool // a read timed out at the deadline to log in
 	closeAft atomic.Bool // close once the next reply is written
+	// stopping: the server closes (Close): a session waiting for a
+	// command is answered 421 and ends. expired: the grace for a
+	// message in progress is over too. cut: the session's message was
+	// cut off so, and is answered errShutdownCut. stopReply: the
+	// session was answered errShuttingDown.
+	stopping  atomic.Bool
+	expired   atomic.Bool
+	cut       atomic.Bool
+	stopReply atomic.Bool
 	// chunkIdle: the client fell silent within a BDAT chunk and was
 	// answered so (Read); the transfer's Data, which sees only go-smtp's
 	// reset, refuses the message with the same reply.
@@ -488,8 +521,38 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.chunkIdle.Store(true)
 		c.closeAft.Store(true)
 		err = idleInMessage(c.idle)
+		if c.cut.Load() {
+			err = errShutdownCut
+		}
 	}
 	return n, err
+}
+
+// The replies of a server that stops (Close): to a session between
+// commands, and to one whose message it cut off. 421 (RFC 5321 3.8):
+// the client tries again later, as after any 4xx, and expects the
+// session's end.
+var (
+	errShuttingDown = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down"}
+	errShutdownCut  = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down: message transfer aborted, nothing queued"}
+)
+
+// errStop is what a read returns once the server's stop reaches the
+// session (rawRead). It is a timeout for go-smtp, which answers one
+// with a 421 of its own and ends the session; conn.Write gives that
+// 421 the stop's words.
+type errStop struct{}
+
+func (errStop) Error() string   { return "the listener stops" }
+func (errStop) Timeout() bool   { return true }
+func (errStop) Temporary() bool { return true }
+
+// stop sets flag (stopping or expired) and wakes a read under way
+// (rawRead looks at the flags once its deadline is set, so a read
+// that begins meanwhile sees them).
+func (c *conn) stop(flag *atomic.Bool) {
+	flag.Store(true)
+	c.Conn.SetReadDeadline(time.Unix(1, 0))
 }
 
 // idleInMessage is the reply to a client silent for d within a
@@ -504,13 +567,45 @@ func idleInMessage(d time.Duration) *smtp.SMTPError {
 // client: one that did not log in), and ends a session whose client
 // begins with a TLS handshake: it was set to TLS on a port without it,
 // and would wait for a reply it cannot read until the idle timeout.
+//
+// Once the server stops, a read for a command ends the session with
+// 421, and so does one within a message once the grace is over (the
+// message cut off); a read within a message until then goes on.
 func (c *conn) rawRead(p []byte) (int, error) {
-	if c.idle > 0 {
-		c.Conn.SetReadDeadline(c.deadline(time.Now().Add(c.idle), 0))
-	} else if c.authBy.Load() != 0 {
-		c.Conn.SetReadDeadline(c.deadline(time.Time{}, 0))
+	var n int
+	var err error
+	for {
+		var until time.Time
+		if c.idle > 0 {
+			until = c.deadline(time.Now().Add(c.idle), 0)
+			c.Conn.SetReadDeadline(until)
+		} else if c.authBy.Load() != 0 {
+			until = c.deadline(time.Time{}, 0)
+			c.Conn.SetReadDeadline(until)
+		} else if c.stopping.Load() {
+			// No idle timeout: the deadline that woke the read is
+			// lifted.
+			c.Conn.SetReadDeadline(time.Time{})
+		}
+		// After the deadline is set: a stop that begins from here on
+		// wakes the read (conn.stop).
+		if c.stopping.Load() {
+			if !c.q.InTransfer() {
+				c.stopReply.Store(true)
+				return 0, errStop{}
+			}
+			if c.expired.Load() {
+				c.cut.Store(true)
+				return 0, errStop{}
+			}
+		}
+		n, err = c.io.Read(p)
+		var ne net.Error
+		if n == 0 && err != nil && errors.As(err, &ne) && ne.Timeout() && c.stopping.Load() && (until.IsZero() || time.Now().Before(until)) {
+			continue // woken by the stop: look again
+		}
+		break
 	}
-	n, err := c.io.Read(p)
 	if ne := net.Error(nil); err != nil && errors.As(err, &ne) && ne.Timeout() {
 		if by := c.authBy.Load(); by != 0 && time.Now().UnixNano() >= by {
 			c.noLogin.Store(true)
@@ -564,6 +659,16 @@ func (c *conn) Write(p []byte) (int, error) {
 // words, which say why, and logs the session's end.
 func (c *conn) reword(p []byte) []byte {
 	switch {
+	case bytes.HasPrefix(p, idleReply) && c.cut.Load():
+		// Between two BDAT chunks: the transfer's Data logs it.
+		return replyLine(errShutdownCut)
+	case bytes.HasPrefix(p, idleReply) && c.stopReply.Load():
+		args := []any{"peer", c.peer(), "peer_uid", c.peerUID}
+		if s := c.sess; s != nil && s.open.Load() {
+			args = append(args, "from", s.from, "nrcpt", len(s.rcpts))
+		}
+		c.s.log.Info("smtp: session closed as the listener stops", append(args, "reply", replyText(errShuttingDown))...)
+		return replyLine(errShuttingDown)
 	case bytes.HasPrefix(p, idleReply) && c.noLogin.Load():
 		c.s.log.Warn("smtp: client of another user did not log in in time: session closed",
 			"peer", c.peer(), "peer_uid", c.peerUID, "wait", c.s.authWait.String())
@@ -576,6 +681,14 @@ func (c *conn) reword(p []byte) []byte {
 	}
 	return p
 }
+
+// replyText is e as a reply line says it, without its line end.
+func replyText(e *smtp.SMTPError) string {
+	return fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)
+}
+
+// replyLine is e as a reply line.
+func replyLine(e *smtp.SMTPError) []byte { return []byte(replyText(e) + "\r\n") }
 
 // loginHint tells a client of another user how to log in. It names the
 // user (the login name is no secret) but not the secret's file: the

@@ -25,7 +25,8 @@ func stopTestConfig(t *testing.T) *config.Config {
 // session left open across Stop is served no more once it returns.
 // go-smtp's Close after a Shutdown that timed out closes nothing, so an
 // idle session went on being served (and could queue mail) after the
-// agent had stopped its listener.
+// agent had stopped its listener. An idle session is answered 421 and
+// closed at once.
 func TestStopClosesLingeringSessions(t *testing.T) {
 	cfg := stopTestConfig(t)
 	svc, _, err := StartService(cfg, nil)
@@ -39,8 +40,14 @@ func TestStopClosesLingeringSessions(t *testing.T) {
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("Stop took %v", d)
 	}
-	if got := ehlo(t, c, r); got != "" {
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Stop took %v with only an idle session open", d)
+	}
+	if got := ehlo(t, c, r); got != "" && got != "421 4.3.2 Service shutting down\r\n" {
 		t.Errorf("session still served after Stop returned: %q", got)
+	}
+	if got := ehlo(t, c, r); got != "" {
+		t.Errorf("session still served after its 421: %q", got)
 	}
 }
 

@@ -141,6 +141,10 @@ type Reader struct {
 	cutSent bool   // ErrChunkCut was returned
 	at      string // "@"+Unqualified (another marker in the tests)
 
+	// chunking: a BDAT transfer is open between its chunks (a chunk
+	// without LAST was passed on, and no LAST, RSET or HELO since).
+	chunking bool
+
 	// mailSize is the SIZE of the last MAIL command passed on, when it
 	// was at least SizeCap (else -1): see MailSize.
 	mailSize int64
@@ -304,6 +308,15 @@ func (q *Reader) step() {
 	}
 }
 
+// InTransfer reports whether the Reader is within a message: DATA's,
+// a BDAT chunk, or a BDAT transfer between two chunks (go-smtp also
+// ends a transfer at an error; the Reader then takes it for open until
+// the next RSET, HELO, EHLO or BDAT LAST). For the Reader's own reads
+// (its io.Reader), which run in the goroutine that called Read.
+func (q *Reader) InTransfer() bool {
+	return q.mode == inData || q.mode == inChunk || q.chunking
+}
+
 // Pending reports whether the client has sent bytes that go-smtp has not
 // read yet: while it has, a reply may wait to go with the next ones
 // (Writer.Hold).
@@ -398,9 +411,16 @@ func (q *Reader) command(line []byte) []byte {
 		if len(args) == 0 || len(args) > 2 || len(args) == 2 && !strings.EqualFold(args[1], "LAST") {
 			break
 		}
-		if n, err := strconv.ParseUint(args[0], 10, 32); err == nil && n > 0 {
+		n, err := strconv.ParseUint(args[0], 10, 32)
+		if err != nil {
+			break
+		}
+		q.chunking = len(args) == 1
+		if n > 0 {
 			q.mode, q.raw, q.stop = inChunk, int64(n), true
 		}
+	case "RSET", "HELO", "EHLO", "QUIT":
+		q.chunking = false
 	case "MAIL":
 		if len(arg) >= 5 && strings.EqualFold(arg[:5], "FROM:") {
 			line = qualifyPath(line, at+5, q.at)

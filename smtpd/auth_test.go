@@ -219,3 +219,31 @@ func TestOwnProgramAuthLoginAccepted(t *testing.T) {
 		t.Errorf("the log does not say that the login was not needed, or holds the password:\n%s", l)
 	}
 }
+
+// "=" is an empty initial response (RFC 4954 4): for PLAIN it holds no
+// credentials, a malformed response answered 501, which the client
+// must not try again as is, not with a temporary 454.
+func TestAuthPlainEmptyResponse(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	d.cmd("AUTH PLAIN =", "501 5.5.2")
+	d.cmd("AUTH PLAIN", "334")
+	d.cmd("=", "501 5.5.2")
+	d.cmd("AUTH PLAIN "+b64("no nul bytes"), "501 5.5.2")
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+}
+
+// A mechanism that is not offered is answered 504 5.5.4 (RFC 4954 6),
+// whatever follows it: its initial response is not looked at.
+func TestAuthUnknownMechanism(t *testing.T) {
+	ts := startServer(t, os.Getuid()+1, nil)
+	d := dial(t, "tcp", ts.tcp)
+	d.cmd("EHLO c", "250")
+	for _, c := range []string{"AUTH XOAUTH2 abc", "AUTH XOAUTH2 YWJj", "AUTH CRAM-MD5", "AUTH XOAUTH2 ="} {
+		if r := d.cmd(c, "504"); r != "504 5.5.4 Unrecognized authentication type" {
+			t.Errorf("%s: %q", c, r)
+		}
+	}
+	d.cmd("MAIL FROM:<a@b>", "530 5.7.0")
+}

@@ -481,19 +481,44 @@ func (s *session) AuthMechanisms() []string {
 // secret.
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	if !s.authOffered {
-		return nil, smtp.ErrAuthUnknownMechanism
+		return nil, errUnknownMechanism
 	}
 	switch mech {
 	case sasl.Plain:
-		return sasl.NewPlainServer(func(identity, username, password string) error {
+		return malformed{mech, sasl.NewPlainServer(func(identity, username, password string) error {
 			return s.login(mech, identity, username, password)
-		}), nil
+		})}, nil
 	case sasl.Login:
-		return &loginServer{check: func(username, password string) error {
+		return malformed{mech, &loginServer{check: func(username, password string) error {
 			return s.login(mech, "", username, password)
-		}}, nil
+		}}}, nil
 	}
-	return nil, smtp.ErrAuthUnknownMechanism
+	return nil, errUnknownMechanism
+}
+
+// errUnknownMechanism answers AUTH with a mechanism not offered, in RFC
+// 4954's words (section 6); go-smtp's 5.7.4 is "security features not
+// supported".
+var errUnknownMechanism = &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "Unrecognized authentication type"}
+
+// malformed answers a response that the mechanism cannot parse (go-sasl's
+// PLAIN server's "sasl: invalid response": an empty one, "=", or one
+// without its two NUL bytes) with 501 5.5.2, a permanent error, as RFC
+// 4954 answers a response that is not base64; go-smtp would answer it
+// 454, which has the client try the same again later. The replies of
+// the login itself (535, 454) are the session's.
+type malformed struct {
+	mech string
+	sasl.Server
+}
+
+func (m malformed) Next(resp []byte) ([]byte, bool, error) {
+	challenge, done, err := m.Server.Next(resp)
+	var se *smtp.SMTPError
+	if err != nil && !errors.As(err, &se) {
+		err = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Malformed AUTH " + m.mech + " response: " + oneLine(err.Error())}
+	}
+	return challenge, done, err
 }
 
 // login checks a login given with mechanism mech. The log names the

@@ -842,6 +842,15 @@ func (c *Conn) handleAuth(arg string) {
 
 	mechanism := strings.ToUpper(parts[0])
 
+	// homepost: the mechanism is looked at before its initial
+	// response, so that an unknown one is answered as such whatever
+	// follows it (see PATCHES.md).
+	sasl, err := c.auth(mechanism)
+	if err != nil {
+		c.writeError(454, EnhancedCode{4, 7, 0}, err)
+		return
+	}
+
 	// Parse client initial response if there is one
 	var ir []byte
 	if len(parts) > 1 {
@@ -851,12 +860,6 @@ func (c *Conn) handleAuth(arg string) {
 			c.writeResponse(501, EnhancedCode{5, 5, 2}, "Invalid base64 data")
 			return
 		}
-	}
-
-	sasl, err := c.auth(mechanism)
-	if err != nil {
-		c.writeError(454, EnhancedCode{4, 7, 0}, err)
-		return
 	}
 
 	response := ir

@@ -95,11 +95,26 @@ func checkSMTP(c *checker, cfg *config.Config) {
 	switch _, err := smtpd.ReadSecret(cfg.SMTP.SecretFile); {
 	case err == nil:
 		c.ok("smtp-auth", "clients of other users log in with AUTH PLAIN or LOGIN as %s and the secret in %s", cfg.User, cfg.SMTP.SecretFile)
+	case errors.Is(err, os.ErrNotExist) && running && !isBackground(pid) && answersTCP(cfg, probes):
+		// Removed since the agent began to listen: it makes a new
+		// one when it reads its configuration again.
+		c.warn("smtp-auth", "%s is missing: clients of other users cannot log in while the agent listens on TCP; kill -HUP %d makes a new one", cfg.SMTP.SecretFile, pid)
 	case errors.Is(err, os.ErrNotExist):
 		c.ok("smtp-auth", "clients of other users log in with AUTH PLAIN or LOGIN as %s and the secret that the agent creates in %s when it first listens on TCP", cfg.User, cfg.SMTP.SecretFile)
 	default:
 		c.fail("smtp-auth", "%v: clients of other users cannot log in", err)
 	}
+}
+
+// answersTCP reports whether a TCP address of the listener answered,
+// on a socket of the user's.
+func answersTCP(cfg *config.Config, probes []smtpd.Probe) bool {
+	for _, p := range probes {
+		if p.Network == "tcp" && p.Err == nil && p.Owner == cfg.UID {
+			return true
+		}
+	}
+	return false
 }
 
 // holding is whose the listening sockets on a configured address are.

@@ -43,7 +43,7 @@ func Listen(cfg *config.Config, have []net.Listener) ([]net.Listener, error) {
 	}
 	if len(cfg.SMTP.Listen) > 0 {
 		// Without it only clients of other users are refused.
-		if err := EnsureSecret(cfg.SMTP.SecretFile); err != nil {
+		if _, err := EnsureSecret(cfg.SMTP.SecretFile); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -17,16 +17,24 @@ import (
 // PLAIN or LOGIN on a TCP address. It is a random string in a file of mode 0600
 // in the user's config directory, created at first use; the user copies
 // it into the program's SMTP settings. It is read at every AUTH, so
-// replacing the file changes it at once.
+// replacing the file changes it at once. A file removed is made anew,
+// with a new secret, when the agent reads its configuration again
+// (Service.Reconfigure: SIGHUP) or starts; until then clients of other
+// users cannot log in (454).
 
-// EnsureSecret creates the secret file when it does not exist yet.
+// EnsureSecret creates the secret file when it does not exist yet, and
+// says whether it did.
 // Two processes creating it at once agree on one secret: the file is
 // linked into place, which fails for the second, who then keeps the
 // first one's.
-func EnsureSecret(path string) error {
+func EnsureSecret(path string) (created bool, err error) {
 	if _, err := os.Lstat(path); err == nil {
-		return nil
+		return false, nil
 	}
+	return true, createSecret(path)
+}
+
+func createSecret(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)

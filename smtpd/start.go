@@ -88,6 +88,9 @@ type Service struct {
 // keeps in line with a reloaded configuration. A nil Service: nothing
 // is served (and err says why, if anything failed).
 func StartService(cfg *config.Config, log *slog.Logger) (*Service, string, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	passed, aerr := Activated()
 	if aerr != nil {
 		log.Error("smtp: "+aerr.Error(), "status", "refused")
@@ -158,11 +161,8 @@ func prefixed(p string, ss []string) []string {
 // does not keep the others from being served (see Listen).
 func (svc *Service) open(cfg *config.Config) ([]string, error) {
 	var errs []error
-	if cfg.SMTP.Enabled && len(cfg.SMTP.Listen) > 0 {
-		// Without it only clients of other users are refused.
-		if err := EnsureSecret(cfg.SMTP.SecretFile); err != nil {
-			errs = append(errs, err)
-		}
+	if err := svc.ensureSecret(cfg); err != nil {
+		errs = append(errs, err)
 	}
 	var addrs []string
 	for _, k := range svc.wanted(cfg) {
@@ -193,19 +193,37 @@ func (svc *Service) open(cfg *config.Config) ([]string, error) {
 	return addrs, errors.Join(errs...)
 }
 
+// ensureSecret makes the secret that clients of other users log in
+// with, when cfg listens on TCP and the file is missing (it was never
+// made, or it was removed since), and logs it.
+// Without it only clients of other users are refused.
+func (svc *Service) ensureSecret(cfg *config.Config) error {
+	if !cfg.SMTP.Enabled || len(cfg.SMTP.Listen) == 0 {
+		return nil
+	}
+	created, err := EnsureSecret(cfg.SMTP.SecretFile)
+	if created && err == nil {
+		svc.log.Info("smtp: new secret for clients of other users", "file", cfg.SMTP.SecretFile)
+	}
+	return err
+}
+
 // Reconfigure follows a reloaded configuration: new sessions are served
 // with it (their limits, host name, and how they queue), addresses it
 // no longer names are closed and those it names anew opened; sessions
 // in progress end under the configuration they began with. A socket
 // kept is handed from the old server to the new one without being
-// closed: a client connecting meanwhile waits in its backlog. It returns
-// what it opened and closed, and an error naming each address that
-// could not be opened.
+// closed: a client connecting meanwhile waits in its backlog. The
+// secret of clients of other users is made anew if its file is
+// missing, even when the configuration is the same. It returns what it
+// opened and closed, and an error naming each address that could not
+// be opened.
 func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, err error) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
 	if reflect.DeepEqual(cfg, svc.cfg) && !svc.failed {
-		return nil, nil, nil
+		// A secret file removed is made anew, with a new secret.
+		return nil, nil, svc.ensureSecret(cfg)
 	}
 	svc.cfg = cfg
 	// Servers of configurations before that serve no socket and no

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -166,5 +167,34 @@ func TestCloseRemovesCutDrafts(t *testing.T) {
 		if l := ts.log.String(); strings.Contains(l, "level=ERROR") {
 			t.Fatalf("round %d: an error logged:\n%s", round, l)
 		}
+	}
+}
+
+// The secret removed while the listener serves a TCP address is made
+// anew when the agent reads its configuration again, the same as
+// before (SIGHUP), and the log says so.
+func TestReconfigureMakesMissingSecret(t *testing.T) {
+	cfg := stopTestConfig(t)
+	var log logBuf
+	svc, _, err := StartService(cfg, slog.New(slog.NewTextHandler(&log, nil)))
+	if err != nil || svc == nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer svc.Stop()
+	old, err := ReadSecret(cfg.SMTP.SecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(cfg.SMTP.SecretFile)
+	same := *cfg
+	if _, _, err := svc.Reconfigure(&same); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadSecret(cfg.SMTP.SecretFile)
+	if err != nil || s == old {
+		t.Errorf("after the reload: %q, %v", s, err)
+	}
+	if !strings.Contains(log.String(), "smtp: new secret for clients of other users") {
+		t.Errorf("log:\n%s", log.String())
 	}
 }

@@ -6,6 +6,7 @@ package smtpd_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -649,5 +651,33 @@ func TestCheckShowsListener(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("check lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A secret file removed while the agent listens on TCP: homepost check
+// warns that clients of other users cannot log in, and says how a new
+// one is made; the agent makes it when it reads its configuration
+// again (SIGHUP), and check is content again.
+func TestSecretRemovedWhileListening(t *testing.T) {
+	l := start(t)
+	secret := l.Path(".config", "homepost", "smtp-secret")
+	old, err := os.ReadFile(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(secret)
+	out, _, _ := l.Run(nil, "homepost", "check")
+	want := fmt.Sprintf("warn smtp-auth: %s is missing: clients of other users cannot log in while the agent listens on TCP; kill -HUP %d makes a new one\n", secret, l.agent.Process.Pid)
+	if !strings.Contains(out, want) {
+		t.Errorf("check lacks %q:\n%s", want, out)
+	}
+	l.agent.Process.Signal(syscall.SIGHUP)
+	l.WaitFor(func() bool { return fileExists(secret) }, "a new secret")
+	if b, _ := os.ReadFile(secret); bytes.Equal(b, old) || len(b) < 16 {
+		t.Errorf("the new secret %q", b)
+	}
+	out, _, _ = l.Run(nil, "homepost", "check")
+	if !strings.Contains(out, "ok   smtp-auth: clients of other users log in with AUTH PLAIN or LOGIN as "+testenv.Login(t)+" and the secret in "+secret+"\n") {
+		t.Errorf("check after the reload:\n%s", out)
 	}
 }

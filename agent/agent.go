@@ -125,6 +125,10 @@ type Agent struct {
 	box outbox.Dir
 	fwd *forwarder.Forwarder
 	now func() time.Time
+	// stopAsked is set as SIGTERM or SIGINT comes (onStopSignal): no
+	// batch begins after it, though the loop may be in a long one (a
+	// |command) when it comes, and takes the signal only after it.
+	stopAsked atomic.Bool
 
 	// couriers deliver the copies of each kind of target: Maildir,
 	// Mbox, Command and Remote (Store is one of the first two).
@@ -366,8 +370,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		// Marked as the signal comes, not only when the loop takes it:
 		// the loop may be in a delivery that runs long (a |command),
 		// and a daemon started meanwhile would find a running agent
-		// and leave, and none would be left.
-		defer markOnSignal(lock)()
+		// and leave, and none would be left; and no batch begins after
+		// it (drain), or the stop would last as long as mail came.
+		defer onStopSignal(func() {
+			lock.MarkStopping()
+			a.stopAsked.Store(true)
+		})()
 	}
 	a.usr2, a.reqs, a.receiving, a.streaming = usr2, reqs, opts.Receiving, opts.Streaming
 	a.reloaded, a.background = opts.Reloaded, opts.Background
@@ -419,10 +427,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 	return nil
 }
 
-// markOnSignal marks the lock stopping (Lock.MarkStopping) as soon as
-// SIGTERM or SIGINT comes, until the function it returns is called
-// (before the lock is let go).
-func markOnSignal(lock *Lock) func() {
+// onStopSignal calls f as soon as SIGTERM or SIGINT comes, until the
+// function it returns is called (before the lock is let go).
+func onStopSignal(f func()) func() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	done := make(chan struct{})
@@ -431,7 +438,7 @@ func markOnSignal(lock *Lock) func() {
 		defer close(ended)
 		select {
 		case <-sigs:
-			lock.MarkStopping()
+			f()
 		case <-done:
 		}
 	}()
@@ -536,6 +543,8 @@ func (a *Agent) withSignals(run func() error) error {
 	defer signal.Stop(sigs)
 	a.stops = sigs
 	defer func() { a.stops = nil }()
+	// A daemon that starts asks the pass to end: no batch begins after.
+	defer onStopSignal(func() { a.stopAsked.Store(true) })()
 	err := run()
 	for err == nil {
 		select {
@@ -1137,7 +1146,7 @@ func (a *Agent) drain(ctx context.Context) {
 			a.releaseRetired()
 		}
 	}()
-	for batches := 0; ctx.Err() == nil; batches++ {
+	for batches := 0; ctx.Err() == nil && !a.stopAsked.Load(); batches++ {
 		if batches > 0 && a.changeWaits != nil && a.changeWaits() {
 			// The configuration changed: the next batch waits for it
 			// to be read (watch.go).

@@ -117,6 +117,9 @@ type remoteBatch struct {
 		sync.Mutex
 		awaiting, stopping bool
 		cause              error // why it is cut: nil (a stop), errRelayReplaced
+		// answered: cut once the awaited answer was in, which the
+		// results say; only those never offered were interrupted.
+		answered bool
 	}
 }
 
@@ -127,6 +130,7 @@ func (b *remoteBatch) awaiting(on bool) {
 	defer b.stop.Unlock()
 	b.stop.awaiting = on
 	if !on && b.stop.stopping {
+		b.stop.answered = true
 		b.cancel(b.stop.cause) // the answer is in: nothing more goes out
 	}
 }
@@ -231,8 +235,11 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 			if errors.Is(context.Cause(bctx), errRelayReplaced) {
 				why = "interrupted as the [relay] configuration changed: "
 			}
+			b.stop.Lock()
+			answered := b.stop.answered
+			b.stop.Unlock()
 			for i, r := range b.results {
-				if r.Status == outbox.Deferred {
+				if r.Status == outbox.Deferred && (!answered || r.Untried) {
 					b.results[i].Reason = why + r.Reason
 				}
 			}

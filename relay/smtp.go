@@ -87,6 +87,12 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 				fill(res[i], *down)
 				break
 			}
+			if ctx.Err() != nil {
+				// Stopped as a connection ended: what is left of
+				// this message was never offered.
+				fill(res[i], courier.NotTried("4.4.7", "%s", stoppedReason(ctx)))
+				break
+			}
 			if s == nil {
 				var r courier.Result
 				if s, r = c.dial(ctx); s == nil {
@@ -133,6 +139,14 @@ func (c *Client) smtpSend(ctx context.Context, msgs []*courier.Outgoing, res [][
 // recipient (so that they may go again at once on a new connection).
 func (s *session) send(m *courier.Outgoing, res []courier.Result) (alive, early bool, why courier.Result) {
 	for {
+		if s.ctx.Err() != nil {
+			// Stopped between two transactions (a stop waits for the
+			// answer to one, then ends the delivery): the recipients
+			// left were never offered.
+			r := courier.NotTried("4.4.7", "%s", stoppedReason(s.ctx))
+			fill(res, r)
+			return false, false, r
+		}
 		var more bool
 		more, alive, early, why = s.transaction(m, res)
 		if !alive || !more {
@@ -309,18 +323,20 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	// From the final dot on, the smarthost may take the message whatever
 	// becomes of this connection: a stop waits for its answer.
 	courier.Awaiting(s.ctx, true)
+	// Told once the answer is read into a result: a stop that waited
+	// for it ends the delivery then, and the result is the server's
+	// (a 451, a connection it dropped), not the stop's.
+	defer courier.Awaiting(s.ctx, false)
 	if s.ctx.Err() != nil {
 		// Stopped before the final dot went out (the stop's
 		// cancellation closes the connection on its own time): the
 		// server discards the transaction.
-		courier.Awaiting(s.ctx, false)
 		s.raw.Close()
 		r, _ := s.result(s.ctx.Err(), "end of data")
 		done(r)
 		return false, false, false, r
 	}
 	resp, err := w.CloseWithResponse()
-	courier.Awaiting(s.ctx, false)
 	s.open = false // the reply to the data ends the transaction, whatever it says
 	if err != nil {
 		r, alive := s.result(err, "end of data")

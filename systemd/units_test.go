@@ -89,7 +89,7 @@ func load(t *testing.T, name string) unitFile {
 // and ignores it) fails here.
 var known = map[string][]string{
 	"Unit": {"Description", "Documentation", "OnFailure", "StartLimitIntervalSec", "StartLimitBurst", "After", "Wants"},
-	"Service": {"Type", "ExecStart", "ExecReload", "Restart", "RestartSec", "WatchdogSec", "TimeoutStopSec",
+	"Service": {"Type", "ExecStart", "ExecReload", "Restart", "RestartSec", "WatchdogSec", "TimeoutStopSec", "KillMode",
 		"NoNewPrivileges", "PrivateTmp", "ProtectSystem", "ReadWritePaths", "Environment",
 		"RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve"},
 	"Socket":  {"ListenStream", "SocketMode", "DirectoryMode", "Service"},

@@ -3,10 +3,13 @@ package review
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 
 	"homepost/test/testenv"
 )
@@ -203,4 +206,119 @@ func TestRelayChangeWaitsForSmarthostAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	oneCopy(t, e, h, far)
+}
+
+// A stop that comes while a |command runs: the agent took the signal
+// only once its queue was empty, and so delivered every message queued
+// after it, each command in turn, for as long as mail came. No batch
+// begins after the signal: what came meanwhile is the next agent's.
+func TestStopTakesNoNewBatch(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	runs := e.Path("runs")
+	aliases := fmt.Sprintf("slow: \"|/bin/sh -c 'echo run >> %s; sleep 2'\"\n", runs)
+	if err := os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte(aliases), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := e.Cmd(nil, "homepost", "agent")
+	var log testenv.LockedBuffer
+	old.Stderr = &log
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { old.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		old.Process.Kill()
+		<-exited
+	})
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	e.MustSend("Subject: first\n\nx\n", "slow")
+	e.WaitFor(func() bool { _, err := os.Stat(runs); return err == nil }, "the command to start")
+	old.Process.Signal(syscall.SIGTERM)
+	e.MustSend("Subject: second\n\nx\n", "slow")
+	e.MustSend("Subject: third\n\nx\n", "slow")
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the agent has not stopped:\n%s", log.String())
+	}
+	if b, _ := os.ReadFile(runs); strings.Count(string(b), "run") != 1 {
+		t.Errorf("the stopping agent ran the command %d times, want 1:\n%s", strings.Count(string(b), "run"), log.String())
+	}
+	if n := len(testenv.Files(e.Outbox("new"))); n != 2 {
+		t.Errorf("%d messages left in outbox/new, want 2", n)
+	}
+}
+
+// stoppingAgent starts an agent with its own log, returns it, and a
+// channel closed once it has exited.
+func stoppingAgent(t *testing.T, e *testenv.Env) (*exec.Cmd, *testenv.LockedBuffer, <-chan struct{}) {
+	c := e.Cmd(nil, "homepost", "agent")
+	log := &testenv.LockedBuffer{}
+	c.Stderr = log
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { c.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		c.Process.Kill()
+		<-exited
+	})
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	return c, log, exited
+}
+
+// The smarthost's own answer, come while a stop waited for it (a 451
+// after the scan), is the result: not called an interruption by the
+// stop, which interrupted nothing.
+func TestStopKeepsSmarthostsAnswer(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	came := make(chan struct{}, 1)
+	h.OnData(func([]byte) error {
+		came <- struct{}{}
+		time.Sleep(3 * time.Second)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "scanner busy"}
+	})
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", h.Addr))
+	c, log, exited := stoppingAgent(t, e)
+	e.MustSend("Subject: scanned\n\nx\n", "far@remote.example")
+	select {
+	case <-came:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the smarthost got no data")
+	}
+	c.Process.Signal(syscall.SIGTERM)
+	<-exited
+	l := log.String()
+	if !strings.Contains(l, "scanner busy") || strings.Contains(l, "interrupted as the agent stopped: host") {
+		t.Errorf("the smarthost's answer is not the result as it is:\n%s", l)
+	}
+}
+
+// A stop that waited for the answer to a message's first transaction
+// (50 recipients) ends the delivery then: the recipients of the next
+// transaction, never offered, count no attempt ("not tried"), rather
+// than a deferral as if a connection had failed.
+func TestStopLeavesNextTransactionNotTried(t *testing.T) {
+	t.Parallel()
+	e, h, _ := slowRelay(t, 3*time.Second)
+	var rcpts []string
+	for i := range 60 {
+		rcpts = append(rcpts, fmt.Sprintf("r%02d@remote.example", i))
+	}
+	c, log, exited := stoppingAgent(t, e)
+	e.MustSend("Subject: many\n\nx\n", rcpts...)
+	e.WaitFor(func() bool { return len(h.Transactions()) == 1 }, "the first transaction's data")
+	c.Process.Signal(syscall.SIGTERM)
+	<-exited
+	l := log.String()
+	if n := strings.Count(l, `status="not tried"`); n != 10 {
+		t.Errorf("%d recipients not tried, want 10:\n%s", n, l)
+	}
+	if strings.Contains(l, "operation was canceled") {
+		t.Errorf("a recipient never offered has a connection's failure as its reason:\n%s", l)
+	}
 }

@@ -85,9 +85,14 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	ctx, cancel := context.WithTimeout(ctx, c.rc.DataTimeout.Duration)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.argv[0], args...)
-	// Once the program has read the whole message, it may have handed
-	// it on whatever becomes of it: a stop waits for its exit.
-	cmd.Stdin = &eofTold{r: io.MultiReader(bytes.NewReader(head), br), f: func() { courier.Awaiting(stop, true) }}
+	// The message goes through a pipe of our own, so that we see when
+	// the program has read it all (feed).
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		set(courier.Temp("4.3.0", "exec relay: %v", err))
+		return
+	}
+	cmd.Stdin = pr
 	defer courier.Awaiting(stop, false)
 	var out bytes.Buffer
 	lw := &capture.LimitWriter{W: &out, N: maxOutput}
@@ -108,7 +113,28 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	}
 	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
+	if err = cmd.Start(); err == nil {
+		pr.Close()
+		exited := make(chan struct{})
+		fed := make(chan struct{})
+		go func() {
+			defer close(fed)
+			feed(pw, io.MultiReader(bytes.NewReader(head), br), exited, func() { courier.Awaiting(stop, true) })
+		}()
+		err = cmd.Wait()
+		close(exited)
+		select {
+		case <-fed:
+		case <-time.After(cmd.WaitDelay):
+			// A process the program left behind holds its stdin
+			// and reads nothing: the write gives up.
+			pw.Close()
+			<-fed
+		}
+	} else {
+		pr.Close()
+		pw.Close()
+	}
 	said := firstLine(out.String())
 	var ee *exec.ExitError
 	switch {
@@ -181,18 +207,34 @@ var foregroundTTY = func() bool {
 	return err == nil && pg == syscall.Getpgrp()
 }
 
-// eofTold reads r and calls f once when r is at its end.
-type eofTold struct {
-	r    io.Reader
-	f    func()
-	told bool
-}
-
-func (e *eofTold) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err == io.EOF && !e.told {
-		e.told = true
-		e.f()
+// feed writes the message from r into the program's stdin, w, and
+// closes w. Once the program has read all of it (nothing left in the
+// pipe: FIONREAD, TIOCINQ on Linux), before the end of its input, it calls told: from then
+// on the program may hand the message on whatever becomes of it, and a
+// stop waits for its exit. A program that has not read it all when it
+// exits (exited), or that is killed, never had it whole.
+func feed(w *os.File, r io.Reader, exited <-chan struct{}, told func()) {
+	defer w.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return
 	}
-	return n, err
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return
+	}
+	for {
+		n, ierr := 0, error(nil)
+		if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil || ierr != nil {
+			return
+		}
+		if n == 0 {
+			told()
+			return
+		}
+		select {
+		case <-exited:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }

@@ -322,3 +322,47 @@ func TestStopLeavesNextTransactionNotTried(t *testing.T) {
 		t.Errorf("a recipient never offered has a connection's failure as its reason:\n%s", l)
 	}
 }
+
+// An exec: relay program and a stop: one that has read the whole
+// message may have handed it on, and is waited for (cut off, it would
+// be sent again); one that has read none of it yet is cut after the
+// 2 s grace, not waited for as if it had it.
+func TestStopAndExecRelay(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, script string
+		waited       bool
+	}{
+		{"read it all", "cat > \"$0.got\"; sleep 4; echo sent >> \"$0.runs\"", true},
+		{"read nothing", "sleep 30; cat > \"$0.got\"; echo sent >> \"$0.runs\"", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := testenv.New(t, "")
+			prog := e.Path("relay.sh")
+			if err := os.WriteFile(prog, []byte("#!/bin/sh\n"+c.script+"\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			cfg := e.Path(".config", "homepost", "config.toml")
+			b, _ := os.ReadFile(cfg)
+			os.WriteFile(cfg, append(b, fmt.Sprintf("[relay]\nurl = \"exec:%s\"\n", prog)...), 0o600)
+			a, log, exited := stoppingAgent(t, e)
+			e.MustSend("Subject: by a program\n\nx\n", "far@remote.example")
+			if c.waited {
+				e.WaitFor(func() bool { _, err := os.Stat(prog + ".got"); return err == nil }, "the program to read")
+			}
+			time.Sleep(500 * time.Millisecond)
+			start := time.Now()
+			a.Process.Signal(syscall.SIGTERM)
+			<-exited
+			took := time.Since(start)
+			runs, _ := os.ReadFile(prog + ".runs")
+			switch {
+			case c.waited && (strings.Count(string(runs), "sent") != 1 || !strings.Contains(log.String(), "status=sent")):
+				t.Errorf("the program that had the message was not waited for (%v):\n%s", took, log.String())
+			case !c.waited && took > 10*time.Second:
+				t.Errorf("the stop took %v for a program that had read nothing:\n%s", took, log.String())
+			}
+		})
+	}
+}

@@ -229,6 +229,9 @@ func (a *Agent) notHeld(j *job) {
 	if !j.hold {
 		return
 	}
+	// The hold itself first, if not logged yet (asked for as the agent
+	// stopped): the last word on the message is that it is not held.
+	a.logQueueActions()
 	a.log.Info("queue", "id", j.m.ID, "status", "not held", "by", "homepost queue",
 		"reason", "the delivery in progress when the hold was asked for finished the message")
 	if _, err := a.box.DropAskedHold(j.m.ID); err != nil {

@@ -366,3 +366,31 @@ func TestStopAndExecRelay(t *testing.T) {
 		})
 	}
 }
+
+// A hold asked for while a stopping agent waits for the smarthost's
+// answer to that message, which the smarthost then takes: the agent
+// logs the hold as asked, then "not held"; it does not leave the hold
+// for the next agent to log, as the last word on a message that has
+// gone.
+func TestHoldInStopWindowLoggedInOrder(t *testing.T) {
+	t.Parallel()
+	e, h, far := slowRelay(t, 4*time.Second)
+	c, log, exited := stoppingAgent(t, e)
+	e.MustSend("Subject: held too late\n\nx\n", far)
+	e.WaitFor(func() bool { return h.Count(far) == 1 }, "the smarthost to take the data")
+	id := queueIDs(t, e)[0]
+	c.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	if _, stderr, code := e.Run(nil, "homepost", "queue", "hold", id); code != 0 {
+		t.Fatalf("hold: exit %d: %s", code, stderr)
+	}
+	<-exited
+	l := log.String()
+	held, notHeld := strings.Index(l, "status=held"), strings.Index(l, `status="not held"`)
+	if held < 0 || notHeld < held {
+		t.Errorf("the hold and its end are not logged in order:\n%s", l)
+	}
+	if _, err := os.Stat(e.Path(".local", "state", "homepost", "queue.actions")); err == nil {
+		t.Error("the hold is left for a later agent to log, after the message has gone")
+	}
+}

@@ -53,19 +53,7 @@ func oneCopy(t *testing.T, e *testenv.Env, h *testenv.Smarthost, rcpt string) {
 func TestRestartWaitsForSmarthostAnswer(t *testing.T) {
 	t.Parallel()
 	e, h, far := slowRelay(t, 5*time.Second)
-	old := e.Cmd(nil, "homepost", "agent")
-	var log testenv.LockedBuffer
-	old.Stderr = &log
-	if err := old.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { old.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		old.Process.Kill()
-		<-exited
-	})
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	old, log, exited := stoppingAgent(t, e)
 	e.MustSend("Subject: slow answer\n\nx\n", far)
 	e.WaitFor(func() bool { return h.Count(far) == 1 }, "the smarthost to take the data")
 	old.Process.Signal(syscall.SIGTERM)
@@ -140,35 +128,12 @@ func TestRestartDuringCommandDelivery(t *testing.T) {
 	if err := os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte(aliases), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := e.Cmd(nil, "homepost", "agent")
-	var log testenv.LockedBuffer
-	old.Stderr = &log
-	if err := old.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { old.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		old.Process.Kill()
-		<-exited
-	})
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	old, _, _ := stoppingAgent(t, e)
 	e.MustSend("Subject: to a command\n\nx\n", "slow")
 	e.WaitFor(func() bool { _, err := os.Stat(started); return err == nil }, "the command to start")
 	old.Process.Signal(syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
-	c := e.Cmd(nil, "homepost", "agent")
-	var newLog testenv.LockedBuffer
-	c.Stderr = &newLog
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ended := make(chan struct{})
-	go func() { c.Wait(); close(ended) }()
-	t.Cleanup(func() {
-		c.Process.Kill()
-		<-ended
-	})
+	_, newLog, ended := ownAgent(t, e)
 	e.WaitFor(func() bool {
 		select {
 		case <-ended:
@@ -220,19 +185,7 @@ func TestStopTakesNoNewBatch(t *testing.T) {
 	if err := os.WriteFile(e.Path(".config", "homepost", "aliases"), []byte(aliases), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	old := e.Cmd(nil, "homepost", "agent")
-	var log testenv.LockedBuffer
-	old.Stderr = &log
-	if err := old.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { old.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		old.Process.Kill()
-		<-exited
-	})
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	old, log, exited := stoppingAgent(t, e)
 	e.MustSend("Subject: first\n\nx\n", "slow")
 	e.WaitFor(func() bool { _, err := os.Stat(runs); return err == nil }, "the command to start")
 	old.Process.Signal(syscall.SIGTERM)
@@ -254,6 +207,14 @@ func TestStopTakesNoNewBatch(t *testing.T) {
 // stoppingAgent starts an agent with its own log, returns it, and a
 // channel closed once it has exited.
 func stoppingAgent(t *testing.T, e *testenv.Env) (*exec.Cmd, *testenv.LockedBuffer, <-chan struct{}) {
+	c, log, exited := ownAgent(t, e)
+	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
+	return c, log, exited
+}
+
+// ownAgent starts "homepost agent" with its own log, as stoppingAgent,
+// without waiting for it to start.
+func ownAgent(t *testing.T, e *testenv.Env) (*exec.Cmd, *testenv.LockedBuffer, <-chan struct{}) {
 	c := e.Cmd(nil, "homepost", "agent")
 	log := &testenv.LockedBuffer{}
 	c.Stderr = log
@@ -266,7 +227,6 @@ func stoppingAgent(t *testing.T, e *testenv.Env) (*exec.Cmd, *testenv.LockedBuff
 		c.Process.Kill()
 		<-exited
 	})
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
 	return c, log, exited
 }
 

@@ -125,6 +125,7 @@ type session struct {
 
 	from  string
 	rcpts []string
+	utf8  bool        // the transaction's MAIL declared SMTPUTF8
 	open  atomic.Bool // a transaction is open: counted in receiving
 }
 
@@ -185,6 +186,22 @@ var errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode
 
 func (s *session) allowed() bool { return s.trusted || s.authed }
 
+// errUndeclaredUTF8 refuses an address in UTF-8 in a transaction whose
+// MAIL did not declare SMTPUTF8 (RFC 6531, 3.4), in Postfix's words: a
+// server on the way may not carry it.
+var errUndeclaredUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7},
+	Message: "Must declare SMTPUTF8 to send unicode address"}
+
+// ascii reports whether s is all ASCII.
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
@@ -204,6 +221,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if max := s.b.MaxMessageBytes; max > 0 && opts != nil && s.mailSize(opts.Size) > max {
 		return s.refuse(s.tooLarge(), from, 0)
+	}
+	s.utf8 = opts != nil && opts.UTF8
+	if !s.utf8 && !ascii(from) {
+		return s.refuse(errUndeclaredUTF8, from, 0)
 	}
 	if from != "" {
 		// go-smtp hands the path over without the quotes of a quoted
@@ -244,6 +265,9 @@ func (s *session) qualify(a string) string {
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
+	}
+	if !s.utf8 && !ascii(to) {
+		return errUndeclaredUTF8
 	}
 	a, err := addr.Parse(addr.Requote(to))
 	if err != nil {

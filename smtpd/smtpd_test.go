@@ -632,6 +632,25 @@ func TestSMTPUTF8(t *testing.T) {
 	}
 }
 
+// An address in UTF-8 from a client that did not declare SMTPUTF8 in
+// its MAIL is refused, as RFC 6531 (3.4) has it and Postfix words it:
+// the client is to send it with SMTPUTF8, or an address in ASCII.
+func TestUnicodeAddressNeedsSMTPUTF8(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO c", "250")
+	if r := d.cmd("MAIL FROM:<dörte@exämple.org>", "553"); !strings.HasPrefix(r, "553 5.6.7 Must declare SMTPUTF8") {
+		t.Errorf("MAIL: %q", r)
+	}
+	d.cmd("MAIL FROM:<a@example.org>", "250")
+	if r := d.cmd("RCPT TO:<jürgen@testhost.example>", "553"); !strings.HasPrefix(r, "553 5.6.7 Must declare SMTPUTF8") {
+		t.Errorf("RCPT: %q", r)
+	}
+	d.cmd("RSET", "250")
+	d.cmd("MAIL FROM:<a@example.org> SMTPUTF8", "250")
+	d.cmd("RCPT TO:<jürgen@testhost.example>", "250")
+}
+
 // Receiving is true while a transaction is open (MAIL given, the message
 // not yet queued), and false once it is queued, reset or the client
 // goes: the agent waits for such mail before a batch in a stream.

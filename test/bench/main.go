@@ -56,6 +56,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/fsnotify/fsnotify"
+
+	"homepost/test/bench/benchdir"
 )
 
 const floorC = `#include <fcntl.h>
@@ -126,8 +128,9 @@ func main() {
 	sendmail := flag.String("sendmail", "./sendmail", "the sendmail program (cmd/sendmail); \"\" runs homepost under the name sendmail")
 	dma := flag.String("dma", "", "the dma binary (default: dma in $PATH, if any; \"none\" leaves it out)")
 	postfix := flag.String("postfix", "", "Postfix's sendmail (default: /usr/sbin/sendmail.postfix where Postfix runs; \"none\" leaves it out)")
+	dir := flag.String("dir", "", "work in a new directory in `DIR` and leave it there (default: one in $HOME, removed at the end; see test/bench/benchdir)")
 	flag.Parse()
-	if err := run(*n, *bin, *sendmail, *dma, *postfix); err != nil {
+	if err := run(*n, *bin, *sendmail, *dma, *postfix, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -156,17 +159,19 @@ type pipeline struct {
 	skip     error // why it is not run
 }
 
-func run(n int, bin, sendmail, dmaBin, postfixBin string) error {
+func run(n int, bin, sendmail, dmaBin, postfixBin, dir string) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
 	}
 	// Work on the disk the user's home is on, not a tmpfs.
-	base, err := os.MkdirTemp(os.Getenv("HOME"), ".homepost-bench")
+	base, err := benchdir.Make(dir, ".homepost-bench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(base)
+	if dir == "" {
+		defer os.RemoveAll(base)
+	}
 
 	floor, err := buildFloor(base)
 	if err != nil {

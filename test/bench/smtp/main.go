@@ -37,6 +37,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"golang.org/x/sys/unix"
+
+	"homepost/test/bench/benchdir"
 )
 
 func main() {
@@ -45,8 +47,9 @@ func main() {
 	conns := flag.Int("conns", 8, "connections of the concurrent run")
 	postfix := flag.String("postfix", "127.0.0.1:2525", "a Postfix smtpd that delivers test.invalid into -postfix-maildir")
 	pmd := flag.String("postfix-maildir", "/var/spool/homepost-test/inbox", "the Maildir Postfix delivers into")
+	dir := flag.String("dir", "", "work in a new directory in `DIR` and leave it there (default: one in $HOME, removed at the end; see test/bench/benchdir)")
 	flag.Parse()
-	if err := run(*n, *conns, *bin, *postfix, *pmd); err != nil {
+	if err := run(*n, *conns, *bin, *postfix, *pmd, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench smtp:", err)
 		os.Exit(1)
 	}
@@ -95,6 +98,7 @@ type acc struct {
 	lat          []time.Duration
 	total, acked time.Duration
 	io           ioCount       // the disk's requests during the blocks
+	lastIO       ioCount       // those of the last block
 	unknown      bool          // the disk's counters could not be read
 	cpu          time.Duration // the agent's processor time, 0: not measured
 }
@@ -103,6 +107,7 @@ func (a *acc) add(lat []time.Duration, d, acked time.Duration, io ioCount, ok bo
 	a.lat, a.total, a.acked, a.cpu = append(a.lat, lat...), a.total+d, a.acked+acked, a.cpu+cpu
 	a.io.writes += io.writes
 	a.io.flushes += io.flushes
+	a.lastIO = io
 	a.unknown = a.unknown || !ok
 }
 
@@ -122,17 +127,19 @@ func (a *acc) result() result {
 	return r
 }
 
-func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
+func run(n, conns int, bin, postfixAddr, postfixMaildir, dir string) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return err
 	}
 	// The disk the user's home is on, not a tmpfs.
-	base, err := os.MkdirTemp(os.Getenv("HOME"), ".homepost-bench-smtp")
+	base, err := benchdir.Make(dir, ".homepost-bench-smtp")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(base)
+	if dir == "" {
+		defer os.RemoveAll(base)
+	}
 	msg := message()
 
 	ceilDir := filepath.Join(base, "ceiling")
@@ -207,6 +214,7 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		k    int // connections
 		d    dialogue
 		a    acc
+		ce   acc // the ceiling's blocks run right before this row's
 	}
 	var rows []*row
 	for _, tg := range []struct {
@@ -234,21 +242,44 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 			}
 		}
 	}
+	// Each block of a contender is paired with a block of the ceiling
+	// of the same size, run right before it in even rounds and right
+	// after it in odd ones: the disk's speed drifts by a factor of one
+	// and a half within a minute on the machines this runs on, and a
+	// contender's ratio to the ceiling is taken against the blocks run
+	// beside its own (the ceiling row adds up all of them). Each block
+	// begins after a pause (settle) in which the last block's late work
+	// ends (the agent makes a batch's retirements durable up to 100 ms
+	// after it), so that neither slows the other.
 	const rounds = 4
+	const settle = 300 * time.Millisecond
 	var ce acc
 	for r := range rounds {
 		k := n / rounds
 		if r == rounds-1 {
 			k = n - k*(rounds-1)
 		}
-		err := measure(&ce, 0, func() ([]time.Duration, time.Duration, time.Duration, error) {
-			lat, d, err := ceiling(ceilDir, msg, k)
-			return lat, d, 0, err
-		})
-		if err != nil {
-			return err
-		}
 		for _, w := range rows {
+			ceil := func() error {
+				time.Sleep(settle)
+				var lat []time.Duration
+				var d time.Duration
+				err := measure(&w.ce, 0, func() ([]time.Duration, time.Duration, time.Duration, error) {
+					var err error
+					lat, d, err = ceiling(ceilDir, msg, k)
+					return lat, d, 0, err
+				})
+				if err == nil {
+					ce.add(lat, d, 0, w.ce.lastIO, !w.ce.unknown, 0)
+				}
+				return err
+			}
+			if r%2 == 0 {
+				if err := ceil(); err != nil {
+					return err
+				}
+			}
+			time.Sleep(settle)
 			pid := 0
 			if w.t == &h.target {
 				pid = h.cmd.Process.Pid
@@ -258,6 +289,11 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 					return fmt.Errorf("postfix: %w", err)
 				}
 				return fmt.Errorf("%w\nthe agent's log:\n%s", err, h.log.String())
+			}
+			if r%2 == 1 {
+				if err := ceil(); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -284,7 +320,8 @@ func run(n, conns int, bin, postfixAddr, postfixMaildir string) error {
 		if w.k > 1 {
 			target = "target > 1"
 		}
-		line := fmt.Sprintf("%s: %.2f of the ceiling (%s)", w.name, r.rate/c.rate, target)
+		cr := w.ce.result()
+		line := fmt.Sprintf("%s: %.2f of the ceiling beside it, %.0f msgs/s (%s)", w.name, r.rate/cr.rate, cr.rate, target)
 		if q, ok := res[strings.Replace(w.name, "homepost SMTP", "Postfix smtpd -> virtual Maildir", 1)]; ok {
 			line += fmt.Sprintf(", %.2f times Postfix", r.rate/q.rate)
 		}

@@ -327,7 +327,11 @@ func (s *session) Data(r io.Reader) error {
 		// sends it to this transfer's own result channel, not to
 		// the next transfer's.)
 		cutOff = errors.Is(err, smtp.ErrDataReset)
-		return s.refuse(s.replyFor(err), from, len(rcpts))
+		e := s.replyFor(err)
+		if e == errAborted {
+			return s.aborted(err, from, len(rcpts))
+		}
+		return s.refuse(e, from, len(rcpts))
 	}
 	s.b.Queued.Store(true)
 	if s.b.Log != nil {
@@ -414,6 +418,8 @@ func (s *session) refuse(e *smtp.SMTPError, from string, nrcpt int) error {
 	level, what := slog.LevelWarn, "smtp: message refused"
 	switch {
 	case e.Code == 451 && e.EnhancedCode == smtp.EnhancedCode{4, 4, 2}:
+		// smtpwire's, for a BDAT chunk cut short, which go-smtp has
+		// answered already.
 		level, what = slog.LevelInfo, "smtp: message transfer aborted"
 	case e == errShutdownCut:
 		level, what = slog.LevelInfo, "smtp: message transfer aborted as the listener stops"
@@ -423,6 +429,25 @@ func (s *session) refuse(e *smtp.SMTPError, from string, nrcpt int) error {
 	s.b.Log.Log(context.Background(), level, what, "peer", s.conn.peer(), "peer_uid", s.conn.peerUID,
 		"from", from, "nrcpt", nrcpt, "reply", replyText(e))
 	return e
+}
+
+// aborted logs a transfer that the client ended before the end of its
+// message, with how, as Postfix's "lost connection after DATA": not
+// with the reply, which it returns (go-smtp writes it), since no client
+// reads it. A client gone has closed its end (conn.gone); a BDAT
+// transfer reset by RSET, EHLO or QUIT between chunks is answered by
+// the reply to that command, not by this one.
+func (s *session) aborted(err error, from string, nrcpt int) error {
+	if s.b.Log == nil || s.conn == nil {
+		return errAborted
+	}
+	reason := "the client closed the connection within the message"
+	if !s.conn.gone.Load() && errors.Is(err, smtp.ErrDataReset) {
+		reason = "the client ended the transfer before its last chunk (RSET, EHLO or QUIT)"
+	}
+	s.b.Log.Info("smtp: message transfer aborted", "peer", s.conn.peer(), "peer_uid", s.conn.peerUID,
+		"from", from, "nrcpt", nrcpt, "reason", reason)
+	return errAborted
 }
 
 // errAborted is the reply to a transfer that the client reset or cut

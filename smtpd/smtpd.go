@@ -464,6 +464,10 @@ type conn struct {
 	// answered so (Read); the transfer's Data, which sees only go-smtp's
 	// reset, refuses the message with the same reply.
 	chunkIdle atomic.Bool
+	// gone: a read found the client's end closed (or the connection
+	// broken): a transfer cut off then is logged as the client's going
+	// away (session.aborted).
+	gone atomic.Bool
 }
 
 // peer names the client for the log: its address on TCP, the socket's
@@ -610,6 +614,8 @@ func (c *conn) rawRead(p []byte) (int, error) {
 		if by := c.authBy.Load(); by != 0 && time.Now().UnixNano() >= by {
 			c.noLogin.Store(true)
 		}
+	} else if err != nil {
+		c.gone.Store(true)
 	}
 	if n > 0 && c.read.CompareAndSwap(false, true) && isTLSHello(p[:n]) {
 		c.s.log.Warn("smtp: the client speaks TLS: set it to no encryption (plain SMTP); session closed",

@@ -584,11 +584,28 @@ func checkRelay(c *checker, cfg *config.Config, probe bool) {
 	rc := cfg.Relay
 	ctx, cancel := context.WithTimeout(context.Background(), rc.ConnectTimeout.Duration+rc.CommandTimeout.Duration)
 	defer cancel()
-	if err := cl.Probe(ctx); err != nil {
+	offers, err := cl.ProbeOffers(ctx)
+	if err != nil {
 		c.fail("relay", "%s: %v", rc.URL, err)
 		return
 	}
 	c.ok("relay", "%s reachable; %s", rc.URL, probeWhat(cfg))
+	if offers.Known && !offers.EightBit {
+		// RFC 6152 asks a client to convert 8-bit mail for such a
+		// server (Postfix converts a MIME body to quoted-printable);
+		// homepost sends it unchanged, as sendmail does by default
+		// (EightBitMode=pass8) and msmtp does: the user should know.
+		c.warn("relay", "%s offers no 8BITMIME: mail with 8-bit text (not 7-bit ASCII) goes to it unchanged, which it may garble or refuse%s", rc.URL, noUTF8(offers))
+	}
+}
+
+// noUTF8 adds what happens to UTF-8 addresses at a smarthost that
+// offers no SMTPUTF8.
+func noUTF8(o relay.Offers) string {
+	if o.UTF8 {
+		return ""
+	}
+	return "; nor SMTPUTF8: mail to or from an address in UTF-8 bounces (5.6.7)"
 }
 
 // probeWhat says what a successful Probe has shown besides the

@@ -367,28 +367,47 @@ var probeGreeting = 15 * time.Second
 // "homepost check --relay" uses. It waits at most probeGreeting for the
 // greeting.
 func (c *Client) Probe(ctx context.Context) error {
+	_, err := c.ProbeOffers(ctx)
+	return err
+}
+
+// Offers is what a smarthost said it takes, in its EHLO reply: known
+// false for an exec: relay, whose program says nothing of it.
+type Offers struct {
+	Known    bool
+	EightBit bool // 8BITMIME
+	UTF8     bool // SMTPUTF8
+}
+
+// ProbeOffers is Probe, and it returns the extensions the smarthost
+// offered that decide how mail other than 7-bit ASCII leaves: homepost
+// check tells the user of a smarthost without 8BITMIME, to which 8-bit
+// mail goes unchanged (see Send).
+func (c *Client) ProbeOffers(ctx context.Context) (Offers, error) {
 	pc := *c
 	pc.greetWait = probeGreeting
 	c = &pc
 	switch c.kind {
 	case kindNone:
-		return fmt.Errorf("no smarthost configured (set url in [relay])")
+		return Offers{}, fmt.Errorf("no smarthost configured (set url in [relay])")
 	case kindExec:
 		st, err := os.Stat(c.argv[0])
 		if err != nil {
-			return err
+			return Offers{}, err
 		}
 		if st.IsDir() || st.Mode().Perm()&0o111 == 0 {
-			return fmt.Errorf("%s is not an executable file", c.argv[0])
+			return Offers{}, fmt.Errorf("%s is not an executable file", c.argv[0])
 		}
-		return nil
+		return Offers{}, nil
 	}
 	s, r := c.dial(ctx)
 	if s == nil {
-		return fmt.Errorf("%s", r.Text())
+		return Offers{}, fmt.Errorf("%s", r.Text())
 	}
+	o := Offers{Known: true, UTF8: s.utf8}
+	o.EightBit, _ = s.smtp.Extension("8BITMIME")
 	// The answer is known: QUIT's reply, which a server may never
 	// send, is not waited for (command_timeout).
 	go s.quit()
-	return nil
+	return o, nil
 }

@@ -207,8 +207,12 @@ type Agent struct {
 	// one that came while the loop started, before its own channel
 	// was registered, went to withSignals' alone, which waited for
 	// the loop to end, and a held delivery never ended.
-	stops  chan os.Signal
-	passAt int64
+	stops chan os.Signal
+	// stopped is closed as SIGTERM or SIGINT comes during a one-shot
+	// pass (withSignals): its delivery to the smarthost then follows a
+	// stopping daemon's rules (stopOnce). nil: no such pass runs.
+	stopped chan struct{}
+	passAt  int64
 	// localAt is the start of the last pass asked for whose local
 	// deliveries have ended, its smarthost copies perhaps still out.
 	localAt int64
@@ -535,16 +539,25 @@ func newRelay(cfg *config.Config, log *slog.Logger) courier.Courier {
 // withSignals runs a one-shot pass with the signals that newaliases,
 // homepost queue and flush send to whoever holds the lock: SIGHUP
 // reloads and SIGUSR1 flushes, in another pass, rather than kill the
-// delivery in the middle of its work; SIGTERM (a daemon starting) ends
-// it after the pass.
+// delivery in the middle of its work; SIGTERM (a daemon starting) or
+// SIGINT (^C) ends it after the pass, whose delivery to the smarthost
+// ends as a stopping daemon's does (stopOnce).
 func (a *Agent) withSignals(run func() error) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
 	a.stops = sigs
 	defer func() { a.stops = nil }()
-	// A daemon that starts asks the pass to end: no batch begins after.
-	defer onStopSignal(func() { a.stopAsked.Store(true) })()
+	// A daemon that starts asks the pass to end: no batch begins after,
+	// and the delivery to the smarthost in progress ends as at a
+	// daemon's stop (stopOnce).
+	stopped := make(chan struct{})
+	a.stopped = stopped
+	defer func() { a.stopped = nil }()
+	defer onStopSignal(func() {
+		a.stopAsked.Store(true)
+		close(stopped)
+	})()
 	err := run()
 	for err == nil {
 		select {

@@ -862,7 +862,14 @@ func (a *Agent) dispatch(ctx context.Context, round []*send) []*send {
 					a.showSending(sendingPath(a.cfg), sends, where)
 				}
 			}
+			var stopped func()
+			if kind == forwarder.Remote {
+				dctx, stopped = a.stopOnce(dctx)
+			}
 			results = a.couriers[kind].Deliver(dctx, copies)
+			if stopped != nil {
+				stopped()
+			}
 			if where != "" {
 				a.showSending(sendingPath(a.cfg), nil, "")
 			}

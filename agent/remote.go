@@ -428,6 +428,61 @@ func (a *Agent) stopRemote(cancel context.CancelFunc) {
 	}
 }
 
+// stopOnce gives the delivery to the smarthost of a one-shot pass
+// (homepost flush, agent --once) a stopping daemon's rules
+// (stopRemote): once SIGTERM or SIGINT has come, it goes on for
+// stopGrace, then is cancelled, unless the answer to a message the
+// smarthost has whole is awaited: then it is cancelled once that
+// answer is in, or after stopAnswerWait more. It ran to its end:
+// data_timeout for an exec: program that waits for a passphrase at the
+// terminal where ^C was typed, now that the ^C is not the program's
+// (relay.execSend); and a ^C that killed such a program after it had
+// read the message had it sent twice. The function returned is called
+// once the delivery has ended.
+func (a *Agent) stopOnce(ctx context.Context) (context.Context, func()) {
+	stopped := a.stopped
+	if stopped == nil {
+		return ctx, func() {}
+	}
+	bctx, cancel := context.WithCancelCause(ctx)
+	b := &remoteBatch{cancel: cancel}
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case <-stopped:
+		case <-done:
+			return
+		}
+		grace := time.NewTimer(stopGrace)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+		case <-done:
+			return
+		}
+		if !b.stopping(nil) {
+			a.log.Info("stopping: interrupting the delivery to the smarthost; what it has not answered is deferred")
+			return
+		}
+		a.log.Info("stopping: waiting for the smarthost's answer to a message it has whole (cut off, it would be sent again)", "up_to", stopAnswerWait.String())
+		late := time.NewTimer(stopAnswerWait)
+		defer late.Stop()
+		select {
+		case <-late.C:
+			a.log.Info("stopping: no answer from the smarthost; interrupting the delivery; the message is sent again at the next try")
+			cancel(nil)
+		case <-done:
+		}
+	}()
+	return courier.WithAwaiting(bctx, b.awaiting), func() {
+		close(done)
+		<-ended
+		cancel(nil)
+	}
+}
+
 // sendingPath is the file that says which smarthost delivery is out
 // (showSending, Sending).
 func sendingPath(cfg *config.Config) string { return filepath.Join(cfg.StateDir, "agent.sending") }

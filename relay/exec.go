@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -84,7 +85,27 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	stop := ctx // the delivery's: the agent stops, or [relay] was replaced
 	ctx, cancel := context.WithTimeout(ctx, c.rc.DataTimeout.Duration)
 	defer cancel()
+	atTTY := foregroundTTY()
 	cmd := exec.CommandContext(ctx, c.argv[0], args...)
+	if atTTY {
+		// The program stays in the terminal's foreground (below), and
+		// a ^C typed there goes to the whole group: it is homepost's
+		// alone. Killed by it, a program that had the message whole
+		// (that may have handed it on) was recorded as failed, and the
+		// message was sent again. Started with SIGINT ignored, which
+		// an exec keeps (as a shell without job control starts a
+		// command run with &; ssh and msmtp leave it so), it is
+		// stopped by homepost's rules, as at SIGTERM (agent.stopRemote,
+		// stopOnce). Go resets in the child the signals it handles, so
+		// a shell sets it and execs the program. SIGQUIT (^\), which
+		// homepost does not catch, still ends both: a crash, which the
+		// queue survives.
+		if _, err := exec.LookPath(c.argv[0]); err != nil {
+			set(courier.Temp("4.3.0", "cannot run %s: %v", c.argv[0], err))
+			return
+		}
+		cmd = exec.CommandContext(ctx, "/bin/sh", append([]string{"-c", `trap '' INT; exec "$0" "$@"`, c.argv[0]}, args...)...)
+	}
 	// The message goes through a pipe of our own, so that we see when
 	// the program has read it all (feed).
 	pr, pw, err := os.Pipe()
@@ -107,8 +128,12 @@ func (c *Client) execSend(ctx context.Context, m *courier.Outgoing, res []courie
 	// the program stays in the terminal's foreground, so that it can
 	// ask there (ssh for a passphrase or a host key); in a group of its
 	// own its read of the terminal stopped it (SIGTTIN) until
-	// data_timeout. It alone is killed then, as ^C kills the rest.
-	if !foregroundTTY() {
+	// data_timeout. The group is homepost's own there: the program is
+	// killed with the processes it started that are still its
+	// descendants (killTree), which a ^C no longer ends.
+	if atTTY {
+		cmd.Cancel = func() error { return killTree(cmd.Process.Pid) }
+	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	}
@@ -205,6 +230,65 @@ var foregroundTTY = func() bool {
 	defer f.Close()
 	pg, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
 	return err == nil && pg == syscall.Getpgrp()
+}
+
+// killTree kills pid, a program that shares homepost's process group,
+// and every process that descends from it: a wrapper script's child
+// (the real sendmail, ssh) that went on would hand over a message
+// recorded as deferred. Each is stopped (SIGSTOP) as it is found, so
+// that none starts another meanwhile, or loses its parent to a kill
+// before its own children are found; then all are killed. The error is
+// that of the kill of pid.
+func killTree(pid int) error {
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return err
+	}
+	tree := map[int]bool{pid: true}
+	for grew := true; grew; {
+		grew = false
+		for child, parent := range parents() {
+			if tree[parent] && !tree[child] {
+				syscall.Kill(child, syscall.SIGSTOP)
+				tree[child], grew = true, true
+			}
+		}
+	}
+	for p := range tree {
+		if p != pid {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+	}
+	return syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// parents maps each process of the system to its parent, as
+// /proc/PID/stat says it.
+func parents() map[int]int {
+	m := map[int]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and ")".
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			m[pid] = ppid
+		}
+	}
+	return m
 }
 
 // feed writes the message from r into the program's stdin, w, and

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -68,5 +70,83 @@ func TestExecStoppedKillsTheWholeProgram(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if b, err := os.ReadFile(log); err == nil {
 		t.Errorf("the wrapper's child went on after the delivery was stopped and deferred: %q", b)
+	}
+}
+
+// At a terminal (homepost agent or flush typed at a shell) the program
+// shares homepost's process group, the terminal's foreground, so that it
+// can ask there; a ^C typed there is homepost's alone, which stops the
+// delivery by its own rules. The program, killed by the SIGINT after it
+// had read the message whole, had it deferred: sent twice.
+func TestExecAtTerminalIgnoresInterrupt(t *testing.T) {
+	defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
+	foregroundTTY = func() bool { return true }
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	prog := filepath.Join(dir, "relay")
+	// The program and the child it waits for each say their pid.
+	body := "#!/bin/sh\necho $$ >>" + pids + "\ncat >/dev/null\nsh -c 'echo $$ >>" + pids + "; sleep 1'\nexit 0\n"
+	if err := os.WriteFile(prog, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, testConfig(t, "exec:"+prog))
+	go func() {
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			b, _ := os.ReadFile(pids)
+			if f := strings.Fields(string(b)); len(f) == 2 {
+				for _, p := range f {
+					pid, _ := strconv.Atoi(p)
+					syscall.Kill(pid, syscall.SIGINT) // as a ^C does
+				}
+				return
+			}
+		}
+	}()
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	if r := res[0][0]; r.Status != outbox.Sent {
+		t.Errorf("a ^C at the terminal ended the program: %s", r.Text())
+	}
+}
+
+// At a terminal a stopped delivery ends the processes the program
+// started too: its group is homepost's, which a kill of the group would
+// end, and a wrapper script's child (the real sendmail) that went on
+// would hand over a message recorded as deferred.
+func TestExecAtTerminalStoppedKillsTheWholeProgram(t *testing.T) {
+	defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
+	foregroundTTY = func() bool { return true }
+	dir := t.TempDir()
+	inner := filepath.Join(dir, "inner")
+	log := filepath.Join(dir, "log")
+	if err := os.WriteFile(inner, []byte("#!/bin/sh\ncat >/dev/null\nsleep 2\necho handed over >>"+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "wrapper")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n"+inner+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, testConfig(t, "exec:"+wrapper))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	res := c.Send(ctx, []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	if r := res[0][0]; r.Status != outbox.Deferred {
+		t.Fatalf("status %s", r.Text())
+	}
+	time.Sleep(3 * time.Second)
+	if b, err := os.ReadFile(log); err == nil {
+		t.Errorf("the wrapper's child went on after the delivery was stopped and deferred: %q", b)
+	}
+}
+
+// At a terminal a program that cannot be run is said so, as elsewhere,
+// not as the failure of the shell that starts it.
+func TestExecAtTerminalMissingProgram(t *testing.T) {
+	defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
+	foregroundTTY = func() bool { return true }
+	prog := filepath.Join(t.TempDir(), "missing")
+	c := newClient(t, testConfig(t, "exec:"+prog))
+	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+	if r := res[0][0]; r.Status != outbox.Deferred || !strings.Contains(r.Reason, "cannot run "+prog) {
+		t.Errorf("result %s", r.Text())
 	}
 }

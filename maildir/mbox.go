@@ -265,7 +265,7 @@ func openMbox(path string, deliver bool) (*os.File, error) {
 func checkMbox(f *os.File, path string) error {
 	st, err := f.Stat()
 	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file (%s): not delivered into it", path, st.Mode().Type())
+		err = fmt.Errorf("%s is not a regular file (%s): not delivered into it", path, safeio.TypeName(st.Mode()))
 	}
 	if err == nil {
 		if sys, ok := st.Sys().(*syscall.Stat_t); ok && int(sys.Uid) != os.Geteuid() {

@@ -24,7 +24,7 @@ func TestReadRegular(t *testing.T) {
 	if _, err := ReadRegular(file, 10); err == nil || !strings.Contains(err.Error(), "larger than 10 bytes") {
 		t.Errorf("over the limit: %v", err)
 	}
-	if _, err := ReadRegular(dir, 100); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, err := ReadRegular(dir, 100); err == nil || !strings.Contains(err.Error(), "not a regular file (a directory)") {
 		t.Errorf("directory: %v", err)
 	}
 	if _, err := ReadRegular(filepath.Join(dir, "none"), 100); !os.IsNotExist(err) {
@@ -41,7 +41,7 @@ func TestReadRegular(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		if err == nil || !strings.Contains(err.Error(), "not a regular file (a FIFO)") {
 			t.Errorf("FIFO: %v", err)
 		}
 	case <-time.After(5 * time.Second):

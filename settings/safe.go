@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"homepost/safeio"
 )
 
 // Files and directories that steer delivery, or hold the queue, must be
@@ -35,7 +37,7 @@ import (
 // are all judged by it.
 func UnsafeFile(fi fs.FileInfo, uid int, allowGroupWrite bool) string {
 	if !fi.Mode().IsRegular() {
-		return fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
+		return fmt.Sprintf("not a regular file (%s)", safeio.TypeName(fi.Mode()))
 	}
 	owner := -1
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {

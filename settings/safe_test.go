@@ -115,3 +115,22 @@ func TestReadFileExaminesEachPathOnce(t *testing.T) {
 		}
 	}
 }
+
+// A file that is not a regular one is named by its type: the type bits
+// alone ("d---------") read as a mode of 000.
+func TestUnsafeFileNamesType(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{dir: "not a regular file (a directory)", fifo: "not a regular file (a FIFO)"} {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := UnsafeFile(fi, os.Getuid(), false); got != want {
+			t.Errorf("%s: %q, want %q", p, got, want)
+		}
+	}
+}

@@ -43,10 +43,10 @@ left (the file and where its last copy, maybe cut off, starts; the next
 mail that reads mail checks it; for quit's move, the mailbox moved from,
 whose messages copied whole that mail removes), how a batch of copies is
 made durable (one syncfs, or an fsync per copy, and why), the alias
-files and ~/.forward (parsed, safe owner and mode; a file target that
-names a directory but no Maildir is a warning with its file:line, and so
-is a line whose every message bounces: a command whose program is not
-found, a name that is neither a login nor an alias),
+files and ~/.forward (parsed, safe owner, mode and directories; a file
+target that names a directory but no Maildir is a warning with its
+file:line, and so is a line whose every message bounces: a command whose
+program is not found, a name that is neither a login nor an alias),
 the agent (one that holds the queue for an error that the file, fixed
 a moment ago, no longer has is waited for, at most 7 s, while it lets
 the change settle, as flush does; one that runs a homepost replaced

@@ -175,6 +175,22 @@ func TestForwardingCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("forward in a directory others may write", func(t *testing.T) {
+		h := newFwdHome(t, bin, "")
+		real := h.write("dotfiles/forward", "|/bin/rm -rf ~\n", 0o644)
+		os.Chmod(filepath.Dir(real), 0o777)
+		os.Symlink(real, filepath.Join(h.home, ".forward"))
+		out := h.wantTargets(h.login, store)
+		if !strings.Contains(out, "warning: ~/.forward ignored: ~/dotfiles, on the file's path, is world-writable (mode 0777): another user could replace the file, so it is not obeyed; ") {
+			t.Errorf("no warning:\n%s", out)
+		}
+		// An :include: file is named with the aliases line that names it.
+		inc := h.write(".config/homepost/aliases", "# lists\nteam: :include:"+real+"\n", 0o600)
+		if _, errs, code := h.run("newaliases"); code != 78 || !strings.Contains(errs, "homepost: newaliases: "+inc+":2: :include:"+real+" ignored: "+filepath.Dir(real)+", on the file's path, is world-writable") {
+			t.Errorf("newaliases: exit %d, stderr %q", code, errs)
+		}
+	})
+
 	t.Run("system aliases command", func(t *testing.T) {
 		h := newFwdHome(t, bin, "")
 		h.write(h.system, "root: \"|/usr/bin/logger -t root\"\n", 0o644)

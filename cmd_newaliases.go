@@ -32,10 +32,12 @@ they name, and prints for each file
 as sendmail does. There is no database to rebuild: the files are read as
 they are. A running agent is told to reload (SIGHUP). Same as sendmail -bi.
 
-Exit status: 0, or 78 after printing every "file:line: reason" when a file
-has a syntax error or is ignored for its owner or mode. A file target that
-names a directory but no Maildir (written without its trailing '/') is
-a warning, and so is an alias whose mail can only loop back to it, a
+Exit status: 0, or 78 after printing every "file:line: reason" when a
+file has a syntax error or is ignored for its owner or mode, or for a
+directory on its path that others can write (an :include: file is named
+with the aliases line that names it). A file target that names a
+directory but no Maildir (written without its trailing '/') is a
+warning, and so is an alias whose mail can only loop back to it, a
 command whose program is not found, or a name that is neither a login
 nor an alias (every message to it bounces). See newaliases(8) and
 homepost-forward(5).

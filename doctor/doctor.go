@@ -436,7 +436,7 @@ func checkForwarding(c *checker, cfg *config.Config) {
 				c.warn(item, "%v", e)
 			}
 		case r.Kind == forwarder.KindForward:
-			c.ok(item, "%s: %d target(s); owner and mode safe", r.Path, r.Entries)
+			c.ok(item, "%s: %d target(s); owner, mode and directories safe", r.Path, r.Entries)
 		default:
 			c.ok(item, "%s: %d entr%s", r.Path, r.Entries, map[bool]string{true: "y", false: "ies"}[r.Entries == 1])
 		}

@@ -59,9 +59,11 @@ func checkFiles(cfg *config.Config, lines bool) ([]FileReport, []error) {
 		user bool
 		from string
 	}
-	add := func(path, kind string, fkind fileKind, groupOK, userFile bool) *parsed {
+	// from is the file:line that names an :include: file, "" for the
+	// others.
+	add := func(path, kind string, fkind fileKind, groupOK, userFile bool, from string) *parsed {
 		seen[path] = true
-		p := readParsed(path, fkind, cfg.UID, groupOK)
+		p := readParsed(path, fkind, cfg.UID, cfg.User, groupOK)
 		r := FileReport{Path: path, Kind: kind, Exists: !p.missing, Ignored: p.unsafe}
 		// Problems with files the user cannot change (the system aliases)
 		// are warnings: newaliases must not fail for them.
@@ -72,6 +74,11 @@ func checkFiles(cfg *config.Config, lines bool) ([]FileReport, []error) {
 		}
 		if p.unsafe != "" {
 			e = fmt.Errorf("%s: ignored: %s", path, p.unsafe)
+		}
+		if e != nil && from != "" {
+			// Said from the line that names it, as every other
+			// message here begins with its file:line.
+			e = fmt.Errorf("%s: :include:%s ignored: %s; mail for it is kept in the local store", from, path, problem(p))
 		}
 		if p.missing {
 			// A path config.toml names, not the default, that does
@@ -145,17 +152,17 @@ func checkFiles(cfg *config.Config, lines bool) ([]FileReport, []error) {
 		}
 		return p
 	}
-	add(cfg.Aliases, KindAliases, aliasesFile, false, true)
+	add(cfg.Aliases, KindAliases, aliasesFile, false, true, "")
 	if cfg.SystemAliases != "" {
-		add(cfg.SystemAliases, KindSystemAliases, aliasesFile, true, false)
+		add(cfg.SystemAliases, KindSystemAliases, aliasesFile, true, false, "")
 	}
-	add(cfg.Forward, KindForward, listFile, false, true)
+	add(cfg.Forward, KindForward, listFile, false, true, "")
 	for i := 0; i < len(includes); i++ {
 		inc := includes[i]
 		if seen[inc.path] || !filepath.IsAbs(inc.path) {
 			continue
 		}
-		p := add(inc.path, KindInclude, listFile, false, inc.user)
+		p := add(inc.path, KindInclude, listFile, false, inc.user, inc.from)
 		if p.missing {
 			e := fmt.Errorf("%s: :include:%s: no such file; mail for it is kept in the local store", inc.from, inc.path)
 			r := FileReport{Path: inc.path, Kind: KindInclude}

@@ -89,16 +89,19 @@
 //
 // # Safety
 //
-// ~/.forward, the user's aliases file and :include: files are obeyed only
-// when they are regular files owned by the user or root and neither
-// group- nor world-writable (group-writable is refused whatever the
-// group holds: membership can change later). Otherwise the file is
-// ignored with a warning and the mail stays in the local store. The
-// system aliases file is read when owned by root or the user and not
-// world-writable. Commands and file targets in the system aliases, or in
-// an :include: file the user does not own, are never run as the user:
-// the recipient gets the local store and a warning. "/dev/null" is a
-// discard wherever it appears.
+// ~/.forward, the user's aliases file and :include: files are obeyed
+// only when they are regular files owned by the user or root and
+// neither group- nor world-writable (group-writable is refused whatever
+// the group holds: membership can change later), in directories that
+// nobody else can write (config.toml's rule: owned by the user or root,
+// not writable by others unless sticky, a user private group allowed;
+// see unsafeDirs). Otherwise the file is ignored with a warning and the
+// mail stays in the local store. The system aliases file is read when
+// owned by root or the user and not world-writable, in directories that
+// any group may write but not everyone. Commands and file targets in
+// the system aliases, or in an :include: file the user does not own,
+// are never run as the user: the recipient gets the local store and a
+// warning. "/dev/null" is a discard wherever it appears.
 //
 // # Values that cannot be read
 //

@@ -57,6 +57,7 @@ type parsed struct {
 	path    string
 	missing bool   // no such file: not an error
 	unsafe  string // why the file must not be obeyed, or ""
+	dirs    bool   // unsafe is for a directory on the file's path
 	readErr error  // the file exists but cannot be read
 	owner   int
 	stamp   stamp
@@ -96,12 +97,53 @@ func unsafeReason(fi fs.FileInfo, uid int, allowGroupWrite bool) string {
 	return settings.UnsafeFile(fi, uid, allowGroupWrite)
 }
 
+// unsafeDirs says why a file that steers delivery must be ignored for
+// a directory on its path, or "": config.toml's rule
+// (settings.UnsafeFileDirs). Another user who may write a directory on
+// the way can rename or swap the user's own files there (turn
+// ~/.forward+lists into ~/.forward, or put another aliases file in the
+// place of this one), and the file's own check passes, as the user
+// still owns the file; its commands then run as the user. So each
+// directory, through symbolic links, must be owned by the user or root
+// and writable by nobody else, unless its sticky bit is set (/tmp:
+// nobody may rename or remove another's file there), as sendmail
+// requires of the path of a .forward or :include: file.
+//
+// A directory that the user's private group may write (a group no other
+// user is in) is allowed, as for config.toml. sendmail refuses any
+// group-writable directory unless DontBlameSendmail says otherwise, and
+// OpenSMTPD a group-writable home, while Postfix's local(8) checks only
+// the file: neither knows whether the group holds anyone else. A group
+// that nobody else is in gives nobody else the write, only root could
+// add a member, and root needs no group to change the file. With the
+// umask 002 that goes with private groups, ~/.config/homepost is made
+// mode 0775: refusing that would refuse the user's aliases file in the
+// default layout while config.toml beside it is obeyed. The file itself
+// stays refused when group-writable (unsafeReason), as Postfix's is.
+// The system aliases' directories (groupOK) may be group-writable, as
+// their file may: root's business.
+//
+// It is asked when the file is read: the cache reads a file again when
+// its inode, size, mtime or ctime changed, and a file that another user
+// swapped in or renamed into place is another inode; the agent takes a
+// new cache at each reload too. A few lstat(2)s per reading, not per
+// message.
+func unsafeDirs(path string, uid int, login string, groupOK bool) string {
+	if u := settings.UnsafeFileDirs(path, uid, login, groupOK); u != nil {
+		return u.OnPath()
+	}
+	return ""
+}
+
 // cache keeps parsed files between messages: Resolve runs for every
 // recipient of every message, and the files rarely change. An entry is
 // used again only while the file's inode, size, mtime and ctime stay.
 type cache struct {
 	mu    sync.Mutex
 	files map[string]*parsed
+	// login is the user's, for the rule on directories (a group of the
+	// user's own: unsafeDirs).
+	login string
 	// log receives the problems of a file each time a new version of
 	// it is parsed: once per version, not per message.
 	log *slog.Logger
@@ -126,8 +168,15 @@ func (c *cache) load(path string, kind fileKind, uid int, allowGroupWrite bool) 
 			return old
 		}
 	}
-	p := readParsed(path, kind, uid, allowGroupWrite)
-	if c != nil && !p.missing && p.readErr == nil {
+	login := ""
+	if c != nil {
+		login = c.login
+	}
+	p := readParsed(path, kind, uid, login, allowGroupWrite)
+	// A file refused for a directory on its path is not kept: its
+	// inode does not change when the directory is mended (chmod go-w),
+	// and the next message must find it obeyed.
+	if c != nil && !p.missing && p.readErr == nil && !p.dirs {
 		c.mu.Lock()
 		if c.files == nil {
 			c.files = map[string]*parsed{}
@@ -145,8 +194,10 @@ func (c *cache) load(path string, kind fileKind, uid int, allowGroupWrite bool) 
 }
 
 // readParsed opens path, checks the opened file (not the name, which
-// could be swapped in between) and parses it.
-func readParsed(path string, kind fileKind, uid int, allowGroupWrite bool) *parsed {
+// could be swapped in between) and the directories on its path, and
+// parses it. login is the user's (uid's), for a directory that a group
+// of the user's own may write.
+func readParsed(path string, kind fileKind, uid int, login string, allowGroupWrite bool) *parsed {
 	p := &parsed{path: path}
 	// O_NONBLOCK: a FIFO planted as ~/.forward must not hang the agent.
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
@@ -166,6 +217,10 @@ func readParsed(path string, kind fileKind, uid int, allowGroupWrite bool) *pars
 	}
 	p.stamp, p.owner = stampOf(fi), ownerOf(fi)
 	if p.unsafe = unsafeReason(fi, uid, allowGroupWrite); p.unsafe != "" {
+		return p
+	}
+	if p.unsafe = unsafeDirs(path, uid, login, allowGroupWrite); p.unsafe != "" {
+		p.dirs = true
 		return p
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))

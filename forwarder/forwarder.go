@@ -117,7 +117,7 @@ type Forwarder struct {
 // ignored .forward, a command from the system aliases not run) and the
 // problems of each file as it is read (Load); nil discards them.
 func New(cfg *config.Config, log *slog.Logger) *Forwarder {
-	return &Forwarder{cfg: cfg, log: log, files: &cache{log: log}}
+	return &Forwarder{cfg: cfg, log: log, files: &cache{log: log, login: cfg.User}}
 }
 
 // Resolve expands one envelope recipient into targets. deliveredTo holds

@@ -14,7 +14,7 @@ import (
 // where the user otherwise learns it from the first bounce. (sendmail
 // and Postfix do not look; their loops show as bounces too.)
 func Loops(cfg *config.Config) []error {
-	p := readParsed(cfg.Aliases, aliasesFile, cfg.UID, false)
+	p := readParsed(cfg.Aliases, aliasesFile, cfg.UID, cfg.User, false)
 	if !p.usable() {
 		return nil
 	}

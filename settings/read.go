@@ -216,8 +216,7 @@ func readConfig(path string, id Identity, pc *pathChecker) ([]byte, *syscall.Sta
 			why, fixFor(path, why, id.user, id.uid, true))}
 	}
 	if u := pc.unsafeDirs(path); u != nil {
-		return nil, nil, &Error{File: path, Unsafe: true, Msg: fmt.Sprintf("%s, on the file's path, is %s: another user could replace the file, so it is not obeyed; %s",
-			u.Path, u.Why, u.Fix)}
+		return nil, nil, &Error{File: path, Unsafe: true, Msg: u.OnPath()}
 	}
 	return data, st, nil
 }

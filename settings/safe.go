@@ -26,8 +26,10 @@ import (
 // user is in (Debian, Ubuntu and Fedora give each user one, with a
 // umask of 002, so that every file an editor saves is mode 0664). Only
 // root could add a member to it, and root needs no group to change the
-// file. config.toml and the queue's directories allow it; the
-// forwarder's files do not.
+// file. config.toml, the queue's directories and the directories on the
+// path of the forwarder's files (~/.forward, the aliases files,
+// :include: files: UnsafeFileDirs) allow it; the forwarder's files
+// themselves do not, as Postfix's local(8) does not.
 
 // UnsafeFile says why a file that steers delivery must not be obeyed,
 // or "" when it may: it must be a regular file owned by the user (uid)
@@ -128,14 +130,17 @@ func PrivateGroup(gid, uid int, login string) bool {
 // each directory once. A checker is for one reading: the agent takes a
 // new one at every reload, to see a directory changed since.
 type pathChecker struct {
-	uid     int
-	login   string
-	private map[uint32]bool
-	seen    map[string]byte
-	stats   map[string]lstatResult
-	access  map[string]error  // writable's answer per directory
-	fsys    map[uint64]string // unwritableFS's answer per device
-	calls   int               // the system calls made: a test counts them
+	uid   int
+	login string
+	// anyGroup lets any group write a directory (the system aliases':
+	// root's business, as their file may be group-writable).
+	anyGroup bool
+	private  map[uint32]bool
+	seen     map[string]byte
+	stats    map[string]lstatResult
+	access   map[string]error  // writable's answer per directory
+	fsys     map[uint64]string // unwritableFS's answer per device
+	calls    int               // the system calls made: a test counts them
 }
 
 // lstatResult is what lstat(2) said of a path.
@@ -261,7 +266,7 @@ func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
 				// The group database is read only for a
 				// group-writable directory: sendmail pays for
 				// what it uses.
-				group := perm&0o020 != 0 && !sticky && pc.groupOK(st.Gid)
+				group := perm&0o020 != 0 && !sticky && (pc.anyGroup || pc.groupOK(st.Gid))
 				if why := unsafeMode(int(st.Uid), pc.uid, perm, group, sticky); why != "" {
 					return &Unsafe{Path: q, Why: why, Fix: fixFor(q, why, pc.login, pc.uid, self)}, link
 				}
@@ -325,6 +330,26 @@ func fixFor(p, why, login string, uid int, self bool) string {
 // caller, on the file it opened.
 func UnsafeDirs(path string, uid int, login string) *Unsafe {
 	return newPathChecker(uid, login).unsafeDirs(path)
+}
+
+// UnsafeFileDirs is UnsafeDirs for a file that steers delivery and is
+// read again when it changes (~/.forward, the aliases files, :include:
+// files): a new checker each time, so that a directory opened to others
+// since the last reading is seen. anyGroup lets any group write the
+// directories, for a file whose own group may write it (the system
+// aliases); otherwise a group-writable directory is allowed only for a
+// user private group, as for config.toml.
+func UnsafeFileDirs(path string, uid int, login string, anyGroup bool) *Unsafe {
+	pc := newPathChecker(uid, login)
+	pc.anyGroup = anyGroup
+	return pc.unsafeDirs(path)
+}
+
+// OnPath says why a file is not obeyed when u, a directory on its path,
+// could be changed by another user: the words of config.toml's refusal,
+// for every file that steers delivery.
+func (u *Unsafe) OnPath() string {
+	return fmt.Sprintf("%s, on the file's path, is %s: another user could replace the file, so it is not obeyed; %s", u.Path, u.Why, u.Fix)
 }
 
 func (pc *pathChecker) unsafeDirs(path string) *Unsafe {

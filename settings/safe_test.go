@@ -116,6 +116,51 @@ func TestReadFileExaminesEachPathOnce(t *testing.T) {
 	}
 }
 
+// The directories of a file that steers delivery (~/.forward, an
+// aliases file) follow config.toml's rule: a group-writable one only
+// for a user private group, unless any group may (the system aliases'),
+// never a world-writable one without the sticky bit.
+func TestUnsafeFileDirs(t *testing.T) {
+	dir := t.TempDir()
+	oldG, oldU := groupFile, userFile
+	t.Cleanup(func() { groupFile, userFile = oldG, oldU })
+	groupFile, userFile = filepath.Join(dir, "group"), filepath.Join(dir, "passwd")
+	home := filepath.Join(dir, "home")
+	os.Mkdir(home, 0o755)
+	p := filepath.Join(home, ".forward")
+	os.WriteFile(p, []byte("bob@example.org\n"), 0o644)
+	st, _ := os.Stat(home)
+	gid, uid := int(fileGid(st)), os.Getuid()
+	private := "alice:x:" + itoa(gid) + ":\n"
+	shared := "staff:x:" + itoa(gid) + ":alice,bob\n"
+	for _, tc := range []struct {
+		mode     os.FileMode
+		group    string
+		anyGroup bool
+		why      string // "" when allowed
+	}{
+		{0o755, shared, false, ""},
+		{0o775, private, false, ""},
+		{0o775, shared, false, "group-writable (mode 0775)"},
+		{0o775, shared, true, ""},
+		{0o777, private, true, "world-writable (mode 0777)"},
+		{0o777 | os.ModeSticky, shared, false, ""},
+	} {
+		os.WriteFile(groupFile, []byte(tc.group), 0o644)
+		os.WriteFile(userFile, nil, 0o644)
+		os.Chmod(home, tc.mode)
+		u := UnsafeFileDirs(p, uid, "alice", tc.anyGroup)
+		switch {
+		case tc.why == "" && u != nil:
+			t.Errorf("mode %v group %q anyGroup %v: refused: %v", tc.mode, tc.group, tc.anyGroup, u)
+		case tc.why != "" && (u == nil || u.Path != home || u.Why != tc.why):
+			t.Errorf("mode %v group %q anyGroup %v: %v, want %s", tc.mode, tc.group, tc.anyGroup, u, tc.why)
+		case u != nil && !strings.Contains(u.OnPath(), home+", on the file's path, is "+tc.why+": another user could replace the file, so it is not obeyed; "):
+			t.Errorf("OnPath: %s", u.OnPath())
+		}
+	}
+}
+
 // A file that is not a regular one is named by its type: the type bits
 // alone ("d---------") read as a mode of 000.
 func TestUnsafeFileNamesType(t *testing.T) {

@@ -16,13 +16,12 @@ import (
 
 // Entry is one queued message as mailq shows it.
 type Entry struct {
-	ID       string
-	Size     int64 // message size, as Postfix's showq reports it
-	FileSize int64 // queue file size (to the journal's end): the total counts these, as showq does
-	Arrival  time.Time
-	Sender   string
-	Active   bool // claimed by an agent
-	Held     bool
+	ID      string
+	Size    int64 // message size, as Postfix's showq reports it
+	Arrival time.Time
+	Sender  string
+	Active  bool // claimed by an agent
+	Held    bool
 	// HoldAsked: held by a request that the delivery in progress
 	// records as it lets the message go (AskHold); Held is set too.
 	HoldAsked bool
@@ -66,9 +65,6 @@ func (d Dir) List() ([]Entry, error) {
 				continue
 			}
 			e.Size, e.Arrival = m.Size, m.Env.Arrival
-			// What the queue holds: the end of its journal, not the file's
-			// length, which a spare keeps from an older, longer message.
-			e.FileSize = m.valid
 			e.Sender, e.Held = m.Env.Sender, m.Env.Held
 			if asked[e.ID] && !e.Held {
 				e.Held, e.HoldAsked = true, true
@@ -127,6 +123,10 @@ func WritePostfix(w io.Writer, entries []Entry) {
 		fmt.Fprint(w, "Mail queue is empty\n")
 		return
 	}
+	// The total is the sum of the message sizes shown, as Postfix's
+	// postqueue adds them up: the queue file also holds the envelope and
+	// each recipient's state, which grow with the number of recipients
+	// (a short message to thousands of them would count megabytes).
 	var total int64
 	for k, e := range entries {
 		if k == 0 {
@@ -134,11 +134,7 @@ func WritePostfix(w io.Writer, entries []Entry) {
 		} else {
 			fmt.Fprint(w, "\n")
 		}
-		if e.FileSize > 0 {
-			total += e.FileSize
-		} else {
-			total += e.Size
-		}
+		total += e.Size
 		status := ' '
 		switch {
 		case e.Held:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -118,15 +119,31 @@ func runMailq(args []string) int {
 		}
 		outbox.MarkSending(entries, waiting, wait)
 	}
+	write := outbox.WritePostfix
 	if asJSON {
-		if err := outbox.WriteJSON(os.Stdout, entries); err != nil {
-			fail("mailq", err)
-			return sysexits.IOErr
-		}
-		return sysexits.OK
+		write = outbox.WriteJSON
 	}
-	outbox.WritePostfix(os.Stdout, entries)
+	// A listing that did not reach its reader (a full disk, a closed
+	// file) fails as Postfix's postqueue does, with EX_IOERR: a script
+	// that reads it must not take a cut listing for the queue.
+	if err := write(os.Stdout, entries); err != nil {
+		return outputFailed("mailq", err, "")
+	}
 	return sysexits.OK
+}
+
+// outputFailed says on standard error that the standard output could
+// not be written (then what else to know, after), and returns EX_IOERR
+// (74). A reader that goes away ("mailq | head -1") ends the command
+// by SIGPIPE before any error is returned, as it ends Postfix's.
+func outputFailed(what string, err error, after string) int {
+	// "write /dev/stdout: ..." names a file the user did not give.
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	fail(what, fmt.Errorf("writing to standard output: %w%s", err, after))
+	return sysexits.IOErr
 }
 
 // mailqWarnings says on stderr why queued mail does not move, in words

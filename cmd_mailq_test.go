@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"homepost/outbox"
+	"homepost/sysexits"
 )
 
 // A message held by homepost queue hold is listed under that hold and
@@ -50,5 +54,50 @@ func TestMailqQueueHeldReason(t *testing.T) {
 	}
 	if s := j.String(); strings.Contains(s, "mailbox busy") || !strings.Contains(s, `"delay_reason":"`+want+`"`) {
 		t.Errorf("mailq --json: %s", s)
+	}
+}
+
+// A listing that cannot be written to standard output (a full disk)
+// fails with EX_IOERR and says why, in text, in --json and through
+// sendmail -bp: a script must not take a cut listing, or none, for the
+// queue. homepost queue does what it was asked, and fails the same way
+// when it cannot report it.
+func TestListingOutputError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	defer full.Close()
+	h := newQueueHome(t, 2)
+	run := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(h.bin, args...)
+		cmd.Env = h.env
+		var e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = full, &e
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return e.String(), cmd.ProcessState.ExitCode()
+	}
+	for _, args := range [][]string{{"mailq"}, {"mailq", "--json"}, {"sendmail", "-bp"}} {
+		errOut, code := run(args...)
+		if code != sysexits.IOErr || !strings.Contains(errOut, "homepost: mailq: writing to standard output: no space left on device\n") {
+			t.Errorf("%v > /dev/full: exit %d, want %d; stderr:\n%s", args, code, sysexits.IOErr, errOut)
+		}
+	}
+	errOut, code := run("queue", "hold", "ALL")
+	if code != sysexits.IOErr || !strings.Contains(errOut, "homepost: queue hold: writing to standard output: no space left on device (2 messages held all the same)\n") {
+		t.Errorf("queue hold > /dev/full: exit %d, want %d; stderr:\n%s", code, sysexits.IOErr, errOut)
+	}
+	for _, id := range h.ids {
+		if _, held := h.state(id); !held {
+			t.Errorf("%s not held", id)
+		}
 	}
 }

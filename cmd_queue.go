@@ -95,6 +95,7 @@ func runQueue(args []string) int {
 		sending, _ = agent.RunningSending(cfg)
 	}
 	status := map[string]string{"delete": "deleted", "hold": "held", "release": "released"}[verb]
+	var report stdout
 	var acts []agent.QueueAction
 	for _, p := range paths {
 		do := act
@@ -109,7 +110,7 @@ func runQueue(args []string) int {
 			switch {
 			case out:
 				qa.Note = fmt.Sprintf("when the delivery in progress to %s ends, unless it delivers or bounces the message", sending.Where)
-				fmt.Printf("%s: will be held %s\n", qa.ID, qa.Note)
+				report.printf("%s: will be held %s\n", qa.ID, qa.Note)
 			case waits && sending.Where != "":
 				// Behind the delivery in progress: nothing of it
 				// will be sent; held now.
@@ -117,7 +118,7 @@ func runQueue(args []string) int {
 			case waits:
 			default:
 				qa.Note = "when the delivery in progress ends, unless it delivers or bounces the message"
-				fmt.Printf("%s: will be held %s\n", qa.ID, qa.Note)
+				report.printf("%s: will be held %s\n", qa.ID, qa.Note)
 			}
 			acts = append(acts, qa)
 			continue
@@ -137,7 +138,7 @@ func runQueue(args []string) int {
 		}
 		if _, out := sending.Rcpts[qa.ID]; out && verb == "delete" {
 			qa.Note = fmt.Sprintf("a copy being sent to %s may still arrive", sending.Where)
-			fmt.Printf("%s: deleted; %s\n", qa.ID, qa.Note)
+			report.printf("%s: deleted; %s\n", qa.ID, qa.Note)
 		}
 		acts = append(acts, qa)
 	}
@@ -161,8 +162,29 @@ func runQueue(args []string) int {
 	if done == 1 {
 		plural = ""
 	}
-	fmt.Printf("%s: %d message%s\n", what, done, plural)
+	report.printf("%s: %d message%s\n", what, done, plural)
+	if report.err != nil {
+		// What was done stands; only its report is lost.
+		after := ""
+		if done > 0 {
+			after = fmt.Sprintf(" (%d message%s %s all the same)", done, plural, status)
+		}
+		c := outputFailed("queue "+verb, report.err, after)
+		if code == sysexits.OK {
+			code = c
+		}
+	}
 	return code
+}
+
+// stdout writes to the standard output and keeps the first error, for
+// the command to fail with (outputFailed) once it has done its work.
+type stdout struct{ err error }
+
+func (o *stdout) printf(format string, a ...any) {
+	if _, err := fmt.Printf(format, a...); err != nil && o.err == nil {
+		o.err = err
+	}
 }
 
 // resolve turns the arguments into queue file paths. Unknown IDs are

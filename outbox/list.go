@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -117,8 +118,18 @@ func MarkSending(entries []Entry, rcpts map[string][]int, reason string) {
 	}
 }
 
-// WritePostfix prints entries exactly as Postfix's mailq does.
-func WritePostfix(w io.Writer, entries []Entry) {
+// WritePostfix prints entries exactly as Postfix's mailq does, and
+// returns the first error writing to w: a listing cut short (a full
+// disk, a closed pipe) is not a listing a script may trust.
+func WritePostfix(w io.Writer, entries []Entry) error {
+	bw := bufio.NewWriter(w)
+	writePostfix(bw, entries)
+	return bw.Flush()
+}
+
+// writePostfix writes the listing to w, whose first error Flush
+// returns.
+func writePostfix(w *bufio.Writer, entries []Entry) {
 	if len(entries) == 0 {
 		fmt.Fprint(w, "Mail queue is empty\n")
 		return

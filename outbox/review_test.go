@@ -51,7 +51,9 @@ func TestMailqSizeAsPostfix(t *testing.T) {
 		t.Fatalf("List: %v %v", list, err)
 	}
 	var b bytes.Buffer
-	WritePostfix(&b, list)
+	if err := WritePostfix(&b, list); err != nil {
+		t.Fatal(err)
+	}
 	out := b.String()
 	first := strings.Split(out, "\n")[1]
 	if f := strings.Fields(first); len(f) < 2 || f[1] != fmt.Sprint(len(msg)) {

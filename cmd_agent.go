@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -169,9 +170,15 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	// Ready is called once it has it and watches the outbox. A reload
 	// (a changed file, SIGHUP, a held agent's file fixed) opens what the
 	// configuration names anew and closes what it no longer names; an
-	// agent that started held had read no [smtp] table at all.
+	// agent that started held had read no [smtp] table at all. What
+	// could not be opened is tried again at SIGHUP, at the end of a hold
+	// and when [smtp] changes, not at each changed .forward.
 	var svc *smtpd.Service
 	var stopSMTP func()
+	// startFailed: nothing could be served, with these [smtp] settings;
+	// a reload not asked for that keeps them does not try again (and
+	// log the same error again), as Reconfigure does not.
+	var startFailed *config.SMTP
 	serves := !opts.Once && !opts.Background
 	opts.Ready = func() []any {
 		var attrs []any
@@ -179,6 +186,8 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 			s, where, err := smtpd.StartService(cfg, log)
 			if err != nil {
 				log.Error("smtp listener", "reason", err)
+				tried := cfg.SMTP
+				startFailed = &tried
 			}
 			svc, stopSMTP = s, func() {}
 			if s != nil {
@@ -194,12 +203,18 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 	if serves {
 		opts.Receiving = smtpd.Receiving
 		opts.Streaming = smtpd.Streaming
-		opts.Reloaded = func(c *config.Config) {
+		opts.Reloaded = func(c *config.Config, retry bool) {
 			if svc == nil {
+				if !retry && startFailed != nil && reflect.DeepEqual(*startFailed, c.SMTP) {
+					return
+				}
 				// Nothing was served: start as at the agent's start.
 				s, where, err := smtpd.StartService(c, log)
+				startFailed = nil
 				if err != nil {
 					log.Error("smtp listener", "reason", err)
+					tried := c.SMTP
+					startFailed = &tried
 				}
 				if s != nil {
 					svc, stopSMTP = s, s.Stop
@@ -207,7 +222,7 @@ func startAgent(cfg *config.Config, opts agent.Options, log *slog.Logger) int {
 				}
 				return
 			}
-			opened, closed, err := svc.Reconfigure(c)
+			opened, closed, err := svc.Reconfigure(c, retry)
 			if len(opened) > 0 || len(closed) > 0 {
 				log.Info("smtp listener follows the configuration", "opened", strings.Join(opened, ","), "closed", strings.Join(closed, ","))
 			}

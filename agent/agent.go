@@ -110,8 +110,12 @@ type Options struct {
 	Streaming func() bool
 	// Reloaded is called with the configuration a reload took (a
 	// changed file, SIGHUP, a fixed file after a hold), for what lives
-	// outside the agent (the SMTP listener) to follow it.
-	Reloaded func(*config.Config)
+	// outside the agent (the SMTP listener) to follow it. retry says
+	// that the reload was asked for (SIGHUP), or ends a hold: what
+	// could not be opened before is tried again even if its settings
+	// are the same, which a reload for a changed .forward does not do
+	// (it would log the same error at each).
+	Reloaded func(cfg *config.Config, retry bool)
 	// Reading is what StartReading noted before the configuration
 	// given was read: a change made before the agent watches the file
 	// is read again (watch.go). nil: nothing is compared.
@@ -187,7 +191,7 @@ type Agent struct {
 	// to be read, which holds the next batch (drain).
 	changeWaits func() bool
 	// reloaded is Options.Reloaded; background is Options.Background.
-	reloaded   func(*config.Config)
+	reloaded   func(*config.Config, bool)
 	background bool
 	// started is set once "agent started" is logged: a background
 	// delivery runs its loop again for mail that came as it ended.
@@ -567,7 +571,7 @@ func (a *Agent) withSignals(run func() error) error {
 			switch s {
 			case syscall.SIGHUP:
 				a.awaitQuiet()
-				a.reload("SIGHUP", true)
+				a.reload("SIGHUP", true, true)
 				err = a.runOnce(context.Background(), false)
 			case syscall.SIGUSR1:
 				err = a.runOnce(context.Background(), true)
@@ -580,7 +584,7 @@ func (a *Agent) withSignals(run func() error) error {
 				case s := <-a.reqs:
 					if s == syscall.SIGHUP {
 						a.awaitQuiet()
-						a.reload("SIGHUP", true)
+						a.reload("SIGHUP", true, true)
 					}
 					flush = flush || s == syscall.SIGUSR1
 				default:
@@ -773,7 +777,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 				return
 			}
 			a.watch.first, a.watch.changed, a.watch.hup = time.Time{}, nil, false
-			a.reload("SIGHUP", true)
+			a.reload("SIGHUP", true, true)
 			a.watchFiles(w)
 			a.look = true
 		case syscall.SIGUSR1:
@@ -959,8 +963,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 // reload re-reads the configuration; a broken file keeps the old one
 // (held.go). local says that the files that steer forwarding may have
 // changed (one of them did, or SIGHUP, which newaliases sends), beside
-// what config.toml says.
-func (a *Agent) reload(why string, local bool) {
+// what config.toml says; asked, that it was asked for (SIGHUP), not
+// made by a changed file (Options.Reloaded).
+func (a *Agent) reload(why string, local, asked bool) {
 	// Noted before the reading, compared once the watches follow what
 	// it named (watchFiles).
 	before := a.reading
@@ -991,12 +996,13 @@ func (a *Agent) reload(why string, local bool) {
 	local = local || !reflect.DeepEqual(localSettings(cfg), localSettings(a.cfg))
 	a.configure(cfg)
 	a.followed()
-	if a.held != nil {
+	wasHeld := a.held != nil
+	if wasHeld {
 		a.hold(nil)
 	}
 	a.log.Info("reloaded", "why", why)
 	if a.reloaded != nil {
-		a.reloaded(cfg)
+		a.reloaded(cfg, asked || wasHeld)
 	}
 	if relayChanged {
 		// A fixed smarthost (its URL, password, timeouts) is tried at

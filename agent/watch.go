@@ -607,7 +607,7 @@ func (a *Agent) settleChanges(w *fsnotify.Watcher, now time.Time) time.Time {
 		why = "SIGHUP, once the files settled: " + strings.Join(names, ",")
 	}
 	a.watch.first, a.watch.changed, a.watch.hup = time.Time{}, nil, false
-	a.reload(why, local)
+	a.reload(why, local, c.hup)
 	a.watchFiles(w)
 	a.look = true // mail that came meanwhile
 	return time.Time{}

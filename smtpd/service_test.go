@@ -63,7 +63,7 @@ func TestReconfigureKeepsSockets(t *testing.T) {
 	for i := range 5 {
 		next := *cfg
 		next.SMTP.MaxMessageSize = config.Size(1000 + i)
-		opened, closed, err := svc.Reconfigure(&next)
+		opened, closed, err := svc.Reconfigure(&next, false)
 		if err != nil || len(opened) != 0 || len(closed) != 0 {
 			t.Fatalf("reload %d: opened %v, closed %v, %v", i, opened, closed, err)
 		}
@@ -88,7 +88,7 @@ func TestReconfigureKeepsSockets(t *testing.T) {
 	// Another address instead of the first.
 	next := *cfg
 	next.SMTP.Listen = []string{freeAddr(t)}
-	opened, closed, err := svc.Reconfigure(&next)
+	opened, closed, err := svc.Reconfigure(&next, false)
 	if err != nil || len(opened) != 1 || len(closed) != 1 {
 		t.Fatalf("opened %v, closed %v, %v", opened, closed, err)
 	}

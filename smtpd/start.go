@@ -80,8 +80,15 @@ type Service struct {
 	passed []*handoff
 	own    map[string][]*handoff
 	// failed: the last Reconfigure could not open an address; the
-	// next one tries again even with the same configuration.
+	// next one asked for (retry) tries again even with the same
+	// configuration.
 	failed bool
+	// failing are the addresses (by key, as own) whose opening failed
+	// the last time it was tried: a reload that was not asked for and
+	// leaves [smtp] as it was does not try them again, nor report
+	// them again (a changed .forward would log the same "address
+	// already in use" each time).
+	failing map[string]bool
 }
 
 // StartService is Start, returning the Service, which Reconfigure
@@ -95,7 +102,7 @@ func StartService(cfg *config.Config, log *slog.Logger) (*Service, string, error
 	if aerr != nil {
 		log.Error("smtp: "+aerr.Error(), "status", "refused")
 	}
-	svc := &Service{log: log, cfg: cfg, cur: New(cfg, log), own: map[string][]*handoff{}}
+	svc := &Service{log: log, cfg: cfg, cur: New(cfg, log), own: map[string][]*handoff{}, failing: map[string]bool{}}
 	svc.servers = []*Server{svc.cur}
 	var addrs []string
 	for _, l := range passed {
@@ -103,7 +110,7 @@ func StartService(cfg *config.Config, log *slog.Logger) (*Service, string, error
 		svc.passed = append(svc.passed, h)
 		addrs = append(addrs, l.Addr().Network()+":"+l.Addr().String()+"(systemd)")
 	}
-	opened, err := svc.open(cfg)
+	opened, err := svc.open(cfg, true)
 	svc.failed = err != nil
 	addrs = append(addrs, opened...)
 	if len(svc.passed) == 0 && len(svc.own) == 0 {
@@ -158,15 +165,24 @@ func prefixed(p string, ss []string) []string {
 
 // open opens and serves what cfg names that is not open yet, and
 // returns the addresses it opened; an address that cannot be opened
-// does not keep the others from being served (see Listen).
-func (svc *Service) open(cfg *config.Config) ([]string, error) {
+// does not keep the others from being served (see Listen). Unless
+// retry, an address whose opening failed before is left as it is, and
+// not reported again.
+func (svc *Service) open(cfg *config.Config, retry bool) ([]string, error) {
 	var errs []error
 	if err := svc.ensureSecret(cfg); err != nil {
 		errs = append(errs, err)
 	}
 	var addrs []string
-	for _, k := range svc.wanted(cfg) {
+	wanted := svc.wanted(cfg)
+	// What is no longer named is no longer tried.
+	maps.DeleteFunc(svc.failing, func(k string, _ bool) bool { return !slices.Contains(wanted, k) })
+	for _, k := range wanted {
 		if _, ok := svc.own[k]; ok {
+			delete(svc.failing, k)
+			continue
+		}
+		if svc.failing[k] && !retry {
 			continue
 		}
 		var ls []net.Listener
@@ -181,6 +197,9 @@ func (svc *Service) open(cfg *config.Config) ([]string, error) {
 		}
 		if err != nil {
 			errs = append(errs, err)
+			svc.failing[k] = true
+		} else {
+			delete(svc.failing, k)
 		}
 		if len(ls) == 0 {
 			continue
@@ -218,10 +237,16 @@ func (svc *Service) ensureSecret(cfg *config.Config) error {
 // missing, even when the configuration is the same. It returns what it
 // opened and closed, and an error naming each address that could not
 // be opened.
-func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, err error) {
+//
+// An address that could not be opened is tried again when retry is
+// true (the reload was asked for: SIGHUP) or the [smtp] table changed;
+// otherwise (a reload for a changed .forward, say) it is left as it
+// is, and not reported again: its error was, when it failed.
+func (svc *Service) Reconfigure(cfg *config.Config, retry bool) (opened, closed []string, err error) {
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	if reflect.DeepEqual(cfg, svc.cfg) && !svc.failed {
+	retry = retry || !reflect.DeepEqual(cfg.SMTP, svc.cfg.SMTP)
+	if reflect.DeepEqual(cfg, svc.cfg) && (!svc.failed || !retry) {
 		// A secret file removed is made anew, with a new secret.
 		return nil, nil, svc.ensureSecret(cfg)
 	}
@@ -241,13 +266,14 @@ func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, er
 			}
 		}
 	}
-	opened, err = svc.open(cfg)
+	opened, err = svc.open(cfg, retry)
 	// The addresses no longer named are closed once those named anew
 	// are open: a port taken by another program keeps the old one
 	// open (programs set to it still reach the agent) rather than
-	// leave none, until a reload opens the new one. A reload after
-	// such a failure tries again even if the file did not change.
-	svc.failed = err != nil
+	// leave none, until a reload opens the new one. A reload asked for
+	// after such a failure tries again even if the file did not
+	// change.
+	svc.failed = err != nil || len(svc.failing) > 0
 	keep := map[string]bool{}
 	for _, k := range svc.wanted(cfg) {
 		keep[k] = true
@@ -270,7 +296,7 @@ func (svc *Service) Reconfigure(cfg *config.Config) (opened, closed []string, er
 			delete(svc.own, k)
 		}
 	}
-	if len(kept) > 0 {
+	if len(kept) > 0 && err != nil {
 		slices.Sort(kept)
 		err = fmt.Errorf("%w; still listening on %s, which the configuration no longer names, until what it names can be opened (reload to try again: kill -HUP the agent)", err, strings.Join(kept, ", "))
 	}

@@ -68,7 +68,7 @@ func TestReconfigureDropsIdleServers(t *testing.T) {
 	for i := range 20 {
 		next := *cfg
 		next.Hostname = "host" + string(rune('a'+i)) + ".example"
-		if _, _, err := svc.Reconfigure(&next); err != nil {
+		if _, _, err := svc.Reconfigure(&next, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -103,7 +103,7 @@ func TestReconfigureKeepsOldPortUntilNewOpens(t *testing.T) {
 	}
 	next := *cfg
 	next.SMTP.Listen = []string{busy.Addr().String()}
-	_, closed, err := svc.Reconfigure(&next)
+	_, closed, err := svc.Reconfigure(&next, false)
 	if err == nil || !strings.Contains(err.Error(), "still listening on tcp:"+old) || len(closed) != 0 {
 		t.Errorf("a busy new port: closed %v, err %v", closed, err)
 	}
@@ -115,7 +115,7 @@ func TestReconfigureKeepsOldPortUntilNewOpens(t *testing.T) {
 
 	busy.Close()
 	again := next
-	opened, closed, err := svc.Reconfigure(&again)
+	opened, closed, err := svc.Reconfigure(&again, true)
 	if err != nil || len(opened) != 1 || len(closed) != 1 || closed[0] != "tcp:"+old {
 		t.Errorf("the port freed: opened %v, closed %v, err %v", opened, closed, err)
 	}
@@ -127,6 +127,54 @@ func TestReconfigureKeepsOldPortUntilNewOpens(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", old, time.Second); err == nil {
 		c.Close()
 		t.Error("the old port still answers")
+	}
+}
+
+// An address another program holds is tried again at a reload asked
+// for (SIGHUP) or one that changes [smtp], and reported again then; a
+// reload for another reason (a changed .forward or aliases file, or
+// another table of config.toml) leaves it, and does not report the same
+// "address already in use" once more.
+func TestReconfigureRetriesBusyPortWhenAsked(t *testing.T) {
+	cfg := stopTestConfig(t)
+	busy, err := net.Listen("tcp", cfg.SMTP.Listen[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	svc, _, err := StartService(cfg, nil)
+	if err == nil || svc == nil {
+		t.Fatalf("start with the port taken: %v %v", svc, err)
+	}
+	defer svc.Stop()
+	same := *cfg
+	if opened, _, err := svc.Reconfigure(&same, false); err != nil || len(opened) != 0 {
+		t.Errorf("a reload not asked for, [smtp] unchanged: opened %v, err %v", opened, err)
+	}
+	other := same
+	other.Hostname = "other.example"
+	if opened, _, err := svc.Reconfigure(&other, false); err != nil || len(opened) != 0 {
+		t.Errorf("a reload not asked for, another table changed: opened %v, err %v", opened, err)
+	}
+	if _, _, err := svc.Reconfigure(&other, true); err == nil || !strings.Contains(err.Error(), cfg.SMTP.Listen[0]) {
+		t.Errorf("SIGHUP, the port still taken: err %v", err)
+	}
+	bigger := other
+	bigger.SMTP.MaxMessageSize = cfg.SMTP.MaxMessageSize + 1
+	if _, _, err := svc.Reconfigure(&bigger, false); err == nil {
+		t.Error("[smtp] changed, the port still taken: no error")
+	}
+	if _, _, err := svc.Reconfigure(&bigger, false); err != nil {
+		t.Errorf("the same again, not asked for: %v", err)
+	}
+	busy.Close()
+	if opened, _, err := svc.Reconfigure(&bigger, true); err != nil || len(opened) != 1 {
+		t.Errorf("SIGHUP, the port freed: opened %v, err %v", opened, err)
+	}
+	c, r := dialGreeting(t, "tcp", cfg.SMTP.Listen[0])
+	defer c.Close()
+	if got := ehlo(t, c, r); got == "" {
+		t.Error("the freed port does not answer")
 	}
 }
 
@@ -187,7 +235,7 @@ func TestReconfigureMakesMissingSecret(t *testing.T) {
 	}
 	os.Remove(cfg.SMTP.SecretFile)
 	same := *cfg
-	if _, _, err := svc.Reconfigure(&same); err != nil {
+	if _, _, err := svc.Reconfigure(&same, true); err != nil {
 		t.Fatal(err)
 	}
 	s, err := ReadSecret(cfg.SMTP.SecretFile)

@@ -1,9 +1,12 @@
 package review
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,4 +67,54 @@ func TestListenerErrorsOneLineEach(t *testing.T) {
 			t.Errorf("line %d: %s", i, l)
 		}
 	}
+}
+
+// A port another program holds is logged once, not again at each
+// reload that a changed aliases file or .forward makes: those leave
+// [smtp] as it was. A reload asked for (SIGHUP) tries again, and opens
+// the port once it is free.
+func TestListenerErrorNotRepeatedAtFileReload(t *testing.T) {
+	t.Parallel()
+	e := testenv.New(t, "")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	aliases := e.Path(".config", "homepost", "aliases")
+	if err := os.WriteFile(aliases, []byte("postmaster: root\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setConfig(t, e, baseConfig+"[smtp]\nlisten = [\""+addr+"\"]\n", 0o600)
+	log := startAgentLog(t, e)
+	failures := func() int { return strings.Count(log.String(), `msg="smtp listener"`) }
+	if n := failures(); n != 1 {
+		t.Fatalf("%d smtp listener errors at the start, want 1:\n%s", n, log.String())
+	}
+	for i := range 3 {
+		if err := os.WriteFile(aliases, []byte(fmt.Sprintf("postmaster: root\nabuse%d: root\n", i)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.WaitFor(func() bool { return strings.Count(log.String(), "msg=reloaded") == i+1 }, "the reload for the aliases file")
+	}
+	if n := failures(); n != 1 {
+		t.Errorf("%d smtp listener errors after 3 reloads for the aliases file, want the one of the start:\n%s", n, log.String())
+	}
+	pid := e.LockHolder()
+	if pid == 0 {
+		t.Fatal("no agent holds the lock")
+	}
+	syscall.Kill(pid, syscall.SIGHUP)
+	e.WaitFor(func() bool { return failures() == 2 }, "the error again at SIGHUP, the port still taken")
+	busy.Close()
+	syscall.Kill(pid, syscall.SIGHUP)
+	e.WaitFor(func() bool {
+		return strings.Contains(log.String(), "smtp listener follows the configuration") && strings.Contains(log.String(), "opened=tcp:"+addr)
+	}, "the freed port opened at SIGHUP")
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }

@@ -3,6 +3,7 @@ package doctor
 import (
 	"net"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +82,23 @@ func TestListenHintSkipsTakenPort(t *testing.T) {
 	checkSMTP(&checker{w: &b}, cfg)
 	if out := b.String(); !strings.Contains(out, "use port "+strconv.Itoa(free)+" (listen = [\"127.0.0.1:"+strconv.Itoa(free)+"\"])") {
 		t.Errorf("port 587 as uid 1001, port %d free:\n%s", free, out)
+	}
+}
+
+// Another user's program is named by the user, where the password
+// database has one, whatever the uid: not root alone.
+func TestUserProgram(t *testing.T) {
+	if got := userProgram(0); got != "a program of user root (uid 0)" {
+		t.Errorf("uid 0: %q", got)
+	}
+	if u, err := user.LookupId("65534"); err == nil {
+		if got, want := userProgram(65534), "a program of user "+u.Username+" (uid 65534)"; got != want {
+			t.Errorf("uid 65534: %q, want %q", got, want)
+		}
+	}
+	if _, err := user.LookupId("3999999"); err != nil {
+		if got := userProgram(3999999); got != "a program of uid 3999999" {
+			t.Errorf("a uid without a user: %q", got)
+		}
 	}
 }

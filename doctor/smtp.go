@@ -58,7 +58,7 @@ func checkSMTP(c *checker, cfg *config.Config) {
 			c.fail("smtp", "%s: %s", where, priv)
 		case p.Network == "tcp" && p.Owner >= 0 && p.Owner != cfg.UID:
 			// Whether or not it answers.
-			c.fail("smtp", "another program (uid %d) holds %s: mail sent there does not reach homepost", p.Owner, p.Addr)
+			c.fail("smtp", "%s holds %s: mail sent there does not reach homepost", userProgram(p.Owner), p.Addr)
 		case p.Network == "tcp" && p.Err == nil && p.Owner < 0:
 			c.warn("smtp", "%s answers (EHLO, NOOP), but whose it is cannot be told: %v", where, p.OwnerErr)
 		case h.err != nil:
@@ -311,12 +311,19 @@ func listenerHolder(cfg *config.Config, l smtpd.Listener) string {
 		return s
 	}
 	if l.UID != cfg.UID {
-		if u, err := user.LookupId(strconv.Itoa(l.UID)); err == nil {
-			return fmt.Sprintf("a program of user %s (uid %d)", u.Username, l.UID)
-		}
-		return fmt.Sprintf("a program of uid %d", l.UID)
+		return userProgram(l.UID)
 	}
 	return "a program of yours"
+}
+
+// userProgram names a program of another user by the user's name, as
+// well as the uid, when the password database has it: "a program of
+// user bob (uid 1002)", "a program of uid 1002" otherwise.
+func userProgram(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return fmt.Sprintf("a program of user %s (uid %d)", u.Username, uid)
+	}
+	return fmt.Sprintf("a program of uid %d", uid)
 }
 
 // elsewhere says where the running agent (pid) listens on a Unix socket

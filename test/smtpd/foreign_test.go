@@ -66,7 +66,8 @@ print('done')
 // Another user's program that holds the configured port (answering 220
 // and 250 as any SMTP server): the agent still serves its Unix socket
 // and logs the address it could not open, and homepost check fails that
-// address, naming the uid that holds it, instead of calling it ok.
+// address, naming the user (and uid) that holds it, instead of calling
+// it ok.
 func TestPortHeldByAnotherProgram(t *testing.T) {
 	uid, gid := otherUser(t)
 	l := setup(t, "")
@@ -103,7 +104,7 @@ while True:
 		t.Errorf("the agent's log does not tell of the address it could not open, or of the socket it serves:\n%s", log.String())
 	}
 	stdout, _, code := l.Run(nil, "homepost", "check")
-	want := "another program (uid " + strconv.Itoa(uid) + ") holds " + l.Addr + ": mail sent there does not reach homepost"
+	want := "a program of user homepost-smtp-test (uid " + strconv.Itoa(uid) + ") holds " + l.Addr + ": mail sent there does not reach homepost"
 	if !strings.Contains(stdout, want) || strings.Contains(stdout, "ok   smtp: tcp:") || code == 0 {
 		t.Errorf("check (exit %d) does not fail the address held by another program (%q):\n%s", code, want, stdout)
 	}
@@ -142,7 +143,8 @@ func TestSocketInSharedDirectoryRefused(t *testing.T) {
 
 // A program of another user that holds the port and never greets: check
 // gives up on it within its timeout (go-smtp's client would wait five
-// minutes for the greeting) and fails the address by the listener's uid.
+// minutes for the greeting) and fails the address by the listener's user
+// and uid.
 func TestPortHeldSilently(t *testing.T) {
 	uid, gid := otherUser(t)
 	l := setup(t, "")
@@ -166,7 +168,7 @@ time.sleep(600)
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("check took %v", d)
 	}
-	want := "another program (uid " + strconv.Itoa(uid) + ") holds " + l.Addr
+	want := "a program of user homepost-smtp-test (uid " + strconv.Itoa(uid) + ") holds " + l.Addr
 	if !strings.Contains(stdout, want) || code == 0 {
 		t.Errorf("check (exit %d) does not fail the address held by another program (%q):\n%s", code, want, stdout)
 	}

@@ -167,7 +167,8 @@ func TestSignalsDoNotKillOneShot(t *testing.T) {
 // (agent.Running takes the lock shared for an instant) must not take the
 // checker for another agent: the lock file still names the previous
 // daemon (no "once"), so the new daemon says "another agent is running"
-// and exits 0, and systemd does not restart it.
+// and exits 0 (under systemd, an exit before READY=1 fails the unit all
+// the same, and Restart= starts it again: homepost(1)).
 func TestAgentStartsWhileShimChecks(t *testing.T) {
 	t.Parallel()
 	e := testenv.New(t, "")

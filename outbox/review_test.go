@@ -102,7 +102,7 @@ func TestJournalSpaceReserved(t *testing.T) {
 }
 
 // A queue file made of a spare keeps the old message's length, zeroed
-// past its own end: the total counts what the queue holds, not that.
+// past its own end: the total counts the message, not that.
 func TestMailqTotalOfSpare(t *testing.T) {
 	d := Dir(t.TempDir())
 	queue(t, d, &Envelope{Sender: "me@example.org", Arrival: time.Unix(1700000000, 0), Rcpts: []Recipient{{Addr: "a@remote.example", Parent: -1}}},

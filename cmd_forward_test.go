@@ -28,6 +28,8 @@ type fwdHome struct {
 	system  string
 	login   string
 	lastOut string
+	// as runs the binary as another user, when set.
+	as *syscall.Credential
 }
 
 func newFwdHome(t *testing.T, bin, extraConfig string) *fwdHome {
@@ -76,6 +78,9 @@ func (h *fwdHome) run(argv0 string, args ...string) (string, string, int) {
 		"HOME=" + h.home, "HOMEPOST_CONFIG=" + h.config, "PATH=/usr/bin:/bin",
 		"XDG_CONFIG_HOME=" + filepath.Join(h.home, ".config"),
 		"XDG_STATE_HOME=" + filepath.Join(h.home, ".local", "state"),
+	}
+	if h.as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: h.as}
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

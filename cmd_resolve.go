@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"homepost/addr"
+	"homepost/config"
 	"homepost/courier"
 	"homepost/forwarder"
 	"homepost/outbox"
@@ -33,8 +34,11 @@ trailing '/' is shown as that Maildir; one that names a directory but no
 Maildir is shown with a warning and its file:line (its mail waits in
 the queue until the line ends with '/'). A command whose program is
 not found is shown with a warning and its file:line (every message to
-it bounces). Nothing is sent. Same as sendmail -bv. After --, every
-argument is an address, one that begins with "-" too.
+it bounces). So is a file target the agent can never write: a symbolic
+link, an mbox of another user's, a file or directory you cannot write
+or create (its mail would wait in the queue until that is fixed).
+Nothing is sent. Same as sendmail -bv. After --, every argument is an
+address, one that begins with "-" too.
 
 Exit status: 0; 67 when an address would bounce; 64 without an address.
 See homepost-forward(5).
@@ -86,7 +90,7 @@ options:
 		})
 		fmt.Println("  delivers to:")
 		for _, t := range targets {
-			fmt.Printf("    %s\n", describeTarget(t, cfg.Store, cfg.User, cfg.Relay.URL != ""))
+			fmt.Printf("    %s\n", describeTarget(t, cfg))
 			if t.Kind == forwarder.Fail && t.Result.Status == outbox.Bounced {
 				status = sysexits.NoUser
 			}
@@ -95,22 +99,28 @@ options:
 	return status
 }
 
-func describeTarget(t forwarder.Target, store, user string, relay bool) string {
+func describeTarget(t forwarder.Target, cfg *config.Config) string {
 	switch t.Kind {
 	case forwarder.Store:
-		return "local store " + store
+		return "local store " + cfg.Store
 	case forwarder.Mbox:
 		if dir, md := courier.DirectoryAt(t.Value); dir && !md {
 			// Its line's warning is above; the summary says it too.
 			return "mbox " + t.Value + " (a directory but not a Maildir: it would wait in the queue)"
 		}
+		if courier.Unwritable(t.Value, false, cfg.UID) != nil {
+			return "mbox " + t.Value + " (cannot be written: it would wait in the queue)"
+		}
 		return "mbox " + t.Value
 	case forwarder.Maildir:
+		if courier.Unwritable(t.Value, true, cfg.UID) != nil {
+			return "Maildir " + t.Value + " (cannot be written: it would wait in the queue)"
+		}
 		return "Maildir " + t.Value
 	case forwarder.Command:
-		return "command " + t.Value + " (run as " + user + ")"
+		return "command " + t.Value + " (run as " + cfg.User + ")"
 	case forwarder.Remote:
-		if !relay {
+		if cfg.Relay.URL == "" {
 			return "remote " + t.Value + " (no relay configured: it would wait in the queue)"
 		}
 		return "remote " + t.Value + " (through the smarthost)"

@@ -534,6 +534,9 @@ func (r *resolver) value(v string, depth int, from source) {
 		}
 		if strings.HasSuffix(v, "/") {
 			r.trace(depth, "%s: -> Maildir %s", from.at(), v)
+			if !isStore(cfg, v) {
+				r.unwritable(depth, from, v, true)
+			}
 			r.add(Target{Kind: Maildir, Value: filepath.Clean(v) + "/"})
 			return
 		}
@@ -547,6 +550,7 @@ func (r *resolver) value(v string, depth int, from source) {
 			r.add(Target{Kind: Store, Value: cfg.User})
 		case md:
 			r.trace(depth, "%s: -> Maildir %s/ (a directory with cur/, new/ and tmp/)", from.at(), p)
+			r.unwritable(depth, from, p, true)
 			r.add(Target{Kind: Maildir, Value: p + "/"})
 		case dir:
 			r.trace(depth, "%s: -> mbox %s", from.at(), v)
@@ -554,6 +558,7 @@ func (r *resolver) value(v string, depth int, from source) {
 			r.add(Target{Kind: Mbox, Value: p})
 		default:
 			r.trace(depth, "%s: -> mbox %s", from.at(), v)
+			r.unwritable(depth, from, p, false)
 			r.add(Target{Kind: Mbox, Value: p})
 		}
 	default:
@@ -573,6 +578,28 @@ func dirNotMaildir(at, path string) error {
 	return fmt.Errorf("%s: %s is a directory but not a Maildir: end the line with '/' to make it one; mail to it waits in the queue", at, path)
 }
 
+// unwritable traces, in homepost resolve only, why the file target
+// path read at from can never be written (courier.Unwritable). Delivery
+// finds it out by itself, and the agent's log has it when it reads the
+// file (Load).
+func (r *resolver) unwritable(depth int, from source, path string, isMaildir bool) {
+	if r.note == nil {
+		return
+	}
+	if err := courier.Unwritable(path, isMaildir, r.f.cfg.UID); err != nil {
+		r.trace(depth, "warning: %v", unwritableTarget(from.at(), err))
+	}
+}
+
+// unwritableTarget is the warning for a file target, read at
+// "file:line", that the agent can never write (courier.Unwritable):
+// like every local path problem the user can fix, its mail waits in
+// the queue rather than bouncing, but no retry helps until the user
+// does.
+func unwritableTarget(at string, err error) error {
+	return fmt.Errorf("%s: %v; mail to it waits in the queue until that is fixed, and bounces after max_queue_lifetime", at, err)
+}
+
 // isStore reports whether path is the local store's, which a file
 // target names as the store whether or not it ends with '/' (add).
 func isStore(cfg *config.Config, path string) bool {
@@ -582,7 +609,9 @@ func isStore(cfg *config.Config, path string) bool {
 
 // lineProblems returns, in the order of the lines, a warning for each
 // value of p that reads well but will not be delivered as meant: a file
-// target that names a directory but no Maildir (its mail waits in the
+// target that names a directory but no Maildir, or that the agent can
+// never write (courier.Unwritable: a symbolic link, another user's
+// mbox, a directory the user cannot create in; its mail waits in the
 // queue), a command whose program is not found (courier.MissingProgram:
 // its mail bounces) and, with names, a local name that is neither a
 // login nor an alias (its mail bounces as "user unknown"). p is a file
@@ -608,11 +637,20 @@ func (f *Forwarder) lineProblems(p *parsed, names bool) []error {
 				t = cfg.Expand(t)
 			}
 			if filepath.IsAbs(t) {
-				if strings.HasSuffix(t, "/") || filepath.Clean(t) == "/" || t == "/dev/null" || isStore(cfg, t) {
+				if filepath.Clean(t) == "/" || t == "/dev/null" || isStore(cfg, t) {
 					continue
 				}
-				if dir, md := courier.DirectoryAt(t); dir && !md {
+				var err error
+				switch dir, md := courier.DirectoryAt(t); {
+				case strings.HasSuffix(t, "/") || md:
+					err = courier.Unwritable(t, true, cfg.UID)
+				case dir:
 					out = append(out, dirNotMaildir(at, filepath.Clean(t)))
+				default:
+					err = courier.Unwritable(t, false, cfg.UID)
+				}
+				if err != nil {
+					out = append(out, unwritableTarget(at, err))
 				}
 				continue
 			}

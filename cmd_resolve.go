@@ -79,7 +79,7 @@ options:
 		if i > 0 {
 			fmt.Println()
 		}
-		fmt.Printf("%s:\n", arg)
+		fmt.Printf("%s:\n", forwarder.Visible(arg))
 		// As sendmail queues it: "root"@localhost is root@localhost.
 		a := arg
 		if p, err := addr.Parse(arg); err == nil {

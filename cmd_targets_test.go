@@ -132,3 +132,22 @@ func TestUnwritableTargetsCLI(t *testing.T) {
 		t.Errorf("newaliases: exit %d, stderr lacks %q:\n%s", code, w, errs)
 	}
 }
+
+// homepost resolve shows a value read from an aliases file with its
+// control characters quoted (\x1b), as the warning under it does, not
+// raw: an escape sequence would act on the terminal.
+func TestResolveQuotesControlCharacters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newFwdHome(t, buildForwardBinary(t), "")
+	h.write(h.system, "", 0o644)
+	h.write(".config/homepost/aliases", "esc: foo\x1b[31mRED\n", 0o600)
+	out, _, _ := h.run("homepost", "resolve", "esc")
+	if strings.ContainsAny(out, "\x1b") {
+		t.Errorf("raw ESC in:\n%q", out)
+	}
+	if want := `esc: ` + filepath.Join(h.home, ".config/homepost/aliases") + `:1: "foo\x1b[31mRED"`; !strings.Contains(out, want) {
+		t.Errorf("resolve lacks %q:\n%s", want, out)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"homepost/addr"
@@ -435,7 +436,7 @@ func (r *resolver) propagate(to, ext string) string {
 }
 
 func (r *resolver) expandAlias(p *parsed, a *alias, depth int, from source) {
-	r.trace(depth, "%s: %s: %s", a.name, from.at(), a.rhs)
+	r.trace(depth, "%s: %s: %s", a.name, from.at(), Visible(a.rhs))
 	for _, err := range p.errs {
 		// A later definition that is ignored: worth a word where one
 		// looks for why an edit changed nothing.
@@ -454,6 +455,21 @@ func (r *resolver) expandAlias(p *parsed, a *alias, depth int, from source) {
 	defer func() { r.chain = r.chain[:len(r.chain)-1] }()
 	r.values(a.values, depth+1, from)
 	r.unreadable(a.bad, depth+1, from, "alias "+a.name+": ", false)
+}
+
+// Visible is s as homepost resolve prints it on a line: as it is, or,
+// when it holds a control character (a tab aside), a bidi control or
+// bytes that are not UTF-8, quoted as the warnings and the agent's log
+// quote such a value ("foo\x1b[31mRED"): written raw, an escape
+// sequence from an aliases file would act on the terminal, and the
+// line would not show what the file holds.
+func Visible(s string) string {
+	for _, r := range s {
+		if r != '\t' && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // unreadable deals with the values of a file that cannot be read, so

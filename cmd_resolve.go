@@ -36,11 +36,14 @@ the queue until the line ends with '/'). A command whose program is
 not found is shown with a warning and its file:line (every message to
 it bounces). So is a file target the agent can never write: a symbolic
 link, an mbox of another user's, a file or directory you cannot write
-or create (its mail would wait in the queue until that is fixed).
-Nothing is sent. Same as sendmail -bv. After --, every argument is an
-address, one that begins with "-" too.
+or create (its mail would wait in the queue until that is fixed). An
+argument is read as sendmail reads a recipient: "a, b" is two
+addresses, and one that is no address ("a@") is refused. Nothing is
+sent. Same as sendmail -bv. After --, every argument is an address,
+one that begins with "-" too.
 
-Exit status: 0; 67 when an address would bounce; 64 without an address.
+Exit status: 0; 67 when an address would bounce; 65 when an argument
+is no address (sendmail refuses it); 64 without an address.
 See homepost-forward(5).
 `
 
@@ -80,23 +83,56 @@ options:
 			fmt.Println()
 		}
 		fmt.Printf("%s:\n", forwarder.Visible(arg))
-		// As sendmail queues it: "root"@localhost is root@localhost.
-		a := arg
-		if p, err := addr.Parse(arg); err == nil {
-			a = p
+		// As sendmail reads a recipient argument: "root"@localhost is
+		// root@localhost, "a, b" is a and b, and what is no address
+		// ("a@", "a b") is refused (exit 65) rather than taken for a
+		// remote or local name that sendmail would never queue.
+		list, errs := addr.ParseListEach(arg)
+		for _, err := range errs {
+			fmt.Printf("  bad recipient address: %s; sendmail refuses it\n", forwarder.Visible(err.Error()))
+			status = sysexits.DataErr
 		}
-		targets := f.Explain(a, nil, func(depth int, msg string) {
-			fmt.Printf("  %s%s\n", strings.Repeat("  ", depth), msg)
-		})
-		fmt.Println("  delivers to:")
-		for _, t := range targets {
-			fmt.Printf("    %s\n", describeTarget(t, cfg))
-			if t.Kind == forwarder.Fail && t.Result.Status == outbox.Bounced {
-				status = sysexits.NoUser
+		if len(list) == 0 && len(errs) == 0 {
+			// Nothing sendmail would read as a recipient ("<>", a
+			// group with no member): the resolver says why.
+			list = []string{arg}
+		}
+		for k, a := range list {
+			switch {
+			case len(list) > 1:
+				fmt.Printf("  address %d of %d, as sendmail reads the list: %s\n", k+1, len(list), forwarder.Visible(a))
+			case a != arg && (len(errs) > 0 || !plainForm(arg, a)):
+				fmt.Printf("  %s is read as the address %s, as sendmail reads it\n", forwarder.Visible(arg), forwarder.Visible(a))
+			}
+			targets := f.Explain(a, nil, func(depth int, msg string) {
+				fmt.Printf("  %s%s\n", strings.Repeat("  ", depth), msg)
+			})
+			fmt.Println("  delivers to:")
+			for _, t := range targets {
+				fmt.Printf("    %s\n", describeTarget(t, cfg))
+				if t.Kind == forwarder.Fail && t.Result.Status == outbox.Bounced && status == sysexits.OK {
+					status = sysexits.NoUser
+				}
 			}
 		}
 	}
 	return status
+}
+
+// plainForm reports whether the address a is arg written another usual
+// way ("Name <a>", "<a>", a quoted local part that needs no quotes, a
+// comment): no need to say how arg was read. A reading that drops
+// something else (":include:/x" is read as include:/x, the ':' taken
+// for the end of a group's name) is said.
+func plainForm(arg, a string) bool {
+	arg = strings.TrimSpace(arg)
+	if strings.HasSuffix(arg, ">") && strings.Contains(arg, "<") {
+		return true
+	}
+	if strings.ContainsAny(arg, "(\"") {
+		return true
+	}
+	return false
 }
 
 func describeTarget(t forwarder.Target, cfg *config.Config) string {

@@ -150,4 +150,46 @@ func TestResolveQuotesControlCharacters(t *testing.T) {
 	if want := `esc: ` + filepath.Join(h.home, ".config/homepost/aliases") + `:1: "foo\x1b[31mRED"`; !strings.Contains(out, want) {
 		t.Errorf("resolve lacks %q:\n%s", want, out)
 	}
+	out, _, _ = h.run("homepost", "resolve", "--", "a\x1bb")
+	if strings.ContainsAny(out, "\x1b") {
+		t.Errorf("raw ESC from the argument in:\n%q", out)
+	}
+}
+
+// homepost resolve and sendmail -bv read an argument as sendmail reads a
+// recipient: what sendmail refuses as no address ("a@", exit 65) is
+// said to be none, with sendmail's exit status, not taken for a remote
+// address; a reading that changes the address is said.
+func TestResolveBadAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	h := newFwdHome(t, buildForwardBinary(t), "")
+	h.write(h.system, "", 0o644)
+	_, errs, code := h.run("sendmail", "a@")
+	if code != 65 || !strings.Contains(errs, `"a@" is not an address`) {
+		t.Fatalf("sendmail a@: exit %d, %s", code, errs)
+	}
+	for _, args := range [][]string{{"homepost", "resolve", "a@"}, {"sendmail", "-bv", "a@"}, {"homepost", "resolve", "root", "a@"}} {
+		out, _, code := h.run(args[0], args[1:]...)
+		if code != 65 || !strings.Contains(out, `bad recipient address: "a@" is not an address`) || strings.Contains(out, "smarthost") {
+			t.Errorf("%q: exit %d, want 65:\n%s", args, code, out)
+		}
+	}
+	out, _, code := h.run("homepost", "resolve", ":include:/tmp/x")
+	if !strings.HasPrefix(out, ":include:/tmp/x:\n  :include:/tmp/x is read as the address include:/tmp/x, as sendmail reads it\n") || code != 67 {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	// A list is each of its addresses, as sendmail queues it.
+	out, _, _ = h.run("homepost", "resolve", "root, a@, bob@example.com")
+	for _, w := range []string{`bad recipient address: "a@" is not an address`, "address 1 of 2, as sendmail reads the list: root", "address 2 of 2, as sendmail reads the list: bob@example.com", "remote bob@example.com"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("resolve lacks %q:\n%s", w, out)
+		}
+	}
+	// Usual ways of writing an address are read without a word.
+	out, _, code = h.run("homepost", "resolve", "Root <root@localhost>")
+	if code != 0 || strings.Contains(out, "is read as") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
 }

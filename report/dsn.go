@@ -25,6 +25,7 @@ import (
 	"io"
 	"mime"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -60,8 +61,21 @@ type Recipient struct {
 	Diagnostic string // why: the remote reply or the local reason
 }
 
-// maxHeader bounds the original header copied into the DSN.
+// maxHeader bounds the original header copied into the DSN. Past it,
+// only the fields that name the message (keptFields) are copied, each
+// at most maxKeptField bytes, and the text for people says where the
+// header was cut.
 const maxHeader = 256 << 10
+
+// keptFields are the fields copied from past maxHeader: those the text
+// for people quotes (Subject, Date, To), and those by which the sender
+// tells which message came back (Message-ID, From, Cc). Lower case.
+var keptFields = []string{"from", "to", "cc", "subject", "date", "message-id"}
+
+// maxKeptField bounds a field copied from past maxHeader: the longest
+// line RFC 5322 (2.1.1) allows, so that the cut header needs no
+// encoding that a longer line would.
+const maxKeptField = 998
 
 // BounceSizeLimit is the largest message a DSN returns whole, in bytes,
 // as Postfix's bounce_size_limit (whose default it is): a larger one
@@ -141,12 +155,12 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 	b.WriteString("This is a MIME-encapsulated message.\n\n")
 
 	fmt.Fprintf(&b, "--%s\n", boundary)
-	b.WriteString("Content-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n")
 	named := hdr
 	if whole != nil {
 		named, _ = readHeader(bytes.NewReader(whole)) // read from memory: no error
 	}
-	humanPart(&b, host, clean(m.QueueID), returned, m.Recipients, describe(named))
+	b.WriteString("Content-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n")
+	humanPart(&b, host, clean(m.QueueID), returned, m.Recipients, describe(named.text), hdr)
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
 	b.WriteString("Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
@@ -175,11 +189,11 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 		b.Write(whole)
 	} else {
 		b.WriteString("Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n")
-		if !isASCII(hdr) {
+		if !isASCII(hdr.text) {
 			b.WriteString("Content-Transfer-Encoding: 8bit\n")
 		}
 		b.WriteByte('\n')
-		b.Write(hdr)
+		b.Write(hdr.text)
 	}
 	fmt.Fprintf(&b, "\n--%s--\n", boundary)
 	return b.Bytes(), nil
@@ -226,7 +240,8 @@ func topEncoding(whole []byte) string {
 // shows the returned message), and says where to learn more: the agent's
 // log on this host, by the queue ID. Postfix's "please send mail to
 // postmaster" would send the user to themselves: postmaster is the user.
-func humanPart(b *bytes.Buffer, host, queueID string, returned int, rs []Recipient, message string) {
+// When the returned header was cut (hdr.cut), it says so, and where.
+func humanPart(b *bytes.Buffer, host, queueID string, returned int, rs []Recipient, message string, hdr header) {
 	fmt.Fprintf(b, "This is the mail system at host %s.\n\n", host)
 	var text string
 	switch returned {
@@ -243,6 +258,12 @@ func humanPart(b *bytes.Buffer, host, queueID string, returned int, rs []Recipie
 			"Its header is attached below."
 	}
 	b.WriteString(wrap(text, 72) + "\n\n")
+	if hdr.cut {
+		cut := fmt.Sprintf("Its header (%d bytes) is larger than the %d bytes that are returned of it: "+
+			"the header attached below is cut there, and of the rest it keeps only the fields "+
+			"From, To, Cc, Subject, Date and Message-ID, each cut at %d bytes.", hdr.size, maxHeader, maxKeptField)
+		b.WriteString(wrap(cut, 72) + "\n\n")
+	}
 	more := "The reason for each recipient follows."
 	if queueID != "" {
 		more += " The log of the homepost agent on " + host + " tells more: look for the queue ID " + queueID + "."
@@ -564,14 +585,14 @@ func isASCII(b []byte) bool {
 // readOriginal reads the original message, dropping a leading mbox
 // "From " line. With wantWhole, a message of at most BounceSizeLimit
 // bytes comes back whole, as it is; otherwise (or when it is larger)
-// only its header does, with LF line endings and at most maxHeader
-// bytes. Neither reads more than it needs.
-func readOriginal(r io.Reader, wantWhole bool) (whole, hdr []byte, err error) {
+// only its header does, as readHeader keeps it. Neither reads more than
+// it needs.
+func readOriginal(r io.Reader, wantWhole bool) (whole []byte, hdr header, err error) {
 	if r == nil {
 		if wantWhole {
-			return []byte{}, nil, nil
+			return []byte{}, header{}, nil
 		}
-		return nil, nil, nil
+		return nil, header{}, nil
 	}
 	br := bufio.NewReader(r)
 	if p, _ := br.Peek(5); string(p) == "From " {
@@ -586,53 +607,124 @@ func readOriginal(r io.Reader, wantWhole bool) (whole, hdr []byte, err error) {
 	if wantWhole {
 		start, err = io.ReadAll(io.LimitReader(br, BounceSizeLimit+1))
 		if err != nil {
-			return nil, nil, err
+			return nil, header{}, err
 		}
 		if len(start) <= BounceSizeLimit {
-			return start, nil, nil
+			return start, header{}, nil
 		}
 	}
 	hdr, err = readHeader(io.MultiReader(bytes.NewReader(start), br))
 	return nil, hdr, err
 }
 
+// header is what readHeader keeps of a message's header.
+type header struct {
+	text []byte // the fields, with LF line endings
+	cut  bool   // the header is larger than maxHeader: text is cut
+	size int64  // the header's size, with LF line endings
+}
+
 // readHeader reads a message's header up to the blank line, with LF
-// line endings, stopping at maxHeader.
-func readHeader(r io.Reader) ([]byte, error) {
+// line endings: the fields that fit in maxHeader, and once one does not,
+// only the first of each of keptFields that is not there yet, cut at
+// maxKeptField bytes. It holds no more than maxHeader bytes of a field,
+// however long.
+func readHeader(r io.Reader) (header, error) {
 	br := bufio.NewReader(r)
-	var out []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// A huge header line: keep what fits, skip the rest of it.
-			chunk := append([]byte(nil), line...)
-			for err == bufio.ErrBufferFull {
-				line, err = br.ReadSlice('\n')
-				if len(chunk) < maxHeader {
-					chunk = append(chunk, line...)
-				}
+	var h header
+	var field []byte // the field being read, at most maxHeader+1 bytes
+	var size int64   // its size
+	have := map[string]bool{}
+	flush := func() {
+		if size == 0 {
+			return
+		}
+		h.size += size
+		name := fieldName(field)
+		switch {
+		case !h.cut && size <= int64(maxHeader-len(h.text)):
+			h.text = append(h.text, field...)
+			if slices.Contains(keptFields, name) {
+				have[name] = true
 			}
-			line = chunk
+		case slices.Contains(keptFields, name) && !have[name]:
+			h.cut = true
+			h.text = append(h.text, shorten(field)...)
+			have[name] = true
+		default:
+			h.cut = true
 		}
+		field, size = field[:0], 0
+	}
+	for {
+		line, n, err := readLine(br, maxHeader+1)
 		if err != nil && err != io.EOF {
-			return nil, err
+			return header{}, err
 		}
-		l := bytes.TrimRight(line, "\r\n")
-		if len(l) == 0 {
-			break
+		if n == 0 {
+			break // the blank line that ends the header, or the end
 		}
-		if len(out)+len(l)+1 > maxHeader {
-			break
+		if line[0] != ' ' && line[0] != '\t' {
+			flush()
 		}
-		out = append(out, l...)
-		out = append(out, '\n')
+		if room := maxHeader + 1 - len(field); room > 0 {
+			field = append(field, line[:min(room, len(line))]...)
+			field = append(field, '\n')
+		}
+		size += n + 1
 		if err == io.EOF {
 			break
 		}
 	}
-	return out, nil
+	flush()
+	return h, nil
 }
 
+// readLine reads a line of br and returns at most limit bytes of it
+// without its line ending (the CRs and LF that end it), and its length
+// without the line ending. An empty line with a nil error is a blank
+// line; with io.EOF, the end.
+func readLine(br *bufio.Reader, limit int) (line []byte, n int64, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if err != bufio.ErrBufferFull {
+			chunk = bytes.TrimRight(chunk, "\r\n")
+		}
+		n += int64(len(chunk))
+		if room := limit - len(line); room > 0 {
+			line = append(line, chunk[:min(room, len(chunk))]...)
+		}
+		if err != bufio.ErrBufferFull {
+			return line, n, err
+		}
+	}
+}
+
+// fieldName is the name of the field that begins f, in lower case, or
+// "" when its first line is not a field.
+func fieldName(f []byte) string {
+	first, _, _ := bytes.Cut(f, []byte("\n"))
+	name, _, ok := bytes.Cut(first, []byte(":"))
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(string(bytes.TrimSpace(name)))
+}
+
+// shorten cuts a field (its lines each ending in LF) to at most
+// maxKeptField bytes and its LF, between two characters, without a
+// fold or blanks left at its end.
+func shorten(f []byte) []byte {
+	if len(f) <= maxKeptField+1 {
+		return f
+	}
+	i := maxKeptField
+	for i > 0 && !utf8.RuneStart(f[i]) {
+		i--
+	}
+	s := bytes.TrimRight(f[:i], " \t\r\n")
+	return append(s[:len(s):len(s)], '\n')
+}
 func newBoundary() string {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {

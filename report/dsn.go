@@ -12,6 +12,14 @@ package report
 // checked and folded as RFC 3464 wants, and the original is copied byte
 // for byte, neither of which go-message's writers do.
 //
+// What is not ASCII is labelled as RFC 6533 wants, as Postfix labels the
+// DSN of an SMTPUTF8 message: a delivery-status part holding UTF-8 (an
+// address, a reply) is message/global-delivery-status, with the address
+// type "utf-8" for an address that is not ASCII; a returned message or
+// header whose header fields hold UTF-8 is message/global or
+// message/global-headers. A DSN that is all ASCII keeps RFC 3464's
+// types.
+//
 // A DSN is never sent to the null sender: a bounce of a bounce could
 // loop between two mailers forever (RFC 5321 4.5.5).
 
@@ -32,6 +40,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message/mail"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/ianaindex"
 
 	"homepost/addr"
 )
@@ -159,36 +169,63 @@ func BuildDSN(m DSN, original io.Reader) ([]byte, error) {
 	if whole != nil {
 		named, _ = readHeader(bytes.NewReader(whole)) // read from memory: no error
 	}
-	b.WriteString("Content-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n")
-	humanPart(&b, host, clean(m.QueueID), returned, m.Recipients, describe(named.text), hdr)
+	var part bytes.Buffer
+	humanPart(&part, host, clean(m.QueueID), returned, m.Recipients, describe(named.text), hdr)
+	b.WriteString("Content-Description: Notification\nContent-Type: text/plain; charset=utf-8\n")
+	if !isASCII(part.Bytes()) {
+		// A name, an address or a reply in UTF-8: 8-bit text, which
+		// the part must say (RFC 2045 6.1: no label is 7bit).
+		b.WriteString("Content-Transfer-Encoding: 8bit\n")
+	}
+	b.WriteByte('\n')
+	b.Write(part.Bytes())
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
-	b.WriteString("Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+	part.Reset()
 	if id := clean(m.EnvID); id != "" {
-		fmt.Fprintf(&b, "Original-Envelope-Id: %s\n", id)
+		fmt.Fprintf(&part, "Original-Envelope-Id: %s\n", id)
 	}
-	fmt.Fprintf(&b, "Reporting-MTA: dns; %s\n", host)
+	fmt.Fprintf(&part, "Reporting-MTA: dns; %s\n", host)
 	if id := clean(m.QueueID); id != "" {
-		fmt.Fprintf(&b, "X-Homepost-Queue-ID: %s\n", id)
+		fmt.Fprintf(&part, "X-Homepost-Queue-ID: %s\n", id)
 	}
 	if !m.Arrival.IsZero() {
-		fmt.Fprintf(&b, "Arrival-Date: %s\n", m.Arrival.Format(time.RFC1123Z))
+		fmt.Fprintf(&part, "Arrival-Date: %s\n", m.Arrival.Format(time.RFC1123Z))
 	}
 	for _, r := range m.Recipients {
-		b.WriteByte('\n')
-		recipientFields(&b, host, r)
+		part.WriteByte('\n')
+		recipientFields(&part, host, r)
 	}
+	if isASCII(part.Bytes()) {
+		b.WriteString("Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+	} else {
+		// RFC 3464's fields are ASCII; RFC 6533 gives those
+		// that hold UTF-8 their own type, whose text is 8-bit.
+		b.WriteString("Content-Description: Delivery report\nContent-Type: message/global-delivery-status\n")
+		b.WriteString("Content-Transfer-Encoding: 8bit\n\n")
+	}
+	b.Write(part.Bytes())
 
 	fmt.Fprintf(&b, "\n--%s\n", boundary)
 	if whole != nil {
 		// The part ends before the line break that precedes the
 		// boundary (RFC 2046 5.1.1): the message's own last byte, line
 		// break or not, is kept.
-		b.WriteString("Content-Description: Undelivered Message\nContent-Type: message/rfc822\n")
+		b.WriteString("Content-Description: Undelivered Message\n")
+		if utf8Header(named.text) {
+			b.WriteString("Content-Type: message/global\n") // RFC 6532 3.7
+		} else {
+			b.WriteString("Content-Type: message/rfc822\n")
+		}
 		fmt.Fprintf(&b, "Content-Transfer-Encoding: %s\n\n", encoding(whole))
 		b.Write(whole)
 	} else {
-		b.WriteString("Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n")
+		b.WriteString("Content-Description: Undelivered Message Headers\n")
+		if utf8Header(hdr.text) {
+			b.WriteString("Content-Type: message/global-headers\n") // RFC 6533
+		} else {
+			b.WriteString("Content-Type: text/rfc822-headers\n")
+		}
 		if !isASCII(hdr.text) {
 			b.WriteString("Content-Transfer-Encoding: 8bit\n")
 		}
@@ -322,14 +359,15 @@ func describe(hdr []byte) string {
 }
 
 // display makes a field's value fit to show in the text for people: its
-// encoded words decoded (RFC 2047, with the standard decoder's
-// charsets: UTF-8, US-ASCII, ISO-8859-1), on one line, without what
+// encoded words decoded (RFC 2047, in any charset wordDecoder knows; a
+// field with a word in another charset is shown as it is written,
+// encoded), on one line, without what
 // could hide or reorder text on a terminal (C0 and C1 control
 // characters, bidi controls, invalid UTF-8: each shown as '?'), and cut
 // at max characters.
 func display(v string, max int) string {
 	v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
-	if dec, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+	if dec, err := wordDecoder.DecodeHeader(v); err == nil {
 		v = dec
 	}
 	var b strings.Builder
@@ -357,6 +395,34 @@ func display(v string, max int) string {
 		n++
 	}
 	return b.String()
+}
+
+// wordDecoder decodes the encoded words of the original's fields for
+// the text for people in every charset that go-message's charset
+// package knows, found as that package finds them (charsetReader): a
+// Subject in ISO-2022-JP or GB2312 reads as one in UTF-8 does, rather
+// than being quoted encoded.
+var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+
+// charsetReader is go-message's charset.Reader without the package,
+// whose init would replace go-message's CharsetReader for the whole
+// program (the mail reader sets its own): the charset by its IANA name
+// or alias, then with "cs" before it, then by its WHATWG label.
+func charsetReader(name string, r io.Reader) (io.Reader, error) {
+	enc, err := ianaindex.MIME.Encoding(name)
+	if enc == nil {
+		enc, err = ianaindex.MIME.Encoding("cs" + name)
+	}
+	if enc == nil {
+		enc, err = htmlindex.Get(name)
+	}
+	if enc == nil { // ianaindex knows some names without a decoder
+		if err == nil {
+			err = errors.New("no decoder")
+		}
+		return nil, fmt.Errorf("report: charset %q: %w", name, err)
+	}
+	return enc.NewDecoder().Reader(r), nil
 }
 
 // isControl reports whether r must not reach a terminal or a text for
@@ -401,9 +467,11 @@ func who(r Recipient, host string) string {
 }
 
 func recipientFields(b *bytes.Buffer, host string, r Recipient) {
-	fmt.Fprintf(b, "Final-Recipient: rfc822; %s\n", addr.Qualify(clean(r.Final), host))
+	final := addr.Qualify(clean(r.Final), host)
+	fmt.Fprintf(b, "Final-Recipient: %s; %s\n", addressType(final), final)
 	if o := clean(r.Original); o != "" {
-		fmt.Fprintf(b, "Original-Recipient: rfc822; %s\n", addr.Qualify(o, host))
+		o = addr.Qualify(o, host)
+		fmt.Fprintf(b, "Original-Recipient: %s; %s\n", addressType(o), o)
 	}
 	action := r.Action
 	if action != "delayed" {
@@ -435,6 +503,17 @@ func recipientFields(b *bytes.Buffer, host string, r Recipient) {
 		}
 		b.WriteString(fold("Diagnostic-Code: "+kind+"; "+d) + "\n")
 	}
+}
+
+// addressType is the address type of a (cleaned: valid UTF-8) address
+// in the delivery-status part: rfc822 for an ASCII one, utf-8 (RFC 6533
+// 3, in its utf-8-address form, which message/global-delivery-status
+// carries as it is) for one that is not, as Postfix writes them.
+func addressType(a string) string {
+	if isASCII([]byte(a)) {
+		return "rfc822"
+	}
+	return "utf-8"
 }
 
 // The words the agent puts before a smarthost's reply: what happened
@@ -572,6 +651,12 @@ func fold(s string) string {
 	}
 	return b.String()
 }
+
+// utf8Header reports whether a header holds UTF-8 outside encoded
+// words (RFC 6532), which makes it message/global rather than
+// message/rfc822. Other 8-bit bytes do not: such a header is neither,
+// and a reader takes message/global's for UTF-8.
+func utf8Header(h []byte) bool { return !isASCII(h) && utf8.Valid(h) }
 
 func isASCII(b []byte) bool {
 	for _, c := range b {

@@ -9,8 +9,8 @@ import (
 func humanText(t *testing.T, msg []byte) string {
 	t.Helper()
 	s := string(msg)
-	i := strings.Index(s, "Content-Type: text/plain; charset=utf-8\n\n")
-	j := strings.Index(s, "Content-Type: message/delivery-status")
+	i := strings.Index(s, "Content-Type: text/plain; charset=utf-8\n")
+	j := strings.Index(s, "Content-Description: Delivery report\n")
 	if i < 0 || j < i {
 		t.Fatalf("no human part:\n%s", s)
 	}

@@ -14,7 +14,7 @@ import (
 // pyDSN parses a DSN with Python's email module, an independent reader,
 // and prints what a mail client would see.
 const pyDSN = `
-import email, json, sys
+import email, json, re, sys
 from email import policy
 m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.default)
 out = {
@@ -28,12 +28,27 @@ out = {
 parts = list(m.iter_parts())
 out['human'] = parts[0].get_content()
 ds = parts[1]
-# message/delivery-status: the per-message block, then one per recipient.
-blocks = [dict(b.items()) for b in ds.get_payload()]
+out['ds_type'] = ds.get_content_type()
+out['ds_cte'] = str(ds.get('Content-Transfer-Encoding', ''))
+out['human_cte'] = str(parts[0].get('Content-Transfer-Encoding', ''))
+out['human_charset'] = str(parts[0].get_param('charset'))
+if ds.get_content_type() == 'message/global-delivery-status':
+    # Python knows only message/delivery-status: it reads another
+    # message/* as a message, whose header is the per-message block
+    # and whose body the recipients' blocks.
+    inner = ds.get_payload(0)
+    blocks = [dict(inner.items())]
+    rest = inner.get_payload(decode=True) or b''
+    for chunk in re.split(rb'\n[ \t]*\n', rest.strip()):
+        blocks.append(dict(email.message_from_bytes(chunk, policy=policy.default).items()))
+else:
+    # message/delivery-status: the per-message block, then one per recipient.
+    blocks = [dict(b.items()) for b in ds.get_payload()]
 out['blocks'] = blocks
 hdrs = parts[2]
 out['attached_type'] = hdrs.get_content_type()
-if hdrs.get_content_type() == 'message/rfc822':
+if hdrs.get_content_maintype() == 'message':
+    # message/rfc822, message/global, message/global-headers
     inner = hdrs.get_payload(0)
     out['orig'] = inner.as_bytes(policy=policy.compat32.clone(linesep='\n')).decode('utf-8', 'replace')
     out['attached_subject'] = str(inner['Subject'])
@@ -48,6 +63,10 @@ print(json.dumps(out))
 
 type parsedDSN struct {
 	Defects       []string            `json:"defects"`
+	DSType        string              `json:"ds_type"`
+	DSCTE         string              `json:"ds_cte"`
+	HumanCTE      string              `json:"human_cte"`
+	HumanCharset  string              `json:"human_charset"`
 	ContentType   string              `json:"content_type"`
 	ReportType    string              `json:"report_type"`
 	To            string              `json:"to"`
@@ -265,7 +284,8 @@ func TestBuildAttachesWholeMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	hdr, body := attachment(t, msg)
-	if !strings.Contains(hdr, "Content-Type: message/rfc822") || !strings.Contains(hdr, "Content-Transfer-Encoding: 8bit") {
+	// Its Subject is raw UTF-8: message/global (RFC 6532 3.7).
+	if !strings.Contains(hdr, "Content-Type: message/global\n") || !strings.Contains(hdr, "Content-Transfer-Encoding: 8bit") {
 		t.Errorf("part header:\n%s", hdr)
 	}
 	if body != orig {
@@ -275,7 +295,7 @@ func TestBuildAttachesWholeMessage(t *testing.T) {
 	if len(d.Defects) != 0 {
 		t.Errorf("defects: %v", d.Defects)
 	}
-	if d.AttachedType != "message/rfc822" || d.AttachedSubj != "café report" ||
+	if d.AttachedType != "message/global" || d.AttachedSubj != "café report" ||
 		!strings.Contains(d.AttachedBody, "trailing spaces") || !strings.HasSuffix(d.AttachedBody, "no newline at the end") {
 		t.Errorf("attached: %s %q %q", d.AttachedType, d.AttachedSubj, d.AttachedBody)
 	}

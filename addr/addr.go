@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Parse parses one address as given to -f or on a command line:
@@ -217,10 +218,17 @@ func stripComments(s string) string {
 
 // checkAddr refuses what can never be an address: white space outside
 // quotes, control characters, an empty local part, more than one '@'
-// outside quotes ("a@@x", which only a smarthost's bounce would tell).
+// outside quotes ("a@@x", which only a smarthost's bounce would tell),
+// bytes that are not UTF-8. RFC 6532 lets an address hold UTF-8 and
+// nothing else of 8 bits; a smarthost refuses the rest ("500 5.5.2
+// Error: bad UTF-8 syntax" from Postfix), and the bounce could not even
+// show what was sent.
 func checkAddr(a string) (string, error) {
 	if a == "" {
 		return "", errors.New("empty address")
+	}
+	if !utf8.ValidString(a) {
+		return "", fmt.Errorf("%q is not an address: it is not valid UTF-8", a)
 	}
 	quoted := false
 	ats := 0

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseList(t *testing.T) {
@@ -30,23 +31,53 @@ func TestParseList(t *testing.T) {
 	}
 }
 
+// An address that is not UTF-8 is refused where it is given (RFC 6532
+// allows 8-bit bytes in an address as UTF-8 only): a smarthost would
+// refuse it, and its bounce would show U+FFFD instead of what was sent.
+// A display name or a comment that is not UTF-8 is header text, not the
+// address: the address in it is read.
+func TestParseInvalidUTF8(t *testing.T) {
+	for _, bad := range []string{"\xff\xfe@test.invalid", "<\xff\xfe@test.invalid>", "Name <j\xf6rg@example.org>",
+		"\"\xff\"@example.org", "a@b\xe9.example", "good@example.org, \xff@example.org", "root\xff", "\xed\xa0\x80@example.org"} {
+		if got, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) = %q, want an error", bad, got)
+		}
+		if got, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList(%q) = %q, want an error", bad, got)
+		}
+	}
+	if got, bad := ParseListEach("good@example.org, \xff@example.org"); !slices.Equal(got, []string{"good@example.org"}) || len(bad) != 1 {
+		t.Errorf("ParseListEach = %q, %v; want the good address and one error", got, bad)
+	}
+	for in, want := range map[string]string{
+		"J\xf6rg <joerg@example.org>":           "joerg@example.org",
+		"joerg@example.org (J\xf6rg)":           "joerg@example.org",
+		"J\xc3\xb6rg <j\xc3\xb6rg@example.org>": "j\xc3\xb6rg@example.org",
+	} {
+		if got, err := Parse(in); err != nil || got != want {
+			t.Errorf("Parse(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
 // FuzzParseList: an address list from a -t header or a command line
 // never panics the parser, and every address it returns is one address:
 // no line break or control character (which would inject header fields
 // into a trace header or an SMTP command), not empty, no unquoted white
-// space or comma.
+// space or comma, valid UTF-8.
 func FuzzParseList(f *testing.F) {
 	for _, s := range []string{
 		"root", "a@b, c@d", `"Q, R" <q@remote.example>`, "group: a@x, b@y;", "undisclosed-recipients:;",
 		"Someone <far@remote.example>,\n\tundisclosed: ;", "x@y\nBcc: z", "<unterminated", "root@localhost (Cron Daemon)",
 		"=?utf-8?q?J=C3=B6rg?= <j@x>", `"a b"@example.org`, "a@b;c@d", "Smith, John <root>", "(comment) <a@b>",
+		"\xff\xfe@test.invalid", "J\xf6rg <j@x>, \"\xe9\"@x",
 	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		each, bad := ParseListEach(s)
 		for _, a := range each {
-			if a == "" || strings.ContainsAny(a, "\r\n\x00") {
+			if a == "" || strings.ContainsAny(a, "\r\n\x00") || !utf8.ValidString(a) {
 				t.Fatalf("ParseListEach(%q) returned %q", s, each)
 			}
 		}

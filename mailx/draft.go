@@ -64,6 +64,22 @@ func sanitize(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// sanitizeBytes is sanitize that leaves the bytes that are not UTF-8 as
+// they are.
+func sanitizeBytes(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\r' || c == '\n' || c == '\t':
+			b.WriteByte(' ')
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // isHeaderLine reports whether arg has the form "Name: value": a field
 // name (printable ASCII without colon or space), a colon, then blank
 // space or nothing.
@@ -89,8 +105,16 @@ func (d *draft) addHeader(line string) {
 
 // addList appends the comma-separated addresses in arg, sanitised.
 func addList(list []string, arg string) []string {
-	for _, a := range splitAddrs(sanitize(arg)) {
-		if a = strings.TrimSpace(a); a != "" {
+	for _, a := range splitAddrs(sanitizeBytes(arg)) {
+		a = strings.TrimSpace(a)
+		if utf8.ValidString(addrOf(a)) {
+			// Only a display name may hold bytes that are not
+			// UTF-8: they become U+FFFD, as sanitize makes them.
+			a = validUTF8(a)
+		}
+		// An address that is not UTF-8 is kept as typed, for
+		// sendDraft to refuse it as it is.
+		if a != "" {
 			list = append(list, a)
 		}
 	}

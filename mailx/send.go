@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"homepost/addr"
 	"homepost/submit"
@@ -271,6 +272,16 @@ func (e *env) sendDraft(d *draft) int {
 		// The from variable (s-nail's, and Heirloom mailx's) is -r's
 		// default: -S from=ADDR, set from=ADDR in .mailrc.
 		d.from = e.set.get("from")
+	}
+	// An address that is not UTF-8 (Latin-1 typed where the terminal is
+	// not UTF-8) is refused, as sendmail refuses it: sent with U+FFFD in
+	// place of its bytes, it would name no one and bounce.
+	for _, a := range append([]string{d.from}, d.recipients()...) {
+		if !utf8.ValidString(addrOf(a)) {
+			e.warn("bad address %q: it is not valid UTF-8", addrOf(a))
+			e.saveDead(d)
+			return exDataErr
+		}
 	}
 	d.from = qualifyFrom(sanitize(d.from), e.cfg.Hostname)
 	d.to = e.set.expandAliases(d.to)

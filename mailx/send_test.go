@@ -394,3 +394,35 @@ func TestSendMailutilsOptions(t *testing.T) {
 		t.Error("-A with no such file: exit 0")
 	}
 }
+
+// An address that is not UTF-8 (Latin-1 typed where the terminal is not
+// UTF-8) is refused (exit 65, the message kept in dead.letter), as
+// sendmail refuses it: it went out with U+FFFD in place of its bytes, to
+// an address no one has, and bounced. A display name that is not UTF-8
+// is header text: its address is a recipient, as before.
+func TestSendInvalidUTF8Address(t *testing.T) {
+	h := newHome(t)
+	for _, args := range [][]string{
+		{"\xff\xfe@test.invalid"},
+		{"-c", "a@example.org, c\xe9@example.org", "root"},
+		{"-b", "J\xf6rg <j\xf6rg@example.org>", "root"},
+		{"-r", "j\xf6rg@example.org", "root"},
+	} {
+		_, stderr, code := h.mail(t, "body\n", append([]string{"-s", "x"}, args...)...)
+		if code != exDataErr || !strings.Contains(stderr, "not valid UTF-8") || !strings.Contains(stderr, `\x`) {
+			t.Errorf("mail %q: exit %d, %q; want %d and the address escaped", args, code, stderr, exDataErr)
+		}
+	}
+	if q := h.queue(t); len(q) != 0 {
+		t.Errorf("queued %d messages", len(q))
+	}
+	if _, err := os.Stat(h.path("dead.letter")); err != nil {
+		t.Errorf("no dead.letter: %v", err)
+	}
+	if _, e, code := h.mail(t, "body\n", "-s", "x", "J\xf6rg <root>"); code != 0 {
+		t.Fatalf("display name not UTF-8: exit %d, %s", code, e)
+	}
+	if q := h.only(t); len(q.rcpts) != 1 || q.rcpts[0] != "root" {
+		t.Errorf("recipients %q", q.rcpts)
+	}
+}

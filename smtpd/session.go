@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -223,7 +224,17 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.refuse(s.tooLarge(), from, 0)
 	}
 	s.utf8 = opts != nil && opts.UTF8
-	if !s.utf8 && !ascii(from) {
+	// An address that is not valid UTF-8 is not refused with
+	// errUndeclaredUTF8, since declaring SMTPUTF8 would not make it an
+	// address: addr.Parse refuses it below, as any address that cannot
+	// be read, with 553 and 5.1.7 (for RCPT 5.1.3), RFC 3463's "bad
+	// sender's (destination mailbox) address syntax", with or without
+	// SMTPUTF8. Postfix answers "500 5.5.2 Error: bad UTF-8 syntax"
+	// instead, to any command line that is not UTF-8; here the reply
+	// names what is wrong, the address, and a client takes either 5xx
+	// as a refusal of that address at once, where accepting it meant a
+	// bounce from the smarthost later.
+	if !s.utf8 && !ascii(from) && utf8.ValidString(from) {
 		return s.refuse(errUndeclaredUTF8, from, 0)
 	}
 	if from != "" {
@@ -266,7 +277,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !s.allowed() {
 		return errAuthRequired
 	}
-	if !s.utf8 && !ascii(to) {
+	// Not UTF-8: refused as a bad address below (see Mail).
+	if !s.utf8 && !ascii(to) && utf8.ValidString(to) {
 		return errUndeclaredUTF8
 	}
 	a, err := addr.Parse(addr.Requote(to))

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"homepost/config"
 	"homepost/outbox"
@@ -649,6 +650,41 @@ func TestUnicodeAddressNeedsSMTPUTF8(t *testing.T) {
 	d.cmd("RSET", "250")
 	d.cmd("MAIL FROM:<a@example.org> SMTPUTF8", "250")
 	d.cmd("RCPT TO:<jürgen@testhost.example>", "250")
+}
+
+// An address that is not valid UTF-8 is refused at MAIL or RCPT, with
+// SMTPUTF8 or without (declaring it would not help), as a bad address:
+// a smarthost would refuse it ("500 5.5.2 Error: bad UTF-8 syntax" from
+// Postfix) and the bounce could not say what was sent. The reply shows
+// the bytes escaped, and the message is queued for the good recipients.
+func TestInvalidUTF8AddressRefused(t *testing.T) {
+	ts := startServer(t, os.Getuid(), nil)
+	d := dial(t, "unix", ts.unix)
+	d.cmd("EHLO c", "250")
+	for _, params := range []string{" SMTPUTF8", ""} {
+		if r := d.cmd("MAIL FROM:<\xff\xfe@example.org>"+params, "553"); !strings.HasPrefix(r, "553 5.1.7 ") || !strings.Contains(r, `\xff\xfe`) {
+			t.Errorf("MAIL%s: %q", params, r)
+		}
+		d.cmd("MAIL FROM:<a@example.org>"+params, "250")
+		for _, rcpt := range []string{"\xff\xfe@test.invalid", "j\xf6rg@testhost.example", "\"\xe9\"@testhost.example"} {
+			if r := d.cmd("RCPT TO:<"+rcpt+">", "553"); !strings.HasPrefix(r, "553 5.1.3 ") || !utf8.ValidString(r) {
+				t.Errorf("RCPT %q%s: %q", rcpt, params, r)
+			}
+		}
+		d.cmd("RCPT TO:<b@testhost.example>", "250")
+		d.cmd("DATA", "354")
+		d.send("Subject: x\r\n\r\nx\r\n.\r\n")
+		d.expect("250 2.0.0")
+	}
+	q := queued(t, ts.cfg)
+	if len(q) != 2 {
+		t.Fatalf("%d queued, want 2", len(q))
+	}
+	for _, m := range q {
+		if len(m.Env.Rcpts) != 1 || m.Env.Rcpts[0].Addr != "b@testhost.example" || m.Env.Sender != "a@example.org" {
+			t.Errorf("envelope %q %+v", m.Env.Sender, m.Env.Rcpts)
+		}
+	}
 }
 
 // Receiving is true while a transaction is open (MAIL given, the message

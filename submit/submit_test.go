@@ -3,6 +3,7 @@ package submit
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -236,6 +237,40 @@ func TestMailErrorsReturnsBadRecipient(t *testing.T) {
 	}
 	if _, err := Submit(cfg, Options{Recipients: []string{"bad@@x"}}, strings.NewReader("x\n")); err == nil {
 		t.Error("a bad address was queued without -oem")
+	}
+}
+
+// An address that is not valid UTF-8 is refused at submission (exit 65,
+// EX_DATAERR), as any address that cannot be read, whether it is given
+// on the command line, to -f or in a field read by -t: a smarthost
+// refuses it ("500 5.5.2 Error: bad UTF-8 syntax" from Postfix), and
+// the bounce shows U+FFFD where the bytes were. A display name that is
+// not UTF-8 is header text: its address is a recipient. With -oem the
+// error, its bytes escaped, is mailed back as for other bad addresses.
+func TestInvalidUTF8AddressRefused(t *testing.T) {
+	cfg := testConfig(t)
+	for _, o := range []Options{
+		{Recipients: []string{"\xff\xfe@test.invalid"}},
+		{Recipients: []string{"bob, j\xf6rg@example.org"}},
+		{Recipients: []string{"bob"}, Sender: "\xff@example.org"},
+		{Extract: true},
+	} {
+		_, err := Submit(cfg, o, strings.NewReader("To: bob, \"\xe9\"@example.org\nSubject: x\n\nx\n"))
+		var de *DataError
+		if !errors.As(err, &de) || !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("%+v: %v, want a DataError for the address", o, err)
+		}
+	}
+	if n, _ := outbox.Dir(cfg.Outbox).Names("new"); len(n) != 0 {
+		t.Errorf("queued %v", n)
+	}
+	_, env := submitted(t, Options{Extract: true}, "To: J\xf6rg <joerg@example.org>\nSubject: x\n\nx\n")
+	if got := rcptList(env); !slices.Equal(got, []string{"joerg@example.org"}) {
+		t.Errorf("display name not UTF-8: recipients %q", got)
+	}
+	body, env := submitted(t, Options{Extract: true, MailErrors: true}, "To: bob, \xff\xfe@test.invalid\nSubject: x\n\nx\n")
+	if got := rcptList(env); !slices.Equal(got, []string{"bob", "alice"}) || !strings.Contains(body, `X-Homepost-Error: bad address in To header: "\xff\xfe@test.invalid" is not an address: it is not valid UTF-8`) {
+		t.Errorf("-oem: recipients %q\n%s", got, body)
 	}
 }
 

@@ -101,6 +101,9 @@ func TestSendmailUsageErrors(t *testing.T) {
 		{[]string{"-t"}, 64, "no recipient addresses found"},
 		{[]string{"-f"}, 64, "requires an argument"},
 		{[]string{"bad address@x"}, 65, "bad recipient"},
+		// Not UTF-8: a smarthost would refuse it, later, in a bounce.
+		{[]string{"\xff\xfe@test.invalid"}, 65, `"\xff\xfe@test.invalid" is not an address: it is not valid UTF-8`},
+		{[]string{"-f", "j\xf6rg@example.org", "root"}, 65, "bad sender address"},
 	} {
 		_, stderr, code := e.Run([]byte("Subject: x\n\nb\n"), "sendmail", c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) || !strings.HasPrefix(stderr, "homepost: ") {

@@ -315,10 +315,32 @@ func attachFile(mw *message.Writer, path, ctype string) error {
 		return fmt.Errorf("attachment: %w", err)
 	}
 	var ah message.Header
-	if ctype == "" {
+	guessed := ctype == ""
+	if guessed {
 		ctype = guessType(path, head[:n])
 	}
-	ah.SetContentType(ctype, nil)
+	mt, params, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		return fmt.Errorf("attachment %s: content type %q: %w", path, ctype, err)
+	}
+	if strings.HasPrefix(mt, "text/") {
+		cs := params["charset"]
+		if cs == "" {
+			if cs, err = attachCharset(f, head[:n]); err != nil {
+				return fmt.Errorf("attachment: %w", err)
+			}
+			switch {
+			case cs != "":
+				params["charset"] = cs
+			case guessed:
+				mt = "application/octet-stream"
+			}
+		} else if !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
+			// go-message, which writes the parts, refuses any other.
+			return fmt.Errorf("attachment %s: charset %q: a text attachment can be declared UTF-8 or US-ASCII only (or give no charset)", path, cs)
+		}
+	}
+	ah.SetContentType(mt, params)
 	// RFC 2231 for a name that is not ASCII (filename*=utf-8''...), as
 	// MIME parameters are meant to be written; go-message's
 	// SetContentDisposition writes an encoded word inside quotes, which
@@ -340,6 +362,41 @@ func attachFile(mw *message.Writer, path, ctype string) error {
 		return fmt.Errorf("attachment: %w", err)
 	}
 	return aw.Close()
+}
+
+// attachCharset names the charset of a text attachment, which is sent
+// as it is, base64-encoded: "us-ascii" for ASCII, "utf-8" for UTF-8,
+// and "" for text in 8 bits that is not UTF-8 (Latin-1, or UTF-8 with a
+// stray byte), whose charset cannot be written (go-message writes only
+// those two) nor known for sure. Without a charset a reader takes the
+// text for US-ASCII (RFC 2046 4.1.2). The whole file is read for it and
+// f taken back to where it was (just past head), as the body is read
+// twice; a file that cannot be read again (a pipe: mail -a <(cmd)) is
+// judged by head, its first 8 KiB.
+func attachCharset(f *os.File, head []byte) (string, error) {
+	s := &textScan{}
+	s.Write(head)
+	whole := len(head) <= 8192
+	if !whole {
+		pos, err := f.Seek(0, io.SeekCurrent)
+		if err == nil {
+			if _, err := io.Copy(s, f); err != nil {
+				return "", err
+			}
+			if _, err := f.Seek(pos, io.SeekStart); err != nil {
+				return "", err
+			}
+			whole = true
+		}
+	}
+	switch {
+	case s.invalid || whole && len(s.carry) > 0:
+		// (A character cut off at the end of the file.)
+		return "", nil
+	case s.multibyte:
+		return "utf-8", nil
+	}
+	return "us-ascii", nil
 }
 
 // setHeaders puts the -a header lines in place of the fields of the same

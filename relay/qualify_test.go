@@ -20,6 +20,11 @@ func TestQualifyList(t *testing.T) {
 		{" \"a b\"\n", " \"a b\"@d.example\n"},
 		{" friends: nu1, Bob <bob>;, carol\n", " friends: nu1@d.example, Bob <bob@d.example>;, carol@d.example\n"},
 		{" first.last\n", " first.last@d.example\n"},
+		// Comments (CFWS) wherever white space may be, kept as they are.
+		{" (Kommentar) qual6\n", " (Kommentar) qual6@d.example\n"},
+		{" Taro <qual5>, (Kommentar) qual6\n", " Taro <qual5@d.example>, (Kommentar) qual6@d.example\n"},
+		{" <(c) qual5 (d)>, (a)qual6(b)\n", " <(c) qual5@d.example (d)>, (a)qual6@d.example(b)\n"},
+		{" \"a (b\" (c \\) (d)) <nu1>,\n (x\n y) nu2\n", " \"a (b\" (c \\) (d)) <nu1@d.example>,\n (x\n y) nu2@d.example\n"},
 		// Nothing unqualified, or nothing that is plainly an address.
 		{" undisclosed-recipients:;\n", ""},
 		{" bob@example.org\n", ""},
@@ -61,6 +66,28 @@ func TestRewriteQualifies(t *testing.T) {
 	}
 }
 
+// A comment before an address does not keep the field from being
+// qualified: "Cc: (Kommentar) qual6" went out as it was, and so did
+// every address of a field with one, where "qual6 (Kommentar)" got its
+// domain. Comments and every other byte stay.
+func TestQualifyFieldWithComments(t *testing.T) {
+	for in, want := range map[string]string{
+		"(Kommentar) qual6":                                   "(Kommentar) qual6@d.example",
+		"Taro <qual5>, (Kommentar) qual6":                     "Taro <qual5@d.example>, (Kommentar) qual6@d.example",
+		"qual6 (Kommentar)":                                   "qual6@d.example (Kommentar)",
+		"(a) Taro (b) <(c) qual5 (d)> (e)":                    "(a) Taro (b) <(c) qual5@d.example (d)> (e)",
+		"=?utf-8?q?J=C3=B6rg?= < joerg >":                     "=?utf-8?q?J=C3=B6rg?= < joerg@d.example >",
+		"\"Müller, (Jürgen)\" <qual5>, (x) y":                 "\"Müller, (Jürgen)\" <qual5@d.example>, (x) y@d.example",
+		"(Kommentar)\n\tqual6, (k\n (nested)) Taro\n <qual5>": "(Kommentar)\n\tqual6@d.example, (k\n (nested)) Taro\n <qual5@d.example>",
+	} {
+		head := "From: me@example.org\nCc: " + in + "\nSubject: s\n\n"
+		got := string(qualifyField([]byte(head), "Cc", "d.example"))
+		if w := "From: me@example.org\nCc: " + want + "\nSubject: s\n\n"; got != w {
+			t.Errorf("Cc: %q\n got %q\nwant %q", in, got, w)
+		}
+	}
+}
+
 // TestRelayQualifiesHeader: what the smarthost receives, as "mail -s x
 // remoteme" and "~c nu1" produce it.
 func TestRelayQualifiesHeader(t *testing.T) {
@@ -85,7 +112,7 @@ func TestRelayQualifiesHeader(t *testing.T) {
 // FuzzQualifyList: never a panic; what changes is only insertions of
 // "@domain", and the result parses as an address list when it changes.
 func FuzzQualifyList(f *testing.F) {
-	for _, s := range []string{" nu1\n", " a, \"b c\" <d>, e (f), g:h,i;\n", " <<>>@\n", " (((\n", " \"\\\n"} {
+	for _, s := range []string{" nu1\n", " a, \"b c\" <d>, e (f), g:h,i;\n", " <<>>@\n", " (((\n", " \"\\\n", " (c) a, <(d) b (e)>, \"(\" (\\)) c\n", "<(0"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {

@@ -231,8 +231,7 @@ func qualifyField(head []byte, name, domain string) []byte {
 	if !ok {
 		return head
 	}
-	v := strings.NewReplacer("\r\n", "", "\n", "").Replace(string(value))
-	list, err := addrParser.ParseList(strings.TrimSpace(v))
+	list, err := addrParser.ParseList(checkable(value))
 	if err != nil {
 		return head
 	}
@@ -247,14 +246,58 @@ func qualifyField(head []byte, name, domain string) []byte {
 	return append(out, head[end:]...)
 }
 
+// checkable is a field value as net/mail's parser can check it, with
+// what RFC 5322 allows and net/mail does not taken out: the line breaks
+// of folding, comments, which stand for white space (3.2.2) and may come
+// before a mailbox ("Cc: (Kommentar) nu1"), and white space just inside
+// angle brackets ("< nu1 >", "<nu1 (Kommentar)>": a dot-atom may have
+// CFWS on either side, 3.2.3).
+func checkable(value []byte) string {
+	v := strings.NewReplacer("\r\n", "", "\n", "").Replace(string(blankComments(value)))
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(v):
+			b.WriteByte(c)
+			i++
+			c = v[i]
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '<':
+			for i+1 < len(v) && (v[i+1] == ' ' || v[i+1] == '\t') {
+				i++
+			}
+		case c == ' ' || c == '\t':
+			j := i
+			for j < len(v) && (v[j] == ' ' || v[j] == '\t') {
+				j++
+			}
+			if j < len(v) && v[j] == '>' {
+				i = j - 1
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	return strings.TrimSpace(b.String())
+}
+
 // qualifyList inserts "@"+domain after every local part in an address
 // list (a field's value, folding included) that has no domain:
-// "nu1" and "Name <nu1>" and "nu1 (comment)". It reports whether it
-// inserted anything. Display names, comments, quoted strings and groups
-// are read as RFC 5322 §3.4 writes them and kept byte for byte; a
-// mailbox that is not plainly one local part (two words without angle
-// brackets, a source route) is left alone.
-func qualifyList(v []byte, domain string) ([]byte, bool) {
+// "nu1" and "Name <nu1>" and "nu1 (comment)" and "(comment) nu1" and
+// "<(comment) nu1>". It reports whether it inserted anything. Display
+// names, comments, quoted strings and groups are read as RFC 5322 §3.4
+// writes them and kept byte for byte; a mailbox that is not plainly one
+// local part (two words without angle brackets, a source route) is left
+// alone.
+func qualifyList(orig []byte, domain string) ([]byte, bool) {
+	// The list is read with its comments blanked out (CFWS, RFC 5322
+	// 3.2.2, may stand wherever white space may); the insertions are
+	// made in orig, whose offsets blankComments keeps.
+	v := blankComments(orig)
 	var at []int // where to insert
 	// The mailbox being read: its words outside comments.
 	var (
@@ -285,24 +328,6 @@ func qualifyList(v []byte, domain string) ([]byte, bool) {
 	for i := 0; i < len(v); i++ {
 		ch := v[i]
 		switch {
-		case ch == '(':
-			// A comment, nested parentheses and quoted pairs within.
-			depth := 0
-			for ; i < len(v); i++ {
-				if v[i] == '\\' {
-					i++
-					continue
-				}
-				if v[i] == '(' {
-					depth++
-				} else if v[i] == ')' {
-					depth--
-					if depth == 0 {
-						break
-					}
-				}
-			}
-			lastWasSpace = true
 		case ch == '"':
 			j := i + 1
 			for ; j < len(v) && v[j] != '"'; j++ {
@@ -320,7 +345,7 @@ func qualifyList(v []byte, domain string) ([]byte, bool) {
 			lastWasSpace = false
 		case ch == '<':
 			if angle >= 0 {
-				return v, false // nested angles: not an address list
+				return orig, false // nested angles: not an address list
 			}
 			angle = i
 			for j := i + 1; j < len(v); j++ {
@@ -338,7 +363,7 @@ func qualifyList(v []byte, domain string) ([]byte, bool) {
 				}
 			}
 			if angleEnd < 0 {
-				return v, false
+				return orig, false
 			}
 			i = angleEnd
 			lastWasSpace = false
@@ -370,17 +395,55 @@ func qualifyList(v []byte, domain string) ([]byte, bool) {
 	}
 	finish()
 	if len(at) == 0 {
-		return v, false
+		return orig, false
 	}
-	out := make([]byte, 0, len(v)+len(at)*(len(domain)+1))
+	out := make([]byte, 0, len(orig)+len(at)*(len(domain)+1))
 	prev := 0
 	for _, p := range at {
-		out = append(out, v[prev:p]...)
+		out = append(out, orig[prev:p]...)
 		out = append(out, '@')
 		out = append(out, domain...)
 		prev = p
 	}
-	return append(out, v[prev:]...), true
+	return append(out, orig[prev:]...), true
+}
+
+// blankComments returns a copy of v, the same length, in which every
+// comment of RFC 5322 3.2.2, parentheses included, nested comments and
+// quoted pairs within, is spaces: what a comment stands for where it may
+// be. A parenthesis in a quoted string is text, not a comment; an
+// unclosed comment runs to the end.
+func blankComments(v []byte) []byte {
+	out := bytes.Clone(v)
+	depth, quoted := 0, false
+	for i := 0; i < len(out); i++ {
+		c := out[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0):
+			// A quoted pair: the next byte is text, even a quote or
+			// a parenthesis.
+			if depth > 0 {
+				out[i] = ' '
+				if i+1 < len(out) {
+					out[i+1] = ' '
+				}
+			}
+			i++
+		case quoted:
+			quoted = c != '"'
+		case c == '"' && depth == 0:
+			quoted = true
+		case c == '(':
+			depth++
+			out[i] = ' '
+		case c == ')' && depth > 0:
+			depth--
+			out[i] = ' '
+		case depth > 0:
+			out[i] = ' '
+		}
+	}
+	return out
 }
 
 // localPart reports whether s is a dot-atom or a quoted string.

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -15,36 +13,13 @@ import (
 // shows the server's reply, and no DSN comes back.
 func TestGreeting5xxDefers(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("554 5.7.1 go away\r\n"))
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if strings.HasPrefix(strings.ToUpper(line), "QUIT") {
-						c.Write([]byte("221 2.0.0 bye\r\n"))
-						return
-					}
-					c.Write([]byte("503 5.5.1 no service\r\n"))
-				}
-			}()
+	addr := testenv.ServeLines(t, "554 5.7.1 go away", func(cmd string) (string, bool) {
+		if strings.HasPrefix(strings.ToUpper(cmd), "QUIT") {
+			return "221 2.0.0 bye", true
 		}
-	}()
-	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", l.Addr()))
+		return "503 5.5.1 no service", false
+	})
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\n", addr))
 	e.MustSend("Subject: s\n\nb\n", "a@remote.example", "b@remote.example")
 	e.Once()
 	q, _, _ := e.Run(nil, "mailq")

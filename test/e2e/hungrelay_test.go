@@ -19,21 +19,8 @@ import (
 // timeout passes.
 func TestLocalMailDoesNotWaitForHungRelay(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() }) // say nothing
-		}
-	}()
-	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ncommand_timeout = \"8s\"\n", l.Addr()))
+	addr, _ := hungRelay(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ncommand_timeout = \"8s\"\n", addr))
 	e.StartAgent()
 	e.MustSend("Subject: far\n\nb\n", "x@remote.example")
 	time.Sleep(300 * time.Millisecond) // the relay is being waited for
@@ -49,23 +36,9 @@ func TestLocalMailDoesNotWaitForHungRelay(t *testing.T) {
 // connections accepted.
 func hungRelay(t *testing.T) (string, *atomic.Int32) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	conns := &atomic.Int32{}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns.Add(1)
-			t.Cleanup(func() { c.Close() }) // say nothing
-		}
-	}()
-	return l.Addr().String(), conns
+	addr := testenv.Serve(t, func(net.Conn) { conns.Add(1) }) // say nothing
+	return addr, conns
 }
 
 // A flush (or agent --once) that waits for the running agent while the

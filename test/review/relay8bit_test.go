@@ -1,8 +1,6 @@
 package review
 
 import (
-	"bufio"
-	"net"
 	"strings"
 	"testing"
 
@@ -15,43 +13,19 @@ import (
 // both gets no such warning.
 func TestCheckRelayNo8BitMIME(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("220 old.example ESMTP\r\n"))
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-					case strings.HasPrefix(cmd, "EHLO"):
-						c.Write([]byte("250-old.example\r\n250 SIZE 10240000\r\n"))
-					case cmd == "QUIT":
-						c.Write([]byte("221 bye\r\n"))
-						return
-					default:
-						c.Write([]byte("250 ok\r\n"))
-					}
-				}
-			}()
+	addr := testenv.ServeLines(t, "220 old.example ESMTP", func(cmd string) (string, bool) {
+		switch cmd = strings.ToUpper(cmd); {
+		case strings.HasPrefix(cmd, "EHLO"):
+			return "250-old.example\n250 SIZE 10240000", false
+		case cmd == "QUIT":
+			return "221 bye", true
 		}
-	}()
-	e := testenv.New(t, "[relay]\nurl = \"smtp://"+l.Addr().String()+"\"\nfrom = \"me@example.org\"\n")
+		return "250 ok", false
+	})
+	e := testenv.New(t, "[relay]\nurl = \"smtp://"+addr+"\"\nfrom = \"me@example.org\"\n")
 	out, stderr, _ := e.Run(nil, "homepost", "check", "--relay")
-	if !strings.Contains(out, "ok   relay: smtp://"+l.Addr().String()+" reachable") ||
-		!strings.Contains(out, "warn relay: smtp://"+l.Addr().String()+" offers no 8BITMIME") ||
+	if !strings.Contains(out, "ok   relay: smtp://"+addr+" reachable") ||
+		!strings.Contains(out, "warn relay: smtp://"+addr+" offers no 8BITMIME") ||
 		!strings.Contains(out, "nor SMTPUTF8") {
 		t.Errorf("check --relay, a smarthost without 8BITMIME:\n%s%s", out, stderr)
 	}

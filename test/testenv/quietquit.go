@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -30,34 +29,9 @@ func (q *QuietQuit) Took() int { return int(q.took.Load()) }
 // life; its connections are closed at the end.
 func StartQuietQuit(t testing.TB) *QuietQuit {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := &QuietQuit{Addr: l.Addr().String()}
+	q := &QuietQuit{}
 	q.Quiet.Store(true)
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go q.serve(c)
-		}
-	}()
+	q.Addr = Serve(t, q.serve)
 	return q
 }
 

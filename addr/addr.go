@@ -263,11 +263,15 @@ func checkAddr(a string) (string, error) {
 }
 
 // Format formats a mailbox with an optional display name, RFC 2047
-// encoding the name when it is not plain ASCII.
+// encoding the name when it is not plain ASCII. A name that is not
+// UTF-8 (sendmail -F typed in Latin-1) is read as HeaderText reads it:
+// written as it was, its encoded word said utf-8 and held Latin-1
+// bytes, which no reader decodes.
 func Format(name, addr string) string {
 	if name == "" {
 		return addr
 	}
+	name = HeaderText(name)
 	// net/mail quotes or encodes the name; the address is put back by
 	// hand because net/mail insists on a domain.
 	s := (&mailbox{Name: name, Address: "a@b"}).String()

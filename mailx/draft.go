@@ -80,6 +80,26 @@ func sanitizeBytes(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// typedText is header text typed on the command line or at a prompt (a
+// subject, a field given with -a, a display name) in UTF-8: in 8 bits
+// but not UTF-8 and with no UTF-8 character in it (Latin-1 typed where
+// the terminal is not UTF-8), it is read as windows-1252, as a body like
+// it is (textScan's latin) and as sendmail reads -F (addr.HeaderText).
+// Its bytes were U+FFFD, the letters lost. What is left that is not
+// UTF-8 (a stray byte in UTF-8) becomes U+FFFD where it is sanitized.
+func typedText(s string) string { return latinFallback(s) }
+
+// typedAddress is typedText for an address with its display name, when
+// the address itself is UTF-8; one that is not is kept as typed, for
+// sendDraft to refuse it (read as windows-1252 it would name someone
+// else).
+func typedAddress(a string) string {
+	if utf8.ValidString(addrOf(a)) {
+		return validUTF8(typedText(a))
+	}
+	return a
+}
+
 // isHeaderLine reports whether arg has the form "Name: value": a field
 // name (printable ASCII without colon or space), a colon, then blank
 // space or nothing.
@@ -100,20 +120,17 @@ func isHeaderLine(arg string) bool {
 // From is written as given; the envelope sender stays the user (or -r),
 // as bsd-mailx leaves it.
 func (d *draft) addHeader(line string) {
-	d.headers = append(d.headers, sanitize(line))
+	d.headers = append(d.headers, sanitize(typedText(line)))
 }
 
 // addList appends the comma-separated addresses in arg, sanitised.
 func addList(list []string, arg string) []string {
 	for _, a := range splitAddrs(sanitizeBytes(arg)) {
-		a = strings.TrimSpace(a)
-		if utf8.ValidString(addrOf(a)) {
-			// Only a display name may hold bytes that are not
-			// UTF-8: they become U+FFFD, as sanitize makes them.
-			a = validUTF8(a)
-		}
-		// An address that is not UTF-8 is kept as typed, for
-		// sendDraft to refuse it as it is.
+		// Only a display name may hold bytes that are not UTF-8:
+		// they are read as typedText reads them. An address that
+		// is not UTF-8 is kept as typed, for sendDraft to refuse it
+		// as it is.
+		a = typedAddress(strings.TrimSpace(a))
 		if a != "" {
 			list = append(list, a)
 		}
@@ -246,7 +263,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	}
 	h.SetDate(now)
 	if d.subject != "" {
-		h.SetSubject(sanitize(d.subject))
+		h.SetSubject(sanitize(typedText(d.subject)))
 	}
 	if len(d.cc) > 0 {
 		h.Set("Cc", formatAddrs(d.cc))
@@ -255,7 +272,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 		h.Set("To", formatAddrs(d.to))
 	}
 	if d.from != "" {
-		h.Set("From", formatAddrs([]string{sanitize(d.from)}))
+		h.Set("From", formatAddrs([]string{sanitize(typedAddress(d.from))}))
 	} else if d.genFrom != "" {
 		h.Set("From", d.genFrom)
 	}

@@ -129,13 +129,13 @@ func (e *env) sendExtract(d *draft) int {
 		add(name, strings.TrimSpace(value))
 	}
 	if d.from != "" {
-		add("From", formatAddrs([]string{sanitize(d.from)}))
+		add("From", formatAddrs([]string{sanitize(typedAddress(d.from))}))
 	}
 	add("To", formatAddrs(e.set.expandAliases(d.to)))
 	add("Cc", formatAddrs(e.set.expandAliases(d.cc)))
 	if d.subject != "" && !has("Subject") {
 		var h gomail.Header
-		h.SetSubject(sanitize(d.subject))
+		h.SetSubject(sanitize(typedText(d.subject)))
 		pre.WriteString("Subject: " + h.Get("Subject") + "\n")
 	}
 	if huge && pre.Len() > 0 {
@@ -283,7 +283,7 @@ func (e *env) sendDraft(d *draft) int {
 			return exDataErr
 		}
 	}
-	d.from = qualifyFrom(sanitize(d.from), e.cfg.Hostname)
+	d.from = qualifyFrom(sanitize(typedAddress(d.from)), e.cfg.Hostname)
 	d.to = e.set.expandAliases(d.to)
 	d.cc = e.set.expandAliases(d.cc)
 	d.bcc = e.set.expandAliases(d.bcc)

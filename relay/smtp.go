@@ -181,7 +181,16 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 		fill(res, courier.Temp("4.3.0", "read queued message: %v", err))
 		return false, true, false, courier.Result{}
 	}
+	queuedHead := len(head)
 	head = c.rewrite(head)
+	// SIZE and the server's limit count the message as it goes on the
+	// wire (RFC 1870), not as queued: each LF is CRLF there, and a
+	// rewritten From or a long line broken adds octets.
+	size, err := wireSize(head, queuedHead, m.Open)
+	if err != nil {
+		fill(res, courier.Temp("4.3.0", "%v", err))
+		return false, true, false, courier.Result{}
+	}
 
 	sender := c.envelopeSender(m.Sender)
 	if badPath(sender) {
@@ -196,11 +205,11 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 		fill(res, courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
 		return false, true, false, courier.Result{}
 	}
-	if s.limit > 0 && m.Size > int64(s.limit) {
-		fill(res, courier.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", m.Size, s.limit, c.host))
+	if s.limit > 0 && size > int64(s.limit) {
+		fill(res, courier.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", size, s.limit, c.host))
 		return false, true, false, courier.Result{}
 	}
-	opts := &smtp.MailOptions{Size: m.Size, UTF8: needUTF8 && s.utf8}
+	opts := &smtp.MailOptions{Size: size, UTF8: needUTF8 && s.utf8}
 	mailDSN(opts, m.DSN)
 	s.progress.report()
 	if err := s.smtp.Mail(sender, opts); err != nil {
@@ -295,7 +304,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 			res[a] = r
 		}
 	}
-	w, err := s.smtp.Data()
+	w, err := s.smtp.DataRaw()
 	if err != nil {
 		r, alive := s.result(err, "DATA")
 		done(r)
@@ -306,9 +315,19 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	}
 	dw := &deadlineWriter{w: w, conn: s.raw, d: c.rc.DataTimeout.Duration}
 	src := &sourceReader{r: br}
-	_, err = dw.Write(head)
+	// The buffer gathers the wire's short pieces (each CRLF) into the
+	// writes that each get the data timeout.
+	bw := bufio.NewWriterSize(dw, 64<<10)
+	ww := &wireWriter{w: bw, stuff: true}
+	_, err = ww.Write(head)
 	if err == nil {
-		_, err = io.Copy(dw, src)
+		_, err = io.Copy(ww, src)
+	}
+	if err == nil {
+		err = ww.finish()
+	}
+	if err == nil {
+		err = bw.Flush()
 	}
 	if err != nil {
 		// The message is incomplete: never send the final dot. Closing

@@ -5,6 +5,7 @@
 package smtp
 
 import (
+	"bufio"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -709,6 +710,32 @@ func (c *Client) Data() (*DataCommand, error) {
 		return nil, err
 	}
 	return &DataCommand{client: c, wc: c.text.DotWriter()}, nil
+}
+
+// DataRaw is Data for a caller that writes the message as it goes on the
+// wire: lines ended by CRLF, leading dots doubled, and the whole ending
+// with CRLF. The writer passes the bytes on as they are; Close sends the
+// final dot. Data's writer turns each bare LF into CRLF but leaves a CRLF
+// as it is, so it cannot send a line that ends in a bare CR ("a\r" then
+// the line's CRLF) as such.
+func (c *Client) DataRaw() (*DataCommand, error) {
+	_, _, err := c.cmd(354, "DATA")
+	if err != nil {
+		return nil, err
+	}
+	return &DataCommand{client: c, wc: rawDataWriter{c.text.W}}, nil
+}
+
+// rawDataWriter is DataRaw's writer.
+type rawDataWriter struct{ w *bufio.Writer }
+
+func (w rawDataWriter) Write(b []byte) (int, error) { return w.w.Write(b) }
+
+func (w rawDataWriter) Close() error {
+	if _, err := w.w.WriteString(".\r\n"); err != nil {
+		return err
+	}
+	return w.w.Flush()
 }
 
 // SendMail will use an existing connection to send an email from

@@ -46,6 +46,9 @@ type session struct {
 	// retire: the connection works but is given up (a recipient quota
 	// per connection): QUIT, without waiting for its reply.
 	retire bool
+	// wbuf is the buffer of the message's data, kept for the
+	// connection's next message.
+	wbuf *bufio.Writer
 }
 
 // cuts is what the smarthost's refusals for too many recipients have
@@ -317,7 +320,11 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	src := &sourceReader{r: br}
 	// The buffer gathers the wire's short pieces (each CRLF) into the
 	// writes that each get the data timeout.
-	bw := bufio.NewWriterSize(dw, 64<<10)
+	if s.wbuf == nil {
+		s.wbuf = bufio.NewWriterSize(dw, 64<<10)
+	}
+	bw := s.wbuf
+	bw.Reset(dw)
 	ww := &wireWriter{w: bw, stuff: true}
 	_, err = ww.Write(head)
 	if err == nil {

@@ -13,19 +13,28 @@ import (
 const lineLimit = 998
 
 // wireWriter turns the queued message (LF line ends) into what goes on
-// the wire after DATA, as Postfix's smtp(8) client sends a queue file:
-// each LF becomes CRLF, every other byte goes as it is (a bare CR too,
-// at the end of a line as anywhere: "a\r" LF leaves as "a\r" CRLF), a
-// line that begins with a dot gets another one, and a line longer than
-// lineLimit is broken into lines of lineLimit by inserting CRLF SPACE
-// (Postfix's smtp_line_length_limit: a continuation line of a header
-// field, white space where a body line wrapped, the least damage to
-// MIME). Without stuffing it counts the message for SIZE (RFC 1870:
-// CRLF line ends, no doubled dots).
+// the wire after DATA, as Postfix sends a message it took: each LF
+// becomes CRLF, a line that begins with a dot gets another one, and a
+// line longer than lineLimit is broken into lines of lineLimit by
+// inserting CRLF SPACE (Postfix's smtp_line_length_limit: a continuation
+// line of a header field, white space where a body line wrapped, the
+// least damage to MIME). A CR that is no part of a line end cannot go
+// as it is: RFC 5321 (2.3.8) forbids a bare CR in SMTP, and a server
+// that takes one for a line end would see in "\r.\r\n" within a
+// message the end of its data, and what follows as commands in the
+// user's own logged-in session (SMTP smuggling: a line of a log mailed
+// by cron and forwarded through the smarthost could send mail as the
+// user). So, as Postfix turns them when it takes a message (its smtpd
+// drops CRs before a line's end, its cleanup makes the others spaces:
+// cleanup_replace_stray_cr_lf), a CR right before a LF (or at the
+// message's end) is left out, and any other one leaves as a space.
+// Every other byte goes as queued. Without stuffing it counts the
+// message for SIZE (RFC 1870: CRLF line ends, no doubled dots).
 type wireWriter struct {
 	w     io.Writer
 	stuff bool  // double leading dots
 	col   int   // octets on the current wire line; 0 at a queued line's start
+	cr    bool  // a CR came last, not yet written: a space unless LF follows
 	wrote bool  // anything was written
 	n     int64 // octets written
 	err   error
@@ -35,6 +44,7 @@ var (
 	wireCRLF  = []byte("\r\n")
 	wireBreak = []byte("\r\n ")
 	wireDot   = []byte(".")
+	wireSpace = []byte(" ")
 )
 
 func (ww *wireWriter) put(b []byte) {
@@ -48,21 +58,11 @@ func (ww *wireWriter) put(b []byte) {
 	}
 }
 
-func (ww *wireWriter) Write(p []byte) (int, error) {
-	if ww.err != nil {
-		return 0, ww.err
-	}
-	if len(p) > 0 {
-		ww.wrote = true
-	}
-	for q := p; len(q) > 0 && ww.err == nil; {
-		if q[0] == '\n' {
-			ww.put(wireCRLF)
-			ww.col = 0
-			q = q[1:]
-			continue
-		}
-		if ww.col == 0 && ww.stuff && q[0] == '.' {
+// text writes seg, a piece of a line without CR or LF: a leading dot
+// doubled, the line broken where it passes lineLimit.
+func (ww *wireWriter) text(seg []byte) {
+	for len(seg) > 0 && ww.err == nil {
+		if ww.col == 0 && ww.stuff && seg[0] == '.' {
 			// The doubled dot does not count to the line's length,
 			// as in Postfix: the server removes it.
 			ww.put(wireDot)
@@ -72,18 +72,45 @@ func (ww *wireWriter) Write(p []byte) (int, error) {
 			ww.put(wireBreak)
 			ww.col = 1
 		}
-		// The line's LF is looked for no further than the room left
-		// on the wire line: a long line would be searched again and
-		// again to its end.
-		seg := q
-		if room := lineLimit - ww.col; len(seg) > room {
-			seg = seg[:room]
+		n := min(len(seg), lineLimit-ww.col)
+		ww.put(seg[:n])
+		ww.col += n
+		seg = seg[n:]
+	}
+}
+
+func (ww *wireWriter) Write(p []byte) (int, error) {
+	if ww.err != nil {
+		return 0, ww.err
+	}
+	if len(p) > 0 {
+		ww.wrote = true
+	}
+	for q := p; len(q) > 0 && ww.err == nil; {
+		if ww.cr {
+			ww.cr = false
+			if q[0] != '\n' {
+				ww.text(wireSpace) // a bare CR within a line
+			}
 		}
-		if i := bytes.IndexByte(seg, '\n'); i >= 0 {
+		switch q[0] {
+		case '\n':
+			ww.put(wireCRLF)
+			ww.col = 0
+			q = q[1:]
+			continue
+		case '\r':
+			ww.cr = true
+			q = q[1:]
+			continue
+		}
+		// Each byte is looked at once: a line of megabytes is no
+		// slower a byte than a short one.
+		seg := q
+		if i := bytes.IndexAny(seg, "\r\n"); i >= 0 {
 			seg = seg[:i]
 		}
-		ww.put(seg)
-		ww.col += len(seg)
+		ww.text(seg)
 		q = q[len(seg):]
 	}
 	if ww.err != nil {
@@ -96,10 +123,12 @@ func (ww *wireWriter) Write(p []byte) (int, error) {
 // CRLF, as the end of the data needs one (an empty message is one empty
 // line, as net/textproto's DotWriter sends it).
 func (ww *wireWriter) finish() error {
-	if ww.col > 0 || !ww.wrote {
+	// A CR at the very end is taken for the last line's end.
+	if ww.col > 0 || !ww.wrote || ww.cr {
 		ww.put(wireCRLF)
 		ww.col = 0
 	}
+	ww.cr = false
 	return ww.err
 }
 

@@ -111,19 +111,24 @@ func sendRaw(t *testing.T, msg string, sizeLimit int) (*rawServer, []courier.Res
 	return rs, res[0]
 }
 
-// TestWireKeepsBareCR: the queued message's bytes reach the smarthost as
-// queued, but for LF made CRLF and dots doubled. A line that ended in CR
-// CR LF is queued as "abc\r" LF and must leave as "abc\r" CRLF: taken
-// for the line's CRLF, that CR was lost. A CR inside a line goes as it
-// is, as from Postfix's smtp(8) client.
-func TestWireKeepsBareCR(t *testing.T) {
-	msg := "Subject: cr\n\nabc\r\none\rtwo\n.dot\n\r\nlast\r"
+// TestWireBareCR: a CR that is no part of a line end never reaches the
+// smarthost as a bare CR, which RFC 5321 forbids and which a server
+// that takes it for a line end would read "\r.\r\n" within a message
+// as the end of its data (SMTP smuggling): one right before a LF (or at
+// the end) is left out, as Postfix's smtpd drops it, any other leaves as
+// a space, as Postfix's cleanup makes it. The old writer (net/textproto)
+// sent both as they were, and "abc\r" LF as "abc\r\n".
+func TestWireBareCR(t *testing.T) {
+	msg := "Subject: cr\n\nabc\r\none\rtwo\n.dot\n\r\nx\r.\r\nMAIL FROM:<a@b>\n\r.\nlast\r"
 	rs, res := sendRaw(t, msg, 0)
 	status(t, res, outbox.Sent)
 	_, data := rs.got(t)
-	want := "Subject: cr\r\n\r\nabc\r\r\none\rtwo\r\n..dot\r\n\r\r\nlast\r\r\n"
+	want := "Subject: cr\r\n\r\nabc\r\none two\r\n..dot\r\n\r\nx .\r\nMAIL FROM:<a@b>\r\n .\r\nlast\r\n"
 	if string(data) != want {
 		t.Errorf("on the wire:\n%q\nwant\n%q", data, want)
+	}
+	if bytes.Contains(data, []byte("\r\r")) || bytes.Contains(bytes.ReplaceAll(data, []byte("\r\n"), nil), []byte("\r")) {
+		t.Errorf("a bare CR on the wire: %q", data)
 	}
 }
 

@@ -232,13 +232,26 @@ func oneFileSystem(files []*os.File, dirs []string) (int, uint64, bool) {
 // (encrypted homes among them) write their dirty pages to the layer
 // below and stop there, and an NFS mount's is not known to commit. An
 // fsync, which every file system passes on, is used there.
-var syncfsFS = map[int64]string{
-	unix.EXT4_SUPER_MAGIC:  "ext4", // ext2 and ext3 too
-	unix.XFS_SUPER_MAGIC:   "xfs",
-	unix.BTRFS_SUPER_MAGIC: "btrfs",
-	unix.F2FS_SUPER_MAGIC:  "f2fs",
-	unix.TMPFS_MAGIC:       "tmpfs", // nothing to make durable
-	0x2fc12fc1:             "zfs",
+//
+// A switch, not a map: a package-level map is built by an initialiser at
+// every start of every program that links the package, sendmail's
+// included, asked or not.
+func syncfsFS(magic int64) (name string, ok bool) {
+	switch magic {
+	case unix.EXT4_SUPER_MAGIC:
+		return "ext4", true // ext2 and ext3 too
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs", true
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs", true
+	case unix.F2FS_SUPER_MAGIC:
+		return "f2fs", true
+	case unix.TMPFS_MAGIC:
+		return "tmpfs", true // nothing to make durable
+	case 0x2fc12fc1:
+		return "zfs", true
+	}
+	return "", false
 }
 
 // InMemory names the file system that holds dir when it keeps its files
@@ -266,7 +279,7 @@ func syncfsDurable(fd int) bool {
 	if unix.Fstatfs(fd, &st) != nil {
 		return false
 	}
-	_, ok := syncfsFS[int64(st.Type)]
+	_, ok := syncfsFS(int64(st.Type))
 	return ok
 }
 
@@ -567,7 +580,7 @@ func Explain(dirs ...string) string {
 	if err := unix.Statfs(dirs[0], &fs); err != nil {
 		return each + dirs[0] + ": " + err.Error()
 	}
-	name, ok := syncfsFS[int64(fs.Type)]
+	name, ok := syncfsFS(int64(fs.Type))
 	if !ok {
 		return fmt.Sprintf("%sthe file system (type %#x) is not one whose syncfs is known to make files durable", each, fs.Type)
 	}

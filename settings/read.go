@@ -77,13 +77,13 @@ func readFileWith(path string, id Identity, pc *pathChecker) (*Config, error) {
 	}
 	c.File = path
 	c.Finish(id)
-	if c.Validate() != nil || defined["hostname"] && CheckHostname(c.Hostname) != nil {
+	if c.Validate() != nil || contains(defined, "hostname") && CheckHostname(c.Hostname) != nil {
 		return nil, ErrNotSimple
 	}
 	if c.checkQueue(pc) != nil {
 		return nil, ErrNotSimple
 	}
-	if c.Relay.Password != "" && !defined["relay.password_command"] {
+	if c.Relay.Password != "" && !contains(defined, "relay.password_command") {
 		// config refuses a password in a file others can read (the
 		// file that was read: its descriptor's status).
 		if st.Mode&0o077 != 0 {
@@ -254,8 +254,10 @@ func isTable(f reflect.Value) bool {
 }
 
 // decode sets c's fields from data, or reports that data is not within
-// Read's subset (ok false). defined holds the keys set.
-func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
+// Read's subset (ok false). defined holds the keys set ("relay.host" for
+// a key in a table), a list rather than a map for the few keys of a
+// file: see memo.
+func decode(data []byte, c *Config) (defined []string, ok bool) {
 	if !utf8.Valid(data) {
 		return nil, false
 	}
@@ -315,11 +317,7 @@ func decode(data []byte, c *Config) (defined map[string]bool, ok bool) {
 			return nil, false
 		}
 	}
-	defined = make(map[string]bool, len(keys))
-	for _, k := range keys {
-		defined[k] = true
-	}
-	return defined, true
+	return keys, true
 }
 
 func contains(list []string, s string) bool {

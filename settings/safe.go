@@ -135,12 +135,57 @@ type pathChecker struct {
 	// anyGroup lets any group write a directory (the system aliases':
 	// root's business, as their file may be group-writable).
 	anyGroup bool
-	private  map[uint32]bool
-	seen     map[string]byte
-	stats    map[string]lstatResult
-	access   map[string]error  // writable's answer per directory
-	fsys     map[uint64]string // unwritableFS's answer per device
-	calls    int               // the system calls made: a test counts them
+	private  memo[uint32, bool]
+	seen     memo[string, byte]
+	stats    memo[string, lstatResult]
+	access   memo[string, error]  // writable's answer per directory
+	fsys     memo[uint64, string] // unwritableFS's answer per device
+	calls    int                  // the system calls made: a test counts them
+	// room holds the first answers of each memo within the checker's
+	// own allocation: one size of object for the runtime to find room
+	// for, not three (each new size costs sendmail page faults).
+	room struct {
+		stats  [16]memoEntry[string, lstatResult]
+		seen   [16]memoEntry[string, byte]
+		access [4]memoEntry[string, error]
+		fsys   [2]memoEntry[uint64, string]
+	}
+}
+
+// memo is a checker's memory of one kind of answer, a list searched in
+// order rather than a map: a reading asks of a few dozen paths at most,
+// and a map's tables cost sendmail, which starts for every message,
+// allocations and page faults that a search of a short list does not.
+type memo[K comparable, V any] []memoEntry[K, V]
+
+type memoEntry[K comparable, V any] struct {
+	key K
+	val V
+}
+
+func (m memo[K, V]) get(key K) (V, bool) {
+	for i := range m {
+		if m[i].key == key {
+			return m[i].val, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+func (m *memo[K, V]) put(key K, val V) {
+	for i := range *m {
+		if (*m)[i].key == key {
+			(*m)[i].val = val
+			return
+		}
+	}
+	if *m == nil {
+		// Room for the paths of one reading at once: grown one by
+		// one, the list would be copied four times.
+		*m = make(memo[K, V], 0, 16)
+	}
+	*m = append(*m, memoEntry[K, V]{key, val})
 }
 
 // lstatResult is what lstat(2) said of a path.
@@ -150,18 +195,20 @@ type lstatResult struct {
 }
 
 func newPathChecker(uid int, login string) *pathChecker {
-	return &pathChecker{uid: uid, login: login}
+	pc := &pathChecker{uid: uid, login: login}
+	pc.stats = pc.room.stats[:0]
+	pc.seen = pc.room.seen[:0]
+	pc.access = pc.room.access[:0]
+	pc.fsys = pc.room.fsys[:0]
+	return pc
 }
 
 func (pc *pathChecker) groupOK(gid uint32) bool {
-	if ok, known := pc.private[gid]; known {
+	if ok, known := pc.private.get(gid); known {
 		return ok
 	}
 	ok := PrivateGroup(int(gid), pc.uid, pc.login)
-	if pc.private == nil {
-		pc.private = map[uint32]bool{}
-	}
-	pc.private[gid] = ok
+	pc.private.put(gid, ok)
 	return ok
 }
 
@@ -175,16 +222,13 @@ func lstat(p string, st *syscall.Stat_t) error {
 
 // lstat is lstat(2) of p, asked once per checker.
 func (pc *pathChecker) lstat(p string, st *syscall.Stat_t) error {
-	if r, ok := pc.stats[p]; ok {
+	if r, ok := pc.stats.get(p); ok {
 		*st = r.st
 		return r.err
 	}
 	pc.calls++
 	err := lstat(p, st)
-	if pc.stats == nil {
-		pc.stats = map[string]lstatResult{}
-	}
-	pc.stats[p] = lstatResult{*st, err}
+	pc.stats.put(p, lstatResult{*st, err})
 	return err
 }
 
@@ -240,7 +284,7 @@ func (pc *pathChecker) check(path string, own bool) *Unsafe {
 func (pc *pathChecker) walk(p string, own bool) (u *Unsafe, link bool) {
 	self := own
 	for q := p; ; q = filepath.Dir(q) {
-		known := pc.seen[q]
+		known, _ := pc.seen.get(q)
 		switch {
 		case known == seenOK && !self:
 			return nil, link
@@ -290,10 +334,7 @@ const (
 )
 
 func (pc *pathChecker) remember(q string, what byte) {
-	if pc.seen == nil {
-		pc.seen = map[string]byte{}
-	}
-	pc.seen[q] = what
+	pc.seen.put(q, what)
 }
 
 // fixFor says how to mend an unsafe path. For root (uid 0), a path

@@ -77,26 +77,49 @@ func (pc *pathChecker) unusableDir(p string) string {
 	}
 }
 
-// Pseudo file systems, by their statfs(2) magic numbers (linux/magic.h):
-// the kernel's own files, where no directory of mail can be made.
-var pseudoFS = map[uint32]string{
-	0x9fa0:     "proc",
-	0x62656572: "sysfs",
-	0x27e0eb:   "cgroup",
-	0x63677270: "cgroup2",
-	0x64626720: "debugfs",
-	0x74726163: "tracefs",
-	0x73636673: "securityfs",
-	0x6165676c: "pstore",
-	0xcafe4a11: "bpf",
-	0x62656570: "configfs",
-	0xde5e81e4: "efivarfs",
-	0xf97cff8c: "selinuxfs",
-	0x42494e4d: "binfmt_misc",
-	0x65735543: "fusectl",
-	0x1cd1:     "devpts",
-	0x19800202: "mqueue",
-	0x6e736673: "nsfs",
+// pseudoFS names a pseudo file system by its statfs(2) magic number
+// (linux/magic.h), or returns "": the kernel's own files, where no
+// directory of mail can be made. A switch, not a map: a package-level
+// map is built by an initialiser at every start of every program that
+// links the package, sendmail's included, asked or not.
+func pseudoFS(magic uint32) string {
+	switch magic {
+	case 0x9fa0:
+		return "proc"
+	case 0x62656572:
+		return "sysfs"
+	case 0x27e0eb:
+		return "cgroup"
+	case 0x63677270:
+		return "cgroup2"
+	case 0x64626720:
+		return "debugfs"
+	case 0x74726163:
+		return "tracefs"
+	case 0x73636673:
+		return "securityfs"
+	case 0x6165676c:
+		return "pstore"
+	case 0xcafe4a11:
+		return "bpf"
+	case 0x62656570:
+		return "configfs"
+	case 0xde5e81e4:
+		return "efivarfs"
+	case 0xf97cff8c:
+		return "selinuxfs"
+	case 0x42494e4d:
+		return "binfmt_misc"
+	case 0x65735543:
+		return "fusectl"
+	case 0x1cd1:
+		return "devpts"
+	case 0x19800202:
+		return "mqueue"
+	case 0x6e736673:
+		return "nsfs"
+	}
+	return ""
 }
 
 // unwritableFS names the file system that directory p is on when
@@ -113,14 +136,11 @@ func (pc *pathChecker) unwritableFS(p string, dev uint64) string {
 	if syscall.Geteuid() != 0 {
 		return ""
 	}
-	if why, ok := pc.fsys[dev]; ok {
+	if why, ok := pc.fsys.get(dev); ok {
 		return why
 	}
 	why := unwritableFS(p, &pc.calls)
-	if pc.fsys == nil {
-		pc.fsys = map[uint64]string{}
-	}
-	pc.fsys[dev] = why
+	pc.fsys.put(dev, why)
 	return why
 }
 
@@ -134,7 +154,7 @@ func unwritableFS(p string, calls *int) string {
 	if err != nil {
 		return "" // the write will say what is wrong
 	}
-	if name, ok := pseudoFS[uint32(fs.Type)]; ok {
+	if name := pseudoFS(uint32(fs.Type)); name != "" {
 		return "the " + name + " file system (the kernel's own files, where no mail can be kept)"
 	}
 	if fs.Flags&stRdonly != 0 {
@@ -150,15 +170,12 @@ const stRdonly = 0x1
 // checker (the state directory, the outbox and its tmp/ not yet made
 // have the same nearest directory).
 func (pc *pathChecker) writable(p string) error {
-	if err, ok := pc.access[p]; ok {
+	if err, ok := pc.access.get(p); ok {
 		return err
 	}
 	pc.calls++
 	err := access(p, 0o3)
-	if pc.access == nil {
-		pc.access = map[string]error{}
-	}
-	pc.access[p] = err
+	pc.access.put(p, err)
 	return err
 }
 

@@ -55,7 +55,10 @@ func TestCRLinesDecidesAtFirstLF(t *testing.T) {
 	pr, pw := io.Pipe()
 	go pw.Write([]byte("Subject: typed\n"))
 	done := make(chan bool)
-	go func() { done <- crLines(bufio.NewReaderSize(pr, 64<<10)) }()
+	go func() {
+		cr, _ := crLines(bufio.NewReaderSize(pr, readerSize))
+		done <- cr
+	}()
 	select {
 	case got := <-done:
 		if got {
@@ -74,8 +77,14 @@ func FuzzCRLines(f *testing.F) {
 	f.Add([]byte("a\r\r\nb\rc"))
 	f.Add([]byte("Subject: a\rb\n\nx\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		br := bufio.NewReaderSize(strings.NewReader(string(data)), 64<<10)
-		if !crLines(br) {
+		// A reader of 16 bytes as well as Submit's: crLines looks as far
+		// whatever the size of the reader it is given.
+		size := readerSize
+		if len(data) > 0 && data[0]&1 == 1 {
+			size = 16
+		}
+		cr, br := crLines(bufio.NewReaderSize(strings.NewReader(string(data)), size))
+		if !cr {
 			if strings.Contains(string(data), "\r") && !strings.Contains(string(data[:min(len(data), 64<<10)]), "\n") {
 				t.Fatalf("crLines = false for %q", data)
 			}
@@ -96,4 +105,31 @@ func FuzzCRLines(f *testing.F) {
 			t.Fatalf("%q read as %q, want %q", data, got, want)
 		}
 	})
+}
+
+// crLines looks at the first 64 KB of a message through Submit's reader
+// of 32 KB, as it did through one of 64 KB: an LF past 32 KB is seen, one past
+// 64 KB is not, and the reader it returns gives the whole input.
+func TestCRLinesLooksPastReader(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		data string
+		cr   bool
+	}{
+		{"no LF, 40 KB", "Subject: x\r" + strings.Repeat("a\r", 20000), true},
+		{"LF at 40 KB", strings.Repeat("a\r", 20000) + "\nb\n", false},
+		{"LF at 80 KB", strings.Repeat("a\r", 40000) + "\nb\n", true},
+		{"no CR, no LF, 40 KB", strings.Repeat("a", 40000), false},
+		{"LF at 8 KB", strings.Repeat("a\r", 4000) + "\n", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cr, br := crLines(bufio.NewReaderSize(strings.NewReader(c.data), readerSize))
+			if cr != c.cr {
+				t.Errorf("crLines = %v, want %v", cr, c.cr)
+			}
+			if got, err := io.ReadAll(br); err != nil || string(got) != c.data {
+				t.Errorf("read %d bytes (%v), want the %d of the input", len(got), err, len(c.data))
+			}
+		})
+	}
 }

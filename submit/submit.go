@@ -76,11 +76,20 @@ type Result struct {
 	Returned []string
 }
 
-// readers keeps the 64 KB readers of finished submissions for the next:
-// the SMTP listener submits message after message, and a new buffer for
+// readers keeps the readers of finished submissions for the next: the
+// SMTP listener submits message after message, and a new buffer for
 // each (zeroed, then garbage) made most of the agent's allocation and of
 // its collector's work.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerSize) }}
+
+// readerSize is the size of Submit's reader: the runtime's largest
+// small object (32 KB less the 8 bytes it keeps for a header). A larger
+// buffer is a "large" allocation, and the first in a process sets up
+// the runtime's list of large spans, which costs sendmail three page
+// faults of its own. crLines, which looks at the first 64 KB, reads
+// through a wider reader of its own in the rare message whose first
+// readerSize bytes hold no LF.
+const readerSize = 32<<10 - 8
 
 // Submit reads a message from r, completes its header, and queues it
 // durably in the outbox. It returns only after the message is safe on
@@ -93,8 +102,8 @@ func Submit(cfg *settings.Config, o Options, r io.Reader) (*Result, error) {
 		pooled.Reset(nil)
 		readers.Put(pooled)
 	}()
-	br := pooled
-	if crLines(br) {
+	cr, br := crLines(pooled)
+	if cr {
 		// Classic Mac OS line ends: each CR ends a line.
 		br = bufio.NewReaderSize(&crToLF{src: br}, 64<<10)
 	}

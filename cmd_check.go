@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -137,8 +138,13 @@ func runCheck(args []string) int {
 			return sysexits.Usage
 		}
 	}
-	r := doctor.Run(os.Stdout, doctor.Options{Relay: probe})
+	// A report that did not reach its reader fails as mailq's listing
+	// does (outputFailed): a FAIL written nowhere is no verdict.
+	out := &firstError{w: os.Stdout}
+	r := doctor.Run(out, doctor.Options{Relay: probe})
 	switch {
+	case out.err != nil:
+		return outputFailed("check", out.err, "")
 	case r.Config:
 		return sysexits.Config
 	case r.Failed:
@@ -185,10 +191,30 @@ func printPaths() int {
 		}
 		fmt.Fprintf(&b, "%s=%s\n", p[0], p[1])
 	}
-	os.Stdout.WriteString(b.String())
+	if _, werr := os.Stdout.WriteString(b.String()); werr != nil {
+		// make install acts on these paths: none is better than a
+		// cut list.
+		return outputFailed("check", werr, "")
+	}
 	if err != nil {
 		fail("check", fmt.Errorf("%w\n(the paths printed are those that the queue uses until the file is fixed)", err))
 		return sysexits.Config
 	}
 	return sysexits.OK
+}
+
+// firstError passes writes on to w and keeps the first error, after
+// which it writes nothing more.
+type firstError struct {
+	w   io.Writer
+	err error
+}
+
+func (f *firstError) Write(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	n, err := f.w.Write(p)
+	f.err = err
+	return n, err
 }

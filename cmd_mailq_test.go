@@ -101,3 +101,33 @@ func TestListingOutputError(t *testing.T) {
 		}
 	}
 }
+
+// homepost check and check --paths fail with EX_IOERR when standard
+// output cannot be written: make install reads --paths to find the
+// lock and the outbox, and a script must not act on a cut list. Both
+// exited as if they had been read (0, 1 or 78).
+func TestCheckOutputError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	defer full.Close()
+	h := newQueueHome(t, 0)
+	for _, args := range [][]string{{"check", "--paths"}, {"check"}} {
+		cmd := exec.Command(h.bin, args...)
+		cmd.Env = h.env
+		var e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = full, &e
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		if code := cmd.ProcessState.ExitCode(); code != sysexits.IOErr || !strings.Contains(e.String(), "writing to standard output: no space left on device\n") {
+			t.Errorf("%v > /dev/full: exit %d, want %d; stderr:\n%s", args, code, sysexits.IOErr, e.String())
+		}
+	}
+}

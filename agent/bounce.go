@@ -135,7 +135,9 @@ func (a *Agent) bounce(j *job, set []int) (notStored bool, err error) {
 	if res.Status != outbox.Sent {
 		return res.Status != outbox.Pending, errors.New(res.Text())
 	}
-	a.log.Info("bounce stored", "id", j.m.ID, "to", env.Sender, "recipients", len(rep.Recipients), "reason", res.Reason)
+	// to: whom the DSN is for (the envelope sender); store: where it is,
+	// the local store, whoever the sender is (it is never sent on).
+	a.log.Info("bounce stored", "id", j.m.ID, "to", env.Sender, "store", path, "recipients", len(rep.Recipients), "reason", res.Reason)
 	return false, nil
 }
 

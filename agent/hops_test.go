@@ -86,6 +86,12 @@ func TestHopLimitBounces(t *testing.T) {
 	if !strings.Contains(ta.logs.String(), "status=bounced") {
 		t.Errorf("log:\n%s", ta.logs.String())
 	}
+	// The DSN is for the sender, alice@box.example.org, and stored
+	// locally, which the log says: to= alone read as if it had been
+	// sent there.
+	if l := ta.logs.String(); !strings.Contains(l, `msg="bounce stored"`) || !strings.Contains(l, "to=alice@box.example.org store=") {
+		t.Errorf("the bounce's log line does not say where it is:\n%s", l)
+	}
 
 	ta.queueHeader(received(49), "bob@remote.example")
 	ta.run()

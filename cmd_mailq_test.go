@@ -72,19 +72,7 @@ func TestListingOutputError(t *testing.T) {
 	}
 	defer full.Close()
 	h := newQueueHome(t, 2)
-	run := func(args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.Command(h.bin, args...)
-		cmd.Env = h.env
-		var e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = full, &e
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		return e.String(), cmd.ProcessState.ExitCode()
-	}
+	run := func(args ...string) (string, int) { t.Helper(); return runOutTo(t, h, full, args...) }
 	for _, args := range [][]string{{"mailq"}, {"mailq", "--json"}, {"sendmail", "-bp"}} {
 		errOut, code := run(args...)
 		if code != sysexits.IOErr || !strings.Contains(errOut, "homepost: mailq: writing to standard output: no space left on device\n") {
@@ -117,17 +105,24 @@ func TestCheckOutputError(t *testing.T) {
 	defer full.Close()
 	h := newQueueHome(t, 0)
 	for _, args := range [][]string{{"check", "--paths"}, {"check"}} {
-		cmd := exec.Command(h.bin, args...)
-		cmd.Env = h.env
-		var e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = full, &e
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		if code := cmd.ProcessState.ExitCode(); code != sysexits.IOErr || !strings.Contains(e.String(), "writing to standard output: no space left on device\n") {
-			t.Errorf("%v > /dev/full: exit %d, want %d; stderr:\n%s", args, code, sysexits.IOErr, e.String())
+		if e, code := runOutTo(t, h, full, args...); code != sysexits.IOErr || !strings.Contains(e, "writing to standard output: no space left on device\n") {
+			t.Errorf("%v > /dev/full: exit %d, want %d; stderr:\n%s", args, code, sysexits.IOErr, e)
 		}
 	}
+}
+
+// runOutTo runs homepost with args in h's home, its standard output to
+// out, and returns its standard error and exit status.
+func runOutTo(t *testing.T, h *queueHome, out *os.File, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(h.bin, args...)
+	cmd.Env = h.env
+	var e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	return e.String(), cmd.ProcessState.ExitCode()
 }

@@ -66,11 +66,7 @@ func TestListingOutputError(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
-	if err != nil {
-		t.Skip("no /dev/full:", err)
-	}
-	defer full.Close()
+	full := devFull(t)
 	h := newQueueHome(t, 2)
 	run := func(args ...string) (string, int) { t.Helper(); return runOutTo(t, h, full, args...) }
 	for _, args := range [][]string{{"mailq"}, {"mailq", "--json"}, {"sendmail", "-bp"}} {
@@ -98,11 +94,7 @@ func TestCheckOutputError(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
-	if err != nil {
-		t.Skip("no /dev/full:", err)
-	}
-	defer full.Close()
+	full := devFull(t)
 	h := newQueueHome(t, 0)
 	for _, args := range [][]string{{"check", "--paths"}, {"check"}} {
 		if e, code := runOutTo(t, h, full, args...); code != sysexits.IOErr || !strings.Contains(e, "writing to standard output: no space left on device\n") {
@@ -125,4 +117,16 @@ func runOutTo(t *testing.T, h *queueHome, out *os.File, args ...string) (string,
 		t.Fatal(err)
 	}
 	return e.String(), cmd.ProcessState.ExitCode()
+}
+
+// devFull opens /dev/full, whose every write fails with ENOSPC (a full
+// disk), for the test's life; the test skips where there is none.
+func devFull(t *testing.T) *os.File {
+	t.Helper()
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	t.Cleanup(func() { full.Close() })
+	return full
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,31 +46,37 @@ func TestExecStoppedReason(t *testing.T) {
 // A stopped delivery ends the whole program, not only the process it
 // started: a wrapper script's child (the real sendmail) that went on
 // would hand over a message recorded as deferred, which the next try
-// sends again.
+// sends again. As the agent runs, without a terminal (killed as a
+// process group), and at a terminal (homepost agent or flush typed at a
+// shell), where the group is homepost's own and the program is killed
+// with the processes that descend from it.
 func TestExecStoppedKillsTheWholeProgram(t *testing.T) {
-	// As the agent runs, without a terminal (go test may have one).
-	defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
-	foregroundTTY = func() bool { return false }
-	dir := t.TempDir()
-	inner := filepath.Join(dir, "inner")
-	log := filepath.Join(dir, "log")
-	if err := os.WriteFile(inner, []byte("#!/bin/sh\ncat >/dev/null\nsleep 2\necho handed over >>"+log+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(dir, "wrapper")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n"+inner+" \"$@\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	c := newClient(t, testConfig(t, "exec:"+wrapper))
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
-	res := c.Send(ctx, []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
-	if r := res[0][0]; r.Status != outbox.Deferred {
-		t.Fatalf("status %s", r.Text())
-	}
-	time.Sleep(3 * time.Second)
-	if b, err := os.ReadFile(log); err == nil {
-		t.Errorf("the wrapper's child went on after the delivery was stopped and deferred: %q", b)
+	for _, atTTY := range []bool{false, true} {
+		t.Run(fmt.Sprintf("terminal=%v", atTTY), func(t *testing.T) {
+			defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
+			foregroundTTY = func() bool { return atTTY }
+			dir := t.TempDir()
+			inner := filepath.Join(dir, "inner")
+			log := filepath.Join(dir, "log")
+			if err := os.WriteFile(inner, []byte("#!/bin/sh\ncat >/dev/null\nsleep 2\necho handed over >>"+log+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			wrapper := filepath.Join(dir, "wrapper")
+			if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n"+inner+" \"$@\"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			c := newClient(t, testConfig(t, "exec:"+wrapper))
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			res := c.Send(ctx, []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
+			if r := res[0][0]; r.Status != outbox.Deferred {
+				t.Fatalf("status %s", r.Text())
+			}
+			time.Sleep(3 * time.Second)
+			if b, err := os.ReadFile(log); err == nil {
+				t.Errorf("the wrapper's child went on after the delivery was stopped and deferred: %q", b)
+			}
+		})
 	}
 }
 
@@ -105,36 +112,6 @@ func TestExecAtTerminalIgnoresInterrupt(t *testing.T) {
 	res := c.Send(context.Background(), []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
 	if r := res[0][0]; r.Status != outbox.Sent {
 		t.Errorf("a ^C at the terminal ended the program: %s", r.Text())
-	}
-}
-
-// At a terminal a stopped delivery ends the processes the program
-// started too: its group is homepost's, which a kill of the group would
-// end, and a wrapper script's child (the real sendmail) that went on
-// would hand over a message recorded as deferred.
-func TestExecAtTerminalStoppedKillsTheWholeProgram(t *testing.T) {
-	defer func(f func() bool) { foregroundTTY = f }(foregroundTTY)
-	foregroundTTY = func() bool { return true }
-	dir := t.TempDir()
-	inner := filepath.Join(dir, "inner")
-	log := filepath.Join(dir, "log")
-	if err := os.WriteFile(inner, []byte("#!/bin/sh\ncat >/dev/null\nsleep 2\necho handed over >>"+log+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	wrapper := filepath.Join(dir, "wrapper")
-	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\n"+inner+" \"$@\"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	c := newClient(t, testConfig(t, "exec:"+wrapper))
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
-	res := c.Send(ctx, []*courier.Outgoing{outgoing("A1", "alice@laptop", sample, "bob@example.org")})
-	if r := res[0][0]; r.Status != outbox.Deferred {
-		t.Fatalf("status %s", r.Text())
-	}
-	time.Sleep(3 * time.Second)
-	if b, err := os.ReadFile(log); err == nil {
-		t.Errorf("the wrapper's child went on after the delivery was stopped and deferred: %q", b)
 	}
 }
 

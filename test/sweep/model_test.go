@@ -122,6 +122,16 @@ func TestFsyncModelRules(t *testing.T) {
 	if got := run(drop(relay, 8)); got != "R8" {
 		t.Errorf("the next transaction begun before the results are durable: got %q, want R8", got)
 	}
+	// The session ended (QUIT) while the last result is still being
+	// made durable: nothing is sent on it, so R8 does not apply.
+	quit := strings.Replace(relay, "1 fsync(8</h/o/cur/q1:2,>) = 0\n1 write(9<socket:[77]>, \"MAIL FROM:<me>\\r\\n\", 16) = 16\n",
+		"2 write(9<socket:[77]>, \"QUIT\\r\\n\", 6) = 6\n1 fsync(8</h/o/cur/q1:2,>) = 0\n", 1)
+	if quit == relay {
+		t.Fatal("the QUIT case was not made")
+	}
+	if got := run(quit); got != "" {
+		t.Errorf("a QUIT while the last result is fsynced: got %q, want nothing", got)
+	}
 	// A claim by rename: the name leaves new/ with the claim not durable.
 	renamed := strings.Replace(good, `1 linkat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", 0) = 0`,
 		`1 renameat(AT_FDCWD</>, "/h/o/new/q1", AT_FDCWD</>, "/h/o/cur/q1:2,", RENAME_NOREPLACE) = 0`, 1)

@@ -382,11 +382,13 @@ func TestFlushKeepsDeliveringWithoutAgent(t *testing.T) {
 		}
 	})
 	h.Set("x@remote.example", nil)
-	if _, stderr, code := e.Run(nil, "homepost", "flush"); code != 0 {
+	_, stderr, code := e.Run(nil, "homepost", "flush")
+	if code != 0 {
 		t.Fatalf("second flush: exit %d\n%s", code, stderr)
 	}
 	if n := h.Count("x@remote.example"); n != 1 {
-		t.Errorf("flush returned before the running delivery sent the message (%d copies)", n)
+		log, _ := os.ReadFile(e.Path(".local", "state", "homepost", "agent.log"))
+		t.Errorf("flush returned before the running delivery sent the message (%d copies)\nflush: %s\nagent.log:\n%s", n, stderr, log)
 	}
 	e.WaitFor(func() bool { return holder() == 0 }, "the background delivery to end on an empty queue")
 }

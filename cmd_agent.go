@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -307,13 +306,12 @@ func runFlush(args []string) int {
 	tty := termlog.IsTerminal(os.Stderr)
 	st, running := agent.RunningStatus(cfg)
 	wasHeld := running && st.Held != ""
-	if err := agent.Signal(cfg, syscall.SIGUSR1); err == nil {
-		// Wait until it has tried, so that a script that flushes and
-		// then looks sees the outcome. An agent that holds the queue
-		// is asked too: a file fixed a moment ago is read once the
-		// change has settled, and the pass that answers comes after
-		// that reading ("fix the file; homepost flush" delivers).
-		werr := agent.AwaitPass(context.Background(), cfg)
+	if werr := agent.Flush(context.Background(), cfg); !errors.Is(werr, agent.ErrNotRunning) {
+		// It has tried: a script that flushes and then looks sees the
+		// outcome. An agent that holds the queue is asked too: a file
+		// fixed a moment ago is read once the change has settled, and
+		// the pass that answers comes after that reading ("fix the
+		// file; homepost flush" delivers).
 		if st, ok := agent.RunningStatus(cfg); ok && st.Held != "" && (wasHeld || werr == nil) {
 			fail("flush", fmt.Errorf("the agent (pid %d) holds the queue: %s", st.Pid, st.Held))
 			return sysexits.Config
@@ -334,7 +332,7 @@ func runFlush(args []string) int {
 			}
 			return sysexits.OK
 		}
-		// It went away: deliver here.
+		// Anything else: deliver here.
 	}
 	opts := agent.Options{Once: true, Flush: true, ConfigErr: broken}
 	if !tty {

@@ -217,6 +217,8 @@ type Agent struct {
 	// stopping daemon's rules (stopOnce). nil: no such pass runs.
 	stopped chan struct{}
 	passAt  int64
+	// flushedAt is when the last flush was taken up (Flush).
+	flushedAt int64
 	// localAt is the start of the last pass asked for whose local
 	// deliveries have ended, its smarthost copies perhaps still out.
 	localAt int64
@@ -277,13 +279,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger, opts Options
 		}
 		// Another agent delivers: have it deliver what is due now and
 		// wait for it, so that "send; agent --once; read" works.
-		if opts.Flush {
-			Signal(cfg, syscall.SIGUSR1)
-		}
 		if !asked {
 			log.Info("another agent is running: waiting for it to deliver what is due", "pid", lockPid(err))
 		}
-		werr := AwaitPass(ctx, cfg)
+		await := AwaitPass
+		if opts.Flush {
+			await = Flush
+		}
+		werr := await(ctx, cfg)
 		if werr == nil {
 			return nil
 		}
@@ -574,6 +577,7 @@ func (a *Agent) withSignals(run func() error) error {
 				a.reload("SIGHUP", true, true)
 				err = a.runOnce(context.Background(), false)
 			case syscall.SIGUSR1:
+				a.flushTaken()
 				err = a.runOnce(context.Background(), true)
 			}
 		case <-a.usr2:
@@ -590,6 +594,9 @@ func (a *Agent) withSignals(run func() error) error {
 				default:
 					more = false
 				}
+			}
+			if flush {
+				a.flushTaken()
 			}
 			start := monotonic()
 			err = a.runOnce(context.Background(), flush)
@@ -784,6 +791,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			a.log.Info("flush requested")
 			a.recheck("changed since it was read")
 			a.flushAll()
+			a.flushTaken()
 		}
 	}
 	var more []any

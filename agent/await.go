@@ -20,6 +20,12 @@ package agent
 // one. The same file says whether the agent holds the queue for a broken
 // configuration, for mailq and homepost check.
 //
+// homepost flush and agent --once, where an agent runs, send SIGUSR1
+// (retry every deferred message) before SIGUSR2, and SIGUSR2 only once
+// the status file says the flush was taken up (its fourth field, the
+// time it was, on the same clock): two signals are not told to a
+// process in the order they were sent (Flush).
+//
 // The smarthost's copies go out from a worker (remote.go), and the loop
 // does not wait for them, or local mail would wait behind a smarthost
 // that hangs: a pass whose local deliveries have ended is written down
@@ -73,6 +79,11 @@ type Status struct {
 	// for began; local, that of the last whose local deliveries have
 	// ended (its smarthost copies perhaps still out).
 	pass, local int64
+	// flushed is when the agent last took a flush (SIGUSR1) up;
+	// flushes, whether it says so at all (an agent of an older
+	// homepost does not).
+	flushed int64
+	flushes bool
 	// answers: the agent wrote this status, so it takes requests.
 	answers bool
 }
@@ -105,6 +116,10 @@ func readStatus(cfg *config.Config) (Status, bool) {
 	if len(f) > 2 {
 		s.local, _ = strconv.ParseInt(f[2], 10, 64)
 	}
+	if len(f) > 3 {
+		s.flushed, _ = strconv.ParseInt(f[3], 10, 64)
+		s.flushes = true
+	}
 	s.answers = true
 	if r, ok := strings.CutPrefix(rest, "held: "); ok {
 		s.Held = strings.TrimSpace(r)
@@ -114,9 +129,10 @@ func readStatus(cfg *config.Config) (Status, bool) {
 
 // writeStatus replaces the status file: pid, the start of the last pass
 // asked for that has ended, that of the last whose local deliveries
-// have, and why delivery is held, if it is.
+// have, when the last flush was taken up, and why delivery is held, if
+// it is.
 func (a *Agent) writeStatus() {
-	text := fmt.Sprintf("%d %d %d\n", os.Getpid(), a.passAt, max(a.localAt, a.passAt))
+	text := fmt.Sprintf("%d %d %d %d\n", os.Getpid(), a.passAt, max(a.localAt, a.passAt), a.flushedAt)
 	if a.held != nil {
 		text += "held: " + strings.ReplaceAll(a.held.Error(), "\n", " ") + "\n"
 	}
@@ -133,6 +149,14 @@ func (a *Agent) writeStatus() {
 		p := filepath.Join(dir, "agent.status")
 		writeNote(p, p+".tmp"+strconv.Itoa(os.Getpid()), []byte(text))
 	}
+}
+
+// flushTaken records that a flush (SIGUSR1) has been taken up: every
+// deferred message is due, and a pass asked for from now on tries them
+// (Flush).
+func (a *Agent) flushTaken() {
+	a.flushedAt = monotonic()
+	a.writeStatus()
 }
 
 // passDone records that a pass asked for, begun at start, has ended.
@@ -235,6 +259,48 @@ func AwaitPass(ctx context.Context, cfg *config.Config) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// Flush asks the running agent to retry every deferred message now and
+// waits until it has: AwaitPass, once the agent has taken the flush up.
+// The two requests are two signals, and a process is not told them in
+// the order they were sent: a thread that took SIGUSR1 may be
+// preempted in its handler while another takes SIGUSR2, and the pass
+// that answers would then try only what was due anyway. So SIGUSR2 is
+// sent once the status file says that the flush was taken up after it
+// was asked for. An agent whose status says nothing of flushes (of an
+// older homepost) is asked at once, as before.
+func Flush(ctx context.Context, cfg *config.Config) error {
+	pid, running := Running(cfg)
+	if !running || pid <= 0 {
+		return ErrNotRunning
+	}
+	asked := monotonic()
+	if err := syscall.Kill(pid, syscall.SIGUSR1); err != nil {
+		return ErrNotRunning
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, ok := readStatus(cfg)
+		if ok && st.Pid == pid && (!st.flushes || st.flushed >= asked) {
+			break
+		}
+		if p, ok := Running(cfg); !ok || p != pid {
+			return ErrNotRunning
+		}
+		if ok && st.Pid != pid {
+			// No status of its own yet (just started): AwaitPass
+			// waits for one, or calls it an older agent.
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return AwaitPass(ctx, cfg)
 }
 
 // isLocked reports whether err says another agent holds the lock.

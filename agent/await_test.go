@@ -5,8 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"homepost/config"
 )
@@ -84,5 +88,79 @@ func TestPassAnsweredAfterSmarthost(t *testing.T) {
 	os.WriteFile(statusPath(cfg), []byte("42 500\n"), 0o600)
 	if s, _ := readStatus(cfg); s.pass != 500 || s.local != 500 {
 		t.Errorf("two fields: %+v", s)
+	}
+}
+
+// Flush sends SIGUSR2 (the request for a pass) only once the agent's
+// status says that it took the flush (SIGUSR1) up: a process is not
+// told two signals in the order they were sent, and a pass asked for
+// before the flush was taken up tried only what was due anyway. The
+// test process is the agent here: it holds the lock and takes both
+// signals.
+func TestFlushWaitsForFlushTaken(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.Defaults(config.NewIdentity("alice", dir, "Alice", os.Getuid()))
+	cfg.StateDir = filepath.Join(dir, "state")
+	os.MkdirAll(cfg.StateDir, 0o700)
+	usr1 := make(chan os.Signal, 1)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr1)
+	defer signal.Stop(usr2)
+	lock, err := TryLock(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Unlock()
+	a := &Agent{cfg: cfg}
+	a.writeStatus()
+	done := make(chan error, 1)
+	go func() { done <- Flush(context.Background(), cfg) }()
+	select {
+	case <-usr1:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SIGUSR1")
+	}
+	select {
+	case <-usr2:
+		t.Fatal("SIGUSR2 sent before the flush was taken up")
+	case <-time.After(300 * time.Millisecond):
+	}
+	a.flushTaken()
+	var start int64
+	select {
+	case <-usr2:
+		start = monotonic()
+	case <-time.After(10 * time.Second):
+		t.Fatal("no SIGUSR2 once the flush was taken up")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Flush returned before the pass: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	a.passDone(start)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Flush: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Flush did not return after the pass")
+	}
+	// An agent whose status says nothing of flushes (an older one) is
+	// asked for the pass at once.
+	os.WriteFile(statusPath(cfg), []byte(strconv.Itoa(os.Getpid())+" 0 0\n"), 0o600)
+	go func() { done <- Flush(context.Background(), cfg) }()
+	<-usr1
+	select {
+	case <-usr2:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an older agent is not asked for the pass")
+	}
+	a.passDone(monotonic())
+	if err := <-done; err != nil {
+		t.Errorf("Flush of an older agent: %v", err)
 	}
 }

@@ -120,6 +120,12 @@ type remoteBatch struct {
 		// answered: cut once the awaited answer was in, which the
 		// results say; only those never offered were interrupted.
 		answered bool
+		// answerCut cancels, stopAnswerWait after the replaced
+		// settings' stopGrace, a delivery awaiting an answer
+		// (relayReplaced); back means the batch is back in the loop,
+		// and no such timer is set any more.
+		answerCut *time.Timer
+		back      bool
 	}
 }
 
@@ -269,8 +275,8 @@ func jobsOf(sends []*send) []*job {
 // settings: every smarthost delivery out goes with the old ones. Each
 // gets stopGrace to end, then is cancelled, or, awaiting the answer to
 // a message the smarthost has whole, once that answer is in (up to
-// stopAnswerWait more), as at a stop; one not yet begun is not begun. Their messages are due at once when they are back
-// (remoteFinished).
+// stopAnswerWait more), as at a stop; one not yet begun is not begun.
+// Their messages are due at once when they are back (remoteFinished).
 func (a *Agent) relayReplaced() {
 	n := 0
 	for b := range a.out {
@@ -282,7 +288,11 @@ func (a *Agent) relayReplaced() {
 			if b.stopping(errRelayReplaced) {
 				// The answer to a message the smarthost has whole:
 				// waited for, as at a stop.
-				time.AfterFunc(stopAnswerWait, func() { b.cancel(errRelayReplaced) })
+				b.stop.Lock()
+				if !b.stop.back {
+					b.stop.answerCut = time.AfterFunc(stopAnswerWait, func() { b.cancel(errRelayReplaced) })
+				}
+				b.stop.Unlock()
 			}
 		})
 	}
@@ -328,6 +338,12 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 	if b.cut != nil {
 		b.cut.Stop()
 	}
+	b.stop.Lock()
+	b.stop.back = true
+	if b.stop.answerCut != nil {
+		b.stop.answerCut.Stop()
+	}
+	b.stop.Unlock()
 	if !b.started {
 		a.log.Info("the [relay] configuration changed before this delivery to the smarthost began: it goes out with the new configuration", "copies", len(b.sends))
 	}

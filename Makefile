@@ -57,9 +57,9 @@ install: build
 # overlap. -race stays on for every package: it costs about a third
 # more CPU, and the black-box suites hardly any, since the binary they
 # run is built without it. -timeout 28m: the crash-point sweep
-# (test/sweep) runs 15 to 20 minutes on this project's two-core
-# machines (twice that on a slow disk), and go test's default cuts a
-# test binary off at 10.
+# (test/sweep) runs 6 to 8 minutes on this project's two-core
+# machines (up to three times that on a slow disk), and go test's
+# default cuts a test binary off at 10.
 TESTFLAGS ?= -race -shuffle=on -count=1 -p 4 -timeout 28m
 VETFLAGS = -trimpath -tags osusergo,netgo
 

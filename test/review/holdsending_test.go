@@ -67,67 +67,49 @@ func TestQueueHoldWhileSending(t *testing.T) {
 	stop()
 }
 
-// A hold asked for a message being sent that the smarthost then takes
-// holds nothing: the message is delivered and gone, and the agent's log
-// says that the hold did not take effect.
-func TestQueueHoldWhileSendingDelivered(t *testing.T) {
-	t.Parallel()
-	h := startGateHost(t, true)
-	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ndata_timeout = \"5m\"\n", h.l.Addr()))
-	log, _ := startLoggedAgent(t, e)
-	e.MustSend("Subject: m1\n\nx\n", "r1@remote.example")
-	e.WaitFor(func() bool {
-		q, _, _ := e.Run(nil, "mailq")
-		return strings.Contains(q, "(being sent to ")
-	}, "the message being sent")
-	id := queueByRcpt(t, e)["r1@remote.example"].ID
-	out, stderr, code := e.Run(nil, "homepost", "queue", "hold", id)
-	if code != 0 || !strings.Contains(out, id+": will be held when the delivery in progress") {
-		t.Errorf("queue hold: exit %d:\n%s%s", code, out, stderr)
-	}
-	h.open()
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "id="+id+" status=\"not held\"") }, "the log saying the hold did not take effect")
-	// The line is logged as the results are recorded, right before
-	// the queue file is removed.
-	e.WaitFor(func() bool { return len(queueByRcpt(t, e)) == 0 }, "the queue to be empty")
-	if n := h.count(h.taken, "r1@remote.example"); n != 1 {
-		t.Errorf("the smarthost took %d copies, not 1", n)
-	}
-	if _, err := os.Lstat(e.Path(".local", "state", "homepost", "outbox", "hold", id)); !os.IsNotExist(err) {
-		t.Errorf("the request for the hold is left behind: %v", err)
-	}
-}
-
-// A hold asked for a message being sent that the smarthost then refuses
-// for good (5xx) holds nothing either: that delivery finishes the
-// message, which bounces. The command and mailq said it could.
-func TestQueueHoldWhileSendingBounced(t *testing.T) {
-	t.Parallel()
-	h := startGateHost(t, true)
-	h.refuse = "550 5.7.1 not wanted"
-	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ndata_timeout = \"5m\"\n", h.l.Addr()))
-	log, _ := startLoggedAgent(t, e)
-	e.MustSend("Subject: m1\n\nx\n", "r1@remote.example")
-	e.WaitFor(func() bool {
-		q, _, _ := e.Run(nil, "mailq")
-		return strings.Contains(q, "(being sent to ")
-	}, "the message being sent")
-	id := queueByRcpt(t, e)["r1@remote.example"].ID
-	out, stderr, code := e.Run(nil, "homepost", "queue", "hold", id)
-	want := id + ": will be held when the delivery in progress to " + h.l.Addr().String() + " ends, unless it delivers or bounces the message\n"
-	if code != 0 || !strings.Contains(out, want) {
-		t.Errorf("queue hold: exit %d:\n%s%s", code, out, stderr)
-	}
-	if q := queueByRcpt(t, e)["r1@remote.example"]; len(q.Recipients) != 1 || !strings.HasSuffix(q.Recipients[0].Reason, "; held when this delivery ends, unless it delivers or bounces the message") {
-		t.Errorf("mailq of the message being sent, held: %+v", q)
-	}
-	h.open()
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "id="+id+" status=\"not held\"") }, "the log saying the hold did not take effect")
-	// The line is logged as the results are recorded, right before
-	// the queue file is removed.
-	e.WaitFor(func() bool { return len(queueByRcpt(t, e)) == 0 }, "the queue to be empty")
-	if !strings.Contains(log.String(), "id="+id+" from=") || !strings.Contains(log.String(), "status=bounced") {
-		t.Errorf("the refused message is not logged bounced:\n%s", log.String())
+// A hold asked for a message being sent that the smarthost then takes,
+// or refuses for good (5xx), holds nothing: that delivery finishes the
+// message, which is delivered and gone, or bounces, and the agent's log
+// says that the hold did not take effect. The command and mailq said it
+// could.
+func TestQueueHoldWhileSendingFinished(t *testing.T) {
+	for name, refuse := range map[string]string{"delivered": "", "bounced": "550 5.7.1 not wanted"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := startGateHost(t, true)
+			h.refuse = refuse
+			e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\ndata_timeout = \"5m\"\n", h.l.Addr()))
+			log, _ := startLoggedAgent(t, e)
+			e.MustSend("Subject: m1\n\nx\n", "r1@remote.example")
+			e.WaitFor(func() bool {
+				q, _, _ := e.Run(nil, "mailq")
+				return strings.Contains(q, "(being sent to ")
+			}, "the message being sent")
+			id := queueByRcpt(t, e)["r1@remote.example"].ID
+			out, stderr, code := e.Run(nil, "homepost", "queue", "hold", id)
+			want := id + ": will be held when the delivery in progress to " + h.l.Addr().String() + " ends, unless it delivers or bounces the message\n"
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("queue hold: exit %d:\n%s%s", code, out, stderr)
+			}
+			if q := queueByRcpt(t, e)["r1@remote.example"]; len(q.Recipients) != 1 || !strings.HasSuffix(q.Recipients[0].Reason, "; held when this delivery ends, unless it delivers or bounces the message") {
+				t.Errorf("mailq of the message being sent, held: %+v", q)
+			}
+			h.open()
+			e.WaitFor(func() bool { return strings.Contains(log.String(), "id="+id+" status=\"not held\"") }, "the log saying the hold did not take effect")
+			// The line is logged as the results are recorded, right
+			// before the queue file is removed.
+			e.WaitFor(func() bool { return len(queueByRcpt(t, e)) == 0 }, "the queue to be empty")
+			if refuse != "" {
+				if !strings.Contains(log.String(), "id="+id+" from=") || !strings.Contains(log.String(), "status=bounced") {
+					t.Errorf("the refused message is not logged bounced:\n%s", log.String())
+				}
+			} else if n := h.count(h.taken, "r1@remote.example"); n != 1 {
+				t.Errorf("the smarthost took %d copies, not 1", n)
+			}
+			if _, err := os.Lstat(e.Path(".local", "state", "homepost", "outbox", "hold", id)); !os.IsNotExist(err) {
+				t.Errorf("the request for the hold is left behind: %v", err)
+			}
+		})
 	}
 }
 

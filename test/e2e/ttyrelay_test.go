@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"homepost/test/testenv"
 )
@@ -209,7 +206,7 @@ type termJob struct {
 
 func startAtTerminal(t *testing.T, e *testenv.Env, args ...string) *termJob {
 	t.Helper()
-	pty, tty := openPTY(t)
+	pty, tty := testenv.OpenPTY(t)
 	j := &termJob{t: t, pty: pty, shown: &lockedText{}, log: &testenv.LockedBuffer{}, exited: make(chan error, 1)}
 	go io.Copy(j.shown, pty) // ends with EIO once the terminal is gone
 	c := e.Cmd(nil, "homepost", args...)
@@ -241,25 +238,3 @@ func (j *termJob) wait(d time.Duration) {
 	}
 }
 
-// openPTY opens a pseudo-terminal: what a program writes to tty, the
-// test reads from pty, and what the test writes to pty is typed there.
-func openPTY(t *testing.T) (pty, tty *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); s.Close() })
-	return m, s
-}

@@ -2,7 +2,6 @@ package tools
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -11,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"homepost/test/testenv"
 )
 
 // What a new user meets in the first hour: the messages of sendmail,
@@ -74,34 +73,11 @@ func TestCheckIsQuick(t *testing.T) {
 	}
 }
 
-// openPTY opens a pseudo-terminal: what a program writes to tty, the
-// test reads from pty.
-func openPTY(t *testing.T) (pty, tty *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); s.Close() })
-	return m, s
-}
-
 // flushIn runs homepost flush with its standard error on a terminal
 // and returns what the terminal showed.
 func (e *env) flushIn(t *testing.T) string {
 	t.Helper()
-	pty, tty := openPTY(t)
+	pty, tty := testenv.OpenPTY(t)
 	var out bytes.Buffer
 	done := make(chan struct{})
 	go func() {

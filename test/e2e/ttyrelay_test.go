@@ -237,4 +237,3 @@ func (j *termJob) wait(d time.Duration) {
 		j.t.Fatalf("still running %v after ^C", d)
 	}
 }
-

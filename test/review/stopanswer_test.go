@@ -133,20 +133,8 @@ func TestRestartDuringCommandDelivery(t *testing.T) {
 	e.WaitFor(func() bool { _, err := os.Stat(started); return err == nil }, "the command to start")
 	old.Process.Signal(syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
-	_, newLog, ended := ownAgent(t, e)
-	e.WaitFor(func() bool {
-		select {
-		case <-ended:
-			return true
-		default:
-		}
-		return strings.Contains(newLog.String(), "agent started")
-	}, "the new agent's start or exit")
-	select {
-	case <-ended:
-		t.Fatalf("the new agent exited:\n%s", newLog.String())
-	default:
-	}
+	_, newLog, ended := e.OwnAgent()
+	e.AwaitStarted(newLog, ended)
 	if b, err := os.ReadFile(out); err != nil || !strings.Contains(string(b), "to a command") {
 		t.Errorf("the command's copy: %q, %v", b, err)
 	}
@@ -207,26 +195,8 @@ func TestStopTakesNoNewBatch(t *testing.T) {
 // stoppingAgent starts an agent with its own log, returns it, and a
 // channel closed once it has exited.
 func stoppingAgent(t *testing.T, e *testenv.Env) (*exec.Cmd, *testenv.LockedBuffer, <-chan struct{}) {
-	c, log, exited := ownAgent(t, e)
-	e.WaitFor(func() bool { return strings.Contains(log.String(), "agent started") }, "agent start")
-	return c, log, exited
-}
-
-// ownAgent starts "homepost agent" with its own log, as stoppingAgent,
-// without waiting for it to start.
-func ownAgent(t *testing.T, e *testenv.Env) (*exec.Cmd, *testenv.LockedBuffer, <-chan struct{}) {
-	c := e.Cmd(nil, "homepost", "agent")
-	log := &testenv.LockedBuffer{}
-	c.Stderr = log
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { c.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		c.Process.Kill()
-		<-exited
-	})
+	c, log, exited := e.OwnAgent()
+	e.AwaitStarted(log, exited)
 	return c, log, exited
 }
 

@@ -6,8 +6,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"homepost/test/testenv"
 )
 
 // An agent restarted as README and make install say, "kill PID; then
@@ -24,31 +22,8 @@ func TestRestartWhileBusy(t *testing.T) {
 	old := l.agent
 	old.Process.Signal(syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
-	c := l.Cmd(nil, "homepost", "agent")
-	var log testenv.LockedBuffer
-	c.Stderr = &log
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { c.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		c.Process.Kill()
-		<-exited
-	})
-	l.WaitFor(func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-		}
-		return strings.Contains(log.String(), "agent started")
-	}, "the new agent's start or exit")
-	select {
-	case <-exited:
-		t.Fatalf("the new agent exited:\n%s", log.String())
-	default:
-	}
+	_, log, exited := l.OwnAgent()
+	l.AwaitStarted(log, exited)
 	if err := old.Wait(); err != nil {
 		t.Errorf("the old agent: %v", err)
 	}

@@ -476,3 +476,42 @@ func (h *Smarthost) All() map[string]int {
 
 // Conns is how many connections the host has accepted.
 func (h *Smarthost) Conns() int { return int(h.conns.Load()) }
+
+// OwnAgent starts "homepost agent" with a log of its own, killed when
+// the test ends, and returns it, its log, and a channel closed once it
+// has exited. It does not wait for the agent to start (AwaitStarted).
+func (e *Env) OwnAgent() (*exec.Cmd, *LockedBuffer, <-chan struct{}) {
+	e.T.Helper()
+	c := e.Cmd(nil, "homepost", "agent")
+	log := &LockedBuffer{}
+	c.Stderr = log
+	if err := c.Start(); err != nil {
+		e.T.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { c.Wait(); close(exited) }()
+	e.T.Cleanup(func() {
+		c.Process.Kill()
+		<-exited
+	})
+	return c, log, exited
+}
+
+// AwaitStarted waits until an agent (OwnAgent) says in log that it
+// started; the test fails, with the log, if it exits first.
+func (e *Env) AwaitStarted(log *LockedBuffer, exited <-chan struct{}) {
+	e.T.Helper()
+	e.WaitFor(func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		return strings.Contains(log.String(), "agent started")
+	}, "the agent's start or exit")
+	select {
+	case <-exited:
+		e.T.Fatalf("the agent exited:\n%s", log.String())
+	default:
+	}
+}

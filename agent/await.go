@@ -281,6 +281,10 @@ func Flush(ctx context.Context, cfg *config.Config) error {
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	// An agent writes its status right after it takes the lock; one
+	// that has written none after a while is of an older homepost,
+	// which AwaitPass tells.
+	deadline := time.Now().Add(2 * time.Second)
 	for {
 		st, ok := readStatus(cfg)
 		if ok && st.Pid == pid && (!st.flushes || st.flushed >= asked) {
@@ -289,9 +293,7 @@ func Flush(ctx context.Context, cfg *config.Config) error {
 		if p, ok := Running(cfg); !ok || p != pid {
 			return ErrNotRunning
 		}
-		if ok && st.Pid != pid {
-			// No status of its own yet (just started): AwaitPass
-			// waits for one, or calls it an older agent.
+		if (!ok || st.Pid != pid) && time.Now().After(deadline) {
 			break
 		}
 		select {

@@ -91,7 +91,11 @@
 // rest, and a message refused that way before any recipient was accepted
 // goes again at once; a connection that delivered nothing is not retried
 // in the same call. SMTPUTF8 is used when offered and needed, 8BITMIME
-// whenever offered; SIZE is declared and honoured.
+// whenever offered; SIZE is declared and honoured. To a server without
+// SMTPUTF8, an address whose domain alone is in UTF-8 goes with the
+// domain in A-labels (asciiPath), and one whose local part is in UTF-8
+// bounces with 5.6.7; the header fields go as they are, as 8-bit text
+// goes to a server without 8BITMIME.
 //
 // # Why a package of its own
 //

@@ -69,6 +69,7 @@ type backend struct {
 	connRcpt   int          // after this many recipients of a connection, 452 4.5.3
 	tooMany    atomic.Int32 // 452 replies written, by anyone
 	dsn        bool         // offer DSN
+	noUTF8     bool         // do not offer SMTPUTF8
 }
 
 type testSession struct {
@@ -281,7 +282,7 @@ func startServer(t testing.TB, be *backend, mode serverMode, ca *testCA) string 
 	t.Helper()
 	srv := smtp.NewServer(be)
 	srv.Domain = "smtp.test"
-	srv.EnableSMTPUTF8 = true
+	srv.EnableSMTPUTF8 = !be.noUTF8
 	srv.ErrorLog = discardLogger{}
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second

@@ -204,9 +204,17 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	for i, r := range m.Rcpts {
 		needUTF8 = needUTF8 || res[i].Status == 0 && !ascii(r)
 	}
-	if !ascii(sender) && !s.utf8 {
-		fill(res, courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for sender %s", c.host, sender))
-		return false, true, false, courier.Result{}
+	// To a server without SMTPUTF8 an address goes in ASCII: a domain
+	// in UTF-8 in its A-labels (asciiPath). Results and logs name the
+	// address as it was given; the form sent is noted beside it.
+	wireSender := sender
+	if !s.utf8 {
+		w, err := asciiPath(sender)
+		if err != nil {
+			fill(res, courier.Perm("5.6.7", "%s", noUTF8Reason(c.host, "sender ", sender, err)))
+			return false, true, false, courier.Result{}
+		}
+		wireSender = w
 	}
 	if s.limit > 0 && size > int64(s.limit) {
 		fill(res, courier.Perm("5.3.4", "message size %d exceeds the limit of %d bytes of host %s", size, s.limit, c.host))
@@ -215,14 +223,14 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	opts := &smtp.MailOptions{Size: size, UTF8: needUTF8 && s.utf8}
 	mailDSN(opts, m.DSN)
 	s.progress.report()
-	if err := s.smtp.Mail(sender, opts); err != nil {
+	if err := s.smtp.Mail(wireSender, opts); err != nil {
 		r, alive := s.result(err, "MAIL FROM")
 		if r.Status == outbox.Bounced {
 			// A sender refused for good is, with a provider, nearly
 			// always the address: the user's login or domain is
 			// wanted, and [relay] from is where it is set.
 			r.Reason = strings.TrimSuffix(r.Reason, inReplyTo("MAIL FROM")) +
-				fmt.Sprintf(" (in reply to MAIL FROM:<%s>: the smarthost refuses this sender; [relay] from sets the address mail leaves with)", sender)
+				fmt.Sprintf(" (in reply to MAIL FROM:<%s>: the smarthost refuses this sender; [relay] from sets the address mail leaves with)", wireSender)
 		}
 		if alive {
 			fill(res, r)
@@ -232,6 +240,15 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	s.open = true
 	limit := s.rcptLimit()
 	var accepted []int
+	// sentAs notes, for a recipient whose address went in another form
+	// than it was given, the form that went.
+	sentAs := map[int]string{}
+	settle := func(i int, r courier.Result) {
+		res[i] = r
+		if w, ok := sentAs[i]; ok {
+			res[i].Reason += fmt.Sprintf(" (sent as %s: host %s does not support SMTPUTF8)", w, c.host)
+		}
+	}
 	first := true
 	for i, rcpt := range m.Rcpts {
 		if res[i].Status != 0 {
@@ -245,11 +262,18 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 			res[i] = courier.Perm("5.1.3", "bad recipient address %q", rcpt)
 			continue
 		}
-		if !ascii(rcpt) && !s.utf8 {
-			res[i] = courier.Perm("5.6.7", "host %s does not support SMTPUTF8, needed for %s", c.host, rcpt)
-			continue
+		wire := rcpt
+		if !s.utf8 {
+			w, err := asciiPath(rcpt)
+			if err != nil {
+				res[i] = courier.Perm("5.6.7", "%s", noUTF8Reason(c.host, "", rcpt, err))
+				continue
+			}
+			if w != rcpt {
+				wire, sentAs[i] = w, w
+			}
 		}
-		err := s.smtp.Rcpt(rcpt, rcptDSN(m.DSN))
+		err := s.smtp.Rcpt(wire, rcptDSN(m.DSN))
 		if first {
 			s.cuts.first(rcpt, err == nil)
 			first = false
@@ -263,7 +287,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 			// Nothing of this transaction is settled but what was
 			// refused before; the accepted ones were not sent.
 			for _, a := range accepted {
-				res[a] = r
+				settle(a, r)
 			}
 			return false, false, len(accepted) == 0, r
 		}
@@ -294,7 +318,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 			// A 452 without an enhanced code to the first recipient
 			// is about that recipient.
 		}
-		res[i] = r
+		settle(i, r)
 	}
 	if len(accepted) == 0 {
 		return more, true, false, courier.Result{}
@@ -304,7 +328,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 	// carried yet get the same reply. The others already have their own.
 	done := func(r courier.Result) {
 		for _, a := range accepted {
-			res[a] = r
+			settle(a, r)
 		}
 	}
 	w, err := s.smtp.DataRaw()

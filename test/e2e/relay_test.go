@@ -185,3 +185,52 @@ func TestBackgroundDeliveryMakesStateDir(t *testing.T) {
 	e.MustSend("Subject: s\n\nb\n", "root")
 	e.WaitFor(func() bool { return len(testenv.Files(e.Path("Maildir", "new"))) == 1 }, "the background delivery")
 }
+
+// To a smarthost that does not offer SMTPUTF8, a recipient in an
+// internationalized domain goes with the domain in A-labels, and the
+// log names the address as given with the form sent; a recipient whose
+// local part is in UTF-8 bounces with 5.6.7, and the DSN names each
+// bounced address as given, a refusal's diagnostic being the reply
+// alone. Both bounced.
+func TestRelayIDNWithoutSMTPUTF8(t *testing.T) {
+	t.Parallel()
+	h := testenv.StartSmarthost(t)
+	e := testenv.New(t, fmt.Sprintf("[relay]\nurl = \"smtp://%s\"\nfrom = \"me@example.org\"\n", h.Addr))
+	h.Set("gone@xn--bcher-kva.example", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	e.MustSend("To: user@bücher.example, jörg@remote.example, gone@bücher.example\nSubject: idn\n\nbody\n", "-t")
+	log := e.Once()
+	if h.Count("user@xn--bcher-kva.example") != 1 || len(h.All()) != 1 || h.Asked("gone@xn--bcher-kva.example") != 1 {
+		t.Errorf("smarthost got %v, want user@xn--bcher-kva.example only", h.All())
+	}
+	var sent, bounced string
+	for l := range strings.Lines(log) {
+		switch {
+		case strings.Contains(l, "to=user@bücher.example"):
+			sent = l
+		case strings.Contains(l, "to=jörg@remote.example"):
+			bounced = l
+		}
+	}
+	if !strings.Contains(sent, "status=sent") || !strings.Contains(sent, "sent as user@xn--bcher-kva.example") {
+		t.Errorf("log for user@bücher.example: %q\n%s", sent, log)
+	}
+	if !strings.Contains(bounced, "status=bounced") || !strings.Contains(bounced, "dsn=5.6.7") {
+		t.Errorf("log for jörg@remote.example: %q\n%s", bounced, log)
+	}
+	// The DSN of an address in UTF-8 is an SMTPUTF8 one (RFC 6533).
+	n := testenv.Files(e.Path("Maildir", "new"))
+	if len(n) != 1 {
+		t.Fatalf("want the DSN for jörg@ in the store, got %v", n)
+	}
+	b, err := os.ReadFile(e.Path("Maildir", "new", n[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := string(b); !strings.Contains(d, "Final-Recipient: utf-8; jörg@remote.example\n") ||
+		!strings.Contains(d, "Status: 5.6.7\n") || strings.Contains(d, "Final-Recipient: utf-8; user@") ||
+		!strings.Contains(d, "Final-Recipient: utf-8; gone@bücher.example\n") ||
+		!strings.Contains(d, "Diagnostic-Code: smtp; 550 5.1.1 no such user\n") ||
+		!strings.Contains(d, "sent as gone@xn--bcher-kva.example") {
+		t.Errorf("DSN:\n%s", d)
+	}
+}

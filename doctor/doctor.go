@@ -600,12 +600,15 @@ func checkRelay(c *checker, cfg *config.Config, probe bool) {
 }
 
 // noUTF8 adds what happens to UTF-8 addresses at a smarthost that
-// offers no SMTPUTF8.
+// offers no SMTPUTF8: a domain in UTF-8 goes in its A-labels, which
+// name the same domain; a local part in UTF-8 has no such form.
 func noUTF8(o relay.Offers) string {
 	if o.UTF8 {
 		return ""
 	}
-	return "; nor SMTPUTF8: mail to or from an address in UTF-8 bounces (5.6.7)"
+	return "; nor SMTPUTF8: an internationalized domain with an ASCII local part goes in A-labels " +
+		"(user@bücher.example as user@xn--bcher-kva.example), and mail to or from an address " +
+		"whose local part is in UTF-8 bounces (5.6.7)"
 }
 
 // probeWhat says what a successful Probe has shown besides the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"homepost/config"
+	"homepost/relay"
 )
 
 func TestParseCrontab(t *testing.T) {
@@ -189,5 +190,20 @@ func TestIsBackground(t *testing.T) {
 	}
 	if !isBackground(bg.Process.Pid) || isBackground(daemon.Process.Pid) {
 		t.Errorf("background %v, daemon %v", isBackground(bg.Process.Pid), isBackground(daemon.Process.Pid))
+	}
+}
+
+// The warning for a smarthost without SMTPUTF8 says that an
+// internationalized domain goes in A-labels, and that only a local part
+// in UTF-8 bounces; it said that every address in UTF-8 bounced.
+func TestNoUTF8Warning(t *testing.T) {
+	if s := noUTF8(relay.Offers{Known: true, UTF8: true}); s != "" {
+		t.Errorf("with SMTPUTF8: %q", s)
+	}
+	s := noUTF8(relay.Offers{Known: true})
+	for _, want := range []string{"nor SMTPUTF8", "goes in A-labels", "user@xn--bcher-kva.example", "local part is in UTF-8 bounces (5.6.7)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("without SMTPUTF8: %q lacks %q", s, want)
+		}
 	}
 }

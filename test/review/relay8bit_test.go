@@ -8,9 +8,10 @@ import (
 )
 
 // homepost check --relay tells of a smarthost that offers no 8BITMIME
-// (nor SMTPUTF8): 8-bit mail goes to it unchanged, and mail with UTF-8
-// addresses bounces. It said only "reachable". A smarthost that offers
-// both gets no such warning.
+// (nor SMTPUTF8): 8-bit mail goes to it unchanged, an internationalized
+// domain goes in A-labels, and mail with a UTF-8 local part bounces. It
+// said only "reachable". A smarthost that offers both gets no such
+// warning.
 func TestCheckRelayNo8BitMIME(t *testing.T) {
 	t.Parallel()
 	addr := testenv.ServeLines(t, "220 old.example ESMTP", func(cmd string) (string, bool) {
@@ -26,7 +27,8 @@ func TestCheckRelayNo8BitMIME(t *testing.T) {
 	out, stderr, _ := e.Run(nil, "homepost", "check", "--relay")
 	if !strings.Contains(out, "ok   relay: smtp://"+addr+" reachable") ||
 		!strings.Contains(out, "warn relay: smtp://"+addr+" offers no 8BITMIME") ||
-		!strings.Contains(out, "nor SMTPUTF8") {
+		!strings.Contains(out, "nor SMTPUTF8") || !strings.Contains(out, "goes in A-labels") ||
+		!strings.Contains(out, "local part is in UTF-8 bounces (5.6.7)") {
 		t.Errorf("check --relay, a smarthost without 8BITMIME:\n%s%s", out, stderr)
 	}
 

@@ -10,16 +10,16 @@ import (
 )
 
 // errUTF8Local is an address whose local part is in UTF-8: it has no
-// ASCII form (RFC 6530 section 4.2), so only a server that offers
-// SMTPUTF8 takes it.
+// ASCII form (RFC 6530 defines none, unlike a domain's), so only a
+// server that offers SMTPUTF8 takes it.
 var errUTF8Local = errors.New("its local part is in UTF-8")
 
 // idnaLookup turns a domain in UTF-8 into its A-labels as a lookup does
 // (RFC 5891 section 5): with the mapping of UTS #46 (case, width,
 // normalization) and its nontransitional processing, so that ß stays
 // ß (straße.example is xn--strae-oqa.example, not strasse.example), as
-// Postfix has done since 3.2 (enable_idna2003_compatibility = no) and
-// browsers do. The DNS length limits are checked too, as Postfix checks
+// Postfix converts names for its DNS lookups since 3.2
+// (enable_idna2003_compatibility = no) and as browsers do. The DNS length limits are checked too, as Postfix checks
 // a converted name (valid_hostname): a name that no lookup could find
 // is refused here with its reason rather than sent.
 var idnaLookup = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.BidiRule(), idna.VerifyDNSLength(true))
@@ -43,13 +43,13 @@ func asciiPath(addr string) (string, error) {
 		return "", errUTF8Local
 	}
 	domain := addr[at+1:]
-	if strings.HasPrefix(domain, "[") {
-		return "", fmt.Errorf("its domain %s is an address literal that is not ASCII", domain)
-	}
 	if !utf8.ValidString(domain) {
 		// idna would read each bad byte as U+FFFD and make a name
 		// of that, which is some other domain.
 		return "", fmt.Errorf("its domain %q has no ASCII form (A-labels): not valid UTF-8", domain)
+	}
+	if strings.HasPrefix(domain, "[") {
+		return "", fmt.Errorf("its domain %s is an address literal that is not ASCII", domain)
 	}
 	a, err := idnaLookup.ToASCII(domain)
 	if err != nil {

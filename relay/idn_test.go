@@ -47,6 +47,7 @@ func TestASCIIPath(t *testing.T) {
 		{in: "user@" + strings.Repeat("ü", 64) + ".example", why: "has no ASCII form"},
 		{in: "user@\xff\xfe.example", why: "has no ASCII form"},
 		{in: "user@[bücher]", why: "address literal"},
+		{in: "user@[ü\xff]", why: "not valid UTF-8"},
 	} {
 		got, err := asciiPath(c.in)
 		switch {

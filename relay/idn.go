@@ -19,9 +19,10 @@ var errUTF8Local = errors.New("its local part is in UTF-8")
 // normalization) and its nontransitional processing, so that ß stays
 // ß (straße.example is xn--strae-oqa.example, not strasse.example), as
 // Postfix converts names for its DNS lookups since 3.2
-// (enable_idna2003_compatibility = no) and as browsers do. The DNS length limits are checked too, as Postfix checks
-// a converted name (valid_hostname): a name that no lookup could find
-// is refused here with its reason rather than sent.
+// (enable_idna2003_compatibility = no) and as browsers do. The DNS
+// length limits are checked too, as Postfix checks a converted name
+// (valid_hostname): a name that no lookup could find is refused here
+// with its reason rather than sent.
 var idnaLookup = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.BidiRule(), idna.VerifyDNSLength(true))
 
 // asciiPath is addr as it may go in MAIL FROM or RCPT TO to a server

@@ -271,11 +271,19 @@ func Format(name, addr string) string {
 	if name == "" {
 		return addr
 	}
+	return Phrase(name) + " <" + addr + ">"
+}
+
+// Phrase formats a display name, or the name of a group of addresses,
+// as Format writes it: as it is, quoted, or RFC 2047 encoded when it is
+// not plain ASCII (read as HeaderText reads it). mail(1) writes the names
+// in a field given on its command line with it.
+func Phrase(name string) string {
 	name = HeaderText(name)
-	// net/mail quotes or encodes the name; the address is put back by
-	// hand because net/mail insists on a domain.
+	// net/mail quotes or encodes the name; it formats a whole mailbox,
+	// whose address is cut off again.
 	s := (&mailbox{Name: name, Address: "a@b"}).String()
-	return strings.TrimSuffix(s, "<a@b>") + "<" + addr + ">"
+	return strings.TrimSuffix(s, " <a@b>")
 }
 
 // Split splits an address at its last "@": the local part, the domain,

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"homepost/addr"
+
 	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
 )
@@ -118,9 +120,145 @@ func isHeaderLine(arg string) bool {
 
 // addHeader adds a header line given with -a. Like any such line, a
 // From is written as given; the envelope sender stays the user (or -r),
-// as bsd-mailx leaves it.
+// as bsd-mailx leaves it. Text that is not ASCII is encoded as -s and
+// the names of -r and -c are (encodeField): written in 8 bits, it went
+// out as only a reader of RFC 6532 (and a relay with SMTPUTF8) takes it.
 func (d *draft) addHeader(line string) {
-	d.headers = append(d.headers, sanitize(typedText(line)))
+	d.headers = append(d.headers, encodeField(sanitize(typedText(line))))
+}
+
+// addressFields are the fields whose value is a list of addresses: in
+// them only a display name, a comment or a group's name may be an
+// encoded word (RFC 2047 5), never an address.
+var addressFields = map[string]bool{
+	"from": true, "sender": true, "reply-to": true, "to": true, "cc": true, "bcc": true,
+	"resent-from": true, "resent-sender": true, "resent-to": true, "resent-cc": true, "resent-bcc": true,
+	"mail-followup-to": true, "mail-reply-to": true, "disposition-notification-to": true,
+	"return-receipt-to": true, "errors-to": true,
+}
+
+// structuredFields are fields of a syntax with no room for an encoded
+// word (an identifier, a date, a MIME parameter, a URL): a value given
+// for them is written as it is.
+var structuredFields = map[string]bool{
+	"date": true, "message-id": true, "in-reply-to": true, "references": true,
+	"resent-date": true, "resent-message-id": true, "return-path": true, "received": true,
+	"mime-version": true, "archived-at": true, "autocrypt": true, "dkim-signature": true,
+	"authentication-results": true,
+}
+
+// encodeField gives a header line "Name: value" whose value is not ASCII
+// with RFC 2047 encoded words for its text: the whole value of an
+// unstructured field (Subject, Comments, X-Anything), as -s is encoded
+// (headerText); the display names alone in an address field, as those
+// of -r and -c are (formatAddr). The value of a structured field, and
+// one that is ASCII, is kept as it is. line is valid UTF-8 (sanitize).
+func encodeField(line string) string {
+	name, value, _ := strings.Cut(line, ":")
+	if isASCII(value) {
+		return line
+	}
+	key := strings.ToLower(name)
+	switch {
+	case addressFields[key]:
+		value = encodeAddresses(strings.TrimSpace(value))
+	case structuredFields[key] || strings.HasPrefix(key, "content-") || strings.HasPrefix(key, "list-") || strings.HasPrefix(key, "arc-"):
+		return line
+	default:
+		value = headerText(strings.TrimSpace(value))
+	}
+	return name + ": " + value
+}
+
+// headerText gives the value of an unstructured field (a subject, a
+// field given with -a): RFC 2047 encoded words where s is not ASCII, as
+// go-message writes them (SetText).
+func headerText(s string) string {
+	var h message.Header
+	h.SetText("Subject", s)
+	return h.Get("Subject")
+}
+
+// isASCII reports whether s has no byte of 0x80 or over.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeAddresses gives an address list (a field's value) with each
+// element that is not ASCII formatted as formatAddr formats one given
+// with -c, and the name of a group as package addr formats a display
+// name; the rest, ASCII, is kept as it was written, with the commas,
+// colons and semicolons that separate the elements (outside quotes,
+// comments, angle brackets and domain literals).
+func encodeAddresses(v string) string {
+	var b strings.Builder
+	put := func(elem string, group bool) {
+		core := strings.TrimSpace(elem)
+		if isASCII(core) {
+			b.WriteString(elem)
+			return
+		}
+		lead := strings.Index(elem, core)
+		b.WriteString(elem[:lead])
+		switch m, err := gomail.ParseAddress(core); {
+		case group:
+			if name := displayName(core); name != "" {
+				b.WriteString(addr.Phrase(name))
+				if lead+len(core) == len(elem) {
+					// Python's email wants white space after an
+					// encoded word, before the colon too.
+					b.WriteByte(' ')
+				}
+			} else {
+				b.WriteString(core)
+			}
+		case err == nil && m.Name == "":
+			b.WriteString(core) // an address alone, in UTF-8 (RFC 6532)
+		default:
+			b.WriteString(formatAddr(core))
+		}
+		b.WriteString(elem[lead+len(core):])
+	}
+	depth, quoted, angle, literal, start := 0, false, false, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && (quoted || depth > 0 || literal):
+			i++ // a quoted pair
+		case quoted:
+			quoted = c != '"'
+		case depth > 0:
+			switch c {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+		case literal:
+			literal = c != ']'
+		case c == '"':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == '[':
+			literal = true
+		case c == '<':
+			angle = true
+		case c == '>':
+			angle = false
+		case angle:
+		case c == ',' || c == ';' || c == ':':
+			put(v[start:i], c == ':')
+			b.WriteByte(c)
+			start = i + 1
+		}
+	}
+	put(v[start:], false)
+	return b.String()
 }
 
 // addList appends the comma-separated addresses in arg, sanitised.
@@ -188,15 +326,42 @@ func splitAddrs(s string) []string {
 func formatAddrs(list []string) string {
 	parts := make([]string, 0, len(list))
 	for _, a := range list {
-		if addr, err := gomail.ParseAddress(a); err == nil && addr.Name != "" {
-			parts = append(parts, addr.String())
-		} else if err == nil {
-			parts = append(parts, addr.Address)
-		} else {
-			parts = append(parts, a)
-		}
+		parts = append(parts, formatAddr(a))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// formatAddr renders one address of formatAddrs. One that does not
+// parse is kept as typed, but for a display name that is not ASCII
+// before an address in angle brackets that has no domain ("Zoë <zoe>",
+// a local name): it is encoded still, as it is where the address
+// parses.
+func formatAddr(a string) string {
+	if m, err := gomail.ParseAddress(a); err == nil && m.Name != "" {
+		return m.String()
+	} else if err == nil {
+		return m.Address
+	}
+	lt := strings.LastIndexByte(a, '<')
+	if isASCII(a) || lt <= 0 || !strings.HasSuffix(a, ">") {
+		return a
+	}
+	local := strings.TrimSpace(a[lt+1 : len(a)-1])
+	name := displayName(a[:lt])
+	if name == "" || local == "" || strings.ContainsAny(local, "<>") {
+		return a
+	}
+	return addr.Format(name, local)
+}
+
+// displayName reads s, a display name as it is written (quoted, with
+// encoded words), as the address parser reads one: "" when it cannot.
+func displayName(s string) string {
+	m, err := gomail.ParseAddress(s + " <local@stand.in>")
+	if err != nil {
+		return ""
+	}
+	return m.Name
 }
 
 // recipients are the envelope recipients: To, Cc and Bcc.
@@ -263,7 +428,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	}
 	h.SetDate(now)
 	if d.subject != "" {
-		h.SetSubject(sanitize(typedText(d.subject)))
+		h.Set("Subject", headerText(sanitize(typedText(d.subject))))
 	}
 	if len(d.cc) > 0 {
 		h.Set("Cc", formatAddrs(d.cc))

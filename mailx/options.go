@@ -55,8 +55,9 @@ tilde escapes (~? lists them) and a line holding only "." ends the message.
   -c addr     Cc recipients (comma-separated)
   -b addr     Bcc recipients (not shown in the message)
   -r from     the From address and envelope sender
-  -a file     attach file as a MIME part; "Name: value" naming no file
-              is a header line (as bsd-mailx has it)
+  -a file     attach file as a MIME part (a text names its charset);
+              "Name: value" naming no file is a header line (as bsd-mailx
+              has it), RFC 2047-encoded where it is not ASCII
   -A file     attach file (GNU mailutils; --attach=file, with the type of
               the last --content-type=type); --subject, --cc, --bcc,
               --return-address, --append=header, --exec, -M and --mime are

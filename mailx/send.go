@@ -16,8 +16,6 @@ import (
 
 	"homepost/addr"
 	"homepost/submit"
-
-	gomail "github.com/emersion/go-message/mail"
 )
 
 // sendMode composes a message from the command line and standard input
@@ -134,9 +132,7 @@ func (e *env) sendExtract(d *draft) int {
 	add("To", formatAddrs(e.set.expandAliases(d.to)))
 	add("Cc", formatAddrs(e.set.expandAliases(d.cc)))
 	if d.subject != "" && !has("Subject") {
-		var h gomail.Header
-		h.SetSubject(sanitize(typedText(d.subject)))
-		pre.WriteString("Subject: " + h.Get("Subject") + "\n")
+		pre.WriteString("Subject: " + headerText(sanitize(typedText(d.subject))) + "\n")
 	}
 	if huge && pre.Len() > 0 {
 		// Whether the header has the field further on is not known:

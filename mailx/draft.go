@@ -2,9 +2,11 @@ package mailx
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"mime"
+	"mime/quotedprintable"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // draft is a message being composed.
@@ -459,13 +462,20 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	}
 	h.SetContentType("multipart/mixed", map[string]string{"boundary": d.multipartBoundary()})
 	d.setHeaders(&h.Header)
-	mw, err := message.CreateWriter(w, h.Header)
+	// go-message writes the header; the parts are written here, as its
+	// writer of parts refuses a text in any charset but UTF-8 and
+	// US-ASCII (an attachment in Latin-1, see attachCharset).
+	top, err := message.CreateWriter(w, h.Header)
 	if err != nil {
+		return err
+	}
+	mw := textproto.NewMultipartWriter(top)
+	if err := mw.SetBoundary(d.multipartBoundary()); err != nil {
 		return err
 	}
 	var th message.Header
 	textHeader(&th, scan)
-	pw, err := mw.CreatePart(th)
+	pw, err := createPart(mw, th)
 	if err != nil {
 		return err
 	}
@@ -483,9 +493,64 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	return mw.Close()
 }
 
+// createPart starts a part of mw with header h, whose body is encoded as
+// h's Content-Transfer-Encoding says, as go-message encodes it: 7bit (a
+// text with no line over 998 bytes, textHeader), quoted-printable or
+// base64 in lines of 76 characters.
+func createPart(mw *textproto.MultipartWriter, h message.Header) (io.WriteCloser, error) {
+	w, err := mw.CreatePart(h.Header)
+	if err != nil {
+		return nil, err
+	}
+	switch enc := h.Get("Content-Transfer-Encoding"); strings.ToLower(enc) {
+	case "7bit":
+		return nopCloser{w}, nil
+	case "quoted-printable":
+		return quotedprintable.NewWriter(w), nil
+	case "base64":
+		return base64.NewEncoder(base64.StdEncoding, &base64Lines{w: w}), nil
+	default:
+		return nil, fmt.Errorf("content transfer encoding %q", enc)
+	}
+}
+
+// nopCloser is a part's writer that has nothing to flush at its end.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// base64Lines breaks base64 text into lines of 76 characters (RFC 2045
+// 6.8). The break after a full line is written when more follows, so
+// that the part does not end in an empty line.
+type base64Lines struct {
+	w io.Writer
+	n int // the length of the line written so far
+}
+
+func (l *base64Lines) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		if l.n == 76 {
+			if _, err := io.WriteString(l.w, "\r\n"); err != nil {
+				return written, err
+			}
+			l.n = 0
+		}
+		k := min(len(p), 76-l.n)
+		m, err := l.w.Write(p[:k])
+		written += m
+		l.n += m
+		if err != nil {
+			return written, err
+		}
+		p = p[k:]
+	}
+	return written, nil
+}
+
 // attachFile writes one attachment part, base64-encoded as it is read,
 // of content type ctype ("": guessed from its name and first bytes).
-func attachFile(mw *message.Writer, path, ctype string) error {
+func attachFile(mw *textproto.MultipartWriter, path, ctype string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("attachment: %w", err)
@@ -517,9 +582,6 @@ func attachFile(mw *message.Writer, path, ctype string) error {
 			case guessed:
 				mt = "application/octet-stream"
 			}
-		} else if !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
-			// go-message, which writes the parts, refuses any other.
-			return fmt.Errorf("attachment %s: charset %q: a text attachment can be declared UTF-8 or US-ASCII only (or give no charset)", path, cs)
 		}
 	}
 	ah.SetContentType(mt, params)
@@ -533,7 +595,7 @@ func attachFile(mw *message.Writer, path, ctype string) error {
 	}
 	ah.Set("Content-Disposition", disp)
 	ah.Set("Content-Transfer-Encoding", "base64")
-	aw, err := mw.CreatePart(ah)
+	aw, err := createPart(mw, ah)
 	if err != nil {
 		return err
 	}
@@ -547,16 +609,23 @@ func attachFile(mw *message.Writer, path, ctype string) error {
 }
 
 // attachCharset names the charset of a text attachment, which is sent
-// as it is, base64-encoded: "us-ascii" for ASCII, "utf-8" for UTF-8,
-// and "" for text in 8 bits that is not UTF-8 (Latin-1, or UTF-8 with a
-// stray byte), whose charset cannot be written (go-message writes only
-// those two) nor known for sure. Without a charset a reader takes the
-// text for US-ASCII (RFC 2046 4.1.2). The whole file is read for it and
-// f taken back to where it was (just past head), as the body is read
-// twice; a file that cannot be read again (a pipe: mail -a <(cmd)) is
-// judged by head, its first 8 KiB.
+// as it is, base64-encoded, for the recipient to get its very bytes
+// back: "us-ascii" for ASCII, "utf-8" for UTF-8, and for text in 8 bits
+// without a single UTF-8 character of more than one byte (textScan's
+// latin: a file in Latin-1 or windows-1252) "iso-8859-1" or, with the
+// typographic marks of windows-1252 in 0x80-0x9F (Latin-1's control
+// characters), "windows-1252": s-nail's charset-8bit, and what mail(1)
+// reads such text as. It is "" for what has no charset that can be
+// named for sure: a file with a NUL byte (binary, or UTF-16), one in 8
+// bits with other control bytes, a UTF-16 byte order mark or a byte
+// that windows-1252 leaves undefined (no Latin text), and UTF-8 with a
+// stray byte. Without a charset a reader takes the text for US-ASCII
+// (RFC 2046 4.1.2). The whole file is read for it and f taken back to
+// where it was (just past head), as the body is read twice; a file that
+// cannot be read again (a pipe: mail -a <(cmd)) is judged by head, its
+// first 8 KiB.
 func attachCharset(f *os.File, head []byte) (string, error) {
-	s := &textScan{}
+	s := &charsetScan{}
 	s.Write(head)
 	whole := len(head) <= 8192
 	if !whole {
@@ -571,14 +640,49 @@ func attachCharset(f *os.File, head []byte) (string, error) {
 			whole = true
 		}
 	}
+	// (A character cut off at the end of the file is no UTF-8.)
+	invalid := s.invalid || whole && len(s.carry) > 0
 	switch {
-	case s.invalid || whole && len(s.carry) > 0:
-		// (A character cut off at the end of the file.)
+	case s.nul:
+		return "", nil
+	case invalid && !s.multibyte && !s.control && !s.undefined &&
+		!bytes.HasPrefix(head, []byte("\xff\xfe")) && !bytes.HasPrefix(head, []byte("\xfe\xff")):
+		if s.c1 {
+			return "windows-1252", nil
+		}
+		return "iso-8859-1", nil
+	case invalid:
 		return "", nil
 	case s.multibyte:
 		return "utf-8", nil
 	}
 	return "us-ascii", nil
+}
+
+// charsetScan is textScan that also notes the bytes that tell text in 8
+// bits from a binary file, and Latin-1 from windows-1252.
+type charsetScan struct {
+	textScan
+	nul       bool // a NUL byte
+	control   bool // a control byte that sniff takes for binary
+	c1        bool // a byte of 0x80 to 0x9F
+	undefined bool // a byte windows-1252 leaves undefined
+}
+
+func (s *charsetScan) Write(p []byte) (int, error) {
+	for _, c := range p {
+		switch {
+		case c == 0:
+			s.nul = true
+		case c < 0x20 && c != '\n' && c != '\r' && c != '\t' && c != '\f':
+			s.control = true
+		case c == 0x81 || c == 0x8d || c == 0x8f || c == 0x90 || c == 0x9d:
+			s.undefined = true
+		case c >= 0x80 && c < 0xa0:
+			s.c1 = true
+		}
+	}
+	return s.textScan.Write(p)
 }
 
 // setHeaders puts the -a header lines in place of the fields of the same

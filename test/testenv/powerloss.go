@@ -131,12 +131,19 @@ func loopWrites(t *testing.T, dev string) (string, bool) {
 // home (a background delivery, a command the agent runs), and returns
 // once none of their threads is inside a system call any more: a thread
 // in the middle of an fsync goes on writing until the call returns. The
-// function returned lets them all go on (SIGCONT).
+// function returned lets them all go on (SIGCONT), but for one that was
+// stopped already (by an earlier StopHome whose processes the test keeps
+// stopped).
 func StopHome(t *testing.T, home string, pid int) func() {
 	t.Helper()
 	stopped := map[int]bool{}
+	already := map[int]bool{}
 	stop := func(p int) {
-		if stopped[p] {
+		if stopped[p] || already[p] {
+			return
+		}
+		if allStopped(p) {
+			already[p] = true
 			return
 		}
 		stopped[p] = true
@@ -155,7 +162,7 @@ func StopHome(t *testing.T, home string, pid int) func() {
 		ents, _ := os.ReadDir("/proc")
 		for _, ent := range ents {
 			p, err := strconv.Atoi(ent.Name())
-			if err != nil || p == os.Getpid() || stopped[p] {
+			if err != nil || p == os.Getpid() || stopped[p] || already[p] {
 				continue
 			}
 			b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "environ"))

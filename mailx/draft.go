@@ -375,24 +375,27 @@ func (d *draft) recipients() []string {
 	return append(out, d.bcc...)
 }
 
-// textHeader describes a text body: its charset and a transfer encoding
+// textType gives the charset of a text body and a transfer encoding
 // that survives any relay (quoted-printable for 8-bit text or lines over
 // 998 bytes).
-func textHeader(h *message.Header, body *textScan) {
-	charset := "us-ascii"
-	enc := "7bit"
+func textType(body *textScan) (charset, enc string) {
 	switch {
 	case body.nonASCII && (!body.invalid || body.latin()):
-		// Latin-1 text is sent converted (draft.textReader).
-		charset, enc = "utf-8", "quoted-printable"
+		// Latin-1 text is sent converted (sentConverted).
+		return "utf-8", "quoted-printable"
 	case body.nonASCII:
-		// Not UTF-8 and of unknown charset: go-message writes only
-		// UTF-8 and ASCII, so the charset is left for the reader to
-		// guess.
-		charset, enc = "", "quoted-printable"
+		// Not UTF-8 and of unknown charset: it is left for the
+		// reader to guess.
+		return "", "quoted-printable"
 	case body.long:
-		enc = "quoted-printable"
+		return "us-ascii", "quoted-printable"
 	}
+	return "us-ascii", "7bit"
+}
+
+// textHeader describes a text body as textType does.
+func textHeader(h *message.Header, body *textScan) {
+	charset, enc := textType(body)
 	params := map[string]string{}
 	if charset != "" {
 		params["charset"] = charset
@@ -401,14 +404,125 @@ func textHeader(h *message.Header, body *textScan) {
 	h.Set("Content-Transfer-Encoding", enc)
 }
 
-// textReader reads the text as it is sent: as typed, or converted from
-// windows-1252 to UTF-8 when it is in 8 bits but not UTF-8 (textScan's
-// latin).
-func (d *draft) textReader(scan *textScan) io.Reader {
-	if scan.nonASCII && scan.latin() {
+// sentConverted reports whether the text is sent converted from
+// windows-1252 to UTF-8: it is in 8 bits but not UTF-8 (textScan's
+// latin), and no charset was given for it.
+func sentConverted(scan *textScan) bool { return scan.nonASCII && scan.latin() }
+
+// textReader reads the text as it is sent: as typed, or, with convert
+// (sentConverted), converted from windows-1252 to UTF-8.
+func (d *draft) textReader(convert bool) io.Reader {
+	if convert {
 		return &latinReader{r: d.bodyReader(), cs: "windows-1252", in: make([]byte, 32<<10)}
 	}
 	return d.bodyReader()
+}
+
+// givenMIME gives the values of the last Content-Type and
+// Content-Transfer-Encoding lines given with -a, and those lines'
+// indexes in d.headers (-1 for none).
+func (d *draft) givenMIME() (ctype, enc string, ctAt, encAt int) {
+	ctAt, encAt = -1, -1
+	for i, l := range d.headers {
+		name, value, _ := strings.Cut(l, ":")
+		switch {
+		case strings.EqualFold(name, "Content-Type"):
+			ctype, ctAt = strings.TrimSpace(value), i
+		case strings.EqualFold(name, "Content-Transfer-Encoding"):
+			enc, encAt = strings.TrimSpace(value), i
+		}
+	}
+	return ctype, enc, ctAt, encAt
+}
+
+// checkMIME refuses, before the body is read, a Content-Type given with
+// -a that is not a media type (or is multipart without a boundary) and
+// a Content-Transfer-Encoding the body cannot be written in: found when
+// the message was built, they left the text in dead.letter.
+func (d *draft) checkMIME() error {
+	ctype, enc, _, _ := d.givenMIME()
+	if ctype != "" {
+		mt, params, err := mime.ParseMediaType(ctype)
+		if err != nil {
+			return fmt.Errorf("header line \"Content-Type: %s\": %w", ctype, err)
+		}
+		if strings.HasPrefix(mt, "multipart/") && params["boundary"] == "" {
+			return fmt.Errorf("header line \"Content-Type: %s\": a multipart type needs a boundary parameter", ctype)
+		}
+	}
+	switch strings.ToLower(enc) {
+	case "", "7bit", "8bit", "binary", "quoted-printable", "base64":
+		return nil
+	}
+	return fmt.Errorf("header line \"Content-Transfer-Encoding: %s\": the body can be written in 7bit, 8bit, binary, quoted-printable or base64", enc)
+}
+
+// bodyForm is how a body without attachments is written.
+type bodyForm struct {
+	// ctype and enc are the values of its Content-Type and
+	// Content-Transfer-Encoding.
+	ctype, enc string
+	// convert: the text is sent converted to UTF-8 (sentConverted).
+	convert bool
+	// lines are the -a lines written for those fields, by their
+	// index in the draft's headers: the others of those names are
+	// left out.
+	lines map[int]string
+}
+
+// form says how the body without attachments is written, with the
+// Content-Type and Content-Transfer-Encoding given with -a (as
+// bsd-mailx takes them). A given charset, whichever it is, is kept and
+// the text sent as typed; a text type given without one gets the charset
+// the text would have as text/plain (and is converted as it would be),
+// as GNU mailutils adds one; a type that is not text is sent as typed
+// too, in base64 where it is not 7-bit. A given transfer encoding is the
+// one the body is written in, once, when the body fits it: 7bit only
+// for ASCII, 8bit and binary only without lines over 998 bytes; else
+// (as for the body of a multipart or message type, which RFC 2045 6.4
+// keeps in 7bit, 8bit or binary) it is left out for the one the body
+// needs.
+func (d *draft) form(scan *textScan) bodyForm {
+	charset, enc := textType(scan)
+	f := bodyForm{enc: enc, convert: sentConverted(scan), lines: map[int]string{}}
+	params := map[string]string{}
+	if charset != "" {
+		params["charset"] = charset
+	}
+	f.ctype = mime.FormatMediaType("text/plain", params)
+	given, givenEnc, ctAt, encAt := d.givenMIME()
+	mt := "text/plain"
+	if gmt, gparams, err := mime.ParseMediaType(given); err == nil {
+		mt, f.ctype = gmt, given
+		switch {
+		case !strings.HasPrefix(mt, "text/") || gparams["charset"] != "":
+			f.convert = false
+		case charset != "":
+			f.ctype = strings.TrimRight(given, "; \t") + "; charset=" + charset
+		}
+		name, _, _ := strings.Cut(d.headers[ctAt], ":")
+		f.lines[ctAt] = name + ": " + f.ctype
+	}
+	plain := !scan.nonASCII && !scan.long
+	composite := strings.HasPrefix(mt, "multipart/") || strings.HasPrefix(mt, "message/")
+	switch {
+	case plain:
+		f.enc = "7bit"
+	case composite && scan.long:
+		f.enc = "binary"
+	case composite:
+		f.enc = "8bit"
+	case !strings.HasPrefix(mt, "text/"):
+		f.enc = "base64"
+	}
+	switch e := strings.ToLower(givenEnc); {
+	case e == "7bit" && plain,
+		(e == "8bit" || e == "binary") && !scan.long,
+		(e == "quoted-printable" || e == "base64") && !composite:
+		f.enc = givenEnc
+		f.lines[encAt] = d.headers[encAt]
+	}
+	return f
 }
 
 // build writes the message: the header (go-message encodes a non-ASCII
@@ -449,19 +563,29 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 		return err
 	}
 	if len(d.attach) == 0 {
-		textHeader(&h.Header, scan)
-		d.setHeaders(&h.Header)
-		mw, err := message.CreateWriter(w, h.Header)
+		// Written here, not by go-message, whose writer refuses a
+		// text in any charset but UTF-8 and US-ASCII.
+		f := d.form(scan)
+		h.Set("Content-Transfer-Encoding", f.enc)
+		h.Set("Content-Type", f.ctype)
+		d.setHeaders(&h.Header, f.lines)
+		if !h.Has("MIME-Version") {
+			h.Set("MIME-Version", "1.0")
+		}
+		if err := textproto.WriteHeader(w, h.Header.Header); err != nil {
+			return err
+		}
+		bw, err := encoder(w, f.enc)
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(mw, d.textReader(scan)); err != nil {
+		if _, err := io.Copy(bw, d.textReader(f.convert)); err != nil {
 			return err
 		}
-		return mw.Close()
+		return bw.Close()
 	}
 	h.SetContentType("multipart/mixed", map[string]string{"boundary": d.multipartBoundary()})
-	d.setHeaders(&h.Header)
+	d.setHeaders(&h.Header, nil)
 	// go-message writes the header; the parts are written here, as its
 	// writer of parts refuses a text in any charset but UTF-8 and
 	// US-ASCII (an attachment in Latin-1, see attachCharset).
@@ -479,7 +603,7 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(pw, d.textReader(scan)); err != nil {
+	if _, err := io.Copy(pw, d.textReader(sentConverted(scan))); err != nil {
 		return err
 	}
 	if err := pw.Close(); err != nil {
@@ -494,16 +618,22 @@ func (d *draft) build(w io.Writer, now time.Time) error {
 }
 
 // createPart starts a part of mw with header h, whose body is encoded as
-// h's Content-Transfer-Encoding says, as go-message encodes it: 7bit (a
-// text with no line over 998 bytes, textHeader), quoted-printable or
-// base64 in lines of 76 characters.
+// h's Content-Transfer-Encoding says (encoder).
 func createPart(mw *textproto.MultipartWriter, h message.Header) (io.WriteCloser, error) {
 	w, err := mw.CreatePart(h.Header)
 	if err != nil {
 		return nil, err
 	}
-	switch enc := h.Get("Content-Transfer-Encoding"); strings.ToLower(enc) {
-	case "7bit":
+	return encoder(w, h.Get("Content-Transfer-Encoding"))
+}
+
+// encoder writes a body to w in the transfer encoding enc, as go-message
+// encodes it: 7bit, 8bit and binary as it is (for a text that fits
+// them, textType and draft.form), quoted-printable, or base64 in lines
+// of 76 characters.
+func encoder(w io.Writer, enc string) (io.WriteCloser, error) {
+	switch strings.ToLower(enc) {
+	case "7bit", "8bit", "binary":
 		return nopCloser{w}, nil
 	case "quoted-printable":
 		return quotedprintable.NewWriter(w), nil
@@ -686,15 +816,20 @@ func (s *charsetScan) Write(p []byte) (int, error) {
 }
 
 // setHeaders puts the -a header lines in place of the fields of the same
-// names, at the top of the header in the order given. With attachments
-// the MIME structure is homepost's: a given Content-Type or
-// Content-Transfer-Encoding would break it and is left out.
-func (d *draft) setHeaders(h *message.Header) {
+// names, at the top of the header in the order given. The
+// Content-Type and Content-Transfer-Encoding lines are written as fields
+// has them by their index (draft.form), and left out where it has
+// none: with attachments (fields nil) the MIME structure is homepost's,
+// which they would break.
+func (d *draft) setHeaders(h *message.Header, fields map[int]string) {
 	var keep []string
-	for _, l := range d.headers {
+	for i, l := range d.headers {
 		name, _, _ := strings.Cut(l, ":")
-		if len(d.attach) > 0 && (strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Content-Transfer-Encoding")) {
-			continue
+		if strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Content-Transfer-Encoding") {
+			var ok bool
+			if l, ok = fields[i]; !ok {
+				continue
+			}
 		}
 		h.Del(name)
 		keep = append(keep, l)

@@ -47,6 +47,14 @@ func (e *env) sendMode() int {
 		}
 		d.attach = append(d.attach, a)
 	}
+	if !o.extract && len(d.attach) == 0 {
+		// (With -t the body is the user's, and so is its encoding;
+		// with attachments the lines are left out.)
+		if err := d.checkMIME(); err != nil {
+			e.warn("%v", err)
+			return exUsage
+		}
+	}
 	if o.extract {
 		return e.sendExtract(d)
 	}

@@ -154,7 +154,8 @@ var structuredFields = map[string]bool{
 // with RFC 2047 encoded words for its text: the whole value of an
 // unstructured field (Subject, Comments, X-Anything), as -s is encoded
 // (headerText); the display names alone in an address field, as those
-// of -r and -c are (formatAddr). The value of a structured field, and
+// of -r and -c are (formatAddr); each keyword of Keywords on its own
+// (encodePhrases). The value of a structured field, and
 // one that is ASCII, is kept as it is. line is valid UTF-8 (sanitize).
 func encodeField(line string) string {
 	name, value, _ := strings.Cut(line, ":")
@@ -165,6 +166,8 @@ func encodeField(line string) string {
 	switch {
 	case addressFields[key]:
 		value = encodeAddresses(strings.TrimSpace(value))
+	case key == "keywords":
+		value = encodePhrases(strings.TrimSpace(value))
 	case structuredFields[key] || strings.HasPrefix(key, "content-") || strings.HasPrefix(key, "list-") || strings.HasPrefix(key, "arc-"):
 		return line
 	default:
@@ -261,6 +264,59 @@ func encodeAddresses(v string) string {
 		}
 	}
 	put(v[start:], false)
+	return b.String()
+}
+
+// encodePhrases gives a list of phrases, the value of Keywords (RFC 5322
+// 3.6.5), with each phrase that is not ASCII written as a display name
+// is (addr.Phrase: an encoded word stands for a phrase, RFC 2047 5) and
+// the commas between them, outside quotes and comments, kept: encoded
+// whole, as an unstructured field is, the list was read as a single
+// keyword. An ASCII phrase is kept as it was written.
+func encodePhrases(v string) string {
+	var b strings.Builder
+	put := func(elem string) {
+		core := strings.TrimSpace(elem)
+		if isASCII(core) {
+			b.WriteString(elem)
+			return
+		}
+		lead := strings.Index(elem, core)
+		b.WriteString(elem[:lead])
+		// A comment is kept as text of the keyword: the
+		// parser of display names drops it.
+		name := displayName(core)
+		if name == "" || strings.ContainsRune(core, '(') {
+			name = core
+		}
+		b.WriteString(addr.Phrase(name))
+		b.WriteString(elem[lead+len(core):])
+	}
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c == '\\' && (quoted || depth > 0):
+			i++ // a quoted pair
+		case quoted:
+			quoted = c != '"'
+		case depth > 0:
+			switch c {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			}
+		case c == '"':
+			quoted = true
+		case c == '(':
+			depth++
+		case c == ',':
+			put(v[start:i])
+			b.WriteByte(c)
+			start = i + 1
+		}
+	}
+	put(v[start:])
 	return b.String()
 }
 

@@ -150,3 +150,44 @@ func TestHeaderLineContentType(t *testing.T) {
 		}
 	}
 }
+
+// Each keyword of a Keywords field given with -a that is not ASCII is
+// an encoded word of its own (RFC 2047 5: it stands for a phrase;
+// Keywords is a list of phrases, RFC 5322 3.6.5): encoded as one, as an
+// unstructured field is, the list was read as a single keyword.
+func TestHeaderLineKeywords(t *testing.T) {
+	h := newHome(t)
+	if _, e, code := h.mail(t, "body\n", "-s", "t", "-a", "Keywords: ä, b, \"x, y\", Grüße aus Köln, \"Zoë, Z\", d (ä)", "root"); code != 0 {
+		t.Fatalf("exit %d: %s", code, e)
+	}
+	q := h.only(t)
+	header, _, _ := strings.Cut(q.raw, "\n\n")
+	if !isASCII(header) {
+		t.Errorf("8 bits in the header:\n%s", header)
+	}
+	eml := h.path("queued.eml")
+	if err := os.WriteFile(eml, []byte(q.raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The keywords as a reader takes them: phrases between commas,
+	// each decoded.
+	out := python(t, `
+import email, sys
+from email import policy
+from email import _header_value_parser as parser
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'), policy=policy.compat32)
+rest = ''.join(m['Keywords'].splitlines())
+words = []
+while rest:
+    phrase, rest = parser.get_phrase(rest)
+    words.append(phrase.value.strip())
+    rest = rest.lstrip()
+    if rest.startswith(','):
+        rest = rest[1:]
+sys.stdout.buffer.write('\n'.join(words).encode('utf-8', 'backslashreplace'))
+`, eml)
+	want := []string{"ä", "b", "x, y", "Grüße aus Köln", "Zoë, Z", "d (ä)"}
+	if got := strings.Split(out, "\n"); !slices.Equal(got, want) {
+		t.Errorf("python reads %q, want %q\n%s", got, want, header)
+	}
+}

@@ -230,6 +230,19 @@ func encodeAddresses(v string) string {
 		}
 		b.WriteString(elem[lead+len(core):])
 	}
+	splitList(v, ",;:", func(elem string, sep byte) {
+		put(elem, sep == ':')
+		if sep != 0 {
+			b.WriteByte(sep)
+		}
+	})
+	return b.String()
+}
+
+// splitList calls put with each element of the list v and the separator
+// that ends it (0 for the last): one of seps, outside quotes, comments,
+// angle brackets and domain literals.
+func splitList(v, seps string, put func(elem string, sep byte)) {
 	depth, quoted, angle, literal, start := 0, false, false, false, 0
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
@@ -257,14 +270,12 @@ func encodeAddresses(v string) string {
 		case c == '>':
 			angle = false
 		case angle:
-		case c == ',' || c == ';' || c == ':':
-			put(v[start:i], c == ':')
-			b.WriteByte(c)
+		case strings.IndexByte(seps, c) >= 0:
+			put(v[start:i], c)
 			start = i + 1
 		}
 	}
-	put(v[start:], false)
-	return b.String()
+	put(v[start:], 0)
 }
 
 // encodePhrases gives a list of phrases, the value of Keywords (RFC 5322
@@ -292,31 +303,12 @@ func encodePhrases(v string) string {
 		b.WriteString(addr.Phrase(name))
 		b.WriteString(elem[lead+len(core):])
 	}
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c == '\\' && (quoted || depth > 0):
-			i++ // a quoted pair
-		case quoted:
-			quoted = c != '"'
-		case depth > 0:
-			switch c {
-			case '(':
-				depth++
-			case ')':
-				depth--
-			}
-		case c == '"':
-			quoted = true
-		case c == '(':
-			depth++
-		case c == ',':
-			put(v[start:i])
-			b.WriteByte(c)
-			start = i + 1
+	splitList(v, ",", func(elem string, sep byte) {
+		put(elem)
+		if sep != 0 {
+			b.WriteByte(sep)
 		}
-	}
-	put(v[start:])
+	})
 	return b.String()
 }
 

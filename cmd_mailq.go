@@ -109,11 +109,13 @@ func runMailq(args []string) int {
 				wait = fmt.Sprintf("waiting for the delivery to %s in progress since %s, of a message deleted from the queue whose copy may still arrive", s.Where, since)
 			}
 		}
-		// Held while it waited (homepost queue hold): nothing of it
-		// is sent, and it is listed held, not waiting.
+		// Held while it waited (homepost queue hold, asked for of a
+		// message a delivery has, or recorded at once in one of the
+		// backlog, whose file is closed): nothing of it is sent, and
+		// it is listed held, not waiting.
 		waiting := map[string][]int{}
 		for _, e := range entries {
-			if idx, ok := s.Waiting[e.ID]; ok && !e.HoldAsked {
+			if idx, ok := s.Waiting[e.ID]; ok && !e.HoldAsked && !e.Held {
 				waiting[e.ID] = idx
 			}
 		}

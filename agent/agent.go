@@ -167,10 +167,20 @@ type Agent struct {
 	// smarthost run at a time, and outgoing collects a batch's copies
 	// for it (dispatch). answering is the pass asked for whose answer
 	// waits for the smarthost's (await.go, passEnded).
-	async       bool
-	inflight    map[string]bool
-	remoteOut   int
-	out         map[*remoteBatch]bool
+	async     bool
+	inflight  map[string]bool
+	remoteOut int
+	out       map[*remoteBatch]bool
+	// backlog holds, in the order they came, the messages whose copies
+	// for the smarthost wait for room among the deliveries out
+	// (remoteOutLimit), by name, with those copies (for mailq) and the
+	// flush that was asked of them; backlogList lists the names in order.
+	// Their local copies are done and recorded and their queue files
+	// closed: without the limit, each batch's files stayed open behind
+	// a smarthost that does not answer, and a queue of thousands ran
+	// out of file descriptors, local mail with it (remote.go).
+	backlog     map[string]*backlogged
+	backlogList []string
 	answering   *answering
 	remoteDone  chan *remoteBatch
 	remoteMu    sync.Mutex
@@ -494,6 +504,7 @@ func newAgent(cfg *config.Config, log *slog.Logger) *Agent {
 		now: time.Now, due: map[string]time.Time{}, forced: map[string]bool{},
 		forcedRemote: map[string]bool{}, forcedLocal: map[string]bool{}, inflight: map[string]bool{},
 		out:        map[*remoteBatch]bool{},
+		backlog:    map[string]*backlogged{},
 		remoteDone: make(chan *remoteBatch),
 	}
 	a.mbox = &courier.Mbox{Now: func() time.Time { return a.now() }}
@@ -862,6 +873,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 				continue
 			}
 			a.runDue(ctx)
+			// Messages of the backlog that a pass waits for may have
+			// been finished here without going out (held, deleted).
+			a.answerIfDone()
 		}
 		if a.passWanted && settleAt.IsZero() {
 			// A waiter reads the queue and the mailbox next: what the
@@ -883,7 +897,7 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 			// command that happened to run.
 			a.settle()
 		}
-		if opts.Background && settleAt.IsZero() && len(a.due) == 0 && a.remoteOut == 0 && (a.held == nil || !a.pending()) {
+		if opts.Background && settleAt.IsZero() && len(a.due) == 0 && a.remoteOut == 0 && len(a.backlog) == 0 && (a.held == nil || !a.pending()) {
 			// Nothing queued, nothing deferred. Held for a configuration
 			// error, mail in new/ keeps it: it delivers once the file is
 			// fixed.

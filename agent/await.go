@@ -168,10 +168,12 @@ func (a *Agent) passDone(start int64) {
 
 // answering is a pass asked for, begun at start, whose local deliveries
 // have ended and whose answer waits for the smarthost deliveries that
-// were out then.
+// were out then, and for the messages then in the backlog (remote.go)
+// to be sent and answered.
 type answering struct {
 	start   int64
 	batches map[*remoteBatch]bool
+	names   map[string]bool
 }
 
 // passEnded records that the local deliveries of a pass asked for, begun
@@ -182,12 +184,38 @@ type answering struct {
 func (a *Agent) passEnded(start int64) {
 	a.passWanted = false
 	a.localAt = start
-	if len(a.out) == 0 {
+	if len(a.out) == 0 && len(a.backlog) == 0 {
 		a.answering = nil
 		a.passAt = start
 	} else {
-		a.answering = &answering{start: start, batches: maps.Clone(a.out)}
+		w := &answering{start: start, batches: maps.Clone(a.out), names: map[string]bool{}}
+		for name := range a.backlog {
+			w.names[name] = true
+		}
+		a.answering = w
 	}
+	a.writeStatus()
+}
+
+// answerIfDone answers the pass waiting for the smarthost (answering)
+// once the deliveries it waits for have come back and the messages that
+// were in the backlog at its end have left it, been sent, and come back
+// too: each then is neither in the backlog, nor out, nor due now.
+func (a *Agent) answerIfDone() {
+	w := a.answering
+	if w == nil || len(w.batches) > 0 {
+		return
+	}
+	now := a.now()
+	for name := range w.names {
+		d, due := a.due[name]
+		if _, waits := a.backlog[name]; waits || a.inflight[name] || due && !d.After(now) {
+			return
+		}
+		delete(w.names, name)
+	}
+	a.answering = nil
+	a.passAt = w.start
 	a.writeStatus()
 }
 

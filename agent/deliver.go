@@ -262,14 +262,20 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 	// local results, and their smarthost copies go out once the switch
 	// is made, from the new outbox.
 	wait := len(outgoing) > 0 && a.mv.to != ""
+	// As many deliveries to the smarthost out as remoteOutLimit: the
+	// copies of more wait in the backlog, their jobs finished with
+	// their local results and their files closed (remote.go).
+	full := len(outgoing) > 0 && !wait && a.async && a.remoteOut >= remoteOutLimit
 	for _, j := range live {
-		if !away[j] || wait {
+		if !away[j] || wait || full {
 			retired = a.finishInto(retired, j)
 		}
 	}
 	switch {
 	case wait:
 		a.waitForSwitch(jobsOf(outgoing))
+	case full:
+		a.toBacklog(outgoing)
 	case len(outgoing) > 0:
 		a.sendRemote(ctx, outgoing, via)
 	}

@@ -332,6 +332,7 @@ func (a *Agent) moveOn() {
 			a.due[n] = time.Time{}
 		}
 		a.mv.waiting = nil
+		a.backlogDue()
 		if err := os.Remove(movingPath(a.cfg)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			a.log.Debug("remove the note of the move", "reason", err)
 		}

@@ -73,6 +73,27 @@ import (
 // the smarthost took without answering yet is sent again (at least
 // once, as documented).
 //
+// # A smarthost that does not keep up
+//
+// A batch handed to the worker keeps its queue files open, under their
+// locks, until its answer is recorded, and the batches wait their turn
+// there. Behind a smarthost that hangs (up to command_timeout), a queue
+// of thousands of remote messages held one file descriptor each, until
+// none was left: a local delivery then failed to open its Maildir and
+// waited for the smarthost, and the listener could not read
+// /proc/net/tcp to tell the user's own clients. So at most
+// remoteOutLimit batches are out (with the batch being delivered, that
+// many and one of maxBatch files open for the smarthost at the most); a
+// later batch's copies for the smarthost wait in the backlog instead: its jobs are finished with
+// their local results (recorded, their files closed, as for a switch of
+// outbox, waitForSwitch), out of due, and each batch that comes back
+// lets as many go on as a batch holds (releaseBacklog), in the order
+// they came, with the flush asked of them. mailq lists them waiting
+// behind the delivery in progress, as the batches out; a waiter's pass
+// is answered once those of them that were waiting at its end are sent
+// and answered (answerIfDone). A crash leaves them in cur/, taken up at
+// the next start as any other.
+//
 // # What mailq is told
 //
 // While a delivery is out, the worker keeps a small file beside the
@@ -258,6 +279,90 @@ func (a *Agent) sendRemote(ctx context.Context, sends []*send, c courier.Courier
 	}()
 }
 
+// remoteOutLimit is how many batches of copies for the smarthost may be
+// out at once (each holds up to maxBatch queue files open); the others
+// wait in the backlog. A variable for the tests.
+var remoteOutLimit = 2
+
+// backlogged is a message in the backlog: its copies for the smarthost
+// (for mailq), and the flush that was asked of it.
+type backlogged struct {
+	sends                          []*send
+	force, forceRemote, forceLocal bool
+}
+
+// toBacklog puts the jobs of sends, finished with their local results,
+// in the backlog (see "A smarthost that does not keep up").
+func (a *Agent) toBacklog(sends []*send) {
+	for _, j := range jobsOf(sends) {
+		if _, ok := a.due[j.name]; !ok {
+			continue // retired, or taken up otherwise
+		}
+		delete(a.due, j.name)
+		if _, ok := a.backlog[j.name]; !ok {
+			a.backlogList = append(a.backlogList, j.name)
+		}
+		bl := &backlogged{force: j.force, forceRemote: j.forceRemote, forceLocal: j.forceLocal}
+		for _, s := range sends {
+			if s.j == j {
+				bl.sends = append(bl.sends, s)
+			}
+		}
+		a.backlog[j.name] = bl
+	}
+	a.showQueued()
+}
+
+// releaseBacklog makes due now, in the order they came, as many
+// messages of the backlog as the deliveries out leave room for.
+func (a *Agent) releaseBacklog() {
+	room := (remoteOutLimit - a.remoteOut) * maxBatch
+	n := 0
+	for n < len(a.backlogList) && room > 0 {
+		name := a.backlogList[n]
+		n++
+		bl, ok := a.backlog[name]
+		delete(a.backlog, name)
+		if !ok {
+			continue
+		}
+		if _, scheduled := a.due[name]; scheduled || a.inflight[name] {
+			continue // taken up otherwise (a switch of outbox, a start)
+		}
+		a.due[name] = time.Time{}
+		if bl.force {
+			a.forced[name] = true
+		}
+		if bl.forceRemote {
+			a.forcedRemote[name] = true
+		}
+		if bl.forceLocal {
+			a.forcedLocal[name] = true
+		}
+		room--
+	}
+	a.backlogList = a.backlogList[n:]
+	if len(a.backlogList) == 0 {
+		a.backlogList = nil
+	}
+}
+
+// backlogDue makes every message of the backlog due now: the deliveries
+// out are over (a switch of outbox is made, moveOn).
+func (a *Agent) backlogDue() {
+	for _, name := range a.backlogList {
+		if bl, ok := a.backlog[name]; ok {
+			if _, scheduled := a.due[name]; !scheduled {
+				a.due[name] = time.Time{}
+				a.forced[name] = a.forced[name] || bl.force
+				a.forcedRemote[name] = a.forcedRemote[name] || bl.forceRemote
+			}
+		}
+	}
+	clear(a.backlog)
+	a.backlogList = nil
+}
+
 // jobsOf returns the jobs of sends, each once.
 func jobsOf(sends []*send) []*job {
 	var jobs []*job
@@ -334,6 +439,7 @@ func (a *Agent) recordLocal(jobs []*job) {
 func (a *Agent) remoteFinished(b *remoteBatch) {
 	a.remoteOut--
 	delete(a.out, b)
+	a.releaseBacklog()
 	a.showQueued()
 	if b.cut != nil {
 		b.cut.Stop()
@@ -385,11 +491,7 @@ func (a *Agent) remoteFinished(b *remoteBatch) {
 	}
 	if w := a.answering; w != nil {
 		delete(w.batches, b)
-		if len(w.batches) == 0 {
-			a.answering = nil
-			a.passAt = w.start
-			a.writeStatus()
-		}
+		a.answerIfDone()
 	}
 }
 
@@ -551,19 +653,25 @@ func (a *Agent) showSending(p string, sends []*send, where string) {
 // (a.queuedAt), in the state_dir that a move may since have replaced.
 func (a *Agent) showQueued() {
 	p := queuedPath(a.cfg)
-	if a.queuedAt != "" && (len(a.out) <= 1 || a.queuedAt != p) {
+	none := len(a.out) <= 1 && len(a.backlog) == 0
+	if a.queuedAt != "" && (none || a.queuedAt != p) {
 		if err := os.Remove(a.queuedAt); err != nil && !errors.Is(err, os.ErrNotExist) {
 			a.log.Debug("remove smarthost status", "reason", err)
 		}
 		a.queuedAt = ""
 	}
-	if len(a.out) <= 1 {
+	if none {
 		return
 	}
 	a.queuedAt = p
 	var sends []*send
 	for b := range a.out {
 		sends = append(sends, b.sends...)
+	}
+	for _, name := range a.backlogList {
+		if bl, ok := a.backlog[name]; ok {
+			sends = append(sends, bl.sends...)
+		}
 	}
 	a.writeSends(p, strconv.Itoa(os.Getpid()), sends)
 }

@@ -181,6 +181,9 @@ type Agent struct {
 	// out of file descriptors, local mail with it (remote.go).
 	backlog     map[string]*backlogged
 	backlogList []string
+	// dropWarned holds the names in outbox/new whose drop failed and
+	// was logged (dropFailed).
+	dropWarned  map[string]bool
 	answering   *answering
 	remoteDone  chan *remoteBatch
 	remoteMu    sync.Mutex
@@ -1267,17 +1270,36 @@ func (a *Agent) take(n string) string {
 		}
 		_, err = a.box.DropClaimed(n)
 		if errors.Is(err, os.ErrNotExist) {
+			a.dropFailed(n, nil)
 			continue // released meanwhile: out of cur/, back in new/
 		}
-		if err != nil {
-			a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err)
-		}
+		a.dropFailed(n, err)
 		if _, ok := a.due[filepath.Base(p)]; !ok && !a.inflight[filepath.Base(p)] {
 			a.due[filepath.Base(p)] = time.Time{}
 		}
 		return ""
 	}
 	return "" // for a later look
+}
+
+// dropFailed logs the failure, err, to drop the name n of a claimed
+// message from outbox/new, once per name until it is dropped (err nil):
+// the name is tried again at every look, and where the failure lasts
+// (out of file descriptors) each sendmail's look logged every such name
+// again, thousands of lines a second.
+func (a *Agent) dropFailed(n string, err error) {
+	if err == nil {
+		delete(a.dropWarned, n)
+		return
+	}
+	if a.dropWarned[n] {
+		return
+	}
+	if a.dropWarned == nil {
+		a.dropWarned = map[string]bool{}
+	}
+	a.dropWarned[n] = true
+	a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err, "note", "not logged again for this name until it is dropped")
 }
 
 // runDue delivers the claimed messages whose time has come.

@@ -204,9 +204,11 @@ func (a *Agent) deliverHolding(ctx context.Context, batch []*job, prev []*outbox
 				a.log.Warn("drop claimed names from outbox/new", "reason", err)
 			}
 			for _, n := range others {
-				if _, err := a.box.DropClaimed(n); err != nil && !errors.Is(err, os.ErrNotExist) {
-					a.log.Warn("drop claimed name from outbox/new", "file", n, "reason", err)
+				_, err := a.box.DropClaimed(n)
+				if errors.Is(err, os.ErrNotExist) {
+					err = nil
 				}
+				a.dropFailed(n, err)
 			}
 			a.newDropped.Store(true)
 		})

@@ -361,6 +361,7 @@ func (a *Agent) backlogDue() {
 	}
 	clear(a.backlog)
 	a.backlogList = nil
+	a.showQueued()
 }
 
 // jobsOf returns the jobs of sends, each once.

@@ -116,15 +116,20 @@ for part in list(m.iter_attachments())[2:5]:
 	}
 }
 
-// A content type that is not one is refused with the reason, not sent
-// as an empty Content-Type field (what a --content-type with parameters
-// gave).
+// A content type that is not one is refused with the reason (exit 64),
+// not sent as an empty Content-Type field (what a --content-type with
+// parameters gave), and before the body is read: found as the message
+// was built, it left the text in dead.letter.
 func TestAttachmentTypeRefused(t *testing.T) {
 	h := newHome(t)
 	os.WriteFile(h.path("f"), []byte("Gr\xfc\xdfe\n"), 0o600)
 	_, e, code := h.mail(t, "body\n", "--content-type=not a type", "-A", h.path("f"), "root")
-	if code == 0 || !strings.Contains(e, "content type") {
-		t.Errorf("exit %d, %q; want an error with %q", code, e, "content type")
+	if code != 64 || !strings.Contains(e, "content type") {
+		t.Errorf("exit %d, %q; want 64 and an error with %q", code, e, "content type")
+	}
+	// Refused before the body is read: nothing is left in dead.letter.
+	if _, err := os.Stat(h.path("dead.letter")); err == nil {
+		t.Error("the text was saved to dead.letter")
 	}
 }
 

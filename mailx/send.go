@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"mime"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,14 @@ func (e *env) sendMode() int {
 		if err != nil {
 			e.warn("attachment: %v", err)
 			return exNoInput
+		}
+		if a.ctype != "" {
+			// Refused now, before the body is read: found as the
+			// message was built, it left the text in dead.letter.
+			if _, _, err := mime.ParseMediaType(a.ctype); err != nil {
+				e.warn("attachment %s: content type %q: %v", a.path, a.ctype, err)
+				return exUsage
+			}
 		}
 		d.attach = append(d.attach, a)
 	}

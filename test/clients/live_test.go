@@ -176,10 +176,16 @@ func TestMuttLockOrderAgainstDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// The first delivery may still hold its own lock a moment after
+	// its copy is seen.
 	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: io.SeekStart}
-	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
-		t.Fatal(err)
-	}
+	waitUntil(t, "the first delivery's lock to go", func() bool {
+		err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk)
+		if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
 	e.sendmail("From: b@example.org\nSubject: two\n\nsecond\n", "root")
 	// The delivery has met the fcntl lock.
 	time.Sleep(time.Second)

@@ -287,22 +287,7 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	pr.Close()
-	peak := make(chan int64, 1)
-	done := make(chan struct{})
-	go func() {
-		var hwm int64
-		for {
-			if kb, ok := vmHWM(c.Process.Pid); ok && kb > hwm {
-				hwm = kb
-			}
-			select {
-			case <-done:
-				peak <- hwm
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
+	stopWatch := testenv.WatchPeak(c.Process.Pid)
 	line := bytes.Repeat([]byte("x"), 1023)
 	line = append(line, '\n')
 	pw.Write([]byte("Subject: huge\n\n"))
@@ -313,11 +298,10 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 	}
 	// Everything but the pipe's buffer has been read: the peak so far is
 	// the peak of streaming the message.
-	last, _ := vmHWM(c.Process.Pid)
+	last, _ := testenv.VmHWM(c.Process.Pid)
 	pw.Close()
 	err := c.Wait()
-	close(done)
-	hwm := max(<-peak, last)
+	hwm := max(stopWatch(), last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,23 +320,6 @@ func TestHugeMessageConstantMemory(t *testing.T) {
 		t.Errorf("queued file is %d bytes", st.Size())
 	}
 	t.Logf("peak RSS %d KB", hwm)
-}
-
-// vmHWM reads a running process's peak resident set in KB.
-func vmHWM(pid int) (int64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			var kb int64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err == nil {
-				return kb, true
-			}
-		}
-	}
-	return 0, false
 }
 
 // A shim killed before the end of its input leaves nothing that will be

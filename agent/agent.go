@@ -866,6 +866,9 @@ func (a *Agent) loop(ctx context.Context, opts Options) error {
 		a.moveOn() // a reload moved the outbox (move.go)
 		passStart := monotonic()
 		if a.held == nil && settleAt.IsZero() {
+			// What waits for room among the deliveries to the
+			// smarthost goes before new mail (remote.go).
+			a.runBacklog(ctx)
 			if a.look || a.resumed {
 				a.look, a.resumed = false, false
 				a.drain(ctx)

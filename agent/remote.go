@@ -84,11 +84,12 @@ import (
 // /proc/net/tcp to tell the user's own clients. So at most
 // remoteOutLimit batches are out (with the batch being delivered, that
 // many and one of maxBatch files open for the smarthost at the most); a
-// later batch's copies for the smarthost wait in the backlog instead: its jobs are finished with
-// their local results (recorded, their files closed, as for a switch of
-// outbox, waitForSwitch), out of due, and each batch that comes back
-// lets as many go on as a batch holds (releaseBacklog), in the order
-// they came, with the flush asked of them. mailq lists them waiting
+// later batch's copies for the smarthost wait in the backlog instead:
+// its jobs are finished with their local results (recorded, their files
+// closed, as for a switch of outbox, waitForSwitch), out of due, and as
+// deliveries come back, the loop delivers them again before it takes up
+// new mail (runBacklog), in the order they came, with the flush asked
+// of them; their local copies are found stored. mailq lists them waiting
 // behind the delivery in progress, as the batches out; a waiter's pass
 // is answered once those of them that were waiting at its end are sent
 // and answered (answerIfDone). A crash leaves them in cur/, taken up at
@@ -313,37 +314,34 @@ func (a *Agent) toBacklog(sends []*send) {
 	a.showQueued()
 }
 
-// releaseBacklog makes due now, in the order they came, as many
-// messages of the backlog as the deliveries out leave room for.
-func (a *Agent) releaseBacklog() {
-	room := (remoteOutLimit - a.remoteOut) * maxBatch
-	n := 0
-	for n < len(a.backlogList) && room > 0 {
-		name := a.backlogList[n]
-		n++
-		bl, ok := a.backlog[name]
-		delete(a.backlog, name)
-		if !ok {
-			continue
+// runBacklog delivers, in the order they came, as many messages of the
+// backlog as the deliveries out leave room for: in the loop, before new
+// mail is taken up, which would otherwise take the room as it comes and
+// leave the backlog waiting for as long as mail came faster than the
+// smarthost took it.
+func (a *Agent) runBacklog(ctx context.Context) {
+	for a.remoteOut < remoteOutLimit && len(a.backlogList) > 0 && ctx.Err() == nil {
+		var batch []*job
+		for len(batch) < maxBatch && len(a.backlogList) > 0 {
+			name := a.backlogList[0]
+			a.backlogList = a.backlogList[1:]
+			bl, ok := a.backlog[name]
+			delete(a.backlog, name)
+			if !ok {
+				continue
+			}
+			if _, scheduled := a.due[name]; scheduled || a.inflight[name] {
+				continue // taken up otherwise (a switch of outbox, a start)
+			}
+			batch = append(batch, &job{name: name, path: a.box.Path("cur", name), recovered: true,
+				force: bl.force, forceRemote: bl.forceRemote, forceLocal: bl.forceLocal})
 		}
-		if _, scheduled := a.due[name]; scheduled || a.inflight[name] {
-			continue // taken up otherwise (a switch of outbox, a start)
+		if len(a.backlogList) == 0 {
+			a.backlogList = nil
 		}
-		a.due[name] = time.Time{}
-		if bl.force {
-			a.forced[name] = true
+		if len(batch) > 0 {
+			a.deliver(ctx, batch)
 		}
-		if bl.forceRemote {
-			a.forcedRemote[name] = true
-		}
-		if bl.forceLocal {
-			a.forcedLocal[name] = true
-		}
-		room--
-	}
-	a.backlogList = a.backlogList[n:]
-	if len(a.backlogList) == 0 {
-		a.backlogList = nil
 	}
 }
 
@@ -356,6 +354,7 @@ func (a *Agent) backlogDue() {
 				a.due[name] = time.Time{}
 				a.forced[name] = a.forced[name] || bl.force
 				a.forcedRemote[name] = a.forcedRemote[name] || bl.forceRemote
+				a.forcedLocal[name] = a.forcedLocal[name] || bl.forceLocal
 			}
 		}
 	}
@@ -440,7 +439,6 @@ func (a *Agent) recordLocal(jobs []*job) {
 func (a *Agent) remoteFinished(b *remoteBatch) {
 	a.remoteOut--
 	delete(a.out, b)
-	a.releaseBacklog()
 	a.showQueued()
 	if b.cut != nil {
 		b.cut.Stop()

@@ -49,12 +49,24 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return courier.Temp("4.4.2", "timeout talking to %s (%s)", host, stage), false
+		return courier.Temp("4.4.2", "timeout talking to %s (%s)%s", host, stage, maybeTwice(stage)), false
 	}
 	if isTLSError(err) {
-		return courier.Temp("4.7.5", "TLS with %s failed: %v", host, netReason(err)), false
+		return courier.Temp("4.7.5", "TLS with %s failed: %v%s", host, netReason(err), maybeTwice(stage)), false
 	}
-	return courier.Temp("4.4.2", "lost connection with %s (%s): %v", host, stage, netReason(err)), false
+	return courier.Temp("4.4.2", "lost connection with %s (%s): %v%s", host, stage, netReason(err), maybeTwice(stage)), false
+}
+
+// maybeTwice warns, for a connection lost or timed out while the answer
+// to the final dot was awaited, that the smarthost may have taken the
+// message all the same, so that the retry delivers it a second time:
+// Postfix says "message may be sent more than once" there. A user who
+// finds it twice in the recipient's mailbox then knows why.
+func maybeTwice(stage string) string {
+	if stage != "end of data" {
+		return ""
+	}
+	return ": the smarthost may have taken the message before the connection ended, so it may arrive twice"
 }
 
 // inReplyTo says which command a reply answered, as Postfix says it

@@ -55,10 +55,8 @@ package agent
 // reading the file no longer has.
 
 import (
-	"context"
 	"errors"
 	"io/fs"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -468,14 +466,14 @@ func (a *Agent) recheck(why string) bool {
 // stamps are compared with those of the last reading, as at a SIGHUP,
 // and a change found is read once it has settled.
 func (a *Agent) eventsLost(err error) {
-	// An overflow loses nothing (all is looked at again): said at
+	// An overflow loses nothing (all is looked at again): said so, at
 	// INFO, as the burst of mail that causes it is no fault; another
 	// error of the watcher is a warning.
-	level := slog.LevelWarn
 	if errors.Is(err, fsnotify.ErrEventOverflow) {
-		level = slog.LevelInfo
+		a.log.Info("watch outbox", "reason", err, "note", "nothing is lost: the outbox and the watched files are looked at again")
+	} else {
+		a.log.Warn("watch outbox", "reason", err)
 	}
-	a.log.Log(context.Background(), level, "watch outbox", "reason", err)
 	a.look = true
 	a.mv.look = a.mv.look || len(a.mv.former) > 0
 	a.recheck("changed while events were lost")

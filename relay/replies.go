@@ -45,7 +45,7 @@ func (s *session) result(err error, stage string) (courier.Result, bool) {
 	if s.ctx != nil && s.ctx.Err() != nil {
 		// The stop closed the connection: the error says only that
 		// ("use of closed network connection").
-		return courier.Temp("4.4.7", "delivery stopped during %s with %s", stage, host), false
+		return courier.Temp("4.4.7", "delivery stopped during %s with %s%s", stage, host, maybeTwice(stage)), false
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -382,7 +382,7 @@ func (s *session) transaction(m *courier.Outgoing, res []courier.Result) (more, 
 		// cancellation closes the connection on its own time): the
 		// server discards the transaction.
 		s.raw.Close()
-		r, _ := s.result(s.ctx.Err(), "end of data")
+		r := courier.Temp("4.4.7", "delivery stopped before the final dot went to %s: the smarthost discards the message", c.host)
 		done(r)
 		return false, false, false, r
 	}

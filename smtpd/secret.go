@@ -39,15 +39,13 @@ func createSecret(path string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	b := make([]byte, 24)
-	rand.Read(b)
 	f, err := os.CreateTemp(dir, ".smtp-secret.tmp*")
 	if err != nil {
 		return fmt.Errorf("create the SMTP secret: %w", err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
-	_, err = f.WriteString(base64.RawURLEncoding.EncodeToString(b) + "\n")
+	_, err = f.WriteString(newSecret() + "\n")
 	if err == nil {
 		err = f.Sync()
 	}
@@ -62,6 +60,19 @@ func createSecret(path string) error {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	return safeio.SyncDir(dir)
+}
+
+// newSecret is 24 random bytes in base64url, which never begins with a
+// dash: given on a command line (swaks --auth-password, curl -u), a
+// secret that did was taken for an option, once in 64 secrets.
+func newSecret() string {
+	b := make([]byte, 24)
+	for {
+		rand.Read(b)
+		if s := base64.RawURLEncoding.EncodeToString(b); s[0] != '-' {
+			return s
+		}
+	}
 }
 
 // ReadSecret reads the secret. A file that others can read, or that is

@@ -10,6 +10,7 @@ import (
 
 	"homepost/courier"
 	"homepost/outbox"
+	"homepost/test/testenv"
 )
 
 // droppingServer takes a message whole and closes the connection
@@ -18,47 +19,33 @@ import (
 // with hang, it keeps the connection open without answering.
 func droppingServer(t *testing.T, hang bool) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return testenv.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		c.Write([]byte("220 drop.test ESMTP\r\n"))
+		data := false
 		for {
-			c, err := l.Accept()
+			line, err := r.ReadString('\n')
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				c.Write([]byte("220 drop.test ESMTP\r\n"))
-				data := false
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch {
-					case data && line == ".\r\n":
-						if hang {
-							r.ReadString('\n') // until the client closes
-						}
-						return
-					case data:
-					case strings.HasPrefix(strings.ToUpper(line), "EHLO"):
-						c.Write([]byte("250 drop.test\r\n"))
-					case strings.HasPrefix(strings.ToUpper(line), "DATA"):
-						data = true
-						c.Write([]byte("354 go on\r\n"))
-					default:
-						c.Write([]byte("250 ok\r\n"))
-					}
+			switch {
+			case data && line == ".\r\n":
+				if hang {
+					r.ReadString('\n') // until the client closes
 				}
-			}()
+				return
+			case data:
+			case strings.HasPrefix(strings.ToUpper(line), "EHLO"):
+				c.Write([]byte("250 drop.test\r\n"))
+			case strings.HasPrefix(strings.ToUpper(line), "DATA"):
+				data = true
+				c.Write([]byte("354 go on\r\n"))
+			default:
+				c.Write([]byte("250 ok\r\n"))
+			}
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 // A connection lost after the final dot went out leaves the smarthost

@@ -53,24 +53,19 @@ type draft struct {
 }
 
 // sanitize makes a header value safe: line breaks become spaces, so that
-// a subject or address cannot start a header field of its own, and other
-// control characters are dropped.
+// a subject or address cannot start a header field of its own, other
+// control characters are dropped, and a byte that is not UTF-8 becomes
+// U+FFFD.
 func sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\r' || r == '\n' || r == '\t':
-			b.WriteByte(' ')
-		case r < 0x20 || r == 0x7f:
-		default:
-			b.WriteRune(r)
-		}
+	if !utf8.ValidString(s) {
+		// strings.Map gives each such byte as utf8.RuneError.
+		s = strings.Map(func(r rune) rune { return r }, s)
 	}
-	return strings.TrimSpace(b.String())
+	return sanitizeBytes(s)
 }
 
 // sanitizeBytes is sanitize that leaves the bytes that are not UTF-8 as
-// they are.
+// they are (the control characters it removes are all ASCII).
 func sanitizeBytes(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
